@@ -1,0 +1,576 @@
+// A segmented append-only log: the one durable sequence in the repo. It carries the LSM's
+// WAL, the Raft log, the transaction WAL and the broker's partitions.
+//
+// Records are numbered by a dense index. A directory holds segment files named by the index
+// of their first record (`00000000000000000042.seg`); only the last segment is written.
+// Byte format: ../../FORMAT.md. Durability is a policy per log:
+//   always    every append call gets its own write and fdatasync before it resolves
+//   group     appends queued while a write is in flight share the next write and fdatasync
+//   interval  appends resolve once written; an fdatasync runs every `fsyncIntervalMs`
+//   never     appends resolve once written (the page cache survives a process kill, not a
+//             power cut)
+import { type FileHandle, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assert } from '../core/assert.js';
+import { fsyncDir } from './atomic-file.js';
+import {
+  checkHeader,
+  encodeRecordHeader,
+  payloadMatches,
+  RECORD_BYTES_MAX,
+  RECORD_HEADER_BYTES,
+} from './log-format.js';
+
+export type FsyncPolicy = 'always' | 'group' | 'interval' | 'never';
+
+export interface LogOptions {
+  dir: string;
+  /** A segment is sealed and a new one started once it reaches this size. */
+  segmentBytesMax?: number;
+  fsync?: FsyncPolicy;
+  fsyncIntervalMs?: number;
+  /** Index of the first record of a brand-new, empty log (Raft logs start at 1). */
+  firstIndex?: number;
+}
+
+export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
+export const FSYNC_INTERVAL_DEFAULT_MS = 100;
+/** The most bytes one group-commit write gathers; more waits for the next write. */
+export const GROUP_BYTES_MAX = 8 * 1024 * 1024;
+const SEGMENT_NAME = /^(\d{20})\.seg$/;
+const INDEX_DIGITS = 20;
+
+/** Damage that is not a torn tail: the log refuses to open rather than skip records. */
+export class CorruptLogError extends Error {
+  override name = 'CorruptLogError';
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    reason: string,
+  ) {
+    super(`corrupt log record in ${file} at byte offset ${offset}: ${reason}`);
+  }
+}
+
+/** An index outside [firstIndex, nextIndex). */
+export class LogIndexError extends RangeError {
+  override name = 'LogIndexError';
+}
+
+/** The log is closed, or a write or fsync failed and the log stopped taking writes. */
+export class LogClosedError extends Error {
+  override name = 'LogClosedError';
+}
+
+interface Segment {
+  firstIndex: number;
+  path: string;
+  handle: FileHandle;
+  /** Byte offset of each record in this segment, by ordinal. */
+  offsets: number[];
+  bytes: number;
+}
+
+type Op =
+  | {
+      kind: 'append';
+      firstIndex: number;
+      records: Uint8Array[];
+      resolve: (i: number) => void;
+      reject: (e: unknown) => void;
+    }
+  | { kind: 'truncate'; fromIndex: number; resolve: () => void; reject: (e: unknown) => void }
+  | { kind: 'drop'; beforeIndex: number; resolve: () => void; reject: (e: unknown) => void }
+  | { kind: 'reset'; nextIndex: number; resolve: () => void; reject: (e: unknown) => void }
+  | { kind: 'sync'; resolve: () => void; reject: (e: unknown) => void };
+
+export interface LogRecovery {
+  /** Bytes cut from the end of the last segment because its last record was torn. */
+  tornTailBytes: number;
+  segments: number;
+  records: number;
+}
+
+export interface LogStats {
+  segments: number;
+  bytes: number;
+  appends: number;
+  writes: number;
+  fsyncs: number;
+}
+
+function segmentName(firstIndex: number): string {
+  return `${String(firstIndex).padStart(INDEX_DIGITS, '0')}.seg`;
+}
+
+export class Log {
+  private segments: Segment[] = [];
+  private queue: Op[] = [];
+  private pending = new Map<number, Uint8Array>();
+  private writing = false;
+  private closed = false;
+  private failure: unknown = null;
+  private dirty = false;
+  private intervalTimer: NodeJS.Timeout | null = null;
+  private logicalNext: number;
+  private readonly stats_ = { appends: 0, writes: 0, fsyncs: 0 };
+  readonly recovery: LogRecovery;
+  readonly dir: string;
+  readonly fsync: FsyncPolicy;
+  readonly segmentBytesMax: number;
+
+  private constructor(options: LogOptions, segments: Segment[], recovery: LogRecovery) {
+    this.dir = options.dir;
+    this.fsync = options.fsync ?? 'group';
+    this.segmentBytesMax = options.segmentBytesMax ?? SEGMENT_BYTES_DEFAULT;
+    this.segments = segments;
+    this.recovery = recovery;
+    const last = segments[segments.length - 1]!;
+    this.logicalNext = last.firstIndex + last.offsets.length;
+    if (this.fsync === 'interval') {
+      this.intervalTimer = setInterval(() => {
+        if (this.dirty) this.enqueue({ kind: 'sync', resolve: () => {}, reject: () => {} });
+      }, options.fsyncIntervalMs ?? FSYNC_INTERVAL_DEFAULT_MS);
+      this.intervalTimer.unref();
+    }
+  }
+
+  /** Opens (or creates) the log in `dir`, recovering it: a torn tail is cut, damage elsewhere refused. */
+  static async open(options: LogOptions): Promise<Log> {
+    await mkdir(options.dir, { recursive: true });
+    const names = (await readdir(options.dir)).filter((n) => SEGMENT_NAME.test(n)).sort();
+    const segments: Segment[] = [];
+    const recovery: LogRecovery = { tornTailBytes: 0, segments: names.length, records: 0 };
+    try {
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i]!;
+        const firstIndex = Number(SEGMENT_NAME.exec(name)![1]);
+        const prev = segments[segments.length - 1];
+        if (prev && prev.firstIndex + prev.offsets.length !== firstIndex) {
+          throw new CorruptLogError(
+            name,
+            0,
+            `segment starts at index ${firstIndex} but the previous one ends at ${prev.firstIndex + prev.offsets.length - 1}`,
+          );
+        }
+        const isLast = i === names.length - 1;
+        const segment = await recoverSegment(options.dir, name, firstIndex, isLast, recovery);
+        segments.push(segment);
+        recovery.records += segment.offsets.length;
+      }
+      if (segments.length === 0) {
+        const firstIndex = options.firstIndex ?? 0;
+        segments.push(await createSegment(options.dir, firstIndex));
+      }
+    } catch (err) {
+      await Promise.all(segments.map((s) => s.handle.close().catch(() => {})));
+      throw err;
+    }
+    return new Log(options, segments, recovery);
+  }
+
+  /** The index of the oldest record still kept. */
+  get firstIndex(): number {
+    return this.segments[0]!.firstIndex;
+  }
+
+  /** The index the next appended record gets. */
+  get nextIndex(): number {
+    return this.logicalNext;
+  }
+
+  get stats(): LogStats {
+    return {
+      segments: this.segments.length,
+      bytes: this.segments.reduce((sum, s) => sum + s.bytes, 0),
+      ...this.stats_,
+    };
+  }
+
+  /** Appends one record; resolves with its index once durable under the log's fsync policy. */
+  append(record: Uint8Array): Promise<number> {
+    return this.appendBatch([record]);
+  }
+
+  /** Appends records atomically in order; resolves with the index of the first. */
+  appendBatch(records: Uint8Array[]): Promise<number> {
+    if (this.closed || this.failure) return Promise.reject(this.closedError());
+    for (const record of records) {
+      if (record.length > RECORD_BYTES_MAX) {
+        return Promise.reject(new RangeError(`record of ${record.length} bytes exceeds ${RECORD_BYTES_MAX}`));
+      }
+    }
+    const firstIndex = this.logicalNext;
+    this.logicalNext += records.length;
+    for (let i = 0; i < records.length; i++) this.pending.set(firstIndex + i, records[i]!);
+    this.stats_.appends += records.length;
+    return new Promise((resolve, reject) =>
+      this.enqueue({ kind: 'append', firstIndex, records, resolve, reject }),
+    );
+  }
+
+  /** Makes every record appended so far durable, whatever the policy. */
+  sync(): Promise<void> {
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'sync', resolve, reject }));
+  }
+
+  /** Removes every record with index >= fromIndex (Raft: a conflicting suffix). */
+  truncateSuffix(fromIndex: number): Promise<void> {
+    if (fromIndex < this.firstIndex || fromIndex > this.logicalNext) {
+      return Promise.reject(
+        new LogIndexError(
+          `cannot truncate from ${fromIndex}: log holds [${this.firstIndex}, ${this.logicalNext})`,
+        ),
+      );
+    }
+    for (let i = fromIndex; i < this.logicalNext; i++) this.pending.delete(i);
+    this.logicalNext = fromIndex;
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'truncate', fromIndex, resolve, reject }));
+  }
+
+  /**
+   * Deletes whole segments whose records all lie below `beforeIndex` (snapshots, retention).
+   * Works at segment granularity: afterwards `firstIndex` may still be below `beforeIndex`.
+   */
+  dropPrefix(beforeIndex: number): Promise<void> {
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'drop', beforeIndex, resolve, reject }));
+  }
+
+  /** Drops every record; the next append gets `nextIndex` (Raft: installing a snapshot). */
+  reset(nextIndex: number): Promise<void> {
+    this.pending.clear();
+    this.logicalNext = nextIndex;
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'reset', nextIndex, resolve, reject }));
+  }
+
+  /** Reads the record at `index`. */
+  async read(index: number): Promise<Uint8Array> {
+    const [record] = await this.readRange(index, index + 1);
+    return record!;
+  }
+
+  /** Reads records [fromIndex, toIndex), stopping early once `bytesMax` is passed (at least one record). */
+  async readRange(
+    fromIndex: number,
+    toIndex: number,
+    bytesMax = Number.POSITIVE_INFINITY,
+  ): Promise<Uint8Array[]> {
+    if (fromIndex < this.firstIndex || toIndex > this.logicalNext || fromIndex > toIndex) {
+      throw new LogIndexError(
+        `cannot read [${fromIndex}, ${toIndex}): log holds [${this.firstIndex}, ${this.logicalNext})`,
+      );
+    }
+    const out: Uint8Array[] = [];
+    let bytes = 0;
+    let index = fromIndex;
+    while (index < toIndex && (out.length === 0 || bytes < bytesMax)) {
+      const pending = this.pending.get(index);
+      if (pending) {
+        out.push(pending);
+        bytes += pending.length;
+        index++;
+        continue;
+      }
+      const segment = this.segmentFor(index);
+      const ordinal = index - segment.firstIndex;
+      // Read a contiguous run from one segment in a single pread.
+      let last = Math.min(toIndex, segment.firstIndex + segment.offsets.length) - 1;
+      while (last > index && this.pending.has(last)) last--;
+      const start = segment.offsets[ordinal]!;
+      const end =
+        last + 1 - segment.firstIndex < segment.offsets.length
+          ? segment.offsets[last + 1 - segment.firstIndex]!
+          : segment.bytes;
+      const buffer = Buffer.allocUnsafe(end - start);
+      const { bytesRead } = await segment.handle.read(buffer, 0, buffer.length, start);
+      assert(bytesRead === buffer.length, `short read from ${segment.path}`);
+      let at = 0;
+      for (let i = index; i <= last; i++) {
+        const length = buffer.readUInt32LE(at);
+        const payload = buffer.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + length);
+        out.push(payload);
+        bytes += length;
+        at += RECORD_HEADER_BYTES + length;
+        index = i + 1;
+        if (bytes >= bytesMax) break;
+      }
+    }
+    return out;
+  }
+
+  /** Reads records in order from `fromIndex` to the end as it was when iteration began. */
+  async *entries(
+    fromIndex = this.firstIndex,
+    chunkBytes = 1024 * 1024,
+  ): AsyncGenerator<{ index: number; record: Uint8Array }> {
+    const end = this.logicalNext;
+    let index = fromIndex;
+    while (index < end) {
+      const chunk = await this.readRange(index, end, chunkBytes);
+      for (const record of chunk) yield { index: index++, record };
+    }
+  }
+
+  /** Waits for queued work, syncs, and closes every file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (!this.failure) await this.sync().catch(() => {});
+    this.closed = true;
+    if (this.intervalTimer) clearInterval(this.intervalTimer);
+    await Promise.all(this.segments.map((s) => s.handle.close().catch(() => {})));
+  }
+
+  private closedError(): Error {
+    return this.failure
+      ? new LogClosedError(`log ${this.dir} stopped after a failed write: ${String(this.failure)}`)
+      : new LogClosedError(`log ${this.dir} is closed`);
+  }
+
+  private segmentFor(index: number): Segment {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.segments[mid]!.firstIndex <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.segments[lo]!;
+  }
+
+  private enqueue(op: Op): void {
+    if (this.closed || this.failure) {
+      op.reject(this.closedError());
+      return;
+    }
+    this.queue.push(op);
+    if (!this.writing) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        const head = this.queue[0]!;
+        if (head.kind === 'append') {
+          const batch = this.takeAppendBatch();
+          try {
+            await this.writeAppends(batch);
+            for (const op of batch) op.resolve(op.firstIndex);
+          } catch (err) {
+            this.fail(err, batch);
+            return;
+          }
+          continue;
+        }
+        this.queue.shift();
+        try {
+          await this.runControl(head);
+          head.resolve();
+        } catch (err) {
+          this.fail(err, [head]);
+          return;
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private takeAppendBatch(): Extract<Op, { kind: 'append' }>[] {
+    const batch: Extract<Op, { kind: 'append' }>[] = [];
+    let bytes = 0;
+    while (this.queue.length > 0) {
+      const op = this.queue[0]!;
+      if (op.kind !== 'append') break;
+      if (batch.length > 0 && (this.fsync === 'always' || bytes >= GROUP_BYTES_MAX)) break;
+      this.queue.shift();
+      batch.push(op);
+      for (const r of op.records) bytes += r.length + RECORD_HEADER_BYTES;
+    }
+    return batch;
+  }
+
+  private async writeAppends(batch: Extract<Op, { kind: 'append' }>[]): Promise<void> {
+    let active = this.segments[this.segments.length - 1]!;
+    if (active.bytes >= this.segmentBytesMax) active = await this.roll(active);
+    let total = 0;
+    for (const op of batch) for (const r of op.records) total += r.length + RECORD_HEADER_BYTES;
+    const buffer = Buffer.allocUnsafe(total);
+    let at = 0;
+    const offsets: number[] = [];
+    for (const op of batch) {
+      assert(
+        op.firstIndex === active.firstIndex + active.offsets.length + offsets.length,
+        'append out of order',
+      );
+      for (const record of op.records) {
+        offsets.push(active.bytes + at);
+        encodeRecordHeader(record, buffer, at);
+        buffer.set(record, at + RECORD_HEADER_BYTES);
+        at += RECORD_HEADER_BYTES + record.length;
+      }
+    }
+    await writeFully(active.handle, buffer, active.bytes);
+    this.stats_.writes++;
+    active.bytes += total;
+    for (const o of offsets) active.offsets.push(o);
+    for (const op of batch)
+      for (let i = 0; i < op.records.length; i++) this.pending.delete(op.firstIndex + i);
+    if (this.fsync === 'always' || this.fsync === 'group') {
+      await active.handle.datasync();
+      this.stats_.fsyncs++;
+    } else {
+      this.dirty = true;
+    }
+  }
+
+  private async roll(active: Segment): Promise<Segment> {
+    await active.handle.datasync();
+    this.stats_.fsyncs++;
+    const next = await createSegment(this.dir, active.firstIndex + active.offsets.length);
+    this.segments.push(next);
+    return next;
+  }
+
+  private async runControl(op: Exclude<Op, { kind: 'append' }>): Promise<void> {
+    switch (op.kind) {
+      case 'sync': {
+        const active = this.segments[this.segments.length - 1]!;
+        await active.handle.datasync();
+        this.stats_.fsyncs++;
+        this.dirty = false;
+        return;
+      }
+      case 'truncate': {
+        // Delete later segments, newest first, so that a crash midway leaves a contiguous log.
+        while (
+          this.segments.length > 1 &&
+          this.segments[this.segments.length - 1]!.firstIndex >= op.fromIndex
+        ) {
+          const gone = this.segments.pop()!;
+          await gone.handle.close();
+          await unlink(gone.path);
+        }
+        const last = this.segments[this.segments.length - 1]!;
+        const keep = op.fromIndex - last.firstIndex;
+        if (keep < last.offsets.length) {
+          const bytes = last.offsets[keep]!;
+          await last.handle.truncate(bytes);
+          await last.handle.datasync();
+          this.stats_.fsyncs++;
+          last.offsets.length = keep;
+          last.bytes = bytes;
+        }
+        await fsyncDir(this.dir);
+        return;
+      }
+      case 'drop': {
+        while (this.segments.length > 1) {
+          const first = this.segments[0]!;
+          const second = this.segments[1]!;
+          if (second.firstIndex > op.beforeIndex) break;
+          this.segments.shift();
+          await first.handle.close();
+          await unlink(first.path);
+        }
+        await fsyncDir(this.dir);
+        return;
+      }
+      case 'reset': {
+        // Create the new segment first: a crash in between leaves the old records plus an
+        // empty segment whose index does not follow them, which recovery refuses loudly.
+        const fresh = await createSegment(this.dir, op.nextIndex);
+        const old = this.segments;
+        this.segments = [fresh];
+        for (const s of old) {
+          await s.handle.close();
+          if (s.path !== fresh.path) await unlink(s.path);
+        }
+        await fsyncDir(this.dir);
+        return;
+      }
+    }
+  }
+
+  private fail(err: unknown, ops: Op[]): void {
+    // After a failed write or fsync the page cache may hold anything (PostgreSQL's
+    // "fsyncgate"): stop taking writes rather than pretend the next fsync covers this one.
+    this.failure = err;
+    for (const op of ops) op.reject(err);
+    for (const op of this.queue.splice(0)) op.reject(this.closedError());
+  }
+}
+
+async function writeFully(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+  let written = 0;
+  while (written < buffer.length) {
+    const { bytesWritten } = await handle.write(buffer, written, buffer.length - written, position + written);
+    written += bytesWritten;
+  }
+}
+
+async function createSegment(dir: string, firstIndex: number): Promise<Segment> {
+  const path = join(dir, segmentName(firstIndex));
+  const handle = await open(path, 'w+');
+  await handle.sync();
+  await fsyncDir(dir);
+  return { firstIndex, path, handle, offsets: [], bytes: 0 };
+}
+
+async function recoverSegment(
+  dir: string,
+  name: string,
+  firstIndex: number,
+  isLast: boolean,
+  recovery: LogRecovery,
+): Promise<Segment> {
+  const path = join(dir, name);
+  const handle = await open(path, 'r+');
+  const { size } = await stat(path);
+  const buffer = Buffer.allocUnsafe(size);
+  if (size > 0) await handle.read(buffer, 0, size, 0);
+  const offsets: number[] = [];
+  let at = 0;
+  while (at < size) {
+    const damage = recordDamage(buffer, at);
+    if (damage === null) {
+      offsets.push(at);
+      at += RECORD_HEADER_BYTES + buffer.readUInt32LE(at);
+      continue;
+    }
+    // A torn tail is damage with nothing valid after it, in the segment being written.
+    if (isLast && !validRecordAfter(buffer, at + 1)) {
+      recovery.tornTailBytes = size - at;
+      await handle.truncate(at);
+      await handle.sync();
+      break;
+    }
+    await handle.close();
+    throw new CorruptLogError(name, at, damage);
+  }
+  return { firstIndex, path, handle, offsets, bytes: Math.min(at, size) };
+}
+
+/** Why the record at `offset` is unreadable, or null when it is intact. */
+function recordDamage(buffer: Buffer, offset: number): string | null {
+  const header = checkHeader(buffer, offset);
+  if (header.kind === 'short') return 'record header cut short';
+  if (header.kind === 'bad-header') return 'record header checksum mismatch';
+  const end = offset + RECORD_HEADER_BYTES + header.payloadBytes;
+  if (end > buffer.length) return `record of ${header.payloadBytes} bytes runs past the end of the file`;
+  if (!payloadMatches(buffer.subarray(offset + RECORD_HEADER_BYTES, end), header.payloadCrc)) {
+    return 'record payload checksum mismatch';
+  }
+  return null;
+}
+
+/** Whether any intact record starts at or after `from` (scans byte by byte; recovery only). */
+function validRecordAfter(buffer: Buffer, from: number): boolean {
+  for (let at = from; at + RECORD_HEADER_BYTES <= buffer.length; at++) {
+    // Cheap filter before any checksum: the length must fit in what is left.
+    const length = buffer.readUInt32LE(at);
+    if (at + RECORD_HEADER_BYTES + length > buffer.length) continue;
+    if (recordDamage(buffer, at) === null) return true;
+  }
+  return false;
+}

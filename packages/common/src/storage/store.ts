@@ -1,0 +1,66 @@
+// One way to open a key-value store for every service: an abstract-level database chosen by
+// `--engine`. Services never construct a level implementation themselves.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AbstractLevel } from 'abstract-level';
+import { ClassicLevel } from 'classic-level';
+import { MemoryLevel } from 'memory-level';
+
+export const ENGINES = ['lsm', 'level', 'memory'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+// biome-ignore lint/suspicious/noExplicitAny: abstract-level's generics are open by design.
+export type Store = AbstractLevel<any, string | Uint8Array, any>;
+
+export interface StoreOptions {
+  engine: EngineName;
+  /** Directory for on-disk engines; the store lives in `<dataDir>/<name>`. */
+  dataDir?: string;
+  /** Sub-directory name, so a service can keep several stores. */
+  name?: string;
+  keyEncoding?: 'utf8' | 'buffer' | 'view';
+  valueEncoding?: 'utf8' | 'buffer' | 'view' | 'json';
+}
+
+/** Thrown when an engine cannot be opened with the options given. */
+export class StoreConfigError extends Error {
+  override name = 'StoreConfigError';
+}
+
+// The LSM engine lives in its own package, which itself depends on this one; it registers
+// its constructor here when imported, so that `openStore({ engine: 'lsm' })` can find it.
+type StoreFactory = (location: string, options: { keyEncoding?: string; valueEncoding?: string }) => Store;
+const factories = new Map<EngineName, StoreFactory>();
+
+export function registerEngine(engine: EngineName, factory: StoreFactory): void {
+  factories.set(engine, factory);
+}
+
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const encodings = {
+    keyEncoding: options.keyEncoding ?? 'utf8',
+    valueEncoding: options.valueEncoding ?? 'utf8',
+  };
+  let db: Store;
+  if (options.engine === 'memory') {
+    db = new MemoryLevel(encodings);
+  } else {
+    if (!options.dataDir)
+      throw new StoreConfigError(`engine '${options.engine}' needs a data directory (--data-dir)`);
+    const location = join(options.dataDir, options.name ?? 'store');
+    await mkdir(location, { recursive: true });
+    if (options.engine === 'level') {
+      db = new ClassicLevel(location, encodings);
+    } else {
+      const factory = factories.get(options.engine);
+      if (!factory) {
+        throw new StoreConfigError(
+          `engine '${options.engine}' is not registered: import '@ddia/lsm-engine' first`,
+        );
+      }
+      db = factory(location, encodings);
+    }
+  }
+  await db.open();
+  return db;
+}
