@@ -1,0 +1,214 @@
+// The one outbound HTTP client: undici with a keep-alive pool per origin, a deadline per
+// request, bounded retries with exponential backoff and full jitter for retriable failures
+// only, W3C traceparent propagation, and problem+json answers mapped to typed errors.
+import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
+import type { Random } from '../core/random.js';
+import type { Problem } from '../service/errors.js';
+import { outboundTraceparent } from './trace.js';
+
+export const DEADLINE_DEFAULT_MS = 5_000;
+export const RETRIES_DEFAULT = 2;
+export const BACKOFF_BASE_DEFAULT_MS = 25;
+export const BACKOFF_MAX_MS = 1_000;
+export const CONNECTIONS_PER_ORIGIN_MAX = 64;
+const KEEP_ALIVE_MS = 30_000;
+/** Statuses that mean "try again later": the request was not processed. */
+const RETRIABLE_STATUSES = new Set([429, 502, 503]);
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS';
+
+export interface RequestOptions {
+  method?: HttpMethod;
+  headers?: Record<string, string>;
+  /** A Buffer/Uint8Array/string is sent as is; anything else as JSON. */
+  body?: Uint8Array | string | object;
+  deadlineMs?: number;
+  /** Whether failures may be retried. Defaults to true for idempotent methods only. */
+  retry?: boolean;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  json<T = unknown>(): T;
+  text(): string;
+}
+
+/** The peer could not be reached, or the connection broke before an answer. Retriable. */
+export class HttpUnavailableError extends Error {
+  override name = 'HttpUnavailableError';
+  readonly retriable = true;
+  constructor(
+    readonly url: string,
+    override readonly cause: unknown,
+  ) {
+    super(`cannot reach ${url}: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
+/** No answer within the deadline. The request may or may not have been processed. */
+export class HttpTimeoutError extends Error {
+  override name = 'HttpTimeoutError';
+  readonly retriable = true;
+  constructor(
+    readonly url: string,
+    readonly deadlineMs: number,
+  ) {
+    super(`no answer from ${url} within ${deadlineMs} ms`);
+  }
+}
+
+/** A non-2xx answer, with the problem document when the server sent one. */
+export class ProblemError extends Error {
+  override name = 'ProblemError';
+  readonly code: string;
+  readonly retriable: boolean;
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    readonly problem: Partial<Problem> | null,
+    readonly body: Buffer,
+  ) {
+    super(
+      `${status} from ${url}: ${problem?.detail ?? problem?.title ?? body.toString('utf8').slice(0, 200)}`,
+    );
+    this.code = problem?.code ?? `HTTP_${status}`;
+    this.retriable = problem?.retriable ?? RETRIABLE_STATUSES.has(status);
+  }
+}
+
+export interface HttpClientOptions {
+  deadlineMs?: number;
+  retries?: number;
+  backoffBaseMs?: number;
+  connectionsPerOrigin?: number;
+  /** Jitter source; seeded in simulations, Math.random otherwise. */
+  random?: Random;
+}
+
+export class HttpClient {
+  private readonly agent: Agent;
+  private readonly deadlineMs: number;
+  private readonly retries: number;
+  private readonly backoffBaseMs: number;
+  private readonly random: () => number;
+
+  constructor(options: HttpClientOptions = {}) {
+    this.deadlineMs = options.deadlineMs ?? DEADLINE_DEFAULT_MS;
+    this.retries = options.retries ?? RETRIES_DEFAULT;
+    this.backoffBaseMs = options.backoffBaseMs ?? BACKOFF_BASE_DEFAULT_MS;
+    this.random = options.random ? () => options.random!.next() : Math.random;
+    this.agent = new Agent({
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      connections: options.connectionsPerOrigin ?? CONNECTIONS_PER_ORIGIN_MAX,
+      pipelining: 1,
+    });
+  }
+
+  /** Sends a request; answers with any HTTP status, throws only when no answer came. */
+  async request(url: string, options: RequestOptions = {}): Promise<HttpResponse> {
+    const method = options.method ?? 'GET';
+    const deadlineMs = options.deadlineMs ?? this.deadlineMs;
+    const deadlineAt = performance.now() + deadlineMs;
+    const mayRetry = options.retry ?? IDEMPOTENT_METHODS.has(method);
+    const { body, contentType } = encodeBody(options.body);
+    const headers: Record<string, string> = {
+      traceparent: outboundTraceparent(),
+      ...(options.headers ?? {}),
+    };
+    if (contentType && !hasHeader(headers, 'content-type')) headers['content-type'] = contentType;
+
+    for (let attempt = 0; ; attempt++) {
+      const remainingMs = deadlineAt - performance.now();
+      if (remainingMs <= 0) throw new HttpTimeoutError(url, deadlineMs);
+      let failure: Error;
+      try {
+        const response = await this.once(url, method, headers, body, remainingMs);
+        if (!RETRIABLE_STATUSES.has(response.status) || !mayRetry || attempt >= this.retries) return response;
+        failure = new ProblemError(url, response.status, parseProblem(response), response.body);
+      } catch (err) {
+        const timedOut = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
+        failure = timedOut ? new HttpTimeoutError(url, deadlineMs) : new HttpUnavailableError(url, err);
+        // A timed-out request may have been applied: only retry it when the caller said so.
+        if (!mayRetry || attempt >= this.retries || timedOut) throw failure;
+      }
+      if (!mayRetry || attempt >= this.retries) throw failure;
+      const backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffBaseMs * 2 ** attempt) * this.random();
+      if (performance.now() + backoffMs >= deadlineAt) throw failure;
+      await new Promise((resolve) => setTimeout(resolve, backoffMs));
+    }
+  }
+
+  /** Sends a request and parses a JSON answer; a non-2xx answer throws ProblemError. */
+  async json<T = unknown>(url: string, options: RequestOptions = {}): Promise<T> {
+    const response = await this.request(url, options);
+    if (response.status < 200 || response.status > 299) {
+      throw new ProblemError(url, response.status, parseProblem(response), response.body);
+    }
+    if (response.body.length === 0) return undefined as T;
+    return response.json<T>();
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async once(
+    url: string,
+    method: HttpMethod,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+    timeoutMs: number,
+  ): Promise<HttpResponse> {
+    const signal = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
+    const res: Dispatcher.ResponseData = await undiciRequest(url, {
+      method,
+      headers,
+      body,
+      dispatcher: this.agent,
+      signal,
+    });
+    const chunks: Buffer[] = [];
+    for await (const chunk of res.body) chunks.push(chunk as Buffer);
+    const bytes = Buffer.concat(chunks);
+    return {
+      status: res.statusCode,
+      headers: res.headers as Record<string, string | string[] | undefined>,
+      body: bytes,
+      json<T>() {
+        return JSON.parse(bytes.toString('utf8')) as T;
+      },
+      text() {
+        return bytes.toString('utf8');
+      },
+    };
+  }
+}
+
+function hasHeader(headers: Record<string, string>, name: string): boolean {
+  return Object.keys(headers).some((h) => h.toLowerCase() === name);
+}
+
+function encodeBody(body: RequestOptions['body']): { body: Buffer | undefined; contentType?: string } {
+  if (body === undefined) return { body: undefined };
+  if (typeof body === 'string') return { body: Buffer.from(body), contentType: 'text/plain; charset=utf-8' };
+  if (body instanceof Uint8Array) {
+    return {
+      body: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+      contentType: 'application/octet-stream',
+    };
+  }
+  return { body: Buffer.from(JSON.stringify(body)), contentType: 'application/json' };
+}
+
+function parseProblem(response: HttpResponse): Partial<Problem> | null {
+  const type = String(response.headers['content-type'] ?? '');
+  if (!type.includes('json') || response.body.length === 0) return null;
+  try {
+    return response.json<Partial<Problem>>();
+  } catch {
+    return null;
+  }
+}

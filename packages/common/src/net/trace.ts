@@ -1,0 +1,49 @@
+// W3C Trace Context (https://www.w3.org/TR/trace-context/): a request carries
+// `traceparent: 00-<trace-id>-<parent-id>-<flags>`. A service keeps the trace id, makes a new
+// span id for its own work, and sends both on every outbound call made while serving.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+
+export interface TraceContext {
+  traceId: string;
+  /** The span of the work this process is doing now. */
+  spanId: string;
+  /** The caller's span, when the request came with a traceparent. */
+  parentSpanId?: string;
+  sampled: boolean;
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+export const traceStorage = new AsyncLocalStorage<TraceContext>();
+
+export function newSpanId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** Continues the caller's trace when `header` is a valid traceparent, else starts a new one. */
+export function traceFromHeader(header: string | undefined): TraceContext {
+  const match = header ? TRACEPARENT.exec(header.trim().toLowerCase()) : null;
+  if (match && match[1] !== ZERO_TRACE && match[2] !== ZERO_SPAN) {
+    return {
+      traceId: match[1]!,
+      parentSpanId: match[2]!,
+      spanId: newSpanId(),
+      sampled: (Number.parseInt(match[3]!, 16) & 1) === 1,
+    };
+  }
+  return { traceId: randomBytes(16).toString('hex'), spanId: newSpanId(), sampled: true };
+}
+
+export function formatTraceparent(traceId: string, spanId: string, sampled = true): string {
+  return `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`;
+}
+
+/** The traceparent for an outbound call made now: same trace, a child of the current span. */
+export function outboundTraceparent(): string {
+  const current = traceStorage.getStore();
+  if (!current) return formatTraceparent(randomBytes(16).toString('hex'), newSpanId());
+  return formatTraceparent(current.traceId, current.spanId, current.sampled);
+}

@@ -1,0 +1,269 @@
+// createService: the one way every chapter's service is built. Fastify 5 with TypeBox route
+// schemas, pino logs, prom-client metrics, health/readiness, OpenAPI, problem+json errors,
+// body limits, W3C trace context and graceful shutdown, so that each chapter's code is only
+// its routes and its domain.
+
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from 'fastify';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { formatTraceparent, type TraceContext, traceFromHeader, traceStorage } from '../net/trace.js';
+import type { BaseConfig } from './config.js';
+import { CommonErrors, DdiaError, PROBLEM_CONTENT_TYPE, type Problem } from './errors.js';
+
+export const BODY_BYTES_DEFAULT = 1024 * 1024;
+/** How long shutdown waits for in-flight requests before giving up. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+const REQUEST_DURATION_BUCKETS_S = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+export type ServiceApp = FastifyInstance<
+  Server,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+export interface ServiceOptions {
+  /** Service name: logs, metrics labels, OpenAPI title. */
+  name: string;
+  config: Pick<BaseConfig, 'host' | 'port' | 'logLevel' | 'id'> & Partial<BaseConfig>;
+  description?: string;
+  version?: string;
+  bodyLimitBytes?: number;
+  /** Readiness for GET /ready: e.g. "has a leader". Liveness (/health) is always the process itself. */
+  ready?: () => boolean | Promise<boolean>;
+  /** Called once on shutdown after the server stopped accepting and drained: close storage here. */
+  onClose?: () => Promise<void> | void;
+  /** Handle SIGTERM/SIGINT by shutting down gracefully and exiting (default true). */
+  handleSignals?: boolean;
+  /** Answer errors with something other than problem+json (e.g. Confluent's error bodies). */
+  errorFormatter?: (error: DdiaError, reply: FastifyReply) => unknown;
+}
+
+export interface Service {
+  app: ServiceApp;
+  registry: Registry;
+  log: FastifyBaseLogger;
+  /** Starts listening; resolves with the base URL, e.g. http://127.0.0.1:7001. */
+  listen(): Promise<string>;
+  /** The base URL once listening. */
+  url(): string;
+  close(): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    trace: TraceContext;
+  }
+}
+
+/** Maps anything thrown while serving to a DdiaError: ours pass through, fastify's are translated. */
+export function toDdiaError(error: unknown): DdiaError {
+  if (error instanceof DdiaError) return error;
+  const err = error as FastifyError & { validation?: unknown; validationContext?: string };
+  if (err?.validation) {
+    return new DdiaError(
+      CommonErrors.validation,
+      `${err.validationContext ?? 'request'} ${err.message}`.trim(),
+    );
+  }
+  switch (err?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new DdiaError(CommonErrors.payloadTooLarge, err.message);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new DdiaError(CommonErrors.unsupportedMediaType, err.message);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new DdiaError(CommonErrors.badJson, err.message);
+    default:
+      break;
+  }
+  if (err instanceof SyntaxError || err?.name === 'SyntaxError')
+    return new DdiaError(CommonErrors.badJson, err.message);
+  const status = typeof err?.statusCode === 'number' ? err.statusCode : 500;
+  if (status === 413) return new DdiaError(CommonErrors.payloadTooLarge, err.message);
+  if (status === 415) return new DdiaError(CommonErrors.unsupportedMediaType, err.message);
+  if (status >= 400 && status < 500)
+    return new DdiaError({ ...CommonErrors.badRequest, status }, err.message);
+  return new DdiaError(CommonErrors.internal, 'internal error');
+}
+
+export function sendProblem(reply: FastifyReply, error: DdiaError): FastifyReply {
+  const problem: Problem = error.toProblem(reply.request.url);
+  return reply.status(error.status).type(PROBLEM_CONTENT_TYPE).send(problem);
+}
+
+/**
+ * Makes a plugin scope receive every content type as a raw Buffer (key-value values,
+ * binary protocols). Call it first thing inside `app.register(async (scope) => ...)`.
+ */
+export function withRawBodies(scope: FastifyInstance | ServiceApp): void {
+  const plain = scope as FastifyInstance;
+  plain.removeAllContentTypeParsers();
+  plain.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+}
+
+export async function createService(options: ServiceOptions): Promise<Service> {
+  const { config } = options;
+  const pretty = process.stdout.isTTY && process.env.NODE_ENV !== 'test';
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      base: { service: options.name, node: config.id },
+      ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
+    },
+    bodyLimit: options.bodyLimitBytes ?? BODY_BYTES_DEFAULT,
+    // Per-request info lines would dominate the logs and the benchmarks; failures are logged below.
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as ServiceApp;
+
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: options.name, node: config.id });
+  collectDefaultMetrics({ register: registry });
+  const requestDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route, method and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: REQUEST_DURATION_BUCKETS_S,
+    registers: [registry],
+  });
+
+  app.decorateRequest('trace', null as unknown as TraceContext);
+  app.addHook('onRequest', (request, reply, done) => {
+    const header = request.headers.traceparent;
+    const trace = traceFromHeader(Array.isArray(header) ? header[0] : header);
+    request.trace = trace;
+    reply.header('traceparent', formatTraceparent(trace.traceId, trace.spanId, trace.sampled));
+    // Run the rest of the request inside the trace context, so that outbound calls carry it.
+    traceStorage.run(trace, done);
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    requestDuration.observe(
+      { method: request.method, route, status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    if (reply.statusCode >= 500) request.log.warn({ route, status: reply.statusCode }, 'request failed');
+    done();
+  });
+
+  const formatError =
+    options.errorFormatter ?? ((error: DdiaError, reply: FastifyReply) => sendProblem(reply, error));
+  app.setErrorHandler((error, request, reply) => {
+    const mapped = toDdiaError(error);
+    if (mapped.status >= 500 && !(error instanceof DdiaError)) {
+      request.log.error({ err: error }, 'unhandled error');
+    }
+    return formatError(mapped, reply);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    formatError(
+      new DdiaError(CommonErrors.routeNotFound, `no route for ${request.method} ${request.url}`),
+      reply,
+    ),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: `@ddia/${options.name}`,
+        description: options.description ?? '',
+        version: options.version ?? '0.1.0',
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const ops = { schema: { hide: true } };
+  app.get(
+    '/health',
+    { schema: { tags: ['ops'], summary: 'Liveness: 200 while the process can serve' } },
+    async () => ({
+      status: 'ok',
+      service: options.name,
+      node: config.id,
+    }),
+  );
+  app.get(
+    '/ready',
+    { schema: { tags: ['ops'], summary: 'Readiness: 200 once it can take traffic' } },
+    async (_r, reply) => {
+      const ready = options.ready ? await options.ready() : true;
+      if (!ready) {
+        return sendProblem(
+          reply,
+          new DdiaError(CommonErrors.unavailable, `${options.name} ${config.id} is not ready`),
+        );
+      }
+      return { status: 'ready', service: options.name, node: config.id };
+    },
+  );
+  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics' } }, async (_r, reply) => {
+    reply.type(registry.contentType);
+    return registry.metrics();
+  });
+  app.get('/openapi.json', ops, async () => app.swagger());
+
+  let baseUrl = '';
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await app.close();
+      await options.onClose?.();
+    })();
+    return closing;
+  };
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    app.log.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      app.log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
+    timer.unref();
+    close().then(
+      () => process.exit(0),
+      (err) => {
+        app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+
+  return {
+    app,
+    registry,
+    log: app.log,
+    async listen() {
+      const address = await app.listen({ host: config.host, port: config.port });
+      const port = (app.server.address() as { port: number }).port;
+      const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+      baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      if (options.handleSignals !== false) {
+        process.once('SIGTERM', onSignal);
+        process.once('SIGINT', onSignal);
+      }
+      app.log.info({ address, url: baseUrl }, `${options.name} listening`);
+      return baseUrl;
+    },
+    url() {
+      return baseUrl;
+    },
+    close,
+  };
+}

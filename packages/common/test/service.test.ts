@@ -1,0 +1,163 @@
+import {
+  CommonErrors,
+  createService,
+  DdiaError,
+  HttpClient,
+  type Service,
+  withRawBodies,
+} from '@ddia/common';
+import { Type } from 'typebox';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const config = { host: '127.0.0.1', port: 0, id: 'n1', logLevel: 'silent' as const };
+
+describe('createService', () => {
+  let service: Service;
+  let base: string;
+  let ready = false;
+  let closed = false;
+  const client = new HttpClient({ retries: 0 });
+
+  beforeAll(async () => {
+    service = await createService({
+      name: 'demo',
+      config,
+      bodyLimitBytes: 1024,
+      ready: () => ready,
+      handleSignals: false,
+      onClose: async () => {
+        closed = true;
+      },
+    });
+    service.app.post(
+      '/echo',
+      { schema: { body: Type.Object({ n: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }) } },
+      async (request) => ({ twice: request.body.n * 2, trace: request.trace.traceId }),
+    );
+    service.app.get('/missing/:id', async (request) => {
+      throw new DdiaError(CommonErrors.notFound, `no thing ${(request.params as { id: string }).id}`);
+    });
+    service.app.get('/boom', async () => {
+      throw new Error('secret internals');
+    });
+    await service.app.register(async (scope) => {
+      withRawBodies(scope);
+      scope.put('/raw', async (request) => ({ bytes: (request.body as Buffer).length }));
+    });
+    base = await service.listen();
+  });
+  afterAll(async () => {
+    await service.close();
+    await client.close();
+    expect(closed).toBe(true);
+  });
+
+  it('binds 127.0.0.1 and answers /health', async () => {
+    expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const res = await client.json<{ status: string }>(`${base}/health`);
+    expect(res.status).toBe('ok');
+  });
+
+  it('answers /ready from the service readiness', async () => {
+    const before = await client.request(`${base}/ready`);
+    expect(before.status).toBe(503);
+    expect(before.headers['content-type']).toContain('application/problem+json');
+    expect(before.json<{ retriable: boolean }>().retriable).toBe(true);
+    ready = true;
+    expect((await client.request(`${base}/ready`)).status).toBe(200);
+  });
+
+  it('serves Prometheus metrics with the request histogram', async () => {
+    await client.request(`${base}/health`);
+    const res = await client.request(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.text()).toContain('http_request_duration_seconds_bucket');
+    expect(res.text()).toContain('route="/health"');
+    expect(res.text()).toContain('process_cpu_user_seconds_total');
+  });
+
+  it('serves OpenAPI generated from route schemas, and a docs page', async () => {
+    const spec = await client.json<{ openapi: string; paths: Record<string, unknown> }>(
+      `${base}/openapi.json`,
+    );
+    expect(spec.openapi).toMatch(/^3\./);
+    expect(Object.keys(spec.paths)).toContain('/echo');
+    const docs = await client.request(`${base}/docs/`, { method: 'GET' });
+    expect(docs.status).toBe(200);
+    expect(docs.text().toLowerCase()).toContain('swagger');
+  });
+
+  it('validates bodies against the schema', async () => {
+    expect(await client.json(`${base}/echo`, { method: 'POST', body: { n: 21 } })).toMatchObject({
+      twice: 42,
+    });
+    const bad = await client.request(`${base}/echo`, { method: 'POST', body: { n: -1 } });
+    expect(bad.status).toBe(400);
+    expect(bad.json()).toMatchObject({ code: 'DDIA_ERR_VALIDATION', status: 400, retriable: false });
+  });
+
+  it('answers bad JSON with 400 problem+json', async () => {
+    const res = await client.request(`${base}/echo`, {
+      method: 'POST',
+      body: '{"n": ',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    expect(res.json()).toMatchObject({ code: 'DDIA_ERR_BAD_JSON' });
+  });
+
+  it('answers oversize bodies with 413', async () => {
+    const res = await client.request(`${base}/echo`, {
+      method: 'POST',
+      body: { n: 1, pad: 'x'.repeat(4096) },
+    });
+    expect(res.status).toBe(413);
+    expect(res.json()).toMatchObject({ code: 'DDIA_ERR_PAYLOAD_TOO_LARGE' });
+  });
+
+  it('answers unknown routes with 404 problem+json', async () => {
+    const res = await client.request(`${base}/nope`);
+    expect(res.status).toBe(404);
+    expect(res.json()).toMatchObject({ code: 'DDIA_ERR_ROUTE_NOT_FOUND', status: 404 });
+  });
+
+  it('maps DdiaError to its status and code', async () => {
+    const res = await client.request(`${base}/missing/42`);
+    expect(res.status).toBe(404);
+    expect(res.json()).toMatchObject({
+      code: 'DDIA_ERR_NOT_FOUND',
+      detail: 'no thing 42',
+      instance: '/missing/42',
+    });
+  });
+
+  it('hides internals of unexpected errors behind a 500 problem', async () => {
+    const res = await client.request(`${base}/boom`);
+    expect(res.status).toBe(500);
+    expect(res.text()).not.toContain('secret');
+    expect(res.json()).toMatchObject({ code: 'DDIA_ERR_INTERNAL' });
+  });
+
+  it('receives raw bodies of any content type in a raw scope', async () => {
+    const res = await client.json(`${base}/raw`, {
+      method: 'PUT',
+      body: 'a=b&c',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(res).toEqual({ bytes: 5 });
+  });
+
+  it('continues a W3C trace and answers with its own span', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const res = await client.request(`${base}/echo`, {
+      method: 'POST',
+      body: { n: 1 },
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    expect(res.json()).toMatchObject({ trace: traceId });
+    const answered = String(res.headers.traceparent);
+    expect(answered).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    expect(answered).not.toContain('00f067aa0ba902b7');
+  });
+});
