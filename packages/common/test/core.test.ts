@@ -1,0 +1,101 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  AssertionError,
+  assert,
+  crc32c,
+  encodeVarint,
+  ManualClock,
+  maskCrc,
+  readVarint,
+  SeededRandom,
+  unmaskCrc,
+  VarintError,
+  varintLength,
+  writeFileAtomic,
+} from '@ddia/common';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+describe('assert', () => {
+  it('throws AssertionError with the message', () => {
+    expect(() => assert(false, 'broken invariant')).toThrow(AssertionError);
+    expect(() => assert(1 + 1 === 2)).not.toThrow();
+  });
+});
+
+describe('crc32c', () => {
+  it('matches the standard check value and masks reversibly', () => {
+    expect(crc32c(new TextEncoder().encode('123456789'))).toBe(0xe3069283);
+    fc.assert(fc.property(fc.integer({ min: 0, max: 0xffffffff }), (crc) => unmaskCrc(maskCrc(crc)) === crc));
+    expect(maskCrc(0)).not.toBe(0);
+  });
+});
+
+describe('varint', () => {
+  it('round-trips every safe non-negative integer and has the LEB128 length', () => {
+    fc.assert(
+      fc.property(fc.maxSafeNat(), (n) => {
+        const bytes = encodeVarint(n);
+        expect(bytes.length).toBe(varintLength(n));
+        expect(readVarint(bytes, 0)).toEqual({ value: n, next: bytes.length });
+      }),
+    );
+    expect([...encodeVarint(300)]).toEqual([0xac, 0x02]);
+  });
+  it('reports truncated input and bad values with a named error', () => {
+    expect(() => readVarint(new Uint8Array([0x80, 0x80]), 0)).toThrow(VarintError);
+    expect(() => encodeVarint(-1)).toThrow(VarintError);
+  });
+});
+
+describe('SeededRandom', () => {
+  it('replays the same sequence from the same seed', () => {
+    const a = new SeededRandom(42);
+    const b = new SeededRandom(42);
+    const seqA = Array.from({ length: 100 }, () => a.int(0, 1000));
+    const seqB = Array.from({ length: 100 }, () => b.int(0, 1000));
+    expect(seqA).toEqual(seqB);
+    expect(new Set(seqA).size).toBeGreaterThan(50);
+    expect(seqA).not.toEqual(Array.from({ length: 100 }, () => new SeededRandom(43).int(0, 1000)));
+  });
+  it('stays within bounds and is roughly uniform', () => {
+    const r = new SeededRandom(1);
+    const counts = [0, 0, 0, 0];
+    for (let i = 0; i < 40_000; i++) counts[r.int(0, 3)]!++;
+    for (const c of counts) expect(c).toBeGreaterThan(9_000);
+  });
+});
+
+describe('ManualClock', () => {
+  it('fires timers in due order only when advanced', () => {
+    const clock = new ManualClock();
+    const fired: string[] = [];
+    clock.setTimeout(() => fired.push('b'), 20);
+    clock.setTimeout(() => fired.push('a'), 10);
+    const c = clock.setTimeout(() => fired.push('c'), 15);
+    c.cancel();
+    clock.advance(9);
+    expect(fired).toEqual([]);
+    clock.advance(11);
+    expect(fired).toEqual(['a', 'b']);
+    expect(clock.nowMs()).toBe(20);
+    expect(() => clock.advance(-1)).toThrow(RangeError);
+  });
+});
+
+describe('writeFileAtomic', () => {
+  it('replaces contents and leaves no temp file behind', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ddia-atomic-'));
+    try {
+      const path = join(dir, 'CURRENT');
+      await writeFileAtomic(path, 'one');
+      await writeFileAtomic(path, 'two');
+      expect(await readFile(path, 'utf8')).toBe('two');
+      expect(await readdir(dir)).toEqual(['CURRENT']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,165 @@
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CorruptLogError, Log, LogClosedError, LogIndexError } from '@ddia/common';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+describe('Log', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ddia-log-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('appends, reads back by index and survives reopen', async () => {
+    const log = await Log.open({ dir, firstIndex: 1 });
+    expect(await log.append(enc('a'))).toBe(1);
+    expect(await log.appendBatch([enc('b'), enc('c')])).toBe(2);
+    expect(log.nextIndex).toBe(4);
+    expect(dec(await log.read(2))).toBe('b');
+    await log.close();
+    const again = await Log.open({ dir });
+    expect(again.firstIndex).toBe(1);
+    expect(again.nextIndex).toBe(4);
+    expect((await again.readRange(1, 4)).map(dec)).toEqual(['a', 'b', 'c']);
+    expect(again.recovery.tornTailBytes).toBe(0);
+    await again.close();
+  });
+
+  it('shares one fsync between concurrent appends under group commit', async () => {
+    const log = await Log.open({ dir, fsync: 'group' });
+    const appends = Array.from({ length: 200 }, (_, i) => log.append(enc(`r${i}`)));
+    const indexes = await Promise.all(appends);
+    expect(indexes).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(log.stats.fsyncs).toBeLessThan(20);
+    expect(log.stats.fsyncs).toBeGreaterThan(0);
+    await log.close();
+  });
+
+  it('fsyncs every append under the always policy', async () => {
+    const log = await Log.open({ dir, fsync: 'always' });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => log.append(enc(`r${i}`))));
+    expect(log.stats.fsyncs).toBe(10);
+    await log.close();
+  });
+
+  it('rolls segments and reads across them', async () => {
+    const log = await Log.open({ dir, segmentBytesMax: 100 });
+    for (let i = 0; i < 50; i++) await log.append(enc(`record-${i}`));
+    expect(log.stats.segments).toBeGreaterThan(3);
+    const all: string[] = [];
+    for await (const { index, record } of log.entries()) all.push(`${index}:${dec(record)}`);
+    expect(all).toHaveLength(50);
+    expect(all[49]).toBe('49:record-49');
+    await log.close();
+    const again = await Log.open({ dir, segmentBytesMax: 100 });
+    expect(dec(await again.read(37))).toBe('record-37');
+    await again.close();
+  });
+
+  it('truncates a suffix, including across segments, and appends after it', async () => {
+    const log = await Log.open({ dir, segmentBytesMax: 64 });
+    for (let i = 0; i < 30; i++) await log.append(enc(`v${i}`));
+    await log.truncateSuffix(12);
+    expect(log.nextIndex).toBe(12);
+    expect(await log.append(enc('new12'))).toBe(12);
+    await log.close();
+    const again = await Log.open({ dir, segmentBytesMax: 64 });
+    expect(again.nextIndex).toBe(13);
+    expect(dec(await again.read(11))).toBe('v11');
+    expect(dec(await again.read(12))).toBe('new12');
+    await expect(again.read(13)).rejects.toBeInstanceOf(LogIndexError);
+    await again.close();
+  });
+
+  it('drops a prefix by whole segments and resets to a new index', async () => {
+    const log = await Log.open({ dir, segmentBytesMax: 64 });
+    for (let i = 0; i < 30; i++) await log.append(enc(`v${i}`));
+    await log.dropPrefix(20);
+    expect(log.firstIndex).toBeGreaterThan(0);
+    expect(log.firstIndex).toBeLessThanOrEqual(20);
+    await expect(log.read(0)).rejects.toBeInstanceOf(LogIndexError);
+    expect(dec(await log.read(20))).toBe('v20');
+    await log.reset(1000);
+    expect(log.firstIndex).toBe(1000);
+    expect(await log.append(enc('x'))).toBe(1000);
+    await log.close();
+    const again = await Log.open({ dir });
+    expect(again.firstIndex).toBe(1000);
+    expect(again.nextIndex).toBe(1001);
+    await again.close();
+  });
+
+  it('reads records that are still queued for writing', async () => {
+    const log = await Log.open({ dir });
+    const pending = log.append(enc('soon'));
+    expect(dec(await log.read(0))).toBe('soon');
+    await pending;
+    await log.close();
+  });
+
+  it('cuts a torn tail on open', async () => {
+    const log = await Log.open({ dir });
+    for (let i = 0; i < 5; i++) await log.append(enc(`record-${i}`));
+    await log.close();
+    const [segment] = await readdir(dir);
+    const path = join(dir, segment!);
+    const bytes = await readFile(path);
+    await writeFile(path, bytes.subarray(0, bytes.length - 3));
+    const again = await Log.open({ dir });
+    expect(again.nextIndex).toBe(4);
+    expect(again.recovery.tornTailBytes).toBeGreaterThan(0);
+    expect(await again.append(enc('after'))).toBe(4);
+    await again.close();
+    expect((await stat(path)).size).toBeLessThan(bytes.length);
+  });
+
+  it('refuses a flipped byte in the middle, naming file and offset', async () => {
+    const log = await Log.open({ dir });
+    for (let i = 0; i < 10; i++) await log.append(enc(`record-number-${i}`));
+    await log.close();
+    const [segment] = await readdir(dir);
+    const path = join(dir, segment!);
+    const bytes = await readFile(path);
+    const recordBytes = bytes.length / 10;
+    bytes[recordBytes * 3 + 15] ^= 0x40; // inside the payload of record 3
+    await writeFile(path, bytes);
+    const opened = Log.open({ dir });
+    await expect(opened).rejects.toBeInstanceOf(CorruptLogError);
+    await expect(opened).rejects.toThrow(new RegExp(`${segment}.*offset ${recordBytes * 3}`));
+  });
+
+  it('refuses a damaged length field in the middle', async () => {
+    const log = await Log.open({ dir });
+    for (let i = 0; i < 10; i++) await log.append(enc(`record-number-${i}`));
+    await log.close();
+    const [segment] = await readdir(dir);
+    const path = join(dir, segment!);
+    const bytes = await readFile(path);
+    bytes[(bytes.length / 10) * 4] ^= 0x01;
+    await writeFile(path, bytes);
+    await expect(Log.open({ dir })).rejects.toBeInstanceOf(CorruptLogError);
+  });
+
+  it('refuses a damaged sealed segment even at its end', async () => {
+    const log = await Log.open({ dir, segmentBytesMax: 64 });
+    for (let i = 0; i < 20; i++) await log.append(enc(`v${i}`));
+    await log.close();
+    const [first] = (await readdir(dir)).sort();
+    const path = join(dir, first!);
+    const bytes = await readFile(path);
+    await writeFile(path, bytes.subarray(0, bytes.length - 1));
+    await expect(Log.open({ dir, segmentBytesMax: 64 })).rejects.toBeInstanceOf(CorruptLogError);
+  });
+
+  it('rejects appends after close with a named error', async () => {
+    const log = await Log.open({ dir });
+    await log.close();
+    await expect(log.append(enc('late'))).rejects.toBeInstanceOf(LogClosedError);
+  });
+});
