@@ -13,8 +13,9 @@ export class Progress {
   probeSent = false;
   /** In replicate state: last index of each append in flight, oldest first. */
   inflights: number[] = [];
-  /** In snapshot state: the snapshot index sent. */
+  /** In snapshot state: the snapshot index sent, and the leader tick it was sent at. */
   pendingSnapshot = 0;
+  snapshotSentTick = 0;
   /** Heard from since the last CheckQuorum round (§6.2). */
   recentActive = false;
   /** For lease reads: the leader tick of the newest heartbeat this follower acknowledged. */

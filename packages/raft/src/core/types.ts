@@ -3,9 +3,9 @@
 
 export type NodeId = string;
 
-/** 'normal' carries an application command (empty data = the leader's no-op, §5.4.2 / §8);
- *  'conf' carries a membership change (dissertation §4.1). */
-export type EntryType = 'normal' | 'conf';
+/** 'normal' carries an application command; 'noop' is the entry a new leader appends in its
+ *  own term (§5.4.2, §8); 'conf' carries a membership change (dissertation §4.1). */
+export type EntryType = 'normal' | 'noop' | 'conf';
 
 export interface Entry {
   index: number;

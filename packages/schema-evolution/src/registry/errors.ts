@@ -2,6 +2,9 @@
 // the HTTP status followed by two digits that name the case (40401 = subject not found).
 // Clients such as @kafkajs/confluent-schema-registry and Confluent's own serializers branch
 // on these numbers, so they are part of the wire contract and kept in one catalogue here.
+// RegistryError is a DdiaError (code `DDIA_ERR_SR_<error_code>`), so common's service plumbing
+// passes it through untouched and the server's error formatter answers with Confluent's body.
+import { DdiaError } from '@ddia/common';
 
 export interface RegistryErrorSpec {
   /** Confluent's numeric error code, e.g. 40401. */
@@ -41,15 +44,21 @@ export const RegistryErrors = {
 } as const satisfies Record<string, RegistryErrorSpec>;
 
 /** Any refusal the registry answers with; the HTTP layer turns it into `{error_code, message}`. */
-export class RegistryError extends Error {
+export class RegistryError extends DdiaError {
   override name = 'RegistryError';
   readonly errorCode: number;
-  readonly status: number;
 
   constructor(spec: RegistryErrorSpec, message: string) {
-    super(message);
+    super(
+      {
+        code: `DDIA_ERR_SR_${spec.errorCode}`,
+        status: spec.status,
+        title: `Schema registry error ${spec.errorCode}`,
+        retriable: spec.status >= 500,
+      },
+      message,
+    );
     this.errorCode = spec.errorCode;
-    this.status = spec.status;
   }
 
   toBody(): { error_code: number; message: string } {

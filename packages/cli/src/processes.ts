@@ -1,0 +1,84 @@
+// Starting, signalling and watching local service processes.
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { HttpClient } from '@ddia/common';
+
+export const STARTUP_TIMEOUT_MS = 30_000;
+const POLL_INTERVAL_MS = 100;
+const HEALTH_DEADLINE_MS = 1_000;
+export const STOP_GRACE_MS = 5_000;
+
+const client = new HttpClient({ retries: 0, deadlineMs: HEALTH_DEADLINE_MS });
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts a detached process whose stdout and stderr go to `logFile`; it outlives this CLI. */
+export function spawnDetached(command: string[], env: Record<string, string>, logFile: string): number {
+  mkdirSync(dirname(logFile), { recursive: true });
+  const out = openSync(logFile, 'a');
+  const child = spawn(command[0]!, command.slice(1), {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, ...env },
+  });
+  child.unref();
+  if (child.pid === undefined) throw new Error(`could not start ${command.join(' ')}`);
+  return child.pid;
+}
+
+export async function health(url: string, path = '/health'): Promise<'up' | 'not ready' | 'down'> {
+  try {
+    const res = await client.request(`${url}${path}`);
+    return res.status === 200 ? 'up' : 'not ready';
+  } catch {
+    return 'down';
+  }
+}
+
+/** Waits until `url` answers /health with 200, or the process dies, or the timeout passes. */
+export async function waitHealthy(
+  url: string,
+  pid: number,
+  timeoutMs = STARTUP_TIMEOUT_MS,
+): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (!isAlive(pid)) return false;
+    if ((await health(url)) === 'up') return true;
+    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+  }
+  return false;
+}
+
+/** SIGTERM, then SIGKILL after the grace period. Resolves once the process is gone. */
+export async function stopProcess(pid: number, graceMs = STOP_GRACE_MS): Promise<void> {
+  if (!isAlive(pid)) return;
+  try {
+    process.kill(pid, 'SIGCONT'); // a paused process cannot handle SIGTERM
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = performance.now() + graceMs;
+  while (performance.now() < deadline) {
+    if (!isAlive(pid)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+export async function closeHealthClient(): Promise<void> {
+  await client.close();
+}

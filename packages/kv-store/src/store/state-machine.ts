@@ -1,0 +1,288 @@
+// The replicated state machine (Raft §2, DDIA ch. 9 "total order broadcast"): every replica
+// applies the same commands in the same log order and so holds the same keys, versions and
+// revision. Versioning follows etcd: a store-wide revision counts every write that changed
+// something; each key carries the revision that last wrote it (its version, used for
+// compare-and-set), the revision that created it and its write count. The store is any
+// abstract-level database from common's openStore.
+
+import { assert, type Store } from '@ddia/common';
+import { type Command, decodeCommand } from './command.js';
+import {
+  DATA_PREFIX,
+  DATA_PREFIX_END,
+  dataKey,
+  decodeEntry,
+  decodeJson,
+  type Entry,
+  encodeEntry,
+  encodeJson,
+  META_KEY,
+  SESSION_PREFIX,
+  type StoreMeta,
+  sessionKey,
+} from './layout.js';
+import type { ApplyOutcome, WriteResult } from './result.js';
+import { type Session, SessionTable } from './sessions.js';
+import { decodeSnapshot, RECORD_DATA, RECORD_SESSION, SnapshotWriter } from './snapshot.js';
+
+/** Listing pages are bounded so that one request cannot pin the process. */
+export const RANGE_LIMIT_MAX = 10_000;
+const RESTORE_BATCH_RECORDS = 1_000;
+
+export interface KvEntry extends Entry {
+  key: Uint8Array;
+}
+
+export interface RangeQuery {
+  /** Inclusive lower bound on keys (bytes). */
+  start?: Uint8Array;
+  /** Exclusive upper bound on keys (bytes). */
+  end?: Uint8Array;
+  /** Only keys starting with these bytes. */
+  prefix?: Uint8Array;
+  limit: number;
+}
+
+export interface RangeResult {
+  entries: KvEntry[];
+  /** More keys matched beyond `limit`. */
+  more: boolean;
+}
+
+export interface StateMachineOptions {
+  sessionsMax?: number;
+}
+
+type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+export class KvStateMachine {
+  private meta: StoreMeta = { revision: 0, appliedIndex: 0, appliedTerm: 0 };
+  private readonly sessions: SessionTable;
+  private applying = false;
+
+  private constructor(
+    private readonly db: Store,
+    options: StateMachineOptions,
+  ) {
+    this.sessions = new SessionTable(options.sessionsMax);
+  }
+
+  /** Opens the state machine on a store opened with keyEncoding and valueEncoding 'view'. */
+  static async open(db: Store, options: StateMachineOptions = {}): Promise<KvStateMachine> {
+    const machine = new KvStateMachine(db, options);
+    const meta = await db.get(META_KEY);
+    if (meta !== undefined) machine.meta = decodeJson<StoreMeta>(meta);
+    const sessions: Session[] = [];
+    for await (const value of db.values({ gte: Uint8Array.of(SESSION_PREFIX), lt: Uint8Array.of(SESSION_PREFIX + 1) })) {
+      sessions.push(decodeJson<Session>(value));
+    }
+    machine.sessions.load(sessions);
+    return machine;
+  }
+
+  get revision(): number {
+    return this.meta.revision;
+  }
+
+  get appliedIndex(): number {
+    return this.meta.appliedIndex;
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /**
+   * Applies one committed command. Called by the Raft node in log order, one at a time.
+   * Everything it changes (key, session, meta) goes into one atomic batch.
+   */
+  async apply(bytes: Uint8Array, position: { index: number; term: number }): Promise<ApplyOutcome> {
+    assert(!this.applying, 'apply is called one command at a time');
+    if (position.index <= this.meta.appliedIndex) {
+      // After a crash the store may be ahead of the snapshot Raft restarts from; committed
+      // entries never change, so the effects of this index are already here.
+      return { result: { status: 'replayed', index: position.index }, duplicate: false };
+    }
+    // Gaps are normal: Raft consumes no-op and membership entries itself.
+    this.applying = true;
+    try {
+      const command = decodeCommand(bytes);
+      const batch: BatchOp[] = [];
+      let outcome: ApplyOutcome;
+      const previous = command.session ? this.sessions.get(command.session.clientId) : undefined;
+      if (command.session && previous && command.session.seq === previous.seq) {
+        outcome = { result: previous.result, duplicate: true };
+      } else if (command.session && previous && command.session.seq < previous.seq) {
+        outcome = { result: { status: 'stale_request', lastSeq: previous.seq }, duplicate: false };
+      } else {
+        const result = await this.execute(command, batch);
+        outcome = { result, duplicate: false };
+        if (command.session) {
+          const session: Session = { ...command.session, index: position.index, result };
+          for (const evicted of this.sessions.record(session)) batch.push({ type: 'del', key: sessionKey(evicted) });
+          batch.push({ type: 'put', key: sessionKey(session.clientId), value: encodeJson(session) });
+        }
+      }
+      const result = outcome.result;
+      const revision =
+        !outcome.duplicate && (result.status === 'ok' || result.status === 'precondition_failed')
+          ? result.revision
+          : this.meta.revision;
+      assert(revision >= this.meta.revision, 'the store revision never goes back');
+      const meta: StoreMeta = { revision, appliedIndex: position.index, appliedTerm: position.term };
+      batch.push({ type: 'put', key: META_KEY, value: encodeJson(meta) });
+      await this.db.batch(batch);
+      this.meta = meta;
+      return outcome;
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  private async execute(command: Command, batch: BatchOp[]): Promise<WriteResult> {
+    const stored = await this.db.get(dataKey(command.key));
+    const current = stored === undefined ? undefined : decodeEntry(stored);
+    const condition = command.condition;
+    const holds =
+      condition.kind === 'none' ||
+      (condition.kind === 'absent' && current === undefined) ||
+      (condition.kind === 'version' && current !== undefined && current.modRevision === condition.version);
+    if (!holds) {
+      return {
+        status: 'precondition_failed',
+        revision: this.meta.revision,
+        currentVersion: current?.modRevision ?? null,
+      };
+    }
+    switch (command.op) {
+      case 'put': {
+        const revision = this.meta.revision + 1;
+        const entry: Entry = {
+          modRevision: revision,
+          createRevision: current?.createRevision ?? revision,
+          writes: (current?.writes ?? 0) + 1,
+          value: command.value,
+        };
+        batch.push({ type: 'put', key: dataKey(command.key), value: encodeEntry(entry) });
+        return { status: 'ok', op: 'put', created: current === undefined, revision, version: revision };
+      }
+      case 'delete': {
+        // etcd: deleting a missing key changes nothing, so the revision stays.
+        if (current === undefined) {
+          return { status: 'ok', op: 'delete', deleted: false, revision: this.meta.revision, prevVersion: null };
+        }
+        const revision = this.meta.revision + 1;
+        batch.push({ type: 'del', key: dataKey(command.key) });
+        return { status: 'ok', op: 'delete', deleted: true, revision, prevVersion: current.modRevision };
+      }
+      default:
+        return assertNever(command);
+    }
+  }
+
+  async get(key: Uint8Array): Promise<KvEntry | undefined> {
+    const stored = await this.db.get(dataKey(key));
+    if (stored === undefined) return undefined;
+    return { key, ...decodeEntry(stored) };
+  }
+
+  async range(query: RangeQuery): Promise<RangeResult> {
+    assert(query.limit > 0 && query.limit <= RANGE_LIMIT_MAX, 'range limit is validated by the caller');
+    let lower = dataKey(query.start ?? new Uint8Array(0));
+    let upper = query.end ? dataKey(query.end) : Uint8Array.of(DATA_PREFIX_END);
+    if (query.prefix && query.prefix.length > 0) {
+      const prefixLower = dataKey(query.prefix);
+      const prefixUpper = prefixSuccessor(prefixLower);
+      if (compareBytes(prefixLower, lower) > 0) lower = prefixLower;
+      if (compareBytes(prefixUpper, upper) < 0) upper = prefixUpper;
+    }
+    const entries: KvEntry[] = [];
+    if (compareBytes(lower, upper) >= 0) return { entries, more: false };
+    let more = false;
+    for await (const [key, value] of this.db.iterator({ gte: lower, lt: upper, limit: query.limit + 1 })) {
+      if (entries.length === query.limit) {
+        more = true;
+        break;
+      }
+      entries.push({ key: (key as Uint8Array).slice(1), ...decodeEntry(value as Uint8Array) });
+    }
+    return { entries, more };
+  }
+
+  /** The whole state as of the last applied index (called by Raft between applies). */
+  async snapshot(): Promise<Uint8Array> {
+    assert(!this.applying, 'snapshot is taken between applies');
+    const writer = new SnapshotWriter(this.meta);
+    for await (const [key, value] of this.db.iterator({
+      gte: Uint8Array.of(DATA_PREFIX),
+      lt: Uint8Array.of(DATA_PREFIX_END),
+    })) {
+      writer.add({ kind: RECORD_DATA, key: (key as Uint8Array).subarray(1), value: value as Uint8Array });
+    }
+    for (const session of this.sessions.all()) {
+      writer.add({ kind: RECORD_SESSION, key: new TextEncoder().encode(session.clientId), value: encodeJson(session) });
+    }
+    return writer.finish();
+  }
+
+  /**
+   * Replaces the whole state by a snapshot. A snapshot older than what the store already
+   * holds is skipped: on restart Raft hands back its last snapshot, and the store (which
+   * applies atomically) may already be further along the same committed log.
+   */
+  async restore(image: Uint8Array, position: { index: number; term: number }): Promise<void> {
+    assert(!this.applying, 'restore happens between applies');
+    const decoded = decodeSnapshot(image);
+    assert(
+      decoded.meta.appliedIndex === position.index,
+      `snapshot image is at ${decoded.meta.appliedIndex}, Raft says ${position.index}`,
+    );
+    if (position.index <= this.meta.appliedIndex) return;
+    await this.db.clear();
+    let batch: BatchOp[] = [];
+    const sessions: Session[] = [];
+    for (const record of decoded.records) {
+      if (record.kind === RECORD_DATA) {
+        batch.push({ type: 'put', key: dataKey(record.key), value: record.value.slice() });
+      } else {
+        const session = decodeJson<Session>(record.value);
+        sessions.push(session);
+        batch.push({ type: 'put', key: sessionKey(session.clientId), value: record.value.slice() });
+      }
+      if (batch.length >= RESTORE_BATCH_RECORDS) {
+        await this.db.batch(batch);
+        batch = [];
+      }
+    }
+    // The meta record goes last: until it is written, a crash leaves an older applied index
+    // and Raft restores the snapshot again.
+    batch.push({ type: 'put', key: META_KEY, value: encodeJson(decoded.meta) });
+    await this.db.batch(batch);
+    this.sessions.load(sessions);
+    this.meta = decoded.meta;
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected command ${JSON.stringify(value)}`);
+}
+
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
+  }
+  return a.length - b.length;
+}
+
+/** The smallest key greater than every key with this prefix. */
+function prefixSuccessor(prefix: Uint8Array): Uint8Array {
+  const out = prefix.slice();
+  for (let i = out.length - 1; i >= 0; i--) {
+    if ((out[i] as number) < 0xff) {
+      out[i] = (out[i] as number) + 1;
+      return out.subarray(0, i + 1);
+    }
+  }
+  return Uint8Array.of(DATA_PREFIX_END);
+}

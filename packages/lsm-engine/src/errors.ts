@@ -1,0 +1,56 @@
+// Named errors of the engine. Every on-disk damage names the file and the byte offset, so
+// an operator can look at the bytes (see ../FORMAT.md) instead of guessing.
+
+/** A table file whose bytes do not check out: bad magic, bad block checksum, bad encoding. */
+export class CorruptTableError extends Error {
+  override name = 'CorruptTableError';
+  readonly code = 'LSM_CORRUPT_TABLE';
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    reason: string,
+  ) {
+    super(`corrupt table ${file} at byte offset ${offset}: ${reason}`);
+  }
+}
+
+/** The manifest (the list of live tables) is damaged or inconsistent with the files. */
+export class CorruptManifestError extends Error {
+  override name = 'CorruptManifestError';
+  readonly code = 'LSM_CORRUPT_MANIFEST';
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    reason: string,
+  ) {
+    super(`corrupt manifest ${file} at byte offset ${offset}: ${reason}`);
+  }
+}
+
+/** A write-ahead-log record that passed its checksum but does not decode, or damage mid-log. */
+export class CorruptWalError extends Error {
+  override name = 'CorruptWalError';
+  readonly code = 'LSM_CORRUPT_WAL';
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    reason: string,
+  ) {
+    super(`corrupt write-ahead log ${file} at byte offset ${offset}: ${reason}`);
+  }
+}
+
+/** The database directory is missing (createIfMissing: false) or present (errorIfExists). */
+export class DatabaseLocationError extends Error {
+  override name = 'DatabaseLocationError';
+}
+
+/** The engine stopped after a background failure (flush or compaction I/O). */
+export class EngineFailedError extends Error {
+  override name = 'EngineFailedError';
+}
+
+/** Option values out of their documented range. */
+export class LsmOptionsError extends RangeError {
+  override name = 'LsmOptionsError';
+}

@@ -1,0 +1,154 @@
+// Merges sorted sources into one sorted stream (book ch. 3: "like the merge step of
+// mergesort"). A read sees memtables, level-0 tables and one iterator per deeper level at
+// once. The direction is fixed when the iterator is made, as every abstract-level iterator's
+// is; seek() may be called any number of times. A linear scan picks the smallest (or
+// largest) child: with the dozen sources an LSM has, it beats a heap's bookkeeping.
+import { compareInternal, type InternalIterator } from './internal-key.js';
+import type { Table } from './table.js';
+import type { TableMeta } from './version.js';
+
+export class MergingIterator {
+  private current: InternalIterator | null = null;
+
+  constructor(
+    private readonly children: InternalIterator[],
+    readonly reverse: boolean,
+  ) {}
+
+  valid(): boolean {
+    return this.current !== null;
+  }
+
+  /** Forward: the first entry. Reverse: the last entry. */
+  start(): void {
+    for (const c of this.children) {
+      if (this.reverse) c.seekToLast();
+      else c.seekToFirst();
+    }
+    this.pick();
+  }
+
+  /** Forward: first entry >= (key, seq). Reverse: last entry < (key, seq). */
+  seek(key: Uint8Array, seq: number): void {
+    for (const c of this.children) {
+      c.seek(key, seq);
+      if (this.reverse) {
+        if (c.valid()) c.prev();
+        else c.seekToLast();
+      }
+    }
+    this.pick();
+  }
+
+  advance(): void {
+    if (this.reverse) this.current!.prev();
+    else this.current!.next();
+    this.pick();
+  }
+
+  key(): Buffer {
+    return this.current!.key();
+  }
+  seq(): number {
+    return this.current!.seq();
+  }
+  kind(): number {
+    return this.current!.kind();
+  }
+  value(): Buffer {
+    return this.current!.value();
+  }
+
+  private pick(): void {
+    let best: InternalIterator | null = null;
+    for (const c of this.children) {
+      if (!c.valid()) continue;
+      if (best === null) {
+        best = c;
+        continue;
+      }
+      const cmp = compareInternal(c.key(), c.seq(), best.key(), best.seq());
+      if (this.reverse ? cmp > 0 : cmp < 0) best = c;
+    }
+    this.current = best;
+  }
+}
+
+/** Concatenates the disjoint, sorted tables of one level >= 1, opening each on demand. */
+export class LevelIterator implements InternalIterator {
+  private index = -1;
+  private it: InternalIterator | null = null;
+
+  constructor(
+    private readonly tables: readonly TableMeta[],
+    private readonly open: (meta: TableMeta) => Table,
+    private readonly fillCache: boolean,
+  ) {}
+
+  valid(): boolean {
+    return this.it !== null && this.it.valid();
+  }
+  seekToFirst(): void {
+    this.load(0);
+    this.it?.seekToFirst();
+    this.skipForward();
+  }
+  seekToLast(): void {
+    this.load(this.tables.length - 1);
+    this.it?.seekToLast();
+    this.skipBackward();
+  }
+  seek(userKey: Uint8Array, seq: number): void {
+    // The first table whose largest key is >= userKey.
+    let lo = 0;
+    let hi = this.tables.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (Buffer.compare(this.tables[mid]!.largest, userKey) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    this.load(lo);
+    this.it?.seek(userKey, seq);
+    this.skipForward();
+  }
+  next(): void {
+    this.it!.next();
+    this.skipForward();
+  }
+  prev(): void {
+    this.it!.prev();
+    this.skipBackward();
+  }
+  key(): Buffer {
+    return this.it!.key();
+  }
+  seq(): number {
+    return this.it!.seq();
+  }
+  kind(): number {
+    return this.it!.kind();
+  }
+  value(): Buffer {
+    return this.it!.value();
+  }
+
+  private load(index: number): void {
+    this.index = index;
+    this.it =
+      index >= 0 && index < this.tables.length ? this.open(this.tables[index]!).iterator(this.fillCache) : null;
+  }
+
+  private skipForward(): void {
+    while (this.it !== null && !this.it.valid()) {
+      this.load(this.index + 1);
+      this.it?.seekToFirst();
+    }
+  }
+
+  private skipBackward(): void {
+    while (this.it !== null && !this.it.valid()) {
+      this.load(this.index - 1);
+      this.it?.seekToLast();
+    }
+  }
+}

@@ -1,0 +1,147 @@
+// Writes one SSTable (book ch. 3 "SSTables and LSM-Trees"): sorted data blocks, one Bloom
+// filter block, one index block with the last key of every data block, and a footer.
+// The builder is synchronous and emits finished bytes as chunks; the caller writes them
+// out asynchronously, so a flush or compaction never holds a whole table in memory.
+// LevelDB: table/table_builder.cc. Byte layout: FORMAT.md "Table".
+import { assert } from '@ddia/common';
+import { bloomHash, buildBloom } from './bloom.js';
+import { BlockBuilder } from './block-builder.js';
+import { TRAILER_BYTES } from './internal-key.js';
+import {
+  BLOCK_TRAILER_BYTES,
+  blockChecksum,
+  COMPRESSION_NONE,
+  FOOTER_BYTES,
+  TABLE_MAGIC,
+  writeU64,
+} from './table-format.js';
+import { putVarint32 } from './varint.js';
+
+export interface TableBuilderOptions {
+  blockBytes: number;
+  restartInterval: number;
+  bloomBitsPerKey: number;
+}
+
+export interface TableSummary {
+  smallest: Buffer;
+  largest: Buffer;
+  smallestSeq: number;
+  largestSeq: number;
+  entries: number;
+  bytes: number;
+}
+
+const TABLE_BYTES_MAX = 2 ** 32 - 1;
+
+export class TableBuilder {
+  private chunks: Buffer[] = [];
+  private offset = 0;
+  private readonly data: BlockBuilder;
+  private readonly index = new BlockBuilder(1, 1024);
+  private hashes = new Uint32Array(1024);
+  private hashCount = 0;
+  private previousUserKey = Buffer.allocUnsafe(64);
+  private previousUserKeyLength = -1;
+  private smallest: Buffer | null = null;
+  private smallestSeq = Number.POSITIVE_INFINITY;
+  private largestSeq = 0;
+  private readonly handleScratch = Buffer.allocUnsafe(10);
+  entries = 0;
+
+  constructor(private readonly options: TableBuilderOptions) {
+    this.data = new BlockBuilder(options.restartInterval, options.blockBytes * 2);
+  }
+
+  add(userKey: Uint8Array, seq: number, kind: number, value: Uint8Array): void {
+    const newUserKey =
+      this.previousUserKeyLength !== userKey.length ||
+      this.previousUserKey.compare(userKey, 0, userKey.length, 0, this.previousUserKeyLength) !== 0;
+    if (newUserKey) {
+      if (this.hashCount === this.hashes.length) {
+        const grown = new Uint32Array(this.hashes.length * 2);
+        grown.set(this.hashes);
+        this.hashes = grown;
+      }
+      this.hashes[this.hashCount++] = bloomHash(userKey);
+      if (this.previousUserKey.length < userKey.length) this.previousUserKey = Buffer.allocUnsafe(userKey.length * 2);
+      this.previousUserKey.set(userKey, 0);
+      this.previousUserKeyLength = userKey.length;
+    }
+    if (this.smallest === null) this.smallest = Buffer.from(userKey);
+    if (seq < this.smallestSeq) this.smallestSeq = seq;
+    if (seq > this.largestSeq) this.largestSeq = seq;
+    this.data.add(userKey, seq, kind, value);
+    this.entries++;
+    if (this.data.estimatedBytes() >= this.options.blockBytes) this.finishDataBlock();
+  }
+
+  /** Bytes the table will have if finished now (without filter, index and footer). */
+  estimatedBytes(): number {
+    return this.offset + this.data.estimatedBytes();
+  }
+
+  /** The user key last added (a view valid until the next add). */
+  lastUserKey(): Buffer {
+    return this.previousUserKey.subarray(0, this.previousUserKeyLength);
+  }
+
+  /** Finished bytes not yet taken by the writer. */
+  takeChunks(): Buffer[] {
+    const out = this.chunks;
+    this.chunks = [];
+    return out;
+  }
+
+  /** Writes the last data block, the filter, the index and the footer. */
+  finish(): TableSummary {
+    assert(this.entries > 0, 'an empty table is never written');
+    const largest = Buffer.from(this.lastUserKey());
+    if (!this.data.isEmpty()) this.finishDataBlock();
+    const filterOffset = this.offset;
+    const filter = buildBloom(this.hashes, this.hashCount, this.options.bloomBitsPerKey);
+    this.emitBlock(filter);
+    const indexOffset = this.offset;
+    const index = this.index.finish();
+    this.emitBlock(index);
+    const footer = Buffer.alloc(FOOTER_BYTES);
+    writeU64(footer, 0, filterOffset);
+    writeU64(footer, 8, filter.length);
+    writeU64(footer, 16, indexOffset);
+    writeU64(footer, 24, index.length);
+    writeU64(footer, 32, this.entries);
+    TABLE_MAGIC.copy(footer, 40);
+    this.chunks.push(footer);
+    this.offset += FOOTER_BYTES;
+    assert(this.offset <= TABLE_BYTES_MAX, 'table larger than 4 GiB');
+    return {
+      smallest: this.smallest!,
+      largest,
+      smallestSeq: this.smallestSeq,
+      largestSeq: this.largestSeq,
+      entries: this.entries,
+      bytes: this.offset,
+    };
+  }
+
+  private finishDataBlock(): void {
+    const lastKey = this.data.lastInternalKey();
+    const keyCopy = Buffer.from(lastKey);
+    assert(keyCopy.length >= TRAILER_BYTES, 'internal key shorter than its trailer');
+    const block = this.data.finish();
+    const offset = this.offset;
+    this.emitBlock(block);
+    this.data.reset();
+    let at = putVarint32(this.handleScratch, 0, offset);
+    at = putVarint32(this.handleScratch, at, block.length);
+    this.index.addInternal(keyCopy, keyCopy.length, this.handleScratch.subarray(0, at));
+  }
+
+  private emitBlock(block: Buffer): void {
+    const trailer = Buffer.allocUnsafe(BLOCK_TRAILER_BYTES);
+    trailer[0] = COMPRESSION_NONE;
+    trailer.writeUInt32LE(blockChecksum(block, COMPRESSION_NONE), 1);
+    this.chunks.push(block, trailer);
+    this.offset += block.length + BLOCK_TRAILER_BYTES;
+  }
+}

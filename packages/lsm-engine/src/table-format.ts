@@ -1,0 +1,35 @@
+// Constants and helpers shared by the table writer and reader. Byte layout: FORMAT.md "Table".
+import { crc32c, maskCrc } from '@ddia/common';
+
+/** "DDIALSM1" in ASCII: the last 8 bytes of every table. */
+export const TABLE_MAGIC = Buffer.from('DDIALSM1', 'ascii');
+/** Block trailer: 1 byte compression type (always 0: none) + 4 bytes masked CRC32C. */
+export const BLOCK_TRAILER_BYTES = 5;
+/** Footer: filter offset, filter size, index offset, index size, entry count (5 x u64 LE), magic. */
+export const FOOTER_BYTES = 48;
+export const COMPRESSION_NONE = 0;
+
+export interface BlockHandle {
+  offset: number;
+  size: number;
+}
+
+/** Masked CRC32C over the block bytes followed by the type byte, as LevelDB computes it. */
+export function blockChecksum(block: Uint8Array, type: number): number {
+  const crc = crc32c(block);
+  return maskCrc(crc32c(Buffer.of(type), crc));
+}
+
+export function writeU64(target: Buffer, offset: number, value: number): void {
+  target.writeUIntLE(value, offset, 6);
+  target.writeUInt16LE(0, offset + 6);
+}
+
+export function readU64(source: Buffer, offset: number): number {
+  if (source.readUInt16LE(offset + 6) !== 0) return Number.NaN;
+  return source.readUIntLE(offset, 6);
+}
+
+export function tableFileName(fileNumber: number): string {
+  return `${String(fileNumber).padStart(6, '0')}.sst`;
+}

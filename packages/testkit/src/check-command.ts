@@ -1,0 +1,166 @@
+// `ddia check linearizable --model cas-register|kv --format jepsen-log|jepsen-edn|json FILE...`
+// Prints one line per file and exits with the worst outcome:
+//   0  every file is linearizable
+//   1  some file is NOT linearizable
+//   2  bad arguments, or a file that cannot be read or parsed (message names the line)
+//   3  no file is NOT linearizable, but some search gave up (unknown: raise --timeout-ms)
+// Unknown is kept apart from 1 so that a script can tell "found a bug" from "ran out of time".
+
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { checkLinearizable, UnsupportedOperationError } from './checker/linearizability.js';
+import type { Model } from './checker/model.js';
+import { createCasRegisterModel } from './checker/models/cas-register.js';
+import { createKvModel } from './checker/models/kv.js';
+import { HistoryParseError } from './history/errors.js';
+import type { HistoryEvent } from './history/event.js';
+import { parseJepsenEdn } from './history/parse-jepsen-edn.js';
+import { parseJepsenLog } from './history/parse-jepsen-log.js';
+import { parseJsonHistory } from './history/parse-json.js';
+
+export const CHECK_EXIT = { ok: 0, notLinearizable: 1, error: 2, unknown: 3 } as const;
+
+/** Each file's search budget unless --timeout-ms says otherwise. */
+export const CHECK_DEFAULT_TIMEOUT_MS = 10_000;
+
+export interface CheckCommandIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+const PARSERS: Record<string, (text: string) => HistoryEvent[]> = {
+  'jepsen-log': parseJepsenLog,
+  'jepsen-edn': parseJepsenEdn,
+  json: parseJsonHistory,
+};
+
+const USAGE = `usage: ddia check linearizable --model cas-register|kv --format jepsen-log|jepsen-edn|json
+         [--initial-value JSON] [--timeout-ms N] [--verbose] FILE...
+  --model          cas-register: read/write/cas on one register per key (starts nil)
+                   kv: get/put/append/delete/cas per key (keys start as "")
+  --format         jepsen-log (Jepsen's text log), jepsen-edn (EDN maps), json (our recorder's file)
+  --initial-value  what an untouched register/key reads as, in JSON (e.g. null or '""')
+  --timeout-ms     search budget per file (default ${CHECK_DEFAULT_TIMEOUT_MS}); past it the verdict is unknown
+  --verbose        after a NOT linearizable line, print the longest ordered prefix and the blocked ops
+exit: 0 all linearizable, 1 some NOT linearizable, 2 bad arguments or unreadable file, 3 some unknown
+`;
+
+class UsageError extends Error {}
+
+interface CheckArgs {
+  model: Model<unknown>;
+  parse: (text: string) => HistoryEvent[];
+  timeoutMs: number;
+  verbose: boolean;
+  files: string[];
+}
+
+function parseCheckArgs(argv: string[]): CheckArgs | 'help' {
+  const args = argv[0] === 'check' ? argv.slice(1) : argv;
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        model: { type: 'string' },
+        format: { type: 'string' },
+        'initial-value': { type: 'string' },
+        'timeout-ms': { type: 'string' },
+        verbose: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) return 'help';
+  const [what, ...files] = positionals;
+  if (what !== 'linearizable') {
+    throw new UsageError(`expected the check "linearizable", got ${what === undefined ? 'nothing' : `"${what}"`}`);
+  }
+  if (files.length === 0) throw new UsageError('expected at least one FILE');
+  const format = values.format;
+  if (typeof format !== 'string' || !(format in PARSERS)) {
+    throw new UsageError(`--format must be jepsen-log, jepsen-edn or json, got ${String(format ?? 'nothing')}`);
+  }
+  let initialValue: unknown;
+  const initialText = values['initial-value'];
+  if (typeof initialText === 'string') {
+    try {
+      initialValue = JSON.parse(initialText);
+    } catch {
+      throw new UsageError(`--initial-value must be JSON (null, "", 0, ...), got ${initialText}`);
+    }
+  }
+  let model: Model<unknown>;
+  if (values.model === 'cas-register') model = createCasRegisterModel({ initialValue });
+  else if (values.model === 'kv') model = createKvModel({ initialValue });
+  else throw new UsageError(`--model must be cas-register or kv, got ${String(values.model ?? 'nothing')}`);
+  let timeoutMs = CHECK_DEFAULT_TIMEOUT_MS;
+  const timeoutText = values['timeout-ms'];
+  if (typeof timeoutText === 'string') {
+    timeoutMs = Number(timeoutText);
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+      throw new UsageError(`--timeout-ms must be a positive integer, got ${timeoutText}`);
+    }
+  }
+  return { model, parse: PARSERS[format], timeoutMs, verbose: values.verbose === true, files };
+}
+
+/** Runs the command on `argv` (the words after `ddia check`); resolves to the exit code. */
+export async function runCheckCommand(argv: string[], io: CheckCommandIo): Promise<number> {
+  let args: CheckArgs | 'help';
+  try {
+    args = parseCheckArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(`ddia check: ${error.message}\n${USAGE}`);
+    return CHECK_EXIT.error;
+  }
+  if (args === 'help') {
+    io.stdout.write(USAGE);
+    return CHECK_EXIT.ok;
+  }
+  let sawError = false;
+  let sawNot = false;
+  let sawUnknown = false;
+  for (const file of args.files) {
+    let events: HistoryEvent[];
+    try {
+      events = args.parse(await readFile(file, 'utf8'));
+    } catch (error) {
+      sawError = true;
+      if (error instanceof HistoryParseError) {
+        io.stderr.write(`${file}:${error.line}: ${error.message}\n`);
+      } else {
+        io.stderr.write(`${file}: cannot read: ${(error as Error).message}\n`);
+      }
+      continue;
+    }
+    try {
+      const result = checkLinearizable(events, args.model, { timeoutMs: args.timeoutMs });
+      if (result.verdict === 'linearizable') io.stdout.write(`${file}: linearizable\n`);
+      else if (result.verdict === 'unknown') {
+        sawUnknown = true;
+        io.stdout.write(`${file}: unknown\n`);
+      } else {
+        sawNot = true;
+        io.stdout.write(`${file}: NOT linearizable\n`);
+      }
+      if (args.verbose && result.explanation !== undefined) {
+        for (const line of result.explanation) io.stdout.write(`  ${line}\n`);
+      }
+    } catch (error) {
+      if (!(error instanceof UnsupportedOperationError)) throw error;
+      sawError = true;
+      io.stderr.write(`${file}: ${error.message} (is --model right?)\n`);
+    }
+  }
+  if (sawError) return CHECK_EXIT.error;
+  if (sawNot) return CHECK_EXIT.notLinearizable;
+  if (sawUnknown) return CHECK_EXIT.unknown;
+  return CHECK_EXIT.ok;
+}

@@ -1,0 +1,4 @@
+export * from './linearizability.js';
+export * from './model.js';
+export * from './models/cas-register.js';
+export * from './models/kv.js';

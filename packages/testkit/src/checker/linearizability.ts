@@ -1,0 +1,145 @@
+// checkLinearizable: is there a total order of the operations, consistent with their real-time
+// order, in which every result is what the sequential model would give? (Herlihy & Wing 1990;
+// DDIA ch. 9 "Linearizability".) Histories are split into independent partitions (one per key
+// for a key-value map) and each partition is searched on its own.
+
+import type { HistoryEvent, Operation } from '../history/event.js';
+import { toOperations } from '../history/operations.js';
+import type { Model } from './model.js';
+import { searchLinearization } from './wgl-search.js';
+
+/** Without a caller's limit, the search gives up (verdict unknown) after this long. */
+export const DEFAULT_LINEARIZABILITY_TIMEOUT_MS = 60_000;
+
+export type LinearizabilityVerdict = 'linearizable' | 'not-linearizable' | 'unknown';
+
+/** The history cannot be checked against the model (an operation the model does not know). */
+export class UnsupportedOperationError extends Error {
+  override name = 'UnsupportedOperationError';
+  constructor(
+    readonly operation: Operation,
+    readonly expected: string,
+  ) {
+    super(`operation ${operation.id} (event ${operation.invokeIndex}): expected ${expected}`);
+  }
+}
+
+export interface PartitionResult {
+  key?: string;
+  verdict: LinearizabilityVerdict;
+  operationCount: number;
+  /** Search steps taken: a measure of how hard the partition was. */
+  steps: number;
+  elapsedMs: number;
+  /** When linearizable: one valid order of the operations with a known outcome. */
+  linearization?: Operation[];
+  /** When not linearizable (or unknown): the longest prefix the search could order. */
+  longestPrefix?: Operation[];
+  stateAfterPrefix?: unknown;
+  /** When not linearizable: the operations that could come next by real time, none of which can. */
+  blocked?: Operation[];
+  /** The earliest-completing operation not in the prefix: it had to be ordered by then. */
+  mustPrecede?: Operation;
+}
+
+export interface LinearizabilityResult {
+  verdict: LinearizabilityVerdict;
+  model: string;
+  operationCount: number;
+  elapsedMs: number;
+  partitions: PartitionResult[];
+  /** The first partition that is not linearizable (or, failing that, the first unknown one). */
+  failure?: PartitionResult;
+  /** A human-readable account of the failure, one line per item. */
+  explanation?: string[];
+}
+
+export interface LinearizabilityOptions {
+  /** Budget for the whole history; past it the verdict is `unknown`. */
+  timeoutMs?: number;
+  /** Monotonic clock for the budget (tests inject one). */
+  nowMs?: () => number;
+}
+
+/**
+ * Checks a history against a model. Synchronous (callers may still `await` it); a long search
+ * blocks the event loop, so run big histories in a worker or a separate process.
+ * Failed operations (`fail`) did not take effect and are dropped, as are reads of unknown
+ * outcome; the rest of the `info` operations may take effect at any time after invocation, or
+ * never. Throws MalformedHistoryError or UnsupportedOperationError for histories it cannot check.
+ */
+export function checkLinearizable<S>(
+  history: readonly HistoryEvent[],
+  model: Model<S>,
+  options: LinearizabilityOptions = {},
+): LinearizabilityResult {
+  const nowMs = options.nowMs ?? (() => performance.now());
+  const startMs = nowMs();
+  const deadlineMs = startMs + (options.timeoutMs ?? DEFAULT_LINEARIZABILITY_TIMEOUT_MS);
+  const all = toOperations(history);
+  for (const op of all) {
+    if (op.status === 'fail') continue;
+    const problem = model.operationProblem(op);
+    if (problem !== undefined) throw new UnsupportedOperationError(op, problem);
+  }
+  const relevant = all.filter((op) => op.status !== 'fail' && !(op.status === 'info' && model.isReadOnly(op)));
+  const partitions: PartitionResult[] = [];
+  let verdict: LinearizabilityVerdict = 'linearizable';
+  for (const partition of model.partition(relevant)) {
+    const partitionStartMs = nowMs();
+    const outcome = searchLinearization(model, partition.operations, { deadlineMs, nowMs });
+    const result: PartitionResult = {
+      verdict: outcome.verdict,
+      operationCount: partition.operations.length,
+      steps: outcome.steps,
+      elapsedMs: nowMs() - partitionStartMs,
+    };
+    if (partition.key !== undefined) result.key = partition.key;
+    if (outcome.linearization !== undefined) result.linearization = outcome.linearization;
+    if (outcome.longestPrefix !== undefined) {
+      result.longestPrefix = outcome.longestPrefix;
+      result.stateAfterPrefix = outcome.stateAfterPrefix;
+    }
+    if (outcome.blocked !== undefined) result.blocked = outcome.blocked;
+    if (outcome.mustPrecede !== undefined) result.mustPrecede = outcome.mustPrecede;
+    partitions.push(result);
+    if (outcome.verdict === 'not-linearizable') {
+      verdict = 'not-linearizable';
+      break; // One counterexample settles the verdict; later keys would only cost time.
+    }
+    if (outcome.verdict === 'unknown') verdict = 'unknown';
+  }
+  const result: LinearizabilityResult = {
+    verdict,
+    model: model.name,
+    operationCount: relevant.length,
+    elapsedMs: nowMs() - startMs,
+    partitions,
+  };
+  const failure =
+    partitions.find((p) => p.verdict === 'not-linearizable') ?? partitions.find((p) => p.verdict === 'unknown');
+  if (failure !== undefined) {
+    result.failure = failure;
+    result.explanation = explain(model, failure);
+  }
+  return result;
+}
+
+function explain<S>(model: Model<S>, failure: PartitionResult): string[] {
+  const where = failure.key === undefined ? '' : ` for key ${JSON.stringify(failure.key)}`;
+  const lines: string[] = [];
+  if (failure.verdict === 'unknown') {
+    lines.push(`search gave up${where} after ${failure.steps} steps (timeout); longest ordered prefix:`);
+  } else {
+    lines.push(`no linearization${where}; the longest prefix that can be ordered:`);
+  }
+  for (const op of failure.longestPrefix ?? []) lines.push(`  ${model.describeOperation(op)}`);
+  if (failure.verdict === 'unknown') return lines;
+  lines.push(`state after it: ${model.describeState(failure.stateAfterPrefix as S)}`);
+  lines.push('none of these can come next:');
+  for (const op of failure.blocked ?? []) {
+    const must = op === failure.mustPrecede ? '  <- completed first, must be ordered by now' : '';
+    lines.push(`  ${model.describeOperation(op)}${must}`);
+  }
+  return lines;
+}

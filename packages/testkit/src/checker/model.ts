@@ -1,0 +1,80 @@
+// A sequential specification for the linearizability checker, in the shape Porcupine uses
+// (Athalye, "Porcupine"): an initial state, a step function that applies one operation with its
+// observed output (or rejects it), a state key for memoisation, and a partition function that
+// splits a history into independent sub-histories (P-compositionality, Horn & Kroening 2015).
+
+import type { Operation } from '../history/event.js';
+
+/** Returned by `step` when the operation's observed output is impossible in that state. */
+export const INCONSISTENT: unique symbol = Symbol('inconsistent');
+
+export interface Partition {
+  /** The key this partition covers; undefined for a single-object model. */
+  key?: string;
+  operations: Operation[];
+}
+
+export interface Model<S = unknown> {
+  readonly name: string;
+  init(): S;
+  /**
+   * Applies `op` to `state`. An op with status `info` has no observed output: the model must
+   * accept any outcome (e.g. an unknown cas applies when it matches and is a no-op otherwise).
+   */
+  step(state: S, op: Operation): S | typeof INCONSISTENT;
+  /** Equal states must give equal keys: the memo of (linearized set, state) relies on it. */
+  stateKey(state: S): string;
+  /** Why the model cannot check `op` (unknown function, malformed argument), or undefined. */
+  operationProblem(op: Operation): string | undefined;
+  /** Read-only functions: an unknown-outcome read constrains nothing and is dropped. */
+  isReadOnly(op: Operation): boolean;
+  partition(operations: Operation[]): Partition[];
+  describeOperation(op: Operation): string;
+  describeState(state: S): string;
+}
+
+/** Value equality for register contents: primitives by ===, structures by their JSON. */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return (a ?? null) === (b ?? null);
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** A memo key for a value: type-tagged so that 1 and "1" differ. */
+export function valueKey(value: unknown): string {
+  if (value === null || value === undefined) return 'n';
+  if (typeof value === 'string') return `s${value}`;
+  if (typeof value === 'number') return `d${value}`;
+  return `j${JSON.stringify(value)}`;
+}
+
+export function show(value: unknown): string {
+  return value === undefined ? 'nil' : value === null ? 'nil' : JSON.stringify(value);
+}
+
+/** Reads a cas argument written as [from, to] (Jepsen) or {from, to}. */
+export function casArgument(input: unknown): { from: unknown; to: unknown } | undefined {
+  if (Array.isArray(input) && input.length === 2) return { from: input[0], to: input[1] };
+  if (typeof input === 'object' && input !== null && 'from' in input && 'to' in input) {
+    const pair = input as { from: unknown; to: unknown };
+    return { from: pair.from, to: pair.to };
+  }
+  return undefined;
+}
+
+/** Groups operations by key (operations without a key share the key ''). */
+export function partitionByKey(operations: Operation[]): Partition[] {
+  const byKey = new Map<string, Operation[]>();
+  for (const op of operations) {
+    const key = op.key ?? '';
+    let list = byKey.get(key);
+    if (list === undefined) byKey.set(key, (list = []));
+    list.push(op);
+  }
+  const out: Partition[] = [];
+  for (const [key, ops] of byKey) {
+    out.push(ops.length > 0 && ops[0].key === undefined ? { operations: ops } : { key, operations: ops });
+  }
+  return out;
+}

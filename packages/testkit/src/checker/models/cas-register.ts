@@ -1,0 +1,61 @@
+// A single read / write / compare-and-set register (Jepsen's cas-register, Knossos'
+// `cas-register`): the object behind DDIA ch. 9's Figure 9-4 and the etcd histories.
+// Operations with a key are split into independent registers, one per key.
+
+import type { Operation } from '../../history/event.js';
+import { casArgument, INCONSISTENT, type Model, partitionByKey, sameValue, show, valueKey } from '../model.js';
+
+export interface CasRegisterOptions {
+  /** What a read of the untouched register returns; Jepsen's registers start as nil (null). */
+  initialValue?: unknown;
+}
+
+export function createCasRegisterModel(options: CasRegisterOptions = {}): Model<unknown> {
+  const initialValue = options.initialValue ?? null;
+  return {
+    name: 'cas-register',
+    init: () => initialValue,
+    step(state, op) {
+      switch (op.f) {
+        case 'read':
+          return op.status === 'info' || sameValue(op.output, state) ? state : INCONSISTENT;
+        case 'write':
+          return op.input;
+        case 'cas': {
+          const arg = casArgument(op.input)!;
+          if (sameValue(state, arg.from)) return arg.to;
+          // A cas that succeeded must have matched; one of unknown outcome may have failed.
+          return op.status === 'info' ? state : INCONSISTENT;
+        }
+        default:
+          return INCONSISTENT;
+      }
+    },
+    stateKey: valueKey,
+    operationProblem(op: Operation) {
+      if (op.f !== 'read' && op.f !== 'write' && op.f !== 'cas') {
+        return `a cas-register operation (read, write, cas), not "${op.f}"`;
+      }
+      if (op.f === 'cas' && casArgument(op.input) === undefined) {
+        return `a cas argument [from, to], not ${JSON.stringify(op.input)}`;
+      }
+      return undefined;
+    },
+    isReadOnly: (op) => op.f === 'read',
+    partition: partitionByKey,
+    describeOperation(op) {
+      const arg = op.f === 'cas' ? casArgument(op.input) : undefined;
+      const what =
+        op.f === 'read'
+          ? `read -> ${op.status === 'info' ? '?' : show(op.output)}`
+          : op.f === 'cas' && arg !== undefined
+            ? `cas ${show(arg.from)} -> ${show(arg.to)}`
+            : `${op.f} ${show(op.input)}`;
+      return `process ${op.process}: ${what}${op.status === 'info' ? ' (outcome unknown)' : ''}`;
+    },
+    describeState: show,
+  };
+}
+
+/** The register starting at nil. */
+export const casRegisterModel: Model<unknown> = createCasRegisterModel();

@@ -1,0 +1,106 @@
+// Parses the history files our recorder writes: a JSON array of HistoryEvent objects (one per
+// line when written by HistoryRecorder.writeFile), or JSON lines (one event object per line).
+
+import { HistoryParseError } from './errors.js';
+import type { HistoryEvent } from './event.js';
+import { eventShapeProblem } from './operations.js';
+import { checkPairing } from './parse-jepsen-log.js';
+
+export function parseJsonHistory(text: string): HistoryEvent[] {
+  const trimmed = text.trimStart();
+  if (trimmed.length === 0) throw new HistoryParseError(1, 'a JSON array of events or JSON lines', 'an empty file');
+  const parsed = trimmed.startsWith('[') ? parseArray(text) : parseLines(text);
+  const events: HistoryEvent[] = [];
+  for (const { value, line } of parsed) {
+    const problem = eventShapeProblem(value);
+    if (problem !== undefined) throw new HistoryParseError(line, problem);
+    const e = value as HistoryEvent;
+    const event: HistoryEvent = { process: e.process, type: e.type, f: e.f, value: e.value ?? null, timeMs: e.timeMs };
+    if (e.key !== undefined) event.key = e.key;
+    events.push(event);
+  }
+  if (events.length === 0) throw new HistoryParseError(1, 'at least one event');
+  checkPairing(
+    events,
+    parsed.map((p) => p.line),
+  );
+  return events;
+}
+
+interface Located {
+  value: unknown;
+  line: number;
+}
+
+function parseLines(text: string): Located[] {
+  const out: Located[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line.length === 0) continue;
+    try {
+      out.push({ value: JSON.parse(line), line: i + 1 });
+    } catch (error) {
+      throw new HistoryParseError(i + 1, 'one JSON event object per line', (error as Error).message);
+    }
+  }
+  return out;
+}
+
+function parseArray(text: string): Located[] {
+  let all: unknown;
+  try {
+    all = JSON.parse(text);
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new HistoryParseError(lineOfSyntaxError(text, message), 'valid JSON (an array of events)', message);
+  }
+  if (!Array.isArray(all)) throw new HistoryParseError(1, 'a JSON array of events');
+  const starts = elementLines(text);
+  return all.map((value, i) => ({ value, line: starts[i] ?? 1 }));
+}
+
+/** V8 reports "... at position N" or "(line L column C)"; turn either into a line number. */
+function lineOfSyntaxError(text: string, message: string): number {
+  const lineMatch = /line (\d+) column/.exec(message);
+  if (lineMatch !== null) return Number(lineMatch[1]);
+  const posMatch = /position (\d+)/.exec(message);
+  if (posMatch === null) return 1;
+  return lineAt(text, Number(posMatch[1]));
+}
+
+function lineAt(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+/** The line on which each top-level array element starts (a scan that respects strings). */
+function elementLines(text: string): number[] {
+  const lines: number[] = [];
+  let line = 1;
+  let depth = 0;
+  let inString = false;
+  let expectElement = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '\n') line++;
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+      continue;
+    }
+    if (ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n') continue;
+    if (depth === 1 && expectElement && ch !== ']') {
+      lines.push(line);
+      expectElement = false;
+    }
+    if (ch === '"') inString = true;
+    else if (ch === '[' || ch === '{') {
+      depth++;
+      if (depth === 1) expectElement = true;
+    } else if (ch === ']' || ch === '}') depth--;
+    else if (ch === ',' && depth === 1) expectElement = true;
+  }
+  return lines;
+}

@@ -1,0 +1,4 @@
+export * from './faults.js';
+export * from './link-proxy.js';
+export * from './network.js';
+export * from './shaped-pipe.js';
