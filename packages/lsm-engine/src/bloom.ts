@@ -33,6 +33,8 @@ export function bloomHash(key: Uint8Array): number {
 
 /** Builds the filter bytes for the given key hashes: the bit array, then one byte holding k. */
 export function buildBloom(hashes: ArrayLike<number>, count: number, bitsPerKey: number): Buffer {
+  // Zero bits per key: no filter; readers treat an empty filter as "maybe present".
+  if (bitsPerKey <= 0) return Buffer.alloc(0);
   const probes = Math.max(1, Math.min(PROBES_MAX, Math.round(bitsPerKey * Math.LN2)));
   const bits = Math.max(FILTER_BITS_MIN, Math.ceil((count * bitsPerKey) / 8) * 8);
   const filter = Buffer.alloc(bits / 8 + 1);

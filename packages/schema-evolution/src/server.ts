@@ -9,12 +9,7 @@ import {
   type ServiceApp,
   type ServiceOptions,
 } from '@ddia/common';
-import {
-  parseCompatibilityLevel,
-  parseMode,
-  COMPATIBILITY_LEVELS,
-  MODES,
-} from './registry/compatibility.js';
+import { COMPATIBILITY_LEVELS, MODES, parseCompatibilityLevel, parseMode } from './registry/compatibility.js';
 import { RegistryError, RegistryErrors } from './registry/errors.js';
 import { parseVersion, type RegisterRequest, SCHEMA_TYPES, SchemaRegistry } from './registry/registry.js';
 
@@ -56,7 +51,13 @@ function schemaId(text: string): number {
 
 function registerRequest(body: unknown): RegisterRequest {
   const b = bodyObject(body);
-  return { schema: b.schema, schemaType: b.schemaType, references: b.references, id: b.id, version: b.version };
+  return {
+    schema: b.schema,
+    schemaType: b.schemaType,
+    references: b.references,
+    id: b.id,
+    version: b.version,
+  };
 }
 
 function send(reply: Reply, body: unknown): Reply {
@@ -68,7 +69,11 @@ function send(reply: Reply, body: unknown): Reply {
 export function confluentErrorFormatter(error: DdiaError, reply: Reply): Reply {
   const status = error.status;
   const errorCode =
-    error instanceof RegistryError ? error.errorCode : status >= 500 ? RegistryErrors.storeError.errorCode : status;
+    error instanceof RegistryError
+      ? error.errorCode
+      : status >= 500
+        ? RegistryErrors.storeError.errorCode
+        : status;
   const message =
     error instanceof RegistryError || status < 500 ? error.message : 'Internal error in the schema registry';
   reply.status(status).type(REGISTRY_CONTENT_TYPE);
@@ -97,14 +102,14 @@ export async function registerRoutes(app: ServiceApp, registry: SchemaRegistry):
         try {
           done(null, JSON.parse(body));
         } catch (err) {
-          done(new RegistryError(RegistryErrors.badRequest, `Body is not valid JSON: ${(err as Error).message}`));
+          done(
+            new RegistryError(RegistryErrors.badRequest, `Body is not valid JSON: ${(err as Error).message}`),
+          );
         }
       });
     }
 
-    scope.get('/', doc('Root: an empty object, as Confluent answers'), async (_q, reply) =>
-      send(reply, {}),
-    );
+    scope.get('/', doc('Root: an empty object, as Confluent answers'), async (_q, reply) => send(reply, {}));
 
     scope.get('/schemas/types', doc('Schema formats this registry accepts'), async (_q, r) =>
       send(r, [...SCHEMA_TYPES]),
@@ -157,7 +162,10 @@ export async function registerRoutes(app: ServiceApp, registry: SchemaRegistry):
       doc('Only the schema text of a version'),
       async (q, r) => {
         const { subject, version } = q.params as Params;
-        return send(r, registry.getVersion(subject, parseVersion(version), flag(q.query as Query, 'deleted')).schema);
+        return send(
+          r,
+          registry.getVersion(subject, parseVersion(version), flag(q.query as Query, 'deleted')).schema,
+        );
       },
     );
 
@@ -170,21 +178,17 @@ export async function registerRoutes(app: ServiceApp, registry: SchemaRegistry):
       },
     );
 
-    scope.post(
-      '/subjects/:subject',
-      doc('Look up a schema under a subject'),
-      async (q, r) => {
-        const { subject } = q.params as Params;
-        const v = registry.lookup(subject, registerRequest(q.body), flag(q.query as Query, 'deleted'));
-        return send(r, {
-          subject: v.subject,
-          id: v.id,
-          version: v.version,
-          ...(v.references.length > 0 ? { references: v.references } : {}),
-          schema: v.schema,
-        });
-      },
-    );
+    scope.post('/subjects/:subject', doc('Look up a schema under a subject'), async (q, r) => {
+      const { subject } = q.params as Params;
+      const v = registry.lookup(subject, registerRequest(q.body), flag(q.query as Query, 'deleted'));
+      return send(r, {
+        subject: v.subject,
+        id: v.id,
+        version: v.version,
+        ...(v.references.length > 0 ? { references: v.references } : {}),
+        schema: v.schema,
+      });
+    });
 
     scope.delete(
       '/subjects/:subject',
@@ -221,24 +225,24 @@ export async function registerRoutes(app: ServiceApp, registry: SchemaRegistry):
       send(r, registry.getSchemaById(schemaId((q.params as Params).id)).schema),
     );
 
-    scope.get(
-      '/schemas/ids/:id/versions',
-      doc('Subject versions that use this id'),
-      async (q, r) =>
-        send(r, registry.versionsOfId(schemaId((q.params as Params).id), flag(q.query as Query, 'deleted'))),
+    scope.get('/schemas/ids/:id/versions', doc('Subject versions that use this id'), async (q, r) =>
+      send(r, registry.versionsOfId(schemaId((q.params as Params).id), flag(q.query as Query, 'deleted'))),
     );
 
-    scope.get(
-      '/schemas/ids/:id/subjects',
-      doc('Subjects that use this id'),
-      async (q, r) => {
-        const versions = registry.versionsOfId(schemaId((q.params as Params).id), flag(q.query as Query, 'deleted'));
-        return send(r, [...new Set(versions.map((v) => v.subject))]);
-      },
-    );
+    scope.get('/schemas/ids/:id/subjects', doc('Subjects that use this id'), async (q, r) => {
+      const versions = registry.versionsOfId(
+        schemaId((q.params as Params).id),
+        flag(q.query as Query, 'deleted'),
+      );
+      return send(r, [...new Set(versions.map((v) => v.subject))]);
+    });
 
     // ---- compatibility ----
-    const compatibility = async (subject: string, version: string | undefined, q: { query: unknown; body: unknown }) => {
+    const compatibility = async (
+      subject: string,
+      version: string | undefined,
+      q: { query: unknown; body: unknown },
+    ) => {
       const messages = registry.testCompatibility(
         subject,
         version === undefined ? undefined : parseVersion(version),
@@ -287,7 +291,10 @@ export async function registerRoutes(app: ServiceApp, registry: SchemaRegistry):
       doc("A subject's own level (404 if none; ?defaultToGlobal=true)"),
       async (q, r) =>
         send(r, {
-          compatibilityLevel: registry.getConfig((q.params as Params).subject, flag(q.query as Query, 'defaultToGlobal')),
+          compatibilityLevel: registry.getConfig(
+            (q.params as Params).subject,
+            flag(q.query as Query, 'defaultToGlobal'),
+          ),
         }),
     );
     scope.put('/config/:subject', doc("Set a subject's level"), async (q, r) =>
@@ -309,18 +316,22 @@ export async function registerRoutes(app: ServiceApp, registry: SchemaRegistry):
       }
       return parsed;
     };
-    scope.get('/mode', doc('Global mode'), async (_q, r) =>
-      send(r, { mode: registry.getMode(null) }),
-    );
+    scope.get('/mode', doc('Global mode'), async (_q, r) => send(r, { mode: registry.getMode(null) }));
     scope.put('/mode', doc('Set the global mode (?force=true for IMPORT)'), async (q, r) =>
       send(r, { mode: await registry.setMode(null, mode(q.body), flag(q.query as Query, 'force')) }),
     );
     scope.get('/mode/:subject', doc("A subject's own mode"), async (q, r) =>
-      send(r, { mode: registry.getMode((q.params as Params).subject, flag(q.query as Query, 'defaultToGlobal')) }),
+      send(r, {
+        mode: registry.getMode((q.params as Params).subject, flag(q.query as Query, 'defaultToGlobal')),
+      }),
     );
     scope.put('/mode/:subject', doc("Set a subject's mode"), async (q, r) =>
       send(r, {
-        mode: await registry.setMode((q.params as Params).subject, mode(q.body), flag(q.query as Query, 'force')),
+        mode: await registry.setMode(
+          (q.params as Params).subject,
+          mode(q.body),
+          flag(q.query as Query, 'force'),
+        ),
       }),
     );
     scope.delete('/mode/:subject', doc("Remove a subject's own mode"), async (q, r) =>

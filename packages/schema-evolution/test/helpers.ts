@@ -41,15 +41,26 @@ export async function call(
   try {
     parsed = JSON.parse(text);
   } catch {}
-  return { status: response.status, contentType: response.headers.get('content-type') ?? '', body: parsed, text };
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type') ?? '',
+    body: parsed,
+    text,
+  };
 }
 
 /** A record schema text, fields given as [name, type, default?]. */
-export function record(name: string, fields: [string, unknown, unknown?][], extra: Record<string, unknown> = {}) {
+export function record(
+  name: string,
+  fields: [string, unknown, unknown?][],
+  extra: Record<string, unknown> = {},
+) {
   return JSON.stringify({
     type: 'record',
     name,
     ...extra,
-    fields: fields.map(([n, t, d]) => (d === undefined ? { name: n, type: t } : { name: n, type: t, default: d })),
+    fields: fields.map(([n, t, d]) =>
+      d === undefined ? { name: n, type: t } : { name: n, type: t, default: d },
+    ),
   });
 }

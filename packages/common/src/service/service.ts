@@ -22,6 +22,11 @@ import { CommonErrors, DdiaError, PROBLEM_CONTENT_TYPE, type Problem } from './e
 export const BODY_BYTES_DEFAULT = 1024 * 1024;
 /** How long shutdown waits for in-flight requests before giving up. */
 export const SHUTDOWN_GRACE_MS = 10_000;
+const LINT_FAILING_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 const REQUEST_DURATION_BUCKETS_S = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
@@ -134,6 +139,9 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   const registry = new Registry();
   registry.setDefaultLabels({ service: options.name, node: config.id });
   collectDefaultMetrics({ register: registry });
+  // prom-client's default gauges named *_total break Prometheus naming rules (promtool rejects
+  // them); the same figures are exported per type without the suffix, so drop these three.
+  for (const name of LINT_FAILING_DEFAULT_METRICS) registry.removeSingleMetric(name);
   const requestDuration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by route, method and status code',

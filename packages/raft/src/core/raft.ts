@@ -760,6 +760,10 @@ export class Raft {
     pr.recentActive = true;
     pr.ackedTick = Math.max(pr.ackedTick, m.index);
     if (pr.state === 'probe') pr.probeSent = false;
+    // A full pipeline to a follower that is still behind may have lost an append: free a slot
+    // so that the next append goes out; a gap makes the follower reject it, and the leader
+    // falls back to probing (etcd-io/raft does the same on heartbeat responses).
+    if (pr.state === 'replicate' && pr.isPaused() && pr.matchIndex < this.log.lastIndex()) pr.inflights.shift();
     if (pr.state === 'snapshot' && this.tickCount - pr.snapshotSentTick >= 2 * this.electionTicks) {
       // The snapshot was probably lost: probe again, which resends it if still needed.
       this.reportSnapshotFailure(m.from);

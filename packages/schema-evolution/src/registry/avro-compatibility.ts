@@ -61,7 +61,9 @@ function namesMatch(reader: AvroType, writer: AvroType): boolean {
   const w = writer as unknown as Named;
   if (!r.name || !w.name) return true;
   if (unqualified(r.name) === unqualified(w.name)) return true;
-  return (r.aliases ?? []).some((alias) => alias === w.name || unqualified(alias) === unqualified(w.name ?? ''));
+  return (r.aliases ?? []).some(
+    (alias) => alias === w.name || unqualified(alias) === unqualified(w.name ?? ''),
+  );
 }
 
 function describe(type: AvroType): string {
@@ -112,7 +114,8 @@ class Checker {
       }
       return out;
     }
-    if (reader.typeName === writer.typeName && !isUnion(reader)) return this.checkSameKind(reader, writer, location);
+    if (reader.typeName === writer.typeName && !isUnion(reader))
+      return this.checkSameKind(reader, writer, location);
     if (isUnion(reader)) {
       // Resolution picks the first reader branch that matches the writer's type.
       const fits = branches(reader).some((branch) => this.check(branch, writer, location).length === 0);

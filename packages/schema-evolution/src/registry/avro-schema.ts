@@ -47,7 +47,10 @@ function ordered(object: Record<string, unknown>, order: readonly string[]): [st
 
 function normaliseType(schema: unknown, depth: number): unknown {
   if (depth > SCHEMA_DEPTH_MAX) {
-    throw new RegistryError(RegistryErrors.invalidSchema, `Invalid schema: nested deeper than ${SCHEMA_DEPTH_MAX}`);
+    throw new RegistryError(
+      RegistryErrors.invalidSchema,
+      `Invalid schema: nested deeper than ${SCHEMA_DEPTH_MAX}`,
+    );
   }
   if (Array.isArray(schema)) return schema.map((branch) => normaliseType(branch, depth + 1));
   if (schema === null || typeof schema !== 'object') return schema;
@@ -57,7 +60,8 @@ function normaliseType(schema: unknown, depth: number): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, value] of ordered(object, TYPE_KEY_ORDER)) {
     if (key === 'type' || key === 'items' || key === 'values') out[key] = normaliseType(value, depth + 1);
-    else if (key === 'fields' && Array.isArray(value)) out[key] = value.map((f) => normaliseField(f, depth + 1));
+    else if (key === 'fields' && Array.isArray(value))
+      out[key] = value.map((f) => normaliseField(f, depth + 1));
     else out[key] = value;
   }
   return out;
@@ -85,7 +89,10 @@ export function parseSchemaJson(text: string): unknown {
     // A bare name such as `string` (without quotes) is not JSON but Avro's Java parser accepts
     // it as a type name; Confluent does too, so we do.
     if (/^[A-Za-z_][A-Za-z0-9_.]*$/.test(text.trim())) return text.trim();
-    throw new RegistryError(RegistryErrors.invalidSchema, `Invalid schema: not JSON: ${(err as Error).message}`);
+    throw new RegistryError(
+      RegistryErrors.invalidSchema,
+      `Invalid schema: not JSON: ${(err as Error).message}`,
+    );
   }
 }
 

@@ -1,8 +1,9 @@
 // Compatibility levels: which earlier versions a new schema is checked against, and in which
 // direction (DDIA ch. 4: backward compatibility = new code reads old data; forward
 // compatibility = old code reads new data).
-import type { AvroType } from './avro-schema.js';
+
 import { type Incompatibility, readerWriterIncompatibilities } from './avro-compatibility.js';
+import type { AvroType } from './avro-schema.js';
 
 export const COMPATIBILITY_LEVELS = [
   'NONE',
@@ -23,7 +24,9 @@ export const DEFAULT_MODE: Mode = 'READWRITE';
 export function parseCompatibilityLevel(text: unknown): CompatibilityLevel | undefined {
   if (typeof text !== 'string') return undefined;
   const upper = text.toUpperCase();
-  return (COMPATIBILITY_LEVELS as readonly string[]).includes(upper) ? (upper as CompatibilityLevel) : undefined;
+  return (COMPATIBILITY_LEVELS as readonly string[]).includes(upper)
+    ? (upper as CompatibilityLevel)
+    : undefined;
 }
 
 export function parseMode(text: unknown): Mode | undefined {

@@ -7,8 +7,8 @@
 // registrations of the same schema therefore see each other and get one id.
 import type { Store } from '@ddia/common';
 import { assert } from '@ddia/common';
-import { type AvroType, parseAvro } from './avro-schema.js';
 import { formatIncompatibility } from './avro-compatibility.js';
+import { type AvroType, parseAvro } from './avro-schema.js';
 import {
   type CompatibilityLevel,
   type CompatibilityProblem,
@@ -87,8 +87,10 @@ const KEY = {
   schema: (id: number) => `schema/${String(id).padStart(10, '0')}`,
   version: (subject: string, version: number) =>
     `version/${encodeURIComponent(subject)}/${String(version).padStart(10, '0')}`,
-  config: (subject: string | null) => (subject === null ? 'config-global' : `config/${encodeURIComponent(subject)}`),
-  mode: (subject: string | null) => (subject === null ? 'mode-global' : `mode/${encodeURIComponent(subject)}`),
+  config: (subject: string | null) =>
+    subject === null ? 'config-global' : `config/${encodeURIComponent(subject)}`,
+  mode: (subject: string | null) =>
+    subject === null ? 'mode-global' : `mode/${encodeURIComponent(subject)}`,
   nextId: 'meta/next-id',
 };
 
@@ -142,10 +144,14 @@ export class SchemaRegistry {
   private checkInvariants(): void {
     for (const [subject, versions] of this.subjects) {
       for (const entry of versions.values()) {
-        assert(this.schemas.has(entry.id), `${subject} v${entry.version} points at missing schema ${entry.id}`);
+        assert(
+          this.schemas.has(entry.id),
+          `${subject} v${entry.version} points at missing schema ${entry.id}`,
+        );
       }
     }
-    for (const id of this.schemas.keys()) assert(id < this.nextId, `schema id ${id} >= next id ${this.nextId}`);
+    for (const id of this.schemas.keys())
+      assert(id < this.nextId, `schema id ${id} >= next id ${this.nextId}`);
   }
 
   async close(): Promise<void> {
@@ -165,7 +171,10 @@ export class SchemaRegistry {
       // sync: the answer tells a producer it may use this id; it must survive a crash.
       await (this.store as unknown as BatchStore).batch(ops, { sync: true });
     } catch (err) {
-      throw new RegistryError(RegistryErrors.storeError, `Error in the backend data store: ${(err as Error).message}`);
+      throw new RegistryError(
+        RegistryErrors.storeError,
+        `Error in the backend data store: ${(err as Error).message}`,
+      );
     }
   }
 
@@ -181,7 +190,9 @@ export class SchemaRegistry {
   }
 
   private liveVersions(subject: string): VersionEntry[] {
-    return [...this.versionsOf(subject).values()].filter((v) => !v.deleted).sort((x, y) => x.version - y.version);
+    return [...this.versionsOf(subject).values()]
+      .filter((v) => !v.deleted)
+      .sort((x, y) => x.version - y.version);
   }
 
   private allVersions(subject: string): VersionEntry[] {
@@ -203,7 +214,8 @@ export class SchemaRegistry {
   private entry(subject: string, spec: VersionSpec, includeDeleted: boolean): VersionEntry {
     const versions = includeDeleted ? this.allVersions(subject) : this.liveVersions(subject);
     if (versions.length === 0) throw subjectNotFound(subject);
-    const found = spec === 'latest' ? versions[versions.length - 1] : versions.find((v) => v.version === spec);
+    const found =
+      spec === 'latest' ? versions[versions.length - 1] : versions.find((v) => v.version === spec);
     if (!found) throw versionNotFound(subject, spec);
     return found;
   }
@@ -252,7 +264,8 @@ export class SchemaRegistry {
   }
 
   private isInUse(id: number): boolean {
-    for (const versions of this.subjects.values()) for (const v of versions.values()) if (v.id === id) return true;
+    for (const versions of this.subjects.values())
+      for (const v of versions.values()) if (v.id === id) return true;
     return false;
   }
 
@@ -270,7 +283,11 @@ export class SchemaRegistry {
   // ---- schema input ----
 
   private validateSubject(subject: string): void {
-    if (subject.length === 0 || Buffer.byteLength(subject) > SUBJECT_BYTES_MAX || /[\u0000-\u001f]/.test(subject)) {
+    if (
+      subject.length === 0 ||
+      Buffer.byteLength(subject) > SUBJECT_BYTES_MAX ||
+      /[\u0000-\u001f]/.test(subject)
+    ) {
       throw new RegistryError(
         RegistryErrors.invalidSubject,
         `Invalid subject: must be 1 to ${SUBJECT_BYTES_MAX} bytes without control characters`,
@@ -299,7 +316,8 @@ export class SchemaRegistry {
 
   private latestLiveVersion(subject: string, name: string): number {
     const live = this.liveVersions(subject);
-    if (live.length === 0) throw invalidSchema(`reference ${name} names subject '${subject}', which has no versions`);
+    if (live.length === 0)
+      throw invalidSchema(`reference ${name} names subject '${subject}', which has no versions`);
     return live[live.length - 1].version;
   }
 
@@ -315,7 +333,9 @@ export class SchemaRegistry {
         seen.add(key);
         const entry = this.versionsOf(ref.subject).get(ref.version);
         if (!entry) {
-          throw invalidSchema(`reference ${ref.name} names ${ref.subject} version ${ref.version}, which does not exist`);
+          throw invalidSchema(
+            `reference ${ref.name} names ${ref.subject} version ${ref.version}, which does not exist`,
+          );
         }
         const schema = this.schemas.get(entry.id);
         assert(schema !== undefined, 'version without schema');
@@ -328,9 +348,16 @@ export class SchemaRegistry {
     return out;
   }
 
-  private parseInput(request: RegisterRequest): { canonical: string; type: AvroType; references: SchemaReference[] } {
+  private parseInput(request: RegisterRequest): {
+    canonical: string;
+    type: AvroType;
+    references: SchemaReference[];
+  } {
     const schemaType = request.schemaType ?? 'AVRO';
-    if (typeof schemaType !== 'string' || !(SCHEMA_TYPES as readonly string[]).includes(schemaType.toUpperCase())) {
+    if (
+      typeof schemaType !== 'string' ||
+      !(SCHEMA_TYPES as readonly string[]).includes(schemaType.toUpperCase())
+    ) {
       throw new RegistryError(
         RegistryErrors.invalidSchema,
         `Invalid schema type ${String(schemaType)}: this registry supports ${SCHEMA_TYPES.join(', ')}`,
@@ -369,7 +396,10 @@ export class SchemaRegistry {
 
       if (mode !== 'IMPORT') {
         const level = this.effectiveCompatibility(subject);
-        const previous: PreviousVersion[] = live.map((v) => ({ version: v.version, type: this.typeOf(v.id) }));
+        const previous: PreviousVersion[] = live.map((v) => ({
+          version: v.version,
+          type: this.typeOf(v.id),
+        }));
         const problems = checkCompatibility(level, type, previous);
         if (problems.length > 0) throw incompatible(subject, level, problems);
       }
@@ -388,10 +418,16 @@ export class SchemaRegistry {
           );
         }
         if (existingId !== undefined && existingId !== id) {
-          throw new RegistryError(RegistryErrors.idDoesNotMatch, `Schema already registered with id ${existingId}`);
+          throw new RegistryError(
+            RegistryErrors.idDoesNotMatch,
+            `Schema already registered with id ${existingId}`,
+          );
         }
         if (this.versionsOf(subject).has(version)) {
-          throw new RegistryError(RegistryErrors.invalidVersion, `Version ${version} of ${subject} already exists`);
+          throw new RegistryError(
+            RegistryErrors.invalidVersion,
+            `Version ${version} of ${subject} already exists`,
+          );
         }
       }
       const ops: BatchOp[] = [];
@@ -475,7 +511,9 @@ export class SchemaRegistry {
           live.map((v) => v.version),
         );
         const updated = live.map((v) => ({ ...v, deleted: true }));
-        await this.commit(updated.map((v) => ({ type: 'put', key: KEY.version(subject, v.version), value: v })));
+        await this.commit(
+          updated.map((v) => ({ type: 'put', key: KEY.version(subject, v.version), value: v })),
+        );
         for (const v of updated) this.versionsOf(subject).set(v.version, v);
         return live.map((v) => v.version);
       }
@@ -510,8 +548,9 @@ export class SchemaRegistry {
       const all = this.allVersions(subject);
       if (all.length === 0) throw subjectNotFound(subject);
       if (!permanent) {
+        const soft = spec === 'latest' ? undefined : all.find((v) => v.version === spec && v.deleted);
+        if (soft) throw versionSoftDeleted(subject, soft.version);
         const entry = this.entry(subject, spec, false);
-        if (spec !== 'latest' && entry.deleted) throw versionSoftDeleted(subject, entry.version);
         this.assertNotReferenced(subject, [entry.version]);
         const updated = { ...entry, deleted: true };
         await this.commit([{ type: 'put', key: KEY.version(subject, entry.version), value: updated }]);
@@ -519,7 +558,7 @@ export class SchemaRegistry {
         return entry.version;
       }
       const entry =
-        spec === 'latest' ? all[all.length - 1] : all.find((v) => v.version === spec) ?? undefined;
+        spec === 'latest' ? all[all.length - 1] : (all.find((v) => v.version === spec) ?? undefined);
       if (!entry) throw versionNotFound(subject, spec);
       if (!entry.deleted) {
         throw new RegistryError(
@@ -624,7 +663,8 @@ export class SchemaRegistry {
       if (subject !== null) this.validateSubject(subject);
       // IMPORT keeps ids from another registry; mixing them with ids we allocated could clash.
       if (mode === 'IMPORT' && !force) {
-        const occupied = subject === null ? this.listSubjects(true).length > 0 : this.allVersions(subject).length > 0;
+        const occupied =
+          subject === null ? this.listSubjects(true).length > 0 : this.allVersions(subject).length > 0;
         if (occupied) {
           throw new RegistryError(
             RegistryErrors.operationNotPermitted,
@@ -669,7 +709,10 @@ function subjectNotFound(subject: string): RegistryError {
 }
 
 function versionNotFound(subject: string, spec: VersionSpec): RegistryError {
-  return new RegistryError(RegistryErrors.versionNotFound, `Version ${spec} not found for subject '${subject}'.`);
+  return new RegistryError(
+    RegistryErrors.versionNotFound,
+    `Version ${spec} not found for subject '${subject}'.`,
+  );
 }
 
 function versionSoftDeleted(subject: string, version: number): RegistryError {
@@ -688,7 +731,11 @@ function describeProblem(p: CompatibilityProblem): string {
   return `${formatIncompatibility(p, p.version)} (${role})`;
 }
 
-function incompatible(subject: string, level: CompatibilityLevel, problems: CompatibilityProblem[]): RegistryError {
+function incompatible(
+  subject: string,
+  level: CompatibilityLevel,
+  problems: CompatibilityProblem[],
+): RegistryError {
   return new RegistryError(
     RegistryErrors.incompatibleSchema,
     `Schema being registered is incompatible with an earlier schema for subject "${subject}" under ${level}, details: [${problems

@@ -1,0 +1,73 @@
+// What the kv-store needs from its consensus module: exactly the @ddia/raft node API
+// (packages/raft/API.md), written down here so that the routes depend on a small interface.
+// Raft's errors are recognised by name, which keeps this file free of the raft package.
+
+export interface MemberStatus {
+  id: string;
+  url?: string | undefined;
+  voter: boolean;
+}
+
+export interface FollowerProgress {
+  matchIndex: number;
+  nextIndex: number;
+  state: string;
+  recentActive: boolean;
+}
+
+export interface ConsensusStatus {
+  id: string;
+  role: string;
+  term: number;
+  leaderId: string | null;
+  leaderUrl: string | null;
+  commitIndex: number;
+  appliedIndex: number;
+  lastIndex: number;
+  snapshotIndex: number;
+  members: MemberStatus[];
+  progress: Record<string, FollowerProgress>;
+  leadTransferee: string | null;
+}
+
+export interface ConsensusNode {
+  propose(command: Uint8Array, options: { timeoutMs: number }): Promise<{ index: number; term: number; result: unknown }>;
+  readIndex(options: { timeoutMs: number }): Promise<unknown>;
+  status(): ConsensusStatus;
+  snapshotNow(): Promise<{ index: number; term: number }>;
+  addMember(member: { id: string; url: string }, options: { timeoutMs: number }): Promise<unknown>;
+  removeMember(id: string, options: { timeoutMs: number }): Promise<unknown>;
+  transferLeadership(id: string | undefined, options: { timeoutMs: number }): Promise<unknown>;
+  on(event: 'leader', listener: (leaderId: string | null, term: number) => void): unknown;
+}
+
+/** How a failed consensus call ended, as far as the caller can tell (Raft API.md §3, §9). */
+export type ConsensusFailure =
+  /** Not applied; `leaderUrl` says where to go when a leader is known. */
+  | { kind: 'not_leader'; leaderId: string | undefined; leaderUrl: string | undefined }
+  /** Not applied yet; try again shortly (leadership transfer, membership change). */
+  | { kind: 'busy'; reason: string }
+  /** Maybe applied (dropped proposal, commit timeout). */
+  | { kind: 'unknown'; reason: string }
+  | { kind: 'conf_change_in_progress'; reason: string }
+  | { kind: 'stopped' }
+  | { kind: 'other'; error: Error };
+
+export function classifyConsensusError(error: unknown): ConsensusFailure {
+  const err = error as Error & { leaderId?: string; leaderUrl?: string; code?: string };
+  switch (err?.name) {
+    case 'NotLeaderError':
+      return { kind: 'not_leader', leaderId: err.leaderId, leaderUrl: err.leaderUrl };
+    case 'LeadershipTransferInProgressError':
+      return { kind: 'busy', reason: err.message };
+    case 'ConfChangeInProgressError':
+      return { kind: 'conf_change_in_progress', reason: err.message };
+    case 'ProposalDroppedError':
+    case 'RaftTimeoutError':
+      return { kind: 'unknown', reason: err.message };
+    case 'RaftStoppedError':
+      return { kind: 'stopped' };
+    default:
+      return { kind: 'other', error: err instanceof Error ? err : new Error(String(error)) };
+  }
+}

@@ -1,0 +1,304 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore, type Store } from '@ddia/common';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type Command,
+  CommandFormatError,
+  type Condition,
+  decodeCommand,
+  encodeCommand,
+  KvStateMachine,
+  SnapshotFormatError,
+} from '../src/index.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const k = (s: string) => enc.encode(s);
+
+async function memoryStore(): Promise<Store> {
+  return openStore({ engine: 'memory', keyEncoding: 'view', valueEncoding: 'view' });
+}
+
+class Applier {
+  index = 0;
+  constructor(readonly sm: KvStateMachine) {}
+  apply(command: Command) {
+    this.index += 1;
+    return this.sm.apply(encodeCommand(command), { index: this.index, term: 1 });
+  }
+  put(key: string, value: string, condition: Condition = { kind: 'none' }, session?: Command['session']) {
+    return this.apply({ op: 'put', key: k(key), value: k(value), condition, ...(session ? { session } : {}) });
+  }
+  del(key: string, condition: Condition = { kind: 'none' }) {
+    return this.apply({ op: 'delete', key: k(key), condition });
+  }
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+describe('command encoding', () => {
+  it('round-trips every command shape', () => {
+    const bytes = fc.uint8Array({ maxLength: 64 });
+    const condition = fc.oneof(
+      fc.constant<Condition>({ kind: 'none' }),
+      fc.constant<Condition>({ kind: 'absent' }),
+      fc.nat().map<Condition>((version) => ({ kind: 'version', version })),
+    );
+    const session = fc.option(
+      fc.record({ clientId: fc.string({ minLength: 1, maxLength: 20 }), seq: fc.nat() }),
+      { nil: undefined },
+    );
+    const command = fc.oneof(
+      fc.record({ op: fc.constant('put' as const), key: bytes, value: bytes, condition, session }),
+      fc.record({ op: fc.constant('delete' as const), key: bytes, condition, session }),
+    );
+    fc.assert(
+      fc.property(command, (c) => {
+        const clean = JSON.parse(JSON.stringify(c, (_k, v) => (v instanceof Uint8Array ? [...v] : v)));
+        const back = decodeCommand(encodeCommand(c));
+        const cleanBack = JSON.parse(JSON.stringify(back, (_k, v) => (v instanceof Uint8Array ? [...v] : v)));
+        expect(cleanBack).toEqual(clean);
+      }),
+    );
+  });
+
+  it('refuses damaged commands with a named error', () => {
+    const good = encodeCommand({ op: 'put', key: k('a'), value: k('b'), condition: { kind: 'none' } });
+    expect(() => decodeCommand(good.subarray(0, 2))).toThrow(CommandFormatError);
+    expect(() => decodeCommand(Uint8Array.of(9, 1, 0, 0, 0))).toThrow(/format version/);
+    const badOp = good.slice();
+    badOp[1] = 7;
+    expect(() => decodeCommand(badOp)).toThrow(/op code/);
+    const truncated = encodeCommand({ op: 'delete', key: k('abcdef'), condition: { kind: 'none' } }).subarray(0, 6);
+    expect(() => decodeCommand(truncated)).toThrow(CommandFormatError);
+  });
+});
+
+describe('KvStateMachine: etcd-style revisions and versions', () => {
+  it('put creates, overwrites and counts revisions; get returns the metadata', async () => {
+    const a = new Applier(await KvStateMachine.open(await memoryStore()));
+    expect((await a.put('x', '1')).result).toEqual({ status: 'ok', op: 'put', created: true, revision: 1, version: 1 });
+    expect((await a.put('y', '1')).result).toMatchObject({ created: true, revision: 2, version: 2 });
+    expect((await a.put('x', '2')).result).toEqual({ status: 'ok', op: 'put', created: false, revision: 3, version: 3 });
+    const x = await a.sm.get(k('x'));
+    expect(x && dec.decode(x.value)).toBe('2');
+    expect(x).toMatchObject({ modRevision: 3, createRevision: 1, writes: 2 });
+    expect(a.sm.revision).toBe(3);
+    expect(a.sm.appliedIndex).toBe(3);
+  });
+
+  it('compare-and-set succeeds only on the current version, create-only only when absent', async () => {
+    const a = new Applier(await KvStateMachine.open(await memoryStore()));
+    expect((await a.put('x', 'a', { kind: 'absent' })).result).toMatchObject({ status: 'ok', version: 1 });
+    expect((await a.put('x', 'b', { kind: 'absent' })).result).toEqual({
+      status: 'precondition_failed',
+      revision: 1,
+      currentVersion: 1,
+    });
+    expect((await a.put('x', 'c', { kind: 'version', version: 7 })).result).toMatchObject({
+      status: 'precondition_failed',
+    });
+    expect((await a.put('x', 'd', { kind: 'version', version: 1 })).result).toMatchObject({ status: 'ok', version: 2 });
+    expect((await a.put('nope', 'e', { kind: 'version', version: 1 })).result).toEqual({
+      status: 'precondition_failed',
+      revision: 2,
+      currentVersion: null,
+    });
+    expect(dec.decode((await a.sm.get(k('x')))!.value)).toBe('d');
+    // Failed conditions write nothing: the revision counts only changes.
+    expect(a.sm.revision).toBe(2);
+    expect(a.sm.appliedIndex).toBe(5);
+  });
+
+  it('delete removes the key, a missing key leaves the revision alone, recreation resets metadata', async () => {
+    const a = new Applier(await KvStateMachine.open(await memoryStore()));
+    await a.put('x', '1');
+    await a.put('x', '2');
+    expect((await a.del('x', { kind: 'version', version: 1 })).result.status).toBe('precondition_failed');
+    expect((await a.del('x', { kind: 'version', version: 2 })).result).toEqual({
+      status: 'ok',
+      op: 'delete',
+      deleted: true,
+      revision: 3,
+      prevVersion: 2,
+    });
+    expect(await a.sm.get(k('x'))).toBeUndefined();
+    expect((await a.del('x')).result).toEqual({ status: 'ok', op: 'delete', deleted: false, revision: 3, prevVersion: null });
+    await a.put('x', '3');
+    // The version is the mod revision, so an ETag from before the delete can never match again (no ABA).
+    expect(await a.sm.get(k('x'))).toMatchObject({ modRevision: 4, createRevision: 4, writes: 1 });
+  });
+
+  it('range honours prefix, start, end and limit in byte order', async () => {
+    const a = new Applier(await KvStateMachine.open(await memoryStore()));
+    for (const key of ['a', 'b/1', 'b/2', 'b/3', 'c', 'b']) await a.put(key, key);
+    const keys = async (q: Parameters<KvStateMachine['range']>[0]) => {
+      const r = await a.sm.range(q);
+      return { keys: r.entries.map((e) => dec.decode(e.key)), more: r.more };
+    };
+    expect(await keys({ limit: 100 })).toEqual({ keys: ['a', 'b', 'b/1', 'b/2', 'b/3', 'c'], more: false });
+    expect(await keys({ prefix: k('b/'), limit: 100 })).toEqual({ keys: ['b/1', 'b/2', 'b/3'], more: false });
+    expect(await keys({ prefix: k('b/'), limit: 2 })).toEqual({ keys: ['b/1', 'b/2'], more: true });
+    expect(await keys({ start: k('b/2'), end: k('c'), limit: 100 })).toEqual({ keys: ['b/2', 'b/3'], more: false });
+    expect(await keys({ prefix: k('b/'), start: k('a'), end: k('b/3'), limit: 100 })).toEqual({
+      keys: ['b/1', 'b/2'],
+      more: false,
+    });
+    expect(await keys({ start: k('z'), end: k('a'), limit: 5 })).toEqual({ keys: [], more: false });
+    expect(await keys({ prefix: Uint8Array.of(0xff), limit: 5 })).toEqual({ keys: [], more: false });
+  });
+});
+
+describe('KvStateMachine: client sessions (at-most-once)', () => {
+  it('a duplicate returns the original result and does not execute again', async () => {
+    const a = new Applier(await KvStateMachine.open(await memoryStore()));
+    const first = await a.put('x', 'a', { kind: 'none' }, { clientId: 'c1', seq: 1 });
+    await a.put('x', 'other');
+    const again = await a.put('x', 'a', { kind: 'none' }, { clientId: 'c1', seq: 1 });
+    expect(again).toEqual({ result: first.result, duplicate: true });
+    expect(dec.decode((await a.sm.get(k('x')))!.value)).toBe('other');
+    expect(a.sm.revision).toBe(2);
+  });
+
+  it('an older sequence number is stale and not applied', async () => {
+    const a = new Applier(await KvStateMachine.open(await memoryStore()));
+    await a.put('x', 'a', { kind: 'none' }, { clientId: 'c1', seq: 5 });
+    const stale = await a.put('x', 'b', { kind: 'none' }, { clientId: 'c1', seq: 4 });
+    expect(stale.result).toEqual({ status: 'stale_request', lastSeq: 5 });
+    expect(dec.decode((await a.sm.get(k('x')))!.value)).toBe('a');
+  });
+
+  it('the session table is bounded and evicts the client least recently seen in the log', async () => {
+    const a = new Applier(await KvStateMachine.open(await memoryStore(), { sessionsMax: 2 }));
+    await a.put('x', '1', { kind: 'none' }, { clientId: 'c1', seq: 1 });
+    await a.put('x', '2', { kind: 'none' }, { clientId: 'c2', seq: 1 });
+    await a.put('x', '3', { kind: 'none' }, { clientId: 'c1', seq: 2 });
+    await a.put('x', '4', { kind: 'none' }, { clientId: 'c3', seq: 1 });
+    expect(a.sm.sessionCount).toBe(2);
+    // c2 was evicted: its duplicate is executed again (the documented cost of a bounded table).
+    expect((await a.put('x', '2', { kind: 'none' }, { clientId: 'c2', seq: 1 })).duplicate).toBe(false);
+    expect((await a.put('x', '3', { kind: 'none' }, { clientId: 'c1', seq: 2 })).duplicate).toBe(false);
+  });
+});
+
+describe('KvStateMachine: durability, snapshots and restore', () => {
+  it('reopening a persistent store keeps data, revision, applied index and sessions', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kv-sm-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const open = () => openStore({ engine: 'level', dataDir: dir, keyEncoding: 'view', valueEncoding: 'view' });
+    const db1 = await open();
+    const a = new Applier(await KvStateMachine.open(db1));
+    const first = await a.put('x', 'a', { kind: 'none' }, { clientId: 'c1', seq: 1 });
+    await a.put('y', 'b');
+    await db1.close();
+    const db2 = await open();
+    cleanups.push(() => db2.close());
+    const sm = await KvStateMachine.open(db2);
+    expect(sm.appliedIndex).toBe(2);
+    expect(sm.revision).toBe(2);
+    expect(dec.decode((await sm.get(k('y')))!.value)).toBe('b');
+    // Raft may re-deliver entries the store already holds after a crash: they are skipped.
+    expect((await sm.apply(encodeCommand({ op: 'delete', key: k('y'), condition: { kind: 'none' } }), { index: 2, term: 1 })).result).toEqual({
+      status: 'replayed',
+      index: 2,
+    });
+    const dup = await sm.apply(
+      encodeCommand({ op: 'put', key: k('x'), value: k('a'), condition: { kind: 'none' }, session: { clientId: 'c1', seq: 1 } }),
+      { index: 3, term: 2 },
+    );
+    expect(dup).toEqual({ result: first.result, duplicate: true });
+  });
+
+  it('snapshot then restore on another replica reproduces the same state', async () => {
+    const a = new Applier(await KvStateMachine.open(await memoryStore()));
+    await a.put('x', 'a', { kind: 'none' }, { clientId: 'c1', seq: 1 });
+    await a.put('bin', '\u00ff');
+    await a.apply({ op: 'put', key: Uint8Array.of(0, 255), value: Uint8Array.of(1, 2, 3), condition: { kind: 'none' } });
+    await a.del('x');
+    const image = await a.sm.snapshot();
+    const other = await KvStateMachine.open(await memoryStore());
+    // Some stale local state that the snapshot must replace entirely.
+    await other.apply(encodeCommand({ op: 'put', key: k('stale'), value: k('s'), condition: { kind: 'none' } }), {
+      index: 1,
+      term: 1,
+    });
+    await other.restore(image, { index: 4, term: 1 });
+    expect(other.appliedIndex).toBe(4);
+    expect(other.revision).toBe(a.sm.revision);
+    expect(await other.get(k('stale'))).toBeUndefined();
+    expect(await other.range({ limit: 100 })).toEqual(await a.sm.range({ limit: 100 }));
+    const dup = await other.apply(
+      encodeCommand({ op: 'put', key: k('x'), value: k('a'), condition: { kind: 'none' }, session: { clientId: 'c1', seq: 1 } }),
+      { index: 5, term: 1 },
+    );
+    expect(dup.duplicate).toBe(true);
+    // A snapshot older than the store's own state is skipped.
+    await other.restore(image, { index: 4, term: 1 });
+    expect(other.appliedIndex).toBe(5);
+  });
+
+  it('a damaged snapshot is refused and the state is left alone', async () => {
+    const a = new Applier(await KvStateMachine.open(await memoryStore()));
+    await a.put('x', 'a');
+    const image = await a.sm.snapshot();
+    const other = await KvStateMachine.open(await memoryStore());
+    const flipped = image.slice();
+    flipped[10] = (flipped[10] as number) ^ 0x40;
+    await expect(other.restore(flipped, { index: 1, term: 1 })).rejects.toThrow(SnapshotFormatError);
+    await expect(other.restore(image.subarray(0, 6), { index: 1, term: 1 })).rejects.toThrow(SnapshotFormatError);
+    expect(other.appliedIndex).toBe(0);
+  });
+});
+
+describe('KvStateMachine against a Map model (fast-check)', () => {
+  it('agrees with a single-node model on every sequence of puts, CAS and deletes', async () => {
+    const keyArb = fc.constantFrom('a', 'b', 'c');
+    const opArb = fc.oneof(
+      fc.record({ op: fc.constant('put' as const), key: keyArb, value: fc.string({ maxLength: 4 }) }),
+      fc.record({ op: fc.constant('cas' as const), key: keyArb, value: fc.string({ maxLength: 4 }), v: fc.nat(12) }),
+      fc.record({ op: fc.constant('create' as const), key: keyArb, value: fc.string({ maxLength: 4 }) }),
+      fc.record({ op: fc.constant('delete' as const), key: keyArb }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { maxLength: 40 }), async (ops) => {
+        const a = new Applier(await KvStateMachine.open(await memoryStore()));
+        const model = new Map<string, { value: string; version: number }>();
+        let revision = 0;
+        for (const op of ops) {
+          const current = model.get(op.key);
+          if (op.op === 'delete') {
+            const { result } = await a.del(op.key);
+            if (current) {
+              revision++;
+              model.delete(op.key);
+            }
+            expect(result).toMatchObject({ deleted: current !== undefined, revision });
+            continue;
+          }
+          const condition: Condition =
+            op.op === 'put' ? { kind: 'none' } : op.op === 'create' ? { kind: 'absent' } : { kind: 'version', version: op.v };
+          const holds = op.op === 'put' || (op.op === 'create' ? !current : current?.version === op.v);
+          const { result } = await a.put(op.key, op.value, condition);
+          if (holds) {
+            revision++;
+            model.set(op.key, { value: op.value, version: revision });
+            expect(result).toMatchObject({ status: 'ok', version: revision });
+          } else {
+            expect(result).toMatchObject({ status: 'precondition_failed', currentVersion: current?.version ?? null });
+          }
+        }
+        const listed = (await a.sm.range({ limit: 10 })).entries.map((e) => [dec.decode(e.key), dec.decode(e.value), e.modRevision]);
+        const expected = [...model.entries()].sort(([x], [y]) => (x < y ? -1 : 1)).map(([key, e]) => [key, e.value, e.version]);
+        expect(listed).toEqual(expected);
+        expect(a.sm.revision).toBe(revision);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});

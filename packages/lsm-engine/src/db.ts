@@ -1,0 +1,768 @@
+// The engine: write path, read path, background flush and compaction (LevelDB db_impl.cc).
+//
+// Write: writers queue up; one writer loop takes everyone waiting, assigns sequence numbers,
+// appends one WAL record per batch in a single write, fsyncs once if any of them asked for
+// sync (group commit), inserts into the memtable, then publishes the new last sequence.
+// Read: memtable, immutable memtable, level-0 tables newest first, then one table per
+// level; Bloom filters skip tables that cannot hold the key. Background: a full memtable is
+// frozen and flushed to a level-0 table; compactions merge tables down. Both run on the
+// event loop in slices, yielding between them, so writes keep flowing meanwhile.
+import { randomUUID } from 'node:crypto';
+import { type FileHandle, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assert, fsyncDir } from '@ddia/common';
+import { BlockCache } from './block-cache.js';
+import { bloomHash } from './bloom.js';
+import { type CompactionPlan, type CompactionPolicy, levelScores, pickCompaction, planMajor } from './compaction.js';
+import { DbIterator, type RangeBounds } from './db-iterator.js';
+import { CorruptManifestError, CorruptTableError, CorruptWalError, DatabaseLocationError, EngineFailedError } from './errors.js';
+import { type InternalIterator, KIND_DELETE, KIND_PUT } from './internal-key.js';
+import { ManifestWriter, MANIFEST_EDITS_MAX, readManifest, removeOldManifests } from './manifest.js';
+import { Memtable } from './memtable.js';
+import { LevelIterator, MergingIterator } from './merging-iterator.js';
+import { type LsmOptions, resolveOptions } from './options.js';
+import { Table, type TableReadStats } from './table.js';
+import { TableBuilder } from './table-builder.js';
+import { tableFileName } from './table-format.js';
+import { LEVELS, type TableMeta, Version, type VersionEdit } from './version.js';
+import { decodeBatch, encodeBatch, Wal, type WriteOp } from './wal.js';
+
+/** The most bytes one writer-loop group gathers into a single WAL write. */
+const WRITE_GROUP_BYTES_MAX = 1024 * 1024;
+/** Entries merged between yields to the event loop during flush and compaction. */
+const ENTRIES_PER_SLICE = 2048;
+/** Tiered compaction keeps every run in level 0, so it stalls writes later than leveled. */
+const TIERED_STALL_FACTOR = 3;
+const TABLE_NAME = /^(\d{6,})\.sst$/;
+
+interface Writer {
+  ops: WriteOp[];
+  sync: boolean;
+  /** A request to freeze the memtable (flush), not a write. */
+  freeze: boolean;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+class CompactionAborted extends Error {}
+
+export interface LevelStats {
+  level: number;
+  files: number;
+  bytes: number;
+  score: number;
+}
+
+export interface LsmStats {
+  levels: LevelStats[];
+  memtable: { bytes: number; entries: number; immutable: boolean };
+  lastSequence: number;
+  snapshots: number;
+  bloom: { checks: number; negatives: number; usefulRate: number };
+  blockCache: { hits: number; misses: number; hitRate: number; bytes: number; capacityBytes: number };
+  bytes: { user: number; wal: number; flush: number; compactionRead: number; compactionWritten: number; tables: number };
+  writeAmplification: number;
+  spaceAmplification: number;
+  flushes: number;
+  compactions: number;
+  trivialMoves: number;
+  stalls: { count: number; ms: number };
+  walTornTailBytes: number;
+  compaction: LsmOptions['compaction'];
+}
+
+export class LsmDb {
+  private mem = new Memtable();
+  private imm: Memtable | null = null;
+  private current: Version;
+  private readonly liveVersions = new Set<Version>();
+  private readonly tables = new Map<number, Table>();
+  private readonly obsolete = new Set<number>();
+  private readonly compactPointers = new Map<number, Buffer>();
+  private readonly snapshots: number[] = [];
+  private readonly writers: Writer[] = [];
+  private writing = false;
+  private background: Promise<void> | null = null;
+  private manualWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private progressWaiters: (() => void)[] = [];
+  private failure: unknown = null;
+  private closing = false;
+  private closed = false;
+  private manifest!: ManifestWriter;
+  private readonly cache: BlockCache;
+  private readonly readStats: TableReadStats = { bloomChecks: 0, bloomNegatives: 0 };
+  private readonly policy: CompactionPolicy;
+  private readonly counters = {
+    userBytes: 0,
+    walBytes: 0,
+    flushBytes: 0,
+    compactionReadBytes: 0,
+    compactionWrittenBytes: 0,
+    flushes: 0,
+    compactions: 0,
+    trivialMoves: 0,
+    stalls: 0,
+    stallMs: 0,
+  };
+  lastSeq = 0;
+  private nextFileNumber = 2;
+  private walIndex = 0;
+
+  private constructor(
+    readonly location: string,
+    readonly options: LsmOptions,
+    private wal: Wal,
+  ) {
+    this.current = Version.empty();
+    this.cache = new BlockCache(options.blockCacheBytes);
+    this.policy = {
+      style: options.compaction,
+      l0CompactionTrigger: options.l0CompactionTrigger,
+      levelBaseBytes: options.levelBaseBytes,
+      levelMultiplier: options.levelMultiplier,
+      tieredMinRuns: options.tieredMinRuns,
+      tieredSizeRatio: options.tieredSizeRatio,
+    };
+  }
+
+  // ---------------------------------------------------------------- open and recovery
+
+  static async open(location: string, given: Partial<LsmOptions> = {}): Promise<LsmDb> {
+    const options = resolveOptions(given);
+    const exists = await stat(location).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    if (!exists) {
+      if (!options.createIfMissing) throw new DatabaseLocationError(`${location} does not exist (createIfMissing is false)`);
+      await mkdir(location, { recursive: true });
+    }
+    const recovered = await readManifest(location);
+    if (recovered && options.errorIfExists) throw new DatabaseLocationError(`${location} exists (errorIfExists is true)`);
+    if (!recovered && !options.createIfMissing) throw new DatabaseLocationError(`${location} holds no database (createIfMissing is false)`);
+    const wal = await Wal.open(join(location, 'wal'), options.walSegmentBytes);
+    const db = new LsmDb(location, options, wal);
+    try {
+      await db.recover(recovered?.edits ?? []);
+    } catch (err) {
+      await db.closeFiles();
+      throw err;
+    }
+    db.scheduleBackground();
+    return db;
+  }
+
+  private async recover(edits: VersionEdit[]): Promise<void> {
+    let version = Version.empty();
+    for (const edit of edits) {
+      version = version.apply(edit);
+      this.absorbCounters(edit);
+    }
+    version.checkInvariants();
+    const manifestName = edits.length > 0 ? 'manifest' : '';
+    for (const tables of version.levels) {
+      for (const t of tables) {
+        const name = tableFileName(t.number);
+        const size = await stat(join(this.location, name)).then(
+          (s) => s.size,
+          () => -1,
+        );
+        if (size < 0) throw new CorruptManifestError(manifestName, 0, `table ${name} listed in the manifest is missing`);
+        if (size !== t.bytes) throw new CorruptTableError(name, Math.min(size, t.bytes), `file has ${size} bytes, the manifest says ${t.bytes}`);
+      }
+    }
+    this.install(version);
+    // WAL continuity: the manifest says records before walIndex are in tables.
+    if (this.wal.nextIndex < this.walIndex) {
+      await this.wal.log.reset(this.walIndex);
+    } else if (this.wal.firstIndex > this.walIndex) {
+      throw new CorruptWalError('wal', 0, `records from ${this.walIndex} to ${this.wal.firstIndex - 1} are missing (the manifest needs them)`);
+    }
+    // A fresh manifest holding the whole recovered state; older ones go once CURRENT moved.
+    const manifestNumber = this.nextFileNumber++;
+    this.manifest = await ManifestWriter.create(this.location, manifestNumber, this.snapshotEdit());
+    await removeOldManifests(this.location, this.manifest.name);
+    await this.removeOrphanFiles();
+    // Replay the WAL into memtables, flushing whenever one fills up.
+    for await (const { index, record } of this.wal.replay(this.walIndex)) {
+      try {
+        const { firstSeq, count } = decodeBatch(record, (seq, kind, key, value) => this.mem.add(key, seq, kind, value), false);
+        if (count > 0) this.lastSeq = Math.max(this.lastSeq, firstSeq + count - 1);
+      } catch (err) {
+        throw new CorruptWalError('wal', index, `record ${index} does not decode: ${String(err)}`);
+      }
+      if (this.mem.bytes >= this.options.writeBufferBytes) {
+        this.mem.walEnd = index + 1;
+        this.imm = this.mem;
+        this.mem = new Memtable();
+        await this.flushImmutable();
+      }
+    }
+  }
+
+  private absorbCounters(edit: VersionEdit): void {
+    if (edit.walIndex !== undefined) this.walIndex = edit.walIndex;
+    if (edit.nextFileNumber !== undefined) this.nextFileNumber = Math.max(this.nextFileNumber, edit.nextFileNumber);
+    if (edit.lastSeq !== undefined) this.lastSeq = Math.max(this.lastSeq, edit.lastSeq);
+    for (const [level, key] of edit.compactPointers ?? []) this.compactPointers.set(level, key);
+  }
+
+  private snapshotEdit(): VersionEdit {
+    const added: [number, TableMeta][] = [];
+    this.current.levels.forEach((tables, level) => {
+      for (const t of tables) added.push([level, t]);
+    });
+    return {
+      walIndex: this.walIndex,
+      nextFileNumber: this.nextFileNumber,
+      lastSeq: this.lastSeq,
+      compactPointers: [...this.compactPointers],
+      added,
+    };
+  }
+
+  private async removeOrphanFiles(): Promise<void> {
+    const live = this.current.fileNumbers();
+    for (const name of await readdir(this.location)) {
+      const m = TABLE_NAME.exec(name);
+      if ((m && !live.has(Number(m[1]))) || name.endsWith('.tmp')) await unlink(join(this.location, name)).catch(() => {});
+    }
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Applies `ops` atomically; resolves once in the WAL (and fsynced when `sync`). */
+  write(ops: WriteOp[], sync: boolean): Promise<void> {
+    if (this.closing || this.closed) return Promise.reject(new EngineFailedError('the database is closed'));
+    if (this.failure) return Promise.reject(this.failedError());
+    if (ops.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.writers.push({ ops, sync, freeze: false, resolve, reject });
+      if (!this.writing) void this.writeLoop();
+    });
+  }
+
+  private async writeLoop(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.writers.length > 0) {
+        const head = this.writers[0]!;
+        if (this.failure) {
+          for (const w of this.writers.splice(0)) w.reject(this.failedError());
+          return;
+        }
+        try {
+          await this.makeRoomForWrite(head.freeze);
+        } catch (err) {
+          for (const w of this.writers.splice(0)) w.reject(err);
+          return;
+        }
+        if (head.freeze) {
+          this.writers.shift();
+          head.resolve();
+          continue;
+        }
+        const group: Writer[] = [];
+        let bytes = 0;
+        while (this.writers.length > 0 && !this.writers[0]!.freeze && (group.length === 0 || bytes < WRITE_GROUP_BYTES_MAX)) {
+          const w = this.writers.shift()!;
+          group.push(w);
+          for (const op of w.ops) bytes += op.key.length + op.value.length;
+        }
+        let seq = this.lastSeq + 1;
+        const records: Buffer[] = [];
+        for (const w of group) {
+          records.push(encodeBatch(seq, w.ops));
+          seq += w.ops.length;
+        }
+        try {
+          await this.wal.append(records);
+          if (group.some((w) => w.sync)) await this.wal.sync();
+        } catch (err) {
+          this.failure = err;
+          for (const w of group) w.reject(err);
+          continue;
+        }
+        // The memtable references the WAL record's bytes: no copy per key or value.
+        for (const record of records) {
+          decodeBatch(record, (s, kind, key, value) => this.mem.add(key, s, kind, value), false);
+          this.counters.walBytes += record.length;
+        }
+        this.counters.userBytes += bytes;
+        this.lastSeq = seq - 1;
+        for (const w of group) w.resolve();
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Freezes the memtable when full; waits (a bounded stall) while the flush or level 0 lags. */
+  private async makeRoomForWrite(force: boolean): Promise<void> {
+    const stallTrigger =
+      this.options.compaction === 'tiered' ? this.options.l0StopTrigger * TIERED_STALL_FACTOR : this.options.l0StopTrigger;
+    let stalledAt = 0;
+    for (;;) {
+      if (this.failure) throw this.failedError();
+      const full = force ? this.mem.entries > 0 : this.mem.bytes >= this.options.writeBufferBytes;
+      if (!full) break;
+      if (this.imm !== null || this.current.levels[0]!.length >= stallTrigger) {
+        if (stalledAt === 0) {
+          stalledAt = performance.now();
+          this.counters.stalls++;
+        }
+        this.scheduleBackground();
+        await this.waitForProgress();
+        continue;
+      }
+      this.mem.walEnd = this.wal.nextIndex;
+      this.imm = this.mem;
+      this.mem = new Memtable();
+      this.scheduleBackground();
+      break;
+    }
+    if (stalledAt !== 0) this.counters.stallMs += performance.now() - stalledAt;
+  }
+
+  private waitForProgress(): Promise<void> {
+    return new Promise((resolve) => this.progressWaiters.push(resolve));
+  }
+
+  private notifyProgress(): void {
+    for (const w of this.progressWaiters.splice(0)) w();
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** The value of `key` at `seq` (default: latest), or undefined. A copy the caller owns. */
+  get(key: Buffer, seq = this.lastSeq): Buffer | undefined {
+    this.checkOpen();
+    let r = this.mem.get(key, seq);
+    if (!r.found && this.imm) r = this.imm.get(key, seq);
+    if (r.found) return r.deleted ? undefined : Buffer.from(r.value);
+    const version = this.current;
+    const hash = bloomHash(key);
+    for (const t of version.levels[0]!) {
+      if (Buffer.compare(key, t.smallest) < 0 || Buffer.compare(key, t.largest) > 0) continue;
+      const found = this.table(t).get(key, seq, hash);
+      if (found.found) return found.deleted ? undefined : Buffer.from(found.value);
+    }
+    for (let level = 1; level < LEVELS; level++) {
+      const t = version.tableFor(level, key);
+      if (t === null) continue;
+      const found = this.table(t).get(key, seq, hash);
+      if (found.found) return found.deleted ? undefined : Buffer.from(found.value);
+    }
+    return undefined;
+  }
+
+  /** An iterator over a consistent view: the current sequence (or `seq`) and tables. */
+  iterator(options: { reverse: boolean; seq?: number; bounds: RangeBounds; fillCache?: boolean }): DbIterator {
+    this.checkOpen();
+    const version = this.ref(this.current);
+    const fillCache = options.fillCache ?? true;
+    const children: InternalIterator[] = [this.mem.iterator()];
+    if (this.imm) children.push(this.imm.iterator());
+    for (const t of version.levels[0]!) children.push(this.table(t).iterator(fillCache));
+    for (let level = 1; level < LEVELS; level++) {
+      if (version.levels[level]!.length > 0) {
+        children.push(new LevelIterator(version.levels[level]!, (m) => this.table(m), fillCache));
+      }
+    }
+    const merging = new MergingIterator(children, options.reverse);
+    return new DbIterator(merging, options.seq ?? this.lastSeq, options.bounds, () => this.unref(version));
+  }
+
+  /** Pins the current sequence: compaction keeps every version visible at it until released. */
+  snapshot(): number {
+    this.checkOpen();
+    this.snapshots.push(this.lastSeq);
+    return this.lastSeq;
+  }
+
+  releaseSnapshot(seq: number): void {
+    const i = this.snapshots.indexOf(seq);
+    if (i >= 0) this.snapshots.splice(i, 1);
+  }
+
+  private smallestSnapshot(): number {
+    let min = this.lastSeq;
+    for (const s of this.snapshots) if (s < min) min = s;
+    return min;
+  }
+
+  private table(meta: TableMeta): Table {
+    let t = this.tables.get(meta.number);
+    if (!t) {
+      t = Table.open(join(this.location, tableFileName(meta.number)), meta.number, this.cache, this.readStats);
+      this.tables.set(meta.number, t);
+    }
+    return t;
+  }
+
+  // ---------------------------------------------------------------- versions and files
+
+  private ref(v: Version): Version {
+    v.refs++;
+    this.liveVersions.add(v);
+    return v;
+  }
+
+  private unref(v: Version): void {
+    v.refs--;
+    assert(v.refs >= 0, 'version released twice');
+    if (v.refs === 0) {
+      this.liveVersions.delete(v);
+      void this.deleteObsoleteFiles();
+    }
+  }
+
+  private install(v: Version): void {
+    const old = this.current;
+    this.current = this.ref(v);
+    if (old !== v && this.liveVersions.has(old)) this.unref(old);
+  }
+
+  private async logAndApply(edit: VersionEdit): Promise<void> {
+    edit.nextFileNumber = this.nextFileNumber;
+    edit.lastSeq = this.lastSeq;
+    await this.manifest.append(edit);
+    if (edit.walIndex !== undefined) this.walIndex = edit.walIndex;
+    for (const [level, key] of edit.compactPointers ?? []) this.compactPointers.set(level, key);
+    for (const [, n] of edit.removed ?? []) this.obsolete.add(n);
+    this.install(this.current.apply(edit));
+    if (this.manifest.edits >= MANIFEST_EDITS_MAX) {
+      const old = this.manifest;
+      this.manifest = await ManifestWriter.create(this.location, this.nextFileNumber++, this.snapshotEdit());
+      await old.close();
+      await removeOldManifests(this.location, this.manifest.name);
+    }
+    await this.deleteObsoleteFiles();
+  }
+
+  /** Deletes tables removed by edits once no live version (iterator, compaction) holds them. */
+  private async deleteObsoleteFiles(): Promise<void> {
+    if (this.obsolete.size === 0) return;
+    const live = new Set<number>();
+    for (const v of this.liveVersions) for (const n of v.fileNumbers()) live.add(n);
+    for (const n of [...this.obsolete]) {
+      if (live.has(n)) continue;
+      this.obsolete.delete(n);
+      const t = this.tables.get(n);
+      if (t) {
+        this.cache.evictFile(n, t.blockOffsets());
+        t.close();
+        this.tables.delete(n);
+      }
+      await unlink(join(this.location, tableFileName(n))).catch(() => {});
+    }
+  }
+
+  // ---------------------------------------------------------------- background work
+
+  private scheduleBackground(): void {
+    if (this.background !== null || this.closed || this.failure) return;
+    this.background = this.backgroundLoop().finally(() => {
+      this.background = null;
+      this.notifyProgress();
+      if (!this.closing && !this.failure && (this.imm !== null || this.manualWaiters.length > 0 || this.needsCompaction())) {
+        this.scheduleBackground();
+      }
+    });
+  }
+
+  private needsCompaction(): boolean {
+    return pickCompaction(this.current, this.policy, this.compactPointers) !== null;
+  }
+
+  private async backgroundLoop(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.imm !== null) {
+          await this.flushImmutable();
+          continue;
+        }
+        if (this.closing) return;
+        if (this.manualWaiters.length > 0) {
+          const waiters = this.manualWaiters.splice(0);
+          try {
+            const plan = planMajor(this.current, this.policy);
+            if (plan) await this.runCompaction(plan);
+            for (const w of waiters) w.resolve();
+          } catch (err) {
+            for (const w of waiters) w.reject(err);
+            throw err;
+          }
+          continue;
+        }
+        const plan = pickCompaction(this.current, this.policy, this.compactPointers);
+        if (plan === null) return;
+        await this.runCompaction(plan);
+      }
+    } catch (err) {
+      if (err instanceof CompactionAborted) return;
+      this.failure = err;
+      for (const w of this.manualWaiters.splice(0)) w.reject(err);
+    }
+  }
+
+  private async flushImmutable(): Promise<void> {
+    const imm = this.imm!;
+    const outputs =
+      imm.entries > 0 ? await this.writeTables(new MergingIterator([imm.iterator()], false), false, [], false) : [];
+    await this.logAndApply({ added: outputs.map((t) => [0, t]), walIndex: imm.walEnd });
+    this.imm = null;
+    this.counters.flushes++;
+    for (const t of outputs) this.counters.flushBytes += t.bytes;
+    await this.wal.dropBefore(imm.walEnd);
+    this.notifyProgress();
+  }
+
+  private async runCompaction(plan: CompactionPlan): Promise<void> {
+    if (plan.trivialMove) {
+      const { level, table } = plan.inputs[0]!;
+      await this.logAndApply({
+        removed: [[level, table.number]],
+        added: [[plan.outputLevel, table]],
+        compactPointers: [[level, table.largest]],
+      });
+      this.obsolete.delete(table.number);
+      this.counters.trivialMoves++;
+      this.notifyProgress();
+      return;
+    }
+    const version = this.ref(this.current);
+    try {
+      const children: InternalIterator[] = plan.inputs.map(({ table }) => this.table(table).iterator(false));
+      const merging = new MergingIterator(children, false);
+      const outputs = await this.writeTables(merging, plan.splitOutputs, plan.olderTables, true);
+      const upperLevel = plan.inputs[0]!.level;
+      let largest = plan.inputs[0]!.table.largest;
+      for (const { level, table } of plan.inputs) {
+        if (level === upperLevel && Buffer.compare(table.largest, largest) > 0) largest = table.largest;
+      }
+      await this.logAndApply({
+        removed: plan.inputs.map(({ level, table }) => [level, table.number]),
+        added: outputs.map((t) => [plan.outputLevel, t]),
+        compactPointers: upperLevel > 0 ? [[upperLevel, largest]] : [],
+      });
+      this.counters.compactions++;
+      for (const { table } of plan.inputs) this.counters.compactionReadBytes += table.bytes;
+      for (const t of outputs) this.counters.compactionWrittenBytes += t.bytes;
+    } finally {
+      this.unref(version);
+    }
+    this.notifyProgress();
+  }
+
+  /**
+   * Writes the merged stream into new tables, dropping what no reader can see: versions
+   * shadowed by a newer one that every snapshot sees, and tombstones with nothing older
+   * beneath them (LevelDB DoCompactionWork's two drop rules).
+   */
+  private async writeTables(
+    source: MergingIterator,
+    split: boolean,
+    olderTables: TableMeta[],
+    isCompaction: boolean,
+  ): Promise<TableMeta[]> {
+    const outputs: TableMeta[] = [];
+    const written: number[] = [];
+    const smallestSnapshot = this.smallestSnapshot();
+    let builder: TableBuilder | null = null;
+    let handle: FileHandle | null = null;
+    let fileNumber = 0;
+    let lastKey = Buffer.allocUnsafe(256);
+    let lastKeyLength = -1;
+    let lastSeqForKey = Number.POSITIVE_INFINITY;
+    let sinceYield = 0;
+    const canDropTombstone = (key: Buffer): boolean =>
+      isCompaction &&
+      olderTables.every((t) => Buffer.compare(key, t.smallest) < 0 || Buffer.compare(key, t.largest) > 0);
+    const drain = async (): Promise<void> => {
+      const chunks = builder!.takeChunks();
+      if (chunks.length > 0) await handle!.writev(chunks);
+    };
+    const finishOutput = async (): Promise<void> => {
+      const summary = builder!.finish();
+      await drain();
+      await handle!.datasync();
+      await handle!.close();
+      handle = null;
+      outputs.push({ number: fileNumber, ...summary });
+      builder = null;
+    };
+    try {
+      for (source.start(); source.valid(); source.advance()) {
+        const key = source.key();
+        const seq = source.seq();
+        const kind = source.kind();
+        const newKey = lastKeyLength !== key.length || lastKey.compare(key, 0, key.length, 0, lastKeyLength) !== 0;
+        if (newKey) {
+          if (builder !== null && split && (builder as TableBuilder).estimatedBytes() >= this.options.targetFileBytes) {
+            await finishOutput();
+          }
+          if (lastKey.length < key.length) lastKey = Buffer.allocUnsafe(key.length * 2);
+          key.copy(lastKey);
+          lastKeyLength = key.length;
+          lastSeqForKey = Number.POSITIVE_INFINITY;
+        }
+        let drop = false;
+        if (lastSeqForKey <= smallestSnapshot) drop = true;
+        else if (kind === KIND_DELETE && seq <= smallestSnapshot && canDropTombstone(key)) drop = true;
+        lastSeqForKey = seq;
+        if (!drop) {
+          if (builder === null) {
+            fileNumber = this.nextFileNumber++;
+            written.push(fileNumber);
+            handle = await open(join(this.location, tableFileName(fileNumber)), 'w');
+            builder = new TableBuilder({
+              blockBytes: this.options.blockBytes,
+              restartInterval: this.options.restartInterval,
+              bloomBitsPerKey: this.options.bloomBitsPerKey,
+            });
+          }
+          (builder as TableBuilder).add(key, seq, kind === KIND_PUT ? KIND_PUT : KIND_DELETE, source.value());
+        }
+        if (++sinceYield >= ENTRIES_PER_SLICE) {
+          sinceYield = 0;
+          if (builder !== null) await drain();
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (isCompaction && this.closing) throw new CompactionAborted();
+          // A full memtable must not wait for a long compaction (LevelDB does the same).
+          if (isCompaction && this.imm !== null) await this.flushImmutable();
+        }
+      }
+      if (builder !== null) await finishOutput();
+      if (outputs.length > 0) await fsyncDir(this.location);
+      return outputs;
+    } catch (err) {
+      if (handle !== null) await (handle as FileHandle).close().catch(() => {});
+      for (const n of written) await rm(join(this.location, tableFileName(n)), { force: true });
+      throw err;
+    }
+  }
+
+  /** Freezes the memtable and waits until it is a table. */
+  async flush(): Promise<void> {
+    this.checkOpen();
+    await new Promise<void>((resolve, reject) => {
+      this.writers.push({ ops: [], sync: false, freeze: true, resolve, reject });
+      if (!this.writing) void this.writeLoop();
+    });
+    while (this.imm !== null && !this.failure) {
+      this.scheduleBackground();
+      await this.waitForProgress();
+    }
+    if (this.failure) throw this.failedError();
+  }
+
+  /** Flushes, then merges every table into one sorted run at the bottom. */
+  async compactAll(): Promise<void> {
+    await this.flush();
+    await new Promise<void>((resolve, reject) => {
+      this.manualWaiters.push({ resolve, reject });
+      this.scheduleBackground();
+    });
+  }
+
+  /** Waits until no flush or compaction is pending (tests and benchmarks). */
+  async waitForIdle(): Promise<void> {
+    for (;;) {
+      if (this.failure) throw this.failedError();
+      if (this.background === null && this.imm === null && !this.needsCompaction()) return;
+      this.scheduleBackground();
+      await this.waitForProgress();
+    }
+  }
+
+  // ---------------------------------------------------------------- stats and close
+
+  stats(): LsmStats {
+    const v = this.current;
+    const scores = levelScores(v, this.policy);
+    const levels = v.levels.map((tables, level) => ({
+      level,
+      files: tables.length,
+      bytes: v.levelBytes(level),
+      score: scores[level] ?? 0,
+    }));
+    const tableBytes = v.totalBytes();
+    const c = this.counters;
+    // Space amplification as RocksDB estimates it: all table bytes over the bytes of the
+    // biggest sorted run (the last level, or the largest tier), which holds about one
+    // version of each key.
+    let biggestRun = 0;
+    if (this.options.compaction === 'tiered') for (const t of v.levels[0]!) biggestRun = Math.max(biggestRun, t.bytes);
+    else for (let level = LEVELS - 1; level >= 0 && biggestRun === 0; level--) if (level > 0) biggestRun = v.levelBytes(level);
+    if (biggestRun === 0) biggestRun = tableBytes;
+    const lookups = this.cache.hits + this.cache.misses;
+    return {
+      levels,
+      memtable: { bytes: this.mem.bytes, entries: this.mem.entries, immutable: this.imm !== null },
+      lastSequence: this.lastSeq,
+      snapshots: this.snapshots.length,
+      bloom: {
+        checks: this.readStats.bloomChecks,
+        negatives: this.readStats.bloomNegatives,
+        usefulRate: this.readStats.bloomChecks > 0 ? this.readStats.bloomNegatives / this.readStats.bloomChecks : 0,
+      },
+      blockCache: {
+        hits: this.cache.hits,
+        misses: this.cache.misses,
+        hitRate: lookups > 0 ? this.cache.hits / lookups : 0,
+        bytes: this.cache.bytes,
+        capacityBytes: this.cache.capacityBytes,
+      },
+      bytes: {
+        user: c.userBytes,
+        wal: c.walBytes,
+        flush: c.flushBytes,
+        compactionRead: c.compactionReadBytes,
+        compactionWritten: c.compactionWrittenBytes,
+        tables: tableBytes,
+      },
+      writeAmplification: c.userBytes > 0 ? (c.walBytes + c.flushBytes + c.compactionWrittenBytes) / c.userBytes : 0,
+      spaceAmplification: tableBytes > 0 ? tableBytes / biggestRun : 0,
+      flushes: c.flushes,
+      compactions: c.compactions,
+      trivialMoves: c.trivialMoves,
+      stalls: { count: c.stalls, ms: Math.round(c.stallMs) },
+      walTornTailBytes: this.wal.tornTailBytes,
+      compaction: this.options.compaction,
+    };
+  }
+
+  /** A short random id for temporary names (tests use it to tell instances apart). */
+  readonly instanceId = randomUUID();
+
+  async close(): Promise<void> {
+    if (this.closed || this.closing) return;
+    this.closing = true;
+    while (this.writing) await this.waitForProgressOrTick();
+    if (this.background) await this.background.catch(() => {});
+    for (const w of this.manualWaiters.splice(0)) w.reject(new EngineFailedError('the database closed'));
+    this.closed = true;
+    await this.closeFiles();
+    this.notifyProgress();
+  }
+
+  private waitForProgressOrTick(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
+  private async closeFiles(): Promise<void> {
+    await this.wal.close().catch(() => {});
+    await this.manifest?.close().catch(() => {});
+    for (const t of this.tables.values()) t.close();
+    this.tables.clear();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new EngineFailedError('the database is closed');
+  }
+
+  private failedError(): Error {
+    return new EngineFailedError(`the engine stopped after a failure: ${String(this.failure)}`, { cause: this.failure });
+  }
+}

@@ -1,0 +1,84 @@
+// Engine options with LevelDB's defaults where LevelDB has one; every size names its unit.
+import { BLOCK_CACHE_BYTES_DEFAULT } from './block-cache.js';
+import { BLOOM_BITS_PER_KEY_DEFAULT } from './bloom.js';
+import type { CompactionStyle } from './compaction.js';
+import { LsmOptionsError } from './errors.js';
+import { WAL_SEGMENT_BYTES_DEFAULT } from './wal.js';
+
+export interface LsmOptions {
+  /** Memtable size at which it is frozen and flushed (LevelDB write_buffer_size: 4 MiB). */
+  writeBufferBytes: number;
+  /** Uncompressed data block size (LevelDB block_size: 4 KiB). */
+  blockBytes: number;
+  /** Entries between full keys in a block (LevelDB block_restart_interval: 16). */
+  restartInterval: number;
+  /** Bloom filter bits per key; 0 turns filters off (LevelDB's policy default: 10). */
+  bloomBitsPerKey: number;
+  blockCacheBytes: number;
+  /** Compaction output tables are cut at about this size (LevelDB max_file_size: 2 MiB). */
+  targetFileBytes: number;
+  compaction: CompactionStyle;
+  l0CompactionTrigger: number;
+  /** Writes wait for compaction once level 0 holds this many tables. */
+  l0StopTrigger: number;
+  /** Level 1's byte budget (LevelDB: 10 MiB); each deeper level gets levelMultiplier times more. */
+  levelBaseBytes: number;
+  levelMultiplier: number;
+  tieredMinRuns: number;
+  tieredSizeRatio: number;
+  walSegmentBytes: number;
+  createIfMissing: boolean;
+  errorIfExists: boolean;
+}
+
+const MiB = 1024 * 1024;
+
+export const LSM_DEFAULTS: LsmOptions = {
+  writeBufferBytes: 4 * MiB,
+  blockBytes: 4096,
+  restartInterval: 16,
+  bloomBitsPerKey: BLOOM_BITS_PER_KEY_DEFAULT,
+  blockCacheBytes: BLOCK_CACHE_BYTES_DEFAULT,
+  targetFileBytes: 2 * MiB,
+  compaction: 'leveled',
+  l0CompactionTrigger: 4,
+  l0StopTrigger: 12,
+  levelBaseBytes: 10 * MiB,
+  levelMultiplier: 10,
+  tieredMinRuns: 4,
+  tieredSizeRatio: 2,
+  walSegmentBytes: WAL_SEGMENT_BYTES_DEFAULT,
+  createIfMissing: true,
+  errorIfExists: false,
+};
+
+export function resolveOptions(given: Partial<LsmOptions>): LsmOptions {
+  const o: LsmOptions = { ...LSM_DEFAULTS };
+  for (const [k, v] of Object.entries(given)) {
+    if (v !== undefined && k in LSM_DEFAULTS) (o as unknown as Record<string, unknown>)[k] = v;
+  }
+  const positive: (keyof LsmOptions)[] = [
+    'writeBufferBytes',
+    'blockBytes',
+    'restartInterval',
+    'targetFileBytes',
+    'l0CompactionTrigger',
+    'l0StopTrigger',
+    'levelBaseBytes',
+    'levelMultiplier',
+    'tieredMinRuns',
+    'tieredSizeRatio',
+    'walSegmentBytes',
+  ];
+  for (const k of positive) {
+    const v = o[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new LsmOptionsError(`${k} must be a positive number, got ${String(v)}`);
+  }
+  if (!(o.bloomBitsPerKey >= 0 && o.bloomBitsPerKey <= 64)) throw new LsmOptionsError('bloomBitsPerKey must be in [0, 64]');
+  if (!(o.blockCacheBytes >= 0)) throw new LsmOptionsError('blockCacheBytes must be >= 0');
+  if (o.compaction !== 'leveled' && o.compaction !== 'tiered') {
+    throw new LsmOptionsError(`compaction must be 'leveled' or 'tiered', got ${String(o.compaction)}`);
+  }
+  if (o.l0StopTrigger < o.l0CompactionTrigger) throw new LsmOptionsError('l0StopTrigger must be >= l0CompactionTrigger');
+  return o;
+}

@@ -1,0 +1,325 @@
+// The seeded simulation (TigerBeetle's VOPR, FoundationDB's simulator, in miniature): a whole
+// cluster in one process on a virtual clock. From one seed it draws the timing of every tick,
+// every message's fate (delay, loss, duplication) and a fault schedule (partitions, crashes,
+// restarts), checks Raft's safety properties after every event, then heals everything and
+// requires the cluster to elect a leader and commit. Same seed, same run: `trace` proves it.
+import { SeededRandom } from '@ddia/common';
+import { bootstrapState } from '../core/raft.js';
+import type { Message, NodeId, Ready } from '../core/types.js';
+import { type NetworkFaults, SimNetwork } from '../transport/sim-network.js';
+import { InvariantViolation, SafetyChecker } from './checker.js';
+import { EventQueue } from './event-queue.js';
+import { foldHash, SimNode, type SimRaftOptions } from './sim-node.js';
+
+/** Virtual milliseconds per Raft tick. */
+export const SIM_TICK_MS = 10;
+export const SIM_CHAOS_MS_DEFAULT = 3_000;
+/** After healing, the cluster must elect and commit within this budget. */
+export const SIM_HEAL_BUDGET_MS = 4_000;
+const CLIENT_INTERVAL_MS = 20;
+const FAULT_INTERVAL_MIN_MS = 50;
+const FAULT_INTERVAL_MAX_MS = 400;
+const DISK_DELAY_MAX_MS = 4;
+
+export interface SimulationOptions {
+  seed: number;
+  nodeCount: number;
+  chaosMs?: number;
+  raft?: SimRaftOptions;
+  /** Keep the full event trace (for the determinism test and for debugging). */
+  keepTrace?: boolean;
+}
+
+export interface SimulationResult {
+  seed: number;
+  ok: boolean;
+  violation: string | null;
+  /** A hash of every event, in order: equal for equal seeds. */
+  traceHash: number;
+  trace: string[];
+  stats: {
+    events: number;
+    messagesSent: number;
+    messagesDropped: number;
+    crashes: number;
+    partitions: number;
+    leadersElected: number;
+    maxCommitted: number;
+    readsChecked: number;
+    snapshotsInstalled: number;
+    healedLeaderAfterMs: number;
+  };
+}
+
+type SimEvent =
+  | { kind: 'tick'; id: NodeId }
+  | { kind: 'deliver'; message: Message }
+  | { kind: 'disk'; id: NodeId; ready: Ready; epoch: number }
+  | { kind: 'client' }
+  | { kind: 'fault' };
+
+export function runSimulation(options: SimulationOptions): SimulationResult {
+  const random = new SeededRandom(options.seed);
+  const ids = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}`);
+  const chaosMs = options.chaosMs ?? SIM_CHAOS_MS_DEFAULT;
+  // Each seed draws its own fault intensity and batching, so the seed space covers gentle
+  // and brutal runs, and small append batches that expose commit-rule bugs (Figure 8).
+  const faults: NetworkFaults = {
+    dropRate: random.pick([0, 0.01, 0.05, 0.15]),
+    duplicateRate: random.pick([0, 0.02, 0.1]),
+    delayMinMs: 1,
+    delayMaxMs: random.pick([5, 20, 60]),
+  };
+  const raftOptions: SimRaftOptions = {
+    appendEntriesMax: random.pick([1, 2, 64]),
+    inflightMax: random.pick([1, 4, 64]),
+    ...options.raft,
+  };
+  const snapshotEvery = random.pick([0, 5, 25]);
+  const crashRate = random.pick([0.1, 0.3]);
+
+  const checker = new SafetyChecker();
+  const network = new SimNetwork(random.fork(), faults);
+  const queue = new EventQueue<SimEvent>();
+  const nodes = new Map<NodeId, SimNode>();
+  const diskBusy = new Map<NodeId, boolean>();
+  const epochs = new Map<NodeId, number>();
+  const trace: string[] = [];
+  let traceHash = 0;
+  let now = 0;
+  let commandSeq = 0;
+  let readSeq = 0;
+  const pendingReads = new Map<string, { id: NodeId; committedAtStart: number }>();
+  const stats: SimulationResult['stats'] = {
+    events: 0,
+    messagesSent: 0,
+    messagesDropped: 0,
+    crashes: 0,
+    partitions: 0,
+    leadersElected: 0,
+    maxCommitted: 0,
+    readsChecked: 0,
+    snapshotsInstalled: 0,
+    healedLeaderAfterMs: -1,
+  };
+  const leaderTerms = new Set<number>();
+
+  const record = (line: string) => {
+    traceHash = foldHash(traceHash, line);
+    if (options.keepTrace) trace.push(line);
+  };
+
+  const boot = bootstrapState(ids.map((id) => ({ id })));
+  for (const id of ids) {
+    const node = new SimNode(id, raftOptions, random, checker);
+    node.snapshotEvery = snapshotEvery;
+    node.storage.saveSync({ snapshot: null, entries: boot.entries, hardState: boot.hardState });
+    node.start();
+    nodes.set(id, node);
+    epochs.set(id, 0);
+    // Each node's ticks start at a different phase: clocks are not synchronized.
+    queue.push(random.int(1, SIM_TICK_MS), { kind: 'tick', id });
+  }
+  queue.push(CLIENT_INTERVAL_MS, { kind: 'client' });
+  queue.push(random.int(FAULT_INTERVAL_MIN_MS, FAULT_INTERVAL_MAX_MS), { kind: 'fault' });
+
+  const liveLeaders = () =>
+    [...nodes.values()]
+      .filter((n) => n.raft?.role === 'leader')
+      .map((n) => ({ id: n.id, raft: n.raft as NonNullable<SimNode['raft']> }));
+
+  const check = (id: NodeId) => {
+    const raft = nodes.get(id)?.raft;
+    if (!raft) return;
+    checker.observe(id, raft);
+    checker.checkLeaders(liveLeaders());
+    if (raft.role === 'leader' && !leaderTerms.has(raft.term)) {
+      leaderTerms.add(raft.term);
+      stats.leadersElected++;
+      record(`${now} leader ${id} term ${raft.term}`);
+    }
+  };
+
+  // The driver loop of one node: one Ready at a time goes to "disk"; its messages leave and
+  // its entries apply only when the write completes (persistence before send, §5.1 / Fig. 2).
+  const pump = (id: NodeId) => {
+    const node = nodes.get(id) as SimNode;
+    const raft = node.raft;
+    if (!raft || diskBusy.get(id) || !raft.hasReady()) return;
+    const rd = raft.ready();
+    diskBusy.set(id, true);
+    queue.push(now + random.int(0, DISK_DELAY_MAX_MS), { kind: 'disk', id, ready: rd, epoch: epochs.get(id) ?? 0 });
+  };
+
+  const finishDisk = (id: NodeId, rd: Ready) => {
+    const node = nodes.get(id) as SimNode;
+    diskBusy.set(id, false);
+    if (!node.raft) return;
+    node.persist(rd);
+    if (rd.snapshot) stats.snapshotsInstalled++;
+    const readsBefore = node.readStates.length;
+    const msgs = node.apply(rd);
+    for (const rs of node.readStates.slice(readsBefore)) {
+      const pending = pendingReads.get(rs.context);
+      if (pending) {
+        pendingReads.delete(rs.context);
+        checker.readReturned(id, rs.index, pending.committedAtStart);
+        stats.readsChecked++;
+      }
+    }
+    node.readStates = [];
+    for (const m of msgs) {
+      for (const d of network.route(m, now)) queue.push(d.atMs, { kind: 'deliver', message: d.message });
+    }
+  };
+
+  const runEvent = (ev: SimEvent, chaos: boolean) => {
+    stats.events++;
+    switch (ev.kind) {
+      case 'tick': {
+        const node = nodes.get(ev.id) as SimNode;
+        node.raft?.tick();
+        queue.push(now + SIM_TICK_MS, ev);
+        check(ev.id);
+        pump(ev.id);
+        return;
+      }
+      case 'deliver': {
+        const m = ev.message;
+        const node = nodes.get(m.to) as SimNode;
+        if (!node.raft || !network.connected(m.from, m.to)) return;
+        record(`${now} ${m.type} ${m.from}>${m.to} t${m.term} i${m.index} n${m.entries.length} c${m.commit}`);
+        node.raft.step(m);
+        check(m.to);
+        pump(m.to);
+        return;
+      }
+      case 'disk':
+        if (ev.epoch !== epochs.get(ev.id)) return; // the node crashed before the write finished
+        finishDisk(ev.id, ev.ready);
+        check(ev.id);
+        pump(ev.id);
+        return;
+      case 'client': {
+        queue.push(now + CLIENT_INTERVAL_MS, ev);
+        const node = nodes.get(random.pick(ids)) as SimNode;
+        if (!node.raft) return;
+        if (random.chance(0.3)) {
+          const context = `r${readSeq++}`;
+          if (node.raft.readIndex(context)) {
+            pendingReads.set(context, { id: node.id, committedAtStart: checker.maxCommitted });
+          }
+        } else {
+          node.raft.propose(new TextEncoder().encode(`c${commandSeq++}`));
+        }
+        check(node.id);
+        pump(node.id);
+        return;
+      }
+      case 'fault':
+        if (!chaos) return;
+        injectFault();
+        queue.push(now + random.int(FAULT_INTERVAL_MIN_MS, FAULT_INTERVAL_MAX_MS), ev);
+        return;
+    }
+  };
+
+  const crash = (id: NodeId) => {
+    const node = nodes.get(id) as SimNode;
+    if (!node.up) return;
+    node.crash();
+    stats.crashes++;
+    epochs.set(id, (epochs.get(id) ?? 0) + 1);
+    diskBusy.set(id, false);
+    record(`${now} crash ${id}`);
+  };
+
+  const restart = (id: NodeId) => {
+    const node = nodes.get(id) as SimNode;
+    if (node.up) return;
+    node.start();
+    record(`${now} restart ${id}`);
+    check(id);
+    pump(id);
+  };
+
+  const injectFault = () => {
+    const roll = random.next();
+    if (roll < crashRate) {
+      const up = ids.filter((id) => nodes.get(id)?.up);
+      // Prefer crashing the leader: that is where the interesting bugs live.
+      const leader = liveLeaders()[0]?.id;
+      if (up.length === 0) return;
+      const victim = leader && random.chance(0.5) ? leader : random.pick(up);
+      crash(victim);
+    } else if (roll < crashRate + 0.25) {
+      for (const id of ids) if (!nodes.get(id)?.up) restart(id);
+    } else if (roll < crashRate + 0.45) {
+      const shuffled = random.shuffle([...ids]);
+      const cutAt = random.int(1, ids.length - 1);
+      network.partition([shuffled.slice(0, cutAt), shuffled.slice(cutAt)]);
+      stats.partitions++;
+      record(`${now} partition ${shuffled.slice(0, cutAt).join(',')} | ${shuffled.slice(cutAt).join(',')}`);
+    } else {
+      network.heal();
+      record(`${now} heal`);
+    }
+  };
+
+  let violation: string | null = null;
+  try {
+    // Phase 1: chaos.
+    while ((queue.peekMs() ?? Number.POSITIVE_INFINITY) <= chaosMs) {
+      const ev = queue.pop();
+      if (!ev) break;
+      now = ev.atMs;
+      runEvent(ev.value, true);
+    }
+    // Phase 2: heal everything; the cluster must elect a leader and commit a fresh entry.
+    now = chaosMs;
+    network.heal();
+    network.faults = { dropRate: 0, duplicateRate: 0, delayMinMs: 1, delayMaxMs: 5 };
+    for (const id of ids) restart(id);
+    record(`${now} healed`);
+    const deadline = chaosMs + SIM_HEAL_BUDGET_MS;
+    let probe: { index: number; term: number } | null = null;
+    let done = false;
+    while (!done) {
+      const ev = queue.pop();
+      if (!ev || ev.atMs > deadline) break;
+      now = ev.atMs;
+      runEvent(ev.value, false);
+      const leader = liveLeaders().sort((a, b) => b.raft.term - a.raft.term)[0];
+      if (leader && stats.healedLeaderAfterMs < 0) stats.healedLeaderAfterMs = now - chaosMs;
+      if (leader && (!probe || leader.raft.log.term(probe.index) !== probe.term)) {
+        const r = leader.raft.propose(new TextEncoder().encode('after-heal'));
+        if (r.ok) probe = { index: r.index, term: r.term };
+        pump(leader.id);
+      }
+      if (probe) {
+        const p = probe;
+        done = [...nodes.values()].every((n) => n.appliedIndex >= p.index && n.raft?.log.term(p.index) === p.term);
+      }
+    }
+    if (!done) {
+      if (options.keepTrace) {
+        for (const n of nodes.values()) record(`${n.id} applied ${n.appliedIndex} ${JSON.stringify(n.raft?.status())}`);
+      }
+      throw new InvariantViolation(
+        `liveness: after healing at ${chaosMs} ms no leader committed a new entry on every node within ${SIM_HEAL_BUDGET_MS} ms`,
+      );
+    }
+  } catch (err) {
+    violation = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    record(`${now} violation ${violation}`);
+  }
+  stats.messagesSent = network.sent;
+  stats.messagesDropped = network.dropped;
+  stats.maxCommitted = checker.maxCommitted;
+  return { seed: options.seed, ok: violation === null, violation, traceHash, trace, stats };
+}
+
+export function replayCommand(seed: number, nodeCount: number, canary = false): string {
+  const env = `RAFT_SEED=${seed} RAFT_NODES=${nodeCount}${canary ? ' RAFT_CANARY=1' : ''}`;
+  return `${env} npx vitest run --project raft test/sim.test.ts`;
+}

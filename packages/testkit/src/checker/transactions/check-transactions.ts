@@ -1,0 +1,107 @@
+// checkTransactions: Adya's isolation anomalies (Adya 1999; DDIA ch. 7) found Elle's way.
+// Infer the dependency graph, then look in each strongly connected component for the cycle
+// shapes that define each anomaly:
+//   G0        write cycle: ww edges only (dirty writes)
+//   G1c       circular information flow: ww and wr edges, at least one wr
+//   G-single  read skew: exactly one rw edge, the rest ww / wr
+//   G2-item   write skew and friends: two or more rw edges
+// plus G1a (aborted read) and G1b (intermediate read), which need no cycle. With `realtime`,
+// real-time edges are added and cycles that need them are reported as *-realtime (violations
+// of strict serializability that plain serializability allows).
+
+import { DependencyGraph } from './dependency-graph.js';
+import { addRealtimeEdges, inferListAppend, inferRwRegister, type Workload } from './infer-edges.js';
+import type { Anomaly, AnomalyType, DependencyEdge, DependencyType, Transaction } from './transaction.js';
+
+export interface TransactionCheckOptions {
+  /** Default: list-append when any transaction appends, else rw-register. */
+  workload?: Workload;
+  /** Add real-time edges and report *-realtime cycles (strict serializability). */
+  realtime?: boolean;
+}
+
+export interface TransactionCheckResult {
+  valid: boolean;
+  workload: Workload;
+  /** Distinct anomaly types found, in the order of the list above. */
+  anomalyTypes: AnomalyType[];
+  anomalies: Anomaly[];
+  edgeCounts: Record<DependencyType, number>;
+}
+
+const ORDER: AnomalyType[] = [
+  'duplicate-write',
+  'garbage-read',
+  'incompatible-order',
+  'G0',
+  'G1a',
+  'G1b',
+  'G1c',
+  'G-single',
+  'G2-item',
+  'G0-realtime',
+  'G1c-realtime',
+  'G-single-realtime',
+  'G2-item-realtime',
+];
+
+const WW = new Set<DependencyType>(['ww']);
+const WW_WR = new Set<DependencyType>(['ww', 'wr']);
+const ALL_DATA = new Set<DependencyType>(['ww', 'wr', 'rw']);
+const ALL = new Set<DependencyType>(['ww', 'wr', 'rw', 'rt']);
+
+function describeCycle(cycle: DependencyEdge[]): string {
+  return cycle.map((e) => `T${e.from} -${e.type}-> T${e.to} (${e.why})`).join('; ');
+}
+
+function cycleAnomaly(type: AnomalyType, cycle: DependencyEdge[]): Anomaly {
+  return { type, transactions: cycle.map((e) => e.from), cycle, explanation: `${type}: ${describeCycle(cycle)}` };
+}
+
+/** Classifies a cycle by its data edges: the weakest anomaly it is an instance of. */
+function classify(cycle: DependencyEdge[]): 'G0' | 'G1c' | 'G-single' | 'G2-item' {
+  const rw = cycle.filter((e) => e.type === 'rw').length;
+  if (rw === 1) return 'G-single';
+  if (rw > 1) return 'G2-item';
+  return cycle.some((e) => e.type === 'wr') ? 'G1c' : 'G0';
+}
+
+function findCycles(graph: DependencyGraph, realtime: boolean): Anomaly[] {
+  const anomalies: Anomaly[] = [];
+  for (const members of graph.components(ALL_DATA)) {
+    const component = new Set(members);
+    const g0 = graph.findCycle(component, 'ww', WW);
+    if (g0 !== undefined) anomalies.push(cycleAnomaly('G0', g0));
+    const g1c = graph.findCycle(component, 'wr', WW_WR);
+    if (g1c !== undefined) anomalies.push(cycleAnomaly('G1c', g1c));
+    const single = graph.findCycle(component, 'rw', WW_WR);
+    if (single !== undefined) anomalies.push(cycleAnomaly('G-single', single));
+    // A cycle whose closing path holds another rw edge: two or more anti-dependencies.
+    const g2 = graph.findCycle(component, 'rw', ALL_DATA, 'rw');
+    if (g2 !== undefined) anomalies.push(cycleAnomaly('G2-item', g2));
+  }
+  if (realtime) {
+    // Only cycles that need a real-time edge: the others were reported above.
+    for (const members of graph.components(ALL)) {
+      const cycle = graph.findCycle(new Set(members), 'rt', ALL);
+      if (cycle !== undefined) {
+        anomalies.push(cycleAnomaly(`${classify(cycle)}-realtime` as AnomalyType, cycle));
+      }
+    }
+  }
+  return anomalies;
+}
+
+export function checkTransactions(
+  transactions: readonly Transaction[],
+  options: TransactionCheckOptions = {},
+): TransactionCheckResult {
+  const workload =
+    options.workload ?? (transactions.some((t) => t.ops?.some((op) => op[0] === 'append')) ? 'list-append' : 'rw-register');
+  const { graph, anomalies } = workload === 'list-append' ? inferListAppend(transactions) : inferRwRegister(transactions);
+  if (options.realtime === true) addRealtimeEdges(graph, transactions);
+  anomalies.push(...findCycles(graph, options.realtime === true));
+  anomalies.sort((a, b) => ORDER.indexOf(a.type) - ORDER.indexOf(b.type));
+  const anomalyTypes = ORDER.filter((type) => anomalies.some((a) => a.type === type));
+  return { valid: anomalies.length === 0, workload, anomalyTypes, anomalies, edgeCounts: { ...graph.counts } };
+}

@@ -1,0 +1,4 @@
+export * from './check-transactions.js';
+export * from './dependency-graph.js';
+export * from './infer-edges.js';
+export * from './transaction.js';

@@ -1,0 +1,365 @@
+// The Hermitage test cases (Martin Kleppmann, github.com/ept/hermitage) as data: each is
+// an interleaving of statements by two or three transactions on the table
+// test(id, value) = {(1, 10), (2, 20)}, plus a check that says, from what the
+// transactions observed, whether the anomaly happened. The same scenario runs against our
+// engine at every isolation level and against PostgreSQL (postgres-driver.ts).
+// Expressions are written in the subset of SQL our expression language shares with it.
+
+export type Op =
+  | { op: 'begin'; isolation?: string }
+  | { op: 'select'; where: string }
+  | { op: 'insert'; id: number; value: number }
+  | { op: 'update'; where: string; set: string }
+  | { op: 'delete'; where: string }
+  | { op: 'commit' }
+  | { op: 'abort' };
+
+export type Step = Op & { tx: string; label?: string };
+
+export interface TestRow {
+  id: number;
+  value: number;
+}
+
+export interface StepResult {
+  rows?: TestRow[];
+  count?: number;
+  error?: { code: string; message: string };
+  /** The step did not finish before the next one was issued: it waited for a lock. */
+  blocked: boolean;
+}
+
+export type Results = Record<string, StepResult>;
+
+export interface Scenario {
+  /** Column name in the table (Hermitage's anomaly names). */
+  name: string;
+  title: string;
+  /** The book's or Adya's description, in one sentence. */
+  description: string;
+  steps: Step[];
+  /** From the observations: did the anomaly occur? */
+  anomaly(r: Results): boolean;
+}
+
+const value = (r: StepResult | undefined, id: number): number | undefined =>
+  r?.rows?.find((row) => Number(row.id) === id)?.value;
+const ok = (r: StepResult | undefined): boolean => r !== undefined && r.error === undefined;
+const has = (r: StepResult | undefined, id: number): boolean => value(r, id) !== undefined;
+
+const begin2: Step[] = [
+  { tx: 'T1', op: 'begin' },
+  { tx: 'T2', op: 'begin' },
+];
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'G0',
+    title: 'Write cycles (dirty writes)',
+    description: 'Two transactions overwrite each other’s uncommitted writes, so the final state mixes them.',
+    steps: [
+      ...begin2,
+      { tx: 'T1', op: 'update', where: 'id = 1', set: '11' },
+      { tx: 'T2', op: 'update', where: 'id = 1', set: '12' },
+      { tx: 'T1', op: 'update', where: 'id = 2', set: '21' },
+      { tx: 'T1', op: 'commit' },
+      { tx: 'T2', op: 'update', where: 'id = 2', set: '22' },
+      { tx: 'T2', op: 'commit' },
+      { tx: 'C', op: 'begin', isolation: 'read-committed' },
+      { tx: 'C', op: 'select', where: 'true', label: 'final' },
+      { tx: 'C', op: 'commit' },
+    ],
+    anomaly: (r) => {
+      const a = value(r.final, 1);
+      const b = value(r.final, 2);
+      return (a === 12 && b === 21) || (a === 11 && b === 22);
+    },
+  },
+  {
+    name: 'G1a',
+    title: 'Aborted reads (dirty read)',
+    description: 'A transaction reads a value written by a transaction that later aborts.',
+    steps: [
+      ...begin2,
+      { tx: 'T1', op: 'update', where: 'id = 1', set: '101' },
+      { tx: 'T2', op: 'select', where: 'true', label: 'r1' },
+      { tx: 'T1', op: 'abort' },
+      { tx: 'T2', op: 'select', where: 'true', label: 'r2' },
+      { tx: 'T2', op: 'commit' },
+    ],
+    anomaly: (r) => value(r.r1, 1) === 101 || value(r.r2, 1) === 101,
+  },
+  {
+    name: 'G1b',
+    title: 'Intermediate reads (dirty read)',
+    description: 'A transaction reads a value that its writer later overwrote before committing.',
+    steps: [
+      ...begin2,
+      { tx: 'T1', op: 'update', where: 'id = 1', set: '101' },
+      { tx: 'T2', op: 'select', where: 'true', label: 'r1' },
+      { tx: 'T1', op: 'update', where: 'id = 1', set: '11' },
+      { tx: 'T1', op: 'commit' },
+      { tx: 'T2', op: 'select', where: 'true', label: 'r2' },
+      { tx: 'T2', op: 'commit' },
+    ],
+    anomaly: (r) => value(r.r1, 1) === 101 || value(r.r2, 1) === 101,
+  },
+  {
+    name: 'G1c',
+    title: 'Circular information flow (dirty read)',
+    description: 'Each of two transactions reads the other’s uncommitted write.',
+    steps: [
+      ...begin2,
+      { tx: 'T1', op: 'update', where: 'id = 1', set: '11' },
+      { tx: 'T2', op: 'update', where: 'id = 2', set: '22' },
+      { tx: 'T1', op: 'select', where: 'id = 2', label: 'r1' },
+      { tx: 'T2', op: 'select', where: 'id = 1', label: 'r2' },
+      { tx: 'T1', op: 'commit' },
+      { tx: 'T2', op: 'commit' },
+    ],
+    // A cycle of write-read dependencies: each read the other's write before either committed.
+    anomaly: (r) => value(r.r1, 2) === 22 && value(r.r2, 1) === 11,
+  },
+  {
+    name: 'OTV',
+    title: 'Observed transaction vanishes',
+    description: 'A reader sees one of a transaction’s overwrites and later reads an older value it replaced.',
+    steps: [
+      ...begin2,
+      { tx: 'T3', op: 'begin' },
+      { tx: 'T1', op: 'update', where: 'id = 1', set: '11' },
+      { tx: 'T1', op: 'update', where: 'id = 2', set: '19' },
+      { tx: 'T2', op: 'update', where: 'id = 1', set: '12' },
+      { tx: 'T1', op: 'commit' },
+      { tx: 'T3', op: 'select', where: 'id = 1', label: 'a' },
+      { tx: 'T2', op: 'update', where: 'id = 2', set: '18' },
+      { tx: 'T3', op: 'select', where: 'id = 2', label: 'b' },
+      { tx: 'T2', op: 'commit' },
+      { tx: 'T3', op: 'select', where: 'id = 2', label: 'c' },
+      { tx: 'T3', op: 'select', where: 'id = 1', label: 'd' },
+      { tx: 'T3', op: 'commit' },
+    ],
+    anomaly: (r) => {
+      let sawT2 = false;
+      for (const [label, id] of [
+        ['a', 1],
+        ['b', 2],
+        ['c', 2],
+        ['d', 1],
+      ] as const) {
+        const v = value(r[label], id);
+        if (sawT2 && (v === 11 || v === 19)) return true;
+        if (v === 12 || v === 18) sawT2 = true;
+      }
+      return false;
+    },
+  },
+  {
+    name: 'PMP',
+    title: 'Predicate-many-preceders (phantom)',
+    description: 'A predicate read repeated in one transaction sees a row another transaction inserted meanwhile.',
+    steps: [
+      ...begin2,
+      { tx: 'T1', op: 'select', where: 'value = 30', label: 'a' },
+      { tx: 'T2', op: 'insert', id: 3, value: 30 },
+      { tx: 'T2', op: 'commit' },
+      { tx: 'T1', op: 'select', where: 'value % 3 = 0', label: 'b' },
+      { tx: 'T1', op: 'commit' },
+    ],
+    anomaly: (r) => has(r.b, 3),
+  },
+  {
+    name: 'PMP-write',
+    title: 'Predicate-many-preceders with a write predicate',
+    description: 'A delete chooses rows by a snapshot that a concurrent update has moved under it.',
+    steps: [
+      ...begin2,
+      { tx: 'T1', op: 'update', where: 'true', set: 'value + 10' },
+      { tx: 'T2', op: 'delete', where: 'value = 20' },
+      { tx: 'T1', op: 'commit' },
+      { tx: 'T2', op: 'select', where: 'value = 20', label: 'r' },
+      { tx: 'T2', op: 'commit', label: 'c2' },
+    ],
+    anomaly: (r) => ok(r.c2) && (r.r?.rows?.length ?? 0) > 0,
+  },
+  {
+    name: 'P4',
+    title: 'Lost update',
+    description: 'Two read-modify-write cycles on one row: the second overwrites the first without seeing it.',
+    steps: [
+      ...begin2,
+      { tx: 'T1', op: 'select', where: 'id = 1', label: 'r1' },
+      { tx: 'T2', op: 'select', where: 'id = 1', label: 'r2' },
+      { tx: 'T1', op: 'update', where: 'id = 1', set: '11' },
+      { tx: 'T2', op: 'update', where: 'id = 1', set: '11' },
+      { tx: 'T1', op: 'commit', label: 'c1' },
+      { tx: 'T2', op: 'commit', label: 'c2' },
+    ],
+    anomaly: (r) => ok(r.c1) && ok(r.c2) && value(r.r1, 1) === 10 && value(r.r2, 1) === 10,
+  },
+  {
+    name: 'G-single',
+    title: 'Single anti-dependency cycle (read skew)',
+    description: 'A reader sees part of a transaction’s effects: id 1 before it, id 2 after it.',
+    steps: [
+      ...begin2,
+      { tx: 'T1', op: 'select', where: 'id = 1', label: 'a' },
+      { tx: 'T2', op: 'select', where: 'id = 1' },
+      { tx: 'T2', op: 'select', where: 'id = 2' },
+      { tx: 'T2', op: 'update', where: 'id = 1', set: '12' },
+      { tx: 'T2', op: 'update', where: 'id = 2', set: '18' },
+      { tx: 'T2', op: 'commit' },
+      { tx: 'T1', op: 'select', where: 'id = 2', label: 'b' },
+      { tx: 'T1', op: 'commit' },
+    ],
+    anomaly: (r) => value(r.a, 1) === 10 && value(r.b, 2) === 18,
+  },
+  {
+    name: 'G-single-predicate',
+    title: 'Read skew through predicate reads',
+    description: 'Two predicate reads in one transaction straddle another transaction’s update.',
+    steps: [
+      ...begin2,
+      { tx: 'T1', op: 'select', where: 'value % 5 = 0', label: 'a' },
+      { tx: 'T2', op: 'update', where: 'value = 10', set: '12' },
+      { tx: 'T2', op: 'commit' },
+      { tx: 'T1', op: 'select', where: 'value % 3 = 0', label: 'b' },
+      { tx: 'T1', op: 'commit' },
+    ],
+    anomaly: (r) => value(r.a, 1) === 10 && value(r.b, 1) === 12,
+  },
+  {
+    name: 'G-single-write',
+    title: 'Read skew through a write predicate',
+    description: 'A transaction reads before another commits, then deletes by a predicate evaluated after it.',
+    steps: [
+      ...begin2,
+      { tx: 'T1', op: 'select', where: 'id = 1', label: 'a' },
+      { tx: 'T2', op: 'select', where: 'true' },
+      { tx: 'T2', op: 'update', where: 'id = 1', set: '12' },
+      { tx: 'T2', op: 'update', where: 'id = 2', set: '18' },
+      { tx: 'T2', op: 'commit' },
+      { tx: 'T1', op: 'delete', where: 'value = 20', label: 'd' },
+      { tx: 'T1', op: 'commit', label: 'c1' },
+    ],
+    anomaly: (r) => value(r.a, 1) === 10 && ok(r.d) && r.d?.count === 0 && ok(r.c1),
+  },
+  {
+    name: 'G2-item',
+    title: 'Item anti-dependency cycle (write skew)',
+    description: 'Both read both rows, each updates a different one; neither saw the other’s write.',
+    steps: [
+      ...begin2,
+      { tx: 'T1', op: 'select', where: 'id = 1 or id = 2', label: 'a' },
+      { tx: 'T2', op: 'select', where: 'id = 1 or id = 2', label: 'b' },
+      { tx: 'T1', op: 'update', where: 'id = 1', set: '11' },
+      { tx: 'T2', op: 'update', where: 'id = 2', set: '21' },
+      { tx: 'T1', op: 'commit', label: 'c1' },
+      { tx: 'T2', op: 'commit', label: 'c2' },
+    ],
+    anomaly: (r) => ok(r.c1) && ok(r.c2) && value(r.a, 2) === 20 && value(r.b, 1) === 10,
+  },
+  {
+    name: 'G2',
+    title: 'Anti-dependency cycle on a predicate (write skew with phantoms)',
+    description: 'Both check that no row matches, both insert a matching row; each missed the other’s.',
+    steps: [
+      ...begin2,
+      { tx: 'T1', op: 'select', where: 'value % 3 = 0', label: 'a' },
+      { tx: 'T2', op: 'select', where: 'value % 3 = 0', label: 'b' },
+      { tx: 'T1', op: 'insert', id: 3, value: 30 },
+      { tx: 'T2', op: 'insert', id: 4, value: 42 },
+      { tx: 'T1', op: 'commit', label: 'c1' },
+      { tx: 'T2', op: 'commit', label: 'c2' },
+    ],
+    anomaly: (r) => ok(r.c1) && ok(r.c2) && !has(r.a, 4) && !has(r.b, 3),
+  },
+  {
+    name: 'Fekete',
+    title: 'Read-only transaction anomaly (Fekete et al. 2004)',
+    description: 'A read-only transaction sees T2’s deposit but not T1’s earlier-serialized write.',
+    steps: [
+      { tx: 'T1', op: 'begin' },
+      { tx: 'T1', op: 'select', where: 'true', label: 'a' },
+      { tx: 'T2', op: 'begin' },
+      { tx: 'T2', op: 'update', where: 'id = 2', set: 'value + 5' },
+      { tx: 'T2', op: 'commit' },
+      { tx: 'T3', op: 'begin' },
+      { tx: 'T3', op: 'select', where: 'true', label: 't3' },
+      { tx: 'T3', op: 'commit' },
+      { tx: 'T1', op: 'update', where: 'id = 1', set: '0', label: 'u1' },
+      { tx: 'T1', op: 'commit', label: 'c1' },
+    ],
+    anomaly: (r) => ok(r.u1) && ok(r.c1) && value(r.t3, 1) === 10 && value(r.t3, 2) === 25,
+  },
+];
+
+export type Outcome = 'not prevented' | 'prevented' | 'blocked' | 'aborted';
+
+export const RETRY_CODES = new Set(['DDIA_ERR_SERIALIZATION', 'DDIA_ERR_DEADLOCK', '40001', '40P01']);
+
+/** How a level dealt with a scenario: the anomaly happened, or what stopped it. */
+export function classify(scenario: Scenario, results: Results): Outcome {
+  if (scenario.anomaly(results)) return 'not prevented';
+  const all = Object.values(results);
+  if (all.some((r) => r.error && RETRY_CODES.has(r.error.code))) return 'aborted';
+  if (all.some((r) => r.blocked)) return 'blocked';
+  return 'prevented';
+}
+
+/**
+ * PostgreSQL's rows, transcribed from Hermitage's published results (README table and
+ * postgres.md): true = the level prevents the anomaly. Columns Hermitage only shows in
+ * postgres.md (PMP-write, the G-single variants, Fekete) follow its test cases there.
+ */
+export const POSTGRES_EXPECTED: Record<'read-committed' | 'repeatable-read' | 'serializable', Record<string, boolean>> =
+  {
+    'read-committed': {
+      G0: true,
+      G1a: true,
+      G1b: true,
+      G1c: true,
+      OTV: true,
+      PMP: false,
+      'PMP-write': false,
+      P4: false,
+      'G-single': false,
+      'G-single-predicate': false,
+      'G-single-write': false,
+      'G2-item': false,
+      G2: false,
+      Fekete: false,
+    },
+    'repeatable-read': {
+      G0: true,
+      G1a: true,
+      G1b: true,
+      G1c: true,
+      OTV: true,
+      PMP: true,
+      'PMP-write': true,
+      P4: true,
+      'G-single': true,
+      'G-single-predicate': true,
+      'G-single-write': true,
+      'G2-item': false,
+      G2: false,
+      Fekete: false,
+    },
+    serializable: {
+      G0: true,
+      G1a: true,
+      G1b: true,
+      G1c: true,
+      OTV: true,
+      PMP: true,
+      'PMP-write': true,
+      P4: true,
+      'G-single': true,
+      'G-single-predicate': true,
+      'G-single-write': true,
+      'G2-item': true,
+      G2: true,
+      Fekete: true,
+    },
+  };
