@@ -25,6 +25,7 @@ export class CliError extends Error {
 
 export async function up(serviceName: string, nodes: number | undefined, io: Output): Promise<NodeRecord[]> {
   const def = findService(serviceName);
+  const plan = planNodes(def, nodes ?? def.nodes);
   const entry = serviceEntry(def.pkg);
   if (!existsSync(entry)) {
     throw new CliError(`${entry} is missing: run \`pnpm build\` first`);
@@ -37,7 +38,6 @@ export async function up(serviceName: string, nodes: number | undefined, io: Out
     );
   }
   state.nodes = state.nodes.filter((n) => n.service !== def.name);
-  const plan = planNodes(def, nodes ?? def.nodes);
   const started: NodeRecord[] = [];
   for (const node of plan) {
     const dataDir = join(labHome(), 'data', node.name);

@@ -1,6 +1,6 @@
 // Starting, signalling and watching local service processes.
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { HttpClient } from '@ddia/common';
 
@@ -11,12 +11,19 @@ export const STOP_GRACE_MS = 5_000;
 
 const client = new HttpClient({ retries: 0, deadlineMs: HEALTH_DEADLINE_MS });
 
+/** Whether `pid` is a running process. A zombie (exited, not yet reaped by its parent) is not. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ...": the state letter follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (macOS): kill(0) is the best answer there is
   }
 }
 

@@ -149,6 +149,7 @@ export class LsmDb {
       throw err;
     }
     db.scheduleBackground();
+    (globalThis as { __lsmOpen?: number }).__lsmOpen = ((globalThis as { __lsmOpen?: number }).__lsmOpen ?? 0) + 1;
     return db;
   }
 
@@ -694,7 +695,7 @@ export class LsmDb {
     // version of each key.
     let biggestRun = 0;
     if (this.options.compaction === 'tiered') for (const t of v.levels[0]!) biggestRun = Math.max(biggestRun, t.bytes);
-    else for (let level = LEVELS - 1; level >= 0 && biggestRun === 0; level--) if (level > 0) biggestRun = v.levelBytes(level);
+    else for (let level = LEVELS - 1; level >= 1 && biggestRun === 0; level--) biggestRun = v.levelBytes(level);
     if (biggestRun === 0) biggestRun = tableBytes;
     const lookups = this.cache.hits + this.cache.misses;
     return {
@@ -743,6 +744,7 @@ export class LsmDb {
     if (this.background) await this.background.catch(() => {});
     for (const w of this.manualWaiters.splice(0)) w.reject(new EngineFailedError('the database closed'));
     this.closed = true;
+    (globalThis as { __lsmOpen?: number }).__lsmOpen = ((globalThis as { __lsmOpen?: number }).__lsmOpen ?? 0) - 1;
     await this.closeFiles();
     this.notifyProgress();
   }

@@ -46,6 +46,7 @@ export function encodeBatch(firstSeq: number, ops: readonly WriteOp[]): Buffer {
 export function decodeBatch(
   record: Uint8Array,
   visit: (seq: number, kind: number, key: Buffer, value: Buffer) => void,
+  copy = true,
 ): { firstSeq: number; count: number } {
   const bytes = Buffer.from(record.buffer, record.byteOffset, record.byteLength);
   if (bytes.length < BATCH_HEADER_BYTES) throw new RangeError('batch record shorter than its header');
@@ -69,14 +70,14 @@ export function decodeBatch(
     if (kind !== KIND_PUT && kind !== KIND_DELETE) throw new RangeError(`unknown operation kind ${kind}`);
     const keyLength = readLength();
     if (at + keyLength > bytes.length) throw new RangeError('key runs past the record');
-    // Copies: the record buffer may be a view into a whole segment read.
-    const key = Buffer.from(bytes.subarray(at, at + keyLength));
+    // copy: false hands out views into the record (the memtable keeps the record alive).
+    const key = copy ? Buffer.from(bytes.subarray(at, at + keyLength)) : bytes.subarray(at, at + keyLength);
     at += keyLength;
-    let value = EMPTY;
+    let value: Buffer = EMPTY;
     if (kind === KIND_PUT) {
       const valueLength = readLength();
       if (at + valueLength > bytes.length) throw new RangeError('value runs past the record');
-      value = Buffer.from(bytes.subarray(at, at + valueLength));
+      value = copy ? Buffer.from(bytes.subarray(at, at + valueLength)) : bytes.subarray(at, at + valueLength);
       at += valueLength;
     }
     visit(firstSeq + i, kind, key, value);
@@ -85,7 +86,7 @@ export function decodeBatch(
   return { firstSeq, count };
 }
 
-const EMPTY = Buffer.alloc(0);
+const EMPTY: Buffer = Buffer.alloc(0);
 
 export class Wal {
   private constructor(readonly log: Log) {}

@@ -79,12 +79,16 @@ function parseCheckArgs(argv: string[]): CheckArgs | 'help' {
   if (values.help === true) return 'help';
   const [what, ...files] = positionals;
   if (what !== 'linearizable') {
-    throw new UsageError(`expected the check "linearizable", got ${what === undefined ? 'nothing' : `"${what}"`}`);
+    throw new UsageError(
+      `expected the check "linearizable", got ${what === undefined ? 'nothing' : `"${what}"`}`,
+    );
   }
   if (files.length === 0) throw new UsageError('expected at least one FILE');
   const format = values.format;
   if (typeof format !== 'string' || !(format in PARSERS)) {
-    throw new UsageError(`--format must be jepsen-log, jepsen-edn or json, got ${String(format ?? 'nothing')}`);
+    throw new UsageError(
+      `--format must be jepsen-log, jepsen-edn or json, got ${String(format ?? 'nothing')}`,
+    );
   }
   let initialValue: unknown;
   const initialText = values['initial-value'];

@@ -3,3 +3,4 @@ export * from './harness/index.js';
 export * from './history/index.js';
 export * from './nemesis/index.js';
 export * from './proxy/index.js';
+export * from './check-command.js';

@@ -73,7 +73,13 @@ describe('the failure report', () => {
 });
 
 describe('model semantics', () => {
-  const rec = () => new HistoryRecorder({ nowMs: (() => { let t = 0; return () => t++; })() });
+  const rec = () =>
+    new HistoryRecorder({
+      nowMs: (() => {
+        let t = 0;
+        return () => t++;
+      })(),
+    });
 
   it('kv initial value is configurable: null for a store that answers "not found"', () => {
     const r = rec();
@@ -89,7 +95,9 @@ describe('model semantics', () => {
     r.invoke(0, 'get', null, 'k').ok([1, 2]);
     expect(checkLinearizable(r.events(), createKvModel({ initialValue: [] })).verdict).toBe('linearizable');
     r.invoke(0, 'get', null, 'k').ok([2, 1]);
-    expect(checkLinearizable(r.events(), createKvModel({ initialValue: [] })).verdict).toBe('not-linearizable');
+    expect(checkLinearizable(r.events(), createKvModel({ initialValue: [] })).verdict).toBe(
+      'not-linearizable',
+    );
   });
 
   it('an unknown-outcome cas may have failed (no effect) or applied', () => {
@@ -125,9 +133,12 @@ describe('model semantics', () => {
     // Many concurrent unknown writes and reads that pin no order: a big search space.
     const events: HistoryEvent[] = [];
     const writers = 18;
-    for (let p = 0; p < writers; p++) events.push({ process: p, type: 'invoke', f: 'write', value: p, timeMs: p });
-    for (let p = 0; p < writers; p++) events.push({ process: 100 + p, type: 'invoke', f: 'read', value: null, timeMs: 50 + p });
-    for (let p = writers - 1; p >= 0; p--) events.push({ process: 100 + p, type: 'ok', f: 'read', value: (p * 7) % writers, timeMs: 100 + p });
+    for (let p = 0; p < writers; p++)
+      events.push({ process: p, type: 'invoke', f: 'write', value: p, timeMs: p });
+    for (let p = 0; p < writers; p++)
+      events.push({ process: 100 + p, type: 'invoke', f: 'read', value: null, timeMs: 50 + p });
+    for (let p = writers - 1; p >= 0; p--)
+      events.push({ process: 100 + p, type: 'ok', f: 'read', value: (p * 7) % writers, timeMs: 100 + p });
     events.push({ process: 200, type: 'invoke', f: 'read', value: null, timeMs: 200 });
     events.push({ process: 200, type: 'ok', f: 'read', value: 999, timeMs: 201 });
     let fakeNow = 0;

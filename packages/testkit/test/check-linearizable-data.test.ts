@@ -4,7 +4,13 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { casRegisterModel, checkLinearizable, kvModel, parseJepsenEdn, parseJepsenLog } from '../src/index.js';
+import {
+  casRegisterModel,
+  checkLinearizable,
+  kvModel,
+  parseJepsenEdn,
+  parseJepsenLog,
+} from '../src/index.js';
 
 const historiesDir = fileURLToPath(new URL('../../../../shared/data/histories/', import.meta.url));
 const present = existsSync(`${historiesDir}jepsen-etcd/EXPECTED`);
@@ -52,7 +58,9 @@ describe.skipIf(!present)('Jepsen etcd histories (cas-register)', () => {
 
   it('checks the whole set within the budget', () => {
     const totalMs = timings.reduce((a, b) => a + b, 0);
-    console.log(`etcd set: ${timings.length} files in ${totalMs.toFixed(0)} ms (max ${Math.max(...timings).toFixed(0)} ms)`);
+    console.log(
+      `etcd set: ${timings.length} files in ${totalMs.toFixed(0)} ms (max ${Math.max(...timings).toFixed(0)} ms)`,
+    );
     expect(timings).toHaveLength(50);
     expect(totalMs).toBeLessThan(ETCD_SET_BUDGET_MS);
   });

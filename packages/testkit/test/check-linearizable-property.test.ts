@@ -108,10 +108,16 @@ describe('generated histories', () => {
 
   it('a single-register execution is linearizable under casRegisterModel', () => {
     fc.assert(
-      fc.property(fc.array(opSpec.map((s) => ({ ...s, key: 'a' })), { minLength: 1, maxLength: 40 }), (specs) => {
-        const events = toEvents(plan(specs)).map(({ key: _key, ...rest }) => rest);
-        expect(checkLinearizable(events, casRegisterModel).verdict).toBe('linearizable');
-      }),
+      fc.property(
+        fc.array(
+          opSpec.map((s) => ({ ...s, key: 'a' })),
+          { minLength: 1, maxLength: 40 },
+        ),
+        (specs) => {
+          const events = toEvents(plan(specs)).map(({ key: _key, ...rest }) => rest);
+          expect(checkLinearizable(events, casRegisterModel).verdict).toBe('linearizable');
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -6,7 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { checkTransactions, type MicroOp, type Transaction, TransactionHistoryError } from '../src/index.js';
 
 let clock = 0;
-function txn(process: number, ops: MicroOp[], type: Transaction['type'] = 'ok', invokeMs?: number): Transaction {
+function txn(
+  process: number,
+  ops: MicroOp[],
+  type: Transaction['type'] = 'ok',
+  invokeMs?: number,
+): Transaction {
   const start = invokeMs ?? clock;
   clock = start + 10;
   const t: Transaction = { process, type, ops, invokeMs: start };
@@ -98,7 +103,11 @@ describe('list-append anomalies', () => {
   });
 
   it('real time: a stale but serializable read is a G-single-realtime only when asked', () => {
-    const history = [txn(0, [append('x', 1)], 'ok', 0), txn(1, [read('x', [])], 'ok', 20), txn(2, [read('x', [1])], 'ok', 40)];
+    const history = [
+      txn(0, [append('x', 1)], 'ok', 0),
+      txn(1, [read('x', [])], 'ok', 20),
+      txn(2, [read('x', [1])], 'ok', 40),
+    ];
     expect(checkTransactions(history).valid).toBe(true);
     const strict = checkTransactions(history, { realtime: true });
     expect(strict.anomalyTypes).toEqual(['G-single-realtime']);
@@ -127,12 +136,18 @@ describe('rw-register anomalies', () => {
   });
 
   it('G1c circular information flow', () => {
-    const result = checkTransactions([txn(0, [write('x', 1), read('y', 1)]), txn(1, [write('y', 1), read('x', 1)])]);
+    const result = checkTransactions([
+      txn(0, [write('x', 1), read('y', 1)]),
+      txn(1, [write('y', 1), read('x', 1)]),
+    ]);
     expect(result.anomalyTypes).toEqual(['G1c']);
   });
 
   it('G-single read skew: x still initial, y already written', () => {
-    const result = checkTransactions([txn(0, [write('x', 1), write('y', 1)]), txn(1, [read('x', null), read('y', 1)])]);
+    const result = checkTransactions([
+      txn(0, [write('x', 1), write('y', 1)]),
+      txn(1, [read('x', null), read('y', 1)]),
+    ]);
     expect(result.anomalyTypes).toEqual(['G-single']);
   });
 

@@ -129,6 +129,8 @@ export class Raft {
   /** Reads that arrived before this leader committed an entry of its term (diss. §6.4 step 1). */
   private readsBeforeCommit: { context: string; from: NodeId }[] = [];
   private needsBroadcast = false;
+  /** Canary only: how many times an older-term entry was committed by counting replicas. */
+  unsafeCommits = 0;
 
   private msgs: Message[] = [];
   private readStates: ReadState[] = [];
@@ -779,7 +781,10 @@ export class Raft {
       id === this.id ? this.log.lastIndex() : (this.progress.get(id)?.matchIndex ?? 0),
     );
     if (mci <= this.log.committed) return false;
-    if (!this.unsafeCommitOldTerms && this.log.term(mci) !== this.term) return false;
+    if (this.log.term(mci) !== this.term) {
+      if (!this.unsafeCommitOldTerms) return false;
+      this.unsafeCommits++;
+    }
     this.log.commitTo(mci);
     this.applyCommittedConfChanges();
     if (this.role === 'leader' && this.log.term(this.log.committed) === this.term) this.releaseReadsBeforeCommit();

@@ -34,6 +34,8 @@ export class SimNode {
   /** Take an application snapshot every this many applied entries (0 = never). */
   snapshotEvery = 0;
   restarts = 0;
+  /** Canary bookkeeping carried across crashes. */
+  unsafeCommits = 0;
 
   constructor(
     readonly id: NodeId,
@@ -61,6 +63,7 @@ export class SimNode {
 
   /** A crash: everything not yet handed to storage is lost. */
   crash(): void {
+    this.unsafeCommits += this.raft?.unsafeCommits ?? 0;
     this.raft = null;
     this.restarts++;
   }

@@ -48,6 +48,8 @@ export interface SimulationResult {
     readsChecked: number;
     snapshotsInstalled: number;
     healedLeaderAfterMs: number;
+    /** Canary runs: older-term entries committed by counting replicas (the Figure 8 bug). */
+    unsafeCommits: number;
   };
 }
 
@@ -70,13 +72,27 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     delayMinMs: 1,
     delayMaxMs: random.pick([5, 20, 60]),
   };
+  // Seeds also cover the protocol options: without PreVote and CheckQuorum, terms churn
+  // faster, which is exactly the weather the commit rule must survive.
+  const checkQuorum = random.chance(0.5);
   const raftOptions: SimRaftOptions = {
     appendEntriesMax: random.pick([1, 2, 64]),
     inflightMax: random.pick([1, 4, 64]),
+    preVote: random.chance(0.5),
+    checkQuorum,
+    readOnly: checkQuorum && random.chance(0.5) ? 'lease' : 'safe',
     ...options.raft,
   };
   const snapshotEvery = random.pick([0, 5, 25]);
-  const crashRate = random.pick([0.1, 0.3]);
+  const crashRate = random.pick([0.1, 0.3, 0.5]);
+  // A crash point between "fsync returned" and "messages sent": the write survives, the
+  // messages that depend on it never leave.
+  const crashAfterWriteRate = random.pick([0, 0.005, 0.02]);
+  // Storms of faults every few election timeouts make the term interleavings of Figure 8 likely.
+  const [faultMinMs, faultMaxMs] = random.pick([
+    [FAULT_INTERVAL_MIN_MS, FAULT_INTERVAL_MAX_MS],
+    [10, 150],
+  ]);
 
   const checker = new SafetyChecker();
   const network = new SimNetwork(random.fork(), faults);
@@ -101,6 +117,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     readsChecked: 0,
     snapshotsInstalled: 0,
     healedLeaderAfterMs: -1,
+    unsafeCommits: 0,
   };
   const leaderTerms = new Set<number>();
 
@@ -121,7 +138,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     queue.push(random.int(1, SIM_TICK_MS), { kind: 'tick', id });
   }
   queue.push(CLIENT_INTERVAL_MS, { kind: 'client' });
-  queue.push(random.int(FAULT_INTERVAL_MIN_MS, FAULT_INTERVAL_MAX_MS), { kind: 'fault' });
+  queue.push(random.int(faultMinMs, faultMaxMs), { kind: 'fault' });
 
   const liveLeaders = () =>
     [...nodes.values()]
@@ -157,6 +174,10 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     if (!node.raft) return;
     node.persist(rd);
     if (rd.snapshot) stats.snapshotsInstalled++;
+    if (chaosPhase && random.chance(crashAfterWriteRate)) {
+      crash(id);
+      return;
+    }
     const readsBefore = node.readStates.length;
     const msgs = node.apply(rd);
     for (const rs of node.readStates.slice(readsBefore)) {
@@ -219,7 +240,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       case 'fault':
         if (!chaos) return;
         injectFault();
-        queue.push(now + random.int(FAULT_INTERVAL_MIN_MS, FAULT_INTERVAL_MAX_MS), ev);
+        queue.push(now + random.int(faultMinMs, faultMaxMs), ev);
         return;
     }
   };
@@ -266,6 +287,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     }
   };
 
+  let chaosPhase = true;
   let violation: string | null = null;
   try {
     // Phase 1: chaos.
@@ -277,6 +299,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     }
     // Phase 2: heal everything; the cluster must elect a leader and commit a fresh entry.
     now = chaosMs;
+    chaosPhase = false;
     network.heal();
     network.faults = { dropRate: 0, duplicateRate: 0, delayMinMs: 1, delayMaxMs: 5 };
     for (const id of ids) restart(id);
@@ -316,6 +339,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   stats.messagesSent = network.sent;
   stats.messagesDropped = network.dropped;
   stats.maxCommitted = checker.maxCommitted;
+  for (const n of nodes.values()) stats.unsafeCommits += n.unsafeCommits + (n.raft?.unsafeCommits ?? 0);
   return { seed: options.seed, ok: violation === null, violation, traceHash, trace, stats };
 }
 

@@ -82,7 +82,9 @@ export function checkLinearizable<S>(
     const problem = model.operationProblem(op);
     if (problem !== undefined) throw new UnsupportedOperationError(op, problem);
   }
-  const relevant = all.filter((op) => op.status !== 'fail' && !(op.status === 'info' && model.isReadOnly(op)));
+  const relevant = all.filter(
+    (op) => op.status !== 'fail' && !(op.status === 'info' && model.isReadOnly(op)),
+  );
   const partitions: PartitionResult[] = [];
   let verdict: LinearizabilityVerdict = 'linearizable';
   for (const partition of model.partition(relevant)) {
@@ -117,7 +119,8 @@ export function checkLinearizable<S>(
     partitions,
   };
   const failure =
-    partitions.find((p) => p.verdict === 'not-linearizable') ?? partitions.find((p) => p.verdict === 'unknown');
+    partitions.find((p) => p.verdict === 'not-linearizable') ??
+    partitions.find((p) => p.verdict === 'unknown');
   if (failure !== undefined) {
     result.failure = failure;
     result.explanation = explain(model, failure);

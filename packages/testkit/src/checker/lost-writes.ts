@@ -73,7 +73,13 @@ export function checkLostWrites(
     if (list === undefined) byKey.set(key, (list = []));
     list.push(op);
   }
-  const result: LostWritesResult = { valid: true, acknowledgedCount: 0, lost: [], unexplained: [], unread: [] };
+  const result: LostWritesResult = {
+    valid: true,
+    acknowledgedCount: 0,
+    lost: [],
+    unexplained: [],
+    unread: [],
+  };
   for (const [key, ops] of byKey) {
     const acked = ops.filter((op) => op.status === 'ok');
     result.acknowledgedCount += acked.length;
@@ -85,7 +91,13 @@ export function checkLostWrites(
     const finalValue = finals.get(key);
     for (const op of acked) {
       if (op.f === 'append' && !contains(finalValue, op.input)) {
-        result.lost.push({ key, operation: op, expected: op.input, finalValue, reason: 'append missing from final value' });
+        result.lost.push({
+          key,
+          operation: op,
+          expected: op.input,
+          finalValue,
+          reason: 'append missing from final value',
+        });
       }
     }
     const overwrites = ops.filter((op) => OVERWRITES.has(op.f));
@@ -107,9 +119,10 @@ export function checkLostWrites(
         operation: w,
         expected: writtenValue(w, initialValue),
         finalValue,
-        reason: anyWriter || sameValue(finalValue, initialValue)
-          ? 'final value comes from a write that this acknowledged write followed'
-          : 'final value was never written',
+        reason:
+          anyWriter || sameValue(finalValue, initialValue)
+            ? 'final value comes from a write that this acknowledged write followed'
+            : 'final value was never written',
       });
     }
   }

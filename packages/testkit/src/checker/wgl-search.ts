@@ -54,7 +54,10 @@ function buildList(operations: Operation[]): Entry {
     call.match = ret;
     events.push({ time: op.invokeIndex, entry: call });
     // Unknown outcomes return after everything else, in order of invocation.
-    events.push({ time: op.completeIndex === Number.POSITIVE_INFINITY ? Number.MAX_VALUE : op.completeIndex, entry: ret });
+    events.push({
+      time: op.completeIndex === Number.POSITIVE_INFINITY ? Number.MAX_VALUE : op.completeIndex,
+      entry: ret,
+    });
   });
   // Array.prototype.sort is stable: infinite returns keep invocation order among themselves.
   events.sort((a, b) => a.time - b.time);
@@ -190,7 +193,12 @@ function explainFailure<S>(
     }
   }
   const blocked = remaining.filter((op) => op.invokeIndex < firstReturn);
-  const out: { longestPrefix: Operation[]; stateAfterPrefix: S; blocked: Operation[]; mustPrecede?: Operation } = {
+  const out: {
+    longestPrefix: Operation[];
+    stateAfterPrefix: S;
+    blocked: Operation[];
+    mustPrecede?: Operation;
+  } = {
     longestPrefix: prefix,
     stateAfterPrefix: state,
     blocked,

@@ -107,7 +107,8 @@ export class EdnReader {
       }
       const value = this.read();
       const name = typeof key === 'string' ? (key.startsWith(':') ? key.slice(1) : key) : JSON.stringify(key);
-      if (Object.hasOwn(map, name)) throw new HistoryParseError(keyLine, `distinct map keys, ${name} repeats`);
+      if (Object.hasOwn(map, name))
+        throw new HistoryParseError(keyLine, `distinct map keys, ${name} repeats`);
       map[name] = value;
     }
   }
@@ -142,16 +143,21 @@ export class EdnReader {
           break;
         case 'u': {
           const hex = text.slice(this.pos, this.pos + 4);
-          if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw new HistoryParseError(this.line, 'four hex digits after \\u', hex);
+          if (!/^[0-9a-fA-F]{4}$/.test(hex))
+            throw new HistoryParseError(this.line, 'four hex digits after \\u', hex);
           out += String.fromCharCode(Number.parseInt(hex, 16));
           this.pos += 4;
           break;
         }
         default:
-          throw new HistoryParseError(this.line, 'a string escape (\\n \\t \\r \\" \\\\ \\u)', `\\${esc ?? ''}`);
+          throw new HistoryParseError(
+            this.line,
+            'a string escape (\\n \\t \\r \\" \\\\ \\u)',
+            `\\${esc ?? ''}`,
+          );
       }
     }
-    throw new HistoryParseError(start, 'a closing \'"\'', 'end of input');
+    throw new HistoryParseError(start, "a closing '\"'", 'end of input');
   }
 
   private readDispatch(): EdnValue {
@@ -175,13 +181,15 @@ export class EdnReader {
   private readToken(): string {
     const start = this.pos;
     const text = this.text;
-    while (this.pos < text.length && !isWhitespace(text[this.pos]) && !DELIMITERS.has(text[this.pos])) this.pos++;
+    while (this.pos < text.length && !isWhitespace(text[this.pos]) && !DELIMITERS.has(text[this.pos]))
+      this.pos++;
     return text.slice(start, this.pos);
   }
 
   private readAtom(): EdnValue {
     const token = this.readToken();
-    if (token.length === 0) throw new HistoryParseError(this.line, 'an EDN value', `'${this.text[this.pos]}'`);
+    if (token.length === 0)
+      throw new HistoryParseError(this.line, 'an EDN value', `'${this.text[this.pos]}'`);
     if (token === 'nil') return null;
     if (token === 'true') return true;
     if (token === 'false') return false;
@@ -192,7 +200,8 @@ export class EdnReader {
     if (/^[+-]?\d+N?$/.test(token)) return Number(token.replace(/N$/, ''));
     if (/^[+-]?\d+(\.\d+)?([eE][+-]?\d+)?M?$/.test(token)) return Number(token.replace(/M$/, ''));
     if (/^[+-]?\d/.test(token)) throw new HistoryParseError(this.line, 'a number', token);
-    if (token.startsWith('\\')) throw new HistoryParseError(this.line, 'a value other than a character literal', token);
+    if (token.startsWith('\\'))
+      throw new HistoryParseError(this.line, 'a value other than a character literal', token);
     return token; // a symbol, kept as its name
   }
 }

@@ -60,10 +60,16 @@ export function toOperations(history: readonly HistoryEvent[]): Operation[] {
       continue;
     }
     if (open === undefined) {
-      throw new MalformedHistoryError(index, `an invoke by process ${event.process} before its :${event.type}`);
+      throw new MalformedHistoryError(
+        index,
+        `an invoke by process ${event.process} before its :${event.type}`,
+      );
     }
     if (open.f !== event.f) {
-      throw new MalformedHistoryError(index, `a completion of ${open.f} for process ${event.process}, not ${event.f}`);
+      throw new MalformedHistoryError(
+        index,
+        `a completion of ${open.f} for process ${event.process}, not ${event.f}`,
+      );
     }
     openByProcess.delete(event.process);
     if (event.type === 'info') continue; // Unknown outcome: stays open-ended.

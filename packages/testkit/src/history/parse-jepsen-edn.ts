@@ -4,7 +4,7 @@
 // :time (nanoseconds, as Jepsen records it) becomes timeMs when present; otherwise the
 // event's position stands in for it.
 
-import { type EdnValue, EdnReader } from './edn.js';
+import { EdnReader, type EdnValue } from './edn.js';
 import { HistoryParseError } from './errors.js';
 import { EVENT_TYPES, type EventType, type HistoryEvent } from './event.js';
 import { checkPairing } from './parse-jepsen-log.js';

@@ -41,7 +41,10 @@ export function parseJepsenLog(text: string): HistoryEvent[] {
     lineOfEvent.push(lineNo);
   }
   if (events.length === 0) {
-    throw new HistoryParseError(1, 'at least one "INFO jepsen.util - <process>\\t:<type>\\t:<f>\\t<value>" line');
+    throw new HistoryParseError(
+      1,
+      'at least one "INFO jepsen.util - <process>\\t:<type>\\t:<f>\\t<value>" line',
+    );
   }
   checkPairing(events, lineOfEvent);
   return events;

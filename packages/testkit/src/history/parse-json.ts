@@ -8,14 +8,21 @@ import { checkPairing } from './parse-jepsen-log.js';
 
 export function parseJsonHistory(text: string): HistoryEvent[] {
   const trimmed = text.trimStart();
-  if (trimmed.length === 0) throw new HistoryParseError(1, 'a JSON array of events or JSON lines', 'an empty file');
+  if (trimmed.length === 0)
+    throw new HistoryParseError(1, 'a JSON array of events or JSON lines', 'an empty file');
   const parsed = trimmed.startsWith('[') ? parseArray(text) : parseLines(text);
   const events: HistoryEvent[] = [];
   for (const { value, line } of parsed) {
     const problem = eventShapeProblem(value);
     if (problem !== undefined) throw new HistoryParseError(line, problem);
     const e = value as HistoryEvent;
-    const event: HistoryEvent = { process: e.process, type: e.type, f: e.f, value: e.value ?? null, timeMs: e.timeMs };
+    const event: HistoryEvent = {
+      process: e.process,
+      type: e.type,
+      f: e.f,
+      value: e.value ?? null,
+      timeMs: e.timeMs,
+    };
     if (e.key !== undefined) event.key = e.key;
     events.push(event);
   }
@@ -60,13 +67,26 @@ function parseArray(text: string): Located[] {
   return all.map((value, i) => ({ value, line: starts[i] ?? 1 }));
 }
 
-/** V8 reports "... at position N" or "(line L column C)"; turn either into a line number. */
+/**
+ * Newer V8 reports "(line L column C)", older "at position N"; Node 20 often gives neither
+ * ("Unexpected token ']' ... is not valid JSON"). Then parse element by element to find it.
+ */
 function lineOfSyntaxError(text: string, message: string): number {
   const lineMatch = /line (\d+) column/.exec(message);
   if (lineMatch !== null) return Number(lineMatch[1]);
   const posMatch = /position (\d+)/.exec(message);
-  if (posMatch === null) return 1;
-  return lineAt(text, Number(posMatch[1]));
+  if (posMatch !== null) return lineAt(text, Number(posMatch[1]));
+  const spans = elementSpans(text);
+  for (const span of spans) {
+    try {
+      JSON.parse(text.slice(span.start, span.end));
+    } catch {
+      return span.line;
+    }
+  }
+  // Every element parses alone: the array itself is broken (a trailing comma, no closing ']').
+  if (/,\s*\]\s*$/.test(text)) return lineAt(text, text.lastIndexOf(']'));
+  return lineAt(text, text.trimEnd().length);
 }
 
 function lineAt(text: string, offset: number): number {
@@ -75,13 +95,22 @@ function lineAt(text: string, offset: number): number {
   return line;
 }
 
-/** The line on which each top-level array element starts (a scan that respects strings). */
+/** The line on which each top-level array element starts. */
 function elementLines(text: string): number[] {
-  const lines: number[] = [];
+  return elementSpans(text).map((span) => span.line);
+}
+
+/** Where each top-level array element starts and ends (a scan that respects strings). */
+function elementSpans(text: string): { start: number; end: number; line: number }[] {
+  const spans: { start: number; end: number; line: number }[] = [];
   let line = 1;
   let depth = 0;
   let inString = false;
-  let expectElement = false;
+  let open: { start: number; line: number } | undefined;
+  const close = (end: number): void => {
+    if (open !== undefined) spans.push({ start: open.start, end, line: open.line });
+    open = undefined;
+  };
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
     if (ch === '\n') line++;
@@ -91,16 +120,13 @@ function elementLines(text: string): number[] {
       continue;
     }
     if (ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n') continue;
-    if (depth === 1 && expectElement && ch !== ']') {
-      lines.push(line);
-      expectElement = false;
-    }
+    if (depth === 1 && open === undefined && ch !== ']' && ch !== ',') open = { start: i, line };
     if (ch === '"') inString = true;
-    else if (ch === '[' || ch === '{') {
-      depth++;
-      if (depth === 1) expectElement = true;
-    } else if (ch === ']' || ch === '}') depth--;
-    else if (ch === ',' && depth === 1) expectElement = true;
+    else if (ch === '[' || ch === '{') depth++;
+    else if (ch === ']' || ch === '}') {
+      depth--;
+      if (depth === 0) close(i);
+    } else if (ch === ',' && depth === 1) close(i);
   }
-  return lines;
+  return spans;
 }

@@ -32,7 +32,8 @@ export class HistoryRecorder {
   }
 
   invoke(process: number, f: string, value: unknown = null, key?: string): OpHandle {
-    if (!Number.isInteger(process)) throw new HistoryRecorderError(`process must be an integer, got ${process}`);
+    if (!Number.isInteger(process))
+      throw new HistoryRecorderError(`process must be an integer, got ${process}`);
     if (this.busy.has(process)) {
       throw new HistoryRecorderError(
         `process ${process} already has an operation in flight; use one process per concurrent client`,
@@ -45,7 +46,10 @@ export class HistoryRecorder {
       if (done) throw new HistoryRecorderError(`operation ${f} of process ${process} completed twice`);
       done = true;
       this.busy.delete(process);
-      this.push({ process, type, f, value: result === undefined ? value : result, timeMs: this.nowMs() }, key);
+      this.push(
+        { process, type, f, value: result === undefined ? value : result, timeMs: this.nowMs() },
+        key,
+      );
     };
     return {
       ok: (result?: unknown) => complete('ok', result),

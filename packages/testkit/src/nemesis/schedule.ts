@@ -70,11 +70,15 @@ export function randomSchedule(options: RandomScheduleOptions): NemesisSchedule 
   if (nodes.length === 0) throw new RangeError('a schedule needs nodes');
   if (kinds.length === 0) throw new RangeError('a schedule needs at least one kind of fault');
   const steps: NemesisStep[] = [];
+  // Kinds are drawn from a bag without replacement, refilled when empty: every kind of fault
+  // appears once before any appears twice, so a short run still exercises all of them.
+  let bag: FaultKind[] = [];
   let t = random.int(gapMin, gapMax);
   while (t + faultMin <= options.durationMs) {
     const holdMs = Math.min(random.int(faultMin, faultMax), options.durationMs - t);
     const end = t + holdMs;
-    const kind = random.pick(kinds);
+    if (bag.length === 0) bag = random.shuffle([...kinds]);
+    const kind = bag.shift()!;
     switch (kind) {
       case 'kill': {
         const node = random.pick(nodes);

@@ -3,7 +3,15 @@
 // Operations with a key are split into independent registers, one per key.
 
 import type { Operation } from '../../history/event.js';
-import { casArgument, INCONSISTENT, type Model, partitionByKey, sameValue, show, valueKey } from '../model.js';
+import {
+  casArgument,
+  INCONSISTENT,
+  type Model,
+  partitionByKey,
+  sameValue,
+  show,
+  valueKey,
+} from '../model.js';
 
 export interface CasRegisterOptions {
   /** What a read of the untouched register returns; Jepsen's registers start as nil (null). */

@@ -3,7 +3,15 @@
 // whose value is a string (append concatenates) or a list (append pushes an element).
 
 import type { Operation } from '../../history/event.js';
-import { casArgument, INCONSISTENT, type Model, partitionByKey, sameValue, show, valueKey } from '../model.js';
+import {
+  casArgument,
+  INCONSISTENT,
+  type Model,
+  partitionByKey,
+  sameValue,
+  show,
+  valueKey,
+} from '../model.js';
 
 export interface KvModelOptions {
   /**
@@ -50,7 +58,8 @@ export function createKvModel(options: KvModelOptions = {}): Model<unknown> {
     stateKey: valueKey,
     operationProblem(op: Operation) {
       if (!KV_FUNCTIONS.has(op.f)) return `a kv operation (get, put, append, delete, cas), not "${op.f}"`;
-      if (op.key === undefined) return `a key on every kv operation (${op.f} by process ${op.process} has none)`;
+      if (op.key === undefined)
+        return `a key on every kv operation (${op.f} by process ${op.process} has none)`;
       if (op.f === 'cas' && casArgument(op.input) === undefined) {
         return `a cas argument [from, to], not ${JSON.stringify(op.input)}`;
       }

@@ -9,7 +9,7 @@
 // real-time edges are added and cycles that need them are reported as *-realtime (violations
 // of strict serializability that plain serializability allows).
 
-import { DependencyGraph } from './dependency-graph.js';
+import type { DependencyGraph } from './dependency-graph.js';
 import { addRealtimeEdges, inferListAppend, inferRwRegister, type Workload } from './infer-edges.js';
 import type { Anomaly, AnomalyType, DependencyEdge, DependencyType, Transaction } from './transaction.js';
 
@@ -55,7 +55,12 @@ function describeCycle(cycle: DependencyEdge[]): string {
 }
 
 function cycleAnomaly(type: AnomalyType, cycle: DependencyEdge[]): Anomaly {
-  return { type, transactions: cycle.map((e) => e.from), cycle, explanation: `${type}: ${describeCycle(cycle)}` };
+  return {
+    type,
+    transactions: cycle.map((e) => e.from),
+    cycle,
+    explanation: `${type}: ${describeCycle(cycle)}`,
+  };
 }
 
 /** Classifies a cycle by its data edges: the weakest anomaly it is an instance of. */
@@ -76,9 +81,9 @@ function findCycles(graph: DependencyGraph, realtime: boolean): Anomaly[] {
     if (g1c !== undefined) anomalies.push(cycleAnomaly('G1c', g1c));
     const single = graph.findCycle(component, 'rw', WW_WR);
     if (single !== undefined) anomalies.push(cycleAnomaly('G-single', single));
-    // A cycle whose closing path holds another rw edge: two or more anti-dependencies.
-    const g2 = graph.findCycle(component, 'rw', ALL_DATA, 'rw');
-    if (g2 !== undefined) anomalies.push(cycleAnomaly('G2-item', g2));
+    // A simple cycle with two or more anti-dependencies.
+    const g2 = graph.findCycle(component, 'rw', ALL_DATA, 'rw') ?? graph.findCycle(component, 'rw', ALL_DATA);
+    if (g2 !== undefined && classify(g2) === 'G2-item') anomalies.push(cycleAnomaly('G2-item', g2));
   }
   if (realtime) {
     // Only cycles that need a real-time edge: the others were reported above.
@@ -97,11 +102,23 @@ export function checkTransactions(
   options: TransactionCheckOptions = {},
 ): TransactionCheckResult {
   const workload =
-    options.workload ?? (transactions.some((t) => t.ops?.some((op) => op[0] === 'append')) ? 'list-append' : 'rw-register');
-  const { graph, anomalies } = workload === 'list-append' ? inferListAppend(transactions) : inferRwRegister(transactions);
+    options.workload ??
+    (transactions.some(
+      (t) => Array.isArray(t.ops) && t.ops.some((op) => Array.isArray(op) && op[0] === 'append'),
+    )
+      ? 'list-append'
+      : 'rw-register');
+  const { graph, anomalies } =
+    workload === 'list-append' ? inferListAppend(transactions) : inferRwRegister(transactions);
   if (options.realtime === true) addRealtimeEdges(graph, transactions);
   anomalies.push(...findCycles(graph, options.realtime === true));
   anomalies.sort((a, b) => ORDER.indexOf(a.type) - ORDER.indexOf(b.type));
   const anomalyTypes = ORDER.filter((type) => anomalies.some((a) => a.type === type));
-  return { valid: anomalies.length === 0, workload, anomalyTypes, anomalies, edgeCounts: { ...graph.counts } };
+  return {
+    valid: anomalies.length === 0,
+    workload,
+    anomalyTypes,
+    anomalies,
+    edgeCounts: { ...graph.counts },
+  };
 }

@@ -107,7 +107,9 @@ export class DependencyGraph {
         if (first.type !== through || !component.has(first.to)) continue;
         if (++attempts > SEARCH_ATTEMPTS_MAX) return undefined;
         const path = this.shortestPath(first.to, first.from, component, allowed, mustInclude);
-        if (path !== undefined) return [first, ...path];
+        // The layered search may revisit a node; only a simple cycle is an instance of one anomaly.
+        if (path !== undefined && new Set(path.map((e) => e.from)).size === path.length)
+          return [first, ...path];
       }
     }
     return undefined;
@@ -132,7 +134,11 @@ export class DependencyGraph {
         if (node === goal && flag === '1') {
           const path: DependencyEdge[] = [];
           let cursor: string = state;
-          for (let step = parent.get(cursor); step !== null && step !== undefined; step = parent.get(cursor)) {
+          for (
+            let step = parent.get(cursor);
+            step !== null && step !== undefined;
+            step = parent.get(cursor)
+          ) {
             path.push(step.edge);
             cursor = step.state;
           }
@@ -141,6 +147,7 @@ export class DependencyGraph {
         for (const e of this.edgesFrom(node)) {
           if (!allowed.has(e.type) || !component.has(e.to)) continue;
           const seenFlag = flag === '1' || e.type === mustInclude ? '1' : '0';
+          if (e.to === goal && seenFlag === '0') continue; // passing the goal would close a smaller cycle
           const to = `${e.to}:${seenFlag}`;
           if (parent.has(to)) continue;
           parent.set(to, { state, edge: e });

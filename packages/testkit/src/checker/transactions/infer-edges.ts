@@ -35,24 +35,42 @@ function validate(txns: readonly Transaction[], workload: Workload): void {
   txns.forEach((t, i) => {
     if (!Array.isArray(t.ops)) throw new TransactionHistoryError(`transaction ${i}: expected an ops array`);
     if (t.type !== 'ok' && t.type !== 'fail' && t.type !== 'info') {
-      throw new TransactionHistoryError(`transaction ${i}: expected type ok, fail or info, got ${String(t.type)}`);
+      throw new TransactionHistoryError(
+        `transaction ${i}: expected type ok, fail or info, got ${String(t.type)}`,
+      );
     }
     t.ops.forEach((op, j) => {
       const writeF = workload === 'list-append' ? 'append' : 'w';
-      if (!Array.isArray(op) || op.length !== 3 || (op[0] !== 'r' && op[0] !== writeF) || typeof op[1] !== 'string') {
+      if (
+        !Array.isArray(op) ||
+        op.length !== 3 ||
+        (op[0] !== 'r' && op[0] !== writeF) ||
+        typeof op[1] !== 'string'
+      ) {
         throw new TransactionHistoryError(
           `transaction ${i} op ${j}: expected ['r'|'${writeF}', key, value], got ${JSON.stringify(op)}`,
         );
       }
-      if (workload === 'list-append' && op[0] === 'r' && t.type === 'ok' && op[2] !== null && !Array.isArray(op[2])) {
-        throw new TransactionHistoryError(`transaction ${i} op ${j}: a list-append read returns a list or null`);
+      if (
+        workload === 'list-append' &&
+        op[0] === 'r' &&
+        t.type === 'ok' &&
+        op[2] !== null &&
+        !Array.isArray(op[2])
+      ) {
+        throw new TransactionHistoryError(
+          `transaction ${i} op ${j}: a list-append read returns a list or null`,
+        );
       }
     });
   });
 }
 
 /** Index of written values: (key, value) -> writer; duplicates are reported, not guessed. */
-function indexWrites(txns: readonly Transaction[], anomalies: Anomaly[]): Map<string, Map<string, WriteRecord>> {
+function indexWrites(
+  txns: readonly Transaction[],
+  anomalies: Anomaly[],
+): Map<string, Map<string, WriteRecord>> {
   const writers = new Map<string, Map<string, WriteRecord>>();
   txns.forEach((t, txn) => {
     const lastWriteOfKey = new Map<string, number>();
@@ -169,26 +187,52 @@ export function inferListAppend(txns: readonly Transaction[]): InferredGraph {
       const a = writerOf(key, list[i]);
       const b = writerOf(key, list[i + 1]);
       if (a === undefined || b === undefined) continue;
-      graph.add({ from: a.txn, to: b.txn, type: 'ww', key, why: `appended ${show(list[i])} before ${show(list[i + 1])} to ${key}` });
+      graph.add({
+        from: a.txn,
+        to: b.txn,
+        type: 'ww',
+        key,
+        why: `appended ${show(list[i])} before ${show(list[i + 1])} to ${key}`,
+      });
     }
   }
   for (const read of externalReads(txns)) {
     const list = (read.value ?? []) as unknown[];
     for (const element of list) {
       // Every element was committed; only the last one can be an intermediate state.
-      checkObservedWrite(txns, read, element, writerOf(read.key, element), element === list[list.length - 1], anomalies);
+      checkObservedWrite(
+        txns,
+        read,
+        element,
+        writerOf(read.key, element),
+        element === list[list.length - 1],
+        anomalies,
+      );
     }
     if (list.length > 0) {
       const last = list[list.length - 1];
       const w = writerOf(read.key, last);
-      if (w !== undefined) graph.add({ from: w.txn, to: read.txn, type: 'wr', key: read.key, why: `read ${read.key} ending in ${show(last)}` });
+      if (w !== undefined)
+        graph.add({
+          from: w.txn,
+          to: read.txn,
+          type: 'wr',
+          key: read.key,
+          why: `read ${read.key} ending in ${show(last)}`,
+        });
     }
     const order = longest.get(read.key)?.list ?? [];
     if (order.length > list.length) {
       const nextValue = order[list.length];
       const next = writerOf(read.key, nextValue);
       if (next !== undefined) {
-        graph.add({ from: read.txn, to: next.txn, type: 'rw', key: read.key, why: `read ${read.key} = ${show(list)} before ${show(nextValue)} was appended` });
+        graph.add({
+          from: read.txn,
+          to: next.txn,
+          type: 'rw',
+          key: read.key,
+          why: `read ${read.key} = ${show(list)} before ${show(nextValue)} was appended`,
+        });
       }
     }
   }
@@ -211,32 +255,57 @@ export function inferRwRegister(txns: readonly Transaction[]): InferredGraph {
     if (read.value === null) continue;
     const w = writerOf(read.key, read.value);
     checkObservedWrite(txns, read, read.value, w, true, anomalies);
-    if (w !== undefined) graph.add({ from: w.txn, to: read.txn, type: 'wr', key: read.key, why: `read ${read.key} = ${show(read.value)}` });
+    if (w !== undefined)
+      graph.add({
+        from: w.txn,
+        to: read.txn,
+        type: 'wr',
+        key: read.key,
+        why: `read ${read.key} = ${show(read.value)}`,
+      });
   }
   /** Version `before` of key precedes the version `after` written by `writer`. */
   const precedes = (key: string, before: unknown, writer: number, after: unknown): void => {
     if (before !== null) {
       const w = writerOf(key, before);
-      if (w !== undefined) graph.add({ from: w.txn, to: writer, type: 'ww', key, why: `${key}: ${show(before)} was overwritten by ${show(after)}` });
+      if (w !== undefined)
+        graph.add({
+          from: w.txn,
+          to: writer,
+          type: 'ww',
+          key,
+          why: `${key}: ${show(before)} was overwritten by ${show(after)}`,
+        });
     }
     const readers = readersOf.get(`${key}\u0000${before === null ? 'nil' : valueId(before)}`) ?? [];
     for (const reader of readers) {
-      graph.add({ from: reader, to: writer, type: 'rw', key, why: `read ${key} = ${show(before)}, later overwritten by ${show(after)}` });
+      graph.add({
+        from: reader,
+        to: writer,
+        type: 'rw',
+        key,
+        why: `read ${key} = ${show(before)}, later overwritten by ${show(after)}`,
+      });
     }
   };
   txns.forEach((t, txn) => {
     if (t.type === 'fail') return;
-    const current = new Map<string, unknown>(); // what this transaction knows the key held
+    // What this transaction read from others, per key, before writing it. Its own earlier
+    // writes are intermediate versions, never installed, so they order nothing (Adya §3.1).
+    const readBefore = new Map<string, unknown>();
+    const written = new Set<string>();
     for (const op of t.ops) {
       const [f, key, value] = op;
       if (f === 'r') {
-        if (t.type === 'ok' && !current.has(key)) current.set(key, value);
+        if (t.type === 'ok' && !written.has(key) && !readBefore.has(key)) readBefore.set(key, value);
         continue;
       }
+      if (written.has(key)) continue;
+      written.add(key);
       // The initial state precedes every write; a value this transaction read precedes its write.
       precedes(key, null, txn, value);
-      if (current.has(key) && current.get(key) !== null) precedes(key, current.get(key), txn, value);
-      current.set(key, value);
+      const before = readBefore.get(key);
+      if (before !== undefined && before !== null) precedes(key, before, txn, value);
     }
   });
   return { graph, anomalies };
@@ -249,7 +318,8 @@ export function addRealtimeEdges(graph: DependencyGraph, txns: readonly Transact
     if (t.type === 'fail') return;
     events.push({ timeMs: t.invokeMs, kind: 1, txn });
     const done = t.completeMs;
-    if (t.type === 'ok' && done !== undefined && Number.isFinite(done)) events.push({ timeMs: done, kind: 0, txn });
+    if (t.type === 'ok' && done !== undefined && Number.isFinite(done))
+      events.push({ timeMs: done, kind: 0, txn });
   });
   // At equal times an invocation comes first: "completed before invoked" must be strict.
   events.sort((a, b) => a.timeMs - b.timeMs || b.kind - a.kind);
@@ -260,7 +330,8 @@ export function addRealtimeEdges(graph: DependencyGraph, txns: readonly Transact
   for (const event of events) {
     if (event.kind === 1) {
       predecessors.set(event.txn, frontier.slice());
-      for (const t of frontier) graph.add({ from: t, to: event.txn, type: 'rt', why: `T${t} completed before T${event.txn} began` });
+      for (const t of frontier)
+        graph.add({ from: t, to: event.txn, type: 'rt', why: `T${t} completed before T${event.txn} began` });
     } else {
       const covered = new Set(predecessors.get(event.txn) ?? []);
       frontier = frontier.filter((t) => !covered.has(t));

@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { composeDocument, composeYaml, planNodes, TOPOLOGY, validateCompose } from '@ddia/cli';
+
+const committed = fileURLToPath(new URL('../../../docker-compose.yml', import.meta.url));
+
+describe('docker-compose.yml', () => {
+  it('is what the topology generates (run `pnpm compose` after changing the topology)', () => {
+    expect(readFileSync(committed, 'utf8')).toBe(composeYaml());
+  });
+
+  it('is valid against the Compose Specification schema', () => {
+    expect(validateCompose(parse(composeYaml()))).toEqual([]);
+  });
+
+  it('has one container per node of every service, peers by container name, and the landing page', () => {
+    const doc = composeDocument() as { services: Record<string, { command: string[]; ports?: string[] }> };
+    for (const def of TOPOLOGY) {
+      for (const node of planNodes(def)) {
+        const svc = doc.services[node.name];
+        expect(svc, node.name).toBeDefined();
+        expect(svc!.command).toContain(`packages/${def.pkg}/dist/main.js`);
+        expect(svc!.ports).toEqual([`127.0.0.1:${node.port}:${node.port}`]);
+        if (def.clustered) expect(svc!.command.join(' ')).toContain(`${node.id}=http://${node.name}:${node.port}`);
+      }
+    }
+    expect(doc.services.lab?.command).toContain('landing');
+  });
+
+  it('catches a document that breaks the schema', () => {
+    const broken = { services: { a: { image: 'x', ports: 'not-a-list', restart_policy_typo: 1 } } };
+    expect(validateCompose(broken).length).toBeGreaterThan(0);
+  });
+});

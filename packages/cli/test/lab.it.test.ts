@@ -1,0 +1,127 @@
+// The `ddia` command as a user runs it: real processes, a temp lab home, every child gone
+// at the end.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const cli = join(root, 'packages/cli/dist/main.js');
+const home = mkdtempSync(join(tmpdir(), 'ddia-home-'));
+const env = { ...process.env, DDIA_HOME: home, DDIA_LOG_LEVEL: 'warn' };
+const registryBuilt = existsSync(join(root, 'packages/schema-evolution/dist/main.js'));
+
+function ddia(...args: string[]) {
+  const result = spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+  return { code: result.status, out: result.stdout, err: result.stderr };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // An exited child of a parent that is gone may linger as a zombie until reaped.
+  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+  return !/\) Z /.test(stat);
+}
+
+afterAll(() => {
+  ddia('down');
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('ddia: errors a user can fix', () => {
+  it('names an unknown command, service, node or bad flag and exits 2', () => {
+    expect(ddia('frobnicate')).toMatchObject({ code: 2 });
+    const unknownService = ddia('up', 'nosuch');
+    expect(unknownService.code).toBe(2);
+    expect(unknownService.err).toContain("unknown service 'nosuch'");
+    const unknownNode = ddia('kill', 'zz-n9');
+    expect(unknownNode.code).toBe(2);
+    expect(unknownNode.err).toContain("unknown node 'zz-n9'");
+    expect(ddia('up', 'kv', '--nodes', 'many')).toMatchObject({ code: 2 });
+    expect(ddia('up', 'kv', '--nodes', '9').err).toContain('runs 1 to 5 nodes');
+    expect(ddia('ps', '--bogus').code).toBe(2);
+  });
+
+  it('prints usage', () => {
+    const help = ddia('help');
+    expect(help.code).toBe(0);
+    expect(help.out).toContain('ddia up <service>');
+  });
+});
+
+describe.skipIf(!registryBuilt)('ddia up / ps / pause / resume / kill / restart / down', () => {
+  it('runs a service as detached processes and controls them', async () => {
+    const upped = ddia('up', 'schema-registry');
+    expect(upped.code, upped.err).toBe(0);
+    expect(upped.out).toMatch(/schema-registry-n1\s+pid \d+\s+http:\/\/127\.0\.0\.1:8081/);
+    const state = JSON.parse(readFileSync(join(home, 'state.json'), 'utf8'));
+    const pid: number = state.nodes[0].pid;
+    expect(alive(pid)).toBe(true);
+
+    expect(ddia('ps').out).toMatch(/schema-registry-n1\s+\d+\s+8081\s+running\s+up/);
+    expect(ddia('up', 'schema-registry').code).toBe(1); // already up
+
+    expect(ddia('pause', 'schema-registry-n1').code).toBe(0);
+    expect(ddia('ps').out).toMatch(/schema-registry-n1.*running\s+down/);
+    expect(ddia('resume', 'schema-registry-n1').code).toBe(0);
+    expect(ddia('ps').out).toMatch(/schema-registry-n1.*running\s+up/);
+
+    expect(ddia('kill', 'schema-registry-n1').code).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(alive(pid)).toBe(false);
+    expect(ddia('ps').out).toMatch(/schema-registry-n1.*exited\s+down/);
+
+    const restarted = ddia('restart', 'schema-registry-n1');
+    expect(restarted.code, restarted.err).toBe(0);
+    const newPid: number = JSON.parse(readFileSync(join(home, 'state.json'), 'utf8')).nodes[0].pid;
+    expect(newPid).not.toBe(pid);
+    expect(alive(newPid)).toBe(true);
+    expect(ddia('logs', 'schema-registry-n1').out.length).toBeGreaterThan(0);
+
+    expect(ddia('down').code).toBe(0);
+    expect(alive(newPid)).toBe(false);
+    expect(ddia('ps').out).toContain('no nodes running');
+  });
+});
+
+describe('ddia start (pnpm start)', () => {
+  it('starts every built service and a landing page, and Ctrl-C leaves no process behind', async () => {
+    const landingPort = 18080 + Math.floor(Math.random() * 1000);
+    const child = spawn(process.execPath, [cli, 'start', '--port', String(landingPort)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const deadline = Date.now() + 60_000;
+    while (!output.includes('DDIA Lab is up') && Date.now() < deadline && child.exitCode === null) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(output).toContain(`DDIA Lab is up: http://127.0.0.1:${landingPort}`);
+    expect(output).toContain('curl ');
+    const status = (await (await fetch(`http://127.0.0.1:${landingPort}/api/status`)).json()) as {
+      nodes: { name: string; health: string }[];
+    };
+    expect(status.nodes.length).toBeGreaterThan(0);
+    for (const node of status.nodes) expect(node.health, node.name).toBe('up');
+    const page = await (await fetch(`http://127.0.0.1:${landingPort}/`)).text();
+    for (const node of status.nodes) expect(page).toContain(node.name);
+
+    const pids = [...output.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGINT');
+    await exited;
+    const ports = status.nodes.map((n) => n.name);
+    // Every node's port is closed: nothing of the lab is left running.
+    for (const node of status.nodes) {
+      const url = (status.nodes.find((n) => n.name === node.name) as unknown as { url: string }).url;
+      await expect(fetch(`${url}/health`)).rejects.toThrow();
+    }
+    expect(ports.length).toBe(status.nodes.length);
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+  });
+});

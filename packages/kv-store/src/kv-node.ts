@@ -1,0 +1,155 @@
+// One kv-store node: the state machine on an abstract-level store, a Raft node whose log
+// carries the commands, and the HTTP service that carries client, admin and Raft traffic on
+// one port. main.ts starts one from flags; tests start several in one process.
+import { join } from 'node:path';
+import { type Config, createService, type FlagSpec, HttpClient, openStore, type Service } from '@ddia/common';
+import type { StartedRaftNode } from './cluster/raft-binding.js';
+import { loadRaft } from './cluster/raft-binding.js';
+import { KEY_BYTES_MAX_DEFAULT, VALUE_BYTES_MAX_DEFAULT } from './http/request-parts.js';
+import { KvMetrics } from './metrics.js';
+import { registerKvRoutes } from './server.js';
+import type { ApplyOutcome } from './store/result.js';
+import { SESSIONS_MAX_DEFAULT } from './store/sessions.js';
+import { KvStateMachine } from './store/state-machine.js';
+import { decodeCommand } from './store/command.js';
+
+export const KV_FLAGS = {
+  'key-bytes-max': { type: 'number', description: 'largest key in bytes (413 above)', default: KEY_BYTES_MAX_DEFAULT, min: 1, max: 64 * 1024 },
+  'value-bytes-max': {
+    type: 'number',
+    description: 'largest value in bytes (413 above)',
+    default: VALUE_BYTES_MAX_DEFAULT,
+    min: 1,
+    max: 64 * 1024 * 1024,
+  },
+  'request-timeout-ms': {
+    type: 'number',
+    description: 'how long a request waits for a leader / commit before 503/504',
+    default: 5_000,
+    min: 50,
+    max: 600_000,
+  },
+  'tick-ms': { type: 'number', description: 'one Raft tick', default: 50, min: 1, max: 10_000 },
+  'election-ticks': {
+    type: 'number',
+    description: 'election timeout in ticks (randomised in [n, 2n))',
+    default: 10,
+    min: 3,
+    max: 1_000,
+  },
+  'snapshot-entries': {
+    type: 'number',
+    description: 'snapshot and compact the Raft log after this many applied entries',
+    default: 10_000,
+    min: 10,
+    max: 10_000_000,
+  },
+  'read-only': {
+    type: 'string',
+    description: 'linearizable read mode: safe (ReadIndex) or lease',
+    default: 'safe',
+    choices: ['safe', 'lease'],
+  },
+  'sessions-max': {
+    type: 'number',
+    description: 'client sessions remembered for at-most-once writes',
+    default: SESSIONS_MAX_DEFAULT,
+    min: 1,
+    max: 10_000_000,
+  },
+  join: { type: 'boolean', description: 'join an existing cluster (added with POST /cluster/members)', default: false },
+} as const satisfies Record<string, FlagSpec>;
+
+export type KvConfig = Config<typeof KV_FLAGS>;
+
+export interface KvNode {
+  service: Service;
+  raft: StartedRaftNode;
+  machine: KvStateMachine;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startKvNode(config: KvConfig): Promise<KvNode> {
+  const raftApi = loadRaft();
+  const durable = config.dataDir !== undefined;
+  const engine = durable ? config.engine : 'memory';
+  if (engine === 'lsm') {
+    // The LSM engine registers itself with common's openStore when imported.
+    const lsmPackage = '@ddia/lsm-engine';
+    await import(lsmPackage);
+  }
+  const db = await openStore({
+    engine,
+    ...(config.dataDir ? { dataDir: config.dataDir } : {}),
+    name: 'kv',
+    keyEncoding: 'view',
+    valueEncoding: 'view',
+  });
+  const machine = await KvStateMachine.open(db, { sessionsMax: config.extra['sessions-max'] });
+  let raft: StartedRaftNode | undefined;
+  const client = new HttpClient({ deadlineMs: config.extra['request-timeout-ms'], retries: 0 });
+
+  const service = await createService({
+    name: 'kv-store',
+    description: 'Chapter 1: a replicated key-value store on Raft',
+    config,
+    bodyLimitBytes: Math.max(config.extra['value-bytes-max'], 64 * 1024),
+    ready: () => raft !== undefined && raft.status().leaderId !== null,
+    onClose: async () => {
+      await raft?.stop();
+      await client.close();
+      await db.close();
+    },
+  });
+  const metrics = new KvMetrics(service.registry, () => raft, machine);
+
+  const selfUrl = config.peers.find((p) => p.id === config.id)?.url ?? `http://${config.host}:${config.port}`;
+  const members = config.peers.length > 0 ? config.peers : [{ id: config.id, url: selfUrl }];
+  const others = Object.fromEntries(members.filter((m) => m.id !== config.id).map((m) => [m.id, m.url]));
+  const storage = durable
+    ? await raftApi.FileStorage.open({ dir: join(config.dataDir as string, 'raft'), fsync: 'group' })
+    : new raftApi.MemoryStorage();
+  raft = await raftApi.RaftNode.start({
+    id: config.id,
+    members: config.extra.join ? [] : members,
+    join: config.extra.join,
+    storage,
+    transport: new raftApi.HttpTransport({ self: config.id, peers: others }),
+    stateMachine: {
+      apply: async (command, meta) => {
+        const outcome: ApplyOutcome = await machine.apply(command, meta);
+        metrics.applied.inc({ op: decodeCommand(command).op, status: outcome.duplicate ? 'duplicate' : outcome.result.status });
+        return outcome;
+      },
+      snapshot: () => machine.snapshot(),
+      restore: (data, meta) => machine.restore(data, meta),
+    },
+    tickMs: config.extra['tick-ms'],
+    electionTicks: config.extra['election-ticks'],
+    heartbeatTicks: 1,
+    preVote: true,
+    checkQuorum: true,
+    readOnly: config.extra['read-only'] as 'safe' | 'lease',
+    snapshotEntries: config.extra['snapshot-entries'],
+    logger: service.log,
+  });
+  const node = raft;
+  node.on('leader', (leaderId, term) => {
+    metrics.leaderChanges.inc();
+    service.log.info({ leader: leaderId, term }, 'leader changed');
+  });
+  raftApi.registerRaftRoutes(service.app, node);
+  registerKvRoutes({
+    service,
+    node: () => node,
+    machine,
+    client,
+    metrics,
+    keyBytesMax: config.extra['key-bytes-max'],
+    valueBytesMax: config.extra['value-bytes-max'],
+    requestTimeoutMs: config.extra['request-timeout-ms'],
+  });
+  const url = await service.listen();
+  return { service, raft: node, machine, url, close: () => service.close() };
+}

@@ -1,0 +1,12 @@
+// Entry: `node packages/kv-store/dist/main.js --id n1 --port 7001
+//   --peers n1=http://127.0.0.1:7001,n2=http://127.0.0.1:7002,n3=http://127.0.0.1:7003 --data-dir DIR`
+import { configOrExit } from '@ddia/common';
+import { KV_FLAGS, startKvNode } from './kv-node.js';
+
+const config = configOrExit(KV_FLAGS);
+try {
+  await startKvNode(config);
+} catch (error) {
+  console.error(`kv-store ${config.id} failed to start: ${(error as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,185 @@
+// `ddia check linearizable`, run as a function: output lines, exit codes, parse errors.
+
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { CHECK_EXIT, runCheckCommand } from '../src/check-command.js';
+
+const fixtures = fileURLToPath(new URL('./fixtures/histories/', import.meta.url));
+const shared = fileURLToPath(new URL('../../../../shared/data/histories/', import.meta.url));
+const sharedPresent = existsSync(shared);
+const scratch = mkdtempSync(join(tmpdir(), 'ddia-check-'));
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCheckCommand(argv, {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+  });
+  return { code, out, err };
+}
+
+function scratchFile(name: string, text: string): string {
+  const path = join(scratch, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('ddia check linearizable', () => {
+  it('exit 0 and one line per file when all are linearizable', async () => {
+    const a = `${fixtures}concurrent-valid.json`;
+    const b = `${fixtures}info-never-takes-effect.json`;
+    const r = await run('linearizable', '--model', 'cas-register', '--format', 'json', a, b);
+    expect(r).toEqual({ code: CHECK_EXIT.ok, out: `${a}: linearizable\n${b}: linearizable\n`, err: '' });
+  });
+
+  it('exit 1 when any is not; --verbose explains', async () => {
+    const a = `${fixtures}concurrent-valid.json`;
+    const b = `${fixtures}stale-read.json`;
+    const r = await run(
+      'check',
+      'linearizable',
+      '--model',
+      'cas-register',
+      '--format',
+      'json',
+      '--verbose',
+      a,
+      b,
+    );
+    expect(r.code).toBe(CHECK_EXIT.notLinearizable);
+    expect(r.out).toContain(`${a}: linearizable\n${b}: NOT linearizable\n`);
+    expect(r.out).toContain('none of these can come next');
+  });
+
+  it.skipIf(!sharedPresent)('reads the Jepsen formats', async () => {
+    const log = await run(
+      'linearizable',
+      '--model',
+      'cas-register',
+      '--format',
+      'jepsen-log',
+      `${shared}jepsen-etcd/etcd_002.log`,
+    );
+    expect(log.out).toMatch(/etcd_002\.log: linearizable\n$/);
+    const edn = await run(
+      'linearizable',
+      '--model',
+      'kv',
+      '--format',
+      'jepsen-edn',
+      `${shared}kv/c10-bad.txt`,
+    );
+    expect(edn.code).toBe(1);
+    expect(edn.out).toMatch(/c10-bad\.txt: NOT linearizable\n$/);
+  });
+
+  it('exit 2 on an unparseable file, naming the line and what was expected', async () => {
+    const bad = scratchFile(
+      'bad.log',
+      'INFO  jepsen.util - 0\t:invoke\t:write\t1\nINFO  jepsen.util - 0\t:ok\t:write\t[1 2\n',
+    );
+    const r = await run('linearizable', '--model', 'cas-register', '--format', 'jepsen-log', bad);
+    expect(r.code).toBe(CHECK_EXIT.error);
+    expect(r.err).toContain(`${bad}:2: line 2: expected ']'`);
+    const orphan = scratchFile('orphan.jsonl', '{"process":0,"type":"ok","f":"read","value":1,"timeMs":0}\n');
+    const r2 = await run('linearizable', '--model', 'cas-register', '--format', 'json', orphan);
+    expect(r2.code).toBe(2);
+    expect(r2.err).toContain(`${orphan}:1: line 1: expected an invoke by process 0`);
+  });
+
+  it('exit 2 on a missing file, but still checks the others', async () => {
+    const good = `${fixtures}stale-read.json`;
+    const r = await run(
+      'linearizable',
+      '--model',
+      'cas-register',
+      '--format',
+      'json',
+      '/nonexistent/h.json',
+      good,
+    );
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('/nonexistent/h.json: cannot read');
+    expect(r.out).toBe(`${good}: NOT linearizable\n`);
+  });
+
+  it('exit 2 when the model does not fit the history', async () => {
+    const r = await run(
+      'linearizable',
+      '--model',
+      'cas-register',
+      '--format',
+      'json',
+      `${fixtures}kv-stale-get.jsonl`,
+    );
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('is --model right?');
+  });
+
+  it.each([
+    [['linearizable', '--format', 'json', 'f'], '--model must be'],
+    [['linearizable', '--model', 'kv', 'f'], '--format must be'],
+    [['linearizable', '--model', 'kv', '--format', 'json'], 'at least one FILE'],
+    [['serializable', '--model', 'kv', '--format', 'json', 'f'], 'expected the check "linearizable"'],
+    [['linearizable', '--model', 'kv', '--format', 'json', '--bogus', 'f'], "Unknown option '--bogus'"],
+    [['linearizable', '--model', 'kv', '--format', 'json', '--timeout-ms', '0', 'f'], '--timeout-ms must be'],
+    [
+      ['linearizable', '--model', 'kv', '--format', 'json', '--initial-value', '{', 'f'],
+      '--initial-value must be JSON',
+    ],
+  ])('exit 2 on bad arguments %j', async (argv, message) => {
+    const r = await run(...argv);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(message);
+    expect(r.err).toContain('usage: ddia check linearizable');
+  });
+
+  it('--initial-value changes the kv starting value', async () => {
+    const f = scratchFile(
+      'null-start.jsonl',
+      '{"process":0,"type":"invoke","f":"get","key":"k","value":null,"timeMs":0}\n{"process":0,"type":"ok","f":"get","key":"k","value":null,"timeMs":1}\n',
+    );
+    expect((await run('linearizable', '--model', 'kv', '--format', 'json', f)).code).toBe(1);
+    expect(
+      (await run('linearizable', '--model', 'kv', '--format', 'json', '--initial-value', 'null', f)).code,
+    ).toBe(0);
+  });
+
+  it('exit 3 when a search runs out of time', async () => {
+    // Writers racing unknown outcomes, then a read of a value nobody wrote: exhausting the
+    // search takes far longer than 1 ms.
+    const events: object[] = [];
+    for (let p = 0; p < 16; p++) events.push({ process: p, type: 'invoke', f: 'write', value: p, timeMs: p });
+    for (let p = 0; p < 16; p++)
+      events.push({ process: 100 + p, type: 'invoke', f: 'read', value: null, timeMs: 20 + p });
+    for (let p = 0; p < 16; p++)
+      events.push({ process: 100 + p, type: 'ok', f: 'read', value: (p * 5) % 16, timeMs: 40 + p });
+    events.push(
+      { process: 200, type: 'invoke', f: 'read', value: null, timeMs: 60 },
+      { process: 200, type: 'ok', f: 'read', value: 99, timeMs: 61 },
+    );
+    const f = scratchFile('hard.json', JSON.stringify(events));
+    const r = await run(
+      'linearizable',
+      '--model',
+      'cas-register',
+      '--format',
+      'json',
+      '--timeout-ms',
+      '1',
+      f,
+    );
+    expect(r.out).toBe(`${f}: unknown\n`);
+    expect(r.code).toBe(CHECK_EXIT.unknown);
+  });
+
+  it('--help prints usage and exits 0', async () => {
+    const r = await run('--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('usage: ddia check linearizable');
+  });
+});

@@ -1,0 +1,129 @@
+// HTTP routes of the transactions service: validate, call the engine, answer. Every error
+// the engine throws is a DdiaError, which createService turns into problem+json. A statement
+// that must wait for a lock simply awaits: its request stays open until it can proceed.
+import { DdiaError, type ServiceApp } from '@ddia/common';
+import { Gauge, type Registry } from 'prom-client';
+import { Type } from 'typebox';
+import type { Database } from './engine/database.js';
+import { ISOLATION_LEVELS } from './engine/transaction.js';
+import { TxErrors } from './errors.js';
+
+const Isolation = Type.Union(
+  ISOLATION_LEVELS.map((l) => Type.Literal(l)),
+  { description: 'isolation level; default read-committed' },
+);
+const Name = Type.String({ minLength: 1, maxLength: 64 });
+const Expression = Type.String({ maxLength: 4096, description: 'e.g. "value % 3 = 0 and id != 2"' });
+const SetClause = Type.Record(Type.String({ maxLength: 64 }), Expression, {
+  description: 'column -> expression, e.g. {"value": "value + 10"}',
+});
+const TxParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const GidParams = Type.Object({ gid: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$' }) });
+
+const QueryBody = Type.Object({ table: Name, where: Type.Optional(Expression) });
+const InsertBody = Type.Object({ table: Name, row: Type.Record(Type.String(), Type.Unknown()) });
+const UpdateBody = Type.Object({ table: Name, where: Expression, set: SetClause });
+const DeleteBody = Type.Object({ table: Name, where: Expression });
+const WithIsolation = { isolation: Type.Optional(Isolation) };
+
+export function registerRoutes(app: ServiceApp, db: Database, registry: Registry): void {
+  registerMetrics(db, registry);
+
+  app.post(
+    '/tables',
+    { schema: { body: Type.Object({ name: Name, primaryKey: Name }) } },
+    async (request, reply) => {
+      await db.createTable(request.body.name, request.body.primaryKey);
+      return reply.status(201).send({ name: request.body.name, primaryKey: request.body.primaryKey });
+    },
+  );
+  app.get('/tables', async () => ({ tables: db.listTables() }));
+  app.delete('/tables/:name', { schema: { params: Type.Object({ name: Name }) } }, async (request) => {
+    await db.dropTable(request.params.name);
+    return { dropped: request.params.name };
+  });
+
+  app.post('/tx', { schema: { body: Type.Optional(Type.Object(WithIsolation)) } }, async (request, reply) => {
+    const isolation = request.body?.isolation ?? 'read-committed';
+    const id = await db.begin(isolation);
+    return reply.status(201).send({ id, isolation });
+  });
+  app.post('/tx/:id/query', { schema: { params: TxParams, body: QueryBody } }, async (request) => ({
+    rows: await db.query(request.params.id, request.body.table, request.body.where),
+  }));
+  app.post('/tx/:id/insert', { schema: { params: TxParams, body: InsertBody } }, async (request) => ({
+    count: await db.insert(request.params.id, request.body.table, request.body.row),
+  }));
+  app.post('/tx/:id/update', { schema: { params: TxParams, body: UpdateBody } }, async (request) => ({
+    count: await db.update(request.params.id, request.body.table, request.body.where, request.body.set),
+  }));
+  app.post('/tx/:id/delete', { schema: { params: TxParams, body: DeleteBody } }, async (request) => ({
+    count: await db.delete(request.params.id, request.body.table, request.body.where),
+  }));
+  app.post('/tx/:id/commit', { schema: { params: TxParams } }, async (request) => {
+    await db.commit(request.params.id);
+    return { id: request.params.id, committed: true };
+  });
+  app.post('/tx/:id/rollback', { schema: { params: TxParams } }, async (request) => {
+    db.rollback(request.params.id);
+    return { id: request.params.id, rolledBack: true };
+  });
+
+  // Autocommit: one statement, its own transaction, committed before the answer.
+  app.post('/query', { schema: { body: Type.Object({ ...QueryBody.properties, ...WithIsolation }) } }, (request) =>
+    db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
+      rows: await s.query(request.body.table, request.body.where),
+    })),
+  );
+  app.post('/insert', { schema: { body: Type.Object({ ...InsertBody.properties, ...WithIsolation }) } }, (request) =>
+    db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
+      count: await s.insert(request.body.table, request.body.row),
+    })),
+  );
+  app.post('/update', { schema: { body: Type.Object({ ...UpdateBody.properties, ...WithIsolation }) } }, (request) =>
+    db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
+      count: await s.update(request.body.table, request.body.where, request.body.set),
+    })),
+  );
+  app.post('/delete', { schema: { body: Type.Object({ ...DeleteBody.properties, ...WithIsolation }) } }, (request) =>
+    db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
+      count: await s.delete(request.body.table, request.body.where),
+    })),
+  );
+
+  // Two-phase commit, participant side (the coordinator in src/distributed/ calls these).
+  app.post(
+    '/tx/:id/prepare',
+    { schema: { params: TxParams, body: Type.Object({ gid: GidParams.properties.gid }) } },
+    async (request) => {
+      await db.prepare(request.params.id, request.body.gid);
+      return { id: request.params.id, gid: request.body.gid, prepared: true };
+    },
+  );
+  app.get('/prepared', async () => ({ prepared: db.preparedIds() }));
+  app.post('/prepared/:gid/commit', { schema: { params: GidParams } }, async (request) => {
+    await db.commitPrepared(request.params.gid);
+    return { gid: request.params.gid, committed: true };
+  });
+  app.post('/prepared/:gid/rollback', { schema: { params: GidParams } }, async (request) => {
+    await db.rollbackPrepared(request.params.gid);
+    return { gid: request.params.gid, rolledBack: true };
+  });
+}
+
+function registerMetrics(db: Database, registry: Registry): void {
+  const stats = db.stats();
+  for (const name of Object.keys(stats) as (keyof typeof stats)[]) {
+    new Gauge({
+      name: `ddia_tx_${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`,
+      help: `transactions engine: ${name}`,
+      registers: [registry],
+      collect() {
+        this.set(db.stats()[name]);
+      },
+    });
+  }
+}
+
+/** For tests: the error a route answers for an unknown transaction. */
+export const unknownTransaction = (id: number) => new DdiaError(TxErrors.txNotFound, `no transaction ${id}`);

@@ -1,0 +1,122 @@
+// The HTTP API in process: routes, held-open lock waits, problem+json for bad input.
+import { createService, type Service, SystemClock } from '@ddia/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Database } from '../src/engine/database.js';
+import { registerRoutes } from '../src/server.js';
+
+let service: Service;
+let base: string;
+
+beforeAll(async () => {
+  const db = new Database({ clock: new SystemClock(), lockTimeoutMs: 2000, idleTimeoutMs: 1500 });
+  service = await createService({
+    name: 'transactions',
+    config: { host: '127.0.0.1', port: 0, logLevel: 'silent', id: 't1' },
+    handleSignals: false,
+  });
+  registerRoutes(service.app, db, service.registry);
+  base = await service.listen();
+});
+afterAll(() => service.close());
+
+async function post(path: string, body?: unknown) {
+  const res = await fetch(base + path, {
+    method: 'POST',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as any };
+}
+
+describe('transactions over HTTP', () => {
+  it('creates a table, runs a transaction, commits, lists tables', async () => {
+    expect((await post('/tables', { name: 'kv', primaryKey: 'k' })).status).toBe(201);
+    const tx = await post('/tx', { isolation: 'repeatable-read' });
+    expect(tx.status).toBe(201);
+    const id = tx.body.id;
+    expect((await post(`/tx/${id}/insert`, { table: 'kv', row: { k: 'a', n: 1 } })).body).toEqual({ count: 1 });
+    expect((await post(`/tx/${id}/insert`, { table: 'kv', row: { k: 'b', n: 2 } })).body).toEqual({ count: 1 });
+    expect((await post(`/tx/${id}/update`, { table: 'kv', where: "k = 'a'", set: { n: 'n * 10' } })).body).toEqual({
+      count: 1,
+    });
+    expect((await post(`/tx/${id}/query`, { table: 'kv', where: 'n > 1' })).body.rows).toEqual([
+      { k: 'a', n: 10 },
+      { k: 'b', n: 2 },
+    ]);
+    expect((await post('/query', { table: 'kv' })).body.rows).toEqual([]);
+    expect((await post(`/tx/${id}/commit`)).status).toBe(200);
+    expect((await post('/query', { table: 'kv' })).body.rows).toHaveLength(2);
+    const tables = await (await fetch(`${base}/tables`)).json();
+    expect(tables.tables).toContainEqual({ name: 'kv', primaryKey: 'k', rows: 2 });
+  });
+
+  it('holds a statement that must wait open until the lock holder commits', async () => {
+    const a = (await post('/tx', {})).body.id;
+    expect((await post(`/tx/${a}/update`, { table: 'kv', where: "k = 'a'", set: { n: 'n + 1' } })).status).toBe(200);
+    let answered = false;
+    const waiting = post('/update', { table: 'kv', where: "k = 'a'", set: { n: 'n + 1' } }).then((r) => {
+      answered = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(answered).toBe(false);
+    await post(`/tx/${a}/commit`);
+    expect((await waiting).body).toEqual({ count: 1 });
+    expect((await post('/query', { table: 'kv', where: "k = 'a'" })).body.rows[0].n).toBe(12);
+  });
+
+  it('answers a serialization failure with 409 DDIA_ERR_SERIALIZATION naming the conflict', async () => {
+    const a = (await post('/tx', { isolation: 'repeatable-read' })).body.id;
+    const b = (await post('/tx', { isolation: 'repeatable-read' })).body.id;
+    await post(`/tx/${a}/query`, { table: 'kv' });
+    await post(`/tx/${b}/query`, { table: 'kv' });
+    await post(`/tx/${a}/update`, { table: 'kv', where: "k = 'b'", set: { n: '0' } });
+    const waiting = post(`/tx/${b}/update`, { table: 'kv', where: "k = 'b'", set: { n: '1' } });
+    await post(`/tx/${a}/commit`);
+    const r = await waiting;
+    expect(r.status).toBe(409);
+    expect(r.type).toContain('application/problem+json');
+    expect(r.body.code).toBe('DDIA_ERR_SERIALIZATION');
+    expect(r.body.retriable).toBe(true);
+    expect(r.body.detail).toContain('concurrent update');
+    expect((await post(`/tx/${b}/rollback`)).status).toBe(200);
+  });
+
+  it('rolls back an idle transaction', async () => {
+    const a = (await post('/tx', {})).body.id;
+    await new Promise((r) => setTimeout(r, 2000));
+    const r = await post(`/tx/${a}/query`, { table: 'kv' });
+    expect(r.status).toBe(409);
+    expect(r.body.code).toBe('DDIA_ERR_TX_ABORTED');
+    expect(r.body.detail).toContain('idle');
+  });
+
+  it.each([
+    ['/tx/999999/query', { table: 'kv' }, 404, 'DDIA_ERR_TX_NOT_FOUND'],
+    ['/tx/abc/query', { table: 'kv' }, 400, 'DDIA_ERR_VALIDATION'],
+    ['/tx', { isolation: 'snapshot' }, 400, 'DDIA_ERR_VALIDATION'],
+    ['/query', { table: 'kv', where: 'n >' }, 400, 'DDIA_ERR_BAD_EXPRESSION'],
+    ['/query', { table: 'kv', where: "n * 'x' = 1" }, 400, 'DDIA_ERR_WRONG_TYPE'],
+    ['/query', { table: 'kv', where: 'n + 1' }, 400, 'DDIA_ERR_WRONG_TYPE'],
+    ['/query', { table: 'nope' }, 404, 'DDIA_ERR_TABLE_NOT_FOUND'],
+    ['/query', {}, 400, 'DDIA_ERR_VALIDATION'],
+    ['/insert', { table: 'kv', row: { n: 1 } }, 400, 'DDIA_ERR_BAD_ROW'],
+    ['/insert', { table: 'kv', row: { k: 'a' } }, 409, 'DDIA_ERR_DUPLICATE_KEY'],
+    ['/update', { table: 'kv', where: 'true', set: {} }, 400, 'DDIA_ERR_VALIDATION'],
+    ['/update', { table: 'kv', where: 'true', set: { n: 'n +' } }, 400, 'DDIA_ERR_BAD_EXPRESSION'],
+    ['/tables', { name: 'kv', primaryKey: 'k' }, 409, 'DDIA_ERR_TABLE_EXISTS'],
+    ['/tables', { name: '1 bad', primaryKey: 'k' }, 400, 'DDIA_ERR_VALIDATION'],
+    ['/query', '{"table":', 400, 'DDIA_ERR_BAD_JSON'],
+  ])('POST %s %j -> %i %s', async (path, body, status, code) => {
+    const r = await post(path, body);
+    expect(r.status).toBe(status);
+    expect(r.type).toContain('application/problem+json');
+    expect(r.body.code).toBe(code);
+  });
+
+  it('reports the position of a bad expression', async () => {
+    const r = await post('/query', { table: 'kv', where: 'n = = 1' });
+    expect(r.body.position).toBe(4);
+    expect(r.body.detail).toContain('position 4');
+  });
+});
