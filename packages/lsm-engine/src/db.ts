@@ -149,7 +149,6 @@ export class LsmDb {
       throw err;
     }
     db.scheduleBackground();
-    (globalThis as { __lsmOpen?: number }).__lsmOpen = ((globalThis as { __lsmOpen?: number }).__lsmOpen ?? 0) + 1;
     return db;
   }
 
@@ -744,7 +743,6 @@ export class LsmDb {
     if (this.background) await this.background.catch(() => {});
     for (const w of this.manualWaiters.splice(0)) w.reject(new EngineFailedError('the database closed'));
     this.closed = true;
-    (globalThis as { __lsmOpen?: number }).__lsmOpen = ((globalThis as { __lsmOpen?: number }).__lsmOpen ?? 0) - 1;
     await this.closeFiles();
     this.notifyProgress();
   }

@@ -44,7 +44,6 @@ describe('abstract-level compliance suite', () => {
         new LsmLevel(join(root, `db-${counter++}`), { writeBufferBytes: 64 * 1024, ...(options ?? {}) }),
     });
     await done;
-    console.log('still open', (globalThis as { __lsmOpen?: number }).__lsmOpen);
     console.log(`abstract-level suite: ${passed} passed, ${failed} failed`);
     if (failures.length > 0) console.log(failures.join('\n'));
     expect(passed).toBeGreaterThan(1000);

@@ -30,8 +30,10 @@ const opSpec = fc.record({
   unknownP: fc.integer({ min: 0, max: 9 }),
 });
 
+type OpSpec = typeof opSpec extends fc.Arbitrary<infer T> ? T : never;
+
 /** Executes the ops sequentially on registers (values unique per write) and times them. */
-function plan(specs: fc.RecordValue<typeof opSpec>[] extends infer T ? T : never): PlannedOp[] {
+function plan(specs: OpSpec[]): PlannedOp[] {
   const state = new Map<string, unknown>(KEYS.map((k) => [k, null]));
   let nextValue = 1;
   return specs.map((spec, i) => {

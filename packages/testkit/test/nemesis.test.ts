@@ -127,7 +127,13 @@ describe('runNemesis on a real cluster', () => {
     expect(c.node('n2').state).toBe('paused');
     expect(c.proxies().faults.get('n2', 'n1').mode).toBe('blackhole');
     const applied = await run.stop();
-    expect(applied.map((a) => a.action.op)).toEqual(['partition', 'kill', 'pause', 'clock-skew', 'final-heal']);
+    expect(applied.map((a) => a.action.op)).toEqual([
+      'partition',
+      'kill',
+      'pause',
+      'clock-skew',
+      'final-heal',
+    ]);
     expect(applied.every((a) => a.error === undefined)).toBe(true);
     for (const n of c.nodes) expect(n.state).toBe('running');
     expect(c.proxies().faults.entries()).toEqual([]);
@@ -139,7 +145,9 @@ describe('runNemesis on a real cluster', () => {
     cluster = await startCluster({ nodes: 2, command: registerCommand([]), proxied: true });
     const run = runNemesis({
       cluster,
-      schedule: scriptedSchedule(cluster.ids(), [{ atMs: 0, action: { op: 'clock-skew', node: 'n1', skewMs: 5 } }]),
+      schedule: scriptedSchedule(cluster.ids(), [
+        { atMs: 0, action: { op: 'clock-skew', node: 'n1', skewMs: 5 } },
+      ]),
     });
     const applied = await run.done;
     expect(applied[0]?.error).toMatch(/404/);

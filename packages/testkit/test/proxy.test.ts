@@ -3,7 +3,15 @@
 import { SeededRandom } from '@ddia/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLIENT, ProxyFaultError, ProxyNetwork } from '../src/proxy/index.js';
-import { type Closable, echoClient, echoServer, get, median, namedHttpServer, sleep } from './proxy-helpers.js';
+import {
+  type Closable,
+  echoClient,
+  echoServer,
+  get,
+  median,
+  namedHttpServer,
+  sleep,
+} from './proxy-helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -16,7 +24,10 @@ async function echoNetwork() {
     links: [{ from: CLIENT, to: 'n1', targetPort: echo.port }],
     random: new SeededRandom(7),
   });
-  cleanups.push(() => echo.close(), () => network.close());
+  cleanups.push(
+    () => echo.close(),
+    () => network.close(),
+  );
   const client = await echoClient(network.link(CLIENT, 'n1').port);
   cleanups.push(() => client.close());
   return { network, client };
@@ -98,7 +109,9 @@ describe('bandwidth cap', () => {
     const payload = Buffer.alloc(512 * 1024, 7);
     const { ms, echoed } = await client.roundTrip(payload);
     const measured = (payload.length * 1000) / ms;
-    console.log(`bandwidth cap 256 KiB/s: measured ${(measured / 1024).toFixed(1)} KiB/s over ${ms.toFixed(0)} ms`);
+    console.log(
+      `bandwidth cap 256 KiB/s: measured ${(measured / 1024).toFixed(1)} KiB/s over ${ms.toFixed(0)} ms`,
+    );
     expect(echoed.equals(payload)).toBe(true);
     expect(measured).toBeLessThanOrEqual(capBytesPerSec * 1.05);
     expect(measured).toBeGreaterThanOrEqual(capBytesPerSec * 0.8);

@@ -61,7 +61,10 @@ export async function runRegisterWorkload(options: WorkloadOptions): Promise<Wor
             ? await send(path, 'GET')
             : f === 'write'
               ? await send(path, 'PUT', { value: input })
-              : await send(`${path}/cas`, 'POST', { from: (input as number[])[0], to: (input as number[])[1] });
+              : await send(`${path}/cas`, 'POST', {
+                  from: (input as number[])[0],
+                  to: (input as number[])[1],
+                });
         if (answer.status === 200) {
           op.ok(f === 'read' ? (answer.body.value ?? null) : input);
           counts.ok++;

@@ -58,7 +58,8 @@ type SimEvent =
   | { kind: 'deliver'; message: Message }
   | { kind: 'disk'; id: NodeId; ready: Ready; epoch: number }
   | { kind: 'client' }
-  | { kind: 'fault' };
+  | { kind: 'fault' }
+  | { kind: 'crash'; id: NodeId };
 
 export function runSimulation(options: SimulationOptions): SimulationResult {
   const random = new SeededRandom(options.seed);
@@ -88,6 +89,9 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   // A crash point between "fsync returned" and "messages sent": the write survives, the
   // messages that depend on it never leave.
   const crashAfterWriteRate = random.pick([0, 0.005, 0.02]);
+  // Leaders that die moments after winning leave a trail of short terms with one unreplicated
+  // entry each: the weather of the paper's Figure 8.
+  const newLeaderCrashRate = random.pick([0, 0.3, 0.6]);
   // Storms of faults every few election timeouts make the term interleavings of Figure 8 likely.
   const [faultMinMs, faultMaxMs] = random.pick([
     [FAULT_INTERVAL_MIN_MS, FAULT_INTERVAL_MAX_MS],
@@ -120,6 +124,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     unsafeCommits: 0,
   };
   const leaderTerms = new Set<number>();
+  let chaosPhase = true;
 
   const record = (line: string) => {
     traceHash = foldHash(traceHash, line);
@@ -154,6 +159,9 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       leaderTerms.add(raft.term);
       stats.leadersElected++;
       record(`${now} leader ${id} term ${raft.term}`);
+      if (chaosPhase && random.chance(newLeaderCrashRate)) {
+        queue.push(now + random.int(0, 2 * DISK_DELAY_MAX_MS), { kind: 'crash', id });
+      }
     }
   };
 
@@ -237,6 +245,9 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         pump(node.id);
         return;
       }
+      case 'crash':
+        if (chaos) crash(ev.id);
+        return;
       case 'fault':
         if (!chaos) return;
         injectFault();
@@ -287,7 +298,6 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     }
   };
 
-  let chaosPhase = true;
   let violation: string | null = null;
   try {
     // Phase 1: chaos.

@@ -15,7 +15,9 @@ export interface Codec {
 }
 
 const avroType = avro.Type.forSchema(PERSON_AVRO as avro.Schema);
-const protoType = protobuf.parse(PERSON_PROTO, { keepCase: false }).root.lookupType('Person');
+const protoRoot = protobuf.parse(PERSON_PROTO, { keepCase: false }).root;
+protoRoot.resolveAll(); // applies proto2 rules (required user_name) to the decoder
+const protoType = protoRoot.lookupType('Person');
 
 function fromProto(message: protobuf.Message): Person {
   const o = protoType.toObject(message, { longs: Number, defaults: false, arrays: true }) as {

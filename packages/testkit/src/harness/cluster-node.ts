@@ -203,7 +203,10 @@ export class ClusterNode {
     } catch {
       return `(no log at ${this.logFile})`;
     }
-    const tail = text.split('\n').slice(-lines - 1).join('\n');
+    const tail = text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
     return `=== ${this.id} (${this.logFile}) last ${lines} lines ===\n${tail}`;
   }
 

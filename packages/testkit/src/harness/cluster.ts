@@ -95,7 +95,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   if (options.proxied) {
     const links: LinkSpec[] = [];
     for (const from of [...ids, CLIENT])
-      for (const to of ids) if (from !== to) links.push({ from, to, targetPort: portOf.get(to)!, targetHost: host });
+      for (const to of ids)
+        if (from !== to) links.push({ from, to, targetPort: portOf.get(to)!, targetHost: host });
     network = await ProxyNetwork.start({ links, listenHost: host });
   }
 

@@ -47,7 +47,9 @@ class ProcessReaper {
     this.installed = true;
     process.on('exit', () => this.killAll());
     if (!existsSync(WATCHDOG_PATH)) {
-      process.emitWarning(`testkit: ${WATCHDOG_PATH} is missing (build testkit); only the exit handler reaps`);
+      process.emitWarning(
+        `testkit: ${WATCHDOG_PATH} is missing (build testkit); only the exit handler reaps`,
+      );
       return;
     }
     const watchdog = spawn(process.execPath, [WATCHDOG_PATH], {

@@ -47,7 +47,8 @@ export async function scheduleFor(options: ScheduleForOptions): Promise<SavedSch
   }
   const seedText = env[SEED_ENV];
   const seed = seedText === undefined ? randomSeed() : Number(seedText);
-  if (!Number.isInteger(seed) || seed < 0) throw new NemesisReplayError(`${SEED_ENV} must be a non-negative integer`);
+  if (!Number.isInteger(seed) || seed < 0)
+    throw new NemesisReplayError(`${SEED_ENV} must be a non-negative integer`);
   const schedule = randomSchedule({ ...options, seed });
   const dir = env[DIR_ENV] ?? join(tmpdir(), 'ddia-nemesis');
   await mkdir(dir, { recursive: true });

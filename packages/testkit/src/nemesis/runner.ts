@@ -58,7 +58,8 @@ export function runNemesis(options: RunNemesisOptions): NemesisRun {
       case 'latency':
         return cluster.proxies().latency(action.from, action.to, action.latencyMs, action.jitterMs);
       case 'clear-latency':
-        for (const a of cluster.ids()) for (const b of cluster.ids()) if (a !== b) cluster.proxies().latency(a, b, 0, 0);
+        for (const a of cluster.ids())
+          for (const b of cluster.ids()) if (a !== b) cluster.proxies().latency(a, b, 0, 0);
         return;
       case 'clock-skew': {
         const node = cluster.node(action.node);
@@ -68,7 +69,8 @@ export function runNemesis(options: RunNemesisOptions): NemesisRun {
           body: JSON.stringify({ skewMs: action.skewMs }),
           signal: AbortSignal.timeout(CONTROL_DEADLINE_MS),
         });
-        if (response.status !== 200) throw new Error(`${clockPath} answered ${response.status}: ${await response.text()}`);
+        if (response.status !== 200)
+          throw new Error(`${clockPath} answered ${response.status}: ${await response.text()}`);
         if (action.skewMs === 0) skewed.delete(action.node);
         else skewed.add(action.node);
         return;
@@ -89,7 +91,10 @@ export function runNemesis(options: RunNemesisOptions): NemesisRun {
   };
 
   const makeWhole = async (): Promise<void> => {
-    const entry: AppliedAction = { atMs: Math.round(performance.now() - startMs), action: { op: 'final-heal' } };
+    const entry: AppliedAction = {
+      atMs: Math.round(performance.now() - startMs),
+      action: { op: 'final-heal' },
+    };
     const errors: string[] = [];
     const attempt = async (what: () => Promise<void> | void) => {
       try {

@@ -93,7 +93,10 @@ export function randomSchedule(options: RandomScheduleOptions): NemesisSchedule 
       case 'partition': {
         const shape = random.pick(shapes);
         const cuts = partitionShape(shape, nodes, random);
-        steps.push({ atMs: t, action: { op: 'partition', shape, cuts } }, { atMs: end, action: { op: 'heal' } });
+        steps.push(
+          { atMs: t, action: { op: 'partition', shape, cuts } },
+          { atMs: end, action: { op: 'heal' } },
+        );
         break;
       }
       case 'latency': {

@@ -1,3 +1,5 @@
+export * from './control-client.js';
+export * from './daemon.js';
 export * from './faults.js';
 export * from './link-proxy.js';
 export * from './network.js';

@@ -1,6 +1,6 @@
 // A whole cluster's worth of link proxies and the faults between its members: latency, bandwidth
 // caps, blackholes, resets, and partitions by groups (Jepsen's nemesis vocabulary).
-import { randomSeed, type Random, SeededRandom } from '@ddia/common';
+import { type Random, randomSeed, SeededRandom } from '@ddia/common';
 import { FaultTable, type PathFaults, type PathMode, ProxyFaultError } from './faults.js';
 import { type LinkCounters, LinkProxy } from './link-proxy.js';
 
@@ -123,12 +123,16 @@ export class ProxyNetwork {
    * blackholed (both directions). Nodes not named form one more group together. Clients keep
    * reaching every node, as Jepsen's control node does.
    */
-  partition(groups: readonly (readonly string[])[], mode: Exclude<PathMode, 'pass'> = 'blackhole'): CutLink[] {
+  partition(
+    groups: readonly (readonly string[])[],
+    mode: Exclude<PathMode, 'pass'> = 'blackhole',
+  ): CutLink[] {
     const nodes = this.nodes();
     const groupOf = new Map<string, number>();
     groups.forEach((group, index) => {
       for (const id of group) {
-        if (!nodes.includes(id)) throw new ProxyFaultError(`unknown node '${id}' (nodes: ${nodes.join(', ')})`);
+        if (!nodes.includes(id))
+          throw new ProxyFaultError(`unknown node '${id}' (nodes: ${nodes.join(', ')})`);
         if (groupOf.has(id)) throw new ProxyFaultError(`node '${id}' is in two groups`);
         groupOf.set(id, index);
       }

@@ -70,21 +70,17 @@ export function registerRoutes(app: ServiceApp, options: RegisterServerOptions):
     }
   }
 
-  app.get(
-    '/register/:key',
-    { schema: { params: KeyParams } },
-    async (request, reply) => {
-      const { key } = request.params;
-      if (store) return { key, value: store.get(key) };
-      if (staleCache) {
-        const cached = staleCache.lookup(key);
-        if (cached.hit) return { key, value: cached.value };
-      }
-      const answer = await forward('GET', `/register/${encodeURIComponent(key)}`);
-      if (answer.status === 200) staleCache?.remember(key, answer.body.value as RegisterValue);
-      return reply.status(answer.status).type(answer.contentType).send(answer.body);
-    },
-  );
+  app.get('/register/:key', { schema: { params: KeyParams } }, async (request, reply) => {
+    const { key } = request.params;
+    if (store) return { key, value: store.get(key) };
+    if (staleCache) {
+      const cached = staleCache.lookup(key);
+      if (cached.hit) return { key, value: cached.value };
+    }
+    const answer = await forward('GET', `/register/${encodeURIComponent(key)}`);
+    if (answer.status === 200) staleCache?.remember(key, answer.body.value as RegisterValue);
+    return reply.status(answer.status).type(answer.contentType).send(answer.body);
+  });
 
   app.put(
     '/register/:key',
