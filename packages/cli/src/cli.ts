@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runCheckCommand } from '@ddia/testkit';
 import { parse } from 'yaml';
 import { composeYaml, validateCompose } from './compose.js';
 import { CliError, clean, down, logs, type Output, ps, restart, signal, up } from './lab.js';
@@ -23,6 +24,8 @@ const USAGE = `ddia — run the DDIA Lab's services and break them
   ddia restart <node>                restart a node on the same data dir
   ddia clean                         delete .ddia/ (data and logs) when nothing runs
   ddia compose [--check]             write docker-compose.yml from the topology (--check: fail if stale)
+  ddia check linearizable --model cas-register|kv --format jepsen-log|jepsen-edn|json FILE...
+                                     check recorded histories (exit 0 all linearizable, 1 not, 2 unreadable)
   ddia landing [--port P] name=service=url...   serve the landing page for given nodes
 `;
 
@@ -45,6 +48,8 @@ function one(positionals: string[], what: string): string {
 
 export async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // Commands owned by other packages parse their own arguments.
+  if (command === 'check') return runCheckCommand(rest, { stdout: process.stdout, stderr: process.stderr });
   const parsed = parseArgs({
     args: rest,
     allowPositionals: true,

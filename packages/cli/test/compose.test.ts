@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
-import { describe, expect, it } from 'vitest';
 import { composeDocument, composeYaml, planNodes, TOPOLOGY, validateCompose } from '@ddia/cli';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 
 const committed = fileURLToPath(new URL('../../../docker-compose.yml', import.meta.url));
 
@@ -23,7 +23,8 @@ describe('docker-compose.yml', () => {
         expect(svc, node.name).toBeDefined();
         expect(svc!.command).toContain(`packages/${def.pkg}/dist/main.js`);
         expect(svc!.ports).toEqual([`127.0.0.1:${node.port}:${node.port}`]);
-        if (def.clustered) expect(svc!.command.join(' ')).toContain(`${node.id}=http://${node.name}:${node.port}`);
+        if (def.clustered)
+          expect(svc!.command.join(' ')).toContain(`${node.id}=http://${node.name}:${node.port}`);
       }
     }
     expect(doc.services.lab?.command).toContain('landing');

@@ -93,7 +93,10 @@ describe.skipIf(!registryBuilt)('ddia up / ps / pause / resume / kill / restart 
 describe('ddia start (pnpm start)', () => {
   it('starts every built service and a landing page, and Ctrl-C leaves no process behind', async () => {
     const landingPort = 18080 + Math.floor(Math.random() * 1000);
-    const child = spawn(process.execPath, [cli, 'start', '--port', String(landingPort)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'start', '--port', String(landingPort)], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));

@@ -6,7 +6,12 @@ import type { ErrorSpec } from '@ddia/common';
 export const KvErrors = {
   badKey: { code: 'DDIA_ERR_KV_BAD_KEY', status: 400, title: 'Bad key', retriable: false },
   keyTooLarge: { code: 'DDIA_ERR_KV_KEY_TOO_LARGE', status: 413, title: 'Key too large', retriable: false },
-  valueTooLarge: { code: 'DDIA_ERR_KV_VALUE_TOO_LARGE', status: 413, title: 'Value too large', retriable: false },
+  valueTooLarge: {
+    code: 'DDIA_ERR_KV_VALUE_TOO_LARGE',
+    status: 413,
+    title: 'Value too large',
+    retriable: false,
+  },
   keyNotFound: { code: 'DDIA_ERR_KV_KEY_NOT_FOUND', status: 404, title: 'No such key', retriable: false },
   badCondition: {
     code: 'DDIA_ERR_KV_BAD_CONDITION',
@@ -56,6 +61,11 @@ export const KvErrors = {
     title: 'Another membership change is in progress',
     retriable: true,
   },
-  unknownMember: { code: 'DDIA_ERR_KV_UNKNOWN_MEMBER', status: 404, title: 'No such member', retriable: false },
+  unknownMember: {
+    code: 'DDIA_ERR_KV_UNKNOWN_MEMBER',
+    status: 404,
+    title: 'No such member',
+    retriable: false,
+  },
   stopping: { code: 'DDIA_ERR_KV_STOPPING', status: 503, title: 'Node is shutting down', retriable: true },
 } as const satisfies Record<string, ErrorSpec>;

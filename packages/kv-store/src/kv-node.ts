@@ -8,13 +8,19 @@ import { loadRaft } from './cluster/raft-binding.js';
 import { KEY_BYTES_MAX_DEFAULT, VALUE_BYTES_MAX_DEFAULT } from './http/request-parts.js';
 import { KvMetrics } from './metrics.js';
 import { registerKvRoutes } from './server.js';
+import { decodeCommand } from './store/command.js';
 import type { ApplyOutcome } from './store/result.js';
 import { SESSIONS_MAX_DEFAULT } from './store/sessions.js';
 import { KvStateMachine } from './store/state-machine.js';
-import { decodeCommand } from './store/command.js';
 
 export const KV_FLAGS = {
-  'key-bytes-max': { type: 'number', description: 'largest key in bytes (413 above)', default: KEY_BYTES_MAX_DEFAULT, min: 1, max: 64 * 1024 },
+  'key-bytes-max': {
+    type: 'number',
+    description: 'largest key in bytes (413 above)',
+    default: KEY_BYTES_MAX_DEFAULT,
+    min: 1,
+    max: 64 * 1024,
+  },
   'value-bytes-max': {
     type: 'number',
     description: 'largest value in bytes (413 above)',
@@ -57,7 +63,11 @@ export const KV_FLAGS = {
     min: 1,
     max: 10_000_000,
   },
-  join: { type: 'boolean', description: 'join an existing cluster (added with POST /cluster/members)', default: false },
+  join: {
+    type: 'boolean',
+    description: 'join an existing cluster (added with POST /cluster/members)',
+    default: false,
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 export type KvConfig = Config<typeof KV_FLAGS>;
@@ -119,7 +129,10 @@ export async function startKvNode(config: KvConfig): Promise<KvNode> {
     stateMachine: {
       apply: async (command, meta) => {
         const outcome: ApplyOutcome = await machine.apply(command, meta);
-        metrics.applied.inc({ op: decodeCommand(command).op, status: outcome.duplicate ? 'duplicate' : outcome.result.status });
+        metrics.applied.inc({
+          op: decodeCommand(command).op,
+          status: outcome.duplicate ? 'duplicate' : outcome.result.status,
+        });
         return outcome;
       },
       snapshot: () => machine.snapshot(),
@@ -149,6 +162,7 @@ export async function startKvNode(config: KvConfig): Promise<KvNode> {
     keyBytesMax: config.extra['key-bytes-max'],
     valueBytesMax: config.extra['value-bytes-max'],
     requestTimeoutMs: config.extra['request-timeout-ms'],
+    peerUrls: new Map(members.map((m) => [m.id, m.url])),
   });
   const url = await service.listen();
   return { service, raft: node, machine, url, close: () => service.close() };

@@ -15,7 +15,7 @@ import type {} from '@fastify/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { ConsensusNode, ConsensusStatus } from './cluster/consensus.js';
-import { readBarrier, RETRY, routeToLeader } from './cluster/router.js';
+import { RETRY, readBarrier, routeToLeader } from './cluster/router.js';
 import { KvErrors } from './errors.js';
 import { parseCondition, parseKey, parseSession } from './http/request-parts.js';
 import type { KvMetrics } from './metrics.js';
@@ -32,7 +32,14 @@ export const MEMBER_STATUS_TIMEOUT_MS = 500;
 export const FORWARDED_HEADER = 'x-kv-forwarded-by';
 /** The forwarding node's remaining deadline, so the leader does not outlive the client. */
 export const DEADLINE_HEADER = 'x-kv-deadline-ms';
-const RELAYED_HEADERS = ['content-type', 'etag', 'x-revision', 'x-request-duplicate', 'x-raft-term', 'x-raft-leader'];
+const RELAYED_HEADERS = [
+  'content-type',
+  'etag',
+  'x-revision',
+  'x-request-duplicate',
+  'x-raft-term',
+  'x-raft-leader',
+];
 
 export interface KvServerOptions {
   service: Service;
@@ -44,6 +51,8 @@ export interface KvServerOptions {
   keyBytesMax: number;
   valueBytesMax: number;
   requestTimeoutMs: number;
+  /** This node's view of its peers' URLs (from --peers); used before Raft's member URLs. */
+  peerUrls: ReadonlyMap<string, string>;
 }
 
 const Consistency = Type.Union([Type.Literal('linearizable'), Type.Literal('serializable')], {
@@ -55,6 +64,7 @@ export function registerKvRoutes(options: KvServerOptions): void {
   const { service, machine, metrics } = options;
   const app = service.app;
   const node = () => options.node();
+  const urlOf = (id: string) => options.peerUrls.get(id);
 
   app.addHook('onSend', async (_request, reply, payload) => {
     const status = safeStatus(node);
@@ -66,8 +76,10 @@ export function registerKvRoutes(options: KvServerOptions): void {
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url;
-    if (!route || !(route.startsWith('/kv') || route.startsWith('/cluster') || route.startsWith('/admin'))) return;
-    const consistency = (request.query as { consistency?: string } | undefined)?.consistency ?? 'linearizable';
+    if (!route || !(route.startsWith('/kv') || route.startsWith('/cluster') || route.startsWith('/admin')))
+      return;
+    const consistency =
+      (request.query as { consistency?: string } | undefined)?.consistency ?? 'linearizable';
     metrics.latency.observe(
       {
         route,
@@ -83,7 +95,9 @@ export function registerKvRoutes(options: KvServerOptions): void {
     const forwarded = request.headers[DEADLINE_HEADER];
     const fromHeader = typeof forwarded === 'string' ? Number(forwarded) : Number.NaN;
     const budgetMs =
-      Number.isFinite(fromHeader) && fromHeader > 0 ? Math.min(fromHeader, options.requestTimeoutMs) : options.requestTimeoutMs;
+      Number.isFinite(fromHeader) && fromHeader > 0
+        ? Math.min(fromHeader, options.requestTimeoutMs)
+        : options.requestTimeoutMs;
     return performance.now() + budgetMs;
   };
 
@@ -106,14 +120,20 @@ export function registerKvRoutes(options: KvServerOptions): void {
         response = await options.client.request(`${leaderUrl}${request.url}`, {
           method: request.method as 'PUT',
           headers,
-          ...(Buffer.isBuffer(body) ? { body } : body !== undefined && body !== null ? { body: body as object } : {}),
+          ...(Buffer.isBuffer(body)
+            ? { body }
+            : body !== undefined && body !== null
+              ? { body: body as object }
+              : {}),
           deadlineMs: remainingMs,
           retry: false,
         });
       } catch (error) {
         const refused =
           error instanceof HttpUnavailableError &&
-          /ECONNREFUSED/.test(String((error.cause as { code?: string })?.code ?? (error.cause as Error)?.message));
+          /ECONNREFUSED/.test(
+            String((error.cause as { code?: string })?.code ?? (error.cause as Error)?.message),
+          );
         if (refused || !mutates) return RETRY;
         if (error instanceof HttpTimeoutError || error instanceof HttpUnavailableError) {
           throw new DdiaError(KvErrors.outcomeUnknown, `forwarding to the leader failed: ${error.message}`);
@@ -135,6 +155,7 @@ export function registerKvRoutes(options: KvServerOptions): void {
       node: node(),
       deadlineAt: deadlineOf(request),
       mutates: true,
+      urlOf,
       forward: forwarded ? null : forwarder(request, reply, true),
       local: async (timeoutMs) => {
         let outcome: ApplyOutcome;
@@ -161,7 +182,8 @@ export function registerKvRoutes(options: KvServerOptions): void {
         bodyLimit: options.valueBytesMax,
         schema: {
           tags: ['kv'],
-          summary: 'Write a value (body = raw bytes). If-Match: "<version>" = CAS, If-None-Match: * = create only',
+          summary:
+            'Write a value (body = raw bytes). If-Match: "<version>" = CAS, If-None-Match: * = create only',
           headers: Type.Object({
             'if-match': Type.Optional(Type.String()),
             'if-none-match': Type.Optional(Type.String()),
@@ -172,12 +194,18 @@ export function registerKvRoutes(options: KvServerOptions): void {
       },
       async (request, reply) => {
         const key = parseKey((request.params as { '*': string })['*'], options.keyBytesMax);
-        const value = request.body === undefined || request.body === null ? Buffer.alloc(0) : (request.body as Buffer);
-        if (!Buffer.isBuffer(value)) throw new DdiaError(CommonErrors.badRequest, 'the body must be raw bytes');
+        const value =
+          request.body === undefined || request.body === null ? Buffer.alloc(0) : (request.body as Buffer);
+        if (!Buffer.isBuffer(value))
+          throw new DdiaError(CommonErrors.badRequest, 'the body must be raw bytes');
         if (value.length > options.valueBytesMax) {
-          throw new DdiaError(KvErrors.valueTooLarge, `the value is ${value.length} bytes; the limit is ${options.valueBytesMax}`, {
-            valueBytesMax: options.valueBytesMax,
-          });
+          throw new DdiaError(
+            KvErrors.valueTooLarge,
+            `the value is ${value.length} bytes; the limit is ${options.valueBytesMax}`,
+            {
+              valueBytesMax: options.valueBytesMax,
+            },
+          );
         }
         const condition = parseCondition(request.headers, true);
         const session = parseSession(request.headers);
@@ -290,9 +318,10 @@ export function registerKvRoutes(options: KvServerOptions): void {
       const views = await Promise.all(
         local.members.map(async (member) => {
           if (member.id === local.id) return { member, status: local as ConsensusStatus | null, error: null };
-          if (!member.url) return { member, status: null, error: 'no url known' };
+          const url = urlOf(member.id) ?? member.url;
+          if (!url) return { member, status: null, error: 'no url known' };
           try {
-            const status = await options.client.json<ConsensusStatus>(`${member.url}/cluster/node`, {
+            const status = await options.client.json<ConsensusStatus>(`${url}/cluster/node`, {
               deadlineMs: MEMBER_STATUS_TIMEOUT_MS,
               retry: false,
             });
@@ -319,24 +348,32 @@ export function registerKvRoutes(options: KvServerOptions): void {
           term: status?.term ?? null,
           commitIndex: status?.commitIndex ?? null,
           appliedIndex: status?.appliedIndex ?? null,
-          matchIndex: leaderView?.progress[member.id]?.matchIndex ?? (member.id === leaderView?.id ? leaderView.lastIndex : null),
+          matchIndex:
+            leaderView?.progress[member.id]?.matchIndex ??
+            (member.id === leaderView?.id ? leaderView.lastIndex : null),
           // How far this member's state machine trails the leader's commit index.
-          lagEntries:
-            leaderView && status ? Math.max(0, leaderView.commitIndex - status.appliedIndex) : null,
+          lagEntries: leaderView && status ? Math.max(0, leaderView.commitIndex - status.appliedIndex) : null,
         })),
       };
     },
   );
 
-  app.get('/cluster/node', { schema: { tags: ['admin'], summary: 'This node’s own Raft status' } }, async () =>
-    node().status(),
+  app.get(
+    '/cluster/node',
+    { schema: { tags: ['admin'], summary: 'This node’s own Raft status' } },
+    async () => node().status(),
   );
 
-  const leaderOnly = <T>(request: FastifyRequest, reply: FastifyReply, action: (timeoutMs: number) => Promise<T>) =>
+  const leaderOnly = <T>(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    action: (timeoutMs: number) => Promise<T>,
+  ) =>
     routeToLeader<T | FastifyReply>({
       node: node(),
       deadlineAt: performance.now() + ADMIN_TIMEOUT_MS,
       mutates: true,
+      urlOf,
       forward: request.headers[FORWARDED_HEADER] !== undefined ? null : forwarder(request, reply, true),
       local: action,
     });
@@ -365,7 +402,8 @@ export function registerKvRoutes(options: KvServerOptions): void {
         throw new DdiaError(KvErrors.unknownMember, `${body.id} is not a member`);
       }
       const result = await leaderOnly(request, reply, async (timeoutMs) => {
-        if (body.action === 'add') await node().addMember({ id: body.id, url: body.url as string }, { timeoutMs });
+        if (body.action === 'add')
+          await node().addMember({ id: body.id, url: body.url as string }, { timeoutMs });
         else await node().removeMember(body.id, { timeoutMs });
         return { action: body.action, id: body.id, members: node().status().members };
       });
@@ -384,7 +422,12 @@ export function registerKvRoutes(options: KvServerOptions): void {
     },
     async (request, reply) => {
       const to = (request.body as { to?: string } | undefined)?.to;
-      if (to !== undefined && !node().status().members.some((m) => m.id === to && m.voter)) {
+      if (
+        to !== undefined &&
+        !node()
+          .status()
+          .members.some((m) => m.id === to && m.voter)
+      ) {
         throw new DdiaError(KvErrors.unknownMember, `${to} is not a voting member`);
       }
       return leaderOnly(request, reply, async (timeoutMs) => {
@@ -417,14 +460,19 @@ function sendWriteResult(reply: FastifyReply, key: string, outcome: ApplyOutcome
           .status(result.created ? 201 : 200)
           .send({ key, version: result.version, revision: result.revision, created: result.created });
       }
-      if (!result.deleted) throw new DdiaError(KvErrors.keyNotFound, `no key ${JSON.stringify(key)}`, { revision: result.revision });
+      if (!result.deleted)
+        throw new DdiaError(KvErrors.keyNotFound, `no key ${JSON.stringify(key)}`, {
+          revision: result.revision,
+        });
       return reply.status(204).send();
     case 'precondition_failed':
       reply.header('x-revision', String(result.revision));
       if (result.currentVersion !== null) reply.header('etag', `"${result.currentVersion}"`);
       throw new DdiaError(
         KvErrors.preconditionFailed,
-        result.currentVersion === null ? `${key} does not exist` : `${key} is at version ${result.currentVersion}`,
+        result.currentVersion === null
+          ? `${key} does not exist`
+          : `${key} is at version ${result.currentVersion}`,
         { currentVersion: result.currentVersion, revision: result.revision },
       );
     case 'stale_request':

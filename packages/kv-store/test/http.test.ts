@@ -2,7 +2,13 @@
 // its bad input, on one node and on three.
 import { HttpClient } from '@ddia/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessCluster, leaderOf, raftMissing, startInProcess, waitFor } from './support/in-process.js';
+import {
+  type InProcessCluster,
+  leaderOf,
+  raftMissing,
+  startInProcess,
+  waitFor,
+} from './support/in-process.js';
 
 const missing = raftMissing();
 if (missing) console.warn(`kv-store HTTP tests skipped: ${missing}`);
@@ -68,11 +74,15 @@ describe.skipIf(missing !== undefined)('kv-store HTTP API, one node', () => {
     expect(stale.json()).toMatchObject({ code: 'DDIA_ERR_KV_PRECONDITION_FAILED' });
     expect(`"${(stale.json() as { currentVersion: number }).currentVersion}"`).toBe(ok.headers.etag);
     expect((await req('/kv/cas')).text()).toBe('b');
-    expect((await req('/kv/missing-cas', { method: 'PUT', body: 'x', headers: { 'if-match': '"1"' } })).status).toBe(412);
+    expect(
+      (await req('/kv/missing-cas', { method: 'PUT', body: 'x', headers: { 'if-match': '"1"' } })).status,
+    ).toBe(412);
   });
 
   it('If-None-Match: * creates only when absent', async () => {
-    expect((await req('/kv/once', { method: 'PUT', body: 'a', headers: { 'if-none-match': '*' } })).status).toBe(201);
+    expect(
+      (await req('/kv/once', { method: 'PUT', body: 'a', headers: { 'if-none-match': '*' } })).status,
+    ).toBe(201);
     const again = await req('/kv/once', { method: 'PUT', body: 'b', headers: { 'if-none-match': '*' } });
     expect(again.status).toBe(412);
     expect((await req('/kv/once')).text()).toBe('a');
@@ -95,7 +105,9 @@ describe.skipIf(missing !== undefined)('kv-store HTTP API, one node', () => {
 
   it('DELETE answers 204, then 404; If-Match guards it', async () => {
     const v = String((await req('/kv/gone', { method: 'PUT', body: 'x' })).headers.etag);
-    expect((await req('/kv/gone', { method: 'DELETE', headers: { 'if-match': '"999999"' } })).status).toBe(412);
+    expect((await req('/kv/gone', { method: 'DELETE', headers: { 'if-match': '"999999"' } })).status).toBe(
+      412,
+    );
     const del = await req('/kv/gone', { method: 'DELETE', headers: { 'if-match': v } });
     expect(del.status).toBe(204);
     expect(Number(del.headers['x-revision'])).toBeGreaterThan(Number(v.replaceAll('"', '')));
@@ -124,7 +136,15 @@ describe.skipIf(missing !== undefined)('kv-store HTTP API, one node', () => {
     expect(retry.headers['x-request-duplicate']).toBe('true');
     expect(retry.headers.etag).toBe(first.headers.etag);
     expect((await req('/kv/once-only')).text()).toBe('between');
-    expect((await req('/kv/once-only', { method: 'PUT', body: 'x', headers: { 'x-client-id': 'client-a', 'x-request-seq': '2' } })).status).toBe(200);
+    expect(
+      (
+        await req('/kv/once-only', {
+          method: 'PUT',
+          body: 'x',
+          headers: { 'x-client-id': 'client-a', 'x-request-seq': '2' },
+        })
+      ).status,
+    ).toBe(200);
     const stale = await req('/kv/once-only', { method: 'PUT', body: 'old', headers });
     expect(stale.status).toBe(409);
     expect(stale.json()).toMatchObject({ code: 'DDIA_ERR_KV_STALE_REQUEST' });
@@ -141,15 +161,28 @@ describe.skipIf(missing !== undefined)('kv-store HTTP API, one node', () => {
   it('lists by prefix, start, end and limit; non-UTF-8 values in base64', async () => {
     for (const k of ['list/a', 'list/b', 'list/c', 'lisz']) await req(`/kv/${k}`, { method: 'PUT', body: k });
     await req('/kv/list/bin', { method: 'PUT', body: Buffer.from([0xff, 0xfe]) });
-    const all = (await req('/kv?prefix=list/')).json() as { items: { key: string; value: string; encoding: string; version: number }[]; more: boolean; count: number; revision: number };
+    const all = (await req('/kv?prefix=list/')).json() as {
+      items: { key: string; value: string; encoding: string; version: number }[];
+      more: boolean;
+      count: number;
+      revision: number;
+    };
     expect(all.items.map((i) => i.key)).toEqual(['list/a', 'list/b', 'list/bin', 'list/c']);
-    expect(all.items.find((i) => i.key === 'list/bin')).toMatchObject({ value: Buffer.from([0xff, 0xfe]).toString('base64'), encoding: 'base64' });
+    expect(all.items.find((i) => i.key === 'list/bin')).toMatchObject({
+      value: Buffer.from([0xff, 0xfe]).toString('base64'),
+      encoding: 'base64',
+    });
     expect(all.items[0]).toMatchObject({ value: 'list/a', encoding: 'utf8' });
     expect(all.revision).toBeGreaterThanOrEqual(all.items[0]?.version ?? 0);
-    const page = (await req('/kv?prefix=list/&limit=2')).json() as { items: { key: string }[]; more: boolean };
+    const page = (await req('/kv?prefix=list/&limit=2')).json() as {
+      items: { key: string }[];
+      more: boolean;
+    };
     expect(page.items.map((i) => i.key)).toEqual(['list/a', 'list/b']);
     expect(page.more).toBe(true);
-    const range = (await req('/kv?start=list/b&end=list/c&consistency=serializable')).json() as { items: { key: string }[] };
+    const range = (await req('/kv?start=list/b&end=list/c&consistency=serializable')).json() as {
+      items: { key: string }[];
+    };
     expect(range.items.map((i) => i.key)).toEqual(['list/b', 'list/bin']);
     expect((await req('/kv?limit=0')).status).toBe(400);
     expect((await req('/kv?limit=100000')).status).toBe(400);
@@ -157,7 +190,10 @@ describe.skipIf(missing !== undefined)('kv-store HTTP API, one node', () => {
   });
 
   it('serves cluster status, snapshots, readiness and metrics', async () => {
-    const cluster = (await req('/cluster')).json() as { leader: string; members: { id: string; appliedIndex: number; reachable: boolean }[] };
+    const cluster = (await req('/cluster')).json() as {
+      leader: string;
+      members: { id: string; appliedIndex: number; reachable: boolean }[];
+    };
     expect(cluster.leader).toBe('n1');
     expect(cluster.members).toHaveLength(1);
     expect(cluster.members[0]).toMatchObject({ id: 'n1', reachable: true });
@@ -166,7 +202,13 @@ describe.skipIf(missing !== undefined)('kv-store HTTP API, one node', () => {
     expect((snap.json() as { index: number }).index).toBeGreaterThan(0);
     expect((await req('/ready')).status).toBe(200);
     const metrics = (await req('/metrics')).text();
-    for (const name of ['kv_proposals_total', 'kv_commits_applied_total', 'kv_applied_index', 'kv_leader_changes_total', 'kv_request_duration_seconds_bucket']) {
+    for (const name of [
+      'kv_proposals_total',
+      'kv_commits_applied_total',
+      'kv_applied_index',
+      'kv_leader_changes_total',
+      'kv_request_duration_seconds_bucket',
+    ]) {
       expect(metrics).toContain(name);
     }
     expect(metrics).toMatch(/consistency="linearizable"/);
@@ -174,10 +216,22 @@ describe.skipIf(missing !== undefined)('kv-store HTTP API, one node', () => {
 
   it('admin bad input is 4xx problem+json', async () => {
     expect((await req('/cluster/members', { method: 'POST', body: { action: 'grow' } })).status).toBe(400);
-    expect((await req('/cluster/members', { method: 'POST', body: { action: 'add', id: 'n9' } })).status).toBe(400);
-    expect((await req('/cluster/members', { method: 'POST', body: { action: 'remove', id: 'n9' } })).status).toBe(404);
+    expect(
+      (await req('/cluster/members', { method: 'POST', body: { action: 'add', id: 'n9' } })).status,
+    ).toBe(400);
+    expect(
+      (await req('/cluster/members', { method: 'POST', body: { action: 'remove', id: 'n9' } })).status,
+    ).toBe(404);
     expect((await req('/cluster/transfer-leader', { method: 'POST', body: { to: 'n9' } })).status).toBe(404);
-    expect((await req('/cluster/members', { method: 'POST', body: '{', headers: { 'content-type': 'application/json' } })).status).toBe(400);
+    expect(
+      (
+        await req('/cluster/members', {
+          method: 'POST',
+          body: '{',
+          headers: { 'content-type': 'application/json' },
+        })
+      ).status,
+    ).toBe(400);
   });
 });
 
@@ -209,14 +263,28 @@ describe.skipIf(missing !== undefined)('kv-store HTTP API, three nodes', () => {
 
   it('GET /cluster reports every member with its applied index; leadership can be transferred', async () => {
     const leader = await leaderOf(cluster);
-    const status = (await http.json(`${leader.url}/cluster`)) as { leader: string; members: { id: string; reachable: boolean; appliedIndex: number; lagEntries: number }[] };
+    const status = (await http.json(`${leader.url}/cluster`)) as {
+      leader: string;
+      members: { id: string; reachable: boolean; appliedIndex: number; lagEntries: number }[];
+    };
     expect(status.members.map((m) => m.id).sort()).toEqual(['n1', 'n2', 'n3']);
     expect(status.members.every((m) => m.reachable)).toBe(true);
     const target = cluster.nodes.find((n) => n !== leader)!.raft.status().id;
     const follower = cluster.nodes.find((n) => n !== leader)!;
-    const moved = await http.request(`${follower.url}/cluster/transfer-leader`, { method: 'POST', body: { to: target }, retry: false });
+    const moved = await http.request(`${follower.url}/cluster/transfer-leader`, {
+      method: 'POST',
+      body: { to: target },
+      retry: false,
+    });
     expect(moved.status).toBe(200);
-    await waitFor('the new leader', () => (cluster.nodes.find((n) => n.raft.status().id === target)?.raft.status().role === 'leader' ? true : undefined));
-    expect((await http.request(`${leader.url}/kv/after-transfer`, { method: 'PUT', body: 'x', retry: false })).status).toBe(201);
+    await waitFor('the new leader', () =>
+      cluster.nodes.find((n) => n.raft.status().id === target)?.raft.status().role === 'leader'
+        ? true
+        : undefined,
+    );
+    expect(
+      (await http.request(`${leader.url}/kv/after-transfer`, { method: 'PUT', body: 'x', retry: false }))
+        .status,
+    ).toBe(201);
   });
 });

@@ -30,7 +30,13 @@ class Applier {
     return this.sm.apply(encodeCommand(command), { index: this.index, term: 1 });
   }
   put(key: string, value: string, condition: Condition = { kind: 'none' }, session?: Command['session']) {
-    return this.apply({ op: 'put', key: k(key), value: k(value), condition, ...(session ? { session } : {}) });
+    return this.apply({
+      op: 'put',
+      key: k(key),
+      value: k(value),
+      condition,
+      ...(session ? { session } : {}),
+    });
   }
   del(key: string, condition: Condition = { kind: 'none' }) {
     return this.apply({ op: 'delete', key: k(key), condition });
@@ -75,7 +81,10 @@ describe('command encoding', () => {
     const badOp = good.slice();
     badOp[1] = 7;
     expect(() => decodeCommand(badOp)).toThrow(/op code/);
-    const truncated = encodeCommand({ op: 'delete', key: k('abcdef'), condition: { kind: 'none' } }).subarray(0, 6);
+    const truncated = encodeCommand({ op: 'delete', key: k('abcdef'), condition: { kind: 'none' } }).subarray(
+      0,
+      6,
+    );
     expect(() => decodeCommand(truncated)).toThrow(CommandFormatError);
   });
 });
@@ -83,9 +92,21 @@ describe('command encoding', () => {
 describe('KvStateMachine: etcd-style revisions and versions', () => {
   it('put creates, overwrites and counts revisions; get returns the metadata', async () => {
     const a = new Applier(await KvStateMachine.open(await memoryStore()));
-    expect((await a.put('x', '1')).result).toEqual({ status: 'ok', op: 'put', created: true, revision: 1, version: 1 });
+    expect((await a.put('x', '1')).result).toEqual({
+      status: 'ok',
+      op: 'put',
+      created: true,
+      revision: 1,
+      version: 1,
+    });
     expect((await a.put('y', '1')).result).toMatchObject({ created: true, revision: 2, version: 2 });
-    expect((await a.put('x', '2')).result).toEqual({ status: 'ok', op: 'put', created: false, revision: 3, version: 3 });
+    expect((await a.put('x', '2')).result).toEqual({
+      status: 'ok',
+      op: 'put',
+      created: false,
+      revision: 3,
+      version: 3,
+    });
     const x = await a.sm.get(k('x'));
     expect(x && dec.decode(x.value)).toBe('2');
     expect(x).toMatchObject({ modRevision: 3, createRevision: 1, writes: 2 });
@@ -104,7 +125,10 @@ describe('KvStateMachine: etcd-style revisions and versions', () => {
     expect((await a.put('x', 'c', { kind: 'version', version: 7 })).result).toMatchObject({
       status: 'precondition_failed',
     });
-    expect((await a.put('x', 'd', { kind: 'version', version: 1 })).result).toMatchObject({ status: 'ok', version: 2 });
+    expect((await a.put('x', 'd', { kind: 'version', version: 1 })).result).toMatchObject({
+      status: 'ok',
+      version: 2,
+    });
     expect((await a.put('nope', 'e', { kind: 'version', version: 1 })).result).toEqual({
       status: 'precondition_failed',
       revision: 2,
@@ -129,7 +153,13 @@ describe('KvStateMachine: etcd-style revisions and versions', () => {
       prevVersion: 2,
     });
     expect(await a.sm.get(k('x'))).toBeUndefined();
-    expect((await a.del('x')).result).toEqual({ status: 'ok', op: 'delete', deleted: false, revision: 3, prevVersion: null });
+    expect((await a.del('x')).result).toEqual({
+      status: 'ok',
+      op: 'delete',
+      deleted: false,
+      revision: 3,
+      prevVersion: null,
+    });
     await a.put('x', '3');
     // The version is the mod revision, so an ETag from before the delete can never match again (no ABA).
     expect(await a.sm.get(k('x'))).toMatchObject({ modRevision: 4, createRevision: 4, writes: 1 });
@@ -145,7 +175,10 @@ describe('KvStateMachine: etcd-style revisions and versions', () => {
     expect(await keys({ limit: 100 })).toEqual({ keys: ['a', 'b', 'b/1', 'b/2', 'b/3', 'c'], more: false });
     expect(await keys({ prefix: k('b/'), limit: 100 })).toEqual({ keys: ['b/1', 'b/2', 'b/3'], more: false });
     expect(await keys({ prefix: k('b/'), limit: 2 })).toEqual({ keys: ['b/1', 'b/2'], more: true });
-    expect(await keys({ start: k('b/2'), end: k('c'), limit: 100 })).toEqual({ keys: ['b/2', 'b/3'], more: false });
+    expect(await keys({ start: k('b/2'), end: k('c'), limit: 100 })).toEqual({
+      keys: ['b/2', 'b/3'],
+      more: false,
+    });
     expect(await keys({ prefix: k('b/'), start: k('a'), end: k('b/3'), limit: 100 })).toEqual({
       keys: ['b/1', 'b/2'],
       more: false,
@@ -191,7 +224,8 @@ describe('KvStateMachine: durability, snapshots and restore', () => {
   it('reopening a persistent store keeps data, revision, applied index and sessions', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kv-sm-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const open = () => openStore({ engine: 'level', dataDir: dir, keyEncoding: 'view', valueEncoding: 'view' });
+    const open = () =>
+      openStore({ engine: 'level', dataDir: dir, keyEncoding: 'view', valueEncoding: 'view' });
     const db1 = await open();
     const a = new Applier(await KvStateMachine.open(db1));
     const first = await a.put('x', 'a', { kind: 'none' }, { clientId: 'c1', seq: 1 });
@@ -204,12 +238,25 @@ describe('KvStateMachine: durability, snapshots and restore', () => {
     expect(sm.revision).toBe(2);
     expect(dec.decode((await sm.get(k('y')))!.value)).toBe('b');
     // Raft may re-deliver entries the store already holds after a crash: they are skipped.
-    expect((await sm.apply(encodeCommand({ op: 'delete', key: k('y'), condition: { kind: 'none' } }), { index: 2, term: 1 })).result).toEqual({
+    expect(
+      (
+        await sm.apply(encodeCommand({ op: 'delete', key: k('y'), condition: { kind: 'none' } }), {
+          index: 2,
+          term: 1,
+        })
+      ).result,
+    ).toEqual({
       status: 'replayed',
       index: 2,
     });
     const dup = await sm.apply(
-      encodeCommand({ op: 'put', key: k('x'), value: k('a'), condition: { kind: 'none' }, session: { clientId: 'c1', seq: 1 } }),
+      encodeCommand({
+        op: 'put',
+        key: k('x'),
+        value: k('a'),
+        condition: { kind: 'none' },
+        session: { clientId: 'c1', seq: 1 },
+      }),
       { index: 3, term: 2 },
     );
     expect(dup).toEqual({ result: first.result, duplicate: true });
@@ -219,22 +266,36 @@ describe('KvStateMachine: durability, snapshots and restore', () => {
     const a = new Applier(await KvStateMachine.open(await memoryStore()));
     await a.put('x', 'a', { kind: 'none' }, { clientId: 'c1', seq: 1 });
     await a.put('bin', '\u00ff');
-    await a.apply({ op: 'put', key: Uint8Array.of(0, 255), value: Uint8Array.of(1, 2, 3), condition: { kind: 'none' } });
+    await a.apply({
+      op: 'put',
+      key: Uint8Array.of(0, 255),
+      value: Uint8Array.of(1, 2, 3),
+      condition: { kind: 'none' },
+    });
     await a.del('x');
     const image = await a.sm.snapshot();
     const other = await KvStateMachine.open(await memoryStore());
     // Some stale local state that the snapshot must replace entirely.
-    await other.apply(encodeCommand({ op: 'put', key: k('stale'), value: k('s'), condition: { kind: 'none' } }), {
-      index: 1,
-      term: 1,
-    });
+    await other.apply(
+      encodeCommand({ op: 'put', key: k('stale'), value: k('s'), condition: { kind: 'none' } }),
+      {
+        index: 1,
+        term: 1,
+      },
+    );
     await other.restore(image, { index: 4, term: 1 });
     expect(other.appliedIndex).toBe(4);
     expect(other.revision).toBe(a.sm.revision);
     expect(await other.get(k('stale'))).toBeUndefined();
     expect(await other.range({ limit: 100 })).toEqual(await a.sm.range({ limit: 100 }));
     const dup = await other.apply(
-      encodeCommand({ op: 'put', key: k('x'), value: k('a'), condition: { kind: 'none' }, session: { clientId: 'c1', seq: 1 } }),
+      encodeCommand({
+        op: 'put',
+        key: k('x'),
+        value: k('a'),
+        condition: { kind: 'none' },
+        session: { clientId: 'c1', seq: 1 },
+      }),
       { index: 5, term: 1 },
     );
     expect(dup.duplicate).toBe(true);
@@ -251,7 +312,9 @@ describe('KvStateMachine: durability, snapshots and restore', () => {
     const flipped = image.slice();
     flipped[10] = (flipped[10] as number) ^ 0x40;
     await expect(other.restore(flipped, { index: 1, term: 1 })).rejects.toThrow(SnapshotFormatError);
-    await expect(other.restore(image.subarray(0, 6), { index: 1, term: 1 })).rejects.toThrow(SnapshotFormatError);
+    await expect(other.restore(image.subarray(0, 6), { index: 1, term: 1 })).rejects.toThrow(
+      SnapshotFormatError,
+    );
     expect(other.appliedIndex).toBe(0);
   });
 });
@@ -261,7 +324,12 @@ describe('KvStateMachine against a Map model (fast-check)', () => {
     const keyArb = fc.constantFrom('a', 'b', 'c');
     const opArb = fc.oneof(
       fc.record({ op: fc.constant('put' as const), key: keyArb, value: fc.string({ maxLength: 4 }) }),
-      fc.record({ op: fc.constant('cas' as const), key: keyArb, value: fc.string({ maxLength: 4 }), v: fc.nat(12) }),
+      fc.record({
+        op: fc.constant('cas' as const),
+        key: keyArb,
+        value: fc.string({ maxLength: 4 }),
+        v: fc.nat(12),
+      }),
       fc.record({ op: fc.constant('create' as const), key: keyArb, value: fc.string({ maxLength: 4 }) }),
       fc.record({ op: fc.constant('delete' as const), key: keyArb }),
     );
@@ -282,7 +350,11 @@ describe('KvStateMachine against a Map model (fast-check)', () => {
             continue;
           }
           const condition: Condition =
-            op.op === 'put' ? { kind: 'none' } : op.op === 'create' ? { kind: 'absent' } : { kind: 'version', version: op.v };
+            op.op === 'put'
+              ? { kind: 'none' }
+              : op.op === 'create'
+                ? { kind: 'absent' }
+                : { kind: 'version', version: op.v };
           const holds = op.op === 'put' || (op.op === 'create' ? !current : current?.version === op.v);
           const { result } = await a.put(op.key, op.value, condition);
           if (holds) {
@@ -290,11 +362,20 @@ describe('KvStateMachine against a Map model (fast-check)', () => {
             model.set(op.key, { value: op.value, version: revision });
             expect(result).toMatchObject({ status: 'ok', version: revision });
           } else {
-            expect(result).toMatchObject({ status: 'precondition_failed', currentVersion: current?.version ?? null });
+            expect(result).toMatchObject({
+              status: 'precondition_failed',
+              currentVersion: current?.version ?? null,
+            });
           }
         }
-        const listed = (await a.sm.range({ limit: 10 })).entries.map((e) => [dec.decode(e.key), dec.decode(e.value), e.modRevision]);
-        const expected = [...model.entries()].sort(([x], [y]) => (x < y ? -1 : 1)).map(([key, e]) => [key, e.value, e.version]);
+        const listed = (await a.sm.range({ limit: 10 })).entries.map((e) => [
+          dec.decode(e.key),
+          dec.decode(e.value),
+          e.modRevision,
+        ]);
+        const expected = [...model.entries()]
+          .sort(([x], [y]) => (x < y ? -1 : 1))
+          .map(([key, e]) => [key, e.value, e.version]);
         expect(listed).toEqual(expected);
         expect(a.sm.revision).toBe(revision);
       }),

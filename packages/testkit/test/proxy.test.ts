@@ -29,7 +29,7 @@ async function echoNetwork() {
     () => network.close(),
   );
   const client = await echoClient(network.link(CLIENT, 'n1').port);
-  cleanups.push(() => client.close());
+  cleanups.push(() => void client.close());
   return { network, client };
 }
 

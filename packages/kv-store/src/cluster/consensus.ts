@@ -31,7 +31,10 @@ export interface ConsensusStatus {
 }
 
 export interface ConsensusNode {
-  propose(command: Uint8Array, options: { timeoutMs: number }): Promise<{ index: number; term: number; result: unknown }>;
+  propose(
+    command: Uint8Array,
+    options: { timeoutMs: number },
+  ): Promise<{ index: number; term: number; result: unknown }>;
   readIndex(options: { timeoutMs: number }): Promise<unknown>;
   status(): ConsensusStatus;
   snapshotNow(): Promise<{ index: number; term: number }>;

@@ -33,7 +33,9 @@ export interface StartedRaftNode extends ConsensusNode {
 
 export interface RaftBinding {
   RaftNode: { start(options: RaftNodeOptions): Promise<StartedRaftNode> };
-  FileStorage: { open(options: { dir: string; fsync: 'always' | 'group' | 'interval' | 'never' }): Promise<unknown> };
+  FileStorage: {
+    open(options: { dir: string; fsync: 'always' | 'group' | 'interval' | 'never' }): Promise<unknown>;
+  };
   MemoryStorage: new () => unknown;
   HttpTransport: new (options: { self: string; peers: Record<string, string> }) => unknown;
   registerRaftRoutes(app: unknown, node: StartedRaftNode): void;
@@ -45,11 +47,13 @@ export class RaftUnavailableError extends Error {
 
 export function loadRaft(): RaftBinding {
   const binding = raftModule as unknown as Partial<RaftBinding>;
-  const missing = (['RaftNode', 'FileStorage', 'MemoryStorage', 'HttpTransport', 'registerRaftRoutes'] as const).filter(
-    (name) => binding[name] === undefined,
-  );
+  const missing = (
+    ['RaftNode', 'FileStorage', 'MemoryStorage', 'HttpTransport', 'registerRaftRoutes'] as const
+  ).filter((name) => binding[name] === undefined);
   if (missing.length > 0) {
-    throw new RaftUnavailableError(`@ddia/raft does not export ${missing.join(', ')} yet (see packages/raft/API.md)`);
+    throw new RaftUnavailableError(
+      `@ddia/raft does not export ${missing.join(', ')} yet (see packages/raft/API.md)`,
+    );
   }
   return binding as RaftBinding;
 }

@@ -5,7 +5,7 @@
 
 import { DdiaError } from '@ddia/common';
 import { KvErrors } from '../errors.js';
-import { classifyConsensusError, type ConsensusNode } from './consensus.js';
+import { type ConsensusNode, classifyConsensusError } from './consensus.js';
 
 /** How often a waiting request looks for a new leader; a fraction of one Raft tick. */
 export const LEADER_POLL_MS = 10;
@@ -23,6 +23,8 @@ export interface RouteOptions<T> {
   local: (timeoutMs: number) => Promise<T>;
   /** Sends to the leader; null when this request was itself forwarded (forward at most once). */
   forward: ((leaderUrl: string, timeoutMs: number) => Promise<T | typeof RETRY>) | null;
+  /** Where this node reaches a member (its own peer list, e.g. through a proxy); else Raft's url. */
+  urlOf?: (id: string) => string | undefined;
   /** Whether a consensus timeout means "maybe applied" (writes) or simply "failed" (reads). */
   mutates: boolean;
 }
@@ -75,9 +77,10 @@ export async function routeToLeader<T>(options: RouteOptions<T>): Promise<T> {
         leaderId: status.leaderId,
       });
     }
-    if (status.leaderUrl && status.leaderId !== status.id) {
+    const leaderUrl = status.leaderId ? (options.urlOf?.(status.leaderId) ?? status.leaderUrl) : null;
+    if (leaderUrl && status.leaderId !== status.id) {
       lastLeaderSeen = status.leaderId;
-      const answer = await options.forward(status.leaderUrl, remainingMs);
+      const answer = await options.forward(leaderUrl, remainingMs);
       if (answer !== RETRY) return answer;
     }
     await sleep(LEADER_POLL_MS);

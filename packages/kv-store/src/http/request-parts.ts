@@ -16,7 +16,11 @@ const textEncoder = new TextEncoder();
 
 type HeaderValue = string | string[] | undefined;
 
-function single(name: string, value: HeaderValue, spec: typeof KvErrors.badCondition | typeof KvErrors.badSession) {
+function single(
+  name: string,
+  value: HeaderValue,
+  spec: typeof KvErrors.badCondition | typeof KvErrors.badSession,
+) {
   if (Array.isArray(value)) throw new DdiaError(spec, `${name} given ${value.length} times`);
   return value;
 }
@@ -25,9 +29,13 @@ export function parseKey(raw: string | undefined, keyBytesMax: number, what = 'k
   if (raw === undefined || raw.length === 0) throw new DdiaError(KvErrors.badKey, `the ${what} is empty`);
   const bytes = textEncoder.encode(raw);
   if (bytes.length > keyBytesMax) {
-    throw new DdiaError(KvErrors.keyTooLarge, `the ${what} is ${bytes.length} bytes; the limit is ${keyBytesMax}`, {
-      keyBytesMax,
-    });
+    throw new DdiaError(
+      KvErrors.keyTooLarge,
+      `the ${what} is ${bytes.length} bytes; the limit is ${keyBytesMax}`,
+      {
+        keyBytesMax,
+      },
+    );
   }
   return bytes;
 }
@@ -50,9 +58,13 @@ export function parseCondition(headers: Record<string, HeaderValue>, allowCreate
     return { kind: 'version', version: Number(match[1] ?? match[2]) };
   }
   if (ifNoneMatch !== undefined) {
-    if (!allowCreateOnly) throw new DdiaError(KvErrors.badCondition, 'If-None-Match is only meaningful on PUT');
+    if (!allowCreateOnly)
+      throw new DdiaError(KvErrors.badCondition, 'If-None-Match is only meaningful on PUT');
     if (ifNoneMatch !== '*') {
-      throw new DdiaError(KvErrors.badCondition, `only If-None-Match: * (create only) is supported, got ${ifNoneMatch}`);
+      throw new DdiaError(
+        KvErrors.badCondition,
+        `only If-None-Match: * (create only) is supported, got ${ifNoneMatch}`,
+      );
     }
     return { kind: 'absent' };
   }
@@ -74,7 +86,10 @@ export function parseSession(headers: Record<string, HeaderValue>): SessionRef |
     );
   }
   if (!/^\d{1,15}$/.test(seqText) || Number(seqText) < 1) {
-    throw new DdiaError(KvErrors.badSession, `X-Request-Seq must be a positive integer, got ${JSON.stringify(seqText)}`);
+    throw new DdiaError(
+      KvErrors.badSession,
+      `X-Request-Seq must be a positive integer, got ${JSON.stringify(seqText)}`,
+    );
   }
   return { clientId, seq: Number(seqText) };
 }

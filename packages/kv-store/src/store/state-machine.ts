@@ -73,7 +73,10 @@ export class KvStateMachine {
     const meta = await db.get(META_KEY);
     if (meta !== undefined) machine.meta = decodeJson<StoreMeta>(meta);
     const sessions: Session[] = [];
-    for await (const value of db.values({ gte: Uint8Array.of(SESSION_PREFIX), lt: Uint8Array.of(SESSION_PREFIX + 1) })) {
+    for await (const value of db.values({
+      gte: Uint8Array.of(SESSION_PREFIX),
+      lt: Uint8Array.of(SESSION_PREFIX + 1),
+    })) {
       sessions.push(decodeJson<Session>(value));
     }
     machine.sessions.load(sessions);
@@ -119,7 +122,8 @@ export class KvStateMachine {
         outcome = { result, duplicate: false };
         if (command.session) {
           const session: Session = { ...command.session, index: position.index, result };
-          for (const evicted of this.sessions.record(session)) batch.push({ type: 'del', key: sessionKey(evicted) });
+          for (const evicted of this.sessions.record(session))
+            batch.push({ type: 'del', key: sessionKey(evicted) });
           batch.push({ type: 'put', key: sessionKey(session.clientId), value: encodeJson(session) });
         }
       }
@@ -169,7 +173,13 @@ export class KvStateMachine {
       case 'delete': {
         // etcd: deleting a missing key changes nothing, so the revision stays.
         if (current === undefined) {
-          return { status: 'ok', op: 'delete', deleted: false, revision: this.meta.revision, prevVersion: null };
+          return {
+            status: 'ok',
+            op: 'delete',
+            deleted: false,
+            revision: this.meta.revision,
+            prevVersion: null,
+          };
         }
         const revision = this.meta.revision + 1;
         batch.push({ type: 'del', key: dataKey(command.key) });
@@ -220,7 +230,11 @@ export class KvStateMachine {
       writer.add({ kind: RECORD_DATA, key: (key as Uint8Array).subarray(1), value: value as Uint8Array });
     }
     for (const session of this.sessions.all()) {
-      writer.add({ kind: RECORD_SESSION, key: new TextEncoder().encode(session.clientId), value: encodeJson(session) });
+      writer.add({
+        kind: RECORD_SESSION,
+        key: new TextEncoder().encode(session.clientId),
+        value: encodeJson(session),
+      });
     }
     return writer.finish();
   }

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '@ddia/common';
 import { freePorts } from '@ddia/testkit';
-import { KV_FLAGS, type KvNode, startKvNode } from '../../src/kv-node.js';
 import { loadRaft } from '../../src/cluster/raft-binding.js';
+import { KV_FLAGS, type KvNode, startKvNode } from '../../src/kv-node.js';
 
 export function raftMissing(): string | undefined {
   try {
@@ -68,7 +68,11 @@ export async function startInProcess(count: number, extraArgs: string[] = []): P
   };
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -336,6 +336,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     }
     if (!done) {
       if (options.keepTrace) {
+        record(`probe ${JSON.stringify(probe)}`);
         for (const n of nodes.values()) record(`${n.id} applied ${n.appliedIndex} ${JSON.stringify(n.raft?.status())}`);
       }
       throw new InvariantViolation(
