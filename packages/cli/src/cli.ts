@@ -25,7 +25,7 @@ const USAGE = `ddia — run the DDIA Lab's services and break them
   ddia clean                         delete .ddia/ (data and logs) when nothing runs
   ddia compose [--check]             write docker-compose.yml from the topology (--check: fail if stale)
   ddia check linearizable --model cas-register|kv --format jepsen-log|jepsen-edn|json FILE...
-                                     check recorded histories (exit 0 all linearizable, 1 not, 2 unreadable)
+                                     check recorded histories (exit 0 all linearizable, 1 not, 2 unreadable, 3 unknown)
   ddia landing [--port P] name=service=url...   serve the landing page for given nodes
 `;
 

@@ -96,7 +96,7 @@ export class KvMetrics {
       collect() {
         this.reset();
         const status = node()?.status();
-        if (!status || status.role !== 'leader') return;
+        if (status?.role !== 'leader') return;
         for (const [follower, progress] of Object.entries(status.progress)) {
           this.set({ follower }, Math.max(0, status.lastIndex - progress.matchIndex));
         }

@@ -229,6 +229,11 @@ export async function createService(options: ServiceOptions): Promise<Service> {
 
   let baseUrl = '';
   let closing: Promise<void> | null = null;
+  // While draining, answers carry `Connection: close`, so that keep-alive connections of
+  // in-flight requests end with their response instead of holding shutdown open.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await app.close();

@@ -3,7 +3,7 @@
 // every message's fate (delay, loss, duplication) and a fault schedule (partitions, crashes,
 // restarts), checks Raft's safety properties after every event, then heals everything and
 // requires the cluster to elect a leader and commit. Same seed, same run: `trace` proves it.
-import { SeededRandom } from '@ddia/common';
+import { type Random, SeededRandom } from '@ddia/common';
 import { bootstrapState } from '../core/raft.js';
 import type { Message, NodeId, Ready } from '../core/types.js';
 import { type NetworkFaults, SimNetwork } from '../transport/sim-network.js';
@@ -26,6 +26,8 @@ export interface SimulationOptions {
   nodeCount: number;
   chaosMs?: number;
   raft?: SimRaftOptions;
+  /** Override parts of the seed's weather (experiments; the default run never does). */
+  weather?: Partial<Weather>;
   /** Keep the full event trace (for the determinism test and for debugging). */
   keepTrace?: boolean;
 }
@@ -53,6 +55,76 @@ export interface SimulationResult {
   };
 }
 
+/** The conditions of one run, drawn from its seed. */
+export interface Weather {
+  dropRate: number;
+  duplicateRate: number;
+  delayMaxMs: number;
+  appendEntriesMax: number;
+  inflightMax: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+  leaseReads: boolean;
+  /** Application snapshot every this many applied entries (0 = never). */
+  snapshotEvery: number;
+  /** Share of fault events that crash a node. */
+  crashRate: number;
+  /** A crash point between "fsync returned" and "messages sent". */
+  crashAfterWriteRate: number;
+  /** Chance that a freshly elected leader dies moments later. */
+  newLeaderCrashRate: number;
+  faultMinMs: number;
+  faultMaxMs: number;
+}
+
+/** Each seed draws its own weather, so the seed space covers gentle and brutal runs, every
+ *  protocol option, and the small append batches and short-lived leaders that expose
+ *  commit-rule bugs (the paper's Figure 8: a trail of short terms, each leaving one
+ *  unreplicated entry behind). */
+export function drawWeather(random: Random): Weather {
+  if (random.chance(0.4)) {
+    // The Figure 8 storm: no PreVote or CheckQuorum (terms churn), one entry per append, and
+    // leaders that crash right after winning.
+    return {
+      dropRate: random.pick([0, 0.05]),
+      duplicateRate: random.pick([0, 0.02]),
+      delayMaxMs: random.pick([5, 20]),
+      appendEntriesMax: 1,
+      inflightMax: random.pick([1, 4]),
+      preVote: false,
+      checkQuorum: false,
+      leaseReads: false,
+      snapshotEvery: 0,
+      crashRate: 0.5,
+      crashAfterWriteRate: random.pick([0.005, 0.02]),
+      newLeaderCrashRate: random.pick([0.3, 0.6]),
+      faultMinMs: 10,
+      faultMaxMs: 150,
+    };
+  }
+  const checkQuorum = random.chance(0.5);
+  const [faultMinMs, faultMaxMs] = random.pick([
+    [FAULT_INTERVAL_MIN_MS, FAULT_INTERVAL_MAX_MS],
+    [10, 150],
+  ]);
+  return {
+    dropRate: random.pick([0, 0.01, 0.05, 0.15]),
+    duplicateRate: random.pick([0, 0.02, 0.1]),
+    delayMaxMs: random.pick([5, 20, 60]),
+    appendEntriesMax: random.pick([1, 2, 64]),
+    inflightMax: random.pick([1, 4, 64]),
+    preVote: random.chance(0.5),
+    checkQuorum,
+    leaseReads: checkQuorum && random.chance(0.5),
+    snapshotEvery: random.pick([0, 5, 25]),
+    crashRate: random.pick([0.1, 0.3, 0.5]),
+    crashAfterWriteRate: random.pick([0, 0.005, 0.02]),
+    newLeaderCrashRate: random.pick([0, 0.3, 0.6]),
+    faultMinMs,
+    faultMaxMs,
+  };
+}
+
 type SimEvent =
   | { kind: 'tick'; id: NodeId }
   | { kind: 'deliver'; message: Message }
@@ -65,38 +137,22 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   const random = new SeededRandom(options.seed);
   const ids = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}`);
   const chaosMs = options.chaosMs ?? SIM_CHAOS_MS_DEFAULT;
-  // Each seed draws its own fault intensity and batching, so the seed space covers gentle
-  // and brutal runs, and small append batches that expose commit-rule bugs (Figure 8).
+  const w: Weather = { ...drawWeather(random), ...options.weather };
   const faults: NetworkFaults = {
-    dropRate: random.pick([0, 0.01, 0.05, 0.15]),
-    duplicateRate: random.pick([0, 0.02, 0.1]),
+    dropRate: w.dropRate,
+    duplicateRate: w.duplicateRate,
     delayMinMs: 1,
-    delayMaxMs: random.pick([5, 20, 60]),
+    delayMaxMs: w.delayMaxMs,
   };
-  // Seeds also cover the protocol options: without PreVote and CheckQuorum, terms churn
-  // faster, which is exactly the weather the commit rule must survive.
-  const checkQuorum = random.chance(0.5);
   const raftOptions: SimRaftOptions = {
-    appendEntriesMax: random.pick([1, 2, 64]),
-    inflightMax: random.pick([1, 4, 64]),
-    preVote: random.chance(0.5),
-    checkQuorum,
-    readOnly: checkQuorum && random.chance(0.5) ? 'lease' : 'safe',
+    appendEntriesMax: w.appendEntriesMax,
+    inflightMax: w.inflightMax,
+    preVote: w.preVote,
+    checkQuorum: w.checkQuorum,
+    readOnly: w.checkQuorum && w.leaseReads ? 'lease' : 'safe',
     ...options.raft,
   };
-  const snapshotEvery = random.pick([0, 5, 25]);
-  const crashRate = random.pick([0.1, 0.3, 0.5]);
-  // A crash point between "fsync returned" and "messages sent": the write survives, the
-  // messages that depend on it never leave.
-  const crashAfterWriteRate = random.pick([0, 0.005, 0.02]);
-  // Leaders that die moments after winning leave a trail of short terms with one unreplicated
-  // entry each: the weather of the paper's Figure 8.
-  const newLeaderCrashRate = random.pick([0, 0.3, 0.6]);
-  // Storms of faults every few election timeouts make the term interleavings of Figure 8 likely.
-  const [faultMinMs, faultMaxMs] = random.pick([
-    [FAULT_INTERVAL_MIN_MS, FAULT_INTERVAL_MAX_MS],
-    [10, 150],
-  ]);
+  const { snapshotEvery, crashRate, crashAfterWriteRate, newLeaderCrashRate, faultMinMs, faultMaxMs } = w;
 
   const checker = new SafetyChecker();
   const network = new SimNetwork(random.fork(), faults);
@@ -324,14 +380,24 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       runEvent(ev.value, false);
       const leader = liveLeaders().sort((a, b) => b.raft.term - a.raft.term)[0];
       if (leader && stats.healedLeaderAfterMs < 0) stats.healedLeaderAfterMs = now - chaosMs;
-      if (leader && (!probe || leader.raft.log.term(probe.index) !== probe.term)) {
+      if (
+        leader &&
+        (!probe ||
+          (leader.raft.log.term(probe.index) !== probe.term && probe.index > leader.raft.log.snapshotMeta.index))
+      ) {
         const r = leader.raft.propose(new TextEncoder().encode('after-heal'));
         if (r.ok) probe = { index: r.index, term: r.term };
         pump(leader.id);
       }
       if (probe) {
         const p = probe;
-        done = [...nodes.values()].every((n) => n.appliedIndex >= p.index && n.raft?.log.term(p.index) === p.term);
+        // Compacted into a snapshot counts: the checker already saw it committed consistently.
+        done = [...nodes.values()].every(
+          (n) =>
+            n.appliedIndex >= p.index &&
+            n.raft !== null &&
+            (n.raft.log.term(p.index) === p.term || p.index <= n.raft.log.snapshotMeta.index),
+        );
       }
     }
     if (!done) {

@@ -1,0 +1,46 @@
+// The child process of the crash-loop test (RocksDB's db_crashtest.py idea): writes with
+// sync: true, a few at a time, and appends each acknowledged key to an expected-state file
+// only after the write resolved. The parent SIGKILLs it at random moments and checks that
+// every acknowledged key survived. Usage: node crash-writer.js <dbDir> <stateFile> <generation>
+import { appendFileSync } from 'node:fs';
+import { LsmLevel } from '../lsm-level.js';
+
+/** The value a key must have: derived from the key, so a torn or mixed-up value shows. */
+export function expectedValue(key: string): string {
+  let h = 0;
+  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) >>> 0;
+  const repeat = 1 + (h % 200);
+  return `${key}:${h.toString(16)}:`.repeat(repeat);
+}
+
+const IN_FLIGHT = 4;
+
+async function main(): Promise<void> {
+  const [dir, stateFile, generation] = process.argv.slice(2);
+  if (!dir || !stateFile || !generation) {
+    console.error('usage: crash-writer <dbDir> <stateFile> <generation>');
+    process.exit(2);
+  }
+  const db = new LsmLevel(dir, {
+    writeBufferBytes: 64 * 1024,
+    targetFileBytes: 64 * 1024,
+    levelBaseBytes: 256 * 1024,
+    l0CompactionTrigger: 2,
+  });
+  await db.open();
+  process.stdout.write('ready\n');
+  let n = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const key = `g${generation.padStart(5, '0')}-${String(n++).padStart(7, '0')}`;
+      await db.put(key, expectedValue(key), { sync: true });
+      appendFileSync(stateFile, `${key}\n`);
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
