@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { runCheckCommand } from '@ddia/testkit';
 import { parse } from 'yaml';
 import { composeYaml, validateCompose } from './compose.js';
+import { heal, latency, partition } from './faults.js';
 import { CliError, clean, down, logs, type Output, ps, restart, signal, up } from './lab.js';
 import { repoRoot } from './lab-paths.js';
 import { startLanding } from './landing.js';
@@ -22,6 +23,9 @@ const USAGE = `ddia — run the DDIA Lab's services and break them
   ddia logs <node> [--lines N]       a node's log (node names: kv-n1, kv-n2, ...)
   ddia kill|pause|resume <node>      SIGKILL / SIGSTOP / SIGCONT a node
   ddia restart <node>                restart a node on the same data dir
+  ddia latency <a> <b> <ms> [--jitter ms]   add delay both ways between two nodes of a cluster
+  ddia partition <a,b> <c>           cut the network between groups of nodes (kv-n1,kv-n2 kv-n3)
+  ddia heal                          remove every partition, delay and blackhole
   ddia clean                         delete .ddia/ (data and logs) when nothing runs
   ddia compose [--check]             write docker-compose.yml from the topology (--check: fail if stale)
   ddia check linearizable --model cas-register|kv --format jepsen-log|jepsen-edn|json FILE...
@@ -60,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       check: { type: 'boolean' },
+      jitter: { type: 'string' },
     },
   });
   const { values, positionals } = parsed;
@@ -92,6 +97,19 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     case 'restart':
       await restart(one(positionals, 'node'), io);
+      return 0;
+    case 'latency': {
+      const [from, to, ms] = positionals;
+      if (!from || !to || ms === undefined)
+        throw new CliError('usage: ddia latency <from> <to> <ms> [--jitter ms]', 2);
+      await latency(from, to, positiveInt('ms', ms)!, positiveInt('jitter', values.jitter) ?? 0, io);
+      return 0;
+    }
+    case 'partition':
+      await partition(positionals, io);
+      return 0;
+    case 'heal':
+      await heal(io);
       return 0;
     case 'clean':
       await clean(io);

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { proxiedPeers, startProxyDaemon } from './faults.js';
 import { labHome, serviceEntry } from './lab-paths.js';
 import { health, isAlive, spawnDetached, stopProcess, waitHealthy } from './processes.js';
 import { findNode, type LabState, loadState, type NodeRecord, saveState } from './state.js';
@@ -39,10 +40,20 @@ export async function up(serviceName: string, nodes: number | undefined, io: Out
   }
   state.nodes = state.nodes.filter((n) => n.service !== def.name);
   const started: NodeRecord[] = [];
+  // Clusters talk through a fault proxy, so that `ddia latency|partition|heal` can act later.
+  if (def.clustered && plan.length > 1) {
+    const proxy = await startProxyDaemon(def, plan);
+    state.proxies = [
+      ...(state.proxies ?? []).filter((p) => p.service !== def.name),
+      { ...proxy, service: def.name },
+    ];
+    io.out(`${def.name} fault proxy  pid ${proxy.pid}  ${proxy.controlUrl}`);
+  }
   for (const node of plan) {
     const dataDir = join(labHome(), 'data', node.name);
     const logFile = join(labHome(), 'logs', `${node.name}.log`);
-    const command = [process.execPath, entry, ...nodeArgs(def, node, plan, dataDir)];
+    const peers = def.clustered && plan.length > 1 ? proxiedPeers(def, plan, node) : plan;
+    const command = [process.execPath, entry, ...nodeArgs(def, node, peers, dataDir)];
     const env = { DDIA_LOG_LEVEL: process.env.DDIA_LOG_LEVEL ?? 'info' };
     const pid = spawnDetached(command, env, logFile);
     started.push({ ...node, pid, dataDir, logFile, command, env });
@@ -66,10 +77,9 @@ export async function down(serviceName: string | undefined, io: Output): Promise
   await Promise.all(stopping.map((n) => stopProcess(n.pid)));
   for (const n of stopping) io.out(`stopped ${n.name}`);
   state.nodes = state.nodes.filter((n) => !stopping.includes(n));
-  if (state.proxy && (!serviceName || state.proxy.service === serviceName)) {
-    await stopProcess(state.proxy.pid);
-    state.proxy = undefined;
-  }
+  const proxies = (state.proxies ?? []).filter((p) => !serviceName || p.service === serviceName);
+  await Promise.all(proxies.map((p) => stopProcess(p.pid)));
+  state.proxies = (state.proxies ?? []).filter((p) => !proxies.includes(p));
   await saveState(state);
 }
 

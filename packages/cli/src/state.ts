@@ -22,8 +22,8 @@ export interface NodeRecord {
 
 export interface LabState {
   nodes: NodeRecord[];
-  /** The fault proxy daemon of the lab, when a cluster runs through one. */
-  proxy?: { pid: number; controlUrl: string; service: string };
+  /** The fault proxy daemon of each cluster started with `ddia up`. */
+  proxies?: { pid: number; controlUrl: string; service: string }[];
 }
 
 export function statePath(): string {

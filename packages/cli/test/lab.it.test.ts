@@ -12,6 +12,7 @@ const cli = join(root, 'packages/cli/dist/main.js');
 const home = mkdtempSync(join(tmpdir(), 'ddia-home-'));
 const env = { ...process.env, DDIA_HOME: home, DDIA_LOG_LEVEL: 'warn' };
 const registryBuilt = existsSync(join(root, 'packages/schema-evolution/dist/main.js'));
+const kvBuilt = existsSync(join(root, 'packages/kv-store/dist/main.js'));
 
 function ddia(...args: string[]) {
   const result = spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 60_000 });
@@ -87,6 +88,49 @@ describe.skipIf(!registryBuilt)('ddia up / ps / pause / resume / kill / restart 
     expect(ddia('down').code).toBe(0);
     expect(alive(newPid)).toBe(false);
     expect(ddia('ps').out).toContain('no nodes running');
+  });
+});
+
+async function timedHealth(url: string): Promise<number | 'failed'> {
+  const started = performance.now();
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1_500) });
+    await res.text();
+    return performance.now() - started;
+  } catch {
+    return 'failed';
+  }
+}
+
+describe.skipIf(!kvBuilt)('ddia up kv: a cluster behind the fault proxy', () => {
+  it('adds latency, partitions and heals the links between nodes', async () => {
+    const upped = ddia('up', 'kv', '--nodes', '3');
+    expect(upped.code, upped.err + upped.out).toBe(0);
+    expect(upped.out).toContain('kv fault proxy');
+    // n1 reaches n2 through its outgoing link proxy at basePort + 510 + 10*1 + 2.
+    const n1ToN2 = 'http://127.0.0.1:7522';
+    const base = await timedHealth(n1ToN2);
+    expect(base).not.toBe('failed');
+
+    expect(ddia('latency', 'kv-n1', 'kv-n2', '200').code).toBe(0);
+    const slow = await timedHealth(n1ToN2);
+    expect(slow).not.toBe('failed');
+    expect(slow as number).toBeGreaterThan(190);
+
+    const cut = ddia('partition', 'kv-n1', 'kv-n2,kv-n3');
+    expect(cut.code, cut.err).toBe(0);
+    expect(await timedHealth(n1ToN2)).toBe('failed');
+    expect(await timedHealth('http://127.0.0.1:7532')).not.toBe('failed'); // n3 -> n2 stays inside one side
+
+    expect(ddia('heal').code).toBe(0);
+    const healed = await timedHealth(n1ToN2);
+    expect(healed).not.toBe('failed');
+    expect(healed as number).toBeLessThan(150);
+
+    expect(ddia('partition', 'kv-n1').code).toBe(2);
+    expect(ddia('latency', 'kv-n1', 'nobody', '5').code).toBe(2);
+    expect(ddia('down', 'kv').code).toBe(0);
+    expect(await timedHealth(n1ToN2)).toBe('failed');
   });
 });
 

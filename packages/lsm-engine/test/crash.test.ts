@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { randomSeed, SeededRandom } from '@ddia/common';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LsmLevel } from '../src/index.js';
-import { expectedValue } from '../src/tools/crash-writer.js';
+import { expectedValue } from '../src/tools/expected-value.js';
 
 const KILLS = process.env.DDIA_LONG === '1' ? 1000 : 50;
 const child = fileURLToPath(new URL('../dist/tools/crash-writer.js', import.meta.url));

@@ -180,7 +180,7 @@ describe('LSM against a Map model', () => {
   let runs = 0;
   it(`agrees with the model over ${RUNS} random command sequences`, async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('leveled' as const, 'tiered' as const), fc.commands(commands, { maxCommands: 30 }), async (style, cmds) => {
+      fc.asyncProperty(fc.constantFrom('leveled' as const, 'tiered' as const), fc.commands(commands, { maxCommands: 20 }), async (style, cmds) => {
         const real: Real = { db: null as unknown as LsmLevel, location: join(root, `run-${runs++}`), style, snapshots: [] };
         real.db = open(real);
         await real.db.open();

@@ -1,8 +1,9 @@
 // `ddia schema migrate`: an Avro container file rewritten to a registered reader schema.
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { finished } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import avro from 'avsc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSchemaMigrate } from '../src/migrate/schema-migrate.js';
@@ -44,11 +45,11 @@ function capture() {
 }
 
 async function writeContainer(path: string, codec: string) {
-  const encoder = avro.createFileEncoder(path, WRITER as avro.Schema, { codec });
+  const encoder = new avro.streams.BlockEncoder(WRITER as avro.Schema, { codec });
+  const done = pipeline(encoder, createWriteStream(path));
   for (const p of PEOPLE) encoder.write(p);
   encoder.end();
-  await finished(encoder as unknown as NodeJS.WritableStream);
-  await new Promise((resolve) => setTimeout(resolve, 50)); // the file stream closes after the encoder
+  await done;
 }
 
 async function readContainer(path: string): Promise<{ schema: unknown; records: unknown[] }> {

@@ -4,14 +4,7 @@
 // every acknowledged key survived. Usage: node crash-writer.js <dbDir> <stateFile> <generation>
 import { appendFileSync } from 'node:fs';
 import { LsmLevel } from '../lsm-level.js';
-
-/** The value a key must have: derived from the key, so a torn or mixed-up value shows. */
-export function expectedValue(key: string): string {
-  let h = 0;
-  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) >>> 0;
-  const repeat = 1 + (h % 200);
-  return `${key}:${h.toString(16)}:`.repeat(repeat);
-}
+import { expectedValue } from './expected-value.js';
 
 const IN_FLIGHT = 4;
 
@@ -33,7 +26,8 @@ async function main(): Promise<void> {
   const worker = async (): Promise<void> => {
     for (;;) {
       const key = `g${generation.padStart(5, '0')}-${String(n++).padStart(7, '0')}`;
-      await db.put(key, expectedValue(key), { sync: true });
+      // sync is an engine option abstract-level's typings leave out (classic-level has it too).
+      await db.put(key, expectedValue(key), { sync: true } as object);
       appendFileSync(stateFile, `${key}\n`);
     }
   };

@@ -73,6 +73,9 @@ export interface Weather {
   crashAfterWriteRate: number;
   /** Chance that a freshly elected leader dies moments later. */
   newLeaderCrashRate: number;
+  /** Chance that a leader crashes the moment its commit index advances (before telling anyone). */
+  crashOnCommitRate: number;
+  clientIntervalMs: number;
   faultMinMs: number;
   faultMaxMs: number;
 }
@@ -98,6 +101,8 @@ export function drawWeather(random: Random): Weather {
       crashRate: 0.5,
       crashAfterWriteRate: random.pick([0.005, 0.02]),
       newLeaderCrashRate: random.pick([0.3, 0.6]),
+      crashOnCommitRate: random.pick([0.05, 0.2]),
+      clientIntervalMs: 5,
       faultMinMs: 10,
       faultMaxMs: 150,
     };
@@ -120,6 +125,8 @@ export function drawWeather(random: Random): Weather {
     crashRate: random.pick([0.1, 0.3, 0.5]),
     crashAfterWriteRate: random.pick([0, 0.005, 0.02]),
     newLeaderCrashRate: random.pick([0, 0.3, 0.6]),
+    crashOnCommitRate: random.pick([0, 0.01]),
+    clientIntervalMs: CLIENT_INTERVAL_MS,
     faultMinMs,
     faultMaxMs,
   };
@@ -198,7 +205,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     // Each node's ticks start at a different phase: clocks are not synchronized.
     queue.push(random.int(1, SIM_TICK_MS), { kind: 'tick', id });
   }
-  queue.push(CLIENT_INTERVAL_MS, { kind: 'client' });
+  queue.push(w.clientIntervalMs, { kind: 'client' });
   queue.push(random.int(faultMinMs, faultMaxMs), { kind: 'fault' });
 
   const liveLeaders = () =>
@@ -209,7 +216,18 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   const check = (id: NodeId) => {
     const raft = nodes.get(id)?.raft;
     if (!raft) return;
+    const commitBefore = checker.maxCommitted;
     checker.observe(id, raft);
+    if (
+      chaosPhase &&
+      raft.role === 'leader' &&
+      checker.maxCommitted > commitBefore &&
+      random.chance(w.crashOnCommitRate)
+    ) {
+      checker.checkLeaders(liveLeaders());
+      crash(id);
+      return;
+    }
     checker.checkLeaders(liveLeaders());
     if (raft.role === 'leader' && !leaderTerms.has(raft.term)) {
       leaderTerms.add(raft.term);
@@ -286,7 +304,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         pump(ev.id);
         return;
       case 'client': {
-        queue.push(now + CLIENT_INTERVAL_MS, ev);
+        queue.push(now + w.clientIntervalMs, ev);
         const node = nodes.get(random.pick(ids)) as SimNode;
         if (!node.raft) return;
         if (random.chance(0.3)) {
