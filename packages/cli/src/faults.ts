@@ -85,6 +85,19 @@ function resolveNode(state: LabState, name: string): NodeRecord {
   throw new CliError(`unknown node '${name}'; nodes: ${known}`, 2);
 }
 
+async function withProxy<T>(
+  state: LabState,
+  nodes: NodeRecord[],
+  action: (client: ProxyControlClient) => Promise<T>,
+): Promise<T> {
+  const { client } = proxyFor(state, nodes);
+  try {
+    return await action(client);
+  } finally {
+    await client.close();
+  }
+}
+
 function proxyFor(state: LabState, nodes: NodeRecord[]): { client: ProxyControlClient; service: string } {
   const services = new Set(nodes.map((n) => n.service));
   if (services.size !== 1)
@@ -109,9 +122,10 @@ export async function latency(
   const state = loadState();
   const a = resolveNode(state, from);
   const b = resolveNode(state, to);
-  const { client } = proxyFor(state, [a, b]);
-  await client.latency(a.id, b.id, ms, jitterMs);
-  await client.latency(b.id, a.id, ms, jitterMs);
+  await withProxy(state, [a, b], async (client) => {
+    await client.latency(a.id, b.id, ms, jitterMs);
+    await client.latency(b.id, a.id, ms, jitterMs);
+  });
   io.out(`${a.name} <-> ${b.name}: +${ms} ms${jitterMs ? ` ± ${jitterMs} ms` : ''} each way`);
 }
 
@@ -125,8 +139,7 @@ export async function partition(groupTexts: string[], io: Output): Promise<void>
       .filter(Boolean)
       .map((name) => resolveNode(state, name)),
   );
-  const { client } = proxyFor(state, groups.flat());
-  await client.partition(groups.map((g) => g.map((n) => n.id)));
+  await withProxy(state, groups.flat(), (client) => client.partition(groups.map((g) => g.map((n) => n.id))));
   io.out(`partitioned: ${groups.map((g) => `[${g.map((n) => n.name).join(' ')}]`).join(' | ')}`);
 }
 
@@ -136,7 +149,8 @@ export async function heal(io: Output): Promise<void> {
   if (live.length === 0)
     throw new CliError('no cluster with a fault proxy is running (`ddia up kv` starts one)');
   for (const proxy of live) {
-    await new ProxyControlClient(proxy.controlUrl).clear();
+    const client = new ProxyControlClient(proxy.controlUrl);
+    await client.clear().finally(() => client.close());
     io.out(`healed ${proxy.service}: no partitions, latency or blackholes`);
   }
 }

@@ -11,16 +11,16 @@ import {
   checkLostWrites,
   createKvModel,
   HistoryRecorder,
+  isolate,
   type NemesisSchedule,
   randomSchedule,
   runNemesis,
   scriptedSchedule,
-  isolate,
 } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
+import { raftMissing } from './support/in-process.js';
 import { findLeader, startKvCluster } from './support/real-cluster.js';
 import { finalReads, runWorkload } from './support/workload.js';
-import { raftMissing } from './support/in-process.js';
 
 const missing = raftMissing();
 if (missing) console.warn(`kv-store Jepsen tests skipped: ${missing}`);
@@ -60,7 +60,9 @@ async function checkRun(
         `${(linear.explanation ?? []).join('\n')}\n${JSON.stringify(lost.lost.slice(0, 5))}\n${await cluster.logTails(20)}`,
     );
   }
-  console.log(`${label} seed=${seed}: ops ok=${stats.ok} fail=${stats.fail} info=${stats.info}, ${linear.operationCount} checked`);
+  console.log(
+    `${label} seed=${seed}: ops ok=${stats.ok} fail=${stats.fail} info=${stats.info}, ${linear.operationCount} checked`,
+  );
   expect(linear.verdict, `${label} seed=${seed}`).toBe('linearizable');
   expect(lost.lost, `${label} seed=${seed}`).toEqual([]);
   // The run must have done real work through the faults, or it proves nothing.
@@ -115,16 +117,20 @@ describe.skipIf(missing !== undefined)('Jepsen-style runs: linearizable, no lost
     }
   });
 
-  it.skipIf(!LONG)(`${LONG_SCHEDULES} random schedules on 3 and 5 nodes (DDIA_LONG=1)`, { timeout: 6 * 3_600_000 }, async () => {
-    for (let i = 0; i < LONG_SCHEDULES; i++) {
-      const size = i % 4 === 3 ? 5 : 3;
-      const cluster = await startKvCluster(size, { proxied: true });
-      try {
-        const schedule = i % 10 === 0 ? leaderIsolatedThenKilled : random(baseSeed + 100 + i);
-        await checkRun(cluster, schedule, baseSeed + 100 + i, `long #${i} (${size} nodes)`);
-      } finally {
-        await cluster.close();
+  it.skipIf(!LONG)(
+    `${LONG_SCHEDULES} random schedules on 3 and 5 nodes (DDIA_LONG=1)`,
+    { timeout: 6 * 3_600_000 },
+    async () => {
+      for (let i = 0; i < LONG_SCHEDULES; i++) {
+        const size = i % 4 === 3 ? 5 : 3;
+        const cluster = await startKvCluster(size, { proxied: true });
+        try {
+          const schedule = i % 10 === 0 ? leaderIsolatedThenKilled : random(baseSeed + 100 + i);
+          await checkRun(cluster, schedule, baseSeed + 100 + i, `long #${i} (${size} nodes)`);
+        } finally {
+          await cluster.close();
+        }
       }
-    }
-  });
+    },
+  );
 });

@@ -16,10 +16,19 @@ const FAILOVER_TRIALS = LONG ? 20 : 3;
 const http = new HttpClient({ deadlineMs: 5_000, retries: 0 });
 
 async function put(url: string, key: string, value: string, deadlineMs = 5_000) {
-  return http.request(`${url}/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: value, deadlineMs, retry: false });
+  return http.request(`${url}/kv/${encodeURIComponent(key)}`, {
+    method: 'PUT',
+    body: value,
+    deadlineMs,
+    retry: false,
+  });
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     try {
@@ -38,7 +47,9 @@ function percentile(sorted: number[], p: number): number {
 }
 
 describe.skipIf(missing !== undefined)('reliability with real processes', () => {
-  it(`failover: after SIGKILL of the leader, writes succeed within 2 x the max election timeout (${FAILOVER_TRIALS} trials)`, { timeout: 60_000 + FAILOVER_TRIALS * 15_000 }, async () => {
+  it(`failover: after SIGKILL of the leader, writes succeed within 2 x the max election timeout (${FAILOVER_TRIALS} trials)`, {
+    timeout: 60_000 + FAILOVER_TRIALS * 15_000,
+  }, async () => {
     const cluster = await startKvCluster(3);
     const times: number[] = [];
     try {
@@ -102,8 +113,12 @@ describe.skipIf(missing !== undefined)('reliability with real processes', () => 
       await victim.kill();
       await rm(victim.dataDir, { recursive: true, force: true });
       const others = cluster.nodes.filter((n) => n !== victim);
-      for (let i = 0; i < 200; i++) expect((await put(others[i % 2]!.url, `s${i}`, `v${i}`)).status).toBeLessThan(300);
-      await http.request(`${cluster.node(await findLeader(cluster)).url}/admin/snapshot`, { method: 'POST', retry: false });
+      for (let i = 0; i < 200; i++)
+        expect((await put(others[i % 2]!.url, `s${i}`, `v${i}`)).status).toBeLessThan(300);
+      await http.request(`${cluster.node(await findLeader(cluster)).url}/admin/snapshot`, {
+        method: 'POST',
+        retry: false,
+      });
       await victim.start();
       await victim.waitReady();
       const caughtUp = await eventually('the wiped node to catch up', async () => {
@@ -113,20 +128,30 @@ describe.skipIf(missing !== undefined)('reliability with real processes', () => 
       expect(caughtUp).toBe('v199');
       const status = await nodeStatus(victim.directUrl);
       expect(status?.snapshotIndex ?? 0).toBeGreaterThan(0);
-      const listing = (await http.json(`${victim.url}/kv?prefix=s&limit=1000&consistency=serializable`)) as { count: number };
+      const listing = (await http.json(`${victim.url}/kv?prefix=s&limit=1000&consistency=serializable`)) as {
+        count: number;
+      };
       expect(listing.count).toBe(200);
     } finally {
       await cluster.close();
     }
   });
 
-  it('membership: grow 3 -> 5 and shrink back while clients write; nothing acknowledged is lost', { timeout: 150_000 }, async () => {
+  it('membership: grow 3 -> 5 and shrink back while clients write; nothing acknowledged is lost', {
+    timeout: 150_000,
+  }, async () => {
     const founders = ['n1', 'n2', 'n3'];
     const cluster = await startKvCluster(['n1', 'n2', 'n3', 'n4', 'n5'], {
       readyPath: '/health',
       extra: (spec) =>
         founders.includes(spec.id)
-          ? ['--peers', spec.peers.filter((p) => founders.includes(p.id)).map((p) => `${p.id}=${p.url}`).join(',')]
+          ? [
+              '--peers',
+              spec.peers
+                .filter((p) => founders.includes(p.id))
+                .map((p) => `${p.id}=${p.url}`)
+                .join(','),
+            ]
           : ['--join'],
     });
     try {
@@ -134,16 +159,35 @@ describe.skipIf(missing !== undefined)('reliability with real processes', () => 
       const keys = ['m1', 'm2', 'm3'];
       const founderUrls = () => cluster.nodes.filter((n) => founders.includes(n.id)).map((n) => n.url);
       await findLeader(cluster);
-      const workload = runWorkload({ urls: founderUrls, recorder, processes: 4, keys, durationMs: 20_000, seed: 7 });
+      const workload = runWorkload({
+        urls: founderUrls,
+        recorder,
+        processes: 4,
+        keys,
+        durationMs: 20_000,
+        seed: 7,
+      });
       const admin = async (body: object) => {
-        const r = await http.request(`${cluster.nodes[0]!.url}/cluster/members`, { method: 'POST', body, deadlineMs: 60_000, retry: false });
+        const r = await http.request(`${cluster.nodes[0]!.url}/cluster/members`, {
+          method: 'POST',
+          body,
+          deadlineMs: 60_000,
+          retry: false,
+        });
         expect(r.status, r.text()).toBe(200);
       };
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       await admin({ action: 'add', id: 'n4', url: cluster.node('n4').directUrl });
       await admin({ action: 'add', id: 'n5', url: cluster.node('n5').directUrl });
-      const grown = (await http.json(`${cluster.nodes[0]!.url}/cluster`)) as { members: { id: string; voter: boolean }[] };
-      expect(grown.members.filter((m) => m.voter).map((m) => m.id).sort()).toEqual(['n1', 'n2', 'n3', 'n4', 'n5']);
+      const grown = (await http.json(`${cluster.nodes[0]!.url}/cluster`)) as {
+        members: { id: string; voter: boolean }[];
+      };
+      expect(
+        grown.members
+          .filter((m) => m.voter)
+          .map((m) => m.id)
+          .sort(),
+      ).toEqual(['n1', 'n2', 'n3', 'n4', 'n5']);
       await admin({ action: 'remove', id: 'n4' });
       await admin({ action: 'remove', id: 'n5' });
       const stats = await workload;

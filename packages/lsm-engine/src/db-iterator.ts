@@ -22,15 +22,15 @@ export class DbIterator {
   private pendingKind = KIND_DELETE;
   private pendingValue: Buffer = EMPTY;
   private released = false;
+  /** Positioned lazily, so that a damaged block surfaces from next(), not from the constructor. */
+  private started = false;
 
   constructor(
     private readonly m: MergingIterator,
     readonly seq: number,
     private readonly bounds: RangeBounds,
     private readonly release: () => void,
-  ) {
-    this.start();
-  }
+  ) {}
 
   get reverse(): boolean {
     return this.m.reverse;
@@ -39,6 +39,10 @@ export class DbIterator {
   /** The next entry in iteration order, or undefined at the end (key and value are copies). */
   next(): [Buffer, Buffer] | undefined {
     if (this.done) return undefined;
+    if (!this.started) {
+      this.started = true;
+      this.start();
+    }
     const out = this.m.reverse ? this.nextReverse() : this.nextForward();
     if (out === undefined) this.done = true;
     return out;
@@ -49,6 +53,7 @@ export class DbIterator {
     this.lastKey = null;
     this.pendingKey = null;
     this.done = false;
+    this.started = true;
     if (this.outOfRange(target)) {
       this.done = true;
       return;

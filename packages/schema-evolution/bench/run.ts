@@ -83,9 +83,18 @@ async function registryRows(): Promise<Row[]> {
   try {
     const base = registry.url;
     await http.request(`${base}/config`, { method: 'PUT', headers: CT, body: { compatibility: 'NONE' } });
-    const health = await load(async () => check((await http.request(`${base}/health`)).status, 'health'));
+    const healthOnce = () => load(async () => check((await http.request(`${base}/health`)).status, 'health'));
+    await healthOnce(); // warm-up: connections opened, JIT compiled
+    const health = await healthOnce();
     const schemaFor = (i: number) =>
-      JSON.stringify({ type: 'record', name: 'Bench', fields: [{ name: `f${i}`, type: 'long' }, { name: 'n', type: 'string' }] });
+      JSON.stringify({
+        type: 'record',
+        name: 'Bench',
+        fields: [
+          { name: `f${i}`, type: 'long' },
+          { name: 'n', type: 'string' },
+        ],
+      });
     let registered = 0;
     const register = await load(async (i) => {
       const r = await http.request(`${base}/subjects/bench-${i % 64}/versions`, {
@@ -98,13 +107,24 @@ async function registryRows(): Promise<Row[]> {
     });
     const known = schemaFor(0);
     const lookup = await load(async () => {
-      const r = await http.request(`${base}/subjects/bench-0`, { method: 'POST', headers: CT, body: { schema: known } });
+      const r = await http.request(`${base}/subjects/bench-0`, {
+        method: 'POST',
+        headers: CT,
+        body: { schema: known },
+      });
       check(r.status, 'lookup');
     });
-    const byId = await load(async (i) => check((await http.request(`${base}/schemas/ids/${(i % registered) + 1}`)).status, 'by id'));
+    const byId = await load(async (i) =>
+      check((await http.request(`${base}/schemas/ids/${(i % registered) + 1}`)).status, 'by id'),
+    );
     const peer = 'GET /health (same server)';
     return [
-      { workload: 'register (new schema, fsync per write)', opsPerSec: register, peer, peerOpsPerSec: health },
+      {
+        workload: 'register (new schema, fsync per write)',
+        opsPerSec: register,
+        peer,
+        peerOpsPerSec: health,
+      },
       { workload: 'lookup (POST /subjects/:subject)', opsPerSec: lookup, peer, peerOpsPerSec: health },
       { workload: 'get by id (GET /schemas/ids/:id)', opsPerSec: byId, peer, peerOpsPerSec: health },
     ];
@@ -125,7 +145,10 @@ function timeOps(items: readonly unknown[], op: (item: unknown) => unknown): num
   return (ops / (performance.now() - start)) * 1000;
 }
 
-async function timeAsyncOps(items: readonly unknown[], op: (item: unknown) => Promise<unknown>): Promise<number> {
+async function timeAsyncOps(
+  items: readonly unknown[],
+  op: (item: unknown) => Promise<unknown>,
+): Promise<number> {
   let ops = 0;
   const start = performance.now();
   while (performance.now() - start < DURATION_MS) {
@@ -154,8 +177,18 @@ async function clientRows(): Promise<Row[]> {
     const rawEncode = timeOps(people, (p) => type.toBuffer(p));
     const rawDecode = timeOps(raw, (b) => type.fromBuffer(b as Buffer));
     return [
-      { workload: 'client.encode (cache warm)', opsPerSec: encode, peer: 'avsc toBuffer', peerOpsPerSec: rawEncode },
-      { workload: 'client.decode (cache warm)', opsPerSec: decode, peer: 'avsc fromBuffer', peerOpsPerSec: rawDecode },
+      {
+        workload: 'client.encode (cache warm)',
+        opsPerSec: encode,
+        peer: 'avsc toBuffer',
+        peerOpsPerSec: rawEncode,
+      },
+      {
+        workload: 'client.decode (cache warm)',
+        opsPerSec: decode,
+        peer: 'avsc fromBuffer',
+        peerOpsPerSec: rawDecode,
+      },
     ];
   } finally {
     await registry.stop();
@@ -171,10 +204,16 @@ const table = [
   '',
   '| workload | ops/s | peer | peer ops/s | ratio |',
   '|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.workload} | ${fmt(r.opsPerSec)} | ${r.peer} | ${fmt(r.peerOpsPerSec)} | ${(r.opsPerSec / r.peerOpsPerSec).toFixed(2)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.workload} | ${fmt(r.opsPerSec)} | ${r.peer} | ${fmt(r.peerOpsPerSec)} | ${(r.opsPerSec / r.peerOpsPerSec).toFixed(2)} |`,
+  ),
 ].join('\n');
 process.stdout.write(`${table}\n`);
 if (!quick) {
-  await writeFile(join(RESULTS, 'registry.json'), `${JSON.stringify({ machine, date: new Date().toISOString(), rows }, null, 2)}\n`);
+  await writeFile(
+    join(RESULTS, 'registry.json'),
+    `${JSON.stringify({ machine, date: new Date().toISOString(), rows }, null, 2)}\n`,
+  );
   await writeFile(join(RESULTS, 'registry.md'), `${table}\n`);
 }

@@ -5,8 +5,8 @@ import { BOOK_BYTES, BOOK_RECORD, FORMATS } from '../src/encodings/book-record.j
 import { CODECS, codec } from '../src/encodings/codecs.js';
 import { generatePeople } from '../src/encodings/generate.js';
 import { bookTable } from '../src/encodings/report.js';
-import { measureCodec } from '../src/encodings/throughput.js';
 import { ThriftDecodeError } from '../src/encodings/thrift-codec.js';
+import { measureCodec } from '../src/encodings/throughput.js';
 
 describe('the book record in six encodings', () => {
   it.each(FORMATS)('%s has the byte count printed in the book', (format) => {
@@ -31,7 +31,12 @@ describe('the book record in six encodings', () => {
 
   it('Figure 4-4 Protocol Buffers: repeated field = the tag repeated', () => {
     const spans = annotate('protobuf', codec('protobuf').encode(BOOK_RECORD));
-    expect(spans.filter((s) => s.kind === 'tag').map((s) => s.note.split(' ')[2])).toEqual(['1', '2', '3', '3']);
+    expect(spans.filter((s) => s.kind === 'tag').map((s) => s.note.split(' ')[2])).toEqual([
+      '1',
+      '2',
+      '3',
+      '3',
+    ]);
   });
 
   it('Figure 4-5 Avro: no tags at all, only lengths, a union index and values', () => {
@@ -76,7 +81,9 @@ describe('generated records', () => {
     for (const p of people) expect(codec(format).decode(codec(format).encode(p))).toEqual(p);
   });
   it('the binary schema-driven formats are smaller than JSON; Avro is the smallest', () => {
-    const sizes = Object.fromEntries(CODECS.map((c) => [c.name, measureCodec(c, people, 5).bytesPerRecordMean]));
+    const sizes = Object.fromEntries(
+      CODECS.map((c) => [c.name, measureCodec(c, people, 5).bytesPerRecordMean]),
+    );
     expect(sizes.avro).toBeLessThan(sizes.protobuf);
     expect(sizes.protobuf).toBeLessThan(sizes.msgpack);
     expect(sizes['thrift-compact']).toBeLessThan(sizes['thrift-binary']);

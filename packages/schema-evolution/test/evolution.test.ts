@@ -1,6 +1,11 @@
 // The evolution matrix: each cell is a real round trip; these are the rules of DDIA ch. 4.
 import { describe, expect, it } from 'vitest';
-import { type Direction, type EvolutionFormat, evolutionMatrix, type Outcome } from '../src/evolution/matrix.js';
+import {
+  type Direction,
+  type EvolutionFormat,
+  evolutionMatrix,
+  type Outcome,
+} from '../src/evolution/matrix.js';
 
 const rows = evolutionMatrix();
 const cell = (change: string, format: EvolutionFormat, direction: Direction) => {

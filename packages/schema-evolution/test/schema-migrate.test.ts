@@ -81,7 +81,10 @@ describe('ddia schema migrate', () => {
     await writeContainer(path, 'null');
     const before = await readFile(path);
     const c = capture();
-    const code = await runSchemaMigrate([path, '--registry', r.url, '--subject', 'people', '--version', '2', '--dry-run'], c.io);
+    const code = await runSchemaMigrate(
+      [path, '--registry', r.url, '--subject', 'people', '--version', '2', '--dry-run'],
+      c.io,
+    );
     expect(code, c.err()).toBe(0);
     expect(c.out()).toContain('renamed');
     expect(c.out()).toContain('field userName renamed to name');
@@ -97,7 +100,10 @@ describe('ddia schema migrate', () => {
     const path = join(dir, `in-place-${codec}.avro`);
     await writeContainer(path, codec);
     const c = capture();
-    const code = await runSchemaMigrate([path, '--registry', r.url, '--subject', 'people', '--version', '2'], c.io);
+    const code = await runSchemaMigrate(
+      [path, '--registry', r.url, '--subject', 'people', '--version', '2'],
+      c.io,
+    );
     expect(code, c.err()).toBe(0);
     expect(c.out()).toContain('wrote 250 records');
     const { schema, records } = await readContainer(path);
@@ -106,7 +112,9 @@ describe('ddia schema migrate', () => {
       'favoriteNumber',
       'interests',
     ]);
-    expect(records).toEqual(PEOPLE.map((p) => ({ name: p.userName, favoriteNumber: p.favoriteNumber, interests: [] })));
+    expect(records).toEqual(
+      PEOPLE.map((p) => ({ name: p.userName, favoriteNumber: p.favoriteNumber, interests: [] })),
+    );
   });
 
   it('writes to --output and leaves the input alone', async () => {
@@ -115,7 +123,12 @@ describe('ddia schema migrate', () => {
     await writeContainer(path, 'null');
     const before = await readFile(path);
     const c = capture();
-    expect(await runSchemaMigrate([path, '--registry', r.url, '--subject', 'people', '--version', '2', '--output', output], c.io)).toBe(0);
+    expect(
+      await runSchemaMigrate(
+        [path, '--registry', r.url, '--subject', 'people', '--version', '2', '--output', output],
+        c.io,
+      ),
+    ).toBe(0);
     expect((await readFile(path)).equals(before)).toBe(true);
     expect((await readContainer(output)).records).toHaveLength(250);
   });
@@ -137,14 +150,18 @@ describe('ddia schema migrate', () => {
     expect(await runSchemaMigrate([path, '--registry', r.url, '--subject', 'nobody'], c.io)).toBe(1);
     expect(c.err()).toContain('404');
     c = capture();
-    expect(await runSchemaMigrate([path, '--registry', r.url, '--subject', 'people', '--version', '9'], c.io)).toBe(1);
+    expect(
+      await runSchemaMigrate([path, '--registry', r.url, '--subject', 'people', '--version', '9'], c.io),
+    ).toBe(1);
     const notAvro = join(dir, 'not.avro');
     await writeFile(notAvro, 'hello, this is not avro');
     c = capture();
     expect(await runSchemaMigrate([notAvro, '--registry', r.url, '--subject', 'people'], c.io)).toBe(1);
     expect(c.err()).toContain('not an Avro object container file');
     c = capture();
-    expect(await runSchemaMigrate([join(dir, 'missing.avro'), '--registry', r.url, '--subject', 'people'], c.io)).toBe(1);
+    expect(
+      await runSchemaMigrate([join(dir, 'missing.avro'), '--registry', r.url, '--subject', 'people'], c.io),
+    ).toBe(1);
     c = capture();
     expect(await runSchemaMigrate([path, '--subject', 'people'], c.io)).toBe(2);
     expect(c.err()).toContain('usage');

@@ -1,6 +1,6 @@
+export * from './check-command.js';
 export * from './checker/index.js';
 export * from './harness/index.js';
 export * from './history/index.js';
 export * from './nemesis/index.js';
 export * from './proxy/index.js';
-export * from './check-command.js';

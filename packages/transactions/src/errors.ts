@@ -35,7 +35,12 @@ export const TxErrors = {
     retriable: false,
   },
   tableNotFound: { code: 'DDIA_ERR_TABLE_NOT_FOUND', status: 404, title: 'No such table', retriable: false },
-  tableExists: { code: 'DDIA_ERR_TABLE_EXISTS', status: 409, title: 'Table already exists', retriable: false },
+  tableExists: {
+    code: 'DDIA_ERR_TABLE_EXISTS',
+    status: 409,
+    title: 'Table already exists',
+    retriable: false,
+  },
   duplicateKey: {
     code: 'DDIA_ERR_DUPLICATE_KEY',
     status: 409,

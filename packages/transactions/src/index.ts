@@ -3,3 +3,4 @@ export * from './engine/expression.js';
 export * from './engine/transaction.js';
 export * from './engine/wal-record.js';
 export * from './errors.js';
+export * from './demo/demo.js';

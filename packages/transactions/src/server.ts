@@ -18,7 +18,9 @@ const SetClause = Type.Record(Type.String({ maxLength: 64 }), Expression, {
   description: 'column -> expression, e.g. {"value": "value + 10"}',
 });
 const TxParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
-const GidParams = Type.Object({ gid: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$' }) });
+const GidParams = Type.Object({
+  gid: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$' }),
+});
 
 const QueryBody = Type.Object({ table: Name, where: Type.Optional(Expression) });
 const InsertBody = Type.Object({ table: Name, row: Type.Record(Type.String(), Type.Unknown()) });
@@ -70,25 +72,37 @@ export function registerRoutes(app: ServiceApp, db: Database, registry: Registry
   });
 
   // Autocommit: one statement, its own transaction, committed before the answer.
-  app.post('/query', { schema: { body: Type.Object({ ...QueryBody.properties, ...WithIsolation }) } }, (request) =>
-    db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
-      rows: await s.query(request.body.table, request.body.where),
-    })),
+  app.post(
+    '/query',
+    { schema: { body: Type.Object({ ...QueryBody.properties, ...WithIsolation }) } },
+    (request) =>
+      db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
+        rows: await s.query(request.body.table, request.body.where),
+      })),
   );
-  app.post('/insert', { schema: { body: Type.Object({ ...InsertBody.properties, ...WithIsolation }) } }, (request) =>
-    db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
-      count: await s.insert(request.body.table, request.body.row),
-    })),
+  app.post(
+    '/insert',
+    { schema: { body: Type.Object({ ...InsertBody.properties, ...WithIsolation }) } },
+    (request) =>
+      db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
+        count: await s.insert(request.body.table, request.body.row),
+      })),
   );
-  app.post('/update', { schema: { body: Type.Object({ ...UpdateBody.properties, ...WithIsolation }) } }, (request) =>
-    db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
-      count: await s.update(request.body.table, request.body.where, request.body.set),
-    })),
+  app.post(
+    '/update',
+    { schema: { body: Type.Object({ ...UpdateBody.properties, ...WithIsolation }) } },
+    (request) =>
+      db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
+        count: await s.update(request.body.table, request.body.where, request.body.set),
+      })),
   );
-  app.post('/delete', { schema: { body: Type.Object({ ...DeleteBody.properties, ...WithIsolation }) } }, (request) =>
-    db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
-      count: await s.delete(request.body.table, request.body.where),
-    })),
+  app.post(
+    '/delete',
+    { schema: { body: Type.Object({ ...DeleteBody.properties, ...WithIsolation }) } },
+    (request) =>
+      db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
+        count: await s.delete(request.body.table, request.body.where),
+      })),
   );
 
   // Two-phase commit, participant side (the coordinator in src/distributed/ calls these).

@@ -54,6 +54,9 @@ export interface RaftConfig {
   /** THE CANARY. Commits entries of older terms by counting replicas, which §5.4.2 and
    *  Figure 8 show is unsafe. Only the simulation's canary test turns it on. */
   unsafeCommitOldTerms?: boolean;
+  /** CANARY 2. Grants votes without the election restriction (§5.4.1: the candidate's log must
+   *  be at least as up-to-date), so a leader may lack committed entries. Tests only. */
+  unsafeVoteIgnoresLog?: boolean;
 }
 
 /** What storage hands back on start (see storage/storage.ts). */
@@ -113,6 +116,7 @@ export class Raft {
   private readonly appendBytesMax: number;
   private readonly appendEntriesMax: number;
   private readonly unsafeCommitOldTerms: boolean;
+  private readonly unsafeVoteIgnoresLog: boolean;
 
   readonly progress = new Map<NodeId, Progress>();
   private votes = new Map<NodeId, boolean>();
@@ -155,6 +159,7 @@ export class Raft {
     this.appendBytesMax = config.appendBytesMax ?? APPEND_BYTES_MAX_DEFAULT;
     this.appendEntriesMax = config.appendEntriesMax ?? APPEND_ENTRIES_MAX_DEFAULT;
     this.unsafeCommitOldTerms = config.unsafeCommitOldTerms ?? false;
+    this.unsafeVoteIgnoresLog = config.unsafeVoteIgnoresLog ?? false;
 
     const snapMeta: SnapshotMeta = initial.snapshot?.meta ?? { index: 0, term: 0, conf: EMPTY_CONF };
     this.snapshot = initial.snapshot;
@@ -522,7 +527,7 @@ export class Raft {
       (m.type === 'preVote' && m.term > this.term);
     const respType: MessageType = m.type === 'vote' ? 'voteResp' : 'preVoteResp';
     const resp = this.message(respType, m.from);
-    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+    if (canVote && (this.unsafeVoteIgnoresLog || this.log.isUpToDate(m.index, m.logTerm))) {
       resp.term = m.term;
       if (m.type === 'vote') {
         this.electionElapsed = 0;

@@ -129,10 +129,15 @@ function annotateThriftBinary(c: Cursor): void {
   for (;;) {
     const type = c.take(1, 'type', '')[0];
     if (type === 0) {
-      c.spans[c.spans.length - 1] = { ...c.spans[c.spans.length - 1], kind: 'end', note: 'stop: end of struct' };
+      c.spans[c.spans.length - 1] = {
+        ...c.spans[c.spans.length - 1],
+        kind: 'end',
+        note: 'stop: end of struct',
+      };
       return;
     }
-    c.spans[c.spans.length - 1].note = `field type ${type} (${{ 11: 'string', 10: 'i64', 15: 'list' }[type] ?? '?'})`;
+    c.spans[c.spans.length - 1].note =
+      `field type ${type} (${{ 11: 'string', 10: 'i64', 15: 'list' }[type] ?? '?'})`;
     const tag = Buffer.from(c.take(2, 'tag', '')).readUInt16BE(0);
     c.spans[c.spans.length - 1].note = `field tag ${tag} (${THRIFT_FIELD_NAMES[tag] ?? 'unknown'})`;
     const str = () => {
@@ -159,7 +164,11 @@ function annotateThriftCompact(c: Cursor): void {
   for (;;) {
     const header = c.take(1, 'tag', '')[0];
     if (header === 0) {
-      c.spans[c.spans.length - 1] = { ...c.spans[c.spans.length - 1], kind: 'end', note: 'stop: end of struct' };
+      c.spans[c.spans.length - 1] = {
+        ...c.spans[c.spans.length - 1],
+        kind: 'end',
+        note: 'stop: end of struct',
+      };
       return;
     }
     const delta = header >> 4;
@@ -211,7 +220,9 @@ function annotateAvro(c: Cursor): void {
   const branch = c.zigzag('union', (v) => `favoriteNumber: union branch ${v} (${v === 0 ? 'null' : 'long'})`);
   if (branch === 1) c.zigzag('value', (v) => `long ${v} (zigzag varint)`);
   for (;;) {
-    const count = c.zigzag('count', (v) => (v === 0 ? 'interests: end of array' : `interests: block of ${v} items`));
+    const count = c.zigzag('count', (v) =>
+      v === 0 ? 'interests: end of array' : `interests: block of ${v} items`,
+    );
     if (count === 0) {
       c.spans[c.spans.length - 1].kind = 'end';
       break;
@@ -252,7 +263,9 @@ export function hexDump(bytes: Uint8Array, spans: readonly Span[]): string {
   for (const s of spans) {
     const hex = Buffer.from(bytes.subarray(s.start, s.end)).toString('hex').replace(/(..)/g, '$1 ').trim();
     const shown = hex.length > HEX_COLUMN_BYTES * 3 ? `${hex.slice(0, HEX_COLUMN_BYTES * 3 - 4)}...` : hex;
-    lines.push(`${String(s.start).padStart(4)}  ${shown.padEnd(HEX_COLUMN_BYTES * 3)} ${s.kind.padEnd(6)} ${s.note}`);
+    lines.push(
+      `${String(s.start).padStart(4)}  ${shown.padEnd(HEX_COLUMN_BYTES * 3)} ${s.kind.padEnd(6)} ${s.note}`,
+    );
   }
   return lines.join('\n');
 }

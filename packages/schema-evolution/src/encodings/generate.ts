@@ -3,8 +3,21 @@ import { type Random, SeededRandom } from '@ddia/common';
 import type { Person } from './book-record.js';
 
 const WORDS = [
-  'daydreaming', 'hacking', 'climbing', 'distributed systems', 'sourdough', 'chess', 'cycling',
-  'databases', 'jazz', 'birdwatching', 'origami', 'compilers', 'running', 'photography', 'gardening',
+  'daydreaming',
+  'hacking',
+  'climbing',
+  'distributed systems',
+  'sourdough',
+  'chess',
+  'cycling',
+  'databases',
+  'jazz',
+  'birdwatching',
+  'origami',
+  'compilers',
+  'running',
+  'photography',
+  'gardening',
 ];
 /** The largest favoriteNumber drawn: beyond 32 bits, so 64-bit integer encodings matter. */
 const FAVORITE_NUMBER_MAX = 2 ** 40;

@@ -60,7 +60,8 @@ export function thriftDecode(Protocol: ProtocolClass, bytes: Buffer): Person {
         p.readFieldEnd();
       }
       p.readStructEnd();
-      if (person.userName === undefined) throw new ThriftDecodeError('required field userName (1) is missing');
+      if (person.userName === undefined)
+        throw new ThriftDecodeError('required field userName (1) is missing');
       result = person as Person;
     } catch (err) {
       failure = err;

@@ -62,7 +62,8 @@ function jsonRead(reader: JsonReader, bytes: Uint8Array): Value {
     const value = input[name];
     const kinds = Array.isArray(field.type) ? field.type : [field.type];
     const kind = value === null ? 'null' : typeof value;
-    if (!kinds.includes(kind as never)) throw new JsonReadError(`field '${name}' is a ${kind}, expected ${kinds.join('|')}`);
+    if (!kinds.includes(kind as never))
+      throw new JsonReadError(`field '${name}' is a ${kind}, expected ${kinds.join('|')}`);
     if (field.symbols && !field.symbols.includes(value as string)) {
       throw new JsonReadError(`field '${name}' has unknown symbol '${String(value)}'`);
     }
@@ -132,7 +133,10 @@ export const CHANGES: readonly Change[] = [
     name: 'add field with default',
     avro: {
       oldSchema: rec([{ name: 'a', type: 'string' }]),
-      newSchema: rec([{ name: 'a', type: 'string' }, { name: 'b', type: 'int', default: 0 }]),
+      newSchema: rec([
+        { name: 'a', type: 'string' },
+        { name: 'b', type: 'int', default: 0 },
+      ]),
       oldValue: { a: 'x' },
       newValue: { a: 'x', b: 7 },
     },
@@ -153,7 +157,10 @@ export const CHANGES: readonly Change[] = [
     name: 'add field without default',
     avro: {
       oldSchema: rec([{ name: 'a', type: 'string' }]),
-      newSchema: rec([{ name: 'a', type: 'string' }, { name: 'b', type: 'int' }]),
+      newSchema: rec([
+        { name: 'a', type: 'string' },
+        { name: 'b', type: 'int' },
+      ]),
       oldValue: { a: 'x' },
       newValue: { a: 'x', b: 7 },
     },
@@ -174,7 +181,10 @@ export const CHANGES: readonly Change[] = [
   {
     name: 'remove field (it had a default)',
     avro: {
-      oldSchema: rec([{ name: 'a', type: 'string' }, { name: 'b', type: 'int', default: 0 }]),
+      oldSchema: rec([
+        { name: 'a', type: 'string' },
+        { name: 'b', type: 'int', default: 0 },
+      ]),
       newSchema: rec([{ name: 'a', type: 'string' }]),
       oldValue: { a: 'x', b: 7 },
       newValue: { a: 'x' },
@@ -195,7 +205,10 @@ export const CHANGES: readonly Change[] = [
   {
     name: 'remove required field (no default)',
     avro: {
-      oldSchema: rec([{ name: 'a', type: 'string' }, { name: 'b', type: 'int' }]),
+      oldSchema: rec([
+        { name: 'a', type: 'string' },
+        { name: 'b', type: 'int' },
+      ]),
       newSchema: rec([{ name: 'a', type: 'string' }]),
       oldValue: { a: 'x', b: 7 },
       newValue: { a: 'x' },

@@ -21,8 +21,10 @@ function label(type: AvroType): string {
   if (type.typeName.startsWith('union')) {
     return `[${(type as unknown as { types: AvroType[] }).types.map(label).join(', ')}]`;
   }
-  if (type.typeName === 'array') return `array<${label((type as unknown as { itemsType: AvroType }).itemsType)}>`;
-  if (type.typeName === 'map') return `map<${label((type as unknown as { valuesType: AvroType }).valuesType)}>`;
+  if (type.typeName === 'array')
+    return `array<${label((type as unknown as { itemsType: AvroType }).itemsType)}>`;
+  if (type.typeName === 'map')
+    return `map<${label((type as unknown as { valuesType: AvroType }).valuesType)}>`;
   return type.typeName;
 }
 
@@ -49,7 +51,11 @@ export function diffSchemas(writer: AvroType, reader: AvroType, path = ''): Sche
       }
       used.add(source.name);
       if (byAlias) {
-        out.push({ path: fieldPath, kind: 'renamed', description: `field ${source.name} renamed to ${rf.name} (alias)` });
+        out.push({
+          path: fieldPath,
+          kind: 'renamed',
+          description: `field ${source.name} renamed to ${rf.name} (alias)`,
+        });
       }
       out.push(...diffSchemas(source.type, rf.type, fieldPath));
     }

@@ -59,15 +59,25 @@ interface VersionAnswer {
   references?: { name: string; subject: string; version: number }[];
 }
 
-async function fetchVersion(client: HttpClient, base: string, subject: string, version: string): Promise<VersionAnswer> {
+async function fetchVersion(
+  client: HttpClient,
+  base: string,
+  subject: string,
+  version: string,
+): Promise<VersionAnswer> {
   const url = `${base}/subjects/${encodeURIComponent(subject)}/versions/${encodeURIComponent(version)}`;
-  const response = await client.request(url, { headers: { accept: 'application/vnd.schemaregistry.v1+json' } });
+  const response = await client.request(url, {
+    headers: { accept: 'application/vnd.schemaregistry.v1+json' },
+  });
   if (response.status !== 200) {
     let message = response.text();
     try {
       message = response.json<{ message: string }>().message;
     } catch {}
-    throw new MigrateError(`registry answered ${response.status} for ${subject} version ${version}: ${message}`, 1);
+    throw new MigrateError(
+      `registry answered ${response.status} for ${subject} version ${version}: ${message}`,
+      1,
+    );
   }
   return response.json<VersionAnswer>();
 }
@@ -91,7 +101,12 @@ async function fetchReader(base: string, subject: string, version: string): Prom
       }
     };
     await visit(answer.references, 0);
-    return { subject: answer.subject, version: answer.version, id: answer.id, type: parseAvro(answer.schema, texts).type };
+    return {
+      subject: answer.subject,
+      version: answer.version,
+      id: answer.id,
+      type: parseAvro(answer.schema, texts).type,
+    };
   } finally {
     await client.close();
   }
@@ -213,7 +228,9 @@ async function migrate(io: MigrateIo, o: MigrateOptions): Promise<number> {
     let i = 0;
     for await (const after of records(o.input, reader.type)) {
       if (i >= before.length) break;
-      io.stdout.write(`record ${i + 1}:\n  before ${JSON.stringify(before[i])}\n  after  ${JSON.stringify(after)}\n`);
+      io.stdout.write(
+        `record ${i + 1}:\n  before ${JSON.stringify(before[i])}\n  after  ${JSON.stringify(after)}\n`,
+      );
       i++;
     }
     io.stdout.write(`dry run: ${count} records would be rewritten; nothing written\n`);

@@ -27,6 +27,9 @@ export const SUBJECT_BYTES_MAX = 1024;
 /** Schemas a single schema may reference, directly or transitively. */
 export const REFERENCES_MAX = 256;
 
+/** Parsed schemas remembered by their exact text, so lookups of a known schema skip parsing. */
+export const PARSE_CACHE_ENTRIES_MAX = 1024;
+
 export const SCHEMA_TYPES = ['AVRO'] as const;
 
 export interface SchemaReference {
@@ -111,6 +114,9 @@ export class SchemaRegistry {
   private nextId = 1;
   private readonly parsed = new Map<number, AvroType>();
   private queue: Promise<unknown> = Promise.resolve();
+  // Insertion-ordered, so the first key is the oldest; only schemas without references (their
+  // parse does not depend on other subjects' state).
+  private readonly parseCache = new Map<string, { canonical: string; type: AvroType }>();
 
   private constructor(private readonly store: Store) {}
 
@@ -367,7 +373,17 @@ export class SchemaRegistry {
       throw new RegistryError(RegistryErrors.invalidSchema, 'Empty schema: the body needs a "schema" string');
     }
     const references = this.parseReferences(request.references);
+    if (references.length === 0) {
+      const cached = this.parseCache.get(request.schema);
+      if (cached) return { ...cached, references };
+    }
     const { type, canonical } = parseAvro(request.schema, this.referencedTexts(references));
+    if (references.length === 0) {
+      if (this.parseCache.size >= PARSE_CACHE_ENTRIES_MAX) {
+        this.parseCache.delete(this.parseCache.keys().next().value as string);
+      }
+      this.parseCache.set(request.schema, { canonical, type });
+    }
     return { canonical, type, references };
   }
 

@@ -1,12 +1,15 @@
 // Executes a fault schedule against a running cluster, on the wall clock, and always finishes
 // by undoing everything: heal the network, clear latency, resume paused nodes, restart killed
 // ones and reset clock skew, so that final reads see a whole cluster (Jepsen's final phase).
+import { HttpClient } from '@ddia/common';
 import type { Cluster } from '../harness/cluster.js';
 import type { NemesisAction, NemesisSchedule } from './schedule.js';
 
 /** Where a service started with --chaos takes `POST {skewMs}` to skew its clock. */
 export const CLOCK_CHAOS_PATH_DEFAULT = '/chaos/clock';
 const CONTROL_DEADLINE_MS = 5_000;
+/** Chaos endpoints are called once each: a failed call is reported, never retried. */
+const chaosClient = new HttpClient({ deadlineMs: CONTROL_DEADLINE_MS, retries: 0 });
 
 export interface AppliedAction {
   /** When it was applied, ms after the nemesis started. */
@@ -63,14 +66,13 @@ export function runNemesis(options: RunNemesisOptions): NemesisRun {
         return;
       case 'clock-skew': {
         const node = cluster.node(action.node);
-        const response = await fetch(`${node.directUrl}${clockPath}`, {
+        const response = await chaosClient.request(`${node.directUrl}${clockPath}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ skewMs: action.skewMs }),
-          signal: AbortSignal.timeout(CONTROL_DEADLINE_MS),
+          body: { skewMs: action.skewMs },
+          deadlineMs: CONTROL_DEADLINE_MS,
         });
         if (response.status !== 200)
-          throw new Error(`${clockPath} answered ${response.status}: ${await response.text()}`);
+          throw new Error(`${clockPath} answered ${response.status}: ${response.text()}`);
         if (action.skewMs === 0) skewed.delete(action.node);
         else skewed.add(action.node);
         return;

@@ -1,4 +1,5 @@
 // The client the CLI uses to drive a running proxy daemon (`ddia latency|partition|heal`).
+import { HttpClient, ProblemError } from '@ddia/common';
 import type { CutLink, LinkStatus } from './network.js';
 
 export const CONTROL_DEADLINE_MS = 5_000;
@@ -14,7 +15,13 @@ export class ProxyControlError extends Error {
 }
 
 export class ProxyControlClient {
+  private readonly client = new HttpClient({ deadlineMs: CONTROL_DEADLINE_MS, retries: 0 });
+
   constructor(readonly controlUrl: string) {}
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
 
   latency(from: string, to: string, ms: number, jitterMs = 0) {
     return this.post('/latency', { from, to, ms, jitterMs });
@@ -46,24 +53,19 @@ export class ProxyControlClient {
   }
 
   private async send(method: 'GET' | 'POST', path: string, body?: object): Promise<unknown> {
-    let response: Response;
     try {
-      response = await fetch(`${this.controlUrl}${path}`, {
-        method,
-        headers: body ? { 'content-type': 'application/json' } : {},
-        body: body ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(CONTROL_DEADLINE_MS),
-      });
+      return await this.client.json(`${this.controlUrl}${path}`, { method, body, retry: false });
     } catch (err) {
+      if (err instanceof ProblemError) {
+        throw new ProxyControlError(
+          String(err.problem?.detail ?? err.problem?.title ?? err.message),
+          err.status,
+        );
+      }
       throw new ProxyControlError(
         `proxy daemon at ${this.controlUrl} is not answering (${(err as Error).message}); is the cluster up?`,
         0,
       );
     }
-    const text = await response.text();
-    const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    if (!response.ok)
-      throw new ProxyControlError(String(parsed.detail ?? parsed.title ?? text), response.status);
-    return parsed;
   }
 }

@@ -374,7 +374,8 @@ export class Database {
   async prepare(txId: number, gid: string): Promise<void> {
     const tx = this.txOrThrow(txId);
     this.checkIdle(tx);
-    if (this.prepared.has(gid)) throw new DdiaError(CommonErrors.conflict, `global id ${gid} is already in use`);
+    if (this.prepared.has(gid))
+      throw new DdiaError(CommonErrors.conflict, `global id ${gid} is already in use`);
     this.failIfDoomed(tx);
     if (tx.usesSsi) {
       try {
@@ -497,7 +498,8 @@ export class Database {
   private async statement<T>(txId: number, body: (tx: Tx) => Promise<T>): Promise<T> {
     const tx = this.txOrThrow(txId);
     this.checkIdle(tx);
-    if (tx.prepared) throw new DdiaError(CommonErrors.conflict, `tx ${tx.id} is prepared; no more statements`);
+    if (tx.prepared)
+      throw new DdiaError(CommonErrors.conflict, `tx ${tx.id} is prepared; no more statements`);
     this.failIfDoomed(tx);
     tx.busy = true;
     tx.idleTimer?.cancel();

@@ -126,10 +126,17 @@ export interface Compiled {
 }
 
 // Lowest precedence first, as in SQL: or < and < not < comparison < + - < * / %.
-const BINARY_LEVELS: string[][] = [['or'], ['and'], ['=', '!=', '<', '<=', '>', '>='], ['+', '-'], ['*', '/', '%']];
+const BINARY_LEVELS: string[][] = [
+  ['or'],
+  ['and'],
+  ['=', '!=', '<', '<=', '>', '>='],
+  ['+', '-'],
+  ['*', '/', '%'],
+];
 
 export function parseExpression(source: string): Compiled {
-  if (typeof source !== 'string') throw new ExpressionSyntaxError(String(source), 0, 'expression must be a string');
+  if (typeof source !== 'string')
+    throw new ExpressionSyntaxError(String(source), 0, 'expression must be a string');
   const tokens = tokenize(source);
   let at = 0;
   let depth = 0;

@@ -33,7 +33,9 @@ if (values['compare-postgres']) {
   if (!findPostgresBin() && !process.env.DDIA_PG_URL) {
     if (values['install-postgres']) await installPostgres();
     else {
-      console.error(`\n${INSTALL_HINT}\nOr rerun with --install-postgres to run apt-get for you (needs root).`);
+      console.error(
+        `\n${INSTALL_HINT}\nOr rerun with --install-postgres to run apt-get for you (needs root).`,
+      );
       process.exit(1);
     }
   }
@@ -57,7 +59,8 @@ if (values['compare-postgres']) {
       for (const s of SCENARIOS) {
         const a = ours.table[level]![s.name]!;
         const b = pg.table[level]![s.name]!;
-        if ((a === 'not prevented') !== (b === 'not prevented')) differences.push(`${level} ${s.name}: ours ${a}, PostgreSQL ${b}`);
+        if ((a === 'not prevented') !== (b === 'not prevented'))
+          differences.push(`${level} ${s.name}: ours ${a}, PostgreSQL ${b}`);
       }
     }
     console.log(

@@ -53,9 +53,15 @@ export class PostgresDriver implements HermitageDriver {
           return { rows: r.rows };
         }
         case 'insert':
-          return { count: (await client.query('insert into test (id, value) values ($1, $2)', [op.id, op.value])).rowCount ?? 0 };
+          return {
+            count:
+              (await client.query('insert into test (id, value) values ($1, $2)', [op.id, op.value]))
+                .rowCount ?? 0,
+          };
         case 'update':
-          return { count: (await client.query(`update test set value = ${op.set} where ${op.where}`)).rowCount ?? 0 };
+          return {
+            count: (await client.query(`update test set value = ${op.set} where ${op.where}`)).rowCount ?? 0,
+          };
         case 'delete':
           return { count: (await client.query(`delete from test where ${op.where}`)).rowCount ?? 0 };
         case 'commit': {

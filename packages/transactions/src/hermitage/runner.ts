@@ -2,7 +2,15 @@
 // each isolation level dealt with each anomaly. A step that has not finished when the next
 // one is issued is "blocked" (it waits for a lock); later steps of the same transaction
 // queue behind it, as they would in a psql session.
-import { classify, type Op, type Outcome, type Results, SCENARIOS, type Scenario, type StepResult } from './scenarios.js';
+import {
+  classify,
+  type Op,
+  type Outcome,
+  type Results,
+  SCENARIOS,
+  type Scenario,
+  type StepResult,
+} from './scenarios.js';
 
 export interface HermitageDriver {
   readonly name: string;
@@ -20,7 +28,11 @@ export interface HermitageDriver {
 /** A scenario that has not finished this long after its last step is reported as stuck. */
 export const SCENARIO_DEADLINE_MS = 15_000;
 
-export async function runScenario(driver: HermitageDriver, scenario: Scenario, isolation: string): Promise<Results> {
+export async function runScenario(
+  driver: HermitageDriver,
+  scenario: Scenario,
+  isolation: string,
+): Promise<Results> {
   await driver.reset();
   const chains = new Map<string, Promise<void>>();
   const results: Results = {};
@@ -45,7 +57,8 @@ export async function runScenario(driver: HermitageDriver, scenario: Scenario, i
   const end = await Promise.race([Promise.all(chains.values()), stuck]);
   clearTimeout(timer);
   await driver.cleanup();
-  if (end === 'stuck') throw new Error(`${driver.name}: scenario ${scenario.name} at ${isolation} never finished`);
+  if (end === 'stuck')
+    throw new Error(`${driver.name}: scenario ${scenario.name} at ${isolation} never finished`);
   return results;
 }
 
@@ -78,7 +91,11 @@ const CELL: Record<Outcome, string> = {
 };
 
 /** A markdown table: one row per level, one column per anomaly. */
-export function formatTable(title: string, table: OutcomeTable, scenarios: readonly Scenario[] = SCENARIOS): string {
+export function formatTable(
+  title: string,
+  table: OutcomeTable,
+  scenarios: readonly Scenario[] = SCENARIOS,
+): string {
   const header = `| ${title} | ${scenarios.map((s) => s.name).join(' | ')} |`;
   const rule = `|:--|${scenarios.map(() => ':-:').join('|')}|`;
   const rows = Object.entries(table).map(

@@ -123,7 +123,8 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'OTV',
     title: 'Observed transaction vanishes',
-    description: 'A reader sees one of a transaction’s overwrites and later reads an older value it replaced.',
+    description:
+      'A reader sees one of a transaction’s overwrites and later reads an older value it replaced.',
     steps: [
       ...begin2,
       { tx: 'T3', op: 'begin' },
@@ -157,7 +158,8 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'PMP',
     title: 'Predicate-many-preceders (phantom)',
-    description: 'A predicate read repeated in one transaction sees a row another transaction inserted meanwhile.',
+    description:
+      'A predicate read repeated in one transaction sees a row another transaction inserted meanwhile.',
     steps: [
       ...begin2,
       { tx: 'T1', op: 'select', where: 'value = 30', label: 'a' },
@@ -185,7 +187,8 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'P4',
     title: 'Lost update',
-    description: 'Two read-modify-write cycles on one row: the second overwrites the first without seeing it.',
+    description:
+      'Two read-modify-write cycles on one row: the second overwrites the first without seeing it.',
     steps: [
       ...begin2,
       { tx: 'T1', op: 'select', where: 'id = 1', label: 'r1' },
@@ -231,7 +234,8 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'G-single-write',
     title: 'Read skew through a write predicate',
-    description: 'A transaction reads before another commits, then deletes by a predicate evaluated after it.',
+    description:
+      'A transaction reads before another commits, then deletes by a predicate evaluated after it.',
     steps: [
       ...begin2,
       { tx: 'T1', op: 'select', where: 'id = 1', label: 'a' },
@@ -312,54 +316,56 @@ export function classify(scenario: Scenario, results: Results): Outcome {
  * postgres.md): true = the level prevents the anomaly. Columns Hermitage only shows in
  * postgres.md (PMP-write, the G-single variants, Fekete) follow its test cases there.
  */
-export const POSTGRES_EXPECTED: Record<'read-committed' | 'repeatable-read' | 'serializable', Record<string, boolean>> =
-  {
-    'read-committed': {
-      G0: true,
-      G1a: true,
-      G1b: true,
-      G1c: true,
-      OTV: true,
-      PMP: false,
-      'PMP-write': false,
-      P4: false,
-      'G-single': false,
-      'G-single-predicate': false,
-      'G-single-write': false,
-      'G2-item': false,
-      G2: false,
-      Fekete: false,
-    },
-    'repeatable-read': {
-      G0: true,
-      G1a: true,
-      G1b: true,
-      G1c: true,
-      OTV: true,
-      PMP: true,
-      'PMP-write': true,
-      P4: true,
-      'G-single': true,
-      'G-single-predicate': true,
-      'G-single-write': true,
-      'G2-item': false,
-      G2: false,
-      Fekete: false,
-    },
-    serializable: {
-      G0: true,
-      G1a: true,
-      G1b: true,
-      G1c: true,
-      OTV: true,
-      PMP: true,
-      'PMP-write': true,
-      P4: true,
-      'G-single': true,
-      'G-single-predicate': true,
-      'G-single-write': true,
-      'G2-item': true,
-      G2: true,
-      Fekete: true,
-    },
-  };
+export const POSTGRES_EXPECTED: Record<
+  'read-committed' | 'repeatable-read' | 'serializable',
+  Record<string, boolean>
+> = {
+  'read-committed': {
+    G0: true,
+    G1a: true,
+    G1b: true,
+    G1c: true,
+    OTV: true,
+    PMP: false,
+    'PMP-write': false,
+    P4: false,
+    'G-single': false,
+    'G-single-predicate': false,
+    'G-single-write': false,
+    'G2-item': false,
+    G2: false,
+    Fekete: false,
+  },
+  'repeatable-read': {
+    G0: true,
+    G1a: true,
+    G1b: true,
+    G1c: true,
+    OTV: true,
+    PMP: true,
+    'PMP-write': true,
+    P4: true,
+    'G-single': true,
+    'G-single-predicate': true,
+    'G-single-write': true,
+    'G2-item': false,
+    G2: false,
+    Fekete: false,
+  },
+  serializable: {
+    G0: true,
+    G1a: true,
+    G1b: true,
+    G1c: true,
+    OTV: true,
+    PMP: true,
+    'PMP-write': true,
+    P4: true,
+    'G-single': true,
+    'G-single-predicate': true,
+    'G-single-write': true,
+    'G2-item': true,
+    G2: true,
+    Fekete: true,
+  },
+};

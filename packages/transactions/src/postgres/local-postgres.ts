@@ -28,7 +28,8 @@ export interface LocalPostgres {
 
 export function findPostgresBin(): string | null {
   const fromConfig = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
-  if (fromConfig.status === 0 && existsSync(join(fromConfig.stdout.trim(), 'initdb'))) return fromConfig.stdout.trim();
+  if (fromConfig.status === 0 && existsSync(join(fromConfig.stdout.trim(), 'initdb')))
+    return fromConfig.stdout.trim();
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return null;
   const versions = readdirSync(root)
@@ -69,7 +70,9 @@ export async function startLocalPostgres(options: { fsync?: boolean } = {}): Pro
   };
   if (asRoot) {
     const { stdout } = await run('id', ['-u', 'postgres']).catch(() => {
-      throw new PostgresUnavailableError('running as root but there is no postgres user to run the server as');
+      throw new PostgresUnavailableError(
+        'running as root but there is no postgres user to run the server as',
+      );
     });
     const uid = Number(stdout.trim());
     const gid = Number((await run('id', ['-g', 'postgres'])).stdout.trim());

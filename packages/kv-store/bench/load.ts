@@ -1,0 +1,81 @@
+// A keep-alive HTTP load generator: N concurrent clients, each with one request in flight,
+// for a fixed time; latencies of successful requests go into percentiles. The same generator
+// drives both systems; only the request shapes differ (target.ts).
+import { Pool } from 'undici';
+
+export interface Request {
+  origin: string;
+  method: 'GET' | 'PUT' | 'POST';
+  path: string;
+  body?: Buffer | string;
+  headers?: Record<string, string>;
+}
+
+export interface LoadResult {
+  clients: number;
+  ops: number;
+  errors: number;
+  seconds: number;
+  opsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export type Workload = 'write' | 'read' | 'mixed';
+
+export async function runLoad(options: {
+  clients: number;
+  durationMs: number;
+  next: (client: number, i: number) => Request;
+}): Promise<LoadResult> {
+  const pools = new Map<string, Pool>();
+  const pool = (origin: string) => {
+    let p = pools.get(origin);
+    if (!p) {
+      p = new Pool(origin, { connections: options.clients, keepAliveTimeout: 30_000, pipelining: 1 });
+      pools.set(origin, p);
+    }
+    return p;
+  };
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const endAt = start + options.durationMs;
+  await Promise.all(
+    Array.from({ length: options.clients }, async (_, client) => {
+      for (let i = 0; performance.now() < endAt; i++) {
+        const req = options.next(client, i);
+        const t0 = performance.now();
+        try {
+          const res = await pool(req.origin).request({
+            method: req.method,
+            path: req.path,
+            ...(req.body !== undefined ? { body: req.body } : {}),
+            headers: req.headers ?? {},
+          });
+          await res.body.arrayBuffer();
+          if (res.statusCode >= 200 && res.statusCode < 300) latencies.push(performance.now() - t0);
+          else errors++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  await Promise.all([...pools.values()].map((p) => p.close()));
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) =>
+    latencies.length
+      ? (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] as number)
+      : Number.NaN;
+  return {
+    clients: options.clients,
+    ops: latencies.length,
+    errors,
+    seconds,
+    opsPerSecond: latencies.length / seconds,
+    p50Ms: pct(0.5),
+    p99Ms: pct(0.99),
+  };
+}

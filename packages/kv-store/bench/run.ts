@@ -1,0 +1,167 @@
+// pnpm --filter @ddia/kv-store bench [--quick]
+// The same keep-alive HTTP load (1 / 16 / 64 clients, 256-byte values; writes, reads, 50/50)
+// against our 3-node kv-store and a 3-member etcd cluster on loopback, in the same run; then
+// the failover time of each after SIGKILL of its leader. Results: bench/results/*.json + .md.
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { type LoadResult, runLoad, type Workload } from './load.js';
+import { etcdBinary, type System, startEtcd, startKvStore } from './systems.js';
+
+const quick = process.argv.includes('--quick');
+const CLIENTS = [1, 16, 64];
+const WORKLOADS: Workload[] = ['write', 'read', 'mixed'];
+const CELL_MS = quick ? 1_500 : 6_000;
+const WARMUP_MS = quick ? 300 : 1_000;
+const VALUE_BYTES = 256;
+const KEYS = 1_000;
+const FAILOVER_TRIALS = quick ? 1 : 5;
+const FAILOVER_GIVE_UP_MS = 30_000;
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+
+const value = Buffer.alloc(VALUE_BYTES, 'x');
+
+async function measure(
+  system: System,
+  workload: Workload,
+  clients: number,
+  durationMs: number,
+): Promise<LoadResult> {
+  return runLoad({
+    clients,
+    durationMs,
+    next: (client, i) => {
+      const origin = system.urls[(client + i) % system.urls.length] as string;
+      const key = `key${(client * 7919 + i * 104729) % KEYS}`;
+      const write = workload === 'write' || (workload === 'mixed' && i % 2 === 0);
+      return write ? system.put(origin, key, value) : system.get(origin, key);
+    },
+  });
+}
+
+async function failover(system: System): Promise<number[]> {
+  const times: number[] = [];
+  for (let trial = 0; trial < FAILOVER_TRIALS; trial++) {
+    const leader = await system.leaderIndex();
+    if (leader < 0) throw new Error(`${system.name}: no leader`);
+    const survivors = system.urls.filter((_, i) => i !== leader);
+    system.kill(leader);
+    const killedAt = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      const req = system.put(survivors[attempt % survivors.length] as string, 'failover', value);
+      try {
+        const res = await fetch(`${req.origin}${req.path}`, {
+          method: req.method,
+          body: req.body,
+          headers: req.headers ?? {},
+          signal: AbortSignal.timeout(500),
+        });
+        await res.arrayBuffer();
+        if (res.ok) break;
+      } catch {
+        // keep trying
+      }
+      if (performance.now() - killedAt > FAILOVER_GIVE_UP_MS)
+        throw new Error(`${system.name}: no write within 30 s`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    times.push(performance.now() - killedAt);
+    await system.restart(leader);
+  }
+  return times;
+}
+
+interface Row {
+  workload: Workload;
+  clients: number;
+  ours: LoadResult;
+  etcd: LoadResult | null;
+}
+
+async function benchSystem(system: System): Promise<Map<string, LoadResult>> {
+  const results = new Map<string, LoadResult>();
+  // Fill the key space so that reads find values.
+  await measure(system, 'write', 16, WARMUP_MS);
+  for (const workload of WORKLOADS) {
+    for (const clients of CLIENTS) {
+      const r = await measure(system, workload, clients, CELL_MS);
+      results.set(`${workload}/${clients}`, r);
+      console.log(
+        `${system.name.padEnd(16)} ${workload.padEnd(5)} c=${String(clients).padEnd(3)} ${r.opsPerSecond.toFixed(0).padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  errors ${r.errors}`,
+      );
+    }
+  }
+  return results;
+}
+
+const fmt = (r: LoadResult | null | undefined, f: (r: LoadResult) => string) => (r ? f(r) : 'n/a');
+
+async function main(): Promise<void> {
+  const etcd = etcdBinary();
+  if (!etcd) {
+    console.warn(
+      'etcd is not installed: only the kv-store is measured. Install the peer with\n' +
+        '  apt-get update && apt-get install -y etcd-server\nand run the bench again.',
+    );
+  }
+  const ours = await startKvStore();
+  let oursResults: Map<string, LoadResult>;
+  let oursFailover: number[];
+  try {
+    oursResults = await benchSystem(ours);
+    oursFailover = await failover(ours);
+  } finally {
+    await ours.close();
+  }
+  let etcdResults: Map<string, LoadResult> | null = null;
+  let etcdFailover: number[] | null = null;
+  let etcdName = 'etcd (not installed)';
+  if (etcd) {
+    const peer = await startEtcd(etcd);
+    etcdName = peer.name;
+    try {
+      etcdResults = await benchSystem(peer);
+      etcdFailover = await failover(peer);
+    } finally {
+      await peer.close();
+    }
+  }
+  const rows: Row[] = [];
+  for (const workload of WORKLOADS)
+    for (const clients of CLIENTS)
+      rows.push({
+        workload,
+        clients,
+        ours: oursResults.get(`${workload}/${clients}`)!,
+        etcd: etcdResults?.get(`${workload}/${clients}`) ?? null,
+      });
+
+  const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
+  const median = (xs: number[] | null) =>
+    xs?.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : Number.NaN;
+  const lines = [
+    `# kv-store vs ${etcdName} — ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`,
+    '',
+    `Machine: ${machine}. Loopback, 3 members each, fsync on commit, ${VALUE_BYTES}-byte values, ${KEYS} keys, keep-alive HTTP, clients spread over all members, ${CELL_MS / 1000} s per cell. Reads are linearizable on both (ReadIndex; etcd's default range).`,
+    '',
+    '| workload | clients | kv-store ops/s | p50 ms | p99 ms | etcd ops/s | p50 ms | p99 ms | ratio (ours/etcd) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.workload} | ${r.clients} | ${r.ours.opsPerSecond.toFixed(0)} | ${r.ours.p50Ms.toFixed(2)} | ${r.ours.p99Ms.toFixed(2)} | ${fmt(r.etcd, (e) => e.opsPerSecond.toFixed(0))} | ${fmt(r.etcd, (e) => e.p50Ms.toFixed(2))} | ${fmt(r.etcd, (e) => e.p99Ms.toFixed(2))} | ${fmt(r.etcd, (e) => (r.ours.opsPerSecond / e.opsPerSecond).toFixed(2))} |`,
+    ),
+    '',
+    `Failover (SIGKILL leader -> first successful write): kv-store ${oursFailover.map((t) => t.toFixed(0)).join(', ')} ms (median ${median(oursFailover).toFixed(0)}); etcd ${etcdFailover ? `${etcdFailover.map((t) => t.toFixed(0)).join(', ')} ms (median ${median(etcdFailover).toFixed(0)})` : 'n/a'}.`,
+    '',
+  ];
+  const markdown = lines.join('\n');
+  console.log(`\n${markdown}`);
+  const stamp = quick ? 'quick' : 'latest';
+  await writeFile(
+    `${RESULTS_DIR}${stamp}.json`,
+    `${JSON.stringify({ date: new Date().toISOString(), quick, machine, peer: etcdName, rows, failover: { ours: oursFailover, etcd: etcdFailover } }, null, 2)}\n`,
+  );
+  await writeFile(`${RESULTS_DIR}${stamp}.md`, markdown);
+}
+
+await main();

@@ -1,0 +1,213 @@
+// The two systems under test, as real processes on loopback: our 3-node kv-store and a
+// 3-member etcd cluster. Both fsync on commit (our Raft log: fsync 'group'; etcd: WAL fsync by
+// default). Each knows how to phrase a put and a get, find its leader and kill a member.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Request } from './load.js';
+
+export const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const READY_TIMEOUT_MS = 30_000;
+
+export interface System {
+  name: string;
+  urls: string[];
+  put(origin: string, key: string, value: Buffer): Request;
+  get(origin: string, key: string): Request;
+  leaderIndex(): Promise<number>;
+  kill(index: number): void;
+  restart(index: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitUntil(what: string, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = performance.now() + READY_TIMEOUT_MS;
+  while (performance.now() < deadline) {
+    try {
+      if (await probe()) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export async function startKvStore(): Promise<System> {
+  const dir = await mkdtemp(join(tmpdir(), 'kv-bench-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  const peers = urls.map((u, i) => `n${i + 1}=${u}`).join(',');
+  const children: (ChildProcess | null)[] = [];
+  const spawnNode = (i: number) => {
+    children[i] = spawn(
+      process.execPath,
+      [
+        MAIN_JS,
+        '--id',
+        `n${i + 1}`,
+        '--port',
+        String(ports[i]),
+        '--peers',
+        peers,
+        '--data-dir',
+        join(dir, `n${i + 1}`),
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } },
+    );
+  };
+  for (let i = 0; i < 3; i++) spawnNode(i);
+  const ready = async (i: number) => (await fetch(`${urls[i]}/ready`)).status === 200;
+  await waitUntil('kv-store readiness', async () => (await Promise.all([0, 1, 2].map(ready))).every(Boolean));
+  return {
+    name: 'ddia kv-store',
+    urls,
+    put: (origin, key, value) => ({
+      origin,
+      method: 'PUT',
+      path: `/kv/${key}`,
+      body: value,
+      headers: { 'content-type': 'application/octet-stream' },
+    }),
+    get: (origin, key) => ({ origin, method: 'GET', path: `/kv/${key}` }),
+    async leaderIndex() {
+      for (let i = 0; i < 3; i++) {
+        if (!children[i]) continue;
+        try {
+          const status = (await (await fetch(`${urls[i]}/cluster/node`)).json()) as { role: string };
+          if (status.role === 'leader') return i;
+        } catch {
+          // down
+        }
+      }
+      return -1;
+    },
+    kill(i) {
+      children[i]?.kill('SIGKILL');
+      children[i] = null;
+    },
+    async restart(i) {
+      spawnNode(i);
+      await waitUntil('restarted node', () => ready(i));
+    },
+    async close() {
+      for (const c of children) c?.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function etcdBinary(): string | undefined {
+  try {
+    return execFileSync('which', ['etcd'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
+
+export async function startEtcd(binary: string): Promise<System> {
+  const dir = await mkdtemp(join(tmpdir(), 'etcd-bench-'));
+  const clientPorts = [await freePort(), await freePort(), await freePort()];
+  const peerPorts = [await freePort(), await freePort(), await freePort()];
+  const urls = clientPorts.map((p) => `http://127.0.0.1:${p}`);
+  const initialCluster = peerPorts.map((p, i) => `e${i + 1}=http://127.0.0.1:${p}`).join(',');
+  const children: (ChildProcess | null)[] = [];
+  const spawnMember = (i: number, state: 'new' | 'existing') => {
+    children[i] = spawn(
+      binary,
+      [
+        '--name',
+        `e${i + 1}`,
+        '--data-dir',
+        join(dir, `e${i + 1}`),
+        '--listen-client-urls',
+        urls[i] as string,
+        '--advertise-client-urls',
+        urls[i] as string,
+        '--listen-peer-urls',
+        `http://127.0.0.1:${peerPorts[i]}`,
+        '--initial-advertise-peer-urls',
+        `http://127.0.0.1:${peerPorts[i]}`,
+        '--initial-cluster',
+        initialCluster,
+        '--initial-cluster-state',
+        state,
+        '--initial-cluster-token',
+        'ddia-bench',
+        '--log-level',
+        'error',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'ignore'],
+        env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch },
+      },
+    );
+  };
+  for (let i = 0; i < 3; i++) spawnMember(i, 'new');
+  const status = async (i: number) =>
+    (await (await fetch(`${urls[i]}/v3/maintenance/status`, { method: 'POST', body: '{}' })).json()) as {
+      leader?: string;
+      header?: { member_id?: string };
+    };
+  await waitUntil('etcd leader', async () => {
+    const s = await status(0);
+    return s.leader !== undefined && s.leader !== '0';
+  });
+  return {
+    name: `etcd ${execFileSync(binary, ['--version'], { encoding: 'utf8' }).split('\n')[0]?.replace('etcd Version: ', '')}`,
+    urls,
+    put: (origin, key, value) => ({
+      origin,
+      method: 'POST',
+      path: '/v3/kv/put',
+      body: JSON.stringify({ key: b64(key), value: b64(value) }),
+      headers: { 'content-type': 'application/json' },
+    }),
+    get: (origin, key) => ({
+      origin,
+      method: 'POST',
+      path: '/v3/kv/range',
+      body: JSON.stringify({ key: b64(key) }),
+      headers: { 'content-type': 'application/json' },
+    }),
+    async leaderIndex() {
+      for (let i = 0; i < 3; i++) {
+        if (!children[i]) continue;
+        try {
+          const s = await status(i);
+          if (s.leader && s.leader === s.header?.member_id) return i;
+        } catch {
+          // down
+        }
+      }
+      return -1;
+    },
+    kill(i) {
+      children[i]?.kill('SIGKILL');
+      children[i] = null;
+    },
+    async restart(i) {
+      spawnMember(i, 'existing');
+      await waitUntil('restarted etcd member', async () => (await status(i)).leader !== undefined);
+    },
+    async close() {
+      for (const c of children) c?.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,513 @@
+// The runtime around the pure core: owns the ticker, the storage, the transport and the
+// application's state machine, and runs the Ready loop in the order Raft requires:
+//   1. persist snapshot, entries, hard state (durably);  2. send messages;
+//   3. apply committed entries, answering proposers;     4. advance.
+// One Ready is in flight at a time; messages and ticks arriving meanwhile step the core at
+// once and their effects go out with the next Ready. This is what the kv-store uses (API.md).
+import { EventEmitter } from 'node:events';
+import { randomSeed, SeededRandom, SystemClock, type TimerClock } from '@ddia/common';
+import { bootstrapState, Raft, type RaftInitialState, type RaftStatusCore } from '../core/raft.js';
+import type { ConfChange, Entry, Message, NodeId, Ready, Snapshot } from '../core/types.js';
+import { decodeConfChange } from '../core/types.js';
+import {
+  ConfChangeInProgressError,
+  LeadershipTransferInProgressError,
+  NotLeaderError,
+  ProposalDroppedError,
+  RaftBadRequestError,
+  RaftError,
+  RaftErrors,
+  RaftStoppedError,
+  RaftTimeoutError,
+} from '../errors.js';
+import type { RaftStorage } from '../storage/storage.js';
+import type { Transport } from '../transport/transport.js';
+
+export const TICK_MS_DEFAULT = 50;
+export const OPERATION_TIMEOUT_DEFAULT_MS = 5_000;
+export const SNAPSHOT_ENTRIES_DEFAULT = 10_000;
+/** A learner counts as caught up when it is this close to the leader's last index. */
+export const LEARNER_CAUGHT_UP_ENTRIES = 16;
+/** Proposals and reads waiting at once; beyond this, new ones are refused (back-pressure). */
+export const PENDING_OPERATIONS_MAX = 100_000;
+export const COMMAND_BYTES_MAX = 8 * 1024 * 1024;
+
+export interface StateMachine<R = unknown> {
+  apply(command: Uint8Array, meta: { index: number; term: number }): Promise<R> | R;
+  snapshot(): Promise<Uint8Array> | Uint8Array;
+  restore(data: Uint8Array, meta: { index: number; term: number }): Promise<void> | void;
+}
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug?(obj: object, msg?: string): void;
+}
+
+export interface RaftNodeOptions<R = unknown> {
+  id: NodeId;
+  members?: { id: NodeId; url?: string }[];
+  join?: boolean;
+  storage: RaftStorage;
+  transport: Transport;
+  stateMachine: StateMachine<R>;
+  clock?: TimerClock;
+  tickMs?: number;
+  electionTicks?: number;
+  heartbeatTicks?: number;
+  preVote?: boolean;
+  checkQuorum?: boolean;
+  readOnly?: 'safe' | 'lease';
+  leaseDriftTicks?: number;
+  snapshotEntries?: number;
+  seed?: number;
+  logger?: Logger;
+}
+
+export interface ProposeOutcome<R> {
+  index: number;
+  term: number;
+  result: R;
+}
+
+export interface RaftStatus extends RaftStatusCore {
+  leaderUrl: string | null;
+  members: { id: NodeId; url?: string; voter: boolean }[];
+}
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(err: unknown): void;
+  timer: { cancel(): void };
+}
+
+interface PendingProposal<R> extends Waiter<ProposeOutcome<R>> {
+  term: number;
+}
+
+export class RaftNode<R = unknown> extends EventEmitter {
+  readonly id: NodeId;
+  private readonly raft: Raft;
+  private readonly storage: RaftStorage;
+  private readonly transport: Transport;
+  private readonly sm: StateMachine<R>;
+  private readonly clock: TimerClock;
+  private readonly tickMs: number;
+  private readonly snapshotEntries: number;
+  private readonly logger: Logger | undefined;
+
+  private appliedIndex: number;
+  private running = false;
+  private stopped = false;
+  private cycle: Promise<void> | null = null;
+  private ticker: { cancel(): void } | null = null;
+  private readonly proposals = new Map<number, PendingProposal<R>>();
+  private readonly reads = new Map<string, Waiter<number> & { index: number }>();
+  private readonly appliedWaiters: { index: number; resolve(): void }[] = [];
+  private readSeq = 0;
+  private snapshotRequests: { resolve(v: { index: number; term: number }): void; reject(err: unknown): void }[] = [];
+  /** Addresses given at start (a joining node needs them before it learns the membership). */
+  private readonly seedPeers: Record<NodeId, string> = {};
+  private lastLeader: NodeId | null = null;
+  private fatal: unknown = null;
+
+  private constructor(options: RaftNodeOptions<R>, initial: RaftInitialState) {
+    super();
+    this.id = options.id;
+    this.storage = options.storage;
+    this.transport = options.transport;
+    this.sm = options.stateMachine;
+    this.clock = options.clock ?? new SystemClock();
+    this.tickMs = options.tickMs ?? TICK_MS_DEFAULT;
+    this.snapshotEntries = options.snapshotEntries ?? SNAPSHOT_ENTRIES_DEFAULT;
+    this.logger = options.logger;
+    this.raft = new Raft(
+      {
+        id: options.id,
+        random: new SeededRandom(options.seed ?? randomSeed()),
+        electionTicks: options.electionTicks,
+        heartbeatTicks: options.heartbeatTicks,
+        preVote: options.preVote,
+        checkQuorum: options.checkQuorum,
+        readOnly: options.readOnly,
+        leaseDriftTicks: options.leaseDriftTicks,
+      },
+      initial,
+    );
+    this.appliedIndex = initial.snapshot?.meta.index ?? 0;
+    for (const m of options.members ?? []) if (m.url && m.id !== this.id) this.seedPeers[m.id] = m.url;
+  }
+
+  /** Loads (or bootstraps) storage, restores the state machine, and starts ticking. */
+  static async start<R>(options: RaftNodeOptions<R>): Promise<RaftNode<R>> {
+    let initial = await options.storage.load();
+    if (initial === null) {
+      if (options.join) {
+        initial = { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] };
+      } else {
+        const members = options.members ?? [];
+        if (!members.some((m) => m.id === options.id)) {
+          throw new RaftBadRequestError(`members must include this node (${options.id}) unless join is set`);
+        }
+        initial = bootstrapState(members);
+        // The founding membership is durable before this node says anything.
+        await options.storage.save({ snapshot: null, entries: initial.entries, hardState: initial.hardState });
+      }
+    }
+    if (initial.snapshot) await options.stateMachine.restore(initial.snapshot.data, initial.snapshot.meta);
+    const node = new RaftNode(options, initial);
+    node.updatePeers();
+    node.transport.start({
+      deliver: (messages) => node.receive(messages),
+      snapshotFailed: (to) => node.raft.reportSnapshotFailure(to),
+    });
+    node.running = true;
+    node.scheduleTick();
+    node.kick();
+    return node;
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /** Messages from peers (the transport, or registerRaftRoutes, calls this). */
+  receive(messages: Message[]): void {
+    if (!this.running) return;
+    for (const m of messages) {
+      if (m.to !== this.id) continue;
+      this.raft.step(m);
+    }
+    this.kick();
+  }
+
+  async propose(command: Uint8Array, options: { timeoutMs?: number } = {}): Promise<ProposeOutcome<R>> {
+    this.checkRunning();
+    if (command.length > COMMAND_BYTES_MAX) {
+      throw new RaftBadRequestError(`command of ${command.length} bytes exceeds ${COMMAND_BYTES_MAX}`);
+    }
+    if (this.proposals.size >= PENDING_OPERATIONS_MAX) {
+      throw new RaftError(RaftErrors.overloaded, `${PENDING_OPERATIONS_MAX} proposals already pending`);
+    }
+    const result = this.raft.propose(command);
+    return this.track(result, options.timeoutMs);
+  }
+
+  async readIndex(options: { timeoutMs?: number } = {}): Promise<number> {
+    this.checkRunning();
+    const context = `${this.id}:${++this.readSeq}`;
+    if (!this.raft.readIndex(context)) throw this.notLeader();
+    const timeoutMs = options.timeoutMs ?? OPERATION_TIMEOUT_DEFAULT_MS;
+    const promise = new Promise<number>((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => {
+        this.reads.delete(context);
+        reject(new RaftTimeoutError('read index', timeoutMs));
+      }, timeoutMs);
+      this.reads.set(context, { resolve, reject, timer, index: -1 });
+    });
+    this.kick();
+    return promise;
+  }
+
+  status(): RaftStatus {
+    const s = this.raft.status();
+    const leader = s.leaderId ? this.raft.membership.get(s.leaderId) : undefined;
+    return { ...s, leaderUrl: leader?.url ?? null };
+  }
+
+  get isLeader(): boolean {
+    return this.raft.role === 'leader';
+  }
+
+  async snapshotNow(): Promise<{ index: number; term: number }> {
+    this.checkRunning();
+    const promise = new Promise<{ index: number; term: number }>((resolve, reject) => {
+      this.snapshotRequests.push({ resolve, reject });
+    });
+    this.kick(true);
+    return promise;
+  }
+
+  async addLearner(member: { id: NodeId; url?: string }, options: { timeoutMs?: number } = {}): Promise<void> {
+    await this.changeMembership({ kind: 'addLearner', id: member.id, url: member.url }, options.timeoutMs);
+  }
+
+  /** Adds a voter the safe way (diss. §4.2.1): as a learner first, promoted once caught up. */
+  async addMember(member: { id: NodeId; url?: string }, options: { timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const deadline = this.clock.nowMs() + timeoutMs;
+    if (!this.raft.membership.has(member.id)) await this.addLearner(member, { timeoutMs });
+    for (;;) {
+      this.checkRunning();
+      if (this.raft.role !== 'leader') throw this.notLeader();
+      const pr = this.raft.progress.get(member.id);
+      if (pr && pr.matchIndex + LEARNER_CAUGHT_UP_ENTRIES >= this.raft.log.lastIndex()) break;
+      if (this.clock.nowMs() > deadline) throw new RaftTimeoutError(`catching up learner ${member.id}`, timeoutMs);
+      await this.sleep(this.tickMs);
+    }
+    const remaining = Math.max(1, deadline - this.clock.nowMs());
+    await this.changeMembership({ kind: 'addVoter', id: member.id, url: member.url }, remaining);
+  }
+
+  async removeMember(id: NodeId, options: { timeoutMs?: number } = {}): Promise<void> {
+    await this.changeMembership({ kind: 'remove', id }, options.timeoutMs);
+  }
+
+  /** diss. §3.10. Without a target, picks the follower with the longest log. */
+  async transferLeadership(to?: NodeId, options: { timeoutMs?: number } = {}): Promise<NodeId> {
+    this.checkRunning();
+    if (this.raft.role !== 'leader') throw this.notLeader();
+    let target = to;
+    if (target === undefined) {
+      let best = -1;
+      for (const [id, pr] of this.raft.progress) {
+        if (this.raft.membership.isVoter(id) && pr.matchIndex > best) {
+          best = pr.matchIndex;
+          target = id;
+        }
+      }
+    }
+    if (target === undefined || !this.raft.membership.isVoter(target)) {
+      throw new RaftBadRequestError(`cannot transfer leadership to ${target ?? '(no voter)'}: not a voter`);
+    }
+    if (target === this.id) return target;
+    this.raft.transferLeadership(target);
+    this.kick();
+    const timeoutMs = options.timeoutMs ?? OPERATION_TIMEOUT_DEFAULT_MS;
+    const deadline = this.clock.nowMs() + timeoutMs;
+    while (this.raft.leaderId !== target) {
+      this.checkRunning();
+      if (this.clock.nowMs() > deadline) throw new RaftTimeoutError(`leadership transfer to ${target}`, timeoutMs);
+      // The core abandons a transfer after an election timeout; ask again while we lead.
+      if (this.raft.role === 'leader' && this.raft.leadTransferee === null) {
+        this.raft.transferLeadership(target);
+        this.kick();
+      }
+      await this.sleep(this.tickMs);
+    }
+    return target;
+  }
+
+  /** Resolves once `index` is applied locally. */
+  waitApplied(index: number): Promise<void> {
+    if (this.appliedIndex >= index) return Promise.resolve();
+    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
+  }
+
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.running = false;
+    this.ticker?.cancel();
+    await this.cycle?.catch(() => {});
+    const stopped = new RaftStoppedError();
+    for (const p of this.proposals.values()) {
+      p.timer.cancel();
+      p.reject(stopped);
+    }
+    this.proposals.clear();
+    for (const r of this.reads.values()) {
+      r.timer.cancel();
+      r.reject(stopped);
+    }
+    this.reads.clear();
+    for (const s of this.snapshotRequests) s.reject(stopped);
+    this.snapshotRequests = [];
+    await this.transport.close();
+    await this.storage.close();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private checkRunning(): void {
+    if (this.fatal) throw this.fatal;
+    if (!this.running) throw new RaftStoppedError();
+  }
+
+  private notLeader(): NotLeaderError {
+    const s = this.status();
+    return new NotLeaderError(s.leaderId === this.id ? null : s.leaderId, s.leaderUrl, s.term);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.clock.setTimeout(resolve, ms));
+  }
+
+  private async changeMembership(cc: ConfChange, timeoutMs?: number): Promise<void> {
+    this.checkRunning();
+    if (cc.kind !== 'remove' && cc.url !== undefined && !/^https?:\/\//.test(cc.url)) {
+      throw new RaftBadRequestError(`member url must be http(s): ${cc.url}`);
+    }
+    await this.track(this.raft.proposeConfChange(cc), timeoutMs);
+  }
+
+  private track(
+    result: ReturnType<Raft['propose']>,
+    timeoutMs = OPERATION_TIMEOUT_DEFAULT_MS,
+  ): Promise<ProposeOutcome<R>> {
+    if (!result.ok) {
+      switch (result.reason) {
+        case 'notLeader':
+          throw this.notLeader();
+        case 'transferring':
+          throw new LeadershipTransferInProgressError();
+        case 'confChangePending':
+          throw new ConfChangeInProgressError();
+        case 'unknownMember':
+          throw new RaftBadRequestError('no such member');
+      }
+    }
+    const { index, term } = result;
+    const promise = new Promise<ProposeOutcome<R>>((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => {
+        this.proposals.delete(index);
+        reject(new RaftTimeoutError(`proposal at index ${index}`, timeoutMs));
+      }, timeoutMs);
+      this.proposals.set(index, { resolve, reject, timer, term });
+    });
+    this.kick();
+    return promise;
+  }
+
+  private scheduleTick(): void {
+    if (!this.running) return;
+    this.ticker = this.clock.setTimeout(() => {
+      if (!this.running) return;
+      this.raft.tick();
+      this.kick();
+      this.scheduleTick();
+    }, this.tickMs);
+  }
+
+  /** Starts a Ready cycle unless one is running (it loops while there is work). */
+  private kick(force = false): void {
+    if (this.cycle || (!this.running && !force)) return;
+    if (!this.raft.hasReady() && this.snapshotRequests.length === 0) return;
+    this.cycle = this.runCycles()
+      .catch((err) => {
+        // A storage or state machine failure: stop rather than risk acting on undurable state.
+        this.fatal = err;
+        this.running = false;
+        this.ticker?.cancel();
+        this.logger?.error({ err }, 'raft node stopped after a storage or apply failure');
+        this.emit('fatal', err);
+      })
+      .finally(() => {
+        this.cycle = null;
+        if (this.running && this.raft.hasReady()) this.kick();
+      });
+  }
+
+  private async runCycles(): Promise<void> {
+    while (this.running && (this.raft.hasReady() || this.snapshotRequests.length > 0)) {
+      if (this.raft.hasReady()) await this.runOneReady(this.raft.ready());
+      await this.maybeSnapshot();
+    }
+  }
+
+  private async runOneReady(rd: Ready): Promise<void> {
+    // 1. Durable first: the messages below may promise what is written here.
+    if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
+      await this.storage.save({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
+    }
+    // 2. Send (to the membership as of this Ready: a joining node learns addresses here).
+    if (rd.snapshot || rd.committedEntries.some((e) => e.type === 'conf')) this.updatePeers();
+    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    // 3. Apply.
+    if (rd.snapshot) {
+      await this.sm.restore(rd.snapshot.data, rd.snapshot.meta);
+      this.appliedIndex = rd.snapshot.meta.index;
+      this.updatePeers();
+      for (const [index, p] of this.proposals) {
+        if (index <= this.appliedIndex) {
+          this.proposals.delete(index);
+          p.timer.cancel();
+          p.reject(new ProposalDroppedError(`index ${index} was replaced by a snapshot; outcome unknown`));
+        }
+      }
+    }
+    for (const e of rd.committedEntries) await this.applyEntry(e);
+    for (const rs of rd.readStates) {
+      const r = this.reads.get(rs.context);
+      if (r) r.index = rs.index;
+    }
+    this.raft.advance(rd);
+    this.settleReads();
+    this.settleAppliedWaiters();
+    if (rd.softState.leaderId !== this.lastLeader) {
+      this.lastLeader = rd.softState.leaderId;
+      this.logger?.info({ leader: this.lastLeader, term: this.raft.term }, 'raft leader changed');
+      this.emit('leader', this.lastLeader, this.raft.term);
+    }
+  }
+
+  private async applyEntry(e: Entry): Promise<void> {
+    if (e.index <= this.appliedIndex) return;
+    const pending = this.proposals.get(e.index);
+    let result: unknown;
+    if (e.type === 'normal') result = await this.sm.apply(e.data, { index: e.index, term: e.term });
+    else if (e.type === 'conf') {
+      const cc = decodeConfChange(e.data);
+      this.logger?.info({ change: cc, index: e.index }, 'raft membership changed');
+      this.updatePeers();
+    }
+    this.appliedIndex = e.index;
+    this.emit('applied', e.index);
+    if (pending) {
+      this.proposals.delete(e.index);
+      pending.timer.cancel();
+      if (pending.term === e.term) pending.resolve({ index: e.index, term: e.term, result: result as R });
+      else pending.reject(new ProposalDroppedError(`index ${e.index} was taken by term ${e.term}`));
+    }
+  }
+
+  private settleReads(): void {
+    for (const [context, r] of this.reads) {
+      if (r.index >= 0 && this.appliedIndex >= r.index) {
+        this.reads.delete(context);
+        r.timer.cancel();
+        r.resolve(r.index);
+      }
+    }
+  }
+
+  private settleAppliedWaiters(): void {
+    for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
+      const w = this.appliedWaiters[i];
+      if (this.appliedIndex >= w.index) {
+        this.appliedWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const requested = this.snapshotRequests;
+    const due = this.appliedIndex - this.raft.log.snapshotMeta.index >= this.snapshotEntries;
+    if (requested.length === 0 && !due) return;
+    this.snapshotRequests = [];
+    // The state machine is at exactly appliedIndex here: no apply runs concurrently.
+    const index = Math.min(this.appliedIndex, this.raft.log.applied);
+    let taken = { index: this.raft.log.snapshotMeta.index, term: this.raft.log.snapshotMeta.term };
+    if (index > this.raft.log.snapshotMeta.index) {
+      const data = await this.sm.snapshot();
+      const snapshot: Snapshot = { meta: this.raft.snapshotMetaAt(index), data };
+      await this.storage.saveSnapshot(snapshot);
+      this.raft.compact(snapshot);
+      taken = { index, term: snapshot.meta.term };
+      this.logger?.info({ index }, 'raft snapshot taken, log compacted');
+    }
+    for (const r of requested) r.resolve(taken);
+  }
+
+  private updatePeers(): void {
+    const peers: Record<NodeId, string> = { ...this.seedPeers };
+    for (const m of this.raft.membership.toConfState().members) {
+      if (m.id !== this.id && m.url) peers[m.id] = m.url;
+    }
+    this.transport.setPeers(peers);
+  }
+}

@@ -1,0 +1,92 @@
+// The raft package's error catalogue (DDIA_ERR_RAFT_*). Each error is a DdiaError, so a
+// service can throw it straight out of a route and the client gets problem+json with the
+// right status and `retriable` flag.
+import { DdiaError, type ErrorSpec } from '@ddia/common';
+
+export const RaftErrors = {
+  notLeader: { code: 'DDIA_ERR_RAFT_NOT_LEADER', status: 503, title: 'Not the Raft leader', retriable: true },
+  proposalDropped: {
+    code: 'DDIA_ERR_RAFT_PROPOSAL_DROPPED',
+    status: 503,
+    title: 'Proposal dropped before commit (it may or may not apply)',
+    retriable: true,
+  },
+  timeout: { code: 'DDIA_ERR_RAFT_TIMEOUT', status: 504, title: 'Raft operation timed out', retriable: true },
+  stopped: { code: 'DDIA_ERR_RAFT_STOPPED', status: 503, title: 'Raft node is stopping', retriable: true },
+  transferring: {
+    code: 'DDIA_ERR_RAFT_TRANSFERRING',
+    status: 503,
+    title: 'Leadership transfer in progress',
+    retriable: true,
+  },
+  confChangeInProgress: {
+    code: 'DDIA_ERR_RAFT_CONF_CHANGE_IN_PROGRESS',
+    status: 409,
+    title: 'Another membership change is in progress',
+    retriable: true,
+  },
+  overloaded: { code: 'DDIA_ERR_RAFT_OVERLOADED', status: 503, title: 'Too many pending operations', retriable: true },
+  badRequest: { code: 'DDIA_ERR_RAFT_BAD_REQUEST', status: 400, title: 'Bad Raft request', retriable: false },
+} as const satisfies Record<string, ErrorSpec>;
+
+export class RaftError extends DdiaError {
+  override name = 'RaftError';
+}
+
+export class NotLeaderError extends RaftError {
+  override name = 'NotLeaderError';
+  constructor(
+    readonly leaderId: string | null,
+    readonly leaderUrl: string | null,
+    readonly term: number,
+  ) {
+    super(
+      RaftErrors.notLeader,
+      leaderId ? `not the leader; the leader is ${leaderId}` : 'not the leader; no leader is known right now',
+      { leaderId, leaderUrl, term },
+    );
+  }
+}
+
+export class ProposalDroppedError extends RaftError {
+  override name = 'ProposalDroppedError';
+  constructor(detail: string) {
+    super(RaftErrors.proposalDropped, detail);
+  }
+}
+
+export class RaftTimeoutError extends RaftError {
+  override name = 'RaftTimeoutError';
+  constructor(what: string, timeoutMs: number) {
+    super(RaftErrors.timeout, `${what} did not finish within ${timeoutMs} ms`, { timeoutMs });
+  }
+}
+
+export class RaftStoppedError extends RaftError {
+  override name = 'RaftStoppedError';
+  constructor() {
+    super(RaftErrors.stopped);
+  }
+}
+
+export class LeadershipTransferInProgressError extends RaftError {
+  override name = 'LeadershipTransferInProgressError';
+  constructor() {
+    super(RaftErrors.transferring);
+  }
+}
+
+export class ConfChangeInProgressError extends RaftError {
+  override name = 'ConfChangeInProgressError';
+  constructor() {
+    super(RaftErrors.confChangeInProgress);
+  }
+}
+
+/** Malformed input from a caller or a peer (never an invariant failure). */
+export class RaftBadRequestError extends RaftError {
+  override name = 'RaftBadRequestError';
+  constructor(detail: string) {
+    super(RaftErrors.badRequest, detail);
+  }
+}

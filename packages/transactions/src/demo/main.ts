@@ -1,0 +1,3 @@
+import { runTransactionsDemo } from './demo.js';
+
+await runTransactionsDemo();
