@@ -2,7 +2,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runSchemaMigrate } from '@ddia/schema-evolution';
 import { runCheckCommand } from '@ddia/testkit';
+import { runTransactionsDemo } from '@ddia/transactions';
 import { parse } from 'yaml';
 import { composeYaml, validateCompose } from './compose.js';
 import { heal, latency, partition } from './faults.js';
@@ -30,6 +32,8 @@ const USAGE = `ddia — run the DDIA Lab's services and break them
   ddia compose [--check]             write docker-compose.yml from the topology (--check: fail if stale)
   ddia check linearizable --model cas-register|kv --format jepsen-log|jepsen-edn|json FILE...
                                      check recorded histories (exit 0 all linearizable, 1 not, 2 unreadable, 3 unknown)
+  ddia schema migrate ...            rewrite an Avro container file to a registered reader schema (--help)
+  ddia demo transactions             the book's anomaly stories at every isolation level
   ddia landing [--port P] name=service=url...   serve the landing page for given nodes
 `;
 
@@ -54,6 +58,14 @@ export async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   // Commands owned by other packages parse their own arguments.
   if (command === 'check') return runCheckCommand(rest, { stdout: process.stdout, stderr: process.stderr });
+  if (command === 'schema' && rest[0] === 'migrate') {
+    return runSchemaMigrate(rest.slice(1), { stdout: process.stdout, stderr: process.stderr });
+  }
+  if (command === 'demo') {
+    if (rest[0] !== 'transactions' || rest.length > 1) throw new CliError('usage: ddia demo transactions', 2);
+    await runTransactionsDemo({ log: (line) => io.out(line) });
+    return 0;
+  }
   const parsed = parseArgs({
     args: rest,
     allowPositionals: true,

@@ -80,7 +80,12 @@ export interface KvNode {
   close(): Promise<void>;
 }
 
-export async function startKvNode(config: KvConfig): Promise<KvNode> {
+export interface KvNodeHooks {
+  /** Raft stopped after a storage or apply failure: the process should exit (main.ts does). */
+  onFatal?: (error: unknown) => void;
+}
+
+export async function startKvNode(config: KvConfig, hooks: KvNodeHooks = {}): Promise<KvNode> {
   const raftApi = loadRaft();
   const durable = config.dataDir !== undefined;
   const engine = durable ? config.engine : 'memory';
@@ -151,6 +156,10 @@ export async function startKvNode(config: KvConfig): Promise<KvNode> {
   node.on('leader', (leaderId, term) => {
     metrics.leaderChanges.inc();
     service.log.info({ leader: leaderId, term }, 'leader changed');
+  });
+  node.on('fatal', (error: unknown) => {
+    service.log.fatal({ err: error }, 'raft stopped; this node can no longer serve');
+    hooks.onFatal?.(error);
   });
   raftApi.registerRaftRoutes(service.app, node);
   registerKvRoutes({

@@ -5,7 +5,10 @@ import { KV_FLAGS, startKvNode } from './kv-node.js';
 
 const config = configOrExit(KV_FLAGS);
 try {
-  await startKvNode(config);
+  await startKvNode(config, {
+    // A broken invariant or a failed disk stops the process rather than serving from bad state.
+    onFatal: () => process.exit(1),
+  });
 } catch (error) {
   console.error(`kv-store ${config.id} failed to start: ${(error as Error).message}`);
   process.exit(1);

@@ -18,7 +18,15 @@ const KEY_BYTES = 16;
 const VALUE_BYTES = 100;
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 const CACHE_BYTES = 8 * 1024 * 1024;
-const WORKLOADS = ['fillseq', 'fillrandom', 'overwrite', 'readrandom', 'readseq', 'seekrandom', 'deleterandom'] as const;
+const WORKLOADS = [
+  'fillseq',
+  'fillrandom',
+  'overwrite',
+  'readrandom',
+  'readseq',
+  'seekrandom',
+  'deleterandom',
+] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 // biome-ignore lint/suspicious/noExplicitAny: both engines share abstract-level's API.
@@ -31,7 +39,8 @@ function key(i: number): Buffer {
 const random = new SeededRandom(301);
 const values = Buffer.alloc(VALUE_BYTES * 1024);
 for (let i = 0; i < values.length; i++) values[i] = random.int(0, 255);
-const value = (i: number) => values.subarray((i % 1000) * VALUE_BYTES, (i % 1000) * VALUE_BYTES + VALUE_BYTES);
+const value = (i: number) =>
+  values.subarray((i % 1000) * VALUE_BYTES, (i % 1000) * VALUE_BYTES + VALUE_BYTES);
 
 const engines: Record<string, (dir: string) => Db> = {
   lsm: (dir) =>
@@ -111,10 +120,14 @@ async function run(name: string): Promise<Record<Workload, number>> {
 }
 
 function rocksdb(): Record<Workload, number> | null {
-  const which = spawnSync('sh', ['-c', 'command -v db_bench || command -v rocksdb_bench'], { encoding: 'utf8' });
+  const which = spawnSync('sh', ['-c', 'command -v db_bench || command -v rocksdb_bench'], {
+    encoding: 'utf8',
+  });
   const bin = which.stdout.trim();
   if (!bin) {
-    console.log('RocksDB db_bench not found: `apt-get update && apt-get install -y rocksdb-tools` adds it as a third column.');
+    console.log(
+      'RocksDB db_bench not found: `apt-get update && apt-get install -y rocksdb-tools` adds it as a third column.',
+    );
     return null;
   }
   const dir = mkdtempSync(join(tmpdir(), 'bench-rocksdb-'));
@@ -143,7 +156,9 @@ function rocksdb(): Record<Workload, number> | null {
   return out;
 }
 
-console.log(`db_bench workloads: ${N} entries, ${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values, one op at a time`);
+console.log(
+  `db_bench workloads: ${N} entries, ${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values, one op at a time`,
+);
 const lsm = await run('lsm');
 const leveldb = await run('leveldb');
 const rocks = rocksdb();
@@ -168,5 +183,8 @@ const md = [
 console.log(`\n${md}`);
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 const tag = quick ? 'db-bench-quick' : 'db-bench';
-writeFileSync(new URL(`./results/${tag}.json`, import.meta.url), `${JSON.stringify({ n: N, machine, rows }, null, 2)}\n`);
+writeFileSync(
+  new URL(`./results/${tag}.json`, import.meta.url),
+  `${JSON.stringify({ n: N, machine, rows }, null, 2)}\n`,
+);
 writeFileSync(new URL(`./results/${tag}.md`, import.meta.url), `${md}\n`);

@@ -59,7 +59,11 @@ export function pickCompaction(
     : pickTiered(version, policy);
 }
 
-function pickLeveled(version: Version, policy: CompactionPolicy, pointers: Map<number, Buffer>): CompactionPlan | null {
+function pickLeveled(
+  version: Version,
+  policy: CompactionPolicy,
+  pointers: Map<number, Buffer>,
+): CompactionPlan | null {
   const scores = levelScores(version, policy);
   let level = -1;
   let best = 1;
@@ -77,7 +81,9 @@ function pickLeveled(version: Version, policy: CompactionPolicy, pointers: Map<n
     // Round-robin: the first table after where the last compaction of this level ended.
     const tables = version.levels[level]!;
     const pointer = pointers.get(level);
-    upper = [tables.find((t) => pointer === undefined || Buffer.compare(t.smallest, pointer) > 0) ?? tables[0]!];
+    upper = [
+      tables.find((t) => pointer === undefined || Buffer.compare(t.smallest, pointer) > 0) ?? tables[0]!,
+    ];
   }
   const [smallest, largest] = range(upper);
   const lower = version.overlapping(level + 1, smallest, largest);
@@ -104,7 +110,8 @@ function pickTiered(version: Version, policy: CompactionPolicy): CompactionPlan 
   let chosen: TableMeta[] | null = null;
   for (const run of runs) {
     const average = window.length > 0 ? windowBytes / window.length : run.bytes;
-    const similar = run.bytes <= average * policy.tieredSizeRatio && run.bytes * policy.tieredSizeRatio >= average;
+    const similar =
+      run.bytes <= average * policy.tieredSizeRatio && run.bytes * policy.tieredSizeRatio >= average;
     if (window.length > 0 && !similar) {
       if (window.length >= policy.tieredMinRuns) break;
       window = [];
@@ -123,7 +130,9 @@ function pickTiered(version: Version, policy: CompactionPolicy): CompactionPlan 
     outputLevel: 0,
     trivialMove: false,
     splitOutputs: false,
-    olderTables: older.filter((t) => Buffer.compare(t.largest, smallest) >= 0 && Buffer.compare(t.smallest, largest) <= 0),
+    olderTables: older.filter(
+      (t) => Buffer.compare(t.largest, smallest) >= 0 && Buffer.compare(t.smallest, largest) <= 0,
+    ),
     reason: `${chosen.length} runs of similar size`,
   };
 }

@@ -107,7 +107,7 @@ export class DbIterator {
         continue;
       }
       const key = m.key();
-      if (this.lastKey !== null && this.lastKey.equals(key)) {
+      if (this.lastKey?.equals(key)) {
         m.advance();
         continue;
       }

@@ -13,11 +13,23 @@ import { join } from 'node:path';
 import { assert, fsyncDir } from '@ddia/common';
 import { BlockCache } from './block-cache.js';
 import { bloomHash } from './bloom.js';
-import { type CompactionPlan, type CompactionPolicy, levelScores, pickCompaction, planMajor } from './compaction.js';
+import {
+  type CompactionPlan,
+  type CompactionPolicy,
+  levelScores,
+  pickCompaction,
+  planMajor,
+} from './compaction.js';
 import { DbIterator, type RangeBounds } from './db-iterator.js';
-import { CorruptManifestError, CorruptTableError, CorruptWalError, DatabaseLocationError, EngineFailedError } from './errors.js';
+import {
+  CorruptManifestError,
+  CorruptTableError,
+  CorruptWalError,
+  DatabaseLocationError,
+  EngineFailedError,
+} from './errors.js';
 import { type InternalIterator, KIND_DELETE, KIND_PUT } from './internal-key.js';
-import { ManifestWriter, MANIFEST_EDITS_MAX, readManifest, removeOldManifests } from './manifest.js';
+import { MANIFEST_EDITS_MAX, ManifestWriter, readManifest, removeOldManifests } from './manifest.js';
 import { Memtable } from './memtable.js';
 import { LevelIterator, MergingIterator } from './merging-iterator.js';
 import { type LsmOptions, resolveOptions } from './options.js';
@@ -60,7 +72,14 @@ export interface LsmStats {
   snapshots: number;
   bloom: { checks: number; negatives: number; usefulRate: number };
   blockCache: { hits: number; misses: number; hitRate: number; bytes: number; capacityBytes: number };
-  bytes: { user: number; wal: number; flush: number; compactionRead: number; compactionWritten: number; tables: number };
+  bytes: {
+    user: number;
+    wal: number;
+    flush: number;
+    compactionRead: number;
+    compactionWritten: number;
+    tables: number;
+  };
   writeAmplification: number;
   spaceAmplification: number;
   flushes: number;
@@ -134,12 +153,15 @@ export class LsmDb {
       () => false,
     );
     if (!exists) {
-      if (!options.createIfMissing) throw new DatabaseLocationError(`${location} does not exist (createIfMissing is false)`);
+      if (!options.createIfMissing)
+        throw new DatabaseLocationError(`${location} does not exist (createIfMissing is false)`);
       await mkdir(location, { recursive: true });
     }
     const recovered = await readManifest(location);
-    if (recovered && options.errorIfExists) throw new DatabaseLocationError(`${location} exists (errorIfExists is true)`);
-    if (!recovered && !options.createIfMissing) throw new DatabaseLocationError(`${location} holds no database (createIfMissing is false)`);
+    if (recovered && options.errorIfExists)
+      throw new DatabaseLocationError(`${location} exists (errorIfExists is true)`);
+    if (!recovered && !options.createIfMissing)
+      throw new DatabaseLocationError(`${location} holds no database (createIfMissing is false)`);
     const wal = await Wal.open(join(location, 'wal'), options.walSegmentBytes);
     const db = new LsmDb(location, options, wal);
     try {
@@ -167,8 +189,14 @@ export class LsmDb {
           (s) => s.size,
           () => -1,
         );
-        if (size < 0) throw new CorruptManifestError(manifestName, 0, `table ${name} listed in the manifest is missing`);
-        if (size !== t.bytes) throw new CorruptTableError(name, Math.min(size, t.bytes), `file has ${size} bytes, the manifest says ${t.bytes}`);
+        if (size < 0)
+          throw new CorruptManifestError(manifestName, 0, `table ${name} listed in the manifest is missing`);
+        if (size !== t.bytes)
+          throw new CorruptTableError(
+            name,
+            Math.min(size, t.bytes),
+            `file has ${size} bytes, the manifest says ${t.bytes}`,
+          );
       }
     }
     this.install(version);
@@ -176,7 +204,11 @@ export class LsmDb {
     if (this.wal.nextIndex < this.walIndex) {
       await this.wal.log.reset(this.walIndex);
     } else if (this.wal.firstIndex > this.walIndex) {
-      throw new CorruptWalError('wal', 0, `records from ${this.walIndex} to ${this.wal.firstIndex - 1} are missing (the manifest needs them)`);
+      throw new CorruptWalError(
+        'wal',
+        0,
+        `records from ${this.walIndex} to ${this.wal.firstIndex - 1} are missing (the manifest needs them)`,
+      );
     }
     // A fresh manifest holding the whole recovered state; older ones go once CURRENT moved.
     const manifestNumber = this.nextFileNumber++;
@@ -186,7 +218,11 @@ export class LsmDb {
     // Replay the WAL into memtables, flushing whenever one fills up.
     for await (const { index, record } of this.wal.replay(this.walIndex)) {
       try {
-        const { firstSeq, count } = decodeBatch(record, (seq, kind, key, value) => this.mem.add(key, seq, kind, value), false);
+        const { firstSeq, count } = decodeBatch(
+          record,
+          (seq, kind, key, value) => this.mem.add(key, seq, kind, value),
+          false,
+        );
         if (count > 0) this.lastSeq = Math.max(this.lastSeq, firstSeq + count - 1);
       } catch (err) {
         throw new CorruptWalError('wal', index, `record ${index} does not decode: ${String(err)}`);
@@ -202,7 +238,8 @@ export class LsmDb {
 
   private absorbCounters(edit: VersionEdit): void {
     if (edit.walIndex !== undefined) this.walIndex = edit.walIndex;
-    if (edit.nextFileNumber !== undefined) this.nextFileNumber = Math.max(this.nextFileNumber, edit.nextFileNumber);
+    if (edit.nextFileNumber !== undefined)
+      this.nextFileNumber = Math.max(this.nextFileNumber, edit.nextFileNumber);
     if (edit.lastSeq !== undefined) this.lastSeq = Math.max(this.lastSeq, edit.lastSeq);
     for (const [level, key] of edit.compactPointers ?? []) this.compactPointers.set(level, key);
   }
@@ -225,7 +262,8 @@ export class LsmDb {
     const live = this.current.fileNumbers();
     for (const name of await readdir(this.location)) {
       const m = TABLE_NAME.exec(name);
-      if ((m && !live.has(Number(m[1]))) || name.endsWith('.tmp')) await unlink(join(this.location, name)).catch(() => {});
+      if ((m && !live.has(Number(m[1]))) || name.endsWith('.tmp'))
+        await unlink(join(this.location, name)).catch(() => {});
     }
   }
 
@@ -264,7 +302,11 @@ export class LsmDb {
         }
         const group: Writer[] = [];
         let bytes = 0;
-        while (this.writers.length > 0 && !this.writers[0]!.freeze && (group.length === 0 || bytes < WRITE_GROUP_BYTES_MAX)) {
+        while (
+          this.writers.length > 0 &&
+          !this.writers[0]!.freeze &&
+          (group.length === 0 || bytes < WRITE_GROUP_BYTES_MAX)
+        ) {
           const w = this.writers.shift()!;
           group.push(w);
           for (const op of w.ops) bytes += op.key.length + op.value.length;
@@ -300,7 +342,9 @@ export class LsmDb {
   /** Freezes the memtable when full; waits (a bounded stall) while the flush or level 0 lags. */
   private async makeRoomForWrite(force: boolean): Promise<void> {
     const stallTrigger =
-      this.options.compaction === 'tiered' ? this.options.l0StopTrigger * TIERED_STALL_FACTOR : this.options.l0StopTrigger;
+      this.options.compaction === 'tiered'
+        ? this.options.l0StopTrigger * TIERED_STALL_FACTOR
+        : this.options.l0StopTrigger;
     let stalledAt = 0;
     for (;;) {
       if (this.failure) throw this.failedError();
@@ -357,7 +401,12 @@ export class LsmDb {
   }
 
   /** An iterator over a consistent view: the current sequence (or `seq`) and tables. */
-  iterator(options: { reverse: boolean; seq?: number; bounds: RangeBounds; fillCache?: boolean }): DbIterator {
+  iterator(options: {
+    reverse: boolean;
+    seq?: number;
+    bounds: RangeBounds;
+    fillCache?: boolean;
+  }): DbIterator {
     this.checkOpen();
     const version = this.ref(this.current);
     const fillCache = options.fillCache ?? true;
@@ -394,7 +443,12 @@ export class LsmDb {
   private table(meta: TableMeta): Table {
     let t = this.tables.get(meta.number);
     if (!t) {
-      t = Table.open(join(this.location, tableFileName(meta.number)), meta.number, this.cache, this.readStats);
+      t = Table.open(
+        join(this.location, tableFileName(meta.number)),
+        meta.number,
+        this.cache,
+        this.readStats,
+      );
       this.tables.set(meta.number, t);
     }
     return t;
@@ -465,7 +519,11 @@ export class LsmDb {
     this.background = this.backgroundLoop().finally(() => {
       this.background = null;
       this.notifyProgress();
-      if (!this.closing && !this.failure && (this.imm !== null || this.manualWaiters.length > 0 || this.needsCompaction())) {
+      if (
+        !this.closing &&
+        !this.failure &&
+        (this.imm !== null || this.manualWaiters.length > 0 || this.needsCompaction())
+      ) {
         this.scheduleBackground();
       }
     });
@@ -509,7 +567,9 @@ export class LsmDb {
   private async flushImmutable(): Promise<void> {
     const imm = this.imm!;
     const outputs =
-      imm.entries > 0 ? await this.writeTables(new MergingIterator([imm.iterator()], false), false, [], false) : [];
+      imm.entries > 0
+        ? await this.writeTables(new MergingIterator([imm.iterator()], false), false, [], false)
+        : [];
     await this.logAndApply({ added: outputs.map((t) => [0, t]), walIndex: imm.walEnd });
     this.imm = null;
     this.counters.flushes++;
@@ -597,9 +657,14 @@ export class LsmDb {
         const key = source.key();
         const seq = source.seq();
         const kind = source.kind();
-        const newKey = lastKeyLength !== key.length || lastKey.compare(key, 0, key.length, 0, lastKeyLength) !== 0;
+        const newKey =
+          lastKeyLength !== key.length || lastKey.compare(key, 0, key.length, 0, lastKeyLength) !== 0;
         if (newKey) {
-          if (builder !== null && split && (builder as TableBuilder).estimatedBytes() >= this.options.targetFileBytes) {
+          if (
+            builder !== null &&
+            split &&
+            (builder as TableBuilder).estimatedBytes() >= this.options.targetFileBytes
+          ) {
             await finishOutput();
           }
           if (lastKey.length < key.length) lastKey = Buffer.allocUnsafe(key.length * 2);
@@ -693,8 +758,10 @@ export class LsmDb {
     // biggest sorted run (the last level, or the largest tier), which holds about one
     // version of each key.
     let biggestRun = 0;
-    if (this.options.compaction === 'tiered') for (const t of v.levels[0]!) biggestRun = Math.max(biggestRun, t.bytes);
-    else for (let level = LEVELS - 1; level >= 1 && biggestRun === 0; level--) biggestRun = v.levelBytes(level);
+    if (this.options.compaction === 'tiered')
+      for (const t of v.levels[0]!) biggestRun = Math.max(biggestRun, t.bytes);
+    else
+      for (let level = LEVELS - 1; level >= 1 && biggestRun === 0; level--) biggestRun = v.levelBytes(level);
     if (biggestRun === 0) biggestRun = tableBytes;
     const lookups = this.cache.hits + this.cache.misses;
     return {
@@ -705,7 +772,8 @@ export class LsmDb {
       bloom: {
         checks: this.readStats.bloomChecks,
         negatives: this.readStats.bloomNegatives,
-        usefulRate: this.readStats.bloomChecks > 0 ? this.readStats.bloomNegatives / this.readStats.bloomChecks : 0,
+        usefulRate:
+          this.readStats.bloomChecks > 0 ? this.readStats.bloomNegatives / this.readStats.bloomChecks : 0,
       },
       blockCache: {
         hits: this.cache.hits,
@@ -722,7 +790,8 @@ export class LsmDb {
         compactionWritten: c.compactionWrittenBytes,
         tables: tableBytes,
       },
-      writeAmplification: c.userBytes > 0 ? (c.walBytes + c.flushBytes + c.compactionWrittenBytes) / c.userBytes : 0,
+      writeAmplification:
+        c.userBytes > 0 ? (c.walBytes + c.flushBytes + c.compactionWrittenBytes) / c.userBytes : 0,
       spaceAmplification: tableBytes > 0 ? tableBytes / biggestRun : 0,
       flushes: c.flushes,
       compactions: c.compactions,
@@ -763,6 +832,8 @@ export class LsmDb {
   }
 
   private failedError(): Error {
-    return new EngineFailedError(`the engine stopped after a failure: ${String(this.failure)}`, { cause: this.failure });
+    return new EngineFailedError(`the engine stopped after a failure: ${String(this.failure)}`, {
+      cause: this.failure,
+    });
   }
 }

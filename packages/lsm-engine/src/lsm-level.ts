@@ -127,7 +127,9 @@ export class LsmLevel extends AbstractLevel<Buffer | Uint8Array | string, any, a
     await this.lsm.write(ops, options.sync === true);
   }
 
-  async _clear(options: Bounds & { reverse?: boolean; limit?: number; snapshot?: LsmSnapshot }): Promise<void> {
+  async _clear(
+    options: Bounds & { reverse?: boolean; limit?: number; snapshot?: LsmSnapshot },
+  ): Promise<void> {
     const engine = this.lsm;
     const it = engine.iterator({
       reverse: options.reverse === true,
@@ -135,7 +137,8 @@ export class LsmLevel extends AbstractLevel<Buffer | Uint8Array | string, any, a
       bounds: pickBounds(options),
       fillCache: false,
     });
-    const limit = typeof options.limit === 'number' && options.limit >= 0 ? options.limit : Number.POSITIVE_INFINITY;
+    const limit =
+      typeof options.limit === 'number' && options.limit >= 0 ? options.limit : Number.POSITIVE_INFINITY;
     let count = 0;
     try {
       for (;;) {

@@ -11,10 +11,31 @@ import { KEY_BYTES_MAX_DEFAULT, registerLsmRoutes, VALUE_BYTES_MAX_DEFAULT } fro
 const BODY_OVERHEAD_BYTES = 1024 * 1024;
 
 const config = configOrExit({
-  'key-bytes-max': { type: 'number', description: 'Largest key in bytes', default: KEY_BYTES_MAX_DEFAULT, min: 1 },
-  'value-bytes-max': { type: 'number', description: 'Largest value in bytes', default: VALUE_BYTES_MAX_DEFAULT, min: 0 },
-  compaction: { type: 'string', description: 'Compaction style', default: 'leveled', choices: ['leveled', 'tiered'] },
-  'bloom-bits-per-key': { type: 'number', description: 'Bloom filter bits per key (0: none)', default: 10, min: 0, max: 64 },
+  'key-bytes-max': {
+    type: 'number',
+    description: 'Largest key in bytes',
+    default: KEY_BYTES_MAX_DEFAULT,
+    min: 1,
+  },
+  'value-bytes-max': {
+    type: 'number',
+    description: 'Largest value in bytes',
+    default: VALUE_BYTES_MAX_DEFAULT,
+    min: 0,
+  },
+  compaction: {
+    type: 'string',
+    description: 'Compaction style',
+    default: 'leveled',
+    choices: ['leveled', 'tiered'],
+  },
+  'bloom-bits-per-key': {
+    type: 'number',
+    description: 'Bloom filter bits per key (0: none)',
+    default: 10,
+    min: 0,
+    max: 64,
+  },
 });
 
 const location = config.dataDir ? join(config.dataDir, 'lsm') : await mkdtemp(join(tmpdir(), 'ddia-lsm-'));

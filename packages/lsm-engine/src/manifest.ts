@@ -42,7 +42,8 @@ export function encodeEdit(edit: VersionEdit): Buffer {
   if (edit.walIndex !== undefined) json.walIndex = edit.walIndex;
   if (edit.nextFileNumber !== undefined) json.nextFileNumber = edit.nextFileNumber;
   if (edit.lastSeq !== undefined) json.lastSeq = edit.lastSeq;
-  if (edit.compactPointers) json.compactPointers = edit.compactPointers.map(([l, k]) => [l, k.toString('base64')]);
+  if (edit.compactPointers)
+    json.compactPointers = edit.compactPointers.map(([l, k]) => [l, k.toString('base64')]);
   if (edit.removed) json.removed = edit.removed;
   if (edit.added) {
     json.added = edit.added.map(([level, t]) => [
@@ -59,12 +60,17 @@ export function decodeEdit(bytes: Uint8Array): VersionEdit {
   if (typeof json.walIndex === 'number') edit.walIndex = json.walIndex;
   if (typeof json.nextFileNumber === 'number') edit.nextFileNumber = json.nextFileNumber;
   if (typeof json.lastSeq === 'number') edit.lastSeq = json.lastSeq;
-  if (json.compactPointers) edit.compactPointers = json.compactPointers.map(([l, k]) => [l, Buffer.from(k, 'base64')]);
+  if (json.compactPointers)
+    edit.compactPointers = json.compactPointers.map(([l, k]) => [l, Buffer.from(k, 'base64')]);
   if (json.removed) edit.removed = json.removed;
   if (json.added) {
     edit.added = json.added.map(([level, t]): [number, TableMeta] => {
-      if (typeof t.number !== 'number' || typeof t.bytes !== 'number') throw new TypeError('table entry lacks fields');
-      return [level, { ...t, smallest: Buffer.from(t.smallest, 'base64'), largest: Buffer.from(t.largest, 'base64') }];
+      if (typeof t.number !== 'number' || typeof t.bytes !== 'number')
+        throw new TypeError('table entry lacks fields');
+      return [
+        level,
+        { ...t, smallest: Buffer.from(t.smallest, 'base64'), largest: Buffer.from(t.largest, 'base64') },
+      ];
     });
   }
   return edit;
@@ -85,7 +91,11 @@ export async function readManifest(location: string): Promise<{ name: string; ed
   }
   const name = current.trim();
   if (!MANIFEST_NAME.test(name) || !current.endsWith('\n')) {
-    throw new CorruptManifestError(CURRENT_FILE, 0, `CURRENT does not name a manifest: ${JSON.stringify(current.slice(0, 40))}`);
+    throw new CorruptManifestError(
+      CURRENT_FILE,
+      0,
+      `CURRENT does not name a manifest: ${JSON.stringify(current.slice(0, 40))}`,
+    );
   }
   const dir = join(location, name);
   const names = await readdir(dir).catch(() => null);
@@ -94,7 +104,8 @@ export async function readManifest(location: string): Promise<{ name: string; ed
   try {
     log = await Log.open({ dir, fsync: 'always' });
   } catch (err) {
-    if (err instanceof CorruptLogError) throw new CorruptManifestError(`${name}/${err.file}`, err.offset, err.message);
+    if (err instanceof CorruptLogError)
+      throw new CorruptManifestError(`${name}/${err.file}`, err.offset, err.message);
     throw err;
   }
   const edits: VersionEdit[] = [];

@@ -86,7 +86,7 @@ export class LevelIterator implements InternalIterator {
   ) {}
 
   valid(): boolean {
-    return this.it !== null && this.it.valid();
+    return this.it?.valid() === true;
   }
   seekToFirst(): void {
     this.load(0);
@@ -135,7 +135,9 @@ export class LevelIterator implements InternalIterator {
   private load(index: number): void {
     this.index = index;
     this.it =
-      index >= 0 && index < this.tables.length ? this.open(this.tables[index]!).iterator(this.fillCache) : null;
+      index >= 0 && index < this.tables.length
+        ? this.open(this.tables[index]!).iterator(this.fillCache)
+        : null;
   }
 
   private skipForward(): void {

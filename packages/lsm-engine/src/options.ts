@@ -72,13 +72,16 @@ export function resolveOptions(given: Partial<LsmOptions>): LsmOptions {
   ];
   for (const k of positive) {
     const v = o[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new LsmOptionsError(`${k} must be a positive number, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+      throw new LsmOptionsError(`${k} must be a positive number, got ${String(v)}`);
   }
-  if (!(o.bloomBitsPerKey >= 0 && o.bloomBitsPerKey <= 64)) throw new LsmOptionsError('bloomBitsPerKey must be in [0, 64]');
+  if (!(o.bloomBitsPerKey >= 0 && o.bloomBitsPerKey <= 64))
+    throw new LsmOptionsError('bloomBitsPerKey must be in [0, 64]');
   if (!(o.blockCacheBytes >= 0)) throw new LsmOptionsError('blockCacheBytes must be >= 0');
   if (o.compaction !== 'leveled' && o.compaction !== 'tiered') {
     throw new LsmOptionsError(`compaction must be 'leveled' or 'tiered', got ${String(o.compaction)}`);
   }
-  if (o.l0StopTrigger < o.l0CompactionTrigger) throw new LsmOptionsError('l0StopTrigger must be >= l0CompactionTrigger');
+  if (o.l0StopTrigger < o.l0CompactionTrigger)
+    throw new LsmOptionsError('l0StopTrigger must be >= l0CompactionTrigger');
   return o;
 }

@@ -42,7 +42,8 @@ const BatchBody = Type.Object({
 const SyncQuery = Type.Object({ sync: Type.Optional(Type.Boolean()) });
 
 function keyFrom(raw: string | undefined, o: LsmRoutesOptions): Buffer {
-  if (raw === undefined || raw === '') throw new DdiaError(CommonErrors.badRequest, 'the key must not be empty');
+  if (raw === undefined || raw === '')
+    throw new DdiaError(CommonErrors.badRequest, 'the key must not be empty');
   const key = Buffer.from(raw, 'utf8');
   if (key.length > o.keyBytesMax) {
     throw new DdiaError(CommonErrors.payloadTooLarge, `key of ${key.length} bytes exceeds ${o.keyBytesMax}`);
@@ -56,26 +57,33 @@ export function registerLsmRoutes(service: Service, db: LsmLevel, o: LsmRoutesOp
 
   app.register(async (scope) => {
     withRawBodies(scope as never);
-    scope.put(
-      '/kv/*',
-      { schema: { querystring: SyncQuery } },
-      async (request, reply) => {
-        const key = keyFrom((request.params as { '*': string })['*'], o);
-        const body = request.body;
-        const value = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
-        if (value.length > o.valueBytesMax) {
-          throw new DdiaError(CommonErrors.payloadTooLarge, `value of ${value.length} bytes exceeds ${o.valueBytesMax}`);
-        }
-        await db.put(key, value, { keyEncoding: 'buffer', valueEncoding: 'buffer', sync: (request.query as { sync?: boolean }).sync === true } as object);
-        return reply.code(204).send();
-      },
-    );
+    scope.put('/kv/*', { schema: { querystring: SyncQuery } }, async (request, reply) => {
+      const key = keyFrom((request.params as { '*': string })['*'], o);
+      const body = request.body;
+      const value = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
+      if (value.length > o.valueBytesMax) {
+        throw new DdiaError(
+          CommonErrors.payloadTooLarge,
+          `value of ${value.length} bytes exceeds ${o.valueBytesMax}`,
+        );
+      }
+      await db.put(key, value, {
+        keyEncoding: 'buffer',
+        valueEncoding: 'buffer',
+        sync: (request.query as { sync?: boolean }).sync === true,
+      } as object);
+      return reply.code(204).send();
+    });
   });
 
   app.get('/kv/*', {}, async (request, reply) => {
     const key = keyFrom((request.params as { '*': string })['*'], o);
     const value = await db.get(key, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-    if (value === undefined) throw new DdiaError(CommonErrors.notFound, `no value under key ${JSON.stringify(key.toString('utf8'))}`);
+    if (value === undefined)
+      throw new DdiaError(
+        CommonErrors.notFound,
+        `no value under key ${JSON.stringify(key.toString('utf8'))}`,
+      );
     return reply.type('application/octet-stream').send(value);
   });
 
@@ -98,7 +106,10 @@ export function registerLsmRoutes(service: Service, db: LsmLevel, o: LsmRoutesOp
     }
     const encoding = q.encoding ?? 'utf8';
     const entries = (await db.iterator(range).all()) as [Buffer, Buffer][];
-    return { entries: entries.map(([k, v]) => ({ key: k.toString('utf8'), value: v.toString(encoding) })), encoding };
+    return {
+      entries: entries.map(([k, v]) => ({ key: k.toString('utf8'), value: v.toString(encoding) })),
+      encoding,
+    };
   });
 
   app.post('/batch', { schema: { body: BatchBody } }, async (request) => {
@@ -106,10 +117,14 @@ export function registerLsmRoutes(service: Service, db: LsmLevel, o: LsmRoutesOp
     const batch = ops.map((op) => {
       const key = keyFrom(op.key, o);
       if (op.type === 'del') return { type: 'del' as const, key };
-      if (op.value === undefined) throw new DdiaError(CommonErrors.validation, `put of ${JSON.stringify(op.key)} has no value`);
+      if (op.value === undefined)
+        throw new DdiaError(CommonErrors.validation, `put of ${JSON.stringify(op.key)} has no value`);
       const value = Buffer.from(op.value, op.encoding ?? 'utf8');
       if (value.length > o.valueBytesMax) {
-        throw new DdiaError(CommonErrors.payloadTooLarge, `value of ${value.length} bytes exceeds ${o.valueBytesMax}`);
+        throw new DdiaError(
+          CommonErrors.payloadTooLarge,
+          `value of ${value.length} bytes exceeds ${o.valueBytesMax}`,
+        );
       }
       return { type: 'put' as const, key, value };
     });
@@ -123,9 +138,7 @@ export function registerLsmRoutes(service: Service, db: LsmLevel, o: LsmRoutesOp
     return { tookMs: Math.round(performance.now() - started), stats: db.stats() };
   });
 
-  app.get('/admin/stats', {}, async () =>
-    db.stats(),
-  );
+  app.get('/admin/stats', {}, async () => db.stats());
 }
 
 function registerMetrics(service: Service, db: LsmLevel): void {
@@ -149,7 +162,11 @@ function registerMetrics(service: Service, db: LsmLevel): void {
       for (const l of statsOrNull()?.levels ?? []) this.set({ level: String(l.level) }, l.files);
     },
   });
-  const scalar = (name: string, help: string, pick: (s: NonNullable<ReturnType<typeof statsOrNull>>) => number) =>
+  const scalar = (
+    name: string,
+    help: string,
+    pick: (s: NonNullable<ReturnType<typeof statsOrNull>>) => number,
+  ) =>
     new Gauge({
       name,
       help,
@@ -159,9 +176,21 @@ function registerMetrics(service: Service, db: LsmLevel): void {
         if (s) this.set(pick(s));
       },
     });
-  scalar('lsm_write_amplification', 'Bytes written to disk (WAL, flush, compaction) per user byte', (s) => s.writeAmplification);
-  scalar('lsm_space_amplification', 'Table bytes over the bytes of the biggest sorted run', (s) => s.spaceAmplification);
-  scalar('lsm_bloom_useful_ratio', 'Share of Bloom filter checks that skipped a table', (s) => s.bloom.usefulRate);
+  scalar(
+    'lsm_write_amplification',
+    'Bytes written to disk (WAL, flush, compaction) per user byte',
+    (s) => s.writeAmplification,
+  );
+  scalar(
+    'lsm_space_amplification',
+    'Table bytes over the bytes of the biggest sorted run',
+    (s) => s.spaceAmplification,
+  );
+  scalar(
+    'lsm_bloom_useful_ratio',
+    'Share of Bloom filter checks that skipped a table',
+    (s) => s.bloom.usefulRate,
+  );
   scalar('lsm_block_cache_hit_ratio', 'Block cache hits over lookups', (s) => s.blockCache.hitRate);
   scalar('lsm_compactions', 'Compactions run since open', (s) => s.compactions);
   scalar('lsm_flushes', 'Memtable flushes since open', (s) => s.flushes);

@@ -4,8 +4,8 @@
 // out asynchronously, so a flush or compaction never holds a whole table in memory.
 // LevelDB: table/table_builder.cc. Byte layout: FORMAT.md "Table".
 import { assert } from '@ddia/common';
-import { bloomHash, buildBloom } from './bloom.js';
 import { BlockBuilder } from './block-builder.js';
+import { bloomHash, buildBloom } from './bloom.js';
 import { TRAILER_BYTES } from './internal-key.js';
 import {
   BLOCK_TRAILER_BYTES,
@@ -64,7 +64,8 @@ export class TableBuilder {
         this.hashes = grown;
       }
       this.hashes[this.hashCount++] = bloomHash(userKey);
-      if (this.previousUserKey.length < userKey.length) this.previousUserKey = Buffer.allocUnsafe(userKey.length * 2);
+      if (this.previousUserKey.length < userKey.length)
+        this.previousUserKey = Buffer.allocUnsafe(userKey.length * 2);
       this.previousUserKey.set(userKey, 0);
       this.previousUserKeyLength = userKey.length;
     }

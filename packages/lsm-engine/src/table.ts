@@ -47,7 +47,8 @@ export class Table {
     private readonly stats: TableReadStats,
   ) {
     this.name = basename(path);
-    if (fileBytes < FOOTER_BYTES) throw new CorruptTableError(this.name, 0, `file of ${fileBytes} bytes has no footer`);
+    if (fileBytes < FOOTER_BYTES)
+      throw new CorruptTableError(this.name, 0, `file of ${fileBytes} bytes has no footer`);
     const footer = this.readExact(fileBytes - FOOTER_BYTES, FOOTER_BYTES);
     if (!footer.subarray(40).equals(TABLE_MAGIC)) {
       throw new CorruptTableError(this.name, fileBytes - 8, 'bad magic number (not a table, or truncated)');
@@ -56,7 +57,9 @@ export class Table {
     const indexHandle = { offset: readU64(footer, 16), size: readU64(footer, 24) };
     this.entries = readU64(footer, 32);
     for (const h of [filterHandle, indexHandle]) {
-      if (!(h.offset >= 0 && h.size >= 0 && h.offset + h.size + BLOCK_TRAILER_BYTES <= fileBytes - FOOTER_BYTES)) {
+      if (
+        !(h.offset >= 0 && h.size >= 0 && h.offset + h.size + BLOCK_TRAILER_BYTES <= fileBytes - FOOTER_BYTES)
+      ) {
         throw new CorruptTableError(this.name, fileBytes - FOOTER_BYTES, 'footer points outside the file');
       }
     }
@@ -175,7 +178,7 @@ class TableIterator implements InternalIterator {
   }
 
   valid(): boolean {
-    return this.dataIt !== null && this.dataIt.valid();
+    return this.dataIt?.valid() === true;
   }
   seekToFirst(): void {
     this.indexIt.seekToFirst();

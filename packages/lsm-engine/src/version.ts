@@ -42,11 +42,14 @@ export class Version {
   /** The version after `edit`: removals first, then additions, levels re-sorted. */
   apply(edit: VersionEdit): Version {
     const removed = new Set((edit.removed ?? []).map(([level, n]) => `${level}:${n}`));
-    const levels = this.levels.map((tables, level) => tables.filter((t) => !removed.has(`${level}:${t.number}`)));
+    const levels = this.levels.map((tables, level) =>
+      tables.filter((t) => !removed.has(`${level}:${t.number}`)),
+    );
     for (const [level, table] of edit.added ?? []) levels[level]!.push(table);
     // Level 0: newest first, by the newest sequence number a table holds.
     levels[0]!.sort((a, b) => b.largestSeq - a.largestSeq || b.number - a.number);
-    for (let level = 1; level < LEVELS; level++) levels[level]!.sort((a, b) => Buffer.compare(a.smallest, b.smallest));
+    for (let level = 1; level < LEVELS; level++)
+      levels[level]!.sort((a, b) => Buffer.compare(a.smallest, b.smallest));
     return new Version(levels);
   }
 

@@ -82,7 +82,8 @@ export function decodeBatch(
     }
     visit(firstSeq + i, kind, key, value);
   }
-  if (at !== bytes.length) throw new RangeError(`${bytes.length - at} trailing bytes after ${count} operations`);
+  if (at !== bytes.length)
+    throw new RangeError(`${bytes.length - at} trailing bytes after ${count} operations`);
   return { firstSeq, count };
 }
 
@@ -95,7 +96,8 @@ export class Wal {
     try {
       return new Wal(await Log.open({ dir, fsync: 'never', segmentBytesMax }));
     } catch (err) {
-      if (err instanceof CorruptLogError) throw new CorruptWalError(`wal/${err.file}`, err.offset, err.message);
+      if (err instanceof CorruptLogError)
+        throw new CorruptWalError(`wal/${err.file}`, err.offset, err.message);
       throw err;
     }
   }

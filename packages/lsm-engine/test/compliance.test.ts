@@ -9,7 +9,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LsmLevel } from '../src/index.js';
 
 const require = createRequire(import.meta.url);
-const suite = require('abstract-level/test') as (options: { test: unknown; factory: (o?: object) => unknown }) => void;
+const suite = require('abstract-level/test') as (options: {
+  test: unknown;
+  factory: (o?: object) => unknown;
+}) => void;
 
 const root = mkdtempSync(join(tmpdir(), 'lsm-compliance-'));
 let counter = 0;

@@ -1,7 +1,15 @@
 // Corruption: flip bytes in a WAL record, an SSTable block and the manifest. Reopening (or
 // reading) must report a named error with the file and byte offset, or cut a torn WAL
 // tail, and must never return wrong data.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,7 +29,9 @@ async function fill(dir: string, count: number, flush: boolean): Promise<void> {
   const db = new LsmLevel(dir);
   await db.open();
   for (let i = 0; i < count; i++) {
-    await db.put(`key-${String(i).padStart(4, '0')}`, `value-${i}-${'x'.repeat(50)}`, { sync: true } as object);
+    await db.put(`key-${String(i).padStart(4, '0')}`, `value-${i}-${'x'.repeat(50)}`, {
+      sync: true,
+    } as object);
   }
   if (flush) await db.flush();
   await db.close();
@@ -30,7 +40,11 @@ async function fill(dir: string, count: number, flush: boolean): Promise<void> {
 function unwrap(err: unknown): unknown {
   // abstract-level may wrap an error from open() in a LEVEL_DATABASE_NOT_OPEN error.
   let e = err as { cause?: unknown } | undefined;
-  while (e && !(e instanceof CorruptWalError || e instanceof CorruptTableError || e instanceof CorruptManifestError) && e.cause) {
+  while (
+    e &&
+    !(e instanceof CorruptWalError || e instanceof CorruptTableError || e instanceof CorruptManifestError) &&
+    e.cause
+  ) {
     e = e.cause as { cause?: unknown };
   }
   return e;
@@ -73,7 +87,12 @@ describe('corruption is detected, named and located', () => {
     expect(err).toBeInstanceOf(CorruptTableError);
     expect((err as CorruptTableError).file).toBe(sst);
     expect((err as CorruptTableError).offset).toBe(0);
-    const scan = unwrap(await db.iterator().all().catch((e: unknown) => e));
+    const scan = unwrap(
+      await db
+        .iterator()
+        .all()
+        .catch((e: unknown) => e),
+    );
     expect(scan).toBeInstanceOf(CorruptTableError);
     await db.close();
   });

@@ -29,39 +29,51 @@ function waitForReady(proc: ChildProcess): Promise<void> {
 }
 
 describe('crash loop (SIGKILL)', () => {
-  it.skipIf(!existsSync(child))(`keeps every acknowledged sync write across ${KILLS} kills`, async () => {
-    const seed = Number(process.env.DDIA_SEED ?? randomSeed());
-    console.log(`crash loop seed ${seed} (replay with DDIA_SEED=${seed})`);
-    const random = new SeededRandom(seed);
-    const dir = join(root, 'db');
-    const stateFile = join(root, 'acknowledged.txt');
-    writeFileSync(stateFile, '');
-    let tornTails = 0;
-    for (let kill = 0; kill < KILLS; kill++) {
-      const proc = spawn(process.execPath, [child, dir, stateFile, String(kill)], { stdio: ['ignore', 'pipe', 'inherit'] });
-      const exited = new Promise((resolve) => proc.on('exit', resolve));
-      await waitForReady(proc);
-      await new Promise((resolve) => setTimeout(resolve, random.int(5, 150)));
-      proc.kill('SIGKILL');
-      await exited;
-      const acknowledged = readFileSync(stateFile, 'utf8').split('\n').filter(Boolean);
-      const db = new LsmLevel(dir);
-      await db.open();
-      try {
-        tornTails += db.stats().walTornTailBytes > 0 ? 1 : 0;
-        const values = await db.getMany(acknowledged);
-        const missing = acknowledged.filter((k, i) => values[i] !== expectedValue(k));
-        expect(missing.slice(0, 5), `kill ${kill} (seed ${seed}): acknowledged writes lost or wrong`).toEqual([]);
-        // Nothing present is torn: every value is exactly the one its key derives.
-        for await (const [k, v] of db.iterator()) {
-          if (v !== expectedValue(k)) throw new Error(`kill ${kill} (seed ${seed}): garbled value under ${k}`);
+  it.skipIf(!existsSync(child))(
+    `keeps every acknowledged sync write across ${KILLS} kills`,
+    async () => {
+      const seed = Number(process.env.DDIA_SEED ?? randomSeed());
+      console.log(`crash loop seed ${seed} (replay with DDIA_SEED=${seed})`);
+      const random = new SeededRandom(seed);
+      const dir = join(root, 'db');
+      const stateFile = join(root, 'acknowledged.txt');
+      writeFileSync(stateFile, '');
+      let tornTails = 0;
+      for (let kill = 0; kill < KILLS; kill++) {
+        const proc = spawn(process.execPath, [child, dir, stateFile, String(kill)], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        const exited = new Promise((resolve) => proc.on('exit', resolve));
+        await waitForReady(proc);
+        await new Promise((resolve) => setTimeout(resolve, random.int(5, 150)));
+        proc.kill('SIGKILL');
+        await exited;
+        const acknowledged = readFileSync(stateFile, 'utf8').split('\n').filter(Boolean);
+        const db = new LsmLevel(dir);
+        await db.open();
+        try {
+          tornTails += db.stats().walTornTailBytes > 0 ? 1 : 0;
+          const values = await db.getMany(acknowledged);
+          const missing = acknowledged.filter((k, i) => values[i] !== expectedValue(k));
+          expect(
+            missing.slice(0, 5),
+            `kill ${kill} (seed ${seed}): acknowledged writes lost or wrong`,
+          ).toEqual([]);
+          // Nothing present is torn: every value is exactly the one its key derives.
+          for await (const [k, v] of db.iterator()) {
+            if (v !== expectedValue(k))
+              throw new Error(`kill ${kill} (seed ${seed}): garbled value under ${k}`);
+          }
+        } finally {
+          await db.close();
         }
-      } finally {
-        await db.close();
       }
-    }
-    const final = readFileSync(stateFile, 'utf8').split('\n').filter(Boolean).length;
-    console.log(`crash loop: ${KILLS} kills, ${final} acknowledged writes checked, ${tornTails} reopen(s) cut a torn WAL tail`);
-    expect(final).toBeGreaterThan(KILLS);
-  }, 1_800_000);
+      const final = readFileSync(stateFile, 'utf8').split('\n').filter(Boolean).length;
+      console.log(
+        `crash loop: ${KILLS} kills, ${final} acknowledged writes checked, ${tornTails} reopen(s) cut a torn WAL tail`,
+      );
+      expect(final).toBeGreaterThan(KILLS);
+    },
+    1_800_000,
+  );
 });

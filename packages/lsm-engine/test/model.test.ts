@@ -42,7 +42,10 @@ function open(real: Real): LsmLevel {
 const keyArb = fc.constantFrom(...Array.from({ length: 24 }, (_, i) => `k${String(i).padStart(2, '0')}`));
 const valueArb = fc.string({ minLength: 0, maxLength: 40 });
 
-function sorted(model: Model, o: { gte?: string; lt?: string; reverse: boolean; limit: number }): [string, string][] {
+function sorted(
+  model: Model,
+  o: { gte?: string; lt?: string; reverse: boolean; limit: number },
+): [string, string][] {
   let entries = [...model.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (o.gte !== undefined) entries = entries.filter(([k]) => k >= o.gte!);
   if (o.lt !== undefined) entries = entries.filter(([k]) => k < o.lt!);
@@ -76,7 +79,9 @@ class Batch implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(m: Model, r: Real) {
     await r.db.batch(
-      this.ops.map((o) => (o.type === 'put' ? { type: 'put', key: o.key, value: o.value } : { type: 'del', key: o.key })),
+      this.ops.map((o) =>
+        o.type === 'put' ? { type: 'put', key: o.key, value: o.value } : { type: 'del', key: o.key },
+      ),
     );
     for (const o of this.ops) {
       if (o.type === 'put') m.set(o.key, o.value);
@@ -121,7 +126,9 @@ class ReadSnapshot implements fc.AsyncCommand<Model, Real> {
     if (r.snapshots.length === 0) return;
     const s = r.snapshots[this.pick % r.snapshots.length]!;
     expect(await r.db.get(this.key, { snapshot: s.handle })).toBe(s.model.get(this.key));
-    expect(await r.db.iterator({ snapshot: s.handle }).all()).toEqual(sorted(s.model, { reverse: false, limit: -1 }));
+    expect(await r.db.iterator({ snapshot: s.handle }).all()).toEqual(
+      sorted(s.model, { reverse: false, limit: -1 }),
+    );
   }
   toString = () => `readSnapshot(${this.pick}, ${this.key})`;
 }
@@ -155,10 +162,13 @@ const commands = [
   fc.tuple(keyArb, valueArb).map(([k, v]) => new Put(k, v)),
   keyArb.map((k) => new Del(k)),
   fc
-    .array(fc.record({ type: fc.constantFrom('put' as const, 'del' as const), key: keyArb, value: valueArb }), {
-      minLength: 1,
-      maxLength: 8,
-    })
+    .array(
+      fc.record({ type: fc.constantFrom('put' as const, 'del' as const), key: keyArb, value: valueArb }),
+      {
+        minLength: 1,
+        maxLength: 8,
+      },
+    )
     .map((ops) => new Batch(ops)),
   keyArb.map((k) => new Get(k)),
   fc
@@ -180,17 +190,26 @@ describe('LSM against a Map model', () => {
   let runs = 0;
   it(`agrees with the model over ${RUNS} random command sequences`, async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('leveled' as const, 'tiered' as const), fc.commands(commands, { maxCommands: 20 }), async (style, cmds) => {
-        const real: Real = { db: null as unknown as LsmLevel, location: join(root, `run-${runs++}`), style, snapshots: [] };
-        real.db = open(real);
-        await real.db.open();
-        try {
-          await fc.asyncModelRun(() => ({ model: new Map(), real }), cmds);
-        } finally {
-          await real.db.close();
-          rmSync(real.location, { recursive: true, force: true });
-        }
-      }),
+      fc.asyncProperty(
+        fc.constantFrom('leveled' as const, 'tiered' as const),
+        fc.commands(commands, { maxCommands: 20 }),
+        async (style, cmds) => {
+          const real: Real = {
+            db: null as unknown as LsmLevel,
+            location: join(root, `run-${runs++}`),
+            style,
+            snapshots: [],
+          };
+          real.db = open(real);
+          await real.db.open();
+          try {
+            await fc.asyncModelRun(() => ({ model: new Map(), real }), cmds);
+          } finally {
+            await real.db.close();
+            rmSync(real.location, { recursive: true, force: true });
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
   }, 600_000);

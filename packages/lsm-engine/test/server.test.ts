@@ -62,14 +62,20 @@ describe('lsm-engine HTTP API', () => {
 
   it('GET /kv scans ranges forward and in reverse with a limit', async () => {
     for (const k of ['r1', 'r2', 'r3', 'r4']) await put(k, `v-${k}`);
-    const fwd = (await (await fetch(`${base}/kv?gte=r2&lt=r4`)).json()) as { entries: { key: string; value: string }[] };
+    const fwd = (await (await fetch(`${base}/kv?gte=r2&lt=r4`)).json()) as {
+      entries: { key: string; value: string }[];
+    };
     expect(fwd.entries).toEqual([
       { key: 'r2', value: 'v-r2' },
       { key: 'r3', value: 'v-r3' },
     ]);
-    const rev = (await (await fetch(`${base}/kv?gt=r1&lte=r4&reverse=true&limit=2`)).json()) as { entries: { key: string }[] };
+    const rev = (await (await fetch(`${base}/kv?gt=r1&lte=r4&reverse=true&limit=2`)).json()) as {
+      entries: { key: string }[];
+    };
     expect(rev.entries.map((e) => e.key)).toEqual(['r4', 'r3']);
-    const b64 = (await (await fetch(`${base}/kv?gte=r1&lte=r1&encoding=base64`)).json()) as { entries: { value: string }[] };
+    const b64 = (await (await fetch(`${base}/kv?gte=r1&lte=r1&encoding=base64`)).json()) as {
+      entries: { value: string }[];
+    };
     expect(Buffer.from(b64.entries[0]!.value, 'base64').toString()).toBe('v-r1');
   });
 
@@ -130,7 +136,11 @@ describe('lsm-engine HTTP API', () => {
     expect((await fetch(`${base}/kv?limit=0`)).status).toBe(400);
     expect((await fetch(`${base}/kv?limit=abc`)).status).toBe(400);
     expect((await fetch(`${base}/kv?encoding=hex`)).status).toBe(400);
-    const badJson = await fetch(`${base}/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ops": [' });
+    const badJson = await fetch(`${base}/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"ops": [',
+    });
     expect(badJson.status).toBe(400);
     const noOps = await fetch(`${base}/batch`, {
       method: 'POST',
@@ -154,31 +164,35 @@ describe('lsm-engine process', () => {
   afterAll(() => {
     proc?.kill('SIGKILL');
   });
-  it.skipIf(!existsSync(main))('starts from dist/main.js, serves, and keeps data across a restart', async () => {
-    const dataDir = join(root, 'proc');
-    const start = async (): Promise<string> => {
-      proc = spawn(process.execPath, [main, '--port', '0', '--data-dir', dataDir, '--log-level', 'info'], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      return await new Promise<string>((resolve, reject) => {
-        let out = '';
-        proc!.stdout!.on('data', (c: Buffer) => {
-          out += c.toString();
-          const m = /"url":"(http:[^"]+)"/.exec(out);
-          if (m) resolve(m[1]!);
+  it.skipIf(!existsSync(main))(
+    'starts from dist/main.js, serves, and keeps data across a restart',
+    async () => {
+      const dataDir = join(root, 'proc');
+      const start = async (): Promise<string> => {
+        proc = spawn(process.execPath, [main, '--port', '0', '--data-dir', dataDir, '--log-level', 'info'], {
+          stdio: ['ignore', 'pipe', 'inherit'],
         });
-        proc!.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-      });
-    };
-    let url = await start();
-    expect((await fetch(`${url}/kv/durable?sync=true`, { method: 'PUT', body: 'yes' })).status).toBe(204);
-    proc!.kill('SIGKILL');
-    await new Promise((r) => proc!.once('exit', r));
-    url = await start();
-    expect(await (await fetch(`${url}/kv/durable`)).text()).toBe('yes');
-    expect((await fetch(`${url}/ready`)).status).toBe(200);
-    proc!.kill('SIGTERM');
-    await new Promise((r) => proc!.once('exit', r));
-    proc = null;
-  }, 60_000);
+        return await new Promise<string>((resolve, reject) => {
+          let out = '';
+          proc!.stdout!.on('data', (c: Buffer) => {
+            out += c.toString();
+            const m = /"url":"(http:[^"]+)"/.exec(out);
+            if (m) resolve(m[1]!);
+          });
+          proc!.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+        });
+      };
+      let url = await start();
+      expect((await fetch(`${url}/kv/durable?sync=true`, { method: 'PUT', body: 'yes' })).status).toBe(204);
+      proc!.kill('SIGKILL');
+      await new Promise((r) => proc!.once('exit', r));
+      url = await start();
+      expect(await (await fetch(`${url}/kv/durable`)).text()).toBe('yes');
+      expect((await fetch(`${url}/ready`)).status).toBe(200);
+      proc!.kill('SIGTERM');
+      await new Promise((r) => proc!.once('exit', r));
+      proc = null;
+    },
+    60_000,
+  );
 });

@@ -25,7 +25,12 @@ export const RaftErrors = {
     title: 'Another membership change is in progress',
     retriable: true,
   },
-  overloaded: { code: 'DDIA_ERR_RAFT_OVERLOADED', status: 503, title: 'Too many pending operations', retriable: true },
+  overloaded: {
+    code: 'DDIA_ERR_RAFT_OVERLOADED',
+    status: 503,
+    title: 'Too many pending operations',
+    retriable: true,
+  },
   badRequest: { code: 'DDIA_ERR_RAFT_BAD_REQUEST', status: 400, title: 'Bad Raft request', retriable: false },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -349,6 +349,11 @@ export interface RegistryServiceOptions {
 /** Opens the store, loads the registry and builds the HTTP service (not yet listening). */
 export async function createRegistryService(options: RegistryServiceOptions): Promise<Service> {
   const { config } = options;
+  if (config.engine === 'lsm') {
+    // The LSM engine (chapter 3) registers itself with common's openStore when imported.
+    const lsmPackage = '@ddia/lsm-engine';
+    await import(lsmPackage);
+  }
   const store = await openStore({
     engine: config.engine,
     dataDir: config.dataDir,

@@ -11,8 +11,9 @@ export interface RegistryProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function spawnRegistry(dataDir: string): Promise<RegistryProcess> {
-  const child = spawn(process.execPath, [MAIN, '--port', '0', '--data-dir', dataDir, '--log-level', 'info'], {
+export function spawnRegistry(dataDir: string, engine = 'level'): Promise<RegistryProcess> {
+  const args = [MAIN, '--port', '0', '--data-dir', dataDir, '--engine', engine, '--log-level', 'info'];
+  const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {

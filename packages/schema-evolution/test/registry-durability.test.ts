@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, record } from './helpers.js';
 import { spawnRegistry } from './process.js';
 
-describe('registry durability (real process, SIGKILL)', () => {
+describe.each(['level', 'lsm'])('registry durability on the %s engine (real process, SIGKILL)', (engine) => {
   let dataDir: string;
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'ddia-sr-'));
@@ -15,7 +15,7 @@ describe('registry durability (real process, SIGKILL)', () => {
 
   it('keeps every acknowledged registration, deletion and setting across kill -9', async () => {
     const acknowledged: { subject: string; id: number; version: number; schema: string }[] = [];
-    let p = await spawnRegistry(dataDir);
+    let p = await spawnRegistry(dataDir, engine);
     try {
       for (let round = 0; round < 3; round++) {
         for (let i = 0; i < 10; i++) {
@@ -32,7 +32,7 @@ describe('registry durability (real process, SIGKILL)', () => {
         await call(p.url, 'PUT', '/config/s1', { compatibility: 'NONE' });
         await call(p.url, 'DELETE', '/subjects/s3/versions/1');
         await p.kill('SIGKILL');
-        p = await spawnRegistry(dataDir);
+        p = await spawnRegistry(dataDir, engine);
         for (const a of acknowledged) {
           const got = await call(p.url, 'GET', `/subjects/${a.subject}/versions/${a.version}?deleted=true`);
           expect(got.status, got.text).toBe(200);
@@ -54,7 +54,7 @@ describe('registry durability (real process, SIGKILL)', () => {
   });
 
   it('gives concurrent registrations of one schema one id and one version', async () => {
-    const p = await spawnRegistry(dataDir);
+    const p = await spawnRegistry(dataDir, engine);
     try {
       const schema = record('Race', [['k', 'string']]);
       const answers = await Promise.all(

@@ -66,14 +66,24 @@ describe('fuzzing the registry', () => {
         fc.oneof(fc.constantFrom('1', '2', 'latest', '-1', '0', 'x', '99999999999'), fc.nat().map(String)),
         fc.oneof(
           avroish.map((s) => ({ schema: JSON.stringify(s) })),
-          avroish.map((s) => ({ schema: JSON.stringify(s), references: [{ name: 'X', subject: 'a', version: 1 }] })),
+          avroish.map((s) => ({
+            schema: JSON.stringify(s),
+            references: [{ name: 'X', subject: 'a', version: 1 }],
+          })),
           fc.jsonValue(),
           fc.record({ compatibility: fc.string(), mode: fc.string() }),
         ),
         async ([method, template], subject, version, body) => {
           const path = template.replace('{s}', subject).replace('{v}', version);
-          const answer = await call(r.url, method, path, method === 'GET' || method === 'DELETE' ? undefined : body);
-          expect(answer.status, `${method} ${path} ${JSON.stringify(body)} -> ${answer.text}`).toBeLessThan(500);
+          const answer = await call(
+            r.url,
+            method,
+            path,
+            method === 'GET' || method === 'DELETE' ? undefined : body,
+          );
+          expect(answer.status, `${method} ${path} ${JSON.stringify(body)} -> ${answer.text}`).toBeLessThan(
+            500,
+          );
           if (answer.status >= 400) expect(typeof answer.body.error_code).toBe('number');
         },
       ),

@@ -42,6 +42,7 @@ export interface ConsensusNode {
   removeMember(id: string, options: { timeoutMs: number }): Promise<unknown>;
   transferLeadership(id: string | undefined, options: { timeoutMs: number }): Promise<unknown>;
   on(event: 'leader', listener: (leaderId: string | null, term: number) => void): unknown;
+  on(event: 'fatal', listener: (error: unknown) => void): unknown;
 }
 
 /** How a failed consensus call ended, as far as the caller can tell (Raft API.md §3, §9). */

@@ -64,7 +64,12 @@ export class RaftLog {
   }
 
   /** Entries in [lo, hi) limited to about `bytesMax` (at least one entry). */
-  slice(lo: number, hi: number, bytesMax = Number.POSITIVE_INFINITY, countMax = Number.POSITIVE_INFINITY): Entry[] {
+  slice(
+    lo: number,
+    hi: number,
+    bytesMax = Number.POSITIVE_INFINITY,
+    countMax = Number.POSITIVE_INFINITY,
+  ): Entry[] {
     assert(lo >= this.firstIndex(), `slice from compacted index ${lo}`);
     hi = Math.min(hi, this.lastIndex() + 1);
     const out: Entry[] = [];

@@ -13,7 +13,9 @@ export class Membership {
   }
 
   toConfState(): ConfState {
-    return { members: [...this.members.values()].map((m) => ({ ...m })).sort((a, b) => (a.id < b.id ? -1 : 1)) };
+    return {
+      members: [...this.members.values()].map((m) => ({ ...m })).sort((a, b) => (a.id < b.id ? -1 : 1)),
+    };
   }
 
   voters(): NodeId[] {

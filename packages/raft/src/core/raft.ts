@@ -263,7 +263,10 @@ export class Raft {
   /** The metadata a snapshot taken at applied index `index` must carry: its term and the
    *  membership in force at that index. */
   snapshotMetaAt(index: number): SnapshotMeta {
-    assert(index >= this.log.snapshotMeta.index && index <= this.log.committed, `no committed entry ${index}`);
+    assert(
+      index >= this.log.snapshotMeta.index && index <= this.log.committed,
+      `no committed entry ${index}`,
+    );
     const membership = new Membership(this.log.snapshotMeta.conf);
     for (let i = this.log.snapshotMeta.index + 1; i <= index; i++) {
       const e = this.log.entry(i) as Entry;
@@ -695,7 +698,12 @@ export class Raft {
     const prevIndex = pr.nextIndex - 1;
     const prevTerm = this.log.term(prevIndex);
     if (prevTerm === undefined) return this.sendSnapshot(to, pr);
-    const entries = this.log.slice(pr.nextIndex, this.log.lastIndex() + 1, this.appendBytesMax, this.appendEntriesMax);
+    const entries = this.log.slice(
+      pr.nextIndex,
+      this.log.lastIndex() + 1,
+      this.appendBytesMax,
+      this.appendEntriesMax,
+    );
     if (entries.length === 0 && !sendIfEmpty) return false;
     const m = this.message('app', to);
     m.index = prevIndex;
@@ -770,7 +778,8 @@ export class Raft {
     // A full pipeline to a follower that is still behind may have lost an append: free a slot
     // so that the next append goes out; a gap makes the follower reject it, and the leader
     // falls back to probing (etcd-io/raft does the same on heartbeat responses).
-    if (pr.state === 'replicate' && pr.isPaused() && pr.matchIndex < this.log.lastIndex()) pr.inflights.shift();
+    if (pr.state === 'replicate' && pr.isPaused() && pr.matchIndex < this.log.lastIndex())
+      pr.inflights.shift();
     if (pr.state === 'snapshot' && this.tickCount - pr.snapshotSentTick >= 2 * this.electionTicks) {
       // The snapshot was probably lost: probe again, which resends it if still needed.
       this.reportSnapshotFailure(m.from);
@@ -792,7 +801,8 @@ export class Raft {
     }
     this.log.commitTo(mci);
     this.applyCommittedConfChanges();
-    if (this.role === 'leader' && this.log.term(this.log.committed) === this.term) this.releaseReadsBeforeCommit();
+    if (this.role === 'leader' && this.log.term(this.log.committed) === this.term)
+      this.releaseReadsBeforeCommit();
     return true;
   }
 
@@ -801,7 +811,7 @@ export class Raft {
     while (this.confAppliedIndex < this.log.committed) {
       const index = ++this.confAppliedIndex;
       const entry = this.log.entry(index);
-      if (!entry || entry.type !== 'conf') continue;
+      if (entry?.type !== 'conf') continue;
       const cc = decodeConfChange(entry.data);
       this.membership.apply(cc);
       if (this.role !== 'leader') continue;
@@ -952,7 +962,12 @@ export interface RaftStatusCore {
   members: ConfState['members'];
   progress: Record<
     NodeId,
-    { matchIndex: number; nextIndex: number; state: 'probe' | 'replicate' | 'snapshot'; recentActive: boolean }
+    {
+      matchIndex: number;
+      nextIndex: number;
+      state: 'probe' | 'replicate' | 'snapshot';
+      recentActive: boolean;
+    }
   >;
   leadTransferee: NodeId | null;
 }

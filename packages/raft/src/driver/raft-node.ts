@@ -106,7 +106,10 @@ export class RaftNode<R = unknown> extends EventEmitter {
   private readonly reads = new Map<string, Waiter<number> & { index: number }>();
   private readonly appliedWaiters: { index: number; resolve(): void }[] = [];
   private readSeq = 0;
-  private snapshotRequests: { resolve(v: { index: number; term: number }): void; reject(err: unknown): void }[] = [];
+  private snapshotRequests: {
+    resolve(v: { index: number; term: number }): void;
+    reject(err: unknown): void;
+  }[] = [];
   /** Addresses given at start (a joining node needs them before it learns the membership). */
   private readonly seedPeers: Record<NodeId, string> = {};
   private lastLeader: NodeId | null = null;
@@ -152,7 +155,11 @@ export class RaftNode<R = unknown> extends EventEmitter {
         }
         initial = bootstrapState(members);
         // The founding membership is durable before this node says anything.
-        await options.storage.save({ snapshot: null, entries: initial.entries, hardState: initial.hardState });
+        await options.storage.save({
+          snapshot: null,
+          entries: initial.entries,
+          hardState: initial.hardState,
+        });
       }
     }
     if (initial.snapshot) await options.stateMachine.restore(initial.snapshot.data, initial.snapshot.meta);
@@ -227,7 +234,10 @@ export class RaftNode<R = unknown> extends EventEmitter {
     return promise;
   }
 
-  async addLearner(member: { id: NodeId; url?: string }, options: { timeoutMs?: number } = {}): Promise<void> {
+  async addLearner(
+    member: { id: NodeId; url?: string },
+    options: { timeoutMs?: number } = {},
+  ): Promise<void> {
     await this.changeMembership({ kind: 'addLearner', id: member.id, url: member.url }, options.timeoutMs);
   }
 
@@ -241,7 +251,8 @@ export class RaftNode<R = unknown> extends EventEmitter {
       if (this.raft.role !== 'leader') throw this.notLeader();
       const pr = this.raft.progress.get(member.id);
       if (pr && pr.matchIndex + LEARNER_CAUGHT_UP_ENTRIES >= this.raft.log.lastIndex()) break;
-      if (this.clock.nowMs() > deadline) throw new RaftTimeoutError(`catching up learner ${member.id}`, timeoutMs);
+      if (this.clock.nowMs() > deadline)
+        throw new RaftTimeoutError(`catching up learner ${member.id}`, timeoutMs);
       await this.sleep(this.tickMs);
     }
     const remaining = Math.max(1, deadline - this.clock.nowMs());
@@ -276,7 +287,8 @@ export class RaftNode<R = unknown> extends EventEmitter {
     const deadline = this.clock.nowMs() + timeoutMs;
     while (this.raft.leaderId !== target) {
       this.checkRunning();
-      if (this.clock.nowMs() > deadline) throw new RaftTimeoutError(`leadership transfer to ${target}`, timeoutMs);
+      if (this.clock.nowMs() > deadline)
+        throw new RaftTimeoutError(`leadership transfer to ${target}`, timeoutMs);
       // The core abandons a transfer after an election timeout; ask again while we lead.
       if (this.raft.role === 'leader' && this.raft.leadTransferee === null) {
         this.raft.transferLeadership(target);

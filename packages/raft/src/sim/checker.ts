@@ -61,7 +61,9 @@ export class SafetyChecker {
     const seen = this.appliedHashes[index];
     if (seen === undefined) this.appliedHashes[index] = stateHash;
     else if (seen !== stateHash) {
-      this.fail(`State Machine Safety: ${id} reached state ${stateHash} at index ${index}, another node ${seen}`);
+      this.fail(
+        `State Machine Safety: ${id} reached state ${stateHash} at index ${index}, another node ${seen}`,
+      );
     }
   }
 
@@ -71,7 +73,8 @@ export class SafetyChecker {
     if (raft.role === 'leader') {
       const holder = this.leaders.get(raft.term);
       if (holder === undefined) this.leaders.set(raft.term, id);
-      else if (holder !== id) this.fail(`Election Safety: ${holder} and ${id} are both leaders of term ${raft.term}`);
+      else if (holder !== id)
+        this.fail(`Election Safety: ${holder} and ${id} are both leaders of term ${raft.term}`);
       if (this.wasLeader.get(id) !== raft.term) {
         this.wasLeader.set(id, raft.term);
         for (let i = 1; i < this.committed.length; i++) this.checkLeaderHas(id, raft, i);
@@ -123,7 +126,9 @@ export class SafetyChecker {
 
   readReturned(id: NodeId, readIndex: number, committedAtStart: number): void {
     if (readIndex < committedAtStart) {
-      this.fail(`linearizable read: ${id} read at index ${readIndex} but ${committedAtStart} was committed before`);
+      this.fail(
+        `linearizable read: ${id} read at index ${readIndex} but ${committedAtStart} was committed before`,
+      );
     }
   }
 }

@@ -97,7 +97,7 @@ export class SimNode {
   /** Ready processed at once, as a driver with an instant disk would. */
   processReady(): Message[] {
     const raft = this.raft;
-    if (!raft || !raft.hasReady()) return [];
+    if (!raft?.hasReady()) return [];
     const rd = raft.ready();
     this.persist(rd);
     return this.apply(rd);

@@ -247,7 +247,12 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     if (!raft || diskBusy.get(id) || !raft.hasReady()) return;
     const rd = raft.ready();
     diskBusy.set(id, true);
-    queue.push(now + random.int(0, DISK_DELAY_MAX_MS), { kind: 'disk', id, ready: rd, epoch: epochs.get(id) ?? 0 });
+    queue.push(now + random.int(0, DISK_DELAY_MAX_MS), {
+      kind: 'disk',
+      id,
+      ready: rd,
+      epoch: epochs.get(id) ?? 0,
+    });
   };
 
   const finishDisk = (id: NodeId, rd: Ready) => {
@@ -401,7 +406,8 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       if (
         leader &&
         (!probe ||
-          (leader.raft.log.term(probe.index) !== probe.term && probe.index > leader.raft.log.snapshotMeta.index))
+          (leader.raft.log.term(probe.index) !== probe.term &&
+            probe.index > leader.raft.log.snapshotMeta.index))
       ) {
         const r = leader.raft.propose(new TextEncoder().encode('after-heal'));
         if (r.ok) probe = { index: r.index, term: r.term };
@@ -421,7 +427,8 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     if (!done) {
       if (options.keepTrace) {
         record(`probe ${JSON.stringify(probe)}`);
-        for (const n of nodes.values()) record(`${n.id} applied ${n.appliedIndex} ${JSON.stringify(n.raft?.status())}`);
+        for (const n of nodes.values())
+          record(`${n.id} applied ${n.appliedIndex} ${JSON.stringify(n.raft?.status())}`);
       }
       throw new InvariantViolation(
         `liveness: after healing at ${chaosMs} ms no leader committed a new entry on every node within ${SIM_HEAL_BUDGET_MS} ms`,

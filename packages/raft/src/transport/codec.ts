@@ -79,12 +79,14 @@ function fail(what: string): never {
 }
 
 function index(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`${what} must be a non-negative integer`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    fail(`${what} must be a non-negative integer`);
   return v;
 }
 
 function id(v: unknown, what: string): string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > NODE_ID_LENGTH_MAX) fail(`${what} must be a node id`);
+  if (typeof v !== 'string' || v.length === 0 || v.length > NODE_ID_LENGTH_MAX)
+    fail(`${what} must be a node id`);
   return v;
 }
 
@@ -112,7 +114,12 @@ export function decodeMessage(raw: unknown, snapshotData?: Uint8Array): Message 
     if (typeof e !== 'object' || e === null) fail(`entries[${k}]`);
     if (!ENTRY_TYPES.has(e.y as EntryType)) fail(`entries[${k}].y`);
     if (typeof e.d !== 'string') fail(`entries[${k}].d`);
-    return { index: index(e.i, `entries[${k}].i`), term: index(e.t, `entries[${k}].t`), type: e.y as EntryType, data: base64ToBytes(e.d) };
+    return {
+      index: index(e.i, `entries[${k}].i`),
+      term: index(e.t, `entries[${k}].t`),
+      type: e.y as EntryType,
+      data: base64ToBytes(e.d),
+    };
   });
   const m: Message = {
     type: w.type as MessageType,
@@ -136,7 +143,11 @@ export function decodeMessage(raw: unknown, snapshotData?: Uint8Array): Message 
     if (!w.snapshotMeta || !snapshotData) fail('snap without snapshot');
     const meta = w.snapshotMeta;
     const snapshot: Snapshot = {
-      meta: { index: index(meta.index, 'snapshot.index'), term: index(meta.term, 'snapshot.term'), conf: conf(meta.conf) },
+      meta: {
+        index: index(meta.index, 'snapshot.index'),
+        term: index(meta.term, 'snapshot.term'),
+        conf: conf(meta.conf),
+      },
       data: snapshotData,
     };
     m.snapshot = snapshot;

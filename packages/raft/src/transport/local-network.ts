@@ -1,7 +1,7 @@
 // An in-process network of real drivers (real timers, real storage, no sockets): each node
 // gets a Transport whose messages are delivered on a later turn of the event loop. Links can
 // be cut to test failover of the driver layer.
-import type { Message, NodeId } from '../core/types.js';
+import type { NodeId } from '../core/types.js';
 import type { Transport } from './transport.js';
 
 type Handlers = Parameters<Transport['start']>[0];

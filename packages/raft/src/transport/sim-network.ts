@@ -13,7 +13,12 @@ export interface NetworkFaults {
   delayMaxMs: number;
 }
 
-export const RELIABLE_NETWORK: NetworkFaults = { dropRate: 0, duplicateRate: 0, delayMinMs: 1, delayMaxMs: 5 };
+export const RELIABLE_NETWORK: NetworkFaults = {
+  dropRate: 0,
+  duplicateRate: 0,
+  delayMinMs: 1,
+  delayMaxMs: 5,
+};
 
 export interface Delivery {
   atMs: number;

@@ -12,6 +12,8 @@ import type { Isolation } from '../engine/transaction.js';
 import { isNotFound, type Participant } from './participant.js';
 
 export type DecisionRecord =
+  /** Written at each start: global ids carry the epoch, so no restart reuses one. */
+  | { type: 'epoch'; epoch: number }
   | { type: 'commit'; gid: string; participants: string[] }
   | { type: 'done'; gid: string };
 
@@ -46,6 +48,7 @@ export class Coordinator {
   private readonly committed = new Map<string, string[]>();
   private readonly inFlight = new Set<string>();
   private nextSeq = 1;
+  private epoch = 0;
 
   constructor(
     readonly id: string,
@@ -58,11 +61,17 @@ export class Coordinator {
   /** Rebuilds the decisions from the log: commits without a "done" must be (re)delivered. */
   restore(records: Iterable<DecisionRecord>): void {
     for (const r of records) {
-      if (r.type === 'commit') this.committed.set(r.gid, r.participants);
+      if (r.type === 'epoch') this.epoch = Math.max(this.epoch, r.epoch);
+      else if (r.type === 'commit') this.committed.set(r.gid, r.participants);
       else this.committed.delete(r.gid);
-      const seq = Number(r.gid.split(':').pop());
-      if (Number.isFinite(seq)) this.nextSeq = Math.max(this.nextSeq, seq + 1);
     }
+  }
+
+  /** Begins a new epoch (durably) after restore; call before running transactions. */
+  async start(): Promise<void> {
+    this.epoch++;
+    this.nextSeq = 1;
+    await this.log.append({ type: 'epoch', epoch: this.epoch });
   }
 
   /** Decisions logged but not yet known to be applied everywhere. */
@@ -71,16 +80,20 @@ export class Coordinator {
   }
 
   async run(work: ShardWork[]): Promise<Outcome> {
-    const gid = `${this.id}:${this.nextSeq++}`;
+    const gid = `${this.id}-e${this.epoch}-${this.nextSeq++}`;
     this.inFlight.add(gid);
     const opened = new Map<string, number>();
     const prepared = new Set<string>();
     try {
       try {
+        // One local transaction per participant, however many pieces of work it gets.
         for (const w of work) {
           const p = this.participant(w.participant);
-          const tx = await p.begin(this.isolation);
-          opened.set(w.participant, tx);
+          let tx = opened.get(w.participant);
+          if (tx === undefined) {
+            tx = await p.begin(this.isolation);
+            opened.set(w.participant, tx);
+          }
           await w.run(p, tx, gid);
         }
         await this.chaos('after-execute');
@@ -134,7 +147,7 @@ export class Coordinator {
         continue;
       }
       for (const gid of ids) {
-        if (!gid.startsWith(`${this.id}:`) || this.inFlight.has(gid) || this.committed.has(gid)) continue;
+        if (!gid.startsWith(`${this.id}-e`) || this.inFlight.has(gid) || this.committed.has(gid)) continue;
         try {
           await p.rollbackPrepared(gid);
           resolved++;

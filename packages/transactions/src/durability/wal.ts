@@ -6,6 +6,9 @@ import { Log, type TimerClock } from '@ddia/common';
 import { Database } from '../engine/database.js';
 import { type CommitLog, decodeWalRecord, encodeWalRecord, type WalRecord } from '../engine/wal-record.js';
 
+/** Transaction ids a process may hand out per millisecond of its start time before overlapping. */
+export const TX_IDS_PER_MS = 1000;
+
 export class WalCommitLog implements CommitLog {
   constructor(readonly log: Log) {}
   async append(record: WalRecord): Promise<void> {
@@ -33,6 +36,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Opened
     clock: options.clock,
     lockTimeoutMs: options.lockTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs,
+    // Ids from the wall clock at startup (x1000): a restarted process never reuses an id.
+    firstTxId: Math.floor(options.clock.wallMs()) * TX_IDS_PER_MS,
   });
   if (!options.dataDir) return { db, recovered: 0, close: async () => db.abortAll('shutting down') };
   const log = await Log.open({ dir: join(options.dataDir, 'wal'), fsync: 'group' });

@@ -61,6 +61,11 @@ export interface DatabaseOptions {
   wal?: CommitLog;
   lockTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /**
+   * First transaction id. A restarted node must not reuse the ids of its previous life: a
+   * coordinator still holding an old id would otherwise act on someone else's transaction.
+   */
+  firstTxId?: number;
 }
 
 export interface Statements {
@@ -149,6 +154,7 @@ export class Database {
     this.wal = options.wal;
     this.lockTimeoutMs = options.lockTimeoutMs ?? LOCK_TIMEOUT_DEFAULT_MS;
     this.idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_DEFAULT_MS;
+    this.nextTxId = options.firstTxId ?? 1;
   }
 
   /** Attaches the log after recovery has replayed it (replay must not log again). */

@@ -1,0 +1,94 @@
+// Two of chapter 3's claims, measured: what the Bloom filter saves on reads of absent keys,
+// and leveled vs size-tiered write and space amplification under the same load.
+// Usage: node --import tsx bench/amplification.ts [--quick]
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SeededRandom } from '@ddia/common';
+import { LsmLevel, type LsmLevelOptions } from '../src/index.js';
+
+const quick = process.argv.includes('--quick');
+const KEYS = quick ? 20_000 : 200_000;
+const WRITES = KEYS * 3;
+const VALUE = Buffer.alloc(100, 0x61);
+const key = (i: number) => Buffer.from(String(i).padStart(16, '0'));
+
+async function load(options: LsmLevelOptions) {
+  const dir = mkdtempSync(join(tmpdir(), 'amp-'));
+  const db = new LsmLevel(dir, {
+    keyEncoding: 'buffer',
+    valueEncoding: 'buffer',
+    writeBufferBytes: 1024 * 1024,
+    ...options,
+  });
+  await db.open();
+  const random = new SeededRandom(42);
+  for (let j = 0; j < WRITES; j++) await db.put(key(random.int(0, KEYS - 1)), VALUE);
+  await db.lsm.waitForIdle();
+  return { db, dir };
+}
+
+const results: Record<string, unknown> = {};
+// Leveled vs size-tiered: the same random overwrites (each key written ~3 times).
+for (const compaction of ['leveled', 'tiered'] as const) {
+  const { db, dir } = await load({ compaction, levelBaseBytes: 4 * 1024 * 1024 });
+  const before = db.stats();
+  await db.compact();
+  const after = db.stats();
+  results[compaction] = {
+    writeAmplification: Number(before.writeAmplification.toFixed(2)),
+    spaceAmplificationEstimate: Number(before.spaceAmplification.toFixed(2)),
+    spaceAmplificationMeasured: Number((before.bytes.tables / after.bytes.tables).toFixed(2)),
+    tables: before.levels.reduce((s, l) => s + l.files, 0),
+    compactions: before.compactions,
+  };
+  await db.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+// Bloom filter: reads of keys that are not there, with 10 bits per key and with none.
+for (const bits of [10, 0]) {
+  const { db, dir } = await load({
+    bloomBitsPerKey: bits,
+    blockCacheBytes: 1024 * 1024,
+    compaction: 'leveled',
+  });
+  const start = performance.now();
+  const reads = KEYS;
+  for (let i = 0; i < reads; i++) await db.get(key(KEYS + i));
+  const seconds = (performance.now() - start) / 1000;
+  const s = db.stats();
+  results[`bloom${bits}`] = {
+    bitsPerKey: bits,
+    absentReadsPerSec: Math.round(reads / seconds),
+    blockReadsPerLookup: Number((s.blockCache.misses / reads).toFixed(3)),
+    tablesSkippedByBloom: s.bloom.negatives,
+    bloomBytes: bits,
+  };
+  await db.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+const l = results.leveled as Record<string, number>;
+const t = results.tiered as Record<string, number>;
+const b10 = results.bloom10 as Record<string, number>;
+const b0 = results.bloom0 as Record<string, number>;
+const md = [
+  `| compaction | write amplification | space amplification (estimate) | space amplification (measured) | tables |`,
+  `|---|---:|---:|---:|---:|`,
+  `| leveled | ${l.writeAmplification} | ${l.spaceAmplificationEstimate} | ${l.spaceAmplificationMeasured} | ${l.tables} |`,
+  `| size-tiered | ${t.writeAmplification} | ${t.spaceAmplificationEstimate} | ${t.spaceAmplificationMeasured} | ${t.tables} |`,
+  '',
+  `| Bloom filter | absent-key reads/s | data blocks read per lookup |`,
+  `|---|---:|---:|`,
+  `| 10 bits/key | ${b10.absentReadsPerSec.toLocaleString('en')} | ${b10.blockReadsPerLookup} |`,
+  `| none | ${b0.absentReadsPerSec.toLocaleString('en')} | ${b0.blockReadsPerLookup} |`,
+  '',
+  `${KEYS.toLocaleString('en')} keys, ${WRITES.toLocaleString('en')} random writes of 100-byte values; measured space amplification = table bytes before / after a major compaction.`,
+].join('\n');
+console.log(md);
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+const tag = quick ? 'amplification-quick' : 'amplification';
+writeFileSync(
+  new URL(`./results/${tag}.json`, import.meta.url),
+  `${JSON.stringify({ keys: KEYS, writes: WRITES, results }, null, 2)}\n`,
+);
+writeFileSync(new URL(`./results/${tag}.md`, import.meta.url), `${md}\n`);
