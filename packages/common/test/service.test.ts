@@ -23,6 +23,7 @@ describe('createService', () => {
       name: 'demo',
       config,
       bodyLimitBytes: 1024,
+      paramBytesMax: 200,
       ready: () => ready,
       handleSignals: false,
       onClose: async () => {
@@ -120,6 +121,14 @@ describe('createService', () => {
     const res = await client.request(`${base}/nope`);
     expect(res.status).toBe(404);
     expect(res.json()).toMatchObject({ code: 'DDIA_ERR_ROUTE_NOT_FOUND', status: 404 });
+  });
+
+  it('takes long path parameters up to paramBytesMax, then answers 414 problem+json', async () => {
+    expect((await client.request(`${base}/missing/${'k'.repeat(150)}`)).status).toBe(404);
+    const res = await client.request(`${base}/missing/${'k'.repeat(300)}`);
+    expect(res.status).toBe(414);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    expect(res.json()).toMatchObject({ code: 'DDIA_ERR_URI_TOO_LONG' });
   });
 
   it('maps DdiaError to its status and code', async () => {

@@ -179,20 +179,19 @@ describe.skipIf(missing !== undefined)('reliability with real processes', () => 
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       await admin({ action: 'add', id: 'n4', url: cluster.node('n4').directUrl });
       await admin({ action: 'add', id: 'n5', url: cluster.node('n5').directUrl });
-      const grown = (await http.json(`${cluster.nodes[0]!.url}/cluster`)) as {
-        members: { id: string; voter: boolean }[];
-      };
-      expect(
-        grown.members
-          .filter((m) => m.voter)
-          .map((m) => m.id)
-          .sort(),
-      ).toEqual(['n1', 'n2', 'n3', 'n4', 'n5']);
+      const voters = async (expected: string[]) =>
+        eventually(`voters ${expected.join(',')}`, async () => {
+          const view = (await http.json(`${cluster.nodes[0]!.url}/cluster`)) as {
+            members: { id: string; voter: boolean }[];
+          };
+          const ids = view.members.filter((m) => m.voter).map((m) => m.id).sort();
+          return JSON.stringify(ids) === JSON.stringify(expected) ? ids : undefined;
+        });
+      expect(await voters(['n1', 'n2', 'n3', 'n4', 'n5'])).toHaveLength(5);
       await admin({ action: 'remove', id: 'n4' });
       await admin({ action: 'remove', id: 'n5' });
       const stats = await workload;
-      const shrunk = (await http.json(`${cluster.nodes[0]!.url}/cluster`)) as { members: { id: string }[] };
-      expect(shrunk.members.map((m) => m.id).sort()).toEqual(founders);
+      expect(await voters(founders)).toEqual(founders);
       const finals = await finalReads(founderUrls(), keys);
       const history = recorder.events();
       expect(checkLostWrites(history, finals, { initialValue: null }).lost).toEqual([]);

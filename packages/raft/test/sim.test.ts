@@ -1,11 +1,11 @@
-// Deterministic simulation of whole clusters (see src/sim/simulation.ts). Default run: 600
-// seeds (300 three-node, 300 five-node); DDIA_LONG=1: 20,000. Replay one seed with
+// Deterministic simulation of whole clusters (see src/sim/simulation.ts). Default run: 2,000
+// seeds (1,000 three-node, 1,000 five-node); DDIA_LONG=1: 20,000. Replay one seed with
 //   RAFT_SEED=123 RAFT_NODES=5 npx vitest run --project raft test/sim.test.ts
 import { describe, expect, it } from 'vitest';
 import { replayCommand, runSimulation, type SimulationResult } from '../src/index.js';
 
 const LONG = process.env.DDIA_LONG === '1';
-const SEEDS_PER_SIZE = LONG ? 10_000 : 300;
+const SEEDS_PER_SIZE = LONG ? 10_000 : 1_000;
 const FIRST_SEED = Number(process.env.RAFT_FIRST_SEED ?? 1);
 const ONE_SEED = process.env.RAFT_SEED === undefined ? null : Number(process.env.RAFT_SEED);
 const ONE_SIZE = Number(process.env.RAFT_NODES ?? 3);

@@ -60,6 +60,12 @@ export const TxErrors = {
     retriable: false,
   },
   badRow: { code: 'DDIA_ERR_BAD_ROW', status: 400, title: 'Row is not acceptable', retriable: false },
+  transferAborted: {
+    code: 'DDIA_ERR_TRANSFER_ABORTED',
+    status: 409,
+    title: 'Distributed transaction aborted (nothing was applied)',
+    retriable: true,
+  },
   tooManyTransactions: {
     code: 'DDIA_ERR_TOO_MANY_TRANSACTIONS',
     status: 429,

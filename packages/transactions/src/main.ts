@@ -34,6 +34,6 @@ const service = await createService({
   description: 'Chapter 7: MVCC store with isolation levels, anomaly demos and two-phase commit',
   onClose: () => opened.close(),
 });
-registerRoutes(service.app, opened.db, service.registry);
+registerRoutes(service.app, opened.db, service.registry, { chaos: config.chaos });
 const url = await service.listen();
 service.log.info({ url, recovered: opened.recovered, dataDir: config.dataDir ?? null }, 'transactions ready');

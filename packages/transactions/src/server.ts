@@ -1,7 +1,7 @@
 // HTTP routes of the transactions service: validate, call the engine, answer. Every error
 // the engine throws is a DdiaError, which createService turns into problem+json. A statement
 // that must wait for a lock simply awaits: its request stays open until it can proceed.
-import { DdiaError, type ServiceApp } from '@ddia/common';
+import { CommonErrors, DdiaError, type ServiceApp } from '@ddia/common';
 import { Gauge, type Registry } from 'prom-client';
 import { Type } from 'typebox';
 import type { Database } from './engine/database.js';
@@ -28,8 +28,29 @@ const UpdateBody = Type.Object({ table: Name, where: Expression, set: SetClause 
 const DeleteBody = Type.Object({ table: Name, where: Expression });
 const WithIsolation = { isolation: Type.Optional(Isolation) };
 
-export function registerRoutes(app: ServiceApp, db: Database, registry: Registry): void {
+export interface RouteOptions {
+  /** Fault injection (--chaos): crash right after a durable 2PC step, before answering. */
+  chaos?: boolean;
+  crash?: () => void;
+}
+
+export const PARTICIPANT_CRASH_POINTS = ['prepare', 'commit-prepared'] as const;
+
+export function registerRoutes(app: ServiceApp, db: Database, registry: Registry, options: RouteOptions = {}): void {
   registerMetrics(db, registry);
+  let crashAfter: string | null = null;
+  const maybeCrash = (op: string) => {
+    if (crashAfter === op) (options.crash ?? (() => process.kill(process.pid, 'SIGKILL')))();
+  };
+  app.post(
+    '/chaos/crash-after',
+    { schema: { body: Type.Object({ op: Type.Union(PARTICIPANT_CRASH_POINTS.map((p) => Type.Literal(p))) }) } },
+    async (request) => {
+      if (!options.chaos) throw new DdiaError(CommonErrors.chaosDisabled, 'start the node with --chaos');
+      crashAfter = request.body.op;
+      return { armed: crashAfter };
+    },
+  );
 
   app.post(
     '/tables',
@@ -111,12 +132,14 @@ export function registerRoutes(app: ServiceApp, db: Database, registry: Registry
     { schema: { params: TxParams, body: Type.Object({ gid: GidParams.properties.gid }) } },
     async (request) => {
       await db.prepare(request.params.id, request.body.gid);
+      maybeCrash('prepare');
       return { id: request.params.id, gid: request.body.gid, prepared: true };
     },
   );
   app.get('/prepared', async () => ({ prepared: db.preparedIds() }));
   app.post('/prepared/:gid/commit', { schema: { params: GidParams } }, async (request) => {
     await db.commitPrepared(request.params.gid);
+    maybeCrash('commit-prepared');
     return { gid: request.params.gid, committed: true };
   });
   app.post('/prepared/:gid/rollback', { schema: { params: GidParams } }, async (request) => {

@@ -34,6 +34,7 @@ export const CommonErrors = {
     title: 'Precondition failed',
     retriable: false,
   },
+  uriTooLong: { code: 'DDIA_ERR_URI_TOO_LONG', status: 414, title: 'URI too long', retriable: false },
   payloadTooLarge: {
     code: 'DDIA_ERR_PAYLOAD_TOO_LARGE',
     status: 413,

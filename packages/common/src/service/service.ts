@@ -20,6 +20,8 @@ import type { BaseConfig } from './config.js';
 import { CommonErrors, DdiaError, PROBLEM_CONTENT_TYPE, type Problem } from './errors.js';
 
 export const BODY_BYTES_DEFAULT = 1024 * 1024;
+export const PARAM_BYTES_DEFAULT = 8 * 1024;
+export const URL_BYTES_DEFAULT = 32 * 1024;
 /** How long shutdown waits for in-flight requests before giving up. */
 export const SHUTDOWN_GRACE_MS = 10_000;
 const LINT_FAILING_DEFAULT_METRICS = [
@@ -46,6 +48,13 @@ export interface ServiceOptions {
   description?: string;
   version?: string;
   bodyLimitBytes?: number;
+  /**
+   * Longest URL path parameter in bytes (fastify's default is 100). Key-value services whose
+   * keys travel in the path raise it; the URL as a whole must also fit in `urlBytesMax`.
+   */
+  paramBytesMax?: number;
+  /** Longest request line plus headers Node's HTTP parser accepts (Node's default is 16 KiB). */
+  urlBytesMax?: number;
   /** Readiness for GET /ready: e.g. "has a leader". Liveness (/health) is always the process itself. */
   ready?: () => boolean | Promise<boolean>;
   /** Called once on shutdown after the server stopped accepting and drained: close storage here. */
@@ -84,6 +93,10 @@ export function toDdiaError(error: unknown): DdiaError {
     );
   }
   switch (err?.code) {
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new DdiaError(CommonErrors.uriTooLong, 'a path parameter is longer than this service accepts');
+    case 'FST_ERR_BAD_URL':
+      return new DdiaError(CommonErrors.badRequest, 'the URL is malformed');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new DdiaError(CommonErrors.payloadTooLarge, err.message);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -121,6 +134,9 @@ export function withRawBodies(scope: FastifyInstance | ServiceApp): void {
 
 export async function createService(options: ServiceOptions): Promise<Service> {
   const { config } = options;
+  // Errors the router raises before any route runs go through the same formatter (bound below).
+  let formatFrameworkError: (error: DdiaError, reply: FastifyReply) => unknown = (error, reply) =>
+    sendProblem(reply, error);
   const pretty = process.stdout.isTTY && process.env.NODE_ENV !== 'test';
   const app = Fastify({
     logger: {
@@ -129,6 +145,10 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
     },
     bodyLimit: options.bodyLimitBytes ?? BODY_BYTES_DEFAULT,
+    routerOptions: { maxParamLength: options.paramBytesMax ?? PARAM_BYTES_DEFAULT },
+    http: { maxHeaderSize: options.urlBytesMax ?? URL_BYTES_DEFAULT },
+    frameworkErrors: (error, _request, reply) =>
+      formatFrameworkError(toDdiaError(error), reply as FastifyReply),
     // Per-request info lines would dominate the logs and the benchmarks; failures are logged below.
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: 'idle',
@@ -171,6 +191,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
 
   const formatError =
     options.errorFormatter ?? ((error: DdiaError, reply: FastifyReply) => sendProblem(reply, error));
+  formatFrameworkError = formatError;
   app.setErrorHandler((error, request, reply) => {
     const mapped = toDdiaError(error);
     if (mapped.status >= 500 && !(error instanceof DdiaError)) {

@@ -12,6 +12,14 @@ export class InvariantViolation extends Error {
   override name = 'InvariantViolation';
 }
 
+/** One way a node's log may look to a voter: its in-memory log, or (after a crash) its disk. */
+export interface LogView {
+  lastIndex: number;
+  lastTerm: number;
+  /** The term at `index`, 'compacted' if covered by its snapshot, undefined if absent. */
+  termAt(index: number): number | 'compacted' | undefined;
+}
+
 export function entryKey(e: Entry): string {
   let hex = '';
   for (const b of e.data) hex += b.toString(16).padStart(2, '0');
@@ -121,6 +129,37 @@ export class SafetyChecker {
       this.fail(
         `Leader Completeness: leader ${id} of term ${raft.term} lacks entry ${index} (term ${c.term}) committed in term ${c.commitTerm}`,
       );
+    }
+  }
+
+  /** Leader Completeness, checked before any election happens: no node missing the newest
+   *  committed entry may be able to collect votes from a majority, i.e. be at least as
+   *  up-to-date (§5.4.1) as a quorum of voters. Each node offers every log it might present
+   *  (in memory, or on disk after a crash); a voter is judged by its weakest one. This is the
+   *  argument of §5.4.3 turned into a check, and it catches Figure 8 the moment an old-term
+   *  entry is counted committed, before a later election exploits it. */
+  checkPotentialLeaders(nodes: { id: NodeId; views: LogView[] }[], quorum: number): void {
+    const c = this.maxCommitted;
+    const committed = this.committed[c];
+    if (c === 0 || !committed) return;
+    const weakest = nodes.map(({ views }) =>
+      views.reduce((w, v) => (v.lastTerm < w.lastTerm || (v.lastTerm === w.lastTerm && v.lastIndex < w.lastIndex) ? v : w)),
+    );
+    for (const { id, views } of nodes) {
+      for (const v of views) {
+        const t = v.termAt(c);
+        if (t === 'compacted' || t === committed.term) continue;
+        let votes = 0;
+        for (const w of weakest) {
+          if (v.lastTerm > w.lastTerm || (v.lastTerm === w.lastTerm && v.lastIndex >= w.lastIndex)) votes++;
+        }
+        if (votes >= quorum) {
+          this.fail(
+            `Leader Completeness (potential): ${id} lacks committed entry ${c} (term ${committed.term}) ` +
+              `but its log (last ${v.lastIndex}/t${v.lastTerm}) could win votes from ${votes} of ${nodes.length}`,
+          );
+        }
+      }
     }
   }
 

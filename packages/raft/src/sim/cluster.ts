@@ -24,9 +24,12 @@ export class Cluster {
   queue: Message[] = [];
   private readonly cut = new Set<string>();
   private readonly random: SeededRandom;
+  /** With a fixed membership, also check that no node missing a committed entry could win. */
+  private readonly fixedMembership: boolean;
 
   constructor(options: ClusterOptions) {
     this.random = new SeededRandom(options.seed ?? 1);
+    this.fixedMembership = (options.joiners ?? []).length === 0;
     const founders = options.ids.filter((id) => !options.joiners?.includes(id));
     const boot = bootstrapState(founders.map((id) => ({ id })));
     for (const id of options.ids) {
@@ -71,6 +74,10 @@ export class Cluster {
       .filter((n) => n.raft?.role === 'leader')
       .map((n) => ({ id: n.id, raft: n.raft as NonNullable<SimNode['raft']> }));
     this.checker.checkLeaders(leaders);
+    if (this.fixedMembership) {
+      const nodes = [...this.nodes.values()].map((n) => ({ id: n.id, views: n.logViews() }));
+      this.checker.checkPotentialLeaders(nodes, Math.floor(nodes.length / 2) + 1);
+    }
   }
 
   tick(ids: NodeId[] = [...this.nodes.keys()], times = 1): void {

@@ -6,7 +6,8 @@ import type { Random } from '@ddia/common';
 import { Raft, type RaftConfig } from '../core/raft.js';
 import type { Message, NodeId, Ready, Snapshot } from '../core/types.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
-import { entryKey, type SafetyChecker } from './checker.js';
+import type { RaftLog } from '../core/log.js';
+import { entryKey, type LogView, type SafetyChecker } from './checker.js';
 
 export type SimRaftOptions = Omit<RaftConfig, 'id' | 'random'>;
 
@@ -43,6 +44,13 @@ export class SimNode {
     private readonly random: Random,
     private readonly checker: SafetyChecker | null,
   ) {}
+
+  /** Every log this node might present to a voter: in memory, and on disk (after a crash). */
+  logViews(): LogView[] {
+    const views = [storageLogView(this.storage)];
+    if (this.raft) views.push(memoryLogView(this.raft.log));
+    return views;
+  }
 
   get up(): boolean {
     return this.raft !== null;
@@ -120,6 +128,25 @@ export class SimNode {
     raft.compact(snapshot);
     return snapshot;
   }
+}
+
+export function memoryLogView(log: RaftLog): LogView {
+  return {
+    lastIndex: log.lastIndex(),
+    lastTerm: log.lastTerm(),
+    termAt: (index) => (index <= log.snapshotMeta.index ? 'compacted' : log.term(index)),
+  };
+}
+
+export function storageLogView(storage: MemoryStorage): LogView {
+  const snapIndex = storage.snapshot?.meta.index ?? 0;
+  const snapTerm = storage.snapshot?.meta.term ?? 0;
+  const last = storage.entries[storage.entries.length - 1];
+  return {
+    lastIndex: last?.index ?? snapIndex,
+    lastTerm: last?.term ?? snapTerm,
+    termAt: (index) => (index <= snapIndex ? 'compacted' : storage.entries[index - snapIndex - 1]?.term),
+  };
 }
 
 export function encodeSimSnapshot(stateHash: number): Uint8Array {

@@ -229,6 +229,10 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       return;
     }
     checker.checkLeaders(liveLeaders());
+    checker.checkPotentialLeaders(
+      [...nodes.values()].map((n) => ({ id: n.id, views: n.logViews() })),
+      Math.floor(nodes.size / 2) + 1,
+    );
     if (raft.role === 'leader' && !leaderTerms.has(raft.term)) {
       leaderTerms.add(raft.term);
       stats.leadersElected++;

@@ -89,7 +89,8 @@ export function checkLinearizable<S>(
   let verdict: LinearizabilityVerdict = 'linearizable';
   for (const partition of model.partition(relevant)) {
     const partitionStartMs = nowMs();
-    const outcome = searchLinearization(model, partition.operations, { deadlineMs, nowMs });
+    const operations = model.pruneUnobservable?.(partition.operations) ?? partition.operations;
+    const outcome = searchLinearization(model, operations, { deadlineMs, nowMs });
     const result: PartitionResult = {
       verdict: outcome.verdict,
       operationCount: partition.operations.length,

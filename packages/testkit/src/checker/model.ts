@@ -29,6 +29,12 @@ export interface Model<S = unknown> {
   /** Read-only functions: an unknown-outcome read constrains nothing and is dropped. */
   isReadOnly(op: Operation): boolean;
   partition(operations: Operation[]): Partition[];
+  /**
+   * Optional: drops unknown-outcome operations whose effect no other operation can observe.
+   * Such an operation may be taken never to have happened, so dropping it cannot change the
+   * verdict, while every open-ended operation multiplies the search (Knossos does the same).
+   */
+  pruneUnobservable?(operations: Operation[]): Operation[];
   describeOperation(op: Operation): string;
   describeState(state: S): string;
 }

@@ -1,0 +1,87 @@
+// Entry of the 2PC coordinator:
+//   node packages/transactions/dist/distributed/coordinator-main.js --port N --data-dir DIR \
+//     --participants p0=http://127.0.0.1:7401,p1=http://127.0.0.1:7402 [--chaos]
+// Each participant is a transaction node (dist/main.js) owning the accounts with id % peers = its index.
+import { join } from 'node:path';
+import { configOrExit, createService, Log } from '@ddia/common';
+import { Coordinator, type ChaosPoint, type DecisionRecord } from './coordinator.js';
+import { registerCoordinatorRoutes } from './coordinator-server.js';
+import { HttpParticipant, type Participant } from './participant.js';
+
+/** How often in-doubt transactions are looked for and resolved. */
+export const RECOVER_INTERVAL_MS = 500;
+
+const config = configOrExit({
+  participants: {
+    type: 'string',
+    description: 'the transaction nodes in shard order: p0=http://127.0.0.1:7401,p1=http://127.0.0.1:7402',
+  },
+});
+const shards = (config.extra.participants ?? '')
+  .split(',')
+  .filter(Boolean)
+  .map((entry) => {
+    const [id, url] = entry.split('=');
+    if (!id || !url || !/^https?:\/\//.test(url)) {
+      console.error(`--participants: ${JSON.stringify(entry)} is not id=http://host:port`);
+      process.exit(2);
+    }
+    return { id, url: url.replace(/\/$/, '') };
+  });
+if (shards.length === 0) {
+  console.error('--participants: give the transaction nodes, e.g. --participants p0=http://127.0.0.1:7401,p1=...');
+  process.exit(2);
+}
+if (!config.dataDir) {
+  console.error('--data-dir: the coordinator needs a directory for its durable decision log');
+  process.exit(2);
+}
+const log = await Log.open({ dir: join(config.dataDir, 'decisions'), fsync: 'group' });
+const records: DecisionRecord[] = [];
+for await (const { record } of log.entries(log.firstIndex)) {
+  records.push(JSON.parse(Buffer.from(record).toString('utf8')) as DecisionRecord);
+}
+const participants = new Map<string, Participant>(shards.map((p) => [p.id, new HttpParticipant(p.id, p.url)]));
+let armed: ChaosPoint | null = null;
+const coordinator = new Coordinator(
+  config.id,
+  participants,
+  { append: async (r) => void (await log.append(Buffer.from(JSON.stringify(r)))) },
+  async (point) => {
+    // Chaos: die at this step of the protocol as a power cut would.
+    if (armed === point) process.kill(process.pid, 'SIGKILL');
+  },
+);
+coordinator.restore(records);
+await coordinator.start();
+
+const service = await createService({
+  name: 'transactions-coordinator',
+  config,
+  description: 'Two-phase commit coordinator for bank transfers across transaction nodes',
+  onClose: async () => {
+    clearInterval(resolver);
+    await log.close();
+  },
+});
+registerCoordinatorRoutes(service.app, {
+  coordinator,
+  shards: shards.map((p) => p.id),
+  chaos: config.chaos,
+  arm: (point) => {
+    armed = point;
+  },
+});
+let resolving = false;
+const resolver = setInterval(() => {
+  if (resolving) return;
+  resolving = true;
+  coordinator
+    .recover()
+    .catch((e) => service.log.warn({ err: e }, 'recovery round failed'))
+    .finally(() => {
+      resolving = false;
+    });
+}, RECOVER_INTERVAL_MS);
+const url = await service.listen();
+service.log.info({ url, pending: coordinator.pendingDecisions().length }, 'coordinator ready');
