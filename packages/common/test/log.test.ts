@@ -48,6 +48,16 @@ describe('Log', () => {
     await log.close();
   });
 
+  it('syncs only the appends that ask for it under the never policy, sharing one fdatasync', async () => {
+    const log = await Log.open({ dir, fsync: 'never' });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(enc(`n${i}`))));
+    expect(log.stats.fsyncs).toBe(0);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(enc(`s${i}`), { sync: i % 2 === 0 })));
+    expect(log.stats.fsyncs).toBeGreaterThan(0);
+    expect(log.stats.fsyncs).toBeLessThanOrEqual(3);
+    await log.close();
+  });
+
   it('rolls segments and reads across them', async () => {
     const log = await Log.open({ dir, segmentBytesMax: 100 });
     for (let i = 0; i < 50; i++) await log.append(enc(`record-${i}`));

@@ -77,6 +77,7 @@ type Op =
       kind: 'append';
       firstIndex: number;
       records: Uint8Array[];
+      sync: boolean;
       resolve: (i: number) => void;
       reject: (e: unknown) => void;
     }
@@ -84,6 +85,14 @@ type Op =
   | { kind: 'drop'; beforeIndex: number; resolve: () => void; reject: (e: unknown) => void }
   | { kind: 'reset'; nextIndex: number; resolve: () => void; reject: (e: unknown) => void }
   | { kind: 'sync'; resolve: () => void; reject: (e: unknown) => void };
+
+export interface AppendOptions {
+  /**
+   * Under the 'interval' and 'never' policies, make this append durable before it resolves
+   * (appends queued with it share the fdatasync). Under 'always' and 'group' every append is.
+   */
+  sync?: boolean;
+}
 
 export interface LogRecovery {
   /** Bytes cut from the end of the last segment because its last record was torn. */
@@ -206,12 +215,12 @@ export class Log {
   }
 
   /** Appends one record; resolves with its index once durable under the log's fsync policy. */
-  append(record: Uint8Array): Promise<number> {
-    return this.appendBatch([record]);
+  append(record: Uint8Array, options?: AppendOptions): Promise<number> {
+    return this.appendBatch([record], options);
   }
 
   /** Appends records atomically in order; resolves with the index of the first. */
-  appendBatch(records: Uint8Array[]): Promise<number> {
+  appendBatch(records: Uint8Array[], options: AppendOptions = {}): Promise<number> {
     if (this.closed || this.failure) return Promise.reject(this.closedError());
     for (const record of records) {
       if (record.length > RECORD_BYTES_MAX) {
@@ -223,7 +232,7 @@ export class Log {
     for (let i = 0; i < records.length; i++) this.pending.set(firstIndex + i, records[i]!);
     this.stats_.appends += records.length;
     return new Promise((resolve, reject) =>
-      this.enqueue({ kind: 'append', firstIndex, records, resolve, reject }),
+      this.enqueue({ kind: 'append', firstIndex, records, sync: options.sync ?? false, resolve, reject }),
     );
   }
 
@@ -442,6 +451,11 @@ export class Log {
     if (this.fsync === 'always' || this.fsync === 'group') {
       // The O_DSYNC write above was the fsync.
       this.stats_.fsyncs++;
+    } else if (batch.some((op) => op.sync)) {
+      // LevelDB's WriteOptions.sync: one fdatasync covers this batch and everything before it.
+      await active.handle.datasync();
+      this.stats_.fsyncs++;
+      this.dirty = false;
     } else {
       this.dirty = true;
     }

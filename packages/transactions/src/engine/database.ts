@@ -232,7 +232,7 @@ export class Database {
       if (tx.isolation === 'serializable-2pl') await this.lockPredicate(tx, table, predicate);
       const mode = this.readMode(tx);
       const rows: Row[] = [];
-      for (const [key, chain] of table.chains) {
+      for (const [key, chain] of chainsFor(table, predicate)) {
         const i = visibleIndex(chain, tx, mode);
         const row = i >= 0 ? chain[i]!.row : null;
         const hit = row !== null && matches(predicate, row);
@@ -543,7 +543,7 @@ export class Database {
     const mode = this.readMode(tx);
     // The rows to change are chosen by the statement's snapshot (as in PostgreSQL).
     const candidates: { key: string; seen: Version }[] = [];
-    for (const [key, chain] of table.chains) {
+    for (const [key, chain] of chainsFor(table, predicate)) {
       const i = visibleIndex(chain, tx, mode);
       const row = i >= 0 ? chain[i]!.row : null;
       const hit = row !== null && matches(predicate, row);
@@ -629,7 +629,7 @@ export class Database {
   private async lockPredicate(tx: Tx, table: Table, predicate: Compiled): Promise<void> {
     for (;;) {
       const blockers = new Set<Tx>();
-      for (const chain of table.chains.values()) {
+      for (const [, chain] of chainsFor(table, predicate)) {
         const writer = otherWriter(chain, tx);
         if (!writer) continue;
         const head = chain[chain.length - 1]!;
@@ -853,6 +853,31 @@ export class Database {
       return [column, compile(source, `set ${column}`)];
     });
   }
+}
+
+/**
+ * The primary key a predicate pins down (`id = 3`, `3 = id`, or such a term inside an
+ * `and`), so that the statement reads one chain instead of scanning the table: the
+ * primary-key index lookup of a real database.
+ */
+export function pinnedKey(predicate: Compiled, primaryKey: string): string | undefined {
+  const visit = (e: Compiled['ast']): string | undefined => {
+    if (e.kind !== 'binary') return undefined;
+    if (e.op === 'and') return visit(e.left) ?? visit(e.right);
+    if (e.op !== '=') return undefined;
+    const [col, lit] = e.left.kind === 'column' ? [e.left, e.right] : [e.right, e.left];
+    if (col.kind !== 'column' || col.name !== primaryKey || lit.kind !== 'literal') return undefined;
+    return typeof lit.value === 'number' || typeof lit.value === 'string' ? keyOf(lit.value) : undefined;
+  };
+  return visit(predicate.ast);
+}
+
+/** The chains a predicate can match: one when it pins the primary key, else all. */
+function chainsFor(table: Table, predicate: Compiled): Iterable<[string, Version[]]> {
+  const key = pinnedKey(predicate, table.primaryKey);
+  if (key === undefined) return table.chains;
+  const chain = table.chains.get(key);
+  return chain ? [[key, chain]] : [];
 }
 
 /** Whether a lock's predicate covers a row; one it cannot evaluate is taken to cover it. */

@@ -8,6 +8,7 @@ import {
   INCONSISTENT,
   type Model,
   partitionByKey,
+  pruneUnobservedWrites,
   sameValue,
   show,
   valueKey,
@@ -51,7 +52,7 @@ export function createCasRegisterModel(options: CasRegisterOptions = {}): Model<
     },
     isReadOnly: (op) => op.f === 'read',
     partition: partitionByKey,
-    pruneUnobservable: pruneUnobservedWrites,
+    pruneUnobservable: (operations) => pruneUnobservedWrites(operations, { read: 'read', write: 'write' }),
     describeOperation(op) {
       const arg = op.f === 'cas' ? casArgument(op.input) : undefined;
       const what =
@@ -64,39 +65,6 @@ export function createCasRegisterModel(options: CasRegisterOptions = {}): Model<
     },
     describeState: show,
   };
-}
-
-/**
- * An info write (or cas) that sets a value no operation ever observes can be taken never to
- * have happened: putting it anywhere in a linearization only sets a state that nobody reads,
- * and no successful cas expects. Observed values are what ok reads returned and what ok cas
- * expected, closed over kept info cas (one that sets an observed value may need its `from`).
- */
-function pruneUnobservedWrites(operations: Operation[]): Operation[] {
-  const observed = new Set<string>();
-  for (const op of operations) {
-    if (op.status !== 'ok') continue;
-    if (op.f === 'read') observed.add(valueKey(op.output));
-    else if (op.f === 'cas') observed.add(valueKey(casArgument(op.input)!.from));
-  }
-  const infoCas = operations.filter((op) => op.status === 'info' && op.f === 'cas');
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const op of infoCas) {
-      const arg = casArgument(op.input)!;
-      const from = valueKey(arg.from);
-      if (observed.has(valueKey(arg.to)) && !observed.has(from)) {
-        observed.add(from);
-        grew = true;
-      }
-    }
-  }
-  return operations.filter((op) => {
-    if (op.status !== 'info') return true;
-    if (op.f === 'write') return observed.has(valueKey(op.input));
-    if (op.f === 'cas') return observed.has(valueKey(casArgument(op.input)!.to));
-    return true;
-  });
 }
 
 /** The register starting at nil. */

@@ -8,6 +8,7 @@ import {
   INCONSISTENT,
   type Model,
   partitionByKey,
+  pruneUnobservedWrites,
   sameValue,
   show,
   valueKey,
@@ -67,6 +68,11 @@ export function createKvModel(options: KvModelOptions = {}): Model<unknown> {
     },
     isReadOnly: (op) => op.f === 'get',
     partition: partitionByKey,
+    // Appends build on the value before them, so only append-free keys are pruned.
+    pruneUnobservable: (operations) =>
+      operations.some((op) => op.f === 'append')
+        ? operations
+        : pruneUnobservedWrites(operations, { read: 'get', write: 'put' }),
     describeOperation(op) {
       const arg = op.f === 'cas' ? casArgument(op.input) : undefined;
       const what =
