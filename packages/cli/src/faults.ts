@@ -11,7 +11,7 @@ import { isAlive, STARTUP_TIMEOUT_MS, spawnDetached } from './processes.js';
 import { type LabState, loadState, type NodeRecord } from './state.js';
 import type { NodePlan, ServiceDef } from './topology.js';
 
-/** Link proxies sit above a service's ports: n<i> reaches n<j> at basePort + 510 + 10·i + j. */
+/** Link proxies sit above a service's ports: n<i> reaches n<j> at basePort + 500 + 10·i + j. */
 export const PROXY_PORT_OFFSET = 500;
 const CONTROL_PORT_OFFSET = 499;
 const POLL_INTERVAL_MS = 100;

@@ -1,8 +1,8 @@
 // Starting, signalling and watching local service processes.
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { HttpClient } from '@ddia/common';
+import { HttpClient, isProcessAlive } from '@ddia/common';
 
 export const STARTUP_TIMEOUT_MS = 30_000;
 const POLL_INTERVAL_MS = 100;
@@ -11,21 +11,7 @@ export const STOP_GRACE_MS = 5_000;
 
 const client = new HttpClient({ retries: 0, deadlineMs: HEALTH_DEADLINE_MS });
 
-/** Whether `pid` is a running process. A zombie (exited, not yet reaped by its parent) is not. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    // /proc/<pid>/stat: "pid (comm) S ...": the state letter follows the last ')'.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc (macOS): kill(0) is the best answer there is
-  }
-}
+export const isAlive = isProcessAlive;
 
 /** Starts a detached process whose stdout and stderr go to `logFile`; it outlives this CLI. */
 export function spawnDetached(command: string[], env: Record<string, string>, logFile: string): number {

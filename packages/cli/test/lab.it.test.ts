@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isProcessAlive } from '@ddia/common';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -19,16 +20,7 @@ function ddia(...args: string[]) {
   return { code: result.status, out: result.stdout, err: result.stderr };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // An exited child of a parent that is gone may linger as a zombie until reaped.
-  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
-  return !/\) Z /.test(stat);
-}
+const alive = isProcessAlive;
 
 afterAll(() => {
   ddia('down');
@@ -104,11 +96,21 @@ async function timedHealth(url: string): Promise<number | 'failed'> {
 
 describe.skipIf(!kvBuilt)('ddia up kv: a cluster behind the fault proxy', () => {
   it('adds latency, partitions and heals the links between nodes', async () => {
+    try {
+      await latencyPartitionHeal();
+    } finally {
+      ddia('down');
+    }
+  });
+});
+
+async function latencyPartitionHeal(): Promise<void> {
+  {
     const upped = ddia('up', 'kv', '--nodes', '3');
     expect(upped.code, upped.err + upped.out).toBe(0);
     expect(upped.out).toContain('kv fault proxy');
-    // n1 reaches n2 through its outgoing link proxy at basePort + 510 + 10*1 + 2.
-    const n1ToN2 = 'http://127.0.0.1:7522';
+    // n1 reaches n2 through its outgoing link proxy at basePort + 500 + 10*1 + 2.
+    const n1ToN2 = 'http://127.0.0.1:7513';
     const base = await timedHealth(n1ToN2);
     expect(base).not.toBe('failed');
 
@@ -120,7 +122,7 @@ describe.skipIf(!kvBuilt)('ddia up kv: a cluster behind the fault proxy', () => 
     const cut = ddia('partition', 'kv-n1', 'kv-n2,kv-n3');
     expect(cut.code, cut.err).toBe(0);
     expect(await timedHealth(n1ToN2)).toBe('failed');
-    expect(await timedHealth('http://127.0.0.1:7532')).not.toBe('failed'); // n3 -> n2 stays inside one side
+    expect(await timedHealth('http://127.0.0.1:7533')).not.toBe('failed'); // n3 -> n2 stays inside one side
 
     expect(ddia('heal').code).toBe(0);
     const healed = await timedHealth(n1ToN2);
@@ -131,8 +133,8 @@ describe.skipIf(!kvBuilt)('ddia up kv: a cluster behind the fault proxy', () => 
     expect(ddia('latency', 'kv-n1', 'nobody', '5').code).toBe(2);
     expect(ddia('down', 'kv').code).toBe(0);
     expect(await timedHealth(n1ToN2)).toBe('failed');
-  });
-});
+  }
+}
 
 describe('ddia start (pnpm start)', () => {
   it('starts every built service and a landing page, and Ctrl-C leaves no process behind', async () => {

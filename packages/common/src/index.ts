@@ -1,6 +1,7 @@
 export * from './core/assert.js';
 export * from './core/clock.js';
 export * from './core/crc32c.js';
+export * from './core/process-liveness.js';
 export * from './core/random.js';
 export * from './core/varint.js';
 export * from './net/http-client.js';

@@ -10,7 +10,7 @@ describe('HttpClient', () => {
 
   beforeAll(async () => {
     server = createServer((req, res) => {
-      seen.traceparent = req.headers.traceparent;
+      seen.traceparent = String(req.headers.traceparent);
       if (req.url === '/flaky') {
         flaky++;
         if (flaky < 3) {

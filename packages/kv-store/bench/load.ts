@@ -15,6 +15,8 @@ export interface LoadResult {
   clients: number;
   ops: number;
   errors: number;
+  /** Failed requests by HTTP status, or by error name when no answer came. */
+  errorKinds: Record<string, number>;
   seconds: number;
   opsPerSecond: number;
   p50Ms: number;
@@ -39,6 +41,11 @@ export async function runLoad(options: {
   };
   const latencies: number[] = [];
   let errors = 0;
+  const errorKinds: Record<string, number> = {};
+  const fail = (kind: string) => {
+    errors++;
+    errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+  };
   const start = performance.now();
   const endAt = start + options.durationMs;
   await Promise.all(
@@ -55,9 +62,9 @@ export async function runLoad(options: {
           });
           await res.body.arrayBuffer();
           if (res.statusCode >= 200 && res.statusCode < 300) latencies.push(performance.now() - t0);
-          else errors++;
-        } catch {
-          errors++;
+          else fail(String(res.statusCode));
+        } catch (error) {
+          fail((error as Error).name);
         }
       }
     }),
@@ -73,6 +80,7 @@ export async function runLoad(options: {
     clients: options.clients,
     ops: latencies.length,
     errors,
+    errorKinds,
     seconds,
     opsPerSecond: latencies.length / seconds,
     p50Ms: pct(0.5),

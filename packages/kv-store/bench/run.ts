@@ -87,7 +87,7 @@ async function benchSystem(system: System): Promise<Map<string, LoadResult>> {
       const r = await measure(system, workload, clients, CELL_MS);
       results.set(`${workload}/${clients}`, r);
       console.log(
-        `${system.name.padEnd(16)} ${workload.padEnd(5)} c=${String(clients).padEnd(3)} ${r.opsPerSecond.toFixed(0).padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  errors ${r.errors}`,
+        `${system.name.padEnd(16)} ${workload.padEnd(5)} c=${String(clients).padEnd(3)} ${r.opsPerSecond.toFixed(0).padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  errors ${r.errors} ${JSON.stringify(r.errorKinds)}`,
       );
     }
   }

@@ -84,8 +84,8 @@ describe.skipIf(missing !== undefined)('reliability with real processes', () => 
     for (const t of times) expect(t).toBeLessThan(2 * ELECTION_TIMEOUT_MAX_MS);
   });
 
-  it('restart of every node (SIGKILL) keeps every acknowledged write', { timeout: 90_000 }, async () => {
-    const cluster = await startKvCluster(3);
+  it.each(['level', 'lsm'])('restart of every node (SIGKILL) keeps every acknowledged write (--engine %s)', { timeout: 90_000 }, async (engine) => {
+    const cluster = await startKvCluster(3, { extra: () => ['--engine', engine] });
     try {
       const written = new Map<string, string>();
       for (let i = 0; i < 60; i++) {

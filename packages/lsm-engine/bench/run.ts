@@ -14,6 +14,9 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const nFlag = args.indexOf('--n');
 const N = nFlag >= 0 ? Number(args[nFlag + 1]) : quick ? 20_000 : 1_000_000;
+const enginesFlag = args.indexOf('--engines');
+/** `--engines lsm` runs one engine alone (for profiling); the default runs both and RocksDB. */
+const ENGINES = enginesFlag >= 0 ? args[enginesFlag + 1]!.split(',') : ['lsm', 'leveldb', 'rocksdb'];
 const KEY_BYTES = 16;
 const VALUE_BYTES = 100;
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -159,9 +162,11 @@ function rocksdb(): Record<Workload, number> | null {
 console.log(
   `db_bench workloads: ${N} entries, ${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values, one op at a time`,
 );
-const lsm = await run('lsm');
-const leveldb = await run('leveldb');
-const rocks = rocksdb();
+const skipped = {} as Record<Workload, number>;
+const lsm = ENGINES.includes('lsm') ? await run('lsm') : skipped;
+const leveldb = ENGINES.includes('leveldb') ? await run('leveldb') : skipped;
+const rocks = ENGINES.includes('rocksdb') ? rocksdb() : null;
+if (!ENGINES.includes('lsm') || !ENGINES.includes('leveldb')) process.exit(0);
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`;
 const rows = WORKLOADS.map((w) => ({
   workload: w,

@@ -46,6 +46,14 @@ const ENTRIES_PER_SLICE = 2048;
 /** Tiered compaction keeps every run in level 0, so it stalls writes later than leveled. */
 const TIERED_STALL_FACTOR = 3;
 const TABLE_NAME = /^(\d{6,})\.sst$/;
+/** Fast-path writes between yields to the event loop (see write()). */
+const WRITES_PER_YIELD = 32;
+
+function batchUserBytes(ops: readonly WriteOp[]): number {
+  let bytes = 0;
+  for (const op of ops) bytes += op.key.length + op.value.length;
+  return bytes;
+}
 
 interface Writer {
   ops: WriteOp[];
@@ -101,6 +109,7 @@ export class LsmDb {
   private readonly snapshots: number[] = [];
   private readonly writers: Writer[] = [];
   private writing = false;
+  private writesSinceYield = 0;
   private background: Promise<void> | null = null;
   private manualWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private progressWaiters: (() => void)[] = [];
@@ -202,7 +211,7 @@ export class LsmDb {
     this.install(version);
     // WAL continuity: the manifest says records before walIndex are in tables.
     if (this.wal.nextIndex < this.walIndex) {
-      await this.wal.log.reset(this.walIndex);
+      await this.wal.reset(this.walIndex);
     } else if (this.wal.firstIndex > this.walIndex) {
       throw new CorruptWalError(
         'wal',
@@ -234,6 +243,7 @@ export class LsmDb {
         await this.flushImmutable();
       }
     }
+    await this.wal.startAppending();
   }
 
   private absorbCounters(edit: VersionEdit): void {
@@ -269,15 +279,58 @@ export class LsmDb {
 
   // ---------------------------------------------------------------- writes
 
-  /** Applies `ops` atomically; resolves once in the WAL (and fsynced when `sync`). */
+  /**
+   * Applies `ops` atomically; resolves once in the WAL (in the page cache, or fsynced when
+   * `sync`). A non-sync write with nobody queued ahead and room in the memtable takes the fast
+   * path: WAL append, memtable insert and publish all happen in this call, with no await.
+   */
   write(ops: WriteOp[], sync: boolean): Promise<void> {
     if (this.closing || this.closed) return Promise.reject(new EngineFailedError('the database is closed'));
     if (this.failure) return Promise.reject(this.failedError());
     if (ops.length === 0) return Promise.resolve();
+    if (
+      !sync &&
+      !this.writing &&
+      this.writers.length === 0 &&
+      this.mem.bytes < this.options.writeBufferBytes
+    ) {
+      const record = encodeBatch(this.lastSeq + 1, ops);
+      try {
+        this.wal.appendSync([record]);
+      } catch (err) {
+        this.failure = err;
+        return Promise.reject(err);
+      }
+      this.applyRecords([record], batchUserBytes(ops));
+      // Consecutive fast-path writes never leave the microtask queue; yield to the event loop
+      // now and then so that background I/O completions and timers get their turn.
+      if (++this.writesSinceYield >= WRITES_PER_YIELD) {
+        this.writesSinceYield = 0;
+        return new Promise((resolve) => setImmediate(resolve));
+      }
+      return Promise.resolve();
+    }
     return new Promise((resolve, reject) => {
       this.writers.push({ ops, sync, freeze: false, resolve, reject });
       if (!this.writing) void this.writeLoop();
     });
+  }
+
+  /** Inserts WAL records into the memtable and publishes their sequence numbers. */
+  private applyRecords(records: readonly Buffer[], userBytes: number): void {
+    let last = this.lastSeq;
+    // The memtable references the WAL record's bytes: no copy per key or value.
+    for (const record of records) {
+      const { firstSeq, count } = decodeBatch(
+        record,
+        (s, kind, key, value) => this.mem.add(key, s, kind, value),
+        false,
+      );
+      last = firstSeq + count - 1;
+      this.counters.walBytes += record.length;
+    }
+    this.counters.userBytes += userBytes;
+    this.lastSeq = last;
   }
 
   private async writeLoop(): Promise<void> {
@@ -309,7 +362,7 @@ export class LsmDb {
         ) {
           const w = this.writers.shift()!;
           group.push(w);
-          for (const op of w.ops) bytes += op.key.length + op.value.length;
+          bytes += batchUserBytes(w.ops);
         }
         let seq = this.lastSeq + 1;
         const records: Buffer[] = [];
@@ -318,20 +371,15 @@ export class LsmDb {
           seq += w.ops.length;
         }
         try {
-          await this.wal.append(records);
+          this.wal.appendSync(records);
+          // Group commit: one fdatasync covers every writer in the group (LevelDB DBImpl::Write).
           if (group.some((w) => w.sync)) await this.wal.sync();
         } catch (err) {
           this.failure = err;
           for (const w of group) w.reject(err);
           continue;
         }
-        // The memtable references the WAL record's bytes: no copy per key or value.
-        for (const record of records) {
-          decodeBatch(record, (s, kind, key, value) => this.mem.add(key, s, kind, value), false);
-          this.counters.walBytes += record.length;
-        }
-        this.counters.userBytes += bytes;
-        this.lastSeq = seq - 1;
+        this.applyRecords(records, bytes);
         for (const w of group) w.resolve();
       }
     } finally {

@@ -24,7 +24,12 @@ async function startNode(
   net: LocalNetwork,
   id: string,
   members: { id: string }[],
-  options: { join?: boolean; snapshotEntries?: number; storage?: MemoryStorage; readOnly?: 'safe' | 'lease' } = {},
+  options: {
+    join?: boolean;
+    snapshotEntries?: number;
+    storage?: MemoryStorage;
+    readOnly?: 'safe' | 'lease';
+  } = {},
 ): Promise<TestNode> {
   const machine = new KvMachine();
   const storage = options.storage ?? new MemoryStorage();
@@ -75,14 +80,21 @@ describe('RaftNode driver', () => {
     const s = leader.node.status();
     expect(s.role).toBe('leader');
     expect(s.commitIndex).toBeGreaterThanOrEqual(second.index);
-    expect(Object.keys(s.progress).sort()).toEqual(nodes.filter((n) => n !== leader).map((n) => n.node.id).sort());
+    expect(Object.keys(s.progress).sort()).toEqual(
+      nodes
+        .filter((n) => n !== leader)
+        .map((n) => n.node.id)
+        .sort(),
+    );
     for (const p of Object.values(s.progress)) expect(p.matchIndex).toBeGreaterThan(0);
   });
 
   it('a follower refuses proposals with NotLeaderError naming the leader', async () => {
     const nodes = await startCluster(new LocalNetwork(), ['n1', 'n2', 'n3']);
     const leader = leaderOf(nodes);
-    await until('followers know the leader', () => nodes.every((n) => n.node.status().leaderId === leader.node.id));
+    await until('followers know the leader', () =>
+      nodes.every((n) => n.node.status().leaderId === leader.node.id),
+    );
     const follower = nodes.find((n) => n !== leader) as TestNode;
     const err = await follower.node.propose(cmd('a=b')).catch((e) => e);
     expect(err).toBeInstanceOf(NotLeaderError);
@@ -186,6 +198,8 @@ describe('RaftNode driver', () => {
     ).rejects.toBeInstanceOf(RaftBadRequestError);
     const nodes = await startCluster(new LocalNetwork(), ['n1']);
     await expect(nodes[0].node.transferLeadership('nobody')).rejects.toBeInstanceOf(RaftBadRequestError);
-    await expect(nodes[0].node.addMember({ id: 'n5', url: 'ftp://x' })).rejects.toBeInstanceOf(RaftBadRequestError);
+    await expect(nodes[0].node.addMember({ id: 'n5', url: 'ftp://x' })).rejects.toBeInstanceOf(
+      RaftBadRequestError,
+    );
   });
 });

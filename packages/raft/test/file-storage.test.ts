@@ -32,7 +32,11 @@ describe('FileStorage', () => {
 
   it('restart recovers term, vote, commit and entries', async () => {
     const s = await FileStorage.open({ dir, fsync: 'always' });
-    await s.save({ snapshot: null, entries: [e(1, 1), e(2, 1), e(3, 2)], hardState: { term: 2, vote: 'n2', commit: 2 } });
+    await s.save({
+      snapshot: null,
+      entries: [e(1, 1), e(2, 1), e(3, 2)],
+      hardState: { term: 2, vote: 'n2', commit: 2 },
+    });
     await s.close();
     const r = await FileStorage.open({ dir });
     const state = await r.load();
@@ -47,8 +51,16 @@ describe('FileStorage', () => {
 
   it('a conflicting suffix from a new leader replaces the old one', async () => {
     const s = await FileStorage.open({ dir });
-    await s.save({ snapshot: null, entries: [e(1, 1), e(2, 1), e(3, 1), e(4, 1)], hardState: { term: 1, vote: null, commit: 1 } });
-    await s.save({ snapshot: null, entries: [e(3, 3, 'new3')], hardState: { term: 3, vote: null, commit: 1 } });
+    await s.save({
+      snapshot: null,
+      entries: [e(1, 1), e(2, 1), e(3, 1), e(4, 1)],
+      hardState: { term: 1, vote: null, commit: 1 },
+    });
+    await s.save({
+      snapshot: null,
+      entries: [e(3, 3, 'new3')],
+      hardState: { term: 3, vote: null, commit: 1 },
+    });
     await s.close();
     const r = await FileStorage.open({ dir });
     const state = await r.load();
@@ -72,7 +84,11 @@ describe('FileStorage', () => {
 
   it('a snapshot from the leader replaces a log that does not contain its last entry', async () => {
     const s = await FileStorage.open({ dir });
-    await s.save({ snapshot: null, entries: [e(1, 1), e(2, 1), e(3, 1)], hardState: { term: 1, vote: null, commit: 1 } });
+    await s.save({
+      snapshot: null,
+      entries: [e(1, 1), e(2, 1), e(3, 1)],
+      hardState: { term: 1, vote: null, commit: 1 },
+    });
     await s.save({
       snapshot: { meta: { index: 10, term: 4, conf }, data: new Uint8Array([1, 2, 3]) },
       entries: [e(11, 4)],

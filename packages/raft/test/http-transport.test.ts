@@ -43,7 +43,10 @@ describe('HTTP transport', () => {
         id,
         members,
         storage: new MemoryStorage(),
-        transport: new HttpTransport({ self: id, peers: Object.fromEntries(members.map((m) => [m.id, m.url])) }),
+        transport: new HttpTransport({
+          self: id,
+          peers: Object.fromEntries(members.map((m) => [m.id, m.url])),
+        }),
         stateMachine: machine,
         tickMs: 20,
         snapshotEntries: 5,
@@ -72,7 +75,11 @@ describe('HTTP transport', () => {
     const fresh = Fastify();
     const received: unknown[] = [];
     registerRaftRoutes(fresh, { receive: (m) => received.push(...m) });
-    const bad = await fresh.inject({ method: 'POST', url: '/raft/messages', payload: { messages: [{ type: 'nope' }] } });
+    const bad = await fresh.inject({
+      method: 'POST',
+      url: '/raft/messages',
+      payload: { messages: [{ type: 'nope' }] },
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.headers['content-type']).toContain('application/problem+json');
     expect(bad.json().code).toBe('DDIA_ERR_RAFT_BAD_REQUEST');
@@ -123,7 +130,9 @@ describe('HTTP transport', () => {
       snapshotMeta: { index: 9, term: 2, conf: { members: [{ id: 'n1', voter: true }] } },
     };
     expect(() => a.add({ message, offset: 4, totalBytes: 8, chunk: 'AAAA' })).toThrow(/out of sequence/);
-    expect(a.add({ message, offset: 0, totalBytes: 6, chunk: Buffer.from('abc').toString('base64') })).toBeNull();
+    expect(
+      a.add({ message, offset: 0, totalBytes: 6, chunk: Buffer.from('abc').toString('base64') }),
+    ).toBeNull();
     const done = a.add({ message, offset: 3, totalBytes: 6, chunk: Buffer.from('def').toString('base64') });
     expect(new TextDecoder().decode(done?.snapshot?.data)).toBe('abcdef');
     expect(done?.snapshot?.meta.index).toBe(9);

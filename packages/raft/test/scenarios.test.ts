@@ -209,8 +209,10 @@ describe('§5.4 safety', () => {
       seed: 8,
       raft: { preVote: false, checkQuorum: false, appendEntriesMax: 1, unsafeCommitOldTerms: unsafe },
     });
-    const votesOnly = (...to: string[]) => (m: Message) =>
-      (m.type === 'vote' || m.type === 'voteResp') && to.includes(m.to);
+    const votesOnly =
+      (...to: string[]) =>
+      (m: Message) =>
+        (m.type === 'vote' || m.type === 'voteResp') && to.includes(m.to);
     elect(c, 's1');
     c.tick(['s1']);
     c.deliver();
@@ -281,7 +283,7 @@ describe('§5.1 / Figure 2 persistence', () => {
     const terms = ids3.map((id) => c.raft(id).term);
     for (const id of ids3) c.crash(id);
     for (const id of ids3) c.restart(id);
-    ids3.forEach((id, i) => expect(c.raft(id).term).toBe(terms[i]));
+    expect(ids3.map((id) => c.raft(id).term)).toEqual(terms);
     const leader = c.stabilize() as string;
     c.propose(leader, 'd');
     c.deliver();
@@ -305,7 +307,9 @@ describe('§5.1 / Figure 2 persistence', () => {
     c.raft('n3').becomeFollower(votedTerm - 1, null);
     c.campaign('n3');
     expect(c.raft('n3').term).toBe(votedTerm);
-    const answers = c.deliver((m) => (m.type === 'vote' && m.to === 'n1') || (m.type === 'voteResp' && m.from === 'n1'));
+    const answers = c.deliver(
+      (m) => (m.type === 'vote' && m.to === 'n1') || (m.type === 'voteResp' && m.from === 'n1'),
+    );
     expect(answers.find((m) => m.type === 'voteResp')?.reject).toBe(true);
   });
 });
@@ -447,7 +451,11 @@ describe('diss. §6.4 reads', () => {
   });
 
   it('lease reads answer without a heartbeat round while the lease holds, and stop trusting it after', () => {
-    const c = new Cluster({ ids: ids3, seed: 67, raft: { readOnly: 'lease', checkQuorum: true, electionTicks: 10 } });
+    const c = new Cluster({
+      ids: ids3,
+      seed: 67,
+      raft: { readOnly: 'lease', checkQuorum: true, electionTicks: 10 },
+    });
     elect(c, 'n1');
     c.tick(['n1']);
     c.deliver();

@@ -18,13 +18,21 @@ function canaryOptions(name: string | undefined) {
 }
 
 function report(r: SimulationResult, nodeCount: number, canary?: string): string {
-  const env = replayCommand(r.seed, nodeCount).replace('RAFT_SEED', canary ? `RAFT_CANARY=${canary} RAFT_SEED` : 'RAFT_SEED');
+  const env = replayCommand(r.seed, nodeCount).replace(
+    'RAFT_SEED',
+    canary ? `RAFT_CANARY=${canary} RAFT_SEED` : 'RAFT_SEED',
+  );
   return `seed ${r.seed} (${nodeCount} nodes) failed: ${r.violation}\n  replay: ${env}\n  stats: ${JSON.stringify(r.stats)}`;
 }
 
 describe.skipIf(ONE_SEED === null)('replay one seed', () => {
   it(`seed ${ONE_SEED} on ${ONE_SIZE} nodes`, () => {
-    const r = runSimulation({ seed: ONE_SEED as number, nodeCount: ONE_SIZE, raft: canaryOptions(CANARY), keepTrace: true });
+    const r = runSimulation({
+      seed: ONE_SEED as number,
+      nodeCount: ONE_SIZE,
+      raft: canaryOptions(CANARY),
+      keepTrace: true,
+    });
     if (!r.ok) console.log(r.trace.slice(-60).join('\n'));
     expect(r.violation, report(r, ONE_SIZE, CANARY)).toBeNull();
   });
@@ -82,7 +90,9 @@ describe.skipIf(ONE_SEED !== null)('canaries: deliberately broken variants the s
     }
     expect(caught, 'the checker missed a leader without committed entries').not.toBeNull();
     console.log(`vote canary caught after ${tried} seeds: ${caught?.violation}`);
-    expect(caught?.violation).toMatch(/Leader Completeness|State Machine Safety|committed entry changed|Log Matching/);
+    expect(caught?.violation).toMatch(
+      /Leader Completeness|State Machine Safety|committed entry changed|Log Matching/,
+    );
   });
 
   it('committing an older-term entry by counting replicas (Figure 8) is caught within the default seed budget', () => {
@@ -97,7 +107,9 @@ describe.skipIf(ONE_SEED !== null)('canaries: deliberately broken variants the s
         if (!r.ok) caught = r;
       }
     }
-    console.log(`figure 8 canary: ${unsafeCommits} unsafe commits in ${tried} seeds; caught: ${caught?.violation ?? 'no'}`);
+    console.log(
+      `figure 8 canary: ${unsafeCommits} unsafe commits in ${tried} seeds; caught: ${caught?.violation ?? 'no'}`,
+    );
     expect(unsafeCommits).toBeGreaterThan(0);
     expect(caught, 'the checker missed the Figure 8 bug').not.toBeNull();
   });

@@ -1,6 +1,5 @@
 // Shared by the harness, nemesis and end-to-end tests: how to run the register server (built
 // to dist/, never through tsx), plain HTTP calls, and whether a pid is still alive.
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { NodeSpec } from '../src/harness/index.js';
 
@@ -36,20 +35,7 @@ export async function call(
   }
 }
 
-/** Alive and not a zombie (containers may have no init reaping orphans). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+export { isProcessAlive as isAlive } from '@ddia/common';
 
 export async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;

@@ -4,7 +4,7 @@
 // same workload when PostgreSQL is installed.
 //   node --import tsx bench/run.ts [--quick]
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -84,7 +84,12 @@ async function benchOurs(rows: Row[]) {
   );
   try {
     for (let i = 0; i < 200; i++) {
-      if (await fetch(`${url}/ready`).then((r) => r.ok).catch(() => false)) break;
+      if (
+        await fetch(`${url}/ready`)
+          .then((r) => r.ok)
+          .catch(() => false)
+      )
+        break;
       await new Promise((r) => setTimeout(r, 50));
     }
     const post = async (path: string, body: unknown) => {
@@ -93,6 +98,7 @@ async function benchOurs(rows: Row[]) {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
+      // biome-ignore lint/suspicious/noExplicitAny: JSON answers of many shapes
       const json = (await res.json()) as any;
       if (res.status >= 300) throw Object.assign(new Error(json.detail), { status: res.status });
       return json;
@@ -101,7 +107,8 @@ async function benchOurs(rows: Row[]) {
       const table = `accounts_${name}`;
       await post('/tables', { name: table, primaryKey: 'id' });
       const tx = (await post('/tx', {})).id;
-      for (let a = 0; a < accounts; a++) await post(`/tx/${tx}/insert`, { table, row: { id: a, balance: 1000 } });
+      for (let a = 0; a < accounts; a++)
+        await post(`/tx/${tx}/insert`, { table, row: { id: a, balance: 1000 } });
       await post(`/tx/${tx}/commit`, {});
       for (const level of OURS) {
         const result = await drive(async (_c, n) => {
@@ -110,8 +117,16 @@ async function benchOurs(rows: Row[]) {
           try {
             id = (await post('/tx', { isolation: level })).id;
             await post(`/tx/${id}/query`, { table, where: `id = ${from}` });
-            await post(`/tx/${id}/update`, { table, where: `id = ${from}`, set: { balance: `balance - ${amount}` } });
-            await post(`/tx/${id}/update`, { table, where: `id = ${to}`, set: { balance: `balance + ${amount}` } });
+            await post(`/tx/${id}/update`, {
+              table,
+              where: `id = ${from}`,
+              set: { balance: `balance - ${amount}` },
+            });
+            await post(`/tx/${id}/update`, {
+              table,
+              where: `id = ${to}`,
+              set: { balance: `balance + ${amount}` },
+            });
             await post(`/tx/${id}/commit`, {});
             return true;
           } catch (e) {
@@ -120,7 +135,12 @@ async function benchOurs(rows: Row[]) {
             return false;
           }
         }, accounts);
-        rows.push({ system: 'ddia-transactions', level, contention: `${name} (${accounts} accounts)`, ...result });
+        rows.push({
+          system: 'ddia-transactions',
+          level,
+          contention: `${name} (${accounts} accounts)`,
+          ...result,
+        });
         console.log(rows.at(-1));
       }
     }
@@ -183,10 +203,14 @@ const md = [
   '| system | level | contention | commits/s | abort rate | p50 ms | p99 ms |',
   '|:--|:--|:--|--:|--:|--:|--:|',
   ...rows.map(
-    (r) => `| ${r.system} | ${r.level} | ${r.contention} | ${r.commitsPerS} | ${r.abortRate} | ${r.p50Ms} | ${r.p99Ms} |`,
+    (r) =>
+      `| ${r.system} | ${r.level} | ${r.contention} | ${r.commitsPerS} | ${r.abortRate} | ${r.p50Ms} | ${r.p99Ms} |`,
   ),
 ].join('\n');
 await mkdir(RESULTS, { recursive: true });
-await writeFile(join(RESULTS, `transfers${QUICK ? '-quick' : ''}.json`), JSON.stringify({ machine, rows }, null, 2));
+await writeFile(
+  join(RESULTS, `transfers${QUICK ? '-quick' : ''}.json`),
+  JSON.stringify({ machine, rows }, null, 2),
+);
 await writeFile(join(RESULTS, `transfers${QUICK ? '-quick' : ''}.md`), `${md}\n`);
 console.log(`\n${md}`);

@@ -1,8 +1,8 @@
 // Entry: node packages/transactions/dist/main.js --port N [--data-dir DIR]
 // A multi-version transactional store with six isolation levels (DDIA chapter 7).
 import { configOrExit, createService, SystemClock } from '@ddia/common';
-import { IDLE_TIMEOUT_DEFAULT_MS, LOCK_TIMEOUT_DEFAULT_MS } from './engine/database.js';
 import { openDatabase } from './durability/wal.js';
+import { IDLE_TIMEOUT_DEFAULT_MS, LOCK_TIMEOUT_DEFAULT_MS } from './engine/database.js';
 import { registerRoutes } from './server.js';
 
 const config = configOrExit({

@@ -36,7 +36,12 @@ export interface RouteOptions {
 
 export const PARTICIPANT_CRASH_POINTS = ['prepare', 'commit-prepared'] as const;
 
-export function registerRoutes(app: ServiceApp, db: Database, registry: Registry, options: RouteOptions = {}): void {
+export function registerRoutes(
+  app: ServiceApp,
+  db: Database,
+  registry: Registry,
+  options: RouteOptions = {},
+): void {
   registerMetrics(db, registry);
   let crashAfter: string | null = null;
   const maybeCrash = (op: string) => {
@@ -44,7 +49,9 @@ export function registerRoutes(app: ServiceApp, db: Database, registry: Registry
   };
   app.post(
     '/chaos/crash-after',
-    { schema: { body: Type.Object({ op: Type.Union(PARTICIPANT_CRASH_POINTS.map((p) => Type.Literal(p))) }) } },
+    {
+      schema: { body: Type.Object({ op: Type.Union(PARTICIPANT_CRASH_POINTS.map((p) => Type.Literal(p))) }) },
+    },
     async (request) => {
       if (!options.chaos) throw new DdiaError(CommonErrors.chaosDisabled, 'start the node with --chaos');
       crashAfter = request.body.op;

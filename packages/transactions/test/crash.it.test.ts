@@ -27,6 +27,7 @@ async function start(dataDir: string): Promise<{ child: ChildProcess; url: strin
   return { child, url };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON answers of many shapes
 async function post(url: string, body?: unknown): Promise<any> {
   const res = await fetch(url, {
     method: 'POST',

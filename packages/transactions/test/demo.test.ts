@@ -13,8 +13,16 @@ describe('ddia demo transactions: the book’s stories at every level', () => {
     expect(happened('dirty read')).toEqual(['read-uncommitted']);
     expect(happened('lost update (counter)')).toEqual(['read-committed', 'read-uncommitted']);
     expect(happened('read skew (bank transfer)')).toEqual(['read-committed', 'read-uncommitted']);
-    expect(happened('write skew (doctors on call)')).toEqual(['read-committed', 'read-uncommitted', 'repeatable-read']);
-    expect(happened('double booking (phantom)')).toEqual(['read-committed', 'read-uncommitted', 'repeatable-read']);
+    expect(happened('write skew (doctors on call)')).toEqual([
+      'read-committed',
+      'read-uncommitted',
+      'repeatable-read',
+    ]);
+    expect(happened('double booking (phantom)')).toEqual([
+      'read-committed',
+      'read-uncommitted',
+      'repeatable-read',
+    ]);
     expect(lines.join('\n')).toContain('Figure 7-8');
   });
 });

@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { Database } from '../src/engine/database.js';
 import type { Isolation } from '../src/engine/transaction.js';
 
-async function bank(clock = new ManualClock(), opts: { lockTimeoutMs?: number; idleTimeoutMs?: number } = {}) {
+async function bank(
+  clock = new ManualClock(),
+  opts: { lockTimeoutMs?: number; idleTimeoutMs?: number } = {},
+) {
   const db = new Database({ clock, ...opts });
   await db.createTable('accounts', 'id');
   await db.transact('read-committed', async (s) => {
@@ -66,7 +69,7 @@ describe('Figure 7-1 lost update: two clients increment a counter', () => {
     const ua = codeOf(db.update(a, 'accounts', 'id = 1', set(readA)));
     const ub = codeOf(db.update(b, 'accounts', 'id = 1', set(readB)));
     await tick();
-    const ca = await codeOf((async () => (await ua, db.commit(a)))());
+    const ca = await codeOf(ua.then(() => db.commit(a)));
     const cb = (await ub) === 'ok' ? await codeOf(db.commit(b)) : await ub;
     return { final: db.committedRows('accounts')[0]!.balance, ca, cb, ub: await ub };
   }
@@ -185,7 +188,9 @@ describe('locks, timeouts and the serial level', () => {
     expect((e as DdiaError).code).toBe('DDIA_ERR_TX_ABORTED');
     expect((e as DdiaError).message).toContain('idle for more than 5000 ms');
     expect(db.committedRows('accounts')[0]!.balance).toBe(500);
-    expect(await db.transact('read-committed', (s) => s.update('accounts', 'id = 1', { balance: '7' }))).toBe(1);
+    expect(await db.transact('read-committed', (s) => s.update('accounts', 'id = 1', { balance: '7' }))).toBe(
+      1,
+    );
   });
 
   it('serial: a second transaction begins only after the first finishes', async () => {
@@ -217,7 +222,9 @@ describe('statements', () => {
     const db = await bank();
     await db.transact('read-committed', (s) => s.insert('accounts', { id: 3, balance: 'lots' }));
     const a = await db.begin('read-committed');
-    expect(await codeOf(db.update(a, 'accounts', 'true', { balance: 'balance + 1' }))).toBe('DDIA_ERR_WRONG_TYPE');
+    expect(await codeOf(db.update(a, 'accounts', 'true', { balance: 'balance + 1' }))).toBe(
+      'DDIA_ERR_WRONG_TYPE',
+    );
     expect((await db.query(a, 'accounts', 'id = 1'))[0]!.balance).toBe(500);
     expect(await db.update(a, 'accounts', 'id = 1', { balance: 'balance + 1' })).toBe(1);
     await db.commit(a);

@@ -65,7 +65,9 @@ describe('expression language', () => {
   });
 
   it('a where clause must be boolean', () => {
-    expect(() => matches(parseExpression('value + 1'), { value: 1 })).toThrow('must be a boolean, got number');
+    expect(() => matches(parseExpression('value + 1'), { value: 1 })).toThrow(
+      'must be a boolean, got number',
+    );
   });
 
   it('refuses nesting deeper than the limit instead of overflowing the stack', () => {

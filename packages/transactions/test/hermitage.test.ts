@@ -13,7 +13,9 @@ describe('Hermitage scenarios at every isolation level', async () => {
 
   for (const level of ['read-committed', 'repeatable-read', 'serializable'] as const) {
     it(`${level} prevents exactly what PostgreSQL's ${level} prevents`, () => {
-      const ours = Object.fromEntries(SCENARIOS.map((s) => [s.name, table[level]![s.name] !== 'not prevented']));
+      const ours = Object.fromEntries(
+        SCENARIOS.map((s) => [s.name, table[level]![s.name] !== 'not prevented']),
+      );
       expect(ours, JSON.stringify(results[level], null, 1)).toEqual(POSTGRES_EXPECTED[level]);
     });
   }
@@ -28,7 +30,8 @@ describe('Hermitage scenarios at every isolation level', async () => {
 
   it('serializable-2pl and serial prevent every anomaly', () => {
     for (const level of ['serializable-2pl', 'serial']) {
-      for (const s of SCENARIOS) expect(`${level} ${s.name} ${table[level]![s.name]}`).not.toMatch(/not prevented/);
+      for (const s of SCENARIOS)
+        expect(`${level} ${s.name} ${table[level]![s.name]}`).not.toMatch(/not prevented/);
     }
   });
 

@@ -25,6 +25,7 @@ async function post(path: string, body?: unknown) {
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers of many shapes
   return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as any };
 }
 
@@ -34,9 +35,15 @@ describe('transactions over HTTP', () => {
     const tx = await post('/tx', { isolation: 'repeatable-read' });
     expect(tx.status).toBe(201);
     const id = tx.body.id;
-    expect((await post(`/tx/${id}/insert`, { table: 'kv', row: { k: 'a', n: 1 } })).body).toEqual({ count: 1 });
-    expect((await post(`/tx/${id}/insert`, { table: 'kv', row: { k: 'b', n: 2 } })).body).toEqual({ count: 1 });
-    expect((await post(`/tx/${id}/update`, { table: 'kv', where: "k = 'a'", set: { n: 'n * 10' } })).body).toEqual({
+    expect((await post(`/tx/${id}/insert`, { table: 'kv', row: { k: 'a', n: 1 } })).body).toEqual({
+      count: 1,
+    });
+    expect((await post(`/tx/${id}/insert`, { table: 'kv', row: { k: 'b', n: 2 } })).body).toEqual({
+      count: 1,
+    });
+    expect(
+      (await post(`/tx/${id}/update`, { table: 'kv', where: "k = 'a'", set: { n: 'n * 10' } })).body,
+    ).toEqual({
       count: 1,
     });
     expect((await post(`/tx/${id}/query`, { table: 'kv', where: 'n > 1' })).body.rows).toEqual([
@@ -46,13 +53,15 @@ describe('transactions over HTTP', () => {
     expect((await post('/query', { table: 'kv' })).body.rows).toEqual([]);
     expect((await post(`/tx/${id}/commit`)).status).toBe(200);
     expect((await post('/query', { table: 'kv' })).body.rows).toHaveLength(2);
-    const tables = await (await fetch(`${base}/tables`)).json();
+    const tables = (await (await fetch(`${base}/tables`)).json()) as { tables: unknown[] };
     expect(tables.tables).toContainEqual({ name: 'kv', primaryKey: 'k', rows: 2 });
   });
 
   it('holds a statement that must wait open until the lock holder commits', async () => {
     const a = (await post('/tx', {})).body.id;
-    expect((await post(`/tx/${a}/update`, { table: 'kv', where: "k = 'a'", set: { n: 'n + 1' } })).status).toBe(200);
+    expect(
+      (await post(`/tx/${a}/update`, { table: 'kv', where: "k = 'a'", set: { n: 'n + 1' } })).status,
+    ).toBe(200);
     let answered = false;
     const waiting = post('/update', { table: 'kv', where: "k = 'a'", set: { n: 'n + 1' } }).then((r) => {
       answered = true;

@@ -30,7 +30,9 @@ class Proc {
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     for (let i = 0; i < 400; i++) {
-      const ok = await fetch(`${this.url}/ready`).then((r) => r.ok).catch(() => false);
+      const ok = await fetch(`${this.url}/ready`)
+        .then((r) => r.ok)
+        .catch(() => false);
       if (ok) return;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -49,8 +51,10 @@ async function call(url: string, body?: unknown, method = 'POST') {
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   }).catch(() => null);
-  if (!res) return { status: 0, body: null as any };
-  return { status: res.status, body: (await res.json().catch(() => null)) as any };
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers of many shapes
+  type Json = any;
+  if (!res) return { status: 0, body: null as Json };
+  return { status: res.status, body: (await res.json().catch(() => null)) as Json };
 }
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -73,7 +77,17 @@ describe.skipIf(!existsSync(COORDINATOR_MAIN))('two-phase commit across real pro
     const peers = nodes.map((n) => `${n.name}=${n.url}`).join(',');
     const coordinator = new Proc('coordinator', `http://127.0.0.1:${ports[3]}`, [
       COORDINATOR_MAIN,
-      ...['--id', 'c', '--port', String(ports[3]), '--data-dir', join(dir, 'c'), '--participants', peers, '--chaos'],
+      ...[
+        '--id',
+        'c',
+        '--port',
+        String(ports[3]),
+        '--data-dir',
+        join(dir, 'c'),
+        '--participants',
+        peers,
+        '--chaos',
+      ],
       ...['--log-level', 'warn'],
     ]);
     cleanup.push(async () => {
@@ -85,7 +99,9 @@ describe.skipIf(!existsSync(COORDINATOR_MAIN))('two-phase commit across real pro
       await call(`${n.url}/tables`, { name: 'accounts', primaryKey: 'id' });
       await call(`${n.url}/tables`, { name: 'ledger', primaryKey: 'id' });
       for (let a = i; a < ACCOUNTS; a += nodes.length) {
-        expect((await call(`${n.url}/insert`, { table: 'accounts', row: { id: a, balance: INITIAL } })).status).toBe(200);
+        expect(
+          (await call(`${n.url}/insert`, { table: 'accounts', row: { id: a, balance: INITIAL } })).status,
+        ).toBe(200);
       }
     }
 
@@ -104,18 +120,35 @@ describe.skipIf(!existsSync(COORDINATOR_MAIN))('two-phase commit across real pro
     const inDoubt = (await call(`${nodes[0]!.url}/prepared`, undefined, 'GET')).body.prepared;
     expect(inDoubt).toHaveLength(1);
     // Account 0's row is locked by the in-doubt transaction: a writer waits and times out.
-    const blocked = await call(`${nodes[0]!.url}/update`, { table: 'accounts', where: 'id = 0', set: { balance: 'balance' } });
+    const blocked = await call(`${nodes[0]!.url}/update`, {
+      table: 'accounts',
+      where: 'id = 0',
+      set: { balance: 'balance' },
+    });
     expect(blocked.body.code).toBe('DDIA_ERR_LOCK_TIMEOUT');
     await coordinator.start();
-    for (let i = 0; i < 100 && (await call(`${nodes[0]!.url}/prepared`, undefined, 'GET')).body.prepared.length > 0; i++) {
+    for (
+      let i = 0;
+      i < 100 && (await call(`${nodes[0]!.url}/prepared`, undefined, 'GET')).body.prepared.length > 0;
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect((await call(`${nodes[0]!.url}/prepared`, undefined, 'GET')).body.prepared).toEqual([]);
 
-    const coordinatorPoints = ['after-execute', 'after-first-prepare', 'after-prepares', 'after-decision', 'after-first-commit'];
+    const coordinatorPoints = [
+      'after-execute',
+      'after-first-prepare',
+      'after-prepares',
+      'after-decision',
+      'after-first-commit',
+    ];
     const participantPoints = ['prepare', 'commit-prepared'];
     const faults = [
-      ...coordinatorPoints.map((point) => ({ victim: coordinator, arm: () => call(`${coordinator.url}/chaos/crash-at`, { point }) })),
+      ...coordinatorPoints.map((point) => ({
+        victim: coordinator,
+        arm: () => call(`${coordinator.url}/chaos/crash-at`, { point }),
+      })),
       ...participantPoints.flatMap((op) =>
         nodes.map((n) => ({ victim: n, arm: () => call(`${n.url}/chaos/crash-after`, { op }) })),
       ),
@@ -155,7 +188,9 @@ describe.skipIf(!existsSync(COORDINATOR_MAIN))('two-phase commit across real pro
     const ledger = (await Promise.all(nodes.map((n) => call(`${n.url}/query`, { table: 'ledger' })))).flatMap(
       (r) => r.body.rows as { id: string }[],
     );
-    const total = rows.flatMap((r) => r.body.rows as { balance: number }[]).reduce((a, r) => a + r.balance, 0);
+    const total = rows
+      .flatMap((r) => r.body.rows as { balance: number }[])
+      .reduce((a, r) => a + r.balance, 0);
     expect(total).toBe(ACCOUNTS * INITIAL);
     const halves = new Map<string, number>();
     for (const entry of ledger) {
@@ -165,6 +200,8 @@ describe.skipIf(!existsSync(COORDINATOR_MAIN))('two-phase commit across real pro
     for (const [gid, n] of halves) expect(n, `transfer ${gid} half-applied`).toBe(2);
     expect(halves.size).toBeGreaterThanOrEqual(committed);
     expect(committed).toBeGreaterThan(5);
-    console.log(`2PC under ${faults.length} crash points: ${committed} acknowledged, ${halves.size} applied transfers`);
+    console.log(
+      `2PC under ${faults.length} crash points: ${committed} acknowledged, ${halves.size} applied transfers`,
+    );
   }, 180_000);
 });

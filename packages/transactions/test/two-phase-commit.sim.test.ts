@@ -2,15 +2,17 @@
 // (each a Database whose WAL is kept in memory and replayed on "restart") and a coordinator
 // whose decision log survives its own crashes. Any failure prints the seed to replay with
 // DDIA_SEED=<seed>.
-import { SeededRandom, SystemClock } from '@ddia/common';
+import { type Random, SeededRandom, SystemClock } from '@ddia/common';
 import { describe, expect, it } from 'vitest';
-import { Database } from '../src/engine/database.js';
-import type { CommitLog, WalRecord } from '../src/engine/wal-record.js';
 import { type ChaosPoint, Coordinator, type DecisionRecord } from '../src/distributed/coordinator.js';
 import { LocalParticipant, type Participant } from '../src/distributed/participant.js';
+import { Database } from '../src/engine/database.js';
+import type { CommitLog, WalRecord } from '../src/engine/wal-record.js';
 
 const LONG = process.env.DDIA_LONG === '1';
-const SEEDS = process.env.DDIA_SEED ? [Number(process.env.DDIA_SEED)] : Array.from({ length: LONG ? 200 : 25 }, (_, i) => i + 1);
+const SEEDS = process.env.DDIA_SEED
+  ? [Number(process.env.DDIA_SEED)]
+  : Array.from({ length: LONG ? 200 : 25 }, (_, i) => i + 1);
 const ACCOUNTS = 9;
 const SHARDS = 3;
 const INITIAL = 100;
@@ -31,7 +33,7 @@ class FlakyNode implements Participant {
   crashes = 0;
   constructor(
     readonly name: string,
-    private readonly random: SeededRandom,
+    private readonly random: Random,
     private readonly crashChance: number,
   ) {
     this.inner = new LocalParticipant(name, this.fresh());
@@ -67,8 +69,10 @@ class FlakyNode implements Participant {
     return result;
   }
   begin = (i: Parameters<Participant['begin']>[0]) => this.call(() => this.inner.begin(i));
-  update = (tx: number, t: string, w: string, s: Record<string, string>) => this.call(() => this.inner.update(tx, t, w, s));
-  insert = (tx: number, t: string, r: Record<string, unknown>) => this.call(() => this.inner.insert(tx, t, r));
+  update = (tx: number, t: string, w: string, s: Record<string, string>) =>
+    this.call(() => this.inner.update(tx, t, w, s));
+  insert = (tx: number, t: string, r: Record<string, unknown>) =>
+    this.call(() => this.inner.insert(tx, t, r));
   rollback = (tx: number) => this.call(() => this.inner.rollback(tx));
   prepare = (tx: number, gid: string) => this.call(() => this.inner.prepare(tx, gid));
   commitPrepared = (gid: string) => this.call(() => this.inner.commitPrepared(gid));
@@ -84,7 +88,9 @@ async function simulate(seed: number) {
     await db.createTable('accounts', 'id');
     await db.createTable('ledger', 'id');
     await db.transact('read-committed', async (s) => {
-      for (let a = 0; a < ACCOUNTS; a++) if (a % SHARDS === Number(node.name.slice(1))) await s.insert('accounts', { id: a, balance: INITIAL });
+      for (let a = 0; a < ACCOUNTS; a++)
+        if (a % SHARDS === Number(node.name.slice(1)))
+          await s.insert('accounts', { id: a, balance: INITIAL });
     });
   }
   const decisions: DecisionRecord[] = [];
@@ -102,7 +108,12 @@ async function simulate(seed: number) {
         new Proxy(n, {
           get: (target, prop) => {
             const v = (target as never)[prop];
-            return typeof v === 'function' ? (...args: unknown[]) => (alive(), (v as Function).apply(target, args)) : v;
+            return typeof v === 'function'
+              ? (...args: unknown[]) => {
+                  alive();
+                  return (v as (...a: unknown[]) => unknown).apply(target, args);
+                }
+              : v;
           },
         }) as Participant,
       ]),
@@ -110,7 +121,12 @@ async function simulate(seed: number) {
     const c = new Coordinator(
       'c',
       fenced,
-      { append: async (r) => (alive(), decisions.push(structuredClone(r))) },
+      {
+        append: async (r) => {
+          alive();
+          decisions.push(structuredClone(r));
+        },
+      },
       async (point: ChaosPoint) => {
         alive();
         if (random.chance(0.02)) {
@@ -155,7 +171,7 @@ async function simulate(seed: number) {
         if (!outcome.committed || outcome.reason) await c.recover();
       } catch (e) {
         if (!(e instanceof Crash)) throw e;
-        if (c === coordinator && !(e.message.startsWith('coordinator'))) continue;
+        if (c === coordinator && !e.message.startsWith('coordinator')) continue;
         if (c === coordinator) await boot();
         await coordinator.recover().catch((x) => {
           if (!(x instanceof Crash)) throw x;
@@ -169,7 +185,11 @@ async function simulate(seed: number) {
   await boot();
   for (let i = 0; i < 20; i++) {
     await coordinator!.recover().catch(() => {});
-    if (nodes.every((n) => n.inner.db.preparedIds().length === 0) && coordinator!.pendingDecisions().length === 0) break;
+    if (
+      nodes.every((n) => n.inner.db.preparedIds().length === 0) &&
+      coordinator!.pendingDecisions().length === 0
+    )
+      break;
   }
   for (const n of nodes) n.inner.db.abortAll('end of run');
   const balances = nodes.flatMap((n) => n.inner.db.committedRows('accounts'));
@@ -184,14 +204,20 @@ describe('two-phase commit under coordinator and participant crashes (simulation
     for (const seed of SEEDS) {
       const { nodes, balances, ledger } = await simulate(seed);
       const context = `seed ${seed} (replay with DDIA_SEED=${seed})`;
-      expect(nodes.map((n) => n.inner.db.preparedIds()).flat(), context).toEqual([]);
+      expect(
+        nodes.flatMap((n) => n.inner.db.preparedIds()),
+        context,
+      ).toEqual([]);
       const halves = new Map<string, number>();
       for (const row of ledger) {
         const gid = String(row.id).split('/')[0]!;
         halves.set(gid, (halves.get(gid) ?? 0) + 1);
       }
       for (const [gid, n] of halves) expect(n, `${context}: transfer ${gid} half-applied`).toBe(2);
-      expect(balances.reduce((a, r) => a + Number(r.balance), 0), context).toBe(ACCOUNTS * INITIAL);
+      expect(
+        balances.reduce((a, r) => a + Number(r.balance), 0),
+        context,
+      ).toBe(ACCOUNTS * INITIAL);
       crashes += nodes.reduce((a, n) => a + n.crashes, 0);
       committed += halves.size;
     }

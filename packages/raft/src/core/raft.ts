@@ -41,6 +41,9 @@ export interface RaftConfig {
   id: NodeId;
   random: Random;
   electionTicks?: number;
+  /** The election timeout is drawn from [electionTicks, electionTicks + jitter]; default
+   *  electionTicks - 1, i.e. [T, 2T) as etcd does. The paper's Figure 16 varies this. */
+  electionJitterTicks?: number;
   heartbeatTicks?: number;
   /** diss. §9.6: ask for votes without bumping the term first. */
   preVote?: boolean;
@@ -108,6 +111,7 @@ export class Raft {
   private readonly random: Random;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
+  private readonly electionJitterTicks: number;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private readonly readOnly: 'safe' | 'lease';
@@ -146,6 +150,8 @@ export class Raft {
     this.random = config.random;
     this.electionTicks = config.electionTicks ?? ELECTION_TICKS_DEFAULT;
     this.heartbeatTicks = config.heartbeatTicks ?? HEARTBEAT_TICKS_DEFAULT;
+    this.electionJitterTicks = config.electionJitterTicks ?? this.electionTicks - 1;
+    assert(this.electionJitterTicks >= 0, 'electionJitterTicks must be >= 0');
     assert(this.heartbeatTicks < this.electionTicks, 'heartbeatTicks must be below electionTicks');
     this.preVote = config.preVote ?? true;
     this.checkQuorum = config.checkQuorum ?? true;
@@ -392,7 +398,7 @@ export class Raft {
 
   private resetRandomizedElectionTimeout(): void {
     // §5.2: randomized timeouts in [T, 2T) make split votes rare.
-    this.randomizedElectionTimeout = this.electionTicks + this.random.int(0, this.electionTicks - 1);
+    this.randomizedElectionTimeout = this.electionTicks + this.random.int(0, this.electionJitterTicks);
   }
 
   private reset(term: number): void {

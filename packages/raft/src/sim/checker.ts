@@ -143,7 +143,9 @@ export class SafetyChecker {
     const committed = this.committed[c];
     if (c === 0 || !committed) return;
     const weakest = nodes.map(({ views }) =>
-      views.reduce((w, v) => (v.lastTerm < w.lastTerm || (v.lastTerm === w.lastTerm && v.lastIndex < w.lastIndex) ? v : w)),
+      views.reduce((w, v) =>
+        v.lastTerm < w.lastTerm || (v.lastTerm === w.lastTerm && v.lastIndex < w.lastIndex) ? v : w,
+      ),
     );
     for (const { id, views } of nodes) {
       for (const v of views) {

@@ -3,10 +3,10 @@
 // entries in the same order have the same state). Used by the seeded simulation, the scenario
 // tests and the transcript tests.
 import type { Random } from '@ddia/common';
+import type { RaftLog } from '../core/log.js';
 import { Raft, type RaftConfig } from '../core/raft.js';
 import type { Message, NodeId, Ready, Snapshot } from '../core/types.js';
 import { MemoryStorage } from '../storage/memory-storage.js';
-import type { RaftLog } from '../core/log.js';
 import { entryKey, type LogView, type SafetyChecker } from './checker.js';
 
 export type SimRaftOptions = Omit<RaftConfig, 'id' | 'random'>;

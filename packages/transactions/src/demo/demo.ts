@@ -2,7 +2,7 @@
 // every isolation level, side by side.
 import { SystemClock } from '@ddia/common';
 import { Database } from '../engine/database.js';
-import { type Isolation, ISOLATION_LEVELS } from '../engine/transaction.js';
+import { ISOLATION_LEVELS, type Isolation } from '../engine/transaction.js';
 import { runStory, STORIES } from './stories.js';
 
 export interface DemoIo {
@@ -29,7 +29,10 @@ export async function runTransactionsDemo(
       const { anomaly } = verdict;
       const text =
         isolation === 'serial'
-          ? verdict.text.replace('a transaction waited for a lock', 'the second transaction waited for its turn')
+          ? verdict.text.replace(
+              'a transaction waited for a lock',
+              'the second transaction waited for its turn',
+            )
           : verdict.text;
       outcomes.push({ story: story.name, isolation, anomaly, text });
       io.log(`  ${anomaly ? '✗' : '✓'} ${isolation.padEnd(17)} ${text}`);

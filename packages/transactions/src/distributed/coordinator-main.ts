@@ -4,7 +4,7 @@
 // Each participant is a transaction node (dist/main.js) owning the accounts with id % peers = its index.
 import { join } from 'node:path';
 import { configOrExit, createService, Log } from '@ddia/common';
-import { Coordinator, type ChaosPoint, type DecisionRecord } from './coordinator.js';
+import { type ChaosPoint, Coordinator, type DecisionRecord } from './coordinator.js';
 import { registerCoordinatorRoutes } from './coordinator-server.js';
 import { HttpParticipant, type Participant } from './participant.js';
 
@@ -29,7 +29,9 @@ const shards = (config.extra.participants ?? '')
     return { id, url: url.replace(/\/$/, '') };
   });
 if (shards.length === 0) {
-  console.error('--participants: give the transaction nodes, e.g. --participants p0=http://127.0.0.1:7401,p1=...');
+  console.error(
+    '--participants: give the transaction nodes, e.g. --participants p0=http://127.0.0.1:7401,p1=...',
+  );
   process.exit(2);
 }
 if (!config.dataDir) {
@@ -41,7 +43,9 @@ const records: DecisionRecord[] = [];
 for await (const { record } of log.entries(log.firstIndex)) {
   records.push(JSON.parse(Buffer.from(record).toString('utf8')) as DecisionRecord);
 }
-const participants = new Map<string, Participant>(shards.map((p) => [p.id, new HttpParticipant(p.id, p.url)]));
+const participants = new Map<string, Participant>(
+  shards.map((p) => [p.id, new HttpParticipant(p.id, p.url)]),
+);
 let armed: ChaosPoint | null = null;
 const coordinator = new Coordinator(
   config.id,

@@ -22,7 +22,11 @@ export function registerCoordinatorRoutes(app: ServiceApp, options: CoordinatorR
     '/transfer',
     {
       schema: {
-        body: Type.Object({ from: Account, to: Account, amount: Type.Integer({ minimum: 1, maximum: 1_000_000 }) }),
+        body: Type.Object({
+          from: Account,
+          to: Account,
+          amount: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+        }),
       },
     },
     async (request) => {
@@ -61,7 +65,8 @@ export function registerCoordinatorRoutes(app: ServiceApp, options: CoordinatorR
     '/chaos/crash-at',
     { schema: { body: Type.Object({ point: Type.Union(CHAOS_POINTS.map((p) => Type.Literal(p))) }) } },
     async (request) => {
-      if (!options.chaos) throw new DdiaError(CommonErrors.chaosDisabled, 'start the coordinator with --chaos');
+      if (!options.chaos)
+        throw new DdiaError(CommonErrors.chaosDisabled, 'start the coordinator with --chaos');
       options.arm(request.body.point);
       return { armed: request.body.point };
     },

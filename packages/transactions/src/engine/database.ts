@@ -38,9 +38,9 @@ import {
   type Version,
   visibleIndex,
 } from './table.js';
-import { type Isolation, ISOLATION_LEVELS, isIsolation, Tx } from './transaction.js';
-import type { CommitLog, WalRecord, WalWrite } from './wal-record.js';
+import { ISOLATION_LEVELS, type Isolation, isIsolation, Tx } from './transaction.js';
 import { waitFor } from './waits.js';
+import type { CommitLog, WalRecord, WalWrite } from './wal-record.js';
 
 export const LOCK_TIMEOUT_DEFAULT_MS = 5_000;
 export const IDLE_TIMEOUT_DEFAULT_MS = 60_000;

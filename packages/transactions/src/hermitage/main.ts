@@ -5,9 +5,9 @@
 import { parseArgs } from 'node:util';
 import { ISOLATION_LEVELS } from '../engine/transaction.js';
 import {
+  findPostgresBin,
   INSTALL_HINT,
   installPostgres,
-  findPostgresBin,
   PostgresUnavailableError,
   startLocalPostgres,
 } from '../postgres/local-postgres.js';
