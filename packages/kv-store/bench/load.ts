@@ -87,3 +87,36 @@ export async function runLoad(options: {
     p99Ms: pct(0.99),
   };
 }
+
+/** Sends every request once, `concurrency` at a time (used to fill the key space first). */
+export async function sendAll(requests: Request[], concurrency: number): Promise<number> {
+  const pools = new Map<string, Pool>();
+  let next = 0;
+  let failures = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < requests.length) {
+        const req = requests[next++] as Request;
+        let pool = pools.get(req.origin);
+        if (!pool) {
+          pool = new Pool(req.origin, { connections: concurrency });
+          pools.set(req.origin, pool);
+        }
+        try {
+          const res = await pool.request({
+            method: req.method,
+            path: req.path,
+            ...(req.body !== undefined ? { body: req.body } : {}),
+            headers: req.headers ?? {},
+          });
+          await res.body.arrayBuffer();
+          if (res.statusCode >= 300) failures++;
+        } catch {
+          failures++;
+        }
+      }
+    }),
+  );
+  await Promise.all([...pools.values()].map((p) => p.close()));
+  return failures;
+}

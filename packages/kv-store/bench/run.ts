@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { type LoadResult, runLoad, type Workload } from './load.js';
+import { type LoadResult, runLoad, sendAll, type Workload } from './load.js';
 import { etcdBinary, type System, startEtcd, startKvStore } from './systems.js';
 
 const quick = process.argv.includes('--quick');
@@ -80,8 +80,13 @@ interface Row {
 
 async function benchSystem(system: System): Promise<Map<string, LoadResult>> {
   const results = new Map<string, LoadResult>();
-  // Fill the key space so that reads find values.
-  await measure(system, 'write', 16, WARMUP_MS);
+  // Fill the key space so that every read finds a value, then warm up.
+  const fill = Array.from({ length: KEYS }, (_, k) =>
+    system.put(system.urls[k % system.urls.length] as string, `key${k}`, value),
+  );
+  const fillFailures = await sendAll(fill, 16);
+  if (fillFailures > 0) throw new Error(`${system.name}: ${fillFailures} of ${KEYS} fill writes failed`);
+  await measure(system, 'mixed', 16, WARMUP_MS);
   for (const workload of WORKLOADS) {
     for (const clients of CLIENTS) {
       const r = await measure(system, workload, clients, CELL_MS);

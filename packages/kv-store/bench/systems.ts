@@ -2,6 +2,7 @@
 // 3-member etcd cluster. Both fsync on commit (our Raft log: fsync 'group'; etcd: WAL fsync by
 // default). Each knows how to phrase a put and a get, find its leader and kill a member.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -51,7 +52,9 @@ export async function startKvStore(): Promise<System> {
   const peers = urls.map((u, i) => `n${i + 1}=${u}`).join(',');
   const children: (ChildProcess | null)[] = [];
   const spawnNode = (i: number) => {
-    children[i] = spawn(
+    const logPath = join(dir, `n${i + 1}.log`);
+    const logFile = openSync(logPath, 'a');
+    const child = spawn(
       process.execPath,
       [
         MAIN_JS,
@@ -66,8 +69,14 @@ export async function startKvStore(): Promise<System> {
         '--log-level',
         'warn',
       ],
-      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } },
+      { stdio: ['ignore', logFile, logFile], env: { ...process.env, NODE_ENV: 'production' } },
     );
+    // A node that dies on its own (not killed by the failover step) spoils the figures: say so.
+    child.on('exit', (code, signal) => {
+      if (children[i] === child)
+        console.error(`kv-store n${i + 1} exited (code ${code}, signal ${signal}); log: ${logPath}`);
+    });
+    children[i] = child;
   };
   for (let i = 0; i < 3; i++) spawnNode(i);
   const ready = async (i: number) => (await fetch(`${urls[i]}/ready`)).status === 200;
@@ -96,16 +105,21 @@ export async function startKvStore(): Promise<System> {
       return -1;
     },
     kill(i) {
-      children[i]?.kill('SIGKILL');
+      const child = children[i];
       children[i] = null;
+      child?.kill('SIGKILL');
     },
     async restart(i) {
       spawnNode(i);
       await waitUntil('restarted node', () => ready(i));
     },
     async close() {
-      for (const c of children) c?.kill('SIGKILL');
-      await rm(dir, { recursive: true, force: true });
+      const crashed = children.some((c) => c === null || c.exitCode !== null);
+      for (const [i, c] of children.entries()) {
+        children[i] = null;
+        c?.kill('SIGKILL');
+      }
+      if (!crashed) await rm(dir, { recursive: true, force: true });
     },
   };
 }

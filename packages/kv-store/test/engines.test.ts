@@ -20,37 +20,41 @@ const dec = new TextDecoder();
 const ENGINES: EngineName[] = ['level', 'lsm'];
 
 describe.each(ENGINES)('KvStateMachine on engine %s', (engine) => {
-  it.skipIf(engine === 'lsm' && lsmProblem !== undefined)('applies, lists, snapshots and reopens', async () => {
-    const dir = await mkdtemp(join(tmpdir(), `kv-engine-${engine}-`));
-    try {
-      const open = () => openStore({ engine, dataDir: dir, name: 'kv', keyEncoding: 'view', valueEncoding: 'view' });
-      const db = await open();
-      const sm = await KvStateMachine.open(db);
-      let index = 0;
-      for (let i = 0; i < 300; i++) {
-        const key = enc.encode(`k${String(i % 50).padStart(3, '0')}`);
-        const command =
-          i % 7 === 6
-            ? encodeCommand({ op: 'delete', key, condition: { kind: 'none' } })
-            : encodeCommand({ op: 'put', key, value: enc.encode(`v${i}`), condition: { kind: 'none' } });
-        await sm.apply(command, { index: ++index, term: 1 });
+  it.skipIf(engine === 'lsm' && lsmProblem !== undefined)(
+    'applies, lists, snapshots and reopens',
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), `kv-engine-${engine}-`));
+      try {
+        const open = () =>
+          openStore({ engine, dataDir: dir, name: 'kv', keyEncoding: 'view', valueEncoding: 'view' });
+        const db = await open();
+        const sm = await KvStateMachine.open(db);
+        let index = 0;
+        for (let i = 0; i < 300; i++) {
+          const key = enc.encode(`k${String(i % 50).padStart(3, '0')}`);
+          const command =
+            i % 7 === 6
+              ? encodeCommand({ op: 'delete', key, condition: { kind: 'none' } })
+              : encodeCommand({ op: 'put', key, value: enc.encode(`v${i}`), condition: { kind: 'none' } });
+          await sm.apply(command, { index: ++index, term: 1 });
+        }
+        const before = await sm.range({ limit: 1000 });
+        const image = await sm.snapshot();
+        const revision = sm.revision;
+        await db.close();
+        const db2 = await open();
+        const reopened = await KvStateMachine.open(db2);
+        expect(reopened.revision).toBe(revision);
+        expect(reopened.appliedIndex).toBe(300);
+        const after = await reopened.range({ limit: 1000 });
+        expect(after.entries.map((e) => [dec.decode(e.key), dec.decode(e.value), e.modRevision])).toEqual(
+          before.entries.map((e) => [dec.decode(e.key), dec.decode(e.value), e.modRevision]),
+        );
+        expect(await reopened.snapshot()).toEqual(image);
+        await db2.close();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
-      const before = await sm.range({ limit: 1000 });
-      const image = await sm.snapshot();
-      const revision = sm.revision;
-      await db.close();
-      const db2 = await open();
-      const reopened = await KvStateMachine.open(db2);
-      expect(reopened.revision).toBe(revision);
-      expect(reopened.appliedIndex).toBe(300);
-      const after = await reopened.range({ limit: 1000 });
-      expect(after.entries.map((e) => [dec.decode(e.key), dec.decode(e.value), e.modRevision])).toEqual(
-        before.entries.map((e) => [dec.decode(e.key), dec.decode(e.value), e.modRevision]),
-      );
-      expect(await reopened.snapshot()).toEqual(image);
-      await db2.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });

@@ -84,26 +84,30 @@ describe.skipIf(missing !== undefined)('reliability with real processes', () => 
     for (const t of times) expect(t).toBeLessThan(2 * ELECTION_TIMEOUT_MAX_MS);
   });
 
-  it.each(['level', 'lsm'])('restart of every node (SIGKILL) keeps every acknowledged write (--engine %s)', { timeout: 90_000 }, async (engine) => {
-    const cluster = await startKvCluster(3, { extra: () => ['--engine', engine] });
-    try {
-      const written = new Map<string, string>();
-      for (let i = 0; i < 60; i++) {
-        const key = `k${i % 20}`;
-        const value = `v${i}`;
-        const r = await put(cluster.nodes[i % 3]!.url, key, value);
-        expect(r.status).toBeLessThan(300);
-        written.set(key, value);
+  it.each(['level', 'lsm'])(
+    'restart of every node (SIGKILL) keeps every acknowledged write (--engine %s)',
+    { timeout: 90_000 },
+    async (engine) => {
+      const cluster = await startKvCluster(3, { extra: () => ['--engine', engine] });
+      try {
+        const written = new Map<string, string>();
+        for (let i = 0; i < 60; i++) {
+          const key = `k${i % 20}`;
+          const value = `v${i}`;
+          const r = await put(cluster.nodes[i % 3]!.url, key, value);
+          expect(r.status).toBeLessThan(300);
+          written.set(key, value);
+        }
+        await Promise.all(cluster.nodes.map((n) => n.kill()));
+        await Promise.all(cluster.nodes.map((n) => n.start()));
+        await Promise.all(cluster.nodes.map((n) => n.waitReady()));
+        const finals = await finalReads(cluster.urls(), [...written.keys()]);
+        expect(Object.fromEntries(finals)).toEqual(Object.fromEntries(written));
+      } finally {
+        await cluster.close();
       }
-      await Promise.all(cluster.nodes.map((n) => n.kill()));
-      await Promise.all(cluster.nodes.map((n) => n.start()));
-      await Promise.all(cluster.nodes.map((n) => n.waitReady()));
-      const finals = await finalReads(cluster.urls(), [...written.keys()]);
-      expect(Object.fromEntries(finals)).toEqual(Object.fromEntries(written));
-    } finally {
-      await cluster.close();
-    }
-  });
+    },
+  );
 
   it('a wiped node rejoins and catches up from the leader’s snapshot', { timeout: 90_000 }, async () => {
     const cluster = await startKvCluster(3, { extra: () => ['--snapshot-entries', '50'] });
@@ -184,7 +188,10 @@ describe.skipIf(missing !== undefined)('reliability with real processes', () => 
           const view = (await http.json(`${cluster.nodes[0]!.url}/cluster`)) as {
             members: { id: string; voter: boolean }[];
           };
-          const ids = view.members.filter((m) => m.voter).map((m) => m.id).sort();
+          const ids = view.members
+            .filter((m) => m.voter)
+            .map((m) => m.id)
+            .sort();
           return JSON.stringify(ids) === JSON.stringify(expected) ? ids : undefined;
         });
       expect(await voters(['n1', 'n2', 'n3', 'n4', 'n5'])).toHaveLength(5);

@@ -5,10 +5,11 @@
 // sync (group commit), inserts into the memtable, then publishes the new last sequence.
 // Read: memtable, immutable memtable, level-0 tables newest first, then one table per
 // level; Bloom filters skip tables that cannot hold the key. Background: a full memtable is
-// frozen and flushed to a level-0 table; compactions merge tables down. Both run on the
-// event loop in slices, yielding between them, so writes keep flowing meanwhile.
+// frozen and flushed to a level-0 table; compactions merge tables down. Both run on worker
+// threads (table-workers.ts), so writes keep flowing on the main thread meanwhile, and the
+// main thread only installs their results as version edits.
 import { randomUUID } from 'node:crypto';
-import { type FileHandle, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert, fsyncDir } from '@ddia/common';
 import { BlockCache } from './block-cache.js';
@@ -29,20 +30,20 @@ import {
   EngineFailedError,
 } from './errors.js';
 import { type InternalIterator, KIND_DELETE, KIND_PUT } from './internal-key.js';
+import { DirectoryLock } from './lock-file.js';
 import { MANIFEST_EDITS_MAX, ManifestWriter, readManifest, removeOldManifests } from './manifest.js';
 import { Memtable } from './memtable.js';
 import { LevelIterator, MergingIterator } from './merging-iterator.js';
 import { type LsmOptions, resolveOptions } from './options.js';
 import { Table, type TableReadStats } from './table.js';
-import { TableBuilder } from './table-builder.js';
 import { tableFileName } from './table-format.js';
+import { TableJobAbortedError, TableWorkers } from './table-workers.js';
+import { outputsBound, packRun, type TableJob, type TableJobSource } from './table-writer.js';
 import { LEVELS, type TableMeta, Version, type VersionEdit } from './version.js';
 import { decodeBatch, encodeBatch, Wal, type WriteOp } from './wal.js';
 
 /** The most bytes one writer-loop group gathers into a single WAL write. */
 const WRITE_GROUP_BYTES_MAX = 1024 * 1024;
-/** Entries merged between yields to the event loop during flush and compaction. */
-const ENTRIES_PER_SLICE = 2048;
 /** Tiered compaction keeps every run in level 0, so it stalls writes later than leveled. */
 const TIERED_STALL_FACTOR = 3;
 const TABLE_NAME = /^(\d{6,})\.sst$/;
@@ -64,8 +65,6 @@ interface Writer {
   reject: (err: unknown) => void;
 }
 
-class CompactionAborted extends Error {}
-
 export interface LevelStats {
   level: number;
   files: number;
@@ -79,6 +78,8 @@ export interface LsmStats {
   lastSequence: number;
   snapshots: number;
   bloom: { checks: number; negatives: number; usefulRate: number };
+  /** Point lookups: tables probed, and data blocks searched in them (the filter's saving). */
+  reads: { tableProbes: number; dataBlockSearches: number };
   blockCache: { hits: number; misses: number; hitRate: number; bytes: number; capacityBytes: number };
   bytes: {
     user: number;
@@ -110,7 +111,11 @@ export class LsmDb {
   private readonly writers: Writer[] = [];
   private writing = false;
   private writesSinceYield = 0;
-  private background: Promise<void> | null = null;
+  private flushing: Promise<void> | null = null;
+  private compacting: Promise<void> | null = null;
+  /** The tail of the chain of version edits being logged (they apply one at a time). */
+  private applying: Promise<void> = Promise.resolve();
+  private readonly workers = new TableWorkers();
   private manualWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private progressWaiters: (() => void)[] = [];
   private failure: unknown = null;
@@ -118,7 +123,7 @@ export class LsmDb {
   private closed = false;
   private manifest!: ManifestWriter;
   private readonly cache: BlockCache;
-  private readonly readStats: TableReadStats = { bloomChecks: 0, bloomNegatives: 0 };
+  private readonly readStats: TableReadStats = { bloomChecks: 0, bloomNegatives: 0, dataBlockSearches: 0 };
   private readonly policy: CompactionPolicy;
   private readonly counters = {
     userBytes: 0,
@@ -140,6 +145,7 @@ export class LsmDb {
     readonly location: string,
     readonly options: LsmOptions,
     private wal: Wal,
+    private readonly lock: DirectoryLock,
   ) {
     this.current = Version.empty();
     this.cache = new BlockCache(options.blockCacheBytes);
@@ -166,17 +172,24 @@ export class LsmDb {
         throw new DatabaseLocationError(`${location} does not exist (createIfMissing is false)`);
       await mkdir(location, { recursive: true });
     }
-    const recovered = await readManifest(location);
-    if (recovered && options.errorIfExists)
-      throw new DatabaseLocationError(`${location} exists (errorIfExists is true)`);
-    if (!recovered && !options.createIfMissing)
-      throw new DatabaseLocationError(`${location} holds no database (createIfMissing is false)`);
-    const wal = await Wal.open(join(location, 'wal'), options.walSegmentBytes);
-    const db = new LsmDb(location, options, wal);
+    const lock = DirectoryLock.acquire(location);
+    let db: LsmDb;
     try {
-      await db.recover(recovered?.edits ?? []);
+      const recovered = await readManifest(location);
+      if (recovered && options.errorIfExists)
+        throw new DatabaseLocationError(`${location} exists (errorIfExists is true)`);
+      if (!recovered && !options.createIfMissing)
+        throw new DatabaseLocationError(`${location} holds no database (createIfMissing is false)`);
+      const wal = await Wal.open(join(location, 'wal'), options.walSegmentBytes);
+      db = new LsmDb(location, options, wal, lock);
+      try {
+        await db.recover(recovered?.edits ?? []);
+      } catch (err) {
+        await db.closeFiles();
+        throw err;
+      }
     } catch (err) {
-      await db.closeFiles();
+      lock.release();
       throw err;
     }
     db.scheduleBackground();
@@ -428,24 +441,35 @@ export class LsmDb {
 
   /** The value of `key` at `seq` (default: latest), or undefined. A copy the caller owns. */
   get(key: Buffer, seq = this.lastSeq): Buffer | undefined {
+    const value = this.find(key, seq);
+    return value === null ? undefined : Buffer.from(value);
+  }
+
+  /** Whether `key` has a value at `seq`: a get without copying the value. */
+  has(key: Buffer, seq = this.lastSeq): boolean {
+    return this.find(key, seq) !== null;
+  }
+
+  /** The newest visible value as a view into the memtable or a cached block, or null. */
+  private find(key: Buffer, seq: number): Buffer | null {
     this.checkOpen();
     let r = this.mem.get(key, seq);
     if (!r.found && this.imm) r = this.imm.get(key, seq);
-    if (r.found) return r.deleted ? undefined : Buffer.from(r.value);
+    if (r.found) return r.deleted ? null : r.value;
     const version = this.current;
     const hash = bloomHash(key);
     for (const t of version.levels[0]!) {
       if (Buffer.compare(key, t.smallest) < 0 || Buffer.compare(key, t.largest) > 0) continue;
       const found = this.table(t).get(key, seq, hash);
-      if (found.found) return found.deleted ? undefined : Buffer.from(found.value);
+      if (found.found) return found.deleted ? null : found.value;
     }
     for (let level = 1; level < LEVELS; level++) {
       const t = version.tableFor(level, key);
       if (t === null) continue;
       const found = this.table(t).get(key, seq, hash);
-      if (found.found) return found.deleted ? undefined : Buffer.from(found.value);
+      if (found.found) return found.deleted ? null : found.value;
     }
-    return undefined;
+    return null;
   }
 
   /** An iterator over a consistent view: the current sequence (or `seq`) and tables. */
@@ -525,7 +549,14 @@ export class LsmDb {
     if (old !== v && this.liveVersions.has(old)) this.unref(old);
   }
 
-  private async logAndApply(edit: VersionEdit): Promise<void> {
+  /** Logs `edit` in the manifest, then installs the version it makes; one edit at a time. */
+  private logAndApply(edit: VersionEdit): Promise<void> {
+    const done = this.applying.then(() => this.logAndApplyNow(edit));
+    this.applying = done.catch(() => {});
+    return done;
+  }
+
+  private async logAndApplyNow(edit: VersionEdit): Promise<void> {
     edit.nextFileNumber = this.nextFileNumber;
     edit.lastSeq = this.lastSeq;
     await this.manifest.append(edit);
@@ -562,62 +593,96 @@ export class LsmDb {
 
   // ---------------------------------------------------------------- background work
 
+  /**
+   * Starts what is due: the flush of a frozen memtable, and one compaction at a time. Both
+   * run on worker threads (table-workers.ts) and may run at once; only their version edits
+   * are applied here, one after the other.
+   */
   private scheduleBackground(): void {
-    if (this.background !== null || this.closed || this.failure) return;
-    this.background = this.backgroundLoop().finally(() => {
-      this.background = null;
-      this.notifyProgress();
-      if (
-        !this.closing &&
-        !this.failure &&
-        (this.imm !== null || this.manualWaiters.length > 0 || this.needsCompaction())
-      ) {
-        this.scheduleBackground();
-      }
-    });
+    if (this.closed || this.failure) return;
+    if (this.imm !== null && this.flushing === null) {
+      this.flushing = this.flushImmutable()
+        .catch((err) => this.backgroundFailed(err))
+        .finally(() => {
+          this.flushing = null;
+          this.notifyProgress();
+          this.scheduleBackground();
+        });
+    }
+    if (
+      !this.closing &&
+      this.compacting === null &&
+      (this.manualWaiters.length > 0 || this.needsCompaction())
+    ) {
+      this.compacting = this.compactOnce()
+        .catch((err) => this.backgroundFailed(err))
+        .finally(() => {
+          this.compacting = null;
+          this.notifyProgress();
+          this.scheduleBackground();
+        });
+    }
+  }
+
+  private backgroundFailed(err: unknown): void {
+    if (err instanceof TableJobAbortedError) return;
+    this.failure ??= err;
+    for (const w of this.manualWaiters.splice(0)) w.reject(err);
   }
 
   private needsCompaction(): boolean {
     return pickCompaction(this.current, this.policy, this.compactPointers) !== null;
   }
 
-  private async backgroundLoop(): Promise<void> {
-    try {
-      for (;;) {
-        if (this.imm !== null) {
-          await this.flushImmutable();
-          continue;
-        }
-        if (this.closing) return;
-        if (this.manualWaiters.length > 0) {
-          const waiters = this.manualWaiters.splice(0);
-          try {
-            const plan = planMajor(this.current, this.policy);
-            if (plan) await this.runCompaction(plan);
-            for (const w of waiters) w.resolve();
-          } catch (err) {
-            for (const w of waiters) w.reject(err);
-            throw err;
-          }
-          continue;
-        }
-        const plan = pickCompaction(this.current, this.policy, this.compactPointers);
-        if (plan === null) return;
-        await this.runCompaction(plan);
+  private async compactOnce(): Promise<void> {
+    if (this.manualWaiters.length > 0) {
+      const waiters = this.manualWaiters.splice(0);
+      try {
+        const plan = planMajor(this.current, this.policy);
+        if (plan) await this.runCompaction(plan);
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        for (const w of waiters) w.reject(err);
+        throw err;
       }
-    } catch (err) {
-      if (err instanceof CompactionAborted) return;
-      this.failure = err;
-      for (const w of this.manualWaiters.splice(0)) w.reject(err);
+      return;
     }
+    const plan = pickCompaction(this.current, this.policy, this.compactPointers);
+    if (plan !== null) await this.runCompaction(plan);
+  }
+
+  /** A table job with the engine's table options; the smallest snapshot is taken now. */
+  private tableJob(
+    source: TableJobSource,
+    fileNumbers: number[],
+    split: boolean,
+    olderTables: TableMeta[] | null,
+  ): TableJob {
+    return {
+      dir: this.location,
+      source,
+      fileNumbers,
+      split,
+      targetFileBytes: this.options.targetFileBytes,
+      blockBytes: this.options.blockBytes,
+      restartInterval: this.options.restartInterval,
+      bloomBitsPerKey: this.options.bloomBitsPerKey,
+      smallestSnapshot: this.smallestSnapshot(),
+      dropTombstones: olderTables !== null,
+      olderRanges: (olderTables ?? []).map((t) => [t.smallest, t.largest]),
+    };
   }
 
   private async flushImmutable(): Promise<void> {
     const imm = this.imm!;
-    const outputs =
-      imm.entries > 0
-        ? await this.writeTables(new MergingIterator([imm.iterator()], false), false, [], false)
-        : [];
+    let outputs: TableMeta[] = [];
+    if (imm.entries > 0) {
+      // One packed buffer moves to the worker without a copy (it is transferred).
+      const run = packRun(imm.iterator(), imm.bytes);
+      const job = this.tableJob({ kind: 'run', run }, [this.nextFileNumber++], false, null);
+      outputs = await this.workers.run('flush', job, [run.buffer as ArrayBuffer]);
+      await fsyncDir(this.location);
+    }
     await this.logAndApply({ added: outputs.map((t) => [0, t]), walIndex: imm.walEnd });
     this.imm = null;
     this.counters.flushes++;
@@ -639,11 +704,21 @@ export class LsmDb {
       this.notifyProgress();
       return;
     }
+    // The version stays referenced until the edit is in: its files are the worker's inputs.
     const version = this.ref(this.current);
     try {
-      const children: InternalIterator[] = plan.inputs.map(({ table }) => this.table(table).iterator(false));
-      const merging = new MergingIterator(children, false);
-      const outputs = await this.writeTables(merging, plan.splitOutputs, plan.olderTables, true);
+      let inputBytes = 0;
+      for (const { table } of plan.inputs) inputBytes += table.bytes;
+      const reserved = outputsBound(inputBytes, plan.splitOutputs, this.options.targetFileBytes);
+      const fileNumbers = Array.from({ length: reserved }, () => this.nextFileNumber++);
+      const job = this.tableJob(
+        { kind: 'tables', fileNumbers: plan.inputs.map(({ table }) => table.number) },
+        fileNumbers,
+        plan.splitOutputs,
+        plan.olderTables,
+      );
+      const outputs = await this.workers.run('compaction', job);
+      if (outputs.length > 0) await fsyncDir(this.location);
       const upperLevel = plan.inputs[0]!.level;
       let largest = plan.inputs[0]!.table.largest;
       for (const { level, table } of plan.inputs) {
@@ -655,105 +730,12 @@ export class LsmDb {
         compactPointers: upperLevel > 0 ? [[upperLevel, largest]] : [],
       });
       this.counters.compactions++;
-      for (const { table } of plan.inputs) this.counters.compactionReadBytes += table.bytes;
+      this.counters.compactionReadBytes += inputBytes;
       for (const t of outputs) this.counters.compactionWrittenBytes += t.bytes;
     } finally {
       this.unref(version);
     }
     this.notifyProgress();
-  }
-
-  /**
-   * Writes the merged stream into new tables, dropping what no reader can see: versions
-   * shadowed by a newer one that every snapshot sees, and tombstones with nothing older
-   * beneath them (LevelDB DoCompactionWork's two drop rules).
-   */
-  private async writeTables(
-    source: MergingIterator,
-    split: boolean,
-    olderTables: TableMeta[],
-    isCompaction: boolean,
-  ): Promise<TableMeta[]> {
-    const outputs: TableMeta[] = [];
-    const written: number[] = [];
-    const smallestSnapshot = this.smallestSnapshot();
-    let builder: TableBuilder | null = null;
-    let handle: FileHandle | null = null;
-    let fileNumber = 0;
-    let lastKey = Buffer.allocUnsafe(256);
-    let lastKeyLength = -1;
-    let lastSeqForKey = Number.POSITIVE_INFINITY;
-    let sinceYield = 0;
-    const canDropTombstone = (key: Buffer): boolean =>
-      isCompaction &&
-      olderTables.every((t) => Buffer.compare(key, t.smallest) < 0 || Buffer.compare(key, t.largest) > 0);
-    const drain = async (): Promise<void> => {
-      const chunks = builder!.takeChunks();
-      if (chunks.length > 0) await handle!.writev(chunks);
-    };
-    const finishOutput = async (): Promise<void> => {
-      const summary = builder!.finish();
-      await drain();
-      await handle!.datasync();
-      await handle!.close();
-      handle = null;
-      outputs.push({ number: fileNumber, ...summary });
-      builder = null;
-    };
-    try {
-      for (source.start(); source.valid(); source.advance()) {
-        const key = source.key();
-        const seq = source.seq();
-        const kind = source.kind();
-        const newKey =
-          lastKeyLength !== key.length || lastKey.compare(key, 0, key.length, 0, lastKeyLength) !== 0;
-        if (newKey) {
-          if (
-            builder !== null &&
-            split &&
-            (builder as TableBuilder).estimatedBytes() >= this.options.targetFileBytes
-          ) {
-            await finishOutput();
-          }
-          if (lastKey.length < key.length) lastKey = Buffer.allocUnsafe(key.length * 2);
-          key.copy(lastKey);
-          lastKeyLength = key.length;
-          lastSeqForKey = Number.POSITIVE_INFINITY;
-        }
-        let drop = false;
-        if (lastSeqForKey <= smallestSnapshot) drop = true;
-        else if (kind === KIND_DELETE && seq <= smallestSnapshot && canDropTombstone(key)) drop = true;
-        lastSeqForKey = seq;
-        if (!drop) {
-          if (builder === null) {
-            fileNumber = this.nextFileNumber++;
-            written.push(fileNumber);
-            handle = await open(join(this.location, tableFileName(fileNumber)), 'w');
-            builder = new TableBuilder({
-              blockBytes: this.options.blockBytes,
-              restartInterval: this.options.restartInterval,
-              bloomBitsPerKey: this.options.bloomBitsPerKey,
-            });
-          }
-          (builder as TableBuilder).add(key, seq, kind === KIND_PUT ? KIND_PUT : KIND_DELETE, source.value());
-        }
-        if (++sinceYield >= ENTRIES_PER_SLICE) {
-          sinceYield = 0;
-          if (builder !== null) await drain();
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          if (isCompaction && this.closing) throw new CompactionAborted();
-          // A full memtable must not wait for a long compaction (LevelDB does the same).
-          if (isCompaction && this.imm !== null) await this.flushImmutable();
-        }
-      }
-      if (builder !== null) await finishOutput();
-      if (outputs.length > 0) await fsyncDir(this.location);
-      return outputs;
-    } catch (err) {
-      if (handle !== null) await (handle as FileHandle).close().catch(() => {});
-      for (const n of written) await rm(join(this.location, tableFileName(n)), { force: true });
-      throw err;
-    }
   }
 
   /** Freezes the memtable and waits until it is a table. */
@@ -783,7 +765,8 @@ export class LsmDb {
   async waitForIdle(): Promise<void> {
     for (;;) {
       if (this.failure) throw this.failedError();
-      if (this.background === null && this.imm === null && !this.needsCompaction()) return;
+      if (this.flushing === null && this.compacting === null && this.imm === null && !this.needsCompaction())
+        return;
       this.scheduleBackground();
       await this.waitForProgress();
     }
@@ -823,6 +806,7 @@ export class LsmDb {
         usefulRate:
           this.readStats.bloomChecks > 0 ? this.readStats.bloomNegatives / this.readStats.bloomChecks : 0,
       },
+      reads: { tableProbes: this.readStats.bloomChecks, dataBlockSearches: this.readStats.dataBlockSearches },
       blockCache: {
         hits: this.cache.hits,
         misses: this.cache.misses,
@@ -857,10 +841,15 @@ export class LsmDb {
     if (this.closed || this.closing) return;
     this.closing = true;
     while (this.writing) await this.waitForProgressOrTick();
-    if (this.background) await this.background.catch(() => {});
+    // A running flush finishes; a running compaction is abandoned (its outputs, not yet in the
+    // manifest, are orphans that the next open deletes).
+    if (this.flushing) await this.flushing;
+    await this.workers.close();
+    if (this.compacting) await this.compacting;
     for (const w of this.manualWaiters.splice(0)) w.reject(new EngineFailedError('the database closed'));
     this.closed = true;
     await this.closeFiles();
+    this.lock.release();
     this.notifyProgress();
   }
 
@@ -869,6 +858,7 @@ export class LsmDb {
   }
 
   private async closeFiles(): Promise<void> {
+    await this.workers.close();
     await this.wal.close().catch(() => {});
     await this.manifest?.close().catch(() => {});
     for (const t of this.tables.values()) t.close();

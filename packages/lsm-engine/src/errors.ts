@@ -45,6 +45,19 @@ export class DatabaseLocationError extends Error {
   override name = 'DatabaseLocationError';
 }
 
+/** Another open database (in this or another process) holds the directory's LOCK file. */
+export class DatabaseLockedError extends Error {
+  override name = 'DatabaseLockedError';
+  constructor(
+    readonly location: string,
+    /** The pid named in the LOCK file (0 when unknown). */
+    readonly ownerPid: number,
+    by: string,
+  ) {
+    super(`database ${location} is locked ${by} (LOCK file); one process may open it at a time`);
+  }
+}
+
 /** The engine stopped after a background failure (flush or compaction I/O). */
 export class EngineFailedError extends Error {
   override name = 'EngineFailedError';

@@ -13,6 +13,7 @@ export {
   CorruptTableError,
   CorruptWalError,
   DatabaseLocationError,
+  DatabaseLockedError,
   EngineFailedError,
   LsmOptionsError,
 } from './errors.js';

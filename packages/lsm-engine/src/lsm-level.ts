@@ -38,6 +38,22 @@ const ENGINE_OPTION_NAMES = new Set([
   'tieredSizeRatio',
   'walSegmentBytes',
 ]);
+/**
+ * What abstract-level may rely on. `getSync` is in abstract-level 3.1's manifest but not yet
+ * in level-supports' typings, hence a plain object rather than a checked literal.
+ */
+const MANIFEST = {
+  encodings: { buffer: true },
+  seek: true,
+  has: true,
+  getSync: true,
+  implicitSnapshots: true,
+  explicitSnapshots: true,
+  permanence: true,
+  createIfMissing: true,
+  errorIfExists: true,
+  additionalMethods: { compact: true, flush: true, stats: true },
+};
 /** Keys deleted per batch by clear(). */
 const CLEAR_BATCH_KEYS = 1000;
 const EMPTY = Buffer.alloc(0);
@@ -57,19 +73,7 @@ export class LsmLevel extends AbstractLevel<Buffer | Uint8Array | string, any, a
       if (ENGINE_OPTION_NAMES.has(k)) engineOptions[k] = v;
       else forward[k] = v;
     }
-    super(
-      {
-        encodings: { buffer: true },
-        seek: true,
-        implicitSnapshots: true,
-        explicitSnapshots: true,
-        permanence: true,
-        createIfMissing: true,
-        errorIfExists: true,
-        additionalMethods: { compact: true, flush: true, stats: true },
-      },
-      forward,
-    );
+    super(MANIFEST, forward);
     if (typeof location !== 'string' || location === '') {
       throw new TypeError("The first argument 'location' must be a non-empty string");
     }
@@ -105,6 +109,20 @@ export class LsmLevel extends AbstractLevel<Buffer | Uint8Array | string, any, a
     const engine = this.lsm;
     const seq = options.snapshot?.seq ?? engine.lastSeq;
     return keys.map((k) => engine.get(k, seq));
+  }
+
+  _getSync(key: Buffer, options: { snapshot?: LsmSnapshot }): Buffer | undefined {
+    return this.lsm.get(key, options.snapshot?.seq);
+  }
+
+  async _has(key: Buffer, options: { snapshot?: LsmSnapshot }): Promise<boolean> {
+    return this.lsm.has(key, options.snapshot?.seq);
+  }
+
+  async _hasMany(keys: Buffer[], options: { snapshot?: LsmSnapshot }): Promise<boolean[]> {
+    const engine = this.lsm;
+    const seq = options.snapshot?.seq ?? engine.lastSeq;
+    return keys.map((k) => engine.has(k, seq));
   }
 
   async _put(key: Buffer, value: Buffer, options: { sync?: boolean }): Promise<void> {

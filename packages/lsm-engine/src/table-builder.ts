@@ -36,6 +36,7 @@ const TABLE_BYTES_MAX = 2 ** 32 - 1;
 
 export class TableBuilder {
   private chunks: Buffer[] = [];
+  private chunkBytes = 0;
   private offset = 0;
   private readonly data: BlockBuilder;
   private readonly index = new BlockBuilder(1, 1024);
@@ -91,7 +92,13 @@ export class TableBuilder {
   takeChunks(): Buffer[] {
     const out = this.chunks;
     this.chunks = [];
+    this.chunkBytes = 0;
     return out;
+  }
+
+  /** Bytes of finished blocks not yet taken by the writer. */
+  pendingBytes(): number {
+    return this.chunkBytes;
   }
 
   /** Writes the last data block, the filter, the index and the footer. */
@@ -113,6 +120,7 @@ export class TableBuilder {
     writeU64(footer, 32, this.entries);
     TABLE_MAGIC.copy(footer, 40);
     this.chunks.push(footer);
+    this.chunkBytes += FOOTER_BYTES;
     this.offset += FOOTER_BYTES;
     assert(this.offset <= TABLE_BYTES_MAX, 'table larger than 4 GiB');
     return {
@@ -143,6 +151,7 @@ export class TableBuilder {
     trailer[0] = COMPRESSION_NONE;
     trailer.writeUInt32LE(blockChecksum(block, COMPRESSION_NONE), 1);
     this.chunks.push(block, trailer);
+    this.chunkBytes += block.length + BLOCK_TRAILER_BYTES;
     this.offset += block.length + BLOCK_TRAILER_BYTES;
   }
 }

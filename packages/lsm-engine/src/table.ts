@@ -22,8 +22,11 @@ import {
 import { getVarint32, type VarintCursor } from './varint.js';
 
 export interface TableReadStats {
+  /** Point lookups that reached this table (each asks the Bloom filter first). */
   bloomChecks: number;
   bloomNegatives: number;
+  /** Data blocks searched by point lookups (the filter said "maybe", or there is none). */
+  dataBlockSearches: number;
 }
 
 export type LookupResult = { found: false } | { found: true; deleted: boolean; value: Buffer };
@@ -88,6 +91,7 @@ export class Table {
     const indexIt = this.index.iterator();
     indexIt.seek(userKey, seq);
     if (!indexIt.valid()) return NOT_FOUND;
+    this.stats.dataBlockSearches++;
     const it = this.dataBlock(this.decodeHandle(indexIt.value()), true).iterator();
     it.seek(userKey, seq);
     if (!it.valid() || Buffer.compare(it.key(), userKey) !== 0) return NOT_FOUND;

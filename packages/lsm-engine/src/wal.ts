@@ -214,7 +214,8 @@ export class Wal {
     }
     const seg = this.active!;
     let written = 0;
-    while (written < total) written += writeSync(seg.fd, buffer, written, total - written, seg.bytes + written);
+    while (written < total)
+      written += writeSync(seg.fd, buffer, written, total - written, seg.bytes + written);
     seg.bytes += total;
     this.next += records.length;
     this.appended++;

@@ -47,6 +47,7 @@ describe.skipIf(ONE_SEED !== null)('simulation: safety after every step, livenes
       let reads = 0;
       let snapshots = 0;
       let crashes = 0;
+      let confChanges = 0;
       for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS_PER_SIZE; seed++) {
         const r = runSimulation({ seed, nodeCount });
         events += r.stats.events;
@@ -54,17 +55,20 @@ describe.skipIf(ONE_SEED !== null)('simulation: safety after every step, livenes
         reads += r.stats.readsChecked;
         snapshots += r.stats.snapshotsInstalled;
         crashes += r.stats.crashes;
+        confChanges += r.stats.confChangesProposed;
         if (!r.ok) failures.push(report(r, nodeCount));
       }
       console.log(
         `raft sim ${nodeCount} nodes: ${SEEDS_PER_SIZE} seeds, ${events} events, ${leaders} leaders elected, ` +
-          `${crashes} crashes, ${reads} linearizable reads checked, ${snapshots} snapshots installed`,
+          `${crashes} crashes, ${confChanges} membership changes, ${reads} linearizable reads checked, ` +
+          `${snapshots} snapshots installed`,
       );
       expect(failures, failures.slice(0, 5).join('\n')).toEqual([]);
       // The fault schedule must actually exercise the protocol.
       expect(leaders).toBeGreaterThan(SEEDS_PER_SIZE);
       expect(reads).toBeGreaterThan(SEEDS_PER_SIZE);
       expect(snapshots).toBeGreaterThan(0);
+      expect(confChanges).toBeGreaterThan(0);
     });
   }
 

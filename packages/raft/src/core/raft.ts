@@ -303,8 +303,10 @@ export class Raft {
       if ((this.checkQuorum || this.preVote) && (m.type === 'heartbeat' || m.type === 'app')) {
         // A stale leader (its term bumped past by a partitioned node, or just old) learns our term.
         this.send(this.message('appResp', m.from));
-      } else if (m.type === 'preVote') {
-        const resp = this.message('preVoteResp', m.from);
+      } else if (m.type === 'preVote' || m.type === 'vote') {
+        // Figure 2: "reply false if term < currentTerm", with our term in the reply, so that a
+        // candidate stuck in an old term (say, behind a stale membership) catches up.
+        const resp = this.message(m.type === 'vote' ? 'voteResp' : 'preVoteResp', m.from);
         resp.reject = true;
         this.send(resp);
       }

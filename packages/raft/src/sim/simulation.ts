@@ -5,7 +5,7 @@
 // requires the cluster to elect a leader and commit. Same seed, same run: `trace` proves it.
 import { type Random, SeededRandom } from '@ddia/common';
 import { bootstrapState } from '../core/raft.js';
-import type { Message, NodeId, Ready } from '../core/types.js';
+import type { ConfChange, Message, NodeId, Ready } from '../core/types.js';
 import { type NetworkFaults, SimNetwork } from '../transport/sim-network.js';
 import { InvariantViolation, SafetyChecker } from './checker.js';
 import { EventQueue } from './event-queue.js';
@@ -52,6 +52,7 @@ export interface SimulationResult {
     healedLeaderAfterMs: number;
     /** Canary runs: older-term entries committed by counting replicas (the Figure 8 bug). */
     unsafeCommits: number;
+    confChangesProposed: number;
   };
 }
 
@@ -76,6 +77,8 @@ export interface Weather {
   /** Chance that a leader crashes the moment its commit index advances (before telling anyone). */
   crashOnCommitRate: number;
   clientIntervalMs: number;
+  /** Share of client events that propose a membership change at the leader. */
+  confChangeRate: number;
   faultMinMs: number;
   faultMaxMs: number;
 }
@@ -105,6 +108,7 @@ export function drawWeather(random: Random): Weather {
       clientIntervalMs: 5,
       faultMinMs: 10,
       faultMaxMs: 150,
+      confChangeRate: 0,
     };
   }
   const checkQuorum = random.chance(0.5);
@@ -112,13 +116,14 @@ export function drawWeather(random: Random): Weather {
     [FAULT_INTERVAL_MIN_MS, FAULT_INTERVAL_MAX_MS],
     [10, 150],
   ]);
+  const preVote = random.chance(0.5);
   return {
     dropRate: random.pick([0, 0.01, 0.05, 0.15]),
     duplicateRate: random.pick([0, 0.02, 0.1]),
     delayMaxMs: random.pick([5, 20, 60]),
     appendEntriesMax: random.pick([1, 2, 64]),
     inflightMax: random.pick([1, 4, 64]),
-    preVote: random.chance(0.5),
+    preVote,
     checkQuorum,
     leaseReads: checkQuorum && random.chance(0.5),
     snapshotEvery: random.pick([0, 5, 25]),
@@ -129,6 +134,10 @@ export function drawWeather(random: Random): Weather {
     clientIntervalMs: CLIENT_INTERVAL_MS,
     faultMinMs,
     faultMaxMs,
+    // Membership changes run with PreVote: without it, a member that missed its own removal's
+    // neighbours (a stale configuration that can never win) keeps bumping its term and can
+    // starve elections for seconds, the disruption diss. §9.6 introduces PreVote for.
+    confChangeRate: preVote ? random.pick([0, 0.2]) : 0,
   };
 }
 
@@ -185,7 +194,11 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     snapshotsInstalled: 0,
     healedLeaderAfterMs: -1,
     unsafeCommits: 0,
+    confChangesProposed: 0,
   };
+  // Nodes removed from the configuration are shut down when the cluster heals, as an operator
+  // would; until then they keep running (and may try to disrupt, diss. §4.2.3).
+  const retired = new Set<NodeId>();
   const leaderTerms = new Set<number>();
   let chaosPhase = true;
 
@@ -229,10 +242,14 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       return;
     }
     checker.checkLeaders(liveLeaders());
-    checker.checkPotentialLeaders(
-      [...nodes.values()].map((n) => ({ id: n.id, views: n.logViews() })),
-      Math.floor(nodes.size / 2) + 1,
-    );
+    // "Could win an election" needs a fixed set of voters; runs with membership changes rely
+    // on the checks of actual leaders instead.
+    if (w.confChangeRate === 0) {
+      checker.checkPotentialLeaders(
+        [...nodes.values()].map((n) => ({ id: n.id, views: n.logViews() })),
+        Math.floor(nodes.size / 2) + 1,
+      );
+    }
     if (raft.role === 'leader' && !leaderTerms.has(raft.term)) {
       leaderTerms.add(raft.term);
       stats.leadersElected++;
@@ -314,6 +331,10 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
         return;
       case 'client': {
         queue.push(now + w.clientIntervalMs, ev);
+        if (chaos && random.chance(w.confChangeRate)) {
+          proposeConfChange();
+          return;
+        }
         const node = nodes.get(random.pick(ids)) as SimNode;
         if (!node.raft) return;
         if (random.chance(0.3)) {
@@ -351,11 +372,35 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
 
   const restart = (id: NodeId) => {
     const node = nodes.get(id) as SimNode;
-    if (node.up) return;
+    if (node.up || retired.has(id)) return;
     node.start();
     record(`${now} restart ${id}`);
     check(id);
     pump(id);
+  };
+
+  // Single-server membership changes (diss. §4.1) while everything else goes wrong: remove a
+  // voter (keeping a minimum), re-add a removed node as a learner, or promote a learner.
+  const proposeConfChange = () => {
+    const leader = liveLeaders()[0];
+    if (!leader) return;
+    const m = leader.raft.membership;
+    const voters = m.voters();
+    const learners = m.all().filter((id) => !m.isVoter(id));
+    const removed = ids.filter((id) => !m.has(id));
+    const choices: ConfChange[] = [];
+    if (voters.length > (ids.length <= 3 ? 2 : 3)) choices.push({ kind: 'remove', id: random.pick(voters) });
+    if (learners.length > 0) choices.push({ kind: 'addVoter', id: random.pick(learners) });
+    if (removed.length > 0) choices.push({ kind: 'addLearner', id: random.pick(removed) });
+    if (choices.length === 0) return;
+    const cc = random.pick(choices);
+    const r = leader.raft.proposeConfChange(cc);
+    if (r.ok) {
+      stats.confChangesProposed++;
+      record(`${now} conf ${cc.kind} ${cc.id} at ${r.index}`);
+    }
+    check(leader.id);
+    pump(leader.id);
   };
 
   const injectFault = () => {
@@ -396,6 +441,16 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     network.heal();
     network.faults = { dropRate: 0, duplicateRate: 0, delayMinMs: 1, delayMaxMs: 5 };
     for (const id of ids) restart(id);
+    // The node that knows the most committed entries knows the latest membership.
+    const authority = [...nodes.values()].sort(
+      (a, b) => (b.raft?.log.committed ?? 0) - (a.raft?.log.committed ?? 0),
+    )[0];
+    for (const id of ids) {
+      if (authority.raft && !authority.raft.membership.has(id)) {
+        crash(id);
+        retired.add(id);
+      }
+    }
     record(`${now} healed`);
     const deadline = chaosMs + SIM_HEAL_BUDGET_MS;
     let probe: { index: number; term: number } | null = null;
@@ -420,11 +475,14 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       if (probe) {
         const p = probe;
         // Compacted into a snapshot counts: the checker already saw it committed consistently.
+        const members = leader ? leader.raft.membership : null;
         done = [...nodes.values()].every(
           (n) =>
-            n.appliedIndex >= p.index &&
-            n.raft !== null &&
-            (n.raft.log.term(p.index) === p.term || p.index <= n.raft.log.snapshotMeta.index),
+            retired.has(n.id) ||
+            (members !== null && !members.has(n.id)) ||
+            (n.appliedIndex >= p.index &&
+              n.raft !== null &&
+              (n.raft.log.term(p.index) === p.term || p.index <= n.raft.log.snapshotMeta.index)),
         );
       }
     }

@@ -1,9 +1,11 @@
-// Raft between processes over HTTP/1.1 keep-alive (Node's fetch pools connections per origin).
+// Raft between processes over HTTP/1.1 keep-alive, through common's HttpClient (undici, a
+// connection pool per origin). Raft does its own retrying, so the client never retries.
 // Per peer, one request is in flight at a time and everything queued meanwhile goes in the
 // next request: batching comes for free under load, and per-peer order is kept. Snapshots
 // travel separately, in chunks, so that a big snapshot neither blocks heartbeats nor exceeds
 // a body limit (the paper's InstallSnapshot `offset`/`done`, Figure 13).
 // Routes on the receiving side: registerRaftRoutes (raft-routes.ts).
+import { HttpClient } from '@ddia/common';
 import type { Message, NodeId } from '../core/types.js';
 import { bytesToBase64, encodeMessage, type WireMessage } from './codec.js';
 import type { Transport } from './transport.js';
@@ -25,7 +27,8 @@ export interface HttpTransportOptions {
   self: NodeId;
   peers?: Record<NodeId, string>;
   requestDeadlineMs?: number;
-  fetch?: typeof fetch;
+  /** Share a client (and its connection pools) with the service; one is created otherwise. */
+  client?: HttpClient;
 }
 
 export interface SnapshotChunkBody {
@@ -47,12 +50,14 @@ export class HttpTransport implements Transport {
   private handlers: Parameters<Transport['start']>[0] | null = null;
   private readonly peers = new Map<NodeId, PeerState>();
   private closed = false;
-  private readonly fetchFn: typeof fetch;
+  private readonly client: HttpClient;
+  private readonly ownsClient: boolean;
   private readonly deadlineMs: number;
   readonly stats = { requests: 0, failures: 0, dropped: 0, messages: 0 };
 
   constructor(private readonly options: HttpTransportOptions) {
-    this.fetchFn = options.fetch ?? fetch;
+    this.ownsClient = options.client === undefined;
+    this.client = options.client ?? new HttpClient({ retries: 0 });
     this.deadlineMs = options.requestDeadlineMs ?? REQUEST_DEADLINE_DEFAULT_MS;
     this.setPeers(options.peers ?? {});
   }
@@ -102,15 +107,16 @@ export class HttpTransport implements Transport {
   private async post(url: string, body: unknown): Promise<boolean> {
     this.stats.requests++;
     try {
-      const res = await this.fetchFn(url, {
+      const res = await this.client.request(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.deadlineMs),
+        headers: { 'content-type': 'application/json' },
+        deadlineMs: this.deadlineMs,
+        retry: false,
       });
-      await res.arrayBuffer();
-      if (!res.ok) this.stats.failures++;
-      return res.ok;
+      const ok = res.status >= 200 && res.status < 300;
+      if (!ok) this.stats.failures++;
+      return ok;
     } catch {
       this.stats.failures++;
       return false;
@@ -169,5 +175,6 @@ export class HttpTransport implements Transport {
   async close(): Promise<void> {
     this.closed = true;
     for (const p of this.peers.values()) p.queue = [];
+    if (this.ownsClient) await this.client.close();
   }
 }

@@ -38,7 +38,7 @@ export interface ShardWork {
   run(p: Participant, tx: number, gid: string): Promise<void>;
 }
 
-export interface Outcome {
+export interface TwoPhaseOutcome {
   gid: string;
   committed: boolean;
   reason?: string;
@@ -79,7 +79,7 @@ export class Coordinator {
     return [...this.committed.keys()];
   }
 
-  async run(work: ShardWork[]): Promise<Outcome> {
+  async run(work: ShardWork[]): Promise<TwoPhaseOutcome> {
     const gid = `${this.id}-e${this.epoch}-${this.nextSeq++}`;
     this.inFlight.add(gid);
     const opened = new Map<string, number>();

@@ -1,0 +1,258 @@
+// Turns a sorted stream of internal entries into new tables: the work of a flush (one sorted
+// run, the frozen memtable) and of a compaction (a merge of input tables). It is synchronous
+// and touches only the files it is given, so it runs on a worker thread (table-worker.ts)
+// while the main thread keeps taking writes, as LevelDB's background thread does
+// (db_impl.cc BackgroundCompaction / DoCompactionWork / WriteLevel0Table).
+import { closeSync, fdatasyncSync, openSync, rmSync, writeSync, writevSync } from 'node:fs';
+import { join } from 'node:path';
+import { assert } from '@ddia/common';
+import { type InternalIterator, KIND_DELETE, KIND_PUT } from './internal-key.js';
+import { MergingIterator } from './merging-iterator.js';
+import { Table, type TableReadStats } from './table.js';
+import { TableBuilder } from './table-builder.js';
+import { tableFileName } from './table-format.js';
+import type { TableMeta } from './version.js';
+
+/** Where the entries come from: a packed sorted run (a flush) or table files (a compaction). */
+export type TableJobSource = { kind: 'run'; run: Uint8Array } | { kind: 'tables'; fileNumbers: number[] };
+
+export interface TableJob {
+  dir: string;
+  source: TableJobSource;
+  /** File numbers reserved for the outputs, used in order. */
+  fileNumbers: number[];
+  /** Cut outputs at about targetFileBytes (leveled compactions); otherwise one output. */
+  split: boolean;
+  targetFileBytes: number;
+  blockBytes: number;
+  restartInterval: number;
+  bloomBitsPerKey: number;
+  /** Versions older than the newest one at or below this sequence are invisible to everyone. */
+  smallestSnapshot: number;
+  /** Tombstones may be dropped (a compaction) when no range here can hold an older version. */
+  dropTombstones: boolean;
+  olderRanges: [smallest: Uint8Array, largest: Uint8Array][];
+}
+
+/**
+ * The number of output files a job may need. Every output but the last holds at least
+ * targetFileBytes of the input's data, and a merge never grows the data, so twice the ratio
+ * plus two is a safe reservation (unused numbers are simply skipped).
+ */
+export function outputsBound(inputBytes: number, split: boolean, targetFileBytes: number): number {
+  return split ? 2 * Math.ceil(inputBytes / targetFileBytes) + 2 : 1;
+}
+
+/**
+ * Writes the merged stream into new tables, dropping what no reader can see: versions
+ * shadowed by a newer one that every snapshot sees, and tombstones with nothing older
+ * beneath them (LevelDB DoCompactionWork's two drop rules). Each output is fdatasynced;
+ * the caller fsyncs the directory before naming them in the manifest. On failure every
+ * output written so far is removed.
+ */
+export function writeTables(job: TableJob): TableMeta[] {
+  const { source, stats } = openSource(job);
+  const outputs: TableMeta[] = [];
+  const written: number[] = [];
+  let builder: TableBuilder | null = null;
+  let fd = -1;
+  let fileNumber = 0;
+  let lastKey = Buffer.allocUnsafe(256);
+  let lastKeyLength = -1;
+  let lastSeqForKey = Number.POSITIVE_INFINITY;
+  const canDropTombstone = (key: Buffer): boolean =>
+    job.dropTombstones &&
+    job.olderRanges.every(
+      ([smallest, largest]) => Buffer.compare(key, smallest) < 0 || Buffer.compare(key, largest) > 0,
+    );
+  const drain = (): void => {
+    const chunks = builder!.takeChunks();
+    if (chunks.length > 0) writeAll(fd, chunks);
+  };
+  const finishOutput = (): void => {
+    const summary = builder!.finish();
+    drain();
+    fdatasyncSync(fd);
+    closeSync(fd);
+    fd = -1;
+    outputs.push({ number: fileNumber, ...summary });
+    builder = null;
+  };
+  try {
+    for (source.start(); source.valid(); source.advance()) {
+      const key = source.key();
+      const seq = source.seq();
+      const kind = source.kind();
+      const newKey =
+        lastKeyLength !== key.length || lastKey.compare(key, 0, key.length, 0, lastKeyLength) !== 0;
+      if (newKey) {
+        if (
+          builder !== null &&
+          job.split &&
+          (builder as TableBuilder).estimatedBytes() >= job.targetFileBytes
+        )
+          finishOutput();
+        if (lastKey.length < key.length) lastKey = Buffer.allocUnsafe(key.length * 2);
+        key.copy(lastKey);
+        lastKeyLength = key.length;
+        lastSeqForKey = Number.POSITIVE_INFINITY;
+      }
+      let drop = false;
+      if (lastSeqForKey <= job.smallestSnapshot) drop = true;
+      else if (kind === KIND_DELETE && seq <= job.smallestSnapshot && canDropTombstone(key)) drop = true;
+      lastSeqForKey = seq;
+      if (drop) continue;
+      if (builder === null) {
+        assert(written.length < job.fileNumbers.length, 'table job ran out of reserved file numbers');
+        fileNumber = job.fileNumbers[written.length]!;
+        written.push(fileNumber);
+        fd = openSync(join(job.dir, tableFileName(fileNumber)), 'w');
+        builder = new TableBuilder({
+          blockBytes: job.blockBytes,
+          restartInterval: job.restartInterval,
+          bloomBitsPerKey: job.bloomBitsPerKey,
+        });
+      }
+      const b = builder as TableBuilder;
+      b.add(key, seq, kind === KIND_PUT ? KIND_PUT : KIND_DELETE, source.value());
+      // Hand finished blocks to the kernel as they come: a table is never held whole in memory.
+      if (b.pendingBytes() >= DRAIN_BYTES) drain();
+    }
+    if (builder !== null) finishOutput();
+    return outputs;
+  } catch (err) {
+    if (fd >= 0) closeSync(fd);
+    for (const n of written) rmSync(join(job.dir, tableFileName(n)), { force: true });
+    throw err;
+  } finally {
+    for (const t of stats.tables) t.close();
+  }
+}
+
+/** Appends every chunk at the file's current position (writev may write fewer bytes). */
+function writeAll(fd: number, chunks: Buffer[]): void {
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  let done = writevSync(fd, chunks);
+  if (done === total) return;
+  const rest = Buffer.concat(chunks).subarray(done);
+  while (done < total) done += writeSync(fd, rest, done - (total - rest.length));
+}
+
+/** Finished table bytes gathered before one writev. */
+const DRAIN_BYTES = 256 * 1024;
+
+function openSource(job: TableJob): { source: MergingIterator; stats: { tables: Table[] } } {
+  if (job.source.kind === 'run') {
+    return {
+      source: new MergingIterator([new PackedRunIterator(job.source.run)], false),
+      stats: { tables: [] },
+    };
+  }
+  const readStats: TableReadStats = { bloomChecks: 0, bloomNegatives: 0, dataBlockSearches: 0 };
+  const tables: Table[] = [];
+  try {
+    for (const n of job.source.fileNumbers)
+      tables.push(Table.open(join(job.dir, tableFileName(n)), n, null, readStats));
+  } catch (err) {
+    for (const t of tables) t.close();
+    throw err;
+  }
+  const children: InternalIterator[] = tables.map((t) => t.iterator(false));
+  return { source: new MergingIterator(children, false), stats: { tables } };
+}
+
+// A sorted run packed into one buffer, to hand a frozen memtable to a worker in a single
+// transfer. Per entry: key length (u32 LE), value length (u32 LE), sequence (u48 LE), kind
+// (u8), key bytes, value bytes. In memory only; never on disk.
+const RUN_ENTRY_HEADER_BYTES = 4 + 4 + 6 + 1;
+
+/** Packs entries (already in internal-key order) into one buffer. */
+export function packRun(source: InternalIterator, bytesHint: number): Uint8Array {
+  // allocUnsafeSlow: a buffer of its own, never a slice of Node's shared pool, since the
+  // caller transfers the underlying ArrayBuffer to a worker.
+  let out = Buffer.allocUnsafeSlow(Math.max(1024, bytesHint));
+  let at = 0;
+  for (source.seekToFirst(); source.valid(); source.next()) {
+    const key = source.key();
+    const value = source.value();
+    const need = RUN_ENTRY_HEADER_BYTES + key.length + value.length;
+    if (at + need > out.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(out.length * 2, at + need));
+      out.copy(grown, 0, 0, at);
+      out = grown;
+    }
+    out.writeUInt32LE(key.length, at);
+    out.writeUInt32LE(value.length, at + 4);
+    out.writeUIntLE(source.seq(), at + 8, 6);
+    out[at + 14] = source.kind();
+    out.set(key, at + RUN_ENTRY_HEADER_BYTES);
+    out.set(value, at + RUN_ENTRY_HEADER_BYTES + key.length);
+    at += need;
+  }
+  return out.subarray(0, at);
+}
+
+/** Forward-only iterator over a packed run (all a table job needs). */
+class PackedRunIterator implements InternalIterator {
+  private readonly bytes: Buffer;
+  private at = 0;
+  private keyView: Buffer = EMPTY;
+  private valueView: Buffer = EMPTY;
+  private seqValue = 0;
+  private kindValue = 0;
+  private validNow = false;
+
+  constructor(run: Uint8Array) {
+    this.bytes = Buffer.from(run.buffer, run.byteOffset, run.byteLength);
+  }
+  valid(): boolean {
+    return this.validNow;
+  }
+  seekToFirst(): void {
+    this.at = 0;
+    this.load();
+  }
+  next(): void {
+    this.load();
+  }
+  seekToLast(): void {
+    throw new Error('a packed run is read forward only');
+  }
+  seek(): void {
+    throw new Error('a packed run is read forward only');
+  }
+  prev(): void {
+    throw new Error('a packed run is read forward only');
+  }
+  key(): Buffer {
+    return this.keyView;
+  }
+  seq(): number {
+    return this.seqValue;
+  }
+  kind(): number {
+    return this.kindValue;
+  }
+  value(): Buffer {
+    return this.valueView;
+  }
+  private load(): void {
+    const b = this.bytes;
+    if (this.at >= b.length) {
+      this.validNow = false;
+      return;
+    }
+    const keyLength = b.readUInt32LE(this.at);
+    const valueLength = b.readUInt32LE(this.at + 4);
+    this.seqValue = b.readUIntLE(this.at + 8, 6);
+    this.kindValue = b[this.at + 14]!;
+    const keyStart = this.at + RUN_ENTRY_HEADER_BYTES;
+    this.keyView = b.subarray(keyStart, keyStart + keyLength);
+    this.valueView = b.subarray(keyStart + keyLength, keyStart + keyLength + valueLength);
+    this.at = keyStart + keyLength + valueLength;
+    this.validNow = true;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
