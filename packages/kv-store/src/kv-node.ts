@@ -3,8 +3,7 @@
 // one port. main.ts starts one from flags; tests start several in one process.
 import { join } from 'node:path';
 import { type Config, createService, type FlagSpec, HttpClient, openStore, type Service } from '@ddia/common';
-import type { StartedRaftNode } from './cluster/raft-binding.js';
-import { loadRaft } from './cluster/raft-binding.js';
+import { FileStorage, HttpTransport, MemoryStorage, RaftNode, registerRaftRoutes } from '@ddia/raft';
 import { KEY_BYTES_MAX_DEFAULT, VALUE_BYTES_MAX_DEFAULT } from './http/request-parts.js';
 import { KvMetrics } from './metrics.js';
 import { registerKvRoutes } from './server.js';
@@ -74,7 +73,7 @@ export type KvConfig = Config<typeof KV_FLAGS>;
 
 export interface KvNode {
   service: Service;
-  raft: StartedRaftNode;
+  raft: RaftNode<ApplyOutcome>;
   machine: KvStateMachine;
   url: string;
   close(): Promise<void>;
@@ -86,11 +85,11 @@ export interface KvNodeHooks {
 }
 
 export async function startKvNode(config: KvConfig, hooks: KvNodeHooks = {}): Promise<KvNode> {
-  const raftApi = loadRaft();
   const durable = config.dataDir !== undefined;
   const engine = durable ? config.engine : 'memory';
   if (engine === 'lsm') {
-    // The LSM engine registers itself with common's openStore when imported.
+    // The LSM engine registers itself with common's openStore when imported. Loaded only when
+    // asked for (a non-literal specifier keeps its types out of this package's build).
     const lsmPackage = '@ddia/lsm-engine';
     await import(lsmPackage);
   }
@@ -102,7 +101,7 @@ export async function startKvNode(config: KvConfig, hooks: KvNodeHooks = {}): Pr
     valueEncoding: 'view',
   });
   const machine = await KvStateMachine.open(db, { sessionsMax: config.extra['sessions-max'] });
-  let raft: StartedRaftNode | undefined;
+  let raft: RaftNode<ApplyOutcome> | undefined;
   const client = new HttpClient({ deadlineMs: config.extra['request-timeout-ms'], retries: 0 });
 
   const service = await createService({
@@ -123,14 +122,14 @@ export async function startKvNode(config: KvConfig, hooks: KvNodeHooks = {}): Pr
   const members = config.peers.length > 0 ? config.peers : [{ id: config.id, url: selfUrl }];
   const others = Object.fromEntries(members.filter((m) => m.id !== config.id).map((m) => [m.id, m.url]));
   const storage = durable
-    ? await raftApi.FileStorage.open({ dir: join(config.dataDir as string, 'raft'), fsync: 'group' })
-    : new raftApi.MemoryStorage();
-  raft = await raftApi.RaftNode.start({
+    ? await FileStorage.open({ dir: join(config.dataDir as string, 'raft'), fsync: 'group' })
+    : new MemoryStorage();
+  raft = await RaftNode.start<ApplyOutcome>({
     id: config.id,
     members: config.extra.join ? [] : members,
     join: config.extra.join,
     storage,
-    transport: new raftApi.HttpTransport({ self: config.id, peers: others }),
+    transport: new HttpTransport({ self: config.id, peers: others }),
     stateMachine: {
       apply: async (command, meta) => {
         const outcome: ApplyOutcome = await machine.apply(command, meta);
@@ -161,7 +160,7 @@ export async function startKvNode(config: KvConfig, hooks: KvNodeHooks = {}): Pr
     service.log.fatal({ err: error }, 'raft stopped; this node can no longer serve');
     hooks.onFatal?.(error);
   });
-  raftApi.registerRaftRoutes(service.app, node);
+  registerRaftRoutes(service.app, node);
   registerKvRoutes({
     service,
     node: () => node,

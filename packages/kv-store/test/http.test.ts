@@ -5,18 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type InProcessCluster,
   leaderOf,
-  raftMissing,
   startInProcess,
   waitFor,
 } from './support/in-process.js';
 
-const missing = raftMissing();
-if (missing) console.warn(`kv-store HTTP tests skipped: ${missing}`);
-
 const http = new HttpClient({ deadlineMs: 10_000, retries: 0 });
 const VALUE_LIMIT = 1024;
 
-describe.skipIf(missing !== undefined)('kv-store HTTP API, one node', () => {
+describe('kv-store HTTP API, one node', () => {
   let cluster: InProcessCluster;
   let base: string;
   beforeAll(async () => {
@@ -235,7 +231,7 @@ describe.skipIf(missing !== undefined)('kv-store HTTP API, one node', () => {
   });
 });
 
-describe.skipIf(missing !== undefined)('kv-store HTTP API, three nodes', () => {
+describe('kv-store HTTP API, three nodes', () => {
   let cluster: InProcessCluster;
   beforeAll(async () => {
     cluster = await startInProcess(3);
@@ -286,5 +282,38 @@ describe.skipIf(missing !== undefined)('kv-store HTTP API, three nodes', () => {
       (await http.request(`${leader.url}/kv/after-transfer`, { method: 'PUT', body: 'x', retry: false }))
         .status,
     ).toBe(201);
+  });
+});
+
+describe('kv-store HTTP API without a quorum', () => {
+  it('waits for a leader up to the deadline, then answers 503 retriable; serializable reads still answer', {
+    timeout: 60_000,
+  }, async () => {
+    const cluster = await startInProcess(3, ['--request-timeout-ms', '700']);
+    try {
+      const leader = await leaderOf(cluster);
+      expect(
+        (await http.request(`${leader.url}/kv/q`, { method: 'PUT', body: 'v', retry: false })).status,
+      ).toBe(201);
+      const survivor = cluster.nodes.find((n) => n !== leader)!;
+      await waitFor('the survivor to apply', () => (survivor.machine.revision >= 1 ? true : undefined));
+      for (const node of cluster.nodes) if (node !== survivor) await node.close();
+      await waitFor('the survivor to forget the leader', () =>
+        survivor.raft.status().leaderId === null ? true : undefined,
+      );
+      const started = performance.now();
+      const put = await http.request(`${survivor.url}/kv/q`, { method: 'PUT', body: 'w', retry: false });
+      const waitedMs = performance.now() - started;
+      expect(put.status).toBe(503);
+      expect(put.json()).toMatchObject({ code: 'DDIA_ERR_KV_NO_LEADER', retriable: true });
+      expect(waitedMs).toBeGreaterThanOrEqual(600);
+      expect((await http.request(`${survivor.url}/kv/q`, { retry: false })).status).toBe(503);
+      expect((await http.request(`${survivor.url}/ready`, { retry: false })).status).toBe(503);
+      const stale = await http.request(`${survivor.url}/kv/q?consistency=serializable`, { retry: false });
+      expect(stale.status).toBe(200);
+      expect(stale.text()).toBe('v');
+    } finally {
+      await cluster.close();
+    }
   });
 });

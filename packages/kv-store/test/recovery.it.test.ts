@@ -5,12 +5,9 @@ import { rm } from 'node:fs/promises';
 import { HttpClient } from '@ddia/common';
 import { checkLinearizable, checkLostWrites, createKvModel, HistoryRecorder } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
-import { raftMissing } from './support/in-process.js';
 import { ELECTION_TIMEOUT_MAX_MS, findLeader, nodeStatus, startKvCluster } from './support/real-cluster.js';
 import { finalReads, runWorkload } from './support/workload.js';
 
-const missing = raftMissing();
-if (missing) console.warn(`kv-store recovery tests skipped: ${missing}`);
 const LONG = process.env.DDIA_LONG === '1';
 const FAILOVER_TRIALS = LONG ? 20 : 3;
 const http = new HttpClient({ deadlineMs: 5_000, retries: 0 });
@@ -46,7 +43,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-describe.skipIf(missing !== undefined)('reliability with real processes', () => {
+describe('reliability with real processes', () => {
   it(`failover: after SIGKILL of the leader, writes succeed within 2 x the max election timeout (${FAILOVER_TRIALS} trials)`, {
     timeout: 60_000 + FAILOVER_TRIALS * 15_000,
   }, async () => {

@@ -48,7 +48,15 @@ class FlakyNode implements Participant {
       firstTxId: 1 + this.crashes * 1_000_000,
     });
     for (const r of this.wal.records) db.replay(r);
-    db.attachWal(this.wal);
+    // The log as this incarnation sees it: once it has crashed, its unfinished operations
+    // must not reach the disk (a dead process writes nothing), so its appends are refused.
+    const incarnation = this.crashes;
+    db.attachWal({
+      append: async (r) => {
+        if (incarnation !== this.crashes) throw new Crash(`${this.name} is dead; the write never happened`);
+        await this.wal.append(r);
+      },
+    });
     return db;
   }
   restart() {
@@ -203,7 +211,7 @@ describe('two-phase commit under coordinator and participant crashes (simulation
     let committed = 0;
     for (const seed of SEEDS) {
       const { nodes, balances, ledger } = await simulate(seed);
-      const context = `seed ${seed} (replay with DDIA_SEED=${seed})`;
+      const context = `seed ${seed} (replay with ${LONG ? 'DDIA_LONG=1 ' : ''}DDIA_SEED=${seed})`;
       expect(
         nodes.flatMap((n) => n.inner.db.preparedIds()),
         context,

@@ -5,17 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '@ddia/common';
 import { freePorts } from '@ddia/testkit';
-import { loadRaft } from '../../src/cluster/raft-binding.js';
 import { KV_FLAGS, type KvNode, startKvNode } from '../../src/kv-node.js';
-
-export function raftMissing(): string | undefined {
-  try {
-    loadRaft();
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
 
 export interface InProcessCluster {
   nodes: KvNode[];
