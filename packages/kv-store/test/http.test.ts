@@ -2,12 +2,7 @@
 // its bad input, on one node and on three.
 import { HttpClient } from '@ddia/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type InProcessCluster,
-  leaderOf,
-  startInProcess,
-  waitFor,
-} from './support/in-process.js';
+import { type InProcessCluster, leaderOf, startInProcess, waitFor } from './support/in-process.js';
 
 const http = new HttpClient({ deadlineMs: 10_000, retries: 0 });
 const VALUE_LIMIT = 1024;

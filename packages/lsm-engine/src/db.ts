@@ -37,7 +37,7 @@ import { LevelIterator, MergingIterator } from './merging-iterator.js';
 import { type LsmOptions, resolveOptions } from './options.js';
 import { Table, type TableReadStats } from './table.js';
 import { tableFileName } from './table-format.js';
-import { TableJobAbortedError, TableWorkers } from './table-workers.js';
+import { type RunningJob, runTableJob, TableJobAbortedError } from './table-workers.js';
 import { outputsBound, packRun, type TableJob, type TableJobSource } from './table-writer.js';
 import { LEVELS, type TableMeta, Version, type VersionEdit } from './version.js';
 import { decodeBatch, encodeBatch, Wal, type WriteOp } from './wal.js';
@@ -115,7 +115,8 @@ export class LsmDb {
   private compacting: Promise<void> | null = null;
   /** The tail of the chain of version edits being logged (they apply one at a time). */
   private applying: Promise<void> = Promise.resolve();
-  private readonly workers = new TableWorkers();
+  /** The compaction running on the worker, cancelled when the engine closes. */
+  private compactionJob: RunningJob | null = null;
   private manualWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private progressWaiters: (() => void)[] = [];
   private failure: unknown = null;
@@ -680,7 +681,7 @@ export class LsmDb {
       // One packed buffer moves to the worker without a copy (it is transferred).
       const run = packRun(imm.iterator(), imm.bytes);
       const job = this.tableJob({ kind: 'run', run }, [this.nextFileNumber++], false, null);
-      outputs = await this.workers.run('flush', job, [run.buffer as ArrayBuffer]);
+      outputs = await runTableJob('flush', job, [run.buffer as ArrayBuffer]).result;
       await fsyncDir(this.location);
     }
     await this.logAndApply({ added: outputs.map((t) => [0, t]), walIndex: imm.walEnd });
@@ -717,7 +718,13 @@ export class LsmDb {
         plan.splitOutputs,
         plan.olderTables,
       );
-      const outputs = await this.workers.run('compaction', job);
+      this.compactionJob = runTableJob('compaction', job);
+      let outputs: TableMeta[];
+      try {
+        outputs = await this.compactionJob.result;
+      } finally {
+        this.compactionJob = null;
+      }
       if (outputs.length > 0) await fsyncDir(this.location);
       const upperLevel = plan.inputs[0]!.level;
       let largest = plan.inputs[0]!.table.largest;
@@ -844,7 +851,7 @@ export class LsmDb {
     // A running flush finishes; a running compaction is abandoned (its outputs, not yet in the
     // manifest, are orphans that the next open deletes).
     if (this.flushing) await this.flushing;
-    await this.workers.close();
+    this.compactionJob?.cancel();
     if (this.compacting) await this.compacting;
     for (const w of this.manualWaiters.splice(0)) w.reject(new EngineFailedError('the database closed'));
     this.closed = true;
@@ -858,7 +865,6 @@ export class LsmDb {
   }
 
   private async closeFiles(): Promise<void> {
-    await this.workers.close();
     await this.wal.close().catch(() => {});
     await this.manifest?.close().catch(() => {});
     for (const t of this.tables.values()) t.close();

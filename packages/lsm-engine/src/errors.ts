@@ -8,7 +8,7 @@ export class CorruptTableError extends Error {
   constructor(
     readonly file: string,
     readonly offset: number,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`corrupt table ${file} at byte offset ${offset}: ${reason}`);
   }

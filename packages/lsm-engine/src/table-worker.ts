@@ -8,6 +8,8 @@ import { type TableJob, writeTables } from './table-writer.js';
 export interface TableJobRequest {
   id: number;
   job: TableJob;
+  /** Set to 1 by the main thread to cancel the job (its engine is closing). */
+  cancelFlag: Int32Array;
 }
 
 export type TableJobReply =
@@ -20,10 +22,10 @@ export type TableJobReply =
 
 const port = parentPort;
 if (port === null) throw new Error('table-worker.js runs as a worker thread');
-port.on('message', ({ id, job }: TableJobRequest) => {
+port.on('message', ({ id, job, cancelFlag }: TableJobRequest) => {
   let reply: TableJobReply;
   try {
-    reply = { id, ok: true, outputs: writeTables(job) };
+    reply = { id, ok: true, outputs: writeTables(job, () => Atomics.load(cancelFlag, 0) === 1) };
   } catch (err) {
     const e = err as Error;
     reply = {
@@ -31,7 +33,7 @@ port.on('message', ({ id, job }: TableJobRequest) => {
       ok: false,
       error:
         err instanceof CorruptTableError
-          ? { name: e.name, message: e.message, file: err.file, offset: err.offset }
+          ? { name: e.name, message: e.message, file: err.file, offset: err.offset, reason: err.reason }
           : { name: e?.name ?? 'Error', message: e?.message ?? String(err) },
     };
   }

@@ -1,5 +1,7 @@
-// The main thread's side of background table work: two worker threads, one for flushes and
-// one for compactions, so that a long compaction never holds up the flush of a full memtable
+// The main thread's side of background table work: two worker threads per process, one for
+// flushes and one for compactions, shared by every engine the process opens (starting a
+// worker costs tens of milliseconds; a process may open thousands of databases in tests).
+// A long compaction never holds up the flush of a full memtable, which has its own lane
 // (LevelDB gives a pending flush priority inside its one background thread instead). The
 // main thread only prepares jobs and installs their results as version edits; the merging,
 // block building, checksums and file writes run on the other core.
@@ -13,9 +15,15 @@ import type { TableMeta } from './version.js';
 
 export type Lane = 'flush' | 'compaction';
 
-/** A job ended because the engine closed and stopped its workers. */
+/** A job cancelled because its engine is closing. */
 export class TableJobAbortedError extends Error {
   override name = 'TableJobAbortedError';
+}
+
+/** A running job's handle: its result, and a way to stop it early (the engine is closing). */
+export interface RunningJob {
+  result: Promise<TableMeta[]>;
+  cancel(): void;
 }
 
 /**
@@ -31,83 +39,98 @@ function workerScript(): URL {
   throw new Error('dist/table-worker.js is missing: build first (npx tsc -b packages/lsm-engine)');
 }
 
-class Lanes {
-  private worker: Worker | null = null;
-  private pending: { id: number; resolve: (t: TableMeta[]) => void; reject: (e: unknown) => void } | null =
-    null;
-  private nextId = 1;
-  private closed = false;
+interface Queued {
+  request: TableJobRequest;
+  transfer: ArrayBuffer[];
+  resolve: (t: TableMeta[]) => void;
+  reject: (e: unknown) => void;
+}
 
-  run(job: TableJob, transfer: ArrayBuffer[]): Promise<TableMeta[]> {
-    if (this.closed) return Promise.reject(new TableJobAbortedError('the engine is closing'));
-    if (this.pending !== null) throw new Error('one job per lane at a time');
-    const worker = this.start();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending = { id, resolve, reject };
-      worker.ref();
-      const request: TableJobRequest = { id, job };
-      worker.postMessage(request, transfer);
+/** One worker thread running queued jobs in order. */
+class LaneWorker {
+  private worker: Worker | null = null;
+  private readonly queue: Queued[] = [];
+  private running: Queued | null = null;
+  private nextId = 1;
+
+  run(job: TableJob, transfer: ArrayBuffer[]): RunningJob {
+    // The worker polls this flag between entries; 1 means stop and remove your outputs.
+    const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+    const request: TableJobRequest = { id: this.nextId++, job, cancelFlag };
+    const result = new Promise<TableMeta[]>((resolve, reject) => {
+      this.queue.push({ request, transfer, resolve, reject });
+      this.pump();
     });
+    return {
+      result,
+      cancel: () => {
+        Atomics.store(cancelFlag, 0, 1);
+        const i = this.queue.findIndex((q) => q.request === request);
+        if (i >= 0) this.queue.splice(i, 1)[0]!.reject(new TableJobAbortedError('the engine is closing'));
+      },
+    };
+  }
+
+  private pump(): void {
+    if (this.running !== null) return;
+    const next = this.queue.shift();
+    if (next === undefined) {
+      this.worker?.unref();
+      return;
+    }
+    this.running = next;
+    const worker = this.start();
+    // Referenced while busy, so that a process does not exit under a running flush.
+    worker.ref();
+    worker.postMessage(next.request, next.transfer);
   }
 
   private start(): Worker {
     if (this.worker !== null) return this.worker;
     const worker = new Worker(workerScript());
-    worker.unref();
     worker.on('message', (reply: TableJobReply) => {
-      const p = this.pending;
-      if (p === null || p.id !== reply.id) return;
-      this.pending = null;
-      worker.unref();
+      const job = this.running;
+      if (job === null || job.request.id !== reply.id) return;
+      this.running = null;
       if (reply.ok) {
         // Structured clone turns Buffers into plain Uint8Arrays: make them Buffers again.
-        p.resolve(
+        job.resolve(
           reply.outputs.map((t) => ({ ...t, smallest: toBuffer(t.smallest), largest: toBuffer(t.largest) })),
         );
       } else {
-        const e = reply.error;
-        p.reject(
-          e.name === 'CorruptTableError' && e.file !== undefined
-            ? new CorruptTableError(e.file, e.offset ?? 0, e.message.replace(/^corrupt table .*?: /, ''))
-            : Object.assign(new Error(e.message), { name: e.name }),
-        );
+        job.reject(reviveError(reply.error));
       }
+      this.pump();
     });
     const fail = (err: unknown) => {
-      const p = this.pending;
-      this.pending = null;
+      // A crashed worker fails its job; the next job starts a fresh worker.
       this.worker = null;
-      p?.reject(this.closed ? new TableJobAbortedError('the engine closed') : err);
+      const job = this.running;
+      this.running = null;
+      job?.reject(err);
+      this.pump();
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`table worker exited with code ${code}`)));
     this.worker = worker;
     return worker;
   }
+}
 
-  async close(): Promise<void> {
-    this.closed = true;
-    const w = this.worker;
-    this.worker = null;
-    if (w !== null) await w.terminate();
-  }
+function reviveError(e: Extract<TableJobReply, { ok: false }>['error']): Error {
+  if (e.name === 'TableJobAbortedError') return new TableJobAbortedError(e.message);
+  if (e.name === 'CorruptTableError' && e.file !== undefined)
+    return new CorruptTableError(e.file, e.offset ?? 0, e.reason ?? e.message);
+  return Object.assign(new Error(e.message), { name: e.name });
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-export class TableWorkers {
-  private readonly lanes = { flush: new Lanes(), compaction: new Lanes() };
+const lanes: Record<Lane, LaneWorker> = { flush: new LaneWorker(), compaction: new LaneWorker() };
 
-  /** Runs a job on the lane's worker; `transfer` moves buffers instead of copying them. */
-  run(lane: Lane, job: TableJob, transfer: ArrayBuffer[] = []): Promise<TableMeta[]> {
-    return this.lanes[lane].run(job, transfer);
-  }
-
-  /** Stops both workers; a job still running rejects with TableJobAbortedError. */
-  async close(): Promise<void> {
-    await Promise.all([this.lanes.flush.close(), this.lanes.compaction.close()]);
-  }
+/** Runs a table job on the lane's worker; `transfer` moves buffers instead of copying them. */
+export function runTableJob(lane: Lane, job: TableJob, transfer: ArrayBuffer[] = []): RunningJob {
+  return lanes[lane].run(job, transfer);
 }

@@ -50,7 +50,7 @@ export function outputsBound(inputBytes: number, split: boolean, targetFileBytes
  * the caller fsyncs the directory before naming them in the manifest. On failure every
  * output written so far is removed.
  */
-export function writeTables(job: TableJob): TableMeta[] {
+export function writeTables(job: TableJob, cancelled: () => boolean = () => false): TableMeta[] {
   const { source, stats } = openSource(job);
   const outputs: TableMeta[] = [];
   const written: number[] = [];
@@ -60,6 +60,7 @@ export function writeTables(job: TableJob): TableMeta[] {
   let lastKey = Buffer.allocUnsafe(256);
   let lastKeyLength = -1;
   let lastSeqForKey = Number.POSITIVE_INFINITY;
+  let sinceCheck = 0;
   const canDropTombstone = (key: Buffer): boolean =>
     job.dropTombstones &&
     job.olderRanges.every(
@@ -80,6 +81,10 @@ export function writeTables(job: TableJob): TableMeta[] {
   };
   try {
     for (source.start(); source.valid(); source.advance()) {
+      if (++sinceCheck >= ENTRIES_PER_CANCEL_CHECK) {
+        sinceCheck = 0;
+        if (cancelled()) throw new TableJobCancelled('the engine is closing');
+      }
       const key = source.key();
       const seq = source.seq();
       const kind = source.kind();
@@ -137,6 +142,14 @@ function writeAll(fd: number, chunks: Buffer[]): void {
   if (done === total) return;
   const rest = Buffer.concat(chunks).subarray(done);
   while (done < total) done += writeSync(fd, rest, done - (total - rest.length));
+}
+
+/** Entries written between looks at the cancel flag. */
+const ENTRIES_PER_CANCEL_CHECK = 4096;
+
+/** Thrown inside a job whose engine is closing (reported as TableJobAbortedError). */
+export class TableJobCancelled extends Error {
+  override name = 'TableJobAbortedError';
 }
 
 /** Finished table bytes gathered before one writev. */
