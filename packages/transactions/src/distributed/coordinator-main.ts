@@ -3,7 +3,7 @@
 //     --participants p0=http://127.0.0.1:7401,p1=http://127.0.0.1:7402 [--chaos]
 // Each participant is a transaction node (dist/main.js) owning the accounts with id % peers = its index.
 import { join } from 'node:path';
-import { configOrExit, createService, Log } from '@ddia/common';
+import { configOrExit, createService, Log, type Peer, parsePeers } from '@ddia/common';
 import { type ChaosPoint, Coordinator, type DecisionRecord } from './coordinator.js';
 import { registerCoordinatorRoutes } from './coordinator-server.js';
 import { HttpParticipant, type Participant } from './participant.js';
@@ -17,17 +17,14 @@ const config = configOrExit({
     description: 'the transaction nodes in shard order: p0=http://127.0.0.1:7401,p1=http://127.0.0.1:7402',
   },
 });
-const shards = (config.extra.participants ?? '')
-  .split(',')
-  .filter(Boolean)
-  .map((entry) => {
-    const [id, url] = entry.split('=');
-    if (!id || !url || !/^https?:\/\//.test(url)) {
-      console.error(`--participants: ${JSON.stringify(entry)} is not id=http://host:port`);
-      process.exit(2);
-    }
-    return { id, url: url.replace(/\/$/, '') };
-  });
+// The participants are parsed like --peers (id=url,...), but the coordinator is not one of them.
+let shards: Peer[] = [];
+try {
+  shards = parsePeers(config.extra.participants ?? '');
+} catch (err) {
+  console.error(`--participants: ${(err as Error).message.replace(/^--peers: /, '')}`);
+  process.exit(2);
+}
 if (shards.length === 0) {
   console.error(
     '--participants: give the transaction nodes, e.g. --participants p0=http://127.0.0.1:7401,p1=...',
