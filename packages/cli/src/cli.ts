@@ -11,10 +11,8 @@ import { heal, latency, partition } from './faults.js';
 import { CliError, clean, down, logs, type Output, ps, restart, signal, up } from './lab.js';
 import { repoRoot } from './lab-paths.js';
 import { startLanding } from './landing.js';
-import { closeHealthClient } from './processes.js';
 import { start } from './start.js';
-import { UnknownNodeError } from './state.js';
-import { TOPOLOGY, TopologyError } from './topology.js';
+import { TOPOLOGY } from './topology.js';
 
 const USAGE = `ddia — run the DDIA Lab's services and break them
 

@@ -13,6 +13,7 @@ import type { NodePlan, ServiceDef } from './topology.js';
 
 /** Link proxies sit above a service's ports: n<i> reaches n<j> at basePort + 500 + 10·i + j. */
 export const PROXY_PORT_OFFSET = 500;
+/** The control API sits just below the link proxies, clear of every node port. */
 const CONTROL_PORT_OFFSET = 499;
 const POLL_INTERVAL_MS = 100;
 

@@ -1,10 +1,10 @@
 // `ddia up|down|ps|logs|kill|pause|resume|restart`: clusters of local processes.
 import { existsSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { proxiedPeers, startProxyDaemon } from './faults.js';
 import { labHome, serviceEntry } from './lab-paths.js';
-import { health, isAlive, spawnDetached, stopProcess, waitHealthy } from './processes.js';
+import { health, isAlive, portFree, spawnDetached, stopProcess, waitHealthy } from './processes.js';
 import { findNode, type LabState, loadState, type NodeRecord, saveState } from './state.js';
 import { findService, nodeArgs, planNodes, TopologyError } from './topology.js';
 
@@ -39,6 +39,16 @@ export async function up(serviceName: string, nodes: number | undefined, io: Out
     );
   }
   state.nodes = state.nodes.filter((n) => n.service !== def.name);
+  await mkdir(labHome(), { recursive: true });
+  // A node that cannot bind its port dies at once, and a health check could then be answered
+  // by whatever holds the port: refuse up front, naming the port.
+  for (const node of plan) {
+    if (!(await portFree(node.port))) {
+      throw new CliError(
+        `port ${node.port} for ${node.name} is in use (another lab, or \`ddia down\` first)`,
+      );
+    }
+  }
   const started: NodeRecord[] = [];
   // Clusters talk through a fault proxy, so that `ddia latency|partition|heal` can act later.
   if (def.clustered && plan.length > 1) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { io, run } from './cli.js';
 // The `ddia` command. Usage: `ddia help`.
+import { ProxyControlError } from '@ddia/testkit';
+import { io, run } from './cli.js';
 import { CliError } from './lab.js';
 import { closeHealthClient } from './processes.js';
 import { UnknownNodeError } from './state.js';
@@ -14,7 +15,11 @@ async function main(): Promise<void> {
     if (err instanceof CliError) {
       io.err(`ddia: ${err.message}`);
       code = err.exitCode;
-    } else if (err instanceof TopologyError || err instanceof UnknownNodeError) {
+    } else if (
+      err instanceof TopologyError ||
+      err instanceof UnknownNodeError ||
+      err instanceof ProxyControlError
+    ) {
       io.err(`ddia: ${err.message}`);
       code = 2;
     } else if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {

@@ -1,6 +1,7 @@
 // Starting, signalling and watching local service processes.
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { HttpClient, isProcessAlive } from '@ddia/common';
 
@@ -74,4 +75,13 @@ export async function stopProcess(pid: number, graceMs = STOP_GRACE_MS): Promise
 
 export async function closeHealthClient(): Promise<void> {
   await client.close();
+}
+
+/** Whether nothing listens on 127.0.0.1:`port` right now. */
+export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { CliError, type Output } from './lab.js';
 import { labHome, serviceEntry } from './lab-paths.js';
 import { startLanding } from './landing.js';
-import { closeHealthClient, waitHealthy } from './processes.js';
+import { STOP_GRACE_MS, waitHealthy } from './processes.js';
 import { LANDING_PORT, nodeArgs, planNodes, TOPOLOGY } from './topology.js';
 
 export async function start(
@@ -75,7 +75,6 @@ export async function start(
   if (options.exitAfterReady) {
     stopAll();
     await landing.close();
-    await closeHealthClient();
     return;
   }
   await new Promise<void>((resolve) => {
@@ -92,7 +91,7 @@ export async function start(
       child.exitCode !== null || child.signalCode !== null
         ? Promise.resolve()
         : new Promise<void>((resolve) => {
-            const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+            const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
             child.once('exit', () => {
               clearTimeout(timer);
               resolve();
@@ -100,5 +99,4 @@ export async function start(
           }),
     ),
   );
-  await closeHealthClient();
 }

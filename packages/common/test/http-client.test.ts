@@ -43,6 +43,25 @@ describe('HttpClient', () => {
     await client.close();
   });
 
+  it('does not retry PUT unless told: a late retry could overwrite a newer write', async () => {
+    flaky = 0;
+    const client = new HttpClient({ retries: 3, backoffBaseMs: 1 });
+    expect((await client.request(`${base}/flaky`, { method: 'PUT', body: {} })).status).toBe(503);
+    expect(flaky).toBe(1);
+    expect((await client.request(`${base}/flaky`, { method: 'PUT', body: {}, retry: true })).status).toBe(
+      200,
+    );
+    await client.close();
+    await client.close(); // closing twice is harmless
+  });
+
+  it('reports a malformed URL at once, without retrying', async () => {
+    const client = new HttpClient({ retries: 3, backoffBaseMs: 1 });
+    const err = await client.request('not a url').catch((e) => e);
+    expect(err).not.toBeInstanceOf(HttpUnavailableError);
+    await client.close();
+  });
+
   it('does not retry non-idempotent requests unless told', async () => {
     flaky = 0;
     const client = new HttpClient({ retries: 3, backoffBaseMs: 1 });

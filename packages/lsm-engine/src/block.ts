@@ -1,7 +1,7 @@
 // Reads one block: binary search over the restart points, then a linear scan that rebuilds
 // prefix-compressed keys into one reused buffer (no allocation per entry). LevelDB:
 // table/block.cc. Byte layout: FORMAT.md "Block".
-import { compareInternal, type InternalIterator, TRAILER_BYTES } from './internal-key.js';
+import { compareBytes, compareInternal, type InternalIterator, TRAILER_BYTES } from './internal-key.js';
 import { getVarint32, type VarintCursor } from './varint.js';
 
 /** A block whose restart array or entries do not parse. */
@@ -175,7 +175,7 @@ export class BlockIterator implements InternalIterator {
 
   private compareCurrent(userKey: Uint8Array, seq: number): number {
     const userLength = this.keyLength - TRAILER_BYTES;
-    const c = this.keyBuffer.compare(userKey, 0, userKey.length, 0, userLength);
+    const c = compareBytes(this.keyBuffer, 0, userLength, userKey, 0, userKey.length);
     if (c !== 0) return c;
     const mine = this.keyBuffer.readUIntLE(userLength + 1, 6);
     return mine > seq ? -1 : mine < seq ? 1 : 0;
@@ -193,7 +193,7 @@ export class BlockIterator implements InternalIterator {
     if (userLength < 0 || keyStart + unshared > this.block.restartsOffset) {
       throw new BlockFormatError(`restart ${index} runs past its block`);
     }
-    const cmp = this.data.compare(userKey, 0, userKey.length, keyStart, keyStart + userLength);
+    const cmp = compareBytes(this.data, keyStart, keyStart + userLength, userKey, 0, userKey.length);
     if (cmp !== 0) return cmp;
     const mine = this.data.readUIntLE(keyStart + userLength + 1, 6);
     return compareInternal(userKey, mine, userKey, seq);

@@ -3,7 +3,7 @@
 // and applies the range bounds. LevelDB: db/db_iter.cc (FindNextUserEntry /
 // FindPrevUserEntry). In reverse, versions of one key arrive oldest first, so the newest
 // visible one is the last seen before the key changes.
-import { KIND_DELETE, KIND_PUT, SEQ_AFTER_ALL, SEQ_MAX } from './internal-key.js';
+import { compareKeys, KIND_DELETE, KIND_PUT, SEQ_AFTER_ALL, SEQ_MAX } from './internal-key.js';
 import type { MergingIterator } from './merging-iterator.js';
 
 export interface RangeBounds {
@@ -83,15 +83,15 @@ export class DbIterator {
 
   private belowUpper(key: Buffer): boolean {
     const b = this.bounds;
-    if (b.lt !== undefined && Buffer.compare(key, b.lt) >= 0) return false;
-    if (b.lte !== undefined && Buffer.compare(key, b.lte) > 0) return false;
+    if (b.lt !== undefined && compareKeys(key, b.lt) >= 0) return false;
+    if (b.lte !== undefined && compareKeys(key, b.lte) > 0) return false;
     return true;
   }
 
   private aboveLower(key: Buffer): boolean {
     const b = this.bounds;
-    if (b.gt !== undefined && Buffer.compare(key, b.gt) <= 0) return false;
-    if (b.gte !== undefined && Buffer.compare(key, b.gte) < 0) return false;
+    if (b.gt !== undefined && compareKeys(key, b.gt) <= 0) return false;
+    if (b.gte !== undefined && compareKeys(key, b.gte) < 0) return false;
     return true;
   }
 

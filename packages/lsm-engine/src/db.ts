@@ -29,7 +29,7 @@ import {
   DatabaseLocationError,
   EngineFailedError,
 } from './errors.js';
-import { type InternalIterator, KIND_DELETE, KIND_PUT } from './internal-key.js';
+import { compareKeys, type InternalIterator } from './internal-key.js';
 import { DirectoryLock } from './lock-file.js';
 import { MANIFEST_EDITS_MAX, ManifestWriter, readManifest, removeOldManifests } from './manifest.js';
 import { Memtable } from './memtable.js';
@@ -460,7 +460,7 @@ export class LsmDb {
     const version = this.current;
     const hash = bloomHash(key);
     for (const t of version.levels[0]!) {
-      if (Buffer.compare(key, t.smallest) < 0 || Buffer.compare(key, t.largest) > 0) continue;
+      if (compareKeys(key, t.smallest) < 0 || compareKeys(key, t.largest) > 0) continue;
       const found = this.table(t).get(key, seq, hash);
       if (found.found) return found.deleted ? null : found.value;
     }
@@ -729,7 +729,7 @@ export class LsmDb {
       const upperLevel = plan.inputs[0]!.level;
       let largest = plan.inputs[0]!.table.largest;
       for (const { level, table } of plan.inputs) {
-        if (level === upperLevel && Buffer.compare(table.largest, largest) > 0) largest = table.largest;
+        if (level === upperLevel && compareKeys(table.largest, largest) > 0) largest = table.largest;
       }
       await this.logAndApply({
         removed: plan.inputs.map(({ level, table }) => [level, table.number]),

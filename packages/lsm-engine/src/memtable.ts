@@ -2,7 +2,7 @@
 // Inserts and seeks cost O(log n) expected; entries are never removed, so a level-0 back
 // pointer keeps prev() O(1). Book, ch. 3 "Constructing and maintaining SSTables": writes
 // go to an in-memory balanced structure first and leave in sorted order when it is full.
-import { compareInternal, type InternalIterator, KIND_DELETE } from './internal-key.js';
+import { compareInternal, compareKeys, type InternalIterator, KIND_DELETE } from './internal-key.js';
 
 const HEIGHT_MAX = 12;
 /** Each level holds about 1/BRANCHING of the nodes of the level below. */
@@ -70,7 +70,7 @@ export class Memtable {
   /** The newest version of `key` with sequence <= seq: a value, a tombstone, or not here. */
   get(key: Uint8Array, seq: number): { found: false } | { found: true; deleted: boolean; value: Buffer } {
     const n = this.findGreaterOrEqual(key, seq);
-    if (n === null || Buffer.compare(n.key, key) !== 0) return { found: false };
+    if (n === null || compareKeys(n.key, key) !== 0) return { found: false };
     return { found: true, deleted: n.kind === KIND_DELETE, value: n.value };
   }
 

@@ -3,7 +3,7 @@
 // once. The direction is fixed when the iterator is made, as every abstract-level iterator's
 // is; seek() may be called any number of times. A linear scan picks the smallest (or
 // largest) child: with the dozen sources an LSM has, it beats a heap's bookkeeping.
-import { compareInternal, type InternalIterator } from './internal-key.js';
+import { compareInternal, compareKeys, type InternalIterator } from './internal-key.js';
 import type { Table } from './table.js';
 import type { TableMeta } from './version.js';
 
@@ -104,7 +104,7 @@ export class LevelIterator implements InternalIterator {
     let hi = this.tables.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (Buffer.compare(this.tables[mid]!.largest, userKey) < 0) lo = mid + 1;
+      if (compareKeys(this.tables[mid]!.largest, userKey) < 0) lo = mid + 1;
       else hi = mid;
     }
     this.load(lo);

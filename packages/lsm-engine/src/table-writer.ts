@@ -6,7 +6,7 @@
 import { closeSync, fdatasyncSync, openSync, rmSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert } from '@ddia/common';
-import { type InternalIterator, KIND_DELETE, KIND_PUT } from './internal-key.js';
+import { compareKeys, type InternalIterator, KIND_DELETE, KIND_PUT } from './internal-key.js';
 import { MergingIterator } from './merging-iterator.js';
 import { Table, type TableReadStats } from './table.js';
 import { TableBuilder } from './table-builder.js';
@@ -64,7 +64,7 @@ export function writeTables(job: TableJob, cancelled: () => boolean = () => fals
   const canDropTombstone = (key: Buffer): boolean =>
     job.dropTombstones &&
     job.olderRanges.every(
-      ([smallest, largest]) => Buffer.compare(key, smallest) < 0 || Buffer.compare(key, largest) > 0,
+      ([smallest, largest]) => compareKeys(key, smallest) < 0 || compareKeys(key, largest) > 0,
     );
   const drain = (): void => {
     const chunks = builder!.takeChunks();

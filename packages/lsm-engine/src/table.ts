@@ -9,7 +9,7 @@ import { Block, BlockFormatError, type BlockIterator } from './block.js';
 import type { BlockCache } from './block-cache.js';
 import { bloomMayContain } from './bloom.js';
 import { CorruptTableError } from './errors.js';
-import { type InternalIterator, KIND_DELETE } from './internal-key.js';
+import { compareKeys, type InternalIterator, KIND_DELETE } from './internal-key.js';
 import {
   BLOCK_TRAILER_BYTES,
   type BlockHandle,
@@ -94,7 +94,7 @@ export class Table {
     this.stats.dataBlockSearches++;
     const it = this.dataBlock(this.decodeHandle(indexIt.value()), true).iterator();
     it.seek(userKey, seq);
-    if (!it.valid() || Buffer.compare(it.key(), userKey) !== 0) return NOT_FOUND;
+    if (!it.valid() || compareKeys(it.key(), userKey) !== 0) return NOT_FOUND;
     return { found: true, deleted: it.kind() === KIND_DELETE, value: it.value() };
   }
 

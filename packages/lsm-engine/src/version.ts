@@ -4,6 +4,7 @@
 // edits a Version: it applies a VersionEdit to get the next one, so readers holding the
 // old Version keep a consistent view while the tree changes under them.
 import { assert } from '@ddia/common';
+import { compareKeys } from './internal-key.js';
 
 export const LEVELS = 7;
 
@@ -49,7 +50,7 @@ export class Version {
     // Level 0: newest first, by the newest sequence number a table holds.
     levels[0]!.sort((a, b) => b.largestSeq - a.largestSeq || b.number - a.number);
     for (let level = 1; level < LEVELS; level++)
-      levels[level]!.sort((a, b) => Buffer.compare(a.smallest, b.smallest));
+      levels[level]!.sort((a, b) => compareKeys(a.smallest, b.smallest));
     return new Version(levels);
   }
 
@@ -68,7 +69,7 @@ export class Version {
   /** Tables of `level` whose user-key range intersects [smallest, largest]. */
   overlapping(level: number, smallest: Uint8Array, largest: Uint8Array): TableMeta[] {
     return this.levels[level]!.filter(
-      (t) => Buffer.compare(t.largest, smallest) >= 0 && Buffer.compare(t.smallest, largest) <= 0,
+      (t) => compareKeys(t.largest, smallest) >= 0 && compareKeys(t.smallest, largest) <= 0,
     );
   }
 
@@ -79,11 +80,11 @@ export class Version {
     let hi = tables.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (Buffer.compare(tables[mid]!.largest, key) < 0) lo = mid + 1;
+      if (compareKeys(tables[mid]!.largest, key) < 0) lo = mid + 1;
       else hi = mid;
     }
     const t = tables[lo];
-    return t && Buffer.compare(t.smallest, key) <= 0 ? t : null;
+    return t && compareKeys(t.smallest, key) <= 0 ? t : null;
   }
 
   fileNumbers(): Set<number> {
@@ -98,7 +99,7 @@ export class Version {
       const tables = this.levels[level]!;
       for (let i = 1; i < tables.length; i++) {
         assert(
-          Buffer.compare(tables[i - 1]!.largest, tables[i]!.smallest) < 0,
+          compareKeys(tables[i - 1]!.largest, tables[i]!.smallest) < 0,
           `level ${level} tables ${tables[i - 1]!.number} and ${tables[i]!.number} overlap`,
         );
       }

@@ -13,8 +13,14 @@ export const BACKOFF_MAX_MS = 1_000;
 export const CONNECTIONS_PER_ORIGIN_MAX = 64;
 const KEEP_ALIVE_MS = 30_000;
 /** Statuses that mean "try again later": the request was not processed. */
-const RETRIABLE_STATUSES = new Set([429, 502, 503]);
-const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+const RETRIABLE_STATUSES = new Set([429, 503]);
+/**
+ * Methods retried without being asked. PUT and DELETE are idempotent on paper, but a retried
+ * PUT can land after a newer write from someone else: callers that know better pass `retry`.
+ */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Answers larger than this are refused rather than buffered. */
+export const RESPONSE_BYTES_MAX = 64 * 1024 * 1024;
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS';
 
@@ -79,6 +85,24 @@ export class ProblemError extends Error {
   }
 }
 
+/** The answer was larger than RESPONSE_BYTES_MAX. Not retriable. */
+export class ResponseTooLargeError extends Error {
+  override name = 'ResponseTooLargeError';
+  readonly retriable = false;
+  constructor(
+    readonly url: string,
+    readonly bytesMax: number,
+  ) {
+    super(`answer from ${url} is larger than ${bytesMax} bytes`);
+  }
+}
+
+/** A malformed URL or option: undici refuses before any network I/O, so retrying cannot help. */
+function isCallerMistake(err: unknown): boolean {
+  const code = (err as { code?: string })?.code ?? '';
+  return err instanceof TypeError || code === 'UND_ERR_INVALID_ARG' || code === 'ERR_INVALID_URL';
+}
+
 export interface HttpClientOptions {
   deadlineMs?: number;
   retries?: number;
@@ -94,6 +118,7 @@ export class HttpClient {
   private readonly retries: number;
   private readonly backoffBaseMs: number;
   private readonly random: () => number;
+  private closed = false;
 
   constructor(options: HttpClientOptions = {}) {
     this.deadlineMs = options.deadlineMs ?? DEADLINE_DEFAULT_MS;
@@ -112,7 +137,7 @@ export class HttpClient {
     const method = options.method ?? 'GET';
     const deadlineMs = options.deadlineMs ?? this.deadlineMs;
     const deadlineAt = performance.now() + deadlineMs;
-    const mayRetry = options.retry ?? IDEMPOTENT_METHODS.has(method);
+    const mayRetry = options.retry ?? SAFE_METHODS.has(method);
     const { body, contentType } = encodeBody(options.body);
     const headers: Record<string, string> = {
       traceparent: outboundTraceparent(),
@@ -127,8 +152,12 @@ export class HttpClient {
       try {
         const response = await this.once(url, method, headers, body, remainingMs);
         if (!RETRIABLE_STATUSES.has(response.status) || !mayRetry || attempt >= this.retries) return response;
-        failure = new ProblemError(url, response.status, parseProblem(response), response.body);
+        const problem = new ProblemError(url, response.status, parseProblem(response), response.body);
+        // The server's own word wins: a 503 that says `retriable: false` is not retried.
+        if (!problem.retriable) return response;
+        failure = problem;
       } catch (err) {
+        if (err instanceof ResponseTooLargeError || isCallerMistake(err)) throw err;
         const timedOut = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
         failure = timedOut ? new HttpTimeoutError(url, deadlineMs) : new HttpUnavailableError(url, err);
         // A timed-out request may have been applied: only retry it when the caller said so.
@@ -151,7 +180,10 @@ export class HttpClient {
     return response.json<T>();
   }
 
+  /** Closes the connection pools; closing twice is harmless. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.agent.close();
   }
 
@@ -171,7 +203,15 @@ export class HttpClient {
       signal,
     });
     const chunks: Buffer[] = [];
-    for await (const chunk of res.body) chunks.push(chunk as Buffer);
+    let received = 0;
+    for await (const chunk of res.body) {
+      received += (chunk as Buffer).length;
+      if (received > RESPONSE_BYTES_MAX) {
+        res.body.destroy();
+        throw new ResponseTooLargeError(url, RESPONSE_BYTES_MAX);
+      }
+      chunks.push(chunk as Buffer);
+    }
     const bytes = Buffer.concat(chunks);
     return {
       status: res.statusCode,
