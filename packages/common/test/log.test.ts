@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,6 +166,106 @@ describe('Log', () => {
     const bytes = await readFile(path);
     await writeFile(path, bytes.subarray(0, bytes.length - 1));
     await expect(Log.open({ dir, segmentBytesMax: 64 })).rejects.toBeInstanceOf(CorruptLogError);
+  });
+
+  it('reads the newer record after a truncate gave its index away, even while the old write runs', async () => {
+    const log = await Log.open({ dir });
+    for (let i = 0; i < 5; i++) await log.append(enc(`v${i}`));
+    const old = log.append(enc('A'));
+    const truncated = log.truncateSuffix(5);
+    const newer = log.append(enc('B'));
+    expect(dec(await log.read(5))).toBe('B');
+    await old;
+    expect(dec(await log.read(5))).toBe('B');
+    await truncated;
+    expect(dec(await log.read(5))).toBe('B');
+    expect(await newer).toBe(5);
+    await log.close();
+    const again = await Log.open({ dir });
+    expect((await again.readRange(0, 6)).map(dec)).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'B']);
+    await again.close();
+  });
+
+  it('lets reads in flight finish before a truncate changes the file', async () => {
+    const log = await Log.open({ dir });
+    for (let i = 0; i < 200; i++) await log.append(enc(`record-${i}`));
+    const reads = Array.from({ length: 20 }, () => log.readRange(0, 200));
+    const truncated = log.truncateSuffix(10);
+    for (const r of await Promise.all(reads)) expect(r).toHaveLength(200);
+    await truncated;
+    await expect(log.read(10)).rejects.toBeInstanceOf(LogIndexError);
+    await log.close();
+  });
+
+  it.each([
+    ['a reset marker only', 3, false],
+    ['the marker and the new empty segment', 3, true],
+    ['a marker whose index names an existing segment', 0, false],
+  ])('finishes a reset interrupted by a crash (%s)', async (_name, nextIndex, withFresh) => {
+    const log = await Log.open({ dir });
+    for (let i = 0; i < 5; i++) await log.append(enc(`old${i}`));
+    await log.close();
+    // The directory as a crash during reset(nextIndex) could leave it.
+    await writeFile(join(dir, 'RESET'), String(nextIndex));
+    if (withFresh) await writeFile(join(dir, `${String(nextIndex).padStart(20, '0')}.seg`), '');
+    const again = await Log.open({ dir });
+    expect(again.firstIndex).toBe(nextIndex);
+    expect(again.nextIndex).toBe(nextIndex);
+    expect(await again.append(enc('new'))).toBe(nextIndex);
+    await again.close();
+    expect((await readdir(dir)).sort()).toEqual([`${String(nextIndex).padStart(20, '0')}.seg`]);
+  });
+
+  it('refuses a reset to a negative or fractional index', async () => {
+    const log = await Log.open({ dir });
+    await expect(log.reset(-1)).rejects.toBeInstanceOf(LogIndexError);
+    await expect(log.reset(1.5)).rejects.toBeInstanceOf(LogIndexError);
+    await log.close();
+  });
+
+  it.skipIf(process.platform !== 'linux')(
+    'opens segments with O_DSYNC exactly under always and group',
+    async () => {
+      const O_DSYNC = 0o10000; // Linux x86-64 and arm64
+      const flagsOf = (segmentDir: string): number => {
+        for (const fd of readdirSync('/proc/self/fd')) {
+          let target = '';
+          try {
+            target = readlinkSync(`/proc/self/fd/${fd}`);
+          } catch {
+            continue;
+          }
+          if (target.startsWith(segmentDir) && target.endsWith('.seg')) {
+            const line = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8')
+              .split('\n')
+              .find((l) => l.startsWith('flags:'));
+            return Number.parseInt(line!.split(/\s+/)[1]!, 8);
+          }
+        }
+        throw new Error(`no open segment under ${segmentDir}`);
+      };
+      for (const [policy, synced] of [
+        ['always', true],
+        ['group', true],
+        ['interval', false],
+        ['never', false],
+      ] as const) {
+        const sub = join(dir, policy);
+        const log = await Log.open({ dir: sub, fsync: policy });
+        expect((flagsOf(sub) & O_DSYNC) !== 0, policy).toBe(synced);
+        await log.close();
+      }
+    },
+  );
+
+  it('fsyncs on a timer under the interval policy', async () => {
+    const log = await Log.open({ dir, fsync: 'interval', fsyncIntervalMs: 10 });
+    await log.append(enc('x'));
+    expect(log.stats.fsyncs).toBe(0);
+    const deadline = Date.now() + 2_000;
+    while (log.stats.fsyncs === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(log.stats.fsyncs).toBeGreaterThan(0);
+    await log.close();
   });
 
   it('rejects appends after close with a named error', async () => {

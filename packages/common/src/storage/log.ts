@@ -10,10 +10,10 @@
 //   never     appends resolve once written (the page cache survives a process kill, not a
 //             power cut)
 import { constants } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert } from '../core/assert.js';
-import { fsyncDir } from './atomic-file.js';
+import { fsyncDir, writeFileAtomic } from './atomic-file.js';
 import {
   checkHeader,
   encodeRecordHeader,
@@ -39,6 +39,8 @@ export const FSYNC_INTERVAL_DEFAULT_MS = 100;
 /** The most bytes one group-commit write gathers; more waits for the next write. */
 export const GROUP_BYTES_MAX = 8 * 1024 * 1024;
 const SEGMENT_NAME = /^(\d{20})\.seg$/;
+/** Present only while a reset is under way: holds the index the log restarts at. */
+const RESET_FILE = 'RESET';
 const INDEX_DIGITS = 20;
 
 /** Damage that is not a torn tail: the log refuses to open rather than skip records. */
@@ -84,7 +86,8 @@ type Op =
   | { kind: 'truncate'; fromIndex: number; resolve: () => void; reject: (e: unknown) => void }
   | { kind: 'drop'; beforeIndex: number; resolve: () => void; reject: (e: unknown) => void }
   | { kind: 'reset'; nextIndex: number; resolve: () => void; reject: (e: unknown) => void }
-  | { kind: 'sync'; resolve: () => void; reject: (e: unknown) => void };
+  | { kind: 'sync'; resolve: () => void; reject: (e: unknown) => void }
+  | { kind: 'barrier'; resolve: () => void; reject: (e: unknown) => void };
 
 export interface AppendOptions {
   /**
@@ -127,6 +130,10 @@ export class Log {
   private segments: Segment[] = [];
   private queue: Op[] = [];
   private pending = new Map<number, Uint8Array>();
+  /** Truncate, drop and reset operations queued or running: reads wait for them. */
+  private controlsPending = 0;
+  private readsInFlight = 0;
+  private readsIdle: (() => void)[] = [];
   private writing = false;
   private closed = false;
   private failure: unknown = null;
@@ -158,6 +165,9 @@ export class Log {
   /** Opens (or creates) the log in `dir`, recovering it: a torn tail is cut, damage elsewhere refused. */
   static async open(options: LogOptions): Promise<Log> {
     await mkdir(options.dir, { recursive: true });
+    const resetTo = await readResetMarker(options.dir);
+    if (resetTo !== null)
+      await (await finishReset(options.dir, resetTo, options.fsync ?? 'group')).handle.close();
     const names = (await readdir(options.dir)).filter((n) => SEGMENT_NAME.test(n)).sort();
     const segments: Segment[] = [];
     const recovery: LogRecovery = { tornTailBytes: 0, segments: names.length, records: 0 };
@@ -265,6 +275,9 @@ export class Log {
 
   /** Drops every record; the next append gets `nextIndex` (Raft: installing a snapshot). */
   reset(nextIndex: number): Promise<void> {
+    if (!Number.isSafeInteger(nextIndex) || nextIndex < 0) {
+      return Promise.reject(new LogIndexError(`cannot reset to ${nextIndex}: not a non-negative integer`));
+    }
     this.pending.clear();
     this.logicalNext = nextIndex;
     return new Promise((resolve, reject) => this.enqueue({ kind: 'reset', nextIndex, resolve, reject }));
@@ -282,6 +295,20 @@ export class Log {
     toIndex: number,
     bytesMax = Number.POSITIVE_INFINITY,
   ): Promise<Uint8Array[]> {
+    // A read sees the log after every truncate, drop or reset called before it.
+    while (this.controlsPending > 0) {
+      await new Promise<void>((resolve, reject) => this.enqueue({ kind: 'barrier', resolve, reject }));
+    }
+    this.readsInFlight++;
+    try {
+      return await this.readRangeNow(fromIndex, toIndex, bytesMax);
+    } finally {
+      this.readsInFlight--;
+      if (this.readsInFlight === 0) for (const wake of this.readsIdle.splice(0)) wake();
+    }
+  }
+
+  private async readRangeNow(fromIndex: number, toIndex: number, bytesMax: number): Promise<Uint8Array[]> {
     if (fromIndex < this.firstIndex || toIndex > this.logicalNext || fromIndex > toIndex) {
       throw new LogIndexError(
         `cannot read [${fromIndex}, ${toIndex}): log holds [${this.firstIndex}, ${this.logicalNext})`,
@@ -300,6 +327,10 @@ export class Log {
       }
       const segment = this.segmentFor(index);
       const ordinal = index - segment.firstIndex;
+      assert(
+        ordinal >= 0 && ordinal < segment.offsets.length,
+        `record ${index} is neither queued nor on disk`,
+      );
       // Read a contiguous run from one segment in a single pread.
       let last = Math.min(toIndex, segment.firstIndex + segment.offsets.length) - 1;
       while (last > index && this.pending.has(last)) last--;
@@ -368,6 +399,18 @@ export class Log {
     if (this.closed || this.failure) {
       op.reject(this.closedError());
       return;
+    }
+    if (op.kind === 'truncate' || op.kind === 'drop' || op.kind === 'reset') {
+      this.controlsPending++;
+      const { resolve, reject } = op;
+      op.resolve = () => {
+        this.controlsPending--;
+        resolve();
+      };
+      op.reject = (e) => {
+        this.controlsPending--;
+        reject(e);
+      };
     }
     this.queue.push(op);
     if (!this.writing) {
@@ -447,7 +490,10 @@ export class Log {
     active.bytes += total;
     for (const o of offsets) active.offsets.push(o);
     for (const op of batch)
-      for (let i = 0; i < op.records.length; i++) this.pending.delete(op.firstIndex + i);
+      for (let i = 0; i < op.records.length; i++) {
+        // A truncate or reset may have given this index to a newer record meanwhile.
+        if (this.pending.get(op.firstIndex + i) === op.records[i]) this.pending.delete(op.firstIndex + i);
+      }
     if (this.fsync === 'always' || this.fsync === 'group') {
       // The O_DSYNC write above was the fsync.
       this.stats_.fsyncs++;
@@ -470,7 +516,13 @@ export class Log {
   }
 
   private async runControl(op: Exclude<Op, { kind: 'append' }>): Promise<void> {
+    if (op.kind !== 'sync' && op.kind !== 'barrier') {
+      // Truncate, drop and reset change files under the readers' feet: let reads in flight end.
+      while (this.readsInFlight > 0) await new Promise<void>((resolve) => this.readsIdle.push(resolve));
+    }
     switch (op.kind) {
+      case 'barrier':
+        return;
       case 'sync': {
         const active = this.segments[this.segments.length - 1]!;
         await active.handle.datasync();
@@ -514,16 +566,11 @@ export class Log {
         return;
       }
       case 'reset': {
-        // Create the new segment first: a crash in between leaves the old records plus an
-        // empty segment whose index does not follow them, which recovery refuses loudly.
-        const fresh = await createSegment(this.dir, op.nextIndex, this.fsync);
-        const old = this.segments;
-        this.segments = [fresh];
-        for (const s of old) {
-          await s.handle.close();
-          if (s.path !== fresh.path) await unlink(s.path);
-        }
-        await fsyncDir(this.dir);
+        // Write down the intent first: a crash anywhere below is finished by the next open
+        // (see finishReset), never left as old records beside a segment that does not follow.
+        await writeFileAtomic(join(this.dir, RESET_FILE), String(op.nextIndex));
+        for (const s of this.segments) await s.handle.close();
+        this.segments = [await finishReset(this.dir, op.nextIndex, this.fsync)];
         return;
       }
     }
@@ -536,6 +583,30 @@ export class Log {
     for (const op of ops) op.reject(err);
     for (const op of this.queue.splice(0)) op.reject(this.closedError());
   }
+}
+
+async function readResetMarker(dir: string): Promise<number | null> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, RESET_FILE), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  const nextIndex = Number(text.trim());
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(nextIndex)) {
+    throw new CorruptLogError(RESET_FILE, 0, `reset marker holds '${text.trim()}', not an index`);
+  }
+  return nextIndex;
+}
+
+/** Deletes every segment, creates an empty one starting at `nextIndex`, then drops the marker. */
+async function finishReset(dir: string, nextIndex: number, fsync: FsyncPolicy): Promise<Segment> {
+  for (const name of await readdir(dir)) if (SEGMENT_NAME.test(name)) await unlink(join(dir, name));
+  const fresh = await createSegment(dir, nextIndex, fsync);
+  await unlink(join(dir, RESET_FILE));
+  await fsyncDir(dir);
+  return fresh;
 }
 
 async function writeFully(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
