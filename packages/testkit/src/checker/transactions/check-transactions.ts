@@ -39,6 +39,7 @@ const ORDER: AnomalyType[] = [
   'G1c',
   'G-single',
   'G2-item',
+  'cycle-unclassified',
   'G0-realtime',
   'G1c-realtime',
   'G-single-realtime',
@@ -84,6 +85,15 @@ function findCycles(graph: DependencyGraph, realtime: boolean): Anomaly[] {
     // A simple cycle with two or more anti-dependencies.
     const g2 = graph.findCycle(component, 'rw', ALL_DATA, 'rw') ?? graph.findCycle(component, 'rw', ALL_DATA);
     if (g2 !== undefined && classify(g2) === 'G2-item') anomalies.push(cycleAnomaly('G2-item', g2));
+    // A strongly connected component always holds a cycle: if the bounded searches above gave
+    // up before naming one, the history is still not serializable, and must not pass as valid.
+    if (g0 === undefined && g1c === undefined && single === undefined && g2 === undefined) {
+      anomalies.push({
+        type: 'cycle-unclassified',
+        transactions: members,
+        explanation: `transactions ${members.join(', ')} depend on each other in a cycle; the search budget ran out before it named the cycle's type`,
+      });
+    }
   }
   if (realtime) {
     // Only cycles that need a real-time edge: the others were reported above.

@@ -35,6 +35,8 @@ export type AnomalyType =
   | 'G1c'
   | 'G-single'
   | 'G2-item'
+  /** A dependency cycle exists (its component is strongly connected) but the bounded search did not name one. */
+  | 'cycle-unclassified'
   | 'G0-realtime'
   | 'G1c-realtime'
   | 'G-single-realtime'
