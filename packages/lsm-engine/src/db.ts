@@ -37,7 +37,13 @@ import { LevelIterator, MergingIterator } from './merging-iterator.js';
 import { type LsmOptions, resolveOptions } from './options.js';
 import { Table, type TableReadStats } from './table.js';
 import { tableFileName } from './table-format.js';
-import { type RunningJob, runTableJob, TableJobAbortedError } from './table-workers.js';
+import {
+  INLINE_JOB_BYTES_MAX,
+  prewarmTableWorkers,
+  type RunningJob,
+  runTableJob,
+  TableJobAbortedError,
+} from './table-workers.js';
 import { outputsBound, packRun, type TableJob, type TableJobSource } from './table-writer.js';
 import { LEVELS, type TableMeta, Version, type VersionEdit } from './version.js';
 import { decodeBatch, encodeBatch, Wal, type WriteOp } from './wal.js';
@@ -164,6 +170,7 @@ export class LsmDb {
 
   static async open(location: string, given: Partial<LsmOptions> = {}): Promise<LsmDb> {
     const options = resolveOptions(given);
+    if (options.writeBufferBytes > INLINE_JOB_BYTES_MAX) prewarmTableWorkers();
     const exists = await stat(location).then(
       (s) => s.isDirectory(),
       () => false,
@@ -681,7 +688,7 @@ export class LsmDb {
       // One packed buffer moves to the worker without a copy (it is transferred).
       const run = packRun(imm.iterator(), imm.bytes);
       const job = this.tableJob({ kind: 'run', run }, [this.nextFileNumber++], false, null);
-      outputs = await runTableJob('flush', job, [run.buffer as ArrayBuffer]).result;
+      outputs = await runTableJob('flush', job, run.length, [run.buffer as ArrayBuffer]).result;
       await fsyncDir(this.location);
     }
     await this.logAndApply({ added: outputs.map((t) => [0, t]), walIndex: imm.walEnd });
@@ -718,7 +725,7 @@ export class LsmDb {
         plan.splitOutputs,
         plan.olderTables,
       );
-      this.compactionJob = runTableJob('compaction', job);
+      this.compactionJob = runTableJob('compaction', job, inputBytes);
       let outputs: TableMeta[];
       try {
         outputs = await this.compactionJob.result;

@@ -22,6 +22,9 @@ export type TableJobReply =
 
 const port = parentPort;
 if (port === null) throw new Error('table-worker.js runs as a worker thread');
+// Loading this module graph takes a while on a busy machine; until this message arrives the
+// main thread runs jobs itself rather than wait (table-workers.ts).
+port.postMessage({ ready: true });
 port.on('message', ({ id, job, cancelFlag }: TableJobRequest) => {
   let reply: TableJobReply;
   try {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CorruptTableError } from './errors.js';
 import type { TableJobReply, TableJobRequest } from './table-worker.js';
-import type { TableJob } from './table-writer.js';
+import { type TableJob, writeTables } from './table-writer.js';
 import type { TableMeta } from './version.js';
 
 export type Lane = 'flush' | 'compaction';
@@ -46,9 +46,17 @@ interface Queued {
   reject: (e: unknown) => void;
 }
 
+/**
+ * Jobs smaller than this run on the main thread: a worker's round trip and the copy of the
+ * job would cost more than the work (tests and small databases flush tiny memtables).
+ */
+export const INLINE_JOB_BYTES_MAX = 256 * 1024;
+
 /** One worker thread running queued jobs in order. */
 class LaneWorker {
   private worker: Worker | null = null;
+  /** The worker finished loading its modules and takes jobs. */
+  ready = false;
   private readonly queue: Queued[] = [];
   private running: Queued | null = null;
   private nextId = 1;
@@ -71,6 +79,12 @@ class LaneWorker {
     };
   }
 
+  /** Starts the worker ahead of its first job (its modules take a while to load). */
+  prewarm(): void {
+    this.start();
+    if (this.running === null && this.queue.length === 0) this.worker?.unref();
+  }
+
   private pump(): void {
     if (this.running !== null) return;
     const next = this.queue.shift();
@@ -88,7 +102,11 @@ class LaneWorker {
   private start(): Worker {
     if (this.worker !== null) return this.worker;
     const worker = new Worker(workerScript());
-    worker.on('message', (reply: TableJobReply) => {
+    worker.on('message', (reply: TableJobReply | { ready: true }) => {
+      if ('ready' in reply) {
+        this.ready = true;
+        return;
+      }
       const job = this.running;
       if (job === null || job.request.id !== reply.id) return;
       this.running = null;
@@ -105,6 +123,7 @@ class LaneWorker {
     const fail = (err: unknown) => {
       // A crashed worker fails its job; the next job starts a fresh worker.
       this.worker = null;
+      this.ready = false;
       const job = this.running;
       this.running = null;
       job?.reject(err);
@@ -130,7 +149,31 @@ function toBuffer(bytes: Uint8Array): Buffer {
 
 const lanes: Record<Lane, LaneWorker> = { flush: new LaneWorker(), compaction: new LaneWorker() };
 
-/** Runs a table job on the lane's worker; `transfer` moves buffers instead of copying them. */
-export function runTableJob(lane: Lane, job: TableJob, transfer: ArrayBuffer[] = []): RunningJob {
-  return lanes[lane].run(job, transfer);
+/**
+ * Runs a table job of about `bytes` input bytes on the lane's worker (`transfer` moves
+ * buffers instead of copying them), or right here when it is small or the worker is still
+ * loading.
+ */
+export function runTableJob(
+  lane: Lane,
+  job: TableJob,
+  bytes: number,
+  transfer: ArrayBuffer[] = [],
+): RunningJob {
+  const worker = lanes[lane];
+  if (bytes > INLINE_JOB_BYTES_MAX && worker.ready) return worker.run(job, transfer);
+  if (bytes > INLINE_JOB_BYTES_MAX) worker.prewarm();
+  let result: Promise<TableMeta[]>;
+  try {
+    result = Promise.resolve(writeTables(job));
+  } catch (err) {
+    result = Promise.reject(err);
+  }
+  return { result, cancel: () => {} };
+}
+
+/** Starts both workers, so that they are loaded by the time the first big job comes. */
+export function prewarmTableWorkers(): void {
+  lanes.flush.prewarm();
+  lanes.compaction.prewarm();
 }

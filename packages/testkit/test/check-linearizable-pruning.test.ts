@@ -24,7 +24,9 @@ const opArb = fc.record({
 });
 
 /** Random operations with random results: some histories are linearizable, many are not. */
-function toHistory(ops: fc.infer<typeof opArb>[], names: { read: string; write: string }): HistoryEvent[] {
+type OpDraw = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
+
+function toHistory(ops: OpDraw[], names: { read: string; write: string }): HistoryEvent[] {
   // One open operation per process: later ops of a busy process move after its previous one.
   const busyUntil = new Map<number, number>();
   const events: { timeMs: number; event: HistoryEvent }[] = [];

@@ -13,7 +13,10 @@ export const THINK_MS: readonly [number, number] = [10, 40];
 export interface WorkloadOptions {
   cluster: Cluster;
   clients: number;
+  /** Upper bound on the run; `until` usually ends it sooner. */
   durationMs: number;
+  /** Ends the run when it settles (e.g. the nemesis finished and a quiet tail passed). */
+  until?: Promise<unknown>;
   keys: string[];
   random: Random;
 }
@@ -38,6 +41,8 @@ export async function runRegisterWorkload(options: WorkloadOptions): Promise<Wor
   const recorder = new HistoryRecorder();
   const counts = { ok: 0, fail: 0, info: 0 };
   const endMs = performance.now() + options.durationMs;
+  let ended = false;
+  void options.until?.then(() => (ended = true));
   // Every write and cas target is a value never written before: a read then names the one
   // write it saw, which keeps the checker's search narrow even with many unknown outcomes
   // (with values drawn from 0..9, a hundred open writes make the search explode).
@@ -46,7 +51,7 @@ export async function runRegisterWorkload(options: WorkloadOptions): Promise<Wor
     const random = options.random.fork();
     const lastSeen = new Map<string, unknown>();
     let process = index;
-    while (performance.now() < endMs) {
+    while (performance.now() < endMs && !ended) {
       const node = random.pick(options.cluster.nodes);
       const key = random.pick(options.keys);
       const path = `${node.url}/register/${key}`;

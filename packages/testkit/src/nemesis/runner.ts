@@ -119,8 +119,13 @@ export function runNemesis(options: RunNemesisOptions): NemesisRun {
   };
 
   const done = (async () => {
+    // When a step runs late (a restart waits for readiness, the machine is loaded), every later
+    // step moves by the same amount: each fault keeps the duration the schedule gave it instead
+    // of ending the moment it began.
+    let driftMs = 0;
     for (const step of schedule.steps) {
-      const waitMs = startMs + step.atMs - performance.now();
+      const waitMs = startMs + step.atMs + driftMs - performance.now();
+      if (waitMs < 0) driftMs -= waitMs;
       if (waitMs > 0 && !stopped) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, waitMs);
