@@ -1,4 +1,4 @@
-import { ConfigError, parseConfig, parsePeers } from '@ddia/common';
+import { ConfigError, parseConfig, parsePeers, usage } from '@ddia/common';
 import { describe, expect, it } from 'vitest';
 
 describe('parseConfig', () => {
@@ -51,7 +51,24 @@ describe('parseConfig', () => {
   });
 
   it('names the variable behind a bad environment value', () => {
-    expect(() => parseConfig([], { DDIA_PORT: 'x' })).toThrow(/--port/);
+    expect(() => parseConfig([], { DDIA_PORT: 'x' })).toThrow(
+      /--port: expected a number, got 'x' \(from DDIA_PORT\)/,
+    );
+  });
+
+  it('names a stray positional argument', () => {
+    expect(() => parseConfig(['7001'])).toThrow(/^7001: unexpected argument/);
+  });
+
+  it('lists every flag with its variable and default', () => {
+    const text = usage({
+      'value-bytes-max': { type: 'number', description: 'largest value', default: 1024 },
+    });
+    expect(text).toMatch(/--port <number>\s+TCP port to listen on \(default 0\) \[DDIA_PORT\]/);
+    expect(text).toMatch(/--engine lsm\|level\|memory/);
+    expect(text).toMatch(
+      /--value-bytes-max <number>\s+largest value \(default 1024\) \[DDIA_VALUE_BYTES_MAX\]/,
+    );
   });
 
   it('takes extra flags with types and bounds', () => {

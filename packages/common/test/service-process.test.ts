@@ -20,6 +20,13 @@ describe.skipIf(!built)('a service process', () => {
     expect(r.stderr).toContain(message);
   });
 
+  it('prints its flags on --help and exits 0', () => {
+    const r = spawnSync(process.execPath, [main, '--help'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('--slow-ms <number>');
+    expect(r.stdout).toContain('[DDIA_DATA_DIR]');
+  });
+
   it('exits 2 on a bad DDIA_* variable, naming the flag', () => {
     const r = spawnSync(process.execPath, [main], {
       encoding: 'utf8',

@@ -49,9 +49,25 @@ export class ConfigError extends Error {
   constructor(
     readonly flag: string,
     message: string,
+    /** A stray argument is named as typed, not as a --flag. */
+    positional = false,
   ) {
-    super(`--${flag}: ${message}`);
+    super(`${positional ? flag : `--${flag}`}: ${message}`);
   }
+}
+
+/** The flags of a service, one per line, with their environment variables and defaults. */
+export function usage(extraFlags: Record<string, FlagSpec> = {}): string {
+  const lines = ['flags (each also read from its DDIA_* environment variable):'];
+  const specs: [string, FlagSpec][] = Object.entries({ ...BASE_FLAGS, ...extraFlags });
+  for (const [flag, spec] of specs) {
+    const value =
+      spec.type === 'boolean' ? '' : spec.choices ? ` ${spec.choices.join('|')}` : ` <${spec.type}>`;
+    const fallback =
+      spec.default === undefined || spec.default === '' ? '' : ` (default ${String(spec.default)})`;
+    lines.push(`  --${flag}${value}`.padEnd(36) + `${spec.description}${fallback} [${envName(flag)}]`);
+  }
+  return lines.join('\n');
 }
 
 export const BASE_FLAGS = {
@@ -140,6 +156,14 @@ export function parseConfig<E extends Record<string, FlagSpec> = Record<string, 
     parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
   } catch (err) {
     const message = (err as Error).message;
+    const positional = /Unexpected argument '([^']*)'/.exec(message);
+    if (positional) {
+      throw new ConfigError(
+        positional[1]!,
+        'unexpected argument (every setting is a --flag; see --help)',
+        true,
+      );
+    }
     const named = /'(--?[^'\s]+)/.exec(message)?.[1]?.replace(/^-+/, '') ?? 'flags';
     throw new ConfigError(named, message.replace(/\. To specify .*$/s, ''));
   }
@@ -147,8 +171,17 @@ export function parseConfig<E extends Record<string, FlagSpec> = Record<string, 
   for (const [flag, spec] of Object.entries(specs)) {
     const fromFlag = parsed.values[flag] as string | boolean | undefined;
     const fromEnv = env[envName(flag)];
-    const raw = fromFlag ?? fromEnv;
-    values[flag] = raw === undefined ? spec.default : convert(flag, spec, raw);
+    if (fromFlag !== undefined) values[flag] = convert(flag, spec, fromFlag);
+    else if (fromEnv !== undefined) {
+      try {
+        values[flag] = convert(flag, spec, fromEnv);
+      } catch (err) {
+        throw new ConfigError(
+          flag,
+          `${(err as Error).message.replace(/^--[^:]+: /, '')} (from ${envName(flag)})`,
+        );
+      }
+    } else values[flag] = spec.default;
   }
   const port = values.port as number;
   if (!Number.isInteger(port)) throw new ConfigError('port', `must be an integer, got ${port}`);
@@ -176,8 +209,13 @@ export function parseConfig<E extends Record<string, FlagSpec> = Record<string, 
 export function configOrExit<E extends Record<string, FlagSpec> = Record<string, never>>(
   extraFlags?: E,
 ): Config<E> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${usage(extraFlags)}\n`);
+    process.exit(0);
+  }
   try {
-    return parseConfig(process.argv.slice(2), process.env, extraFlags);
+    return parseConfig(argv, process.env, extraFlags);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`error: ${err.message}\n`);
