@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { processState } from '@ddia/common';
 import { proxiedPeers, startProxyDaemon } from './faults.js';
 import { labHome, serviceEntry } from './lab-paths.js';
 import { health, isAlive, portFree, spawnDetached, stopProcess, waitHealthy } from './processes.js';

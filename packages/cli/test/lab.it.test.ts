@@ -61,7 +61,7 @@ describe.skipIf(!registryBuilt)('ddia up / ps / pause / resume / kill / restart 
     expect(ddia('up', 'schema-registry').code).toBe(1); // already up
 
     expect(ddia('pause', 'schema-registry-n1').code).toBe(0);
-    expect(ddia('ps').out).toMatch(/schema-registry-n1.*running\s+down/);
+    expect(ddia('ps').out).toMatch(/schema-registry-n1.*paused\s+down/);
     expect(ddia('resume', 'schema-registry-n1').code).toBe(0);
     expect(ddia('ps').out).toMatch(/schema-registry-n1.*running\s+up/);
 

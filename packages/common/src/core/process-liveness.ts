@@ -3,17 +3,27 @@
 // sandboxes) without an init that reaps orphans it lingers forever.
 import { readFileSync } from 'node:fs';
 
-export function isProcessAlive(pid: number): boolean {
+export type ProcessState = 'running' | 'paused' | 'gone';
+
+/** 'paused' is SIGSTOPped (state T); a zombie counts as gone. */
+export function processState(pid: number): ProcessState {
   try {
     process.kill(pid, 0);
   } catch {
-    return false;
+    return 'gone';
   }
+  let letter: string;
   try {
     // /proc/<pid>/stat is "pid (comm) S ...": the state letter follows the last ')'.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    letter = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
   } catch {
-    return true; // no /proc (macOS): kill(0) is the best answer there is
+    return 'running'; // no /proc (macOS): kill(0) is the best answer there is
   }
+  if (letter === 'Z' || letter === 'X') return 'gone';
+  return letter === 'T' ? 'paused' : 'running';
+}
+
+export function isProcessAlive(pid: number): boolean {
+  return processState(pid) !== 'gone';
 }
