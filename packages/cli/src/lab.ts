@@ -102,10 +102,11 @@ export async function ps(io: Output): Promise<void> {
   }
   io.out(`${'NODE'.padEnd(22)}${'PID'.padEnd(9)}${'PORT'.padEnd(7)}${'PROCESS'.padEnd(10)}HEALTH`);
   for (const node of state.nodes) {
-    const alive = isAlive(node.pid);
-    const status = alive ? await health(node.url) : 'down';
+    const process = processState(node.pid);
+    const status = process === 'running' ? await health(node.url) : 'down';
+    const shown = process === 'gone' ? 'exited' : process;
     io.out(
-      `${node.name.padEnd(22)}${String(node.pid).padEnd(9)}${String(node.port).padEnd(7)}${(alive ? 'running' : 'exited').padEnd(10)}${status}`,
+      `${node.name.padEnd(22)}${String(node.pid).padEnd(9)}${String(node.port).padEnd(7)}${shown.padEnd(10)}${status}`,
     );
   }
 }
