@@ -55,7 +55,7 @@ export const TOPOLOGY: ServiceDef[] = [
     nodesMax: 1,
     basePort: 7101,
     clustered: false,
-    curl: ["curl -X PUT --data-binary 'v1' {url}/kv/a", '{url}/kv?gte=a&limit=10', '{url}/admin/stats'],
+    curl: ["curl -X PUT --data-binary 'v1' {url}/kv/a", "'{url}/kv?gte=a&limit=10'", '{url}/admin/stats'],
   },
   {
     name: 'transactions',
