@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ProxyControlClient } from '@ddia/testkit';
 import { CliError, type Output } from './lab.js';
 import { labHome, repoRoot } from './lab-paths.js';
-import { isAlive, STARTUP_TIMEOUT_MS, spawnDetached } from './processes.js';
+import { isAlive, portFree, STARTUP_TIMEOUT_MS, spawnDetached } from './processes.js';
 import { type LabState, loadState, type NodeRecord } from './state.js';
 import type { NodePlan, ServiceDef } from './topology.js';
 
@@ -44,6 +44,9 @@ export async function startProxyDaemon(
       .filter((to) => to !== from)
       .map((to) => ({ from: from.id, to: to.id, port: linkPort(def, i + 1, plan.indexOf(to) + 1) })),
   );
+  if (!(await portFree(controlPort(def)))) {
+    throw new CliError(`port ${controlPort(def)} for the ${def.name} fault proxy is in use (another lab?)`);
+  }
   const config = {
     controlPort: controlPort(def),
     nodes: plan.map((n) => ({ id: n.id, port: n.port })),
