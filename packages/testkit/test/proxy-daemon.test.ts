@@ -86,9 +86,12 @@ describe('proxy daemon', () => {
     };
     const baseline = await sample();
     await client.latency('client', 'n1', 100, 5);
-    const added = (await sample()) - baseline;
+    const withLatency = await sample();
+    const added = withLatency - baseline;
     console.log(`daemon latency 100±5 ms: added median ${added.toFixed(1)} ms`);
-    expect(added).toBeGreaterThanOrEqual(94);
+    // No request can be faster than the injected delay less its jitter; a loaded machine may
+    // slow the baseline, so the upper bound is on what was added.
+    expect(withLatency).toBeGreaterThanOrEqual(95);
     expect(added).toBeLessThan(140);
     expect(
       (await client.links()).links.find((l) => l.from === 'client' && l.to === 'n1')?.forward.latencyMs,
