@@ -86,6 +86,12 @@ async function run(name: string): Promise<Record<Workload, number>> {
   await time('fillrandom', N, async () => {
     for (const i of shuffled) await db.put(key(i), value(i));
   });
+  if (name === 'lsm') {
+    const s = db.stats();
+    console.log(
+      `  ${name.padEnd(8)} after fillrandom: ${s.stalls.count} write stalls, ${s.stalls.ms} ms stalled, write amplification ${s.writeAmplification.toFixed(2)}, ${s.compactions} compactions`,
+    );
+  }
   await time('overwrite', N, async () => {
     for (let j = 0; j < N; j++) {
       const i = shuffled[(j * 7) % N]!;

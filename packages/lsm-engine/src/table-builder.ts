@@ -6,7 +6,7 @@
 import { assert } from '@ddia/common';
 import { BlockBuilder } from './block-builder.js';
 import { bloomHash, buildBloom } from './bloom.js';
-import { TRAILER_BYTES } from './internal-key.js';
+import { compareBytes, TRAILER_BYTES } from './internal-key.js';
 import {
   BLOCK_TRAILER_BYTES,
   blockChecksum,
@@ -57,7 +57,7 @@ export class TableBuilder {
   add(userKey: Uint8Array, seq: number, kind: number, value: Uint8Array): void {
     const newUserKey =
       this.previousUserKeyLength !== userKey.length ||
-      this.previousUserKey.compare(userKey, 0, userKey.length, 0, this.previousUserKeyLength) !== 0;
+      compareBytes(this.previousUserKey, 0, this.previousUserKeyLength, userKey, 0, userKey.length) !== 0;
     if (newUserKey) {
       if (this.hashCount === this.hashes.length) {
         const grown = new Uint32Array(this.hashes.length * 2);

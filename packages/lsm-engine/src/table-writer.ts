@@ -6,7 +6,7 @@
 import { closeSync, fdatasyncSync, openSync, rmSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert } from '@ddia/common';
-import { compareKeys, type InternalIterator, KIND_DELETE, KIND_PUT } from './internal-key.js';
+import { compareBytes, compareKeys, type InternalIterator, KIND_DELETE, KIND_PUT } from './internal-key.js';
 import { MergingIterator } from './merging-iterator.js';
 import { Table, type TableReadStats } from './table.js';
 import { TableBuilder } from './table-builder.js';
@@ -89,7 +89,7 @@ export function writeTables(job: TableJob, cancelled: () => boolean = () => fals
       const seq = source.seq();
       const kind = source.kind();
       const newKey =
-        lastKeyLength !== key.length || lastKey.compare(key, 0, key.length, 0, lastKeyLength) !== 0;
+        lastKeyLength !== key.length || compareBytes(lastKey, 0, lastKeyLength, key, 0, key.length) !== 0;
       if (newKey) {
         if (
           builder !== null &&

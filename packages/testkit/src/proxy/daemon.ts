@@ -5,8 +5,8 @@
 //     "nodes": [{ "id": "n1", "port": 7001 }, ...],            real ports the nodes listen on
 //     "links": [{ "from": "n1", "to": "n2", "port": 7512 },      n1 reaches n2 at 127.0.0.1:7512
 //               { "from": "client", "to": "n1", "port": 7601 }, ...] }
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { CommonErrors, createService, DdiaError, type Service } from '@ddia/common';
+import { Type } from 'typebox';
 import { ProxyFaultError } from './faults.js';
 import { CLIENT, type LinkSpec, ProxyNetwork } from './network.js';
 
@@ -74,134 +74,90 @@ export async function startProxyDaemon(input: DaemonConfig): Promise<ProxyDaemon
     targetHost: nodeById.get(l.to)!.host ?? '127.0.0.1',
   }));
   const network = await ProxyNetwork.start({ links, listenHost: host });
-  const server = http.createServer((req, res) => {
-    handle(network, req, res).catch((err: unknown) => {
-      if (!res.headersSent) problem(res, 500, 'Internal error', (err as Error).message);
-    });
-  });
+  let service: Service;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.controlPort, host, resolve);
+    service = await createService({
+      name: 'fault-proxy',
+      description: 'Userspace fault proxy: latency, partitions, blackholes and bandwidth caps per link',
+      config: { host, port: config.controlPort, id: 'proxy', logLevel: 'warn' },
+      bodyLimitBytes: CONTROL_BODY_BYTES_MAX,
+      handleSignals: false,
+      onClose: () => network.close(),
     });
+    registerControlRoutes(service, network);
+    await service.listen();
   } catch (err) {
     await network.close();
     throw err;
   }
-  const port = (server.address() as AddressInfo).port;
-  return {
-    controlUrl: `http://${host}:${port}`,
-    network,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await network.close();
-    },
-  };
+  return { controlUrl: service.url(), network, close: () => service.close() };
 }
 
-type Body = Record<string, unknown>;
+const Id = Type.String({ minLength: 1, maxLength: 64 });
+const Link = { from: Id, to: Id };
 
-async function handle(network: ProxyNetwork, req: http.IncomingMessage, res: http.ServerResponse) {
-  const path = new URL(req.url ?? '/', 'http://x').pathname;
-  const route = `${req.method} ${path}`;
-  if (route === 'GET /health') return json(res, 200, { status: 'ok' });
-  if (route === 'GET /links') return json(res, 200, { nodes: network.nodes(), links: network.status() });
-  const actions: Record<string, (body: Body) => unknown> = {
-    'POST /latency': (b) => {
-      network.latency(
-        str(b, 'from'),
-        str(b, 'to'),
-        num(b, 'ms'),
-        b.jitterMs === undefined ? 0 : num(b, 'jitterMs'),
-      );
-      return { from: b.from, to: b.to, latencyMs: b.ms, jitterMs: b.jitterMs ?? 0 };
-    },
-    'POST /bandwidth': (b) => {
-      const cap = b.bytesPerSec === null ? null : num(b, 'bytesPerSec');
-      network.bandwidth(str(b, 'from'), str(b, 'to'), cap);
-      return { from: b.from, to: b.to, bytesPerSecMax: cap };
-    },
-    'POST /partition': (b) => {
-      const groups = b.groups;
-      if (
-        !Array.isArray(groups) ||
-        !groups.every((g) => Array.isArray(g) && g.every((id) => typeof id === 'string'))
-      )
-        throw new ProxyFaultError('groups must be an array of arrays of node ids, e.g. [["n1","n2"],["n3"]]');
-      return { cuts: network.partition(groups as string[][]) };
-    },
-    'POST /heal': () => {
-      network.heal();
-      return { healed: true };
-    },
-    'POST /clear': () => {
-      network.clear();
-      return { cleared: true };
-    },
-    'POST /blackhole': (b) => {
-      network.blackhole(str(b, 'from'), str(b, 'to'));
-      return { from: b.from, to: b.to, mode: 'blackhole' };
-    },
-    'POST /reset': (b) => ({ reset: network.resetConnections(str(b, 'from'), str(b, 'to')) }),
-  };
-  const action = actions[route];
-  if (!action) {
-    const known = ['GET /health', 'GET /links', ...Object.keys(actions)].join(', ');
-    return problem(res, 404, 'No such route', `${route} is not one of: ${known}`);
-  }
-  let body: Body;
+/** Runs a fault change, answering a fault the network refuses as 400 problem+json. */
+function apply<T>(change: () => T): T {
   try {
-    body = await readJson(req);
+    return change();
   } catch (err) {
-    return problem(res, 400, 'Bad request body', (err as Error).message);
-  }
-  try {
-    return json(res, 200, action(body));
-  } catch (err) {
-    if (err instanceof ProxyFaultError) return problem(res, 400, 'Bad fault', err.message);
+    if (err instanceof ProxyFaultError) throw new DdiaError(CommonErrors.badRequest, err.message);
     throw err;
   }
 }
 
-function str(body: Body, name: string): string {
-  if (typeof body[name] !== 'string') throw new ProxyFaultError(`'${name}' must be a string`);
-  return body[name] as string;
-}
-
-function num(body: Body, name: string): number {
-  if (typeof body[name] !== 'number') throw new ProxyFaultError(`'${name}' must be a number`);
-  return body[name] as number;
-}
-
-async function readJson(req: http.IncomingMessage): Promise<Body> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > CONTROL_BODY_BYTES_MAX) throw new Error(`body over ${CONTROL_BODY_BYTES_MAX} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (text === '') return {};
-  const parsed: unknown = JSON.parse(text);
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    throw new Error('body must be a JSON object');
-  return parsed as Body;
-}
-
-function json(res: http.ServerResponse, status: number, value: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
-}
-
-function problem(res: http.ServerResponse, status: number, title: string, detail: string): void {
-  const code =
-    status === 404
-      ? 'DDIA_ERR_ROUTE_NOT_FOUND'
-      : status === 400
-        ? 'DDIA_ERR_BAD_REQUEST'
-        : 'DDIA_ERR_INTERNAL';
-  res
-    .writeHead(status, { 'content-type': 'application/problem+json' })
-    .end(JSON.stringify({ type: 'about:blank', title, status, detail, code, retriable: false }));
+function registerControlRoutes(service: Service, network: ProxyNetwork): void {
+  const { app } = service;
+  app.get('/links', async () => ({ nodes: network.nodes(), links: network.status() }));
+  app.post(
+    '/latency',
+    {
+      schema: {
+        body: Type.Object({
+          ...Link,
+          ms: Type.Number({ minimum: 0 }),
+          jitterMs: Type.Optional(Type.Number({ minimum: 0 })),
+        }),
+      },
+    },
+    async ({ body }) => {
+      apply(() => network.latency(body.from, body.to, body.ms, body.jitterMs ?? 0));
+      return { from: body.from, to: body.to, latencyMs: body.ms, jitterMs: body.jitterMs ?? 0 };
+    },
+  );
+  app.post(
+    '/bandwidth',
+    {
+      schema: {
+        body: Type.Object({
+          ...Link,
+          bytesPerSec: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()]),
+        }),
+      },
+    },
+    async ({ body }) => {
+      apply(() => network.bandwidth(body.from, body.to, body.bytesPerSec));
+      return { from: body.from, to: body.to, bytesPerSecMax: body.bytesPerSec };
+    },
+  );
+  app.post(
+    '/partition',
+    { schema: { body: Type.Object({ groups: Type.Array(Type.Array(Id), { minItems: 1 }) }) } },
+    async ({ body }) => ({ cuts: apply(() => network.partition(body.groups)) }),
+  );
+  app.post('/heal', async () => {
+    network.heal();
+    return { healed: true };
+  });
+  app.post('/clear', async () => {
+    network.clear();
+    return { cleared: true };
+  });
+  app.post('/blackhole', { schema: { body: Type.Object(Link) } }, async ({ body }) => {
+    apply(() => network.blackhole(body.from, body.to));
+    return { from: body.from, to: body.to, mode: 'blackhole' };
+  });
+  app.post('/reset', { schema: { body: Type.Object(Link) } }, async ({ body }) => ({
+    reset: apply(() => network.resetConnections(body.from, body.to)),
+  }));
 }
