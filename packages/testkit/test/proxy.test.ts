@@ -119,6 +119,19 @@ describe('bandwidth cap', () => {
     const fast = await client.roundTrip(payload);
     expect(fast.ms).toBeLessThan(ms / 4);
   });
+  it('caps the link as a whole: parallel connections share the rate', async () => {
+    const { network, client } = await echoNetwork();
+    const second = await echoClient(network.link(CLIENT, 'n1').port);
+    cleanups.push(() => void second.close());
+    const capBytesPerSec = 256 * 1024;
+    network.bandwidth(CLIENT, 'n1', capBytesPerSec);
+    const payload = Buffer.alloc(128 * 1024, 3);
+    const started = performance.now();
+    await Promise.all([client.roundTrip(payload), second.roundTrip(payload)]);
+    const ms = performance.now() - started;
+    // Two 128 KiB transfers through one 256 KiB/s line need about a second, not half of one.
+    expect(ms).toBeGreaterThanOrEqual(((2 * payload.length) / capBytesPerSec) * 1000 * 0.9);
+  });
 });
 
 describe('partitions, blackholes and resets', () => {

@@ -6,7 +6,7 @@
 import net, { type Server, type Socket } from 'node:net';
 import type { Random } from '@ddia/common';
 import type { FaultTable, PathFaults } from './faults.js';
-import { ShapedPipe } from './shaped-pipe.js';
+import { type Line, ShapedPipe } from './shaped-pipe.js';
 
 export interface LinkProxyOptions {
   from: string;
@@ -51,6 +51,9 @@ export class LinkProxy {
     bytesReturned: 0,
   };
   private listenPort = 0;
+  /** One wire per direction, shared by every connection: bandwidth caps are per link. */
+  private readonly forwardLine: Line = { sentEndMs: 0 };
+  private readonly backwardLine: Line = { sentEndMs: 0 };
   private readonly onFaultChange = (from: string, to: string, faults: PathFaults) => {
     const mine = (from === this.from && to === this.to) || (from === this.to && to === this.from);
     if (!mine) return;
@@ -124,8 +127,8 @@ export class LinkProxy {
     const conn: ProxiedConnection = {
       client,
       upstream: null,
-      forward: new ShapedPipe(client, this.forwardFaults, this.options.random),
-      backward: new ShapedPipe(client, this.backwardFaults, this.options.random),
+      forward: new ShapedPipe(client, this.forwardFaults, this.options.random, this.forwardLine),
+      backward: new ShapedPipe(client, this.backwardFaults, this.options.random, this.backwardLine),
     };
     this.connections.add(conn);
     client.on('data', (chunk: Buffer) => {
@@ -152,7 +155,7 @@ export class LinkProxy {
     });
     conn.upstream = upstream;
     // The backward pipe's source is the upstream socket: rebuild it around the real source.
-    const backward = new ShapedPipe(upstream, this.backwardFaults, this.options.random);
+    const backward = new ShapedPipe(upstream, this.backwardFaults, this.options.random, this.backwardLine);
     conn.backward.close();
     conn.backward = backward;
     upstream.on('connect', () => conn.forward.attach(upstream));

@@ -11,6 +11,15 @@ export const PIPE_HELD_BYTES_RESUME = 256 * 1024;
 /** Chunks are cut to this size under a bandwidth cap, so delivery is smooth rather than bursty. */
 export const SHAPED_SLICE_BYTES = 16 * 1024;
 
+/**
+ * The wire one direction of a link sends on. Every connection over that direction shares it,
+ * so a bandwidth cap limits the link as a whole, as it would on a real line.
+ */
+export interface Line {
+  /** When the last slice queued on this line finishes transmitting. */
+  sentEndMs: number;
+}
+
 interface HeldChunk {
   dueMs: number;
   /** null marks the source's end (a TCP FIN), which must follow the bytes before it. */
@@ -21,7 +30,6 @@ export class ShapedPipe {
   private readonly held: HeldChunk[] = [];
   private heldBytes = 0;
   private lastDueMs = 0;
-  private lastSentEndMs = 0;
   private timer: NodeJS.Timeout | null = null;
   private awaitingDrain = false;
   private sink: Socket | null = null;
@@ -31,6 +39,7 @@ export class ShapedPipe {
     private readonly source: Socket,
     private readonly faults: () => PathFaults,
     private readonly random: Random,
+    private readonly line: Line = { sentEndMs: 0 },
     private readonly nowMs: () => number = () => performance.now(),
   ) {}
 
@@ -88,8 +97,8 @@ export class ShapedPipe {
     // slice, because TCP delivers bytes in order.
     let sentEndMs = now;
     if (f.bytesPerSecMax !== null) {
-      sentEndMs = Math.max(now, this.lastSentEndMs) + (slice.length * 1000) / f.bytesPerSecMax;
-      this.lastSentEndMs = sentEndMs;
+      sentEndMs = Math.max(now, this.line.sentEndMs) + (slice.length * 1000) / f.bytesPerSecMax;
+      this.line.sentEndMs = sentEndMs;
     }
     const jitter = f.jitterMs > 0 ? (this.random.next() * 2 - 1) * f.jitterMs : 0;
     const delayMs = Math.max(0, f.latencyMs + jitter);
