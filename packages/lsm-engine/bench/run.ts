@@ -1,7 +1,8 @@
 // LevelDB's db_bench workloads through the abstract-level API, for our engine and for
 // classic-level (LevelDB 1.x) in the same run with the same settings; RocksDB's db_bench
 // (Debian rocksdb-tools) as a third column where installed. One op at a time, awaited, as
-// db_bench runs them single-threaded. Usage: node --import tsx bench/run.ts [--quick] [--n N]
+// db_bench runs them single-threaded.
+// Usage: node --import tsx bench/run.ts [--quick] [--n N] [--engines lsm,leveldb,rocksdb] [--until W]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -14,6 +15,9 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const nFlag = args.indexOf('--n');
 const N = nFlag >= 0 ? Number(args[nFlag + 1]) : quick ? 20_000 : 1_000_000;
+const untilFlag = args.indexOf('--until');
+/** `--until overwrite` stops each engine after that workload (profiling the write path). */
+const UNTIL = untilFlag >= 0 ? args[untilFlag + 1]! : null;
 const enginesFlag = args.indexOf('--engines');
 /** `--engines lsm` runs one engine alone (for profiling); the default runs both and RocksDB. */
 const ENGINES = enginesFlag >= 0 ? args[enginesFlag + 1]!.split(',') : ['lsm', 'leveldb', 'rocksdb'];
@@ -68,7 +72,10 @@ async function run(name: string): Promise<Record<Workload, number>> {
   const out = {} as Record<Workload, number>;
   const order = Array.from({ length: N }, (_, i) => i);
   const shuffled = new SeededRandom(7).shuffle([...order]);
+  let stopped = false;
   const time = async (w: Workload, ops: number, body: () => Promise<void>) => {
+    if (stopped) return;
+    if (w === UNTIL) stopped = true;
     const start = performance.now();
     await body();
     const seconds = (performance.now() - start) / 1000;

@@ -53,6 +53,23 @@ const WRITE_GROUP_BYTES_MAX = 1024 * 1024;
 /** Tiered compaction keeps every run in level 0, so it stalls writes later than leveled. */
 const TIERED_STALL_FACTOR = 3;
 const TABLE_NAME = /^(\d{6,})\.sst$/;
+/** Leveled compactions reading at least this much are split between two workers. */
+const SUBCOMPACTION_BYTES_MIN = 4 * 1024 * 1024;
+
+/**
+ * A user key that cuts a compaction's inputs about in half: the middle of the inputs'
+ * largest keys (the output level's tables dominate, so their boundaries spread evenly).
+ * Null for a single input.
+ */
+function middleBoundary(plan: CompactionPlan): Buffer | null {
+  if (plan.inputs.length < 2) return null;
+  const ends = plan.inputs.map(({ table }) => table.largest).sort(compareKeys);
+  // Keys up to and including the middle end go left: cut just after it (key + 0x00).
+  return Buffer.concat([ends[ends.length >> 1]!, ZERO_BYTE]);
+}
+
+const ZERO_BYTE = Buffer.from([0]);
+
 /** Fast-path writes between yields to the event loop (see write()). */
 const WRITES_PER_YIELD = 32;
 
@@ -100,6 +117,8 @@ export interface LsmStats {
   flushes: number;
   compactions: number;
   trivialMoves: number;
+  /** Compactions split between two workers (RocksDB's subcompactions). */
+  subcompactions: number;
   stalls: { count: number; ms: number };
   walTornTailBytes: number;
   compaction: LsmOptions['compaction'];
@@ -121,8 +140,8 @@ export class LsmDb {
   private compacting: Promise<void> | null = null;
   /** The tail of the chain of version edits being logged (they apply one at a time). */
   private applying: Promise<void> = Promise.resolve();
-  /** The compaction running on the worker, cancelled when the engine closes. */
-  private compactionJob: RunningJob | null = null;
+  /** The compaction jobs running on workers, cancelled when the engine closes. */
+  private compactionJobs: RunningJob[] = [];
   private manualWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private progressWaiters: (() => void)[] = [];
   private failure: unknown = null;
@@ -141,6 +160,7 @@ export class LsmDb {
     flushes: 0,
     compactions: 0,
     trivialMoves: 0,
+    subcompactions: 0,
     stalls: 0,
     stallMs: 0,
   };
@@ -678,6 +698,8 @@ export class LsmDb {
       smallestSnapshot: this.smallestSnapshot(),
       dropTombstones: olderTables !== null,
       olderRanges: (olderTables ?? []).map((t) => [t.smallest, t.largest]),
+      startKey: null,
+      endKey: null,
     };
   }
 
@@ -717,20 +739,44 @@ export class LsmDb {
     try {
       let inputBytes = 0;
       for (const { table } of plan.inputs) inputBytes += table.bytes;
-      const reserved = outputsBound(inputBytes, plan.splitOutputs, this.options.targetFileBytes);
-      const fileNumbers = Array.from({ length: reserved }, () => this.nextFileNumber++);
       const job = this.tableJob(
         { kind: 'tables', fileNumbers: plan.inputs.map(({ table }) => table.number) },
-        fileNumbers,
+        [],
         plan.splitOutputs,
         plan.olderTables,
       );
-      this.compactionJob = runTableJob('compaction', job, inputBytes);
+      // RocksDB's subcompactions: a big leveled merge is cut at a user key into two halves
+      // that two workers write at once; their outputs are disjoint and in key order.
+      const splitKey =
+        plan.splitOutputs && inputBytes >= SUBCOMPACTION_BYTES_MIN ? middleBoundary(plan) : null;
+      const halves =
+        splitKey === null
+          ? [job]
+          : [
+              { ...job, endKey: splitKey },
+              { ...job, startKey: splitKey },
+            ];
+      if (halves.length > 1) this.counters.subcompactions++;
+      const share = inputBytes / halves.length;
+      for (const half of halves) {
+        const reserved = outputsBound(share * 2, plan.splitOutputs, this.options.targetFileBytes);
+        half.fileNumbers = Array.from({ length: reserved }, () => this.nextFileNumber++);
+      }
+      const running = halves.map((half, i) =>
+        runTableJob(i === 0 ? 'compaction' : 'subcompaction', half, share),
+      );
+      this.compactionJobs = running;
       let outputs: TableMeta[];
       try {
-        outputs = await this.compactionJob.result;
+        const results = await Promise.allSettled(running.map((r) => r.result));
+        for (const r of results) if (r.status === 'rejected') throw r.reason;
+        outputs = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+      } catch (err) {
+        // One half failed: the other half's tables are orphans no edit names.
+        await this.removeUnnamedTables(halves.flatMap((h) => h.fileNumbers));
+        throw err;
       } finally {
-        this.compactionJob = null;
+        this.compactionJobs = [];
       }
       if (outputs.length > 0) await fsyncDir(this.location);
       const upperLevel = plan.inputs[0]!.level;
@@ -750,6 +796,13 @@ export class LsmDb {
       this.unref(version);
     }
     this.notifyProgress();
+  }
+
+  /** Deletes table files that no version names (outputs of a failed job). */
+  private async removeUnnamedTables(numbers: number[]): Promise<void> {
+    const live = this.current.fileNumbers();
+    for (const n of numbers)
+      if (!live.has(n)) await unlink(join(this.location, tableFileName(n))).catch(() => {});
   }
 
   /** Freezes the memtable and waits until it is a table. */
@@ -842,6 +895,7 @@ export class LsmDb {
       flushes: c.flushes,
       compactions: c.compactions,
       trivialMoves: c.trivialMoves,
+      subcompactions: c.subcompactions,
       stalls: { count: c.stalls, ms: Math.round(c.stallMs) },
       walTornTailBytes: this.wal.tornTailBytes,
       compaction: this.options.compaction,
@@ -858,7 +912,7 @@ export class LsmDb {
     // A running flush finishes; a running compaction is abandoned (its outputs, not yet in the
     // manifest, are orphans that the next open deletes).
     if (this.flushing) await this.flushing;
-    this.compactionJob?.cancel();
+    for (const job of this.compactionJobs) job.cancel();
     if (this.compacting) await this.compacting;
     for (const w of this.manualWaiters.splice(0)) w.reject(new EngineFailedError('the database closed'));
     this.closed = true;

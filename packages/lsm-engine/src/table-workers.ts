@@ -13,7 +13,8 @@ import type { TableJobReply, TableJobRequest } from './table-worker.js';
 import { type TableJob, writeTables } from './table-writer.js';
 import type { TableMeta } from './version.js';
 
-export type Lane = 'flush' | 'compaction';
+/** A worker per lane: flushes, compactions, and the second half of a split compaction. */
+export type Lane = 'flush' | 'compaction' | 'subcompaction';
 
 /** A job cancelled because its engine is closing. */
 export class TableJobAbortedError extends Error {
@@ -147,7 +148,11 @@ function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-const lanes: Record<Lane, LaneWorker> = { flush: new LaneWorker(), compaction: new LaneWorker() };
+const lanes: Record<Lane, LaneWorker> = {
+  flush: new LaneWorker(),
+  compaction: new LaneWorker(),
+  subcompaction: new LaneWorker(),
+};
 
 /**
  * Runs a table job of about `bytes` input bytes on the lane's worker (`transfer` moves
@@ -172,8 +177,7 @@ export function runTableJob(
   return { result, cancel: () => {} };
 }
 
-/** Starts both workers, so that they are loaded by the time the first big job comes. */
+/** Starts the workers, so that they are loaded by the time the first big job comes. */
 export function prewarmTableWorkers(): void {
-  lanes.flush.prewarm();
-  lanes.compaction.prewarm();
+  for (const lane of Object.values(lanes)) lane.prewarm();
 }

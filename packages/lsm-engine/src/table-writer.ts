@@ -6,7 +6,14 @@
 import { closeSync, fdatasyncSync, openSync, rmSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert } from '@ddia/common';
-import { compareBytes, compareKeys, type InternalIterator, KIND_DELETE, KIND_PUT } from './internal-key.js';
+import {
+  compareBytes,
+  compareKeys,
+  type InternalIterator,
+  KIND_DELETE,
+  KIND_PUT,
+  SEQ_MAX,
+} from './internal-key.js';
 import { MergingIterator } from './merging-iterator.js';
 import { Table, type TableReadStats } from './table.js';
 import { TableBuilder } from './table-builder.js';
@@ -32,6 +39,10 @@ export interface TableJob {
   /** Tombstones may be dropped (a compaction) when no range here can hold an older version. */
   dropTombstones: boolean;
   olderRanges: [smallest: Uint8Array, largest: Uint8Array][];
+  /** Only user keys >= startKey (a subcompaction's share of the key space); null: from the first. */
+  startKey: Uint8Array | null;
+  /** Only user keys < endKey; null: to the last. */
+  endKey: Uint8Array | null;
 }
 
 /**
@@ -80,12 +91,16 @@ export function writeTables(job: TableJob, cancelled: () => boolean = () => fals
     builder = null;
   };
   try {
-    for (source.start(); source.valid(); source.advance()) {
+    // The newest version of startKey sorts first among its versions: seek to it.
+    if (job.startKey === null) source.start();
+    else source.seek(job.startKey, SEQ_MAX);
+    for (; source.valid(); source.advance()) {
       if (++sinceCheck >= ENTRIES_PER_CANCEL_CHECK) {
         sinceCheck = 0;
         if (cancelled()) throw new TableJobCancelled('the engine is closing');
       }
       const key = source.key();
+      if (job.endKey !== null && compareKeys(key, job.endKey) >= 0) break;
       const seq = source.seq();
       const kind = source.kind();
       const newKey =

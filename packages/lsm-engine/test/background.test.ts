@@ -19,7 +19,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = () => join(root, `db-${n++}`);
 const key = (i: number) => `k${String(i).padStart(9, '0')}`;
-const value = (i: number) => `v${i}-`.repeat(12);
+const value = (i: number) => `v${i}-`.repeat(12).padEnd(100, '.');
 
 function unwrap(err: unknown): unknown {
   // abstract-level wraps open errors in LEVEL_DATABASE_NOT_OPEN with the cause inside.
@@ -87,7 +87,7 @@ describe('synchronous WAL appender', () => {
 });
 
 describe('flush and compaction on worker threads', () => {
-  it('keeps every write through worker flushes and compactions, and across a reopen', async () => {
+  it('keeps every write through worker flushes, compactions and a split major compaction, and across a reopen', async () => {
     const dir = fresh();
     const options = {
       writeBufferBytes: 2 * INLINE_JOB_BYTES_MAX,
@@ -98,8 +98,8 @@ describe('flush and compaction on worker threads', () => {
     await db.open();
     const random = new SeededRandom(11);
     const model = new Map<string, string>();
-    for (let j = 0; j < 40_000; j++) {
-      const i = random.int(0, 9_999);
+    for (let j = 0; j < 80_000; j++) {
+      const i = random.int(0, 69_999);
       if (random.chance(0.1)) {
         await db.del(key(i));
         model.delete(key(i));
@@ -117,6 +117,11 @@ describe('flush and compaction on worker threads', () => {
       for await (const [k, v] of d.iterator()) seen.set(k, v);
       expect(seen).toEqual(model);
     };
+    await check(db);
+    // A major compaction of more than SUBCOMPACTION_BYTES_MIN: split between two workers.
+    expect(db.stats().bytes.tables).toBeGreaterThan(4 * 1024 * 1024);
+    await db.compact();
+    expect(db.stats().subcompactions).toBeGreaterThan(0);
     await check(db);
     await db.close();
     const again = new LsmLevel(dir, options);

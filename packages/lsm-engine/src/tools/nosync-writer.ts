@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const db = new LsmLevel(dir, { writeBufferBytes: 512 * 1024 });
   await db.open();
   for (let i = 0; ; i++) {
-    await db.put(`k${String(i).padStart(9, '0')}`, `v${i}-`.repeat(12));
+    await db.put(`k${String(i).padStart(9, '0')}`, `v${i}-`.repeat(12).padEnd(100, '.'));
     // Report only after the put resolved, so every number printed is acknowledged.
     if ((i + 1) % ACK_REPORT_EVERY === 0) process.stdout.write(`acked ${i + 1}\n`);
   }
