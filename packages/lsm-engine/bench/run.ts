@@ -161,7 +161,8 @@ function rocksdb(): Record<Workload, number> | null {
       '--threads=1',
       `--db=${dir}`,
     ],
-    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    // Its progress lines go to stderr: capture them rather than flood the terminal.
+    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   rmSync(dir, { recursive: true, force: true });
   const out = {} as Record<Workload, number>;

@@ -32,7 +32,7 @@ export async function startInProcess(count: number, extraArgs: string[] = []): P
             '--data-dir',
             join(dir, `n${i + 1}`),
             '--log-level',
-            'warn',
+            'error',
             '--tick-ms',
             '20',
             ...extraArgs,

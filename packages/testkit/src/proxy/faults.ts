@@ -45,6 +45,13 @@ export function pathKey(from: string, to: string): string {
 export class FaultTable extends EventEmitter<{ change: [from: string, to: string, faults: PathFaults] }> {
   private readonly paths = new Map<string, PathFaults>();
 
+  constructor() {
+    super();
+    // Every link proxy listens: a 5-node cluster with client links has 25 of them, more than
+    // Node's default of 10 that exists to catch leaks.
+    this.setMaxListeners(0);
+  }
+
   get(from: string, to: string): PathFaults {
     return this.paths.get(pathKey(from, to)) ?? CLEAR_PATH;
   }
