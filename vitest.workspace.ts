@@ -1,17 +1,17 @@
 // The list of test projects, one per package. Vitest 4 does not read this file on its own:
 // vitest.config.ts imports it into `test.projects`, so every package listed here really runs.
+import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const packages = [
-  'common',
-  'testkit',
-  'cli',
-  'lsm-engine',
-  'raft',
-  'kv-store',
-  'schema-evolution',
-  'transactions',
-] as const;
+// Every folder under packages/ with a package.json is a test project: a new package's tests
+// run without anyone remembering to list it here.
+export const packages = readdirSync(new URL('./packages/', import.meta.url), { withFileTypes: true })
+  .filter(
+    (entry) =>
+      entry.isDirectory() && existsSync(new URL(`./packages/${entry.name}/package.json`, import.meta.url)),
+  )
+  .map((entry) => entry.name)
+  .sort();
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
