@@ -83,6 +83,15 @@ interface PendingRead {
 }
 
 const EMPTY_CONF: ConfState = { members: [] };
+/** What a leader sends that depends only on its (durable) term and its log, never on having
+ *  stored its own newest entries: those may leave before the Ready is persisted (§10.2.1). */
+const SENDABLE_BEFORE_PERSIST: ReadonlySet<MessageType> = new Set<MessageType>([
+  'app',
+  'heartbeat',
+  'snap',
+  'timeoutNow',
+  'readIndexResp',
+]);
 const TRANSFER_CONTEXT = 'transfer';
 
 /** The founding state of a brand-new cluster: one committed membership entry per member at
@@ -368,6 +377,20 @@ export class Raft {
     return rd;
   }
 
+  /** Whether every message of `rd` may leave before `rd` is persisted (Raft dissertation
+   *  §10.2.1): a leader may send AppendEntries in parallel with its own disk write, because it
+   *  counts itself toward a commit quorum only for entries that are already durable
+   *  (`selfMatchIndex`). Anything that promises new hard state (a term or a vote) or an
+   *  acknowledgement of stored entries must still wait for the write, so this holds only for a
+   *  leader whose term and vote are already durable and whose messages are of the kinds below.
+   *  Call it between `ready()` and `advance()`. */
+  canSendBeforePersist(rd: Ready): boolean {
+    if (rd.softState.role !== 'leader' || rd.snapshot !== null) return false;
+    if (rd.hardState && (rd.hardState.term !== this.prevHardState.term || rd.hardState.vote !== this.prevHardState.vote))
+      return false;
+    return rd.messages.every((m) => SENDABLE_BEFORE_PERSIST.has(m.type));
+  }
+
   advance(rd: Ready): void {
     this.prevSoftState = rd.softState;
     if (rd.hardState) this.prevHardState = rd.hardState;
@@ -382,6 +405,13 @@ export class Raft {
       const last = rd.committedEntries[rd.committedEntries.length - 1].index;
       this.log.applied = Math.max(this.log.applied, last);
     }
+    // The leader's own entries just became durable: they may complete a quorum now (§10.2.1).
+    if (this.role === 'leader' && this.maybeCommit()) this.needsBroadcast = true;
+  }
+
+  /** The leader's own vote toward a commit quorum: only what it has persisted (diss. §10.2.1). */
+  private selfMatchIndex(): number {
+    return Math.min(this.log.stabled, this.log.lastIndex());
   }
 
   hardState(): HardState {
@@ -678,8 +708,9 @@ export class Raft {
 
   private appendEntry(entry: Entry): void {
     this.log.appendLocal([entry]);
-    // Single-voter clusters commit at once; otherwise the broadcast goes out with the next
-    // Ready, so that proposals arriving together share one append per follower (batching).
+    // The broadcast goes out with the next Ready, so that proposals arriving together share
+    // one append per follower (batching). The leader's own vote counts once the entry is
+    // durable (`advance`), so a single-voter cluster commits there, not here.
     this.maybeCommit();
     this.needsBroadcast = true;
   }
@@ -800,7 +831,7 @@ export class Raft {
    *  that entry is from the current term; older entries are committed indirectly by it. */
   private maybeCommit(): boolean {
     const mci = this.membership.committedIndex((id) =>
-      id === this.id ? this.log.lastIndex() : (this.progress.get(id)?.matchIndex ?? 0),
+      id === this.id ? this.selfMatchIndex() : (this.progress.get(id)?.matchIndex ?? 0),
     );
     if (mci <= this.log.committed) return false;
     if (this.log.term(mci) !== this.term) {
@@ -843,7 +874,7 @@ export class Raft {
     if (this.role === 'leader') {
       const before = this.log.committed;
       const mci = this.membership.committedIndex((id) =>
-        id === this.id ? this.log.lastIndex() : (this.progress.get(id)?.matchIndex ?? 0),
+        id === this.id ? this.selfMatchIndex() : (this.progress.get(id)?.matchIndex ?? 0),
       );
       if (mci > before && (this.unsafeCommitOldTerms || this.log.term(mci) === this.term)) {
         this.log.commitTo(mci);

@@ -121,3 +121,15 @@ export function pruneUnobservedWrites(
     return true;
   });
 }
+
+/** A read: its observed output must be the state (an unknown-outcome read constrains nothing). */
+export function readStep(state: unknown, op: Operation): unknown | typeof INCONSISTENT {
+  return op.status === 'info' || sameValue(op.output, state) ? state : INCONSISTENT;
+}
+
+/** Compare-and-set: a cas that succeeded must have matched; one of unknown outcome may have failed. */
+export function casStep(state: unknown, op: Operation): unknown | typeof INCONSISTENT {
+  const arg = casArgument(op.input)!;
+  if (sameValue(state, arg.from)) return arg.to;
+  return op.status === 'info' ? state : INCONSISTENT;
+}

@@ -5,11 +5,12 @@
 import type { Operation } from '../../history/event.js';
 import {
   casArgument,
+  casStep,
   INCONSISTENT,
   type Model,
   partitionByKey,
   pruneUnobservedWrites,
-  sameValue,
+  readStep,
   show,
   valueKey,
 } from '../model.js';
@@ -27,15 +28,11 @@ export function createCasRegisterModel(options: CasRegisterOptions = {}): Model<
     step(state, op) {
       switch (op.f) {
         case 'read':
-          return op.status === 'info' || sameValue(op.output, state) ? state : INCONSISTENT;
+          return readStep(state, op);
         case 'write':
           return op.input;
-        case 'cas': {
-          const arg = casArgument(op.input)!;
-          if (sameValue(state, arg.from)) return arg.to;
-          // A cas that succeeded must have matched; one of unknown outcome may have failed.
-          return op.status === 'info' ? state : INCONSISTENT;
-        }
+        case 'cas':
+          return casStep(state, op);
         default:
           return INCONSISTENT;
       }

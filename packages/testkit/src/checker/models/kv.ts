@@ -5,11 +5,12 @@
 import type { Operation } from '../../history/event.js';
 import {
   casArgument,
+  casStep,
   INCONSISTENT,
   type Model,
   partitionByKey,
   pruneUnobservedWrites,
-  sameValue,
+  readStep,
   show,
   valueKey,
 } from '../model.js';
@@ -40,18 +41,15 @@ export function createKvModel(options: KvModelOptions = {}): Model<unknown> {
     step(state, op) {
       switch (op.f) {
         case 'get':
-          return op.status === 'info' || sameValue(op.output, state) ? state : INCONSISTENT;
+          return readStep(state, op);
         case 'put':
           return op.input;
         case 'append':
           return appendValue(state, op.input);
         case 'delete':
           return initialValue;
-        case 'cas': {
-          const arg = casArgument(op.input)!;
-          if (sameValue(state, arg.from)) return arg.to;
-          return op.status === 'info' ? state : INCONSISTENT;
-        }
+        case 'cas':
+          return casStep(state, op);
         default:
           return INCONSISTENT;
       }
