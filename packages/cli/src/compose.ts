@@ -23,11 +23,15 @@ export function composeDocument(): Record<string, unknown> {
         image: IMAGE,
         build: { context: '.', dockerfile: 'docker/Dockerfile' },
         command: ['node', `packages/${def.pkg}/dist/main.js`, ...nodeArgs(def, node, plan, '/data')],
+        // Compose substitutes ${VAR:-default} from the shell that runs `docker compose up`.
         environment: {
           DDIA_HOST: '0.0.0.0',
           DDIA_LOG_LEVEL: 'info',
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a compose variable, not a template
           LATENCY_MS: '${LATENCY_MS:-0}',
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a compose variable, not a template
           JITTER_MS: '${JITTER_MS:-0}',
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a compose variable, not a template
           LOSS_PCT: '${LOSS_PCT:-0}',
         },
         cap_add: ['NET_ADMIN'],

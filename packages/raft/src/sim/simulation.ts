@@ -144,7 +144,7 @@ export function drawWeather(random: Random): Weather {
 type SimEvent =
   | { kind: 'tick'; id: NodeId }
   | { kind: 'deliver'; message: Message }
-  | { kind: 'disk'; id: NodeId; ready: Ready; epoch: number }
+  | { kind: 'disk'; id: NodeId; ready: Ready; epoch: number; sentEarly: boolean }
   | { kind: 'client' }
   | { kind: 'fault' }
   | { kind: 'crash'; id: NodeId };
@@ -260,23 +260,40 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     }
   };
 
-  // The driver loop of one node: one Ready at a time goes to "disk"; its messages leave and
-  // its entries apply only when the write completes (persistence before send, §5.1 / Fig. 2).
+  // The driver loop of one node, as driver/raft-node.ts runs it: one Ready at a time goes to
+  // "disk"; its entries apply only when the write completes. Its messages leave when the write
+  // completes (persistence before send, §5.1 / Fig. 2), except a leader's appends, which leave
+  // as the write starts (diss. §10.2.1, `Raft.canSendBeforePersist`): a crash can then strike
+  // after the send and before the write, losing the leader's own copy of what it sent.
   const pump = (id: NodeId) => {
     const node = nodes.get(id) as SimNode;
     const raft = node.raft;
     if (!raft || diskBusy.get(id) || !raft.hasReady()) return;
     const rd = raft.ready();
+    const sentEarly = raft.canSendBeforePersist(rd);
+    if (sentEarly) routeAll(rd.messages);
+    if (sentEarly && chaosPhase && rd.entries.length > 0 && random.chance(crashAfterWriteRate)) {
+      stats.crashesBeforePersist++;
+      crash(id);
+      return;
+    }
     diskBusy.set(id, true);
     queue.push(now + random.int(0, DISK_DELAY_MAX_MS), {
       kind: 'disk',
       id,
       ready: rd,
       epoch: epochs.get(id) ?? 0,
+      sentEarly,
     });
   };
 
-  const finishDisk = (id: NodeId, rd: Ready) => {
+  const routeAll = (msgs: Message[]) => {
+    for (const m of msgs) {
+      for (const d of network.route(m, now)) queue.push(d.atMs, { kind: 'deliver', message: d.message });
+    }
+  };
+
+  const finishDisk = (id: NodeId, rd: Ready, sentEarly: boolean) => {
     const node = nodes.get(id) as SimNode;
     diskBusy.set(id, false);
     if (!node.raft) return;
@@ -297,9 +314,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       }
     }
     node.readStates = [];
-    for (const m of msgs) {
-      for (const d of network.route(m, now)) queue.push(d.atMs, { kind: 'deliver', message: d.message });
-    }
+    if (!sentEarly) routeAll(msgs);
   };
 
   const runEvent = (ev: SimEvent, chaos: boolean) => {
@@ -325,7 +340,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
       }
       case 'disk':
         if (ev.epoch !== epochs.get(ev.id)) return; // the node crashed before the write finished
-        finishDisk(ev.id, ev.ready);
+        finishDisk(ev.id, ev.ready, ev.sentEarly);
         check(ev.id);
         pump(ev.id);
         return;
