@@ -11,4 +11,10 @@ export * from './service/errors.js';
 export * from './service/service.js';
 export * from './storage/atomic-file.js';
 export * from './storage/log.js';
+export {
+  encodeRecords,
+  RECORD_HEADER_BYTES,
+  SEGMENT_FILE_NAME,
+  segmentFileName,
+} from './storage/log-format.js';
 export * from './storage/store.js';

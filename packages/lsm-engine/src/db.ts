@@ -37,13 +37,7 @@ import { LevelIterator, MergingIterator } from './merging-iterator.js';
 import { type LsmOptions, resolveOptions } from './options.js';
 import { Table, type TableReadStats } from './table.js';
 import { tableFileName } from './table-format.js';
-import {
-  INLINE_JOB_BYTES_MAX,
-  prewarmTableWorkers,
-  type RunningJob,
-  runTableJob,
-  TableJobAbortedError,
-} from './table-workers.js';
+import { type RunningJob, runTableJob, TableJobAbortedError } from './table-workers.js';
 import { outputsBound, packRun, type TableJob, type TableJobSource } from './table-writer.js';
 import { LEVELS, type TableMeta, Version, type VersionEdit } from './version.js';
 import { decodeBatch, encodeBatch, Wal, type WriteOp } from './wal.js';
@@ -190,7 +184,6 @@ export class LsmDb {
 
   static async open(location: string, given: Partial<LsmOptions> = {}): Promise<LsmDb> {
     const options = resolveOptions(given);
-    if (options.writeBufferBytes > INLINE_JOB_BYTES_MAX) prewarmTableWorkers();
     const exists = await stat(location).then(
       (s) => s.isDirectory(),
       () => false,

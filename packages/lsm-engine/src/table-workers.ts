@@ -1,6 +1,7 @@
-// The main thread's side of background table work: two worker threads per process, one for
-// flushes and one for compactions, shared by every engine the process opens (starting a
-// worker costs tens of milliseconds; a process may open thousands of databases in tests).
+// The main thread's side of background table work: three worker threads per process (flushes,
+// compactions, and the second half of a split compaction), shared by every engine the process
+// opens (a process may open thousands of databases in tests), each started by the first job
+// big enough to need it (an idle service or a small database starts none).
 // A long compaction never holds up the flush of a full memtable, which has its own lane
 // (LevelDB gives a pending flush priority inside its one background thread instead). The
 // main thread only prepares jobs and installs their results as version edits; the merging,
@@ -175,9 +176,4 @@ export function runTableJob(
     result = Promise.reject(err);
   }
   return { result, cancel: () => {} };
-}
-
-/** Starts the workers, so that they are loaded by the time the first big job comes. */
-export function prewarmTableWorkers(): void {
-  for (const lane of Object.values(lanes)) lane.prewarm();
 }

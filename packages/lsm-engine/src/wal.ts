@@ -16,7 +16,15 @@ import { closeSync, fdatasync, fstatSync, openSync, writeSync } from 'node:fs';
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { assert, CorruptLogError, crc32c, fsyncDir, Log, maskCrc } from '@ddia/common';
+import {
+  assert,
+  CorruptLogError,
+  encodeRecords,
+  fsyncDir,
+  Log,
+  SEGMENT_FILE_NAME,
+  segmentFileName,
+} from '@ddia/common';
 import { CorruptWalError } from './errors.js';
 import { KIND_DELETE, KIND_PUT } from './internal-key.js';
 import { putVarint32 } from './varint.js';
@@ -101,10 +109,6 @@ export function decodeBatch(
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
-/** common's Log record header: payload length, masked CRC of the payload, masked CRC of both. */
-const RECORD_HEADER_BYTES = 12;
-const SEGMENT_NAME = /^(\d{20})\.seg$/;
-const INDEX_DIGITS = 20;
 const fdatasyncAsync = promisify(fdatasync);
 
 interface Segment {
@@ -182,9 +186,9 @@ export class Wal {
     this.first = log.firstIndex;
     await log.close();
     this.log = null;
-    const names = (await readdir(this.dir)).filter((n) => SEGMENT_NAME.test(n)).sort();
+    const names = (await readdir(this.dir)).filter((n) => SEGMENT_FILE_NAME.test(n)).sort();
     this.segments = names.map((name) => ({
-      firstIndex: Number(SEGMENT_NAME.exec(name)![1]),
+      firstIndex: Number(SEGMENT_FILE_NAME.exec(name)![1]),
       path: join(this.dir, name),
     }));
     assert(this.segments.length > 0, 'a recovered log has a segment');
@@ -201,17 +205,9 @@ export class Wal {
   appendSync(records: readonly Uint8Array[]): void {
     const active = this.activeSegment();
     if (active.bytes >= this.segmentBytesMax) this.roll(active);
-    let total = 0;
-    for (const r of records) total += RECORD_HEADER_BYTES + r.length;
-    const buffer = Buffer.allocUnsafe(total);
-    let at = 0;
-    for (const r of records) {
-      buffer.writeUInt32LE(r.length, at);
-      buffer.writeUInt32LE(maskCrc(crc32c(r)), at + 4);
-      buffer.writeUInt32LE(maskCrc(crc32c(buffer.subarray(at, at + 8))), at + 8);
-      buffer.set(r, at + RECORD_HEADER_BYTES);
-      at += RECORD_HEADER_BYTES + r.length;
-    }
+    // common's Log framing, so that Log.open recovers what this appender wrote.
+    const buffer = encodeRecords(records);
+    const total = buffer.length;
     const seg = this.active!;
     let written = 0;
     while (written < total)
@@ -256,7 +252,7 @@ export class Wal {
   private roll(active: ActiveSegment): void {
     this.unsynced.push(active.fd);
     const firstIndex = this.next;
-    const path = join(this.dir, `${String(firstIndex).padStart(INDEX_DIGITS, '0')}.seg`);
+    const path = join(this.dir, segmentFileName(firstIndex));
     const fd = openSync(path, 'wx');
     this.segments.push({ firstIndex, path });
     this.active = { firstIndex, path, fd, bytes: 0 };

@@ -78,7 +78,7 @@ describe('synchronous WAL appender', () => {
       await db.open();
       const keys = Array.from({ length: acknowledged }, (_, i) => key(i));
       const values = await db.getMany(keys);
-      const missing = keys.filter((k, i) => values[i] !== value(i));
+      const missing = keys.filter((_, i) => values[i] !== value(i));
       expect(missing.slice(0, 5)).toEqual([]);
       await db.close();
     },

@@ -38,3 +38,25 @@ export function checkHeader(buffer: Buffer, offset: number): HeaderCheck {
 export function payloadMatches(payload: Uint8Array, expectedCrc: number): boolean {
   return crc32c(payload) === expectedCrc;
 }
+
+/** Frames records back to back, ready for one write (what an append writes). */
+export function encodeRecords(records: readonly Uint8Array[]): Buffer {
+  let total = 0;
+  for (const r of records) total += RECORD_HEADER_BYTES + r.length;
+  const buffer = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const record of records) {
+    encodeRecordHeader(record, buffer, at);
+    buffer.set(record, at + RECORD_HEADER_BYTES);
+    at += RECORD_HEADER_BYTES + record.length;
+  }
+  return buffer;
+}
+
+/** Segment files are named by the index of their first record, as 20 decimal digits. */
+export const SEGMENT_FILE_NAME = /^(\d{20})\.seg$/;
+const INDEX_DIGITS = 20;
+
+export function segmentFileName(firstIndex: number): string {
+  return `${String(firstIndex).padStart(INDEX_DIGITS, '0')}.seg`;
+}

@@ -20,6 +20,8 @@ import {
   payloadMatches,
   RECORD_BYTES_MAX,
   RECORD_HEADER_BYTES,
+  SEGMENT_FILE_NAME,
+  segmentFileName,
 } from './log-format.js';
 
 export type FsyncPolicy = 'always' | 'group' | 'interval' | 'never';
@@ -38,10 +40,9 @@ export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
 export const FSYNC_INTERVAL_DEFAULT_MS = 100;
 /** The most bytes one group-commit write gathers; more waits for the next write. */
 export const GROUP_BYTES_MAX = 8 * 1024 * 1024;
-const SEGMENT_NAME = /^(\d{20})\.seg$/;
+const SEGMENT_NAME = SEGMENT_FILE_NAME;
 /** Present only while a reset is under way: holds the index the log restarts at. */
 const RESET_FILE = 'RESET';
-const INDEX_DIGITS = 20;
 
 /** Damage that is not a torn tail: the log refuses to open rather than skip records. */
 export class CorruptLogError extends Error {
@@ -122,9 +123,7 @@ function openFlags(fsync: FsyncPolicy, create: boolean): number {
   return constants.O_RDWR | sync | (create ? constants.O_CREAT | constants.O_TRUNC : 0);
 }
 
-function segmentName(firstIndex: number): string {
-  return `${String(firstIndex).padStart(INDEX_DIGITS, '0')}.seg`;
-}
+const segmentName = segmentFileName;
 
 export class Log {
   private segments: Segment[] = [];

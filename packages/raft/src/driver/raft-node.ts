@@ -1,6 +1,7 @@
 // The runtime around the pure core: owns the ticker, the storage, the transport and the
 // application's state machine, and runs the Ready loop in the order Raft requires:
-//   1. persist snapshot, entries, hard state (durably);  2. send messages;
+//   1. persist snapshot, entries, hard state (durably);  2. send messages (a leader's appends
+//      may go first, overlapping its write: diss. §10.2.1, `Raft.canSendBeforePersist`);
 //   3. apply committed entries, answering proposers;     4. advance.
 // One Ready is in flight at a time; messages and ticks arriving meanwhile step the core at
 // once and their effects go out with the next Ready. This is what the kv-store uses (API.md).
@@ -399,18 +400,21 @@ export class RaftNode<R = unknown> extends EventEmitter {
     if (this.cycle || (!this.running && !force)) return;
     if (!this.raft.hasReady() && this.snapshotRequests.length === 0) return;
     this.cycle = this.runCycles()
-      .catch((err) => {
-        // A storage or state machine failure: stop rather than risk acting on undurable state.
-        this.fatal = err;
-        this.running = false;
-        this.ticker?.cancel();
-        this.logger?.error({ err }, 'raft node stopped after a storage or apply failure');
-        this.emit('fatal', err);
-      })
+      .catch((err) => this.fail(err))
       .finally(() => {
         this.cycle = null;
         if (this.running && this.raft.hasReady()) this.kick();
       });
+  }
+
+  /** A storage or state machine failure: stop rather than risk acting on undurable state. */
+  private fail(err: unknown): void {
+    if (this.fatal) return;
+    this.fatal = err;
+    this.running = false;
+    this.ticker?.cancel();
+    this.logger?.error({ err }, 'raft node stopped after a storage or apply failure');
+    this.emit('fatal', err);
   }
 
   private async runCycles(): Promise<void> {
@@ -421,14 +425,21 @@ export class RaftNode<R = unknown> extends EventEmitter {
   }
 
   private async runOneReady(rd: Ready): Promise<void> {
-    // 1. Durable first: the messages below may promise what is written here.
+    // 1. Durable first: the messages below may promise what is written here. A leader's
+    // appends are the exception (diss. §10.2.1): they go out while its own write runs, so a
+    // commit costs one fsync of latency (the followers', overlapping the leader's), not two in
+    // a row. The core counts the leader toward a quorum only for entries `advance` has marked
+    // durable, and refuses this order whenever the Ready changes the term or the vote.
+    const sendFirst = this.raft.canSendBeforePersist(rd);
+    if (sendFirst) this.sendReady(rd);
     if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
       await this.storage.save({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
     }
-    // 2. Send (to the membership as of this Ready: a joining node learns addresses here).
-    if (rd.snapshot || rd.committedEntries.some((e) => e.type === 'conf')) this.updatePeers();
-    if (rd.messages.length > 0) this.transport.send(rd.messages);
-    // 3. Apply.
+    // 2. Send.
+    if (!sendFirst) this.sendReady(rd);
+    // 3. Apply. (Applying behind the Ready loop, as etcd does, was tried and measured slower
+    // here: the loop then turns faster with fewer entries per Ready, so every entry pays more
+    // fsyncs and HTTP requests; on a CPU-bound machine the batching is worth more.)
     if (rd.snapshot) {
       await this.sm.restore(rd.snapshot.data, rd.snapshot.meta);
       this.appliedIndex = rd.snapshot.meta.index;
@@ -454,6 +465,12 @@ export class RaftNode<R = unknown> extends EventEmitter {
       this.logger?.info({ leader: this.lastLeader, term: this.raft.term }, 'raft leader changed');
       this.emit('leader', this.lastLeader, this.raft.term);
     }
+  }
+
+  /** Sends to the membership as of this Ready (a joining node learns addresses here). */
+  private sendReady(rd: Ready): void {
+    if (rd.snapshot || rd.committedEntries.some((e) => e.type === 'conf')) this.updatePeers();
+    if (rd.messages.length > 0) this.transport.send(rd.messages);
   }
 
   private async applyEntry(e: Entry): Promise<void> {

@@ -44,6 +44,8 @@ export interface SimulationResult {
     messagesSent: number;
     messagesDropped: number;
     crashes: number;
+    /** Crashes of a leader after it sent appends and before its own write (diss. §10.2.1). */
+    crashesBeforePersist: number;
     partitions: number;
     leadersElected: number;
     maxCommitted: number;
@@ -187,6 +189,7 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
     messagesSent: 0,
     messagesDropped: 0,
     crashes: 0,
+    crashesBeforePersist: 0,
     partitions: 0,
     leadersElected: 0,
     maxCommitted: 0,
