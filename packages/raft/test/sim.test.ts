@@ -14,6 +14,7 @@ const CANARY = process.env.RAFT_CANARY;
 function canaryOptions(name: string | undefined) {
   if (name === 'figure8') return { unsafeCommitOldTerms: true };
   if (name === 'vote' || name === '1') return { unsafeVoteIgnoresLog: true };
+  if (name === 'self') return { unsafeCountUnstableSelf: true };
   return {};
 }
 
@@ -88,6 +89,21 @@ describe.skipIf(ONE_SEED !== null)('simulation: safety after every step, livenes
 });
 
 describe.skipIf(ONE_SEED !== null)('canaries: deliberately broken variants the simulation must catch', () => {
+  it('a leader counting its own unwritten entries (diss. §10.2.1) is caught within the default seed budget', () => {
+    let caught: SimulationResult | null = null;
+    let tried = 0;
+    for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS_PER_SIZE && !caught; seed++) {
+      tried++;
+      const r = runSimulation({ seed, nodeCount: 3, raft: { unsafeCountUnstableSelf: true } });
+      if (!r.ok) caught = r;
+    }
+    expect(caught, 'the checker missed a commit that only an unwritten leader log held').not.toBeNull();
+    console.log(`self-count canary caught after ${tried} seeds: ${caught?.violation}`);
+    expect(caught?.violation).toMatch(
+      /Leader Completeness|State Machine Safety|committed entry changed|Log Matching/,
+    );
+  });
+
   it('voting without the election restriction (§5.4.1) is caught within the default seed budget', () => {
     let caught: SimulationResult | null = null;
     let tried = 0;

@@ -60,6 +60,10 @@ export interface RaftConfig {
   /** CANARY 2. Grants votes without the election restriction (§5.4.1: the candidate's log must
    *  be at least as up-to-date), so a leader may lack committed entries. Tests only. */
   unsafeVoteIgnoresLog?: boolean;
+  /** CANARY 3. The leader counts its own entries toward a commit quorum before they are
+   *  durable, although it sends them before writing them (diss. §10.2.1 forbids exactly this
+   *  combination): a crash can then lose an entry a quorum was said to hold. Tests only. */
+  unsafeCountUnstableSelf?: boolean;
 }
 
 /** What storage hands back on start (see storage/storage.ts). */
@@ -129,6 +133,7 @@ export class Raft {
   private readonly appendBytesMax: number;
   private readonly appendEntriesMax: number;
   private readonly unsafeCommitOldTerms: boolean;
+  private readonly unsafeCountUnstableSelf: boolean;
   private readonly unsafeVoteIgnoresLog: boolean;
 
   readonly progress = new Map<NodeId, Progress>();
@@ -175,6 +180,7 @@ export class Raft {
     this.appendEntriesMax = config.appendEntriesMax ?? APPEND_ENTRIES_MAX_DEFAULT;
     this.unsafeCommitOldTerms = config.unsafeCommitOldTerms ?? false;
     this.unsafeVoteIgnoresLog = config.unsafeVoteIgnoresLog ?? false;
+    this.unsafeCountUnstableSelf = config.unsafeCountUnstableSelf ?? false;
 
     const snapMeta: SnapshotMeta = initial.snapshot?.meta ?? { index: 0, term: 0, conf: EMPTY_CONF };
     this.snapshot = initial.snapshot;
@@ -411,6 +417,7 @@ export class Raft {
 
   /** The leader's own vote toward a commit quorum: only what it has persisted (diss. §10.2.1). */
   private selfMatchIndex(): number {
+    if (this.unsafeCountUnstableSelf) return this.log.lastIndex();
     return Math.min(this.log.stabled, this.log.lastIndex());
   }
 
