@@ -392,7 +392,10 @@ export class Raft {
    *  Call it between `ready()` and `advance()`. */
   canSendBeforePersist(rd: Ready): boolean {
     if (rd.softState.role !== 'leader' || rd.snapshot !== null) return false;
-    if (rd.hardState && (rd.hardState.term !== this.prevHardState.term || rd.hardState.vote !== this.prevHardState.vote))
+    if (
+      rd.hardState &&
+      (rd.hardState.term !== this.prevHardState.term || rd.hardState.vote !== this.prevHardState.vote)
+    )
       return false;
     return rd.messages.every((m) => SENDABLE_BEFORE_PERSIST.has(m.type));
   }

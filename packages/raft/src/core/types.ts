@@ -105,7 +105,8 @@ export interface SoftState {
 
 /** One batch of work for the caller. Order matters (etcd-io/raft's Ready contract):
  *  1. persist `snapshot`, `entries` and `hardState` (durably);
- *  2. then send `messages` (they may promise what step 1 wrote);
+ *  2. then send `messages` (they may promise what step 1 wrote), or send them before or during
+ *     step 1 when `Raft.canSendBeforePersist(rd)` says so (a leader's appends, diss. §10.2.1);
  *  3. apply `committedEntries` in order; 4. call `advance(ready)`. */
 export interface Ready {
   softState: SoftState;

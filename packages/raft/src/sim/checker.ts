@@ -50,11 +50,13 @@ export class SafetyChecker {
     throw new InvariantViolation(what);
   }
 
-  /** Called with the entries a node is about to persist (its log right after `ready()`). */
-  persisted(id: NodeId, raft: Raft, entries: Entry[]): void {
+  /** Called with the entries a node has just persisted; `termAt` reads its log on disk. (Not
+   *  its log in memory: a Ready spends time "on its way to disk" while the node steps more
+   *  messages, and a conflicting append may already have replaced the entries in memory.) */
+  persisted(id: NodeId, termAt: (index: number) => number | undefined | 'compacted', entries: Entry[]): void {
     for (const e of entries) {
-      const prevTerm = raft.log.term(e.index - 1);
-      if (prevTerm === undefined) continue;
+      const prevTerm = termAt(e.index - 1);
+      if (prevTerm === undefined || prevTerm === 'compacted') continue;
       const k = `${e.index}:${e.term}`;
       const v = `${prevTerm}|${entryKey(e)}`;
       const seen = this.entries.get(k);

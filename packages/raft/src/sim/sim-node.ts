@@ -78,9 +78,8 @@ export class SimNode {
 
   /** Persist a Ready (the "fsync"), then apply it; returns the messages to send. */
   persist(rd: Ready): void {
-    const raft = this.raft as Raft;
-    this.checker?.persisted(this.id, raft, rd.entries);
     this.storage.saveSync({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
+    this.checker?.persisted(this.id, storageLogView(this.storage).termAt, rd.entries);
   }
 
   apply(rd: Ready): Message[] {
