@@ -7,7 +7,7 @@ describe('parseConfig', () => {
     expect(config).toMatchObject({
       host: '127.0.0.1',
       port: 0,
-      engine: 'level',
+      engine: 'lsm',
       chaos: false,
       logLevel: 'info',
     });

@@ -80,7 +80,12 @@ export const BASE_FLAGS = {
   id: { type: 'string', description: 'this node id, e.g. n1', default: 'n1' },
   peers: { type: 'string', description: 'cluster members as id=url,id=url (including this node)' },
   'data-dir': { type: 'string', description: 'directory for durable state (omit for memory only)' },
-  engine: { type: 'string', description: 'storage engine', default: 'level', choices: ENGINES },
+  engine: {
+    type: 'string',
+    description: 'storage engine: lsm (chapter 3), level (LevelDB) or memory',
+    default: 'lsm',
+    choices: ENGINES,
+  },
   'log-level': { type: 'string', description: 'pino log level', default: 'info', choices: LOG_LEVELS },
   chaos: {
     type: 'boolean',
