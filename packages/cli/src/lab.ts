@@ -1,5 +1,5 @@
 // `ddia up|down|ps|logs|kill|pause|resume|restart`: clusters of local processes.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { processState } from '@ddia/common';
@@ -143,6 +143,14 @@ export async function clean(io: Output): Promise<void> {
   const state: LabState = loadState();
   if (state.nodes.some((n) => isAlive(n.pid)))
     throw new CliError('nodes are still running: `ddia down` first');
+  // Only ever delete a folder that looks like a lab home: DDIA_HOME may point anywhere.
+  const known = /^(state\.json|data|logs|proxy-[a-z0-9-]+\.json|\..*\.tmp)$/;
+  const strangers = existsSync(labHome()) ? readdirSync(labHome()).filter((name) => !known.test(name)) : [];
+  if (strangers.length > 0) {
+    throw new CliError(
+      `${labHome()} holds files the lab did not make (${strangers.slice(0, 3).join(', ')}); not deleting it`,
+    );
+  }
   await rm(labHome(), { recursive: true, force: true });
   io.out(`removed ${labHome()}`);
 }

@@ -1,7 +1,7 @@
 // The `ddia` command as a user runs it: real processes, a temp lab home, every child gone
 // at the end.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,19 @@ describe('ddia: errors a user can fix', () => {
     expect(ddia('up', 'kv', '--nodes', 'many')).toMatchObject({ code: 2 });
     expect(ddia('up', 'kv', '--nodes', '9').err).toContain('runs 1 to 5 nodes');
     expect(ddia('ps', '--bogus').code).toBe(2);
+  });
+
+  it('clean refuses to delete a folder the lab did not make', () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'ddia-not-a-lab-'));
+    writeFileSync(join(elsewhere, 'precious.txt'), 'keep me');
+    const r = spawnSync(process.execPath, [cli, 'clean'], {
+      env: { ...env, DDIA_HOME: elsewhere },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('precious.txt');
+    expect(readFileSync(join(elsewhere, 'precious.txt'), 'utf8')).toBe('keep me');
+    rmSync(elsewhere, { recursive: true, force: true });
   });
 
   it('prints usage', () => {

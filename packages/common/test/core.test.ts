@@ -47,6 +47,8 @@ describe('varint', () => {
   it('reports truncated input and bad values with a named error', () => {
     expect(() => readVarint(new Uint8Array([0x80, 0x80]), 0)).toThrow(VarintError);
     expect(() => encodeVarint(-1)).toThrow(VarintError);
+    const tooBig = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]); // 2^56 - 1
+    expect(() => readVarint(tooBig, 0)).toThrow(/larger than 2\^53/);
   });
 });
 

@@ -14,7 +14,7 @@ const config = { host: '127.0.0.1', port: 0, id: 'n1', logLevel: 'silent' as con
 describe('createService', () => {
   let service: Service;
   let base: string;
-  let ready = false;
+  let ready: boolean | 'throws' = false;
   let closed = false;
   const client = new HttpClient({ retries: 0 });
 
@@ -24,7 +24,10 @@ describe('createService', () => {
       config,
       bodyLimitBytes: 1024,
       paramBytesMax: 200,
-      ready: () => ready,
+      ready: () => {
+        if (ready === 'throws') throw new Error('probe failed');
+        return ready;
+      },
       handleSignals: false,
       onClose: async () => {
         closed = true;
@@ -64,6 +67,8 @@ describe('createService', () => {
     expect(before.status).toBe(503);
     expect(before.headers['content-type']).toContain('application/problem+json');
     expect(before.json<{ retriable: boolean }>().retriable).toBe(true);
+    ready = 'throws';
+    expect((await client.request(`${base}/ready`)).status).toBe(503);
     ready = true;
     expect((await client.request(`${base}/ready`)).status).toBe(200);
   });

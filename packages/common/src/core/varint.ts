@@ -42,7 +42,10 @@ export function readVarint(source: Uint8Array, offset: number): { value: number;
     if (offset >= source.length) throw new VarintError('varint runs past the end of the buffer');
     const byte = source[offset++] as number;
     value += (byte & 0x7f) * scale;
-    if ((byte & 0x80) === 0) return { value, next: offset };
+    if ((byte & 0x80) === 0) {
+      if (!Number.isSafeInteger(value)) throw new VarintError('varint is larger than 2^53 - 1');
+      return { value, next: offset };
+    }
     scale *= 128;
   }
   throw new VarintError('varint longer than 8 bytes');

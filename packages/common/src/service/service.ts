@@ -232,7 +232,8 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     '/ready',
     { schema: { tags: ['ops'], summary: 'Readiness: 200 once it can take traffic' } },
     async (_r, reply) => {
-      const ready = options.ready ? await options.ready() : true;
+      // A readiness check that throws means "not ready", not a server error.
+      const ready = options.ready ? await (async () => options.ready?.())().catch(() => false) : true;
       if (!ready) {
         return sendProblem(
           reply,
@@ -257,8 +258,12 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   });
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      await app.close();
-      await options.onClose?.();
+      // Storage is closed even when the server did not stop cleanly.
+      try {
+        await app.close();
+      } finally {
+        await options.onClose?.();
+      }
     })();
     return closing;
   };
