@@ -229,20 +229,9 @@ export class Database {
     const predicate = compile(where, 'where');
     return this.statement(txId, async (tx) => {
       const table = this.tableOrThrow(tableName);
-      if (tx.isolation === 'serializable-2pl') await this.lockPredicate(tx, table, predicate);
-      const mode = this.readMode(tx);
-      const rows: Row[] = [];
-      for (const [key, chain] of chainsFor(table, predicate)) {
-        const i = visibleIndex(chain, tx, mode);
-        const row = i >= 0 ? chain[i]!.row : null;
-        const hit = row !== null && matches(predicate, row);
-        if (tx.usesSsi) {
-          if (hit) this.ssi.onRead(tx, table, key, chain, i);
-          this.ssi.onPredicateScan(tx, chain, i, predicate);
-        }
-        if (hit) rows.push(structuredClone(row));
-      }
-      if (tx.usesSsi) this.ssi.onPredicateRead(tx, table, predicate);
+      const rows = (await this.predicateRead(tx, table, predicate)).map((hit) =>
+        structuredClone(hit.seen.row!),
+      );
       return rows.sort((a, b) => comparePk(a, b, table.primaryKey));
     });
   }
@@ -533,16 +522,19 @@ export class Database {
     }
   }
 
-  private async writeWhere(
+  /**
+   * The rows of `table` that `tx` sees matching `predicate`, with the bookkeeping every
+   * predicate read needs: a predicate lock under 2PL, and the reads and the predicate itself
+   * recorded for SSI's rw-antidependency tracking (Cahill et al.).
+   */
+  private async predicateRead(
     tx: Tx,
     table: Table,
     predicate: Compiled,
-    compute: (row: Row) => Row | null,
-  ): Promise<number> {
+  ): Promise<{ key: string; seen: Version }[]> {
     if (tx.isolation === 'serializable-2pl') await this.lockPredicate(tx, table, predicate);
     const mode = this.readMode(tx);
-    // The rows to change are chosen by the statement's snapshot (as in PostgreSQL).
-    const candidates: { key: string; seen: Version }[] = [];
+    const hits: { key: string; seen: Version }[] = [];
     for (const [key, chain] of chainsFor(table, predicate)) {
       const i = visibleIndex(chain, tx, mode);
       const row = i >= 0 ? chain[i]!.row : null;
@@ -551,9 +543,20 @@ export class Database {
         if (hit) this.ssi.onRead(tx, table, key, chain, i);
         this.ssi.onPredicateScan(tx, chain, i, predicate);
       }
-      if (hit) candidates.push({ key, seen: chain[i]! });
+      if (hit) hits.push({ key, seen: chain[i]! });
     }
     if (tx.usesSsi) this.ssi.onPredicateRead(tx, table, predicate);
+    return hits;
+  }
+
+  private async writeWhere(
+    tx: Tx,
+    table: Table,
+    predicate: Compiled,
+    compute: (row: Row) => Row | null,
+  ): Promise<number> {
+    // The rows to change are chosen by the statement's snapshot (as in PostgreSQL).
+    const candidates = await this.predicateRead(tx, table, predicate);
     let count = 0;
     for (const { key, seen } of candidates) {
       if (await this.writeRow(tx, table, key, seen, predicate, compute)) count++;
