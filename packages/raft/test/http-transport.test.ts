@@ -1,15 +1,23 @@
 // Raft over real HTTP on loopback: three fastify apps, each mounting registerRaftRoutes, each
-// node talking through HttpTransport. Also: malformed bodies get 400 problem+json, and a
-// snapshot larger than one chunk crosses in pieces.
+// node talking through HttpTransport's message streams. Also: upgrades that are not ours get
+// problem+json, a corrupt frame ends its stream, and a snapshot larger than one chunk crosses in pieces.
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  emptyMessage,
+  encodeMessages,
+  FRAME_HEADER_BYTES,
   HttpTransport,
   MemoryStorage,
   RaftNode,
   registerRaftRoutes,
   SNAPSHOT_CHUNK_BYTES,
   SnapshotAssembler,
+  STREAM_PATH,
+  STREAM_PROTOCOL,
+  sealFrame,
 } from '../src/index.js';
 import { cmd, KvMachine, until } from './support/kv-machine.js';
 
@@ -71,45 +79,52 @@ describe('HTTP transport', () => {
     expect(readAt).toBeGreaterThan(10);
   });
 
-  it('malformed messages get 400 problem+json', async () => {
-    const fresh = Fastify();
+  it('stream upgrades that are not ours get problem+json; a corrupt frame ends the stream, nothing is delivered', async () => {
+    const app = Fastify();
     const received: unknown[] = [];
-    registerRaftRoutes(fresh, { receive: (m) => received.push(...m) });
-    const bad = await fresh.inject({
-      method: 'POST',
-      url: '/raft/messages',
-      payload: { messages: [{ type: 'nope' }] },
-    });
-    expect(bad.statusCode).toBe(400);
-    expect(bad.headers['content-type']).toContain('application/problem+json');
-    expect(bad.json().code).toBe('DDIA_ERR_RAFT_BAD_REQUEST');
-    const notArray = await fresh.inject({ method: 'POST', url: '/raft/messages', payload: { messages: 3 } });
-    expect(notArray.statusCode).toBe(400);
-    const gap = await fresh.inject({
-      method: 'POST',
-      url: '/raft/messages',
-      payload: {
-        messages: [
-          {
-            type: 'app',
-            from: 'a',
-            to: 'b',
-            term: 1,
-            logTerm: 0,
-            index: 0,
-            entries: [{ i: 5, t: 1, y: 'normal', d: '' }],
-            commit: 0,
-            reject: false,
-            hintIndex: 0,
-            hintTerm: 0,
-            context: '',
-          },
-        ],
-      },
-    });
-    expect(gap.statusCode).toBe(400);
-    expect(received).toEqual([]);
-    await fresh.close();
+    const stats = registerRaftRoutes(app, { receive: (m) => received.push(...m) });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    cleanups.push(() => app.close());
+    const port = (app.server.address() as AddressInfo).port;
+    const upgrade = (path: string, protocol: string) =>
+      new Promise<{ status: number; body: string } | { socket: Socket }>((resolve, reject) => {
+        const req = http.request({
+          port,
+          host: '127.0.0.1',
+          path,
+          agent: false,
+          headers: { connection: 'Upgrade', upgrade: protocol },
+        });
+        req.on('upgrade', (_res, socket) => resolve({ socket }));
+        req.on('response', async (res) => {
+          let body = '';
+          for await (const chunk of res) body += chunk;
+          expect(res.headers['content-type']).toContain('application/problem+json');
+          resolve({ status: res.statusCode ?? 0, body });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const wrongProtocol = await upgrade(STREAM_PATH, 'websocket');
+    expect(wrongProtocol).toMatchObject({ status: 400 });
+    expect(JSON.parse((wrongProtocol as { body: string }).body).code).toBe('DDIA_ERR_RAFT_BAD_REQUEST');
+    expect(await upgrade('/elsewhere', STREAM_PROTOCOL)).toMatchObject({ status: 404 });
+    expect(stats.refused).toBe(2);
+
+    // A good frame is delivered; a frame whose checksum is wrong closes the stream.
+    const opened = (await upgrade(STREAM_PATH, STREAM_PROTOCOL)) as { socket: Socket };
+    const heartbeat = { ...emptyMessage('heartbeat', 'n1', 'n2', 3), commit: 7 };
+    opened.socket.write(sealFrame(encodeMessages([heartbeat], FRAME_HEADER_BYTES)));
+    await until('frame delivered', () => received.length === 1);
+    expect(received[0]).toEqual(heartbeat);
+    const corrupt = sealFrame(encodeMessages([heartbeat], FRAME_HEADER_BYTES));
+    corrupt[corrupt.length - 1] ^= 0xff;
+    const closed = new Promise((resolve) => opened.socket.once('close', resolve));
+    opened.socket.write(corrupt);
+    await closed;
+    expect(stats.badFrames).toBe(1);
+    expect(received).toHaveLength(1);
+    await until('stream counted closed', () => stats.streamsOpen === 0);
   });
 
   it('snapshot chunks out of order are refused', () => {

@@ -19,8 +19,27 @@ const ZERO_SPAN = '0'.repeat(16);
 
 export const traceStorage = new AsyncLocalStorage<TraceContext>();
 
+/** Ids are cut from a pool of random bytes: one getrandom call per 512 ids instead of one each. */
+const ID_POOL_BYTES = 4096;
+let idPool = randomBytes(ID_POOL_BYTES);
+let idPoolAt = 0;
+
+function randomHex(bytes: number): string {
+  if (idPoolAt + bytes > ID_POOL_BYTES) {
+    idPool = randomBytes(ID_POOL_BYTES);
+    idPoolAt = 0;
+  }
+  const hex = idPool.toString('hex', idPoolAt, idPoolAt + bytes);
+  idPoolAt += bytes;
+  return hex;
+}
+
 export function newSpanId(): string {
-  return randomBytes(8).toString('hex');
+  return randomHex(8);
+}
+
+export function newTraceId(): string {
+  return randomHex(16);
 }
 
 /** Continues the caller's trace when `header` is a valid traceparent, else starts a new one. */
@@ -34,7 +53,7 @@ export function traceFromHeader(header: string | undefined): TraceContext {
       sampled: (Number.parseInt(match[3]!, 16) & 1) === 1,
     };
   }
-  return { traceId: randomBytes(16).toString('hex'), spanId: newSpanId(), sampled: true };
+  return { traceId: newTraceId(), spanId: newSpanId(), sampled: true };
 }
 
 export function formatTraceparent(traceId: string, spanId: string, sampled = true): string {
@@ -44,6 +63,6 @@ export function formatTraceparent(traceId: string, spanId: string, sampled = tru
 /** The traceparent for an outbound call made now: same trace, a child of the current span. */
 export function outboundTraceparent(): string {
   const current = traceStorage.getStore();
-  if (!current) return formatTraceparent(randomBytes(16).toString('hex'), newSpanId());
+  if (!current) return formatTraceparent(newTraceId(), newSpanId());
   return formatTraceparent(current.traceId, current.spanId, current.sampled);
 }

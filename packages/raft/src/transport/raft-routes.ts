@@ -1,14 +1,19 @@
 // The receiving side of the HTTP transport, mounted by a service on its own fastify app (one
 // port carries client and Raft traffic):
-//   POST /raft/messages  {"messages": [WireMessage...]}                 -> 200 {"received": n}
+//   GET /raft/stream (Upgrade: ddia-raft/1)  -> 101, then frames of message batches, one way
 //   POST /raft/snapshot  {"message", "offset", "totalBytes", "chunk"}  -> 200 {"complete": bool}
-// Malformed bodies get 400 problem+json; a chunk out of order gets 409 (the sender restarts).
+// A stream request that is not a proper upgrade gets 400/404 problem+json; a bad frame ends
+// the stream (the sender dials again). Malformed snapshot chunks get 400 problem+json; a chunk
+// out of order gets 409 (the sender restarts).
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Message } from '../core/types.js';
 import { RaftBadRequestError, RaftError, RaftErrors } from '../errors.js';
+import { decodeMessages } from './binary-codec.js';
 import { base64ToBytes, decodeMessage, type WireMessage } from './codec.js';
-import { MESSAGES_PATH, SNAPSHOT_PATH, type SnapshotChunkBody } from './http-transport.js';
+import { FrameReader } from './frame.js';
+import { SNAPSHOT_PATH, type SnapshotChunkBody, STREAM_PATH, STREAM_PROTOCOL } from './http-transport.js';
 
-export const MESSAGES_BODY_BYTES_MAX = 32 * 1024 * 1024;
 export const SNAPSHOT_CHUNK_BODY_BYTES_MAX = 2 * 1024 * 1024;
 /** The largest snapshot a node accepts. */
 export const SNAPSHOT_BYTES_MAX = 1024 * 1024 * 1024;
@@ -27,6 +32,18 @@ export interface RaftRouteReply {
   type(contentType: string): unknown;
 }
 
+/** What the receiving side saw, for metrics and tests. */
+export interface RaftStreamStats {
+  streamsOpen: number;
+  streamsAccepted: number;
+  frames: number;
+  messages: number;
+  /** Streams ended because a frame failed its checksum or did not decode. */
+  badFrames: number;
+  /** Upgrade requests refused (wrong path or protocol). */
+  refused: number;
+}
+
 /** The slice of a fastify instance this needs (kept structural so raft does not depend on fastify). */
 export interface RaftRouteHost {
   post(
@@ -34,6 +51,10 @@ export interface RaftRouteHost {
     options: { bodyLimit: number },
     handler: (request: RaftRouteRequest, reply: RaftRouteReply) => Promise<unknown>,
   ): unknown;
+  server: {
+    on(event: 'upgrade', listener: (request: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown;
+  };
+  addHook(name: 'preClose', hook: () => Promise<void>): unknown;
 }
 
 /** Reassembles chunked snapshots, one in progress per sender. */
@@ -81,17 +102,6 @@ export class SnapshotAssembler {
   }
 }
 
-export function decodeMessageBatch(body: unknown): Message[] {
-  if (
-    typeof body !== 'object' ||
-    body === null ||
-    !Array.isArray((body as { messages?: unknown }).messages)
-  ) {
-    throw new RaftBadRequestError('body must be {"messages": [...]}');
-  }
-  return (body as { messages: unknown[] }).messages.map((m) => decodeMessage(m));
-}
-
 function problem(reply: RaftRouteReply, err: unknown): unknown {
   if (err instanceof RaftError) {
     const status = (err.extensions as { outOfOrder?: boolean }).outOfOrder ? 409 : err.status;
@@ -102,16 +112,85 @@ function problem(reply: RaftRouteReply, err: unknown): unknown {
   throw err;
 }
 
-export function registerRaftRoutes(app: RaftRouteHost, node: RaftReceiver): void {
+/** Writes a problem+json answer on a raw socket and closes it (upgrade requests have no reply object). */
+function refuseUpgrade(socket: Duplex, status: number, title: string, detail: string): void {
+  const body = JSON.stringify({
+    type: 'about:blank',
+    title,
+    status,
+    detail,
+    code: RaftErrors.badRequest.code,
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\ncontent-type: ${PROBLEM_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+export function registerRaftRoutes(app: RaftRouteHost, node: RaftReceiver): RaftStreamStats {
+  const stats: RaftStreamStats = {
+    streamsOpen: 0,
+    streamsAccepted: 0,
+    frames: 0,
+    messages: 0,
+    badFrames: 0,
+    refused: 0,
+  };
   const assembler = new SnapshotAssembler();
-  app.post(MESSAGES_PATH, { bodyLimit: MESSAGES_BODY_BYTES_MAX }, async (request, reply) => {
-    try {
-      const messages = decodeMessageBatch(request.body);
-      node.receive(messages);
-      return { received: messages.length };
-    } catch (err) {
-      return problem(reply, err);
+  const streams = new Set<Duplex>();
+  let closing = false;
+  app.server.on('upgrade', (request, socket, head) => {
+    const path = (request.url ?? '').split('?')[0];
+    if (path !== STREAM_PATH) {
+      stats.refused++;
+      refuseUpgrade(socket, 404, 'Not Found', `no upgrade at ${path}`);
+      return;
     }
+    const protocol = String(request.headers.upgrade ?? '').toLowerCase();
+    if (protocol !== STREAM_PROTOCOL || closing) {
+      stats.refused++;
+      refuseUpgrade(
+        socket,
+        closing ? 503 : 400,
+        closing ? 'Service Unavailable' : 'Bad Request',
+        closing ? 'shutting down' : `${STREAM_PATH} speaks Upgrade: ${STREAM_PROTOCOL}`,
+      );
+      return;
+    }
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nupgrade: ${STREAM_PROTOCOL}\r\nconnection: Upgrade\r\n\r\n`,
+    );
+    (socket as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+    streams.add(socket);
+    stats.streamsOpen++;
+    stats.streamsAccepted++;
+    const reader = new FrameReader();
+    const onData = (chunk: Buffer) => {
+      try {
+        for (const payload of reader.push(chunk)) {
+          const messages = decodeMessages(payload);
+          stats.frames++;
+          stats.messages += messages.length;
+          node.receive(messages);
+        }
+      } catch (error) {
+        if (!(error instanceof RaftError)) throw error;
+        // A stream that is out of step cannot be resynchronised: drop it, the sender redials.
+        stats.badFrames++;
+        socket.destroy();
+      }
+    };
+    socket.on('data', onData);
+    socket.on('error', () => {});
+    socket.once('close', () => {
+      streams.delete(socket);
+      stats.streamsOpen--;
+    });
+    if (head.length > 0) onData(head);
+  });
+  // Streams are no longer HTTP connections: the server's own shutdown would wait for them.
+  app.addHook('preClose', async () => {
+    closing = true;
+    for (const s of streams) s.destroy();
   });
   app.post(SNAPSHOT_PATH, { bodyLimit: SNAPSHOT_CHUNK_BODY_BYTES_MAX }, async (request, reply) => {
     try {
@@ -122,4 +201,5 @@ export function registerRaftRoutes(app: RaftRouteHost, node: RaftReceiver): void
       return problem(reply, err);
     }
   });
+  return stats;
 }
