@@ -19,8 +19,9 @@ async function runUntilKilled(
   start: number,
   killAfterMs: number,
   policy: string,
+  io: string,
 ): Promise<number> {
-  const child = spawn(process.execPath, [writer, dir, String(start), policy], {
+  const child = spawn(process.execPath, [writer, dir, String(start), policy, io], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let acked = start - 1;
@@ -49,14 +50,18 @@ async function runUntilKilled(
 }
 
 describe.skipIf(!built)('Log crash test (SIGKILL)', () => {
-  for (const policy of ['always', 'group']) {
-    it(`keeps every acknowledged record across ${KILLS} kills (${policy})`, async () => {
+  for (const [policy, io] of [
+    ['always', 'pool'],
+    ['group', 'pool'],
+    ['group', 'inline'],
+  ] as const) {
+    it(`keeps every acknowledged record across ${KILLS} kills (${policy}, ${io} writes)`, async () => {
       const dir = await mkdtemp(join(tmpdir(), 'ddia-log-crash-'));
       const random = new SeededRandom(7);
       try {
         let next = 0;
         for (let kill = 0; kill < KILLS; kill++) {
-          const acked = await runUntilKilled(dir, next, random.int(20, 300), policy);
+          const acked = await runUntilKilled(dir, next, random.int(20, 300), policy, io);
           const log = await Log.open({ dir, segmentBytesMax: 16 * 1024 });
           // Everything acknowledged must be there; more may be (written but not yet acked).
           expect(log.nextIndex).toBeGreaterThan(acked);

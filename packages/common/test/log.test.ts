@@ -8,7 +8,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
-describe('Log', () => {
+// Every behaviour holds whether appends are written on the thread pool or inline.
+describe.each(['pool', 'inline'] as const)('Log (%s writes)', (io) => {
+  const open = (options: Parameters<typeof Log.open>[0]) => Log.open({ io, ...options });
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ddia-log-'));
@@ -18,13 +20,13 @@ describe('Log', () => {
   });
 
   it('appends, reads back by index and survives reopen', async () => {
-    const log = await Log.open({ dir, firstIndex: 1 });
+    const log = await open({ dir, firstIndex: 1 });
     expect(await log.append(enc('a'))).toBe(1);
     expect(await log.appendBatch([enc('b'), enc('c')])).toBe(2);
     expect(log.nextIndex).toBe(4);
     expect(dec(await log.read(2))).toBe('b');
     await log.close();
-    const again = await Log.open({ dir });
+    const again = await open({ dir });
     expect(again.firstIndex).toBe(1);
     expect(again.nextIndex).toBe(4);
     expect((await again.readRange(1, 4)).map(dec)).toEqual(['a', 'b', 'c']);
@@ -33,7 +35,7 @@ describe('Log', () => {
   });
 
   it('shares one fsync between concurrent appends under group commit', async () => {
-    const log = await Log.open({ dir, fsync: 'group' });
+    const log = await open({ dir, fsync: 'group' });
     const appends = Array.from({ length: 200 }, (_, i) => log.append(enc(`r${i}`)));
     const indexes = await Promise.all(appends);
     expect(indexes).toEqual(Array.from({ length: 200 }, (_, i) => i));
@@ -43,14 +45,14 @@ describe('Log', () => {
   });
 
   it('fsyncs every append under the always policy', async () => {
-    const log = await Log.open({ dir, fsync: 'always' });
+    const log = await open({ dir, fsync: 'always' });
     await Promise.all(Array.from({ length: 10 }, (_, i) => log.append(enc(`r${i}`))));
     expect(log.stats.fsyncs).toBe(10);
     await log.close();
   });
 
   it('syncs only the appends that ask for it under the never policy, sharing one fdatasync', async () => {
-    const log = await Log.open({ dir, fsync: 'never' });
+    const log = await open({ dir, fsync: 'never' });
     await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(enc(`n${i}`))));
     expect(log.stats.fsyncs).toBe(0);
     await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(enc(`s${i}`), { sync: i % 2 === 0 })));
@@ -60,7 +62,7 @@ describe('Log', () => {
   });
 
   it('rolls segments and reads across them', async () => {
-    const log = await Log.open({ dir, segmentBytesMax: 100 });
+    const log = await open({ dir, segmentBytesMax: 100 });
     for (let i = 0; i < 50; i++) await log.append(enc(`record-${i}`));
     expect(log.stats.segments).toBeGreaterThan(3);
     const all: string[] = [];
@@ -68,19 +70,19 @@ describe('Log', () => {
     expect(all).toHaveLength(50);
     expect(all[49]).toBe('49:record-49');
     await log.close();
-    const again = await Log.open({ dir, segmentBytesMax: 100 });
+    const again = await open({ dir, segmentBytesMax: 100 });
     expect(dec(await again.read(37))).toBe('record-37');
     await again.close();
   });
 
   it('truncates a suffix, including across segments, and appends after it', async () => {
-    const log = await Log.open({ dir, segmentBytesMax: 64 });
+    const log = await open({ dir, segmentBytesMax: 64 });
     for (let i = 0; i < 30; i++) await log.append(enc(`v${i}`));
     await log.truncateSuffix(12);
     expect(log.nextIndex).toBe(12);
     expect(await log.append(enc('new12'))).toBe(12);
     await log.close();
-    const again = await Log.open({ dir, segmentBytesMax: 64 });
+    const again = await open({ dir, segmentBytesMax: 64 });
     expect(again.nextIndex).toBe(13);
     expect(dec(await again.read(11))).toBe('v11');
     expect(dec(await again.read(12))).toBe('new12');
@@ -89,7 +91,7 @@ describe('Log', () => {
   });
 
   it('drops a prefix by whole segments and resets to a new index', async () => {
-    const log = await Log.open({ dir, segmentBytesMax: 64 });
+    const log = await open({ dir, segmentBytesMax: 64 });
     for (let i = 0; i < 30; i++) await log.append(enc(`v${i}`));
     await log.dropPrefix(20);
     expect(log.firstIndex).toBeGreaterThan(0);
@@ -100,14 +102,14 @@ describe('Log', () => {
     expect(log.firstIndex).toBe(1000);
     expect(await log.append(enc('x'))).toBe(1000);
     await log.close();
-    const again = await Log.open({ dir });
+    const again = await open({ dir });
     expect(again.firstIndex).toBe(1000);
     expect(again.nextIndex).toBe(1001);
     await again.close();
   });
 
   it('reads records that are still queued for writing', async () => {
-    const log = await Log.open({ dir });
+    const log = await open({ dir });
     const pending = log.append(enc('soon'));
     expect(dec(await log.read(0))).toBe('soon');
     await pending;
@@ -115,14 +117,14 @@ describe('Log', () => {
   });
 
   it('cuts a torn tail on open', async () => {
-    const log = await Log.open({ dir });
+    const log = await open({ dir });
     for (let i = 0; i < 5; i++) await log.append(enc(`record-${i}`));
     await log.close();
     const [segment] = await readdir(dir);
     const path = join(dir, segment!);
     const bytes = await readFile(path);
     await writeFile(path, bytes.subarray(0, bytes.length - 3));
-    const again = await Log.open({ dir });
+    const again = await open({ dir });
     expect(again.nextIndex).toBe(4);
     expect(again.recovery.tornTailBytes).toBeGreaterThan(0);
     expect(await again.append(enc('after'))).toBe(4);
@@ -131,7 +133,7 @@ describe('Log', () => {
   });
 
   it('refuses a flipped byte in the middle, naming file and offset', async () => {
-    const log = await Log.open({ dir });
+    const log = await open({ dir });
     for (let i = 0; i < 10; i++) await log.append(enc(`record-number-${i}`));
     await log.close();
     const [segment] = await readdir(dir);
@@ -146,7 +148,7 @@ describe('Log', () => {
   });
 
   it('refuses a damaged length field in the middle', async () => {
-    const log = await Log.open({ dir });
+    const log = await open({ dir });
     for (let i = 0; i < 10; i++) await log.append(enc(`record-number-${i}`));
     await log.close();
     const [segment] = await readdir(dir);
@@ -158,7 +160,7 @@ describe('Log', () => {
   });
 
   it('refuses a damaged sealed segment even at its end', async () => {
-    const log = await Log.open({ dir, segmentBytesMax: 64 });
+    const log = await open({ dir, segmentBytesMax: 64 });
     for (let i = 0; i < 20; i++) await log.append(enc(`v${i}`));
     await log.close();
     const [first] = (await readdir(dir)).sort();
@@ -169,7 +171,7 @@ describe('Log', () => {
   });
 
   it('reads the newer record after a truncate gave its index away, even while the old write runs', async () => {
-    const log = await Log.open({ dir });
+    const log = await open({ dir });
     for (let i = 0; i < 5; i++) await log.append(enc(`v${i}`));
     const old = log.append(enc('A'));
     const truncated = log.truncateSuffix(5);
@@ -181,13 +183,13 @@ describe('Log', () => {
     expect(dec(await log.read(5))).toBe('B');
     expect(await newer).toBe(5);
     await log.close();
-    const again = await Log.open({ dir });
+    const again = await open({ dir });
     expect((await again.readRange(0, 6)).map(dec)).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'B']);
     await again.close();
   });
 
   it('lets reads in flight finish before a truncate changes the file', async () => {
-    const log = await Log.open({ dir });
+    const log = await open({ dir });
     for (let i = 0; i < 200; i++) await log.append(enc(`record-${i}`));
     const reads = Array.from({ length: 20 }, () => log.readRange(0, 200));
     const truncated = log.truncateSuffix(10);
@@ -202,13 +204,13 @@ describe('Log', () => {
     ['the marker and the new empty segment', 3, true],
     ['a marker whose index names an existing segment', 0, false],
   ])('finishes a reset interrupted by a crash (%s)', async (_name, nextIndex, withFresh) => {
-    const log = await Log.open({ dir });
+    const log = await open({ dir });
     for (let i = 0; i < 5; i++) await log.append(enc(`old${i}`));
     await log.close();
     // The directory as a crash during reset(nextIndex) could leave it.
     await writeFile(join(dir, 'RESET'), String(nextIndex));
     if (withFresh) await writeFile(join(dir, `${String(nextIndex).padStart(20, '0')}.seg`), '');
-    const again = await Log.open({ dir });
+    const again = await open({ dir });
     expect(again.firstIndex).toBe(nextIndex);
     expect(again.nextIndex).toBe(nextIndex);
     expect(await again.append(enc('new'))).toBe(nextIndex);
@@ -217,7 +219,7 @@ describe('Log', () => {
   });
 
   it('refuses a reset to a negative or fractional index', async () => {
-    const log = await Log.open({ dir });
+    const log = await open({ dir });
     await expect(log.reset(-1)).rejects.toBeInstanceOf(LogIndexError);
     await expect(log.reset(1.5)).rejects.toBeInstanceOf(LogIndexError);
     await log.close();
@@ -251,7 +253,7 @@ describe('Log', () => {
         ['never', false],
       ] as const) {
         const sub = join(dir, policy);
-        const log = await Log.open({ dir: sub, fsync: policy });
+        const log = await open({ dir: sub, fsync: policy });
         expect((flagsOf(sub) & O_DSYNC) !== 0, policy).toBe(synced);
         await log.close();
       }
@@ -259,7 +261,7 @@ describe('Log', () => {
   );
 
   it('fsyncs on a timer under the interval policy', async () => {
-    const log = await Log.open({ dir, fsync: 'interval', fsyncIntervalMs: 10 });
+    const log = await open({ dir, fsync: 'interval', fsyncIntervalMs: 10 });
     await log.append(enc('x'));
     expect(log.stats.fsyncs).toBe(0);
     const deadline = Date.now() + 2_000;
@@ -269,7 +271,7 @@ describe('Log', () => {
   });
 
   it('rejects appends after close with a named error', async () => {
-    const log = await Log.open({ dir });
+    const log = await open({ dir });
     await log.close();
     await expect(log.append(enc('late'))).rejects.toBeInstanceOf(LogClosedError);
   });
