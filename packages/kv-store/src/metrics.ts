@@ -12,6 +12,9 @@ export class KvMetrics {
   readonly applied: Counter<'op' | 'status'>;
   readonly leaderChanges: Counter;
   readonly forwarded: Counter<'route'>;
+  readonly forwardBatches: Counter;
+  readonly forwardedWrites: Counter;
+  readonly forwardBatchesReceived: Counter;
   readonly latency: Histogram<'route' | 'method' | 'consistency' | 'status_code'>;
 
   constructor(registry: Registry, node: () => ConsensusNode | undefined, machine: KvStateMachine) {
@@ -35,8 +38,23 @@ export class KvMetrics {
     });
     this.forwarded = new Counter({
       name: 'kv_forwarded_requests_total',
-      help: 'Requests this follower forwarded to the leader',
+      help: 'Admin requests this follower forwarded to the leader one by one (writes go in batches)',
       labelNames: ['route'],
+      registers,
+    });
+    this.forwardBatches = new Counter({
+      name: 'kv_forward_batches_total',
+      help: 'Internal requests this follower sent to the leader, each carrying a batch of writes',
+      registers,
+    });
+    this.forwardedWrites = new Counter({
+      name: 'kv_forwarded_writes_total',
+      help: 'Client writes this follower forwarded to the leader inside batches',
+      registers,
+    });
+    this.forwardBatchesReceived = new Counter({
+      name: 'kv_forward_batches_received_total',
+      help: 'Batches of forwarded writes this node received (as leader)',
       registers,
     });
     this.latency = new Histogram({

@@ -15,11 +15,25 @@ import type {} from '@fastify/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { ConsensusNode, ConsensusStatus } from './cluster/consensus.js';
+import {
+  COMMAND_OVERHEAD_BYTES_MAX,
+  decodeForwardBatch,
+  FORWARD_BATCH_COMMANDS_MAX,
+  FORWARD_CONTENT_TYPE,
+  FORWARD_PATH,
+  type ForwardBatchAnswer,
+  ForwardBatchFormatError,
+  type ForwardedCommand,
+  type ForwardResult,
+  forwardBodyBytesMax,
+} from './cluster/forward-batch.js';
+import { ForwardBatcher, isConnectionRefused } from './cluster/forward-batcher.js';
+import { LeaderView } from './cluster/leader-view.js';
 import { RETRY, readBarrier, routeToLeader } from './cluster/router.js';
 import { KvErrors } from './errors.js';
 import { parseCondition, parseKey, parseSession } from './http/request-parts.js';
 import type { KvMetrics } from './metrics.js';
-import { type Command, encodeCommand } from './store/command.js';
+import { type Command, CommandFormatError, decodeCommand, encodeCommand } from './store/command.js';
 import type { ApplyOutcome, WriteResult } from './store/result.js';
 import { type KvStateMachine, RANGE_LIMIT_MAX } from './store/state-machine.js';
 
@@ -66,11 +80,22 @@ export function registerKvRoutes(options: KvServerOptions): void {
   const node = () => options.node();
   const urlOf = (id: string) => options.peerUrls.get(id);
 
+  const view = new LeaderView(node);
+  const batcher = new ForwardBatcher({
+    client: options.client,
+    onBatchSent: (commands) => {
+      metrics.forwardBatches.inc();
+      metrics.forwardedWrites.inc(commands);
+    },
+  });
+
+  // Every response says who leads in which term, from a cached view (leader-view.ts): building
+  // Raft's full status per response cost more than the headers are worth.
   app.addHook('onSend', async (_request, reply, payload) => {
-    const status = safeStatus(node);
-    if (status) {
-      if (!reply.hasHeader('x-raft-term')) reply.header('x-raft-term', String(status.term));
-      if (!reply.hasHeader('x-raft-leader')) reply.header('x-raft-leader', status.leaderId ?? '');
+    const current = view.current();
+    if (current) {
+      if (!reply.hasHeader('x-raft-term')) reply.header('x-raft-term', String(current.term));
+      if (!reply.hasHeader('x-raft-leader')) reply.header('x-raft-leader', current.leaderId ?? '');
     }
     return payload;
   });
@@ -107,7 +132,7 @@ export function registerKvRoutes(options: KvServerOptions): void {
     async (leaderUrl: string, remainingMs: number): Promise<FastifyReply | typeof RETRY> => {
       metrics.forwarded.inc({ route: request.routeOptions.url ?? 'unknown' });
       const headers: Record<string, string> = {
-        [FORWARDED_HEADER]: node().status().id,
+        [FORWARDED_HEADER]: view.current()?.id ?? 'unknown',
         [DEADLINE_HEADER]: String(Math.floor(remainingMs)),
       };
       for (const name of ['content-type', 'if-match', 'if-none-match', 'x-client-id', 'x-request-seq']) {
@@ -129,12 +154,7 @@ export function registerKvRoutes(options: KvServerOptions): void {
           retry: false,
         });
       } catch (error) {
-        const refused =
-          error instanceof HttpUnavailableError &&
-          /ECONNREFUSED/.test(
-            String((error.cause as { code?: string })?.code ?? (error.cause as Error)?.message),
-          );
-        if (refused || !mutates) return RETRY;
+        if (isConnectionRefused(error) || !mutates) return RETRY;
         if (error instanceof HttpTimeoutError || error instanceof HttpUnavailableError) {
           throw new DdiaError(KvErrors.outcomeUnknown, `forwarding to the leader failed: ${error.message}`);
         }
@@ -148,29 +168,130 @@ export function registerKvRoutes(options: KvServerOptions): void {
       return reply.status(response.status).send(response.body);
     };
 
+  /** The leader's own path for a write, direct or forwarded: propose and wait for the outcome. */
+  const proposeLocally = async (bytes: Uint8Array, op: Command['op'], timeoutMs: number) => {
+    try {
+      const proposal = await node().propose(bytes, { timeoutMs });
+      metrics.proposals.inc({ op, outcome: 'committed' });
+      return proposal.result as ApplyOutcome;
+    } catch (error) {
+      metrics.proposals.inc({ op, outcome: (error as Error).name ?? 'error' });
+      throw error;
+    }
+  };
+
   const write = async (request: FastifyRequest, reply: FastifyReply, command: Command) => {
     const bytes = encodeCommand(command);
+    const key = keyText(command.key);
+    // A request another node forwarded one by one (FORWARDED_HEADER) is not forwarded again.
     const forwarded = request.headers[FORWARDED_HEADER] !== undefined;
     return routeToLeader<FastifyReply>({
       node: node(),
       deadlineAt: deadlineOf(request),
       mutates: true,
       urlOf,
-      forward: forwarded ? null : forwarder(request, reply, true),
-      local: async (timeoutMs) => {
-        let outcome: ApplyOutcome;
-        try {
-          const proposal = await node().propose(bytes, { timeoutMs });
-          outcome = proposal.result as ApplyOutcome;
-          metrics.proposals.inc({ op: command.op, outcome: 'committed' });
-        } catch (error) {
-          metrics.proposals.inc({ op: command.op, outcome: (error as Error).name ?? 'error' });
-          throw error;
-        }
-        return sendWriteResult(reply, keyText(command.key), outcome);
-      },
+      forward: forwarded
+        ? null
+        : async (leaderUrl, remainingMs) => {
+            // Travels with the other writes of this event-loop turn (forward-batcher.ts).
+            const answer = await batcher.forward(leaderUrl, bytes, remainingMs);
+            if (answer === RETRY) return RETRY;
+            reply.header('x-raft-term', String(answer.term));
+            reply.header('x-raft-leader', answer.leaderId ?? '');
+            return sendForwardResult(reply, key, answer.result);
+          },
+      local: async (timeoutMs) =>
+        sendWriteResult(reply, key, await proposeLocally(bytes, command.op, timeoutMs)),
     });
   };
+
+  /** Runs one forwarded command as if its client had sent it here, and says how it ended. */
+  const runForwarded = async (
+    { deadlineMs, command }: ForwardedCommand,
+    decoded: Command,
+  ): Promise<ForwardResult> => {
+    try {
+      if (decoded.key.length === 0) throw new DdiaError(KvErrors.badKey, 'the key is empty');
+      if (decoded.key.length > options.keyBytesMax)
+        throw new DdiaError(KvErrors.keyTooLarge, `the key is ${decoded.key.length} bytes`, {
+          keyBytesMax: options.keyBytesMax,
+        });
+      if (decoded.op === 'put' && decoded.value.length > options.valueBytesMax)
+        throw new DdiaError(KvErrors.valueTooLarge, `the value is ${decoded.value.length} bytes`, {
+          valueBytesMax: options.valueBytesMax,
+        });
+      const outcome = await routeToLeader<ApplyOutcome>({
+        node: node(),
+        deadlineAt: performance.now() + Math.min(deadlineMs, options.requestTimeoutMs),
+        mutates: true,
+        urlOf,
+        forward: null,
+        local: (timeoutMs) => proposeLocally(command, decoded.op, timeoutMs),
+      });
+      return { outcome };
+    } catch (error) {
+      let problem: DdiaError;
+      if (error instanceof DdiaError) problem = error;
+      else {
+        service.log.error({ err: error }, 'forwarded write failed');
+        problem = new DdiaError(CommonErrors.internal, 'the forwarded write failed on the leader');
+      }
+      // Not the leader (any more): not applied, and the follower retries with the new leader.
+      if (problem.code === KvErrors.notLeader.code) return { retry: true };
+      return {
+        problem: {
+          code: problem.code,
+          status: problem.status,
+          title: problem.title,
+          retriable: problem.retriable,
+          detail: problem.message,
+          extensions: problem.extensions,
+        },
+      };
+    }
+  };
+
+  // Internal: batches of writes forwarded by followers (FORMAT.md §4). Not a client API.
+  app.register(async (scope) => {
+    withRawBodies(scope);
+    const commandBytesMax = options.keyBytesMax + options.valueBytesMax + COMMAND_OVERHEAD_BYTES_MAX;
+    scope.post(
+      FORWARD_PATH,
+      { bodyLimit: forwardBodyBytesMax(commandBytesMax), schema: { hide: true, tags: ['internal'] } },
+      async (request, reply) => {
+        const type = request.headers['content-type'];
+        if (type !== FORWARD_CONTENT_TYPE)
+          throw new DdiaError(CommonErrors.unsupportedMediaType, `a batch is ${FORWARD_CONTENT_TYPE}`);
+        if (!Buffer.isBuffer(request.body))
+          throw new DdiaError(KvErrors.badForwardBatch, 'the batch has no body');
+        metrics.forwardBatchesReceived.inc();
+        let results: ForwardResult[];
+        try {
+          const commands = decodeForwardBatch(request.body, {
+            commandsMax: FORWARD_BATCH_COMMANDS_MAX,
+            commandBytesMax,
+          });
+          // Every command is decoded before any is proposed: one that does not decode would stop
+          // every replica that applies it (FORMAT.md §1), so the whole batch is refused instead.
+          const decoded = commands.map(({ command }) => decodeCommand(command));
+          // Proposed concurrently, in batch order: Raft assigns indexes at propose time, so one
+          // log append and one commit round usually carry the whole batch.
+          results = await Promise.all(commands.map((c, i) => runForwarded(c, decoded[i] as Command)));
+        } catch (error) {
+          if (error instanceof ForwardBatchFormatError || error instanceof CommandFormatError)
+            throw new DdiaError(KvErrors.badForwardBatch, error.message);
+          throw error;
+        }
+        const current = view.current();
+        const answer: ForwardBatchAnswer = {
+          term: current?.term ?? 0,
+          leaderId: current?.leaderId ?? null,
+          results,
+        };
+        return reply.type('application/json').send(JSON.stringify(answer));
+      },
+    );
+  });
 
   // Client API: one scope receiving raw bytes, so values are stored exactly as sent.
   app.register(async (scope) => {
@@ -484,6 +605,20 @@ function sendWriteResult(reply: FastifyReply, key: string, outcome: ApplyOutcome
   }
 }
 
+/** Answers a forwarded write's client exactly as the leader would have answered it directly. */
+function sendForwardResult(reply: FastifyReply, key: string, result: ForwardResult): FastifyReply {
+  if ('outcome' in result) return sendWriteResult(reply, key, result.outcome);
+  if ('problem' in result) {
+    const { problem } = result;
+    throw new DdiaError(
+      { code: problem.code, status: problem.status, title: problem.title, retriable: problem.retriable },
+      problem.detail,
+      problem.extensions ?? {},
+    );
+  }
+  throw new DdiaError(KvErrors.notLeader, 'the leader asked to retry');
+}
+
 const keyDecoder = new TextDecoder();
 function keyText(key: Uint8Array): string {
   return keyDecoder.decode(key);
@@ -492,14 +627,6 @@ function keyText(key: Uint8Array): string {
 function problemCode(body: Buffer): string | undefined {
   try {
     return (JSON.parse(body.toString('utf8')) as { code?: string }).code;
-  } catch {
-    return undefined;
-  }
-}
-
-function safeStatus(node: () => ConsensusNode): ConsensusStatus | undefined {
-  try {
-    return node().status();
   } catch {
     return undefined;
   }
