@@ -6,11 +6,18 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type LoadResult, runLoad, sendAll, type Workload } from './load.js';
-import { etcdBinary, type System, startEtcd, startKvStore } from './systems.js';
+import { cpuMs, etcdBinary, type System, startEtcd, startKvStore } from './systems.js';
 
 const quick = process.argv.includes('--quick');
+/** `--only=write:64,read:16` measures just those cells (while working on one figure). */
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
+const skipFailover = process.argv.includes('--no-failover');
 const CLIENTS = [1, 16, 64];
 const WORKLOADS: Workload[] = ['write', 'read', 'mixed'];
+const wanted = (workload: Workload, clients: number) => !only || only.includes(`${workload}:${clients}`);
 const CELL_MS = quick ? 1_500 : 6_000;
 const WARMUP_MS = quick ? 300 : 1_000;
 const VALUE_BYTES = 256;
@@ -21,13 +28,20 @@ const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 const value = Buffer.alloc(VALUE_BYTES, 'x');
 
+interface Cell extends LoadResult {
+  /** CPU time all members used per successful operation, in microseconds (null without /proc). */
+  cpuUsPerOp: number | null;
+}
+
 async function measure(
   system: System,
   workload: Workload,
   clients: number,
   durationMs: number,
-): Promise<LoadResult> {
-  return runLoad({
+): Promise<Cell> {
+  const pids = system.pids();
+  const cpuBefore = cpuMs(pids);
+  const result = await runLoad({
     clients,
     durationMs,
     next: (client, i) => {
@@ -37,6 +51,12 @@ async function measure(
       return write ? system.put(origin, key, value) : system.get(origin, key);
     },
   });
+  const cpuAfter = cpuMs(pids);
+  const cpuUsPerOp =
+    cpuBefore === null || cpuAfter === null || result.ops === 0
+      ? null
+      : ((cpuAfter - cpuBefore) * 1000) / result.ops;
+  return { ...result, cpuUsPerOp };
 }
 
 async function failover(system: System): Promise<number[]> {
@@ -74,12 +94,12 @@ async function failover(system: System): Promise<number[]> {
 interface Row {
   workload: Workload;
   clients: number;
-  ours: LoadResult;
-  etcd: LoadResult | null;
+  ours: Cell;
+  etcd: Cell | null;
 }
 
-async function benchSystem(system: System): Promise<Map<string, LoadResult>> {
-  const results = new Map<string, LoadResult>();
+async function benchSystem(system: System): Promise<Map<string, Cell>> {
+  const results = new Map<string, Cell>();
   // Fill the key space so that every read finds a value, then warm up.
   const fill = Array.from({ length: KEYS }, (_, k) =>
     system.put(system.urls[k % system.urls.length] as string, `key${k}`, value),
@@ -89,17 +109,20 @@ async function benchSystem(system: System): Promise<Map<string, LoadResult>> {
   await measure(system, 'mixed', 16, WARMUP_MS);
   for (const workload of WORKLOADS) {
     for (const clients of CLIENTS) {
+      if (!wanted(workload, clients)) continue;
       const r = await measure(system, workload, clients, CELL_MS);
       results.set(`${workload}/${clients}`, r);
       console.log(
-        `${system.name.padEnd(16)} ${workload.padEnd(5)} c=${String(clients).padEnd(3)} ${r.opsPerSecond.toFixed(0).padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  errors ${r.errors} ${JSON.stringify(r.errorKinds)}`,
+        `${system.name.padEnd(16)} ${workload.padEnd(5)} c=${String(clients).padEnd(3)} ${r.opsPerSecond.toFixed(0).padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  cpu ${r.cpuUsPerOp?.toFixed(0) ?? 'n/a'} us/op  errors ${r.errors} ${JSON.stringify(r.errorKinds)}`,
       );
     }
   }
   return results;
 }
 
-const fmt = (r: LoadResult | null | undefined, f: (r: LoadResult) => string) => (r ? f(r) : 'n/a');
+const fmt = (r: Cell | null | undefined, f: (r: Cell) => string) => (r ? f(r) : 'n/a');
+const cpu = (r: Cell | null | undefined) =>
+  fmt(r, (c) => (c.cpuUsPerOp === null ? 'n/a' : c.cpuUsPerOp.toFixed(0)));
 
 async function main(): Promise<void> {
   const etcd = etcdBinary();
@@ -110,15 +133,15 @@ async function main(): Promise<void> {
     );
   }
   const ours = await startKvStore();
-  let oursResults: Map<string, LoadResult>;
+  let oursResults: Map<string, Cell>;
   let oursFailover: number[];
   try {
     oursResults = await benchSystem(ours);
-    oursFailover = await failover(ours);
+    oursFailover = skipFailover ? [] : await failover(ours);
   } finally {
     await ours.close();
   }
-  let etcdResults: Map<string, LoadResult> | null = null;
+  let etcdResults: Map<string, Cell> | null = null;
   let etcdFailover: number[] | null = null;
   let etcdName = 'etcd (not installed)';
   if (etcd) {
@@ -126,20 +149,22 @@ async function main(): Promise<void> {
     etcdName = peer.name;
     try {
       etcdResults = await benchSystem(peer);
-      etcdFailover = await failover(peer);
+      etcdFailover = skipFailover ? [] : await failover(peer);
     } finally {
       await peer.close();
     }
   }
   const rows: Row[] = [];
   for (const workload of WORKLOADS)
-    for (const clients of CLIENTS)
+    for (const clients of CLIENTS) {
+      if (!wanted(workload, clients)) continue;
       rows.push({
         workload,
         clients,
         ours: oursResults.get(`${workload}/${clients}`)!,
         etcd: etcdResults?.get(`${workload}/${clients}`) ?? null,
       });
+    }
 
   const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
   const median = (xs: number[] | null) =>
@@ -147,21 +172,23 @@ async function main(): Promise<void> {
   const lines = [
     `# kv-store vs ${etcdName} — ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`,
     '',
-    `Machine: ${machine}. Loopback, 3 members each, fsync on commit, ${VALUE_BYTES}-byte values, ${KEYS} keys, keep-alive HTTP, clients spread over all members, ${CELL_MS / 1000} s per cell. Reads are linearizable on both (ReadIndex; etcd's default range).`,
+    `Machine: ${machine}. Loopback, 3 members each, fsync on commit, ${VALUE_BYTES}-byte values, ${KEYS} keys, keep-alive HTTP, clients spread over all members, ${CELL_MS / 1000} s per cell. Reads are linearizable on both (ReadIndex; etcd's default range). CPU µs/op: user + system time of all three members per successful operation (the load generator not included).`,
     '',
-    '| workload | clients | kv-store ops/s | p50 ms | p99 ms | etcd ops/s | p50 ms | p99 ms | ratio (ours/etcd) |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| workload | clients | kv-store ops/s | p50 ms | p99 ms | CPU µs/op | etcd ops/s | p50 ms | p99 ms | CPU µs/op | ratio (ours/etcd) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.workload} | ${r.clients} | ${r.ours.opsPerSecond.toFixed(0)} | ${r.ours.p50Ms.toFixed(2)} | ${r.ours.p99Ms.toFixed(2)} | ${fmt(r.etcd, (e) => e.opsPerSecond.toFixed(0))} | ${fmt(r.etcd, (e) => e.p50Ms.toFixed(2))} | ${fmt(r.etcd, (e) => e.p99Ms.toFixed(2))} | ${fmt(r.etcd, (e) => (r.ours.opsPerSecond / e.opsPerSecond).toFixed(2))} |`,
+        `| ${r.workload} | ${r.clients} | ${r.ours.opsPerSecond.toFixed(0)} | ${r.ours.p50Ms.toFixed(2)} | ${r.ours.p99Ms.toFixed(2)} | ${cpu(r.ours)} | ${fmt(r.etcd, (e) => e.opsPerSecond.toFixed(0))} | ${fmt(r.etcd, (e) => e.p50Ms.toFixed(2))} | ${fmt(r.etcd, (e) => e.p99Ms.toFixed(2))} | ${cpu(r.etcd)} | ${fmt(r.etcd, (e) => (r.ours.opsPerSecond / e.opsPerSecond).toFixed(2))} |`,
     ),
     '',
-    `Failover (SIGKILL leader -> first successful write): kv-store ${oursFailover.map((t) => t.toFixed(0)).join(', ')} ms (median ${median(oursFailover).toFixed(0)}); etcd ${etcdFailover ? `${etcdFailover.map((t) => t.toFixed(0)).join(', ')} ms (median ${median(etcdFailover).toFixed(0)})` : 'n/a'}.`,
+    skipFailover
+      ? 'Failover: not measured (--no-failover).'
+      : `Failover (SIGKILL leader -> first successful write): kv-store ${oursFailover.map((t) => t.toFixed(0)).join(', ')} ms (median ${median(oursFailover).toFixed(0)}); etcd ${etcdFailover ? `${etcdFailover.map((t) => t.toFixed(0)).join(', ')} ms (median ${median(etcdFailover).toFixed(0)})` : 'n/a'}.`,
     '',
   ];
   const markdown = lines.join('\n');
   console.log(`\n${markdown}`);
-  const stamp = quick ? 'quick' : 'latest';
+  const stamp = quick ? 'quick' : only ? 'partial' : 'latest';
   await writeFile(
     `${RESULTS_DIR}${stamp}.json`,
     `${JSON.stringify({ date: new Date().toISOString(), quick, machine, peer: etcdName, rows, failover: { ours: oursFailover, etcd: etcdFailover } }, null, 2)}\n`,

@@ -2,7 +2,7 @@
 // 3-member etcd cluster. Both fsync on commit (our Raft log: fsync 'group'; etcd: WAL fsync by
 // default). Each knows how to phrase a put and a get, find its leader and kill a member.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,8 @@ export interface System {
   put(origin: string, key: string, value: Buffer): Request;
   get(origin: string, key: string): Request;
   leaderIndex(): Promise<number>;
+  /** Process ids of the running members (for CPU accounting). */
+  pids(): number[];
   kill(index: number): void;
   restart(index: number): Promise<void>;
   close(): Promise<void>;
@@ -104,6 +106,7 @@ export async function startKvStore(): Promise<System> {
       }
       return -1;
     },
+    pids: () => children.flatMap((c) => (c?.pid === undefined ? [] : [c.pid])),
     kill(i) {
       const child = children[i];
       children[i] = null;
@@ -211,6 +214,7 @@ export async function startEtcd(binary: string): Promise<System> {
       }
       return -1;
     },
+    pids: () => children.flatMap((c) => (c?.pid === undefined ? [] : [c.pid])),
     kill(i) {
       children[i]?.kill('SIGKILL');
       children[i] = null;
@@ -224,4 +228,22 @@ export async function startEtcd(binary: string): Promise<System> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Linux reports process times in clock ticks of 1/100 s (USER_HZ) on every common platform. */
+const CLOCK_TICK_MS = 10;
+
+/** CPU time (user + system, ms) used so far by these processes; null where /proc is absent. */
+export function cpuMs(pids: number[]): number | null {
+  try {
+    let total = 0;
+    for (const pid of pids) {
+      // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks.
+      const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] as string).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
+    }
+    return total;
+  } catch {
+    return null;
+  }
 }
