@@ -383,3 +383,199 @@ describe('KvStateMachine against a Map model (fast-check)', () => {
     );
   });
 });
+
+/** Every record the store holds (data, sessions, meta), as hex pairs in key order. */
+async function dumpStore(db: Store): Promise<[string, string][]> {
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  const out: [string, string][] = [];
+  for await (const [key, value] of db.iterator())
+    out.push([hex(key as Uint8Array), hex(value as Uint8Array)]);
+  return out;
+}
+
+/** Counts db.batch calls and can make the next one fail (a disk error mid-apply). */
+function instrumentBatches(db: Store): { calls: number; failNext: boolean } {
+  const probe = { calls: 0, failNext: false };
+  const original = db.batch.bind(db) as (ops: unknown) => Promise<void>;
+  (db as unknown as { batch: (ops: unknown) => Promise<void> }).batch = async (ops: unknown) => {
+    probe.calls++;
+    if (probe.failNext) {
+      probe.failNext = false;
+      throw new Error('injected write failure');
+    }
+    return original(ops);
+  };
+  return probe;
+}
+
+describe('KvStateMachine.applyBatch: one atomic batch per Raft Ready', () => {
+  const put = (
+    key: string,
+    value: string,
+    condition: Condition = { kind: 'none' },
+    session?: Command['session'],
+  ) => encodeCommand({ op: 'put', key: k(key), value: k(value), condition, ...(session ? { session } : {}) });
+
+  it('later commands of a batch read the earlier ones: CAS chains, deletes and recreation', async () => {
+    const sm = await KvStateMachine.open(await memoryStore());
+    const outcomes = await sm.applyBatch([
+      { command: put('x', '1'), index: 1, term: 1 },
+      { command: put('x', '2', { kind: 'version', version: 1 }), index: 2, term: 1 },
+      { command: put('x', '3', { kind: 'absent' }), index: 3, term: 1 },
+      {
+        command: encodeCommand({ op: 'delete', key: k('x'), condition: { kind: 'version', version: 2 } }),
+        index: 4,
+        term: 1,
+      },
+      { command: put('x', '4', { kind: 'absent' }), index: 6, term: 2 },
+    ]);
+    expect(outcomes.map((o) => o.result)).toEqual([
+      { status: 'ok', op: 'put', created: true, revision: 1, version: 1 },
+      { status: 'ok', op: 'put', created: false, revision: 2, version: 2 },
+      { status: 'precondition_failed', revision: 2, currentVersion: 2 },
+      { status: 'ok', op: 'delete', deleted: true, revision: 3, prevVersion: 2 },
+      { status: 'ok', op: 'put', created: true, revision: 4, version: 4 },
+    ]);
+    expect(await sm.get(k('x'))).toMatchObject({ modRevision: 4, createRevision: 4, writes: 1 });
+    expect(sm.appliedIndex).toBe(6);
+  });
+
+  it('writes the whole batch with one db.batch, and a failed batch leaves store and meta as they were', async () => {
+    const db = await memoryStore();
+    const probe = instrumentBatches(db);
+    const sm = await KvStateMachine.open(db);
+    await sm.applyBatch([
+      { command: put('a', '1', { kind: 'none' }, { clientId: 'c1', seq: 1 }), index: 1, term: 1 },
+      { command: put('b', '1'), index: 2, term: 1 },
+      { command: put('a', '2', { kind: 'none' }, { clientId: 'c1', seq: 2 }), index: 3, term: 1 },
+    ]);
+    expect(probe.calls).toBe(1);
+    // Only replays: nothing changes, nothing is written.
+    const replayed = await sm.applyBatch([{ command: put('a', 'x'), index: 2, term: 1 }]);
+    expect(replayed[0]?.result).toEqual({ status: 'replayed', index: 2 });
+    expect(probe.calls).toBe(1);
+
+    const before = await dumpStore(db);
+    probe.failNext = true;
+    await expect(
+      sm.applyBatch([
+        { command: put('a', '3'), index: 4, term: 1 },
+        { command: put('c', '1', { kind: 'none' }, { clientId: 'c2', seq: 1 }), index: 5, term: 1 },
+      ]),
+    ).rejects.toThrow(/injected write failure/);
+    expect(probe.calls).toBe(2);
+    expect({ revision: sm.revision, appliedIndex: sm.appliedIndex }).toEqual({
+      revision: 3,
+      appliedIndex: 3,
+    });
+    expect(await dumpStore(db)).toEqual(before);
+    // What a restarted node would see: the state before the failed batch, whole.
+    const reopened = await KvStateMachine.open(db);
+    expect({ revision: reopened.revision, appliedIndex: reopened.appliedIndex }).toEqual({
+      revision: 3,
+      appliedIndex: 3,
+    });
+    expect(reopened.sessionCount).toBe(1);
+    expect(dec.decode((await reopened.get(k('a')))!.value)).toBe('2');
+  });
+
+  it('agrees with applying one by one on random command sequences split into random batches (fast-check)', async () => {
+    const conditionArb = fc.oneof(
+      fc.constant({ kind: 'none' as const }),
+      fc.constant({ kind: 'absent' as const }),
+      // Relative to the key's version when the command is made: mostly a match, so CAS chains
+      // inside one batch succeed or fail exactly as they would one by one.
+      fc.constantFrom(0, 0, 0, -1, 1).map((delta) => ({ kind: 'version' as const, delta })),
+    );
+    const stepArb = fc.record({
+      op: fc.constantFrom('put' as const, 'delete' as const),
+      key: fc.constantFrom('a', 'b', 'c'),
+      value: fc.string({ maxLength: 3 }),
+      condition: conditionArb,
+      // The next request of a client, a retry of its last one (duplicate) or an older one (stale).
+      session: fc.option(
+        fc.record({
+          clientId: fc.constantFrom('c1', 'c2', 'c3', 'c4'),
+          seq: fc.constantFrom('next' as const, 'next' as const, 'same' as const, 'older' as const),
+        }),
+        { nil: undefined, freq: 2 },
+      ),
+      /** Index gap (no-op / membership entries), or a re-delivery of an older index. */
+      position: fc.oneof(
+        { weight: 8, arbitrary: fc.integer({ min: 1, max: 2 }).map((gap) => ({ gap })) },
+        { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 }).map((back) => ({ back })) },
+      ),
+    });
+    const scenarioArb = fc.record({
+      steps: fc.array(stepArb, { maxLength: 80, size: 'large' }),
+      batchSizes: fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 20 }),
+      sessionsMax: fc.integer({ min: 1, max: 4 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async ({ steps, batchSizes, sessionsMax }) => {
+        // The reference: apply one by one. Each command is made from the state just before it
+        // (so versions match often), then the same list is replayed in batches elsewhere.
+        const oneDb = await memoryStore();
+        const one = await KvStateMachine.open(oneDb, { sessionsMax });
+        const commands: { command: Uint8Array; index: number; term: number }[] = [];
+        const expected = [];
+        const lastSeq = new Map<string, number>();
+        let last = 0;
+        for (const s of steps) {
+          const index = 'gap' in s.position ? last + s.position.gap : Math.max(1, last - s.position.back);
+          last = Math.max(last, index);
+          const current = (await one.get(k(s.key)))?.modRevision ?? 0;
+          const condition: Condition =
+            s.condition.kind === 'version'
+              ? { kind: 'version', version: Math.max(0, current + s.condition.delta) }
+              : s.condition;
+          const command: Command =
+            s.op === 'put'
+              ? { op: 'put', key: k(s.key), value: k(s.value), condition }
+              : { op: 'delete', key: k(s.key), condition };
+          if (s.session) {
+            const seen = lastSeq.get(s.session.clientId) ?? 0;
+            const seq =
+              s.session.seq === 'next' || seen === 0 ? seen + 1 : s.session.seq === 'same' ? seen : seen - 1;
+            if (seq > seen) lastSeq.set(s.session.clientId, seq);
+            if (seq > 0) command.session = { clientId: s.session.clientId, seq };
+          }
+          const c = { command: encodeCommand(command), index, term: 1 + Math.floor(index / 10) };
+          commands.push(c);
+          expected.push(await one.apply(c.command, { index: c.index, term: c.term }));
+        }
+
+        const batchedDb = await memoryStore();
+        const probe = instrumentBatches(batchedDb);
+        const batched = await KvStateMachine.open(batchedDb, { sessionsMax });
+        const actual = [];
+        let batches = 0;
+        for (let at = 0, b = 0; at < commands.length; b++) {
+          const size = batchSizes[b % batchSizes.length] as number;
+          actual.push(...(await batched.applyBatch(commands.slice(at, at + size))));
+          at += size;
+          batches++;
+        }
+        expect(actual).toEqual(expected);
+        expect(batched.revision).toBe(one.revision);
+        expect(batched.appliedIndex).toBe(one.appliedIndex);
+        expect(batched.sessionCount).toBe(one.sessionCount);
+        expect((await batched.range({ limit: 100 })).entries).toEqual(
+          (await one.range({ limit: 100 })).entries,
+        );
+        // The store holds exactly the sessions the table holds: evicted ones are deleted.
+        const sessionRecords = (await dumpStore(batchedDb)).filter(([key]) => key.startsWith('73'));
+        expect(sessionRecords.length).toBe(batched.sessionCount);
+        // The same bytes on disk (data, sessions, meta) and the same snapshot image.
+        expect(await dumpStore(batchedDb)).toEqual(await dumpStore(oneDb));
+        expect(await batched.snapshot()).toEqual(await one.snapshot());
+        // Reopened from the store alone, the sessions (and their eviction order) are the same.
+        const reopened = await KvStateMachine.open(batchedDb, { sessionsMax });
+        expect(await reopened.snapshot()).toEqual(await one.snapshot());
+        // At most one store write per batch (none for a batch of replays only).
+        expect(probe.calls).toBeLessThanOrEqual(batches);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -55,6 +55,66 @@ export interface StateMachineOptions {
 
 type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
+/** One committed command as Raft's applyBatch hands it over. */
+export interface AppliedCommand {
+  command: Uint8Array;
+  index: number;
+  term: number;
+}
+
+/** Identifies store keys in a Map: latin1 maps each byte to one UTF-16 unit, so it is exact. */
+function overlayId(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+}
+
+/**
+ * The writes of a batch not yet in the store, over the values read from it before the batch.
+ * A read sees the last write to the key in this batch, else the prefetched stored value. Each
+ * key ends up as one operation (its last write), so a key written N times costs one record.
+ */
+class WriteOverlay {
+  /** Last write per key in this batch: bytes, or null for a delete (a tombstone). */
+  private readonly writes = new Map<string, { key: Uint8Array; value: Uint8Array | null }>();
+  /** Stored values read before the batch started: bytes, or undefined when absent. */
+  private readonly base = new Map<string, Uint8Array | undefined>();
+
+  /** Registers a key the batch will read; false if it already was (fetch each key once). */
+  markRead(key: Uint8Array): boolean {
+    const id = overlayId(key);
+    if (this.base.has(id)) return false;
+    this.base.set(id, undefined);
+    return true;
+  }
+
+  setBase(key: Uint8Array, value: Uint8Array | undefined): void {
+    this.base.set(overlayId(key), value);
+  }
+
+  read(key: Uint8Array): Uint8Array | undefined {
+    const id = overlayId(key);
+    const written = this.writes.get(id);
+    if (written !== undefined) return written.value ?? undefined;
+    assert(this.base.has(id), 'every data key a batch reads was prefetched');
+    return this.base.get(id);
+  }
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.writes.set(overlayId(key), { key, value });
+  }
+
+  del(key: Uint8Array): void {
+    this.writes.set(overlayId(key), { key, value: null });
+  }
+
+  operations(): BatchOp[] {
+    const ops: BatchOp[] = [];
+    for (const { key, value } of this.writes.values()) {
+      ops.push(value === null ? { type: 'del', key } : { type: 'put', key, value });
+    }
+    return ops;
+  }
+}
+
 export class KvStateMachine {
   private meta: StoreMeta = { revision: 0, appliedIndex: 0, appliedTerm: 0 };
   private readonly sessions: SessionTable;
@@ -100,51 +160,111 @@ export class KvStateMachine {
    * Everything it changes (key, session, meta) goes into one atomic batch.
    */
   async apply(bytes: Uint8Array, position: { index: number; term: number }): Promise<ApplyOutcome> {
-    assert(!this.applying, 'apply is called one command at a time');
-    if (position.index <= this.meta.appliedIndex) {
-      // After a crash the store may be ahead of the snapshot Raft restarts from; committed
-      // entries never change, so the effects of this index are already here.
-      return { result: { status: 'replayed', index: position.index }, duplicate: false };
-    }
-    // Gaps are normal: Raft consumes no-op and membership entries itself.
+    const [outcome] = await this.applyBatch([{ command: bytes, index: position.index, term: position.term }]);
+    assert(outcome !== undefined, 'one outcome per command');
+    return outcome;
+  }
+
+  /**
+   * Applies a run of committed commands in log order, with the same outcomes as `apply` on each
+   * in turn, and writes everything they change (keys, sessions, the applied index) in ONE atomic
+   * `db.batch`: one write-ahead-log record for the whole run instead of one per command. After a
+   * crash the store is before or after the whole run (DDIA ch. 7 "atomicity"), and Raft
+   * re-delivers what it has not got. Later commands read the run's earlier writes from an
+   * in-memory overlay, since nothing reaches the store until the end.
+   */
+  async applyBatch(commands: readonly AppliedCommand[]): Promise<ApplyOutcome[]> {
+    assert(!this.applying, 'apply is called one command (or one batch) at a time');
     this.applying = true;
     try {
-      const command = decodeCommand(bytes);
-      const batch: BatchOp[] = [];
-      let outcome: ApplyOutcome;
-      const previous = command.session ? this.sessions.get(command.session.clientId) : undefined;
-      if (command.session && previous && command.session.seq === previous.seq) {
-        outcome = { result: previous.result, duplicate: true };
-      } else if (command.session && previous && command.session.seq < previous.seq) {
-        outcome = { result: { status: 'stale_request', lastSeq: previous.seq }, duplicate: false };
-      } else {
-        const result = await this.execute(command, batch);
-        outcome = { result, duplicate: false };
-        if (command.session) {
-          const session: Session = { ...command.session, index: position.index, result };
-          for (const evicted of this.sessions.record(session))
-            batch.push({ type: 'del', key: sessionKey(evicted) });
-          batch.push({ type: 'put', key: sessionKey(session.clientId), value: encodeJson(session) });
+      const overlay = new WriteOverlay();
+      const decoded = await this.decodeAndPrefetch(commands, overlay);
+      const outcomes: ApplyOutcome[] = [];
+      let meta = this.meta;
+      for (let i = 0; i < commands.length; i++) {
+        const { index, term } = commands[i] as AppliedCommand;
+        const command = decoded[i];
+        if (command === undefined) {
+          // After a crash the store may be ahead of the snapshot Raft restarts from; committed
+          // entries never change, so the effects of this index are already here.
+          outcomes.push({ result: { status: 'replayed', index }, duplicate: false });
+          continue;
         }
+        // Gaps are normal: Raft consumes no-op and membership entries itself.
+        assert(index > meta.appliedIndex, 'commands arrive in log order');
+        let outcome: ApplyOutcome;
+        const previous = command.session ? this.sessions.get(command.session.clientId) : undefined;
+        if (command.session && previous && command.session.seq === previous.seq) {
+          outcome = { result: previous.result, duplicate: true };
+        } else if (command.session && previous && command.session.seq < previous.seq) {
+          outcome = { result: { status: 'stale_request', lastSeq: previous.seq }, duplicate: false };
+        } else {
+          const result = this.execute(command, meta.revision, overlay);
+          outcome = { result, duplicate: false };
+          if (command.session) {
+            // The in-memory table changes now so that later commands of the run see it; if the
+            // batch below fails the node stops (Raft's 'fatal'), and reopening reloads the table
+            // from the store, which never saw this run.
+            const session: Session = { ...command.session, index, result };
+            for (const evicted of this.sessions.record(session)) overlay.del(sessionKey(evicted));
+            overlay.put(sessionKey(session.clientId), encodeJson(session));
+          }
+        }
+        const result = outcome.result;
+        const revision =
+          !outcome.duplicate && (result.status === 'ok' || result.status === 'precondition_failed')
+            ? result.revision
+            : meta.revision;
+        assert(revision >= meta.revision, 'the store revision never goes back');
+        meta = { revision, appliedIndex: index, appliedTerm: term };
+        outcomes.push(outcome);
       }
-      const result = outcome.result;
-      const revision =
-        !outcome.duplicate && (result.status === 'ok' || result.status === 'precondition_failed')
-          ? result.revision
-          : this.meta.revision;
-      assert(revision >= this.meta.revision, 'the store revision never goes back');
-      const meta: StoreMeta = { revision, appliedIndex: position.index, appliedTerm: position.term };
-      batch.push({ type: 'put', key: META_KEY, value: encodeJson(meta) });
-      await this.db.batch(batch);
-      this.meta = meta;
-      return outcome;
+      if (meta !== this.meta) {
+        const batch = overlay.operations();
+        batch.push({ type: 'put', key: META_KEY, value: encodeJson(meta) });
+        await this.db.batch(batch);
+        this.meta = meta;
+      }
+      return outcomes;
     } finally {
       this.applying = false;
     }
   }
 
-  private async execute(command: Command, batch: BatchOp[]): Promise<WriteResult> {
-    const stored = await this.db.get(dataKey(command.key));
+  /**
+   * Decodes the commands not yet applied (undefined marks one already in the store) and reads
+   * every data key they touch with one getMany, as the overlay's base: one store round trip
+   * for the run instead of one per command.
+   */
+  private async decodeAndPrefetch(
+    commands: readonly AppliedCommand[],
+    overlay: WriteOverlay,
+  ): Promise<(Command | undefined)[]> {
+    const decoded: (Command | undefined)[] = [];
+    const keys: Uint8Array[] = [];
+    let appliedIndex = this.meta.appliedIndex;
+    for (const { command: bytes, index } of commands) {
+      if (index <= appliedIndex) {
+        decoded.push(undefined);
+        continue;
+      }
+      appliedIndex = index;
+      const command = decodeCommand(bytes);
+      decoded.push(command);
+      const key = dataKey(command.key);
+      if (overlay.markRead(key)) keys.push(key);
+    }
+    if (keys.length > 0) {
+      const values = await this.db.getMany(keys);
+      assert(values.length === keys.length, 'getMany returns one value per key');
+      for (let i = 0; i < keys.length; i++) overlay.setBase(keys[i] as Uint8Array, values[i]);
+    }
+    return decoded;
+  }
+
+  private execute(command: Command, revisionBefore: number, overlay: WriteOverlay): WriteResult {
+    const key = dataKey(command.key);
+    const stored = overlay.read(key);
     const current = stored === undefined ? undefined : decodeEntry(stored);
     const condition = command.condition;
     const holds =
@@ -154,20 +274,20 @@ export class KvStateMachine {
     if (!holds) {
       return {
         status: 'precondition_failed',
-        revision: this.meta.revision,
+        revision: revisionBefore,
         currentVersion: current?.modRevision ?? null,
       };
     }
     switch (command.op) {
       case 'put': {
-        const revision = this.meta.revision + 1;
+        const revision = revisionBefore + 1;
         const entry: Entry = {
           modRevision: revision,
           createRevision: current?.createRevision ?? revision,
           writes: (current?.writes ?? 0) + 1,
           value: command.value,
         };
-        batch.push({ type: 'put', key: dataKey(command.key), value: encodeEntry(entry) });
+        overlay.put(key, encodeEntry(entry));
         return { status: 'ok', op: 'put', created: current === undefined, revision, version: revision };
       }
       case 'delete': {
@@ -177,12 +297,12 @@ export class KvStateMachine {
             status: 'ok',
             op: 'delete',
             deleted: false,
-            revision: this.meta.revision,
+            revision: revisionBefore,
             prevVersion: null,
           };
         }
-        const revision = this.meta.revision + 1;
-        batch.push({ type: 'del', key: dataKey(command.key) });
+        const revision = revisionBefore + 1;
+        overlay.del(key);
         return { status: 'ok', op: 'delete', deleted: true, revision, prevVersion: current.modRevision };
       }
       default:

@@ -6,7 +6,7 @@
 // One Ready is in flight at a time; messages and ticks arriving meanwhile step the core at
 // once and their effects go out with the next Ready. This is what the kv-store uses (API.md).
 import { EventEmitter } from 'node:events';
-import { randomSeed, SeededRandom, SystemClock, type TimerClock } from '@ddia/common';
+import { assert, randomSeed, SeededRandom, SystemClock, type TimerClock } from '@ddia/common';
 import { bootstrapState, Raft, type RaftInitialState, type RaftStatusCore } from '../core/raft.js';
 import type { ConfChange, Entry, Message, NodeId, Ready, Snapshot } from '../core/types.js';
 import { decodeConfChange } from '../core/types.js';
@@ -33,8 +33,27 @@ export const LEARNER_CAUGHT_UP_ENTRIES = 16;
 export const PENDING_OPERATIONS_MAX = 100_000;
 export const COMMAND_BYTES_MAX = 8 * 1024 * 1024;
 
+/** Most committed commands handed to `applyBatch` in one call; a longer run is split. */
+export const APPLY_BATCH_ENTRIES_MAX = 4_096;
+/** Most command bytes in one `applyBatch` call (a single larger command still goes alone). */
+export const APPLY_BATCH_BYTES_MAX = 16 * 1024 * 1024;
+
+/** One committed 'normal' entry as `applyBatch` receives it. */
+export interface CommittedCommand {
+  command: Uint8Array;
+  index: number;
+  term: number;
+}
+
 export interface StateMachine<R = unknown> {
   apply(command: Uint8Array, meta: { index: number; term: number }): Promise<R> | R;
+  /**
+   * Optional: applies a run of consecutive committed commands (ascending indexes, no gaps
+   * except where a no-op or membership entry sat) in one call, returning one result per
+   * command in the same order. Must give the same results as calling `apply` on each in turn;
+   * whether the run is made durable atomically is the state machine's business (API.md §2).
+   */
+  applyBatch?(commands: CommittedCommand[]): Promise<R[]> | R[];
   snapshot(): Promise<Uint8Array> | Uint8Array;
   restore(data: Uint8Array, meta: { index: number; term: number }): Promise<void> | void;
 }
@@ -466,7 +485,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
         }
       }
     }
-    for (const e of rd.committedEntries) await this.applyEntry(e);
+    await this.applyCommitted(rd.committedEntries);
     for (const rs of rd.readStates) {
       const r = this.reads.get(rs.context);
       if (r) r.index = rs.index;
@@ -487,9 +506,45 @@ export class RaftNode<R = unknown> extends EventEmitter {
     if (rd.messages.length > 0) this.transport.send(rd.messages);
   }
 
+  /**
+   * Applies committed entries in log order. With `applyBatch`, each run of consecutive 'normal'
+   * entries goes to the state machine in one call (bounded by APPLY_BATCH_*_MAX), so a store
+   * can make the whole run durable with one write instead of one per entry. No-op and
+   * membership entries end a run and are handled by the node in their place in the order.
+   */
+  private async applyCommitted(entries: Entry[]): Promise<void> {
+    const applyBatch = this.sm.applyBatch?.bind(this.sm);
+    if (!applyBatch) {
+      for (const e of entries) await this.applyEntry(e);
+      return;
+    }
+    let i = 0;
+    while (i < entries.length) {
+      const first = entries[i] as Entry;
+      if (first.type !== 'normal' || first.index <= this.appliedIndex) {
+        await this.applyEntry(first);
+        i++;
+        continue;
+      }
+      const run: Entry[] = [first];
+      let runBytes = first.data.length;
+      for (i++; i < entries.length && run.length < APPLY_BATCH_ENTRIES_MAX; i++) {
+        const e = entries[i] as Entry;
+        if (e.type !== 'normal' || runBytes + e.data.length > APPLY_BATCH_BYTES_MAX) break;
+        run.push(e);
+        runBytes += e.data.length;
+      }
+      const results = await applyBatch(run.map((e) => ({ command: e.data, index: e.index, term: e.term })));
+      if (!Array.isArray(results) || results.length !== run.length) {
+        const count = Array.isArray(results) ? results.length : 'no';
+        assert(false, `applyBatch returned ${count} results for ${run.length} commands`);
+      }
+      for (let k = 0; k < run.length; k++) this.finishApply(run[k] as Entry, results[k] as R);
+    }
+  }
+
   private async applyEntry(e: Entry): Promise<void> {
     if (e.index <= this.appliedIndex) return;
-    const pending = this.proposals.get(e.index);
     let result: unknown;
     if (e.type === 'normal') result = await this.sm.apply(e.data, { index: e.index, term: e.term });
     else if (e.type === 'conf') {
@@ -497,12 +552,21 @@ export class RaftNode<R = unknown> extends EventEmitter {
       this.logger?.info({ change: cc, index: e.index }, 'raft membership changed');
       this.updatePeers();
     }
+    this.finishApply(e, result as R);
+  }
+
+  /** Marks `e` applied and answers its proposer (if it was proposed here, in that term). */
+  private finishApply(e: Entry, result: R): void {
+    // (The message is built only on failure: this runs once per committed entry.)
+    if (e.index <= this.appliedIndex)
+      assert(false, `entry ${e.index} applied twice (at ${this.appliedIndex})`);
+    const pending = this.proposals.get(e.index);
     this.appliedIndex = e.index;
     this.emit('applied', e.index);
     if (pending) {
       this.proposals.delete(e.index);
       pending.timer.cancel();
-      if (pending.term === e.term) pending.resolve({ index: e.index, term: e.term, result: result as R });
+      if (pending.term === e.term) pending.resolve({ index: e.index, term: e.term, result });
       else pending.reject(new ProposalDroppedError(`index ${e.index} was taken by term ${e.term}`));
     }
   }
