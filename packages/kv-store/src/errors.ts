@@ -67,11 +67,5 @@ export const KvErrors = {
     title: 'No such member',
     retriable: false,
   },
-  badForwardBatch: {
-    code: 'DDIA_ERR_KV_BAD_FORWARD_BATCH',
-    status: 400,
-    title: 'Malformed forwarded batch (internal route)',
-    retriable: false,
-  },
   stopping: { code: 'DDIA_ERR_KV_STOPPING', status: 503, title: 'Node is shutting down', retriable: true },
 } as const satisfies Record<string, ErrorSpec>;

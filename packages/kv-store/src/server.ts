@@ -15,25 +15,12 @@ import type {} from '@fastify/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { ConsensusNode, ConsensusStatus } from './cluster/consensus.js';
-import {
-  COMMAND_OVERHEAD_BYTES_MAX,
-  decodeForwardBatch,
-  FORWARD_BATCH_COMMANDS_MAX,
-  FORWARD_CONTENT_TYPE,
-  FORWARD_PATH,
-  type ForwardBatchAnswer,
-  ForwardBatchFormatError,
-  type ForwardedCommand,
-  type ForwardResult,
-  forwardBodyBytesMax,
-} from './cluster/forward-batch.js';
-import { ForwardBatcher, isConnectionRefused } from './cluster/forward-batcher.js';
 import { LeaderView } from './cluster/leader-view.js';
 import { RETRY, readBarrier, routeToLeader } from './cluster/router.js';
 import { KvErrors } from './errors.js';
 import { parseCondition, parseKey, parseSession } from './http/request-parts.js';
 import type { KvMetrics } from './metrics.js';
-import { type Command, CommandFormatError, decodeCommand, encodeCommand } from './store/command.js';
+import { type Command, encodeCommand } from './store/command.js';
 import type { ApplyOutcome, WriteResult } from './store/result.js';
 import { type KvStateMachine, RANGE_LIMIT_MAX } from './store/state-machine.js';
 
@@ -81,13 +68,6 @@ export function registerKvRoutes(options: KvServerOptions): void {
   const urlOf = (id: string) => options.peerUrls.get(id);
 
   const view = new LeaderView(node);
-  const batcher = new ForwardBatcher({
-    client: options.client,
-    onBatchSent: (commands) => {
-      metrics.forwardBatches.inc();
-      metrics.forwardedWrites.inc(commands);
-    },
-  });
 
   // Every response says who leads in which term, from a cached view (leader-view.ts): building
   // Raft's full status per response cost more than the headers are worth.
@@ -180,118 +160,24 @@ export function registerKvRoutes(options: KvServerOptions): void {
     }
   };
 
+  // Any node proposes a write: on a follower, Raft itself carries it to the leader inside a
+  // message (etcd's MsgProp, packages/raft Raft.forwardProposal), and the follower answers once
+  // it applies the entry. No request per write between nodes, and every node computes the
+  // same outcome from the log, so the follower's answer is the leader's.
   const write = async (request: FastifyRequest, reply: FastifyReply, command: Command) => {
     const bytes = encodeCommand(command);
     const key = keyText(command.key);
-    // A request another node forwarded one by one (FORWARDED_HEADER) is not forwarded again.
-    const forwarded = request.headers[FORWARDED_HEADER] !== undefined;
     return routeToLeader<FastifyReply>({
       node: node(),
       deadlineAt: deadlineOf(request),
       mutates: true,
+      proposeOnFollowers: true,
       urlOf,
-      forward: forwarded
-        ? null
-        : async (leaderUrl, remainingMs) => {
-            // Travels with the other writes of this event-loop turn (forward-batcher.ts).
-            const answer = await batcher.forward(leaderUrl, bytes, remainingMs);
-            if (answer === RETRY) return RETRY;
-            reply.header('x-raft-term', String(answer.term));
-            reply.header('x-raft-leader', answer.leaderId ?? '');
-            return sendForwardResult(reply, key, answer.result);
-          },
+      forward: null,
       local: async (timeoutMs) =>
         sendWriteResult(reply, key, await proposeLocally(bytes, command.op, timeoutMs)),
     });
   };
-
-  /** Runs one forwarded command as if its client had sent it here, and says how it ended. */
-  const runForwarded = async (
-    { deadlineMs, command }: ForwardedCommand,
-    decoded: Command,
-  ): Promise<ForwardResult> => {
-    try {
-      if (decoded.key.length === 0) throw new DdiaError(KvErrors.badKey, 'the key is empty');
-      if (decoded.key.length > options.keyBytesMax)
-        throw new DdiaError(KvErrors.keyTooLarge, `the key is ${decoded.key.length} bytes`, {
-          keyBytesMax: options.keyBytesMax,
-        });
-      if (decoded.op === 'put' && decoded.value.length > options.valueBytesMax)
-        throw new DdiaError(KvErrors.valueTooLarge, `the value is ${decoded.value.length} bytes`, {
-          valueBytesMax: options.valueBytesMax,
-        });
-      const outcome = await routeToLeader<ApplyOutcome>({
-        node: node(),
-        deadlineAt: performance.now() + Math.min(deadlineMs, options.requestTimeoutMs),
-        mutates: true,
-        urlOf,
-        forward: null,
-        local: (timeoutMs) => proposeLocally(command, decoded.op, timeoutMs),
-      });
-      return { outcome };
-    } catch (error) {
-      let problem: DdiaError;
-      if (error instanceof DdiaError) problem = error;
-      else {
-        service.log.error({ err: error }, 'forwarded write failed');
-        problem = new DdiaError(CommonErrors.internal, 'the forwarded write failed on the leader');
-      }
-      // Not the leader (any more): not applied, and the follower retries with the new leader.
-      if (problem.code === KvErrors.notLeader.code) return { retry: true };
-      return {
-        problem: {
-          code: problem.code,
-          status: problem.status,
-          title: problem.title,
-          retriable: problem.retriable,
-          detail: problem.message,
-          extensions: problem.extensions,
-        },
-      };
-    }
-  };
-
-  // Internal: batches of writes forwarded by followers (FORMAT.md §4). Not a client API.
-  app.register(async (scope) => {
-    withRawBodies(scope);
-    const commandBytesMax = options.keyBytesMax + options.valueBytesMax + COMMAND_OVERHEAD_BYTES_MAX;
-    scope.post(
-      FORWARD_PATH,
-      { bodyLimit: forwardBodyBytesMax(commandBytesMax), schema: { hide: true, tags: ['internal'] } },
-      async (request, reply) => {
-        const type = request.headers['content-type'];
-        if (type !== FORWARD_CONTENT_TYPE)
-          throw new DdiaError(CommonErrors.unsupportedMediaType, `a batch is ${FORWARD_CONTENT_TYPE}`);
-        if (!Buffer.isBuffer(request.body))
-          throw new DdiaError(KvErrors.badForwardBatch, 'the batch has no body');
-        metrics.forwardBatchesReceived.inc();
-        let results: ForwardResult[];
-        try {
-          const commands = decodeForwardBatch(request.body, {
-            commandsMax: FORWARD_BATCH_COMMANDS_MAX,
-            commandBytesMax,
-          });
-          // Every command is decoded before any is proposed: one that does not decode would stop
-          // every replica that applies it (FORMAT.md §1), so the whole batch is refused instead.
-          const decoded = commands.map(({ command }) => decodeCommand(command));
-          // Proposed concurrently, in batch order: Raft assigns indexes at propose time, so one
-          // log append and one commit round usually carry the whole batch.
-          results = await Promise.all(commands.map((c, i) => runForwarded(c, decoded[i] as Command)));
-        } catch (error) {
-          if (error instanceof ForwardBatchFormatError || error instanceof CommandFormatError)
-            throw new DdiaError(KvErrors.badForwardBatch, error.message);
-          throw error;
-        }
-        const current = view.current();
-        const answer: ForwardBatchAnswer = {
-          term: current?.term ?? 0,
-          leaderId: current?.leaderId ?? null,
-          results,
-        };
-        return reply.type('application/json').send(JSON.stringify(answer));
-      },
-    );
-  });
 
   // Client API: one scope receiving raw bytes, so values are stored exactly as sent.
   app.register(async (scope) => {
@@ -605,23 +491,16 @@ function sendWriteResult(reply: FastifyReply, key: string, outcome: ApplyOutcome
   }
 }
 
-/** Answers a forwarded write's client exactly as the leader would have answered it directly. */
-function sendForwardResult(reply: FastifyReply, key: string, result: ForwardResult): FastifyReply {
-  if ('outcome' in result) return sendWriteResult(reply, key, result.outcome);
-  if ('problem' in result) {
-    const { problem } = result;
-    throw new DdiaError(
-      { code: problem.code, status: problem.status, title: problem.title, retriable: problem.retriable },
-      problem.detail,
-      problem.extensions ?? {},
-    );
-  }
-  throw new DdiaError(KvErrors.notLeader, 'the leader asked to retry');
-}
-
 const keyDecoder = new TextDecoder();
 function keyText(key: Uint8Array): string {
   return keyDecoder.decode(key);
+}
+
+/** Refused before anything was sent: the request certainly did not reach the leader. */
+function isConnectionRefused(error: unknown): boolean {
+  if (!(error instanceof HttpUnavailableError)) return false;
+  const cause = error.cause as { code?: string; message?: string } | undefined;
+  return /ECONNREFUSED/.test(String(cause?.code ?? cause?.message));
 }
 
 function problemCode(body: Buffer): string | undefined {

@@ -21,4 +21,4 @@ export { LsmLevel, type LsmLevelOptions } from './lsm-level.js';
 export { Memtable } from './memtable.js';
 export { LSM_DEFAULTS, type LsmOptions } from './options.js';
 
-registerEngine('lsm', (location, encodings) => new LsmLevel(location, encodings));
+registerEngine('lsm', (location, options) => new LsmLevel(location, options));

@@ -11,6 +11,12 @@ export const RaftErrors = {
     title: 'Proposal dropped before commit (it may or may not apply)',
     retriable: true,
   },
+  proposalNotCommitted: {
+    code: 'DDIA_ERR_RAFT_PROPOSAL_NOT_COMMITTED',
+    status: 503,
+    title: 'Proposal lost before commit: it was not applied and will not be; retry',
+    retriable: true,
+  },
   timeout: { code: 'DDIA_ERR_RAFT_TIMEOUT', status: 504, title: 'Raft operation timed out', retriable: true },
   stopped: { code: 'DDIA_ERR_RAFT_STOPPED', status: 503, title: 'Raft node is stopping', retriable: true },
   transferring: {
@@ -57,6 +63,14 @@ export class ProposalDroppedError extends RaftError {
   override name = 'ProposalDroppedError';
   constructor(detail: string) {
     super(RaftErrors.proposalDropped, detail);
+  }
+}
+
+/** Unlike ProposalDroppedError, certain: the entry can no longer commit, a retry is safe. */
+export class ProposalNotCommittedError extends RaftError {
+  override name = 'ProposalNotCommittedError';
+  constructor(detail: string) {
+    super(RaftErrors.proposalNotCommitted, detail);
   }
 }
 

@@ -20,6 +20,9 @@ export interface StoreOptions {
   name?: string;
   keyEncoding?: 'utf8' | 'buffer' | 'view';
   valueEncoding?: 'utf8' | 'buffer' | 'view' | 'json';
+  /** Memtable size of on-disk engines (LevelDB's write_buffer_size): larger means fewer
+   *  flushes and compactions. Each engine's default when absent. */
+  writeBufferBytes?: number;
 }
 
 /** Thrown when an engine cannot be opened with the options given. */
@@ -29,7 +32,10 @@ export class StoreConfigError extends Error {
 
 // The LSM engine lives in its own package, which itself depends on this one; it registers
 // its constructor here when imported, so that `openStore({ engine: 'lsm' })` can find it.
-type StoreFactory = (location: string, options: { keyEncoding?: string; valueEncoding?: string }) => Store;
+type StoreFactory = (
+  location: string,
+  options: { keyEncoding?: string; valueEncoding?: string; writeBufferBytes?: number },
+) => Store;
 const factories = new Map<EngineName, StoreFactory>();
 
 export function registerEngine(engine: EngineName, factory: StoreFactory): void {
@@ -51,6 +57,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     await mkdir(location, { recursive: true });
     if (options.engine === 'level') {
       db = new ClassicLevel(location, encodings);
+      if (options.writeBufferBytes !== undefined) {
+        await db.open({ writeBufferSize: options.writeBufferBytes } as Parameters<Store['open']>[0]);
+        return db;
+      }
     } else {
       const factory = factories.get(options.engine);
       if (!factory) {
@@ -58,7 +68,12 @@ export async function openStore(options: StoreOptions): Promise<Store> {
           `engine '${options.engine}' is not registered: import '@ddia/lsm-engine' first`,
         );
       }
-      db = factory(location, encodings);
+      db = factory(
+        location,
+        options.writeBufferBytes === undefined
+          ? encodings
+          : { ...encodings, writeBufferBytes: options.writeBufferBytes },
+      );
     }
   }
   await db.open();

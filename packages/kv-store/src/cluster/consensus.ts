@@ -30,7 +30,17 @@ export interface ConsensusStatus {
   leadTransferee: string | null;
 }
 
+/** How well the node batches its work (counters since start). */
+export interface RaftBatchStats {
+  readies: number;
+  logWrites: number;
+  entriesWritten: number;
+  entriesApplied: number;
+  messagesSent: number;
+}
+
 export interface ConsensusNode {
+  readonly stats?: RaftBatchStats;
   propose(
     command: Uint8Array,
     options: { timeoutMs: number },
@@ -63,6 +73,8 @@ export function classifyConsensusError(error: unknown): ConsensusFailure {
     case 'NotLeaderError':
       return { kind: 'not_leader', leaderId: err.leaderId, leaderUrl: err.leaderUrl };
     case 'LeadershipTransferInProgressError':
+    // Lost for certain (its index went to another term's entry): not applied, safe to retry.
+    case 'ProposalNotCommittedError':
       return { kind: 'busy', reason: err.message };
     case 'ConfChangeInProgressError':
       return { kind: 'conf_change_in_progress', reason: err.message };

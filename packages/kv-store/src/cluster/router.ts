@@ -27,6 +27,9 @@ export interface RouteOptions<T> {
   urlOf?: (id: string) => string | undefined;
   /** Whether a consensus timeout means "maybe applied" (writes) or simply "failed" (reads). */
   mutates: boolean;
+  /** The consensus node forwards proposals itself (Raft's forwardProposals): `local` works on
+   *  any node that knows a leader. */
+  proposeOnFollowers?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -45,7 +48,8 @@ export async function routeToLeader<T>(options: RouteOptions<T>): Promise<T> {
       );
     }
     const status = node.status();
-    if (status.role === 'leader') {
+    // A follower that knows the leader proposes too: Raft carries the write to the leader.
+    if (status.role === 'leader' || (options.proposeOnFollowers && status.leaderId !== null)) {
       try {
         return await options.local(remainingMs);
       } catch (error) {
@@ -69,6 +73,11 @@ export async function routeToLeader<T>(options: RouteOptions<T>): Promise<T> {
             throw failure.error;
         }
       }
+    }
+    if (options.forward === null && options.proposeOnFollowers) {
+      // No leader known yet: wait for the election, as a write to the leader would.
+      await sleep(LEADER_POLL_MS);
+      continue;
     }
     if (options.forward === null) {
       // A forwarded request that reached a non-leader goes back to the node that forwarded it,

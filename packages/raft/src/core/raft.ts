@@ -64,6 +64,9 @@ export interface RaftConfig {
    *  durable, although it sends them before writing them (diss. §10.2.1 forbids exactly this
    *  combination): a crash can then lose an entry a quorum was said to hold. Tests only. */
   unsafeCountUnstableSelf?: boolean;
+  /** A follower that knows the leader sends proposals there (etcd's MsgProp) instead of
+   *  refusing them; see `propose`. Off by default. */
+  forwardProposals?: boolean;
 }
 
 /** What storage hands back on start (see storage/storage.ts). */
@@ -135,6 +138,7 @@ export class Raft {
   private readonly unsafeCommitOldTerms: boolean;
   private readonly unsafeCountUnstableSelf: boolean;
   private readonly unsafeVoteIgnoresLog: boolean;
+  private readonly forwardProposals: boolean;
 
   readonly progress = new Map<NodeId, Progress>();
   private votes = new Map<NodeId, boolean>();
@@ -181,6 +185,7 @@ export class Raft {
     this.unsafeCommitOldTerms = config.unsafeCommitOldTerms ?? false;
     this.unsafeVoteIgnoresLog = config.unsafeVoteIgnoresLog ?? false;
     this.unsafeCountUnstableSelf = config.unsafeCountUnstableSelf ?? false;
+    this.forwardProposals = config.forwardProposals ?? false;
 
     const snapMeta: SnapshotMeta = initial.snapshot?.meta ?? { index: 0, term: 0, conf: EMPTY_CONF };
     this.snapshot = initial.snapshot;
@@ -208,6 +213,20 @@ export class Raft {
   campaign(): void {
     if (this.role === 'leader' || !this.promotable()) return;
     this.startElection(this.preVote ? 'pre' : 'real', false);
+  }
+
+  /**
+   * On a follower that knows its leader (with `forwardProposals`): sends a normal proposal to
+   * the leader (etcd's MsgProp) instead of refusing it. The leader appends it only while it
+   * still leads `term` (see stepProp), so if it is ever committed, its entry carries `term`:
+   * once the proposer sees a later term's entry applied without it, it was dropped for good.
+   */
+  forwardProposal(data: Uint8Array): { ok: true; term: number; leaderId: NodeId } | { ok: false } {
+    if (!this.forwardProposals || this.role !== 'follower' || this.leaderId === null) return { ok: false };
+    const m = this.message('prop', this.leaderId);
+    m.entries = [{ index: 1, term: 0, type: 'normal', data }];
+    this.send(m);
+    return { ok: true, term: this.term, leaderId: this.leaderId };
   }
 
   propose(data: Uint8Array, type: EntryType = 'normal'): ProposeResult {
@@ -297,6 +316,10 @@ export class Raft {
   }
 
   step(m: Message): void {
+    if (m.type === 'prop') {
+      this.stepProp(m);
+      return;
+    }
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'preVote') {
         // diss. §4.2.3 / §9.6: a server that heard from a leader within the minimum election
@@ -591,6 +614,17 @@ export class Raft {
   }
 
   // ---------------------------------------------------------------- per-role steps
+
+  /** A proposal a follower forwarded. Appended only by the leader of the very term the
+   *  follower saw; anything else is dropped (the proposer learns it from the log, see
+   *  RaftNode). It is a client request, not a protocol message: it never changes our term. */
+  private stepProp(m: Message): void {
+    if (this.role !== 'leader' || m.term !== this.term || this.leadTransferee !== null) return;
+    for (const e of m.entries) {
+      if (e.type !== 'normal') continue;
+      this.appendEntry({ index: this.log.lastIndex() + 1, term: this.term, type: 'normal', data: e.data });
+    }
+  }
 
   private stepLeader(m: Message): void {
     const pr = this.progress.get(m.from);

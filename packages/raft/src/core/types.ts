@@ -65,7 +65,9 @@ export type MessageType =
   | 'snap'
   | 'timeoutNow'
   | 'readIndex'
-  | 'readIndexResp';
+  | 'readIndexResp'
+  /** A follower forwarding a client proposal to the leader (etcd's MsgProp). */
+  | 'prop';
 
 export interface Message {
   type: MessageType;

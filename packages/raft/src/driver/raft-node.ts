@@ -15,6 +15,7 @@ import {
   LeadershipTransferInProgressError,
   NotLeaderError,
   ProposalDroppedError,
+  ProposalNotCommittedError,
   RaftBadRequestError,
   RaftError,
   RaftErrors,
@@ -23,6 +24,7 @@ import {
 } from '../errors.js';
 import type { RaftStorage } from '../storage/storage.js';
 import type { Transport } from '../transport/transport.js';
+import { ProposalTagger, tagKey, unwrapCommand, wrapCommand } from './proposal-tag.js';
 
 export const TICK_MS_DEFAULT = 50;
 export const OPERATION_TIMEOUT_DEFAULT_MS = 5_000;
@@ -81,6 +83,9 @@ export interface RaftNodeOptions<R = unknown> {
   readOnly?: 'safe' | 'lease';
   leaseDriftTicks?: number;
   snapshotEntries?: number;
+  /** Followers send proposals to the leader (etcd's MsgProp) and answer once they apply them,
+   *  instead of refusing them with NotLeaderError. */
+  forwardProposals?: boolean;
   seed?: number;
   logger?: Logger;
 }
@@ -120,10 +125,15 @@ export class RaftNode<R = unknown> extends EventEmitter {
   private appliedIndex: number;
   private running = false;
   private stopped = false;
+  /** Counters for metrics: how well work is batched (entries per log write, per Ready). */
+  readonly stats = { readies: 0, logWrites: 0, entriesWritten: 0, entriesApplied: 0, messagesSent: 0 };
   private cycle: Promise<void> | null = null;
   private kickPending = false;
   private ticker: { cancel(): void } | null = null;
   private readonly proposals = new Map<number, PendingProposal<R>>();
+  /** Proposals this follower forwarded to the leader, by tag (proposal-tag.ts). */
+  private readonly forwarded = new Map<string, PendingProposal<R>>();
+  private readonly tagger = new ProposalTagger();
   private readonly reads = new Map<string, Waiter<number> & { index: number }>();
   private readonly appliedWaiters: { index: number; resolve(): void }[] = [];
   private readSeq = 0;
@@ -156,6 +166,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
         checkQuorum: options.checkQuorum,
         readOnly: options.readOnly,
         leaseDriftTicks: options.leaseDriftTicks,
+        forwardProposals: options.forwardProposals,
       },
       initial,
     );
@@ -213,11 +224,34 @@ export class RaftNode<R = unknown> extends EventEmitter {
     if (command.length > COMMAND_BYTES_MAX) {
       throw new RaftBadRequestError(`command of ${command.length} bytes exceeds ${COMMAND_BYTES_MAX}`);
     }
-    if (this.proposals.size >= PENDING_OPERATIONS_MAX) {
+    if (this.proposals.size + this.forwarded.size >= PENDING_OPERATIONS_MAX) {
       throw new RaftError(RaftErrors.overloaded, `${PENDING_OPERATIONS_MAX} proposals already pending`);
     }
-    const result = this.raft.propose(command);
-    return this.track(result, options.timeoutMs);
+    if (this.raft.role === 'leader')
+      return this.track(this.raft.propose(wrapCommand(command)), options.timeoutMs);
+    return this.forward(command, options.timeoutMs ?? OPERATION_TIMEOUT_DEFAULT_MS);
+  }
+
+  /**
+   * A follower's proposal goes to the leader inside a Raft message; this node answers when it
+   * applies the tagged entry. If it applies an entry of a later term first, the leader never
+   * appended it (it appends only in the term the proposal was sent in: Raft.forwardProposal),
+   * so the proposal is refused as not committed, and the caller may safely retry.
+   */
+  private forward(command: Uint8Array, timeoutMs: number): Promise<ProposeOutcome<R>> {
+    const tag = this.tagger.next();
+    const sent = this.raft.forwardProposal(wrapCommand(command, tag));
+    if (!sent.ok) throw this.notLeader();
+    const key = tagKey(tag);
+    const promise = new Promise<ProposeOutcome<R>>((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => {
+        this.forwarded.delete(key);
+        reject(new RaftTimeoutError(`proposal forwarded to ${sent.leaderId}`, timeoutMs));
+      }, timeoutMs);
+      this.forwarded.set(key, { resolve, reject, timer, term: sent.term });
+    });
+    this.kick();
+    return promise;
   }
 
   async readIndex(options: { timeoutMs?: number } = {}): Promise<number> {
@@ -347,6 +381,11 @@ export class RaftNode<R = unknown> extends EventEmitter {
       r.reject(stopped);
     }
     this.reads.clear();
+    for (const f of this.forwarded.values()) {
+      f.timer.cancel();
+      f.reject(stopped);
+    }
+    this.forwarded.clear();
     for (const s of this.snapshotRequests) s.reject(stopped);
     this.snapshotRequests = [];
     await this.transport.close();
@@ -465,7 +504,14 @@ export class RaftNode<R = unknown> extends EventEmitter {
     // durable, and refuses this order whenever the Ready changes the term or the vote.
     const sendFirst = this.raft.canSendBeforePersist(rd);
     if (sendFirst) this.sendReady(rd);
+    this.stats.readies++;
+    this.stats.messagesSent += rd.messages.length;
+    this.stats.entriesApplied += rd.committedEntries.length;
     if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
+      if (rd.entries.length > 0) {
+        this.stats.logWrites++;
+        this.stats.entriesWritten += rd.entries.length;
+      }
       await this.storage.save({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
     }
     // 2. Send.
@@ -484,8 +530,18 @@ export class RaftNode<R = unknown> extends EventEmitter {
           p.reject(new ProposalDroppedError(`index ${index} was replaced by a snapshot; outcome unknown`));
         }
       }
+      // A forwarded proposal of the snapshot's term or older is inside it or lost: unknown.
+      for (const [key, p] of this.forwarded) {
+        if (p.term <= rd.snapshot.meta.term) {
+          this.forwarded.delete(key);
+          p.timer.cancel();
+          p.reject(new ProposalDroppedError('replaced by a snapshot before it was seen; outcome unknown'));
+        }
+      }
     }
     await this.applyCommitted(rd.committedEntries);
+    const lastApplied = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastApplied && this.forwarded.size > 0) this.settleForwarded(lastApplied.term);
     for (const rs of rd.readStates) {
       const r = this.reads.get(rs.context);
       if (r) r.index = rs.index;
@@ -534,29 +590,41 @@ export class RaftNode<R = unknown> extends EventEmitter {
         run.push(e);
         runBytes += e.data.length;
       }
-      const results = await applyBatch(run.map((e) => ({ command: e.data, index: e.index, term: e.term })));
+      const unwrapped = run.map((e) => unwrapCommand(e.data));
+      const results = await applyBatch(
+        run.map((e, k) => ({
+          command: (unwrapped[k] as { command: Uint8Array }).command,
+          index: e.index,
+          term: e.term,
+        })),
+      );
       if (!Array.isArray(results) || results.length !== run.length) {
         const count = Array.isArray(results) ? results.length : 'no';
         assert(false, `applyBatch returned ${count} results for ${run.length} commands`);
       }
-      for (let k = 0; k < run.length; k++) this.finishApply(run[k] as Entry, results[k] as R);
+      for (let k = 0; k < run.length; k++)
+        this.finishApply(run[k] as Entry, results[k] as R, (unwrapped[k] as { tag: string }).tag);
     }
   }
 
   private async applyEntry(e: Entry): Promise<void> {
     if (e.index <= this.appliedIndex) return;
     let result: unknown;
-    if (e.type === 'normal') result = await this.sm.apply(e.data, { index: e.index, term: e.term });
-    else if (e.type === 'conf') {
+    let tag = '';
+    if (e.type === 'normal') {
+      const unwrapped = unwrapCommand(e.data);
+      tag = unwrapped.tag;
+      result = await this.sm.apply(unwrapped.command, { index: e.index, term: e.term });
+    } else if (e.type === 'conf') {
       const cc = decodeConfChange(e.data);
       this.logger?.info({ change: cc, index: e.index }, 'raft membership changed');
       this.updatePeers();
     }
-    this.finishApply(e, result as R);
+    this.finishApply(e, result as R, tag);
   }
 
   /** Marks `e` applied and answers its proposer (if it was proposed here, in that term). */
-  private finishApply(e: Entry, result: R): void {
+  private finishApply(e: Entry, result: R, tag: string): void {
     // (The message is built only on failure: this runs once per committed entry.)
     if (e.index <= this.appliedIndex)
       assert(false, `entry ${e.index} applied twice (at ${this.appliedIndex})`);
@@ -567,7 +635,30 @@ export class RaftNode<R = unknown> extends EventEmitter {
       this.proposals.delete(e.index);
       pending.timer.cancel();
       if (pending.term === e.term) pending.resolve({ index: e.index, term: e.term, result });
-      else pending.reject(new ProposalDroppedError(`index ${e.index} was taken by term ${e.term}`));
+      else pending.reject(new ProposalNotCommittedError(`index ${e.index} was taken by term ${e.term}`));
+    }
+    if (tag !== '') {
+      const mine = this.forwarded.get(tag);
+      if (mine) {
+        this.forwarded.delete(tag);
+        mine.timer.cancel();
+        mine.resolve({ index: e.index, term: e.term, result });
+      }
+    }
+  }
+
+  /** Refuses forwarded proposals that can no longer commit: an entry of a later term is applied. */
+  private settleForwarded(appliedTerm: number): void {
+    for (const [key, p] of this.forwarded) {
+      if (p.term < appliedTerm) {
+        this.forwarded.delete(key);
+        p.timer.cancel();
+        p.reject(
+          new ProposalNotCommittedError(
+            `forwarded in term ${p.term}; term ${appliedTerm} is applied without it`,
+          ),
+        );
+      }
     }
   }
 

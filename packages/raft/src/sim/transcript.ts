@@ -66,6 +66,8 @@ export function formatMessage(m: Message): string {
       return `${head} read=${m.context} index=${m.index}`;
     case 'timeoutNow':
       return head;
+    case 'prop':
+      return `${head} entries=[${m.entries.map((e) => dec.decode(e.data)).join(', ')}]`;
   }
 }
 

@@ -23,6 +23,7 @@ const MESSAGE_TYPE_CODES: readonly MessageType[] = [
   'timeoutNow',
   'readIndex',
   'readIndexResp',
+  'prop',
 ];
 const ENTRY_TYPE_CODES: readonly EntryType[] = ['normal', 'noop', 'conf'];
 const MESSAGE_CODE = new Map(MESSAGE_TYPE_CODES.map((t, i) => [t, i]));

@@ -18,6 +18,7 @@ const MESSAGE_TYPES = new Set<MessageType>([
   'timeoutNow',
   'readIndex',
   'readIndexResp',
+  'prop',
 ]);
 const ENTRY_TYPES = new Set<EntryType>(['normal', 'noop', 'conf']);
 export const NODE_ID_LENGTH_MAX = 128;
