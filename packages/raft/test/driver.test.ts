@@ -5,6 +5,7 @@ import {
   LocalNetwork,
   MemoryStorage,
   NotLeaderError,
+  ProposalNotCommittedError,
   RaftBadRequestError,
   RaftNode,
   RaftStoppedError,
@@ -29,6 +30,7 @@ async function startNode(
     snapshotEntries?: number;
     storage?: MemoryStorage;
     readOnly?: 'safe' | 'lease';
+    forwardProposals?: boolean;
   } = {},
 ): Promise<TestNode> {
   const machine = new KvMachine();
@@ -44,13 +46,18 @@ async function startNode(
     electionTicks: 10,
     snapshotEntries: options.snapshotEntries,
     readOnly: options.readOnly,
+    forwardProposals: options.forwardProposals,
     seed: id.charCodeAt(1),
   });
   running.push(node);
   return { node, machine, storage };
 }
 
-async function startCluster(net: LocalNetwork, ids: string[], opts: { snapshotEntries?: number } = {}) {
+async function startCluster(
+  net: LocalNetwork,
+  ids: string[],
+  opts: { snapshotEntries?: number; forwardProposals?: boolean } = {},
+) {
   const members = ids.map((id) => ({ id }));
   const nodes = await Promise.all(ids.map((id) => startNode(net, id, members, opts)));
   await until('a leader', () => nodes.some((n) => n.node.isLeader));
@@ -100,6 +107,50 @@ describe('RaftNode driver', () => {
     expect(err).toBeInstanceOf(NotLeaderError);
     expect(err.leaderId).toBe(leader.node.id);
     expect(err.retriable).toBe(true);
+  });
+
+  it('with forwardProposals, followers propose too: the leader gets the command in a message, each proposer gets its own result', async () => {
+    const nodes = await startCluster(new LocalNetwork(), ['n1', 'n2', 'n3'], { forwardProposals: true });
+    const leader = leaderOf(nodes);
+    await until('followers know the leader', () =>
+      nodes.every((n) => n.node.status().leaderId === leader.node.id),
+    );
+    const [a, b] = nodes.filter((n) => n !== leader) as [TestNode, TestNode];
+    // Interleaved writes to one key from all three nodes: each result is the value it replaced,
+    // so the results chain through the log order whatever node proposed them.
+    const outcomes = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => [a, b, leader][i % 3]!.node.propose(cmd(`k=${i}`))),
+    );
+    const byIndex = outcomes
+      .map((o, i) => ({ index: o.index, value: String(i), previous: o.result }))
+      .sort((x, y) => x.index - y.index);
+    for (let k = 1; k < byIndex.length; k++) expect(byIndex[k]!.previous).toBe(byIndex[k - 1]!.value);
+    expect(new Set(outcomes.map((o) => o.index)).size).toBe(30);
+    const last = byIndex.at(-1)!.value;
+    await until('all apply', () => nodes.every((n) => n.machine.data.get('k') === last));
+  });
+
+  it('a forwarded proposal the leader never got is refused as not committed once a later term applies', async () => {
+    const net = new LocalNetwork();
+    const ids = ['n1', 'n2', 'n3'];
+    const nodes = await startCluster(net, ids, { forwardProposals: true });
+    const leader = leaderOf(nodes);
+    await until('followers know the leader', () =>
+      nodes.every((n) => n.node.status().leaderId === leader.node.id),
+    );
+    const follower = nodes.find((n) => n !== leader) as TestNode;
+    net.isolate(leader.node.id, ids); // the proposal below is lost on the way
+    const started = performance.now();
+    const lost = await follower.node.propose(cmd('x=lost'), { timeoutMs: 20_000 }).catch((e) => e);
+    expect(lost).toBeInstanceOf(ProposalNotCommittedError);
+    expect(lost.retriable).toBe(true);
+    // Refused when the next term's entries applied (an election, ~100-200 ms here), not at the timeout.
+    expect(performance.now() - started).toBeLessThan(10_000);
+    const retried = await follower.node.propose(cmd('x=kept'), { timeoutMs: 5_000 });
+    expect(retried.result).toBeNull();
+    expect(follower.machine.data.get('x')).toBe('kept');
+    net.heal();
+    await until('the old leader catches up', () => leader.machine.data.get('x') === 'kept');
   });
 
   it('readIndex on a follower waits until the write is applied there (linearizable read)', async () => {
