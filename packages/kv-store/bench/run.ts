@@ -98,26 +98,22 @@ interface Row {
   etcd: Cell | null;
 }
 
-async function benchSystem(system: System): Promise<Map<string, Cell>> {
-  const results = new Map<string, Cell>();
-  // Fill the key space so that every read finds a value, then warm up.
+/** Fills the key space so that every read finds a value, then warms the system up. */
+async function prepare(system: System): Promise<void> {
   const fill = Array.from({ length: KEYS }, (_, k) =>
     system.put(system.urls[k % system.urls.length] as string, `key${k}`, value),
   );
   const fillFailures = await sendAll(fill, 16);
   if (fillFailures > 0) throw new Error(`${system.name}: ${fillFailures} of ${KEYS} fill writes failed`);
   await measure(system, 'mixed', 16, WARMUP_MS);
-  for (const workload of WORKLOADS) {
-    for (const clients of CLIENTS) {
-      if (!wanted(workload, clients)) continue;
-      const r = await measure(system, workload, clients, CELL_MS);
-      results.set(`${workload}/${clients}`, r);
-      console.log(
-        `${system.name.padEnd(16)} ${workload.padEnd(5)} c=${String(clients).padEnd(3)} ${r.opsPerSecond.toFixed(0).padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  cpu ${r.cpuUsPerOp?.toFixed(0) ?? 'n/a'} us/op  errors ${r.errors} ${JSON.stringify(r.errorKinds)}`,
-      );
-    }
-  }
-  return results;
+}
+
+async function measureCell(system: System, workload: Workload, clients: number): Promise<Cell> {
+  const r = await measure(system, workload, clients, CELL_MS);
+  console.log(
+    `${system.name.padEnd(16)} ${workload.padEnd(5)} c=${String(clients).padEnd(3)} ${r.opsPerSecond.toFixed(0).padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  cpu ${r.cpuUsPerOp?.toFixed(0) ?? 'n/a'} us/op  errors ${r.errors} ${JSON.stringify(r.errorKinds)}`,
+  );
+  return r;
 }
 
 const fmt = (r: Cell | null | undefined, f: (r: Cell) => string) => (r ? f(r) : 'n/a');
@@ -132,47 +128,45 @@ async function main(): Promise<void> {
         '  apt-get update && apt-get install -y etcd-server\nand run the bench again.',
     );
   }
+  // Both clusters run side by side and take turns cell by cell, so that a machine whose speed
+  // drifts (a shared VM does) weighs on both sides of each ratio alike. The idle one only
+  // exchanges heartbeats meanwhile.
   const ours = await startKvStore();
-  let oursResults: Map<string, Cell>;
-  let oursFailover: number[];
+  const peer = etcd
+    ? await startEtcd(etcd).catch(async (error) => {
+        await ours.close();
+        throw error;
+      })
+    : null;
+  const etcdName = peer?.name ?? 'etcd (not installed)';
+  const rows: Row[] = [];
+  let oursFailover: number[] = [];
+  let etcdFailover: number[] | null = null;
   try {
-    oursResults = await benchSystem(ours);
-    oursFailover = skipFailover ? [] : await failover(ours);
+    await prepare(ours);
+    if (peer) await prepare(peer);
+    for (const workload of WORKLOADS)
+      for (const clients of CLIENTS) {
+        if (!wanted(workload, clients)) continue;
+        const oursCell = await measureCell(ours, workload, clients);
+        const etcdCell = peer ? await measureCell(peer, workload, clients) : null;
+        rows.push({ workload, clients, ours: oursCell, etcd: etcdCell });
+      }
+    if (!skipFailover) {
+      oursFailover = await failover(ours);
+      if (peer) etcdFailover = await failover(peer);
+    }
   } finally {
     await ours.close();
+    await peer?.close();
   }
-  let etcdResults: Map<string, Cell> | null = null;
-  let etcdFailover: number[] | null = null;
-  let etcdName = 'etcd (not installed)';
-  if (etcd) {
-    const peer = await startEtcd(etcd);
-    etcdName = peer.name;
-    try {
-      etcdResults = await benchSystem(peer);
-      etcdFailover = skipFailover ? [] : await failover(peer);
-    } finally {
-      await peer.close();
-    }
-  }
-  const rows: Row[] = [];
-  for (const workload of WORKLOADS)
-    for (const clients of CLIENTS) {
-      if (!wanted(workload, clients)) continue;
-      rows.push({
-        workload,
-        clients,
-        ours: oursResults.get(`${workload}/${clients}`)!,
-        etcd: etcdResults?.get(`${workload}/${clients}`) ?? null,
-      });
-    }
-
   const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
   const median = (xs: number[] | null) =>
     xs?.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : Number.NaN;
   const lines = [
     `# kv-store vs ${etcdName} — ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`,
     '',
-    `Machine: ${machine}. Loopback, 3 members each, fsync on commit, ${VALUE_BYTES}-byte values, ${KEYS} keys, keep-alive HTTP, clients spread over all members, ${CELL_MS / 1000} s per cell. Reads are linearizable on both (ReadIndex; etcd's default range). CPU µs/op: user + system time of all three members per successful operation (the load generator not included).`,
+    `Machine: ${machine}. Loopback, 3 members each, fsync on commit, ${VALUE_BYTES}-byte values, ${KEYS} keys, keep-alive HTTP, clients spread over all members, ${CELL_MS / 1000} s per cell, the two systems taking turns cell by cell. Reads are linearizable on both (ReadIndex; etcd's default range). CPU µs/op: user + system time of all three members per successful operation (the load generator not included).`,
     '',
     '| workload | clients | kv-store ops/s | p50 ms | p99 ms | CPU µs/op | etcd ops/s | p50 ms | p99 ms | CPU µs/op | ratio (ours/etcd) |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
