@@ -72,33 +72,40 @@ async function checkRun(
 /**
  * Canary: the same history plus one stale read (a value that a later acknowledged put, begun
  * after it completed, overwrote) must be rejected, or the check above proves nothing.
+ * Refuting a history means exhausting every order of the operations before the bad read, which
+ * explodes with unknown-outcome operations; so the stale read goes in right after the earliest
+ * overwrite, where few operations precede it, and only that key's operations are checked (keys
+ * are independent registers). Values are unique per put, so nothing else could explain it.
  */
 function expectCanaryCaught(history: HistoryEvent[]): void {
   const puts = toOperations(history).filter((op) => op.f === 'put' && op.status === 'ok');
-  // Refuting a history means exhausting every order of its unknown-outcome operations, which
-  // grows fast with their number: plant the stale read on the key that has the fewest.
-  const unknownPerKey = new Map<unknown, number>();
-  for (const e of history)
-    if (e.type === 'info') unknownPerKey.set(e.key, (unknownPerKey.get(e.key) ?? 0) + 1);
-  const candidates = puts
-    .filter((a) => puts.some((b) => b.key === a.key && b.invokeMs > a.completeMs))
-    .sort((a, b) => (unknownPerKey.get(a.key) ?? 0) - (unknownPerKey.get(b.key) ?? 0));
-  const stale = candidates[0];
-  if (!stale) return;
-  const endMs = history.at(-1)?.timeMs ?? 0;
+  let best: { stale: (typeof puts)[number]; afterMs: number } | null = null;
+  for (const b of puts) {
+    const a = puts.find((x) => x.key === b.key && x.completeMs < b.invokeMs && x.input !== b.input);
+    if (a && (best === null || b.completeMs < best.afterMs)) best = { stale: a, afterMs: b.completeMs };
+  }
+  if (!best) return;
+  const { stale, afterMs } = best;
   const canary: HistoryEvent[] = [
-    // Keys are independent registers: that key's operations alone decide the verdict.
     ...history.filter((e) => e.key === stale.key),
-    { process: 999_999, type: 'invoke', f: 'get', key: stale.key as string, value: null, timeMs: endMs + 1 },
+    {
+      process: 999_999,
+      type: 'invoke',
+      f: 'get',
+      key: stale.key as string,
+      value: null,
+      timeMs: afterMs + 0.001,
+    },
     {
       process: 999_999,
       type: 'ok',
       f: 'get',
       key: stale.key as string,
       value: stale.input,
-      timeMs: endMs + 2,
+      timeMs: afterMs + 0.002,
     },
   ];
+  canary.sort((x, y) => x.timeMs - y.timeMs);
   const verdict = checkLinearizable(canary, createKvModel({ initialValue: null }), {
     timeoutMs: 60_000,
   }).verdict;
