@@ -72,6 +72,11 @@ export class KvMetrics {
       'Raft messages handed to the transport',
       (s) => s.messagesSent,
     );
+    raftCounter(
+      'kv_raft_read_rounds_total',
+      'ReadIndex rounds this node started (concurrent reads share one)',
+      (s) => s.readRounds,
+    );
     new Gauge({
       name: 'kv_applied_index',
       help: 'Last log index applied to the state machine',

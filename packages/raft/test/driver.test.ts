@@ -164,6 +164,23 @@ describe('RaftNode driver', () => {
     expect(follower.machine.data.get('x')).toBe('1');
   });
 
+  it('concurrent reads share ReadIndex rounds, and each still sees every write completed before it began', async () => {
+    const nodes = await startCluster(new LocalNetwork(), ['n1', 'n2', 'n3']);
+    const leader = leaderOf(nodes);
+    await until('followers know the leader', () =>
+      nodes.every((n) => n.node.status().leaderId === leader.node.id),
+    );
+    const follower = nodes.find((n) => n !== leader) as TestNode;
+    const written = await leader.node.propose(cmd('r=1'));
+    const roundsBefore = follower.node.stats.readRounds;
+    const indexes = await Promise.all(Array.from({ length: 200 }, () => follower.node.readIndex()));
+    for (const index of indexes) expect(index).toBeGreaterThanOrEqual(written.index);
+    expect(follower.machine.data.get('r')).toBe('1');
+    const rounds = follower.node.stats.readRounds - roundsBefore;
+    expect(rounds).toBeGreaterThan(0);
+    expect(rounds).toBeLessThan(20);
+  });
+
   it('lease reads answer on the leader without waiting for a heartbeat round', async () => {
     const net = new LocalNetwork();
     const members = ['n1', 'n2', 'n3'].map((id) => ({ id }));

@@ -37,6 +37,7 @@ export interface RaftBatchStats {
   entriesWritten: number;
   entriesApplied: number;
   messagesSent: number;
+  readRounds: number;
 }
 
 export interface ConsensusNode {

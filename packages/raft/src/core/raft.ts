@@ -221,12 +221,15 @@ export class Raft {
    * still leads `term` (see stepProp), so if it is ever committed, its entry carries `term`:
    * once the proposer sees a later term's entry applied without it, it was dropped for good.
    */
-  forwardProposal(data: Uint8Array): { ok: true; term: number; leaderId: NodeId } | { ok: false } {
+  forwardProposal(
+    data: Uint8Array,
+  ): { ok: true; term: number; leaderId: NodeId; message: Message } | { ok: false } {
     if (!this.forwardProposals || this.role !== 'follower' || this.leaderId === null) return { ok: false };
     const m = this.message('prop', this.leaderId);
     m.entries = [{ index: 1, term: 0, type: 'normal', data }];
-    this.send(m);
-    return { ok: true, term: this.term, leaderId: this.leaderId };
+    // Handed to the caller rather than queued for the next Ready: a proposal promises nothing
+    // about this node's disk, so it need not wait for the Ready's write to leave.
+    return { ok: true, term: this.term, leaderId: this.leaderId, message: m };
   }
 
   propose(data: Uint8Array, type: EntryType = 'normal'): ProposeResult {

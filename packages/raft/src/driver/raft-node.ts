@@ -7,7 +7,13 @@
 // once and their effects go out with the next Ready. This is what the kv-store uses (API.md).
 import { EventEmitter } from 'node:events';
 import { assert, randomSeed, SeededRandom, SystemClock, type TimerClock } from '@ddia/common';
-import { bootstrapState, Raft, type RaftInitialState, type RaftStatusCore } from '../core/raft.js';
+import {
+  bootstrapState,
+  ELECTION_TICKS_DEFAULT,
+  Raft,
+  type RaftInitialState,
+  type RaftStatusCore,
+} from '../core/raft.js';
 import type { ConfChange, Entry, Message, NodeId, Ready, Snapshot } from '../core/types.js';
 import { decodeConfChange } from '../core/types.js';
 import {
@@ -120,13 +126,21 @@ export class RaftNode<R = unknown> extends EventEmitter {
   private readonly clock: TimerClock;
   private readonly tickMs: number;
   private readonly snapshotEntries: number;
+  private readonly readRoundTimeoutMs: number;
   private readonly logger: Logger | undefined;
 
   private appliedIndex: number;
   private running = false;
   private stopped = false;
   /** Counters for metrics: how well work is batched (entries per log write, per Ready). */
-  readonly stats = { readies: 0, logWrites: 0, entriesWritten: 0, entriesApplied: 0, messagesSent: 0 };
+  readonly stats = {
+    readies: 0,
+    logWrites: 0,
+    entriesWritten: 0,
+    entriesApplied: 0,
+    messagesSent: 0,
+    readRounds: 0,
+  };
   private cycle: Promise<void> | null = null;
   private kickPending = false;
   private ticker: { cancel(): void } | null = null;
@@ -134,9 +148,14 @@ export class RaftNode<R = unknown> extends EventEmitter {
   /** Proposals this follower forwarded to the leader, by tag (proposal-tag.ts). */
   private readonly forwarded = new Map<string, PendingProposal<R>>();
   private readonly tagger = new ProposalTagger();
+  private outgoingProps: Message[] = [];
   private readonly reads = new Map<string, Waiter<number> & { index: number }>();
   private readonly appliedWaiters: { index: number; resolve(): void }[] = [];
   private readSeq = 0;
+  /** Reads waiting for the next ReadIndex round, and the round in flight (see readIndex). */
+  private readQueue: string[] = [];
+  private readRound: { context: string; ids: string[]; startedMs: number } | null = null;
+  private readRoundSeq = 0;
   private snapshotRequests: {
     resolve(v: { index: number; term: number }): void;
     reject(err: unknown): void;
@@ -155,6 +174,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
     this.clock = options.clock ?? new SystemClock();
     this.tickMs = options.tickMs ?? TICK_MS_DEFAULT;
     this.snapshotEntries = options.snapshotEntries ?? SNAPSHOT_ENTRIES_DEFAULT;
+    this.readRoundTimeoutMs = this.tickMs * (options.electionTicks ?? ELECTION_TICKS_DEFAULT);
     this.logger = options.logger;
     this.raft = new Raft(
       {
@@ -242,6 +262,15 @@ export class RaftNode<R = unknown> extends EventEmitter {
     const tag = this.tagger.next();
     const sent = this.raft.forwardProposal(wrapCommand(command, tag));
     if (!sent.ok) throw this.notLeader();
+    // Proposals of one event-loop turn leave together, at once: not behind a Ready's fsync.
+    this.outgoingProps.push(sent.message);
+    if (this.outgoingProps.length === 1) {
+      setImmediate(() => {
+        const props = this.outgoingProps;
+        this.outgoingProps = [];
+        if (this.running) this.transport.send(props);
+      });
+    }
     const key = tagKey(tag);
     const promise = new Promise<ProposeOutcome<R>>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
@@ -254,20 +283,55 @@ export class RaftNode<R = unknown> extends EventEmitter {
     return promise;
   }
 
+  /**
+   * Linearizable read barrier. Reads share ReadIndex rounds, as etcd's read loop does: every
+   * read that arrives while no round is in flight goes into the next one, so a thousand
+   * concurrent reads cost one heartbeat round, not a thousand. A read never joins a round that
+   * started before it (that round's index could miss a write the read must see).
+   */
   async readIndex(options: { timeoutMs?: number } = {}): Promise<number> {
     this.checkRunning();
-    const context = `${this.id}:${++this.readSeq}`;
-    if (!this.raft.readIndex(context)) throw this.notLeader();
+    if (this.raft.role !== 'leader' && this.raft.leaderId === null) throw this.notLeader();
+    const id = String(++this.readSeq);
     const timeoutMs = options.timeoutMs ?? OPERATION_TIMEOUT_DEFAULT_MS;
     const promise = new Promise<number>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
-        this.reads.delete(context);
+        this.reads.delete(id);
         reject(new RaftTimeoutError('read index', timeoutMs));
       }, timeoutMs);
-      this.reads.set(context, { resolve, reject, timer, index: -1 });
+      this.reads.set(id, { resolve, reject, timer, index: -1 });
     });
+    this.readQueue.push(id);
+    this.startReadRound();
     this.kick();
     return promise;
+  }
+
+  /** Starts a ReadIndex round for the queued reads unless one is in flight and still fresh. */
+  private startReadRound(): void {
+    if (this.readRound) {
+      // A round lost with its leader (or its messages) would hold every later read: after an
+      // election timeout, its reads go into a new round.
+      if (this.clock.nowMs() - this.readRound.startedMs < this.readRoundTimeoutMs) return;
+      this.readQueue = [...this.readRound.ids, ...this.readQueue];
+      this.readRound = null;
+    }
+    const ids = this.readQueue.filter((id) => this.reads.has(id));
+    this.readQueue = [];
+    if (ids.length === 0) return;
+    const context = `${this.id}:r${++this.readRoundSeq}`;
+    if (!this.raft.readIndex(context)) {
+      const err = this.notLeader();
+      for (const id of ids) {
+        const r = this.reads.get(id);
+        this.reads.delete(id);
+        r?.timer.cancel();
+        r?.reject(err);
+      }
+      return;
+    }
+    this.readRound = { context, ids, startedMs: this.clock.nowMs() };
+    this.stats.readRounds++;
   }
 
   status(): RaftStatus {
@@ -381,6 +445,8 @@ export class RaftNode<R = unknown> extends EventEmitter {
       r.reject(stopped);
     }
     this.reads.clear();
+    this.readQueue = [];
+    this.readRound = null;
     for (const f of this.forwarded.values()) {
       f.timer.cancel();
       f.reject(stopped);
@@ -449,6 +515,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
     this.ticker = this.clock.setTimeout(() => {
       if (!this.running) return;
       this.raft.tick();
+      if (this.readRound) this.startReadRound();
       this.kick();
       this.scheduleTick();
     }, this.tickMs);
@@ -547,10 +614,15 @@ export class RaftNode<R = unknown> extends EventEmitter {
     }
     await this.applyAndSettle(splitAt > 0 ? rd.committedEntries.slice(splitAt) : rd.committedEntries);
     for (const rs of rd.readStates) {
-      const r = this.reads.get(rs.context);
-      if (r) r.index = rs.index;
+      if (this.readRound?.context !== rs.context) continue; // an abandoned round
+      for (const id of this.readRound.ids) {
+        const r = this.reads.get(id);
+        if (r) r.index = rs.index;
+      }
+      this.readRound = null;
     }
     this.raft.advance(rd);
+    if (this.readQueue.length > 0 || this.readRound) this.startReadRound();
     this.settleReads();
     this.settleAppliedWaiters();
     if (rd.softState.leaderId !== this.lastLeader) {
