@@ -149,22 +149,20 @@ export async function startKvNode(config: KvConfig, hooks: KvNodeHooks = {}): Pr
       },
       // A Ready's run of committed commands in one atomic store batch (one WAL write, not one
       // per command); the metric still counts every command.
-      applyBatch: process.env.NO_BATCH
-        ? undefined
-        : async (commands) => {
-            const outcomes = await machine.applyBatch(commands);
-            for (let i = 0; i < commands.length; i++) {
-              const outcome = outcomes[i] as ApplyOutcome;
-              const result = outcome.result;
-              // An executed write names its op; only the others need the command decoded again.
-              const op =
-                !outcome.duplicate && result.status === 'ok'
-                  ? result.op
-                  : decodeCommand((commands[i] as (typeof commands)[number]).command).op;
-              metrics.applied.inc({ op, status: outcome.duplicate ? 'duplicate' : result.status });
-            }
-            return outcomes;
-          },
+      applyBatch: async (commands) => {
+        const outcomes = await machine.applyBatch(commands);
+        for (let i = 0; i < commands.length; i++) {
+          const outcome = outcomes[i] as ApplyOutcome;
+          const result = outcome.result;
+          // An executed write names its op; only the others need the command decoded again.
+          const op =
+            !outcome.duplicate && result.status === 'ok'
+              ? result.op
+              : decodeCommand((commands[i] as (typeof commands)[number]).command).op;
+          metrics.applied.inc({ op, status: outcome.duplicate ? 'duplicate' : result.status });
+        }
+        return outcomes;
+      },
       snapshot: () => machine.snapshot(),
       restore: (data, meta) => machine.restore(data, meta),
     },

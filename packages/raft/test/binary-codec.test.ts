@@ -9,25 +9,15 @@ import {
   encodeMessages,
   FRAME_HEADER_BYTES,
   FrameReader,
+  MESSAGE_TYPES,
   type Message,
   type MessageType,
   RaftBadRequestError,
   sealFrame,
 } from '../src/index.js';
 
-const TYPES: MessageType[] = [
-  'preVote',
-  'preVoteResp',
-  'vote',
-  'voteResp',
-  'app',
-  'appResp',
-  'heartbeat',
-  'heartbeatResp',
-  'timeoutNow',
-  'readIndex',
-  'readIndexResp',
-];
+/** Snapshots never travel on the message stream; every other type does. */
+const TYPES = MESSAGE_TYPES.filter((t): t is Exclude<MessageType, 'snap'> => t !== 'snap');
 const index = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const nodeId = fc.string({ minLength: 1, maxLength: 20 });
 

@@ -39,7 +39,7 @@ export interface LogOptions {
    * running during the disk write. 'inline': written with write(2) on the calling thread,
    * blocking it for the fsync: no hand-off to a pool thread and back (two context switches
    * and a wake-up per batch), which costs more than the wait on a small, busy machine. Raft's
-   * storage uses 'inline' for that reason (see raft's README, "What a write costs").
+   * storage uses 'inline' for that reason (see the kv-store README, "What a write costs").
    */
   io?: 'pool' | 'inline';
 }
@@ -48,7 +48,6 @@ export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
 export const FSYNC_INTERVAL_DEFAULT_MS = 100;
 /** The most bytes one group-commit write gathers; more waits for the next write. */
 export const GROUP_BYTES_MAX = 8 * 1024 * 1024;
-const SEGMENT_NAME = SEGMENT_FILE_NAME;
 /** Present only while a reset is under way: holds the index the log restarts at. */
 const RESET_FILE = 'RESET';
 
@@ -131,8 +130,6 @@ function openFlags(fsync: FsyncPolicy, create: boolean): number {
   return constants.O_RDWR | sync | (create ? constants.O_CREAT | constants.O_TRUNC : 0);
 }
 
-const segmentName = segmentFileName;
-
 export class Log {
   private segments: Segment[] = [];
   private queue: Op[] = [];
@@ -177,13 +174,13 @@ export class Log {
     const resetTo = await readResetMarker(options.dir);
     if (resetTo !== null)
       await (await finishReset(options.dir, resetTo, options.fsync ?? 'group')).handle.close();
-    const names = (await readdir(options.dir)).filter((n) => SEGMENT_NAME.test(n)).sort();
+    const names = (await readdir(options.dir)).filter((n) => SEGMENT_FILE_NAME.test(n)).sort();
     const segments: Segment[] = [];
     const recovery: LogRecovery = { tornTailBytes: 0, segments: names.length, records: 0 };
     try {
       for (let i = 0; i < names.length; i++) {
         const name = names[i]!;
-        const firstIndex = Number(SEGMENT_NAME.exec(name)![1]);
+        const firstIndex = Number(SEGMENT_FILE_NAME.exec(name)![1]);
         const prev = segments[segments.length - 1];
         if (prev && prev.firstIndex + prev.offsets.length !== firstIndex) {
           throw new CorruptLogError(
@@ -613,7 +610,7 @@ async function readResetMarker(dir: string): Promise<number | null> {
 
 /** Deletes every segment, creates an empty one starting at `nextIndex`, then drops the marker. */
 async function finishReset(dir: string, nextIndex: number, fsync: FsyncPolicy): Promise<Segment> {
-  for (const name of await readdir(dir)) if (SEGMENT_NAME.test(name)) await unlink(join(dir, name));
+  for (const name of await readdir(dir)) if (SEGMENT_FILE_NAME.test(name)) await unlink(join(dir, name));
   const fresh = await createSegment(dir, nextIndex, fsync);
   await unlink(join(dir, RESET_FILE));
   await fsyncDir(dir);
@@ -636,7 +633,7 @@ async function writeFully(handle: FileHandle, buffer: Buffer, position: number):
 }
 
 async function createSegment(dir: string, firstIndex: number, fsync: FsyncPolicy): Promise<Segment> {
-  const path = join(dir, segmentName(firstIndex));
+  const path = join(dir, segmentFileName(firstIndex));
   const handle = await open(path, openFlags(fsync, true));
   await handle.sync();
   await fsyncDir(dir);

@@ -3,9 +3,12 @@
 
 export type NodeId = string;
 
+/** Entry types in wire and disk order (the type byte is the position). */
+export const ENTRY_TYPES = ['normal', 'noop', 'conf'] as const;
+
 /** 'normal' carries an application command; 'noop' is the entry a new leader appends in its
  *  own term (§5.4.2, §8); 'conf' carries a membership change (dissertation §4.1). */
-export type EntryType = 'normal' | 'noop' | 'conf';
+export type EntryType = (typeof ENTRY_TYPES)[number];
 
 export interface Entry {
   index: number;
@@ -53,21 +56,26 @@ export interface HardState {
   commit: number;
 }
 
-export type MessageType =
-  | 'preVote'
-  | 'preVoteResp'
-  | 'vote'
-  | 'voteResp'
-  | 'app'
-  | 'appResp'
-  | 'heartbeat'
-  | 'heartbeatResp'
-  | 'snap'
-  | 'timeoutNow'
-  | 'readIndex'
-  | 'readIndexResp'
+/** Every message type, in wire order: the peer stream's type byte is the position here, so
+ *  new types are appended, never inserted (a mixed-version cluster must agree). */
+export const MESSAGE_TYPES = [
+  'preVote',
+  'preVoteResp',
+  'vote',
+  'voteResp',
+  'app',
+  'appResp',
+  'heartbeat',
+  'heartbeatResp',
+  'snap',
+  'timeoutNow',
+  'readIndex',
+  'readIndexResp',
   /** A follower forwarding a client proposal to the leader (etcd's MsgProp). */
-  | 'prop';
+  'prop',
+] as const;
+
+export type MessageType = (typeof MESSAGE_TYPES)[number];
 
 export interface Message {
   type: MessageType;

@@ -18,14 +18,20 @@ import {
   writeVarint,
 } from '@ddia/common';
 import type { RaftInitialState } from '../core/raft.js';
-import type { Entry, EntryType, HardState, Snapshot, SnapshotMeta } from '../core/types.js';
+import {
+  ENTRY_TYPES,
+  type Entry,
+  type EntryType,
+  type HardState,
+  type Snapshot,
+  type SnapshotMeta,
+} from '../core/types.js';
 import type { RaftStorage, StorageUpdate } from './storage.js';
 
 const SNAPSHOT_MAGIC = 0x524e5350; // 'RNSP'
 const SNAPSHOT_VERSION = 1;
 const SNAPSHOT_HEADER_BYTES = 4 + 1 + 4 + 4;
-const ENTRY_TYPE_CODES: Record<EntryType, number> = { normal: 0, noop: 1, conf: 2 };
-const ENTRY_TYPES: EntryType[] = ['normal', 'noop', 'conf'];
+const ENTRY_TYPE_CODE = new Map<EntryType, number>(ENTRY_TYPES.map((t, i) => [t, i]));
 
 /** A damaged snapshot or hard-state file: the node refuses to start rather than guess. */
 export class CorruptRaftStateError extends Error {
@@ -44,13 +50,13 @@ export interface FileStorageOptions {
   segmentBytesMax?: number;
   /** How the log writes (common's LogOptions.io). Default 'inline': a Ready's entries are
    *  written and fsynced on the event loop thread, which blocks it for the fsync but skips two
-   *  thread hand-offs per Ready; measured cheaper on a 2-core machine (README, "What a write costs"). */
+   *  thread hand-offs per Ready; measured cheaper on a 2-core machine (kv-store README, "What a write costs"). */
   io?: 'pool' | 'inline';
 }
 
 export function encodeEntryRecord(e: Entry): Uint8Array {
   const out = new Uint8Array(1 + varintLength(e.term) + e.data.length);
-  out[0] = ENTRY_TYPE_CODES[e.type];
+  out[0] = ENTRY_TYPE_CODE.get(e.type) as number;
   const at = writeVarint(out, 1, e.term);
   out.set(e.data, at);
   return out;

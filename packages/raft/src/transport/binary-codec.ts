@@ -5,29 +5,20 @@
 // decode. Decoding validates every field (a peer's bytes are input): bad input is a
 // RaftBadRequestError, never an assertion. Snapshots do not use this codec (they travel in
 // chunks, see http-transport.ts).
-import type { Entry, EntryType, Message, MessageType } from '../core/types.js';
+import {
+  ENTRY_TYPES,
+  type Entry,
+  type EntryType,
+  MESSAGE_TYPES,
+  type Message,
+  type MessageType,
+} from '../core/types.js';
 import { RaftBadRequestError } from '../errors.js';
 import { CONTEXT_LENGTH_MAX, NODE_ID_LENGTH_MAX } from './codec.js';
 
-/** Wire codes; append new ones, never renumber (a mixed-version cluster must agree). */
-const MESSAGE_TYPE_CODES: readonly MessageType[] = [
-  'preVote',
-  'preVoteResp',
-  'vote',
-  'voteResp',
-  'app',
-  'appResp',
-  'heartbeat',
-  'heartbeatResp',
-  'snap',
-  'timeoutNow',
-  'readIndex',
-  'readIndexResp',
-  'prop',
-];
-const ENTRY_TYPE_CODES: readonly EntryType[] = ['normal', 'noop', 'conf'];
-const MESSAGE_CODE = new Map(MESSAGE_TYPE_CODES.map((t, i) => [t, i]));
-const ENTRY_CODE = new Map(ENTRY_TYPE_CODES.map((t, i) => [t, i]));
+// The type bytes are positions in types.ts's MESSAGE_TYPES and ENTRY_TYPES.
+const MESSAGE_CODE = new Map<MessageType, number>(MESSAGE_TYPES.map((t, i) => [t, i]));
+const ENTRY_CODE = new Map<EntryType, number>(ENTRY_TYPES.map((t, i) => [t, i]));
 
 const U8 = 1;
 const U16 = 2;
@@ -146,7 +137,7 @@ export function decodeMessages(buf: Buffer): Message[] {
   if (count > buf.length / MESSAGE_FIXED_BYTES) fail(`count ${count} does not fit in ${buf.length} bytes`);
   const messages: Message[] = [];
   for (let k = 0; k < count; k++) {
-    const type = MESSAGE_TYPE_CODES[r.u8('type')];
+    const type = MESSAGE_TYPES[r.u8('type')];
     if (type === undefined || type === 'snap') fail(`message ${k}: unknown type`);
     const rejectByte = r.u8('reject');
     if (rejectByte > 1) fail(`message ${k}: reject must be 0 or 1`);
@@ -176,7 +167,7 @@ export function decodeMessages(buf: Buffer): Message[] {
       const entry: Entry = {
         index: r.index('entry index'),
         term: r.index('entry term'),
-        type: ENTRY_TYPE_CODES[r.u8('entry type')] ?? fail(`message ${k} entry ${j}: unknown type`),
+        type: ENTRY_TYPES[r.u8('entry type')] ?? fail(`message ${k} entry ${j}: unknown type`),
         data: new Uint8Array(0),
       };
       entry.data = r.bytes(r.u32('entry length'), 'entry data');

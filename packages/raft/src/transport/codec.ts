@@ -2,25 +2,20 @@
 // snapshot bytes in base64. Chosen over a binary framing for readability with curl and in
 // logs; FORMAT.md describes it. Decoding validates every field: a peer's bytes are input, and
 // bad input is a RaftBadRequestError (400), never an assertion.
-import type { ConfState, Entry, EntryType, Message, MessageType, Snapshot } from '../core/types.js';
+import {
+  type ConfState,
+  ENTRY_TYPES,
+  type Entry,
+  type EntryType,
+  MESSAGE_TYPES,
+  type Message,
+  type MessageType,
+  type Snapshot,
+} from '../core/types.js';
 import { RaftBadRequestError } from '../errors.js';
 
-const MESSAGE_TYPES = new Set<MessageType>([
-  'preVote',
-  'preVoteResp',
-  'vote',
-  'voteResp',
-  'app',
-  'appResp',
-  'heartbeat',
-  'heartbeatResp',
-  'snap',
-  'timeoutNow',
-  'readIndex',
-  'readIndexResp',
-  'prop',
-]);
-const ENTRY_TYPES = new Set<EntryType>(['normal', 'noop', 'conf']);
+const MESSAGE_TYPE_SET = new Set<string>(MESSAGE_TYPES);
+const ENTRY_TYPE_SET = new Set<string>(ENTRY_TYPES);
 export const NODE_ID_LENGTH_MAX = 128;
 export const CONTEXT_LENGTH_MAX = 256;
 
@@ -107,13 +102,13 @@ function conf(v: unknown): ConfState {
 export function decodeMessage(raw: unknown, snapshotData?: Uint8Array): Message {
   if (typeof raw !== 'object' || raw === null) fail('not an object');
   const w = raw as Partial<WireMessage>;
-  if (!MESSAGE_TYPES.has(w.type as MessageType)) fail(`unknown type ${JSON.stringify(w.type)}`);
+  if (!MESSAGE_TYPE_SET.has(w.type as MessageType)) fail(`unknown type ${JSON.stringify(w.type)}`);
   if (!Array.isArray(w.entries)) fail('entries must be an array');
   if (typeof w.reject !== 'boolean') fail('reject must be a boolean');
   if (typeof w.context !== 'string' || w.context.length > CONTEXT_LENGTH_MAX) fail('context');
   const entries: Entry[] = w.entries.map((e: Partial<WireEntry>, k) => {
     if (typeof e !== 'object' || e === null) fail(`entries[${k}]`);
-    if (!ENTRY_TYPES.has(e.y as EntryType)) fail(`entries[${k}].y`);
+    if (!ENTRY_TYPE_SET.has(e.y as EntryType)) fail(`entries[${k}].y`);
     if (typeof e.d !== 'string') fail(`entries[${k}].d`);
     return {
       index: index(e.i, `entries[${k}].i`),
