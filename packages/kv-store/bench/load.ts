@@ -11,11 +11,21 @@ export interface Request {
   headers?: Record<string, string>;
 }
 
+/** One timed stretch of load: the raw material of a LoadResult. */
+export interface LoadRun {
+  clients: number;
+  /** Latency of each successful request, ms. */
+  latencies: number[];
+  errors: number;
+  /** Failed requests by HTTP status, or by error name when no answer came. */
+  errorKinds: Record<string, number>;
+  seconds: number;
+}
+
 export interface LoadResult {
   clients: number;
   ops: number;
   errors: number;
-  /** Failed requests by HTTP status, or by error name when no answer came. */
   errorKinds: Record<string, number>;
   seconds: number;
   opsPerSecond: number;
@@ -29,7 +39,7 @@ export async function runLoad(options: {
   clients: number;
   durationMs: number;
   next: (client: number, i: number) => Request;
-}): Promise<LoadResult> {
+}): Promise<LoadRun> {
   const pools = new Map<string, Pool>();
   const pool = (origin: string) => {
     let p = pools.get(origin);
@@ -71,15 +81,25 @@ export async function runLoad(options: {
   );
   const seconds = (performance.now() - start) / 1000;
   await Promise.all([...pools.values()].map((p) => p.close()));
-  latencies.sort((a, b) => a - b);
+  return { clients: options.clients, latencies, errors, errorKinds, seconds };
+}
+
+/** One result from several runs of the same load (rounds taken in turn with another system):
+ *  throughput over their summed time, percentiles over all their latencies together. */
+export function summarize(runs: LoadRun[]): LoadResult {
+  const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const seconds = runs.reduce((sum, r) => sum + r.seconds, 0);
+  const errorKinds: Record<string, number> = {};
+  for (const r of runs)
+    for (const [kind, n] of Object.entries(r.errorKinds)) errorKinds[kind] = (errorKinds[kind] ?? 0) + n;
   const pct = (p: number) =>
     latencies.length
       ? (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] as number)
       : Number.NaN;
   return {
-    clients: options.clients,
+    clients: runs[0]?.clients ?? 0,
     ops: latencies.length,
-    errors,
+    errors: runs.reduce((sum, r) => sum + r.errors, 0),
     errorKinds,
     seconds,
     opsPerSecond: latencies.length / seconds,

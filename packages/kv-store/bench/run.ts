@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { type LoadResult, runLoad, sendAll, type Workload } from './load.js';
+import { type LoadResult, type LoadRun, runLoad, sendAll, summarize, type Workload } from './load.js';
 import { cpuMs, etcdBinary, type System, startEtcd, startKvStore } from './systems.js';
 
 const quick = process.argv.includes('--quick');
@@ -18,8 +18,16 @@ const skipFailover = process.argv.includes('--no-failover');
 const CLIENTS = [1, 16, 64];
 const WORKLOADS: Workload[] = ['write', 'read', 'mixed'];
 const wanted = (workload: Workload, clients: number) => !only || only.includes(`${workload}:${clients}`);
-const CELL_MS = quick ? 1_500 : 6_000;
-const WARMUP_MS = quick ? 300 : 1_000;
+/** Each cell is measured in rounds, the two systems taking turns round by round, so that a
+ *  shared VM's drifting speed (±30 % within a minute here) weighs on both sides alike. */
+const ROUNDS = quick ? 1 : 3;
+const ROUND_MS = quick ? 1_500 : 3_000;
+/** Unmeasured load of the cell's own shape before its first round: connections open, and the
+ *  JIT (ours) and heap sizing (both) settle for that mix; steady state is what is compared. */
+const CELL_WARMUP_MS = quick ? 300 : 1_500;
+/** After the fill, before the first cell: V8 needs some thousands of requests to optimise the
+ *  hot paths; the first cells would otherwise measure the compiler. */
+const WARMUP_MS = quick ? 300 : 5_000;
 const VALUE_BYTES = 256;
 const KEYS = 1_000;
 const FAILOVER_TRIALS = quick ? 1 : 5;
@@ -33,15 +41,20 @@ interface Cell extends LoadResult {
   cpuUsPerOp: number | null;
 }
 
+interface Round extends LoadRun {
+  /** CPU time all members used during the round, ms (null without /proc). */
+  cpuMs: number | null;
+}
+
 async function measure(
   system: System,
   workload: Workload,
   clients: number,
   durationMs: number,
-): Promise<Cell> {
+): Promise<Round> {
   const pids = system.pids();
   const cpuBefore = cpuMs(pids);
-  const result = await runLoad({
+  const run = await runLoad({
     clients,
     durationMs,
     next: (client, i) => {
@@ -52,11 +65,15 @@ async function measure(
     },
   });
   const cpuAfter = cpuMs(pids);
-  const cpuUsPerOp =
-    cpuBefore === null || cpuAfter === null || result.ops === 0
-      ? null
-      : ((cpuAfter - cpuBefore) * 1000) / result.ops;
-  return { ...result, cpuUsPerOp };
+  return { ...run, cpuMs: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore };
+}
+
+function cell(rounds: Round[]): Cell {
+  const result = summarize(rounds);
+  const cpu = rounds.every((r) => r.cpuMs !== null)
+    ? rounds.reduce((sum, r) => sum + (r.cpuMs as number), 0)
+    : null;
+  return { ...result, cpuUsPerOp: cpu === null || result.ops === 0 ? null : (cpu * 1000) / result.ops };
 }
 
 async function failover(system: System): Promise<number[]> {
@@ -108,12 +125,24 @@ async function prepare(system: System): Promise<void> {
   await measure(system, 'mixed', 16, WARMUP_MS);
 }
 
-async function measureCell(system: System, workload: Workload, clients: number): Promise<Cell> {
-  const r = await measure(system, workload, clients, CELL_MS);
-  console.log(
-    `${system.name.padEnd(16)} ${workload.padEnd(5)} c=${String(clients).padEnd(3)} ${r.opsPerSecond.toFixed(0).padStart(6)} ops/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  cpu ${r.cpuUsPerOp?.toFixed(0) ?? 'n/a'} us/op  errors ${r.errors} ${JSON.stringify(r.errorKinds)}`,
-  );
-  return r;
+/** One cell for every system: a warm-up each, then ROUNDS rounds taken in turn. */
+async function measureCell(systems: System[], workload: Workload, clients: number): Promise<Cell[]> {
+  for (const system of systems) await measure(system, workload, clients, CELL_WARMUP_MS);
+  const rounds: Round[][] = systems.map(() => []);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, system] of systems.entries()) {
+      rounds[i]!.push(await measure(system, workload, clients, ROUND_MS));
+      process.stdout.write('.');
+    }
+  }
+  process.stdout.write('\n');
+  return systems.map((system, i) => {
+    const c = cell(rounds[i]!);
+    console.log(
+      `${system.name.padEnd(16)} ${workload.padEnd(5)} c=${String(clients).padEnd(3)} ${c.opsPerSecond.toFixed(0).padStart(6)} ops/s  p50 ${c.p50Ms.toFixed(2)} ms  p99 ${c.p99Ms.toFixed(2)} ms  cpu ${c.cpuUsPerOp?.toFixed(0) ?? 'n/a'} us/op  errors ${c.errors} ${JSON.stringify(c.errorKinds)}`,
+    );
+    return c;
+  });
 }
 
 const fmt = (r: Cell | null | undefined, f: (r: Cell) => string) => (r ? f(r) : 'n/a');
@@ -148,9 +177,8 @@ async function main(): Promise<void> {
     for (const workload of WORKLOADS)
       for (const clients of CLIENTS) {
         if (!wanted(workload, clients)) continue;
-        const oursCell = await measureCell(ours, workload, clients);
-        const etcdCell = peer ? await measureCell(peer, workload, clients) : null;
-        rows.push({ workload, clients, ours: oursCell, etcd: etcdCell });
+        const [oursCell, etcdCell] = await measureCell(peer ? [ours, peer] : [ours], workload, clients);
+        rows.push({ workload, clients, ours: oursCell as Cell, etcd: etcdCell ?? null });
       }
     if (!skipFailover) {
       oursFailover = await failover(ours);
@@ -166,7 +194,7 @@ async function main(): Promise<void> {
   const lines = [
     `# kv-store vs ${etcdName} — ${new Date().toISOString()}${quick ? ' (--quick)' : ''}`,
     '',
-    `Machine: ${machine}. Loopback, 3 members each, fsync on commit, ${VALUE_BYTES}-byte values, ${KEYS} keys, keep-alive HTTP, clients spread over all members, ${CELL_MS / 1000} s per cell, the two systems taking turns cell by cell. Reads are linearizable on both (ReadIndex; etcd's default range). CPU µs/op: user + system time of all three members per successful operation (the load generator not included).`,
+    `Machine: ${machine}. Loopback, 3 members each, fsync on commit, ${VALUE_BYTES}-byte values, ${KEYS} keys, keep-alive HTTP, clients spread over all members, each cell measured as ${ROUNDS} rounds of ${ROUND_MS / 1000} s per system, the two systems taking turns round by round after ${CELL_WARMUP_MS / 1000} s of unmeasured warm-up each. Reads are linearizable on both (ReadIndex; etcd's default range). CPU µs/op: user + system time of all three members per successful operation (the load generator not included).`,
     '',
     '| workload | clients | kv-store ops/s | p50 ms | p99 ms | CPU µs/op | etcd ops/s | p50 ms | p99 ms | CPU µs/op | ratio (ours/etcd) |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
