@@ -54,6 +54,7 @@ describe.skipIf(!built)('Log crash test (SIGKILL)', () => {
     ['always', 'pool'],
     ['group', 'pool'],
     ['group', 'inline'],
+    ['group', 'inline-preallocated'],
   ] as const) {
     it(`keeps every acknowledged record across ${KILLS} kills (${policy}, ${io} writes)`, async () => {
       const dir = await mkdtemp(join(tmpdir(), 'ddia-log-crash-'));

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorruptLogError, Log, LogClosedError, LogIndexError } from '@ddia/common';
@@ -8,9 +8,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
-// Every behaviour holds whether appends are written on the thread pool or inline.
-describe.each(['pool', 'inline'] as const)('Log (%s writes)', (io) => {
-  const open = (options: Parameters<typeof Log.open>[0]) => Log.open({ io, ...options });
+// Every behaviour holds whether appends are written on the thread pool or inline, and with
+// zero-filled room kept ahead of the end (preallocateBytes) or not.
+const VARIANTS: { name: string; io: 'pool' | 'inline'; preallocateBytes: number }[] = [
+  { name: 'pool writes', io: 'pool', preallocateBytes: 0 },
+  { name: 'inline writes', io: 'inline', preallocateBytes: 0 },
+  { name: 'inline writes, preallocated', io: 'inline', preallocateBytes: 4096 },
+];
+describe.each(VARIANTS)('Log ($name)', ({ io, preallocateBytes }) => {
+  const open = (options: Parameters<typeof Log.open>[0]) => Log.open({ io, preallocateBytes, ...options });
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ddia-log-'));
@@ -119,27 +125,40 @@ describe.each(['pool', 'inline'] as const)('Log (%s writes)', (io) => {
   it('cuts a torn tail on open', async () => {
     const log = await open({ dir });
     for (let i = 0; i < 5; i++) await log.append(enc(`record-${i}`));
+    const dataBytes = log.stats.bytes;
     await log.close();
     const [segment] = await readdir(dir);
     const path = join(dir, segment!);
     const bytes = await readFile(path);
-    await writeFile(path, bytes.subarray(0, bytes.length - 3));
+    // The last record's final bytes never reached the disk: the file ends early, or (when
+    // preallocated) holds the zeros that were there before.
+    const torn = Buffer.from(bytes).fill(0, dataBytes - 3, dataBytes);
+    await writeFile(path, preallocateBytes > 0 ? torn : torn.subarray(0, dataBytes - 3));
     const again = await open({ dir });
     expect(again.nextIndex).toBe(4);
     expect(again.recovery.tornTailBytes).toBeGreaterThan(0);
     expect(await again.append(enc('after'))).toBe(4);
     await again.close();
-    expect((await stat(path)).size).toBeLessThan(bytes.length);
+    const reopened = await open({ dir });
+    expect((await reopened.readRange(0, 5)).map(dec)).toEqual([
+      'record-0',
+      'record-1',
+      'record-2',
+      'record-3',
+      'after',
+    ]);
+    expect(reopened.recovery.tornTailBytes).toBe(0);
+    await reopened.close();
   });
 
   it('refuses a flipped byte in the middle, naming file and offset', async () => {
     const log = await open({ dir });
     for (let i = 0; i < 10; i++) await log.append(enc(`record-number-${i}`));
+    const recordBytes = log.stats.bytes / 10;
     await log.close();
     const [segment] = await readdir(dir);
     const path = join(dir, segment!);
     const bytes = await readFile(path);
-    const recordBytes = bytes.length / 10;
     bytes[recordBytes * 3 + 15] ^= 0x40; // inside the payload of record 3
     await writeFile(path, bytes);
     const opened = Log.open({ dir });
@@ -150,11 +169,12 @@ describe.each(['pool', 'inline'] as const)('Log (%s writes)', (io) => {
   it('refuses a damaged length field in the middle', async () => {
     const log = await open({ dir });
     for (let i = 0; i < 10; i++) await log.append(enc(`record-number-${i}`));
+    const recordBytes = log.stats.bytes / 10;
     await log.close();
     const [segment] = await readdir(dir);
     const path = join(dir, segment!);
     const bytes = await readFile(path);
-    bytes[(bytes.length / 10) * 4] ^= 0x01;
+    bytes[recordBytes * 4] ^= 0x01;
     await writeFile(path, bytes);
     await expect(Log.open({ dir })).rejects.toBeInstanceOf(CorruptLogError);
   });
@@ -274,5 +294,75 @@ describe.each(['pool', 'inline'] as const)('Log (%s writes)', (io) => {
     const log = await open({ dir });
     await log.close();
     await expect(log.append(enc('late'))).rejects.toBeInstanceOf(LogClosedError);
+  });
+});
+
+describe('Log preallocation (zero-filled room ahead of the end)', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ddia-log-prealloc-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const segmentPaths = async () => (await readdir(dir)).sort().map((n) => join(dir, n));
+
+  it('keeps zeros ahead of the records, and appends after reopen go right after the records', async () => {
+    const log = await Log.open({ dir, io: 'inline', preallocateBytes: 64 * 1024 });
+    for (let i = 0; i < 10; i++) await log.append(enc(`r${i}`));
+    const dataBytes = log.stats.bytes;
+    await log.close(); // waits for a fill in flight
+    const [path] = await segmentPaths();
+    const file = await readFile(path!);
+    expect(file.length).toBeGreaterThanOrEqual(dataBytes + 32 * 1024);
+    expect(file.subarray(dataBytes).every((b) => b === 0)).toBe(true);
+
+    const again = await Log.open({ dir, io: 'inline', preallocateBytes: 64 * 1024 });
+    expect(again.nextIndex).toBe(10);
+    expect(again.recovery.tornTailBytes).toBe(0);
+    expect(await again.append(enc('r10'))).toBe(10);
+    await again.close();
+    const after = await readFile(path!);
+    // The new record went where the old ones end, not after the zeros.
+    expect(after.subarray(dataBytes + 12, dataBytes + 15).toString()).toBe('r10');
+    const third = await Log.open({ dir });
+    expect((await third.readRange(0, 11)).map(dec)).toEqual(Array.from({ length: 11 }, (_, i) => `r${i}`));
+    await third.close();
+  });
+
+  it('never lets a fill overwrite records: thousands of appends racing small fills', async () => {
+    const log = await Log.open({ dir, io: 'inline', preallocateBytes: 256, segmentBytesMax: 8 * 1024 });
+    const appends: Promise<number>[] = [];
+    for (let i = 0; i < 3000; i++) {
+      appends.push(log.append(enc(`record-${i}`)));
+      if (i % 7 === 0) await appends[i];
+    }
+    expect(await Promise.all(appends)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    await log.close();
+    expect((await segmentPaths()).length).toBeGreaterThan(3);
+    const again = await Log.open({ dir, segmentBytesMax: 8 * 1024 });
+    expect(again.recovery.tornTailBytes).toBe(0);
+    let count = 0;
+    for await (const { index, record } of again.entries(0)) {
+      expect(dec(record)).toBe(`record-${index}`);
+      count++;
+    }
+    expect(count).toBe(3000);
+    await again.close();
+  });
+
+  it('treats garbage after the records as a torn tail even in a preallocated file', async () => {
+    const log = await Log.open({ dir, io: 'inline', preallocateBytes: 8 * 1024 });
+    for (let i = 0; i < 3; i++) await log.append(enc(`r${i}`));
+    const dataBytes = log.stats.bytes;
+    await log.close();
+    const [path] = await segmentPaths();
+    const file = await readFile(path!);
+    file[dataBytes + 100] = 0x5a; // a stray byte in the zeros: not a record, not room
+    await writeFile(path!, file);
+    const again = await Log.open({ dir });
+    expect(again.nextIndex).toBe(3);
+    expect(again.recovery.tornTailBytes).toBeGreaterThan(0);
+    await again.close();
   });
 });

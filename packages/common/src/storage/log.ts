@@ -42,6 +42,15 @@ export interface LogOptions {
    * storage uses 'inline' for that reason (see the kv-store README, "What a write costs").
    */
   io?: 'pool' | 'inline';
+  /**
+   * Keep this many bytes of the segment being written zero-filled and synced ahead of its
+   * end (0, the default: no preallocation). An append then overwrites blocks the file already
+   * has, so its sync flushes data only: no change of file size or block map, hence no
+   * journal commit (ext4, XFS). PostgreSQL zero-fills each WAL segment before use for the
+   * same reason (wal_init_zero); etcd preallocates its WAL segments. The zeros are written on
+   * the thread pool while appends go on below them; recovery treats a zero tail as room.
+   */
+  preallocateBytes?: number;
 }
 
 export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
@@ -79,7 +88,10 @@ interface Segment {
   handle: FileHandle;
   /** Byte offset of each record in this segment, by ordinal. */
   offsets: number[];
+  /** Where the records end. */
   bytes: number;
+  /** Where the file's durable contents end (records, then preallocated zeros): >= bytes. */
+  allocated: number;
 }
 
 type Op =
@@ -144,6 +156,9 @@ export class Log {
   private dirty = false;
   private intervalTimer: NodeJS.Timeout | null = null;
   private readonly inline: boolean;
+  private readonly preallocateBytes: number;
+  /** A zero-fill ahead of the active segment's end, while one runs (see preallocateBytes). */
+  private extending: Promise<void> | null = null;
   private logicalNext: number;
   private readonly stats_ = { appends: 0, writes: 0, fsyncs: 0 };
   readonly recovery: LogRecovery;
@@ -156,6 +171,7 @@ export class Log {
     this.fsync = options.fsync ?? 'group';
     this.segmentBytesMax = options.segmentBytesMax ?? SEGMENT_BYTES_DEFAULT;
     this.inline = options.io === 'inline';
+    this.preallocateBytes = options.preallocateBytes ?? 0;
     this.segments = segments;
     this.recovery = recovery;
     const last = segments[segments.length - 1]!;
@@ -380,6 +396,7 @@ export class Log {
     if (this.closed) return;
     if (!this.failure) await this.sync().catch(() => {});
     this.closed = true;
+    await this.extending;
     if (this.intervalTimer) clearInterval(this.intervalTimer);
     await Promise.all(this.segments.map((s) => s.handle.close().catch(() => {})));
   }
@@ -491,11 +508,15 @@ export class Log {
         at += RECORD_HEADER_BYTES + record.length;
       }
     }
+    // Never write where a zero-fill is still running: it would overwrite the records.
+    if (this.extending && active.bytes + total > active.allocated) await this.extending;
     if (this.inline) writeFullySync(active.handle.fd, buffer, active.bytes);
     else await writeFully(active.handle, buffer, active.bytes);
     this.stats_.writes++;
     active.bytes += total;
+    active.allocated = Math.max(active.allocated, active.bytes);
     for (const o of offsets) active.offsets.push(o);
+    this.maybePreallocate(active);
     for (const op of batch)
       for (let i = 0; i < op.records.length; i++) {
         // A truncate or reset may have given this index to a newer record meanwhile.
@@ -515,6 +536,28 @@ export class Log {
     }
   }
 
+  /** Starts zero-filling the next stretch of `segment` once less than half a stretch is left. */
+  private maybePreallocate(segment: Segment): void {
+    const ahead = this.preallocateBytes;
+    if (ahead === 0 || this.extending || segment.allocated >= this.segmentBytesMax) return;
+    if (segment.allocated - segment.bytes > ahead / 2) return;
+    const from = segment.allocated;
+    const to = Math.min(from + ahead, this.segmentBytesMax);
+    this.extending = writeZeros(segment.handle, from, to)
+      .then(
+        () => {
+          // Appends wait for a fill before writing past `from`, so the file holds zeros there.
+          if (segment.allocated === from) segment.allocated = to;
+        },
+        // A failed fill only leaves the segment unprepared: appends extend the file as usual
+        // and meet any real I/O error themselves.
+        () => {},
+      )
+      .finally(() => {
+        this.extending = null;
+      });
+  }
+
   private async roll(active: Segment): Promise<Segment> {
     await active.handle.datasync();
     this.stats_.fsyncs++;
@@ -527,6 +570,8 @@ export class Log {
     if (op.kind !== 'sync' && op.kind !== 'barrier') {
       // Truncate, drop and reset change files under the readers' feet: let reads in flight end.
       while (this.readsInFlight > 0) await new Promise<void>((resolve) => this.readsIdle.push(resolve));
+      // ... and under a zero-fill.
+      await this.extending;
     }
     switch (op.kind) {
       case 'barrier':
@@ -557,6 +602,7 @@ export class Log {
           this.stats_.fsyncs++;
           last.offsets.length = keep;
           last.bytes = bytes;
+          last.allocated = bytes;
         }
         await fsyncDir(this.dir);
         return;
@@ -637,7 +683,16 @@ async function createSegment(dir: string, firstIndex: number, fsync: FsyncPolicy
   const handle = await open(path, openFlags(fsync, true));
   await handle.sync();
   await fsyncDir(dir);
-  return { firstIndex, path, handle, offsets: [], bytes: 0 };
+  return { firstIndex, path, handle, offsets: [], bytes: 0, allocated: 0 };
+}
+
+const ZERO_FILL_CHUNK = Buffer.alloc(1024 * 1024);
+
+async function writeZeros(handle: FileHandle, from: number, to: number): Promise<void> {
+  for (let at = from; at < to; at += ZERO_FILL_CHUNK.length) {
+    await writeFully(handle, ZERO_FILL_CHUNK.subarray(0, Math.min(ZERO_FILL_CHUNK.length, to - at)), at);
+  }
+  await handle.datasync();
 }
 
 async function recoverSegment(
@@ -655,6 +710,7 @@ async function recoverSegment(
   if (size > 0) await handle.read(buffer, 0, size, 0);
   const offsets: number[] = [];
   let at = 0;
+  let allocated = size;
   while (at < size) {
     const damage = recordDamage(buffer, at);
     if (damage === null) {
@@ -662,17 +718,35 @@ async function recoverSegment(
       at += RECORD_HEADER_BYTES + buffer.readUInt32LE(at);
       continue;
     }
+    // Zeros from here to the end are preallocated room (LogOptions.preallocateBytes): no record
+    // header is all zeros, since its checksums are masked.
+    const dataEnd = endOfData(buffer, at);
+    if (dataEnd === at) break;
     // A torn tail is damage with nothing valid after it, in the segment being written.
-    if (isLast && !validRecordAfter(buffer, at + 1)) {
+    if (isLast && !validRecordAfter(buffer, at + 1, dataEnd)) {
       recovery.tornTailBytes = size - at;
       await handle.truncate(at);
       await handle.sync();
+      allocated = at;
       break;
     }
     await handle.close();
     throw new CorruptLogError(name, at, damage);
   }
-  return { firstIndex, path, handle, offsets, bytes: Math.min(at, size) };
+  return { firstIndex, path, handle, offsets, bytes: Math.min(at, size), allocated };
+}
+
+const ZERO_PAGE = Buffer.alloc(4096);
+
+/** Where the non-zero bytes of `buffer` end, looking no earlier than `from`. */
+function endOfData(buffer: Buffer, from: number): number {
+  let end = buffer.length;
+  // Whole zero pages first: a preallocated tail can be megabytes long.
+  while (end - from >= ZERO_PAGE.length && buffer.subarray(end - ZERO_PAGE.length, end).equals(ZERO_PAGE)) {
+    end -= ZERO_PAGE.length;
+  }
+  while (end > from && buffer[end - 1] === 0) end--;
+  return end;
 }
 
 /** Why the record at `offset` is unreadable, or null when it is intact. */
@@ -688,9 +762,10 @@ function recordDamage(buffer: Buffer, offset: number): string | null {
   return null;
 }
 
-/** Whether any intact record starts at or after `from` (scans byte by byte; recovery only). */
-function validRecordAfter(buffer: Buffer, from: number): boolean {
-  for (let at = from; at + RECORD_HEADER_BYTES <= buffer.length; at++) {
+/** Whether an intact record starts in [from, end) (scans byte by byte; recovery only). A
+ *  record cannot start at or after `end`, where only zeros follow: its header is never zero. */
+function validRecordAfter(buffer: Buffer, from: number, end: number): boolean {
+  for (let at = from; at < end && at + RECORD_HEADER_BYTES <= buffer.length; at++) {
     // Cheap filter before any checksum: the length must fit in what is left.
     const length = buffer.readUInt32LE(at);
     if (at + RECORD_HEADER_BYTES + length > buffer.length) continue;
