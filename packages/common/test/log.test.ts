@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorruptLogError, Log, LogClosedError, LogIndexError } from '@ddia/common';
@@ -320,6 +320,9 @@ describe('Log preallocation (zero-filled room ahead of the end)', () => {
     const again = await Log.open({ dir, io: 'inline', preallocateBytes: 64 * 1024 });
     expect(again.nextIndex).toBe(10);
     expect(again.recovery.tornTailBytes).toBe(0);
+    // Opening cuts the room off the last segment: the file ends at its last record again, for
+    // appenders that resume at the end of the file (the LSM's WAL).
+    expect((await stat(path!)).size).toBe(dataBytes);
     expect(await again.append(enc('r10'))).toBe(10);
     await again.close();
     const after = await readFile(path!);

@@ -721,7 +721,17 @@ async function recoverSegment(
     // Zeros from here to the end are preallocated room (LogOptions.preallocateBytes): no record
     // header is all zeros, since its checksums are masked.
     const dataEnd = endOfData(buffer, at);
-    if (dataEnd === at) break;
+    if (dataEnd === at) {
+      // The last segment's file is cut back to its records: an appender that resumes at the
+      // end of the file (the LSM's WAL does) must not leave zeros between records. Fills
+      // restore the room after the next append.
+      if (isLast) {
+        await handle.truncate(at);
+        await handle.sync();
+        allocated = at;
+      }
+      break;
+    }
     // A torn tail is damage with nothing valid after it, in the segment being written.
     if (isLast && !validRecordAfter(buffer, at + 1, dataEnd)) {
       recovery.tornTailBytes = size - at;
