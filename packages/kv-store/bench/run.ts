@@ -157,9 +157,9 @@ async function main(): Promise<void> {
         '  apt-get update && apt-get install -y etcd-server\nand run the bench again.',
     );
   }
-  // Both clusters run side by side and take turns cell by cell, so that a machine whose speed
-  // drifts (a shared VM does) weighs on both sides of each ratio alike. The idle one only
-  // exchanges heartbeats meanwhile.
+  // Both clusters run side by side and take turns round by round (measureCell), so that a
+  // machine whose speed drifts (a shared VM does) weighs on both sides of each ratio alike.
+  // The idle one only exchanges heartbeats meanwhile.
   const ours = await startKvStore();
   const peer = etcd
     ? await startEtcd(etcd).catch(async (error) => {
