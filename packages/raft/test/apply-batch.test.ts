@@ -60,7 +60,9 @@ describe('RaftNode with applyBatch', () => {
   it('hands a Ready’s committed run to applyBatch in one call, in order, split by a membership entry', async () => {
     const { node, machine } = await startNode(new LocalNetwork(), 'n1', [{ id: 'n1' }]);
     await until('leader', () => node.isLeader);
-    await node.waitApplied(node.status().commitIndex);
+    // Up to the new leader's no-op, not just what is committed now: until the leader applies
+    // it, a membership change is refused as another one still pending (Raft's pendingConfIndex).
+    await node.waitApplied(node.status().lastIndex);
     const callsBefore = machine.calls.length;
     const applied: number[] = [];
     node.on('applied', (index: number) => applied.push(index));
