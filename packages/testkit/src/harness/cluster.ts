@@ -76,7 +76,23 @@ export class Cluster {
   }
 }
 
+/** Attempts at starting a cluster whose node lost its port to another process (ports.ts). */
+const PORT_RACE_ATTEMPTS = 3;
+
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(options);
+    } catch (err) {
+      // freePorts hands out ports that were free a moment ago; under a long fault run another
+      // process (a proxy's outbound connection) can take one first. Start again on new ports.
+      const lostPort = err instanceof NodeStartError && err.message.includes('EADDRINUSE');
+      if (!lostPort || attempt >= PORT_RACE_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function startClusterOnce(options: ClusterOptions): Promise<Cluster> {
   const ids =
     typeof options.nodes === 'number'
       ? Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`)

@@ -2,7 +2,7 @@ import net from 'node:net';
 
 /**
  * A port that was free a moment ago: bind port 0, read the port, close. Another process could
- * take it before the node binds it; on loopback in a test run that is rare enough to accept.
+ * take it before the node binds it; startCluster then starts again on new ports.
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   const server = net.createServer();
