@@ -38,6 +38,15 @@ describe('createService', () => {
       { schema: { body: Type.Object({ n: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }) } },
       async (request) => ({ twice: request.body.n * 2, trace: request.trace.traceId }),
     );
+    // Calls itself on behalf of the request it serves: the inner call must join its trace.
+    service.app.get('/relay', async (request) => {
+      const inner = await client.request(`${base}/echo`, {
+        method: 'POST',
+        body: { n: 1 },
+        trace: request.trace,
+      });
+      return { span: request.trace.spanId, inner: String(inner.headers.traceparent) };
+    });
     service.app.get('/missing/:id', async (request) => {
       throw new DdiaError(CommonErrors.notFound, `no thing ${(request.params as { id: string }).id}`);
     });
@@ -173,5 +182,19 @@ describe('createService', () => {
     const answered = String(res.headers.traceparent);
     expect(answered).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
     expect(answered).not.toContain('00f067aa0ba902b7');
+  });
+
+  it('propagates the trace to outbound calls made on behalf of a request', async () => {
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const res = await client.request(`${base}/relay`, {
+      headers: { traceparent: `00-${traceId}-b7ad6b7169203331-01` },
+    });
+    const { span, inner } = res.json<{ span: string; inner: string }>();
+    // The inner request answered with its own span in the same trace...
+    expect(inner).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    expect(inner).not.toContain(span);
+    // ...and a call made outside any request starts a trace of its own.
+    const alone = await client.request(`${base}/health`);
+    expect(String(alone.headers.traceparent)).not.toContain(traceId);
   });
 });

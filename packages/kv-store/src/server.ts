@@ -132,6 +132,7 @@ export function registerKvRoutes(options: KvServerOptions): void {
               : {}),
           deadlineMs: remainingMs,
           retry: false,
+          trace: request.trace,
         });
       } catch (error) {
         if (isConnectionRefused(error) || !mutates) return RETRY;

@@ -4,7 +4,7 @@
 import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
 import type { Random } from '../core/random.js';
 import type { Problem } from '../service/errors.js';
-import { outboundTraceparent } from './trace.js';
+import { outboundTraceparent, type TraceContext } from './trace.js';
 
 export const DEADLINE_DEFAULT_MS = 5_000;
 export const RETRIES_DEFAULT = 2;
@@ -32,6 +32,9 @@ export interface RequestOptions {
   deadlineMs?: number;
   /** Whether failures may be retried. Defaults to true for idempotent methods only. */
   retry?: boolean;
+  /** The request being served (`request.trace`): the call joins its trace as a child span.
+   *  Without it the call starts a trace of its own. */
+  trace?: TraceContext;
 }
 
 export interface HttpResponse {
@@ -140,7 +143,7 @@ export class HttpClient {
     const mayRetry = options.retry ?? SAFE_METHODS.has(method);
     const { body, contentType } = encodeBody(options.body);
     const headers: Record<string, string> = {
-      traceparent: outboundTraceparent(),
+      traceparent: outboundTraceparent(options.trace),
       ...(options.headers ?? {}),
     };
     if (contentType && !hasHeader(headers, 'content-type')) headers['content-type'] = contentType;

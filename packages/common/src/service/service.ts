@@ -15,7 +15,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import { formatTraceparent, type TraceContext, traceFromHeader, traceStorage } from '../net/trace.js';
+import { formatTraceparent, type TraceContext, traceFromHeader } from '../net/trace.js';
 import type { BaseConfig } from './config.js';
 import { CommonErrors, DdiaError, PROBLEM_CONTENT_TYPE, type Problem } from './errors.js';
 
@@ -176,8 +176,8 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     const trace = traceFromHeader(Array.isArray(header) ? header[0] : header);
     request.trace = trace;
     reply.header('traceparent', formatTraceparent(trace.traceId, trace.spanId, trace.sampled));
-    // Run the rest of the request inside the trace context, so that outbound calls carry it.
-    traceStorage.run(trace, done);
+    // Outbound calls made while serving pass `request.trace` to the client (net/trace.ts).
+    done();
   });
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';

@@ -9,6 +9,7 @@ import {
   HttpTimeoutError,
   type ServiceApp,
   type SystemClock,
+  type TraceContext,
 } from '@ddia/common';
 import { Type } from 'typebox';
 import type { RegisterStore, RegisterValue } from './register-store.js';
@@ -51,13 +52,14 @@ export function registerRoutes(app: ServiceApp, options: RegisterServerOptions):
   const forwarder = new HttpClient({ deadlineMs: FORWARD_DEADLINE_MS });
 
   /** Relays a request to the primary and its answer (status and body) back to the client. */
-  async function forward(method: 'GET' | 'PUT' | 'POST', path: string, body?: object) {
+  async function forward(trace: TraceContext, method: 'GET' | 'PUT' | 'POST', path: string, body?: object) {
     try {
       // Writes are never retried here: a retried write could land after a newer one.
       const response = await forwarder.request(`${options.primaryUrl}${path}`, {
         method,
         body,
         retry: method === 'GET',
+        trace,
       });
       return {
         status: response.status,
@@ -77,7 +79,7 @@ export function registerRoutes(app: ServiceApp, options: RegisterServerOptions):
       const cached = staleCache.lookup(key);
       if (cached.hit) return { key, value: cached.value };
     }
-    const answer = await forward('GET', `/register/${encodeURIComponent(key)}`);
+    const answer = await forward(request.trace, 'GET', `/register/${encodeURIComponent(key)}`);
     if (answer.status === 200) staleCache?.remember(key, answer.body.value as RegisterValue);
     return reply.status(answer.status).type(answer.contentType).send(answer.body);
   });
@@ -92,7 +94,7 @@ export function registerRoutes(app: ServiceApp, options: RegisterServerOptions):
         await store.write(key, value);
         return { key, value };
       }
-      const answer = await forward('PUT', `/register/${encodeURIComponent(key)}`, { value });
+      const answer = await forward(request.trace, 'PUT', `/register/${encodeURIComponent(key)}`, { value });
       if (answer.status === 200) staleCache?.remember(key, value);
       return reply.status(answer.status).type(answer.contentType).send(answer.body);
     },
@@ -118,7 +120,10 @@ export function registerRoutes(app: ServiceApp, options: RegisterServerOptions):
         }
         return { key, value: to };
       }
-      const answer = await forward('POST', `/register/${encodeURIComponent(key)}/cas`, { from, to });
+      const answer = await forward(request.trace, 'POST', `/register/${encodeURIComponent(key)}/cas`, {
+        from,
+        to,
+      });
       if (answer.status === 200) staleCache?.remember(key, to);
       return reply.status(answer.status).type(answer.contentType).send(answer.body);
     },

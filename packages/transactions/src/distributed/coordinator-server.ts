@@ -32,24 +32,27 @@ export function registerCoordinatorRoutes(app: ServiceApp, options: CoordinatorR
     async (request) => {
       const { from, to, amount } = request.body;
       if (from === to) throw new DdiaError(CommonErrors.validation, 'from and to must be different accounts');
-      const outcome = await coordinator.run([
-        {
-          participant: shardOf(from),
-          run: async (p, tx, gid) => {
-            const n = await p.update(tx, 'accounts', `id = ${from}`, { balance: `balance - ${amount}` });
-            if (n !== 1) throw new Error(`no account ${from}`);
-            await p.insert(tx, 'ledger', { id: `${gid}/from`, account: from, amount: -amount });
+      const outcome = await coordinator.run(
+        [
+          {
+            participant: shardOf(from),
+            run: async (p, tx, gid) => {
+              const n = await p.update(tx, 'accounts', `id = ${from}`, { balance: `balance - ${amount}` });
+              if (n !== 1) throw new Error(`no account ${from}`);
+              await p.insert(tx, 'ledger', { id: `${gid}/from`, account: from, amount: -amount });
+            },
           },
-        },
-        {
-          participant: shardOf(to),
-          run: async (p, tx, gid) => {
-            const n = await p.update(tx, 'accounts', `id = ${to}`, { balance: `balance + ${amount}` });
-            if (n !== 1) throw new Error(`no account ${to}`);
-            await p.insert(tx, 'ledger', { id: `${gid}/to`, account: to, amount });
+          {
+            participant: shardOf(to),
+            run: async (p, tx, gid) => {
+              const n = await p.update(tx, 'accounts', `id = ${to}`, { balance: `balance + ${amount}` });
+              if (n !== 1) throw new Error(`no account ${to}`);
+              await p.insert(tx, 'ledger', { id: `${gid}/to`, account: to, amount });
+            },
           },
-        },
-      ]);
+        ],
+        request.trace,
+      );
       if (!outcome.committed) {
         throw new DdiaError(TxErrors.transferAborted, `transfer ${outcome.gid} aborted: ${outcome.reason}`, {
           gid: outcome.gid,

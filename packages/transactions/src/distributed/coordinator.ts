@@ -8,6 +8,8 @@
 // The price (DDIA: "Coordinator failure"): a participant that voted yes cannot decide on
 // its own. If the coordinator dies after the prepares and before phase 2 reaches it, the
 // participant holds the transaction's locks, in doubt, until the coordinator recovers.
+
+import type { TraceContext } from '@ddia/common';
 import type { Isolation } from '../engine/transaction.js';
 import { isNotFound, type Participant } from './participant.js';
 
@@ -79,7 +81,8 @@ export class Coordinator {
     return [...this.committed.keys()];
   }
 
-  async run(work: ShardWork[]): Promise<TwoPhaseOutcome> {
+  /** Runs a distributed transaction; `trace` is the request it serves (its calls join it). */
+  async run(work: ShardWork[], trace?: TraceContext): Promise<TwoPhaseOutcome> {
     const gid = `${this.id}-e${this.epoch}-${this.nextSeq++}`;
     this.inFlight.add(gid);
     const opened = new Map<string, number>();
@@ -88,7 +91,7 @@ export class Coordinator {
       try {
         // One local transaction per participant, however many pieces of work it gets.
         for (const w of work) {
-          const p = this.participant(w.participant);
+          const p = this.participant(w.participant, trace);
           let tx = opened.get(w.participant);
           if (tx === undefined) {
             tx = await p.begin(this.isolation);
@@ -98,14 +101,14 @@ export class Coordinator {
         }
         await this.chaos('after-execute');
         for (const [name, tx] of opened) {
-          await this.participant(name).prepare(tx, gid);
+          await this.participant(name, trace).prepare(tx, gid);
           prepared.add(name);
           if (prepared.size === 1) await this.chaos('after-first-prepare');
         }
         await this.chaos('after-prepares');
       } catch (e) {
         // Presumed abort: nothing logged; undo what each participant has.
-        await this.abortEverywhere(gid, opened, prepared);
+        await this.abortEverywhere(gid, opened, prepared, trace);
         return { gid, committed: false, reason: (e as Error).message };
       }
       const names = [...opened.keys()];
@@ -113,7 +116,7 @@ export class Coordinator {
       this.committed.set(gid, names);
       await this.chaos('after-decision');
       try {
-        await this.deliver(gid, names, true);
+        await this.deliver(gid, names, true, trace);
       } catch (e) {
         // Committed all the same: the decision is durable, recover() finishes delivery.
         return { gid, committed: true, reason: `delivery pending: ${(e as Error).message}` };
@@ -159,11 +162,16 @@ export class Coordinator {
     return resolved;
   }
 
-  private async deliver(gid: string, names: string[], firstTime: boolean): Promise<void> {
+  private async deliver(
+    gid: string,
+    names: string[],
+    firstTime: boolean,
+    trace?: TraceContext,
+  ): Promise<void> {
     let delivered = 0;
     for (const name of names) {
       try {
-        await this.participant(name).commitPrepared(gid);
+        await this.participant(name, trace).commitPrepared(gid);
       } catch (e) {
         // Already committed there before a crash: the decision is applied.
         if (!isNotFound(e)) throw e;
@@ -175,20 +183,26 @@ export class Coordinator {
     this.committed.delete(gid);
   }
 
-  private async abortEverywhere(gid: string, opened: Map<string, number>, prepared: Set<string>) {
+  private async abortEverywhere(
+    gid: string,
+    opened: Map<string, number>,
+    prepared: Set<string>,
+    trace?: TraceContext,
+  ) {
     for (const [name, tx] of opened) {
       try {
-        if (prepared.has(name)) await this.participant(name).rollbackPrepared(gid);
-        else await this.participant(name).rollback(tx);
+        const p = this.participant(name, trace);
+        if (prepared.has(name)) await p.rollbackPrepared(gid);
+        else await p.rollback(tx);
       } catch {
         // Down or already aborted: its idle timeout or recover() will clean up.
       }
     }
   }
 
-  private participant(name: string): Participant {
+  private participant(name: string, trace?: TraceContext): Participant {
     const p = this.participants.get(name);
     if (!p) throw new Error(`unknown participant ${name}`);
-    return p;
+    return trace && p.withTrace ? p.withTrace(trace) : p;
   }
 }

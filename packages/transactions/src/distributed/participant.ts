@@ -1,6 +1,6 @@
 // What a coordinator needs from a transaction node (a participant that owns one shard).
 // HttpParticipant speaks the node's HTTP API; tests also wrap an in-process Database.
-import { HttpClient, ProblemError } from '@ddia/common';
+import { HttpClient, ProblemError, type TraceContext } from '@ddia/common';
 import type { Database } from '../engine/database.js';
 import type { Isolation } from '../engine/transaction.js';
 
@@ -14,6 +14,8 @@ export interface Participant {
   commitPrepared(gid: string): Promise<void>;
   rollbackPrepared(gid: string): Promise<void>;
   listPrepared(): Promise<string[]>;
+  /** The same participant, its calls joining `trace` (the request the coordinator serves). */
+  withTrace?(trace: TraceContext): Participant;
 }
 
 /** No prepared transaction of that id: the decision was applied already (or it never prepared). */
@@ -28,13 +30,22 @@ export function isNotFound(e: unknown): boolean {
 export const PARTICIPANT_DEADLINE_MS = 5_000;
 
 export class HttpParticipant implements Participant {
-  private readonly client = new HttpClient({ deadlineMs: PARTICIPANT_DEADLINE_MS, retries: 0 });
   constructor(
     readonly name: string,
     readonly url: string,
+    private readonly client = new HttpClient({ deadlineMs: PARTICIPANT_DEADLINE_MS, retries: 0 }),
+    private readonly trace?: TraceContext,
   ) {}
+  withTrace(trace: TraceContext): HttpParticipant {
+    return new HttpParticipant(this.name, this.url, this.client, trace);
+  }
   private post<T>(path: string, body?: object): Promise<T> {
-    return this.client.json<T>(`${this.url}${path}`, { method: 'POST', body: body ?? {}, retry: false });
+    return this.client.json<T>(`${this.url}${path}`, {
+      method: 'POST',
+      body: body ?? {},
+      retry: false,
+      ...(this.trace ? { trace: this.trace } : {}),
+    });
   }
   async begin(isolation: Isolation): Promise<number> {
     return (await this.post<{ id: number }>('/tx', { isolation })).id;
