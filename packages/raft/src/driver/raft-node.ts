@@ -3,6 +3,8 @@
 //   1. persist snapshot, entries, hard state (durably);  2. send messages (a leader's appends
 //      may go first, overlapping its write: diss. §10.2.1, `Raft.canSendBeforePersist`);
 //   3. apply committed entries, answering proposers;     4. advance.
+// Committed entries made durable by earlier Readies do not wait for step 1: they are applied
+// while its write runs on the thread pool.
 // One Ready is in flight at a time; messages and ticks arriving meanwhile step the core at
 // once and their effects go out with the next Ready. This is what the kv-store uses (API.md).
 import { EventEmitter } from 'node:events';
@@ -571,22 +573,37 @@ export class RaftNode<R = unknown> extends EventEmitter {
     // durable, and refuses this order whenever the Ready changes the term or the vote.
     const sendFirst = this.raft.canSendBeforePersist(rd);
     if (sendFirst) this.sendReady(rd);
-    // Committed entries this node had already made durable in earlier Readies are applied now,
-    // before this Ready's write: their proposers need not wait for an fsync of newer entries.
-    // (etcd hands committed entries to its applier before saving the Ready, for the same reason.)
-    const stable = this.raft.log.stabled;
-    const splitAt = rd.snapshot ? 0 : countWhile(rd.committedEntries, (e) => e.index <= stable);
-    if (splitAt > 0) await this.applyAndSettle(rd.committedEntries.slice(0, splitAt));
     this.stats.readies++;
     this.stats.messagesSent += rd.messages.length;
     this.stats.entriesApplied += rd.committedEntries.length;
+    // The write's outcome, observed at once (a rejection must not go unhandled during the apply).
+    let saved: Promise<{ failure: unknown } | null> | null = null;
     if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
       if (rd.entries.length > 0) {
         this.stats.logWrites++;
         this.stats.entriesWritten += rd.entries.length;
       }
-      await this.storage.save({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
+      saved = this.storage.save({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState }).then(
+        () => null,
+        (failure: unknown) => ({ failure }),
+      );
     }
+    // Committed entries this node had already made durable in earlier Readies are applied while
+    // this Ready's write runs (on the thread pool): their proposers need not wait for an fsync
+    // of newer entries, and a follower's acknowledgement below need not wait for the apply.
+    // (etcd hands committed entries to its applier before saving the Ready, for the same reason.)
+    const stable = this.raft.log.stabled;
+    const splitAt = rd.snapshot ? 0 : countWhile(rd.committedEntries, (e) => e.index <= stable);
+    if (splitAt > 0) {
+      try {
+        await this.applyAndSettle(rd.committedEntries.slice(0, splitAt));
+      } catch (err) {
+        await saved; // the apply's failure is the one reported
+        throw err;
+      }
+    }
+    const outcome = await saved;
+    if (outcome) throw outcome.failure;
     // 2. Send.
     if (!sendFirst) this.sendReady(rd);
     // 3. Apply the rest. (Applying behind the Ready loop, as etcd does, was tried and measured
