@@ -510,13 +510,15 @@ describe('KvStateMachine.applyBatch: one atomic batch per Raft Ready', () => {
       steps: fc.array(stepArb, { maxLength: 80, size: 'large' }),
       batchSizes: fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 20 }),
       sessionsMax: fc.integer({ min: 1, max: 4 }),
+      // The batched replica's row cache: none, so small that it evicts all the time, or ample.
+      rowCacheBytes: fc.constantFrom(0, 120, 400, 1 << 20),
     });
     await fc.assert(
-      fc.asyncProperty(scenarioArb, async ({ steps, batchSizes, sessionsMax }) => {
+      fc.asyncProperty(scenarioArb, async ({ steps, batchSizes, sessionsMax, rowCacheBytes }) => {
         // The reference: apply one by one. Each command is made from the state just before it
         // (so versions match often), then the same list is replayed in batches elsewhere.
         const oneDb = await memoryStore();
-        const one = await KvStateMachine.open(oneDb, { sessionsMax });
+        const one = await KvStateMachine.open(oneDb, { sessionsMax, rowCacheBytes: 0 });
         const commands: { command: Uint8Array; index: number; term: number }[] = [];
         const expected = [];
         const lastSeq = new Map<string, number>();
@@ -547,7 +549,7 @@ describe('KvStateMachine.applyBatch: one atomic batch per Raft Ready', () => {
 
         const batchedDb = await memoryStore();
         const probe = instrumentBatches(batchedDb);
-        const batched = await KvStateMachine.open(batchedDb, { sessionsMax });
+        const batched = await KvStateMachine.open(batchedDb, { sessionsMax, rowCacheBytes });
         const actual = [];
         let batches = 0;
         for (let at = 0, b = 0; at < commands.length; b++) {
@@ -557,6 +559,13 @@ describe('KvStateMachine.applyBatch: one atomic batch per Raft Ready', () => {
           batches++;
         }
         expect(actual).toEqual(expected);
+        // Point reads (served from the row cache where it has the key) see what the store holds.
+        // (Bytes compared as plain Uint8Arrays: the memory store hands out Buffers.)
+        const read = async (sm: KvStateMachine, key: string) => {
+          const entry = await sm.get(k(key));
+          return entry && { ...entry, value: Uint8Array.from(entry.value) };
+        };
+        for (const key of ['a', 'b', 'c']) expect(await read(batched, key)).toEqual(await read(one, key));
         expect(batched.revision).toBe(one.revision);
         expect(batched.appliedIndex).toBe(one.appliedIndex);
         expect(batched.sessionCount).toBe(one.sessionCount);

@@ -22,12 +22,15 @@ import {
   sessionKey,
 } from './layout.js';
 import type { ApplyOutcome, WriteResult } from './result.js';
+import { RowCache } from './row-cache.js';
 import { type Session, SessionTable } from './sessions.js';
 import { decodeSnapshot, RECORD_DATA, RECORD_SESSION, SnapshotWriter } from './snapshot.js';
 
 /** Listing pages are bounded so that one request cannot pin the process. */
 export const RANGE_LIMIT_MAX = 10_000;
 const RESTORE_BATCH_RECORDS = 1_000;
+/** Default budget of the row cache (row-cache.ts): the records of recently written keys. */
+export const ROW_CACHE_BYTES_DEFAULT = 16 * 1024 * 1024;
 
 export interface KvEntry extends Entry {
   key: Uint8Array;
@@ -51,6 +54,8 @@ export interface RangeResult {
 
 export interface StateMachineOptions {
   sessionsMax?: number;
+  /** Budget of the row cache in front of the store; 0 turns it off. */
+  rowCacheBytes?: number;
 }
 
 type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
@@ -118,6 +123,7 @@ class WriteOverlay {
 export class KvStateMachine {
   private meta: StoreMeta = { revision: 0, appliedIndex: 0, appliedTerm: 0 };
   private readonly sessions: SessionTable;
+  private readonly cache: RowCache;
   private applying = false;
 
   private constructor(
@@ -125,6 +131,7 @@ export class KvStateMachine {
     options: StateMachineOptions,
   ) {
     this.sessions = new SessionTable(options.sessionsMax);
+    this.cache = new RowCache(options.rowCacheBytes ?? ROW_CACHE_BYTES_DEFAULT);
   }
 
   /** Opens the state machine on a store opened with keyEncoding and valueEncoding 'view'. */
@@ -224,6 +231,11 @@ export class KvStateMachine {
         batch.push({ type: 'put', key: META_KEY, value: encodeJson(meta) });
         await this.db.batch(batch);
         this.meta = meta;
+        // Write-through, once the store holds the batch (row-cache.ts).
+        for (const op of batch) {
+          if (op.key[0] === DATA_PREFIX)
+            this.cache.set(overlayId(op.key), op.type === 'put' ? op.value : null);
+        }
       }
       return outcomes;
     } finally {
@@ -233,8 +245,8 @@ export class KvStateMachine {
 
   /**
    * Decodes the commands not yet applied (undefined marks one already in the store) and reads
-   * every data key they touch with one getMany, as the overlay's base: one store round trip
-   * for the run instead of one per command.
+   * every data key they touch, as the overlay's base: from the row cache where it knows the
+   * key, else with one getMany for the run instead of one store read per command.
    */
   private async decodeAndPrefetch(
     commands: readonly AppliedCommand[],
@@ -252,12 +264,21 @@ export class KvStateMachine {
       const command = decodeCommand(bytes);
       decoded.push(command);
       const key = dataKey(command.key);
-      if (overlay.markRead(key)) keys.push(key);
+      if (!overlay.markRead(key)) continue;
+      const cached = this.cache.get(overlayId(key));
+      if (cached === undefined) keys.push(key);
+      else overlay.setBase(key, cached ?? undefined);
     }
     if (keys.length > 0) {
       const values = await this.db.getMany(keys);
       assert(values.length === keys.length, 'getMany returns one value per key');
-      for (let i = 0; i < keys.length; i++) overlay.setBase(keys[i] as Uint8Array, values[i]);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as Uint8Array;
+        overlay.setBase(key, values[i]);
+        // A copy: the store may hand out a view of a larger buffer (a table block), which the
+        // cache would otherwise keep alive whole.
+        this.cache.set(overlayId(key), values[i]?.slice() ?? null);
+      }
     }
     return decoded;
   }
@@ -311,7 +332,11 @@ export class KvStateMachine {
   }
 
   async get(key: Uint8Array): Promise<KvEntry | undefined> {
-    const stored = await this.db.get(dataKey(key));
+    const storeKey = dataKey(key);
+    // A hit is the store's record as of the last applied batch; a miss reads the store and
+    // does not fill the cache (only the apply path does: row-cache.ts).
+    const cached = this.cache.get(overlayId(storeKey));
+    const stored = cached === undefined ? await this.db.get(storeKey) : (cached ?? undefined);
     if (stored === undefined) return undefined;
     return { key, ...decodeEntry(stored) };
   }
@@ -372,6 +397,7 @@ export class KvStateMachine {
       `snapshot image is at ${decoded.meta.appliedIndex}, Raft says ${position.index}`,
     );
     if (position.index <= this.meta.appliedIndex) return;
+    this.cache.clear();
     await this.db.clear();
     let batch: BatchOp[] = [];
     const sessions: Session[] = [];
