@@ -37,7 +37,13 @@ import { LevelIterator, MergingIterator } from './merging-iterator.js';
 import { type LsmOptions, resolveOptions } from './options.js';
 import { Table, type TableReadStats } from './table.js';
 import { tableFileName } from './table-format.js';
-import { type RunningJob, runTableJob, TableJobAbortedError } from './table-workers.js';
+import {
+  INLINE_JOB_BYTES_MAX,
+  prewarmTableWorkers,
+  type RunningJob,
+  runTableJob,
+  TableJobAbortedError,
+} from './table-workers.js';
 import { outputsBound, packRun, type TableJob, type TableJobSource } from './table-writer.js';
 import { LEVELS, type TableMeta, Version, type VersionEdit } from './version.js';
 import { decodeBatch, encodeBatch, Wal, type WriteOp } from './wal.js';
@@ -131,6 +137,8 @@ export class LsmDb {
   private writing = false;
   private writesSinceYield = 0;
   private flushing: Promise<void> | null = null;
+  /** Whether this engine has asked for the table workers to start (applyRecords). */
+  private workersPrewarmed = false;
   private compacting: Promise<void> | null = null;
   /** The tail of the chain of version edits being logged (they apply one at a time). */
   private applying: Promise<void> = Promise.resolve();
@@ -365,6 +373,15 @@ export class LsmDb {
     }
     this.counters.userBytes += userBytes;
     this.lastSeq = last;
+    // Half way to a flush that will need a worker: start the workers now (table-workers.ts).
+    if (
+      !this.workersPrewarmed &&
+      this.mem.bytes * 2 >= this.options.writeBufferBytes &&
+      this.mem.bytes > INLINE_JOB_BYTES_MAX
+    ) {
+      this.workersPrewarmed = true;
+      prewarmTableWorkers();
+    }
   }
 
   private async writeLoop(): Promise<void> {

@@ -156,6 +156,24 @@ const lanes: Record<Lane, LaneWorker> = {
 };
 
 /**
+ * Starts every lane's worker ahead of the first job big enough for one. The engine calls this
+ * once a memtable is half full: a flush that found its worker still loading would run on the
+ * main thread, and a 64 MiB table written there held every request for hundreds of ms.
+ */
+export function prewarmTableWorkers(): void {
+  for (const lane of Object.values(lanes)) lane.prewarm();
+}
+
+/** Which lanes have a worker that has loaded and takes jobs (tests, diagnostics). */
+export function tableWorkersReady(): Record<Lane, boolean> {
+  return {
+    flush: lanes.flush.ready,
+    compaction: lanes.compaction.ready,
+    subcompaction: lanes.subcompaction.ready,
+  };
+}
+
+/**
  * Runs a table job of about `bytes` input bytes on the lane's worker (`transfer` moves
  * buffers instead of copying them), or right here when it is small or the worker is still
  * loading.
