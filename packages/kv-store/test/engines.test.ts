@@ -39,18 +39,37 @@ describe.each(ENGINES)('KvStateMachine on engine %s', (engine) => {
           await sm.apply(command, { index: ++index, term: 1 });
         }
         const before = await sm.range({ limit: 1000 });
-        const image = await sm.snapshot();
         const revision = sm.revision;
+        // Raft applies on while the image is built; the image is the state when it was asked for.
+        const building = sm.snapshot();
+        const late = encodeCommand({
+          op: 'put',
+          key: enc.encode('k001'),
+          value: enc.encode('late'),
+          condition: { kind: 'none' },
+        });
+        await sm.apply(late, { index: 301, term: 1 });
+        const image = await building;
+        const undo = await KvStateMachine.open(
+          await openStore({ engine: 'memory', keyEncoding: 'view', valueEncoding: 'view' }),
+        );
+        await undo.restore(image, { index: 300, term: 1 });
+        expect((await undo.range({ limit: 1000 })).entries.map((e) => dec.decode(e.value))).toEqual(
+          before.entries.map((e) => dec.decode(e.value)),
+        );
+        const live = await sm.range({ limit: 1000 });
+        const liveImage = await sm.snapshot();
         await db.close();
         const db2 = await open();
         const reopened = await KvStateMachine.open(db2);
-        expect(reopened.revision).toBe(revision);
-        expect(reopened.appliedIndex).toBe(300);
+        expect(reopened.revision).toBe(revision + 1);
+        expect(reopened.appliedIndex).toBe(301);
         const after = await reopened.range({ limit: 1000 });
-        expect(after.entries.map((e) => [dec.decode(e.key), dec.decode(e.value), e.modRevision])).toEqual(
-          before.entries.map((e) => [dec.decode(e.key), dec.decode(e.value), e.modRevision]),
-        );
-        expect(await reopened.snapshot()).toEqual(image);
+        const rows = (r: typeof after) =>
+          r.entries.map((e) => [dec.decode(e.key), dec.decode(e.value), e.modRevision]);
+        expect(rows(after)).toEqual(rows(live));
+        expect(rows(after)).toContainEqual(['k001', 'late', revision + 1]);
+        expect(await reopened.snapshot()).toEqual(liveImage);
         await db2.close();
       } finally {
         await rm(dir, { recursive: true, force: true });

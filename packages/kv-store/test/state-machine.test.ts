@@ -304,6 +304,27 @@ describe('KvStateMachine: durability, snapshots and restore', () => {
     expect(other.appliedIndex).toBe(5);
   });
 
+  it('a snapshot holds the state of the moment it was asked for, though applies go on while it is built', async () => {
+    const a = new Applier(await KvStateMachine.open(await memoryStore()));
+    for (let i = 0; i < 2_000; i++)
+      await a.put(`k${i % 500}`, `v${i}`, { kind: 'none' }, { clientId: 'c', seq: i + 1 });
+    const atCall = { revision: a.sm.revision, index: a.sm.appliedIndex };
+    const building = a.sm.snapshot();
+    // Raft goes on applying meanwhile: new keys, overwrites, deletes, a new session.
+    await a.put('k1', 'changed');
+    await a.del('k2');
+    await a.put('new', 'x', { kind: 'none' }, { clientId: 'late', seq: 1 });
+    const image = await building;
+    const other = await KvStateMachine.open(await memoryStore());
+    await other.restore(image, { index: atCall.index, term: 1 });
+    expect({ revision: other.revision, index: other.appliedIndex }).toEqual(atCall);
+    expect(dec.decode((await other.get(k('k1')))!.value)).toBe('v1501');
+    expect(dec.decode((await other.get(k('k2')))!.value)).toBe('v1502');
+    expect(await other.get(k('new'))).toBeUndefined();
+    expect((await other.range({ limit: 1_000 })).entries).toHaveLength(500);
+    expect(other.sessionCount).toBe(1);
+  });
+
   it('a damaged snapshot is refused and the state is left alone', async () => {
     const a = new Applier(await KvStateMachine.open(await memoryStore()));
     await a.put('x', 'a');

@@ -31,9 +31,10 @@ async function startNode(
     storage?: MemoryStorage;
     readOnly?: 'safe' | 'lease';
     forwardProposals?: boolean;
+    machine?: KvMachine;
   } = {},
 ): Promise<TestNode> {
-  const machine = new KvMachine();
+  const machine = options.machine ?? new KvMachine();
   const storage = options.storage ?? new MemoryStorage();
   const node = await RaftNode.start({
     id,
@@ -226,6 +227,39 @@ describe('RaftNode driver', () => {
     expect(joiner.node.status().snapshotIndex).toBeGreaterThan(0);
     await leader.node.removeMember('n4');
     expect(leader.node.status().members.map((m) => m.id)).not.toContain('n4');
+  });
+
+  it('a snapshot being built holds nothing up: proposals commit meanwhile, and the log is compacted at the index it was taken at', async () => {
+    /** Captures its state when asked, and hands the image over only when released. */
+    class GatedSnapshotMachine extends KvMachine {
+      release: (() => void) | null = null;
+      override snapshot(): Promise<Uint8Array> {
+        const image = super.snapshot();
+        return new Promise((resolve) => {
+          this.release = () => resolve(image);
+        });
+      }
+    }
+    const machine = new GatedSnapshotMachine();
+    const { node, storage } = await startNode(new LocalNetwork(), 'n1', [{ id: 'n1' }], { machine });
+    await until('leader', () => node.isLeader);
+    for (let i = 0; i < 10; i++) await node.propose(cmd(`k${i}=${i}`));
+    const takenAt = machine.applied;
+    const snapshot = node.snapshotNow();
+    await until('the snapshot is being built', () => machine.release !== null);
+    // The Ready loop goes on: these commit and apply while the image is not ready.
+    for (let i = 10; i < 15; i++) await node.propose(cmd(`k${i}=${i}`));
+    expect(machine.data.size).toBe(15);
+    expect(node.status().snapshotIndex).toBe(0);
+    machine.release?.();
+    expect(await snapshot).toMatchObject({ index: takenAt });
+    expect(node.status().snapshotIndex).toBe(takenAt);
+    // What was saved is the state at takenAt: ten keys, not fifteen.
+    const saved = await storage.load();
+    expect(saved?.snapshot?.meta.index).toBe(takenAt);
+    const restored = new KvMachine();
+    restored.restore(saved?.snapshot?.data as Uint8Array, { index: takenAt });
+    expect(restored.data.size).toBe(10);
   });
 
   it('leadership transfer moves the leader to the chosen node', async () => {

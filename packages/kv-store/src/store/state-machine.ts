@@ -31,6 +31,8 @@ export const RANGE_LIMIT_MAX = 10_000;
 const RESTORE_BATCH_RECORDS = 1_000;
 /** Default budget of the row cache (row-cache.ts): the records of recently written keys. */
 export const ROW_CACHE_BYTES_DEFAULT = 16 * 1024 * 1024;
+/** Longest stretch a snapshot walks the store before it lets other work run. */
+const SNAPSHOT_SLICE_MS = 2;
 
 export interface KvEntry extends Entry {
   key: Uint8Array;
@@ -364,23 +366,30 @@ export class KvStateMachine {
     return { entries, more };
   }
 
-  /** The whole state as of the last applied index (called by Raft between applies). */
+  /**
+   * The whole state as of the last applied index. Raft calls this between applies and then
+   * goes on applying while the image is built (@ddia/raft API.md §2): the meta and the
+   * sessions are copied now, and the store is read through an iterator, which reads the store
+   * as it was when it was made (abstract-level's snapshot guarantee). The walk yields to the
+   * event loop every SNAPSHOT_SLICE_MS, so that requests are served meanwhile.
+   */
   async snapshot(): Promise<Uint8Array> {
     assert(!this.applying, 'snapshot is taken between applies');
     const writer = new SnapshotWriter(this.meta);
-    for await (const [key, value] of this.db.iterator({
-      gte: Uint8Array.of(DATA_PREFIX),
-      lt: Uint8Array.of(DATA_PREFIX_END),
-    })) {
+    const sessions = this.sessions.all().map((session) => ({
+      key: new TextEncoder().encode(session.clientId),
+      value: encodeJson(session),
+    }));
+    const records = this.db.iterator({ gte: Uint8Array.of(DATA_PREFIX), lt: Uint8Array.of(DATA_PREFIX_END) });
+    let sliceStartedMs = performance.now();
+    for await (const [key, value] of records) {
       writer.add({ kind: RECORD_DATA, key: (key as Uint8Array).subarray(1), value: value as Uint8Array });
+      if (performance.now() - sliceStartedMs >= SNAPSHOT_SLICE_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStartedMs = performance.now();
+      }
     }
-    for (const session of this.sessions.all()) {
-      writer.add({
-        kind: RECORD_SESSION,
-        key: new TextEncoder().encode(session.clientId),
-        value: encodeJson(session),
-      });
-    }
+    for (const session of sessions) writer.add({ kind: RECORD_SESSION, ...session });
     return writer.finish();
   }
 

@@ -16,7 +16,7 @@ import {
   type RaftInitialState,
   type RaftStatusCore,
 } from '../core/raft.js';
-import type { ConfChange, Entry, Message, NodeId, Ready, Snapshot } from '../core/types.js';
+import type { ConfChange, Entry, Message, NodeId, Ready, Snapshot, SnapshotMeta } from '../core/types.js';
 import { decodeConfChange } from '../core/types.js';
 import {
   ConfChangeInProgressError,
@@ -64,6 +64,8 @@ export interface StateMachine<R = unknown> {
    * whether the run is made durable atomically is the state machine's business (API.md §2).
    */
   applyBatch?(commands: CommittedCommand[]): Promise<R[]> | R[];
+  /** The state as of the moment of the call (captured before the promise settles: the node
+   *  applies on while the image is built; API.md §2). */
   snapshot(): Promise<Uint8Array> | Uint8Array;
   restore(data: Uint8Array, meta: { index: number; term: number }): Promise<void> | void;
 }
@@ -115,6 +117,18 @@ interface Waiter<T> {
   timer: { cancel(): void };
 }
 
+interface SnapshotRequest {
+  resolve(v: { index: number; term: number }): void;
+  reject(err: unknown): void;
+}
+
+interface SnapshotBuilding {
+  meta: SnapshotMeta;
+  requests: SnapshotRequest[];
+  /** Set once the image is built (or failed); installed by the Ready loop. */
+  outcome: { data: Uint8Array } | { failure: unknown } | null;
+}
+
 interface PendingProposal<R> extends Waiter<ProposeOutcome<R>> {
   term: number;
 }
@@ -158,10 +172,9 @@ export class RaftNode<R = unknown> extends EventEmitter {
   private readQueue: string[] = [];
   private readRound: { context: string; ids: string[]; startedMs: number } | null = null;
   private readRoundSeq = 0;
-  private snapshotRequests: {
-    resolve(v: { index: number; term: number }): void;
-    reject(err: unknown): void;
-  }[] = [];
+  private snapshotRequests: SnapshotRequest[] = [];
+  /** A snapshot whose image the state machine is still building (see maybeSnapshot). */
+  private snapshotBuilding: SnapshotBuilding | null = null;
   /** Addresses given at start (a joining node needs them before it learns the membership). */
   private readonly seedPeers: Record<NodeId, string> = {};
   private lastLeader: NodeId | null = null;
@@ -456,6 +469,8 @@ export class RaftNode<R = unknown> extends EventEmitter {
     this.forwarded.clear();
     for (const s of this.snapshotRequests) s.reject(stopped);
     this.snapshotRequests = [];
+    for (const s of this.snapshotBuilding?.requests ?? []) s.reject(stopped);
+    this.snapshotBuilding = null;
     await this.transport.close();
     await this.storage.close();
   }
@@ -526,7 +541,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
   /** Starts a Ready cycle unless one is running (it loops while there is work). */
   private kick(force = false): void {
     if (this.cycle || this.kickPending || (!this.running && !force)) return;
-    if (!this.raft.hasReady() && this.snapshotRequests.length === 0) return;
+    if (!this.raft.hasReady() && !this.snapshotWork()) return;
     // Start on the next turn of the event loop rather than now: every request and message that
     // arrives in this turn (all the sockets one poll returned) joins the same Ready, so they
     // share one log write, one fsync and one frame per peer (group commit, diss. §10.2.1).
@@ -539,7 +554,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
 
   private startCycle(force: boolean): void {
     if (this.cycle || (!this.running && !force)) return;
-    if (!this.raft.hasReady() && this.snapshotRequests.length === 0) return;
+    if (!this.raft.hasReady() && !this.snapshotWork()) return;
     this.cycle = this.runCycles()
       .catch((err) => this.fail(err))
       .finally(() => {
@@ -559,9 +574,10 @@ export class RaftNode<R = unknown> extends EventEmitter {
   }
 
   private async runCycles(): Promise<void> {
-    while (this.running && (this.raft.hasReady() || this.snapshotRequests.length > 0)) {
+    while (this.running && (this.raft.hasReady() || this.snapshotWork())) {
       if (this.raft.hasReady()) await this.runOneReady(this.raft.ready());
-      await this.maybeSnapshot();
+      await this.installSnapshot();
+      this.maybeSnapshot();
     }
   }
 
@@ -782,23 +798,76 @@ export class RaftNode<R = unknown> extends EventEmitter {
     }
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /** Snapshot work the Ready loop has to do: a request to serve, or a built image to install. */
+  private snapshotWork(): boolean {
+    return (
+      (this.snapshotRequests.length > 0 && this.snapshotBuilding === null) ||
+      this.snapshotBuilding?.outcome != null
+    );
+  }
+
+  /**
+   * Starts a snapshot when one is due or asked for. The state machine captures its state as of
+   * `appliedIndex` when `snapshot()` is called and builds the image meanwhile (API.md §2), so
+   * the Ready loop goes on applying: walking a whole store took half a second here, and every
+   * request waited behind it. (etcd builds its snapshots off the Raft loop too.)
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshotBuilding !== null) return;
     const requested = this.snapshotRequests;
     const due = this.appliedIndex - this.raft.log.snapshotMeta.index >= this.snapshotEntries;
     if (requested.length === 0 && !due) return;
     this.snapshotRequests = [];
-    // The state machine is at exactly appliedIndex here: no apply runs concurrently.
     const index = Math.min(this.appliedIndex, this.raft.log.applied);
-    let taken = { index: this.raft.log.snapshotMeta.index, term: this.raft.log.snapshotMeta.term };
-    if (index > this.raft.log.snapshotMeta.index) {
-      const data = await this.sm.snapshot();
-      const snapshot: Snapshot = { meta: this.raft.snapshotMetaAt(index), data };
+    if (index <= this.raft.log.snapshotMeta.index) {
+      const taken = { index: this.raft.log.snapshotMeta.index, term: this.raft.log.snapshotMeta.term };
+      for (const r of requested) r.resolve(taken);
+      return;
+    }
+    // No apply runs here (between Readies): the state machine is at exactly `index`.
+    const building: SnapshotBuilding = {
+      meta: this.raft.snapshotMetaAt(index),
+      requests: requested,
+      outcome: null,
+    };
+    this.snapshotBuilding = building;
+    let image: Promise<Uint8Array>;
+    try {
+      image = Promise.resolve(this.sm.snapshot());
+    } catch (failure) {
+      image = Promise.reject(failure);
+    }
+    image.then(
+      (data) => {
+        building.outcome = { data };
+        this.kick();
+      },
+      (failure: unknown) => {
+        building.outcome = { failure };
+        this.kick(true);
+      },
+    );
+  }
+
+  /** Saves a built snapshot and compacts the log behind it (in the Ready loop: one write at a time). */
+  private async installSnapshot(): Promise<void> {
+    const building = this.snapshotBuilding;
+    if (building?.outcome == null) return;
+    this.snapshotBuilding = null;
+    const { outcome, meta, requests } = building;
+    if ('failure' in outcome) {
+      for (const r of requests) r.reject(outcome.failure);
+      throw outcome.failure;
+    }
+    // A snapshot from the leader may have overtaken this one meanwhile: then it is not needed.
+    if (meta.index > this.raft.log.snapshotMeta.index) {
+      const snapshot: Snapshot = { meta, data: outcome.data };
       await this.storage.saveSnapshot(snapshot);
       this.raft.compact(snapshot);
-      taken = { index, term: snapshot.meta.term };
-      this.logger?.info({ index }, 'raft snapshot taken, log compacted');
+      this.logger?.info({ index: meta.index }, 'raft snapshot taken, log compacted');
     }
-    for (const r of requested) r.resolve(taken);
+    const taken = { index: this.raft.log.snapshotMeta.index, term: this.raft.log.snapshotMeta.term };
+    for (const r of requests) r.resolve(taken);
   }
 
   private updatePeers(): void {

@@ -17,7 +17,7 @@ export class KvMachine implements StateMachine<string | null> {
     return previous;
   }
 
-  snapshot(): Uint8Array {
+  snapshot(): Uint8Array | Promise<Uint8Array> {
     return enc.encode(JSON.stringify([...this.data]));
   }
 
