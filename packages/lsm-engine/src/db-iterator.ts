@@ -14,6 +14,8 @@ export interface RangeBounds {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Versions of one key stepped over one by one before the iterator seeks past them instead. */
+export const SEQUENTIAL_SKIPS_MAX = 8;
 
 export class DbIterator {
   private done = false;
@@ -101,16 +103,30 @@ export class DbIterator {
 
   private nextForward(): [Buffer, Buffer] | undefined {
     const m = this.m;
+    // Versions of one key this call has stepped over; past SEQUENTIAL_SKIPS_MAX, one seek jumps
+    // the rest (RocksDB's max_sequential_skip_in_iterations): a key overwritten a hundred times
+    // since the last compaction costs a seek instead of a hundred steps.
+    let skipped = 0;
     while (m.valid()) {
       if (m.seq() > this.seq) {
-        m.advance();
+        // Written after this iterator's snapshot: go to the newest version it may see.
+        if (++skipped > SEQUENTIAL_SKIPS_MAX) {
+          skipped = 0;
+          // (A copy: the key may live in a child's buffer that its own seek overwrites.)
+          m.seek(Buffer.from(m.key()), this.seq);
+        } else m.advance();
         continue;
       }
       const key = m.key();
       if (this.lastKey?.equals(key)) {
-        m.advance();
+        // An older version of the key just returned (or skipped as deleted): past them all.
+        if (++skipped > SEQUENTIAL_SKIPS_MAX) {
+          skipped = 0;
+          m.seek(this.lastKey, SEQ_AFTER_ALL);
+        } else m.advance();
         continue;
       }
+      skipped = 0;
       if (!this.belowUpper(key)) return undefined;
       const copy = Buffer.from(key);
       this.lastKey = copy;
