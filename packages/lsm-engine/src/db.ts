@@ -719,7 +719,10 @@ export class LsmDb {
     if (imm.entries > 0) {
       // One packed buffer moves to the worker without a copy (it is transferred). It is packed
       // a slice at a time between other work: writes go on into the new memtable meanwhile.
-      const run = await packRun(imm.iterator(), imm.bytes);
+      const run = await packRun(imm.iterator(), {
+        bytesHint: imm.bytes,
+        smallestSnapshot: this.smallestSnapshot(),
+      });
       const job = this.tableJob({ kind: 'run', run }, [this.nextFileNumber++], false, null);
       outputs = await runTableJob('flush', job, run.length, [run.buffer as ArrayBuffer]).result;
       await fsyncDir(this.location);

@@ -12,6 +12,7 @@ import {
   type InternalIterator,
   KIND_DELETE,
   KIND_PUT,
+  SEQ_AFTER_ALL,
   SEQ_MAX,
 } from './internal-key.js';
 import { MergingIterator } from './merging-iterator.js';
@@ -201,23 +202,43 @@ const RUN_ENTRY_HEADER_BYTES = 4 + 4 + 6 + 1;
  */
 export const PACK_ENTRIES_PER_TURN = 2_048;
 
+/** The run buffer starts at most this large and doubles as needed (a flush that drops most
+ *  versions packs a small fraction of its memtable). */
+const PACK_BYTES_INITIAL_MAX = 1024 * 1024;
+
+export interface PackOptions {
+  /** About how many bytes the entries take (the memtable's count). */
+  bytesHint: number;
+  /** Entries packed between two turns of the event loop. */
+  entriesPerTurn?: number;
+  /**
+   * The oldest sequence any reader may still read at (the oldest snapshot, else the last
+   * sequence). Versions of a key older than one at or below it are hidden from every reader
+   * and are left out, as the table job would drop them anyway (writeTables): a key written a
+   * thousand times since the last flush is packed once, not a thousand times (RocksDB drops
+   * them at flush too; LevelDB leaves them to the first compaction). Without it, all are kept.
+   */
+  smallestSnapshot?: number;
+}
+
 /**
  * Packs entries (already in internal-key order) into one buffer, yielding to the event loop
- * every `entriesPerTurn` entries; the source must not change meanwhile (a frozen memtable).
+ * every `entriesPerTurn` entries. The source must not change meanwhile and its keys must stay
+ * valid after next() (a frozen memtable's do).
  */
-export async function packRun(
-  source: InternalIterator,
-  bytesHint: number,
-  entriesPerTurn = PACK_ENTRIES_PER_TURN,
-): Promise<Uint8Array> {
+export async function packRun(source: InternalIterator, options: PackOptions): Promise<Uint8Array> {
+  const entriesPerTurn = options.entriesPerTurn ?? PACK_ENTRIES_PER_TURN;
+  const smallestSnapshot = options.smallestSnapshot ?? Number.NEGATIVE_INFINITY;
   // allocUnsafeSlow: a buffer of its own, never a slice of Node's shared pool, since the
   // caller transfers the underlying ArrayBuffer to a worker.
-  let out = Buffer.allocUnsafeSlow(Math.max(1024, bytesHint));
+  let out = Buffer.allocUnsafeSlow(Math.max(1024, Math.min(options.bytesHint, PACK_BYTES_INITIAL_MAX)));
   let at = 0;
-  let packed = 0;
-  for (source.seekToFirst(); source.valid(); source.next()) {
+  let visited = 0;
+  source.seekToFirst();
+  while (source.valid()) {
     const key = source.key();
     const value = source.value();
+    const seq = source.seq();
     const need = RUN_ENTRY_HEADER_BYTES + key.length + value.length;
     if (at + need > out.length) {
       const grown = Buffer.allocUnsafeSlow(Math.max(out.length * 2, at + need));
@@ -226,12 +247,17 @@ export async function packRun(
     }
     out.writeUInt32LE(key.length, at);
     out.writeUInt32LE(value.length, at + 4);
-    out.writeUIntLE(source.seq(), at + 8, 6);
+    out.writeUIntLE(seq, at + 8, 6);
     out[at + 14] = source.kind();
     out.set(key, at + RUN_ENTRY_HEADER_BYTES);
     out.set(value, at + RUN_ENTRY_HEADER_BYTES + key.length);
     at += need;
-    if (++packed % entriesPerTurn === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    source.next();
+    // Every older version of this key is hidden from every reader now: seek past them all
+    // (a copy of the key: the source's own may not outlive the move).
+    if (seq <= smallestSnapshot && source.valid() && compareKeys(source.key(), key) === 0)
+      source.seek(Buffer.from(key), SEQ_AFTER_ALL);
+    if (++visited % entriesPerTurn === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return out.subarray(0, at);
 }

@@ -30,11 +30,42 @@ describe('packRun: a frozen memtable packed for a flush worker', () => {
       setImmediate(tick);
     };
     setImmediate(tick);
-    const run = await packRun(table.iterator(), table.bytes, 100);
+    const run = await packRun(table.iterator(), { bytesHint: table.bytes, entriesPerTurn: 100 });
     packing = false;
     // 5,000 entries at 100 a turn: the pack yields some 50 times (one call would take none).
     expect(turns).toBeGreaterThanOrEqual(40);
 
     expect(listAll(new PackedRunIterator(run))).toEqual(expected);
+  });
+
+  it('leaves out the versions no reader can see, keeping what the oldest snapshot needs', async () => {
+    const table = new Memtable();
+    for (let seq = 1; seq <= 3_000; seq++) {
+      const key = Buffer.from(`k${(seq * 31) % 40}`);
+      const kind = seq % 13 === 0 ? KIND_DELETE : KIND_PUT;
+      table.add(key, seq, kind, kind === KIND_PUT ? Buffer.from(`v${seq}`) : Buffer.alloc(0));
+    }
+    for (const smallestSnapshot of [3_000, 1_500, 10]) {
+      // The table job's rule (writeTables): drop an entry when the newer entry of its key just
+      // before it is at or below the smallest snapshot.
+      const expected: string[] = [];
+      let lastKey = '';
+      let lastSeqForKey = Number.POSITIVE_INFINITY;
+      for (const line of listAll(table.iterator())) {
+        const [key, rest] = line.split('@') as [string, string];
+        const seq = Number(rest.split('/')[0]);
+        if (key !== lastKey) {
+          lastKey = key;
+          lastSeqForKey = Number.POSITIVE_INFINITY;
+        }
+        if (lastSeqForKey > smallestSnapshot) expected.push(line);
+        lastSeqForKey = seq;
+      }
+      const run = await packRun(table.iterator(), { bytesHint: table.bytes, smallestSnapshot });
+      expect(listAll(new PackedRunIterator(run))).toEqual(expected);
+    }
+    // With no snapshot older than the last write, one version per key is left (tombstones too).
+    const latest = await packRun(table.iterator(), { bytesHint: table.bytes, smallestSnapshot: 3_000 });
+    expect(listAll(new PackedRunIterator(latest))).toHaveLength(40);
   });
 });
