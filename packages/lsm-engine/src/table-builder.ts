@@ -3,7 +3,7 @@
 // The builder is synchronous and emits finished bytes as chunks; the caller writes them
 // out asynchronously, so a flush or compaction never holds a whole table in memory.
 // LevelDB: table/table_builder.cc. Byte layout: FORMAT.md "Table".
-import { assert } from '@ddia/common';
+import { assert } from '@ddia/common/core';
 import { BlockBuilder } from './block-builder.js';
 import { bloomHash, buildBloom } from './bloom.js';
 import { compareBytes, TRAILER_BYTES } from './internal-key.js';

@@ -1,5 +1,5 @@
 // Constants and helpers shared by the table writer and reader. Byte layout: FORMAT.md "Table".
-import { crc32c, maskCrc } from '@ddia/common';
+import { crc32c, maskCrc } from '@ddia/common/core';
 
 /** "DDIALSM1" in ASCII: the last 8 bytes of every table. */
 export const TABLE_MAGIC = Buffer.from('DDIALSM1', 'ascii');

@@ -5,7 +5,7 @@
 // (db_impl.cc BackgroundCompaction / DoCompactionWork / WriteLevel0Table).
 import { closeSync, fdatasyncSync, openSync, rmSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
-import { assert } from '@ddia/common';
+import { assert } from '@ddia/common/core';
 import {
   compareBytes,
   compareKeys,

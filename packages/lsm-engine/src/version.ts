@@ -3,7 +3,7 @@
 // hold tables with disjoint user-key ranges, sorted by key. A flush or compaction never
 // edits a Version: it applies a VersionEdit to get the next one, so readers holding the
 // old Version keep a consistent view while the tree changes under them.
-import { assert } from '@ddia/common';
+import { assert } from '@ddia/common/core';
 import { compareKeys } from './internal-key.js';
 
 export const LEVELS = 7;
