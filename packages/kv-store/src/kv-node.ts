@@ -49,8 +49,9 @@ export const KV_FLAGS = {
   },
   'snapshot-entries': {
     type: 'number',
-    // etcd's --snapshot-count default. A snapshot stops the Ready loop while the state is
-    // copied and fsynced; every 10,000 entries it showed as periodic latency spikes (README).
+    // etcd's --snapshot-count default. The image is built while Raft applies on, but the walk
+    // of the store and the save still cost CPU and syncs on every member at the same index:
+    // every 20,000 entries measured worse than every 100,000 (README, "What a write costs").
     description: 'snapshot and compact the Raft log after this many applied entries',
     default: 100_000,
     min: 10,
