@@ -18,7 +18,10 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 export const projects = packages.map((name) => ({
   resolve: {
     // Tests run against the TypeScript sources of sibling packages, not their dist/.
-    alias: [{ find: /^@ddia\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` }],
+    alias: [
+      { find: /^@ddia\/([a-z-]+)\/core$/, replacement: `${root}packages/$1/src/core/index.ts` },
+      { find: /^@ddia\/([a-z-]+)$/, replacement: `${root}packages/$1/src/index.ts` },
+    ],
   },
   test: {
     name,

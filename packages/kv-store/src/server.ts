@@ -321,7 +321,7 @@ export function registerKvRoutes(options: KvServerOptions): void {
   app.get(
     '/cluster',
     { schema: { tags: ['admin'], summary: 'Members, leader, term, commit/applied index and lag per node' } },
-    async () => {
+    async (request) => {
       const local = node().status();
       const views = await Promise.all(
         local.members.map(async (member) => {
@@ -332,6 +332,7 @@ export function registerKvRoutes(options: KvServerOptions): void {
             const status = await options.client.json<ConsensusStatus>(`${url}/cluster/node`, {
               deadlineMs: MEMBER_STATUS_TIMEOUT_MS,
               retry: false,
+              trace: request.trace,
             });
             return { member, status, error: null };
           } catch (error) {

@@ -122,7 +122,8 @@ export class DbIterator {
         // An older version of the key just returned (or skipped as deleted): past them all.
         if (++skipped > SEQUENTIAL_SKIPS_MAX) {
           skipped = 0;
-          m.seek(this.lastKey, SEQ_AFTER_ALL);
+          // (A copy: lastKey was handed to the caller, who may change it.)
+          m.seek(Buffer.from(this.lastKey), SEQ_AFTER_ALL);
         } else m.advance();
         continue;
       }

@@ -380,7 +380,11 @@ export class LsmDb {
       this.mem.bytes > INLINE_JOB_BYTES_MAX
     ) {
       this.workersPrewarmed = true;
-      prewarmTableWorkers();
+      // Never a reason to fail this write (it is durable already): a worker that cannot start
+      // leaves its jobs to the main thread, as before.
+      try {
+        prewarmTableWorkers();
+      } catch {}
     }
   }
 

@@ -262,6 +262,21 @@ describe('RaftNode driver', () => {
     expect(restored.data.size).toBe(10);
   });
 
+  it('a snapshot that cannot be saved stops the node and fails its request, not hangs it', async () => {
+    class FailingSnapshotStorage extends MemoryStorage {
+      override async saveSnapshot(): Promise<void> {
+        throw new Error('disk full');
+      }
+    }
+    const storage = new FailingSnapshotStorage();
+    const { node } = await startNode(new LocalNetwork(), 'n1', [{ id: 'n1' }], { storage });
+    await until('leader', () => node.isLeader);
+    await node.propose(cmd('a=1'));
+    const fatal = new Promise((resolve) => node.once('fatal', resolve));
+    await expect(node.snapshotNow()).rejects.toThrow(/disk full/);
+    expect(String(await fatal)).toMatch(/disk full/);
+  });
+
   it('leadership transfer moves the leader to the chosen node', async () => {
     const nodes = await startCluster(new LocalNetwork(), ['n1', 'n2', 'n3']);
     const leader = leaderOf(nodes);

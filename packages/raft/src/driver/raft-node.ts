@@ -559,7 +559,8 @@ export class RaftNode<R = unknown> extends EventEmitter {
       .catch((err) => this.fail(err))
       .finally(() => {
         this.cycle = null;
-        if (this.running && this.raft.hasReady()) this.kick();
+        // (A snapshot image may have been finished during the cycle: its install is work too.)
+        if (this.running && (this.raft.hasReady() || this.snapshotWork())) this.kick();
       });
   }
 
@@ -606,7 +607,8 @@ export class RaftNode<R = unknown> extends EventEmitter {
     }
     // Committed entries this node had already made durable in earlier Readies are applied while
     // this Ready's write runs (on the thread pool): their proposers need not wait for an fsync
-    // of newer entries, and a follower's acknowledgement below need not wait for the apply.
+    // of newer entries, and a follower's acknowledgement below waits for the longer of the
+    // write and the apply instead of for both in a row.
     // (etcd hands committed entries to its applier before saving the Ready, for the same reason.)
     const stable = this.raft.log.stabled;
     const splitAt = rd.snapshot ? 0 : countWhile(rd.committedEntries, (e) => e.index <= stable);
@@ -813,7 +815,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
    * request waited behind it. (etcd builds its snapshots off the Raft loop too.)
    */
   private maybeSnapshot(): void {
-    if (this.snapshotBuilding !== null) return;
+    if (!this.running || this.snapshotBuilding !== null) return;
     const requested = this.snapshotRequests;
     const due = this.appliedIndex - this.raft.log.snapshotMeta.index >= this.snapshotEntries;
     if (requested.length === 0 && !due) return;
@@ -844,7 +846,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
       },
       (failure: unknown) => {
         building.outcome = { failure };
-        this.kick(true);
+        this.kick();
       },
     );
   }
@@ -862,8 +864,14 @@ export class RaftNode<R = unknown> extends EventEmitter {
     // A snapshot from the leader may have overtaken this one meanwhile: then it is not needed.
     if (meta.index > this.raft.log.snapshotMeta.index) {
       const snapshot: Snapshot = { meta, data: outcome.data };
-      await this.storage.saveSnapshot(snapshot);
-      this.raft.compact(snapshot);
+      try {
+        await this.storage.saveSnapshot(snapshot);
+        this.raft.compact(snapshot);
+      } catch (failure) {
+        // The node stops (runCycles' caller); whoever asked for this snapshot hears why.
+        for (const r of requests) r.reject(failure);
+        throw failure;
+      }
       this.logger?.info({ index: meta.index }, 'raft snapshot taken, log compacted');
     }
     const taken = { index: this.raft.log.snapshotMeta.index, term: this.raft.log.snapshotMeta.term };
