@@ -85,16 +85,18 @@ class WriteOverlay {
   /** Stored values read before the batch started: bytes, or undefined when absent. */
   private readonly base = new Map<string, Uint8Array | undefined>();
 
-  /** Registers a key the batch will read; false if it already was (fetch each key once). */
-  markRead(key: Uint8Array): boolean {
+  /** Registers a key the batch will read and returns its id; null if it already was (fetch
+   *  each key once). */
+  markRead(key: Uint8Array): string | null {
     const id = overlayId(key);
-    if (this.base.has(id)) return false;
+    if (this.base.has(id)) return null;
     this.base.set(id, undefined);
-    return true;
+    return id;
   }
 
-  setBase(key: Uint8Array, value: Uint8Array | undefined): void {
-    this.base.set(overlayId(key), value);
+  /** The stored value of a key registered with markRead (by its id). */
+  setBase(id: string, value: Uint8Array | undefined): void {
+    this.base.set(id, value);
   }
 
   read(key: Uint8Array): Uint8Array | undefined {
@@ -256,6 +258,7 @@ export class KvStateMachine {
   ): Promise<(Command | undefined)[]> {
     const decoded: (Command | undefined)[] = [];
     const keys: Uint8Array[] = [];
+    const ids: string[] = [];
     let appliedIndex = this.meta.appliedIndex;
     for (const { command: bytes, index } of commands) {
       if (index <= appliedIndex) {
@@ -266,20 +269,24 @@ export class KvStateMachine {
       const command = decodeCommand(bytes);
       decoded.push(command);
       const key = dataKey(command.key);
-      if (!overlay.markRead(key)) continue;
-      const cached = this.cache.get(overlayId(key));
-      if (cached === undefined) keys.push(key);
-      else overlay.setBase(key, cached ?? undefined);
+      const id = overlay.markRead(key);
+      if (id === null) continue;
+      const cached = this.cache.get(id);
+      if (cached !== undefined) overlay.setBase(id, cached ?? undefined);
+      else {
+        keys.push(key);
+        ids.push(id);
+      }
     }
     if (keys.length > 0) {
       const values = await this.db.getMany(keys);
       assert(values.length === keys.length, 'getMany returns one value per key');
       for (let i = 0; i < keys.length; i++) {
-        const key = keys[i] as Uint8Array;
-        overlay.setBase(key, values[i]);
+        const id = ids[i] as string;
+        overlay.setBase(id, values[i]);
         // A copy: the store may hand out a view of a larger buffer (a table block), which the
         // cache would otherwise keep alive whole.
-        this.cache.set(overlayId(key), values[i]?.slice() ?? null);
+        this.cache.set(id, values[i]?.slice() ?? null);
       }
     }
     return decoded;
