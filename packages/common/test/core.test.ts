@@ -8,6 +8,7 @@ import {
   encodeVarint,
   ManualClock,
   maskCrc,
+  pooledBytes,
   readVarint,
   SeededRandom,
   unmaskCrc,
@@ -22,6 +23,28 @@ describe('assert', () => {
   it('throws AssertionError with the message', () => {
     expect(() => assert(false, 'broken invariant')).toThrow(AssertionError);
     expect(() => assert(1 + 1 === 2)).not.toThrow();
+  });
+});
+
+describe('pooledBytes', () => {
+  it('hands out plain Uint8Arrays that share slabs, not an ArrayBuffer each', () => {
+    // 20 x 300 bytes fit in one 8 KiB slab, or in two where the first was nearly used up.
+    const arrays = Array.from({ length: 20 }, (_, i) => pooledBytes(300).fill(i));
+    for (const a of arrays) {
+      expect(a).toBeInstanceOf(Uint8Array);
+      expect(Buffer.isBuffer(a)).toBe(false);
+      expect(a.length).toBe(300);
+    }
+    expect(new Set(arrays.map((a) => a.buffer)).size).toBeLessThanOrEqual(2);
+    // Slices never overlap: each still holds what was written into it.
+    for (const [i, a] of arrays.entries()) expect(a.every((x) => x === i)).toBe(true);
+  });
+
+  it('gives a large request its own buffer', () => {
+    const big = pooledBytes(64 * 1024);
+    expect(big.length).toBe(64 * 1024);
+    expect(big.byteOffset).toBe(0);
+    expect(big.buffer.byteLength).toBe(64 * 1024);
   });
 });
 

@@ -20,5 +20,6 @@ export {
 export { LsmLevel, type LsmLevelOptions } from './lsm-level.js';
 export { Memtable } from './memtable.js';
 export { LSM_DEFAULTS, type LsmOptions } from './options.js';
+export { prewarmTableWorkers, tableWorkersReady } from './table-workers.js';
 
 registerEngine('lsm', (location, options) => new LsmLevel(location, options));

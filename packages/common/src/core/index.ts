@@ -1,8 +1,9 @@
-// The core of the kit without the service (fastify, pino, prom-client, undici): assertions,
+// The core of the kit without the service (fastify, pino, prom-client, undici): assertions, pooled bytes,
 // clocks, checksums, liveness, randomness and varints. Worker threads import this entry
 // (`@ddia/common/core`): the whole kit took some 220 ms to load on an idle core, and a worker
 // that loaded it competed with its own process for the CPU while it started.
 export * from './assert.js';
+export * from './bytes.js';
 export * from './clock.js';
 export * from './crc32c.js';
 export * from './process-liveness.js';

@@ -2,7 +2,7 @@
 // bytes to @ddia/raft); the state machine decodes and applies them in log order on every
 // replica, so the encoding must be exact and deterministic. Byte layout: FORMAT.md §1.
 
-import { readVarint, varintLength, writeVarint } from '@ddia/common';
+import { pooledBytes, readVarint, varintLength, writeVarint } from '@ddia/common';
 
 export const COMMAND_FORMAT_VERSION = 1;
 
@@ -42,7 +42,8 @@ export function encodeCommand(command: Command): Uint8Array {
     varintLength(command.key.length) +
     command.key.length +
     value.length;
-  const out = new Uint8Array(size);
+  // Pooled: the Raft envelope copies it at once. The check below proves every byte was written.
+  const out = pooledBytes(size);
   out[0] = COMMAND_FORMAT_VERSION;
   out[1] = OP_CODES[command.op];
   out[2] = CONDITION_CODES[condition.kind];

@@ -5,7 +5,7 @@
 // its entry by the tag when it applies it — the way etcd matches applied entries to waiting
 // requests by request id. The state machine only ever sees the command. FORMAT.md documents it.
 import { randomBytes } from 'node:crypto';
-import { readVarint, varintLength, writeVarint } from '@ddia/common';
+import { pooledBytes, readVarint, varintLength, writeVarint } from '@ddia/common';
 
 /** Random per process: tags of a restarted node never collide with its earlier ones. */
 export const BOOT_ID_BYTES = 8;
@@ -24,8 +24,10 @@ export class ProposalTagger {
   }
 }
 
+/** The envelope lives in the in-memory log until the next snapshot, with up to --snapshot-entries
+ *  others: pooled bytes (common's bytes.ts), freed with their neighbours as the log compacts. */
 export function wrapCommand(command: Uint8Array, tag: Uint8Array = EMPTY): Uint8Array {
-  const out = new Uint8Array(varintLength(tag.length) + tag.length + command.length);
+  const out = pooledBytes(varintLength(tag.length) + tag.length + command.length);
   let at = writeVarint(out, 0, tag.length);
   out.set(tag, at);
   at += tag.length;

@@ -12,6 +12,7 @@ import {
   crc32c,
   type FsyncPolicy,
   Log,
+  pooledBytes,
   readVarint,
   varintLength,
   writeFileAtomic,
@@ -67,7 +68,8 @@ export interface FileStorageOptions {
 export const PREALLOCATE_BYTES_DEFAULT = 4 * 1024 * 1024;
 
 export function encodeEntryRecord(e: Entry): Uint8Array {
-  const out = new Uint8Array(1 + varintLength(e.term) + e.data.length);
+  // Every byte is written below; pooled: it is gone once the append has copied it.
+  const out = pooledBytes(1 + varintLength(e.term) + e.data.length);
   out[0] = ENTRY_TYPE_CODE.get(e.type) as number;
   const at = writeVarint(out, 1, e.term);
   out.set(e.data, at);

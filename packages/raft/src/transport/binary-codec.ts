@@ -5,6 +5,7 @@
 // decode. Decoding validates every field (a peer's bytes are input): bad input is a
 // RaftBadRequestError, never an assertion. Snapshots do not use this codec (they travel in
 // chunks, see http-transport.ts).
+import { pooledBytes } from '@ddia/common';
 import {
   ENTRY_TYPES,
   type Entry,
@@ -117,10 +118,11 @@ class Reader {
     this.at += n;
     return s;
   }
-  /** A copy: entries outlive the frame they came in (the log keeps them). */
+  /** A copy: entries outlive the frame they came in (the log keeps them). Pooled, as
+   *  wrapCommand's envelopes are. */
   bytes(n: number, what: string): Uint8Array {
     this.need(n, what);
-    const b = new Uint8Array(n);
+    const b = pooledBytes(n);
     b.set(this.buf.subarray(this.at, this.at + n));
     this.at += n;
     return b;
