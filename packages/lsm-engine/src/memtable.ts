@@ -2,66 +2,99 @@
 // Inserts and seeks cost O(log n) expected; entries are never removed, so a level-0 back
 // pointer keeps prev() O(1). Book, ch. 3 "Constructing and maintaining SSTables": writes
 // go to an in-memory balanced structure first and leave in sorted order when it is full.
-import { compareInternal, compareKeys, type InternalIterator, KIND_DELETE } from './internal-key.js';
+//
+// As in LevelDB, nothing here is an object per entry. Keys and values are copied into an arena
+// (arena.ts), and a node is a number: an index into typed arrays holding its fields, its
+// forward links included. A table of 200,000 entries used to be a million JavaScript objects
+// (node, links array, key and value Buffers, a boxed sequence number) that every garbage
+// collection of a busy kv-store member had to copy or mark; requests waited behind it.
+import { Arena } from './arena.js';
+import { compareBytes, type InternalIterator, KIND_DELETE } from './internal-key.js';
 
 const HEIGHT_MAX = 12;
 /** Each level holds about 1/BRANCHING of the nodes of the level below. */
 const BRANCHING = 4;
-/** Bookkeeping bytes charged per entry on top of key and value (node object, arrays). */
+/** Bookkeeping bytes charged per entry on top of key and value (its typed-array fields). */
 const ENTRY_OVERHEAD_BYTES = 64;
-
-interface Node {
-  key: Buffer;
-  seq: number;
-  kind: number;
-  value: Buffer;
-  next: (Node | null)[];
-  prev: Node | null;
-}
+/** Nodes the arrays hold at first; they double when full. */
+const INITIAL_NODES = 1024;
+/** No node: the end of a level, or no predecessor. */
+const NIL = -1;
+/** Node 0 is the head: it holds no entry and has every level. */
+const HEAD = 0;
 
 const EMPTY = Buffer.alloc(0);
 
 export class Memtable {
-  private readonly head: Node = { key: EMPTY, seq: 0, kind: 0, value: EMPTY, next: [], prev: null };
-  private tail: Node | null = null;
+  private readonly arena = new Arena();
+  /** Per node: sequence number, where its key (then its value) sits in the arena, and sizes. */
+  private seqs = new Float64Array(INITIAL_NODES);
+  private chunks = new Int32Array(INITIAL_NODES);
+  private offsets = new Int32Array(INITIAL_NODES);
+  private keyLengths = new Int32Array(INITIAL_NODES);
+  private valueLengths = new Int32Array(INITIAL_NODES);
+  private kinds = new Uint8Array(INITIAL_NODES);
+  private prevs = new Int32Array(INITIAL_NODES);
+  /** Where a node's forward links start in `links`; link i is its successor on level i. */
+  private linkStarts = new Int32Array(INITIAL_NODES);
+  private links = new Int32Array(INITIAL_NODES * 2);
+  private linksUsed = 0;
+  private nodes = 0;
+  private tail = NIL;
   private height = 1;
   /** xorshift32 state: the skiplist's coin flips need no cryptographic or shared randomness. */
   private rngState = 0x9e3779b9;
-  private readonly update: Node[] = new Array(HEIGHT_MAX);
+  private readonly update = new Int32Array(HEIGHT_MAX);
   bytes = 0;
   entries = 0;
   /** The first WAL record index not in this memtable, set when it turns immutable. */
   walEnd = -1;
 
   constructor() {
-    for (let i = 0; i < HEIGHT_MAX; i++) this.head.next.push(null);
+    this.newNode(HEIGHT_MAX);
   }
 
-  add(key: Buffer, seq: number, kind: number, value: Buffer): void {
-    let x = this.head;
-    for (let level = this.height - 1; level >= 0; level--) {
-      let n = x.next[level]!;
-      while (n !== null && compareInternal(n.key, n.seq, key, seq) < 0) {
-        x = n;
-        n = x.next[level]!;
-      }
-      this.update[level] = x;
-    }
+  /** Copies the entry in: the caller's buffers (views into a WAL record) are not kept. */
+  add(key: Uint8Array, seq: number, kind: number, value: Uint8Array): void {
     const height = this.randomHeight();
+    const node = this.newNode(height);
+    const offset = this.arena.allocate(key.length + value.length);
+    const chunk = this.arena.lastChunk;
+    const bytes = this.arena.chunks[chunk]!;
+    bytes.set(key, offset);
+    bytes.set(value, offset + key.length);
+    this.seqs[node] = seq;
+    this.chunks[node] = chunk;
+    this.offsets[node] = offset;
+    this.keyLengths[node] = key.length;
+    this.valueLengths[node] = value.length;
+    this.kinds[node] = kind;
+
+    const links = this.links;
+    const update = this.update;
+    let x = HEAD;
+    for (let level = this.height - 1; level >= 0; level--) {
+      let n = links[this.linkStarts[x]! + level]!;
+      while (n !== NIL && this.compareTo(n, key, seq) < 0) {
+        x = n;
+        n = links[this.linkStarts[x]! + level]!;
+      }
+      update[level] = x;
+    }
     if (height > this.height) {
-      for (let level = this.height; level < height; level++) this.update[level] = this.head;
+      for (let level = this.height; level < height; level++) update[level] = HEAD;
       this.height = height;
     }
-    const node: Node = { key, seq, kind, value, next: new Array(height), prev: null };
+    const start = this.linkStarts[node]!;
     for (let level = 0; level < height; level++) {
-      const before = this.update[level]!;
-      node.next[level] = before.next[level]!;
-      before.next[level] = node;
+      const before = this.linkStarts[update[level]!]! + level;
+      links[start + level] = links[before]!;
+      links[before] = node;
     }
-    const before0 = this.update[0]!;
-    node.prev = before0 === this.head ? null : before0;
-    const after = node.next[0];
-    if (after) after.prev = node;
+    const before0 = update[0]!;
+    this.prevs[node] = before0 === HEAD ? NIL : before0;
+    const after = links[start]!;
+    if (after !== NIL) this.prevs[after] = node;
     else this.tail = node;
     this.bytes += key.length + value.length + ENTRY_OVERHEAD_BYTES;
     this.entries++;
@@ -70,34 +103,100 @@ export class Memtable {
   /** The newest version of `key` with sequence <= seq: a value, a tombstone, or not here. */
   get(key: Uint8Array, seq: number): { found: false } | { found: true; deleted: boolean; value: Buffer } {
     const n = this.findGreaterOrEqual(key, seq);
-    if (n === null || compareKeys(n.key, key) !== 0) return { found: false };
-    return { found: true, deleted: n.kind === KIND_DELETE, value: n.value };
+    if (n === NIL || this.compareKeyTo(n, key) !== 0) return { found: false };
+    return { found: true, deleted: this.kinds[n] === KIND_DELETE, value: this.valueOf(n) };
   }
 
   iterator(): InternalIterator {
     return new MemtableIterator(this);
   }
 
-  /** First node at or after (key, seq), or null. */
-  findGreaterOrEqual(key: Uint8Array, seq: number): Node | null {
-    let x = this.head;
+  /** First node at or after (key, seq) in internal order, or NIL. */
+  findGreaterOrEqual(key: Uint8Array, seq: number): number {
+    const links = this.links;
+    let x = HEAD;
     for (let level = this.height - 1; level >= 0; level--) {
-      let n = x.next[level]!;
-      while (n !== null && compareInternal(n.key, n.seq, key, seq) < 0) {
+      let n = links[this.linkStarts[x]! + level]!;
+      while (n !== NIL && this.compareTo(n, key, seq) < 0) {
         x = n;
-        n = x.next[level]!;
+        n = links[this.linkStarts[x]! + level]!;
       }
       if (level === 0) return n;
     }
-    return null;
+    return NIL;
   }
 
-  first(): Node | null {
-    return this.head.next[0]!;
+  first(): number {
+    return this.next(HEAD);
   }
 
-  last(): Node | null {
+  last(): number {
     return this.tail;
+  }
+
+  next(node: number): number {
+    return this.links[this.linkStarts[node]!]!;
+  }
+
+  prev(node: number): number {
+    return this.prevs[node]!;
+  }
+
+  seqOf(node: number): number {
+    return this.seqs[node]!;
+  }
+
+  kindOf(node: number): number {
+    return this.kinds[node]!;
+  }
+
+  /** A view of the node's key in the arena (its bytes never change). */
+  keyOf(node: number): Buffer {
+    const offset = this.offsets[node]!;
+    return this.arena.chunks[this.chunks[node]!]!.subarray(offset, offset + this.keyLengths[node]!);
+  }
+
+  valueOf(node: number): Buffer {
+    if (node === HEAD) return EMPTY;
+    const start = this.offsets[node]! + this.keyLengths[node]!;
+    return this.arena.chunks[this.chunks[node]!]!.subarray(start, start + this.valueLengths[node]!);
+  }
+
+  /** memcmp order of the node's user key against `key`. */
+  private compareKeyTo(node: number, key: Uint8Array): number {
+    const offset = this.offsets[node]!;
+    const bytes = this.arena.chunks[this.chunks[node]!]!;
+    return compareBytes(bytes, offset, offset + this.keyLengths[node]!, key, 0, key.length);
+  }
+
+  /** Internal order of the node's entry against (key, seq): key ascending, then seq descending. */
+  private compareTo(node: number, key: Uint8Array, seq: number): number {
+    const c = this.compareKeyTo(node, key);
+    if (c !== 0) return c;
+    const nodeSeq = this.seqs[node]!;
+    return nodeSeq > seq ? -1 : nodeSeq < seq ? 1 : 0;
+  }
+
+  /** A node with `height` links, all NIL; the arrays double when full. */
+  private newNode(height: number): number {
+    if (this.nodes === this.seqs.length) this.growNodes();
+    while (this.linksUsed + height > this.links.length) this.links = grown(this.links);
+    const node = this.nodes++;
+    this.linkStarts[node] = this.linksUsed;
+    this.links.fill(NIL, this.linksUsed, this.linksUsed + height);
+    this.linksUsed += height;
+    return node;
+  }
+
+  private growNodes(): void {
+    this.seqs = grown(this.seqs);
+    this.chunks = grown(this.chunks);
+    this.offsets = grown(this.offsets);
+    this.keyLengths = grown(this.keyLengths);
+    this.valueLengths = grown(this.valueLengths);
+    this.kinds = grown(this.kinds);
+    this.prevs = grown(this.prevs);
+    this.linkStarts = grown(this.linkStarts);
   }
 
   private randomHeight(): number {
@@ -116,11 +215,21 @@ export class Memtable {
   }
 }
 
+/** A typed array twice as long, holding `a`'s elements first. */
+function grown<T extends Float64Array | Int32Array | Uint8Array>(a: T): T {
+  const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+  b.set(a);
+  return b;
+}
+
 class MemtableIterator implements InternalIterator {
-  private node: Node | null = null;
+  private node = NIL;
+  /** key() of `keyNode`: merging iterators ask for the same key many times per step. */
+  private keyNode = NIL;
+  private keyView: Buffer = EMPTY;
   constructor(private readonly table: Memtable) {}
   valid(): boolean {
-    return this.node !== null;
+    return this.node !== NIL;
   }
   seekToFirst(): void {
     this.node = this.table.first();
@@ -132,21 +241,25 @@ class MemtableIterator implements InternalIterator {
     this.node = this.table.findGreaterOrEqual(userKey, seq);
   }
   next(): void {
-    this.node = this.node!.next[0]!;
+    this.node = this.table.next(this.node);
   }
   prev(): void {
-    this.node = this.node!.prev;
+    this.node = this.table.prev(this.node);
   }
   key(): Buffer {
-    return this.node!.key;
+    if (this.keyNode !== this.node) {
+      this.keyView = this.table.keyOf(this.node);
+      this.keyNode = this.node;
+    }
+    return this.keyView;
   }
   seq(): number {
-    return this.node!.seq;
+    return this.table.seqOf(this.node);
   }
   kind(): number {
-    return this.node!.kind;
+    return this.table.kindOf(this.node);
   }
   value(): Buffer {
-    return this.node!.value;
+    return this.table.valueOf(this.node);
   }
 }
