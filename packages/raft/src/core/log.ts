@@ -2,15 +2,27 @@
 // compacted away) followed by the entries after it, all held in memory. `stabled` marks how
 // much of it the caller has made durable; `committed` and `applied` are the usual Raft
 // indexes (Figure 2). Invariant: snapshot.index <= applied <= committed <= lastIndex.
+//
+// The entries are held as columns (a term array, a type array and the data), not as an Entry
+// object each: a member keeps up to --snapshot-entries of them, and as objects (with their
+// index and term boxed as heap numbers) they were half of a busy kv-store member's heap, for
+// every garbage collection to mark. Entry objects are made when asked for, and die young.
 import { assert } from '@ddia/common';
-import type { Entry, Snapshot, SnapshotMeta } from './types.js';
+import { ENTRY_TYPES, type Entry, type EntryType, type Snapshot, type SnapshotMeta } from './types.js';
+
+/** Entries the columns hold at first; they double when full. */
+const INITIAL_ENTRIES = 1024;
+const TYPE_CODES = new Map<EntryType, number>(ENTRY_TYPES.map((t, i) => [t, i]));
 
 export class RaftLog {
   /** Metadata of the snapshot the log starts after (index 0, term 0 for a fresh log). */
   snapshotMeta: SnapshotMeta;
   /** A snapshot received from the leader and not yet persisted by the caller. */
   unstableSnapshot: Snapshot | null = null;
-  private entries: Entry[];
+  /** Entry snapshotMeta.index + 1 + i is (terms[i], ENTRY_TYPES[types[i]], datas[i]). */
+  private terms = new Float64Array(INITIAL_ENTRIES);
+  private types = new Uint8Array(INITIAL_ENTRIES);
+  private datas: Uint8Array[] = [];
   committed: number;
   applied: number;
   /** The highest index the caller has persisted. */
@@ -18,9 +30,9 @@ export class RaftLog {
 
   constructor(snapshotMeta: SnapshotMeta, entries: Entry[], committed: number) {
     this.snapshotMeta = snapshotMeta;
-    this.entries = entries;
     for (let i = 0; i < entries.length; i++) {
       assert(entries[i].index === snapshotMeta.index + 1 + i, 'log entries must be dense after the snapshot');
+      this.push(entries[i]);
     }
     this.stabled = this.lastIndex();
     this.committed = Math.max(committed, snapshotMeta.index);
@@ -33,7 +45,7 @@ export class RaftLog {
   }
 
   lastIndex(): number {
-    return this.snapshotMeta.index + this.entries.length;
+    return this.snapshotMeta.index + this.datas.length;
   }
 
   lastTerm(): number {
@@ -44,12 +56,19 @@ export class RaftLog {
   term(index: number): number | undefined {
     if (index === this.snapshotMeta.index) return this.snapshotMeta.term;
     if (index < this.snapshotMeta.index || index > this.lastIndex()) return undefined;
-    return this.entries[index - this.snapshotMeta.index - 1].term;
+    return this.terms[index - this.snapshotMeta.index - 1];
   }
 
+  /** A fresh Entry object for `index` (the log keeps none). */
   entry(index: number): Entry | undefined {
     if (index <= this.snapshotMeta.index || index > this.lastIndex()) return undefined;
-    return this.entries[index - this.snapshotMeta.index - 1];
+    return this.at(index - this.snapshotMeta.index - 1);
+  }
+
+  /** The type of the entry at `index`, without making an Entry; undefined if not held. */
+  typeOf(index: number): EntryType | undefined {
+    if (index <= this.snapshotMeta.index || index > this.lastIndex()) return undefined;
+    return ENTRY_TYPES[this.types[index - this.snapshotMeta.index - 1]!];
   }
 
   matchTerm(index: number, term: number): boolean {
@@ -75,12 +94,36 @@ export class RaftLog {
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi && out.length < countMax; i++) {
-      const e = this.entries[i - this.snapshotMeta.index - 1];
-      bytes += e.data.length + 16;
+      const at = i - this.snapshotMeta.index - 1;
+      bytes += this.datas[at]!.length + 16;
       if (out.length > 0 && bytes > bytesMax) break;
-      out.push(e);
+      out.push(this.at(at));
     }
     return out;
+  }
+
+  private at(i: number): Entry {
+    return {
+      index: this.snapshotMeta.index + 1 + i,
+      term: this.terms[i]!,
+      type: ENTRY_TYPES[this.types[i]!]!,
+      data: this.datas[i]!,
+    };
+  }
+
+  private push(e: Entry): void {
+    const i = this.datas.length;
+    if (i === this.terms.length) {
+      const terms = new Float64Array(i * 2);
+      terms.set(this.terms);
+      this.terms = terms;
+      const types = new Uint8Array(i * 2);
+      types.set(this.types);
+      this.types = types;
+    }
+    this.terms[i] = e.term;
+    this.types[i] = TYPE_CODES.get(e.type) as number;
+    this.datas.push(e.data);
   }
 
   /** First index of `term` in the log, scanning back from `from` (fast back-off, §5.3). */
@@ -118,12 +161,12 @@ export class RaftLog {
   appendLocal(entries: Entry[]): void {
     for (const e of entries) {
       assert(e.index === this.lastIndex() + 1, `append out of order: ${e.index} after ${this.lastIndex()}`);
-      this.entries.push(e);
+      this.push(e);
     }
   }
 
   private truncateFrom(index: number): void {
-    this.entries.length = index - this.snapshotMeta.index - 1;
+    this.datas.length = index - this.snapshotMeta.index - 1;
     this.stabled = Math.min(this.stabled, index - 1);
   }
 
@@ -154,7 +197,7 @@ export class RaftLog {
   restore(snapshot: Snapshot): void {
     const { index } = snapshot.meta;
     this.snapshotMeta = snapshot.meta;
-    this.entries = [];
+    this.datas = [];
     this.committed = index;
     this.applied = index;
     this.stabled = index;
@@ -166,7 +209,10 @@ export class RaftLog {
     if (meta.index <= this.snapshotMeta.index) return;
     assert(meta.index <= this.applied, `compact ${meta.index} beyond applied ${this.applied}`);
     assert(this.term(meta.index) === meta.term, 'compaction term mismatch');
-    this.entries = this.entries.slice(meta.index - this.snapshotMeta.index);
+    const dropped = meta.index - this.snapshotMeta.index;
+    this.terms.copyWithin(0, dropped, this.datas.length);
+    this.types.copyWithin(0, dropped, this.datas.length);
+    this.datas = this.datas.slice(dropped);
     this.snapshotMeta = meta;
   }
 }

@@ -312,8 +312,8 @@ export class Raft {
     );
     const membership = new Membership(this.log.snapshotMeta.conf);
     for (let i = this.log.snapshotMeta.index + 1; i <= index; i++) {
-      const e = this.log.entry(i) as Entry;
-      if (e.type === 'conf') membership.apply(decodeConfChange(e.data));
+      if (this.log.typeOf(i) === 'conf')
+        membership.apply(decodeConfChange((this.log.entry(i) as Entry).data));
     }
     return { index, term: this.log.term(index) as number, conf: membership.toConfState() };
   }
@@ -896,9 +896,8 @@ export class Raft {
   private applyCommittedConfChanges(): void {
     while (this.confAppliedIndex < this.log.committed) {
       const index = ++this.confAppliedIndex;
-      const entry = this.log.entry(index);
-      if (entry?.type !== 'conf') continue;
-      const cc = decodeConfChange(entry.data);
+      if (this.log.typeOf(index) !== 'conf') continue;
+      const cc = decodeConfChange((this.log.entry(index) as Entry).data);
       this.membership.apply(cc);
       if (this.role !== 'leader') continue;
       if (cc.kind === 'remove') {
