@@ -48,6 +48,8 @@ export interface ConsensusNode {
   ): Promise<{ index: number; term: number; result: unknown }>;
   readIndex(options: { timeoutMs: number }): Promise<unknown>;
   status(): ConsensusStatus;
+  /** Who leads: what status() says of it, without copying progress and members (per request). */
+  leadership(): Pick<ConsensusStatus, 'id' | 'role' | 'term' | 'leaderId' | 'leaderUrl'>;
   snapshotNow(): Promise<{ index: number; term: number }>;
   addMember(member: { id: string; url: string }, options: { timeoutMs: number }): Promise<unknown>;
   removeMember(id: string, options: { timeoutMs: number }): Promise<unknown>;

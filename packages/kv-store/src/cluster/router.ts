@@ -47,7 +47,7 @@ export async function routeToLeader<T>(options: RouteOptions<T>): Promise<T> {
           : 'no leader was elected within the deadline',
       );
     }
-    const status = node.status();
+    const status = node.leadership();
     // A follower that knows the leader proposes too: Raft carries the write to the leader.
     if (status.role === 'leader' || (options.proposeOnFollowers && status.leaderId !== null)) {
       try {

@@ -7,6 +7,10 @@ import type { ConfChange, ConfState, Member, NodeId } from './types.js';
 
 export class Membership {
   private readonly members = new Map<NodeId, Member>();
+  /** voters(), kept until the membership changes: the leader asks on every proposal and ack. */
+  private voterIds: readonly NodeId[] | null = null;
+  /** Scratch for committedIndex, reused so that a commit check allocates nothing. */
+  private readonly matches: number[] = [];
 
   constructor(conf: ConfState) {
     for (const m of conf.members) this.members.set(m.id, { ...m });
@@ -18,8 +22,9 @@ export class Membership {
     };
   }
 
-  voters(): NodeId[] {
-    return [...this.members.values()].filter((m) => m.voter).map((m) => m.id);
+  voters(): readonly NodeId[] {
+    this.voterIds ??= [...this.members.values()].filter((m) => m.voter).map((m) => m.id);
+    return this.voterIds;
   }
 
   all(): NodeId[] {
@@ -43,6 +48,7 @@ export class Membership {
   }
 
   apply(cc: ConfChange): void {
+    this.voterIds = null;
     switch (cc.kind) {
       case 'addVoter':
       case 'addLearner': {
@@ -58,10 +64,21 @@ export class Membership {
 
   /** The quorum-th highest value among voters: the index a majority has reached. */
   committedIndex(matchOf: (id: NodeId) => number): number {
-    const matches = this.voters()
-      .map(matchOf)
-      .sort((a, b) => b - a);
-    if (matches.length === 0) return 0;
+    const voters = this.voters();
+    if (voters.length === 0) return 0;
+    const matches = this.matches;
+    matches.length = 0;
+    // Insertion sort, highest first: a handful of voters, and no array or closure per call.
+    for (const id of voters) {
+      const m = matchOf(id);
+      let i = matches.length;
+      matches.push(m);
+      while (i > 0 && matches[i - 1] < m) {
+        matches[i] = matches[i - 1];
+        i--;
+      }
+      matches[i] = m;
+    }
     return matches[this.quorum() - 1];
   }
 

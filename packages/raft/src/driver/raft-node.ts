@@ -106,6 +106,15 @@ export interface ProposeOutcome<R> {
   result: R;
 }
 
+/** Who leads, as far as this node knows: the part of status() a request router needs. */
+export interface RaftLeadership {
+  id: NodeId;
+  role: RaftStatusCore['role'];
+  term: number;
+  leaderId: NodeId | null;
+  leaderUrl: string | null;
+}
+
 export interface RaftStatus extends RaftStatusCore {
   leaderUrl: string | null;
   members: { id: NodeId; url?: string; voter: boolean }[];
@@ -353,6 +362,19 @@ export class RaftNode<R = unknown> extends EventEmitter {
     const s = this.raft.status();
     const leader = s.leaderId ? this.raft.membership.get(s.leaderId) : undefined;
     return { ...s, leaderUrl: leader?.url ?? null };
+  }
+
+  /** status() without the progress and members it copies: cheap enough to ask per request. */
+  leadership(): RaftLeadership {
+    const leaderId = this.raft.leaderId;
+    const leader = leaderId ? this.raft.membership.get(leaderId) : undefined;
+    return {
+      id: this.id,
+      role: this.raft.role,
+      term: this.raft.term,
+      leaderId,
+      leaderUrl: leader?.url ?? null,
+    };
   }
 
   get isLeader(): boolean {
