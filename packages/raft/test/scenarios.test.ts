@@ -362,12 +362,12 @@ describe('diss. §4 membership changes', () => {
     c.deliver();
     c.tick(['n1', 'n2', 'n4']);
     c.deliver();
-    expect(c.raft('n1').membership.voters().sort()).toEqual(['n1', 'n2', 'n3', 'n4']);
+    expect(c.raft('n1').membership.voters().toSorted()).toEqual(['n1', 'n2', 'n3', 'n4']);
     expect(c.proposeConfChange('n1', { kind: 'remove', id: 'n3' })).toBe(true);
     c.deliver();
     c.tick(['n1', 'n2', 'n4']);
     c.deliver();
-    expect(c.raft('n1').membership.voters().sort()).toEqual(['n1', 'n2', 'n4']);
+    expect(c.raft('n1').membership.voters().toSorted()).toEqual(['n1', 'n2', 'n4']);
     // Now n2 alone is a majority partner for n1 even with n4 cut off.
     c.isolate('n4');
     c.propose('n1', 'after-remove');
