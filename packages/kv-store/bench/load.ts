@@ -31,6 +31,7 @@ export interface LoadResult {
   opsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  p999Ms: number;
 }
 
 export type Workload = 'write' | 'read' | 'mixed';
@@ -39,6 +40,9 @@ export async function runLoad(options: {
   clients: number;
   durationMs: number;
   next: (client: number, i: number) => Request;
+  /** Called for each successful request (those whose latency is counted), with its start on
+   *  the performance.now() clock: lets a caller line requests up with events in the servers. */
+  onSuccess?: (request: Request, startMs: number, latencyMs: number) => void;
 }): Promise<LoadRun> {
   const pools = new Map<string, Pool>();
   const pool = (origin: string) => {
@@ -71,8 +75,11 @@ export async function runLoad(options: {
             headers: req.headers ?? {},
           });
           await res.body.arrayBuffer();
-          if (res.statusCode >= 200 && res.statusCode < 300) latencies.push(performance.now() - t0);
-          else fail(String(res.statusCode));
+          if (res.statusCode >= 200 && res.statusCode < 300) {
+            const latencyMs = performance.now() - t0;
+            latencies.push(latencyMs);
+            options.onSuccess?.(req, t0, latencyMs);
+          } else fail(String(res.statusCode));
         } catch (error) {
           fail((error as Error).name);
         }
@@ -84,6 +91,13 @@ export async function runLoad(options: {
   return { clients: options.clients, latencies, errors, errorKinds, seconds };
 }
 
+/** The value below which a fraction `p` of `sorted` (ascending) lies; NaN when empty. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted.length
+    ? (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number)
+    : Number.NaN;
+}
+
 /** One result from several runs of the same load (rounds taken in turn with another system):
  *  throughput over their summed time, percentiles over all their latencies together. */
 export function summarize(runs: LoadRun[]): LoadResult {
@@ -92,10 +106,6 @@ export function summarize(runs: LoadRun[]): LoadResult {
   const errorKinds: Record<string, number> = {};
   for (const r of runs)
     for (const [kind, n] of Object.entries(r.errorKinds)) errorKinds[kind] = (errorKinds[kind] ?? 0) + n;
-  const pct = (p: number) =>
-    latencies.length
-      ? (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] as number)
-      : Number.NaN;
   return {
     clients: runs[0]?.clients ?? 0,
     ops: latencies.length,
@@ -103,8 +113,9 @@ export function summarize(runs: LoadRun[]): LoadResult {
     errorKinds,
     seconds,
     opsPerSecond: latencies.length / seconds,
-    p50Ms: pct(0.5),
-    p99Ms: pct(0.99),
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+    p999Ms: percentile(latencies, 0.999),
   };
 }
 

@@ -5,8 +5,9 @@
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { type LoadResult, type LoadRun, runLoad, sendAll, summarize, type Workload } from './load.js';
-import { cpuMs, etcdBinary, type System, startEtcd, startKvStore } from './systems.js';
+import type { Workload } from './load.js';
+import { fill, KEYS, measureRound, type Pooled, pooled, type Round, VALUE_BYTES } from './rounds.js';
+import { etcdBinary, type System, startEtcd, startKvStore } from './systems.js';
 
 const quick = process.argv.includes('--quick');
 /** `--only=write:64,read:16` measures just those cells (while working on one figure). */
@@ -28,53 +29,11 @@ const CELL_WARMUP_MS = quick ? 300 : 1_500;
 /** After the fill, before the first cell: V8 needs some thousands of requests to optimise the
  *  hot paths; the first cells would otherwise measure the compiler. */
 const WARMUP_MS = quick ? 300 : 5_000;
-const VALUE_BYTES = 256;
-const KEYS = 1_000;
 const FAILOVER_TRIALS = quick ? 1 : 5;
 const FAILOVER_GIVE_UP_MS = 30_000;
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 const value = Buffer.alloc(VALUE_BYTES, 'x');
-
-interface Cell extends LoadResult {
-  /** CPU time all members used per successful operation, in microseconds (null without /proc). */
-  cpuUsPerOp: number | null;
-}
-
-interface Round extends LoadRun {
-  /** CPU time all members used during the round, ms (null without /proc). */
-  cpuMs: number | null;
-}
-
-async function measure(
-  system: System,
-  workload: Workload,
-  clients: number,
-  durationMs: number,
-): Promise<Round> {
-  const pids = system.pids();
-  const cpuBefore = cpuMs(pids);
-  const run = await runLoad({
-    clients,
-    durationMs,
-    next: (client, i) => {
-      const origin = system.urls[(client + i) % system.urls.length] as string;
-      const key = `key${(client * 7919 + i * 104729) % KEYS}`;
-      const write = workload === 'write' || (workload === 'mixed' && i % 2 === 0);
-      return write ? system.put(origin, key, value) : system.get(origin, key);
-    },
-  });
-  const cpuAfter = cpuMs(pids);
-  return { ...run, cpuMs: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore };
-}
-
-function cell(rounds: Round[]): Cell {
-  const result = summarize(rounds);
-  const cpu = rounds.every((r) => r.cpuMs !== null)
-    ? rounds.reduce((sum, r) => sum + (r.cpuMs as number), 0)
-    : null;
-  return { ...result, cpuUsPerOp: cpu === null || result.ops === 0 ? null : (cpu * 1000) / result.ops };
-}
 
 async function failover(system: System): Promise<number[]> {
   const times: number[] = [];
@@ -111,33 +70,29 @@ async function failover(system: System): Promise<number[]> {
 interface Row {
   workload: Workload;
   clients: number;
-  ours: Cell;
-  etcd: Cell | null;
+  ours: Pooled;
+  etcd: Pooled | null;
 }
 
 /** Fills the key space so that every read finds a value, then warms the system up. */
 async function prepare(system: System): Promise<void> {
-  const fill = Array.from({ length: KEYS }, (_, k) =>
-    system.put(system.urls[k % system.urls.length] as string, `key${k}`, value),
-  );
-  const fillFailures = await sendAll(fill, 16);
-  if (fillFailures > 0) throw new Error(`${system.name}: ${fillFailures} of ${KEYS} fill writes failed`);
-  await measure(system, 'mixed', 16, WARMUP_MS);
+  await fill(system);
+  await measureRound(system, 'mixed', 16, WARMUP_MS);
 }
 
 /** One cell for every system: a warm-up each, then ROUNDS rounds taken in turn. */
-async function measureCell(systems: System[], workload: Workload, clients: number): Promise<Cell[]> {
-  for (const system of systems) await measure(system, workload, clients, CELL_WARMUP_MS);
+async function measureCell(systems: System[], workload: Workload, clients: number): Promise<Pooled[]> {
+  for (const system of systems) await measureRound(system, workload, clients, CELL_WARMUP_MS);
   const rounds: Round[][] = systems.map(() => []);
   for (let r = 0; r < ROUNDS; r++) {
     for (const [i, system] of systems.entries()) {
-      rounds[i]!.push(await measure(system, workload, clients, ROUND_MS));
+      rounds[i]!.push(await measureRound(system, workload, clients, ROUND_MS));
       process.stdout.write('.');
     }
   }
   process.stdout.write('\n');
   return systems.map((system, i) => {
-    const c = cell(rounds[i]!);
+    const c = pooled(rounds[i]!);
     console.log(
       `${system.name.padEnd(16)} ${workload.padEnd(5)} c=${String(clients).padEnd(3)} ${c.opsPerSecond.toFixed(0).padStart(6)} ops/s  p50 ${c.p50Ms.toFixed(2)} ms  p99 ${c.p99Ms.toFixed(2)} ms  cpu ${c.cpuUsPerOp?.toFixed(0) ?? 'n/a'} us/op  errors ${c.errors} ${JSON.stringify(c.errorKinds)}`,
     );
@@ -145,8 +100,8 @@ async function measureCell(systems: System[], workload: Workload, clients: numbe
   });
 }
 
-const fmt = (r: Cell | null | undefined, f: (r: Cell) => string) => (r ? f(r) : 'n/a');
-const cpu = (r: Cell | null | undefined) =>
+const fmt = (r: Pooled | null | undefined, f: (r: Pooled) => string) => (r ? f(r) : 'n/a');
+const cpu = (r: Pooled | null | undefined) =>
   fmt(r, (c) => (c.cpuUsPerOp === null ? 'n/a' : c.cpuUsPerOp.toFixed(0)));
 
 async function main(): Promise<void> {
@@ -178,7 +133,7 @@ async function main(): Promise<void> {
       for (const clients of CLIENTS) {
         if (!wanted(workload, clients)) continue;
         const [oursCell, etcdCell] = await measureCell(peer ? [ours, peer] : [ours], workload, clients);
-        rows.push({ workload, clients, ours: oursCell as Cell, etcd: etcdCell ?? null });
+        rows.push({ workload, clients, ours: oursCell as Pooled, etcd: etcdCell ?? null });
       }
     if (!skipFailover) {
       oursFailover = await failover(ours);

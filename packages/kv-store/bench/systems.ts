@@ -6,7 +6,7 @@ import { openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Request } from './load.js';
 
@@ -34,9 +34,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitUntil(what: string, probe: () => Promise<boolean>): Promise<void> {
+/** Polls `probe` until it says yes; throws on timeout, or at once when `failure` names one. */
+async function waitUntil(
+  what: string,
+  probe: () => Promise<boolean>,
+  failure: () => string | null = () => null,
+): Promise<void> {
   const deadline = performance.now() + READY_TIMEOUT_MS;
   while (performance.now() < deadline) {
+    const failed = failure();
+    if (failed !== null) throw new Error(failed);
     try {
       if (await probe()) return;
     } catch {
@@ -47,19 +54,45 @@ async function waitUntil(what: string, probe: () => Promise<boolean>): Promise<v
   throw new Error(`timed out waiting for ${what}`);
 }
 
-export async function startKvStore(): Promise<System> {
+/** How to run the members of one kv-store cluster; every field is optional. */
+export interface KvStoreOptions {
+  /** Node.js arguments before the script, e.g. `--max-semi-space-size=8` or `--import <preload>`. */
+  nodeArgs?: readonly string[];
+  /** kv-store flags after the standard ones; a flag given twice takes its last value. */
+  flags?: readonly string[];
+  /** Another build's main.js (e.g. a worktree of another commit) instead of this package's. */
+  mainJs?: string;
+}
+
+export interface KvStore extends System {
+  /** The cluster's temp dir: members' data dirs and logs; also `$KV_BENCH_DIR` in each member,
+   *  where a preloaded monitor writes its files. Removed by close() unless a member crashed. */
+  dir: string;
+  /** The log (stdout and stderr) of each member, by index. */
+  logPaths: string[];
+}
+
+/** The member's environment variable that names the cluster's temp dir (see KvStore.dir). */
+export const KV_BENCH_DIR_ENV = 'KV_BENCH_DIR';
+
+export async function startKvStore(options: KvStoreOptions = {}): Promise<KvStore> {
+  const nodeArgs = options.nodeArgs ?? [];
+  const mainJs = resolve(options.mainJs ?? MAIN_JS);
+  const extraFlags = options.flags ?? [];
   const dir = await mkdtemp(join(tmpdir(), 'kv-bench-'));
   const ports = [await freePort(), await freePort(), await freePort()];
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   const peers = urls.map((u, i) => `n${i + 1}=${u}`).join(',');
+  const logPaths = urls.map((_, i) => join(dir, `n${i + 1}.log`));
   const children: (ChildProcess | null)[] = [];
   const spawnNode = (i: number) => {
-    const logPath = join(dir, `n${i + 1}.log`);
+    const logPath = logPaths[i] as string;
     const logFile = openSync(logPath, 'a');
     const child = spawn(
       process.execPath,
       [
-        MAIN_JS,
+        ...nodeArgs,
+        mainJs,
         '--id',
         `n${i + 1}`,
         '--port',
@@ -70,8 +103,12 @@ export async function startKvStore(): Promise<System> {
         join(dir, `n${i + 1}`),
         '--log-level',
         'warn',
+        ...extraFlags,
       ],
-      { stdio: ['ignore', logFile, logFile], env: { ...process.env, NODE_ENV: 'production' } },
+      {
+        stdio: ['ignore', logFile, logFile],
+        env: { ...process.env, NODE_ENV: 'production', [KV_BENCH_DIR_ENV]: dir },
+      },
     );
     // A node that dies on its own (not killed by the failover step) spoils the figures: say so.
     child.on('exit', (code, signal) => {
@@ -82,9 +119,29 @@ export async function startKvStore(): Promise<System> {
   };
   for (let i = 0; i < 3; i++) spawnNode(i);
   const ready = async (i: number) => (await fetch(`${urls[i]}/ready`)).status === 200;
-  await waitUntil('kv-store readiness', async () => (await Promise.all([0, 1, 2].map(ready))).every(Boolean));
+  // A member that exits while starting (a bad Node argument or flag, a broken build) will not
+  // become ready: stop at once rather than after READY_TIMEOUT_MS, and leave no member behind.
+  const startFailure = () => {
+    const i = children.findIndex((c) => c !== null && (c.exitCode !== null || c.signalCode !== null));
+    return i < 0 ? null : `kv-store n${i + 1} exited while starting; log: ${logPaths[i]}`;
+  };
+  try {
+    await waitUntil(
+      'kv-store readiness',
+      async () => (await Promise.all([0, 1, 2].map(ready))).every(Boolean),
+      startFailure,
+    );
+  } catch (error) {
+    for (const [i, c] of children.entries()) {
+      children[i] = null;
+      c?.kill('SIGKILL');
+    }
+    throw error;
+  }
   return {
     name: 'ddia kv-store',
+    dir,
+    logPaths,
     urls,
     put: (origin, key, value) => ({
       origin,

@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { RaftLog } from '../src/core/log.js';
 import type { Entry, EntryType } from '../src/core/types.js';
 
-const EMPTY_CONF = { members: [], learners: [] } as unknown as ConstructorParameters<typeof RaftLog>[0]['conf'];
+const EMPTY_CONF = { members: [], learners: [] } as unknown as ConstructorParameters<
+  typeof RaftLog
+>[0]['conf'];
 /** A large entry now and then (a 256 KiB value). */
 const LARGE_ENTRY_BYTES = 256 * 1024;
 const meta = (index: number, term: number) => ({ index, term, conf: EMPTY_CONF });
