@@ -4,12 +4,16 @@
 // two taking turns round by round. Prints each round and the pooled figures of each side
 // (ops/s, p50/p99/p999 latency, CPU of the members per operation) and B against A.
 import {
+  CLIENTS_DEFAULT,
+  CLIENTS_MAX,
   describeSide,
   integerFlag,
   parseFlags,
   parseOrExit,
+  STRETCH_MS_MAX,
   sideFlagSpecs,
   sideOptions,
+  WARMUP_MS_DEFAULT,
   workloadFlag,
 } from './args.js';
 import type { Workload } from './load.js';
@@ -17,17 +21,10 @@ import { fill, measureRound, type Pooled, pooled, type Round } from './rounds.js
 import { type KvStore, type KvStoreOptions, startKvStore } from './systems.js';
 
 const TOOL = 'ab.ts';
-const CLIENTS_DEFAULT = 64;
-const CLIENTS_MAX = 1_024;
 const ROUNDS_DEFAULT = 6;
 const ROUNDS_MAX = 100;
 const ROUND_MS_DEFAULT = 3_000;
 const ROUND_MS_MIN = 100;
-/** Unmeasured load of the measured shape on each side before the first round: V8 needs some
- *  thousands of requests to compile the hot paths, and the heap to size itself for the mix. */
-const WARMUP_MS_DEFAULT = 5_000;
-/** No single stretch of load (a warm-up or a round) may exceed ten minutes. */
-const STRETCH_MS_MAX = 600_000;
 
 const USAGE = `usage: node --import tsx bench/ab.ts [flags]
   --a-node-args="..."   Node arguments for A's members, e.g. "--max-semi-space-size=8"

@@ -7,6 +7,15 @@ import { parseArgs } from 'node:util';
 import type { Workload } from './load.js';
 import type { KvStoreOptions } from './systems.js';
 
+/** Concurrent clients unless told: the cell of the README's target. */
+export const CLIENTS_DEFAULT = 64;
+export const CLIENTS_MAX = 1_024;
+/** Unmeasured load before measuring: V8 needs some thousands of requests to compile the hot
+ *  paths, and the heap to size itself for the mix; the JIT is not what the tools study. */
+export const WARMUP_MS_DEFAULT = 5_000;
+/** No single stretch of load (a warm-up, a round or a recording) may exceed ten minutes. */
+export const STRETCH_MS_MAX = 600_000;
+
 /** The exit code of a run refused for its flags (as the members' own flag parser uses). */
 export const EXIT_USAGE = 2;
 

@@ -8,12 +8,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  CLIENTS_DEFAULT,
+  CLIENTS_MAX,
   describeSide,
   integerFlag,
   parseFlags,
   parseOrExit,
+  STRETCH_MS_MAX,
   sideFlagSpecs,
   sideOptions,
+  WARMUP_MS_DEFAULT,
   workloadFlag,
 } from './args.js';
 import { percentile, type Workload } from './load.js';
@@ -21,13 +25,8 @@ import { fill, measureRound, pooled } from './rounds.js';
 import { type KvStore, startKvStore } from './systems.js';
 
 const TOOL = 'stalls.ts';
-const CLIENTS_DEFAULT = 64;
-const CLIENTS_MAX = 1_024;
 const DURATION_MS_DEFAULT = 10_000;
 const DURATION_MS_MIN = 100;
-/** Unmeasured load first, as in ab.ts: the JIT's compilations are not the tail under study. */
-const WARMUP_MS_DEFAULT = 5_000;
-const STRETCH_MS_MAX = 600_000;
 /** Events shorter than this are not counted as overlapping a request: at a p99 of some tens of
  *  ms, a 1 ms scavenge does not explain one. */
 const EVENT_MS_MIN = 4;
