@@ -7,6 +7,7 @@
 // of the tail; one that overlaps both alike is background.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SeededRandom } from '@ddia/common/core';
 import {
   CLIENTS_DEFAULT,
   CLIENTS_MAX,
@@ -108,18 +109,21 @@ const progress = (line: string) => process.stderr.write(`[stalls] ${line}\n`);
 function readEvents(cluster: KvStore, member: number): MonitorEvent[] {
   const path = join(cluster.dir, `stall-monitor-n${member + 1}.jsonl`);
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as MonitorEvent);
+  // A line without its newline is one the monitor is still writing: left out.
+  const lines = readFileSync(path, 'utf8').split('\n');
+  lines.pop();
+  return lines.filter(Boolean).map((line) => JSON.parse(line) as MonitorEvent);
 }
 
 /** Fills and warms the cluster up, then runs the recorded load. */
-async function recordLoad(cluster: KvStore, s: Settings): Promise<Span[]> {
+async function recordLoad(cluster: KvStore, s: Settings): Promise<{ spans: Span[]; leader: number }> {
   progress('filling');
   await fill(cluster);
   progress(`warming up for ${s.warmupMs / 1000} s`);
   await measureRound(cluster, s.workload, s.clients, s.warmupMs);
+  // The leader right before the recording: the events are labelled by it.
+  const leader = await cluster.leaderIndex();
+  if (leader < 0) throw new Error('no leader after the warm-up: nothing to label the events by');
   progress(`recording ${s.durationMs / 1000} s of ${s.workload} load at ${s.clients} clients`);
   const spans: Span[] = [];
   const round = await measureRound(
@@ -140,7 +144,7 @@ async function recordLoad(cluster: KvStore, s: Settings): Promise<Span[]> {
       `p50 ${result.p50Ms.toFixed(2)}, p99 ${result.p99Ms.toFixed(2)}, p999 ${result.p999Ms.toFixed(2)} ms, ` +
       `CPU ${result.cpuUsPerOp?.toFixed(0) ?? 'n/a'} µs/op, errors ${result.errors}`,
   );
-  return spans;
+  return { spans, leader };
 }
 
 const ms = (x: number) => x.toFixed(1);
@@ -208,7 +212,22 @@ function overlapping(
   return found;
 }
 
-/** For the slow requests and for the sample: the share that each category overlapped. */
+/** Seed of the generator that moves spans, so that a run's output is the same when re-read. */
+const MOVE_SEED = 0x5eed;
+
+/** Each of `spans` moved to a random start within the recorded load, its length kept. */
+function movedAtRandom(spans: Span[], all: Span[]): Span[] {
+  const firstMs = Math.min(...all.map((span) => span.startMs));
+  const lastMs = Math.max(...all.map((span) => span.startMs + span.latencyMs));
+  // Seeded: two reports of one run's files would otherwise differ.
+  const random = new SeededRandom(MOVE_SEED);
+  return spans.map((span) => ({
+    ...span,
+    startMs: firstMs + random.next() * Math.max(0, lastMs - firstMs - span.latencyMs),
+  }));
+}
+
+/** For the slow requests, the same moved, and the sample: the share each category overlapped. */
 function printCorrelation(spans: Span[], eventsByMember: TimedEvent[][], leader: number): void {
   const events = eventsByMember.flatMap((list, member) =>
     list.flatMap((e) => {
@@ -222,8 +241,12 @@ function printCorrelation(spans: Span[], eventsByMember: TimedEvent[][], leader:
     spans.map((span) => span.latencyMs).sort((a, b) => a - b),
     0.99,
   );
+  const slow = spans.filter((span) => span.latencyMs >= p99Ms);
   const sets = [
-    { label: `slow (≥ p99 ${ms(p99Ms)} ms)`, spans: spans.filter((span) => span.latencyMs >= p99Ms) },
+    { label: `slow (≥ p99 ${ms(p99Ms)} ms)`, spans: slow },
+    // A long request overlaps more events by chance alone: the same slow spans, moved to other
+    // times of the run, say how much. An event is a cause where the first column beats this one.
+    { label: 'the same, moved', spans: movedAtRandom(slow, spans) },
     { label: `sample (1 in ${SAMPLE_EVERY})`, spans: spans.filter((_, i) => i % SAMPLE_EVERY === 0) },
   ];
   const overlaps = sets.map((set) => set.spans.map((span) => overlapping(span, events)));
@@ -231,7 +254,7 @@ function printCorrelation(spans: Span[], eventsByMember: TimedEvent[][], leader:
     const list = overlaps[k]!;
     return list.length ? `${((100 * list.filter(test).length) / list.length).toFixed(0)} %` : 'n/a';
   };
-  const width = 28;
+  const width = 24;
   console.log(`\nRequests overlapped by an event of ≥ ${EVENT_MS_MIN} ms on some member:`);
   console.log(
     `  ${''.padEnd(width)}${sets.map((set, k) => `${set.label} n=${overlaps[k]!.length}`.padStart(width)).join('')}`,
@@ -253,9 +276,9 @@ async function main(): Promise<void> {
   let leaders: number[];
   let eventsByMember: MonitorEvent[][];
   try {
-    const leaderBefore = await cluster.leaderIndex();
-    spans = await recordLoad(cluster, s);
-    leaders = [leaderBefore, await cluster.leaderIndex()];
+    const recorded = await recordLoad(cluster, s);
+    spans = recorded.spans;
+    leaders = [recorded.leader, await cluster.leaderIndex()];
     await new Promise((resolve) => setTimeout(resolve, MONITOR_FLUSH_WAIT_MS));
     // Read before close(): it removes the cluster's dir.
     eventsByMember = cluster.urls.map((_, member) => readEvents(cluster, member));
@@ -264,7 +287,9 @@ async function main(): Promise<void> {
   }
   const [leader, leaderAfter] = leaders as [number, number];
   if (leader !== leaderAfter)
-    console.log(`warning: the leader changed during the run (n${leader + 1} -> n${leaderAfter + 1})`);
+    console.log(
+      `warning: the leader changed during the run (n${leader + 1} -> ${leaderAfter < 0 ? 'none' : `n${leaderAfter + 1}`})`,
+    );
   if (spans.length === 0) throw new Error('no request succeeded: nothing to correlate');
   // Only events during the recorded load: the warm-up's are not compared with anything.
   const firstMs = spans.reduce((min, span) => Math.min(min, span.startMs), Number.POSITIVE_INFINITY);

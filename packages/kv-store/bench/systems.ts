@@ -136,7 +136,7 @@ export async function startKvStore(options: KvStoreOptions = {}): Promise<KvStor
       children[i] = null;
       c?.kill('SIGKILL');
     }
-    throw error;
+    throw new Error(`${(error as Error).message}; members' logs and data: ${dir}`);
   }
   return {
     name: 'ddia kv-store',
@@ -174,7 +174,9 @@ export async function startKvStore(options: KvStoreOptions = {}): Promise<KvStor
       await waitUntil('restarted node', () => ready(i));
     },
     async close() {
-      const crashed = children.some((c) => c === null || c.exitCode !== null);
+      // A member that exited, or died by a signal (V8 out of memory, the kernel's OOM killer),
+      // leaves its log behind for the reader.
+      const crashed = children.some((c) => c === null || c.exitCode !== null || c.signalCode !== null);
       for (const [i, c] of children.entries()) {
         children[i] = null;
         c?.kill('SIGKILL');
