@@ -2,7 +2,6 @@ export * from './core/index.js';
 export * from './net/http-client.js';
 export * from './net/trace.js';
 export * from './service/config.js';
-export * from './service/errors.js';
 export * from './service/service.js';
 export * from './storage/atomic-file.js';
 export * from './storage/log.js';

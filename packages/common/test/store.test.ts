@@ -26,6 +26,15 @@ describe('openStore', () => {
     }
   });
 
+  it('asks for the LSM engine factory instead of finding it by import side effects', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'store-lsm-'));
+    try {
+      await expect(openStore({ engine: 'lsm', dataDir: dir })).rejects.toThrow(/lsmEngine/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('explains a missing data dir', async () => {
     await expect(openStore({ engine: 'level' })).rejects.toBeInstanceOf(StoreConfigError);
   });

@@ -3,6 +3,7 @@
 // one port. main.ts starts one from flags; tests start several in one process.
 import { join } from 'node:path';
 import { type Config, createService, type FlagSpec, HttpClient, openStore, type Service } from '@ddia/common';
+import { lsmEngine, prewarmTableWorkers } from '@ddia/lsm-engine';
 import { FileStorage, HttpTransport, MemoryStorage, RaftNode, registerRaftRoutes } from '@ddia/raft';
 import { KEY_BYTES_MAX_DEFAULT, VALUE_BYTES_MAX_DEFAULT } from './http/request-parts.js';
 import { KvMetrics } from './metrics.js';
@@ -96,20 +97,16 @@ export async function startKvNode(config: KvConfig, hooks: KvNodeHooks = {}): Pr
   const durable = config.dataDir !== undefined;
   const engine = durable ? config.engine : 'memory';
   if (engine === 'lsm') {
-    // The LSM engine registers itself with common's openStore when imported. Loaded only when
-    // asked for (a non-literal specifier keeps its types out of this package's build).
-    const lsmPackage = '@ddia/lsm-engine';
-    const lsm = (await import(lsmPackage)) as { prewarmTableWorkers: () => void };
     // A long-running member starts the engine's table workers now, at boot. Left to the engine,
     // they start when the first memtable is half full: on every member at the same log index,
-    // nine threads loading at once on two cores, and every request waited up to 120 ms for
-    // half a second (README, "What a write costs").
-    lsm.prewarmTableWorkers();
+    // nine threads loading at once on two cores, and every request waits for them.
+    prewarmTableWorkers();
   }
   const db = await openStore({
     engine,
     ...(config.dataDir ? { dataDir: config.dataDir } : {}),
     name: 'kv',
+    lsm: lsmEngine,
     keyEncoding: 'view',
     valueEncoding: 'view',
     writeBufferBytes: STORE_WRITE_BUFFER_BYTES,

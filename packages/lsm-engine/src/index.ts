@@ -1,7 +1,6 @@
 // @ddia/lsm-engine: chapter 3's log-structured merge-tree, as an abstract-level database.
-// Importing the package registers it with @ddia/common, so `openStore({ engine: 'lsm' })`
-// finds it.
-import { registerEngine } from '@ddia/common';
+// Services open it through common's `openStore({ engine: 'lsm', lsm: lsmEngine })`.
+import type { StoreFactory } from '@ddia/common';
 import { LsmLevel } from './lsm-level.js';
 
 export { BlockCache } from './block-cache.js';
@@ -22,4 +21,5 @@ export { Memtable } from './memtable.js';
 export { LSM_DEFAULTS, type LsmOptions } from './options.js';
 export { prewarmTableWorkers, tableWorkersReady } from './table-workers.js';
 
-registerEngine('lsm', (location, options) => new LsmLevel(location, options));
+/** The engine's constructor in the shape `openStore({ lsm })` takes. */
+export const lsmEngine: StoreFactory = (location, options) => new LsmLevel(location, options);

@@ -9,6 +9,7 @@ import {
   type ServiceApp,
   type ServiceOptions,
 } from '@ddia/common';
+import { lsmEngine } from '@ddia/lsm-engine';
 import { COMPATIBILITY_LEVELS, MODES, parseCompatibilityLevel, parseMode } from './registry/compatibility.js';
 import { RegistryError, RegistryErrors } from './registry/errors.js';
 import { parseVersion, type RegisterRequest, SCHEMA_TYPES, SchemaRegistry } from './registry/registry.js';
@@ -349,15 +350,11 @@ export interface RegistryServiceOptions {
 /** Opens the store, loads the registry and builds the HTTP service (not yet listening). */
 export async function createRegistryService(options: RegistryServiceOptions): Promise<Service> {
   const { config } = options;
-  if (config.engine === 'lsm') {
-    // The LSM engine (chapter 3) registers itself with common's openStore when imported.
-    const lsmPackage = '@ddia/lsm-engine';
-    await import(lsmPackage);
-  }
   const store = await openStore({
     engine: config.engine,
     dataDir: config.dataDir,
     name: 'schema-registry',
+    lsm: lsmEngine,
     valueEncoding: 'json',
   });
   const registry = await SchemaRegistry.open(store);

@@ -6,6 +6,7 @@ export * from './assert.js';
 export * from './bytes.js';
 export * from './clock.js';
 export * from './crc32c.js';
+export * from './errors.js';
 export * from './process-liveness.js';
 export * from './random.js';
 export * from './varint.js';

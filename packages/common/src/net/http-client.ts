@@ -2,8 +2,8 @@
 // request, bounded retries with exponential backoff and full jitter for retriable failures
 // only, W3C traceparent propagation, and problem+json answers mapped to typed errors.
 import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
+import type { Problem } from '../core/errors.js';
 import type { Random } from '../core/random.js';
-import type { Problem } from '../service/errors.js';
 import { outboundTraceparent, type TraceContext } from './trace.js';
 
 export const DEADLINE_DEFAULT_MS = 5_000;

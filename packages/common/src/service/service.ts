@@ -15,9 +15,9 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { CommonErrors, DdiaError, PROBLEM_CONTENT_TYPE, type Problem } from '../core/errors.js';
 import { formatTraceparent, type TraceContext, traceFromHeader } from '../net/trace.js';
 import type { BaseConfig } from './config.js';
-import { CommonErrors, DdiaError, PROBLEM_CONTENT_TYPE, type Problem } from './errors.js';
 
 export const BODY_BYTES_DEFAULT = 1024 * 1024;
 export const PARAM_BYTES_DEFAULT = 8 * 1024;

@@ -23,6 +23,11 @@ export interface StoreOptions {
   /** Memtable size of on-disk engines (LevelDB's write_buffer_size): larger means fewer
    *  flushes and compactions. Each engine's default when absent. */
   writeBufferBytes?: number;
+  /** The LSM engine's constructor (`lsmEngine` from @ddia/lsm-engine), required for
+   *  `engine: 'lsm'`. Passed, not registered: the LSM package depends on this one, so common
+   *  cannot import it, and a registry filled by import side effects breaks when nobody
+   *  happened to import the package first. */
+  lsm?: StoreFactory;
 }
 
 /** Thrown when an engine cannot be opened with the options given. */
@@ -30,17 +35,11 @@ export class StoreConfigError extends Error {
   override name = 'StoreConfigError';
 }
 
-// The LSM engine lives in its own package, which itself depends on this one; it registers
-// its constructor here when imported, so that `openStore({ engine: 'lsm' })` can find it.
-type StoreFactory = (
+/** Builds an engine that common does not depend on (the LSM engine) at a location. */
+export type StoreFactory = (
   location: string,
   options: { keyEncoding?: string; valueEncoding?: string; writeBufferBytes?: number },
 ) => Store;
-const factories = new Map<EngineName, StoreFactory>();
-
-export function registerEngine(engine: EngineName, factory: StoreFactory): void {
-  factories.set(engine, factory);
-}
 
 export async function openStore(options: StoreOptions): Promise<Store> {
   const encodings = {
@@ -62,10 +61,10 @@ export async function openStore(options: StoreOptions): Promise<Store> {
         return db;
       }
     } else {
-      const factory = factories.get(options.engine);
+      const factory = options.lsm;
       if (!factory) {
         throw new StoreConfigError(
-          `engine '${options.engine}' is not registered: import '@ddia/lsm-engine' first`,
+          `engine 'lsm' needs its factory: pass { lsm: lsmEngine } from '@ddia/lsm-engine'`,
         );
       }
       db = factory(

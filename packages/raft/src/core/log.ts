@@ -7,7 +7,7 @@
 // object each: a member keeps up to --snapshot-entries of them, and as objects (with their
 // index and term boxed as heap numbers) they were half of a busy kv-store member's heap, for
 // every garbage collection to mark. Entry objects are made when asked for, and die young.
-import { assert } from '@ddia/common';
+import { assert } from '@ddia/common/core';
 import { ENTRY_TYPES, type Entry, type EntryType, type Snapshot, type SnapshotMeta } from './types.js';
 
 /** Entries the columns hold at first; they double when full. */

@@ -3,7 +3,7 @@
 // everything the caller must do comes out of `ready()` (persist, send, apply), acknowledged by
 // `advance()`. Section numbers cite the Raft paper (Ongaro & Ousterhout, 2014) and, where
 // marked "diss.", Ongaro's dissertation (2014). Shape after etcd-io/raft.
-import { assert, type Random } from '@ddia/common';
+import { assert, type Random } from '@ddia/common/core';
 import { RaftLog } from './log.js';
 import { Membership } from './membership.js';
 import { Progress } from './progress.js';

@@ -16,7 +16,7 @@
 // - serializable-2pl: strict two-phase locking; reads take predicate locks held to the end,
 //   writes take the row's exclusive lock; deadlocks are detected (waits.ts).
 // - serial: one transaction at a time, in arrival order (VoltDB / H-Store).
-import { CommonErrors, DdiaError, type TimerClock } from '@ddia/common';
+import { CommonErrors, DdiaError, type TimerClock } from '@ddia/common/core';
 import { TxErrors } from '../errors.js';
 import {
   type Compiled,

@@ -6,7 +6,7 @@
 // Tin -rw-> Tpivot -rw-> Tout where Tout commits first; we abort one transaction of any
 // such structure. Markers of committed transactions stay until no concurrent transaction
 // is left, because a later write can still complete a structure through them.
-import { DdiaError } from '@ddia/common';
+import { DdiaError } from '@ddia/common/core';
 import { TxErrors } from '../errors.js';
 import { type Compiled, matches, type Row } from './expression.js';
 import type { Table, Version } from './table.js';

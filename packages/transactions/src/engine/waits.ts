@@ -3,8 +3,8 @@
 // searched for a cycle before sleeping: a cycle is a deadlock and the waiter that would
 // close it is aborted (DDIA ch. 7 "Implementation of two-phase locking": "the database
 // automatically detects deadlocks between transactions and aborts one of them").
-import type { TimerClock } from '@ddia/common';
-import { DdiaError } from '@ddia/common';
+import type { TimerClock } from '@ddia/common/core';
+import { DdiaError } from '@ddia/common/core';
 import { TxErrors } from '../errors.js';
 import type { Tx } from './transaction.js';
 
