@@ -1,0 +1,2 @@
+// @ddia/batch: Chapter 10: a MapReduce engine with workers, joins, and ETL to Parquet queried with DuckDB.
+export {};
