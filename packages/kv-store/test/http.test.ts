@@ -70,6 +70,28 @@ describe('kv-store HTTP API, one node', () => {
     ).toBe(412);
   });
 
+  it('RFC 9110 §13.1.1: a well-formed tag that names no version is a false condition (412), not a 400', async () => {
+    const v = String((await req('/kv/tags', { method: 'PUT', body: 'a' })).headers.etag);
+    for (const tag of ['"no-such-version"', `W/${v}`, '""']) {
+      const r = await req('/kv/tags', { method: 'PUT', body: 'x', headers: { 'if-match': tag } });
+      expect(r.status, tag).toBe(412);
+      expect(r.headers.etag, tag).toBe(v);
+    }
+    expect((await req('/kv/tags')).text()).toBe('a');
+    const listed = await req('/kv/tags', {
+      method: 'PUT',
+      body: 'b',
+      headers: { 'if-match': `"nope", ${v}` },
+    });
+    expect(listed.status).toBe(200);
+    const star = await req('/kv/tags', { method: 'PUT', body: 'c', headers: { 'if-match': '*' } });
+    expect(star.status).toBe(200);
+    expect(
+      (await req('/kv/tags-missing', { method: 'PUT', body: 'c', headers: { 'if-match': '*' } })).status,
+    ).toBe(412);
+    expect((await req('/kv/tags')).text()).toBe('c');
+  });
+
   it('If-None-Match: * creates only when absent', async () => {
     expect(
       (await req('/kv/once', { method: 'PUT', body: 'a', headers: { 'if-none-match': '*' } })).status,
@@ -82,7 +104,8 @@ describe('kv-store HTTP API, one node', () => {
   it('malformed conditions are 400', async () => {
     const cases: Record<string, string>[] = [
       { 'if-match': 'abc' },
-      { 'if-match': '"1", "2"' },
+      { 'if-match': '"1", abc' },
+      { 'if-match': '"unterminated' },
       { 'if-none-match': '"3"' },
       { 'if-match': '"1"', 'if-none-match': '*' },
     ];

@@ -54,7 +54,9 @@ describe('command encoding', () => {
     const condition = fc.oneof(
       fc.constant<Condition>({ kind: 'none' }),
       fc.constant<Condition>({ kind: 'absent' }),
+      fc.constant<Condition>({ kind: 'present' }),
       fc.nat().map<Condition>((version) => ({ kind: 'version', version })),
+      fc.array(fc.nat(), { maxLength: 4 }).map<Condition>((versions) => ({ kind: 'anyOf', versions })),
     );
     const session = fc.option(
       fc.record({ clientId: fc.string({ minLength: 1, maxLength: 20 }), seq: fc.nat() }),

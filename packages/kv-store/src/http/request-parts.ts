@@ -10,7 +10,12 @@ export const KEY_BYTES_MAX_DEFAULT = 4 * 1024;
 export const VALUE_BYTES_MAX_DEFAULT = 1024 * 1024;
 export const CLIENT_ID_CHARS_MAX = 128;
 const CLIENT_ID_PATTERN = /^[A-Za-z0-9_.:-]+$/;
-const ETAG_PATTERN = /^"(\d{1,15})"$|^(\d{1,15})$/;
+/** RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E / obs-text. */
+const ENTITY_TAG_PATTERN = /^(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"$/;
+/** Our versions as tags: "12". A bare 12 is accepted too, as earlier clients sent it. */
+const VERSION_TAG_PATTERN = /^\d{1,15}$/;
+/** A longer If-Match list is refused rather than carried through the log. */
+export const IF_MATCH_TAGS_MAX = 16;
 
 const textEncoder = new TextEncoder();
 
@@ -47,16 +52,7 @@ export function parseCondition(headers: Record<string, HeaderValue>, allowCreate
   if (ifMatch !== undefined && ifNoneMatch !== undefined) {
     throw new DdiaError(KvErrors.badCondition, 'send either If-Match or If-None-Match, not both');
   }
-  if (ifMatch !== undefined) {
-    const match = ETAG_PATTERN.exec(ifMatch);
-    if (!match) {
-      throw new DdiaError(
-        KvErrors.badCondition,
-        `If-Match takes one version ETag such as "12" (from a GET or PUT), got ${JSON.stringify(ifMatch)}`,
-      );
-    }
-    return { kind: 'version', version: Number(match[1] ?? match[2]) };
-  }
+  if (ifMatch !== undefined) return parseIfMatch(ifMatch);
   if (ifNoneMatch !== undefined) {
     if (!allowCreateOnly)
       throw new DdiaError(KvErrors.badCondition, 'If-None-Match is only meaningful on PUT');
@@ -69,6 +65,40 @@ export function parseCondition(headers: Record<string, HeaderValue>, allowCreate
     return { kind: 'absent' };
   }
   return { kind: 'none' };
+}
+
+/**
+ * If-Match (RFC 9110 §13.1.1): `*` or a list of entity tags. A well-formed tag that is not one
+ * of our versions (an opaque "no-such-version", or a weak W/"3", which If-Match's strong
+ * comparison never matches) is a condition that is false, answered 412 by the state machine
+ * with the current version; only a header that is not entity-tag syntax is a 400.
+ */
+function parseIfMatch(header: string): Condition {
+  if (header === '*') return { kind: 'present' };
+  const tags = header.split(',').map((tag) => tag.trim());
+  if (tags.length > IF_MATCH_TAGS_MAX) {
+    throw new DdiaError(
+      KvErrors.badCondition,
+      `If-Match lists ${tags.length} tags; the limit is ${IF_MATCH_TAGS_MAX}`,
+    );
+  }
+  const versions: number[] = [];
+  for (const tag of tags) {
+    if (VERSION_TAG_PATTERN.test(tag)) {
+      versions.push(Number(tag));
+      continue;
+    }
+    const match = ENTITY_TAG_PATTERN.exec(tag);
+    if (!match) {
+      throw new DdiaError(
+        KvErrors.badCondition,
+        `If-Match takes * or entity tags such as "12" (from a GET or PUT), got ${JSON.stringify(header)}`,
+      );
+    }
+    const weak = match[1] !== undefined;
+    if (!weak && VERSION_TAG_PATTERN.test(match[2])) versions.push(Number(match[2]));
+  }
+  return versions.length === 1 ? { kind: 'version', version: versions[0] } : { kind: 'anyOf', versions };
 }
 
 /** X-Client-Id + X-Request-Seq make a retried write apply at most once. Both or neither. */

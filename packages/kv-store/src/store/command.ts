@@ -6,8 +6,15 @@ import { pooledBytes, readVarint, varintLength, writeVarint } from '@ddia/common
 
 export const COMMAND_FORMAT_VERSION = 1;
 
-/** etcd-style guard on a write: none, "the key's current version is N", or "the key is absent". */
-export type Condition = { kind: 'none' } | { kind: 'version'; version: number } | { kind: 'absent' };
+/** etcd-style guard on a write: none, "the key's current version is N", "the key is absent",
+ *  "the key exists" (If-Match: *), or "the version is one of these" (an If-Match list; empty
+ *  when no tag in it can name a version of ours, so the condition is false on every replica). */
+export type Condition =
+  | { kind: 'none' }
+  | { kind: 'version'; version: number }
+  | { kind: 'absent' }
+  | { kind: 'present' }
+  | { kind: 'anyOf'; versions: number[] };
 
 /** Identifies a client request for at-most-once execution (MIT 6.5840 kvraft's client sessions). */
 export interface SessionRef {
@@ -25,7 +32,7 @@ export class CommandFormatError extends Error {
 }
 
 const OP_CODES = { put: 1, delete: 2 } as const;
-const CONDITION_CODES = { none: 0, version: 1, absent: 2 } as const;
+const CONDITION_CODES = { none: 0, version: 1, absent: 2, present: 3, anyOf: 4 } as const;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -35,7 +42,7 @@ export function encodeCommand(command: Command): Uint8Array {
   const condition = command.condition;
   const size =
     3 +
-    (condition.kind === 'version' ? varintLength(condition.version) : 0) +
+    conditionLength(condition) +
     varintLength(clientId.length) +
     clientId.length +
     (command.session ? varintLength(command.session.seq) : 0) +
@@ -49,6 +56,10 @@ export function encodeCommand(command: Command): Uint8Array {
   out[2] = CONDITION_CODES[condition.kind];
   let offset = 3;
   if (condition.kind === 'version') offset = writeVarint(out, offset, condition.version);
+  if (condition.kind === 'anyOf') {
+    offset = writeVarint(out, offset, condition.versions.length);
+    for (const version of condition.versions) offset = writeVarint(out, offset, version);
+  }
   offset = writeVarint(out, offset, clientId.length);
   out.set(clientId, offset);
   offset += clientId.length;
@@ -60,6 +71,14 @@ export function encodeCommand(command: Command): Uint8Array {
   offset += value.length;
   if (offset !== size) throw new CommandFormatError(`encoded ${offset} bytes, planned ${size}`);
   return out;
+}
+
+function conditionLength(condition: Condition): number {
+  if (condition.kind === 'version') return varintLength(condition.version);
+  if (condition.kind !== 'anyOf') return 0;
+  let bytes = varintLength(condition.versions.length);
+  for (const version of condition.versions) bytes += varintLength(version);
+  return bytes;
 }
 
 export function decodeCommand(bytes: Uint8Array): Command {
@@ -82,6 +101,23 @@ export function decodeCommand(bytes: Uint8Array): Command {
       case CONDITION_CODES.absent:
         condition = { kind: 'absent' };
         break;
+      case CONDITION_CODES.present:
+        condition = { kind: 'present' };
+        break;
+      case CONDITION_CODES.anyOf: {
+        const count = readVarint(bytes, offset);
+        offset = count.next;
+        if (count.value > bytes.length)
+          throw new CommandFormatError(`${count.value} versions in a short command`);
+        const versions: number[] = [];
+        for (let i = 0; i < count.value; i++) {
+          const v = readVarint(bytes, offset);
+          offset = v.next;
+          versions.push(v.value);
+        }
+        condition = { kind: 'anyOf', versions };
+        break;
+      }
       default:
         throw new CommandFormatError(`unknown condition code ${bytes[2]}`);
     }

@@ -300,7 +300,11 @@ export class KvStateMachine {
     const holds =
       condition.kind === 'none' ||
       (condition.kind === 'absent' && current === undefined) ||
-      (condition.kind === 'version' && current !== undefined && current.modRevision === condition.version);
+      (condition.kind === 'version' && current !== undefined && current.modRevision === condition.version) ||
+      (condition.kind === 'present' && current !== undefined) ||
+      (condition.kind === 'anyOf' &&
+        current !== undefined &&
+        condition.versions.includes(current.modRevision));
     if (!holds) {
       return {
         status: 'precondition_failed',
