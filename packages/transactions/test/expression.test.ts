@@ -64,6 +64,17 @@ describe('expression language', () => {
     expect(() => ev(src, row)).toThrow(reason);
   });
 
+  it("a column name resolves only among the row's own columns, never through the prototype chain", () => {
+    const row = { id: 1, x: 5 };
+    for (const name of ['toString', 'constructor', 'hasOwnProperty', '__proto__', 'valueOf']) {
+      expect(ev(name, row), name).toBeNull();
+    }
+    // They read as any absent column does: null, equal only to null.
+    expect(matches(parseExpression('toString = x'), row)).toBe(false);
+    expect(matches(parseExpression('constructor = null'), row)).toBe(true);
+    expect(ev('x', row)).toBe(5);
+  });
+
   it('a where clause must be boolean', () => {
     expect(() => matches(parseExpression('value + 1'), { value: 1 })).toThrow(
       'must be a boolean, got number',

@@ -227,7 +227,7 @@ function typeOf(v: unknown): string {
   return typeof v;
 }
 
-/** Evaluates `compiled` against `row`. A column the row lacks reads as null. */
+/** Evaluates `compiled` against `row`. A column the row lacks (as an own property) reads as null. */
 export function evaluate(compiled: Compiled, row: Row): Value {
   const { source } = compiled;
   const typeError = (e: Expr, reason: string): never => {
@@ -238,6 +238,9 @@ export function evaluate(compiled: Compiled, row: Row): Value {
       case 'literal':
         return e.value;
       case 'column': {
+        // Own columns only: `row[name]` alone would find `toString` or `constructor` on
+        // Object.prototype, so a where clause could compare functions and a set could write one.
+        if (!Object.hasOwn(row, e.name)) return null;
         const v = row[e.name];
         if (v === undefined) return null;
         if (typeof v === 'object' && v !== null) {
