@@ -17,9 +17,9 @@ import {
   randomSchedule,
   runNemesis,
   scriptedSchedule,
-  toOperations,
 } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
+import { staleReadCanary } from './support/canary.js';
 import { findLeader, startKvCluster } from './support/real-cluster.js';
 import { finalReads, runWorkload } from './support/workload.js';
 
@@ -78,34 +78,7 @@ async function checkRun(
  * are independent registers). Values are unique per put, so nothing else could explain it.
  */
 function expectCanaryCaught(history: HistoryEvent[]): void {
-  const puts = toOperations(history).filter((op) => op.f === 'put' && op.status === 'ok');
-  let best: { stale: (typeof puts)[number]; afterMs: number } | null = null;
-  for (const b of puts) {
-    const a = puts.find((x) => x.key === b.key && x.completeMs < b.invokeMs && x.input !== b.input);
-    if (a && (best === null || b.completeMs < best.afterMs)) best = { stale: a, afterMs: b.completeMs };
-  }
-  if (!best) return;
-  const { stale, afterMs } = best;
-  const canary: HistoryEvent[] = [
-    ...history.filter((e) => e.key === stale.key),
-    {
-      process: 999_999,
-      type: 'invoke',
-      f: 'get',
-      key: stale.key as string,
-      value: null,
-      timeMs: afterMs + 0.001,
-    },
-    {
-      process: 999_999,
-      type: 'ok',
-      f: 'get',
-      key: stale.key as string,
-      value: stale.input,
-      timeMs: afterMs + 0.002,
-    },
-  ];
-  canary.sort((x, y) => x.timeMs - y.timeMs);
+  const canary = staleReadCanary(history);
   const verdict = checkLinearizable(canary, createKvModel({ initialValue: null }), {
     timeoutMs: 60_000,
   }).verdict;
