@@ -194,6 +194,10 @@ function registerMetrics(service: Service, db: LsmLevel): void {
   scalar('lsm_block_cache_hit_ratio', 'Block cache hits over lookups', (s) => s.blockCache.hitRate);
   scalar('lsm_compactions', 'Compactions run since open', (s) => s.compactions);
   scalar('lsm_flushes', 'Memtable flushes since open', (s) => s.flushes);
-  scalar('lsm_write_stall_ms', 'Milliseconds writers waited for flush or compaction', (s) => s.stalls.ms);
+  scalar(
+    'lsm_write_stall_seconds',
+    'Seconds writers waited for flush or compaction since open',
+    (s) => s.stalls.ms / 1000,
+  );
   scalar('lsm_memtable_bytes', 'Bytes in the active memtable', (s) => s.memtable.bytes);
 }
