@@ -1,0 +1,249 @@
+// Gorilla compression (Pelkonen et al., "Gorilla: A Fast, Scalable, In-Memory Time Series
+// Database", VLDB 2015, §4.1): timestamps as delta-of-deltas, values as the XOR with the
+// previous value. Regular scrapes make most delta-of-deltas 0 (one bit) and slowly changing
+// values make most XORs 0 (one bit) or a short run of meaningful bits. Byte layout: FORMAT.md.
+//
+// Timestamps are milliseconds, so the delta-of-delta buckets are wider than the paper's
+// (which counted seconds): 14, 17 and 20 bits, then a 64-bit escape, as Prometheus's XOR
+// chunks do.
+import { BitReader, BitWriter } from './bits.js';
+import { ChunkCorruptError } from './errors.js';
+import { isStaleNaN, STALE_NAN, STALE_NAN_HI, STALE_NAN_LO } from './special-values.js';
+
+/** Prometheus cuts a head chunk at 120 samples: compression gains little past that. */
+export const SAMPLES_PER_CHUNK = 120;
+/** The chunk starts with a 16-bit sample count, rewritten as samples are appended. */
+const HEADER_BYTES = 2;
+const TWO_32 = 4294967296;
+
+/** Delta-of-delta buckets: [control bits, control bit count, payload bits]. */
+const DOD_BUCKETS: ReadonlyArray<readonly [control: number, controlBits: number, payloadBits: number]> = [
+  [0b10, 2, 14],
+  [0b110, 3, 17],
+  [0b1110, 4, 20],
+];
+
+const scratch = new DataView(new ArrayBuffer(8));
+
+function valueBits(value: number): [hi: number, lo: number] {
+  // The staleness marker goes to disk with Prometheus's exact bit pattern (special-values.ts).
+  if (isStaleNaN(value)) return [STALE_NAN_HI, STALE_NAN_LO];
+  scratch.setFloat64(0, value);
+  return [scratch.getUint32(0), scratch.getUint32(4)];
+}
+
+function bitsValue(hi: number, lo: number): number {
+  if (hi === STALE_NAN_HI && lo === STALE_NAN_LO) return STALE_NAN;
+  scratch.setUint32(0, hi);
+  scratch.setUint32(4, lo);
+  return scratch.getFloat64(0);
+}
+
+function clz64(hi: number, lo: number): number {
+  return hi !== 0 ? Math.clz32(hi) : 32 + Math.clz32(lo);
+}
+
+function ctz32(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
+
+function ctz64(hi: number, lo: number): number {
+  return lo !== 0 ? ctz32(lo) : 32 + ctz32(hi);
+}
+
+function writeSigned64(writer: BitWriter, value: number): void {
+  const hi = Math.floor(value / TWO_32);
+  writer.writeBits(hi >>> 0, 32);
+  writer.writeBits((value - hi * TWO_32) >>> 0, 32);
+}
+
+function readSigned64(reader: BitReader): number {
+  const hi = reader.readBits(32) | 0;
+  return hi * TWO_32 + reader.readBits(32);
+}
+
+/** Appends samples to one compressed chunk; timestamps must not decrease. */
+export class ChunkEncoder {
+  private readonly writer = new BitWriter();
+  count = 0;
+  minT = 0;
+  maxT = 0;
+  private delta = 0;
+  private hi = 0;
+  private lo = 0;
+  private leading = 0xff;
+  private trailing = 0;
+
+  constructor() {
+    this.writer.writeBits(0, HEADER_BYTES * 8);
+  }
+
+  append(t: number, value: number): void {
+    const w = this.writer;
+    const [hi, lo] = valueBits(value);
+    if (this.count === 0) {
+      writeSigned64(w, t);
+      w.writeBits(hi, 32);
+      w.writeBits(lo, 32);
+      this.minT = t;
+    } else {
+      const delta = t - this.maxT;
+      this.writeDeltaOfDelta(delta - this.delta);
+      this.delta = delta;
+      this.writeXor(hi ^ this.hi, lo ^ this.lo);
+    }
+    this.maxT = t;
+    this.hi = hi;
+    this.lo = lo;
+    this.count++;
+  }
+
+  private writeDeltaOfDelta(dod: number): void {
+    const w = this.writer;
+    if (dod === 0) {
+      w.writeBit(0);
+      return;
+    }
+    for (const [control, controlBits, payloadBits] of DOD_BUCKETS) {
+      const half = 2 ** (payloadBits - 1);
+      if (dod >= -half && dod < half) {
+        w.writeBits(control, controlBits);
+        w.writeBits(dod & (2 * half - 1), payloadBits);
+        return;
+      }
+    }
+    w.writeBits(0b1111, 4);
+    writeSigned64(w, dod);
+  }
+
+  private writeXor(xhi: number, xlo: number): void {
+    const w = this.writer;
+    xhi >>>= 0;
+    xlo >>>= 0;
+    if (xhi === 0 && xlo === 0) {
+      w.writeBit(0);
+      return;
+    }
+    w.writeBit(1);
+    // The leading-zero count is stored in 5 bits, so at most 31 (Gorilla §4.1.2).
+    let leading = clz64(xhi, xlo);
+    if (leading > 31) leading = 31;
+    const trailing = ctz64(xhi, xlo);
+    if (this.leading !== 0xff && leading >= this.leading && trailing >= this.trailing) {
+      // Control bit 0: the meaningful bits fit in the previous window; reuse it.
+      w.writeBit(0);
+      writeMeaningful(w, xhi, xlo, this.trailing, 64 - this.leading - this.trailing);
+      return;
+    }
+    this.leading = leading;
+    this.trailing = trailing;
+    const meaningful = 64 - leading - trailing;
+    w.writeBit(1);
+    w.writeBits(leading, 5);
+    // 64 meaningful bits do not fit in 6 bits; 0 stands for 64 (0 meaningful bits cannot occur).
+    w.writeBits(meaningful & 63, 6);
+    writeMeaningful(w, xhi, xlo, trailing, meaningful);
+  }
+
+  /** The chunk's bytes with the sample count in its header. */
+  bytes(): Uint8Array {
+    const out = this.writer.bytes();
+    out[0] = this.count >>> 8;
+    out[1] = this.count & 0xff;
+    return out;
+  }
+
+  get byteLength(): number {
+    return this.writer.byteLength;
+  }
+}
+
+/** Writes bits [trailing, trailing + n) of the 64-bit value hi:lo, most significant first. */
+function writeMeaningful(w: BitWriter, hi: number, lo: number, trailing: number, n: number): void {
+  let shi = hi;
+  let slo = lo;
+  if (trailing >= 32) {
+    slo = hi >>> (trailing - 32);
+    shi = 0;
+  } else if (trailing > 0) {
+    slo = ((lo >>> trailing) | (hi << (32 - trailing))) >>> 0;
+    shi = hi >>> trailing;
+  }
+  if (n > 32) {
+    w.writeBits(shi, n - 32);
+    w.writeBits(slo, 32);
+  } else {
+    w.writeBits(slo, n);
+  }
+}
+
+function readMeaningful(r: BitReader, trailing: number, n: number): [number, number] {
+  let hi = 0;
+  let lo: number;
+  if (n > 32) {
+    hi = r.readBits(n - 32);
+    lo = r.readBits(32);
+  } else {
+    lo = r.readBits(n);
+  }
+  if (trailing >= 32) return [(lo << (trailing - 32)) >>> 0, 0];
+  if (trailing > 0) return [((hi << trailing) | (lo >>> (32 - trailing))) >>> 0, (lo << trailing) >>> 0];
+  return [hi >>> 0, lo >>> 0];
+}
+
+export interface DecodedChunk {
+  timestamps: number[];
+  values: number[];
+}
+
+/** Decodes every sample of a chunk. Throws ChunkCorruptError on a truncated or damaged chunk. */
+export function decodeChunk(bytes: Uint8Array): DecodedChunk {
+  if (bytes.length < HEADER_BYTES) throw new ChunkCorruptError('chunk shorter than its header');
+  const count = (bytes[0]! << 8) | bytes[1]!;
+  const timestamps: number[] = new Array(count);
+  const values: number[] = new Array(count);
+  if (count === 0) return { timestamps, values };
+  const r = new BitReader(bytes, HEADER_BYTES);
+  let t = readSigned64(r);
+  let hi = r.readBits(32);
+  let lo = r.readBits(32);
+  timestamps[0] = t;
+  values[0] = bitsValue(hi, lo);
+  let delta = 0;
+  let leading = 0;
+  let trailing = 0;
+  for (let i = 1; i < count; i++) {
+    // Delta-of-delta: count the leading 1 bits of the control prefix (at most 4).
+    let ones = 0;
+    while (ones < 4 && r.readBit() === 1) ones++;
+    let dod = 0;
+    if (ones === 4) dod = readSigned64(r);
+    else if (ones > 0) {
+      const bits = DOD_BUCKETS[ones - 1]![2];
+      dod = r.readBits(bits);
+      if (dod >= 2 ** (bits - 1)) dod -= 2 ** bits;
+    }
+    delta += dod;
+    t += delta;
+    if (r.readBit() === 1) {
+      if (r.readBit() === 1) {
+        leading = r.readBits(5);
+        let meaningful = r.readBits(6);
+        if (meaningful === 0) meaningful = 64;
+        trailing = 64 - leading - meaningful;
+        if (trailing < 0) throw new ChunkCorruptError(`sample ${i}: ${leading}+${meaningful} bits exceed 64`);
+      }
+      const [xhi, xlo] = readMeaningful(r, trailing, 64 - leading - trailing);
+      hi = (hi ^ xhi) >>> 0;
+      lo = (lo ^ xlo) >>> 0;
+    }
+    timestamps[i] = t;
+    values[i] = bitsValue(hi, lo);
+  }
+  return { timestamps, values };
+}
+
+/** The sample count recorded in a chunk's header. */
+export function chunkSampleCount(bytes: Uint8Array): number {
+  return (bytes[0]! << 8) | bytes[1]!;
+}
