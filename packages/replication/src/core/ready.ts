@@ -1,0 +1,65 @@
+// What a core hands its driver after each step (etcd-io/raft's Ready): records to make durable
+// first, then messages to send and answers for clients. A driver must persist before it sends
+// or answers: a replica's acknowledgement means "it is on my disk".
+import type { ReplicationErrors } from './errors.js';
+import type { KeyState, KeyView } from './key-state.js';
+import type { NodeId } from './version-vector.js';
+
+export type ErrorName = keyof typeof ReplicationErrors;
+
+export type RequestResult =
+  | { ok: true; view: KeyView | null; detail: Record<string, unknown> }
+  | { ok: false; error: ErrorName; detail: string; extensions?: Record<string, unknown> };
+
+export interface Reply {
+  requestId: number;
+  result: RequestResult;
+}
+
+export type KeyRecord =
+  | { kind: 'key'; key: string; state: KeyState }
+  /** A state held for an unreachable home replica (hinted handoff); null drops it. */
+  | { kind: 'hint'; target: NodeId; key: string; state: KeyState | null };
+
+export interface Envelope<M> {
+  to: NodeId;
+  msg: M;
+}
+
+export interface Ready<M, P = KeyRecord> {
+  persist: P[];
+  messages: Envelope<M>[];
+  replies: Reply[];
+}
+
+export class ReadyBuffer<M, P = KeyRecord> {
+  private current: Ready<M, P> = { persist: [], messages: [], replies: [] };
+
+  persist(record: P): void {
+    this.current.persist.push(record);
+  }
+  send(to: NodeId, msg: M): void {
+    this.current.messages.push({ to, msg });
+  }
+  reply(requestId: number, result: RequestResult): void {
+    this.current.replies.push({ requestId, result });
+  }
+  fail(requestId: number, error: ErrorName, detail: string, extensions?: Record<string, unknown>): void {
+    this.reply(requestId, { ok: false, error, detail, ...(extensions ? { extensions } : {}) });
+  }
+  drain(): Ready<M, P> {
+    const out = this.current;
+    this.current = { persist: [], messages: [], replies: [] };
+    return out;
+  }
+}
+
+/** R or W as a client may write it: a count, or one / quorum / all of the N home replicas. */
+export type QuorumSpec = number | 'one' | 'quorum' | 'all';
+
+export function resolveQuorum(spec: QuorumSpec, n: number): number {
+  if (spec === 'one') return 1;
+  if (spec === 'quorum') return Math.floor(n / 2) + 1;
+  if (spec === 'all') return n;
+  return spec;
+}
