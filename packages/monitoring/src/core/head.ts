@@ -1,0 +1,116 @@
+// The head block: the newest samples of every series, in memory, appended to Gorilla chunks
+// (Gorilla §4: recent data in memory, compressed). Full chunks are sealed; a flush moves old
+// sealed chunks to an on-disk block (block-format.ts).
+import { ChunkEncoder, decodeChunk, SAMPLES_PER_CHUNK } from './gorilla.js';
+import type { Labels } from './labels.js';
+
+export interface SealedChunk {
+  minT: number;
+  maxT: number;
+  count: number;
+  bytes: Uint8Array;
+}
+
+export interface MemSeries {
+  labels: Labels;
+  sealed: SealedChunk[];
+  open: ChunkEncoder;
+  lastT: number;
+  lastValue: number;
+}
+
+export type AppendOutcome = 'ok' | 'duplicate' | 'out-of-order';
+
+export class Head {
+  readonly series = new Map<number, MemSeries>();
+  samples = 0;
+
+  ensure(id: number, labels: Labels): MemSeries {
+    let s = this.series.get(id);
+    if (!s) {
+      s = { labels, sealed: [], open: new ChunkEncoder(), lastT: Number.NEGATIVE_INFINITY, lastValue: 0 };
+      this.series.set(id, s);
+    }
+    return s;
+  }
+
+  /** Appends a sample; a sample not newer than the series' last is refused (no out-of-order ingest). */
+  append(id: number, t: number, value: number): AppendOutcome {
+    const s = this.series.get(id);
+    if (!s) throw new Error(`series ${id} not in the head`);
+    if (t < s.lastT) return 'out-of-order';
+    if (t === s.lastT) return Object.is(value, s.lastValue) ? 'duplicate' : 'out-of-order';
+    if (s.open.count >= SAMPLES_PER_CHUNK) {
+      s.sealed.push({ minT: s.open.minT, maxT: s.open.maxT, count: s.open.count, bytes: s.open.bytes() });
+      s.open = new ChunkEncoder();
+    }
+    s.open.append(t, value);
+    s.lastT = t;
+    s.lastValue = value;
+    this.samples++;
+    return 'ok';
+  }
+
+  /** The chunks of a series overlapping [minT, maxT], the open one included. */
+  chunks(id: number, minT: number, maxT: number): SealedChunk[] {
+    const s = this.series.get(id);
+    if (!s) return [];
+    const out = s.sealed.filter((c) => c.maxT >= minT && c.minT <= maxT);
+    if (s.open.count > 0 && s.open.maxT >= minT && s.open.minT <= maxT) {
+      out.push({ minT: s.open.minT, maxT: s.open.maxT, count: s.open.count, bytes: s.open.bytes() });
+    }
+    return out;
+  }
+
+  /** Removes and returns the sealed chunks that end before `beforeT`, by series id. */
+  takeSealedBefore(beforeT: number): Map<number, SealedChunk[]> {
+    const out = new Map<number, SealedChunk[]>();
+    for (const [id, s] of this.series) {
+      const old = s.sealed.filter((c) => c.maxT < beforeT);
+      if (old.length === 0) continue;
+      s.sealed = s.sealed.filter((c) => c.maxT >= beforeT);
+      for (const c of old) this.samples -= c.count;
+      out.set(id, old);
+    }
+    return out;
+  }
+
+  get maxT(): number {
+    let max = Number.NEGATIVE_INFINITY;
+    for (const s of this.series.values()) if (s.lastT > max) max = s.lastT;
+    return max;
+  }
+
+  get minT(): number {
+    let min = Number.POSITIVE_INFINITY;
+    for (const s of this.series.values()) {
+      const first = s.sealed[0]?.minT ?? (s.open.count > 0 ? s.open.minT : Number.POSITIVE_INFINITY);
+      if (first < min) min = first;
+    }
+    return min;
+  }
+
+  /** Every sample still in the head, per series (a WAL checkpoint writes these). */
+  *allSamples(): Generator<{ id: number; timestamps: number[]; values: number[] }> {
+    for (const [id, s] of this.series) {
+      const timestamps: number[] = [];
+      const values: number[] = [];
+      for (const c of [...s.sealed, ...(s.open.count > 0 ? [{ bytes: s.open.bytes() }] : [])]) {
+        const d = decodeChunk(c.bytes);
+        timestamps.push(...d.timestamps);
+        values.push(...d.values);
+      }
+      yield { id, timestamps, values };
+    }
+  }
+
+  /** Bytes held by chunks, for the bytes-per-sample gauge. */
+  chunkBytes(): number {
+    let bytes = 0;
+    for (const s of this.series.values()) {
+      for (const c of s.sealed) bytes += c.bytes.length;
+      bytes += s.open.byteLength;
+    }
+    return bytes;
+  }
+}

@@ -1,0 +1,136 @@
+// The time-series database without its disk: the series index, the head and the blocks
+// loaded from disk, and the one query path over all of them. storage/disk-tsdb.ts adds the
+// WAL and the files; tests use this directly.
+import { type Block, encodeBlock } from './block-format.js';
+import { decodeChunk } from './gorilla.js';
+import { type AppendOutcome, Head, type SealedChunk } from './head.js';
+import { type Labels, labelsKey } from './labels.js';
+import type { Matcher } from './matchers.js';
+import { SeriesIndex } from './series-index.js';
+
+/** One series' samples in a time range, oldest first. */
+export interface SeriesData {
+  labels: Labels;
+  timestamps: number[];
+  values: number[];
+}
+
+/** What PromQL reads from. */
+export interface Queryable {
+  select(matchers: readonly Matcher[], minT: number, maxT: number): SeriesData[];
+}
+
+interface LoadedBlock {
+  name: string;
+  block: Block;
+  byKey: Map<string, SealedChunk[]>;
+}
+
+export interface AppendResult {
+  id: number;
+  created: boolean;
+  outcome: AppendOutcome;
+}
+
+export class MemoryTsdb implements Queryable {
+  readonly index = new SeriesIndex();
+  readonly head = new Head();
+  private blocks: LoadedBlock[] = [];
+  /** Per series key, the newest timestamp persisted in a block: WAL replay skips up to it. */
+  private readonly blockMaxT = new Map<string, number>();
+
+  append(labels: Labels, t: number, value: number): AppendResult {
+    const { id, created } = this.index.getOrAdd(labels);
+    this.head.ensure(id, labels);
+    const persisted = this.blockMaxT.get(labelsKey(labels));
+    if (persisted !== undefined && t <= persisted) return { id, created, outcome: 'out-of-order' };
+    return { id, created, outcome: this.head.append(id, t, value) };
+  }
+
+  addBlock(name: string, block: Block): void {
+    const byKey = new Map<string, SealedChunk[]>();
+    for (const s of block.series) {
+      const key = labelsKey(s.labels);
+      byKey.set(key, s.chunks);
+      this.index.getOrAdd(s.labels);
+      const last = s.chunks[s.chunks.length - 1]?.maxT ?? Number.NEGATIVE_INFINITY;
+      if (last > (this.blockMaxT.get(key) ?? Number.NEGATIVE_INFINITY)) this.blockMaxT.set(key, last);
+    }
+    this.blocks.push({ name, block, byKey });
+    this.blocks.sort((a, b) => a.block.minT - b.block.minT);
+  }
+
+  blockNames(): string[] {
+    return this.blocks.map((b) => b.name);
+  }
+
+  /** Moves sealed head chunks ending before `beforeT` into a new block; null when there are none. */
+  cutBlock(beforeT: number): { block: Block; bytes: Uint8Array } | null {
+    const taken = this.head.takeSealedBefore(beforeT);
+    if (taken.size === 0) return null;
+    let minT = Number.POSITIVE_INFINITY;
+    let maxT = Number.NEGATIVE_INFINITY;
+    const series = [...taken].map(([id, chunks]) => {
+      for (const c of chunks) {
+        minT = Math.min(minT, c.minT);
+        maxT = Math.max(maxT, c.maxT);
+      }
+      return { labels: this.index.labels(id), chunks };
+    });
+    const block: Block = { minT, maxT, series };
+    return { block, bytes: encodeBlock(block) };
+  }
+
+  /** Forgets blocks wholly older than `beforeT` (retention); returns their names. */
+  dropBlocksBefore(beforeT: number): string[] {
+    const dropped = this.blocks.filter((b) => b.block.maxT < beforeT);
+    this.blocks = this.blocks.filter((b) => b.block.maxT >= beforeT);
+    return dropped.map((b) => b.name);
+  }
+
+  select(matchers: readonly Matcher[], minT: number, maxT: number): SeriesData[] {
+    const out: SeriesData[] = [];
+    for (const id of this.index.select(matchers)) {
+      const labels = this.index.labels(id);
+      const key = labelsKey(labels);
+      const chunks: SealedChunk[] = [];
+      for (const b of this.blocks) {
+        if (b.block.maxT < minT || b.block.minT > maxT) continue;
+        for (const c of b.byKey.get(key) ?? []) if (c.maxT >= minT && c.minT <= maxT) chunks.push(c);
+      }
+      chunks.push(...this.head.chunks(id, minT, maxT));
+      if (chunks.length === 0) continue;
+      chunks.sort((a, b) => a.minT - b.minT);
+      const timestamps: number[] = [];
+      const values: number[] = [];
+      for (const c of chunks) {
+        const d = decodeChunk(c.bytes);
+        for (let i = 0; i < d.timestamps.length; i++) {
+          const t = d.timestamps[i]!;
+          // Chunks never overlap for one series (appends are in order), but keep the merge safe.
+          if (t < minT || t > maxT || (timestamps.length > 0 && t <= timestamps[timestamps.length - 1]!))
+            continue;
+          timestamps.push(t);
+          values.push(d.values[i]!);
+        }
+      }
+      if (timestamps.length > 0) out.push({ labels, timestamps, values });
+    }
+    return out;
+  }
+
+  /** Samples and chunk bytes across the head and the blocks. */
+  stats(): { series: number; samples: number; chunkBytes: number; blocks: number } {
+    let samples = this.head.samples;
+    let chunkBytes = this.head.chunkBytes();
+    for (const b of this.blocks) {
+      for (const s of b.block.series) {
+        for (const c of s.chunks) {
+          samples += c.count;
+          chunkBytes += c.bytes.length;
+        }
+      }
+    }
+    return { series: this.index.size, samples, chunkBytes, blocks: this.blocks.length };
+  }
+}
