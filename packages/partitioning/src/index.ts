@@ -1,2 +1,2 @@
-// @ddia/partitioning: Chapter 6: a partitioned, replicated store with rebalancing and request routing.
-export {};
+// @ddia/partitioning: Chapter 6: a partitioned store with rebalancing and request routing.
+export * from './core/index.js';

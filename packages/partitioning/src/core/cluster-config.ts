@@ -1,0 +1,264 @@
+// The controller's state: which partitions exist, who owns each, where each is going, and the
+// epoch that numbers every version of this configuration. It is a deterministic state machine
+// replicated by a Raft group (the role ZooKeeper plays for HBase and Kafka, DDIA ch. 6
+// "Request Routing"): every node applies the same commands in the same order and so holds the
+// same assignment, and a node that has applied epoch E knows exactly what E says it owns.
+//
+// A partition moves in two committed steps (6.5840 shardkv's "handoff"):
+//   freeze  - the owner stops serving the partition (reads and writes) once it applies this;
+//   finish  - ownership flips to the target; the target serves from the copied data.
+// Between them the data is copied; `abort` unfreezes when a copy fails.
+import { rebalance } from './assignment.js';
+import { ringSlotOwners, VNODES_DEFAULT } from './consistent-hash.js';
+import { initialRanges, type KeyRange, mergeRanges, splitRanges } from './key-ranges.js';
+
+export const SCHEMES = ['hash', 'range', 'consistent-hash'] as const;
+export type Scheme = (typeof SCHEMES)[number];
+
+export interface NodeInfo {
+  id: string;
+  url: string;
+  state: 'active' | 'leaving';
+}
+
+export interface PartitionInfo {
+  /** Stable id; for hash schemes the slot number. */
+  id: number;
+  owner: string;
+  /** Where the balancer wants it; differs from `owner` while a move is pending. */
+  target: string;
+  /** The owner has stopped serving it: the final copy and the flip are under way. */
+  frozen: boolean;
+  /** Range scheme only: the keys it holds. Partitions are kept in key order. */
+  range?: KeyRange;
+  /** Epoch at which this partition last changed owner or shape. */
+  since: number;
+}
+
+export interface ClusterConfig {
+  epoch: number;
+  scheme: Scheme;
+  vnodes: number;
+  nodes: NodeInfo[];
+  partitions: PartitionInfo[];
+  nextPartitionId: number;
+}
+
+export type ConfigCommand =
+  | {
+      op: 'bootstrap';
+      scheme: Scheme;
+      partitions: number;
+      nodes: { id: string; url: string }[];
+      vnodes?: number;
+    }
+  | { op: 'join'; id: string; url: string }
+  | { op: 'leave'; id: string }
+  | { op: 'freeze'; partition: number; to: string }
+  | { op: 'finish'; partition: number; to: string }
+  | { op: 'abort'; partition: number }
+  | { op: 'split'; partition: number; at: string }
+  | { op: 'merge'; partition: number };
+
+export type ConfigRefusal =
+  | 'not_bootstrapped'
+  | 'already_bootstrapped'
+  | 'node_exists'
+  | 'unknown_node'
+  | 'last_node'
+  | 'too_many_nodes'
+  | 'unknown_partition'
+  | 'stale_move'
+  | 'bad_split';
+
+export type ConfigResult =
+  | { ok: true; epoch: number }
+  | { ok: false; refusal: ConfigRefusal; detail: string };
+
+/** Applies one command; returns the next config (unchanged when refused) and the result. */
+export function applyConfigCommand(
+  config: ClusterConfig | null,
+  command: ConfigCommand,
+): { config: ClusterConfig | null; result: ConfigResult } {
+  if (command.op === 'bootstrap') {
+    if (config !== null) return refuse(config, 'already_bootstrapped', `already at epoch ${config.epoch}`);
+    return done(bootstrap(command));
+  }
+  if (config === null) return refuse(config, 'not_bootstrapped', 'the cluster has no configuration yet');
+  const next: ClusterConfig = structuredClone(config);
+  next.epoch = config.epoch + 1;
+  const partition =
+    'partition' in command ? next.partitions.find((p) => p.id === command.partition) : undefined;
+  switch (command.op) {
+    case 'join': {
+      const existing = next.nodes.find((n) => n.id === command.id);
+      if (existing)
+        return refuse(config, 'node_exists', `node ${command.id} is already a member (${existing.state})`);
+      if (next.scheme !== 'consistent-hash' && active(next).length + 1 > next.partitions.length) {
+        return refuse(
+          config,
+          'too_many_nodes',
+          `${next.partitions.length} partitions cannot be spread over ${active(next).length + 1} nodes`,
+        );
+      }
+      next.nodes.push({ id: command.id, url: command.url, state: 'active' });
+      retarget(next);
+      return done(next);
+    }
+    case 'leave': {
+      const node = next.nodes.find((n) => n.id === command.id);
+      if (node?.state !== 'active') return refuse(config, 'unknown_node', `no active node ${command.id}`);
+      if (active(next).length === 1)
+        return refuse(config, 'last_node', `${command.id} is the last active node`);
+      node.state = 'leaving';
+      retarget(next);
+      dropDeparted(next);
+      return done(next);
+    }
+    case 'freeze': {
+      if (!partition) return refuse(config, 'unknown_partition', `no partition ${command.partition}`);
+      if (partition.target !== command.to || partition.owner === command.to) {
+        return refuse(config, 'stale_move', `partition ${partition.id} is not moving to ${command.to}`);
+      }
+      partition.frozen = true;
+      return done(next);
+    }
+    case 'finish': {
+      if (!partition) return refuse(config, 'unknown_partition', `no partition ${command.partition}`);
+      if (!partition.frozen || partition.target !== command.to) {
+        return refuse(config, 'stale_move', `partition ${partition.id} is not frozen for ${command.to}`);
+      }
+      partition.owner = command.to;
+      partition.frozen = false;
+      partition.since = next.epoch;
+      dropDeparted(next);
+      return done(next);
+    }
+    case 'abort': {
+      if (!partition) return refuse(config, 'unknown_partition', `no partition ${command.partition}`);
+      partition.frozen = false;
+      return done(next);
+    }
+    case 'split': {
+      const index = next.partitions.findIndex((p) => p.id === command.partition);
+      const part = next.partitions[index];
+      if (!part?.range) return refuse(config, 'unknown_partition', `no range partition ${command.partition}`);
+      const { start, end } = part.range;
+      if (part.frozen || part.owner !== part.target)
+        return refuse(config, 'bad_split', 'the partition is moving');
+      if (!(command.at > start && (end === null || command.at < end))) {
+        return refuse(
+          config,
+          'bad_split',
+          `split point ${JSON.stringify(command.at)} is not inside the range`,
+        );
+      }
+      const ranges = splitRanges(
+        next.partitions.map((p) => p.range as KeyRange),
+        index,
+        command.at,
+      );
+      const right: PartitionInfo = { ...part, id: next.nextPartitionId++, since: next.epoch };
+      part.since = next.epoch;
+      next.partitions.splice(index + 1, 0, right);
+      next.partitions.forEach((p, i) => {
+        p.range = ranges[i] as KeyRange;
+      });
+      retarget(next);
+      return done(next);
+    }
+    case 'merge': {
+      const index = next.partitions.findIndex((p) => p.id === command.partition);
+      const left = next.partitions[index];
+      const right = next.partitions[index + 1];
+      if (!left?.range || !right)
+        return refuse(config, 'unknown_partition', 'merge needs a range partition with a right neighbour');
+      const still = (p: PartitionInfo) => !p.frozen && p.owner === p.target;
+      if (left.owner !== right.owner || !still(left) || !still(right)) {
+        return refuse(config, 'bad_split', 'only two resting partitions on one node merge');
+      }
+      if (next.partitions.length - 1 < active(next).length) {
+        return refuse(config, 'too_many_nodes', 'merging would leave fewer partitions than nodes');
+      }
+      const ranges = mergeRanges(
+        next.partitions.map((p) => p.range as KeyRange),
+        index,
+      );
+      next.partitions.splice(index + 1, 1);
+      left.since = next.epoch;
+      next.partitions.forEach((p, i) => {
+        p.range = ranges[i] as KeyRange;
+      });
+      retarget(next);
+      return done(next);
+    }
+  }
+}
+
+function bootstrap(command: Extract<ConfigCommand, { op: 'bootstrap' }>): ClusterConfig {
+  const ids = command.nodes.map((n) => n.id);
+  const vnodes = command.vnodes ?? VNODES_DEFAULT;
+  const owners =
+    command.scheme === 'consistent-hash'
+      ? ringSlotOwners(ids, command.partitions, vnodes)
+      : rebalance(new Array(command.partitions).fill(null), ids);
+  const ranges = command.scheme === 'range' ? initialRanges(command.partitions) : null;
+  return {
+    epoch: 1,
+    scheme: command.scheme,
+    vnodes,
+    nodes: command.nodes.map((n) => ({ id: n.id, url: n.url, state: 'active' })),
+    partitions: owners.map((owner, id) => ({
+      id,
+      owner,
+      target: owner,
+      frozen: false,
+      since: 1,
+      ...(ranges ? { range: ranges[id] as KeyRange } : {}),
+    })),
+    nextPartitionId: command.partitions,
+  };
+}
+
+function active(config: ClusterConfig): string[] {
+  return config.nodes.filter((n) => n.state === 'active').map((n) => n.id);
+}
+
+/** Recomputes every partition's target from the active nodes; owners stay until moves finish. */
+function retarget(config: ClusterConfig): void {
+  const nodes = active(config);
+  const targets =
+    config.scheme === 'consistent-hash'
+      ? ringSlotOwners(nodes, config.partitions.length, config.vnodes)
+      : rebalance(
+          config.partitions.map((p) => p.target),
+          nodes,
+        );
+  config.partitions.forEach((p, i) => {
+    p.target = targets[i] as string;
+  });
+}
+
+/** A leaving node is gone once it owns nothing and nothing is headed to it. */
+function dropDeparted(config: ClusterConfig): void {
+  config.nodes = config.nodes.filter(
+    (n) => n.state === 'active' || config.partitions.some((p) => p.owner === n.id || p.target === n.id),
+  );
+}
+
+function done(config: ClusterConfig): { config: ClusterConfig; result: ConfigResult } {
+  return { config, result: { ok: true, epoch: config.epoch } };
+}
+
+function refuse(
+  config: ClusterConfig | null,
+  refusal: ConfigRefusal,
+  detail: string,
+): { config: ClusterConfig | null; result: ConfigResult } {
+  return { config, result: { ok: false, refusal, detail } };
+}
+
+/** Partitions whose owner differs from their target: the moves still to make. */
+export function pendingMoves(config: ClusterConfig): PartitionInfo[] {
+  return config.partitions.filter((p) => p.owner !== p.target);
+}

@@ -1,0 +1,9 @@
+// The pure core of partitioning: no I/O, no clock, no randomness.
+export * from './assignment.js';
+export * from './cluster-config.js';
+export * from './consistent-hash.js';
+export * from './hash.js';
+export * from './hash-slots.js';
+export * from './key-ranges.js';
+export * from './movement.js';
+export * from './partitioner.js';

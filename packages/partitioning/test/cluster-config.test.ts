@@ -1,0 +1,127 @@
+// The controller's state machine: joins and leaves set targets, moves go freeze -> finish with
+// an epoch bump each, and bad commands are refused without changing anything.
+import { describe, expect, it } from 'vitest';
+import { countsOf } from '../src/core/assignment.js';
+import {
+  applyConfigCommand,
+  type ClusterConfig,
+  type ConfigCommand,
+  pendingMoves,
+} from '../src/core/cluster-config.js';
+import { partitionIndexOf, partitionsForScan } from '../src/core/partitioner.js';
+
+function run(config: ClusterConfig | null, ...commands: ConfigCommand[]): ClusterConfig {
+  for (const command of commands) {
+    const out = applyConfigCommand(config, command);
+    if (!out.result.ok) throw new Error(`${command.op}: ${out.result.detail}`);
+    config = out.config;
+  }
+  return config as ClusterConfig;
+}
+
+const N = (id: string) => ({ id, url: `http://${id}` });
+
+/** Completes every pending move, as the service's mover does. */
+function settle(config: ClusterConfig): ClusterConfig {
+  for (const p of pendingMoves(config)) {
+    config = run(
+      config,
+      { op: 'freeze', partition: p.id, to: p.target },
+      { op: 'finish', partition: p.id, to: p.target },
+    );
+  }
+  return config;
+}
+
+describe('cluster config', () => {
+  it('grows from 2 to 3 nodes: a third of the partitions move, each with a freeze and a flip', () => {
+    let c = run(null, { op: 'bootstrap', scheme: 'hash', partitions: 12, nodes: [N('n1'), N('n2')] });
+    expect(c.epoch).toBe(1);
+    expect([
+      ...countsOf(
+        c.partitions.map((p) => p.owner),
+        ['n1', 'n2'],
+      ).values(),
+    ]).toEqual([6, 6]);
+    c = run(c, { op: 'join', ...N('n3') });
+    const moving = pendingMoves(c);
+    expect(moving.length).toBe(4);
+    expect(moving.every((p) => p.target === 'n3')).toBe(true);
+    const epoch = c.epoch;
+    c = settle(c);
+    expect(c.epoch).toBe(epoch + 8);
+    expect([
+      ...countsOf(
+        c.partitions.map((p) => p.owner),
+        ['n1', 'n2', 'n3'],
+      ).values(),
+    ]).toEqual([4, 4, 4]);
+  });
+
+  it('a leaving node stays a member until its partitions have moved', () => {
+    let c = run(null, { op: 'bootstrap', scheme: 'hash', partitions: 6, nodes: [N('n1'), N('n2'), N('n3')] });
+    c = run(c, { op: 'leave', id: 'n2' });
+    expect(c.nodes.find((n) => n.id === 'n2')?.state).toBe('leaving');
+    c = settle(c);
+    expect(c.nodes.map((n) => n.id)).toEqual(['n1', 'n3']);
+    expect(c.partitions.every((p) => p.owner !== 'n2')).toBe(true);
+  });
+
+  it('refuses what it cannot do, leaving the config as it was', () => {
+    const c = run(null, { op: 'bootstrap', scheme: 'hash', partitions: 2, nodes: [N('n1'), N('n2')] });
+    const refused = (command: ConfigCommand) => {
+      const out = applyConfigCommand(c, command);
+      expect(out.config).toBe(c);
+      return out.result.ok ? null : out.result.refusal;
+    };
+    expect(refused({ op: 'join', ...N('n3') })).toBe('too_many_nodes');
+    expect(refused({ op: 'join', ...N('n1') })).toBe('node_exists');
+    expect(refused({ op: 'leave', id: 'n9' })).toBe('unknown_node');
+    expect(refused({ op: 'finish', partition: 0, to: 'n2' })).toBe('stale_move');
+    expect(refused({ op: 'freeze', partition: 7, to: 'n2' })).toBe('unknown_partition');
+    expect(refused({ op: 'bootstrap', scheme: 'hash', partitions: 2, nodes: [] })).toBe(
+      'already_bootstrapped',
+    );
+    const solo = run(null, { op: 'bootstrap', scheme: 'hash', partitions: 2, nodes: [N('n1')] });
+    expect(applyConfigCommand(solo, { op: 'leave', id: 'n1' }).result).toMatchObject({
+      ok: false,
+      refusal: 'last_node',
+    });
+  });
+
+  it('range partitions split and merge; scans visit only overlapping partitions', () => {
+    let c = run(null, { op: 'bootstrap', scheme: 'range', partitions: 2, nodes: [N('n1'), N('n2')] });
+    const i = partitionIndexOf(c, 'user:5');
+    const id = c.partitions[i]?.id as number;
+    c = run(c, { op: 'split', partition: id, at: 'user:5' });
+    expect(c.partitions.length).toBe(3);
+    expect(partitionIndexOf(c, 'user:5')).toBe(i + 1);
+    expect(partitionIndexOf(c, 'user:4')).toBe(i);
+    expect(partitionsForScan(c, 'user:6', 'user:7')).toEqual([i + 1]);
+    expect(applyConfigCommand(c, { op: 'split', partition: id, at: 'user:9' }).result).toMatchObject({
+      ok: false,
+      refusal: 'bad_split',
+    });
+    c = settle(c);
+    const left = c.partitions[i];
+    const right = c.partitions[i + 1];
+    if (left?.owner === right?.owner) {
+      c = run(c, { op: 'merge', partition: left?.id as number });
+      expect(c.partitions.length).toBe(2);
+    }
+  });
+
+  it('consistent hashing: a join moves only slots to the new node', () => {
+    let c = run(null, {
+      op: 'bootstrap',
+      scheme: 'consistent-hash',
+      partitions: 256,
+      nodes: [N('n1'), N('n2'), N('n3')],
+    });
+    c = run(c, { op: 'join', ...N('n4') });
+    const moving = pendingMoves(c);
+    expect(moving.every((p) => p.target === 'n4')).toBe(true);
+    expect(moving.length).toBeGreaterThan(256 * 0.15);
+    expect(moving.length).toBeLessThan(256 * 0.35);
+  });
+});
