@@ -21,8 +21,11 @@ function exchange(differing: number) {
   let inFlight: { to: 'a' | 'b'; msg: AeMessage } | null = { to: 'b', msg: aeA.start('b') };
   let messages = 0;
   while (inFlight) {
-    const side = inFlight.to === 'a' ? aeA : aeB;
-    const { answer } = side.handle(inFlight.to === 'a' ? 'b' : 'a', inFlight.msg);
+    const side: AntiEntropy = inFlight.to === 'a' ? aeA : aeB;
+    const { answer }: { answer: AeMessage | null } = side.handle(
+      inFlight.to === 'a' ? 'b' : 'a',
+      inFlight.msg,
+    );
     messages++;
     inFlight = answer ? { to: inFlight.to === 'a' ? 'b' : 'a', msg: answer } : null;
   }
