@@ -58,7 +58,7 @@ export class PromqlParseError extends DdiaError {
   override name = 'PromqlParseError';
   constructor(
     readonly position: number,
-    reason: string,
+    readonly reason: string,
   ) {
     super(MonitoringErrors.promqlParse, `parse error at position ${position + 1}: ${reason}`, { position });
   }
