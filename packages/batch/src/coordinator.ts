@@ -1,0 +1,413 @@
+// The coordinator's shell around the pure scheduler: plans jobs (lists inputs, cuts splits,
+// loads the job module in a thread to validate it and sample a range partitioner), answers
+// workers, ticks the scheduler on a timer, commits finished jobs (`_SUCCESS` written last) and
+// keeps a durable record of every job so that a restarted coordinator still reports them.
+import { join, resolve } from 'node:path';
+import { type Clock, DdiaError, SystemClock, writeFileAtomic } from '@ddia/common';
+import {
+  type Assignment,
+  type FailureReport,
+  type Job,
+  Scheduler,
+  type SchedulerOptions,
+  UnknownWorkerError,
+} from './core/scheduler.js';
+import { INPUT_FORMATS, type InputFile, type InputFormat, planSplits, type Split } from './core/splits.js';
+import { ensureDir, exists, listFiles, listNames, readText, removeAll, writeBytes } from './disk.js';
+import { BatchErrors } from './errors.js';
+import type { OnMalformed } from './input.js';
+import { resolveJobModule } from './job-loader.js';
+import type { Counters } from './task-protocol.js';
+import { runTask } from './task-runner.js';
+
+export const SPLIT_BYTES_DEFAULT = 4 * 1024 * 1024;
+export const SPILL_BYTES_DEFAULT = 32 * 1024 * 1024;
+export const TASK_TIMEOUT_DEFAULT_MS = 10 * 60_000;
+export const PLAN_TIMEOUT_MS = 60_000;
+export const REDUCES_DEFAULT = 4;
+export const REDUCES_MAX = 1_000;
+/** Splits sampled for a range partitioner. */
+const SAMPLE_SPLITS_MAX = 10;
+const JOBS_DIR = 'jobs';
+
+export interface InputSpec {
+  path: string;
+  format?: InputFormat;
+  /** The name map tasks see as ctx.input; defaults to the path's base name. */
+  name?: string;
+}
+
+export interface JobSubmission {
+  /** A shipped job's name or the path of an ES module. */
+  job: string;
+  inputs: InputSpec[];
+  output: string;
+  reduces?: number;
+  params?: Record<string, string>;
+  splitBytes?: number;
+  spillBytes?: number;
+  speculative?: boolean;
+  taskTimeoutMs?: number;
+  onMalformed?: OnMalformed;
+}
+
+export type JobRecordStatus = 'running' | 'committing' | 'succeeded' | 'failed';
+
+/** What the coordinator keeps of a job, in memory and (with --data-dir) on disk. */
+export interface JobRecord {
+  id: string;
+  job: string;
+  module: string;
+  inputs: InputSpec[];
+  output: string;
+  reduces: number;
+  params: Record<string, string>;
+  splitBytes: number;
+  spillBytes: number;
+  speculative: boolean;
+  taskTimeoutMs: number;
+  onMalformed: OnMalformed;
+  splits: Split[];
+  boundaries: string[] | null;
+  status: JobRecordStatus;
+  error: string | null;
+  submittedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  counters: Counters;
+  /** Per-task timings, kept when the job ends (the scheduler's state is not durable). */
+  tasks: TaskView[] | null;
+}
+
+export interface AttemptView {
+  id: string;
+  worker: string;
+  status: string;
+  backup: boolean;
+  startMs: number;
+  durationMs: number | null;
+  error: string | null;
+}
+
+export interface TaskView {
+  kind: 'map' | 'reduce';
+  index: number;
+  state: string;
+  attempts: AttemptView[];
+}
+
+/** What a worker is told to do: the scheduler's assignment plus what the task needs. */
+export interface TaskOrder {
+  assignment: Assignment;
+  module: string;
+  reduces: number;
+  params: Record<string, string>;
+  split: Split | null;
+  boundaries: string[] | null;
+  spillBytes: number;
+  output: string;
+  taskTimeoutMs: number;
+  onMalformed: OnMalformed;
+}
+
+export interface AttemptReport {
+  status: 'completed' | 'failed';
+  counters?: Counters;
+  message?: string;
+  fatal?: boolean;
+  lostMaps?: { index: number; attemptId: string }[];
+}
+
+export interface CoordinatorOptions {
+  dataDir?: string;
+  scheduler?: Partial<SchedulerOptions>;
+  clock?: Clock;
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+export class Coordinator {
+  readonly scheduler: Scheduler;
+  private readonly clock: Clock;
+  private readonly records = new Map<string, JobRecord>();
+  /** Counters reported by each attempt; a job's totals sum its tasks' winners. */
+  private readonly attemptCounters = new Map<string, Counters>();
+  private nextJob = 1;
+  private timer: NodeJS.Timeout | null = null;
+  private committing = new Set<string>();
+
+  constructor(private readonly options: CoordinatorOptions = {}) {
+    this.scheduler = new Scheduler(options.scheduler);
+    this.clock = options.clock ?? new SystemClock();
+  }
+
+  /** Loads the job records of a previous run. A job that was running then has failed. */
+  async open(): Promise<{ recovered: number }> {
+    if (!this.options.dataDir) return { recovered: 0 };
+    const dir = join(this.options.dataDir, JOBS_DIR);
+    await ensureDir(dir);
+    for (const name of await listNames(dir)) {
+      if (!name.endsWith('.json')) continue;
+      const record = JSON.parse(await readText(join(dir, name))) as JobRecord;
+      const seq = Number(record.id.replace(/^job-/, ''));
+      if (Number.isInteger(seq)) this.nextJob = Math.max(this.nextJob, seq + 1);
+      if (record.status === 'running' || record.status === 'committing') {
+        record.status = 'failed';
+        record.error = 'the coordinator restarted while the job ran; submit it again';
+        record.finishedAt = new Date(this.clock.wallMs()).toISOString();
+        await this.persist(record);
+      }
+      this.records.set(record.id, record);
+    }
+    return { recovered: this.records.size };
+  }
+
+  start(tickMs: number): void {
+    this.timer = setInterval(() => void this.tick(), tickMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async submit(submission: JobSubmission): Promise<JobRecord> {
+    const reduces = submission.reduces ?? REDUCES_DEFAULT;
+    const output = resolve(submission.output);
+    if (await exists(output)) {
+      throw new DdiaError(
+        BatchErrors.outputExists,
+        `output ${output} already exists; choose a new directory`,
+      );
+    }
+    const files: InputFile[] = [];
+    for (const input of submission.inputs) {
+      const format = input.format ?? guessFormat(input.path);
+      const path = resolve(input.path);
+      let found: { path: string; bytes: number }[];
+      try {
+        found = await listFiles(path);
+      } catch (err) {
+        throw new DdiaError(BatchErrors.badInput, `cannot read input ${path}: ${(err as Error).message}`);
+      }
+      if (found.length === 0) throw new DdiaError(BatchErrors.badInput, `input ${path} has no files`);
+      const name = input.name ?? path.split('/').pop()!;
+      for (const f of found) files.push({ ...f, input: name, format });
+    }
+    const splitBytes = submission.splitBytes ?? SPLIT_BYTES_DEFAULT;
+    const splits = planSplits(files, splitBytes);
+    const id = `job-${String(this.nextJob++).padStart(6, '0')}`;
+    const module = resolveJobModule(submission.job);
+    const params = submission.params ?? {};
+    const onMalformed = submission.onMalformed ?? 'fail';
+    const samples = evenlySpaced(splits, SAMPLE_SPLITS_MAX);
+    const plan = await runTask(
+      { kind: 'plan', module, jobId: id, taskIndex: 0, reduces, params, samples, onMalformed },
+      PLAN_TIMEOUT_MS,
+    );
+    if (!plan.ok)
+      throw new DdiaError(
+        BatchErrors.badJobModule,
+        plan.message.replace(/^plan task 0 failed at planning: /, ''),
+      );
+    const record: JobRecord = {
+      id,
+      job: submission.job,
+      module,
+      inputs: submission.inputs.map((i) => ({ ...i, path: resolve(i.path) })),
+      output,
+      reduces,
+      params,
+      splitBytes,
+      spillBytes: submission.spillBytes ?? SPILL_BYTES_DEFAULT,
+      speculative: submission.speculative ?? true,
+      taskTimeoutMs: submission.taskTimeoutMs ?? TASK_TIMEOUT_DEFAULT_MS,
+      onMalformed,
+      splits,
+      boundaries: plan.boundaries,
+      status: 'running',
+      error: null,
+      submittedAt: new Date(this.clock.wallMs()).toISOString(),
+      finishedAt: null,
+      durationMs: null,
+      counters: {},
+      tasks: null,
+    };
+    await ensureDir(join(output, '_temporary'));
+    this.records.set(id, record);
+    await this.persist(record);
+    this.scheduler.addJob(
+      id,
+      splits.length,
+      reduces,
+      { speculative: record.speculative },
+      this.clock.nowMs(),
+    );
+    // A job with no input records at all has no maps; its reduces still write empty parts.
+    this.options.log?.info({ job: id, maps: splits.length, reduces }, 'job submitted');
+    return record;
+  }
+
+  register(url: string, slots: number): { workerId: string } {
+    const worker = this.scheduler.register(url, slots, this.clock.nowMs());
+    this.options.log?.info({ worker: worker.id, url, slots }, 'worker registered');
+    return { workerId: worker.id };
+  }
+
+  heartbeat(workerId: string): void {
+    this.guard(() => this.scheduler.heartbeat(workerId, this.clock.nowMs()));
+  }
+
+  nextTask(workerId: string): TaskOrder | null {
+    const assignment = this.guard(() => this.scheduler.assign(workerId, this.clock.nowMs()));
+    if (!assignment) return null;
+    const record = this.records.get(assignment.jobId)!;
+    return {
+      assignment,
+      module: record.module,
+      reduces: record.reduces,
+      params: record.params,
+      split: assignment.kind === 'map' ? record.splits[assignment.index]! : null,
+      boundaries: record.boundaries,
+      spillBytes: record.spillBytes,
+      output: record.output,
+      taskTimeoutMs: record.taskTimeoutMs,
+      onMalformed: record.onMalformed,
+    };
+  }
+
+  report(workerId: string, attemptId: string, report: AttemptReport): void {
+    const now = this.clock.nowMs();
+    if (report.status === 'completed') {
+      const outcome = this.guard(() => this.scheduler.complete(workerId, attemptId, now));
+      if (outcome === 'accepted') this.attemptCounters.set(attemptId, report.counters ?? {});
+    } else {
+      const failure: FailureReport = {
+        fatal: report.fatal ?? true,
+        message: report.message ?? 'the task failed',
+        ...(report.lostMaps ? { lostMaps: report.lostMaps } : {}),
+      };
+      this.guard(() => this.scheduler.fail(workerId, attemptId, failure, now));
+    }
+    void this.tick();
+  }
+
+  job(id: string): JobRecord {
+    const record = this.records.get(id);
+    if (!record) throw new DdiaError(BatchErrors.jobNotFound, `no job ${id}`);
+    const live = this.scheduler.job(id);
+    if (live && record.status !== 'succeeded' && record.status !== 'failed') {
+      return { ...record, status: live.status, counters: this.totals(live), tasks: this.taskViews(live) };
+    }
+    return record;
+  }
+
+  jobs(): JobRecord[] {
+    return [...this.records.keys()].map((id) => this.job(id));
+  }
+
+  /** Applies the scheduler's events: dead workers logged, finished jobs committed and recorded. */
+  async tick(): Promise<void> {
+    const events = this.scheduler.tick(this.clock.nowMs());
+    for (const event of events) {
+      switch (event.type) {
+        case 'worker-dead':
+          this.options.log?.warn(event, 'worker declared dead; its tasks go back to idle');
+          break;
+        case 'job-committing':
+          await this.commit(event.jobId);
+          break;
+        case 'job-failed':
+          await this.finish(event.jobId);
+          break;
+      }
+    }
+  }
+
+  private async commit(jobId: string): Promise<void> {
+    if (this.committing.has(jobId)) return;
+    this.committing.add(jobId);
+    const record = this.records.get(jobId)!;
+    try {
+      await removeAll(join(record.output, '_temporary'));
+      // _SUCCESS last: a reader that sees it knows every part file is complete (Hadoop's marker).
+      await writeBytes(join(record.output, '_SUCCESS'), '');
+      this.scheduler.committed(jobId, this.clock.nowMs());
+    } catch (err) {
+      this.scheduler.commitFailed(jobId, (err as Error).message, this.clock.nowMs());
+    }
+    await this.finish(jobId);
+    this.committing.delete(jobId);
+  }
+
+  private async finish(jobId: string): Promise<void> {
+    const record = this.records.get(jobId)!;
+    const live = this.scheduler.job(jobId)!;
+    record.status = live.status;
+    record.error = live.error;
+    record.finishedAt = new Date(this.clock.wallMs()).toISOString();
+    record.durationMs = Math.round((live.finishedMs ?? this.clock.nowMs()) - live.submittedMs);
+    record.counters = this.totals(live);
+    record.tasks = this.taskViews(live);
+    await this.persist(record);
+    this.options.log?.info({ job: jobId, status: record.status, error: record.error }, 'job finished');
+  }
+
+  private totals(job: Job): Counters {
+    const totals: Counters = { mapTasks: job.maps.length, reduceTasks: job.reduces.length };
+    let attempts = 0;
+    for (const task of [...job.maps, ...job.reduces]) {
+      attempts += task.attempts.length;
+      const counters = task.winner ? this.attemptCounters.get(task.winner) : undefined;
+      for (const [name, value] of Object.entries(counters ?? {})) totals[name] = (totals[name] ?? 0) + value;
+    }
+    totals.taskAttempts = attempts;
+    return totals;
+  }
+
+  private taskViews(job: Job): TaskView[] {
+    return [...job.maps, ...job.reduces].map((task) => ({
+      kind: task.kind,
+      index: task.index,
+      state: task.state,
+      attempts: task.attempts.map((a) => ({
+        id: a.id,
+        worker: a.workerId,
+        status: a.status,
+        backup: a.backup,
+        startMs: Math.round(a.startedMs - job.submittedMs),
+        durationMs: a.endedMs === null ? null : Math.round(a.endedMs - a.startedMs),
+        error: a.error,
+      })),
+    }));
+  }
+
+  private async persist(record: JobRecord): Promise<void> {
+    if (!this.options.dataDir) return;
+    await writeFileAtomic(join(this.options.dataDir, JOBS_DIR, `${record.id}.json`), JSON.stringify(record));
+  }
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof UnknownWorkerError) throw new DdiaError(BatchErrors.unknownWorker, err.message);
+      throw err;
+    }
+  }
+}
+
+export function guessFormat(path: string): InputFormat {
+  if (path.endsWith('.csv')) return 'csv';
+  if (path.endsWith('.jsonl') || path.endsWith('.ndjson') || path.endsWith('.json')) return 'jsonl';
+  return 'text';
+}
+
+export function isInputFormat(value: string): value is InputFormat {
+  return (INPUT_FORMATS as readonly string[]).includes(value);
+}
+
+function evenlySpaced<T>(items: readonly T[], count: number): T[] {
+  if (items.length <= count) return [...items];
+  return Array.from({ length: count }, (_, i) => items[Math.floor((i * items.length) / count)]!);
+}

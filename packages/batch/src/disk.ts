@@ -1,0 +1,206 @@
+// Every file-system call of the batch engine lives here, so that it can move onto common's
+// FileSystem layer in one place. Input splits are read by byte range; task output is written
+// to a temporary name and renamed into place (write-then-rename commit).
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+/** A line longer than this is refused rather than read into memory whole. */
+export const LINE_BYTES_MAX = 16 * 1024 * 1024;
+const READ_CHUNK_BYTES = 64 * 1024;
+
+/** Makes a rename durable (task threads must not load the whole of @ddia/common to do it). */
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The files under a path (the path itself when it is a file), sorted, hidden files skipped. */
+export async function listFiles(path: string): Promise<{ path: string; bytes: number }[]> {
+  const info = await stat(path);
+  if (info.isFile()) return [{ path, bytes: info.size }];
+  const out: { path: string; bytes: number }[] = [];
+  const entries = (await readdir(path, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const entry of entries) {
+    if (entry.name.startsWith('.') || entry.name.startsWith('_')) continue;
+    out.push(...(await listFiles(join(path, entry.name))));
+  }
+  return out;
+}
+
+/**
+ * The bytes of a split: from the first line that starts in [start, end) through the end of
+ * the last such line. A split that does not start at 0 skips the line it starts inside of.
+ */
+export async function readSplitBytes(
+  path: string,
+  start: number,
+  end: number,
+): Promise<{ bytes: Buffer; from: number }> {
+  const handle = await open(path, 'r');
+  try {
+    const size = (await handle.stat()).size;
+    let from = start;
+    if (start > 0) {
+      // Find the first line start at or after `start`: one past the first '\n' at or after start-1.
+      let pos = start - 1;
+      for (;;) {
+        const chunk = Buffer.alloc(READ_CHUNK_BYTES);
+        const { bytesRead } = await handle.read(chunk, 0, READ_CHUNK_BYTES, pos);
+        if (bytesRead === 0) return { bytes: Buffer.alloc(0), from: size };
+        const nl = chunk.subarray(0, bytesRead).indexOf(10);
+        if (nl >= 0) {
+          from = pos + nl + 1;
+          break;
+        }
+        pos += bytesRead;
+        if (pos - start > LINE_BYTES_MAX)
+          throw new Error(`${path}: a line longer than ${LINE_BYTES_MAX} bytes`);
+      }
+    }
+    if (from >= end) return { bytes: Buffer.alloc(0), from };
+    const parts: Buffer[] = [];
+    const body = Buffer.alloc(end - from);
+    const { bytesRead } = await handle.read(body, 0, end - from, from);
+    parts.push(body.subarray(0, bytesRead));
+    // Finish the line that crosses `end`.
+    let pos = from + bytesRead;
+    if (bytesRead > 0 && body[bytesRead - 1] !== 10) {
+      while (pos < size) {
+        const chunk = Buffer.alloc(READ_CHUNK_BYTES);
+        const read = (await handle.read(chunk, 0, READ_CHUNK_BYTES, pos)).bytesRead;
+        if (read === 0) break;
+        const nl = chunk.subarray(0, read).indexOf(10);
+        if (nl >= 0) {
+          parts.push(chunk.subarray(0, nl + 1));
+          break;
+        }
+        parts.push(chunk.subarray(0, read));
+        pos += read;
+        if (pos - end > LINE_BYTES_MAX)
+          throw new Error(`${path}: a line longer than ${LINE_BYTES_MAX} bytes`);
+      }
+    }
+    return { bytes: Buffer.concat(parts), from };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The first line of a file (a CSV header), without its newline. */
+export async function readFirstLine(path: string): Promise<string> {
+  const stream = createReadStream(path, { start: 0, end: LINE_BYTES_MAX });
+  let text = '';
+  for await (const chunk of stream) {
+    text += (chunk as Buffer).toString('utf8');
+    const nl = text.indexOf('\n');
+    if (nl >= 0) {
+      stream.destroy();
+      return text.slice(0, nl).replace(/\r$/, '');
+    }
+  }
+  return text.replace(/\r$/, '');
+}
+
+/** The 1-based line number of byte `offset` in a file (for error messages only). */
+export async function lineNumberAt(path: string, offset: number): Promise<number> {
+  let line = 1;
+  const stream = createReadStream(path, { start: 0, end: Math.max(0, offset - 1) });
+  for await (const chunk of stream) {
+    for (const byte of chunk as Buffer) if (byte === 10) line++;
+  }
+  return offset === 0 ? 1 : line;
+}
+
+export async function readBytes(path: string): Promise<Buffer> {
+  return readFile(path);
+}
+
+export async function readText(path: string): Promise<string> {
+  return readFile(path, 'utf8');
+}
+
+export async function ensureDir(path: string): Promise<void> {
+  await mkdir(path, { recursive: true });
+}
+
+export async function removeAll(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true });
+}
+
+export async function writeBytes(path: string, bytes: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, bytes);
+}
+
+/** Write-then-rename: a reader sees the old file or the whole new one, never part of one. */
+export async function commitFile(tempPath: string, finalPath: string): Promise<void> {
+  const handle = await open(tempPath, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tempPath, finalPath);
+  await fsyncDir(dirname(finalPath));
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function listNames(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Appends text to a file through a bounded buffer (reduce output, dead letters). */
+export class TextSink {
+  private chunks: string[] = [];
+  private buffered = 0;
+  private handle: Awaited<ReturnType<typeof open>> | null = null;
+  bytes = 0;
+
+  constructor(
+    readonly path: string,
+    private readonly flushBytes = 1024 * 1024,
+  ) {}
+
+  async write(text: string): Promise<void> {
+    this.chunks.push(text);
+    this.buffered += text.length;
+    if (this.buffered >= this.flushBytes) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (!this.handle) {
+      await mkdir(dirname(this.path), { recursive: true });
+      this.handle = await open(this.path, 'w');
+    }
+    if (this.chunks.length === 0) return;
+    const buffer = Buffer.from(this.chunks.join(''), 'utf8');
+    this.chunks = [];
+    this.buffered = 0;
+    this.bytes += buffer.length;
+    await this.handle.write(buffer);
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await this.handle!.sync();
+    await this.handle!.close();
+    this.handle = null;
+  }
+}

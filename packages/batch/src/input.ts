@@ -1,0 +1,105 @@
+// Reading a split's records: text lines, CSV rows (objects keyed by the file's header) or JSON
+// lines. Each record carries its index within the split, so that an error can name the file
+// and line it came from.
+import { parse as parseCsv } from 'csv-parse/sync';
+import type { Split } from './core/splits.js';
+import { readFirstLine, readSplitBytes } from './disk.js';
+
+/** What a record that cannot be parsed turns into with onMalformed: 'pass' (the ETL's dead letters). */
+export interface MalformedRecord {
+  $malformed: string;
+  $raw: string;
+}
+
+export type OnMalformed = 'fail' | 'pass';
+
+/** A record that cannot be parsed with onMalformed: 'fail': the task fails naming it. */
+export class MalformedRecordError extends Error {
+  override name = 'MalformedRecordError';
+  constructor(
+    message: string,
+    readonly lineIndex: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface SplitRecords {
+  /** The byte offset of the split's first line in its file. */
+  from: number;
+  /** Records with the index of the line they start on, counted from `from`. */
+  records: { record: unknown; lineIndex: number }[];
+}
+
+function splitLines(text: string): string[] {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.endsWith('\r')) lines[i] = line.slice(0, -1);
+  }
+  return lines;
+}
+
+export async function readSplit(split: Split, onMalformed: OnMalformed): Promise<SplitRecords> {
+  const { bytes, from } = await readSplitBytes(split.path, split.start, split.end);
+  const text = bytes.toString('utf8');
+  const lines = splitLines(text);
+  const records: { record: unknown; lineIndex: number }[] = [];
+  const malformed = (lineIndex: number, reason: string) => {
+    if (onMalformed === 'fail') throw new MalformedRecordError(reason, lineIndex);
+    records.push({
+      record: { $malformed: reason, $raw: lines[lineIndex] ?? '' } satisfies MalformedRecord,
+      lineIndex,
+    });
+  };
+  switch (split.format) {
+    case 'text':
+      for (let i = 0; i < lines.length; i++) records.push({ record: lines[i], lineIndex: i });
+      break;
+    case 'jsonl':
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i]!;
+        if (line.trim() === '') continue;
+        try {
+          records.push({ record: JSON.parse(line), lineIndex: i });
+        } catch (err) {
+          malformed(i, `not JSON: ${(err as Error).message}`);
+        }
+      }
+      break;
+    case 'csv': {
+      const header = parseCsvLine(await readFirstLine(split.path));
+      if (header === null) throw new MalformedRecordError('the CSV header cannot be parsed', 0);
+      for (let i = from === 0 ? 1 : 0; i < lines.length; i++) {
+        const line = lines[i]!;
+        if (line.trim() === '') continue;
+        const fields = parseCsvLine(line);
+        if (fields === null) {
+          malformed(i, 'not CSV (unbalanced quotes)');
+          continue;
+        }
+        if (fields.length !== header.length) {
+          malformed(i, `expected ${header.length} CSV fields, got ${fields.length}`);
+          continue;
+        }
+        const row: Record<string, string> = {};
+        for (let c = 0; c < header.length; c++) row[header[c]!] = fields[c]!;
+        records.push({ record: row, lineIndex: i });
+      }
+      break;
+    }
+  }
+  return { from, records };
+}
+
+/** One CSV line (RFC 4180 quoting, no line breaks inside fields), or null when malformed. */
+function parseCsvLine(line: string): string[] | null {
+  if (!line.includes('"')) return line.split(',');
+  try {
+    const rows = parseCsv(line, { relax_column_count: true }) as string[][];
+    return rows[0] ?? [];
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,79 @@
+// Loading a job module: by the name of a shipped job ("wordcount") or by the path of the
+// user's own ES module. Validation names what is missing instead of failing on first use.
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { listFiles } from './disk.js';
+import { readSplit } from './input.js';
+import type { JobModule, TaskContext } from './job.js';
+import type { TaskBase } from './task-protocol.js';
+
+export const SHIPPED_JOBS = [
+  'wordcount',
+  'indexer',
+  'grep',
+  'sort',
+  'join-sort-merge',
+  'join-broadcast',
+  'join-partitioned',
+  'etl-clean',
+] as const;
+
+/** The file of a job: a shipped job's name, or a path to an ES module. */
+export function resolveJobModule(job: string): string {
+  if ((SHIPPED_JOBS as readonly string[]).includes(job)) {
+    return new URL(`./jobs/${job}.js`, import.meta.url).pathname;
+  }
+  return isAbsolute(job) ? job : resolve(job);
+}
+
+export class JobModuleError extends Error {
+  override name = 'JobModuleError';
+}
+
+export async function loadJobModule(path: string): Promise<JobModule> {
+  let loaded: Record<string, unknown>;
+  try {
+    loaded = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new JobModuleError(`cannot load job module ${path}: ${(err as Error).message}`);
+  }
+  for (const name of ['map', 'reduce'] as const) {
+    if (typeof loaded[name] !== 'function') {
+      throw new JobModuleError(`job module ${path} does not export a function '${name}'`);
+    }
+  }
+  for (const name of ['combine', 'setup'] as const) {
+    if (loaded[name] !== undefined && typeof loaded[name] !== 'function') {
+      throw new JobModuleError(`job module ${path}: '${name}' must be a function`);
+    }
+  }
+  const partition = loaded.partition;
+  if (partition !== undefined && partition !== 'range' && typeof partition !== 'function') {
+    throw new JobModuleError(`job module ${path}: 'partition' must be a function or 'range'`);
+  }
+  return loaded as unknown as JobModule;
+}
+
+export function taskContext(
+  request: TaskBase & { kind: 'map' | 'reduce' | 'plan' },
+  input: string,
+  file: string,
+): TaskContext {
+  return {
+    jobId: request.jobId,
+    kind: request.kind === 'reduce' ? 'reduce' : 'map',
+    taskIndex: request.taskIndex,
+    reduces: request.reduces,
+    params: Object.freeze({ ...request.params }),
+    input,
+    file,
+    async readSideInput(path, format) {
+      const out: unknown[] = [];
+      for (const f of await listFiles(path)) {
+        const split = { index: 0, path: f.path, input: 'side', format, start: 0, end: f.bytes };
+        for (const { record } of (await readSplit(split, 'fail')).records) out.push(record);
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,36 @@
+// The interface of a job module: an ES module that exports `map` and `reduce`, and optionally
+// `combine`, `partition` and `setup`. It has the shape of Hadoop's Mapper/Reducer and of a
+// Spark job's `flatMap` + `reduceByKey` (README: "How a job maps onto Spark").
+
+/** Emits one key-value pair of output. Keys and values are strings; encode structure as JSON. */
+export type Emit = (key: string, value: string) => void;
+
+export interface TaskContext {
+  jobId: string;
+  kind: 'map' | 'reduce';
+  /** The task's index: a map task's split, a reduce task's partition. */
+  taskIndex: number;
+  reduces: number;
+  /** Parameters given when the job was submitted (e.g. grep's pattern). */
+  params: Readonly<Record<string, string>>;
+  /** Map tasks: which input the split belongs to ("events", "users", ...) and its file. */
+  input: string;
+  file: string;
+  /** Reads every record of a side input (a broadcast join's small table): a file or a directory. */
+  readSideInput(path: string, format: 'text' | 'csv' | 'jsonl'): Promise<unknown[]>;
+}
+
+/** A text line (string), a CSV row (object keyed by the header) or a parsed JSON line. */
+export type InputRecord = unknown;
+
+export interface JobModule {
+  map(record: InputRecord, emit: Emit, ctx: TaskContext): void | Promise<void>;
+  /** Returns the value for `key` (emitted as key<TAB>value), or emits any pairs itself. */
+  reduce(key: string, values: string[], emit: Emit, ctx: TaskContext): unknown;
+  /** A reduce run on map output before the shuffle; must be associative (word counts). */
+  combine?(key: string, values: string[], ctx: TaskContext): string;
+  /** A function of (key, partitions), or 'range' for a sampled total-order partitioner. */
+  partition?: ((key: string, partitions: number) => number) | 'range';
+  /** Runs once per task before the first record (load a side input, compile a pattern). */
+  setup?(ctx: TaskContext): void | Promise<void>;
+}

@@ -1,0 +1,23 @@
+// Word count, MapReduce's "hello world" (paper §2.1, 6.5840 lab 1's wc): words are maximal runs
+// of letters, lower-cased; the combiner sums counts on the map side before the shuffle.
+import type { Emit } from '../job.js';
+
+const WORD = /\p{L}+/gu;
+
+export function map(line: string, emit: Emit): void {
+  for (const match of line.matchAll(WORD)) emit(match[0].toLowerCase(), '1');
+}
+
+function sum(values: string[]): string {
+  let total = 0;
+  for (const v of values) total += Number(v);
+  return String(total);
+}
+
+export function combine(_key: string, values: string[]): string {
+  return sum(values);
+}
+
+export function reduce(_key: string, values: string[]): string {
+  return sum(values);
+}
