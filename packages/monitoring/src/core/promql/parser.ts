@@ -240,9 +240,9 @@ class Parser {
       case 'string':
         return { kind: 'string', value: t.text, pos: t.pos };
       case 'duration':
-        this.fail(t, `unexpected duration "${t.text}"`);
+        return this.fail(t, `unexpected duration "${t.text}"`);
       case 'eof':
-        this.fail(t, 'unexpected end of input');
+        return this.fail(t, 'unexpected end of input');
       case 'op':
         if (t.text === '(') {
           const expr = this.parseExpr(0);
@@ -250,7 +250,7 @@ class Parser {
           return { kind: 'paren', expr, pos: t.pos };
         }
         if (t.text === '{') return this.parseSelector(null, t);
-        this.fail(t, `unexpected ${this.describe(t)}`);
+        return this.fail(t, `unexpected ${this.describe(t)}`);
       case 'ident': {
         const lower = t.text.toLowerCase();
         if (
