@@ -1,0 +1,276 @@
+// Multi-leader replication (DDIA ch. 5, "Multi-Leader Replication"): every node is a leader.
+// A write is applied and acknowledged locally, then pushed asynchronously to every other node
+// (all-to-all topology). Concurrent writes to one key at two leaders are conflicts: detected
+// when a pushed state meets a local one neither has seen, and resolved by the key's type —
+// siblings kept for the client (mv), the later timestamp (lww: a write stamped by a slow clock
+// silently loses), or a CRDT merge (counter, set, map).
+import type { Clock } from '@ddia/common/core';
+import { type AeMessage, AntiEntropy } from './anti-entropy.js';
+import { FailureDetector } from './failure-detector.js';
+import { applyMutation, collectTombstones, type KeyState, type Mutation, viewOf } from './key-state.js';
+import { type KeyRecord, type Ready, ReadyBuffer } from './ready.js';
+import { ReplicaStore } from './replica-store.js';
+import type { NodeId } from './version-vector.js';
+
+export interface MultiLeaderConfig {
+  id: NodeId;
+  nodes: NodeId[];
+  /** How often dirty keys are pushed to each peer. */
+  pushEveryMs: number;
+  pushBatchMax: number;
+  /** A push not acknowledged within this is sent again. */
+  pushTimeoutMs: number;
+  pingEveryMs: number;
+  suspectAfterMs: number;
+  antiEntropyEveryMs: number;
+  tombstoneGraceMs: number;
+}
+
+export const MULTI_LEADER_DEFAULTS = {
+  pushEveryMs: 50,
+  pushBatchMax: 256,
+  pushTimeoutMs: 1_000,
+  pingEveryMs: 250,
+  suspectAfterMs: 1_500,
+  antiEntropyEveryMs: 5_000,
+  tombstoneGraceMs: 10 * 60_000,
+} as const satisfies Partial<MultiLeaderConfig>;
+
+export type MultiLeaderMessage =
+  | { type: 'ping' }
+  | { type: 'pong' }
+  | { type: 'push'; batch: number; states: [string, KeyState][] }
+  | { type: 'push-ok'; batch: number }
+  | AeMessage;
+
+export type MultiLeaderRequest =
+  | { kind: 'read'; key: string }
+  | { kind: 'write'; key: string; mutation: Mutation };
+
+export interface MultiLeaderStats {
+  writes: number;
+  pushesSent: number;
+  statesReceived: number;
+  /** Pushed states that met a concurrent local version: siblings appeared, or LWW dropped one. */
+  conflictsDetected: number;
+  /** LWW conflicts: a value that was on this node vanished because the other was stamped later. */
+  lwwDiscarded: number;
+}
+
+interface InFlight {
+  batch: number;
+  keys: [string, number][];
+  sentMs: number;
+}
+
+export class MultiLeaderNode {
+  readonly store = new ReplicaStore();
+  readonly antiEntropy: AntiEntropy;
+  readonly stats: MultiLeaderStats = {
+    writes: 0,
+    pushesSent: 0,
+    statesReceived: 0,
+    conflictsDetected: 0,
+    lwwDiscarded: 0,
+  };
+  private readonly out = new ReadyBuffer<MultiLeaderMessage>();
+  private readonly detector: FailureDetector;
+  private readonly peers: NodeId[];
+  /** Per peer: keys changed since last acknowledged, with the local change number. */
+  private readonly dirty = new Map<NodeId, Map<string, number>>();
+  private readonly inFlight = new Map<NodeId, InFlight>();
+  private changes = 0;
+  private nextBatch = 1;
+  private lastPingMs: number;
+  private lastPushMs: number;
+  private lastAntiEntropyMs: number;
+  private lastGcMs: number;
+  private antiEntropyTurn = 0;
+
+  constructor(
+    readonly config: MultiLeaderConfig,
+    private readonly clock: Clock,
+  ) {
+    if (!config.nodes.includes(config.id)) throw new RangeError(`${config.id} is not among the nodes`);
+    this.peers = config.nodes.filter((node) => node !== config.id);
+    for (const peer of this.peers) this.dirty.set(peer, new Map());
+    const now = clock.nowMs();
+    this.detector = new FailureDetector(this.peers, now, config.suspectAfterMs);
+    this.lastPingMs = this.lastPushMs = this.lastAntiEntropyMs = this.lastGcMs = now;
+    this.antiEntropy = new AntiEntropy(this.store, () => true);
+  }
+
+  /** Replays a durable record. The push queue is not durable: a restarted node pushes every key again. */
+  restore(record: KeyRecord): void {
+    if (record.kind !== 'key') return;
+    this.store.replace(record.key, record.state);
+    this.markDirty(record.key);
+  }
+
+  drain(): Ready<MultiLeaderMessage> {
+    return this.out.drain();
+  }
+
+  alive(peer: NodeId): boolean {
+    return peer === this.config.id || this.detector.alive(peer, this.clock.nowMs());
+  }
+
+  /** Replication lag to a peer, in keys not yet acknowledged. */
+  backlog(peer: NodeId): number {
+    return this.dirty.get(peer)?.size ?? 0;
+  }
+
+  request(requestId: number, request: MultiLeaderRequest): void {
+    if (request.kind === 'read') {
+      const state = this.store.get(request.key);
+      this.out.reply(requestId, {
+        ok: true,
+        view: state ? viewOf(state) : null,
+        detail: { node: this.config.id },
+      });
+      return;
+    }
+    let state: KeyState;
+    try {
+      state = applyMutation(
+        this.store.get(request.key),
+        request.mutation,
+        this.config.id,
+        this.clock.wallMs(),
+      );
+    } catch (error) {
+      this.out.fail(requestId, 'typeMismatch', (error as Error).message);
+      return;
+    }
+    this.stats.writes++;
+    this.mergeLocal(request.key, state);
+    const merged = this.store.get(request.key) as KeyState;
+    // Acknowledged once on this leader's disk: the peers learn of it later (asynchronous).
+    this.out.reply(requestId, { ok: true, view: viewOf(merged), detail: { node: this.config.id } });
+  }
+
+  step(from: NodeId, msg: MultiLeaderMessage): void {
+    this.detector.heard(from, this.clock.nowMs());
+    switch (msg.type) {
+      case 'ping':
+        this.out.send(from, { type: 'pong' });
+        return;
+      case 'pong':
+        return;
+      case 'push':
+        for (const [key, state] of msg.states) this.receive(from, key, state);
+        this.out.send(from, { type: 'push-ok', batch: msg.batch });
+        return;
+      case 'push-ok': {
+        const flight = this.inFlight.get(from);
+        if (!flight || flight.batch !== msg.batch) return;
+        this.inFlight.delete(from);
+        const dirty = this.dirty.get(from);
+        for (const [key, change] of flight.keys) if (dirty?.get(key) === change) dirty.delete(key);
+        return;
+      }
+      case 'ae-level':
+      case 'ae-keys': {
+        const { answer, changed } = this.antiEntropy.handle(from, msg);
+        for (const key of changed) {
+          this.out.persist({ kind: 'key', key, state: this.store.get(key) as KeyState });
+          this.markDirty(key, from);
+        }
+        if (answer) this.out.send(from, answer);
+        return;
+      }
+    }
+  }
+
+  /** A peer's state for a key: merge it and note whether it conflicted with ours. */
+  private receive(from: NodeId, key: string, incoming: KeyState): void {
+    this.stats.statesReceived++;
+    const before = this.store.get(key);
+    if (!this.store.merge(key, incoming)) return;
+    const after = this.store.get(key) as KeyState;
+    this.out.persist({ kind: 'key', key, state: after });
+    // Relay what is new to us: all-to-all needs no relaying, but a node cut off from the writer
+    // (a partition) then gets it from anyone who has it.
+    this.markDirty(key, from);
+    if (!before) return;
+    if (after.type === 'mv' && before.type === 'mv') {
+      const liveBefore = before.store.entries.filter((e) => e.value.value !== null).length;
+      const liveAfter = after.store.entries.filter((e) => e.value.value !== null).length;
+      if (liveAfter > 1 && liveAfter > liveBefore) this.stats.conflictsDetected++;
+    } else if (
+      after.type === 'lww' &&
+      before.type === 'lww' &&
+      before.register.node !== after.register.node
+    ) {
+      if (before.register.value !== null) {
+        this.stats.conflictsDetected++;
+        this.stats.lwwDiscarded++;
+      }
+    }
+  }
+
+  tick(): void {
+    const now = this.clock.nowMs();
+    if (now - this.lastPingMs >= this.config.pingEveryMs) {
+      this.lastPingMs = now;
+      for (const peer of this.peers) this.out.send(peer, { type: 'ping' });
+    }
+    if (now - this.lastPushMs >= this.config.pushEveryMs) {
+      this.lastPushMs = now;
+      for (const peer of this.peers) this.push(peer, now);
+    }
+    if (
+      this.config.antiEntropyEveryMs > 0 &&
+      now - this.lastAntiEntropyMs >= this.config.antiEntropyEveryMs
+    ) {
+      this.lastAntiEntropyMs = now;
+      const live = this.peers.filter((peer) => this.alive(peer));
+      if (live.length > 0) {
+        const peer = live[this.antiEntropyTurn++ % live.length] as NodeId;
+        this.out.send(peer, this.antiEntropy.start(peer));
+      }
+    }
+    if (now - this.lastGcMs >= Math.min(this.config.tombstoneGraceMs, 60_000)) {
+      this.lastGcMs = now;
+      const wall = this.clock.wallMs();
+      for (const [key, stored] of [...this.store.entries()]) {
+        const collected = collectTombstones(stored.state, wall, this.config.tombstoneGraceMs);
+        if (collected === stored.state) continue;
+        this.store.replace(key, collected);
+        this.out.persist({ kind: 'key', key, state: collected });
+      }
+    }
+  }
+
+  private push(peer: NodeId, now: number): void {
+    const flight = this.inFlight.get(peer);
+    if (flight && now - flight.sentMs < this.config.pushTimeoutMs) return;
+    const dirty = this.dirty.get(peer);
+    if (!dirty || dirty.size === 0 || !this.alive(peer)) return;
+    const keys: [string, number][] = [];
+    const states: [string, KeyState][] = [];
+    for (const [key, change] of dirty) {
+      if (keys.length >= this.config.pushBatchMax) break;
+      const state = this.store.get(key);
+      if (!state) continue;
+      keys.push([key, change]);
+      states.push([key, state]);
+    }
+    const batch = this.nextBatch++;
+    this.inFlight.set(peer, { batch, keys, sentMs: now });
+    this.stats.pushesSent++;
+    this.out.send(peer, { type: 'push', batch, states });
+  }
+
+  private mergeLocal(key: string, state: KeyState): void {
+    if (!this.store.merge(key, state)) return;
+    this.out.persist({ kind: 'key', key, state: this.store.get(key) as KeyState });
+    this.markDirty(key);
+  }
+
+  /** Queues the key for every peer but `except` (the one it just came from). */
+  private markDirty(key: string, except?: NodeId): void {
+    const change = ++this.changes;
+    for (const peer of this.peers) if (peer !== except) this.dirty.get(peer)?.set(key, change);
+  }
+}
