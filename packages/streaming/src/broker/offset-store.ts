@@ -1,0 +1,149 @@
+// Committed consumer offsets, durable: every commit is appended to a Log (one JSON record per
+// partition committed) and fsync'd before OffsetCommit is answered; at start the log is
+// replayed into a map. Kafka keeps the same thing in its compacted __consumer_offsets topic:
+// key (group, topic, partition), value the offset. Here the log is compacted the same way
+// (newest entry per key) whenever it holds several times more records than live keys.
+import { join } from '../log/files.js';
+import { GenerationalLog } from '../log/generational-log.js';
+
+export interface CommittedOffset {
+  offset: number;
+  metadata: string | null;
+  commitTimestampMs: number;
+}
+
+interface OffsetRecord {
+  g: string;
+  t: string;
+  p: number;
+  o: number;
+  m: string | null;
+  ts: number;
+  /** A tombstone: the group was deleted. */
+  d?: true;
+}
+
+/** Rewrite the log when it holds this many times more records than live keys (and at least 1000). */
+const COMPACT_RATIO = 4;
+const COMPACT_RECORDS_MIN = 1000;
+const TEXT_ENCODER = new TextEncoder();
+const TEXT_DECODER = new TextDecoder();
+
+function keyOf(group: string, topic: string, partition: number): string {
+  return JSON.stringify([group, topic, partition]);
+}
+
+export class OffsetStore {
+  private readonly offsets = new Map<string, Map<string, CommittedOffset>>();
+  private records = 0;
+  private live = 0;
+
+  private constructor(private readonly store: GenerationalLog) {}
+
+  static async open(dataDir: string): Promise<OffsetStore> {
+    const store = await GenerationalLog.open({ dir: join(dataDir, '__consumer_offsets'), fsync: 'interval' });
+    const offsets = new OffsetStore(store);
+    const log = store.log;
+    for await (const { record } of log.entries(log.firstIndex)) {
+      offsets.apply(JSON.parse(TEXT_DECODER.decode(record)) as OffsetRecord);
+    }
+    return offsets;
+  }
+
+  private apply(r: OffsetRecord): void {
+    this.records++;
+    let group = this.offsets.get(r.g);
+    if (!group) {
+      group = new Map();
+      this.offsets.set(r.g, group);
+    }
+    const key = keyOf(r.g, r.t, r.p);
+    const had = group.has(key);
+    if (r.d) {
+      if (had) this.live--;
+      group.delete(key);
+      return;
+    }
+    group.set(key, { offset: r.o, metadata: r.m, commitTimestampMs: r.ts });
+    if (!had) this.live++;
+  }
+
+  /** Appends and fsyncs the commits of one OffsetCommit request, then applies them. */
+  async commit(
+    group: string,
+    entries: { topic: string; partition: number; offset: number; metadata: string | null }[],
+    nowMs: number,
+  ): Promise<void> {
+    const records = entries.map((e) => ({
+      g: group,
+      t: e.topic,
+      p: e.partition,
+      o: e.offset,
+      m: e.metadata,
+      ts: nowMs,
+    }));
+    if (records.length === 0) return;
+    await this.store.log.appendBatch(
+      records.map((r) => TEXT_ENCODER.encode(JSON.stringify(r))),
+      { sync: true },
+    );
+    for (const r of records) this.apply(r);
+    if (this.records >= COMPACT_RECORDS_MIN && this.records > COMPACT_RATIO * this.live) await this.compact();
+  }
+
+  get(group: string, topic: string, partition: number): CommittedOffset | undefined {
+    return this.offsets.get(group)?.get(keyOf(group, topic, partition));
+  }
+
+  /** Every (topic, partition) the group has committed. */
+  partitionsOf(group: string): { topic: string; partition: number; committed: CommittedOffset }[] {
+    const out: { topic: string; partition: number; committed: CommittedOffset }[] = [];
+    for (const [key, committed] of this.offsets.get(group) ?? []) {
+      const [, topic, partition] = JSON.parse(key) as [string, string, number];
+      out.push({ topic, partition, committed });
+    }
+    return out;
+  }
+
+  groups(): string[] {
+    return [...this.offsets.keys()];
+  }
+
+  /** Forgets a deleted topic's offsets: tombstones in the log, so a topic of the same name starts afresh. */
+  async forgetTopic(topic: string, nowMs: number): Promise<void> {
+    const tombstones: OffsetRecord[] = [];
+    for (const [g, group] of this.offsets) {
+      for (const key of group.keys()) {
+        const [, t, p] = JSON.parse(key) as [string, string, number];
+        if (t === topic) tombstones.push({ g, t, p, o: -1, m: null, ts: nowMs, d: true });
+      }
+    }
+    if (tombstones.length === 0) return;
+    await this.store.log.appendBatch(
+      tombstones.map((r) => TEXT_ENCODER.encode(JSON.stringify(r))),
+      { sync: true },
+    );
+    for (const r of tombstones) this.apply(r);
+  }
+
+  private async compact(): Promise<void> {
+    const records: Uint8Array[] = [];
+    for (const [g, group] of this.offsets) {
+      for (const [key, c] of group) {
+        const [, t, p] = JSON.parse(key) as [string, string, number];
+        records.push(
+          TEXT_ENCODER.encode(
+            JSON.stringify({ g, t, p, o: c.offset, m: c.metadata, ts: c.commitTimestampMs }),
+          ),
+        );
+      }
+    }
+    await this.store.rewrite(records);
+    this.records = records.length;
+    this.live = records.length;
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}

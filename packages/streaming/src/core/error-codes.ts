@@ -1,0 +1,54 @@
+// The Kafka error codes this broker answers with (the protocol's ErrorCodes table). A client
+// decides from the code whether to retry, refresh metadata or give up, so each must be the one
+// a real broker would send in the same situation.
+export const ErrorCode = {
+  NONE: 0,
+  OFFSET_OUT_OF_RANGE: 1,
+  CORRUPT_MESSAGE: 2,
+  UNKNOWN_TOPIC_OR_PARTITION: 3,
+  INVALID_FETCH_SIZE: 4,
+  NOT_LEADER_OR_FOLLOWER: 6,
+  REQUEST_TIMED_OUT: 7,
+  MESSAGE_TOO_LARGE: 10,
+  OFFSET_METADATA_TOO_LARGE: 12,
+  COORDINATOR_LOAD_IN_PROGRESS: 14,
+  COORDINATOR_NOT_AVAILABLE: 15,
+  NOT_COORDINATOR: 16,
+  INVALID_TOPIC_EXCEPTION: 17,
+  RECORD_LIST_TOO_LARGE: 18,
+  INVALID_REQUIRED_ACKS: 21,
+  ILLEGAL_GENERATION: 22,
+  INCONSISTENT_GROUP_PROTOCOL: 23,
+  INVALID_GROUP_ID: 24,
+  UNKNOWN_MEMBER_ID: 25,
+  INVALID_SESSION_TIMEOUT: 26,
+  REBALANCE_IN_PROGRESS: 27,
+  INVALID_COMMIT_OFFSET_SIZE: 28,
+  TOPIC_AUTHORIZATION_FAILED: 29,
+  UNSUPPORTED_VERSION: 35,
+  TOPIC_ALREADY_EXISTS: 36,
+  INVALID_PARTITIONS: 37,
+  INVALID_REPLICATION_FACTOR: 38,
+  INVALID_REQUEST: 42,
+  UNSUPPORTED_FOR_MESSAGE_FORMAT: 43,
+  OUT_OF_ORDER_SEQUENCE_NUMBER: 45,
+  DUPLICATE_SEQUENCE_NUMBER: 46,
+  INVALID_PRODUCER_EPOCH: 47,
+  INVALID_TRANSACTION_TIMEOUT: 50,
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 53,
+  UNKNOWN_PRODUCER_ID: 59,
+  INVALID_RECORD: 87,
+  GROUP_ID_NOT_FOUND: 69,
+  NON_EMPTY_GROUP: 68,
+  UNSUPPORTED_COMPRESSION_TYPE: 76,
+  MEMBER_ID_REQUIRED: 79,
+  INVALID_CONFIG: 40,
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The name of a code, for logs and the HTTP views. */
+export function errorName(code: number): string {
+  for (const [name, value] of Object.entries(ErrorCode)) if (value === code) return name;
+  return `ERROR_${code}`;
+}

@@ -1,0 +1,338 @@
+// One partition: a sequence of Kafka record batches on a segmented Log (one Log record per
+// batch, bytes exactly as on the wire, baseOffset filled in), plus the in-memory offset and
+// time index that maps Kafka offsets and timestamps to Log records. The index is rebuilt from
+// the batch headers when the partition opens; nothing else needs to be on disk.
+//
+// Offsets: `logStartOffset` (oldest kept) <= `highWatermark` (what consumers may read: records
+// written and, for acks=all, synced) <= `logEndOffset` (next offset to assign).
+import { assert } from '@ddia/common/core';
+import {
+  type Batch,
+  compactBatches,
+  type Decompress,
+  lastOffset,
+  ProducerStateTable,
+  readBatchHeader,
+  withBaseOffset,
+} from '../core/index.js';
+import { GenerationalLog } from './generational-log.js';
+
+/** How many batches one read of the Log returns at most while rebuilding the index. */
+const REBUILD_CHUNK_BYTES = 4 * 1024 * 1024;
+const NO_PRODUCER = -1;
+
+export interface PartitionLogOptions {
+  dir: string;
+  segmentBytesMax?: number;
+  /** 'interval' (the default): acks=1 answers once written, acks=all once fsync'd. */
+  fsyncIntervalMs?: number;
+}
+
+export interface AppendOutcome {
+  baseOffset: number;
+  duplicate: boolean;
+}
+
+export interface CompactionStats {
+  bytesBefore: number;
+  bytesAfter: number;
+  recordsBefore: number;
+  recordsAfter: number;
+  tombstonesRemoved: number;
+}
+
+export class PartitionLog {
+  /** Per stored batch, oldest first; entry i is Log record `log.firstIndex + i`. */
+  private baseOffsets: number[] = [];
+  private lastOffsets: number[] = [];
+  private maxTimestamps: number[] = [];
+  private sizes: number[] = [];
+  private bytesTotal = 0;
+  logEndOffset = 0;
+  highWatermark = 0;
+  readonly producers = new ProducerStateTable();
+  /** Woken whenever the high watermark moves: parked fetches re-check. */
+  onAdvance: () => void = () => {};
+  /** Compaction swaps the Log underneath: appends and reads wait for it. */
+  private exclusive: Promise<void> | null = null;
+  private inFlight = 0;
+  private idle: (() => void)[] = [];
+
+  private constructor(private readonly store: GenerationalLog) {}
+
+  static async open(options: PartitionLogOptions): Promise<PartitionLog> {
+    const store = await GenerationalLog.open({
+      dir: options.dir,
+      fsync: 'interval',
+      segmentBytesMax: options.segmentBytesMax,
+    });
+    const partition = new PartitionLog(store);
+    await partition.rebuildIndex();
+    return partition;
+  }
+
+  private async rebuildIndex(): Promise<void> {
+    this.baseOffsets = [];
+    this.lastOffsets = [];
+    this.maxTimestamps = [];
+    this.sizes = [];
+    this.bytesTotal = 0;
+    const log = this.store.log;
+    for await (const { record } of log.entries(log.firstIndex, REBUILD_CHUNK_BYTES)) {
+      const header = readBatchHeader(record);
+      this.indexBatch(header.baseOffset, lastOffset(header), header.maxTimestamp, record.length);
+      if (header.producerId !== NO_PRODUCER) {
+        this.producers.record(
+          header.producerId,
+          header.producerEpoch,
+          header.baseSequence,
+          header.recordCount,
+          header.baseOffset,
+        );
+      }
+    }
+    const end = this.lastOffsets.length > 0 ? this.lastOffsets[this.lastOffsets.length - 1]! + 1 : 0;
+    // A compaction keeps the newest batch, so the end offset survives it and a restart.
+    this.logEndOffset = Math.max(this.logEndOffset, end);
+    this.highWatermark = this.logEndOffset;
+  }
+
+  private indexBatch(baseOffset: number, last: number, maxTimestamp: number, bytes: number): void {
+    this.baseOffsets.push(baseOffset);
+    this.lastOffsets.push(last);
+    // The time index stores the running maximum, so it is sorted and binary-searchable.
+    const previous = this.maxTimestamps.length > 0 ? this.maxTimestamps[this.maxTimestamps.length - 1]! : -1;
+    this.maxTimestamps.push(Math.max(previous, maxTimestamp));
+    this.sizes.push(bytes);
+    this.bytesTotal += bytes;
+  }
+
+  get logStartOffset(): number {
+    return this.baseOffsets.length > 0 ? this.baseOffsets[0]! : this.logEndOffset;
+  }
+
+  get bytes(): number {
+    return this.bytesTotal;
+  }
+
+  get batchCount(): number {
+    return this.baseOffsets.length;
+  }
+
+  get segments(): number {
+    return this.store.log.stats.segments;
+  }
+
+  private async enter(): Promise<void> {
+    while (this.exclusive) await this.exclusive;
+    this.inFlight++;
+  }
+
+  private leave(): void {
+    this.inFlight--;
+    if (this.inFlight === 0) for (const wake of this.idle.splice(0)) wake();
+  }
+
+  /**
+   * Appends producer batches (already checked: CRC, magic) in order, assigning offsets.
+   * `sync` (acks=all) resolves only once the batches are fsync'd.
+   */
+  async append(batches: Batch[], sync: boolean): Promise<AppendOutcome> {
+    await this.enter();
+    try {
+      const h = batches[0]!.header;
+      const idempotent = h.producerId !== NO_PRODUCER && batches.length === 1;
+      if (idempotent) {
+        const check = this.producers.check(h.producerId, h.producerEpoch, h.baseSequence, h.recordCount);
+        if (check.kind === 'duplicate') return { baseOffset: check.baseOffset, duplicate: true };
+        if (check.kind === 'error') throw new SequenceError(check.errorCode);
+      }
+      const firstOffset = this.logEndOffset;
+      const stored: Uint8Array[] = [];
+      for (const batch of batches) {
+        const baseOffset = this.logEndOffset;
+        const bytes = withBaseOffset(batch.bytes, baseOffset);
+        stored.push(bytes);
+        this.logEndOffset += batch.header.lastOffsetDelta + 1;
+        this.indexBatch(baseOffset, this.logEndOffset - 1, batch.header.maxTimestamp, bytes.length);
+        if (batch.header.producerId !== NO_PRODUCER) {
+          this.producers.record(
+            batch.header.producerId,
+            batch.header.producerEpoch,
+            batch.header.baseSequence,
+            batch.header.recordCount,
+            baseOffset,
+          );
+        }
+      }
+      const end = this.logEndOffset;
+      await this.store.log.appendBatch(stored, { sync });
+      // Log appends complete in order, so the watermark only moves forward.
+      if (end > this.highWatermark) {
+        this.highWatermark = end;
+        this.onAdvance();
+      }
+      return { baseOffset: firstOffset, duplicate: false };
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** Position in the index of the first batch holding an offset >= `offset`. */
+  private batchAt(offset: number): number {
+    let lo = 0;
+    let hi = this.lastOffsets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.lastOffsets[mid]! < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Whole batches from the one holding `offset`, up to `maxBytes` (at least one batch). */
+  async read(offset: number, maxBytes: number): Promise<Uint8Array[]> {
+    await this.enter();
+    try {
+      const first = this.batchAt(offset);
+      let last = first;
+      let bytes = 0;
+      while (last < this.baseOffsets.length && this.lastOffsets[last]! < this.highWatermark) {
+        if (last > first && bytes + this.sizes[last]! > maxBytes) break;
+        bytes += this.sizes[last]!;
+        last++;
+      }
+      if (last === first) return [];
+      const log = this.store.log;
+      const out = await log.readRange(log.firstIndex + first, log.firstIndex + last);
+      assert(out.length === last - first, 'partition index and log disagree');
+      return out;
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** Bytes readable from `offset` to the high watermark (for a fetch's min_bytes). */
+  bytesAvailable(offset: number): number {
+    let bytes = 0;
+    for (
+      let i = this.batchAt(offset);
+      i < this.sizes.length && this.lastOffsets[i]! < this.highWatermark;
+      i++
+    ) {
+      bytes += this.sizes[i]!;
+    }
+    return bytes;
+  }
+
+  /** The earliest offset whose batch has a timestamp >= `timestampMs`, or -1 if none. */
+  offsetForTimestamp(timestampMs: number): number {
+    let lo = 0;
+    let hi = this.maxTimestamps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.maxTimestamps[mid]! < timestampMs) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < this.baseOffsets.length ? this.baseOffsets[lo]! : -1;
+  }
+
+  /**
+   * Retention (Kafka's retention.ms and retention.bytes): drops the oldest batches that are
+   * older than `retentionMs` or beyond `retentionBytes`. The Log deletes whole segments only,
+   * so what goes is rounded down to segment boundaries, as in Kafka. The newest batch stays.
+   */
+  async applyRetention(nowMs: number, retentionMs: number, retentionBytes: number): Promise<number> {
+    let drop = 0;
+    const keepAtLeast = 1;
+    if (retentionMs >= 0) {
+      while (
+        drop < this.maxTimestamps.length - keepAtLeast &&
+        this.maxTimestamps[drop]! < nowMs - retentionMs
+      )
+        drop++;
+    }
+    if (retentionBytes >= 0) {
+      let bytes = this.bytesTotal;
+      for (let i = 0; i < drop; i++) bytes -= this.sizes[i]!;
+      while (drop < this.sizes.length - keepAtLeast && bytes > retentionBytes) bytes -= this.sizes[drop++]!;
+    }
+    if (drop === 0) return 0;
+    await this.enter();
+    try {
+      const log = this.store.log;
+      const firstBefore = log.firstIndex;
+      await log.dropPrefix(firstBefore + drop);
+      const dropped = log.firstIndex - firstBefore;
+      for (let i = 0; i < dropped; i++) this.bytesTotal -= this.sizes[i]!;
+      this.baseOffsets.splice(0, dropped);
+      this.lastOffsets.splice(0, dropped);
+      this.maxTimestamps.splice(0, dropped);
+      this.sizes.splice(0, dropped);
+      return dropped;
+    } finally {
+      this.leave();
+    }
+  }
+
+  /**
+   * Compacts everything but the newest batch (Kafka never cleans the active segment either),
+   * rewriting the log as a new generation. Appends and reads wait meanwhile.
+   */
+  async compact(decompress: Decompress, tombstoneCutoffMs: number): Promise<CompactionStats> {
+    while (this.exclusive) await this.exclusive;
+    let release!: () => void;
+    this.exclusive = new Promise((resolve) => {
+      release = resolve;
+    });
+    try {
+      while (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+      const log = this.store.log;
+      await log.sync();
+      const records = await log.readRange(log.firstIndex, log.nextIndex);
+      const bytesBefore = this.bytesTotal;
+      if (records.length < 2) {
+        return {
+          bytesBefore,
+          bytesAfter: bytesBefore,
+          recordsBefore: 0,
+          recordsAfter: 0,
+          tombstonesRemoved: 0,
+        };
+      }
+      const dirty = records.slice(0, -1).map((bytes) => ({ header: readBatchHeader(bytes), bytes }));
+      const result = compactBatches({ batches: dirty, decompress, tombstoneCutoffMs });
+      await this.store.rewrite([...result.batches, records[records.length - 1]!]);
+      const end = this.logEndOffset;
+      await this.rebuildIndex();
+      assert(this.logEndOffset === end, 'compaction moved the end of the log');
+      return {
+        bytesBefore,
+        bytesAfter: this.bytesTotal,
+        recordsBefore: result.recordsBefore,
+        recordsAfter: result.recordsAfter,
+        tombstonesRemoved: result.tombstonesRemoved,
+      };
+    } finally {
+      this.exclusive = null;
+      release();
+    }
+  }
+
+  /** Makes everything appended so far durable (shutdown, tests). */
+  sync(): Promise<void> {
+    return this.store.log.sync();
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
+
+/** An idempotent producer's batch out of sequence: carries the Kafka error code. */
+export class SequenceError extends Error {
+  override name = 'SequenceError';
+  constructor(readonly errorCode: number) {
+    super(`producer sequence check failed with Kafka error ${errorCode}`);
+  }
+}
