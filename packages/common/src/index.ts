@@ -1,4 +1,7 @@
 export * from './core/index.js';
+export * from './fs/file-system.js';
+export * from './fs/node-file-system.js';
+export * from './fs/sync-points.js';
 export * from './net/http-client.js';
 export * from './net/trace.js';
 export * from './service/config.js';

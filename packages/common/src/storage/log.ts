@@ -9,11 +9,12 @@
 //   interval  appends resolve once written; an fdatasync runs every `fsyncIntervalMs`
 //   never     appends resolve once written (the page cache survives a process kill, not a
 //             power cut)
-import { constants, fdatasyncSync, writeSync } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { assert } from '../core/assert.js';
-import { fsyncDir, writeFileAtomic } from './atomic-file.js';
+import { errorCode, type FileHandle, type FileSystem, type OpenOptions } from '../fs/file-system.js';
+import { nodeFileSystem } from '../fs/node-file-system.js';
+import { LOG_SYNC } from '../fs/sync-points.js';
+import { writeFileAtomic } from './atomic-file.js';
 import {
   checkHeader,
   encodeRecordHeader,
@@ -51,6 +52,8 @@ export interface LogOptions {
    * the thread pool while appends go on below them; recovery treats a zero tail as room.
    */
   preallocateBytes?: number;
+  /** The file system to store the log on (default: the real one; tests pass a faulty one). */
+  fs?: FileSystem;
 }
 
 export const SEGMENT_BYTES_DEFAULT = 64 * 1024 * 1024;
@@ -137,9 +140,9 @@ export interface LogStats {
  * write returns only once its data is durable: one trip to the I/O thread pool per batch
  * instead of a write and then an fdatasync.
  */
-function openFlags(fsync: FsyncPolicy, create: boolean): number {
-  const sync = fsync === 'always' || fsync === 'group' ? constants.O_DSYNC : 0;
-  return constants.O_RDWR | sync | (create ? constants.O_CREAT | constants.O_TRUNC : 0);
+function openFlags(fsync: FsyncPolicy, create: boolean): OpenOptions {
+  const dsync = fsync === 'always' || fsync === 'group' ? LOG_SYNC.append : undefined;
+  return create ? { write: true, create: true, truncate: true, dsync } : { write: true, dsync };
 }
 
 export class Log {
@@ -161,6 +164,7 @@ export class Log {
   private extending: Promise<void> | null = null;
   private logicalNext: number;
   private readonly stats_ = { appends: 0, writes: 0, fsyncs: 0 };
+  private readonly fs: FileSystem;
   readonly recovery: LogRecovery;
   readonly dir: string;
   readonly fsync: FsyncPolicy;
@@ -172,6 +176,7 @@ export class Log {
     this.segmentBytesMax = options.segmentBytesMax ?? SEGMENT_BYTES_DEFAULT;
     this.inline = options.io === 'inline';
     this.preallocateBytes = options.preallocateBytes ?? 0;
+    this.fs = options.fs ?? nodeFileSystem;
     this.segments = segments;
     this.recovery = recovery;
     const last = segments[segments.length - 1]!;
@@ -186,11 +191,12 @@ export class Log {
 
   /** Opens (or creates) the log in `dir`, recovering it: a torn tail is cut, damage elsewhere refused. */
   static async open(options: LogOptions): Promise<Log> {
-    await mkdir(options.dir, { recursive: true });
-    const resetTo = await readResetMarker(options.dir);
+    const fs = options.fs ?? nodeFileSystem;
+    await makeDirDurable(fs, options.dir);
+    const resetTo = await readResetMarker(fs, options.dir);
     if (resetTo !== null)
-      await (await finishReset(options.dir, resetTo, options.fsync ?? 'group')).handle.close();
-    const names = (await readdir(options.dir)).filter((n) => SEGMENT_FILE_NAME.test(n)).sort();
+      await (await finishReset(fs, options.dir, resetTo, options.fsync ?? 'group')).handle.close();
+    const names = (await fs.readdir(options.dir)).filter((n) => SEGMENT_FILE_NAME.test(n)).sort();
     const segments: Segment[] = [];
     const recovery: LogRecovery = { tornTailBytes: 0, segments: names.length, records: 0 };
     try {
@@ -207,6 +213,7 @@ export class Log {
         }
         const isLast = i === names.length - 1;
         const segment = await recoverSegment(
+          fs,
           options.dir,
           name,
           firstIndex,
@@ -219,7 +226,7 @@ export class Log {
       }
       if (segments.length === 0) {
         const firstIndex = options.firstIndex ?? 0;
-        segments.push(await createSegment(options.dir, firstIndex, options.fsync ?? 'group'));
+        segments.push(await createSegment(fs, options.dir, firstIndex, options.fsync ?? 'group'));
       }
     } catch (err) {
       await Promise.all(segments.map((s) => s.handle.close().catch(() => {})));
@@ -362,7 +369,7 @@ export class Log {
           ? segment.offsets[last + 1 - segment.firstIndex]!
           : segment.bytes;
       const buffer = Buffer.allocUnsafe(end - start);
-      const { bytesRead } = await segment.handle.read(buffer, 0, buffer.length, start);
+      const bytesRead = await segment.handle.read(buffer, 0, buffer.length, start);
       assert(bytesRead === buffer.length, `short read from ${segment.path}`);
       let at = 0;
       for (let i = index; i <= last; i++) {
@@ -510,7 +517,7 @@ export class Log {
     }
     // Never write where a zero-fill is still running: it would overwrite the records.
     if (this.extending && active.bytes + total > active.allocated) await this.extending;
-    if (this.inline) writeFullySync(active.handle.fd, buffer, active.bytes);
+    if (this.inline) writeFullySync(active.handle, buffer, active.bytes);
     else await writeFully(active.handle, buffer, active.bytes);
     this.stats_.writes++;
     active.bytes += total;
@@ -527,8 +534,8 @@ export class Log {
       this.stats_.fsyncs++;
     } else if (batch.some((op) => op.sync)) {
       // LevelDB's WriteOptions.sync: one fdatasync covers this batch and everything before it.
-      if (this.inline) fdatasyncSync(active.handle.fd);
-      else await active.handle.datasync();
+      if (this.inline) active.handle.datasyncSync(LOG_SYNC.appendSync);
+      else await active.handle.datasync(LOG_SYNC.appendSync);
       this.stats_.fsyncs++;
       this.dirty = false;
     } else {
@@ -559,9 +566,14 @@ export class Log {
   }
 
   private async roll(active: Segment): Promise<Segment> {
-    await active.handle.datasync();
+    await active.handle.datasync(LOG_SYNC.seal);
     this.stats_.fsyncs++;
-    const next = await createSegment(this.dir, active.firstIndex + active.offsets.length, this.fsync);
+    const next = await createSegment(
+      this.fs,
+      this.dir,
+      active.firstIndex + active.offsets.length,
+      this.fsync,
+    );
     this.segments.push(next);
     return next;
   }
@@ -578,33 +590,37 @@ export class Log {
         return;
       case 'sync': {
         const active = this.segments[this.segments.length - 1]!;
-        await active.handle.datasync();
+        await active.handle.datasync(LOG_SYNC.sync);
         this.stats_.fsyncs++;
         this.dirty = false;
         return;
       }
       case 'truncate': {
-        // Delete later segments, newest first, so that a crash midway leaves a contiguous log.
+        // Delete later segments, newest first, so that a crash midway leaves a contiguous log;
+        // make the deletions durable before cutting the segment that stays: were the cut durable
+        // and a deletion not, the deleted segment would come back after a gap.
+        let deleted = false;
         while (
           this.segments.length > 1 &&
           this.segments[this.segments.length - 1]!.firstIndex >= op.fromIndex
         ) {
           const gone = this.segments.pop()!;
           await gone.handle.close();
-          await unlink(gone.path);
+          await this.fs.unlink(gone.path);
+          deleted = true;
         }
+        if (deleted) await this.fs.fsyncDir(this.dir, LOG_SYNC.truncateDir);
         const last = this.segments[this.segments.length - 1]!;
         const keep = op.fromIndex - last.firstIndex;
         if (keep < last.offsets.length) {
           const bytes = last.offsets[keep]!;
           await last.handle.truncate(bytes);
-          await last.handle.datasync();
+          await last.handle.datasync(LOG_SYNC.truncate);
           this.stats_.fsyncs++;
           last.offsets.length = keep;
           last.bytes = bytes;
           last.allocated = bytes;
         }
-        await fsyncDir(this.dir);
         return;
       }
       case 'drop': {
@@ -614,17 +630,20 @@ export class Log {
           if (second.firstIndex > op.beforeIndex) break;
           this.segments.shift();
           await first.handle.close();
-          await unlink(first.path);
+          await this.fs.unlink(first.path);
         }
-        await fsyncDir(this.dir);
+        await this.fs.fsyncDir(this.dir, LOG_SYNC.dropDir);
         return;
       }
       case 'reset': {
         // Write down the intent first: a crash anywhere below is finished by the next open
         // (see finishReset), never left as old records beside a segment that does not follow.
-        await writeFileAtomic(join(this.dir, RESET_FILE), String(op.nextIndex));
+        await writeFileAtomic(join(this.dir, RESET_FILE), String(op.nextIndex), {
+          fs: this.fs,
+          syncPoint: LOG_SYNC.resetMarker,
+        });
         for (const s of this.segments) await s.handle.close();
-        this.segments = [await finishReset(this.dir, op.nextIndex, this.fsync)];
+        this.segments = [await finishReset(this.fs, this.dir, op.nextIndex, this.fsync)];
         return;
       }
     }
@@ -639,12 +658,31 @@ export class Log {
   }
 }
 
-async function readResetMarker(dir: string): Promise<number | null> {
+/**
+ * Creates `dir` and any missing parents, fsyncing each parent after it gains a directory, so
+ * that a brand-new log's directory cannot vanish in a crash with acknowledged records in it.
+ */
+async function makeDirDurable(fs: FileSystem, dir: string): Promise<void> {
+  const exists = await fs.stat(dir).then(
+    (s) => s.isDirectory,
+    (err) => {
+      if (errorCode(err) === 'ENOENT') return false;
+      throw err;
+    },
+  );
+  if (exists) return;
+  const parent = dirname(dir);
+  if (parent !== dir) await makeDirDurable(fs, parent);
+  await fs.mkdir(dir, { recursive: true });
+  await fs.fsyncDir(parent, LOG_SYNC.openDir);
+}
+
+async function readResetMarker(fs: FileSystem, dir: string): Promise<number | null> {
   let text: string;
   try {
-    text = await readFile(join(dir, RESET_FILE), 'utf8');
+    text = Buffer.from(await fs.readFile(join(dir, RESET_FILE))).toString('utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (errorCode(err) === 'ENOENT') return null;
     throw err;
   }
   const nextIndex = Number(text.trim());
@@ -655,34 +693,45 @@ async function readResetMarker(dir: string): Promise<number | null> {
 }
 
 /** Deletes every segment, creates an empty one starting at `nextIndex`, then drops the marker. */
-async function finishReset(dir: string, nextIndex: number, fsync: FsyncPolicy): Promise<Segment> {
-  for (const name of await readdir(dir)) if (SEGMENT_FILE_NAME.test(name)) await unlink(join(dir, name));
-  const fresh = await createSegment(dir, nextIndex, fsync);
-  await unlink(join(dir, RESET_FILE));
-  await fsyncDir(dir);
+async function finishReset(
+  fs: FileSystem,
+  dir: string,
+  nextIndex: number,
+  fsync: FsyncPolicy,
+): Promise<Segment> {
+  for (const name of await fs.readdir(dir))
+    if (SEGMENT_FILE_NAME.test(name)) await fs.unlink(join(dir, name));
+  const fresh = await createSegment(fs, dir, nextIndex, fsync);
+  await fs.unlink(join(dir, RESET_FILE));
+  await fs.fsyncDir(dir, LOG_SYNC.resetDir);
   return fresh;
 }
 
-function writeFullySync(fd: number, buffer: Buffer, position: number): void {
+function writeFullySync(handle: FileHandle, buffer: Buffer, position: number): void {
   let written = 0;
   while (written < buffer.length) {
-    written += writeSync(fd, buffer, written, buffer.length - written, position + written);
+    written += handle.writeSync(buffer, written, buffer.length - written, position + written);
   }
 }
 
 async function writeFully(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
   let written = 0;
   while (written < buffer.length) {
-    const { bytesWritten } = await handle.write(buffer, written, buffer.length - written, position + written);
-    written += bytesWritten;
+    written += await handle.write(buffer, written, buffer.length - written, position + written);
   }
 }
 
-async function createSegment(dir: string, firstIndex: number, fsync: FsyncPolicy): Promise<Segment> {
+/** A new, empty segment. Its name becomes durable with the directory's fsync; it has no data
+ *  of its own to sync yet. */
+async function createSegment(
+  fs: FileSystem,
+  dir: string,
+  firstIndex: number,
+  fsync: FsyncPolicy,
+): Promise<Segment> {
   const path = join(dir, segmentFileName(firstIndex));
-  const handle = await open(path, openFlags(fsync, true));
-  await handle.sync();
-  await fsyncDir(dir);
+  const handle = await fs.open(path, openFlags(fsync, true));
+  await fs.fsyncDir(dir, LOG_SYNC.segmentDir);
   return { firstIndex, path, handle, offsets: [], bytes: 0, allocated: 0 };
 }
 
@@ -692,10 +741,11 @@ async function writeZeros(handle: FileHandle, from: number, to: number): Promise
   for (let at = from; at < to; at += ZERO_FILL_CHUNK.length) {
     await writeFully(handle, ZERO_FILL_CHUNK.subarray(0, Math.min(ZERO_FILL_CHUNK.length, to - at)), at);
   }
-  await handle.datasync();
+  await handle.datasync(LOG_SYNC.preallocate);
 }
 
 async function recoverSegment(
+  fs: FileSystem,
   dir: string,
   name: string,
   firstIndex: number,
@@ -704,8 +754,8 @@ async function recoverSegment(
   fsync: FsyncPolicy,
 ): Promise<Segment> {
   const path = join(dir, name);
-  const handle = await open(path, openFlags(fsync, false));
-  const { size } = await stat(path);
+  const handle = await fs.open(path, openFlags(fsync, false));
+  const { size } = await handle.stat();
   const buffer = Buffer.allocUnsafe(size);
   if (size > 0) await handle.read(buffer, 0, size, 0);
   const offsets: number[] = [];
@@ -727,16 +777,20 @@ async function recoverSegment(
       // restore the room after the next append.
       if (isLast) {
         await handle.truncate(at);
-        await handle.sync();
+        await handle.sync(LOG_SYNC.recoverCut);
         allocated = at;
       }
       break;
     }
-    // A torn tail is damage with nothing valid after it, in the segment being written.
-    if (isLast && !validRecordAfter(buffer, at + 1, dataEnd)) {
+    // A torn tail is damage in the segment being written with nothing valid after it, or
+    // with a sector of zeros before the next valid record: a sector that never reached the
+    // disk, so the crash cut the log there and nothing after it was ever synced (a sync
+    // covers every earlier write). Disks write sectors of a torn write in any order, so
+    // records written with or after it may have survived: they were never acknowledged.
+    if (isLast && isTornTail(buffer, at, dataEnd)) {
       recovery.tornTailBytes = size - at;
       await handle.truncate(at);
-      await handle.sync();
+      await handle.sync(LOG_SYNC.recoverCut);
       allocated = at;
       break;
     }
@@ -772,14 +826,30 @@ function recordDamage(buffer: Buffer, offset: number): string | null {
   return null;
 }
 
-/** Whether an intact record starts in [from, end) (scans byte by byte; recovery only). A
- *  record cannot start at or after `end`, where only zeros follow: its header is never zero. */
-function validRecordAfter(buffer: Buffer, from: number, end: number): boolean {
+/** Where the first intact record in [from, end) starts, or -1 (scans byte by byte; recovery
+ *  only). A record cannot start at or after `end`, where only zeros follow: its header is never zero. */
+function validRecordAfter(buffer: Buffer, from: number, end: number): number {
   for (let at = from; at < end && at + RECORD_HEADER_BYTES <= buffer.length; at++) {
     // Cheap filter before any checksum: the length must fit in what is left.
     const length = buffer.readUInt32LE(at);
     if (at + RECORD_HEADER_BYTES + length > buffer.length) continue;
-    if (recordDamage(buffer, at) === null) return true;
+    if (recordDamage(buffer, at) === null) return at;
+  }
+  return -1;
+}
+
+/** The smallest unit a disk writes whole; a sector lost in a crash reads back as zeros. */
+const SECTOR_BYTES = 512;
+
+/** Whether the damage at `at` in the last segment is where a crash cut the log (see recoverSegment). */
+function isTornTail(buffer: Buffer, at: number, dataEnd: number): boolean {
+  const next = validRecordAfter(buffer, at + 1, dataEnd);
+  if (next < 0) return true;
+  for (let sector = Math.ceil(at / SECTOR_BYTES) * SECTOR_BYTES; sector + SECTOR_BYTES <= next; ) {
+    let zeros = 0;
+    while (zeros < SECTOR_BYTES && buffer[sector + zeros] === 0) zeros++;
+    if (zeros === SECTOR_BYTES) return true;
+    sector += SECTOR_BYTES;
   }
   return false;
 }
