@@ -1,0 +1,169 @@
+// An order-preserving byte encoding of BSON values for index keys: comparing two encodings
+// byte by byte (memcmp, as the LSM engine does) gives the same answer as MongoDB's comparison
+// of the values across types (values.ts). DDIA ch. 3, "secondary indexes": the index is just
+// another sorted key range of the same store. Layout in FORMAT.md.
+import { bsonTag, bytesOf, type Doc, isDate, numberOf, regexParts, TypeOrder, typeOrder } from './values.js';
+
+/** First byte of each encoded value: its type bracket, spaced so descending inversion stays distinct. */
+const TYPE_BYTE: Record<number, number> = {
+  [TypeOrder.minKey]: 0x01,
+  [TypeOrder.null]: 0x05,
+  [TypeOrder.number]: 0x10,
+  [TypeOrder.string]: 0x14,
+  [TypeOrder.object]: 0x18,
+  [TypeOrder.array]: 0x1c,
+  [TypeOrder.binary]: 0x20,
+  [TypeOrder.objectId]: 0x24,
+  [TypeOrder.boolean]: 0x28,
+  [TypeOrder.date]: 0x2c,
+  [TypeOrder.timestamp]: 0x30,
+  [TypeOrder.regex]: 0x34,
+  [TypeOrder.maxKey]: 0x3c,
+};
+/** Ends a variable-length part (strings, documents, arrays); below every type byte. */
+const END = 0x00;
+/** Above every first byte of an encoded value: `prefix + [HIGH]` bounds everything starting with prefix. */
+export const HIGH = 0xff;
+const utf8 = new TextEncoder();
+
+export function typeByte(order: number): number {
+  return TYPE_BYTE[order]!;
+}
+
+class ByteWriter {
+  bytes: number[] = [];
+  push(...values: number[]): void {
+    for (const v of values) this.bytes.push(v);
+  }
+  /** A string with 0x00 escaped as 0x00 0x01, terminated by 0x00 0x00: prefix-free and order-preserving. */
+  string(text: string): void {
+    for (const byte of utf8.encode(text)) {
+      if (byte === 0) this.bytes.push(0, 1);
+      else this.bytes.push(byte);
+    }
+    this.bytes.push(0, 0);
+  }
+  /** A double in 8 bytes whose unsigned order is the numeric order (sign flipped, negatives inverted). */
+  double(n: number): void {
+    const view = new DataView(new ArrayBuffer(8));
+    view.setFloat64(0, n === 0 ? 0 : n);
+    const raw = new Uint8Array(view.buffer);
+    const negative = (raw[0]! & 0x80) !== 0;
+    for (let i = 0; i < 8; i++)
+      this.bytes.push(negative ? ~raw[i]! & 0xff : i === 0 ? raw[i]! ^ 0x80 : raw[i]!);
+  }
+  uint32(n: number): void {
+    this.bytes.push((n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+  }
+}
+
+function writeValue(w: ByteWriter, value: unknown): void {
+  const order = typeOrder(value);
+  w.push(TYPE_BYTE[order]!);
+  switch (order) {
+    case TypeOrder.minKey:
+    case TypeOrder.maxKey:
+    case TypeOrder.null:
+      return;
+    case TypeOrder.number: {
+      const n = numberOf(value)!;
+      // NaN sorts below every number.
+      if (Number.isNaN(n)) w.push(0x00);
+      else {
+        w.push(0x01);
+        w.double(n);
+      }
+      return;
+    }
+    case TypeOrder.string:
+      w.string(String(value));
+      return;
+    case TypeOrder.object: {
+      // Field by field: the value's type, the name, the value (the order of values.ts compareDocs).
+      const doc = (bsonTag(value) === undefined ? value : {}) as Doc;
+      for (const key of Object.keys(doc)) {
+        w.push(TYPE_BYTE[typeOrder(doc[key])]!);
+        w.string(key);
+        writeValue(w, doc[key]);
+      }
+      w.push(END);
+      return;
+    }
+    case TypeOrder.array:
+      for (const element of value as unknown[]) writeValue(w, element);
+      w.push(END);
+      return;
+    case TypeOrder.binary: {
+      const bytes = bytesOf(value);
+      w.uint32(bytes.length);
+      w.push((value as { sub_type: number }).sub_type & 0xff);
+      w.push(...bytes);
+      return;
+    }
+    case TypeOrder.objectId:
+      w.push(...bytesOf(value));
+      return;
+    case TypeOrder.boolean:
+      w.push(value ? 1 : 0);
+      return;
+    case TypeOrder.date:
+      w.double(isDate(value) ? value.getTime() : 0);
+      return;
+    case TypeOrder.timestamp: {
+      const t = value as { t: number; i: number };
+      w.uint32(t.t);
+      w.uint32(t.i);
+      return;
+    }
+    case TypeOrder.regex: {
+      const { pattern, flags } = regexParts(value);
+      w.string(pattern);
+      w.string(flags);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+/** One value's encoding; inverted (every byte complemented) for a descending index field. */
+export function encodeValue(value: unknown, direction: 1 | -1 = 1): Uint8Array {
+  const w = new ByteWriter();
+  writeValue(w, value);
+  const bytes = Uint8Array.from(w.bytes);
+  if (direction === -1) for (let i = 0; i < bytes.length; i++) bytes[i] = ~bytes[i]! & 0xff;
+  return bytes;
+}
+
+/**
+ * Every encoding of a type bracket lies in [lo, hi): lo is the bracket's type byte, hi the next
+ * byte (the type byte is inverted for a descending field).
+ */
+export function typeRange(order: number, direction: 1 | -1 = 1): { lo: Uint8Array; hi: Uint8Array } {
+  const t = direction === 1 ? TYPE_BYTE[order]! : ~TYPE_BYTE[order]! & 0xff;
+  return { lo: Uint8Array.of(t), hi: Uint8Array.of(t + 1) };
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+export function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  return out;
+}

@@ -1,0 +1,742 @@
+// The storage engine of the document database: collections and their indexes as key ranges of
+// one ordered key-value store (common's openStore; the chapter-3 LSM engine by default).
+// A document and all its index entries are written in one atomic, synced batch, so an index
+// never disagrees with its collection, even after kill -9. Writes are serialized by one lock
+// (uniqueness checks read, then write); reads run concurrently.
+import type { Store } from '@ddia/common';
+import { BSON, ObjectId } from 'bson';
+import { DocErrors, fail } from '../core/errors.js';
+import { type IndexSpec, indexKeys, type KeyPattern } from '../core/index-keys.js';
+import { compareBytes, concatBytes, encodeValue, toHex } from '../core/key-encoding.js';
+import { compileFilter, type MatchDetails } from '../core/matcher.js';
+import { lookupLeaves } from '../core/path.js';
+import { candidatePlans, hintedPlan, type IndexInfo, type Plan } from '../core/planner.js';
+import { compileProjection } from '../core/projection.js';
+import { parseSort, sortDocs } from '../core/sort.js';
+import { applyUpdate, upsertSeed, validateUpdate } from '../core/update.js';
+import { cloneValue, type Doc, isDoc, isRegExp, nestingDepth, valuesEqual } from '../core/values.js';
+import {
+  CATALOG_RANGE,
+  COUNTER_KEY,
+  catalogKey,
+  docKey,
+  docRange,
+  indexEntryKey,
+  indexPrefix,
+  prefixRange,
+} from './keys.js';
+
+/** MongoDB's document size limit (BSONObjMaxUserSize). */
+export const DOCUMENT_BYTES_MAX = 16 * 1024 * 1024;
+/** MongoDB's nesting limit for stored documents. */
+export const NESTING_DEPTH_MAX = 100;
+const ID_INDEX = '_id_';
+const NAME_MAX_CHARS = 120;
+
+export interface IndexMeta extends IndexInfo {
+  id: number;
+}
+
+export interface CollectionMeta {
+  id: number;
+  db: string;
+  name: string;
+  indexes: IndexMeta[];
+}
+
+export interface FindOptions {
+  filter?: Doc;
+  sort?: unknown;
+  projection?: unknown;
+  skip?: number;
+  limit?: number;
+  hint?: unknown;
+}
+
+export interface ExecStats {
+  nReturned: number;
+  keysExamined: number;
+  docsExamined: number;
+  executionTimeMillis: number;
+}
+
+export interface FindResult {
+  docs: Doc[];
+  plan: Plan;
+  rejected: Plan[];
+  stats: ExecStats;
+}
+
+export interface WriteError {
+  index: number;
+  code: number;
+  errmsg: string;
+  keyPattern?: Doc;
+  keyValue?: Doc;
+}
+
+export interface UpdateSpec {
+  q: Doc;
+  u: Doc;
+  upsert?: boolean;
+  multi?: boolean;
+}
+
+export interface UpdateOutcome {
+  matched: number;
+  modified: number;
+  upsertedId?: unknown;
+}
+
+type Op = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+/** A clock for executionTimeMillis, injected so tests can pin it. */
+export type MonotonicMs = () => number;
+
+export class DocumentDatabase {
+  private readonly catalog = new Map<string, CollectionMeta>();
+  private nextId = 1;
+  private writing: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly store: Store,
+    private readonly nowMs: MonotonicMs,
+  ) {}
+
+  static async open(store: Store, nowMs: MonotonicMs): Promise<DocumentDatabase> {
+    const db = new DocumentDatabase(store, nowMs);
+    const counter = await store.get(COUNTER_KEY);
+    if (counter) db.nextId = Number(new TextDecoder().decode(counter));
+    for await (const [, value] of store.iterator(CATALOG_RANGE)) {
+      const meta = JSON.parse(new TextDecoder().decode(value as Uint8Array)) as CollectionMeta;
+      db.catalog.set(`${meta.db}.${meta.name}`, meta);
+    }
+    return db;
+  }
+
+  async close(): Promise<void> {
+    await this.writing.catch(() => undefined);
+  }
+
+  /** Runs write work one at a time: a uniqueness check and its write must not interleave. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.writing.then(work, work);
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async commit(ops: Op[]): Promise<void> {
+    if (ops.length === 0) return;
+    await this.store.batch(ops as never, { sync: true } as never);
+  }
+
+  // ---- catalog -------------------------------------------------------------------------
+
+  static checkNames(db: string, name?: string): void {
+    if (!/^[^/\\. "$*<>:|?\0]{1,64}$/.test(db))
+      fail(DocErrors.invalidNamespace, `Invalid database name: '${db}'`);
+    if (name === undefined) return;
+    if (
+      name.length === 0 ||
+      name.length > NAME_MAX_CHARS ||
+      name.includes('$') ||
+      name.includes('\0') ||
+      name.startsWith('system.')
+    )
+      fail(DocErrors.invalidNamespace, `Invalid collection name: '${name}'`);
+  }
+
+  collection(db: string, name: string): CollectionMeta | undefined {
+    return this.catalog.get(`${db}.${name}`);
+  }
+
+  databases(): { name: string; collections: number }[] {
+    const counts = new Map<string, number>();
+    for (const meta of this.catalog.values()) counts.set(meta.db, (counts.get(meta.db) ?? 0) + 1);
+    return [...counts]
+      .map(([name, collections]) => ({ name, collections }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  collections(db: string): CollectionMeta[] {
+    return [...this.catalog.values()].filter((m) => m.db === db).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  private allocateId(ops: Op[]): number {
+    const id = this.nextId++;
+    ops.push({ type: 'put', key: COUNTER_KEY, value: new TextEncoder().encode(String(this.nextId)) });
+    return id;
+  }
+
+  private catalogOp(meta: CollectionMeta): Op {
+    return {
+      type: 'put',
+      key: catalogKey(`${meta.db}.${meta.name}`),
+      value: new TextEncoder().encode(JSON.stringify(meta)),
+    };
+  }
+
+  /** The collection, created (with its catalog entry in `ops`) when missing. */
+  private ensureCollection(db: string, name: string, ops: Op[]): CollectionMeta {
+    DocumentDatabase.checkNames(db, name);
+    const existing = this.collection(db, name);
+    if (existing) return existing;
+    const meta: CollectionMeta = { id: this.allocateId(ops), db, name, indexes: [] };
+    ops.push(this.catalogOp(meta));
+    return meta;
+  }
+
+  async createCollection(db: string, name: string): Promise<boolean> {
+    return this.exclusive(async () => {
+      if (this.collection(db, name)) return false;
+      const ops: Op[] = [];
+      const meta = this.ensureCollection(db, name, ops);
+      await this.commit(ops);
+      this.catalog.set(`${db}.${name}`, meta);
+      return true;
+    });
+  }
+
+  async dropCollection(db: string, name: string): Promise<boolean> {
+    return this.exclusive(async () => {
+      const meta = this.collection(db, name);
+      if (!meta) return false;
+      // The catalog entry goes first (atomic); the key ranges after it are unreachable garbage
+      // if a crash interrupts their removal, since ids are never reused.
+      await this.commit([{ type: 'del', key: catalogKey(`${db}.${name}`) }]);
+      this.catalog.delete(`${db}.${name}`);
+      await this.store.clear(docRange(meta.id));
+      for (const index of meta.indexes) await this.store.clear(prefixRange(indexPrefix(meta.id, index.id)));
+      return true;
+    });
+  }
+
+  async dropDatabase(db: string): Promise<void> {
+    for (const meta of this.collections(db)) await this.dropCollection(db, meta.name);
+  }
+
+  indexList(meta: CollectionMeta | undefined): Doc[] {
+    const out: Doc[] = [{ v: 2, key: { _id: 1 }, name: ID_INDEX }];
+    for (const index of meta?.indexes ?? []) {
+      out.push({
+        v: 2,
+        key: Object.fromEntries(index.key),
+        name: index.name,
+        ...(index.unique ? { unique: true } : {}),
+        ...(index.sparse ? { sparse: true } : {}),
+      });
+    }
+    return out;
+  }
+
+  /** Creates an index (building it from the documents present); false if it already existed. */
+  async createIndex(
+    db: string,
+    coll: string,
+    spec: { key: unknown; name?: unknown; unique?: unknown; sparse?: unknown },
+  ): Promise<boolean> {
+    const key = parseKeyPattern(spec.key);
+    const name = spec.name === undefined ? key.map(([p, d]) => `${p}_${d}`).join('_') : spec.name;
+    if (typeof name !== 'string' || name === '')
+      fail(DocErrors.badValue, 'index name must be a non-empty string');
+    const unique = spec.unique === true;
+    const sparse = spec.sparse === true;
+    if (key.length === 1 && key[0]![0] === '_id') return false;
+    return this.exclusive(async () => {
+      const ops: Op[] = [];
+      const meta = structuredClone(this.ensureCollection(db, coll, ops));
+      const sameKey = meta.indexes.find((i) => JSON.stringify(i.key) === JSON.stringify(key));
+      const sameName = meta.indexes.find((i) => i.name === name);
+      if (sameKey && sameKey.name === name && sameKey.unique === unique && sameKey.sparse === sparse)
+        return false;
+      if (sameKey || sameName)
+        fail(
+          DocErrors.indexOptionsConflict,
+          `An index with the ${sameName ? `name ${name}` : 'same key pattern'} already exists with different options`,
+        );
+      const index: IndexMeta = { id: this.allocateId(ops), name, key, unique, sparse, multikey: false };
+      // Build: one entry per key of every document, checking uniqueness in memory.
+      const prefix = indexPrefix(meta.id, index.id);
+      const seen = new Map<string, unknown>();
+      for await (const [, value] of this.store.iterator(docRange(meta.id))) {
+        const doc = BSON.deserialize(value as Uint8Array) as Doc;
+        const { keys, multikey } = indexKeys(doc, index);
+        if (multikey) index.multikey = true;
+        for (const fieldKey of keys) {
+          if (unique) {
+            const hex = toHex(fieldKey);
+            if (seen.has(hex) && !valuesEqual(seen.get(hex), doc['_id']))
+              throw duplicateError(meta, index, doc, 0);
+            seen.set(hex, doc['_id']);
+          }
+          ops.push({
+            type: 'put',
+            key: indexEntryKey(prefix, fieldKey, doc['_id']),
+            value: encodeValue(doc['_id']),
+          });
+        }
+      }
+      meta.indexes.push(index);
+      ops.push(this.catalogOp(meta));
+      await this.commit(ops);
+      this.catalog.set(`${db}.${coll}`, meta);
+      return true;
+    });
+  }
+
+  async dropIndex(db: string, coll: string, which: unknown): Promise<number> {
+    return this.exclusive(async () => {
+      const meta = this.collection(db, coll);
+      if (!meta) fail(DocErrors.namespaceNotFound, `ns not found ${db}.${coll}`);
+      let dropping: IndexMeta[];
+      if (which === '*') dropping = meta.indexes;
+      else {
+        const found = meta.indexes.find((i) =>
+          typeof which === 'string'
+            ? i.name === which
+            : JSON.stringify(Object.fromEntries(i.key)) === JSON.stringify(which),
+        );
+        if (!found) {
+          if (which === ID_INDEX) fail(DocErrors.invalidOptions, 'cannot drop _id index');
+          fail(
+            DocErrors.noSuchIndex,
+            `index not found with name [${typeof which === 'string' ? which : JSON.stringify(which)}]`,
+          );
+        }
+        dropping = [found];
+      }
+      const next = { ...meta, indexes: meta.indexes.filter((i) => !dropping.includes(i)) };
+      await this.commit([this.catalogOp(next)]);
+      this.catalog.set(`${db}.${coll}`, next);
+      for (const index of dropping) await this.store.clear(prefixRange(indexPrefix(meta.id, index.id)));
+      return meta.indexes.length + 1;
+    });
+  }
+
+  // ---- writes ---------------------------------------------------------------------------
+
+  /** One document by _id, straight from its key. */
+  async getById(db: string, coll: string, id: unknown): Promise<Doc | undefined> {
+    const meta = this.collection(db, coll);
+    if (!meta) return undefined;
+    const bytes = await this.store.get(docKey(meta.id, id));
+    return bytes ? (BSON.deserialize(bytes as Uint8Array) as Doc) : undefined;
+  }
+
+  /** Index entries to remove and add, uniqueness checked, for a document going from `before` to `after`. */
+  private async indexOps(
+    meta: CollectionMeta,
+    before: Doc | undefined,
+    after: Doc | undefined,
+    ops: Op[],
+    at: number,
+  ): Promise<boolean> {
+    let catalogChanged = false;
+    for (const index of meta.indexes) {
+      const prefix = indexPrefix(meta.id, index.id);
+      const old = before ? indexKeys(before, index).keys : [];
+      const fresh = after ? indexKeys(after, index) : { keys: [], multikey: false };
+      if (fresh.multikey && !index.multikey) {
+        index.multikey = true;
+        catalogChanged = true;
+      }
+      const oldHex = new Set(old.map(toHex));
+      const newHex = new Set(fresh.keys.map(toHex));
+      for (const k of old)
+        if (!newHex.has(toHex(k))) ops.push({ type: 'del', key: indexEntryKey(prefix, k, before!['_id']) });
+      for (const k of fresh.keys) {
+        if (oldHex.has(toHex(k))) continue;
+        if (index.unique) {
+          // Any entry under the same key with another _id is a duplicate.
+          const mine = encodeValue(after!['_id']);
+          for await (const [, idBytes] of this.store.iterator({
+            ...prefixRange(concatBytes(prefix, k)),
+            limit: 2,
+          })) {
+            if (compareBytes(idBytes as Uint8Array, mine) !== 0)
+              throw duplicateError(meta, index, after!, at);
+          }
+        }
+        ops.push({
+          type: 'put',
+          key: indexEntryKey(prefix, k, after!['_id']),
+          value: encodeValue(after!['_id']),
+        });
+      }
+    }
+    return catalogChanged;
+  }
+
+  /** Inserts documents in order; stops at the first error when `ordered` (MongoDB's default). */
+  async insertMany(
+    db: string,
+    coll: string,
+    docs: unknown[],
+    ordered = true,
+  ): Promise<{ inserted: unknown[]; errors: WriteError[] }> {
+    return this.exclusive(async () => {
+      const inserted: unknown[] = [];
+      const errors: WriteError[] = [];
+      const catalogOps: Op[] = [];
+      const meta = structuredClone(this.ensureCollection(db, coll, catalogOps));
+      let catalogDirty = catalogOps.length > 0;
+      for (let i = 0; i < docs.length; i++) {
+        const ops: Op[] = [];
+        try {
+          const doc = prepareForInsert(docs[i]);
+          if (await this.store.get(docKey(meta.id, doc['_id']))) throw duplicateIdError(meta, doc, i);
+          if (await this.indexOps(meta, undefined, doc, ops, i)) catalogDirty = true;
+          ops.push({ type: 'put', key: docKey(meta.id, doc['_id']), value: serialize(doc) });
+          if (catalogDirty) {
+            ops.push(...catalogOps, this.catalogOp(meta));
+            catalogOps.length = 0;
+          }
+          await this.commit(ops);
+          if (catalogDirty) this.catalog.set(`${db}.${coll}`, structuredClone(meta));
+          catalogDirty = false;
+          inserted.push(doc['_id']);
+        } catch (error) {
+          errors.push(toWriteError(error, i));
+          if (ordered) break;
+        }
+      }
+      if (catalogDirty) {
+        await this.commit([...catalogOps, this.catalogOp(meta)]);
+        this.catalog.set(`${db}.${coll}`, structuredClone(meta));
+      }
+      return { inserted, errors };
+    });
+  }
+
+  /** Replaces a document's stored form and index entries in one batch. */
+  private async writeDoc(meta: CollectionMeta, before: Doc | undefined, after: Doc): Promise<void> {
+    const ops: Op[] = [];
+    const dirty = await this.indexOps(meta, before, after, ops, 0);
+    ops.push({ type: 'put', key: docKey(meta.id, after['_id']), value: serialize(after) });
+    if (dirty) ops.push(this.catalogOp(meta));
+    await this.commit(ops);
+    if (dirty) this.catalog.set(`${meta.db}.${meta.name}`, structuredClone(meta));
+  }
+
+  async update(
+    db: string,
+    coll: string,
+    spec: UpdateSpec,
+    newId: () => unknown = () => new ObjectId(),
+  ): Promise<UpdateOutcome & { before?: Doc; after?: Doc }> {
+    validateUpdate(spec.u);
+    const matcher = compileFilter(spec.q ?? {});
+    return this.exclusive(async () => {
+      const catalogOps: Op[] = [];
+      const existing = this.collection(db, coll);
+      let matched = 0;
+      let modified = 0;
+      let before: Doc | undefined;
+      let after: Doc | undefined;
+      if (existing) {
+        const meta = structuredClone(existing);
+        const found = await this.execute(meta, { filter: spec.q ?? {} }, spec.multi ? undefined : 1);
+        for (const doc of found.docs) {
+          const details: MatchDetails = {};
+          matcher(doc, details);
+          const result = applyUpdate(doc, spec.u, { position: details.position });
+          matched++;
+          before ??= doc;
+          after ??= result.doc;
+          if (!result.modified) continue;
+          checkStorable(result.doc);
+          await this.writeDoc(meta, doc, result.doc);
+          modified++;
+        }
+      }
+      if (matched > 0 || !spec.upsert) return { matched, modified, ...(before ? { before, after } : {}) };
+      const meta = structuredClone(this.ensureCollection(db, coll, catalogOps));
+      if (catalogOps.length > 0) {
+        await this.commit(catalogOps);
+        this.catalog.set(`${db}.${coll}`, meta);
+      }
+      const seed = upsertSeed(spec.q ?? {});
+      const isReplacement = !Object.keys(spec.u)[0]?.startsWith('$');
+      let doc = isReplacement
+        ? applyUpdate({}, spec.u).doc
+        : applyUpdate(seed, spec.u, { inserting: true }).doc;
+      if (doc['_id'] === undefined) doc = { _id: seed['_id'] ?? spec.u['_id'] ?? newId(), ...doc };
+      doc = prepareForInsert(doc);
+      if (await this.store.get(docKey(meta.id, doc['_id']))) throw duplicateIdError(meta, doc, 0);
+      await this.writeDoc(meta, undefined, doc);
+      return { matched: 0, modified: 0, upsertedId: doc['_id'], after: doc };
+    });
+  }
+
+  async delete(
+    db: string,
+    coll: string,
+    filter: Doc,
+    limit: number,
+  ): Promise<{ deleted: number; docs: Doc[] }> {
+    return this.exclusive(async () => {
+      const existing = this.collection(db, coll);
+      if (!existing) return { deleted: 0, docs: [] };
+      const meta = structuredClone(existing);
+      const found = await this.execute(meta, { filter }, limit > 0 ? limit : undefined);
+      for (const doc of found.docs) {
+        const ops: Op[] = [];
+        await this.indexOps(meta, doc, undefined, ops, 0);
+        ops.push({ type: 'del', key: docKey(meta.id, doc['_id']) });
+        await this.commit(ops);
+      }
+      return { deleted: found.docs.length, docs: found.docs };
+    });
+  }
+
+  // ---- reads ----------------------------------------------------------------------------
+
+  async find(db: string, coll: string, options: FindOptions): Promise<FindResult> {
+    const meta = this.collection(db, coll);
+    if (!meta) {
+      compileFilter(options.filter ?? {});
+      parseSort(options.sort);
+      compileProjection(options.projection);
+      const plan: Plan = { kind: 'COLLSCAN', providesSort: false, score: 0 };
+      return {
+        docs: [],
+        plan,
+        rejected: [],
+        stats: { nReturned: 0, keysExamined: 0, docsExamined: 0, executionTimeMillis: 0 },
+      };
+    }
+    return this.execute(meta, options, undefined);
+  }
+
+  private async execute(
+    meta: CollectionMeta,
+    options: FindOptions,
+    limitOverride: number | undefined,
+  ): Promise<FindResult> {
+    const started = this.nowMs();
+    const filter = options.filter ?? {};
+    if (!isDoc(filter)) fail(DocErrors.badValue, 'filter must be a document');
+    const matcher = compileFilter(filter);
+    const sort = parseSort(options.sort);
+    const projector = compileProjection(options.projection);
+    const skip = options.skip ?? 0;
+    const limit = limitOverride ?? options.limit ?? 0;
+    if (!Number.isInteger(skip) || skip < 0) fail(DocErrors.badValue, 'skip must be a non-negative integer');
+    if (!Number.isInteger(limit) || limit < 0)
+      fail(DocErrors.badValue, 'limit must be a non-negative integer');
+    const indexes = this.indexInfos(meta);
+    const plans = candidatePlans(filter, sort, indexes);
+    const hinted = hintedPlan(plans, indexes, options.hint, sort);
+    if (options.hint !== undefined && !hinted)
+      fail(DocErrors.badValue, 'hint provided does not correspond to an existing index');
+    const plan = hinted ?? plans[0]!;
+    const rejected = plans.filter((p) => p !== plan);
+    const stats: ExecStats = { nReturned: 0, keysExamined: 0, docsExamined: 0, executionTimeMillis: 0 };
+    // With the order already right (no sort, or the index provides it), stop at skip + limit.
+    const stopAfter =
+      limit > 0 && (sort.length === 0 || plan.providesSort) ? skip + limit : Number.POSITIVE_INFINITY;
+    let matched: Doc[] = [];
+    for await (const doc of this.scan(meta, plan, stats)) {
+      if (!matcher(doc)) continue;
+      matched.push(doc);
+      if (matched.length >= stopAfter) break;
+    }
+    if (sort.length > 0 && !plan.providesSort) matched = sortDocs(matched, sort);
+    matched = matched.slice(skip, limit > 0 ? skip + limit : undefined);
+    const docs = projector ? matched.map(projector) : matched;
+    stats.nReturned = docs.length;
+    stats.executionTimeMillis = Math.round(this.nowMs() - started);
+    return { docs, plan, rejected, stats };
+  }
+
+  private indexInfos(meta: CollectionMeta): IndexInfo[] {
+    return [
+      { name: ID_INDEX, key: [['_id', 1]], unique: true, sparse: false, multikey: false },
+      ...meta.indexes,
+    ];
+  }
+
+  private async *scan(meta: CollectionMeta, plan: Plan, stats: ExecStats): AsyncGenerator<Doc> {
+    if (plan.kind === 'COLLSCAN') {
+      for await (const [, value] of this.store.iterator(docRange(meta.id))) {
+        stats.docsExamined++;
+        yield BSON.deserialize(value as Uint8Array) as Doc;
+      }
+      return;
+    }
+    const isId = plan.index.name === ID_INDEX;
+    const prefix = isId ? docRange(meta.id).gte : indexPrefix(meta.id, (plan.index as IndexMeta).id);
+    const seen = new Set<string>();
+    const ranges = plan.direction === 1 ? plan.ranges : [...plan.ranges].reverse();
+    for (const range of ranges) {
+      const iterator = this.store.iterator({
+        gte: Uint8Array.from([...prefix, ...range.lo]),
+        lt: Uint8Array.from([...prefix, ...range.hi]),
+        reverse: plan.direction === -1,
+      });
+      for await (const [, value] of iterator) {
+        stats.keysExamined++;
+        if (isId) {
+          stats.docsExamined++;
+          yield BSON.deserialize(value as Uint8Array) as Doc;
+          continue;
+        }
+        const idHex = toHex(value as Uint8Array);
+        if (plan.index.multikey) {
+          if (seen.has(idHex)) continue;
+          seen.add(idHex);
+        }
+        const bytes = await this.store.get(
+          Uint8Array.from([...docRange(meta.id).gte, ...(value as Uint8Array)]),
+        );
+        if (!bytes) continue;
+        stats.docsExamined++;
+        yield BSON.deserialize(bytes as Uint8Array) as Doc;
+      }
+    }
+  }
+
+  /** Every index's entries against a rebuild from the documents: the consistency checker. */
+  async checkIndexes(db: string, coll: string): Promise<{ index: string; missing: number; extra: number }[]> {
+    const meta = this.collection(db, coll);
+    if (!meta) return [];
+    const report: { index: string; missing: number; extra: number }[] = [];
+    for (const index of meta.indexes) {
+      const prefix = indexPrefix(meta.id, index.id);
+      const expected = new Set<string>();
+      for await (const [, value] of this.store.iterator(docRange(meta.id))) {
+        const doc = BSON.deserialize(value as Uint8Array) as Doc;
+        for (const k of indexKeys(doc, index).keys) expected.add(toHex(indexEntryKey(prefix, k, doc['_id'])));
+      }
+      let extra = 0;
+      const actual = new Set<string>();
+      for await (const [key] of this.store.iterator(prefixRange(prefix))) {
+        const hex = toHex(key as Uint8Array);
+        actual.add(hex);
+        if (!expected.has(hex)) extra++;
+      }
+      let missing = 0;
+      for (const hex of expected) if (!actual.has(hex)) missing++;
+      report.push({ index: index.name, missing, extra });
+    }
+    return report;
+  }
+
+  async count(db: string, coll: string, filter: Doc, skip = 0, limit = 0): Promise<number> {
+    return (await this.find(db, coll, { filter, skip, limit })).docs.length;
+  }
+
+  async distinct(db: string, coll: string, key: string, filter: Doc): Promise<unknown[]> {
+    if (typeof key !== 'string' || key === '') fail(DocErrors.badValue, 'distinct needs a key');
+    const { docs } = await this.find(db, coll, { filter });
+    const values: unknown[] = [];
+    const parts = key.split('.');
+    for (const doc of docs) {
+      for (const leaf of lookupLeaves(doc, parts)) {
+        const items = Array.isArray(leaf.value) ? leaf.value : [leaf.value];
+        for (const v of items) if (v !== undefined && !values.some((x) => valuesEqual(x, v))) values.push(v);
+      }
+    }
+    return sortDocs(
+      values.map((v) => ({ v })),
+      [['v', 1]],
+    ).map((d) => d['v']);
+  }
+}
+
+export function parseKeyPattern(key: unknown): KeyPattern {
+  if (!isDoc(key) || Object.keys(key).length === 0)
+    fail(DocErrors.badValue, 'index key pattern must be a non-empty document');
+  return Object.entries(key).map(([path, direction]) => {
+    if (direction !== 1 && direction !== -1)
+      fail(DocErrors.badValue, `unsupported index type for field ${path}: only 1 and -1 are supported`);
+    if (path === '' || path.startsWith('$')) fail(DocErrors.badValue, `bad index key field: '${path}'`);
+    return [path, direction];
+  });
+}
+
+function checkStorable(doc: Doc): Uint8Array {
+  if (nestingDepth(doc, NESTING_DEPTH_MAX + 1) > NESTING_DEPTH_MAX)
+    fail(DocErrors.tooDeep, `document nests deeper than ${NESTING_DEPTH_MAX} levels`);
+  const bytes = BSON.serialize(doc);
+  if (bytes.length > DOCUMENT_BYTES_MAX)
+    fail(
+      DocErrors.documentTooLarge,
+      `BSONObj size: ${bytes.length} (0x${bytes.length.toString(16).toUpperCase()}) is invalid. Size must be between 0 and 16793600(16MB)`,
+    );
+  return bytes;
+}
+
+function serialize(doc: Doc): Uint8Array {
+  return checkStorable(doc);
+}
+
+/** Validates a document for insertion and gives it an _id (first field) when it has none. */
+export function prepareForInsert(input: unknown): Doc {
+  if (!isDoc(input)) fail(DocErrors.badValue, 'a document to insert must be an object');
+  for (const key of Object.keys(input)) {
+    if (key.startsWith('$')) fail(DocErrors.badValue, `Document can't have $ prefixed field names: ${key}`);
+  }
+  const id = input['_id'];
+  if (Array.isArray(id) || isRegExp(id))
+    fail(DocErrors.badValue, `can't use an ${Array.isArray(id) ? 'array' : 'regex'} for _id`);
+  let doc: Doc;
+  if (id === undefined) {
+    // A generated _id goes first, as MongoDB's drivers put it.
+    const { _id: _, ...rest } = input;
+    doc = { _id: new ObjectId(), ...cloneValue(rest) };
+  } else doc = cloneValue(input);
+  checkStorable(doc);
+  return doc;
+}
+
+function keyValueOf(index: IndexSpec, doc: Doc): Doc {
+  const out: Doc = {};
+  for (const [path] of index.key) {
+    let value: unknown = doc;
+    for (const part of path.split('.')) value = isDoc(value) ? value[part] : undefined;
+    out[path] = value ?? null;
+  }
+  return out;
+}
+
+function duplicateError(meta: CollectionMeta, index: IndexSpec, doc: Doc, at: number): Error {
+  const keyValue = keyValueOf(index, doc);
+  const err = new DuplicateKeyError(
+    `E11000 duplicate key error collection: ${meta.db}.${meta.name} index: ${index.name} dup key: ${BSON.EJSON.stringify(keyValue, { relaxed: true })}`,
+    Object.fromEntries(index.key),
+    keyValue,
+  );
+  err.at = at;
+  return err;
+}
+
+function duplicateIdError(meta: CollectionMeta, doc: Doc, at: number): Error {
+  return duplicateError(meta, { name: ID_INDEX, key: [['_id', 1]], unique: true, sparse: false }, doc, at);
+}
+
+export class DuplicateKeyError extends Error {
+  override name = 'DuplicateKeyError';
+  at = 0;
+  constructor(
+    message: string,
+    readonly keyPattern: Doc,
+    readonly keyValue: Doc,
+  ) {
+    super(message);
+  }
+}
+
+export function toWriteError(error: unknown, index: number): WriteError {
+  if (error instanceof DuplicateKeyError)
+    return {
+      index,
+      code: 11000,
+      errmsg: error.message,
+      keyPattern: error.keyPattern,
+      keyValue: error.keyValue,
+    };
+  const e = error as { mongoCode?: number; message: string };
+  if (e.mongoCode === undefined) throw error;
+  return { index, code: e.mongoCode, errmsg: e.message };
+}
