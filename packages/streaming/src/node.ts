@@ -35,9 +35,11 @@ export const BROKER_FLAGS = {
     max: 1024 * 1024 * 1024,
   },
   'auto-create-topics': {
-    type: 'boolean',
-    description: 'create a topic when a client asks for metadata of an unknown one',
-    default: true,
+    type: 'string',
+    description:
+      "create a topic when a client asks for metadata of an unknown one (Kafka's auto.create.topics.enable)",
+    default: 'true',
+    choices: ['true', 'false'],
   },
   partitions: {
     type: 'number',
@@ -122,7 +124,7 @@ export async function startBrokerNode(
     logger: service.log,
     defaults: {
       messageMaxBytes: config.extra['message-max-bytes'],
-      autoCreateTopics: config.extra['auto-create-topics'],
+      autoCreateTopics: config.extra['auto-create-topics'] === 'true',
       partitions: config.extra.partitions,
       retentionMs: config.extra['retention-ms'],
       retentionBytes: config.extra['retention-bytes'],

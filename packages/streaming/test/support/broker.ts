@@ -24,7 +24,7 @@ export async function startBroker(
   hooks: { onFrame?: (frame: Uint8Array) => void } = {},
 ): Promise<BrokerNode> {
   const config = parseConfig(
-    ['--port', '0', '--kafka-port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...flags],
+    ['--port', '0', '--kafka-port', '0', '--data-dir', dataDir, '--log-level', 'error', ...flags],
     {},
     BROKER_FLAGS,
   );
