@@ -1,0 +1,143 @@
+// The group coordinator's state machine, pure: requests and ticks on a clock we move by hand.
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, Group, type JoinResult } from '../src/core/index.js';
+
+const SESSION_MS = 10_000;
+const REBALANCE_MS = 30_000;
+const te = new TextEncoder();
+
+function newGroup() {
+  let n = 0;
+  return new Group('g', (clientId) => `${clientId}-${++n}`);
+}
+
+/** Joins with an empty id, takes the MEMBER_ID_REQUIRED id, joins again; returns the parked result. */
+function join(group: Group, clientId: string, nowMs: number, memberId = '') {
+  const results: JoinResult[] = [];
+  const args = {
+    memberId,
+    clientId,
+    clientHost: '127.0.0.1',
+    sessionTimeoutMs: SESSION_MS,
+    rebalanceTimeoutMs: REBALANCE_MS,
+    protocolType: 'consumer',
+    protocols: [{ name: 'RoundRobinAssigner', metadata: te.encode(clientId) }],
+  };
+  if (memberId === '') {
+    group.join(args, nowMs, (r) => results.push(r));
+    expect(results[0]!.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+    args.memberId = results[0]!.memberId;
+    results.length = 0;
+  }
+  group.join(args, nowMs, (r) => results.push(r));
+  return { memberId: args.memberId, results };
+}
+
+function sync(
+  group: Group,
+  generationId: number,
+  memberId: string,
+  nowMs: number,
+  assignments: [string, string][] = [],
+) {
+  const out: { errorCode: number; assignment: Uint8Array }[] = [];
+  group.sync(
+    generationId,
+    memberId,
+    assignments.map(([m, a]) => ({ memberId: m, assignment: te.encode(a) })),
+    nowMs,
+    (r) => out.push(r),
+  );
+  return out;
+}
+
+describe('consumer group state machine', () => {
+  it('KIP-394: a first join gets MEMBER_ID_REQUIRED, an invented id is refused', () => {
+    const group = newGroup();
+    const { memberId, results } = join(group, 'c', 0);
+    expect(results[0]).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 1, leader: memberId });
+    expect(results[0]!.members).toHaveLength(1);
+    const stranger: JoinResult[] = [];
+    group.join(
+      {
+        memberId: 'made-up',
+        clientId: 'x',
+        clientHost: '',
+        sessionTimeoutMs: SESSION_MS,
+        rebalanceTimeoutMs: 1,
+        protocolType: 'consumer',
+        protocols: [{ name: 'RoundRobinAssigner', metadata: te.encode('') }],
+      },
+      0,
+      (r) => stranger.push(r),
+    );
+    expect(stranger[0]!.errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+  });
+
+  it('a second member triggers a rebalance; the first learns it from its heartbeat and rejoins', () => {
+    const group = newGroup();
+    const a = join(group, 'a', 0);
+    expect(sync(group, 1, a.memberId, 0, [[a.memberId, 'all']])[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect(group.state).toBe('Stable');
+    const b = join(group, 'b', 100);
+    expect(b.results).toHaveLength(0); // parked until everyone rejoins
+    expect(group.state).toBe('PreparingRebalance');
+    expect(group.heartbeat(1, a.memberId, 200)).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
+    const again = join(group, 'a', 300, a.memberId);
+    expect(group.state).toBe('CompletingRebalance');
+    expect(again.results[0]).toMatchObject({ generationId: 2, leader: a.memberId });
+    expect(again.results[0]!.members).toHaveLength(2); // the leader sees everyone's subscription
+    expect(b.results[0]!.members).toHaveLength(0);
+    // The follower's sync waits for the leader's assignment.
+    const bSync = sync(group, 2, b.memberId, 400);
+    expect(bSync).toHaveLength(0);
+    sync(group, 2, a.memberId, 400, [
+      [a.memberId, 'p0'],
+      [b.memberId, 'p1'],
+    ]);
+    expect(new TextDecoder().decode(bSync[0]!.assignment)).toBe('p1');
+    expect(group.heartbeat(2, b.memberId, 500)).toBe(ErrorCode.NONE);
+    // A zombie from generation 1 is fenced.
+    expect(group.heartbeat(1, b.memberId, 500)).toBe(ErrorCode.ILLEGAL_GENERATION);
+    expect(group.checkCommit(1, a.memberId, 500)).toBe(ErrorCode.ILLEGAL_GENERATION);
+    expect(group.checkCommit(2, a.memberId, 500)).toBe(ErrorCode.NONE);
+  });
+
+  it('a silent member is removed after its session timeout, and the rest rebalance', () => {
+    const group = newGroup();
+    const a = join(group, 'a', 0);
+    const b = join(group, 'b', 0);
+    join(group, 'a', 0, a.memberId);
+    sync(group, 2, a.memberId, 0, []);
+    sync(group, 2, b.memberId, 0);
+    expect(group.state).toBe('Stable');
+    for (let t = 1000; t <= SESSION_MS + 1000; t += 1000) {
+      expect(group.heartbeat(2, a.memberId, t)).not.toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+      group.tick(t);
+    }
+    expect(group.members.has(b.memberId)).toBe(false);
+    expect(group.state).toBe('PreparingRebalance');
+    const rejoin = join(group, 'a', SESSION_MS + 1500, a.memberId);
+    expect(rejoin.results[0]).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 3 });
+  });
+
+  it('a member that does not rejoin within the rebalance timeout is dropped from the generation', () => {
+    const group = newGroup();
+    const a = join(group, 'a', 0);
+    sync(group, 1, a.memberId, 0, []);
+    const b = join(group, 'b', 1000);
+    group.tick(1000 + REBALANCE_MS + 1);
+    expect(b.results[0]).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 2, leader: b.memberId });
+    expect(group.members.has(a.memberId)).toBe(false);
+  });
+
+  it('the last member leaving empties the group', () => {
+    const group = newGroup();
+    const a = join(group, 'a', 0);
+    sync(group, 1, a.memberId, 0, []);
+    expect(group.leave(a.memberId, 10)).toBe(ErrorCode.NONE);
+    expect(group.state).toBe('Empty');
+    expect(group.leave(a.memberId, 10)).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+    expect(group.checkCommit(-1, '', 20)).toBe(ErrorCode.NONE);
+  });
+});
