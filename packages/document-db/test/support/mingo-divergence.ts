@@ -65,3 +65,21 @@ export function mingoDiverges(filter: Record<string, unknown>, d: unknown): stri
   }
   return undefined;
 }
+
+/**
+ * True when mingo's order for this sort can be compared with MongoDB's: no sort path reaches an
+ * array (MongoDB sorts by the smallest/largest element) or a document (MongoDB compares field
+ * types before names), and no sort path goes through an array.
+ */
+export function sortComparable(rows: Record<string, unknown>[], sort: Record<string, unknown>): boolean {
+  return !rows.some((d) =>
+    Object.keys(sort).some((p) => {
+      const leaves = lookupLeaves(d, p.split('.'));
+      return (
+        leaves.length > 1 ||
+        leaves.some((l) => isDoc(l.value) || Array.isArray(l.value)) ||
+        JSON.stringify(d[p.split('.')[0]!] ?? null).includes('[')
+      );
+    }),
+  );
+}
