@@ -190,6 +190,11 @@ export function unsupportedApiVersionsBody(): Uint8Array {
   return w.bytes();
 }
 
+/** Decodes the body of a supported request (fixtures and tests use this directly). */
+export function decodeRequest(apiKey: number, body: Reader): unknown {
+  return APIS[apiKey as ApiKeyValue].decode(body);
+}
+
 /** Decodes, serves and encodes one supported request; null when no response is due (acks=0). */
 export async function serve(broker: Broker, ctx: RequestContext, body: Reader): Promise<Uint8Array | null> {
   const spec = APIS[ctx.header.apiKey as ApiKeyValue];
