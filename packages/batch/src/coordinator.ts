@@ -136,8 +136,9 @@ export class Coordinator {
   private committing = new Set<string>();
 
   constructor(private readonly options: CoordinatorOptions = {}) {
-    this.scheduler = new Scheduler(options.scheduler);
     this.clock = options.clock ?? new SystemClock();
+    const incarnation = Math.floor(this.clock.wallMs()).toString(36);
+    this.scheduler = new Scheduler({ workerIdPrefix: `w${incarnation}-`, ...options.scheduler });
   }
 
   /** Loads the job records of a previous run. A job that was running then has failed. */
@@ -182,7 +183,6 @@ export class Coordinator {
     }
     const files: InputFile[] = [];
     for (const input of submission.inputs) {
-      const format = input.format ?? guessFormat(input.path);
       const path = resolve(input.path);
       let found: { path: string; bytes: number }[];
       try {
@@ -192,7 +192,7 @@ export class Coordinator {
       }
       if (found.length === 0) throw new DdiaError(BatchErrors.badInput, `input ${path} has no files`);
       const name = input.name ?? path.split('/').pop()!;
-      for (const f of found) files.push({ ...f, input: name, format });
+      for (const f of found) files.push({ ...f, input: name, format: input.format ?? guessFormat(f.path) });
     }
     const splitBytes = submission.splitBytes ?? SPLIT_BYTES_DEFAULT;
     const splits = planSplits(files, splitBytes);

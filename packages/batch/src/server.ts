@@ -10,7 +10,7 @@ import type { SqlEngine } from './sql.js';
 import type { BatchWorker } from './worker.js';
 
 const JobId = Type.Object({ id: Type.String({ pattern: '^job-[0-9]{6}$' }) });
-const WorkerId = Type.String({ pattern: '^w[0-9]+$' });
+const WorkerId = Type.String({ pattern: '^w[0-9a-z]+-[0-9]+$' });
 const AttemptId = Type.String({ pattern: '^a[0-9]+$' });
 const Path = Type.String({ minLength: 1, maxLength: 4096 });
 

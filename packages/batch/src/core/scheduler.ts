@@ -21,6 +21,9 @@ export interface SchedulerOptions {
   backupFactor: number;
   /** A task that failed this many times for reasons other than its job's code fails the job. */
   taskFailuresMax: number;
+  /** Worker ids are `<prefix><n>`: a restarted coordinator picks a new prefix so that a worker
+   *  of its previous life is never mistaken for a new one with the same number. */
+  workerIdPrefix: string;
 }
 
 export const SCHEDULER_DEFAULTS: SchedulerOptions = {
@@ -28,6 +31,7 @@ export const SCHEDULER_DEFAULTS: SchedulerOptions = {
   backupAfterMsMin: 2_000,
   backupFactor: 2,
   taskFailuresMax: 4,
+  workerIdPrefix: 'w',
 };
 
 export interface Attempt {
@@ -166,7 +170,7 @@ export class Scheduler {
   register(url: string, slots: number, nowMs: number): Worker {
     assert(slots >= 1, 'a worker has at least one slot');
     const worker: Worker = {
-      id: `w${this.nextWorker++}`,
+      id: `${this.options.workerIdPrefix}${this.nextWorker++}`,
       url,
       slots,
       leaseExpiresMs: nowMs + this.options.leaseMs,
