@@ -6,12 +6,14 @@
 // on stable storage before the node answers). The commit index is not needed for safety, so it
 // rides along with those writes, with snapshots and on close, instead of costing an fsync per
 // commit; after a crash the node relearns it from the leader.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   crc32c,
+  errorCode,
+  type FileSystem,
   type FsyncPolicy,
   Log,
+  nodeFileSystem,
   pooledBytes,
   readVarint,
   varintLength,
@@ -60,7 +62,12 @@ export interface FileStorageOptions {
   /** Zero-filled room kept ahead of the log's end (common's LogOptions.preallocateBytes).
    *  Default PREALLOCATE_BYTES_DEFAULT; 0 turns it off. */
   preallocateBytes?: number;
+  /** The file system to keep the state on (default: the real one; crash tests pass a faulty one). */
+  fs?: FileSystem;
 }
+
+/** Sync point prefixes of the two atomically replaced files (common's writeFileAtomic). */
+export const RAFT_SYNC = { hardState: 'raft.hardstate', snapshot: 'raft.snapshot' } as const;
 
 /** Measured with two kv-store clusters taking turns on this 2-core VM (kv-store README, "What a
  *  write costs"): appends that overwrite preallocated zeros sync faster than appends that grow
@@ -113,11 +120,11 @@ export function decodeSnapshotFile(file: string, bytes: Uint8Array): Snapshot {
   return { meta, data: bytes.slice(SNAPSHOT_HEADER_BYTES + metaLength) };
 }
 
-async function readIfExists(path: string): Promise<Uint8Array | null> {
+async function readIfExists(fs: FileSystem, path: string): Promise<Uint8Array | null> {
   try {
-    return new Uint8Array(await readFile(path));
+    return new Uint8Array(await fs.readFile(path));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (errorCode(err) === 'ENOENT') return null;
     throw err;
   }
 }
@@ -130,6 +137,7 @@ export class FileStorage implements RaftStorage {
   private constructor(
     private readonly dir: string,
     private readonly log: Log,
+    private readonly fs: FileSystem,
   ) {}
 
   static async open(options: FileStorageOptions): Promise<FileStorage> {
@@ -140,8 +148,9 @@ export class FileStorage implements RaftStorage {
       firstIndex: 1,
       io: options.io ?? 'pool',
       preallocateBytes: options.preallocateBytes ?? PREALLOCATE_BYTES_DEFAULT,
+      fs: options.fs,
     });
-    return new FileStorage(options.dir, log);
+    return new FileStorage(options.dir, log, options.fs ?? nodeFileSystem);
   }
 
   private get hardStatePath(): string {
@@ -153,7 +162,7 @@ export class FileStorage implements RaftStorage {
   }
 
   async load(): Promise<RaftInitialState | null> {
-    const hsBytes = await readIfExists(this.hardStatePath);
+    const hsBytes = await readIfExists(this.fs, this.hardStatePath);
     if (hsBytes) {
       try {
         this.hardState = JSON.parse(new TextDecoder().decode(hsBytes)) as HardState;
@@ -162,7 +171,7 @@ export class FileStorage implements RaftStorage {
       }
       this.hardStateOnDisk = { ...this.hardState };
     }
-    const snapBytes = await readIfExists(this.snapshotPath);
+    const snapBytes = await readIfExists(this.fs, this.snapshotPath);
     const snapshot = snapBytes ? decodeSnapshotFile(this.snapshotPath, snapBytes) : null;
     this.snapshotIndex = snapshot?.meta.index ?? 0;
 
@@ -216,7 +225,10 @@ export class FileStorage implements RaftStorage {
 
   /** A snapshot from the leader replaces the log up to its index. */
   private async installSnapshot(snapshot: Snapshot): Promise<void> {
-    await writeFileAtomic(this.snapshotPath, encodeSnapshotFile(snapshot));
+    await writeFileAtomic(this.snapshotPath, encodeSnapshotFile(snapshot), {
+      fs: this.fs,
+      syncPoint: RAFT_SYNC.snapshot,
+    });
     const { index, term } = snapshot.meta;
     this.snapshotIndex = index;
     const holds =
@@ -229,7 +241,10 @@ export class FileStorage implements RaftStorage {
 
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
     if (snapshot.meta.index <= this.snapshotIndex) return;
-    await writeFileAtomic(this.snapshotPath, encodeSnapshotFile(snapshot));
+    await writeFileAtomic(this.snapshotPath, encodeSnapshotFile(snapshot), {
+      fs: this.fs,
+      syncPoint: RAFT_SYNC.snapshot,
+    });
     this.snapshotIndex = snapshot.meta.index;
     await this.writeHardState();
     // Whole segments below the snapshot go; load() skips any entries the snapshot covers.
@@ -237,7 +252,10 @@ export class FileStorage implements RaftStorage {
   }
 
   private async writeHardState(): Promise<void> {
-    await writeFileAtomic(this.hardStatePath, JSON.stringify(this.hardState));
+    await writeFileAtomic(this.hardStatePath, JSON.stringify(this.hardState), {
+      fs: this.fs,
+      syncPoint: RAFT_SYNC.hardState,
+    });
     this.hardStateOnDisk = { ...this.hardState };
   }
 
