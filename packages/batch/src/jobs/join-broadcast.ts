@@ -1,0 +1,26 @@
+// Broadcast hash join (DDIA ch. 10, "Map-side joins"): the small input (the user database,
+// the `users` parameter) is loaded into a hash table by every map task, which then streams
+// its split of the large input (events) and joins each event on its own: no shuffle of users.
+import type { Emit, TaskContext } from '../job.js';
+
+let users = new Map<string, string>();
+
+export async function setup(ctx: TaskContext): Promise<void> {
+  users = new Map();
+  if (ctx.kind !== 'map') return;
+  const path = ctx.params.users;
+  if (!path) throw new Error("join-broadcast needs the parameter 'users' (the small input)");
+  for (const row of (await ctx.readSideInput(path, 'csv')) as { user_id: string; date_of_birth: string }[]) {
+    users.set(row.user_id, row.date_of_birth);
+  }
+}
+
+export function map(event: { user_id: string; url: string; ts: number | string }, emit: Emit): void {
+  const dateOfBirth = users.get(event.user_id);
+  if (dateOfBirth !== undefined)
+    emit(event.user_id, JSON.stringify([event.url, String(event.ts), dateOfBirth]));
+}
+
+export function reduce(key: string, values: string[], emit: Emit): void {
+  for (const value of values) emit(key, value);
+}

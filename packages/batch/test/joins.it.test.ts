@@ -1,0 +1,179 @@
+// The three joins of DDIA ch. 10 on Figure 10-2's data (activity events joined with the user
+// database), each run on real coordinator and worker processes and compared, row for row, with
+// DuckDB's SQL join of the same files. The events are skewed: one user has a third of them.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SeededRandom } from '@ddia/common/core';
+import type { Cluster } from '@ddia/testkit';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPartition } from '../src/core/partition.js';
+import { BUILT, readOutput, runJob, startBatchCluster } from './support/batch-cluster.js';
+
+const USERS = 150;
+const EVENTS = 4_000;
+const HOT_USER = 'u7';
+const PARTITIONS = 3;
+
+let cluster: Cluster;
+let base: string;
+let dir: string;
+let expected: string[];
+
+interface User {
+  user_id: string;
+  name: string;
+  date_of_birth: string;
+}
+interface Event {
+  user_id: string;
+  url: string;
+  ts: number;
+}
+
+function generate(seed: number): { users: User[]; events: Event[] } {
+  const random = new SeededRandom(seed);
+  const users: User[] = Array.from({ length: USERS }, (_, i) => ({
+    user_id: `u${i}`,
+    name: `"Name, ${i}"`,
+    date_of_birth: `19${random.int(40, 99)}-0${random.int(1, 9)}-1${random.int(0, 9)}`,
+  }));
+  const events: Event[] = Array.from({ length: EVENTS }, (_, i) => ({
+    // A third of the events belong to one hot user; a few to users that do not exist.
+    user_id: random.chance(0.33) ? HOT_USER : `u${random.int(0, USERS + 10)}`,
+    url: `/page/${random.int(1, 50)}`,
+    ts: 1_700_000_000 + i,
+  }));
+  return { users, events };
+}
+
+const csv = (users: User[]) =>
+  `user_id,name,date_of_birth\n${users.map((u) => `${u.user_id},${u.name},${u.date_of_birth}`).join('\n')}\n`;
+const jsonl = (events: Event[]) => `${events.map((e) => JSON.stringify(e)).join('\n')}\n`;
+
+beforeAll(async () => {
+  if (!BUILT) return;
+  dir = await mkdtemp(join(tmpdir(), 'ddia-batch-joins-'));
+  const { users, events } = generate(7);
+  await mkdir(join(dir, 'users'));
+  await mkdir(join(dir, 'events'));
+  await writeFile(join(dir, 'users', 'users.csv'), csv(users));
+  await writeFile(join(dir, 'events', 'events.jsonl'), jsonl(events));
+  // The same data partitioned alike, for the partitioned hash join.
+  await mkdir(join(dir, 'users-parts'));
+  await mkdir(join(dir, 'events-parts'));
+  for (let p = 0; p < PARTITIONS; p++) {
+    const name = `part-${String(p).padStart(5, '0')}`;
+    await writeFile(
+      join(dir, 'users-parts', `${name}.csv`),
+      csv(users.filter((u) => hashPartition(u.user_id, PARTITIONS) === p)),
+    );
+    await writeFile(
+      join(dir, 'events-parts', `${name}.jsonl`),
+      jsonl(events.filter((e) => hashPartition(e.user_id, PARTITIONS) === p)),
+    );
+  }
+  // The oracle: DuckDB's join of the same files.
+  const duck = await DuckDBInstance.create(':memory:');
+  const connection = await duck.connect();
+  const reader = await connection.runAndReadAll(
+    `SELECT e.user_id, e.url, CAST(e.ts AS VARCHAR) AS ts, u.date_of_birth
+       FROM read_json_auto('${join(dir, 'events', 'events.jsonl')}') e
+       JOIN read_csv('${join(dir, 'users', 'users.csv')}', header = true, all_varchar = true) u
+         ON e.user_id = u.user_id`,
+  );
+  expected = (reader.getRowObjectsJson() as Record<string, string>[])
+    .map((r) => `${r.user_id}\t${JSON.stringify([r.url, r.ts, r.date_of_birth])}`)
+    .sort();
+  connection.closeSync();
+  duck.closeSync();
+  cluster = await startBatchCluster({ workers: 2, slots: 1, leaseMs: 20_000 });
+  base = cluster.node('coord').url;
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(!BUILT)('joins (Figure 10-2) equal DuckDB', () => {
+  it('the oracle has rows, the hot user among them, and drops events of unknown users', () => {
+    expect(expected.length).toBeGreaterThan(EVENTS / 2);
+    expect(expected.length).toBeLessThan(EVENTS);
+    expect(expected.filter((l) => l.startsWith(`${HOT_USER}\t`)).length).toBeGreaterThan(EVENTS / 4);
+  });
+
+  it('sort-merge (reduce-side) join', async () => {
+    const output = join(dir, 'smj');
+    const job = await runJob(base, {
+      job: 'join-sort-merge',
+      inputs: [
+        { path: join(dir, 'users'), name: 'users' },
+        { path: join(dir, 'events'), name: 'events' },
+      ],
+      output,
+      reduces: 4,
+      splitBytes: 32 * 1024,
+    });
+    expect(job.error).toBeNull();
+    expect((await readOutput(output)).lines.sort()).toEqual(expected);
+  });
+
+  it('sort-merge join with the hot key spread over reducers', async () => {
+    const output = join(dir, 'smj-skew');
+    const job = await runJob(base, {
+      job: 'join-sort-merge',
+      inputs: [
+        { path: join(dir, 'users'), name: 'users' },
+        { path: join(dir, 'events'), name: 'events' },
+      ],
+      output,
+      reduces: 4,
+      splitBytes: 32 * 1024,
+      params: { hotKeys: HOT_USER, fanout: '4' },
+    });
+    expect(job.error).toBeNull();
+    expect((await readOutput(output)).lines.sort()).toEqual(expected);
+    // Without the skew handling the hot user's rows all sit in one part file; with it, in several.
+    const partsWithHot = async (out: string) => {
+      const { readFile, readdir } = await import('node:fs/promises');
+      let count = 0;
+      for (const f of (await readdir(out)).filter((n) => n.startsWith('part-'))) {
+        if ((await readFile(join(out, f), 'utf8')).includes(`${HOT_USER}\t`)) count++;
+      }
+      return count;
+    };
+    expect(await partsWithHot(join(dir, 'smj'))).toBe(1);
+    expect(await partsWithHot(output)).toBeGreaterThan(1);
+  });
+
+  it('broadcast hash join', async () => {
+    const output = join(dir, 'bhj');
+    const job = await runJob(base, {
+      job: 'join-broadcast',
+      inputs: [{ path: join(dir, 'events'), name: 'events' }],
+      output,
+      reduces: 2,
+      splitBytes: 32 * 1024,
+      params: { users: join(dir, 'users', 'users.csv') },
+    });
+    expect(job.error).toBeNull();
+    expect((await readOutput(output)).lines.sort()).toEqual(expected);
+  });
+
+  it('partitioned hash join', async () => {
+    const output = join(dir, 'phj');
+    const job = await runJob(base, {
+      job: 'join-partitioned',
+      inputs: [{ path: join(dir, 'events-parts'), name: 'events' }],
+      output,
+      reduces: 2,
+      splitBytes: 1024 ** 3,
+      params: { users: join(dir, 'users-parts') },
+    });
+    expect(job.error).toBeNull();
+    expect(job.counters.mapTasks).toBe(PARTITIONS);
+    expect((await readOutput(output)).lines.sort()).toEqual(expected);
+  });
+});
