@@ -5,7 +5,7 @@
 // (uniqueness checks read, then write); reads run concurrently.
 import type { Store } from '@ddia/common';
 import { BSON, ObjectId } from 'bson';
-import { DocErrors, fail } from '../core/errors.js';
+import { DocDbError, DocErrors, fail } from '../core/errors.js';
 import { type IndexSpec, indexKeys, type KeyPattern } from '../core/index-keys.js';
 import { compareBytes, concatBytes, encodeValue, toHex } from '../core/key-encoding.js';
 import { compileFilter, type MatchDetails } from '../core/matcher.js';
@@ -715,7 +715,8 @@ function duplicateIdError(meta: CollectionMeta, doc: Doc, at: number): Error {
   return duplicateError(meta, { name: ID_INDEX, key: [['_id', 1]], unique: true, sparse: false }, doc, at);
 }
 
-export class DuplicateKeyError extends Error {
+/** E11000: MongoDB's message, code 11000, keyPattern and keyValue, as drivers expect them. */
+export class DuplicateKeyError extends DocDbError {
   override name = 'DuplicateKeyError';
   at = 0;
   constructor(
@@ -723,7 +724,10 @@ export class DuplicateKeyError extends Error {
     readonly keyPattern: Doc,
     readonly keyValue: Doc,
   ) {
-    super(message);
+    super(DocErrors.duplicateKey, message, {
+      keyPattern: BSON.EJSON.serialize(keyPattern),
+      keyValue: BSON.EJSON.serialize(keyValue),
+    });
   }
 }
 

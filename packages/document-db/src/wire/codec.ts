@@ -1,0 +1,141 @@
+// MongoDB wire protocol framing (FORMAT.md §3): a 16-byte header (length, requestID,
+// responseTo, opCode, little-endian int32s), then OP_MSG (flag bits, a body section and
+// document-sequence sections) or the legacy OP_QUERY that old handshakes use, answered by OP_REPLY.
+import { BSON } from 'bson';
+import type { Doc } from '../core/values.js';
+
+export const OP_REPLY = 1;
+export const OP_QUERY = 2004;
+export const OP_COMPRESSED = 2012;
+export const OP_MSG = 2013;
+export const HEADER_BYTES = 16;
+/** MongoDB's maxMessageSizeBytes: larger frames close the connection. */
+export const MESSAGE_BYTES_MAX = 48_000_000;
+const FLAG_CHECKSUM_PRESENT = 1 << 0;
+export const FLAG_MORE_TO_COME = 1 << 1;
+const KNOWN_FLAGS = FLAG_CHECKSUM_PRESENT | FLAG_MORE_TO_COME | (1 << 16);
+
+/** A frame the protocol cannot parse: the connection is closed, the server keeps running. */
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+}
+
+export interface Header {
+  length: number;
+  requestId: number;
+  responseTo: number;
+  opCode: number;
+}
+
+export type Request =
+  | { kind: 'msg'; header: Header; flags: number; command: Doc }
+  | { kind: 'query'; header: Header; collection: string; command: Doc };
+
+export function readHeader(bytes: Buffer): Header {
+  const header = {
+    length: bytes.readInt32LE(0),
+    requestId: bytes.readInt32LE(4),
+    responseTo: bytes.readInt32LE(8),
+    opCode: bytes.readInt32LE(12),
+  };
+  if (header.length < HEADER_BYTES || header.length > MESSAGE_BYTES_MAX)
+    throw new ProtocolError(`message length ${header.length} out of range`);
+  return header;
+}
+
+function readDocument(bytes: Buffer, at: number, end: number): { doc: Doc; next: number } {
+  if (at + 5 > end) throw new ProtocolError('truncated BSON document');
+  const size = bytes.readInt32LE(at);
+  if (size < 5 || at + size > end) throw new ProtocolError(`BSON document size ${size} out of bounds`);
+  try {
+    const doc = BSON.deserialize(bytes.subarray(at, at + size)) as Doc;
+    return { doc, next: at + size };
+  } catch (error) {
+    throw new ProtocolError(`invalid BSON: ${(error as Error).message}`);
+  }
+}
+
+function readCString(bytes: Buffer, at: number, end: number): { text: string; next: number } {
+  const zero = bytes.indexOf(0, at);
+  if (zero < 0 || zero >= end) throw new ProtocolError('unterminated C string');
+  return { text: bytes.toString('utf8', at, zero), next: zero + 1 };
+}
+
+/** Parses one whole frame (header included). */
+export function parseRequest(frame: Buffer): Request {
+  const header = readHeader(frame);
+  const end = header.length;
+  if (header.opCode === OP_MSG) {
+    if (end < HEADER_BYTES + 5) throw new ProtocolError('OP_MSG too short');
+    const flags = frame.readUInt32LE(HEADER_BYTES);
+    if (flags & 0xffff & ~KNOWN_FLAGS) throw new ProtocolError(`unknown required OP_MSG flag bits ${flags}`);
+    const sectionsEnd = flags & FLAG_CHECKSUM_PRESENT ? end - 4 : end;
+    let at = HEADER_BYTES + 4;
+    let command: Doc | undefined;
+    const sequences: [string, Doc[]][] = [];
+    while (at < sectionsEnd) {
+      const kind = frame[at++];
+      if (kind === 0) {
+        if (command) throw new ProtocolError('OP_MSG has two body sections');
+        const read = readDocument(frame, at, sectionsEnd);
+        command = read.doc;
+        at = read.next;
+      } else if (kind === 1) {
+        if (at + 4 > sectionsEnd) throw new ProtocolError('truncated document sequence');
+        const size = frame.readInt32LE(at);
+        const sectionEnd = at + size;
+        if (size < 5 || sectionEnd > sectionsEnd)
+          throw new ProtocolError('document sequence size out of bounds');
+        const name = readCString(frame, at + 4, sectionEnd);
+        const docs: Doc[] = [];
+        let p = name.next;
+        while (p < sectionEnd) {
+          const read = readDocument(frame, p, sectionEnd);
+          docs.push(read.doc);
+          p = read.next;
+        }
+        sequences.push([name.text, docs]);
+        at = sectionEnd;
+      } else throw new ProtocolError(`unknown OP_MSG section kind ${kind}`);
+    }
+    if (!command) throw new ProtocolError('OP_MSG without a body section');
+    for (const [name, docs] of sequences) command[name] = docs;
+    return { kind: 'msg', header, flags, command };
+  }
+  if (header.opCode === OP_QUERY) {
+    let at = HEADER_BYTES + 4; // flags
+    const name = readCString(frame, at, end);
+    at = name.next + 8; // numberToSkip, numberToReturn
+    const query = readDocument(frame, at, end);
+    return { kind: 'query', header, collection: name.text, command: query.doc };
+  }
+  throw new ProtocolError(`unsupported opCode ${header.opCode}`);
+}
+
+function headerBytes(length: number, requestId: number, responseTo: number, opCode: number): Buffer {
+  const out = Buffer.alloc(HEADER_BYTES);
+  out.writeInt32LE(length, 0);
+  out.writeInt32LE(requestId, 4);
+  out.writeInt32LE(responseTo, 8);
+  out.writeInt32LE(opCode, 12);
+  return out;
+}
+
+export function encodeMsgReply(requestId: number, responseTo: number, reply: Doc): Buffer {
+  const body = BSON.serialize(reply);
+  const length = HEADER_BYTES + 4 + 1 + body.length;
+  return Buffer.concat([
+    headerBytes(length, requestId, responseTo, OP_MSG),
+    Buffer.alloc(4),
+    Buffer.of(0),
+    body,
+  ]);
+}
+
+export function encodeOpReply(requestId: number, responseTo: number, reply: Doc): Buffer {
+  const body = BSON.serialize(reply);
+  const fields = Buffer.alloc(20); // responseFlags, cursorID (int64), startingFrom, numberReturned
+  fields.writeInt32LE(1, 16);
+  const length = HEADER_BYTES + fields.length + body.length;
+  return Buffer.concat([headerBytes(length, requestId, responseTo, OP_REPLY), fields, body]);
+}
