@@ -3,8 +3,9 @@
 //     --participants p0=http://127.0.0.1:7401,p1=http://127.0.0.1:7402 [--chaos]
 // Each participant is a transaction node (dist/main.js) owning the accounts with id % peers = its index.
 import { join } from 'node:path';
-import { configOrExit, createService, Log, type Peer, parsePeers } from '@ddia/common';
-import { type ChaosPoint, Coordinator, type DecisionRecord } from './coordinator.js';
+import { configOrExit, createService, type Peer, parsePeers } from '@ddia/common';
+import { openDecisionLog } from '../durability/decision-log.js';
+import { type ChaosPoint, Coordinator } from './coordinator.js';
 import { registerCoordinatorRoutes } from './coordinator-server.js';
 import { HttpParticipant, type Participant } from './participant.js';
 
@@ -35,25 +36,16 @@ if (!config.dataDir) {
   console.error('--data-dir: the coordinator needs a directory for its durable decision log');
   process.exit(2);
 }
-const log = await Log.open({ dir: join(config.dataDir, 'decisions'), fsync: 'group' });
-const records: DecisionRecord[] = [];
-for await (const { record } of log.entries(log.firstIndex)) {
-  records.push(JSON.parse(Buffer.from(record).toString('utf8')) as DecisionRecord);
-}
+const decisions = await openDecisionLog({ dir: join(config.dataDir, 'decisions') });
 const participants = new Map<string, Participant>(
   shards.map((p) => [p.id, new HttpParticipant(p.id, p.url)]),
 );
 let armed: ChaosPoint | null = null;
-const coordinator = new Coordinator(
-  config.id,
-  participants,
-  { append: async (r) => void (await log.append(Buffer.from(JSON.stringify(r)))) },
-  async (point) => {
-    // Chaos: die at this step of the protocol as a power cut would.
-    if (armed === point) process.kill(process.pid, 'SIGKILL');
-  },
-);
-coordinator.restore(records);
+const coordinator = new Coordinator(config.id, participants, decisions.log, async (point) => {
+  // Chaos: die at this step of the protocol as a power cut would.
+  if (armed === point) process.kill(process.pid, 'SIGKILL');
+});
+coordinator.restore(decisions.records);
 await coordinator.start();
 
 const service = await createService({
@@ -62,7 +54,7 @@ const service = await createService({
   description: 'Two-phase commit coordinator for bank transfers across transaction nodes',
   onClose: async () => {
     clearInterval(resolver);
-    await log.close();
+    await decisions.close();
   },
 });
 registerCoordinatorRoutes(service.app, {

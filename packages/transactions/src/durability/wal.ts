@@ -2,7 +2,7 @@
 // commit, fsynced with group commit (concurrent commits share one fdatasync) before the
 // commit is acknowledged. Recovery replays the log in order (FORMAT.md).
 import { join } from 'node:path';
-import { Log, type TimerClock } from '@ddia/common';
+import { type FileSystem, Log, type TimerClock } from '@ddia/common';
 import { Database } from '../engine/database.js';
 import { type CommitLog, decodeWalRecord, encodeWalRecord, type WalRecord } from '../engine/wal-record.js';
 
@@ -29,6 +29,8 @@ export interface OpenDatabaseOptions {
   dataDir?: string;
   lockTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /** The file system the WAL lives on (default: the real one; crash tests pass a faulty one). */
+  fs?: FileSystem;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenedDatabase> {
@@ -40,7 +42,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Opened
     firstTxId: Math.floor(options.clock.wallMs()) * TX_IDS_PER_MS,
   });
   if (!options.dataDir) return { db, recovered: 0, close: async () => db.abortAll('shutting down') };
-  const log = await Log.open({ dir: join(options.dataDir, 'wal'), fsync: 'group' });
+  const log = await Log.open({ dir: join(options.dataDir, 'wal'), fsync: 'group', fs: options.fs });
   let recovered = 0;
   for await (const { record } of log.entries(log.firstIndex)) {
     db.replay(decodeWalRecord(record));
