@@ -15,7 +15,6 @@ export const SHIPPED_JOBS = [
   'join-sort-merge',
   'join-broadcast',
   'join-partitioned',
-  'etl-clean',
 ] as const;
 
 /** The file of a job: a shipped job's name, or a path to an ES module. */

@@ -9,7 +9,9 @@ import type { Cluster } from '@ddia/testkit';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPartition } from '../src/core/partition.js';
-import { BUILT, readOutput, runJob, startBatchCluster } from './support/batch-cluster.js';
+import { generateRaw } from '../src/etl/generate.js';
+import { runEtl } from '../src/etl/pipeline.js';
+import { api, BUILT, readOutput, runJob, startBatchCluster } from './support/batch-cluster.js';
 
 const USERS = 150;
 const EVENTS = 4_000;
@@ -175,5 +177,28 @@ describe.skipIf(!BUILT)('joins (Figure 10-2) equal DuckDB', () => {
     expect(job.error).toBeNull();
     expect(job.counters.mapTasks).toBe(PARTITIONS);
     expect((await readOutput(output)).lines.sort()).toEqual(expected);
+  });
+
+  it('POST /sql runs DuckDB over the ETL Parquet tree; bad SQL is a 400', async () => {
+    const raw = join(dir, 'etl-raw');
+    const warehouse = join(dir, 'warehouse');
+    await generateRaw(raw, 3, 2);
+    const report = await runEtl(raw, warehouse);
+    const query = `SELECT count(*)::INTEGER AS n, round(sum(amount), 2) AS total FROM read_parquet('${warehouse}/orders/*/*.parquet', hive_partitioning = true)`;
+    const answer = await api(base, '/sql', { sql: query });
+    expect(answer.status).toBe(200);
+    expect(answer.json.columns).toEqual(['n', 'total']);
+    expect(answer.json.rows[0].n).toBe(report.rowsOut);
+    const byDay = await api(base, '/sql', {
+      sql: `SELECT CAST(date AS VARCHAR) AS date, sum(orders)::INTEGER AS orders FROM read_parquet('${warehouse}/daily_revenue/*/*.parquet', hive_partitioning = true) GROUP BY 1 ORDER BY 1`,
+    });
+    expect(byDay.json.rows.map((r: { date: string }) => r.date)).toEqual(['2026-03-01', '2026-03-02']);
+    expect(byDay.json.rows.reduce((sum: number, r: { orders: number }) => sum + r.orders, 0)).toBe(
+      report.rowsOut,
+    );
+    const bad = await api(base, '/sql', { sql: 'SELEC nonsense' });
+    expect(bad.status).toBe(400);
+    expect(bad.json.code).toBe('DDIA_ERR_BATCH_SQL');
+    expect((await api(base, '/health')).status).toBe(200);
   });
 });
