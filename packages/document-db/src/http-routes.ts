@@ -109,6 +109,29 @@ export function registerDocumentRoutes(app: ServiceApp, engine: DocumentDatabase
   );
 
   app.post(
+    '/db/:db/:coll/aggregate',
+    {
+      schema: {
+        tags: ['documents'],
+        summary:
+          'Run an aggregation pipeline ($match $project $addFields $set $unset $group $sort $limit $skip $unwind $lookup $count $facet $bucket)',
+        params: Params,
+        body: Type.Object({ pipeline: Type.Array(AnyDoc, { maxItems: 100 }) }),
+      },
+    },
+    async (request) => {
+      const { db, coll } = names(request.params);
+      const docs = await engine.aggregate(db, coll, fromJson(request.body).pipeline);
+      if (docs.length > HTTP_FIND_LIMIT_MAX)
+        throw new DdiaError(
+          CommonErrors.payloadTooLarge,
+          `the pipeline returned ${docs.length} documents; add $limit (at most ${HTTP_FIND_LIMIT_MAX})`,
+        );
+      return { documents: toJson(docs) };
+    },
+  );
+
+  app.post(
     '/db/:db/:coll/explain',
     {
       schema: {

@@ -145,13 +145,16 @@ describe('find through the engine: differential against mingo, with and without 
     const { db, store } = await openDb();
     let collection = 0;
     await fc.assert(
-      fc.asyncProperty(docs, filter, sortSpec, fc.boolean(), async (rows, f, s, indexed) => {
+      fc.asyncProperty(docs, filter, sortSpec, fc.boolean(), async (generated, f, s, indexed) => {
+        let rows = generated;
         const name = `c${collection++}`;
         if (indexed) {
           await db.createIndex('diff', name, { key: { a: 1 } });
           await db.createIndex('diff', name, { key: { 'b.a': -1, c: 1 } });
         }
-        await db.insertMany('diff', name, rows);
+        // With the compound index, a document with arrays in both b.a and c is refused (code 171), as MongoDB does.
+        const { inserted } = await db.insertMany('diff', name, rows, false);
+        rows = rows.filter((d) => inserted.includes(d._id));
         const sort = { ...s, _id: 1 };
         let theirs: unknown[];
         try {

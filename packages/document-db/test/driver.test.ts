@@ -63,7 +63,7 @@ describe('the mongodb driver against document-db', () => {
     );
     expect(after).toMatchObject({ name: 'Ada', rank: 1 });
     // The replacement dropped Grace's visits.
-    expect(await people.find({ visits: 1 }).count()).toBe(2);
+    expect(await people.countDocuments({ visits: 1 })).toBe(2);
     expect(await people.distinct('langs')).toEqual(['de', 'en', 'fr', 'nl']);
     expect((await people.deleteOne({ name: 'Edsger' })).deletedCount).toBe(1);
     expect((await people.deleteMany({ visits: 1 })).deletedCount).toBe(2);

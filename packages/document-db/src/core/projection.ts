@@ -74,6 +74,8 @@ export function compileProjection(spec: unknown): Projector | undefined {
     }
     insert(tree, path.split('.'), node, path);
   }
+  // {_id: 1} alone is an inclusion of _id only.
+  if (mode === undefined && tree['_id'] === true && Object.keys(tree).length === 1) mode = 'include';
   if (mode === 'include') {
     if (idWanted && !Object.hasOwn(tree, '_id')) tree['_id'] = true;
     if (!idWanted) delete tree['_id'];

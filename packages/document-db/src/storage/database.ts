@@ -5,6 +5,7 @@
 // (uniqueness checks read, then write); reads run concurrently.
 import type { Store } from '@ddia/common';
 import { BSON, ObjectId } from 'bson';
+import { runPipeline } from '../core/aggregate.js';
 import { DocDbError, DocErrors, fail } from '../core/errors.js';
 import { type IndexSpec, indexKeys, type KeyPattern } from '../core/index-keys.js';
 import { compareBytes, concatBytes, encodeValue, toHex } from '../core/key-encoding.js';
@@ -594,6 +595,22 @@ export class DocumentDatabase {
         yield BSON.deserialize(bytes as Uint8Array) as Doc;
       }
     }
+  }
+
+  /**
+   * Runs an aggregation pipeline. A leading $match goes through the planner (it may use an
+   * index); the rest runs over the matched documents in memory.
+   */
+  async aggregate(db: string, coll: string, pipeline: unknown): Promise<Doc[]> {
+    if (!Array.isArray(pipeline))
+      fail(DocErrors.typeMismatch, "'pipeline' option must be specified as an array");
+    const first = pipeline[0];
+    const pushed = isDoc(first) && Object.keys(first).length === 1 && isDoc(first['$match']);
+    const filter = pushed ? (first['$match'] as Doc) : {};
+    const { docs } = await this.find(db, coll, { filter });
+    return runPipeline(docs, pushed ? pipeline.slice(1) : pipeline, {
+      collection: async (name) => (await this.find(db, name, {})).docs,
+    });
   }
 
   /** Every index's entries against a rebuild from the documents: the consistency checker. */

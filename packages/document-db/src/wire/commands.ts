@@ -307,6 +307,15 @@ const handlers: Record<string, Handler> = {
     await context.engine.dropDatabase(db);
     return { dropped: db, ok: 1 };
   },
+  aggregate: async (command, db, context) => {
+    const target = command['aggregate'];
+    if (target === 1) fail(DocErrors.badValue, 'database-level aggregation is not supported');
+    const coll = collectionOf(command, 'aggregate');
+    if (!isDoc(command['cursor'])) fail(DocErrors.failedToParse, "The 'cursor' option is required");
+    const docs = await context.engine.aggregate(db, coll, command['pipeline']);
+    const batchSize = optionalInt(command['cursor']['batchSize'], 'batchSize');
+    return context.cursors.open(`${db}.${coll}`, docs, batchSize, false);
+  },
   explain: async (command, db, context) => {
     const inner = command['explain'];
     if (!isDoc(inner)) fail(DocErrors.badValue, 'explain needs a command document');

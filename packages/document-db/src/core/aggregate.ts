@@ -1,0 +1,303 @@
+// The aggregation pipeline: documents flow through stages ($match, $group, $sort...), each a
+// function from documents to documents. DDIA ch. 2, "MapReduce Querying": MongoDB's answer to
+// MapReduce's awkwardness was this declarative pipeline. Other collections ($lookup) come in
+// through an injected loader, so the pipeline stays free of storage.
+import { DocErrors, fail } from './errors.js';
+import { accumulateAll, evaluate } from './expression.js';
+import { concatBytes, encodeValue, toHex } from './key-encoding.js';
+import { compileFilter } from './matcher.js';
+import { lookupLeaves, splitPath } from './path.js';
+import { compileProjection } from './projection.js';
+import { parseSort, sortDocs } from './sort.js';
+import { cloneValue, compareValues, type Doc, isDoc, numberOf } from './values.js';
+
+export interface PipelineEnv {
+  /** Every document of another collection of the same database (for $lookup). */
+  collection(name: string): Promise<Doc[]>;
+}
+
+/** Documents one $group or $bucket may hold (a bound on memory, like MongoDB's 100 MB per stage). */
+export const GROUPS_MAX = 1_000_000;
+
+export async function runPipeline(input: Doc[], pipeline: unknown, env: PipelineEnv): Promise<Doc[]> {
+  if (!Array.isArray(pipeline))
+    fail(DocErrors.typeMismatch, "'pipeline' option must be specified as an array");
+  let docs = input;
+  for (const stage of pipeline) {
+    if (!isDoc(stage) || Object.keys(stage).length !== 1)
+      fail(DocErrors.badValue, 'A pipeline stage specification object must contain exactly one field.');
+    const [name, spec] = Object.entries(stage)[0]!;
+    docs = await runStage(name, spec, docs, env);
+  }
+  return docs;
+}
+
+function setPath(doc: Doc, path: string, value: unknown): void {
+  const parts = splitPath(path);
+  let at: Doc = doc;
+  for (const part of parts.slice(0, -1)) {
+    if (!isDoc(at[part])) at[part] = {};
+    at = at[part] as Doc;
+  }
+  if (value === undefined) delete at[parts[parts.length - 1]!];
+  else at[parts[parts.length - 1]!] = value;
+}
+
+function nonNegativeInt(spec: unknown, stage: string): number {
+  const n = numberOf(spec);
+  if (n === undefined || !Number.isInteger(n) || n < 0)
+    fail(DocErrors.badValue, `invalid argument to ${stage} stage`);
+  return n;
+}
+
+async function runStage(name: string, spec: unknown, docs: Doc[], env: PipelineEnv): Promise<Doc[]> {
+  switch (name) {
+    case '$match': {
+      const matcher = compileFilter(spec);
+      return docs.filter((d) => matcher(d));
+    }
+    case '$project':
+      return project(spec, docs);
+    case '$addFields':
+    case '$set': {
+      if (!isDoc(spec)) fail(DocErrors.badValue, `${name} specification stage must be an object`);
+      return docs.map((d) => {
+        const out = cloneValue(d);
+        for (const [path, expr] of Object.entries(spec)) setPath(out, path, evaluate(expr, d));
+        return out;
+      });
+    }
+    case '$unset': {
+      const fields = typeof spec === 'string' ? [spec] : spec;
+      if (!Array.isArray(fields) || fields.some((f) => typeof f !== 'string'))
+        fail(DocErrors.badValue, '$unset specification must be a string or an array of strings');
+      return project(Object.fromEntries((fields as string[]).map((f) => [f, 0])), docs);
+    }
+    case '$sort':
+      return sortDocs(docs, parseSort(spec));
+    case '$limit': {
+      const n = nonNegativeInt(spec, '$limit');
+      if (n === 0) fail(DocErrors.badValue, 'the limit must be positive');
+      return docs.slice(0, n);
+    }
+    case '$skip':
+      return docs.slice(nonNegativeInt(spec, '$skip'));
+    case '$count': {
+      if (typeof spec !== 'string' || spec === '' || spec.startsWith('$') || spec.includes('.'))
+        fail(DocErrors.badValue, 'the count field must be a non-empty string without $ or .');
+      return docs.length === 0 ? [] : [{ [spec]: docs.length }];
+    }
+    case '$group':
+      return group(spec, docs);
+    case '$unwind':
+      return unwind(spec, docs);
+    case '$lookup': {
+      if (!isDoc(spec)) fail(DocErrors.failedToParse, '$lookup needs a document');
+      const { from, localField, foreignField, as } = spec;
+      if (
+        typeof from !== 'string' ||
+        typeof localField !== 'string' ||
+        typeof foreignField !== 'string' ||
+        typeof as !== 'string'
+      )
+        fail(DocErrors.failedToParse, '$lookup needs from, localField, foreignField and as (strings)');
+      const foreign = await env.collection(from);
+      const foreignParts = splitPath(foreignField);
+      return docs.map((d) => {
+        // Equality match, array-aware on both sides: a local array matches any element.
+        const locals = lookupLeaves(d, splitPath(localField)).flatMap((l) =>
+          Array.isArray(l.value) ? l.value : [l.value ?? null],
+        );
+        const matches = foreign.filter((f) => {
+          const theirs = lookupLeaves(f, foreignParts).flatMap((l) =>
+            Array.isArray(l.value) ? l.value : [l.value ?? null],
+          );
+          return theirs.some((t) => locals.some((l) => compareValues(t, l) === 0));
+        });
+        const out = cloneValue(d);
+        setPath(out, as, matches.map(cloneValue));
+        return out;
+      });
+    }
+    case '$facet': {
+      if (!isDoc(spec)) fail(DocErrors.badValue, '$facet needs a document');
+      const out: Doc = {};
+      for (const [field, sub] of Object.entries(spec)) out[field] = await runPipeline(docs, sub, env);
+      return [out];
+    }
+    case '$bucket':
+      return bucket(spec, docs);
+    default:
+      return fail(DocErrors.badValue, `Unrecognized pipeline stage name: '${name}'`);
+  }
+}
+
+function project(spec: unknown, docs: Doc[]): Doc[] {
+  if (!isDoc(spec) || Object.keys(spec).length === 0)
+    fail(DocErrors.badValue, '$project requires at least one output field');
+  const plain: Doc = {};
+  const computed: [string, unknown][] = [];
+  for (const [path, value] of Object.entries(spec)) {
+    const literal = typeof value === 'boolean' || typeof value === 'number';
+    if (literal || (isDoc(value) && ['$slice', '$elemMatch'].includes(Object.keys(value)[0] ?? '')))
+      plain[path] = value;
+    else computed.push([path, value]);
+  }
+  if (computed.length === 0) {
+    const projector = compileProjection(plain)!;
+    return docs.map(projector);
+  }
+  const excluded = Object.entries(plain).some(([p, v]) => p !== '_id' && !v);
+  if (excluded) fail(DocErrors.badProjection, 'Cannot use expressions in an exclusion projection');
+  const included = Object.keys(plain).filter((p) => p !== '_id');
+  const projector = included.length > 0 ? compileProjection({ _id: 1, ...plain }) : undefined;
+  return docs.map((d) => {
+    const out: Doc = projector ? projector(d) : d['_id'] === undefined ? {} : { _id: d['_id'] };
+    if (plain['_id'] === 0 || plain['_id'] === false) delete out['_id'];
+    for (const [path, expr] of computed) setPath(out, path, evaluate(expr, d));
+    return out;
+  });
+}
+
+const ACCUMULATORS = new Set([
+  '$sum',
+  '$avg',
+  '$min',
+  '$max',
+  '$push',
+  '$addToSet',
+  '$first',
+  '$last',
+  '$count',
+]);
+
+function accumulate(op: string, operand: unknown, members: Doc[]): unknown {
+  if (op === '$count') return members.length;
+  const values = members.map((m) => evaluate(operand, m));
+  switch (op) {
+    case '$first':
+      return values[0] ?? null;
+    case '$last':
+      return values[values.length - 1] ?? null;
+    case '$push':
+      return values.filter((v) => v !== undefined);
+    case '$addToSet': {
+      const out: unknown[] = [];
+      for (const v of values) if (v !== undefined && !out.some((o) => compareValues(o, v) === 0)) out.push(v);
+      return out;
+    }
+    default:
+      return accumulateAll(op, values);
+  }
+}
+
+function groupKey(value: unknown): string {
+  return toHex(concatBytes(encodeValue(value ?? null)));
+}
+
+function group(spec: unknown, docs: Doc[]): Doc[] {
+  if (!isDoc(spec) || !Object.hasOwn(spec, '_id'))
+    fail(DocErrors.failedToParse, 'a group specification must include an _id');
+  const fields = Object.entries(spec).filter(([k]) => k !== '_id');
+  for (const [field, acc] of fields) {
+    if (!isDoc(acc) || Object.keys(acc).length !== 1 || !ACCUMULATORS.has(Object.keys(acc)[0]!))
+      fail(DocErrors.failedToParse, `The field '${field}' must be an accumulator object`);
+  }
+  const groups = new Map<string, { id: unknown; members: Doc[] }>();
+  for (const d of docs) {
+    const id = evaluate(spec['_id'], d) ?? null;
+    const key = groupKey(id);
+    let entry = groups.get(key);
+    if (!entry) {
+      if (groups.size >= GROUPS_MAX)
+        fail(DocErrors.badValue, `$group would hold more than ${GROUPS_MAX} groups`);
+      entry = { id, members: [] };
+      groups.set(key, entry);
+    }
+    entry.members.push(d);
+  }
+  return [...groups.values()].map(({ id, members }) => {
+    const out: Doc = { _id: id };
+    for (const [field, acc] of fields) {
+      const [op, operand] = Object.entries(acc as Doc)[0]!;
+      out[field] = accumulate(op, operand, members);
+    }
+    return out;
+  });
+}
+
+function unwind(spec: unknown, docs: Doc[]): Doc[] {
+  const options = typeof spec === 'string' ? { path: spec } : spec;
+  if (!isDoc(options) || typeof options['path'] !== 'string' || !options['path'].startsWith('$'))
+    fail(DocErrors.failedToParse, '$unwind needs a path starting with $');
+  const path = options['path'].slice(1);
+  const keepEmpty = options['preserveNullAndEmptyArrays'] === true;
+  const indexField = options['includeArrayIndex'];
+  const out: Doc[] = [];
+  for (const d of docs) {
+    const value = evaluate(options['path'], d);
+    if (Array.isArray(value) && value.length > 0) {
+      value.forEach((element, i) => {
+        const copy = cloneValue(d);
+        setPath(copy, path, element);
+        if (typeof indexField === 'string') setPath(copy, indexField, i);
+        out.push(copy);
+      });
+    } else if (value !== undefined && value !== null && !Array.isArray(value)) {
+      const copy = cloneValue(d);
+      if (typeof indexField === 'string') setPath(copy, indexField, null);
+      out.push(copy);
+    } else if (keepEmpty) {
+      const copy = cloneValue(d);
+      if (Array.isArray(value)) setPath(copy, path, undefined);
+      if (typeof indexField === 'string') setPath(copy, indexField, null);
+      out.push(copy);
+    }
+  }
+  return out;
+}
+
+function bucket(spec: unknown, docs: Doc[]): Doc[] {
+  if (!isDoc(spec) || !Array.isArray(spec['boundaries']) || spec['boundaries'].length < 2)
+    fail(DocErrors.badValue, '$bucket needs groupBy and at least two boundaries');
+  const boundaries = spec['boundaries'] as unknown[];
+  for (let i = 1; i < boundaries.length; i++) {
+    if (compareValues(boundaries[i - 1], boundaries[i]) >= 0)
+      fail(DocErrors.badValue, "The 'boundaries' option to $bucket must be sorted in ascending order");
+  }
+  const output = isDoc(spec['output']) ? spec['output'] : { count: { $sum: 1 } };
+  const buckets = new Map<number, Doc[]>();
+  const others: Doc[] = [];
+  for (const d of docs) {
+    const v = evaluate(spec['groupBy'], d) ?? null;
+    let placed = false;
+    for (let i = 0; i + 1 < boundaries.length; i++) {
+      if (compareValues(v, boundaries[i]) >= 0 && compareValues(v, boundaries[i + 1]) < 0) {
+        buckets.set(i, [...(buckets.get(i) ?? []), d]);
+        placed = true;
+        break;
+      }
+    }
+    if (!placed) {
+      if (!Object.hasOwn(spec, 'default'))
+        fail(
+          DocErrors.badValue,
+          '$bucket could not find a matching branch for an input, and no default was specified.',
+        );
+      others.push(d);
+    }
+  }
+  const result: [unknown, Doc[]][] = [...buckets.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([i, m]) => [boundaries[i], m]);
+  if (others.length > 0) result.push([spec['default'], others]);
+  return result.map(([id, members]) => {
+    const out: Doc = { _id: id };
+    for (const [field, acc] of Object.entries(output)) {
+      const [op, operand] = Object.entries(acc as Doc)[0]!;
+      if (!ACCUMULATORS.has(op)) fail(DocErrors.failedToParse, `unknown accumulator ${op}`);
+      out[field] = accumulate(op, operand, members);
+    }
+    return out;
+  });
+}
