@@ -3,14 +3,22 @@
 // Replaying the edits on open rebuilds the set of live tables (LevelDB's MANIFEST-n and
 // CURRENT; doc/impl.md "Manifest"). Each open starts a fresh manifest holding one snapshot
 // edit, so a manifest never grows without bound. Byte layout: FORMAT.md "Manifest".
-import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CorruptLogError, Log, writeFileAtomic } from '@ddia/common';
+import {
+  CorruptLogError,
+  errorCode,
+  type FileSystem,
+  Log,
+  nodeFileSystem,
+  writeFileAtomic,
+} from '@ddia/common';
 import { CorruptManifestError } from './errors.js';
 import type { TableMeta, VersionEdit } from './version.js';
 
 export const CURRENT_FILE = 'CURRENT';
 const MANIFEST_NAME = /^MANIFEST-(\d{6,})$/;
+/** Sync point prefix of CURRENT's atomic replacement (common's writeFileAtomic): `.file`, `.dir`. */
+export const CURRENT_SYNC = 'lsm.current';
 /** Past this many edits the manifest is rewritten as a single snapshot edit. */
 export const MANIFEST_EDITS_MAX = 4096;
 
@@ -77,16 +85,23 @@ export function decodeEdit(bytes: Uint8Array): VersionEdit {
 }
 
 /** Reads CURRENT and replays the manifest it names; null when the database is new. */
-export async function readManifest(location: string): Promise<{ name: string; edits: VersionEdit[] } | null> {
+export async function readManifest(
+  location: string,
+  fs: FileSystem = nodeFileSystem,
+): Promise<{ name: string; edits: VersionEdit[] } | null> {
   let current: string;
   try {
-    current = await readFile(join(location, CURRENT_FILE), 'utf8');
+    current = Buffer.from(await fs.readFile(join(location, CURRENT_FILE))).toString('utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    const names = await readdir(location);
-    if (names.some((n) => MANIFEST_NAME.test(n) || n.endsWith('.sst'))) {
-      throw new CorruptManifestError(CURRENT_FILE, 0, 'CURRENT is missing but tables or manifests exist');
+    if (errorCode(err) !== 'ENOENT') throw err;
+    const names = await fs.readdir(location);
+    if (names.some((n) => n.endsWith('.sst'))) {
+      throw new CorruptManifestError(CURRENT_FILE, 0, 'CURRENT is missing but tables exist');
     }
+    // A manifest without CURRENT is a creation cut short by a crash: CURRENT, once written,
+    // is only ever replaced atomically, and no write is acknowledged before it exists
+    // (LevelDB's DB::Open likewise starts afresh without CURRENT). The new database's own
+    // manifest replaces the stale one.
     return null;
   }
   const name = current.trim();
@@ -98,11 +113,11 @@ export async function readManifest(location: string): Promise<{ name: string; ed
     );
   }
   const dir = join(location, name);
-  const names = await readdir(dir).catch(() => null);
+  const names = await fs.readdir(dir).catch(() => null);
   if (names === null) throw new CorruptManifestError(name, 0, 'the manifest named by CURRENT does not exist');
   let log: Log;
   try {
-    log = await Log.open({ dir, fsync: 'always' });
+    log = await Log.open({ dir, fsync: 'always', fs });
   } catch (err) {
     if (err instanceof CorruptLogError)
       throw new CorruptManifestError(`${name}/${err.file}`, err.offset, err.message);
@@ -134,13 +149,19 @@ export class ManifestWriter {
   ) {}
 
   /** Writes a new manifest holding `snapshot`, then points CURRENT at it atomically. */
-  static async create(location: string, number: number, snapshot: VersionEdit): Promise<ManifestWriter> {
+  static async create(
+    location: string,
+    number: number,
+    snapshot: VersionEdit,
+    fs: FileSystem = nodeFileSystem,
+  ): Promise<ManifestWriter> {
     const name = manifestName(number);
     const dir = join(location, name);
-    await rm(dir, { recursive: true, force: true });
-    const log = await Log.open({ dir, fsync: 'always' });
+    await removeDir(fs, dir);
+    const log = await Log.open({ dir, fsync: 'always', fs });
     await log.append(encodeEdit(snapshot));
-    await writeFileAtomic(join(location, CURRENT_FILE), `${name}\n`);
+    // The new manifest is durable (its directory, its file, its edit) before CURRENT names it.
+    await writeFileAtomic(join(location, CURRENT_FILE), `${name}\n`, { fs, syncPoint: CURRENT_SYNC });
     const writer = new ManifestWriter(name, log);
     writer.edits = 1;
     return writer;
@@ -157,8 +178,26 @@ export class ManifestWriter {
 }
 
 /** Removes manifests other than `keep` (after CURRENT moved on). */
-export async function removeOldManifests(location: string, keep: string): Promise<void> {
-  for (const n of await readdir(location)) {
-    if (MANIFEST_NAME.test(n) && n !== keep) await rm(join(location, n), { recursive: true, force: true });
+export async function removeOldManifests(
+  location: string,
+  keep: string,
+  fs: FileSystem = nodeFileSystem,
+): Promise<void> {
+  for (const n of await fs.readdir(location)) {
+    if (MANIFEST_NAME.test(n) && n !== keep) await removeDir(fs, join(location, n));
   }
+}
+
+/** Removes a manifest directory (segment files only) if it exists. Not synced: a manifest
+ *  that CURRENT does not name is ignored, and the next open removes it again. */
+async function removeDir(fs: FileSystem, dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return;
+    throw err;
+  }
+  for (const n of names) await fs.unlink(join(dir, n));
+  await fs.rmdir(dir);
 }

@@ -66,6 +66,8 @@ export interface FileSystem {
   unlinkSync(path: string): void;
   /** Creates the directory (and missing parents with `recursive`); resolves when it exists. */
   mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
+  /** Removes an empty directory; durable only once its parent is fsynced. */
+  rmdir(path: string): Promise<void>;
   readdir(path: string): Promise<string[]>;
   stat(path: string): Promise<FileStat>;
   /**

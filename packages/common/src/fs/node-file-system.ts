@@ -125,6 +125,10 @@ class NodeFileSystem implements FileSystem {
     await fsp.mkdir(path, { recursive: options.recursive ?? false });
   }
 
+  rmdir(path: string): Promise<void> {
+    return fsp.rmdir(path);
+  }
+
   readdir(path: string): Promise<string[]> {
     return fsp.readdir(path);
   }

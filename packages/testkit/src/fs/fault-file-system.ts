@@ -476,6 +476,17 @@ export class FaultFileSystem implements FileSystem {
     return { parent: dir, name, node: dir.entries.get(name) };
   }
 
+  async rmdir(path: string): Promise<void> {
+    this.tick();
+    const { parent, name, node } = this.lookup(path);
+    if (!node) throw fsError('ENOENT', 'rmdir', path);
+    if (node.kind !== 'dir') throw fsError('ENOTDIR', 'rmdir', path);
+    if (node === this.root) throw fsError('EBUSY', 'rmdir', path);
+    if (node.entries.size > 0) throw fsError('ENOTEMPTY', 'rmdir', path);
+    parent.entries.delete(name);
+    parent.pending.push({ kind: 'unlink', name });
+  }
+
   async readdir(path: string): Promise<string[]> {
     this.alive();
     const { node } = this.lookup(path);
