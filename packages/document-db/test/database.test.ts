@@ -63,6 +63,24 @@ describe('collections and indexes on the LSM engine', () => {
     );
     await expect(db.createIndex('t', 'u', { key: { dup: 1 }, unique: true })).rejects.toThrow(/E11000/);
     expect(await db.checkIndexes('t', 'u')).toEqual([{ index: 'email_1', missing: 0, extra: 0 }]);
+    // Duplicates inside one batch: the second of each pair is refused, the rest written.
+    const batch = await db.insertMany(
+      't',
+      'u',
+      [
+        { _id: 10, email: 'x@x' },
+        { _id: 11, email: 'x@x' },
+        { _id: 10, email: 'y@x' },
+        { _id: 12, email: 'z@x' },
+      ],
+      false,
+    );
+    expect(batch.inserted).toEqual([10, 12]);
+    expect(batch.errors.map((e) => [e.index, e.code])).toEqual([
+      [1, 11000],
+      [2, 11000],
+    ]);
+    expect(await db.checkIndexes('t', 'u')).toEqual([{ index: 'email_1', missing: 0, extra: 0 }]);
     await store.close();
   });
 

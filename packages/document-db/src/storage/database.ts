@@ -32,6 +32,8 @@ export const DOCUMENT_BYTES_MAX = 16 * 1024 * 1024;
 /** MongoDB's nesting limit for stored documents. */
 export const NESTING_DEPTH_MAX = 100;
 const ID_INDEX = '_id_';
+/** Documents of one insert sharing a synced batch, at most. */
+export const INSERT_BATCH_DOCS_MAX = 1_000;
 const NAME_MAX_CHARS = 120;
 
 export interface IndexMeta extends IndexInfo {
@@ -331,7 +333,11 @@ export class DocumentDatabase {
     after: Doc | undefined,
     ops: Op[],
     at: number,
+    /** Unique keys added earlier in the same batch, not yet in the store. */
+    pending?: Map<string, unknown>,
   ): Promise<boolean> {
+    // Recorded as pending only once every check of this document passed.
+    const added: string[] = [];
     let catalogChanged = false;
     for (const index of meta.indexes) {
       const prefix = indexPrefix(meta.id, index.id);
@@ -348,7 +354,12 @@ export class DocumentDatabase {
       for (const k of fresh.keys) {
         if (oldHex.has(toHex(k))) continue;
         if (index.unique) {
-          // Any entry under the same key with another _id is a duplicate.
+          // Any entry under the same key with another _id is a duplicate, in the store or in this batch.
+          const pendingKey = `${index.id}:${toHex(k)}`;
+          const earlier = pending?.get(pendingKey);
+          if (earlier !== undefined && !valuesEqual(earlier, after!['_id']))
+            throw duplicateError(meta, index, after!, at);
+          added.push(pendingKey);
           const mine = encodeValue(after!['_id']);
           for await (const [, idBytes] of this.store.iterator({
             ...prefixRange(concatBytes(prefix, k)),
@@ -365,10 +376,16 @@ export class DocumentDatabase {
         });
       }
     }
+    for (const key of added) pending?.set(key, after!['_id']);
     return catalogChanged;
   }
 
-  /** Inserts documents in order; stops at the first error when `ordered` (MongoDB's default). */
+  /**
+   * Inserts documents in order; stops at the first error when `ordered` (MongoDB's default).
+   * Up to INSERT_BATCH_DOCS_MAX documents share one synced batch (one fsync for them all);
+   * each document's ops join the batch only once its checks passed, so a refused document
+   * leaves nothing behind, and the answer is sent after the batch is durable.
+   */
   async insertMany(
     db: string,
     coll: string,
@@ -381,30 +398,40 @@ export class DocumentDatabase {
       const catalogOps: Op[] = [];
       const meta = structuredClone(this.ensureCollection(db, coll, catalogOps));
       let catalogDirty = catalogOps.length > 0;
+      let batch: Op[] = [];
+      let batchIds: unknown[] = [];
+      let pendingIds = new Set<string>();
+      let pendingUnique = new Map<string, unknown>();
+      const flush = async () => {
+        if (catalogDirty) batch.push(...catalogOps.splice(0), this.catalogOp(meta));
+        await this.commit(batch);
+        if (catalogDirty) this.catalog.set(`${db}.${coll}`, structuredClone(meta));
+        catalogDirty = false;
+        inserted.push(...batchIds);
+        batch = [];
+        batchIds = [];
+        pendingIds = new Set();
+        pendingUnique = new Map();
+      };
       for (let i = 0; i < docs.length; i++) {
         const ops: Op[] = [];
         try {
           const doc = prepareForInsert(docs[i]);
-          if (await this.store.get(docKey(meta.id, doc['_id']))) throw duplicateIdError(meta, doc, i);
-          if (await this.indexOps(meta, undefined, doc, ops, i)) catalogDirty = true;
+          const idHex = toHex(encodeValue(doc['_id']));
+          if (pendingIds.has(idHex) || (await this.store.get(docKey(meta.id, doc['_id']))))
+            throw duplicateIdError(meta, doc, i);
+          if (await this.indexOps(meta, undefined, doc, ops, i, pendingUnique)) catalogDirty = true;
           ops.push({ type: 'put', key: docKey(meta.id, doc['_id']), value: serialize(doc) });
-          if (catalogDirty) {
-            ops.push(...catalogOps, this.catalogOp(meta));
-            catalogOps.length = 0;
-          }
-          await this.commit(ops);
-          if (catalogDirty) this.catalog.set(`${db}.${coll}`, structuredClone(meta));
-          catalogDirty = false;
-          inserted.push(doc['_id']);
+          batch.push(...ops);
+          batchIds.push(doc['_id']);
+          pendingIds.add(idHex);
+          if (batchIds.length >= INSERT_BATCH_DOCS_MAX) await flush();
         } catch (error) {
           errors.push(toWriteError(error, i));
           if (ordered) break;
         }
       }
-      if (catalogDirty) {
-        await this.commit([...catalogOps, this.catalogOp(meta)]);
-        this.catalog.set(`${db}.${coll}`, structuredClone(meta));
-      }
+      if (batch.length > 0 || catalogDirty) await flush();
       return { inserted, errors };
     });
   }

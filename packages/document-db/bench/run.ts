@@ -1,0 +1,310 @@
+// Benchmark: the same document workload through the official mongodb driver against
+// document-db (a real process, LSM engine, synced writes) and through `pg` against PostgreSQL
+// JSONB (a real server, fsync on, a GIN index plus expression indexes on the queried fields),
+// with mingo in process on the same data as the floor. Several rounds, the systems' order
+// alternating per round; ops/s and p99 per phase, memory (RSS) of both servers.
+//   node --import tsx bench/run.ts [--quick]
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { aggregate as mingoAggregate, find as mingoFind } from 'mingo';
+import { MongoClient } from 'mongodb';
+import pg from 'pg';
+// The throwaway PostgreSQL cluster helper lives in the transactions package for now (the
+// lead is asked to move it to testkit); imported, not copied.
+import {
+  findPostgresBin,
+  type LocalPostgres,
+  startLocalPostgres,
+} from '../../transactions/src/postgres/local-postgres.js';
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+const QUICK = values.quick === true;
+const DOCS = QUICK ? 2_000 : 100_000;
+const ROUNDS = QUICK ? 1 : 3;
+const PHASE_MS = QUICK ? 700 : 4_000;
+const CLIENTS = 8;
+const INSERT_BATCH = 1_000;
+const CITIES = 50;
+const RESULTS = new URL('./results/', import.meta.url).pathname;
+const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
+
+interface Person {
+  _id: number;
+  name: string;
+  city: string;
+  age: number;
+  tags: string[];
+}
+
+function person(i: number): Person {
+  return {
+    _id: i,
+    name: `user${i}`,
+    city: `city${i % CITIES}`,
+    age: 18 + (i % 60),
+    tags: [`t${i % 7}`, `t${i % 11}`],
+  };
+}
+
+interface System {
+  name: string;
+  load(docs: Person[]): Promise<void>;
+  byId(id: number): Promise<unknown>;
+  byCity(city: string): Promise<unknown>;
+  byAgeRange(age: number): Promise<unknown>;
+  groupByCity(): Promise<unknown>;
+  update(id: number): Promise<unknown>;
+  rssBytes(): number;
+  close(): Promise<void>;
+}
+
+function rssOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function startOurs(): Promise<System> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'ddia-docdb-bench-'));
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [MAIN, '--port', '0', '--mongo-port', '0', '--data-dir', dataDir, '--log-level', 'info'],
+    { stdio: ['ignore', 'pipe', 'inherit'], cwd: new URL('..', import.meta.url).pathname },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /"mongoPort":(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`document-db exited ${code}: ${out}`)));
+  });
+  const client = await new MongoClient(`mongodb://127.0.0.1:${port}`, { maxPoolSize: CLIENTS }).connect();
+  const coll = client.db('bench').collection<Person>('people');
+  return {
+    name: 'document-db',
+    async load(docs) {
+      await coll.createIndex({ city: 1 });
+      await coll.createIndex({ age: 1 });
+      for (let i = 0; i < docs.length; i += INSERT_BATCH)
+        await coll.insertMany(docs.slice(i, i + INSERT_BATCH));
+    },
+    byId: (id) => coll.findOne({ _id: id }),
+    byCity: (city) => coll.find({ city }).limit(10).toArray(),
+    byAgeRange: (age) =>
+      coll
+        .find({ age: { $gte: age, $lt: age + 1 } })
+        .limit(10)
+        .toArray(),
+    groupByCity: () => coll.aggregate([{ $group: { _id: '$city', n: { $sum: 1 } } }]).toArray(),
+    update: (id) => coll.updateOne({ _id: id }, { $inc: { age: 1 } }),
+    rssBytes: () => rssOf(child.pid),
+    async close() {
+      await client.close();
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startPostgres(local: LocalPostgres): Promise<System> {
+  const pool = new pg.Pool({ connectionString: local.url, max: CLIENTS });
+  await pool.query('DROP TABLE IF EXISTS people');
+  await pool.query('CREATE TABLE people (id integer PRIMARY KEY, doc jsonb NOT NULL)');
+  const pid = (await pool.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+  return {
+    name: 'postgres-jsonb',
+    async load(docs) {
+      await pool.query('CREATE INDEX people_doc_gin ON people USING GIN (doc jsonb_path_ops)');
+      await pool.query("CREATE INDEX people_city ON people ((doc->>'city'))");
+      await pool.query("CREATE INDEX people_age ON people (((doc->>'age')::int))");
+      for (let i = 0; i < docs.length; i += INSERT_BATCH) {
+        const batch = docs.slice(i, i + INSERT_BATCH);
+        await pool.query('INSERT INTO people (id, doc) SELECT * FROM unnest($1::int[], $2::jsonb[])', [
+          batch.map((d) => d._id),
+          batch.map((d) => JSON.stringify(d)),
+        ]);
+      }
+      await pool.query('ANALYZE people');
+    },
+    byId: (id) => pool.query('SELECT doc FROM people WHERE id = $1', [id]),
+    byCity: (city) => pool.query("SELECT doc FROM people WHERE doc->>'city' = $1 LIMIT 10", [city]),
+    byAgeRange: (age) =>
+      pool.query(
+        "SELECT doc FROM people WHERE (doc->>'age')::int >= $1 AND (doc->>'age')::int < $2 LIMIT 10",
+        [age, age + 1],
+      ),
+    groupByCity: () => pool.query("SELECT doc->>'city' AS city, count(*) FROM people GROUP BY 1"),
+    update: (id) =>
+      pool.query(
+        "UPDATE people SET doc = jsonb_set(doc, '{age}', to_jsonb((doc->>'age')::int + 1)) WHERE id = $1",
+        [id],
+      ),
+    rssBytes: () => rssOf(pid),
+    close: () => pool.end(),
+  };
+}
+
+function mingoSystem(docs: Person[]): System {
+  return {
+    name: 'mingo (in process)',
+    load: async () => {},
+    byId: async (id) => mingoFind(docs, { _id: id }).next(),
+    byCity: async (city) => mingoFind(docs, { city }).limit(10).all(),
+    byAgeRange: async (age) =>
+      mingoFind(docs, { age: { $gte: age, $lt: age + 1 } })
+        .limit(10)
+        .all(),
+    groupByCity: async () => mingoAggregate(docs, [{ $group: { _id: '$city', n: { $sum: 1 } } }]),
+    update: async () => {},
+    rssBytes: () => process.memoryUsage().rss,
+    close: async () => {},
+  };
+}
+
+interface Measure {
+  opsPerS: number;
+  p99Ms: number;
+}
+
+async function closedLoop(
+  op: (i: number) => Promise<unknown>,
+  durationMs: number,
+  clients = CLIENTS,
+): Promise<Measure> {
+  const latencies: number[] = [];
+  const end = performance.now() + durationMs;
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < end) {
+        const started = performance.now();
+        await op(n++);
+        latencies.push(performance.now() - started);
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  return {
+    opsPerS: (latencies.length / durationMs) * 1000,
+    p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
+  };
+}
+
+const PHASES = ['pointById', 'eqIndexed', 'rangeIndexed', 'groupBy', 'updateMix'] as const;
+type Phase = (typeof PHASES)[number] | 'bulkInsert';
+
+async function runSystem(system: System, docs: Person[], round: number): Promise<Record<Phase, Measure>> {
+  const out = {} as Record<Phase, Measure>;
+  const started = performance.now();
+  await system.load(docs);
+  const loadS = (performance.now() - started) / 1000;
+  out.bulkInsert = { opsPerS: docs.length / loadS, p99Ms: 0 };
+  const rand = (i: number) => (i * 7919 + round * 104729) % DOCS;
+  out.pointById = await closedLoop((i) => system.byId(rand(i)), PHASE_MS);
+  out.eqIndexed = await closedLoop((i) => system.byCity(`city${i % CITIES}`), PHASE_MS);
+  out.rangeIndexed = await closedLoop((i) => system.byAgeRange(18 + (i % 60)), PHASE_MS);
+  out.groupBy = await closedLoop(() => system.groupByCity(), PHASE_MS, 2);
+  out.updateMix = await closedLoop(
+    (i) => (i % 4 === 0 ? system.update(rand(i)) : system.byId(rand(i))),
+    PHASE_MS,
+  );
+  return out;
+}
+
+async function main(): Promise<void> {
+  const docs = Array.from({ length: DOCS }, (_, i) => person(i));
+  const hasPg = findPostgresBin() !== null || process.env.DDIA_PG_URL !== undefined;
+  if (!hasPg)
+    console.log(
+      'PostgreSQL is not installed: measuring document-db and mingo only (apt-get install postgresql)',
+    );
+  const rows: {
+    round: number;
+    system: string;
+    phase: Phase;
+    opsPerS: number;
+    p99Ms: number;
+    rssMiB: number;
+  }[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? ['ours', 'pg'] : ['pg', 'ours'];
+    for (const which of order) {
+      if (which === 'pg' && !hasPg) continue;
+      const local = which === 'pg' ? await startLocalPostgres() : undefined;
+      const system = which === 'pg' ? await startPostgres(local!) : await startOurs();
+      try {
+        const result = await runSystem(system, docs, round);
+        const rssMiB = Math.round(system.rssBytes() / 2 ** 20);
+        for (const phase of Object.keys(result) as Phase[])
+          rows.push({ round, system: system.name, phase, ...result[phase], rssMiB });
+        console.log(`round ${round} ${system.name}: ${JSON.stringify(result)} rss ${rssMiB} MiB`);
+      } finally {
+        await system.close();
+        await local?.stop();
+      }
+    }
+  }
+  const floor = await runSystem(mingoSystem(docs), docs, 0);
+  for (const phase of Object.keys(floor) as Phase[])
+    rows.push({ round: 0, system: 'mingo (in process)', phase, ...floor[phase], rssMiB: 0 });
+  // Median over rounds per system and phase, with the spread (min..max).
+  const summary: Record<
+    string,
+    Record<string, { opsPerS: number; min: number; max: number; p99Ms: number }>
+  > = {};
+  for (const row of rows) {
+    const same = rows.filter((r) => r.system === row.system && r.phase === row.phase);
+    const ops = same.map((r) => r.opsPerS).sort((a, b) => a - b);
+    const p99 = same.map((r) => r.p99Ms).sort((a, b) => a - b);
+    summary[row.system] ??= {};
+    summary[row.system]![row.phase] = {
+      opsPerS: Math.round(ops[Math.floor(ops.length / 2)]!),
+      min: Math.round(ops[0]!),
+      max: Math.round(ops[ops.length - 1]!),
+      p99Ms: Number(p99[Math.floor(p99.length / 2)]!.toFixed(2)),
+    };
+  }
+  const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version };
+  await mkdir(RESULTS, { recursive: true });
+  const file = join(
+    RESULTS,
+    QUICK ? 'quick.json' : `run-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+  );
+  await writeFile(
+    file,
+    JSON.stringify(
+      { docs: DOCS, rounds: ROUNDS, phaseMs: PHASE_MS, clients: CLIENTS, machine, summary, rows },
+      null,
+      2,
+    ),
+  );
+  console.log(
+    '\n| phase | document-db ops/s (min..max) | p99 ms | postgres-jsonb ops/s (min..max) | p99 ms | ratio | mingo ops/s |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  for (const phase of ['bulkInsert', ...PHASES]) {
+    const o = summary['document-db']?.[phase];
+    const p = summary['postgres-jsonb']?.[phase];
+    const m = summary['mingo (in process)']?.[phase];
+    const cell = (s?: { opsPerS: number; min: number; max: number }) =>
+      s ? `${s.opsPerS} (${s.min}..${s.max})` : 'n/a';
+    const ratio = o && p ? (o.opsPerS / p.opsPerS).toFixed(2) : 'n/a';
+    console.log(
+      `| ${phase} | ${cell(o)} | ${o?.p99Ms ?? ''} | ${cell(p)} | ${p?.p99Ms ?? ''} | ${ratio}x | ${m ? m.opsPerS : ''} |`,
+    );
+  }
+  console.log(`\nresults: ${file}`);
+}
+
+await main();
