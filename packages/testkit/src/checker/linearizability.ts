@@ -5,11 +5,16 @@
 
 import type { HistoryEvent, Operation } from '../history/event.js';
 import { toOperations } from '../history/operations.js';
+import { MemoBudget } from './memo-table.js';
 import type { Model } from './model.js';
-import { searchLinearization } from './wgl-search.js';
+import { type SearchOutcome, WglSearch } from './wgl-search.js';
 
 /** Without a caller's limit, the search gives up (verdict unknown) after this long. */
 export const DEFAULT_LINEARIZABILITY_TIMEOUT_MS = 60_000;
+/** Without a caller's limit, the memos of one check may hold this much before giving up. */
+export const DEFAULT_MEMO_BYTES_MAX = 1024 * 1024 * 1024;
+/** Search steps a partition runs before the next one gets its turn (a few milliseconds). */
+const SLICE_STEPS = 20_000;
 
 export type LinearizabilityVerdict = 'linearizable' | 'not-linearizable' | 'unknown';
 
@@ -30,6 +35,11 @@ export interface PartitionResult {
   operationCount: number;
   /** Search steps taken: a measure of how hard the partition was. */
   steps: number;
+  /** (linearized set, state) pairs the search remembered, and their bytes. */
+  memoEntries: number;
+  memoBytes: number;
+  /** Why an unknown partition stopped: the time budget or the memory bound. */
+  stoppedBy?: 'time' | 'memory';
   elapsedMs: number;
   /** When linearizable: one valid order of the operations with a known outcome. */
   linearization?: Operation[];
@@ -59,6 +69,8 @@ export interface LinearizabilityOptions {
   timeoutMs?: number;
   /** Monotonic clock for the budget (tests inject one). */
   nowMs?: () => number;
+  /** Bytes the search memos may hold together; past it the verdict is `unknown`. */
+  memoBytesMax?: number;
 }
 
 /**
@@ -85,32 +97,43 @@ export function checkLinearizable<S>(
   const relevant = all.filter(
     (op) => op.status !== 'fail' && !(op.status === 'info' && model.isReadOnly(op)),
   );
+  // Every partition is searched a slice at a time, in turn, as Porcupine searches them in
+  // parallel: the first counterexample settles the verdict, however long another would take.
+  const budget = new MemoBudget(options.memoBytesMax ?? DEFAULT_MEMO_BYTES_MAX);
+  const searches = model.partition(relevant).map((partition) => ({
+    partition,
+    search: new WglSearch(
+      model,
+      model.pruneUnobservable?.(partition.operations) ?? partition.operations,
+      budget,
+    ),
+    elapsedMs: 0,
+  }));
+  let pending = searches.filter((s) => s.search.result === undefined);
+  let failed: (typeof searches)[number] | undefined;
+  while (pending.length > 0 && failed === undefined) {
+    for (const s of pending) {
+      const sliceStartMs = nowMs();
+      const outcome = s.search.advance(SLICE_STEPS);
+      s.elapsedMs += nowMs() - sliceStartMs;
+      if (outcome?.verdict === 'not-linearizable') {
+        failed = s;
+        break;
+      }
+      if (nowMs() > deadlineMs) break;
+    }
+    pending = pending.filter((s) => s.search.result === undefined);
+    if (nowMs() > deadlineMs) break;
+  }
   const partitions: PartitionResult[] = [];
   let verdict: LinearizabilityVerdict = 'linearizable';
-  for (const partition of model.partition(relevant)) {
-    const partitionStartMs = nowMs();
-    const operations = model.pruneUnobservable?.(partition.operations) ?? partition.operations;
-    const outcome = searchLinearization(model, operations, { deadlineMs, nowMs });
-    const result: PartitionResult = {
-      verdict: outcome.verdict,
-      operationCount: partition.operations.length,
-      steps: outcome.steps,
-      elapsedMs: nowMs() - partitionStartMs,
-    };
-    if (partition.key !== undefined) result.key = partition.key;
-    if (outcome.linearization !== undefined) result.linearization = outcome.linearization;
-    if (outcome.longestPrefix !== undefined) {
-      result.longestPrefix = outcome.longestPrefix;
-      result.stateAfterPrefix = outcome.stateAfterPrefix;
-    }
-    if (outcome.blocked !== undefined) result.blocked = outcome.blocked;
-    if (outcome.mustPrecede !== undefined) result.mustPrecede = outcome.mustPrecede;
-    partitions.push(result);
-    if (outcome.verdict === 'not-linearizable') {
-      verdict = 'not-linearizable';
-      break; // One counterexample settles the verdict; later keys would only cost time.
-    }
-    if (outcome.verdict === 'unknown') verdict = 'unknown';
+  // After a counterexample, the partitions still undecided are left out: none was needed.
+  const reported = failed === undefined ? searches : searches.filter((s) => s.search.result !== undefined);
+  for (const s of reported) {
+    const outcome = s.search.result ?? s.search.giveUp();
+    partitions.push(partitionResult(s.partition.key, s.partition.operations.length, s.elapsedMs, outcome));
+    if (outcome.verdict === 'not-linearizable') verdict = 'not-linearizable';
+    else if (outcome.verdict === 'unknown' && verdict === 'linearizable') verdict = 'unknown';
   }
   const result: LinearizabilityResult = {
     verdict,
@@ -129,11 +152,38 @@ export function checkLinearizable<S>(
   return result;
 }
 
+function partitionResult<S>(
+  key: string | undefined,
+  operationCount: number,
+  elapsedMs: number,
+  outcome: SearchOutcome<S>,
+): PartitionResult {
+  const result: PartitionResult = {
+    verdict: outcome.verdict,
+    operationCount,
+    steps: outcome.steps,
+    memoEntries: outcome.memoEntries,
+    memoBytes: outcome.memoBytes,
+    elapsedMs,
+  };
+  if (key !== undefined) result.key = key;
+  if (outcome.stoppedBy !== undefined) result.stoppedBy = outcome.stoppedBy;
+  if (outcome.linearization !== undefined) result.linearization = outcome.linearization;
+  if (outcome.longestPrefix !== undefined) {
+    result.longestPrefix = outcome.longestPrefix;
+    result.stateAfterPrefix = outcome.stateAfterPrefix;
+  }
+  if (outcome.blocked !== undefined) result.blocked = outcome.blocked;
+  if (outcome.mustPrecede !== undefined) result.mustPrecede = outcome.mustPrecede;
+  return result;
+}
+
 function explain<S>(model: Model<S>, failure: PartitionResult): string[] {
   const where = failure.key === undefined ? '' : ` for key ${JSON.stringify(failure.key)}`;
   const lines: string[] = [];
   if (failure.verdict === 'unknown') {
-    lines.push(`search gave up${where} after ${failure.steps} steps (timeout); longest ordered prefix:`);
+    const why = failure.stoppedBy === 'memory' ? 'its memory bound' : 'its time budget';
+    lines.push(`search gave up${where} after ${failure.steps} steps (${why}); longest ordered prefix:`);
   } else {
     lines.push(`no linearization${where}; the longest prefix that can be ordered:`);
   }

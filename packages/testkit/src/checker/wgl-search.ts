@@ -9,12 +9,15 @@
 // Operations of unknown outcome (`info`) return "at infinity": they may be linearized anywhere
 // after their call, and when only they remain the history is linearizable (they never took
 // effect).
+//
+// The search is resumable: `advance(steps)` runs a bounded number of steps and returns, so the
+// checker can interleave the partitions of a history (Porcupine checks them in parallel and
+// stops at the first that fails: one easy counterexample settles the verdict even when another
+// partition would take hours to decide).
 
 import type { Operation } from '../history/event.js';
+import { LinearizedSet, type MemoBudget, MemoFullError, MemoTable } from './memo-table.js';
 import { INCONSISTENT, type Model } from './model.js';
-
-/** How often (in search steps) the deadline is looked at: cheap enough, fine enough. */
-const DEADLINE_CHECK_STEPS = 1024;
 
 interface Entry {
   op: Operation;
@@ -24,26 +27,6 @@ interface Entry {
   match: Entry | null;
   prev: Entry | null;
   next: Entry | null;
-}
-
-export interface SearchOutcome<S> {
-  verdict: 'linearizable' | 'not-linearizable' | 'unknown';
-  /** A linearization of every op with a known outcome (when linearizable). */
-  linearization?: Operation[];
-  /** The longest linearizable prefix found (when not linearizable or unknown). */
-  longestPrefix?: Operation[];
-  /** Model state after the longest prefix. */
-  stateAfterPrefix?: S;
-  /** Operations that were candidates to follow that prefix: none of them could. */
-  blocked?: Operation[];
-  /** The op whose response arrives first after the prefix: it must be linearized by then. */
-  mustPrecede?: Operation;
-  steps: number;
-}
-
-export interface SearchOptions {
-  deadlineMs: number;
-  nowMs: () => number;
 }
 
 function buildList(operations: Operation[]): Entry {
@@ -87,82 +70,150 @@ function unlift(entry: Entry): void {
   if (entry.next !== null) entry.next.prev = entry;
 }
 
-/** The linearized set as a string of 16-bit words: a compact memo key. */
-class BitSet {
-  private readonly words: Uint16Array;
-  constructor(size: number) {
-    this.words = new Uint16Array(Math.ceil(size / 16) + 1);
-  }
-  set(bit: number): void {
-    this.words[bit >>> 4] |= 1 << (bit & 15);
-  }
-  clear(bit: number): void {
-    this.words[bit >>> 4] &= ~(1 << (bit & 15));
-  }
-  key(): string {
-    return String.fromCharCode.apply(null, this.words as unknown as number[]);
-  }
+export interface SearchOutcome<S> {
+  verdict: 'linearizable' | 'not-linearizable' | 'unknown';
+  /** A linearization of every op with a known outcome (when linearizable). */
+  linearization?: Operation[];
+  /** The longest linearizable prefix found (when not linearizable or unknown). */
+  longestPrefix?: Operation[];
+  /** Model state after the longest prefix. */
+  stateAfterPrefix?: S;
+  /** Operations that were candidates to follow that prefix: none of them could. */
+  blocked?: Operation[];
+  /** The op whose response arrives first after the prefix: it must be linearized by then. */
+  mustPrecede?: Operation;
+  /** Why an unknown search stopped: its time budget, or its memory bound. */
+  stoppedBy?: 'time' | 'memory';
+  steps: number;
+  /** (linearized set, state) pairs remembered, and the bytes they took. */
+  memoEntries: number;
+  memoBytes: number;
 }
 
-export function searchLinearization<S>(
-  model: Model<S>,
-  operations: Operation[],
-  options: SearchOptions,
-): SearchOutcome<S> {
-  if (operations.length === 0) return { verdict: 'linearizable', linearization: [], steps: 0 };
-  const head = buildList(operations);
-  const linearized = new BitSet(operations.length);
-  const memo = new Set<string>();
-  const stack: { entry: Entry; state: S }[] = [];
-  let finiteRemaining = operations.filter((op) => op.completeIndex !== Number.POSITIVE_INFINITY).length;
-  let state = model.init();
-  let entry: Entry | null = head.next;
-  let longest: Operation[] = [];
-  let longestState = state;
-  let steps = 0;
+/** One partition's search, run a slice of steps at a time. */
+export class WglSearch<S> {
+  private readonly head: Entry;
+  private readonly linearized: LinearizedSet;
+  private readonly memo: MemoTable;
+  private readonly stack: { entry: Entry; state: S }[] = [];
+  private finiteRemaining: number;
+  private state: S;
+  private entry: Entry | null;
+  private longest: Operation[] = [];
+  private longestState: S;
+  private steps = 0;
+  private outcome: SearchOutcome<S> | undefined;
 
-  while (finiteRemaining > 0) {
-    steps++;
-    if (steps % DEADLINE_CHECK_STEPS === 0 && options.nowMs() > options.deadlineMs) {
-      return { verdict: 'unknown', longestPrefix: longest, stateAfterPrefix: longestState, steps };
+  constructor(
+    private readonly model: Model<S>,
+    private readonly operations: Operation[],
+    memoBudget: MemoBudget,
+  ) {
+    this.linearized = new LinearizedSet(operations.length);
+    this.memo = new MemoTable(operations.length, memoBudget);
+    this.finiteRemaining = operations.filter((op) => op.completeIndex !== Number.POSITIVE_INFINITY).length;
+    this.state = model.init();
+    this.longestState = this.state;
+    if (operations.length === 0) {
+      this.head = {
+        op: undefined as unknown as Operation,
+        bit: -1,
+        isCall: false,
+        match: null,
+        prev: null,
+        next: null,
+      };
+      this.entry = null;
+      this.outcome = this.finish('linearizable');
+    } else {
+      this.head = buildList(operations);
+      this.entry = this.head.next;
     }
-    // With finite ops left, a scan always meets a finite return before any infinite one.
-    const current: Entry = entry!;
-    if (current.isCall) {
-      const next = model.step(state, current.op);
-      if (next !== INCONSISTENT) {
-        linearized.set(current.bit);
-        const key = `${linearized.key()}\u0000${model.stateKey(next)}`;
-        if (!memo.has(key)) {
-          memo.add(key);
-          stack.push({ entry: current, state });
-          state = next;
-          lift(current);
-          if (current.op.completeIndex !== Number.POSITIVE_INFINITY) finiteRemaining--;
-          if (stack.length > longest.length) {
-            longest = stack.map((s) => s.entry.op);
-            longestState = state;
-          }
-          entry = head.next;
-          continue;
-        }
-        linearized.clear(current.bit);
-      }
-      entry = current.next;
-      continue;
-    }
-    // A return: its operation was not linearized in time. Undo the last choice.
-    const top = stack.pop();
-    if (top === undefined) {
-      return { verdict: 'not-linearizable', ...explainFailure(model, operations, longest), steps };
-    }
-    state = top.state;
-    linearized.clear(top.entry.bit);
-    unlift(top.entry);
-    if (top.entry.op.completeIndex !== Number.POSITIVE_INFINITY) finiteRemaining++;
-    entry = top.entry.next;
   }
-  return { verdict: 'linearizable', linearization: stack.map((s) => s.entry.op), steps };
+
+  /** The verdict once decided; undefined while the search still runs. */
+  get result(): SearchOutcome<S> | undefined {
+    return this.outcome;
+  }
+
+  /** Stops an undecided search (its time ran out): the verdict is unknown. */
+  giveUp(): SearchOutcome<S> {
+    this.outcome ??= this.finish('unknown', 'time');
+    return this.outcome;
+  }
+
+  /** Runs up to `stepBudget` steps; returns the outcome once the search has decided. */
+  advance(stepBudget: number): SearchOutcome<S> | undefined {
+    if (this.outcome !== undefined) return this.outcome;
+    const { model } = this;
+    const stop = this.steps + stepBudget;
+    while (this.finiteRemaining > 0) {
+      if (this.steps >= stop) return undefined;
+      this.steps++;
+      // With finite ops left, a scan always meets a finite return before any infinite one.
+      const current: Entry = this.entry!;
+      if (current.isCall) {
+        const next = model.step(this.state, current.op);
+        if (next !== INCONSISTENT) {
+          this.linearized.set(current.bit);
+          let fresh: boolean;
+          try {
+            fresh = this.memo.add(this.linearized, model.stateKey(next));
+          } catch (error) {
+            if (!(error instanceof MemoFullError)) throw error;
+            this.linearized.clear(current.bit);
+            this.outcome = this.finish('unknown', 'memory');
+            return this.outcome;
+          }
+          if (fresh) {
+            this.stack.push({ entry: current, state: this.state });
+            this.state = next;
+            lift(current);
+            if (current.op.completeIndex !== Number.POSITIVE_INFINITY) this.finiteRemaining--;
+            if (this.stack.length > this.longest.length) {
+              this.longest = this.stack.map((s) => s.entry.op);
+              this.longestState = this.state;
+            }
+            this.entry = this.head.next;
+            continue;
+          }
+          this.linearized.clear(current.bit);
+        }
+        this.entry = current.next;
+        continue;
+      }
+      // A return: its operation was not linearized in time. Undo the last choice.
+      const top = this.stack.pop();
+      if (top === undefined) {
+        this.outcome = this.finish('not-linearizable');
+        return this.outcome;
+      }
+      this.state = top.state;
+      this.linearized.clear(top.entry.bit);
+      unlift(top.entry);
+      if (top.entry.op.completeIndex !== Number.POSITIVE_INFINITY) this.finiteRemaining++;
+      this.entry = top.entry.next;
+    }
+    this.outcome = this.finish('linearizable');
+    return this.outcome;
+  }
+
+  private finish(verdict: SearchOutcome<S>['verdict'], stoppedBy?: 'time' | 'memory'): SearchOutcome<S> {
+    const base = { steps: this.steps, memoEntries: this.memo.entries, memoBytes: this.memo.bytes };
+    if (verdict === 'linearizable') {
+      return { verdict, linearization: this.stack.map((s) => s.entry.op), ...base };
+    }
+    if (verdict === 'unknown') {
+      return {
+        verdict,
+        longestPrefix: this.longest,
+        stateAfterPrefix: this.longestState,
+        ...(stoppedBy === undefined ? {} : { stoppedBy }),
+        ...base,
+      };
+    }
+    return { verdict, ...explainFailure(this.model, this.operations, this.longest), ...base };
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 export * from './edn.js';
 export * from './errors.js';
 export * from './event.js';
+export * from './generate-kv.js';
 export * from './operations.js';
 export * from './parse-jepsen-edn.js';
 export * from './parse-jepsen-log.js';

@@ -1,0 +1,161 @@
+// The search's memo: the set of (linearized operations, model state) pairs already explored,
+// as Porcupine keeps it (a hash of the bitset and the state into buckets of exact entries),
+// with a memory bound. A JavaScript Set of string keys cannot serve: it stops at 2^24 entries
+// with a RangeError, and each key copies the whole bitset and state into a string.
+//
+// Bitsets are hashed Zobrist-style (Zobrist 1970): each operation has a random 32-bit word and
+// the set's hash is the XOR of its members' words, updated in O(1) as the search sets and
+// clears bits. States are interned to small integers by their model key. An entry stores its
+// hash, its state id and its bitset words in typed arrays outside the JavaScript heap.
+
+import { SeededRandom } from '@ddia/common/core';
+
+/** The table starts with this many slots (a power of two) and doubles at half full. */
+const INITIAL_SLOTS = 1 << 12;
+/** Zobrist words come from a fixed seed: hashing is deterministic, so runs replay. */
+const ZOBRIST_SEED = 0x5eed;
+
+/** Bytes the memos of one check may hold together: the partitions of a history share it. */
+export class MemoBudget {
+  usedBytes = 0;
+  constructor(readonly bytesMax: number) {}
+}
+
+/** The memo outgrew its bound: the search stops with the verdict unknown. */
+export class MemoFullError extends Error {
+  override name = 'MemoFullError';
+}
+
+export class LinearizedSet {
+  readonly words: Uint32Array;
+  private readonly zobrist: Uint32Array;
+  hash = 0;
+
+  constructor(readonly size: number) {
+    this.words = new Uint32Array(Math.max(1, Math.ceil(size / 32)));
+    this.zobrist = new Uint32Array(size);
+    const random = new SeededRandom(ZOBRIST_SEED);
+    for (let i = 0; i < size; i++) this.zobrist[i] = random.int(0, 0xffffffff) >>> 0;
+  }
+
+  set(bit: number): void {
+    this.words[bit >>> 5] |= 1 << (bit & 31);
+    this.hash = (this.hash ^ this.zobrist[bit]) >>> 0;
+  }
+
+  clear(bit: number): void {
+    this.words[bit >>> 5] &= ~(1 << (bit & 31));
+    this.hash = (this.hash ^ this.zobrist[bit]) >>> 0;
+  }
+}
+
+export class MemoTable {
+  private slots = new Int32Array(INITIAL_SLOTS);
+  private hashes = new Uint32Array(INITIAL_SLOTS / 2);
+  private stateIds = new Int32Array(INITIAL_SLOTS / 2);
+  private words: Uint32Array;
+  private count = 0;
+  private readonly stateIdOf = new Map<string, number>();
+  private stateKeyChars = 0;
+  private readonly wordsPerSet: number;
+
+  constructor(
+    setSize: number,
+    /** Shared with the other partitions' memos: entries, slots and interned state keys. */
+    private readonly budget: MemoBudget,
+  ) {
+    this.wordsPerSet = Math.max(1, Math.ceil(setSize / 32));
+    this.words = new Uint32Array((INITIAL_SLOTS / 2) * this.wordsPerSet);
+    budget.usedBytes += this.bytes;
+  }
+
+  get entries(): number {
+    return this.count;
+  }
+
+  /** Bytes held: typed arrays plus the interned state keys (two bytes a character). */
+  get bytes(): number {
+    return (
+      this.slots.byteLength +
+      this.hashes.byteLength +
+      this.stateIds.byteLength +
+      this.words.byteLength +
+      2 * this.stateKeyChars
+    );
+  }
+
+  /**
+   * Adds (set, state) and answers true, or answers false when it was already there.
+   * Throws MemoFullError when adding would pass the bound.
+   */
+  add(set: LinearizedSet, stateKey: string): boolean {
+    let stateId = this.stateIdOf.get(stateKey);
+    if (stateId === undefined) {
+      stateId = this.stateIdOf.size;
+      this.stateIdOf.set(stateKey, stateId);
+      this.stateKeyChars += stateKey.length;
+      this.budget.usedBytes += 2 * stateKey.length;
+    }
+    const hash = (set.hash ^ Math.imul(stateId + 1, 0x9e3779b1)) >>> 0;
+    const mask = this.slots.length - 1;
+    let slot = hash & mask;
+    for (;;) {
+      const stored = this.slots[slot];
+      if (stored === 0) break;
+      const entry = stored - 1;
+      if (this.hashes[entry] === hash && this.stateIds[entry] === stateId && this.sameSet(entry, set)) {
+        return false;
+      }
+      slot = (slot + 1) & mask;
+    }
+    // Growing doubles every array: refuse before allocating past the bound.
+    const full = this.count >= this.hashes.length;
+    const arrays = this.bytes - 2 * this.stateKeyChars;
+    if (this.budget.usedBytes + (full ? arrays : 0) > this.budget.bytesMax) {
+      throw new MemoFullError(
+        `the search memos hold ${this.budget.usedBytes} bytes (this one ${this.count} entries); the bound is ${this.budget.bytesMax} bytes`,
+      );
+    }
+    if (full) {
+      this.budget.usedBytes += arrays;
+      this.grow();
+    }
+    const entry = this.count++;
+    this.hashes[entry] = hash;
+    this.stateIds[entry] = stateId;
+    this.words.set(set.words, entry * this.wordsPerSet);
+    // The table may have grown: find the empty slot again.
+    const newMask = this.slots.length - 1;
+    slot = hash & newMask;
+    while (this.slots[slot] !== 0) slot = (slot + 1) & newMask;
+    this.slots[slot] = entry + 1;
+    return true;
+  }
+
+  private sameSet(entry: number, set: LinearizedSet): boolean {
+    const base = entry * this.wordsPerSet;
+    for (let i = 0; i < this.wordsPerSet; i++) if (this.words[base + i] !== set.words[i]) return false;
+    return true;
+  }
+
+  /** Doubles entries and slots, and re-places every entry by its stored hash. */
+  private grow(): void {
+    const capacity = this.hashes.length * 2;
+    const hashes = new Uint32Array(capacity);
+    hashes.set(this.hashes);
+    const stateIds = new Int32Array(capacity);
+    stateIds.set(this.stateIds);
+    const words = new Uint32Array(capacity * this.wordsPerSet);
+    words.set(this.words);
+    this.hashes = hashes;
+    this.stateIds = stateIds;
+    this.words = words;
+    this.slots = new Int32Array(capacity * 2);
+    const mask = this.slots.length - 1;
+    for (let entry = 0; entry < this.count; entry++) {
+      let slot = this.hashes[entry] & mask;
+      while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
+      this.slots[slot] = entry + 1;
+    }
+  }
+}
