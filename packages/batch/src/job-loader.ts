@@ -15,6 +15,7 @@ export const SHIPPED_JOBS = [
   'join-sort-merge',
   'join-broadcast',
   'join-partitioned',
+  'aggregate',
 ] as const;
 
 /** The file of a job: a shipped job's name, or a path to an ES module. */
