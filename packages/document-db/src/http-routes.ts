@@ -248,13 +248,14 @@ export function registerDocumentRoutes(app: ServiceApp, engine: DocumentDatabase
     {
       schema: {
         tags: ['indexes'],
-        summary: 'Create an index: {key: {field: 1|-1, ...}, name?, unique?, sparse?}',
+        summary: 'Create an index: {key: {field: 1|-1, ...}, name?, unique?, sparse?, expireAfterSeconds?}',
         params: Params,
         body: Type.Object({
           key: AnyDoc,
           name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
           unique: Type.Optional(Type.Boolean()),
           sparse: Type.Optional(Type.Boolean()),
+          expireAfterSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 2_147_483_647 })),
         }),
       },
     },
@@ -263,6 +264,31 @@ export function registerDocumentRoutes(app: ServiceApp, engine: DocumentDatabase
       const created = await engine.createIndex(db, coll, request.body);
       const indexes = engine.indexList(engine.collection(db, coll));
       return reply.status(created ? 201 : 200).send({ created, indexes });
+    },
+  );
+
+  app.post(
+    '/db/:db/:coll/collmod',
+    {
+      schema: {
+        tags: ['collections'],
+        summary:
+          "collMod: a validator ({$jsonSchema: ...}), validationLevel off|strict|moderate, validationAction error|warn, or a TTL index's {index: {name, expireAfterSeconds}}; creates the collection when missing",
+        params: Params,
+        body: Type.Object({
+          validator: Type.Optional(AnyDoc),
+          validationLevel: Type.Optional(Type.String({ maxLength: 16 })),
+          validationAction: Type.Optional(Type.String({ maxLength: 16 })),
+          index: Type.Optional(AnyDoc),
+        }),
+      },
+    },
+    async (request) => {
+      const { db, coll } = names(request.params);
+      const body = fromJson(request.body) as Doc;
+      await engine.createCollection(db, coll);
+      const answer = await engine.modifyCollection(db, coll, body);
+      return toJson({ ...answer, options: engine.validationOptions(engine.collection(db, coll)!) });
     },
   );
 

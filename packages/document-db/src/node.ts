@@ -20,6 +20,13 @@ export const DOCDB_FLAGS = {
     min: 100,
     max: 86_400_000,
   },
+  'ttl-monitor-ms': {
+    type: 'number',
+    description: 'how often TTL indexes are swept for expired documents (MongoDB: every 60 s)',
+    default: 60_000,
+    min: 10,
+    max: 86_400_000,
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 export type DocDbConfig = Config<typeof DOCDB_FLAGS>;
@@ -44,18 +51,38 @@ export async function startDocumentDb(config: DocDbConfig): Promise<DocumentDbNo
   });
   const engine = await DocumentDatabase.open(store, () => performance.now());
   const wire = new WireServer(engine, { cursorTimeoutMs: config.extra['cursor-timeout-ms'] });
+  let ttlMonitor: NodeJS.Timeout | undefined;
   const service = await createService({
     name: 'document-db',
     description:
       "Chapter 2: a document database with MongoDB's query language, indexes, a planner and wire protocol",
     config,
     onClose: async () => {
+      clearInterval(ttlMonitor);
       await wire.close();
       await engine.close();
       await store.close();
     },
   });
+  engine.onValidationWarning = (ns, id) =>
+    service.log.warn({ ns, id: String(id) }, 'Document would fail validation (validationAction warn)');
   registerDocumentRoutes(service.app, engine);
+  // The TTL monitor: one pass at a time, on the wall clock (a TTL is about dates in documents).
+  let sweeping = false;
+  ttlMonitor = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    engine
+      .expireDocuments(Date.now())
+      .then((deleted) => {
+        if (deleted > 0) service.log.info({ deleted }, 'TTL monitor deleted expired documents');
+      })
+      .catch((error: Error) => service.log.warn({ err: error.message }, 'TTL monitor pass failed'))
+      .finally(() => {
+        sweeping = false;
+      });
+  }, config.extra['ttl-monitor-ms']);
+  ttlMonitor.unref();
   const httpUrl = await service.listen();
   const mongoPort = await wire.listen(config.extra['mongo-port'], config.host);
   service.log.info(

@@ -155,6 +155,22 @@ export const DocErrors = {
     mongoCode: 72,
     codeName: 'InvalidOptions',
   },
+  documentValidationFailure: {
+    code: 'DDIA_ERR_DOCDB_DOCUMENT_VALIDATION',
+    status: 400,
+    title: 'Document failed validation',
+    retriable: false,
+    mongoCode: 121,
+    codeName: 'DocumentValidationFailure',
+  },
+  cannotCreateIndex: {
+    code: 'DDIA_ERR_DOCDB_CANNOT_CREATE_INDEX',
+    status: 400,
+    title: 'Cannot create index',
+    retriable: false,
+    mongoCode: 67,
+    codeName: 'CannotCreateIndex',
+  },
 } as const satisfies Record<string, DocErrorSpec>;
 
 /** Every error the engine raises for a user's mistake: a problem for HTTP, a MongoDB error for the wire. */

@@ -2,7 +2,9 @@
 // function, then run against every candidate document (by a collection scan, or after an
 // index scan as the FETCH stage's filter). DDIA ch. 2, "Query Languages for Data": a
 // declarative query says what to find, and leaves the how (scan or index) to the planner.
+
 import { DocErrors, fail } from './errors.js';
+import { compileJsonSchema } from './json-schema.js';
 import { type Leaf, lookupLeaves, splitPath } from './path.js';
 import {
   bsonTag,
@@ -53,6 +55,10 @@ function compileTopLevel(op: string, operand: unknown): Matcher {
     }
     case '$comment':
       return () => true;
+    case '$jsonSchema': {
+      const check = compileJsonSchema(operand);
+      return (doc) => check(doc);
+    }
     default:
       return fail(DocErrors.badValue, `unknown top level operator: ${op}`);
   }
@@ -184,7 +190,7 @@ function comparison(op: string, target: unknown): LeafTest {
   return (leaves, details) => forEachCandidate(leaves, test, details);
 }
 
-const TYPE_ALIASES: Record<string, number> = {
+export const TYPE_ALIASES: Record<string, number> = {
   double: 1,
   string: 2,
   object: 3,
@@ -381,6 +387,10 @@ function compileOperator(op: string, operand: unknown, options: unknown): LeafTe
     }
     case '$comment':
       return () => true;
+    case '$jsonSchema': {
+      const check = compileJsonSchema(operand);
+      return (doc) => check(doc);
+    }
     default:
       return fail(DocErrors.badValue, `unknown operator: ${op}`);
   }

@@ -15,7 +15,15 @@ import { candidatePlans, hintedPlan, type IndexInfo, type Plan } from '../core/p
 import { compileProjection } from '../core/projection.js';
 import { parseSort, sortDocs } from '../core/sort.js';
 import { applyUpdate, upsertSeed, validateUpdate } from '../core/update.js';
-import { cloneValue, type Doc, isDoc, isRegExp, nestingDepth, valuesEqual } from '../core/values.js';
+import {
+  cloneValue,
+  type Doc,
+  isDoc,
+  isRegExp,
+  nestingDepth,
+  numberOf,
+  valuesEqual,
+} from '../core/values.js';
 import {
   CATALOG_RANGE,
   COUNTER_KEY,
@@ -38,14 +46,35 @@ const NAME_MAX_CHARS = 120;
 
 export interface IndexMeta extends IndexInfo {
   id: number;
+  /** A TTL index: documents whose indexed date is this many seconds old are deleted. */
+  expireAfterSeconds?: number;
 }
+
+export const VALIDATION_LEVELS = ['off', 'strict', 'moderate'] as const;
+export const VALIDATION_ACTIONS = ['error', 'warn'] as const;
+export type ValidationLevel = (typeof VALIDATION_LEVELS)[number];
+export type ValidationAction = (typeof VALIDATION_ACTIONS)[number];
 
 export interface CollectionMeta {
   id: number;
   db: string;
   name: string;
   indexes: IndexMeta[];
+  /** The validator (a query filter, often {$jsonSchema: ...}) as canonical Extended JSON. */
+  validator?: string;
+  validationLevel?: ValidationLevel;
+  validationAction?: ValidationAction;
 }
+
+/** The options of `create` and `collMod` that change how writes are validated. */
+export interface ValidationOptions {
+  validator?: unknown;
+  validationLevel?: unknown;
+  validationAction?: unknown;
+}
+
+/** MongoDB's largest expireAfterSeconds (a 32-bit signed int). */
+const EXPIRE_AFTER_SECONDS_MAX = 2_147_483_647;
 
 export interface FindOptions {
   filter?: Doc;
@@ -98,6 +127,10 @@ export type MonotonicMs = () => number;
 
 export class DocumentDatabase {
   private readonly catalog = new Map<string, CollectionMeta>();
+  /** Compiled validators by their Extended JSON text. */
+  private readonly validators = new Map<string, (doc: Doc) => boolean>();
+  /** Told about a document accepted despite its validator (validationAction 'warn'). */
+  onValidationWarning: (ns: string, id: unknown) => void = () => {};
   private nextId = 1;
   private writing: Promise<unknown> = Promise.resolve();
 
@@ -189,11 +222,13 @@ export class DocumentDatabase {
     return meta;
   }
 
-  async createCollection(db: string, name: string): Promise<boolean> {
+  async createCollection(db: string, name: string, options: ValidationOptions = {}): Promise<boolean> {
+    const validation = this.parseValidation(options);
     return this.exclusive(async () => {
       if (this.collection(db, name)) return false;
       const ops: Op[] = [];
-      const meta = this.ensureCollection(db, name, ops);
+      const meta = { ...this.ensureCollection(db, name, ops), ...validation };
+      ops.push(this.catalogOp(meta));
       await this.commit(ops);
       this.catalog.set(`${db}.${name}`, meta);
       return true;
@@ -218,6 +253,126 @@ export class DocumentDatabase {
     for (const meta of this.collections(db)) await this.dropCollection(db, meta.name);
   }
 
+  // ---- schema-on-write: validators ---------------------------------------------------------
+
+  /** Checks `create`/`collMod` validation options; the fields to store in the catalog. */
+  private parseValidation(options: ValidationOptions): Partial<CollectionMeta> {
+    const out: Partial<CollectionMeta> = {};
+    if (options.validator !== undefined) {
+      if (!isDoc(options.validator)) fail(DocErrors.typeMismatch, "'validator' must be a document");
+      compileFilter(options.validator); // refuses a bad validator now, not at the first insert
+      out.validator =
+        Object.keys(options.validator).length === 0
+          ? undefined
+          : BSON.EJSON.stringify(options.validator, { relaxed: false });
+    }
+    if (options.validationLevel !== undefined) {
+      if (!(VALIDATION_LEVELS as readonly unknown[]).includes(options.validationLevel))
+        fail(DocErrors.badValue, `validationLevel must be one of ${VALIDATION_LEVELS.join(', ')}`);
+      out.validationLevel = options.validationLevel as ValidationLevel;
+    }
+    if (options.validationAction !== undefined) {
+      if (!(VALIDATION_ACTIONS as readonly unknown[]).includes(options.validationAction))
+        fail(DocErrors.badValue, `validationAction must be one of ${VALIDATION_ACTIONS.join(', ')}`);
+      out.validationAction = options.validationAction as ValidationAction;
+    }
+    return out;
+  }
+
+  /** The collection's validation options as `listCollections` shows them. */
+  validationOptions(meta: CollectionMeta): Doc {
+    if (meta.validator === undefined) return {};
+    return {
+      validator: BSON.EJSON.parse(meta.validator, { relaxed: false }) as Doc,
+      validationLevel: meta.validationLevel ?? 'strict',
+      validationAction: meta.validationAction ?? 'error',
+    };
+  }
+
+  /**
+   * Schema-on-write: a document going from `before` (undefined for an insert) to `after` must
+   * satisfy the collection's validator. Level 'moderate' leaves alone updates of documents that
+   * did not satisfy it already (data from before the validator); action 'warn' accepts and reports.
+   */
+  private validate(meta: CollectionMeta, before: Doc | undefined, after: Doc): void {
+    if (meta.validator === undefined || meta.validationLevel === 'off') return;
+    let check = this.validators.get(meta.validator);
+    if (!check) {
+      check = compileFilter(BSON.EJSON.parse(meta.validator, { relaxed: false }));
+      this.validators.set(meta.validator, check);
+    }
+    if (check(after)) return;
+    if (meta.validationLevel === 'moderate' && before !== undefined && !check(before)) return;
+    if (meta.validationAction === 'warn') {
+      this.onValidationWarning(`${meta.db}.${meta.name}`, after['_id']);
+      return;
+    }
+    fail(DocErrors.documentValidationFailure, 'Document failed validation', {
+      errInfo: { failingDocumentId: BSON.EJSON.serialize(after['_id']) },
+    });
+  }
+
+  /**
+   * `collMod`: changes a collection's validation options, or a TTL index's expireAfterSeconds.
+   * Returns what MongoDB's collMod answers besides ok.
+   */
+  async modifyCollection(
+    db: string,
+    coll: string,
+    options: ValidationOptions & { index?: unknown },
+  ): Promise<Doc> {
+    const validation = this.parseValidation(options);
+    return this.exclusive(async () => {
+      const existing = this.collection(db, coll);
+      if (!existing) fail(DocErrors.namespaceNotFound, `ns does not exist: ${db}.${coll}`);
+      const meta: CollectionMeta = { ...structuredClone(existing), ...validation };
+      if ('validator' in validation && validation.validator === undefined) delete meta.validator;
+      const answer: Doc = {};
+      if (options.index !== undefined) {
+        const spec = options.index;
+        if (!isDoc(spec)) fail(DocErrors.typeMismatch, "'index' must be a document");
+        const index = meta.indexes.find((i) =>
+          typeof spec['name'] === 'string'
+            ? i.name === spec['name']
+            : JSON.stringify(Object.fromEntries(i.key)) === JSON.stringify(spec['keyPattern']),
+        );
+        if (!index) fail(DocErrors.noSuchIndex, 'cannot find index for collMod');
+        if (spec['expireAfterSeconds'] !== undefined) {
+          if (index.expireAfterSeconds === undefined)
+            fail(DocErrors.invalidOptions, 'no expireAfterSeconds field to update');
+          answer['expireAfterSeconds_old'] = index.expireAfterSeconds;
+          index.expireAfterSeconds = checkExpireAfterSeconds(spec['expireAfterSeconds']);
+          answer['expireAfterSeconds_new'] = index.expireAfterSeconds;
+        }
+      }
+      await this.commit([this.catalogOp(meta)]);
+      this.catalog.set(`${db}.${coll}`, meta);
+      return answer;
+    });
+  }
+
+  // ---- TTL ------------------------------------------------------------------------------------
+
+  /**
+   * The TTL monitor's pass: in every collection with a TTL index, deletes the documents whose
+   * indexed field holds a date (or an array holding one) at least expireAfterSeconds before
+   * `nowMs` (wall-clock milliseconds). Documents without a date there never expire. The delete
+   * goes through the planner, so it walks the TTL index from the oldest date. Returns how many
+   * documents went.
+   */
+  async expireDocuments(nowMs: number): Promise<number> {
+    let deleted = 0;
+    for (const meta of [...this.catalog.values()]) {
+      for (const index of meta.indexes) {
+        if (index.expireAfterSeconds === undefined) continue;
+        const cutoff = new Date(nowMs - index.expireAfterSeconds * 1000);
+        const filter = { [index.key[0]![0]]: { $lte: cutoff } };
+        deleted += (await this.delete(meta.db, meta.name, filter, 0)).deleted;
+      }
+    }
+    return deleted;
+  }
+
   indexList(meta: CollectionMeta | undefined): Doc[] {
     const out: Doc[] = [{ v: 2, key: { _id: 1 }, name: ID_INDEX }];
     for (const index of meta?.indexes ?? []) {
@@ -227,6 +382,7 @@ export class DocumentDatabase {
         name: index.name,
         ...(index.unique ? { unique: true } : {}),
         ...(index.sparse ? { sparse: true } : {}),
+        ...(index.expireAfterSeconds !== undefined ? { expireAfterSeconds: index.expireAfterSeconds } : {}),
       });
     }
     return out;
@@ -236,9 +392,18 @@ export class DocumentDatabase {
   async createIndex(
     db: string,
     coll: string,
-    spec: { key: unknown; name?: unknown; unique?: unknown; sparse?: unknown },
+    spec: { key: unknown; name?: unknown; unique?: unknown; sparse?: unknown; expireAfterSeconds?: unknown },
   ): Promise<boolean> {
     const key = parseKeyPattern(spec.key);
+    const expireAfterSeconds =
+      spec.expireAfterSeconds === undefined ? undefined : checkExpireAfterSeconds(spec.expireAfterSeconds);
+    if (expireAfterSeconds !== undefined && key.length !== 1)
+      fail(
+        DocErrors.cannotCreateIndex,
+        'TTL indexes are single-field indexes, compound indexes do not support TTL',
+      );
+    if (expireAfterSeconds !== undefined && key[0]![0] === '_id')
+      fail(DocErrors.invalidOptions, "The field 'expireAfterSeconds' is not valid for an _id index");
     const name = spec.name === undefined ? key.map(([p, d]) => `${p}_${d}`).join('_') : spec.name;
     if (typeof name !== 'string' || name === '')
       fail(DocErrors.badValue, 'index name must be a non-empty string');
@@ -250,14 +415,28 @@ export class DocumentDatabase {
       const meta = structuredClone(this.ensureCollection(db, coll, ops));
       const sameKey = meta.indexes.find((i) => JSON.stringify(i.key) === JSON.stringify(key));
       const sameName = meta.indexes.find((i) => i.name === name);
-      if (sameKey && sameKey.name === name && sameKey.unique === unique && sameKey.sparse === sparse)
+      if (
+        sameKey &&
+        sameKey.name === name &&
+        sameKey.unique === unique &&
+        sameKey.sparse === sparse &&
+        sameKey.expireAfterSeconds === expireAfterSeconds
+      )
         return false;
       if (sameKey || sameName)
         fail(
           DocErrors.indexOptionsConflict,
           `An index with the ${sameName ? `name ${name}` : 'same key pattern'} already exists with different options`,
         );
-      const index: IndexMeta = { id: this.allocateId(ops), name, key, unique, sparse, multikey: false };
+      const index: IndexMeta = {
+        id: this.allocateId(ops),
+        name,
+        key,
+        unique,
+        sparse,
+        multikey: false,
+        ...(expireAfterSeconds !== undefined ? { expireAfterSeconds } : {}),
+      };
       // Build: one entry per key of every document, checking uniqueness in memory.
       const prefix = indexPrefix(meta.id, index.id);
       const seen = new Map<string, unknown>();
@@ -417,6 +596,7 @@ export class DocumentDatabase {
         const ops: Op[] = [];
         try {
           const doc = prepareForInsert(docs[i]);
+          this.validate(meta, undefined, doc);
           const idHex = toHex(encodeValue(doc['_id']));
           if (pendingIds.has(idHex) || (await this.store.get(docKey(meta.id, doc['_id']))))
             throw duplicateIdError(meta, doc, i);
@@ -473,6 +653,7 @@ export class DocumentDatabase {
           after ??= result.doc;
           if (!result.modified) continue;
           checkStorable(result.doc);
+          this.validate(meta, doc, result.doc);
           await this.writeDoc(meta, doc, result.doc);
           modified++;
         }
@@ -490,6 +671,7 @@ export class DocumentDatabase {
         : applyUpdate(seed, spec.u, { inserting: true }).doc;
       if (doc['_id'] === undefined) doc = { _id: seed['_id'] ?? spec.u['_id'] ?? newId(), ...doc };
       doc = prepareForInsert(doc);
+      this.validate(meta, undefined, doc);
       if (await this.store.get(docKey(meta.id, doc['_id']))) throw duplicateIdError(meta, doc, 0);
       await this.writeDoc(meta, undefined, doc);
       return { matched: 0, modified: 0, upsertedId: doc['_id'], after: doc };
@@ -757,6 +939,17 @@ function duplicateError(meta: CollectionMeta, index: IndexSpec, doc: Doc, at: nu
 
 function duplicateIdError(meta: CollectionMeta, doc: Doc, at: number): Error {
   return duplicateError(meta, { name: ID_INDEX, key: [['_id', 1]], unique: true, sparse: false }, doc, at);
+}
+
+function checkExpireAfterSeconds(value: unknown): number {
+  const n = numberOf(value);
+  if (n === undefined) fail(DocErrors.typeMismatch, 'TTL index expireAfterSeconds must be a number');
+  if (!Number.isInteger(n) || n < 0 || n > EXPIRE_AFTER_SECONDS_MAX)
+    fail(
+      DocErrors.invalidOptions,
+      `TTL index 'expireAfterSeconds' option must be within an acceptable range [0, ${EXPIRE_AFTER_SECONDS_MAX}]; found ${String(value)}`,
+    );
+  return n;
 }
 
 /** E11000: MongoDB's message, code 11000, keyPattern and keyValue, as drivers expect them. */

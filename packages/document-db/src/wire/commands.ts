@@ -275,7 +275,7 @@ const handlers: Record<string, Handler> = {
       .map((m) => ({
         name: m.name,
         type: 'collection',
-        options: {},
+        options: context.engine.validationOptions(m),
         info: { readOnly: false },
         idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
       }));
@@ -288,12 +288,31 @@ const handlers: Record<string, Handler> = {
   },
   create: async (command, db, context) => {
     const coll = collectionOf(command, 'create');
-    if (!(await context.engine.createCollection(db, coll)))
+    const options = {
+      validator: command['validator'],
+      validationLevel: command['validationLevel'],
+      validationAction: command['validationAction'],
+    };
+    if (!(await context.engine.createCollection(db, coll, options)))
       throw new DocDbError(
         { ...DocErrors.badValue, mongoCode: 48, codeName: 'NamespaceExists' },
         `Collection ${db}.${coll} already exists.`,
       );
     return { ok: 1 };
+  },
+  collmod: async (command, db, context) => {
+    const coll = collectionOf(command, 'collMod');
+    const known = new Set(['collMod', 'validator', 'validationLevel', 'validationAction', 'index']);
+    for (const field of Object.keys(command))
+      if (!known.has(field) && !field.startsWith('$') && field !== 'lsid')
+        fail(DocErrors.invalidOptions, `unknown collMod option: ${field}`);
+    const answer = await context.engine.modifyCollection(db, coll, {
+      validator: command['validator'],
+      validationLevel: command['validationLevel'],
+      validationAction: command['validationAction'],
+      index: command['index'],
+    });
+    return { ...answer, ok: 1 };
   },
   drop: async (command, db, context) => {
     const coll = collectionOf(command, 'drop');
