@@ -138,7 +138,9 @@ export async function runCheckCommand(argv: string[], io: CheckCommandIo): Promi
     } catch (error) {
       sawError = true;
       if (error instanceof HistoryParseError) {
-        io.stderr.write(`${file}:${error.line}: ${error.message}\n`);
+        io.stderr.write(
+          `${file}:${error.line}${error.column === undefined ? '' : `:${error.column}`}: ${error.reason}\n`,
+        );
       } else {
         io.stderr.write(`${file}: cannot read: ${(error as Error).message}\n`);
       }

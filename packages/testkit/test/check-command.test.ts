@@ -84,11 +84,13 @@ describe('ddia check linearizable', () => {
     );
     const r = await run('linearizable', '--model', 'cas-register', '--format', 'jepsen-log', bad);
     expect(r.code).toBe(CHECK_EXIT.error);
-    expect(r.err).toContain(`${bad}:2: line 2: expected ']'`);
+    expect(r.err).toContain(
+      `${bad}:2:38: expected ']' to close the collection opened at line 2, column 34, found end of input`,
+    );
     const orphan = scratchFile('orphan.jsonl', '{"process":0,"type":"ok","f":"read","value":1,"timeMs":0}\n');
     const r2 = await run('linearizable', '--model', 'cas-register', '--format', 'json', orphan);
     expect(r2.code).toBe(2);
-    expect(r2.err).toContain(`${orphan}:1: line 1: expected an invoke by process 0`);
+    expect(r2.err).toContain(`${orphan}:1: expected an invoke by process 0`);
   });
 
   it('exit 2 on a missing file, but still checks the others', async () => {

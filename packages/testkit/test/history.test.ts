@@ -100,7 +100,11 @@ describe('parseJepsenLog', () => {
   it('names the line and what was expected', () => {
     const e1 = parseError(() => parseJepsenLog('x\nINFO  jepsen.util - 3\t:bogus\t:read\tnil\n'));
     expect(e1.line).toBe(2);
-    expect(e1.expected).toContain(':invoke|:ok|:fail|:info');
+    expect(e1.column).toBe(23);
+    expect(e1.expected).toContain(':invoke, :ok, :fail or :info');
+    expect(e1.message).toBe(
+      'line 2, column 23: expected the type :invoke, :ok, :fail or :info after the process number, found ":bogus"',
+    );
     const e2 = parseError(() =>
       parseJepsenLog(
         'INFO  jepsen.util - 3\t:invoke\t:read\tnil\nINFO  jepsen.util - 3\t:invoke\t:read\tnil\n',

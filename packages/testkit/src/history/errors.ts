@@ -1,14 +1,21 @@
 // Named errors for bad histories: bad input is reported, never asserted.
 
-/** A history file that cannot be read: carries the 1-based line and what was expected there. */
+/**
+ * A history file that cannot be read: carries the 1-based line (and column, when the parser knows
+ * it) and what was expected there. `reason` is the message without the position.
+ */
 export class HistoryParseError extends Error {
   override name = 'HistoryParseError';
+  readonly reason: string;
   constructor(
     readonly line: number,
     readonly expected: string,
     readonly found?: string,
+    readonly column?: number,
   ) {
-    super(`line ${line}: expected ${expected}${found === undefined ? '' : `, found ${found}`}`);
+    const reason = `expected ${expected}${found === undefined ? '' : `, found ${found}`}`;
+    super(`line ${line}${column === undefined ? '' : `, column ${column}`}: ${reason}`);
+    this.reason = reason;
   }
 }
 

@@ -15,46 +15,70 @@ export function parseJepsenEdn(text: string): HistoryEvent[] {
   const reader = new EdnReader(text);
   const events: HistoryEvent[] = [];
   const lineOfEvent: number[] = [];
-  const addEvent = (value: EdnValue, line: number): void => {
-    const event = toEvent(value, line, events.length);
+  const addEvent = (value: EdnValue, line: number, column: number): void => {
+    const event = toEvent(value, line, column, events.length);
     if (event === undefined) return; // the nemesis and other non-client processes
     events.push(event);
     lineOfEvent.push(line);
   };
   if (reader.atEnd()) throw new HistoryParseError(1, 'at least one {:process .., :type .., :f ..} map');
   // A history written as one vector holds the maps inside it.
-  if (text.trimStart().startsWith('[')) {
-    const line = reader.currentLine;
-    const all = reader.read();
-    if (!Array.isArray(all)) throw new HistoryParseError(line, 'a vector of maps');
-    // Lines inside one vector are not tracked per element; report the vector's first line.
-    for (const value of all) addEvent(value, line);
-  } else {
+  if (!reader.readVectorElements(addEvent)) {
     while (!reader.atEnd()) {
       const line = reader.currentLine;
-      addEvent(reader.read(), line);
+      const column = reader.currentColumn;
+      addEvent(reader.read(), line, column);
     }
+  } else if (!reader.atEnd()) {
+    throw new HistoryParseError(
+      reader.currentLine,
+      'end of input after the history vector',
+      'more input',
+      reader.currentColumn,
+    );
   }
   if (events.length === 0) throw new HistoryParseError(1, 'at least one client operation map');
   checkPairing(events, lineOfEvent);
   return events;
 }
 
-function toEvent(value: EdnValue, line: number, position: number): HistoryEvent | undefined {
+/**
+ * One map of a Jepsen history as an event. Jepsen's fields: :process (an integer, or :nemesis),
+ * :type, :f, :value (absent on some :info completions), :key (Porcupine's kv data), :time in
+ * nanoseconds, :index (its position; unused: the order of the file is the order of events).
+ */
+export function toEvent(
+  value: EdnValue,
+  line: number,
+  column: number,
+  position: number,
+): HistoryEvent | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new HistoryParseError(line, 'a map such as {:process 0, :type :invoke, :f :read, :value nil}');
+    throw new HistoryParseError(
+      line,
+      'a map such as {:process 0, :type :invoke, :f :read, :value nil}',
+      shortForm(value),
+      column,
+    );
   }
   const process = value.process;
   if (typeof process === 'string' && process.startsWith(':')) return undefined; // :nemesis
   if (typeof process !== 'number' || !Number.isInteger(process)) {
-    throw new HistoryParseError(line, 'an integer :process', JSON.stringify(process));
+    throw new HistoryParseError(line, 'an integer :process', shortForm(process), column);
   }
   const type = typeof value.type === 'string' ? value.type.slice(1) : undefined;
   if (type === undefined || !EVENT_TYPES.includes(type as EventType)) {
-    throw new HistoryParseError(line, ':type to be :invoke, :ok, :fail or :info', JSON.stringify(value.type));
+    throw new HistoryParseError(
+      line,
+      ':type to be :invoke, :ok, :fail or :info',
+      shortForm(value.type),
+      column,
+    );
   }
   const f = value.f;
-  if (typeof f !== 'string' || f.length === 0) throw new HistoryParseError(line, 'an :f such as :read');
+  if (typeof f !== 'string' || f.length === 0) {
+    throw new HistoryParseError(line, 'an :f such as :read', shortForm(f), column);
+  }
   const event: HistoryEvent = {
     process,
     type: type as EventType,
@@ -65,9 +89,15 @@ function toEvent(value: EdnValue, line: number, position: number): HistoryEvent 
   if (value.key !== undefined) {
     const key = value.key;
     if (typeof key !== 'string' && typeof key !== 'number') {
-      throw new HistoryParseError(line, 'a string or integer :key', JSON.stringify(key));
+      throw new HistoryParseError(line, 'a string or integer :key', shortForm(key), column);
     }
     event.key = String(key);
   }
   return event;
+}
+
+function shortForm(value: EdnValue | undefined): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
