@@ -1,0 +1,215 @@
+// Alerting rules in Prometheus's rule-file format, and the alert state machine:
+//   groups:
+//     - name: lab
+//       interval: 5s                      # optional, defaults to the evaluation interval
+//       rules:
+//         - alert: TargetDown
+//           expr: up == 0
+//           for: 15s
+//           labels: { severity: page }
+//           annotations: { summary: "{{ $labels.instance }} is down" }
+// Each evaluation runs `expr`; every output series is an alert instance keyed by its labels
+// plus the rule's. New instances are pending; after `for` they fire; an instance missing from
+// an evaluation is resolved (and forgotten 15 minutes later, as Prometheus keeps it).
+import { ConfigFileError } from './errors.js';
+import {
+  LABEL_NAME_RE,
+  type Labels,
+  labelsKey,
+  labelsToRecord,
+  METRIC_NAME,
+  normalizeLabels,
+} from './labels.js';
+import type { Expr } from './promql/ast.js';
+import { parseDurationMs } from './promql/lexer.js';
+import { parsePromql } from './promql/parser.js';
+import type { Sample } from './promql/values.js';
+import { formatValue } from './special-values.js';
+
+export const RESOLVED_RETENTION_MS = 15 * 60 * 1000;
+
+export interface AlertRuleSpec {
+  group: string;
+  name: string;
+  exprText: string;
+  expr: Expr;
+  forMs: number;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  intervalMs: number;
+}
+
+export type AlertState = 'pending' | 'firing' | 'inactive';
+
+export interface AlertInstance {
+  labels: Labels;
+  annotations: Record<string, string>;
+  state: AlertState;
+  activeAtMs: number;
+  firedAtMs: number | null;
+  resolvedAtMs: number | null;
+  value: number;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function stringMap(v: unknown, where: string, checkNames: boolean): Record<string, string> {
+  if (v === undefined) return {};
+  if (!isRecord(v)) throw new ConfigFileError(`${where} must be a mapping`);
+  const out: Record<string, string> = {};
+  for (const [k, value] of Object.entries(v)) {
+    if (checkNames && !LABEL_NAME_RE.test(k))
+      throw new ConfigFileError(`${where}: '${k}' is not a valid label name`);
+    if (typeof value !== 'string' && typeof value !== 'number')
+      throw new ConfigFileError(`${where}.${k} must be a string`);
+    out[k] = String(value);
+  }
+  return out;
+}
+
+/** Validates a parsed rule file (YAML parsed outside the core). */
+export function parseRuleFile(doc: unknown, defaultIntervalMs: number): AlertRuleSpec[] {
+  if (doc === null || doc === undefined) return [];
+  if (!isRecord(doc) || !Array.isArray(doc.groups))
+    throw new ConfigFileError('a rule file is a mapping with groups: [...]');
+  const out: AlertRuleSpec[] = [];
+  doc.groups.forEach((g, i) => {
+    const where = `groups[${i}]`;
+    if (!isRecord(g) || typeof g.name !== 'string' || g.name === '')
+      throw new ConfigFileError(`${where}.name must be a non-empty string`);
+    const group = g.name;
+    let intervalMs = defaultIntervalMs;
+    if (g.interval !== undefined) {
+      const ms = typeof g.interval === 'string' ? parseDurationMs(g.interval) : null;
+      if (ms === null || ms <= 0)
+        throw new ConfigFileError(`${where}.interval: '${String(g.interval)}' is not a duration`);
+      intervalMs = ms;
+    }
+    if (!Array.isArray(g.rules)) throw new ConfigFileError(`${where}.rules must be a list`);
+    g.rules.forEach((r, j) => {
+      const w = `${where}.rules[${j}]`;
+      if (!isRecord(r)) throw new ConfigFileError(`${w} must be a mapping`);
+      if (r.record !== undefined)
+        throw new ConfigFileError(`${w}: recording rules are not supported, only alert:`);
+      if (typeof r.alert !== 'string' || !LABEL_NAME_RE.test(r.alert))
+        throw new ConfigFileError(`${w}.alert must be a valid alert name`);
+      if (typeof r.expr !== 'string' && typeof r.expr !== 'number')
+        throw new ConfigFileError(`${w}.expr must be PromQL`);
+      const exprText = String(r.expr);
+      let expr: Expr;
+      try {
+        expr = parsePromql(exprText);
+      } catch (err) {
+        throw new ConfigFileError(`${w}.expr: ${(err as Error).message}`);
+      }
+      let forMs = 0;
+      if (r.for !== undefined) {
+        const ms = typeof r.for === 'string' ? parseDurationMs(r.for) : null;
+        if (ms === null) throw new ConfigFileError(`${w}.for: '${String(r.for)}' is not a duration`);
+        forMs = ms;
+      }
+      out.push({
+        group,
+        name: r.alert,
+        exprText,
+        expr,
+        forMs,
+        labels: stringMap(r.labels, `${w}.labels`, true),
+        annotations: stringMap(r.annotations, `${w}.annotations`, false),
+        intervalMs,
+      });
+    });
+  });
+  return out;
+}
+
+/** Expands {{ $labels.x }} and {{ $value }} in an annotation (the common part of Go templates). */
+export function expandTemplate(text: string, labels: Record<string, string>, value: number): string {
+  return text.replace(/\{\{\s*(\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)|\$value)\s*\}\}/g, (_m, _all, name) =>
+    name === undefined ? formatValue(value) : (labels[name] ?? ''),
+  );
+}
+
+/** One alerting rule's instances across evaluations. */
+export class AlertingRule {
+  private readonly active = new Map<string, AlertInstance>();
+  lastEvaluationMs: number | null = null;
+  lastError = '';
+
+  constructor(readonly spec: AlertRuleSpec) {}
+
+  /** Feeds one evaluation's output at `nowMs`; returns the instances that changed state. */
+  update(samples: readonly Sample[], nowMs: number): AlertInstance[] {
+    this.lastEvaluationMs = nowMs;
+    this.lastError = '';
+    const changed: AlertInstance[] = [];
+    const seen = new Set<string>();
+    for (const s of samples) {
+      const labels = normalizeLabels([
+        ...s.labels.filter(([n]) => n !== METRIC_NAME && !(n in this.spec.labels)),
+        ...Object.entries(this.spec.labels),
+        ['alertname', this.spec.name],
+      ]);
+      const key = labelsKey(labels);
+      seen.add(key);
+      const record = labelsToRecord(labels);
+      const annotations: Record<string, string> = {};
+      for (const [k, v] of Object.entries(this.spec.annotations))
+        annotations[k] = expandTemplate(v, record, s.value);
+      let alert = this.active.get(key);
+      if (!alert || alert.state === 'inactive') {
+        alert = {
+          labels,
+          annotations,
+          state: 'pending',
+          activeAtMs: nowMs,
+          firedAtMs: null,
+          resolvedAtMs: null,
+          value: s.value,
+        };
+        this.active.set(key, alert);
+        changed.push(alert);
+      }
+      alert.value = s.value;
+      alert.annotations = annotations;
+      if (alert.state === 'pending' && nowMs - alert.activeAtMs >= this.spec.forMs) {
+        alert.state = 'firing';
+        alert.firedAtMs = nowMs;
+        changed.push(alert);
+      }
+    }
+    for (const [key, alert] of this.active) {
+      if (seen.has(key)) continue;
+      if (alert.state === 'pending') {
+        this.active.delete(key);
+      } else if (alert.state === 'firing') {
+        alert.state = 'inactive';
+        alert.resolvedAtMs = nowMs;
+        changed.push(alert);
+      } else if (alert.resolvedAtMs !== null && nowMs - alert.resolvedAtMs > RESOLVED_RETENTION_MS) {
+        this.active.delete(key);
+      }
+    }
+    return changed;
+  }
+
+  /** Pending and firing instances (what /api/v1/alerts lists). */
+  alerts(): AlertInstance[] {
+    return [...this.active.values()].filter((a) => a.state !== 'inactive');
+  }
+
+  /** Every instance, including resolved ones still remembered. */
+  instances(): AlertInstance[] {
+    return [...this.active.values()];
+  }
+
+  /** The rule's state as Prometheus's /api/v1/rules reports it. */
+  state(): AlertState {
+    const all = this.alerts();
+    if (all.some((a) => a.state === 'firing')) return 'firing';
+    if (all.length > 0) return 'pending';
+    return 'inactive';
+  }
+}

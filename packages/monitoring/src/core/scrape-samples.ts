@@ -1,0 +1,64 @@
+// Turning one scrape of one target into samples, as Prometheus's scrape loop does: target
+// labels are attached (a clash renames the exporter's label to exported_<name>), the synthetic
+// series `up`, `scrape_duration_seconds` and `scrape_samples_scraped` are added, and every
+// series the previous scrape had but this one lacks gets a staleness marker, so that queries
+// stop returning it at once instead of for the 5-minute lookback.
+import type { Exposition } from './exposition.js';
+import { type Labels, labelsKey, METRIC_NAME, normalizeLabels } from './labels.js';
+import { STALE_NAN } from './special-values.js';
+
+export interface ScrapedSample {
+  labels: Labels;
+  t: number;
+  value: number;
+}
+
+export interface ScrapeOutcome {
+  samples: ScrapedSample[];
+  /** Keys of the series this scrape produced: pass to the next scrape of the target. */
+  seen: Map<string, Labels>;
+}
+
+export function targetLabels(labels: Labels, target: Record<string, string>): Labels {
+  const out = new Map<string, string>();
+  for (const [n, v] of labels) out.set(n, v);
+  for (const [n, v] of Object.entries(target)) {
+    const exported = out.get(n);
+    if (exported !== undefined && n !== METRIC_NAME) out.set(`exported_${n}`, exported);
+    out.set(n, v);
+  }
+  return normalizeLabels(out);
+}
+
+export function scrapeSamples(
+  exposition: Exposition | null,
+  target: Record<string, string>,
+  scrapeTimeMs: number,
+  durationS: number,
+  previous: ReadonlyMap<string, Labels>,
+): ScrapeOutcome {
+  const samples: ScrapedSample[] = [];
+  const seen = new Map<string, Labels>();
+  for (const s of exposition?.samples ?? []) {
+    const labels = targetLabels(s.labels, target);
+    const key = labelsKey(labels);
+    seen.set(key, labels);
+    samples.push({ labels, t: s.timestampMs ?? scrapeTimeMs, value: s.value });
+  }
+  for (const [key, labels] of previous) {
+    if (!seen.has(key)) samples.push({ labels, t: scrapeTimeMs, value: STALE_NAN });
+  }
+  const synthetic: [string, number][] = [
+    ['up', exposition ? 1 : 0],
+    ['scrape_duration_seconds', durationS],
+    ['scrape_samples_scraped', exposition?.samples.length ?? 0],
+  ];
+  for (const [name, value] of synthetic) {
+    samples.push({
+      labels: normalizeLabels([...Object.entries(target), [METRIC_NAME, name]]),
+      t: scrapeTimeMs,
+      value,
+    });
+  }
+  return { samples, seen };
+}

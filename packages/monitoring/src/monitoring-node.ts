@@ -1,0 +1,272 @@
+// The monitoring service: scrape loop -> TSDB (disk with --data-dir, else memory) -> PromQL on
+// Prometheus's HTTP API, alert rules evaluated on a schedule, φ accrual failure detection over
+// the scrapes, and a dashboard at /. main.ts starts one from flags; tests start it in-process.
+import { readFile } from 'node:fs/promises';
+import {
+  type Config,
+  createService,
+  type FlagSpec,
+  type Service,
+  SystemClock,
+  sendProblem,
+  type TimerClock,
+} from '@ddia/common';
+import { Gauge } from 'prom-client';
+import { parse as parseYaml } from 'yaml';
+import { errorBody } from './core/api-format.js';
+import { ConfigFileError } from './core/errors.js';
+import { normalizeLabels } from './core/labels.js';
+import { PromqlEngine } from './core/promql/engine.js';
+import { parseDurationMs } from './core/promql/lexer.js';
+import { AlertingRule, parseRuleFile } from './core/rules.js';
+import { parseScrapeConfig, type ScrapeTarget } from './core/scrape-config.js';
+import { FailureWatch } from './failure-watch.js';
+import { registerApiRoutes } from './http/api.js';
+import { registerDashboard } from './http/dashboard.js';
+import { Scraper } from './scrape/scraper.js';
+import { DiskTsdb, RETENTION_DEFAULT_MS } from './storage/disk-tsdb.js';
+import { MemoryStorage, type TsdbStorage } from './storage/memory-storage.js';
+
+export const MONITORING_FLAGS = {
+  targets: {
+    type: 'string',
+    description: 'Prometheus-style scrape config (YAML: scrape_configs with static_configs)',
+  },
+  rules: { type: 'string', description: 'Prometheus rule file with alerting rules' },
+  'scrape-interval': {
+    type: 'string',
+    description: 'default scrape and rule evaluation interval (e.g. 5s)',
+    default: '5s',
+  },
+  retention: { type: 'string', description: 'keep blocks this long (e.g. 15d)', default: '15d' },
+  'wal-sync-ms': {
+    type: 'number',
+    description: 'fdatasync the WAL this often (a crash loses at most this much)',
+    default: 1000,
+    min: 0,
+    max: 60_000,
+  },
+  'phi-threshold': {
+    type: 'number',
+    description: 'suspect a target when its φ exceeds this',
+    default: 8,
+    min: 0.1,
+    max: 1000,
+  },
+} as const satisfies Record<string, FlagSpec>;
+
+export type MonitoringConfig = Config<typeof MONITORING_FLAGS>;
+
+export interface Monitoring {
+  service: Service;
+  storage: TsdbStorage;
+  scraper: Scraper;
+  engine: PromqlEngine;
+  rules: AlertingRule[];
+  watch: FailureWatch;
+  url: string;
+  /** Re-reads --targets and --rules (also on SIGHUP in main.ts). */
+  reload(): Promise<void>;
+  /** One evaluation of every rule at the clock's now (the schedule calls it too). */
+  evaluateRules(): void;
+  close(): Promise<void>;
+}
+
+function durationFlag(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const ms = parseDurationMs(text);
+  if (ms === null || ms <= 0) throw new ConfigFileError(`--${flag}: '${text}' is not a duration like 5s`);
+  return ms;
+}
+
+async function readYaml(path: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigFileError(`cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return parseYaml(text);
+  } catch (err) {
+    throw new ConfigFileError(`${what} ${path} is not YAML: ${(err as Error).message}`);
+  }
+}
+
+export async function loadTargets(path: string | undefined, intervalMs: number): Promise<ScrapeTarget[]> {
+  return path === undefined ? [] : parseScrapeConfig(await readYaml(path, 'targets file'), intervalMs);
+}
+
+export async function startMonitoring(
+  config: MonitoringConfig,
+  clock: TimerClock = new SystemClock(),
+): Promise<Monitoring> {
+  const intervalMs = durationFlag('scrape-interval', config.extra['scrape-interval'], 5000);
+  const retentionMs = durationFlag('retention', config.extra.retention, RETENTION_DEFAULT_MS);
+  const initialTargets = await loadTargets(config.extra.targets, intervalMs);
+  const initialRules = config.extra.rules
+    ? parseRuleFile(await readYaml(config.extra.rules, 'rule file'), intervalMs)
+    : [];
+
+  const storage: TsdbStorage = config.dataDir
+    ? await DiskTsdb.open({
+        dataDir: config.dataDir,
+        retentionMs,
+        walFsync: config.extra['wal-sync-ms'] === 0 ? 'always' : 'interval',
+        walSyncMs: Math.max(1, config.extra['wal-sync-ms']),
+      })
+    : new MemoryStorage();
+  const engine = new PromqlEngine(storage.db);
+  const watch = new FailureWatch({ phiThreshold: config.extra['phi-threshold'] });
+  let rules = initialRules.map((r) => new AlertingRule(r));
+  const timers: { cancel(): void }[] = [];
+  let closed = false;
+
+  const service = await createService({
+    name: 'monitoring',
+    description:
+      'Chapter 8: scraping, a Gorilla-compressed TSDB, PromQL on the Prometheus API, alerts, φ accrual',
+    config,
+    errorFormatter: (error, reply) => {
+      if (reply.request.url.startsWith('/api/v1/')) {
+        return reply.status(error.status).type('application/json').send(errorBody(error));
+      }
+      return sendProblem(reply, error);
+    },
+    onClose: async () => {
+      closed = true;
+      for (const t of timers) t.cancel();
+      await scraper.stop();
+      await storage.sync();
+      await storage.close();
+    },
+  });
+  const scraper = new Scraper(storage, clock, service.log);
+  scraper.onScrape = (state) => {
+    if (state.health === 'up') watch.heartbeat(state.target, clock.nowMs());
+  };
+
+  const phiGauge = new Gauge({
+    name: 'monitoring_target_phi',
+    help: 'φ accrual suspicion of each scrape target (scrapes are the heartbeats)',
+    labelNames: ['job', 'instance'] as const,
+    registers: [service.registry],
+    collect() {
+      this.reset();
+      for (const v of watch.view(clock.nowMs())) this.set({ job: v.job, instance: v.instance }, v.phi);
+    },
+  });
+  void phiGauge;
+  new Gauge({
+    name: 'monitoring_tsdb_bytes_per_sample',
+    help: 'Compressed chunk bytes per stored sample (Gorilla reports 1.37)',
+    registers: [service.registry],
+    collect() {
+      const s = storage.db.stats();
+      this.set(s.samples === 0 ? 0 : s.chunkBytes / s.samples);
+    },
+  });
+  new Gauge({
+    name: 'monitoring_tsdb_series',
+    help: 'Series in the TSDB index',
+    registers: [service.registry],
+    collect() {
+      this.set(storage.db.stats().series);
+    },
+  });
+  new Gauge({
+    name: 'monitoring_tsdb_samples',
+    help: 'Samples held in the head and the blocks',
+    registers: [service.registry],
+    collect() {
+      this.set(storage.db.stats().samples);
+    },
+  });
+
+  const evaluateRules = (): void => {
+    const now = Math.round(clock.wallMs());
+    const alertSamples = [];
+    for (const rule of rules) {
+      try {
+        const result = engine.instant(rule.spec.expr, now);
+        const samples =
+          result.resultType === 'vector'
+            ? result.samples
+            : result.resultType === 'scalar'
+              ? [{ labels: [], value: result.value, t: now }]
+              : [];
+        rule.update(samples, now);
+      } catch (err) {
+        rule.lastError = (err as Error).message;
+      }
+      // Prometheus writes ALERTS{alertname, alertstate, ...} = 1 for every pending/firing alert.
+      for (const a of rule.alerts()) {
+        alertSamples.push({
+          labels: normalizeLabels([...a.labels, ['__name__', 'ALERTS'], ['alertstate', a.state]]),
+          t: now,
+          value: 1,
+        });
+      }
+    }
+    if (alertSamples.length > 0) void storage.ingest(alertSamples).catch(() => {});
+  };
+
+  const every = (ms: number, fn: () => Promise<void> | void): void => {
+    const run = (): void => {
+      if (closed) return;
+      Promise.resolve()
+        .then(fn)
+        .catch((err) => service.log.error({ err }, 'periodic task failed'))
+        .finally(() => {
+          if (!closed) timers.push(clock.setTimeout(run, ms));
+        });
+    };
+    timers.push(clock.setTimeout(run, ms));
+  };
+  every(intervalMs, evaluateRules);
+  every(Math.min(intervalMs, 1000), async () => {
+    await storage.ingest(watch.samples(clock.nowMs(), Math.round(clock.wallMs())));
+  });
+  every(60_000, async () => {
+    await storage.compact(Math.round(clock.wallMs()));
+  });
+
+  const reload = async (): Promise<void> => {
+    const targets = await loadTargets(config.extra.targets, intervalMs);
+    if (config.extra.rules) {
+      rules = parseRuleFile(await readYaml(config.extra.rules, 'rule file'), intervalMs).map(
+        (r) => new AlertingRule(r),
+      );
+    }
+    watch.setTargets(targets);
+    await scraper.setTargets(targets);
+  };
+
+  registerApiRoutes(service.app, {
+    storage,
+    engine,
+    scraper,
+    rules: () => rules,
+    watch,
+    clock,
+  });
+  registerDashboard(service.app);
+
+  watch.setTargets(initialTargets);
+  await scraper.setTargets(initialTargets);
+  const url = await service.listen();
+  return {
+    service,
+    storage,
+    scraper,
+    engine,
+    get rules() {
+      return rules;
+    },
+    watch,
+    url,
+    reload,
+    evaluateRules,
+    close: () => service.close(),
+  };
+}

@@ -1,0 +1,81 @@
+// A synthetic exporter with known series: every scrape increments `synthetic_requests_total`
+// by 10 per code, sets `synthetic_temperature` to a known sequence and observes a histogram.
+// `stop()` closes the port (the target goes down); `only` restricts the families exported.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Exporter {
+  address: string;
+  scrapes: number;
+  /** Drops a series from the next scrapes (it should go stale). */
+  hideGauge: boolean;
+  stop(): Promise<void>;
+}
+
+export async function startExporter(port = 0): Promise<Exporter> {
+  const state = { scrapes: 0, hideGauge: false };
+  const server: Server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
+    state.scrapes++;
+    const n = state.scrapes;
+    const lines = [
+      '# HELP synthetic_requests_total Requests served.',
+      '# TYPE synthetic_requests_total counter',
+      `synthetic_requests_total{code="200"} ${n * 10}`,
+      `synthetic_requests_total{code="500"} ${n}`,
+      '# HELP synthetic_latency_seconds Request latency.',
+      '# TYPE synthetic_latency_seconds histogram',
+      `synthetic_latency_seconds_bucket{le="0.1"} ${n * 5}`,
+      `synthetic_latency_seconds_bucket{le="0.5"} ${n * 9}`,
+      `synthetic_latency_seconds_bucket{le="+Inf"} ${n * 10}`,
+      `synthetic_latency_seconds_sum ${n * 2}`,
+      `synthetic_latency_seconds_count ${n * 10}`,
+    ];
+    if (!state.hideGauge) {
+      lines.push(
+        '# TYPE synthetic_temperature gauge',
+        `synthetic_temperature{room="lab \\"A\\""} ${20 + (n % 5)}`,
+      );
+    }
+    res.setHeader('content-type', 'text/plain; version=0.0.4');
+    res.end(`${lines.join('\n')}\n`);
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const { port: bound } = server.address() as AddressInfo;
+  return {
+    address: `127.0.0.1:${bound}`,
+    get scrapes() {
+      return state.scrapes;
+    },
+    get hideGauge() {
+      return state.hideGauge;
+    },
+    set hideGauge(v: boolean) {
+      state.hideGauge = v;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A static scrape config for the given targets. */
+export function scrapeConfigYaml(job: string, addresses: readonly string[], interval: string): string {
+  return [
+    'global:',
+    `  scrape_interval: ${interval}`,
+    'scrape_configs:',
+    `  - job_name: ${job}`,
+    '    static_configs:',
+    `      - targets: [${addresses.map((a) => `'${a}'`).join(', ')}]`,
+    '        labels:',
+    '          lab: test',
+    '',
+  ].join('\n');
+}
