@@ -1,0 +1,255 @@
+// Differential test against real Prometheus (Debian's `prometheus` and `promtool`, 2.42 here):
+// one seeded hour of lab series is backfilled into Prometheus with `promtool tsdb
+// create-blocks-from openmetrics` and ingested into ours; every query of the corpus
+// (test/differential/corpus.ts) then goes to both HTTP APIs and the answers must agree.
+// Skips, saying why, when prometheus or promtool is not installed (apt-get install prometheus).
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '@ddia/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MONITORING_FLAGS, type Monitoring, startMonitoring } from '../src/monitoring-node.js';
+import {
+  ABSOLUTE_TOLERANCE,
+  INSTANT_QUERIES,
+  RANGE_QUERIES,
+  RELATIVE_TOLERANCE,
+} from './differential/corpus.js';
+import { labData, toOpenMetrics } from './support/lab-data.js';
+
+function which(cmd: string): string | null {
+  try {
+    return execFileSync('which', [cmd], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+const PROMETHEUS = which('prometheus');
+const PROMTOOL = which('promtool');
+const SKIP_REASON =
+  PROMETHEUS && PROMTOOL ? '' : 'prometheus/promtool not installed (Debian: apt-get install prometheus)';
+if (SKIP_REASON) console.warn(`prometheus differential test skipped: ${SKIP_REASON}`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Element {
+  metric: Record<string, string>;
+  value?: [number, string];
+  values?: [number, string][];
+}
+
+function close(a: string, b: string): boolean {
+  if (a === b) return true;
+  const x = Number(a);
+  const y = Number(b);
+  if (Number.isNaN(x) && Number.isNaN(y)) return true;
+  return Math.abs(x - y) <= ABSOLUTE_TOLERANCE + RELATIVE_TOLERANCE * Math.max(Math.abs(x), Math.abs(y));
+}
+
+/** Differences between two /api/v1/query(_range) data objects, as readable strings. */
+function compare(
+  ours: { resultType: string; result: unknown },
+  theirs: { resultType: string; result: unknown },
+): string[] {
+  if (ours.resultType !== theirs.resultType) return [`resultType ${ours.resultType} != ${theirs.resultType}`];
+  if (ours.resultType === 'scalar' || ours.resultType === 'string') {
+    const [ta, va] = ours.result as [number, string];
+    const [tb, vb] = theirs.result as [number, string];
+    return ta === tb && close(va, vb)
+      ? []
+      : [`${JSON.stringify(ours.result)} != ${JSON.stringify(theirs.result)}`];
+  }
+  const key = (e: Element) => JSON.stringify(Object.entries(e.metric).sort());
+  const a = new Map((ours.result as Element[]).map((e) => [key(e), e]));
+  const b = new Map((theirs.result as Element[]).map((e) => [key(e), e]));
+  const diffs: string[] = [];
+  for (const k of b.keys()) if (!a.has(k)) diffs.push(`missing in ours: ${k}`);
+  for (const k of a.keys()) if (!b.has(k)) diffs.push(`extra in ours: ${k}`);
+  for (const [k, ea] of a) {
+    const eb = b.get(k);
+    if (!eb) continue;
+    const pa = ea.values ?? [ea.value!];
+    const pb = eb.values ?? [eb.value!];
+    if (pa.length !== pb.length) {
+      diffs.push(`${k}: ${pa.length} points != ${pb.length}`);
+      continue;
+    }
+    pa.forEach((p, i) => {
+      const q = pb[i]!;
+      if (Math.abs(p[0] - q[0]) > 1e-6 || !close(p[1], q[1]))
+        diffs.push(`${k}[${i}]: ${JSON.stringify(p)} != ${JSON.stringify(q)}`);
+    });
+  }
+  return diffs;
+}
+
+describe.skipIf(SKIP_REASON !== '')('differential: ours vs Prometheus on the same hour of data', () => {
+  let dir: string;
+  let prometheus: ChildProcess | undefined;
+  let promUrl: string;
+  let mon: Monitoring;
+  // One hour ending a few minutes ago, on a whole minute (the blocks must be inside retention).
+  const endMs = Math.floor(Date.now() / 60_000) * 60_000 - 5 * 60_000;
+  const startMs = endMs - 60 * 60_000;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'monitoring-diff-'));
+    const series = labData(42, startMs, endMs - startMs);
+    await writeFile(join(dir, 'data.om'), toOpenMetrics(series));
+    execFileSync(
+      PROMTOOL!,
+      ['tsdb', 'create-blocks-from', 'openmetrics', join(dir, 'data.om'), join(dir, 'prom')],
+      {
+        stdio: 'pipe',
+      },
+    );
+    await writeFile(join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 15s\nscrape_configs: []\n');
+    const port = await freePort();
+    promUrl = `http://127.0.0.1:${port}`;
+    prometheus = spawn(
+      PROMETHEUS!,
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'prom')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--storage.tsdb.retention.time=15d',
+        '--log.level=warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    prometheus.stderr?.on('data', (d) => {
+      stderr += String(d);
+    });
+
+    mon = await startMonitoring(
+      parseConfig(['--log-level', 'silent', '--scrape-interval', '15s'], {}, MONITORING_FLAGS),
+    );
+    for (const s of series) {
+      await mon.storage.ingest(s.timestamps.map((t, i) => ({ labels: s.labels, t, value: s.values[i]! })));
+    }
+
+    const deadline = Date.now() + 40_000;
+    for (;;) {
+      const ready = await fetch(`${promUrl}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ready) break;
+      if (Date.now() > deadline || prometheus.exitCode !== null)
+        throw new Error(`prometheus did not start: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    prometheus?.kill('SIGTERM');
+    await mon?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const query = async (base: string, path: string, params: Record<string, string>) => {
+    const res = await fetch(`${base}${path}?${new URLSearchParams(params)}`);
+    return (await res.json()) as {
+      status: string;
+      data: { resultType: string; result: unknown };
+      error?: string;
+    };
+  };
+
+  it('agrees on every instant query of the corpus at several times', async () => {
+    const failures: string[] = [];
+    let compared = 0;
+    let nonEmpty = 0;
+    for (const minute of [7, 31, 59, 62]) {
+      const time = String((startMs + minute * 60_000 + 1234) / 1000);
+      for (const q of INSTANT_QUERIES) {
+        const [ours, theirs] = await Promise.all([
+          query(mon.url, '/api/v1/query', { query: q, time }),
+          query(promUrl, '/api/v1/query', { query: q, time }),
+        ]);
+        expect(theirs.status, `prometheus on ${q}: ${theirs.error}`).toBe('success');
+        if (ours.status !== 'success') {
+          failures.push(`${q} @${time}: ours failed: ${ours.error}`);
+          continue;
+        }
+        const diffs = compare(ours.data, theirs.data);
+        if (diffs.length > 0) failures.push(`${q} @${time}: ${diffs.slice(0, 3).join('; ')}`);
+        compared++;
+        if (
+          !Array.isArray(theirs.data.result) ||
+          theirs.data.result.length === 0 ||
+          typeof theirs.data.result[0] !== 'object'
+        )
+          nonEmpty += theirs.data.resultType === 'scalar' ? 1 : 0;
+        else nonEmpty++;
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(compared).toBe(INSTANT_QUERIES.length * 4);
+    // The data really is there: all but a few answers (e.g. `> 20` when it is cold) have series.
+    expect(nonEmpty).toBeGreaterThan(compared * 0.8);
+  });
+
+  it('agrees on every range query of the corpus over the hour', async () => {
+    const failures: string[] = [];
+    const params = { start: String(startMs / 1000), end: String(endMs / 1000 + 120), step: '37' };
+    for (const q of RANGE_QUERIES) {
+      const [ours, theirs] = await Promise.all([
+        query(mon.url, '/api/v1/query_range', { query: q, ...params }),
+        query(promUrl, '/api/v1/query_range', { query: q, ...params }),
+      ]);
+      expect(theirs.status, `prometheus on ${q}: ${theirs.error}`).toBe('success');
+      if (ours.status !== 'success') {
+        failures.push(`${q}: ours failed: ${ours.error}`);
+        continue;
+      }
+      const diffs = compare(ours.data, theirs.data);
+      if (diffs.length > 0) failures.push(`${q}: ${diffs.slice(0, 3).join('; ')}`);
+      const points = (theirs.data.result as Element[]).reduce((n, e) => n + (e.values?.length ?? 0), 0);
+      expect(points, q).toBeGreaterThan(50);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('agrees on series, labels and label values', async () => {
+    const range = { start: String(startMs / 1000), end: String(endMs / 1000) };
+    for (const [path, params] of [
+      ['/api/v1/series', { 'match[]': 'lab_requests_total{job="api"}', ...range }],
+      ['/api/v1/labels', {}],
+      ['/api/v1/label/instance/values', {}],
+      ['/api/v1/label/__name__/values', {}],
+      ['/api/v1/label/le/values', { 'match[]': '{job="db"}', ...range }],
+    ] as const) {
+      const [ours, theirs] = await Promise.all([query(mon.url, path, params), query(promUrl, path, params)]);
+      const norm = (d: unknown) =>
+        Array.isArray(d)
+          ? d.map((x) => JSON.stringify(typeof x === 'object' ? Object.entries(x).sort() : x)).sort()
+          : d;
+      expect(norm(ours.data), path).toEqual(norm(theirs.data));
+    }
+  });
+
+  it('rejects the same bad queries with the same errorType', async () => {
+    for (const q of ['sum(lab_temperature', 'rate(lab_temperature)', 'lab_temperature[5m] + 1', '{}']) {
+      const [ours, theirs] = await Promise.all([
+        fetch(`${mon.url}/api/v1/query?${new URLSearchParams({ query: q })}`),
+        fetch(`${promUrl}/api/v1/query?${new URLSearchParams({ query: q })}`),
+      ]);
+      const [a, b] = (await Promise.all([ours.json(), theirs.json()])) as { errorType: string }[];
+      expect([q, ours.status, a!.errorType]).toEqual([q, theirs.status, b!.errorType]);
+    }
+  });
+});
