@@ -91,7 +91,9 @@ export function labData(seed: number, startMs: number, durationMs: number, stepM
             if (le === '+Inf' || x <= Number(le)) counts[b]!++;
           });
         }
-        LE_BOUNDS.forEach((_, b) => bucketValues[b]!.push(counts[b]!));
+        LE_BOUNDS.forEach((_, b) => {
+          bucketValues[b]!.push(counts[b]!);
+        });
       }
       LE_BOUNDS.forEach((le, b) => {
         out.push({
