@@ -32,6 +32,83 @@ export async function runPipeline(input: Doc[], pipeline: unknown, env: Pipeline
   return docs;
 }
 
+/** A value's members for matching: an array's elements, or the value itself (missing = null). */
+function members(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [value ?? null];
+}
+
+/** Most documents one $graphLookup may collect for one input document (a bound on memory). */
+export const GRAPH_LOOKUP_DOCS_MAX = 100_000;
+
+/**
+ * $graphLookup: a breadth-first search over another collection, the document model's answer to
+ * DDIA ch. 2's graph queries (Figure 2-5's "who was born in the US and lives in Europe" needs
+ * a walk of unknown length along `within` edges, like SQL's WITH RECURSIVE). From the values
+ * of `startWith`, find documents whose `connectToField` equals one of them; their
+ * `connectFromField` values are the next frontier; repeat until nothing new (each document
+ * once, so cycles end) or `maxDepth`.
+ */
+async function graphLookup(spec: unknown, docs: Doc[], env: PipelineEnv): Promise<Doc[]> {
+  if (!isDoc(spec)) fail(DocErrors.failedToParse, '$graphLookup needs a document');
+  const { from, startWith, connectFromField, connectToField, as, maxDepth, depthField } = spec;
+  for (const [name, value] of Object.entries({ from, connectFromField, connectToField, as }))
+    if (typeof value !== 'string' || value === '')
+      fail(DocErrors.failedToParse, `$graphLookup needs '${name}' as a string`);
+  if (startWith === undefined) fail(DocErrors.failedToParse, "$graphLookup needs 'startWith'");
+  const depthMax = maxDepth === undefined ? Number.POSITIVE_INFINITY : numberOf(maxDepth);
+  if (depthMax === undefined || depthMax < 0 || (Number.isFinite(depthMax) && !Number.isInteger(depthMax)))
+    fail(DocErrors.badValue, "$graphLookup's maxDepth must be a non-negative integer");
+  if (depthField !== undefined && typeof depthField !== 'string')
+    fail(DocErrors.failedToParse, "$graphLookup's depthField must be a string");
+  const restrict =
+    spec['restrictSearchWithMatch'] === undefined
+      ? () => true
+      : compileFilter(spec['restrictSearchWithMatch']);
+  const foreign = (await env.collection(from as string)).filter((f) => restrict(f));
+  const toParts = splitPath(connectToField as string);
+  const fromParts = splitPath(connectFromField as string);
+  // connectToField's values -> the documents holding them, built once for the whole stage.
+  const byValue = new Map<string, number[]>();
+  foreign.forEach((f, i) => {
+    for (const leaf of lookupLeaves(f, toParts))
+      for (const v of members(leaf.value)) {
+        const hex = toHex(encodeValue(v));
+        const list = byValue.get(hex);
+        if (list) list.push(i);
+        else byValue.set(hex, [i]);
+      }
+  });
+  return docs.map((d) => {
+    const found = new Map<number, number>(); // foreign index -> depth
+    let frontier = members(evaluate(startWith, d));
+    for (let depth = 0; depth <= depthMax && frontier.length > 0; depth++) {
+      const next: unknown[] = [];
+      const seenValues = new Set<string>();
+      for (const value of frontier) {
+        const hex = toHex(encodeValue(value));
+        if (seenValues.has(hex)) continue;
+        seenValues.add(hex);
+        for (const i of byValue.get(hex) ?? []) {
+          if (found.has(i)) continue;
+          found.set(i, depth);
+          if (found.size > GRAPH_LOOKUP_DOCS_MAX)
+            fail(DocErrors.badValue, `$graphLookup found more than ${GRAPH_LOOKUP_DOCS_MAX} documents`);
+          for (const leaf of lookupLeaves(foreign[i]!, fromParts)) next.push(...members(leaf.value));
+        }
+      }
+      frontier = next;
+    }
+    const out = cloneValue(d);
+    const matches = [...found].map(([i, depth]) => {
+      const m = cloneValue(foreign[i]!);
+      if (typeof depthField === 'string') setPath(m, depthField, depth);
+      return m;
+    });
+    setPath(out, as as string, matches);
+    return out;
+  });
+}
+
 function setPath(doc: Doc, path: string, value: unknown): void {
   const parts = splitPath(path);
   let at: Doc = doc;
@@ -119,6 +196,8 @@ async function runStage(name: string, spec: unknown, docs: Doc[], env: PipelineE
         return out;
       });
     }
+    case '$graphLookup':
+      return graphLookup(spec, docs, env);
     case '$facet': {
       if (!isDoc(spec)) fail(DocErrors.badValue, '$facet needs a document');
       const out: Doc = {};
