@@ -1,0 +1,124 @@
+// The receiving half of a partition move: copy the owner's snapshot, then pull its changes
+// until caught up; with `until` (the sequence number the sealed owner stopped at), pull until
+// exactly there. A receiver that lost its place (the owner restarted, the change log was
+// trimmed) copies the snapshot again.
+import { DdiaError, type HttpClient } from '@ddia/common';
+import type { ConfigMachine } from '../controller/config-machine.js';
+import type { PartitionInfo } from '../core/index.js';
+import { PartErrors } from '../errors.js';
+import type { Change, PartitionStore, SnapshotItem } from './partition-store.js';
+
+/** Catch-up rounds before the first pull returns even if writes keep coming: the final
+ *  catch-up after the seal is what guarantees completeness. */
+export const CATCHUP_ROUNDS_MAX = 20;
+/** Snapshot copies one pull may start (a second one after a lost change log). */
+const SNAPSHOT_ATTEMPTS_MAX = 3;
+/** How long a pull waits for this node to apply the epoch the mover saw. */
+export const EPOCH_WAIT_MS = 5_000;
+
+interface Place {
+  from: string;
+  generation: string;
+  seq: number;
+}
+
+export interface PullResult {
+  seq: number;
+  keysCopied: number;
+  bytesCopied: number;
+}
+
+export class Receiver {
+  private readonly places = new Map<number, Place>();
+
+  constructor(
+    private readonly store: PartitionStore,
+    private readonly client: HttpClient,
+    private readonly machine: ConfigMachine,
+    private readonly selfId: string,
+  ) {}
+
+  async pull(
+    partitionId: number,
+    from: string,
+    epoch: number,
+    until: number | undefined,
+  ): Promise<PullResult> {
+    const config = await this.machine.waitEpoch(epoch, EPOCH_WAIT_MS).catch(() => {
+      throw new DdiaError(PartErrors.notReady, `this node has not applied epoch ${epoch} yet`);
+    });
+    const partition = config.partitions.find((p) => p.id === partitionId);
+    if (!partition) throw new DdiaError(PartErrors.unknownPartition, `no partition ${partitionId}`);
+    if (partition.target !== this.selfId) {
+      throw new DdiaError(
+        PartErrors.configRefused,
+        `partition ${partitionId} is not headed to ${this.selfId}`,
+      );
+    }
+    return this.store.withLock(partitionId, () => this.copy(partition, from, until));
+  }
+
+  private async copy(partition: PartitionInfo, from: string, until: number | undefined): Promise<PullResult> {
+    const result: PullResult = { seq: 0, keysCopied: 0, bytesCopied: 0 };
+    let place = this.places.get(partition.id);
+    if (place?.from !== from) place = undefined;
+    for (let attempt = 0; ; attempt++) {
+      if (!place) {
+        if (attempt >= SNAPSHOT_ATTEMPTS_MAX)
+          throw new DdiaError(PartErrors.ownerUnreachable, 'the owner keeps losing its change log');
+        const response = await this.client.request(`${from}/internal/partitions/${partition.id}/snapshot`, {
+          retry: false,
+        });
+        if (response.status !== 200) throw remoteError(response.status, response.text());
+        const snapshot = response.json<{ generation: string; seq: number; items: SnapshotItem[] }>();
+        await this.store.importSnapshot(partition, snapshot.seq, snapshot.items);
+        result.keysCopied += snapshot.items.length;
+        result.bytesCopied += response.body.length;
+        place = { from, generation: snapshot.generation, seq: snapshot.seq };
+        this.places.set(partition.id, place);
+      }
+      const lost = await this.catchUp(partition.id, place, until, result);
+      if (!lost) break;
+      this.places.delete(partition.id);
+      place = undefined;
+    }
+    result.seq = place.seq;
+    return result;
+  }
+
+  /** Pulls changes; true when the owner's log no longer covers our place. */
+  private async catchUp(
+    partitionId: number,
+    place: Place,
+    until: number | undefined,
+    result: PullResult,
+  ): Promise<boolean> {
+    for (let round = 0; ; round++) {
+      const url = `${place.from}/internal/partitions/${partitionId}/changes?generation=${place.generation}&after=${place.seq}`;
+      const response = await this.client.request(url, { retry: false });
+      if (response.status === 410) return true;
+      if (response.status !== 200) throw remoteError(response.status, response.text());
+      const { seq, changes } = response.json<{ seq: number; changes: Change[] }>();
+      await this.store.applyChanges(partitionId, changes);
+      if (changes.length > 0) place.seq = (changes[changes.length - 1] as Change).seq;
+      result.keysCopied += changes.length;
+      result.bytesCopied += response.body.length;
+      if (until !== undefined) {
+        if (place.seq >= until) return false;
+        if (seq >= until && changes.length === 0) {
+          throw new DdiaError(PartErrors.ownerUnreachable, `the owner's log ends before ${until}`);
+        }
+        continue;
+      }
+      if (changes.length === 0 || round + 1 >= CATCHUP_ROUNDS_MAX) return false;
+    }
+  }
+
+  forget(partitionId: number): void {
+    this.places.delete(partitionId);
+  }
+}
+
+function remoteError(status: number, body: string): DdiaError {
+  return new DdiaError(PartErrors.ownerUnreachable, `the owner answered ${status}: ${body.slice(0, 200)}`);
+}

@@ -1,0 +1,53 @@
+// Reading the parts of a client request: the key (with its size limit) and the conditional
+// headers (RFC 9110 §13.1: If-Match "<version>" = compare-and-set, If-None-Match: * = create).
+import { DdiaError } from '@ddia/common';
+import type { Condition } from '../data/partition-store.js';
+import { PartErrors } from '../errors.js';
+
+export const KEY_BYTES_MAX_DEFAULT = 1024;
+export const VALUE_BYTES_MAX_DEFAULT = 1024 * 1024;
+
+export function parseKey(raw: string | undefined, keyBytesMax: number, what = 'key'): string {
+  if (raw === undefined || raw.length === 0) throw new DdiaError(PartErrors.badKey, `the ${what} is empty`);
+  const bytes = Buffer.byteLength(raw, 'utf8');
+  if (bytes > keyBytesMax) {
+    throw new DdiaError(
+      PartErrors.keyTooLarge,
+      `the ${what} is ${bytes} bytes; the limit is ${keyBytesMax}`,
+      {
+        keyBytesMax,
+      },
+    );
+  }
+  return raw;
+}
+
+export function parseCondition(
+  headers: Record<string, string | string[] | undefined>,
+  isPut: boolean,
+): Condition {
+  const ifMatch = headers['if-match'];
+  const ifNoneMatch = headers['if-none-match'];
+  if (Array.isArray(ifMatch) || Array.isArray(ifNoneMatch)) {
+    throw new DdiaError(PartErrors.badCondition, 'a conditional header is given twice');
+  }
+  if (ifMatch !== undefined && ifNoneMatch !== undefined) {
+    throw new DdiaError(PartErrors.badCondition, 'send either If-Match or If-None-Match, not both');
+  }
+  if (ifNoneMatch !== undefined) {
+    if (!isPut || ifNoneMatch.trim() !== '*') {
+      throw new DdiaError(PartErrors.badCondition, 'only If-None-Match: * on PUT (create only) is supported');
+    }
+    return { kind: 'absent' };
+  }
+  if (ifMatch !== undefined) {
+    const match = /^\s*"?(\d{1,15})"?\s*$/.exec(ifMatch);
+    if (!match)
+      throw new DdiaError(
+        PartErrors.badCondition,
+        `If-Match takes a version such as "12", got ${JSON.stringify(ifMatch)}`,
+      );
+    return { kind: 'version', version: Number(match[1]) };
+  }
+  return { kind: 'none' };
+}

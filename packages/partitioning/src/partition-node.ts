@@ -1,0 +1,128 @@
+// One data node's view of the partitioned store: which partition a key is in, whether this node
+// serves it now, local reads and writes on it, and where to send the request otherwise. The
+// configuration it consults is its own copy of the controller's state (config-machine.ts):
+// a node serves a partition only while the epoch it has applied says it owns it and it is not
+// frozen, and it checks again after a read, so that an answer is never from a partition that
+// was handed away while the read ran.
+import { DdiaError } from '@ddia/common';
+import type { ConfigMachine } from './controller/config-machine.js';
+import type { ClusterConfig, PartitionInfo } from './core/index.js';
+import { partitionIndexOf, partitionsForScan } from './core/index.js';
+import type { Condition, PartitionStore, SnapshotItem, WriteOutcome } from './data/partition-store.js';
+import type { StoredValue } from './data/record.js';
+import { PartErrors } from './errors.js';
+
+export type Placement =
+  | { kind: 'local'; partition: PartitionInfo; config: ClusterConfig }
+  | { kind: 'remote'; partition: PartitionInfo; ownerId: string; ownerUrl: string; config: ClusterConfig };
+
+export class PartitionNode {
+  constructor(
+    readonly id: string,
+    readonly machine: ConfigMachine,
+    readonly store: PartitionStore,
+  ) {}
+
+  config(): ClusterConfig {
+    const config = this.machine.config;
+    if (!config)
+      throw new DdiaError(PartErrors.notReady, 'the controller has not bootstrapped the cluster yet');
+    return config;
+  }
+
+  place(key: string): Placement {
+    const config = this.config();
+    const partition = config.partitions[partitionIndexOf(config, key)] as PartitionInfo;
+    if (partition.owner === this.id) return { kind: 'local', partition, config };
+    const owner = config.nodes.find((n) => n.id === partition.owner);
+    if (!owner) throw new DdiaError(PartErrors.notReady, `owner ${partition.owner} has no url`);
+    return { kind: 'remote', partition, ownerId: owner.id, ownerUrl: owner.url, config };
+  }
+
+  /** The partition of `key` if this node serves it right now; else the retriable refusal. */
+  servable(key: string): PartitionInfo {
+    const placement = this.place(key);
+    if (placement.kind === 'remote') throw this.wrongOwner(placement);
+    if (placement.partition.frozen) {
+      throw new DdiaError(
+        PartErrors.moving,
+        `partition ${placement.partition.id} is moving to ${placement.partition.target}`,
+        {
+          partition: placement.partition.id,
+          target: placement.partition.target,
+          epoch: placement.config.epoch,
+        },
+      );
+    }
+    return placement.partition;
+  }
+
+  wrongOwner(placement: Extract<Placement, { kind: 'remote' }>): DdiaError {
+    return new DdiaError(
+      PartErrors.wrongOwner,
+      `partition ${placement.partition.id} is owned by ${placement.ownerId} as of epoch ${placement.config.epoch}`,
+      {
+        partition: placement.partition.id,
+        owner: placement.ownerId,
+        ownerUrl: placement.ownerUrl,
+        epoch: placement.config.epoch,
+      },
+    );
+  }
+
+  async get(key: string): Promise<{ partition: PartitionInfo; entry: StoredValue | undefined }> {
+    const partition = this.servable(key);
+    const entry = await this.store.get(partition.id, key);
+    // Still ours and not frozen after the read: no handoff began while it ran (a handoff
+    // freezes first and only then flips, both through this node's applied config).
+    const after = this.servable(key);
+    if (after.id !== partition.id)
+      throw new DdiaError(PartErrors.moving, 'the partition changed shape during the read');
+    return { partition, entry };
+  }
+
+  write(
+    key: string,
+    value: Uint8Array | null,
+    condition: Condition,
+  ): Promise<{ partition: PartitionInfo; outcome: WriteOutcome }> {
+    const first = this.servable(key);
+    return this.store.withLock(first.id, async () => {
+      // Checked again under the lock: a freeze applied while this write waited wins.
+      const partition = this.servable(key);
+      if (partition.id !== first.id)
+        throw new DdiaError(PartErrors.moving, 'the partition changed shape; retry');
+      return { partition, outcome: await this.store.write(partition.id, key, value, condition) };
+    });
+  }
+
+  /** Scan of the partitions `ids` (all served here) over [start, end). */
+  async scanLocal(ids: number[], start: string, end: string | null, limit: number): Promise<SnapshotItem[]> {
+    const config = this.config();
+    const out: SnapshotItem[] = [];
+    for (const id of ids) {
+      const partition = config.partitions.find((p) => p.id === id);
+      if (!partition) throw new DdiaError(PartErrors.unknownPartition, `no partition ${id}`);
+      if (partition.owner !== this.id || partition.frozen) {
+        throw new DdiaError(PartErrors.moving, `partition ${id} is not served here now`, { partition: id });
+      }
+      out.push(...(await this.store.scan(this.store.layout.scanBounds(partition, start, end), limit)));
+    }
+    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return out.slice(0, limit);
+  }
+
+  /** The partitions a scan visits, grouped by owner. */
+  scanPlan(start: string, end: string | null): Map<string, { url: string; ids: number[] }> {
+    const config = this.config();
+    const plan = new Map<string, { url: string; ids: number[] }>();
+    for (const index of partitionsForScan(config, start, end)) {
+      const partition = config.partitions[index] as PartitionInfo;
+      const url = config.nodes.find((n) => n.id === partition.owner)?.url ?? '';
+      const group = plan.get(partition.owner) ?? { url, ids: [] };
+      group.ids.push(partition.id);
+      plan.set(partition.owner, group);
+    }
+    return plan;
+  }
+}

@@ -1,0 +1,256 @@
+// One partitioning node: its store (openStore, LSM by default), its member of the controller
+// Raft group (the configuration: partitions, owners, epochs), the mover it runs while it leads
+// that group, and the HTTP service carrying client, admin, internal and Raft traffic on one
+// port. main.ts starts one from flags; tests start several as real processes.
+import { join } from 'node:path';
+import {
+  type Config,
+  ConfigError,
+  createService,
+  type FlagSpec,
+  HttpClient,
+  openStore,
+  type Service,
+} from '@ddia/common';
+import { lsmEngine } from '@ddia/lsm-engine';
+import { FileStorage, HttpTransport, MemoryStorage, RaftNode, registerRaftRoutes } from '@ddia/raft';
+import { ConfigMachine } from './controller/config-machine.js';
+import { Controller } from './controller/controller.js';
+import { Mover } from './controller/mover.js';
+import { type ClusterConfig, PARTITIONS_MAX, SCHEMES, type Scheme, VNODES_DEFAULT } from './core/index.js';
+import { Layout } from './data/layout.js';
+import { PartitionStore } from './data/partition-store.js';
+import { Receiver } from './data/receiver.js';
+import { KEY_BYTES_MAX_DEFAULT, VALUE_BYTES_MAX_DEFAULT } from './http/request-parts.js';
+import { PartitionMetrics } from './metrics.js';
+import { PartitionNode } from './partition-node.js';
+import { registerRoutes } from './server.js';
+
+export const PARTITION_FLAGS = {
+  scheme: {
+    type: 'string',
+    description: 'how keys map to partitions: hash (fixed partitions), range (key ranges) or consistent-hash',
+    default: 'hash',
+    choices: SCHEMES,
+  },
+  partitions: {
+    type: 'number',
+    description: 'number of partitions (hash slots, ring arcs, or initial key ranges; range: at most 256)',
+    default: 64,
+    min: 1,
+    max: PARTITIONS_MAX,
+  },
+  replicas: {
+    type: 'number',
+    description: 'copies of each partition (only 1 is implemented: see README "Limits")',
+    default: 1,
+    min: 1,
+    max: 1,
+  },
+  vnodes: {
+    type: 'number',
+    description: 'virtual nodes per node on the consistent-hash ring',
+    default: VNODES_DEFAULT,
+    min: 1,
+    max: 1024,
+  },
+  'key-bytes-max': {
+    type: 'number',
+    description: 'largest key in bytes (413 above)',
+    default: KEY_BYTES_MAX_DEFAULT,
+    min: 1,
+    max: 64 * 1024,
+  },
+  'value-bytes-max': {
+    type: 'number',
+    description: 'largest value in bytes (413 above)',
+    default: VALUE_BYTES_MAX_DEFAULT,
+    min: 1,
+    max: 64 * 1024 * 1024,
+  },
+  'request-timeout-ms': {
+    type: 'number',
+    description: 'how long a client request may wait for the owner (forwarding, moves) before 503',
+    default: 5_000,
+    min: 50,
+    max: 600_000,
+  },
+  'tick-ms': { type: 'number', description: 'one controller Raft tick', default: 50, min: 1, max: 10_000 },
+  'election-ticks': {
+    type: 'number',
+    description: 'controller election timeout in ticks',
+    default: 10,
+    min: 3,
+    max: 1_000,
+  },
+  join: {
+    type: 'boolean',
+    description: 'join an existing cluster (then POST /cluster/nodes {id, url} to any member)',
+    default: false,
+  },
+} as const satisfies Record<string, FlagSpec>;
+
+export type PartitionConfig = Config<typeof PARTITION_FLAGS>;
+
+export interface PartitionService {
+  service: Service;
+  raft: RaftNode<unknown>;
+  machine: ConfigMachine;
+  node: PartitionNode;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Checks the flags that depend on each other (the flag parser checks each alone). */
+export function checkPartitionConfig(config: PartitionConfig): void {
+  const scheme = config.extra.scheme as Scheme;
+  const partitions = config.extra.partitions;
+  if (scheme === 'range' && partitions > 256) {
+    throw new ConfigError(
+      'partitions',
+      `the range scheme pre-splits into at most 256 partitions, got ${partitions}`,
+    );
+  }
+  const nodes = Math.max(1, config.peers.length);
+  if (!config.extra.join && partitions < nodes) {
+    throw new ConfigError(
+      'partitions',
+      `${partitions} partitions cannot be spread over ${nodes} nodes (need >= nodes)`,
+    );
+  }
+}
+
+export async function startPartitionService(
+  config: PartitionConfig,
+  hooks: { onFatal?: (error: unknown) => void } = {},
+): Promise<PartitionService> {
+  checkPartitionConfig(config);
+  const scheme = config.extra.scheme as Scheme;
+  const durable = config.dataDir !== undefined;
+  const db = await openStore({
+    engine: durable ? config.engine : 'memory',
+    ...(config.dataDir ? { dataDir: config.dataDir } : {}),
+    name: 'partitions',
+    lsm: lsmEngine,
+    keyEncoding: 'utf8',
+    valueEncoding: 'view',
+  });
+  const machine = new ConfigMachine();
+  // The layout follows the cluster's scheme once known (a joining node learns it from the log).
+  const layout = new Layout(() => machine.config?.scheme ?? scheme);
+  const store = new PartitionStore(db, layout);
+  const node = new PartitionNode(config.id, machine, store);
+  const client = new HttpClient({ deadlineMs: config.extra['request-timeout-ms'], retries: 0 });
+  let raft: RaftNode<unknown> | undefined;
+  let controller: Controller | undefined;
+
+  const service = await createService({
+    name: 'partitioning',
+    description: 'Chapter 6: a partitioned store with rebalancing and request routing',
+    config,
+    bodyLimitBytes: Math.max(config.extra['value-bytes-max'], 64 * 1024),
+    ready: () => machine.config !== null,
+    onClose: async () => {
+      controller?.stop();
+      await raft?.stop();
+      await client.close();
+      await db.close();
+    },
+  });
+
+  const selfUrl = config.peers.find((p) => p.id === config.id)?.url ?? `http://${config.host}:${config.port}`;
+  const members = config.peers.length > 0 ? config.peers : [{ id: config.id, url: selfUrl }];
+  const others = Object.fromEntries(members.filter((m) => m.id !== config.id).map((m) => [m.id, m.url]));
+  const storage = durable
+    ? await FileStorage.open({ dir: join(config.dataDir as string, 'controller-raft'), fsync: 'group' })
+    : new MemoryStorage();
+  const started = await RaftNode.start<unknown>({
+    id: config.id,
+    members: config.extra.join ? [] : members,
+    join: config.extra.join,
+    storage,
+    transport: new HttpTransport({ self: config.id, peers: others }),
+    stateMachine: {
+      apply: (command) => machine.apply(command),
+      snapshot: () => machine.snapshot(),
+      restore: (data) => machine.restore(data),
+    },
+    tickMs: config.extra['tick-ms'],
+    electionTicks: config.extra['election-ticks'],
+    heartbeatTicks: 1,
+    preVote: true,
+    checkQuorum: true,
+    snapshotEntries: 1_000,
+    forwardProposals: true,
+    logger: service.log,
+  });
+  raft = started;
+  started.on('fatal', (error: unknown) => {
+    service.log.fatal({ err: error }, 'the controller group stopped; this node can no longer serve');
+    hooks.onFatal?.(error);
+  });
+
+  const metrics = new PartitionMetrics(service.registry, {
+    epoch: () => machine.config?.epoch ?? 0,
+    owned: () => machine.config?.partitions.filter((p) => p.owner === config.id).length ?? 0,
+    moving: () => machine.config?.partitions.filter((p) => p.owner !== p.target).length ?? 0,
+  });
+  const receiver = new Receiver(store, client, machine, config.id);
+  let ctl: Controller;
+  const mover = new Mover({
+    client,
+    config: () => machine.config,
+    propose: (command) => ctl.propose(command),
+    isLeader: () => started.isLeader,
+    log: service.log,
+    onFinished: (_move, ok) => metrics.moves.inc({ outcome: ok ? 'ok' : 'failed' }),
+  });
+  ctl = new Controller(
+    () => started,
+    machine,
+    mover,
+    client,
+    { scheme, partitions: config.extra.partitions, vnodes: config.extra.vnodes },
+    service.log,
+  );
+  controller = ctl;
+
+  // Garbage collection after a handoff: once this node applies an epoch in which a partition it
+  // owned belongs to another node, its copy is dropped (the new owner has every write: the flip
+  // happens only after the sealed catch-up).
+  let previous: ClusterConfig | null = machine.config;
+  machine.on('config', (next) => {
+    const before = previous;
+    previous = next;
+    if (!before) return;
+    for (const part of before.partitions) {
+      if (part.owner !== config.id) continue;
+      const now = next.partitions.find((p) => p.id === part.id);
+      if (now && now.owner !== config.id && now.target !== config.id) {
+        receiver.forget(part.id);
+        void store
+          .withLock(part.id, () => store.drop(now))
+          .catch((error: unknown) =>
+            service.log.warn({ err: error, partition: part.id }, 'dropping a moved partition failed'),
+          );
+      }
+    }
+  });
+
+  registerRaftRoutes(service.app, started);
+  registerRoutes({
+    service,
+    node,
+    controller: ctl,
+    receiver,
+    raft: () => started,
+    client,
+    metrics,
+    keyBytesMax: config.extra['key-bytes-max'],
+    valueBytesMax: config.extra['value-bytes-max'],
+    requestTimeoutMs: config.extra['request-timeout-ms'],
+  });
+  ctl.start();
+  const url = await service.listen();
+  return { service, raft: started, machine, node, url, close: () => service.close() };
+}
