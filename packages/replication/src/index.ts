@@ -1,2 +1,18 @@
 // @ddia/replication: Chapter 5: single-leader, multi-leader and leaderless replication.
-export {};
+// The pure cores (etcd-raft style state machines: request/step/tick/drain) and their seeded
+// simulations. There is no HTTP service yet (README, "Known limits").
+export * from './core/anti-entropy.js';
+export * from './core/errors.js';
+export * from './core/key-state.js';
+export * from './core/leaderless.js';
+export * from './core/merkle.js';
+export * from './core/multi-leader.js';
+export * from './core/placement.js';
+export * from './core/ready.js';
+export * from './core/replica-store.js';
+export * from './core/single-leader.js';
+export * from './core/sync-rule.js';
+export * from './core/version-vector.js';
+export { runLeaderlessSim } from './sim/leaderless-sim.js';
+export { runMultiLeaderSim } from './sim/multi-leader-sim.js';
+export { runSingleLeaderSim } from './sim/single-leader-sim.js';
