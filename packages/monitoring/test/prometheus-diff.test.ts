@@ -17,6 +17,7 @@ import {
   RANGE_QUERIES,
   RELATIVE_TOLERANCE,
 } from './differential/corpus.js';
+import { type Exporter, scrapeConfigYaml, startExporter } from './support/exporter.js';
 import { labData, toOpenMetrics } from './support/lab-data.js';
 
 function which(cmd: string): string | null {
@@ -95,6 +96,107 @@ function compare(
   return diffs;
 }
 
+async function startPrometheus(
+  dir: string,
+  config: string,
+  storage: string,
+): Promise<{ child: ChildProcess; url: string }> {
+  await writeFile(join(dir, 'prometheus.yml'), config);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    PROMETHEUS!,
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${storage}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--storage.tsdb.retention.time=15d',
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr += String(d);
+  });
+  const deadline = Date.now() + 40_000;
+  for (;;) {
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) return { child, url };
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`prometheus did not start: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe.skipIf(SKIP_REASON !== '')('differential: ours and Prometheus scraping the same exporter', () => {
+  let dir: string;
+  let exporter: Exporter;
+  let prometheus: ChildProcess | undefined;
+  let promUrl: string;
+  let mon: Monitoring;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'monitoring-scrape-diff-'));
+    exporter = await startExporter();
+    const config = scrapeConfigYaml('synthetic', [exporter.address], '1s');
+    await writeFile(join(dir, 'targets.yml'), config);
+    mon = await startMonitoring(
+      parseConfig(['--log-level', 'silent', '--targets', join(dir, 'targets.yml')], {}, MONITORING_FLAGS),
+    );
+    ({ child: prometheus, url: promUrl } = await startPrometheus(dir, config, join(dir, 'prom')));
+  }, 60_000);
+
+  afterAll(async () => {
+    prometheus?.kill('SIGTERM');
+    await mon?.close();
+    await exporter?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('stores the same series with the same labels (target labels, exported_ renames, histogram families)', async () => {
+    const match = { 'match[]': '{job="synthetic"}' };
+    const labelSets = async (base: string) => {
+      const res = await fetch(`${base}/api/v1/series?${new URLSearchParams(match)}`);
+      const body = (await res.json()) as { data: Record<string, string>[] };
+      return body.data
+        .filter(
+          (s) =>
+            // Prometheus's extra scrape series, and our failure detector's own series.
+            s.__name__ !== 'scrape_series_added' &&
+            !s.__name__!.startsWith('scrape_samples_post') &&
+            !s.__name__!.startsWith('monitoring_'),
+        )
+        .map((s) => JSON.stringify(Object.entries(s).sort()))
+        .sort();
+    };
+    const deadline = Date.now() + 30_000;
+    let ours: string[] = [];
+    let theirs: string[] = [];
+    while (Date.now() < deadline) {
+      [ours, theirs] = await Promise.all([labelSets(mon.url), labelSets(promUrl)]);
+      if (theirs.length > 0 && ours.length === theirs.length) break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(theirs.length).toBeGreaterThan(10);
+    expect(ours).toEqual(theirs);
+    expect(ours.some((s) => s.includes('"exported_job","inner"'))).toBe(true);
+    const up = await Promise.all(
+      [mon.url, promUrl].map(async (base) => {
+        const res = await fetch(`${base}/api/v1/query?query=up`);
+        const body = (await res.json()) as { data: { result: { value: [number, string] }[] } };
+        return body.data.result.map((r) => r.value[1]);
+      }),
+    );
+    expect(up).toEqual([['1'], ['1']]);
+  });
+});
+
 describe.skipIf(SKIP_REASON !== '')('differential: ours vs Prometheus on the same hour of data', () => {
   let dir: string;
   let prometheus: ChildProcess | undefined;
@@ -115,24 +217,11 @@ describe.skipIf(SKIP_REASON !== '')('differential: ours vs Prometheus on the sam
         stdio: 'pipe',
       },
     );
-    await writeFile(join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 15s\nscrape_configs: []\n');
-    const port = await freePort();
-    promUrl = `http://127.0.0.1:${port}`;
-    prometheus = spawn(
-      PROMETHEUS!,
-      [
-        `--config.file=${join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(dir, 'prom')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--storage.tsdb.retention.time=15d',
-        '--log.level=warn',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+    const started = startPrometheus(
+      dir,
+      'global:\n  scrape_interval: 15s\nscrape_configs: []\n',
+      join(dir, 'prom'),
     );
-    let stderr = '';
-    prometheus.stderr?.on('data', (d) => {
-      stderr += String(d);
-    });
 
     mon = await startMonitoring(
       parseConfig(['--log-level', 'silent', '--scrape-interval', '15s'], {}, MONITORING_FLAGS),
@@ -141,17 +230,7 @@ describe.skipIf(SKIP_REASON !== '')('differential: ours vs Prometheus on the sam
       await mon.storage.ingest(s.timestamps.map((t, i) => ({ labels: s.labels, t, value: s.values[i]! })));
     }
 
-    const deadline = Date.now() + 40_000;
-    for (;;) {
-      const ready = await fetch(`${promUrl}/-/ready`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ready) break;
-      if (Date.now() > deadline || prometheus.exitCode !== null)
-        throw new Error(`prometheus did not start: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    ({ child: prometheus, url: promUrl } = await started);
   }, 60_000);
 
   afterAll(async () => {

@@ -34,6 +34,9 @@ export async function startExporter(port = 0): Promise<Exporter> {
       `synthetic_latency_seconds_bucket{le="+Inf"} ${n * 10}`,
       `synthetic_latency_seconds_sum ${n * 2}`,
       `synthetic_latency_seconds_count ${n * 10}`,
+      '# HELP synthetic_clash A label that clashes with a target label (becomes exported_job).',
+      '# TYPE synthetic_clash gauge',
+      'synthetic_clash{job="inner"} 1',
     ];
     if (!state.hideGauge) {
       lines.push(
