@@ -1,0 +1,105 @@
+// pnpm --filter @ddia/partitioning bench [--quick]
+//   1. keys moved when a cluster grows from N to N+1 nodes, per scheme, against the ideal 1/(N+1)
+//      (pure: the same placement code the service runs);
+//   2. client throughput and latency on real processes (dist/main.js, in-memory store): one node,
+//      and three nodes where two thirds of the requests are forwarded to the owner.
+// Needs no peer system. --quick: fewer keys and 3 s per throughput run.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { freePorts } from '@ddia/testkit';
+import { measureMovement, type SchemeName } from '../src/core/index.js';
+
+const quick = process.argv.includes('--quick');
+const KEYS = Array.from({ length: quick ? 20_000 : 200_000 }, (_, i) => `user:${i}`);
+const RUN_MS = quick ? 3_000 : 15_000;
+const CLIENTS = 16;
+const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
+
+console.log(`## Keys moved on a join (${KEYS.length} keys, 256 partitions, 128 vnodes)\n`);
+console.log('| N -> N+1 | ideal | hash mod N | fixed partitions | consistent hash |');
+console.log('| --- | --- | --- | --- | --- |');
+for (let n = 1; n <= 4; n++) {
+  const before = Array.from({ length: n }, (_, i) => `n${i + 1}`);
+  const after = [...before, `n${n + 1}`];
+  const cells = (['mod-n', 'fixed-partitions', 'consistent-hash'] as SchemeName[]).map((s) => {
+    const r = measureMovement(s, KEYS, before, after, { partitions: 256, vnodes: 128 });
+    return `${(r.movedFraction * 100).toFixed(1)} %`;
+  });
+  console.log(`| ${n} -> ${n + 1} | ${((1 / (n + 1)) * 100).toFixed(1)} % | ${cells.join(' | ')} |`);
+}
+
+async function cluster(n: number): Promise<{ urls: string[]; procs: ChildProcess[] }> {
+  const ports = await freePorts(n);
+  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  const peers = urls.map((u, i) => `n${i + 1}=${u}`).join(',');
+  const procs = ports.map((port, i) =>
+    spawn(
+      process.execPath,
+      [
+        MAIN,
+        '--id',
+        `n${i + 1}`,
+        '--port',
+        String(port),
+        '--peers',
+        peers,
+        '--partitions',
+        '16',
+        '--log-level',
+        'warn',
+      ],
+      { stdio: 'ignore' },
+    ),
+  );
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const ok = await fetch(`${urls[0]}/cluster`)
+      .then(async (r) => ((await r.json()) as { epoch: number }).epoch >= 1)
+      .catch(() => false);
+    if (ok) break;
+    if (Date.now() > until) throw new Error('cluster did not start');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { urls, procs };
+}
+
+async function load(urls: string[]): Promise<{ ops: number; p50: number; p99: number; errors: number }> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const end = performance.now() + RUN_MS;
+  let seq = 0;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, c) => {
+      while (performance.now() < end) {
+        const i = seq++;
+        const url = urls[c % urls.length] as string;
+        const t = performance.now();
+        const res = await fetch(`${url}/kv/key${i % 10_000}`, {
+          method: i % 2 === 0 ? 'PUT' : 'GET',
+          ...(i % 2 === 0 ? { body: `value-${i}` } : {}),
+        }).catch(() => undefined);
+        await res?.arrayBuffer();
+        if (!res || res.status >= 500) errors++;
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return { ops: latencies.length / (RUN_MS / 1000), p50: at(0.5), p99: at(0.99), errors };
+}
+
+console.log(
+  `\n## Client throughput (${CLIENTS} clients, 50 % PUT / 50 % GET, ${RUN_MS / 1000} s, in-memory store)\n`,
+);
+console.log('| nodes | ops/s | p50 ms | p99 ms | errors |');
+console.log('| --- | --- | --- | --- | --- |');
+for (const n of [1, 3]) {
+  const c = await cluster(n);
+  try {
+    const r = await load(c.urls);
+    console.log(`| ${n} | ${r.ops.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`);
+  } finally {
+    for (const p of c.procs) p.kill('SIGKILL');
+  }
+}
+console.log("\nAll nodes share this machine's cores: more nodes here means more forwarding, not more CPU.");
