@@ -24,7 +24,8 @@ if [ "$LATENCY_MS" != "0" ] || [ "$LOSS_PCT" != "0" ]; then
   if command -v tc >/dev/null 2>&1 && tc qdisc replace dev "$DEV" root netem $netem 2>/dev/null; then
     echo "entrypoint: tc netem on $DEV: $netem" >&2
   else
-    echo "entrypoint: could not apply 'netem $netem' on $DEV (needs NET_ADMIN and tc); starting without it" >&2
+    echo "entrypoint: could not apply 'netem $netem' on $DEV (needs NET_ADMIN, tc and the kernel's sch_netem); starting without it." >&2
+    echo "entrypoint: for latency without netem run the lab as processes (pnpm start) and use its fault proxy: pnpm ddia latency kv-n1 kv-n2 200 (see docker/README.md)" >&2
   fi
 fi
 
