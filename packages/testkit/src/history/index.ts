@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './event.js';
 export * from './generate-kv.js';
 export * from './operations.js';
+export * from './parse-elle-edn.js';
 export * from './parse-jepsen-edn.js';
 export * from './parse-jepsen-log.js';
 export * from './parse-json.js';

@@ -5,7 +5,7 @@
 //   G1c       circular information flow: ww and wr edges, at least one wr
 //   G-single  read skew: exactly one rw edge, the rest ww / wr
 //   G2-item   write skew and friends: two or more rw edges
-// plus G1a (aborted read) and G1b (intermediate read), which need no cycle. With `realtime`,
+// plus G1a (aborted read), G1b (intermediate read) and lost update, which need no cycle. With `realtime`,
 // real-time edges are added and cycles that need them are reported as *-realtime (violations
 // of strict serializability that plain serializability allows).
 
@@ -20,8 +20,72 @@ export interface TransactionCheckOptions {
   realtime?: boolean;
 }
 
+/**
+ * Consistency models, weakest to strongest, and the anomalies each one proscribes (Adya 1999
+ * for PL-1 to PL-3; Elle's consistency-models table for snapshot isolation, which also rules out
+ * lost update; strict serializable adds the real-time variants). A history that cannot be
+ * explained at all (garbage reads, incompatible orders, duplicate writes) satisfies none.
+ */
+export const CONSISTENCY_MODELS = [
+  'read-uncommitted',
+  'read-committed',
+  'snapshot-isolation',
+  'serializable',
+  'strict-serializable',
+] as const;
+export type ConsistencyModel = (typeof CONSISTENCY_MODELS)[number];
+
+const UNEXPLAINABLE: AnomalyType[] = ['garbage-read', 'incompatible-order', 'duplicate-write'];
+const PROSCRIBED: Record<ConsistencyModel, AnomalyType[]> = {
+  'read-uncommitted': [...UNEXPLAINABLE, 'G0'],
+  'read-committed': [...UNEXPLAINABLE, 'G0', 'G1a', 'G1b', 'G1c'],
+  'snapshot-isolation': [...UNEXPLAINABLE, 'G0', 'G1a', 'G1b', 'G1c', 'lost-update', 'G-single'],
+  serializable: [
+    ...UNEXPLAINABLE,
+    'G0',
+    'G1a',
+    'G1b',
+    'G1c',
+    'lost-update',
+    'G-single',
+    'G2-item',
+    'cycle-unclassified',
+  ],
+  'strict-serializable': [
+    ...UNEXPLAINABLE,
+    'G0',
+    'G1a',
+    'G1b',
+    'G1c',
+    'lost-update',
+    'G-single',
+    'G2-item',
+    'cycle-unclassified',
+    'G0-realtime',
+    'G1c-realtime',
+    'G-single-realtime',
+    'G2-item-realtime',
+  ],
+};
+
+/** Per model: true (no proscribed anomaly found), false, or 'unchecked' (strict without realtime). */
+export type ModelVerdicts = Record<ConsistencyModel, boolean | 'unchecked'>;
+
+export function modelVerdicts(anomalyTypes: readonly AnomalyType[], realtimeChecked: boolean): ModelVerdicts {
+  const verdicts = {} as ModelVerdicts;
+  for (const model of CONSISTENCY_MODELS) {
+    const ok = !PROSCRIBED[model].some((type) => anomalyTypes.includes(type));
+    verdicts[model] = model === 'strict-serializable' && !realtimeChecked && ok ? 'unchecked' : ok;
+  }
+  return verdicts;
+}
+
 export interface TransactionCheckResult {
   valid: boolean;
+  /** Which consistency models the history satisfies (as far as these anomalies tell). */
+  models: ModelVerdicts;
+  /** Transactions and micro-operations checked. */
+  transactionCount: number;
   workload: Workload;
   /** Distinct anomaly types found, in the order of the list above. */
   anomalyTypes: AnomalyType[];
@@ -37,6 +101,7 @@ const ORDER: AnomalyType[] = [
   'G1a',
   'G1b',
   'G1c',
+  'lost-update',
   'G-single',
   'G2-item',
   'cycle-unclassified',
@@ -126,6 +191,8 @@ export function checkTransactions(
   const anomalyTypes = ORDER.filter((type) => anomalies.some((a) => a.type === type));
   return {
     valid: anomalies.length === 0,
+    models: modelVerdicts(anomalyTypes, options.realtime === true),
+    transactionCount: transactions.length,
     workload,
     anomalyTypes,
     anomalies,

@@ -41,6 +41,8 @@ export type AnomalyType =
   | 'G1c-realtime'
   | 'G-single-realtime'
   | 'G2-item-realtime'
+  /** Two committed transactions read the same version of a key and both wrote it. */
+  | 'lost-update'
   | 'incompatible-order'
   | 'garbage-read'
   | 'duplicate-write';
