@@ -15,7 +15,9 @@ if (!Number.isInteger(transactions) || transactions <= 0) {
   process.exit(2);
 }
 
-console.log('| workload | transactions | micro-ops | real time | generate s | check s | micro-ops/s | found | RSS MB |');
+console.log(
+  '| workload | transactions | micro-ops | real time | generate s | check s | micro-ops/s | found | RSS MB |',
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const workload of ['list-append', 'rw-register'] as const) {
   const startMs = performance.now();
