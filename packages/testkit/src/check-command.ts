@@ -8,6 +8,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { runCheckTransactionsCommand } from './check-transactions-command.js';
 import { checkLinearizable, UnsupportedOperationError } from './checker/linearizability.js';
 import type { Model } from './checker/model.js';
 import { createCasRegisterModel } from './checker/models/cas-register.js';
@@ -116,6 +117,8 @@ function parseCheckArgs(argv: string[]): CheckArgs | 'help' {
 
 /** Runs the command on `argv` (the words after `ddia check`); resolves to the exit code. */
 export async function runCheckCommand(argv: string[], io: CheckCommandIo): Promise<number> {
+  const words = argv[0] === 'check' ? argv.slice(1) : argv;
+  if (words[0] === 'transactions') return runCheckTransactionsCommand(words.slice(1), io);
   let args: CheckArgs | 'help';
   try {
     args = parseCheckArgs(argv);

@@ -1,4 +1,5 @@
 export * from './check-command.js';
+export * from './check-transactions-command.js';
 export * from './checker/index.js';
 export * from './fs/fault-file-system.js';
 export * from './harness/index.js';

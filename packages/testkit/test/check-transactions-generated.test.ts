@@ -144,3 +144,34 @@ describe('size', () => {
     expect(elapsedMs).toBeLessThan(15_000);
   });
 });
+
+describe('ddia check transactions', () => {
+  it('exit 1 with the anomaly and the models, exit 2 naming file:line:col on a truncated file', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { runCheckCommand } = await import('../src/index.js');
+    const dir = mkdtempSync(`${tmpdir()}/ddia-txn-`);
+    const g1c = `${dir}/g1c.edn`;
+    writeFileSync(
+      g1c,
+      [
+        '{:type :invoke, :f :txn, :value [[:append 1 1] [:r 2 nil]], :process 0}',
+        '{:type :invoke, :f :txn, :value [[:append 2 1] [:r 1 nil]], :process 1}',
+        '{:type :ok, :f :txn, :value [[:append 1 1] [:r 2 [1]]], :process 0}',
+        '{:type :ok, :f :txn, :value [[:append 2 1] [:r 1 [1]]], :process 1}',
+      ].join('\n'),
+    );
+    const truncated = `${dir}/truncated.edn`;
+    writeFileSync(truncated, '{:type :invoke, :f :txn, :value [[:append 1 1]');
+    let out = '';
+    let err = '';
+    const io = { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) } };
+    expect(await runCheckCommand(['transactions', '--verbose', g1c], io)).toBe(1);
+    expect(out).toContain(`${g1c}: G1c in 2 transactions`);
+    expect(out).toContain('read-uncommitted true, read-committed false');
+    expect(out).toMatch(/check \d+ ms, edges .* rss \d+ MB/);
+    expect(await runCheckCommand(['transactions', truncated], io)).toBe(2);
+    expect(err).toContain(`${truncated}:1:47: expected ']'`);
+    expect(await runCheckCommand(['transactions', '--workload', 'bogus', g1c], io)).toBe(2);
+  });
+});
