@@ -8,10 +8,10 @@
 // frozen and flushed to a level-0 table; compactions merge tables down. Both run on worker
 // threads (table-workers.ts), so writes keep flowing on the main thread meanwhile, and the
 // main thread only installs their results as version edits.
+// Every file goes through common's FileSystem layer (options.fs; LevelDB's Env).
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { assert, fsyncDir } from '@ddia/common';
+import { dirname, join } from 'node:path';
+import { assert, errorCode, type FileSystem } from '@ddia/common';
 import { BlockCache } from './block-cache.js';
 import { bloomHash } from './bloom.js';
 import {
@@ -35,6 +35,7 @@ import { MANIFEST_EDITS_MAX, ManifestWriter, readManifest, removeOldManifests } 
 import { Memtable } from './memtable.js';
 import { LevelIterator, MergingIterator } from './merging-iterator.js';
 import { type LsmOptions, resolveOptions } from './options.js';
+import { LSM_SYNC } from './sync-points.js';
 import { Table, type TableReadStats } from './table.js';
 import { tableFileName } from './table-format.js';
 import {
@@ -69,6 +70,27 @@ function middleBoundary(plan: CompactionPlan): Buffer | null {
 }
 
 const ZERO_BYTE = Buffer.from([0]);
+
+/**
+ * Creates `dir` and its missing parents, fsyncing each parent after it gains an entry: the new
+ * directories' names are durable before anything in them is acknowledged.
+ */
+async function makeDirDurable(fs: FileSystem, dir: string): Promise<void> {
+  const exists = await fs.stat(dir).then(
+    (s) => s.isDirectory,
+    (err) => {
+      if (errorCode(err) === 'ENOENT') return false;
+      throw err;
+    },
+  );
+  if (exists) return;
+  const parent = dirname(dir);
+  if (parent !== dir) await makeDirDurable(fs, parent);
+  await fs.mkdir(dir).catch((err) => {
+    if (errorCode(err) !== 'EEXIST') throw err;
+  });
+  await fs.fsyncDir(parent, LSM_SYNC.openDir);
+}
 
 /** Fast-path writes between yields to the event loop (see write()). */
 const WRITES_PER_YIELD = 32;
@@ -169,6 +191,7 @@ export class LsmDb {
   lastSeq = 0;
   private nextFileNumber = 2;
   private walIndex = 0;
+  private readonly fs: FileSystem;
 
   private constructor(
     readonly location: string,
@@ -176,6 +199,7 @@ export class LsmDb {
     private wal: Wal,
     private readonly lock: DirectoryLock,
   ) {
+    this.fs = options.fs;
     this.current = Version.empty();
     this.cache = new BlockCache(options.blockCacheBytes);
     this.policy = {
@@ -192,24 +216,25 @@ export class LsmDb {
 
   static async open(location: string, given: Partial<LsmOptions> = {}): Promise<LsmDb> {
     const options = resolveOptions(given);
-    const exists = await stat(location).then(
-      (s) => s.isDirectory(),
+    const fs = options.fs;
+    const exists = await fs.stat(location).then(
+      (s) => s.isDirectory,
       () => false,
     );
     if (!exists) {
       if (!options.createIfMissing)
         throw new DatabaseLocationError(`${location} does not exist (createIfMissing is false)`);
-      await mkdir(location, { recursive: true });
+      await makeDirDurable(fs, location);
     }
-    const lock = DirectoryLock.acquire(location);
+    const lock = DirectoryLock.acquire(location, fs);
     let db: LsmDb;
     try {
-      const recovered = await readManifest(location);
+      const recovered = await readManifest(location, fs);
       if (recovered && options.errorIfExists)
         throw new DatabaseLocationError(`${location} exists (errorIfExists is true)`);
       if (!recovered && !options.createIfMissing)
         throw new DatabaseLocationError(`${location} holds no database (createIfMissing is false)`);
-      const wal = await Wal.open(join(location, 'wal'), options.walSegmentBytes);
+      const wal = await Wal.open(join(location, 'wal'), options.walSegmentBytes, fs);
       db = new LsmDb(location, options, wal, lock);
       try {
         await db.recover(recovered?.edits ?? []);
@@ -236,9 +261,12 @@ export class LsmDb {
     for (const tables of version.levels) {
       for (const t of tables) {
         const name = tableFileName(t.number);
-        const size = await stat(join(this.location, name)).then(
+        const size = await this.fs.stat(join(this.location, name)).then(
           (s) => s.size,
-          () => -1,
+          (err) => {
+            if (errorCode(err) === 'ENOENT') return -1;
+            throw err;
+          },
         );
         if (size < 0)
           throw new CorruptManifestError(manifestName, 0, `table ${name} listed in the manifest is missing`);
@@ -263,8 +291,8 @@ export class LsmDb {
     }
     // A fresh manifest holding the whole recovered state; older ones go once CURRENT moved.
     const manifestNumber = this.nextFileNumber++;
-    this.manifest = await ManifestWriter.create(this.location, manifestNumber, this.snapshotEdit());
-    await removeOldManifests(this.location, this.manifest.name);
+    this.manifest = await ManifestWriter.create(this.location, manifestNumber, this.snapshotEdit(), this.fs);
+    await removeOldManifests(this.location, this.manifest.name, this.fs);
     await this.removeOrphanFiles();
     // Replay the WAL into memtables, flushing whenever one fills up.
     for await (const { index, record } of this.wal.replay(this.walIndex)) {
@@ -312,10 +340,10 @@ export class LsmDb {
 
   private async removeOrphanFiles(): Promise<void> {
     const live = this.current.fileNumbers();
-    for (const name of await readdir(this.location)) {
+    for (const name of await this.fs.readdir(this.location)) {
       const m = TABLE_NAME.exec(name);
       if ((m && !live.has(Number(m[1]))) || name.endsWith('.tmp'))
-        await unlink(join(this.location, name)).catch(() => {});
+        await this.fs.unlink(join(this.location, name)).catch(() => {});
     }
   }
 
@@ -334,7 +362,8 @@ export class LsmDb {
       !sync &&
       !this.writing &&
       this.writers.length === 0 &&
-      this.mem.bytes < this.options.writeBufferBytes
+      this.mem.bytes < this.options.writeBufferBytes &&
+      !this.wal.rollDue
     ) {
       const record = encodeBatch(this.lastSeq + 1, ops);
       try {
@@ -426,6 +455,8 @@ export class LsmDb {
           seq += w.ops.length;
         }
         try {
+          // A full segment is sealed (synced) before the next one starts: writers wait.
+          if (this.wal.rollDue) await this.wal.roll();
           this.wal.appendSync(records);
           // Group commit: one fdatasync covers every writer in the group (LevelDB DBImpl::Write).
           if (group.some((w) => w.sync)) await this.wal.sync();
@@ -560,8 +591,10 @@ export class LsmDb {
       t = Table.open(
         join(this.location, tableFileName(meta.number)),
         meta.number,
+        meta.bytes,
         this.cache,
         this.readStats,
+        this.fs,
       );
       this.tables.set(meta.number, t);
     }
@@ -608,9 +641,14 @@ export class LsmDb {
     this.install(this.current.apply(edit));
     if (this.manifest.edits >= MANIFEST_EDITS_MAX) {
       const old = this.manifest;
-      this.manifest = await ManifestWriter.create(this.location, this.nextFileNumber++, this.snapshotEdit());
+      this.manifest = await ManifestWriter.create(
+        this.location,
+        this.nextFileNumber++,
+        this.snapshotEdit(),
+        this.fs,
+      );
       await old.close();
-      await removeOldManifests(this.location, this.manifest.name);
+      await removeOldManifests(this.location, this.manifest.name, this.fs);
     }
     await this.deleteObsoleteFiles();
   }
@@ -629,7 +667,9 @@ export class LsmDb {
         t.close();
         this.tables.delete(n);
       }
-      await unlink(join(this.location, tableFileName(n))).catch(() => {});
+      // Not synced: a deleted table that comes back after a crash is in no manifest, and the
+      // next open deletes it again (removeOrphanFiles).
+      await this.fs.unlink(join(this.location, tableFileName(n))).catch(() => {});
     }
   }
 
@@ -728,8 +768,9 @@ export class LsmDb {
         smallestSnapshot: this.smallestSnapshot(),
       });
       const job = this.tableJob({ kind: 'run', run }, [this.nextFileNumber++], false, null);
-      outputs = await runTableJob('flush', job, run.length, [run.buffer as ArrayBuffer]).result;
-      await fsyncDir(this.location);
+      outputs = await runTableJob('flush', job, run.length, [run.buffer as ArrayBuffer], this.fs).result;
+      // Each table was fdatasynced by the job; its name is durable before the manifest names it.
+      await this.fs.fsyncDir(this.location, LSM_SYNC.tableDir);
     }
     await this.logAndApply({ added: outputs.map((t) => [0, t]), walIndex: imm.walEnd });
     this.imm = null;
@@ -758,7 +799,11 @@ export class LsmDb {
       let inputBytes = 0;
       for (const { table } of plan.inputs) inputBytes += table.bytes;
       const job = this.tableJob(
-        { kind: 'tables', fileNumbers: plan.inputs.map(({ table }) => table.number) },
+        {
+          kind: 'tables',
+          fileNumbers: plan.inputs.map(({ table }) => table.number),
+          fileBytes: plan.inputs.map(({ table }) => table.bytes),
+        },
         [],
         plan.splitOutputs,
         plan.olderTables,
@@ -781,7 +826,7 @@ export class LsmDb {
         half.fileNumbers = Array.from({ length: reserved }, () => this.nextFileNumber++);
       }
       const running = halves.map((half, i) =>
-        runTableJob(i === 0 ? 'compaction' : 'subcompaction', half, share),
+        runTableJob(i === 0 ? 'compaction' : 'subcompaction', half, share, [], this.fs),
       );
       this.compactionJobs = running;
       let outputs: TableMeta[];
@@ -796,7 +841,7 @@ export class LsmDb {
       } finally {
         this.compactionJobs = [];
       }
-      if (outputs.length > 0) await fsyncDir(this.location);
+      if (outputs.length > 0) await this.fs.fsyncDir(this.location, LSM_SYNC.tableDir);
       const upperLevel = plan.inputs[0]!.level;
       let largest = plan.inputs[0]!.table.largest;
       for (const { level, table } of plan.inputs) {
@@ -820,7 +865,7 @@ export class LsmDb {
   private async removeUnnamedTables(numbers: number[]): Promise<void> {
     const live = this.current.fileNumbers();
     for (const n of numbers)
-      if (!live.has(n)) await unlink(join(this.location, tableFileName(n))).catch(() => {});
+      if (!live.has(n)) await this.fs.unlink(join(this.location, tableFileName(n))).catch(() => {});
   }
 
   /** Freezes the memtable and waits until it is a table. */

@@ -37,6 +37,7 @@ const ENGINE_OPTION_NAMES = new Set([
   'tieredMinRuns',
   'tieredSizeRatio',
   'walSegmentBytes',
+  'fs',
 ]);
 /**
  * What abstract-level may rely on. `getSync` is in abstract-level 3.1's manifest but not yet

@@ -1,4 +1,5 @@
 // Engine options with LevelDB's defaults where LevelDB has one; every size names its unit.
+import { type FileSystem, nodeFileSystem } from '@ddia/common';
 import { BLOCK_CACHE_BYTES_DEFAULT } from './block-cache.js';
 import { BLOOM_BITS_PER_KEY_DEFAULT } from './bloom.js';
 import type { CompactionStyle } from './compaction.js';
@@ -29,6 +30,12 @@ export interface LsmOptions {
   walSegmentBytes: number;
   createIfMissing: boolean;
   errorIfExists: boolean;
+  /**
+   * The file system every file of the database goes through (common's FileSystem layer;
+   * LevelDB's Env). Default: the real one. Power-loss tests pass testkit's FaultFileSystem;
+   * then flushes and compactions run on the main thread, as a worker cannot share it.
+   */
+  fs: FileSystem;
 }
 
 const MiB = 1024 * 1024;
@@ -50,6 +57,7 @@ export const LSM_DEFAULTS: LsmOptions = {
   walSegmentBytes: WAL_SEGMENT_BYTES_DEFAULT,
   createIfMissing: true,
   errorIfExists: false,
+  fs: nodeFileSystem,
 };
 
 export function resolveOptions(given: Partial<LsmOptions>): LsmOptions {

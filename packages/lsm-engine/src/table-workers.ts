@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { type FileSystem, nodeFileSystem } from '@ddia/common';
 import { CorruptTableError } from './errors.js';
 import type { TableJobReply, TableJobRequest } from './table-worker.js';
 import { type TableJob, writeTables } from './table-writer.js';
@@ -176,20 +177,23 @@ export function tableWorkersReady(): Record<Lane, boolean> {
 /**
  * Runs a table job of about `bytes` input bytes on the lane's worker (`transfer` moves
  * buffers instead of copying them), or right here when it is small or the worker is still
- * loading.
+ * loading. A job on any file system but the real one runs right here (a worker thread cannot
+ * share a test's simulated disk).
  */
 export function runTableJob(
   lane: Lane,
   job: TableJob,
   bytes: number,
   transfer: ArrayBuffer[] = [],
+  fs: FileSystem = nodeFileSystem,
 ): RunningJob {
   const worker = lanes[lane];
-  if (bytes > INLINE_JOB_BYTES_MAX && worker.ready) return worker.run(job, transfer);
-  if (bytes > INLINE_JOB_BYTES_MAX) worker.prewarm();
+  const onWorker = fs === nodeFileSystem && bytes > INLINE_JOB_BYTES_MAX;
+  if (onWorker && worker.ready) return worker.run(job, transfer);
+  if (onWorker) worker.prewarm();
   let result: Promise<TableMeta[]>;
   try {
-    result = Promise.resolve(writeTables(job));
+    result = Promise.resolve(writeTables(job, undefined, fs));
   } catch (err) {
     result = Promise.reject(err);
   }

@@ -2,9 +2,11 @@
 // run, the frozen memtable) and of a compaction (a merge of input tables). It is synchronous
 // and touches only the files it is given, so it runs on a worker thread (table-worker.ts)
 // while the main thread keeps taking writes, as LevelDB's background thread does
-// (db_impl.cc BackgroundCompaction / DoCompactionWork / WriteLevel0Table).
-import { closeSync, fdatasyncSync, openSync, rmSync, writeSync, writevSync } from 'node:fs';
+// (db_impl.cc BackgroundCompaction / DoCompactionWork / WriteLevel0Table). Files go through
+// common's FileSystem layer: the real one on a worker thread, any one (a test's
+// FaultFileSystem) when the job runs on the main thread.
 import { join } from 'node:path';
+import { type FileHandle, type FileSystem, nodeFileSystem } from '@ddia/common';
 import { assert } from '@ddia/common/core';
 import {
   compareBytes,
@@ -16,13 +18,16 @@ import {
   SEQ_MAX,
 } from './internal-key.js';
 import { MergingIterator } from './merging-iterator.js';
+import { LSM_SYNC } from './sync-points.js';
 import { Table, type TableReadStats } from './table.js';
 import { TableBuilder } from './table-builder.js';
 import { tableFileName } from './table-format.js';
 import type { TableMeta } from './version.js';
 
 /** Where the entries come from: a packed sorted run (a flush) or table files (a compaction). */
-export type TableJobSource = { kind: 'run'; run: Uint8Array } | { kind: 'tables'; fileNumbers: number[] };
+export type TableJobSource =
+  | { kind: 'run'; run: Uint8Array }
+  | { kind: 'tables'; fileNumbers: number[]; fileBytes: number[] };
 
 export interface TableJob {
   dir: string;
@@ -62,12 +67,17 @@ export function outputsBound(inputBytes: number, split: boolean, targetFileBytes
  * the caller fsyncs the directory before naming them in the manifest. On failure every
  * output written so far is removed.
  */
-export function writeTables(job: TableJob, cancelled: () => boolean = () => false): TableMeta[] {
-  const { source, stats } = openSource(job);
+export function writeTables(
+  job: TableJob,
+  cancelled: () => boolean = () => false,
+  fs: FileSystem = nodeFileSystem,
+): TableMeta[] {
+  const { source, stats } = openSource(job, fs);
   const outputs: TableMeta[] = [];
   const written: number[] = [];
   let builder: TableBuilder | null = null;
-  let fd = -1;
+  let file: FileHandle | null = null;
+  let position = 0;
   let fileNumber = 0;
   let lastKey = Buffer.allocUnsafe(256);
   let lastKeyLength = -1;
@@ -80,14 +90,15 @@ export function writeTables(job: TableJob, cancelled: () => boolean = () => fals
     );
   const drain = (): void => {
     const chunks = builder!.takeChunks();
-    if (chunks.length > 0) writeAll(fd, chunks);
+    if (chunks.length > 0) position = writeAll(file!, position, chunks);
   };
   const finishOutput = (): void => {
     const summary = builder!.finish();
     drain();
-    fdatasyncSync(fd);
-    closeSync(fd);
-    fd = -1;
+    // Durable before the caller's directory fsync and the manifest edit that names it.
+    file!.datasyncSync(LSM_SYNC.tableSync);
+    file!.closeSync();
+    file = null;
     outputs.push({ number: fileNumber, ...summary });
     builder = null;
   };
@@ -127,7 +138,12 @@ export function writeTables(job: TableJob, cancelled: () => boolean = () => fals
         assert(written.length < job.fileNumbers.length, 'table job ran out of reserved file numbers');
         fileNumber = job.fileNumbers[written.length]!;
         written.push(fileNumber);
-        fd = openSync(join(job.dir, tableFileName(fileNumber)), 'w');
+        file = fs.openSync(join(job.dir, tableFileName(fileNumber)), {
+          write: true,
+          create: true,
+          truncate: true,
+        });
+        position = 0;
         builder = new TableBuilder({
           blockBytes: job.blockBytes,
           restartInterval: job.restartInterval,
@@ -142,22 +158,28 @@ export function writeTables(job: TableJob, cancelled: () => boolean = () => fals
     if (builder !== null) finishOutput();
     return outputs;
   } catch (err) {
-    if (fd >= 0) closeSync(fd);
-    for (const n of written) rmSync(join(job.dir, tableFileName(n)), { force: true });
+    (file as FileHandle | null)?.closeSync();
+    for (const n of written) {
+      try {
+        fs.unlinkSync(join(job.dir, tableFileName(n)));
+      } catch {
+        // Gone already, or the disk is failing too: the job's own error is the one to report,
+        // and the next open deletes tables that no manifest names.
+      }
+    }
     throw err;
   } finally {
     for (const t of stats.tables) t.close();
   }
 }
 
-/** Appends every chunk at the file's current position (writev may write fewer bytes). */
-function writeAll(fd: number, chunks: Buffer[]): void {
-  let total = 0;
-  for (const c of chunks) total += c.length;
-  let done = writevSync(fd, chunks);
-  if (done === total) return;
-  const rest = Buffer.concat(chunks).subarray(done);
-  while (done < total) done += writeSync(fd, rest, done - (total - rest.length));
+/** Writes the chunks at `position` in one write (one copy into one buffer: cheaper than a
+ *  write per 4 KiB block); returns the position after them. */
+function writeAll(file: FileHandle, position: number, chunks: Buffer[]): number {
+  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  let done = 0;
+  while (done < bytes.length) done += file.writeSync(bytes, done, bytes.length - done, position + done);
+  return position + bytes.length;
 }
 
 /** Entries written between looks at the cancel flag. */
@@ -171,7 +193,7 @@ export class TableJobCancelled extends Error {
 /** Finished table bytes gathered before one writev. */
 const DRAIN_BYTES = 256 * 1024;
 
-function openSource(job: TableJob): { source: MergingIterator; stats: { tables: Table[] } } {
+function openSource(job: TableJob, fs: FileSystem): { source: MergingIterator; stats: { tables: Table[] } } {
   if (job.source.kind === 'run') {
     return {
       source: new MergingIterator([new PackedRunIterator(job.source.run)], false),
@@ -181,8 +203,10 @@ function openSource(job: TableJob): { source: MergingIterator; stats: { tables: 
   const readStats: TableReadStats = { bloomChecks: 0, bloomNegatives: 0, dataBlockSearches: 0 };
   const tables: Table[] = [];
   try {
-    for (const n of job.source.fileNumbers)
-      tables.push(Table.open(join(job.dir, tableFileName(n)), n, null, readStats));
+    const { fileNumbers, fileBytes } = job.source;
+    fileNumbers.forEach((n, i) => {
+      tables.push(Table.open(join(job.dir, tableFileName(n)), n, fileBytes[i]!, null, readStats, fs));
+    });
   } catch (err) {
     for (const t of tables) t.close();
     throw err;

@@ -2,9 +2,10 @@
 // is opened and kept in memory; data blocks are read on demand through the block cache.
 // Reads use positioned synchronous reads (pread): a block is a few KiB, normally in the
 // page cache, and a synchronous read costs microseconds where a thread-pool round trip
-// costs tens. LevelDB: table/table.cc, table/two_level_iterator.cc.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+// costs tens. LevelDB: table/table.cc, table/two_level_iterator.cc. Files are read through
+// common's FileSystem layer (one method call more per read than node:fs itself).
 import { basename } from 'node:path';
+import { type FileHandle, type FileSystem, nodeFileSystem } from '@ddia/common';
 import { Block, BlockFormatError, type BlockIterator } from './block.js';
 import type { BlockCache } from './block-cache.js';
 import { bloomMayContain } from './bloom.js';
@@ -44,7 +45,7 @@ export class Table {
   private constructor(
     readonly path: string,
     readonly fileNumber: number,
-    private readonly fd: number,
+    private readonly handle: FileHandle,
     readonly fileBytes: number,
     private readonly cache: BlockCache | null,
     private readonly stats: TableReadStats,
@@ -70,13 +71,24 @@ export class Table {
     this.index = this.parseBlock(this.readBlockBytes(indexHandle), indexHandle.offset);
   }
 
-  /** Opens a table file; throws CorruptTableError when its footer, index or filter is damaged. */
-  static open(path: string, fileNumber: number, cache: BlockCache | null, stats: TableReadStats): Table {
-    const fd = openSync(path, 'r');
+  /**
+   * Opens a table file of `fileBytes` bytes (the manifest's size, as LevelDB's TableCache
+   * takes it from FileMetaData; a shorter file fails its reads as CorruptTableError); throws
+   * CorruptTableError when its footer, index or filter is damaged.
+   */
+  static open(
+    path: string,
+    fileNumber: number,
+    fileBytes: number,
+    cache: BlockCache | null,
+    stats: TableReadStats,
+    fs: FileSystem = nodeFileSystem,
+  ): Table {
+    const handle = fs.openSync(path);
     try {
-      return new Table(path, fileNumber, fd, fstatSync(fd).size, cache, stats);
+      return new Table(path, fileNumber, handle, fileBytes, cache, stats);
     } catch (err) {
-      closeSync(fd);
+      handle.closeSync();
       throw err;
     }
   }
@@ -129,7 +141,7 @@ export class Table {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    closeSync(this.fd);
+    this.handle.closeSync();
   }
 
   private parseBlock(bytes: Buffer, offset: number): Block {
@@ -161,7 +173,7 @@ export class Table {
     const buffer = Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
-      const n = readSync(this.fd, buffer, done, length - done, offset + done);
+      const n = this.handle.readSync(buffer, done, length - done, offset + done);
       if (n === 0) throw new CorruptTableError(this.name, offset + done, 'unexpected end of file');
       done += n;
     }

@@ -10,23 +10,24 @@
 // before it is acknowledged, without a trip to libuv's thread pool per write (about 4 us
 // instead of about 100 us on a loaded 2-core machine; see README "Benchmarks"). Only the
 // fdatasync for `sync: true` writes runs on the thread pool, and writers that arrive while
-// one runs share the next (group commit). This is a local stopgap: the request to common is
-// a synchronous `Log.appendSync()` under the 'never' policy.
-import { closeSync, fdatasync, fstatSync, openSync, writeSync } from 'node:fs';
-import { readdir, unlink } from 'node:fs/promises';
+// one runs share the next (group commit). Every file call goes through common's FileSystem
+// layer (`fs`), so the power-loss test runs this very code on testkit's FaultFileSystem.
+// Common's Log has no synchronous append yet; that is why this appender still exists.
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import {
   assert,
   CorruptLogError,
   encodeRecords,
-  fsyncDir,
+  type FileHandle,
+  type FileSystem,
   Log,
+  nodeFileSystem,
   SEGMENT_FILE_NAME,
   segmentFileName,
 } from '@ddia/common';
 import { CorruptWalError } from './errors.js';
 import { KIND_DELETE, KIND_PUT } from './internal-key.js';
+import { LSM_SYNC } from './sync-points.js';
 import { putVarint32 } from './varint.js';
 
 /** Small segments let the log drop flushed records soon after each flush. */
@@ -109,16 +110,14 @@ export function decodeBatch(
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
-const fdatasyncAsync = promisify(fdatasync);
-
 interface Segment {
   firstIndex: number;
   path: string;
 }
 
-/** The segment being appended to, with its file descriptor and size. */
+/** The segment being appended to, with its open file and size. */
 interface ActiveSegment extends Segment {
-  fd: number;
+  handle: FileHandle;
   bytes: number;
 }
 
@@ -127,12 +126,12 @@ export class Wal {
   private log: Log | null;
   private segments: Segment[] = [];
   private active: ActiveSegment | null = null;
-  /** Sealed segments whose bytes are not yet fdatasynced; the next sync covers them first. */
-  private unsynced: number[] = [];
+  /** A new segment's directory entry is not yet durable; the next sync fsyncs wal/ first. */
   private dirDirty = false;
   private appended = 0;
   private synced = 0;
   private syncing: Promise<void> | null = null;
+  private rolling: Promise<void> | null = null;
   private next: number;
   private first: number;
   private closed = false;
@@ -141,6 +140,7 @@ export class Wal {
   private constructor(
     private readonly dir: string,
     private readonly segmentBytesMax: number,
+    private readonly fs: FileSystem,
     log: Log,
   ) {
     this.log = log;
@@ -149,9 +149,13 @@ export class Wal {
     this.tornTailBytes = log.recovery.tornTailBytes;
   }
 
-  static async open(dir: string, segmentBytesMax = WAL_SEGMENT_BYTES_DEFAULT): Promise<Wal> {
+  static async open(
+    dir: string,
+    segmentBytesMax = WAL_SEGMENT_BYTES_DEFAULT,
+    fs: FileSystem = nodeFileSystem,
+  ): Promise<Wal> {
     try {
-      return new Wal(dir, segmentBytesMax, await Log.open({ dir, fsync: 'never', segmentBytesMax }));
+      return new Wal(dir, segmentBytesMax, fs, await Log.open({ dir, fsync: 'never', segmentBytesMax, fs }));
     } catch (err) {
       if (err instanceof CorruptLogError)
         throw new CorruptWalError(`wal/${err.file}`, err.offset, err.message);
@@ -186,44 +190,49 @@ export class Wal {
     this.first = log.firstIndex;
     await log.close();
     this.log = null;
-    const names = (await readdir(this.dir)).filter((n) => SEGMENT_FILE_NAME.test(n)).sort();
+    const names = (await this.fs.readdir(this.dir)).filter((n) => SEGMENT_FILE_NAME.test(n)).sort();
     this.segments = names.map((name) => ({
       firstIndex: Number(SEGMENT_FILE_NAME.exec(name)![1]),
       path: join(this.dir, name),
     }));
     assert(this.segments.length > 0, 'a recovered log has a segment');
     const last = this.segments[this.segments.length - 1]!;
-    const fd = openSync(last.path, 'r+');
-    this.active = { ...last, fd, bytes: fstatSync(fd).size };
+    const handle = await this.fs.open(last.path, { write: true });
+    this.active = { ...last, handle, bytes: (await handle.stat()).size };
+  }
+
+  /** The active segment is full: the next append must wait for `roll()`. */
+  get rollDue(): boolean {
+    return this.active !== null && this.active.bytes >= this.segmentBytesMax;
   }
 
   /**
    * Appends records with one write(2) on this thread; returns once they are in the page
    * cache. Throws on a failed write: the caller must stop taking writes (the file may now
-   * end in a torn record, which recovery cuts).
+   * end in a torn record, which recovery cuts). Not while `rollDue`.
    */
   appendSync(records: readonly Uint8Array[]): void {
-    const active = this.activeSegment();
-    if (active.bytes >= this.segmentBytesMax) this.roll(active);
+    const seg = this.activeSegment();
+    assert(seg.bytes < this.segmentBytesMax || this.rolling === null, 'append while the WAL rolls');
     // common's Log framing, so that Log.open recovers what this appender wrote.
     const buffer = encodeRecords(records);
     const total = buffer.length;
-    const seg = this.active!;
     let written = 0;
     while (written < total)
-      written += writeSync(seg.fd, buffer, written, total - written, seg.bytes + written);
+      written += seg.handle.writeSync(buffer, written, total - written, seg.bytes + written);
     seg.bytes += total;
     this.next += records.length;
     this.appended++;
   }
 
   /**
-   * fdatasync of everything appended so far (sealed segments first, then a new segment's
-   * directory entry, then the active segment). Callers arriving while one runs share the next.
+   * fdatasync of everything appended so far (a new segment's directory entry first, then the
+   * active segment; sealed segments were synced when sealed). Callers arriving while one runs
+   * share the next.
    */
   async sync(): Promise<void> {
     const target = this.appended;
-    while (this.synced < target || (this.log === null && this.unsynced.length > 0)) {
+    while (this.synced < target) {
       if (this.syncing === null) {
         this.syncing = this.syncOnce().finally(() => {
           this.syncing = null;
@@ -235,29 +244,40 @@ export class Wal {
 
   private async syncOnce(): Promise<void> {
     const upTo = this.appended;
-    const sealed = this.unsynced.splice(0);
-    for (const fd of sealed) {
-      await fdatasyncAsync(fd);
-      closeSync(fd);
-    }
+    const active = this.activeSegment();
     if (this.dirDirty) {
+      await this.fs.fsyncDir(this.dir, LSM_SYNC.walDir);
       this.dirDirty = false;
-      await fsyncDir(this.dir);
     }
-    if (this.active) await fdatasyncAsync(this.active.fd);
+    await active.handle.datasync(LSM_SYNC.walSync);
     this.synced = Math.max(this.synced, upTo);
   }
 
-  /** Seals the active segment and starts the next one, named by its first record's index. */
-  private roll(active: ActiveSegment): void {
-    this.unsynced.push(active.fd);
+  /**
+   * Seals the full active segment and starts the next one, named by its first record's index.
+   * The sealed segment is fdatasynced before the new file exists: common's Log refuses damage
+   * anywhere but in the last segment, and a torn sealed segment beside a newer one would be
+   * just that after a power cut. Appends wait meanwhile (the engine checks `rollDue`).
+   */
+  roll(): Promise<void> {
+    this.rolling ??= this.rollNow().finally(() => {
+      this.rolling = null;
+    });
+    return this.rolling;
+  }
+
+  private async rollNow(): Promise<void> {
+    const old = this.activeSegment();
+    if (old.bytes < this.segmentBytesMax) return;
+    await old.handle.datasync(LSM_SYNC.walSeal);
     const firstIndex = this.next;
     const path = join(this.dir, segmentFileName(firstIndex));
-    const fd = openSync(path, 'wx');
+    const handle = await this.fs.open(path, { write: true, create: true, exclusive: true });
     this.segments.push({ firstIndex, path });
-    this.active = { firstIndex, path, fd, bytes: 0 };
-    // The new name must be durable before a sync write in it is acknowledged.
+    this.active = { firstIndex, path, handle, bytes: 0 };
+    // The new name must be durable before a sync write in it is acknowledged (syncOnce).
     this.dirDirty = true;
+    await old.handle.close();
   }
 
   private activeSegment(): ActiveSegment {
@@ -265,7 +285,11 @@ export class Wal {
     return this.active;
   }
 
-  /** Drops whole segments whose records all lie below `index` (already in tables). */
+  /**
+   * Drops whole segments whose records all lie below `index` (already in tables). Not synced:
+   * a dropped segment that comes back after a crash holds records below the manifest's
+   * walIndex, which replay skips and the next flush drops again.
+   */
   async dropBefore(index: number): Promise<void> {
     if (this.log !== null) {
       await this.log.dropPrefix(index);
@@ -274,14 +298,10 @@ export class Wal {
     let dropped = false;
     while (this.segments.length > 1 && this.segments[1]!.firstIndex <= index) {
       const gone = this.segments.shift()!;
-      // A sealed segment still waiting for its fdatasync keeps its descriptor until then.
-      await unlink(gone.path).catch(() => {});
+      await this.fs.unlink(gone.path).catch(() => {});
       dropped = true;
     }
-    if (dropped) {
-      this.first = this.segments[0]!.firstIndex;
-      await fsyncDir(this.dir);
-    }
+    if (dropped) this.first = this.segments[0]!.firstIndex;
   }
 
   async close(): Promise<void> {
@@ -292,11 +312,11 @@ export class Wal {
       return;
     }
     try {
+      await this.rolling;
       await this.sync();
     } finally {
       this.closed = true;
-      for (const fd of this.unsynced.splice(0)) closeSync(fd);
-      if (this.active) closeSync(this.active.fd);
+      await this.active?.handle.close();
       this.active = null;
     }
   }

@@ -840,11 +840,23 @@ function validRecordAfter(buffer: Buffer, from: number, end: number): number {
 
 /** The smallest unit a disk writes whole; a sector lost in a crash reads back as zeros. */
 const SECTOR_BYTES = 512;
+/** Zeros that show a record's head was never written (see isTornTail). */
+const TORN_HEAD_ZEROS_MIN = 8;
+
+function isZeros(buffer: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buffer[i] !== 0) return false;
+  return true;
+}
 
 /** Whether the damage at `at` in the last segment is where a crash cut the log (see recoverSegment). */
 function isTornTail(buffer: Buffer, at: number, dataEnd: number): boolean {
   const next = validRecordAfter(buffer, at + 1, dataEnd);
   if (next < 0) return true;
+  // The damaged record's first sector never reached the disk: zeros from where it starts to
+  // that sector's end, the rest of the sector holding older records written back before it.
+  // At least 8 bytes, so that the zeros cover a length and a masked CRC (never both zero).
+  const boundary = Math.min(Math.ceil((at + 1) / SECTOR_BYTES) * SECTOR_BYTES, next);
+  if (boundary - at >= TORN_HEAD_ZEROS_MIN && isZeros(buffer, at, boundary)) return true;
   for (let sector = Math.ceil(at / SECTOR_BYTES) * SECTOR_BYTES; sector + SECTOR_BYTES <= next; ) {
     let zeros = 0;
     while (zeros < SECTOR_BYTES && buffer[sector + zeros] === 0) zeros++;
