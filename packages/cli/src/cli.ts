@@ -1,164 +1,314 @@
-// The `ddia` command's dispatcher: `run(argv)` returns the exit code.
+// The `ddia` command's dispatcher: `run(argv, io)` returns the exit code. Every subcommand is a
+// row of COMMANDS: its usage line, its flags, how many positionals it takes, and what it does.
+// A command line that does not fit is one UsageError (exit 2) quoting that usage line.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { runSchemaMigrate } from '@ddia/schema-evolution';
-import { runCheckCommand } from '@ddia/testkit';
-import { runTransactionsDemo } from '@ddia/transactions';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { composeYaml, validateCompose } from './compose.js';
 import { heal, latency, partition } from './faults.js';
-import { CliError, clean, down, logs, type Output, ps, restart, signal, up } from './lab.js';
+import { clean, down, logs, ps, restart, signal, up } from './lab.js';
 import { repoRoot } from './lab-paths.js';
 import { startLanding } from './landing.js';
+import {
+  CliError,
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_USAGE,
+  type Output,
+  processOutput,
+  UsageError,
+} from './output.js';
 import { start } from './start.js';
-import { TOPOLOGY } from './topology.js';
+import { findService, TOPOLOGY, TopologyError } from './topology.js';
 
-const USAGE = `ddia — run the DDIA Lab's services and break them
+type Flags = Record<string, string | boolean | undefined>;
 
-  ddia start                         every service + landing page on :8080 (Ctrl-C stops all)
-  ddia up <service> [--nodes N]      start a local cluster (services: ${TOPOLOGY.map((s) => s.name).join(', ')})
-  ddia down [service]                stop nodes (all, or one service's)
-  ddia ps                            nodes, pids, ports, health
-  ddia logs <node> [--lines N]       a node's log (node names: kv-n1, kv-n2, ...)
-  ddia kill|pause|resume <node>      SIGKILL / SIGSTOP / SIGCONT a node
-  ddia restart <node>                restart a node on the same data dir
-  ddia latency <a> <b> <ms> [--jitter ms]   add delay both ways between two nodes of a cluster
-  ddia partition <a,b> <c>           cut the network between groups of nodes (kv-n1,kv-n2 kv-n3)
-  ddia heal                          remove every partition, delay and blackhole
-  ddia clean                         delete .ddia/ (data and logs) when nothing runs
-  ddia compose [--check]             write docker-compose.yml from the topology (--check: fail if stale)
-  ddia check linearizable --model cas-register|kv --format jepsen-log|jepsen-edn|json FILE...
-                                     check recorded histories (exit 0 all linearizable, 1 not, 2 unreadable, 3 unknown)
-  ddia schema migrate ...            rewrite an Avro container file to a registered reader schema (--help)
-  ddia demo transactions             the book's anomaly stories at every isolation level
-  ddia landing [--port P] name=service=url...   serve the landing page for given nodes
-`;
+interface Command {
+  usage: string;
+  summary: string;
+  /** Flags this command takes (node:util parseArgs); commands owned by other packages parse their own. */
+  options?: ParseArgsConfig['options'];
+  /** Fewest and most positionals. */
+  positionals?: [number, number];
+  /** Hands the raw arguments over (`check`, `schema`, `demo`). */
+  raw?: true;
+  action(
+    positionals: string[],
+    flags: Flags,
+    io: Output,
+    usage: (problem: string) => UsageError,
+  ): Promise<number>;
+}
 
-export const io: Output = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
+const INT = { type: 'string' } as const;
+const MANY = Number.POSITIVE_INFINITY;
 
-function positiveInt(flag: string, text: string | undefined): number | undefined {
+/** A flag or positional that must be a whole number. */
+function wholeNumber(
+  usage: (problem: string) => UsageError,
+  what: string,
+  text: unknown,
+): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text)) throw new CliError(`--${flag}: expected a positive integer, got '${text}'`, 2);
+  if (typeof text !== 'string' || !/^\d+$/.test(text))
+    throw usage(`${what}: expected a whole number, got '${text}'`);
   return Number(text);
 }
 
-function one(positionals: string[], what: string): string {
-  const value = positionals[0];
-  if (!value) throw new CliError(`missing <${what}>\n\n${USAGE}`, 2);
-  return value;
-}
-
-export async function run(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  // Commands owned by other packages parse their own arguments.
-  if (command === 'check') return runCheckCommand(rest, { stdout: process.stdout, stderr: process.stderr });
-  if (command === 'schema' && rest[0] === 'migrate') {
-    return runSchemaMigrate(rest.slice(1), { stdout: process.stdout, stderr: process.stderr });
-  }
-  if (command === 'demo') {
-    if (rest[0] !== 'transactions' || rest.length > 1) throw new CliError('usage: ddia demo transactions', 2);
-    await runTransactionsDemo({ log: (line) => io.out(line) });
-    return 0;
-  }
-  const parsed = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      nodes: { type: 'string' },
-      lines: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      check: { type: 'boolean' },
-      jitter: { type: 'string' },
+const COMMANDS: Record<string, Command> = {
+  start: {
+    usage: 'ddia start [--port P] [--only service,...]',
+    summary:
+      'every service of the topology, clusters behind their fault proxy, and the landing page on :8080 (Ctrl-C stops all)',
+    options: { port: INT, only: { type: 'string' } },
+    positionals: [0, 0],
+    async action(_p, flags, io, usage) {
+      const only = typeof flags.only === 'string' ? flags.only.split(',').filter(Boolean) : undefined;
+      if (only?.length === 0) throw usage('--only: name at least one service');
+      for (const name of only ?? []) findService(name);
+      await start(io, { landingPort: wholeNumber(usage, '--port', flags.port), only });
+      return EXIT_OK;
     },
-  });
-  const { values, positionals } = parsed;
-  switch (command) {
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      io.out(USAGE);
-      return 0;
-    case 'start':
-      await start(io, { landingPort: positiveInt('port', values.port) });
-      return 0;
-    case 'up':
-      await up(one(positionals, 'service'), positiveInt('nodes', values.nodes), io);
-      return 0;
-    case 'down':
-      await down(positionals[0], io);
-      return 0;
-    case 'ps':
+  },
+  up: {
+    usage: 'ddia up <service> [--nodes N]',
+    summary: `start one service's nodes (${TOPOLOGY.map((s) => s.name).join(', ')})`,
+    options: { nodes: INT },
+    positionals: [1, 1],
+    async action([service], flags, io, usage) {
+      await up(service!, wholeNumber(usage, '--nodes', flags.nodes), io);
+      return EXIT_OK;
+    },
+  },
+  down: {
+    usage: 'ddia down [service]',
+    summary: "stop the lab's nodes, proxies and `pnpm start` (all, or one service's)",
+    positionals: [0, 1],
+    async action([service], _f, io) {
+      await down(service, io);
+      return EXIT_OK;
+    },
+  },
+  ps: {
+    usage: 'ddia ps',
+    summary: 'nodes, pids, ports, health; fault proxies and the landing page',
+    positionals: [0, 0],
+    async action(_p, _f, io) {
       await ps(io);
-      return 0;
-    case 'logs':
-      logs(one(positionals, 'node'), positiveInt('lines', values.lines) ?? 50, io);
-      return 0;
-    case 'kill':
-    case 'pause':
-    case 'resume':
-      signal(one(positionals, 'node'), command, io);
-      return 0;
-    case 'restart':
-      await restart(one(positionals, 'node'), io);
-      return 0;
-    case 'latency': {
-      const [from, to, ms] = positionals;
-      if (!from || !to || ms === undefined)
-        throw new CliError('usage: ddia latency <from> <to> <ms> [--jitter ms]', 2);
-      await latency(from, to, positiveInt('ms', ms)!, positiveInt('jitter', values.jitter) ?? 0, io);
-      return 0;
-    }
-    case 'partition':
-      await partition(positionals, io);
-      return 0;
-    case 'heal':
+      return EXIT_OK;
+    },
+  },
+  logs: {
+    usage: 'ddia logs <node> [--lines N]',
+    summary: "the end of a node's log (nodes are named kv-n1, kv-n2, ...)",
+    options: { lines: INT },
+    positionals: [1, 1],
+    async action([node], flags, io, usage) {
+      logs(node!, wholeNumber(usage, '--lines', flags.lines) ?? 50, io);
+      return EXIT_OK;
+    },
+  },
+  kill: signalCommand('kill', 'SIGKILL a node (crash it; `ddia restart` brings it back)'),
+  pause: signalCommand('pause', 'SIGSTOP a node (a process pause: a GC stall, a frozen VM)'),
+  resume: signalCommand('resume', 'SIGCONT a paused node'),
+  restart: {
+    usage: 'ddia restart <node>',
+    summary: 'start a node again on the same data dir, running or killed',
+    positionals: [1, 1],
+    async action([node], _f, io) {
+      await restart(node!, io);
+      return EXIT_OK;
+    },
+  },
+  latency: {
+    usage: 'ddia latency <node> <node> <ms> [--jitter ms]',
+    summary: 'add delay both ways between two nodes of a cluster (through its fault proxy)',
+    options: { jitter: INT },
+    positionals: [3, 3],
+    async action([from, to, ms], flags, io, usage) {
+      const delay = wholeNumber(usage, '<ms>', ms)!;
+      await latency(from!, to!, delay, wholeNumber(usage, '--jitter', flags.jitter) ?? 0, io);
+      return EXIT_OK;
+    },
+  },
+  partition: {
+    usage: 'ddia partition <nodes> <nodes> [<nodes>...]   (e.g. kv-n1 kv-n2,kv-n3)',
+    summary: 'cut the network between groups of nodes of a cluster',
+    positionals: [2, MANY],
+    async action(groups, _f, io) {
+      await partition(groups, io);
+      return EXIT_OK;
+    },
+  },
+  heal: {
+    usage: 'ddia heal',
+    summary: 'remove every partition, delay and blackhole',
+    positionals: [0, 0],
+    async action(_p, _f, io) {
       await heal(io);
-      return 0;
-    case 'clean':
+      return EXIT_OK;
+    },
+  },
+  clean: {
+    usage: 'ddia clean',
+    summary: "delete the lab's data and logs (.ddia/) when nothing runs",
+    positionals: [0, 0],
+    async action(_p, _f, io) {
       await clean(io);
-      return 0;
-    case 'compose': {
-      const path = join(repoRoot(), 'docker-compose.yml');
-      const yaml = composeYaml();
-      const problems = validateCompose(parse(yaml));
-      if (problems.length > 0)
-        throw new CliError(`generated compose file is invalid:\n${problems.join('\n')}`);
-      if (values.check) {
-        const current = existsSync(path) ? readFileSync(path, 'utf8') : '';
-        if (current !== yaml) {
-          io.err('docker-compose.yml is stale: run `pnpm compose` and commit it');
-          return 1;
-        }
-        io.out('docker-compose.yml is current and valid against the Compose Specification schema');
-        return 0;
-      }
-      writeFileSync(path, yaml);
-      io.out(`wrote ${path}`);
-      return 0;
-    }
-    case 'landing': {
-      const nodes = positionals.map((spec) => {
+      return EXIT_OK;
+    },
+  },
+  compose: {
+    usage: 'ddia compose [--check]',
+    summary: 'write docker-compose.yml from the topology (--check: fail if it is stale)',
+    options: { check: { type: 'boolean' } },
+    positionals: [0, 0],
+    async action(_p, flags, io) {
+      return compose(flags.check === true, io);
+    },
+  },
+  landing: {
+    usage: 'ddia landing [--port P] [--host H] <name=service=url>...',
+    summary: 'serve the landing page for the given nodes (the compose file runs this)',
+    options: { port: INT, host: { type: 'string' } },
+    positionals: [0, MANY],
+    async action(specs, flags, io, usage) {
+      const nodes = specs.map((spec) => {
         const [name, service, url] = spec.split('=');
-        if (!name || !service || !url) throw new CliError(`landing: '${spec}' is not name=service=url`, 2);
+        if (!name || !service || !url) throw usage(`'${spec}' is not name=service=url`);
         return { name, service, url };
       });
-      const landing = await startLanding(nodes, positiveInt('port', values.port), values.host ?? '127.0.0.1');
+      const host = typeof flags.host === 'string' ? flags.host : '127.0.0.1';
+      const landing = await startLanding(() => nodes, wholeNumber(usage, '--port', flags.port), host);
       io.out(`landing page on ${landing.url()}`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
       });
       await landing.close();
-      return 0;
+      return EXIT_OK;
+    },
+  },
+  check: {
+    usage: 'ddia check linearizable --model cas-register|kv --format jepsen-log|jepsen-edn|json FILE...',
+    summary: 'check recorded histories (exit 0 all linearizable, 1 not, 2 unreadable, 3 unknown)',
+    raw: true,
+    // Commands of other packages load on use: every `ddia` call would otherwise pay for them.
+    action: async (args, _f, io) => (await import('@ddia/testkit')).runCheckCommand(args, io),
+  },
+  schema: {
+    usage: 'ddia schema migrate ...   (--help)',
+    summary: 'rewrite an Avro container file to a registered reader schema',
+    raw: true,
+    async action(args, _f, io, usage) {
+      if (args[0] !== 'migrate') throw usage(`unknown schema command '${args[0] ?? ''}'`);
+      return (await import('@ddia/schema-evolution')).runSchemaMigrate(args.slice(1), io);
+    },
+  },
+  demo: {
+    usage: 'ddia demo transactions',
+    summary: "the book's anomaly stories at every isolation level",
+    positionals: [1, 1],
+    async action([what], _f, io, usage) {
+      if (what !== 'transactions') throw usage(`unknown demo '${what}'`);
+      const { runTransactionsDemo } = await import('@ddia/transactions');
+      await runTransactionsDemo({ log: (line) => io.out(line) });
+      return EXIT_OK;
+    },
+  },
+};
+
+function signalCommand(what: 'kill' | 'pause' | 'resume', summary: string): Command {
+  return {
+    usage: `ddia ${what} <node>`,
+    summary,
+    positionals: [1, 1],
+    async action([node], _f, io) {
+      signal(node!, what, io);
+      return EXIT_OK;
+    },
+  };
+}
+
+export function usageText(): string {
+  const lines = Object.values(COMMANDS).map((c) => `  ${c.usage}\n        ${c.summary}`);
+  return `ddia — run the DDIA Lab's services and break them
+
+${lines.join('\n')}
+
+Exit codes: 0 done, 1 failed, 2 usage error. DDIA_HOME sets the lab's folder (default .ddia/),
+DDIA_PORT_OFFSET shifts every port of the lab (a second lab beside the first).`;
+}
+
+async function compose(check: boolean, io: Output): Promise<number> {
+  const path = join(repoRoot(), 'docker-compose.yml');
+  const yaml = composeYaml();
+  const problems = validateCompose(parse(yaml));
+  if (problems.length > 0) throw new CliError(`generated compose file is invalid:\n${problems.join('\n')}`);
+  if (check) {
+    const current = existsSync(path) ? readFileSync(path, 'utf8') : '';
+    if (current !== yaml) {
+      io.err('docker-compose.yml is stale: run `pnpm compose` and commit it');
+      return EXIT_FAILED;
     }
-    default:
-      throw new CliError(`unknown command '${command}'\n\n${USAGE}`, 2);
+    io.out('docker-compose.yml is current and valid against the Compose Specification schema');
+    return EXIT_OK;
+  }
+  writeFileSync(path, yaml);
+  io.out(`wrote ${path}`);
+  return EXIT_OK;
+}
+
+export async function run(argv: string[], io: Output = processOutput): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.out(usageText());
+    return EXIT_OK;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) throw new CliError(`unknown command '${name}'\n\n${usageText()}`, EXIT_USAGE);
+  const usage = (problem: string) => new UsageError(`${name}: ${problem}`, command.usage);
+  if (command.raw) return command.action(rest, {}, io, usage);
+  let parsed: { values: Flags; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      strict: true,
+      options: command.options ?? {},
+    }) as {
+      values: Flags;
+      positionals: string[];
+    };
+  } catch (error) {
+    throw usage((error as Error).message);
+  }
+  const [fewest, most] = command.positionals ?? [0, 0];
+  const count = parsed.positionals.length;
+  if (count < fewest)
+    throw usage(fewest === 1 ? 'missing an argument' : `needs at least ${fewest} arguments`);
+  if (count > most) throw usage(`unexpected argument '${parsed.positionals[most]}'`);
+  return command.action(parsed.positionals, parsed.values, io, usage);
+}
+
+/** Errors a user can fix give their exit code; anything else is a bug (undefined: rethrow). */
+export function exitCodeOf(error: unknown): number | undefined {
+  if (error instanceof CliError) return error.exitCode;
+  // An unknown service or a node count out of range; a proxy refusing a fault (e.g. `partition kv-n1 kv-n1`).
+  // (ProxyControlError by name: importing testkit here would slow every `ddia` call down.)
+  if (error instanceof TopologyError || (error as Error)?.name === 'ProxyControlError') return EXIT_USAGE;
+  return undefined;
+}
+
+/** `run`, with an error a user can fix printed as one line `ddia: ...` and turned into its exit code. */
+export async function runReporting(argv: string[], io: Output): Promise<number> {
+  try {
+    return await run(argv, io);
+  } catch (error) {
+    const known = exitCodeOf(error);
+    if (known === undefined) throw error;
+    io.err(`ddia: ${(error as Error).message}`);
+    return known;
   }
 }

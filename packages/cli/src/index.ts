@@ -1,4 +1,5 @@
 export * from './cli.js';
 export * from './compose.js';
 export * from './lab.js';
+export * from './output.js';
 export * from './topology.js';

@@ -1,38 +1,68 @@
-// `ddia up|down|ps|logs|kill|pause|resume|restart`: clusters of local processes.
+// `ddia up|down|ps|logs|kill|pause|resume|restart|clean`: clusters of local processes, recorded
+// in the lab's state.json. `pnpm start` (start.ts) brings the whole topology up through `up`.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { processState } from '@ddia/common';
-import { proxiedPeers, startProxyDaemon } from './faults.js';
-import { labHome, serviceEntry } from './lab-paths.js';
+import { labHome, portOffset, serviceEntry } from './lab-paths.js';
+import { CliError, type Output } from './output.js';
 import { health, isAlive, portFree, spawnDetached, stopProcess, waitHealthy } from './processes.js';
+import { proxiedPeers, startProxyDaemon } from './proxy.js';
 import { findNode, type LabState, loadState, type NodeRecord, saveState } from './state.js';
-import { findService, nodeArgs, planNodes, TopologyError } from './topology.js';
+import {
+  findService,
+  type NodePlan,
+  nodeArgs,
+  type PlanContext,
+  planNodes,
+  type ServiceDef,
+} from './topology.js';
 
-export interface Output {
-  out(line: string): void;
-  err(line: string): void;
+/** A service's nodes on this machine: the topology's ports shifted by DDIA_PORT_OFFSET. */
+export function localPlan(def: ServiceDef, count = def.nodes): NodePlan[] {
+  const offset = portOffset();
+  return planNodes(def, count).map((node) => {
+    const port = node.port + offset;
+    return { ...node, port, url: `http://127.0.0.1:${port}` };
+  });
 }
 
-/** A failure the user can fix; main prints it and exits with `exitCode`. */
-export class CliError extends Error {
-  override name = 'CliError';
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
+/** What of the lab runs right now, in words (empty when nothing does). */
+export function runningParts(state: LabState): string[] {
+  const parts: string[] = [];
+  const nodes = state.nodes.filter((n) => isAlive(n.pid)).map((n) => n.name);
+  if (nodes.length > 0) parts.push(`${nodes.length} node${nodes.length > 1 ? 's' : ''}: ${nodes.join(' ')}`);
+  const proxies = (state.proxies ?? []).filter((p) => isAlive(p.pid)).map((p) => p.service);
+  if (proxies.length > 0) parts.push(`fault proxy of ${proxies.join(' ')}`);
+  if (state.landing && isAlive(state.landing.pid))
+    parts.push(`landing page ${state.landing.url} (pnpm start, pid ${state.landing.pid})`);
+  return parts;
 }
 
 export async function up(serviceName: string, nodes: number | undefined, io: Output): Promise<NodeRecord[]> {
   const def = findService(serviceName);
-  const plan = planNodes(def, nodes ?? def.nodes);
+  const state = loadState();
+  const started = await launch(def, nodes ?? def.nodes, state, io);
+  await saveState(state);
+  await awaitHealthy(started, io);
+  return started;
+}
+
+/**
+ * Starts one service's nodes (and its fault proxy) and records them in `state`, without waiting
+ * for them: `pnpm start` launches every service this way, saves the state once, then waits for all.
+ */
+export async function launch(
+  def: ServiceDef,
+  count: number,
+  state: LabState,
+  io: Output,
+): Promise<NodeRecord[]> {
+  const plan = localPlan(def, count);
   const entry = serviceEntry(def.pkg);
   if (!existsSync(entry)) {
     throw new CliError(`${entry} is missing: run \`pnpm build\` first`);
   }
-  const state = loadState();
   const running = state.nodes.filter((n) => n.service === def.name && isAlive(n.pid));
   if (running.length > 0) {
     throw new CliError(
@@ -46,39 +76,48 @@ export async function up(serviceName: string, nodes: number | undefined, io: Out
   for (const node of plan) {
     if (!(await portFree(node.port))) {
       throw new CliError(
-        `port ${node.port} for ${node.name} is in use (another lab, or \`ddia down\` first)`,
+        `port ${node.port} for ${node.name} is in use (another lab? \`ddia ps\`, \`ddia down\`, or set DDIA_PORT_OFFSET)`,
       );
     }
   }
   const started: NodeRecord[] = [];
   // Clusters talk through a fault proxy, so that `ddia latency|partition|heal` can act later.
   if (def.clustered && plan.length > 1) {
-    const proxy = await startProxyDaemon(def, plan);
-    state.proxies = [
-      ...(state.proxies ?? []).filter((p) => p.service !== def.name),
-      { ...proxy, service: def.name },
-    ];
+    const proxy = await startProxyDaemon(def.name, plan);
+    state.proxies = [...(state.proxies ?? []).filter((p) => p.service !== def.name), proxy];
     io.out(`${def.name} fault proxy  pid ${proxy.pid}  ${proxy.controlUrl}`);
   }
   for (const node of plan) {
     const dataDir = join(labHome(), 'data', node.name);
     const logFile = join(labHome(), 'logs', `${node.name}.log`);
-    const peers = def.clustered && plan.length > 1 ? proxiedPeers(def, plan, node) : plan;
-    const command = [process.execPath, entry, ...nodeArgs(def, node, peers, dataDir)];
+    const peers = def.clustered && plan.length > 1 ? proxiedPeers(plan, node) : plan;
+    const command = [process.execPath, entry, ...nodeArgs(def, node, peers, dataDir, LOCAL)];
     const env = { DDIA_LOG_LEVEL: process.env.DDIA_LOG_LEVEL ?? 'info' };
     const pid = spawnDetached(command, env, logFile);
     started.push({ ...node, pid, dataDir, logFile, command, env });
   }
   state.nodes.push(...started);
-  await saveState(state);
-  for (const node of started) {
-    const healthy = await waitHealthy(node.url, node.pid);
-    if (!healthy) {
+  return started;
+}
+
+/** Local processes reach each other on 127.0.0.1, every port shifted by DDIA_PORT_OFFSET. */
+const LOCAL: PlanContext = {
+  urlOf(service, ordinal) {
+    const def = findService(service);
+    return `http://127.0.0.1:${def.basePort + ordinal - 1 + portOffset()}`;
+  },
+  port: (port) => port + portOffset(),
+};
+
+/** Waits until every node answers /health; a node that does not fails with its last log lines. */
+export async function awaitHealthy(nodes: NodeRecord[], io: Output): Promise<void> {
+  const results = await Promise.all(nodes.map((node) => waitHealthy(node.url, node.pid)));
+  nodes.forEach((node, i) => {
+    if (!results[i]) {
       throw new CliError(`${node.name} did not become healthy; last log lines:\n${tail(node.logFile, 20)}`);
     }
     io.out(`${node.name}  pid ${node.pid}  ${node.url}`);
-  }
-  return started;
+  });
 }
 
 export async function down(serviceName: string | undefined, io: Output): Promise<void> {
@@ -91,13 +130,27 @@ export async function down(serviceName: string | undefined, io: Output): Promise
   const proxies = (state.proxies ?? []).filter((p) => !serviceName || p.service === serviceName);
   await Promise.all(proxies.map((p) => stopProcess(p.pid)));
   state.proxies = (state.proxies ?? []).filter((p) => !proxies.includes(p));
+  // `ddia down` of everything also ends a `pnpm start` running in another terminal: it serves
+  // the landing page, and on SIGTERM it stops what it started (nothing is left by now).
+  const landing = state.landing;
+  if (!serviceName) delete state.landing;
   await saveState(state);
+  if (!serviceName && landing && landing.pid !== process.pid && isAlive(landing.pid)) {
+    await stopProcess(landing.pid);
+    io.out(`stopped pnpm start (pid ${landing.pid})`);
+  }
 }
 
 export async function ps(io: Output): Promise<void> {
   const state = loadState();
+  if (state.landing && isAlive(state.landing.pid))
+    io.out(`landing page ${state.landing.url}  (pnpm start, pid ${state.landing.pid})`);
+  for (const p of state.proxies ?? [])
+    io.out(
+      `${p.service} fault proxy  pid ${p.pid}  ${p.controlUrl}  ${isAlive(p.pid) ? 'running' : 'exited'}`,
+    );
   if (state.nodes.length === 0) {
-    io.out('no nodes running (try `ddia up kv`)');
+    io.out('no nodes running (try `ddia up kv` or `pnpm start`)');
     return;
   }
   io.out(`${'NODE'.padEnd(22)}${'PID'.padEnd(9)}${'PORT'.padEnd(7)}${'PROCESS'.padEnd(10)}HEALTH`);
@@ -141,8 +194,8 @@ export async function restart(nodeName: string, io: Output): Promise<void> {
 /** Removes the lab's data and logs (only when nothing runs). */
 export async function clean(io: Output): Promise<void> {
   const state: LabState = loadState();
-  if (state.nodes.some((n) => isAlive(n.pid)))
-    throw new CliError('nodes are still running: `ddia down` first');
+  const running = runningParts(state);
+  if (running.length > 0) throw new CliError(`still running: ${running.join(', ')}; \`ddia down\` first`);
   // Only ever delete a folder that looks like a lab home: DDIA_HOME may point anywhere.
   const known = /^(state\.json|data|logs|proxy-[a-z0-9-]+\.json|\..*\.tmp)$/;
   const strangers = existsSync(labHome()) ? readdirSync(labHome()).filter((name) => !known.test(name)) : [];
@@ -162,5 +215,3 @@ export function tail(file: string, lines: number): string {
     .slice(-lines - 1)
     .join('\n');
 }
-
-export { TopologyError };

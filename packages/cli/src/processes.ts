@@ -11,6 +11,8 @@ const HEALTH_DEADLINE_MS = 1_000;
 export const STOP_GRACE_MS = 5_000;
 
 const client = new HttpClient({ retries: 0, deadlineMs: HEALTH_DEADLINE_MS });
+/** The one client the CLI and the landing page probe nodes with (short deadline, no retries). */
+export const healthClient = client;
 
 export const isAlive = isProcessAlive;
 

@@ -1,102 +1,133 @@
-// `pnpm start` / `ddia start`: every service of the topology as local child processes, the
-// landing page, URLs and curl examples. Ctrl-C stops every child; none outlives this process.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+// `pnpm start` / `ddia start`: every service of the topology, each brought up exactly as
+// `ddia up <service>` does (detached processes recorded in the lab's state.json, clusters behind
+// their fault proxy), then the landing page. `ddia ps|kill|restart|latency|...` act on this lab
+// from any other terminal. Ctrl-C (or `ddia down`) stops everything it started.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CliError, type Output } from './lab.js';
-import { labHome, serviceEntry } from './lab-paths.js';
+import { awaitHealthy, down, launch, runningParts } from './lab.js';
+import { labHome, portOffset, serviceEntry } from './lab-paths.js';
 import { startLanding } from './landing.js';
-import { STOP_GRACE_MS, waitHealthy } from './processes.js';
-import { LANDING_PORT, nodeArgs, planNodes, TOPOLOGY } from './topology.js';
+import { CliError, type Output } from './output.js';
+import { portFree } from './processes.js';
+import { loadState, type NodeRecord, saveState } from './state.js';
+import { findService, LANDING_PORT, TOPOLOGY } from './topology.js';
 
-export async function start(
-  io: Output,
-  options: { landingPort?: number; exitAfterReady?: boolean } = {},
-): Promise<void> {
-  const children: ChildProcess[] = [];
-  const stopAll = () => {
-    for (const child of children)
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  };
-  // Whatever happens to this process, its children go with it.
-  process.on('exit', () => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+export interface StartOptions {
+  /** The landing page's port (default 8080 + DDIA_PORT_OFFSET). */
+  landingPort?: number;
+  /** Only these services (`ddia start --only kv,lsm`); default: the whole topology. */
+  only?: string[];
+}
+
+export async function start(io: Output, options: StartOptions = {}): Promise<void> {
+  // Signals first: a Ctrl-C while the services come up must still stop them all.
+  let stopRequested = false;
+  let wake: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    wake = resolve;
   });
-  const nodes: { name: string; service: string; url: string; pid: number }[] = [];
-  const logDir = join(labHome(), 'logs');
-  mkdirSync(logDir, { recursive: true });
-  for (const def of TOPOLOGY) {
-    const entry = serviceEntry(def.pkg);
-    if (!existsSync(entry)) {
-      io.err(`skipping ${def.name}: ${entry} not built`);
-      continue;
-    }
-    const plan = planNodes(def);
-    for (const node of plan) {
-      const dataDir = join(labHome(), 'data', node.name);
-      const log = createWriteStream(join(logDir, `${node.name}.log`), { flags: 'a' });
-      const child = spawn(process.execPath, [entry, ...nodeArgs(def, node, plan, dataDir)], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, DDIA_LOG_LEVEL: process.env.DDIA_LOG_LEVEL ?? 'info' },
-      });
-      child.stdout?.pipe(log);
-      child.stderr?.pipe(log);
-      children.push(child);
-      nodes.push({ name: node.name, service: def.name, url: node.url, pid: child.pid ?? -1 });
-    }
+  const onSignal = () => {
+    stopRequested = true;
+    wake();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await runLab(io, options, () => stopRequested, stopped);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
-  for (const node of nodes) {
-    if (!(await waitHealthy(node.url, node.pid))) {
-      stopAll();
-      throw new CliError(`${node.name} did not start; see ${join(logDir, `${node.name}.log`)}`);
-    }
-  }
-  const landingPort = options.landingPort ?? LANDING_PORT;
-  const landing = await startLanding(nodes, landingPort);
-  io.out('');
-  io.out(`DDIA Lab is up: ${landing.url()}`);
-  io.out('');
-  for (const def of TOPOLOGY) {
-    const first = nodes.find((n) => n.service === def.name);
-    if (!first) continue;
-    io.out(
-      `${def.chapter} ${def.title} (${def.name}): ${nodes
-        .filter((n) => n.service === def.name)
-        .map((n) => n.url)
-        .join(' ')}`,
+}
+
+async function runLab(
+  io: Output,
+  options: StartOptions,
+  stopRequested: () => boolean,
+  stopped: Promise<void>,
+): Promise<void> {
+  const running = runningParts(loadState());
+  if (running.length > 0) {
+    throw new CliError(
+      `a lab is already running (${running.join(', ')}).\n` +
+        'Use it as it is (`pnpm ddia ps`), or stop it first with `pnpm ddia down` ' +
+        '(or Ctrl-C in the terminal that runs `pnpm start`).',
     );
+  }
+  const landingPort = options.landingPort ?? LANDING_PORT + portOffset();
+  if (!(await portFree(landingPort))) {
+    throw new CliError(`port ${landingPort} for the landing page is in use; pick another with --port`);
+  }
+  const services = options.only ? options.only.map(findService) : TOPOLOGY;
+  const started: string[] = [];
+  const stopAll = async () => {
+    for (const name of started.toReversed()) await down(name, io);
+  };
+  try {
+    // Every service is launched first and waited for together: on 2 cores the services
+    // start in about the time of the slowest, not the sum.
+    const state = loadState();
+    const launched: NodeRecord[] = [];
+    for (const def of services) {
+      if (stopRequested()) break;
+      const entry = serviceEntry(def.pkg);
+      if (!existsSync(entry)) {
+        io.err(`skipping ${def.name}: ${entry} is not built (pnpm build)`);
+        continue;
+      }
+      started.push(def.name);
+      try {
+        launched.push(...(await launch(def, def.nodes, state, io)));
+      } finally {
+        await saveState(state);
+      }
+    }
+    if (!stopRequested()) await awaitHealthy(launched, io);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  if (stopRequested()) {
+    io.out('\nstopping the lab...');
+    await stopAll();
+    return;
+  }
+  const landing = await startLanding(
+    () => loadState().nodes.map(({ name, service, url, pid }) => ({ name, service, url, pid })),
+    landingPort,
+  );
+  const state = loadState();
+  state.landing = { pid: process.pid, url: landing.url() };
+  await saveState(state);
+  printWelcome(io, landing.url());
+  await stopped;
+  io.out('\nstopping the lab...');
+  await landing.close();
+  await stopAll();
+  const after = loadState();
+  if (after.landing?.pid === process.pid) {
+    delete after.landing;
+    await saveState(after);
+  }
+}
+
+function printWelcome(io: Output, url: string): void {
+  const nodes = loadState().nodes;
+  io.out('');
+  io.out(`DDIA Lab is up: ${url}`);
+  io.out('');
+  for (const def of TOPOLOGY) {
+    const mine = nodes.filter((n) => n.service === def.name);
+    const first = mine[0];
+    if (!first) continue;
+    io.out(`${def.chapter} ${def.title} (${def.name}): ${mine.map((n) => n.url).join(' ')}`);
     for (const example of def.curl) {
       const line = example.replaceAll('{url}', first.url);
       io.out(`    ${line.startsWith('curl') ? line : `curl ${line}`}`);
     }
   }
   io.out('');
-  io.out(`Logs: ${logDir}   Ctrl-C stops everything.`);
-  if (options.exitAfterReady) {
-    stopAll();
-    await landing.close();
-    return;
-  }
-  await new Promise<void>((resolve) => {
-    const shutdown = () => {
-      io.out('\nstopping the lab...');
-      stopAll();
-      void landing.close().finally(resolve);
-    };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
-  });
-  await Promise.all(
-    children.map((child) =>
-      child.exitCode !== null || child.signalCode !== null
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-            child.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-          }),
-    ),
-  );
+  io.out('From another terminal: pnpm ddia ps | kill kv-n1 | restart kv-n1 | latency kv-n1 kv-n2 200 | heal');
+  io.out(`Logs and data: ${labHome()}   (${join(labHome(), 'logs')})`);
+  io.out('Ctrl-C (or `pnpm ddia down`) stops everything.');
 }

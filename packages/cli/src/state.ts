@@ -5,6 +5,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@ddia/common';
 import { labHome } from './lab-paths.js';
+import { CliError, EXIT_USAGE } from './output.js';
+import type { ProxyRecord } from './proxy.js';
 
 export interface NodeRecord {
   name: string;
@@ -22,8 +24,10 @@ export interface NodeRecord {
 
 export interface LabState {
   nodes: NodeRecord[];
-  /** The fault proxy daemon of each cluster started with `ddia up`. */
-  proxies?: { pid: number; controlUrl: string; service: string }[];
+  /** The fault proxy daemon of each cluster (started by `ddia up` and `pnpm start`). */
+  proxies?: ProxyRecord[];
+  /** The `pnpm start` (`ddia start`) process serving the landing page, while it runs. */
+  landing?: { pid: number; url: string };
 }
 
 export function statePath(): string {
@@ -42,14 +46,18 @@ export async function saveState(state: LabState): Promise<void> {
 }
 
 /** Thrown when a command names a node the lab did not start. */
-export class UnknownNodeError extends Error {
+export class UnknownNodeError extends CliError {
   override name = 'UnknownNodeError';
+  constructor(message: string) {
+    super(message, EXIT_USAGE);
+  }
 }
 
 export function findNode(state: LabState, name: string): NodeRecord {
   const node = state.nodes.find((n) => n.name === name);
   if (!node) {
-    const known = state.nodes.map((n) => n.name).join(', ') || 'none (run `ddia up <service>` first)';
+    const known =
+      state.nodes.map((n) => n.name).join(', ') || 'none (run `ddia up <service>` or `pnpm start` first)';
     throw new UnknownNodeError(`unknown node '${name}'; nodes: ${known}`);
   }
   return node;

@@ -15,13 +15,35 @@ export interface ServiceDef {
   basePort: number;
   /** Whether nodes form a cluster and get `--peers`. */
   clustered: boolean;
-  /** Extra flags for every node. */
-  args?: string[];
+  /** Arguments before the flags: the role of a program that has several (`coordinator`, `worker`). */
+  command?: string[];
+  /** Extra flags for every node, given where the lab runs it (see PlanContext). */
+  args?: (lab: PlanContext) => string[];
+  /** Ports besides the HTTP one that the service listens on (MongoDB, Kafka); compose publishes them. */
+  extraPorts?: number[];
   /** Example requests printed by `pnpm start` ({url} is node 1's URL). */
   curl: string[];
+  /** Optional: one-line facts the landing page shows under the service's heading. */
+  facts?: string[];
+  /**
+   * Optional: a path every node answers with JSON `{ leader, term, members: [{ id, role }] }`
+   * (Raft's `GET /cluster`); the landing page then shows the cluster's leader, term and roles.
+   */
+  leaderPath?: string;
 }
 
 export const LANDING_PORT = 8080;
+/** The well-known ports of the peers our services imitate. */
+const MONGO_PORT = 27017;
+const KAFKA_PORT = 9092;
+
+/** How a node reaches the lab's other parts: local processes and containers differ. */
+export interface PlanContext {
+  /** URL of node `ordinal` of `service`: `http://127.0.0.1:7601` locally, `http://batch-n1:7601` in compose. */
+  urlOf(service: string, ordinal: number): string;
+  /** A fixed port of the topology (27017) as this lab runs it: shifted by DDIA_PORT_OFFSET locally. */
+  port(port: number): number;
+}
 
 export const TOPOLOGY: ServiceDef[] = [
   {
@@ -34,6 +56,11 @@ export const TOPOLOGY: ServiceDef[] = [
     basePort: 7001,
     clustered: true,
     curl: ["curl -X PUT --data-binary 'hello' {url}/kv/greeting", '{url}/kv/greeting', '{url}/cluster'],
+    facts: [
+      'Raft: a write commits once a majority (2 of 3) has it in its log; any node forwards to the leader.',
+      'Kill the leader (`ddia kill kv-n1` or `docker kill`) and watch the term rise and a new leader appear.',
+    ],
+    leaderPath: '/cluster',
   },
   {
     name: 'schema-registry',
@@ -45,6 +72,9 @@ export const TOPOLOGY: ServiceDef[] = [
     basePort: 8081,
     clustered: false,
     curl: ['{url}/subjects', '{url}/schemas/types'],
+    facts: [
+      'Speaks the Confluent Schema Registry API: Avro schemas, subjects, versions, compatibility checks.',
+    ],
   },
   {
     name: 'lsm',
@@ -56,6 +86,27 @@ export const TOPOLOGY: ServiceDef[] = [
     basePort: 7101,
     clustered: false,
     curl: ["curl -X PUT --data-binary 'v1' {url}/kv/a", "'{url}/kv?gte=a&limit=10'", '{url}/admin/stats'],
+    facts: ['Writes go to a write-ahead log and a memtable, flush to sorted tables, and compact in levels.'],
+  },
+  {
+    name: 'docdb',
+    pkg: 'document-db',
+    chapter: 'ch2',
+    title: 'Document database (HTTP and the MongoDB wire protocol)',
+    nodes: 1,
+    nodesMax: 1,
+    basePort: 7201,
+    clustered: false,
+    args: (lab) => ['--mongo-port', String(lab.port(MONGO_PORT))],
+    extraPorts: [MONGO_PORT],
+    curl: [
+      'curl -X POST -H \'content-type: application/json\' -d \'{"documents":[{"name":"Ada"}]}\' {url}/db/lab/people/insert',
+      'curl -X POST -H \'content-type: application/json\' -d \'{"filter":{"name":"Ada"}}\' {url}/db/lab/people/find',
+    ],
+    facts: [
+      `MongoDB clients (mongosh, the mongodb driver) connect to port ${MONGO_PORT}; HTTP JSON on the same engine.`,
+      'Secondary indexes and a query planner: compare `explain` with and without an index.',
+    ],
   },
   {
     name: 'transactions',
@@ -67,6 +118,49 @@ export const TOPOLOGY: ServiceDef[] = [
     basePort: 7301,
     clustered: false,
     curl: ['{url}/tables'],
+    facts: ['Six isolation levels on one MVCC store, chosen per transaction (POST /tx {"isolation": ...}).'],
+  },
+  {
+    name: 'streaming',
+    pkg: 'streaming',
+    chapter: 'ch11',
+    title: 'Kafka-protocol log broker',
+    nodes: 1,
+    nodesMax: 1,
+    basePort: 7401,
+    clustered: false,
+    args: (lab) => ['--kafka-port', String(lab.port(KAFKA_PORT))],
+    extraPorts: [KAFKA_PORT],
+    curl: ['{url}/broker', '{url}/topics'],
+    facts: [`kafkajs and kcat talk to it unchanged on port ${KAFKA_PORT}: a partitioned, replayable log.`],
+  },
+  {
+    name: 'batch',
+    pkg: 'batch',
+    chapter: 'ch10',
+    title: 'MapReduce batch engine (coordinator)',
+    nodes: 1,
+    nodesMax: 1,
+    basePort: 7601,
+    clustered: false,
+    command: ['coordinator'],
+    curl: ['{url}/workers', '{url}/jobs'],
+    facts: ['Jobs split into map and reduce tasks; workers shuffle map output over HTTP.'],
+  },
+  {
+    name: 'batch-worker',
+    pkg: 'batch',
+    chapter: 'ch10',
+    title: 'MapReduce batch engine (worker)',
+    // One worker: a worker tells the coordinator the URL it listens on, which in a container
+    // is its loopback address; several workers in compose could not fetch each other's output.
+    nodes: 1,
+    nodesMax: 4,
+    basePort: 7611,
+    clustered: false,
+    command: ['worker'],
+    args: (lab) => ['--coordinator', lab.urlOf('batch', 1)],
+    curl: [],
   },
 ];
 
@@ -109,8 +203,14 @@ export function planNodes(def: ServiceDef, count = def.nodes, host = '127.0.0.1'
 }
 
 /** The flags that start one node of a service (the same for local processes and containers). */
-export function nodeArgs(def: ServiceDef, node: NodePlan, peers: NodePlan[], dataDir: string): string[] {
-  const args = ['--id', node.id, '--port', String(node.port), '--data-dir', dataDir];
+export function nodeArgs(
+  def: ServiceDef,
+  node: NodePlan,
+  peers: NodePlan[],
+  dataDir: string,
+  lab: PlanContext,
+): string[] {
+  const args = [...(def.command ?? []), '--id', node.id, '--port', String(node.port), '--data-dir', dataDir];
   if (def.clustered) args.push('--peers', peers.map((p) => `${p.id}=${p.url}`).join(','));
-  return [...args, ...(def.args ?? [])];
+  return [...args, ...(def.args?.(lab) ?? [])];
 }

@@ -48,6 +48,6 @@ describe('ddia check linearizable', () => {
     writeFileSync(file, '[{"process": 0, "type": "invoke"');
     const r = ddia('check', 'linearizable', '--model', 'kv', '--format', 'json', file);
     expect(r.code).toBe(2);
-    expect(r.err + r.out).toMatch(/line \d+/);
+    expect(r.err + r.out).toMatch(/line \d+|:\d+:/);
   });
 });

@@ -22,12 +22,18 @@ describe('docker-compose.yml', () => {
         const svc = doc.services[node.name];
         expect(svc, node.name).toBeDefined();
         expect(svc!.command).toContain(`packages/${def.pkg}/dist/main.js`);
-        expect(svc!.ports).toEqual([`127.0.0.1:${node.port}:${node.port}`]);
+        expect(svc!.ports).toEqual(
+          [node.port, ...(def.extraPorts ?? [])].map((port) => `127.0.0.1:${port}:${port}`),
+        );
         if (def.clustered)
           expect(svc!.command.join(' ')).toContain(`${node.id}=http://${node.name}:${node.port}`);
       }
     }
     expect(doc.services.lab?.command).toContain('landing');
+    // A batch worker reaches its coordinator by container name.
+    expect(doc.services['batch-worker-n1']?.command).toEqual(
+      expect.arrayContaining(['worker', '--coordinator', 'http://batch-n1:7601']),
+    );
   });
 
   it('catches a document that breaks the schema', () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpClient } from '@ddia/common';
 import { afterAll, describe, expect, it } from 'vitest';
-import { nodeArgs, planNodes, TOPOLOGY } from '../src/topology.js';
+import { nodeArgs, type PlanContext, planNodes, TOPOLOGY } from '../src/topology.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const promtool = spawnSync('promtool', ['--version']).status === 0;
@@ -21,6 +21,8 @@ const START_DEADLINE_MS = 30_000;
 const POLL_MS = 100;
 
 const children: ChildProcess[] = [];
+/** URL of each service this file started, by topology name. */
+const started = new Map<string, string>();
 const dirs: string[] = [];
 const client = new HttpClient({ retries: 0, deadlineMs: 2_000 });
 
@@ -65,7 +67,19 @@ describe.skipIf(!promtool)('promtool check metrics on every service of the lab',
       const node = { ...planned, port, url: `http://127.0.0.1:${port}` };
       const dataDir = mkdtempSync(join(tmpdir(), `promtool-${def.name}-`));
       dirs.push(dataDir);
-      const child = spawn(process.execPath, [mainJs, ...nodeArgs(def, node, [node], dataDir)], {
+      // Its other listeners (MongoDB, Kafka) on free ports too; a worker finds the coordinator
+      // an earlier case of this file started (they stay up until the end).
+      const extra = new Map<number, number>();
+      for (const fixed of def.extraPorts ?? []) extra.set(fixed, await freePort());
+      const lab: PlanContext = {
+        port: (fixed) => extra.get(fixed) ?? fixed,
+        urlOf: (service) => {
+          const url = started.get(service);
+          if (!url) throw new Error(`${def.name} needs ${service}, which this file did not start`);
+          return url;
+        },
+      };
+      const child = spawn(process.execPath, [mainJs, ...nodeArgs(def, node, [node], dataDir, lab)], {
         env: { ...process.env, DDIA_LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
@@ -86,7 +100,7 @@ describe.skipIf(!promtool)('promtool check metrics on every service of the lab',
       const check = spawnSync('promtool', ['check', 'metrics'], { input: page, encoding: 'utf8' });
       expect(check.stdout + check.stderr, `${def.name}: promtool's findings`).toBe('');
       expect(check.status).toBe(0);
-      child.kill('SIGTERM');
+      started.set(def.name, node.url);
     });
   }
 });
