@@ -1,8 +1,10 @@
-// @ddia/streaming: Chapter 11: a Kafka-protocol log broker (stream processing and the
-// event-sourced demo are to come).
+// @ddia/streaming: Chapter 11: a Kafka-protocol log broker, a stream-processing library and the
+// event-sourced orders demo.
 export * from './broker/broker.js';
 export * from './core/index.js';
 export { KafkaServer } from './kafka/server.js';
 export * from './log/partition-log.js';
 export * from './node.js';
 export { decodeRequestHeader, frameRequest } from './protocol/header.js';
+export * from './streams/runner.js';
+export * from './streams/view.js';

@@ -5,5 +5,6 @@ export * from './error-codes.js';
 export * from './group.js';
 export * from './producer-state.js';
 export * from './record-batch.js';
+export * from './streams/index.js';
 export * from './wire/reader.js';
 export * from './wire/writer.js';

@@ -1,0 +1,467 @@
+// A small Kafka-Streams-like DSL (DDIA ch. 11 "Processing Streams"): a topology of operators
+// built once, then fed records one at a time. Pure: `Processor.process` takes a decoded record
+// and returns the records to produce; the keyed state lives in StateStores, whose changes the
+// runner (src/streams/runner.ts) appends to a changelog topic together with the input offsets
+// they reflect, so state and progress are saved in one atomic append.
+//
+//   const b = new StreamBuilder();
+//   b.stream<Click>('clicks')
+//     .filter((v) => v.kind === 'view')
+//     .selectKey((v) => v.page)
+//     .groupByKey()
+//     .windowedBy(tumbling(60_000, { graceMs: 5_000 }))
+//     .count('views-per-minute', { emit: 'final' })
+//     .to('page-views');
+//
+// Time is event time: each record's timestamp (or `timestamp(value)` given to `stream`).
+// Stream time is the largest timestamp seen; a window closes when stream time passes its end
+// plus grace; late records are dropped and counted.
+
+import { StateStores } from './state.js';
+import {
+  isClosed,
+  mergeSessions,
+  type Session,
+  type TimeWindowSpec,
+  type WindowSpec,
+  windowsFor,
+} from './windows.js';
+
+export interface StreamRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: string | null;
+  value: unknown;
+  /** Event time, ms. */
+  timestamp: number;
+}
+
+/** Where an output came from: the input record and the output's index among its outputs. */
+export interface SourcePosition {
+  topic: string;
+  partition: number;
+  offset: number;
+  index: number;
+}
+
+export interface OutputRecord {
+  topic: string;
+  key: string | null;
+  /** null: a tombstone (e.g. a session merged away). */
+  value: unknown;
+  timestamp: number;
+  source: SourcePosition;
+}
+
+export interface ProcessResult {
+  outputs: OutputRecord[];
+  /** Windows this record arrived too late for (each dropped). */
+  late: number;
+  /** The record was already reflected in the state (a redelivery after a crash): ignored. */
+  duplicate: boolean;
+}
+
+/** A value in a windowed result. */
+export interface Windowed<A> {
+  key: string;
+  start: number;
+  end: number;
+  value: A;
+}
+
+interface Rec {
+  key: string | null;
+  value: unknown;
+  timestamp: number;
+}
+
+interface Ctx {
+  stores: StateStores;
+  streamTime: number;
+  outputs: OutputRecord[];
+  source: StreamRecord;
+  late: number;
+}
+
+type Node = (ctx: Ctx, rec: Rec) => void;
+
+export const META_STORE = '__meta';
+export const OFFSETS_STORE = '__offsets';
+
+function fanOut(children: Node[]): Node {
+  return (ctx, rec) => {
+    for (const child of children) child(ctx, rec);
+  };
+}
+
+/** Builds a topology; `build()` freezes it into a Processor. */
+export class StreamBuilder {
+  /** @internal source topic -> roots fed by it. */
+  readonly sources = new Map<string, { roots: Node[]; timestamp?: (value: unknown) => number }>();
+  /** @internal */
+  readonly storeNames = new Set<string>();
+  /** @internal topics written by `to`. */
+  readonly sinks = new Set<string>();
+  /** @internal windowed stores, for closing windows as stream time moves. */
+  readonly closers: ((ctx: Ctx) => void)[] = [];
+
+  stream<V>(topic: string, options: { timestamp?: (value: V) => number } = {}): KStream<V> {
+    const source = this.sourceOf(topic);
+    if (options.timestamp) source.timestamp = options.timestamp as (value: unknown) => number;
+    return new KStream<V>(this, (node) => source.roots.push(node));
+  }
+
+  /** A table: the latest value per key of a topic (null value deletes), kept in `storeName`. */
+  table<V>(topic: string, storeName: string): KTable<V> {
+    this.claimStore(storeName);
+    const source = this.sourceOf(topic);
+    const children: Node[] = [];
+    source.roots.push((ctx, rec) => {
+      if (rec.key === null) return;
+      if (rec.value === null || rec.value === undefined) ctx.stores.delete(storeName, rec.key);
+      else ctx.stores.put(storeName, rec.key, rec.value);
+      fanOut(children)(ctx, rec);
+    });
+    return new KTable<V>(this, storeName, (node) => children.push(node));
+  }
+
+  private sourceOf(topic: string): { roots: Node[]; timestamp?: (value: unknown) => number } {
+    let source = this.sources.get(topic);
+    if (!source) {
+      source = { roots: [] };
+      this.sources.set(topic, source);
+    }
+    return source;
+  }
+
+  /** @internal */
+  claimStore(name: string): void {
+    if (name.length === 0 || name.includes('\u0000') || name.startsWith('__'))
+      throw new Error(`invalid store name '${name}'`);
+    if (this.storeNames.has(name)) throw new Error(`store '${name}' is defined twice`);
+    this.storeNames.add(name);
+  }
+
+  build(): Processor {
+    return new Processor(this);
+  }
+}
+
+export class KStream<V> {
+  constructor(
+    private readonly builder: StreamBuilder,
+    private readonly attach: (node: Node) => void,
+  ) {}
+
+  private chain<W>(make: (emit: (ctx: Ctx, rec: Rec) => void) => Node): KStream<W> {
+    const children: Node[] = [];
+    this.attach(make(fanOut(children)));
+    return new KStream<W>(this.builder, (node) => children.push(node));
+  }
+
+  filter(predicate: (value: V, key: string | null) => boolean): KStream<V> {
+    return this.chain((emit) => (ctx, rec) => {
+      if (predicate(rec.value as V, rec.key)) emit(ctx, rec);
+    });
+  }
+
+  /** New value, same key. */
+  map<W>(fn: (value: V, key: string | null) => W): KStream<W> {
+    return this.chain((emit) => (ctx, rec) => emit(ctx, { ...rec, value: fn(rec.value as V, rec.key) }));
+  }
+
+  /** New key (repartitioning by it is the runner's job: outputs are keyed). */
+  selectKey(fn: (value: V, key: string | null) => string | null): KStream<V> {
+    return this.chain((emit) => (ctx, rec) => emit(ctx, { ...rec, key: fn(rec.value as V, rec.key) }));
+  }
+
+  flatMap<W>(fn: (value: V, key: string | null) => [string | null, W][]): KStream<W> {
+    return this.chain((emit) => (ctx, rec) => {
+      for (const [key, value] of fn(rec.value as V, rec.key)) emit(ctx, { ...rec, key, value });
+    });
+  }
+
+  peek(fn: (value: V, key: string | null) => void): KStream<V> {
+    return this.chain((emit) => (ctx, rec) => {
+      fn(rec.value as V, rec.key);
+      emit(ctx, rec);
+    });
+  }
+
+  /** Writes every record to `topic`. */
+  to(topic: string): void {
+    this.builder.sinks.add(topic);
+    this.attach((ctx, rec) => emitOutput(ctx, topic, rec.key, rec.value, rec.timestamp));
+  }
+
+  /**
+   * Stream-table join: each stream record looks up the table's current value for its key
+   * (DDIA's "stream-table join (stream enrichment)"). Inner join drops records without a
+   * match; `left: true` passes null instead.
+   */
+  join<T, R>(
+    table: KTable<T>,
+    joiner: (value: V, row: T, key: string) => R,
+    options: { left?: boolean } = {},
+  ): KStream<R> {
+    return this.chain((emit) => (ctx, rec) => {
+      if (rec.key === null) return;
+      const row = ctx.stores.get<T>(table.storeName, rec.key);
+      if (row === undefined && !options.left) return;
+      emit(ctx, { ...rec, value: joiner(rec.value as V, (row ?? null) as T, rec.key) });
+    });
+  }
+
+  groupByKey(): KGroupedStream<V> {
+    return new KGroupedStream<V>(this.builder, this.attach);
+  }
+}
+
+export class KGroupedStream<V> {
+  constructor(
+    private readonly builder: StreamBuilder,
+    private readonly attach: (node: Node) => void,
+  ) {}
+
+  aggregate<A>(storeName: string, init: () => A, add: (agg: A, value: V, key: string) => A): KTable<A> {
+    this.builder.claimStore(storeName);
+    const children: Node[] = [];
+    this.attach((ctx, rec) => {
+      if (rec.key === null) return;
+      const before = ctx.stores.get<A>(storeName, rec.key);
+      const after = add(before === undefined ? init() : before, rec.value as V, rec.key);
+      ctx.stores.put(storeName, rec.key, after);
+      fanOut(children)(ctx, { ...rec, value: after });
+    });
+    return new KTable<A>(this.builder, storeName, (node) => children.push(node));
+  }
+
+  count(storeName: string): KTable<number> {
+    return this.aggregate(
+      storeName,
+      () => 0,
+      (n) => n + 1,
+    );
+  }
+
+  reduce(storeName: string, fn: (a: V, b: V) => V): KTable<V> {
+    return this.aggregate<V>(
+      storeName,
+      () => undefined as V,
+      (agg, value) => (agg === undefined ? value : fn(agg, value)),
+    );
+  }
+
+  windowedBy(spec: WindowSpec): KWindowedStream<V> {
+    return new KWindowedStream<V>(this.builder, this.attach, spec);
+  }
+}
+
+export interface WindowedOptions<A> {
+  /** 'update' (default): every change is emitted; 'final': one result when the window closes. */
+  emit?: 'update' | 'final';
+  /** Sessions only: combines two sessions' aggregates when a record bridges them. */
+  merge?: (a: A, b: A) => A;
+}
+
+/** Key of a windowed result in the output topic and the store: `<key>@<start>`. */
+export function windowedKey(key: string, start: number): string {
+  return `${key}@${start}`;
+}
+
+export class KWindowedStream<V> {
+  constructor(
+    private readonly builder: StreamBuilder,
+    private readonly attach: (node: Node) => void,
+    private readonly spec: WindowSpec,
+  ) {}
+
+  count(storeName: string, options: WindowedOptions<number> = {}): KStream<Windowed<number>> {
+    return this.aggregate(
+      storeName,
+      () => 0,
+      (n) => n + 1,
+      { merge: (a, b) => a + b, ...options },
+    );
+  }
+
+  aggregate<A>(
+    storeName: string,
+    init: () => A,
+    add: (agg: A, value: V, key: string) => A,
+    options: WindowedOptions<A> = {},
+  ): KStream<Windowed<A>> {
+    this.builder.claimStore(storeName);
+    const children: Node[] = [];
+    const emit = fanOut(children);
+    const mode = options.emit ?? 'update';
+    const spec = this.spec;
+    // In-memory hint, rebuilt lazily after a restore: no open window closes before it.
+    let nextCloseAt = Number.NEGATIVE_INFINITY;
+    const out = (ctx: Ctx, key: string, w: { start: number; end: number }, value: A | null, ts: number) =>
+      emit(ctx, {
+        key: windowedKey(key, w.start),
+        value: value === null ? null : ({ key, start: w.start, end: w.end, value } satisfies Windowed<A>),
+        timestamp: ts,
+      });
+
+    if (spec.kind === 'session') {
+      if (!options.merge) throw new Error(`session window '${storeName}' needs a merge function`);
+      const merge = options.merge;
+      this.attach((ctx, rec) => {
+        if (rec.key === null) return;
+        const ts = rec.timestamp;
+        if (isClosed(spec, { start: ts, end: ts }, ctx.streamTime)) {
+          ctx.late++;
+          return;
+        }
+        const sessions = (ctx.stores.get<Session<A>[]>(storeName, rec.key) ?? []).filter(
+          (s) => !isClosed(spec, s, ctx.streamTime),
+        );
+        const fresh = add(init(), rec.value as V, rec.key);
+        const { merged, result, kept } = mergeSessions(spec, sessions, ts, fresh, merge);
+        ctx.stores.put(storeName, rec.key, kept);
+        nextCloseAt = Math.min(nextCloseAt, result.end + spec.gapMs + spec.graceMs);
+        if (mode === 'update') {
+          for (const m of merged) if (m.start !== result.start) out(ctx, rec.key, m, null, ts);
+          out(ctx, rec.key, result, result.agg, ts);
+        }
+      });
+      this.builder.closers.push((ctx) => {
+        if (ctx.streamTime < nextCloseAt) return;
+        nextCloseAt = Number.POSITIVE_INFINITY;
+        for (const [key, sessions] of ctx.stores.entries<Session<A>[]>(storeName)) {
+          const open: Session<A>[] = [];
+          for (const s of sessions) {
+            if (isClosed(spec, s, ctx.streamTime)) {
+              if (mode === 'final') out(ctx, key, s, s.agg, s.end);
+            } else {
+              open.push(s);
+              nextCloseAt = Math.min(nextCloseAt, s.end + spec.gapMs + spec.graceMs);
+            }
+          }
+          if (open.length === 0) ctx.stores.delete(storeName, key);
+          else if (open.length !== sessions.length) ctx.stores.put(storeName, key, open);
+        }
+      });
+    } else {
+      const timeSpec: TimeWindowSpec = spec;
+      this.attach((ctx, rec) => {
+        if (rec.key === null) return;
+        let accepted = 0;
+        for (const w of windowsFor(timeSpec, rec.timestamp)) {
+          if (isClosed(timeSpec, w, ctx.streamTime)) continue;
+          accepted++;
+          const slot = windowedKey(rec.key, w.start);
+          const before = ctx.stores.get<Windowed<A>>(storeName, slot);
+          const value = add(before === undefined ? init() : before.value, rec.value as V, rec.key);
+          ctx.stores.put(storeName, slot, { key: rec.key, start: w.start, end: w.end, value });
+          nextCloseAt = Math.min(nextCloseAt, w.end + timeSpec.graceMs);
+          if (mode === 'update') out(ctx, rec.key, w, value, rec.timestamp);
+        }
+        if (accepted === 0) ctx.late++;
+      });
+      this.builder.closers.push((ctx) => {
+        if (ctx.streamTime < nextCloseAt) return;
+        nextCloseAt = Number.POSITIVE_INFINITY;
+        for (const [slot, w] of ctx.stores.entries<Windowed<A>>(storeName)) {
+          if (isClosed(timeSpec, w, ctx.streamTime)) {
+            if (mode === 'final') out(ctx, w.key, w, w.value, w.end - 1);
+            ctx.stores.delete(storeName, slot);
+          } else {
+            nextCloseAt = Math.min(nextCloseAt, w.end + timeSpec.graceMs);
+          }
+        }
+      });
+    }
+    return new KStream<Windowed<A>>(this.builder, (node) => children.push(node));
+  }
+}
+
+export class KTable<V> {
+  constructor(
+    private readonly builder: StreamBuilder,
+    readonly storeName: string,
+    private readonly attach: (node: Node) => void,
+  ) {}
+
+  /** The table's changes as a stream (each update of a key). */
+  toStream(): KStream<V> {
+    return new KStream<V>(this.builder, this.attach);
+  }
+}
+
+function emitOutput(ctx: Ctx, topic: string, key: string | null, value: unknown, timestamp: number): void {
+  ctx.outputs.push({
+    topic,
+    key,
+    value,
+    timestamp,
+    source: {
+      topic: ctx.source.topic,
+      partition: ctx.source.partition,
+      offset: ctx.source.offset,
+      index: ctx.outputs.length,
+    },
+  });
+}
+
+/** The built topology plus its state: feed it records with `process`. */
+export class Processor {
+  readonly stores = new StateStores();
+
+  constructor(private readonly builder: StreamBuilder) {}
+
+  get sourceTopics(): string[] {
+    return [...this.builder.sources.keys()];
+  }
+
+  get sinkTopics(): string[] {
+    return [...this.builder.sinks];
+  }
+
+  get storeNames(): string[] {
+    return [...this.builder.storeNames];
+  }
+
+  /** Largest event time seen (restored with the state). */
+  get streamTime(): number {
+    return this.stores.get<number>(META_STORE, 'streamTime') ?? Number.NEGATIVE_INFINITY;
+  }
+
+  /** The last input offset reflected in the state, per `topic:partition`. */
+  processedOffset(topic: string, partition: number): number {
+    return this.stores.get<number>(OFFSETS_STORE, `${topic}:${partition}`) ?? -1;
+  }
+
+  process(record: StreamRecord): ProcessResult {
+    const source = this.builder.sources.get(record.topic);
+    if (!source) throw new Error(`topic '${record.topic}' is not a source of this topology`);
+    if (record.offset <= this.processedOffset(record.topic, record.partition))
+      return { outputs: [], late: 0, duplicate: true };
+    const timestamp = source.timestamp ? source.timestamp(record.value) : record.timestamp;
+    if (!Number.isFinite(timestamp))
+      throw new Error(`record ${record.topic}/${record.offset}: bad timestamp`);
+    const ctx: Ctx = {
+      stores: this.stores,
+      streamTime: Math.max(this.streamTime, timestamp),
+      outputs: [],
+      source: record,
+      late: 0,
+    };
+    // Late is judged against stream time before this record moved it (a record cannot make
+    // itself late), then windows that the new stream time closes are closed.
+    const before = this.streamTime;
+    const judged = { ...ctx, streamTime: before };
+    for (const root of source.roots) root(judged, { key: record.key, value: record.value, timestamp });
+    ctx.late = judged.late;
+    ctx.outputs = judged.outputs;
+    if (ctx.streamTime > before || before === Number.NEGATIVE_INFINITY) {
+      this.stores.put(META_STORE, 'streamTime', ctx.streamTime);
+    }
+    for (const close of this.builder.closers) close(ctx);
+    this.stores.put(OFFSETS_STORE, `${record.topic}:${record.partition}`, record.offset);
+    return { outputs: ctx.outputs, late: ctx.late, duplicate: false };
+  }
+}

@@ -1,0 +1,253 @@
+// Runs a topology (core/streams/topology.ts) over kafkajs: a consumer group named after the
+// application reads the source topics; each fetched batch goes through the pure Processor;
+// then, in this order:
+//   1. the outputs are produced (idempotent producer, acks=all), each with a header naming the
+//      input record it came from (topic:partition:offset:index);
+//   2. the state changes, together with the input offsets they reflect and the stream time,
+//      are appended to the application's changelog topic as ONE produce request to ONE
+//      partition: one record batch, written atomically — the commit point;
+//   3. the consumer offsets are committed (only a shortcut: the changelog is authoritative).
+// A crash before 2 redoes the batch: state never counts a record twice (the offsets travel
+// with the state), outputs may repeat and the IdempotentSink drops the repeats by position.
+// That is "effectively once" without broker transactions (Kafka Streams uses transactions
+// for the same effect: processing.guarantee=exactly_once_v2).
+//
+// On start the state is rebuilt by reading the changelog from its start (a compacted topic,
+// so its size is bounded by the number of keys, not the number of updates).
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, Message, Producer } from 'kafkajs';
+import {
+  changelogKey,
+  formatSource,
+  type OutputRecord,
+  type Processor,
+  parseChangelogKey,
+  SOURCE_HEADER,
+} from '../core/streams/index.js';
+
+export interface Serde<V = unknown> {
+  encode(value: V, topic: string): Buffer | Promise<Buffer>;
+  decode(bytes: Buffer, topic: string): V | Promise<V>;
+}
+
+export const jsonSerde: Serde = {
+  encode: (value) => Buffer.from(JSON.stringify(value)),
+  decode: (bytes) => JSON.parse(bytes.toString('utf8')),
+};
+
+export type BatchStage = 'outputs-sent' | 'state-written';
+
+export interface StreamAppOptions {
+  kafka: Kafka;
+  /** Names the consumer group and the changelog topic (`<id>-changelog`). */
+  applicationId: string;
+  processor: Processor;
+  /** Per-topic value serdes (sources and sinks); JSON otherwise. */
+  serdes?: Record<string, Serde>;
+  /** Partitions of sink topics this app creates when they are missing. */
+  sinkPartitions?: number;
+  /** Test hook: called at each stage of a batch; throwing there is a crash at that point. */
+  onStage?: (stage: BatchStage, batchNumber: number) => void;
+}
+
+export interface StreamAppStats {
+  batches: number;
+  records: number;
+  duplicates: number;
+  late: number;
+  outputs: number;
+  restoredChanges: number;
+}
+
+export class StreamApp {
+  readonly stats: StreamAppStats = {
+    batches: 0,
+    records: 0,
+    duplicates: 0,
+    late: 0,
+    outputs: 0,
+    restoredChanges: 0,
+  };
+  /** Set when a batch failed: the app stops processing (a crashed instance). */
+  failure: Error | null = null;
+  private admin: Admin | null = null;
+  private producer: Producer | null = null;
+  private consumer: Consumer | null = null;
+  private readonly changelog: string;
+
+  constructor(private readonly options: StreamAppOptions) {
+    this.changelog = `${options.applicationId}-changelog`;
+  }
+
+  get processor(): Processor {
+    return this.options.processor;
+  }
+
+  /** Interactive query of a state store (the materialized view). */
+  get<V>(store: string, key: string): V | undefined {
+    return this.processor.stores.get<V>(store, key);
+  }
+
+  entries<V>(store: string): [string, V][] {
+    return this.processor.stores.entries<V>(store);
+  }
+
+  private serde(topic: string): Serde {
+    return this.options.serdes?.[topic] ?? jsonSerde;
+  }
+
+  async start(): Promise<void> {
+    const { kafka, applicationId } = this.options;
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    const existing = new Set(await this.admin.listTopics());
+    const wanted = [
+      ...(existing.has(this.changelog)
+        ? []
+        : [
+            {
+              topic: this.changelog,
+              numPartitions: 1,
+              configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+            },
+          ]),
+      ...this.processor.sinkTopics
+        .filter((t) => !existing.has(t))
+        .map((topic) => ({ topic, numPartitions: this.options.sinkPartitions ?? 1 })),
+    ];
+    if (wanted.length > 0) await this.admin.createTopics({ topics: wanted, waitForLeaders: true });
+    await this.restore();
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await this.producer.connect();
+    this.consumer = kafka.consumer({ groupId: applicationId, maxWaitTimeInMs: 200 });
+    await this.consumer.connect();
+    for (const topic of this.processor.sourceTopics)
+      await this.consumer.subscribe({ topic, fromBeginning: true });
+    await this.consumer.run({ eachBatchAutoResolve: false, eachBatch: (payload) => this.onBatch(payload) });
+  }
+
+  /** Reads the changelog from its start to its current end into the state stores. */
+  private async restore(): Promise<void> {
+    const offsets = await this.admin!.fetchTopicOffsets(this.changelog);
+    const end = Number(offsets[0]?.high ?? 0);
+    const start = Number(offsets[0]?.low ?? 0);
+    if (end <= start) return;
+    const reader = this.options.kafka.consumer({
+      groupId: `${this.options.applicationId}-restore-${process.pid}-${Date.now()}`,
+      maxWaitTimeInMs: 100,
+    });
+    await reader.connect();
+    await reader.subscribe({ topic: this.changelog, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      reader
+        .run({
+          eachBatch: async ({ batch }) => {
+            for (const m of batch.messages) {
+              const parsed = parseChangelogKey(m.key?.toString('utf8') ?? '');
+              if (parsed) {
+                this.processor.stores.restore({
+                  ...parsed,
+                  value: m.value === null ? undefined : JSON.parse(m.value.toString('utf8')),
+                });
+                this.stats.restoredChanges++;
+              }
+              if (Number(m.offset) >= end - 1) resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+    await reader.disconnect();
+  }
+
+  private async onBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
+    if (this.failure) return;
+    const outputs: OutputRecord[] = [];
+    let last: string | null = null;
+    try {
+      for (const m of batch.messages) {
+        if (!isRunning() || isStale()) break;
+        const result = this.processor.process({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: Number(m.offset),
+          key: m.key === null ? null : m.key.toString('utf8'),
+          value: m.value === null ? null : await this.serde(batch.topic).decode(m.value, batch.topic),
+          timestamp: Number(m.timestamp),
+        });
+        this.stats.records++;
+        if (result.duplicate) this.stats.duplicates++;
+        this.stats.late += result.late;
+        outputs.push(...result.outputs);
+        last = m.offset;
+      }
+      if (last === null) return;
+      const n = ++this.stats.batches;
+      await this.sendOutputs(outputs);
+      this.options.onStage?.('outputs-sent', n);
+      await this.writeState();
+      this.options.onStage?.('state-written', n);
+      resolveOffset(last);
+      await heartbeat();
+    } catch (error) {
+      // A failed batch leaves the in-memory state ahead of the changelog: this instance is
+      // done; a new one restores from the changelog and redoes the batch.
+      this.failure = error as Error;
+      throw error;
+    }
+  }
+
+  private async sendOutputs(outputs: OutputRecord[]): Promise<void> {
+    if (outputs.length === 0) return;
+    const byTopic = new Map<string, Message[]>();
+    for (const o of outputs) {
+      const headers: IHeaders = { [SOURCE_HEADER]: formatSource(o.source) };
+      const value = o.value === null ? null : await this.serde(o.topic).encode(o.value, o.topic);
+      const list = byTopic.get(o.topic) ?? [];
+      list.push({ key: o.key, value, headers, timestamp: String(o.timestamp) });
+      byTopic.set(o.topic, list);
+    }
+    await this.producer!.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+    this.stats.outputs += outputs.length;
+  }
+
+  /** State changes + offsets + stream time: one batch to the changelog's one partition. */
+  private async writeState(): Promise<void> {
+    const changes = this.processor.stores.drainChanges();
+    if (changes.length === 0) return;
+    await this.producer!.send({
+      topic: this.changelog,
+      acks: -1,
+      messages: changes.map((c) => ({
+        key: changelogKey(c.store, c.key),
+        value: c.value === undefined ? null : JSON.stringify(c.value),
+        partition: 0,
+      })),
+    });
+  }
+
+  /** Input records not yet reflected in the state, over all source partitions. */
+  async lag(): Promise<number> {
+    let lag = 0;
+    for (const topic of this.processor.sourceTopics) {
+      for (const p of await this.admin!.fetchTopicOffsets(topic)) {
+        lag += Math.max(0, Number(p.high) - 1 - this.processor.processedOffset(topic, p.partition));
+      }
+    }
+    return lag;
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect().catch(() => {});
+    await this.producer?.disconnect().catch(() => {});
+    await this.admin?.disconnect().catch(() => {});
+  }
+}
