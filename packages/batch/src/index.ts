@@ -1,2 +1,2 @@
 // @ddia/batch: Chapter 10: a MapReduce engine with workers, joins, and ETL to Parquet queried with DuckDB.
-export {};
+export { type RunJobOptions, runBatchJob } from './run-job.js';

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster } from '@ddia/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBatchJob } from '../src/run-job.js';
 import { runSequential } from '../src/sequential.js';
 import {
   api,
@@ -45,6 +46,53 @@ afterAll(async () => {
 const sorted = (lines: string[]) => [...lines].sort();
 
 describe.skipIf(!BUILT)('6.5840 lab 1 checks on real processes', () => {
+  it('ddia batch run (runBatchJob): the aggregate job with a progress bar and a final report; sums equal a hash map', async () => {
+    const input = join(dir, 'sales');
+    await mkdir(input, { recursive: true });
+    const expected = new Map<string, [number, number]>();
+    for (let f = 0; f < 3; f++) {
+      const rows = ['id,key,amount'];
+      for (let i = 0; i < 2_000; i++) {
+        const key = `k${(i * 7 + f) % 37}`;
+        const amount = (i * 13 + f) % 1_000;
+        rows.push(`${i},${key},${amount}`);
+        const [n, sum] = expected.get(key) ?? [0, 0];
+        expected.set(key, [n + 1, sum + amount]);
+      }
+      await writeFile(join(input, `sales-${f}.csv`), `${rows.join('\n')}\n`);
+    }
+    let printed = '';
+    const out = Object.assign(
+      new (await import('node:stream')).Writable({
+        write(chunk, _enc, done) {
+          printed += chunk.toString();
+          done();
+        },
+      }),
+      { isTTY: false },
+    );
+    const output = join(dir, 'agg');
+    const record = await runBatchJob({
+      coordinator: base,
+      job: 'aggregate',
+      inputs: [input],
+      output,
+      reducers: 2,
+      out,
+      pollMs: 50,
+    });
+    expect(record.status).toBe('succeeded');
+    expect(printed).toMatch(/job job-\d+: aggregate, \d+ maps, 2 reduces/);
+    expect(printed).toMatch(/map \[#{30}\] (\d+)\/\1 {2}reduce \[#{30}\] 2\/2/);
+    expect(printed).toMatch(/succeeded [\d.]+ s/);
+    expect(printed).toContain('mapInputRecords');
+    const { lines } = await readOutput(output);
+    expect(sorted(lines)).toEqual(sorted([...expected].map(([k, [n, sum]]) => `${k}\t${n},${sum}`)));
+    await expect(
+      runBatchJob({ coordinator: base, job: 'aggregate', inputs: [input], output, out }),
+    ).rejects.toThrow(/refused/);
+  });
+
   it('word count equals the sequential run; _SUCCESS is written; counters add up', async () => {
     const output = join(dir, 'wc');
     const job = await runJob(base, {
