@@ -11,7 +11,7 @@ export interface RunJobOptions {
   reducers?: number;
   params?: Record<string, string>;
   /** Where the progress and the report go (a TTY redraws one line; otherwise a line per change). */
-  out?: NodeJS.WritableStream & { isTTY?: boolean };
+  out?: { write(text: string): unknown; isTTY?: boolean };
   pollMs?: number;
 }
 

@@ -2,12 +2,12 @@
 // row of COMMANDS: its usage line, its flags, how many positionals it takes, and what it does.
 // A command line that does not fit is one UsageError (exit 2) quoting that usage line.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { composeYaml, validateCompose } from './compose.js';
 import { heal, latency, partition } from './faults.js';
-import { clean, down, logs, ps, restart, signal, up } from './lab.js';
+import { clean, down, LOCAL, logs, ps, restart, signal, up } from './lab.js';
 import { repoRoot } from './lab-paths.js';
 import { startLanding } from './landing.js';
 import {
@@ -204,6 +204,55 @@ const COMMANDS: Record<string, Command> = {
     async action(args, _f, io, usage) {
       if (args[0] !== 'migrate') throw usage(`unknown schema command '${args[0] ?? ''}'`);
       return (await import('@ddia/schema-evolution')).runSchemaMigrate(args.slice(1), io);
+    },
+  },
+  batch: {
+    usage:
+      'ddia batch run <job> --input PATH [--input PATH]... --output DIR [--reducers N] [--param k=v]... [--coordinator URL]',
+    summary:
+      "run a MapReduce job on the lab's batch coordinator (wordcount, grep, indexer, sort, aggregate, join-*) with a progress bar",
+    options: {
+      input: { type: 'string', multiple: true },
+      output: { type: 'string' },
+      reducers: INT,
+      param: { type: 'string', multiple: true },
+      coordinator: { type: 'string' },
+    },
+    positionals: [2, 2],
+    async action([what, job], flags, io, usage) {
+      if (what !== 'run') throw usage(`unknown batch command '${what}'`);
+      const inputs = (flags.input as unknown as string[] | undefined) ?? [];
+      if (inputs.length === 0) throw usage('--input: name at least one file or folder');
+      if (typeof flags.output !== 'string' || flags.output === '')
+        throw usage('--output: a folder is required');
+      const params: Record<string, string> = {};
+      for (const pair of (flags.param as unknown as string[] | undefined) ?? []) {
+        const eq = pair.indexOf('=');
+        if (eq <= 0) throw usage(`--param: '${pair}' is not key=value`);
+        params[pair.slice(0, eq)] = pair.slice(eq + 1);
+      }
+      const coordinator = typeof flags.coordinator === 'string' ? flags.coordinator : LOCAL.urlOf('batch', 1);
+      const { runBatchJob } = await import('@ddia/batch');
+      let record: Awaited<ReturnType<typeof runBatchJob>>;
+      try {
+        record = await runBatchJob({
+          coordinator,
+          job: job!,
+          inputs: inputs.map((p) => resolve(p)),
+          output: resolve(flags.output),
+          reducers: wholeNumber(usage, '--reducers', flags.reducers),
+          params,
+          out: io.stdout,
+        });
+      } catch (err) {
+        if ((err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') {
+          throw new CliError(
+            `no batch coordinator at ${coordinator}: start it with \`ddia up batch\` (and \`ddia up batch-worker\`)`,
+          );
+        }
+        throw new CliError((err as Error).message);
+      }
+      return record.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
     },
   },
   demo: {

@@ -101,7 +101,7 @@ export async function launch(
 }
 
 /** Local processes reach each other on 127.0.0.1, every port shifted by DDIA_PORT_OFFSET. */
-const LOCAL: PlanContext = {
+export const LOCAL: PlanContext = {
   urlOf(service, ordinal) {
     const def = findService(service);
     return `http://127.0.0.1:${def.basePort + ordinal - 1 + portOffset()}`;

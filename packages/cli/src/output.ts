@@ -7,7 +7,7 @@ export interface Output {
   /** One line to standard error (the newline is added). */
   err(line: string): void;
   /** The same two sinks as writable streams, for commands other packages own (`ddia check`). */
-  stdout: { write(text: string): unknown };
+  stdout: { write(text: string): unknown; isTTY?: boolean };
   stderr: { write(text: string): unknown };
 }
 
