@@ -1,0 +1,145 @@
+// The service's flags beyond common's (--id, --port, --peers, --data-dir, --chaos), and the
+// checks that span several flags (W > N). A bad flag is a ConfigError: main.ts exits 2 naming it.
+import { type Config, ConfigError, type FlagSpec } from '@ddia/common';
+import { parseSyncRule, type SyncRule } from './core/sync-rule.js';
+import { MODES, type ModeName } from './node/mode.js';
+
+export const QUORUM_WORDS = ['one', 'quorum', 'all'] as const;
+
+export const REPLICATION_FLAGS = {
+  mode: {
+    type: 'string',
+    description: 'replication style',
+    default: 'leaderless',
+    choices: MODES,
+  },
+  n: { type: 'number', description: 'leaderless: replicas per key', default: 3, min: 1, max: 32 },
+  w: {
+    type: 'string',
+    description: 'leaderless: default write quorum (count|one|quorum|all)',
+    default: 'quorum',
+  },
+  r: {
+    type: 'string',
+    description: 'leaderless: default read quorum (count|one|quorum|all)',
+    default: 'quorum',
+  },
+  sloppy: {
+    type: 'boolean',
+    description: 'leaderless: sloppy quorum with hinted handoff',
+    default: true,
+  },
+  resolution: {
+    type: 'string',
+    description: 'conflict policy of PUT when the request names none: mv (siblings) or lww',
+    default: 'mv',
+    choices: ['mv', 'lww'],
+  },
+  leader: { type: 'string', description: 'single-leader: the leader of epoch 1 (default: first peer)' },
+  'sync-standbys': {
+    type: 'string',
+    description: "single-leader: synchronous_standby_names, e.g. 'ANY 1 (n2, n3)' ('' = async)",
+    default: '',
+  },
+  'failover-after-ms': {
+    type: 'number',
+    description: 'single-leader: automatic failover after this much leader silence (0 = manual)',
+    default: 0,
+    min: 0,
+    max: 600_000,
+  },
+  fencing: {
+    type: 'string',
+    description: 'single-leader: lease or none',
+    default: 'lease',
+    choices: ['lease', 'none'],
+  },
+  'lease-ms': {
+    type: 'number',
+    description: 'single-leader: leader lease',
+    default: 2_000,
+    min: 50,
+    max: 600_000,
+  },
+  'replication-format': {
+    type: 'string',
+    description: 'single-leader: row (logical) or statement',
+    default: 'row',
+    choices: ['row', 'statement'],
+  },
+  'anti-entropy-ms': {
+    type: 'number',
+    description: 'Merkle anti-entropy period (0 = off)',
+    default: 5_000,
+    min: 0,
+    max: 3_600_000,
+  },
+  'tick-ms': { type: 'number', description: 'core tick period', default: 20, min: 1, max: 10_000 },
+  'request-timeout-ms': {
+    type: 'number',
+    description: 'how long a quorum or sync write waits',
+    default: 2_000,
+    min: 50,
+    max: 600_000,
+  },
+  'key-bytes-max': { type: 'number', description: 'largest key', default: 1_024, min: 1, max: 65_536 },
+  'value-bytes-max': {
+    type: 'number',
+    description: 'largest value',
+    default: 1024 * 1024,
+    min: 1,
+    max: 16 * 1024 * 1024,
+  },
+} as const satisfies Record<string, FlagSpec>;
+
+export type ReplicationConfig = Config<typeof REPLICATION_FLAGS>;
+
+export type QuorumFlag = number | (typeof QUORUM_WORDS)[number];
+
+/** A --w / --r / ?w= / ?r= value; null when it is neither a positive count nor a word. */
+export function parseQuorum(text: string): QuorumFlag | null {
+  if ((QUORUM_WORDS as readonly string[]).includes(text)) return text as QuorumFlag;
+  if (!/^\d{1,3}$/.test(text)) return null;
+  const count = Number(text);
+  return count >= 1 ? count : null;
+}
+
+export interface Settings {
+  mode: ModeName;
+  nodes: string[];
+  n: number;
+  w: QuorumFlag;
+  r: QuorumFlag;
+  leader: string;
+  syncStandbys: SyncRule | null;
+}
+
+/** The checks no single flag can make. Throws ConfigError naming the flag. */
+export function settingsOf(config: ReplicationConfig): Settings {
+  const nodes = config.peers.length > 0 ? config.peers.map((p) => p.id) : [config.id];
+  const extra = config.extra;
+  const mode = extra.mode as ModeName;
+  if (extra.n > nodes.length)
+    throw new ConfigError('n', `must be at most the cluster size ${nodes.length}, got ${extra.n}`);
+  const quorum = (flag: 'w' | 'r'): QuorumFlag => {
+    const text = extra[flag] ?? 'quorum';
+    const value = parseQuorum(text);
+    if (value === null) throw new ConfigError(flag, `expected a count, one, quorum or all, got '${text}'`);
+    if (typeof value === 'number' && value > extra.n)
+      throw new ConfigError(flag, `${flag.toUpperCase()} = ${value} is more than N = ${extra.n} replicas`);
+    return value;
+  };
+  const w = quorum('w');
+  const r = quorum('r');
+  const leader = extra.leader ?? nodes[0]!;
+  if (!nodes.includes(leader)) throw new ConfigError('leader', `'${leader}' is not among --peers`);
+  let syncStandbys: SyncRule | null;
+  try {
+    syncStandbys = parseSyncRule(extra['sync-standbys'] ?? '');
+  } catch (error) {
+    throw new ConfigError('sync-standbys', (error as Error).message);
+  }
+  for (const name of syncStandbys?.names ?? [])
+    if (!nodes.includes(name)) throw new ConfigError('sync-standbys', `'${name}' is not among --peers`);
+  return { mode, nodes, n: extra.n, w, r, leader, syncStandbys };
+}

@@ -1,0 +1,75 @@
+// Cluster routes: GET /cluster (mode, members, roles, lag, epoch), POST /cluster/promote
+// (single-leader manual failover, like pg_ctl promote), the peer message endpoint, and the
+// --chaos clock skew (the LWW experiment: a node whose clock runs behind loses its writes).
+import { CommonErrors, DdiaError, type Service } from '@ddia/common';
+import { Type } from 'typebox';
+import { ReplicationErrors } from '../core/errors.js';
+import type { SkewableClock } from '../node/driver.js';
+import type { ModeNode } from '../node/mode.js';
+import { MESSAGES_PATH } from '../node/transport.js';
+
+/** A clock skew beyond this is a typo, not an experiment. */
+export const CLOCK_SKEW_MS_MAX = 7 * 24 * 3_600_000;
+export const MESSAGES_PER_BATCH_MAX = 100_000;
+
+export interface ClusterRouteOptions {
+  service: Service;
+  node: ModeNode;
+  urls: ReadonlyMap<string, string>;
+  clock: SkewableClock;
+  chaos: boolean;
+  receive: (from: string, messages: unknown[]) => void;
+}
+
+export function registerClusterRoutes(options: ClusterRouteOptions): void {
+  const { service, node, urls, clock } = options;
+  const app = service.app;
+
+  app.get('/cluster', {}, async () => ({
+    ...node.status(urls),
+    clockSkewMs: clock.skewMs,
+  }));
+
+  app.post('/cluster/promote', {}, async () => {
+    if (!node.promote)
+      throw new DdiaError(ReplicationErrors.badPromotion, `${node.mode} mode has no leader to promote`);
+    const result = await node.promote();
+    if (!result.ok) throw new DdiaError(ReplicationErrors[result.error], result.detail, result.extensions);
+    return result.detail;
+  });
+
+  app.post<{ Body: { from: string; messages: unknown[] } }>(
+    MESSAGES_PATH,
+    {
+      schema: {
+        body: Type.Object({
+          from: Type.String({ maxLength: 64 }),
+          messages: Type.Array(Type.Object({ type: Type.String() }, { additionalProperties: true }), {
+            maxItems: MESSAGES_PER_BATCH_MAX,
+          }),
+        }),
+      },
+    },
+    async (request, reply) => {
+      if (!urls.has(request.body.from))
+        throw new DdiaError(CommonErrors.badRequest, `'${request.body.from}' is not a member`);
+      options.receive(request.body.from, request.body.messages);
+      return reply.status(204).send();
+    },
+  );
+
+  if (!options.chaos) return;
+  app.post<{ Body: { ms: number } }>(
+    '/chaos/clock-skew',
+    {
+      schema: {
+        body: Type.Object({ ms: Type.Integer({ minimum: -CLOCK_SKEW_MS_MAX, maximum: CLOCK_SKEW_MS_MAX }) }),
+      },
+    },
+    async (request) => {
+      clock.skewMs = request.body.ms;
+      service.log.warn({ skewMs: clock.skewMs }, 'wall clock skewed (chaos)');
+      return { clockSkewMs: clock.skewMs };
+    },
+  );
+}

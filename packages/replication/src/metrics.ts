@@ -1,0 +1,47 @@
+// The chapter's metrics beside prom-client's defaults: requests by operation and status, and
+// the replication state read from the node at scrape time (lag per follower or peer, epoch,
+// the core's counters: read repairs, hints, conflicts, LWW discards, anti-entropy bytes).
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { ModeNode } from './node/mode.js';
+
+export class ReplicationMetrics {
+  readonly requests: Counter<'op' | 'status'>;
+
+  constructor(registry: Registry, node: ModeNode, urls: ReadonlyMap<string, string>) {
+    this.requests = new Counter({
+      name: 'replication_requests_total',
+      help: 'Key-value requests by operation and HTTP status',
+      labelNames: ['op', 'status'] as const,
+      registers: [registry],
+    });
+    new Gauge({
+      name: 'replication_peer_lag',
+      help: 'Replication lag towards each peer: entries or ms (single-leader), keys not acknowledged (multi-leader), hints held (leaderless)',
+      labelNames: ['peer', 'measure'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const member of node.status(urls).members)
+          for (const [measure, value] of Object.entries(member.lag ?? {}))
+            if (typeof value === 'number') this.set({ peer: member.id, measure }, value);
+      },
+    });
+    new Gauge({
+      name: 'replication_epoch',
+      help: 'Single-leader epoch (PostgreSQL timeline); 0 in the other modes',
+      registers: [registry],
+      collect() {
+        this.set(node.status(urls).epoch ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'replication_core_counter',
+      help: "The replication core's own counters (reads, writes, readRepairs, conflictsDetected, ...)",
+      labelNames: ['counter'] as const,
+      registers: [registry],
+      collect() {
+        for (const [counter, value] of Object.entries(node.status(urls).stats)) this.set({ counter }, value);
+      },
+    });
+  }
+}

@@ -1,0 +1,130 @@
+// The I/O shell around a pure core (etcd-io/raft's "Ready" loop): it feeds the core client
+// requests, peer messages and ticks, and carries out each Ready in the one safe order —
+// persist (fsync), then send and answer. Persisting is started at once, so records of
+// consecutive Readies share an fdatasync, and delivery waits on a chain, so a Ready's messages
+// and answers never overtake the records of an earlier one.
+import type { Clock } from '@ddia/common';
+import type { Ready, RequestResult } from '../core/ready.js';
+import type { Journal } from './journal.js';
+import type { PeerTransport } from './transport.js';
+
+export interface DrivenCore<M, Req, P> {
+  request(requestId: number, request: Req): void;
+  step(from: string, msg: M): void;
+  tick(): void;
+  drain(): Ready<M, P>;
+  restore(record: P): void;
+}
+
+/** A client request the core never answered (it should always answer: a safety net). */
+export const DRIVER_ANSWER_TIMEOUT_MS = 30_000;
+
+export class Driver<M, Req, P> {
+  private nextRequestId = 1;
+  private readonly waiting = new Map<number, (result: RequestResult) => void>();
+  private delivery: Promise<void> = Promise.resolve();
+  private ticker: ReturnType<typeof setInterval> | undefined;
+  private failed: unknown = null;
+  persisted = 0;
+
+  constructor(
+    readonly core: DrivenCore<M, Req, P>,
+    private readonly journal: Journal<P>,
+    private readonly transport: PeerTransport<M>,
+    private readonly onFatal: (error: unknown) => void,
+  ) {}
+
+  /** Replays the journal into the core (before start). */
+  async recover(): Promise<number> {
+    let records = 0;
+    for await (const record of this.journal.replay()) {
+      this.core.restore(record);
+      records++;
+    }
+    return records;
+  }
+
+  start(tickMs: number): void {
+    this.ticker = setInterval(() => {
+      this.core.tick();
+      this.flush();
+    }, tickMs);
+    this.ticker.unref?.();
+  }
+
+  submit(request: Req): Promise<RequestResult> {
+    if (this.failed) return Promise.reject(this.failed);
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        if (!this.waiting.delete(requestId)) return;
+        resolve({ ok: false, error: 'quorumNotReached', detail: 'the node did not answer in time' });
+      }, DRIVER_ANSWER_TIMEOUT_MS);
+      this.waiting.set(requestId, (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      });
+      this.core.request(requestId, request);
+      this.flush();
+    });
+  }
+
+  receive(from: string, messages: readonly M[]): void {
+    if (this.failed) return;
+    for (const msg of messages) this.core.step(from, msg);
+    this.flush();
+  }
+
+  /** Carries out what the core has ready: persist, then (in order) send and answer. */
+  flush(): void {
+    const ready = this.core.drain();
+    if (ready.persist.length === 0 && ready.messages.length === 0 && ready.replies.length === 0) return;
+    const durable = this.journal.append(ready.persist);
+    this.persisted += ready.persist.length;
+    this.delivery = Promise.all([this.delivery, durable]).then(
+      () => {
+        this.transport.send(ready.messages);
+        for (const reply of ready.replies) {
+          const answer = this.waiting.get(reply.requestId);
+          if (!answer) continue;
+          this.waiting.delete(reply.requestId);
+          answer(reply.result);
+        }
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  /** A failed disk write: nothing the core did since can be trusted; stop serving. */
+  private fail(error: unknown): void {
+    if (this.failed) return;
+    this.failed = error;
+    this.stop();
+    for (const answer of this.waiting.values())
+      answer({ ok: false, error: 'quorumNotReached', detail: `storage failed: ${(error as Error).message}` });
+    this.waiting.clear();
+    this.onFatal(error);
+  }
+
+  stop(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
+  }
+
+  /** Waits for every started persist and delivery (shutdown, tests). */
+  async settle(): Promise<void> {
+    await this.delivery;
+  }
+}
+
+/** The process clock, with a settable skew of the wall clock only (POST /chaos/clock-skew):
+ *  timeouts keep running on the monotonic clock, timestamps (LWW) shift. */
+export class SkewableClock implements Clock {
+  skewMs = 0;
+  nowMs(): number {
+    return performance.now();
+  }
+  wallMs(): number {
+    return Date.now() + this.skewMs;
+  }
+}

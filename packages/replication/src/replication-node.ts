@@ -1,0 +1,149 @@
+// One replication node: the mode's pure core driven by the I/O shell (journal, HTTP transport,
+// ticks) behind the HTTP service. main.ts starts one from flags; tests start some in-process.
+import { join } from 'node:path';
+import { createService, type FileSystem, type Service } from '@ddia/common';
+import type { LeaderlessMessage } from './core/leaderless.js';
+import type { MultiLeaderMessage } from './core/multi-leader.js';
+import type { KeyRecord } from './core/ready.js';
+import type { SingleLeaderMessage, SingleLeaderRecord } from './core/single-leader.js';
+import { type ReplicationConfig, settingsOf } from './flags.js';
+import { registerClusterRoutes } from './http/cluster-routes.js';
+import { registerKvRoutes } from './http/kv-routes.js';
+import { ReplicationMetrics } from './metrics.js';
+import { SkewableClock } from './node/driver.js';
+import { Journal } from './node/journal.js';
+import { LeaderlessMode } from './node/leaderless-mode.js';
+import type { ModeNode } from './node/mode.js';
+import { MultiLeaderMode } from './node/multi-leader-mode.js';
+import { SingleLeaderMode } from './node/single-leader-mode.js';
+import { PeerTransport } from './node/transport.js';
+
+/** Peer batches carry whole key states (anti-entropy, pushes): allow more than one value. */
+const BODY_BYTES_MIN = 64 * 1024 * 1024;
+
+export interface ReplicationNode {
+  service: Service;
+  node: ModeNode;
+  clock: SkewableClock;
+  url: string;
+  /** Records replayed from the journal at start. */
+  recovered: number;
+  close(): Promise<void>;
+}
+
+export interface NodeHooks {
+  /** The file system under the journal (tests: testkit's FaultFileSystem). */
+  fs?: FileSystem;
+  /** The disk failed: the process should exit (main.ts does). */
+  onFatal?: (error: unknown) => void;
+  handleSignals?: boolean;
+}
+
+export async function startReplicationNode(
+  config: ReplicationConfig,
+  hooks: NodeHooks = {},
+): Promise<ReplicationNode> {
+  const settings = settingsOf(config);
+  const extra = config.extra;
+  const clock = new SkewableClock();
+  const urls = new Map(
+    config.peers.length > 0
+      ? config.peers.map((p) => [p.id, p.url] as const)
+      : [[config.id, `http://${config.host}:${config.port}`] as const],
+  );
+  const journalDir = config.dataDir ? join(config.dataDir, 'journal') : undefined;
+  const onFatal = (error: unknown) => hooks.onFatal?.(error);
+  const common = { id: config.id, nodes: settings.nodes, antiEntropyEveryMs: extra['anti-entropy-ms'] };
+
+  let node: ModeNode;
+  let journal: Journal<KeyRecord> | Journal<SingleLeaderRecord>;
+  let receive: (from: string, messages: unknown[]) => void;
+  let transport: PeerTransport<unknown>;
+  if (settings.mode === 'single-leader') {
+    const j = journalDir
+      ? await Journal.open<SingleLeaderRecord>(journalDir, hooks.fs)
+      : Journal.memory<SingleLeaderRecord>();
+    const t = new PeerTransport<SingleLeaderMessage>(config.id, urls);
+    const mode = new SingleLeaderMode(
+      {
+        id: config.id,
+        nodes: settings.nodes,
+        initialLeader: settings.leader,
+        syncStandbys: settings.syncStandbys,
+        fencing: extra.fencing as 'lease' | 'none',
+        leaseMs: extra['lease-ms'],
+        failoverAfterMs: extra['failover-after-ms'],
+        replicationFormat: extra['replication-format'] as 'row' | 'statement',
+        syncTimeoutMs: extra['request-timeout-ms'],
+      },
+      clock,
+      j,
+      t,
+      onFatal,
+    );
+    node = mode;
+    journal = j;
+    transport = t as PeerTransport<unknown>;
+    receive = (from, messages) => mode.driver.receive(from, messages as SingleLeaderMessage[]);
+  } else if (settings.mode === 'multi-leader') {
+    const j = journalDir ? await Journal.open<KeyRecord>(journalDir, hooks.fs) : Journal.memory<KeyRecord>();
+    const t = new PeerTransport<MultiLeaderMessage>(config.id, urls);
+    const mode = new MultiLeaderMode(common, clock, j, t, onFatal, extra.resolution ?? 'mv');
+    node = mode;
+    journal = j;
+    transport = t as PeerTransport<unknown>;
+    receive = (from, messages) => mode.driver.receive(from, messages as MultiLeaderMessage[]);
+  } else {
+    const j = journalDir ? await Journal.open<KeyRecord>(journalDir, hooks.fs) : Journal.memory<KeyRecord>();
+    const t = new PeerTransport<LeaderlessMessage>(config.id, urls);
+    const mode = new LeaderlessMode(
+      {
+        ...common,
+        n: settings.n,
+        w: settings.w,
+        r: settings.r,
+        requestTimeoutMs: extra['request-timeout-ms'],
+      },
+      clock,
+      j,
+      t,
+      onFatal,
+      extra.sloppy,
+    );
+    node = mode;
+    journal = j;
+    transport = t as PeerTransport<unknown>;
+    receive = (from, messages) => mode.driver.receive(from, messages as LeaderlessMessage[]);
+  }
+  const recovered = await (node as LeaderlessMode | MultiLeaderMode | SingleLeaderMode).driver.recover();
+
+  const service = await createService({
+    name: 'replication',
+    description: 'Chapter 5: single-leader, multi-leader and leaderless replication',
+    config,
+    bodyLimitBytes: Math.max(BODY_BYTES_MIN, 2 * extra['value-bytes-max']),
+    paramBytesMax: extra['key-bytes-max'] * 3,
+    ready: () => node.ready(),
+    ...(hooks.handleSignals !== undefined ? { handleSignals: hooks.handleSignals } : {}),
+    onClose: async () => {
+      node.stop();
+      await node.settle();
+      await transport.close();
+      await journal.close();
+    },
+  });
+  const metrics = new ReplicationMetrics(service.registry, node, urls);
+  registerKvRoutes({
+    service,
+    node,
+    resolution: (extra.resolution ?? 'mv') as 'mv' | 'lww',
+    keyBytesMax: extra['key-bytes-max'],
+    valueBytesMax: extra['value-bytes-max'],
+    onResult: (op, status) => metrics.requests.inc({ op, status: String(status) }),
+  });
+  registerClusterRoutes({ service, node, urls, clock, chaos: config.chaos, receive });
+  node.start(extra['tick-ms']);
+  const url = await service.listen();
+  service.log.info({ mode: settings.mode, recovered, members: settings.nodes }, 'replication node started');
+  return { service, node, clock, url, recovered, close: () => service.close() };
+}
