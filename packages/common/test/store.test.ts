@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, StoreConfigError } from '@ddia/common';
+import { nodeFileSystem, openStore, StoreConfigError } from '@ddia/common';
 import { describe, expect, it } from 'vitest';
 
 describe('openStore', () => {
@@ -33,6 +33,12 @@ describe('openStore', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses a FileSystem for engines that do their own I/O', async () => {
+    await expect(openStore({ engine: 'level', dataDir: '/nowhere', fs: nodeFileSystem })).rejects.toThrow(
+      /only 'lsm'/,
+    );
   });
 
   it('explains a missing data dir', async () => {

@@ -23,3 +23,4 @@ export { prewarmTableWorkers, tableWorkersReady } from './table-workers.js';
 
 /** The engine's constructor in the shape `openStore({ lsm })` takes. */
 export const lsmEngine: StoreFactory = (location, options) => new LsmLevel(location, options);
+export { LSM_SYNC } from './sync-points.js';

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { AbstractLevel } from 'abstract-level';
 import { ClassicLevel } from 'classic-level';
 import { MemoryLevel } from 'memory-level';
+import type { FileSystem } from '../fs/file-system.js';
 
 export const ENGINES = ['lsm', 'level', 'memory'] as const;
 export type EngineName = (typeof ENGINES)[number];
@@ -28,6 +29,9 @@ export interface StoreOptions {
    *  cannot import it, and a registry filled by import side effects breaks when nobody
    *  happened to import the package first. */
   lsm?: StoreFactory;
+  /** The file system the LSM engine writes through (common's layer; testkit's FaultFileSystem
+   *  in power-loss tests). Only the LSM engine takes one: LevelDB's C++ does its own I/O. */
+  fs?: FileSystem;
 }
 
 /** Thrown when an engine cannot be opened with the options given. */
@@ -38,7 +42,7 @@ export class StoreConfigError extends Error {
 /** Builds an engine that common does not depend on (the LSM engine) at a location. */
 export type StoreFactory = (
   location: string,
-  options: { keyEncoding?: string; valueEncoding?: string; writeBufferBytes?: number },
+  options: { keyEncoding?: string; valueEncoding?: string; writeBufferBytes?: number; fs?: FileSystem },
 ) => Store;
 
 export async function openStore(options: StoreOptions): Promise<Store> {
@@ -52,8 +56,13 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   } else {
     if (!options.dataDir)
       throw new StoreConfigError(`engine '${options.engine}' needs a data directory (--data-dir)`);
+    if (options.fs && options.engine !== 'lsm')
+      throw new StoreConfigError(
+        `engine '${options.engine}' cannot write through a FileSystem; only 'lsm' can`,
+      );
     const location = join(options.dataDir, options.name ?? 'store');
-    await mkdir(location, { recursive: true });
+    // The LSM engine creates (and syncs) its own directory through its file system.
+    if (!options.fs) await mkdir(location, { recursive: true });
     if (options.engine === 'level') {
       db = new ClassicLevel(location, encodings);
       if (options.writeBufferBytes !== undefined) {
@@ -67,12 +76,11 @@ export async function openStore(options: StoreOptions): Promise<Store> {
           `engine 'lsm' needs its factory: pass { lsm: lsmEngine } from '@ddia/lsm-engine'`,
         );
       }
-      db = factory(
-        location,
-        options.writeBufferBytes === undefined
-          ? encodings
-          : { ...encodings, writeBufferBytes: options.writeBufferBytes },
-      );
+      db = factory(location, {
+        ...encodings,
+        ...(options.writeBufferBytes === undefined ? {} : { writeBufferBytes: options.writeBufferBytes }),
+        ...(options.fs ? { fs: options.fs } : {}),
+      });
     }
   }
   await db.open();
