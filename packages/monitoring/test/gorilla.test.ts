@@ -1,27 +1,28 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ChunkEncoder, decodeChunk } from '../src/core/gorilla.js';
-import { isStaleNaN, STALE_NAN } from '../src/core/special-values.js';
 
-function sameValue(a: number, b: number): boolean {
-  if (isStaleNaN(a) || isStaleNaN(b)) return isStaleNaN(a) && isStaleNaN(b);
-  return Object.is(a, b);
-}
+/** A sample to encode: a value, or the staleness marker. */
+type In = [t: number, v: number | 'stale'];
 
-function roundTrip(samples: [number, number][]): { t: number[]; v: number[]; bytes: number } {
+function roundTrip(samples: In[]): { t: number[]; v: (number | 'stale')[]; bytes: number } {
   const enc = new ChunkEncoder();
-  for (const [t, v] of samples) enc.append(t, v);
+  for (const [t, v] of samples) enc.append(t, v === 'stale' ? Number.NaN : v, v === 'stale');
   const bytes = enc.bytes();
   const decoded = decodeChunk(bytes);
-  return { t: decoded.timestamps, v: decoded.values, bytes: bytes.length };
+  return {
+    t: decoded.timestamps,
+    v: decoded.values.map((x, i) => (decoded.stale?.[i] === 1 ? 'stale' : x)),
+    bytes: bytes.length,
+  };
 }
 
-// STALE_NAN is left out of the random mix: once V8 optimizes the code that stores decoded values
-// into a plain number[] of doubles, it canonicalizes every NaN and the marker's payload is lost
-// (seen in CI: seed -666747678). That is a real bug of the in-memory representation, recorded
-// in the README's limits and as an open issue; the test below keeps the unoptimized path honest.
-const specialValue = fc.constantFrom(
+// The staleness marker is in the mix: it travels as a flag beside the value (special-values.ts),
+// so the property holds however V8 treats NaN payloads (the next describe shows it does not
+// keep them).
+const specialValue = fc.constantFrom<number | 'stale'>(
   Number.NaN,
+  'stale',
   Number.POSITIVE_INFINITY,
   Number.NEGATIVE_INFINITY,
   0,
@@ -32,7 +33,7 @@ const specialValue = fc.constantFrom(
 const value = fc.oneof(fc.double(), specialValue, fc.integer({ min: -1000, max: 1000 }));
 
 describe('Gorilla chunks', () => {
-  it('round-trip any increasing timestamps and any float values (property)', () => {
+  it('round-trip any increasing timestamps, any float values and staleness markers (property)', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: -(2 ** 45), max: 2 ** 45 }),
@@ -42,14 +43,15 @@ describe('Gorilla chunks', () => {
         }),
         (start, steps) => {
           let t = start;
-          const samples: [number, number][] = steps.map(([dt, v]) => {
+          const samples: In[] = steps.map(([dt, v]) => {
             t += dt;
             return [t, v];
           });
           const out = roundTrip(samples);
           expect(out.t).toEqual(samples.map((s) => s[0]));
           for (let i = 0; i < samples.length; i++) {
-            if (!sameValue(out.v[i]!, samples[i]![1])) {
+            // Object.is: NaN equals NaN, 0 differs from -0, 'stale' only equals 'stale'.
+            if (!Object.is(out.v[i], samples[i]![1])) {
               throw new Error(`value ${i}: ${out.v[i]} != ${samples[i]![1]}`);
             }
           }
@@ -61,21 +63,72 @@ describe('Gorilla chunks', () => {
 
   it('keeps the staleness marker apart from an ordinary NaN, in Prometheus bit pattern', () => {
     const enc = new ChunkEncoder();
-    enc.append(1000, STALE_NAN);
+    enc.append(1000, Number.NaN, true);
     const bytes = enc.bytes();
     // 2-byte header, 8-byte timestamp, then the value's 8 bytes: 0x7ff0000000000002.
     expect(Buffer.from(bytes.subarray(10, 18)).toString('hex')).toBe('7ff0000000000002');
     const out = roundTrip([
       [0, Number.NaN],
-      [15_000, STALE_NAN],
+      [15_000, 'stale'],
       [30_000, Number.NaN],
     ]);
-    expect(out.v.map(isStaleNaN)).toEqual([false, true, false]);
-    expect(out.v.every(Number.isNaN)).toBe(true);
+    expect(out.v).toEqual([Number.NaN, 'stale', Number.NaN]);
   });
 
+  it('finds staleness markers after the decoder is optimized (the bug a NaN payload had)', () => {
+    // 120-sample chunks, every 7th sample stale, decoded 3,000 times: TurboFan optimizes
+    // decodeChunk long before the end, which is when a payload kept in number[] was lost.
+    const enc = new ChunkEncoder();
+    for (let i = 0; i < 120; i++) enc.append(i * 15_000, i % 5 === 0 ? Number.NaN : i, i % 7 === 3);
+    const bytes = enc.bytes();
+    for (let round = 0; round < 3000; round++) {
+      const d = decodeChunk(bytes);
+      for (let i = 0; i < 120; i++) {
+        if ((d.stale?.[i] === 1) !== (i % 7 === 3)) throw new Error(`round ${round}, sample ${i}`);
+      }
+    }
+  });
+});
+
+describe('V8 and NaN payloads (why staleness is a flag)', () => {
+  // Prometheus's marker, built from bits; what V8 keeps of it depends on where it is stored.
+  const view = new DataView(new ArrayBuffer(8));
+  const marker = (): number => {
+    view.setUint32(0, 0x7ff00000);
+    view.setUint32(4, 2);
+    return view.getFloat64(0);
+  };
+  const bits = (x: number): string => {
+    view.setFloat64(0, x);
+    return view.getBigUint64(0).toString(16);
+  };
+  function fill(store: number[] | Float64Array): void {
+    for (let i = 0; i < store.length; i++) store[i] = i % 3 === 0 ? marker() : i + 0.5;
+  }
+
+  it('loses the payload in a number[] once optimized, keeps it in a Float64Array here', () => {
+    const seenArray = new Set<string>();
+    const seenTyped = new Set<string>();
+    for (let round = 0; round < 20_000; round++) {
+      const a: number[] = new Array(30);
+      fill(a);
+      seenArray.add(bits(a[3]!));
+      const f = new Float64Array(30);
+      fill(f);
+      seenTyped.add(bits(f[3]!));
+    }
+    // Measured on Node 20 (V8 11.3): the plain array shows 7ff8000000000002 (quiet bit set)
+    // and, after optimization, 7ff8000000000000 (payload gone). The typed array kept the exact
+    // bits here, but ECMAScript lets an engine store any NaN there too (SetValueInBuffer), so
+    // the code relies on neither.
+    expect([...seenArray].some((b) => b !== '7ff0000000000002')).toBe(true);
+    console.log(`number[]: ${[...seenArray].join(', ')} | Float64Array: ${[...seenTyped].join(', ')}`);
+  });
+});
+
+describe('Gorilla chunks: counters and sizes', () => {
   it('round-trips counter resets and irregular scrape intervals', () => {
-    const samples: [number, number][] = [];
+    const samples: In[] = [];
     let t = 1_700_000_000_000;
     let c = 0;
     for (let i = 0; i < 120; i++) {
@@ -89,7 +142,7 @@ describe('Gorilla chunks', () => {
   });
 
   it('spends about one bit per sample on regular timestamps and a constant value', () => {
-    const samples: [number, number][] = Array.from({ length: 120 }, (_, i) => [i * 15_000, 42]);
+    const samples: In[] = Array.from({ length: 120 }, (_, i): In => [i * 15_000, 42]);
     const out = roundTrip(samples);
     // Header + first sample = 18 bytes, then 2 bits per sample, then the 17-bit first delta.
     expect(out.bytes).toBeLessThanOrEqual(18 + Math.ceil((119 * 2 + 20) / 8));

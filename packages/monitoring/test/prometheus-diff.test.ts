@@ -195,6 +195,73 @@ describe.skipIf(SKIP_REASON !== '')('differential: ours and Prometheus scraping 
     );
     expect(up).toEqual([['1'], ['1']]);
   });
+
+  // Prometheus's staleness (prometheus/docs/querying/basics.md, "Staleness"): a series missing
+  // from a scrape, or every series of a target whose scrape fails, gets a stale marker, and an
+  // instant query stops returning it at once instead of for the 5-minute lookback. Both systems
+  // scrape the same exporter; at the same query time their answers must have the same series.
+  it('makes a vanished series and a dead target stale exactly as Prometheus does', async () => {
+    const instantSets = async (base: string, q: string, timeS: number) => {
+      const res = await fetch(
+        `${base}/api/v1/query?${new URLSearchParams({ query: q, time: String(timeS) })}`,
+      );
+      const body = (await res.json()) as { status: string; data: { result: Element[] } };
+      expect(body.status, `${q} on ${base}`).toBe('success');
+      return body.data.result.map((e) => JSON.stringify(Object.entries(e.metric).sort())).sort();
+    };
+    const waitBoth = async (q: string, done: (ours: string[], theirs: string[]) => boolean) => {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const t = Date.now() / 1000;
+        const [ours, theirs] = await Promise.all([instantSets(mon.url, q, t), instantSets(promUrl, q, t)]);
+        if (done(ours, theirs)) return t;
+        if (Date.now() > deadline) throw new Error(`${q}: ours ${ours}, Prometheus ${theirs}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    const sameAt = async (queries: string[], timeS: number) => {
+      for (const q of queries) {
+        const [ours, theirs] = await Promise.all([
+          instantSets(mon.url, q, timeS),
+          instantSets(promUrl, q, timeS),
+        ]);
+        expect(ours, `${q} at ${timeS}`).toEqual(theirs);
+      }
+    };
+    const t0 = await waitBoth('synthetic_temperature', (a, b) => a.length === 1 && b.length === 1);
+
+    // 1. The gauge vanishes from the exposition: stale at the next scrape, in both.
+    exporter.hideGauge = true;
+    const t1 = await waitBoth('synthetic_temperature', (a, b) => a.length === 0 && b.length === 0);
+    await sameAt(
+      [
+        'synthetic_temperature',
+        'absent(synthetic_temperature)',
+        // The samples are still there: only the newest one is the marker.
+        'count_over_time(synthetic_temperature[5m]) > 0',
+        'synthetic_requests_total',
+      ],
+      t1,
+    );
+    // Before the marker, both still answer with the series.
+    await sameAt(['synthetic_temperature'], t0);
+    expect(await instantSets(mon.url, 'synthetic_temperature', t0)).toHaveLength(1);
+
+    // 2. The target dies: up = 0 and every series it exported goes stale, in both.
+    await exporter.stop();
+    const t2 = await waitBoth('up == 0', (a, b) => a.length === 1 && b.length === 1);
+    await waitBoth('synthetic_requests_total', (a, b) => a.length === 0 && b.length === 0);
+    await sameAt(
+      [
+        'up',
+        'synthetic_requests_total',
+        'synthetic_latency_seconds_bucket',
+        'absent(synthetic_requests_total)',
+        'count_over_time(synthetic_requests_total[5m]) > 0',
+      ],
+      Math.max(t2, Date.now() / 1000),
+    );
+  }, 60_000);
 });
 
 describe.skipIf(SKIP_REASON !== '')('differential: ours vs Prometheus on the same hour of data', () => {

@@ -3,7 +3,6 @@ import { PromqlEvalError, PromqlParseError } from '../src/core/errors.js';
 import { labelsFromRecord, labelsToRecord } from '../src/core/labels.js';
 import { PromqlEngine } from '../src/core/promql/engine.js';
 import { parsePromql } from '../src/core/promql/parser.js';
-import { STALE_NAN } from '../src/core/special-values.js';
 import { MemoryTsdb } from '../src/core/tsdb.js';
 
 const S = 1000;
@@ -12,10 +11,11 @@ const M = 60 * S;
 /** 10 minutes of 15-second scrapes of a small, known world. */
 function world(): MemoryTsdb {
   const db = new MemoryTsdb();
-  const add = (labels: Record<string, string>, fn: (i: number) => number | null) => {
+  const add = (labels: Record<string, string>, fn: (i: number) => number | 'stale' | null) => {
     for (let i = 0; i <= 40; i++) {
       const v = fn(i);
-      if (v !== null) db.append(labelsFromRecord(labels), i * 15 * S, v);
+      if (v === 'stale') db.append(labelsFromRecord(labels), i * 15 * S, Number.NaN, true);
+      else if (v !== null) db.append(labelsFromRecord(labels), i * 15 * S, v);
     }
   };
   // Counters: +10 per scrape; one resets at i = 20.
@@ -39,7 +39,7 @@ function world(): MemoryTsdb {
     add({ __name__: 'lat_bucket', job: 'api', le }, (i) => 10 * i * frac);
   }
   // A series that goes stale at i = 30.
-  add({ __name__: 'gone', job: 'x' }, (i) => (i < 30 ? 1 : i === 30 ? STALE_NAN : null));
+  add({ __name__: 'gone', job: 'x' }, (i) => (i < 30 ? 1 : i === 30 ? 'stale' : null));
   return db;
 }
 

@@ -6,7 +6,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeBlock } from '../src/core/block-format.js';
 import { labelsFromRecord, labelsToRecord } from '../src/core/labels.js';
 import { newMatcher } from '../src/core/matchers.js';
-import { isStaleNaN, STALE_NAN } from '../src/core/special-values.js';
 import { MemoryTsdb } from '../src/core/tsdb.js';
 import { DiskTsdb } from '../src/storage/disk-tsdb.js';
 import { listFiles, readBytes } from '../src/storage/files.js';
@@ -68,10 +67,12 @@ describe('head', () => {
     expect(db.append(l, 2000, 1).outcome).toBe('duplicate');
     expect(db.append(l, 2000, 2).outcome).toBe('out-of-order');
     expect(db.append(l, 1000, 2).outcome).toBe('out-of-order');
-    expect(db.append(l, 3000, STALE_NAN).outcome).toBe('ok');
+    expect(db.append(l, 3000, Number.NaN, true).outcome).toBe('ok');
+    expect(db.append(l, 3000, Number.NaN, true).outcome).toBe('duplicate');
+    expect(db.append(l, 3000, Number.NaN).outcome).toBe('out-of-order');
     const [s] = db.select([newMatcher('__name__', '=', 'x')], 0, 5000);
     expect(s!.timestamps).toEqual([2000, 3000]);
-    expect(isStaleNaN(s!.values[1]!)).toBe(true);
+    expect(s!.stale).toEqual(Uint8Array.of(0, 1));
   });
 
   it('returns the same samples across many chunks and a time window', () => {
@@ -90,15 +91,18 @@ describe('disk TSDB', () => {
     const a = await DiskTsdb.open({ dataDir });
     await a.ingest([
       { labels: L({ __name__: 'm', k: 'a' }), t: 1000, value: 1 },
-      { labels: L({ __name__: 'm', k: 'b' }), t: 1000, value: STALE_NAN },
+      { labels: L({ __name__: 'm', k: 'b' }), t: 1000, value: Number.NaN, stale: true },
+      { labels: L({ __name__: 'm', k: 'c' }), t: 1000, value: Number.NaN },
     ]);
     await a.ingest([{ labels: L({ __name__: 'm', k: 'a' }), t: 2000, value: 2 }]);
     await a.close();
     const b = await DiskTsdb.open({ dataDir });
-    expect(b.replayed).toBe(3);
+    expect(b.replayed).toBe(4);
     const out = b.db.select([newMatcher('__name__', '=', 'm')], 0, 5000);
-    expect(out.map((s) => s.timestamps)).toEqual([[1000, 2000], [1000]]);
-    expect(isStaleNaN(out[1]!.values[0]!)).toBe(true);
+    expect(out.map((s) => s.timestamps)).toEqual([[1000, 2000], [1000], [1000]]);
+    // The marker survives the WAL; an exporter's plain NaN stays a plain NaN.
+    expect(out.map((s) => s.stale)).toEqual([null, Uint8Array.of(1), null]);
+    expect(out[2]!.values[0]).toBeNaN();
     // A second reopen sees the checkpointed WAL, not twice the samples.
     await b.close();
     const c = await DiskTsdb.open({ dataDir });

@@ -8,7 +8,7 @@
 // chunks do.
 import { BitReader, BitWriter } from './bits.js';
 import { ChunkCorruptError } from './errors.js';
-import { isStaleNaN, STALE_NAN, STALE_NAN_HI, STALE_NAN_LO } from './special-values.js';
+import { isStaleBits, STALE_NAN_HI, STALE_NAN_LO } from './special-values.js';
 
 /** Prometheus cuts a head chunk at 120 samples: compression gains little past that. */
 export const SAMPLES_PER_CHUNK = 120;
@@ -25,15 +25,15 @@ const DOD_BUCKETS: ReadonlyArray<readonly [control: number, controlBits: number,
 
 const scratch = new DataView(new ArrayBuffer(8));
 
-function valueBits(value: number): [hi: number, lo: number] {
-  // The staleness marker goes to disk with Prometheus's exact bit pattern (special-values.ts).
-  if (isStaleNaN(value)) return [STALE_NAN_HI, STALE_NAN_LO];
+function valueBits(value: number, stale: boolean): [hi: number, lo: number] {
+  // The staleness marker goes to disk with Prometheus's exact bit pattern (special-values.ts),
+  // written from the flag: a NaN payload does not survive in a JavaScript number.
+  if (stale) return [STALE_NAN_HI, STALE_NAN_LO];
   scratch.setFloat64(0, value);
   return [scratch.getUint32(0), scratch.getUint32(4)];
 }
 
 function bitsValue(hi: number, lo: number): number {
-  if (hi === STALE_NAN_HI && lo === STALE_NAN_LO) return STALE_NAN;
   scratch.setUint32(0, hi);
   scratch.setUint32(4, lo);
   return scratch.getFloat64(0);
@@ -78,9 +78,10 @@ export class ChunkEncoder {
     this.writer.writeBits(0, HEADER_BYTES * 8);
   }
 
-  append(t: number, value: number): void {
+  /** Appends a sample; `stale` writes Prometheus's staleness marker instead of `value`. */
+  append(t: number, value: number, stale = false): void {
     const w = this.writer;
-    const [hi, lo] = valueBits(value);
+    const [hi, lo] = valueBits(value, stale);
     if (this.count === 0) {
       writeSigned64(w, t);
       w.writeBits(hi, 32);
@@ -193,7 +194,10 @@ function readMeaningful(r: BitReader, trailing: number, n: number): [number, num
 
 export interface DecodedChunk {
   timestamps: number[];
+  /** A staleness marker decodes to NaN here and to 1 in `stale`. */
   values: number[];
+  /** 1 where the sample is a staleness marker; null when the chunk has none. */
+  stale: Uint8Array | null;
 }
 
 /** Decodes every sample of a chunk. Throws ChunkCorruptError on a truncated or damaged chunk. */
@@ -202,13 +206,18 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
   const count = (bytes[0]! << 8) | bytes[1]!;
   const timestamps: number[] = new Array(count);
   const values: number[] = new Array(count);
-  if (count === 0) return { timestamps, values };
+  let stale: Uint8Array | null = null;
+  if (count === 0) return { timestamps, values, stale };
   const r = new BitReader(bytes, HEADER_BYTES);
   let t = readSigned64(r);
   let hi = r.readBits(32);
   let lo = r.readBits(32);
   timestamps[0] = t;
   values[0] = bitsValue(hi, lo);
+  if (isStaleBits(hi, lo)) {
+    stale = new Uint8Array(count);
+    stale[0] = 1;
+  }
   let delta = 0;
   let leading = 0;
   let trailing = 0;
@@ -239,8 +248,13 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
     }
     timestamps[i] = t;
     values[i] = bitsValue(hi, lo);
+    // Staleness is read from the integer bits: the float in `values` may lose its payload.
+    if (isStaleBits(hi, lo)) {
+      stale ??= new Uint8Array(count);
+      stale[i] = 1;
+    }
   }
-  return { timestamps, values };
+  return { timestamps, values, stale };
 }
 
 /** The sample count recorded in a chunk's header. */

@@ -17,6 +17,7 @@ export interface MemSeries {
   open: ChunkEncoder;
   lastT: number;
   lastValue: number;
+  lastStale: boolean;
 }
 
 export type AppendOutcome = 'ok' | 'duplicate' | 'out-of-order';
@@ -28,25 +29,39 @@ export class Head {
   ensure(id: number, labels: Labels): MemSeries {
     let s = this.series.get(id);
     if (!s) {
-      s = { labels, sealed: [], open: new ChunkEncoder(), lastT: Number.NEGATIVE_INFINITY, lastValue: 0 };
+      s = {
+        labels,
+        sealed: [],
+        open: new ChunkEncoder(),
+        lastT: Number.NEGATIVE_INFINITY,
+        lastValue: 0,
+        lastStale: false,
+      };
       this.series.set(id, s);
     }
     return s;
   }
 
-  /** Appends a sample; a sample not newer than the series' last is refused (no out-of-order ingest). */
-  append(id: number, t: number, value: number): AppendOutcome {
+  /**
+   * Appends a sample (`stale`: a staleness marker, whatever `value` is); a sample not newer
+   * than the series' last is refused (no out-of-order ingest).
+   */
+  append(id: number, t: number, value: number, stale = false): AppendOutcome {
     const s = this.series.get(id);
     if (!s) throw new Error(`series ${id} not in the head`);
     if (t < s.lastT) return 'out-of-order';
-    if (t === s.lastT) return Object.is(value, s.lastValue) ? 'duplicate' : 'out-of-order';
+    if (t === s.lastT) {
+      const same = stale ? s.lastStale : !s.lastStale && Object.is(value, s.lastValue);
+      return same ? 'duplicate' : 'out-of-order';
+    }
     if (s.open.count >= SAMPLES_PER_CHUNK) {
       s.sealed.push({ minT: s.open.minT, maxT: s.open.maxT, count: s.open.count, bytes: s.open.bytes() });
       s.open = new ChunkEncoder();
     }
-    s.open.append(t, value);
+    s.open.append(t, value, stale);
     s.lastT = t;
     s.lastValue = value;
+    s.lastStale = stale;
     this.samples++;
     return 'ok';
   }
@@ -91,16 +106,20 @@ export class Head {
   }
 
   /** Every sample still in the head, per series (a WAL checkpoint writes these). */
-  *allSamples(): Generator<{ id: number; timestamps: number[]; values: number[] }> {
+  *allSamples(): Generator<{ id: number; timestamps: number[]; values: number[]; stale: boolean[] }> {
     for (const [id, s] of this.series) {
       const timestamps: number[] = [];
       const values: number[] = [];
+      const stale: boolean[] = [];
       for (const c of [...s.sealed, ...(s.open.count > 0 ? [{ bytes: s.open.bytes() }] : [])]) {
         const d = decodeChunk(c.bytes);
-        timestamps.push(...d.timestamps);
-        values.push(...d.values);
+        for (let i = 0; i < d.timestamps.length; i++) {
+          timestamps.push(d.timestamps[i]!);
+          values.push(d.values[i]!);
+          stale.push(d.stale?.[i] === 1);
+        }
       }
-      yield { id, timestamps, values };
+      yield { id, timestamps, values, stale };
     }
   }
 

@@ -5,12 +5,13 @@
 // stop returning it at once instead of for the 5-minute lookback.
 import type { Exposition } from './exposition.js';
 import { type Labels, labelsKey, METRIC_NAME, normalizeLabels } from './labels.js';
-import { STALE_NAN } from './special-values.js';
 
 export interface ScrapedSample {
   labels: Labels;
   t: number;
   value: number;
+  /** A staleness marker (special-values.ts): the series is gone from this scrape. */
+  stale?: boolean;
 }
 
 export interface ScrapeOutcome {
@@ -46,7 +47,7 @@ export function scrapeSamples(
     samples.push({ labels, t: s.timestampMs ?? scrapeTimeMs, value: s.value });
   }
   for (const [key, labels] of previous) {
-    if (!seen.has(key)) samples.push({ labels, t: scrapeTimeMs, value: STALE_NAN });
+    if (!seen.has(key)) samples.push({ labels, t: scrapeTimeMs, value: Number.NaN, stale: true });
   }
   const synthetic: [string, number][] = [
     ['up', exposition ? 1 : 0],

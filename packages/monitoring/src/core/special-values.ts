@@ -1,27 +1,20 @@
 // Float values with meaning beyond their number. Prometheus marks a series that vanished from
-// a scrape with a "stale NaN": the bit pattern 0x7ff0000000000002. V8 sets the quiet bit of a
-// signalling NaN when it loads one, so in JavaScript the marker is 0x7ff8000000000002; the
-// chunk encoder writes Prometheus's exact pattern to disk (gorilla.ts).
+// a scrape with a "stale NaN": the bit pattern 0x7ff0000000000002, distinct from the NaN an
+// exporter can report. In JavaScript that payload cannot be trusted in memory: V8 sets the
+// quiet bit when it loads a signalling NaN, and once TurboFan optimizes a loop that stores
+// doubles into a plain number[] it canonicalizes every NaN to 0x7ff8000000000000 (measured on
+// Node 20: test/gorilla.test.ts, "V8 loses the payload"). So staleness travels as a flag beside
+// the value everywhere in memory (IngestSample.stale, DecodedChunk.stale, SeriesData.stale),
+// and the NaN payload exists only in bytes: chunks and WAL records carry Prometheus's exact
+// bit pattern, written and recognized as two 32-bit halves, never as a float.
 
-const scratch = new DataView(new ArrayBuffer(8));
-
-/** The high and low 32 bits of Prometheus's staleness marker as stored in chunks. */
+/** The high and low 32 bits of Prometheus's staleness marker as stored in chunks and the WAL. */
 export const STALE_NAN_HI = 0x7ff00000;
 export const STALE_NAN_LO = 0x00000002;
 
-function fromBits(hi: number, lo: number): number {
-  scratch.setUint32(0, hi);
-  scratch.setUint32(4, lo);
-  return scratch.getFloat64(0);
-}
-
-export const STALE_NAN: number = fromBits(STALE_NAN_HI, STALE_NAN_LO);
-
-/** True for the staleness marker, with or without the quiet bit set. */
-export function isStaleNaN(value: number): boolean {
-  if (!Number.isNaN(value)) return false;
-  scratch.setFloat64(0, value);
-  return (scratch.getUint32(0) & 0xfff7ffff) === STALE_NAN_HI && scratch.getUint32(4) === STALE_NAN_LO;
+/** True when the 64 bits hi:lo are exactly the staleness marker (Prometheus's value.IsStaleNaN). */
+export function isStaleBits(hi: number, lo: number): boolean {
+  return hi >>> 0 === STALE_NAN_HI && lo >>> 0 === STALE_NAN_LO;
 }
 
 /** Formats a sample value as Prometheus's JSON API does ("NaN", "+Inf", "-Inf", shortest float). */

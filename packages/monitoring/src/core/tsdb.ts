@@ -13,6 +13,8 @@ export interface SeriesData {
   labels: Labels;
   timestamps: number[];
   values: number[];
+  /** 1 where the sample is a staleness marker (its value is NaN); null when there is none. */
+  stale: Uint8Array | null;
 }
 
 /** What PromQL reads from. */
@@ -39,12 +41,13 @@ export class MemoryTsdb implements Queryable {
   /** Per series key, the newest timestamp persisted in a block: WAL replay skips up to it. */
   private readonly blockMaxT = new Map<string, number>();
 
-  append(labels: Labels, t: number, value: number): AppendResult {
+  /** Appends one sample; `stale` appends a staleness marker (`value` is then ignored). */
+  append(labels: Labels, t: number, value: number, stale = false): AppendResult {
     const { id, created } = this.index.getOrAdd(labels);
     this.head.ensure(id, labels);
     const persisted = this.blockMaxT.get(labelsKey(labels));
     if (persisted !== undefined && t <= persisted) return { id, created, outcome: 'out-of-order' };
-    return { id, created, outcome: this.head.append(id, t, value) };
+    return { id, created, outcome: this.head.append(id, t, value, stale) };
   }
 
   addBlock(name: string, block: Block): void {
@@ -103,6 +106,7 @@ export class MemoryTsdb implements Queryable {
       chunks.sort((a, b) => a.minT - b.minT);
       const timestamps: number[] = [];
       const values: number[] = [];
+      const staleAt: number[] = [];
       for (const c of chunks) {
         const d = decodeChunk(c.bytes);
         for (let i = 0; i < d.timestamps.length; i++) {
@@ -110,11 +114,18 @@ export class MemoryTsdb implements Queryable {
           // Chunks never overlap for one series (appends are in order), but keep the merge safe.
           if (t < minT || t > maxT || (timestamps.length > 0 && t <= timestamps[timestamps.length - 1]!))
             continue;
+          if (d.stale?.[i] === 1) staleAt.push(timestamps.length);
           timestamps.push(t);
           values.push(d.values[i]!);
         }
       }
-      if (timestamps.length > 0) out.push({ labels, timestamps, values });
+      if (timestamps.length === 0) continue;
+      let stale: Uint8Array | null = null;
+      if (staleAt.length > 0) {
+        stale = new Uint8Array(timestamps.length);
+        for (const i of staleAt) stale[i] = 1;
+      }
+      out.push({ labels, timestamps, values, stale });
     }
     return out;
   }

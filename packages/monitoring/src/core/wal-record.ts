@@ -1,9 +1,12 @@
 // Records of the head's write-ahead log (framed and checksummed by common's Log; FORMAT.md):
 //   SERIES  : u8 1, varint id, varint label count, then (varint len, utf-8) name and value pairs
 //   SAMPLES : u8 2, varint count, then per sample varint id, f64 timestamp ms, f64 value
+// A staleness marker's value is written as Prometheus's bit pattern 0x7ff0000000000002 from
+// the sample's `stale` flag and recognized from the raw bits (special-values.ts).
 // A scrape's samples go in one SAMPLES record, so a scrape is replayed whole or not at all.
 import { encodeVarint, readVarint } from '@ddia/common/core';
 import type { Labels } from './labels.js';
+import { isStaleBits, STALE_NAN_HI, STALE_NAN_LO } from './special-values.js';
 
 export const WAL_SERIES = 1;
 export const WAL_SAMPLES = 2;
@@ -12,6 +15,7 @@ export interface WalSample {
   id: number;
   t: number;
   value: number;
+  stale?: boolean;
 }
 
 export type WalRecord =
@@ -43,7 +47,10 @@ export function encodeSamplesRecord(samples: readonly WalSample[]): Uint8Array {
     out.set(id, at);
     at += id.length;
     view.setFloat64(at, s.t);
-    view.setFloat64(at + 8, s.value);
+    if (s.stale) {
+      view.setUint32(at + 8, STALE_NAN_HI);
+      view.setUint32(at + 12, STALE_NAN_LO);
+    } else view.setFloat64(at + 8, s.value);
     at += 16;
   }
   return out.slice(0, at);
@@ -76,7 +83,10 @@ export function decodeWalRecord(bytes: Uint8Array): WalRecord {
     for (let i = 0; i < r.value; i++) {
       const id = readVarint(bytes, at);
       at = id.next;
-      samples.push({ id: id.value, t: view.getFloat64(at), value: view.getFloat64(at + 8) });
+      const t = view.getFloat64(at);
+      if (isStaleBits(view.getUint32(at + 8), view.getUint32(at + 12))) {
+        samples.push({ id: id.value, t, value: Number.NaN, stale: true });
+      } else samples.push({ id: id.value, t, value: view.getFloat64(at + 8) });
       at += 16;
     }
     return { kind: 'samples', samples };

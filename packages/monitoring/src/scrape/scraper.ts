@@ -7,7 +7,6 @@ import { parseExposition } from '../core/exposition.js';
 import type { Labels } from '../core/labels.js';
 import type { ScrapeTarget } from '../core/scrape-config.js';
 import { scrapeSamples } from '../core/scrape-samples.js';
-import { STALE_NAN } from '../core/special-values.js';
 import type { TsdbStorage } from '../storage/memory-storage.js';
 
 export type TargetHealth = 'up' | 'down' | 'unknown';
@@ -50,7 +49,12 @@ export class Scraper {
       state.timer?.cancel();
       this.states.delete(key);
       const t = Math.round(this.clock.wallMs());
-      const samples = [...state.previous.values()].map((labels) => ({ labels, t, value: STALE_NAN }));
+      const samples = [...state.previous.values()].map((labels) => ({
+        labels,
+        t,
+        value: Number.NaN,
+        stale: true,
+      }));
       await this.storage.ingest(samples);
     }
     for (const [key, target] of wanted) {

@@ -47,6 +47,8 @@ export interface IngestSample {
   labels: Labels;
   t: number;
   value: number;
+  /** A staleness marker (value NaN): the series ended at t (special-values.ts). */
+  stale?: boolean;
 }
 
 export interface IngestResult {
@@ -92,7 +94,7 @@ export class DiskTsdb {
         for (const s of r.samples) {
           const labels = labelsByWalId.get(s.id);
           if (!labels) continue; // cannot happen: a series record precedes its samples in one batch
-          if (db.append(labels, s.t, s.value).outcome === 'ok') replayed++;
+          if (db.append(labels, s.t, s.value, s.stale === true).outcome === 'ok') replayed++;
         }
       }
     }
@@ -122,10 +124,11 @@ export class DiskTsdb {
       const logged: WalSample[] = [];
       const result: IngestResult = { appended: 0, outOfOrder: 0, duplicate: 0 };
       for (const s of samples) {
-        const r = this.db.append(s.labels, s.t, s.value);
+        const stale = s.stale === true;
+        const r = this.db.append(s.labels, s.t, s.value, stale);
         if (r.created) records.push(encodeSeriesRecord(r.id, s.labels));
         if (r.outcome === 'ok') {
-          logged.push({ id: r.id, t: s.t, value: s.value });
+          logged.push({ id: r.id, t: s.t, value: s.value, stale });
           result.appended++;
         } else if (r.outcome === 'duplicate') result.duplicate++;
         else result.outOfOrder++;
@@ -180,9 +183,9 @@ export class DiskTsdb {
     const records: Uint8Array[] = [];
     for (const [id, s] of this.db.head.series) records.push(encodeSeriesRecord(id, s.labels));
     let batch: WalSample[] = [];
-    for (const { id, timestamps, values } of this.db.head.allSamples()) {
+    for (const { id, timestamps, values, stale } of this.db.head.allSamples()) {
       for (let i = 0; i < timestamps.length; i++) {
-        batch.push({ id, t: timestamps[i]!, value: values[i]! });
+        batch.push({ id, t: timestamps[i]!, value: values[i]!, stale: stale[i]! });
         if (batch.length >= CHECKPOINT_BATCH) {
           records.push(encodeSamplesRecord(batch));
           batch = [];

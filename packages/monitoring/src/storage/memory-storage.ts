@@ -16,7 +16,7 @@ export class MemoryStorage implements TsdbStorage {
   async ingest(samples: readonly IngestSample[]): Promise<IngestResult> {
     const result: IngestResult = { appended: 0, outOfOrder: 0, duplicate: 0 };
     for (const s of samples) {
-      const outcome = this.db.append(s.labels, s.t, s.value).outcome;
+      const outcome = this.db.append(s.labels, s.t, s.value, s.stale === true).outcome;
       if (outcome === 'ok') result.appended++;
       else if (outcome === 'duplicate') result.duplicate++;
       else result.outOfOrder++;

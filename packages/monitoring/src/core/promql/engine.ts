@@ -19,7 +19,6 @@ import {
   setLabel,
   withoutLabels,
 } from '../labels.js';
-import { isStaleNaN } from '../special-values.js';
 import type { Queryable, SeriesData } from '../tsdb.js';
 import {
   type Aggregate,
@@ -188,9 +187,8 @@ class Evaluation {
       if (i < 0) continue;
       const st = s.timestamps[i]!;
       if (st < ref - this.lookbackMs) continue;
-      const v = s.values[i]!;
-      if (isStaleNaN(v)) continue;
-      out.push({ labels: s.labels, value: v, t: st });
+      if (s.stale?.[i] === 1) continue;
+      out.push({ labels: s.labels, value: s.values[i]!, t: st });
     }
     return out;
   }
@@ -205,7 +203,7 @@ class Evaluation {
       const timestamps: number[] = [];
       const values: number[] = [];
       for (let i = from; i < to; i++) {
-        if (isStaleNaN(s.values[i]!)) continue;
+        if (s.stale?.[i] === 1) continue;
         timestamps.push(s.timestamps[i]!);
         values.push(s.values[i]!);
       }
