@@ -135,6 +135,22 @@ export const TOPOLOGY: ServiceDef[] = [
     facts: [`kafkajs and kcat talk to it unchanged on port ${KAFKA_PORT}: a partitioned, replayable log.`],
   },
   {
+    name: 'partitions',
+    pkg: 'partitioning',
+    chapter: 'ch6',
+    title: 'Partitioned key-value store (hash, range, consistent hashing)',
+    nodes: 3,
+    nodesMax: 5,
+    basePort: 7701,
+    clustered: true,
+    args: () => ['--scheme', 'hash'],
+    curl: ["curl -X PUT --data-binary 'red' {url}/kv/apple", '{url}/kv/apple', '{url}/cluster'],
+    facts: [
+      'Keys hash to 64 partitions spread over the nodes; any node forwards a request to the owner.',
+      'Add a node (POST /cluster/nodes) and watch partitions move while reads and writes go on.',
+    ],
+  },
+  {
     name: 'batch',
     pkg: 'batch',
     chapter: 'ch10',

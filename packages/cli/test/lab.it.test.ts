@@ -193,8 +193,14 @@ describe.skipIf(!kvBuilt)('pnpm start (ddia start) and ddia share one lab', () =
     expect(lab.output()).toContain('curl ');
     const state = readState(lab.home);
     expect(state.landing?.url).toBe(lab.landingUrl);
-    expect(state.proxies?.map((p) => p.service)).toEqual(['kv']);
     const built = TOPOLOGY.filter((def) => existsSync(join(root, `packages/${def.pkg}/dist/main.js`)));
+    // Every clustered service runs behind its fault proxy.
+    expect(state.proxies?.map((p) => p.service).sort()).toEqual(
+      built
+        .filter((d) => d.clustered)
+        .map((d) => d.name)
+        .sort(),
+    );
     for (const def of built)
       expect(state.nodes.filter((n) => n.service === def.name).length, def.name).toBe(def.nodes);
 
