@@ -14,7 +14,16 @@
 //
 // On start the state is rebuilt by reading the changelog from its start (a compacted topic,
 // so its size is bounded by the number of keys, not the number of updates).
-import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, Message, Producer } from 'kafkajs';
+import type {
+  Admin,
+  Consumer,
+  ConsumerConfig,
+  EachBatchPayload,
+  IHeaders,
+  Kafka,
+  Message,
+  Producer,
+} from 'kafkajs';
 import {
   changelogKey,
   formatSource,
@@ -45,6 +54,8 @@ export interface StreamAppOptions {
   serdes?: Record<string, Serde>;
   /** Partitions of sink topics this app creates when they are missing. */
   sinkPartitions?: number;
+  /** Extra kafkajs consumer settings (e.g. a small maxBytesPerPartition for small batches). */
+  consumer?: Omit<Partial<ConsumerConfig>, 'groupId'>;
   /** Test hook: called at each stage of a batch; throwing there is a crash at that point. */
   onStage?: (stage: BatchStage, batchNumber: number) => void;
 }
@@ -72,6 +83,7 @@ export class StreamApp {
   private admin: Admin | null = null;
   private producer: Producer | null = null;
   private consumer: Consumer | null = null;
+  private stopping: Promise<void> | null = null;
   private readonly changelog: string;
 
   constructor(private readonly options: StreamAppOptions) {
@@ -118,7 +130,11 @@ export class StreamApp {
     await this.restore();
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
-    this.consumer = kafka.consumer({ groupId: applicationId, maxWaitTimeInMs: 200 });
+    this.consumer = kafka.consumer({
+      maxWaitTimeInMs: 200,
+      ...this.options.consumer,
+      groupId: applicationId,
+    });
     await this.consumer.connect();
     for (const topic of this.processor.sourceTopics)
       await this.consumer.subscribe({ topic, fromBeginning: true });
@@ -196,9 +212,11 @@ export class StreamApp {
       await heartbeat();
     } catch (error) {
       // A failed batch leaves the in-memory state ahead of the changelog: this instance is
-      // done; a new one restores from the changelog and redoes the batch.
+      // done (as if its process died here); a new one restores from the changelog and redoes
+      // the batch. Nothing of this batch is resolved or committed. The consumer is stopped
+      // once this callback has returned (disconnecting from inside it would wait for itself).
       this.failure = error as Error;
-      throw error;
+      setImmediate(() => void this.stop());
     }
   }
 
@@ -245,9 +263,13 @@ export class StreamApp {
     return lag;
   }
 
-  async stop(): Promise<void> {
-    await this.consumer?.disconnect().catch(() => {});
-    await this.producer?.disconnect().catch(() => {});
-    await this.admin?.disconnect().catch(() => {});
+  /** Disconnects everything; idempotent (a failed instance stops itself). */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.consumer?.disconnect().catch(() => {});
+      await this.producer?.disconnect().catch(() => {});
+      await this.admin?.disconnect().catch(() => {});
+    })();
+    return this.stopping;
   }
 }

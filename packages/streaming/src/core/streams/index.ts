@@ -1,5 +1,6 @@
 // The stream-processing library's pure core: windows, keyed state, the topology DSL, the
 // idempotent sink.
+export * from './join.js';
 export * from './sink.js';
 export * from './state.js';
 export * from './topology.js';

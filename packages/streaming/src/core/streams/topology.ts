@@ -17,9 +17,11 @@
 // Stream time is the largest timestamp seen; a window closes when stream time passes its end
 // plus grace; late records are dropped and counted.
 
+import { type JoinKind, streamJoinNodes } from './join.js';
 import { StateStores } from './state.js';
 import {
   isClosed,
+  type JoinWindowSpec,
   mergeSessions,
   type Session,
   type TimeWindowSpec,
@@ -70,13 +72,15 @@ export interface Windowed<A> {
   value: A;
 }
 
-interface Rec {
+/** @internal A record flowing between operators. */
+export interface Rec {
   key: string | null;
   value: unknown;
   timestamp: number;
 }
 
-interface Ctx {
+/** @internal What an operator sees while one input record is processed. */
+export interface Ctx {
   stores: StateStores;
   streamTime: number;
   outputs: OutputRecord[];
@@ -84,7 +88,8 @@ interface Ctx {
   late: number;
 }
 
-type Node = (ctx: Ctx, rec: Rec) => void;
+/** @internal An operator: takes a record, emits to its children. */
+export type Node = (ctx: Ctx, rec: Rec) => void;
 
 export const META_STORE = '__meta';
 export const OFFSETS_STORE = '__offsets';
@@ -151,7 +156,8 @@ export class StreamBuilder {
 export class KStream<V> {
   constructor(
     private readonly builder: StreamBuilder,
-    private readonly attach: (node: Node) => void,
+    /** @internal adds an operator fed by this stream. */
+    readonly attach: (node: Node) => void,
   ) {}
 
   private chain<W>(make: (emit: (ctx: Ctx, rec: Rec) => void) => Node): KStream<W> {
@@ -211,6 +217,52 @@ export class KStream<V> {
       if (row === undefined && !options.left) return;
       emit(ctx, { ...rec, value: joiner(rec.value as V, (row ?? null) as T, rec.key) });
     });
+  }
+
+  /**
+   * Windowed stream-stream join (core/streams/join.ts): records of both streams with the same
+   * key and timestamps within the join windows are paired, each pair once. `kind` 'left' and
+   * 'outer' also emit records that found no partner (null for the other side) once no partner
+   * can arrive any more. Buffers live in the stores `<name>-left` and `<name>-right`.
+   */
+  joinStream<W, R>(
+    other: KStream<W>,
+    joiner: (left: V, right: W, key: string) => R,
+    windows: JoinWindowSpec,
+    options: { name: string; kind?: 'inner' },
+  ): KStream<R>;
+  joinStream<W, R>(
+    other: KStream<W>,
+    joiner: (left: V, right: W | null, key: string) => R,
+    windows: JoinWindowSpec,
+    options: { name: string; kind: 'left' },
+  ): KStream<R>;
+  joinStream<W, R>(
+    other: KStream<W>,
+    joiner: (left: V | null, right: W | null, key: string) => R,
+    windows: JoinWindowSpec,
+    options: { name: string; kind: 'outer' },
+  ): KStream<R>;
+  joinStream<W, R>(
+    other: KStream<W>,
+    joiner: (left: V, right: W, key: string) => R,
+    windows: JoinWindowSpec,
+    options: { name: string; kind?: JoinKind },
+  ): KStream<R> {
+    this.builder.claimStore(`${options.name}-left`);
+    this.builder.claimStore(`${options.name}-right`);
+    const children: Node[] = [];
+    const nodes = streamJoinNodes(
+      options.name,
+      windows,
+      options.kind ?? 'inner',
+      joiner as (l: unknown, r: unknown, key: string) => unknown,
+      fanOut(children),
+    );
+    this.attach(nodes.left);
+    other.attach(nodes.right);
+    this.builder.closers.push(nodes.closer);
+    return new KStream<R>(this.builder, (node) => children.push(node));
   }
 
   groupByKey(): KGroupedStream<V> {

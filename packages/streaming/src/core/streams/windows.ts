@@ -126,3 +126,40 @@ export function mergeSessions<A>(
   kept.sort((a, b) => a.start - b.start);
   return { merged, result, kept };
 }
+
+/**
+ * Join windows of a windowed stream-stream join (Kafka Streams' JoinWindows): a left record
+ * at t joins the right records of the same key with timestamps in [t - beforeMs, t + afterMs]
+ * (symmetric by default: |tLeft - tRight| <= timeDifferenceMs).
+ */
+export interface JoinWindowSpec {
+  kind: 'join';
+  beforeMs: number;
+  afterMs: number;
+  graceMs: number;
+}
+
+export function joinWindows(
+  timeDifferenceMs: number,
+  options: { graceMs?: number; beforeMs?: number; afterMs?: number } = {},
+): JoinWindowSpec {
+  checkMs('time difference', timeDifferenceMs, 0);
+  const spec: JoinWindowSpec = {
+    kind: 'join',
+    beforeMs: options.beforeMs ?? timeDifferenceMs,
+    afterMs: options.afterMs ?? timeDifferenceMs,
+    graceMs: options.graceMs ?? 0,
+  };
+  checkMs('before', spec.beforeMs, 0);
+  checkMs('after', spec.afterMs, 0);
+  checkMs('grace', spec.graceMs, 0);
+  return spec;
+}
+
+/**
+ * How long a buffered join record must be kept: until no record of the other side that is
+ * not yet late could still fall in its window. Dropped once stream time passes the result.
+ */
+export function joinRetainUntil(spec: JoinWindowSpec, ts: number): number {
+  return ts + spec.beforeMs + spec.afterMs + spec.graceMs;
+}
