@@ -1,0 +1,67 @@
+// Experiment 5 on real processes: three kv-store nodes as three regions, the leader in us, the WAN
+// matrix at half scale (to keep the test short). The measured latencies must follow from the
+// injected round trips, and follower reads must be fast but able to miss a fresh write.
+import { existsSync } from 'node:fs';
+import type { Cluster } from '@ddia/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rttMs, wanMatrix } from '../src/core/latency-matrix.js';
+import {
+  KV_MAIN_JS,
+  KvClient,
+  measurePlacement,
+  type PlacementResult,
+  startRegionCluster,
+} from '../src/experiments/raft-regions.js';
+import type { ResolvedOptions } from '../src/experiments/types.js';
+
+const regions = ['us', 'eu', 'ap'];
+const matrix = wanMatrix(regions, 0.5);
+const options: ResolvedOptions = {
+  out: '/dev/null',
+  seed: 1,
+  quick: true,
+  regions,
+  warsProfiles: [],
+  matrix,
+  progress: () => {},
+};
+
+describe.skipIf(!existsSync(KV_MAIN_JS))('Raft across regions (real kv-store processes)', () => {
+  let cluster: Cluster;
+  const kv = new KvClient();
+  let result: PlacementResult;
+
+  beforeAll(async () => {
+    cluster = await startRegionCluster(options);
+    result = await measurePlacement(cluster, kv, 'us', regions, 4, 4, () => {});
+  }, 180_000);
+
+  afterAll(async () => {
+    await kv.close();
+    await cluster?.close();
+  });
+
+  const user = (region: string) => result.users.find((u) => u.region === region)!;
+
+  it('a write in the leader region waits for the nearest follower: >= RTT(us, eu)', () => {
+    expect(user('us').write.p50Ms).toBeGreaterThanOrEqual(rttMs(matrix, 'us', 'eu') * 0.95);
+  });
+
+  it('a write from a far region also pays the trip to the leader: ap >= RTT(ap, us) + RTT(us, eu)', () => {
+    const floor = rttMs(matrix, 'ap', 'us') + rttMs(matrix, 'us', 'eu');
+    // The follower learns the commit on the leader's next message, so the whole floor is paid.
+    expect(user('ap').write.p50Ms).toBeGreaterThanOrEqual(floor * 0.9);
+    expect(user('ap').write.p50Ms).toBeGreaterThan(user('us').write.p50Ms);
+  });
+
+  it('a linearizable read from a follower pays a round trip to the leader; a follower read does not', () => {
+    expect(user('ap').linearizableRead.p50Ms).toBeGreaterThanOrEqual(rttMs(matrix, 'ap', 'us') * 0.95);
+    expect(user('ap').serializableRead.p50Ms).toBeLessThan(rttMs(matrix, 'ap', 'us') / 2);
+  });
+
+  it('follower reads right after a write acknowledged in us can miss it, and then see it', () => {
+    const ap = result.staleness.find((s) => s.region === 'ap')!;
+    expect(ap.staleAtAck).toBeGreaterThan(0);
+    expect(ap.visibleAfterMs.every(Number.isFinite)).toBe(true);
+  });
+});
