@@ -4,21 +4,21 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import {
+  CommandError,
+  type CommandOutput,
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_USAGE,
+  processOutput,
+  UsageError,
+} from '@ddia/common';
 import { parse } from 'yaml';
 import { composeYaml, validateCompose } from './compose.js';
 import { heal, latency, partition } from './faults.js';
 import { clean, down, LOCAL, logs, ps, restart, signal, up } from './lab.js';
 import { repoRoot } from './lab-paths.js';
 import { startLanding } from './landing.js';
-import {
-  CliError,
-  EXIT_FAILED,
-  EXIT_OK,
-  EXIT_USAGE,
-  type Output,
-  processOutput,
-  UsageError,
-} from './output.js';
 import { start } from './start.js';
 import { findService, TOPOLOGY, TopologyError } from './topology.js';
 
@@ -36,7 +36,7 @@ interface Command {
   action(
     positionals: string[],
     flags: Flags,
-    io: Output,
+    io: CommandOutput,
     usage: (problem: string) => UsageError,
   ): Promise<number>;
 }
@@ -246,11 +246,11 @@ const COMMANDS: Record<string, Command> = {
         });
       } catch (err) {
         if ((err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') {
-          throw new CliError(
+          throw new CommandError(
             `no batch coordinator at ${coordinator}: start it with \`ddia up batch\` (and \`ddia up batch-worker\`)`,
           );
         }
-        throw new CliError((err as Error).message);
+        throw new CommandError((err as Error).message);
       }
       return record.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
     },
@@ -290,11 +290,12 @@ Exit codes: 0 done, 1 failed, 2 usage error. DDIA_HOME sets the lab's folder (de
 DDIA_PORT_OFFSET shifts every port of the lab (a second lab beside the first).`;
 }
 
-async function compose(check: boolean, io: Output): Promise<number> {
+async function compose(check: boolean, io: CommandOutput): Promise<number> {
   const path = join(repoRoot(), 'docker-compose.yml');
   const yaml = composeYaml();
   const problems = validateCompose(parse(yaml));
-  if (problems.length > 0) throw new CliError(`generated compose file is invalid:\n${problems.join('\n')}`);
+  if (problems.length > 0)
+    throw new CommandError(`generated compose file is invalid:\n${problems.join('\n')}`);
   if (check) {
     const current = existsSync(path) ? readFileSync(path, 'utf8') : '';
     if (current !== yaml) {
@@ -309,14 +310,14 @@ async function compose(check: boolean, io: Output): Promise<number> {
   return EXIT_OK;
 }
 
-export async function run(argv: string[], io: Output = processOutput): Promise<number> {
+export async function run(argv: string[], io: CommandOutput = processOutput): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     io.out(usageText());
     return EXIT_OK;
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!command) throw new CliError(`unknown command '${name}'\n\n${usageText()}`, EXIT_USAGE);
+  if (!command) throw new CommandError(`unknown command '${name}'\n\n${usageText()}`, EXIT_USAGE);
   const usage = (problem: string) => new UsageError(`${name}: ${problem}`, command.usage);
   if (command.raw) return command.action(rest, {}, io, usage);
   let parsed: { values: Flags; positionals: string[] };
@@ -343,7 +344,7 @@ export async function run(argv: string[], io: Output = processOutput): Promise<n
 
 /** Errors a user can fix give their exit code; anything else is a bug (undefined: rethrow). */
 export function exitCodeOf(error: unknown): number | undefined {
-  if (error instanceof CliError) return error.exitCode;
+  if (error instanceof CommandError) return error.exitCode;
   // An unknown service or a node count out of range; a proxy refusing a fault (e.g. `partition kv-n1 kv-n1`).
   // (ProxyControlError by name: importing testkit here would slow every `ddia` call down.)
   if (error instanceof TopologyError || (error as Error)?.name === 'ProxyControlError') return EXIT_USAGE;
@@ -351,7 +352,7 @@ export function exitCodeOf(error: unknown): number | undefined {
 }
 
 /** `run`, with an error a user can fix printed as one line `ddia: ...` and turned into its exit code. */
-export async function runReporting(argv: string[], io: Output): Promise<number> {
+export async function runReporting(argv: string[], io: CommandOutput): Promise<number> {
   try {
     return await run(argv, io);
   } catch (error) {

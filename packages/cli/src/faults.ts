@@ -1,7 +1,8 @@
 // `ddia latency|partition|heal`: network faults between the nodes of a cluster, through the
 // cluster's fault proxy daemon (proxy.ts), whether `ddia up` or `pnpm start` started it.
+
+import { CommandError, type CommandOutput, EXIT_USAGE } from '@ddia/common';
 import type { ProxyControlClient } from '@ddia/testkit';
-import { CliError, EXIT_USAGE, type Output } from './output.js';
 import { isAlive } from './processes.js';
 import { type LabState, loadState, type NodeRecord, UnknownNodeError } from './state.js';
 
@@ -31,14 +32,14 @@ async function withProxy<T>(
 ): Promise<T> {
   const services = new Set(nodes.map((n) => n.service));
   if (services.size !== 1)
-    throw new CliError(
+    throw new CommandError(
       `nodes ${nodes.map((n) => n.name).join(', ')} belong to different clusters`,
       EXIT_USAGE,
     );
   const service = [...services][0]!;
   const proxy = state.proxies?.find((p) => p.service === service);
   if (!proxy || !isAlive(proxy.pid)) {
-    throw new CliError(
+    throw new CommandError(
       `${service} runs without a fault proxy: only a cluster of several nodes (\`ddia up ${service}\` or \`pnpm start\`) has one`,
     );
   }
@@ -55,7 +56,7 @@ export async function latency(
   to: string,
   ms: number,
   jitterMs: number,
-  io: Output,
+  io: CommandOutput,
 ): Promise<void> {
   const state = loadState();
   const a = resolveNode(state, from);
@@ -67,7 +68,7 @@ export async function latency(
   io.out(`${a.name} <-> ${b.name}: +${ms} ms${jitterMs ? ` ± ${jitterMs} ms` : ''} each way`);
 }
 
-export async function partition(groupTexts: string[], io: Output): Promise<void> {
+export async function partition(groupTexts: string[], io: CommandOutput): Promise<void> {
   const state = loadState();
   const groups = groupTexts.map((g) =>
     g
@@ -79,11 +80,13 @@ export async function partition(groupTexts: string[], io: Output): Promise<void>
   io.out(`partitioned: ${groups.map((g) => `[${g.map((n) => n.name).join(' ')}]`).join(' | ')}`);
 }
 
-export async function heal(io: Output): Promise<void> {
+export async function heal(io: CommandOutput): Promise<void> {
   const state = loadState();
   const live = (state.proxies ?? []).filter((p) => isAlive(p.pid));
   if (live.length === 0)
-    throw new CliError('no cluster with a fault proxy is running (`ddia up kv` or `pnpm start` starts one)');
+    throw new CommandError(
+      'no cluster with a fault proxy is running (`ddia up kv` or `pnpm start` starts one)',
+    );
   for (const proxy of live) {
     const client = await controlClient(proxy.controlUrl);
     await client.clear().finally(() => client.close());

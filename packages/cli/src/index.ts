@@ -1,5 +1,4 @@
 export * from './cli.js';
 export * from './compose.js';
 export * from './lab.js';
-export * from './output.js';
 export * from './topology.js';

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CliError, EXIT_USAGE } from './output.js';
+import { CommandError, EXIT_USAGE } from '@ddia/common';
 
 /** Largest DDIA_PORT_OFFSET: every port of the topology plus its proxies stays below 65536. */
 const PORT_OFFSET_MAX = 38_000;
@@ -34,7 +34,7 @@ export function portOffset(): number {
   if (text === undefined || text === '') return 0;
   const offset = Number(text);
   if (!/^\d+$/.test(text) || offset > PORT_OFFSET_MAX) {
-    throw new CliError(
+    throw new CommandError(
       `DDIA_PORT_OFFSET must be an integer from 0 to ${PORT_OFFSET_MAX}, not '${text}'`,
       EXIT_USAGE,
     );

@@ -3,9 +3,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { processState } from '@ddia/common';
+import { CommandError, type CommandOutput, processState } from '@ddia/common';
 import { labHome, portOffset, serviceEntry } from './lab-paths.js';
-import { CliError, type Output } from './output.js';
 import { health, isAlive, portFree, spawnDetached, stopProcess, waitHealthy } from './processes.js';
 import { proxiedPeers, startProxyDaemon } from './proxy.js';
 import { findNode, type LabState, loadState, type NodeRecord, saveState } from './state.js';
@@ -39,7 +38,11 @@ export function runningParts(state: LabState): string[] {
   return parts;
 }
 
-export async function up(serviceName: string, nodes: number | undefined, io: Output): Promise<NodeRecord[]> {
+export async function up(
+  serviceName: string,
+  nodes: number | undefined,
+  io: CommandOutput,
+): Promise<NodeRecord[]> {
   const def = findService(serviceName);
   const state = loadState();
   const started = await launch(def, nodes ?? def.nodes, state, io);
@@ -56,16 +59,16 @@ export async function launch(
   def: ServiceDef,
   count: number,
   state: LabState,
-  io: Output,
+  io: CommandOutput,
 ): Promise<NodeRecord[]> {
   const plan = localPlan(def, count);
   const entry = serviceEntry(def.pkg);
   if (!existsSync(entry)) {
-    throw new CliError(`${entry} is missing: run \`pnpm build\` first`);
+    throw new CommandError(`${entry} is missing: run \`pnpm build\` first`);
   }
   const running = state.nodes.filter((n) => n.service === def.name && isAlive(n.pid));
   if (running.length > 0) {
-    throw new CliError(
+    throw new CommandError(
       `${def.name} is already up (${running.map((n) => n.name).join(', ')}); \`ddia down ${def.name}\` first`,
     );
   }
@@ -75,7 +78,7 @@ export async function launch(
   // by whatever holds the port: refuse up front, naming the port.
   for (const node of plan) {
     if (!(await portFree(node.port))) {
-      throw new CliError(
+      throw new CommandError(
         `port ${node.port} for ${node.name} is in use (another lab? \`ddia ps\`, \`ddia down\`, or set DDIA_PORT_OFFSET)`,
       );
     }
@@ -110,17 +113,19 @@ export const LOCAL: PlanContext = {
 };
 
 /** Waits until every node answers /health; a node that does not fails with its last log lines. */
-export async function awaitHealthy(nodes: NodeRecord[], io: Output): Promise<void> {
+export async function awaitHealthy(nodes: NodeRecord[], io: CommandOutput): Promise<void> {
   const results = await Promise.all(nodes.map((node) => waitHealthy(node.url, node.pid)));
   nodes.forEach((node, i) => {
     if (!results[i]) {
-      throw new CliError(`${node.name} did not become healthy; last log lines:\n${tail(node.logFile, 20)}`);
+      throw new CommandError(
+        `${node.name} did not become healthy; last log lines:\n${tail(node.logFile, 20)}`,
+      );
     }
     io.out(`${node.name}  pid ${node.pid}  ${node.url}`);
   });
 }
 
-export async function down(serviceName: string | undefined, io: Output): Promise<void> {
+export async function down(serviceName: string | undefined, io: CommandOutput): Promise<void> {
   const state = loadState();
   if (serviceName) findService(serviceName);
   const stopping = state.nodes.filter((n) => !serviceName || n.service === serviceName);
@@ -141,7 +146,7 @@ export async function down(serviceName: string | undefined, io: Output): Promise
   }
 }
 
-export async function ps(io: Output): Promise<void> {
+export async function ps(io: CommandOutput): Promise<void> {
   const state = loadState();
   if (state.landing && isAlive(state.landing.pid))
     io.out(`landing page ${state.landing.url}  (pnpm start, pid ${state.landing.pid})`);
@@ -164,7 +169,7 @@ export async function ps(io: Output): Promise<void> {
   }
 }
 
-export function logs(nodeName: string, lines: number, io: Output): void {
+export function logs(nodeName: string, lines: number, io: CommandOutput): void {
   const node = findNode(loadState(), nodeName);
   io.out(tail(node.logFile, lines));
 }
@@ -172,35 +177,35 @@ export function logs(nodeName: string, lines: number, io: Output): void {
 export type Signal = 'kill' | 'pause' | 'resume';
 const SIGNALS: Record<Signal, NodeJS.Signals> = { kill: 'SIGKILL', pause: 'SIGSTOP', resume: 'SIGCONT' };
 
-export function signal(nodeName: string, what: Signal, io: Output): void {
+export function signal(nodeName: string, what: Signal, io: CommandOutput): void {
   const node = findNode(loadState(), nodeName);
-  if (!isAlive(node.pid)) throw new CliError(`${node.name} is not running (pid ${node.pid})`);
+  if (!isAlive(node.pid)) throw new CommandError(`${node.name} is not running (pid ${node.pid})`);
   process.kill(node.pid, SIGNALS[what]);
   io.out(`${what} ${node.name} (pid ${node.pid})`);
 }
 
-export async function restart(nodeName: string, io: Output): Promise<void> {
+export async function restart(nodeName: string, io: CommandOutput): Promise<void> {
   const state = loadState();
   const node = findNode(state, nodeName);
   await stopProcess(node.pid);
   node.pid = spawnDetached(node.command, node.env, node.logFile);
   await saveState(state);
   if (!(await waitHealthy(node.url, node.pid))) {
-    throw new CliError(`${node.name} did not come back; last log lines:\n${tail(node.logFile, 20)}`);
+    throw new CommandError(`${node.name} did not come back; last log lines:\n${tail(node.logFile, 20)}`);
   }
   io.out(`restarted ${node.name} (pid ${node.pid})`);
 }
 
 /** Removes the lab's data and logs (only when nothing runs). */
-export async function clean(io: Output): Promise<void> {
+export async function clean(io: CommandOutput): Promise<void> {
   const state: LabState = loadState();
   const running = runningParts(state);
-  if (running.length > 0) throw new CliError(`still running: ${running.join(', ')}; \`ddia down\` first`);
+  if (running.length > 0) throw new CommandError(`still running: ${running.join(', ')}; \`ddia down\` first`);
   // Only ever delete a folder that looks like a lab home: DDIA_HOME may point anywhere.
   const known = /^(state\.json|data|logs|proxy-[a-z0-9-]+\.json|\..*\.tmp)$/;
   const strangers = existsSync(labHome()) ? readdirSync(labHome()).filter((name) => !known.test(name)) : [];
   if (strangers.length > 0) {
-    throw new CliError(
+    throw new CommandError(
       `${labHome()} holds files the lab did not make (${strangers.slice(0, 3).join(', ')}); not deleting it`,
     );
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
+import { processOutput as io } from '@ddia/common';
 // The `ddia` command. Usage: `ddia help`.
 import { runReporting } from './cli.js';
-import { processOutput as io } from './output.js';
 import { closeHealthClient } from './processes.js';
 
 process.exitCode = await runReporting(process.argv.slice(2), io);

@@ -4,8 +4,8 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CommandError } from '@ddia/common';
 import { labHome, repoRoot } from './lab-paths.js';
-import { CliError } from './output.js';
 import { isAlive, portFree, STARTUP_TIMEOUT_MS, spawnDetached } from './processes.js';
 import type { NodePlan } from './topology.js';
 
@@ -17,7 +17,7 @@ const POLL_INTERVAL_MS = 100;
 
 function firstPort(plan: NodePlan[]): number {
   const first = plan[0];
-  if (!first) throw new CliError('a cluster needs at least one node');
+  if (!first) throw new CommandError('a cluster needs at least one node');
   return first.port;
 }
 
@@ -46,7 +46,7 @@ export interface ProxyRecord {
 /** Starts a detached proxy daemon for `plan` and waits until its control API answers. */
 export async function startProxyDaemon(service: string, plan: NodePlan[]): Promise<ProxyRecord> {
   const entry = join(repoRoot(), 'packages/testkit/dist/proxy/daemon-main.js');
-  if (!existsSync(entry)) throw new CliError(`${entry} is missing: run \`pnpm build\` first`);
+  if (!existsSync(entry)) throw new CommandError(`${entry} is missing: run \`pnpm build\` first`);
   const links = plan.flatMap((from, i) =>
     plan
       .filter((to) => to !== from)
@@ -54,7 +54,7 @@ export async function startProxyDaemon(service: string, plan: NodePlan[]): Promi
   );
   for (const port of [controlPort(plan), ...links.map((l) => l.port)]) {
     if (!(await portFree(port))) {
-      throw new CliError(
+      throw new CommandError(
         `port ${port} for the ${service} fault proxy is in use (another lab? \`ddia ps\`, or set DDIA_PORT_OFFSET)`,
       );
     }
@@ -75,7 +75,7 @@ export async function startProxyDaemon(service: string, plan: NodePlan[]): Promi
   try {
     const deadline = performance.now() + STARTUP_TIMEOUT_MS;
     while (performance.now() < deadline) {
-      if (!isAlive(pid)) throw new CliError(`the fault proxy for ${service} exited; see ${logFile}`);
+      if (!isAlive(pid)) throw new CommandError(`the fault proxy for ${service} exited; see ${logFile}`);
       try {
         await client.links();
         return { pid, controlUrl, service };
@@ -86,5 +86,5 @@ export async function startProxyDaemon(service: string, plan: NodePlan[]): Promi
   } finally {
     await client.close();
   }
-  throw new CliError(`the fault proxy for ${service} did not start within ${STARTUP_TIMEOUT_MS} ms`);
+  throw new CommandError(`the fault proxy for ${service} did not start within ${STARTUP_TIMEOUT_MS} ms`);
 }

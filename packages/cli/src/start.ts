@@ -4,10 +4,10 @@
 // from any other terminal. Ctrl-C (or `ddia down`) stops everything it started.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { CommandError, type CommandOutput } from '@ddia/common';
 import { awaitHealthy, down, launch, runningParts } from './lab.js';
 import { labHome, portOffset, serviceEntry } from './lab-paths.js';
 import { startLanding } from './landing.js';
-import { CliError, type Output } from './output.js';
 import { portFree } from './processes.js';
 import { loadState, type NodeRecord, saveState } from './state.js';
 import { findService, LANDING_PORT, TOPOLOGY } from './topology.js';
@@ -19,7 +19,7 @@ export interface StartOptions {
   only?: string[];
 }
 
-export async function start(io: Output, options: StartOptions = {}): Promise<void> {
+export async function start(io: CommandOutput, options: StartOptions = {}): Promise<void> {
   // Signals first: a Ctrl-C while the services come up must still stop them all.
   let stopRequested = false;
   let wake: () => void = () => {};
@@ -41,14 +41,14 @@ export async function start(io: Output, options: StartOptions = {}): Promise<voi
 }
 
 async function runLab(
-  io: Output,
+  io: CommandOutput,
   options: StartOptions,
   stopRequested: () => boolean,
   stopped: Promise<void>,
 ): Promise<void> {
   const running = runningParts(loadState());
   if (running.length > 0) {
-    throw new CliError(
+    throw new CommandError(
       `a lab is already running (${running.join(', ')}).\n` +
         'Use it as it is (`pnpm ddia ps`), or stop it first with `pnpm ddia down` ' +
         '(or Ctrl-C in the terminal that runs `pnpm start`).',
@@ -56,7 +56,7 @@ async function runLab(
   }
   const landingPort = options.landingPort ?? LANDING_PORT + portOffset();
   if (!(await portFree(landingPort))) {
-    throw new CliError(`port ${landingPort} for the landing page is in use; pick another with --port`);
+    throw new CommandError(`port ${landingPort} for the landing page is in use; pick another with --port`);
   }
   const services = options.only ? options.only.map(findService) : TOPOLOGY;
   const started: string[] = [];
@@ -111,7 +111,7 @@ async function runLab(
   }
 }
 
-function printWelcome(io: Output, url: string): void {
+function printWelcome(io: CommandOutput, url: string): void {
   const nodes = loadState().nodes;
   io.out('');
   io.out(`DDIA Lab is up: ${url}`);

@@ -3,9 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@ddia/common';
+import { CommandError, EXIT_USAGE, writeFileAtomic } from '@ddia/common';
 import { labHome } from './lab-paths.js';
-import { CliError, EXIT_USAGE } from './output.js';
 import type { ProxyRecord } from './proxy.js';
 
 export interface NodeRecord {
@@ -46,7 +45,7 @@ export async function saveState(state: LabState): Promise<void> {
 }
 
 /** Thrown when a command names a node the lab did not start. */
-export class UnknownNodeError extends CliError {
+export class UnknownNodeError extends CommandError {
   override name = 'UnknownNodeError';
   constructor(message: string) {
     super(message, EXIT_USAGE);

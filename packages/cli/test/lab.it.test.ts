@@ -4,10 +4,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { CommandOutput } from '@ddia/common';
 import { isProcessAlive as alive } from '@ddia/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runReporting } from '../src/cli.js';
-import type { Output } from '../src/output.js';
 import { TOPOLOGY } from '../src/topology.js';
 import {
   ddia as ddiaIn,
@@ -30,7 +30,7 @@ const artifacts = join(root, 'packages/cli/test/artifacts');
 async function ddiaHere(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const io: Output = {
+  const io: CommandOutput = {
     out: (line) => (out += `${line}\n`),
     err: (line) => (err += `${line}\n`),
     stdout: { write: (text: string) => (out += text) },

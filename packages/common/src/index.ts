@@ -1,3 +1,4 @@
+export * from './command/command-output.js';
 export * from './core/index.js';
 export * from './fs/file-system.js';
 export * from './fs/node-file-system.js';

@@ -8,16 +8,14 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { fsyncDir, HttpClient } from '@ddia/common';
+import { CommandError, type CommandOutput, fsyncDir, HttpClient } from '@ddia/common';
 import avro from 'avsc';
 import { formatIncompatibility, readerWriterIncompatibilities } from '../registry/avro-compatibility.js';
 import { type AvroType, parseAvro } from '../registry/avro-schema.js';
 import { diffSchemas } from './schema-diff.js';
 
-export interface MigrateIo {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
-}
+/** What the command writes to: `ddia`'s output (common's CommandOutput) or any two streams. */
+export type MigrateIo = Pick<CommandOutput, 'stdout' | 'stderr'>;
 
 export const MIGRATE_USAGE = `usage: ddia schema migrate <file.avro> --registry URL --subject SUBJECT
          [--version N|latest] [--output FILE] [--dry-run]
@@ -33,16 +31,6 @@ const EXAMPLES_MAX = 3;
 const REFERENCE_DEPTH_MAX = 32;
 /** How long to wait for the registry on each request. */
 const REGISTRY_DEADLINE_MS = 10_000;
-
-class MigrateError extends Error {
-  override name = 'MigrateError';
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
-}
 
 interface Registered {
   subject: string;
@@ -74,7 +62,7 @@ async function fetchVersion(
     try {
       message = response.json<{ message: string }>().message;
     } catch {}
-    throw new MigrateError(
+    throw new CommandError(
       `registry answered ${response.status} for ${subject} version ${version}: ${message}`,
       1,
     );
@@ -90,7 +78,7 @@ async function fetchReader(base: string, subject: string, version: string): Prom
     const texts: string[] = [];
     const seen = new Set<string>();
     const visit = async (refs: VersionAnswer['references'], depth: number): Promise<void> => {
-      if (depth > REFERENCE_DEPTH_MAX) throw new MigrateError('schema references nest too deeply', 1);
+      if (depth > REFERENCE_DEPTH_MAX) throw new CommandError('schema references nest too deeply', 1);
       for (const ref of refs ?? []) {
         const key = `${ref.subject}\u0000${ref.version}`;
         if (seen.has(key)) continue;
@@ -119,9 +107,9 @@ interface Header {
 
 function readHeader(path: string): Header {
   const header = avro.extractFileHeader(path, { decode: false }) as { meta: Record<string, Buffer> } | null;
-  if (!header) throw new MigrateError(`${path} is not an Avro object container file (bad magic)`, 1);
+  if (!header) throw new CommandError(`${path} is not an Avro object container file (bad magic)`, 1);
   const schemaText = header.meta['avro.schema']?.toString('utf8');
-  if (!schemaText) throw new MigrateError(`${path} has no avro.schema in its header`, 1);
+  if (!schemaText) throw new CommandError(`${path} has no avro.schema in its header`, 1);
   return {
     writer: avro.Type.forSchema(JSON.parse(schemaText) as avro.Schema),
     codec: header.meta['avro.codec']?.toString('utf8') || 'null',
@@ -174,7 +162,7 @@ export async function runSchemaMigrate(argv: readonly string[], io: MigrateIo): 
       dryRun: values['dry-run'] as boolean,
     });
   } catch (err) {
-    if (err instanceof MigrateError) {
+    if (err instanceof CommandError) {
       io.stderr.write(`error: ${err.message}\n`);
       return err.exitCode;
     }
@@ -196,7 +184,7 @@ async function migrate(io: MigrateIo, o: MigrateOptions): Promise<number> {
   try {
     await stat(o.input);
   } catch {
-    throw new MigrateError(`cannot read ${o.input}`, 1);
+    throw new CommandError(`cannot read ${o.input}`, 1);
   }
   const { writer, codec } = readHeader(o.input);
   const reader = await fetchReader(o.registry, o.subject, o.version);
