@@ -3,74 +3,124 @@
 // the old leader"). The leader is cut off from its followers while clients still reach it,
 // takes writes, dies; a follower is promoted (manual failover, a new epoch). Asynchronous
 // writes the old leader acknowledged are gone; synchronous writes were never acknowledged
-// without a standby, so none is lost.
-import type { Cluster } from '@ddia/testkit';
-import { describe, expect, it } from 'vitest';
+// without a standby, so none is lost. One cluster runs both, one failover after the other.
+import type { Cluster, ClusterNode } from '@ddia/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, get, http, put, startReplicationCluster } from './support/real-cluster.js';
 
 const WRITES = 10;
+let cluster: Cluster;
 
-async function failoverTrial(sync: boolean): Promise<{ acked: number; lost: number; refused: number }> {
-  const cluster: Cluster = await startReplicationCluster(
-    'single-leader',
-    ['--lease-ms', '3000', '--request-timeout-ms', '1000'],
-    { proxied: true },
-  );
-  try {
-    const [n1, n2] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
-    const query = `sync=${sync}`;
-    // Before the fault: replication works, and these writes are acknowledged too.
-    await eventually('a leader with a lease', async () =>
-      (await put(n1.url, 'before', 'x', { query })).status === 200 ? true : undefined,
-    );
-    await eventually('the follower has it', async () =>
-      (await get(n2.url, 'before')).status === 200 ? true : undefined,
-    );
-    const acked: string[] = ['before'];
-    cluster.proxies().partition([['n1'], ['n2', 'n3']], 'reset');
-    let refused = 0;
-    // Concurrent clients: each write is answered by the old leader alone (or times out).
-    await Promise.all(
-      Array.from({ length: WRITES }, async (_, i) => {
-        const response = await put(n1.url, `during-${i}`, `v${i}`, { query });
-        if (response.status === 200) acked.push(`during-${i}`);
-        else {
-          refused++;
-          if (process.env.DEBUG_REP) console.log(response.status, response.text());
-        }
-      }),
-    );
-    await n1.kill();
-    const promoted = await http.request(`${n2.url}/cluster/promote`, { method: 'POST', retry: false });
-    expect(promoted.status).toBe(200);
-    await eventually('the new leader takes writes', async () =>
-      (await put(n2.url, 'after', 'y')).status === 200 ? true : undefined,
-    );
-    const cluster2 = await http.json<{ epoch: number; leader: string }>(`${n2.url}/cluster`);
-    expect(cluster2).toMatchObject({ epoch: 2, leader: 'n2' });
-    let lost = 0;
-    for (const key of acked) if ((await get(n2.url, key)).status !== 200) lost++;
-    return { acked: acked.length, lost, refused };
-  } finally {
-    await cluster.close();
-  }
+interface Outcome {
+  acked: number;
+  lost: number;
+  refused: number;
 }
 
-describe('single-leader failover with real processes', () => {
-  it('asynchronous replication: the promoted follower lacks writes the old leader acknowledged', {
-    timeout: 120_000,
+/** Cuts `leader` off from the others, writes to it, kills it and promotes `next`. */
+async function failoverTrial(
+  leader: ClusterNode,
+  next: ClusterNode,
+  sync: boolean,
+  epoch: number,
+): Promise<Outcome> {
+  const query = `sync=${sync}`;
+  const tag = sync ? 'sync' : 'async';
+  // Before the fault: replication works, and this write is acknowledged and replicated.
+  await eventually('a leader with a lease', async () =>
+    (await put(leader.url, `${tag}-before`, 'x', { query })).status === 200 ? true : undefined,
+  );
+  await eventually('the follower has it', async () =>
+    (await get(next.url, `${tag}-before`)).status === 200 ? true : undefined,
+  );
+  const acked: string[] = [`${tag}-before`];
+  const others = cluster.ids().filter((id) => id !== leader.id);
+  cluster.proxies().partition([[leader.id], others], 'reset');
+  let refused = 0;
+  // Concurrent clients: each write is answered by the old leader alone (or times out).
+  await Promise.all(
+    Array.from({ length: WRITES }, async (_, i) => {
+      const response = await put(leader.url, `${tag}-during-${i}`, `v${i}`, { query });
+      if (response.status === 200) acked.push(`${tag}-during-${i}`);
+      else refused++;
+    }),
+  );
+  await leader.kill();
+  cluster.proxies().heal();
+  const promoted = await http.request(`${next.url}/cluster/promote`, { method: 'POST', retry: false });
+  expect(promoted.status).toBe(200);
+  await eventually('the new leader takes writes', async () =>
+    (await put(next.url, `${tag}-after`, 'y')).status === 200 ? true : undefined,
+  );
+  expect(await http.json(`${next.url}/cluster`)).toMatchObject({ epoch, leader: next.id });
+  let lost = 0;
+  for (const key of acked) if ((await get(next.url, key)).status !== 200) lost++;
+  return { acked: acked.length, lost, refused };
+}
+
+describe('single-leader with real processes', () => {
+  beforeAll(async () => {
+    cluster = await startReplicationCluster(
+      'single-leader',
+      ['--lease-ms', '2000', '--request-timeout-ms', '1000'],
+      {
+        proxied: true,
+      },
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  it('read-your-writes (Figure 5-3): a lagging follower misses your write unless the session sends its context', {
+    timeout: 60_000,
   }, async () => {
-    const outcome = await failoverTrial(false);
+    const [n1, n2] = cluster.nodes as [ClusterNode, ClusterNode];
+    await eventually('a leader with a lease', async () =>
+      (await put(n1.url, 'warm-up', 'x')).status === 200 ? true : undefined,
+    );
+    cluster.proxies().latency('n1', 'n2', 400);
+    try {
+      const written = await put(n1.url, 'profile', 'new photo');
+      expect(written.status).toBe(200);
+      const context = written.headers['x-context'] as string;
+      expect((await get(n2.url, 'profile')).status).toBe(404);
+      const session = await http.request(`${n2.url}/kv/profile`, {
+        headers: { 'x-session': 'read-your-writes', 'x-context': context },
+      });
+      expect(session.status).toBe(200);
+      expect(session.json()).toMatchObject({ value: 'new photo' });
+    } finally {
+      cluster.proxies().latency('n1', 'n2', 0);
+    }
+  });
+
+  it('asynchronous replication: the promoted follower lacks writes the old leader acknowledged', {
+    timeout: 90_000,
+  }, async () => {
+    const [n1, n2] = cluster.nodes as [ClusterNode, ClusterNode];
+    const outcome = await failoverTrial(n1, n2, false, 2);
     console.log(`async failover: ${JSON.stringify(outcome)}`);
     // Writes after the lease ran out are refused (fencing); every one acknowledged is lost.
     expect(outcome.acked).toBeGreaterThan(1);
     expect(outcome.lost).toBe(outcome.acked - 1);
+    // The old leader comes back as a follower of epoch 2 and throws its diverged writes away.
+    await n1.restart();
+    const discarded = await eventually('n1 rejoins as a follower', async () => {
+      const status = await http.json<{ epoch: number; stats: { entriesDiscarded: number } }>(
+        `${n1.url}/cluster`,
+      );
+      return status.epoch === 2 && status.stats.entriesDiscarded > 0
+        ? status.stats.entriesDiscarded
+        : undefined;
+    });
+    console.log(`the old leader discarded ${discarded} entries on rejoining`);
+    expect(discarded).toBe(outcome.lost);
   });
 
-  it('synchronous replication (?sync=true): no acknowledged write is lost', {
-    timeout: 120_000,
-  }, async () => {
-    const outcome = await failoverTrial(true);
+  it('synchronous replication (?sync=true): no acknowledged write is lost', { timeout: 90_000 }, async () => {
+    const [, n2, n3] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const outcome = await failoverTrial(n2, n3, true, 3);
     console.log(`sync failover: ${JSON.stringify(outcome)}`);
     expect(outcome.refused).toBe(WRITES);
     expect(outcome.lost).toBe(0);

@@ -1,0 +1,133 @@
+// Bad input and misuse: flags that make no sense exit 2 naming the flag (a real process), and
+// malformed requests get a 4xx problem+json, never a 500 (a node in this process).
+import { spawnSync } from 'node:child_process';
+import { ConfigError, HttpClient, parseConfig } from '@ddia/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPLICATION_FLAGS, type ReplicationNode, settingsOf, startReplicationNode } from '../src/index.js';
+import { MAIN_JS } from './support/real-cluster.js';
+
+const PEERS = 'n1=http://127.0.0.1:1,n2=http://127.0.0.1:2,n3=http://127.0.0.1:3';
+const http = new HttpClient({ deadlineMs: 5_000, retries: 0 });
+
+function run(args: string[]) {
+  return spawnSync(process.execPath, [MAIN_JS, ...args], { encoding: 'utf8', timeout: 30_000 });
+}
+
+describe('bad flags exit 2 naming the flag', () => {
+  // Two through the real entry point (a process start costs seconds on a busy machine)...
+  const cases: [string, string[], string][] = [
+    ['an unknown mode', ['--mode', 'chain'], '--mode'],
+    ['W > N', ['--mode', 'leaderless', '--peers', PEERS, '--n', '3', '--w', '4'], '--w'],
+  ];
+  for (const [what, args, flag] of cases) {
+    it(`${what} (process)`, { timeout: 30_000 }, () => {
+      const result = run(args);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(flag);
+    });
+  }
+  // ...the rest through the same checks main.ts runs before it exits 2.
+  const checks: [string, string[], string][] = [
+    ['R that is not a quorum', ['--mode', 'leaderless', '--peers', PEERS, '--r', 'most'], '--r'],
+    ['N larger than the cluster', ['--mode', 'leaderless', '--peers', PEERS, '--n', '5'], '--n'],
+    [
+      'a leader not among the peers',
+      ['--mode', 'single-leader', '--peers', PEERS, '--leader', 'n9'],
+      '--leader',
+    ],
+    [
+      'a bad synchronous_standby_names',
+      ['--mode', 'single-leader', '--peers', PEERS, '--sync-standbys', 'ANY 3 (n2)'],
+      '--sync-standbys',
+    ],
+  ];
+  for (const [what, args, flag] of checks) {
+    it(what, () => {
+      const check = () => settingsOf(parseConfig([...args, '--id', 'n1'], {}, REPLICATION_FLAGS));
+      expect(check).toThrow(ConfigError);
+      expect(check).toThrow(flag);
+    });
+  }
+});
+
+describe('malformed requests get 4xx problem+json', () => {
+  let node: ReplicationNode;
+  beforeAll(async () => {
+    const config = parseConfig(
+      ['--mode', 'leaderless', '--n', '1', '--log-level', 'silent'],
+      {},
+      REPLICATION_FLAGS,
+    );
+    node = await startReplicationNode(config, { handleSignals: false });
+  });
+  afterAll(async () => {
+    await node?.close();
+    await http.close();
+  });
+
+  const request = (path: string, init: Parameters<HttpClient['request']>[1] = {}) =>
+    http.request(`${node.url}${path}`, { retry: false, ...init });
+
+  const cases: [string, string, Parameters<HttpClient['request']>[1], number, string][] = [
+    ['a context that is not base64url', '/kv/a', { headers: { 'x-context': '!!' } }, 400, 'BAD_CONTEXT'],
+    [
+      'a context that is not a vector',
+      '/kv/a',
+      { headers: { 'x-context': Buffer.from('[1]').toString('base64url') } },
+      400,
+      'BAD_CONTEXT',
+    ],
+    [
+      'a context with a negative counter',
+      '/kv/a',
+      { headers: { 'x-context': Buffer.from('{"n1":-1}').toString('base64url') } },
+      400,
+      'BAD_CONTEXT',
+    ],
+    ['W that is not a quorum', '/kv/a?w=most', { method: 'PUT', body: 'v' }, 400, 'BAD_REQUEST'],
+    ['sync= outside single-leader', '/kv/a?sync=true', { method: 'PUT', body: 'v' }, 400, 'BAD_REQUEST'],
+    ['an empty value', '/kv/a', { method: 'PUT', body: '' }, 400, 'BAD_REQUEST'],
+    ['an unknown type', '/kv/a?type=crdt', { method: 'PUT', body: 'v' }, 400, 'BAD_REQUEST'],
+    [
+      'an unknown session guarantee',
+      '/kv/a',
+      { headers: { 'x-session': 'linearizable' } },
+      400,
+      'BAD_REQUEST',
+    ],
+    [
+      'a CRDT op that does not exist',
+      '/crdt/c',
+      { method: 'POST', body: { op: 'multiply', by: 2 } },
+      400,
+      'VALIDATION',
+    ],
+    ['a key over the limit', `/kv/${'k'.repeat(2_000)}`, {}, 400, 'BAD_REQUEST'],
+  ];
+  for (const [what, path, init, status, code] of cases) {
+    it(what, async () => {
+      const response = await request(path, init);
+      expect(response.status).toBe(status);
+      expect(response.headers['content-type']).toContain('application/problem+json');
+      expect(response.json<{ code: string }>().code).toContain(code);
+    });
+  }
+
+  it('a CRDT op on a key of another type is a 409', async () => {
+    expect((await request('/kv/typed', { method: 'PUT', body: 'v' })).status).toBe(200);
+    const response = await request('/crdt/typed', { method: 'POST', body: { op: 'increment', amount: 1 } });
+    expect(response.status).toBe(409);
+    expect(response.json<{ code: string }>().code).toBe('DDIA_ERR_REPLICATION_TYPE_MISMATCH');
+  });
+
+  it('a counter, a set and a map converge by CRDT merge (one node: the API shape)', async () => {
+    for (const amount of [5, -2])
+      await request('/crdt/likes', { method: 'POST', body: { op: 'increment', amount } });
+    const counter = await request('/kv/likes');
+    expect(counter.json()).toEqual({ key: 'likes', type: 'counter', value: 3 });
+    await request('/crdt/cart', { method: 'POST', body: { op: 'add', element: 'milk' } });
+    await request('/crdt/cart', { method: 'POST', body: { op: 'add', element: 'eggs' } });
+    await request('/crdt/cart', { method: 'POST', body: { op: 'remove', element: 'milk' } });
+    expect((await request('/kv/cart')).json()).toEqual({ key: 'cart', type: 'set', elements: ['eggs'] });
+  });
+});
