@@ -1,4 +1,5 @@
 export * from './edn.js';
+export * from './edn-history.js';
 export * from './errors.js';
 export * from './event.js';
 export * from './generate-kv.js';

@@ -5,48 +5,19 @@
 // one map per line or all in one vector. The completion carries what reads returned; a :fail
 // or :info completion keeps the invocation's micro-operations (reads unknown, nil). An
 // invocation left open at the end is :info. Keys become strings (Elle's are usually integers).
+// The EDN reading is edn-history.ts's, shared with parse-jepsen-edn.ts; this adapter pairs
+// invocations with completions into transactions.
 
 import type { MicroOp, Transaction } from '../checker/transactions/transaction.js';
-import { EdnReader, type EdnValue } from './edn.js';
+import { type LocatedEvent, readEdnHistory } from './edn-history.js';
 import { HistoryParseError } from './errors.js';
-import type { HistoryEvent } from './event.js';
-import { toEvent } from './parse-jepsen-edn.js';
 
 const MICRO_OP_FUNCTIONS: Record<string, MicroOp[0]> = { ':append': 'append', ':r': 'r', ':w': 'w' };
 
-interface Located {
-  event: HistoryEvent;
-  line: number;
-  column: number;
-}
-
 export function parseElleEdn(text: string): Transaction[] {
-  const reader = new EdnReader(text);
-  const located: Located[] = [];
-  const visit = (value: EdnValue, line: number, column: number): void => {
-    const event = toEvent(value, line, column, located.length);
-    if (event !== undefined) located.push({ event, line, column });
-  };
-  if (reader.atEnd())
-    throw new HistoryParseError(1, 'at least one {:process .., :type .., :f :txn, :value [..]} map');
-  if (!reader.readVectorElements(visit)) {
-    while (!reader.atEnd()) {
-      const line = reader.currentLine;
-      const column = reader.currentColumn;
-      visit(reader.read(), line, column);
-    }
-  } else if (!reader.atEnd()) {
-    throw new HistoryParseError(
-      reader.currentLine,
-      'end of input after the history vector',
-      'more input',
-      reader.currentColumn,
-    );
-  }
-  if (located.length === 0) throw new HistoryParseError(1, 'at least one client operation map');
-
+  const located = readEdnHistory(text, '{:process .., :type .., :f :txn, :value [..]}');
   const transactions: Transaction[] = [];
-  const open = new Map<number, { index: number; at: Located }>();
+  const open = new Map<number, { index: number; at: LocatedEvent }>();
   for (const at of located) {
     const { event, line, column } = at;
     if (event.f !== 'txn') {

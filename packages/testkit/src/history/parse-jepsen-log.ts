@@ -20,7 +20,18 @@ const TYPE_FIELD = /[ \t]+:(invoke|ok|fail|info)(?=[ \t]|$)/y;
 const F_FIELD = /[ \t]+:([A-Za-z][\w.*+!?/-]*)(?=[ \t]|$)/y;
 const SPACE = /[ \t]*/y;
 
+/** A parsed history with the 1-based line of the file each event came from. */
+export interface LocatedHistory {
+  events: HistoryEvent[];
+  lines: number[];
+}
+
 export function parseJepsenLog(text: string): HistoryEvent[] {
+  return parseJepsenLogLocated(text).events;
+}
+
+/** As parseJepsenLog, with the line of each event. */
+export function parseJepsenLogLocated(text: string): LocatedHistory {
   const events: HistoryEvent[] = [];
   const lineOfEvent: number[] = [];
   let lineNo = 0;
@@ -70,7 +81,7 @@ export function parseJepsenLog(text: string): HistoryEvent[] {
     );
   }
   checkPairing(events, lineOfEvent);
-  return events;
+  return { events, lines: lineOfEvent };
 }
 
 /** Rethrows a pairing problem as a parse error on the offending line. */

@@ -4,9 +4,14 @@
 import { HistoryParseError } from './errors.js';
 import type { HistoryEvent } from './event.js';
 import { eventShapeProblem } from './operations.js';
-import { checkPairing } from './parse-jepsen-log.js';
+import { checkPairing, type LocatedHistory } from './parse-jepsen-log.js';
 
 export function parseJsonHistory(text: string): HistoryEvent[] {
+  return parseJsonHistoryLocated(text).events;
+}
+
+/** As parseJsonHistory, with the line each event starts on. */
+export function parseJsonHistoryLocated(text: string): LocatedHistory {
   const trimmed = text.trimStart();
   if (trimmed.length === 0)
     throw new HistoryParseError(1, 'a JSON array of events or JSON lines', 'an empty file');
@@ -27,11 +32,9 @@ export function parseJsonHistory(text: string): HistoryEvent[] {
     events.push(event);
   }
   if (events.length === 0) throw new HistoryParseError(1, 'at least one event');
-  checkPairing(
-    events,
-    parsed.map((p) => p.line),
-  );
-  return events;
+  const lines = parsed.map((p) => p.line);
+  checkPairing(events, lines);
+  return { events, lines };
 }
 
 interface Located {
