@@ -5,22 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CHECK_EXIT, runCheckCommand } from '../src/check-command.js';
+import { CHECK_EXIT } from '../src/check-command.js';
+import { runCheck } from './run-check.js';
 
 const fixtures = fileURLToPath(new URL('./fixtures/histories/', import.meta.url));
 const shared = fileURLToPath(new URL('../../../../shared/data/histories/', import.meta.url));
 const sharedPresent = existsSync(shared);
 const scratch = mkdtempSync(join(tmpdir(), 'ddia-check-'));
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCheckCommand(argv, {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-  });
-  return { code, out, err };
-}
+const run = runCheck;
 
 function scratchFile(name: string, text: string): string {
   const path = join(scratch, name);
@@ -51,7 +44,7 @@ describe('ddia check linearizable', () => {
       b,
     );
     expect(r.code).toBe(CHECK_EXIT.notLinearizable);
-    expect(r.out).toContain(`${a}: linearizable\n${b}: NOT linearizable\n`);
+    expect(r.out).toMatch(new RegExp(`^${a}: linearizable\n(  .*\n)*${b}: NOT linearizable\n`));
     expect(r.out).toContain('none of these can come next');
   });
 
@@ -119,14 +112,55 @@ describe('ddia check linearizable', () => {
       `${fixtures}kv-stale-get.jsonl`,
     );
     expect(r.code).toBe(2);
-    expect(r.err).toContain('is --model right?');
+    expect(r.err).toBe(
+      `${fixtures}kv-stale-get.jsonl:1: cas-register model: expected a cas-register operation (read, write, cas), not "put" (is --model right?)\n`,
+    );
+  });
+
+  it('exit 2 naming the history line of an operation the model does not know', async () => {
+    const f = scratchFile(
+      'unknown-f.edn',
+      '{:process 0, :type :invoke, :f :get, :key "1", :value nil}\n' +
+        '{:process 0, :type :ok, :f :get, :key "1", :value ""}\n' +
+        '{:process :nemesis, :type :info, :f :start}\n' +
+        '{:process 1, :type :invoke, :f :increment, :key "1", :value 1}\n' +
+        '{:process 1, :type :ok, :f :increment, :key "1", :value 1}\n',
+    );
+    const r = await run('linearizable', '--model', 'kv', '--format', 'jepsen-edn', f);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(new RegExp(`^${f}:4: kv model: expected a kv operation .*"increment"`));
+  });
+
+  it('--verbose reports the search time and memory per partition (per key)', async () => {
+    const f = `${fixtures}kv-appends-valid.jsonl`;
+    const r = await run('linearizable', '--model', 'kv', '--format', 'json', '--verbose', f);
+    expect(r.code).toBe(0);
+    const stats = r.out.split('\n').filter((l) => l.startsWith('  '));
+    expect(stats[0]).toMatch(
+      /^ {2}search: \d+ operations, (\d+) of \1 partitions decided, \d+ ms, memo [\d.]+ MB, rss [\d.]+ MB$/,
+    );
+    const perKey = stats.slice(1);
+    expect(perKey.length).toBeGreaterThan(0);
+    for (const line of perKey) {
+      expect(line).toMatch(
+        /^ {4}key ".*": linearizable, \d+ ops, \d+ steps, [\d.]+ ms, memo \d+ entries [\d.]+ MB$/,
+      );
+    }
   });
 
   it.each([
     [['linearizable', '--format', 'json', 'f'], '--model must be'],
     [['linearizable', '--model', 'kv', 'f'], '--format must be'],
     [['linearizable', '--model', 'kv', '--format', 'json'], 'at least one FILE'],
-    [['serializable', '--model', 'kv', '--format', 'json', 'f'], 'expected the check "linearizable"'],
+    [
+      ['serializable', '--model', 'kv', '--format', 'json', 'f'],
+      'expected the check "linearizable" or "transactions"',
+    ],
+    [
+      ['linearizable', '--model', 'kv', '--format', 'json', 'f', '--html'],
+      "Option '--html <value>' argument missing",
+    ],
     [['linearizable', '--model', 'kv', '--format', 'json', '--bogus', 'f'], "Unknown option '--bogus'"],
     [['linearizable', '--model', 'kv', '--format', 'json', '--timeout-ms', '0', 'f'], '--timeout-ms must be'],
     [
@@ -183,5 +217,23 @@ describe('ddia check linearizable', () => {
     const r = await run('--help');
     expect(r.code).toBe(0);
     expect(r.out).toContain('usage: ddia check linearizable');
+  });
+});
+
+describe('ddia check transactions: bad arguments', () => {
+  it.each([
+    [['transactions'], 'expected at least one FILE'],
+    [['transactions', '--bogus', 'f.edn'], "Unknown option '--bogus'"],
+    [
+      ['transactions', '--workload', 'graph', 'f.edn'],
+      '--workload must be list-append or rw-register, got graph',
+    ],
+    [['check', 'transactions', '--workload'], "Option '--workload <value>' argument missing"],
+  ])('exit 2 on %j, naming the problem, with the usage', async (argv, message) => {
+    const r = await run(...argv);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toContain(`ddia check transactions: ${message}`);
+    expect(r.err).toContain('usage: ddia check transactions');
   });
 });

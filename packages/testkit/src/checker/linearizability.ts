@@ -57,7 +57,10 @@ export interface LinearizabilityResult {
   model: string;
   operationCount: number;
   elapsedMs: number;
+  /** The partitions decided (after a counterexample, the undecided ones are left out). */
   partitions: PartitionResult[];
+  /** How many partitions the history has. */
+  partitionCount: number;
   /** The first partition that is not linearizable (or, failing that, the first unknown one). */
   failure?: PartitionResult;
   /** A human-readable account of the failure, one line per item. */
@@ -88,15 +91,7 @@ export function checkLinearizable<S>(
   const nowMs = options.nowMs ?? (() => performance.now());
   const startMs = nowMs();
   const deadlineMs = startMs + (options.timeoutMs ?? DEFAULT_LINEARIZABILITY_TIMEOUT_MS);
-  const all = toOperations(history);
-  for (const op of all) {
-    if (op.status === 'fail') continue;
-    const problem = model.operationProblem(op);
-    if (problem !== undefined) throw new UnsupportedOperationError(op, problem);
-  }
-  const relevant = all.filter(
-    (op) => op.status !== 'fail' && !(op.status === 'info' && model.isReadOnly(op)),
-  );
+  const relevant = relevantOperations(history, model);
   // Every partition is searched a slice at a time, in turn, as Porcupine searches them in
   // parallel: the first counterexample settles the verdict, however long another would take.
   const budget = new MemoBudget(options.memoBytesMax ?? DEFAULT_MEMO_BYTES_MAX);
@@ -141,6 +136,7 @@ export function checkLinearizable<S>(
     operationCount: relevant.length,
     elapsedMs: nowMs() - startMs,
     partitions,
+    partitionCount: searches.length,
   };
   const failure =
     partitions.find((p) => p.verdict === 'not-linearizable') ??
@@ -150,6 +146,20 @@ export function checkLinearizable<S>(
     result.explanation = explain(model, failure);
   }
   return result;
+}
+
+/**
+ * The operations a search orders: all but the failed ones and the reads of unknown outcome.
+ * Throws UnsupportedOperationError for the first operation the model cannot check.
+ */
+export function relevantOperations<S>(history: readonly HistoryEvent[], model: Model<S>): Operation[] {
+  const all = toOperations(history);
+  for (const op of all) {
+    if (op.status === 'fail') continue;
+    const problem = model.operationProblem(op);
+    if (problem !== undefined) throw new UnsupportedOperationError(op, problem);
+  }
+  return all.filter((op) => op.status !== 'fail' && !(op.status === 'info' && model.isReadOnly(op)));
 }
 
 function partitionResult<S>(
