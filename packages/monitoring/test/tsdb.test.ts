@@ -2,13 +2,16 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { nodeFileSystem } from '@ddia/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeBlock } from '../src/core/block-format.js';
 import { labelsFromRecord, labelsToRecord } from '../src/core/labels.js';
 import { newMatcher } from '../src/core/matchers.js';
 import { MemoryTsdb } from '../src/core/tsdb.js';
 import { DiskTsdb } from '../src/storage/disk-tsdb.js';
-import { listFiles, readBytes } from '../src/storage/files.js';
+import { TsdbFiles } from '../src/storage/files.js';
+
+const tsdbFiles = new TsdbFiles(nodeFileSystem);
 
 const L = labelsFromRecord;
 const dirs: string[] = [];
@@ -120,9 +123,9 @@ describe('disk TSDB', () => {
     for (let i = 0; i < count; i++) await tsdb.ingest([{ labels: l, t: i * stepMs, value: i }]);
     const { block } = await tsdb.compact(count * stepMs);
     expect(block).not.toBeNull();
-    const files = await listFiles(join(dataDir, 'blocks'), '.block');
+    const files = await tsdbFiles.listFiles(join(dataDir, 'blocks'), '.block');
     expect(files).toEqual([block]);
-    const onDisk = decodeBlock(await readBytes(join(dataDir, 'blocks', block!)));
+    const onDisk = decodeBlock(await tsdbFiles.readBytes(join(dataDir, 'blocks', block!)));
     expect(onDisk.series[0]!.chunks.length).toBeGreaterThan(0);
     const all = () => tsdb.db.select([newMatcher('__name__', '=', 'g')], 0, count * stepMs)[0]!;
     expect(all().timestamps.length).toBe(count);
@@ -134,7 +137,7 @@ describe('disk TSDB', () => {
     expect(s.values[count - 1]).toBe(count - 1);
     const { dropped } = await again.compact(100 * blockRangeMs);
     expect(dropped).toEqual([block]);
-    expect(await listFiles(join(dataDir, 'blocks'), '.block')).toEqual([]);
+    expect(await tsdbFiles.listFiles(join(dataDir, 'blocks'), '.block')).toEqual([]);
     await again.close();
   });
 

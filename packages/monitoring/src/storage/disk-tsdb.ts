@@ -7,7 +7,7 @@
 // the head to a fresh WAL generation, switches WAL_CURRENT to it and deletes the old one
 // (Prometheus checkpoints its WAL for the same reason: the log must not grow forever). A crash
 // between the block and the switch replays the old WAL; samples already in a block are skipped.
-import { type FsyncPolicy, Log } from '@ddia/common';
+import { type FileSystem, type FsyncPolicy, Log, nodeFileSystem } from '@ddia/common';
 import { decodeBlock } from '../core/block-format.js';
 import type { Labels } from '../core/labels.js';
 import { MemoryTsdb } from '../core/tsdb.js';
@@ -17,16 +17,7 @@ import {
   encodeSeriesRecord,
   type WalSample,
 } from '../core/wal-record.js';
-import {
-  ensureDir,
-  join,
-  listDirs,
-  listFiles,
-  readBytes,
-  readTextOrNull,
-  remove,
-  writeDurably,
-} from './files.js';
+import { join, TSDB_SYNC, TsdbFiles } from './files.js';
 
 export const BLOCK_RANGE_DEFAULT_MS = 2 * 60 * 60 * 1000;
 export const RETENTION_DEFAULT_MS = 15 * 24 * 60 * 60 * 1000;
@@ -41,6 +32,8 @@ export interface DiskTsdbOptions {
   /** 'interval' (default): fdatasync every walSyncMs; 'always': every append is synced. */
   walFsync?: FsyncPolicy;
   walSyncMs?: number;
+  /** The file system under the data dir (default: the real one; crash tests pass a faulty one). */
+  fs?: FileSystem;
 }
 
 export interface IngestSample {
@@ -66,6 +59,7 @@ export class DiskTsdb {
     readonly db: MemoryTsdb,
     private wal: Log,
     private readonly options: Required<DiskTsdbOptions>,
+    private readonly files: TsdbFiles,
   ) {}
 
   static async open(options: DiskTsdbOptions): Promise<DiskTsdb> {
@@ -74,18 +68,32 @@ export class DiskTsdb {
       retentionMs: RETENTION_DEFAULT_MS,
       walFsync: 'interval',
       walSyncMs: WAL_SYNC_DEFAULT_MS,
+      fs: nodeFileSystem,
       ...options,
     };
+    const files = new TsdbFiles(full.fs);
     const db = new MemoryTsdb();
-    await ensureDir(join(full.dataDir, 'blocks'));
-    for (const name of await listFiles(join(full.dataDir, 'blocks'), '.block')) {
-      db.addBlock(name, decodeBlock(await readBytes(join(full.dataDir, 'blocks', name))));
+    const blocksDir = join(full.dataDir, 'blocks');
+    await files.ensureDurableDir(blocksDir);
+    // Temp files of a block or WAL_CURRENT write that a crash interrupted.
+    for (const dir of [blocksDir, full.dataDir]) {
+      for (const name of await files.listFiles(dir, '.tmp')) await files.remove(join(dir, name));
     }
-    const current = await readTextOrNull(join(full.dataDir, 'WAL_CURRENT'));
+    for (const name of await files.listFiles(blocksDir, '.block')) {
+      db.addBlock(name, decodeBlock(await files.readBytes(join(blocksDir, name))));
+    }
+    const current = await files.readTextOrNull(join(full.dataDir, 'WAL_CURRENT'));
     const generation = current === null ? 0 : Number(current.trim());
+    if (!Number.isSafeInteger(generation) || generation < 0)
+      throw new Error(`${full.dataDir}/WAL_CURRENT holds '${current}', not a WAL generation`);
     let replayed = 0;
     const walDir = join(full.dataDir, walName(generation));
-    const wal = await Log.open({ dir: walDir, fsync: full.walFsync, fsyncIntervalMs: full.walSyncMs });
+    const wal = await Log.open({
+      dir: walDir,
+      fsync: full.walFsync,
+      fsyncIntervalMs: full.walSyncMs,
+      fs: full.fs,
+    });
     const labelsByWalId = new Map<number, Labels>();
     for await (const { record } of wal.entries(wal.firstIndex)) {
       const r = decodeWalRecord(record);
@@ -98,14 +106,14 @@ export class DiskTsdb {
         }
       }
     }
-    const tsdb = new DiskTsdb(db, wal, full);
+    const tsdb = new DiskTsdb(db, wal, full, files);
     tsdb.generation = generation;
     tsdb.replayed = replayed;
     // WAL ids are this process's series ids; rewrite the head under the new ids at once.
     await tsdb.checkpoint();
     // Delete generations a crash left behind.
-    for (const dir of await listDirs(full.dataDir, 'wal-')) {
-      if (dir !== walName(tsdb.generation)) await remove(join(full.dataDir, dir));
+    for (const dir of await files.listDirs(full.dataDir, 'wal-')) {
+      if (dir !== walName(tsdb.generation)) await files.remove(join(full.dataDir, dir));
     }
     return tsdb;
   }
@@ -156,13 +164,17 @@ export class DiskTsdb {
         const cut = this.db.cutBlock(head.maxT - this.options.blockRangeMs / 2);
         if (cut) {
           blockName = `${cut.block.minT}-${cut.block.maxT}.block`;
-          await writeDurably(join(this.options.dataDir, 'blocks', blockName), cut.bytes);
+          await this.files.writeDurably(
+            join(this.options.dataDir, 'blocks', blockName),
+            cut.bytes,
+            TSDB_SYNC.block,
+          );
           this.db.addBlock(blockName, cut.block);
           await this.checkpointNow();
         }
       }
       const dropped = this.db.dropBlocksBefore(nowMs - this.options.retentionMs);
-      for (const name of dropped) await remove(join(this.options.dataDir, 'blocks', name));
+      for (const name of dropped) await this.files.remove(join(this.options.dataDir, 'blocks', name));
       return { block: blockName, dropped };
     });
   }
@@ -174,11 +186,12 @@ export class DiskTsdb {
   private async checkpointNow(): Promise<void> {
     const next = this.generation + 1;
     const dir = join(this.options.dataDir, walName(next));
-    await remove(dir);
+    await this.files.remove(dir);
     const wal = await Log.open({
       dir,
       fsync: this.options.walFsync,
       fsyncIntervalMs: this.options.walSyncMs,
+      fs: this.options.fs,
     });
     const records: Uint8Array[] = [];
     for (const [id, s] of this.db.head.series) records.push(encodeSeriesRecord(id, s.labels));
@@ -195,13 +208,17 @@ export class DiskTsdb {
     if (batch.length > 0) records.push(encodeSamplesRecord(batch));
     if (records.length > 0) await wal.appendBatch(records);
     await wal.sync();
-    await writeDurably(join(this.options.dataDir, 'WAL_CURRENT'), String(next));
+    await this.files.writeDurably(
+      join(this.options.dataDir, 'WAL_CURRENT'),
+      String(next),
+      TSDB_SYNC.walCurrent,
+    );
     const old = this.wal;
     const oldDir = join(this.options.dataDir, walName(this.generation));
     this.wal = wal;
     this.generation = next;
     await old.close();
-    await remove(oldDir);
+    await this.files.remove(oldDir);
   }
 
   get walStats() {
