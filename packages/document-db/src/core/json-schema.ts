@@ -4,8 +4,9 @@
 // support ($ref, $schema, default, definitions, format, id, type "integer") are refused, as is
 // any unknown keyword. As in JSON Schema, a keyword constrains only values of its kind:
 // `minimum` says nothing about a string, `properties` nothing about an array.
+
+import { bsonTypeNumber, TYPE_ALIASES } from './bson-types.js';
 import { DocErrors, fail } from './errors.js';
-import { bsonTypeNumber, TYPE_ALIASES } from './matcher.js';
 import { compareValues, isDoc, numberOf, valuesEqual } from './values.js';
 
 type Check = (value: unknown) => boolean;
