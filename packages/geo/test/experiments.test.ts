@@ -32,7 +32,13 @@ function balanced(svg: string): boolean {
 describe('experiments', () => {
   it('lists every experiment with a name and a description', () => {
     const list = listExperiments();
-    expect(list.map((e) => e.name)).toEqual(['pbs-paper', 'pbs-sweep', 'proxy-latency', 'raft-regions']);
+    expect(list.map((e) => e.name)).toEqual([
+      'pbs-paper',
+      'pbs-sweep',
+      'proxy-latency',
+      'raft-regions',
+      'leaderless-visibility',
+    ]);
     for (const e of list) expect(e.description.length).toBeGreaterThan(20);
   });
 

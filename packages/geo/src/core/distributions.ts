@@ -19,7 +19,9 @@ export type Distribution =
   /** Adds offsetMs to every sample of dist (a WAN hop on top of a local distribution). */
   | { kind: 'shifted'; offsetMs: number; dist: Distribution }
   /** Draws uniformly from measured samples. */
-  | { kind: 'empirical'; samplesMs: number[] };
+  | { kind: 'empirical'; samplesMs: number[] }
+  /** The sum of independent samples of each part (an injected delay plus a measured overhead). */
+  | { kind: 'sum'; parts: Distribution[] };
 
 /** Bad distribution parameters: the caller's input, reported with the offending field. */
 export class DistributionError extends Error {
@@ -77,9 +79,18 @@ export function validateDistribution(dist: Distribution, path = 'distribution'):
         inRange(s, `samplesMs[${i}]`, 0, DELAY_MS_MAX);
       });
       return;
+    case 'sum':
+      if (!Array.isArray(dist.parts) || dist.parts.length === 0 || dist.parts.length > MIXTURE_COMPONENTS_MAX)
+        throw new DistributionError(
+          `${path}.parts must be an array of 1..${MIXTURE_COMPONENTS_MAX} distributions`,
+        );
+      dist.parts.forEach((part, i) => {
+        validateDistribution(part, `${path}.parts[${i}]`);
+      });
+      return;
     default:
       throw new DistributionError(
-        `${path}.kind must be pareto, exponential, constant, mixture, shifted or empirical, got ${String(
+        `${path}.kind must be pareto, exponential, constant, mixture, shifted, empirical or sum, got ${String(
           (dist as { kind?: unknown }).kind,
         )}`,
       );
@@ -142,6 +153,14 @@ function compile(dist: Distribution): Sampler {
       const samples = dist.samplesMs.slice();
       return (random) => samples[Math.floor(random.next() * samples.length)]!;
     }
+    case 'sum': {
+      const parts = dist.parts.map(compile);
+      return (random) => {
+        let total = 0;
+        for (const part of parts) total += part(random);
+        return total;
+      };
+    }
   }
 }
 
@@ -163,6 +182,8 @@ export function meanMs(dist: Distribution): number {
       return dist.offsetMs + meanMs(dist.dist);
     case 'empirical':
       return dist.samplesMs.reduce((a, b) => a + b, 0) / dist.samplesMs.length;
+    case 'sum':
+      return dist.parts.reduce((sum, part) => sum + meanMs(part), 0);
   }
 }
 
@@ -185,6 +206,8 @@ export function describe(dist: Distribution): string {
       return `${dist.offsetMs} ms + (${describe(dist.dist)})`;
     case 'empirical':
       return `empirical (${dist.samplesMs.length} samples)`;
+    case 'sum':
+      return dist.parts.map(describe).join(' + ');
   }
 }
 
@@ -201,3 +224,4 @@ export const shifted = (offsetMs: number, dist: Distribution): Distribution => (
   offsetMs,
   dist,
 });
+export const sum = (...parts: Distribution[]): Distribution => ({ kind: 'sum', parts });

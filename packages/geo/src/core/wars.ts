@@ -57,9 +57,23 @@ export function validateQuorum(q: QuorumConfig): void {
   if (!ok(q.w) || q.w > q.n) throw new DistributionError(`W must be an integer in 1..N (N=${q.n})`);
 }
 
+/** One replica's four distributions, as seen from the write's and the read's coordinators. */
+export interface ReplicaLatencies {
+  w: Distribution;
+  a: Distribution;
+  r: Distribution;
+  s: Distribution;
+}
+
 export interface WarsRun extends QuorumConfig {
   profile: WarsProfile;
   trials: number;
+  /**
+   * Per-replica distributions (length N), overriding the profile's shared ones: for a fixed
+   * placement, e.g. the write coordinated in one region and the read in another, where replica i's
+   * W and A are the path between the write's coordinator and i, and R and S the read's.
+   */
+  replicas?: ReplicaLatencies[];
 }
 
 /** The outcome of a Monte Carlo run: sorted per-trial values, queried by the functions below. */
@@ -84,10 +98,14 @@ export function simulateWars(run: WarsRun, random: Random): WarsResult {
   if (!Number.isFinite(wanDelayMs) || wanDelayMs < 0)
     throw new DistributionError('profile.wan.delayMs must be >= 0');
 
-  const sampleW = compileSampler(profile.w);
-  const sampleA = compileSampler(profile.a);
-  const sampleR = compileSampler(profile.r);
-  const sampleS = compileSampler(profile.s);
+  if (run.replicas !== undefined && run.replicas.length !== n)
+    throw new DistributionError(`replicas must list N = ${n} replicas, got ${run.replicas.length}`);
+  const per = (key: keyof ReplicaLatencies) =>
+    Array.from({ length: n }, (_, i) => compileSampler(run.replicas ? run.replicas[i]![key] : profile[key]));
+  const sampleW = per('w');
+  const sampleA = per('a');
+  const sampleR = per('r');
+  const sampleS = per('s');
 
   const thresholds = new Float64Array(trials);
   const writes = new Float64Array(trials);
@@ -103,14 +121,14 @@ export function simulateWars(run: WarsRun, random: Random): WarsResult {
     const writeDc = wanDelayMs > 0 ? Math.floor(random.next() * n) : -1;
     const readDc = wanDelayMs > 0 ? Math.floor(random.next() * n) : -1;
     for (let i = 0; i < n; i++) {
-      let wi = sampleW(random);
-      let ai = sampleA(random);
+      let wi = sampleW[i]!(random);
+      let ai = sampleA[i]!(random);
       if (wanDelayMs > 0 && i !== writeDc) {
         wi += wanDelayMs;
         ai += wanDelayMs;
       }
-      let ri = sampleR(random);
-      let si = sampleS(random);
+      let ri = sampleR[i]!(random);
+      let si = sampleS[i]!(random);
       if (wanDelayMs > 0 && i !== readDc) {
         ri += wanDelayMs;
         si += wanDelayMs;

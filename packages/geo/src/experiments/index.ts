@@ -4,6 +4,7 @@ import { DistributionError, validateDistribution } from '../core/distributions.j
 import { type LatencyMatrix, parseRegions, validateMatrix, wanMatrix } from '../core/latency-matrix.js';
 import { PBS_PROFILES } from '../core/profiles.js';
 import type { WarsProfile } from '../core/wars.js';
+import { leaderlessVisibility } from './leaderless-visibility.js';
 import { pbsPaper } from './pbs-paper.js';
 import { pbsSweep } from './pbs-sweep.js';
 import { proxyLatency } from './proxy-latency.js';
@@ -18,7 +19,13 @@ import {
 
 export * from './types.js';
 
-export const EXPERIMENTS: readonly Experiment[] = [pbsPaper, pbsSweep, proxyLatency, raftRegions];
+export const EXPERIMENTS: readonly Experiment[] = [
+  pbsPaper,
+  pbsSweep,
+  proxyLatency,
+  raftRegions,
+  leaderlessVisibility,
+];
 
 export const DEFAULT_REGIONS = ['us', 'eu', 'ap'];
 export const CUSTOM_PROFILE_BYTES_MAX = 1024 * 1024;
