@@ -191,8 +191,10 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   check: {
-    usage: 'ddia check linearizable --model cas-register|kv --format jepsen-log|jepsen-edn|json FILE...',
-    summary: 'check recorded histories (exit 0 all linearizable, 1 not, 2 unreadable, 3 unknown)',
+    usage:
+      'ddia check linearizable --model cas-register|kv --format jepsen-log|jepsen-edn|json [--verbose] [--html OUT.html] FILE... | ddia check transactions FILE...   (--help)',
+    summary:
+      'check recorded histories: linearizability, or Elle-style transaction anomalies (exit 0 ok, 1 violation, 2 bad input, 3 unknown)',
     raw: true,
     // Commands of other packages load on use: every `ddia` call would otherwise pay for them.
     action: async (args, _f, io) => (await import('@ddia/testkit')).runCheckCommand(args, io),
