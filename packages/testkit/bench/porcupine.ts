@@ -1,0 +1,180 @@
+// pnpm --filter @ddia/testkit bench:porcupine [--quick] [--timeout-ms N]
+// Our linearizability checker and Porcupine (Go, built here from the copy in
+// bench/third_party/porcupine with Debian's golang-go) on the same histories, in the same run:
+// the Jepsen etcd logs and kv histories in ../shared/data/histories (Porcupine's own test data),
+// and seeded 50-client kv histories (generate-kv.ts) with a stale-read and a lost-write bad twin.
+// Each history goes to Porcupine as the operations our parser read (failed operations dropped,
+// unknown outcomes returning after everything), so both decide the same question; the times
+// are each checker's own (files are read and parsed before the clock starts).
+// Without Go it says so and measures our side only (apt-get install golang-go, or --install).
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  casArgument,
+  checkLinearizable,
+  createCasRegisterModel,
+  createKvModel,
+  generateKvHistory,
+  type HistoryEvent,
+  type KvFault,
+  parseJepsenEdn,
+  parseJepsenLog,
+  toOperations,
+} from '../src/index.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    install: { type: 'boolean' },
+    'timeout-ms': { type: 'string' },
+  },
+});
+const quick = values.quick === true;
+const timeoutMs = Number(values['timeout-ms'] ?? 10_000);
+const here = fileURLToPath(new URL('.', import.meta.url));
+const shared = fileURLToPath(new URL('../../../../shared/data/histories/', import.meta.url));
+
+interface Case {
+  name: string;
+  model: 'kv' | 'register';
+  events: HistoryEvent[];
+}
+
+const cases: Case[] = [];
+if (existsSync(shared)) {
+  const etcd = readdirSync(join(shared, 'jepsen-etcd')).filter((f) => f.endsWith('.log'));
+  for (const f of quick ? etcd.slice(0, 10) : etcd) {
+    const events = parseJepsenLog(readFileSync(join(shared, 'jepsen-etcd', f), 'utf8'));
+    cases.push({ name: `etcd/${f}`, model: 'register', events });
+  }
+  for (const f of readdirSync(join(shared, 'kv')).filter((name) => name.endsWith('.txt'))) {
+    cases.push({
+      name: `kv/${f}`,
+      model: 'kv',
+      events: parseJepsenEdn(readFileSync(join(shared, 'kv', f), 'utf8')),
+    });
+  }
+} else {
+  console.log(`(shared histories not found at ${shared}: generated histories only)`);
+}
+const operations = quick ? 2_000 : 10_000;
+for (const seed of quick ? [1] : [1, 2, 3]) {
+  for (const fault of ['stale-read', 'lost-write'] as KvFault[]) {
+    const g = generateKvHistory({ seed, clients: 50, keys: 10, operations }, fault);
+    if (fault === 'stale-read') cases.push({ name: `c50 seed ${seed} ok`, model: 'kv', events: g.good });
+    if (g.bad !== undefined) cases.push({ name: `c50 seed ${seed} ${fault}`, model: 'kv', events: g.bad });
+  }
+}
+
+/** The history as Porcupine events: call and return per operation, unknown outcomes at the end. */
+function porcupineEvents(c: Case): object[] {
+  const ops = toOperations(c.events).filter(
+    (op) => op.status !== 'fail' && !(op.status === 'info' && (op.f === 'get' || op.f === 'read')),
+  );
+  const out: { at: number; e: object }[] = [];
+  for (const op of ops) {
+    const cas = op.f === 'cas' ? casArgument(op.input) : undefined;
+    const call =
+      c.model === 'kv'
+        ? { f: op.f, key: op.key ?? '', value: op.f === 'get' ? '' : String(op.input) }
+        : { f: op.f, from: cas?.from ?? op.input ?? 0, to: cas?.to ?? 0 };
+    out.push({ at: op.invokeIndex, e: { call: true, id: op.id, client: op.process, ...call } });
+    const unknown = op.status === 'info';
+    const ret =
+      c.model === 'kv'
+        ? { value: op.f === 'get' && !unknown ? String(op.output) : '', unknown }
+        : {
+            ok: op.status === 'ok',
+            exists: op.output !== null && op.output !== undefined,
+            int: typeof op.output === 'number' ? op.output : 0,
+            unknown,
+          };
+    out.push({
+      at: unknown ? Number.MAX_SAFE_INTEGER - ops.length + op.id : op.completeIndex,
+      e: { call: false, id: op.id, client: op.process, ...ret },
+    });
+  }
+  return out.sort((a, b) => a.at - b.at).map((x) => x.e);
+}
+
+function buildPorcupine(dir: string): string | undefined {
+  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (go.status !== 0) {
+    if (values.install === true) {
+      execFileSync('apt-get', ['install', '-y', 'golang-go'], { stdio: 'inherit' });
+      return buildPorcupine(dir);
+    }
+    console.log('Porcupine: skipped, Go is not installed (apt-get install golang-go, or run with --install)');
+    return undefined;
+  }
+  const binary = join(dir, 'porcupinebench');
+  const build = spawnSync('go', ['build', '-o', binary, '.'], {
+    cwd: join(here, 'porcupine'),
+    encoding: 'utf8',
+    env: { ...process.env, GOPROXY: 'off', GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' },
+  });
+  if (build.status !== 0) {
+    console.log(`Porcupine: skipped, the build failed:\n${build.stderr}`);
+    return undefined;
+  }
+  console.log(`Porcupine: built with ${go.stdout.trim()}`);
+  return binary;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'ddia-porcupine-'));
+try {
+  const binary = buildPorcupine(dir);
+  const files = cases.map((c, i) => {
+    const file = join(dir, `h${i}.json`);
+    writeFileSync(file, JSON.stringify({ model: c.model, events: porcupineEvents(c) }));
+    return file;
+  });
+  const theirs = new Map<string, { verdict: string; ms: number }>();
+  if (binary !== undefined) {
+    const run = spawnSync(binary, ['-timeout-ms', String(timeoutMs), ...files], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    });
+    for (const line of run.stdout.split('\n').filter((l) => l.length > 0)) {
+      const [file, verdict, ms] = line.split('\t');
+      theirs.set(file, { verdict, ms: Number(ms) });
+    }
+    if (run.status !== 0) console.log(`Porcupine exited ${run.status}: ${run.stderr}`);
+  }
+  const VERDICT: Record<string, string> = { Ok: 'linearizable', Illegal: 'NOT', Unknown: 'unknown' };
+  console.log(
+    `\nbudget ${timeoutMs} ms per history; load average ${(await import('node:os')).loadavg()[0].toFixed(1)}\n`,
+  );
+  console.log('| history | events | ours | ours ms | Porcupine | Porcupine ms | ours / Porcupine |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  let oursTotal = 0;
+  let theirsTotal = 0;
+  let disagreements = 0;
+  cases.forEach((c, i) => {
+    const model = c.model === 'kv' ? createKvModel() : createCasRegisterModel();
+    const result = checkLinearizable(c.events, model, { timeoutMs });
+    const ours = result.verdict === 'not-linearizable' ? 'NOT' : result.verdict;
+    const t = theirs.get(files[i]);
+    const theirVerdict = t === undefined ? '-' : (VERDICT[t.verdict] ?? t.verdict);
+    if (t !== undefined && ours !== theirVerdict && ours !== 'unknown' && theirVerdict !== 'unknown') {
+      disagreements++;
+    }
+    oursTotal += result.elapsedMs;
+    theirsTotal += t?.ms ?? 0;
+    const ratio = t === undefined ? '-' : `${(result.elapsedMs / Math.max(t.ms, 0.1)).toFixed(2)}x`;
+    console.log(
+      `| ${c.name} | ${c.events.length} | ${ours} | ${result.elapsedMs.toFixed(1)} | ${theirVerdict} | ${t?.ms.toFixed(1) ?? '-'} | ${ratio} |`,
+    );
+  });
+  console.log(
+    `\ntotal: ours ${oursTotal.toFixed(0)} ms${theirs.size > 0 ? `, Porcupine ${theirsTotal.toFixed(0)} ms, ratio ${(oursTotal / Math.max(theirsTotal, 0.1)).toFixed(2)}x` : ''}; ${cases.length} histories${theirs.size > 0 ? `, ${disagreements} verdicts disagree` : ''}`,
+  );
+  if (disagreements > 0) process.exitCode = 1;
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
