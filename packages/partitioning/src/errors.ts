@@ -74,6 +74,18 @@ export const PartErrors = {
     title: 'The change log no longer covers that position; copy a snapshot again',
     retriable: false,
   },
+  notACounter: {
+    code: 'DDIA_ERR_PART_NOT_A_COUNTER',
+    status: 409,
+    title: 'The key holds a value that is not an integer counter',
+    retriable: false,
+  },
+  unknownIndex: {
+    code: 'DDIA_ERR_PART_UNKNOWN_INDEX',
+    status: 404,
+    title: 'No such secondary index',
+    retriable: false,
+  },
   unknownPartition: {
     code: 'DDIA_ERR_PART_UNKNOWN_PARTITION',
     status: 404,

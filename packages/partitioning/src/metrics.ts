@@ -1,5 +1,5 @@
 // The chapter's own metrics, beside createService's defaults.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export class PartitionMetrics {
   readonly requests: Counter<'op' | 'outcome'>;
@@ -12,6 +12,11 @@ export class PartitionMetrics {
   readonly movesInProgress: Gauge;
   readonly epoch: Gauge;
   readonly partitionsOwned: Gauge;
+  readonly outboxEntries: Gauge;
+  readonly globalIndexLag: Histogram;
+  readonly indexQueries: Counter<'index' | 'kind'>;
+  readonly indexPartitionsAsked: Counter<'index' | 'kind'>;
+  readonly hotKeyWrites: Counter<'key'>;
 
   constructor(
     registry: Registry,
@@ -72,6 +77,35 @@ export class PartitionMetrics {
       collect() {
         this.set(sample.epoch());
       },
+    });
+    this.outboxEntries = new Gauge({
+      name: 'partitioning_global_index_outbox_entries',
+      help: 'global index updates waiting in this node outbox (as of the last delivery round, at most one batch)',
+      registers,
+    });
+    this.globalIndexLag = new Histogram({
+      name: 'partitioning_global_index_lag_seconds',
+      help: 'time from a document write to its global index posting being stored',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.indexQueries = new Counter({
+      name: 'partitioning_index_queries_total',
+      help: 'secondary index queries answered by this node, by index and kind',
+      labelNames: ['index', 'kind'],
+      registers,
+    });
+    this.indexPartitionsAsked = new Counter({
+      name: 'partitioning_index_partitions_asked_total',
+      help: 'partitions asked by secondary index queries (local: all of them; global: one)',
+      labelNames: ['index', 'kind'],
+      registers,
+    });
+    this.hotKeyWrites = new Counter({
+      name: 'partitioning_salted_writes_total',
+      help: 'increments of a declared hot key, spread over its salted sub-keys',
+      labelNames: ['key'],
+      registers,
     });
     this.partitionsOwned = new Gauge({
       name: 'partitioning_partitions_owned',

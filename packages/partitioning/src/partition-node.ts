@@ -7,7 +7,13 @@
 import { DdiaError } from '@ddia/common';
 import type { ConfigMachine } from './controller/config-machine.js';
 import type { ClusterConfig, PartitionInfo } from './core/index.js';
-import { partitionIndexOf, partitionsForScan } from './core/index.js';
+import {
+  isReservedKey,
+  type Posting,
+  partitionIndexOf,
+  partitionsForScan,
+  postingTermPrefix,
+} from './core/index.js';
 import type { Condition, PartitionStore, SnapshotItem, WriteOutcome } from './data/partition-store.js';
 import type { StoredValue } from './data/record.js';
 import { PartErrors } from './errors.js';
@@ -106,10 +112,82 @@ export class PartitionNode {
       if (partition.owner !== this.id || partition.frozen) {
         throw new DdiaError(PartErrors.moving, `partition ${id} is not served here now`, { partition: id });
       }
-      out.push(...(await this.store.scan(this.store.layout.scanBounds(partition, start, end), limit)));
+      const items = await this.store.scan(this.store.layout.scanBounds(partition, start, end), limit);
+      // Global index postings are keys of the store but not of the client's key space.
+      out.push(...items.filter((item) => !isReservedKey(item.key)));
     }
     out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return out.slice(0, limit);
+  }
+
+  /** Adds `by` to the decimal counter at `key` (absent = 0); answers the new value. */
+  increment(key: string, by: number): Promise<{ partition: PartitionInfo; value: number; version: number }> {
+    const first = this.servable(key);
+    return this.store.withLock(first.id, async () => {
+      const partition = this.servable(key);
+      if (partition.id !== first.id)
+        throw new DdiaError(PartErrors.moving, 'the partition changed shape; retry');
+      const current = await this.store.get(partition.id, key);
+      const text = current ? Buffer.from(current.value).toString('utf8') : '0';
+      if (!/^-?\d{1,15}$/.test(text)) {
+        throw new DdiaError(
+          PartErrors.notACounter,
+          `${JSON.stringify(key)} holds a value that is not an integer`,
+        );
+      }
+      const value = Number(text) + by;
+      const outcome = await this.store.write(partition.id, key, Buffer.from(String(value)), { kind: 'none' });
+      if (outcome.status !== 'ok') throw new Error(`unconditional write answered ${outcome.status}`);
+      return { partition, value, version: outcome.version };
+    });
+  }
+
+  /** Stores a global index posting in the partition its term belongs to (if served here). */
+  applyPosting(key: string, posting: Posting): Promise<boolean> {
+    const first = this.servable(key);
+    return this.store.withLock(first.id, async () => {
+      const partition = this.servable(key);
+      if (partition.id !== first.id)
+        throw new DdiaError(PartErrors.moving, 'the partition changed shape; retry');
+      return this.store.applyPosting(partition.id, key, posting);
+    });
+  }
+
+  /** Global index lookup: the one partition holding the term's postings must be served here. */
+  async postings(index: string, term: string, limit: number): Promise<{ partition: number; keys: string[] }> {
+    const prefix = postingTermPrefix(index, term);
+    const partition = this.servable(prefix);
+    const keys = await this.store.postings(partition.id, index, term, limit);
+    this.servable(prefix);
+    return { partition: partition.id, keys };
+  }
+
+  /** Local index lookup in the partitions `ids` (all served here): one part of a scatter/gather. */
+  async localLookup(ids: number[], index: string, term: string, limit: number): Promise<string[]> {
+    const config = this.config();
+    const out: string[] = [];
+    for (const id of ids) {
+      const partition = config.partitions.find((p) => p.id === id);
+      if (!partition) throw new DdiaError(PartErrors.unknownPartition, `no partition ${id}`);
+      if (partition.owner !== this.id || partition.frozen) {
+        throw new DdiaError(PartErrors.moving, `partition ${id} is not served here now`, { partition: id });
+      }
+      out.push(...(await this.store.localLookup(id, index, term, limit)));
+    }
+    return out;
+  }
+
+  /** Every partition grouped by owner: the fan-out of a scatter/gather query. */
+  ownerGroups(): Map<string, { url: string; ids: number[] }> {
+    const config = this.config();
+    const plan = new Map<string, { url: string; ids: number[] }>();
+    for (const partition of config.partitions) {
+      const url = config.nodes.find((n) => n.id === partition.owner)?.url ?? '';
+      const group = plan.get(partition.owner) ?? { url, ids: [] };
+      group.ids.push(partition.id);
+      plan.set(partition.owner, group);
+    }
+    return plan;
   }
 
   /** The partitions a scan visits, grouped by owner. */

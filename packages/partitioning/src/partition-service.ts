@@ -17,11 +17,24 @@ import { FileStorage, HttpTransport, MemoryStorage, RaftNode, registerRaftRoutes
 import { ConfigMachine } from './controller/config-machine.js';
 import { Controller } from './controller/controller.js';
 import { Mover } from './controller/mover.js';
-import { type ClusterConfig, PARTITIONS_MAX, SCHEMES, type Scheme, VNODES_DEFAULT } from './core/index.js';
+import {
+  type ClusterConfig,
+  HotKeyTracker,
+  type IndexSpec,
+  PARTITIONS_MAX,
+  parseIndexSpecs,
+  SALT_BUCKETS_MAX,
+  SCHEMES,
+  type Scheme,
+  VNODES_DEFAULT,
+} from './core/index.js';
 import { Layout } from './data/layout.js';
 import { PartitionStore } from './data/partition-store.js';
 import { Receiver } from './data/receiver.js';
+import { registerCounterRoutes } from './http/counter-routes.js';
+import { registerIndexRoutes } from './http/index-routes.js';
 import { KEY_BYTES_MAX_DEFAULT, VALUE_BYTES_MAX_DEFAULT } from './http/request-parts.js';
+import { GlobalOutbox } from './indexes/global-outbox.js';
 import { PartitionMetrics } from './metrics.js';
 import { PartitionNode } from './partition-node.js';
 import { registerRoutes } from './server.js';
@@ -83,6 +96,25 @@ export const PARTITION_FLAGS = {
     min: 3,
     max: 1_000,
   },
+  indexes: {
+    type: 'string',
+    description:
+      'secondary indexes on a JSON field of the values: name=field:local|global,... (every node must declare the same)',
+    default: '',
+  },
+  'hot-keys': {
+    type: 'string',
+    description:
+      'counter keys declared hot, comma-separated: their increments are salted over --salt-buckets sub-keys',
+    default: '',
+  },
+  'salt-buckets': {
+    type: 'number',
+    description: 'sub-keys a hot key is spread over (the random suffix of DDIA ch. 6)',
+    default: 8,
+    min: 1,
+    max: SALT_BUCKETS_MAX,
+  },
   join: {
     type: 'boolean',
     description: 'join an existing cluster (then POST /cluster/nodes {id, url} to any member)',
@@ -101,8 +133,18 @@ export interface PartitionService {
   close(): Promise<void>;
 }
 
+/** The --indexes flag, or a ConfigError naming it. */
+export function indexSpecsOf(config: PartitionConfig): IndexSpec[] {
+  try {
+    return parseIndexSpecs(config.extra.indexes ?? '');
+  } catch (error) {
+    throw new ConfigError('indexes', (error as Error).message);
+  }
+}
+
 /** Checks the flags that depend on each other (the flag parser checks each alone). */
 export function checkPartitionConfig(config: PartitionConfig): void {
+  indexSpecsOf(config);
   const scheme = config.extra.scheme as Scheme;
   const partitions = config.extra.partitions;
   if (scheme === 'range' && partitions > 256) {
@@ -138,11 +180,20 @@ export async function startPartitionService(
   const machine = new ConfigMachine();
   // The layout follows the cluster's scheme once known (a joining node learns it from the log).
   const layout = new Layout(() => machine.config?.scheme ?? scheme);
-  const store = new PartitionStore(db, layout);
+  const indexes = indexSpecsOf(config);
+  const hotKeys = new Set(
+    (config.extra['hot-keys'] ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter((k) => k !== ''),
+  );
+  const store = new PartitionStore(db, layout, indexes);
+  await store.init();
   const node = new PartitionNode(config.id, machine, store);
   const client = new HttpClient({ deadlineMs: config.extra['request-timeout-ms'], retries: 0 });
   let raft: RaftNode<unknown> | undefined;
   let controller: Controller | undefined;
+  let outbox: GlobalOutbox | undefined;
 
   const service = await createService({
     name: 'partitioning',
@@ -152,6 +203,7 @@ export async function startPartitionService(
     ready: () => machine.config !== null,
     onClose: async () => {
       controller?.stop();
+      outbox?.stop();
       await raft?.stop();
       await client.close();
       await db.close();
@@ -237,7 +289,28 @@ export async function startPartitionService(
     }
   });
 
+  const tracker = new HotKeyTracker();
+  outbox = new GlobalOutbox(node, client, metrics, service.log);
   registerRaftRoutes(service.app, started);
+  registerIndexRoutes({
+    service,
+    node,
+    client,
+    metrics,
+    indexes,
+    requestTimeoutMs: config.extra['request-timeout-ms'],
+  });
+  registerCounterRoutes({
+    service,
+    node,
+    client,
+    metrics,
+    tracker,
+    hotKeys,
+    saltBuckets: config.extra['salt-buckets'],
+    keyBytesMax: config.extra['key-bytes-max'],
+    requestTimeoutMs: config.extra['request-timeout-ms'],
+  });
   registerRoutes({
     service,
     node,
@@ -246,11 +319,15 @@ export async function startPartitionService(
     raft: () => started,
     client,
     metrics,
+    tracker,
     keyBytesMax: config.extra['key-bytes-max'],
     valueBytesMax: config.extra['value-bytes-max'],
     requestTimeoutMs: config.extra['request-timeout-ms'],
   });
   ctl.start();
   const url = await service.listen();
+  outbox.start();
+  // Once a configuration is known, deliver what the outbox kept over a restart.
+  machine.once('config', () => outbox?.kick());
   return { service, raft: started, machine, node, url, close: () => service.close() };
 }

@@ -9,7 +9,7 @@ import type {} from '@fastify/swagger';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Controller } from './controller/controller.js';
-import type { PartitionInfo } from './core/index.js';
+import type { HotKeyTracker, PartitionInfo } from './core/index.js';
 import type { SnapshotItem, WriteOutcome } from './data/partition-store.js';
 import type { Receiver } from './data/receiver.js';
 import { PartErrors } from './errors.js';
@@ -31,6 +31,7 @@ export interface ServerOptions {
   raft: () => RaftNode<unknown>;
   client: HttpClient;
   metrics: PartitionMetrics;
+  tracker: HotKeyTracker;
   keyBytesMax: number;
   valueBytesMax: number;
   requestTimeoutMs: number;
@@ -60,6 +61,7 @@ export function registerRoutes(options: ServerOptions): void {
   ): Routed => {
     tag(reply, partition);
     metrics.partitionRequests.inc({ partition: String(partition.id) });
+    options.tracker.record(key, performance.now());
     switch (outcome.status) {
       case 'ok':
         metrics.requests.inc({ op: outcome.deleted ? 'delete' : 'put', outcome: 'ok' });
@@ -161,6 +163,7 @@ export function registerRoutes(options: ServerOptions): void {
             const { partition, entry } = await node.get(key);
             tag(reply, partition);
             metrics.partitionRequests.inc({ partition: String(partition.id) });
+            options.tracker.record(key, performance.now());
             metrics.requests.inc({ op: 'get', outcome: entry ? 'ok' : 'not_found' });
             if (!entry) throw new DdiaError(PartErrors.keyNotFound, `no key ${JSON.stringify(key)}`);
             void reply

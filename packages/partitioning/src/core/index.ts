@@ -4,6 +4,8 @@ export * from './cluster-config.js';
 export * from './consistent-hash.js';
 export * from './hash.js';
 export * from './hash-slots.js';
+export * from './hot-keys.js';
 export * from './key-ranges.js';
 export * from './movement.js';
 export * from './partitioner.js';
+export * from './secondary-index.js';

@@ -4,9 +4,12 @@ import type { ClusterConfig } from './cluster-config.js';
 import { arcSlotOf } from './consistent-hash.js';
 import { slotOf } from './hash-slots.js';
 import { findRange, type KeyRange, rangeOverlaps } from './key-ranges.js';
+import { partitionKeyOf } from './secondary-index.js';
 
 /** Index into config.partitions of the partition holding `key`. */
-export function partitionIndexOf(config: ClusterConfig, key: string): number {
+export function partitionIndexOf(config: ClusterConfig, fullKey: string): number {
+  // Global index postings are partitioned by their term (secondary-index.ts).
+  const key = partitionKeyOf(fullKey);
   switch (config.scheme) {
     case 'hash':
       return slotOf(key, config.partitions.length);

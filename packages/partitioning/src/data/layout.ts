@@ -56,3 +56,29 @@ export function metaKey(partitionId: number): string {
 function slotPrefix(partitionId: number): string {
   return `h:${partitionId.toString(16).padStart(4, '0')}:`;
 }
+
+/** Local (document-partitioned) index entries of one partition: x:<id>:<index>\0<term>\0<key>. */
+export function localIndexPrefix(partitionId: number): string {
+  return `x:${partitionId.toString(16).padStart(4, '0')}:`;
+}
+
+export function localIndexKey(partitionId: number, index: string, term: string, key: string): string {
+  return `${localIndexTermPrefix(partitionId, index, term)}${key}`;
+}
+
+export function localIndexTermPrefix(partitionId: number, index: string, term: string): string {
+  return `${localIndexPrefix(partitionId)}${index}\u0000${term}\u0000`;
+}
+
+/** The end of a prefix's key range: the prefix with its last character raised by one, so that
+ *  every key starting with `prefix` sorts below it in UTF-16 and in UTF-8 byte order alike. */
+export function prefixEnd(prefix: string): string {
+  return `${prefix.slice(0, -1)}${String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)}`;
+}
+
+/** This node's outbox of global index updates still to deliver: o:<sequence, 15 digits>. */
+export const OUTBOX_PREFIX = 'o:';
+
+export function outboxKey(seq: number): string {
+  return `${OUTBOX_PREFIX}${String(seq).padStart(15, '0')}`;
+}

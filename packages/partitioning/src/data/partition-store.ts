@@ -7,8 +7,29 @@
 // sequence number, the change log and the store agree, and what `seal` waits for.
 import { randomUUID } from 'node:crypto';
 import type { Store } from '@ddia/common';
-import type { PartitionInfo } from '../core/index.js';
-import { type Layout, metaKey, type StoreBounds } from './layout.js';
+import {
+  decodePosting,
+  docKeyOfPosting,
+  encodePosting,
+  type IndexSpec,
+  isReservedKey,
+  type PartitionInfo,
+  type Posting,
+  postingSupersedes,
+  postingTermPrefix,
+  termsOf,
+} from '../core/index.js';
+import {
+  type Layout,
+  localIndexKey,
+  localIndexPrefix,
+  localIndexTermPrefix,
+  metaKey,
+  OUTBOX_PREFIX,
+  outboxKey,
+  prefixEnd,
+  type StoreBounds,
+} from './layout.js';
 import { decodeRecord, encodeRecord, type StoredValue } from './record.js';
 
 /** Changes kept per partition while it is being copied; past this the receiver copies a
@@ -40,6 +61,19 @@ export interface SnapshotItem {
   version: number;
 }
 
+/** A global index update waiting in this node's outbox (see src/indexes/global-outbox.ts). */
+export interface OutboxEntry {
+  index: string;
+  term: string;
+  key: string;
+  version: number;
+  live: boolean;
+  /** Wall-clock ms when the document was written: the index lag is measured from here. */
+  atMs: number;
+}
+
+type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
+
 interface ChangeLog {
   /** The partition's sequence number when recording began: changes after it are all here. */
   from: number;
@@ -53,11 +87,77 @@ export class PartitionStore {
   private readonly seqs = new Map<number, number>();
   private readonly locks = new Map<number, Promise<unknown>>();
   private readonly logs = new Map<number, ChangeLog>();
+  private outboxSeq = 0;
+  /** Called after a write put entries in the outbox. */
+  onOutbox: () => void = () => undefined;
 
   constructor(
     readonly db: Store,
     readonly layout: Layout,
+    readonly indexes: readonly IndexSpec[] = [],
   ) {}
+
+  /** Reads where the outbox ends (call once after opening). */
+  async init(): Promise<void> {
+    for await (const key of this.db.keys({
+      gte: OUTBOX_PREFIX,
+      lt: prefixEnd(OUTBOX_PREFIX),
+      reverse: true,
+      limit: 1,
+    })) {
+      this.outboxSeq = Number((key as string).slice(OUTBOX_PREFIX.length));
+    }
+  }
+
+  /**
+   * The index work of one document write: local index entries to change in the same batch, and
+   * global index updates for the outbox (written in the same batch too, so a crash cannot lose
+   * them: they are delivered after a restart).
+   */
+  private indexOps(
+    partitionId: number,
+    key: string,
+    before: Uint8Array | null,
+    after: Uint8Array | null,
+    version: number,
+    withOutbox: boolean,
+  ): BatchOp[] {
+    if (this.indexes.length === 0 || isReservedKey(key)) return [];
+    const old = termsOf(this.indexes, before);
+    const now = termsOf(this.indexes, after);
+    const ops: BatchOp[] = [];
+    for (const index of this.indexes) {
+      const was = old.get(index.name);
+      const is = now.get(index.name);
+      if (was === is) continue;
+      if (index.kind === 'local') {
+        if (was !== undefined)
+          ops.push({ type: 'del', key: localIndexKey(partitionId, index.name, was, key) });
+        if (is !== undefined)
+          ops.push({
+            type: 'put',
+            key: localIndexKey(partitionId, index.name, is, key),
+            value: new Uint8Array(0),
+          });
+        continue;
+      }
+      if (!withOutbox) continue;
+      const atMs = Date.now();
+      for (const [term, live] of [
+        [was, false],
+        [is, true],
+      ] as const) {
+        if (term === undefined) continue;
+        const entry: OutboxEntry = { index: index.name, term, key, version, live, atMs };
+        ops.push({
+          type: 'put',
+          key: outboxKey(++this.outboxSeq),
+          value: Buffer.from(JSON.stringify(entry)),
+        });
+      }
+    }
+    return ops;
+  }
 
   /** Runs `fn` with the partition's lock held (writes, snapshots, seals, imports). */
   withLock<T>(partitionId: number, fn: () => Promise<T>): Promise<T> {
@@ -102,16 +202,19 @@ export class PartitionStore {
     if (value === null && !current) return { status: 'not_found' };
     const seq = (await this.seq(partitionId)) + 1;
     const dataKey = this.layout.dataKey(partitionId, key);
+    const indexOps = this.indexOps(partitionId, key, current?.value ?? null, value, seq, true);
     await this.db.batch(
       [
         value === null
           ? { type: 'del', key: dataKey }
           : { type: 'put', key: dataKey, value: encodeRecord(seq, value) },
         { type: 'put', key: metaKey(partitionId), value: Buffer.from(String(seq)) },
+        ...indexOps,
       ],
       SYNCED,
     );
     this.seqs.set(partitionId, seq);
+    if (indexOps.some((op) => op.key.startsWith(OUTBOX_PREFIX))) this.onOutbox();
     const log = this.logs.get(partitionId);
     if (log) {
       log.changes.push({ seq, key, value: value === null ? null : Buffer.from(value).toString('base64') });
@@ -165,11 +268,17 @@ export class PartitionStore {
   async importSnapshot(partition: PartitionInfo, seq: number, items: SnapshotItem[]): Promise<void> {
     await this.drop(partition);
     for (let i = 0; i < items.length; i += IMPORT_BATCH_ENTRIES) {
-      const ops = items.slice(i, i + IMPORT_BATCH_ENTRIES).map((item) => ({
-        type: 'put' as const,
-        key: this.layout.dataKey(partition.id, item.key),
-        value: encodeRecord(item.version, Buffer.from(item.value, 'base64')),
-      }));
+      const ops: BatchOp[] = [];
+      for (const item of items.slice(i, i + IMPORT_BATCH_ENTRIES)) {
+        const value = Buffer.from(item.value, 'base64');
+        ops.push({
+          type: 'put',
+          key: this.layout.dataKey(partition.id, item.key),
+          value: encodeRecord(item.version, value),
+        });
+        // The local index is derived: the receiver builds its own from the copied documents.
+        ops.push(...this.indexOps(partition.id, item.key, null, value, item.version, false));
+      }
       await this.db.batch(ops, UNSYNCED);
     }
     await this.db.batch(
@@ -182,12 +291,23 @@ export class PartitionStore {
   /** Applies changes copied from the owner, in order (receiver side). */
   async applyChanges(partitionId: number, changes: Change[]): Promise<void> {
     if (changes.length === 0) return;
-    const ops = changes.map((c) => {
+    const ops: BatchOp[] = [];
+    // The value each key has before this change (a batch may change one key several times).
+    const latest = new Map<string, Uint8Array | null>();
+    for (const c of changes) {
       const key = this.layout.dataKey(partitionId, c.key);
-      return c.value === null
-        ? { type: 'del' as const, key }
-        : { type: 'put' as const, key, value: encodeRecord(c.seq, Buffer.from(c.value, 'base64')) };
-    });
+      const value = c.value === null ? null : Buffer.from(c.value, 'base64');
+      if (this.indexes.some((i) => i.kind === 'local')) {
+        const before = latest.has(c.key)
+          ? (latest.get(c.key) ?? null)
+          : ((await this.get(partitionId, c.key))?.value ?? null);
+        ops.push(...this.indexOps(partitionId, c.key, before, value, c.seq, false));
+        latest.set(c.key, value);
+      }
+      ops.push(
+        value === null ? { type: 'del', key } : { type: 'put', key, value: encodeRecord(c.seq, value) },
+      );
+    }
     const seq = (changes[changes.length - 1] as Change).seq;
     ops.push({ type: 'put', key: metaKey(partitionId), value: Buffer.from(String(seq)) });
     await this.db.batch(ops, SYNCED);
@@ -200,6 +320,8 @@ export class PartitionStore {
     let dropped = 0;
     const keys: string[] = [];
     for await (const key of this.db.keys({ gte: bounds.gte, lt: bounds.lt })) keys.push(key as string);
+    const local = localIndexPrefix(partition.id);
+    for await (const key of this.db.keys({ gte: local, lt: prefixEnd(local) })) keys.push(key as string);
     for (let i = 0; i < keys.length; i += IMPORT_BATCH_ENTRIES) {
       const slice = keys.slice(i, i + IMPORT_BATCH_ENTRIES);
       await this.db.batch(
@@ -210,6 +332,59 @@ export class PartitionStore {
     }
     this.logs.delete(partition.id);
     return dropped;
+  }
+
+  /** Document keys of the partition's local index entries for `term`. */
+  async localLookup(partitionId: number, index: string, term: string, limit: number): Promise<string[]> {
+    const prefix = localIndexTermPrefix(partitionId, index, term);
+    const keys: string[] = [];
+    for await (const key of this.db.keys({ gte: prefix, lt: prefixEnd(prefix), limit }))
+      keys.push((key as string).slice(prefix.length));
+    return keys;
+  }
+
+  /** Document keys whose live postings for `term` this partition holds (global index). */
+  async postings(partitionId: number, index: string, term: string, limit: number): Promise<string[]> {
+    const prefix = this.layout.dataKey(partitionId, postingTermPrefix(index, term));
+    const keys: string[] = [];
+    for await (const [storeKey, bytes] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) })) {
+      if (!decodePosting(decodeRecord(bytes as Uint8Array).value).live) continue;
+      keys.push(docKeyOfPosting(this.layout.userKey(storeKey as string)));
+      if (keys.length >= limit) break;
+    }
+    return keys;
+  }
+
+  /** Stores a posting unless a newer one is there. The caller holds the partition's lock. */
+  async applyPosting(partitionId: number, key: string, posting: Posting): Promise<boolean> {
+    const current = await this.get(partitionId, key);
+    if (!postingSupersedes(posting, current ? decodePosting(current.value) : undefined)) return false;
+    await this.write(partitionId, key, encodePosting(posting), { kind: 'none' });
+    return true;
+  }
+
+  /** The oldest outbox entries. */
+  async outbox(limit: number): Promise<{ key: string; entry: OutboxEntry }[]> {
+    const out: { key: string; entry: OutboxEntry }[] = [];
+    for await (const [key, bytes] of this.db.iterator({
+      gte: OUTBOX_PREFIX,
+      lt: prefixEnd(OUTBOX_PREFIX),
+      limit,
+    })) {
+      out.push({
+        key: key as string,
+        entry: JSON.parse(Buffer.from(bytes as Uint8Array).toString('utf8')) as OutboxEntry,
+      });
+    }
+    return out;
+  }
+
+  async outboxDone(keys: string[]): Promise<void> {
+    if (keys.length > 0)
+      await this.db.batch(
+        keys.map((key) => ({ type: 'del' as const, key })),
+        UNSYNCED,
+      );
   }
 
   /** Forget the change log of a partition that is no longer being copied. */

@@ -35,7 +35,7 @@ export interface ForwardOptions {
  *  (A FastifyReply is never passed through a promise: it is a thenable that resolves to
  *  nothing once sent.) */
 export const SENT = 'sent' as const;
-export type Routed = typeof SENT | { forwardTo: string };
+export type Routed = typeof SENT | { forwardTo: string; path?: string };
 
 export function isForwarded(request: FastifyRequest): boolean {
   return typeof request.headers[FORWARDED_HEADER] === 'string';
@@ -59,7 +59,14 @@ export async function routeRequest(
     try {
       const outcome = await attempt();
       if (outcome === SENT) return reply;
-      const relayed = await forwardOnce(options, request, reply, outcome.forwardTo, remainingMs, mutates);
+      const relayed = await forwardOnce(
+        options,
+        request,
+        reply,
+        `${outcome.forwardTo}${outcome.path ?? request.url}`,
+        remainingMs,
+        mutates,
+      );
       if (relayed) return reply;
     } catch (error) {
       // Only this node's own retriable refusals are retried here; a forwarded request goes back
@@ -82,7 +89,7 @@ async function forwardOnce(
   options: ForwardOptions,
   request: FastifyRequest,
   reply: FastifyReply,
-  ownerUrl: string,
+  targetUrl: string,
   remainingMs: number,
   mutates: boolean,
 ): Promise<boolean> {
@@ -94,7 +101,7 @@ async function forwardOnce(
   const body = request.body;
   let response: Awaited<ReturnType<HttpClient['request']>>;
   try {
-    response = await options.client.request(`${ownerUrl}${request.url}`, {
+    response = await options.client.request(targetUrl, {
       method: request.method as 'PUT',
       headers,
       ...(Buffer.isBuffer(body)

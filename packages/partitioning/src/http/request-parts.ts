@@ -9,6 +9,9 @@ export const VALUE_BYTES_MAX_DEFAULT = 1024 * 1024;
 
 export function parseKey(raw: string | undefined, keyBytesMax: number, what = 'key'): string {
   if (raw === undefined || raw.length === 0) throw new DdiaError(PartErrors.badKey, `the ${what} is empty`);
+  // Keys starting with U+0000 are reserved for the store's own entries (global index postings).
+  if (raw.charCodeAt(0) === 0)
+    throw new DdiaError(PartErrors.badKey, `the ${what} may not start with U+0000`);
   const bytes = Buffer.byteLength(raw, 'utf8');
   if (bytes > keyBytesMax) {
     throw new DdiaError(

@@ -1,0 +1,77 @@
+// Skewed workloads and hot spots (DDIA ch. 6 "Skewed Workloads and Relieving Hot Spots").
+// Detection: a per-key request rate, decayed exponentially (each request adds 1; the count
+// halves every `halfLifeMs`), kept for a bounded number of keys; the rate in requests/s is
+// count * ln 2 / halfLife. Relief, for keys declared hot: the book's random suffix - writes to a
+// hot key go to one of `buckets` sub-keys ("key#salt3"), which hash to different partitions and
+// so to different nodes; a read must visit all of them and combine (here: sum counters).
+// Pure: the caller passes the time.
+import { assert } from '@ddia/common/core';
+
+export const HOT_KEYS_TRACKED_MAX = 1_000;
+export const HOT_KEY_HALF_LIFE_MS = 5_000;
+export const SALT_BUCKETS_MAX = 256;
+
+interface Decayed {
+  count: number;
+  atMs: number;
+}
+
+export interface KeyRate {
+  key: string;
+  perSecond: number;
+}
+
+export class HotKeyTracker {
+  private readonly keys = new Map<string, Decayed>();
+
+  constructor(
+    readonly halfLifeMs = HOT_KEY_HALF_LIFE_MS,
+    readonly trackedMax = HOT_KEYS_TRACKED_MAX,
+  ) {
+    assert(halfLifeMs > 0 && trackedMax > 0, 'bad hot key tracker settings');
+  }
+
+  record(key: string, nowMs: number): void {
+    const entry = this.keys.get(key);
+    if (entry) {
+      entry.count = this.decayed(entry, nowMs) + 1;
+      entry.atMs = nowMs;
+      return;
+    }
+    this.keys.set(key, { count: 1, atMs: nowMs });
+    // Bounded: past twice the limit keep the `trackedMax` hottest (amortised O(1) per record).
+    if (this.keys.size > 2 * this.trackedMax) {
+      const kept = this.ranked(nowMs).slice(0, this.trackedMax);
+      this.keys.clear();
+      for (const { key: k, count } of kept) this.keys.set(k, { count, atMs: nowMs });
+    }
+  }
+
+  /** The `n` keys with the highest current rate. */
+  top(n: number, nowMs: number): KeyRate[] {
+    return this.ranked(nowMs)
+      .slice(0, n)
+      .map(({ key, count }) => ({ key, perSecond: (count * Math.LN2 * 1000) / this.halfLifeMs }));
+  }
+
+  private ranked(nowMs: number): { key: string; count: number }[] {
+    return [...this.keys.entries()]
+      .map(([key, entry]) => ({ key, count: this.decayed(entry, nowMs) }))
+      .sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1));
+  }
+
+  private decayed(entry: Decayed, nowMs: number): number {
+    return entry.count * 2 ** (-Math.max(0, nowMs - entry.atMs) / this.halfLifeMs);
+  }
+}
+
+/** The sub-key of salt bucket `bucket` of a hot key. */
+export function saltedKey(key: string, bucket: number): string {
+  return `${key}#salt${bucket}`;
+}
+
+/** All sub-keys a read of a salted key must visit. */
+export function saltedKeys(key: string, buckets: number): string[] {
+  assert(Number.isInteger(buckets) && buckets >= 1 && buckets <= SALT_BUCKETS_MAX, 'bad salt bucket count');
+  return Array.from({ length: buckets }, (_, b) => saltedKey(key, b));
+}
