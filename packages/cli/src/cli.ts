@@ -10,6 +10,7 @@ import {
   EXIT_FAILED,
   EXIT_OK,
   EXIT_USAGE,
+  HttpUnavailableError,
   processOutput,
   UsageError,
 } from '@ddia/common';
@@ -247,7 +248,7 @@ const COMMANDS: Record<string, Command> = {
           out: io.stdout,
         });
       } catch (err) {
-        if ((err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') {
+        if (err instanceof HttpUnavailableError) {
           throw new CommandError(
             `no batch coordinator at ${coordinator}: start it with \`ddia up batch\` (and \`ddia up batch-worker\`)`,
           );

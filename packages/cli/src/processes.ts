@@ -3,12 +3,14 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
-import { HttpClient, isProcessAlive } from '@ddia/common';
+import { HttpClient, isProcessAlive, PollTimeoutError, pollUntil } from '@ddia/common';
 
 export const STARTUP_TIMEOUT_MS = 30_000;
 const POLL_INTERVAL_MS = 100;
 const HEALTH_DEADLINE_MS = 1_000;
 export const STOP_GRACE_MS = 5_000;
+/** How often a stopping process is checked for exit. */
+const STOP_POLL_MS = 50;
 
 const client = new HttpClient({ retries: 0, deadlineMs: HEALTH_DEADLINE_MS });
 /** The one client the CLI and the landing page probe nodes with (short deadline, no retries). */
@@ -45,13 +47,17 @@ export async function waitHealthy(
   pid: number,
   timeoutMs = STARTUP_TIMEOUT_MS,
 ): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (!isAlive(pid)) return false;
-    if ((await health(url)) === 'up') return true;
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-  }
-  return false;
+  const up = await pollUntil(
+    async () => {
+      if (!isAlive(pid)) return 'dead';
+      return (await health(url)) === 'up' ? 'up' : undefined;
+    },
+    { timeoutMs, intervalMs: POLL_INTERVAL_MS, what: `${url} to answer /health` },
+  ).catch((err) => {
+    if (err instanceof PollTimeoutError) return 'late';
+    throw err;
+  });
+  return up === 'up';
 }
 
 /** SIGTERM, then SIGKILL after the grace period. Resolves once the process is gone. */
@@ -63,11 +69,12 @@ export async function stopProcess(pid: number, graceMs = STOP_GRACE_MS): Promise
   } catch {
     return;
   }
-  const deadline = performance.now() + graceMs;
-  while (performance.now() < deadline) {
-    if (!isAlive(pid)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const gone = await pollUntil(() => !isAlive(pid), {
+    timeoutMs: graceMs,
+    intervalMs: STOP_POLL_MS,
+    what: `pid ${pid} to exit`,
+  }).catch(() => false);
+  if (gone) return;
   try {
     process.kill(pid, 'SIGKILL');
   } catch {

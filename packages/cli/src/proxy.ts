@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CommandError } from '@ddia/common';
+import { CommandError, PollTimeoutError, pollUntil } from '@ddia/common';
 import { labHome, repoRoot } from './lab-paths.js';
 import { isAlive, portFree, STARTUP_TIMEOUT_MS, spawnDetached } from './processes.js';
 import type { NodePlan } from './topology.js';
@@ -73,18 +73,21 @@ export async function startProxyDaemon(service: string, plan: NodePlan[]): Promi
   const { ProxyControlClient } = await import('@ddia/testkit');
   const client = new ProxyControlClient(controlUrl);
   try {
-    const deadline = performance.now() + STARTUP_TIMEOUT_MS;
-    while (performance.now() < deadline) {
-      if (!isAlive(pid)) throw new CommandError(`the fault proxy for ${service} exited; see ${logFile}`);
-      try {
-        await client.links();
-        return { pid, controlUrl, service };
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-      }
-    }
+    await pollUntil(
+      async () => {
+        if (!isAlive(pid)) throw new CommandError(`the fault proxy for ${service} exited; see ${logFile}`);
+        return client.links().then(
+          () => true,
+          () => false, // not listening yet
+        );
+      },
+      { timeoutMs: STARTUP_TIMEOUT_MS, intervalMs: POLL_INTERVAL_MS, what: `the fault proxy for ${service}` },
+    );
+    return { pid, controlUrl, service };
+  } catch (err) {
+    if (err instanceof PollTimeoutError) throw new CommandError(`${err.message}; see ${logFile}`);
+    throw err;
   } finally {
     await client.close();
   }
-  throw new CommandError(`the fault proxy for ${service} did not start within ${STARTUP_TIMEOUT_MS} ms`);
 }

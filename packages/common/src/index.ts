@@ -6,6 +6,7 @@ export * from './fs/sync-points.js';
 export * from './net/http-client.js';
 export * from './net/trace.js';
 export * from './service/config.js';
+export * from './service/poll.js';
 export * from './service/service.js';
 export * from './storage/atomic-file.js';
 export * from './storage/log.js';
