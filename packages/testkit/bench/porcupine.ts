@@ -1,4 +1,4 @@
-// pnpm --filter @ddia/testkit bench:porcupine [--quick] [--timeout-ms N]
+// pnpm --filter @ddia/testkit bench:porcupine [--quick] [--timeout-ms N] [--operations N]
 // Our linearizability checker and Porcupine (Go, built here from the copy in
 // bench/third_party/porcupine with Debian's golang-go) on the same histories, in the same run:
 // the Jepsen etcd logs and kv histories in ../shared/data/histories (Porcupine's own test data),
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean' },
     install: { type: 'boolean' },
     'timeout-ms': { type: 'string' },
+    operations: { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -62,7 +63,8 @@ if (existsSync(shared)) {
 } else {
   console.log(`(shared histories not found at ${shared}: generated histories only)`);
 }
-const operations = quick ? 2_000 : 10_000;
+/** Operations per generated history (events: twice as many). */
+const operations = Number(values.operations ?? (quick ? 2_000 : 10_000));
 for (const seed of quick ? [1] : [1, 2, 3]) {
   for (const fault of ['stale-read', 'lost-write'] as KvFault[]) {
     const g = generateKvHistory({ seed, clients: 50, keys: 10, operations }, fault);
