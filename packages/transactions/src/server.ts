@@ -6,7 +6,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { Type } from 'typebox';
 import type { Database } from './engine/database.js';
 import { ISOLATION_LEVELS } from './engine/transaction.js';
-import { TxErrors } from './errors.js';
+import { TxError, TxErrors } from './errors.js';
 
 const Isolation = Type.Union(
   ISOLATION_LEVELS.map((l) => Type.Literal(l)),
@@ -170,4 +170,4 @@ function registerMetrics(db: Database, registry: Registry): void {
 }
 
 /** For tests: the error a route answers for an unknown transaction. */
-export const unknownTransaction = (id: number) => new DdiaError(TxErrors.txNotFound, `no transaction ${id}`);
+export const unknownTransaction = (id: number) => new TxError(TxErrors.txNotFound, `no transaction ${id}`);

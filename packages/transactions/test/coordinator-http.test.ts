@@ -59,7 +59,7 @@ describe('2PC coordinator over HTTP', () => {
   it('aborts everywhere when one shard fails, leaving no half', async () => {
     const r = await post('/transfer', { from: 0, to: 9, amount: 5 });
     expect(r.status).toBe(409);
-    expect(r.body.code).toBe('DDIA_ERR_TRANSFER_ABORTED');
+    expect(r.body.code).toBe('DDIA_ERR_TX_TRANSFER_ABORTED');
     expect(r.body.detail).toContain('no account 9');
     expect(dbs[0]!.committedRows('accounts')[0]).toEqual({ id: 0, balance: 70 });
     expect(dbs.flatMap((db) => db.preparedIds())).toEqual([]);

@@ -86,13 +86,13 @@ describe('Figure 7-1 lost update: two clients increment a counter', () => {
 
   it('repeatable-read detects the lost update: first updater wins, the other gets 40001', async () => {
     const r = await increments('repeatable-read', false);
-    expect(r.ub).toBe('DDIA_ERR_SERIALIZATION');
+    expect(r.ub).toBe('DDIA_ERR_TX_SERIALIZATION');
     expect(r.final).toBe(501);
   });
 
   it('serializable-2pl: both hold read locks, both want to write: a deadlock aborts one', async () => {
     const r = await increments('serializable-2pl', false);
-    expect(r.ub).toBe('DDIA_ERR_DEADLOCK');
+    expect(r.ub).toBe('DDIA_ERR_TX_DEADLOCK');
     expect(r.final).toBe(501);
   });
 });
@@ -134,13 +134,13 @@ describe('Figure 7-8 write skew: doctors on call', () => {
   it('serializable snapshot isolation aborts one of them at commit', async () => {
     const r = await doctors('serializable');
     expect(r.onCall).toBe(1);
-    expect(r.outcomes).toContain('DDIA_ERR_SERIALIZATION');
+    expect(r.outcomes).toContain('DDIA_ERR_TX_SERIALIZATION');
   });
 
   it('two-phase locking makes one wait and then deadlock', async () => {
     const r = await doctors('serializable-2pl');
     expect(r.onCall).toBe(1);
-    expect([r.wa, r.wb]).toContain('DDIA_ERR_DEADLOCK');
+    expect([r.wa, r.wb]).toContain('DDIA_ERR_TX_DEADLOCK');
   });
 });
 
@@ -154,7 +154,7 @@ describe('locks, timeouts and the serial level', () => {
     const pa = codeOf(db.update(a, 'accounts', 'id = 2', { balance: 'balance + 1' }));
     await tick();
     const err = await codeOf(db.update(b, 'accounts', 'id = 1', { balance: 'balance + 1' }));
-    expect(err).toBe('DDIA_ERR_DEADLOCK');
+    expect(err).toBe('DDIA_ERR_TX_DEADLOCK');
     expect(await pa).toBe('ok');
     await db.commit(a);
     expect(db.committedRows('accounts').map((r) => r.balance)).toEqual([499, 501]);
@@ -173,7 +173,7 @@ describe('locks, timeouts and the serial level', () => {
     await tick();
     clock.advance(1);
     const e = (await waiting) as DdiaError;
-    expect(e.code).toBe('DDIA_ERR_LOCK_TIMEOUT');
+    expect(e.code).toBe('DDIA_ERR_TX_LOCK_TIMEOUT');
     expect(e.message).toContain(`held by tx ${a}`);
     expect(await codeOf(db.query(b, 'accounts'))).toBe('DDIA_ERR_TX_ABORTED');
   });
@@ -223,7 +223,7 @@ describe('statements', () => {
     await db.transact('read-committed', (s) => s.insert('accounts', { id: 3, balance: 'lots' }));
     const a = await db.begin('read-committed');
     expect(await codeOf(db.update(a, 'accounts', 'true', { balance: 'balance + 1' }))).toBe(
-      'DDIA_ERR_WRONG_TYPE',
+      'DDIA_ERR_TX_WRONG_TYPE',
     );
     expect((await db.query(a, 'accounts', 'id = 1'))[0]!.balance).toBe(500);
     expect(await db.update(a, 'accounts', 'id = 1', { balance: 'balance + 1' })).toBe(1);
@@ -235,13 +235,13 @@ describe('statements', () => {
     const db = await bank();
     const run = (f: (s: ReturnType<typeof db.statementsOf>) => Promise<unknown>) =>
       codeOf(db.transact('read-committed', f));
-    expect(await run((s) => s.insert('accounts', { id: 1, balance: 0 }))).toBe('DDIA_ERR_DUPLICATE_KEY');
-    expect(await run((s) => s.insert('accounts', { balance: 0 }))).toBe('DDIA_ERR_BAD_ROW');
-    expect(await run((s) => s.insert('accounts', [1]))).toBe('DDIA_ERR_BAD_ROW');
-    expect(await run((s) => s.update('accounts', 'true', { id: '5' }))).toBe('DDIA_ERR_BAD_ROW');
-    expect(await run((s) => s.query('nope'))).toBe('DDIA_ERR_TABLE_NOT_FOUND');
-    expect(await run((s) => s.query('accounts', 'id ='))).toBe('DDIA_ERR_BAD_EXPRESSION');
-    expect(await codeOf(db.createTable('accounts', 'id'))).toBe('DDIA_ERR_TABLE_EXISTS');
+    expect(await run((s) => s.insert('accounts', { id: 1, balance: 0 }))).toBe('DDIA_ERR_TX_DUPLICATE_KEY');
+    expect(await run((s) => s.insert('accounts', { balance: 0 }))).toBe('DDIA_ERR_TX_BAD_ROW');
+    expect(await run((s) => s.insert('accounts', [1]))).toBe('DDIA_ERR_TX_BAD_ROW');
+    expect(await run((s) => s.update('accounts', 'true', { id: '5' }))).toBe('DDIA_ERR_TX_BAD_ROW');
+    expect(await run((s) => s.query('nope'))).toBe('DDIA_ERR_TX_TABLE_NOT_FOUND');
+    expect(await run((s) => s.query('accounts', 'id ='))).toBe('DDIA_ERR_TX_BAD_EXPRESSION');
+    expect(await codeOf(db.createTable('accounts', 'id'))).toBe('DDIA_ERR_TX_TABLE_EXISTS');
     expect(await codeOf(db.createTable('bad name', 'id'))).toBe('DDIA_ERR_VALIDATION');
   });
 

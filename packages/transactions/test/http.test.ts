@@ -74,7 +74,7 @@ describe('transactions over HTTP', () => {
     expect((await post('/query', { table: 'kv', where: "k = 'a'" })).body.rows[0].n).toBe(12);
   });
 
-  it('answers a serialization failure with 409 DDIA_ERR_SERIALIZATION naming the conflict', async () => {
+  it('answers a serialization failure with 409 DDIA_ERR_TX_SERIALIZATION naming the conflict', async () => {
     const a = (await post('/tx', { isolation: 'repeatable-read' })).body.id;
     const b = (await post('/tx', { isolation: 'repeatable-read' })).body.id;
     await post(`/tx/${a}/query`, { table: 'kv' });
@@ -85,7 +85,9 @@ describe('transactions over HTTP', () => {
     const r = await waiting;
     expect(r.status).toBe(409);
     expect(r.type).toContain('application/problem+json');
-    expect(r.body.code).toBe('DDIA_ERR_SERIALIZATION');
+    expect(r.body.code).toBe('DDIA_ERR_TX_SERIALIZATION');
+    // The code before the TX_ infix, kept for one release so old clients still match.
+    expect(r.body.deprecatedCode).toBe('DDIA_ERR_SERIALIZATION');
     expect(r.body.retriable).toBe(true);
     expect(r.body.detail).toContain('concurrent update');
     expect((await post(`/tx/${b}/rollback`)).status).toBe(200);
@@ -104,16 +106,16 @@ describe('transactions over HTTP', () => {
     ['/tx/999999/query', { table: 'kv' }, 404, 'DDIA_ERR_TX_NOT_FOUND'],
     ['/tx/abc/query', { table: 'kv' }, 400, 'DDIA_ERR_VALIDATION'],
     ['/tx', { isolation: 'snapshot' }, 400, 'DDIA_ERR_VALIDATION'],
-    ['/query', { table: 'kv', where: 'n >' }, 400, 'DDIA_ERR_BAD_EXPRESSION'],
-    ['/query', { table: 'kv', where: "n * 'x' = 1" }, 400, 'DDIA_ERR_WRONG_TYPE'],
-    ['/query', { table: 'kv', where: 'n + 1' }, 400, 'DDIA_ERR_WRONG_TYPE'],
-    ['/query', { table: 'nope' }, 404, 'DDIA_ERR_TABLE_NOT_FOUND'],
+    ['/query', { table: 'kv', where: 'n >' }, 400, 'DDIA_ERR_TX_BAD_EXPRESSION'],
+    ['/query', { table: 'kv', where: "n * 'x' = 1" }, 400, 'DDIA_ERR_TX_WRONG_TYPE'],
+    ['/query', { table: 'kv', where: 'n + 1' }, 400, 'DDIA_ERR_TX_WRONG_TYPE'],
+    ['/query', { table: 'nope' }, 404, 'DDIA_ERR_TX_TABLE_NOT_FOUND'],
     ['/query', {}, 400, 'DDIA_ERR_VALIDATION'],
-    ['/insert', { table: 'kv', row: { n: 1 } }, 400, 'DDIA_ERR_BAD_ROW'],
-    ['/insert', { table: 'kv', row: { k: 'a' } }, 409, 'DDIA_ERR_DUPLICATE_KEY'],
+    ['/insert', { table: 'kv', row: { n: 1 } }, 400, 'DDIA_ERR_TX_BAD_ROW'],
+    ['/insert', { table: 'kv', row: { k: 'a' } }, 409, 'DDIA_ERR_TX_DUPLICATE_KEY'],
     ['/update', { table: 'kv', where: 'true', set: {} }, 400, 'DDIA_ERR_VALIDATION'],
-    ['/update', { table: 'kv', where: 'true', set: { n: 'n +' } }, 400, 'DDIA_ERR_BAD_EXPRESSION'],
-    ['/tables', { name: 'kv', primaryKey: 'k' }, 409, 'DDIA_ERR_TABLE_EXISTS'],
+    ['/update', { table: 'kv', where: 'true', set: { n: 'n +' } }, 400, 'DDIA_ERR_TX_BAD_EXPRESSION'],
+    ['/tables', { name: 'kv', primaryKey: 'k' }, 409, 'DDIA_ERR_TX_TABLE_EXISTS'],
     ['/tables', { name: '1 bad', primaryKey: 'k' }, 400, 'DDIA_ERR_VALIDATION'],
     ['/query', '{"table":', 400, 'DDIA_ERR_BAD_JSON'],
   ])('POST %s %j -> %i %s', async (path, body, status, code) => {

@@ -66,7 +66,7 @@ describe('recovery from the WAL', () => {
     const outcome = writer.catch((e: DdiaError) => e.code);
     await new Promise((r) => setImmediate(r));
     clock.advance(100);
-    expect(await outcome).toBe('DDIA_ERR_LOCK_TIMEOUT');
+    expect(await outcome).toBe('DDIA_ERR_TX_LOCK_TIMEOUT');
     await restarted.commitPrepared('g1');
     expect(restarted.committedRows('t')).toEqual([{ id: 1, n: 5 }]);
     expect(reopen(wal).committedRows('t')).toEqual([{ id: 1, n: 5 }]);

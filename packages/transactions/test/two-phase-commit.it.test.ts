@@ -125,7 +125,7 @@ describe.skipIf(!existsSync(COORDINATOR_MAIN))('two-phase commit across real pro
       where: 'id = 0',
       set: { balance: 'balance' },
     });
-    expect(blocked.body.code).toBe('DDIA_ERR_LOCK_TIMEOUT');
+    expect(blocked.body.code).toBe('DDIA_ERR_TX_LOCK_TIMEOUT');
     await coordinator.start();
     for (
       let i = 0;

@@ -1,7 +1,7 @@
 // HTTP routes of the 2PC coordinator: transfers between accounts on different shards.
 import { CommonErrors, DdiaError, type ServiceApp } from '@ddia/common';
 import { Type } from 'typebox';
-import { TxErrors } from '../errors.js';
+import { TxError, TxErrors } from '../errors.js';
 import { CHAOS_POINTS, type ChaosPoint, type Coordinator } from './coordinator.js';
 
 export interface CoordinatorRouteOptions {
@@ -54,7 +54,7 @@ export function registerCoordinatorRoutes(app: ServiceApp, options: CoordinatorR
         request.trace,
       );
       if (!outcome.committed) {
-        throw new DdiaError(TxErrors.transferAborted, `transfer ${outcome.gid} aborted: ${outcome.reason}`, {
+        throw new TxError(TxErrors.transferAborted, `transfer ${outcome.gid} aborted: ${outcome.reason}`, {
           gid: outcome.gid,
         });
       }

@@ -3,6 +3,7 @@
 import { HttpClient, ProblemError, type TraceContext } from '@ddia/common';
 import type { Database } from '../engine/database.js';
 import type { Isolation } from '../engine/transaction.js';
+import { isTxError, TxErrors } from '../errors.js';
 
 export interface Participant {
   readonly name: string;
@@ -21,8 +22,8 @@ export interface Participant {
 /** No prepared transaction of that id: the decision was applied already (or it never prepared). */
 export function isNotFound(e: unknown): boolean {
   return (
-    (e instanceof ProblemError && e.problem?.code === 'DDIA_ERR_TX_NOT_FOUND') ||
-    (e as { code?: string })?.code === 'DDIA_ERR_TX_NOT_FOUND'
+    (e instanceof ProblemError && isTxError(e.problem?.code, TxErrors.txNotFound)) ||
+    isTxError((e as { code?: string })?.code, TxErrors.txNotFound)
   );
 }
 

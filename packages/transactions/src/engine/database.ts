@@ -14,47 +14,48 @@
 //   that changed since the snapshot fails (first updater wins).
 // - serializable: repeatable read plus SSI conflict tracking (ssi.ts).
 // - serializable-2pl: strict two-phase locking; reads take predicate locks held to the end,
-//   writes take the row's exclusive lock; deadlocks are detected (waits.ts).
+//   writes take the row's exclusive lock (locking.ts); deadlocks are detected (deadlock.ts).
 // - serial: one transaction at a time, in arrival order (VoltDB / H-Store).
 import { CommonErrors, DdiaError, type TimerClock } from '@ddia/common/core';
-import { TxErrors } from '../errors.js';
-import {
-  type Compiled,
-  ExpressionSyntaxError,
-  ExpressionTypeError,
-  evaluate,
-  matches,
-  parseExpression,
-  type Row,
-} from './expression.js';
+import { TxError, TxErrors } from '../errors.js';
+import { type Compiled, evaluate, matches, type Row } from './expression.js';
+import { LockManager } from './locking.js';
+import { replayRecord } from './replay.js';
 import { SsiTracker } from './ssi.js';
 import {
+  chainsFor,
   collectGarbage,
   committedRow,
   keyOf,
   otherWriter,
   type ReadMode,
   Table,
-  type Version,
   visibleIndex,
 } from './table.js';
-import { ISOLATION_LEVELS, type Isolation, isIsolation, Tx } from './transaction.js';
-import { waitFor } from './waits.js';
+import {
+  ISOLATION_LEVELS,
+  type Isolation,
+  isIsolation,
+  Tx,
+  type TxTable,
+  type TxVersion,
+} from './transaction.js';
+import { PreparedTransactions } from './two-phase.js';
+import { checkName, checkRow, compile, compileSet, toDdiaError } from './validation.js';
 import type { CommitLog, WalRecord, WalWrite } from './wal-record.js';
+
+export { pinnedKey } from './table.js';
+export { NAME_CHARS_MAX, ROW_BYTES_MAX } from './validation.js';
 
 export const LOCK_TIMEOUT_DEFAULT_MS = 5_000;
 export const IDLE_TIMEOUT_DEFAULT_MS = 60_000;
 /** Open transactions at once; more get 429 rather than exhausting memory. */
 export const TRANSACTIONS_MAX = 10_000;
 export const TABLES_MAX = 256;
-export const ROW_BYTES_MAX = 64 * 1024;
-export const NAME_CHARS_MAX = 64;
 /** Finished transaction ids remembered, so a late statement learns why its transaction ended. */
 export const FINISHED_REMEMBERED_MAX = 4096;
 /** Every this many commits, all chains are vacuumed, not only the ones just written. */
 export const VACUUM_EVERY_COMMITS = 512;
-
-const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 export interface DatabaseOptions {
   clock: TimerClock;
@@ -87,29 +88,6 @@ export interface DatabaseStats {
   active: number;
 }
 
-function compile(source: unknown, role: string): Compiled {
-  if (source === undefined) return parseExpression('true');
-  if (typeof source !== 'string') {
-    throw new DdiaError(TxErrors.badExpression, `${role} must be a string expression, got ${typeof source}`);
-  }
-  try {
-    return parseExpression(source);
-  } catch (e) {
-    throw toDdiaError(e, role);
-  }
-}
-
-function toDdiaError(e: unknown, role?: string): unknown {
-  const prefix = role ? `${role}: ` : '';
-  if (e instanceof ExpressionSyntaxError) {
-    return new DdiaError(TxErrors.badExpression, prefix + e.message, { position: e.position });
-  }
-  if (e instanceof ExpressionTypeError) {
-    return new DdiaError(TxErrors.wrongType, prefix + e.message, { position: e.position });
-  }
-  return e;
-}
-
 function comparePk(a: Row, b: Row, pk: string): number {
   const x = a[pk] as number | string;
   const y = b[pk] as number | string;
@@ -124,14 +102,12 @@ const ABORTING_CODES: ReadonlySet<string> = new Set([
 ]);
 
 export class Database {
-  private readonly tables = new Map<string, Table>();
+  private readonly tables = new Map<string, TxTable>();
   private readonly active = new Map<number, Tx>();
   private readonly finishedTx = new Map<number, string>();
-  private readonly predicateLocks = new Map<Table, { tx: Tx; predicate: Compiled }[]>();
-  private readonly prepared = new Map<string, Tx>();
   private readonly ssi = new SsiTracker();
-  private readonly serialQueue: (() => void)[] = [];
-  private serialHolder: Tx | null = null;
+  private readonly locks: LockManager;
+  private readonly prepared: PreparedTransactions;
   private lastCommitSeq = 0;
   private nextTxId = 1;
   private commitsSinceVacuum = 0;
@@ -155,6 +131,18 @@ export class Database {
     this.lockTimeoutMs = options.lockTimeoutMs ?? LOCK_TIMEOUT_DEFAULT_MS;
     this.idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_DEFAULT_MS;
     this.nextTxId = options.firstTxId ?? 1;
+    this.locks = new LockManager(this.clock, this.lockTimeoutMs, () => {
+      this.counters.waits++;
+    });
+    this.prepared = new PreparedTransactions({
+      txOrThrow: (id) => this.txOrThrow(id),
+      checkIdle: (tx) => this.checkIdle(tx),
+      checkCommittable: (tx) => this.checkCommittable(tx),
+      commitNow: (tx, log) => this.commitNow(tx, log),
+      abort: (tx, reason) => this.abort(tx, reason),
+      walWrites: (tx) => this.walWrites(tx),
+      wal: () => this.wal,
+    });
   }
 
   /** Attaches the log after recovery has replayed it (replay must not log again). */
@@ -165,13 +153,13 @@ export class Database {
   // ---- tables (DDL is not transactional here: it applies and is logged at once) ----
 
   async createTable(name: unknown, primaryKey: unknown): Promise<void> {
-    this.checkName(name, 'table name');
-    this.checkName(primaryKey, 'primaryKey');
-    if (this.tables.has(name)) throw new DdiaError(TxErrors.tableExists, `table ${name} already exists`);
+    checkName(name, 'table name');
+    checkName(primaryKey, 'primaryKey');
+    if (this.tables.has(name)) throw new TxError(TxErrors.tableExists, `table ${name} already exists`);
     if (this.tables.size >= TABLES_MAX) {
       throw new DdiaError(CommonErrors.conflict, `at most ${TABLES_MAX} tables may exist`);
     }
-    this.tables.set(name, new Table(name, primaryKey));
+    this.tables.set(name, new Table<Tx>(name, primaryKey));
     await this.wal?.append({ type: 'create-table', name, primaryKey });
   }
 
@@ -211,12 +199,12 @@ export class Database {
       );
     }
     if (this.active.size >= TRANSACTIONS_MAX) {
-      throw new DdiaError(TxErrors.tooManyTransactions, `${TRANSACTIONS_MAX} transactions are open`);
+      throw new TxError(TxErrors.tooManyTransactions, `${TRANSACTIONS_MAX} transactions are open`);
     }
     const tx = new Tx(this.nextTxId++, isolation, this.lastCommitSeq);
     this.active.set(tx.id, tx);
     this.counters.begun++;
-    if (isolation === 'serial') await this.acquireSerialToken(tx);
+    if (isolation === 'serial') await this.locks.acquireSerialToken(tx);
     this.armIdleTimer(tx);
     return tx.id;
   }
@@ -239,13 +227,13 @@ export class Database {
   insert(txId: number, tableName: string, row: unknown): Promise<number> {
     return this.statement(txId, async (tx) => {
       const table = this.tableOrThrow(tableName);
-      const checked = this.checkRow(table, row);
+      const checked = checkRow(table, row);
       const key = keyOf(checked[table.primaryKey]);
       for (;;) {
         const chain = table.chains.get(key) ?? [];
         const writer = otherWriter(chain, tx);
         if (writer) {
-          await this.wait(tx, new Set([writer]), `the row ${key} of ${table.name}`);
+          await this.locks.wait(tx, new Set([writer]), `the row ${key} of ${table.name}`);
           continue;
         }
         const head = chain[chain.length - 1];
@@ -254,20 +242,20 @@ export class Database {
           if (tx.usesSsi && head.creator !== tx && (head.commitSeq ?? 0) > snapshotSeq) {
             // PostgreSQL 9.6+: a unique violation caused by a concurrent, invisible insert
             // is reported as a serialization failure at SERIALIZABLE.
-            throw new DdiaError(
+            throw new TxError(
               TxErrors.serialization,
               `could not serialize access due to concurrent insert of ${table.primaryKey}=${key} in ${table.name}`,
               { txId: tx.id },
             );
           }
-          throw new DdiaError(
+          throw new TxError(
             TxErrors.duplicateKey,
             `duplicate key value violates primary key: ${table.primaryKey}=${key} already exists in ${table.name}`,
           );
         }
-        const blockers = this.predicateLockBlockers(tx, table, null, checked);
+        const blockers = this.locks.predicateLockBlockers(tx, table, null, checked);
         if (blockers.size > 0) {
-          await this.wait(tx, blockers, `a predicate lock on ${table.name}`);
+          await this.locks.wait(tx, blockers, `a predicate lock on ${table.name}`);
           continue;
         }
         if (tx.usesSsi) this.ssi.onWrite(tx, table, key, null, checked);
@@ -279,11 +267,11 @@ export class Database {
 
   update(txId: number, tableName: string, where: string, set: unknown): Promise<number> {
     const predicate = compile(where, 'where');
-    const assignments = this.compileSet(set);
+    const assignments = compileSet(set);
     return this.statement(txId, async (tx) => {
       const table = this.tableOrThrow(tableName);
       if (assignments.some(([column]) => column === table.primaryKey)) {
-        throw new DdiaError(TxErrors.badRow, `set may not change the primary key ${table.primaryKey}`);
+        throw new TxError(TxErrors.badRow, `set may not change the primary key ${table.primaryKey}`);
       }
       return this.writeWhere(tx, table, predicate, (row) => {
         const next = structuredClone(row);
@@ -294,7 +282,7 @@ export class Database {
             throw toDdiaError(e, `set ${column}`);
           }
         }
-        return this.checkRow(table, next);
+        return checkRow(table, next);
       });
     });
   }
@@ -313,15 +301,7 @@ export class Database {
     if (tx.prepared) {
       throw new DdiaError(CommonErrors.conflict, `tx ${tx.id} is prepared: commit it with its global id`);
     }
-    this.failIfDoomed(tx);
-    if (tx.usesSsi) {
-      try {
-        this.ssi.preCommit(tx);
-      } catch (e) {
-        this.abortFor(tx, e);
-        throw e;
-      }
-    }
+    this.checkCommittable(tx);
     await this.commitNow(tx, true);
   }
 
@@ -331,9 +311,9 @@ export class Database {
       // Rolling back a transaction the server already aborted is how a client acknowledges it.
       if (this.finishedTx.has(txId) && this.finishedTx.get(txId) !== 'committed') return;
       if (this.finishedTx.get(txId) === 'committed') {
-        throw new DdiaError(TxErrors.txNotFound, `tx ${txId} has already committed`);
+        throw new TxError(TxErrors.txNotFound, `tx ${txId} has already committed`);
       }
-      throw new DdiaError(TxErrors.txNotFound, `no transaction ${txId}`);
+      throw new TxError(TxErrors.txNotFound, `no transaction ${txId}`);
     }
     if (tx.prepared) {
       throw new DdiaError(CommonErrors.conflict, `tx ${tx.id} is prepared: roll it back with its global id`);
@@ -363,103 +343,51 @@ export class Database {
     };
   }
 
-  // ---- two-phase commit, participant side ----
+  // ---- two-phase commit, participant side (two-phase.ts) ----
 
   /** Phase 1: makes the writes durable as "prepared"; the locks stay until the decision. */
-  async prepare(txId: number, gid: string): Promise<void> {
-    const tx = this.txOrThrow(txId);
-    this.checkIdle(tx);
-    if (this.prepared.has(gid))
-      throw new DdiaError(CommonErrors.conflict, `global id ${gid} is already in use`);
-    this.failIfDoomed(tx);
-    if (tx.usesSsi) {
-      try {
-        this.ssi.preCommit(tx);
-      } catch (e) {
-        this.abortFor(tx, e);
-        throw e;
-      }
-    }
-    tx.prepared = true;
-    tx.idleTimer?.cancel();
-    this.prepared.set(gid, tx);
-    await this.wal?.append({ type: 'prepare', gid, writes: this.walWrites(tx) });
+  prepare(txId: number, gid: string): Promise<void> {
+    return this.prepared.prepare(txId, gid);
   }
 
   preparedIds(): string[] {
-    return [...this.prepared.keys()];
+    return this.prepared.ids();
   }
 
-  async commitPrepared(gid: string): Promise<void> {
-    const tx = this.prepared.get(gid);
-    if (!tx) throw new DdiaError(TxErrors.txNotFound, `no prepared transaction ${gid}`);
-    this.prepared.delete(gid);
-    tx.prepared = false;
-    await this.commitNow(tx, false);
-    await this.wal?.append({ type: 'commit-prepared', gid });
+  commitPrepared(gid: string): Promise<void> {
+    return this.prepared.commit(gid);
   }
 
-  async rollbackPrepared(gid: string): Promise<void> {
-    const tx = this.prepared.get(gid);
-    if (!tx) throw new DdiaError(TxErrors.txNotFound, `no prepared transaction ${gid}`);
-    this.prepared.delete(gid);
-    tx.prepared = false;
-    this.abort(tx, `rolled back prepared ${gid}`);
-    await this.wal?.append({ type: 'rollback-prepared', gid });
+  rollbackPrepared(gid: string): Promise<void> {
+    return this.prepared.rollback(gid);
   }
 
   // ---- recovery ----
 
-  /** Re-applies one logged record. Called in log order before the WAL is attached. */
+  /** Re-applies one logged record (replay.ts). Called in log order before the WAL is attached. */
   replay(record: WalRecord): void {
-    switch (record.type) {
-      case 'create-table':
-        this.tables.set(record.name, new Table(record.name, record.primaryKey));
-        return;
-      case 'drop-table': {
-        const t = this.tables.get(record.name);
-        if (t) t.dropped = true;
-        this.tables.delete(record.name);
-        return;
-      }
-      case 'commit': {
-        const seq = ++this.lastCommitSeq;
-        for (const w of record.writes) {
-          const table = this.tables.get(w.table);
-          if (table) table.chain(w.key).push({ creator: null, row: w.row, commitSeq: seq });
-        }
-        this.vacuumAll();
-        return;
-      }
-      case 'prepare': {
-        const tx = new Tx(this.nextTxId++, 'read-committed', this.lastCommitSeq);
-        tx.prepared = true;
-        this.active.set(tx.id, tx);
-        this.prepared.set(record.gid, tx);
-        for (const w of record.writes) {
-          const table = this.tables.get(w.table);
-          if (table) this.pushVersion(tx, table, w.key, w.row);
-        }
-        return;
-      }
-      case 'commit-prepared': {
-        const tx = this.prepared.get(record.gid);
-        if (!tx) return;
-        this.prepared.delete(record.gid);
-        tx.prepared = false;
-        this.assignCommitSeq(tx);
-        tx.status = 'committed';
-        this.finish(tx, 'committed');
-        return;
-      }
-      case 'rollback-prepared': {
-        const tx = this.prepared.get(record.gid);
-        if (!tx) return;
-        this.prepared.delete(record.gid);
-        this.abort(tx, 'rolled back prepared');
-        return;
-      }
-    }
+    replayRecord(
+      {
+        tables: this.tables,
+        prepared: this.prepared,
+        newTable: (name, primaryKey) => new Table<Tx>(name, primaryKey),
+        nextCommitSeq: () => ++this.lastCommitSeq,
+        beginRecovered: () => {
+          const tx = new Tx(this.nextTxId++, 'read-committed', this.lastCommitSeq);
+          this.active.set(tx.id, tx);
+          return tx;
+        },
+        pushVersion: (tx, table, key, row) => this.pushVersion(tx, table, key, row),
+        commitRecovered: (tx) => {
+          this.assignCommitSeq(tx);
+          tx.status = 'committed';
+          this.finish(tx, 'committed');
+        },
+        abort: (tx, reason) => this.abort(tx, reason),
+        vacuumAll: () => this.vacuumAll(),
+      },
+      record,
+    );
   }
 
   stats(): DatabaseStats {
@@ -507,7 +435,7 @@ export class Database {
       const e = toDdiaError(raw);
       if (tx.status === 'aborted') {
         if (e instanceof DdiaError && ABORTING_CODES.has(e.code)) throw e;
-        throw new DdiaError(TxErrors.txAborted, `tx ${tx.id} was aborted: ${tx.abortReason}`);
+        throw new TxError(TxErrors.txAborted, `tx ${tx.id} was aborted: ${tx.abortReason}`);
       }
       if (e instanceof DdiaError && ABORTING_CODES.has(e.code)) {
         this.abortFor(tx, e);
@@ -529,12 +457,12 @@ export class Database {
    */
   private async predicateRead(
     tx: Tx,
-    table: Table,
+    table: TxTable,
     predicate: Compiled,
-  ): Promise<{ key: string; seen: Version }[]> {
-    if (tx.isolation === 'serializable-2pl') await this.lockPredicate(tx, table, predicate);
+  ): Promise<{ key: string; seen: TxVersion }[]> {
+    if (tx.isolation === 'serializable-2pl') await this.locks.lockPredicate(tx, table, predicate);
     const mode = this.readMode(tx);
-    const hits: { key: string; seen: Version }[] = [];
+    const hits: { key: string; seen: TxVersion }[] = [];
     for (const [key, chain] of chainsFor(table, predicate)) {
       const i = visibleIndex(chain, tx, mode);
       const row = i >= 0 ? chain[i]!.row : null;
@@ -551,7 +479,7 @@ export class Database {
 
   private async writeWhere(
     tx: Tx,
-    table: Table,
+    table: TxTable,
     predicate: Compiled,
     compute: (row: Row) => Row | null,
   ): Promise<number> {
@@ -567,26 +495,26 @@ export class Database {
   /** Writes one row chosen by a where clause, waiting for its lock; false if it no longer qualifies. */
   private async writeRow(
     tx: Tx,
-    table: Table,
+    table: TxTable,
     key: string,
-    seen: Version,
+    seen: TxVersion,
     predicate: Compiled,
     compute: (row: Row) => Row | null,
   ): Promise<boolean> {
     for (;;) {
-      if (table.dropped) throw new DdiaError(TxErrors.tableNotFound, `table ${table.name} was dropped`);
+      if (table.dropped) throw new TxError(TxErrors.tableNotFound, `table ${table.name} was dropped`);
       const chain = table.chains.get(key) ?? [];
       const writer = otherWriter(chain, tx);
       if (writer) {
         // No dirty writes at any level: wait for the row's writer to commit or abort.
-        await this.wait(tx, new Set([writer]), `the row ${key} of ${table.name}`);
+        await this.locks.wait(tx, new Set([writer]), `the row ${key} of ${table.name}`);
         continue;
       }
       const head = chain[chain.length - 1];
       if (head !== seen) {
         if (tx.isolation === 'repeatable-read' || tx.isolation === 'serializable') {
           const by = head?.creator ? `tx ${head.creator.id}` : 'another transaction';
-          throw new DdiaError(
+          throw new TxError(
             TxErrors.serialization,
             `could not serialize access due to concurrent update: the row ${table.primaryKey}=${key} ` +
               `of ${table.name} was changed by ${by} after this transaction's snapshot (first updater wins)`,
@@ -599,9 +527,9 @@ export class Database {
       }
       const before = head!.row!;
       const after = compute(before);
-      const blockers = this.predicateLockBlockers(tx, table, before, after);
+      const blockers = this.locks.predicateLockBlockers(tx, table, before, after);
       if (blockers.size > 0) {
-        await this.wait(tx, blockers, `a predicate lock on ${table.name}`);
+        await this.locks.wait(tx, blockers, `a predicate lock on ${table.name}`);
         continue;
       }
       if (tx.usesSsi) this.ssi.onWrite(tx, table, key, before, after);
@@ -610,8 +538,8 @@ export class Database {
     }
   }
 
-  private pushVersion(tx: Tx, table: Table, key: string, row: Row | null): void {
-    const version: Version = { creator: tx, row, commitSeq: undefined };
+  private pushVersion(tx: Tx, table: TxTable, key: string, row: Row | null): void {
+    const version: TxVersion = { creator: tx, row, commitSeq: undefined };
     table.chain(key).push(version);
     tx.writes.push({ table, key, version });
   }
@@ -626,43 +554,6 @@ export class Database {
       if (chain.length === 0) table.chains.delete(key);
     }
     tx.writes.length = mark;
-  }
-
-  /** Strict 2PL read: wait until no other transaction holds an uncommitted write the predicate covers. */
-  private async lockPredicate(tx: Tx, table: Table, predicate: Compiled): Promise<void> {
-    for (;;) {
-      const blockers = new Set<Tx>();
-      for (const [, chain] of chainsFor(table, predicate)) {
-        const writer = otherWriter(chain, tx);
-        if (!writer) continue;
-        const head = chain[chain.length - 1]!;
-        if (coveredBy(predicate, head.row) || coveredBy(predicate, committedRow(chain))) blockers.add(writer);
-      }
-      if (blockers.size === 0) break;
-      await this.wait(tx, blockers, `rows of ${table.name} matching ${predicate.source}`);
-    }
-    let list = this.predicateLocks.get(table);
-    if (!list) this.predicateLocks.set(table, (list = []));
-    list.push({ tx, predicate });
-    tx.predicateLocks.push({ table, predicate });
-  }
-
-  /** Holders of 2PL predicate locks that cover the row before or after a write. */
-  private predicateLockBlockers(tx: Tx, table: Table, before: Row | null, after: Row | null): Set<Tx> {
-    const blockers = new Set<Tx>();
-    for (const lock of this.predicateLocks.get(table) ?? []) {
-      if (lock.tx === tx || lock.tx.finished) continue;
-      if (coveredBy(lock.predicate, before) || coveredBy(lock.predicate, after)) blockers.add(lock.tx);
-    }
-    return blockers;
-  }
-
-  private async wait(tx: Tx, blockers: Set<Tx>, what: string): Promise<void> {
-    this.counters.waits++;
-    await waitFor(tx, blockers, this.clock, this.lockTimeoutMs, what);
-    if (tx.status === 'aborted') {
-      throw new DdiaError(TxErrors.txAborted, `tx ${tx.id} was aborted while waiting: ${tx.abortReason}`);
-    }
   }
 
   private readMode(tx: Tx): ReadMode {
@@ -737,15 +628,7 @@ export class Database {
     if (this.finishedTx.size > FINISHED_REMEMBERED_MAX) {
       this.finishedTx.delete(this.finishedTx.keys().next().value!);
     }
-    for (const { table } of tx.predicateLocks) {
-      const kept = (this.predicateLocks.get(table) ?? []).filter((l) => l.tx !== tx);
-      if (kept.length === 0) this.predicateLocks.delete(table);
-      else this.predicateLocks.set(table, kept);
-    }
-    if (this.serialHolder === tx) {
-      this.serialHolder = null;
-      this.serialQueue.shift()?.();
-    }
+    this.locks.releaseAll(tx);
     this.ssi.onFinish(tx, this.active.values());
     tx.markFinished();
     if (tx.status === 'committed') {
@@ -766,14 +649,6 @@ export class Database {
     return horizon;
   }
 
-  private async acquireSerialToken(tx: Tx): Promise<void> {
-    while (this.serialHolder !== null) {
-      await new Promise<void>((resolve) => this.serialQueue.push(resolve));
-      if (tx.status === 'aborted') throw new DdiaError(TxErrors.txAborted, `tx ${tx.id} was aborted`);
-    }
-    this.serialHolder = tx;
-  }
-
   private armIdleTimer(tx: Tx): void {
     tx.idleTimer?.cancel();
     if (tx.prepared) return;
@@ -784,9 +659,22 @@ export class Database {
     }, this.idleTimeoutMs);
   }
 
+  /** Throws (aborting `tx`) if it may not commit: doomed, or failing SSI's pre-commit check. */
+  private checkCommittable(tx: Tx): void {
+    this.failIfDoomed(tx);
+    if (tx.usesSsi) {
+      try {
+        this.ssi.preCommit(tx);
+      } catch (e) {
+        this.abortFor(tx, e);
+        throw e;
+      }
+    }
+  }
+
   private failIfDoomed(tx: Tx): void {
     if (tx.doomed === undefined) return;
-    const e = new DdiaError(TxErrors.serialization, tx.doomed, { txId: tx.id });
+    const e = new TxError(TxErrors.serialization, tx.doomed, { txId: tx.id });
     this.abortFor(tx, e);
     throw e;
   }
@@ -801,94 +689,16 @@ export class Database {
     const tx = this.active.get(txId);
     if (tx) return tx;
     const outcome = this.finishedTx.get(txId);
-    if (outcome === 'committed') throw new DdiaError(TxErrors.txNotFound, `tx ${txId} has already committed`);
+    if (outcome === 'committed') throw new TxError(TxErrors.txNotFound, `tx ${txId} has already committed`);
     if (outcome !== undefined) {
-      throw new DdiaError(TxErrors.txAborted, `tx ${txId} was aborted: ${outcome}`, { txId });
+      throw new TxError(TxErrors.txAborted, `tx ${txId} was aborted: ${outcome}`, { txId });
     }
-    throw new DdiaError(TxErrors.txNotFound, `no transaction ${txId}`);
+    throw new TxError(TxErrors.txNotFound, `no transaction ${txId}`);
   }
 
-  private tableOrThrow(name: string): Table {
+  private tableOrThrow(name: string): TxTable {
     const table = typeof name === 'string' ? this.tables.get(name) : undefined;
-    if (!table) throw new DdiaError(TxErrors.tableNotFound, `no table ${JSON.stringify(name)}`);
+    if (!table) throw new TxError(TxErrors.tableNotFound, `no table ${JSON.stringify(name)}`);
     return table;
-  }
-
-  private checkName(name: unknown, role: string): asserts name is string {
-    if (typeof name !== 'string' || !NAME_PATTERN.test(name) || name.length > NAME_CHARS_MAX) {
-      throw new DdiaError(
-        CommonErrors.validation,
-        `${role} must be 1-${NAME_CHARS_MAX} letters, digits, _ or -, starting with a letter; got ${JSON.stringify(name)}`,
-      );
-    }
-  }
-
-  private checkRow(table: Table, row: unknown): Row {
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) {
-      throw new DdiaError(TxErrors.badRow, `a row must be a JSON object, got ${JSON.stringify(row)}`);
-    }
-    const pk = (row as Row)[table.primaryKey];
-    if (typeof pk !== 'number' && typeof pk !== 'string') {
-      throw new DdiaError(
-        TxErrors.badRow,
-        `the primary key ${table.primaryKey} of ${table.name} must be a number or a string; got ${JSON.stringify(pk)}`,
-      );
-    }
-    if (typeof pk === 'number' && !Number.isFinite(pk)) {
-      throw new DdiaError(TxErrors.badRow, `the primary key ${table.primaryKey} must be finite`);
-    }
-    const json = JSON.stringify(row);
-    if (json.length > ROW_BYTES_MAX) {
-      throw new DdiaError(TxErrors.badRow, `row of ${json.length} bytes exceeds ${ROW_BYTES_MAX}`);
-    }
-    return JSON.parse(json) as Row;
-  }
-
-  private compileSet(set: unknown): [string, Compiled][] {
-    if (typeof set !== 'object' || set === null || Array.isArray(set) || Object.keys(set).length === 0) {
-      throw new DdiaError(
-        CommonErrors.validation,
-        'set must be an object of column -> expression, e.g. {"value": "value + 10"}',
-      );
-    }
-    return Object.entries(set as Record<string, unknown>).map(([column, source]) => {
-      this.checkName(column, 'a set column');
-      return [column, compile(source, `set ${column}`)];
-    });
-  }
-}
-
-/**
- * The primary key a predicate pins down (`id = 3`, `3 = id`, or such a term inside an
- * `and`), so that the statement reads one chain instead of scanning the table: the
- * primary-key index lookup of a real database.
- */
-export function pinnedKey(predicate: Compiled, primaryKey: string): string | undefined {
-  const visit = (e: Compiled['ast']): string | undefined => {
-    if (e.kind !== 'binary') return undefined;
-    if (e.op === 'and') return visit(e.left) ?? visit(e.right);
-    if (e.op !== '=') return undefined;
-    const [col, lit] = e.left.kind === 'column' ? [e.left, e.right] : [e.right, e.left];
-    if (col.kind !== 'column' || col.name !== primaryKey || lit.kind !== 'literal') return undefined;
-    return typeof lit.value === 'number' || typeof lit.value === 'string' ? keyOf(lit.value) : undefined;
-  };
-  return visit(predicate.ast);
-}
-
-/** The chains a predicate can match: one when it pins the primary key, else all. */
-function chainsFor(table: Table, predicate: Compiled): Iterable<[string, Version[]]> {
-  const key = pinnedKey(predicate, table.primaryKey);
-  if (key === undefined) return table.chains;
-  const chain = table.chains.get(key);
-  return chain ? [[key, chain]] : [];
-}
-
-/** Whether a lock's predicate covers a row; one it cannot evaluate is taken to cover it. */
-function coveredBy(predicate: Compiled, row: Row | null): boolean {
-  if (row === null) return false;
-  try {
-    return matches(predicate, row);
-  } catch {
-    return true;
   }
 }

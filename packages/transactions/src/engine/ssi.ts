@@ -6,11 +6,9 @@
 // Tin -rw-> Tpivot -rw-> Tout where Tout commits first; we abort one transaction of any
 // such structure. Markers of committed transactions stay until no concurrent transaction
 // is left, because a later write can still complete a structure through them.
-import { DdiaError } from '@ddia/common/core';
-import { TxErrors } from '../errors.js';
+import { TxError, TxErrors } from '../errors.js';
 import { type Compiled, matches, type Row } from './expression.js';
-import type { Table, Version } from './table.js';
-import type { Tx } from './transaction.js';
+import type { Tx, TxTable, TxVersion } from './transaction.js';
 
 function committedSeq(t: Tx): number {
   return t.commitSeq ?? Number.POSITIVE_INFINITY;
@@ -40,13 +38,13 @@ function predicateMatches(predicate: Compiled, row: Row | null): boolean {
 }
 
 export class SsiTracker {
-  private readonly items = new Map<Table, Map<string, Set<Tx>>>();
-  private readonly predicates = new Map<Table, { tx: Tx; predicate: Compiled }[]>();
+  private readonly items = new Map<TxTable, Map<string, Set<Tx>>>();
+  private readonly predicates = new Map<TxTable, { tx: Tx; predicate: Compiled }[]>();
   private readonly retained = new Set<Tx>();
-  private readonly readKeys = new Map<Tx, { table: Table; key: string }[]>();
+  private readonly readKeys = new Map<Tx, { table: TxTable; key: string }[]>();
 
   /** `reader` saw the version at `visible` in `chain`; any newer one is an rw-antidependency. */
-  onRead(reader: Tx, table: Table, key: string, chain: Version[], visible: number): void {
+  onRead(reader: Tx, table: TxTable, key: string, chain: TxVersion[], visible: number): void {
     let keys = this.readKeys.get(reader);
     if (!keys) this.readKeys.set(reader, (keys = []));
     let byKey = this.items.get(table);
@@ -66,14 +64,14 @@ export class SsiTracker {
   }
 
   /** A predicate read: phantoms (rows inserted later that match) become conflicts too. */
-  onPredicateRead(reader: Tx, table: Table, predicate: Compiled): void {
+  onPredicateRead(reader: Tx, table: TxTable, predicate: Compiled): void {
     let list = this.predicates.get(table);
     if (!list) this.predicates.set(table, (list = []));
     list.push({ tx: reader, predicate });
   }
 
   /** The newer, invisible versions of a chain whose rows match a predicate the reader used. */
-  onPredicateScan(reader: Tx, chain: Version[], visible: number, predicate: Compiled): void {
+  onPredicateScan(reader: Tx, chain: TxVersion[], visible: number, predicate: Compiled): void {
     for (let i = visible + 1; i < chain.length; i++) {
       const v = chain[i]!;
       const writer = v.creator;
@@ -86,7 +84,7 @@ export class SsiTracker {
   }
 
   /** `writer` replaced `before` by `after` in row `key`: every concurrent reader of it gains an edge. */
-  onWrite(writer: Tx, table: Table, key: string, before: Row | null, after: Row | null): void {
+  onWrite(writer: Tx, table: TxTable, key: string, before: Row | null, after: Row | null): void {
     const readers = this.items.get(table)?.get(key);
     if (readers) {
       for (const reader of [...readers]) {
@@ -196,7 +194,7 @@ export class SsiTracker {
       `could not serialize access due to read/write dependencies among transactions: ` +
       `tx ${tin.id} -rw-> tx ${pivot.id} -rw-> tx ${tout.id} and tx ${tout.id} committed first; ` +
       `tx ${victim.id} is aborted (retry it)`;
-    if (victim === actor) throw new DdiaError(TxErrors.serialization, message, { txId: victim.id });
+    if (victim === actor) throw new TxError(TxErrors.serialization, message, { txId: victim.id });
     victim.doomed ??= message;
   }
 }

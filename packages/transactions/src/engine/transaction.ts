@@ -3,6 +3,10 @@
 import type { Compiled } from './expression.js';
 import type { Table, Version } from './table.js';
 
+/** A version chain's entries and tables as the engine uses them: written by transactions. */
+export type TxVersion = Version<Tx>;
+export type TxTable = Table<Tx>;
+
 export const ISOLATION_LEVELS = [
   'read-uncommitted',
   'read-committed',
@@ -20,9 +24,9 @@ export function isIsolation(s: unknown): s is Isolation {
 export type TxStatus = 'active' | 'committing' | 'committed' | 'aborted';
 
 export interface WriteRecord {
-  table: Table;
+  table: TxTable;
   key: string;
-  version: Version;
+  version: TxVersion;
 }
 
 export class Tx {
@@ -39,7 +43,7 @@ export class Tx {
   /** Set when another transaction found this one to be the victim of a dangerous structure. */
   doomed: string | undefined;
   /** Strict two-phase locking: predicate (shared) locks held until commit or abort. */
-  readonly predicateLocks: { table: Table; predicate: Compiled }[] = [];
+  readonly predicateLocks: { table: TxTable; predicate: Compiled }[] = [];
   /** The transactions this one is waiting for; edges of the waits-for graph. */
   waitingFor: ReadonlySet<Tx> | null = null;
   /** A statement is running (HTTP requests of one transaction do not overlap). */

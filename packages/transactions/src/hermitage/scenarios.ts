@@ -4,6 +4,7 @@
 // transactions observed, whether the anomaly happened. The same scenario runs against our
 // engine at every isolation level and against PostgreSQL (postgres-driver.ts).
 // Expressions are written in the subset of SQL our expression language shares with it.
+import { TxErrors } from '../errors.js';
 
 export type Op =
   | { op: 'begin'; isolation?: string }
@@ -300,7 +301,12 @@ export const SCENARIOS: Scenario[] = [
 
 export type Outcome = 'not prevented' | 'prevented' | 'blocked' | 'aborted';
 
-export const RETRY_CODES = new Set(['DDIA_ERR_SERIALIZATION', 'DDIA_ERR_DEADLOCK', '40001', '40P01']);
+export const RETRY_CODES: ReadonlySet<string> = new Set([
+  TxErrors.serialization.code,
+  TxErrors.deadlock.code,
+  '40001',
+  '40P01',
+]);
 
 /** How a level dealt with a scenario: the anomaly happened, or what stopped it. */
 export function classify(scenario: Scenario, results: Results): Outcome {

@@ -5,6 +5,7 @@
 import { DdiaError, type Random } from '@ddia/common';
 import { Database } from '../engine/database.js';
 import type { Isolation } from '../engine/transaction.js';
+import { TxErrors } from '../errors.js';
 
 export type MicroOp = ['append', string, number] | ['r', string, number[] | null];
 
@@ -35,11 +36,11 @@ export interface ListAppendRun {
   db: Database;
 }
 
-const ABORTS = new Set([
-  'DDIA_ERR_SERIALIZATION',
-  'DDIA_ERR_DEADLOCK',
-  'DDIA_ERR_LOCK_TIMEOUT',
-  'DDIA_ERR_TX_ABORTED',
+const ABORTS: ReadonlySet<string> = new Set([
+  TxErrors.serialization.code,
+  TxErrors.deadlock.code,
+  TxErrors.lockTimeout.code,
+  TxErrors.txAborted.code,
 ]);
 
 export async function runListAppend(options: ListAppendOptions): Promise<ListAppendRun> {

@@ -1,11 +1,10 @@
-// Waiting for other transactions: a statement that meets another transaction's lock sleeps
+// Deadlock detection, and waiting for other transactions: a statement that meets another transaction's lock sleeps
 // until that transaction finishes (or the lock timeout passes). The waits-for graph is
 // searched for a cycle before sleeping: a cycle is a deadlock and the waiter that would
 // close it is aborted (DDIA ch. 7 "Implementation of two-phase locking": "the database
 // automatically detects deadlocks between transactions and aborts one of them").
 import type { TimerClock } from '@ddia/common/core';
-import { DdiaError } from '@ddia/common/core';
-import { TxErrors } from '../errors.js';
+import { TxError, TxErrors } from '../errors.js';
 import type { Tx } from './transaction.js';
 
 /** Returns a cycle through `waiter` if it were to wait for `blockers`, else null. */
@@ -38,7 +37,7 @@ export async function waitFor(
 ): Promise<void> {
   const cycle = findDeadlock(waiter, blockers);
   if (cycle) {
-    throw new DdiaError(
+    throw new TxError(
       TxErrors.deadlock,
       `deadlock detected: ${cycle.map((t) => `tx ${t.id}`).join(' waits for ')} waits for tx ${waiter.id}; ` +
         `tx ${waiter.id} is aborted (retry it)`,
@@ -56,7 +55,7 @@ export async function waitFor(
       }),
     ]);
     if (timedOut) {
-      throw new DdiaError(
+      throw new TxError(
         TxErrors.lockTimeout,
         `tx ${waiter.id} waited ${lockTimeoutMs} ms for ${what} held by ` +
           `${[...blockers].map((b) => `tx ${b.id}`).join(', ')}; the transaction is aborted`,
