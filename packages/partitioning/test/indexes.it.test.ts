@@ -47,7 +47,7 @@ const put = (i: number, key: string, doc: object) =>
 beforeAll(async () => {
   cluster = await startCluster({
     nodes: 3,
-    readyTimeoutMs: 30_000,
+    readyTimeoutMs: 60_000,
     command: (spec) => ({
       args: [
         MAIN_JS,

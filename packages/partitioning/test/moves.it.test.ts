@@ -78,7 +78,7 @@ beforeAll(async () => {
     proxied: true,
     // n4 is not part of the first configuration; it is healthy long before it is ready.
     readyPath: '/health',
-    readyTimeoutMs: 30_000,
+    readyTimeoutMs: 60_000,
     command: (spec) => {
       const joining = spec.id === 'n4';
       const peers = spec.peers.filter((p) => joining || p.id !== 'n4');
@@ -129,12 +129,15 @@ describe('partitions move under faults (4 real processes, hash scheme, seeded ne
       faultMs: [500, 1_500],
     });
     const nemesis = runNemesis({ cluster, schedule });
+    // Clients keep going through the faults and until every move has finished, so that the
+    // history covers each move from copy to flip, whatever the machine's speed.
+    let settled = false;
     const workload = runWorkload({
       urls: () => cluster.urls(),
       recorder,
       processes: 8,
       keys: KEYS,
-      durationMs: RUN_MS,
+      done: () => settled,
       seed,
     });
     // The moves: n4 joins (reached through n1's proxy to it, so partitions cut it too), then n2
@@ -143,23 +146,28 @@ describe('partitions move under faults (4 real processes, hash scheme, seeded ne
     const joined = await admin('POST', '/cluster/nodes', { id: 'n4', url: n4Url });
     await new Promise((r) => setTimeout(r, 2_000));
     const left = await admin('DELETE', '/cluster/nodes/n2');
-    const stats = await workload;
     const applied = await nemesis.done;
 
-    // Heal is done (the nemesis restarts and resumes everyone); the moves must now finish.
+    // The nemesis has healed the network and restarted and resumed everyone; the moves must
+    // now finish.
     const reader = () => cluster.node('n1').url;
-    await until(
-      'the moves to finish',
-      async () => {
-        const c = await view(reader());
-        return (
-          c.moves.pending.length === 0 &&
-          c.nodes.some((n) => n.id === 'n4') &&
-          !c.nodes.some((n) => n.id === 'n2')
-        );
-      },
-      SETTLE_MS,
-    );
+    try {
+      await until(
+        'the moves to finish',
+        async () => {
+          const c = await view(reader());
+          return (
+            c.moves.pending.length === 0 &&
+            c.nodes.some((n) => n.id === 'n4') &&
+            !c.nodes.some((n) => n.id === 'n2')
+          );
+        },
+        SETTLE_MS,
+      );
+    } finally {
+      settled = true;
+    }
+    const stats = await workload;
     const final = await view(reader());
     const finals = await finalReads(
       ['n1', 'n3', 'n4'].map((id) => cluster.node(id).url),
@@ -187,7 +195,7 @@ describe('partitions move under faults (4 real processes, hash scheme, seeded ne
     expect(lost.unexplained, label).toEqual([]);
     // The run did real work through the faults (on a busy 2-core machine a partition whose only
     // copy is killed or paused refuses for the fault's length), and partitions changed owner.
-    expect(stats.ok).toBeGreaterThan(60);
+    expect(stats.ok).toBeGreaterThan(30);
     expect(final.partitions.filter((p) => p.owner === 'n4').length).toBeGreaterThan(0);
     expect(final.partitions.some((p) => p.owner === 'n2')).toBe(false);
     const canary = checkLinearizable(staleReadCanary(history), model, { timeoutMs: 60_000 });

@@ -6,7 +6,7 @@
 // sub-keys chosen at random ("key#salt3"), which land on different partitions, so the load of
 // one celebrity key is spread over the nodes; a read visits every sub-key and sums them (the
 // extra read work the book warns about, reported as partitionsAsked).
-import { DdiaError, type HttpClient, type Service } from '@ddia/common';
+import { CommonErrors, DdiaError, type HttpClient, type Service } from '@ddia/common';
 import { Type } from 'typebox';
 import { type HotKeyTracker, saltedKey, saltedKeys } from '../core/index.js';
 import { PartErrors } from '../errors.js';
@@ -31,6 +31,17 @@ export interface CounterRouteOptions {
   requestTimeoutMs: number;
 }
 
+/** The body is optional (a bare POST adds 1) or {"by": integer}. */
+function incrementOf(body: unknown): number {
+  if (body === undefined || body === null || body === '') return 1;
+  const by = typeof body === 'object' && !Buffer.isBuffer(body) ? (body as { by?: unknown }).by : Number.NaN;
+  if (by === undefined) return 1;
+  if (typeof by !== 'number' || !Number.isInteger(by) || Math.abs(by) > INCREMENT_MAX) {
+    throw new DdiaError(CommonErrors.badRequest, `"by" must be an integer within ±${INCREMENT_MAX}`);
+  }
+  return by;
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export function registerCounterRoutes(options: CounterRouteOptions): void {
@@ -49,12 +60,8 @@ export function registerCounterRoutes(options: CounterRouteOptions): void {
     {
       schema: {
         tags: ['counters'],
-        summary: 'Add `by` (default 1) to a counter; a declared hot key is spread over salted sub-keys',
-        body: Type.Optional(
-          Type.Object({
-            by: Type.Optional(Type.Integer({ minimum: -INCREMENT_MAX, maximum: INCREMENT_MAX })),
-          }),
-        ),
+        summary:
+          'Add `by` (body {"by": n}, default 1) to a counter; a declared hot key is spread over salted sub-keys',
         querystring: Type.Object({
           salt: Type.Optional(Type.Integer({ minimum: 0, maximum: saltBuckets - 1 })),
         }),
@@ -62,7 +69,7 @@ export function registerCounterRoutes(options: CounterRouteOptions): void {
     },
     async (request, reply) => {
       const key = keyOf(request.params);
-      const by = (request.body as { by?: number } | undefined)?.by ?? 1;
+      const by = incrementOf(request.body);
       const salted = hotKeys.has(key);
       // The node that first receives the request picks the bucket; a forwarded request names it.
       const bucket = salted

@@ -36,12 +36,12 @@ export async function runWorkload(options: {
   recorder: HistoryRecorder;
   processes: number;
   keys: string[];
-  durationMs: number;
+  /** Runs until this says stop (e.g. once the faults are over and the moves have finished). */
+  done: () => boolean;
   seed: number;
 }): Promise<WorkloadStats> {
   const client = new HttpClient({ deadlineMs: CLIENT_DEADLINE_MS, retries: 0 });
   const stats: WorkloadStats = { ok: 0, fail: 0, info: 0 };
-  const endAt = performance.now() + options.durationMs;
 
   const runProcess = async (process: number) => {
     const random = new SeededRandom(options.seed * 1000 + process);
@@ -51,7 +51,7 @@ export async function runWorkload(options: {
       stats[outcome]++;
       if (outcome !== 'ok') await new Promise((r) => setTimeout(r, BACKOFF_MS));
     };
-    while (performance.now() < endAt) {
+    while (!options.done()) {
       const url = random.pick(options.urls());
       const key = random.pick(options.keys);
       const target = `${url}/kv/${encodeURIComponent(key)}`;
