@@ -177,6 +177,10 @@ describe.each(VARIANTS)('Log ($name)', ({ io, preallocateBytes }) => {
     bytes[recordBytes * 4] ^= 0x01;
     await writeFile(path, bytes);
     await expect(Log.open({ dir })).rejects.toBeInstanceOf(CorruptLogError);
+    await expect(Log.open({ dir })).rejects.toMatchObject({
+      code: 'DDIA_ERR_LOG_CORRUPT_RECORD',
+      offset: expect.any(Number),
+    });
   });
 
   it('refuses a damaged sealed segment even at its end', async () => {

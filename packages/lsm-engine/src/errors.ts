@@ -1,42 +1,32 @@
 // Named errors of the engine. Every on-disk damage names the file and the byte offset, so
-// an operator can look at the bytes (see ../FORMAT.md) instead of guessing.
+// an operator can look at the bytes (see ../FORMAT.md) instead of guessing: the corruption
+// errors share common's CorruptionError base (codes DDIA_ERR_LSM_CORRUPT_*).
+import { CorruptionError } from '@ddia/common/core';
 
 /** A table file whose bytes do not check out: bad magic, bad block checksum, bad encoding. */
-export class CorruptTableError extends Error {
+export class CorruptTableError extends CorruptionError {
   override name = 'CorruptTableError';
-  readonly code = 'LSM_CORRUPT_TABLE';
-  constructor(
-    readonly file: string,
-    readonly offset: number,
-    readonly reason: string,
-  ) {
-    super(`corrupt table ${file} at byte offset ${offset}: ${reason}`);
+  declare readonly offset: number;
+  constructor(file: string, offset: number, reason: string) {
+    super('DDIA_ERR_LSM_CORRUPT_TABLE', 'table', file, offset, reason);
   }
 }
 
 /** The manifest (the list of live tables) is damaged or inconsistent with the files. */
-export class CorruptManifestError extends Error {
+export class CorruptManifestError extends CorruptionError {
   override name = 'CorruptManifestError';
-  readonly code = 'LSM_CORRUPT_MANIFEST';
-  constructor(
-    readonly file: string,
-    readonly offset: number,
-    reason: string,
-  ) {
-    super(`corrupt manifest ${file} at byte offset ${offset}: ${reason}`);
+  declare readonly offset: number;
+  constructor(file: string, offset: number, reason: string) {
+    super('DDIA_ERR_LSM_CORRUPT_MANIFEST', 'manifest', file, offset, reason);
   }
 }
 
 /** A write-ahead-log record that passed its checksum but does not decode, or damage mid-log. */
-export class CorruptWalError extends Error {
+export class CorruptWalError extends CorruptionError {
   override name = 'CorruptWalError';
-  readonly code = 'LSM_CORRUPT_WAL';
-  constructor(
-    readonly file: string,
-    readonly offset: number,
-    reason: string,
-  ) {
-    super(`corrupt write-ahead log ${file} at byte offset ${offset}: ${reason}`);
+  declare readonly offset: number;
+  constructor(file: string, offset: number, reason: string) {
+    super('DDIA_ERR_LSM_CORRUPT_WAL', 'write-ahead log', file, offset, reason);
   }
 }
 

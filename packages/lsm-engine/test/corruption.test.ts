@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CorruptionError } from '@ddia/common';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CorruptManifestError, CorruptTableError, CorruptWalError, LsmLevel } from '../src/index.js';
 
@@ -59,6 +60,8 @@ describe('corruption is detected, named and located', () => {
     const db = new LsmLevel(dir);
     const err = unwrap(await db.open().catch((e: unknown) => e));
     expect(err).toBeInstanceOf(CorruptWalError);
+    expect(err).toBeInstanceOf(CorruptionError);
+    expect((err as CorruptWalError).code).toBe('DDIA_ERR_LSM_CORRUPT_WAL');
     expect((err as CorruptWalError).file).toMatch(/^wal\/\d+\.seg$/);
     expect((err as CorruptWalError).offset).toBe(0);
   });
@@ -126,6 +129,7 @@ describe('corruption is detected, named and located', () => {
     const db = new LsmLevel(dir);
     const err = unwrap(await db.open().catch((e: unknown) => e));
     expect(err).toBeInstanceOf(CorruptManifestError);
+    expect((err as CorruptionError).code).toBe('DDIA_ERR_LSM_CORRUPT_MANIFEST');
     expect((err as CorruptManifestError).file).toBe(`${current}/${seg}`);
     expect((err as CorruptManifestError).offset).toBe(0);
   });

@@ -112,3 +112,25 @@ export interface Problem {
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/**
+ * Damage found in a file the lab wrote: a record whose checksum fails, a structure that does not
+ * decode. Every storage format throws a subclass naming the file and the byte offset (when one is
+ * known), so an operator can look at the bytes with the format's FORMAT.md instead of guessing.
+ * Storage refuses to open or to answer rather than skip or invent data.
+ */
+export class CorruptionError extends Error {
+  override name = 'CorruptionError';
+  constructor(
+    /** `DDIA_ERR_<PACKAGE>_CORRUPT_<WHAT>`. */
+    readonly code: string,
+    /** What the file is, for the message: "table", "write-ahead log". */
+    what: string,
+    readonly file: string,
+    /** Byte offset of the damage, or null when it is the file as a whole. */
+    readonly offset: number | null,
+    readonly reason: string,
+  ) {
+    super(`corrupt ${what} ${file}${offset === null ? '' : ` at byte offset ${offset}`}: ${reason}`);
+  }
+}

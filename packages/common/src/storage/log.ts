@@ -11,6 +11,7 @@
 //             power cut)
 import { dirname, join } from 'node:path';
 import { assert } from '../core/assert.js';
+import { CorruptionError } from '../core/errors.js';
 import { errorCode, type FileHandle, type FileSystem, type OpenOptions } from '../fs/file-system.js';
 import { nodeFileSystem } from '../fs/node-file-system.js';
 import { LOG_SYNC } from '../fs/sync-points.js';
@@ -64,14 +65,11 @@ export const GROUP_BYTES_MAX = 8 * 1024 * 1024;
 const RESET_FILE = 'RESET';
 
 /** Damage that is not a torn tail: the log refuses to open rather than skip records. */
-export class CorruptLogError extends Error {
+export class CorruptLogError extends CorruptionError {
   override name = 'CorruptLogError';
-  constructor(
-    readonly file: string,
-    readonly offset: number,
-    reason: string,
-  ) {
-    super(`corrupt log record in ${file} at byte offset ${offset}: ${reason}`);
+  declare readonly offset: number;
+  constructor(file: string, offset: number, reason: string) {
+    super('DDIA_ERR_LOG_CORRUPT_RECORD', 'log record in', file, offset, reason);
   }
 }
 
