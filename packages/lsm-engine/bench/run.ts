@@ -3,6 +3,7 @@
 // (Debian rocksdb-tools) as a third column where installed. One op at a time, awaited, as
 // db_bench runs them single-threaded.
 // Usage: node --import tsx bench/run.ts [--quick] [--n N] [--engines lsm,leveldb,rocksdb] [--until W]
+//        node --import tsx bench/run.ts --suite abstract-level [...]: see bench/abstract-level.ts.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -12,6 +13,12 @@ import { ClassicLevel } from 'classic-level';
 import { LsmLevel } from '../src/index.js';
 
 const args = process.argv.slice(2);
+const suiteFlag = args.indexOf('--suite');
+if (suiteFlag >= 0 && args[suiteFlag + 1] === 'abstract-level') {
+  // The abstract-level API workloads (bench/abstract-level.ts) instead of db_bench's.
+  await import('./abstract-level.js');
+  process.exit(0);
+}
 const quick = args.includes('--quick');
 const nFlag = args.indexOf('--n');
 const N = nFlag >= 0 ? Number(args[nFlag + 1]) : quick ? 20_000 : 1_000_000;

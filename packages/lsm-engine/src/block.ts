@@ -42,6 +42,8 @@ export class BlockIterator implements InternalIterator {
   private valueLength = 0;
   private restartIndex = 0;
   private keyView: Buffer | null = null;
+  /** seq() of the current entry, or -1 until asked. */
+  private seqCache = -1;
   private readonly cursor: VarintCursor = { value: 0, offset: 0 };
 
   constructor(private readonly block: Block) {
@@ -107,7 +109,8 @@ export class BlockIterator implements InternalIterator {
   }
 
   seq(): number {
-    return this.keyBuffer.readUIntLE(this.keyLength - TRAILER_BYTES + 1, 6);
+    if (this.seqCache < 0) this.seqCache = this.keyBuffer.readUIntLE(this.keyLength - TRAILER_BYTES + 1, 6);
+    return this.seqCache;
   }
 
   kind(): number {
@@ -160,6 +163,7 @@ export class BlockIterator implements InternalIterator {
     this.data.copy(this.keyBuffer, shared, keyStart, keyStart + unshared);
     this.keyLength = keyLength;
     this.keyView = null;
+    this.seqCache = -1;
     this.current = this.nextOffset;
     this.valueStart = keyStart + unshared;
     this.valueLength = valueLength;

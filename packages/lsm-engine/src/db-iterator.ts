@@ -32,6 +32,8 @@ export class DbIterator {
     readonly seq: number,
     private readonly bounds: RangeBounds,
     private readonly release: () => void,
+    /** false: values are not copied out (every entry's value is empty). */
+    private readonly values = true,
   ) {}
 
   get reverse(): boolean {
@@ -118,7 +120,7 @@ export class DbIterator {
         continue;
       }
       const key = m.key();
-      if (this.lastKey?.equals(key)) {
+      if (this.lastKey !== null && compareKeys(this.lastKey, key) === 0) {
         // An older version of the key just returned (or skipped as deleted): past them all.
         if (++skipped > SEQUENTIAL_SKIPS_MAX) {
           skipped = 0;
@@ -135,7 +137,7 @@ export class DbIterator {
         m.advance();
         continue;
       }
-      const value = Buffer.from(m.value());
+      const value = this.values ? Buffer.from(m.value()) : EMPTY;
       m.advance();
       return [copy, value];
     }
@@ -146,7 +148,8 @@ export class DbIterator {
     const m = this.m;
     for (;;) {
       const atBoundary =
-        !m.valid() || (m.seq() <= this.seq && (this.pendingKey === null || !this.pendingKey.equals(m.key())));
+        !m.valid() ||
+        (m.seq() <= this.seq && (this.pendingKey === null || compareKeys(this.pendingKey, m.key()) !== 0));
       if (atBoundary) {
         if (this.pendingKey !== null) {
           const key = this.pendingKey;
@@ -173,7 +176,7 @@ export class DbIterator {
   private takeVersion(): void {
     const m = this.m;
     this.pendingKind = m.kind();
-    this.pendingValue = this.pendingKind === KIND_PUT ? Buffer.from(m.value()) : EMPTY;
+    this.pendingValue = this.pendingKind === KIND_PUT && this.values ? Buffer.from(m.value()) : EMPTY;
     m.advance();
   }
 }

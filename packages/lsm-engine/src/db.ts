@@ -47,7 +47,10 @@ import {
 } from './table-workers.js';
 import { outputsBound, packRun, type TableJob, type TableJobSource } from './table-writer.js';
 import { LEVELS, type TableMeta, Version, type VersionEdit } from './version.js';
-import { decodeBatch, encodeBatch, Wal, type WriteOp } from './wal.js';
+import { decodeBatchRaw, encodeBatch, setBatchSequence, Wal, type WriteOp } from './wal.js';
+
+/** The record of a writer that writes nothing (a flush request). */
+const EMPTY_RECORD = encodeBatch(0, []);
 
 /** The most bytes one writer-loop group gathers into a single WAL write. */
 const WRITE_GROUP_BYTES_MAX = 1024 * 1024;
@@ -102,7 +105,10 @@ function batchUserBytes(ops: readonly WriteOp[]): number {
 }
 
 interface Writer {
-  ops: WriteOp[];
+  /** An encoded batch (encodeBatch / encodeOperations); its sequence is set when it is taken. */
+  record: Buffer;
+  count: number;
+  userBytes: number;
   sync: boolean;
   /** A request to freeze the memtable (flush), not a write. */
   freeze: boolean;
@@ -142,6 +148,8 @@ export interface LsmStats {
   /** Compactions split between two workers (RocksDB's subcompactions). */
   subcompactions: number;
   stalls: { count: number; ms: number };
+  /** Writes delayed by 1 ms because level 0 reached l0SlowdownTrigger tables. */
+  slowdowns: number;
   walTornTailBytes: number;
   compaction: LsmOptions['compaction'];
 }
@@ -187,6 +195,7 @@ export class LsmDb {
     subcompactions: 0,
     stalls: 0,
     stallMs: 0,
+    slowdowns: 0,
   };
   lastSeq = 0;
   private nextFileNumber = 2;
@@ -297,10 +306,9 @@ export class LsmDb {
     // Replay the WAL into memtables, flushing whenever one fills up.
     for await (const { index, record } of this.wal.replay(this.walIndex)) {
       try {
-        const { firstSeq, count } = decodeBatch(
-          record,
-          (seq, kind, key, value) => this.mem.add(key, seq, kind, value),
-          false,
+        const mem = this.mem;
+        const { firstSeq, count } = decodeBatchRaw(record, (seq, kind, bytes, ks, kl, vs, vl) =>
+          mem.addFrom(bytes, ks, kl, vs, vl, seq, kind),
         );
         if (count > 0) this.lastSeq = Math.max(this.lastSeq, firstSeq + count - 1);
       } catch (err) {
@@ -354,25 +362,36 @@ export class LsmDb {
    * `sync`). A non-sync write with nobody queued ahead and room in the memtable takes the fast
    * path: WAL append, memtable insert and publish all happen in this call, with no await.
    */
-  write(ops: WriteOp[], sync: boolean): Promise<void> {
+  write(ops: readonly WriteOp[], sync: boolean): Promise<void> {
+    if (ops.length === 0) return this.writeRecord(EMPTY_RECORD, 0, 0, sync);
+    return this.writeRecord(encodeBatch(0, ops), ops.length, batchUserBytes(ops), sync);
+  }
+
+  /**
+   * write() of a batch already encoded (LsmLevel encodes abstract-level's operations straight
+   * into one: encodeOperations): `count` operations of `userBytes` key and value bytes. The
+   * record is this writer's until the promise settles; its first sequence is set here.
+   */
+  writeRecord(record: Buffer, count: number, userBytes: number, sync: boolean): Promise<void> {
     if (this.closing || this.closed) return Promise.reject(new EngineFailedError('the database is closed'));
     if (this.failure) return Promise.reject(this.failedError());
-    if (ops.length === 0) return Promise.resolve();
+    if (count === 0) return Promise.resolve();
     if (
       !sync &&
       !this.writing &&
       this.writers.length === 0 &&
       this.mem.bytes < this.options.writeBufferBytes &&
-      !this.wal.rollDue
+      !this.wal.rollDue &&
+      this.current.levels[0]!.length < this.l0Trigger(this.options.l0SlowdownTrigger)
     ) {
-      const record = encodeBatch(this.lastSeq + 1, ops);
+      setBatchSequence(record, this.lastSeq + 1);
       try {
         this.wal.appendSync([record]);
       } catch (err) {
         this.failure = err;
         return Promise.reject(err);
       }
-      this.applyRecords([record], batchUserBytes(ops));
+      this.applyRecords([record], userBytes);
       // Consecutive fast-path writes never leave the microtask queue; yield to the event loop
       // now and then so that background I/O completions and timers get their turn.
       if (++this.writesSinceYield >= WRITES_PER_YIELD) {
@@ -382,7 +401,7 @@ export class LsmDb {
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
-      this.writers.push({ ops, sync, freeze: false, resolve, reject });
+      this.writers.push({ record, count, userBytes, sync, freeze: false, resolve, reject });
       if (!this.writing) void this.writeLoop();
     });
   }
@@ -390,12 +409,11 @@ export class LsmDb {
   /** Inserts WAL records into the memtable and publishes their sequence numbers. */
   private applyRecords(records: readonly Buffer[], userBytes: number): void {
     let last = this.lastSeq;
-    // The memtable references the WAL record's bytes: no copy per key or value.
+    const mem = this.mem;
+    // The memtable copies each key and value from the record into its arena.
     for (const record of records) {
-      const { firstSeq, count } = decodeBatch(
-        record,
-        (s, kind, key, value) => this.mem.add(key, s, kind, value),
-        false,
+      const { firstSeq, count } = decodeBatchRaw(record, (s, kind, bytes, ks, kl, vs, vl) =>
+        mem.addFrom(bytes, ks, kl, vs, vl, s, kind),
       );
       last = firstSeq + count - 1;
       this.counters.walBytes += record.length;
@@ -446,13 +464,14 @@ export class LsmDb {
         ) {
           const w = this.writers.shift()!;
           group.push(w);
-          bytes += batchUserBytes(w.ops);
+          bytes += w.userBytes;
         }
         let seq = this.lastSeq + 1;
         const records: Buffer[] = [];
         for (const w of group) {
-          records.push(encodeBatch(seq, w.ops));
-          seq += w.ops.length;
+          setBatchSequence(w.record, seq);
+          records.push(w.record);
+          seq += w.count;
         }
         try {
           // A full segment is sealed (synced) before the next one starts: writers wait.
@@ -475,10 +494,15 @@ export class LsmDb {
 
   /** Freezes the memtable when full; waits (a bounded stall) while the flush or level 0 lags. */
   private async makeRoomForWrite(force: boolean): Promise<void> {
-    const stallTrigger =
-      this.options.compaction === 'tiered'
-        ? this.options.l0StopTrigger * TIERED_STALL_FACTOR
-        : this.options.l0StopTrigger;
+    const stallTrigger = this.l0Trigger(this.options.l0StopTrigger);
+    const level0 = this.current.levels[0]!.length;
+    if (!force && level0 >= this.l0Trigger(this.options.l0SlowdownTrigger) && level0 < stallTrigger) {
+      // LevelDB's slowdown: level 0 is filling up; delay this write (group) by 1 ms, once,
+      // rather than stop every write for seconds at the hard limit.
+      this.counters.slowdowns++;
+      this.scheduleBackground();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
     let stalledAt = 0;
     for (;;) {
       if (this.failure) throw this.failedError();
@@ -500,6 +524,11 @@ export class LsmDb {
       break;
     }
     if (stalledAt !== 0) this.counters.stallMs += performance.now() - stalledAt;
+  }
+
+  /** A level-0 file count trigger; tiered compaction keeps more runs in level 0. */
+  private l0Trigger(files: number): number {
+    return this.options.compaction === 'tiered' ? files * TIERED_STALL_FACTOR : files;
   }
 
   private waitForProgress(): Promise<void> {
@@ -551,6 +580,8 @@ export class LsmDb {
     seq?: number;
     bounds: RangeBounds;
     fillCache?: boolean;
+    /** false: entries come with an empty value (no copy), for keys-only scans and clear(). */
+    values?: boolean;
   }): DbIterator {
     this.checkOpen();
     const version = this.ref(this.current);
@@ -564,7 +595,13 @@ export class LsmDb {
       }
     }
     const merging = new MergingIterator(children, options.reverse);
-    return new DbIterator(merging, options.seq ?? this.lastSeq, options.bounds, () => this.unref(version));
+    return new DbIterator(
+      merging,
+      options.seq ?? this.lastSeq,
+      options.bounds,
+      () => this.unref(version),
+      options.values !== false,
+    );
   }
 
   /** Pins the current sequence: compaction keeps every version visible at it until released. */
@@ -872,7 +909,15 @@ export class LsmDb {
   async flush(): Promise<void> {
     this.checkOpen();
     await new Promise<void>((resolve, reject) => {
-      this.writers.push({ ops: [], sync: false, freeze: true, resolve, reject });
+      this.writers.push({
+        record: EMPTY_RECORD,
+        count: 0,
+        userBytes: 0,
+        sync: false,
+        freeze: true,
+        resolve,
+        reject,
+      });
       if (!this.writing) void this.writeLoop();
     });
     while (this.imm !== null && !this.failure) {
@@ -960,6 +1005,7 @@ export class LsmDb {
       trivialMoves: c.trivialMoves,
       subcompactions: c.subcompactions,
       stalls: { count: c.stalls, ms: Math.round(c.stallMs) },
+      slowdowns: c.slowdowns,
       walTornTailBytes: this.wal.tornTailBytes,
       compaction: this.options.compaction,
     };

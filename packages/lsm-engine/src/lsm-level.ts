@@ -14,7 +14,7 @@ import type { DbIterator } from './db-iterator.js';
 import { EngineFailedError } from './errors.js';
 import { KIND_DELETE, KIND_PUT } from './internal-key.js';
 import type { LsmOptions } from './options.js';
-import type { WriteOp } from './wal.js';
+import { encodeOperations, type LevelOperation } from './wal.js';
 
 /** Constructor options: abstract-level's encodings plus the engine's own (see options.ts). */
 export interface LsmLevelOptions extends Partial<Omit<LsmOptions, 'createIfMissing' | 'errorIfExists'>> {
@@ -31,6 +31,7 @@ const ENGINE_OPTION_NAMES = new Set([
   'targetFileBytes',
   'compaction',
   'l0CompactionTrigger',
+  'l0SlowdownTrigger',
   'l0StopTrigger',
   'levelBaseBytes',
   'levelMultiplier',
@@ -134,16 +135,10 @@ export class LsmLevel extends AbstractLevel<Buffer | Uint8Array | string, any, a
     await this.lsm.write([{ kind: KIND_DELETE, key, value: EMPTY }], options.sync === true);
   }
 
-  async _batch(
-    operations: { type: 'put' | 'del'; key: Buffer; value?: Buffer }[],
-    options: { sync?: boolean },
-  ): Promise<void> {
-    const ops: WriteOp[] = operations.map((op) =>
-      op.type === 'put'
-        ? { kind: KIND_PUT, key: op.key, value: op.value ?? EMPTY }
-        : { kind: KIND_DELETE, key: op.key, value: EMPTY },
-    );
-    await this.lsm.write(ops, options.sync === true);
+  async _batch(operations: LevelOperation[], options: { sync?: boolean }): Promise<void> {
+    // Encoded once, straight into the batch's WAL record: no object per operation.
+    const { record, userBytes } = encodeOperations(operations);
+    await this.lsm.writeRecord(record, operations.length, userBytes, options.sync === true);
   }
 
   async _clear(
@@ -155,21 +150,23 @@ export class LsmLevel extends AbstractLevel<Buffer | Uint8Array | string, any, a
       seq: options.snapshot?.seq,
       bounds: pickBounds(options),
       fillCache: false,
+      values: false,
     });
     const limit =
       typeof options.limit === 'number' && options.limit >= 0 ? options.limit : Number.POSITIVE_INFINITY;
     let count = 0;
     try {
       for (;;) {
-        const ops: WriteOp[] = [];
+        const ops: LevelOperation[] = [];
         while (ops.length < CLEAR_BATCH_KEYS && count < limit) {
           const entry = it.next();
           if (entry === undefined) break;
-          ops.push({ kind: KIND_DELETE, key: entry[0], value: EMPTY });
+          ops.push({ type: 'del', key: entry[0] });
           count++;
         }
         if (ops.length === 0) break;
-        await engine.write(ops, false);
+        const { record, userBytes } = encodeOperations(ops);
+        await engine.writeRecord(record, ops.length, userBytes, false);
         if (ops.length < CLEAR_BATCH_KEYS) break;
       }
     } finally {
@@ -231,6 +228,8 @@ class LsmIterator extends AbstractIterator<any, Buffer, Buffer> {
       seq: options.snapshot?.seq,
       bounds: pickBounds(options as Bounds),
       fillCache: (options as { fillCache?: boolean }).fillCache !== false,
+      // db.keys() and { values: false } discard the values: do not copy them out.
+      values: (options as { values?: boolean }).values !== false,
     });
   }
 

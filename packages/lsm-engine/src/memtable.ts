@@ -45,6 +45,10 @@ export class Memtable {
   /** xorshift32 state: the skiplist's coin flips need no cryptographic or shared randomness. */
   private rngState = 0x9e3779b9;
   private readonly update = new Int32Array(HEIGHT_MAX);
+  /** The last insert's neighbours per level (see add()); valid up to `height`. */
+  private readonly splicePrev = new Int32Array(HEIGHT_MAX);
+  private readonly spliceNext = new Int32Array(HEIGHT_MAX);
+  private lastNode = NIL;
   bytes = 0;
   entries = 0;
   /** The first WAL record index not in this memtable, set when it turns immutable. */
@@ -56,26 +60,72 @@ export class Memtable {
 
   /** Copies the entry in: the caller's buffers (views into a WAL record) are not kept. */
   add(key: Uint8Array, seq: number, kind: number, value: Uint8Array): void {
-    const height = this.randomHeight();
-    const node = this.newNode(height);
-    const offset = this.arena.allocate(key.length + value.length);
-    const chunk = this.arena.lastChunk;
-    const bytes = this.arena.chunks[chunk]!;
+    const length = key.length + value.length;
+    const offset = this.arena.allocate(length);
+    const bytes = this.arena.chunks[this.arena.lastChunk]!;
     bytes.set(key, offset);
     bytes.set(value, offset + key.length);
+    this.link(seq, kind, offset, key.length, value.length);
+  }
+
+  /**
+   * add() of the key at src[keyStart, +keyLength) and the value at src[valueStart,
+   * +valueLength): the WAL record's bytes go straight into the arena, no view per operation.
+   */
+  addFrom(
+    src: Buffer,
+    keyStart: number,
+    keyLength: number,
+    valueStart: number,
+    valueLength: number,
+    seq: number,
+    kind: number,
+  ): void {
+    const offset = this.arena.allocate(keyLength + valueLength);
+    const bytes = this.arena.chunks[this.arena.lastChunk]!;
+    copyBytes(src, keyStart, keyLength, bytes, offset);
+    copyBytes(src, valueStart, valueLength, bytes, offset + keyLength);
+    this.link(seq, kind, offset, keyLength, valueLength);
+  }
+
+  /** Makes a node for the entry just copied into the arena's last chunk and links it in. */
+  private link(seq: number, kind: number, offset: number, keyLength: number, valueLength: number): void {
+    const height = this.randomHeight();
+    const node = this.newNode(height);
+    const chunk = this.arena.lastChunk;
+    // The new key, compared where it now lies in the arena: [ks, ke) of kb.
+    const kb = this.arena.chunks[chunk]!;
+    const ks = offset;
+    const ke = offset + keyLength;
     this.seqs[node] = seq;
     this.chunks[node] = chunk;
     this.offsets[node] = offset;
-    this.keyLengths[node] = key.length;
-    this.valueLengths[node] = value.length;
+    this.keyLengths[node] = keyLength;
+    this.valueLengths[node] = valueLength;
     this.kinds[node] = kind;
 
     const links = this.links;
     const update = this.update;
-    let x = HEAD;
-    for (let level = this.height - 1; level >= 0; level--) {
+    const splicePrev = this.splicePrev;
+    const spliceNext = this.spliceNext;
+    // Where the descent starts: from the top at HEAD, or (an entry after the last one added,
+    // as in a batch of ascending keys or a sorted run of tombstones) from the lowest level of
+    // the last insert's splice that still brackets the entry. Levels at and above it keep the
+    // splice's predecessors: each is at or before the last entry, so before this one.
+    let top = this.height;
+    if (this.lastNode !== NIL && this.compareRange(this.lastNode, kb, ks, ke, seq) < 0) {
+      top = 0;
+      while (top < this.height) {
+        const after = spliceNext[top]!;
+        if (after === NIL || this.compareRange(after, kb, ks, ke, seq) > 0) break;
+        top++;
+      }
+      for (let level = top; level < this.height; level++) update[level] = splicePrev[level]!;
+    }
+    let x = top < this.height ? update[top]! : HEAD;
+    for (let level = top - 1; level >= 0; level--) {
       let n = links[this.linkStarts[x]! + level]!;
-      while (n !== NIL && this.compareTo(n, key, seq) < 0) {
+      while (n !== NIL && this.compareRange(n, kb, ks, ke, seq) < 0) {
         x = n;
         n = links[this.linkStarts[x]! + level]!;
       }
@@ -91,12 +141,20 @@ export class Memtable {
       links[start + level] = links[before]!;
       links[before] = node;
     }
+    // The splice of this insert (RocksDB's InlineSkipList::Splice): on each level, the last
+    // node at or before the new entry and the first after it.
+    for (let level = 0; level < this.height; level++) {
+      const before = level < height ? node : update[level]!;
+      splicePrev[level] = before;
+      spliceNext[level] = links[this.linkStarts[before]! + level]!;
+    }
+    this.lastNode = node;
     const before0 = update[0]!;
     this.prevs[node] = before0 === HEAD ? NIL : before0;
     const after = links[start]!;
     if (after !== NIL) this.prevs[after] = node;
     else this.tail = node;
-    this.bytes += key.length + value.length + ENTRY_OVERHEAD_BYTES;
+    this.bytes += keyLength + valueLength + ENTRY_OVERHEAD_BYTES;
     this.entries++;
   }
 
@@ -169,6 +227,22 @@ export class Memtable {
     return compareBytes(bytes, offset, offset + this.keyLengths[node]!, key, 0, key.length);
   }
 
+  /** compareTo() against the key at kb[ks, ke). */
+  private compareRange(node: number, kb: Uint8Array, ks: number, ke: number, seq: number): number {
+    const offset = this.offsets[node]!;
+    const c = compareBytes(
+      this.arena.chunks[this.chunks[node]!]!,
+      offset,
+      offset + this.keyLengths[node]!,
+      kb,
+      ks,
+      ke,
+    );
+    if (c !== 0) return c;
+    const nodeSeq = this.seqs[node]!;
+    return nodeSeq > seq ? -1 : nodeSeq < seq ? 1 : 0;
+  }
+
   /** Internal order of the node's entry against (key, seq): key ascending, then seq descending. */
   private compareTo(node: number, key: Uint8Array, seq: number): number {
     const c = this.compareKeyTo(node, key);
@@ -213,6 +287,15 @@ export class Memtable {
     this.rngState = s >>> 0;
     return this.rngState;
   }
+}
+
+/** Copies src[start, +length) to dst at `at`: short runs by a loop (a native call costs more). */
+function copyBytes(src: Buffer, start: number, length: number, dst: Buffer, at: number): void {
+  if (length > 32) {
+    src.copy(dst, at, start, start + length);
+    return;
+  }
+  for (let i = 0; i < length; i++) dst[at + i] = src[start + i]!;
 }
 
 /** A typed array twice as long, holding `a`'s elements first. */

@@ -3,12 +3,13 @@
 // once. The direction is fixed when the iterator is made, as every abstract-level iterator's
 // is; seek() may be called any number of times. A linear scan picks the smallest (or
 // largest) child: with the dozen sources an LSM has, it beats a heap's bookkeeping.
-import { compareInternal, compareKeys, type InternalIterator } from './internal-key.js';
+import { compareKeys, type InternalIterator } from './internal-key.js';
 import type { Table } from './table.js';
 import type { TableMeta } from './version.js';
 
 export class MergingIterator {
   private current: InternalIterator | null = null;
+  private runnerUp: InternalIterator | null = null;
 
   constructor(
     private readonly children: InternalIterator[],
@@ -41,8 +42,14 @@ export class MergingIterator {
   }
 
   advance(): void {
-    if (this.reverse) this.current!.prev();
-    else this.current!.next();
+    const c = this.current!;
+    if (this.reverse) c.prev();
+    else c.next();
+    // No other child moved: the current one stays ahead while it still beats the runner-up,
+    // one comparison instead of one per child (a scan mostly reads long runs of one source).
+    const r = this.runnerUp;
+    if (c.valid() && (r === null || (this.reverse ? compareChildren(c, r) > 0 : compareChildren(c, r) < 0)))
+      return;
     this.pick();
   }
 
@@ -59,19 +66,34 @@ export class MergingIterator {
     return this.current!.value();
   }
 
+  /** Finds the child ahead (the current one) and the next best (the runner-up). */
   private pick(): void {
     let best: InternalIterator | null = null;
+    let second: InternalIterator | null = null;
+    const sign = this.reverse ? -1 : 1;
     for (const c of this.children) {
       if (!c.valid()) continue;
       if (best === null) {
         best = c;
         continue;
       }
-      const cmp = compareInternal(c.key(), c.seq(), best.key(), best.seq());
-      if (this.reverse ? cmp > 0 : cmp < 0) best = c;
+      if (compareChildren(c, best) * sign < 0) {
+        second = best;
+        best = c;
+      } else if (second === null || compareChildren(c, second) * sign < 0) second = c;
     }
     this.current = best;
+    this.runnerUp = second;
   }
+}
+
+/** Internal order of two children's current entries; the sequence is read only on a tie. */
+function compareChildren(a: InternalIterator, b: InternalIterator): number {
+  const c = compareKeys(a.key(), b.key());
+  if (c !== 0) return c;
+  const as = a.seq();
+  const bs = b.seq();
+  return as > bs ? -1 : as < bs ? 1 : 0;
 }
 
 /** Concatenates the disjoint, sorted tables of one level >= 1, opening each on demand. */

@@ -20,6 +20,12 @@ export interface LsmOptions {
   targetFileBytes: number;
   compaction: CompactionStyle;
   l0CompactionTrigger: number;
+  /**
+   * Each write is delayed by 1 ms once level 0 holds this many tables (LevelDB's
+   * kL0_SlowdownWritesTrigger: 8), handing the CPU to compaction before the hard stop.
+   * At or above l0StopTrigger it never applies.
+   */
+  l0SlowdownTrigger: number;
   /** Writes wait for compaction once level 0 holds this many tables. */
   l0StopTrigger: number;
   /** Level 1's byte budget (LevelDB: 10 MiB); each deeper level gets levelMultiplier times more. */
@@ -49,6 +55,7 @@ export const LSM_DEFAULTS: LsmOptions = {
   targetFileBytes: 2 * MiB,
   compaction: 'leveled',
   l0CompactionTrigger: 4,
+  l0SlowdownTrigger: 8,
   l0StopTrigger: 12,
   levelBaseBytes: 10 * MiB,
   levelMultiplier: 10,
@@ -71,6 +78,7 @@ export function resolveOptions(given: Partial<LsmOptions>): LsmOptions {
     'restartInterval',
     'targetFileBytes',
     'l0CompactionTrigger',
+    'l0SlowdownTrigger',
     'l0StopTrigger',
     'levelBaseBytes',
     'levelMultiplier',

@@ -69,43 +69,127 @@ export function decodeBatch(
   visit: (seq: number, kind: number, key: Buffer, value: Buffer) => void,
   copy = true,
 ): { firstSeq: number; count: number } {
-  const bytes = Buffer.from(record.buffer, record.byteOffset, record.byteLength);
-  if (bytes.length < BATCH_HEADER_BYTES) throw new RangeError('batch record shorter than its header');
+  return decodeBatchRaw(record, (seq, kind, bytes, keyStart, keyLength, valueStart, valueLength) => {
+    // copy: false hands out views into the record (the caller keeps the record alive).
+    const key = bytes.subarray(keyStart, keyStart + keyLength);
+    const value = kind === KIND_PUT ? bytes.subarray(valueStart, valueStart + valueLength) : EMPTY;
+    visit(seq, kind, copy ? Buffer.from(key) : key, copy && value !== EMPTY ? Buffer.from(value) : value);
+  });
+}
+
+/**
+ * decodeBatch() by position: each operation's key and value as offsets into the record's
+ * bytes, so that the memtable copies them straight from the record (no view per operation).
+ */
+export function decodeBatchRaw(
+  record: Uint8Array,
+  visit: (
+    seq: number,
+    kind: number,
+    bytes: Buffer,
+    keyStart: number,
+    keyLength: number,
+    valueStart: number,
+    valueLength: number,
+  ) => void,
+): { firstSeq: number; count: number } {
+  const bytes = Buffer.isBuffer(record)
+    ? record
+    : Buffer.from(record.buffer, record.byteOffset, record.byteLength);
+  const end = bytes.length;
+  if (end < BATCH_HEADER_BYTES) throw new RangeError('batch record shorter than its header');
   const firstSeq = bytes.readUIntLE(0, 6);
   const count = bytes.readUInt32LE(8);
   let at = BATCH_HEADER_BYTES;
-  const readLength = (): number => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      if (at >= bytes.length || shift > 28) throw new RangeError('length runs past the record');
-      const b = bytes[at++]!;
-      result |= (b & 0x7f) << shift;
-      if (b < 0x80) return result >>> 0;
-      shift += 7;
-    }
-  };
   for (let i = 0; i < count; i++) {
-    if (at >= bytes.length) throw new RangeError(`operation ${i} of ${count} missing`);
+    if (at >= end) throw new RangeError(`operation ${i} of ${count} missing`);
     const kind = bytes[at++]!;
     if (kind !== KIND_PUT && kind !== KIND_DELETE) throw new RangeError(`unknown operation kind ${kind}`);
-    const keyLength = readLength();
-    if (at + keyLength > bytes.length) throw new RangeError('key runs past the record');
-    // copy: false hands out views into the record (the memtable keeps the record alive).
-    const key = copy ? Buffer.from(bytes.subarray(at, at + keyLength)) : bytes.subarray(at, at + keyLength);
-    at += keyLength;
-    let value: Buffer = EMPTY;
-    if (kind === KIND_PUT) {
-      const valueLength = readLength();
-      if (at + valueLength > bytes.length) throw new RangeError('value runs past the record');
-      value = copy ? Buffer.from(bytes.subarray(at, at + valueLength)) : bytes.subarray(at, at + valueLength);
-      at += valueLength;
+    // Varint lengths (at most 5 bytes, as putVarint32 writes them).
+    let keyLength = 0;
+    for (let shift = 0; ; shift += 7) {
+      if (at >= end || shift > 28) throw new RangeError('length runs past the record');
+      const b = bytes[at++]!;
+      keyLength |= (b & 0x7f) << shift;
+      if (b < 0x80) break;
     }
-    visit(firstSeq + i, kind, key, value);
+    keyLength >>>= 0;
+    const keyStart = at;
+    if (at + keyLength > end) throw new RangeError('key runs past the record');
+    at += keyLength;
+    let valueLength = 0;
+    const valueStartAt = at;
+    let valueStart = at;
+    if (kind === KIND_PUT) {
+      for (let shift = 0; ; shift += 7) {
+        if (at >= end || shift > 28) throw new RangeError('length runs past the record');
+        const b = bytes[at++]!;
+        valueLength |= (b & 0x7f) << shift;
+        if (b < 0x80) break;
+      }
+      valueLength >>>= 0;
+      valueStart = at;
+      if (at + valueLength > end) throw new RangeError('value runs past the record');
+      at += valueLength;
+    } else valueStart = valueStartAt;
+    visit(firstSeq + i, kind, bytes, keyStart, keyLength, valueStart, valueLength);
   }
-  if (at !== bytes.length)
-    throw new RangeError(`${bytes.length - at} trailing bytes after ${count} operations`);
+  if (at !== end) throw new RangeError(`${end - at} trailing bytes after ${count} operations`);
   return { firstSeq, count };
+}
+
+/** An operation as abstract-level hands it to _batch (keys and values already encoded). */
+export interface LevelOperation {
+  type: 'put' | 'del';
+  key: Buffer;
+  value?: Buffer;
+}
+
+/**
+ * encodeBatch() straight from abstract-level's operations, without a WriteOp per operation.
+ * The first sequence is left 0: the writer sets it (setBatchSequence) when it takes the batch.
+ */
+export function encodeOperations(ops: readonly LevelOperation[]): { record: Buffer; userBytes: number } {
+  let bytes = BATCH_HEADER_BYTES;
+  let userBytes = 0;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    const keyLength = op.key.length;
+    if (op.type === 'put') {
+      const valueLength = op.value === undefined ? 0 : op.value.length;
+      bytes += 11 + keyLength + valueLength;
+      userBytes += keyLength + valueLength;
+    } else {
+      bytes += 6 + keyLength;
+      userBytes += keyLength;
+    }
+  }
+  const out = Buffer.allocUnsafe(bytes);
+  out.fill(0, 0, 8);
+  out.writeUInt32LE(ops.length, 8);
+  let at = BATCH_HEADER_BYTES;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    const put = op.type === 'put';
+    out[at++] = put ? KIND_PUT : KIND_DELETE;
+    at = putBytes(out, at, op.key);
+    if (put) at = putBytes(out, at, op.value ?? EMPTY);
+  }
+  return { record: out.subarray(0, at), userBytes };
+}
+
+/** Sets a batch record's first sequence number (bytes 0..6 of its header). */
+export function setBatchSequence(record: Buffer, firstSeq: number): void {
+  record.writeUIntLE(firstSeq, 0, 6);
+}
+
+/** A varint length, then the bytes; short runs copied by a loop (a native call costs more). */
+function putBytes(out: Buffer, at: number, bytes: Uint8Array): number {
+  const n = bytes.length;
+  at = putVarint32(out, at, n);
+  if (n > 32) out.set(bytes, at);
+  else for (let i = 0; i < n; i++) out[at + i] = bytes[i]!;
+  return at + n;
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
