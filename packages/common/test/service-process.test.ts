@@ -20,6 +20,16 @@ describe.skipIf(!built)('a service process', () => {
     expect(r.stderr).toContain(message);
   });
 
+  it('exits 2 when a check across flags fails (configOrExit validate), naming the flag', () => {
+    const validate = fileURLToPath(new URL('./fixtures/validate-flags.mjs', import.meta.url));
+    const bad = spawnSync(process.execPath, [validate, '--n', '3', '--w', '5'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--w: must be at most --n (3), got 5');
+    const good = spawnSync(process.execPath, [validate, '--w', '3'], { encoding: 'utf8' });
+    expect(good.status, good.stderr).toBe(0);
+    expect(good.stdout).toContain('n=3 w=3');
+  });
+
   it('prints its flags on --help and exits 0', () => {
     const r = spawnSync(process.execPath, [main, '--help'], { encoding: 'utf8', timeout: 30_000 });
     expect(r.status).toBe(0);

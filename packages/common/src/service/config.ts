@@ -213,6 +213,8 @@ export function parseConfig<E extends Record<string, FlagSpec> = Record<string, 
 /** For `main.ts`: parse process flags and env, or print the problem and exit with code 2. */
 export function configOrExit<E extends Record<string, FlagSpec> = Record<string, never>>(
   extraFlags?: E,
+  /** Checks across flags (`--w` at most `--n`): throw a ConfigError naming the flag at fault. */
+  validate?: (config: Config<E>) => void,
 ): Config<E> {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -220,7 +222,9 @@ export function configOrExit<E extends Record<string, FlagSpec> = Record<string,
     process.exit(0);
   }
   try {
-    return parseConfig(argv, process.env, extraFlags);
+    const config = parseConfig(argv, process.env, extraFlags);
+    validate?.(config);
+    return config;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`error: ${err.message}\n`);
