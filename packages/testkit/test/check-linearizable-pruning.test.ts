@@ -9,6 +9,7 @@ import {
   createKvModel,
   type HistoryEvent,
   type Model,
+  valueKey,
 } from '../src/index.js';
 
 const RUNS = process.env.DDIA_LONG === '1' ? 20_000 : 1_500;
@@ -83,4 +84,34 @@ describe('pruning unobserved unknown-outcome writes keeps every verdict', () => 
       expect(notLinearizable).toBeGreaterThan(RUNS / 10);
     });
   }
+});
+
+describe('valueKey (the memo key of a state)', () => {
+  it('is distinct for distinct values of any type, a string being its own key', () => {
+    const values: unknown[] = [
+      null,
+      '',
+      'n',
+      '1',
+      1,
+      '\0d1',
+      '\0n',
+      '\0s',
+      '\0sx',
+      'x',
+      [1],
+      '[1]',
+      '\0j[1]',
+      { a: 1 },
+    ];
+    const keys = values.map(valueKey);
+    expect(new Set(keys).size).toBe(values.length);
+    expect(valueKey('x 1 y')).toBe('x 1 y');
+    expect(valueKey(undefined)).toBe(valueKey(null)); // an absent value reads as nil
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
+        if (JSON.stringify(a) !== JSON.stringify(b)) expect(valueKey(a)).not.toBe(valueKey(b));
+      }),
+    );
+  });
 });

@@ -47,12 +47,16 @@ export function sameValue(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** A memo key for a value: type-tagged so that 1 and "1" differ. */
+/**
+ * A memo key for a value, distinct for distinct values (1 and "1" differ). A string is its own
+ * key (no copy of a long append-built state on every search step), unless it begins with the
+ * NUL character that tags every other kind of value.
+ */
 export function valueKey(value: unknown): string {
-  if (value === null || value === undefined) return 'n';
-  if (typeof value === 'string') return `s${value}`;
-  if (typeof value === 'number') return `d${value}`;
-  return `j${JSON.stringify(value)}`;
+  if (typeof value === 'string') return value.charCodeAt(0) === 0 ? `\0s${value}` : value;
+  if (value === null || value === undefined) return '\0n';
+  if (typeof value === 'number') return `\0d${value}`;
+  return `\0j${JSON.stringify(value)}`;
 }
 
 export function show(value: unknown): string {
