@@ -1,5 +1,5 @@
 // The V8 garbage-collector settings a member applies to itself at start (main.ts), each for a
-// measured reason (kv-store README, "What a write costs", steps 16, 21 and 23). A setting given
+// measured reason, given beside it below (the A/B runs are in bench/HISTORY.md). A setting given
 // on the command line (`node --heap-growing-percent=0 dist/main.js ...`, as bench/ab.ts does to
 // compare) wins: the member leaves that flag alone.
 

@@ -1,6 +1,8 @@
 // What the kv-store needs from its consensus module: exactly the @ddia/raft node API
 // (packages/raft/API.md), written down here so that the routes depend on a small interface.
-// Raft's errors are recognised by name, which keeps this file free of the raft package.
+// Raft's errors are recognised by their catalogue code (RaftErrors), the one thing this
+// file takes from the raft package.
+import { RaftErrors } from '@ddia/raft';
 
 export interface MemberStatus {
   id: string;
@@ -70,21 +72,25 @@ export type ConsensusFailure =
   | { kind: 'stopped' }
   | { kind: 'other'; error: Error };
 
+/**
+ * Matches on Raft's error codes (its catalogue, RaftErrors), not on class names: codes are
+ * the stable contract, and they survive bundling, subclassing and a trip through HTTP.
+ */
 export function classifyConsensusError(error: unknown): ConsensusFailure {
-  const err = error as Error & { leaderId?: string; leaderUrl?: string; code?: string };
-  switch (err?.name) {
-    case 'NotLeaderError':
+  const err = error as Error & { leaderId?: string; leaderUrl?: string; code?: unknown };
+  switch (err?.code) {
+    case RaftErrors.notLeader.code:
       return { kind: 'not_leader', leaderId: err.leaderId, leaderUrl: err.leaderUrl };
-    case 'LeadershipTransferInProgressError':
+    case RaftErrors.transferring.code:
     // Lost for certain (its index went to another term's entry): not applied, safe to retry.
-    case 'ProposalNotCommittedError':
+    case RaftErrors.proposalNotCommitted.code:
       return { kind: 'busy', reason: err.message };
-    case 'ConfChangeInProgressError':
+    case RaftErrors.confChangeInProgress.code:
       return { kind: 'conf_change_in_progress', reason: err.message };
-    case 'ProposalDroppedError':
-    case 'RaftTimeoutError':
+    case RaftErrors.proposalDropped.code:
+    case RaftErrors.timeout.code:
       return { kind: 'unknown', reason: err.message };
-    case 'RaftStoppedError':
+    case RaftErrors.stopped.code:
       return { kind: 'stopped' };
     default:
       return { kind: 'other', error: err instanceof Error ? err : new Error(String(error)) };

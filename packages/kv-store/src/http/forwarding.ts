@@ -1,0 +1,87 @@
+// Forwarding: a follower that cannot serve a request itself sends the same request to the
+// leader and relays the answer. A forwarded request carries who forwarded it (so it is
+// forwarded at most once) and the time left (so the leader does not outlive the client).
+// Writes need none of this: Raft carries a follower's proposal to the leader itself.
+import { DdiaError, type HttpClient, HttpTimeoutError, HttpUnavailableError } from '@ddia/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RETRY } from '../cluster/router.js';
+import { KvErrors } from '../errors.js';
+import type { KvRouteContext } from './context.js';
+
+/** Marks a request a follower forwarded, so that it is forwarded at most once. */
+export const FORWARDED_HEADER = 'x-kv-forwarded-by';
+/** The forwarding node's remaining deadline, so the leader does not outlive the client. */
+export const DEADLINE_HEADER = 'x-kv-deadline-ms';
+const RELAYED_HEADERS = [
+  'content-type',
+  'etag',
+  'x-revision',
+  'x-request-duplicate',
+  'x-raft-term',
+  'x-raft-leader',
+];
+
+/** Sends the same request to the leader and relays its answer; RETRY if it was not the leader. */
+export function forwarder(
+  ctx: KvRouteContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  mutates: boolean,
+): (leaderUrl: string, remainingMs: number) => Promise<FastifyReply | typeof RETRY> {
+  const { options, view } = ctx;
+  const metrics = options.metrics;
+  return async (leaderUrl, remainingMs) => {
+    metrics.forwarded.inc({ route: request.routeOptions.url ?? 'unknown' });
+    const headers: Record<string, string> = {
+      [FORWARDED_HEADER]: view.current()?.id ?? 'unknown',
+      [DEADLINE_HEADER]: String(Math.floor(remainingMs)),
+    };
+    for (const name of ['content-type', 'if-match', 'if-none-match', 'x-client-id', 'x-request-seq']) {
+      const value = request.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const body = request.body;
+    let response: Awaited<ReturnType<HttpClient['request']>>;
+    try {
+      response = await options.client.request(`${leaderUrl}${request.url}`, {
+        method: request.method as 'PUT',
+        headers,
+        ...(Buffer.isBuffer(body)
+          ? { body }
+          : body !== undefined && body !== null
+            ? { body: body as object }
+            : {}),
+        deadlineMs: remainingMs,
+        retry: false,
+        trace: request.trace,
+      });
+    } catch (error) {
+      if (isConnectionRefused(error) || !mutates) return RETRY;
+      if (error instanceof HttpTimeoutError || error instanceof HttpUnavailableError) {
+        throw new DdiaError(KvErrors.outcomeUnknown, `forwarding to the leader failed: ${error.message}`);
+      }
+      throw error;
+    }
+    if (response.status === 503 && problemCode(response.body) === KvErrors.notLeader.code) return RETRY;
+    for (const name of RELAYED_HEADERS) {
+      const value = response.headers[name];
+      if (typeof value === 'string') reply.header(name, value);
+    }
+    return reply.status(response.status).send(response.body);
+  };
+}
+
+/** Refused before anything was sent: the request certainly did not reach the leader. */
+function isConnectionRefused(error: unknown): boolean {
+  if (!(error instanceof HttpUnavailableError)) return false;
+  const cause = error.cause as { code?: string; message?: string } | undefined;
+  return /ECONNREFUSED/.test(String(cause?.code ?? cause?.message));
+}
+
+function problemCode(body: Buffer): string | undefined {
+  try {
+    return (JSON.parse(body.toString('utf8')) as { code?: string }).code;
+  } catch {
+    return undefined;
+  }
+}
