@@ -7,7 +7,7 @@ import { SeededRandom } from '@ddia/common';
 import { ProxyNetwork } from '@ddia/testkit';
 import { type LinkDelay, linkDelay } from '../core/latency-matrix.js';
 import { summarize } from '../core/stats.js';
-import { fmtMs, Report } from '../report/report.js';
+import { fmtMs, machineNote, Report } from '../report/report.js';
 import { barChart } from '../report/svg-plot.js';
 import type { Experiment, ResolvedOptions } from './types.js';
 
@@ -168,6 +168,7 @@ export const proxyLatency: Experiment = {
       }),
       'configured vs measured RTT',
     );
+    report.paragraph(machineNote());
     options.progress(1, 'done');
     const reportPath = await report.write();
     return { name: 'proxy-latency', reportPath, files: report.files, markdown: report.markdown() };

@@ -16,7 +16,7 @@ import { HttpClient } from '@ddia/common';
 import { type Cluster, startCluster } from '@ddia/testkit';
 import { linkDelay, rttMs } from '../core/latency-matrix.js';
 import { type LatencySummary, summarize } from '../core/stats.js';
-import { fmtMs, fmtPct, Report } from '../report/report.js';
+import { fmtMs, fmtPct, machineNote, Report } from '../report/report.js';
 import { barChart, linePlot } from '../report/svg-plot.js';
 import { type Experiment, ExperimentUsageError, type ResolvedOptions } from './types.js';
 
@@ -398,6 +398,7 @@ export const raftRegions: Experiment = {
       }),
       'follower read visibility',
     );
+    report.paragraph(machineNote());
     options.progress(1, 'done');
     const reportPath = await report.write();
     return { name: 'raft-regions', reportPath, files: report.files, markdown: report.markdown() };

@@ -1,5 +1,6 @@
 // A markdown report with SVG plots beside it: what `ddia geo run <name> --out DIR` leaves in DIR.
 import { mkdir } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@ddia/common';
 
@@ -75,4 +76,10 @@ export function fmtMs(ms: number): string {
 
 export function fmtPct(p: number, digits = 2): string {
   return `${(p * 100).toFixed(digits)}%`;
+}
+
+/** The machine a real-process measurement ran on: its latencies include waiting for a CPU. */
+export function machineNote(): string {
+  const [one, five] = loadavg();
+  return `Machine: ${cpus().length} CPUs, load average ${one!.toFixed(1)} (1 min) / ${five!.toFixed(1)} (5 min) at the end of the run.`;
 }
