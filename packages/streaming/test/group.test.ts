@@ -131,6 +131,21 @@ describe('consumer group state machine', () => {
     expect(group.members.has(a.memberId)).toBe(false);
   });
 
+  it('a member dead during a rebalance is dropped at its session timeout, not the rebalance timeout', () => {
+    // A kill -9'd member neither rejoins nor heartbeats: the new member's join must not wait
+    // the whole rebalance timeout for it (Kafka's coordinator expires sessions meanwhile too).
+    const group = newGroup();
+    const a = join(group, 'a', 0);
+    sync(group, 1, a.memberId, 0, []);
+    const b = join(group, 'b', 1000); // a is now expected to rejoin, but it is dead
+    group.tick(SESSION_MS);
+    expect(b.results).toEqual([]); // a's session has not expired yet
+    group.tick(SESSION_MS + 1);
+    expect(b.results[0]).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 2, leader: b.memberId });
+    expect(group.members.has(a.memberId)).toBe(false);
+    expect(SESSION_MS + 1).toBeLessThan(1000 + REBALANCE_MS);
+  });
+
   it('the last member leaving empties the group', () => {
     const group = newGroup();
     const a = join(group, 'a', 0);

@@ -205,14 +205,15 @@ export class Group {
     for (const [id, issuedMs] of this.pendingIds) {
       if (nowMs - issuedMs > SESSION_TIMEOUT_MAX_MS) this.pendingIds.delete(id);
     }
-    if (this.state === 'PreparingRebalance') {
-      if (nowMs >= this.rebalanceDeadlineMs) {
-        // Members that did not rejoin within the rebalance timeout are out of the generation.
-        for (const id of [...this.members.keys()]) if (!this.pendingJoins.has(id)) this.members.delete(id);
-        this.maybeCompleteJoin(nowMs);
-      }
+    if (this.state === 'PreparingRebalance' && nowMs >= this.rebalanceDeadlineMs) {
+      // Members that did not rejoin within the rebalance timeout are out of the generation.
+      for (const id of [...this.members.keys()]) if (!this.pendingJoins.has(id)) this.members.delete(id);
+      this.maybeCompleteJoin(nowMs);
       return;
     }
+    // Session expiry applies during a rebalance too (as in Kafka's coordinator): a member that
+    // died (kill -9) neither rejoins nor heartbeats, and the others' join completes after its
+    // session timeout instead of after the longest rebalance timeout of the group.
     for (const member of [...this.members.values()]) {
       // A member parked in JoinGroup or SyncGroup is alive by definition.
       if (this.pendingJoins.has(member.memberId) || this.pendingSyncs.has(member.memberId)) continue;

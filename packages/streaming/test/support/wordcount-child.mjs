@@ -1,0 +1,28 @@
+// A StreamApp word count in its own process (the built dist/), so a test can kill -9 it in the
+// middle of the stream. Prints one line per batch whose state reached the changelog.
+import { Kafka, logLevel } from 'kafkajs';
+import { StreamApp, StreamBuilder } from '../../dist/index.js';
+
+const [bootstrap, applicationId, source, prefix] = process.argv.slice(2);
+const kafka = new Kafka({ brokers: [bootstrap], clientId: 'wordcount-child', logLevel: logLevel.NOTHING });
+const b = new StreamBuilder();
+const words = b.stream(source).flatMap((line) => line.split(' ').map((w) => [w, 1]));
+words.to(`${prefix}-events`);
+words.groupByKey().count('counts').toStream().to(`${prefix}-counts`);
+const app = new StreamApp({
+  kafka,
+  applicationId,
+  processor: b.build(),
+  serdes: { [source]: { encode: (v) => Buffer.from(String(v)), decode: (bytes) => bytes.toString() } },
+  // A short session and rebalance timeout: after a kill -9 the group waits this long for us.
+  consumer: {
+    maxBytesPerPartition: 400,
+    sessionTimeout: 6000,
+    rebalanceTimeout: 8000,
+    heartbeatInterval: 500,
+  },
+  onStage: (stage, n) => {
+    if (stage === 'state-written') process.stdout.write(`${n}\n`);
+  },
+});
+await app.start();
