@@ -13,12 +13,14 @@ import {
 } from '@ddia/common';
 import { Gauge } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
+import { WebhookNotifier } from './alerting/webhook.js';
 import { errorBody } from './core/api-format.js';
 import { ConfigFileError } from './core/errors.js';
 import { normalizeLabels } from './core/labels.js';
 import { PromqlEngine } from './core/promql/engine.js';
 import { parseDurationMs } from './core/promql/lexer.js';
-import { AlertingRule, parseRuleFile } from './core/rules.js';
+import type { Sample } from './core/promql/values.js';
+import { AlertingRule, newRule, parseRuleFile, type Rule } from './core/rules.js';
 import { parseScrapeConfig, type ScrapeTarget } from './core/scrape-config.js';
 import { FailureWatch } from './failure-watch.js';
 import { registerApiRoutes } from './http/api.js';
@@ -32,7 +34,12 @@ export const MONITORING_FLAGS = {
     type: 'string',
     description: 'Prometheus-style scrape config (YAML: scrape_configs with static_configs)',
   },
-  rules: { type: 'string', description: 'Prometheus rule file with alerting rules' },
+  rules: { type: 'string', description: 'Prometheus rule file (alerting and recording rules)' },
+  'alert-webhook': {
+    type: 'string',
+    description:
+      'POST Alertmanager-style webhook JSON here when alerts fire or resolve (comma-separated URLs)',
+  },
   'scrape-interval': {
     type: 'string',
     description: 'default scrape and rule evaluation interval (e.g. 5s)',
@@ -62,13 +69,14 @@ export interface Monitoring {
   storage: TsdbStorage;
   scraper: Scraper;
   engine: PromqlEngine;
-  rules: AlertingRule[];
+  rules: Rule[];
+  notifier: WebhookNotifier;
   watch: FailureWatch;
   url: string;
   /** Re-reads --targets and --rules (also on SIGHUP in main.ts). */
   reload(): Promise<void>;
-  /** One evaluation of every rule at the clock's now (the schedule calls it too). */
-  evaluateRules(): void;
+  /** One evaluation of every rule group at the clock's now (the schedule calls it too). */
+  evaluateRules(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -93,6 +101,22 @@ async function readYaml(path: string, what: string): Promise<unknown> {
   }
 }
 
+function webhookUrls(text: string | undefined): string[] {
+  if (text === undefined || text.trim() === '') return [];
+  return text.split(',').map((u) => {
+    const url = u.trim();
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigFileError(`--alert-webhook: '${url}' is not a URL`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new ConfigFileError(`--alert-webhook: '${url}' is not an http(s) URL`);
+    return url;
+  });
+}
+
 export async function loadTargets(path: string | undefined, intervalMs: number): Promise<ScrapeTarget[]> {
   return path === undefined ? [] : parseScrapeConfig(await readYaml(path, 'targets file'), intervalMs);
 }
@@ -104,6 +128,7 @@ export async function startMonitoring(
   const intervalMs = durationFlag('scrape-interval', config.extra['scrape-interval'], 5000);
   const retentionMs = durationFlag('retention', config.extra.retention, RETENTION_DEFAULT_MS);
   const initialTargets = await loadTargets(config.extra.targets, intervalMs);
+  const hooks = webhookUrls(config.extra['alert-webhook']);
   const initialRules = config.extra.rules
     ? parseRuleFile(await readYaml(config.extra.rules, 'rule file'), intervalMs)
     : [];
@@ -118,7 +143,7 @@ export async function startMonitoring(
     : new MemoryStorage();
   const engine = new PromqlEngine(storage.db);
   const watch = new FailureWatch({ phiThreshold: config.extra['phi-threshold'] });
-  let rules = initialRules.map((r) => new AlertingRule(r));
+  let rules: Rule[] = initialRules.map(newRule);
   const timers: { cancel(): void }[] = [];
   let closed = false;
 
@@ -136,12 +161,16 @@ export async function startMonitoring(
     onClose: async () => {
       closed = true;
       for (const t of timers) t.cancel();
+      for (const t of groupTimers.values()) t.cancel();
       await scraper.stop();
+      await notifier.close();
       await storage.sync();
       await storage.close();
     },
   });
   const scraper = new Scraper(storage, clock, service.log);
+  let url = '';
+  const notifier = new WebhookNotifier(hooks, () => url, service.log);
   scraper.onScrape = (state) => {
     if (state.health === 'up') watch.heartbeat(state.target, clock.nowMs());
   };
@@ -183,32 +212,61 @@ export async function startMonitoring(
     },
   });
 
-  const evaluateRules = (): void => {
-    const now = Math.round(clock.wallMs());
-    const alertSamples = [];
-    for (const rule of rules) {
-      try {
-        const result = engine.instant(rule.spec.expr, now);
-        const samples =
-          result.resultType === 'vector'
-            ? result.samples
-            : result.resultType === 'scalar'
-              ? [{ labels: [], value: result.value, t: now }]
-              : [];
-        rule.update(samples, now);
-      } catch (err) {
-        rule.lastError = (err as Error).message;
-      }
-      // Prometheus writes ALERTS{alertname, alertstate, ...} = 1 for every pending/firing alert.
-      for (const a of rule.alerts()) {
-        alertSamples.push({
-          labels: normalizeLabels([...a.labels, ['__name__', 'ALERTS'], ['alertstate', a.state]]),
-          t: now,
-          value: 1,
-        });
-      }
+  // Rule groups: each evaluated every its interval, its rules in order, so that a rule sees
+  // what the recording rules above it just wrote (Prometheus's rule manager does the same).
+  const evaluateRule = async (rule: Rule, now: number): Promise<void> => {
+    let samples: Sample[] | null = null;
+    try {
+      const result = engine.instant(rule.spec.expr, now);
+      samples =
+        result.resultType === 'vector'
+          ? result.samples
+          : result.resultType === 'scalar'
+            ? [{ labels: [], value: result.value, t: now }]
+            : [];
+    } catch (err) {
+      rule.lastError = (err as Error).message;
     }
-    if (alertSamples.length > 0) void storage.ingest(alertSamples).catch(() => {});
+    if (rule.kind === 'recording') {
+      const written = samples === null ? rule.failed(now) : rule.record(samples, now);
+      if (written.length > 0) await storage.ingest(written);
+      return;
+    }
+    if (samples !== null) notifier.notify(rule, AlertingRule.notifiable(rule.update(samples, now)));
+    // Prometheus writes ALERTS{alertname, alertstate, ...} = 1 for every pending/firing alert.
+    const alertSamples = rule.alerts().map((a) => ({
+      labels: normalizeLabels([...a.labels, ['__name__', 'ALERTS'], ['alertstate', a.state]]),
+      t: now,
+      value: 1,
+    }));
+    if (alertSamples.length > 0) await storage.ingest(alertSamples);
+  };
+  const evaluateGroup = async (group: string): Promise<void> => {
+    const now = Math.round(clock.wallMs());
+    for (const rule of rules) if (rule.spec.group === group) await evaluateRule(rule, now);
+  };
+  const groupIntervals = (): Map<string, number> =>
+    new Map(rules.map((r) => [r.spec.group, r.spec.intervalMs]));
+  const evaluateRules = async (): Promise<void> => {
+    for (const group of groupIntervals().keys()) await evaluateGroup(group);
+  };
+  const groupTimers = new Map<string, { cancel(): void }>();
+  let schedule = 0;
+  const scheduleGroups = (): void => {
+    for (const t of groupTimers.values()) t.cancel();
+    groupTimers.clear();
+    const current = ++schedule;
+    for (const [group, ms] of groupIntervals()) {
+      const run = (): void => {
+        if (closed || current !== schedule) return;
+        evaluateGroup(group)
+          .catch((err) => service.log.error({ err, group }, 'rule group evaluation failed'))
+          .finally(() => {
+            if (!closed && current === schedule) groupTimers.set(group, clock.setTimeout(run, ms));
+          });
+      };
+      groupTimers.set(group, clock.setTimeout(run, ms));
+    }
   };
 
   const every = (ms: number, fn: () => Promise<void> | void): void => {
@@ -223,7 +281,7 @@ export async function startMonitoring(
     };
     timers.push(clock.setTimeout(run, ms));
   };
-  every(intervalMs, evaluateRules);
+  scheduleGroups();
   every(Math.min(intervalMs, 1000), async () => {
     await storage.ingest(watch.samples(clock.nowMs(), Math.round(clock.wallMs())));
   });
@@ -234,9 +292,8 @@ export async function startMonitoring(
   const reload = async (): Promise<void> => {
     const targets = await loadTargets(config.extra.targets, intervalMs);
     if (config.extra.rules) {
-      rules = parseRuleFile(await readYaml(config.extra.rules, 'rule file'), intervalMs).map(
-        (r) => new AlertingRule(r),
-      );
+      rules = parseRuleFile(await readYaml(config.extra.rules, 'rule file'), intervalMs).map(newRule);
+      scheduleGroups();
     }
     watch.setTargets(targets);
     await scraper.setTargets(targets);
@@ -254,7 +311,7 @@ export async function startMonitoring(
 
   watch.setTargets(initialTargets);
   await scraper.setTargets(initialTargets);
-  const url = await service.listen();
+  url = await service.listen();
   return {
     service,
     storage,
@@ -263,6 +320,7 @@ export async function startMonitoring(
     get rules() {
       return rules;
     },
+    notifier,
     watch,
     url,
     reload,

@@ -105,13 +105,21 @@ describe('monitoring service', () => {
   });
 
   it('keeps the exporter label values with escapes and computes rates over the scraped counter', async () => {
-    const t = await get('/api/v1/query?query=synthetic_temperature');
+    // Scrapes time out after 100 ms: on a loaded machine one can fail (up=0, series stale), so
+    // wait for a healthy moment rather than assume every scrape succeeded.
+    const t = await until('the gauge', async () => {
+      const g = await get('/api/v1/query?query=synthetic_temperature');
+      return g.body.data.result.length > 0 ? g : undefined;
+    });
     expect(t.body.data.result[0].metric.room).toBe('lab "A"');
     // The counter grows by 10 per scrape at 10 scrapes/s: rate ≈ 100/s (timing jitter allowed).
     await until('a second of samples', async () => exporter.scrapes >= 15);
-    const r = await get(
-      `/api/v1/query?query=${encodeURIComponent(`rate(synthetic_requests_total{code="200",instance="${exporter.address}"}[1s])`)}`,
-    );
+    const r = await until('a rate', async () => {
+      const x = await get(
+        `/api/v1/query?query=${encodeURIComponent(`rate(synthetic_requests_total{code="200",instance="${exporter.address}"}[1s])`)}`,
+      );
+      return x.body.data.result.length > 0 ? x : undefined;
+    });
     const rate = Number(r.body.data.result[0].value[1]);
     expect(rate).toBeGreaterThan(40);
     expect(rate).toBeLessThan(200);
@@ -123,8 +131,12 @@ describe('monitoring service', () => {
   });
 
   it('answers range queries, series, labels and label values', async () => {
-    const now = Date.now() / 1000;
-    const range = await get(`/api/v1/query_range?query=up&start=${now - 1}&end=${now}&step=0.25`);
+    let now = 0;
+    const range = await until('both targets up', async () => {
+      now = Date.now() / 1000;
+      const x = await get(`/api/v1/query_range?query=up&start=${now - 1}&end=${now}&step=0.25`);
+      return x.body.data.result[0]?.values[4]?.[1] === '1' ? x : undefined;
+    });
     expect(range.status).toBe(200);
     expect(range.body.data.resultType).toBe('matrix');
     expect(range.body.data.result[0].values.length).toBe(5);
@@ -233,7 +245,7 @@ describe('monitoring service', () => {
 
     const states: string[] = [];
     const firing = await until('TargetDown firing', async () => {
-      mon.evaluateRules();
+      await mon.evaluateRules();
       const { body } = await get('/api/v1/alerts');
       const a = body.data.alerts.find((x: Json) => x.labels.alertname === 'TargetDown');
       if (a) states.push(a.state);

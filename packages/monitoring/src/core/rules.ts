@@ -1,4 +1,4 @@
-// Alerting rules in Prometheus's rule-file format, and the alert state machine:
+// Alerting and recording rules in Prometheus's rule-file format, and the alert state machine:
 //   groups:
 //     - name: lab
 //       interval: 5s                      # optional, defaults to the evaluation interval
@@ -8,9 +8,17 @@
 //           for: 15s
 //           labels: { severity: page }
 //           annotations: { summary: "{{ $labels.instance }} is down" }
+//         - record: job:requests:rate1m     # a recording rule: its result is written back
+//           expr: sum by (job) (rate(requests_total[1m]))
+//           labels: { source: rule }
 // Each evaluation runs `expr`; every output series is an alert instance keyed by its labels
 // plus the rule's. New instances are pending; after `for` they fire; an instance missing from
 // an evaluation is resolved (and forgotten 15 minutes later, as Prometheus keeps it).
+// A recording rule's output series are renamed to `record`, get the rule's labels and are
+// written back at the evaluation time; a series it wrote last time and not this time gets a
+// staleness marker (Prometheus's rule manager does the same), so queries drop it at once.
+// Rules of a group are evaluated in order, every group `interval`: a rule sees what the
+// recording rules above it in its group just wrote.
 import { ConfigFileError } from './errors.js';
 import {
   LABEL_NAME_RE,
@@ -29,6 +37,7 @@ import { formatValue } from './special-values.js';
 export const RESOLVED_RETENTION_MS = 15 * 60 * 1000;
 
 export interface AlertRuleSpec {
+  kind: 'alerting';
   group: string;
   name: string;
   exprText: string;
@@ -38,6 +47,22 @@ export interface AlertRuleSpec {
   annotations: Record<string, string>;
   intervalMs: number;
 }
+
+export interface RecordingRuleSpec {
+  kind: 'recording';
+  group: string;
+  /** The metric name the output is written under. */
+  name: string;
+  exprText: string;
+  expr: Expr;
+  labels: Record<string, string>;
+  intervalMs: number;
+}
+
+export type RuleSpec = AlertRuleSpec | RecordingRuleSpec;
+
+/** Prometheus's metric-name syntax (recording rules may use colons). */
+const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
 export type AlertState = 'pending' | 'firing' | 'inactive';
 
@@ -70,16 +95,19 @@ function stringMap(v: unknown, where: string, checkNames: boolean): Record<strin
 }
 
 /** Validates a parsed rule file (YAML parsed outside the core). */
-export function parseRuleFile(doc: unknown, defaultIntervalMs: number): AlertRuleSpec[] {
+export function parseRuleFile(doc: unknown, defaultIntervalMs: number): RuleSpec[] {
   if (doc === null || doc === undefined) return [];
   if (!isRecord(doc) || !Array.isArray(doc.groups))
     throw new ConfigFileError('a rule file is a mapping with groups: [...]');
-  const out: AlertRuleSpec[] = [];
+  const out: RuleSpec[] = [];
+  const groupNames = new Set<string>();
   doc.groups.forEach((g, i) => {
     const where = `groups[${i}]`;
     if (!isRecord(g) || typeof g.name !== 'string' || g.name === '')
       throw new ConfigFileError(`${where}.name must be a non-empty string`);
     const group = g.name;
+    if (groupNames.has(group)) throw new ConfigFileError(`${where}: group name '${group}' is repeated`);
+    groupNames.add(group);
     let intervalMs = defaultIntervalMs;
     if (g.interval !== undefined) {
       const ms = typeof g.interval === 'string' ? parseDurationMs(g.interval) : null;
@@ -91,10 +119,10 @@ export function parseRuleFile(doc: unknown, defaultIntervalMs: number): AlertRul
     g.rules.forEach((r, j) => {
       const w = `${where}.rules[${j}]`;
       if (!isRecord(r)) throw new ConfigFileError(`${w} must be a mapping`);
-      if (r.record !== undefined)
-        throw new ConfigFileError(`${w}: recording rules are not supported, only alert:`);
-      if (typeof r.alert !== 'string' || !LABEL_NAME_RE.test(r.alert))
-        throw new ConfigFileError(`${w}.alert must be a valid alert name`);
+      if (r.record !== undefined && r.alert !== undefined)
+        throw new ConfigFileError(`${w}: only one of 'record' and 'alert' may be set`);
+      if (r.record === undefined && r.alert === undefined)
+        throw new ConfigFileError(`${w}: one of 'record' or 'alert' must be set`);
       if (typeof r.expr !== 'string' && typeof r.expr !== 'number')
         throw new ConfigFileError(`${w}.expr must be PromQL`);
       const exprText = String(r.expr);
@@ -104,6 +132,25 @@ export function parseRuleFile(doc: unknown, defaultIntervalMs: number): AlertRul
       } catch (err) {
         throw new ConfigFileError(`${w}.expr: ${(err as Error).message}`);
       }
+      if (r.record !== undefined) {
+        if (typeof r.record !== 'string' || !METRIC_NAME_RE.test(r.record))
+          throw new ConfigFileError(`${w}.record: '${String(r.record)}' is not a valid metric name`);
+        if (r.for !== undefined) throw new ConfigFileError(`${w}: invalid field 'for' in recording rule`);
+        if (r.annotations !== undefined)
+          throw new ConfigFileError(`${w}: invalid field 'annotations' in recording rule`);
+        out.push({
+          kind: 'recording',
+          group,
+          name: r.record,
+          exprText,
+          expr,
+          labels: stringMap(r.labels, `${w}.labels`, true),
+          intervalMs,
+        });
+        return;
+      }
+      if (typeof r.alert !== 'string' || !LABEL_NAME_RE.test(r.alert))
+        throw new ConfigFileError(`${w}.alert must be a valid alert name`);
       let forMs = 0;
       if (r.for !== undefined) {
         const ms = typeof r.for === 'string' ? parseDurationMs(r.for) : null;
@@ -111,6 +158,7 @@ export function parseRuleFile(doc: unknown, defaultIntervalMs: number): AlertRul
         forMs = ms;
       }
       out.push({
+        kind: 'alerting',
         group,
         name: r.alert,
         exprText,
@@ -132,8 +180,74 @@ export function expandTemplate(text: string, labels: Record<string, string>, val
   );
 }
 
+/** A sample a recording rule writes back (a staleness marker when `stale`). */
+export interface RecordedSample {
+  labels: Labels;
+  t: number;
+  value: number;
+  stale?: boolean;
+}
+
+/** One recording rule across evaluations: it remembers what it wrote, to mark the gone stale. */
+export class RecordingRule {
+  readonly kind = 'recording';
+  private previous = new Map<string, Labels>();
+  lastEvaluationMs: number | null = null;
+  lastError = '';
+  /** Series written by the last evaluation. */
+  lastSeries = 0;
+
+  constructor(readonly spec: RecordingRuleSpec) {}
+
+  /**
+   * The samples one evaluation's output writes at `nowMs`: renamed, relabelled, and a stale
+   * marker for every series of the previous evaluation that is missing now. Two outputs with
+   * the same labels after relabelling fail the evaluation as in Prometheus (nothing written).
+   */
+  record(samples: readonly Sample[], nowMs: number): RecordedSample[] {
+    this.lastEvaluationMs = nowMs;
+    const out: RecordedSample[] = [];
+    const seen = new Map<string, Labels>();
+    for (const s of samples) {
+      const labels = normalizeLabels([
+        ...s.labels.filter(([n]) => n !== METRIC_NAME && !(n in this.spec.labels)),
+        ...Object.entries(this.spec.labels),
+        [METRIC_NAME, this.spec.name],
+      ]);
+      const key = labelsKey(labels);
+      if (seen.has(key)) {
+        this.lastError = 'vector contains metrics with the same labelset after applying rule labels';
+        return this.failed(nowMs);
+      }
+      seen.set(key, labels);
+      out.push({ labels, t: nowMs, value: s.value });
+    }
+    for (const [key, labels] of this.previous) {
+      if (!seen.has(key)) out.push({ labels, t: nowMs, value: Number.NaN, stale: true });
+    }
+    this.previous = seen;
+    this.lastError = '';
+    this.lastSeries = seen.size;
+    return out;
+  }
+
+  /** A failed evaluation writes nothing new; what the last one wrote goes stale. */
+  failed(nowMs: number): RecordedSample[] {
+    const out = [...this.previous.values()].map((labels) => ({
+      labels,
+      t: nowMs,
+      value: Number.NaN,
+      stale: true,
+    }));
+    this.previous = new Map();
+    this.lastSeries = 0;
+    return out;
+  }
+}
+
 /** One alerting rule's instances across evaluations. */
 export class AlertingRule {
+  readonly kind = 'alerting';
   private readonly active = new Map<string, AlertInstance>();
   lastEvaluationMs: number | null = null;
   lastError = '';
@@ -205,6 +319,11 @@ export class AlertingRule {
     return [...this.active.values()];
   }
 
+  /** The alerts of the last update that fired or resolved (what notifications are about). */
+  static notifiable(changed: readonly AlertInstance[]): AlertInstance[] {
+    return changed.filter((a) => a.state === 'firing' || a.state === 'inactive');
+  }
+
   /** The rule's state as Prometheus's /api/v1/rules reports it. */
   state(): AlertState {
     const all = this.alerts();
@@ -212,4 +331,10 @@ export class AlertingRule {
     if (all.length > 0) return 'pending';
     return 'inactive';
   }
+}
+
+export type Rule = AlertingRule | RecordingRule;
+
+export function newRule(spec: RuleSpec): Rule {
+  return spec.kind === 'recording' ? new RecordingRule(spec) : new AlertingRule(spec);
 }

@@ -16,7 +16,7 @@ import { LABEL_NAME_RE, type Labels, labelsKey, labelsToRecord } from '../core/l
 import type { Matcher } from '../core/matchers.js';
 import type { PromqlEngine } from '../core/promql/engine.js';
 import { parsePromql } from '../core/promql/parser.js';
-import type { AlertInstance, AlertingRule } from '../core/rules.js';
+import type { AlertInstance, Rule } from '../core/rules.js';
 import { formatValue } from '../core/special-values.js';
 import type { FailureWatch } from '../failure-watch.js';
 import type { Scraper } from '../scrape/scraper.js';
@@ -26,7 +26,7 @@ export interface ApiDeps {
   storage: TsdbStorage;
   engine: PromqlEngine;
   scraper: Scraper;
-  rules: () => readonly AlertingRule[];
+  rules: () => readonly Rule[];
   watch: FailureWatch;
   clock: TimerClock;
 }
@@ -246,19 +246,31 @@ export function registerApiRoutes(app: ServiceApp, deps: ApiDeps): void {
   });
 
   app.get('/api/v1/alerts', async () =>
-    success({ alerts: deps.rules().flatMap((r) => r.alerts().map(alertJson)) }),
+    success({
+      alerts: deps.rules().flatMap((r) => (r.kind === 'alerting' ? r.alerts().map(alertJson) : [])),
+    }),
   );
 
   app.get('/api/v1/rules', async () => {
     const groups = new Map<string, { name: string; file: string; interval: number; rules: unknown[] }>();
     for (const rule of deps.rules()) {
+      const { group, intervalMs } = rule.spec;
+      let g = groups.get(group);
+      if (!g) groups.set(group, (g = { name: group, file: '', interval: intervalMs / 1000, rules: [] }));
+      const health = rule.lastError ? 'err' : rule.lastEvaluationMs === null ? 'unknown' : 'ok';
+      if (rule.kind === 'recording') {
+        g.rules.push({
+          type: 'recording',
+          name: rule.spec.name,
+          query: rule.spec.exprText,
+          labels: rule.spec.labels,
+          health,
+          lastError: rule.lastError,
+          lastEvaluation: rfc3339(rule.lastEvaluationMs),
+        });
+        continue;
+      }
       const spec = rule.spec;
-      let g = groups.get(spec.group);
-      if (!g)
-        groups.set(
-          spec.group,
-          (g = { name: spec.group, file: '', interval: spec.intervalMs / 1000, rules: [] }),
-        );
       g.rules.push({
         type: 'alerting',
         name: spec.name,
@@ -267,7 +279,7 @@ export function registerApiRoutes(app: ServiceApp, deps: ApiDeps): void {
         labels: spec.labels,
         annotations: spec.annotations,
         alerts: rule.alerts().map(alertJson),
-        health: rule.lastError ? 'err' : rule.lastEvaluationMs === null ? 'unknown' : 'ok',
+        health,
         lastError: rule.lastError,
         state: rule.state(),
         lastEvaluation: rfc3339(rule.lastEvaluationMs),
