@@ -17,8 +17,9 @@ export interface ServiceDef {
   clustered: boolean;
   /** Arguments before the flags: the role of a program that has several (`coordinator`, `worker`). */
   command?: string[];
-  /** Extra flags for every node, given where the lab runs it (see PlanContext). */
-  args?: (lab: PlanContext) => string[];
+  /** Extra flags for every node, given where the lab runs it (see PlanContext) and how many
+   *  nodes the cluster has. */
+  args?: (lab: PlanContext, clusterSize: number) => string[];
   /** Ports besides the HTTP one that the service listens on (MongoDB, Kafka); compose publishes them. */
   extraPorts?: number[];
   /** Example requests printed by `pnpm start` ({url} is node 1's URL). */
@@ -36,6 +37,8 @@ export const LANDING_PORT = 8080;
 /** The well-known ports of the peers our services imitate. */
 const MONGO_PORT = 27017;
 const KAFKA_PORT = 9092;
+/** Leaderless replication's N: copies of each key. */
+const REPLICAS_PER_KEY = 3;
 
 /** How a node reaches the lab's other parts: local processes and containers differ. */
 export interface PlanContext {
@@ -135,6 +138,29 @@ export const TOPOLOGY: ServiceDef[] = [
     facts: [`kafkajs and kcat talk to it unchanged on port ${KAFKA_PORT}: a partitioned, replayable log.`],
   },
   {
+    name: 'replication',
+    pkg: 'replication',
+    chapter: 'ch5',
+    title: 'Leaderless replication (Dynamo-style N/R/W, siblings, read repair)',
+    nodes: 3,
+    nodesMax: 5,
+    basePort: 7501,
+    clustered: true,
+    // Leaderless shows the most of chapter 5 at once; single-leader and multi-leader run by
+    // hand with --mode (see the package's README).
+    // N = 3 replicas per key (Dynamo's usual setting), fewer in a smaller cluster.
+    args: (_lab, size) => ['--mode', 'leaderless', '--n', String(Math.min(REPLICAS_PER_KEY, size))],
+    curl: [
+      "curl -i -X PUT --data-binary 'v1' '{url}/kv/cart?w=quorum'",
+      "curl -i '{url}/kv/cart?r=quorum'",
+      '{url}/cluster',
+    ],
+    facts: [
+      'Every node takes writes; a write waits for W of N replicas, a read asks R (R + W > N overlaps).',
+      'Concurrent writes come back as siblings (300 Multiple Choices) with an X-Context to merge them.',
+    ],
+  },
+  {
     name: 'partitions',
     pkg: 'partitioning',
     chapter: 'ch6',
@@ -228,5 +254,5 @@ export function nodeArgs(
 ): string[] {
   const args = [...(def.command ?? []), '--id', node.id, '--port', String(node.port), '--data-dir', dataDir];
   if (def.clustered) args.push('--peers', peers.map((p) => `${p.id}=${p.url}`).join(','));
-  return [...args, ...(def.args?.(lab) ?? [])];
+  return [...args, ...(def.args?.(lab, peers.length) ?? [])];
 }

@@ -35,12 +35,12 @@ export class ReplicationMetrics {
       },
     });
     new Gauge({
-      name: 'replication_core_counter',
+      name: 'replication_core_stat',
       help: "The replication core's own counters (reads, writes, readRepairs, conflictsDetected, ...)",
-      labelNames: ['counter'] as const,
+      labelNames: ['stat'] as const,
       registers: [registry],
       collect() {
-        for (const [counter, value] of Object.entries(node.status(urls).stats)) this.set({ counter }, value);
+        for (const [stat, value] of Object.entries(node.status(urls).stats)) this.set({ stat }, value);
       },
     });
   }
