@@ -67,6 +67,7 @@ export function registerDocumentRoutes(app: ServiceApp, engine: DocumentDatabase
           documents: Type.Optional(Type.Array(AnyDoc, { minItems: 1, maxItems: 100_000 })),
           document: Type.Optional(AnyDoc),
           ordered: Type.Optional(Type.Boolean()),
+          bypassDocumentValidation: Type.Optional(Type.Boolean()),
         }),
       },
     },
@@ -75,7 +76,13 @@ export function registerDocumentRoutes(app: ServiceApp, engine: DocumentDatabase
       const body = fromJson(request.body);
       const docs = body.documents ?? (body.document ? [body.document] : undefined);
       if (!docs) throw new DdiaError(CommonErrors.validation, 'body needs documents or document');
-      const { inserted, errors } = await engine.insertMany(db, coll, docs, body.ordered ?? true);
+      const { inserted, errors } = await engine.insertMany(
+        db,
+        coll,
+        docs,
+        body.ordered ?? true,
+        body.bypassDocumentValidation ?? false,
+      );
       if (errors.length > 0) {
         const first = errors[0]!;
         const spec = Object.values(DocErrors).find((e) => e.mongoCode === first.code) ?? DocErrors.badValue;
@@ -173,6 +180,7 @@ export function registerDocumentRoutes(app: ServiceApp, engine: DocumentDatabase
           update: Type.Union([AnyDoc, Type.Array(AnyDoc)]),
           upsert: Type.Optional(Type.Boolean()),
           multi: Type.Optional(Type.Boolean()),
+          bypassDocumentValidation: Type.Optional(Type.Boolean()),
         }),
       },
     },
@@ -184,6 +192,7 @@ export function registerDocumentRoutes(app: ServiceApp, engine: DocumentDatabase
         u: body.update as Doc,
         upsert: body.upsert ?? false,
         multi: body.multi ?? false,
+        bypassValidation: body.bypassDocumentValidation ?? false,
       });
       return {
         matchedCount: outcome.matched,

@@ -236,6 +236,35 @@ describe('the driver: createCollection with a validator, collMod, TTL monitor', 
     await expect(db.command({ collMod: 'users', capped: true })).rejects.toMatchObject({ code: 72 });
   });
 
+  it('bypassDocumentValidation lets one write through the validator; the next write is checked again', async () => {
+    const db = client.db('school');
+    const pupils = await db.createCollection('pupils', { validator: userSchema });
+    await expect(pupils.insertOne({ name: 'Nobody' })).rejects.toMatchObject({ code: 121 });
+    await pupils.insertOne({ _id: 'legacy' as never, name: 'Nobody' }, { bypassDocumentValidation: true });
+    await pupils.insertMany([{ name: 'A' }, { name: 'B' }], { bypassDocumentValidation: true });
+    expect(await pupils.countDocuments()).toBe(3);
+    // An update that keeps the document invalid: refused, unless it bypasses too.
+    await expect(pupils.updateOne({ _id: 'legacy' as never }, { $set: { nick: 'n' } })).rejects.toMatchObject(
+      {
+        code: 121,
+      },
+    );
+    await pupils.updateOne(
+      { _id: 'legacy' as never },
+      { $set: { nick: 'n' } },
+      { bypassDocumentValidation: true },
+    );
+    const found = await pupils.findOneAndUpdate(
+      { _id: 'legacy' as never },
+      { $set: { nick: 'm' } },
+      { bypassDocumentValidation: true, returnDocument: 'after' },
+    );
+    expect(found).toMatchObject({ nick: 'm' });
+    await expect(
+      pupils.findOneAndUpdate({ _id: 'legacy' as never }, { $set: { nick: 'x' } }),
+    ).rejects.toMatchObject({ code: 121 });
+  });
+
   it('the TTL monitor deletes expired documents by itself', async () => {
     const sessions = client.db('app').collection('sessions');
     await sessions.createIndex({ lastSeen: 1 }, { expireAfterSeconds: 1 });

@@ -112,6 +112,8 @@ export interface UpdateSpec {
   u: Doc;
   upsert?: boolean;
   multi?: boolean;
+  /** MongoDB's bypassDocumentValidation: skip the collection's validator for this write. */
+  bypassValidation?: boolean;
 }
 
 export interface UpdateOutcome {
@@ -570,6 +572,8 @@ export class DocumentDatabase {
     coll: string,
     docs: unknown[],
     ordered = true,
+    /** MongoDB's bypassDocumentValidation: skip the collection's validator for these documents. */
+    bypassValidation = false,
   ): Promise<{ inserted: unknown[]; errors: WriteError[] }> {
     return this.exclusive(async () => {
       const inserted: unknown[] = [];
@@ -596,7 +600,7 @@ export class DocumentDatabase {
         const ops: Op[] = [];
         try {
           const doc = prepareForInsert(docs[i]);
-          this.validate(meta, undefined, doc);
+          if (!bypassValidation) this.validate(meta, undefined, doc);
           const idHex = toHex(encodeValue(doc['_id']));
           if (pendingIds.has(idHex) || (await this.store.get(docKey(meta.id, doc['_id']))))
             throw duplicateIdError(meta, doc, i);
@@ -653,7 +657,7 @@ export class DocumentDatabase {
           after ??= result.doc;
           if (!result.modified) continue;
           checkStorable(result.doc);
-          this.validate(meta, doc, result.doc);
+          if (!spec.bypassValidation) this.validate(meta, doc, result.doc);
           await this.writeDoc(meta, doc, result.doc);
           modified++;
         }
@@ -671,7 +675,7 @@ export class DocumentDatabase {
         : applyUpdate(seed, spec.u, { inserting: true }).doc;
       if (doc['_id'] === undefined) doc = { _id: seed['_id'] ?? spec.u['_id'] ?? newId(), ...doc };
       doc = prepareForInsert(doc);
-      this.validate(meta, undefined, doc);
+      if (!spec.bypassValidation) this.validate(meta, undefined, doc);
       if (await this.store.get(docKey(meta.id, doc['_id']))) throw duplicateIdError(meta, doc, 0);
       await this.writeDoc(meta, undefined, doc);
       return { matched: 0, modified: 0, upsertedId: doc['_id'], after: doc };

@@ -127,6 +127,7 @@ const handlers: Record<string, Handler> = {
       coll,
       docs,
       command['ordered'] !== false,
+      command['bypassDocumentValidation'] === true,
     );
     return { n: inserted.length, ...writeErrorsField(errors), ok: 1 };
   },
@@ -148,6 +149,7 @@ const handlers: Record<string, Handler> = {
           u: spec['u'] as Doc,
           upsert: spec['upsert'] === true,
           multi: spec['multi'] === true,
+          bypassValidation: command['bypassDocumentValidation'] === true,
         });
         n += outcome.matched;
         nModified += outcome.modified;
@@ -204,6 +206,7 @@ const handlers: Record<string, Handler> = {
       u: update,
       upsert: command['upsert'] === true,
       multi: false,
+      bypassValidation: command['bypassDocumentValidation'] === true,
     });
     const value =
       command['new'] === true ? outcome.after : outcome.upsertedId !== undefined ? undefined : outcome.before;
