@@ -15,7 +15,7 @@ import {
   type MessageType,
 } from '../core/types.js';
 import { RaftBadRequestError } from '../errors.js';
-import { CONTEXT_LENGTH_MAX, NODE_ID_LENGTH_MAX } from './codec.js';
+import { CONTEXT_LENGTH_MAX, NODE_ID_LENGTH_MAX } from './json-codec.js';
 
 // The type bytes are positions in types.ts's MESSAGE_TYPES and ENTRY_TYPES.
 const MESSAGE_CODE = new Map<MessageType, number>(MESSAGE_TYPES.map((t, i) => [t, i]));

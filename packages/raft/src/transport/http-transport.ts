@@ -15,8 +15,8 @@ import type { Socket } from 'node:net';
 import { HttpClient } from '@ddia/common';
 import type { Message, NodeId } from '../core/types.js';
 import { encodeMessages } from './binary-codec.js';
-import { bytesToBase64, encodeMessage, type WireMessage } from './codec.js';
 import { FRAME_HEADER_BYTES, sealFrame } from './frame.js';
+import { bytesToBase64, encodeMessage, type WireMessage } from './json-codec.js';
 import type { Transport } from './transport.js';
 
 export const STREAM_PATH = '/raft/stream';

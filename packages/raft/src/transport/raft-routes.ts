@@ -10,9 +10,9 @@ import type { Duplex } from 'node:stream';
 import type { Message } from '../core/types.js';
 import { RaftBadRequestError, RaftError, RaftErrors } from '../errors.js';
 import { decodeMessages } from './binary-codec.js';
-import { base64ToBytes, decodeMessage, type WireMessage } from './codec.js';
 import { FrameReader } from './frame.js';
 import { SNAPSHOT_PATH, type SnapshotChunkBody, STREAM_PATH, STREAM_PROTOCOL } from './http-transport.js';
+import { base64ToBytes, decodeMessage, type WireMessage } from './json-codec.js';
 
 export const SNAPSHOT_CHUNK_BODY_BYTES_MAX = 2 * 1024 * 1024;
 /** The largest snapshot a node accepts. */

@@ -1,4 +1,4 @@
-// The JSON encoding of a Raft message, with entry payloads and snapshot bytes in base64: what
+// The JSON codec: the encoding of a Raft message, with entry payloads and snapshot bytes in base64: what
 // a snapshot chunk carries (POST /raft/snapshot), readable with curl and in logs. Everything
 // else travels on the peer streams in binary (binary-codec.ts); FORMAT.md describes both. Decoding validates every field: a peer's bytes are input, and
 // bad input is a RaftBadRequestError (400), never an assertion.
