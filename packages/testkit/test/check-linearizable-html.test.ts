@@ -42,6 +42,8 @@ describe('ddia check linearizable --html', () => {
     expect(html).toContain(`class="op straw" style=`);
     expect(html).toContain(escapeText('process 1: read -> nil'));
     expect(html).toContain('the first 4 events (up to line 5)');
+    expect(html).toContain('<pre class="explanation">no linearization;');
+    expect(html).not.toContain("<details><summary>the checker's explanation");
   });
 
   it('draws the linearization of a linearizable history, and one page per file for several files', async () => {
@@ -95,6 +97,10 @@ describe('the shortest failing prefix', () => {
       const html = renderLinearizabilityHtml(bad, model, result, { title: `seed ${seed}` });
       expectSelfContained(html);
       expect(html).toContain(escapeText(model.describeOperation(shortest.lastStraw)));
+      // A long explanation is folded so that the timeline stays in view; a short one is not.
+      expect(html.includes("<details><summary>the checker's explanation")).toBe(
+        result.explanation!.length > 16,
+      );
       for (const op of shortest.outcome.blocked ?? [])
         expect(html).toContain(escapeText(model.describeOperation(op)));
     });

@@ -25,6 +25,8 @@ const TIMELINE_KEYS_MAX = 12;
 /** Linearized operations before the failure's window that are still drawn, for context. */
 const CONTEXT_OPERATIONS = 12;
 const SEARCH_SLICE_STEPS = 20_000;
+/** A longer explanation is folded under a <details>. */
+const EXPLANATION_LINES_OPEN = 16;
 const MEMO_BYTES_MAX = 256 * 1024 * 1024;
 /** Pixels per distinct event time on the x axis, and per process row. */
 const UNIT_PX = 40;
@@ -172,10 +174,18 @@ export function renderLinearizabilityHtml<S>(
 <h1>${escapeHtml(title)}</h1>
 <p>${result.operationCount} operations, model <code>${escapeHtml(result.model)}</code>, ${result.partitionCount} partition(s), checked in ${result.elapsedMs.toFixed(0)} ms. ${summary.map(escapeHtml).join(' ')}</p>
 ${LEGEND}
-${result.explanation === undefined ? '' : `<pre class="explanation">${escapeHtml(result.explanation.join('\n'))}</pre>`}
+${explanationHtml(result.explanation)}
 ${sections.map((s) => renderSection(model, s, options.lines)).join('\n')}
 </body></html>
 `;
+}
+
+/** The checker's explanation; a long one (a long prefix) folded, so the timeline stays in view. */
+function explanationHtml(lines: string[] | undefined): string {
+  if (lines === undefined) return '';
+  const pre = `<pre class="explanation">${escapeHtml(lines.join('\n'))}</pre>`;
+  if (lines.length <= EXPLANATION_LINES_OPEN) return pre;
+  return `<details><summary>the checker's explanation (${lines.length} lines: ${escapeHtml(lines[0])})</summary>${pre}</details>`;
 }
 
 function stateDescriptions<S>(
