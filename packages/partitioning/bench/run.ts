@@ -50,13 +50,17 @@ async function cluster(n: number): Promise<{ urls: string[]; procs: ChildProcess
       { stdio: 'ignore' },
     ),
   );
-  const until = Date.now() + 30_000;
+  // Generous: on a shared 2-core machine three processes can take long to elect and bootstrap.
+  const until = Date.now() + (quick ? 40_000 : 90_000);
   for (;;) {
     const ok = await fetch(`${urls[0]}/cluster`)
       .then(async (r) => ((await r.json()) as { epoch: number }).epoch >= 1)
       .catch(() => false);
     if (ok) break;
-    if (Date.now() > until) throw new Error('cluster did not start');
+    if (Date.now() > until) {
+      for (const p of procs) p.kill('SIGKILL');
+      throw new Error('cluster did not start');
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
   return { urls, procs };
@@ -94,7 +98,11 @@ console.log(
 console.log('| nodes | ops/s | p50 ms | p99 ms | errors |');
 console.log('| --- | --- | --- | --- | --- |');
 for (const n of [1, 3]) {
-  const c = await cluster(n);
+  const c = await cluster(n).catch(() => null);
+  if (!c) {
+    console.log(`| ${n} | - | - | - | did not start in time on this machine (busy?); skipped |`);
+    continue;
+  }
   try {
     const r = await load(c.urls);
     console.log(`| ${n} | ${r.ops.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`);

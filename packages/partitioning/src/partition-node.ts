@@ -49,6 +49,15 @@ export class PartitionNode {
   servable(key: string): PartitionInfo {
     const placement = this.place(key);
     if (placement.kind === 'remote') throw this.wrongOwner(placement);
+    // This node sealed the partition for a freeze it has not applied yet (it restarted with a
+    // controller log behind its own seal): the partition may already be someone else's.
+    if (this.store.sealedEpoch(placement.partition.id) > placement.config.epoch) {
+      throw new DdiaError(
+        PartErrors.moving,
+        `partition ${placement.partition.id} was sealed here at epoch ${this.store.sealedEpoch(placement.partition.id)}; this node is at ${placement.config.epoch}`,
+        { partition: placement.partition.id, epoch: placement.config.epoch },
+      );
+    }
     if (placement.partition.frozen) {
       throw new DdiaError(
         PartErrors.moving,
@@ -109,7 +118,7 @@ export class PartitionNode {
     for (const id of ids) {
       const partition = config.partitions.find((p) => p.id === id);
       if (!partition) throw new DdiaError(PartErrors.unknownPartition, `no partition ${id}`);
-      if (partition.owner !== this.id || partition.frozen) {
+      if (partition.owner !== this.id || partition.frozen || this.store.sealedEpoch(id) > config.epoch) {
         throw new DdiaError(PartErrors.moving, `partition ${id} is not served here now`, { partition: id });
       }
       const items = await this.store.scan(this.store.layout.scanBounds(partition, start, end), limit);
@@ -169,7 +178,7 @@ export class PartitionNode {
     for (const id of ids) {
       const partition = config.partitions.find((p) => p.id === id);
       if (!partition) throw new DdiaError(PartErrors.unknownPartition, `no partition ${id}`);
-      if (partition.owner !== this.id || partition.frozen) {
+      if (partition.owner !== this.id || partition.frozen || this.store.sealedEpoch(id) > config.epoch) {
         throw new DdiaError(PartErrors.moving, `partition ${id} is not served here now`, { partition: id });
       }
       out.push(...(await this.store.localLookup(id, index, term, limit)));

@@ -339,7 +339,7 @@ export function registerRoutes(options: ServerOptions): void {
       if (!partition || partition.owner !== node.id || !partition.frozen) {
         throw new DdiaError(PartErrors.configRefused, `partition ${id} is not frozen on ${node.id}`);
       }
-      return { seq: await node.store.seal(id) };
+      return { seq: await node.store.seal(id, epoch) };
     },
   );
   app.post(

@@ -82,3 +82,10 @@ export const OUTBOX_PREFIX = 'o:';
 export function outboxKey(seq: number): string {
   return `${OUTBOX_PREFIX}${String(seq).padStart(15, '0')}`;
 }
+
+/** s:<partition id>: the freeze epoch this node last sealed the partition for (decimal ASCII). */
+export const SEAL_PREFIX = 's:';
+
+export function sealKey(partitionId: number): string {
+  return `${SEAL_PREFIX}${partitionId}`;
+}

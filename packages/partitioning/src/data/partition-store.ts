@@ -28,7 +28,9 @@ import {
   OUTBOX_PREFIX,
   outboxKey,
   prefixEnd,
+  SEAL_PREFIX,
   type StoreBounds,
+  sealKey,
 } from './layout.js';
 import { decodeRecord, encodeRecord, type StoredValue } from './record.js';
 
@@ -88,6 +90,7 @@ export class PartitionStore {
   private readonly locks = new Map<number, Promise<unknown>>();
   private readonly logs = new Map<number, ChangeLog>();
   private outboxSeq = 0;
+  private readonly sealedAt = new Map<number, number>();
   /** Called after a write put entries in the outbox. */
   onOutbox: () => void = () => undefined;
 
@@ -97,8 +100,14 @@ export class PartitionStore {
     readonly indexes: readonly IndexSpec[] = [],
   ) {}
 
-  /** Reads where the outbox ends (call once after opening). */
+  /** Reads where the outbox ends and the seal records (call once after opening). */
   async init(): Promise<void> {
+    for await (const [key, bytes] of this.db.iterator({ gte: SEAL_PREFIX, lt: prefixEnd(SEAL_PREFIX) })) {
+      this.sealedAt.set(
+        Number((key as string).slice(SEAL_PREFIX.length)),
+        Number(Buffer.from(bytes as Uint8Array).toString('utf8')),
+      );
+    }
     for await (const key of this.db.keys({
       gte: OUTBOX_PREFIX,
       lt: prefixEnd(OUTBOX_PREFIX),
@@ -259,9 +268,26 @@ export class PartitionStore {
     return { seq: await this.seq(partitionId), changes: log.changes.filter((c) => c.seq > after) };
   }
 
-  /** Waits for in-flight writes, then answers the sequence number the owner stopped at. */
-  seal(partitionId: number): Promise<number> {
-    return this.withLock(partitionId, () => this.seq(partitionId));
+  /**
+   * Waits for in-flight writes, records durably that the partition was sealed for the freeze
+   * of `epoch`, then answers the sequence number the owner stopped at. The record is what keeps
+   * a restarted owner whose controller log lost its tail (a power cut before the Raft hard
+   * state reached the disk) from serving a partition that may already belong to another node:
+   * it serves the partition again only once it has applied `epoch` or later (partition-node.ts).
+   */
+  seal(partitionId: number, epoch: number): Promise<number> {
+    return this.withLock(partitionId, async () => {
+      if ((this.sealedAt.get(partitionId) ?? 0) < epoch) {
+        await this.db.put(sealKey(partitionId), Buffer.from(String(epoch)), SYNCED);
+        this.sealedAt.set(partitionId, epoch);
+      }
+      return this.seq(partitionId);
+    });
+  }
+
+  /** The freeze epoch this node last sealed the partition for (0 if never). */
+  sealedEpoch(partitionId: number): number {
+    return this.sealedAt.get(partitionId) ?? 0;
   }
 
   /** Replaces whatever this node has of the partition by a snapshot (receiver side). */
