@@ -54,7 +54,8 @@ const USAGE = `usage: ddia check linearizable --model cas-register|kv --format j
   --verbose        after a NOT linearizable line, print the longest ordered prefix and the blocked ops;
                    then the search's time and memo memory, per partition (per key), the slowest first
   --html OUT.html  write a self-contained timeline of the operations (the shortest failing part of the
-                   history when NOT linearizable); with several FILEs, OUT-<file>.html for each
+                   history when NOT linearizable, searched within --timeout-ms); with several
+                   FILEs, OUT-<file>.html for each
 exit: 0 all linearizable, 1 some NOT linearizable, 2 bad arguments or unreadable file, 3 some unknown
 `;
 
