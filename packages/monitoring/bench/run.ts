@@ -4,12 +4,15 @@
 // third of the series), beside Gorilla's 1.37 B/sample. When promtool is installed, the same
 // samples are backfilled into Prometheus's TSDB (`promtool tsdb create-blocks-from
 // openmetrics`) and its chunk bytes per sample reported too; without it, ours only.
+// Then the scrape bench (bench/scrape.ts): ours and a real Prometheus scrape the same targets
+// at the same interval, CPU/RSS and the latency of the same PromQL compared.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labelsFromRecord } from '../src/core/labels.js';
 import { DiskTsdb } from '../src/storage/disk-tsdb.js';
+import { runScrapeBench } from './scrape.js';
 
 const quick = process.argv.includes('--quick');
 const SERIES = quick ? 1000 : 10_000;
@@ -124,3 +127,10 @@ try {
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
+
+console.log('');
+await runScrapeBench(
+  quick
+    ? { targets: 2, seriesPerTarget: 500, intervalS: 1, windowS: 10, queryRuns: 10 }
+    : { targets: 10, seriesPerTarget: 1000, intervalS: 1, windowS: 60, queryRuns: 30 },
+);
