@@ -52,6 +52,17 @@ describe('event-sourced orders demo', () => {
       'USD@2026-12-07T10:00:00.000Z': 5000,
     });
     expect(r.statusRebuilt).toEqual(r.statusV1);
+    // The HTTP API: 201, then problem+json 409 / 422 / 400 / 400, then the view.
+    expect(r.http.map((h) => h.status)).toEqual([201, 409, 422, 400, 400, 200]);
+    expect(r.http[0]!.body).toMatchObject({ orderId: 'o-4', version: 1 });
+    expect(r.http[1]!.body).toMatchObject({
+      code: 'DDIA_ERR_STREAMING_VERSION_CONFLICT',
+      expectedVersion: 0,
+      actualVersion: 1,
+    });
+    expect(r.http[2]!.body).toMatchObject({ code: 'DDIA_ERR_STREAMING_COMMAND_REJECTED' });
+    expect(r.http[3]!.body).toMatchObject({ code: 'DDIA_ERR_STREAMING_BAD_COMMAND' });
+    expect(r.http[5]!.body).toEqual(r.statusV1['o-1']);
     expect(lines.join('\n')).toMatch(/view identical/);
   });
 });

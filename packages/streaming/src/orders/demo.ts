@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseConfig } from '@ddia/common';
+import { HttpClient, parseConfig } from '@ddia/common';
 import { createRegistryService } from '@ddia/schema-evolution';
 import { Kafka, logLevel } from 'kafkajs';
 import type { OrderEvent, OrderState } from '../core/orders.js';
@@ -14,6 +14,7 @@ import { StreamApp } from '../streams/runner.js';
 import { TopicView } from '../streams/view.js';
 import { ConfluentAvroSerde, RegistryClient, RegistryRefusedError } from './avro-serde.js';
 import { CommandRejectedError, OrderEventStore, VersionConflictError } from './event-store.js';
+import { createOrdersService } from './http.js';
 import { ORDER_EVENT_V1, ORDER_EVENT_V2, ORDER_EVENT_V3_INCOMPATIBLE, ORDERS_SUBJECT } from './schemas.js';
 import { orderStatusView, revenuePerHourView } from './views.js';
 
@@ -36,6 +37,8 @@ export interface OrdersDemoResult {
   lastEventAsV2: Record<string, unknown>;
   /** `<currency>@<hour start ISO>` -> cents, from the v2 consumer's output topic. */
   revenue: Record<string, number>;
+  /** The HTTP API's answers, in order. */
+  http: { request: string; status: number; body: unknown }[];
 }
 
 async function until(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
@@ -247,7 +250,46 @@ export async function runOrdersDemo(log: (line: string) => void = console.log): 
       `rebuild: a new processor read the log from offset 0: view ${same ? 'identical' : 'DIFFERENT'} to the v1 consumer's`,
     );
 
+    // --- the HTTP API over the v2 event store and the rebuilt view ---------------------------
+    const api = await createOrdersService({
+      config: parseConfig(['--port', '0', '--log-level', 'error']),
+      store: storeV2,
+      statusView: rebuilt,
+      revenue: () => revenueView.state,
+      handleSignals: false,
+    });
+    const apiUrl = await api.listen();
+    running.push({ stop: () => api.close() });
+    const client = new HttpClient();
+    running.push({ stop: () => client.close() });
+    const http: OrdersDemoResult['http'] = [];
+    log(`HTTP API on ${apiUrl}:`);
+    const call = async (method: 'GET' | 'POST', urlPath: string, body?: object) => {
+      const response = await client.request(`${apiUrl}${urlPath}`, {
+        method,
+        ...(body === undefined ? {} : { body }),
+      });
+      const answer = response.body.length > 0 ? response.json() : null;
+      const request = `${method} ${urlPath}${body === undefined ? '' : ` ${JSON.stringify(body)}`}`;
+      http.push({ request, status: response.status, body: answer });
+      log(`  ${request}\n    -> ${response.status} ${JSON.stringify(answer)}`);
+    };
+    await call('POST', '/orders/o-4/commands', { kind: 'place', customer: 'dave', at: minutes(80) });
+    await call('POST', '/orders/o-4/commands', {
+      kind: 'addItem',
+      sku: 'pen',
+      quantity: 1,
+      priceCents: 250,
+      expectedVersion: 0,
+      at: minutes(81),
+    });
+    await call('POST', '/orders/o-4/commands', { kind: 'ship', at: minutes(82) });
+    await call('POST', '/orders/o-5/commands', { kind: 'place' });
+    await call('POST', '/orders/o-5/commands', { kind: 'refund', customer: 'eve' });
+    await call('GET', '/orders/o-1');
+
     return {
+      http,
       schemaIds: { v1: v1Id, v2: v2Id },
       conflict,
       rejection,
