@@ -35,6 +35,7 @@ describe('experiments', () => {
     expect(list.map((e) => e.name)).toEqual([
       'pbs-paper',
       'pbs-sweep',
+      'quorum-levels',
       'proxy-latency',
       'raft-regions',
       'leaderless-visibility',

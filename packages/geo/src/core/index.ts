@@ -4,5 +4,6 @@ export * from './distributions.js';
 export * from './latency-matrix.js';
 export * from './paper-check.js';
 export * from './profiles.js';
+export * from './quorum-levels.js';
 export * from './stats.js';
 export * from './wars.js';

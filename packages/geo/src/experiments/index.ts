@@ -8,6 +8,7 @@ import { leaderlessVisibility } from './leaderless-visibility.js';
 import { pbsPaper } from './pbs-paper.js';
 import { pbsSweep } from './pbs-sweep.js';
 import { proxyLatency } from './proxy-latency.js';
+import { quorumLevels } from './quorum-levels.js';
 import { raftRegions } from './raft-regions.js';
 import {
   type Experiment,
@@ -22,6 +23,7 @@ export * from './types.js';
 export const EXPERIMENTS: readonly Experiment[] = [
   pbsPaper,
   pbsSweep,
+  quorumLevels,
   proxyLatency,
   raftRegions,
   leaderlessVisibility,
