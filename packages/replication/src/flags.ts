@@ -4,6 +4,8 @@ import { type Config, ConfigError, type FlagSpec } from '@ddia/common';
 import { parseSyncRule, type SyncRule } from './core/sync-rule.js';
 import { MODES, type ModeName } from './node/mode.js';
 
+/** Dynamo's and Cassandra's usual replication factor. */
+export const N_DEFAULT = 3;
 export const QUORUM_WORDS = ['one', 'quorum', 'all'] as const;
 
 export const REPLICATION_FLAGS = {
@@ -13,7 +15,13 @@ export const REPLICATION_FLAGS = {
     default: 'leaderless',
     choices: MODES,
   },
-  n: { type: 'number', description: 'leaderless: replicas per key', default: 3, min: 1, max: 32 },
+  n: {
+    type: 'number',
+    description: 'leaderless: replicas per key (0: 3, or the cluster size when smaller)',
+    default: 0,
+    min: 0,
+    max: 32,
+  },
   w: {
     type: 'string',
     description: 'leaderless: default write quorum (count|one|quorum|all)',
@@ -119,14 +127,15 @@ export function settingsOf(config: ReplicationConfig): Settings {
   const nodes = config.peers.length > 0 ? config.peers.map((p) => p.id) : [config.id];
   const extra = config.extra;
   const mode = extra.mode as ModeName;
-  if (extra.n > nodes.length)
-    throw new ConfigError('n', `must be at most the cluster size ${nodes.length}, got ${extra.n}`);
+  const n = extra.n === 0 ? Math.min(N_DEFAULT, nodes.length) : extra.n;
+  if (mode === 'leaderless' && n > nodes.length)
+    throw new ConfigError('n', `must be at most the cluster size ${nodes.length}, got ${n}`);
   const quorum = (flag: 'w' | 'r'): QuorumFlag => {
     const text = extra[flag] ?? 'quorum';
     const value = parseQuorum(text);
     if (value === null) throw new ConfigError(flag, `expected a count, one, quorum or all, got '${text}'`);
-    if (typeof value === 'number' && value > extra.n)
-      throw new ConfigError(flag, `${flag.toUpperCase()} = ${value} is more than N = ${extra.n} replicas`);
+    if (mode === 'leaderless' && typeof value === 'number' && value > n)
+      throw new ConfigError(flag, `${flag.toUpperCase()} = ${value} is more than N = ${n} replicas`);
     return value;
   };
   const w = quorum('w');
@@ -141,5 +150,5 @@ export function settingsOf(config: ReplicationConfig): Settings {
   }
   for (const name of syncStandbys?.names ?? [])
     if (!nodes.includes(name)) throw new ConfigError('sync-standbys', `'${name}' is not among --peers`);
-  return { mode, nodes, n: extra.n, w, r, leader, syncStandbys };
+  return { mode, nodes, n, w, r, leader, syncStandbys };
 }

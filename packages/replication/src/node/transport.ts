@@ -1,12 +1,16 @@
-// Peer messages over HTTP: each flush of a core sends one POST per peer carrying every message
-// for it (`POST /replication/messages`), through common's HttpClient, fire and forget. The cores
-// tolerate loss, duplication and reordering (their simulations inject all three), so a failed
-// or timed-out post is dropped, not retried: the core's own timers resend what matters.
+// Peer messages over HTTP (`POST /replication/messages`), through common's HttpClient. Each
+// peer has one post in flight at a time, carrying every message queued for it since the last
+// one: messages to a peer arrive in the order they were sent, as on a TCP stream (parallel
+// posts on several connections would reorder them, and a single-leader follower would refuse
+// the later batch as a gap and wait for a resend), and a busy link batches by itself. A failed
+// or timed-out post is dropped, not retried: the cores tolerate loss and resend on their timers.
 import { HttpClient } from '@ddia/common';
 import type { Envelope } from '../core/ready.js';
 
-/** Posts in flight to one peer beyond which new batches are dropped (a dead peer's backlog). */
-export const INFLIGHT_PER_PEER_MAX = 32;
+/** Messages queued for one peer beyond which the oldest are dropped (a dead peer's backlog). */
+export const QUEUE_PER_PEER_MAX = 10_000;
+/** Messages per post. */
+export const BATCH_MESSAGES_MAX = 1_000;
 export const PEER_DEADLINE_MS = 1_000;
 export const MESSAGES_PATH = '/replication/messages';
 
@@ -15,9 +19,15 @@ export interface MessageBatch<M> {
   messages: M[];
 }
 
+interface PeerLink<M> {
+  queue: M[];
+  busy: boolean;
+}
+
 export class PeerTransport<M> {
   private readonly client = new HttpClient({ deadlineMs: PEER_DEADLINE_MS, retries: 0 });
-  private readonly inflight = new Map<string, number>();
+  private readonly links = new Map<string, PeerLink<M>>();
+  private closed = false;
   sent = 0;
   dropped = 0;
 
@@ -27,34 +37,52 @@ export class PeerTransport<M> {
   ) {}
 
   send(envelopes: readonly Envelope<M>[]): void {
-    const byPeer = new Map<string, M[]>();
+    const touched = new Set<string>();
     for (const { to, msg } of envelopes) {
-      const list = byPeer.get(to) ?? [];
-      list.push(msg);
-      byPeer.set(to, list);
+      if (!this.urls.has(to) || to === this.self) {
+        this.dropped++;
+        continue;
+      }
+      let link = this.links.get(to);
+      if (!link) {
+        link = { queue: [], busy: false };
+        this.links.set(to, link);
+      }
+      link.queue.push(msg);
+      if (link.queue.length > QUEUE_PER_PEER_MAX) {
+        link.queue.shift();
+        this.dropped++;
+      }
+      touched.add(to);
     }
-    for (const [peer, messages] of byPeer) this.post(peer, messages);
+    for (const peer of touched) this.pump(peer);
   }
 
-  private post(peer: string, messages: M[]): void {
-    const url = this.urls.get(peer);
-    const busy = this.inflight.get(peer) ?? 0;
-    if (url === undefined || busy >= INFLIGHT_PER_PEER_MAX) {
-      this.dropped += messages.length;
-      return;
-    }
-    this.inflight.set(peer, busy + 1);
+  private pump(peer: string): void {
+    const link = this.links.get(peer);
+    if (!link || link.busy || link.queue.length === 0 || this.closed) return;
+    const messages = link.queue.splice(0, BATCH_MESSAGES_MAX);
+    link.busy = true;
     this.sent += messages.length;
     const body: MessageBatch<M> = { from: this.self, messages };
     this.client
-      .request(`${url}${MESSAGES_PATH}`, { method: 'POST', body, retry: false })
-      .catch(() => {
-        this.dropped += messages.length;
-      })
-      .finally(() => this.inflight.set(peer, (this.inflight.get(peer) ?? 1) - 1));
+      .request(`${this.urls.get(peer)}${MESSAGES_PATH}`, { method: 'POST', body, retry: false })
+      .then(
+        (response) => {
+          if (response.status !== 204) this.dropped += messages.length;
+        },
+        () => {
+          this.dropped += messages.length;
+        },
+      )
+      .finally(() => {
+        link.busy = false;
+        this.pump(peer);
+      });
   }
 
   close(): Promise<void> {
+    this.closed = true;
     return this.client.close();
   }
 }

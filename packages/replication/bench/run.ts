@@ -1,0 +1,244 @@
+// pnpm --filter @ddia/replication bench [--quick] [--install] [--rounds N] [--seconds S] [--clients C]
+//
+// Write (and leaderless read) latency p50/p99 and throughput of our service on 3 local nodes,
+// per mode and per W/R, and beside it the production reference for single-leader replication:
+// PostgreSQL 15 streaming replication, a primary and 2 standbys (pg_basebackup), with
+// synchronous_standby_names = 'ANY 1 (s1, s2)' and synchronous_commit = off | on | remote_apply.
+// Our single-leader sync (`--sync-standbys 'ANY 1 (n2, n3)'`: a standby confirms once the entry
+// is on its disk and applied) is the counterpart of remote_apply; the two alternate over rounds.
+// Without PostgreSQL (and without --install) the bench says so and measures our side only.
+// --quick (CI smoke, < 60 s): single-leader only, one short round.
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { HttpClient } from '@ddia/common';
+import { type Cluster, startCluster } from '@ddia/testkit';
+import pg from 'pg';
+import { type LoadResult, runLoad } from './load.js';
+import {
+  findPostgresBin,
+  INSTALL_HINT,
+  installPostgres,
+  type PostgresCluster,
+  startPostgresCluster,
+} from './postgres-cluster.js';
+
+const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+const KEYS = 1_000;
+const VALUE = 'v'.repeat(100);
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    install: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    clients: { type: 'string' },
+  },
+});
+const quick = args.quick ?? false;
+const rounds = Number(args.rounds ?? (quick ? 1 : 3));
+const durationMs = 1000 * Number(args.seconds ?? (quick ? 2 : 5));
+const clients = Number(args.clients ?? (quick ? 4 : 8));
+
+interface Row {
+  system: string;
+  config: string;
+  op: 'write' | 'read';
+  round: number;
+  result: LoadResult;
+}
+const rows: Row[] = [];
+const http = new HttpClient({ deadlineMs: 10_000, retries: 0, connectionsPerOrigin: 64 });
+
+function key(client: number, i: number): string {
+  return `k${(client * 7_919 + i * 104_729) % KEYS}`;
+}
+
+async function startOurs(mode: string, extra: string[]): Promise<Cluster> {
+  return startCluster({
+    nodes: 3,
+    readyTimeoutMs: 90_000,
+    command: (spec) => ({
+      args: [
+        MAIN_JS,
+        ...spec.flags,
+        '--mode',
+        mode,
+        '--log-level',
+        'warn',
+        '--anti-entropy-ms',
+        '0',
+        ...extra,
+      ],
+      env: { NODE_ENV: 'production' },
+    }),
+  });
+}
+
+async function oursWrites(cluster: Cluster, config: string, query: string, anyNode: boolean, round: number) {
+  const urls = cluster.urls();
+  const result = await runLoad(clients, durationMs, async (client, i) => {
+    const url = anyNode ? (urls[(client + i) % urls.length] as string) : (urls[0] as string);
+    const response = await http.request(`${url}/kv/${key(client, i)}${query}`, {
+      method: 'PUT',
+      body: VALUE,
+      headers: { 'content-type': 'text/plain' },
+      retry: false,
+    });
+    return response.status === 200;
+  });
+  rows.push({ system: 'ours', config, op: 'write', round, result });
+  console.log(`ours ${config} write: ${JSON.stringify(result)}`);
+}
+
+async function oursReads(cluster: Cluster, config: string, query: string, round: number) {
+  const urls = cluster.urls();
+  const result = await runLoad(clients, durationMs, async (client, i) => {
+    const url = urls[(client + i) % urls.length] as string;
+    const response = await http.request(`${url}/kv/${key(client, i)}${query}`);
+    return response.status === 200 || response.status === 404 || response.status === 300;
+  });
+  rows.push({ system: 'ours', config, op: 'read', round, result });
+  console.log(`ours ${config} read: ${JSON.stringify(result)}`);
+}
+
+async function pgWrites(cluster: PostgresCluster, level: string, round: number) {
+  const pool = new pg.Pool({
+    connectionString: cluster.primaryUrl,
+    max: clients,
+    options: `-c synchronous_commit=${level}`,
+  });
+  try {
+    await pool.query('CREATE TABLE IF NOT EXISTS kv (k text PRIMARY KEY, v text NOT NULL)');
+    const result = await runLoad(clients, durationMs, async (client, i) => {
+      await pool.query('INSERT INTO kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v', [
+        key(client, i),
+        VALUE,
+      ]);
+      return true;
+    });
+    rows.push({ system: 'postgresql', config: `synchronous_commit=${level}`, op: 'write', round, result });
+    console.log(`postgresql synchronous_commit=${level} write: ${JSON.stringify(result)}`);
+  } finally {
+    await pool.end();
+  }
+}
+
+async function preparePostgres(): Promise<PostgresCluster | null> {
+  let bin = findPostgresBin();
+  if (!bin && args.install) {
+    console.log('installing PostgreSQL with apt-get ...');
+    await installPostgres();
+    bin = findPostgresBin();
+  }
+  if (!bin) {
+    console.log(`${INSTALL_HINT} Measuring our side only.`);
+    return null;
+  }
+  try {
+    return await startPostgresCluster(bin);
+  } catch (error) {
+    console.log(
+      `PostgreSQL did not start (${(error as Error).message.split('\n')[0]}); measuring our side only.`,
+    );
+    return null;
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+function table(): string {
+  const groups = new Map<string, Row[]>();
+  for (const row of rows) {
+    const id = `${row.system}|${row.config}|${row.op}`;
+    groups.set(id, [...(groups.get(id) ?? []), row]);
+  }
+  const lines = [
+    '| system | configuration | op | p50 ms | p99 ms | ops/s | errors |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: |',
+  ];
+  for (const group of groups.values()) {
+    const first = group[0] as Row;
+    const pick = (f: (r: LoadResult) => number) => median(group.map((r) => f(r.result)));
+    lines.push(
+      `| ${first.system} | ${first.config} | ${first.op} | ${pick((r) => r.p50Ms)} | ${pick((r) => r.p99Ms)} | ${pick((r) => r.opsPerSecond)} | ${group.reduce((n, r) => n + r.result.errors, 0)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const machine = {
+    cpus: os.cpus().length,
+    model: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    loadAverage1m: os.loadavg()[0],
+    node: process.version,
+  };
+  console.log(
+    `machine: ${JSON.stringify(machine)}; ${clients} clients, ${durationMs / 1000} s per run, ${rounds} round(s)`,
+  );
+  const [single, postgres] = await Promise.all([
+    startOurs('single-leader', ['--sync-standbys', 'ANY 1 (n2, n3)']),
+    preparePostgres(),
+  ]);
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      // Alternated, so that drift in the machine's load hits both sides alike.
+      await oursWrites(single, "single-leader sync 'ANY 1 (n2, n3)'", '', false, round);
+      if (postgres) await pgWrites(postgres, 'remote_apply', round);
+      if (!quick) {
+        await oursWrites(single, 'single-leader async (?sync=false)', '?sync=false', false, round);
+        if (postgres) await pgWrites(postgres, 'on', round);
+        if (postgres) await pgWrites(postgres, 'off', round);
+      }
+    }
+  } finally {
+    await single.close();
+    await postgres?.stop();
+  }
+  if (!quick) {
+    const multi = await startOurs('multi-leader', []);
+    try {
+      for (let round = 1; round <= rounds; round++)
+        await oursWrites(multi, 'multi-leader (local ack, any node)', '', true, round);
+    } finally {
+      await multi.close();
+    }
+    const leaderless = await startOurs('leaderless', ['--n', '3']);
+    try {
+      for (let round = 1; round <= rounds; round++) {
+        for (const q of ['1', 'quorum', 'all']) {
+          await oursWrites(leaderless, `leaderless N=3 W=${q}`, `?w=${q}`, true, round);
+          await oursReads(leaderless, `leaderless N=3 R=${q}`, `?r=${q}`, round);
+        }
+      }
+    } finally {
+      await leaderless.close();
+    }
+  }
+  const markdown = table();
+  const sync = rows.filter((r) => r.config.startsWith('single-leader sync')).map((r) => r.result.p50Ms);
+  const remote = rows
+    .filter((r) => r.config === 'synchronous_commit=remote_apply')
+    .map((r) => r.result.p50Ms);
+  const ratio = remote.length > 0 ? Math.round((median(sync) / median(remote)) * 100) / 100 : null;
+  console.log(`\n${markdown}\n`);
+  if (ratio !== null)
+    console.log(`ours sync p50 / PostgreSQL remote_apply p50 = ${ratio} (median of ${rounds} round(s))`);
+  const name = quick ? 'quick.json' : `${new Date().toISOString().slice(0, 19).replaceAll(':', '-')}.json`;
+  await writeFile(
+    `${RESULTS}${name}`,
+    `${JSON.stringify({ machine, clients, durationMs, rounds, quick, syncVsRemoteApplyP50: ratio, rows }, null, 2)}\n`,
+  );
+  if (!quick) await writeFile(`${RESULTS}latest.md`, `${markdown}\n`);
+  await http.close();
+}
+
+await main();
