@@ -15,7 +15,7 @@ function usage(message?: string): never {
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === 'list') {
-    for (const e of listExperiments()) process.stdout.write(`${e.name.padEnd(16)} ${e.description}\n`);
+    for (const e of listExperiments()) process.stdout.write(`${e.name.padEnd(22)} ${e.description}\n`);
     return;
   }
   if (command !== 'run') usage(command ? `unknown command '${command}'` : undefined);
