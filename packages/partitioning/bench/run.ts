@@ -3,7 +3,9 @@
 //      (pure: the same placement code the service runs);
 //   2. client throughput and latency on real processes (dist/main.js, in-memory store): one node,
 //      and three nodes where two thirds of the requests are forwarded to the owner.
-// Needs no peer system. --quick: fewer keys and 3 s per throughput run.
+//   3. on the three nodes: local (scatter/gather) vs global (one partition) index reads, and a
+//      hot counter with and without salting (the busiest node's share of its writes).
+// Needs no peer system. --quick: fewer keys, 3 s per throughput run, 1 s per index/hot-key run.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { freePorts } from '@ddia/testkit';
 import { measureMovement, type SchemeName } from '../src/core/index.js';
@@ -44,6 +46,10 @@ async function cluster(n: number): Promise<{ urls: string[]; procs: ChildProcess
         peers,
         '--partitions',
         '16',
+        '--indexes',
+        'color=color:local,make=make:global',
+        '--hot-keys',
+        'likes',
         '--log-level',
         'warn',
       ],
@@ -66,10 +72,30 @@ async function cluster(n: number): Promise<{ urls: string[]; procs: ChildProcess
   return { urls, procs };
 }
 
-async function load(urls: string[]): Promise<{ ops: number; p50: number; p99: number; errors: number }> {
+const kvMix = (url: string, i: number) =>
+  fetch(`${url}/kv/key${i % 10_000}`, {
+    method: i % 2 === 0 ? 'PUT' : 'GET',
+    ...(i % 2 === 0 ? { body: `value-${i}` } : {}),
+  });
+
+interface LoadResult {
+  ops: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  /** Answers per owner node (x-owner), where the route names one. */
+  owners: Map<string, number>;
+}
+
+async function load(
+  urls: string[],
+  send: (url: string, i: number) => Promise<Response> = kvMix,
+  runMs = RUN_MS,
+): Promise<LoadResult> {
   const latencies: number[] = [];
+  const owners = new Map<string, number>();
   let errors = 0;
-  const end = performance.now() + RUN_MS;
+  const end = performance.now() + runMs;
   let seq = 0;
   await Promise.all(
     Array.from({ length: CLIENTS }, async (_, c) => {
@@ -77,19 +103,54 @@ async function load(urls: string[]): Promise<{ ops: number; p50: number; p99: nu
         const i = seq++;
         const url = urls[c % urls.length] as string;
         const t = performance.now();
-        const res = await fetch(`${url}/kv/key${i % 10_000}`, {
-          method: i % 2 === 0 ? 'PUT' : 'GET',
-          ...(i % 2 === 0 ? { body: `value-${i}` } : {}),
-        }).catch(() => undefined);
+        const res = await send(url, i).catch(() => undefined);
         await res?.arrayBuffer();
         if (!res || res.status >= 500) errors++;
+        const owner = res?.headers.get('x-owner');
+        if (owner) owners.set(owner, (owners.get(owner) ?? 0) + 1);
         latencies.push(performance.now() - t);
       }
     }),
   );
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return { ops: latencies.length / (RUN_MS / 1000), p50: at(0.5), p99: at(0.99), errors };
+  return { ops: latencies.length / (runMs / 1000), p50: at(0.5), p99: at(0.99), errors, owners };
+}
+
+/** Secondary index reads (scatter/gather vs one partition) and hot-key writes (salted or not). */
+async function indexesAndHotKeys(urls: string[]): Promise<void> {
+  const runMs = quick ? 1_000 : 8_000;
+  const colors = ['red', 'black', 'silver', 'blue'];
+  const makes = ['ford', 'audi', 'honda', 'dodge', 'kia'];
+  await Promise.all(
+    Array.from({ length: quick ? 100 : 1_000 }, (_, i) =>
+      fetch(`${urls[i % urls.length]}/kv/car${i}`, {
+        method: 'PUT',
+        body: JSON.stringify({ color: colors[i % colors.length], make: makes[i % makes.length] }),
+      }).then((r) => r.arrayBuffer()),
+    ),
+  );
+  await new Promise((r) => setTimeout(r, 500)); // the global index catches up
+  const row = (what: string, asked: string, r: LoadResult) => {
+    const busiest = Math.max(0, ...r.owners.values());
+    const total = [...r.owners.values()].reduce((a, b) => a + b, 0);
+    const share = total > 0 ? `${((busiest / total) * 100).toFixed(0)} %` : '-';
+    console.log(
+      `| ${what} | ${asked} | ${r.ops.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${share} | ${r.errors} |`,
+    );
+  };
+  console.log(
+    `\n## Secondary index reads and hot-key writes (3 nodes, ${CLIENTS} clients, ${runMs / 1000} s each)\n`,
+  );
+  console.log('| workload | partitions asked | ops/s | p50 ms | p99 ms | busiest node share | errors |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  const query = (index: string, values: string[]) => (url: string, i: number) =>
+    fetch(`${url}/indexes/${index}?value=${values[i % values.length]}`);
+  row('local index (color), scatter/gather', '16', await load(urls, query('color', colors), runMs));
+  row('global index (make), one partition', '1', await load(urls, query('make', makes), runMs));
+  const incr = (key: string) => (url: string) => fetch(`${url}/counters/${key}`, { method: 'POST' });
+  row('hot counter, unsalted (views)', '1', await load(urls, incr('views'), runMs));
+  row('hot counter, salted x8 (likes)', '1 of 8', await load(urls, incr('likes'), runMs));
 }
 
 console.log(
@@ -106,6 +167,7 @@ for (const n of [1, 3]) {
   try {
     const r = await load(c.urls);
     console.log(`| ${n} | ${r.ops.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`);
+    if (n === 3) await indexesAndHotKeys(c.urls);
   } finally {
     for (const p of c.procs) p.kill('SIGKILL');
   }
