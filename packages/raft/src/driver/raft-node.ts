@@ -16,14 +16,12 @@ import {
   type RaftInitialState,
   type RaftStatusCore,
 } from '../core/raft.js';
-import type { ConfChange, Entry, Message, NodeId, Ready, Snapshot, SnapshotMeta } from '../core/types.js';
+import type { ConfChange, Entry, Message, NodeId, Ready } from '../core/types.js';
 import { decodeConfChange } from '../core/types.js';
 import {
   ConfChangeInProgressError,
   LeadershipTransferInProgressError,
   NotLeaderError,
-  ProposalDroppedError,
-  ProposalNotCommittedError,
   RaftBadRequestError,
   RaftError,
   RaftErrors,
@@ -32,7 +30,11 @@ import {
 } from '../errors.js';
 import type { RaftStorage } from '../storage/storage.js';
 import type { Transport } from '../transport/transport.js';
+import { PendingOperations, type ProposeOutcome } from './pending-operations.js';
 import { ProposalTagger, tagKey, unwrapCommand, wrapCommand } from './proposal-tag.js';
+import { Snapshotter } from './snapshotter.js';
+
+export type { ProposeOutcome } from './pending-operations.js';
 
 export const TICK_MS_DEFAULT = 50;
 export const OPERATION_TIMEOUT_DEFAULT_MS = 5_000;
@@ -100,12 +102,6 @@ export interface RaftNodeOptions<R = unknown> {
   logger?: Logger;
 }
 
-export interface ProposeOutcome<R> {
-  index: number;
-  term: number;
-  result: R;
-}
-
 /** Who leads, as far as this node knows: the part of status() a request router needs. */
 export interface RaftLeadership {
   id: NodeId;
@@ -124,22 +120,6 @@ interface Waiter<T> {
   resolve(value: T): void;
   reject(err: unknown): void;
   timer: { cancel(): void };
-}
-
-interface SnapshotRequest {
-  resolve(v: { index: number; term: number }): void;
-  reject(err: unknown): void;
-}
-
-interface SnapshotBuilding {
-  meta: SnapshotMeta;
-  requests: SnapshotRequest[];
-  /** Set once the image is built (or failed); installed by the Ready loop. */
-  outcome: { data: Uint8Array } | { failure: unknown } | null;
-}
-
-interface PendingProposal<R> extends Waiter<ProposeOutcome<R>> {
-  term: number;
 }
 
 export class RaftNode<R = unknown> extends EventEmitter {
@@ -169,9 +149,10 @@ export class RaftNode<R = unknown> extends EventEmitter {
   private cycle: Promise<void> | null = null;
   private kickPending = false;
   private ticker: { cancel(): void } | null = null;
-  private readonly proposals = new Map<number, PendingProposal<R>>();
-  /** Proposals this follower forwarded to the leader, by tag (proposal-tag.ts). */
-  private readonly forwarded = new Map<string, PendingProposal<R>>();
+  /** Proposals waiting for their entry to apply: this node's own and those it forwarded. */
+  private readonly pending: PendingOperations<R>;
+  private readonly snapshotter: Snapshotter;
+  /** Tags for the proposals this follower forwards to the leader (proposal-tag.ts). */
   private readonly tagger = new ProposalTagger();
   private outgoingProps: Message[] = [];
   private readonly reads = new Map<string, Waiter<number> & { index: number }>();
@@ -181,9 +162,6 @@ export class RaftNode<R = unknown> extends EventEmitter {
   private readQueue: string[] = [];
   private readRound: { context: string; ids: string[]; startedMs: number } | null = null;
   private readRoundSeq = 0;
-  private snapshotRequests: SnapshotRequest[] = [];
-  /** A snapshot whose image the state machine is still building (see maybeSnapshot). */
-  private snapshotBuilding: SnapshotBuilding | null = null;
   /** Addresses given at start (a joining node needs them before it learns the membership). */
   private readonly seedPeers: Record<NodeId, string> = {};
   private lastLeader: NodeId | null = null;
@@ -215,6 +193,15 @@ export class RaftNode<R = unknown> extends EventEmitter {
       initial,
     );
     this.appliedIndex = initial.snapshot?.meta.index ?? 0;
+    this.pending = new PendingOperations<R>(this.clock);
+    this.snapshotter = new Snapshotter({
+      raft: this.raft,
+      storage: this.storage,
+      capture: () => this.sm.snapshot(),
+      snapshotEntries: this.snapshotEntries,
+      kick: (force) => this.kick(force),
+      logger: this.logger,
+    });
     for (const m of options.members ?? []) if (m.url && m.id !== this.id) this.seedPeers[m.id] = m.url;
   }
 
@@ -268,7 +255,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
     if (command.length > COMMAND_BYTES_MAX) {
       throw new RaftBadRequestError(`command of ${command.length} bytes exceeds ${COMMAND_BYTES_MAX}`);
     }
-    if (this.proposals.size + this.forwarded.size >= PENDING_OPERATIONS_MAX) {
+    if (this.pending.size >= PENDING_OPERATIONS_MAX) {
       throw new RaftError(RaftErrors.overloaded, `${PENDING_OPERATIONS_MAX} proposals already pending`);
     }
     if (this.raft.role === 'leader')
@@ -295,14 +282,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
         if (this.running) this.transport.send(props);
       });
     }
-    const key = tagKey(tag);
-    const promise = new Promise<ProposeOutcome<R>>((resolve, reject) => {
-      const timer = this.clock.setTimeout(() => {
-        this.forwarded.delete(key);
-        reject(new RaftTimeoutError(`proposal forwarded to ${sent.leaderId}`, timeoutMs));
-      }, timeoutMs);
-      this.forwarded.set(key, { resolve, reject, timer, term: sent.term });
-    });
+    const promise = this.pending.trackForwarded(tagKey(tag), sent.term, String(sent.leaderId), timeoutMs);
     this.kick();
     return promise;
   }
@@ -383,11 +363,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
 
   async snapshotNow(): Promise<{ index: number; term: number }> {
     this.checkRunning();
-    const promise = new Promise<{ index: number; term: number }>((resolve, reject) => {
-      this.snapshotRequests.push({ resolve, reject });
-    });
-    this.kick(true);
-    return promise;
+    return this.snapshotter.request();
   }
 
   async addLearner(
@@ -472,11 +448,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
     this.ticker?.cancel();
     await this.cycle?.catch(() => {});
     const stopped = new RaftStoppedError();
-    for (const p of this.proposals.values()) {
-      p.timer.cancel();
-      p.reject(stopped);
-    }
-    this.proposals.clear();
+    this.pending.rejectAll(stopped);
     for (const r of this.reads.values()) {
       r.timer.cancel();
       r.reject(stopped);
@@ -484,15 +456,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
     this.reads.clear();
     this.readQueue = [];
     this.readRound = null;
-    for (const f of this.forwarded.values()) {
-      f.timer.cancel();
-      f.reject(stopped);
-    }
-    this.forwarded.clear();
-    for (const s of this.snapshotRequests) s.reject(stopped);
-    this.snapshotRequests = [];
-    for (const s of this.snapshotBuilding?.requests ?? []) s.reject(stopped);
-    this.snapshotBuilding = null;
+    this.snapshotter.rejectAll(stopped);
     await this.transport.close();
     await this.storage.close();
   }
@@ -537,14 +501,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
           throw new RaftBadRequestError('no such member');
       }
     }
-    const { index, term } = result;
-    const promise = new Promise<ProposeOutcome<R>>((resolve, reject) => {
-      const timer = this.clock.setTimeout(() => {
-        this.proposals.delete(index);
-        reject(new RaftTimeoutError(`proposal at index ${index}`, timeoutMs));
-      }, timeoutMs);
-      this.proposals.set(index, { resolve, reject, timer, term });
-    });
+    const promise = this.pending.trackLocal(result.index, result.term, timeoutMs);
     this.kick();
     return promise;
   }
@@ -563,7 +520,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
   /** Starts a Ready cycle unless one is running (it loops while there is work). */
   private kick(force = false): void {
     if (this.cycle || this.kickPending || (!this.running && !force)) return;
-    if (!this.raft.hasReady() && !this.snapshotWork()) return;
+    if (!this.raft.hasReady() && !this.snapshotter.hasWork()) return;
     // Start on the next turn of the event loop rather than now: every request and message that
     // arrives in this turn (all the sockets one poll returned) joins the same Ready, so they
     // share one log write, one fsync and one frame per peer (group commit, diss. §10.2.1).
@@ -576,13 +533,13 @@ export class RaftNode<R = unknown> extends EventEmitter {
 
   private startCycle(force: boolean): void {
     if (this.cycle || (!this.running && !force)) return;
-    if (!this.raft.hasReady() && !this.snapshotWork()) return;
+    if (!this.raft.hasReady() && !this.snapshotter.hasWork()) return;
     this.cycle = this.runCycles()
       .catch((err) => this.fail(err))
       .finally(() => {
         this.cycle = null;
         // (A snapshot image may have been finished during the cycle: its install is work too.)
-        if (this.running && (this.raft.hasReady() || this.snapshotWork())) this.kick();
+        if (this.running && (this.raft.hasReady() || this.snapshotter.hasWork())) this.kick();
       });
   }
 
@@ -597,10 +554,10 @@ export class RaftNode<R = unknown> extends EventEmitter {
   }
 
   private async runCycles(): Promise<void> {
-    while (this.running && (this.raft.hasReady() || this.snapshotWork())) {
+    while (this.running && (this.raft.hasReady() || this.snapshotter.hasWork())) {
       if (this.raft.hasReady()) await this.runOneReady(this.raft.ready());
-      await this.installSnapshot();
-      this.maybeSnapshot();
+      await this.snapshotter.install();
+      if (this.running) this.snapshotter.maybeStart(this.appliedIndex);
     }
   }
 
@@ -653,21 +610,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
       await this.sm.restore(rd.snapshot.data, rd.snapshot.meta);
       this.appliedIndex = rd.snapshot.meta.index;
       this.updatePeers();
-      for (const [index, p] of this.proposals) {
-        if (index <= this.appliedIndex) {
-          this.proposals.delete(index);
-          p.timer.cancel();
-          p.reject(new ProposalDroppedError(`index ${index} was replaced by a snapshot; outcome unknown`));
-        }
-      }
-      // A forwarded proposal of the snapshot's term or older is inside it or lost: unknown.
-      for (const [key, p] of this.forwarded) {
-        if (p.term <= rd.snapshot.meta.term) {
-          this.forwarded.delete(key);
-          p.timer.cancel();
-          p.reject(new ProposalDroppedError('replaced by a snapshot before it was seen; outcome unknown'));
-        }
-      }
+      this.pending.replacedBySnapshot(rd.snapshot.meta);
     }
     await this.applyAndSettle(splitAt > 0 ? rd.committedEntries.slice(splitAt) : rd.committedEntries);
     for (const rs of rd.readStates) {
@@ -693,7 +636,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
     if (entries.length === 0) return;
     await this.applyCommitted(entries);
     const last = entries[entries.length - 1] as Entry;
-    if (this.forwarded.size > 0) this.settleForwarded(last.term);
+    this.pending.appliedTerm(last.term);
   }
 
   /** Sends to the membership as of this Ready (a joining node learns addresses here). */
@@ -768,38 +711,9 @@ export class RaftNode<R = unknown> extends EventEmitter {
     // (The message is built only on failure: this runs once per committed entry.)
     if (e.index <= this.appliedIndex)
       assert(false, `entry ${e.index} applied twice (at ${this.appliedIndex})`);
-    const pending = this.proposals.get(e.index);
     this.appliedIndex = e.index;
     this.emit('applied', e.index);
-    if (pending) {
-      this.proposals.delete(e.index);
-      pending.timer.cancel();
-      if (pending.term === e.term) pending.resolve({ index: e.index, term: e.term, result });
-      else pending.reject(new ProposalNotCommittedError(`index ${e.index} was taken by term ${e.term}`));
-    }
-    if (tag !== '') {
-      const mine = this.forwarded.get(tag);
-      if (mine) {
-        this.forwarded.delete(tag);
-        mine.timer.cancel();
-        mine.resolve({ index: e.index, term: e.term, result });
-      }
-    }
-  }
-
-  /** Refuses forwarded proposals that can no longer commit: an entry of a later term is applied. */
-  private settleForwarded(appliedTerm: number): void {
-    for (const [key, p] of this.forwarded) {
-      if (p.term < appliedTerm) {
-        this.forwarded.delete(key);
-        p.timer.cancel();
-        p.reject(
-          new ProposalNotCommittedError(
-            `forwarded in term ${p.term}; term ${appliedTerm} is applied without it`,
-          ),
-        );
-      }
-    }
+    this.pending.applied(e, result, tag);
   }
 
   private settleReads(): void {
@@ -820,84 +734,6 @@ export class RaftNode<R = unknown> extends EventEmitter {
         w.resolve();
       }
     }
-  }
-
-  /** Snapshot work the Ready loop has to do: a request to serve, or a built image to install. */
-  private snapshotWork(): boolean {
-    return (
-      (this.snapshotRequests.length > 0 && this.snapshotBuilding === null) ||
-      this.snapshotBuilding?.outcome != null
-    );
-  }
-
-  /**
-   * Starts a snapshot when one is due or asked for. The state machine captures its state as of
-   * `appliedIndex` when `snapshot()` is called and builds the image meanwhile (API.md §2), so
-   * the Ready loop goes on applying: walking a whole store took half a second here, and every
-   * request waited behind it. (etcd builds its snapshots off the Raft loop too.)
-   */
-  private maybeSnapshot(): void {
-    if (!this.running || this.snapshotBuilding !== null) return;
-    const requested = this.snapshotRequests;
-    const due = this.appliedIndex - this.raft.log.snapshotMeta.index >= this.snapshotEntries;
-    if (requested.length === 0 && !due) return;
-    this.snapshotRequests = [];
-    const index = Math.min(this.appliedIndex, this.raft.log.applied);
-    if (index <= this.raft.log.snapshotMeta.index) {
-      const taken = { index: this.raft.log.snapshotMeta.index, term: this.raft.log.snapshotMeta.term };
-      for (const r of requested) r.resolve(taken);
-      return;
-    }
-    // No apply runs here (between Readies): the state machine is at exactly `index`.
-    const building: SnapshotBuilding = {
-      meta: this.raft.snapshotMetaAt(index),
-      requests: requested,
-      outcome: null,
-    };
-    this.snapshotBuilding = building;
-    let image: Promise<Uint8Array>;
-    try {
-      image = Promise.resolve(this.sm.snapshot());
-    } catch (failure) {
-      image = Promise.reject(failure);
-    }
-    image.then(
-      (data) => {
-        building.outcome = { data };
-        this.kick();
-      },
-      (failure: unknown) => {
-        building.outcome = { failure };
-        this.kick();
-      },
-    );
-  }
-
-  /** Saves a built snapshot and compacts the log behind it (in the Ready loop: one write at a time). */
-  private async installSnapshot(): Promise<void> {
-    const building = this.snapshotBuilding;
-    if (building?.outcome == null) return;
-    this.snapshotBuilding = null;
-    const { outcome, meta, requests } = building;
-    if ('failure' in outcome) {
-      for (const r of requests) r.reject(outcome.failure);
-      throw outcome.failure;
-    }
-    // A snapshot from the leader may have overtaken this one meanwhile: then it is not needed.
-    if (meta.index > this.raft.log.snapshotMeta.index) {
-      const snapshot: Snapshot = { meta, data: outcome.data };
-      try {
-        await this.storage.saveSnapshot(snapshot);
-        this.raft.compact(snapshot);
-      } catch (failure) {
-        // The node stops (runCycles' caller); whoever asked for this snapshot hears why.
-        for (const r of requests) r.reject(failure);
-        throw failure;
-      }
-      this.logger?.info({ index: meta.index }, 'raft snapshot taken, log compacted');
-    }
-    const taken = { index: this.raft.log.snapshotMeta.index, term: this.raft.log.snapshotMeta.term };
-    for (const r of requests) r.resolve(taken);
   }
 
   private updatePeers(): void {
