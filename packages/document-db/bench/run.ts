@@ -4,14 +4,11 @@
 // with mingo in process on the same data as the floor. Several rounds, the systems' order
 // alternating per round; ops/s and p99 per phase, memory (RSS) of both servers.
 //   pnpm --filter @ddia/document-db bench [--quick] [--install]
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { aggregate as mingoAggregate, find as mingoFind } from 'mingo';
-import { MongoClient } from 'mongodb';
 import pg from 'pg';
 // The throwaway PostgreSQL cluster helper lives in the transactions package for now (the
 // lead is asked to move it to testkit); imported, not copied.
@@ -22,6 +19,7 @@ import {
   type LocalPostgres,
   startLocalPostgres,
 } from '../../transactions/src/postgres/local-postgres.js';
+import { closedLoop, type Measure, pssOf, startDocumentDbProcess } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,7 +36,6 @@ const CLIENTS = 8;
 const INSERT_BATCH = 1_000;
 const CITIES = 50;
 const RESULTS = new URL('./results/', import.meta.url).pathname;
-const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
 
 interface Person {
   _id: number;
@@ -70,39 +67,9 @@ interface System {
   close(): Promise<void>;
 }
 
-/**
- * Proportional set size of a process (its private pages plus its share of shared ones), so
- * that PostgreSQL's processes, which all map the same shared buffers, can be summed fairly.
- */
-function pssOf(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    if (m) return Number(m[1]) * 1024;
-    const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return rss ? Number(rss[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
 async function startOurs(): Promise<System> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'ddia-docdb-bench-'));
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [MAIN, '--port', '0', '--mongo-port', '0', '--data-dir', dataDir, '--log-level', 'info'],
-    { stdio: ['ignore', 'pipe', 'inherit'], cwd: new URL('..', import.meta.url).pathname },
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /"mongoPort":(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`document-db exited ${code}: ${out}`)));
-  });
-  const client = await new MongoClient(`mongodb://127.0.0.1:${port}`, { maxPoolSize: CLIENTS }).connect();
+  const server = await startDocumentDbProcess(CLIENTS);
+  const client = server.client;
   const coll = client.db('bench').collection<Person>('people');
   return {
     name: 'document-db',
@@ -121,13 +88,8 @@ async function startOurs(): Promise<System> {
         .toArray(),
     groupByCity: () => coll.aggregate([{ $group: { _id: '$city', n: { $sum: 1 } } }]).toArray(),
     update: (id) => coll.updateOne({ _id: id }, { $inc: { age: 1 } }),
-    rssBytes: async () => pssOf(child.pid),
-    async close() {
-      await client.close();
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      await rm(dataDir, { recursive: true, force: true });
-    },
+    rssBytes: async () => pssOf(server.pid),
+    close: () => server.close(),
   };
 }
 
@@ -189,35 +151,6 @@ function mingoSystem(docs: Person[]): System {
   };
 }
 
-interface Measure {
-  opsPerS: number;
-  p99Ms: number;
-}
-
-async function closedLoop(
-  op: (i: number) => Promise<unknown>,
-  durationMs: number,
-  clients = CLIENTS,
-): Promise<Measure> {
-  const latencies: number[] = [];
-  const end = performance.now() + durationMs;
-  let n = 0;
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (performance.now() < end) {
-        const started = performance.now();
-        await op(n++);
-        latencies.push(performance.now() - started);
-      }
-    }),
-  );
-  latencies.sort((a, b) => a - b);
-  return {
-    opsPerS: (latencies.length / durationMs) * 1000,
-    p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
-  };
-}
-
 const PHASES = ['pointById', 'eqIndexed', 'rangeIndexed', 'groupBy', 'updateMix'] as const;
 type Phase = (typeof PHASES)[number] | 'bulkInsert';
 
@@ -228,13 +161,14 @@ async function runSystem(system: System, docs: Person[], round: number): Promise
   const loadS = (performance.now() - started) / 1000;
   out.bulkInsert = { opsPerS: docs.length / loadS, p99Ms: 0 };
   const rand = (i: number) => (i * 7919 + round * 104729) % DOCS;
-  out.pointById = await closedLoop((i) => system.byId(rand(i)), PHASE_MS);
-  out.eqIndexed = await closedLoop((i) => system.byCity(`city${i % CITIES}`), PHASE_MS);
-  out.rangeIndexed = await closedLoop((i) => system.byAgeRange(18 + (i % 60)), PHASE_MS);
+  out.pointById = await closedLoop((i) => system.byId(rand(i)), PHASE_MS, CLIENTS);
+  out.eqIndexed = await closedLoop((i) => system.byCity(`city${i % CITIES}`), PHASE_MS, CLIENTS);
+  out.rangeIndexed = await closedLoop((i) => system.byAgeRange(18 + (i % 60)), PHASE_MS, CLIENTS);
   out.groupBy = await closedLoop(() => system.groupByCity(), PHASE_MS, 2);
   out.updateMix = await closedLoop(
     (i) => (i % 4 === 0 ? system.update(rand(i)) : system.byId(rand(i))),
     PHASE_MS,
+    CLIENTS,
   );
   return out;
 }
