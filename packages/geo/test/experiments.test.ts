@@ -39,6 +39,7 @@ describe('experiments', () => {
       'proxy-latency',
       'raft-regions',
       'leaderless-visibility',
+      'leader-failover',
     ]);
     for (const e of list) expect(e.description.length).toBeGreaterThan(20);
   });

@@ -4,6 +4,7 @@ import { DistributionError, validateDistribution } from '../core/distributions.j
 import { type LatencyMatrix, parseRegions, validateMatrix, wanMatrix } from '../core/latency-matrix.js';
 import { PBS_PROFILES } from '../core/profiles.js';
 import type { WarsProfile } from '../core/wars.js';
+import { leaderFailover } from './leader-failover.js';
 import { leaderlessVisibility } from './leaderless-visibility.js';
 import { pbsPaper } from './pbs-paper.js';
 import { pbsSweep } from './pbs-sweep.js';
@@ -27,6 +28,7 @@ export const EXPERIMENTS: readonly Experiment[] = [
   proxyLatency,
   raftRegions,
   leaderlessVisibility,
+  leaderFailover,
 ];
 
 export const DEFAULT_REGIONS = ['us', 'eu', 'ap'];

@@ -129,7 +129,7 @@ export class LeaderlessClient {
   }
 }
 
-function withoutDataDir(flags: string[]): string[] {
+export function withoutDataDir(flags: string[]): string[] {
   const i = flags.indexOf('--data-dir');
   return i < 0 ? flags : [...flags.slice(0, i), ...flags.slice(i + 2)];
 }
