@@ -402,7 +402,7 @@ async function main() {
     console.log(`\n${lines.join('\n')}`);
     if (only === null)
       writeFileSync(
-        new URL('./results/abstract-level-before-after.md', import.meta.url),
+        new URL(`./results/${flag('--out') ?? 'abstract-level'}-before-after.md`, import.meta.url),
         `${lines.join('\n')}\n`,
       );
   }

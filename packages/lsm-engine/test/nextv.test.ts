@@ -38,7 +38,7 @@ async function openFilled(name: string, random: SeededRandom) {
   await db.open();
   const model = new Map<string, string>();
   for (let round = 0; round < 6; round++) {
-    const ops: { type: 'put' | 'del'; key: string; value?: string }[] = [];
+    const ops: ({ type: 'put'; key: string; value: string } | { type: 'del'; key: string })[] = [];
     for (let j = 0; j < 500; j++) {
       const k = key(random.int(0, 1999));
       if (random.int(0, 9) === 0) {
