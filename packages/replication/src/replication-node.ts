@@ -139,6 +139,7 @@ export async function startReplicationNode(
     resolution: (extra.resolution ?? 'mv') as 'mv' | 'lww',
     keyBytesMax: extra['key-bytes-max'],
     valueBytesMax: extra['value-bytes-max'],
+    urls,
     onResult: (op, status) => metrics.requests.inc({ op, status: String(status) }),
   });
   registerClusterRoutes({ service, node, urls, clock, chaos: config.chaos, receive });

@@ -120,6 +120,24 @@ describe('malformed requests get 4xx problem+json', () => {
     });
   }
 
+  it('a write to a single-leader follower is a 421 naming the leader and its URL', async () => {
+    const follower = await startReplicationNode(
+      parseConfig(
+        ['--mode', 'single-leader', '--id', 'n2', '--peers', PEERS, '--log-level', 'silent'],
+        {},
+        REPLICATION_FLAGS,
+      ),
+      { handleSignals: false },
+    );
+    try {
+      const response = await http.request(`${follower.url}/kv/a`, { method: 'PUT', body: 'v', retry: false });
+      expect(response.status).toBe(421);
+      expect(response.json()).toMatchObject({ leader: 'n1', leaderUrl: 'http://127.0.0.1:1', epoch: 1 });
+    } finally {
+      await follower.close();
+    }
+  });
+
   it('a CRDT op on a key of another type is a 409', async () => {
     expect((await request('/kv/typed', { method: 'PUT', body: 'v' })).status).toBe(200);
     const response = await request('/crdt/typed', { method: 'POST', body: { op: 'increment', amount: 1 } });

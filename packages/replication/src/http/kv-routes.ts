@@ -23,6 +23,8 @@ export interface KvRouteOptions {
   resolution: 'mv' | 'lww';
   keyBytesMax: number;
   valueBytesMax: number;
+  /** Member URLs: a 421 names where the leader is. */
+  urls: ReadonlyMap<string, string>;
   onResult: (op: string, status: number) => void;
 }
 
@@ -43,8 +45,14 @@ function parseKey(raw: string, keyBytesMax: number): string {
   return raw;
 }
 
-function errorOf(result: Extract<RequestResult, { ok: false }>): DdiaError {
-  return new DdiaError(ReplicationErrors[result.error], result.detail, result.extensions);
+function errorOf(
+  result: Extract<RequestResult, { ok: false }>,
+  urls: ReadonlyMap<string, string>,
+): DdiaError {
+  const leader = result.extensions?.leader;
+  const leaderUrl = typeof leader === 'string' ? urls.get(leader) : undefined;
+  const extensions = leaderUrl ? { ...result.extensions, leaderUrl } : result.extensions;
+  return new DdiaError(ReplicationErrors[result.error], result.detail, extensions);
 }
 
 /** The context a mode hands back: the key's vector, or (single-leader) the log position. */
@@ -107,7 +115,7 @@ export function registerKvRoutes(options: KvRouteOptions): void {
 
   const answer = (reply: FastifyReply, op: string, key: string, result: RequestResult, wrote: boolean) => {
     if (!result.ok) {
-      const error = errorOf(result);
+      const error = errorOf(result, options.urls);
       options.onResult(op, error.status);
       throw error;
     }
