@@ -1,6 +1,6 @@
 // The term and leader that every response carries (X-Raft-Term, X-Raft-Leader), without asking
 // Raft for its full status on every response: status() copies members and per-follower progress
-// (about 2 µs here, three times per forwarded write before this cache). The 'leader' event
+// (about 2 µs here, and a forwarded write would pay it three times). The 'leader' event
 // refreshes the view at once when the leader changes; a term change under the same leader (it won
 // again) shows within VIEW_TTL_MS. The headers are hints for clients; routing still reads status().
 

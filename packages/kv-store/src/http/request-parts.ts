@@ -12,7 +12,7 @@ export const CLIENT_ID_CHARS_MAX = 128;
 const CLIENT_ID_PATTERN = /^[A-Za-z0-9_.:-]+$/;
 /** RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E / obs-text. */
 const ENTITY_TAG_PATTERN = /^(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"$/;
-/** Our versions as tags: "12". A bare 12 is accepted too, as earlier clients sent it. */
+/** Our versions as tags: "12". A bare 12 is accepted too: clients written against the unquoted form keep working. */
 const VERSION_TAG_PATTERN = /^\d{1,15}$/;
 /** A longer If-Match list is refused rather than carried through the log. */
 export const IF_MATCH_TAGS_MAX = 16;

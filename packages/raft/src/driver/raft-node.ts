@@ -603,7 +603,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
     if (outcome) throw outcome.failure;
     // 2. Send.
     if (!sendFirst) this.sendReady(rd);
-    // 3. Apply the rest. (Applying behind the Ready loop, as etcd does, was tried and measured
+    // 3. Apply the rest. (Applying behind the Ready loop, as etcd does, measured
     // slower here: the loop then turns faster with fewer entries per Ready, so every entry pays
     // more fsyncs and requests; on a CPU-bound machine the batching is worth more.)
     if (rd.snapshot) {

@@ -56,8 +56,8 @@ export interface FileStorageOptions {
    *  stepping peers' acknowledgements meanwhile (two followers' acks commit an entry without
    *  waiting for the leader's own sync). 'inline' writes on the event loop thread, which skips
    *  two thread hand-offs per Ready but stops the node for the whole sync: cheaper where a sync
-   *  takes well under a millisecond, worse where it takes two (kv-store README, "What a write
-   *  costs", step 8). */
+   *  takes well under a millisecond, worse where it takes two, as on the disks the kv-store
+   *  benchmark runs on (its A/B is in kv-store/bench/HISTORY.md). */
   io?: 'pool' | 'inline';
   /** Zero-filled room kept ahead of the log's end (common's LogOptions.preallocateBytes).
    *  Default PREALLOCATE_BYTES_DEFAULT; 0 turns it off. */

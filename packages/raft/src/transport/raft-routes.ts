@@ -187,7 +187,8 @@ export function registerRaftRoutes(app: RaftRouteHost, node: RaftReceiver): Raft
     });
     if (head.length > 0) onData(head);
   });
-  // Streams are no longer HTTP connections: the server's own shutdown would wait for them.
+  // An upgraded stream is a raw socket, not an HTTP connection: the server's own shutdown would
+  // wait for it forever, so the streams are ended here first.
   app.addHook('preClose', async () => {
     closing = true;
     for (const s of streams) s.destroy();
