@@ -811,17 +811,40 @@ export class DocumentDatabase {
   }
 
   /**
-   * Runs an aggregation pipeline. A leading $match goes through the planner (it may use an
-   * index); the rest runs over the matched documents in memory.
+   * Runs an aggregation pipeline. Its leading $match, $sort, $skip and $limit (in that order,
+   * each optional) go through the planner as one find, as MongoDB's pipeline optimizer pushes
+   * them down: an index may answer the filter and the order, and a limit stops the scan early
+   * instead of sorting every match in memory. The rest runs over the found documents.
    */
   async aggregate(db: string, coll: string, pipeline: unknown): Promise<Doc[]> {
     if (!Array.isArray(pipeline))
       fail(DocErrors.typeMismatch, "'pipeline' option must be specified as an array");
-    const first = pipeline[0];
-    const pushed = isDoc(first) && Object.keys(first).length === 1 && isDoc(first['$match']);
-    const filter = pushed ? (first['$match'] as Doc) : {};
-    const { docs } = await this.find(db, coll, { filter });
-    return runPipeline(docs, pushed ? pipeline.slice(1) : pipeline, {
+    const query: FindOptions = { filter: {} };
+    let pushed = 0;
+    const stage = (name: string): unknown => {
+      const s = pipeline[pushed];
+      return isDoc(s) && Object.keys(s).length === 1 && name in s ? s[name] : undefined;
+    };
+    if (isDoc(stage('$match'))) {
+      query.filter = stage('$match') as Doc;
+      pushed++;
+    }
+    if (isDoc(stage('$sort'))) {
+      query.sort = stage('$sort');
+      pushed++;
+    }
+    const skip = numberOf(stage('$skip'));
+    if (skip !== undefined && Number.isInteger(skip) && skip >= 0) {
+      query.skip = skip;
+      pushed++;
+    }
+    const limit = numberOf(stage('$limit'));
+    if (limit !== undefined && Number.isInteger(limit) && limit > 0) {
+      query.limit = limit;
+      pushed++;
+    }
+    const { docs } = await this.find(db, coll, query);
+    return runPipeline(docs, pipeline.slice(pushed), {
       collection: async (name) => (await this.find(db, name, {})).docs,
     });
   }
