@@ -20,6 +20,7 @@ import {
   sealFrame,
 } from '../src/index.js';
 import { cmd, KvMachine, until } from './support/kv-machine.js';
+import { listenRaftApp } from './support/raft-app.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -33,13 +34,9 @@ describe('HTTP transport', () => {
     const receivers = new Map<string, RaftNode>();
     const servers = await Promise.all(
       ids.map(async (id) => {
-        const app = Fastify({ bodyLimit: 1024 * 1024 });
-        registerRaftRoutes(app, { receive: (msgs) => receivers.get(id)?.receive(msgs) });
-        await app.listen({ port: 0, host: '127.0.0.1' });
-        const addr = app.server.address();
-        if (!addr || typeof addr === 'string') throw new Error('no port');
+        const { app, url } = await listenRaftApp((msgs) => receivers.get(id)?.receive(msgs));
         cleanups.push(() => app.close());
-        return { id, url: `http://127.0.0.1:${addr.port}` };
+        return { id, url };
       }),
     );
     const members = servers.map((s) => ({ id: s.id, url: s.url }));

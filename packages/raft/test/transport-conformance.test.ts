@@ -1,14 +1,8 @@
 // Every Transport runs the same conformance suite: the in-process LocalNetwork and the
 // production HttpTransport (peer streams on loopback, receiving through registerRaftRoutes).
-import Fastify from 'fastify';
-import {
-  HttpTransport,
-  LocalNetwork,
-  type NodeId,
-  registerRaftRoutes,
-  type Transport,
-} from '../src/index.js';
+import { HttpTransport, LocalNetwork, type NodeId, type Transport } from '../src/index.js';
 import { transportConformance } from './conformance/transport.js';
+import { listenRaftApp } from './support/raft-app.js';
 
 transportConformance('LocalNetwork', async () => {
   const network = new LocalNetwork();
@@ -19,14 +13,10 @@ transportConformance('HttpTransport', async (ids) => {
   // Incoming messages arrive at the routes; they hand them to the transport's handlers.
   const handlers = new Map<NodeId, Parameters<Transport['start']>[0]>();
   const apps = await Promise.all(
-    ids.map(async (id) => {
-      const app = Fastify({ bodyLimit: 1024 * 1024 });
-      registerRaftRoutes(app, { receive: (messages) => handlers.get(id)?.deliver(messages) });
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      const addr = app.server.address();
-      if (!addr || typeof addr === 'string') throw new Error('no port');
-      return { id, app, url: `http://127.0.0.1:${addr.port}` };
-    }),
+    ids.map(async (id) => ({
+      id,
+      ...(await listenRaftApp((messages) => handlers.get(id)?.deliver(messages))),
+    })),
   );
   const peers = Object.fromEntries(apps.map((a) => [a.id, a.url]));
   const transports: HttpTransport[] = [];
