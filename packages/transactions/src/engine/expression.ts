@@ -335,3 +335,17 @@ export function matches(compiled: Compiled, row: Row): boolean {
 }
 
 export const TRUE_PREDICATE: Compiled = parseExpression('true');
+
+/**
+ * Whether a lock's or a read's predicate covers a row (none covers a missing row). One that
+ * cannot be evaluated on the row is taken to cover it: a false positive costs a wait or an
+ * abort, a false negative would cost correctness.
+ */
+export function coveredBy(predicate: Compiled, row: Row | null): boolean {
+  if (row === null) return false;
+  try {
+    return matches(predicate, row);
+  } catch {
+    return true;
+  }
+}

@@ -6,19 +6,9 @@
 import type { TimerClock } from '@ddia/common/core';
 import { TxError, TxErrors } from '../errors.js';
 import { waitFor } from './deadlock.js';
-import { type Compiled, matches, type Row } from './expression.js';
+import { type Compiled, coveredBy, type Row } from './expression.js';
 import { chainsFor, committedRow, otherWriter } from './table.js';
 import type { Tx, TxTable } from './transaction.js';
-
-/** Whether a lock's predicate covers a row; one it cannot evaluate is taken to cover it. */
-export function coveredBy(predicate: Compiled, row: Row | null): boolean {
-  if (row === null) return false;
-  try {
-    return matches(predicate, row);
-  } catch {
-    return true;
-  }
-}
 
 export class LockManager {
   private readonly predicateLocks = new Map<TxTable, { tx: Tx; predicate: Compiled }[]>();

@@ -7,7 +7,7 @@
 // such structure. Markers of committed transactions stay until no concurrent transaction
 // is left, because a later write can still complete a structure through them.
 import { TxError, TxErrors } from '../errors.js';
-import { type Compiled, matches, type Row } from './expression.js';
+import { type Compiled, coveredBy, type Row } from './expression.js';
 import type { Tx, TxTable, TxVersion } from './transaction.js';
 
 function committedSeq(t: Tx): number {
@@ -24,17 +24,6 @@ export function concurrent(a: Tx, b: Tx): boolean {
   if (a.commitSeq !== undefined && b.snapshotSeq !== undefined && a.commitSeq <= b.snapshotSeq) return false;
   if (b.commitSeq !== undefined && a.snapshotSeq !== undefined && b.commitSeq <= a.snapshotSeq) return false;
   return true;
-}
-
-function predicateMatches(predicate: Compiled, row: Row | null): boolean {
-  if (row === null) return false;
-  try {
-    return matches(predicate, row);
-  } catch {
-    // A predicate that cannot be evaluated on a row is treated as covering it: a false
-    // positive costs an abort, a false negative would cost correctness.
-    return true;
-  }
 }
 
 export class SsiTracker {
@@ -77,7 +66,7 @@ export class SsiTracker {
       const writer = v.creator;
       if (!writer || writer === reader || !writer.usesSsi || writer.status === 'aborted') continue;
       const before = visible >= 0 ? chain[visible]!.row : null;
-      if (predicateMatches(predicate, v.row) || predicateMatches(predicate, before)) {
+      if (coveredBy(predicate, v.row) || coveredBy(predicate, before)) {
         this.addEdge(reader, writer, reader);
       }
     }
@@ -95,7 +84,7 @@ export class SsiTracker {
     }
     for (const { tx: reader, predicate } of this.predicates.get(table) ?? []) {
       if (reader === writer || reader.status === 'aborted' || !concurrent(reader, writer)) continue;
-      if (predicateMatches(predicate, before) || predicateMatches(predicate, after)) {
+      if (coveredBy(predicate, before) || coveredBy(predicate, after)) {
         this.addEdge(reader, writer, writer);
       }
     }
