@@ -258,6 +258,14 @@ const COMMANDS: Record<string, Command> = {
       return record.status === 'succeeded' ? EXIT_OK : EXIT_FAILED;
     },
   },
+  geo: {
+    usage:
+      'ddia geo list | ddia geo run <experiment> --out DIR [--seed N] [--profile P] [--regions a,b,c] [--quick]',
+    summary:
+      'geo-distribution experiments: regions with injected latency, quorums, the PBS model; a report with plots',
+    raw: true,
+    action: async (args, _f, io) => (await import('@ddia/geo')).runGeoCommand(args, io),
+  },
   demo: {
     usage: 'ddia demo transactions',
     summary: "the book's anomaly stories at every isolation level",

@@ -2,6 +2,7 @@
 // Monte Carlo, region latency matrices) and the experiments that `ddia geo list|run` runs:
 //   listExperiments() -> [{ name, description }]
 //   runExperiment(name, { out, seed, profile, regions, quick, onProgress }) -> { reportPath, files, markdown }
+export { GEO_USAGE, runGeoCommand } from './command.js';
 export * from './core/index.js';
 export * from './experiments/index.js';
 export { pingPong } from './experiments/proxy-latency.js';
