@@ -74,7 +74,7 @@ export const RELATIONAL_SCHEMA = `
   CREATE TABLE users (
     user_id integer PRIMARY KEY, first_name text, last_name text, summary text,
     region_id integer REFERENCES regions, industry_id integer REFERENCES industries);
-  CREATE INDEX users_region ON users (region_id);
+  CREATE INDEX users_region ON users (region_id, user_id);
   CREATE TABLE positions (
     position_id serial PRIMARY KEY, user_id integer REFERENCES users, ord integer,
     job_title text, organization text);
