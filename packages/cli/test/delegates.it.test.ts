@@ -57,7 +57,9 @@ describe('ddia geo', () => {
       expect(r.err).toMatch(/\[pbs-paper\] +100% /);
       const report = readFileSync(join(out, 'report.md'), 'utf8');
       // The paper's published LNKD-SSD figure beside ours.
-      expect(report).toMatch(/\| lnkd-ssd +\| 1 +\| 1 +\| t for 99\.9% consistent reads \(ms\) +\| 1\.85 +\| \d/);
+      expect(report).toMatch(
+        /\| lnkd-ssd +\| 1 +\| 1 +\| t for 99\.9% consistent reads \(ms\) +\| 1\.85 +\| \d/,
+      );
       expect(existsSync(join(out, 't-visibility-ymmr.svg'))).toBe(true);
     } finally {
       rmSync(out, { recursive: true, force: true });
