@@ -40,8 +40,9 @@ export interface LogOptions {
    * 'pool' (default): appends are written on libuv's thread pool, so the event loop keeps
    * running during the disk write. 'inline': written with write(2) on the calling thread,
    * blocking it for the fsync: no hand-off to a pool thread and back (two context switches
-   * and a wake-up per batch), which costs more than the wait on a small, busy machine. Raft's
-   * storage uses 'inline' for that reason (see the kv-store README, "What a write costs").
+   * and a wake-up per batch), which can cost more than the wait on a small, busy machine.
+   * Raft's FileStorage defaults to 'pool' so followers keep answering while the leader syncs,
+   * and takes 'inline' as an option (see its FileStorageOptions.io).
    */
   io?: 'pool' | 'inline';
   /**
