@@ -37,6 +37,8 @@ export const LANDING_PORT = 8080;
 /** The well-known ports of the peers our services imitate. */
 const MONGO_PORT = 27017;
 const KAFKA_PORT = 9092;
+/** Prometheus's port, which the lab's monitoring node takes. */
+const PROMETHEUS_PORT = 9090;
 /** Leaderless replication's N: copies of each key. */
 const REPLICAS_PER_KEY = 3;
 
@@ -204,7 +206,38 @@ export const TOPOLOGY: ServiceDef[] = [
     args: (lab) => ['--coordinator', lab.urlOf('batch', 1)],
     curl: [],
   },
+  {
+    name: 'monitoring',
+    pkg: 'monitoring',
+    chapter: 'ch8',
+    title: 'Monitoring: scraping, a time-series database, PromQL, alerts',
+    nodes: 1,
+    nodesMax: 1,
+    basePort: PROMETHEUS_PORT,
+    clustered: false,
+    // Scrapes every other service of the lab, each node, as Prometheus would.
+    args: (lab) => ['--scrape', labScrapeTargets(lab)],
+    curl: [
+      "'{url}/api/v1/query?query=up'",
+      "'{url}/api/v1/query?query=sum%20by%20(job)%20(rate(http_request_duration_seconds_count%5B1m%5D))'",
+      '{url}/api/v1/targets',
+    ],
+    facts: [
+      'Scrapes every node of the lab every 5 s; `up` drops to 0 for a node you `ddia kill`.',
+      'Phi-accrual failure detection per target: suspicion rises smoothly, not as a timeout.',
+    ],
+  },
 ];
+
+/** `--scrape` for the monitoring node: one job per service, every default node's host:port. */
+function labScrapeTargets(lab: PlanContext): string {
+  return TOPOLOGY.filter((def) => def.name !== 'monitoring')
+    .map((def) => {
+      const nodes = Array.from({ length: def.nodes }, (_, i) => new URL(lab.urlOf(def.name, i + 1)).host);
+      return `${def.name}=${nodes.join(',')}`;
+    })
+    .join(';');
+}
 
 /** Thrown for an unknown service or node name, or a node count out of range. */
 export class TopologyError extends Error {

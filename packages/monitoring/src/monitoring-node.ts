@@ -34,6 +34,11 @@ export const MONITORING_FLAGS = {
     type: 'string',
     description: 'Prometheus-style scrape config (YAML: scrape_configs with static_configs)',
   },
+  scrape: {
+    type: 'string',
+    description:
+      "targets without a file: 'job=host:port,host:port;job2=host:port' (ddia start passes the lab's services); added to --targets",
+  },
   rules: { type: 'string', description: 'Prometheus rule file (alerting and recording rules)' },
   'alert-webhook': {
     type: 'string',
@@ -117,8 +122,39 @@ function webhookUrls(text: string | undefined): string[] {
   });
 }
 
-export async function loadTargets(path: string | undefined, intervalMs: number): Promise<ScrapeTarget[]> {
-  return path === undefined ? [] : parseScrapeConfig(await readYaml(path, 'targets file'), intervalMs);
+export async function loadTargets(
+  path: string | undefined,
+  intervalMs: number,
+  scrape?: string,
+): Promise<ScrapeTarget[]> {
+  const fromFile =
+    path === undefined ? [] : parseScrapeConfig(await readYaml(path, 'targets file'), intervalMs);
+  return [
+    ...fromFile,
+    ...(scrape === undefined ? [] : parseScrapeConfig(scrapeFlagConfig(scrape), intervalMs)),
+  ];
+}
+
+/**
+ * `--scrape 'kv=127.0.0.1:7001,127.0.0.1:7002;lsm=127.0.0.1:7101'` as the scrape config a file
+ * would hold (one job per group, static targets), so one parser checks both.
+ */
+export function scrapeFlagConfig(flag: string): unknown {
+  const jobs = flag
+    .split(';')
+    .filter((group) => group.trim() !== '')
+    .map((group) => {
+      const eq = group.indexOf('=');
+      if (eq <= 0) throw new ConfigFileError(`--scrape: '${group}' is not job=host:port,...`);
+      const targets = group
+        .slice(eq + 1)
+        .split(',')
+        .filter(Boolean);
+      if (targets.length === 0)
+        throw new ConfigFileError(`--scrape: job '${group.slice(0, eq)}' has no targets`);
+      return { job_name: group.slice(0, eq), static_configs: [{ targets }] };
+    });
+  return { scrape_configs: jobs };
 }
 
 export async function startMonitoring(
@@ -127,7 +163,7 @@ export async function startMonitoring(
 ): Promise<Monitoring> {
   const intervalMs = durationFlag('scrape-interval', config.extra['scrape-interval'], 5000);
   const retentionMs = durationFlag('retention', config.extra.retention, RETENTION_DEFAULT_MS);
-  const initialTargets = await loadTargets(config.extra.targets, intervalMs);
+  const initialTargets = await loadTargets(config.extra.targets, intervalMs, config.extra.scrape);
   const hooks = webhookUrls(config.extra['alert-webhook']);
   const initialRules = config.extra.rules
     ? parseRuleFile(await readYaml(config.extra.rules, 'rule file'), intervalMs)
@@ -290,7 +326,7 @@ export async function startMonitoring(
   });
 
   const reload = async (): Promise<void> => {
-    const targets = await loadTargets(config.extra.targets, intervalMs);
+    const targets = await loadTargets(config.extra.targets, intervalMs, config.extra.scrape);
     if (config.extra.rules) {
       rules = parseRuleFile(await readYaml(config.extra.rules, 'rule file'), intervalMs).map(newRule);
       scheduleGroups();
