@@ -132,7 +132,8 @@ export async function startReplicationNode(
       await journal.close();
     },
   });
-  const metrics = new ReplicationMetrics(service.registry, node, urls);
+  const streams = registerClusterRoutes({ service, node, urls, clock, chaos: config.chaos, receive });
+  const metrics = new ReplicationMetrics(service.registry, node, urls, transport.stats, streams);
   registerKvRoutes({
     service,
     node,
@@ -142,7 +143,6 @@ export async function startReplicationNode(
     urls,
     onResult: (op, status) => metrics.requests.inc({ op, status: String(status) }),
   });
-  registerClusterRoutes({ service, node, urls, clock, chaos: config.chaos, receive });
   node.start(extra['tick-ms']);
   const url = await service.listen();
   service.log.info({ mode: settings.mode, recovered, members: settings.nodes }, 'replication node started');
