@@ -21,7 +21,7 @@ const module = await loadJobModule(resolveJobModule(job));
 if (!module.combine) throw new Error(`${job} has no combiner: the baseline needs one`);
 const combine = module.combine;
 const groups = new Map<string, string[]>();
-const base = { module: '', jobId: 'baseline', taskIndex: 0, reduces: 1, params: {} };
+const base = { module: '', jobId: 'baseline', taskIndex: 0, reduces: 1, params: {}, hotKeys: {} };
 const mapCtx = taskContext({ ...base, kind: 'map' }, basename(dir), dir);
 const emit: Emit = (key, value) => {
   const values = groups.get(key);

@@ -12,10 +12,11 @@ import {
   type SchedulerOptions,
   UnknownWorkerError,
 } from './core/scheduler.js';
-import { INPUT_FORMATS, type InputFile, type InputFormat, planSplits, type Split } from './core/splits.js';
-import { ensureDir, exists, listFiles, listNames, readText, removeAll, writeBytes } from './disk.js';
+import { INPUT_FORMATS, type InputFormat, planSplits, type Split } from './core/splits.js';
+import { ensureDir, exists, listNames, readText, removeAll, writeBytes } from './disk.js';
 import { BatchErrors } from './errors.js';
 import type { OnMalformed } from './input.js';
+import { evenlySpaced, type InputSpec, listInputFiles } from './inputs.js';
 import { resolveJobModule } from './job-loader.js';
 import type { Counters } from './task-protocol.js';
 import { runTask } from './task-runner.js';
@@ -29,13 +30,6 @@ export const REDUCES_MAX = 1_000;
 /** Splits sampled for a range partitioner. */
 const SAMPLE_SPLITS_MAX = 10;
 const JOBS_DIR = 'jobs';
-
-export interface InputSpec {
-  path: string;
-  format?: InputFormat;
-  /** The name map tasks see as ctx.input; defaults to the path's base name. */
-  name?: string;
-}
 
 export interface JobSubmission {
   /** A shipped job's name or the path of an ES module. */
@@ -69,6 +63,8 @@ export interface JobRecord {
   onMalformed: OnMalformed;
   splits: Split[];
   boundaries: string[] | null;
+  /** Sampled hot keys (key → reducers), for jobs that export hotKeys = 'sample'. */
+  hotKeys: Record<string, number>;
   status: JobRecordStatus;
   error: string | null;
   submittedAt: string;
@@ -93,6 +89,8 @@ export interface TaskView {
   kind: 'map' | 'reduce';
   index: number;
   state: string;
+  /** The counters of the attempt whose output counts (a reduce's input records: its load). */
+  counters: Counters | null;
   attempts: AttemptView[];
 }
 
@@ -104,6 +102,7 @@ export interface TaskOrder {
   params: Record<string, string>;
   split: Split | null;
   boundaries: string[] | null;
+  hotKeys: Record<string, number>;
   spillBytes: number;
   output: string;
   taskTimeoutMs: number;
@@ -181,19 +180,7 @@ export class Coordinator {
         `output ${output} already exists; choose a new directory`,
       );
     }
-    const files: InputFile[] = [];
-    for (const input of submission.inputs) {
-      const path = resolve(input.path);
-      let found: { path: string; bytes: number }[];
-      try {
-        found = await listFiles(path);
-      } catch (err) {
-        throw new DdiaError(BatchErrors.badInput, `cannot read input ${path}: ${(err as Error).message}`);
-      }
-      if (found.length === 0) throw new DdiaError(BatchErrors.badInput, `input ${path} has no files`);
-      const name = input.name ?? path.split('/').pop()!;
-      for (const f of found) files.push({ ...f, input: name, format: input.format ?? guessFormat(f.path) });
-    }
+    const files = await listInputFiles(submission.inputs);
     const splitBytes = submission.splitBytes ?? SPLIT_BYTES_DEFAULT;
     const splits = planSplits(files, splitBytes);
     const id = `job-${String(this.nextJob++).padStart(6, '0')}`;
@@ -202,7 +189,7 @@ export class Coordinator {
     const onMalformed = submission.onMalformed ?? 'fail';
     const samples = evenlySpaced(splits, SAMPLE_SPLITS_MAX);
     const plan = await runTask(
-      { kind: 'plan', module, jobId: id, taskIndex: 0, reduces, params, samples, onMalformed },
+      { kind: 'plan', module, jobId: id, taskIndex: 0, reduces, params, hotKeys: {}, samples, onMalformed },
       PLAN_TIMEOUT_MS,
     );
     if (!plan.ok)
@@ -225,6 +212,7 @@ export class Coordinator {
       onMalformed,
       splits,
       boundaries: plan.boundaries,
+      hotKeys: plan.hotKeys,
       status: 'running',
       error: null,
       submittedAt: new Date(this.clock.wallMs()).toISOString(),
@@ -269,6 +257,7 @@ export class Coordinator {
       params: record.params,
       split: assignment.kind === 'map' ? record.splits[assignment.index]! : null,
       boundaries: record.boundaries,
+      hotKeys: record.hotKeys ?? {},
       spillBytes: record.spillBytes,
       output: record.output,
       taskTimeoutMs: record.taskTimeoutMs,
@@ -370,6 +359,7 @@ export class Coordinator {
       kind: task.kind,
       index: task.index,
       state: task.state,
+      counters: (task.winner ? this.attemptCounters.get(task.winner) : undefined) ?? null,
       attempts: task.attempts.map((a) => ({
         id: a.id,
         worker: a.workerId,
@@ -397,17 +387,6 @@ export class Coordinator {
   }
 }
 
-export function guessFormat(path: string): InputFormat {
-  if (path.endsWith('.csv')) return 'csv';
-  if (path.endsWith('.jsonl') || path.endsWith('.ndjson') || path.endsWith('.json')) return 'jsonl';
-  return 'text';
-}
-
 export function isInputFormat(value: string): value is InputFormat {
   return (INPUT_FORMATS as readonly string[]).includes(value);
-}
-
-function evenlySpaced<T>(items: readonly T[], count: number): T[] {
-  if (items.length <= count) return [...items];
-  return Array.from({ length: count }, (_, i) => items[Math.floor((i * items.length) / count)]!);
 }

@@ -1,7 +1,9 @@
-// Reading a split's records: text lines, CSV rows (objects keyed by the file's header) or JSON
-// lines. Each record carries its index within the split, so that an error can name the file
-// and line it came from.
+// Reading a split's records: text lines, CSV rows (objects keyed by the file's header), JSON
+// lines, or Parquet rows (objects keyed by column; a split is a run of row groups). Each record
+// carries its index within the split, so that an error can name the file and line (or row) it
+// came from.
 import { parse as parseCsv } from 'csv-parse/sync';
+import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import type { Split } from './core/splits.js';
 import { readFirstLine, readSplitBytes } from './disk.js';
 
@@ -25,7 +27,7 @@ export class MalformedRecordError extends Error {
 }
 
 export interface SplitRecords {
-  /** The byte offset of the split's first line in its file. */
+  /** The byte offset of the split's first line in its file (Parquet: its first row). */
   from: number;
   /** Records with the index of the line they start on, counted from `from`. */
   records: { record: unknown; lineIndex: number }[];
@@ -41,7 +43,31 @@ function splitLines(text: string): string[] {
   return lines;
 }
 
+/** Parquet INT64 comes back as a bigint: a number when it fits, else its decimal string. */
+function plainValue(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    const n = Number(value);
+    return Number.isSafeInteger(n) ? n : value.toString();
+  }
+  return value;
+}
+
+/** The rows [start, end) of a Parquet file as objects keyed by column name. */
+async function readParquetRows(split: Split): Promise<SplitRecords> {
+  const file = await asyncBufferFromFile(split.path);
+  const rows = (await parquetReadObjects({ file, rowStart: split.start, rowEnd: split.end })) as Record<
+    string,
+    unknown
+  >[];
+  const records = rows.map((row, i) => {
+    for (const column of Object.keys(row)) row[column] = plainValue(row[column]);
+    return { record: row, lineIndex: i };
+  });
+  return { from: split.start, records };
+}
+
 export async function readSplit(split: Split, onMalformed: OnMalformed): Promise<SplitRecords> {
+  if (split.format === 'parquet') return readParquetRows(split);
   const { bytes, from } = await readSplitBytes(split.path, split.start, split.end);
   const text = bytes.toString('utf8');
   const lines = splitLines(text);

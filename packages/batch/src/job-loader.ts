@@ -16,6 +16,7 @@ export const SHIPPED_JOBS = [
   'join-broadcast',
   'join-partitioned',
   'aggregate',
+  'sessionize',
 ] as const;
 
 /** The file of a job: a shipped job's name, or a path to an ES module. */
@@ -47,6 +48,9 @@ export async function loadJobModule(path: string): Promise<JobModule> {
       throw new JobModuleError(`job module ${path}: '${name}' must be a function`);
     }
   }
+  if (loaded.hotKeys !== undefined && loaded.hotKeys !== 'sample') {
+    throw new JobModuleError(`job module ${path}: 'hotKeys' must be 'sample'`);
+  }
   const partition = loaded.partition;
   if (partition !== undefined && partition !== 'range' && typeof partition !== 'function') {
     throw new JobModuleError(`job module ${path}: 'partition' must be a function or 'range'`);
@@ -65,12 +69,14 @@ export function taskContext(
     taskIndex: request.taskIndex,
     reduces: request.reduces,
     params: Object.freeze({ ...request.params }),
+    hotKeys: Object.freeze({ ...request.hotKeys }),
     input,
     file,
     async readSideInput(path, format) {
       const out: unknown[] = [];
       for (const f of await listFiles(path)) {
-        const split = { index: 0, path: f.path, input: 'side', format, start: 0, end: f.bytes };
+        const end = format === 'parquet' ? Number.MAX_SAFE_INTEGER : f.bytes;
+        const split = { index: 0, path: f.path, input: 'side', format, start: 0, end };
         for (const { record } of (await readSplit(split, 'fail')).records) out.push(record);
       }
       return out;

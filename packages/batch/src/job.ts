@@ -13,14 +13,19 @@ export interface TaskContext {
   reduces: number;
   /** Parameters given when the job was submitted (e.g. grep's pattern). */
   params: Readonly<Record<string, string>>;
+  /**
+   * Hot keys the planner found in a sample of the map output, each with the number of reducers
+   * it should be spread over (empty unless the job exports `hotKeys = 'sample'`).
+   */
+  hotKeys: Readonly<Record<string, number>>;
   /** Map tasks: which input the split belongs to ("events", "users", ...) and its file. */
   input: string;
   file: string;
   /** Reads every record of a side input (a broadcast join's small table): a file or a directory. */
-  readSideInput(path: string, format: 'text' | 'csv' | 'jsonl'): Promise<unknown[]>;
+  readSideInput(path: string, format: 'text' | 'csv' | 'jsonl' | 'parquet'): Promise<unknown[]>;
 }
 
-/** A text line (string), a CSV row (object keyed by the header) or a parsed JSON line. */
+/** A text line (string), a CSV row (object keyed by the header), a parsed JSON line or a Parquet row. */
 export type InputRecord = unknown;
 
 export interface JobModule {
@@ -31,6 +36,11 @@ export interface JobModule {
   combine?(key: string, values: string[], ctx: TaskContext): string;
   /** A function of (key, partitions), or 'range' for a sampled total-order partitioner. */
   partition?: ((key: string, partitions: number) => number) | 'range';
+  /**
+   * 'sample': before the job runs, the planner runs `map` over a sample of the input, counts the
+   * keys, and hands the hot ones to every task as ctx.hotKeys (a skewed join spreads them).
+   */
+  hotKeys?: 'sample';
   /** Runs once per task before the first record (load a side input, compile a pattern). */
   setup?(ctx: TaskContext): void | Promise<void>;
 }

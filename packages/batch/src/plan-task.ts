@@ -1,7 +1,10 @@
-// Planning a job in a thread: load and validate the job module and, for a range partitioner,
-// sample the keys its map emits on a few splits and pick R-1 boundaries (TeraSort's sampler),
-// so that reduce partition i holds keys below partition i+1's: a total order across files.
+// Planning a job in a thread: load and validate the job module and run its map over a sample
+// of the input: for a range partitioner, to pick R-1 boundaries (TeraSort's sampler), so that
+// reduce partition i holds keys below partition i+1's; for a job that exports
+// hotKeys = 'sample', to find the keys that would overload one reducer (Pig's skewed join
+// samples its input the same way) and how many reducers each should be spread over.
 import { pickBoundaries } from './core/partition.js';
+import { findHotKeys } from './core/skew.js';
 import { readSplit } from './input.js';
 import type { JobModule } from './job.js';
 import { taskContext } from './job-loader.js';
@@ -10,8 +13,13 @@ import type { PlanRequest } from './task-protocol.js';
 /** Records sampled per split: enough for even partitions, cheap next to the job itself. */
 export const SAMPLE_RECORDS_PER_SPLIT = 1_000;
 
-export async function runPlan(request: PlanRequest, job: JobModule): Promise<string[] | null> {
-  if (job.partition !== 'range') return null;
+export interface Plan {
+  boundaries: string[] | null;
+  hotKeys: Record<string, number>;
+}
+
+export async function runPlan(request: PlanRequest, job: JobModule): Promise<Plan> {
+  if (job.partition !== 'range' && job.hotKeys !== 'sample') return { boundaries: null, hotKeys: {} };
   const keys: string[] = [];
   for (const split of request.samples) {
     const ctx = taskContext(request, split.input, split.path);
@@ -23,5 +31,9 @@ export async function runPlan(request: PlanRequest, job: JobModule): Promise<str
       if (result instanceof Promise) await result;
     }
   }
-  return pickBoundaries(keys, request.reduces);
+  const share = request.params.hotShare === undefined ? undefined : Number(request.params.hotShare);
+  return {
+    boundaries: job.partition === 'range' ? pickBoundaries(keys, request.reduces) : null,
+    hotKeys: job.hotKeys === 'sample' ? findHotKeys(keys, request.reduces, share) : {},
+  };
 }

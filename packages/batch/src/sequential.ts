@@ -3,8 +3,8 @@
 // as the single-process Node baseline.
 import { basename } from 'node:path';
 import { type InputFormat, planSplits } from './core/splits.js';
-import { listFiles } from './disk.js';
 import { type OnMalformed, readSplit } from './input.js';
+import { listInputFiles } from './inputs.js';
 import type { Emit, TaskContext } from './job.js';
 import { loadJobModule, resolveJobModule, taskContext } from './job-loader.js';
 
@@ -28,10 +28,10 @@ export async function runSequential(
     if (values) values.push(value);
     else groups.set(key, [value]);
   };
-  const base = { module: '', jobId: 'sequential', taskIndex: 0, reduces: 1, params };
+  const base = { module: '', jobId: 'sequential', taskIndex: 0, reduces: 1, params, hotKeys: {} };
   for (const input of inputs) {
     const name = input.name ?? basename(input.path);
-    const files = (await listFiles(input.path)).map((f) => ({ ...f, input: name, format: input.format }));
+    const files = await listInputFiles([{ path: input.path, format: input.format, name }]);
     for (const split of planSplits(files, Number.MAX_SAFE_INTEGER)) {
       const ctx: TaskContext = taskContext({ ...base, kind: 'map' }, split.input, split.path);
       if (module.setup) await module.setup(ctx);

@@ -12,6 +12,8 @@ export interface TaskBase {
   taskIndex: number;
   reduces: number;
   params: Record<string, string>;
+  /** Hot keys found by sampling at planning (a job that exports hotKeys = 'sample'): key → reducers. */
+  hotKeys: Record<string, number>;
 }
 
 export interface MapRequest extends TaskBase {
@@ -46,7 +48,7 @@ export type TaskRequest = MapRequest | ReduceRequest | PlanRequest;
 export type Counters = Record<string, number>;
 
 export type TaskResult =
-  | { ok: true; counters: Counters; boundaries?: string[] | null }
+  | { ok: true; counters: Counters; boundaries?: string[] | null; hotKeys?: Record<string, number> }
   | { ok: false; message: string };
 
 /** Shared between the thread and its runner: what the task is doing right now. */

@@ -17,7 +17,7 @@ import {
 } from './task-protocol.js';
 
 export type TaskOutcome =
-  | { ok: true; counters: Counters; boundaries: string[] | null }
+  | { ok: true; counters: Counters; boundaries: string[] | null; hotKeys: Record<string, number> }
   | { ok: false; message: string };
 
 const THREAD_FILE = new URL('./task-thread.js', import.meta.url);
@@ -33,6 +33,7 @@ async function whereAbouts(
     const index = lineIndex ?? progress[PROGRESS_LINE_INDEX]!;
     if (progress[PROGRESS_RECORDS] === 0 && lineIndex === null)
       return `${request.split.path} (before the first record)`;
+    if (request.split.format === 'parquet') return `${request.split.path} row ${request.split.start + index}`;
     const base = await lineNumberAt(request.split.path, progress[PROGRESS_SPLIT_FROM]!).catch(
       () => Number.NaN,
     );
@@ -87,7 +88,13 @@ export async function runTask(request: TaskRequest, timeoutMs: number): Promise<
     return { ok: false, message: `${label} crashed at ${where}: ${raw.error}` };
   }
   const { result } = raw;
-  if (result.ok) return { ok: true, counters: result.counters, boundaries: result.boundaries ?? null };
+  if (result.ok)
+    return {
+      ok: true,
+      counters: result.counters,
+      boundaries: result.boundaries ?? null,
+      hotKeys: result.hotKeys ?? {},
+    };
   const where = await whereAbouts(request, progress, currentKey, result.lineIndex ?? null);
   return { ok: false, message: `${label} failed at ${where}: ${result.message}` };
 }

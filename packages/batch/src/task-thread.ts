@@ -27,7 +27,7 @@ async function run(): Promise<TaskResult> {
     case 'reduce':
       return { ok: true, counters: await runReduce(request, job, progress, currentKey) };
     case 'plan':
-      return { ok: true, counters: {}, boundaries: await runPlan(request, job) };
+      return { ok: true, counters: {}, ...(await runPlan(request, job)) };
   }
 }
 

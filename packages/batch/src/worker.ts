@@ -182,6 +182,7 @@ export class BatchWorker {
       taskIndex: assignment.index,
       reduces: order.reduces,
       params: order.params,
+      hotKeys: order.hotKeys,
     };
     let report: object;
     if (assignment.kind === 'map') {

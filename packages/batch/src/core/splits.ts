@@ -2,9 +2,20 @@
 // (Hadoop's FileInputFormat). A split owns the records that *start* inside its range: a reader
 // whose range does not start at 0 skips to the first line start after `start`, and reads on
 // past `end` to finish the line that crosses it. Every line is read by exactly one split.
+//
+// A Parquet file is cut at row-group boundaries instead (a row group is the unit a Parquet
+// reader can fetch and decode on its own): consecutive row groups are packed into one split
+// until their compressed size reaches `splitBytes`. A Parquet split's start and end are row
+// indexes, [start, end), not byte offsets.
 
-export const INPUT_FORMATS = ['text', 'csv', 'jsonl'] as const;
+export const INPUT_FORMATS = ['text', 'csv', 'jsonl', 'parquet'] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
+
+/** A Parquet row group as the planner sees it. */
+export interface RowGroupInfo {
+  rows: number;
+  bytes: number;
+}
 
 export interface InputFile {
   path: string;
@@ -12,6 +23,8 @@ export interface InputFile {
   /** The name of the input it belongs to (a join has two: e.g. "events" and "users"). */
   input: string;
   format: InputFormat;
+  /** Parquet only: the file's row groups, in order. */
+  rowGroups?: readonly RowGroupInfo[];
 }
 
 export interface Split {
@@ -19,6 +32,7 @@ export interface Split {
   path: string;
   input: string;
   format: InputFormat;
+  /** Byte offsets, or row indexes for Parquet. */
   start: number;
   end: number;
 }
@@ -26,6 +40,10 @@ export interface Split {
 export function planSplits(files: readonly InputFile[], splitBytes: number): Split[] {
   const splits: Split[] = [];
   for (const file of files) {
+    if (file.format === 'parquet') {
+      planRowGroupSplits(file, splitBytes, splits);
+      continue;
+    }
     if (file.bytes === 0) continue;
     for (let start = 0; start < file.bytes; start += splitBytes) {
       splits.push({
@@ -39,4 +57,30 @@ export function planSplits(files: readonly InputFile[], splitBytes: number): Spl
     }
   }
   return splits;
+}
+
+function planRowGroupSplits(file: InputFile, splitBytes: number, splits: Split[]): void {
+  let row = 0;
+  let start = 0;
+  let bytes = 0;
+  const cut = () => {
+    if (row > start) {
+      splits.push({
+        index: splits.length,
+        path: file.path,
+        input: file.input,
+        format: 'parquet',
+        start,
+        end: row,
+      });
+    }
+    start = row;
+    bytes = 0;
+  };
+  for (const group of file.rowGroups ?? []) {
+    row += group.rows;
+    bytes += group.bytes;
+    if (bytes >= splitBytes) cut();
+  }
+  cut();
 }

@@ -5,7 +5,8 @@
 import { basename } from 'node:path';
 import type { Emit, TaskContext } from '../job.js';
 
-let users = new Map<string, string>();
+/** user_id → the date_of_birth of every user row with that id (SQL joins duplicates too). */
+let users = new Map<string, string[]>();
 
 export async function setup(ctx: TaskContext): Promise<void> {
   users = new Map();
@@ -16,17 +17,20 @@ export async function setup(ctx: TaskContext): Promise<void> {
   if (part === undefined)
     throw new Error(`${ctx.file} is not named part-NNNNN: the inputs must be partitioned alike`);
   for (const row of (await ctx.readSideInput(`${dir}/part-${part}.csv`, 'csv')) as {
-    user_id: string;
+    user_id: string | number;
     date_of_birth: string;
   }[]) {
-    users.set(row.user_id, row.date_of_birth);
+    const id = String(row.user_id);
+    const rows = users.get(id);
+    if (rows) rows.push(row.date_of_birth);
+    else users.set(id, [row.date_of_birth]);
   }
 }
 
-export function map(event: { user_id: string; url: string; ts: number | string }, emit: Emit): void {
-  const dateOfBirth = users.get(event.user_id);
-  if (dateOfBirth !== undefined)
-    emit(event.user_id, JSON.stringify([event.url, String(event.ts), dateOfBirth]));
+export function map(event: { user_id: string | number; url: string; ts: number | string }, emit: Emit): void {
+  const id = String(event.user_id);
+  for (const dateOfBirth of users.get(id) ?? [])
+    emit(id, JSON.stringify([event.url, String(event.ts), dateOfBirth]));
 }
 
 export function reduce(key: string, values: string[], emit: Emit): void {
