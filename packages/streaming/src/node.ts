@@ -1,13 +1,12 @@
 // Builds a whole broker node: the Kafka protocol listener, the broker state on disk, and the
 // HTTP service (views, health, metrics). main.ts runs it; tests start it in-process.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Config, createService, type FlagSpec, type Service } from '@ddia/common';
 import { randomSeed, SeededRandom, SystemClock } from '@ddia/common/core';
 import { BROKER_DEFAULTS, Broker } from './broker/broker.js';
 import { KafkaServer, REQUEST_BYTES_MAX_DEFAULT } from './kafka/server.js';
-import { removeDir } from './log/files.js';
 import { registerRoutes } from './server.js';
 
 export const KAFKA_PORT_DEFAULT = 9092;
@@ -112,7 +111,7 @@ export async function startBrokerNode(
     onClose: async () => {
       await kafka?.close();
       await broker?.close();
-      if (temporary) await removeDir(dataDir);
+      if (temporary) await rm(dataDir, { recursive: true, force: true });
     },
   });
   broker = await Broker.open({

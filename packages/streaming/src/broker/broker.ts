@@ -1,6 +1,7 @@
 // The broker's state: topics and their partition logs, the group coordinator, producer ids,
 // parked fetches, and the background retention and compaction. The request handlers in
 // ./api/ read and change it; src/kafka/ speaks the wire protocol around them.
+import { type FileSystem, nodeFileSystem } from '@ddia/common';
 import type { Random, TimerClock } from '@ddia/common/core';
 import { ensureDir } from '../log/files.js';
 import type { PartitionLog } from '../log/partition-log.js';
@@ -54,6 +55,8 @@ export interface BrokerOptions {
   random: Random;
   logger: BrokerLogger;
   defaults?: Partial<BrokerDefaults>;
+  /** The file system of every partition and state file (default: the real one; tests pass a faulty one). */
+  fs?: FileSystem;
 }
 
 export interface Topic {
@@ -86,9 +89,10 @@ export class Broker {
   }
 
   static async open(options: BrokerOptions): Promise<Broker> {
-    await ensureDir(options.dataDir);
-    const topics = await TopicStore.open(options.dataDir);
-    const offsets = await OffsetStore.open(options.dataDir);
+    const fs = options.fs ?? nodeFileSystem;
+    await ensureDir(fs, options.dataDir);
+    const topics = await TopicStore.open(options.dataDir, fs);
+    const offsets = await OffsetStore.open(options.dataDir, fs);
     const broker = new Broker(options, topics, new GroupCoordinator(offsets, options.clock, options.random));
     for (const meta of topics.list()) await broker.openTopic(meta);
     broker.scheduleTick();
@@ -114,6 +118,7 @@ export class Broker {
       const partition = await PartitionLogImpl.open({
         dir: this.topics.partitionDir(meta, p),
         segmentBytesMax: this.configNumber(meta, 'segment.bytes'),
+        fs: this.options.fs,
       });
       partition.onAdvance = () => this.wakeWaiters();
       partitions.push(partition);

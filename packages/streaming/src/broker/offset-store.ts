@@ -3,6 +3,7 @@
 // replayed into a map. Kafka keeps the same thing in its compacted __consumer_offsets topic:
 // key (group, topic, partition), value the offset. Here the log is compacted the same way
 // (newest entry per key) whenever it holds several times more records than live keys.
+import type { FileSystem } from '@ddia/common';
 import { join } from '../log/files.js';
 import { GenerationalLog } from '../log/generational-log.js';
 
@@ -40,8 +41,12 @@ export class OffsetStore {
 
   private constructor(private readonly store: GenerationalLog) {}
 
-  static async open(dataDir: string): Promise<OffsetStore> {
-    const store = await GenerationalLog.open({ dir: join(dataDir, '__consumer_offsets'), fsync: 'interval' });
+  static async open(dataDir: string, fs?: FileSystem): Promise<OffsetStore> {
+    const store = await GenerationalLog.open({
+      dir: join(dataDir, '__consumer_offsets'),
+      fsync: 'interval',
+      fs,
+    });
     const offsets = new OffsetStore(store);
     const log = store.log;
     for await (const { record } of log.entries(log.firstIndex)) {

@@ -2,8 +2,9 @@
 // in one small JSON file replaced atomically on every change. A topic's partitions live in
 // `topics/<name>-<id>/<partition>/`; the id makes a re-created topic a new directory, so a
 // crash halfway through deleting the old one can never mix the two.
+import { type FileSystem, nodeFileSystem } from '@ddia/common';
 import { ErrorCode } from '../core/index.js';
-import { join, listDirs, readJson, removeDir, writeJson } from '../log/files.js';
+import { join, listDirs, readJson, removeDir, STREAMING_SYNC, writeJson } from '../log/files.js';
 
 export const TOPIC_NAME_BYTES_MAX = 249;
 export const PARTITIONS_MAX = 1000;
@@ -68,19 +69,20 @@ export class TopicStore {
   private constructor(
     private readonly dataDir: string,
     private meta: MetaFile,
+    readonly fs: FileSystem,
   ) {}
 
-  static async open(dataDir: string): Promise<TopicStore> {
-    const meta = (await readJson<MetaFile>(join(dataDir, META_FILE))) ?? {
+  static async open(dataDir: string, fs: FileSystem = nodeFileSystem): Promise<TopicStore> {
+    const meta = (await readJson<MetaFile>(fs, join(dataDir, META_FILE))) ?? {
       nextTopicId: 1,
       producerIdsReservedUpTo: 0,
       topics: [],
     };
-    const store = new TopicStore(dataDir, meta);
+    const store = new TopicStore(dataDir, meta, fs);
     // Directories of topics deleted just before a crash.
     const live = new Set(meta.topics.map((t) => store.dirName(t)));
-    for (const name of await listDirs(join(dataDir, 'topics'))) {
-      if (!live.has(name)) await removeDir(join(dataDir, 'topics', name));
+    for (const name of await listDirs(fs, join(dataDir, 'topics'))) {
+      if (!live.has(name)) await removeDir(fs, join(dataDir, 'topics', name));
     }
     return store;
   }
@@ -142,7 +144,7 @@ export class TopicStore {
 
   async delete(topic: TopicMeta): Promise<void> {
     await this.save(() => ({ ...this.meta, topics: this.meta.topics.filter((t) => t.id !== topic.id) }));
-    await removeDir(join(this.dataDir, 'topics', this.dirName(topic)));
+    await removeDir(this.fs, join(this.dataDir, 'topics', this.dirName(topic)));
   }
 
   /** Reserves a block of producer ids on disk; returns the first id of the block. */
@@ -159,7 +161,7 @@ export class TopicStore {
   private save(next: MetaFile | (() => MetaFile)): Promise<void> {
     const run = this.saving.then(async () => {
       const value = typeof next === 'function' ? next() : next;
-      await writeJson(join(this.dataDir, META_FILE), value);
+      await writeJson(this.fs, join(this.dataDir, META_FILE), value, STREAMING_SYNC.topicsMeta);
       this.meta = value;
     });
     this.saving = run.catch(() => {});

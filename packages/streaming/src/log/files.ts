@@ -1,42 +1,101 @@
-// The broker's only direct file-system calls outside common's Log and atomic-file helpers:
-// directories for partitions and small JSON state files. Kept in one file so that it can move
-// onto common's FileSystem layer (with fault injection) when that lands.
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+// The broker's only file-system calls outside common's Log: directories for topics,
+// partitions and log generations, and small JSON state files. Everything goes through
+// common's `FileSystem`, so that the power-loss test (test/broker-power-loss.test.ts) can run
+// the broker on testkit's FaultFileSystem, which forgets what a power cut forgets.
 import { join } from 'node:path';
-import { writeFileAtomic } from '@ddia/common';
+import { errorCode, type FileSystem, writeFileAtomic } from '@ddia/common';
 
-export async function ensureDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-}
+/** The broker's own sync points (common's Log names its own: LOG_SYNC). */
+export const STREAMING_SYNC = {
+  /** writeFileAtomic of topics' meta.json (prefix: `.file`, `.dir`). */
+  topicsMeta: 'streaming.topics.meta',
+  /** writeFileAtomic of a log generation's CURRENT.json (prefix: `.file`, `.dir`). */
+  generationCurrent: 'streaming.generation.current',
+  /** The parent directory's fsync after the broker creates a directory. */
+  dirCreate: 'streaming.dir.create',
+} as const;
 
-export async function removeDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
-}
-
-export async function listDirs(dir: string): Promise<string[]> {
+async function isDirectory(fs: FileSystem, path: string): Promise<boolean> {
   try {
-    return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+    return (await fs.stat(path)).isDirectory;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (errorCode(err) === 'ENOENT') return false;
     throw err;
   }
+}
+
+/**
+ * Creates `dir` and any missing parent, each made durable in its parent: without the
+ * directory fsync a power cut can forget the directory while files in it were fsync'd.
+ */
+export async function ensureDir(fs: FileSystem, dir: string): Promise<void> {
+  if (await isDirectory(fs, dir)) return;
+  const parent = join(dir, '..');
+  if (parent !== dir) await ensureDir(fs, parent);
+  await fs.mkdir(dir, { recursive: true });
+  await fs.fsyncDir(parent, STREAMING_SYNC.dirCreate);
+}
+
+/**
+ * Removes a directory tree. No fsync: every caller has first made a durable record that the
+ * tree is garbage (meta.json without the topic, CURRENT.json pointing elsewhere), and the
+ * next open removes whatever a crash brought back.
+ */
+export async function removeDir(fs: FileSystem, dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return;
+    throw err;
+  }
+  for (const name of names) {
+    const path = join(dir, name);
+    if (await isDirectory(fs, path)) await removeDir(fs, path);
+    else await fs.unlink(path);
+  }
+  await fs.rmdir(dir);
+}
+
+export async function listDirs(fs: FileSystem, dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return [];
+    throw err;
+  }
+  const out: string[] = [];
+  for (const name of names) if (await isDirectory(fs, join(dir, name))) out.push(name);
+  return out.sort();
 }
 
 /** Reads a JSON state file, or null when it does not exist yet. */
-export async function readJson<T>(path: string): Promise<T | null> {
-  let text: string;
+export async function readJson<T>(fs: FileSystem, path: string): Promise<T | null> {
+  let bytes: Uint8Array;
   try {
-    text = await readFile(path, 'utf8');
+    bytes = await fs.readFile(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (errorCode(err) === 'ENOENT') return null;
     throw err;
   }
-  return JSON.parse(text) as T;
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as T;
+  } catch (err) {
+    // Written only by writeJson (fsync, rename, fsync): a torn file means a broken disk or a
+    // skipped sync, and guessing its contents could resurrect deleted topics.
+    throw new Error(`${path} is not valid JSON (${(err as Error).message}): refusing to start on it`);
+  }
 }
 
 /** Replaces a JSON state file atomically (write, fsync, rename, fsync the directory). */
-export async function writeJson(path: string, value: unknown): Promise<void> {
-  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+export async function writeJson(
+  fs: FileSystem,
+  path: string,
+  value: unknown,
+  syncPoint: string,
+): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, { fs, syncPoint });
 }
 
 export { join };

@@ -3,8 +3,8 @@
 // (atomic rename) to point at it, then deletes the old generation. A crash at any point
 // leaves either the old or the new generation current, never a mix: the same trick as
 // LevelDB's CURRENT -> MANIFEST switch.
-import { type FsyncPolicy, Log } from '@ddia/common';
-import { join, listDirs, readJson, removeDir, writeJson } from './files.js';
+import { type FileSystem, type FsyncPolicy, Log, nodeFileSystem } from '@ddia/common';
+import { join, listDirs, readJson, removeDir, STREAMING_SYNC, writeJson } from './files.js';
 
 const CURRENT_FILE = 'CURRENT.json';
 
@@ -12,6 +12,8 @@ export interface GenerationalLogOptions {
   dir: string;
   fsync: FsyncPolicy;
   segmentBytesMax?: number;
+  /** The file system to store the generations on (default: the real one). */
+  fs?: FileSystem;
 }
 
 function generationDir(dir: string, generation: number): string {
@@ -25,19 +27,25 @@ export class GenerationalLog {
     public generation: number,
   ) {}
 
+  private get fs(): FileSystem {
+    return this.options.fs ?? nodeFileSystem;
+  }
+
   static async open(options: GenerationalLogOptions): Promise<GenerationalLog> {
+    const fs = options.fs ?? nodeFileSystem;
     const current =
-      (await readJson<{ generation: number }>(join(options.dir, CURRENT_FILE)))?.generation ?? 0;
+      (await readJson<{ generation: number }>(fs, join(options.dir, CURRENT_FILE)))?.generation ?? 0;
     // Leftovers of a rewrite that crashed before or after the flip.
-    for (const name of await listDirs(options.dir)) {
+    for (const name of await listDirs(fs, options.dir)) {
       if (name.startsWith('gen-') && name !== `gen-${String(current).padStart(6, '0')}`) {
-        await removeDir(join(options.dir, name));
+        await removeDir(fs, join(options.dir, name));
       }
     }
     const log = await Log.open({
       dir: generationDir(options.dir, current),
       fsync: options.fsync,
       segmentBytesMax: options.segmentBytesMax,
+      fs,
     });
     return new GenerationalLog(options, log, current);
   }
@@ -46,21 +54,27 @@ export class GenerationalLog {
   async rewrite(records: Uint8Array[]): Promise<void> {
     const next = this.generation + 1;
     const dir = generationDir(this.options.dir, next);
-    await removeDir(dir);
+    await removeDir(this.fs, dir);
     const fresh = await Log.open({
       dir,
       fsync: this.options.fsync,
       segmentBytesMax: this.options.segmentBytesMax,
+      fs: this.fs,
     });
     if (records.length > 0) await fresh.appendBatch(records, { sync: true });
     await fresh.sync();
-    await writeJson(join(this.options.dir, CURRENT_FILE), { generation: next });
+    await writeJson(
+      this.fs,
+      join(this.options.dir, CURRENT_FILE),
+      { generation: next },
+      STREAMING_SYNC.generationCurrent,
+    );
     const old = this.log;
     const oldDir = generationDir(this.options.dir, this.generation);
     this.log = fresh;
     this.generation = next;
     await old.close();
-    await removeDir(oldDir);
+    await removeDir(this.fs, oldDir);
   }
 
   close(): Promise<void> {

@@ -5,6 +5,7 @@
 //
 // Offsets: `logStartOffset` (oldest kept) <= `highWatermark` (what consumers may read: records
 // written and, for acks=all, synced) <= `logEndOffset` (next offset to assign).
+import type { FileSystem } from '@ddia/common';
 import { assert } from '@ddia/common/core';
 import {
   type Batch,
@@ -26,6 +27,8 @@ export interface PartitionLogOptions {
   segmentBytesMax?: number;
   /** 'interval' (the default): acks=1 answers once written, acks=all once fsync'd. */
   fsyncIntervalMs?: number;
+  /** The file system to store the partition on (default: the real one). */
+  fs?: FileSystem;
 }
 
 export interface AppendOutcome {
@@ -65,6 +68,7 @@ export class PartitionLog {
       dir: options.dir,
       fsync: 'interval',
       segmentBytesMax: options.segmentBytesMax,
+      fs: options.fs,
     });
     const partition = new PartitionLog(store);
     await partition.rebuildIndex();
