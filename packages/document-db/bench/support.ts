@@ -16,12 +16,20 @@ export interface DocumentDbProcess {
   close(): Promise<void>;
 }
 
+/**
+ * Extra node flags for the server process from DOCDB_NODE_ARGS, e.g. to profile it:
+ * DOCDB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' pnpm bench --quick
+ */
+function nodeArgs(): string[] {
+  return (process.env.DOCDB_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+}
+
 /** Starts dist/main.js (LSM engine, synced writes) on free ports and connects the driver. */
 export async function startDocumentDbProcess(poolSize: number): Promise<DocumentDbProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ddia-docdb-bench-'));
   const child: ChildProcess = spawn(
     process.execPath,
-    [MAIN, '--port', '0', '--mongo-port', '0', '--data-dir', dataDir, '--log-level', 'info'],
+    [...nodeArgs(), MAIN, '--port', '0', '--mongo-port', '0', '--data-dir', dataDir, '--log-level', 'info'],
     { stdio: ['ignore', 'pipe', 'inherit'], cwd: new URL('..', import.meta.url).pathname },
   );
   const port = await new Promise<number>((resolve, reject) => {

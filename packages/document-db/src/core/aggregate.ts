@@ -12,8 +12,69 @@ import { parseSort, sortDocs } from './sort.js';
 import { cloneValue, compareValues, type Doc, isDoc, numberOf } from './values.js';
 
 export interface PipelineEnv {
-  /** Every document of another collection of the same database (for $lookup). */
+  /** Every document of another collection of the same database (for $graphLookup, $lookup). */
   collection(name: string): Promise<Doc[]>;
+  /**
+   * Optional, for $lookup: documents of `name` that may hold one of `values` at `field` (a
+   * superset of the equality matches, in collection order), e.g. read through an index with
+   * one $in query. Without it $lookup reads the whole collection once per stage.
+   */
+  lookup?(name: string, field: string, values: unknown[]): Promise<Doc[]>;
+}
+
+/** A value's key in $lookup's hash table: its order-preserving encoding (equal values, equal keys). */
+function hashKey(value: unknown): string {
+  return toHex(encodeValue(value));
+}
+
+/**
+ * $lookup's equality join, array-aware on both sides (a local array matches any element, as
+ * does a foreign one; missing is null). One hash of the foreign documents by their field's
+ * values per stage, probed by each input document: a hash join, not a nested loop. The foreign
+ * side is what env.lookup finds for the local values (an index when there is one) or the whole
+ * collection.
+ */
+async function lookup(spec: Doc, docs: Doc[], env: PipelineEnv): Promise<Doc[]> {
+  const { from, localField, foreignField, as } = spec;
+  if (
+    typeof from !== 'string' ||
+    typeof localField !== 'string' ||
+    typeof foreignField !== 'string' ||
+    typeof as !== 'string'
+  )
+    fail(DocErrors.failedToParse, '$lookup needs from, localField, foreignField and as (strings)');
+  const localParts = splitPath(localField);
+  const foreignParts = splitPath(foreignField);
+  const valuesOf = (d: Doc, parts: string[]) => lookupLeaves(d, parts).flatMap((l) => members(l.value));
+  const locals = docs.map((d) => valuesOf(d, localParts));
+  const wanted = new Map<string, unknown>();
+  for (const values of locals) for (const v of values) wanted.set(hashKey(v), v);
+  const foreign =
+    env.lookup && docs.length > 0
+      ? await env.lookup(from, foreignField, [...wanted.values()])
+      : await env.collection(from);
+  const byValue = new Map<string, number[]>();
+  const theirs = foreign.map((f, i) => {
+    const values = valuesOf(f, foreignParts);
+    for (const key of new Set(values.map(hashKey))) {
+      const list = byValue.get(key);
+      if (list) list.push(i);
+      else byValue.set(key, [i]);
+    }
+    return values;
+  });
+  return docs.map((d, j) => {
+    const mine = locals[j]!;
+    const hits = new Set<number>();
+    for (const v of mine) for (const i of byValue.get(hashKey(v)) ?? []) hits.add(i);
+    const matches = [...hits]
+      .sort((a, b) => a - b)
+      .filter((i) => theirs[i]!.some((t) => mine.some((l) => compareValues(t, l) === 0)))
+      .map((i) => cloneValue(foreign[i]!));
+    const out = cloneValue(d);
+    setPath(out, as, matches);
+    return out;
+  });
 }
 
 /** Documents one $group or $bucket may hold (a bound on memory, like MongoDB's 100 MB per stage). */
@@ -168,34 +229,9 @@ async function runStage(name: string, spec: unknown, docs: Doc[], env: PipelineE
       return group(spec, docs);
     case '$unwind':
       return unwind(spec, docs);
-    case '$lookup': {
+    case '$lookup':
       if (!isDoc(spec)) fail(DocErrors.failedToParse, '$lookup needs a document');
-      const { from, localField, foreignField, as } = spec;
-      if (
-        typeof from !== 'string' ||
-        typeof localField !== 'string' ||
-        typeof foreignField !== 'string' ||
-        typeof as !== 'string'
-      )
-        fail(DocErrors.failedToParse, '$lookup needs from, localField, foreignField and as (strings)');
-      const foreign = await env.collection(from);
-      const foreignParts = splitPath(foreignField);
-      return docs.map((d) => {
-        // Equality match, array-aware on both sides: a local array matches any element.
-        const locals = lookupLeaves(d, splitPath(localField)).flatMap((l) =>
-          Array.isArray(l.value) ? l.value : [l.value ?? null],
-        );
-        const matches = foreign.filter((f) => {
-          const theirs = lookupLeaves(f, foreignParts).flatMap((l) =>
-            Array.isArray(l.value) ? l.value : [l.value ?? null],
-          );
-          return theirs.some((t) => locals.some((l) => compareValues(t, l) === 0));
-        });
-        const out = cloneValue(d);
-        setPath(out, as, matches.map(cloneValue));
-        return out;
-      });
-    }
+      return lookup(spec, docs, env);
     case '$graphLookup':
       return graphLookup(spec, docs, env);
     case '$facet': {

@@ -30,6 +30,11 @@ export function typeByte(order: number): number {
   return TYPE_BYTE[order]!;
 }
 
+/** One double's bytes at a time (encoding is synchronous): no allocation per number. */
+const SCRATCH_BYTES = new Uint8Array(8);
+const SCRATCH_VIEW = new DataView(SCRATCH_BYTES.buffer);
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 class ByteWriter {
   bytes: number[] = [];
   push(...values: number[]): void {
@@ -45,9 +50,8 @@ class ByteWriter {
   }
   /** A double in 8 bytes whose unsigned order is the numeric order (sign flipped, negatives inverted). */
   double(n: number): void {
-    const view = new DataView(new ArrayBuffer(8));
-    view.setFloat64(0, n === 0 ? 0 : n);
-    const raw = new Uint8Array(view.buffer);
+    SCRATCH_VIEW.setFloat64(0, n === 0 ? 0 : n);
+    const raw = SCRATCH_BYTES;
     const negative = (raw[0]! & 0x80) !== 0;
     for (let i = 0; i < 8; i++)
       this.bytes.push(negative ? ~raw[i]! & 0xff : i === 0 ? raw[i]! ^ 0x80 : raw[i]!);
@@ -164,6 +168,6 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 
 export function toHex(bytes: Uint8Array): string {
   let out = '';
-  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]!]!;
   return out;
 }

@@ -64,6 +64,7 @@ const FULL: Interval = {
 
 function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   if (value === null) return 'null';
   try {
     return String(JSON.stringify(value) ?? value);

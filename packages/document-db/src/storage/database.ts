@@ -8,10 +8,10 @@ import { BSON, ObjectId } from 'bson';
 import { runPipeline } from '../core/aggregate.js';
 import { DocDbError, DocErrors, fail } from '../core/errors.js';
 import { type IndexSpec, indexKeys, type KeyPattern } from '../core/index-keys.js';
-import { compareBytes, concatBytes, encodeValue, toHex } from '../core/key-encoding.js';
+import { compareBytes, concatBytes, encodeValue, HIGH, toHex } from '../core/key-encoding.js';
 import { compileFilter, type MatchDetails } from '../core/matcher.js';
 import { lookupLeaves } from '../core/path.js';
-import { candidatePlans, hintedPlan, type IndexInfo, type Plan } from '../core/planner.js';
+import { candidatePlans, hintedPlan, type IndexInfo, type KeyRange, type Plan } from '../core/planner.js';
 import { compileProjection } from '../core/projection.js';
 import { parseSort, sortDocs } from '../core/sort.js';
 import { applyUpdate, upsertSeed, validateUpdate } from '../core/update.js';
@@ -43,6 +43,24 @@ const ID_INDEX = '_id_';
 /** Documents of one insert sharing a synced batch, at most. */
 export const INSERT_BATCH_DOCS_MAX = 1_000;
 const NAME_MAX_CHARS = 120;
+/** Index entries (and their documents) read per storage call by a scan, at most. */
+const SCAN_CHUNK_MAX = 256;
+
+/** Local values one $lookup resolves with a single $in query through an index, at most. */
+const LOOKUP_IN_MAX = 1_000;
+
+function hasArray(value: unknown): boolean {
+  if (Array.isArray(value)) return true;
+  return isDoc(value) && Object.values(value).some(hasArray);
+}
+
+/** A key range holding one key only: [k, k + HIGH), as the planner makes for an equality. */
+function isPointRange(range: KeyRange): boolean {
+  const { lo, hi } = range;
+  if (hi.length !== lo.length + 1 || hi[lo.length] !== HIGH) return false;
+  for (let i = 0; i < lo.length; i++) if (lo[i] !== hi[i]) return false;
+  return true;
+}
 
 export interface IndexMeta extends IndexInfo {
   id: number;
@@ -750,7 +768,8 @@ export class DocumentDatabase {
     const stopAfter =
       limit > 0 && (sort.length === 0 || plan.providesSort) ? skip + limit : Number.POSITIVE_INFINITY;
     let matched: Doc[] = [];
-    for await (const doc of this.scan(meta, plan, stats)) {
+    const want = () => stopAfter - matched.length;
+    for await (const doc of this.scan(meta, plan, stats, want)) {
       if (!matcher(doc)) continue;
       matched.push(doc);
       if (matched.length >= stopAfter) break;
@@ -770,42 +789,90 @@ export class DocumentDatabase {
     ];
   }
 
-  private async *scan(meta: CollectionMeta, plan: Plan, stats: ExecStats): AsyncGenerator<Doc> {
+  /**
+   * The documents a plan reads, in its order. Storage is read in chunks, not a round trip per
+   * entry: index entries with iterator.nextv, their documents with one getMany per chunk, and a
+   * point on the _id index (equality, $in) as plain gets, no iterator. `want` says how many more
+   * documents the caller needs (a limit), so a chunk never reads much past it.
+   */
+  private async *scan(
+    meta: CollectionMeta,
+    plan: Plan,
+    stats: ExecStats,
+    want: () => number,
+  ): AsyncGenerator<Doc> {
+    const chunk = () => Math.max(1, Math.min(SCAN_CHUNK_MAX, want()));
+    const docPrefix = docRange(meta.id).gte;
     if (plan.kind === 'COLLSCAN') {
-      for await (const [, value] of this.store.iterator(docRange(meta.id))) {
-        stats.docsExamined++;
-        yield BSON.deserialize(value as Uint8Array) as Doc;
+      const values = this.store.values(docRange(meta.id));
+      try {
+        for (;;) {
+          const batch = (await values.nextv(chunk())) as Uint8Array[];
+          if (batch.length === 0) return;
+          for (const value of batch) {
+            stats.docsExamined++;
+            yield BSON.deserialize(value) as Doc;
+          }
+        }
+      } finally {
+        await values.close();
+      }
+    }
+    if (plan.kind !== 'IXSCAN') return;
+    const isId = plan.index.name === ID_INDEX;
+    const prefix = isId ? docPrefix : indexPrefix(meta.id, (plan.index as IndexMeta).id);
+    const ranges = plan.direction === 1 ? plan.ranges : [...plan.ranges].reverse();
+    if (isId && ranges.every(isPointRange)) {
+      // _id values have one encoding each (equal values encode equally), so a point is one key.
+      for (let i = 0; i < ranges.length; i += SCAN_CHUNK_MAX) {
+        const keys = ranges.slice(i, i + SCAN_CHUNK_MAX).map((r) => concatBytes(prefix, r.lo));
+        const found = (await this.store.getMany(keys)) as (Uint8Array | undefined)[];
+        for (const bytes of found) {
+          if (!bytes) continue;
+          stats.keysExamined++;
+          stats.docsExamined++;
+          yield BSON.deserialize(bytes) as Doc;
+        }
       }
       return;
     }
-    const isId = plan.index.name === ID_INDEX;
-    const prefix = isId ? docRange(meta.id).gte : indexPrefix(meta.id, (plan.index as IndexMeta).id);
     const seen = new Set<string>();
-    const ranges = plan.direction === 1 ? plan.ranges : [...plan.ranges].reverse();
     for (const range of ranges) {
-      const iterator = this.store.iterator({
-        gte: Uint8Array.from([...prefix, ...range.lo]),
-        lt: Uint8Array.from([...prefix, ...range.hi]),
+      const values = this.store.values({
+        gte: concatBytes(prefix, range.lo),
+        lt: concatBytes(prefix, range.hi),
         reverse: plan.direction === -1,
       });
-      for await (const [, value] of iterator) {
-        stats.keysExamined++;
-        if (isId) {
-          stats.docsExamined++;
-          yield BSON.deserialize(value as Uint8Array) as Doc;
-          continue;
+      try {
+        for (;;) {
+          const batch = (await values.nextv(chunk())) as Uint8Array[];
+          if (batch.length === 0) break;
+          stats.keysExamined += batch.length;
+          if (isId) {
+            for (const value of batch) {
+              stats.docsExamined++;
+              yield BSON.deserialize(value) as Doc;
+            }
+            continue;
+          }
+          const keys: Uint8Array[] = [];
+          for (const id of batch) {
+            if (plan.index.multikey) {
+              const idHex = toHex(id);
+              if (seen.has(idHex)) continue;
+              seen.add(idHex);
+            }
+            keys.push(concatBytes(docPrefix, id));
+          }
+          const found = (await this.store.getMany(keys)) as (Uint8Array | undefined)[];
+          for (const bytes of found) {
+            if (!bytes) continue;
+            stats.docsExamined++;
+            yield BSON.deserialize(bytes) as Doc;
+          }
         }
-        const idHex = toHex(value as Uint8Array);
-        if (plan.index.multikey) {
-          if (seen.has(idHex)) continue;
-          seen.add(idHex);
-        }
-        const bytes = await this.store.get(
-          Uint8Array.from([...docRange(meta.id).gte, ...(value as Uint8Array)]),
-        );
-        if (!bytes) continue;
-        stats.docsExamined++;
-        yield BSON.deserialize(bytes as Uint8Array) as Doc;
+      } finally {
+        await values.close();
       }
     }
   }
@@ -846,7 +913,27 @@ export class DocumentDatabase {
     const { docs } = await this.find(db, coll, query);
     return runPipeline(docs, pipeline.slice(pushed), {
       collection: async (name) => (await this.find(db, name, {})).docs,
+      lookup: (name, field, values) => this.lookupCandidates(db, name, field, values),
     });
+  }
+
+  /**
+   * $lookup's foreign side: the documents of `coll` that may hold one of `values` at `field`,
+   * in collection order. With the _id index or an index leading with `field`, one $in query
+   * through the planner (point reads, not the whole collection); otherwise, or for values an
+   * index bound cannot express (regexes, arrays) or too many of them, the whole collection.
+   */
+  private async lookupCandidates(db: string, coll: string, field: string, values: unknown[]): Promise<Doc[]> {
+    const meta = this.collection(db, coll);
+    if (!meta) return [];
+    const indexed = field === '_id' || meta.indexes.some((i) => i.key[0]![0] === field && !i.sparse);
+    const plain = values.every((v) => !Array.isArray(v) && !isRegExp(v) && !(isDoc(v) && hasArray(v)));
+    if (!indexed || !plain || values.length > LOOKUP_IN_MAX) return (await this.find(db, coll, {})).docs;
+    const { docs } = await this.find(db, coll, { filter: { [field]: { $in: values } } });
+    // Collection order is _id order (the documents' keys): sort by the same encoding.
+    const keyed = docs.map((d) => ({ d, k: encodeValue(d['_id']) }));
+    keyed.sort((a, b) => compareBytes(a.k, b.k));
+    return keyed.map((x) => x.d);
   }
 
   /** Every index's entries against a rebuild from the documents: the consistency checker. */

@@ -112,30 +112,38 @@ export function parseRequest(frame: Buffer): Request {
   throw new ProtocolError(`unsupported opCode ${header.opCode}`);
 }
 
-function headerBytes(length: number, requestId: number, responseTo: number, opCode: number): Buffer {
-  const out = Buffer.alloc(HEADER_BYTES);
+function writeHeader(
+  out: Buffer,
+  length: number,
+  requestId: number,
+  responseTo: number,
+  opCode: number,
+): void {
   out.writeInt32LE(length, 0);
   out.writeInt32LE(requestId, 4);
   out.writeInt32LE(responseTo, 8);
   out.writeInt32LE(opCode, 12);
-  return out;
 }
 
 export function encodeMsgReply(requestId: number, responseTo: number, reply: Doc): Buffer {
   const body = BSON.serialize(reply);
   const length = HEADER_BYTES + 4 + 1 + body.length;
-  return Buffer.concat([
-    headerBytes(length, requestId, responseTo, OP_MSG),
-    Buffer.alloc(4),
-    Buffer.of(0),
-    body,
-  ]);
+  // One buffer, one copy of the body: header, flag bits (0), section kind 0, the document.
+  const out = Buffer.allocUnsafe(length);
+  writeHeader(out, length, requestId, responseTo, OP_MSG);
+  out.writeUInt32LE(0, HEADER_BYTES);
+  out[HEADER_BYTES + 4] = 0;
+  out.set(body, HEADER_BYTES + 5);
+  return out;
 }
 
 export function encodeOpReply(requestId: number, responseTo: number, reply: Doc): Buffer {
   const body = BSON.serialize(reply);
-  const fields = Buffer.alloc(20); // responseFlags, cursorID (int64), startingFrom, numberReturned
-  fields.writeInt32LE(1, 16);
-  const length = HEADER_BYTES + fields.length + body.length;
-  return Buffer.concat([headerBytes(length, requestId, responseTo, OP_REPLY), fields, body]);
+  const length = HEADER_BYTES + 20 + body.length;
+  const out = Buffer.alloc(length);
+  writeHeader(out, length, requestId, responseTo, OP_REPLY);
+  // responseFlags 0, cursorID (int64) 0, startingFrom 0, numberReturned 1
+  out.writeInt32LE(1, HEADER_BYTES + 16);
+  out.set(body, HEADER_BYTES + 20);
+  return out;
 }

@@ -77,7 +77,8 @@ export class WireServer {
           if (buffered.length < length) break;
           const frame = buffered.subarray(0, length);
           buffered = buffered.subarray(length);
-          const request = parseRequest(Buffer.from(frame));
+          // Parsed in place: BSON decoding copies what it keeps, so the frame needs no copy.
+          const request = parseRequest(frame);
           queue = queue.then(() => this.answer(socket, request, context));
         }
       } catch (error) {
