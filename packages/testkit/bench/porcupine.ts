@@ -9,7 +9,16 @@
 // Without Go it says so and measures our side only (apt-get install golang-go, or --install).
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +40,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean' },
     install: { type: 'boolean' },
+    porcupine: { type: 'string' },
     'timeout-ms': { type: 'string' },
     operations: { type: 'string' },
   },
@@ -104,6 +114,25 @@ function porcupineEvents(c: Case): object[] {
   return out.sort((a, b) => a.at - b.at).map((x) => x.e);
 }
 
+/**
+ * Porcupine's source: --porcupine DIR or $PORCUPINE_SRC, a checkout of
+ * github.com/anishathalye/porcupine (its files, or a bare git directory of it, read with
+ * `git archive HEAD`). The repository ships no copy of it.
+ */
+function porcupineSource(dir: string): string | undefined {
+  const given = values.porcupine ?? process.env.PORCUPINE_SRC;
+  if (given === undefined || given === '') return undefined;
+  if (existsSync(join(given, 'checker.go'))) return given;
+  if (existsSync(join(given, 'objects')) && existsSync(join(given, 'HEAD'))) {
+    const out = join(dir, 'porcupine-src');
+    mkdirSync(out);
+    const archive = spawnSync('git', ['--git-dir', given, 'archive', 'HEAD'], { maxBuffer: 1 << 28 });
+    const untar = spawnSync('tar', ['-x', '-C', out], { input: archive.stdout });
+    if (archive.status === 0 && untar.status === 0 && existsSync(join(out, 'checker.go'))) return out;
+  }
+  return undefined;
+}
+
 function buildPorcupine(dir: string): string | undefined {
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (go.status !== 0) {
@@ -114,18 +143,43 @@ function buildPorcupine(dir: string): string | undefined {
     console.log('Porcupine: skipped, Go is not installed (apt-get install golang-go, or run with --install)');
     return undefined;
   }
+  const source = porcupineSource(dir);
+  if (source === undefined) {
+    console.log(
+      'Porcupine: skipped, no copy of its source (pass --porcupine DIR or set PORCUPINE_SRC to a checkout of github.com/anishathalye/porcupine)',
+    );
+    return undefined;
+  }
+  // The driver (bench/porcupine/main.go) is built in a scratch module that points at the copy.
+  const module = join(dir, 'driver');
+  mkdirSync(module);
+  copyFileSync(join(here, 'porcupine', 'main.go'), join(module, 'main.go'));
+  writeFileSync(
+    join(module, 'go.mod'),
+    `module ddia.lab/porcupinebench\n\ngo 1.19\n\nrequire github.com/anishathalye/porcupine v0.0.0\n\nreplace github.com/anishathalye/porcupine => ${source}\n`,
+  );
   const binary = join(dir, 'porcupinebench');
   const build = spawnSync('go', ['build', '-o', binary, '.'], {
-    cwd: join(here, 'porcupine'),
+    cwd: module,
     encoding: 'utf8',
-    env: { ...process.env, GOPROXY: 'off', GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' },
+    env: {
+      ...process.env,
+      GOPROXY: 'off',
+      GOFLAGS: '-mod=mod',
+      GOTOOLCHAIN: 'local',
+      GOCACHE: process.env.GOCACHE ?? join(tmpdir(), 'ddia-porcupine-gocache'),
+    },
   });
   if (build.status !== 0) {
     console.log(`Porcupine: skipped, the build failed:\n${build.stderr}`);
     return undefined;
   }
-  console.log(`Porcupine: built with ${go.stdout.trim()}`);
+  console.log(`Porcupine: built with ${go.stdout.trim()} from ${given(source)}`);
   return binary;
+}
+
+function given(source: string): string {
+  return values.porcupine ?? process.env.PORCUPINE_SRC ?? source;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'ddia-porcupine-'));

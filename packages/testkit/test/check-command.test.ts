@@ -187,8 +187,9 @@ describe('ddia check linearizable', () => {
 
   it('exit 3 when a search runs out of time', async () => {
     // Writers racing unknown outcomes, then a read of a value nobody wrote: exhausting the
-    // search takes far longer than 1 ms.
-    const events: object[] = [];
+    // search takes far longer than 1 ms. (An unknown cas that could set any value keeps the
+    // search from seeing at once that the last read is impossible.)
+    const events: object[] = [{ process: 300, type: 'invoke', f: 'cas', value: [99, 3], timeMs: 0 }];
     for (let p = 0; p < 16; p++) events.push({ process: p, type: 'invoke', f: 'write', value: p, timeMs: p });
     for (let p = 0; p < 16; p++)
       events.push({ process: 100 + p, type: 'invoke', f: 'read', value: null, timeMs: 20 + p });

@@ -130,8 +130,10 @@ describe('model semantics', () => {
   });
 
   it('gives up with verdict unknown when the budget runs out', () => {
-    // Many concurrent unknown writes and reads that pin no order: a big search space.
-    const events: HistoryEvent[] = [];
+    // Many concurrent unknown writes and reads that pin no order: a big search space. (An
+    // unknown cas that could set any value keeps the search from seeing at once that the last
+    // read is impossible.)
+    const events: HistoryEvent[] = [{ process: 300, type: 'invoke', f: 'cas', value: [999, 5], timeMs: 0 }];
     const writers = 18;
     for (let p = 0; p < writers; p++)
       events.push({ process: p, type: 'invoke', f: 'write', value: p, timeMs: p });

@@ -5,7 +5,7 @@
 //
 // Bitsets are hashed Zobrist-style (Zobrist 1970): each operation has a random 32-bit word and
 // the set's hash is the XOR of its members' words, updated in O(1) as the search sets and
-// clears bits. States are interned to small integers by their model key. An entry stores its
+// clears bits. States come interned to small integers (wgl-search.ts). An entry stores its
 // hash, its state id and its bitset words in typed arrays outside the JavaScript heap.
 
 import { SeededRandom } from '@ddia/common/core';
@@ -55,13 +55,11 @@ export class MemoTable {
   private stateIds = new Int32Array(INITIAL_SLOTS / 2);
   private words: Uint32Array;
   private count = 0;
-  private readonly stateIdOf = new Map<string, number>();
-  private stateKeyChars = 0;
   private readonly wordsPerSet: number;
 
   constructor(
     setSize: number,
-    /** Shared with the other partitions' memos: entries, slots and interned state keys. */
+    /** Shared with the other partitions' memos (and their interned states). */
     private readonly budget: MemoBudget,
   ) {
     this.wordsPerSet = Math.max(1, Math.ceil(setSize / 32));
@@ -73,29 +71,17 @@ export class MemoTable {
     return this.count;
   }
 
-  /** Bytes held: typed arrays plus the interned state keys (two bytes a character). */
+  /** Bytes held by the typed arrays. */
   get bytes(): number {
-    return (
-      this.slots.byteLength +
-      this.hashes.byteLength +
-      this.stateIds.byteLength +
-      this.words.byteLength +
-      2 * this.stateKeyChars
-    );
+    return this.slots.byteLength + this.hashes.byteLength + this.stateIds.byteLength + this.words.byteLength;
   }
 
   /**
-   * Adds (set, state) and answers true, or answers false when it was already there.
-   * Throws MemoFullError when adding would pass the bound.
+   * Adds (set, state) and answers true, or answers false when it was already there. States are
+   * small integers (the search interns them). Throws MemoFullError when adding would pass the
+   * bound.
    */
-  add(set: LinearizedSet, stateKey: string): boolean {
-    let stateId = this.stateIdOf.get(stateKey);
-    if (stateId === undefined) {
-      stateId = this.stateIdOf.size;
-      this.stateIdOf.set(stateKey, stateId);
-      this.stateKeyChars += stateKey.length;
-      this.budget.usedBytes += 2 * stateKey.length;
-    }
+  add(set: LinearizedSet, stateId: number): boolean {
     const hash = (set.hash ^ Math.imul(stateId + 1, 0x9e3779b1)) >>> 0;
     const mask = this.slots.length - 1;
     let slot = hash & mask;
@@ -110,7 +96,7 @@ export class MemoTable {
     }
     // Growing doubles every array: refuse before allocating past the bound.
     const full = this.count >= this.hashes.length;
-    const arrays = this.bytes - 2 * this.stateKeyChars;
+    const arrays = this.bytes;
     if (this.budget.usedBytes + (full ? arrays : 0) > this.budget.bytesMax) {
       throw new MemoFullError(
         `the search memos hold ${this.budget.usedBytes} bytes (this one ${this.count} entries); the bound is ${this.budget.bytesMax} bytes`,

@@ -35,8 +35,45 @@ export interface Model<S = unknown> {
    * verdict, while every open-ended operation multiplies the search (Knossos does the same).
    */
   pruneUnobservable?(operations: Operation[]): Operation[];
+  /**
+   * Optional: lets the search prune a configuration as soon as a pending read can no longer be
+   * satisfied (wgl-search.ts). Each answer must be safe: `grows` true only for operations that
+   * can do nothing but extend the state, `reaches` false only when no sequence of growing
+   * operations turns `from` into `to`.
+   */
+  growth?: {
+    grows(op: Operation): boolean;
+    /**
+     * The state an operation sets whatever the state before it (a put, a delete), or undefined
+     * when it depends on that state or the operation does not reset (a cas).
+     */
+    resetTo(op: Operation): { state: unknown } | undefined;
+    /** The state a successful read-only operation saw. */
+    observed(op: Operation): unknown;
+    reaches(from: S, to: unknown): boolean;
+    /**
+     * Optional shortcut, for a growing `op` and a `from` that reaches `to`: does the state
+     * after `op` still reach `to`? (A string checks only the appended part.)
+     */
+    stillReaches?(from: S, op: Operation, to: unknown): boolean;
+  };
   describeOperation(op: Operation): string;
   describeState(state: S): string;
+}
+
+/**
+ * Can appends turn `from` into `to`? A string grows by concatenation, a list by pushing
+ * elements; null / undefined (an absent key) can become anything. Used by the models' `growth`.
+ */
+export function appendReaches(from: unknown, to: unknown): boolean {
+  if (from === null || from === undefined) return true;
+  if (typeof from === 'string') return typeof to === 'string' && to.startsWith(from);
+  if (Array.isArray(from)) {
+    if (!Array.isArray(to) || to.length < from.length) return false;
+    for (let i = 0; i < from.length; i++) if (!sameValue(from[i], to[i])) return false;
+    return true;
+  }
+  return sameValue(from, to);
 }
 
 /** Value equality for register contents: primitives by ===, structures by their JSON. */

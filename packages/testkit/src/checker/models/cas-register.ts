@@ -11,6 +11,7 @@ import {
   partitionByKey,
   pruneUnobservedWrites,
   readStep,
+  sameValue,
   show,
   valueKey,
 } from '../model.js';
@@ -48,6 +49,13 @@ export function createCasRegisterModel(options: CasRegisterOptions = {}): Model<
       return undefined;
     },
     isReadOnly: (op) => op.f === 'read',
+    // Nothing grows a register: a read of another value waits for a write or a cas.
+    growth: {
+      grows: () => false,
+      resetTo: (op) => (op.f === 'write' ? { state: op.input } : undefined),
+      observed: (op) => op.output,
+      reaches: sameValue,
+    },
     partition: partitionByKey,
     pruneUnobservable: (operations) => pruneUnobservedWrites(operations, { read: 'read', write: 'write' }),
     describeOperation(op) {

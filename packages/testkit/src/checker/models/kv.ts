@@ -4,6 +4,7 @@
 
 import type { Operation } from '../../history/event.js';
 import {
+  appendReaches,
   casArgument,
   casStep,
   INCONSISTENT,
@@ -65,6 +66,22 @@ export function createKvModel(options: KvModelOptions = {}): Model<unknown> {
       return undefined;
     },
     isReadOnly: (op) => op.f === 'get',
+    // Between resets (put, delete, cas) a key's value only grows: a get that saw a value the
+    // current one is not a prefix of is unreachable until a reset.
+    growth: {
+      grows: (op) => op.f === 'append',
+      resetTo: (op) =>
+        op.f === 'put' ? { state: op.input } : op.f === 'delete' ? { state: initialValue } : undefined,
+      observed: (op) => op.output,
+      reaches: appendReaches,
+      stillReaches(from, op, to) {
+        if (typeof from === 'string' && typeof op.input === 'string' && typeof to === 'string') {
+          return to.startsWith(op.input, from.length);
+        }
+        const next = appendValue(from, op.input);
+        return next !== INCONSISTENT && appendReaches(next, to);
+      },
+    },
     partition: partitionByKey,
     // Appends build on the value before them, so only append-free keys are pruned.
     pruneUnobservable: (operations) =>
