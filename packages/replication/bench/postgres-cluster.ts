@@ -19,6 +19,8 @@ export const INSTALL_HINT =
 export interface PostgresCluster {
   primaryUrl: string;
   version: string;
+  /** The primary's and the standbys' data directories (their postmaster.pid names the server). */
+  dataDirs: string[];
   stop(): Promise<void>;
 }
 
@@ -118,7 +120,12 @@ export async function startPostgresCluster(bin: string): Promise<PostgresCluster
       started.push(data);
     }
     const version = (await exec('postgres', ['--version'])).stdout.trim();
-    return { primaryUrl: `postgres://postgres@127.0.0.1:${primaryPort}/postgres`, version, stop };
+    return {
+      primaryUrl: `postgres://postgres@127.0.0.1:${primaryPort}/postgres`,
+      version,
+      dataDirs: [...started],
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -9,12 +9,13 @@
 // Without PostgreSQL (and without --install) the bench says so and measures our side only.
 // --quick (CI smoke, < 60 s): single-leader only, one short round.
 import { writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { HttpClient } from '@ddia/common';
 import { type Cluster, startCluster } from '@ddia/testkit';
 import pg from 'pg';
+import { cpuMs, postgresPids } from './cpu.js';
 import { type LoadResult, runLoad } from './load.js';
 import {
   findPostgresBin,
@@ -43,15 +44,76 @@ const rounds = Number(args.rounds ?? (quick ? 1 : 3));
 const durationMs = 1000 * Number(args.seconds ?? (quick ? 2 : 5));
 const clients = Number(args.clients ?? (quick ? 4 : 8));
 
+interface Measured extends LoadResult {
+  /** CPU of every server process (our nodes; PostgreSQL's postmasters and their children) per op. */
+  serverCpuMsPerOp: number;
+  /** CPU of the bench process per op (our HTTP client, or pg). */
+  clientCpuMsPerOp: number;
+}
+
 interface Row {
   system: string;
   config: string;
   op: 'write' | 'read';
   round: number;
-  result: LoadResult;
+  result: Measured;
 }
 const rows: Row[] = [];
-const http = new HttpClient({ deadlineMs: 10_000, retries: 0, connectionsPerOrigin: 64 });
+// The load itself goes through node:http's keep-alive agent: the leanest HTTP/1.1 client Node
+// ships (llhttp native), as pg is for PostgreSQL. common's HttpClient (undici, a deadline
+// signal per request) cost about twice the client CPU per request here.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+interface Answer {
+  status: number;
+}
+
+function send(url: string, method: 'GET' | 'PUT', body?: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      url,
+      {
+        method,
+        agent,
+        timeout: 10_000,
+        headers:
+          body === undefined
+            ? {}
+            : { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve({ status: response.statusCode ?? 0 }));
+        response.on('error', reject);
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error('timeout')));
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+/** Runs the load and measures the CPU it cost the servers (`pids()` at start and end) and us. */
+async function measured(
+  pids: () => number[],
+  op: (client: number, i: number) => Promise<boolean>,
+): Promise<Measured> {
+  const serverBefore = cpuMs(pids());
+  const clientBefore = process.cpuUsage();
+  const result = await runLoad(clients, durationMs, op);
+  const client = process.cpuUsage(clientBefore);
+  const server = cpuMs(pids()) - serverBefore;
+  const perOp = (ms: number) => (result.ops > 0 ? Math.round((ms / result.ops) * 100) / 100 : Number.NaN);
+  return {
+    ...result,
+    serverCpuMsPerOp: perOp(server),
+    clientCpuMsPerOp: perOp((client.user + client.system) / 1000),
+  };
+}
+
+function clusterPids(cluster: Cluster): () => number[] {
+  return () => cluster.nodes.map((n) => n.pid).filter((pid): pid is number => pid !== undefined);
+}
 
 function key(client: number, i: number): string {
   return `k${(client * 7_919 + i * 104_729) % KEYS}`;
@@ -80,14 +142,9 @@ async function startOurs(mode: string, extra: string[]): Promise<Cluster> {
 
 async function oursWrites(cluster: Cluster, config: string, query: string, anyNode: boolean, round: number) {
   const urls = cluster.urls();
-  const result = await runLoad(clients, durationMs, async (client, i) => {
+  const result = await measured(clusterPids(cluster), async (client, i) => {
     const url = anyNode ? (urls[(client + i) % urls.length] as string) : (urls[0] as string);
-    const response = await http.request(`${url}/kv/${key(client, i)}${query}`, {
-      method: 'PUT',
-      body: VALUE,
-      headers: { 'content-type': 'text/plain' },
-      retry: false,
-    });
+    const response = await send(`${url}/kv/${key(client, i)}${query}`, 'PUT', VALUE);
     return response.status === 200;
   });
   rows.push({ system: 'ours', config, op: 'write', round, result });
@@ -96,9 +153,9 @@ async function oursWrites(cluster: Cluster, config: string, query: string, anyNo
 
 async function oursReads(cluster: Cluster, config: string, query: string, round: number) {
   const urls = cluster.urls();
-  const result = await runLoad(clients, durationMs, async (client, i) => {
+  const result = await measured(clusterPids(cluster), async (client, i) => {
     const url = urls[(client + i) % urls.length] as string;
-    const response = await http.request(`${url}/kv/${key(client, i)}${query}`);
+    const response = await send(`${url}/kv/${key(client, i)}${query}`, 'GET');
     return response.status === 200 || response.status === 404 || response.status === 300;
   });
   rows.push({ system: 'ours', config, op: 'read', round, result });
@@ -116,13 +173,16 @@ async function pgWrites(cluster: PostgresCluster, level: string, round: number) 
   pool.on('error', () => {});
   try {
     await pool.query('CREATE TABLE IF NOT EXISTS kv (k text PRIMARY KEY, v text NOT NULL)');
-    const result = await runLoad(clients, durationMs, async (client, i) => {
-      await pool.query('INSERT INTO kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v', [
-        key(client, i),
-        VALUE,
-      ]);
-      return true;
-    });
+    const result = await measured(
+      () => postgresPids(cluster.dataDirs),
+      async (client, i) => {
+        await pool.query(
+          'INSERT INTO kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v',
+          [key(client, i), VALUE],
+        );
+        return true;
+      },
+    );
     rows.push({ system: 'postgresql', config: `synchronous_commit=${level}`, op: 'write', round, result });
     console.log(`postgresql synchronous_commit=${level} write: ${JSON.stringify(result)}`);
   } finally {
@@ -169,14 +229,14 @@ function table(): string {
     groups.set(id, [...(groups.get(id) ?? []), row]);
   }
   const lines = [
-    '| system | configuration | op | p50 ms | p99 ms | ops/s | errors |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: |',
+    '| system | configuration | op | p50 ms | p99 ms | ops/s | server CPU ms/op | client CPU ms/op | errors |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const group of groups.values()) {
     const first = group[0] as Row;
-    const pick = (f: (r: LoadResult) => number) => median(group.map((r) => f(r.result)));
+    const pick = (f: (r: Measured) => number) => median(group.map((r) => f(r.result)));
     lines.push(
-      `| ${first.system} | ${first.config} | ${first.op} | ${pick((r) => r.p50Ms)} | ${pick((r) => r.p99Ms)} | ${pick((r) => r.opsPerSecond)} | ${group.reduce((n, r) => n + r.result.errors, 0)} |`,
+      `| ${first.system} | ${first.config} | ${first.op} | ${pick((r) => r.p50Ms)} | ${pick((r) => r.p99Ms)} | ${pick((r) => r.opsPerSecond)} | ${pick((r) => r.serverCpuMsPerOp)} | ${pick((r) => r.clientCpuMsPerOp)} | ${group.reduce((n, r) => n + r.result.errors, 0)} |`,
     );
   }
   return lines.join('\n');
@@ -247,7 +307,7 @@ async function main(): Promise<void> {
     `${JSON.stringify({ machine, clients, durationMs, rounds, quick, syncVsRemoteApplyP50: ratio, rows }, null, 2)}\n`,
   );
   if (!quick) await writeFile(`${RESULTS}latest.md`, `${markdown}\n`);
-  await http.close();
+  agent.destroy();
 }
 
 await main();
