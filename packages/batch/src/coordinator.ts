@@ -18,7 +18,7 @@ import { BatchErrors } from './errors.js';
 import type { OnMalformed } from './input.js';
 import { evenlySpaced, type InputSpec, listInputFiles } from './inputs.js';
 import { resolveJobModule } from './job-loader.js';
-import type { Counters } from './task-protocol.js';
+import type { Counters, OutputFormat } from './task-protocol.js';
 import { runTask } from './task-runner.js';
 
 export const SPLIT_BYTES_DEFAULT = 4 * 1024 * 1024;
@@ -43,6 +43,8 @@ export interface JobSubmission {
   speculative?: boolean;
   taskTimeoutMs?: number;
   onMalformed?: OnMalformed;
+  /** 'text' (part-NNNNN, key<TAB>value lines, the default) or 'parquet' (part-NNNNN.parquet). */
+  outputFormat?: OutputFormat;
 }
 
 export type JobRecordStatus = 'running' | 'committing' | 'succeeded' | 'failed';
@@ -61,6 +63,7 @@ export interface JobRecord {
   speculative: boolean;
   taskTimeoutMs: number;
   onMalformed: OnMalformed;
+  outputFormat: OutputFormat;
   splits: Split[];
   boundaries: string[] | null;
   /** Sampled hot keys (key → reducers), for jobs that export hotKeys = 'sample'. */
@@ -107,6 +110,7 @@ export interface TaskOrder {
   output: string;
   taskTimeoutMs: number;
   onMalformed: OnMalformed;
+  outputFormat: OutputFormat;
 }
 
 export interface AttemptReport {
@@ -210,6 +214,7 @@ export class Coordinator {
       speculative: submission.speculative ?? true,
       taskTimeoutMs: submission.taskTimeoutMs ?? TASK_TIMEOUT_DEFAULT_MS,
       onMalformed,
+      outputFormat: submission.outputFormat ?? 'text',
       splits,
       boundaries: plan.boundaries,
       hotKeys: plan.hotKeys,
@@ -262,6 +267,7 @@ export class Coordinator {
       output: record.output,
       taskTimeoutMs: record.taskTimeoutMs,
       onMalformed: record.onMalformed,
+      outputFormat: record.outputFormat ?? 'text',
     };
   }
 

@@ -116,6 +116,10 @@ export async function lineNumberAt(path: string, offset: number): Promise<number
   return offset === 0 ? 1 : line;
 }
 
+export async function fileSize(path: string): Promise<number> {
+  return (await stat(path)).size;
+}
+
 export async function readBytes(path: string): Promise<Buffer> {
   return readFile(path);
 }

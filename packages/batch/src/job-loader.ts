@@ -51,6 +51,12 @@ export async function loadJobModule(path: string): Promise<JobModule> {
   if (loaded.hotKeys !== undefined && loaded.hotKeys !== 'sample') {
     throw new JobModuleError(`job module ${path}: 'hotKeys' must be 'sample'`);
   }
+  if ((loaded.outputColumns === undefined) !== (loaded.outputRow === undefined)) {
+    throw new JobModuleError(`job module ${path}: export both 'outputColumns' and 'outputRow', or neither`);
+  }
+  if (loaded.outputColumns !== undefined && !Array.isArray(loaded.outputColumns)) {
+    throw new JobModuleError(`job module ${path}: 'outputColumns' must be an array of {name, type}`);
+  }
   const partition = loaded.partition;
   if (partition !== undefined && partition !== 'range' && typeof partition !== 'function') {
     throw new JobModuleError(`job module ${path}: 'partition' must be a function or 'range'`);

@@ -28,6 +28,12 @@ export interface TaskContext {
 /** A text line (string), a CSV row (object keyed by the header), a parsed JSON line or a Parquet row. */
 export type InputRecord = unknown;
 
+/** A column of a job's Parquet output. */
+export interface OutputColumn {
+  name: string;
+  type: 'STRING' | 'INT64' | 'DOUBLE' | 'BOOLEAN';
+}
+
 export interface JobModule {
   map(record: InputRecord, emit: Emit, ctx: TaskContext): void | Promise<void>;
   /** Returns the value for `key` (emitted as key<TAB>value), or emits any pairs itself. */
@@ -41,6 +47,12 @@ export interface JobModule {
    * keys, and hands the hot ones to every task as ctx.hotKeys (a skewed join spreads them).
    */
   hotKeys?: 'sample';
+  /**
+   * Typed Parquet output (outputFormat 'parquet'): the columns, and how one output pair becomes
+   * a row of them. Without these a Parquet part file has two STRING columns, key and value.
+   */
+  outputColumns?: readonly OutputColumn[];
+  outputRow?(key: string, value: string): unknown[];
   /** Runs once per task before the first record (load a side input, compile a pattern). */
   setup?(ctx: TaskContext): void | Promise<void>;
 }

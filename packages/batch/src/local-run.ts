@@ -17,7 +17,7 @@ import { loadJobModule, resolveJobModule } from './job-loader.js';
 import { runMap } from './map-task.js';
 import { runPlan } from './plan-task.js';
 import { runReduce } from './reduce-task.js';
-import { type Counters, PROGRESS_SLOTS } from './task-protocol.js';
+import { type Counters, type OutputFormat, PROGRESS_SLOTS } from './task-protocol.js';
 
 export interface LocalRunOptions {
   job: string;
@@ -28,6 +28,7 @@ export interface LocalRunOptions {
   splitBytes?: number;
   spillBytes?: number;
   onMalformed?: OnMalformed;
+  outputFormat?: OutputFormat;
 }
 
 export interface LocalRunReport {
@@ -99,6 +100,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunReport
           runFiles: splits.map((s) => join(work, `m${s.index}`, `p${r}.run`)),
           outputDir: output,
           attemptId: `local-${r}`,
+          outputFormat: options.outputFormat ?? 'text',
         },
         job,
         progress,

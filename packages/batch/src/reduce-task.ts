@@ -3,10 +3,11 @@
 // temporary file that is renamed to part-NNNNN when complete. A re-executed or backup attempt
 // renames a whole file over a whole file, so readers never see partial output (paper §3.3).
 import { groupByKey, mergeRuns, type Pair } from './core/merge.js';
-import { commitFile, readBytes, removeAll, TextSink } from './disk.js';
+import { commitFile, fileSize, readBytes, removeAll, TextSink, writeBytes } from './disk.js';
 import type { JobModule } from './job.js';
 import { taskContext } from './job-loader.js';
 import { RecordError } from './map-task.js';
+import { ParquetRows } from './parquet-output.js';
 import { decodeRun } from './runs.js';
 import {
   type Counters,
@@ -36,7 +37,8 @@ export async function runReduce(
   if (job.setup) await job.setup(ctx);
   const runs: Iterable<Pair>[] = [];
   for (const file of request.runFiles) runs.push(decodeRun(await readBytes(file)));
-  const name = partFileName(request.taskIndex);
+  const parquet = request.outputFormat === 'parquet' ? new ParquetRows(job) : null;
+  const name = partFileName(request.taskIndex) + (parquet ? '.parquet' : '');
   const tempDir = `${request.outputDir}/_temporary/${request.attemptId}`;
   const sink = new TextSink(`${tempDir}/${name}`);
   const pending: string[] = [];
@@ -44,7 +46,8 @@ export async function runReduce(
     if (typeof key !== 'string' || typeof value !== 'string') {
       throw new TypeError(`emit(key, value) takes strings, got ${typeof key} and ${typeof value}`);
     }
-    pending.push(`${key}\t${value}\n`);
+    if (parquet) parquet.add(key, value);
+    else pending.push(`${key}\t${value}\n`);
     counters.reduceOutputRecords!++;
   };
   const encoder = new TextEncoder();
@@ -66,8 +69,9 @@ export async function runReduce(
     for (const line of pending) await sink.write(line);
     pending.length = 0;
   }
-  await sink.close();
-  counters.outputBytes = sink.bytes;
+  if (parquet) await writeBytes(sink.path, parquet.encode());
+  else await sink.close();
+  counters.outputBytes = parquet ? await fileSize(sink.path) : sink.bytes;
   await commitFile(sink.path, `${request.outputDir}/${name}`);
   await removeAll(tempDir);
   return counters;

@@ -37,6 +37,7 @@ const Submission = Type.Object(
     speculative: Type.Optional(Type.Boolean()),
     taskTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 24 * 3600_000 })),
     onMalformed: Type.Optional(Type.Union([Type.Literal('fail'), Type.Literal('pass')])),
+    outputFormat: Type.Optional(Type.Union([Type.Literal('text'), Type.Literal('parquet')])),
   },
   { additionalProperties: false },
 );

@@ -34,6 +34,8 @@ export interface ReduceRequest extends TaskBase {
   /** The job's output directory; part files are committed there by rename. */
   outputDir: string;
   attemptId: string;
+  /** `part-NNNNN` text lines, or `part-NNNNN.parquet`. */
+  outputFormat: OutputFormat;
 }
 
 export interface PlanRequest extends TaskBase {
@@ -42,6 +44,8 @@ export interface PlanRequest extends TaskBase {
   samples: Split[];
   onMalformed: OnMalformed;
 }
+
+export type OutputFormat = 'text' | 'parquet';
 
 export type TaskRequest = MapRequest | ReduceRequest | PlanRequest;
 

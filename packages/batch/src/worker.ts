@@ -264,7 +264,14 @@ export class BatchWorker {
       }
       runFiles.sort();
       const outcome = await runTask(
-        { ...base, kind: 'reduce', runFiles, outputDir: order.output, attemptId: assignment.attemptId },
+        {
+          ...base,
+          kind: 'reduce',
+          runFiles,
+          outputDir: order.output,
+          attemptId: assignment.attemptId,
+          outputFormat: order.outputFormat ?? 'text',
+        },
         order.taskTimeoutMs,
       );
       if (!outcome.ok) return { status: 'failed', fatal: true, message: outcome.message };

@@ -7,11 +7,14 @@ import { join } from 'node:path';
 import { SeededRandom } from '@ddia/common/core';
 import type { Cluster } from '@ddia/testkit';
 import { DuckDBInstance } from '@duckdb/node-api';
+import fc from 'fast-check';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPartition } from '../src/core/partition.js';
 import { generateRaw } from '../src/etl/generate.js';
 import { runEtl } from '../src/etl/pipeline.js';
 import { api, BUILT, readOutput, runJob, startBatchCluster } from './support/batch-cluster.js';
+import { csvText, readCsv } from './support/oracle.js';
 
 const USERS = 150;
 const EVENTS = 4_000;
@@ -200,5 +203,133 @@ describe.skipIf(!BUILT)('joins (Figure 10-2) equal DuckDB', () => {
     expect(bad.status).toBe(400);
     expect(bad.json.code).toBe('DDIA_ERR_BATCH_SQL');
     expect((await api(base, '/health')).status).toBe(200);
+  });
+
+  it('Parquet in (split by row groups) and Parquet out on workers; POST /sql reads the output', async () => {
+    const random = new SeededRandom(3);
+    const rows = 4_000;
+    const keys = Array.from({ length: rows }, () => `k${random.int(0, 60)}`);
+    const amounts = Array.from({ length: rows }, () => BigInt(random.int(-500, 5_000)));
+    await mkdir(join(dir, 'pq-in'));
+    const input = join(dir, 'pq-in', 'sales.parquet');
+    await writeFile(
+      input,
+      new Uint8Array(
+        parquetWriteBuffer({
+          columnData: [
+            { name: 'key', data: keys, type: 'STRING' },
+            { name: 'amount', data: amounts, type: 'INT64' },
+          ],
+          rowGroupSize: 400,
+        }),
+      ),
+    );
+    const output = join(dir, 'pq-out');
+    const job = await runJob(base, {
+      job: 'aggregate',
+      inputs: [{ path: join(dir, 'pq-in') }],
+      output,
+      reduces: 3,
+      splitBytes: 1024,
+      outputFormat: 'parquet',
+    });
+    expect(job.error).toBeNull();
+    expect(job.counters.mapTasks).toBeGreaterThan(1);
+    expect(job.counters.mapInputRecords).toBe(rows);
+    const got = await api(base, '/sql', {
+      sql: `SELECT key, count::INTEGER AS n, sum::INTEGER AS s FROM read_parquet('${output}/part-*.parquet') ORDER BY key`,
+    });
+    const want = await api(base, '/sql', {
+      sql: `SELECT key, count(*)::INTEGER AS n, sum(amount)::INTEGER AS s FROM read_parquet('${input}') GROUP BY key ORDER BY key`,
+    });
+    expect(got.status).toBe(200);
+    expect(got.json.rows.length).toBeGreaterThan(50);
+    expect(got.json.rows).toEqual(want.json.rows);
+  });
+
+  it('a bad value in a Parquet row fails the job naming the file and row', async () => {
+    const amounts = Array.from({ length: 2_000 }, (_, i) => (i === 1_234 ? 'twelve' : String(i)));
+    await mkdir(join(dir, 'pq-bad'));
+    const input = join(dir, 'pq-bad', 'bad.parquet');
+    await writeFile(
+      input,
+      new Uint8Array(
+        parquetWriteBuffer({
+          columnData: [
+            { name: 'key', data: amounts.map(() => 'k'), type: 'STRING' },
+            { name: 'amount', data: amounts, type: 'STRING' },
+          ],
+          rowGroupSize: 500,
+        }),
+      ),
+    );
+    const job = await runJob(base, {
+      job: 'aggregate',
+      inputs: [{ path: join(dir, 'pq-bad') }],
+      output: join(dir, 'pq-bad-out'),
+      reduces: 1,
+      splitBytes: 1024,
+    });
+    expect(job.status).toBe('failed');
+    expect(job.error).toContain(`${input} row 1234`);
+    expect(job.error).toContain("'twelve' is not an integer");
+  });
+
+  it('property, on real processes: the aggregate equals DuckDB for generated CSVs', async () => {
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.constantFrom('a', 'b,c', 'd "e"', ' f', 'ü'), fc.integer({ min: -9, max: 9 })), {
+          minLength: 1,
+          maxLength: 400,
+          size: 'max',
+        }),
+        fc.integer({ min: 1, max: 4 }),
+        async (rows, reduces) => {
+          const at = join(dir, `prop-${n++}`);
+          await mkdir(at);
+          const csv = join(at, 'rows.csv');
+          await writeFile(csv, csvText(['key', 'amount'], rows));
+          const output = join(at, 'out');
+          const job = await runJob(base, {
+            job: 'aggregate',
+            inputs: [{ path: csv }],
+            output,
+            reduces,
+            splitBytes: 1024,
+          });
+          expect(job.error).toBeNull();
+          const want = await api(base, '/sql', {
+            sql: `SELECT key, count(*)::VARCHAR || ',' || sum(amount::BIGINT)::VARCHAR AS v FROM ${readCsv(csv, ['key', 'amount'])} GROUP BY key`,
+          });
+          expect((await readOutput(output)).lines.sort()).toEqual(
+            want.json.rows.map((r: { key: string; v: string }) => `${r.key}\t${r.v}`).sort(),
+          );
+        },
+      ),
+      { numRuns: 3 },
+    );
+  });
+
+  it('sampled hot keys on workers: the hot reducer task gets far fewer records, the rows are the same', async () => {
+    const inputs = [
+      { path: join(dir, 'users'), name: 'users' },
+      { path: join(dir, 'events'), name: 'events' },
+    ];
+    const submission = { job: 'join-sort-merge', inputs, reduces: 4, splitBytes: 32 * 1024 };
+    const plain = await runJob(base, { ...submission, output: join(dir, 'smj-plain') });
+    const sampled = await runJob(base, {
+      ...submission,
+      output: join(dir, 'smj-sampled'),
+      params: { skew: 'sample' },
+    });
+    expect(sampled.error).toBeNull();
+    expect(Object.keys(sampled.hotKeys)).toEqual([HOT_USER]);
+    const loads = (job: { tasks: { kind: string; counters: { reduceInputRecords: number } }[] }) =>
+      job.tasks.filter((t) => t.kind === 'reduce').map((t) => t.counters.reduceInputRecords);
+    const total = loads(plain).reduce((a, b) => a + b, 0);
+    expect(Math.max(...loads(plain))).toBeGreaterThan(0.4 * total);
+    expect(Math.max(...loads(sampled))).toBeLessThan(0.75 * Math.max(...loads(plain)));
+    expect((await readOutput(join(dir, 'smj-sampled'))).lines.sort()).toEqual(expected);
   });
 });

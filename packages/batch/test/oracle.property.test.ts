@@ -8,10 +8,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocal } from '../src/local-run.js';
 import { BUILT, DIST_JOBS, readOutput } from './support/batch-cluster.js';
-import { csvText, Oracle, readCsv, sqlString } from './support/oracle.js';
+import { csvText, Oracle, readCsv, sessionsSql, sqlString } from './support/oracle.js';
 
 const RUNS = Number(process.env.DDIA_RUNS ?? 20);
 
@@ -49,7 +50,12 @@ const engine = fc.record({
 });
 
 describe.skipIf(!BUILT)('the engine equals DuckDB on generated inputs', () => {
-  it('aggregate: SELECT key, count(*), sum(amount) GROUP BY key', async () => {
+  it('aggregate: SELECT key, count(*), sum(amount) GROUP BY key (CSV or Parquet in, text or Parquet out)', async () => {
+    const formats = fc.record({
+      input: fc.constantFrom('csv', 'parquet'),
+      output: fc.constantFrom('text', 'parquet'),
+      rowGroupRows: fc.integer({ min: 1, max: 40 }),
+    });
     await fc.assert(
       fc.asyncProperty(
         fc.array(
@@ -57,29 +63,51 @@ describe.skipIf(!BUILT)('the engine equals DuckDB on generated inputs', () => {
             trickyKey,
             fc.oneof(fc.integer({ min: -3, max: 3 }), fc.integer({ min: -1_000_000, max: 1_000_000 })),
           ),
-          {
-            minLength: 1,
-            maxLength: 150,
-            size: 'max',
-          },
+          { minLength: 1, maxLength: 150, size: 'max' },
         ),
         engine,
-        async (rows, options) => {
+        formats,
+        async (rows, options, format) => {
           const at = await caseDir();
-          const csv = join(at, 'in', 'rows.csv');
           await mkdir(join(at, 'in'));
-          await writeFile(csv, csvText(['key', 'amount'], rows));
+          let source: string;
+          if (format.input === 'csv') {
+            const csv = join(at, 'in', 'rows.csv');
+            await writeFile(csv, csvText(['key', 'amount'], rows));
+            source = readCsv(csv, ['key', 'amount']);
+          } else {
+            // Many small row groups: each becomes a split (or a few, packed up to splitBytes).
+            const parquet = join(at, 'in', 'rows.parquet');
+            const bytes = parquetWriteBuffer({
+              columnData: [
+                { name: 'key', data: rows.map((r) => r[0]), type: 'STRING' },
+                { name: 'amount', data: rows.map((r) => BigInt(r[1])), type: 'INT64' },
+              ],
+              rowGroupSize: format.rowGroupRows,
+            });
+            await writeFile(parquet, new Uint8Array(bytes));
+            source = `read_parquet(${sqlString(parquet)})`;
+          }
+          const output = join(at, 'out');
           await runLocal({
             job: join(DIST_JOBS, 'aggregate.js'),
-            inputs: [{ path: csv }],
-            output: join(at, 'out'),
+            inputs: [{ path: join(at, 'in') }],
+            output,
+            outputFormat: format.output as 'text' | 'parquet',
             ...options,
           });
           const expected = await oracle.rows(
-            `SELECT key, count(*)::VARCHAR || ',' || sum(amount::BIGINT)::VARCHAR AS v FROM ${readCsv(csv, ['key', 'amount'])} GROUP BY key`,
+            `SELECT key, count(*)::VARCHAR || ',' || sum(amount::BIGINT)::VARCHAR AS v FROM ${source} GROUP BY key`,
           );
-          const got = (await readOutput(join(at, 'out'))).lines.sort();
-          expect(got).toEqual(expected.map((r) => `${r.key}\t${r.v}`).sort());
+          const got =
+            format.output === 'text'
+              ? (await readOutput(output)).lines
+              : (
+                  await oracle.rows(
+                    `SELECT key, count::VARCHAR || ',' || sum::VARCHAR AS v FROM read_parquet(${sqlString(join(output, 'part-*.parquet'))})`,
+                  )
+                ).map((r) => `${r.key}\t${r.v}`);
+          expect(got.sort()).toEqual(expected.map((r) => `${r.key}\t${r.v}`).sort());
         },
       ),
       { numRuns: RUNS },
@@ -230,18 +258,3 @@ describe.skipIf(!BUILT)('the engine equals DuckDB on generated inputs', () => {
     );
   });
 });
-
-/** Sessions by window functions: a click starts one when the user's previous click is more than `gap` s before it. */
-function sessionsSql(source: string, gap: number): string {
-  return `WITH clicks AS (SELECT user_id, ts::BIGINT AS ts, url FROM ${source}),
-    flagged AS (
-      SELECT *, CASE WHEN ts - lag(ts) OVER (PARTITION BY user_id ORDER BY ts, url) <= ${gap} THEN 0 ELSE 1 END AS starts
-      FROM clicks),
-    numbered AS (
-      SELECT *, sum(starts) OVER (PARTITION BY user_id ORDER BY ts, url ROWS UNBOUNDED PRECEDING) AS session
-      FROM flagged)
-    SELECT user_id,
-           session::INTEGER AS session, min(ts)::INTEGER AS first, max(ts)::INTEGER AS last,
-           count(*)::INTEGER AS clicks, arg_min(url, (ts, url)) AS landing
-      FROM numbered GROUP BY user_id, session`;
-}

@@ -40,3 +40,15 @@ export function combine(_key: string, values: string[]): string {
 export function reduce(_key: string, values: string[]): string {
   return combine(_key, values);
 }
+
+/** Parquet output (outputFormat 'parquet'): the SQL answer's own columns. */
+export const outputColumns = [
+  { name: 'key', type: 'STRING' },
+  { name: 'count', type: 'INT64' },
+  { name: 'sum', type: 'INT64' },
+] as const;
+
+export function outputRow(key: string, value: string): unknown[] {
+  const comma = value.indexOf(',');
+  return [key, Number(value.slice(0, comma)), Number(value.slice(comma + 1))];
+}

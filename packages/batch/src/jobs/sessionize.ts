@@ -64,3 +64,17 @@ export function reduce(user: string, values: string[], emit: Emit): void {
   }
   flush();
 }
+
+/** Parquet output (outputFormat 'parquet'): one row per session. */
+export const outputColumns = [
+  { name: 'user_id', type: 'STRING' },
+  { name: 'session', type: 'INT64' },
+  { name: 'first_ts', type: 'INT64' },
+  { name: 'last_ts', type: 'INT64' },
+  { name: 'clicks', type: 'INT64' },
+  { name: 'landing_url', type: 'STRING' },
+] as const;
+
+export function outputRow(user: string, value: string): unknown[] {
+  return [user, ...(JSON.parse(value) as unknown[])];
+}

@@ -21,3 +21,13 @@ export function combine(_key: string, values: string[]): string {
 export function reduce(_key: string, values: string[]): string {
   return sum(values);
 }
+
+/** Parquet output (outputFormat 'parquet'). */
+export const outputColumns = [
+  { name: 'word', type: 'STRING' },
+  { name: 'count', type: 'INT64' },
+] as const;
+
+export function outputRow(word: string, count: string): unknown[] {
+  return [word, Number(count)];
+}

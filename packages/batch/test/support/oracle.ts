@@ -42,3 +42,18 @@ export function readCsv(path: string, columns: readonly string[]): string {
   const cols = columns.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ');
   return `read_csv(${sqlString(path)}, header = true, delim = ',', quote = '"', escape = '"', auto_detect = false, columns = {${cols}})`;
 }
+
+/** Sessions by window functions: a click starts one when the user's previous click is more than `gap` s before it. */
+export function sessionsSql(source: string, gap: number): string {
+  return `WITH clicks AS (SELECT user_id, ts::BIGINT AS ts, url FROM ${source}),
+    flagged AS (
+      SELECT *, CASE WHEN ts - lag(ts) OVER (PARTITION BY user_id ORDER BY ts, url) <= ${gap} THEN 0 ELSE 1 END AS starts
+      FROM clicks),
+    numbered AS (
+      SELECT *, sum(starts) OVER (PARTITION BY user_id ORDER BY ts, url ROWS UNBOUNDED PRECEDING) AS session
+      FROM flagged)
+    SELECT user_id,
+           session::INTEGER AS session, min(ts)::INTEGER AS first, max(ts)::INTEGER AS last,
+           count(*)::INTEGER AS clicks, arg_min(url, (ts, url)) AS landing
+      FROM numbered GROUP BY user_id, session`;
+}
