@@ -6,5 +6,6 @@ export { KafkaServer } from './kafka/server.js';
 export * from './log/partition-log.js';
 export * from './node.js';
 export { decodeRequestHeader, frameRequest } from './protocol/header.js';
+export * from './streams/local-state.js';
 export * from './streams/runner.js';
 export * from './streams/view.js';

@@ -3,10 +3,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 
+export interface ReadTopicOptions {
+  /** Where to start per partition (default: the log start): skips what a local copy holds. */
+  fromOffset?: (partition: number) => number;
+}
+
 export async function readTopicToEnd(
   kafka: Kafka,
   topic: string,
   onMessage: (message: KafkaMessage, partition: number) => void | Promise<void>,
+  options: ReadTopicOptions = {},
 ): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
@@ -14,9 +20,12 @@ export async function readTopicToEnd(
   await admin.disconnect();
   // Partitions still to read, with the last offset to reach.
   const pending = new Map<number, number>();
-  for (const p of offsets) if (Number(p.high) > Number(p.low)) pending.set(p.partition, Number(p.high) - 1);
+  const from = (p: { partition: number; low: string }) =>
+    Math.max(Number(p.low), options.fromOffset?.(p.partition) ?? 0);
+  for (const p of offsets) if (Number(p.high) > from(p)) pending.set(p.partition, Number(p.high) - 1);
   if (pending.size === 0) return 0;
   let read = 0;
+  const sought = new Set<number>();
   // A throwaway group: its offsets are never used again.
   const reader = kafka.consumer({ groupId: `read-${topic}-${randomUUID()}`, maxWaitTimeInMs: 100 });
   await reader.connect();
@@ -29,7 +38,16 @@ export async function readTopicToEnd(
           eachBatch: async ({ batch }) => {
             const last = pending.get(batch.partition);
             if (last === undefined) return;
+            const first = from(offsets.find((p) => p.partition === batch.partition)!);
+            // The group starts at the log start; what a local copy holds is skipped by a seek
+            // (once per partition), and by the offset check below until the seek takes effect.
+            if (Number(batch.firstOffset() ?? first) < first && !sought.has(batch.partition)) {
+              sought.add(batch.partition);
+              reader.seek({ topic, partition: batch.partition, offset: String(first) });
+              return;
+            }
             for (const m of batch.messages) {
+              if (Number(m.offset) < first) continue;
               if (Number(m.offset) > last) break;
               await onMessage(m, batch.partition);
               read++;

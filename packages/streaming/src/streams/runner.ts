@@ -13,7 +13,9 @@
 // for the same effect: processing.guarantee=exactly_once_v2).
 //
 // On start the state is rebuilt by reading the changelog from its start (a compacted topic,
-// so its size is bounded by the number of keys, not the number of updates).
+// so its size is bounded by the number of keys, not the number of updates); with a local
+// state store (`localState`, local-state.ts) from the store's checkpoint on, after loading it.
+import type { Store } from '@ddia/common';
 import type {
   Admin,
   Consumer,
@@ -32,6 +34,8 @@ import {
   parseChangelogKey,
   SOURCE_HEADER,
 } from '../core/streams/index.js';
+import { LocalStateStore } from './local-state.js';
+import { readTopicToEnd } from './read-topic.js';
 
 export interface Serde<V = unknown> {
   encode(value: V, topic: string): Buffer | Promise<Buffer>;
@@ -56,6 +60,13 @@ export interface StreamAppOptions {
   sinkPartitions?: number;
   /** Extra kafkajs consumer settings (e.g. a small maxBytesPerPartition for small batches). */
   consumer?: Omit<Partial<ConsumerConfig>, 'groupId'>;
+  /**
+   * A durable local copy of the state stores: an abstract-level database from common's
+   * openStore (utf8 keys and values, the default), e.g. `{ engine: 'lsm', lsm: lsmEngine,
+   * dataDir, name: '<applicationId>-state' }`. A restart loads it and reads only the changelog's
+   * tail. Without one, every start reads the whole changelog.
+   */
+  localState?: Store;
   /** Test hook: called at each stage of a batch; throwing there is a crash at that point. */
   onStage?: (stage: BatchStage, batchNumber: number) => void;
 }
@@ -66,7 +77,10 @@ export interface StreamAppStats {
   duplicates: number;
   late: number;
   outputs: number;
+  /** Changes read back from the changelog at start. */
   restoredChanges: number;
+  /** Entries loaded from the local state store at start. */
+  restoredLocal: number;
 }
 
 export class StreamApp {
@@ -77,6 +91,7 @@ export class StreamApp {
     late: 0,
     outputs: 0,
     restoredChanges: 0,
+    restoredLocal: 0,
   };
   /** Set when a batch failed: the app stops processing (a crashed instance). */
   failure: Error | null = null;
@@ -85,9 +100,11 @@ export class StreamApp {
   private consumer: Consumer | null = null;
   private stopping: Promise<void> | null = null;
   private readonly changelog: string;
+  private readonly local: LocalStateStore | null;
 
-  constructor(private readonly options: StreamAppOptions) {
+  constructor(readonly options: StreamAppOptions) {
     this.changelog = `${options.applicationId}-changelog`;
+    this.local = options.localState ? new LocalStateStore(options.localState) : null;
   }
 
   get processor(): Processor {
@@ -128,6 +145,14 @@ export class StreamApp {
     ];
     if (wanted.length > 0) await this.admin.createTopics({ topics: wanted, waitForLeaders: true });
     await this.restore();
+    // Every source partition holds stream time back until it has been read (see StreamTimeMode).
+    for (const topic of this.processor.sourceTopics) {
+      const partitions = await this.admin.fetchTopicOffsets(topic);
+      this.processor.declarePartitions(
+        topic,
+        partitions.map((p) => p.partition),
+      );
+    }
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
     this.consumer = kafka.consumer({
@@ -141,38 +166,37 @@ export class StreamApp {
     await this.consumer.run({ eachBatchAutoResolve: false, eachBatch: (payload) => this.onBatch(payload) });
   }
 
-  /** Reads the changelog from its start to its current end into the state stores. */
+  /**
+   * Rebuilds the state stores: the local store's entries (if any), then the changelog from the
+   * local checkpoint (or its start) to its current end.
+   */
   private async restore(): Promise<void> {
     const offsets = await this.admin!.fetchTopicOffsets(this.changelog);
     const end = Number(offsets[0]?.high ?? 0);
-    const start = Number(offsets[0]?.low ?? 0);
-    if (end <= start) return;
-    const reader = this.options.kafka.consumer({
-      groupId: `${this.options.applicationId}-restore-${process.pid}-${Date.now()}`,
-      maxWaitTimeInMs: 100,
-    });
-    await reader.connect();
-    await reader.subscribe({ topic: this.changelog, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      reader
-        .run({
-          eachBatch: async ({ batch }) => {
-            for (const m of batch.messages) {
-              const parsed = parseChangelogKey(m.key?.toString('utf8') ?? '');
-              if (parsed) {
-                this.processor.stores.restore({
-                  ...parsed,
-                  value: m.value === null ? undefined : JSON.parse(m.value.toString('utf8')),
-                });
-                this.stats.restoredChanges++;
-              }
-              if (Number(m.offset) >= end - 1) resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
-    await reader.disconnect();
+    let from = -1;
+    if (this.local) {
+      // A checkpoint at or past the changelog's end belongs to another changelog (the topic was
+      // deleted and re-created): the local copy is stale, start over from the changelog.
+      if ((await this.local.checkpoint()) >= end) await this.local.wipe();
+      const loaded = await this.local.load(this.processor.stores);
+      this.stats.restoredLocal = loaded.entries;
+      from = loaded.checkpoint;
+    }
+    await readTopicToEnd(
+      this.options.kafka,
+      this.changelog,
+      (m) => {
+        if (Number(m.offset) <= from) return;
+        const parsed = parseChangelogKey(m.key?.toString('utf8') ?? '');
+        if (!parsed) return;
+        this.processor.stores.restore({
+          ...parsed,
+          value: m.value === null ? undefined : JSON.parse(m.value.toString('utf8')),
+        });
+        this.stats.restoredChanges++;
+      },
+      { fromOffset: () => from + 1 },
+    );
   }
 
   private async onBatch({
@@ -203,6 +227,9 @@ export class StreamApp {
         last = m.offset;
       }
       if (last === null) return;
+      // Read to its end: an idle partition must not hold the other partitions' windows open.
+      if (Number(last) + 1 >= Number(batch.highWatermark))
+        this.processor.markIdle(batch.topic, batch.partition);
       const n = ++this.stats.batches;
       await this.sendOutputs(outputs);
       this.options.onStage?.('outputs-sent', n);
@@ -237,11 +264,14 @@ export class StreamApp {
     this.stats.outputs += outputs.length;
   }
 
-  /** State changes + offsets + stream time: one batch to the changelog's one partition. */
+  /**
+   * State changes + offsets + stream time: one batch to the changelog's one partition (the
+   * commit point), then the same changes and the changelog offset to the local store.
+   */
   private async writeState(): Promise<void> {
     const changes = this.processor.stores.drainChanges();
     if (changes.length === 0) return;
-    await this.producer!.send({
+    const [written] = await this.producer!.send({
       topic: this.changelog,
       acks: -1,
       messages: changes.map((c) => ({
@@ -250,6 +280,11 @@ export class StreamApp {
         partition: 0,
       })),
     });
+    if (this.local) {
+      const baseOffset = Number(written?.baseOffset ?? Number.NaN);
+      if (!Number.isSafeInteger(baseOffset)) throw new Error('the changelog append returned no offset');
+      await this.local.commit(changes, baseOffset + changes.length - 1);
+    }
   }
 
   /** Input records not yet reflected in the state, over all source partitions. */

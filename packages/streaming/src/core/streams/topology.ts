@@ -93,6 +93,26 @@ export type Node = (ctx: Ctx, rec: Rec) => void;
 
 export const META_STORE = '__meta';
 export const OFFSETS_STORE = '__offsets';
+/** Per source partition (`topic:partition`), the largest event time seen in it. */
+export const PARTITION_TIME_STORE = '__time';
+
+/**
+ * How stream time (the watermark that closes windows and judges lateness) follows the input:
+ * - 'per-partition' (the default): the smallest of the source partitions' own times (each the
+ *   largest event time seen in that partition), never moving back. A partition that lags —
+ *   a slow producer, a backlog still being read — holds windows open instead of having its
+ *   records called late because another partition ran ahead (Flink's watermark: the minimum
+ *   over its inputs; Kafka Streams keeps one stream time per partition's task). Partitions
+ *   declared but not yet seen count as minus infinity; a partition read to its end (idle) is
+ *   left out until its next record, or an idle input would stall every window.
+ * - 'max': the largest event time seen in any partition (one global stream time). Simple, and
+ *   right for one partition; with several, a partition ahead closes the others' windows.
+ */
+export type StreamTimeMode = 'per-partition' | 'max';
+
+export interface BuildOptions {
+  streamTime?: StreamTimeMode;
+}
 
 function fanOut(children: Node[]): Node {
   return (ctx, rec) => {
@@ -148,8 +168,8 @@ export class StreamBuilder {
     this.storeNames.add(name);
   }
 
-  build(): Processor {
-    return new Processor(this);
+  build(options: BuildOptions = {}): Processor {
+    return new Processor(this, options.streamTime ?? 'per-partition');
   }
 }
 
@@ -462,8 +482,42 @@ function emitOutput(ctx: Ctx, topic: string, key: string | null, value: unknown,
 /** The built topology plus its state: feed it records with `process`. */
 export class Processor {
   readonly stores = new StateStores();
+  /** Source partitions announced by the runner: unseen ones hold stream time back. */
+  private readonly declared = new Set<string>();
+  /** Partitions read to their end: left out of the minimum until their next record. */
+  private readonly idle = new Set<string>();
 
-  constructor(private readonly builder: StreamBuilder) {}
+  constructor(
+    private readonly builder: StreamBuilder,
+    readonly streamTimeMode: StreamTimeMode = 'per-partition',
+  ) {}
+
+  /** Announces the source partitions this processor reads (their records may come later). */
+  declarePartitions(topic: string, partitions: readonly number[]): void {
+    for (const p of partitions) this.declared.add(`${topic}:${p}`);
+  }
+
+  /** The partition has been read to its end: it does not hold stream time back while idle. */
+  markIdle(topic: string, partition: number): void {
+    this.idle.add(`${topic}:${partition}`);
+  }
+
+  /** The largest event time seen in one source partition. */
+  partitionTime(topic: string, partition: number): number {
+    return this.stores.get<number>(PARTITION_TIME_STORE, `${topic}:${partition}`) ?? Number.NEGATIVE_INFINITY;
+  }
+
+  /** The smallest partition time over the partitions that are not idle. */
+  private minPartitionTime(): number {
+    const names = new Set(this.declared);
+    for (const [name] of this.stores.entries(PARTITION_TIME_STORE)) names.add(name);
+    let min = Number.POSITIVE_INFINITY;
+    for (const name of names) {
+      if (this.idle.has(name)) continue;
+      min = Math.min(min, this.stores.get<number>(PARTITION_TIME_STORE, name) ?? Number.NEGATIVE_INFINITY);
+    }
+    return min;
+  }
 
   get sourceTopics(): string[] {
     return [...this.builder.sources.keys()];
@@ -477,7 +531,7 @@ export class Processor {
     return [...this.builder.storeNames];
   }
 
-  /** Largest event time seen (restored with the state). */
+  /** Stream time, the watermark (restored with the state): see StreamTimeMode. */
   get streamTime(): number {
     return this.stores.get<number>(META_STORE, 'streamTime') ?? Number.NEGATIVE_INFINITY;
   }
@@ -495,9 +549,17 @@ export class Processor {
     const timestamp = source.timestamp ? source.timestamp(record.value) : record.timestamp;
     if (!Number.isFinite(timestamp))
       throw new Error(`record ${record.topic}/${record.offset}: bad timestamp`);
+    const partition = `${record.topic}:${record.partition}`;
+    this.idle.delete(partition);
+    if (timestamp > this.partitionTime(record.topic, record.partition))
+      this.stores.put(PARTITION_TIME_STORE, partition, timestamp);
     const ctx: Ctx = {
       stores: this.stores,
-      streamTime: Math.max(this.streamTime, timestamp),
+      // Stream time never moves back (a window once closed stays closed).
+      streamTime: Math.max(
+        this.streamTime,
+        this.streamTimeMode === 'max' ? timestamp : this.minPartitionTime(),
+      ),
       outputs: [],
       source: record,
       late: 0,
@@ -509,7 +571,7 @@ export class Processor {
     for (const root of source.roots) root(judged, { key: record.key, value: record.value, timestamp });
     ctx.late = judged.late;
     ctx.outputs = judged.outputs;
-    if (ctx.streamTime > before || before === Number.NEGATIVE_INFINITY) {
+    if (ctx.streamTime > before) {
       this.stores.put(META_STORE, 'streamTime', ctx.streamTime);
     }
     for (const close of this.builder.closers) close(ctx);
