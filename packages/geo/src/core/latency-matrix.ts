@@ -1,11 +1,46 @@
 // Regions and the one-way delay between them. A matrix entry is one directed link: bytes from a
 // node in `from` to a node in `to` wait latencyMs ± jitterMs (uniform), which is what testkit's
-// fault proxy and `tc netem delay X Y` both inject. Nodes inside one region see intraMs.
-import { DistributionError } from './distributions.js';
+// fault proxy and `tc netem delay X Y` both inject, and lossPct% of them are lost. Nodes inside
+// one region see `intra`.
+import { constant, type Distribution, DistributionError, mixture, shifted } from './distributions.js';
 
 export interface LinkDelay {
   latencyMs: number;
   jitterMs: number;
+  /**
+   * Percentage of messages lost on this directed link (absent: 0). Over TCP a loss is a delay:
+   * the segment is retransmitted after a timeout (testkit's proxy models exactly that).
+   */
+  lossPct?: number;
+}
+
+/** Loss above this stalls links for minutes; testkit's proxy refuses more too. */
+export const LOSS_PCT_MAX = 50;
+/** Linux's minimum TCP retransmission timeout (testkit's proxy: TCP_RTO_MIN_MS). */
+export const TCP_RTO_MIN_MS = 200;
+/** Retries the model follows (the proxy follows up to 15; beyond 6 the probability is negligible). */
+const LOSS_RETRIES_MODELLED = 6;
+
+/**
+ * The one-way delay of a message on a link as a distribution, loss included: with probability
+ * (1 - p) it arrives after latency ± jitter; a lost transmission adds a retransmission timeout
+ * (max(200 ms, 2 * (latency + jitter))), doubling per retry, as testkit's proxy injects it.
+ */
+export function linkDistribution(d: LinkDelay): Distribution {
+  const base = constant(d.latencyMs, d.jitterMs);
+  const p = (d.lossPct ?? 0) / 100;
+  if (p <= 0) return base;
+  const rto = Math.max(TCP_RTO_MIN_MS, 2 * (d.latencyMs + d.jitterMs));
+  const components: [number, Distribution][] = [];
+  let extra = 0;
+  let step = rto;
+  for (let retries = 0; retries <= LOSS_RETRIES_MODELLED; retries++) {
+    // Exactly `retries` losses, then a delivery.
+    components.push([p ** retries * (1 - p), extra === 0 ? base : shifted(extra, base)]);
+    extra += step;
+    step *= 2;
+  }
+  return mixture(...components);
 }
 
 export interface LatencyMatrix {
@@ -86,6 +121,8 @@ export function validateMatrix(m: LatencyMatrix): LatencyMatrix {
       throw new DistributionError(`${where}.latencyMs must be within 0..60000`);
     if (!Number.isFinite(d.jitterMs) || d.jitterMs < 0 || d.jitterMs > 60_000)
       throw new DistributionError(`${where}.jitterMs must be within 0..60000`);
+    if (d.lossPct !== undefined && (!Number.isFinite(d.lossPct) || d.lossPct < 0 || d.lossPct > LOSS_PCT_MAX))
+      throw new DistributionError(`${where}.lossPct must be within 0..${LOSS_PCT_MAX}`);
   };
   for (const from of regions)
     for (const to of regions) if (from !== to) check(m.links?.[from]?.[to], `links.${from}.${to}`);

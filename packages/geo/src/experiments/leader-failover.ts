@@ -12,6 +12,7 @@ import { linkDelay } from '../core/latency-matrix.js';
 import { type LatencySummary, summarize } from '../core/stats.js';
 import { fmtMs, machineNote, Report } from '../report/report.js';
 import { barChart } from '../report/svg-plot.js';
+import { applyLink } from './apply-link.js';
 import { REPLICATION_MAIN_JS, withoutDataDir } from './leaderless-visibility.js';
 import { type Experiment, ExperimentUsageError, type ResolvedOptions } from './types.js';
 
@@ -92,7 +93,7 @@ async function runMode(
       for (const to of regions) {
         if (from === to) continue;
         const d = linkDelay(options.matrix, from, to);
-        cluster.proxies().latency(from, to, d.latencyMs, d.jitterMs);
+        applyLink(cluster.proxies(), from, to, d);
       }
     await eventually(
       'the leader takes writes',

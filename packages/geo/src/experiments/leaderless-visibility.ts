@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { crc32c, HttpClient, SeededRandom } from '@ddia/common';
 import { type Cluster, startCluster } from '@ddia/testkit';
 import { constant, type Distribution, sum } from '../core/distributions.js';
-import { type LatencyMatrix, linkDelay } from '../core/latency-matrix.js';
+import { type LatencyMatrix, linkDelay, linkDistribution } from '../core/latency-matrix.js';
 import { summarize } from '../core/stats.js';
 import {
   pConsistent,
@@ -28,6 +28,7 @@ import {
 } from '../core/wars.js';
 import { fmtMs, fmtPct, machineNote, Report } from '../report/report.js';
 import { linePlot } from '../report/svg-plot.js';
+import { applyLink } from './apply-link.js';
 import { type Experiment, ExperimentUsageError, type ResolvedOptions } from './types.js';
 
 export const REPLICATION_MAIN_JS = fileURLToPath(
@@ -271,7 +272,7 @@ export function placementModel(
   const path = (from: string, to: string, local: Distribution, hop: Distribution): Distribution => {
     if (from === to) return local;
     const d = linkDelay(matrix, from, to);
-    return sum(constant(d.latencyMs, d.jitterMs), hop);
+    return sum(linkDistribution(d), hop);
   };
   const zero = constant(0);
   const wLocal = o ? half(o.localWriteMs) : zero;
@@ -310,7 +311,7 @@ export const leaderlessVisibility: Experiment = {
         for (const to of regions) {
           if (from === to) continue;
           const d = linkDelay(m, from, to);
-          network.latency(from, to, d.latencyMs, d.jitterMs);
+          applyLink(network, from, to, d);
         }
       for (const [k, [w, r]] of pairs.entries()) {
         options.progress(0.1 + (0.8 * k) / pairs.length, `write in ${w}, read in ${r}: ${trials} trials`);

@@ -88,6 +88,8 @@ export async function pingPong(
     await once(); // warm-up: the proxy connects upstream on the first bytes
     network.latency('a', 'b', forward.latencyMs, forward.jitterMs);
     network.latency('b', 'a', backward.latencyMs, backward.jitterMs);
+    if (forward.lossPct) network.loss('a', 'b', forward.lossPct);
+    if (backward.lossPct) network.loss('b', 'a', backward.lossPct);
     const rttsMs: number[] = [];
     for (let i = 0; i < pings; i++) rttsMs.push(await once());
     const s = summarize(rttsMs);

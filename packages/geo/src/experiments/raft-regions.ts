@@ -18,6 +18,7 @@ import { linkDelay, rttMs } from '../core/latency-matrix.js';
 import { type LatencySummary, summarize } from '../core/stats.js';
 import { fmtMs, fmtPct, machineNote, Report } from '../report/report.js';
 import { barChart, linePlot } from '../report/svg-plot.js';
+import { applyLink } from './apply-link.js';
 import { type Experiment, ExperimentUsageError, type ResolvedOptions } from './types.js';
 
 /** The built kv-store (packages/kv-store/dist/main.js), from src/experiments or dist/experiments alike. */
@@ -236,7 +237,7 @@ export async function startRegionCluster(options: ResolvedOptions): Promise<Clus
     for (const to of regions) {
       if (from === to) continue;
       const d = linkDelay(options.matrix, from, to);
-      network.latency(from, to, d.latencyMs, d.jitterMs);
+      applyLink(network, from, to, d);
     }
   // A user reaches the node of their own region: the client links get the intra-region delay.
   for (const region of regions) network.latency('client', region, options.matrix.intra.latencyMs, 0);

@@ -26,6 +26,9 @@ export class ProxyControlClient {
   latency(from: string, to: string, ms: number, jitterMs = 0) {
     return this.post('/latency', { from, to, ms, jitterMs });
   }
+  loss(from: string, to: string, pct: number) {
+    return this.post('/loss', { from, to, pct });
+  }
   bandwidth(from: string, to: string, bytesPerSec: number | null) {
     return this.post('/bandwidth', { from, to, bytesPerSec });
   }

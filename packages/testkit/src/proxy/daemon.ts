@@ -78,7 +78,7 @@ export async function startProxyDaemon(input: DaemonConfig): Promise<ProxyDaemon
   try {
     service = await createService({
       name: 'fault-proxy',
-      description: 'Userspace fault proxy: latency, partitions, blackholes and bandwidth caps per link',
+      description: 'Userspace fault proxy: latency, loss, partitions, blackholes and bandwidth caps per link',
       config: { host, port: config.controlPort, id: 'proxy', logLevel: 'warn' },
       bodyLimitBytes: CONTROL_BODY_BYTES_MAX,
       handleSignals: false,
@@ -138,6 +138,14 @@ function registerControlRoutes(service: Service, network: ProxyNetwork): void {
     async ({ body }) => {
       apply(() => network.bandwidth(body.from, body.to, body.bytesPerSec));
       return { from: body.from, to: body.to, bytesPerSecMax: body.bytesPerSec };
+    },
+  );
+  app.post(
+    '/loss',
+    { schema: { body: Type.Object({ ...Link, pct: Type.Number({ minimum: 0 }) }) } },
+    async ({ body }) => {
+      apply(() => network.loss(body.from, body.to, body.pct));
+      return { from: body.from, to: body.to, lossPct: body.pct };
     },
   );
   app.post(

@@ -16,6 +16,11 @@ export interface PathFaults {
   /** Bandwidth cap in bytes per second; null for none. */
   bytesPerSecMax: number | null;
   mode: PathMode;
+  /**
+   * Percentage of chunks "lost" (absent: 0). TCP never loses bytes: a lost segment arrives one
+   * retransmission timeout late, and everything behind it waits (see ShapedPipe).
+   */
+  lossPct?: number;
 }
 
 export const CLEAR_PATH: Readonly<PathFaults> = Object.freeze({
@@ -28,6 +33,8 @@ export const CLEAR_PATH: Readonly<PathFaults> = Object.freeze({
 /** Upper bounds, so that a typo cannot stall a test for hours. */
 export const LATENCY_MS_MAX = 60_000;
 export const BANDWIDTH_BYTES_PER_SEC_MIN = 1;
+/** Loss above this would stall a link for minutes (each retry doubles its timeout). */
+export const LOSS_PCT_MAX = 50;
 
 /** Bad fault parameters (unknown node, negative latency, ...): a caller's mistake, never a crash. */
 export class ProxyFaultError extends Error {
@@ -75,7 +82,13 @@ export class FaultTable extends EventEmitter<{ change: [from: string, to: string
 }
 
 function isClear(f: PathFaults): boolean {
-  return f.latencyMs === 0 && f.jitterMs === 0 && f.bytesPerSecMax === null && f.mode === 'pass';
+  return (
+    f.latencyMs === 0 &&
+    f.jitterMs === 0 &&
+    f.bytesPerSecMax === null &&
+    f.mode === 'pass' &&
+    (f.lossPct ?? 0) === 0
+  );
 }
 
 export function validateFaults(f: PathFaults): void {
@@ -89,6 +102,8 @@ export function validateFaults(f: PathFaults): void {
     (!finite(f.bytesPerSecMax) || f.bytesPerSecMax < BANDWIDTH_BYTES_PER_SEC_MIN)
   )
     throw new ProxyFaultError(`bytesPerSecMax must be a positive number or null, got ${f.bytesPerSecMax}`);
+  if (f.lossPct !== undefined && (!finite(f.lossPct) || f.lossPct < 0 || f.lossPct > LOSS_PCT_MAX))
+    throw new ProxyFaultError(`lossPct must be within 0..${LOSS_PCT_MAX}, got ${f.lossPct}`);
   if (!PATH_MODES.includes(f.mode))
     throw new ProxyFaultError(`mode must be one of ${PATH_MODES.join(', ')}, got ${String(f.mode)}`);
 }

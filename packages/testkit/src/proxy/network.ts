@@ -97,6 +97,15 @@ export class ProxyNetwork {
     this.faults.set(from, to, { latencyMs, jitterMs });
   }
 
+  /**
+   * Loses lossPct% of the chunks from `from` to `to`: each lost one arrives a TCP retransmission
+   * timeout late (TCP itself never loses bytes), holding up what follows it.
+   */
+  loss(from: string, to: string, lossPct: number): void {
+    this.checkPath(from, to);
+    this.faults.set(from, to, { lossPct });
+  }
+
   /** Caps bytes per second from `from` to `to`; null lifts the cap. */
   bandwidth(from: string, to: string, bytesPerSecMax: number | null): void {
     this.checkPath(from, to);
@@ -161,7 +170,13 @@ export class ProxyNetwork {
   /** Removes every fault of every kind. */
   clear(): void {
     for (const { from, to } of this.faults.entries()) {
-      this.faults.set(from, to, { latencyMs: 0, jitterMs: 0, bytesPerSecMax: null, mode: 'pass' });
+      this.faults.set(from, to, {
+        latencyMs: 0,
+        jitterMs: 0,
+        bytesPerSecMax: null,
+        mode: 'pass',
+        lossPct: 0,
+      });
     }
   }
 

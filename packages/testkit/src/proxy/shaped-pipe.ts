@@ -1,5 +1,6 @@
 // One direction of one proxied TCP connection: bytes from `source` reach `sink` late (latency
-// with jitter), slowly (bandwidth cap) or not at all for now (blackhole), always in order.
+// with jitter, retransmission timeouts for lost segments), slowly (bandwidth cap) or not at all
+// for now (blackhole), always in order.
 import type { Socket } from 'node:net';
 import type { Random } from '@ddia/common';
 import type { PathFaults } from './faults.js';
@@ -10,6 +11,27 @@ export const PIPE_HELD_BYTES_MAX = 1024 * 1024;
 export const PIPE_HELD_BYTES_RESUME = 256 * 1024;
 /** Chunks are cut to this size under a bandwidth cap, so delivery is smooth rather than bursty. */
 export const SHAPED_SLICE_BYTES = 16 * 1024;
+/** Linux's minimum TCP retransmission timeout: what one lost segment costs at least. */
+export const TCP_RTO_MIN_MS = 200;
+/** Retries before TCP gives up on a segment (Linux's tcp_retries2). */
+export const TCP_RETRIES_MAX = 15;
+
+/**
+ * Extra delay of one chunk on a lossy path: each lost transmission costs a retransmission
+ * timeout (at least 200 ms, or about one round trip on a slow path: twice the one-way delay plus
+ * its jitter), doubling per retry, as TCP's exponential backoff does.
+ */
+export function lossDelayMs(f: PathFaults, random: Random): number {
+  const lossPct = f.lossPct ?? 0;
+  if (lossPct <= 0) return 0;
+  let rto = Math.max(TCP_RTO_MIN_MS, 2 * (f.latencyMs + f.jitterMs));
+  let extra = 0;
+  for (let retry = 0; retry < TCP_RETRIES_MAX && random.next() * 100 < lossPct; retry++) {
+    extra += rto;
+    rto *= 2;
+  }
+  return extra;
+}
 
 /**
  * The wire one direction of a link sends on. Every connection over that direction shares it,
@@ -101,7 +123,7 @@ export class ShapedPipe {
       this.line.sentEndMs = sentEndMs;
     }
     const jitter = f.jitterMs > 0 ? (this.random.next() * 2 - 1) * f.jitterMs : 0;
-    const delayMs = Math.max(0, f.latencyMs + jitter);
+    const delayMs = Math.max(0, f.latencyMs + jitter) + lossDelayMs(f, this.random);
     const dueMs = Math.max(sentEndMs + delayMs, this.lastDueMs);
     this.lastDueMs = dueMs;
     this.held.push({ dueMs, chunk: slice });
