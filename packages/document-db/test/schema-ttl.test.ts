@@ -1,6 +1,6 @@
 // Chapter 2's schema-on-read vs schema-on-write (a $jsonSchema validator per collection, set
 // with create or collMod), and TTL indexes. Through the engine, and through the official driver.
-import { MongoClient, MongoServerError } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, MongoServerError } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileJsonSchema } from '../src/core/json-schema.js';
 import { compileFilter } from '../src/core/matcher.js';
@@ -234,6 +234,248 @@ describe('the driver: createCollection with a validator, collMod, TTL monitor', 
     await db.command({ collMod: 'users', validationLevel: 'off' });
     await users.insertOne({ name: 'Nobody' });
     await expect(db.command({ collMod: 'users', capped: true })).rejects.toMatchObject({ code: 72 });
+  });
+
+  it("a refused write's errInfo.details says which rules failed, as MongoDB 5+ does (insert, insertMany, update)", async () => {
+    const db = client.db('school');
+    const people = await db.createCollection('details', {
+      validator: {
+        $jsonSchema: {
+          bsonType: 'object',
+          title: 'people',
+          required: ['name', 'born'],
+          additionalProperties: false,
+          properties: {
+            _id: {},
+            name: { bsonType: 'string', description: 'a name', maxLength: 5 },
+            born: { bsonType: 'date' },
+            rank: { bsonType: 'int', minimum: 0 },
+            langs: { bsonType: 'array', items: { enum: ['en', 'fr'] } },
+            tags: { anyOf: [{ bsonType: 'string' }, { bsonType: 'array', maxItems: 1 }] },
+          },
+        },
+      },
+    });
+    const error = (await people
+      .insertOne({
+        _id: 7 as never,
+        name: 'Adalovelace',
+        rank: -1,
+        langs: ['en', 'xx'],
+        tags: [1, 2],
+        shoe: 42,
+      })
+      .catch((e: unknown) => e)) as MongoServerError;
+    expect(error).toBeInstanceOf(MongoServerError);
+    expect(error.code).toBe(121);
+    expect(error.errInfo).toEqual({
+      failingDocumentId: 7,
+      details: {
+        operatorName: '$jsonSchema',
+        title: 'people',
+        schemaRulesNotSatisfied: [
+          {
+            operatorName: 'required',
+            specifiedAs: { required: ['name', 'born'] },
+            missingProperties: ['born'],
+          },
+          {
+            operatorName: 'additionalProperties',
+            specifiedAs: { additionalProperties: false },
+            additionalProperties: ['shoe'],
+          },
+          {
+            operatorName: 'properties',
+            propertiesNotSatisfied: [
+              {
+                propertyName: 'name',
+                description: 'a name',
+                details: [
+                  {
+                    operatorName: 'maxLength',
+                    specifiedAs: { maxLength: 5 },
+                    reason: 'specified string length was not satisfied',
+                    consideredValue: 'Adalovelace',
+                  },
+                ],
+              },
+              {
+                propertyName: 'rank',
+                details: [
+                  {
+                    operatorName: 'minimum',
+                    specifiedAs: { minimum: 0 },
+                    reason: 'comparison failed',
+                    consideredValue: -1,
+                  },
+                ],
+              },
+              {
+                propertyName: 'langs',
+                details: [
+                  {
+                    operatorName: 'items',
+                    reason: 'At least one item did not match the sub-schema',
+                    itemIndex: 1,
+                    details: [
+                      {
+                        operatorName: 'enum',
+                        specifiedAs: { enum: ['en', 'fr'] },
+                        reason: 'value was not found in enum',
+                        consideredValue: 'xx',
+                      },
+                    ],
+                  },
+                ],
+              },
+              {
+                propertyName: 'tags',
+                details: [
+                  {
+                    operatorName: 'anyOf',
+                    schemasNotSatisfied: [
+                      {
+                        index: 0,
+                        details: [
+                          {
+                            operatorName: 'bsonType',
+                            specifiedAs: { bsonType: 'string' },
+                            reason: 'type did not match',
+                            consideredValue: [1, 2],
+                            consideredType: 'array',
+                          },
+                        ],
+                      },
+                      {
+                        index: 1,
+                        details: [
+                          {
+                            operatorName: 'maxItems',
+                            specifiedAs: { maxItems: 1 },
+                            reason: 'array did not match specified length',
+                            consideredValue: [1, 2],
+                          },
+                        ],
+                      },
+                    ],
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    });
+    // insertMany, unordered: each refused document has its own errInfo in writeErrors.
+    const bulk = (await people
+      .insertMany(
+        [
+          { _id: 1 as never, name: 'Ada', born: new Date(0) },
+          { _id: 2 as never, name: 'Bob', born: 'yesterday' },
+        ],
+        { ordered: false },
+      )
+      .catch((e: unknown) => e)) as MongoBulkWriteError;
+    expect(bulk).toBeInstanceOf(MongoBulkWriteError);
+    const [writeError] = bulk.writeErrors as unknown as { index: number; errInfo: unknown }[];
+    expect(writeError!.index).toBe(1);
+    expect(writeError!.errInfo).toMatchObject({
+      failingDocumentId: 2,
+      details: {
+        schemaRulesNotSatisfied: [
+          {
+            operatorName: 'properties',
+            propertiesNotSatisfied: [
+              {
+                propertyName: 'born',
+                details: [
+                  { operatorName: 'bsonType', consideredValue: 'yesterday', consideredType: 'string' },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    });
+    // An update that breaks the rule: the same shape, for the document as it would become.
+    const update = (await people
+      .updateOne({ _id: 1 as never }, { $set: { rank: 2.5 } })
+      .catch((e: unknown) => e)) as MongoServerError;
+    expect(update.errInfo).toMatchObject({
+      failingDocumentId: 1,
+      details: {
+        schemaRulesNotSatisfied: [
+          {
+            propertiesNotSatisfied: [
+              {
+                propertyName: 'rank',
+                details: [
+                  {
+                    operatorName: 'bsonType',
+                    specifiedAs: { bsonType: 'int' },
+                    reason: 'type did not match',
+                    consideredValue: 2.5,
+                    consideredType: 'double',
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    });
+  });
+
+  it('a query-operator validator names the clauses not satisfied', async () => {
+    const db = client.db('school');
+    const orders = await db.createCollection('orders', {
+      validator: {
+        qty: { $gt: 0 },
+        status: { $in: ['new', 'paid'] },
+        $or: [{ paid: true }, { note: { $exists: true } }],
+      },
+    });
+    const error = (await orders
+      .insertOne({ _id: 1 as never, qty: 0, status: 'new' })
+      .catch((e: unknown) => e)) as MongoServerError;
+    expect(error.code).toBe(121);
+    expect(error.errInfo).toEqual({
+      failingDocumentId: 1,
+      details: {
+        operatorName: '$and',
+        clausesNotSatisfied: [
+          {
+            index: 0,
+            details: {
+              operatorName: '$gt',
+              specifiedAs: { qty: { $gt: 0 } },
+              reason: 'comparison failed',
+              consideredValue: 0,
+            },
+          },
+          {
+            index: 2,
+            details: {
+              operatorName: '$or',
+              clausesNotSatisfied: [
+                {
+                  index: 0,
+                  details: { operatorName: '$eq', specifiedAs: { paid: true }, reason: 'field was missing' },
+                },
+                {
+                  index: 1,
+                  details: {
+                    operatorName: '$exists',
+                    specifiedAs: { note: { $exists: true } },
+                    reason: 'path does not exist',
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    });
   });
 
   it('bypassDocumentValidation lets one write through the validator; the next write is checked again', async () => {

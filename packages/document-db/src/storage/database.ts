@@ -15,6 +15,7 @@ import { candidatePlans, hintedPlan, type IndexInfo, type KeyRange, type Plan } 
 import { compileProjection } from '../core/projection.js';
 import { parseSort, sortDocs } from '../core/sort.js';
 import { applyUpdate, upsertSeed, validateUpdate } from '../core/update.js';
+import { validationDetails } from '../core/validation-details.js';
 import {
   cloneValue,
   type Doc,
@@ -123,6 +124,8 @@ export interface WriteError {
   errmsg: string;
   keyPattern?: Doc;
   keyValue?: Doc;
+  /** A DocumentValidationFailure's failingDocumentId and details. */
+  errInfo?: Doc;
 }
 
 export interface UpdateSpec {
@@ -327,8 +330,9 @@ export class DocumentDatabase {
       this.onValidationWarning(`${meta.db}.${meta.name}`, after['_id']);
       return;
     }
-    fail(DocErrors.documentValidationFailure, 'Document failed validation', {
-      errInfo: { failingDocumentId: BSON.EJSON.serialize(after['_id']) },
+    throw new DocumentValidationError({
+      failingDocumentId: after['_id'],
+      details: validationDetails(BSON.EJSON.parse(meta.validator, { relaxed: false }) as Doc, after),
     });
   }
 
@@ -1082,7 +1086,23 @@ export class DuplicateKeyError extends DocDbError {
   }
 }
 
+/**
+ * Code 121 with MongoDB's errInfo: the failing document's _id and why it failed
+ * (validation-details.ts). `errInfo` keeps BSON values for the wire; the problem document
+ * for HTTP carries it as canonical Extended JSON.
+ */
+export class DocumentValidationError extends DocDbError {
+  override name = 'DocumentValidationError';
+  constructor(readonly errInfo: Doc) {
+    super(DocErrors.documentValidationFailure, 'Document failed validation', {
+      errInfo: BSON.EJSON.serialize(errInfo),
+    });
+  }
+}
+
 export function toWriteError(error: unknown, index: number): WriteError {
+  if (error instanceof DocumentValidationError)
+    return { index, code: error.mongoCode, errmsg: error.message, errInfo: error.errInfo };
   if (error instanceof DuplicateKeyError)
     return {
       index,

@@ -6,6 +6,7 @@ import { compileProjection } from '../core/projection.js';
 import { type Doc, isDoc, numberOf } from '../core/values.js';
 import {
   type DocumentDatabase,
+  DocumentValidationError,
   type FindOptions,
   toWriteError,
   type WriteError,
@@ -374,6 +375,7 @@ export async function runCommand(command: Doc, context: CommandContext): Promise
         errmsg: error.message,
         code: error.mongoCode,
         codeName: error.codeName,
+        ...(error instanceof DocumentValidationError ? { errInfo: error.errInfo } : {}),
         ...(error.mongoCode === 11000
           ? {
               keyPattern: (error as { keyPattern?: Doc }).keyPattern,
