@@ -373,3 +373,53 @@ describe('Log preallocation (zero-filled room ahead of the end)', () => {
     await again.close();
   });
 });
+
+describe('Log appendSync (write(2) on the caller thread, as the LSM engine WAL appends)', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ddia-log-sync-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('appends, rolls full segments on request, reads back and survives reopen', async () => {
+    const log = await Log.open({ dir, fsync: 'never', segmentBytesMax: 64 });
+    for (let i = 0; i < 30; i++) {
+      while (log.rollDue) await log.roll();
+      expect(log.appendSync([enc(`record-${i}`)])).toBe(i);
+    }
+    expect(log.stats.segments).toBeGreaterThan(3);
+    expect((await log.readRange(0, 30)).map(dec)).toEqual(
+      Array.from({ length: 30 }, (_, i) => `record-${i}`),
+    );
+    await log.sync();
+    await log.close();
+    const again = await Log.open({ dir, fsync: 'never', segmentBytesMax: 64 });
+    expect(again.nextIndex).toBe(30);
+    expect(dec(await again.read(29))).toBe('record-29');
+    await again.close();
+  });
+
+  it('refuses to overtake a queued append, and to write into a full segment', async () => {
+    const log = await Log.open({ dir, fsync: 'never', segmentBytesMax: 16 });
+    const queued = log.append(enc('queued'));
+    expect(() => log.appendSync([enc('inline')])).toThrow(/other writes are queued/);
+    await queued;
+    expect(log.rollDue).toBe(true);
+    expect(() => log.appendSync([enc('inline')])).toThrow(/full segment/);
+    await log.roll();
+    expect(log.appendSync([enc('inline')])).toBe(1);
+    await log.close();
+  });
+
+  it('lets sync calls that queue up while one runs share the next fdatasync', async () => {
+    const log = await Log.open({ dir, fsync: 'never' });
+    log.appendSync([enc('a')]);
+    const before = log.stats.fsyncs;
+    await Promise.all(Array.from({ length: 20 }, () => log.sync()));
+    // The first sync starts at once; the other 19 queue behind it and share one.
+    expect(log.stats.fsyncs - before).toBeLessThanOrEqual(2);
+    await log.close();
+  });
+});

@@ -321,7 +321,6 @@ export class LsmDb {
         await this.flushImmutable();
       }
     }
-    await this.wal.startAppending();
   }
 
   private absorbCounters(edit: VersionEdit): void {

@@ -2,15 +2,18 @@
 // something durable, and the power-loss test (test/power-loss.test.ts) proves, by skipping
 // each one in turn, that a crash then loses acknowledged data or leaves a database that does
 // not open. The manifest's own points are common's Log points and CURRENT_SYNC (manifest.ts).
+import { LOG_SYNC } from '@ddia/common';
+
 export const LSM_SYNC = {
-  /** fdatasync of the active WAL segment before a `sync: true` write is acknowledged. */
-  walSync: 'lsm.wal.sync',
+  /** fdatasync of the active WAL segment before a `sync: true` write is acknowledged
+   *  (the WAL is common's Log: this is its sync() point). */
+  walSync: LOG_SYNC.sync,
   /** fdatasync of a full WAL segment before the next one is created: sealed segments are
    *  whole, so recovery never meets damage outside the last segment. */
-  walSeal: 'lsm.wal.seal',
-  /** Directory fsync of wal/ after a new segment was created, before a sync write in it is
+  walSeal: LOG_SYNC.seal,
+  /** Directory fsync of wal/ when a new segment is created, before anything in it is
    *  acknowledged: the segment's name survives. */
-  walDir: 'lsm.wal.dir',
+  walDir: LOG_SYNC.segmentDir,
   /** fdatasync of a new table file before the manifest names it. */
   tableSync: 'lsm.table.sync',
   /** Directory fsync after new tables were created, before the manifest names them. */

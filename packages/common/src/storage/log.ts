@@ -19,6 +19,7 @@ import { writeFileAtomic } from './atomic-file.js';
 import {
   checkHeader,
   encodeRecordHeader,
+  encodeRecords,
   payloadMatches,
   RECORD_BYTES_MAX,
   RECORD_HEADER_BYTES,
@@ -109,6 +110,7 @@ type Op =
   | { kind: 'drop'; beforeIndex: number; resolve: () => void; reject: (e: unknown) => void }
   | { kind: 'reset'; nextIndex: number; resolve: () => void; reject: (e: unknown) => void }
   | { kind: 'sync'; resolve: () => void; reject: (e: unknown) => void }
+  | { kind: 'roll'; resolve: () => void; reject: (e: unknown) => void }
   | { kind: 'barrier'; resolve: () => void; reject: (e: unknown) => void };
 
 export interface AppendOptions {
@@ -150,6 +152,13 @@ export class Log {
   private pending = new Map<number, Uint8Array>();
   /** Truncate, drop and reset operations queued or running: reads wait for them. */
   private controlsPending = 0;
+  /** Append calls not yet resolved or rejected: appendSync must not overtake them. */
+  private appendsPending = 0;
+  /** Truncates and resets queued or running: they change the segment appendSync writes. (A
+   *  running roll needs no count: the segment it seals is full, which appendSync refuses.) */
+  private tailChangesPending = 0;
+  /** Bumped by each write that is not yet synced, so a sync knows whether it covered all. */
+  private unsyncedWrites = 0;
   private readsInFlight = 0;
   private readsIdle: (() => void)[] = [];
   private writing = false;
@@ -269,9 +278,85 @@ export class Log {
     this.logicalNext += records.length;
     for (let i = 0; i < records.length; i++) this.pending.set(firstIndex + i, records[i]!);
     this.stats_.appends += records.length;
+    this.appendsPending++;
     return new Promise((resolve, reject) =>
-      this.enqueue({ kind: 'append', firstIndex, records, sync: options.sync ?? false, resolve, reject }),
+      this.enqueue({
+        kind: 'append',
+        firstIndex,
+        records,
+        sync: options.sync ?? false,
+        resolve: (index) => {
+          this.appendsPending--;
+          resolve(index);
+        },
+        reject: (err) => {
+          this.appendsPending--;
+          reject(err);
+        },
+      }),
     );
+  }
+
+  /**
+   * Appends records with one write(2) on the calling thread and returns the first one's index
+   * once they are in the page cache: as LevelDB's log::Writer does inside DBImpl::Write, with
+   * no trip to libuv's thread pool per write (about 4 us instead of about 100 us on a loaded
+   * 2-core machine). Durable at once under 'always' and 'group' (the segment is O_DSYNC);
+   * under 'interval' and 'never' at the next fsync, or call sync(), which may run on the
+   * thread pool while appendSync goes on (writers arriving meanwhile share the next one).
+   * Only while no append(), truncateSuffix() or reset() is pending and the active segment has
+   * room (`rollDue` false; else await roll() first). Throws on a failed write, and the log
+   * then takes no more writes.
+   */
+  appendSync(records: readonly Uint8Array[]): number {
+    if (this.closed || this.failure) throw this.closedError();
+    // A drop of old segments may run meanwhile: it never touches the segment written here.
+    assert(
+      this.appendsPending === 0 && this.tailChangesPending === 0,
+      'appendSync while other writes are queued',
+    );
+    assert(this.preallocateBytes === 0, 'appendSync does not write around preallocated zeros');
+    const active = this.segments[this.segments.length - 1]!;
+    assert(active.bytes < this.segmentBytesMax, 'appendSync into a full segment: roll() first');
+    for (const record of records) {
+      if (record.length > RECORD_BYTES_MAX)
+        throw new RangeError(`record of ${record.length} bytes exceeds ${RECORD_BYTES_MAX}`);
+    }
+    const buffer = encodeRecords(records);
+    const firstIndex = this.logicalNext;
+    assert(firstIndex === active.firstIndex + active.offsets.length, 'append out of order');
+    try {
+      writeFullySync(active.handle, buffer, active.bytes);
+    } catch (err) {
+      this.fail(err, []);
+      throw err;
+    }
+    let at = active.bytes;
+    for (const record of records) {
+      active.offsets.push(at);
+      at += RECORD_HEADER_BYTES + record.length;
+    }
+    active.bytes = at;
+    active.allocated = Math.max(active.allocated, at);
+    this.logicalNext += records.length;
+    this.stats_.appends += records.length;
+    this.stats_.writes++;
+    if (this.fsync === 'always' || this.fsync === 'group') this.stats_.fsyncs++;
+    else {
+      this.dirty = true;
+      this.unsyncedWrites++;
+    }
+    return firstIndex;
+  }
+
+  /** The segment being written is full: appendSync must wait for roll(). */
+  get rollDue(): boolean {
+    return this.segments[this.segments.length - 1]!.bytes >= this.segmentBytesMax;
+  }
+
+  /** Seals the full active segment (synced first) and starts the next; a no-op if it has room. */
+  roll(): Promise<void> {
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'roll', resolve, reject }));
   }
 
   /** Makes every record appended so far durable, whatever the policy. */
@@ -429,15 +514,21 @@ export class Log {
       op.reject(this.closedError());
       return;
     }
-    if (op.kind === 'truncate' || op.kind === 'drop' || op.kind === 'reset') {
+    if (op.kind === 'truncate' || op.kind === 'drop' || op.kind === 'reset' || op.kind === 'roll') {
+      const tail = op.kind === 'truncate' || op.kind === 'reset';
       this.controlsPending++;
+      if (tail) this.tailChangesPending++;
       const { resolve, reject } = op;
-      op.resolve = () => {
+      const done = () => {
         this.controlsPending--;
+        if (tail) this.tailChangesPending--;
+      };
+      op.resolve = () => {
+        done();
         resolve();
       };
       op.reject = (e) => {
-        this.controlsPending--;
+        done();
         reject(e);
       };
     }
@@ -466,12 +557,16 @@ export class Log {
           }
           continue;
         }
+        // Syncs queued one after another share one fdatasync (group commit of sync calls).
+        const ops: Exclude<Op, { kind: 'append' }>[] = [head];
         this.queue.shift();
+        while (head.kind === 'sync' && this.queue[0]?.kind === 'sync')
+          ops.push(this.queue.shift() as typeof head);
         try {
           await this.runControl(head);
-          head.resolve();
+          for (const op of ops) op.resolve();
         } catch (err) {
-          this.fail(err, [head]);
+          this.fail(err, ops);
           return;
         }
       }
@@ -496,7 +591,7 @@ export class Log {
 
   private async writeAppends(batch: Extract<Op, { kind: 'append' }>[]): Promise<void> {
     let active = this.segments[this.segments.length - 1]!;
-    if (active.bytes >= this.segmentBytesMax) active = await this.roll(active);
+    if (active.bytes >= this.segmentBytesMax) active = await this.rollSegment(active);
     let total = 0;
     for (const op of batch) for (const r of op.records) total += r.length + RECORD_HEADER_BYTES;
     const buffer = Buffer.allocUnsafe(total);
@@ -564,7 +659,7 @@ export class Log {
       });
   }
 
-  private async roll(active: Segment): Promise<Segment> {
+  private async rollSegment(active: Segment): Promise<Segment> {
     await active.handle.datasync(LOG_SYNC.seal);
     this.stats_.fsyncs++;
     const next = await createSegment(
@@ -578,7 +673,7 @@ export class Log {
   }
 
   private async runControl(op: Exclude<Op, { kind: 'append' }>): Promise<void> {
-    if (op.kind !== 'sync' && op.kind !== 'barrier') {
+    if (op.kind !== 'sync' && op.kind !== 'barrier' && op.kind !== 'roll') {
       // Truncate, drop and reset change files under the readers' feet: let reads in flight end.
       while (this.readsInFlight > 0) await new Promise<void>((resolve) => this.readsIdle.push(resolve));
       // ... and under a zero-fill.
@@ -589,9 +684,16 @@ export class Log {
         return;
       case 'sync': {
         const active = this.segments[this.segments.length - 1]!;
+        const writes = this.unsyncedWrites;
         await active.handle.datasync(LOG_SYNC.sync);
         this.stats_.fsyncs++;
-        this.dirty = false;
+        // appendSync may have written meanwhile: that is for the next sync.
+        if (this.unsyncedWrites === writes) this.dirty = false;
+        return;
+      }
+      case 'roll': {
+        const active = this.segments[this.segments.length - 1]!;
+        if (active.bytes >= this.segmentBytesMax) await this.rollSegment(active);
         return;
       }
       case 'truncate': {

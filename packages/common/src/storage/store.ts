@@ -1,11 +1,11 @@
 // One way to open a key-value store for every service: an abstract-level database chosen by
 // `--engine`. Services never construct a level implementation themselves.
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AbstractLevel } from 'abstract-level';
 import { ClassicLevel } from 'classic-level';
 import { MemoryLevel } from 'memory-level';
 import type { FileSystem } from '../fs/file-system.js';
+import { nodeFileSystem } from '../fs/node-file-system.js';
 
 export const ENGINES = ['lsm', 'level', 'memory'] as const;
 export type EngineName = (typeof ENGINES)[number];
@@ -62,7 +62,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       );
     const location = join(options.dataDir, options.name ?? 'store');
     // The LSM engine creates (and syncs) its own directory through its file system.
-    if (!options.fs) await mkdir(location, { recursive: true });
+    if (!options.fs) await nodeFileSystem.mkdir(location, { recursive: true });
     if (options.engine === 'level') {
       db = new ClassicLevel(location, encodings);
       if (options.writeBufferBytes !== undefined) {

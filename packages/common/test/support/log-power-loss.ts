@@ -45,17 +45,21 @@ interface Config {
   segmentBytesMax: number;
   writers: number;
   rounds: number;
+  /** 'queued': append() through the write queue; 'appendSync': write(2) on the caller's
+   *  thread (the LSM engine's WAL), with roll() when the segment is full and sync() calls. */
+  appender: 'queued' | 'appendSync';
 }
 
 function configFor(random: SeededRandom): Config {
-  return {
-    fsync: random.pick(['always', 'group', 'never'] as const),
-    io: random.pick(['pool', 'inline'] as const),
-    preallocateBytes: random.pick([0, 0, 2048]),
-    segmentBytesMax: random.pick([1024, 4096, 64 * 1024]),
-    writers: random.int(1, 6),
-    rounds: random.int(3, 14),
-  };
+  const fsync = random.pick(['always', 'group', 'never'] as const);
+  const io = random.pick(['pool', 'inline'] as const);
+  const preallocateBytes = random.pick([0, 0, 2048]);
+  const segmentBytesMax = random.pick([1024, 4096, 64 * 1024]);
+  const writers = random.int(1, 6);
+  const rounds = random.int(3, 14);
+  // appendSync does not write around preallocated zeros.
+  const appender = preallocateBytes === 0 && random.chance(0.4) ? 'appendSync' : 'queued';
+  return { fsync, io, preallocateBytes, segmentBytesMax, writers, rounds, appender };
 }
 
 /** A record's bytes say which epoch and index they were appended as, and are checkable. */
@@ -104,6 +108,20 @@ async function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | 
   }
 }
 
+/** appendSync of one record at the log's end (other writers may have appended meanwhile). */
+function appendInline(log: Log, epoch: number, expect: Expectation): number | null {
+  const index = log.nextIndex;
+  expect.appended.add(`${epoch}:${index}`);
+  try {
+    const at = log.appendSync([recordFor(epoch, index)]);
+    if (at !== index) throw new Error(`appendSync returned ${at}, expected ${index}`);
+    return at;
+  } catch (err) {
+    if (isCrash(err)) return null;
+    throw err;
+  }
+}
+
 /** Runs the workload until the power goes (or the workload ends). */
 async function workload(
   log: Log,
@@ -122,6 +140,19 @@ async function workload(
         const epoch = expect.epoch;
         expect.appended.add(`${epoch}:${index}`);
         const sync = config.fsync === 'never' && random.chance(0.2);
+        if (config.appender === 'appendSync') {
+          while (log.rollDue) if (!(await settle(log.roll())).ok) return;
+          const at = appendInline(log, epoch, expect);
+          if (at === null) return;
+          if (config.fsync !== 'never') expect.durable.set(at, epoch);
+          else if (sync) {
+            // sync() covers every record written before it was called.
+            const covered: [number, number][] = [...unsynced.splice(0), [at, epoch]];
+            if (!(await settle(log.sync())).ok) return;
+            for (const [i, e] of covered) expect.durable.set(i, e);
+          } else unsynced.push([at, epoch]);
+          continue;
+        }
         const done = await settle(log.append(recordFor(epoch, index), { sync }));
         if (!done.ok) return;
         if (done.value !== index) throw new Error(`append returned ${done.value}, expected ${index}`);
@@ -205,7 +236,7 @@ async function rebase(log: Log, expect: Expectation): Promise<void> {
 }
 
 function describeConfig(c: Config): string {
-  return `fsync=${c.fsync} io=${c.io} preallocate=${c.preallocateBytes} segment=${c.segmentBytesMax} writers=${c.writers} rounds=${c.rounds}`;
+  return `fsync=${c.fsync} io=${c.io} preallocate=${c.preallocateBytes} segment=${c.segmentBytesMax} writers=${c.writers} rounds=${c.rounds} appender=${c.appender}`;
 }
 
 async function setUp(seed: number, options: TrialOptions): Promise<FaultFileSystem> {
