@@ -1,6 +1,7 @@
 // @ddia/streaming: Chapter 11: a Kafka-protocol log broker, a stream-processing library and the
 // event-sourced orders demo.
 export * from './broker/broker.js';
+export * from './cdc/kv-capture.js';
 export * from './core/index.js';
 export { KafkaServer } from './kafka/server.js';
 export * from './log/partition-log.js';
