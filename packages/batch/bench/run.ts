@@ -7,6 +7,7 @@
 // memory (the sum of VmHWM / maxRSS of the system's processes), and a digest of each output:
 // every system must give the same answer as DuckDB or the bench fails.
 //   pnpm --filter @ddia/batch bench [--quick] [--mb N] [--rounds N] [--workers 1,2,4]
+//     [--jobs wordcount,aggregate]
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     mb: { type: 'string' },
     rounds: { type: 'string' },
     workers: { type: 'string' },
+    jobs: { type: 'string', default: 'wordcount,aggregate' },
     seed: { type: 'string', default: '1' },
     data: { type: 'string', default: join(tmpdir(), 'ddia-batch-bench') },
   },
@@ -45,6 +47,11 @@ if (![MB, ROUNDS, SEED, ...WORKERS].every((n) => Number.isInteger(n) && n > 0)) 
 }
 
 type JobName = 'wordcount' | 'aggregate';
+const JOBS = values.jobs!.split(',') as JobName[];
+if (JOBS.length === 0 || !JOBS.every((j) => j === 'wordcount' || j === 'aggregate')) {
+  console.error('error: --jobs takes a list of wordcount, aggregate');
+  process.exit(2);
+}
 
 interface Measure {
   ms: number;
@@ -223,7 +230,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? systems : [...systems].reverse();
-    for (const job of ['wordcount', 'aggregate'] as const) {
+    for (const job of JOBS) {
       for (const system of order) {
         const m = await system.run(job);
         const mb = inputs[job].bytes / 2 ** 20;
@@ -239,7 +246,7 @@ async function main(): Promise<void> {
     (r) => r.digest !== rows.find((d) => d.system === 'DuckDB' && d.job === r.job)!.digest,
   );
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const summary = (['wordcount', 'aggregate'] as const).map((job) => {
+  const summary = JOBS.map((job) => {
     const of = (system: string) => rows.filter((r) => r.job === job && r.system === system);
     const baseline = median(of('Node, one process').map((r) => r.ms));
     const duck = median(of('DuckDB').map((r) => r.ms));

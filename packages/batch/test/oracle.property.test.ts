@@ -14,7 +14,7 @@ import { runLocal } from '../src/local-run.js';
 import { BUILT, DIST_JOBS, readOutput } from './support/batch-cluster.js';
 import { csvText, Oracle, readCsv, sessionsSql, sqlString } from './support/oracle.js';
 
-const RUNS = Number(process.env.DDIA_RUNS ?? 20);
+const RUNS = Number(process.env.DDIA_RUNS ?? 15);
 
 let oracle: Oracle;
 let dir: string;
