@@ -191,8 +191,12 @@ class StateSpace<S> {
 // 2i + 1 and its return node 2i + 2; NONE ends the list.
 /** firstChoice's answer for a configuration no linearization can follow. */
 const DEAD = -2;
-/** How far past the candidates firstChoice looks for a read that can no longer be satisfied. */
-const LOOKAHEAD_NODES = 64;
+/**
+ * How many list nodes firstChoice looks at for a read that can no longer be satisfied. The
+ * nearest reads prune nearly everything: on 20,000-event 50-client kv histories 24 nodes take
+ * as few search steps as 64 at a third of the time per step, while 8 take ten times the steps.
+ */
+const LOOKAHEAD_NODES = 24;
 
 export interface SearchOutcome<S> {
   verdict: 'linearizable' | 'not-linearizable' | 'unknown';
