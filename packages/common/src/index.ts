@@ -1,5 +1,6 @@
 export * from './command/command-output.js';
 export * from './core/index.js';
+export * from './fs/durable-dir.js';
 export * from './fs/file-system.js';
 export * from './fs/node-file-system.js';
 export * from './fs/sync-points.js';

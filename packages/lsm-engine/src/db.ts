@@ -10,8 +10,8 @@
 // main thread only installs their results as version edits.
 // Every file goes through common's FileSystem layer (options.fs; LevelDB's Env).
 import { randomUUID } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { assert, errorCode, type FileSystem } from '@ddia/common';
+import { join } from 'node:path';
+import { assert, errorCode, type FileSystem, mkdirDurable } from '@ddia/common';
 import { BlockCache } from './block-cache.js';
 import { bloomHash } from './bloom.js';
 import {
@@ -73,27 +73,6 @@ function middleBoundary(plan: CompactionPlan): Buffer | null {
 }
 
 const ZERO_BYTE = Buffer.from([0]);
-
-/**
- * Creates `dir` and its missing parents, fsyncing each parent after it gains an entry: the new
- * directories' names are durable before anything in them is acknowledged.
- */
-async function makeDirDurable(fs: FileSystem, dir: string): Promise<void> {
-  const exists = await fs.stat(dir).then(
-    (s) => s.isDirectory,
-    (err) => {
-      if (errorCode(err) === 'ENOENT') return false;
-      throw err;
-    },
-  );
-  if (exists) return;
-  const parent = dirname(dir);
-  if (parent !== dir) await makeDirDurable(fs, parent);
-  await fs.mkdir(dir).catch((err) => {
-    if (errorCode(err) !== 'EEXIST') throw err;
-  });
-  await fs.fsyncDir(parent, LSM_SYNC.openDir);
-}
 
 /** Fast-path writes between yields to the event loop (see write()). */
 const WRITES_PER_YIELD = 32;
@@ -233,7 +212,7 @@ export class LsmDb {
     if (!exists) {
       if (!options.createIfMissing)
         throw new DatabaseLocationError(`${location} does not exist (createIfMissing is false)`);
-      await makeDirDurable(fs, location);
+      await mkdirDurable(fs, location, LSM_SYNC.openDir);
     }
     const lock = DirectoryLock.acquire(location, fs);
     let db: LsmDb;

@@ -9,9 +9,10 @@
 //   interval  appends resolve once written; an fdatasync runs every `fsyncIntervalMs`
 //   never     appends resolve once written (the page cache survives a process kill, not a
 //             power cut)
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { assert } from '../core/assert.js';
 import { CorruptionError } from '../core/errors.js';
+import { mkdirDurable } from '../fs/durable-dir.js';
 import { errorCode, type FileHandle, type FileSystem, type OpenOptions } from '../fs/file-system.js';
 import { nodeFileSystem } from '../fs/node-file-system.js';
 import { LOG_SYNC } from '../fs/sync-points.js';
@@ -200,7 +201,7 @@ export class Log {
   /** Opens (or creates) the log in `dir`, recovering it: a torn tail is cut, damage elsewhere refused. */
   static async open(options: LogOptions): Promise<Log> {
     const fs = options.fs ?? nodeFileSystem;
-    await makeDirDurable(fs, options.dir);
+    await mkdirDurable(fs, options.dir, LOG_SYNC.openDir);
     const resetTo = await readResetMarker(fs, options.dir);
     if (resetTo !== null)
       await (await finishReset(fs, options.dir, resetTo, options.fsync ?? 'group')).handle.close();
@@ -757,25 +758,6 @@ export class Log {
     for (const op of ops) op.reject(err);
     for (const op of this.queue.splice(0)) op.reject(this.closedError());
   }
-}
-
-/**
- * Creates `dir` and any missing parents, fsyncing each parent after it gains a directory, so
- * that a brand-new log's directory cannot vanish in a crash with acknowledged records in it.
- */
-async function makeDirDurable(fs: FileSystem, dir: string): Promise<void> {
-  const exists = await fs.stat(dir).then(
-    (s) => s.isDirectory,
-    (err) => {
-      if (errorCode(err) === 'ENOENT') return false;
-      throw err;
-    },
-  );
-  if (exists) return;
-  const parent = dirname(dir);
-  if (parent !== dir) await makeDirDurable(fs, parent);
-  await fs.mkdir(dir, { recursive: true });
-  await fs.fsyncDir(parent, LOG_SYNC.openDir);
 }
 
 async function readResetMarker(fs: FileSystem, dir: string): Promise<number | null> {

@@ -2,8 +2,8 @@
 // common's FileSystem layer, so that a test can run the whole TSDB on testkit's FaultFileSystem
 // and cut the power (test/tsdb-power-loss.test.ts). Durable replacement goes through common's
 // writeFileAtomic; every call that makes something durable names its sync point (below).
-import { dirname, join } from 'node:path';
-import { errorCode, type FileSystem, writeFileAtomic } from '@ddia/common';
+import { join } from 'node:path';
+import { errorCode, type FileSystem, mkdirDurable, writeFileAtomic } from '@ddia/common';
 
 /** The TSDB's sync points (FaultFileSystem can skip one to prove the crash test notices). */
 export const TSDB_SYNC = {
@@ -22,19 +22,8 @@ export class TsdbFiles {
    * Creates `dir` and missing parents, fsyncing each parent after it gains an entry: a block
    * written into a blocks/ directory whose own name was never made durable vanishes with it.
    */
-  async ensureDurableDir(dir: string): Promise<void> {
-    const stat = await this.fs.stat(dir).then(
-      (s) => s,
-      (err) => {
-        if (errorCode(err) === 'ENOENT') return null;
-        throw err;
-      },
-    );
-    if (stat?.isDirectory) return;
-    const parent = dirname(dir);
-    if (parent !== dir) await this.ensureDurableDir(parent);
-    await this.fs.mkdir(dir, { recursive: true });
-    await this.fs.fsyncDir(parent, TSDB_SYNC.mkdir);
+  ensureDurableDir(dir: string): Promise<void> {
+    return mkdirDurable(this.fs, dir, TSDB_SYNC.mkdir);
   }
 
   async listFiles(dir: string, suffix: string): Promise<string[]> {
