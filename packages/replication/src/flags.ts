@@ -49,6 +49,12 @@ export const REPLICATION_FLAGS = {
     description: "single-leader: synchronous_standby_names, e.g. 'ANY 1 (n2, n3)' ('' = async)",
     default: '',
   },
+  'forward-writes': {
+    type: 'boolean',
+    description:
+      "single-leader: a follower forwards a write to the leader and relays its answer (etcd's and Elasticsearch's way) instead of answering 421 with the leader's address (PostgreSQL's, MongoDB's and Redis's way: the client routes)",
+    default: false,
+  },
   'failover-after-ms': {
     type: 'number',
     description: 'single-leader: automatic failover after this much leader silence (0 = manual)',
@@ -81,6 +87,21 @@ export const REPLICATION_FLAGS = {
     default: 5_000,
     min: 0,
     max: 3_600_000,
+  },
+  'journal-compact-records': {
+    type: 'number',
+    description:
+      'compact the journal (snapshot of the state, older segments dropped) once it holds this many records (0 = never)',
+    default: 100_000,
+    min: 0,
+    max: 100_000_000,
+  },
+  'journal-segment-bytes': {
+    type: 'number',
+    description: 'journal segment size: compaction frees whole segments',
+    default: 4 * 1024 * 1024,
+    min: 1_024,
+    max: 1024 * 1024 * 1024,
   },
   'tick-ms': { type: 'number', description: 'core tick period', default: 20, min: 1, max: 10_000 },
   'request-timeout-ms': {

@@ -1,7 +1,7 @@
 // One replication node: the mode's pure core driven by the I/O shell (journal, HTTP transport,
 // ticks) behind the HTTP service. main.ts starts one from flags; tests start some in-process.
 import { join } from 'node:path';
-import { createService, type FileSystem, type Service } from '@ddia/common';
+import { createService, type FileSystem, HttpClient, type Service } from '@ddia/common';
 import type { LeaderlessMessage } from './core/leaderless.js';
 import type { MultiLeaderMessage } from './core/multi-leader.js';
 import type { KeyRecord } from './core/ready.js';
@@ -53,6 +53,7 @@ export async function startReplicationNode(
   );
   const journalDir = config.dataDir ? join(config.dataDir, 'journal') : undefined;
   const onFatal = (error: unknown) => hooks.onFatal?.(error);
+  const compactRecords = journalDir ? extra['journal-compact-records'] : 0;
   const common = { id: config.id, nodes: settings.nodes, antiEntropyEveryMs: extra['anti-entropy-ms'] };
 
   let node: ModeNode;
@@ -61,7 +62,7 @@ export async function startReplicationNode(
   let transport: PeerTransport<unknown>;
   if (settings.mode === 'single-leader') {
     const j = journalDir
-      ? await Journal.open<SingleLeaderRecord>(journalDir, hooks.fs)
+      ? await Journal.open<SingleLeaderRecord>(journalDir, hooks.fs, extra['journal-segment-bytes'])
       : Journal.memory<SingleLeaderRecord>();
     const t = new PeerTransport<SingleLeaderMessage>(config.id, urls);
     const mode = new SingleLeaderMode(
@@ -80,21 +81,26 @@ export async function startReplicationNode(
       j,
       t,
       onFatal,
+      compactRecords,
     );
     node = mode;
     journal = j;
     transport = t as PeerTransport<unknown>;
     receive = (from, messages) => mode.driver.receive(from, messages as SingleLeaderMessage[]);
   } else if (settings.mode === 'multi-leader') {
-    const j = journalDir ? await Journal.open<KeyRecord>(journalDir, hooks.fs) : Journal.memory<KeyRecord>();
+    const j = journalDir
+      ? await Journal.open<KeyRecord>(journalDir, hooks.fs, extra['journal-segment-bytes'])
+      : Journal.memory<KeyRecord>();
     const t = new PeerTransport<MultiLeaderMessage>(config.id, urls);
-    const mode = new MultiLeaderMode(common, clock, j, t, onFatal, extra.resolution ?? 'mv');
+    const mode = new MultiLeaderMode(common, clock, j, t, onFatal, extra.resolution ?? 'mv', compactRecords);
     node = mode;
     journal = j;
     transport = t as PeerTransport<unknown>;
     receive = (from, messages) => mode.driver.receive(from, messages as MultiLeaderMessage[]);
   } else {
-    const j = journalDir ? await Journal.open<KeyRecord>(journalDir, hooks.fs) : Journal.memory<KeyRecord>();
+    const j = journalDir
+      ? await Journal.open<KeyRecord>(journalDir, hooks.fs, extra['journal-segment-bytes'])
+      : Journal.memory<KeyRecord>();
     const t = new PeerTransport<LeaderlessMessage>(config.id, urls);
     const mode = new LeaderlessMode(
       {
@@ -109,12 +115,18 @@ export async function startReplicationNode(
       t,
       onFatal,
       extra.sloppy,
+      compactRecords,
     );
     node = mode;
     journal = j;
     transport = t as PeerTransport<unknown>;
     receive = (from, messages) => mode.driver.receive(from, messages as LeaderlessMessage[]);
   }
+  // A follower's forwarded write waits as long as the leader may (a sync write) and a little more.
+  const forwardClient =
+    settings.mode === 'single-leader' && extra['forward-writes']
+      ? new HttpClient({ deadlineMs: extra['request-timeout-ms'] + 1_000, retries: 0 })
+      : null;
   const recovered = await (node as LeaderlessMode | MultiLeaderMode | SingleLeaderMode).driver.recover();
 
   const service = await createService({
@@ -129,6 +141,7 @@ export async function startReplicationNode(
       node.stop();
       await node.settle();
       await transport.close();
+      await forwardClient?.close();
       await journal.close();
     },
   });
@@ -142,6 +155,7 @@ export async function startReplicationNode(
     valueBytesMax: extra['value-bytes-max'],
     urls,
     onResult: (op, status) => metrics.requests.inc({ op, status: String(status) }),
+    ...(forwardClient ? { forward: { self: config.id, client: forwardClient } } : {}),
   });
   node.start(extra['tick-ms']);
   const url = await service.listen();

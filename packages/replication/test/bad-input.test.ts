@@ -103,6 +103,13 @@ describe('malformed requests get 4xx problem+json', () => {
       'BAD_REQUEST',
     ],
     [
+      'a consistent-prefix session outside single-leader mode (no one order of writes)',
+      '/kv/a',
+      { headers: { 'x-session': 'consistent-prefix' } },
+      400,
+      'BAD_REQUEST',
+    ],
+    [
       'a CRDT op that does not exist',
       '/crdt/c',
       { method: 'POST', body: { op: 'multiply', by: 2 } },

@@ -3,6 +3,9 @@
 // operation, the journal reopened from what survived and replayed into a fresh core. Every
 // write the node acknowledged must be there (the driver answers only after the fsync), for
 // each mode's record kind. A canary skips the journal's fsync: the same check must then fail.
+// With compaction, the driver snapshots its state into the journal and drops the older
+// segments (tiny segments here, so that drops happen) while writes go on, and the cut may fall
+// anywhere in it; a canary whose snapshot forgets the keys must then lose writes.
 // Replay one seed: DDIA_SEED=<seed> npx vitest run --project replication power-loss
 import { LOG_SYNC, SeededRandom } from '@ddia/common';
 import { FaultFileSystem } from '@ddia/testkit';
@@ -21,15 +24,40 @@ const SEEDS = REPLAY !== null ? [REPLAY] : Array.from({ length: LONG ? 2_000 : 8
 const DIR = '/data/journal';
 
 type ModeKind = 'leaderless' | 'single-leader';
+/** Segments this small roll every few records, so that a compaction can drop some. */
+const TINY_SEGMENT_BYTES = 600;
+
+interface Compaction {
+  /** Leave the snapshot empty: a broken compaction the check must catch. */
+  broken?: boolean;
+}
+
+type TestNode = ModeNode & {
+  driver: { recover(): Promise<number>; compact(): Promise<void>; core: { snapshot(): unknown[] } };
+};
 
 async function openNode(
   kind: ModeKind,
   fs: FaultFileSystem,
-): Promise<ModeNode & { driver: { recover(): Promise<number> } }> {
+  compaction: Compaction | null,
+): Promise<TestNode> {
   const clock = new SkewableClock();
   const onFatal = () => {};
+  const segmentBytes = compaction ? TINY_SEGMENT_BYTES : undefined;
+  const node = await openMode(kind, fs, clock, onFatal, segmentBytes);
+  if (compaction?.broken) node.driver.core.snapshot = () => [];
+  return node;
+}
+
+async function openMode(
+  kind: ModeKind,
+  fs: FaultFileSystem,
+  clock: SkewableClock,
+  onFatal: () => void,
+  segmentBytes: number | undefined,
+): Promise<TestNode> {
   if (kind === 'leaderless') {
-    const journal = await Journal.open<KeyRecord>(DIR, fs);
+    const journal = await Journal.open<KeyRecord>(DIR, fs, segmentBytes);
     return new LeaderlessMode(
       { id: 'n1', nodes: ['n1'], n: 1, w: 1, r: 1, antiEntropyEveryMs: 0 },
       clock,
@@ -39,7 +67,7 @@ async function openNode(
       true,
     );
   }
-  const journal = await Journal.open<never>(DIR, fs);
+  const journal = await Journal.open<never>(DIR, fs, segmentBytes);
   return new SingleLeaderMode(
     { id: 'n1', nodes: ['n1'], initialLeader: 'n1' },
     clock,
@@ -54,7 +82,16 @@ function valuesRead(result: RequestResult): string | null {
   return result.view.values.join('|');
 }
 
-async function trial(kind: ModeKind, seed: number, skip: string[] = []): Promise<string | null> {
+interface TrialOptions {
+  skip?: string[];
+  compaction?: Compaction | null;
+  /** Counts trials whose journal lost its first segments to a compaction before the cut. */
+  dropped?: { count: number };
+}
+
+async function trial(kind: ModeKind, seed: number, options: TrialOptions = {}): Promise<string | null> {
+  const skip = options.skip ?? [];
+  const compaction = options.compaction ?? null;
   const random = new SeededRandom(seed);
   const keys = random.int(1, 6);
   const writes = random.int(5, 40);
@@ -65,13 +102,14 @@ async function trial(kind: ModeKind, seed: number, skip: string[] = []): Promise
     return fs;
   };
   const workload = async (fs: FaultFileSystem, acked: Map<string, number>) => {
-    let node: Awaited<ReturnType<typeof openNode>>;
+    let node: TestNode;
     try {
-      node = await openNode(kind, fs);
+      node = await openNode(kind, fs, compaction);
     } catch {
       return;
     }
     const order = new SeededRandom(seed + 1);
+    const compactions: Promise<void>[] = [];
     // Writes in waves of concurrent requests: the journal's group commit batches them.
     for (let i = 0; i < writes; ) {
       const wave = Math.min(writes - i, order.int(1, 6));
@@ -90,7 +128,10 @@ async function trial(kind: ModeKind, seed: number, skip: string[] = []): Promise
         }),
       );
       i += wave;
+      // A compaction now and then, running beside the next wave's writes.
+      if (compaction && order.next() < 0.4) compactions.push(node.driver.compact().catch(() => {}));
     }
+    await Promise.all(compactions);
   };
   const dry = await fresh();
   await workload(dry, new Map());
@@ -99,10 +140,13 @@ async function trial(kind: ModeKind, seed: number, skip: string[] = []): Promise
   const acked = new Map<string, number>();
   await workload(fs, acked);
   const after = fs.crash();
-  let node: Awaited<ReturnType<typeof openNode>>;
+  let node: TestNode;
   try {
-    node = await openNode(kind, after);
+    node = await openNode(kind, after, null);
     await node.driver.recover();
+    const segments = (await after.readdir(DIR)).filter((name) => name.endsWith('.seg')).sort();
+    if (options.dropped && segments.length > 0 && !segments[0]?.startsWith('00000000000000000000'))
+      options.dropped.count++;
   } catch (error) {
     return `recovery threw: ${String(error)}`;
   }
@@ -125,13 +169,33 @@ describe('power loss: acknowledged writes survive in the node journal', () => {
         if (failure) expect.fail(`seed ${seed}: ${failure}`);
       }
     });
+
+    it(`${kind}: ... and with journal compaction (snapshot + dropped segments) under way`, {
+      timeout: 120_000,
+    }, async () => {
+      const dropped = { count: 0 };
+      for (const seed of SEEDS) {
+        const failure = await trial(kind, seed, { compaction: {}, dropped });
+        if (failure) expect.fail(`seed ${seed}: ${failure}`);
+      }
+      // The cut came after a drop in many trials: recovery really started from a snapshot.
+      expect(dropped.count).toBeGreaterThan(SEEDS.length / 10);
+    });
   }
+
+  it('canary: a compaction whose snapshot forgets the keys loses acknowledged writes', {
+    timeout: 120_000,
+  }, async () => {
+    let caught = 0;
+    for (const seed of SEEDS) if (await trial('leaderless', seed, { compaction: { broken: true } })) caught++;
+    expect(caught).toBeGreaterThan(0);
+  });
 
   it('canary: without the journal fsync, a power cut loses acknowledged writes', {
     timeout: 120_000,
   }, async () => {
     let caught = 0;
-    for (const seed of SEEDS) if (await trial('leaderless', seed, [LOG_SYNC.append])) caught++;
+    for (const seed of SEEDS) if (await trial('leaderless', seed, { skip: [LOG_SYNC.append] })) caught++;
     expect(caught).toBeGreaterThan(0);
   });
 });

@@ -195,6 +195,15 @@ export class LeaderlessNode {
     else this.setHint(record.target, record.key, record.state);
   }
 
+  /** Records that rebuild this node's durable state on their own (journal compaction). */
+  snapshot(): KeyRecord[] {
+    const records: KeyRecord[] = [];
+    for (const [key, stored] of this.store.entries()) records.push({ kind: 'key', key, state: stored.state });
+    for (const [target, held] of this.hints)
+      for (const [key, state] of held) records.push({ kind: 'hint', target, key, state });
+    return records;
+  }
+
   home(key: string): NodeId[] {
     return homeReplicas(key, this.config.nodes, this.config.n);
   }

@@ -107,6 +107,13 @@ export class MultiLeaderNode {
     this.markDirty(record.key);
   }
 
+  /** Records that rebuild this node's durable state on their own (journal compaction). */
+  snapshot(): KeyRecord[] {
+    const records: KeyRecord[] = [];
+    for (const [key, stored] of this.store.entries()) records.push({ kind: 'key', key, state: stored.state });
+    return records;
+  }
+
   drain(): Ready<MultiLeaderMessage> {
     return this.out.drain();
   }

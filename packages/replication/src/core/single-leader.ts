@@ -268,6 +268,23 @@ export class SingleLeaderNode {
     return this.out.drain();
   }
 
+  /**
+   * Records that rebuild this node's durable state on their own (journal compaction): the rows
+   * as of the current position, like a base backup, and the epoch with its vote. Entries up to
+   * here leave the journal, so after a restart a follower further behind gets a snapshot.
+   */
+  snapshot(): SingleLeaderRecord[] {
+    return [
+      {
+        kind: 'snapshot',
+        position: this.position,
+        epoch: this.lastEpoch,
+        data: Object.fromEntries(this.data),
+      },
+      { kind: 'epoch', epoch: this.epoch, leader: this.leader, votedFor: this.votedFor },
+    ];
+  }
+
   request(requestId: number, request: SingleLeaderRequest): void {
     switch (request.kind) {
       case 'read':

@@ -2,7 +2,7 @@
 // Validate, build a KvOp, run it on the mode's node, map the result: 200 one value, 300
 // Multiple Choices with every sibling (Riak), 404 absent or deleted, problem+json on errors.
 // Every answer about a key carries X-Context, the version vector to send back with the next write.
-import { DdiaError, type Service, withRawBodies } from '@ddia/common';
+import { DdiaError, type HttpClient, HttpUnavailableError, type Service, withRawBodies } from '@ddia/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ReplicationErrors } from '../core/errors.js';
@@ -13,9 +13,21 @@ import { parseQuorum } from '../flags.js';
 import type { KvOp, ModeNode } from '../node/mode.js';
 import { CONTEXT_HEADER, decodeContext, encodeContext } from './context.js';
 
-/** X-Session: read-your-writes (also gives monotonic reads: send the context of your last read). */
+/**
+ * X-Session: the client sends back the X-Context of its last answer and the node answers only
+ * from a state at least that new. read-your-writes: send a write's context. monotonic-reads:
+ * send the last read's. consistent-prefix (single-leader only): the context is a position in
+ * the leader's log, and every replica applies the log in order, so a replica at or past that
+ * position shows the whole prefix up to it: a reader that saw a write never then sees a state
+ * without the writes before it (DDIA Figure 5-5), whichever replica answers.
+ */
 export const SESSION_HEADER = 'x-session';
-export const SESSION_GUARANTEES = ['read-your-writes', 'monotonic-reads'] as const;
+export const SESSION_GUARANTEES = ['read-your-writes', 'monotonic-reads', 'consistent-prefix'] as const;
+/** Set on a write a follower forwards to the leader: the leader does not forward it again. */
+export const FORWARDED_HEADER = 'x-replication-forwarded-by';
+/** Headers a forwarded write carries to the leader, and the answer's headers relayed back. */
+const FORWARD_REQUEST_HEADERS = ['content-type', 'x-context', 'x-session'] as const;
+const FORWARD_ANSWER_HEADERS = ['content-type', 'x-context', 'x-node', 'x-epoch', 'x-position'] as const;
 
 export interface KvRouteOptions {
   service: Service;
@@ -26,6 +38,8 @@ export interface KvRouteOptions {
   /** Member URLs: a 421 names where the leader is. */
   urls: ReadonlyMap<string, string>;
   onResult: (op: string, status: number) => void;
+  /** Single-leader: forward a write a follower receives to the leader (--forward-writes). */
+  forward?: { self: string; client: HttpClient };
 }
 
 function badRequest(detail: string): DdiaError {
@@ -45,12 +59,16 @@ function parseKey(raw: string, keyBytesMax: number): string {
   return raw;
 }
 
+function leaderUrlOf(result: Extract<RequestResult, { ok: false }>, urls: ReadonlyMap<string, string>) {
+  const leader = result.extensions?.leader;
+  return typeof leader === 'string' ? urls.get(leader) : undefined;
+}
+
 function errorOf(
   result: Extract<RequestResult, { ok: false }>,
   urls: ReadonlyMap<string, string>,
 ): DdiaError {
-  const leader = result.extensions?.leader;
-  const leaderUrl = typeof leader === 'string' ? urls.get(leader) : undefined;
+  const leaderUrl = leaderUrlOf(result, urls);
   const extensions = leaderUrl ? { ...result.extensions, leaderUrl } : result.extensions;
   return new DdiaError(ReplicationErrors[result.error], result.detail, extensions);
 }
@@ -62,11 +80,15 @@ function contextOf(result: Extract<RequestResult, { ok: true }>): VersionVector 
   return result.view?.context ?? {};
 }
 
-function session(request: FastifyRequest): boolean {
+function session(request: FastifyRequest, singleLeader: boolean): boolean {
   const value = one(request.headers[SESSION_HEADER], 'X-Session');
   if (value === undefined) return false;
   if (!(SESSION_GUARANTEES as readonly string[]).includes(value))
     throw badRequest(`X-Session must be one of ${SESSION_GUARANTEES.join(', ')}`);
+  if (value === 'consistent-prefix' && !singleLeader)
+    throw badRequest(
+      'consistent-prefix needs one order of all writes: single-leader mode (here each key has its own version vector)',
+    );
   return true;
 }
 
@@ -143,7 +165,7 @@ export function registerKvRoutes(options: KvRouteOptions): void {
 
   const read = async (request: FastifyRequest, key: string, query: Record<string, unknown>) => {
     const context = decodeContext(request.headers[CONTEXT_HEADER]);
-    const wantsSession = session(request);
+    const wantsSession = session(request, isSingleLeader);
     const r = isLeaderless ? quorumParam(query, 'r') : undefined;
     if (!isLeaderless && query.r !== undefined) throw badRequest('r applies to leaderless mode only');
     const minPosition = isSingleLeader && wantsSession ? (context?.pos ?? 0) : undefined;
@@ -206,7 +228,54 @@ export function registerKvRoutes(options: KvRouteOptions): void {
         ...(w ? { w } : {}),
         ...(syncText !== undefined ? { sync: syncText === 'true' } : {}),
       });
+      if (!result.ok && result.error === 'notLeader' && options.forward) {
+        const leaderUrl = leaderUrlOf(result, options.urls);
+        // One hop only: a forwarded write that lands on another follower (a failover under
+        // way) gets the 421 and the client retries.
+        if (leaderUrl && request.headers[FORWARDED_HEADER] === undefined)
+          return forward(request, reply, op, leaderUrl, options.forward);
+      }
       return answer(reply, op, key, result, true);
+    };
+
+    const forward = async (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      op: 'put' | 'delete',
+      leaderUrl: string,
+      via: NonNullable<KvRouteOptions['forward']>,
+    ) => {
+      const headers: Record<string, string> = { [FORWARDED_HEADER]: via.self };
+      for (const name of FORWARD_REQUEST_HEADERS) {
+        const value = request.headers[name];
+        if (typeof value === 'string') headers[name] = value;
+      }
+      let answered: Awaited<ReturnType<HttpClient['request']>>;
+      try {
+        answered = await via.client.request(`${leaderUrl}${request.url}`, {
+          method: op === 'put' ? 'PUT' : 'DELETE',
+          headers,
+          ...(Buffer.isBuffer(request.body) ? { body: request.body } : {}),
+          retry: false,
+          trace: request.trace,
+        });
+      } catch (error) {
+        const detail = error instanceof HttpUnavailableError ? 'unreachable' : (error as Error).message;
+        const failure = new DdiaError(
+          ReplicationErrors.quorumNotReached,
+          `forwarding to the leader at ${leaderUrl} failed: ${detail}`,
+          { leaderUrl },
+        );
+        options.onResult(op, failure.status);
+        throw failure;
+      }
+      options.onResult(op, answered.status);
+      for (const name of FORWARD_ANSWER_HEADERS) {
+        const value = answered.headers[name];
+        if (value !== undefined) reply.header(name, value);
+      }
+      reply.header('x-forwarded-to', leaderUrl);
+      return reply.status(answered.status).send(answered.body);
     };
 
     scope.put<{ Params: { key: string }; Querystring: Record<string, unknown> }>(

@@ -20,6 +20,8 @@ export interface DrivenCore<M, Req, P> {
   tick(): void;
   drain(): Ready<M, P>;
   restore(record: P): void;
+  /** Records that rebuild the core's durable state on their own (journal compaction). */
+  snapshot(): P[];
 }
 
 /** A client request the core never answered (it should always answer: a safety net). */
@@ -32,16 +34,23 @@ export class Driver<M, Req, P> {
   private ticker: ReturnType<typeof setInterval> | undefined;
   private failed: unknown = null;
   private drainScheduled = false;
+  private compacting: Promise<void> | null = null;
+  /** Compact the journal once it holds this many records (0: never). */
+  private compactAt: number;
   persisted = 0;
   /** Readies carried out, and requests and peer messages fed in (requests per Ready: the batching). */
-  readonly stats = { readies: 0, requests: 0, peerMessages: 0 };
+  readonly stats = { readies: 0, requests: 0, peerMessages: 0, compactions: 0, snapshotRecords: 0 };
 
   constructor(
     readonly core: DrivenCore<M, Req, P>,
     private readonly journal: Journal<P>,
     private readonly transport: PeerTransport<M>,
     private readonly onFatal: (error: unknown) => void,
-  ) {}
+    /** Journal records that trigger a compaction (0: never). */
+    private readonly compactRecords = 0,
+  ) {
+    this.compactAt = compactRecords;
+  }
 
   /** Replays the journal into the core (before start). */
   async recover(): Promise<number> {
@@ -57,6 +66,7 @@ export class Driver<M, Req, P> {
     this.ticker = setInterval(() => {
       this.core.tick();
       this.flush();
+      if (this.compactRecords > 0 && this.journal.records >= this.compactAt) void this.compact();
     }, tickMs);
     this.ticker.unref?.();
   }
@@ -117,6 +127,33 @@ export class Driver<M, Req, P> {
     );
   }
 
+  /**
+   * Snapshot + truncate of the journal. What the core drained so far is queued in the journal
+   * before the snapshot, and the snapshot holds the core's state as of now, so it supersedes
+   * every record before it. The next compaction waits until the journal has grown past twice
+   * the snapshot, so a big state is not rewritten on every tick.
+   */
+  compact(): Promise<void> {
+    if (this.compacting) return this.compacting;
+    if (this.failed) return Promise.resolve();
+    this.flush();
+    const snapshot = this.core.snapshot();
+    this.compacting = this.journal
+      .compact(snapshot)
+      .then(
+        () => {
+          this.stats.compactions++;
+          this.stats.snapshotRecords = snapshot.length;
+          this.compactAt = Math.max(this.compactRecords, 2 * snapshot.length);
+        },
+        (error: unknown) => this.fail(error),
+      )
+      .finally(() => {
+        this.compacting = null;
+      });
+    return this.compacting;
+  }
+
   /** A failed disk write: nothing the core did since can be trusted; stop serving. */
   private fail(error: unknown): void {
     if (this.failed) return;
@@ -137,6 +174,7 @@ export class Driver<M, Req, P> {
   async settle(): Promise<void> {
     if (this.drainScheduled && !this.failed) this.flush();
     await this.delivery;
+    await this.compacting;
   }
 }
 

@@ -25,9 +25,11 @@ export class LeaderlessMode implements ModeNode {
     transport: PeerTransport<LeaderlessMessage>,
     onFatal: (error: unknown) => void,
     private readonly sloppy: boolean,
+    /** Journal records that trigger a compaction (0: never). */
+    compactRecords = 0,
   ) {
     this.core = new LeaderlessNode({ ...LEADERLESS_DEFAULTS, ...config }, clock);
-    this.driver = new Driver(this.core, journal, transport, onFatal);
+    this.driver = new Driver(this.core, journal, transport, onFatal, compactRecords);
   }
 
   run(op: KvOp): Promise<RequestResult> {

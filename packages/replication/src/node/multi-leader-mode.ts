@@ -25,9 +25,11 @@ export class MultiLeaderMode implements ModeNode {
     transport: PeerTransport<MultiLeaderMessage>,
     onFatal: (error: unknown) => void,
     private readonly resolution: string,
+    /** Journal records that trigger a compaction (0: never). */
+    compactRecords = 0,
   ) {
     this.core = new MultiLeaderNode({ ...MULTI_LEADER_DEFAULTS, ...config }, clock);
-    this.driver = new Driver(this.core, journal, transport, onFatal);
+    this.driver = new Driver(this.core, journal, transport, onFatal, compactRecords);
   }
 
   run(op: KvOp): Promise<RequestResult> {

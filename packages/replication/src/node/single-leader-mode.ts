@@ -27,9 +27,11 @@ export class SingleLeaderMode implements ModeNode {
     journal: Journal<SingleLeaderRecord>,
     transport: PeerTransport<SingleLeaderMessage>,
     onFatal: (error: unknown) => void,
+    /** Journal records that trigger a compaction (0: never). */
+    compactRecords = 0,
   ) {
     this.core = new SingleLeaderNode({ ...SINGLE_LEADER_DEFAULTS, ...config }, clock);
-    this.driver = new Driver(this.core, journal, transport, onFatal);
+    this.driver = new Driver(this.core, journal, transport, onFatal, compactRecords);
   }
 
   run(op: KvOp): Promise<RequestResult> {
