@@ -208,6 +208,11 @@ export interface PairMeasurement {
   readRegion: string;
   /** tau per trial, ms from the write's ack to the start of the first consistent read. */
   thresholdsMs: number[];
+  /**
+   * Per trial, ms from sending the write to the END of the first consistent read: that read's
+   * replica had the write, so this can never be shorter than the injected one-way delay.
+   */
+  sendToSeenMs: number[];
 }
 
 export async function measurePair(
@@ -230,10 +235,12 @@ export async function measurePair(
   await warmUp('warm-up write', () => client.put(writeUrl, keys[0]!, 'w', 1));
   await warmUp('warm-up read', () => client.get(readUrl, keys[0]!, 1));
   const thresholdsMs: number[] = [];
+  const sendToSeenMs: number[] = [];
   for (let i = 0; i < trials; i++) {
     const key = keys[i + 1]!;
     const value = `v${i}`;
     await sleep(TRIAL_GAP_MS);
+    const sentAt = performance.now();
     await client.put(writeUrl, key, value, 1);
     const ackAt = performance.now();
     for (;;) {
@@ -241,6 +248,7 @@ export async function measurePair(
       const read = await client.get(readUrl, key, 1);
       if (read.values.includes(value)) {
         thresholdsMs.push(startedAt);
+        sendToSeenMs.push(performance.now() - sentAt);
         break;
       }
       if (startedAt > VISIBILITY_WAIT_MS)
@@ -248,7 +256,7 @@ export async function measurePair(
       await sleep(POLL_GAP_MS);
     }
   }
-  return { writeRegion, readRegion, thresholdsMs };
+  return { writeRegion, readRegion, thresholdsMs, sendToSeenMs };
 }
 
 /**
