@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { compareWithPaper, metricLabel, PBS_PUBLISHED } from '../src/core/index.js';
 
 // Enough for the tails involved within the test budget; the experiment runs 1,000,000.
-const TRIALS = 300_000;
+const TRIALS = 200_000;
 
 describe('PBS paper: published figures vs our Monte Carlo', () => {
   // The configurations behind the t-visibility figures, and the text's figures.
