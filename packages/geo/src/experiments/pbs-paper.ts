@@ -11,7 +11,7 @@ import { linePlot } from '../report/svg-plot.js';
 import type { Experiment, ResolvedOptions } from './types.js';
 
 export const PAPER_TRIALS = 1_000_000;
-export const PAPER_TRIALS_QUICK = 100_000;
+export const PAPER_TRIALS_QUICK = 50_000;
 
 /** t values for a curve: dense near 0 where the curves rise, out to where they reach ~1. */
 export function curveTimes(maxMs: number, count = 120): number[] {
