@@ -2,7 +2,7 @@
 // and its etcd register model, both as in Porcupine's own tests) and prints, per file, the
 // verdict and the milliseconds CheckEventsTimeout took (reading the file is not counted).
 //
-//	porcupinebench -timeout-ms 10000 FILE.json...
+//	porcupinebench -timeout-ms 10000 [-repeat 3] FILE.json...
 //
 // A file: {"model": "kv"|"register", "events": [{"call": true, "id": 0, "client": 3, "f": "put",
 // "key": "1", "value": "x", "exists": true, "ok": true, "unknown": false}, ...]} in real-time order.
@@ -141,6 +141,7 @@ var ops = map[string]uint8{"get": 0, "put": 1, "append": 2, "read": 0, "write": 
 
 func main() {
 	timeoutMs := flag.Int("timeout-ms", 10000, "budget per history")
+	repeat := flag.Int("repeat", 1, "runs per history decided within a second; the fastest is printed")
 	flag.Parse()
 	for _, file := range flag.Args() {
 		data, err := os.ReadFile(file)
@@ -180,6 +181,13 @@ func main() {
 		start := time.Now()
 		result := porcupine.CheckEventsTimeout(model, events, time.Duration(*timeoutMs)*time.Millisecond)
 		elapsed := time.Since(start)
+		for i := 1; i < *repeat && elapsed < time.Second; i++ {
+			again := time.Now()
+			porcupine.CheckEventsTimeout(model, events, time.Duration(*timeoutMs)*time.Millisecond)
+			if d := time.Since(again); d < elapsed {
+				elapsed = d
+			}
+		}
 		fmt.Printf("%s\t%s\t%.1f\n", file, result, float64(elapsed.Microseconds())/1000)
 	}
 }
