@@ -13,6 +13,7 @@ import { exists, removeAll, writeBytes } from './disk.js';
 import { BatchErrors } from './errors.js';
 import type { OnMalformed } from './input.js';
 import { evenlySpaced, type InputSpec, listInputFiles } from './inputs.js';
+import type { JobModule } from './job.js';
 import { loadJobModule, resolveJobModule } from './job-loader.js';
 import { runMap } from './map-task.js';
 import { runPlan } from './plan-task.js';
@@ -20,7 +21,8 @@ import { runReduce } from './reduce-task.js';
 import { type Counters, type OutputFormat, PROGRESS_SLOTS } from './task-protocol.js';
 
 export interface LocalRunOptions {
-  job: string;
+  /** A shipped job's name, a module path, or a loaded module (a pipeline stage of this package). */
+  job: string | JobModule;
   inputs: InputSpec[];
   output: string;
   reduces?: number;
@@ -53,8 +55,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunReport
     throw new DdiaError(BatchErrors.outputExists, `output ${output} already exists; choose a new directory`);
   const reduces = options.reduces ?? 1;
   const onMalformed = options.onMalformed ?? 'fail';
-  const module = resolveJobModule(options.job);
-  const job = await loadJobModule(module);
+  const module = typeof options.job === 'string' ? resolveJobModule(options.job) : '(in-process module)';
+  const job = typeof options.job === 'string' ? await loadJobModule(module) : options.job;
   const splits = planSplits(await listInputFiles(options.inputs), options.splitBytes ?? 4 * 1024 * 1024);
   const unplanned = { module, jobId: 'local', reduces, params: options.params ?? {}, hotKeys: {} };
   const { boundaries, hotKeys } = await runPlan(

@@ -97,3 +97,47 @@ export function dailyRevenue(orders: readonly EnrichedOrder[]): DailyRevenue[] {
   }
   return [...byCountry.values()].sort((a, b) => (a.country < b.country ? -1 : a.country > b.country ? 1 : 0));
 }
+
+/** A raw click of the clickstream (a JSON line): { user_id, ts (epoch seconds), url }. */
+export interface Click {
+  user_id: string;
+  ts: number;
+  url: string;
+  /** The UTC calendar date of ts: the partition the click lands in. */
+  date: string;
+}
+
+/** Clicks from before 2000 or from 2100 on are clock errors, not traffic. */
+const CLICK_TS_MIN = 946_684_800;
+const CLICK_TS_MAX = 4_102_444_800;
+
+/** YYYY-MM-DD of a day count since 1970-01-01 (Howard Hinnant's civil_from_days). */
+export function civilDate(days: number): string {
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return `${String(y).padStart(4, '0')}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+}
+
+/** Cleans one parsed click; the click, or why not. */
+export function cleanClick(raw: unknown): { click: Click } | { reason: string } {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { reason: 'not a JSON object' };
+  const r = raw as Record<string, unknown>;
+  const user = typeof r.user_id === 'string' || typeof r.user_id === 'number' ? String(r.user_id).trim() : '';
+  if (user === '') return { reason: 'missing user_id' };
+  const ts =
+    typeof r.ts === 'number' ? r.ts : typeof r.ts === 'string' && r.ts.trim() !== '' ? Number(r.ts) : NaN;
+  if (!Number.isSafeInteger(ts) || ts < CLICK_TS_MIN || ts >= CLICK_TS_MAX)
+    return { reason: `bad ts '${String(r.ts)}'` };
+  const url = typeof r.url === 'string' ? r.url : '';
+  if (!url.startsWith('/')) return { reason: `bad url '${String(r.url)}'` };
+  return { click: { user_id: user, ts, url, date: civilDate(Math.floor(ts / 86_400)) } };
+}

@@ -55,6 +55,34 @@ export function ordersBatch(seed: number, firstOrderId: number, rows: number, da
   return Buffer.concat(lines);
 }
 
+/**
+ * One batch of the clickstream as JSON lines over the given dates: users browse in bursts
+ * (sessions), with the dirt of real logs: lines that are not JSON, clicks without a user,
+ * timestamps that are not numbers, and lines sent twice.
+ */
+export function clicksBatch(seed: number, rows: number, dates: string[]): string {
+  const random = new SeededRandom(seed);
+  const lines: string[] = [];
+  const pages = ['/', '/search', '/item', '/cart', '/pay'];
+  const dayStart = (date: string) =>
+    Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10))) / 1000;
+  while (lines.length < rows) {
+    const user = `c${random.int(1, CUSTOMERS)}`;
+    let ts = dayStart(random.pick(dates)) + random.int(0, 86_399 - 25_000);
+    for (let n = random.int(1, 8); n > 0 && lines.length < rows; n--) {
+      const roll = random.next();
+      let line = JSON.stringify({ user_id: user, ts, url: random.pick(pages) });
+      if (roll < DIRT_RATE) line = line.slice(0, -3);
+      else if (roll < 2 * DIRT_RATE) line = JSON.stringify({ ts, url: '/' });
+      else if (roll < 3 * DIRT_RATE) line = JSON.stringify({ user_id: user, ts: 'yesterday', url: '/' });
+      else if (roll < 4 * DIRT_RATE && lines.length > 0) line = random.pick(lines);
+      lines.push(line);
+      ts += random.chance(0.1) ? random.int(1_900, 3_000) : random.int(1, 300);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 /** Writes customers.csv and `batches` order files (orders-0001.csv, ...) under `rawDir`. */
 export async function generateRaw(
   rawDir: string,
@@ -72,6 +100,9 @@ export async function generateRaw(
     const name = `orders-${String(b).padStart(4, '0')}.csv`;
     await writeBytes(join(rawDir, name), ordersBatch(seed * 1_000 + b, b * 100_000, 400, dates));
     files.push(name);
+    const clicks = `clicks-${String(b).padStart(4, '0')}.jsonl`;
+    await writeBytes(join(rawDir, clicks), clicksBatch(seed * 1_000 + b, 600, dates));
+    files.push(clicks);
   }
   return files;
 }

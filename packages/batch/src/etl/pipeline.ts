@@ -16,6 +16,7 @@ import {
 } from '../core/etl-rules.js';
 import { ensureDir, exists, listFiles, listNames, readText } from '../disk.js';
 import { type MalformedRecord, readSplit } from '../input.js';
+import { applyClicks, type ClicksReport } from './clicks.js';
 import { readOrders, writeDailyRevenue, writeOrders } from './parquet.js';
 
 export const WATERMARK_FILE = '_watermark.json';
@@ -31,6 +32,8 @@ export interface AppliedFile {
 
 export interface Watermark {
   applied: Record<string, AppliedFile>;
+  /** The clickstream files applied (src/etl/clicks.ts). */
+  clicks?: Record<string, AppliedFile>;
 }
 
 export interface Rejection {
@@ -47,6 +50,8 @@ export interface EtlReport {
   rowsOut: number;
   rejected: number;
   touchedDates: string[];
+  /** The clickstream stage: clicks cleaned and partitioned, sessions per touched date. */
+  clicks: ClicksReport;
 }
 
 async function readRows(
@@ -82,6 +87,7 @@ export async function runEtl(rawDir: string, outDir: string): Promise<EtlReport>
     rowsOut: 0,
     rejected: 0,
     touchedDates: [],
+    clicks: { applied: [], rowsIn: 0, rowsOut: 0, rejected: 0, touchedDates: [], sessions: 0 },
   };
   const touched = new Set<string>();
   for (const name of names) {
@@ -160,5 +166,8 @@ export async function runEtl(rawDir: string, outDir: string): Promise<EtlReport>
     report.rejected += rejections.length;
   }
   report.touchedDates = [...touched].sort();
+  report.clicks = await applyClicks(rawDir, outDir, watermark, () =>
+    writeFileAtomic(join(outDir, WATERMARK_FILE), JSON.stringify(watermark, null, 2)),
+  );
   return report;
 }
