@@ -13,6 +13,7 @@ import {
   HistoryParseError,
   parseJepsenEdn,
   parseJepsenLog,
+  parseJsonHistory,
   readEdn,
 } from '../src/index.js';
 
@@ -213,5 +214,17 @@ describe('EDN as Jepsen and Elle write it', () => {
     expect(parseError(() => readEdn(deep)).expected).toContain('nested collections');
     const ok = `${'['.repeat(EDN_DEPTH_MAX)}${']'.repeat(EDN_DEPTH_MAX)}`;
     expect(() => readEdn(ok)).not.toThrow();
+  });
+
+  it('a broken JSON history is reported at its line and column', () => {
+    const first = '[{"process":0,"type":"invoke","f":"read","timeMs":0},';
+    const truncated = parseError(() =>
+      parseJsonHistory(`${first}\n{"process":0,"type":"ok","f":"read","value":1,"timeMs":`),
+    );
+    expect([truncated.line, truncated.column]).toEqual([2, 56]);
+    const missingComma = parseError(() =>
+      parseJsonHistory(`${first}\n{"process":0,"type":"ok" "f":"read","value":1,"timeMs":1}]`),
+    );
+    expect([missingComma.line, missingComma.column]).toEqual([2, 26]);
   });
 });

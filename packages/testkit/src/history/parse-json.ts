@@ -63,7 +63,8 @@ function parseArray(text: string): Located[] {
     all = JSON.parse(text);
   } catch (error) {
     const message = (error as Error).message;
-    throw new HistoryParseError(lineOfSyntaxError(text, message), 'valid JSON (an array of events)', message);
+    const at = positionOfSyntaxError(text, message);
+    throw new HistoryParseError(at.line, 'valid JSON (an array of events)', message, at.column);
   }
   if (!Array.isArray(all)) throw new HistoryParseError(1, 'a JSON array of events');
   const starts = elementLines(text);
@@ -71,31 +72,40 @@ function parseArray(text: string): Located[] {
 }
 
 /**
- * Newer V8 reports "(line L column C)", older "at position N"; Node 20 often gives neither
- * ("Unexpected token ']' ... is not valid JSON"). Then parse element by element to find it.
+ * Where the syntax error is, as line and column. Newer V8 reports "(line L column C)", older
+ * "at position N"; Node 20 often gives neither ("Unexpected token ']' ... is not valid JSON").
+ * Then parse element by element to find it.
  */
-function lineOfSyntaxError(text: string, message: string): number {
-  const lineMatch = /line (\d+) column/.exec(message);
-  if (lineMatch !== null) return Number(lineMatch[1]);
+function positionOfSyntaxError(text: string, message: string): { line: number; column: number } {
+  const lineMatch = /line (\d+) column (\d+)/.exec(message);
+  if (lineMatch !== null) return { line: Number(lineMatch[1]), column: Number(lineMatch[2]) };
   const posMatch = /position (\d+)/.exec(message);
-  if (posMatch !== null) return lineAt(text, Number(posMatch[1]));
-  const spans = elementSpans(text);
-  for (const span of spans) {
+  if (posMatch !== null) return positionAt(text, Number(posMatch[1]));
+  for (const span of elementSpans(text)) {
     try {
       JSON.parse(text.slice(span.start, span.end));
-    } catch {
-      return span.line;
+    } catch (error) {
+      const inner = /position (\d+)/.exec((error as Error).message);
+      return positionAt(text, span.start + (inner === null ? 0 : Number(inner[1])));
     }
   }
-  // Every element parses alone: the array itself is broken (a trailing comma, no closing ']').
-  if (/,\s*\]\s*$/.test(text)) return lineAt(text, text.lastIndexOf(']'));
-  return lineAt(text, text.trimEnd().length);
+  // Every element parses alone: the array itself is broken (a trailing comma, no closing ']'),
+  // or the text ends inside an element.
+  if (/,\s*\]\s*$/.test(text)) return positionAt(text, text.lastIndexOf(']'));
+  return positionAt(text, text.trimEnd().length);
 }
 
-function lineAt(text: string, offset: number): number {
+/** 1-based line and column of an offset. */
+function positionAt(text: string, offset: number): { line: number; column: number } {
   let line = 1;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: Math.min(offset, text.length) - lineStart + 1 };
 }
 
 /** The line on which each top-level array element starts. */
