@@ -7,11 +7,11 @@ import { decompress } from '../src/broker/compression.js';
 import { ApiKey, decodeRecords, isSupported, splitBatches } from '../src/core/index.js';
 import { decodeRequest } from '../src/kafka/dispatch.js';
 import type { CreateTopicsRequest } from '../src/protocol/create-topics/v3.js';
-import type { FetchRequest } from '../src/protocol/fetch/v11.js';
+import type { FetchRequest } from '../src/protocol/fetch/v4-v11.js';
 import { decodeRequestHeader } from '../src/protocol/header.js';
 import type { JoinGroupRequest } from '../src/protocol/join-group/v5.js';
 import type { OffsetCommitRequest } from '../src/protocol/offset-commit/v5.js';
-import type { ProduceRequest } from '../src/protocol/produce/v7.js';
+import type { ProduceRequest } from '../src/protocol/produce/v3-v7.js';
 import type { SyncGroupRequest } from '../src/protocol/sync-group/v3.js';
 
 const DIR = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -20,7 +20,7 @@ const td = new TextDecoder();
 
 function load(name: string) {
   const { header, body } = decodeRequestHeader(new Uint8Array(readFileSync(`${DIR}${name}.bin`)));
-  const request = decodeRequest(header.apiKey, body);
+  const request = decodeRequest(header.apiKey, body, header.apiVersion);
   return { header, body, request };
 }
 

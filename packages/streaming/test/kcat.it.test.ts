@@ -1,6 +1,7 @@
 // librdkafka through Debian's kcat (or its old name kafkacat), when installed: produce lines,
 // consume them back. Skipped with a reason where the tool is absent (CI: apt-get install kcat).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerNode } from '../src/node.js';
 import { removeTempDir, startBroker, tempDir } from './support/broker.js';
@@ -13,6 +14,7 @@ function findKcat(): string | null {
 }
 
 const kcat = findKcat();
+const run = promisify(execFile);
 if (!kcat)
   console.log('kcat tests skipped: neither kcat nor kafkacat is installed (Debian: apt-get install kcat)');
 
@@ -28,19 +30,25 @@ describe.skipIf(!kcat)('kcat (librdkafka)', () => {
     await removeTempDir(dir);
   });
 
-  it('produces lines and consumes them back in order', () => {
+  // Asynchronous child processes: the broker runs in this process and must keep answering.
+  it('produces lines and consumes them back in order', async () => {
     const lines = Array.from({ length: 20 }, (_, i) => `line-${i}`);
-    execFileSync(kcat!, ['-b', node.bootstrap, '-t', 'kcat-topic', '-P'], {
-      input: `${lines.join('\n')}\n`,
-      timeout: 30_000,
+    const producer = execFile(kcat!, ['-b', node.bootstrap, '-t', 'kcat-topic', '-P'], { timeout: 30_000 });
+    let stderr = '';
+    producer.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
     });
-    const out = execFileSync(
+    producer.stdin!.end(`${lines.join('\n')}\n`);
+    await new Promise<void>((resolve, reject) =>
+      producer.on('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`kcat -P exited ${code}: ${stderr.trim()}`)),
+      ),
+    );
+    const { stdout } = await run(
       kcat!,
       ['-b', node.bootstrap, '-t', 'kcat-topic', '-C', '-o', 'beginning', '-e', '-q'],
-      {
-        timeout: 30_000,
-      },
-    ).toString();
-    expect(out.trim().split('\n')).toEqual(lines);
-  });
+      { timeout: 30_000 },
+    );
+    expect(stdout.trim().split('\n')).toEqual(lines);
+  }, 60_000);
 });

@@ -2,7 +2,8 @@
 //
 // A Kafka client picks, per API, the highest version both sides support (KIP-35). kafkajs
 // 2.2.4 asks for min(its newest, our max), so implementing kafkajs's newest non-flexible
-// version of each API is enough for it; older clients get UNSUPPORTED_VERSION, honestly.
+// version of each API is enough for it; librdkafka 2.0 (kcat) asks for older Metadata and
+// ListOffsets versions, served too. Other clients get UNSUPPORTED_VERSION, honestly.
 // Adding a version means adding src/protocol/<api>/v<N>.ts and widening the range here.
 export const ApiKey = {
   Produce: 0,
@@ -33,10 +34,10 @@ export interface VersionRange {
 }
 
 export const SUPPORTED_VERSIONS: Record<ApiKeyValue, VersionRange> = {
-  [ApiKey.Produce]: { min: 7, max: 7 },
-  [ApiKey.Fetch]: { min: 11, max: 11 },
-  [ApiKey.ListOffsets]: { min: 3, max: 3 },
-  [ApiKey.Metadata]: { min: 6, max: 6 },
+  [ApiKey.Produce]: { min: 3, max: 7 },
+  [ApiKey.Fetch]: { min: 4, max: 11 },
+  [ApiKey.ListOffsets]: { min: 1, max: 3 },
+  [ApiKey.Metadata]: { min: 1, max: 6 },
   [ApiKey.OffsetCommit]: { min: 5, max: 5 },
   [ApiKey.OffsetFetch]: { min: 4, max: 4 },
   [ApiKey.FindCoordinator]: { min: 2, max: 2 },

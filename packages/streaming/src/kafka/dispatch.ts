@@ -33,7 +33,7 @@ import {
   encodeDescribeConfigsResponse,
 } from '../protocol/describe-configs/v2.js';
 import { decodeDescribeGroupsRequest, encodeDescribeGroupsResponse } from '../protocol/describe-groups/v2.js';
-import { decodeFetchRequest, encodeFetchResponse } from '../protocol/fetch/v11.js';
+import { decodeFetchRequest, encodeFetchResponse } from '../protocol/fetch/v4-v11.js';
 import {
   decodeFindCoordinatorRequest,
   encodeFindCoordinatorResponse,
@@ -47,11 +47,11 @@ import {
 import { decodeJoinGroupRequest, encodeJoinGroupResponse } from '../protocol/join-group/v5.js';
 import { decodeLeaveGroupRequest, encodeLeaveGroupResponse } from '../protocol/leave-group/v3.js';
 import { decodeListGroupsRequest, encodeListGroupsResponse } from '../protocol/list-groups/v2.js';
-import { decodeListOffsetsRequest, encodeListOffsetsResponse } from '../protocol/list-offsets/v3.js';
-import { decodeMetadataRequest, encodeMetadataResponse } from '../protocol/metadata/v6.js';
+import { decodeListOffsetsRequest, encodeListOffsetsResponse } from '../protocol/list-offsets/v1-v3.js';
+import { decodeMetadataRequest, encodeMetadataResponse } from '../protocol/metadata/v1-v6.js';
 import { decodeOffsetCommitRequest, encodeOffsetCommitResponse } from '../protocol/offset-commit/v5.js';
 import { decodeOffsetFetchRequest, encodeOffsetFetchResponse } from '../protocol/offset-fetch/v4.js';
-import { decodeProduceRequest, encodeProduceResponse } from '../protocol/produce/v7.js';
+import { decodeProduceRequest, encodeProduceResponse } from '../protocol/produce/v3-v7.js';
 import { decodeSyncGroupRequest, encodeSyncGroupResponse } from '../protocol/sync-group/v3.js';
 
 export interface RequestContext {
@@ -60,7 +60,7 @@ export interface RequestContext {
 }
 
 interface Api<Req, Res> {
-  decode(r: Reader): Req;
+  decode(r: Reader, version: number): Req;
   handle(broker: Broker, req: Req, ctx: RequestContext): Promise<Res | null> | Res | null;
   encode(w: Writer, res: Res, version: number): void;
 }
@@ -190,15 +190,20 @@ export function unsupportedApiVersionsBody(): Uint8Array {
   return w.bytes();
 }
 
-/** Decodes the body of a supported request (fixtures and tests use this directly). */
-export function decodeRequest(apiKey: number, body: Reader): unknown {
-  return APIS[apiKey as ApiKeyValue].decode(body);
+/** Decodes the body of a supported request (fixtures and tests use this directly); by default
+ *  as the newest version served. */
+export function decodeRequest(
+  apiKey: number,
+  body: Reader,
+  version = SUPPORTED_VERSIONS[apiKey as ApiKeyValue].max,
+): unknown {
+  return APIS[apiKey as ApiKeyValue].decode(body, version);
 }
 
 /** Decodes, serves and encodes one supported request; null when no response is due (acks=0). */
 export async function serve(broker: Broker, ctx: RequestContext, body: Reader): Promise<Uint8Array | null> {
   const spec = APIS[ctx.header.apiKey as ApiKeyValue];
-  const req = spec.decode(body);
+  const req = spec.decode(body, ctx.header.apiVersion);
   const res = await spec.handle(broker, req, ctx);
   if (res === null) return null;
   const w = new Writer();

@@ -2,7 +2,7 @@
 // park the request until a partition's high watermark moves or max_wait_ms runs out. This is
 // how a Kafka consumer waits for messages without polling the broker in a loop.
 import { ErrorCode } from '../../core/index.js';
-import type { FetchPartitionResponse, FetchRequest, FetchResponse } from '../../protocol/fetch/v11.js';
+import type { FetchPartitionResponse, FetchRequest, FetchResponse } from '../../protocol/fetch/v4-v11.js';
 import type { Broker } from '../broker.js';
 
 /** The longest a fetch may be parked, whatever the client asks (Kafka caps it by its request timeout). */

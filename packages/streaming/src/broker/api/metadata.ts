@@ -5,8 +5,8 @@ import {
   LATEST_TIMESTAMP,
   type ListOffsetsRequest,
   type ListOffsetsResponse,
-} from '../../protocol/list-offsets/v3.js';
-import type { MetadataRequest, MetadataResponse } from '../../protocol/metadata/v6.js';
+} from '../../protocol/list-offsets/v1-v3.js';
+import type { MetadataRequest, MetadataResponse } from '../../protocol/metadata/v1-v6.js';
 import type { Broker, Topic } from '../broker.js';
 import { topicNameProblem } from '../topics.js';
 

@@ -5,7 +5,11 @@
 // replica is this broker, so "all in-sync replicas have it" means "it is on disk").
 import { type Batch, BatchError, compressionOf, ErrorCode, splitBatches } from '../../core/index.js';
 import { SequenceError } from '../../log/partition-log.js';
-import type { ProducePartitionResponse, ProduceRequest, ProduceResponse } from '../../protocol/produce/v7.js';
+import type {
+  ProducePartitionResponse,
+  ProduceRequest,
+  ProduceResponse,
+} from '../../protocol/produce/v3-v7.js';
 import type { Broker } from '../broker.js';
 import { SUPPORTED_CODECS } from '../compression.js';
 

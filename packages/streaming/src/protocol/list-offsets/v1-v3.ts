@@ -1,11 +1,13 @@
-// ListOffsets (key 2), version 3: the offset for a timestamp, or the log's start or end.
+// ListOffsets (key 2), versions 1 to 3: the offset for a timestamp, or the log's start or end.
+// librdkafka (kcat) asks for v1 or v2, kafkajs for v3:
 //
-//   ListOffsets Request (v3) => replica_id:INT32 isolation_level:INT8 [topics]
+//   ListOffsets Request => replica_id:INT32 isolation_level:INT8 (v2+) [topics]
 //     topics => name:STRING [partitions]
 //       partitions => partition_index:INT32 timestamp:INT64 (-1 latest, -2 earliest)
-//   ListOffsets Response (v3) => throttle_time_ms:INT32 [topics]
+//   ListOffsets Response => throttle_time_ms:INT32 (v2+) [topics]
 //     topics => name:STRING [partitions]
 //       partitions => partition_index:INT32 error_code:INT16 timestamp:INT64 offset:INT64
+// (v0, which answers with an array of offsets, is not served.)
 import type { Reader } from '../../core/wire/reader.js';
 import type { Writer } from '../../core/wire/writer.js';
 
@@ -25,10 +27,11 @@ export interface ListOffsetsResponse {
   }[];
 }
 
-export function decodeListOffsetsRequest(r: Reader): ListOffsetsRequest {
+export function decodeListOffsetsRequest(r: Reader, version: number): ListOffsetsRequest {
   return {
     replicaId: r.int32(),
-    isolationLevel: r.int8(),
+    // v1 has no isolation level: read uncommitted.
+    isolationLevel: version >= 2 ? r.int8() : 0,
     topics: r.array((r) => ({
       name: r.string(),
       partitions: r.array((r) => ({ partitionIndex: r.int32(), timestamp: r.int64() })),
@@ -36,8 +39,8 @@ export function decodeListOffsetsRequest(r: Reader): ListOffsetsRequest {
   };
 }
 
-export function encodeListOffsetsResponse(w: Writer, res: ListOffsetsResponse): void {
-  w.int32(0);
+export function encodeListOffsetsResponse(w: Writer, res: ListOffsetsResponse, version: number): void {
+  if (version >= 2) w.int32(0);
   w.array(res.topics, (w, t) => {
     w.string(t.name);
     w.array(t.partitions, (w, p) =>
