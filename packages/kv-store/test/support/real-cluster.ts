@@ -34,7 +34,9 @@ export async function startKvCluster(
   return startCluster({
     nodes,
     proxied: options.proxied ?? false,
-    readyTimeoutMs: 30_000,
+    // Generous: on a loaded 2-core CI machine three node processes can take half a minute to
+    // load their modules and open their stores.
+    readyTimeoutMs: 60_000,
     ...(options.readyPath ? { readyPath: options.readyPath } : {}),
     command: (spec) => ({ args: kvArgs(spec, options.extra?.(spec) ?? []), env: { NODE_ENV: 'test' } }),
   });
