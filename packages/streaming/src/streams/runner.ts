@@ -32,6 +32,7 @@ import {
   type OutputRecord,
   type Processor,
   parseChangelogKey,
+  parseSource,
   SOURCE_HEADER,
 } from '../core/streams/index.js';
 import { LocalStateStore } from './local-state.js';
@@ -58,6 +59,8 @@ export interface StreamAppOptions {
   serdes?: Record<string, Serde>;
   /** Partitions of sink topics this app creates when they are missing. */
   sinkPartitions?: number;
+  /** Partitions of the internal topics of `repartition()` (default: sinkPartitions, else 1). */
+  repartitionPartitions?: number;
   /** Extra kafkajs consumer settings (e.g. a small maxBytesPerPartition for small batches). */
   consumer?: Omit<Partial<ConsumerConfig>, 'groupId'>;
   /**
@@ -141,7 +144,12 @@ export class StreamApp {
           ]),
       ...this.processor.sinkTopics
         .filter((t) => !existing.has(t))
-        .map((topic) => ({ topic, numPartitions: this.options.sinkPartitions ?? 1 })),
+        .map((topic) => ({
+          topic,
+          numPartitions: this.processor.repartitionTopics.includes(topic)
+            ? (this.options.repartitionPartitions ?? this.options.sinkPartitions ?? 1)
+            : (this.options.sinkPartitions ?? 1),
+        })),
     ];
     if (wanted.length > 0) await this.admin.createTopics({ topics: wanted, waitForLeaders: true });
     await this.restore();
@@ -219,6 +227,7 @@ export class StreamApp {
           key: m.key === null ? null : m.key.toString('utf8'),
           value: m.value === null ? null : await this.serde(batch.topic).decode(m.value, batch.topic),
           timestamp: Number(m.timestamp),
+          ...sourceOf(m.headers?.[SOURCE_HEADER]),
         });
         this.stats.records++;
         if (result.duplicate) this.stats.duplicates++;
@@ -307,4 +316,11 @@ export class StreamApp {
     })();
     return this.stopping;
   }
+}
+
+/** The upstream position an output record carries in its header, for the processor. */
+function sourceOf(header: Buffer | string | (Buffer | string)[] | undefined) {
+  const raw = Array.isArray(header) ? header[0] : header;
+  const source = raw === undefined ? null : parseSource(raw.toString());
+  return source ? { source } : {};
 }

@@ -37,6 +37,8 @@ export interface StreamRecord {
   value: unknown;
   /** Event time, ms. */
   timestamp: number;
+  /** For a record of a repartition topic: the upstream record it came from (its header). */
+  source?: SourcePosition;
 }
 
 /** Where an output came from: the input record and the output's index among its outputs. */
@@ -93,6 +95,8 @@ export type Node = (ctx: Ctx, rec: Rec) => void;
 
 export const META_STORE = '__meta';
 export const OFFSETS_STORE = '__offsets';
+/** Per (repartition partition, upstream partition), the last upstream position applied. */
+export const REPARTITION_SEEN_STORE = '__repartition';
 /** Per source partition (`topic:partition`), the largest event time seen in it. */
 export const PARTITION_TIME_STORE = '__time';
 
@@ -128,6 +132,8 @@ export class StreamBuilder {
   readonly storeNames = new Set<string>();
   /** @internal topics written by `to`. */
   readonly sinks = new Set<string>();
+  /** @internal internal topics written and read back by `repartition`. */
+  readonly repartitions = new Set<string>();
   /** @internal windowed stores, for closing windows as stream time moves. */
   readonly closers: ((ctx: Ctx) => void)[] = [];
 
@@ -219,6 +225,22 @@ export class KStream<V> {
   to(topic: string): void {
     this.builder.sinks.add(topic);
     this.attach((ctx, rec) => emitOutput(ctx, topic, rec.key, rec.value, rec.timestamp));
+  }
+
+  /**
+   * Moves the stream onto its current key: writes every record to the internal topic `topic`
+   * (the producer partitions by key) and goes on from the records read back from it (Kafka
+   * Streams' `repartition()`, DDIA's re-partitioning by a new key before a join or an
+   * aggregation). After it, a key's records all sit in one partition of `topic`, so whichever
+   * instance owns that partition sees all of them. A batch redone after a crash writes its
+   * records to `topic` again: they come back with the upstream position they carry, and one
+   * already applied is skipped (a `duplicate`), so the aggregation downstream counts it once.
+   */
+  repartition(topic: string): KStream<V> {
+    if (this.builder.sources.has(topic)) throw new Error(`topic '${topic}' is read already`);
+    this.builder.repartitions.add(topic);
+    this.to(topic);
+    return this.builder.stream<V>(topic);
   }
 
   /**
@@ -507,6 +529,23 @@ export class Processor {
     return this.stores.get<number>(PARTITION_TIME_STORE, `${topic}:${partition}`) ?? Number.NEGATIVE_INFINITY;
   }
 
+  /**
+   * Whether a repartition record repeats one already applied: per partition of the internal
+   * topic and upstream partition, upstream positions arrive in order (one producer, batches in
+   * order), so anything at or before the last applied position is a replay (IdempotentSink's
+   * rule, kept in the state so that it is restored with it).
+   */
+  private repartitionReplay(record: StreamRecord): boolean {
+    const up = record.source;
+    if (!up) throw new Error(`record ${record.topic}/${record.offset} of a repartition topic has no source`);
+    const slot = `${record.topic}:${record.partition}|${up.topic}:${up.partition}`;
+    const seen = this.stores.get<{ offset: number; index: number }>(REPARTITION_SEEN_STORE, slot);
+    if (seen && (up.offset < seen.offset || (up.offset === seen.offset && up.index <= seen.index)))
+      return true;
+    this.stores.put(REPARTITION_SEEN_STORE, slot, { offset: up.offset, index: up.index });
+    return false;
+  }
+
   /** The smallest partition time over the partitions that are not idle. */
   private minPartitionTime(): number {
     const names = new Set(this.declared);
@@ -525,6 +564,10 @@ export class Processor {
 
   get sinkTopics(): string[] {
     return [...this.builder.sinks];
+  }
+
+  get repartitionTopics(): string[] {
+    return [...this.builder.repartitions];
   }
 
   get storeNames(): string[] {
@@ -546,6 +589,10 @@ export class Processor {
     if (!source) throw new Error(`topic '${record.topic}' is not a source of this topology`);
     if (record.offset <= this.processedOffset(record.topic, record.partition))
       return { outputs: [], late: 0, duplicate: true };
+    if (this.builder.repartitions.has(record.topic) && this.repartitionReplay(record)) {
+      this.stores.put(OFFSETS_STORE, `${record.topic}:${record.partition}`, record.offset);
+      return { outputs: [], late: 0, duplicate: true };
+    }
     const timestamp = source.timestamp ? source.timestamp(record.value) : record.timestamp;
     if (!Number.isFinite(timestamp))
       throw new Error(`record ${record.topic}/${record.offset}: bad timestamp`);
