@@ -9,6 +9,22 @@ export function renderJobPage(job: JobRecord): string {
   const counters = Object.entries(job.counters)
     .map(([name, value]) => `<tr><td>${html(name)}</td><td>${html(value)}</td></tr>`)
     .join('');
+  const hot = Object.entries(job.hotKeys ?? {});
+  const hotKeys =
+    hot.length === 0
+      ? ''
+      : `<h2>Sampled hot keys</h2><table><tr><th>key</th><th>spread over reducers</th></tr>${hot
+          .map(([key, fanout]) => `<tr><td>${html(key)}</td><td>${fanout}</td></tr>`)
+          .join('')}</table>`;
+  // The reducers' loads side by side: skew shows as one long bar.
+  const reduces = (job.tasks ?? []).filter((t) => t.kind === 'reduce');
+  const most = Math.max(1, ...reduces.map((t) => t.counters?.reduceInputRecords ?? 0));
+  const loads = reduces
+    .map((t) => {
+      const n = t.counters?.reduceInputRecords ?? 0;
+      return `<tr><td>reduce ${t.index}</td><td>${n}</td><td><div style="background:#69c;height:0.8em;width:${Math.round((300 * n) / most)}px"></div></td></tr>`;
+    })
+    .join('');
   const attempts = (job.tasks ?? [])
     .flatMap((task) =>
       task.attempts.map(
@@ -26,6 +42,8 @@ ${job.error ? `<p style="color:#b00">${html(job.error)}</p>` : ''}
 submitted ${html(job.submittedAt)}${job.durationMs !== null ? `, took ${job.durationMs} ms` : ''}.
 JSON: <a href="/jobs/${html(job.id)}">/jobs/${html(job.id)}</a>, API: <a href="/docs">/docs</a></p>
 <h2>Counters</h2><table>${counters}</table>
+${hotKeys}
+${loads ? `<h2>Reduce input records (load per reducer)</h2><table>${loads}</table>` : ''}
 <h2>Task attempts</h2><table><tr><th>task</th><th>attempt</th><th>worker</th><th>status</th><th>start (ms)</th><th>took (ms)</th><th>error</th></tr>${attempts}</table>
 </body></html>`;
 }

@@ -331,5 +331,9 @@ describe.skipIf(!BUILT)('joins (Figure 10-2) equal DuckDB', () => {
     expect(Math.max(...loads(plain))).toBeGreaterThan(0.4 * total);
     expect(Math.max(...loads(sampled))).toBeLessThan(0.75 * Math.max(...loads(plain)));
     expect((await readOutput(join(dir, 'smj-sampled'))).lines.sort()).toEqual(expected);
+    const page = await (await fetch(`${base}/jobs/${sampled.id}/page`)).text();
+    expect(page).toContain('Sampled hot keys');
+    expect(page).toContain(`<td>${HOT_USER}</td>`);
+    expect(page).toContain('load per reducer');
   });
 });
