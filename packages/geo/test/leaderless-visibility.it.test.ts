@@ -7,11 +7,12 @@
 import { SeededRandom } from '@ddia/common';
 import type { Cluster } from '@ddia/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linkDelay, percentile, simulateWars, wanMatrix } from '../src/core/index.js';
+import { linkDelay, percentile, simulateVersionsBehind, simulateWars, wanMatrix } from '../src/core/index.js';
 import { applyLink } from '../src/experiments/apply-link.js';
 import {
   LeaderlessClient,
   measurePair,
+  measureVersionsBehind,
   placementModel,
   startLeaderlessCluster,
 } from '../src/experiments/leaderless-visibility.js';
@@ -71,5 +72,37 @@ describe('leaderless t-visibility on real processes vs the WARS model', { timeou
     for (const x of measured.sendToSeenMs) expect(x).toBeGreaterThanOrEqual(d.latencyMs - d.jitterMs - 0.5);
     // The median within a loaded machine's overhead (a 4 ms poll gap, HTTP, event loops).
     expect(measuredP50).toBeLessThan(modelP50 * 2 + 40);
+  });
+
+  it('k-staleness: three writes 25 ms apart in us, read in eu right after the last ack, are one version behind', async () => {
+    const behind = await measureVersionsBehind(cluster, client, 'us', 'eu', 3, 25, 8, 'it');
+    const zero = { kind: 'constant', ms: 0 } as const;
+    const model = simulateVersionsBehind(
+      {
+        n: 3,
+        r: 1,
+        w: 1,
+        trials: 20_000,
+        profile: { name: 'injected', description: 'injected delays', w: zero, a: zero, r: zero, s: zero },
+        replicas: placementModel(matrix, regions, 'us', 'eu', null),
+        versions: 3,
+        writeGapMs: 25,
+        readAfterMs: 0,
+      },
+      new SeededRandom(2),
+    );
+    const sorted = [...behind].sort((a, b) => a - b);
+    const measuredMedian = sorted[Math.floor(sorted.length / 2)]!;
+    const modelMode = model.indexOf(Math.max(...model));
+    console.log(
+      `versions behind, measured: ${behind.join(' ')}; model: ${model.map((p, b) => `${b}: ${(p * 100).toFixed(1)}%`).join(', ')}`,
+    );
+    // The model: v1 reached eu (19 ms) long before the read at ~50 ms, v2 just (44 ms), v3 not (69 ms).
+    expect(modelMode).toBe(1);
+    expect(model[1]!).toBeGreaterThan(0.95);
+    // Measured: within one version of it (a loaded machine delays writes, reads and deliveries).
+    expect(Math.abs(measuredMedian - modelMode)).toBeLessThanOrEqual(1);
+    // The staleness is real: reads right after the acks miss the last version (v3 needs 19 ms to cross).
+    expect(behind.some((b) => b >= 1)).toBe(true);
   });
 });

@@ -284,3 +284,68 @@ export function simulateKStaleness(q: QuorumConfig, k: number, trials: number, r
   const p = stale / trials;
   return { value: p, stdErr: Math.sqrt((p * (1 - p)) / trials) };
 }
+
+/** k-staleness in the WARS model: several writes in a row, one read after the last commits. */
+export interface VersionsRun extends WarsRun {
+  /** Writes of one key, version 1..versions, sent writeGapMs apart by one coordinator. */
+  versions: number;
+  writeGapMs: number;
+  /** The read starts this long after the last write commits. */
+  readAfterMs: number;
+}
+
+/**
+ * PBS k-staleness with WARS latencies (§3.2 combined with §5.1): version v is sent at
+ * (v-1) * gap; replica i has it once (v-1) * gap + W_{v,i} has passed. The read starts readAfterMs
+ * after the last version commits, takes the R fastest responders, and returns the newest version
+ * any of them holds. Returns, for each b in 0..versions, the fraction of trials whose read was b
+ * versions behind the last write (versions = none seen at all).
+ */
+export function simulateVersionsBehind(run: VersionsRun, random: Random): number[] {
+  const { n, r, w, trials, versions, writeGapMs, readAfterMs } = run;
+  validateQuorum(run);
+  if (!Number.isInteger(versions) || versions < 1 || versions > 100)
+    throw new DistributionError('versions must be an integer in 1..100');
+  if (!(writeGapMs >= 0) || !(readAfterMs >= 0)) throw new DistributionError('gaps must be >= 0 ms');
+  if (!Number.isInteger(trials) || trials < 1 || trials > TRIALS_MAX)
+    throw new DistributionError(`trials must be an integer in 1..${TRIALS_MAX}`);
+  const pick = (i: number, key: keyof ReplicaLatencies) =>
+    compileSampler(run.replicas ? run.replicas[i]![key] : run.profile[key]);
+  const sW = Array.from({ length: n }, (_, i) => pick(i, 'w'));
+  const sA = Array.from({ length: n }, (_, i) => pick(i, 'a'));
+  const sR = Array.from({ length: n }, (_, i) => pick(i, 'r'));
+  const sS = Array.from({ length: n }, (_, i) => pick(i, 's'));
+  const counts = new Array<number>(versions + 1).fill(0);
+  const arrive: number[][] = Array.from({ length: n }, () => new Array<number>(versions).fill(0));
+  for (let j = 0; j < trials; j++) {
+    let lastCommit = 0;
+    for (let v = 0; v < versions; v++) {
+      const sent = v * writeGapMs;
+      const rounds: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const wi = sW[i]!(random);
+        arrive[i]![v] = sent + wi;
+        rounds.push(wi + sA[i]!(random));
+      }
+      rounds.sort((a, b) => a - b);
+      lastCommit = sent + rounds[w - 1]!;
+    }
+    const start = lastCommit + readAfterMs;
+    const responders = Array.from({ length: n }, (_, i) => {
+      const ri = sR[i]!(random);
+      return { i, at: start + ri, round: ri + sS[i]!(random) };
+    }).sort((a, b) => a.round - b.round);
+    let newest = 0;
+    for (let k = 0; k < r; k++) {
+      const { i, at } = responders[k]!;
+      for (let v = versions; v > newest; v--) {
+        if (arrive[i]![v - 1]! <= at) {
+          newest = v;
+          break;
+        }
+      }
+    }
+    counts[versions - newest]!++;
+  }
+  return counts.map((c) => c / trials);
+}

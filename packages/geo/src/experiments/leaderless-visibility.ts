@@ -260,6 +260,49 @@ export async function measurePair(
 }
 
 /**
+ * k-staleness on real processes: `versions` writes of one fresh key through writeRegion, sent
+ * gapMs apart (not waiting for each other's acks), then, once all are acknowledged, one R = 1 read
+ * in readRegion. Returns per trial how many versions behind the last write that read was
+ * (versions = it saw none). Values are `v1`, `v2`, ...; siblings count by their newest.
+ */
+export async function measureVersionsBehind(
+  cluster: Cluster,
+  client: LeaderlessClient,
+  writeRegion: string,
+  readRegion: string,
+  versions: number,
+  gapMs: number,
+  trials: number,
+  tag: string,
+): Promise<number[]> {
+  const writeUrl = cluster.node(writeRegion).url;
+  const readUrl = cluster.node(readRegion).url;
+  const keys = keysCoordinatedBy(
+    writeRegion,
+    cluster.ids(),
+    `${tag}/k/${writeRegion}-${readRegion}`,
+    trials + 1,
+  );
+  await warmUp('warm-up write', () => client.put(writeUrl, keys[0]!, 'w', 1));
+  await warmUp('warm-up read', () => client.get(readUrl, keys[0]!, 1));
+  const behind: number[] = [];
+  for (let i = 0; i < trials; i++) {
+    const key = keys[i + 1]!;
+    await sleep(TRIAL_GAP_MS);
+    const writes: Promise<number>[] = [];
+    for (let v = 1; v <= versions; v++) {
+      if (v > 1) await sleep(gapMs);
+      writes.push(client.put(writeUrl, key, `v${v}`, 1));
+    }
+    await Promise.all(writes);
+    const read = await client.get(readUrl, key, 1);
+    const newest = Math.max(0, ...read.values.map((x) => Number(x.slice(1)) || 0));
+    behind.push(versions - newest);
+  }
+  return behind;
+}
+
+/**
  * The WARS model of one (write region, read region) placement, one replica per region. The
  * coordinator's own replica is the local path (W + A = a local write's latency, R + S = a local
  * read's); every other replica adds the injected one-way delay plus a remote hop's overhead.
