@@ -5,12 +5,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import http from 'node:http';
-import type { Peer } from '@ddia/common';
+import { HttpClient, type Peer } from '@ddia/common';
 import { reaper } from './reaper.js';
 
 export const READY_TIMEOUT_MS_DEFAULT = 20_000;
 export const READY_POLL_MS = 50;
+/** One readiness probe gives up after this long; the next one follows. */
+const PROBE_DEADLINE_MS = 1_000;
 /** How long stop() waits after SIGTERM before it sends SIGKILL. */
 export const STOP_GRACE_MS_DEFAULT = 5_000;
 export const LOG_TAIL_LINES_DEFAULT = 40;
@@ -135,19 +136,31 @@ export class ClusterNode {
 
   async waitReady(timeoutMs = this.options.readyTimeoutMs): Promise<void> {
     const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      if (!this.child) {
-        throw new NodeStartError(
-          `${this.id} exited before it was ready (${JSON.stringify(this.lastExit)})\n${await this.logTail()}`,
+    const url = `${this.directUrl}${this.options.readyPath}`;
+    // Its own client, closed at the end: no keep-alive socket outlives the wait.
+    const http = new HttpClient({ deadlineMs: PROBE_DEADLINE_MS, retries: 0 });
+    try {
+      for (;;) {
+        if (!this.child) {
+          throw new NodeStartError(
+            `${this.id} exited before it was ready (${JSON.stringify(this.lastExit)})\n${await this.logTail()}`,
+          );
+        }
+        // No answer yet (refused, reset, timed out) counts as not ready.
+        const status = await http.request(url, { retry: false }).then(
+          (res) => res.status,
+          () => 0,
         );
+        if (status === 200) return;
+        if (performance.now() > deadline) {
+          throw new NodeStartError(
+            `${this.id} not ready at ${url} after ${timeoutMs} ms\n${await this.logTail()}`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
       }
-      if ((await probe(`${this.directUrl}${this.options.readyPath}`)) === 200) return;
-      if (performance.now() > deadline) {
-        throw new NodeStartError(
-          `${this.id} not ready at ${this.directUrl}${this.options.readyPath} after ${timeoutMs} ms\n${await this.logTail()}`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+    } finally {
+      await http.close();
     }
   }
 
@@ -223,16 +236,4 @@ export class ClusterNode {
     child.kill(signal);
     await this.exited;
   }
-}
-
-/** GET a URL once with a short deadline: the status, or 0 when there is no answer. */
-function probe(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get(url, { agent: false, timeout: 1_000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-  });
 }
