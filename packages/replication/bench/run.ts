@@ -8,6 +8,8 @@
 // is on its disk and applied) is the counterpart of remote_apply; the two alternate over rounds.
 // Without PostgreSQL (and without --install) the bench says so and measures our side only.
 // --quick (CI smoke, < 60 s): single-leader only, one short round.
+// --extra: ours only — 3 vs 5 nodes, 5 ms link latency (fault proxy), failover time, and
+// staleness vs R + W in leaderless mode (bench/extra.ts); results in results/extra-*.
 import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -16,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { type Cluster, startCluster } from '@ddia/testkit';
 import pg from 'pg';
 import { cpuMs, postgresPids } from './cpu.js';
+import { closeExtra, type FailoverResult, failoverTimes, type StalenessResult, staleness } from './extra.js';
 import { type LoadResult, runLoad } from './load.js';
 import {
   findPostgresBin,
@@ -28,6 +31,16 @@ import {
 const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const KEYS = 1_000;
+const LINK_LATENCY_MS = 5;
+const STALENESS_LATENCY_MS = 10;
+const STALENESS_PAIRS: [number, number][] = [
+  [1, 1],
+  [1, 2],
+  [2, 1],
+  [2, 2],
+  [1, 3],
+  [3, 1],
+];
 const VALUE = 'v'.repeat(100);
 
 const { values: args } = parseArgs({
@@ -37,6 +50,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string' },
     seconds: { type: 'string' },
     clients: { type: 'string' },
+    extra: { type: 'boolean', default: false },
   },
 });
 const quick = args.quick ?? false;
@@ -111,6 +125,11 @@ async function measured(
   };
 }
 
+/** The nodes' own addresses: the load does not go through the fault proxies. */
+function directUrls(cluster: Cluster): string[] {
+  return cluster.nodes.map((n) => n.directUrl);
+}
+
 function clusterPids(cluster: Cluster): () => number[] {
   return () => cluster.nodes.map((n) => n.pid).filter((pid): pid is number => pid !== undefined);
 }
@@ -119,9 +138,14 @@ function key(client: number, i: number): string {
   return `k${(client * 7_919 + i * 104_729) % KEYS}`;
 }
 
-async function startOurs(mode: string, extra: string[]): Promise<Cluster> {
-  return startCluster({
-    nodes: 3,
+async function startOurs(
+  mode: string,
+  extra: string[],
+  shape: { nodes?: number; proxied?: boolean } = {},
+): Promise<Cluster> {
+  const cluster = await startCluster({
+    nodes: shape.nodes ?? 3,
+    proxied: shape.proxied ?? false,
     readyTimeoutMs: 90_000,
     command: (spec) => ({
       args: [
@@ -138,10 +162,24 @@ async function startOurs(mode: string, extra: string[]): Promise<Cluster> {
       env: { NODE_ENV: 'production' },
     }),
   });
+  if (mode === 'single-leader') await warmUp(cluster);
+  return cluster;
+}
+
+/** Waits until some node acknowledges a write: the leader holds its lease (no 503 fenced in the runs). */
+async function warmUp(cluster: Cluster): Promise<void> {
+  for (const deadline = performance.now() + 60_000; performance.now() < deadline; ) {
+    for (const url of directUrls(cluster)) {
+      const answer = await send(`${url}/kv/warm-up`, 'PUT', 'x').catch(() => null);
+      if (answer?.status === 200) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('no node of the cluster took a write within 60 s');
 }
 
 async function oursWrites(cluster: Cluster, config: string, query: string, anyNode: boolean, round: number) {
-  const urls = cluster.urls();
+  const urls = directUrls(cluster);
   const result = await measured(clusterPids(cluster), async (client, i) => {
     const url = anyNode ? (urls[(client + i) % urls.length] as string) : (urls[0] as string);
     const response = await send(`${url}/kv/${key(client, i)}${query}`, 'PUT', VALUE);
@@ -152,7 +190,7 @@ async function oursWrites(cluster: Cluster, config: string, query: string, anyNo
 }
 
 async function oursReads(cluster: Cluster, config: string, query: string, round: number) {
-  const urls = cluster.urls();
+  const urls = directUrls(cluster);
   const result = await measured(clusterPids(cluster), async (client, i) => {
     const url = urls[(client + i) % urls.length] as string;
     const response = await send(`${url}/kv/${key(client, i)}${query}`, 'GET');
@@ -242,6 +280,76 @@ function table(): string {
   return lines.join('\n');
 }
 
+/** `--extra`: 5 nodes, link latency, failover time, staleness vs R + W (ours only; extra.ts). */
+async function extraRuns(machine: Record<string, unknown>): Promise<void> {
+  const sync3 = await startOurs('single-leader', ['--sync-standbys', 'ANY 1 (n2, n3)']);
+  try {
+    for (let round = 1; round <= rounds; round++)
+      await oursWrites(sync3, "3 nodes, sync 'ANY 1 (n2, n3)'", '', false, round);
+  } finally {
+    await sync3.close();
+  }
+  const sync5 = await startOurs('single-leader', ['--sync-standbys', 'ANY 2 (n2, n3, n4, n5)'], { nodes: 5 });
+  try {
+    for (let round = 1; round <= rounds; round++)
+      await oursWrites(sync5, "5 nodes, sync 'ANY 2 (n2, n3, n4, n5)'", '', false, round);
+  } finally {
+    await sync5.close();
+  }
+  const shaped = await startOurs('single-leader', ['--sync-standbys', 'ANY 1 (n2, n3)'], { proxied: true });
+  try {
+    for (const from of shaped.ids())
+      for (const to of shaped.ids()) if (from !== to) shaped.proxies().latency(from, to, LINK_LATENCY_MS);
+    for (let round = 1; round <= rounds; round++)
+      await oursWrites(
+        shaped,
+        `3 nodes, sync 'ANY 1 (n2, n3)', ${LINK_LATENCY_MS} ms each way between nodes (fault proxy)`,
+        '',
+        false,
+        round,
+      );
+  } finally {
+    await shaped.close();
+  }
+  const failover = await startOurs('single-leader', ['--failover-after-ms', '1000', '--lease-ms', '1000']);
+  let failovers: FailoverResult[];
+  try {
+    failovers = await failoverTimes(failover, rounds);
+  } finally {
+    await failover.close();
+  }
+  const leaderless = await startOurs('leaderless', ['--n', '3'], { proxied: true });
+  let stale: StalenessResult[];
+  try {
+    stale = await staleness(leaderless, 3, STALENESS_PAIRS, quick ? 20 : 60, STALENESS_LATENCY_MS);
+  } finally {
+    await leaderless.close();
+  }
+  const markdown = [
+    table(),
+    '',
+    '| failover trial | leader killed | new leader | ms until a write is acknowledged |',
+    '| ---: | --- | --- | ---: |',
+    ...failovers.map((f) => `| ${f.trial} | ${f.killed} | ${f.newLeader} | ${f.ms} |`),
+    '',
+    '| N | W | R | R + W > N | link latency ms | trials | stale reads | stale fraction |',
+    '| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
+    ...stale.map(
+      (x) =>
+        `| ${x.n} | ${x.w} | ${x.r} | ${x.r + x.w > x.n ? 'yes' : 'no'} | ${x.linkLatencyMs} | ${x.trials} | ${x.stale} | ${x.staleFraction} |`,
+    ),
+  ].join('\n');
+  console.log(`\n${markdown}\n`);
+  const stamp = new Date().toISOString().slice(0, 19).replaceAll(':', '-');
+  await writeFile(
+    `${RESULTS}extra-${stamp}.json`,
+    `${JSON.stringify({ machine, clients, durationMs, rounds, rows, failovers, staleness: stale }, null, 2)}\n`,
+  );
+  await writeFile(`${RESULTS}extra-latest.md`, `${markdown}\n`);
+  closeExtra();
+  agent.destroy();
+}
+
 async function main(): Promise<void> {
   const machine = {
     cpus: os.cpus().length,
@@ -253,6 +361,10 @@ async function main(): Promise<void> {
   console.log(
     `machine: ${JSON.stringify(machine)}; ${clients} clients, ${durationMs / 1000} s per run, ${rounds} round(s)`,
   );
+  if (args.extra) {
+    await extraRuns(machine);
+    return;
+  }
   const [single, postgres] = await Promise.all([
     startOurs('single-leader', ['--sync-standbys', 'ANY 1 (n2, n3)']),
     preparePostgres(),

@@ -1,0 +1,166 @@
+// `bench --extra`: what the issue asks beyond the PostgreSQL comparison, our side only.
+// - Failover time: single-leader with automatic failover; the leader is SIGKILLed and we time
+//   until another node acknowledges a write (the detection timeout, the election and the
+//   fencing wait of one lease are all in it).
+// - Staleness vs R + W: leaderless N = 3 with link latency between the nodes (testkit's fault
+//   proxy); each trial writes a fresh key with W at one node and at once reads it with R at
+//   another; stale = the read does not return the value just acknowledged. R + W > N must
+//   show none, R + W <= N some (the data the geo package plots).
+import http from 'node:http';
+import type { Cluster } from '@ddia/testkit';
+
+export interface FailoverResult {
+  trial: number;
+  killed: string;
+  newLeader: string;
+  ms: number;
+}
+
+export interface StalenessResult {
+  n: number;
+  w: number;
+  r: number;
+  linkLatencyMs: number;
+  trials: number;
+  stale: number;
+  staleFraction: number;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+function call(url: string, method: 'GET' | 'PUT', body?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      url,
+      {
+        method,
+        agent,
+        timeout: 10_000,
+        headers:
+          body === undefined
+            ? {}
+            : { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (c: Buffer) => chunks.push(c));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        response.on('error', reject);
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error('timeout')));
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+async function leaderOf(cluster: Cluster): Promise<string | null> {
+  for (const node of cluster.nodes) {
+    if (node.state !== 'running') continue;
+    try {
+      const answer = await call(`${node.directUrl}/cluster`, 'GET');
+      const leader = (JSON.parse(answer.text) as { leader: string | null }).leader;
+      if (leader) return leader;
+    } catch {
+      // next node
+    }
+  }
+  return null;
+}
+
+/** Kills the leader `trials` times; each time, the time until a write is acknowledged again. */
+export async function failoverTimes(cluster: Cluster, trials: number): Promise<FailoverResult[]> {
+  const results: FailoverResult[] = [];
+  for (let trial = 1; trial <= trials; trial++) {
+    // A leader that takes writes, and every node running and caught up enough to vote.
+    let leader: string | null = null;
+    for (const deadline = performance.now() + 60_000; performance.now() < deadline; ) {
+      leader = await leaderOf(cluster);
+      if (leader) {
+        const ok = await call(`${cluster.node(leader).directUrl}/kv/probe`, 'PUT', `t${trial}`).catch(
+          () => null,
+        );
+        if (ok?.status === 200) break;
+      }
+      leader = null;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!leader) throw new Error('no leader took writes within 60 s');
+    const killed = cluster.node(leader);
+    const started = performance.now();
+    await killed.kill();
+    let newLeader = '';
+    while (!newLeader) {
+      for (const node of cluster.nodes) {
+        if (node === killed) continue;
+        const answer = await call(`${node.directUrl}/kv/probe?sync=false`, 'PUT', `after${trial}`).catch(
+          () => null,
+        );
+        if (answer?.status === 200) {
+          newLeader = node.id;
+          break;
+        }
+      }
+      if (!newLeader) await new Promise((r) => setTimeout(r, 20));
+      if (performance.now() - started > 120_000) throw new Error('no new leader within 120 s');
+    }
+    const ms = Math.round(performance.now() - started);
+    results.push({ trial, killed: killed.id, newLeader, ms });
+    console.log(`failover ${trial}: killed ${killed.id}, ${newLeader} took a write after ${ms} ms`);
+    await killed.start(); // rejoins as a follower of the new epoch
+  }
+  return results;
+}
+
+/** Write-then-read staleness for each (W, R) on a proxied leaderless cluster. */
+export async function staleness(
+  cluster: Cluster,
+  n: number,
+  pairs: readonly [number, number][],
+  trials: number,
+  linkLatencyMs: number,
+): Promise<StalenessResult[]> {
+  const ids = cluster.ids();
+  for (const from of ids)
+    for (const to of ids)
+      if (from !== to) cluster.proxies().latency(from, to, linkLatencyMs, linkLatencyMs / 2);
+  const results: StalenessResult[] = [];
+  try {
+    for (const [w, r] of pairs) {
+      let stale = 0;
+      let done = 0;
+      for (let i = 0; i < trials; i++) {
+        const writer = cluster.nodes[i % ids.length];
+        const reader = cluster.nodes[(i + 1) % ids.length];
+        if (!writer || !reader) break;
+        const key = `stale-w${w}-r${r}-${i}`;
+        const put = await call(`${writer.directUrl}/kv/${key}?w=${w}`, 'PUT', `v${i}`).catch(() => null);
+        if (put?.status !== 200) continue;
+        const got = await call(`${reader.directUrl}/kv/${key}?r=${r}`, 'GET').catch(() => null);
+        if (!got) continue;
+        done++;
+        if (got.status !== 200 || !got.text.includes(`"v${i}"`)) stale++;
+      }
+      const result = {
+        n,
+        w,
+        r,
+        linkLatencyMs,
+        trials: done,
+        stale,
+        staleFraction: done > 0 ? Math.round((stale / done) * 1000) / 1000 : Number.NaN,
+      };
+      results.push(result);
+      console.log(`staleness ${JSON.stringify(result)}`);
+    }
+  } finally {
+    cluster.proxies().clear();
+  }
+  return results;
+}
+
+export function closeExtra(): void {
+  agent.destroy();
+}
