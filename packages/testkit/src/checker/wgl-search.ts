@@ -32,7 +32,7 @@ import { LinearizedSet, type MemoBudget, MemoFullError, MemoTable } from './memo
 import { INCONSISTENT, type Model } from './model.js';
 
 /** Cached steps past this many are forgotten (they are only a cache). */
-const TRANSITIONS_MAX = 1 << 22;
+const TRANSITIONS_MAX = 1 << 20;
 /** What the step cache says of an (state, op) pair: the model rejects it. */
 const REJECTED = -1;
 /** No list node, no parent state. */
@@ -43,6 +43,10 @@ const NONE = -1;
  * (a Map per operation was a fifth of the search's time). Cleared when full.
  */
 class PairTable {
+  constructor(private readonly budget: MemoBudget) {
+    budget.usedBytes += this.bytes;
+  }
+
   private states = new Int32Array(1 << 12).fill(NONE);
   private bits = new Int32Array(1 << 12);
   private values = new Int32Array(1 << 12);
@@ -86,6 +90,7 @@ class PairTable {
 
   private resize(capacity: number): void {
     const { states, bits, values } = this;
+    this.budget.usedBytes += 12 * (capacity - states.length);
     this.states = new Int32Array(capacity).fill(NONE);
     this.bits = new Int32Array(capacity);
     this.values = new Int32Array(capacity);
@@ -104,9 +109,9 @@ class StateSpace<S> {
   private readonly parent: number[] = [];
   private readonly parentOp: number[] = [];
   private readonly idOf = new Map<string, number>();
-  private readonly steps = new PairTable();
+  private readonly steps: PairTable;
   /** (state, read) -> 1 when the state cannot grow into what the read saw, else 0. */
-  private readonly unreachable = new PairTable();
+  private readonly unreachable: PairTable;
   /** Per operation, the state it sets whatever the state before (model.growth.resetTo). */
   private readonly resetTo: ({ state: unknown } | undefined)[];
   keyChars = 0;
@@ -117,6 +122,8 @@ class StateSpace<S> {
     private readonly budget: MemoBudget,
     private readonly growing: Uint8Array,
   ) {
+    this.steps = new PairTable(budget);
+    this.unreachable = new PairTable(budget);
     const growth = model.growth;
     this.resetTo = operations.map((op) => growth?.resetTo(op));
   }
