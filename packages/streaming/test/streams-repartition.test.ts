@@ -54,7 +54,9 @@ describe('repartition through an internal topic (simulated broker, seeded crashe
         lines: [[], []],
         'by-word': [[], [], []],
       };
-      lines.forEach((line, i) => topics.lines![i % 2]!.push({ key: `l${i}`, value: line, timestamp: i }));
+      lines.forEach((line, i) => {
+        topics.lines![i % 2]!.push({ key: `l${i}`, value: line, timestamp: i });
+      });
       const changelog: StateChange[] = [];
       let p = wordCount('by-word');
       const position = new Map<string, number>();
