@@ -2,6 +2,7 @@ import { BSON } from 'bson';
 import fc from 'fast-check';
 import { find as mingoFind } from 'mingo';
 import { describe, expect, it } from 'vitest';
+import { compareValues } from '../src/core/values.js';
 import { explainDoc } from '../src/storage/explain.js';
 import { docKey } from '../src/storage/keys.js';
 import { docs, filter, sortSpec } from './support/arbitraries.js';
@@ -240,5 +241,61 @@ describe('index checker', () => {
     await store.put(docKey(meta.id, 2), BSON.serialize({ _id: 2, a: 2 }));
     expect(await db.checkIndexes('chk', 'k')).toEqual([{ index: 'a_1', missing: 1, extra: 0 }]);
     await store.close();
+  });
+});
+
+describe('$lookup through the engine', () => {
+  // Values that stress the equality join: numbers, strings, null and missing, arrays (matched
+  // by element on both sides), nested arrays (not walked), documents.
+  const value = fc.oneof(
+    fc.constantFrom(1, 2, 2.5, 'a', 'b', null, true),
+    fc.constant({ x: 1 }),
+    fc.array(fc.constantFrom(1, 'a', null, 3), { maxLength: 3 }),
+    fc.constant([[1]]),
+  );
+  const row = fc.record({ k: value }, { requiredKeys: [] });
+  const KEYED = [1, 2, 'a', 'b', true, { x: 1 }];
+
+  /** The join as the stage defines it: every local against every foreign document (a nested loop). */
+  function reference(locals: Doc[], foreign: Doc[], field: string): Doc[] {
+    const members = (v: unknown) => (Array.isArray(v) ? v : [v ?? null]);
+    return locals.map((l) => ({
+      ...l,
+      as: foreign.filter((f) =>
+        members(f[field]).some((t) => members(l['k']).some((m) => compareValues(t, m) === 0)),
+      ),
+    }));
+  }
+
+  it('joins as a nested loop would: with an index on the foreign field, on _id, and without an index', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(row, { maxLength: 8 }), fc.array(row, { maxLength: 12 }), async (l, f) => {
+        const { db, store } = await openDb();
+        await db.insertMany(
+          't',
+          'local',
+          l.map((r, i) => ({ _id: i, ...r })),
+        );
+        const foreign = f.map((r, i) => ({ _id: 100 + i, ...r }));
+        await db.insertMany('t', 'plain', foreign);
+        await db.insertMany('t', 'indexed', foreign);
+        await db.createIndex('t', 'indexed', { key: { k: 1 } });
+        await db.insertMany(
+          't',
+          'keyed',
+          KEYED.map((k, n) => ({ _id: k, n })),
+        );
+        const stored = async (coll: string) => (await db.find('t', coll, {})).docs;
+        const run = (from: string, foreignField: string) =>
+          db.aggregate('t', 'local', [{ $lookup: { from, localField: 'k', foreignField, as: 'as' } }]);
+        const locals = await stored('local');
+        const expected = reference(locals, await stored('plain'), 'k');
+        expect(await run('plain', 'k')).toEqual(expected);
+        expect(await run('indexed', 'k')).toEqual(expected);
+        expect(await run('keyed', '_id')).toEqual(reference(locals, await stored('keyed'), '_id'));
+        await store.close();
+      }),
+      { numRuns: 300 },
+    );
   });
 });
