@@ -260,7 +260,7 @@ const COMMANDS: Record<string, Command> = {
   },
   geo: {
     usage:
-      'ddia geo list | ddia geo run <experiment> --out DIR [--seed N] [--profile P] [--regions a,b,c] [--quick]',
+      'ddia geo list | ddia geo run <experiment> --out DIR [--seed N] [--profile P] [--regions a,b,c] [--quick] | ddia geo compose [--check]',
     summary:
       'geo-distribution experiments: regions with injected latency, quorums, the PBS model; a report with plots',
     raw: true,
