@@ -1,17 +1,18 @@
 // pnpm --filter @ddia/testkit bench:porcupine [--quick] [--timeout-ms N] [--operations N]
-// Our linearizability checker and Porcupine (Go, built here from the copy in
-// bench/third_party/porcupine with Debian's golang-go) on the same histories, in the same run:
+// Our linearizability checker and Porcupine on the same histories, in the same run:
 // the Jepsen etcd logs and kv histories in ../shared/data/histories (Porcupine's own test data),
 // and seeded 50-client kv histories (generate-kv.ts) with a stale-read and a lost-write bad twin.
 // Each history goes to Porcupine as the operations our parser read (failed operations dropped,
 // unknown outcomes returning after everything), so both decide the same question; the times
 // are each checker's own (files are read and parsed before the clock starts; a history decided
 // within a second is checked three times by each and the fastest kept).
-// Without Go it says so and measures our side only (apt-get install golang-go, or --install).
+// Porcupine runs as a driver binary built by hand from bench/porcupine/main.go (our code, which
+// calls Porcupine's API) against a checkout of Porcupine: pass it with --porcupine-bin FILE or
+// $PORCUPINE_BIN. The repository ships neither Porcupine nor a recipe that builds it; without the
+// binary the bench says so and measures our side only.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
-  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -42,8 +43,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean' },
     smoke: { type: 'boolean' },
     json: { type: 'string' },
-    install: { type: 'boolean' },
     porcupine: { type: 'string' },
+    'porcupine-bin': { type: 'string' },
     'timeout-ms': { type: 'string' },
     operations: { type: 'string' },
   },
@@ -51,7 +52,6 @@ const { values } = parseArgs({
 const smoke = values.smoke === true;
 const quick = values.quick === true || smoke;
 const timeoutMs = Number(values['timeout-ms'] ?? 10_000);
-const here = fileURLToPath(new URL('.', import.meta.url));
 const shared = fileURLToPath(new URL('../../../../shared/data/histories/', import.meta.url));
 
 interface Case {
@@ -159,56 +159,26 @@ function porcupineSource(dir: string): string | undefined {
   return undefined;
 }
 
-function buildPorcupine(dir: string): string | undefined {
-  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
-  if (go.status !== 0) {
-    if (values.install === true) {
-      execFileSync('apt-get', ['install', '-y', 'golang-go'], { stdio: 'inherit' });
-      return buildPorcupine(dir);
-    }
-    console.log('Porcupine: skipped, Go is not installed (apt-get install golang-go, or run with --install)');
-    return undefined;
-  }
-  if (source === undefined) {
+/** The prebuilt driver (bench/porcupine/main.go linked with Porcupine), when it runs. */
+function porcupineBinary(): string | undefined {
+  const path = values['porcupine-bin'] ?? process.env.PORCUPINE_BIN;
+  if (path === undefined || path === '') {
     console.log(
-      'Porcupine: skipped, no copy of its source (pass --porcupine DIR or set PORCUPINE_SRC to a checkout of github.com/anishathalye/porcupine)',
+      'Porcupine: skipped, no driver binary (build bench/porcupine/main.go against a checkout of ' +
+        'github.com/anishathalye/porcupine and pass it with --porcupine-bin FILE or PORCUPINE_BIN)',
     );
     return undefined;
   }
-  // The driver (bench/porcupine/main.go) is built in a scratch module that points at the copy.
-  const module = join(dir, 'driver');
-  mkdirSync(module);
-  copyFileSync(join(here, 'porcupine', 'main.go'), join(module, 'main.go'));
-  writeFileSync(
-    join(module, 'go.mod'),
-    `module ddia.lab/porcupinebench\n\ngo 1.19\n\nrequire github.com/anishathalye/porcupine v0.0.0\n\nreplace github.com/anishathalye/porcupine => ${source}\n`,
-  );
-  const binary = join(dir, 'porcupinebench');
-  const build = spawnSync('go', ['build', '-o', binary, '.'], {
-    cwd: module,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GOPROXY: 'off',
-      GOFLAGS: '-mod=mod',
-      GOTOOLCHAIN: 'local',
-      GOCACHE: process.env.GOCACHE ?? join(tmpdir(), 'ddia-porcupine-gocache'),
-    },
-  });
-  if (build.status !== 0) {
-    console.log(`Porcupine: skipped, the build failed:\n${build.stderr}`);
+  if (spawnSync(path, ['-h'], { encoding: 'utf8' }).error !== undefined) {
+    console.log(`Porcupine: skipped, ${path} does not run`);
     return undefined;
   }
-  console.log(`Porcupine: built with ${go.stdout.trim()} from ${given(source)}`);
-  return binary;
-}
-
-function given(source: string): string {
-  return values.porcupine ?? process.env.PORCUPINE_SRC ?? source;
+  console.log(`Porcupine: ${path}`);
+  return path;
 }
 
 try {
-  const binary = buildPorcupine(dir);
+  const binary = porcupineBinary();
   // Our checker runs in a JIT: one unrelated history first, so the first timed one does not
   // pay for compiling the search (Porcupine is compiled ahead of time).
   checkLinearizable(
@@ -280,7 +250,7 @@ try {
       date: new Date().toISOString(),
       loadAverage: (await import('node:os')).loadavg()[0],
       budgetMs: timeoutMs,
-      porcupine: binary === undefined ? null : (values.porcupine ?? process.env.PORCUPINE_SRC),
+      porcupine: binary ?? null,
       oursMs: Math.round(oursTotal),
       porcupineMs: theirs.size > 0 ? Math.round(theirsTotal) : null,
       ratio: theirs.size > 0 ? Number((oursTotal / Math.max(theirsTotal, 0.1)).toFixed(3)) : null,
