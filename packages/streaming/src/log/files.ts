@@ -3,7 +3,7 @@
 // common's `FileSystem`, so that the power-loss test (test/broker-power-loss.test.ts) can run
 // the broker on testkit's FaultFileSystem, which forgets what a power cut forgets.
 import { join } from 'node:path';
-import { errorCode, type FileSystem, writeFileAtomic } from '@ddia/common';
+import { errorCode, type FileSystem, mkdirDurable, writeFileAtomic } from '@ddia/common';
 
 /** The broker's own sync points (common's Log names its own: LOG_SYNC). */
 export const STREAMING_SYNC = {
@@ -24,16 +24,9 @@ async function isDirectory(fs: FileSystem, path: string): Promise<boolean> {
   }
 }
 
-/**
- * Creates `dir` and any missing parent, each made durable in its parent: without the
- * directory fsync a power cut can forget the directory while files in it were fsync'd.
- */
-export async function ensureDir(fs: FileSystem, dir: string): Promise<void> {
-  if (await isDirectory(fs, dir)) return;
-  const parent = join(dir, '..');
-  if (parent !== dir) await ensureDir(fs, parent);
-  await fs.mkdir(dir, { recursive: true });
-  await fs.fsyncDir(parent, STREAMING_SYNC.dirCreate);
+/** Creates `dir` and any missing parent, each made durable in its parent (common's mkdirDurable). */
+export function ensureDir(fs: FileSystem, dir: string): Promise<void> {
+  return mkdirDurable(fs, dir, STREAMING_SYNC.dirCreate);
 }
 
 /**
