@@ -200,8 +200,12 @@ export interface DecodedChunk {
   stale: Uint8Array | null;
 }
 
-/** Decodes every sample of a chunk. Throws ChunkCorruptError on a truncated or damaged chunk. */
-export function decodeChunk(bytes: Uint8Array): DecodedChunk {
+/**
+ * Decodes the samples of a chunk up to `untilT` (inclusive; default: all of them). Gorilla's
+ * bit stream only reads forward, so a query stops at the first sample past its range instead of
+ * decoding the rest of the chunk. Throws ChunkCorruptError on a truncated or damaged chunk.
+ */
+export function decodeChunk(bytes: Uint8Array, untilT = Number.POSITIVE_INFINITY): DecodedChunk {
   if (bytes.length < HEADER_BYTES) throw new ChunkCorruptError('chunk shorter than its header');
   const count = (bytes[0]! << 8) | bytes[1]!;
   const timestamps: number[] = new Array(count);
@@ -212,6 +216,11 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
   let t = readSigned64(r);
   let hi = r.readBits(32);
   let lo = r.readBits(32);
+  if (t > untilT) {
+    timestamps.length = 0;
+    values.length = 0;
+    return { timestamps, values, stale };
+  }
   timestamps[0] = t;
   values[0] = bitsValue(hi, lo);
   if (isStaleBits(hi, lo)) {
@@ -234,6 +243,11 @@ export function decodeChunk(bytes: Uint8Array): DecodedChunk {
     }
     delta += dod;
     t += delta;
+    if (t > untilT) {
+      timestamps.length = i;
+      values.length = i;
+      return { timestamps, values, stale: stale === null ? null : stale.subarray(0, i) };
+    }
     if (r.readBit() === 1) {
       if (r.readBit() === 1) {
         leading = r.readBits(5);

@@ -70,7 +70,7 @@ export class Head {
   chunks(id: number, minT: number, maxT: number): SealedChunk[] {
     const s = this.series.get(id);
     if (!s) return [];
-    const out = s.sealed.filter((c) => c.maxT >= minT && c.minT <= maxT);
+    const out = overlapping(s.sealed, minT, maxT);
     if (s.open.count > 0 && s.open.maxT >= minT && s.open.minT <= maxT) {
       out.push({ minT: s.open.minT, maxT: s.open.maxT, count: s.open.count, bytes: s.open.bytes() });
     }
@@ -132,4 +132,21 @@ export class Head {
     }
     return bytes;
   }
+}
+
+/**
+ * The chunks of one series (sorted, non-overlapping) that overlap [minT, maxT]: a binary search
+ * for the first chunk ending at or after minT, then forward while chunks start by maxT.
+ */
+export function overlapping(chunks: readonly SealedChunk[], minT: number, maxT: number): SealedChunk[] {
+  let lo = 0;
+  let hi = chunks.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (chunks[mid]!.maxT < minT) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: SealedChunk[] = [];
+  for (let i = lo; i < chunks.length && chunks[i]!.minT <= maxT; i++) out.push(chunks[i]!);
+  return out;
 }

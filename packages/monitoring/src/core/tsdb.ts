@@ -3,7 +3,7 @@
 // WAL and the files; tests use this directly.
 import { type Block, encodeBlock } from './block-format.js';
 import { decodeChunk } from './gorilla.js';
-import { type AppendOutcome, Head, type SealedChunk } from './head.js';
+import { type AppendOutcome, Head, overlapping, type SealedChunk } from './head.js';
 import { type Labels, labelsKey } from './labels.js';
 import type { Matcher } from './matchers.js';
 import { SeriesIndex } from './series-index.js';
@@ -34,7 +34,15 @@ export interface AppendResult {
   outcome: AppendOutcome;
 }
 
+/** What queries cost the store: chunks opened and samples decoded from them (tests read it). */
+export interface DecodeCounters {
+  chunks: number;
+  samples: number;
+}
+
 export class MemoryTsdb implements Queryable {
+  /** Incremented by every select: proves that a narrow range skips the chunks outside it. */
+  readonly decoded: DecodeCounters = { chunks: 0, samples: 0 };
   readonly index = new SeriesIndex();
   readonly head = new Head();
   private blocks: LoadedBlock[] = [];
@@ -99,7 +107,8 @@ export class MemoryTsdb implements Queryable {
       const chunks: SealedChunk[] = [];
       for (const b of this.blocks) {
         if (b.block.maxT < minT || b.block.minT > maxT) continue;
-        for (const c of b.byKey.get(key) ?? []) if (c.maxT >= minT && c.minT <= maxT) chunks.push(c);
+        const inBlock = b.byKey.get(key);
+        if (inBlock) chunks.push(...overlapping(inBlock, minT, maxT));
       }
       chunks.push(...this.head.chunks(id, minT, maxT));
       if (chunks.length === 0) continue;
@@ -108,7 +117,10 @@ export class MemoryTsdb implements Queryable {
       const values: number[] = [];
       const staleAt: number[] = [];
       for (const c of chunks) {
-        const d = decodeChunk(c.bytes);
+        // Chunks before the range are never opened; this one stops at the first sample past it.
+        const d = decodeChunk(c.bytes, maxT);
+        this.decoded.chunks++;
+        this.decoded.samples += d.timestamps.length;
         for (let i = 0; i < d.timestamps.length; i++) {
           const t = d.timestamps[i]!;
           // Chunks never overlap for one series (appends are in order), but keep the merge safe.
