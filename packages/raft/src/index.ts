@@ -11,6 +11,7 @@ export * from './sim/election-timing.js';
 export * from './sim/sim-node.js';
 export * from './sim/simulation.js';
 export * from './sim/transcript.js';
+export * from './sim/weather.js';
 export * from './storage/file-storage.js';
 export * from './storage/memory-storage.js';
 export * from './storage/storage.js';
