@@ -2,3 +2,5 @@
 export * from './core/index.js';
 export { PartErrors } from './errors.js';
 export { PARTITION_FLAGS, type PartitionService, startPartitionService } from './partition-service.js';
+export { PartitionedClient, type PartitionedClientOptions } from './router/partitioned-client.js';
+export { ROUTER_FLAGS, type Router, startRouter } from './router/router.js';

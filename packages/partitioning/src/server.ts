@@ -246,6 +246,17 @@ export function registerRoutes(options: ServerOptions): void {
     async () => options.controller.view(),
   );
   app.get(
+    '/cluster/config',
+    {
+      schema: {
+        tags: ['admin'],
+        summary:
+          "This node's applied configuration as is: what a router or a PartitionedClient caches to route keys itself",
+      },
+    },
+    async () => node.config(),
+  );
+  app.get(
     '/cluster/node',
     { schema: { tags: ['admin'], summary: "This node's controller-group (Raft) status" } },
     async () => options.raft().status(),

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { freePorts } from '@ddia/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ringSlotOwners, type Scheme, VNODES_DEFAULT } from '../src/core/index.js';
+import { PartitionedClient } from '../src/router/partitioned-client.js';
 
 const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
 const PARTITIONS = 8;
@@ -64,13 +65,23 @@ describe.each(SCHEMES)('partitioning service (3 real processes, %s scheme, 8 par
     procs.set(id, spawn(process.execPath, args, { stdio: 'ignore' }));
   }
 
+  /** The routing tier: seeded with n1 and n2 (n2 leaves during the test; n1 stays). */
+  function startRouter(): void {
+    const port = new URL(urls.r1 as string).port;
+    const args = [MAIN, '--router', '--id', 'r1', '--port', port, '--seeds', `${urls.n2},${urls.n1}`];
+    args.push('--log-level', 'warn', '--refresh-ms', '60000');
+    procs.set('r1', spawn(process.execPath, args, { stdio: 'ignore' }));
+  }
+
   beforeAll(async () => {
-    const ports = await freePorts(4);
-    urls = Object.fromEntries(ports.map((p, i) => [`n${i + 1}`, `http://127.0.0.1:${p}`]));
+    const ports = await freePorts(5);
+    urls = Object.fromEntries(ports.map((p, i) => [i === 4 ? 'r1' : `n${i + 1}`, `http://127.0.0.1:${p}`]));
     const peers = ['n1', 'n2', 'n3'].map((id) => `${id}=${urls[id]}`).join(',');
     for (const id of ['n1', 'n2', 'n3']) startNode(id, Number(new URL(urls[id] as string).port), peers);
+    startRouter();
     await waitFor(async () => (await cluster(urls.n1 as string)).epoch >= 1);
-  });
+    await waitFor(async () => (await fetch(`${urls.r1}/ready`)).ok);
+  }, 120_000);
 
   afterAll(() => {
     for (const p of procs.values()) p.kill('SIGKILL');
@@ -91,6 +102,36 @@ describe.each(SCHEMES)('partitioning service (3 real processes, %s scheme, 8 par
     expect(scan.items.map((i) => i.key)).toContain('hello');
     expect((await fetch(`${urls.n3}/kv/hello`, { method: 'DELETE' })).status).toBe(204);
     expect((await fetch(`${urls.n1}/kv/hello`)).status).toBe(404);
+  });
+
+  it('the router sends each key to its owner; a PartitionedClient does the same in-process', async () => {
+    const put = await fetch(`${urls.r1}/kv/router-key`, { method: 'PUT', body: 'via-router' });
+    expect(put.status).toBe(201);
+    expect(put.headers.get('x-routed-by')).toBe('r1');
+    const client = new PartitionedClient({ seeds: [urls.n3 as string] });
+    try {
+      const located = await client.locate('router-key');
+      // The router answered from the owner the client computes from the same configuration.
+      expect(put.headers.get('x-owner')).toBe(located.partition.owner);
+      const got = await client.get('router-key');
+      expect(got.status).toBe(200);
+      expect(got.text()).toBe('via-router');
+      expect((await client.put('client-key', 'direct')).status).toBe(201);
+    } finally {
+      await client.close();
+    }
+    expect(await (await fetch(`${urls.r1}/kv/client-key`)).text()).toBe('direct');
+    const scan = (await (await fetch(`${urls.r1}/kv?limit=10`)).json()) as { items: { key: string }[] };
+    expect(scan.items.map((i) => i.key)).toEqual(expect.arrayContaining(['client-key', 'router-key']));
+    const cond = await fetch(`${urls.r1}/kv/x`, {
+      method: 'PUT',
+      body: 'v',
+      headers: { 'if-match': 'nope' },
+    });
+    expect(cond.status).toBe(400);
+    expect(cond.headers.get('content-type')).toContain('application/problem+json');
+    const big = await fetch(`${urls.r1}/kv/${'k'.repeat(2000)}`);
+    expect(big.status).toBe(413);
   });
 
   it('bad input answers 4xx problem+json', async () => {
@@ -119,25 +160,39 @@ describe.each(SCHEMES)('partitioning service (3 real processes, %s scheme, 8 par
     const maybe = new Map<string, string[]>();
     let stop = false;
     let seq = 0;
+    // Writers 1 and 2 go through any node (forwarding), 3 through the router tier, 4 with a
+    // PartitionedClient (client-side routing, seeded only with n2, which leaves).
+    const direct = new PartitionedClient({ seeds: [urls.n2 as string] });
+    const statuses: number[] = [];
     const writer = async (w: number) => {
       const nodes = ['n1', 'n3'];
       while (!stop) {
         const key = `w${w}-${seq++ % 150}`;
         const value = `v${seq}`;
-        const res = await fetch(`${urls[nodes[seq % 2] as string]}/kv/${key}`, {
-          method: 'PUT',
-          body: value,
-        }).catch(() => undefined);
-        if (res && (res.status === 200 || res.status === 201)) {
+        const status =
+          w === 4
+            ? await direct.put(key, value).then(
+                (r) => r.status,
+                () => 0,
+              )
+            : await fetch(`${w === 3 ? urls.r1 : urls[nodes[seq % 2] as string]}/kv/${key}`, {
+                method: 'PUT',
+                body: value,
+              }).then(
+                (r) => r.status,
+                () => 0,
+              );
+        if (status === 200 || status === 201) {
           acked.set(key, value);
           maybe.delete(key);
         } else {
-          if (res) expect([503, 504]).toContain(res.status);
+          if (status !== 0) statuses.push(status);
           maybe.set(key, [...(maybe.get(key) ?? []), value]);
+          if (status === 0) await new Promise((r) => setTimeout(r, 50));
         }
       }
     };
-    const writers = [writer(1), writer(2)];
+    const writers = [writer(1), writer(2), writer(3), writer(4)];
     const peers = ['n1', 'n2', 'n3', 'n4'].map((id) => `${id}=${urls[id]}`).join(',');
     startNode('n4', Number(new URL(urls.n4 as string).port), peers, true);
     await waitFor(async () => (await fetch(`${urls.n4}/health`)).ok || true);
@@ -156,23 +211,38 @@ describe.each(SCHEMES)('partitioning service (3 real processes, %s scheme, 8 par
         c.moves.pending.length === 0 && matches(expectedOwners(scheme, ['n1', 'n2', 'n3', 'n4']), owners)
       );
     });
+    // The router is stateless: killed and restarted mid-workload, it loses nothing.
+    procs.get('r1')?.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
+    startRouter();
     expect((await fetch(`${urls.n1}/cluster/nodes/n2`, { method: 'DELETE' })).status).toBe(202);
     await waitFor(async () => {
       const c = await cluster(urls.n1 as string);
       return c.moves.pending.length === 0 && !c.nodes.some((n) => n.id === 'n2');
     });
     // The cluster has settled: the owners are what the scheme says for n1, n3, n4.
+    await waitFor(async () => (await fetch(`${urls.r1}/ready`)).ok);
     stop = true;
     await Promise.all(writers);
     expect(acked.size).toBeGreaterThan(50);
+    for (const status of statuses) expect([503, 504]).toContain(status);
+    for (const w of [3, 4]) expect([...acked.keys()].some((k) => k.startsWith(`w${w}-`))).toBe(true);
     const owners = (await cluster(urls.n1 as string)).partitions.map((p) => p.owner);
     expect(matches(expectedOwners(scheme, ['n1', 'n3', 'n4']), owners), owners.join(',')).toBe(true);
     for (const [key, value] of acked) {
-      for (const id of ['n1', 'n4']) {
+      for (const id of ['n1', 'r1']) {
         const got = await fetch(`${urls[id]}/kv/${key}`);
         expect(got.status, `${key} on ${id}`).toBe(200);
         expect([value, ...(maybe.get(key) ?? [])], `${key} on ${id}`).toContain(await got.text());
       }
+      const got = await direct.get(key);
+      expect(got.status, `${key} by the partitioned client`).toBe(200);
+      expect([value, ...(maybe.get(key) ?? [])], `${key} by the partitioned client`).toContain(got.text());
     }
+    // Its seed left the cluster, yet it followed the moves: it re-read the assignment from the
+    // nodes it had learned (at least once after its first read, since partitions changed owner).
+    expect(direct.stats.configRefreshes).toBeGreaterThan(1);
+    expect(direct.config?.nodes.some((n) => n.id === 'n2')).toBe(false);
+    await direct.close();
   }, 120_000);
 });
