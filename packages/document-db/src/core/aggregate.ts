@@ -20,6 +20,13 @@ export interface PipelineEnv {
    * one $in query. Without it $lookup reads the whole collection once per stage.
    */
   lookup?(name: string, field: string, values: unknown[]): Promise<Doc[]>;
+  /**
+   * Optional, for $graphLookup: documents of `name` that satisfy `restrict` (when given) and may
+   * hold one of `values` at `field` (a superset of the equality matches), e.g. one $in query
+   * through an index on `field`, or a scan keeping only the matches. Without it $graphLookup
+   * reads the whole collection once per stage.
+   */
+  graphLookup?(name: string, field: string, values: unknown[], restrict: Doc | undefined): Promise<Doc[]>;
 }
 
 /** A value's key in $lookup's hash table: its order-preserving encoding (equal values, equal keys). */
@@ -108,6 +115,12 @@ export const GRAPH_LOOKUP_DOCS_MAX = 100_000;
  * of `startWith`, find documents whose `connectToField` equals one of them; their
  * `connectFromField` values are the next frontier; repeat until nothing new (each document
  * once, so cycles end) or `maxDepth`.
+ *
+ * Each frontier is one query for the values not asked about yet (`env.graphLookup`: through an
+ * index on connectToField when there is one, else a scan that keeps only the matches), so
+ * memory holds what was found, never the whole foreign collection. As in MongoDB, a missing
+ * startWith or connectFromField leads nowhere, while null looks for null (and missing)
+ * connectToField values; restrictSearchWithMatch filters every document the walk reaches.
  */
 async function graphLookup(spec: unknown, docs: Doc[], env: PipelineEnv): Promise<Doc[]> {
   if (!isDoc(spec)) fail(DocErrors.failedToParse, '$graphLookup needs a document');
@@ -121,53 +134,87 @@ async function graphLookup(spec: unknown, docs: Doc[], env: PipelineEnv): Promis
     fail(DocErrors.badValue, "$graphLookup's maxDepth must be a non-negative integer");
   if (depthField !== undefined && typeof depthField !== 'string')
     fail(DocErrors.failedToParse, "$graphLookup's depthField must be a string");
-  const restrict =
-    spec['restrictSearchWithMatch'] === undefined
-      ? () => true
-      : compileFilter(spec['restrictSearchWithMatch']);
-  const foreign = (await env.collection(from as string)).filter((f) => restrict(f));
+  const restrictSpec = spec['restrictSearchWithMatch'];
+  if (restrictSpec !== undefined && !isDoc(restrictSpec))
+    fail(DocErrors.typeMismatch, "$graphLookup's restrictSearchWithMatch must be a document");
+  const restrict = restrictSpec === undefined ? () => true : compileFilter(restrictSpec);
   const toParts = splitPath(connectToField as string);
   const fromParts = splitPath(connectFromField as string);
-  // connectToField's values -> the documents holding them, built once for the whole stage.
-  const byValue = new Map<string, number[]>();
-  foreign.forEach((f, i) => {
-    for (const leaf of lookupLeaves(f, toParts))
-      for (const v of members(leaf.value)) {
-        const hex = toHex(encodeValue(v));
-        const list = byValue.get(hex);
-        if (list) list.push(i);
-        else byValue.set(hex, [i]);
-      }
-  });
-  return docs.map((d) => {
-    const found = new Map<number, number>(); // foreign index -> depth
-    let frontier = members(evaluate(startWith, d));
+  const keysAt = (d: Doc, parts: string[]) =>
+    lookupLeaves(d, parts).flatMap((l) => members(l.value).map(hashKey));
+  const candidates = graphCandidates(env, from as string, connectToField as string, restrictSpec, (d) =>
+    keysAt(d, toParts),
+  );
+  const out: Doc[] = [];
+  for (const d of docs) {
+    // _id's key (or the document itself, for one without _id) -> the document and its depth.
+    const found = new Map<unknown, { doc: Doc; depth: number }>();
+    const asked = new Set<string>();
+    const start = evaluate(startWith, d);
+    let frontier = start === undefined ? [] : members(start);
     for (let depth = 0; depth <= depthMax && frontier.length > 0; depth++) {
-      const next: unknown[] = [];
-      const seenValues = new Set<string>();
+      const fresh = new Map<string, unknown>();
       for (const value of frontier) {
-        const hex = toHex(encodeValue(value));
-        if (seenValues.has(hex)) continue;
-        seenValues.add(hex);
-        for (const i of byValue.get(hex) ?? []) {
-          if (found.has(i)) continue;
-          found.set(i, depth);
-          if (found.size > GRAPH_LOOKUP_DOCS_MAX)
-            fail(DocErrors.badValue, `$graphLookup found more than ${GRAPH_LOOKUP_DOCS_MAX} documents`);
-          for (const leaf of lookupLeaves(foreign[i]!, fromParts)) next.push(...members(leaf.value));
-        }
+        const key = hashKey(value);
+        if (asked.has(key)) continue;
+        asked.add(key);
+        fresh.set(key, value);
+      }
+      if (fresh.size === 0) break;
+      const next: unknown[] = [];
+      for (const c of await candidates([...fresh.values()])) {
+        // The env may give a superset (e.g. $in's regex semantics): keep exact matches only.
+        if (!keysAt(c, toParts).some((k) => fresh.has(k)) || !restrict(c)) continue;
+        const id = c['_id'] === undefined ? c : hashKey(c['_id']);
+        if (found.has(id)) continue;
+        found.set(id, { doc: c, depth });
+        if (found.size > GRAPH_LOOKUP_DOCS_MAX)
+          fail(DocErrors.badValue, `$graphLookup found more than ${GRAPH_LOOKUP_DOCS_MAX} documents`);
+        for (const leaf of lookupLeaves(c, fromParts))
+          if (leaf.value !== undefined) next.push(...members(leaf.value));
       }
       frontier = next;
     }
-    const out = cloneValue(d);
-    const matches = [...found].map(([i, depth]) => {
-      const m = cloneValue(foreign[i]!);
+    const result = cloneValue(d);
+    const matches = [...found.values()].map(({ doc, depth }) => {
+      const m = cloneValue(doc);
       if (typeof depthField === 'string') setPath(m, depthField, depth);
       return m;
     });
-    setPath(out, as as string, matches);
-    return out;
-  });
+    setPath(result, as as string, matches);
+    out.push(result);
+  }
+  return out;
+}
+
+/**
+ * The documents of `from` that may hold one of `values` at connectToField: env.graphLookup's
+ * query when the env has one; otherwise (an env of plain arrays, as in tests) the collection
+ * read once per stage and hashed by connectToField's values.
+ */
+function graphCandidates(
+  env: PipelineEnv,
+  from: string,
+  connectToField: string,
+  restrict: Doc | undefined,
+  keysOf: (d: Doc) => string[],
+): (values: unknown[]) => Promise<Doc[]> {
+  if (env.graphLookup) return (values) => env.graphLookup!(from, connectToField, values, restrict);
+  let byKey: Map<string, Doc[]> | undefined;
+  return async (values) => {
+    if (!byKey) {
+      byKey = new Map();
+      for (const f of await env.collection(from))
+        for (const key of new Set(keysOf(f))) {
+          const list = byKey.get(key);
+          if (list) list.push(f);
+          else byKey.set(key, [f]);
+        }
+    }
+    const out = new Set<Doc>();
+    for (const v of values) for (const f of byKey.get(hashKey(v)) ?? []) out.add(f);
+    return [...out];
+  };
 }
 
 function setPath(doc: Doc, path: string, value: unknown): void {

@@ -155,6 +155,8 @@ export class DocumentDatabase {
   /** Told about a document accepted despite its validator (validationAction 'warn'). */
   onValidationWarning: (ns: string, id: unknown) => void = () => {};
   private nextId = 1;
+  /** What $graphLookup's frontier queries read, summed (tests check that an index was used). */
+  readonly graphLookupReads = { queries: 0, indexed: 0, keysExamined: 0, docsExamined: 0 };
   private writing: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -918,6 +920,7 @@ export class DocumentDatabase {
     return runPipeline(docs, pipeline.slice(pushed), {
       collection: async (name) => (await this.find(db, name, {})).docs,
       lookup: (name, field, values) => this.lookupCandidates(db, name, field, values),
+      graphLookup: (name, field, values, restrict) => this.graphCandidates(db, name, field, values, restrict),
     });
   }
 
@@ -938,6 +941,42 @@ export class DocumentDatabase {
     const keyed = docs.map((d) => ({ d, k: encodeValue(d['_id']) }));
     keyed.sort((a, b) => compareBytes(a.k, b.k));
     return keyed.map((x) => x.d);
+  }
+
+  /**
+   * $graphLookup's step: the documents of `coll` matching `restrict` that may hold one of
+   * `values` (a frontier) at `field`. With the _id index or a non-sparse index leading with
+   * `field`, a $in query through it (hinted, so a restrict on another indexed field does not
+   * divert it); otherwise the planner's choice, a collection scan at worst, which streams the
+   * collection and keeps only the matches. Either way memory holds matches, not the collection.
+   * Large frontiers go LOOKUP_IN_MAX values a query.
+   */
+  private async graphCandidates(
+    db: string,
+    coll: string,
+    field: string,
+    values: unknown[],
+    restrict: Doc | undefined,
+  ): Promise<Doc[]> {
+    const meta = this.collection(db, coll);
+    if (!meta || values.length === 0) return [];
+    const index =
+      field === '_id' ? ID_INDEX : meta.indexes.find((i) => i.key[0]![0] === field && !i.sparse)?.name;
+    const plain = values.every((v) => !Array.isArray(v) && !isRegExp(v) && !(isDoc(v) && hasArray(v)));
+    const out: Doc[] = [];
+    for (let i = 0; i < values.length; i += LOOKUP_IN_MAX) {
+      const match = { [field]: { $in: values.slice(i, i + LOOKUP_IN_MAX) } };
+      const filter = restrict === undefined ? match : { $and: [match, restrict] };
+      const hinted = index !== undefined && plain;
+      const { docs, plan, stats } = await this.find(db, coll, { filter, ...(hinted ? { hint: index } : {}) });
+      const counters = this.graphLookupReads;
+      counters.queries++;
+      if (plan.kind === 'IXSCAN' && plan.index.name === index) counters.indexed++;
+      counters.keysExamined += stats.keysExamined;
+      counters.docsExamined += stats.docsExamined;
+      out.push(...docs);
+    }
+    return out;
   }
 
   /** Every index's entries against a rebuild from the documents: the consistency checker. */
