@@ -8,6 +8,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DdiaError } from '@ddia/common';
+import type { JobSubmission } from './coordinator.js';
 import { planSplits } from './core/splits.js';
 import { exists, removeAll, writeBytes } from './disk.js';
 import { BatchErrors } from './errors.js';
@@ -20,17 +21,10 @@ import { runPlan } from './plan-task.js';
 import { runReduce } from './reduce-task.js';
 import { type Counters, type OutputFormat, PROGRESS_SLOTS } from './task-protocol.js';
 
-export interface LocalRunOptions {
+/** A job as the coordinator takes it, run in this process: no speculation, no task timeouts. */
+export interface LocalRunOptions extends Omit<JobSubmission, 'job' | 'speculative' | 'taskTimeoutMs'> {
   /** A shipped job's name, a module path, or a loaded module (a pipeline stage of this package). */
   job: string | JobModule;
-  inputs: InputSpec[];
-  output: string;
-  reduces?: number;
-  params?: Record<string, string>;
-  splitBytes?: number;
-  spillBytes?: number;
-  onMalformed?: OnMalformed;
-  outputFormat?: OutputFormat;
 }
 
 export interface LocalRunReport {
