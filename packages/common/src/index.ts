@@ -5,6 +5,8 @@ export * from './fs/file-system.js';
 export * from './fs/node-file-system.js';
 export * from './fs/sync-points.js';
 export * from './net/http-client.js';
+export * from './net/peer-stream.js';
+export * from './net/peer-stream-frame.js';
 export * from './net/trace.js';
 export * from './service/config.js';
 export * from './service/poll.js';

@@ -58,7 +58,7 @@ export class ReplicationMetrics {
       registers: [registry],
       collect() {
         this.reset();
-        this.inc({ outcome: 'sent' }, transport.sent);
+        this.inc({ outcome: 'sent' }, transport.messages);
         this.inc({ outcome: 'dropped' }, transport.dropped);
       },
     });

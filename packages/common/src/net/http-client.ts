@@ -10,6 +10,15 @@ export const DEADLINE_DEFAULT_MS = 5_000;
 export const RETRIES_DEFAULT = 2;
 export const BACKOFF_BASE_DEFAULT_MS = 25;
 export const BACKOFF_MAX_MS = 1_000;
+
+/**
+ * Exponential backoff with full jitter (AWS's "Exponential Backoff and Jitter"): a uniform wait
+ * in [0, min(max, base * 2^attempt)). Retries here and peer-stream redials share it, so that
+ * many clients retrying the same server spread out instead of arriving together.
+ */
+export function backoffDelayMs(attempt: number, baseMs: number, maxMs: number, random01: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30)) * random01;
+}
 export const CONNECTIONS_PER_ORIGIN_MAX = 64;
 const KEEP_ALIVE_MS = 30_000;
 /** Statuses that mean "try again later": the request was not processed. */
@@ -167,7 +176,7 @@ export class HttpClient {
         if (!mayRetry || attempt >= this.retries || timedOut) throw failure;
       }
       if (!mayRetry || attempt >= this.retries) throw failure;
-      const backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffBaseMs * 2 ** attempt) * this.random();
+      const backoffMs = backoffDelayMs(attempt, this.backoffBaseMs, BACKOFF_MAX_MS, this.random());
       if (performance.now() + backoffMs >= deadlineAt) throw failure;
       await new Promise((resolve) => setTimeout(resolve, backoffMs));
     }
