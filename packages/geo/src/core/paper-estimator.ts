@@ -16,7 +16,7 @@
 //   B_j = P(Binomial(itersPerT, q(t_j)) <= maxStale),   q = 1 - P(consistent).
 // `sweepEstimatorDistribution` returns that distribution; `sweepFirstCrossing` replays the
 // procedure literally (used by the tests to check the formula).
-import { assert, type Random } from '@ddia/common/core';
+import { assert, type Random, upperBound } from '@ddia/common/core';
 import { DistributionError } from './distributions.js';
 import { simulateWars, type WarsResult, type WarsRun } from './wars.js';
 
@@ -144,25 +144,13 @@ export function sweepEstimatorDistribution(
   };
 }
 
-/** Number of values in a sorted array that are <= x. */
-function countAtMost(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /**
  * q(t) from a WARS sample, optionally moved by z standard errors (z = +1.96 / -1.96 give the
  * upper / lower 95% bound of our own estimate, so the comparison carries our sampling error too).
  */
 export function staleProbabilityAt(result: WarsResult, z = 0): (tMs: number) => number {
   return (tMs) => {
-    const q = 1 - countAtMost(result.thresholdsMs, tMs) / result.trials;
+    const q = 1 - upperBound(result.thresholdsMs, tMs) / result.trials;
     // At least one event's worth of uncertainty where we saw none (a rule-of-three floor).
     const se = Math.sqrt(Math.max(q * (1 - q), 1 / result.trials) / result.trials);
     return Math.min(1, Math.max(0, q + z * se));
@@ -201,7 +189,7 @@ export function sweepFirstCrossing(
   for (let i = 0; i < procedure.grid.count; i++) {
     const t = gridPoint(procedure.grid, i);
     const batch = simulateWars({ ...run, trials: procedure.itersPerT }, random);
-    const stale = batch.trials - countAtMost(batch.thresholdsMs, t);
+    const stale = batch.trials - upperBound(batch.thresholdsMs, t);
     if (stale <= c) return t;
   }
   return Number.POSITIVE_INFINITY;

@@ -12,7 +12,7 @@
 // (W_i - w_t - R_i). So one set of samples answers every t at once: P(consistent at t) is the
 // fraction of trials with tau_j <= t, and "t for 99.9% consistency" is the 99.9th percentile of
 // tau (clamped at 0). That is exact for the sampled trials, not a grid approximation.
-import { assert, type Random } from '@ddia/common/core';
+import { assert, type Random, upperBound } from '@ddia/common/core';
 import {
   compileSampler,
   type Distribution,
@@ -186,18 +186,6 @@ export function simulateWars(run: WarsRun, random: Random): WarsResult {
   };
 }
 
-/** Number of values in a sorted array that are <= x. */
-function countAtMost(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /** An estimate with its Monte Carlo standard error. */
 export interface Estimate {
   value: number;
@@ -207,7 +195,7 @@ export interface Estimate {
 
 /** P(a read started t ms after commit returns the write or a newer one). */
 export function pConsistent(result: WarsResult, tMs: number): Estimate {
-  const p = countAtMost(result.thresholdsMs, tMs) / result.trials;
+  const p = upperBound(result.thresholdsMs, tMs) / result.trials;
   return { value: p, stdErr: Math.sqrt((p * (1 - p)) / result.trials) };
 }
 
