@@ -4,6 +4,8 @@ import {
   applyConfigCommand,
   type ClusterConfig,
   HotKeyTracker,
+  logicalKeyOf,
+  mergeHotKeys,
   parseIndexSpecs,
   partitionIndexOf,
   postingKey,
@@ -25,6 +27,44 @@ describe('hot key detection (decayed per-key rate)', () => {
     expect(second?.key).toBe('normal');
     // Ten half-lives later the burst is forgotten.
     expect(tracker.top(1, 11_000)[0]?.perSecond).toBeLessThan(0.2);
+  });
+
+  it("cluster-wide: sums every node's rates per key and folds salted sub-keys into their key", () => {
+    // Each node only sees its own partitions' keys: "views" is hot on n2 alone, "likes" is
+    // salted so no node sees much of it, yet together it is the hottest key of the cluster.
+    const perNode = [
+      {
+        node: 'n1',
+        keys: [
+          { key: 'likes#salt0', perSecond: 4 },
+          { key: 'a', perSecond: 1 },
+        ],
+      },
+      {
+        node: 'n2',
+        keys: [
+          { key: 'views', perSecond: 6 },
+          { key: 'likes#salt3', perSecond: 5 },
+        ],
+      },
+      {
+        node: 'n3',
+        keys: [
+          { key: 'likes#salt5', perSecond: 4 },
+          { key: 'a', perSecond: 1 },
+        ],
+      },
+    ];
+    const { total, keys } = mergeHotKeys(perNode, 10);
+    expect(total).toBe(21);
+    expect(keys.map((k) => k.key)).toEqual(['likes', 'views', 'a']);
+    expect(keys[0]).toMatchObject({ perSecond: 13, subKeys: 3, nodes: { n1: 4, n2: 5, n3: 4 } });
+    expect(keys[0]?.share).toBeCloseTo(13 / 21);
+    // A key moved between owners mid-window is reported by both; the sum is its rate.
+    expect(keys[2]).toMatchObject({ perSecond: 2, nodes: { n1: 1, n3: 1 } });
+    expect(mergeHotKeys(perNode, 1).keys).toHaveLength(1);
+    expect(logicalKeyOf('a#salt')).toBe('a#salt');
+    expect(logicalKeyOf('x#salt12')).toBe('x');
   });
 
   it('tracks a bounded number of keys', () => {

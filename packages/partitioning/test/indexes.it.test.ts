@@ -199,6 +199,32 @@ describe('hot keys (Skewed Workloads and Relieving Hot Spots)', () => {
     );
     expect(hot.keys[0]?.key).toBe('views');
     expect(hot.keys[0]?.perSecond).toBeGreaterThan(1);
+    // Cluster-wide, from a node that does not own it: every node is asked, "views" is ranked
+    // above the background keys with its whole rate on its owner, and the salted counter of
+    // the test before shows as one key spread over several nodes.
+    const other = urls.find((u) => u !== ownerUrl) as string;
+    const all = await http.json<{
+      nodesAsked: number;
+      nodesAnswered: number;
+      keys: {
+        key: string;
+        perSecond: number;
+        nodes: Record<string, number>;
+        subKeys?: number;
+        hot: boolean;
+      }[];
+    }>(`${other}/cluster/hot-keys?scope=cluster&limit=20`);
+    expect(all, JSON.stringify(all)).toMatchObject({ nodesAsked: 3, nodesAnswered: 3 });
+    const views = all.keys.find((k) => k.key === 'views');
+    expect(Object.keys(views?.nodes ?? {})).toEqual([owner]);
+    expect(typeof views?.hot).toBe('boolean');
+    expect(
+      all.keys.filter((k) => k.key.startsWith('other')).every((k) => k.perSecond < (views?.perSecond ?? 0)),
+    ).toBe(true);
+    const likes = all.keys.find((k) => k.key === 'likes');
+    expect(likes?.subKeys).toBeGreaterThan(4);
+    expect(Object.keys(likes?.nodes ?? {}).length).toBeGreaterThan(1);
+    expect((await http.request(`${other}/cluster/hot-keys?scope=everywhere`)).status).toBe(400);
     const notACounter = await http.request(`${urls[0]}/counters/other0`, { method: 'POST', body: {} });
     expect(notACounter.status).toBe(409);
   });

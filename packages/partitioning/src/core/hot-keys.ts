@@ -75,3 +75,65 @@ export function saltedKeys(key: string, buckets: number): string[] {
   assert(Number.isInteger(buckets) && buckets >= 1 && buckets <= SALT_BUCKETS_MAX, 'bad salt bucket count');
   return Array.from({ length: buckets }, (_, b) => saltedKey(key, b));
 }
+
+/** The key a salted sub-key belongs to ("likes#salt3" -> "likes"); other keys are their own. */
+export function logicalKeyOf(key: string): string {
+  const match = /^(.*)#salt\d+$/.exec(key);
+  return match ? (match[1] as string) : key;
+}
+
+export interface NodeHotKeys {
+  node: string;
+  keys: KeyRate[];
+}
+
+export interface ClusterKeyRate {
+  /** The key as clients name it (salted sub-keys are summed into their key). */
+  key: string;
+  perSecond: number;
+  /** Its part of all the request rate the nodes reported (0..1). */
+  share: number;
+  /** Rate per node that served it as owner (a key moved mid-window shows on both owners). */
+  nodes: Record<string, number>;
+  /** Sub-keys seen, for a salted key. */
+  subKeys?: number;
+}
+
+/**
+ * Cluster-wide hot keys: each node only sees the keys of the partitions it owns, so the
+ * cluster's view is the sum of every node's decayed rates per key, with salted sub-keys folded
+ * into the key they spread. `share` compares a key with everything the nodes reported; a key
+ * whose share is above 1/N of an N-node cluster is more than any one node's fair load.
+ */
+export function mergeHotKeys(
+  perNode: NodeHotKeys[],
+  limit: number,
+): { total: number; keys: ClusterKeyRate[] } {
+  const merged = new Map<
+    string,
+    { perSecond: number; nodes: Record<string, number>; subKeys: Set<string> }
+  >();
+  let total = 0;
+  for (const { node, keys } of perNode) {
+    for (const { key, perSecond } of keys) {
+      total += perSecond;
+      const logical = logicalKeyOf(key);
+      const entry = merged.get(logical) ?? { perSecond: 0, nodes: {}, subKeys: new Set<string>() };
+      entry.perSecond += perSecond;
+      entry.nodes[node] = (entry.nodes[node] ?? 0) + perSecond;
+      if (logical !== key) entry.subKeys.add(key);
+      merged.set(logical, entry);
+    }
+  }
+  const keys = [...merged.entries()]
+    .sort(([ka, a], [kb, b]) => b.perSecond - a.perSecond || (ka < kb ? -1 : 1))
+    .slice(0, limit)
+    .map(([key, entry]) => ({
+      key,
+      perSecond: entry.perSecond,
+      share: total > 0 ? entry.perSecond / total : 0,
+      nodes: entry.nodes,
+      ...(entry.subKeys.size > 0 ? { subKeys: entry.subKeys.size } : {}),
+    }));
+  return { total, keys };
+}

@@ -2,13 +2,21 @@
 //   POST /counters/:key {by}    add to a counter on any node (forwarded to the owner)
 //   GET  /counters/:key         read it
 //   GET  /cluster/hot-keys      this node's hottest keys by decayed request rate
+//   GET  /cluster/hot-keys?scope=cluster   every node's, merged (salted sub-keys folded in)
 // A key declared hot (--hot-keys) is salted: each increment goes to one of --salt-buckets
 // sub-keys chosen at random ("key#salt3"), which land on different partitions, so the load of
 // one celebrity key is spread over the nodes; a read visits every sub-key and sums them (the
 // extra read work the book warns about, reported as partitionsAsked).
 import { CommonErrors, DdiaError, type HttpClient, type Service } from '@ddia/common';
 import { Type } from 'typebox';
-import { type HotKeyTracker, saltedKey, saltedKeys } from '../core/index.js';
+import {
+  type HotKeyTracker,
+  type KeyRate,
+  mergeHotKeys,
+  type NodeHotKeys,
+  saltedKey,
+  saltedKeys,
+} from '../core/index.js';
 import { PartErrors } from '../errors.js';
 import type { PartitionMetrics } from '../metrics.js';
 import type { PartitionNode } from '../partition-node.js';
@@ -119,18 +127,64 @@ export function registerCounterRoutes(options: CounterRouteOptions): void {
     {
       schema: {
         tags: ['admin'],
-        summary: "This node's hottest keys (requests it served as owner), by decayed rate per second",
+        summary:
+          "Hottest keys by decayed rate per second: this node's (requests it served as owner), or with scope=cluster every node's merged, salted sub-keys folded into their key",
         querystring: Type.Object({
           limit: Type.Integer({ minimum: 1, maximum: HOT_KEYS_LIST_MAX, default: 10 }),
+          scope: Type.Union([Type.Literal('node'), Type.Literal('cluster')], { default: 'node' }),
         }),
       },
     },
-    async (request) => ({
-      node: node.id,
-      halfLifeMs: tracker.halfLifeMs,
-      declaredHot: [...hotKeys],
-      keys: tracker.top((request.query as { limit: number }).limit, performance.now()),
-    }),
+    async (request) => {
+      const { limit, scope } = request.query as { limit: number; scope: 'node' | 'cluster' };
+      if (scope === 'node') {
+        return {
+          node: node.id,
+          halfLifeMs: tracker.halfLifeMs,
+          declaredHot: [...hotKeys],
+          keys: tracker.top(limit, performance.now()),
+        };
+      }
+      // Scatter/gather over every node: each knows only the keys it owns.
+      const members = node.config().nodes;
+      const answers = await Promise.all(
+        members.map(async (member): Promise<NodeHotKeys | { node: string; error: string }> => {
+          if (member.id === node.id)
+            return { node: node.id, keys: tracker.top(HOT_KEYS_LIST_MAX, performance.now()) };
+          try {
+            const answer = await client.json<{ keys: KeyRate[] }>(
+              `${member.url}/cluster/hot-keys?limit=${HOT_KEYS_LIST_MAX}`,
+              { deadlineMs: options.requestTimeoutMs, trace: request.trace },
+            );
+            return { node: member.id, keys: answer.keys };
+          } catch (error) {
+            return { node: member.id, error: (error as Error).message };
+          }
+        }),
+      );
+      const reached = answers.filter((a): a is NodeHotKeys => 'keys' in a);
+      const { total, keys } = mergeHotKeys(reached, limit);
+      const fairShare = 1 / Math.max(1, members.filter((m) => m.state === 'active').length);
+      return {
+        scope: 'cluster',
+        halfLifeMs: tracker.halfLifeMs,
+        declaredHot: [...hotKeys],
+        nodesAsked: members.length,
+        nodesAnswered: reached.length,
+        ...(reached.length < members.length
+          ? { unreachable: answers.filter((a) => 'error' in a).map((a) => a.node) }
+          : {}),
+        totalPerSecond: total,
+        // A key above 1/N of the cluster's load is more than one node's fair share: a
+        // candidate for salting (if it is not salted already).
+        fairShare,
+        keys: keys.map((k) => ({
+          ...k,
+          hot: k.share > fairShare,
+          salted: hotKeys.has(k.key),
+        })),
+      };
+    },
   );
 
   /** One counter (or sub-key) from its owner, retrying a moving partition within the deadline. */
