@@ -268,6 +268,15 @@ export async function startMonitoring(
       if (written.length > 0) await storage.ingest(written);
       return;
     }
+    if (samples !== null && rule.detector !== null) {
+      // An anomaly rule: the expression's output is scored against each series' learned
+      // baseline; only the series outside their band go on as alert candidates, and the
+      // score, baseline and band are written back for graphs (core/anomaly.ts).
+      const scores = rule.detector.observe(samples, now);
+      const written = rule.detector.scoreSamples(scores, now);
+      if (written.length > 0) await storage.ingest(written);
+      samples = scores.filter((s) => s.anomalous).map((s) => ({ labels: s.labels, value: s.value, t: now }));
+    }
     if (samples !== null) notifier.notify(rule, AlertingRule.notifiable(rule.update(samples, now)));
     // Prometheus writes ALERTS{alertname, alertstate, ...} = 1 for every pending/firing alert.
     const alertSamples = rule.alerts().map((a) => ({

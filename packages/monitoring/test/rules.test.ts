@@ -208,6 +208,10 @@ describe('recording rules and webhooks in the service', () => {
         '        for: 600ms',
         '        labels: { severity: page }',
         '        annotations: { summary: "synthetic is down" }',
+        // An anomaly rule: `up` has always been 1, so 0 is infinitely far outside its band.
+        '      - alert: SyntheticUpAnomaly',
+        '        expr: up{job="synthetic"}',
+        '        anomaly: { direction: down, warmup: 3, z: 2, alpha: 0.5 }',
         '',
       ].join('\n'),
     );
@@ -260,7 +264,24 @@ describe('recording rules and webhooks in the service', () => {
       ['recording', 'job:synthetic_requests:sum', 'ok'],
       ['recording', 'job:synthetic_requests:sum_x2', 'ok'],
       ['alerting', 'SyntheticDown', 'ok'],
+      ['alerting', 'SyntheticUpAnomaly', 'ok'],
     ]);
+    expect(rules.data.groups[0].rules[3].anomaly).toMatchObject({
+      alpha: 0.5,
+      z: 2,
+      direction: 'down',
+      series: 1,
+    });
+    // The anomaly rule writes its score (once warmed up), baseline and band. The next test
+    // needs it to have learned that up is 1: the first scrapes may time out on a loaded machine.
+    const [zscore] = await until('the anomaly rule warmed up', async () => {
+      const r = await query('anomaly_zscore{anomaly_rule="SyntheticUpAnomaly"}');
+      const learned = await query('anomaly_baseline{anomaly_rule="SyntheticUpAnomaly"} > 0.95');
+      return r.length > 0 && learned.length > 0 ? r : undefined;
+    });
+    expect(zscore.metric.job).toBe('synthetic');
+    const [baseline] = await query('anomaly_baseline{anomaly_rule="SyntheticUpAnomaly"}');
+    expect(baseline.metric.job).toBe('synthetic');
     const ratio = await query('job:synthetic_requests:sum_x2 / on(job) job:synthetic_requests:sum');
     expect(ratio.map((r: Json) => r.value[1])).toEqual(['2']);
   });
@@ -268,8 +289,13 @@ describe('recording rules and webhooks in the service', () => {
   it('POSTs the webhook when the alert fires and when it resolves; the recorded series goes stale', async () => {
     await exporter.stop();
     const firing = await until('a firing notification', async () =>
-      received.find((m) => m.status === 'firing'),
+      received.find((m) => m.status === 'firing' && m.groupLabels.alertname === 'SyntheticDown'),
     );
+    // The anomaly rule saw the same outage as an anomaly (0 far below its learned baseline).
+    const anomaly = await until('a firing anomaly notification', async () =>
+      received.find((m) => m.status === 'firing' && m.groupLabels.alertname === 'SyntheticUpAnomaly'),
+    );
+    expect(anomaly.alerts[0]!.labels).toMatchObject({ alertname: 'SyntheticUpAnomaly', job: 'synthetic' });
     expect(firing.alerts.map((a) => a.labels)).toContainEqual({
       alertname: 'SyntheticDown',
       severity: 'page',
@@ -289,7 +315,9 @@ describe('recording rules and webhooks in the service', () => {
     exporter = await startExporter(port);
     const back = received.length;
     const resolved = await until('a resolved notification', async () =>
-      received.slice(back).find((m) => m.status === 'resolved'),
+      received
+        .slice(back)
+        .find((m) => m.status === 'resolved' && m.groupLabels.alertname === 'SyntheticDown'),
     );
     expect(resolved.alerts.every((a) => a.status === 'resolved' && a.endsAt !== '0001-01-01T00:00:00Z')).toBe(
       true,

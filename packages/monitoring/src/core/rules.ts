@@ -19,6 +19,7 @@
 // staleness marker (Prometheus's rule manager does the same), so queries drop it at once.
 // Rules of a group are evaluated in order, every group `interval`: a rule sees what the
 // recording rules above it in its group just wrote.
+import { AnomalyDetector, type AnomalySpec, parseAnomalySpec } from './anomaly.js';
 import { ConfigFileError } from './errors.js';
 import {
   LABEL_NAME_RE,
@@ -46,6 +47,8 @@ export interface AlertRuleSpec {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   intervalMs: number;
+  /** Set for an anomaly rule (`anomaly:` in the rule file, core/anomaly.ts); null otherwise. */
+  anomaly: AnomalySpec | null;
 }
 
 export interface RecordingRuleSpec {
@@ -138,6 +141,10 @@ export function parseRuleFile(doc: unknown, defaultIntervalMs: number): RuleSpec
         if (r.for !== undefined) throw new ConfigFileError(`${w}: invalid field 'for' in recording rule`);
         if (r.annotations !== undefined)
           throw new ConfigFileError(`${w}: invalid field 'annotations' in recording rule`);
+        if (r.anomaly !== undefined)
+          throw new ConfigFileError(
+            `${w}: invalid field 'anomaly' in recording rule (anomaly rules are alerts)`,
+          );
         out.push({
           kind: 'recording',
           group,
@@ -167,6 +174,7 @@ export function parseRuleFile(doc: unknown, defaultIntervalMs: number): RuleSpec
         labels: stringMap(r.labels, `${w}.labels`, true),
         annotations: stringMap(r.annotations, `${w}.annotations`, false),
         intervalMs,
+        anomaly: r.anomaly === undefined ? null : parseAnomalySpec(r.anomaly, `${w}.anomaly`),
       });
     });
   });
@@ -251,8 +259,12 @@ export class AlertingRule {
   private readonly active = new Map<string, AlertInstance>();
   lastEvaluationMs: number | null = null;
   lastError = '';
+  /** The learned baselines of an anomaly rule; null for a threshold rule. */
+  readonly detector: AnomalyDetector | null;
 
-  constructor(readonly spec: AlertRuleSpec) {}
+  constructor(readonly spec: AlertRuleSpec) {
+    this.detector = spec.anomaly === null ? null : new AnomalyDetector(spec.anomaly, spec.name);
+  }
 
   /** Feeds one evaluation's output at `nowMs`; returns the instances that changed state. */
   update(samples: readonly Sample[], nowMs: number): AlertInstance[] {

@@ -283,6 +283,17 @@ export function registerApiRoutes(app: ServiceApp, deps: ApiDeps): void {
         lastError: rule.lastError,
         state: rule.state(),
         lastEvaluation: rfc3339(rule.lastEvaluationMs),
+        // Ours: an anomaly rule's model settings and how many series it has learned.
+        ...(spec.anomaly
+          ? {
+              anomaly: {
+                ...spec.anomaly,
+                seasonMs: undefined,
+                season: spec.anomaly.seasonMs / 1000,
+                series: rule.detector?.seriesCount ?? 0,
+              },
+            }
+          : {}),
       });
     }
     return success({ groups: [...groups.values()] });
