@@ -230,13 +230,12 @@ export class Database {
       const checked = checkRow(table, row);
       const key = keyOf(checked[table.primaryKey]);
       for (;;) {
-        const chain = table.chains.get(key) ?? [];
-        const writer = otherWriter(chain, tx);
-        if (writer) {
-          await this.locks.wait(tx, new Set([writer]), `the row ${key} of ${table.name}`);
+        const writerDone = this.waitForRowWriter(tx, table, key);
+        if (writerDone) {
+          await writerDone;
           continue;
         }
-        const head = chain[chain.length - 1];
+        const head = table.chains.get(key)?.at(-1);
         if (head && head.row !== null) {
           const snapshotSeq = tx.snapshotSeq ?? this.lastCommitSeq;
           if (tx.usesSsi && head.creator !== tx && (head.commitSeq ?? 0) > snapshotSeq) {
@@ -503,14 +502,12 @@ export class Database {
   ): Promise<boolean> {
     for (;;) {
       if (table.dropped) throw new TxError(TxErrors.tableNotFound, `table ${table.name} was dropped`);
-      const chain = table.chains.get(key) ?? [];
-      const writer = otherWriter(chain, tx);
-      if (writer) {
-        // No dirty writes at any level: wait for the row's writer to commit or abort.
-        await this.locks.wait(tx, new Set([writer]), `the row ${key} of ${table.name}`);
+      const writerDone = this.waitForRowWriter(tx, table, key);
+      if (writerDone) {
+        await writerDone;
         continue;
       }
-      const head = chain[chain.length - 1];
+      const head = table.chains.get(key)?.at(-1);
       if (head !== seen) {
         if (tx.isolation === 'repeatable-read' || tx.isolation === 'serializable') {
           const by = head?.creator ? `tx ${head.creator.id}` : 'another transaction';
@@ -536,6 +533,17 @@ export class Database {
       this.pushVersion(tx, table, key, after);
       return true;
     }
+  }
+
+  /**
+   * No dirty writes at any level: if another transaction holds an uncommitted version of the
+   * row, the wait for it to commit or abort; undefined if the row is free. Synchronous on
+   * purpose: a caller that finds the row free reads its head and writes in the same turn of the
+   * event loop, so no other statement can slip in between (an `await` there loses updates).
+   */
+  private waitForRowWriter(tx: Tx, table: TxTable, key: string): Promise<void> | undefined {
+    const writer = otherWriter(table.chains.get(key) ?? [], tx);
+    return writer ? this.locks.wait(tx, new Set([writer]), `the row ${key} of ${table.name}`) : undefined;
   }
 
   private pushVersion(tx: Tx, table: TxTable, key: string, row: Row | null): void {
