@@ -16,15 +16,7 @@ import { compileProjection } from '../core/projection.js';
 import { parseSort, sortDocs } from '../core/sort.js';
 import { applyUpdate, upsertSeed, validateUpdate } from '../core/update.js';
 import { validationDetails } from '../core/validation-details.js';
-import {
-  cloneValue,
-  type Doc,
-  isDoc,
-  isRegExp,
-  nestingDepth,
-  numberOf,
-  valuesEqual,
-} from '../core/values.js';
+import { type Doc, isDoc, isRegExp, nestingDepth, numberOf, valuesEqual } from '../core/values.js';
 import {
   CATALOG_RANGE,
   COUNTER_KEY,
@@ -523,6 +515,16 @@ export class DocumentDatabase {
 
   // ---- writes ---------------------------------------------------------------------------
 
+  /**
+   * One document's stored BSON by _id, not decoded (the wire protocol sends it as it is);
+   * undefined when absent.
+   */
+  async getRawById(db: string, coll: string, id: unknown): Promise<Uint8Array | undefined> {
+    const meta = this.collection(db, coll);
+    if (!meta) return undefined;
+    return ((await this.store.get(docKey(meta.id, id))) as Uint8Array | undefined) ?? undefined;
+  }
+
   /** One document by _id, straight from its key. */
   async getById(db: string, coll: string, id: unknown): Promise<Doc | undefined> {
     const meta = this.collection(db, coll);
@@ -605,41 +607,65 @@ export class DocumentDatabase {
       const catalogOps: Op[] = [];
       const meta = structuredClone(this.ensureCollection(db, coll, catalogOps));
       let catalogDirty = catalogOps.length > 0;
-      let batch: Op[] = [];
-      let batchIds: unknown[] = [];
-      let pendingIds = new Set<string>();
-      let pendingUnique = new Map<string, unknown>();
-      const flush = async () => {
-        if (catalogDirty) batch.push(...catalogOps.splice(0), this.catalogOp(meta));
-        await this.commit(batch);
-        if (catalogDirty) this.catalog.set(`${db}.${coll}`, structuredClone(meta));
-        catalogDirty = false;
-        inserted.push(...batchIds);
-        batch = [];
-        batchIds = [];
-        pendingIds = new Set();
-        pendingUnique = new Map();
-      };
-      for (let i = 0; i < docs.length; i++) {
-        const ops: Op[] = [];
-        try {
-          const doc = prepareForInsert(docs[i]);
-          if (!bypassValidation) this.validate(meta, undefined, doc);
-          const idHex = toHex(encodeValue(doc['_id']));
-          if (pendingIds.has(idHex) || (await this.store.get(docKey(meta.id, doc['_id']))))
-            throw duplicateIdError(meta, doc, i);
-          if (await this.indexOps(meta, undefined, doc, ops, i, pendingUnique)) catalogDirty = true;
-          ops.push({ type: 'put', key: docKey(meta.id, doc['_id']), value: serialize(doc) });
-          batch.push(...ops);
-          batchIds.push(doc['_id']);
-          pendingIds.add(idHex);
-          if (batchIds.length >= INSERT_BATCH_DOCS_MAX) await flush();
-        } catch (error) {
-          errors.push(toWriteError(error, i));
-          if (ordered) break;
+      // One synced batch per chunk of documents. Each document is encoded once (the same bytes
+      // are size-checked and stored), and the chunk's _ids are looked up with one getMany.
+      for (let start = 0; start < docs.length; start += INSERT_BATCH_DOCS_MAX) {
+        const chunk = docs.slice(start, start + INSERT_BATCH_DOCS_MAX);
+        const ready = chunk.map((input) => {
+          try {
+            return prepareEncoded(input);
+          } catch (error) {
+            return error as Error;
+          }
+        });
+        const keys = ready.map((r) => (r instanceof Error ? undefined : docKey(meta.id, r.doc['_id'])));
+        const stored = (await this.store.getMany(keys.filter((k) => k !== undefined))) as (
+          | Uint8Array
+          | undefined
+        )[];
+        const batch: Op[] = [];
+        const batchIds: unknown[] = [];
+        const pendingIds = new Set<string>();
+        const pendingUnique = new Map<string, unknown>();
+        let found = 0;
+        let stop = false;
+        for (let j = 0; j < chunk.length; j++) {
+          const i = start + j;
+          const r = ready[j]!;
+          const exists = r instanceof Error ? undefined : stored[found++];
+          const ops: Op[] = [];
+          try {
+            if (r instanceof Error) throw r;
+            const { doc, bytes } = r;
+            if (!bypassValidation) this.validate(meta, undefined, doc);
+            const idHex = toHex(keys[j]!);
+            if (pendingIds.has(idHex) || exists) throw duplicateIdError(meta, doc, i);
+            if (await this.indexOps(meta, undefined, doc, ops, i, pendingUnique)) catalogDirty = true;
+            ops.push({ type: 'put', key: keys[j]!, value: bytes });
+            for (const op of ops) batch.push(op);
+            batchIds.push(doc['_id']);
+            pendingIds.add(idHex);
+          } catch (error) {
+            errors.push(toWriteError(error, i));
+            if (ordered) {
+              stop = true;
+              break;
+            }
+          }
         }
+        if (batch.length > 0 || catalogDirty) {
+          if (catalogDirty) batch.push(...catalogOps.splice(0), this.catalogOp(meta));
+          await this.commit(batch);
+          if (catalogDirty) this.catalog.set(`${db}.${coll}`, structuredClone(meta));
+          catalogDirty = false;
+          for (const id of batchIds) inserted.push(id);
+        }
+        if (stop) break;
       }
-      if (batch.length > 0 || catalogDirty) await flush();
+      if (catalogDirty) {
+        await this.commit([...catalogOps.splice(0), this.catalogOp(meta)]);
+        this.catalog.set(`${db}.${coll}`, structuredClone(meta));
+      }
       return { inserted, errors };
     });
   }
@@ -1056,8 +1082,16 @@ function serialize(doc: Doc): Uint8Array {
 
 /** Validates a document for insertion and gives it an _id (first field) when it has none. */
 export function prepareForInsert(input: unknown): Doc {
+  return prepareEncoded(input).doc;
+}
+
+/**
+ * prepareForInsert with the document's BSON, encoded once for the size check and the store.
+ * The input is not copied: nothing keeps or changes it after its bytes are made.
+ */
+function prepareEncoded(input: unknown): { doc: Doc; bytes: Uint8Array } {
   if (!isDoc(input)) fail(DocErrors.badValue, 'a document to insert must be an object');
-  for (const key of Object.keys(input)) {
+  for (const key in input) {
     if (key.startsWith('$')) fail(DocErrors.badValue, `Document can't have $ prefixed field names: ${key}`);
   }
   const id = input['_id'];
@@ -1067,10 +1101,9 @@ export function prepareForInsert(input: unknown): Doc {
   if (id === undefined) {
     // A generated _id goes first, as MongoDB's drivers put it.
     const { _id: _, ...rest } = input;
-    doc = { _id: new ObjectId(), ...cloneValue(rest) };
-  } else doc = cloneValue(input);
-  checkStorable(doc);
-  return doc;
+    doc = { _id: new ObjectId(), ...rest };
+  } else doc = input;
+  return { doc, bytes: checkStorable(doc) };
 }
 
 function keyValueOf(index: IndexSpec, doc: Doc): Doc {

@@ -125,8 +125,75 @@ function writeHeader(
   out.writeInt32LE(opCode, 12);
 }
 
-export function encodeMsgReply(requestId: number, responseTo: number, reply: Doc): Buffer {
-  const body = BSON.serialize(reply);
+/**
+ * A reply already in BSON: a find's first batch made of documents exactly as stored, so they
+ * are neither decoded nor encoded again (rawFindReply).
+ */
+export class RawReply {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+const enc = new TextEncoder();
+const FIRST_BATCH = enc.encode('firstBatch');
+const CURSOR = enc.encode('cursor');
+
+/**
+ * `{cursor: {firstBatch: [docs], id: 0, ns}, ok: 1}` written by hand around the documents'
+ * stored bytes: what encodeMsgReply makes of CursorTable.open's answer for a single batch,
+ * byte for byte (the test compares them).
+ */
+export function rawFindReply(namespace: string, docs: Uint8Array[]): RawReply {
+  const ns = enc.encode(namespace);
+  let arrayBytes = 4 + 1;
+  for (let i = 0; i < docs.length; i++) arrayBytes += 1 + String(i).length + 1 + docs[i]!.length;
+  // cursor: int32 + (array element) + (id: 0x12 "id\0" int64) + (ns: 0x02 "ns\0" int32 bytes \0) + \0
+  const cursorBytes =
+    4 + (1 + FIRST_BATCH.length + 1 + arrayBytes) + (1 + 3 + 8) + (1 + 3 + 4 + ns.length + 1) + 1;
+  const total = 4 + (1 + CURSOR.length + 1 + cursorBytes) + (1 + 3 + 4) + 1;
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  const int32 = (n: number) => {
+    out.writeInt32LE(n, at);
+    at += 4;
+  };
+  const name = (type: number, bytes: Uint8Array) => {
+    out[at++] = type;
+    out.set(bytes, at);
+    at += bytes.length;
+    out[at++] = 0;
+  };
+  int32(total);
+  name(0x03, CURSOR);
+  int32(cursorBytes);
+  name(0x04, FIRST_BATCH);
+  int32(arrayBytes);
+  for (let i = 0; i < docs.length; i++) {
+    name(0x03, enc.encode(String(i)));
+    out.set(docs[i]!, at);
+    at += docs[i]!.length;
+  }
+  out[at++] = 0;
+  name(0x12, enc.encode('id'));
+  out.writeBigInt64LE(0n, at);
+  at += 8;
+  name(0x02, enc.encode('ns'));
+  int32(ns.length + 1);
+  out.set(ns, at);
+  at += ns.length;
+  out[at++] = 0;
+  out[at++] = 0; // end of cursor
+  name(0x10, enc.encode('ok'));
+  int32(1);
+  out[at++] = 0;
+  return new RawReply(out);
+}
+
+function bodyOf(reply: Doc | RawReply): Uint8Array {
+  return reply instanceof RawReply ? reply.bytes : BSON.serialize(reply);
+}
+
+export function encodeMsgReply(requestId: number, responseTo: number, reply: Doc | RawReply): Buffer {
+  const body = bodyOf(reply);
   const length = HEADER_BYTES + 4 + 1 + body.length;
   // One buffer, one copy of the body: header, flag bits (0), section kind 0, the document.
   const out = Buffer.allocUnsafe(length);
@@ -137,8 +204,8 @@ export function encodeMsgReply(requestId: number, responseTo: number, reply: Doc
   return out;
 }
 
-export function encodeOpReply(requestId: number, responseTo: number, reply: Doc): Buffer {
-  const body = BSON.serialize(reply);
+export function encodeOpReply(requestId: number, responseTo: number, reply: Doc | RawReply): Buffer {
+  const body = bodyOf(reply);
   const length = HEADER_BYTES + 20 + body.length;
   const out = Buffer.alloc(length);
   writeHeader(out, length, requestId, responseTo, OP_REPLY);

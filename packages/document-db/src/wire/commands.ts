@@ -1,6 +1,8 @@
 // The database commands the official driver and mongosh send, each answered from the engine in
 // MongoDB's reply shape. Errors become {ok: 0, errmsg, code, codeName}; write errors of
 // insert/update/delete go in writeErrors with ok: 1, as MongoDB does.
+
+import { ObjectId } from 'bson';
 import { DocDbError, DocErrors, fail } from '../core/errors.js';
 import { compileProjection } from '../core/projection.js';
 import { type Doc, isDoc, numberOf } from '../core/values.js';
@@ -12,6 +14,7 @@ import {
   type WriteError,
 } from '../storage/database.js';
 import { explainDoc } from '../storage/explain.js';
+import { type RawReply, rawFindReply } from './codec.js';
 import type { CursorTable } from './cursors.js';
 
 export const MAX_WIRE_VERSION = 17; // MongoDB 6.0
@@ -77,7 +80,41 @@ function findOptions(command: Doc): FindOptions {
   return options;
 }
 
-type Handler = (command: Doc, db: string, context: CommandContext) => Promise<Doc> | Doc;
+/**
+ * A find of one document by an _id that is a plain scalar (number, string, ObjectId, date), with
+ * nothing that would change the answer (projection, skip, hint, min/max, returnKey, a zero batch).
+ * A sort is harmless on one document but must still be checked, so it takes the general path.
+ */
+function isPointRead(command: Doc, options: FindOptions, batchSize: number | undefined): boolean {
+  const filter = options.filter;
+  if (!filter) return false;
+  let keys = 0;
+  for (const _ in filter) keys++;
+  if (keys !== 1) return false;
+  const id = filter['_id'];
+  const scalar =
+    (typeof id === 'number' && Number.isFinite(id)) ||
+    typeof id === 'string' ||
+    id instanceof ObjectId ||
+    id instanceof Date;
+  if (!scalar) return false;
+  if (options.sort !== undefined || options.hint !== undefined || (options.skip ?? 0) !== 0) return false;
+  if (
+    options.projection !== undefined &&
+    !(isDoc(options.projection) && Object.keys(options.projection).length === 0)
+  )
+    return false;
+  if (batchSize === 0) return false;
+  for (const option of ['min', 'max', 'returnKey', 'showRecordId', 'collation'])
+    if (command[option] !== undefined) return false;
+  return true;
+}
+
+type Handler = (
+  command: Doc,
+  db: string,
+  context: CommandContext,
+) => Promise<Doc | RawReply> | Doc | RawReply;
 
 const handlers: Record<string, Handler> = {
   hello: (_c, _db, context) => helloReply(context, false),
@@ -102,8 +139,14 @@ const handlers: Record<string, Handler> = {
   find: async (command, db, context) => {
     const coll = collectionOf(command, 'find');
     const options = findOptions(command);
-    const result = await context.engine.find(db, coll, options);
     const batchSize = optionalInt(command['batchSize'], 'batchSize');
+    if (isPointRead(command, options, batchSize)) {
+      // A point read by _id: the stored bytes go out as they are (no planner, no BSON
+      // decode/encode); the answer is the one the general path gives, byte for byte.
+      const bytes = await context.engine.getRawById(db, coll, options.filter!['_id']);
+      return rawFindReply(`${db}.${coll}`, bytes ? [bytes] : []);
+    }
+    const result = await context.engine.find(db, coll, options);
     return context.cursors.open(`${db}.${coll}`, result.docs, batchSize, command['singleBatch'] === true);
   },
   getmore: (command, db, context) => {
@@ -359,7 +402,7 @@ const handlers: Record<string, Handler> = {
 };
 
 /** Runs one command document; never throws (errors become MongoDB error replies). */
-export async function runCommand(command: Doc, context: CommandContext): Promise<Doc> {
+export async function runCommand(command: Doc, context: CommandContext): Promise<Doc | RawReply> {
   const name = Object.keys(command)[0];
   const db = typeof command['$db'] === 'string' ? command['$db'] : 'admin';
   const handler = name === undefined ? undefined : handlers[name.toLowerCase()];

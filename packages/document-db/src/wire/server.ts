@@ -10,6 +10,7 @@ import {
   HEADER_BYTES,
   ProtocolError,
   parseRequest,
+  type RawReply,
   readHeader,
 } from './codec.js';
 import { type CommandContext, runCommand } from './commands.js';
@@ -101,7 +102,7 @@ export class WireServer {
     context: CommandContext,
   ): Promise<void> {
     if (socket.destroyed) return;
-    let reply: Doc;
+    let reply: Doc | RawReply;
     try {
       const command = request.command;
       if (request.kind === 'query') {
