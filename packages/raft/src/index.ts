@@ -1,3 +1,4 @@
+export { FRAME_HEADER_BYTES, FRAME_PAYLOAD_BYTES_MAX, FrameReader, sealFrame } from '@ddia/common';
 export * from './core/log.js';
 export * from './core/membership.js';
 export * from './core/progress.js';
@@ -16,7 +17,6 @@ export * from './storage/file-storage.js';
 export * from './storage/memory-storage.js';
 export * from './storage/storage.js';
 export * from './transport/binary-codec.js';
-export * from './transport/frame.js';
 export * from './transport/http-transport.js';
 export * from './transport/json-codec.js';
 export * from './transport/local-network.js';

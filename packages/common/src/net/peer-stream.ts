@@ -316,7 +316,7 @@ export interface PeerStreamReceiverOptions<M> extends PeerStreamProtocol {
   /** Decodes a frame's payload; throwing ends the stream as a bad frame. */
   decode(payload: Buffer): M[];
   deliver(from: string, messages: M[]): void;
-  /** Which senders may open a stream (a member list); anyone naming itself when absent. */
+  /** Which senders may open a stream (a member list; '' when unnamed); anyone when absent. */
   accepts?: (from: string) => boolean;
   /** The `code` of refusals' problem+json bodies. */
   problemCode?: string;
@@ -389,23 +389,20 @@ export function acceptPeerStreams<M>(
     options.path,
     (request, socket, head) => {
       const protocol = String(request.headers.upgrade ?? '').toLowerCase();
-      const from = request.headers[options.fromHeader];
+      const named = request.headers[options.fromHeader];
+      const from = typeof named === 'string' ? named : '';
       if (closing) {
         stats.refused++;
         refuseUpgrade(socket, 503, 'Service Unavailable', 'shutting down', code);
         return;
       }
-      if (
-        protocol !== options.protocol ||
-        typeof from !== 'string' ||
-        !(options.accepts?.(from) ?? from !== '')
-      ) {
+      if (protocol !== options.protocol || !(options.accepts?.(from) ?? true)) {
         stats.refused++;
         refuseUpgrade(
           socket,
           400,
           'Bad Request',
-          `${options.path} speaks Upgrade: ${options.protocol} from a member named in ${options.fromHeader}`,
+          `${options.path} speaks Upgrade: ${options.protocol}${options.accepts ? ` from a member named in ${options.fromHeader}` : ''}`,
           code,
         );
         return;

@@ -5,13 +5,11 @@
 // A stream request that is not a proper upgrade gets 400/404 problem+json; a bad frame ends
 // the stream (the sender dials again). Malformed snapshot chunks get 400 problem+json; a chunk
 // out of order gets 409 (the sender restarts).
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { acceptPeerStreams, type PeerStreamHost, type PeerStreamReceiverStats } from '@ddia/common';
 import type { Message } from '../core/types.js';
 import { RaftBadRequestError, RaftError, RaftErrors } from '../errors.js';
 import { decodeMessages } from './binary-codec.js';
-import { FrameReader } from './frame.js';
-import { SNAPSHOT_PATH, type SnapshotChunkBody, STREAM_PATH, STREAM_PROTOCOL } from './http-transport.js';
+import { RAFT_STREAM, SNAPSHOT_PATH, type SnapshotChunkBody } from './http-transport.js';
 import { base64ToBytes, decodeMessage, type WireMessage } from './json-codec.js';
 
 export const SNAPSHOT_CHUNK_BODY_BYTES_MAX = 2 * 1024 * 1024;
@@ -33,28 +31,15 @@ export interface RaftRouteReply {
 }
 
 /** What the receiving side saw, for metrics and tests. */
-export interface RaftStreamStats {
-  streamsOpen: number;
-  streamsAccepted: number;
-  frames: number;
-  messages: number;
-  /** Streams ended because a frame failed its checksum or did not decode. */
-  badFrames: number;
-  /** Upgrade requests refused (wrong path or protocol). */
-  refused: number;
-}
+export type RaftStreamStats = PeerStreamReceiverStats;
 
 /** The slice of a fastify instance this needs (kept structural so raft does not depend on fastify). */
-export interface RaftRouteHost {
+export interface RaftRouteHost extends PeerStreamHost {
   post(
     path: string,
     options: { bodyLimit: number },
     handler: (request: RaftRouteRequest, reply: RaftRouteReply) => Promise<unknown>,
   ): unknown;
-  server: {
-    on(event: 'upgrade', listener: (request: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown;
-  };
-  addHook(name: 'preClose', hook: () => Promise<void>): unknown;
 }
 
 /** Reassembles chunked snapshots, one in progress per sender. */
@@ -112,87 +97,14 @@ function problem(reply: RaftRouteReply, err: unknown): unknown {
   throw err;
 }
 
-/** Writes a problem+json answer on a raw socket and closes it (upgrade requests have no reply object). */
-function refuseUpgrade(socket: Duplex, status: number, title: string, detail: string): void {
-  const body = JSON.stringify({
-    type: 'about:blank',
-    title,
-    status,
-    detail,
-    code: RaftErrors.badRequest.code,
-  });
-  socket.end(
-    `HTTP/1.1 ${status} ${title}\r\ncontent-type: ${PROBLEM_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
-}
-
 export function registerRaftRoutes(app: RaftRouteHost, node: RaftReceiver): RaftStreamStats {
-  const stats: RaftStreamStats = {
-    streamsOpen: 0,
-    streamsAccepted: 0,
-    frames: 0,
-    messages: 0,
-    badFrames: 0,
-    refused: 0,
-  };
+  const stats = acceptPeerStreams(app, {
+    ...RAFT_STREAM,
+    decode: decodeMessages,
+    deliver: (_from, messages) => node.receive(messages),
+    problemCode: RaftErrors.badRequest.code,
+  });
   const assembler = new SnapshotAssembler();
-  const streams = new Set<Duplex>();
-  let closing = false;
-  app.server.on('upgrade', (request, socket, head) => {
-    const path = (request.url ?? '').split('?')[0];
-    if (path !== STREAM_PATH) {
-      stats.refused++;
-      refuseUpgrade(socket, 404, 'Not Found', `no upgrade at ${path}`);
-      return;
-    }
-    const protocol = String(request.headers.upgrade ?? '').toLowerCase();
-    if (protocol !== STREAM_PROTOCOL || closing) {
-      stats.refused++;
-      refuseUpgrade(
-        socket,
-        closing ? 503 : 400,
-        closing ? 'Service Unavailable' : 'Bad Request',
-        closing ? 'shutting down' : `${STREAM_PATH} speaks Upgrade: ${STREAM_PROTOCOL}`,
-      );
-      return;
-    }
-    socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nupgrade: ${STREAM_PROTOCOL}\r\nconnection: Upgrade\r\n\r\n`,
-    );
-    (socket as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-    streams.add(socket);
-    stats.streamsOpen++;
-    stats.streamsAccepted++;
-    const reader = new FrameReader();
-    const onData = (chunk: Buffer) => {
-      try {
-        for (const payload of reader.push(chunk)) {
-          const messages = decodeMessages(payload);
-          stats.frames++;
-          stats.messages += messages.length;
-          node.receive(messages);
-        }
-      } catch (error) {
-        if (!(error instanceof RaftError)) throw error;
-        // A stream that is out of step cannot be resynchronised: drop it, the sender redials.
-        stats.badFrames++;
-        socket.destroy();
-      }
-    };
-    socket.on('data', onData);
-    socket.on('error', () => {});
-    socket.once('close', () => {
-      streams.delete(socket);
-      stats.streamsOpen--;
-    });
-    if (head.length > 0) onData(head);
-  });
-  // An upgraded stream is a raw socket, not an HTTP connection: the server's own shutdown would
-  // wait for it forever, so the streams are ended here first.
-  app.addHook('preClose', async () => {
-    closing = true;
-    for (const s of streams) s.destroy();
-  });
   app.post(SNAPSHOT_PATH, { bodyLimit: SNAPSHOT_CHUNK_BODY_BYTES_MAX }, async (request, reply) => {
     try {
       const message = assembler.add(request.body);
