@@ -12,9 +12,11 @@
 import type { Store } from '@ddia/common';
 import type { StateChange, StateStores } from '../core/streams/index.js';
 
-/** Entry keys: `e\0<store>\0<key>`; the checkpoint: `c`. */
-const ENTRY_PREFIX = 'e\u0000';
-const CHECKPOINT_KEY = 'c';
+/**
+ * Keys, per task (one input partition number, runner.ts): `t<task>\0e\0<store>\0<key>` for the
+ * entries, `t<task>\0c` for the checkpoint (an offset in the changelog's partition <task>).
+ */
+const taskPrefix = (task: number) => `t${task}\u0000`;
 /** One write batch to the store holds at most this many changes (a bounded memtable burst). */
 const WRITE_BATCH_MAX = 10_000;
 
@@ -26,11 +28,23 @@ export interface LocalLoad {
 }
 
 export class LocalStateStore {
-  constructor(readonly db: Store) {}
+  private readonly prefix: string;
+  private readonly entryPrefix: string;
+  private readonly checkpointKey: string;
+
+  /** The part of `db` that holds one task's state (several tasks share one database). */
+  constructor(
+    readonly db: Store,
+    readonly task = 0,
+  ) {
+    this.prefix = taskPrefix(task);
+    this.entryPrefix = `${this.prefix}e\u0000`;
+    this.checkpointKey = `${this.prefix}c`;
+  }
 
   /** The changelog offset the entries reflect, -1 when the store is empty. */
   async checkpoint(): Promise<number> {
-    const raw = await this.db.get(CHECKPOINT_KEY);
+    const raw = await this.db.get(this.checkpointKey);
     return raw === undefined ? -1 : Number(raw);
   }
 
@@ -38,8 +52,11 @@ export class LocalStateStore {
   async load(stores: StateStores): Promise<LocalLoad> {
     const checkpoint = await this.checkpoint();
     let entries = 0;
-    for await (const [key, value] of this.db.iterator({ gt: ENTRY_PREFIX, lt: `e\u0001` })) {
-      const rest = String(key).slice(ENTRY_PREFIX.length);
+    for await (const [key, value] of this.db.iterator({
+      gt: this.entryPrefix,
+      lt: `${this.prefix}e\u0001`,
+    })) {
+      const rest = String(key).slice(this.entryPrefix.length);
       const i = rest.indexOf('\u0000');
       if (i < 0) throw new Error(`local state store holds a malformed key '${String(key)}'`);
       stores.restore({ store: rest.slice(0, i), key: rest.slice(i + 1), value: JSON.parse(String(value)) });
@@ -54,28 +71,24 @@ export class LocalStateStore {
       const slice = changes.slice(from, from + WRITE_BATCH_MAX);
       const ops = slice.map((c) =>
         c.value === undefined
-          ? { type: 'del' as const, key: `${ENTRY_PREFIX}${c.store}\u0000${c.key}` }
+          ? { type: 'del' as const, key: `${this.entryPrefix}${c.store}\u0000${c.key}` }
           : {
               type: 'put' as const,
-              key: `${ENTRY_PREFIX}${c.store}\u0000${c.key}`,
+              key: `${this.entryPrefix}${c.store}\u0000${c.key}`,
               value: JSON.stringify(c.value),
             },
       );
       // The checkpoint rides with the last slice: a crash between slices leaves it at the
       // previous batch, and the changelog tail redoes these changes (they are idempotent puts).
       const last = from + WRITE_BATCH_MAX >= changes.length;
-      if (last) ops.push({ type: 'put', key: CHECKPOINT_KEY, value: String(changelogOffset) });
+      if (last) ops.push({ type: 'put', key: this.checkpointKey, value: String(changelogOffset) });
       await this.db.batch(ops);
       if (last) break;
     }
   }
 
-  /** Forgets everything (the changelog no longer matches: it was deleted or truncated). */
+  /** Forgets this task's state (the changelog no longer matches: it was deleted or truncated). */
   async wipe(): Promise<void> {
-    await this.db.clear();
-  }
-
-  close(): Promise<void> {
-    return this.db.close();
+    await this.db.clear({ gte: this.prefix, lt: `t${this.task}\u0001` });
   }
 }

@@ -6,6 +6,8 @@ import type { Kafka, KafkaMessage } from 'kafkajs';
 export interface ReadTopicOptions {
   /** Where to start per partition (default: the log start): skips what a local copy holds. */
   fromOffset?: (partition: number) => number;
+  /** Only these partitions (default: all). */
+  partitions?: readonly number[];
 }
 
 export async function readTopicToEnd(
@@ -22,7 +24,9 @@ export async function readTopicToEnd(
   const pending = new Map<number, number>();
   const from = (p: { partition: number; low: string }) =>
     Math.max(Number(p.low), options.fromOffset?.(p.partition) ?? 0);
-  for (const p of offsets) if (Number(p.high) > from(p)) pending.set(p.partition, Number(p.high) - 1);
+  for (const p of offsets)
+    if (Number(p.high) > from(p) && (options.partitions?.includes(p.partition) ?? true))
+      pending.set(p.partition, Number(p.high) - 1);
   if (pending.size === 0) return 0;
   let read = 0;
   const sought = new Set<number>();

@@ -1,16 +1,32 @@
 // Runs a topology (core/streams/topology.ts) over kafkajs: a consumer group named after the
-// application reads the source topics; each fetched batch goes through the pure Processor;
+// application reads the source topics. The work is split in TASKS, as in Kafka Streams: task p
+// is partition p of every source topic, with its own Processor (its own state stores, processed
+// offsets and stream time) and its own partition p of the changelog topic. Several instances of
+// one application (same applicationId, any number of processes) share the tasks: the group's
+// assignor (task-assigner.ts) gives each instance whole tasks, and when an instance leaves or
+// dies the survivors get its tasks and restore each one's state from its changelog partition
+// before processing it (restoreTasks below).
+//
+// Each fetched batch (one topic-partition, so one task) goes through that task's Processor;
 // then, in this order:
 //   1. the outputs are produced (idempotent producer, acks=all), each with a header naming the
 //      input record it came from (topic:partition:offset:index);
-//   2. the state changes, together with the input offsets they reflect and the stream time,
-//      are appended to the application's changelog topic as ONE produce request to ONE
-//      partition: one record batch, written atomically — the commit point;
+//   2. the task's state changes, together with the input offsets they reflect and the stream
+//      time, are appended to the task's changelog partition as ONE produce request: one record
+//      batch, written atomically — the commit point;
 //   3. the consumer offsets are committed (only a shortcut: the changelog is authoritative).
 // A crash before 2 redoes the batch: state never counts a record twice (the offsets travel
 // with the state), outputs may repeat and the IdempotentSink drops the repeats by position.
 // That is "effectively once" without broker transactions (Kafka Streams uses transactions
-// for the same effect: processing.guarantee=exactly_once_v2).
+// for the same effect: processing.guarantee=exactly_once_v2). A task moved to another
+// instance is the same crash seen from the new owner: it restores the changelog partition
+// and redoes whatever the old owner had not committed there.
+//
+// Handover is safe when the old owner is dead (kill -9) or stopped cleanly (kafkajs finishes the
+// batch in flight before it rejoins the group). What is not fenced: an instance paused past its
+// session timeout (a GC pause, SIGSTOP) that wakes up in the middle of a batch may still append
+// that batch's state to a changelog partition the new owner has restored from. Kafka fences
+// such a zombie with transactional producer epochs; this broker has no transactions.
 //
 // On start the state is rebuilt by reading the changelog from its start (a compacted topic,
 // so its size is bounded by the number of keys, not the number of updates); with a local
@@ -37,6 +53,7 @@ import {
 } from '../core/streams/index.js';
 import { LocalStateStore } from './local-state.js';
 import { readTopicToEnd } from './read-topic.js';
+import { taskAssigner } from './task-assigner.js';
 
 export interface Serde<V = unknown> {
   encode(value: V, topic: string): Buffer | Promise<Buffer>;
@@ -54,6 +71,7 @@ export interface StreamAppOptions {
   kafka: Kafka;
   /** Names the consumer group and the changelog topic (`<id>-changelog`). */
   applicationId: string;
+  /** The topology; each task runs a fresh copy of it (`processor.fresh()`), this one stays empty. */
   processor: Processor;
   /** Per-topic value serdes (sources and sinks); JSON otherwise. */
   serdes?: Record<string, Serde>;
@@ -70,6 +88,14 @@ export interface StreamAppOptions {
    * tail. Without one, every start reads the whole changelog.
    */
   localState?: Store;
+  /**
+   * How the work is split: 'per-partition' (one task per input partition number, the default
+   * when the topology allows it: `processor.partitionLocal`) or 'single' (one task holding every
+   * partition: the default for a topology that aggregates or joins on keys it changed without a
+   * repartition(), which would otherwise count one key in several tasks). Instances beyond the
+   * number of tasks stand by: they get tasks when an owner leaves.
+   */
+  tasks?: 'per-partition' | 'single';
   /** Test hook: called at each stage of a batch; throwing there is a crash at that point. */
   onStage?: (stage: BatchStage, batchNumber: number) => void;
 }
@@ -84,6 +110,15 @@ export interface StreamAppStats {
   restoredChanges: number;
   /** Entries loaded from the local state store at start. */
   restoredLocal: number;
+  /** Tasks restored (at start and when a rebalance moved tasks here). */
+  restoredTasks: number;
+}
+
+/** One task: partition `id` of every source topic, its state, its changelog partition `id`. */
+interface Task {
+  id: number;
+  processor: Processor;
+  local: LocalStateStore | null;
 }
 
 export class StreamApp {
@@ -95,6 +130,7 @@ export class StreamApp {
     outputs: 0,
     restoredChanges: 0,
     restoredLocal: 0,
+    restoredTasks: 0,
   };
   /** Set when a batch failed: the app stops processing (a crashed instance). */
   failure: Error | null = null;
@@ -103,24 +139,54 @@ export class StreamApp {
   private consumer: Consumer | null = null;
   private stopping: Promise<void> | null = null;
   private readonly changelog: string;
-  private readonly local: LocalStateStore | null;
+  /** The tasks this instance owns now, restored. */
+  private readonly tasks = new Map<number, Task>();
+  /** Source topic -> its partitions. */
+  private readonly sourcePartitions = new Map<string, number[]>();
+  /** The latest assignment's restore; a batch waits for it. */
+  private assignmentReady: Promise<void> = Promise.resolve();
+
+  /** One task per input partition, or a single one (StreamAppOptions.tasks). */
+  readonly perPartition: boolean;
 
   constructor(readonly options: StreamAppOptions) {
     this.changelog = `${options.applicationId}-changelog`;
-    this.local = options.localState ? new LocalStateStore(options.localState) : null;
+    const mode = options.tasks ?? (options.processor.partitionLocal ? 'per-partition' : 'single');
+    if (mode === 'per-partition' && !options.processor.partitionLocal)
+      throw new Error(
+        'this topology aggregates or joins on keys it changed without repartition(): ' +
+          "one task per partition would split a key's records; repartition first or use tasks: 'single'",
+      );
+    this.perPartition = mode === 'per-partition';
   }
 
+  /** The task an input partition belongs to. */
+  taskOf(partition: number): number {
+    return this.perPartition ? partition : 0;
+  }
+
+  /** The topology (a template: the state lives in the tasks' copies). */
   get processor(): Processor {
     return this.options.processor;
   }
 
-  /** Interactive query of a state store (the materialized view). */
-  get<V>(store: string, key: string): V | undefined {
-    return this.processor.stores.get<V>(store, key);
+  /** The tasks (input partition numbers) this instance owns. */
+  get ownedTasks(): number[] {
+    return [...this.tasks.keys()].sort((a, b) => a - b);
   }
 
+  /** Interactive query of a state store (the materialized view), over this instance's tasks. */
+  get<V>(store: string, key: string): V | undefined {
+    for (const task of this.tasks.values()) {
+      const value = task.processor.stores.get<V>(store, key);
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  }
+
+  /** The entries of a store over this instance's tasks (each key lives in one task). */
   entries<V>(store: string): [string, V][] {
-    return this.processor.stores.entries<V>(store);
+    return [...this.tasks.values()].flatMap((t) => t.processor.stores.entries<V>(store));
   }
 
   private serde(topic: string): Serde {
@@ -132,79 +198,138 @@ export class StreamApp {
     this.admin = kafka.admin();
     await this.admin.connect();
     const existing = new Set(await this.admin.listTopics());
-    const wanted = [
-      ...(existing.has(this.changelog)
-        ? []
-        : [
-            {
-              topic: this.changelog,
-              numPartitions: 1,
-              configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-            },
-          ]),
-      ...this.processor.sinkTopics
-        .filter((t) => !existing.has(t))
-        .map((topic) => ({
-          topic,
-          numPartitions: this.processor.repartitionTopics.includes(topic)
-            ? (this.options.repartitionPartitions ?? this.options.sinkPartitions ?? 1)
-            : (this.options.sinkPartitions ?? 1),
-        })),
-    ];
-    if (wanted.length > 0) await this.admin.createTopics({ topics: wanted, waitForLeaders: true });
-    await this.restore();
-    // Every source partition holds stream time back until it has been read (see StreamTimeMode).
+    const sinks = this.processor.sinkTopics
+      .filter((t) => !existing.has(t))
+      .map((topic) => ({
+        topic,
+        numPartitions: this.processor.repartitionTopics.includes(topic)
+          ? (this.options.repartitionPartitions ?? this.options.sinkPartitions ?? 1)
+          : (this.options.sinkPartitions ?? 1),
+      }));
+    if (sinks.length > 0) await this.admin.createTopics({ topics: sinks, waitForLeaders: true });
     for (const topic of this.processor.sourceTopics) {
       const partitions = await this.admin.fetchTopicOffsets(topic);
-      this.processor.declarePartitions(
+      this.sourcePartitions.set(
         topic,
         partitions.map((p) => p.partition),
       );
     }
+    // One changelog partition per task: as many as the widest source topic has partitions.
+    const taskCount = this.perPartition
+      ? Math.max(1, ...[...this.sourcePartitions.values()].map((ps) => ps.length))
+      : 1;
+    if (!existing.has(this.changelog)) {
+      await this.admin.createTopics({
+        topics: [
+          {
+            topic: this.changelog,
+            numPartitions: taskCount,
+            configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+          },
+        ],
+        waitForLeaders: true,
+      });
+    } else {
+      const have = (await this.admin.fetchTopicOffsets(this.changelog)).length;
+      if (have < taskCount)
+        throw new Error(
+          `changelog topic '${this.changelog}' has ${have} partitions, the application has ${taskCount} tasks ` +
+            '(a source topic grew: Kafka Streams refuses this too; reset the application)',
+        );
+    }
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
-    this.consumer = kafka.consumer({
+    const consumer = kafka.consumer({
       maxWaitTimeInMs: 200,
       ...this.options.consumer,
       groupId: applicationId,
+      partitionAssigners: [
+        taskAssigner(
+          () => this.ownedTasks,
+          (p) => this.taskOf(p),
+        ),
+      ],
     });
-    await this.consumer.connect();
-    for (const topic of this.processor.sourceTopics)
-      await this.consumer.subscribe({ topic, fromBeginning: true });
-    await this.consumer.run({ eachBatchAutoResolve: false, eachBatch: (payload) => this.onBatch(payload) });
+    this.consumer = consumer;
+    // Every (re)join: drop the tasks that went elsewhere, restore the ones that came here. The
+    // fetchers are stopped while kafkajs rejoins, so no batch of a dropped task is in flight.
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      const owned = new Set(
+        Object.values(payload.memberAssignment)
+          .flat()
+          .map((p) => this.taskOf(p)),
+      );
+      for (const id of [...this.tasks.keys()]) if (!owned.has(id)) this.tasks.delete(id);
+      const previous = this.assignmentReady;
+      this.assignmentReady = (async () => {
+        await previous;
+        await this.restoreTasks([...owned].filter((id) => !this.tasks.has(id)));
+      })().catch((error: unknown) => this.fail(error as Error));
+    });
+    await consumer.connect();
+    for (const topic of this.processor.sourceTopics) await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachBatchAutoResolve: false, eachBatch: (payload) => this.onBatch(payload) });
+    // run() returns once the first join is done: the tasks it gave us are being restored.
+    await this.assignmentReady;
+    if (this.failure) throw this.failure;
   }
 
   /**
-   * Rebuilds the state stores: the local store's entries (if any), then the changelog from the
-   * local checkpoint (or its start) to its current end.
+   * Rebuilds the tasks' state stores: each task's local store entries (if any), then its
+   * changelog partition from the local checkpoint (or its start) to its current end.
    */
-  private async restore(): Promise<void> {
+  private async restoreTasks(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
     const offsets = await this.admin!.fetchTopicOffsets(this.changelog);
-    const end = Number(offsets[0]?.high ?? 0);
-    let from = -1;
-    if (this.local) {
-      // A checkpoint at or past the changelog's end belongs to another changelog (the topic was
-      // deleted and re-created): the local copy is stale, start over from the changelog.
-      if ((await this.local.checkpoint()) >= end) await this.local.wipe();
-      const loaded = await this.local.load(this.processor.stores);
-      this.stats.restoredLocal = loaded.entries;
-      from = loaded.checkpoint;
+    const restoring = new Map<number, { task: Task; from: number }>();
+    for (const id of ids) {
+      const processor = this.processor.fresh();
+      // Every source partition of the task holds stream time back until it has been read.
+      for (const [topic, partitions] of this.sourcePartitions)
+        processor.declarePartitions(
+          topic,
+          partitions.filter((p) => this.taskOf(p) === id),
+        );
+      const local = this.options.localState ? new LocalStateStore(this.options.localState, id) : null;
+      let from = -1;
+      if (local) {
+        // A checkpoint at or past the changelog's end belongs to another changelog (the topic
+        // was deleted and re-created): the local copy is stale, start over from the changelog.
+        const end = Number(offsets.find((p) => p.partition === id)?.high ?? 0);
+        if ((await local.checkpoint()) >= end) await local.wipe();
+        const loaded = await local.load(processor.stores);
+        this.stats.restoredLocal += loaded.entries;
+        from = loaded.checkpoint;
+      }
+      restoring.set(id, { task: { id, processor, local }, from });
     }
     await readTopicToEnd(
       this.options.kafka,
       this.changelog,
-      (m) => {
-        if (Number(m.offset) <= from) return;
+      (m, partition) => {
+        const r = restoring.get(partition);
+        if (!r || Number(m.offset) <= r.from) return;
         const parsed = parseChangelogKey(m.key?.toString('utf8') ?? '');
         if (!parsed) return;
-        this.processor.stores.restore({
+        r.task.processor.stores.restore({
           ...parsed,
           value: m.value === null ? undefined : JSON.parse(m.value.toString('utf8')),
         });
         this.stats.restoredChanges++;
       },
-      { fromOffset: () => from + 1 },
+      { partitions: ids, fromOffset: (p) => (restoring.get(p)?.from ?? -1) + 1 },
     );
+    for (const [id, { task }] of restoring) this.tasks.set(id, task);
+    this.stats.restoredTasks += ids.length;
+  }
+
+  private fail(error: Error): void {
+    // The in-memory state may be ahead of the changelog: this instance is done (as if its
+    // process died here); the group gives its tasks to others, which restore them. Nothing
+    // uncommitted is resolved. The consumer is stopped once the current callback has returned
+    // (disconnecting from inside it would wait for itself).
+    this.failure ??= error;
+    setImmediate(() => void this.stop());
   }
 
   private async onBatch({
@@ -215,12 +340,17 @@ export class StreamApp {
     isStale,
   }: EachBatchPayload): Promise<void> {
     if (this.failure) return;
+    await this.assignmentReady;
+    const task = this.tasks.get(this.taskOf(batch.partition));
+    // Not ours (a batch fetched before a rebalance took the task away): not resolved, the
+    // new owner reads it.
+    if (!task || this.failure) return;
     const outputs: OutputRecord[] = [];
     let last: string | null = null;
     try {
       for (const m of batch.messages) {
         if (!isRunning() || isStale()) break;
-        const result = this.processor.process({
+        const result = task.processor.process({
           topic: batch.topic,
           partition: batch.partition,
           offset: Number(m.offset),
@@ -238,22 +368,21 @@ export class StreamApp {
       if (last === null) return;
       // Read to its end: an idle partition must not hold the other partitions' windows open.
       if (Number(last) + 1 >= Number(batch.highWatermark))
-        this.processor.markIdle(batch.topic, batch.partition);
+        task.processor.markIdle(batch.topic, batch.partition);
       const n = ++this.stats.batches;
       await this.sendOutputs(outputs);
       this.options.onStage?.('outputs-sent', n);
-      await this.writeState();
+      await this.writeState(task);
       this.options.onStage?.('state-written', n);
       resolveOffset(last);
-      await heartbeat();
     } catch (error) {
-      // A failed batch leaves the in-memory state ahead of the changelog: this instance is
-      // done (as if its process died here); a new one restores from the changelog and redoes
-      // the batch. Nothing of this batch is resolved or committed. The consumer is stopped
-      // once this callback has returned (disconnecting from inside it would wait for itself).
-      this.failure = error as Error;
-      setImmediate(() => void this.stop());
+      // A failed batch leaves the task's state ahead of its changelog: see fail().
+      this.fail(error as Error);
+      return;
     }
+    // Outside the batch's try: the batch is committed (changelog), and a rebalance error from
+    // the heartbeat is kafkajs' business (it rejoins), not a failure of this instance.
+    await heartbeat();
   }
 
   private async sendOutputs(outputs: OutputRecord[]): Promise<void> {
@@ -274,11 +403,11 @@ export class StreamApp {
   }
 
   /**
-   * State changes + offsets + stream time: one batch to the changelog's one partition (the
+   * A task's state changes + offsets + stream time: one batch to its changelog partition (the
    * commit point), then the same changes and the changelog offset to the local store.
    */
-  private async writeState(): Promise<void> {
-    const changes = this.processor.stores.drainChanges();
+  private async writeState(task: Task): Promise<void> {
+    const changes = task.processor.stores.drainChanges();
     if (changes.length === 0) return;
     const [written] = await this.producer!.send({
       topic: this.changelog,
@@ -286,22 +415,34 @@ export class StreamApp {
       messages: changes.map((c) => ({
         key: changelogKey(c.store, c.key),
         value: c.value === undefined ? null : JSON.stringify(c.value),
-        partition: 0,
+        partition: task.id,
       })),
     });
-    if (this.local) {
+    if (task.local) {
       const baseOffset = Number(written?.baseOffset ?? Number.NaN);
       if (!Number.isSafeInteger(baseOffset)) throw new Error('the changelog append returned no offset');
-      await this.local.commit(changes, baseOffset + changes.length - 1);
+      await task.local.commit(changes, baseOffset + changes.length - 1);
     }
   }
 
-  /** Input records not yet reflected in the state, over all source partitions. */
+  /**
+   * Input records not yet reflected in the state, over all source partitions: this instance's
+   * tasks by their state, the others' by the group's committed offsets.
+   */
   async lag(): Promise<number> {
     let lag = 0;
-    for (const topic of this.processor.sourceTopics) {
+    const topics = this.processor.sourceTopics;
+    const committed = await this.admin!.fetchOffsets({ groupId: this.options.applicationId, topics });
+    for (const topic of topics) {
       for (const p of await this.admin!.fetchTopicOffsets(topic)) {
-        lag += Math.max(0, Number(p.high) - 1 - this.processor.processedOffset(topic, p.partition));
+        const task = this.tasks.get(this.taskOf(p.partition));
+        const processed = task
+          ? task.processor.processedOffset(topic, p.partition)
+          : Number(
+              committed.find((c) => c.topic === topic)?.partitions.find((c) => c.partition === p.partition)
+                ?.offset ?? -1,
+            ) - 1;
+        lag += Math.max(0, Number(p.high) - 1 - Math.max(-1, processed));
       }
     }
     return lag;

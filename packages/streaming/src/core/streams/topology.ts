@@ -136,6 +136,13 @@ export class StreamBuilder {
   readonly repartitions = new Set<string>();
   /** @internal windowed stores, for closing windows as stream time moves. */
   readonly closers: ((ctx: Ctx) => void)[] = [];
+  /**
+   * @internal Set when a stateful operator (an aggregation, a join) works on keys that an
+   * operator changed (selectKey, flatMap) without a repartition() in between: its records of
+   * one key may sit in several input partitions, so one task per input partition would count
+   * a key in several places (Kafka Streams inserts a repartition topic there by itself).
+   */
+  rekeyedState = false;
 
   stream<V>(topic: string, options: { timestamp?: (value: V) => number } = {}): KStream<V> {
     const source = this.sourceOf(topic);
@@ -184,12 +191,14 @@ export class KStream<V> {
     private readonly builder: StreamBuilder,
     /** @internal adds an operator fed by this stream. */
     readonly attach: (node: Node) => void,
+    /** @internal an operator upstream changed the keys (no repartition since). */
+    readonly rekeyed = false,
   ) {}
 
-  private chain<W>(make: (emit: (ctx: Ctx, rec: Rec) => void) => Node): KStream<W> {
+  private chain<W>(make: (emit: (ctx: Ctx, rec: Rec) => void) => Node, rekeys = false): KStream<W> {
     const children: Node[] = [];
     this.attach(make(fanOut(children)));
-    return new KStream<W>(this.builder, (node) => children.push(node));
+    return new KStream<W>(this.builder, (node) => children.push(node), this.rekeyed || rekeys);
   }
 
   filter(predicate: (value: V, key: string | null) => boolean): KStream<V> {
@@ -205,13 +214,16 @@ export class KStream<V> {
 
   /** New key (repartitioning by it is the runner's job: outputs are keyed). */
   selectKey(fn: (value: V, key: string | null) => string | null): KStream<V> {
-    return this.chain((emit) => (ctx, rec) => emit(ctx, { ...rec, key: fn(rec.value as V, rec.key) }));
+    return this.chain((emit) => (ctx, rec) => emit(ctx, { ...rec, key: fn(rec.value as V, rec.key) }), true);
   }
 
   flatMap<W>(fn: (value: V, key: string | null) => [string | null, W][]): KStream<W> {
-    return this.chain((emit) => (ctx, rec) => {
-      for (const [key, value] of fn(rec.value as V, rec.key)) emit(ctx, { ...rec, key, value });
-    });
+    return this.chain(
+      (emit) => (ctx, rec) => {
+        for (const [key, value] of fn(rec.value as V, rec.key)) emit(ctx, { ...rec, key, value });
+      },
+      true,
+    );
   }
 
   peek(fn: (value: V, key: string | null) => void): KStream<V> {
@@ -253,6 +265,7 @@ export class KStream<V> {
     joiner: (value: V, row: T, key: string) => R,
     options: { left?: boolean } = {},
   ): KStream<R> {
+    if (this.rekeyed) this.builder.rekeyedState = true;
     return this.chain((emit) => (ctx, rec) => {
       if (rec.key === null) return;
       const row = ctx.stores.get<T>(table.storeName, rec.key);
@@ -291,6 +304,7 @@ export class KStream<V> {
     windows: JoinWindowSpec,
     options: { name: string; kind?: JoinKind },
   ): KStream<R> {
+    if (this.rekeyed || other.rekeyed) this.builder.rekeyedState = true;
     this.builder.claimStore(`${options.name}-left`);
     this.builder.claimStore(`${options.name}-right`);
     const children: Node[] = [];
@@ -308,6 +322,7 @@ export class KStream<V> {
   }
 
   groupByKey(): KGroupedStream<V> {
+    if (this.rekeyed) this.builder.rekeyedState = true;
     return new KGroupedStream<V>(this.builder, this.attach);
   }
 }
@@ -514,6 +529,11 @@ export class Processor {
     readonly streamTimeMode: StreamTimeMode = 'per-partition',
   ) {}
 
+  /** A new processor of the same topology with empty state (one per task: runner.ts). */
+  fresh(): Processor {
+    return new Processor(this.builder, this.streamTimeMode);
+  }
+
   /** Announces the source partitions this processor reads (their records may come later). */
   declarePartitions(topic: string, partitions: readonly number[]): void {
     for (const p of partitions) this.declared.add(`${topic}:${p}`);
@@ -572,6 +592,14 @@ export class Processor {
 
   get storeNames(): string[] {
     return [...this.builder.storeNames];
+  }
+
+  /**
+   * Whether every stateful operator sees all records of a key within one input partition, so
+   * the work can be split in one task per input partition (see StreamBuilder.rekeyedState).
+   */
+  get partitionLocal(): boolean {
+    return !this.builder.rekeyedState;
   }
 
   /** Stream time, the watermark (restored with the state): see StreamTimeMode. */
