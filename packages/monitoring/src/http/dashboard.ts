@@ -75,7 +75,7 @@ async function refresh() {
     const start = now - 900;
     const html = [];
     for (const q of GRAPHS) {
-      const data = await api('/api/v1/query_range?query=' + encodeURIComponent(q) + '&start=' + start + '&end=' + now + '&step=15');
+      const data = await api('/api/v1/query_range?query=' + encodeURIComponent(q) + '&start=' + start + '&end=' + now + '&step=5');
       html.push(chart(q, data.result, start, now));
     }
     document.getElementById('charts').innerHTML = html.join('');
@@ -84,8 +84,10 @@ async function refresh() {
     document.getElementById('error').textContent = String(e);
   }
 }
+// ?refresh=N redraws every N seconds (default 5; the browser test uses 0.5).
+const REFRESH_S = Number(new URLSearchParams(location.search).get('refresh')) || 5;
 refresh();
-setInterval(refresh, 5000);
+setInterval(refresh, Math.max(0.2, REFRESH_S) * 1000);
 </script>
 </body>
 </html>
