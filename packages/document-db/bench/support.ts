@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 
-const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
+/** The server to start: dist/main.js, or DOCDB_MAIN (e.g. an older build, for a before/after run). */
+const MAIN = process.env.DOCDB_MAIN ?? new URL('../dist/main.js', import.meta.url).pathname;
 
 export interface DocumentDbProcess {
   client: MongoClient;

@@ -33,7 +33,9 @@ function mutate(store: Store, mutant: Mutant): Store {
       if (prop === 'batch')
         return async (ops: unknown[], options?: { sync?: boolean }) => {
           if (mutant === 'unsynced') return target.batch(ops as never, { ...options, sync: false } as never);
-          for (const op of ops) await target.batch([op] as never, options as never);
+          // Each op its own durable write: a cut between two of them leaves half a document's
+          // writes (unsynced, the FaultFileSystem loses them all together with the sync marker).
+          for (const op of ops) await target.batch([op] as never, { ...options, sync: true } as never);
         };
       const value = Reflect.get(target, prop, target);
       return typeof value === 'function' ? value.bind(target) : value;

@@ -1,6 +1,7 @@
 // The storage engine of the document database: collections and their indexes as key ranges of
 // one ordered key-value store (common's openStore; the chapter-3 LSM engine by default).
-// A document and all its index entries are written in one atomic, synced batch, so an index
+// A document and all its index entries are written in one atomic batch, synced before the write
+// is acknowledged (group commit: see exclusive), so an index
 // never disagrees with its collection, even after kill -9. Writes are serialized by one lock
 // (uniqueness checks read, then write); reads run concurrently.
 import type { Store } from '@ddia/common';
@@ -26,6 +27,7 @@ import {
   indexEntryKey,
   indexPrefix,
   prefixRange,
+  SYNC_KEY,
 } from './keys.js';
 
 /** MongoDB's document size limit (BSONObjMaxUserSize). */
@@ -150,6 +152,10 @@ export class DocumentDatabase {
   /** What $graphLookup's frontier queries read, summed (tests check that an index was used). */
   readonly graphLookupReads = { queries: 0, indexed: 0, keysExamined: 0, docsExamined: 0 };
   private writing: Promise<unknown> = Promise.resolve();
+  /** Batches committed so far (a write that committed any must sync before it answers). */
+  private commits = 0;
+  /** The latest durability marker in flight (close waits for it). */
+  private lastSync: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly store: Store,
@@ -169,18 +175,55 @@ export class DocumentDatabase {
 
   async close(): Promise<void> {
     await this.writing.catch(() => undefined);
+    await this.lastSync;
   }
 
-  /** Runs write work one at a time: a uniqueness check and its write must not interleave. */
+  /**
+   * Runs write work one at a time (a uniqueness check and its write must not interleave), then,
+   * outside the lock, makes what it committed durable before answering. The batches go to the
+   * WAL and the memtable unsynced (the next writer reads them at once); one synced marker write
+   * per write follows, and markers queued together share one fdatasync in the LSM engine's
+   * write loop: group commit, as PostgreSQL's WAL flush does with synchronous_commit = on. A
+   * write is acknowledged (or its error reported) only after that fsync.
+   */
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.writing.then(work, work);
+    let committed = false;
+    const tracked = async () => {
+      const before = this.commits;
+      try {
+        return await work();
+      } finally {
+        committed = this.commits !== before;
+      }
+    };
+    const run = this.writing.then(tracked, tracked);
     this.writing = run.catch(() => undefined);
-    return run;
+    const durable = async () => {
+      if (!committed) return;
+      const sync = this.store.batch(
+        [{ type: 'put', key: SYNC_KEY, value: new Uint8Array(0) }] as never,
+        { sync: true } as never,
+      );
+      this.lastSync = sync.catch(() => undefined);
+      await sync;
+    };
+    return run.then(
+      async (result) => {
+        await durable();
+        return result;
+      },
+      async (error) => {
+        await durable();
+        throw error;
+      },
+    );
   }
 
+  /** An atomic batch, in the WAL and visible once this resolves; durable at the next sync (exclusive). */
   private async commit(ops: Op[]): Promise<void> {
     if (ops.length === 0) return;
-    await this.store.batch(ops as never, { sync: true } as never);
+    await this.store.batch(ops as never, { sync: false } as never);
+    this.commits++;
   }
 
   // ---- catalog -------------------------------------------------------------------------

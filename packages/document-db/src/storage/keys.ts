@@ -18,6 +18,12 @@ export function catalogKey(namespace: string): Uint8Array {
 export const CATALOG_RANGE = { gte: Uint8Array.of(CATALOG), lt: Uint8Array.of(CATALOG + 1) };
 /** Next collection/index id: ids are never reused, so leftovers of a crash mid-drop are inert. */
 export const COUNTER_KEY = Uint8Array.of(0x00, 0x6e);
+/**
+ * Written (empty) with sync after a write's unsynced batches, to make them durable before the
+ * write is acknowledged; concurrent writers' markers share one fsync (group commit). No range
+ * reads it.
+ */
+export const SYNC_KEY = Uint8Array.of(0x00, 0x73);
 
 /** `d` + collection id + encoded _id: a document's BSON (the brief's `coll/<_id>`). */
 export function docKey(collectionId: number, id: unknown): Uint8Array {
