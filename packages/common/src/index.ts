@@ -1,6 +1,7 @@
 export * from './command/command-output.js';
 export * from './core/index.js';
 export * from './fs/durable-dir.js';
+export * from './fs/remove-tree.js';
 export * from './fs/file-system.js';
 export * from './fs/node-file-system.js';
 export * from './fs/sync-points.js';

@@ -10,6 +10,7 @@ import {
   type FileSystem,
   Log,
   nodeFileSystem,
+  removeTree,
   writeFileAtomic,
 } from '@ddia/common';
 import { CorruptManifestError } from './errors.js';
@@ -157,7 +158,7 @@ export class ManifestWriter {
   ): Promise<ManifestWriter> {
     const name = manifestName(number);
     const dir = join(location, name);
-    await removeDir(fs, dir);
+    await removeTree(fs, dir);
     const log = await Log.open({ dir, fsync: 'always', fs });
     await log.append(encodeEdit(snapshot));
     // The new manifest is durable (its directory, its file, its edit) before CURRENT names it.
@@ -184,20 +185,6 @@ export async function removeOldManifests(
   fs: FileSystem = nodeFileSystem,
 ): Promise<void> {
   for (const n of await fs.readdir(location)) {
-    if (MANIFEST_NAME.test(n) && n !== keep) await removeDir(fs, join(location, n));
+    if (MANIFEST_NAME.test(n) && n !== keep) await removeTree(fs, join(location, n));
   }
-}
-
-/** Removes a manifest directory (segment files only) if it exists. Not synced: a manifest
- *  that CURRENT does not name is ignored, and the next open removes it again. */
-async function removeDir(fs: FileSystem, dir: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (err) {
-    if (errorCode(err) === 'ENOENT') return;
-    throw err;
-  }
-  for (const n of names) await fs.unlink(join(dir, n));
-  await fs.rmdir(dir);
 }

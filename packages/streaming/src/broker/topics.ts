@@ -2,9 +2,9 @@
 // in one small JSON file replaced atomically on every change. A topic's partitions live in
 // `topics/<name>-<id>/<partition>/`; the id makes a re-created topic a new directory, so a
 // crash halfway through deleting the old one can never mix the two.
-import { type FileSystem, nodeFileSystem } from '@ddia/common';
+import { type FileSystem, nodeFileSystem, removeTree } from '@ddia/common';
 import { ErrorCode } from '../core/index.js';
-import { join, listDirs, readJson, removeDir, STREAMING_SYNC, writeJson } from '../log/files.js';
+import { join, listDirs, readJson, STREAMING_SYNC, writeJson } from '../log/files.js';
 
 export const TOPIC_NAME_BYTES_MAX = 249;
 export const PARTITIONS_MAX = 1000;
@@ -82,7 +82,7 @@ export class TopicStore {
     // Directories of topics deleted just before a crash.
     const live = new Set(meta.topics.map((t) => store.dirName(t)));
     for (const name of await listDirs(fs, join(dataDir, 'topics'))) {
-      if (!live.has(name)) await removeDir(fs, join(dataDir, 'topics', name));
+      if (!live.has(name)) await removeTree(fs, join(dataDir, 'topics', name));
     }
     return store;
   }
@@ -144,7 +144,7 @@ export class TopicStore {
 
   async delete(topic: TopicMeta): Promise<void> {
     await this.save(() => ({ ...this.meta, topics: this.meta.topics.filter((t) => t.id !== topic.id) }));
-    await removeDir(this.fs, join(this.dataDir, 'topics', this.dirName(topic)));
+    await removeTree(this.fs, join(this.dataDir, 'topics', this.dirName(topic)));
   }
 
   /** Reserves a block of producer ids on disk; returns the first id of the block. */

@@ -29,27 +29,6 @@ export function ensureDir(fs: FileSystem, dir: string): Promise<void> {
   return mkdirDurable(fs, dir, STREAMING_SYNC.dirCreate);
 }
 
-/**
- * Removes a directory tree. No fsync: every caller has first made a durable record that the
- * tree is garbage (meta.json without the topic, CURRENT.json pointing elsewhere), and the
- * next open removes whatever a crash brought back.
- */
-export async function removeDir(fs: FileSystem, dir: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (err) {
-    if (errorCode(err) === 'ENOENT') return;
-    throw err;
-  }
-  for (const name of names) {
-    const path = join(dir, name);
-    if (await isDirectory(fs, path)) await removeDir(fs, path);
-    else await fs.unlink(path);
-  }
-  await fs.rmdir(dir);
-}
-
 export async function listDirs(fs: FileSystem, dir: string): Promise<string[]> {
   let names: string[];
   try {

@@ -3,8 +3,8 @@
 // (atomic rename) to point at it, then deletes the old generation. A crash at any point
 // leaves either the old or the new generation current, never a mix: the same trick as
 // LevelDB's CURRENT -> MANIFEST switch.
-import { type FileSystem, type FsyncPolicy, Log, nodeFileSystem } from '@ddia/common';
-import { join, listDirs, readJson, removeDir, STREAMING_SYNC, writeJson } from './files.js';
+import { type FileSystem, type FsyncPolicy, Log, nodeFileSystem, removeTree } from '@ddia/common';
+import { join, listDirs, readJson, STREAMING_SYNC, writeJson } from './files.js';
 
 const CURRENT_FILE = 'CURRENT.json';
 
@@ -38,7 +38,7 @@ export class GenerationalLog {
     // Leftovers of a rewrite that crashed before or after the flip.
     for (const name of await listDirs(fs, options.dir)) {
       if (name.startsWith('gen-') && name !== `gen-${String(current).padStart(6, '0')}`) {
-        await removeDir(fs, join(options.dir, name));
+        await removeTree(fs, join(options.dir, name));
       }
     }
     const log = await Log.open({
@@ -54,7 +54,7 @@ export class GenerationalLog {
   async rewrite(records: Uint8Array[]): Promise<void> {
     const next = this.generation + 1;
     const dir = generationDir(this.options.dir, next);
-    await removeDir(this.fs, dir);
+    await removeTree(this.fs, dir);
     const fresh = await Log.open({
       dir,
       fsync: this.options.fsync,
@@ -74,7 +74,7 @@ export class GenerationalLog {
     this.log = fresh;
     this.generation = next;
     await old.close();
-    await removeDir(this.fs, oldDir);
+    await removeTree(this.fs, oldDir);
   }
 
   close(): Promise<void> {
