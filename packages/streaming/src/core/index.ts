@@ -3,6 +3,7 @@ export * from './api-keys.js';
 export * from './compaction.js';
 export * from './error-codes.js';
 export * from './group.js';
+export * from './log-checker.js';
 export * from './orders.js';
 export * from './producer-state.js';
 export * from './record-batch.js';
