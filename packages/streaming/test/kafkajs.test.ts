@@ -75,6 +75,8 @@ describe('produce and consume', () => {
     const consumer = kafkaClient(node.bootstrap).consumer({
       groupId: 'order-readers',
       heartbeatInterval: 500,
+      // Short long-polls: disconnect() waits for the fetch in flight (5 s by default).
+      maxWaitTimeInMs: 200,
     });
     await consumer.connect();
     await consumer.subscribe({ topic: 'orders', fromBeginning: true });
@@ -125,7 +127,7 @@ describe('produce and consume', () => {
       messages: Array.from({ length: 20 }, (_, i) => ({ value: `${i}` })),
     });
     await producer.disconnect();
-    const consumer = kafkaClient(node.bootstrap).consumer({ groupId: 'seekers' });
+    const consumer = kafkaClient(node.bootstrap).consumer({ groupId: 'seekers', maxWaitTimeInMs: 200 });
     await consumer.connect();
     await consumer.subscribe({ topic: 'seekable', fromBeginning: true });
     const offsets: number[] = [];
@@ -177,6 +179,8 @@ describe('consumer group of three (DDIA ch. 11, "consumer groups")', () => {
         sessionTimeout: 6000,
         heartbeatInterval: 300,
         rebalanceTimeout: 10000,
+        // kafkajs heartbeats between fetches: a short long-poll notices a rebalance sooner.
+        maxWaitTimeInMs: 200,
       });
       consumer.on(consumer.events.GROUP_JOIN, (e) => {
         latest.set(name, (e.payload.memberAssignment.work ?? []) as number[]);

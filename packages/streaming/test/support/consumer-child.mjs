@@ -6,8 +6,10 @@ const [bootstrap, groupId, topic] = process.argv.slice(2);
 const kafka = new Kafka({ brokers: [bootstrap], clientId: 'child', logLevel: logLevel.NOTHING });
 const consumer = kafka.consumer({
   groupId,
-  sessionTimeout: 6000,
-  heartbeatInterval: 500,
+  // A short session: the test waits this long for the broker to notice the kill -9.
+  sessionTimeout: 4000,
+  heartbeatInterval: 300,
+  maxWaitTimeInMs: 200,
   rebalanceTimeout: 10000,
 });
 consumer.on(consumer.events.GROUP_JOIN, (e) => {
