@@ -237,18 +237,17 @@ class LsmIterator extends AbstractIterator<any, Buffer, Buffer> {
     return this.it.next();
   }
 
+  // Both fill one array from the engine's synchronous iterator: one promise per call, none
+  // per entry (abstract-level's defaults would loop over _next()).
   async _nextv(size: number): Promise<[Buffer, Buffer][]> {
-    const out: [Buffer, Buffer][] = [];
-    while (out.length < size) {
-      const entry = this.it.next();
-      if (entry === undefined) break;
-      out.push(entry);
-    }
-    return out;
+    return this.take(size);
   }
 
   async _all(): Promise<[Buffer, Buffer][]> {
-    const size = this.limit - this.count;
+    return this.take(this.limit - this.count);
+  }
+
+  private take(size: number): [Buffer, Buffer][] {
     const out: [Buffer, Buffer][] = [];
     while (out.length < size) {
       const entry = this.it.next();
