@@ -188,9 +188,13 @@ export class LazyFs {
     // The control socket lives in a directory of its own (a Unix socket path must stay short).
     const controlDir = await mkdtemp(join(tmpdir(), 'ddia-lazyfs-ctl-'));
     const control = join(controlDir, 'control.sock');
-    const child = spawn(binary, ['--backing', backing, '--control', control, mountpoint], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      binary,
+      ['--die-with-parent', '--backing', backing, '--control', control, mountpoint],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     const fs = new LazyFs(mountpoint, backing, control, controlDir, binary, ownedRoot, child);
     let exitCode: number | null | undefined;
     fs.exited.then((code) => (exitCode = code));

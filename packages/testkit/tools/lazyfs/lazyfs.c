@@ -38,11 +38,13 @@
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -848,6 +850,10 @@ int main(int argc, char **argv) {
       command = argv[++i];
     else if (strcmp(argv[i], "--debug") == 0)
       debug = 1;
+    else if (strcmp(argv[i], "--die-with-parent") == 0)
+      // A test runner killed outright must not leave a mount behind: SIGTERM makes fuse_main
+      // unmount and return.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
     else if (argv[i][0] != '-' && !mountpoint)
       mountpoint = argv[i];
     else {
@@ -858,7 +864,7 @@ int main(int argc, char **argv) {
   if (control && command) return send_command(control, command);
   if (!backing_arg || !control || !mountpoint) {
     fprintf(stderr,
-            "usage: lazyfs --backing DIR --control SOCKET MOUNTPOINT [--debug]\n"
+            "usage: lazyfs --backing DIR --control SOCKET MOUNTPOINT [--debug] [--die-with-parent]\n"
             "       lazyfs --control SOCKET --send ping|stats|drop\n");
     return 2;
   }
