@@ -1,11 +1,14 @@
 // pnpm --filter @ddia/testkit bench:porcupine [--quick] [--timeout-ms N] [--operations N]
+//   [--rounds N] [--repeat N] [--only REGEX] [--json FILE]
 // Our linearizability checker and Porcupine on the same histories, in the same run:
 // the Jepsen etcd logs and kv histories in ../shared/data/histories (Porcupine's own test data),
 // and seeded 50-client kv histories (generate-kv.ts) with a stale-read and a lost-write bad twin.
 // Each history goes to Porcupine as the operations our parser read (failed operations dropped,
 // unknown outcomes returning after everything), so both decide the same question; the times
 // are each checker's own (files are read and parsed before the clock starts; a history decided
-// within a second is checked three times by each and the fastest kept).
+// within a second is checked --repeat times per round by each and the fastest kept). Rounds
+// alternate which side runs first. Memory: ours reports its search tables' bytes per history and
+// the process's RSS and heap; the driver reports the bytes each check allocated and its peak RSS.
 // Porcupine runs as a driver binary built by hand from bench/porcupine/main.go (our code, which
 // calls Porcupine's API) against a checkout of Porcupine: pass it with --porcupine-bin FILE or
 // $PORCUPINE_BIN. The repository ships neither Porcupine nor a recipe that builds it; without the
@@ -21,7 +24,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -47,6 +50,9 @@ const { values } = parseArgs({
     'porcupine-bin': { type: 'string' },
     'timeout-ms': { type: 'string' },
     operations: { type: 'string' },
+    rounds: { type: 'string' },
+    repeat: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const smoke = values.smoke === true;
@@ -61,10 +67,13 @@ interface Case {
 }
 
 /**
- * A history decided within a second is checked this many times by each side and the fastest
- * time kept: a sub-millisecond check is otherwise mostly scheduling noise on a loaded machine.
+ * A history decided within a second is checked this many times per round by each side and the
+ * fastest time kept: a sub-millisecond check is otherwise mostly scheduling noise on a loaded
+ * machine.
  */
-const REPEAT = 3;
+const repeat = Number(values.repeat ?? (quick ? 3 : 10));
+/** Rounds over the whole set; odd rounds run Porcupine first, even ones ours. */
+const rounds = Number(values.rounds ?? (quick ? 1 : 2));
 const dir = mkdtempSync(join(tmpdir(), 'ddia-porcupine-'));
 const source = porcupineSource(dir);
 
@@ -107,6 +116,19 @@ for (const seed of quick ? [1] : [1, 2, 3]) {
     if (fault === 'stale-read') cases.push({ name: `c50 seed ${seed} ok`, model: 'kv', events: g.good });
     if (g.bad !== undefined) cases.push({ name: `c50 seed ${seed} ${fault}`, model: 'kv', events: g.bad });
   }
+}
+// Fewer keys, more contention per key: 50 clients on 5 keys (Porcupine's c50 shape).
+if (!smoke) {
+  for (const fault of ['stale-read', 'lost-write'] as KvFault[]) {
+    const g = generateKvHistory({ seed: 1, clients: 50, keys: 5, operations }, fault);
+    if (fault === 'stale-read') cases.push({ name: 'c50 5 keys seed 1 ok', model: 'kv', events: g.good });
+    if (g.bad !== undefined) cases.push({ name: `c50 5 keys seed 1 ${fault}`, model: 'kv', events: g.bad });
+  }
+}
+
+if (values.only !== undefined) {
+  const only = new RegExp(values.only);
+  cases.splice(0, cases.length, ...cases.filter((c) => only.test(c.name)));
 }
 
 /** The history as Porcupine events: call and return per operation, unknown outcomes at the end. */
@@ -177,6 +199,66 @@ function porcupineBinary(): string | undefined {
   return path;
 }
 
+/** One side's figures for one history: the best time over rounds and repeats, and memory. */
+interface Side {
+  verdict: string;
+  ms: number;
+  /** Ours: the search's memo and state tables; Porcupine: bytes its check allocated. */
+  bytes: number;
+  /** The process's resident set after the check (ours) or its peak so far (Porcupine), in MiB. */
+  rssMiB: number;
+}
+
+function keepBest(map: Map<number, Side>, i: number, side: Side): void {
+  const old = map.get(i);
+  const bytes = Math.max(side.bytes, old?.bytes ?? 0);
+  map.set(i, old === undefined || side.ms < old.ms ? { ...side, bytes } : { ...old, bytes });
+}
+
+const MiB = 1024 * 1024;
+
+/** Our side of one round: every history, the fastest of `repeat` runs for those under a second. */
+function oursRound(best: Map<number, Side>): void {
+  cases.forEach((c, i) => {
+    const model = c.model === 'kv' ? createKvModel() : createCasRegisterModel();
+    let result = checkLinearizable(c.events, model, { timeoutMs });
+    let ms = result.elapsedMs;
+    for (let r = 1; r < repeat && ms < 1000; r++) {
+      result = checkLinearizable(c.events, model, { timeoutMs });
+      ms = Math.min(ms, result.elapsedMs);
+    }
+    const ours = result.verdict === 'not-linearizable' ? 'NOT' : result.verdict;
+    const bytes = result.partitions.reduce((sum, p) => sum + p.memoBytes, 0);
+    keepBest(best, i, { verdict: ours, ms, bytes, rssMiB: process.memoryUsage.rss() / MiB });
+  });
+}
+
+const VERDICT: Record<string, string> = { Ok: 'linearizable', Illegal: 'NOT', Unknown: 'unknown' };
+
+/** Porcupine's side of one round: the driver over every file (when there is a driver). */
+function porcupineRound(binary: string, files: string[], best: Map<number, Side>): void {
+  const run = spawnSync(binary, ['-timeout-ms', String(timeoutMs), '-repeat', String(repeat), ...files], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
+  const index = new Map(files.map((f, i) => [f, i]));
+  for (const line of run.stdout.split('\n').filter((l) => l.length > 0)) {
+    const [file, verdict, ms, allocated, maxRssKiB] = line.split('\t');
+    const i = index.get(file);
+    if (i === undefined) continue;
+    keepBest(best, i, {
+      verdict: VERDICT[verdict] ?? verdict,
+      ms: Number(ms),
+      bytes: Number(allocated ?? 0),
+      rssMiB: Number(maxRssKiB ?? 0) / 1024,
+    });
+  }
+  if (run.status !== 0) console.log(`Porcupine exited ${run.status}: ${run.stderr}`);
+}
+
+const mib = (bytes: number) => (bytes / MiB).toFixed(1);
+const fmt = (ms: number) => (ms < 10 ? ms.toFixed(3) : ms.toFixed(1));
+
 try {
   const binary = porcupineBinary();
   // Our checker runs in a JIT: one unrelated history first, so the first timed one does not
@@ -190,71 +272,90 @@ try {
     writeFileSync(file, JSON.stringify({ model: c.model, events: porcupineEvents(c) }));
     return file;
   });
-  const theirs = new Map<string, { verdict: string; ms: number }>();
-  if (binary !== undefined) {
-    const run = spawnSync(binary, ['-timeout-ms', String(timeoutMs), '-repeat', String(REPEAT), ...files], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 24,
-    });
-    for (const line of run.stdout.split('\n').filter((l) => l.length > 0)) {
-      const [file, verdict, ms] = line.split('\t');
-      theirs.set(file, { verdict, ms: Number(ms) });
-    }
-    if (run.status !== 0) console.log(`Porcupine exited ${run.status}: ${run.stderr}`);
+  const ours = new Map<number, Side>();
+  const theirs = new Map<number, Side>();
+  const loads: number[] = [loadavg()[0]];
+  // Rounds alternate which side goes first, so neither always meets a cold cache or a
+  // neighbour's burst first; each side keeps its fastest time per history.
+  for (let round = 0; round < rounds; round++) {
+    const porcupineFirst = round % 2 === 1;
+    if (porcupineFirst && binary !== undefined) porcupineRound(binary, files, theirs);
+    oursRound(ours);
+    if (!porcupineFirst && binary !== undefined) porcupineRound(binary, files, theirs);
+    loads.push(loadavg()[0]);
+    console.log(
+      `round ${round + 1}/${rounds} (${porcupineFirst ? 'Porcupine' : 'ours'} first), load average ${loadavg()[0].toFixed(1)}`,
+    );
   }
-  const VERDICT: Record<string, string> = { Ok: 'linearizable', Illegal: 'NOT', Unknown: 'unknown' };
+  const meanLoad = loads.reduce((a, b) => a + b, 0) / loads.length;
   console.log(
-    `\nbudget ${timeoutMs} ms per history; load average ${(await import('node:os')).loadavg()[0].toFixed(1)}\n`,
+    `\nbudget ${timeoutMs} ms per history; ${rounds} round(s), fastest of ${repeat} runs per round for histories under 1 s; ` +
+      `load average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} (measured under load)\n`,
   );
-  console.log('| history | events | ours | ours ms | Porcupine | Porcupine ms | ours / Porcupine |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  console.log(
+    '| history | events | ours | ours ms | ours memo MiB | Porcupine | Porcupine ms | Porcupine alloc MiB | ours / Porcupine |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   let oursTotal = 0;
   let theirsTotal = 0;
   let disagreements = 0;
+  let slower = 0;
   const rows: object[] = [];
   cases.forEach((c, i) => {
-    const model = c.model === 'kv' ? createKvModel() : createCasRegisterModel();
-    const result = checkLinearizable(c.events, model, { timeoutMs });
-    for (let i = 1; i < REPEAT && result.elapsedMs < 1000; i++) {
-      result.elapsedMs = Math.min(
-        result.elapsedMs,
-        checkLinearizable(c.events, model, { timeoutMs }).elapsedMs,
-      );
-    }
-    const ours = result.verdict === 'not-linearizable' ? 'NOT' : result.verdict;
-    const t = theirs.get(files[i]);
-    const theirVerdict = t === undefined ? '-' : (VERDICT[t.verdict] ?? t.verdict);
-    if (t !== undefined && ours !== theirVerdict && ours !== 'unknown' && theirVerdict !== 'unknown') {
+    const o = ours.get(i)!;
+    const t = theirs.get(i);
+    if (t !== undefined && o.verdict !== t.verdict && o.verdict !== 'unknown' && t.verdict !== 'unknown') {
       disagreements++;
     }
+    // Both unknown: each spent its budget, no ratio to speak of.
+    const comparable = t !== undefined && !(o.verdict === 'unknown' && t.verdict === 'unknown');
+    const ratio = comparable ? o.ms / Math.max(t.ms, 0.001) : undefined;
+    if (ratio !== undefined && ratio > 1) slower++;
     rows.push({
       history: c.name,
       events: c.events.length,
-      ours: ours,
-      oursMs: Number(result.elapsedMs.toFixed(1)),
-      porcupine: t === undefined ? null : theirVerdict,
-      porcupineMs: t?.ms ?? null,
+      ours: o.verdict,
+      oursMs: Number(o.ms.toFixed(3)),
+      oursMemoBytes: o.bytes,
+      oursRssMiB: Number(o.rssMiB.toFixed(1)),
+      porcupine: t?.verdict ?? null,
+      porcupineMs: t === undefined ? null : Number(t.ms.toFixed(3)),
+      porcupineAllocBytes: t?.bytes ?? null,
+      porcupineMaxRssMiB: t === undefined ? null : Number(t.rssMiB.toFixed(1)),
+      ratio: ratio === undefined ? null : Number(ratio.toFixed(3)),
     });
-    oursTotal += result.elapsedMs;
+    oursTotal += o.ms;
     theirsTotal += t?.ms ?? 0;
-    const ratio = t === undefined ? '-' : `${(result.elapsedMs / Math.max(t.ms, 0.1)).toFixed(2)}x`;
     console.log(
-      `| ${c.name} | ${c.events.length} | ${ours} | ${result.elapsedMs.toFixed(1)} | ${theirVerdict} | ${t?.ms.toFixed(1) ?? '-'} | ${ratio} |`,
+      `| ${c.name} | ${c.events.length} | ${o.verdict} | ${fmt(o.ms)} | ${mib(o.bytes)} | ${t?.verdict ?? '-'} | ${t === undefined ? '-' : fmt(t.ms)} | ${t === undefined ? '-' : mib(t.bytes)} | ${ratio === undefined ? '-' : `${ratio.toFixed(2)}x`} |`,
     );
   });
+  const memory = process.memoryUsage();
+  const theirRss = Math.max(0, ...[...theirs.values()].map((t) => t.rssMiB));
   console.log(
-    `\ntotal: ours ${oursTotal.toFixed(0)} ms${theirs.size > 0 ? `, Porcupine ${theirsTotal.toFixed(0)} ms, ratio ${(oursTotal / Math.max(theirsTotal, 0.1)).toFixed(2)}x` : ''}; ${cases.length} histories${theirs.size > 0 ? `, ${disagreements} verdicts disagree` : ''}`,
+    `\ntotal: ours ${oursTotal.toFixed(0)} ms${theirs.size > 0 ? `, Porcupine ${theirsTotal.toFixed(0)} ms, ratio ${(oursTotal / Math.max(theirsTotal, 0.1)).toFixed(2)}x, ours slower on ${slower} of ${cases.length}` : ''}; ${cases.length} histories${theirs.size > 0 ? `, ${disagreements} verdicts disagree` : ''}`,
+  );
+  console.log(
+    `memory: ours RSS ${mib(memory.rss)} MiB, heap ${mib(memory.heapUsed)} of ${mib(memory.heapTotal)} MiB, typed arrays ${mib(memory.arrayBuffers)} MiB${theirs.size > 0 ? `; Porcupine's driver peak RSS ${theirRss.toFixed(1)} MiB` : ''}`,
   );
   if (values.json !== undefined) {
     const summary = {
       date: new Date().toISOString(),
-      loadAverage: (await import('node:os')).loadavg()[0],
+      loadAverage: Number(meanLoad.toFixed(2)),
+      loadAverages: loads.map((l) => Number(l.toFixed(2))),
+      note: 'measured under load: a 2-core machine shared with other jobs',
       budgetMs: timeoutMs,
+      rounds,
+      repeat,
       porcupine: binary ?? null,
       oursMs: Math.round(oursTotal),
       porcupineMs: theirs.size > 0 ? Math.round(theirsTotal) : null,
       ratio: theirs.size > 0 ? Number((oursTotal / Math.max(theirsTotal, 0.1)).toFixed(3)) : null,
+      oursSlowerOn: theirs.size > 0 ? slower : null,
       disagreements,
+      oursRssMiB: Number(mib(memory.rss)),
+      oursHeapUsedMiB: Number(mib(memory.heapUsed)),
+      porcupineMaxRssMiB: theirs.size > 0 ? theirRss : null,
       rows,
     };
     writeFileSync(values.json, `${JSON.stringify(summary, null, 1)}\n`);

@@ -1,6 +1,7 @@
 // Checks histories written by bench/porcupine.ts with Porcupine (its kv model, partitioned by key,
 // and its etcd register model, both as in Porcupine's own tests) and prints, per file, the
-// verdict and the milliseconds CheckEventsTimeout took (reading the file is not counted).
+// verdict, the milliseconds CheckEventsTimeout took (reading the file is not counted), the bytes
+// the check allocated on the Go heap, and the process's peak RSS so far (KiB, from getrusage).
 //
 //	porcupinebench -timeout-ms 10000 [-repeat 3] FILE.json...
 //
@@ -14,7 +15,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"runtime"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -178,9 +181,14 @@ func main() {
 		if h.Model == "kv" {
 			model = kvModel
 		}
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		start := time.Now()
 		result := porcupine.CheckEventsTimeout(model, events, time.Duration(*timeoutMs)*time.Millisecond)
 		elapsed := time.Since(start)
+		runtime.ReadMemStats(&after)
+		allocated := after.TotalAlloc - before.TotalAlloc
 		for i := 1; i < *repeat && elapsed < time.Second; i++ {
 			again := time.Now()
 			porcupine.CheckEventsTimeout(model, events, time.Duration(*timeoutMs)*time.Millisecond)
@@ -188,6 +196,8 @@ func main() {
 				elapsed = d
 			}
 		}
-		fmt.Printf("%s\t%s\t%.1f\n", file, result, float64(elapsed.Microseconds())/1000)
+		var usage syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &usage)
+		fmt.Printf("%s\t%s\t%.3f\t%d\t%d\n", file, result, float64(elapsed.Nanoseconds())/1e6, allocated, usage.Maxrss)
 	}
 }

@@ -28,7 +28,7 @@
 // partition would take hours to decide).
 
 import type { Operation } from '../history/event.js';
-import { LinearizedSet, type MemoBudget, MemoFullError, MemoTable } from './memo-table.js';
+import { initialSlots, LinearizedSet, type MemoBudget, MemoFullError, MemoTable } from './memo-table.js';
 import { INCONSISTENT, type Model } from './model.js';
 
 /** Cached steps past this many are forgotten (they are only a cache). */
@@ -43,14 +43,20 @@ const NONE = -1;
  * (a Map per operation was a fifth of the search's time). Cleared when full.
  */
 class PairTable {
-  constructor(private readonly budget: MemoBudget) {
+  private states: Int32Array;
+  private bits: Int32Array;
+  private values: Int32Array;
+  size = 0;
+
+  constructor(
+    private readonly budget: MemoBudget,
+    slots: number,
+  ) {
+    this.states = new Int32Array(slots).fill(NONE);
+    this.bits = new Int32Array(slots);
+    this.values = new Int32Array(slots);
     budget.usedBytes += this.bytes;
   }
-
-  private states = new Int32Array(1 << 12).fill(NONE);
-  private bits = new Int32Array(1 << 12);
-  private values = new Int32Array(1 << 12);
-  size = 0;
 
   get(state: number, bit: number): number | undefined {
     const mask = this.states.length - 1;
@@ -122,8 +128,8 @@ class StateSpace<S> {
     private readonly budget: MemoBudget,
     private readonly growing: Uint8Array,
   ) {
-    this.steps = new PairTable(budget);
-    this.unreachable = new PairTable(budget);
+    this.steps = new PairTable(budget, initialSlots(operations.length));
+    this.unreachable = new PairTable(budget, initialSlots(operations.length));
     const growth = model.growth;
     this.resetTo = operations.map((op) => growth?.resetTo(op));
   }
@@ -246,7 +252,14 @@ export class WglSearch<S> {
   private stateId: number;
   /** The list node the scan is at. */
   private node: number;
-  private longest: Operation[] = [];
+  /**
+   * The longest prefix so far, as bits: its first `longestDepth` entries. Only the part of the
+   * stack that changed since the last copy (from `stackLow` up) is copied when the stack grows
+   * past it, so keeping it costs O(1) per step amortised, not O(depth).
+   */
+  private readonly longestBits: Int32Array;
+  private longestDepth = 0;
+  private stackLow = 0;
   private longestStateId: number;
   private steps = 0;
   private outcome: SearchOutcome<S> | undefined;
@@ -261,6 +274,7 @@ export class WglSearch<S> {
     this.memo = new MemoTable(n, budget);
     this.stackBits = new Int32Array(n);
     this.stackStates = new Int32Array(n);
+    this.longestBits = new Int32Array(n);
     this.readOnly = new Uint8Array(n);
     this.infinite = new Uint8Array(n);
     const growth = model.growth;
@@ -288,6 +302,57 @@ export class WglSearch<S> {
   }
 
   private buildList(): void {
+    if (!this.buildListByIndex()) this.buildListBySort();
+  }
+
+  /**
+   * The usual case: event indices from one history are distinct, so each finite time is one
+   * slot of an array and the list is read off it in order, with no sort and no objects.
+   * Answers false (nothing written) when two times collide.
+   */
+  private buildListByIndex(): boolean {
+    const { operations } = this;
+    let maxTime = -1;
+    for (const op of operations) {
+      const end = op.completeIndex === Number.POSITIVE_INFINITY ? op.invokeIndex : op.completeIndex;
+      if (!Number.isInteger(op.invokeIndex) || op.invokeIndex < 0 || !Number.isInteger(end)) return false;
+      if (end > maxTime) maxTime = end;
+    }
+    if (maxTime >= 8 * operations.length + 1024) return false; // sparse: sorting is cheaper
+    const at = new Int32Array(maxTime + 1).fill(NONE);
+    const place = (time: number, node: number): boolean => {
+      if (at[time] !== NONE) return false;
+      at[time] = node;
+      return true;
+    };
+    let open = 0;
+    for (let bit = 0; bit < operations.length; bit++) {
+      const op = operations[bit];
+      if (!place(op.invokeIndex, 2 * bit + 1)) return false;
+      if (op.completeIndex === Number.POSITIVE_INFINITY) open++;
+      else if (!place(op.completeIndex, 2 * bit + 2)) return false;
+    }
+    let last = 0;
+    for (let time = 0; time <= maxTime; time++) {
+      const node = at[time];
+      if (node === NONE) continue;
+      this.next[last] = node;
+      this.prev[node] = last;
+      last = node;
+    }
+    // Unknown outcomes return after everything else, in order of operation (as the sort keeps them).
+    for (let bit = 0; open > 0 && bit < operations.length; bit++) {
+      if (this.infinite[bit] === 0) continue;
+      const node = 2 * bit + 2;
+      this.next[last] = node;
+      this.prev[node] = last;
+      last = node;
+      open--;
+    }
+    return true;
+  }
+
+  private buildListBySort(): void {
     const { operations } = this;
     const order: { time: number; node: number }[] = [];
     operations.forEach((op, bit) => {
@@ -387,6 +452,7 @@ export class WglSearch<S> {
     for (;;) {
       if (this.depth === 0) return false;
       this.depth--;
+      if (this.depth < this.stackLow) this.stackLow = this.depth;
       const bit = this.stackBits[this.depth];
       this.stateId = this.stackStates[this.depth];
       this.linearized.clear(bit);
@@ -433,8 +499,10 @@ export class WglSearch<S> {
             this.stateId = after;
             this.lift(bit);
             if (this.infinite[bit] === 0) this.finiteRemaining--;
-            if (this.depth > this.longest.length) {
-              this.longest = this.linearizedOps();
+            if (this.depth > this.longestDepth) {
+              this.longestBits.set(this.stackBits.subarray(this.stackLow, this.depth), this.stackLow);
+              this.stackLow = this.depth;
+              this.longestDepth = this.depth;
               this.longestStateId = this.stateId;
             }
             this.node = this.firstChoice();
@@ -473,6 +541,12 @@ export class WglSearch<S> {
     return out;
   }
 
+  private longestOps(): Operation[] {
+    const out: Operation[] = new Array(this.longestDepth);
+    for (let i = 0; i < this.longestDepth; i++) out[i] = this.operations[this.longestBits[i]];
+    return out;
+  }
+
   private finish(verdict: SearchOutcome<S>['verdict'], stoppedBy?: 'time' | 'memory'): SearchOutcome<S> {
     const base = {
       steps: this.steps,
@@ -485,13 +559,13 @@ export class WglSearch<S> {
     if (verdict === 'unknown') {
       return {
         verdict,
-        longestPrefix: this.longest,
+        longestPrefix: this.longestOps(),
         stateAfterPrefix: this.space.states[this.longestStateId],
         ...(stoppedBy === undefined ? {} : { stoppedBy }),
         ...base,
       };
     }
-    return { verdict, ...explainFailure(this.model, this.operations, this.longest), ...base };
+    return { verdict, ...explainFailure(this.model, this.operations, this.longestOps()), ...base };
   }
 }
 
