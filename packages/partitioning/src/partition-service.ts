@@ -35,6 +35,7 @@ import { registerCounterRoutes } from './http/counter-routes.js';
 import { registerIndexRoutes } from './http/index-routes.js';
 import { KEY_BYTES_MAX_DEFAULT, VALUE_BYTES_MAX_DEFAULT } from './http/request-parts.js';
 import { GlobalOutbox } from './indexes/global-outbox.js';
+import { IndexBuilder } from './indexes/index-builder.js';
 import { PartitionMetrics } from './metrics.js';
 import { PartitionNode } from './partition-node.js';
 import { registerRoutes } from './server.js';
@@ -194,6 +195,7 @@ export async function startPartitionService(
   let raft: RaftNode<unknown> | undefined;
   let controller: Controller | undefined;
   let outbox: GlobalOutbox | undefined;
+  let builder: IndexBuilder | undefined;
 
   const service = await createService({
     name: 'partitioning',
@@ -204,6 +206,7 @@ export async function startPartitionService(
     onClose: async () => {
       controller?.stop();
       outbox?.stop();
+      builder?.stop();
       await raft?.stop();
       await client.close();
       await db.close();
@@ -292,12 +295,16 @@ export async function startPartitionService(
   const tracker = new HotKeyTracker();
   outbox = new GlobalOutbox(node, client, metrics, service.log);
   registerRaftRoutes(service.app, started);
+  builder = new IndexBuilder(config.id, machine, store, new Set(indexes.map((i) => i.name)), service.log);
   registerIndexRoutes({
     service,
     node,
     client,
     metrics,
-    indexes,
+    declared: indexes,
+    indexes: () => store.indexes,
+    builder,
+    controller: ctl,
     requestTimeoutMs: config.extra['request-timeout-ms'],
   });
   registerCounterRoutes({
@@ -327,6 +334,7 @@ export async function startPartitionService(
   ctl.start();
   const url = await service.listen();
   outbox.start();
+  builder.start();
   // Once a configuration is known, deliver what the outbox kept over a restart.
   machine.once('config', () => outbox?.kick());
   return { service, raft: started, machine, node, url, close: () => service.close() };

@@ -89,6 +89,17 @@ describe('cluster config', () => {
     });
   });
 
+  it('an index created online is recorded with its epoch, once', () => {
+    const c = run(null, { op: 'bootstrap', scheme: 'hash', partitions: 2, nodes: [N('n1')] });
+    const size = { name: 'size', field: 'size', kind: 'local' as const };
+    const next = run(c, { op: 'create_index', index: size });
+    expect(next.indexes).toEqual([{ ...size, since: 2 }]);
+    expect(c.indexes).toBeUndefined();
+    const again = applyConfigCommand(next, { op: 'create_index', index: { ...size, kind: 'global' } });
+    expect(again.result).toMatchObject({ ok: false, refusal: 'index_exists' });
+    expect(again.config).toBe(next);
+  });
+
   it('range partitions split and merge; scans visit only overlapping partitions', () => {
     let c = run(null, { op: 'bootstrap', scheme: 'range', partitions: 2, nodes: [N('n1'), N('n2')] });
     const i = partitionIndexOf(c, 'user:5');

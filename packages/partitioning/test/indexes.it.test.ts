@@ -6,6 +6,9 @@
 //   "Skewed Workloads": a declared hot counter is spread over salted sub-keys on several
 //               partitions and read back as their sum; an undeclared hot key shows up first in
 //               its owner's /cluster/hot-keys.
+//   Online index creation: POST /indexes while writers keep updating and deleting documents;
+//               once every owner reports its partitions built, the index equals the truth
+//               computed from a scan of the documents (local at once, global eventually).
 import { fileURLToPath } from 'node:url';
 import { HttpClient } from '@ddia/common';
 import { type Cluster, startCluster } from '@ddia/testkit';
@@ -156,6 +159,86 @@ describe('secondary indexes (Figures 6-4 and 6-5)', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('indexes');
   });
+});
+
+describe('online secondary-index creation (build while writes continue)', () => {
+  it('a local and a global index created under writes end consistent with the documents', async () => {
+    const sizes = ['s', 'm', 'l', 'xl'];
+    const docKey = (i: number) => `shirt${i}`;
+    // Documents written before the indexes exist: only a backfill can find these.
+    await Promise.all(
+      Array.from({ length: 120 }, (_, i) => put(i, docKey(i), { size: sizes[i % 4], kind: 'shirt' })),
+    );
+    let stop = false;
+    let writes = 0;
+    const writer = async (w: number) => {
+      for (let n = 0; !stop; n++) {
+        const i = (w * 37 + n * 13) % 140; // also creates shirt120..139 during the build
+        const url = `${urls[(w + n) % urls.length]}/kv/${docKey(i)}`;
+        if (n % 7 === 3) await http.request(url, { method: 'DELETE' }).catch(() => undefined);
+        else
+          await http
+            .request(url, {
+              method: 'PUT',
+              body: JSON.stringify({ size: sizes[(n + w) % 4], kind: 'shirt' }),
+            })
+            .catch(() => undefined);
+        writes++;
+      }
+    };
+    const writers = [writer(1), writer(2)];
+    const create = async (name: string, kind: string) =>
+      http.request(`${urls[0]}/indexes`, { method: 'POST', body: { name, field: 'size', kind } });
+    const created = await create('size', 'local');
+    expect(created.status, created.text()).toBe(202);
+    expect((await create('sizeg', 'global')).status).toBe(202);
+    // Duplicates and names declared by flag are refused; a bad kind is a 400.
+    expect((await create('size', 'local')).status).toBe(409);
+    expect((await create('color', 'local')).status).toBe(409);
+    expect((await create('weight', 'clustered')).status).toBe(400);
+    for (const name of ['size', 'sizeg']) {
+      await until(
+        `${name} built`,
+        () => http.json<{ ready: boolean; partitionsBuilt: number }>(`${urls[2]}/indexes/${name}/status`),
+        (s) => s.ready,
+        60_000,
+      );
+    }
+    // Keep writing a little after the build, then stop and compare with the truth.
+    const at = writes;
+    await until(
+      'more writes',
+      async () => writes,
+      (n) => n > at + 20,
+      30_000,
+    );
+    stop = true;
+    await Promise.all(writers);
+    const scan = await http.json<{ items: { key: string; value: string }[] }>(
+      `${urls[1]}/kv?start=shirt&end=shirt~&limit=1000`,
+    );
+    const truth = new Map<string, string[]>(sizes.map((z) => [z, []]));
+    for (const item of scan.items)
+      truth.get((JSON.parse(item.value) as { size: string }).size)?.push(item.key);
+    for (const z of sizes) {
+      const expected = (truth.get(z) ?? []).sort();
+      const local = await query(0, 'size', z);
+      expect(
+        local.keys.filter((k) => k.startsWith('shirt')),
+        `local size=${z}`,
+      ).toEqual(expected);
+      await until(
+        `global size=${z}`,
+        () => query(1, 'sizeg', z),
+        (a) => JSON.stringify(a.keys) === JSON.stringify(expected),
+        30_000,
+      );
+    }
+    const listed = await http.json<{ indexes: { name: string; source: string }[] }>(`${urls[2]}/indexes`);
+    expect(listed.indexes.map((i) => `${i.name}:${i.source}`)).toEqual(
+      expect.arrayContaining(['color:flag', 'size:online', 'sizeg:online']),
+    );
+  }, 120_000);
 });
 
 describe('hot keys (Skewed Workloads and Relieving Hot Spots)', () => {

@@ -46,6 +46,50 @@ describe('local index entries follow the documents (Figure 6-4)', () => {
     expect(outbox).toEqual(['+ford@car:1', '+bmw@car:2', '-bmw@car:2']);
   });
 
+  it('an index added online is backfilled in chunks while writes interleave, and ends exact', async () => {
+    const store = await storeOn(await memory());
+    const docs = new Map<string, string>();
+    const write = async (key: string, size: string | null) => {
+      await store.write(P.id, key, size === null ? null : Buffer.from(JSON.stringify({ size })), {
+        kind: 'none',
+      });
+      if (size === null) docs.delete(key);
+      else docs.set(key, size);
+    };
+    for (let i = 0; i < 30; i++)
+      await write(`d${String(i).padStart(2, '0')}`, ['s', 'm', 'l'][i % 3] as string);
+    expect(store.addIndex({ name: 'size', field: 'size', kind: 'local' })).toBe(true);
+    expect(store.addIndex({ name: 'size', field: 'size', kind: 'local' })).toBe(false);
+    // Chunks of 4, each followed by writes both behind the cursor (already indexed: maintained
+    // by the write) and ahead of it (not yet reached: the backfill reads the new value).
+    let next: string | null = null;
+    let chunks = 0;
+    let documents = 0;
+    do {
+      const chunk = await store.backfill(P, 'size', next, 4);
+      next = chunk.next;
+      documents += chunk.documents;
+      chunks++;
+      const behind = `d${String((chunks * 7) % 30).padStart(2, '0')}`;
+      const ahead = `d${String(29 - chunks).padStart(2, '0')}`;
+      await write(behind, chunks % 5 === 0 ? null : 'xl');
+      await write(ahead, 's');
+      expect(await store.built('size', P.id)).toBe(next === null);
+    } while (next !== null);
+    expect(chunks).toBeGreaterThan(5);
+    expect(documents).toBeGreaterThanOrEqual(26);
+    for (const size of ['s', 'm', 'l', 'xl']) {
+      const expected = [...docs.entries()]
+        .filter(([, z]) => z === size)
+        .map(([k]) => k)
+        .sort();
+      expect(await store.localLookup(P.id, 'size', size, 100), size).toEqual(expected);
+    }
+    // Dropping the partition forgets that it was built (its next owner backfills again).
+    await store.drop(P);
+    expect(await store.built('size', P.id)).toBe(false);
+  });
+
   it('a receiver rebuilds them from the snapshot and the changes; dropping the partition drops them', async () => {
     const owner = await storeOn(await memory());
     await owner.write(P.id, 'car:1', car('red', 'ford'), { kind: 'none' });

@@ -11,6 +11,7 @@
 import { rebalance } from './assignment.js';
 import { ringSlotOwners, VNODES_DEFAULT } from './consistent-hash.js';
 import { initialRanges, type KeyRange, mergeRanges, splitRanges } from './key-ranges.js';
+import type { IndexSpec } from './secondary-index.js';
 
 export const SCHEMES = ['hash', 'range', 'consistent-hash'] as const;
 export type Scheme = (typeof SCHEMES)[number];
@@ -42,6 +43,9 @@ export interface ClusterConfig {
   nodes: NodeInfo[];
   partitions: PartitionInfo[];
   nextPartitionId: number;
+  /** Secondary indexes created online (POST /indexes), with the epoch that created each: every
+   *  node maintains one from the moment it applies that epoch and backfills its partitions. */
+  indexes?: (IndexSpec & { since: number })[];
 }
 
 export type ConfigCommand =
@@ -58,7 +62,8 @@ export type ConfigCommand =
   | { op: 'finish'; partition: number; to: string }
   | { op: 'abort'; partition: number }
   | { op: 'split'; partition: number; at: string }
-  | { op: 'merge'; partition: number };
+  | { op: 'merge'; partition: number }
+  | { op: 'create_index'; index: IndexSpec };
 
 export type ConfigRefusal =
   | 'not_bootstrapped'
@@ -69,7 +74,8 @@ export type ConfigRefusal =
   | 'too_many_nodes'
   | 'unknown_partition'
   | 'stale_move'
-  | 'bad_split';
+  | 'bad_split'
+  | 'index_exists';
 
 export type ConfigResult =
   | { ok: true; epoch: number }
@@ -165,6 +171,19 @@ export function applyConfigCommand(
         p.range = ranges[i] as KeyRange;
       });
       retarget(next);
+      return done(next);
+    }
+    case 'create_index': {
+      const existing = next.indexes?.find((i) => i.name === command.index.name);
+      if (existing) {
+        return refuse(
+          config,
+          'index_exists',
+          `index ${command.index.name} exists since epoch ${existing.since}`,
+        );
+      }
+      const { name, field, kind } = command.index;
+      next.indexes = [...(next.indexes ?? []), { name, field, kind, since: next.epoch }];
       return done(next);
     }
     case 'merge': {

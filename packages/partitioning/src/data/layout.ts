@@ -89,3 +89,8 @@ export const SEAL_PREFIX = 's:';
 export function sealKey(partitionId: number): string {
   return `${SEAL_PREFIX}${partitionId}`;
 }
+
+/** b:<index>:<partition id>: this node finished backfilling an online-created index there. */
+export function builtKey(index: string, partitionId: number): string {
+  return `b:${index}:${partitionId}`;
+}

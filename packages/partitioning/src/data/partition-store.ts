@@ -20,6 +20,7 @@ import {
   termsOf,
 } from '../core/index.js';
 import {
+  builtKey,
   type Layout,
   localIndexKey,
   localIndexPrefix,
@@ -94,11 +95,72 @@ export class PartitionStore {
   /** Called after a write put entries in the outbox. */
   onOutbox: () => void = () => undefined;
 
+  private specs: IndexSpec[];
+
   constructor(
     readonly db: Store,
     readonly layout: Layout,
-    readonly indexes: readonly IndexSpec[] = [],
-  ) {}
+    indexes: readonly IndexSpec[] = [],
+  ) {
+    this.specs = [...indexes];
+  }
+
+  /** The indexes every write maintains (declared by flag, plus those created online). */
+  get indexes(): readonly IndexSpec[] {
+    return this.specs;
+  }
+
+  /** Maintains `spec` in every write from now on (online index creation); false if known. */
+  addIndex(spec: IndexSpec): boolean {
+    if (this.specs.some((s) => s.name === spec.name)) return false;
+    this.specs = [...this.specs, spec];
+    return true;
+  }
+
+  /**
+   * Backfills index `name` for up to `limit` documents of the partition after `afterKey`: under
+   * the partition's lock, so every document is indexed at its current value and no write slips
+   * between the read and the index entry (writes outside the chunk maintain the index
+   * themselves since addIndex). Local entries go in the batch; a global index gets its postings
+   * through the outbox, like a write's. Answers the last key done (`next`), or null at the end
+   * (then the partition is recorded as built: b:<index>:<partition>).
+   */
+  backfill(
+    partition: PartitionInfo,
+    name: string,
+    afterKey: string | null,
+    limit: number,
+  ): Promise<{ next: string | null; documents: number }> {
+    const spec = this.specs.find((s) => s.name === name);
+    if (!spec) throw new Error(`no index ${name}`);
+    return this.withLock(partition.id, async () => {
+      const all = this.layout.bounds(partition);
+      const gte = afterKey === null ? all.gte : `${this.layout.dataKey(partition.id, afterKey)}\u0000`;
+      const ops: BatchOp[] = [];
+      let last: string | null = null;
+      let count = 0;
+      let documents = 0;
+      for await (const [storeKey, bytes] of this.db.iterator({ gte, lt: all.lt, limit })) {
+        const key = this.layout.userKey(storeKey as string);
+        last = key;
+        count++;
+        if (isReservedKey(key)) continue;
+        const record = decodeRecord(bytes as Uint8Array);
+        documents++;
+        ops.push(...this.indexOps(partition.id, key, null, record.value, record.version, true, [spec]));
+      }
+      const finished = count < limit;
+      if (finished) ops.push({ type: 'put', key: builtKey(name, partition.id), value: new Uint8Array(0) });
+      if (ops.length > 0) await this.db.batch(ops, SYNCED);
+      if (ops.some((op) => op.key.startsWith(OUTBOX_PREFIX))) this.onOutbox();
+      return { next: finished ? null : last, documents };
+    });
+  }
+
+  /** Whether this node finished backfilling index `name` on the partition. */
+  async built(name: string, partitionId: number): Promise<boolean> {
+    return (await this.db.get(builtKey(name, partitionId))) !== undefined;
+  }
 
   /** Reads where the outbox ends and the seal records (call once after opening). */
   async init(): Promise<void> {
@@ -130,12 +192,13 @@ export class PartitionStore {
     after: Uint8Array | null,
     version: number,
     withOutbox: boolean,
+    indexes: readonly IndexSpec[] = this.specs,
   ): BatchOp[] {
-    if (this.indexes.length === 0 || isReservedKey(key)) return [];
-    const old = termsOf(this.indexes, before);
-    const now = termsOf(this.indexes, after);
+    if (indexes.length === 0 || isReservedKey(key)) return [];
+    const old = termsOf(indexes, before);
+    const now = termsOf(indexes, after);
     const ops: BatchOp[] = [];
-    for (const index of this.indexes) {
+    for (const index of indexes) {
       const was = old.get(index.name);
       const is = now.get(index.name);
       if (was === is) continue;
@@ -348,6 +411,8 @@ export class PartitionStore {
     for await (const key of this.db.keys({ gte: bounds.gte, lt: bounds.lt })) keys.push(key as string);
     const local = localIndexPrefix(partition.id);
     for await (const key of this.db.keys({ gte: local, lt: prefixEnd(local) })) keys.push(key as string);
+    // Whoever holds the partition next backfills online-created indexes on it again.
+    for (const spec of this.specs) keys.push(builtKey(spec.name, partition.id));
     for (let i = 0; i < keys.length; i += IMPORT_BATCH_ENTRIES) {
       const slice = keys.slice(i, i + IMPORT_BATCH_ENTRIES);
       await this.db.batch(

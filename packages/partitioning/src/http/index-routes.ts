@@ -1,14 +1,19 @@
 // Secondary index queries (DDIA ch. 6 "Partitioning and Secondary Indexes"):
-//   GET /indexes                         the declared indexes (--indexes)
+//   GET /indexes                         the indexes (declared by --indexes, or created online)
+//   POST /indexes {name, field, kind}    create an index online (backfilled while writes go on)
+//   GET /indexes/:name/status            online build progress on every node; ready when done
 //   GET /indexes/:name?value=&limit=     documents whose field has that value
 // A local index (Figure 6-4) is asked on every partition, grouped by owner (scatter/gather);
 // a global index (Figure 6-5) on the one partition its term belongs to. Every answer reports
 // its fan-out (partitionsAsked, nodesAsked) so the two can be compared.
-// Internal: GET /internal/local-index, GET /internal/postings, POST /internal/postings.
+// Internal: GET /internal/local-index, GET /internal/postings, POST /internal/postings,
+// GET /internal/index-status.
 import { DdiaError, type HttpClient, type Service } from '@ddia/common';
 import { Type } from 'typebox';
-import { type IndexSpec, postingKey, postingTermPrefix, TERM_BYTES_MAX } from '../core/index.js';
+import type { Controller } from '../controller/controller.js';
+import { INDEX_KINDS, type IndexSpec, postingKey, postingTermPrefix, TERM_BYTES_MAX } from '../core/index.js';
 import { PartErrors } from '../errors.js';
+import type { IndexBuilder, IndexBuildStatus } from '../indexes/index-builder.js';
 import type { PartitionMetrics } from '../metrics.js';
 import type { PartitionNode } from '../partition-node.js';
 import { FORWARDED_HEADER, ROUTE_RETRY_MS } from './forwarding.js';
@@ -22,20 +27,25 @@ export interface IndexRouteOptions {
   node: PartitionNode;
   client: HttpClient;
   metrics: PartitionMetrics;
-  indexes: readonly IndexSpec[];
+  /** Declared by flag. */
+  declared: readonly IndexSpec[];
+  /** Every index this node maintains now (declared and online). */
+  indexes: () => readonly IndexSpec[];
+  builder: IndexBuilder;
+  controller: Controller;
   requestTimeoutMs: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export function registerIndexRoutes(options: IndexRouteOptions): void {
-  const { service, node, client, metrics, indexes } = options;
+  const { service, node, client, metrics, indexes, builder } = options;
   const app = service.app;
   const specOf = (name: string) => {
-    const spec = indexes.find((i) => i.name === name);
+    const spec = indexes().find((i) => i.name === name);
     if (!spec) {
       throw new DdiaError(PartErrors.unknownIndex, `no index ${JSON.stringify(name)}`, {
-        indexes: indexes.map((i) => i.name),
+        indexes: indexes().map((i) => i.name),
       });
     }
     return spec;
@@ -47,10 +57,125 @@ export function registerIndexRoutes(options: IndexRouteOptions): void {
 
   app.get(
     '/indexes',
-    { schema: { tags: ['indexes'], summary: 'The declared secondary indexes' } },
+    { schema: { tags: ['indexes'], summary: 'The secondary indexes: declared by flag, or created online' } },
     async () => ({
-      indexes,
+      indexes: [
+        ...options.declared.map((i) => ({ ...i, source: 'flag' })),
+        ...builder.online().map((i) => ({ ...i, source: 'online' })),
+      ],
     }),
+  );
+
+  app.post(
+    '/indexes',
+    {
+      schema: {
+        tags: ['indexes'],
+        summary:
+          'Create a secondary index online: committed to the controller log; every node maintains it from then on and backfills its documents while writes continue',
+        body: Type.Object({
+          name: Type.String({ pattern: NAME }),
+          field: Type.String({ pattern: NAME }),
+          kind: Type.Union(INDEX_KINDS.map((k) => Type.Literal(k))),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as IndexSpec;
+      if (options.declared.some((i) => i.name === body.name)) {
+        throw new DdiaError(PartErrors.configRefused, `index ${body.name} is declared by --indexes`, {
+          refusal: 'index_exists',
+        });
+      }
+      const result = await options.controller.propose({
+        op: 'create_index',
+        index: { name: body.name, field: body.field, kind: body.kind },
+      });
+      if (!result.ok) {
+        throw new DdiaError(PartErrors.configRefused, result.detail, { refusal: result.refusal });
+      }
+      return reply.status(202).header('location', `/indexes/${body.name}/status`).send({
+        index: body.name,
+        field: body.field,
+        kind: body.kind,
+        epoch: result.epoch,
+        state: 'building',
+      });
+    },
+  );
+
+  app.get(
+    '/indexes/:name/status',
+    {
+      schema: {
+        tags: ['indexes'],
+        summary: 'Build progress of an online index on every node; ready once every owned partition is built',
+        params: Type.Object({ name: Type.String({ pattern: NAME }) }),
+      },
+    },
+    async (request) => {
+      const { name } = request.params as { name: string };
+      if (options.declared.some((i) => i.name === name)) return { index: name, source: 'flag', ready: true };
+      const spec = builder.online().find((i) => i.name === name);
+      if (!spec) {
+        throw new DdiaError(PartErrors.unknownIndex, `no index ${JSON.stringify(name)}`, {
+          indexes: indexes().map((i) => i.name),
+        });
+      }
+      const members = node.config().nodes;
+      const perNode = await Promise.all(
+        members.map(async (member) => {
+          try {
+            const all =
+              member.id === node.id
+                ? await builder.status()
+                : await client.json<IndexBuildStatus[]>(`${member.url}/internal/index-status`, {
+                    deadlineMs: options.requestTimeoutMs,
+                    trace: request.trace,
+                  });
+            const mine = all.find((s) => s.name === name);
+            // A node that has not applied the creating epoch yet reports nothing for it.
+            return mine
+              ? {
+                  node: member.id,
+                  owned: mine.owned,
+                  built: mine.built,
+                  documentsIndexed: mine.documentsIndexed,
+                }
+              : { node: member.id, owned: null, built: 0, documentsIndexed: 0 };
+          } catch (error) {
+            return {
+              node: member.id,
+              error: (error as Error).message,
+              owned: null,
+              built: 0,
+              documentsIndexed: 0,
+            };
+          }
+        }),
+      );
+      const partitions = node.config().partitions.length;
+      const built = perNode.reduce((n, s) => n + s.built, 0);
+      const ready = perNode.every((s) => s.owned !== null && s.built === s.owned) && built === partitions;
+      return {
+        index: name,
+        field: spec.field,
+        kind: spec.kind,
+        source: 'online',
+        since: spec.since,
+        state: ready ? 'ready' : 'building',
+        ready,
+        partitions,
+        partitionsBuilt: built,
+        nodes: perNode,
+      };
+    },
+  );
+
+  app.get(
+    '/internal/index-status',
+    { schema: { tags: ['internal'], summary: "This node's backfill progress of online indexes" } },
+    async () => builder.status(),
   );
 
   app.get(

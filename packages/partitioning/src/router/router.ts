@@ -65,6 +65,7 @@ const RELAYED_HEADERS = ['content-type', 'etag', 'x-partition', 'x-epoch', 'x-ow
 /** Paths a router passes to any live node (which plans or forwards them itself). */
 const PASSED_THROUGH: [method: 'GET' | 'POST' | 'DELETE', path: string][] = [
   ['GET', '/kv'],
+  ['GET', '/indexes'],
   ['GET', '/indexes/*'],
   ['POST', '/indexes'],
   ['GET', '/counters/*'],
