@@ -328,7 +328,8 @@ export async function startMonitoring(
   };
   scheduleGroups();
   every(Math.min(intervalMs, 1000), async () => {
-    await storage.ingest(watch.samples(clock.nowMs(), Math.round(clock.wallMs())));
+    const wall = Math.round(clock.wallMs());
+    await storage.ingest([...watch.samples(clock.nowMs(), wall), ...clockSamples(scraper, wall)]);
   });
   every(60_000, async () => {
     await storage.compact(Math.round(clock.wallMs()));
@@ -372,4 +373,30 @@ export async function startMonitoring(
     evaluateRules,
     close: () => service.close(),
   };
+}
+
+/** Each target's estimated clock offset and its error bound, in seconds, as series to store. */
+function clockSamples(scraper: Scraper, wallMs: number) {
+  const out = [];
+  for (const st of scraper.targets()) {
+    const e = st.clockOffset.estimate();
+    if (!e) continue;
+    const base: [string, string][] = [
+      ['job', st.target.job],
+      ['instance', st.target.address],
+    ];
+    out.push(
+      {
+        labels: normalizeLabels([...base, ['__name__', 'monitoring_clock_offset_seconds']]),
+        t: wallMs,
+        value: e.offsetMs / 1000,
+      },
+      {
+        labels: normalizeLabels([...base, ['__name__', 'monitoring_clock_offset_error_seconds']]),
+        t: wallMs,
+        value: e.errorMs / 1000,
+      },
+    );
+  }
+  return out;
 }

@@ -1,4 +1,4 @@
-// The dashboard in a real headless browser (Debian's Chromium driven by playwright-core): the
+// Clock offsets estimated from scrape answers, and the dashboard in a real headless browser (Debian's Chromium driven by playwright-core): the
 // page renders, the targets table and the graphs fill from the API, a killed target's row turns
 // red (class "down") in the targets table, and a screenshot is saved as a test artifact
 // (test/artifacts/dashboard.png, git-ignored). Skips with a reason where Chromium is absent.
@@ -13,13 +13,24 @@ import { MONITORING_FLAGS, type Monitoring, startMonitoring } from '../src/monit
 import { type Exporter, scrapeConfigYaml, startExporter } from './support/exporter.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 const hasChromium = existsSync(CHROMIUM);
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 if (!hasChromium) {
   console.warn(`dashboard browser test skipped: ${CHROMIUM} not found (apt-get install chromium)`);
 }
 
-describe.skipIf(!hasChromium)(`dashboard in headless Chromium (screenshot in ${artifacts})`, () => {
+// Node 1 ('alive') runs its clock 7.3 s ahead of ours: the clock-offset estimator must see it.
+const SKEW_MS = 7300;
+
+describe('dashboard and clocks', () => {
   let dir: string;
   let alive: Exporter;
   let doomed: Exporter;
@@ -27,15 +38,15 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (screenshot in ${a
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'monitoring-browser-'));
-    alive = await startExporter();
+    alive = await startExporter(0, { clockSkewMs: SKEW_MS });
     doomed = await startExporter();
     await writeFile(
       join(dir, 'targets.yml'),
-      scrapeConfigYaml('synthetic', [alive.address, doomed.address], '200ms'),
+      scrapeConfigYaml('synthetic', [alive.address, doomed.address], '100ms'),
     );
     mon = await startMonitoring(
       parseConfig(
-        ['--targets', join(dir, 'targets.yml'), '--scrape-interval', '200ms', '--log-level', 'silent'],
+        ['--targets', join(dir, 'targets.yml'), '--scrape-interval', '100ms', '--log-level', 'silent'],
         {},
         MONITORING_FLAGS,
       ),
@@ -49,67 +60,108 @@ describe.skipIf(!hasChromium)(`dashboard in headless Chromium (screenshot in ${a
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('renders targets and graphs from the API, turns a killed target red, saves a screenshot', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // Without the background-networking flags Chromium keeps dialling Google on a closed network.
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      timeout: 60_000,
+  it('estimates each target clock offset NTP-style from the Date headers of its answers', async () => {
+    // 1-second Date stamps: each answer bounds the offset to a 1 s window; scrapes at
+    // different phases of the second narrow the intersection.
+    const clocks = async () =>
+      (
+        (await (await fetch(`${mon.url}/api/v1/clocks`)).json()) as {
+          data: Record<string, number | null | string>[];
+        }
+      ).data;
+    const deadline = Date.now() + 30_000;
+    let view = await clocks();
+    const of = (address: string) => view.find((c) => c.instance === address)!;
+    while (
+      Date.now() < deadline &&
+      (Number(of(alive.address).probes) < 15 || Number(of(doomed.address).probes) < 15)
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+      view = await clocks();
+    }
+    const skewed = of(alive.address);
+    const honest = of(doomed.address);
+    // The truth is inside every estimate's bounds (the bounds are sound by construction) ...
+    expect(Math.abs(Number(skewed.offsetMs) - SKEW_MS)).toBeLessThanOrEqual(Number(skewed.errorMs) + 1);
+    expect(Math.abs(Number(honest.offsetMs))).toBeLessThanOrEqual(Number(honest.errorMs) + 1);
+    // ... and 15 probes have narrowed the 1 s stamps to well under a second.
+    expect(Number(skewed.errorMs)).toBeLessThan(500);
+    expect(Number(honest.errorMs)).toBeLessThan(500);
+    // The estimate is stored as a series too (the dashboard's Clocks table reads the endpoint).
+    await until('the clock-offset series', async () => {
+      const r = await fetch(
+        `${mon.url}/api/v1/query?${new URLSearchParams({ query: `monitoring_clock_offset_seconds{instance="${alive.address}"}` })}`,
+      );
+      const body = (await r.json()) as { data: { result: { value: [number, string] }[] } };
+      const v = body.data.result[0]?.value[1];
+      return v !== undefined && Math.abs(Number(v) - SKEW_MS / 1000) < 1;
     });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
-      const pageErrors: string[] = [];
-      page.on('pageerror', (e) => pageErrors.push(String(e)));
-      await page.goto(`${mon.url}/?refresh=0.5`);
-      expect(await page.title()).toBe('DDIA Lab monitoring');
+  }, 40_000);
 
-      // Both targets listed and up (green) once they have been scraped.
-      const row = (address: string, cls: string) => `#targets tr.${cls}[data-instance="${address}"]`;
-      await page.waitForSelector(row(alive.address, 'up'), { timeout: 20_000 });
-      await page.waitForSelector(row(doomed.address, 'up'), { timeout: 20_000 });
+  it.skipIf(!hasChromium)(
+    'renders targets and graphs from the API, turns a killed target red, saves a screenshot',
+    async () => {
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        // Without the background-networking flags Chromium keeps dialling Google on a closed network.
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+        timeout: 60_000,
+      });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
+        const pageErrors: string[] = [];
+        page.on('pageerror', (e) => pageErrors.push(String(e)));
+        await page.goto(`${mon.url}/?refresh=0.5`);
+        expect(await page.title()).toBe('DDIA Lab monitoring');
 
-      // The `up` graph draws one line per target, with points taken from query_range.
-      // (Page code as a string: the tests' tsconfig has no DOM types.)
-      await page.waitForFunction(
-        `(() => {
+        // Both targets listed and up (green) once they have been scraped.
+        const row = (address: string, cls: string) => `#targets tr.${cls}[data-instance="${address}"]`;
+        await page.waitForSelector(row(alive.address, 'up'), { timeout: 20_000 });
+        await page.waitForSelector(row(doomed.address, 'up'), { timeout: 20_000 });
+
+        // The `up` graph draws one line per target, with points taken from query_range.
+        // (Page code as a string: the tests' tsconfig has no DOM types.)
+        await page.waitForFunction(
+          `(() => {
           const chart = [...document.querySelectorAll('.chart')].find((c) => c.querySelector('h3')?.textContent === 'up');
           const lines = chart ? [...chart.querySelectorAll('polyline')] : [];
           return lines.length === 2 && lines.every((l) => (l.getAttribute('points') ?? '').trim() !== '');
         })()`,
-        undefined,
-        { timeout: 20_000 },
-      );
-
-      // Kill one target: its row turns red, the other stays green.
-      await doomed.stop();
-      await page.waitForSelector(row(doomed.address, 'down'), { timeout: 20_000 });
-      expect(await page.locator(row(alive.address, 'up')).count()).toBe(1);
-      const bg = await page
-        .locator(row(doomed.address, 'down'))
-        .evaluate(
-          (el) =>
-            (
-              globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }
-            ).getComputedStyle(el).backgroundColor,
+          undefined,
+          { timeout: 20_000 },
         );
-      expect(bg).toBe('rgb(249, 201, 201)');
-      expect(await page.locator('#error').textContent()).toBe('');
-      expect(pageErrors).toEqual([]);
 
-      mkdirSync(artifacts, { recursive: true });
-      await page.screenshot({ path: join(artifacts, 'dashboard.png'), fullPage: true });
-      expect(existsSync(join(artifacts, 'dashboard.png'))).toBe(true);
-    } finally {
-      await browser.close();
-    }
-  }, 90_000);
+        // Kill one target: its row turns red, the other stays green.
+        await doomed.stop();
+        await page.waitForSelector(row(doomed.address, 'down'), { timeout: 20_000 });
+        expect(await page.locator(row(alive.address, 'up')).count()).toBe(1);
+        // Red, as drawn (queried fresh: the table is redrawn every 0.5 s).
+        await page.waitForFunction(
+          `getComputedStyle(document.querySelector('#targets tr[data-instance="${doomed.address}"]')).backgroundColor === 'rgb(249, 201, 201)'`,
+          undefined,
+          { timeout: 10_000 },
+        );
+        // The skewed node's clock row is red (offset beyond a second past its error bound).
+        await page.waitForSelector(`#clocks tr.down[data-instance="${alive.address}"]`, { timeout: 20_000 });
+        expect(await page.locator('#error').textContent()).toBe('');
+        expect(pageErrors).toEqual([]);
+
+        mkdirSync(artifacts, { recursive: true });
+        await page.screenshot({ path: join(artifacts, 'dashboard.png'), fullPage: true });
+        expect(existsSync(join(artifacts, 'dashboard.png'))).toBe(true);
+      } finally {
+        await browser.close();
+      }
+    },
+    90_000,
+  );
 });

@@ -1,6 +1,7 @@
 // Prometheus's HTTP API on our TSDB, so that promtool, Grafana's Prometheus data source and
 // curl sessions from Prometheus's docs work unchanged: /api/v1/query, query_range, series,
-// labels, label/:name/values, targets, alerts, rules; plus /api/v1/failure-detector (ours).
+// labels, label/:name/values, targets, alerts, rules; plus /api/v1/failure-detector and
+// /api/v1/clocks (ours).
 // GET and POST (form-encoded, as Grafana sends) are both accepted.
 import type { ServiceApp, TimerClock } from '@ddia/common';
 import {
@@ -298,6 +299,24 @@ export function registerApiRoutes(app: ServiceApp, deps: ApiDeps): void {
     }
     return success({ groups: [...groups.values()] });
   });
+
+  // Ours: each target's clock against ours, NTP-style from the stamps on its scrape answers.
+  app.get('/api/v1/clocks', async () =>
+    success(
+      deps.scraper.targets().map((st) => {
+        const e = st.clockOffset.estimate();
+        return {
+          job: st.target.job,
+          instance: st.target.address,
+          offsetMs: e?.offsetMs ?? null,
+          errorMs: e?.errorMs ?? null,
+          delayMs: e?.delayMs ?? null,
+          driftPpm: e?.driftPpm ?? null,
+          probes: e?.probes ?? 0,
+        };
+      }),
+    ),
+  );
 
   app.get('/api/v1/failure-detector', async () => {
     const now = clock.nowMs();

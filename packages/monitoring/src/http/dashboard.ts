@@ -29,6 +29,8 @@ export const DASHBOARD_HTML = `<!doctype html>
 <table id="targets"><thead><tr><th>job</th><th>instance</th><th>health</th><th>last scrape</th><th>duration</th><th>error</th></tr></thead><tbody></tbody></table>
 <h2>Failure detector (φ accrual vs fixed timeout)</h2>
 <table id="phi"><thead><tr><th>instance</th><th>φ</th><th>φ suspects</th><th>fixed timeout suspects</th><th>heartbeats</th><th>mean interval</th></tr></thead><tbody></tbody></table>
+<h2>Clocks (offset from ours, NTP-style from scrape answers)</h2>
+<table id="clocks"><thead><tr><th>instance</th><th>offset</th><th>± error</th><th>round trip</th><th>probes</th></tr></thead><tbody></tbody></table>
 <h2>Alerts</h2>
 <table id="alerts"><thead><tr><th>alert</th><th>labels</th><th>state</th><th>active since</th><th>value</th></tr></thead><tbody></tbody></table>
 <h2>Graphs (last 15 minutes)</h2>
@@ -70,6 +72,8 @@ async function refresh() {
     rows('targets', targets.activeTargets.map((t) => '<tr class="' + esc(t.health) + '" data-instance="' + esc(t.labels.instance) + '"><td>' + esc(t.labels.job) + '</td><td>' + esc(t.labels.instance) + '</td><td>' + esc(t.health) + '</td><td>' + esc(t.lastScrape) + '</td><td>' + (t.lastScrapeDuration * 1000).toFixed(1) + ' ms</td><td>' + esc(t.lastError) + '</td></tr>'));
     const phi = await api('/api/v1/failure-detector');
     rows('phi', phi.map((p) => '<tr class="' + (p.suspect ? 'down' : 'up') + '"><td>' + esc(p.instance) + '</td><td>' + (p.phi === null ? '∞' : p.phi.toFixed(2)) + '</td><td>' + p.suspect + '</td><td>' + p.fixedTimeoutSuspect + '</td><td>' + p.heartbeats + '</td><td>' + p.meanIntervalMs.toFixed(0) + ' ms</td></tr>'));
+    const clocks = await api('/api/v1/clocks');
+    rows('clocks', clocks.map((c) => '<tr class="' + (c.offsetMs !== null && Math.abs(c.offsetMs) - c.errorMs > 1000 ? 'down' : 'up') + '" data-instance="' + esc(c.instance) + '"><td>' + esc(c.instance) + '</td><td>' + (c.offsetMs === null ? '?' : c.offsetMs.toFixed(0) + ' ms') + '</td><td>' + (c.errorMs === null ? '' : c.errorMs.toFixed(0) + ' ms') + '</td><td>' + (c.delayMs === null ? '' : c.delayMs.toFixed(1) + ' ms') + '</td><td>' + c.probes + '</td></tr>'));
     const alerts = await api('/api/v1/alerts');
     rows('alerts', alerts.alerts.map((a) => '<tr class="' + esc(a.state) + '"><td>' + esc(a.labels.alertname) + '</td><td>' + esc(labelText(a.labels)) + '</td><td>' + esc(a.state) + '</td><td>' + esc(a.activeAt) + '</td><td>' + esc(a.value) + '</td></tr>'));
     const start = now - 900;

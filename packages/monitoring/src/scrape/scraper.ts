@@ -3,6 +3,7 @@
 // staleness markers for its series; a target removed from the config gets them too.
 import { HttpClient, type TimerClock } from '@ddia/common';
 import type { FastifyBaseLogger } from 'fastify';
+import { ClockOffsetEstimator, type ClockProbe } from '../core/clock-offset.js';
 import { parseExposition } from '../core/exposition.js';
 import type { Labels } from '../core/labels.js';
 import type { ScrapeTarget } from '../core/scrape-config.js';
@@ -20,6 +21,25 @@ export interface TargetState {
   previous: Map<string, Labels>;
   timer: { cancel(): void } | null;
   scrapes: number;
+  /** The target's clock against ours, from the stamps on its answers (core/clock-offset.ts). */
+  clockOffset: ClockOffsetEstimator;
+}
+
+/** A millisecond wall-clock stamp a target may send; every HTTP server sends `Date`. */
+export const WALL_MS_HEADER = 'x-ddia-wall-ms';
+
+/** The target's stamp on an answer: `x-ddia-wall-ms` (1 ms) or the `Date` header (1 s). */
+export function clockStamp(headers: Record<string, string | string[] | undefined>): {
+  stampMs: number;
+  resolutionMs: number;
+} | null {
+  const wall = headers[WALL_MS_HEADER];
+  if (typeof wall === 'string' && /^\d+(\.\d+)?$/.test(wall))
+    return { stampMs: Math.floor(Number(wall)), resolutionMs: 1 };
+  const date = headers.date;
+  if (typeof date !== 'string') return null;
+  const ms = Date.parse(date);
+  return Number.isFinite(ms) ? { stampMs: ms, resolutionMs: 1000 } : null;
 }
 
 const ACCEPT = 'text/plain;version=0.0.4;q=1,*/*;q=0.1';
@@ -68,6 +88,7 @@ export class Scraper {
         previous: new Map(),
         timer: null,
         scrapes: 0,
+        clockOffset: new ClockOffsetEstimator(),
       };
       this.states.set(key, state);
       this.schedule(state, 0);
@@ -95,11 +116,18 @@ export class Scraper {
     let exposition = null;
     let error = '';
     try {
+      const sentMs = this.clock.wallMs();
       const response = await this.client.request(`http://${target.address}${target.metricsPath}`, {
         deadlineMs: target.timeoutMs,
         retry: false,
         headers: { accept: ACCEPT },
       });
+      const receivedMs = this.clock.wallMs();
+      const stamp = clockStamp(response.headers);
+      if (stamp) {
+        const probe: ClockProbe = { sentMs, receivedMs, ...stamp };
+        state.clockOffset.add(probe);
+      }
       if (response.status !== 200) error = `server returned HTTP status ${response.status}`;
       else exposition = parseExposition(response.text());
     } catch (err) {

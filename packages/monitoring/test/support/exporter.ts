@@ -12,7 +12,11 @@ export interface Exporter {
   stop(): Promise<void>;
 }
 
-export async function startExporter(port = 0): Promise<Exporter> {
+/**
+ * `clockSkewMs` stamps every answer's `Date` header with a clock that far ahead of ours (a
+ * skewed node, for the clock-offset estimator); `Date` is left to Node otherwise.
+ */
+export async function startExporter(port = 0, options: { clockSkewMs?: number } = {}): Promise<Exporter> {
   const state = { scrapes: 0, hideGauge: false };
   const server: Server = createServer((req, res) => {
     if (req.url !== '/metrics') {
@@ -45,6 +49,9 @@ export async function startExporter(port = 0): Promise<Exporter> {
       );
     }
     res.setHeader('content-type', 'text/plain; version=0.0.4');
+    if (options.clockSkewMs !== undefined) {
+      res.setHeader('date', new Date(Date.now() + options.clockSkewMs).toUTCString());
+    }
     res.end(`${lines.join('\n')}\n`);
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
