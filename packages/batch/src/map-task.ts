@@ -1,13 +1,15 @@
 // A map task: read the split, call the job's map on each record, partition the output, and
-// keep it in memory until `spillBytes`, then sort (and combine) each partition and spill it
-// to local disk as a sorted run. At the end the spilled runs of each partition are merged
-// into one run per partition: the file the shuffle serves (Hadoop's map-side sort and spill).
-import { comparePairs, groupByKey, mergeRuns, type Pair } from './core/merge.js';
+// keep it in memory (map-output.ts: sorted lists, or hash tables the combiner folds) until
+// `spillBytes`, then spill each partition to local disk as a sorted, combined run. At the end
+// the spilled runs of each partition are merged into one run per partition: the file the
+// shuffle serves (Hadoop's map-side sort and spill).
+import { mergeRuns, type Pair } from './core/merge.js';
 import { hashPartition, rangePartition } from './core/partition.js';
 import { readBytes, removeAll, writeBytes } from './disk.js';
 import { MalformedRecordError, readSplit } from './input.js';
 import type { JobModule, TaskContext } from './job.js';
 import { taskContext } from './job-loader.js';
+import { combineSorted, mapOutputBuffer } from './map-output.js';
 import { decodeRun, encodeRun } from './runs.js';
 import {
   type Counters,
@@ -16,9 +18,6 @@ import {
   PROGRESS_RECORDS,
   PROGRESS_SPLIT_FROM,
 } from './task-protocol.js';
-
-/** Bytes charged per buffered pair on top of its strings (array and tuple overhead). */
-const PAIR_OVERHEAD_BYTES = 48;
 
 /** An error thrown by job code, with the record it was working on. */
 export class RecordError extends Error {
@@ -29,25 +28,6 @@ export class RecordError extends Error {
   ) {
     super(message);
   }
-}
-
-export function combineSorted(
-  pairs: Iterable<Pair>,
-  job: JobModule,
-  ctx: TaskContext,
-  counters: Counters,
-): Pair[] {
-  const out: Pair[] = [];
-  if (!job.combine) {
-    for (const pair of pairs) out.push(pair);
-    return out;
-  }
-  for (const [key, values] of groupByKey(pairs)) {
-    counters.combineInputRecords! += values.length;
-    out.push([key, values.length === 1 ? values[0]! : String(job.combine(key, values, ctx))]);
-  }
-  counters.combineOutputRecords! += out.length;
-  return out;
 }
 
 export async function runMap(request: MapRequest, job: JobModule, progress: Float64Array): Promise<Counters> {
@@ -76,28 +56,23 @@ export async function runMap(request: MapRequest, job: JobModule, progress: Floa
     }
     return hashPartition(key, partitions);
   };
-  let buffers: Pair[][] = Array.from({ length: partitions }, () => []);
-  let bufferedBytes = 0;
+  const buffer = mapOutputBuffer(partitions, job, ctx, counters);
   const spillFiles: string[][] = Array.from({ length: partitions }, () => []);
   const emit = (key: string, value: string) => {
     if (typeof key !== 'string' || typeof value !== 'string') {
       throw new TypeError(`emit(key, value) takes strings, got ${typeof key} and ${typeof value}`);
     }
-    buffers[partitionOf(key)]!.push([key, value]);
-    bufferedBytes += 2 * (key.length + value.length) + PAIR_OVERHEAD_BYTES;
+    buffer.add(partitionOf(key), key, value);
     counters.mapOutputRecords!++;
   };
   const spill = async () => {
     const n = counters.spills!;
     for (let p = 0; p < partitions; p++) {
-      const sorted = combineSorted(buffers[p]!.sort(comparePairs), job, ctx, counters);
       const file = `${request.outputDir}/spill-${n}-p${p}.run`;
-      await writeBytes(file, encodeRun(sorted));
+      await writeBytes(file, encodeRun(buffer.drain(p)));
       spillFiles[p]!.push(file);
     }
     counters.spills!++;
-    buffers = Array.from({ length: partitions }, () => []);
-    bufferedBytes = 0;
   };
 
   if (job.setup) await job.setup(ctx);
@@ -119,15 +94,15 @@ export async function runMap(request: MapRequest, job: JobModule, progress: Floa
     } catch (err) {
       throw new RecordError(`map threw: ${(err as Error)?.stack?.split('\n')[0] ?? String(err)}`, lineIndex);
     }
-    if (bufferedBytes >= request.spillBytes) await spill();
+    if (buffer.bytes >= request.spillBytes) await spill();
   }
 
   for (let p = 0; p < partitions; p++) {
     let final: Pair[];
     if (spillFiles[p]!.length === 0) {
-      final = combineSorted(buffers[p]!.sort(comparePairs), job, ctx, counters);
+      final = buffer.drain(p);
     } else {
-      const runs: Iterable<Pair>[] = [buffers[p]!.sort(comparePairs)];
+      const runs: Iterable<Pair>[] = [buffer.drain(p)];
       for (const file of spillFiles[p]!) runs.push(decodeRun(await readBytes(file)));
       final = combineSorted(mergeRuns(runs), job, ctx, counters);
     }

@@ -1,0 +1,149 @@
+// Where a map task keeps its output until it spills: one buffer per reduce partition, sized
+// in (estimated) bytes. Without a combiner the pairs are kept as emitted and sorted at the
+// spill (Hadoop's sort-and-spill). With one, each partition is a hash table of key → pending
+// values that the combiner folds as they pile up (Spark's map-side combine for reduceByKey):
+// memory holds one entry per distinct key instead of one per record, and a spill sorts only
+// the keys, not every record.
+import { comparePairs, groupByKey, type Pair } from './core/merge.js';
+import { compareStrings } from './core/partition.js';
+import type { JobModule, TaskContext } from './job.js';
+import type { Counters } from './task-protocol.js';
+
+/** Bytes charged per buffered pair on top of its strings (array and tuple overhead). */
+const PAIR_OVERHEAD_BYTES = 48;
+/** Bytes charged per distinct key in a hash table (map entry and values array). */
+const KEY_ENTRY_OVERHEAD_BYTES = 96;
+/** Bytes charged per pending value in a hash table (array slot and string header). */
+const VALUE_OVERHEAD_BYTES = 16;
+/** A key's pending values are folded by the combiner once this many have gathered. */
+export const COMBINE_EVERY_VALUES = 64;
+
+export interface MapOutputBuffer {
+  /** Estimated bytes held (UTF-16 strings plus per-entry overhead). */
+  readonly bytes: number;
+  add(partition: number, key: string, value: string): void;
+  /** Partition p's pairs sorted by (key, value) and combined, emptying the partition. */
+  drain(partition: number): Pair[];
+}
+
+/** The combiner applied to a sorted sequence: one pair per key (what a spill of sorted pairs writes). */
+export function combineSorted(
+  pairs: Iterable<Pair>,
+  job: JobModule,
+  ctx: TaskContext,
+  counters: Counters,
+): Pair[] {
+  const out: Pair[] = [];
+  if (!job.combine) {
+    for (const pair of pairs) out.push(pair);
+    return out;
+  }
+  for (const [key, values] of groupByKey(pairs)) {
+    counters.combineInputRecords! += values.length;
+    out.push([key, values.length === 1 ? values[0]! : String(job.combine(key, values, ctx))]);
+  }
+  counters.combineOutputRecords! += out.length;
+  return out;
+}
+
+/** The buffer for a job: a hash table per partition when the job has a combiner, else sorted lists. */
+export function mapOutputBuffer(
+  partitions: number,
+  job: JobModule,
+  ctx: TaskContext,
+  counters: Counters,
+): MapOutputBuffer {
+  return job.combine
+    ? new CombiningBuffer(partitions, job.combine, ctx, counters)
+    : new SortingBuffer(partitions, job, ctx, counters);
+}
+
+class SortingBuffer implements MapOutputBuffer {
+  bytes = 0;
+  private readonly lists: Pair[][];
+  private readonly listBytes: number[];
+
+  constructor(
+    partitions: number,
+    private readonly job: JobModule,
+    private readonly ctx: TaskContext,
+    private readonly counters: Counters,
+  ) {
+    this.lists = Array.from({ length: partitions }, () => []);
+    this.listBytes = new Array(partitions).fill(0);
+  }
+
+  add(partition: number, key: string, value: string): void {
+    this.lists[partition]!.push([key, value]);
+    const bytes = 2 * (key.length + value.length) + PAIR_OVERHEAD_BYTES;
+    this.listBytes[partition]! += bytes;
+    this.bytes += bytes;
+  }
+
+  drain(partition: number): Pair[] {
+    const pairs = this.lists[partition]!;
+    this.lists[partition] = [];
+    this.bytes -= this.listBytes[partition]!;
+    this.listBytes[partition] = 0;
+    return combineSorted(pairs.sort(comparePairs), this.job, this.ctx, this.counters);
+  }
+}
+
+type Combine = NonNullable<JobModule['combine']>;
+
+class CombiningBuffer implements MapOutputBuffer {
+  bytes = 0;
+  private readonly tables: Map<string, string[]>[];
+  private readonly tableBytes: number[];
+
+  constructor(
+    partitions: number,
+    private readonly combine: Combine,
+    private readonly ctx: TaskContext,
+    private readonly counters: Counters,
+  ) {
+    this.tables = Array.from({ length: partitions }, () => new Map());
+    this.tableBytes = new Array(partitions).fill(0);
+  }
+
+  add(partition: number, key: string, value: string): void {
+    const table = this.tables[partition]!;
+    this.counters.combineInputRecords!++;
+    const values = table.get(key);
+    if (values === undefined) {
+      table.set(key, [value]);
+      this.charge(partition, 2 * (key.length + value.length) + KEY_ENTRY_OVERHEAD_BYTES);
+      return;
+    }
+    values.push(value);
+    this.charge(partition, 2 * value.length + VALUE_OVERHEAD_BYTES);
+    if (values.length >= COMBINE_EVERY_VALUES) {
+      let folded = 0;
+      for (const v of values) folded += 2 * v.length + VALUE_OVERHEAD_BYTES;
+      const combined = String(this.combine(key, values, this.ctx));
+      table.set(key, [combined]);
+      this.charge(partition, 2 * combined.length + VALUE_OVERHEAD_BYTES - folded);
+    }
+  }
+
+  drain(partition: number): Pair[] {
+    const table = this.tables[partition]!;
+    this.tables[partition] = new Map();
+    this.bytes -= this.tableBytes[partition]!;
+    this.tableBytes[partition] = 0;
+    const keys = [...table.keys()].sort(compareStrings);
+    const out: Pair[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const values = table.get(key)!;
+      out[i] = [key, values.length === 1 ? values[0]! : String(this.combine(key, values, this.ctx))];
+    }
+    this.counters.combineOutputRecords! += out.length;
+    return out;
+  }
+
+  private charge(partition: number, bytes: number): void {
+    this.tableBytes[partition]! += bytes;
+    this.bytes += bytes;
+  }
+}
