@@ -12,14 +12,13 @@ import type { JobSubmission } from './coordinator.js';
 import { planSplits } from './core/splits.js';
 import { exists, removeAll, writeBytes } from './disk.js';
 import { BatchErrors } from './errors.js';
-import type { OnMalformed } from './input.js';
-import { evenlySpaced, type InputSpec, listInputFiles } from './inputs.js';
+import { evenlySpaced, listInputFiles } from './inputs.js';
 import type { JobModule } from './job.js';
 import { loadJobModule, resolveJobModule } from './job-loader.js';
 import { runMap } from './map-task.js';
 import { runPlan } from './plan-task.js';
 import { runReduce } from './reduce-task.js';
-import { type Counters, type OutputFormat, PROGRESS_SLOTS } from './task-protocol.js';
+import { type Counters, PROGRESS_SLOTS } from './task-protocol.js';
 
 /** A job as the coordinator takes it, run in this process: no speculation, no task timeouts. */
 export interface LocalRunOptions extends Omit<JobSubmission, 'job' | 'speculative' | 'taskTimeoutMs'> {

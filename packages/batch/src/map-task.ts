@@ -7,7 +7,7 @@ import { mergeRuns, type Pair } from './core/merge.js';
 import { hashPartition, rangePartition } from './core/partition.js';
 import { readBytes, removeAll, writeBytes } from './disk.js';
 import { MalformedRecordError, readSplit } from './input.js';
-import type { JobModule, TaskContext } from './job.js';
+import type { JobModule } from './job.js';
 import { taskContext } from './job-loader.js';
 import { combineSorted, mapOutputBuffer } from './map-output.js';
 import { decodeRun, encodeRun } from './runs.js';
