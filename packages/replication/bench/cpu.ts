@@ -54,3 +54,36 @@ export function postgresPids(dataDirs: readonly string[]): number[] {
   }
   return pids;
 }
+
+/** A line `Name:   1234 kB` of a /proc file, in KiB (0 when absent or unreadable). */
+function procKiB(path: string, field: string): number {
+  try {
+    const text = readFileSync(path, 'utf8');
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export interface Memory {
+  /** Sum of the processes' resident set sizes (VmRSS): pages shared between them count once per process. */
+  rssMiB: number;
+  /** Sum of their proportional set sizes (Pss, smaps_rollup): shared pages split among the sharers; null when unreadable. */
+  pssMiB: number | null;
+}
+
+/** The memory the processes hold now (Linux /proc; zeros elsewhere). */
+export function memory(pids: readonly number[]): Memory {
+  let rss = 0;
+  let pss = 0;
+  let pssReadable = pids.length > 0;
+  for (const pid of pids) {
+    rss += procKiB(`/proc/${pid}/status`, 'VmRSS');
+    const p = procKiB(`/proc/${pid}/smaps_rollup`, 'Pss');
+    if (p === 0) pssReadable = false;
+    pss += p;
+  }
+  const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;
+  return { rssMiB: mib(rss), pssMiB: pssReadable ? mib(pss) : null };
+}

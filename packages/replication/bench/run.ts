@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Cluster, startCluster } from '@ddia/testkit';
 import pg from 'pg';
-import { cpuMs, postgresPids } from './cpu.js';
+import { cpuMs, memory, postgresPids } from './cpu.js';
 import { closeExtra, type FailoverResult, failoverTimes, type StalenessResult, staleness } from './extra.js';
 import { type LoadResult, runLoad } from './load.js';
 import {
@@ -63,6 +63,10 @@ interface Measured extends LoadResult {
   serverCpuMsPerOp: number;
   /** CPU of the bench process per op (our HTTP client, or pg). */
   clientCpuMsPerOp: number;
+  /** Peak over the run (sampled every 500 ms) of the server processes' summed VmRSS, MiB. */
+  serverRssMiB: number;
+  /** Their summed PSS at that peak (shared pages split among the sharers), MiB; null if unreadable. */
+  serverPssMiB: number | null;
 }
 
 interface Row {
@@ -114,14 +118,23 @@ async function measured(
 ): Promise<Measured> {
   const serverBefore = cpuMs(pids());
   const clientBefore = process.cpuUsage();
-  const result = await runLoad(clients, durationMs, op);
+  let peak = memory(pids());
+  const sampler = setInterval(() => {
+    const now = memory(pids());
+    if (now.rssMiB > peak.rssMiB) peak = now;
+  }, 500);
+  const result = await runLoad(clients, durationMs, op).finally(() => clearInterval(sampler));
   const client = process.cpuUsage(clientBefore);
   const server = cpuMs(pids()) - serverBefore;
+  const after = memory(pids());
+  if (after.rssMiB > peak.rssMiB) peak = after;
   const perOp = (ms: number) => (result.ops > 0 ? Math.round((ms / result.ops) * 100) / 100 : Number.NaN);
   return {
     ...result,
     serverCpuMsPerOp: perOp(server),
     clientCpuMsPerOp: perOp((client.user + client.system) / 1000),
+    serverRssMiB: peak.rssMiB,
+    serverPssMiB: peak.pssMiB,
   };
 }
 
@@ -267,14 +280,14 @@ function table(): string {
     groups.set(id, [...(groups.get(id) ?? []), row]);
   }
   const lines = [
-    '| system | configuration | op | p50 ms | p99 ms | ops/s | server CPU ms/op | client CPU ms/op | errors |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| system | configuration | op | p50 ms | p99 ms | ops/s | server CPU ms/op | client CPU ms/op | server RSS MiB | server PSS MiB | errors |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const group of groups.values()) {
     const first = group[0] as Row;
     const pick = (f: (r: Measured) => number) => median(group.map((r) => f(r.result)));
     lines.push(
-      `| ${first.system} | ${first.config} | ${first.op} | ${pick((r) => r.p50Ms)} | ${pick((r) => r.p99Ms)} | ${pick((r) => r.opsPerSecond)} | ${pick((r) => r.serverCpuMsPerOp)} | ${pick((r) => r.clientCpuMsPerOp)} | ${group.reduce((n, r) => n + r.result.errors, 0)} |`,
+      `| ${first.system} | ${first.config} | ${first.op} | ${pick((r) => r.p50Ms)} | ${pick((r) => r.p99Ms)} | ${pick((r) => r.opsPerSecond)} | ${pick((r) => r.serverCpuMsPerOp)} | ${pick((r) => r.clientCpuMsPerOp)} | ${pick((r) => r.serverRssMiB)} | ${pick((r) => r.serverPssMiB ?? Number.NaN)} | ${group.reduce((n, r) => n + r.result.errors, 0)} |`,
     );
   }
   return lines.join('\n');
@@ -406,17 +419,24 @@ async function main(): Promise<void> {
   }
   const markdown = table();
   const sync = rows.filter((r) => r.config.startsWith('single-leader sync')).map((r) => r.result.p50Ms);
-  const remote = rows
-    .filter((r) => r.config === 'synchronous_commit=remote_apply')
-    .map((r) => r.result.p50Ms);
-  const ratio = remote.length > 0 ? Math.round((median(sync) / median(remote)) * 100) / 100 : null;
+  const p50Of = (level: string) =>
+    rows.filter((r) => r.config === `synchronous_commit=${level}`).map((r) => r.result.p50Ms);
+  const ratioTo = (level: string) => {
+    const theirs = p50Of(level);
+    return theirs.length > 0 ? Math.round((median(sync) / median(theirs)) * 100) / 100 : null;
+  };
+  const ratio = ratioTo('remote_apply');
+  const ratioOn = ratioTo('on');
+  const loadAverageEnd = os.loadavg();
   console.log(`\n${markdown}\n`);
   if (ratio !== null)
     console.log(`ours sync p50 / PostgreSQL remote_apply p50 = ${ratio} (median of ${rounds} round(s))`);
+  if (ratioOn !== null) console.log(`ours sync p50 / PostgreSQL synchronous_commit=on p50 = ${ratioOn}`);
+  console.log(`load average at start ${machine.loadAverage1m}, at end ${loadAverageEnd.join(' ')}`);
   const name = quick ? 'quick.json' : `${new Date().toISOString().slice(0, 19).replaceAll(':', '-')}.json`;
   await writeFile(
     `${RESULTS}${name}`,
-    `${JSON.stringify({ machine, clients, durationMs, rounds, quick, syncVsRemoteApplyP50: ratio, rows }, null, 2)}\n`,
+    `${JSON.stringify({ machine, loadAverageEnd, clients, durationMs, rounds, quick, syncVsRemoteApplyP50: ratio, syncVsOnP50: ratioOn, rows }, null, 2)}\n`,
   );
   if (!quick) await writeFile(`${RESULTS}latest.md`, `${markdown}\n`);
   agent.destroy();
