@@ -152,7 +152,9 @@ describe('several instances of one StreamApp, one killed mid-stream', () => {
             .flatMap((x) => x.status!.tasks)
             .sort()
             .join() === '0,1,2,3' &&
-          instances.reduce((n, x) => n + (x.status?.batches ?? 0), 0) >= 6,
+          instances.reduce((n, x) => n + (x.status?.batches ?? 0), 0) >= 6 &&
+          // The victim has written state: its tasks' changelog partitions hold something.
+          (instances[0]!.status?.batches ?? 0) >= 2,
         60_000,
       ).catch((error: Error) => {
         throw new Error(`${error.message}\n${describeAll()}`);
@@ -178,9 +180,10 @@ describe('several instances of one StreamApp, one killed mid-stream', () => {
         throw new Error(`${error.message}\n${describeAll()}`);
       });
       const restoredAfter = survivors.map((x) => x.status!.restoredTasks);
-      expect(restoredAfter.reduce((a, b) => a + b, 0) - restoredBefore.reduce((a, b) => a + b, 0)).toBe(
-        moved.length,
-      );
+      // At least the moved tasks (more if a slow survivor also missed a session under load).
+      expect(
+        restoredAfter.reduce((a, b) => a + b, 0) - restoredBefore.reduce((a, b) => a + b, 0),
+      ).toBeGreaterThanOrEqual(moved.length);
       expect(survivors.some((x) => x.status!.restoredChanges > 0)).toBe(true);
 
       // Done: the group's committed offsets reach the end of the input and the internal topic.
