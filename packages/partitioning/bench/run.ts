@@ -173,3 +173,10 @@ for (const n of [1, 3]) {
   }
 }
 console.log("\nAll nodes share this machine's cores: more nodes here means more forwarding, not more CPU.");
+
+// The rebalance benchmark needs a loaded cluster and minutes: not part of --quick (CI's smoke run).
+if (!quick) await import('./rebalance.js');
+else
+  console.log(
+    '\nRebalance while serving: skipped with --quick (pnpm --filter @ddia/partitioning bench:rebalance).',
+  );
