@@ -7,11 +7,16 @@
 // and writes the raw numbers as JSON beside it (bench/results/abstract-level*.json).
 // Usage: pnpm --filter @ddia/lsm-engine bench -- --suite abstract-level
 //          [--quick] [--entries N] [--rounds R] [--values 100,1024,16384] [--bytes-cap MiB]
-//          [--engines lsm,leveldb] [--only w1,w2]
+//          [--engines lsm,leveldb,lsm-deflate,lsm-brotli,baseline] [--only w1,w2]
+//          [--value-ratio 0.5] [--out name]
+//   lsm-deflate / lsm-brotli: block compression on (a third table: cost and bytes on disk);
+//   --value-ratio: how far values compress (db_bench's compression_ratio; default 1, random);
+//   --entries 1000000: the 1M-entry run (data beyond the 8 MiB block cache), results in
+//   bench/results/abstract-level-1m.*; about an hour per round on the loaded 2-core machine.
 //   A row's entries are min(N, bytes-cap / value size): 100k entries of 16 KiB would be
 //   1.6 GB per engine per round on a shared disk; the table says how many each row used.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +71,17 @@ interface ChildResult {
   /** Operations per CPU-second of the whole process (every thread: the engine's background work too). */
   opsPerCpuSec: Partial<Record<Workload, number>>;
   maxRssMiB: number;
+  /** Bytes of both databases' directories (tables and logs) right after the two fills. */
+  diskBytesAfterFill?: number;
+}
+
+function treeBytes(dir: string): number {
+  let total = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    total += e.isDirectory() ? treeBytes(p) : statSync(p).size;
+  }
+  return total;
 }
 
 function flag(name: string): string | null {
@@ -81,9 +97,11 @@ function key(i: number): Buffer {
 async function openEngine(name: string, dir: string): Promise<Db> {
   const options = { keyEncoding: 'buffer', valueEncoding: 'buffer' };
   let db: Db;
-  if (name === 'lsm') {
+  if (name === 'lsm' || name === 'lsm-deflate' || name === 'lsm-brotli') {
+    // lsm-deflate / lsm-brotli: the same engine with block compression (FORMAT.md).
     const { LsmLevel } = await import('../src/index.js');
-    db = new LsmLevel(dir, options);
+    const compression = name === 'lsm' ? 'none' : name.slice(4);
+    db = new LsmLevel(dir, { ...options, compression });
   } else if (name === 'baseline') {
     // An older copy of this package (LSM_BASELINE=/path/to/its/src/index.ts), for before/after.
     const { LsmLevel } = await import(process.env.LSM_BASELINE!);
@@ -101,7 +119,12 @@ async function child(engine: string, valueBytes: number, entries: number, only: 
   const root = mkdtempSync(join(tmpdir(), `bench-al-${engine}-`));
   const random = new SeededRandom(42);
   const pool = Buffer.alloc(valueBytes + 4096);
-  for (let i = 0; i < pool.length; i++) pool[i] = random.int(0, 255);
+  // --value-ratio r (db_bench's compression_ratio): in every 100 bytes, the first 100 r are
+  // random and the rest repeat the last of them, so values compress to about r. Default 1:
+  // random bytes, which no block compression shrinks.
+  const ratio = Number(flag('--value-ratio') ?? 1);
+  for (let i = 0; i < pool.length; i++)
+    pool[i] = i % 100 < ratio * 100 || i === 0 ? random.int(0, 255) : pool[i - 1]!;
   const value = (i: number) => pool.subarray(i % 4096, (i % 4096) + valueBytes);
   const keys = Array.from({ length: entries }, (_, i) => key(i));
   const shuffled = new SeededRandom(7).shuffle(Array.from({ length: entries }, (_, i) => i));
@@ -117,6 +140,7 @@ async function child(engine: string, valueBytes: number, entries: number, only: 
     out[w] = Math.round(ops / ((performance.now() - start) / 1000));
     cpu[w] = Math.round(ops / ((used.user + used.system) / 1e6));
   };
+  let diskBytesAfterFill = 0;
   const a = await openEngine(engine, join(root, 'a'));
   const b = await openEngine(engine, join(root, 'b'));
   try {
@@ -138,6 +162,7 @@ async function child(engine: string, valueBytes: number, entries: number, only: 
     };
     await timedFill('batch-seq', a, (j) => j);
     await timedFill('batch-random', b, (j) => shuffled[j]!);
+    diskBytesAfterFill = treeBytes(root);
     await time('put', async () => {
       for (let j = 0; j < pointOps; j++) {
         const i = shuffled[(j * 7) % entries]!;
@@ -237,6 +262,7 @@ async function child(engine: string, valueBytes: number, entries: number, only: 
     opsPerSec: out,
     opsPerCpuSec: cpu,
     maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    diskBytesAfterFill,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
@@ -252,6 +278,8 @@ function runChild(engine: string, valueBytes: number, entries: number, only: str
       String(entries),
     ];
     if (only !== null) args.push('--only', only);
+    const ratio = flag('--value-ratio');
+    if (ratio !== null) args.push('--value-ratio', ratio);
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
     p.stdout.on('data', (d) => {
@@ -388,6 +416,7 @@ async function main() {
       const runs = (e: string) => results.filter((r) => r.engine === e && r.valueBytes === valueBytes);
       for (const w of WORKLOADS) {
         const m = (e: string, f: 'opsPerSec' | 'opsPerCpuSec') => median(runs(e).map((r) => r[f][w] ?? 0));
+        if (runs('lsm').every((r) => r.opsPerSec[w] === undefined)) continue;
         const [b, n, bc, nc] = [
           m('baseline', 'opsPerSec'),
           m('lsm', 'opsPerSec'),
@@ -400,10 +429,38 @@ async function main() {
       }
     }
     console.log(`\n${lines.join('\n')}`);
-    if (only === null)
+    if (only === null || flag('--out') !== null)
       writeFileSync(
         new URL(`./results/${flag('--out') ?? 'abstract-level'}-before-after.md`, import.meta.url),
         `${lines.join('\n')}\n`,
+      );
+  }
+  const packed = active.filter((e) => e === 'lsm-deflate' || e === 'lsm-brotli');
+  if (active.includes('lsm') && packed.length > 0) {
+    // Block compression: what it costs (ops/s against the uncompressed engine) and saves.
+    const lines = [
+      `| value | workload | lsm ops/s | ${packed.map((e) => `${e} ops/s (ratio)`).join(' | ')} |`,
+      `|---|---|---:|${packed.map(() => '---:|').join('')}`,
+    ];
+    for (const valueBytes of valueSizes) {
+      const runs = (e: string) => results.filter((r) => r.engine === e && r.valueBytes === valueBytes);
+      for (const w of WORKLOADS) {
+        if (runs('lsm').every((r) => r.opsPerSec[w] === undefined)) continue;
+        const m = (e: string) => median(runs(e).map((r) => r.opsPerSec[w] ?? 0));
+        lines.push(
+          `| ${size(valueBytes)} | ${w} | ${fmt(m('lsm'))} | ${packed.map((e) => `${fmt(m(e))} (${(m(e) / m('lsm')).toFixed(2)}×)`).join(' | ')} |`,
+        );
+      }
+      const disk = (e: string) => median(runs(e).map((r) => r.diskBytesAfterFill ?? 0)) / 2 ** 20;
+      lines.push(
+        `| ${size(valueBytes)} | MiB on disk after the fills | ${disk('lsm').toFixed(1)} | ${packed.map((e) => `${disk(e).toFixed(1)} (${(disk(e) / disk('lsm')).toFixed(2)}×)`).join(' | ')} |`,
+      );
+    }
+    console.log(`\n${lines.join('\n')}`);
+    if (only === null || flag('--out') !== null)
+      writeFileSync(
+        new URL(`./results/${flag('--out') ?? 'abstract-level'}-compression.md`, import.meta.url),
+        `${lines.join('\n')}\n\nValues compress to about ${flag('--value-ratio') ?? 1} of their size (--value-ratio); load average ${load} at the start; ${new Date().toISOString().slice(0, 16)}Z.\n`,
       );
   }
   const versions = both
@@ -422,7 +479,7 @@ async function main() {
   const tag =
     flag('--out') ??
     (quick ? 'abstract-level-quick' : entriesWanted >= 1_000_000 ? 'abstract-level-1m' : 'abstract-level');
-  if (only === null) {
+  if (only === null || flag('--out') !== null) {
     writeFileSync(
       new URL(`./${tag}.json`, dir),
       `${JSON.stringify({ machine, versions, loadAverageAtStart: Number(load), rounds, runOrder, descriptions: DESCRIPTIONS, summary, raw: results }, null, 2)}\n`,

@@ -104,7 +104,7 @@ export interface LevelStats {
 
 export interface LsmStats {
   levels: LevelStats[];
-  memtable: { bytes: number; entries: number; immutable: boolean };
+  memtable: { bytes: number; entries: number; immutable: boolean; immutables: number };
   lastSequence: number;
   snapshots: number;
   bloom: { checks: number; negatives: number; usefulRate: number };
@@ -135,7 +135,8 @@ export interface LsmStats {
 
 export class LsmDb {
   private mem = new Memtable();
-  private imm: Memtable | null = null;
+  /** Frozen memtables waiting for their flush, oldest first (RocksDB's immutable list). */
+  private imms: Memtable[] = [];
   private current: Version;
   private readonly liveVersions = new Set<Version>();
   private readonly tables = new Map<number, Table>();
@@ -295,7 +296,7 @@ export class LsmDb {
       }
       if (this.mem.bytes >= this.options.writeBufferBytes) {
         this.mem.walEnd = index + 1;
-        this.imm = this.mem;
+        this.imms.push(this.mem);
         this.mem = new Memtable();
         await this.flushImmutable();
       }
@@ -486,7 +487,12 @@ export class LsmDb {
       if (this.failure) throw this.failedError();
       const full = force ? this.mem.entries > 0 : this.mem.bytes >= this.options.writeBufferBytes;
       if (!full) break;
-      if (this.imm !== null || this.current.levels[0]!.length >= stallTrigger) {
+      // RocksDB's max_write_buffer_number: up to that many memtables (this one included) may
+      // wait for their flush before writes stop; LevelDB's behaviour is maxWriteBuffers = 2.
+      if (
+        this.imms.length >= this.options.maxWriteBuffers - 1 ||
+        this.current.levels[0]!.length >= stallTrigger
+      ) {
         if (stalledAt === 0) {
           stalledAt = performance.now();
           this.counters.stalls++;
@@ -496,7 +502,7 @@ export class LsmDb {
         continue;
       }
       this.mem.walEnd = this.wal.nextIndex;
-      this.imm = this.mem;
+      this.imms.push(this.mem);
       this.mem = new Memtable();
       this.scheduleBackground();
       break;
@@ -534,7 +540,7 @@ export class LsmDb {
   private find(key: Buffer, seq: number): Buffer | null {
     this.checkOpen();
     let r = this.mem.get(key, seq);
-    if (!r.found && this.imm) r = this.imm.get(key, seq);
+    for (let i = this.imms.length - 1; !r.found && i >= 0; i--) r = this.imms[i]!.get(key, seq);
     if (r.found) return r.deleted ? null : r.value;
     const version = this.current;
     const hash = bloomHash(key);
@@ -565,7 +571,7 @@ export class LsmDb {
     const version = this.ref(this.current);
     const fillCache = options.fillCache ?? true;
     const children: InternalIterator[] = [this.mem.iterator()];
-    if (this.imm) children.push(this.imm.iterator());
+    for (let i = this.imms.length - 1; i >= 0; i--) children.push(this.imms[i]!.iterator());
     for (const t of version.levels[0]!) children.push(this.table(t).iterator(fillCache));
     for (let level = 1; level < LEVELS; level++) {
       if (version.levels[level]!.length > 0) {
@@ -697,7 +703,7 @@ export class LsmDb {
    */
   private scheduleBackground(): void {
     if (this.closed || this.failure) return;
-    if (this.imm !== null && this.flushing === null) {
+    if (this.imms.length > 0 && this.flushing === null) {
       this.flushing = this.flushImmutable()
         .catch((err) => this.backgroundFailed(err))
         .finally(() => {
@@ -764,6 +770,7 @@ export class LsmDb {
       blockBytes: this.options.blockBytes,
       restartInterval: this.options.restartInterval,
       bloomBitsPerKey: this.options.bloomBitsPerKey,
+      compression: this.options.compression,
       smallestSnapshot: this.smallestSnapshot(),
       dropTombstones: olderTables !== null,
       olderRanges: (olderTables ?? []).map((t) => [t.smallest, t.largest]),
@@ -773,7 +780,7 @@ export class LsmDb {
   }
 
   private async flushImmutable(): Promise<void> {
-    const imm = this.imm!;
+    const imm = this.imms[0]!;
     let outputs: TableMeta[] = [];
     if (imm.entries > 0) {
       // One packed buffer moves to the worker without a copy (it is transferred). It is packed
@@ -788,7 +795,7 @@ export class LsmDb {
       await this.fs.fsyncDir(this.location, LSM_SYNC.tableDir);
     }
     await this.logAndApply({ added: outputs.map((t) => [0, t]), walIndex: imm.walEnd });
-    this.imm = null;
+    this.imms.shift();
     this.counters.flushes++;
     for (const t of outputs) this.counters.flushBytes += t.bytes;
     await this.wal.dropBefore(imm.walEnd);
@@ -898,7 +905,7 @@ export class LsmDb {
       });
       if (!this.writing) void this.writeLoop();
     });
-    while (this.imm !== null && !this.failure) {
+    while (this.imms.length > 0 && !this.failure) {
       this.scheduleBackground();
       await this.waitForProgress();
     }
@@ -918,7 +925,12 @@ export class LsmDb {
   async waitForIdle(): Promise<void> {
     for (;;) {
       if (this.failure) throw this.failedError();
-      if (this.flushing === null && this.compacting === null && this.imm === null && !this.needsCompaction())
+      if (
+        this.flushing === null &&
+        this.compacting === null &&
+        this.imms.length === 0 &&
+        !this.needsCompaction()
+      )
         return;
       this.scheduleBackground();
       await this.waitForProgress();
@@ -950,7 +962,12 @@ export class LsmDb {
     const lookups = this.cache.hits + this.cache.misses;
     return {
       levels,
-      memtable: { bytes: this.mem.bytes, entries: this.mem.entries, immutable: this.imm !== null },
+      memtable: {
+        bytes: this.mem.bytes,
+        entries: this.mem.entries,
+        immutable: this.imms.length > 0,
+        immutables: this.imms.length,
+      },
       lastSequence: this.lastSeq,
       snapshots: this.snapshots.length,
       bloom: {

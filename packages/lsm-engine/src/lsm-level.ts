@@ -24,9 +24,11 @@ export interface LsmLevelOptions extends Partial<Omit<LsmOptions, 'createIfMissi
 
 const ENGINE_OPTION_NAMES = new Set([
   'writeBufferBytes',
+  'maxWriteBuffers',
   'blockBytes',
   'restartInterval',
   'bloomBitsPerKey',
+  'compression',
   'blockCacheBytes',
   'targetFileBytes',
   'compaction',

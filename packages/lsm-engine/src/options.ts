@@ -4,17 +4,31 @@ import { BLOCK_CACHE_BYTES_DEFAULT } from './block-cache.js';
 import { BLOOM_BITS_PER_KEY_DEFAULT } from './bloom.js';
 import type { CompactionStyle } from './compaction.js';
 import { LsmOptionsError } from './errors.js';
+import { COMPRESSIONS, type Compression } from './table-format.js';
 import { WAL_SEGMENT_BYTES_DEFAULT } from './wal.js';
 
 export interface LsmOptions {
   /** Memtable size at which it is frozen and flushed (LevelDB write_buffer_size: 4 MiB). */
   writeBufferBytes: number;
+  /**
+   * Memtables, the active one included, that may exist at once before writes stop for a flush
+   * (RocksDB's max_write_buffer_number, default 2; LevelDB always has 2: one active, one being
+   * flushed). Ours is 4: a flush slowed by a busy machine does not stop writes at once.
+   */
+  maxWriteBuffers: number;
   /** Uncompressed data block size (LevelDB block_size: 4 KiB). */
   blockBytes: number;
   /** Entries between full keys in a block (LevelDB block_restart_interval: 16). */
   restartInterval: number;
   /** Bloom filter bits per key; 0 turns filters off (LevelDB's policy default: 10). */
   bloomBitsPerKey: number;
+  /**
+   * Block compression of new tables (LevelDB's `compression`, Snappy by default there):
+   * 'deflate' (zlib's raw DEFLATE, level 1) or 'brotli' (quality 1) on each data and index
+   * block, kept only where it saves >= 1/8; each block's trailer names its type, so tables
+   * written with any setting stay readable. Default 'none'.
+   */
+  compression: Compression;
   blockCacheBytes: number;
   /** Compaction output tables are cut at about this size (LevelDB max_file_size: 2 MiB). */
   targetFileBytes: number;
@@ -48,9 +62,11 @@ const MiB = 1024 * 1024;
 
 export const LSM_DEFAULTS: LsmOptions = {
   writeBufferBytes: 4 * MiB,
+  maxWriteBuffers: 4,
   blockBytes: 4096,
   restartInterval: 16,
   bloomBitsPerKey: BLOOM_BITS_PER_KEY_DEFAULT,
+  compression: 'none',
   blockCacheBytes: BLOCK_CACHE_BYTES_DEFAULT,
   targetFileBytes: 2 * MiB,
   compaction: 'leveled',
@@ -91,8 +107,14 @@ export function resolveOptions(given: Partial<LsmOptions>): LsmOptions {
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
       throw new LsmOptionsError(`${k} must be a positive number, got ${String(v)}`);
   }
+  if (!(Number.isInteger(o.maxWriteBuffers) && o.maxWriteBuffers >= 2))
+    throw new LsmOptionsError(`maxWriteBuffers must be an integer >= 2, got ${String(o.maxWriteBuffers)}`);
   if (!(o.bloomBitsPerKey >= 0 && o.bloomBitsPerKey <= 64))
     throw new LsmOptionsError('bloomBitsPerKey must be in [0, 64]');
+  if (!COMPRESSIONS.includes(o.compression))
+    throw new LsmOptionsError(
+      `compression must be one of ${COMPRESSIONS.join(', ')}, got ${String(o.compression)}`,
+    );
   if (!(o.blockCacheBytes >= 0)) throw new LsmOptionsError('blockCacheBytes must be >= 0');
   if (o.compaction !== 'leveled' && o.compaction !== 'tiered') {
     throw new LsmOptionsError(`compaction must be 'leveled' or 'tiered', got ${String(o.compaction)}`);

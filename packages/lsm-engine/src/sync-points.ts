@@ -2,7 +2,7 @@
 // something durable, and the power-loss test (test/power-loss.test.ts) proves, by skipping
 // each one in turn, that a crash then loses acknowledged data or leaves a database that does
 // not open. The manifest's own points are common's Log points and CURRENT_SYNC (manifest.ts).
-import { LOG_SYNC } from '@ddia/common';
+import { LOG_SYNC } from '@ddia/common/fs';
 
 export const LSM_SYNC = {
   /** fdatasync of the active WAL segment before a `sync: true` write is acknowledged

@@ -3,11 +3,20 @@ import { crc32c, maskCrc } from '@ddia/common/core';
 
 /** "DDIALSM1" in ASCII: the last 8 bytes of every table. */
 export const TABLE_MAGIC = Buffer.from('DDIALSM1', 'ascii');
-/** Block trailer: 1 byte compression type (always 0: none) + 4 bytes masked CRC32C. */
+/** Block trailer: 1 byte compression type + 4 bytes masked CRC32C. */
 export const BLOCK_TRAILER_BYTES = 5;
 /** Footer: filter offset, filter size, index offset, index size, entry count (5 x u64 LE), magic. */
 export const FOOTER_BYTES = 48;
+/** Block types (the trailer's first byte): the stored bytes are the block as is... */
 export const COMPRESSION_NONE = 0;
+/** ...raw DEFLATE (RFC 1951, zlib's deflateRaw; RocksDB's kZlibCompression is 2 as well)... */
+export const COMPRESSION_DEFLATE = 2;
+/** ...or Brotli (RFC 7932). LevelDB's 1 (Snappy) is not written and is refused. */
+export const COMPRESSION_BROTLI = 3;
+
+/** The `compression` option: what the table builder tries on each data and index block. */
+export type Compression = 'none' | 'deflate' | 'brotli';
+export const COMPRESSIONS: readonly Compression[] = ['none', 'deflate', 'brotli'];
 
 export interface BlockHandle {
   offset: number;

@@ -6,8 +6,8 @@
 // common's FileSystem layer: the real one on a worker thread, any one (a test's
 // FaultFileSystem) when the job runs on the main thread.
 import { join } from 'node:path';
-import { type FileHandle, type FileSystem, nodeFileSystem } from '@ddia/common';
 import { assert } from '@ddia/common/core';
+import { type FileHandle, type FileSystem, nodeFileSystem } from '@ddia/common/fs';
 import {
   compareBytes,
   compareKeys,
@@ -21,7 +21,7 @@ import { MergingIterator } from './merging-iterator.js';
 import { LSM_SYNC } from './sync-points.js';
 import { Table, type TableReadStats } from './table.js';
 import { TableBuilder } from './table-builder.js';
-import { tableFileName } from './table-format.js';
+import { type Compression, tableFileName } from './table-format.js';
 import type { TableMeta } from './version.js';
 
 /** Where the entries come from: a packed sorted run (a flush) or table files (a compaction). */
@@ -40,6 +40,7 @@ export interface TableJob {
   blockBytes: number;
   restartInterval: number;
   bloomBitsPerKey: number;
+  compression: Compression;
   /** Versions older than the newest one at or below this sequence are invisible to everyone. */
   smallestSnapshot: number;
   /** Tombstones may be dropped (a compaction) when no range here can hold an older version. */
@@ -148,6 +149,7 @@ export function writeTables(
           blockBytes: job.blockBytes,
           restartInterval: job.restartInterval,
           bloomBitsPerKey: job.bloomBitsPerKey,
+          compression: job.compression,
         });
       }
       const b = builder as TableBuilder;

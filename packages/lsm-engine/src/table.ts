@@ -5,7 +5,8 @@
 // costs tens. LevelDB: table/table.cc, table/two_level_iterator.cc. Files are read through
 // common's FileSystem layer (one method call more per read than node:fs itself).
 import { basename } from 'node:path';
-import { type FileHandle, type FileSystem, nodeFileSystem } from '@ddia/common';
+import { brotliDecompressSync, inflateRawSync } from 'node:zlib';
+import { type FileHandle, type FileSystem, nodeFileSystem } from '@ddia/common/fs';
 import { Block, BlockFormatError, type BlockIterator } from './block.js';
 import type { BlockCache } from './block-cache.js';
 import { bloomMayContain } from './bloom.js';
@@ -15,6 +16,8 @@ import {
   BLOCK_TRAILER_BYTES,
   type BlockHandle,
   blockChecksum,
+  COMPRESSION_BROTLI,
+  COMPRESSION_DEFLATE,
   COMPRESSION_NONE,
   FOOTER_BYTES,
   readU64,
@@ -160,13 +163,19 @@ export class Table {
     const bytes = this.readExact(handle.offset, handle.size + BLOCK_TRAILER_BYTES);
     const block = bytes.subarray(0, handle.size);
     const type = bytes[handle.size]!;
-    if (type !== COMPRESSION_NONE) {
+    if (type !== COMPRESSION_NONE && type !== COMPRESSION_DEFLATE && type !== COMPRESSION_BROTLI) {
       throw new CorruptTableError(this.name, handle.offset + handle.size, `unknown block type ${type}`);
     }
+    // The checksum covers the stored (compressed) bytes, as in LevelDB: checked before inflating.
     if (bytes.readUInt32LE(handle.size + 1) !== blockChecksum(block, type)) {
       throw new CorruptTableError(this.name, handle.offset, 'block checksum mismatch');
     }
-    return block;
+    if (type === COMPRESSION_NONE) return block;
+    try {
+      return type === COMPRESSION_DEFLATE ? inflateRawSync(block) : brotliDecompressSync(block);
+    } catch (err) {
+      throw new CorruptTableError(this.name, handle.offset, `block does not decompress: ${String(err)}`);
+    }
   }
 
   private readExact(offset: number, length: number): Buffer {
