@@ -7,6 +7,7 @@ import { Type } from 'typebox';
 import type { Broker } from './broker/broker.js';
 import { StreamingErrors } from './errors.js';
 import type { KafkaServer } from './kafka/server.js';
+import type { PartitionLog } from './log/partition-log.js';
 import { groupsView, groupView, partitionsView, topicsView } from './views.js';
 
 const TopicParams = Type.Object({ topic: Type.String({ minLength: 1, maxLength: 249 }) });
@@ -56,34 +57,27 @@ export function registerRoutes(
 }
 
 function registerMetrics(broker: Broker, kafka: KafkaServer, registry: Registry): void {
-  new Gauge({
-    name: 'streaming_partition_bytes',
-    help: 'Bytes of record batches stored per partition',
-    labelNames: ['topic', 'partition'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const t of broker.allTopics()) {
-        t.partitions.forEach((p, i) => {
-          this.set({ topic: t.meta.name, partition: String(i) }, p.bytes);
-        });
-      }
-    },
-  });
-  new Gauge({
-    name: 'streaming_partition_high_watermark',
-    help: 'Next offset to be written per partition (messages ever written)',
-    labelNames: ['topic', 'partition'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const t of broker.allTopics()) {
-        t.partitions.forEach((p, i) => {
-          this.set({ topic: t.meta.name, partition: String(i) }, p.highWatermark);
-        });
-      }
-    },
-  });
+  const perPartition = (name: string, help: string, value: (p: PartitionLog) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['topic', 'partition'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const t of broker.allTopics()) {
+          t.partitions.forEach((p, i) => {
+            this.set({ topic: t.meta.name, partition: String(i) }, value(p));
+          });
+        }
+      },
+    });
+  perPartition('streaming_partition_bytes', 'Bytes of record batches stored per partition', (p) => p.bytes);
+  perPartition(
+    'streaming_partition_high_watermark',
+    'Next offset to be written per partition (messages ever written)',
+    (p) => p.highWatermark,
+  );
   new Gauge({
     name: 'streaming_consumer_group_lag',
     help: 'Messages not yet committed by a consumer group, per partition',
