@@ -3,7 +3,8 @@
 // repartition topic, so it runs as 4 tasks (input partition numbers), each with its own state
 // and changelog partition. Three instances share the tasks; one is killed with SIGKILL mid-stream
 // while input keeps arriving; after its session timeout the survivors get its tasks, restore
-// them from their changelog partitions and go on. At the end, under the library's guarantee
+// them from their changelog partitions and go on. Then one survivor is paused (SIGSTOP) past its
+// session timeout and woken: a zombie that must not commit stale state. At the end, under the library's guarantee
 // (exactly-once state, effectively-once outputs through the dedup view):
 //   - the state read back from the changelog (every task's partition) equals a recount of the
 //     input, each word in exactly one task;
@@ -165,7 +166,7 @@ describe('several instances of one StreamApp, one killed mid-stream', () => {
       await victim.exited;
       const survivors = instances.slice(1);
       const restoredBefore = survivors.map((x) => x.status!.restoredTasks);
-      await produce(120, 240); // input keeps arriving while the group notices the death
+      await produce(120, 200); // input keeps arriving while the group notices the death
 
       // The survivors own every task again, having restored the moved ones.
       await waitFor(
@@ -185,6 +186,32 @@ describe('several instances of one StreamApp, one killed mid-stream', () => {
         restoredAfter.reduce((a, b) => a + b, 0) - restoredBefore.reduce((a, b) => a + b, 0),
       ).toBeGreaterThanOrEqual(moved.length);
       expect(survivors.some((x) => x.status!.restoredChanges > 0)).toBe(true);
+
+      // A zombie: SIGSTOP one survivor past its session timeout while input arrives. The other
+      // takes all its tasks; woken with SIGCONT, the paused one learns from its heartbeat that
+      // its generation is over (a batch it was in is dropped before its commit point, the
+      // runner's fencing), rejoins and gets a share back, restored from the changelog.
+      const [sleeper, other] = survivors as [Instance, Instance];
+      sleeper.child.kill('SIGSTOP');
+      try {
+        await produce(200, 240);
+        await waitFor(
+          'the other survivor to own every task',
+          () => other.status?.tasks.join() === '0,1,2,3',
+          60_000,
+        ).catch((error: Error) => {
+          throw new Error(`${error.message}\n${describeAll()}`);
+        });
+      } finally {
+        sleeper.child.kill('SIGCONT');
+      }
+      await waitFor(
+        'the woken instance to hold tasks again',
+        () => (sleeper.status?.tasks.length ?? 0) > 0 && other.status!.tasks.length < 4,
+        60_000,
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}\n${describeAll()}`);
+      });
 
       // Done: the group's committed offsets reach the end of the input and the internal topic.
       let behind = '';

@@ -23,10 +23,11 @@
 // and redoes whatever the old owner had not committed there.
 //
 // Handover is safe when the old owner is dead (kill -9) or stopped cleanly (kafkajs finishes the
-// batch in flight before it rejoins the group). What is not fenced: an instance paused past its
-// session timeout (a GC pause, SIGSTOP) that wakes up in the middle of a batch may still append
-// that batch's state to a changelog partition the new owner has restored from. Kafka fences
-// such a zombie with transactional producer epochs; this broker has no transactions.
+// batch in flight before it rejoins the group). An instance paused past its session timeout (a
+// GC pause, SIGSTOP) that wakes up in the middle of a batch is fenced by generation right before
+// the commit point (onBatch's heartbeat); only a pause inside that last round trip could still
+// append stale state to a changelog partition the new owner restored from. Kafka closes that
+// window with transactional producer epochs; this broker has no transactions.
 //
 // On start the state is rebuilt by reading the changelog from its start (a compacted topic,
 // so its size is bounded by the number of keys, not the number of updates); with a local
@@ -112,6 +113,8 @@ export interface StreamAppStats {
   restoredLocal: number;
   /** Tasks restored (at start and when a rebalance moved tasks here). */
   restoredTasks: number;
+  /** Batches dropped before their commit point because this member's generation was over. */
+  fenced: number;
 }
 
 /** One task: partition `id` of every source topic, its state, its changelog partition `id`. */
@@ -131,6 +134,7 @@ export class StreamApp {
     restoredChanges: 0,
     restoredLocal: 0,
     restoredTasks: 0,
+    fenced: 0,
   };
   /** Set when a batch failed: the app stops processing (a crashed instance). */
   failure: Error | null = null;
@@ -347,6 +351,7 @@ export class StreamApp {
     if (!task || this.failure) return;
     const outputs: OutputRecord[] = [];
     let last: string | null = null;
+    let rejoin: unknown = null;
     try {
       for (const m of batch.messages) {
         if (!isRunning() || isStale()) break;
@@ -372,6 +377,21 @@ export class StreamApp {
       const n = ++this.stats.batches;
       await this.sendOutputs(outputs);
       this.options.onStage?.('outputs-sent', n);
+      // Fencing before the commit point: a heartbeat (kafkajs sends one when the heartbeat
+      // interval has passed, always the case after a pause past the session timeout) tells a
+      // member whose generation is over. Its task may have moved: drop the task's in-memory
+      // state without writing it, and let kafkajs rejoin; if the task comes back it is restored
+      // from the changelog. Only a pause that falls between this check and the append below
+      // still slips through (no transactions to fence it).
+      try {
+        await heartbeat();
+      } catch (error) {
+        if (!isGenerationOver(error)) throw error;
+        this.tasks.delete(task.id);
+        this.stats.fenced++;
+        rejoin = error;
+      }
+      if (rejoin) return;
       await this.writeState(task);
       this.options.onStage?.('state-written', n);
       resolveOffset(last);
@@ -380,6 +400,7 @@ export class StreamApp {
       this.fail(error as Error);
       return;
     }
+    if (rejoin) throw rejoin; // kafkajs rejoins the group; nothing of this batch was committed
     // Outside the batch's try: the batch is committed (changelog), and a rebalance error from
     // the heartbeat is kafkajs' business (it rejoins), not a failure of this instance.
     await heartbeat();
@@ -457,6 +478,12 @@ export class StreamApp {
     })();
     return this.stopping;
   }
+}
+
+/** kafkajs errors that mean "this member's generation is over: rejoin". */
+function isGenerationOver(error: unknown): boolean {
+  const type = (error as { type?: string } | null)?.type;
+  return type === 'REBALANCE_IN_PROGRESS' || type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID';
 }
 
 /** The upstream position an output record carries in its header, for the processor. */

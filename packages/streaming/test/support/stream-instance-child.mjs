@@ -36,6 +36,7 @@ const report = () => {
     batches: app.stats.batches,
     restoredTasks: app.stats.restoredTasks,
     restoredChanges: app.stats.restoredChanges,
+    fenced: app.stats.fenced,
     failure: app.failure?.message ?? null,
   });
   if (line !== last) process.stdout.write(`${line}\n`);
