@@ -37,28 +37,26 @@ const TRANSITIONS_MAX = 1 << 20;
 const REJECTED = -1;
 /** No list node, no parent state. */
 const NONE = -1;
+const EMPTY = new Int32Array(0);
 
 /**
  * A cache from (state id, operation bit) to a small integer, open addressing in typed arrays
  * (a Map per operation was a fifth of the search's time). Cleared when full.
  */
 class PairTable {
-  private states: Int32Array;
-  private bits: Int32Array;
-  private values: Int32Array;
+  // Allocated on the first set: most partitions of a small history never need one of the two.
+  private states = EMPTY;
+  private bits = EMPTY;
+  private values = EMPTY;
   size = 0;
 
   constructor(
     private readonly budget: MemoBudget,
-    slots: number,
-  ) {
-    this.states = new Int32Array(slots).fill(NONE);
-    this.bits = new Int32Array(slots);
-    this.values = new Int32Array(slots);
-    budget.usedBytes += this.bytes;
-  }
+    private readonly initialSlots: number,
+  ) {}
 
   get(state: number, bit: number): number | undefined {
+    if (this.size === 0) return undefined;
     const mask = this.states.length - 1;
     for (
       let slot = (Math.imul(state, 0x9e3779b1) ^ Math.imul(bit, 0x85ebca6b)) & mask;
@@ -74,7 +72,7 @@ class PairTable {
   set(state: number, bit: number, value: number): void {
     if (2 * (this.size + 1) > this.states.length) {
       if (this.states.length >= TRANSITIONS_MAX) this.clear();
-      else this.resize(this.states.length * 2);
+      else this.resize(Math.max(this.initialSlots, this.states.length * 2));
     }
     const mask = this.states.length - 1;
     let slot = (Math.imul(state, 0x9e3779b1) ^ Math.imul(bit, 0x85ebca6b)) & mask;
@@ -128,7 +126,7 @@ class StateSpace<S> {
     private readonly budget: MemoBudget,
     private readonly growing: Uint8Array,
   ) {
-    this.steps = new PairTable(budget, initialSlots(operations.length));
+    this.steps = new PairTable(budget, initialSlots(8 * operations.length));
     this.unreachable = new PairTable(budget, initialSlots(operations.length));
     const growth = model.growth;
     this.resetTo = operations.map((op) => growth?.resetTo(op));
@@ -272,13 +270,20 @@ export class WglSearch<S> {
     const n = operations.length;
     this.linearized = new LinearizedSet(n);
     this.memo = new MemoTable(n, budget);
-    this.stackBits = new Int32Array(n);
-    this.stackStates = new Int32Array(n);
-    this.longestBits = new Int32Array(n);
-    this.readOnly = new Uint8Array(n);
-    this.infinite = new Uint8Array(n);
+    // One allocation for the list and the stacks, one for the flags: views into them are
+    // cheaper than ten arrays of their own for a search of a few operations.
+    const ints = new Int32Array(2 * (2 * n + 1) + 3 * n);
+    ints.fill(NONE, 0, 2 * (2 * n + 1));
+    this.next = ints.subarray(0, 2 * n + 1);
+    this.prev = ints.subarray(2 * n + 1, 2 * (2 * n + 1));
+    this.stackBits = ints.subarray(2 * (2 * n + 1), 2 * (2 * n + 1) + n);
+    this.stackStates = ints.subarray(2 * (2 * n + 1) + n, 2 * (2 * n + 1) + 2 * n);
+    this.longestBits = ints.subarray(2 * (2 * n + 1) + 2 * n);
+    const flags = new Uint8Array(3 * n);
+    this.readOnly = flags.subarray(0, n);
+    this.infinite = flags.subarray(n, 2 * n);
     const growth = model.growth;
-    this.grows = growth === undefined ? undefined : new Uint8Array(n);
+    this.grows = growth === undefined ? undefined : flags.subarray(2 * n);
     this.finiteRemaining = 0;
     operations.forEach((op, bit) => {
       const open = op.completeIndex === Number.POSITIVE_INFINITY;
@@ -288,8 +293,6 @@ export class WglSearch<S> {
       if (this.grows !== undefined) this.grows[bit] = growth!.grows(op) ? 1 : 0;
     });
     this.space = new StateSpace(model, operations, budget, this.grows ?? new Uint8Array(n));
-    this.next = new Int32Array(2 * n + 1).fill(NONE);
-    this.prev = new Int32Array(2 * n + 1).fill(NONE);
     this.buildList();
     this.stateId = this.space.intern(model.init());
     this.longestStateId = this.stateId;
@@ -320,17 +323,16 @@ export class WglSearch<S> {
     }
     if (maxTime >= 8 * operations.length + 1024) return false; // sparse: sorting is cheaper
     const at = new Int32Array(maxTime + 1).fill(NONE);
-    const place = (time: number, node: number): boolean => {
-      if (at[time] !== NONE) return false;
-      at[time] = node;
-      return true;
-    };
     let open = 0;
     for (let bit = 0; bit < operations.length; bit++) {
       const op = operations[bit];
-      if (!place(op.invokeIndex, 2 * bit + 1)) return false;
+      if (at[op.invokeIndex] !== NONE) return false;
+      at[op.invokeIndex] = 2 * bit + 1;
       if (op.completeIndex === Number.POSITIVE_INFINITY) open++;
-      else if (!place(op.completeIndex, 2 * bit + 2)) return false;
+      else {
+        if (at[op.completeIndex] !== NONE) return false;
+        at[op.completeIndex] = 2 * bit + 2;
+      }
     }
     let last = 0;
     for (let time = 0; time <= maxTime; time++) {
