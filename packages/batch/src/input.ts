@@ -2,8 +2,7 @@
 // lines, or Parquet rows (objects keyed by column; a split is a run of row groups). Each record
 // carries its index within the split, so that an error can name the file and line (or row) it
 // came from.
-import { parse as parseCsv } from 'csv-parse/sync';
-import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
+import type { parse as ParseCsv } from 'csv-parse/sync';
 import type { Split } from './core/splits.js';
 import { readFirstLine, readSplitBytes } from './disk.js';
 
@@ -54,6 +53,9 @@ function plainValue(value: unknown): unknown {
 
 /** The rows [start, end) of a Parquet file as objects keyed by column name. */
 async function readParquetRows(split: Split): Promise<SplitRecords> {
+  // Imported on first use: every task thread loads this module, most never read Parquet,
+  // and hyparquet (like csv-parse) costs a thread some 100+ ms to load.
+  const { asyncBufferFromFile, parquetReadObjects } = await import('hyparquet');
   const file = await asyncBufferFromFile(split.path);
   const rows = (await parquetReadObjects({ file, rowStart: split.start, rowEnd: split.end })) as Record<
     string,
@@ -95,6 +97,7 @@ export async function readSplit(split: Split, onMalformed: OnMalformed): Promise
       }
       break;
     case 'csv': {
+      parseCsv ??= (await import('csv-parse/sync')).parse;
       const header = parseCsvLine(await readFirstLine(split.path));
       if (header === null) throw new MalformedRecordError('the CSV header cannot be parsed', 0);
       for (let i = from === 0 ? 1 : 0; i < lines.length; i++) {
@@ -119,11 +122,14 @@ export async function readSplit(split: Split, onMalformed: OnMalformed): Promise
   return { from, records };
 }
 
+/** csv-parse's parser for quoted lines, loaded by the first CSV split a thread reads. */
+let parseCsv: typeof ParseCsv | undefined;
+
 /** One CSV line (RFC 4180 quoting, no line breaks inside fields), or null when malformed. */
 function parseCsvLine(line: string): string[] | null {
   if (!line.includes('"')) return line.split(',');
   try {
-    const rows = parseCsv(line, { relax_column_count: true }) as string[][];
+    const rows = parseCsv!(line, { relax_column_count: true }) as string[][];
     return rows[0] ?? [];
   } catch {
     return null;

@@ -2,7 +2,7 @@
 // job's own columns when it exports outputColumns/outputRow, else two STRING columns key and
 // value. Rows are gathered column by column and written once, in row groups of ROW_GROUP_ROWS
 // with min/max statistics, so that DuckDB can read row groups in parallel and skip them.
-import { type ColumnSource, parquetWriteBuffer } from 'hyparquet-writer';
+import type { ColumnSource } from 'hyparquet-writer';
 import type { JobModule, OutputColumn } from './job.js';
 
 export const ROW_GROUP_ROWS = 100_000;
@@ -33,7 +33,9 @@ export class ParquetRows {
     this.rows++;
   }
 
-  encode(): Uint8Array {
+  /** hyparquet-writer is imported here, on first use: most task threads never write Parquet. */
+  async encode(): Promise<Uint8Array> {
+    const { parquetWriteBuffer } = await import('hyparquet-writer');
     const columnData: ColumnSource[] = this.columns.map((column, c) => ({
       name: column.name,
       data: this.data[c]!,

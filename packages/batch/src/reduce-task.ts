@@ -69,7 +69,7 @@ export async function runReduce(
     for (const line of pending) await sink.write(line);
     pending.length = 0;
   }
-  if (parquet) await writeBytes(sink.path, parquet.encode());
+  if (parquet) await writeBytes(sink.path, await parquet.encode());
   else await sink.close();
   counters.outputBytes = parquet ? await fileSize(sink.path) : sink.bytes;
   await commitFile(sink.path, `${request.outputDir}/${name}`);
