@@ -22,9 +22,11 @@ import { parseDurationMs } from './core/promql/lexer.js';
 import type { Sample } from './core/promql/values.js';
 import { AlertingRule, newRule, parseRuleFile, type Rule } from './core/rules.js';
 import { parseScrapeConfig, type ScrapeTarget } from './core/scrape-config.js';
+import { TraceStore } from './core/traces.js';
 import { FailureWatch } from './failure-watch.js';
 import { registerApiRoutes } from './http/api.js';
 import { registerDashboard } from './http/dashboard.js';
+import { registerOtlpRoutes } from './otlp/routes.js';
 import { Scraper } from './scrape/scraper.js';
 import { DiskTsdb, RETENTION_DEFAULT_MS } from './storage/disk-tsdb.js';
 import { MemoryStorage, type TsdbStorage } from './storage/memory-storage.js';
@@ -354,6 +356,7 @@ export async function startMonitoring(
     clock,
   });
   registerDashboard(service.app);
+  registerOtlpRoutes(service.app, new TraceStore());
 
   watch.setTargets(initialTargets);
   await scraper.setTargets(initialTargets);

@@ -40,6 +40,12 @@ export const MonitoringErrors = {
     title: 'Bad scrape or rule configuration',
     retriable: false,
   },
+  otlp: {
+    code: 'DDIA_ERR_MONITORING_OTLP',
+    status: 400,
+    title: 'Malformed OTLP export request',
+    retriable: false,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Text exposition that cannot be parsed; `line` is 1-based. */
@@ -83,5 +89,13 @@ export class ConfigFileError extends DdiaError {
   override name = 'ConfigFileError';
   constructor(reason: string) {
     super(MonitoringErrors.badConfig, reason);
+  }
+}
+
+/** An OTLP export request that does not decode or holds invalid spans. */
+export class OtlpFormatError extends DdiaError {
+  override name = 'OtlpFormatError';
+  constructor(reason: string) {
+    super(MonitoringErrors.otlp, reason);
   }
 }
