@@ -89,4 +89,51 @@ describe('the raw point-read reply', () => {
       else expect(reply['cursor']['firstBatch']).toEqual(general);
     }
   });
+
+  it('an indexed query answers with the stored bytes only when nothing changed them and no cursor stays open', async () => {
+    const { db } = await openDb();
+    await db.createIndex('w', 'p', { key: { city: 1 } });
+    await db.insertMany(
+      'w',
+      'p',
+      Array.from({ length: 30 }, (_, i) => ({
+        _id: i,
+        city: `c${i % 3}`,
+        l: Long.fromNumber(2 ** 40 + i),
+        n: i,
+      })),
+    );
+    const context = {
+      engine: db,
+      cursors: new CursorTable(60_000, () => 0),
+      connectionId: 1,
+      nowMs: () => 0,
+    };
+    const ask = async (command: Doc) =>
+      BSON.deserialize(
+        encodeMsgReply(1, 1, await runCommand({ ...command, $db: 'w' }, context)).subarray(21),
+        {
+          promoteLongs: false,
+        },
+      );
+    const raw = await ask({ find: 'p', filter: { city: 'c1' }, limit: 4 });
+    // The stored bytes keep the int64 an encode of the decoded object would turn into a double.
+    expect(raw['cursor']['firstBatch'].map((d: Doc) => [d['_id'], d['l']])).toEqual(
+      [1, 4, 7, 10].map((i) => [i, Long.fromNumber(2 ** 40 + i)]),
+    );
+    expect(raw['cursor']['id']).toEqual(Long.fromNumber(0));
+    // A projection makes new objects: the general path, and its answer.
+    const projected = await ask({ find: 'p', filter: { city: 'c1' }, projection: { n: 1 }, limit: 2 });
+    expect(projected['cursor']['firstBatch']).toEqual([
+      { _id: 1, n: 1 },
+      { _id: 4, n: 4 },
+    ]);
+    // More than the first batch: a cursor stays open and getMore hands out the rest.
+    const first = await ask({ find: 'p', filter: { city: 'c2' }, batchSize: 3 });
+    expect(first['cursor']['firstBatch'].map((d: Doc) => d['_id'])).toEqual([2, 5, 8]);
+    const id = first['cursor']['id'] as Long;
+    expect(id.toNumber()).toBeGreaterThan(0);
+    const rest = await ask({ getMore: id, collection: 'p' });
+    expect(rest['cursor']['nextBatch'].map((d: Doc) => d['_id'])).toEqual([11, 14, 17, 20, 23, 26, 29]);
+  });
 });

@@ -906,7 +906,7 @@ export class DocumentDatabase {
           if (!bytes) continue;
           stats.keysExamined++;
           stats.docsExamined++;
-          yield BSON.deserialize(bytes) as Doc;
+          yield decodeKeepingBytes(bytes);
         }
       }
       return;
@@ -926,7 +926,7 @@ export class DocumentDatabase {
           if (isId) {
             for (const value of batch) {
               stats.docsExamined++;
-              yield BSON.deserialize(value) as Doc;
+              yield decodeKeepingBytes(value);
             }
             continue;
           }
@@ -943,7 +943,7 @@ export class DocumentDatabase {
           for (const bytes of found) {
             if (!bytes) continue;
             stats.docsExamined++;
-            yield BSON.deserialize(bytes) as Doc;
+            yield decodeKeepingBytes(bytes);
           }
         }
       } finally {
@@ -1094,6 +1094,24 @@ export class DocumentDatabase {
       [['v', 1]],
     ).map((d) => d['v']);
   }
+}
+
+/** The stored BSON of documents an index scan decoded (until they are garbage). */
+const storedBytesOf = new WeakMap<Doc, Uint8Array>();
+
+function decodeKeepingBytes(bytes: Uint8Array): Doc {
+  const doc = BSON.deserialize(bytes) as Doc;
+  storedBytesOf.set(doc, bytes);
+  return doc;
+}
+
+/**
+ * The bytes a document was decoded from by an index scan, so the wire protocol can send them
+ * instead of encoding the object again; undefined for documents made or changed since (a
+ * projection, a pipeline stage, an update all make new objects).
+ */
+export function storedBytes(doc: Doc): Uint8Array | undefined {
+  return storedBytesOf.get(doc);
 }
 
 export function parseKeyPattern(key: unknown): KeyPattern {

@@ -10,12 +10,13 @@ import {
   type DocumentDatabase,
   DocumentValidationError,
   type FindOptions,
+  storedBytes,
   toWriteError,
   type WriteError,
 } from '../storage/database.js';
 import { explainDoc } from '../storage/explain.js';
 import { type RawReply, rawFindReply } from './codec.js';
-import type { CursorTable } from './cursors.js';
+import { BATCH_BYTES_MAX, type CursorTable, FIRST_BATCH_DEFAULT } from './cursors.js';
 
 export const MAX_WIRE_VERSION = 17; // MongoDB 6.0
 export const MAX_WRITE_BATCH = 100_000;
@@ -110,6 +111,24 @@ function isPointRead(command: Doc, options: FindOptions, batchSize: number | und
   return true;
 }
 
+/**
+ * A find's whole answer as the bytes its documents were stored as, when it fits in the first
+ * batch (so no cursor stays open) and every document is unchanged from an index scan's read
+ * (storedBytes); else undefined and the general path encodes the objects.
+ */
+function storedBatch(docs: Doc[], batchSize: number): Uint8Array[] | undefined {
+  if (docs.length > batchSize) return undefined;
+  const out: Uint8Array[] = [];
+  let bytes = 0;
+  for (const doc of docs) {
+    const stored = storedBytes(doc);
+    if (!stored) return undefined;
+    bytes += stored.length;
+    out.push(stored);
+  }
+  return bytes <= BATCH_BYTES_MAX ? out : undefined;
+}
+
 type Handler = (
   command: Doc,
   db: string,
@@ -147,6 +166,8 @@ const handlers: Record<string, Handler> = {
       return rawFindReply(`${db}.${coll}`, bytes ? [bytes] : []);
     }
     const result = await context.engine.find(db, coll, options);
+    const raw = batchSize === 0 ? undefined : storedBatch(result.docs, batchSize ?? FIRST_BATCH_DEFAULT);
+    if (raw) return rawFindReply(`${db}.${coll}`, raw);
     return context.cursors.open(`${db}.${coll}`, result.docs, batchSize, command['singleBatch'] === true);
   },
   getmore: (command, db, context) => {
