@@ -25,9 +25,21 @@ const EVENTUALLY_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface Mode {
+export interface FailoverMode {
   name: string;
+  /** --sync-standbys: '' (asynchronous), 'FIRST 1 (far)', 'ANY 1 (...)'. */
   standbys: string;
+}
+
+/** Asynchronous, synchronous with the far region, quorum of any one follower (leader first). */
+export function failoverModes(regions: string[]): FailoverMode[] {
+  const far = regions[2]!;
+  const followers = regions.slice(1).join(', ');
+  return [
+    { name: 'async', standbys: '' },
+    { name: `sync FIRST 1 (${far})`, standbys: `FIRST 1 (${far})` },
+    { name: `quorum ANY 1 (${followers})`, standbys: `ANY 1 (${followers})` },
+  ];
 }
 
 export interface FailoverOutcome {
@@ -47,9 +59,10 @@ async function eventually(what: string, probe: () => Promise<boolean>): Promise<
   }
 }
 
-async function runMode(
+/** One mode on a fresh cluster: write latency in the leader's region, then the failover count. */
+export async function measureFailover(
   options: ResolvedOptions,
-  mode: Mode,
+  mode: FailoverMode,
   writes: number,
   http: HttpClient,
 ): Promise<FailoverOutcome> {
@@ -162,22 +175,15 @@ export const leaderFailover: Experiment = {
     const regions = options.regions;
     if (regions.length < 3)
       throw new ExperimentUsageError('leader-failover needs 3 regions (leader, takeover, far)');
-    const [leader, next, far] = regions as [string, string, string];
-    const modes: Mode[] = [
-      { name: 'async', standbys: '' },
-      { name: `sync FIRST 1 (${far})`, standbys: `FIRST 1 (${far})` },
-      {
-        name: `quorum ANY 1 (${regions.slice(1).join(', ')})`,
-        standbys: `ANY 1 (${regions.slice(1).join(', ')})`,
-      },
-    ];
+    const [leader, next] = regions as [string, string, string];
+    const modes = failoverModes(regions);
     const writes = options.quick ? LATENCY_WRITES_QUICK : LATENCY_WRITES;
     const http = new HttpClient({ deadlineMs: REQUEST_TIMEOUT_MS + 3_000, retries: 0 });
     const outcomes: FailoverOutcome[] = [];
     try {
       for (const [k, mode] of modes.entries()) {
         options.progress(k / modes.length, `${mode.name}: start, measure, fail over`);
-        outcomes.push(await runMode(options, mode, writes, http));
+        outcomes.push(await measureFailover(options, mode, writes, http));
       }
     } finally {
       await http.close();
