@@ -100,7 +100,7 @@ async function openEngine(name: string, dir: string): Promise<Db> {
   if (name === 'lsm' || name === 'lsm-deflate' || name === 'lsm-brotli') {
     // lsm-deflate / lsm-brotli: the same engine with block compression (FORMAT.md).
     const { LsmLevel } = await import('../src/index.js');
-    const compression = name === 'lsm' ? 'none' : name.slice(4);
+    const compression = (name === 'lsm' ? 'none' : name.slice(4)) as 'none' | 'deflate' | 'brotli';
     db = new LsmLevel(dir, { ...options, compression });
   } else if (name === 'baseline') {
     // An older copy of this package (LSM_BASELINE=/path/to/its/src/index.ts), for before/after.
