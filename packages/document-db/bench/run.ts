@@ -5,7 +5,7 @@
 // alternating per round; ops/s and p99 per phase, memory (RSS) of both servers.
 //   pnpm --filter @ddia/document-db bench [--quick] [--install]
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { aggregate as mingoAggregate, find as mingoFind } from 'mingo';
@@ -176,6 +176,7 @@ async function runSystem(system: System, docs: Person[], round: number): Promise
 }
 
 async function main(): Promise<void> {
+  const startLoad = loadavg();
   const docs = Array.from({ length: DOCS }, (_, i) => person(i));
   if (values.install && findPostgresBin() === null) await installPostgres();
   const hasPg = findPostgresBin() !== null || process.env.DDIA_PG_URL !== undefined;
@@ -190,6 +191,8 @@ async function main(): Promise<void> {
     opsPerS: number;
     p99Ms: number;
     rssMiB: number;
+    /** The machine's 1-minute load average when the system's round ended (a shared machine). */
+    load1: number;
   }[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? ['ours', 'pg'] : ['pg', 'ours'];
@@ -201,8 +204,10 @@ async function main(): Promise<void> {
         const result = await runSystem(system, docs, round);
         const rssMiB = Math.round((await system.rssBytes()) / 2 ** 20);
         for (const phase of Object.keys(result) as Phase[])
-          rows.push({ round, system: system.name, phase, ...result[phase], rssMiB });
-        console.log(`round ${round} ${system.name}: ${JSON.stringify(result)} rss ${rssMiB} MiB`);
+          rows.push({ round, system: system.name, phase, ...result[phase], rssMiB, load1: loadavg()[0]! });
+        console.log(
+          `round ${round} ${system.name}: ${JSON.stringify(result)} rss ${rssMiB} MiB load ${loadavg()[0]!.toFixed(1)}`,
+        );
       } finally {
         await system.close();
         await local?.stop();
@@ -213,7 +218,14 @@ async function main(): Promise<void> {
   // mingo has nothing to load (it filters a JavaScript array), so its bulk insert is not a
   // measurement: left out rather than reported as billions of documents a second.
   for (const phase of (Object.keys(floor) as Phase[]).filter((p) => p !== 'bulkInsert'))
-    rows.push({ round: 0, system: 'mingo (in process)', phase, ...floor[phase], rssMiB: 0 });
+    rows.push({
+      round: 0,
+      system: 'mingo (in process)',
+      phase,
+      ...floor[phase],
+      rssMiB: 0,
+      load1: loadavg()[0]!,
+    });
   // Median over rounds per system and phase, with the spread (min..max).
   const summary: Record<
     string,
@@ -240,7 +252,17 @@ async function main(): Promise<void> {
   await writeFile(
     file,
     JSON.stringify(
-      { docs: DOCS, rounds: ROUNDS, phaseMs: PHASE_MS, clients: CLIENTS, machine, summary, rows },
+      {
+        docs: DOCS,
+        rounds: ROUNDS,
+        phaseMs: PHASE_MS,
+        clients: CLIENTS,
+        machine,
+        server: process.env.DOCDB_MAIN ?? 'dist/main.js',
+        loadAverages: { start: startLoad, end: loadavg() },
+        summary,
+        rows,
+      },
       null,
       2,
     ),
