@@ -1,0 +1,45 @@
+// FORMAT.md's examples are fixtures: the keys and record bytes the code writes must equal the
+// documented ones, so code and document cannot drift apart together.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { builtKey, Layout, localIndexKey, metaKey, outboxKey, sealKey } from '../src/data/layout.js';
+import { decodeRecord, encodeRecord } from '../src/data/record.js';
+
+const doc = readFileSync(new URL('../FORMAT.md', import.meta.url), 'utf8');
+/** The lines of the fenced block after `<!-- fixture: name -->`, `#` comments dropped. */
+const fixtureLines = (name: string): string[] => {
+  const block = new RegExp(`<!-- fixture: ${name} -->\\n\`\`\`text\\n([\\s\\S]*?)\`\`\``).exec(doc)?.[1];
+  if (block === undefined) throw new Error(`FORMAT.md has no fixture ${name}`);
+  return block
+    .split('\n')
+    .map((line) => line.replace(/#.*$/, '').trim())
+    .filter(Boolean);
+};
+const hex = (bytes: Uint8Array) =>
+  Buffer.from(bytes)
+    .toString('hex')
+    .replace(/(..)(?!$)/g, '$1 ');
+
+describe('FORMAT.md examples', () => {
+  it('the keys of partition 26, byte for byte', () => {
+    const keys = fixtureLines('keys').map((k) => k.replaceAll('\\0', '\u0000'));
+    expect([
+      new Layout(() => 'hash').dataKey(26, 'user:42'),
+      new Layout(() => 'range').dataKey(26, 'user:42'),
+      metaKey(26),
+      localIndexKey(26, 'by-city', 'paris', 'user:42'),
+      outboxKey(7),
+      sealKey(26),
+      builtKey('by-city', 26),
+    ]).toEqual(keys);
+  });
+
+  it('a record: varint version, then the value', () => {
+    const documented = fixtureLines('record').join(' ');
+    const value = new TextEncoder().encode('v1');
+    expect(hex(encodeRecord(300, value))).toBe(documented);
+    const decoded = decodeRecord(Buffer.from(documented.replaceAll(' ', ''), 'hex'));
+    expect(decoded.version).toBe(300);
+    expect(Buffer.from(decoded.value)).toEqual(Buffer.from(value));
+  });
+});
