@@ -13,7 +13,8 @@ export interface LsmOptions {
   /**
    * Memtables, the active one included, that may exist at once before writes stop for a flush
    * (RocksDB's max_write_buffer_number, default 2; LevelDB always has 2: one active, one being
-   * flushed). Ours is 4: a flush slowed by a busy machine does not stop writes at once.
+   * flushed), and so is ours by default: 4 let writes run past a slow flush, but an A/B run
+   * (README, round two) showed more total CPU and no wall-clock gain, so it is opt-in.
    */
   maxWriteBuffers: number;
   /** Uncompressed data block size (LevelDB block_size: 4 KiB). */
@@ -62,7 +63,7 @@ const MiB = 1024 * 1024;
 
 export const LSM_DEFAULTS: LsmOptions = {
   writeBufferBytes: 4 * MiB,
-  maxWriteBuffers: 4,
+  maxWriteBuffers: 2,
   blockBytes: 4096,
   restartInterval: 16,
   bloomBitsPerKey: BLOOM_BITS_PER_KEY_DEFAULT,
