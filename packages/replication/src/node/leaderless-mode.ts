@@ -10,10 +10,13 @@ import {
 import type { KeyRecord, RequestResult } from '../core/ready.js';
 import { Driver } from './driver.js';
 import type { Journal } from './journal.js';
-import type { ClusterStatus, KvOp, ModeNode } from './mode.js';
+import { type ClusterStatus, DrivenMode, type KvOp, type ModeNode } from './mode.js';
 import type { PeerTransport } from './transport.js';
 
-export class LeaderlessMode implements ModeNode {
+export class LeaderlessMode
+  extends DrivenMode<LeaderlessMessage, LeaderlessRequest, KeyRecord>
+  implements ModeNode
+{
   readonly mode = 'leaderless' as const;
   readonly core: LeaderlessNode;
   readonly driver: Driver<LeaderlessMessage, LeaderlessRequest, KeyRecord>;
@@ -28,6 +31,7 @@ export class LeaderlessMode implements ModeNode {
     /** Journal records that trigger a compaction (0: never). */
     compactRecords = 0,
   ) {
+    super();
     this.core = new LeaderlessNode({ ...LEADERLESS_DEFAULTS, ...config }, clock);
     this.driver = new Driver(this.core, journal, transport, onFatal, compactRecords);
   }
@@ -71,17 +75,5 @@ export class LeaderlessMode implements ModeNode {
 
   ready(): boolean {
     return true;
-  }
-
-  start(tickMs: number): void {
-    this.driver.start(tickMs);
-  }
-
-  stop(): void {
-    this.driver.stop();
-  }
-
-  settle(): Promise<void> {
-    return this.driver.settle();
   }
 }

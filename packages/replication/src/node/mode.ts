@@ -3,6 +3,7 @@
 // (leaderless-mode.ts, multi-leader-mode.ts, single-leader-mode.ts) maps these onto its core.
 import type { Mutation } from '../core/key-state.js';
 import type { QuorumSpec, RequestResult } from '../core/ready.js';
+import type { Driver } from './driver.js';
 
 export const MODES = ['single-leader', 'multi-leader', 'leaderless'] as const;
 export type ModeName = (typeof MODES)[number];
@@ -40,4 +41,21 @@ export interface ModeNode {
   start(tickMs: number): void;
   stop(): void;
   settle(): Promise<void>;
+}
+
+/** The part of every mode that is its driver's: start ticking, stop, wait for the work in flight. */
+export abstract class DrivenMode<M, Req, P> {
+  abstract readonly driver: Driver<M, Req, P>;
+
+  start(tickMs: number): void {
+    this.driver.start(tickMs);
+  }
+
+  stop(): void {
+    this.driver.stop();
+  }
+
+  settle(): Promise<void> {
+    return this.driver.settle();
+  }
 }

@@ -10,10 +10,13 @@ import {
 import type { KeyRecord, RequestResult } from '../core/ready.js';
 import { Driver } from './driver.js';
 import type { Journal } from './journal.js';
-import type { ClusterStatus, KvOp, ModeNode } from './mode.js';
+import { type ClusterStatus, DrivenMode, type KvOp, type ModeNode } from './mode.js';
 import type { PeerTransport } from './transport.js';
 
-export class MultiLeaderMode implements ModeNode {
+export class MultiLeaderMode
+  extends DrivenMode<MultiLeaderMessage, MultiLeaderRequest, KeyRecord>
+  implements ModeNode
+{
   readonly mode = 'multi-leader' as const;
   readonly core: MultiLeaderNode;
   readonly driver: Driver<MultiLeaderMessage, MultiLeaderRequest, KeyRecord>;
@@ -28,6 +31,7 @@ export class MultiLeaderMode implements ModeNode {
     /** Journal records that trigger a compaction (0: never). */
     compactRecords = 0,
   ) {
+    super();
     this.core = new MultiLeaderNode({ ...MULTI_LEADER_DEFAULTS, ...config }, clock);
     this.driver = new Driver(this.core, journal, transport, onFatal, compactRecords);
   }
@@ -63,17 +67,5 @@ export class MultiLeaderMode implements ModeNode {
 
   ready(): boolean {
     return true;
-  }
-
-  start(tickMs: number): void {
-    this.driver.start(tickMs);
-  }
-
-  stop(): void {
-    this.driver.stop();
-  }
-
-  settle(): Promise<void> {
-    return this.driver.settle();
   }
 }

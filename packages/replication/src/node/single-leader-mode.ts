@@ -13,10 +13,13 @@ import {
 import { formatSyncRule } from '../core/sync-rule.js';
 import { Driver } from './driver.js';
 import type { Journal } from './journal.js';
-import type { ClusterStatus, KvOp, ModeNode } from './mode.js';
+import { type ClusterStatus, DrivenMode, type KvOp, type ModeNode } from './mode.js';
 import type { PeerTransport } from './transport.js';
 
-export class SingleLeaderMode implements ModeNode {
+export class SingleLeaderMode
+  extends DrivenMode<SingleLeaderMessage, SingleLeaderRequest, SingleLeaderRecord>
+  implements ModeNode
+{
   readonly mode = 'single-leader' as const;
   readonly core: SingleLeaderNode;
   readonly driver: Driver<SingleLeaderMessage, SingleLeaderRequest, SingleLeaderRecord>;
@@ -30,6 +33,7 @@ export class SingleLeaderMode implements ModeNode {
     /** Journal records that trigger a compaction (0: never). */
     compactRecords = 0,
   ) {
+    super();
     this.core = new SingleLeaderNode({ ...SINGLE_LEADER_DEFAULTS, ...config }, clock);
     this.driver = new Driver(this.core, journal, transport, onFatal, compactRecords);
   }
@@ -107,17 +111,5 @@ export class SingleLeaderMode implements ModeNode {
 
   ready(): boolean {
     return this.core.currentLeader !== '';
-  }
-
-  start(tickMs: number): void {
-    this.driver.start(tickMs);
-  }
-
-  stop(): void {
-    this.driver.stop();
-  }
-
-  settle(): Promise<void> {
-    return this.driver.settle();
   }
 }
