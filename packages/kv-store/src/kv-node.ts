@@ -2,7 +2,15 @@
 // carries the commands, and the HTTP service that carries client, admin and Raft traffic on
 // one port. main.ts starts one from flags; tests start several in one process.
 import { join } from 'node:path';
-import { type Config, createService, type FlagSpec, HttpClient, openStore, type Service } from '@ddia/common';
+import {
+  type Config,
+  createService,
+  type FlagSpec,
+  HttpClient,
+  openStore,
+  type Service,
+  sizeLimitFlags,
+} from '@ddia/common';
 import { lsmEngine, prewarmTableWorkers } from '@ddia/lsm-engine';
 import { FileStorage, HttpTransport, MemoryStorage, RaftNode, registerRaftRoutes } from '@ddia/raft';
 import { KEY_BYTES_MAX_DEFAULT, VALUE_BYTES_MAX_DEFAULT } from './http/request-parts.js';
@@ -19,20 +27,7 @@ import { KvStateMachine } from './store/state-machine.js';
 export const STORE_WRITE_BUFFER_BYTES = 64 * 1024 * 1024;
 
 export const KV_FLAGS = {
-  'key-bytes-max': {
-    type: 'number',
-    description: 'largest key in bytes (413 above)',
-    default: KEY_BYTES_MAX_DEFAULT,
-    min: 1,
-    max: 64 * 1024,
-  },
-  'value-bytes-max': {
-    type: 'number',
-    description: 'largest value in bytes (413 above)',
-    default: VALUE_BYTES_MAX_DEFAULT,
-    min: 1,
-    max: 64 * 1024 * 1024,
-  },
+  ...sizeLimitFlags({ keyBytesMax: KEY_BYTES_MAX_DEFAULT, valueBytesMax: VALUE_BYTES_MAX_DEFAULT }),
   'request-timeout-ms': {
     type: 'number',
     description: 'how long a request waits for a leader / commit before 503/504',

@@ -11,6 +11,7 @@ import {
   HttpClient,
   openStore,
   type Service,
+  sizeLimitFlags,
 } from '@ddia/common';
 import { lsmEngine } from '@ddia/lsm-engine';
 import { FileStorage, HttpTransport, MemoryStorage, RaftNode, registerRaftRoutes } from '@ddia/raft';
@@ -68,20 +69,7 @@ export const PARTITION_FLAGS = {
     min: 1,
     max: 1024,
   },
-  'key-bytes-max': {
-    type: 'number',
-    description: 'largest key in bytes (413 above)',
-    default: KEY_BYTES_MAX_DEFAULT,
-    min: 1,
-    max: 64 * 1024,
-  },
-  'value-bytes-max': {
-    type: 'number',
-    description: 'largest value in bytes (413 above)',
-    default: VALUE_BYTES_MAX_DEFAULT,
-    min: 1,
-    max: 64 * 1024 * 1024,
-  },
+  ...sizeLimitFlags({ keyBytesMax: KEY_BYTES_MAX_DEFAULT, valueBytesMax: VALUE_BYTES_MAX_DEFAULT }),
   'request-timeout-ms': {
     type: 'number',
     description: 'how long a client request may wait for the owner (forwarding, moves) before 503',

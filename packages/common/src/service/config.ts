@@ -94,6 +94,27 @@ export const BASE_FLAGS = {
   },
 } as const satisfies Record<string, FlagSpec>;
 
+/** Largest key and value a request may carry: --key-bytes-max and --value-bytes-max, with a
+ *  service's own defaults. A request above either is answered 413. */
+export function sizeLimitFlags(defaults: { keyBytesMax: number; valueBytesMax: number }) {
+  return {
+    'key-bytes-max': {
+      type: 'number',
+      description: 'largest key in bytes (413 above)',
+      default: defaults.keyBytesMax,
+      min: 1,
+      max: 64 * 1024,
+    },
+    'value-bytes-max': {
+      type: 'number',
+      description: 'largest value in bytes (413 above)',
+      default: defaults.valueBytesMax,
+      min: 1,
+      max: 64 * 1024 * 1024,
+    },
+  } as const satisfies Record<string, FlagSpec>;
+}
+
 export function envName(flag: string): string {
   return `DDIA_${flag.toUpperCase().replaceAll('-', '_')}`;
 }

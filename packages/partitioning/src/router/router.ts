@@ -14,6 +14,7 @@ import {
   HttpClient,
   type HttpResponse,
   type Service,
+  sizeLimitFlags,
   withRawBodies,
 } from '@ddia/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -43,20 +44,7 @@ export const ROUTER_FLAGS = {
     min: 50,
     max: 600_000,
   },
-  'key-bytes-max': {
-    type: 'number',
-    description: 'largest key in bytes',
-    default: KEY_BYTES_MAX_DEFAULT,
-    min: 1,
-    max: 64 * 1024,
-  },
-  'value-bytes-max': {
-    type: 'number',
-    description: 'largest value in bytes',
-    default: VALUE_BYTES_MAX_DEFAULT,
-    min: 1,
-    max: 64 * 1024 * 1024,
-  },
+  ...sizeLimitFlags({ keyBytesMax: KEY_BYTES_MAX_DEFAULT, valueBytesMax: VALUE_BYTES_MAX_DEFAULT }),
 } as const satisfies Record<string, FlagSpec>;
 
 export type RouterConfig = Config<typeof ROUTER_FLAGS>;
