@@ -5,6 +5,7 @@ export * from './fs/file-system.js';
 export * from './fs/node-file-system.js';
 export * from './fs/remove-tree.js';
 export * from './fs/sync-points.js';
+export * from './net/forwarded-request.js';
 export * from './net/http-client.js';
 export * from './net/peer-stream.js';
 export * from './net/peer-stream-frame.js';

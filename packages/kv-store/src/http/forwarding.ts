@@ -2,13 +2,27 @@
 // leader and relays the answer. A forwarded request carries who forwarded it (so it is
 // forwarded at most once) and the time left (so the leader does not outlive the client).
 // Writes need none of this: Raft carries a follower's proposal to the leader itself.
-import { DdiaError, type HttpClient, HttpTimeoutError, HttpUnavailableError } from '@ddia/common';
+import {
+  DdiaError,
+  forwardedParts,
+  type HttpClient,
+  HttpTimeoutError,
+  HttpUnavailableError,
+} from '@ddia/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RETRY } from '../cluster/router.js';
 import { KvErrors } from '../errors.js';
 import type { KvRouteContext } from './context.js';
 
 /** Marks a request a follower forwarded, so that it is forwarded at most once. */
+/** The request headers that carry a write's meaning: passed on when it is forwarded. */
+const FORWARDED_REQUEST_HEADERS = [
+  'content-type',
+  'if-match',
+  'if-none-match',
+  'x-client-id',
+  'x-request-seq',
+] as const;
 export const FORWARDED_HEADER = 'x-kv-forwarded-by';
 /** The forwarding node's remaining deadline, so the leader does not outlive the client. */
 export const DEADLINE_HEADER = 'x-kv-deadline-ms';
@@ -32,25 +46,15 @@ export function forwarder(
   const metrics = options.metrics;
   return async (leaderUrl, remainingMs) => {
     metrics.forwarded.inc({ route: request.routeOptions.url ?? 'unknown' });
-    const headers: Record<string, string> = {
-      [FORWARDED_HEADER]: view.current()?.id ?? 'unknown',
-      [DEADLINE_HEADER]: String(Math.floor(remainingMs)),
-    };
-    for (const name of ['content-type', 'if-match', 'if-none-match', 'x-client-id', 'x-request-seq']) {
-      const value = request.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
-    const body = request.body;
+    const { headers, ...body } = forwardedParts(request, FORWARDED_REQUEST_HEADERS);
+    headers[FORWARDED_HEADER] = view.current()?.id ?? 'unknown';
+    headers[DEADLINE_HEADER] = String(Math.floor(remainingMs));
     let response: Awaited<ReturnType<HttpClient['request']>>;
     try {
       response = await options.client.request(`${leaderUrl}${request.url}`, {
         method: request.method as 'PUT',
         headers,
-        ...(Buffer.isBuffer(body)
-          ? { body }
-          : body !== undefined && body !== null
-            ? { body: body as object }
-            : {}),
+        ...body,
         deadlineMs: remainingMs,
         retry: false,
         trace: request.trace,

@@ -4,12 +4,20 @@
 // the owner that no longer owns it answers 421 naming the owner it knows, and the forwarding
 // node, which holds the client's deadline, waits for that epoch and tries again. A partition
 // in the middle of its handoff answers a retriable 503, which is also retried until the deadline.
-import { DdiaError, type HttpClient, HttpTimeoutError, HttpUnavailableError } from '@ddia/common';
+import {
+  DdiaError,
+  forwardedParts,
+  type HttpClient,
+  HttpTimeoutError,
+  HttpUnavailableError,
+} from '@ddia/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ConfigMachine } from '../controller/config-machine.js';
 import { PartErrors } from '../errors.js';
 
 /** Marks a forwarded request, so it is forwarded at most once. */
+/** The request headers that carry a write's meaning: passed on when it is forwarded. */
+const FORWARDED_REQUEST_HEADERS = ['content-type', 'if-match', 'if-none-match'] as const;
 export const FORWARDED_HEADER = 'x-part-forwarded-by';
 /** Pause between attempts while a partition is frozen or the config is catching up. */
 export const ROUTE_RETRY_MS = 25;
@@ -93,22 +101,14 @@ async function forwardOnce(
   remainingMs: number,
   mutates: boolean,
 ): Promise<boolean> {
-  const headers: Record<string, string> = { [FORWARDED_HEADER]: options.selfId };
-  for (const name of ['content-type', 'if-match', 'if-none-match']) {
-    const value = request.headers[name];
-    if (typeof value === 'string') headers[name] = value;
-  }
-  const body = request.body;
+  const { headers, ...body } = forwardedParts(request, FORWARDED_REQUEST_HEADERS);
+  headers[FORWARDED_HEADER] = options.selfId;
   let response: Awaited<ReturnType<HttpClient['request']>>;
   try {
     response = await options.client.request(targetUrl, {
       method: request.method as 'PUT',
       headers,
-      ...(Buffer.isBuffer(body)
-        ? { body }
-        : body !== undefined && body !== null
-          ? { body: body as object }
-          : {}),
+      ...body,
       deadlineMs: Math.max(1, remainingMs),
       retry: false,
       trace: request.trace,

@@ -2,7 +2,14 @@
 // Validate, build a KvOp, run it on the mode's node, map the result: 200 one value, 300
 // Multiple Choices with every sibling (Riak), 404 absent or deleted, problem+json on errors.
 // Every answer about a key carries X-Context, the version vector to send back with the next write.
-import { DdiaError, type HttpClient, HttpUnavailableError, type Service, withRawBodies } from '@ddia/common';
+import {
+  DdiaError,
+  forwardedParts,
+  type HttpClient,
+  HttpUnavailableError,
+  type Service,
+  withRawBodies,
+} from '@ddia/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ReplicationErrors } from '../core/errors.js';
@@ -245,17 +252,14 @@ export function registerKvRoutes(options: KvRouteOptions): void {
       leaderUrl: string,
       via: NonNullable<KvRouteOptions['forward']>,
     ) => {
-      const headers: Record<string, string> = { [FORWARDED_HEADER]: via.self };
-      for (const name of FORWARD_REQUEST_HEADERS) {
-        const value = request.headers[name];
-        if (typeof value === 'string') headers[name] = value;
-      }
+      const { headers, ...body } = forwardedParts(request, FORWARD_REQUEST_HEADERS);
+      headers[FORWARDED_HEADER] = via.self;
       let answered: Awaited<ReturnType<HttpClient['request']>>;
       try {
         answered = await via.client.request(`${leaderUrl}${request.url}`, {
           method: op === 'put' ? 'PUT' : 'DELETE',
           headers,
-          ...(Buffer.isBuffer(request.body) ? { body: request.body } : {}),
+          ...body,
           retry: false,
           trace: request.trace,
         });
