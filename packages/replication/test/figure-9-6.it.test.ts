@@ -7,6 +7,8 @@ import { figure96, startFigure96Cluster } from '../bench/figure-9-6.js';
 import { MAIN_JS } from './support/real-cluster.js';
 
 let cluster: Cluster;
+/** Tries with fresh keys before the test gives up on seeing the anomaly. */
+const TRIES = 5;
 
 describe('Figure 9-6: strict quorums are not linearizable', () => {
   beforeAll(async () => {
@@ -17,13 +19,25 @@ describe('Figure 9-6: strict quorums are not linearizable', () => {
   });
 
   it('A reads the new value, B (after A) reads the old one; the checker finds exactly that violation', {
-    timeout: 90_000,
+    timeout: 120_000,
   }, async () => {
     // The timing is the figure's, but a loaded machine can stretch a hop past the slow links:
-    // a few tries with fresh keys, each judged by the checker against what the readers saw.
+    // a few tries with fresh keys, each judged by the checker against what the readers saw. A
+    // try whose timing came out wrong (reader A too late, a read that timed out behind the slow
+    // links) shows nothing either way: it is logged and the next try runs.
     let anomaly = false;
-    for (let attempt = 1; attempt <= 4 && !anomaly; attempt++) {
-      const r = await figure96(cluster, 2_000, `fig96-${attempt}-${Date.now()}`);
+    const inconclusive: string[] = [];
+    for (let attempt = 1; attempt <= TRIES && !anomaly; attempt++) {
+      let r: Awaited<ReturnType<typeof figure96>>;
+      try {
+        r = await figure96(cluster, 2_000, `fig96-${attempt}-${Date.now()}`);
+      } catch (error) {
+        const message = (error as Error).message;
+        if (!/never saw the write|read answered 503/.test(message)) throw error;
+        inconclusive.push(`try ${attempt}: ${message.slice(0, 120)}`);
+        console.log(`figure 9-6 try ${attempt} inconclusive: ${message.slice(0, 200)}`);
+        continue;
+      }
       console.log(
         `figure 9-6 try ${attempt}: A at ${r.readA.at} read ${r.readA.value} at ${r.readA.ms} ms, B at ${r.readB.at} read ${r.readB.value} at ${r.readB.ms} ms; checker: ${r.verdict}`,
       );
@@ -33,6 +47,6 @@ describe('Figure 9-6: strict quorums are not linearizable', () => {
       expect(r.verdict).toBe(anomaly ? 'not-linearizable' : 'linearizable');
       expect(r.verdictWithoutB).toBe('linearizable');
     }
-    expect(anomaly).toBe(true);
+    expect(anomaly, `no try showed the anomaly; inconclusive: ${inconclusive.join('; ')}`).toBe(true);
   });
 });
