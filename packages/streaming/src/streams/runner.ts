@@ -27,7 +27,10 @@
 // GC pause, SIGSTOP) that wakes up in the middle of a batch is fenced by generation right before
 // the commit point (onBatch's heartbeat); only a pause inside that last round trip could still
 // append stale state to a changelog partition the new owner restored from. Kafka closes that
-// window with transactional producer epochs; this broker has no transactions.
+// window with transactional producer epochs; this broker has no transactions. An instance
+// paused while idle notices nothing until it rejoins, maybe getting back tasks it still holds
+// in memory while another owner moved them on: a kept task whose changelog partition grew past
+// this instance's own appends is dropped and restored (dropAdvancedTasks).
 //
 // On start the state is rebuilt by reading the changelog from its start (a compacted topic,
 // so its size is bounded by the number of keys, not the number of updates); with a local
@@ -122,6 +125,11 @@ interface Task {
   id: number;
   processor: Processor;
   local: LocalStateStore | null;
+  /**
+   * The changelog partition's end as this instance last knew it (after its restore, after its
+   * own appends). An end further on means another instance owned the task meanwhile.
+   */
+  changelogEnd: number;
 }
 
 export class StreamApp {
@@ -257,6 +265,10 @@ export class StreamApp {
     this.consumer = consumer;
     // Every (re)join: drop the tasks that went elsewhere, restore the ones that came here. The
     // fetchers are stopped while kafkajs rejoins, so no batch of a dropped task is in flight.
+    // A task kept in memory is only still valid if nobody else owned it in between: a member
+    // paused past its session timeout (while idle, so no batch noticed) misses the generations
+    // in which another instance owned and advanced the task, and rejoins believing it still
+    // holds it. Its changelog partition having grown past what this instance wrote tells.
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const owned = new Set(
         Object.values(payload.memberAssignment)
@@ -267,6 +279,7 @@ export class StreamApp {
       const previous = this.assignmentReady;
       this.assignmentReady = (async () => {
         await previous;
+        await this.dropAdvancedTasks();
         await this.restoreTasks([...owned].filter((id) => !this.tasks.has(id)));
       })().catch((error: unknown) => this.fail(error as Error));
     });
@@ -276,6 +289,16 @@ export class StreamApp {
     // run() returns once the first join is done: the tasks it gave us are being restored.
     await this.assignmentReady;
     if (this.failure) throw this.failure;
+  }
+
+  /** Forgets the kept tasks whose changelog another instance appended to: they are restored. */
+  private async dropAdvancedTasks(): Promise<void> {
+    if (this.tasks.size === 0) return;
+    const offsets = await this.admin!.fetchTopicOffsets(this.changelog);
+    for (const [id, task] of this.tasks) {
+      const end = Number(offsets.find((p) => p.partition === id)?.high ?? Number.NaN);
+      if (end !== task.changelogEnd) this.tasks.delete(id);
+    }
   }
 
   /**
@@ -296,16 +319,16 @@ export class StreamApp {
         );
       const local = this.options.localState ? new LocalStateStore(this.options.localState, id) : null;
       let from = -1;
+      const end = Number(offsets.find((p) => p.partition === id)?.high ?? 0);
       if (local) {
         // A checkpoint at or past the changelog's end belongs to another changelog (the topic
         // was deleted and re-created): the local copy is stale, start over from the changelog.
-        const end = Number(offsets.find((p) => p.partition === id)?.high ?? 0);
         if ((await local.checkpoint()) >= end) await local.wipe();
         const loaded = await local.load(processor.stores);
         this.stats.restoredLocal += loaded.entries;
         from = loaded.checkpoint;
       }
-      restoring.set(id, { task: { id, processor, local }, from });
+      restoring.set(id, { task: { id, processor, local, changelogEnd: end }, from });
     }
     await readTopicToEnd(
       this.options.kafka,
@@ -439,8 +462,10 @@ export class StreamApp {
         partition: task.id,
       })),
     });
+    const baseOffset = Number(written?.baseOffset ?? Number.NaN);
+    // Unknown (NaN) makes the next rejoin restore the task: safe, only slower.
+    task.changelogEnd = baseOffset + changes.length;
     if (task.local) {
-      const baseOffset = Number(written?.baseOffset ?? Number.NaN);
       if (!Number.isSafeInteger(baseOffset)) throw new Error('the changelog append returned no offset');
       await task.local.commit(changes, baseOffset + changes.length - 1);
     }
