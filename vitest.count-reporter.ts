@@ -22,7 +22,8 @@ export default class CountReporter implements Reporter {
     const perProject = new Map<string, Row>();
     const failures: string[] = [];
     for (const mod of testModules) {
-      const name = mod.project.name || 'root';
+      // A package's two projects (`<package>` and `<package>:unit`, vitest.workspace.ts) count as one.
+      const name = (mod.project.name || 'root').replace(/:unit$/, '');
       const row = perProject.get(name) ?? { passed: 0, failed: 0, skipped: 0 };
       let moduleHadTests = false;
       for (const test of mod.children.allTests()) {
