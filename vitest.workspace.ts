@@ -42,7 +42,9 @@ function testFiles(pkg: string): string[] {
 }
 
 function runsAlone(pkg: string, file: string): boolean {
-  return file.includes('.it.test.') || RUNS_ALONE.test(readFileSync(`${root}packages/${pkg}/${file}`, 'utf8'));
+  return (
+    file.includes('.it.test.') || RUNS_ALONE.test(readFileSync(`${root}packages/${pkg}/${file}`, 'utf8'))
+  );
 }
 
 const shared = (name: string) => ({
