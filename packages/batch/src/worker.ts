@@ -1,5 +1,5 @@
 // A worker: registers with the coordinator, heartbeats, pulls tasks into its slots, runs each
-// in a thread, and serves its map output to reduce tasks (the shuffle's server side). A reduce
+// in one of its warm task threads (task-runner.ts), and serves its map output to reduce tasks (the shuffle's server side). A reduce
 // task fetches its partition from every map task's worker over HTTP; an output that cannot be
 // fetched is reported as lost, and the coordinator runs that map again (paper §3.3).
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { HttpClient, ProblemError } from '@ddia/common';
 import type { TaskOrder } from './coordinator.js';
 import { exists, readBytes, removeAll, writeBytes } from './disk.js';
 import type { TaskRequest } from './task-protocol.js';
-import { runTask } from './task-runner.js';
+import { TaskThreadPool } from './task-runner.js';
 
 export const HEARTBEAT_DEFAULT_MS = 500;
 export const POLL_IDLE_MS = 100;
@@ -43,8 +43,18 @@ export class BatchWorker {
   /** This worker's own base URL, where reduces fetch its map output. */
   private selfUrl = '';
   readonly completed: { kind: string; index: number; attemptId: string }[] = [];
+  private readonly pool: TaskThreadPool;
+  /** Wakes the poll loop when a slot frees, so a finished task is followed by the next at once. */
+  private slotFreed: (() => void) | null = null;
 
-  constructor(private readonly options: WorkerOptions) {}
+  constructor(private readonly options: WorkerOptions) {
+    this.pool = new TaskThreadPool(options.slots);
+  }
+
+  /** Task threads started so far: fewer than tasks run when threads are reused. */
+  get threadsStarted(): number {
+    return this.pool.threadsStarted;
+  }
 
   get id(): string | null {
     return this.workerId;
@@ -57,6 +67,7 @@ export class BatchWorker {
   /** Registers (once `selfUrl`, where this worker's HTTP server listens, is known) and starts. */
   async start(selfUrl: string): Promise<void> {
     this.selfUrl = selfUrl;
+    this.pool.start();
     await this.register();
     this.heartbeatTimer = setInterval(
       () => void this.heartbeat(),
@@ -68,7 +79,9 @@ export class BatchWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.slotFreed?.();
     await this.http.close();
+    await this.pool.close();
   }
 
   /** The local file of a map output partition, or null when this worker does not have it. */
@@ -147,7 +160,18 @@ export class BatchWorker {
 
   private async pollLoop(): Promise<void> {
     while (!this.stopped) {
-      if (this.running >= this.options.slots || !this.workerId || this.registering) {
+      if (this.running >= this.options.slots) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, POLL_IDLE_MS);
+          this.slotFreed = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.slotFreed = null;
+        continue;
+      }
+      if (!this.workerId || this.registering) {
         await sleep(POLL_IDLE_MS);
         continue;
       }
@@ -170,7 +194,10 @@ export class BatchWorker {
       }
       this.running++;
       const generation = this.generation;
-      void this.execute(order, id, generation).finally(() => this.running--);
+      void this.execute(order, id, generation).finally(() => {
+        this.running--;
+        this.slotFreed?.();
+      });
     }
   }
 
@@ -195,7 +222,7 @@ export class BatchWorker {
         boundaries: order.boundaries,
         onMalformed: order.onMalformed,
       };
-      const outcome = await runTask(request, order.taskTimeoutMs);
+      const outcome = await this.pool.run(request, order.taskTimeoutMs);
       report = outcome.ok
         ? { status: 'completed', counters: outcome.counters }
         : { status: 'failed', fatal: true, message: outcome.message };
@@ -263,7 +290,7 @@ export class BatchWorker {
         };
       }
       runFiles.sort();
-      const outcome = await runTask(
+      const outcome = await this.pool.run(
         {
           ...base,
           kind: 'reduce',

@@ -171,12 +171,17 @@ describe.skipIf(!BUILT)('6.5840 lab 1 checks on real processes', () => {
     });
     expect(job.status).toBe('succeeded');
     const runs = new Map<string, number>();
+    const threads = new Set<string>();
     for (const name of await readdir(marks)) {
-      const task = name.split('-')[1]!;
-      runs.set(task, (runs.get(task) ?? 0) + 1);
+      const [, task, pid, thread] = name.split('-');
+      runs.set(task!, (runs.get(task!) ?? 0) + 1);
+      threads.add(`${pid}/${thread}`);
     }
     expect(runs.size).toBe(job.counters.mapTasks);
     expect([...runs.values()].every((n) => n === 1)).toBe(true);
+    // Warm task threads: each worker (one slot) ran all its map tasks of the job on one thread.
+    expect(job.counters.mapTasks).toBeGreaterThan(4);
+    expect(threads.size).toBeLessThanOrEqual(2);
     const maps = job.tasks.filter((t: { kind: string }) => t.kind === 'map');
     expect(maps.every((t: { attempts: unknown[] }) => t.attempts.length === 1)).toBe(true);
     // The workers are long-running services: both are still up and registered.
