@@ -3,9 +3,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type Config, createService, type FlagSpec, type Service } from '@ddia/common';
+import { type Config, createService, type FlagSpec, HttpClient, type Service } from '@ddia/common';
 import { randomSeed, SeededRandom, SystemClock } from '@ddia/common/core';
 import { BROKER_DEFAULTS, Broker } from './broker/broker.js';
+import { numericId, Replication } from './cluster/replication.js';
 import { KafkaServer, REQUEST_BYTES_MAX_DEFAULT } from './kafka/server.js';
 import { registerRoutes } from './server.js';
 
@@ -65,6 +66,28 @@ export const BROKER_FLAGS = {
     default: BROKER_DEFAULTS.segmentBytes,
     min: 1024,
   },
+  'replica-lag-time-max-ms': {
+    type: 'number',
+    description:
+      "cluster mode: a follower not caught up for this long leaves the ISR (Kafka's replica.lag.time.max.ms)",
+    default: 10_000,
+    min: 100,
+  },
+  'min-insync-replicas': {
+    type: 'number',
+    description:
+      'cluster mode: acks=all is refused (NOT_ENOUGH_REPLICAS) with fewer in the ISR (min.insync.replicas)',
+    default: 1,
+    min: 1,
+    max: 32,
+  },
+  'broker-session-timeout-ms': {
+    type: 'number',
+    description:
+      "cluster mode: the controller moves a broker's partitions when it has not answered for this long",
+    default: 3000,
+    min: 200,
+  },
   'maintenance-interval-ms': {
     type: 'number',
     description: 'how often retention and compaction run',
@@ -79,16 +102,12 @@ export interface BrokerNode {
   service: Service;
   broker: Broker;
   kafka: KafkaServer;
+  /** Cluster mode (--peers with other brokers) only. */
+  replication: Replication | null;
   /** host:port of the Kafka listener, for clients' `brokers`. */
   bootstrap: string;
   url: string;
   close(): Promise<void>;
-}
-
-/** Node ids in Kafka are integers: n1 -> 1, anything without digits -> 1. */
-function numericId(id: string): number {
-  const digits = /(\d+)$/.exec(id);
-  return digits ? Number(digits[1]) : 1;
 }
 
 export async function startBrokerNode(
@@ -102,14 +121,20 @@ export async function startBrokerNode(
   const clock = new SystemClock();
   let broker: Broker | null = null;
   let kafka: KafkaServer | null = null;
+  const clustered = config.peers.length > 1;
+  let replication: Replication | null = null;
+  const client = new HttpClient({ retries: 0 });
   const service = await createService({
     name: 'streaming',
     config,
     description: 'Chapter 11: a Kafka-protocol log broker (topics, partitions, consumer groups)',
-    ready: () => broker !== null && broker.port > 0,
+    // In cluster mode: once this broker's cluster metadata is current (it can take roles).
+    ready: () => broker !== null && broker.port > 0 && (!clustered || replication?.caughtUp === true),
     handleSignals: hooks.handleSignals,
     onClose: async () => {
       await kafka?.close();
+      await replication?.close();
+      await client.close();
       await broker?.close();
       if (temporary) await rm(dataDir, { recursive: true, force: true });
     },
@@ -121,6 +146,7 @@ export async function startBrokerNode(
     clock,
     random: new SeededRandom(randomSeed()),
     logger: service.log,
+    replicated: clustered,
     defaults: {
       messageMaxBytes: config.extra['message-max-bytes'],
       autoCreateTopics: config.extra['auto-create-topics'] === 'true',
@@ -139,6 +165,22 @@ export async function startBrokerNode(
   });
   const kafkaPort = await kafka.listen();
   registerRoutes(service.app, broker, kafka, service.registry);
+  if (clustered) {
+    replication = new Replication({
+      selfId: config.id,
+      peers: config.peers,
+      broker,
+      app: service.app,
+      client,
+      dataDir,
+      lagTimeMaxMs: config.extra['replica-lag-time-max-ms'],
+      minInsync: config.extra['min-insync-replicas'],
+      sessionTimeoutMs: config.extra['broker-session-timeout-ms'],
+      fetchWaitMs: 500,
+    });
+    broker.replication = replication;
+    await replication.start(config.host, kafkaPort);
+  }
   const url = await service.listen();
   service.log.info({ url, kafka: `${config.host}:${kafkaPort}`, dataDir }, 'streaming broker ready');
   const b = broker;
@@ -147,6 +189,7 @@ export async function startBrokerNode(
     service,
     broker: b,
     kafka: k,
+    replication,
     bootstrap: `${config.host}:${kafkaPort}`,
     url,
     close: () => service.close(),

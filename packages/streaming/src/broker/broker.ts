@@ -57,6 +57,50 @@ export interface BrokerOptions {
   defaults?: Partial<BrokerDefaults>;
   /** The file system of every partition and state file (default: the real one; tests pass a faulty one). */
   fs?: FileSystem;
+  /**
+   * Cluster mode (--peers): partitions' high watermarks are set by replication, producer ids
+   * are unique across brokers, and `replication` answers who leads what.
+   */
+  replicated?: boolean;
+}
+
+/** What the Kafka handlers ask the replication layer in cluster mode (src/cluster/). */
+export interface ReplicationHooks {
+  /** ErrorCode.NONE when this broker leads the partition now, else the error for a client. */
+  leaderError(topic: string, partition: number): number;
+  /** The epoch a leader's appends are stamped with (only asked when leaderError is NONE). */
+  leaderEpoch(topic: string, partition: number): number;
+  /** min.insync.replicas: whether acks=all may be taken now. */
+  canAcceptAcksAll(topic: string, partition: number): boolean;
+  /**
+   * After a leader's append that ended at `endOffset` (exclusive): advances the high watermark
+   * and, for acks=all, waits until the ISR has it. Resolves with the Kafka error code.
+   */
+  afterAppend(
+    topic: string,
+    partition: number,
+    endOffset: number,
+    acks: number,
+    timeoutMs: number,
+  ): Promise<number>;
+  /** The metadata a Metadata response gives (brokers, controller, per-partition roles). */
+  brokers(): { nodeId: number; host: string; port: number }[];
+  controllerId(): number;
+  topicNames(): string[];
+  partitionRoles(topic: string):
+    | {
+        errorCode: number;
+        leaderId: number;
+        leaderEpoch: number;
+        replicaNodes: number[];
+        isrNodes: number[];
+      }[]
+    | null;
+  /** Creates or deletes a topic on every broker (through the metadata log). */
+  createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<number>;
+  deleteTopic(name: string): Promise<number>;
+  /** How many brokers hold each partition. */
+  replicationFactor(): number;
 }
 
 export interface Topic {
@@ -71,6 +115,8 @@ export class Broker {
   readonly defaults: BrokerDefaults;
   /** The Kafka port clients reach, set once the TCP server listens. */
   port = 0;
+  /** Set in cluster mode (src/cluster/replication.ts). */
+  replication: ReplicationHooks | null = null;
   private readonly topicLogs = new Map<string, Topic>();
   private readonly waiters = new Set<Waiter>();
   private producerIds = { next: 0, end: 0 };
@@ -119,6 +165,7 @@ export class Broker {
         dir: this.topics.partitionDir(meta, p),
         segmentBytesMax: this.configNumber(meta, 'segment.bytes'),
         fs: this.options.fs,
+        managedHighWatermark: this.options.replicated ?? false,
       });
       partition.onAdvance = () => this.wakeWaiters();
       partitions.push(partition);
@@ -196,7 +243,9 @@ export class Broker {
       const block = await this.topics.reserveProducerIds();
       this.producerIds = { next: block.first, end: block.end };
     }
-    return this.producerIds.next++;
+    const id = this.producerIds.next++;
+    // Every broker hands out producer ids: interleaved by node id they never collide.
+    return this.options.replicated ? id * 1024 + this.nodeId : id;
   }
 
   /** Parks `wake` until a partition's high watermark moves; returns the unpark function. */
@@ -205,7 +254,7 @@ export class Broker {
     return () => this.waiters.delete(wake);
   }
 
-  private wakeWaiters(): void {
+  wakeWaiters(): void {
     for (const wake of [...this.waiters]) wake();
   }
 

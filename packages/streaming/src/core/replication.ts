@@ -6,10 +6,10 @@
 // with the new leader's, found by leader epochs (KIP-101: OffsetsForLeaderEpoch) rather than by
 // the high watermark, which loses or forks data in the cases KIP-101 lists.
 //
-// Not wired into the broker yet (no --peers; see the README's limits): this is the state
-// machine the broker's Fetch (replica fetches), Produce (acks=all waits) and a controller would
-// drive, tested in test/replication.test.ts by a seeded simulation of three replicas with
-// crashes and leader elections.
+// The broker drives it in cluster mode (--peers; src/cluster/replication.ts): replica
+// fetches, acks=all waits, ISR changes through the metadata log. Tested here by a seeded
+// simulation of three replicas with crashes and leader elections (test/replication.test.ts)
+// and with real processes in test/cluster.it.test.ts.
 //
 // Pure: time comes in as numbers (ms), no I/O.
 
@@ -105,6 +105,24 @@ export class PartitionLeader {
     }
     if (dropped.length > 0) this.advanceHighWatermark();
     return dropped;
+  }
+
+  /**
+   * The ISR members that have not caught up for lagTimeMaxMs, without dropping them: a leader
+   * whose ISR lives in a controller's log asks it first and drops them (dropFromIsr) once the
+   * change is committed, so that its own ISR never is smaller than the one elections use.
+   */
+  laggingReplicas(nowMs: number): string[] {
+    const out: string[] = [];
+    for (const [replica, p] of this.progress)
+      if (this.isr.has(replica) && nowMs - p.lastCaughtUpMs > this.options.lagTimeMaxMs) out.push(replica);
+    return out;
+  }
+
+  /** Drops these followers from the ISR (after the controller committed it). */
+  dropFromIsr(replicas: readonly string[]): void {
+    for (const r of replicas) if (r !== this.leaderId) this.isr.delete(r);
+    this.advanceHighWatermark();
   }
 
   /** Whether an acks=all append may be taken now (min.insync.replicas). */

@@ -29,6 +29,11 @@ export interface PartitionLogOptions {
   fsyncIntervalMs?: number;
   /** The file system to store the partition on (default: the real one). */
   fs?: FileSystem;
+  /**
+   * Replicated partitions: the high watermark is set by the replication layer (what the ISR
+   * has), not by appends; it starts at 0 after a restart until the leader says more.
+   */
+  managedHighWatermark?: boolean;
 }
 
 export interface AppendOutcome {
@@ -50,10 +55,14 @@ export class PartitionLog {
   private lastOffsets: number[] = [];
   private maxTimestamps: number[] = [];
   private sizes: number[] = [];
+  /** The partitionLeaderEpoch of each batch (the leader-epoch cache of KIP-101). */
+  private epochs: number[] = [];
   private bytesTotal = 0;
   logEndOffset = 0;
+  /** The end of what is written to the Log (logEndOffset runs ahead while a write is under way). */
+  writtenEndOffset = 0;
   highWatermark = 0;
-  readonly producers = new ProducerStateTable();
+  producers = new ProducerStateTable();
   /** Woken whenever the high watermark moves: parked fetches re-check. */
   onAdvance: () => void = () => {};
   /** Compaction swaps the Log underneath: appends and reads wait for it. */
@@ -61,7 +70,10 @@ export class PartitionLog {
   private inFlight = 0;
   private idle: (() => void)[] = [];
 
-  private constructor(private readonly store: GenerationalLog) {}
+  private constructor(
+    private readonly store: GenerationalLog,
+    private readonly managed: boolean,
+  ) {}
 
   static async open(options: PartitionLogOptions): Promise<PartitionLog> {
     const store = await GenerationalLog.open({
@@ -70,7 +82,7 @@ export class PartitionLog {
       segmentBytesMax: options.segmentBytesMax,
       fs: options.fs,
     });
-    const partition = new PartitionLog(store);
+    const partition = new PartitionLog(store, options.managedHighWatermark ?? false);
     await partition.rebuildIndex();
     return partition;
   }
@@ -80,11 +92,18 @@ export class PartitionLog {
     this.lastOffsets = [];
     this.maxTimestamps = [];
     this.sizes = [];
+    this.epochs = [];
     this.bytesTotal = 0;
     const log = this.store.log;
     for await (const { record } of log.entries(log.firstIndex, REBUILD_CHUNK_BYTES)) {
       const header = readBatchHeader(record);
-      this.indexBatch(header.baseOffset, lastOffset(header), header.maxTimestamp, record.length);
+      this.indexBatch(
+        header.baseOffset,
+        lastOffset(header),
+        header.maxTimestamp,
+        record.length,
+        header.partitionLeaderEpoch,
+      );
       if (header.producerId !== NO_PRODUCER) {
         this.producers.record(
           header.producerId,
@@ -98,11 +117,19 @@ export class PartitionLog {
     const end = this.lastOffsets.length > 0 ? this.lastOffsets[this.lastOffsets.length - 1]! + 1 : 0;
     // A compaction keeps the newest batch, so the end offset survives it and a restart.
     this.logEndOffset = Math.max(this.logEndOffset, end);
-    this.highWatermark = this.logEndOffset;
+    this.writtenEndOffset = this.logEndOffset;
+    this.highWatermark = this.managed ? Math.min(this.highWatermark, this.logEndOffset) : this.logEndOffset;
   }
 
-  private indexBatch(baseOffset: number, last: number, maxTimestamp: number, bytes: number): void {
+  private indexBatch(
+    baseOffset: number,
+    last: number,
+    maxTimestamp: number,
+    bytes: number,
+    epoch: number,
+  ): void {
     this.baseOffsets.push(baseOffset);
+    this.epochs.push(epoch);
     this.lastOffsets.push(last);
     // The time index stores the running maximum, so it is sorted and binary-searchable.
     const previous = this.maxTimestamps.length > 0 ? this.maxTimestamps[this.maxTimestamps.length - 1]! : -1;
@@ -141,7 +168,7 @@ export class PartitionLog {
    * Appends producer batches (already checked: CRC, magic) in order, assigning offsets.
    * `sync` (acks=all) resolves only once the batches are fsync'd.
    */
-  async append(batches: Batch[], sync: boolean): Promise<AppendOutcome> {
+  async append(batches: Batch[], sync: boolean, leaderEpoch?: number): Promise<AppendOutcome> {
     await this.enter();
     try {
       const h = batches[0]!.header;
@@ -156,9 +183,18 @@ export class PartitionLog {
       for (const batch of batches) {
         const baseOffset = this.logEndOffset;
         const bytes = withBaseOffset(batch.bytes, baseOffset);
+        // The leader stamps its epoch (outside the CRC, as baseOffset is): followers and a
+        // later leader find where their logs diverge by it.
+        if (leaderEpoch !== undefined) new DataView(bytes.buffer, bytes.byteOffset).setInt32(12, leaderEpoch);
         stored.push(bytes);
         this.logEndOffset += batch.header.lastOffsetDelta + 1;
-        this.indexBatch(baseOffset, this.logEndOffset - 1, batch.header.maxTimestamp, bytes.length);
+        this.indexBatch(
+          baseOffset,
+          this.logEndOffset - 1,
+          batch.header.maxTimestamp,
+          bytes.length,
+          leaderEpoch ?? batch.header.partitionLeaderEpoch,
+        );
         if (batch.header.producerId !== NO_PRODUCER) {
           this.producers.record(
             batch.header.producerId,
@@ -171,8 +207,10 @@ export class PartitionLog {
       }
       const end = this.logEndOffset;
       await this.store.log.appendBatch(stored, { sync });
+      if (end > this.writtenEndOffset) this.writtenEndOffset = end;
       // Log appends complete in order, so the watermark only moves forward.
-      if (end > this.highWatermark) {
+      if (this.managed) this.onAdvance();
+      else if (end > this.highWatermark) {
         this.highWatermark = end;
         this.onAdvance();
       }
@@ -194,14 +232,17 @@ export class PartitionLog {
     return lo;
   }
 
-  /** Whole batches from the one holding `offset`, up to `maxBytes` (at least one batch). */
-  async read(offset: number, maxBytes: number): Promise<Uint8Array[]> {
+  /**
+   * Whole batches from the one holding `offset`, up to `maxBytes` (at least one batch), below
+   * `upTo` (the high watermark for consumers; the log end for a follower's fetch).
+   */
+  async read(offset: number, maxBytes: number, upTo = this.highWatermark): Promise<Uint8Array[]> {
     await this.enter();
     try {
       const first = this.batchAt(offset);
       let last = first;
       let bytes = 0;
-      while (last < this.baseOffsets.length && this.lastOffsets[last]! < this.highWatermark) {
+      while (last < this.baseOffsets.length && this.lastOffsets[last]! < upTo) {
         if (last > first && bytes + this.sizes[last]! > maxBytes) break;
         bytes += this.sizes[last]!;
         last++;
@@ -273,6 +314,7 @@ export class PartitionLog {
       this.lastOffsets.splice(0, dropped);
       this.maxTimestamps.splice(0, dropped);
       this.sizes.splice(0, dropped);
+      this.epochs.splice(0, dropped);
       return dropped;
     } finally {
       this.leave();
@@ -317,6 +359,95 @@ export class PartitionLog {
         recordsAfter: result.recordsAfter,
         tombstonesRemoved: result.tombstonesRemoved,
       };
+    } finally {
+      this.exclusive = null;
+      release();
+    }
+  }
+
+  /**
+   * A follower's append: batches fetched from the leader, offsets and epochs already in them.
+   * They must start at this log's end (the follower fetched from there).
+   */
+  async appendReplicated(records: Uint8Array[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.enter();
+    try {
+      for (const bytes of records) {
+        const header = readBatchHeader(bytes);
+        if (header.baseOffset !== this.logEndOffset)
+          throw new Error(`replicated batch at ${header.baseOffset}, log ends at ${this.logEndOffset}`);
+        this.logEndOffset = lastOffset(header) + 1;
+        this.indexBatch(
+          header.baseOffset,
+          this.logEndOffset - 1,
+          header.maxTimestamp,
+          bytes.length,
+          header.partitionLeaderEpoch,
+        );
+        if (header.producerId !== NO_PRODUCER) {
+          this.producers.record(
+            header.producerId,
+            header.producerEpoch,
+            header.baseSequence,
+            header.recordCount,
+            header.baseOffset,
+          );
+        }
+      }
+      await this.store.log.appendBatch(records, { sync: false });
+      this.writtenEndOffset = this.logEndOffset;
+      this.onAdvance();
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** Sets the high watermark (replicated partitions); it never moves back, nor past the log end. */
+  setHighWatermark(offset: number): void {
+    const hw = Math.min(offset, this.logEndOffset);
+    if (hw > this.highWatermark) {
+      this.highWatermark = hw;
+      this.onAdvance();
+    }
+  }
+
+  /** The leader-epoch cache: each epoch in the log and the first offset written in it. */
+  epochStarts(): { epoch: number; startOffset: number }[] {
+    const out: { epoch: number; startOffset: number }[] = [];
+    this.epochs.forEach((epoch, i) => {
+      if (out.length === 0 || out[out.length - 1]!.epoch !== epoch)
+        out.push({ epoch, startOffset: this.baseOffsets[i]! });
+    });
+    return out;
+  }
+
+  /**
+   * Cuts the log back to `offset` (a batch boundary: where an epoch starts or the log end),
+   * as a follower does after a leader change (KIP-101). The producer state is rebuilt from
+   * what remains.
+   */
+  async truncateTo(offset: number): Promise<void> {
+    if (offset >= this.logEndOffset) return;
+    while (this.exclusive) await this.exclusive;
+    let release!: () => void;
+    this.exclusive = new Promise((resolve) => {
+      release = resolve;
+    });
+    try {
+      while (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+      const keep = this.batchAt(offset);
+      if (keep < this.baseOffsets.length && this.baseOffsets[keep]! !== offset)
+        throw new Error(`truncation offset ${offset} is inside a batch`);
+      const log = this.store.log;
+      await log.truncateSuffix(log.firstIndex + keep);
+      await log.sync();
+      this.producers = new ProducerStateTable();
+      this.logEndOffset = 0;
+      this.highWatermark = Math.min(this.highWatermark, offset);
+      await this.rebuildIndex();
+      this.logEndOffset = Math.max(this.logEndOffset, offset);
+      this.writtenEndOffset = this.logEndOffset;
     } finally {
       this.exclusive = null;
       release();

@@ -20,8 +20,17 @@ export async function handleCreateTopics(
   const seen = new Set<string>();
   for (const t of req.topics) {
     const partitions = t.numPartitions === -1 ? broker.defaults.partitions : t.numPartitions;
-    const replicationFactor = t.replicationFactor === -1 ? 1 : t.replicationFactor;
-    let check = broker.topics.validate(t.name, partitions, replicationFactor, t.configs);
+    // Cluster mode: every broker holds every partition, so the factor is the broker count.
+    const brokersHere = broker.replication?.replicationFactor() ?? 1;
+    const replicationFactor = t.replicationFactor === -1 ? brokersHere : t.replicationFactor;
+    let check = broker.topics.validate(
+      t.name,
+      partitions,
+      replicationFactor === brokersHere ? 1 : -1,
+      t.configs,
+    );
+    if (check.errorCode === ErrorCode.INVALID_REPLICATION_FACTOR)
+      check.message = `Replication factor: ${replicationFactor} must be ${brokersHere} (every broker holds every partition).`;
     if (seen.has(t.name))
       check = { errorCode: ErrorCode.INVALID_REQUEST, message: `topic '${t.name}' appears twice` };
     if (check.errorCode === ErrorCode.NONE && t.assignments.length > 0) {
@@ -42,6 +51,16 @@ export async function handleCreateTopics(
       });
       continue;
     }
+    if (broker.replication) {
+      const errorCode = await broker.replication.createTopic(t.name, partitions, configs);
+      topics.push({
+        name: t.name,
+        errorCode,
+        errorMessage:
+          errorCode === ErrorCode.TOPIC_ALREADY_EXISTS ? `Topic '${t.name}' already exists.` : null,
+      });
+      continue;
+    }
     await broker.createTopic(t.name, partitions, configs);
     topics.push({ name: t.name, errorCode: ErrorCode.NONE, errorMessage: null });
   }
@@ -54,6 +73,10 @@ export async function handleDeleteTopics(
 ): Promise<{ topics: { name: string; errorCode: number }[] }> {
   const topics: { name: string; errorCode: number }[] = [];
   for (const name of req.topicNames) {
+    if (broker.replication) {
+      topics.push({ name, errorCode: await broker.replication.deleteTopic(name) });
+      continue;
+    }
     const deleted = await broker.deleteTopic(name);
     topics.push({ name, errorCode: deleted ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
   }

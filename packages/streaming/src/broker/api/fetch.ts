@@ -2,6 +2,7 @@
 // park the request until a partition's high watermark moves or max_wait_ms runs out. This is
 // how a Kafka consumer waits for messages without polling the broker in a loop.
 import { ErrorCode } from '../../core/index.js';
+import type { PartitionLog } from '../../log/partition-log.js';
 import type { FetchPartitionResponse, FetchRequest, FetchResponse } from '../../protocol/fetch/v4-v11.js';
 import type { Broker } from '../broker.js';
 
@@ -17,12 +18,25 @@ function available(broker: Broker, req: FetchRequest): Outcome {
     for (const p of t.partitions) {
       const partition = broker.partition(t.topic, p.partition);
       if (!partition) return { kind: 'ready' };
-      if (p.fetchOffset < partition.logStartOffset || p.fetchOffset > partition.highWatermark)
+      if (broker.replication && broker.replication.leaderError(t.topic, p.partition) !== ErrorCode.NONE)
+        return { kind: 'ready' };
+      if (p.fetchOffset < partition.logStartOffset || p.fetchOffset > readLimit(broker, partition))
         return { kind: 'ready' };
       bytes += partition.bytesAvailable(p.fetchOffset);
     }
   }
   return { kind: 'wait', bytes };
+}
+
+/**
+ * The largest offset a consumer may fetch from without OFFSET_OUT_OF_RANGE: the high watermark
+ * on one broker; in cluster mode the log end, since a new leader's high watermark can be below
+ * what consumers already read until its followers fetch again (Kafka answers empty there).
+ */
+function readLimit(broker: Broker, partition: PartitionLog): number {
+  return broker.replication
+    ? Math.max(partition.logEndOffset, partition.highWatermark)
+    : partition.highWatermark;
 }
 
 export async function handleFetch(broker: Broker, req: FetchRequest): Promise<FetchResponse> {
@@ -69,7 +83,12 @@ async function collect(broker: Broker, req: FetchRequest): Promise<FetchResponse
         partitions.push(empty(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
         continue;
       }
-      if (p.fetchOffset < partition.logStartOffset || p.fetchOffset > partition.highWatermark) {
+      const leaderError = broker.replication?.leaderError(t.topic, p.partition) ?? ErrorCode.NONE;
+      if (leaderError !== ErrorCode.NONE) {
+        partitions.push(empty(leaderError));
+        continue;
+      }
+      if (p.fetchOffset < partition.logStartOffset || p.fetchOffset > readLimit(broker, partition)) {
         partitions.push(empty(ErrorCode.OFFSET_OUT_OF_RANGE));
         continue;
       }

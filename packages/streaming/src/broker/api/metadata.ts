@@ -14,6 +14,22 @@ import { topicNameProblem } from '../topics.js';
 export const CLUSTER_ID = 'ddia-lab-streaming';
 
 function describeTopic(broker: Broker, topic: Topic): MetadataResponse['topics'][number] {
+  const roles = broker.replication?.partitionRoles(topic.meta.name);
+  if (roles) {
+    return {
+      errorCode: ErrorCode.NONE,
+      name: topic.meta.name,
+      isInternal: false,
+      partitions: roles.map((r, index) => ({
+        errorCode: r.errorCode,
+        partitionIndex: index,
+        leaderId: r.leaderId,
+        replicaNodes: r.replicaNodes,
+        isrNodes: r.isrNodes,
+        offlineReplicas: [],
+      })),
+    };
+  }
   return {
     errorCode: ErrorCode.NONE,
     name: topic.meta.name,
@@ -38,7 +54,10 @@ export async function handleMetadata(broker: Broker, req: MetadataRequest): Prom
       let topic = broker.topic(name);
       const problem = topicNameProblem(name);
       if (!topic && problem === null && req.allowAutoTopicCreation && broker.defaults.autoCreateTopics) {
-        topic = await broker.createTopic(name, broker.defaults.partitions, {});
+        if (broker.replication) {
+          await broker.replication.createTopic(name, broker.defaults.partitions, {});
+          topic = broker.topic(name);
+        } else topic = await broker.createTopic(name, broker.defaults.partitions, {});
       }
       if (topic) topics.push(describeTopic(broker, topic));
       else {
@@ -50,6 +69,14 @@ export async function handleMetadata(broker: Broker, req: MetadataRequest): Prom
         });
       }
     }
+  }
+  if (broker.replication) {
+    return {
+      brokers: broker.replication.brokers().map((b) => ({ ...b, rack: null })),
+      clusterId: CLUSTER_ID,
+      controllerId: broker.replication.controllerId(),
+      topics,
+    };
   }
   return {
     brokers: [{ nodeId: broker.nodeId, host: broker.options.host, port: broker.port, rack: null }],
@@ -73,6 +100,9 @@ export function handleListOffsets(broker: Broker, req: ListOffsetsRequest): List
             offset: -1,
           };
         }
+        const leaderError = broker.replication?.leaderError(t.name, p.partitionIndex) ?? ErrorCode.NONE;
+        if (leaderError !== ErrorCode.NONE)
+          return { partitionIndex: p.partitionIndex, errorCode: leaderError, timestamp: -1, offset: -1 };
         let offset: number;
         if (p.timestamp === LATEST_TIMESTAMP) offset = partition.highWatermark;
         else if (p.timestamp === EARLIEST_TIMESTAMP) offset = partition.logStartOffset;

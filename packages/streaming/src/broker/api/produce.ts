@@ -71,8 +71,26 @@ async function produceToPartition(
     if (!SUPPORTED_CODECS.has(compressionOf(batch.header)))
       return answer(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
   }
+  const replication = broker.replication;
+  let epoch: number | undefined;
+  if (replication) {
+    // Cluster mode: only the partition's leader takes appends; acks=all needs enough in sync.
+    const leaderError = replication.leaderError(topicName, index);
+    if (leaderError !== ErrorCode.NONE) return answer(leaderError);
+    if (req.acks === -1 && !replication.canAcceptAcksAll(topicName, index))
+      return answer(ErrorCode.NOT_ENOUGH_REPLICAS);
+    epoch = replication.leaderEpoch(topicName, index);
+  }
   try {
-    const outcome = await partition.append(batches, req.acks === -1);
+    const outcome = await partition.append(batches, req.acks === -1, epoch);
+    if (replication) {
+      // acks=all is answered once every in-sync replica has the batch (a duplicate too: the
+      // first copy may not be replicated yet).
+      let end = outcome.baseOffset;
+      for (const b of batches) end += b.header.lastOffsetDelta + 1;
+      const errorCode = await replication.afterAppend(topicName, index, end, req.acks, req.timeoutMs);
+      if (errorCode !== ErrorCode.NONE) return answer(errorCode);
+    }
     return answer(ErrorCode.NONE, outcome.baseOffset, partition.logStartOffset);
   } catch (err) {
     if (err instanceof SequenceError) return answer(err.errorCode);
