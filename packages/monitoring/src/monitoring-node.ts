@@ -14,6 +14,7 @@ import {
 import { Gauge } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
 import { WebhookNotifier } from './alerting/webhook.js';
+import { registerClockSkewRoutes, registerClockStamps, SkewableClock } from './chaos/clock-skew.js';
 import { errorBody } from './core/api-format.js';
 import { ConfigFileError } from './core/errors.js';
 import { normalizeLabels } from './core/labels.js';
@@ -73,6 +74,8 @@ export type MonitoringConfig = Config<typeof MONITORING_FLAGS>;
 
 export interface Monitoring {
   service: Service;
+  /** The node's clock (its wall time skewed by POST /chaos/clock-skew under --chaos). */
+  clock: SkewableClock;
   storage: TsdbStorage;
   scraper: Scraper;
   engine: PromqlEngine;
@@ -161,8 +164,10 @@ export function scrapeFlagConfig(flag: string): unknown {
 
 export async function startMonitoring(
   config: MonitoringConfig,
-  clock: TimerClock = new SystemClock(),
+  systemClock: TimerClock = new SystemClock(),
 ): Promise<Monitoring> {
+  // The node's clock: its wall time can be skewed by --chaos (chaos/clock-skew.ts).
+  const clock = new SkewableClock(systemClock);
   const intervalMs = durationFlag('scrape-interval', config.extra['scrape-interval'], 5000);
   const retentionMs = durationFlag('retention', config.extra.retention, RETENTION_DEFAULT_MS);
   const initialTargets = await loadTargets(config.extra.targets, intervalMs, config.extra.scrape);
@@ -356,6 +361,8 @@ export async function startMonitoring(
     clock,
   });
   registerDashboard(service.app);
+  registerClockStamps(service.app, clock);
+  if (config.chaos) registerClockSkewRoutes(service.app, clock);
   registerOtlpRoutes(service.app, new TraceStore());
 
   watch.setTargets(initialTargets);
@@ -363,6 +370,7 @@ export async function startMonitoring(
   url = await service.listen();
   return {
     service,
+    clock,
     storage,
     scraper,
     engine,

@@ -143,13 +143,9 @@ describe('disk TSDB', () => {
 
   it('SIGKILL during ingest loses at most the samples after the last WAL sync', async () => {
     const dataDir = await tempDir();
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(__dirname, 'support/ingest-child.ts'), dataDir],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
+    const child = spawn(process.execPath, [join(__dirname, 'support/ingest-child.mjs'), dataDir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let lastSynced = 0;
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => {

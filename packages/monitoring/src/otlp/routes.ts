@@ -6,7 +6,6 @@
 // in @opentelemetry/otlp-transformer), then both encodings go through one normalizer
 // (core/traces.ts).
 import type { ServiceApp } from '@ddia/common';
-import otlpRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js';
 import { OtlpFormatError } from '../core/errors.js';
 import { spansFromRequest, type TraceFilter, type TraceStore } from '../core/traces.js';
 
@@ -15,16 +14,25 @@ interface ProtoType {
   toObject(message: unknown, options: Record<string, unknown>): Record<string, unknown>;
 }
 
-const root = otlpRoot as unknown as {
-  opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: ProtoType } } } } };
-};
-const ExportTraceServiceRequest = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+// Loaded on the first protobuf export, not at startup: the generated protobufjs code is most
+// of the service's start time (about 6 s of 9 s under load 28 on the shared machine).
+let requestType: Promise<ProtoType> | null = null;
+function exportTraceServiceRequest(): Promise<ProtoType> {
+  requestType ??= import('@opentelemetry/otlp-transformer/build/src/generated/root.js').then((m) => {
+    const root = m.default as unknown as {
+      opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: ProtoType } } } } };
+    };
+    return root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+  });
+  return requestType;
+}
 
 const b64ToHex = (v: unknown): unknown =>
   typeof v === 'string' ? Buffer.from(v, 'base64').toString('hex') : v;
 
 /** Decodes a protobuf ExportTraceServiceRequest into OTLP/JSON's object shape (hex ids). */
-export function decodeTraceRequestProtobuf(bytes: Uint8Array): unknown {
+export async function decodeTraceRequestProtobuf(bytes: Uint8Array): Promise<unknown> {
+  const ExportTraceServiceRequest = await exportTraceServiceRequest();
   let message: unknown;
   try {
     message = ExportTraceServiceRequest.decode(bytes);
@@ -59,7 +67,7 @@ export function registerOtlpRoutes(app: ServiceApp, traces: TraceStore): void {
       type === 'application/json'
         ? request.body
         : type === 'application/x-protobuf' || type === 'application/protobuf'
-          ? decodeTraceRequestProtobuf(request.body as Uint8Array)
+          ? await decodeTraceRequestProtobuf(request.body as Uint8Array)
           : null;
     if (body === null) {
       throw new OtlpFormatError(`content-type '${type}': send application/x-protobuf or application/json`);

@@ -1,9 +1,10 @@
 // Child process for the crash test: ingests numbered scrapes forever, syncing the WAL every
-// few scrapes and printing "synced <scrapes>" after each sync, until it is killed.
-import { labelsFromRecord } from '../../src/core/labels.js';
-import { DiskTsdb } from '../../src/storage/disk-tsdb.js';
+// few scrapes and printing "synced <scrapes>" after each sync, until it is killed. Plain
+// JavaScript over the built package (dist/), so the child starts without tsx's compiler.
+import { labelsFromRecord } from '../../dist/core/labels.js';
+import { DiskTsdb } from '../../dist/storage/disk-tsdb.js';
 
-const dataDir = process.argv[2]!;
+const dataDir = process.argv[2];
 const SERIES = 20;
 const SYNC_EVERY = 7;
 const tsdb = await DiskTsdb.open({ dataDir, walFsync: 'never' });
