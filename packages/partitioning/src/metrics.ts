@@ -17,6 +17,8 @@ export class PartitionMetrics {
   readonly indexQueries: Counter<'index' | 'kind'>;
   readonly indexPartitionsAsked: Counter<'index' | 'kind'>;
   readonly hotKeyWrites: Counter<'key'>;
+  readonly replicaPushes: Counter<'outcome'>;
+  readonly failovers: Counter;
 
   constructor(
     registry: Registry,
@@ -27,6 +29,17 @@ export class PartitionMetrics {
       name: 'partitioning_requests_total',
       help: 'client key operations served here, by op and outcome',
       labelNames: ['op', 'outcome'],
+      registers,
+    });
+    this.replicaPushes = new Counter({
+      name: 'partitioning_replica_pushes_total',
+      help: 'changes this owner pushed to a follower before acknowledging a write, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.failovers = new Counter({
+      name: 'partitioning_failovers_total',
+      help: 'partitions this node, as controller leader, handed to a follower of a dead owner',
       registers,
     });
     this.forwarded = new Counter({

@@ -23,6 +23,7 @@ import {
   HotKeyTracker,
   type IndexSpec,
   PARTITIONS_MAX,
+  type PartitionInfo,
   parseIndexSpecs,
   SALT_BUCKETS_MAX,
   SCHEMES,
@@ -34,12 +35,18 @@ import { PartitionStore } from './data/partition-store.js';
 import { Receiver } from './data/receiver.js';
 import { registerCounterRoutes } from './http/counter-routes.js';
 import { registerIndexRoutes } from './http/index-routes.js';
+import { registerReplicaRoutes } from './http/replica-routes.js';
 import { KEY_BYTES_MAX_DEFAULT, VALUE_BYTES_MAX_DEFAULT } from './http/request-parts.js';
 import { GlobalOutbox } from './indexes/global-outbox.js';
 import { IndexBuilder } from './indexes/index-builder.js';
 import { PartitionMetrics } from './metrics.js';
 import { PartitionNode } from './partition-node.js';
+import { FailureDetector } from './replicas/failure-detector.js';
+import { Replicator } from './replicas/replicator.js';
 import { registerRoutes } from './server.js';
+
+/** Copies of a partition: more would only add synchronous round trips on this lab's scale. */
+export const REPLICAS_MAX = 5;
 
 export const PARTITION_FLAGS = {
   scheme: {
@@ -57,10 +64,19 @@ export const PARTITION_FLAGS = {
   },
   replicas: {
     type: 'number',
-    description: 'copies of each partition (only 1 is implemented: see README "Limits")',
+    description:
+      'copies of each partition: the owner and replicas-1 in-sync followers it writes through synchronously (at most the number of nodes)',
     default: 1,
     min: 1,
-    max: 1,
+    max: REPLICAS_MAX,
+  },
+  'failover-ms': {
+    type: 'number',
+    description:
+      'with --replicas > 1: a node whose /health has not answered the controller leader for this long is taken for dead and its partitions go to a follower',
+    default: 3_000,
+    min: 200,
+    max: 600_000,
   },
   vnodes: {
     type: 'number',
@@ -143,6 +159,12 @@ export function checkPartitionConfig(config: PartitionConfig): void {
     );
   }
   const nodes = Math.max(1, config.peers.length);
+  if (!config.extra.join && config.extra.replicas > nodes) {
+    throw new ConfigError(
+      'replicas',
+      `${config.extra.replicas} copies of each partition need at least ${config.extra.replicas} nodes, got ${nodes}`,
+    );
+  }
   if (!config.extra.join && partitions < nodes) {
     throw new ConfigError(
       'partitions',
@@ -184,6 +206,8 @@ export async function startPartitionService(
   let controller: Controller | undefined;
   let outbox: GlobalOutbox | undefined;
   let builder: IndexBuilder | undefined;
+  let replicator: Replicator | undefined;
+  let detector: FailureDetector | undefined;
 
   const service = await createService({
     name: 'partitioning',
@@ -193,6 +217,8 @@ export async function startPartitionService(
     ready: () => machine.config !== null,
     onClose: async () => {
       controller?.stop();
+      replicator?.stop();
+      detector?.stop();
       outbox?.stop();
       builder?.stop();
       await raft?.stop();
@@ -253,23 +279,54 @@ export async function startPartitionService(
     machine,
     mover,
     client,
-    { scheme, partitions: config.extra.partitions, vnodes: config.extra.vnodes },
+    {
+      scheme,
+      partitions: config.extra.partitions,
+      vnodes: config.extra.vnodes,
+      replicas: config.extra.replicas,
+    },
     service.log,
   );
   controller = ctl;
 
+  replicator = new Replicator({
+    selfId: config.id,
+    machine,
+    store,
+    client,
+    propose: (command) => ctl.propose(command),
+    log: service.log,
+    onPushed: (outcome) => metrics.replicaPushes.inc({ outcome }),
+  });
+  const shipper = replicator;
+  store.onWrite = (partitionId, change) => shipper.ship(partitionId, change);
+  detector = new FailureDetector({
+    selfId: config.id,
+    machine,
+    client,
+    isLeader: () => started.isLeader,
+    propose: (command) => ctl.propose(command),
+    failoverMs: config.extra['failover-ms'],
+    log: service.log,
+    onFailover: () => metrics.failovers.inc(),
+  });
+
   // Garbage collection after a handoff: once this node applies an epoch in which a partition it
-  // owned belongs to another node, its copy is dropped (the new owner has every write: the flip
-  // happens only after the sealed catch-up).
+  // owned or followed is neither its own nor followed by it nor headed to it, its copy is
+  // dropped (a new owner has every write: the flip happens only after the sealed catch-up, and a
+  // failover promotes only an in-sync follower).
+  const holds = (p: PartitionInfo | undefined) =>
+    p !== undefined &&
+    (p.owner === config.id || p.target === config.id || (p.replicas ?? []).includes(config.id));
   let previous: ClusterConfig | null = machine.config;
   machine.on('config', (next) => {
     const before = previous;
     previous = next;
     if (!before) return;
     for (const part of before.partitions) {
-      if (part.owner !== config.id) continue;
+      if (part.owner !== config.id && !(part.replicas ?? []).includes(config.id)) continue;
       const now = next.partitions.find((p) => p.id === part.id);
-      if (now && now.owner !== config.id && now.target !== config.id) {
+      if (now && !holds(now)) {
         receiver.forget(part.id);
         void store
           .withLock(part.id, () => store.drop(now))
@@ -283,6 +340,7 @@ export async function startPartitionService(
   const tracker = new HotKeyTracker();
   outbox = new GlobalOutbox(node, client, metrics, service.log);
   registerRaftRoutes(service.app, started);
+  registerReplicaRoutes({ service, node, requestTimeoutMs: config.extra['request-timeout-ms'] });
   builder = new IndexBuilder(config.id, machine, store, new Set(indexes.map((i) => i.name)), service.log);
   registerIndexRoutes({
     service,
@@ -320,6 +378,8 @@ export async function startPartitionService(
     requestTimeoutMs: config.extra['request-timeout-ms'],
   });
   ctl.start();
+  replicator.start();
+  detector.start();
   const url = await service.listen();
   outbox.start();
   builder.start();

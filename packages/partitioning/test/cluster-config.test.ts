@@ -135,4 +135,53 @@ describe('cluster config', () => {
     expect(moving.length).toBeGreaterThan(256 * 0.15);
     expect(moving.length).toBeLessThan(256 * 0.35);
   });
+
+  it('replicas: followers at bootstrap, fail_over promotes an in-sync follower, adds and drops', () => {
+    let c = run(null, {
+      op: 'bootstrap',
+      scheme: 'hash',
+      partitions: 6,
+      nodes: [N('n1'), N('n2'), N('n3')],
+      replicas: 3,
+    });
+    expect(c.replicas).toBe(3);
+    for (const p of c.partitions) {
+      expect(p.replicas).toHaveLength(2);
+      expect(new Set([p.owner, ...(p.replicas ?? [])]).size).toBe(3);
+    }
+    const p0 = c.partitions[0] as (typeof c.partitions)[number];
+    const [f1, f2] = p0.replicas as [string, string];
+    // Only an in-sync follower of the named owner can take over.
+    expect(applyConfigCommand(c, { op: 'fail_over', partition: 0, from: f1, to: f2 }).result).toMatchObject({
+      ok: false,
+      refusal: 'bad_replica',
+    });
+    const dead = p0.owner;
+    c = run(c, { op: 'fail_over', partition: 0, from: dead, to: f1 });
+    const after = c.partitions[0] as (typeof c.partitions)[number];
+    expect(after).toMatchObject({ owner: f1, target: f1, frozen: false, replicas: [] });
+    // Followers come back one at a time, never the owner, never past R copies.
+    expect(applyConfigCommand(c, { op: 'add_replica', partition: 0, node: f1, owner: f1 }).result.ok).toBe(
+      false,
+    );
+    expect(applyConfigCommand(c, { op: 'add_replica', partition: 0, node: f2, owner: dead }).result.ok).toBe(
+      false,
+    );
+    c = run(c, { op: 'add_replica', partition: 0, node: f2, owner: f1 });
+    c = run(c, { op: 'add_replica', partition: 0, node: dead, owner: f1 });
+    expect(applyConfigCommand(c, { op: 'add_replica', partition: 0, node: 'n9', owner: f1 }).result.ok).toBe(
+      false,
+    );
+    expect(c.partitions[0]?.replicas).toEqual([f2, dead]);
+    c = run(c, { op: 'drop_replica', partition: 0, node: dead });
+    expect(c.partitions[0]?.replicas).toEqual([f2]);
+    // A leaving node stops following at once; a finished move keeps the other followers.
+    c = run(c, { op: 'leave', id: f2 });
+    expect(c.partitions.every((p) => !(p.replicas ?? []).includes(f2))).toBe(true);
+    c = settle(c);
+    for (const p of c.partitions) {
+      expect(p.replicas ?? []).not.toContain(p.owner);
+      expect(c.nodes.find((n) => n.id === p.owner)?.state).toBe('active');
+    }
+  });
 });

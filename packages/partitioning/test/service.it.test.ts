@@ -5,6 +5,9 @@
 // partitions the balancer keeps the nodes within one partition of each other; with consistent
 // hashing the ring decides, and a node gets whatever arcs its tokens cover (here 1 of 8 for n4),
 // so the test waits for exactly the ring's assignment instead of a balanced one.
+// The cluster keeps two copies of each partition (--replicas 2), so the joins, leaves and moves
+// above run with followers, and the last test kills a node: its partitions go to their
+// followers and no acknowledged write is lost.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,6 +64,9 @@ describe.each(SCHEMES)('partitioning service (3 real processes, %s scheme, 8 par
   function startNode(id: string, port: number, peers: string, join = false): void {
     const args = [MAIN, '--id', id, '--port', String(port), '--peers', peers, '--data-dir', `${dir}/${id}`];
     args.push('--scheme', scheme, '--partitions', String(PARTITIONS), '--log-level', 'warn');
+    // A generous failure timeout: a node merely slow on a loaded machine must not be failed
+    // over in the middle of the join and leave (the owners would then differ from the ring's).
+    args.push('--replicas', '2', '--failover-ms', '5000');
     if (join) args.push('--join');
     procs.set(id, spawn(process.execPath, args, { stdio: 'ignore' }));
   }
@@ -245,4 +251,63 @@ describe.each(SCHEMES)('partitioning service (3 real processes, %s scheme, 8 par
     expect(direct.config?.nodes.some((n) => n.id === 'n2')).toBe(false);
     await direct.close();
   }, 120_000);
+
+  it('a node killed with SIGKILL loses no acknowledged write; its followers take its partitions', async () => {
+    type View = { partitions: { owner: string; replicas?: string[] }[] };
+    const view = async () => (await (await fetch(`${urls.n1}/cluster`)).json()) as View;
+    // Settled after the join and leave: every partition has its follower (n1, n3, n4 remain).
+    await waitFor(async () => (await view()).partitions.every((p) => p.replicas?.length === 1), 60_000);
+    const victim = 'n3';
+    expect((await view()).partitions.some((p) => p.owner === victim)).toBe(true);
+    const acked = new Map<string, { value: string; owner: string | null }>();
+    let running = true;
+    let killed = false;
+    let ackedAfterKill = 0;
+    const writer = async (name: string, via: string) => {
+      for (let i = 0; running; i++) {
+        const key = `${name}-${i}`;
+        try {
+          const res = await fetch(`${via}/kv/${key}`, {
+            method: 'PUT',
+            body: `v-${key}`,
+            signal: AbortSignal.timeout(15_000),
+          });
+          await res.arrayBuffer();
+          if (res.status !== 201) continue;
+          acked.set(key, { value: `v-${key}`, owner: res.headers.get('x-owner') });
+          if (killed && res.headers.get('x-owner') !== victim) ackedAfterKill++;
+        } catch {
+          // Unknown outcome (a timeout): not acknowledged, not checked.
+        }
+      }
+    };
+    const writers = [writer('k1', urls.n1 as string), writer('k4', urls.n4 as string)];
+    try {
+      await waitFor(async () => [...acked.values()].filter((a) => a.owner === victim).length >= 5);
+      procs.get(victim)?.kill('SIGKILL');
+      killed = true;
+      // The controller leader takes n3 for dead: its partitions go to their followers, and each
+      // owner copies its partitions to a live node until every partition has two copies again.
+      await waitFor(async () =>
+        (await view()).partitions.every(
+          (p) => p.owner !== victim && p.replicas?.length === 1 && !p.replicas.includes(victim),
+        ),
+      );
+      await waitFor(async () => ackedAfterKill >= 10);
+    } finally {
+      running = false;
+      await Promise.all(writers);
+    }
+    const lost: string[] = [];
+    for (const [key, { value }] of acked) {
+      for (const id of ['n1', 'n4']) {
+        const res = await fetch(`${urls[id]}/kv/${key}`, { signal: AbortSignal.timeout(15_000) });
+        const body = await res.text();
+        if (res.status !== 200 || body !== value) lost.push(`${key} via ${id}: ${res.status} ${body}`);
+      }
+    }
+    expect(lost).toEqual([]);
+    // Among them, writes the dead node acknowledged as the owner, now read from its follower.
+    expect([...acked.values()].filter((a) => a.owner === victim).length).toBeGreaterThanOrEqual(5);
+  }, 180_000);
 });

@@ -24,6 +24,7 @@ export interface BootstrapSettings {
   scheme: Scheme;
   partitions: number;
   vnodes: number;
+  replicas: number;
 }
 
 export class Controller {
@@ -212,12 +213,20 @@ export class Controller {
       epoch: config.epoch,
       scheme: config.scheme,
       controller: { leader: status.leaderId, term: status.term, members: status.members.map((m) => m.id) },
-      nodes: config.nodes.map((n) => ({ ...n, partitions: owned.get(n.id) ?? 0 })),
+      ...(config.replicas ? { replicas: config.replicas } : {}),
+      nodes: config.nodes.map((n) => ({
+        ...n,
+        partitions: owned.get(n.id) ?? 0,
+        ...(config.replicas
+          ? { follows: config.partitions.filter((p) => p.replicas?.includes(n.id)).length }
+          : {}),
+      })),
       partitions: config.partitions.map((p) => ({
         id: p.id,
         owner: p.owner,
         ...(p.target !== p.owner ? { target: p.target } : {}),
         ...(p.frozen ? { frozen: true } : {}),
+        ...(p.replicas ? { replicas: p.replicas } : {}),
         ...(p.range ? { range: p.range } : { slot: p.id }),
         since: p.since,
       })),

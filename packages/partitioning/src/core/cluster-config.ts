@@ -8,6 +8,17 @@
 //   freeze  - the owner stops serving the partition (reads and writes) once it applies this;
 //   finish  - ownership flips to the target; the target serves from the copied data.
 // Between them the data is copied; `abort` unfreezes when a copy fails.
+//
+// Replicas (`--replicas R`, DDIA ch. 5 "Leaders and Followers" applied per partition, ch. 6
+// "Partitioning and Replication"): the owner is the partition's leader and `replicas` lists its
+// in-sync followers, the replica set Kafka calls the ISR. The owner acknowledges a write only
+// once every follower listed in the configuration it has applied holds it (src/replicas/), so
+// every follower in the committed set holds every acknowledged write. The set changes only
+// through this log: the owner adds a follower after pushing it a snapshot (`add_replica`) and
+// removes one it cannot reach before it acknowledges anything more (`drop_replica`); the
+// controller leader promotes a follower of a dead owner (`fail_over`). A promoted follower may
+// lack a write the dead owner sent to others but never acknowledged, so after a failover the
+// followers are copied again from the new owner rather than trusted.
 import { rebalance } from './assignment.js';
 import { ringSlotOwners, VNODES_DEFAULT } from './consistent-hash.js';
 import { initialRanges, type KeyRange, mergeRanges, splitRanges } from './key-ranges.js';
@@ -34,6 +45,8 @@ export interface PartitionInfo {
   range?: KeyRange;
   /** Epoch at which this partition last changed owner or shape. */
   since: number;
+  /** In-sync followers (never the owner); absent when the cluster keeps one copy. */
+  replicas?: string[];
 }
 
 export interface ClusterConfig {
@@ -43,6 +56,8 @@ export interface ClusterConfig {
   nodes: NodeInfo[];
   partitions: PartitionInfo[];
   nextPartitionId: number;
+  /** Copies of each partition (owner + followers) the owners keep up; absent means 1. */
+  replicas?: number;
   /** Secondary indexes created online (POST /indexes), with the epoch that created each: every
    *  node maintains one from the moment it applies that epoch and backfills its partitions. */
   indexes?: (IndexSpec & { since: number })[];
@@ -55,6 +70,7 @@ export type ConfigCommand =
       partitions: number;
       nodes: { id: string; url: string }[];
       vnodes?: number;
+      replicas?: number;
     }
   | { op: 'join'; id: string; url: string }
   | { op: 'leave'; id: string }
@@ -63,7 +79,10 @@ export type ConfigCommand =
   | { op: 'abort'; partition: number }
   | { op: 'split'; partition: number; at: string }
   | { op: 'merge'; partition: number }
-  | { op: 'create_index'; index: IndexSpec };
+  | { op: 'create_index'; index: IndexSpec }
+  | { op: 'add_replica'; partition: number; node: string; owner: string }
+  | { op: 'drop_replica'; partition: number; node: string }
+  | { op: 'fail_over'; partition: number; from: string; to: string };
 
 export type ConfigRefusal =
   | 'not_bootstrapped'
@@ -75,7 +94,8 @@ export type ConfigRefusal =
   | 'unknown_partition'
   | 'stale_move'
   | 'bad_split'
-  | 'index_exists';
+  | 'index_exists'
+  | 'bad_replica';
 
 export type ConfigResult =
   | { ok: true; epoch: number }
@@ -117,6 +137,10 @@ export function applyConfigCommand(
       if (active(next).length === 1)
         return refuse(config, 'last_node', `${command.id} is the last active node`);
       node.state = 'leaving';
+      // A leaving node stops being anyone's follower at once: removing a follower from the
+      // in-sync set is always safe (the remaining ones still hold every acknowledged write).
+      for (const p of next.partitions)
+        if (p.replicas) p.replicas = p.replicas.filter((r) => r !== command.id);
       retarget(next);
       dropDeparted(next);
       return done(next);
@@ -137,6 +161,9 @@ export function applyConfigCommand(
       partition.owner = command.to;
       partition.frozen = false;
       partition.since = next.epoch;
+      // The followers hold exactly what the sealed owner had (each write reached them before it
+      // was acknowledged, and the seal waited for writes in flight): the new owner keeps them.
+      if (partition.replicas) partition.replicas = partition.replicas.filter((r) => r !== command.to);
       dropDeparted(next);
       return done(next);
     }
@@ -186,6 +213,52 @@ export function applyConfigCommand(
       next.indexes = [...(next.indexes ?? []), { name, field, kind, since: next.epoch }];
       return done(next);
     }
+    case 'add_replica': {
+      if (!partition) return refuse(config, 'unknown_partition', `no partition ${command.partition}`);
+      const node = next.nodes.find((n) => n.id === command.node);
+      if (partition.owner !== command.owner)
+        return refuse(config, 'stale_move', `partition ${partition.id} is not owned by ${command.owner}`);
+      if (node?.state !== 'active' || command.node === partition.owner || command.node === partition.target)
+        return refuse(config, 'bad_replica', `${command.node} cannot follow partition ${partition.id}`);
+      const replicas = partition.replicas ?? [];
+      if (replicas.includes(command.node))
+        return refuse(config, 'bad_replica', `${command.node} already follows partition ${partition.id}`);
+      if (replicas.length + 1 >= (next.replicas ?? 1))
+        return refuse(
+          config,
+          'bad_replica',
+          `partition ${partition.id} has its ${next.replicas ?? 1} copies`,
+        );
+      partition.replicas = [...replicas, command.node];
+      return done(next);
+    }
+    case 'drop_replica': {
+      if (!partition) return refuse(config, 'unknown_partition', `no partition ${command.partition}`);
+      if (!partition.replicas?.includes(command.node))
+        return refuse(config, 'bad_replica', `${command.node} does not follow partition ${partition.id}`);
+      partition.replicas = partition.replicas.filter((r) => r !== command.node);
+      return done(next);
+    }
+    case 'fail_over': {
+      if (!partition) return refuse(config, 'unknown_partition', `no partition ${command.partition}`);
+      if (partition.owner !== command.from || !partition.replicas?.includes(command.to)) {
+        return refuse(
+          config,
+          'bad_replica',
+          `partition ${partition.id} is not owned by ${command.from} with ${command.to} in sync`,
+        );
+      }
+      partition.owner = command.to;
+      if (partition.target === command.from) partition.target = command.to;
+      // A move of the dead owner's partition cannot finish (its seal needs the owner): the new
+      // owner serves it, and the mover starts again from there if the target is elsewhere.
+      partition.frozen = false;
+      partition.since = next.epoch;
+      // The other followers may hold a write the dead owner sent them but never acknowledged,
+      // which the new owner lacks: they are copied again rather than kept.
+      partition.replicas = [];
+      return done(next);
+    }
     case 'merge': {
       const index = next.partitions.findIndex((p) => p.id === command.partition);
       const left = next.partitions[index];
@@ -222,6 +295,12 @@ function bootstrap(command: Extract<ConfigCommand, { op: 'bootstrap' }>): Cluste
       ? ringSlotOwners(ids, command.partitions, vnodes)
       : rebalance(new Array(command.partitions).fill(null), ids);
   const ranges = command.scheme === 'range' ? initialRanges(command.partitions) : null;
+  const copies = Math.min(command.replicas ?? 1, ids.length);
+  // Followers of a partition: the next copies-1 nodes after its owner in the member list.
+  const followersOf = (owner: string): string[] => {
+    const at = ids.indexOf(owner);
+    return Array.from({ length: copies - 1 }, (_, i) => ids[(at + 1 + i) % ids.length] as string);
+  };
   return {
     epoch: 1,
     scheme: command.scheme,
@@ -234,8 +313,10 @@ function bootstrap(command: Extract<ConfigCommand, { op: 'bootstrap' }>): Cluste
       frozen: false,
       since: 1,
       ...(ranges ? { range: ranges[id] as KeyRange } : {}),
+      ...(copies > 1 ? { replicas: followersOf(owner) } : {}),
     })),
     nextPartitionId: command.partitions,
+    ...(copies > 1 ? { replicas: copies } : {}),
   };
 }
 

@@ -94,6 +94,9 @@ export class PartitionStore {
   private readonly sealedAt = new Map<number, number>();
   /** Called after a write put entries in the outbox. */
   onOutbox: () => void = () => undefined;
+  /** Called under the partition's lock once a write is durable here, before it is acknowledged:
+   *  the owner ships the change to the partition's followers (src/replicas/replicator.ts). */
+  onWrite: (partitionId: number, change: Change) => Promise<void> = async () => undefined;
 
   private specs: IndexSpec[];
 
@@ -287,11 +290,13 @@ export class PartitionStore {
     );
     this.seqs.set(partitionId, seq);
     if (indexOps.some((op) => op.key.startsWith(OUTBOX_PREFIX))) this.onOutbox();
+    const change: Change = { seq, key, value: value === null ? null : Buffer.from(value).toString('base64') };
     const log = this.logs.get(partitionId);
     if (log) {
-      log.changes.push({ seq, key, value: value === null ? null : Buffer.from(value).toString('base64') });
+      log.changes.push(change);
       if (log.changes.length > CHANGES_PER_PARTITION_MAX) log.from = (log.changes.shift() as Change).seq;
     }
+    await this.onWrite(partitionId, change);
     return { status: 'ok', version: seq, created: value !== null && !current, deleted: value === null };
   }
 
