@@ -4,18 +4,17 @@
 // must be there. The negative control runs the same with fsync 'never' and must lose records:
 // proof that this test can fail, which the SIGKILL-only test (log-crash.test.ts) cannot, since
 // the kernel's page cache survives a kill. Skips with the reason where FUSE is unavailable.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Log, SeededRandom } from '@ddia/common';
-import { type LazyFs, lazyFsSupport, mountLazyFs } from '@ddia/testkit';
+import { type LazyFs, lazyFsSupport, mountLazyFs, runCrashChild } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 
-const writer = fileURLToPath(new URL('./fixtures/log-lazyfs-writer.mjs', import.meta.url));
-const built = existsSync(fileURLToPath(new URL('../dist/index.js', import.meta.url)));
+const writer = fileURLToPath(new URL('./fixtures/log-writer.mjs', import.meta.url));
+const built = existsSync(fileURLToPath(new URL('../dist/storage/log.js', import.meta.url)));
 const support = await lazyFsSupport();
 const why = !built
   ? 'common is not built (npx tsc -b packages/common)'
@@ -34,32 +33,13 @@ async function runUntilKilled(
   policy: string,
   io: string,
   segmentBytes = 16 * 1024,
-) {
-  const child = spawn(process.execPath, [writer, dir, String(start), policy, io, String(segmentBytes)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+): Promise<number> {
+  const { acknowledged } = await runCrashChild({
+    script: writer,
+    args: [dir, String(start), policy, io, String(segmentBytes)],
+    killAfterMs,
   });
-  let acked = start - 1;
-  let ready: () => void = () => {};
-  const opened = new Promise<void>((resolve) => (ready = resolve));
-  let buffered = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop()!;
-    for (const line of lines) {
-      if (line === 'ready') ready();
-      else acked = Math.max(acked, Number(line));
-    }
-  });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await Promise.race([opened, exited]);
-  await new Promise((resolve) => setTimeout(resolve, killAfterMs));
-  child.kill('SIGKILL');
-  const code = await exited;
-  if (code !== null) throw new Error(`writer exited by itself with ${code}: ${stderr}`);
-  return acked;
+  return acknowledged.reduce((max, line) => Math.max(max, Number(line)), start - 1);
 }
 
 /** Opens the log, checks every record present is intact, returns nextIndex. */
