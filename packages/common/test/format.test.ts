@@ -3,27 +3,18 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { formatFixtures, hex } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { Log } from '../src/index.js';
 import { checkHeader, encodeRecords, RECORD_HEADER_BYTES } from '../src/storage/log-format.js';
 
-const doc = await readFile(new URL('../FORMAT.md', import.meta.url), 'utf8');
-/** The bytes of the fenced block after `<!-- fixture: name -->`; `#` starts a comment. */
-const fixture = (name: string): string => {
-  const block = new RegExp(`<!-- fixture: ${name} -->\\n\`\`\`text\\n([\\s\\S]*?)\`\`\``).exec(doc)?.[1];
-  if (block === undefined) throw new Error(`FORMAT.md has no fixture ${name}`);
-  return block.replace(/#.*$/gm, '').split(/\s+/).filter(Boolean).join(' ');
-};
-const hex = (bytes: Uint8Array) =>
-  Buffer.from(bytes)
-    .toString('hex')
-    .replace(/(..)(?!$)/g, '$1 ');
+const { fixture, fixtureBytes } = formatFixtures(new URL('../FORMAT.md', import.meta.url));
 const hi = new TextEncoder().encode('hi');
 
 describe('FORMAT.md examples, byte for byte', () => {
   it('a record: encoder and header check', () => {
     expect(hex(encodeRecords([hi]))).toBe(fixture('record-hi'));
-    const bytes = Buffer.from(fixture('record-hi').replaceAll(' ', ''), 'hex');
+    const bytes = Buffer.from(fixtureBytes('record-hi'));
     expect(checkHeader(bytes, 0)).toMatchObject({ kind: 'ok', payloadBytes: 2 });
     expect(bytes.subarray(RECORD_HEADER_BYTES)).toEqual(Buffer.from(hi));
   });

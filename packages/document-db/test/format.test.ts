@@ -1,24 +1,11 @@
 // FORMAT.md's examples are fixtures: the keys the storage layer builds and the order-preserving
 // encodings of values must equal the documented bytes, so code and document cannot drift apart.
-import { readFileSync } from 'node:fs';
+import { formatFixtures, hex } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { encodeValue } from '../src/core/key-encoding.js';
 import { docKey, indexEntryKey, indexPrefix } from '../src/storage/keys.js';
 
-const doc = readFileSync(new URL('../FORMAT.md', import.meta.url), 'utf8');
-/** The lines of the fenced block after `<!-- fixture: name -->`, `#` comments dropped. */
-const fixtureLines = (name: string): string[] => {
-  const block = new RegExp(`<!-- fixture: ${name} -->\\n\`\`\`text\\n([\\s\\S]*?)\`\`\``).exec(doc)?.[1];
-  if (block === undefined) throw new Error(`FORMAT.md has no fixture ${name}`);
-  return block
-    .split('\n')
-    .map((line) => line.replace(/#.*$/, '').trim().replace(/\s+/g, ' '))
-    .filter(Boolean);
-};
-const hex = (bytes: Uint8Array) =>
-  Buffer.from(bytes)
-    .toString('hex')
-    .replace(/(..)(?!$)/g, '$1 ');
+const { fixtureLines } = formatFixtures(new URL('../FORMAT.md', import.meta.url));
 
 describe('FORMAT.md examples, byte for byte', () => {
   it('§1 a document key and an index entry key', () => {

@@ -1,23 +1,12 @@
 // FORMAT.md's examples are fixtures: the bytes the code writes must equal the documented ones
 // byte for byte, so encoder, decoder and document cannot drift apart together.
-import { readFileSync } from 'node:fs';
+import { formatFixtures, hex } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { decodeCommand, encodeCommand } from '../src/store/command.js';
 import { decodeEntry, encodeEntry } from '../src/store/layout.js';
 import { decodeSnapshot, SnapshotWriter } from '../src/store/snapshot.js';
 
-const doc = readFileSync(new URL('../FORMAT.md', import.meta.url), 'utf8');
-/** The bytes of the fenced block after `<!-- fixture: name -->`; `#` starts a comment. */
-const fixture = (name: string): string => {
-  const block = new RegExp(`<!-- fixture: ${name} -->\\n\`\`\`text\\n([\\s\\S]*?)\`\`\``).exec(doc)?.[1];
-  if (block === undefined) throw new Error(`FORMAT.md has no fixture ${name}`);
-  return block.replace(/#.*$/gm, '').split(/\s+/).filter(Boolean).join(' ');
-};
-const bytesOf = (name: string) => new Uint8Array(Buffer.from(fixture(name).replaceAll(' ', ''), 'hex'));
-const hex = (bytes: Uint8Array) =>
-  Buffer.from(bytes)
-    .toString('hex')
-    .replace(/(..)(?!$)/g, '$1 ');
+const { fixture, fixtureBytes } = formatFixtures(new URL('../FORMAT.md', import.meta.url));
 const text = (s: string) => new TextEncoder().encode(s);
 const entry = { modRevision: 9, createRevision: 4, writes: 2, value: text('v1') };
 
@@ -31,7 +20,7 @@ describe('FORMAT.md examples, byte for byte', () => {
       session: { clientId: 'c1', seq: 300 },
     } as const;
     expect(hex(encodeCommand(command))).toBe(fixture('command-put'));
-    expect(decodeCommand(bytesOf('command-put'))).toEqual(command);
+    expect(decodeCommand(fixtureBytes('command-put'))).toEqual(command);
   });
 
   it('§1 an unconditional delete without a session', () => {
@@ -41,7 +30,7 @@ describe('FORMAT.md examples, byte for byte', () => {
 
   it('§2 an entry record', () => {
     expect(hex(encodeEntry(entry))).toBe(fixture('entry'));
-    expect(decodeEntry(bytesOf('entry'))).toEqual(entry);
+    expect(decodeEntry(fixtureBytes('entry'))).toEqual(entry);
   });
 
   it('§3 a snapshot image with one data record', () => {

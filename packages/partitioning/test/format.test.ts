@@ -1,24 +1,11 @@
 // FORMAT.md's examples are fixtures: the keys and record bytes the code writes must equal the
 // documented ones, so code and document cannot drift apart together.
-import { readFileSync } from 'node:fs';
+import { formatFixtures, hex } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { builtKey, Layout, localIndexKey, metaKey, outboxKey, sealKey } from '../src/data/layout.js';
 import { decodeRecord, encodeRecord } from '../src/data/record.js';
 
-const doc = readFileSync(new URL('../FORMAT.md', import.meta.url), 'utf8');
-/** The lines of the fenced block after `<!-- fixture: name -->`, `#` comments dropped. */
-const fixtureLines = (name: string): string[] => {
-  const block = new RegExp(`<!-- fixture: ${name} -->\\n\`\`\`text\\n([\\s\\S]*?)\`\`\``).exec(doc)?.[1];
-  if (block === undefined) throw new Error(`FORMAT.md has no fixture ${name}`);
-  return block
-    .split('\n')
-    .map((line) => line.replace(/#.*$/, '').trim())
-    .filter(Boolean);
-};
-const hex = (bytes: Uint8Array) =>
-  Buffer.from(bytes)
-    .toString('hex')
-    .replace(/(..)(?!$)/g, '$1 ');
+const { fixture, fixtureLines, fixtureBytes } = formatFixtures(new URL('../FORMAT.md', import.meta.url));
 
 describe('FORMAT.md examples', () => {
   it('the keys of partition 26, byte for byte', () => {
@@ -35,10 +22,10 @@ describe('FORMAT.md examples', () => {
   });
 
   it('a record: varint version, then the value', () => {
-    const documented = fixtureLines('record').join(' ');
+    const documented = fixture('record');
     const value = new TextEncoder().encode('v1');
     expect(hex(encodeRecord(300, value))).toBe(documented);
-    const decoded = decodeRecord(Buffer.from(documented.replaceAll(' ', ''), 'hex'));
+    const decoded = decodeRecord(fixtureBytes('record'));
     expect(decoded.version).toBe(300);
     expect(Buffer.from(decoded.value)).toEqual(Buffer.from(value));
   });

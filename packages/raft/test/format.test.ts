@@ -1,6 +1,6 @@
 // FORMAT.md's examples are fixtures: the bytes the code writes must equal the documented ones
 // byte for byte, so encoder, decoder and document cannot drift apart together.
-import { readFileSync } from 'node:fs';
+import { formatFixtures, hex } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { wrapCommand } from '../src/driver/proposal-tag.js';
 import {
@@ -10,28 +10,17 @@ import {
   encodeSnapshotFile,
 } from '../src/storage/file-storage.js';
 
-const doc = readFileSync(new URL('../FORMAT.md', import.meta.url), 'utf8');
-/** The bytes of the fenced block after `<!-- fixture: name -->`; `#` starts a comment. */
-const fixture = (name: string): string => {
-  const block = new RegExp(`<!-- fixture: ${name} -->\\n\`\`\`text\\n([\\s\\S]*?)\`\`\``).exec(doc)?.[1];
-  if (block === undefined) throw new Error(`FORMAT.md has no fixture ${name}`);
-  return block.replace(/#.*$/gm, '').split(/\s+/).filter(Boolean).join(' ');
-};
-const hex = (bytes: Uint8Array) =>
-  Buffer.from(bytes)
-    .toString('hex')
-    .replace(/(..)(?!$)/g, '$1 ');
-const bytesOf = (name: string) => new Uint8Array(Buffer.from(fixture(name).replaceAll(' ', ''), 'hex'));
+const { fixture, fixtureBytes } = formatFixtures(new URL('../FORMAT.md', import.meta.url));
 const text = (s: string) => new TextEncoder().encode(s);
 
 describe('FORMAT.md examples, byte for byte', () => {
   it('a log record of a normal entry proposed on the leader, and of a no-op', () => {
     const normal = { index: 5, term: 300, type: 'normal', data: wrapCommand(text('set')) } as const;
     expect(hex(encodeEntryRecord(normal))).toBe(fixture('entry-normal'));
-    expect(decodeEntryRecord(5, bytesOf('entry-normal'))).toEqual(normal);
+    expect(decodeEntryRecord(5, fixtureBytes('entry-normal'))).toEqual(normal);
     const noop = { index: 6, term: 3, type: 'noop', data: new Uint8Array(0) } as const;
     expect(hex(encodeEntryRecord(noop))).toBe(fixture('entry-noop'));
-    expect(decodeEntryRecord(6, bytesOf('entry-noop'))).toEqual(noop);
+    expect(decodeEntryRecord(6, fixtureBytes('entry-noop'))).toEqual(noop);
   });
 
   it("a forwarded proposal's envelope", () => {
@@ -46,6 +35,6 @@ describe('FORMAT.md examples, byte for byte', () => {
       data: text('s'),
     };
     expect(hex(encodeSnapshotFile(snapshot))).toBe(fixture('snapshot-file'));
-    expect(decodeSnapshotFile('snapshot.bin', bytesOf('snapshot-file'))).toEqual(snapshot);
+    expect(decodeSnapshotFile('snapshot.bin', fixtureBytes('snapshot-file'))).toEqual(snapshot);
   });
 });

@@ -2,6 +2,7 @@
 // record must equal the documented ones byte for byte, and decode back to the record, so the
 // codecs and the document cannot drift apart together.
 import { readFileSync } from 'node:fs';
+import { hex } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { BOOK_BYTES, BOOK_RECORD, type FormatName } from '../src/encodings/book-record.js';
 import { codec } from '../src/encodings/codecs.js';
@@ -23,10 +24,6 @@ function dump(heading: string): string {
     })
     .join(' ');
 }
-const hex = (bytes: Uint8Array) =>
-  Buffer.from(bytes)
-    .toString('hex')
-    .replace(/(..)(?!$)/g, '$1 ');
 
 const dumps: [FormatName, string][] = [
   ['thrift-compact', 'Thrift CompactProtocol'],

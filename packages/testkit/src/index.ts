@@ -2,6 +2,7 @@ export * from './check-command.js';
 export * from './check-transactions-command.js';
 export * from './checker/index.js';
 export * from './crash/crash-child.js';
+export * from './format-fixture.js';
 export * from './fs/fault-file-system.js';
 export * from './fs/lazy-fs.js';
 export * from './harness/index.js';
