@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { HttpClient } from '@ddia/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rttMs, wanMatrix } from '../src/core/latency-matrix.js';
+import { rttMs } from '../src/core/latency-matrix.js';
 import {
   FAILOVER_WRITES,
   type FailoverOutcome,
@@ -15,19 +15,7 @@ import {
   measureFailover,
 } from '../src/experiments/leader-failover.js';
 import { REPLICATION_MAIN_JS } from '../src/experiments/leaderless-visibility.js';
-import type { ResolvedOptions } from '../src/experiments/types.js';
-
-const regions = ['us', 'eu', 'ap'];
-const matrix = wanMatrix(regions, 0.5);
-const options: ResolvedOptions = {
-  out: '/dev/null',
-  seed: 1,
-  quick: true,
-  regions,
-  warsProfiles: [],
-  matrix,
-  progress: () => {},
-};
+import { halfScaleOptions, matrix, regions } from './support/half-scale-wan.js';
 
 describe.skipIf(!existsSync(REPLICATION_MAIN_JS))(
   'single-leader across regions, failover (real processes)',
@@ -42,7 +30,7 @@ describe.skipIf(!existsSync(REPLICATION_MAIN_JS))(
 
     beforeAll(async () => {
       for (const mode of [asyncMode, syncMode, quorumMode]) {
-        outcomes.set(mode.name, await measureFailover(options, mode, LATENCY_WRITES_QUICK, http));
+        outcomes.set(mode.name, await measureFailover(halfScaleOptions, mode, LATENCY_WRITES_QUICK, http));
       }
     }, 300_000);
     afterAll(() => http.close());

@@ -7,7 +7,7 @@
 import { SeededRandom } from '@ddia/common';
 import type { Cluster } from '@ddia/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linkDelay, percentile, simulateVersionsBehind, simulateWars, wanMatrix } from '../src/core/index.js';
+import { linkDelay, percentile, simulateVersionsBehind, simulateWars } from '../src/core/index.js';
 import { applyLink } from '../src/experiments/apply-link.js';
 import {
   LeaderlessClient,
@@ -16,9 +16,7 @@ import {
   placementModel,
   startLeaderlessCluster,
 } from '../src/experiments/leaderless-visibility.js';
-
-const regions = ['us', 'eu', 'ap'];
-const matrix = wanMatrix(regions, 0.5);
+import { matrix, regions } from './support/half-scale-wan.js';
 
 describe('leaderless t-visibility on real processes vs the WARS model', { timeout: 120_000 }, () => {
   let cluster: Cluster;

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { Cluster } from '@ddia/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rttMs, wanMatrix } from '../src/core/latency-matrix.js';
+import { rttMs } from '../src/core/latency-matrix.js';
 import {
   KV_MAIN_JS,
   KvClient,
@@ -12,19 +12,7 @@ import {
   type PlacementResult,
   startRegionCluster,
 } from '../src/experiments/raft-regions.js';
-import type { ResolvedOptions } from '../src/experiments/types.js';
-
-const regions = ['us', 'eu', 'ap'];
-const matrix = wanMatrix(regions, 0.5);
-const options: ResolvedOptions = {
-  out: '/dev/null',
-  seed: 1,
-  quick: true,
-  regions,
-  warsProfiles: [],
-  matrix,
-  progress: () => {},
-};
+import { halfScaleOptions, matrix, regions } from './support/half-scale-wan.js';
 
 describe.skipIf(!existsSync(KV_MAIN_JS))('Raft across regions (real kv-store processes)', () => {
   let cluster: Cluster;
@@ -32,7 +20,7 @@ describe.skipIf(!existsSync(KV_MAIN_JS))('Raft across regions (real kv-store pro
   let result: PlacementResult;
 
   beforeAll(async () => {
-    cluster = await startRegionCluster(options);
+    cluster = await startRegionCluster(halfScaleOptions);
     result = await measurePlacement(cluster, kv, 'us', regions, 4, 4, () => {});
   }, 180_000);
 
