@@ -119,6 +119,35 @@ describe('single-leader replication', () => {
     expect(c.replies.get(late)).toMatchObject({ ok: false, error: 'syncTimeout' });
   });
 
+  it('writes taken together ship in one append per follower; a standby-confirmed answer is marked to go at once', () => {
+    const c = cluster({ syncStandbys: parseSyncRule('ANY 1 (n2, n3)') });
+    c.settle();
+    const n1 = c.node('n1');
+    for (let i = 0; i < 5; i++) n1.request(100 + i, { kind: 'write', key: `g${i}`, value: 'v' });
+    const ready = n1.drain();
+    expect(ready.persist).toHaveLength(5);
+    const appends = ready.messages.filter((m) => m.msg.type === 'append');
+    expect(appends.map((m) => m.to).sort()).toEqual(['n2', 'n3']);
+    for (const { msg } of appends) expect(msg).toMatchObject({ entries: { length: 5 } });
+    const toN2 = appends.find((m) => m.to === 'n2')?.msg as SingleLeaderMessage;
+    c.node('n2').step('n1', structuredClone(toN2));
+    const ack = c.node('n2').drain();
+    expect(ack.persist).toHaveLength(5);
+    expect(ack.messages).toHaveLength(1); // one ack for the five
+    n1.step('n2', structuredClone(ack.messages[0]?.msg as SingleLeaderMessage));
+    const answers = n1.drain().replies;
+    expect(answers.map((r) => r.requestId)).toEqual([100, 101, 102, 103, 104]);
+    // The leader shipped them only once durable, and n2 confirmed them durable: these answers
+    // wait for nothing queued on the leader's disk since.
+    for (const r of answers)
+      expect(r).toMatchObject({ now: true, result: { ok: true, detail: { sync: true } } });
+    // An asynchronous answer claims the leader's own disk: it waits for its persist.
+    n1.request(200, { kind: 'write', key: 'a', value: 'v', sync: false });
+    const local = n1.drain();
+    expect(local.persist).toHaveLength(1);
+    expect(local.replies).toEqual([{ requestId: 200, result: expect.objectContaining({ ok: true }) }]);
+  });
+
   it('a follower back from an outage catches up from its position; a far-behind one gets a snapshot', () => {
     const c = cluster({ logRetainEntries: 5 });
     c.settle();

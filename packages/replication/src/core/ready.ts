@@ -14,6 +14,14 @@ export type RequestResult =
 export interface Reply {
   requestId: number;
   result: RequestResult;
+  /**
+   * The answer claims nothing that is still on its way to this node's disk (a synchronous
+   * write confirmed by standbys: the leader ships only entries already durable here), so the
+   * driver gives it at once instead of after the persists queued before it. Without it an
+   * answer waits for every earlier persist, as PostgreSQL's backends do not: a standby's flush
+   * LSN releases the waiters up to it, whatever WAL is being flushed after it.
+   */
+  now?: true;
 }
 
 export type KeyRecord =
@@ -41,8 +49,8 @@ export class ReadyBuffer<M, P = KeyRecord> {
   send(to: NodeId, msg: M): void {
     this.current.messages.push({ to, msg });
   }
-  reply(requestId: number, result: RequestResult): void {
-    this.current.replies.push({ requestId, result });
+  reply(requestId: number, result: RequestResult, now = false): void {
+    this.current.replies.push(now ? { requestId, result, now } : { requestId, result });
   }
   fail(requestId: number, error: ErrorName, detail: string, extensions?: Record<string, unknown>): void {
     this.reply(requestId, { ok: false, error, detail, ...(extensions ? { extensions } : {}) });

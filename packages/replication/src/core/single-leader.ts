@@ -202,6 +202,8 @@ export class SingleLeaderNode {
   private electionAttempts = 0;
   entriesDiscarded = 0;
   elections = 0;
+  /** A write was taken since the last drain: the drain ships to every follower. */
+  private shipQueued = false;
   /** Set when this follower found its log diverged: its entries from here on are discarded. */
   private divergedFrom: number | null = null;
 
@@ -265,6 +267,12 @@ export class SingleLeaderNode {
   }
 
   drain() {
+    // Writes taken since the last drain ship together: one append per follower carrying all of
+    // them (and one ack back), not one per write.
+    if (this.shipQueued) {
+      this.shipQueued = false;
+      if (this.isLeader) for (const follower of this.progress.keys()) this.ship(follower);
+    }
     return this.out.drain();
   }
 
@@ -406,8 +414,8 @@ export class SingleLeaderNode {
         deadlineMs: this.clock.nowMs() + this.config.syncTimeoutMs,
       });
     }
-    // Ship at once: a synchronous write waits for this round trip.
-    for (const follower of this.progress.keys()) this.ship(follower);
+    // Ship at once, at this drain: a synchronous write waits for this round trip.
+    this.shipQueued = true;
     this.compact();
   }
 
@@ -657,11 +665,13 @@ export class SingleLeaderNode {
         continue;
       }
       this.writes.splice(i, 1);
-      this.out.reply(write.requestId, {
-        ok: true,
-        view: null,
-        detail: { position: write.position, epoch: this.epoch, sync: true },
-      });
+      // Durable here before it was shipped, durable on the standbys that confirmed it: the
+      // answer need not wait for the persists queued since.
+      this.out.reply(
+        write.requestId,
+        { ok: true, view: null, detail: { position: write.position, epoch: this.epoch, sync: true } },
+        true,
+      );
     }
   }
 

@@ -8,9 +8,10 @@
 // write and fdatasync, one frame per peer, however many clients sent them. The journal queues
 // a Ready that comes while a write is in flight behind it (the Log's 'group' policy), and
 // delivery waits on a chain, so a Ready's messages and answers never overtake the records of
-// an earlier one.
+// an earlier one — except answers the core marks `now` (a standby-confirmed synchronous
+// write), which claim nothing still on its way to this disk.
 import type { Clock } from '@ddia/common';
-import type { Ready, RequestResult } from '../core/ready.js';
+import type { Ready, Reply, RequestResult } from '../core/ready.js';
 import type { Journal } from './journal.js';
 import type { PeerTransport } from './transport.js';
 
@@ -113,15 +114,18 @@ export class Driver<M, Req, P> {
     const durable = this.journal.append(ready.persist);
     this.persisted += ready.persist.length;
     this.stats.readies++;
+    const answer = (reply: Reply) => {
+      const waiter = this.waiting.get(reply.requestId);
+      if (!waiter) return;
+      this.waiting.delete(reply.requestId);
+      waiter(reply.result);
+    };
+    // Answers that claim nothing pending on this disk go at once (core/ready.ts, `now`).
+    for (const reply of ready.replies) if (reply.now) answer(reply);
     this.delivery = Promise.all([this.delivery, durable]).then(
       () => {
         this.transport.send(ready.messages);
-        for (const reply of ready.replies) {
-          const answer = this.waiting.get(reply.requestId);
-          if (!answer) continue;
-          this.waiting.delete(reply.requestId);
-          answer(reply.result);
-        }
+        for (const reply of ready.replies) if (!reply.now) answer(reply);
       },
       (error: unknown) => this.fail(error),
     );
