@@ -2,8 +2,20 @@
 // loads the job module in a thread to validate it and sample a range partitioner), answers
 // workers, ticks the scheduler on a timer, commits finished jobs (`_SUCCESS` written last) and
 // keeps a durable record of every job so that a restarted coordinator still reports them.
+// Everything durable goes through common's FileSystem (the `fs` option): the output directory
+// made durably at submission, `_SUCCESS` created and its directory fsynced at commit, and a job
+// reported `succeeded` only once the record saying so is on disk (FORMAT.md, "Crash safety").
 import { join, resolve } from 'node:path';
-import { type Clock, DdiaError, SystemClock, writeFileAtomic } from '@ddia/common';
+import {
+  type Clock,
+  DdiaError,
+  type FileSystem,
+  mkdirDurable,
+  nodeFileSystem,
+  removeTree,
+  SystemClock,
+  writeFileAtomic,
+} from '@ddia/common';
 import {
   type Assignment,
   type FailureReport,
@@ -13,12 +25,13 @@ import {
   UnknownWorkerError,
 } from './core/scheduler.js';
 import { INPUT_FORMATS, type InputFormat, planSplits, type Split } from './core/splits.js';
-import { ensureDir, exists, listNames, readText, removeAll, writeBytes } from './disk.js';
+import { BATCH_SYNC, createMarker, existsOn, listNamesOn } from './disk.js';
 import { BatchErrors } from './errors.js';
 import type { OnMalformed } from './input.js';
 import { evenlySpaced, type InputSpec, listInputFiles } from './inputs.js';
 import { resolveJobModule } from './job-loader.js';
-import type { Counters, OutputFormat } from './task-protocol.js';
+import type { Plan } from './plan-task.js';
+import type { Counters, OutputFormat, PlanRequest } from './task-protocol.js';
 import { runTask } from './task-runner.js';
 
 export const SPLIT_BYTES_DEFAULT = 4 * 1024 * 1024;
@@ -126,6 +139,13 @@ export interface CoordinatorOptions {
   scheduler?: Partial<SchedulerOptions>;
   clock?: Clock;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** The file system of --data-dir and of job outputs (default: the real one). */
+  fs?: FileSystem;
+  /**
+   * Plans a job (default: in a task thread, so that a bad job module cannot take the
+   * coordinator down). In-process tests pass runPlan with the loaded module.
+   */
+  plan?: (request: PlanRequest) => Promise<Plan>;
 }
 
 export class Coordinator {
@@ -136,9 +156,12 @@ export class Coordinator {
   private readonly attemptCounters = new Map<string, Counters>();
   private nextJob = 1;
   private timer: NodeJS.Timeout | null = null;
-  private committing = new Set<string>();
+  /** Commits (and failure records) being written, by job. */
+  private readonly finishing = new Map<string, Promise<void>>();
+  private readonly fs: FileSystem;
 
   constructor(private readonly options: CoordinatorOptions = {}) {
+    this.fs = options.fs ?? nodeFileSystem;
     this.clock = options.clock ?? new SystemClock();
     const incarnation = Math.floor(this.clock.wallMs()).toString(36);
     this.scheduler = new Scheduler({ workerIdPrefix: `w${incarnation}-`, ...options.scheduler });
@@ -148,10 +171,12 @@ export class Coordinator {
   async open(): Promise<{ recovered: number }> {
     if (!this.options.dataDir) return { recovered: 0 };
     const dir = join(this.options.dataDir, JOBS_DIR);
-    await ensureDir(dir);
-    for (const name of await listNames(dir)) {
-      if (!name.endsWith('.json')) continue;
-      const record = JSON.parse(await readText(join(dir, name))) as JobRecord;
+    await mkdirDurable(this.fs, dir, BATCH_SYNC.jobsDir);
+    for (const name of await listNamesOn(this.fs, dir)) {
+      if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      const record = JSON.parse(
+        Buffer.from(await this.fs.readFile(join(dir, name))).toString('utf8'),
+      ) as JobRecord;
       const seq = Number(record.id.replace(/^job-/, ''));
       if (Number.isInteger(seq)) this.nextJob = Math.max(this.nextJob, seq + 1);
       if (record.status === 'running' || record.status === 'committing') {
@@ -166,7 +191,7 @@ export class Coordinator {
   }
 
   start(tickMs: number): void {
-    this.timer = setInterval(() => void this.tick(), tickMs);
+    this.timer = setInterval(() => this.tickInBackground(), tickMs);
     this.timer.unref();
   }
 
@@ -178,7 +203,7 @@ export class Coordinator {
   async submit(submission: JobSubmission): Promise<JobRecord> {
     const reduces = submission.reduces ?? REDUCES_DEFAULT;
     const output = resolve(submission.output);
-    if (await exists(output)) {
+    if (await existsOn(this.fs, output)) {
       throw new DdiaError(
         BatchErrors.outputExists,
         `output ${output} already exists; choose a new directory`,
@@ -192,15 +217,17 @@ export class Coordinator {
     const params = submission.params ?? {};
     const onMalformed = submission.onMalformed ?? 'fail';
     const samples = evenlySpaced(splits, SAMPLE_SPLITS_MAX);
-    const plan = await runTask(
-      { kind: 'plan', module, jobId: id, taskIndex: 0, reduces, params, hotKeys: {}, samples, onMalformed },
-      PLAN_TIMEOUT_MS,
-    );
-    if (!plan.ok)
-      throw new DdiaError(
-        BatchErrors.badJobModule,
-        plan.message.replace(/^plan task 0 failed at planning: /, ''),
-      );
+    const plan = await this.plan({
+      kind: 'plan',
+      module,
+      jobId: id,
+      taskIndex: 0,
+      reduces,
+      params,
+      hotKeys: {},
+      samples,
+      onMalformed,
+    });
     const record: JobRecord = {
       id,
       job: submission.job,
@@ -226,7 +253,8 @@ export class Coordinator {
       counters: {},
       tasks: null,
     };
-    await ensureDir(join(output, '_temporary'));
+    // The output directory's name is durable before the job can commit into it.
+    await mkdirDurable(this.fs, join(output, '_temporary'), BATCH_SYNC.outputDir);
     this.records.set(id, record);
     await this.persist(record);
     this.scheduler.addJob(
@@ -284,7 +312,17 @@ export class Coordinator {
       };
       this.guard(() => this.scheduler.fail(workerId, attemptId, failure, now));
     }
-    void this.tick();
+    this.tickInBackground();
+  }
+
+  /**
+   * A tick nobody awaits: a commit whose writes fail (a full or failing disk) leaves the job
+   * `committing` here and `failed` after a restart, never `succeeded` without its record.
+   */
+  private tickInBackground(): void {
+    this.tick().catch((err: unknown) =>
+      this.options.log?.warn({ err: String(err) }, 'committing or recording a job failed'),
+    );
   }
 
   job(id: string): JobRecord {
@@ -292,7 +330,10 @@ export class Coordinator {
     if (!record) throw new DdiaError(BatchErrors.jobNotFound, `no job ${id}`);
     const live = this.scheduler.job(id);
     if (live && record.status !== 'succeeded' && record.status !== 'failed') {
-      return { ...record, status: live.status, counters: this.totals(live), tasks: this.taskViews(live) };
+      // The scheduler knows the end before the record saying so is durable: until it is, the
+      // job is still committing (a crash now would bring it back failed, not succeeded).
+      const status = live.status === 'succeeded' || live.status === 'failed' ? 'committing' : live.status;
+      return { ...record, status, counters: this.totals(live), tasks: this.taskViews(live) };
     }
     return record;
   }
@@ -310,42 +351,61 @@ export class Coordinator {
           this.options.log?.warn(event, 'worker declared dead; its tasks go back to idle');
           break;
         case 'job-committing':
-          await this.commit(event.jobId);
+          await this.once(event.jobId, () => this.commit(event.jobId));
           break;
         case 'job-failed':
-          await this.finish(event.jobId);
+          await this.once(event.jobId, () => this.finish(event.jobId));
           break;
       }
     }
   }
 
+  /** Resolves once every commit and failure record under way has been written. */
+  async settled(): Promise<void> {
+    while (this.finishing.size > 0) await Promise.allSettled([...this.finishing.values()]);
+  }
+
+  private async once(jobId: string, fn: () => Promise<void>): Promise<void> {
+    const running = this.finishing.get(jobId);
+    if (running) return running;
+    const promise = fn().finally(() => this.finishing.delete(jobId));
+    this.finishing.set(jobId, promise);
+    return promise;
+  }
+
   private async commit(jobId: string): Promise<void> {
-    if (this.committing.has(jobId)) return;
-    this.committing.add(jobId);
     const record = this.records.get(jobId)!;
     try {
-      await removeAll(join(record.output, '_temporary'));
-      // _SUCCESS last: a reader that sees it knows every part file is complete (Hadoop's marker).
-      await writeBytes(join(record.output, '_SUCCESS'), '');
+      // Not synced: readers and listFiles skip names starting with '_', and a directory that
+      // comes back after a crash is garbage.
+      await removeTree(this.fs, join(record.output, '_temporary'));
+      // _SUCCESS last: a reader that sees it knows every part file is complete (Hadoop's
+      // marker). Each part file was fsynced before its rename; this directory fsync makes the
+      // marker's name (and every part's rename) durable.
+      await createMarker(this.fs, join(record.output, '_SUCCESS'), BATCH_SYNC.success);
       this.scheduler.committed(jobId, this.clock.nowMs());
     } catch (err) {
       this.scheduler.commitFailed(jobId, (err as Error).message, this.clock.nowMs());
     }
     await this.finish(jobId);
-    this.committing.delete(jobId);
   }
 
+  /** Writes the job's final record; only then does the job read as succeeded or failed. */
   private async finish(jobId: string): Promise<void> {
     const record = this.records.get(jobId)!;
     const live = this.scheduler.job(jobId)!;
-    record.status = live.status;
-    record.error = live.error;
-    record.finishedAt = new Date(this.clock.wallMs()).toISOString();
-    record.durationMs = Math.round((live.finishedMs ?? this.clock.nowMs()) - live.submittedMs);
-    record.counters = this.totals(live);
-    record.tasks = this.taskViews(live);
-    await this.persist(record);
-    this.options.log?.info({ job: jobId, status: record.status, error: record.error }, 'job finished');
+    const final: JobRecord = {
+      ...record,
+      status: live.status,
+      error: live.error,
+      finishedAt: new Date(this.clock.wallMs()).toISOString(),
+      durationMs: Math.round((live.finishedMs ?? this.clock.nowMs()) - live.submittedMs),
+      counters: this.totals(live),
+      tasks: this.taskViews(live),
+    };
+    await this.persist(final);
+    this.records.set(jobId, final);
+    this.options.log?.info({ job: jobId, status: final.status, error: final.error }, 'job finished');
   }
 
   private totals(job: Job): Counters {
@@ -380,7 +440,27 @@ export class Coordinator {
 
   private async persist(record: JobRecord): Promise<void> {
     if (!this.options.dataDir) return;
-    await writeFileAtomic(join(this.options.dataDir, JOBS_DIR, `${record.id}.json`), JSON.stringify(record));
+    await writeFileAtomic(join(this.options.dataDir, JOBS_DIR, `${record.id}.json`), JSON.stringify(record), {
+      fs: this.fs,
+      syncPoint: BATCH_SYNC.record,
+    });
+  }
+
+  private async plan(request: PlanRequest): Promise<Plan> {
+    if (this.options.plan) {
+      try {
+        return await this.options.plan(request);
+      } catch (err) {
+        throw new DdiaError(BatchErrors.badJobModule, (err as Error).message);
+      }
+    }
+    const plan = await runTask(request, PLAN_TIMEOUT_MS);
+    if (!plan.ok)
+      throw new DdiaError(
+        BatchErrors.badJobModule,
+        plan.message.replace(/^plan task 0 failed at planning: /, ''),
+      );
+    return { boundaries: plan.boundaries, hotKeys: plan.hotKeys };
   }
 
   private guard<T>(fn: () => T): T {

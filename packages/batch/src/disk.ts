@@ -1,23 +1,46 @@
-// Every file-system call of the batch engine lives here, so that it can move onto common's
-// FileSystem layer in one place. Input splits are read by byte range; task output is written
-// to a temporary name and renamed into place (write-then-rename commit).
+// Every file-system call of the batch engine lives here. Input splits and scratch files (map
+// runs, spills, a reduce's temporary part) use node:fs directly: nothing durable depends on
+// them. Every write that a durable state depends on (a committed part file, `_SUCCESS`, job
+// records, the ETL warehouse's partitions, dead letters and watermark) goes through common's
+// `FileSystem` layer with a named sync point (BATCH_SYNC), so that testkit's FaultFileSystem
+// can drop what a power cut drops (test/power-loss.test.ts). Task threads import only the light
+// `@ddia/common/fs` entry, not the whole package.
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { errorCode, type FileSystem, nodeFileSystem } from '@ddia/common/fs';
+
+/**
+ * The batch engine's named sync points (see FORMAT.md, "Crash safety"). Prefixes used with
+ * writeFileAtomic name two points each: `<prefix>.file` and `<prefix>.dir`.
+ */
+export const BATCH_SYNC = {
+  /** A committed part file's fsync before its rename: a visible part file is whole. */
+  partFile: 'batch.part.file',
+  /** The output directory's fsync after a part file's rename (the commit's `_SUCCESS` fsync
+   *  of the same directory also covers it). */
+  partDir: 'batch.part.dir',
+  /** Each new parent's fsync when the output directory is made at submission. */
+  outputDir: 'batch.output.dir',
+  /** The output directory's fsync after `_SUCCESS` is created: the marker survives. */
+  success: 'batch.success.dir',
+  /** Each new parent's fsync when `jobs/` (and --data-dir) is made. */
+  jobsDir: 'batch.jobs.dir',
+  /** writeFileAtomic prefix of a job record (`.file`, `.dir`). */
+  record: 'batch.record',
+  /** Each new parent's fsync when a warehouse directory (a `date=D` partition, `_rejected`) is made. */
+  etlDir: 'etl.dir',
+  /** writeFileAtomic prefix of a partition's Parquet file. */
+  etlPartition: 'etl.partition',
+  /** writeFileAtomic prefix of a raw file's dead letters. */
+  etlRejected: 'etl.rejected',
+  /** writeFileAtomic prefix of the watermark. */
+  etlWatermark: 'etl.watermark',
+} as const;
 
 /** A line longer than this is refused rather than read into memory whole. */
 export const LINE_BYTES_MAX = 16 * 1024 * 1024;
 const READ_CHUNK_BYTES = 64 * 1024;
-
-/** Makes a rename durable (task threads must not load the whole of @ddia/common to do it). */
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /** The files under a path (the path itself when it is a file), sorted, hidden files skipped. */
 export async function listFiles(path: string): Promise<{ path: string; bytes: number }[]> {
@@ -141,16 +164,51 @@ export async function writeBytes(path: string, bytes: Uint8Array | string): Prom
   await writeFile(path, bytes);
 }
 
-/** Write-then-rename: a reader sees the old file or the whole new one, never part of one. */
-export async function commitFile(tempPath: string, finalPath: string): Promise<void> {
-  const handle = await open(tempPath, 'r+');
+/**
+ * Write-then-rename: a reader sees the old file or the whole new one, never part of one.
+ * The temp file must be in the destination's directory (a rename does not cross file systems).
+ */
+export async function commitFile(
+  tempPath: string,
+  finalPath: string,
+  fs: FileSystem = nodeFileSystem,
+): Promise<void> {
+  const handle = await fs.open(tempPath, { write: true });
   try {
-    await handle.sync();
+    await handle.sync(BATCH_SYNC.partFile);
   } finally {
     await handle.close();
   }
-  await rename(tempPath, finalPath);
-  await fsyncDir(dirname(finalPath));
+  await fs.rename(tempPath, finalPath);
+  await fs.fsyncDir(dirname(finalPath), BATCH_SYNC.partDir);
+}
+
+/** Whether a path exists on a FileSystem. */
+export async function existsOn(fs: FileSystem, path: string): Promise<boolean> {
+  try {
+    await fs.stat(path);
+    return true;
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** A directory's sorted names on a FileSystem, none when it is missing. */
+export async function listNamesOn(fs: FileSystem, dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir)).sort();
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/** Creates an empty file and makes its name durable (a marker such as `_SUCCESS`). */
+export async function createMarker(fs: FileSystem, path: string, syncPoint: string): Promise<void> {
+  const handle = await fs.open(path, { write: true, create: true, truncate: true });
+  await handle.close();
+  await fs.fsyncDir(dirname(path), syncPoint);
 }
 
 export async function exists(path: string): Promise<boolean> {

@@ -10,14 +10,15 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@ddia/common';
-import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
+import { type FileSystem, mkdirDurable, nodeFileSystem, writeFileAtomic } from '@ddia/common';
+import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { type Click, cleanClick } from '../core/etl-rules.js';
-import { commitFile, ensureDir, exists, listFiles, listNames, removeAll, writeBytes } from '../disk.js';
+import { BATCH_SYNC, existsOn, listFiles, listNames, readBytes, removeAll, writeBytes } from '../disk.js';
 import { type MalformedRecord, readSplit } from '../input.js';
 import * as sessionize from '../jobs/sessionize.js';
 import { runLocal } from '../local-run.js';
+import { commitWarehouseFile, readArrayBuffer } from './parquet.js';
 import type { AppliedFile, Rejection, Watermark } from './pipeline.js';
 
 export const SESSION_GAP_S = 1800;
@@ -35,9 +36,9 @@ export interface ClicksReport {
 type StoredClick = Omit<Click, 'date'>;
 const keyOf = (c: StoredClick) => `${c.user_id}\t${c.ts}\t${c.url}`;
 
-async function readClicks(path: string): Promise<StoredClick[]> {
-  if (!(await exists(path))) return [];
-  const rows = (await parquetReadObjects({ file: await asyncBufferFromFile(path) })) as {
+async function readClicks(fs: FileSystem, path: string): Promise<StoredClick[]> {
+  if (!(await existsOn(fs, path))) return [];
+  const rows = (await parquetReadObjects({ file: await readArrayBuffer(fs, path) })) as {
     user_id: string;
     ts: bigint | number;
     url: string;
@@ -45,7 +46,12 @@ async function readClicks(path: string): Promise<StoredClick[]> {
   return rows.map((r) => ({ user_id: r.user_id, ts: Number(r.ts), url: r.url }));
 }
 
-async function writeClicks(path: string, clicks: readonly StoredClick[]): Promise<void> {
+/** Writes a date's clicks to the warehouse; returns the Parquet bytes (the sessionizer's input). */
+async function writeClicks(
+  fs: FileSystem,
+  path: string,
+  clicks: readonly StoredClick[],
+): Promise<Uint8Array> {
   const bytes = parquetWriteBuffer({
     columnData: [
       { name: 'user_id', data: clicks.map((c) => c.user_id), type: 'STRING' },
@@ -55,26 +61,38 @@ async function writeClicks(path: string, clicks: readonly StoredClick[]): Promis
     rowGroupSize: 100_000,
     statistics: true,
   });
-  await writeBytes(`${path}.tmp`, new Uint8Array(bytes));
-  await commitFile(`${path}.tmp`, path);
+  const parquet = new Uint8Array(bytes);
+  await commitWarehouseFile(fs, path, parquet);
+  return parquet;
 }
 
-/** Sessionizes one date's clicks with the engine (local runner) into sessions/date=D. */
-async function sessionizeDate(outDir: string, date: string): Promise<number> {
+/**
+ * Sessionizes one date's clicks with the engine (local runner, in a scratch directory of the
+ * real file system) into sessions/date=D: the result is copied into the warehouse by an atomic
+ * write beside its destination (a rename out of the scratch directory could cross file systems).
+ */
+async function sessionizeDate(
+  fs: FileSystem,
+  outDir: string,
+  date: string,
+  clicks: Uint8Array,
+): Promise<number> {
   const work = await mkdtemp(join(tmpdir(), 'ddia-etl-sessions-'));
   try {
+    await writeBytes(join(work, 'in', 'part-0.parquet'), clicks);
     const report = await runLocal({
       job: sessionize,
-      inputs: [{ path: join(outDir, 'clicks', `date=${date}`, 'part-0.parquet'), format: 'parquet' }],
+      inputs: [{ path: join(work, 'in', 'part-0.parquet'), format: 'parquet' }],
       output: join(work, 'out'),
       reduces: 1,
       params: { gap: String(SESSION_GAP_S) },
       outputFormat: 'parquet',
     });
-    await ensureDir(join(outDir, 'sessions', `date=${date}`));
-    await commitFile(
-      join(work, 'out', 'part-00000.parquet'),
+    await mkdirDurable(fs, join(outDir, 'sessions', `date=${date}`), BATCH_SYNC.etlDir);
+    await commitWarehouseFile(
+      fs,
       join(outDir, 'sessions', `date=${date}`, 'part-0.parquet'),
+      await readBytes(join(work, 'out', 'part-00000.parquet')),
     );
     return report.counters.reduceOutputRecords ?? 0;
   } finally {
@@ -87,6 +105,7 @@ export async function applyClicks(
   outDir: string,
   watermark: Watermark,
   save: () => Promise<void>,
+  fs: FileSystem = nodeFileSystem,
 ): Promise<ClicksReport> {
   const report: ClicksReport = {
     applied: [],
@@ -109,10 +128,12 @@ export async function applyClicks(
       start: 0,
       end: file!.bytes,
     };
-    const { records } = await readSplit(split, 'pass');
+    const { records, lineIndexes } = await readSplit(split, 'pass');
     const rejections: Rejection[] = [];
     const byDate = new Map<string, Map<string, StoredClick>>();
-    for (const { record, lineIndex } of records) {
+    for (let r = 0; r < records.length; r++) {
+      const record = records[r];
+      const lineIndex = lineIndexes[r]!;
       const reject = (reason: string, raw: string) =>
         rejections.push({ file: name, line: lineIndex + 1, reason, raw });
       if (record !== null && typeof record === 'object' && '$malformed' in record) {
@@ -137,21 +158,22 @@ export async function applyClicks(
     let rowsOut = 0;
     for (const [date, clicks] of [...byDate.entries()].sort()) {
       const path = join(outDir, 'clicks', `date=${date}`, 'part-0.parquet');
-      const merged = new Map((await readClicks(path)).map((c) => [keyOf(c), c]));
+      const merged = new Map((await readClicks(fs, path)).map((c) => [keyOf(c), c]));
       for (const [key, click] of clicks) merged.set(key, click);
       const all = [...merged.values()].sort((a, b) =>
         keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0,
       );
-      await ensureDir(join(outDir, 'clicks', `date=${date}`));
-      await writeClicks(path, all);
-      report.sessions += await sessionizeDate(outDir, date);
+      await mkdirDurable(fs, join(outDir, 'clicks', `date=${date}`), BATCH_SYNC.etlDir);
+      const parquet = await writeClicks(fs, path, all);
+      report.sessions += await sessionizeDate(fs, outDir, date, parquet);
       rowsOut += clicks.size;
       touched.add(date);
     }
-    await ensureDir(join(outDir, '_rejected'));
+    await mkdirDurable(fs, join(outDir, '_rejected'), BATCH_SYNC.etlDir);
     await writeFileAtomic(
       join(outDir, '_rejected', `${name}.jsonl`),
       rejections.map((r) => `${JSON.stringify(r)}\n`).join(''),
+      { fs, syncPoint: BATCH_SYNC.etlRejected },
     );
     const entry: AppliedFile = {
       bytes: file!.bytes,

@@ -6,7 +6,7 @@
 // batch twice (a crash before the watermark was written) gives the same tree. Every rejected
 // row goes to a dead-letter file with its reason: rows in = rows out + rows rejected.
 import { join } from 'node:path';
-import { writeFileAtomic } from '@ddia/common';
+import { type FileSystem, mkdirDurable, nodeFileSystem, writeFileAtomic } from '@ddia/common';
 import {
   cleanOrder,
   dailyRevenue,
@@ -14,7 +14,7 @@ import {
   ORDER_COLUMNS,
   type RawOrder,
 } from '../core/etl-rules.js';
-import { ensureDir, exists, listFiles, listNames, readText } from '../disk.js';
+import { BATCH_SYNC, existsOn, listFiles, listNames } from '../disk.js';
 import { type MalformedRecord, readSplit } from '../input.js';
 import { applyClicks, type ClicksReport } from './clicks.js';
 import { readOrders, writeDailyRevenue, writeOrders } from './parquet.js';
@@ -59,22 +59,38 @@ async function readRows(
 ): Promise<{ line: number; row: Record<string, string> | MalformedRecord }[]> {
   const [file] = await listFiles(path);
   const split = { index: 0, path, input: 'raw', format: 'csv' as const, start: 0, end: file!.bytes };
-  const { records } = await readSplit(split, 'pass');
-  return records.map(({ record, lineIndex }) => ({
-    line: lineIndex + 1,
+  const { records, lineIndexes } = await readSplit(split, 'pass');
+  return records.map((record, i) => ({
+    line: lineIndexes[i]! + 1,
     row: record as Record<string, string>,
   }));
 }
 
-export async function readWatermark(outDir: string): Promise<Watermark> {
+export async function readWatermark(outDir: string, fs: FileSystem = nodeFileSystem): Promise<Watermark> {
   const path = join(outDir, WATERMARK_FILE);
-  if (!(await exists(path))) return { applied: {} };
-  return JSON.parse(await readText(path)) as Watermark;
+  if (!(await existsOn(fs, path))) return { applied: {} };
+  return JSON.parse(Buffer.from(await fs.readFile(path)).toString('utf8')) as Watermark;
 }
 
-export async function runEtl(rawDir: string, outDir: string): Promise<EtlReport> {
-  await ensureDir(outDir);
-  const watermark = await readWatermark(outDir);
+export interface EtlOptions {
+  /** The warehouse's file system (default: the real one); raw files are read from the real one. */
+  fs?: FileSystem;
+}
+
+/**
+ * Applies the raw files the watermark does not name. Durable order per file: every touched
+ * partition (its `date=D` directory made durably, its file replaced atomically), then the dead
+ * letters, then the watermark, so a watermark never names a file whose partitions could be lost.
+ */
+export async function runEtl(rawDir: string, outDir: string, options: EtlOptions = {}): Promise<EtlReport> {
+  const fs = options.fs ?? nodeFileSystem;
+  const saveWatermark = () =>
+    writeFileAtomic(join(outDir, WATERMARK_FILE), JSON.stringify(watermark, null, 2), {
+      fs,
+      syncPoint: BATCH_SYNC.etlWatermark,
+    });
+  await mkdirDurable(fs, outDir, BATCH_SYNC.etlDir);
+  const watermark = await readWatermark(outDir, fs);
   const countries = new Map<string, string>();
   for (const { row } of await readRows(join(rawDir, 'customers.csv'))) {
     if (!('$malformed' in row)) countries.set(String(row.customer_id), String(row.country));
@@ -132,23 +148,25 @@ export async function runEtl(rawDir: string, outDir: string): Promise<EtlReport>
     for (const [date, orders] of [...byDate.entries()].sort()) {
       // Rewrite only this date's partition: what was there, upserted with this batch's orders.
       const ordersPath = join(outDir, 'orders', `date=${date}`, 'part-0.parquet');
-      const merged = new Map((await readOrders(ordersPath, date)).map((o) => [o.order_id, o]));
+      const merged = new Map((await readOrders(ordersPath, date, fs)).map((o) => [o.order_id, o]));
       for (const [id, order] of orders) merged.set(id, order);
       const all = [...merged.values()].sort((a, b) => (a.order_id < b.order_id ? -1 : 1));
-      await ensureDir(join(outDir, 'orders', `date=${date}`));
-      await writeOrders(ordersPath, all);
-      await ensureDir(join(outDir, 'daily_revenue', `date=${date}`));
+      await mkdirDurable(fs, join(outDir, 'orders', `date=${date}`), BATCH_SYNC.etlDir);
+      await writeOrders(ordersPath, all, fs);
+      await mkdirDurable(fs, join(outDir, 'daily_revenue', `date=${date}`), BATCH_SYNC.etlDir);
       await writeDailyRevenue(
         join(outDir, 'daily_revenue', `date=${date}`, 'part-0.parquet'),
         dailyRevenue(all),
+        fs,
       );
       rowsOut += orders.size;
       touched.add(date);
     }
-    await ensureDir(join(outDir, REJECTED_DIR));
+    await mkdirDurable(fs, join(outDir, REJECTED_DIR), BATCH_SYNC.etlDir);
     await writeFileAtomic(
       join(outDir, REJECTED_DIR, `${name}.jsonl`),
       rejections.map((r) => `${JSON.stringify(r)}\n`).join(''),
+      { fs, syncPoint: BATCH_SYNC.etlRejected },
     );
     const [file] = await listFiles(join(rawDir, name));
     watermark.applied[name] = {
@@ -159,15 +177,13 @@ export async function runEtl(rawDir: string, outDir: string): Promise<EtlReport>
       dates: [...byDate.keys()].sort(),
     };
     // The watermark moves only after the partitions and dead letters are in place.
-    await writeFileAtomic(join(outDir, WATERMARK_FILE), JSON.stringify(watermark, null, 2));
+    await saveWatermark();
     report.applied.push(name);
     report.rowsIn += rows.length;
     report.rowsOut += rowsOut;
     report.rejected += rejections.length;
   }
   report.touchedDates = [...touched].sort();
-  report.clicks = await applyClicks(rawDir, outDir, watermark, () =>
-    writeFileAtomic(join(outDir, WATERMARK_FILE), JSON.stringify(watermark, null, 2)),
-  );
+  report.clicks = await applyClicks(rawDir, outDir, watermark, saveWatermark, fs);
   return report;
 }
