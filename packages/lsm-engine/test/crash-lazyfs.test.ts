@@ -1,17 +1,17 @@
-// The LSM engine's crash test below the page cache: a child (fixtures/lazyfs-writer.mjs) puts
-// with sync: true on testkit's LazyFS, a FUSE file system that keeps writes in its own memory
-// until fsync; we SIGKILL it, drop that memory (a power cut), remount, and reopen: every
-// acknowledged write must be there with its exact value, and nothing present may be torn.
+// The LSM engine's crash test below the page cache: a child (fixtures/lazyfs-writer.mjs, run by
+// testkit's runCrashChild) puts with sync: true on testkit's LazyFS, a FUSE file system that
+// keeps writes in its own memory until fsync; we SIGKILL it, drop that memory (a power cut),
+// remount, and reopen: every acknowledged write must be there with its exact value, and nothing
+// present may be torn.
 // crash.test.ts kills the process only, which the kernel's page cache survives; here the
 // unsynced bytes are really gone, so a missing or misplaced sync (WAL, table, manifest, CURRENT,
 // directory) shows. The negative control writes without sync and must lose acknowledged
 // writes. Skips with the reason where FUSE is unavailable. Build first: npx tsc -b packages/lsm-engine
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SeededRandom } from '@ddia/common';
-import { type LazyFs, lazyFsSupport, mountLazyFs } from '@ddia/testkit';
+import { type LazyFs, lazyFsSupport, mountLazyFs, runCrashChild } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { LsmLevel } from '../src/index.js';
 import { expectedValue } from '../src/tools/expected-value.js';
@@ -29,31 +29,12 @@ const KILLS = process.env.DDIA_LONG === '1' ? 20 : 2;
 
 /** Runs the writer until killed after `killAfterMs`; returns the keys it acknowledged. */
 async function runUntilKilled(dir: string, generation: number, mode: 'sync' | 'nosync', killAfterMs: number) {
-  const child = spawn(process.execPath, [writer, dir, String(generation), mode], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { acknowledged } = await runCrashChild({
+    script: writer,
+    args: [dir, String(generation), mode],
+    killAfterMs,
   });
-  const acked: string[] = [];
-  let ready: () => void = () => {};
-  const opened = new Promise<void>((resolve) => (ready = resolve));
-  let buffered = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop()!;
-    for (const line of lines) {
-      if (line === 'ready') ready();
-      else acked.push(line);
-    }
-  });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await Promise.race([opened, exited]);
-  await new Promise((resolve) => setTimeout(resolve, killAfterMs));
-  child.kill('SIGKILL');
-  const code = await exited;
-  if (code !== null) throw new Error(`writer exited by itself with ${code}: ${stderr}`);
-  return acked;
+  return acknowledged;
 }
 
 /** Opens the database; returns the acknowledged keys that are missing or wrong. */
