@@ -3,26 +3,27 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, NodeStartError, reaper, startCluster } from '../src/harness/index.js';
 import { call, isAlive, registerCommand, waitUntil } from './cluster-fixtures.js';
 
-let cluster: Cluster | undefined;
-afterEach(async () => {
-  await cluster?.close();
-  cluster = undefined;
-});
-
-async function start(nodes = 3) {
-  cluster = await startCluster({ nodes, command: registerCommand() });
-  const c = cluster;
-  onTestFailed(async () => console.error(await c.logTails()));
-  return c;
-}
-
+// One three-node cluster serves the cases below, in order (starting one per case cost most of
+// this file's time): n1 is killed and restarted, n3 paused and resumed, then stopped, and the
+// last case closes the cluster with n2 paused.
 describe('startCluster', () => {
+  let c: Cluster;
+  beforeAll(async () => {
+    // Generous: on a loaded machine three node processes can take long to get ready.
+    c = await startCluster({ nodes: 3, command: registerCommand(), readyTimeoutMs: 60_000 });
+  }, 120_000);
+  afterEach(async (context) => {
+    if (context.task.result?.state === 'fail') console.error(await c.logTails());
+  });
+  afterAll(async () => {
+    await c?.close();
+  });
+
   it('starts N nodes on their own ports and data dirs with @ddia/common flags, ready to serve', async () => {
-    const c = await start(3);
     expect(c.ids()).toEqual(['n1', 'n2', 'n3']);
     expect(new Set(c.nodes.map((n) => n.port)).size).toBe(3);
     expect(new Set(c.nodes.map((n) => n.dataDir)).size).toBe(3);
@@ -36,7 +37,6 @@ describe('startCluster', () => {
   });
 
   it('kill() is a SIGKILL; restart() comes back on the same port with the same data', async () => {
-    const c = await start(2);
     const n1 = c.node('n1');
     await call(`${n1.url}/register/k`, 'PUT', { value: 'durable' });
     const { port, pid } = n1;
@@ -52,24 +52,29 @@ describe('startCluster', () => {
   });
 
   it('pause() stops the process (requests hang), resume() lets it answer again', async () => {
-    const c = await start(1);
-    const n1 = c.node('n1');
-    n1.pause();
-    expect(n1.state).toBe('paused');
-    expect((await call(`${n1.url}/register/p`, 'GET', undefined, 500)).status).toBe(0);
-    n1.resume();
-    expect((await call(`${n1.url}/register/p`)).status).toBe(200);
+    const n3 = c.node('n3');
+    n3.pause();
+    expect(n3.state).toBe('paused');
+    expect((await call(`${n3.url}/register/p`, 'GET', undefined, 500)).status).toBe(0);
+    n3.resume();
+    expect((await call(`${n3.url}/register/p`)).status).toBe(200);
   });
 
   it('stop() is a SIGTERM: a clean exit; logs are collected per node', async () => {
-    const c = await start(1);
-    const n1 = c.node('n1');
-    await n1.stop();
-    expect(n1.exitStatus).toEqual({ code: 0, signal: null });
-    const log = await readFile(n1.logFile, 'utf8');
-    expect(log).toMatch(/start #1 of n1/);
-    expect(log).toMatch(/n1 exited code=0/);
-    expect(await n1.logTail(5)).toMatch(/=== n1 .* last 5 lines ===/);
+    const n3 = c.node('n3');
+    await n3.stop();
+    expect(n3.exitStatus).toEqual({ code: 0, signal: null });
+    const log = await readFile(n3.logFile, 'utf8');
+    expect(log).toMatch(/start #1 of n3/);
+    expect(log).toMatch(/n3 exited code=0/);
+    expect(await n3.logTail(5)).toMatch(/=== n3 .* last 5 lines ===/);
+  });
+
+  it('close() kills every node, paused ones too', async () => {
+    c.node('n2').pause();
+    const pids = c.nodes.map((n) => n.pid!);
+    await c.close();
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
   });
 
   it('a node that never gets ready fails the start with its log tail, leaving nothing behind', async () => {
@@ -87,15 +92,6 @@ describe('startCluster', () => {
 });
 
 describe('no process left behind', () => {
-  it('close() kills every node, paused ones too', async () => {
-    const c = await start(3);
-    c.node('n2').pause();
-    const pids = c.nodes.map((n) => n.pid!);
-    await c.close();
-    cluster = undefined;
-    for (const pid of pids) expect(isAlive(pid)).toBe(false);
-  });
-
   const script = fileURLToPath(new URL('./fixtures/orphan-cluster.mjs', import.meta.url));
   async function orphan(mode: 'exit' | 'wait') {
     const child = spawn(process.execPath, [script, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
