@@ -9,6 +9,7 @@ export * from './net/forwarded-request.js';
 export * from './net/http-client.js';
 export * from './net/peer-stream.js';
 export * from './net/peer-stream-frame.js';
+export * from './net/span-export.js';
 export * from './net/trace.js';
 export * from './service/config.js';
 export * from './service/poll.js';

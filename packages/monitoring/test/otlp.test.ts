@@ -1,7 +1,7 @@
 // OTLP/HTTP trace ingest: requests encoded by OpenTelemetry's own JS serializers
 // (@opentelemetry/otlp-transformer, protobuf and JSON) are POSTed to /v1/traces of a running
 // service, then found again by service, duration and error; bad bodies get 400 problem+json.
-import { parseConfig } from '@ddia/common';
+import { createService, HttpClient, parseConfig, pollUntil, type Service } from '@ddia/common';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spansFromRequest, TraceStore } from '../src/core/traces.js';
@@ -158,6 +158,93 @@ describe('OTLP trace ingest', () => {
     expect(one.spans[1].attributes).toEqual({ 'net.peer.name': 'kv-1' });
     expect(one.spans[2]).toMatchObject({ error: true, statusMessage: 'boom', startMs: T0 + 10.5 });
     expect(one.spans[2].durationMs).toBeCloseTo(90.25, 6);
+  });
+
+  it('joins the spans common exports with --otlp from two services into one trace', async () => {
+    const started: Service[] = [];
+    const client = new HttpClient({ retries: 0 });
+    const serve = async (name: string, id: string) => {
+      const service = await createService({
+        name,
+        config: parseConfig(['--otlp', mon.url, '--id', id, '--log-level', 'silent']),
+        handleSignals: false,
+      });
+      started.push(service);
+      return service;
+    };
+    try {
+      const backend = await serve('backend', 'b1');
+      backend.app.get('/names/:name', async (request, reply) => {
+        const { name } = request.params as { name: string };
+        if (name === 'boom') return reply.code(503).send({ error: 'no' });
+        return { name };
+      });
+      const backendUrl = await backend.listen();
+      const gateway = await serve('gateway2', 'g1');
+      gateway.app.get('/greet/:name', async (request) => {
+        const { name } = request.params as { name: string };
+        const r = await client.request(`${backendUrl}/names/${name}`, { trace: request.trace });
+        return { status: r.status };
+      });
+      const gatewayUrl = await gateway.listen();
+
+      const traceId = '5bf92f3577b34da6a3ce929d0e0e4736';
+      const callerSpan = '1111111111111111';
+      const call = (name: string, trace: string) =>
+        fetch(`${gatewayUrl}/greet/${name}`, { headers: { traceparent: `00-${trace}-${callerSpan}-01` } });
+      expect((await call('ada', traceId)).status).toBe(200);
+      const failing = '6bf92f3577b34da6a3ce929d0e0e4736';
+      expect(await (await call('boom', failing)).json()).toEqual({ status: 503 });
+      // Unsampled (flags 00): propagated, not exported.
+      await fetch(`${gatewayUrl}/greet/x`, {
+        headers: { traceparent: `00-7bf92f3577b34da6a3ce929d0e0e4736-${callerSpan}-00` },
+      });
+      await Promise.all(started.map((s) => s.close())); // flushes the exporters
+
+      const one = await pollUntil(
+        async () => {
+          const r = await fetch(`${mon.url}/api/v1/traces/${traceId}`);
+          const body = r.ok ? ((await r.json()) as Json).data : null;
+          return body && body.spans.length === 3 ? body : undefined;
+        },
+        { timeoutMs: 20_000, what: 'the exported trace' },
+      );
+      const [server, clientSpan, downstream] = one.spans;
+      expect(one.spans.map((x: Json) => [x.service, x.kind])).toEqual([
+        ['gateway2', 2],
+        ['gateway2', 3],
+        ['backend', 2],
+      ]);
+      // The parent chain: the caller's span -> gateway's server span -> its client span -> backend.
+      expect(server.parentSpanId).toBe(callerSpan);
+      expect(clientSpan.parentSpanId).toBe(server.spanId);
+      expect(downstream.parentSpanId).toBe(clientSpan.spanId);
+      expect(server).toMatchObject({ name: 'GET /greet/:name', error: false });
+      expect(server.attributes).toMatchObject({
+        'http.route': '/greet/:name',
+        'http.response.status_code': 200,
+        'client.address': '127.0.0.1',
+      });
+      const port = Number(new URL(backendUrl).port);
+      expect(clientSpan.attributes).toMatchObject({
+        'server.address': '127.0.0.1',
+        'server.port': port,
+        'url.full': `${backendUrl}/names/ada`,
+        'http.response.status_code': 200,
+      });
+      expect(downstream.attributes).toMatchObject({ 'http.route': '/names/:name' });
+      // Nested in time: the client span inside the server span, the backend inside the client.
+      expect(clientSpan.startMs).toBeGreaterThanOrEqual(server.startMs);
+      expect(clientSpan.endMs).toBeLessThanOrEqual(server.endMs + 0.01);
+      expect(downstream.durationMs).toBeLessThanOrEqual(clientSpan.durationMs + 0.01);
+
+      const errors = (await get('/api/v1/traces?service=backend&error=true')).traces;
+      expect(errors.map((t: Json) => t.traceId)).toEqual([failing]);
+      expect((await fetch(`${mon.url}/api/v1/traces/7bf92f3577b34da6a3ce929d0e0e4736`)).status).toBe(404);
+    } finally {
+      await Promise.all(started.map((s) => s.close()));
+      await client.close();
+    }
   });
 
   it('refuses what is not OTLP with 400 problem+json', async () => {

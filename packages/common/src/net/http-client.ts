@@ -4,7 +4,8 @@
 import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
 import type { Problem } from '../core/errors.js';
 import type { Random } from '../core/random.js';
-import { outboundTraceparent, type TraceContext } from './trace.js';
+import { spanClockMs } from './span-export.js';
+import { formatTraceparent, newSpanId, outboundTraceparent, type TraceContext } from './trace.js';
 
 export const DEADLINE_DEFAULT_MS = 5_000;
 export const RETRIES_DEFAULT = 2;
@@ -148,14 +149,57 @@ export class HttpClient {
   async request(url: string, options: RequestOptions = {}): Promise<HttpResponse> {
     const method = options.method ?? 'GET';
     const deadlineMs = options.deadlineMs ?? this.deadlineMs;
-    const deadlineAt = performance.now() + deadlineMs;
     const mayRetry = options.retry ?? SAFE_METHODS.has(method);
     const { body, contentType } = encodeBody(options.body);
+    // With --otlp, a call made for a request being served is a client span of its own: the
+    // called service sees this span's id as its parent (net/span-export.ts).
+    const spans = options.trace?.sampled ? (options.trace.spans ?? null) : null;
+    const clientSpanId = spans ? newSpanId() : '';
     const headers: Record<string, string> = {
-      traceparent: outboundTraceparent(options.trace),
+      traceparent:
+        spans && options.trace
+          ? formatTraceparent(options.trace.traceId, clientSpanId, true)
+          : outboundTraceparent(options.trace),
       ...(options.headers ?? {}),
     };
     if (contentType && !hasHeader(headers, 'content-type')) headers['content-type'] = contentType;
+    if (!spans || !options.trace) return this.attempts(url, method, headers, body, deadlineMs, mayRetry);
+    const startMs = spanClockMs();
+    let status = 0;
+    try {
+      const response = await this.attempts(url, method, headers, body, deadlineMs, mayRetry);
+      status = response.status;
+      return response;
+    } finally {
+      const peer = URL.canParse(url) ? new URL(url) : null;
+      spans.record({
+        traceId: options.trace.traceId,
+        spanId: clientSpanId,
+        parentSpanId: options.trace.spanId,
+        name: `${method} ${peer?.host ?? url}`,
+        kind: 'client',
+        startMs,
+        endMs: spanClockMs(),
+        attributes: {
+          'http.request.method': method,
+          'url.full': url,
+          ...(peer ? { 'server.address': peer.hostname, 'server.port': Number(peer.port || 80) } : {}),
+          ...(status ? { 'http.response.status_code': status } : {}),
+        },
+        error: status === 0 || status >= 500,
+      });
+    }
+  }
+
+  private async attempts(
+    url: string,
+    method: HttpMethod,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+    deadlineMs: number,
+    mayRetry: boolean,
+  ): Promise<HttpResponse> {
+    const deadlineAt = performance.now() + deadlineMs;
 
     for (let attempt = 0; ; attempt++) {
       const remainingMs = deadlineAt - performance.now();

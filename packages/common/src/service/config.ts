@@ -29,6 +29,8 @@ export interface BaseConfig {
   engine: EngineName;
   logLevel: LogLevel;
   chaos: boolean;
+  /** --otlp: export spans over OTLP/HTTP JSON to this URL (net/span-export.ts). */
+  otlp?: string;
 }
 
 export type ExtraValues<E extends Record<string, FlagSpec>> = {
@@ -91,6 +93,10 @@ export const BASE_FLAGS = {
     type: 'boolean',
     description: 'enable fault-injection endpoints (tests and demos only)',
     default: false,
+  },
+  otlp: {
+    type: 'string',
+    description: 'export request spans over OTLP/HTTP JSON to this URL (e.g. the monitoring node)',
   },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -216,6 +222,8 @@ export function parseConfig<E extends Record<string, FlagSpec> = Record<string, 
   if (peers.length > 0 && !peers.some((p) => p.id === id)) {
     throw new ConfigError('peers', `does not include this node's id '${id}'`);
   }
+  if (values.otlp !== undefined && !/^https?:\/\/[^/]/.test(String(values.otlp)))
+    throw new ConfigError('otlp', `'${values.otlp}' is not an http(s) URL`);
   const extra: Record<string, unknown> = {};
   for (const flag of Object.keys(extraFlags ?? {})) extra[flag] = values[flag];
   return {
@@ -227,6 +235,7 @@ export function parseConfig<E extends Record<string, FlagSpec> = Record<string, 
     engine: values.engine as EngineName,
     logLevel: values['log-level'] as LogLevel,
     chaos: values.chaos as boolean,
+    ...(values.otlp ? { otlp: values.otlp as string } : {}),
     extra: extra as ExtraValues<E>,
   };
 }

@@ -16,6 +16,7 @@ import Fastify, {
 } from 'fastify';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { CommonErrors, DdiaError, PROBLEM_CONTENT_TYPE, type Problem } from '../core/errors.js';
+import { OtlpSpanExporter, spanClockMs } from '../net/span-export.js';
 import { formatTraceparent, type TraceContext, traceFromHeader } from '../net/trace.js';
 import type { BaseConfig } from './config.js';
 
@@ -29,6 +30,8 @@ const LINT_FAILING_DEFAULT_METRICS = [
   'nodejs_active_requests_total',
   'nodejs_active_resources_total',
 ];
+/** Routes that get no span with --otlp: scrapes, probes, docs and the trace receiver. */
+const UNTRACED_ROUTES = new Set(['/metrics', '/health', '/ready', '/openapi.json', '/v1/traces']);
 const REQUEST_DURATION_BUCKETS_S = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
@@ -170,10 +173,15 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     registers: [registry],
   });
 
+  const spans = config.otlp
+    ? new OtlpSpanExporter({ url: config.otlp, service: options.name, node: config.id })
+    : null;
+
   app.decorateRequest('trace', null as unknown as TraceContext);
   app.addHook('onRequest', (request, reply, done) => {
     const header = request.headers.traceparent;
     const trace = traceFromHeader(Array.isArray(header) ? header[0] : header);
+    if (spans) trace.spans = spans;
     request.trace = trace;
     reply.header('traceparent', formatTraceparent(trace.traceId, trace.spanId, trace.sampled));
     // Outbound calls made while serving pass `request.trace` to the client (net/trace.ts).
@@ -185,6 +193,28 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       { method: request.method, route, status_code: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    // With --otlp, each request is a server span (net/span-export.ts); scrapes, probes and
+    // the trace receiver itself are left out.
+    if (spans && request.trace?.sampled && !UNTRACED_ROUTES.has(route)) {
+      const endMs = spanClockMs();
+      spans.record({
+        traceId: request.trace.traceId,
+        spanId: request.trace.spanId,
+        ...(request.trace.parentSpanId ? { parentSpanId: request.trace.parentSpanId } : {}),
+        name: `${request.method} ${route}`,
+        kind: 'server',
+        startMs: endMs - reply.elapsedTime,
+        endMs,
+        attributes: {
+          'http.request.method': request.method,
+          'http.route': route,
+          'http.response.status_code': reply.statusCode,
+          'client.address': request.ip,
+          ...(request.socket?.remotePort ? { 'client.port': request.socket.remotePort } : {}),
+        },
+        error: reply.statusCode >= 500,
+      });
+    }
     if (reply.statusCode >= 500) request.log.warn({ route, status: reply.statusCode }, 'request failed');
     done();
   });
@@ -262,6 +292,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       try {
         await app.close();
       } finally {
+        await spans?.flush();
         await options.onClose?.();
       }
     })();
