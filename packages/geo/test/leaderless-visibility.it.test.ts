@@ -18,6 +18,10 @@ import {
 } from '../src/experiments/leaderless-visibility.js';
 import { matrix, regions } from './support/half-scale-wan.js';
 
+/** The model's own WARS delays are all zero: it sees only the link delays the proxy injects. */
+const zero = { kind: 'constant', ms: 0 } as const;
+const injectedOnly = { name: 'injected', description: 'injected delays', w: zero, a: zero, r: zero, s: zero };
+
 describe('leaderless t-visibility on real processes vs the WARS model', { timeout: 120_000 }, () => {
   let cluster: Cluster;
   const client = new LeaderlessClient();
@@ -42,14 +46,7 @@ describe('leaderless t-visibility on real processes vs the WARS model', { timeou
         r: 1,
         w: 1,
         trials: 50_000,
-        profile: {
-          name: 'injected',
-          description: 'injected delays',
-          w: { kind: 'constant', ms: 0 },
-          a: { kind: 'constant', ms: 0 },
-          r: { kind: 'constant', ms: 0 },
-          s: { kind: 'constant', ms: 0 },
-        },
+        profile: injectedOnly,
         replicas: placementModel(matrix, regions, 'us', 'eu', null),
       },
       new SeededRandom(1),
@@ -74,14 +71,13 @@ describe('leaderless t-visibility on real processes vs the WARS model', { timeou
 
   it('k-staleness: three writes 25 ms apart in us, read in eu right after the last ack, are one version behind', async () => {
     const behind = await measureVersionsBehind(cluster, client, 'us', 'eu', 3, 25, 8, 'it');
-    const zero = { kind: 'constant', ms: 0 } as const;
     const model = simulateVersionsBehind(
       {
         n: 3,
         r: 1,
         w: 1,
         trials: 20_000,
-        profile: { name: 'injected', description: 'injected delays', w: zero, a: zero, r: zero, s: zero },
+        profile: injectedOnly,
         replicas: placementModel(matrix, regions, 'us', 'eu', null),
         versions: 3,
         writeGapMs: 25,
