@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { formatFixtures, fromHex, hex } from '@ddia/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
+import { formatFixtures, fromHex, hex } from '../src/format-fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'format-fixture-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
