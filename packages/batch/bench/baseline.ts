@@ -2,7 +2,7 @@
 // module, the same record reader, no engine. Splits are read one after another; each emitted
 // pair goes into one in-memory hash map, and a key's pending values are folded with the job's
 // combiner every COMBINE_EVERY values, so memory stays one entry per key (what a careful
-// programmer writes by hand). Prints {ms, lines, digest, peakRssMiB} as JSON.
+// programmer writes by hand). Prints {ms, cpuMs, lines, digest, peakRssMiB} as JSON.
 //   node --import tsx bench/baseline.ts <job> <dir> <format>
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
@@ -17,6 +17,7 @@ const SPLIT_BYTES = 4 * 2 ** 20;
 
 const [job, dir, format] = process.argv.slice(2) as [string, string, 'text' | 'csv'];
 const started = performance.now();
+const cpuStarted = process.cpuUsage();
 const module = await loadJobModule(resolveJobModule(job));
 if (!module.combine) throw new Error(`${job} has no combiner: the baseline needs one`);
 const combine = module.combine;
@@ -35,7 +36,7 @@ const emit: Emit = (key, value) => {
 if (module.setup) await module.setup(mapCtx);
 const files = (await listFiles(dir)).map((f) => ({ ...f, input: basename(dir), format }));
 for (const split of planSplits(files, SPLIT_BYTES)) {
-  for (const { record } of (await readSplit(split, 'fail')).records) await module.map(record, emit, mapCtx);
+  for (const record of (await readSplit(split, 'fail')).records) await module.map(record, emit, mapCtx);
 }
 const reduceCtx = taskContext({ ...base, kind: 'reduce' }, '', '');
 const lines: string[] = [];
@@ -48,5 +49,11 @@ const ms = performance.now() - started;
 lines.sort();
 const digest = createHash('sha256').update(lines.join('\n')).digest('hex');
 process.stdout.write(
-  `${JSON.stringify({ ms, lines: lines.length, digest, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`,
+  `${JSON.stringify({ ms, cpuMs: cpuMsSince(cpuStarted), lines: lines.length, digest, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`,
 );
+
+/** CPU time (user + system, every thread of this process) since `from`, in ms. */
+function cpuMsSince(from: NodeJS.CpuUsage): number {
+  const { user, system } = process.cpuUsage(from);
+  return (user + system) / 1000;
+}

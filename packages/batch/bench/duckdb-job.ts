@@ -1,7 +1,7 @@
 // The DuckDB side of the benchmark (run as a child process by bench/run.ts): the same job as
 // SQL over the same files, in its own process so that its memory is measured alone. DuckDB
 // uses every core. Output lines are formatted like our job's part files, so the digests
-// compare. Prints {ms, lines, digest, peakRssMiB} as JSON.
+// compare. Prints {ms, cpuMs, lines, digest, peakRssMiB} as JSON.
 //   node --import tsx bench/duckdb-job.ts wordcount|aggregate <dir>
 import { createHash } from 'node:crypto';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -26,6 +26,7 @@ const SQL = {
 }[job];
 
 const started = performance.now();
+const cpuStarted = process.cpuUsage();
 const instance = await DuckDBInstance.create(':memory:');
 const connection = await instance.connect();
 const reader = await connection.runAndReadAll(SQL);
@@ -36,5 +37,11 @@ instance.closeSync();
 lines.sort();
 const digest = createHash('sha256').update(lines.join('\n')).digest('hex');
 process.stdout.write(
-  `${JSON.stringify({ ms, lines: lines.length, digest, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`,
+  `${JSON.stringify({ ms, cpuMs: cpuMsSince(cpuStarted), lines: lines.length, digest, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`,
 );
+
+/** CPU time (user + system, every thread of this process) since `from`, in ms. */
+function cpuMsSince(from: NodeJS.CpuUsage): number {
+  const { user, system } = process.cpuUsage(from);
+  return (user + system) / 1000;
+}

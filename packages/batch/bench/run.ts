@@ -23,7 +23,9 @@ const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
 const RESULTS = join(HERE, 'results');
 const REDUCES = 4;
 const POLL_MS = 50;
-const JOB_TIMEOUT_MS = 30 * 60_000;
+const JOB_TIMEOUT_MS = 60 * 60_000;
+/** USER_HZ of /proc/<pid>/stat: 100 on Linux. */
+const CLOCK_TICKS = 100;
 
 const { values } = parseArgs({
   options: {
@@ -55,6 +57,8 @@ if (JOBS.length === 0 || !JOBS.every((j) => j === 'wordcount' || j === 'aggregat
 
 interface Measure {
   ms: number;
+  /** CPU seconds (user + system) of every process of the system during the run, in ms. */
+  cpuMs: number;
   lines: number;
   digest: string;
   peakRssMiB: number;
@@ -64,6 +68,18 @@ interface Measure {
 function digestOf(lines: string[]): string {
   lines.sort();
   return createHash('sha256').update(lines.join('\n')).digest('hex');
+}
+
+/** utime + stime of a process (all its threads), in ms; 0 when it is gone. */
+function cpuMsOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
 }
 
 function peakRssMiB(pid: number | undefined): number {
@@ -158,6 +174,7 @@ async function runEngine(job: JobName, input: string, workers: number): Promise<
     );
     processes.push(...started.map((s) => s.child));
     const output = join(scratch, 'out');
+    const cpu0 = processes.reduce((sum, p) => sum + cpuMsOf(p.pid), 0);
     const t0 = performance.now();
     const submitted = await api(`${coordinator.url}/jobs`, {
       job,
@@ -174,6 +191,7 @@ async function runEngine(job: JobName, input: string, workers: number): Promise<
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
     const ms = performance.now() - t0;
+    const cpuMs = processes.reduce((sum, p) => sum + cpuMsOf(p.pid), 0) - cpu0;
     if (record.status !== 'succeeded') throw new Error(`job failed: ${record.error}`);
     const peak = processes.reduce((sum, p) => sum + peakRssMiB(p.pid), 0);
     const lines: string[] = [];
@@ -181,6 +199,7 @@ async function runEngine(job: JobName, input: string, workers: number): Promise<
       for (const line of (await readFile(join(output, file), 'utf8')).split('\n')) if (line) lines.push(line);
     return {
       ms,
+      cpuMs,
       lines: lines.length,
       digest: digestOf(lines),
       peakRssMiB: Math.round(peak),
@@ -205,6 +224,8 @@ interface Row extends Measure {
   system: string;
   mb: number;
   mbPerS: number;
+  /** The 1-minute load average when the run ended (other work on the machine). */
+  load: number;
 }
 
 async function main(): Promise<void> {
@@ -234,9 +255,10 @@ async function main(): Promise<void> {
       for (const system of order) {
         const m = await system.run(job);
         const mb = inputs[job].bytes / 2 ** 20;
-        rows.push({ round, job, system: system.name, mb, mbPerS: mb / (m.ms / 1000), ...m });
+        const load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+        rows.push({ round, job, system: system.name, mb, mbPerS: mb / (m.ms / 1000), load, ...m });
         console.log(
-          `round ${round} ${job} ${system.name}: ${(m.ms / 1000).toFixed(2)} s, ${(mb / (m.ms / 1000)).toFixed(1)} MB/s, peak ${m.peakRssMiB} MiB, ${m.lines} keys`,
+          `round ${round} ${job} ${system.name}: ${(m.ms / 1000).toFixed(2)} s (CPU ${(m.cpuMs / 1000).toFixed(2)} s), ${(mb / (m.ms / 1000)).toFixed(1)} MB/s, peak ${m.peakRssMiB} MiB, ${m.lines} keys, load ${load}`,
         );
       }
     }
@@ -265,6 +287,8 @@ async function main(): Promise<void> {
           speedupOver1Worker: engine1 / t,
           vsBaseline: baseline / t,
           timesDuckDb: t / duck,
+          cpuSeconds: median(of(s.name).map((r) => r.cpuMs)) / 1000,
+          loads: of(s.name).map((r) => r.load),
           peakRssMiB: median(of(s.name).map((r) => r.peakRssMiB)),
           sameAnswerAsDuckDb: of(s.name).every((r) => !wrong.includes(r)),
         };
@@ -289,12 +313,12 @@ async function main(): Promise<void> {
   );
   for (const { job, systems: s } of summary) {
     console.log(
-      `\n${job}\n| system | time s (min..max) | MB/s | speedup vs 1 worker | vs Node baseline | × DuckDB | peak RSS MiB | same answer |`,
+      `\n${job}\n| system | time s (min..max) | CPU s | MB/s | speedup vs 1 worker | vs Node baseline | × DuckDB | peak RSS MiB | load | same answer |`,
     );
-    console.log('|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of s)
       console.log(
-        `| ${r.system} | ${r.seconds.toFixed(2)} (${r.minSeconds.toFixed(2)}..${r.maxSeconds.toFixed(2)}) | ${r.mbPerS.toFixed(1)} | ${r.speedupOver1Worker.toFixed(2)}× | ${r.vsBaseline.toFixed(2)}× | ${r.timesDuckDb.toFixed(1)}× | ${r.peakRssMiB} | ${r.sameAnswerAsDuckDb ? 'yes' : 'NO'} |`,
+        `| ${r.system} | ${r.seconds.toFixed(2)} (${r.minSeconds.toFixed(2)}..${r.maxSeconds.toFixed(2)}) | ${r.cpuSeconds.toFixed(2)} | ${r.mbPerS.toFixed(1)} | ${r.speedupOver1Worker.toFixed(2)}× | ${r.vsBaseline.toFixed(2)}× | ${r.timesDuckDb.toFixed(1)}× | ${r.peakRssMiB} | ${r.loads.join(', ')} | ${r.sameAnswerAsDuckDb ? 'yes' : 'NO'} |`,
       );
   }
   console.log(`\nresults: ${file}`);

@@ -83,7 +83,7 @@ export function taskContext(
       for (const f of await listFiles(path)) {
         const end = format === 'parquet' ? Number.MAX_SAFE_INTEGER : f.bytes;
         const split = { index: 0, path: f.path, input: 'side', format, start: 0, end };
-        for (const { record } of (await readSplit(split, 'fail')).records) out.push(record);
+        for (const record of (await readSplit(split, 'fail')).records) out.push(record);
       }
       return out;
     },

@@ -84,7 +84,10 @@ export async function runMap(request: MapRequest, job: JobModule, progress: Floa
     throw err;
   }
   progress[PROGRESS_SPLIT_FROM] = split.from;
-  for (const { record, lineIndex } of split.records) {
+  const { records, lineIndexes } = split;
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i];
+    const lineIndex = lineIndexes[i]!;
     progress[PROGRESS_LINE_INDEX] = lineIndex;
     counters.mapInputRecords!++;
     progress[PROGRESS_RECORDS] = counters.mapInputRecords!;

@@ -27,7 +27,7 @@ export async function runPlan(request: PlanRequest, job: JobModule): Promise<Pla
     const { records } = await readSplit(split, request.onMalformed);
     const step = Math.max(1, Math.floor(records.length / SAMPLE_RECORDS_PER_SPLIT));
     for (let i = 0; i < records.length; i += step) {
-      const result = job.map(records[i]!.record, (key) => keys.push(key), ctx);
+      const result = job.map(records[i], (key) => keys.push(key), ctx);
       if (result instanceof Promise) await result;
     }
   }

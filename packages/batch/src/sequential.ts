@@ -35,8 +35,7 @@ export async function runSequential(
     for (const split of planSplits(files, Number.MAX_SAFE_INTEGER)) {
       const ctx: TaskContext = taskContext({ ...base, kind: 'map' }, split.input, split.path);
       if (module.setup) await module.setup(ctx);
-      for (const { record } of (await readSplit(split, onMalformed)).records)
-        await module.map(record, emit, ctx);
+      for (const record of (await readSplit(split, onMalformed)).records) await module.map(record, emit, ctx);
     }
   }
   const ctx = taskContext({ ...base, kind: 'reduce' }, '', '');

@@ -160,8 +160,9 @@ export async function runTask(request: TaskRequest, timeoutMs: number): Promise<
 }
 
 /**
- * A worker's task threads: up to `warm` idle threads are kept, started ahead of the first task
- * and reused for later tasks of the job they ran. Concurrency is the caller's business (the
+ * A worker's task threads: up to `warm` idle threads are kept and reused for later tasks of the
+ * job they ran (threads start with a worker's first task, not with the process: a cluster's
+ * processes starting together on a busy machine need the CPU more than a first task does). Concurrency is the caller's business (the
  * worker runs at most `slots` tasks at once and makes a pool of `slots`).
  */
 export class TaskThreadPool {
@@ -171,11 +172,6 @@ export class TaskThreadPool {
   threadsStarted = 0;
 
   constructor(private readonly warm: number) {}
-
-  /** Starts the warm threads, so that even a job's first tasks skip a thread's start-up. */
-  start(): void {
-    while (this.idle.length < this.warm) this.idle.push(this.spawn());
-  }
 
   async run(request: TaskRequest, timeoutMs: number): Promise<TaskOutcome> {
     const thread = this.take(request.jobId);

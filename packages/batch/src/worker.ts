@@ -67,7 +67,6 @@ export class BatchWorker {
   /** Registers (once `selfUrl`, where this worker's HTTP server listens, is known) and starts. */
   async start(selfUrl: string): Promise<void> {
     this.selfUrl = selfUrl;
-    this.pool.start();
     await this.register();
     this.heartbeatTimer = setInterval(
       () => void this.heartbeat(),

@@ -13,7 +13,7 @@ import { writeBooks } from './support/corpus.js';
 
 const SEED = Number(process.env.DDIA_SEED ?? Date.now() % 100_000);
 const LEASE_MS = 1_500;
-const FAULT_EVERY_MS = 1_200;
+const FAULT_EVERY_MS = 800;
 const JOB_DEADLINE_MS = 150_000;
 /**
  * Faults stop after this many, so that on a heavily loaded machine (where one task can take

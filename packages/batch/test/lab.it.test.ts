@@ -259,10 +259,10 @@ describe.skipIf(!BUILT)('bad input fails the job clearly; the coordinator keeps 
       inputs: [{ path: input }],
       output: join(dir, 'hang-out'),
       reduces: 1,
-      taskTimeoutMs: 3_000,
+      taskTimeoutMs: 2_000,
     });
     expect(job.status).toBe('failed');
-    expect(job.error).toMatch(/reduce task 0 did not finish within 3000 ms; it was at key 'hang'/);
+    expect(job.error).toMatch(/reduce task 0 did not finish within 2000 ms; it was at key 'hang'/);
   });
 
   it('a malformed JSON line fails the job naming the file and line', async () => {

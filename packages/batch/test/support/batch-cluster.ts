@@ -21,7 +21,7 @@ export async function startBatchCluster(options: BatchClusterOptions): Promise<C
   const workerIds = Array.from({ length: options.workers }, (_, i) => `w${i + 1}`);
   return startCluster({
     nodes: ['coord', ...workerIds],
-    readyTimeoutMs: 60_000,
+    readyTimeoutMs: 120_000,
     command: (node) => {
       const coordinatorUrl = node.peers.find((p) => p.id === 'coord')!.url;
       if (node.id === 'coord') {
