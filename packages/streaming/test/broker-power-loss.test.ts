@@ -16,7 +16,7 @@
 //   - offsets and producer ids never handed out twice after the restart.
 // Mutation check: skipping one named sync point at a time, the same trials must fail.
 // Replay one seed: DDIA_SEED=<seed> npx vitest run --project streaming broker-power-loss
-// DDIA_LONG=1 runs ten times as many seeds.
+// DDIA_LONG=1 runs twenty times as many seeds (1500).
 import { LOG_SYNC, SeededRandom } from '@ddia/common';
 import { crc32c, ManualClock } from '@ddia/common/core';
 import { FaultFileSystem } from '@ddia/testkit';
@@ -30,7 +30,7 @@ import { STREAMING_SYNC } from '../src/log/files.js';
 const DATA_DIR = '/data';
 const REPLAY = process.env.DDIA_SEED === undefined ? null : Number(process.env.DDIA_SEED);
 const LONG = process.env.DDIA_LONG === '1';
-const SEEDS = REPLAY !== null ? [REPLAY] : Array.from({ length: LONG ? 1500 : 150 }, (_, i) => i + 1);
+const SEEDS = REPLAY !== null ? [REPLAY] : Array.from({ length: LONG ? 1500 : 75 }, (_, i) => i + 1);
 const LOG_TOPIC = 'ledger';
 const LOG_PARTITIONS = 2;
 const COMPACT_TOPIC = 'accounts';

@@ -13,8 +13,8 @@ import { type AppendAttempt, checkLogHistory, type ReadRecord } from '../src/cor
 import { waitFor } from './support/broker.js';
 
 const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-const BEFORE_KILL = 60;
-const AFTER_KILL = 60;
+const BEFORE_KILL = 40;
+const AFTER_KILL = 40;
 
 let cluster: Cluster;
 const kafkaPorts = new Map<string, number>();

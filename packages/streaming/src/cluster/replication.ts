@@ -153,6 +153,8 @@ export class Replication implements ReplicationHooks {
         await this.propose({ op: 'register', broker: { id: this.selfNum, host, kafkaPort } });
         const index = await this.raft.readIndex({ timeoutMs: 2000 });
         await this.raft.waitApplied(index);
+        for (const t of this.broker.allTopics())
+          if (!this.metadata.topic(t.meta.name)) await this.broker.deleteTopic(t.meta.name);
         this.caughtUp = true;
         this.broker.logger.info({ applied: index }, 'cluster metadata caught up; taking partition roles');
         this.reconcileAll();
@@ -193,6 +195,10 @@ export class Replication implements ReplicationHooks {
       await this.broker.createTopic(command.name, command.partitions, command.configs);
       for (let p = 0; p < command.partitions; p++) this.reconcile(command.name, p);
     } else if (command.op === 'deleteTopic') {
+      // While replaying its log after a restart a broker keeps its files: the topic may have
+      // been created again later, and these files may be the new one's. catchUp() then drops
+      // what the current metadata no longer has.
+      if (!this.caughtUp) return result;
       await this.dropRoles(command.name);
       await this.broker.deleteTopic(command.name);
     } else if (command.op === 'elect' || command.op === 'alterIsr') {
@@ -204,7 +210,8 @@ export class Replication implements ReplicationHooks {
   private async restore(image: MetadataImage): Promise<void> {
     const fresh = ClusterMetadata.fromImage(image);
     for (const t of this.broker.allTopics()) {
-      if (!fresh.topic(t.meta.name)) {
+      // (While replaying after a restart, catchUp() does this once the metadata is current.)
+      if (this.caughtUp && !fresh.topic(t.meta.name)) {
         await this.dropRoles(t.meta.name);
         await this.broker.deleteTopic(t.meta.name);
       }
