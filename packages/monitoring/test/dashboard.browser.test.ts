@@ -29,6 +29,7 @@ if (!hasChromium) {
 
 // Node 1 ('alive') runs its clock 7.3 s ahead of ours: the clock-offset estimator must see it.
 const SKEW_MS = 7300;
+const WF_TRACE = 'abcdef0123456789abcdef0123456789';
 
 describe('dashboard and clocks', () => {
   let dir: string;
@@ -120,6 +121,46 @@ describe('dashboard and clocks', () => {
         const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
         const pageErrors: string[] = [];
         page.on('pageerror', (e) => pageErrors.push(String(e)));
+        // A trace of three spans (server -> client -> failing server) for the waterfall.
+        const ns = (ms: number) => String(BigInt(Date.now() - 1000 + ms) * 1_000_000n);
+        const sp = (
+          id: string,
+          parent: string | null,
+          kind: number,
+          from: number,
+          to: number,
+          error = false,
+        ) => ({
+          traceId: WF_TRACE,
+          spanId: id,
+          ...(parent ? { parentSpanId: parent } : {}),
+          name: `span ${id.slice(0, 2)}`,
+          kind,
+          startTimeUnixNano: ns(from),
+          endTimeUnixNano: ns(to),
+          status: { code: error ? 2 : 0 },
+        });
+        const otlp = await fetch(`${mon.url}/v1/traces`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            resourceSpans: [
+              {
+                resource: { attributes: [{ key: 'service.name', value: { stringValue: 'gateway' } }] },
+                scopeSpans: [
+                  {
+                    spans: [
+                      sp('aa00000000000001', null, 2, 0, 100),
+                      sp('bb00000000000002', 'aa00000000000001', 3, 10, 90),
+                      sp('cc00000000000003', 'bb00000000000002', 2, 20, 80, true),
+                    ],
+                  },
+                ],
+              },
+            ],
+          }),
+        });
+        expect(otlp.status).toBe(200);
         await page.goto(`${mon.url}/?refresh=0.5`);
         expect(await page.title()).toBe('DDIA Lab monitoring');
 
@@ -139,6 +180,22 @@ describe('dashboard and clocks', () => {
           undefined,
           { timeout: 20_000 },
         );
+
+        // The newest trace's waterfall: a row per span, indented by depth, bars on one time axis.
+        await page.waitForSelector('#waterfall .wf-row >> nth=2', { timeout: 20_000 });
+        const bars = await page.$$eval('#waterfall .bar', (els) =>
+          els.map((e) => [
+            e.className,
+            (e as unknown as { style: { left: string; width: string } }).style.left,
+            (e as unknown as { style: { width: string } }).style.width,
+          ]),
+        );
+        expect(bars).toEqual([
+          ['bar', '0%', '100%'],
+          ['bar client', '10%', '80%'],
+          ['bar error', '20%', '60%'],
+        ]);
+        expect(await page.locator(`#traces tr[data-trace="${WF_TRACE}"]`).count()).toBe(1);
 
         // Kill one target: its row turns red, the other stays green.
         await doomed.stop();
