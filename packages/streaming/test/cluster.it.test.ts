@@ -38,7 +38,7 @@ beforeAll(async () => {
   for (const [i, id] of ['n1', 'n2', 'n3'].entries()) kafkaPorts.set(id, ports[i]!);
   cluster = await startCluster({
     nodes: 3,
-    readyTimeoutMs: 60_000,
+    readyTimeoutMs: 120_000,
     command: (spec) => ({
       args: [
         MAIN_JS,
@@ -57,7 +57,7 @@ beforeAll(async () => {
       env: { NODE_ENV: 'test' },
     }),
   });
-}, 90_000);
+}, 150_000);
 
 afterAll(async () => {
   await cluster?.close();
@@ -97,6 +97,7 @@ describe('three replicated brokers: kill -9 the partition leader mid-stream', ()
       await p.connect();
       return p;
     };
+    let killing: Promise<void> | null = null;
     const write = async (until: number) => {
       for (let seq = attempts.length; acknowledged < until; seq++) {
         const value = `v${seq}`;
@@ -107,6 +108,8 @@ describe('three replicated brokers: kill -9 the partition leader mid-stream', ()
           await producer.send({ topic, acks: -1, timeout: 10_000, messages: [{ value, partition: 0 }] });
           attempt.outcome = 'ok';
           acknowledged++;
+          // kill -9 the leader while the next send goes out (not awaited here).
+          if (acknowledged === BEFORE_KILL) killing = cluster.node(victim).kill();
         } catch {
           // Outcome unknown: never re-sent under this value; a new producer id for the next.
           await producer?.disconnect().catch(() => {});
@@ -116,12 +119,8 @@ describe('three replicated brokers: kill -9 the partition leader mid-stream', ()
       }
     };
 
-    await write(BEFORE_KILL);
-    // kill -9 with a send in flight.
-    const inFlight = write(BEFORE_KILL + AFTER_KILL);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    await cluster.node(victim).kill();
-    await inFlight;
+    await write(BEFORE_KILL + AFTER_KILL);
+    await killing;
     await (producer as Producer | null)?.disconnect();
 
     const after = await leaderOf();
