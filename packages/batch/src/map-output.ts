@@ -22,6 +22,12 @@ export interface MapOutputBuffer {
   /** Estimated bytes held (UTF-16 strings plus per-entry overhead). */
   readonly bytes: number;
   add(partition: number, key: string, value: string): void;
+  /**
+   * add() for a key whose partition is computed only when needed: the combining buffer looks
+   * the key up first and calls `partitionOf` only for a key it has not seen (word count emits
+   * the same few thousand words millions of times; hashing each was a tenth of a map task).
+   */
+  addKeyed(key: string, value: string, partitionOf: (key: string) => number): void;
   /** Partition p's pairs sorted by (key, value) and combined, emptying the partition. */
   drain(partition: number): Pair[];
 }
@@ -73,6 +79,10 @@ class SortingBuffer implements MapOutputBuffer {
     this.listBytes = new Array(partitions).fill(0);
   }
 
+  addKeyed(key: string, value: string, partitionOf: (key: string) => number): void {
+    this.add(partitionOf(key), key, value);
+  }
+
   add(partition: number, key: string, value: string): void {
     this.lists[partition]!.push([key, value]);
     const bytes = 2 * (key.length + value.length) + PAIR_OVERHEAD_BYTES;
@@ -91,9 +101,16 @@ class SortingBuffer implements MapOutputBuffer {
 
 type Combine = NonNullable<JobModule['combine']>;
 
+/** A distinct key's entry: its partition and the values not yet folded. */
+interface KeyEntry {
+  partition: number;
+  values: string[];
+}
+
 class CombiningBuffer implements MapOutputBuffer {
   bytes = 0;
-  private readonly tables: Map<string, string[]>[];
+  /** Every partition's keys in one table, so a repeated key costs one lookup. */
+  private table = new Map<string, KeyEntry>();
   private readonly tableBytes: number[];
 
   constructor(
@@ -102,44 +119,57 @@ class CombiningBuffer implements MapOutputBuffer {
     private readonly ctx: TaskContext,
     private readonly counters: Counters,
   ) {
-    this.tables = Array.from({ length: partitions }, () => new Map());
     this.tableBytes = new Array(partitions).fill(0);
   }
 
   add(partition: number, key: string, value: string): void {
-    const table = this.tables[partition]!;
-    this.counters.combineInputRecords!++;
-    const values = table.get(key);
-    if (values === undefined) {
-      table.set(key, [value]);
-      this.charge(partition, 2 * (key.length + value.length) + KEY_ENTRY_OVERHEAD_BYTES);
-      return;
+    const entry = this.table.get(key);
+    if (entry === undefined) this.insert(partition, key, value);
+    else this.append(entry, key, value);
+  }
+
+  addKeyed(key: string, value: string, partitionOf: (key: string) => number): void {
+    const entry = this.table.get(key);
+    if (entry === undefined) this.insert(partitionOf(key), key, value);
+    else this.append(entry, key, value);
+  }
+
+  drain(partition: number): Pair[] {
+    const keys: string[] = [];
+    for (const [key, entry] of this.table) if (entry.partition === partition) keys.push(key);
+    keys.sort(compareStrings);
+    const out: Pair[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const { values } = this.table.get(key)!;
+      this.table.delete(key);
+      out[i] = [key, values.length === 1 ? values[0]! : String(this.combine(key, values, this.ctx))];
     }
+    if (this.table.size === 0) this.table = new Map();
+    this.bytes -= this.tableBytes[partition]!;
+    this.tableBytes[partition] = 0;
+    this.counters.combineOutputRecords! += out.length;
+    return out;
+  }
+
+  private insert(partition: number, key: string, value: string): void {
+    this.counters.combineInputRecords!++;
+    this.table.set(key, { partition, values: [value] });
+    this.charge(partition, 2 * (key.length + value.length) + KEY_ENTRY_OVERHEAD_BYTES);
+  }
+
+  private append(entry: KeyEntry, key: string, value: string): void {
+    this.counters.combineInputRecords!++;
+    const { values, partition } = entry;
     values.push(value);
     this.charge(partition, 2 * value.length + VALUE_OVERHEAD_BYTES);
     if (values.length >= COMBINE_EVERY_VALUES) {
       let folded = 0;
       for (const v of values) folded += 2 * v.length + VALUE_OVERHEAD_BYTES;
       const combined = String(this.combine(key, values, this.ctx));
-      table.set(key, [combined]);
+      entry.values = [combined];
       this.charge(partition, 2 * combined.length + VALUE_OVERHEAD_BYTES - folded);
     }
-  }
-
-  drain(partition: number): Pair[] {
-    const table = this.tables[partition]!;
-    this.tables[partition] = new Map();
-    this.bytes -= this.tableBytes[partition]!;
-    this.tableBytes[partition] = 0;
-    const keys = [...table.keys()].sort(compareStrings);
-    const out: Pair[] = new Array(keys.length);
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
-      const values = table.get(key)!;
-      out[i] = [key, values.length === 1 ? values[0]! : String(this.combine(key, values, this.ctx))];
-    }
-    this.counters.combineOutputRecords! += out.length;
-    return out;
   }
 
   private charge(partition: number, bytes: number): void {

@@ -62,7 +62,7 @@ export async function runMap(request: MapRequest, job: JobModule, progress: Floa
     if (typeof key !== 'string' || typeof value !== 'string') {
       throw new TypeError(`emit(key, value) takes strings, got ${typeof key} and ${typeof value}`);
     }
-    buffer.add(partitionOf(key), key, value);
+    buffer.addKeyed(key, value, partitionOf);
     counters.mapOutputRecords!++;
   };
   const spill = async () => {
