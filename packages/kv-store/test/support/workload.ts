@@ -15,6 +15,8 @@ export interface WorkloadOptions {
   processes: number;
   keys: string[];
   durationMs: number;
+  /** Stop before durationMs once this settles (e.g. when the faults under test are done). */
+  until?: Promise<unknown>;
   seed: number;
   /** Process ids start here (several workloads can share one recorder). */
   firstProcess?: number;
@@ -37,7 +39,11 @@ function classify(status: number): Outcome {
 export async function runWorkload(options: WorkloadOptions): Promise<WorkloadStats> {
   const client = new HttpClient({ deadlineMs: CLIENT_DEADLINE_MS, retries: 0 });
   const stats: WorkloadStats = { ok: 0, fail: 0, info: 0 };
-  const endAt = performance.now() + options.durationMs;
+  let endAt = performance.now() + options.durationMs;
+  options.until?.then(
+    () => (endAt = Math.min(endAt, performance.now())),
+    () => (endAt = Math.min(endAt, performance.now())),
+  );
   const first = options.firstProcess ?? 0;
   const count = (o: Outcome) => {
     stats[o]++;
