@@ -19,6 +19,7 @@ export class PartitionMetrics {
   readonly hotKeyWrites: Counter<'key'>;
   readonly replicaPushes: Counter<'outcome'>;
   readonly failovers: Counter;
+  readonly splits: Counter;
 
   constructor(
     registry: Registry,
@@ -40,6 +41,11 @@ export class PartitionMetrics {
     this.failovers = new Counter({
       name: 'partitioning_failovers_total',
       help: 'partitions this node, as controller leader, handed to a follower of a dead owner',
+      registers,
+    });
+    this.splits = new Counter({
+      name: 'partitioning_splits_total',
+      help: 'range partitions this node split because they grew past --split-keys',
       registers,
     });
     this.forwarded = new Counter({

@@ -23,6 +23,10 @@ export type Placement =
   | { kind: 'remote'; partition: PartitionInfo; ownerId: string; ownerUrl: string; config: ClusterConfig };
 
 export class PartitionNode {
+  /** Partitions just split off here whose per-id state (sequence, local index) is being set up
+   *  (partition-store.ts `splitOff`): refused with a retriable 503 until it is done. */
+  readonly settling = new Set<number>();
+
   constructor(
     readonly id: string,
     readonly machine: ConfigMachine,
@@ -58,7 +62,7 @@ export class PartitionNode {
         { partition: placement.partition.id, epoch: placement.config.epoch },
       );
     }
-    if (placement.partition.frozen) {
+    if (placement.partition.frozen || this.settling.has(placement.partition.id)) {
       throw new DdiaError(
         PartErrors.moving,
         `partition ${placement.partition.id} is moving to ${placement.partition.target}`,
@@ -118,7 +122,12 @@ export class PartitionNode {
     for (const id of ids) {
       const partition = config.partitions.find((p) => p.id === id);
       if (!partition) throw new DdiaError(PartErrors.unknownPartition, `no partition ${id}`);
-      if (partition.owner !== this.id || partition.frozen || this.store.sealedEpoch(id) > config.epoch) {
+      if (
+        partition.owner !== this.id ||
+        partition.frozen ||
+        this.settling.has(id) ||
+        this.store.sealedEpoch(id) > config.epoch
+      ) {
         throw new DdiaError(PartErrors.moving, `partition ${id} is not served here now`, { partition: id });
       }
       const items = await this.store.scan(this.store.layout.scanBounds(partition, start, end), limit);
@@ -178,7 +187,12 @@ export class PartitionNode {
     for (const id of ids) {
       const partition = config.partitions.find((p) => p.id === id);
       if (!partition) throw new DdiaError(PartErrors.unknownPartition, `no partition ${id}`);
-      if (partition.owner !== this.id || partition.frozen || this.store.sealedEpoch(id) > config.epoch) {
+      if (
+        partition.owner !== this.id ||
+        partition.frozen ||
+        this.settling.has(id) ||
+        this.store.sealedEpoch(id) > config.epoch
+      ) {
         throw new DdiaError(PartErrors.moving, `partition ${id} is not served here now`, { partition: id });
       }
       out.push(...(await this.store.localLookup(id, index, term, limit)));

@@ -18,6 +18,7 @@ import { FileStorage, HttpTransport, MemoryStorage, RaftNode, registerRaftRoutes
 import { ConfigMachine } from './controller/config-machine.js';
 import { Controller } from './controller/controller.js';
 import { Mover } from './controller/mover.js';
+import { Splitter } from './controller/splitter.js';
 import {
   type ClusterConfig,
   HotKeyTracker,
@@ -25,6 +26,7 @@ import {
   PARTITIONS_MAX,
   type PartitionInfo,
   parseIndexSpecs,
+  rangeContains,
   SALT_BUCKETS_MAX,
   SCHEMES,
   type Scheme,
@@ -69,6 +71,14 @@ export const PARTITION_FLAGS = {
     default: 1,
     min: 1,
     max: REPLICAS_MAX,
+  },
+  'split-keys': {
+    type: 'number',
+    description:
+      'range scheme: a partition holding more keys than this is split at its median key (0: never split automatically)',
+    default: 10_000,
+    min: 0,
+    max: 10_000_000,
   },
   'failover-ms': {
     type: 'number',
@@ -208,6 +218,7 @@ export async function startPartitionService(
   let builder: IndexBuilder | undefined;
   let replicator: Replicator | undefined;
   let detector: FailureDetector | undefined;
+  let splitter: Splitter | undefined;
 
   const service = await createService({
     name: 'partitioning',
@@ -219,6 +230,7 @@ export async function startPartitionService(
       controller?.stop();
       replicator?.stop();
       detector?.stop();
+      splitter?.stop();
       outbox?.stop();
       builder?.stop();
       await raft?.stop();
@@ -323,6 +335,24 @@ export async function startPartitionService(
     const before = previous;
     previous = next;
     if (!before) return;
+    // A range split: the new partition's per-id state is set up on every node that held the
+    // partition it came from, before it serves (the lock of the new id is queued first, here,
+    // synchronously with the apply, so no request or copy of it runs before).
+    for (const part of next.partitions) {
+      if (!part.range || before.partitions.some((p) => p.id === part.id)) continue;
+      const start = part.range.start;
+      const left = before.partitions.find((p) => p.range && rangeContains(p.range, start));
+      const leftNow = left && next.partitions.find((p) => p.id === left.id);
+      if (!left || !leftNow || !(left.owner === config.id || (left.replicas ?? []).includes(config.id)))
+        continue;
+      node.settling.add(part.id);
+      void store
+        .withLock(part.id, () => store.withLock(leftNow.id, () => store.splitOff(leftNow, part)))
+        .catch((error: unknown) =>
+          service.log.error({ err: error, partition: part.id }, 'setting up a split-off partition failed'),
+        )
+        .finally(() => node.settling.delete(part.id));
+    }
     for (const part of before.partitions) {
       if (part.owner !== config.id && !(part.replicas ?? []).includes(config.id)) continue;
       const now = next.partitions.find((p) => p.id === part.id);
@@ -377,7 +407,15 @@ export async function startPartitionService(
     valueBytesMax: config.extra['value-bytes-max'],
     requestTimeoutMs: config.extra['request-timeout-ms'],
   });
+  splitter = new Splitter({
+    node,
+    splitKeys: config.extra['split-keys'],
+    propose: (command) => ctl.propose(command),
+    log: service.log,
+    onSplit: () => metrics.splits.inc(),
+  });
   ctl.start();
+  splitter.start();
   replicator.start();
   detector.start();
   const url = await service.listen();

@@ -8,7 +8,9 @@ import { openStore, SeededRandom, type Store } from '@ddia/common';
 import { LSM_SYNC, lsmEngine } from '@ddia/lsm-engine';
 import { FaultFileSystem } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
+import { splitPoint } from '../src/controller/splitter.js';
 import type { IndexSpec, PartitionInfo } from '../src/core/index.js';
+import { applyConfigCommand } from '../src/core/index.js';
 import { Layout } from '../src/data/layout.js';
 import { PartitionStore } from '../src/data/partition-store.js';
 
@@ -25,6 +27,42 @@ async function storeOn(db: Store): Promise<PartitionStore> {
   await store.init();
   return store;
 }
+
+type Config = NonNullable<ReturnType<typeof applyConfigCommand>['config']>;
+
+describe('automatic split of a range partition (dynamic partitioning)', () => {
+  it('splits at the median; the new half keeps versions rising and takes its local index entries', async () => {
+    const store = new PartitionStore(await memory(), new Layout(() => 'range'), INDEXES);
+    await store.init();
+    let config = applyConfigCommand(null, {
+      op: 'bootstrap',
+      scheme: 'range',
+      partitions: 1,
+      nodes: [{ id: 'n1', url: 'http://n1' }],
+    }).config as Config;
+    const whole = config.partitions[0] as PartitionInfo;
+    for (let i = 0; i < 10; i++)
+      await store.write(whole.id, `car:${i}`, car(i % 2 ? 'red' : 'blue', 'vw'), { kind: 'none' });
+    await store.write(whole.id, 'car:9', car('red', 'audi'), { kind: 'none' });
+    const keys = (await store.scan(store.layout.bounds(whole), 100)).map((item) => item.key);
+    expect(splitPoint(keys, 10)).toBeNull();
+    const at = splitPoint(keys, 8) as string;
+    expect(at).toBe('car:5');
+    config = applyConfigCommand(config, { op: 'split', partition: whole.id, at }).config as Config;
+    const [left, right] = config.partitions as [PartitionInfo, PartitionInfo];
+    await store.splitOff(left, right);
+    await store.splitOff(left, right); // replayed after a restart: no change
+    expect(await store.seq(right.id)).toBe(11);
+    const next = await store.write(right.id, 'car:7', car('blue', 'vw'), { kind: 'none' });
+    expect(next).toMatchObject({ status: 'ok', version: 12 });
+    expect(await store.localLookup(left.id, 'color', 'red', 10)).toEqual(['car:1', 'car:3']);
+    expect(await store.localLookup(right.id, 'color', 'red', 10)).toEqual(['car:5', 'car:9']);
+    expect(await store.localLookup(right.id, 'color', 'blue', 10)).toEqual(['car:6', 'car:7', 'car:8']);
+    expect((await store.scan(store.layout.bounds(right), 100)).map((item) => item.key)).toEqual(
+      keys.filter((k) => k >= at),
+    );
+  });
+});
 
 describe('local index entries follow the documents (Figure 6-4)', () => {
   it('written with the document, changed on update, removed on delete', async () => {

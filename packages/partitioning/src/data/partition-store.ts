@@ -17,6 +17,7 @@ import {
   type Posting,
   postingSupersedes,
   postingTermPrefix,
+  rangeContains,
   termsOf,
 } from '../core/index.js';
 import {
@@ -406,6 +407,37 @@ export class PartitionStore {
     ops.push({ type: 'put', key: metaKey(partitionId), value: Buffer.from(String(seq)) });
     await this.db.batch(ops, SYNCED);
     this.seqs.set(partitionId, seq);
+  }
+
+  /**
+   * After a range split (applied from the controller log): the right half is a new partition id
+   * over data already in place (`r:<key>` does not name the partition), so only what is keyed
+   * by partition id follows it: its sequence number starts at the left's (versions never go
+   * backwards for a key), its documents' local index entries move from the left id to the
+   * right, and it counts as backfilled for every index the left was. The caller holds both
+   * partitions' locks.
+   */
+  async splitOff(left: PartitionInfo, right: PartitionInfo): Promise<void> {
+    const range = right.range;
+    if (!range) throw new Error(`partition ${right.id} has no range`);
+    // Already done (the controller log is replayed after a restart): its own sequence stands.
+    if ((await this.db.get(metaKey(right.id))) !== undefined) return;
+    const seq = await this.seq(left.id);
+    const ops: BatchOp[] = [{ type: 'put', key: metaKey(right.id), value: Buffer.from(String(seq)) }];
+    const from = localIndexPrefix(left.id);
+    for await (const [key, bytes] of this.db.iterator({ gte: from, lt: prefixEnd(from) })) {
+      const rest = (key as string).slice(from.length);
+      const docKey = rest.slice(rest.indexOf('\u0000', rest.indexOf('\u0000') + 1) + 1);
+      if (!rangeContains(range, docKey)) continue;
+      ops.push({ type: 'del', key: key as string });
+      ops.push({ type: 'put', key: `${localIndexPrefix(right.id)}${rest}`, value: bytes as Uint8Array });
+    }
+    for (const spec of this.specs) {
+      if (await this.built(spec.name, left.id))
+        ops.push({ type: 'put', key: builtKey(spec.name, right.id), value: new Uint8Array(0) });
+    }
+    await this.db.batch(ops, SYNCED);
+    this.seqs.set(right.id, seq);
   }
 
   /** Deletes the partition's keys here (after it moved away, or before a fresh copy). */
