@@ -196,6 +196,15 @@ describe('dashboard and clocks', () => {
           ['bar error', '20%', '60%'],
         ]);
         expect(await page.locator(`#traces tr[data-trace="${WF_TRACE}"]`).count()).toBe(1);
+        // Every lane starts at the same x, whatever a row's indentation (one time axis).
+        const lanes = await page.$$eval('#waterfall .wf-lane', (els) =>
+          els.map((e) =>
+            Math.round(
+              (e as unknown as { getBoundingClientRect(): { left: number } }).getBoundingClientRect().left,
+            ),
+          ),
+        );
+        expect(new Set(lanes).size).toBe(1);
 
         // Kill one target: its row turns red, the other stays green.
         await doomed.stop();

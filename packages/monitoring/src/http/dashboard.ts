@@ -23,7 +23,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   #error { color: #b00; }
   #waterfall { background: #fff; border: 1px solid #ddd; padding: .5rem; width: 900px; }
   .wf-row { display: flex; align-items: center; height: 20px; font: 12px monospace; }
-  .wf-name { width: 320px; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
+  .wf-name { width: 320px; flex: none; box-sizing: border-box; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
   .wf-lane { position: relative; flex: 1; height: 14px; background: #f4f4f4; }
   .bar { position: absolute; top: 0; height: 14px; background: #1f77b4; min-width: 1px; }
   .bar.client { background: #9467bd; } .bar.error { background: #d62728; }
