@@ -1,8 +1,9 @@
 // pnpm --filter @ddia/partitioning bench [--quick]
 //   1. keys moved when a cluster grows from N to N+1 nodes, per scheme, against the ideal 1/(N+1)
 //      (pure: the same placement code the service runs);
-//   2. client throughput and latency on real processes (dist/main.js, in-memory store): one node,
-//      and three nodes where two thirds of the requests are forwarded to the owner.
+//   2. client throughput and latency on real processes (dist/main.js, in-memory store) for each
+//      cluster of --nodes (default 1,3 with --quick, else 1,2,3,4,3r2; `3r2` is three nodes with
+//      --replicas 2), with each node's CPU seconds during the run (process_cpu_seconds_total).
 //   3. on the three nodes: local (scatter/gather) vs global (one partition) index reads, and a
 //      hot counter with and without salting (the busiest node's share of its writes).
 // Needs no peer system. --quick: fewer keys, 3 s per throughput run, 1 s per index/hot-key run.
@@ -11,6 +12,18 @@ import { freePorts } from '@ddia/testkit';
 import { measureMovement, type SchemeName } from '../src/core/index.js';
 
 const quick = process.argv.includes('--quick');
+const nodesArg = process.argv[process.argv.indexOf('--nodes') + 1];
+/** Clusters to measure: `N` nodes, or `NrR` for N nodes keeping R copies of each partition. */
+const CLUSTERS = (process.argv.includes('--nodes') && nodesArg ? nodesArg : quick ? '1,3' : '1,2,3,4,3r2')
+  .split(',')
+  .map((spec) => {
+    const m = /^([1-9])(?:r([1-5]))?$/.exec(spec.trim());
+    if (!m || Number(m[2] ?? 1) > Number(m[1])) {
+      console.error(`--nodes: ${JSON.stringify(spec)} is not N or NrR (R <= N, N <= 9), e.g. 1,2,3,4,3r2`);
+      process.exit(2);
+    }
+    return { nodes: Number(m[1]), replicas: Number(m[2] ?? 1), label: spec.trim() };
+  });
 const KEYS = Array.from({ length: quick ? 20_000 : 200_000 }, (_, i) => `user:${i}`);
 const RUN_MS = quick ? 3_000 : 15_000;
 const CLIENTS = 16;
@@ -29,7 +42,7 @@ for (let n = 1; n <= 4; n++) {
   console.log(`| ${n} -> ${n + 1} | ${((1 / (n + 1)) * 100).toFixed(1)} % | ${cells.join(' | ')} |`);
 }
 
-async function cluster(n: number): Promise<{ urls: string[]; procs: ChildProcess[] }> {
+async function cluster(n: number, replicas = 1): Promise<{ urls: string[]; procs: ChildProcess[] }> {
   const ports = await freePorts(n);
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   const peers = urls.map((u, i) => `n${i + 1}=${u}`).join(',');
@@ -50,6 +63,8 @@ async function cluster(n: number): Promise<{ urls: string[]; procs: ChildProcess
         'color=color:local,make=make:global',
         '--hot-keys',
         'likes',
+        '--replicas',
+        String(replicas),
         '--log-level',
         'warn',
       ],
@@ -153,25 +168,46 @@ async function indexesAndHotKeys(urls: string[]): Promise<void> {
   row('hot counter, salted x8 (likes)', '1 of 8', await load(urls, incr('likes'), runMs));
 }
 
-console.log(
-  `\n## Client throughput (${CLIENTS} clients, 50 % PUT / 50 % GET, ${RUN_MS / 1000} s, in-memory store)\n`,
-);
-console.log('| nodes | ops/s | p50 ms | p99 ms | errors |');
-console.log('| --- | --- | --- | --- | --- |');
-for (const n of [1, 3]) {
-  const c = await cluster(n).catch(() => null);
+const throughputHeading = `\n## Client throughput (${CLIENTS} clients, 50 % PUT / 50 % GET, ${RUN_MS / 1000} s, in-memory store)\n`;
+const rows = [
+  '| nodes | copies | ops/s | p50 ms | p99 ms | errors | CPU s per node during the run |',
+  '| --- | --- | --- | --- | --- | --- | --- |',
+];
+/** Each node's process CPU seconds so far (prom-client's default metric). */
+const cpuSeconds = (urls: string[]) =>
+  Promise.all(
+    urls.map(async (url) => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return Number(/^process_cpu_seconds_total(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+    }),
+  );
+let indexesDone = false;
+for (const { nodes: n, replicas, label } of CLUSTERS) {
+  const c = await cluster(n, replicas).catch(() => null);
   if (!c) {
-    console.log(`| ${n} | - | - | - | did not start in time on this machine (busy?); skipped |`);
+    console.log(
+      `| ${label} | ${replicas} | - | - | - | - | did not start in time on this machine (busy?); skipped |`,
+    );
     continue;
   }
   try {
+    const before = await cpuSeconds(c.urls);
     const r = await load(c.urls);
-    console.log(`| ${n} | ${r.ops.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} |`);
-    if (n === 3) await indexesAndHotKeys(c.urls);
+    const after = await cpuSeconds(c.urls);
+    const cpu = after.map((a, i) => (a - (before[i] ?? 0)).toFixed(1)).join(' / ');
+    rows.push(
+      `| ${n} | ${replicas} | ${r.ops.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.errors} | ${cpu} |`,
+    );
+    if (n === 3 && replicas === 1 && !indexesDone) {
+      indexesDone = true;
+      await indexesAndHotKeys(c.urls);
+    }
   } finally {
     for (const p of c.procs) p.kill('SIGKILL');
   }
 }
+console.log(throughputHeading);
+console.log(rows.join('\n'));
 console.log("\nAll nodes share this machine's cores: more nodes here means more forwarding, not more CPU.");
 
 // The rebalance benchmark needs a loaded cluster and minutes: not part of --quick (CI's smoke run).
