@@ -14,9 +14,9 @@ export class SeriesIndex {
     return this.labelsById.length;
   }
 
-  /** The id of `labels`, adding the series if new. Labels must be normalized. */
-  getOrAdd(labels: Labels): { id: number; created: boolean } {
-    const key = labelsKey(labels);
+  /** The id of `labels`, adding the series if new. Labels must be normalized; `key` is
+   *  labelsKey(labels) when the caller has it already. */
+  getOrAdd(labels: Labels, key = labelsKey(labels)): { id: number; created: boolean } {
     const found = this.byKey.get(key);
     if (found !== undefined) return { id: found, created: false };
     const id = this.labelsById.length;
