@@ -79,6 +79,21 @@ function registerMetrics(broker: Broker, kafka: KafkaServer, registry: Registry)
     (p) => p.highWatermark,
   );
   new Gauge({
+    name: 'streaming_partition_isr_size',
+    help: 'In-sync replicas per partition (1 for a broker alone; in a cluster, as its metadata says)',
+    labelNames: ['topic', 'partition'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of broker.allTopics()) {
+        const roles = broker.replication?.partitionRoles(t.meta.name);
+        t.partitions.forEach((_, i) => {
+          this.set({ topic: t.meta.name, partition: String(i) }, roles?.[i]?.isrNodes.length ?? 1);
+        });
+      }
+    },
+  });
+  new Gauge({
     name: 'streaming_consumer_group_lag',
     help: 'Messages not yet committed by a consumer group, per partition',
     labelNames: ['group', 'topic', 'partition'] as const,
