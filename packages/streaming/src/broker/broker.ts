@@ -224,8 +224,11 @@ export class Broker {
       if (!topic) return false;
       this.topicLogs.delete(name);
       for (const p of topic.partitions) await p.close();
-      await this.topics.delete(topic.meta);
+      // The groups' offsets go first: a crash between the two steps then leaves the topic with
+      // no committed offsets (the delete was not answered; a retry finishes it), never a
+      // deleted topic whose offsets a new topic of the same name would inherit.
       await this.coordinator.offsets.forgetTopic(name, this.clock.wallMs());
+      await this.topics.delete(topic.meta);
       this.logger.info({ topic: name }, 'topic deleted');
       this.wakeWaiters();
       return true;

@@ -175,7 +175,13 @@ export class PartitionLog {
       const idempotent = h.producerId !== NO_PRODUCER && batches.length === 1;
       if (idempotent) {
         const check = this.producers.check(h.producerId, h.producerEpoch, h.baseSequence, h.recordCount);
-        if (check.kind === 'duplicate') return { baseOffset: check.baseOffset, duplicate: true };
+        if (check.kind === 'duplicate') {
+          // The first copy may still be on its way to disk (a retry on another connection while
+          // the original is being written): an acks=all answer waits for it, as the original's
+          // does. The log's sync runs after every append queued before it.
+          if (sync) await this.store.log.sync();
+          return { baseOffset: check.baseOffset, duplicate: true };
+        }
         if (check.kind === 'error') throw new SequenceError(check.errorCode);
       }
       const firstOffset = this.logEndOffset;
