@@ -2,6 +2,7 @@
 // clocks, checksums, liveness, randomness, sorted-array search and varints. Worker threads import this entry
 // (`@ddia/common/core`): the whole kit took some 220 ms to load on an idle core, and a worker
 // that loaded it competed with its own process for the CPU while it started.
+export * from './arithmetic.js';
 export * from './assert.js';
 export * from './bytes.js';
 export * from './clock.js';

@@ -4,6 +4,7 @@
 // character position in the source so that a learner can see what was wrong.
 // Predicates matter for chapter 7 because phantoms and write-predicate anomalies only
 // exist when a statement chooses its rows by a condition ("Phantoms causing write skew").
+import { applyArithmetic, isArithmeticOperator } from '@ddia/common/core';
 
 export type Value = number | string | boolean | null;
 export type Row = Record<string, unknown>;
@@ -309,18 +310,8 @@ export function evaluate(compiled: Compiled, row: Row): Value {
       return typeError(e, `${e.op} needs numbers, got ${typeOf(l)} and ${typeOf(r)}`);
     }
     if ((e.op === '/' || e.op === '%') && r === 0) return typeError(e, 'division by zero');
-    switch (e.op) {
-      case '+':
-        return l + r;
-      case '-':
-        return l - r;
-      case '*':
-        return l * r;
-      case '/':
-        return l / r;
-      default:
-        return l % r;
-    }
+    if (!isArithmeticOperator(e.op)) return typeError(e, `unknown operator ${e.op}`);
+    return applyArithmetic(e.op, l, r);
   }
   return ev(compiled.ast);
 }

@@ -8,6 +8,7 @@
 //   delta (5 minutes); if that sample is a staleness marker, the series is absent.
 // - A range selector [r] takes the samples in [t - r, t], staleness markers left out.
 // - Functions and arithmetic drop the metric name; comparisons without `bool` keep it.
+import { applyArithmetic, isArithmeticOperator, upperBound } from '@ddia/common/core';
 import { PromqlEvalError } from '../errors.js';
 import {
   getLabel,
@@ -59,17 +60,6 @@ function lowerBound(ts: readonly number[], t: number): number {
   return lo;
 }
 
-function upperBound(ts: readonly number[], t: number): number {
-  let lo = 0;
-  let hi = ts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ts[mid]! <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 function dropName(labels: Labels): Labels {
   return labels.filter(([n]) => n !== METRIC_NAME);
 }
@@ -77,24 +67,10 @@ function dropName(labels: Labels): Labels {
 const ARITHMETIC: ReadonlySet<BinaryOp> = new Set(['+', '-', '*', '/', '%', '^', 'atan2']);
 
 function arithmetic(op: BinaryOp, l: number, r: number): number {
-  switch (op) {
-    case '+':
-      return l + r;
-    case '-':
-      return l - r;
-    case '*':
-      return l * r;
-    case '/':
-      return l / r;
-    case '%':
-      return l % r;
-    case '^':
-      return l ** r;
-    case 'atan2':
-      return Math.atan2(l, r);
-    default:
-      throw new Error(`not arithmetic: ${op}`);
-  }
+  if (op === '^') return l ** r;
+  if (op === 'atan2') return Math.atan2(l, r);
+  if (isArithmeticOperator(op)) return applyArithmetic(op, l, r);
+  throw new Error(`not arithmetic: ${op}`);
 }
 
 function compare(op: BinaryOp, l: number, r: number): boolean {
