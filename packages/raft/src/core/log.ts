@@ -8,11 +8,17 @@
 // index and term boxed as heap numbers) they were half of a busy kv-store member's heap, for
 // every garbage collection to mark. Entry objects are made when asked for, and die young.
 import { assert } from '@ddia/common/core';
-import { ENTRY_TYPES, type Entry, type EntryType, type Snapshot, type SnapshotMeta } from './types.js';
+import {
+  ENTRY_TYPE_CODE,
+  ENTRY_TYPES,
+  type Entry,
+  type EntryType,
+  type Snapshot,
+  type SnapshotMeta,
+} from './types.js';
 
 /** Entries the columns hold at first; they double when full. */
 const INITIAL_ENTRIES = 1024;
-const TYPE_CODES = new Map<EntryType, number>(ENTRY_TYPES.map((t, i) => [t, i]));
 
 export class RaftLog {
   /** Metadata of the snapshot the log starts after (index 0, term 0 for a fresh log). */
@@ -122,7 +128,7 @@ export class RaftLog {
       this.types = types;
     }
     this.terms[i] = e.term;
-    this.types[i] = TYPE_CODES.get(e.type) as number;
+    this.types[i] = ENTRY_TYPE_CODE.get(e.type) as number;
     this.datas.push(e.data);
   }
 

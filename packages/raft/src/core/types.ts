@@ -10,6 +10,9 @@ export const ENTRY_TYPES = ['normal', 'noop', 'conf'] as const;
  *  own term (§5.4.2, §8); 'conf' carries a membership change (dissertation §4.1). */
 export type EntryType = (typeof ENTRY_TYPES)[number];
 
+/** Entry type -> its type byte (its position in ENTRY_TYPES), for the log, disk and wire. */
+export const ENTRY_TYPE_CODE: ReadonlyMap<string, number> = new Map(ENTRY_TYPES.map((t, i) => [t, i]));
+
 export interface Entry {
   index: number;
   term: number;
@@ -76,6 +79,9 @@ export const MESSAGE_TYPES = [
 ] as const;
 
 export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+/** Message type -> its type byte on a peer stream (its position in MESSAGE_TYPES). */
+export const MESSAGE_TYPE_CODE: ReadonlyMap<string, number> = new Map(MESSAGE_TYPES.map((t, i) => [t, i]));
 
 export interface Message {
   type: MessageType;

@@ -22,9 +22,9 @@ import {
 } from '@ddia/common';
 import type { RaftInitialState } from '../core/raft.js';
 import {
+  ENTRY_TYPE_CODE,
   ENTRY_TYPES,
   type Entry,
-  type EntryType,
   type HardState,
   type Snapshot,
   type SnapshotMeta,
@@ -34,7 +34,6 @@ import type { RaftStorage, StorageUpdate } from './storage.js';
 const SNAPSHOT_MAGIC = 0x524e5350; // 'RNSP'
 const SNAPSHOT_VERSION = 1;
 const SNAPSHOT_HEADER_BYTES = 4 + 1 + 4 + 4;
-const ENTRY_TYPE_CODE = new Map<EntryType, number>(ENTRY_TYPES.map((t, i) => [t, i]));
 
 /** A damaged snapshot or hard-state file: the node refuses to start rather than guess. */
 export class CorruptRaftStateError extends Error {

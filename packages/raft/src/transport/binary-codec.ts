@@ -7,19 +7,15 @@
 // chunks, see http-transport.ts).
 import { pooledBytes } from '@ddia/common';
 import {
+  ENTRY_TYPE_CODE,
   ENTRY_TYPES,
   type Entry,
-  type EntryType,
+  MESSAGE_TYPE_CODE,
   MESSAGE_TYPES,
   type Message,
-  type MessageType,
 } from '../core/types.js';
 import { RaftBadRequestError } from '../errors.js';
 import { CONTEXT_LENGTH_MAX, NODE_ID_LENGTH_MAX } from './json-codec.js';
-
-// The type bytes are positions in types.ts's MESSAGE_TYPES and ENTRY_TYPES.
-const MESSAGE_CODE = new Map<MessageType, number>(MESSAGE_TYPES.map((t, i) => [t, i]));
-const ENTRY_CODE = new Map<EntryType, number>(ENTRY_TYPES.map((t, i) => [t, i]));
 
 const U8 = 1;
 const U16 = 2;
@@ -47,7 +43,7 @@ export function encodeMessages(messages: readonly Message[], headroom = 0): Buff
   const out = Buffer.allocUnsafe(size);
   let at = out.writeUInt32LE(messages.length, headroom);
   for (const m of messages) {
-    at = out.writeUInt8(MESSAGE_CODE.get(m.type) as number, at);
+    at = out.writeUInt8(MESSAGE_TYPE_CODE.get(m.type) as number, at);
     at = out.writeUInt8(m.reject ? 1 : 0, at);
     const from = Buffer.byteLength(m.from);
     const to = Buffer.byteLength(m.to);
@@ -68,7 +64,7 @@ export function encodeMessages(messages: readonly Message[], headroom = 0): Buff
     for (const e of m.entries) {
       at = out.writeDoubleLE(e.index, at);
       at = out.writeDoubleLE(e.term, at);
-      at = out.writeUInt8(ENTRY_CODE.get(e.type) as number, at);
+      at = out.writeUInt8(ENTRY_TYPE_CODE.get(e.type) as number, at);
       at = out.writeUInt32LE(e.data.length, at);
       out.set(e.data, at);
       at += e.data.length;

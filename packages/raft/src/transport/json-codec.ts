@@ -4,18 +4,16 @@
 // bad input is a RaftBadRequestError (400), never an assertion.
 import {
   type ConfState,
-  ENTRY_TYPES,
+  ENTRY_TYPE_CODE,
   type Entry,
   type EntryType,
-  MESSAGE_TYPES,
+  MESSAGE_TYPE_CODE,
   type Message,
   type MessageType,
   type Snapshot,
 } from '../core/types.js';
 import { RaftBadRequestError } from '../errors.js';
 
-const MESSAGE_TYPE_SET = new Set<string>(MESSAGE_TYPES);
-const ENTRY_TYPE_SET = new Set<string>(ENTRY_TYPES);
 export const NODE_ID_LENGTH_MAX = 128;
 export const CONTEXT_LENGTH_MAX = 256;
 
@@ -102,13 +100,13 @@ function conf(v: unknown): ConfState {
 export function decodeMessage(raw: unknown, snapshotData?: Uint8Array): Message {
   if (typeof raw !== 'object' || raw === null) fail('not an object');
   const w = raw as Partial<WireMessage>;
-  if (!MESSAGE_TYPE_SET.has(w.type as MessageType)) fail(`unknown type ${JSON.stringify(w.type)}`);
+  if (!MESSAGE_TYPE_CODE.has(w.type as string)) fail(`unknown type ${JSON.stringify(w.type)}`);
   if (!Array.isArray(w.entries)) fail('entries must be an array');
   if (typeof w.reject !== 'boolean') fail('reject must be a boolean');
   if (typeof w.context !== 'string' || w.context.length > CONTEXT_LENGTH_MAX) fail('context');
   const entries: Entry[] = w.entries.map((e: Partial<WireEntry>, k) => {
     if (typeof e !== 'object' || e === null) fail(`entries[${k}]`);
-    if (!ENTRY_TYPE_SET.has(e.y as EntryType)) fail(`entries[${k}].y`);
+    if (!ENTRY_TYPE_CODE.has(e.y as string)) fail(`entries[${k}].y`);
     if (typeof e.d !== 'string') fail(`entries[${k}].d`);
     return {
       index: index(e.i, `entries[${k}].i`),
