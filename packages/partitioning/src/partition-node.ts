@@ -213,11 +213,15 @@ export class PartitionNode {
     return plan;
   }
 
-  /** The partitions a scan visits, grouped by owner. */
-  scanPlan(start: string, end: string | null): Map<string, { url: string; ids: number[] }> {
+  /** The partitions a scan visits, grouped by owner (one, for one partition key's sort keys). */
+  scanPlan(
+    start: string,
+    end: string | null,
+    partitionKey?: string,
+  ): Map<string, { url: string; ids: number[] }> {
     const config = this.config();
     const plan = new Map<string, { url: string; ids: number[] }>();
-    for (const index of partitionsForScan(config, start, end)) {
+    for (const index of partitionsForScan(config, start, end, partitionKey)) {
       const partition = config.partitions[index] as PartitionInfo;
       const url = config.nodes.find((n) => n.id === partition.owner)?.url ?? '';
       const group = plan.get(partition.owner) ?? { url, ids: [] };

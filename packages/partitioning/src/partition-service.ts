@@ -7,6 +7,7 @@ import {
   type Config,
   ConfigError,
   createService,
+  type FileSystem,
   type FlagSpec,
   HttpClient,
   openStore,
@@ -183,9 +184,16 @@ export function checkPartitionConfig(config: PartitionConfig): void {
   }
 }
 
+export interface PartitionServiceHooks {
+  onFatal?: (error: unknown) => void;
+  /** The file system under --data-dir (the partition store and the controller's Raft log):
+   *  the real one unless a test passes testkit's FaultFileSystem (test/power-loss.test.ts). */
+  fs?: FileSystem;
+}
+
 export async function startPartitionService(
   config: PartitionConfig,
-  hooks: { onFatal?: (error: unknown) => void } = {},
+  hooks: PartitionServiceHooks = {},
 ): Promise<PartitionService> {
   checkPartitionConfig(config);
   const scheme = config.extra.scheme as Scheme;
@@ -195,6 +203,7 @@ export async function startPartitionService(
     ...(config.dataDir ? { dataDir: config.dataDir } : {}),
     name: 'partitions',
     lsm: lsmEngine,
+    ...(hooks.fs ? { fs: hooks.fs } : {}),
     keyEncoding: 'utf8',
     valueEncoding: 'view',
   });
@@ -243,7 +252,11 @@ export async function startPartitionService(
   const members = config.peers.length > 0 ? config.peers : [{ id: config.id, url: selfUrl }];
   const others = Object.fromEntries(members.filter((m) => m.id !== config.id).map((m) => [m.id, m.url]));
   const storage = durable
-    ? await FileStorage.open({ dir: join(config.dataDir as string, 'controller-raft'), fsync: 'group' })
+    ? await FileStorage.open({
+        dir: join(config.dataDir as string, 'controller-raft'),
+        fsync: 'group',
+        ...(hooks.fs ? { fs: hooks.fs } : {}),
+      })
     : new MemoryStorage();
   const started = await RaftNode.start<unknown>({
     id: config.id,

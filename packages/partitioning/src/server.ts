@@ -9,12 +9,12 @@ import type {} from '@fastify/swagger';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Controller } from './controller/controller.js';
-import type { HotKeyTracker, PartitionInfo } from './core/index.js';
+import { type HotKeyTracker, type PartitionInfo, sortKeyRange, splitCompoundKey } from './core/index.js';
 import type { SnapshotItem, WriteOutcome } from './data/partition-store.js';
 import type { Receiver } from './data/receiver.js';
 import { PartErrors } from './errors.js';
 import { type ForwardOptions, isForwarded, type Routed, routeRequest, SENT } from './http/forwarding.js';
-import { parseCondition, parseKey } from './http/request-parts.js';
+import { parseClientKey, parseCondition, parseKey } from './http/request-parts.js';
 import type { PartitionMetrics } from './metrics.js';
 import type { PartitionNode } from './partition-node.js';
 
@@ -46,7 +46,12 @@ export function registerRoutes(options: ServerOptions): void {
     selfId: node.id,
     requestTimeoutMs: options.requestTimeoutMs,
   };
-  const keyOf = (params: unknown) => parseKey((params as { '*': string })['*'], options.keyBytesMax);
+  const keyOf = (request: { params: unknown; query: unknown }) =>
+    parseClientKey(
+      (request.params as { '*': string })['*'],
+      (request.query as { sort?: unknown }).sort,
+      options.keyBytesMax,
+    );
   const tag = (reply: FastifyReply, partition: PartitionInfo) =>
     reply
       .header('x-partition', String(partition.id))
@@ -72,7 +77,12 @@ export function registerRoutes(options: ServerOptions): void {
         void reply
           .header('etag', `"${outcome.version}"`)
           .status(outcome.created ? 201 : 200)
-          .send({ key, version: outcome.version, partition: partition.id, created: outcome.created });
+          .send({
+            ...keyFields(key),
+            version: outcome.version,
+            partition: partition.id,
+            created: outcome.created,
+          });
         return SENT;
       case 'not_found':
         throw new DdiaError(PartErrors.keyNotFound, `no key ${JSON.stringify(key)}`);
@@ -114,11 +124,11 @@ export function registerRoutes(options: ServerOptions): void {
         schema: {
           tags: ['kv'],
           summary:
-            'Write a value (raw bytes) on any node. If-Match: "<version>" = CAS, If-None-Match: * = create',
+            'Write a value (raw bytes) on any node. ?sort=<sort key> makes the path\'s key a partition key (compound key). If-Match: "<version>" = CAS, If-None-Match: * = create',
         },
       },
       async (request, reply) => {
-        const key = keyOf(request.params);
+        const key = keyOf(request);
         const body = request.body;
         const value = body === undefined || body === null ? Buffer.alloc(0) : body;
         if (!Buffer.isBuffer(value))
@@ -138,11 +148,12 @@ export function registerRoutes(options: ServerOptions): void {
       {
         schema: {
           tags: ['kv'],
-          summary: 'Delete a key on any node. If-Match: "<version>" deletes only that version',
+          summary:
+            'Delete a key (?sort=: a compound key) on any node. If-Match: "<version>" deletes only that version',
         },
       },
       async (request, reply) => {
-        const key = keyOf(request.params);
+        const key = keyOf(request);
         const condition = parseCondition(request.headers, false);
         return routeRequest(forwarding, request, reply, true, () =>
           placeOrForward(request, key, 'delete', async () => {
@@ -155,9 +166,14 @@ export function registerRoutes(options: ServerOptions): void {
 
     scope.get(
       '/kv/*',
-      { schema: { tags: ['kv'], summary: 'Read a value (raw bytes) with its version as ETag, on any node' } },
+      {
+        schema: {
+          tags: ['kv'],
+          summary: 'Read a value (raw bytes) with its version as ETag, on any node (?sort=: a compound key)',
+        },
+      },
       async (request, reply) => {
-        const key = keyOf(request.params);
+        const key = keyOf(request);
         return routeRequest(forwarding, request, reply, false, () =>
           placeOrForward(request, key, 'get', async () => {
             const { partition, entry } = await node.get(key);
@@ -183,8 +199,9 @@ export function registerRoutes(options: ServerOptions): void {
       schema: {
         tags: ['kv'],
         summary:
-          'Scan keys in [start, end): range partitions are visited in key order; hash partitions are all asked (scatter/gather) and merged',
+          'Scan keys in [start, end): range partitions are visited in key order; hash partitions are all asked (scatter/gather) and merged. With partition=<partition key>: its sort keys in [start, end), in order, from the one partition holding them',
         querystring: Type.Object({
+          partition: Type.Optional(Type.String()),
           start: Type.Optional(Type.String()),
           end: Type.Optional(Type.String()),
           limit: Type.Integer({ minimum: 1, maximum: SCAN_LIMIT_MAX, default: SCAN_LIMIT_DEFAULT }),
@@ -192,17 +209,24 @@ export function registerRoutes(options: ServerOptions): void {
       },
     },
     async (request) => {
-      const q = request.query as { start?: string; end?: string; limit: number };
-      const start = q.start ? parseKey(q.start, options.keyBytesMax, 'start') : '';
-      const end = q.end ? parseKey(q.end, options.keyBytesMax, 'end') : null;
-      const plan = node.scanPlan(start, end);
+      const q = request.query as { partition?: string; start?: string; end?: string; limit: number };
+      const from = q.start ? parseKey(q.start, options.keyBytesMax, 'start') : '';
+      const to = q.end ? parseKey(q.end, options.keyBytesMax, 'end') : null;
+      // A partition key's sort keys are one run of stored keys in one partition (compound-key.ts).
+      const partitionKey =
+        q.partition === undefined ? undefined : parseKey(q.partition, options.keyBytesMax, 'partition key');
+      const { start, end } =
+        partitionKey === undefined ? { start: from, end: to } : sortKeyRange(partitionKey, from, to);
+      const plan = node.scanPlan(start, end, partitionKey);
+      // One item past the page from each partition tells whether there is more.
+      const fetchLimit = q.limit + 1;
       const parts = await Promise.all(
         [...plan.entries()].map(async ([owner, group]) => {
-          if (owner === node.id) return node.scanLocal(group.ids, start, end, q.limit);
+          if (owner === node.id) return node.scanLocal(group.ids, start, end, fetchLimit);
           const query = new URLSearchParams({
             partitions: group.ids.join(','),
             start,
-            limit: String(q.limit),
+            limit: String(fetchLimit),
           });
           if (end !== null) query.set('end', end);
           try {
@@ -229,7 +253,7 @@ export function registerRoutes(options: ServerOptions): void {
           const value = Buffer.from(item.value, 'base64');
           const utf8 = isUtf8(value);
           return {
-            key: item.key,
+            ...keyFields(item.key),
             value: utf8 ? value.toString('utf8') : item.value,
             encoding: utf8 ? 'utf8' : 'base64',
             version: item.version,
@@ -384,7 +408,7 @@ export function registerRoutes(options: ServerOptions): void {
           partitions: Type.String({ pattern: '^\\d+(,\\d+)*$' }),
           start: Type.String(),
           end: Type.Optional(Type.String()),
-          limit: Type.Integer({ minimum: 1, maximum: SCAN_LIMIT_MAX }),
+          limit: Type.Integer({ minimum: 1, maximum: SCAN_LIMIT_MAX + 1 }),
         }),
       },
     },
@@ -393,4 +417,10 @@ export function registerRoutes(options: ServerOptions): void {
       return node.scanLocal(q.partitions.split(',').map(Number), q.start, q.end ?? null, q.limit);
     },
   );
+}
+
+/** A stored key as clients name it: `{key}`, or `{key, sort}` for a compound key. */
+function keyFields(key: string): { key: string; sort?: string } {
+  const parts = splitCompoundKey(key);
+  return parts ? { key: parts.partitionKey, sort: parts.sortKey } : { key };
 }

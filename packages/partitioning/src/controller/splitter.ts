@@ -5,7 +5,7 @@
 // controller log. The balancer then retargets (cluster-config.ts) and the mover may hand one
 // half to a less loaded node, so data that piled into one pre-split range (all ASCII words land
 // in one of the initial ranges) spreads over the cluster as it grows.
-import type { ConfigCommand, ConfigResult } from '../core/index.js';
+import { type ConfigCommand, type ConfigResult, partitionKeyOf } from '../core/index.js';
 import type { PartitionNode } from '../partition-node.js';
 
 /** How often an owner looks at the size of its range partitions. */
@@ -19,12 +19,20 @@ export interface SplitterEnv {
   onSplit: () => void;
 }
 
-/** The split point of a partition whose first keys (in order) are `keys`: the median, or
- *  null when the partition is within its limit. The median is past the first key, so both
- *  halves keep data and the point is strictly inside the range. */
+/** The split point of a partition whose first keys (in order) are `keys`: the partition key of
+ *  the median key (or of the first key after it with another partition key), or null when the
+ *  partition is within its limit or holds one partition key only. Splitting at a partition key
+ *  keeps every sort key of a compound key (and every posting of a term) in one partition; the
+ *  point is past the first key's partition key, so both halves keep data and it is strictly
+ *  inside the range. */
 export function splitPoint(keys: readonly string[], splitKeys: number): string | null {
-  if (splitKeys <= 0 || keys.length <= splitKeys) return null;
-  return keys[Math.floor(keys.length / 2)] ?? null;
+  if (splitKeys <= 0 || keys.length <= splitKeys || keys.length === 0) return null;
+  const first = partitionKeyOf(keys[0] as string);
+  for (let i = Math.floor(keys.length / 2); i < keys.length; i++) {
+    const at = partitionKeyOf(keys[i] as string);
+    if (at > first) return at;
+  }
+  return null;
 }
 
 export class Splitter {

@@ -1,6 +1,7 @@
 // The pure core of partitioning: no I/O, no clock, no randomness.
 export * from './assignment.js';
 export * from './cluster-config.js';
+export * from './compound-key.js';
 export * from './consistent-hash.js';
 export * from './hash.js';
 export * from './hash-slots.js';

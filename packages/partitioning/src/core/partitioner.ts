@@ -23,8 +23,15 @@ export function partitionIndexOf(config: ClusterConfig, fullKey: string): number
   }
 }
 
-/** Indexes of the partitions a scan [start, end) must visit, in key order for ranges. */
-export function partitionsForScan(config: ClusterConfig, start: string, end: string | null): number[] {
+/** Indexes of the partitions a scan [start, end) must visit, in key order for ranges; only the
+ *  one holding `partitionKey` when the scan is of one partition key's sort keys. */
+export function partitionsForScan(
+  config: ClusterConfig,
+  start: string,
+  end: string | null,
+  partitionKey?: string,
+): number[] {
+  if (partitionKey !== undefined) return [partitionIndexOf(config, partitionKey)];
   if (config.scheme !== 'range') return config.partitions.map((_, i) => i);
   const out: number[] = [];
   config.partitions.forEach((p, i) => {

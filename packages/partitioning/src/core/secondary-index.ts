@@ -10,6 +10,7 @@
 // A posting is stored as a reserved key of the store, so it is copied, moved and dropped with
 // its partition like any key. Reserved keys start with U+0000, which client keys may not.
 import { assert } from '@ddia/common/core';
+import { splitCompoundKey } from './compound-key.js';
 
 export const INDEX_KINDS = ['local', 'global'] as const;
 export type IndexKind = (typeof INDEX_KINDS)[number];
@@ -93,12 +94,15 @@ export function docKeyOfPosting(key: string): string {
 }
 
 /**
- * The part of a key that chooses its partition. Client keys are their own partition key; a
- * posting is partitioned by its index and term only, so every posting of a term is in one
- * partition (the "term-partitioned" index) whatever document it points at.
+ * The part of a key that chooses its partition. A plain client key is its own partition key; a
+ * compound key's is its first part (compound-key.ts); a posting is partitioned by its index and
+ * term only, so every posting of a term is in one partition (the "term-partitioned" index)
+ * whatever document it points at. Every key sorts at or after its partition key, and every key
+ * with one partition key sorts before the next partition key, so a range boundary placed at a
+ * partition key never separates keys that route together (splitter.ts `splitPoint`).
  */
 export function partitionKeyOf(key: string): string {
-  if (!key.startsWith(POSTING_PREFIX)) return key;
+  if (!key.startsWith(POSTING_PREFIX)) return splitCompoundKey(key)?.partitionKey ?? key;
   const rest = key.slice(POSTING_PREFIX.length);
   const first = rest.indexOf(SEP);
   const second = first < 0 ? -1 : rest.indexOf(SEP, first + 1);

@@ -1,6 +1,7 @@
 // Reading the parts of a client request: the key (with its size limit) and the conditional
 // headers (RFC 9110 §13.1: If-Match "<version>" = compare-and-set, If-None-Match: * = create).
 import { DdiaError } from '@ddia/common';
+import { COMPOUND_SEPARATOR, compoundKey } from '../core/index.js';
 import type { Condition } from '../data/partition-store.js';
 import { PartErrors } from '../errors.js';
 
@@ -9,9 +10,10 @@ export const VALUE_BYTES_MAX_DEFAULT = 1024 * 1024;
 
 export function parseKey(raw: string | undefined, keyBytesMax: number, what = 'key'): string {
   if (raw === undefined || raw.length === 0) throw new DdiaError(PartErrors.badKey, `the ${what} is empty`);
-  // Keys starting with U+0000 are reserved for the store's own entries (global index postings).
-  if (raw.charCodeAt(0) === 0)
-    throw new DdiaError(PartErrors.badKey, `the ${what} may not start with U+0000`);
+  // U+0000 separates a compound key's parts, and keys starting with it are the store's own
+  // (global index postings): core/compound-key.ts.
+  if (raw.includes(COMPOUND_SEPARATOR))
+    throw new DdiaError(PartErrors.badKey, `the ${what} may not contain U+0000`);
   const bytes = Buffer.byteLength(raw, 'utf8');
   if (bytes > keyBytesMax) {
     throw new DdiaError(
@@ -23,6 +25,27 @@ export function parseKey(raw: string | undefined, keyBytesMax: number, what = 'k
     );
   }
   return raw;
+}
+
+/**
+ * The stored key a request names: the path's key alone, or with `?sort=` the compound key
+ * (partition key, sort key). The limit is on the whole stored key, separator included.
+ */
+export function parseClientKey(raw: string | undefined, sort: unknown, keyBytesMax: number): string {
+  if (sort === undefined) return parseKey(raw, keyBytesMax);
+  if (typeof sort !== 'string') throw new DdiaError(PartErrors.badKey, 'give one sort key (?sort=) at most');
+  const partitionKey = parseKey(raw, keyBytesMax, 'partition key');
+  const sortKey = parseKey(sort, keyBytesMax, 'sort key');
+  const key = compoundKey(partitionKey, sortKey);
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > keyBytesMax) {
+    throw new DdiaError(
+      PartErrors.keyTooLarge,
+      `the partition key, the sort key and their separator are ${bytes} bytes; the limit is ${keyBytesMax}`,
+      { keyBytesMax },
+    );
+  }
+  return key;
 }
 
 export function parseCondition(

@@ -15,7 +15,7 @@ import {
   HttpTimeoutError,
   HttpUnavailableError,
 } from '@ddia/common';
-import { type ClusterConfig, type PartitionInfo, partitionIndexOf } from '../core/index.js';
+import { type ClusterConfig, type PartitionInfo, partitionIndexOf, splitCompoundKey } from '../core/index.js';
 import { PartErrors } from '../errors.js';
 import { FORWARDED_HEADER } from '../http/forwarding.js';
 
@@ -137,7 +137,7 @@ export class PartitionedClient {
     const deadlineMs = req.deadlineMs ?? this.options.deadlineMs ?? 5_000;
     const deadlineAt = performance.now() + deadlineMs;
     const mutates = req.method !== 'GET';
-    const path = `/kv/${req.key.split('/').map(encodeURIComponent).join('/')}`;
+    const path = keyPath(req.key);
     let last: HttpResponse | undefined;
     for (;;) {
       const remainingMs = deadlineAt - performance.now();
@@ -230,4 +230,13 @@ function problemOf(response: HttpResponse): { code?: string; epoch?: number } | 
   } catch {
     return undefined;
   }
+}
+
+/** The request path of a stored key: `/kv/<key>`, or `/kv/<partition key>?sort=<sort key>` for a
+ *  compound key (`compoundKey(pk, sk)`). */
+export function keyPath(key: string): string {
+  const parts = splitCompoundKey(key);
+  const path = (k: string) => `/kv/${k.split('/').map(encodeURIComponent).join('/')}`;
+  if (!parts) return path(key);
+  return `${path(parts.partitionKey)}?sort=${encodeURIComponent(parts.sortKey)}`;
 }

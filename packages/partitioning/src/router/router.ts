@@ -20,7 +20,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
 import { PartErrors } from '../errors.js';
-import { KEY_BYTES_MAX_DEFAULT, parseKey, VALUE_BYTES_MAX_DEFAULT } from '../http/request-parts.js';
+import { KEY_BYTES_MAX_DEFAULT, parseClientKey, VALUE_BYTES_MAX_DEFAULT } from '../http/request-parts.js';
 import { PartitionedClient } from './partitioned-client.js';
 
 export const ROUTER_FLAGS = {
@@ -165,7 +165,11 @@ export async function startRouter(config: RouterConfig): Promise<Router> {
         bodyLimit: config.extra['value-bytes-max'],
         schema: { tags: ['kv'], summary: `${method} a key: sent straight to its partition's owner` },
         handler: async (request, reply) => {
-          const key = parseKey((request.params as { '*': string })['*'], config.extra['key-bytes-max']);
+          const key = parseClientKey(
+            (request.params as { '*': string })['*'],
+            (request.query as { sort?: unknown }).sort,
+            config.extra['key-bytes-max'],
+          );
           const body = rawBody(request);
           const response = await client.request({
             method,

@@ -1,0 +1,64 @@
+// Partition nodes inside the test process (real HTTP, the real controller Raft group over
+// loopback), for route-level tests and power-loss runs on testkit's FaultFileSystem.
+// Real-process clusters with kills and a nemesis live in *.it.test.ts.
+import { type FileSystem, parseConfig, pollUntil } from '@ddia/common';
+import { freePorts } from '@ddia/testkit';
+import {
+  PARTITION_FLAGS,
+  type PartitionService,
+  startPartitionService,
+} from '../../src/partition-service.js';
+
+export interface InProcessCluster {
+  nodes: PartitionService[];
+  urls: string[];
+  close(): Promise<void>;
+}
+
+/** Starts `count` nodes n1..nN with `args` (--scheme, --partitions, --data-dir...), each on its
+ *  own `fs` when given, and waits until every node has the configuration. */
+export async function startInProcess(
+  count: number,
+  args: string[],
+  fsOf?: (index: number) => FileSystem,
+): Promise<InProcessCluster> {
+  const ports = await freePorts(count);
+  const peers = ports.map((port, i) => `n${i + 1}=http://127.0.0.1:${port}`).join(',');
+  const nodes: PartitionService[] = [];
+  const close = async () => {
+    await Promise.all(nodes.filter(Boolean).map((n) => n.close().catch(() => undefined)));
+  };
+  try {
+    await Promise.all(
+      ports.map(async (port, i) => {
+        const config = parseConfig(
+          [
+            '--id',
+            `n${i + 1}`,
+            '--port',
+            String(port),
+            '--peers',
+            peers,
+            '--log-level',
+            'error',
+            '--tick-ms',
+            '20',
+            ...args.map((a) => a.replaceAll('{id}', `n${i + 1}`)),
+          ],
+          {},
+          PARTITION_FLAGS,
+        );
+        nodes[i] = await startPartitionService(config, fsOf ? { fs: fsOf(i) } : {});
+      }),
+    );
+    await pollUntil(() => nodes.every((n) => n.machine.config !== null), {
+      what: 'every node to apply the bootstrap configuration',
+      timeoutMs: 30_000,
+      intervalMs: 20,
+    });
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { nodes, urls: nodes.map((n) => n.url), close };
+}
