@@ -2,6 +2,7 @@
 // documented ones, so code and document cannot drift apart together.
 import { formatFixtures, hex } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
+import { compoundKey } from '../src/core/index.js';
 import { builtKey, Layout, localIndexKey, metaKey, outboxKey, sealKey } from '../src/data/layout.js';
 import { decodeRecord, encodeRecord } from '../src/data/record.js';
 
@@ -28,5 +29,10 @@ describe('FORMAT.md examples', () => {
     const decoded = decodeRecord(fixtureBytes('record'));
     expect(decoded.version).toBe(300);
     expect(Buffer.from(decoded.value)).toEqual(Buffer.from(value));
+  });
+
+  it('a compound key: partition key, U+0000, sort key, after the partition prefix', () => {
+    const key = new Layout(() => 'hash').dataKey(26, compoundKey('user42', '2026-01-05'));
+    expect(hex(Buffer.from(key, 'utf8'))).toBe(fixture('compound'));
   });
 });
