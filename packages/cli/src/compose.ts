@@ -4,7 +4,15 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { stringify } from 'yaml';
-import { findService, LANDING_PORT, nodeArgs, type PlanContext, planNodes, TOPOLOGY } from './topology.js';
+import {
+  findService,
+  LANDING_PORT,
+  nodeArgs,
+  nodePorts,
+  type PlanContext,
+  planNodes,
+  TOPOLOGY,
+} from './topology.js';
 
 const IMAGE = 'ddia-lab:latest';
 /** Health checks: every 10 s, each allowed 3 s, not counted as failures in the first 60 s. */
@@ -45,7 +53,7 @@ export function composeDocument(): Record<string, unknown> {
           LOSS_PCT: '${LOSS_PCT:-0}',
         },
         cap_add: ['NET_ADMIN'],
-        ports: [node.port, ...(def.extraPorts ?? [])].map((port) => `127.0.0.1:${port}:${port}`),
+        ports: nodePorts(def, node, COMPOSE).map((port) => `127.0.0.1:${port}:${port}`),
         volumes: [`${node.name}-data:/data`],
         // bash's /dev/tcp, not `node -e fetch(...)`: a Node process per check (about 40 MB and
         // 100 ms of CPU) every few seconds in every container piles up on a small machine.

@@ -12,6 +12,7 @@ import {
   findService,
   type NodePlan,
   nodeArgs,
+  nodePorts,
   type PlanContext,
   planNodes,
   type ServiceDef,
@@ -77,10 +78,12 @@ export async function launch(
   // A node that cannot bind its port dies at once, and a health check could then be answered
   // by whatever holds the port: refuse up front, naming the port.
   for (const node of plan) {
-    if (!(await portFree(node.port))) {
-      throw new CommandError(
-        `port ${node.port} for ${node.name} is in use (another lab? \`ddia ps\`, \`ddia down\`, or set DDIA_PORT_OFFSET)`,
-      );
+    for (const port of nodePorts(def, node, LOCAL)) {
+      if (!(await portFree(port))) {
+        throw new CommandError(
+          `port ${port} for ${node.name} is in use (another lab? \`ddia ps\`, \`ddia down\`, or set DDIA_PORT_OFFSET)`,
+        );
+      }
     }
   }
   const started: NodeRecord[] = [];
@@ -159,9 +162,14 @@ export async function ps(io: CommandOutput): Promise<void> {
     return;
   }
   io.out(`${'NODE'.padEnd(22)}${'PID'.padEnd(9)}${'PORT'.padEnd(7)}${'PROCESS'.padEnd(10)}HEALTH`);
-  for (const node of state.nodes) {
-    const process = processState(node.pid);
-    const status = process === 'running' ? await health(node.url) : 'down';
+  // Probed all at once: one by one, every paused or slow node added a full probe deadline.
+  const states = state.nodes.map((node) => processState(node.pid));
+  const statuses = await Promise.all(
+    state.nodes.map((node, i) => (states[i] === 'running' ? health(node.url) : 'down')),
+  );
+  for (const [i, node] of state.nodes.entries()) {
+    const process = states[i]!;
+    const status = statuses[i]!;
     const shown = process === 'gone' ? 'exited' : process;
     io.out(
       `${node.name.padEnd(22)}${String(node.pid).padEnd(9)}${String(node.port).padEnd(7)}${shown.padEnd(10)}${status}`,

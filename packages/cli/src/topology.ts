@@ -17,10 +17,11 @@ export interface ServiceDef {
   clustered: boolean;
   /** Arguments before the flags: the role of a program that has several (`coordinator`, `worker`). */
   command?: string[];
-  /** Extra flags for every node, given where the lab runs it (see PlanContext) and how many
-   *  nodes the cluster has. */
-  args?: (lab: PlanContext, clusterSize: number) => string[];
-  /** Ports besides the HTTP one that the service listens on (MongoDB, Kafka); compose publishes them. */
+  /** Extra flags for every node, given where the lab runs it (see PlanContext), how many
+   *  nodes the cluster has, and which node this is (1-based). */
+  args?: (lab: PlanContext, clusterSize: number, ordinal: number) => string[];
+  /** Ports besides the HTTP one that node 1 listens on (MongoDB, Kafka); node k takes each
+   *  port + k - 1, as with basePort. Compose publishes them. */
   extraPorts?: number[];
   /** Example requests printed by `pnpm start` ({url} is node 1's URL). */
   curl: string[];
@@ -37,6 +38,8 @@ export const LANDING_PORT = 8080;
 /** The well-known ports of the peers our services imitate. */
 const MONGO_PORT = 27017;
 const KAFKA_PORT = 9092;
+/** min.insync.replicas of the lab's 3-broker streaming cluster. */
+const KAFKA_MIN_INSYNC_CLUSTER = 2;
 /** Prometheus's port, which the lab's monitoring node takes. */
 const PROMETHEUS_PORT = 9090;
 /** Leaderless replication's N: copies of each key. */
@@ -129,15 +132,28 @@ export const TOPOLOGY: ServiceDef[] = [
     name: 'streaming',
     pkg: 'streaming',
     chapter: 'ch11',
-    title: 'Kafka-protocol log broker',
-    nodes: 1,
-    nodesMax: 1,
+    title: 'Kafka-protocol log broker (3 brokers, metadata in Raft)',
+    nodes: 3,
+    // Every broker holds every partition: more brokers would only add copies.
+    nodesMax: 3,
     basePort: 7401,
-    clustered: false,
-    args: (lab) => ['--kafka-port', String(lab.port(KAFKA_PORT))],
+    clustered: true,
+    // Broker k speaks Kafka on 9092 + k - 1. With three copies acks=all needs two of them
+    // (Kafka's usual replication factor 3 with min.insync.replicas=2): one broker may die.
+    args: (lab, size, ordinal) => [
+      '--kafka-port',
+      String(lab.port(KAFKA_PORT) + ordinal - 1),
+      '--min-insync-replicas',
+      String(size >= KAFKA_MIN_INSYNC_CLUSTER + 1 ? KAFKA_MIN_INSYNC_CLUSTER : 1),
+    ],
     extraPorts: [KAFKA_PORT],
-    curl: ['{url}/broker', '{url}/topics'],
-    facts: [`kafkajs and kcat talk to it unchanged on port ${KAFKA_PORT}: a partitioned, replayable log.`],
+    curl: ['{url}/cluster', '{url}/topics', '{url}/broker'],
+    facts: [
+      `kafkajs and kcat talk to it unchanged on ports ${KAFKA_PORT}-${KAFKA_PORT + 2}: a partitioned, replicated, replayable log.`,
+      'Kill a partition leader (`ddia kill streaming-n1`): the controller (the Raft leader) elects an in-sync replica.',
+    ],
+    // The controller: the Raft leader of the cluster metadata (the KRaft idea).
+    leaderPath: '/cluster',
   },
   {
     name: 'replication',
@@ -257,6 +273,8 @@ export interface NodePlan {
   name: string;
   id: string;
   service: string;
+  /** 1 for the first node. */
+  ordinal: number;
   port: number;
   url: string;
 }
@@ -271,6 +289,7 @@ export function planNodes(def: ServiceDef, count = def.nodes, host = '127.0.0.1'
       name: `${def.name}-n${i + 1}`,
       id: `n${i + 1}`,
       service: def.name,
+      ordinal: i + 1,
       port,
       url: `http://${host}:${port}`,
     };
@@ -287,5 +306,11 @@ export function nodeArgs(
 ): string[] {
   const args = [...(def.command ?? []), '--id', node.id, '--port', String(node.port), '--data-dir', dataDir];
   if (def.clustered) args.push('--peers', peers.map((p) => `${p.id}=${p.url}`).join(','));
-  return [...args, ...(def.args?.(lab, peers.length) ?? [])];
+  return [...args, ...(def.args?.(lab, peers.length, node.ordinal) ?? [])];
+}
+
+/** Every port a node listens on: its HTTP port, then its share of the service's extra ports
+ *  (as `lab` runs them: shifted by DDIA_PORT_OFFSET locally). */
+export function nodePorts(def: ServiceDef, node: NodePlan, lab: PlanContext): number[] {
+  return [node.port, ...(def.extraPorts ?? []).map((port) => lab.port(port) + node.ordinal - 1)];
 }

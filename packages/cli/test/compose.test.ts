@@ -23,7 +23,9 @@ describe('docker-compose.yml', () => {
         expect(svc, node.name).toBeDefined();
         expect(svc!.command).toContain(`packages/${def.pkg}/dist/main.js`);
         expect(svc!.ports).toEqual(
-          [node.port, ...(def.extraPorts ?? [])].map((port) => `127.0.0.1:${port}:${port}`),
+          [node.port, ...(def.extraPorts ?? []).map((p) => p + node.ordinal - 1)].map(
+            (port) => `127.0.0.1:${port}:${port}`,
+          ),
         );
         if (def.clustered)
           expect(svc!.command.join(' ')).toContain(`${node.id}=http://${node.name}:${node.port}`);

@@ -1,6 +1,7 @@
 // The `ddia` command and `pnpm start` as a user runs them: real processes, a temp lab home,
 // ports shifted by DDIA_PORT_OFFSET, every child gone at the end. One full lab serves most of the
 // tests (it is the expensive part: every chapter's service), in the order a learner would go.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,9 @@ import {
 const BAND = 10_000;
 const kvBuilt = existsSync(join(root, 'packages/kv-store/dist/main.js'));
 const lsmBuilt = existsSync(join(root, 'packages/lsm-engine/dist/main.js'));
+const clusterTool = join(root, 'packages/streaming/dist/tools/cluster-tool.js');
+/** Broker k of the lab's streaming cluster speaks Kafka on 9092 + k - 1 (+ the port offset). */
+const KAFKA_PORT = 9092;
 const CHROMIUM = '/usr/bin/chromium';
 const artifacts = join(root, 'packages/cli/test/artifacts');
 
@@ -238,6 +242,46 @@ describe.skipIf(!kvBuilt)('pnpm start (ddia start) and ddia share one lab', () =
     expect(await guide.text()).toMatch(/<h1>[^<]+<\/h1>/);
     expect((await fetch(`${lab.landingUrl}/guides/..%2Fsecrets/`)).status).toBe(404);
   });
+
+  it.skipIf(!existsSync(clusterTool))(
+    'streaming runs three brokers, each on its own Kafka port, metadata in Raft; acks=all reads back',
+    async () => {
+      const kafkaPorts = [0, 1, 2].map((k) => KAFKA_PORT + lab.offset + k);
+      const brokers = kafkaPorts.map((p) => `127.0.0.1:${p}`).join(',');
+      const n1 = node('streaming-n1');
+      // Every broker registered in the metadata log, where clients reach it.
+      const registered = await eventually(async () => {
+        const res = await fetch(`${n1.url}/cluster`, { signal: AbortSignal.timeout(5_000) });
+        const view = (await res.json()) as {
+          caughtUp: boolean;
+          brokers: { id: number; kafkaPort: number }[];
+        };
+        return view.caughtUp && view.brokers.length === 3 ? view.brokers : undefined;
+      }, 60_000);
+      expect(registered.map((b) => b.kafkaPort).sort()).toEqual(kafkaPorts);
+      // The landing page names the controller (the Raft leader of the metadata).
+      const controller = await eventually(async () => {
+        const c = (await landingStatus(lab)).clusters.find((x) => x.service === 'streaming');
+        return c?.leader ?? undefined;
+      }, 60_000);
+      expect(controller).toMatch(/^streaming-n[123]$/);
+
+      const tool = (...args: string[]) =>
+        spawnSync(process.execPath, [clusterTool, ...args, '--brokers', brokers, '--topic', 'lab'], {
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+      const created = tool('create');
+      expect(created.stderr).toBe('');
+      expect(created.stdout).toMatch(/lab\/0: leader [123], replicas \[1,2,3\], isr \[1,2,3\]/);
+      const produced = tool('produce', '--count', '50');
+      expect(produced.stdout, produced.stderr).toContain('acknowledged v0..v49 (acks=all)');
+      const read = tool('read');
+      expect(read.stdout, read.stderr).toContain(
+        'read 50 records (high watermark 50): 50 distinct, 0 duplicates, in order',
+      );
+    },
+  );
 
   it.skipIf(!existsSync(CHROMIUM))(
     `headless Chromium renders the landing page with the leader (screenshot in ${artifacts})`,

@@ -434,6 +434,9 @@ export class Replication implements ReplicationHooks {
     app.get('/cluster', async () => ({
       self: this.selfNum,
       raft: this.raft.leadership(),
+      // The metadata's Raft leader (the controller) in the shape the lab's landing page reads:
+      // this broker's own role, and the leader's as this broker knows it.
+      ...this.controllerView(),
       caughtUp: this.caughtUp,
       brokers: this.metadata.brokers(),
       topics: this.metadata.topics().map((t) => ({
@@ -449,6 +452,22 @@ export class Replication implements ReplicationHooks {
         }),
       })),
     }));
+  }
+
+  private controllerView(): {
+    leader: string | null;
+    term: number;
+    members: { id: string; role: string | null }[];
+  } {
+    const own = this.raft.leadership();
+    return {
+      leader: own.leaderId,
+      term: own.term,
+      members: this.options.peers.map((p) => ({
+        id: p.id,
+        role: p.id === own.id ? own.role : p.id === own.leaderId ? 'leader' : null,
+      })),
+    };
   }
 
   /** A follower's fetch at the log end waits for an append (or its wait, or a role change). */
