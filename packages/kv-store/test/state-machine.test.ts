@@ -340,6 +340,49 @@ describe('KvStateMachine: durability, snapshots and restore', () => {
     );
     expect(other.appliedIndex).toBe(0);
   });
+
+  it("restores an image behind Raft's index (entries without a command after its last one) at Raft's index", async () => {
+    const a = new Applier(await KvStateMachine.open(await memoryStore()));
+    await a.put('x', 'a');
+    await a.put('y', 'b');
+    const image = await a.sm.snapshot();
+    // Raft snapshots at 3: entry 3 is a new leader's empty entry, which the machine never sees.
+    const other = await KvStateMachine.open(await memoryStore());
+    await other.restore(image, { index: 3, term: 2 });
+    expect(other.appliedIndex).toBe(3);
+    expect(await other.range({ limit: 100 })).toEqual(await a.sm.range({ limit: 100 }));
+    // Restarted on the same snapshot: the store is already there.
+    await other.restore(image, { index: 3, term: 2 });
+    const next = encodeCommand({ op: 'put', key: k('z'), value: k('c'), condition: { kind: 'none' } });
+    expect((await other.apply(next, { index: 4, term: 2 })).result.status).toBe('ok');
+  });
+
+  it("restores an image ahead of Raft's index (built while Raft replayed what the store held) at the image's index", async () => {
+    const a = new Applier(await KvStateMachine.open(await memoryStore()));
+    await a.put('x', 'a');
+    await a.put('x', 'b');
+    await a.put('x', 'c');
+    const image = await a.sm.snapshot();
+    const other = await KvStateMachine.open(await memoryStore());
+    await other.restore(image, { index: 1, term: 1 });
+    expect(other.appliedIndex).toBe(3);
+    const revision = other.revision;
+    // Raft goes on from 2: entries 2 and 3 are in the image already and change nothing.
+    for (const [index, value] of [
+      [2, 'b'],
+      [3, 'c'],
+    ] as const) {
+      await other.apply(
+        encodeCommand({ op: 'put', key: k('x'), value: k(value), condition: { kind: 'none' } }),
+        {
+          index,
+          term: 1,
+        },
+      );
+    }
+    expect(other.revision).toBe(revision);
+    expect(await other.range({ limit: 100 })).toEqual(await a.sm.range({ limit: 100 }));
+  });
 });
 
 describe('KvStateMachine against a Map model (fast-check)', () => {

@@ -412,11 +412,16 @@ export class KvStateMachine {
   async restore(image: Uint8Array, position: { index: number; term: number }): Promise<void> {
     assert(!this.applying, 'restore happens between applies');
     const decoded = decodeSnapshot(image);
-    assert(
-      decoded.meta.appliedIndex === position.index,
-      `snapshot image is at ${decoded.meta.appliedIndex}, Raft says ${position.index}`,
-    );
-    if (position.index <= this.meta.appliedIndex) return;
+    // The image is as of its last command; Raft's index may be later (entries that carry no
+    // command: a new leader's empty entry, a membership change) or earlier (an image taken
+    // while Raft replayed committed entries the store already held). Either way the image is
+    // the state after every command up to the later of the two, and entries at or below it are
+    // replays that change nothing.
+    const meta: StoreMeta =
+      decoded.meta.appliedIndex >= position.index
+        ? decoded.meta
+        : { ...decoded.meta, appliedIndex: position.index, appliedTerm: position.term };
+    if (meta.appliedIndex <= this.meta.appliedIndex) return;
     this.cache.clear();
     await this.db.clear();
     let batch: BatchOp[] = [];
@@ -436,10 +441,10 @@ export class KvStateMachine {
     }
     // The meta record goes last: until it is written, a crash leaves an older applied index
     // and Raft restores the snapshot again.
-    batch.push({ type: 'put', key: META_KEY, value: encodeJson(decoded.meta) });
+    batch.push({ type: 'put', key: META_KEY, value: encodeJson(meta) });
     await this.db.batch(batch);
     this.sessions.load(sessions);
-    this.meta = decoded.meta;
+    this.meta = meta;
   }
 }
 
