@@ -30,6 +30,12 @@ export interface Model<S = unknown> {
   isReadOnly(op: Operation): boolean;
   partition(operations: Operation[]): Partition[];
   /**
+   * Optional: the model to search one partition's operations with, when knowing them lets it
+   * merge states that no operation can tell apart (models/unobservable.ts). It must give the
+   * same verdict as this model on those operations; the search replays this one for reports.
+   */
+  forSearch?(operations: Operation[]): Model<S>;
+  /**
    * Optional: drops unknown-outcome operations whose effect no other operation can observe.
    * Such an operation may be taken never to have happened, so dropping it cannot change the
    * verdict, while every open-ended operation multiplies the search (Knossos does the same).

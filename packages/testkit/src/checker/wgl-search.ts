@@ -27,6 +27,7 @@
 // stops at the first that fails: one easy counterexample settles the verdict even when another
 // partition would take hours to decide).
 
+import { assert } from '@ddia/common/core';
 import type { Operation } from '../history/event.js';
 import { initialSlots, LinearizedSet, type MemoBudget, MemoFullError, MemoTable } from './memo-table.js';
 import { INCONSISTENT, type Model } from './model.js';
@@ -258,7 +259,6 @@ export class WglSearch<S> {
   private readonly longestBits: Int32Array;
   private longestDepth = 0;
   private stackLow = 0;
-  private longestStateId: number;
   private steps = 0;
   private outcome: SearchOutcome<S> | undefined;
 
@@ -268,6 +268,9 @@ export class WglSearch<S> {
     private readonly budget: MemoBudget,
   ) {
     const n = operations.length;
+    // The search may run on a model specialised to these operations (one that merges states
+    // no operation can tell apart); what it reports is replayed on the model itself.
+    const searchModel = model.forSearch?.(operations) ?? model;
     this.linearized = new LinearizedSet(n);
     this.memo = new MemoTable(n, budget);
     // One allocation for the list and the stacks, one for the flags: views into them are
@@ -282,20 +285,19 @@ export class WglSearch<S> {
     const flags = new Uint8Array(3 * n);
     this.readOnly = flags.subarray(0, n);
     this.infinite = flags.subarray(n, 2 * n);
-    const growth = model.growth;
+    const growth = searchModel.growth;
     this.grows = growth === undefined ? undefined : flags.subarray(2 * n);
     this.finiteRemaining = 0;
     operations.forEach((op, bit) => {
       const open = op.completeIndex === Number.POSITIVE_INFINITY;
       this.infinite[bit] = open ? 1 : 0;
       if (!open) this.finiteRemaining++;
-      this.readOnly[bit] = !open && op.status === 'ok' && model.isReadOnly(op) ? 1 : 0;
+      this.readOnly[bit] = !open && op.status === 'ok' && searchModel.isReadOnly(op) ? 1 : 0;
       if (this.grows !== undefined) this.grows[bit] = growth!.grows(op) ? 1 : 0;
     });
-    this.space = new StateSpace(model, operations, budget, this.grows ?? new Uint8Array(n));
+    this.space = new StateSpace(searchModel, operations, budget, this.grows ?? new Uint8Array(n));
     this.buildList();
-    this.stateId = this.space.intern(model.init());
-    this.longestStateId = this.stateId;
+    this.stateId = this.space.intern(searchModel.init());
     this.node = this.next[0];
     if (n === 0) this.outcome = this.finish('linearizable');
     else {
@@ -505,7 +507,6 @@ export class WglSearch<S> {
               this.longestBits.set(this.stackBits.subarray(this.stackLow, this.depth), this.stackLow);
               this.stackLow = this.depth;
               this.longestDepth = this.depth;
-              this.longestStateId = this.stateId;
             }
             this.node = this.firstChoice();
             if (this.node === DEAD && !this.backtrack()) {
@@ -559,16 +560,28 @@ export class WglSearch<S> {
       return { verdict, linearization: this.linearizedOps(), ...base };
     }
     if (verdict === 'unknown') {
+      const longestPrefix = this.longestOps();
       return {
         verdict,
-        longestPrefix: this.longestOps(),
-        stateAfterPrefix: this.space.states[this.longestStateId],
+        longestPrefix,
+        stateAfterPrefix: replay(this.model, longestPrefix),
         ...(stoppedBy === undefined ? {} : { stoppedBy }),
         ...base,
       };
     }
     return { verdict, ...explainFailure(this.model, this.operations, this.longestOps()), ...base };
   }
+}
+
+/** The model's state after a sequence the search ordered (so every step is accepted). */
+function replay<S>(model: Model<S>, ordered: Operation[]): S {
+  let state = model.init();
+  for (const op of ordered) {
+    const next = model.step(state, op);
+    assert(next !== INCONSISTENT, 'the search ordered an operation its model rejects');
+    state = next;
+  }
+  return state;
 }
 
 /**
@@ -581,14 +594,8 @@ function explainFailure<S>(
   operations: Operation[],
   prefix: Operation[],
 ): { longestPrefix: Operation[]; stateAfterPrefix: S; blocked: Operation[]; mustPrecede?: Operation } {
-  let state = model.init();
-  const done = new Set<Operation>();
-  for (const op of prefix) {
-    const next = model.step(state, op);
-    if (next === INCONSISTENT) break; // cannot happen: the prefix was built by stepping
-    state = next;
-    done.add(op);
-  }
+  const state = replay(model, prefix);
+  const done = new Set<Operation>(prefix);
   const remaining = operations.filter((op) => !done.has(op));
   let firstReturn = Number.POSITIVE_INFINITY;
   let mustPrecede: Operation | undefined;

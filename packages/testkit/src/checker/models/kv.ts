@@ -15,6 +15,7 @@ import {
   show,
   valueKey,
 } from '../model.js';
+import { mergeUnobservable } from './unobservable.js';
 
 export interface KvModelOptions {
   /**
@@ -36,7 +37,7 @@ function appendValue(state: unknown, suffix: unknown): unknown {
 
 export function createKvModel(options: KvModelOptions = {}): Model<unknown> {
   const initialValue = options.initialValue === undefined ? '' : options.initialValue;
-  return {
+  const model: Model<unknown> = {
     name: 'kv',
     init: () => initialValue,
     step(state, op) {
@@ -101,7 +102,9 @@ export function createKvModel(options: KvModelOptions = {}): Model<unknown> {
       return `process ${op.process}: ${what}${op.status === 'info' ? ' (outcome unknown)' : ''}`;
     },
     describeState: show,
+    forSearch: (operations) => mergeUnobservable(model, operations, { read: 'get', write: 'put' }),
   };
+  return model;
 }
 
 /** The kv map whose keys start as the empty string, as in the Jepsen kv histories. */
