@@ -54,14 +54,24 @@ function compileTopLevel(op: string, operand: unknown): Matcher {
       return (doc) => !parts.some((part) => part(doc));
     }
     case '$comment':
-      return () => true;
-    case '$jsonSchema': {
-      const check = compileJsonSchema(operand);
-      return (doc) => check(doc);
-    }
+    case '$jsonSchema':
+      return compileWholeValueOperator(op, operand);
     default:
       return fail(DocErrors.badValue, `unknown top level operator: ${op}`);
   }
+}
+
+/**
+ * The operators that look at the whole value they are given rather than at a field's leaves:
+ * `$comment` matches everything (it only annotates the query), `$jsonSchema` validates.
+ */
+function compileWholeValueOperator(
+  op: '$comment' | '$jsonSchema',
+  operand: unknown,
+): (value: unknown) => boolean {
+  if (op === '$comment') return () => true;
+  const check = compileJsonSchema(operand);
+  return (value) => check(value);
 }
 
 /** True when a field's operand is an operator expression ({$gt: 1}) rather than a literal. */
@@ -331,11 +341,8 @@ function compileOperator(op: string, operand: unknown, options: unknown): LeafTe
         );
     }
     case '$comment':
-      return () => true;
-    case '$jsonSchema': {
-      const check = compileJsonSchema(operand);
-      return (doc) => check(doc);
-    }
+    case '$jsonSchema':
+      return compileWholeValueOperator(op, operand);
     default:
       return fail(DocErrors.badValue, `unknown operator: ${op}`);
   }

@@ -281,15 +281,7 @@ export function candidatePlans(filter: Doc, sort: SortSpec, indexes: IndexInfo[]
     // Unique indexes with every field pinned return at most one document.
     if (index.unique && bounds.every((b) => b.length === 1 && isPoint(b[0]!))) score += 2;
     if (direction !== undefined) score += 1;
-    plans.push({
-      kind: 'IXSCAN',
-      index,
-      bounds,
-      ranges: keyRanges(bounds),
-      direction: direction ?? 1,
-      providesSort: direction !== undefined,
-      score,
-    });
+    plans.push(indexPlan(index, bounds, direction, score));
   }
   plans.push({ kind: 'COLLSCAN', providesSort: false, score: 0.5 });
   return plans.sort((a, b) => b.score - a.score);
@@ -314,6 +306,19 @@ export function hintedPlan(
   if (existing) return existing;
   const bounds = index.key.map(() => [FULL]);
   const direction = sortDirection(index.key, bounds, sort, index.multikey);
+  return indexPlan(index, bounds, direction, 0);
+}
+
+/**
+ * An index scan over `bounds`; `direction` is the one that yields the query's sort order, or
+ * undefined when the index cannot provide that order (the scan then runs forwards).
+ */
+function indexPlan(
+  index: IndexInfo,
+  bounds: Interval[][],
+  direction: 1 | -1 | undefined,
+  score: number,
+): IndexPlan {
   return {
     kind: 'IXSCAN',
     index,
@@ -321,6 +326,6 @@ export function hintedPlan(
     ranges: keyRanges(bounds),
     direction: direction ?? 1,
     providesSort: direction !== undefined,
-    score: 0,
+    score,
   };
 }
