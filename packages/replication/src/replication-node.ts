@@ -77,11 +77,7 @@ export async function startReplicationNode(
         replicationFormat: extra['replication-format'] as 'row' | 'statement',
         syncTimeoutMs: extra['request-timeout-ms'],
       },
-      clock,
-      j,
-      t,
-      onFatal,
-      compactRecords,
+      { clock, journal: j, transport: t, onFatal, compactRecords },
     );
     node = mode;
     journal = j;
@@ -92,7 +88,11 @@ export async function startReplicationNode(
       ? await Journal.open<KeyRecord>(journalDir, hooks.fs, extra['journal-segment-bytes'])
       : Journal.memory<KeyRecord>();
     const t = new PeerTransport<MultiLeaderMessage>(config.id, urls);
-    const mode = new MultiLeaderMode(common, clock, j, t, onFatal, extra.resolution ?? 'mv', compactRecords);
+    const mode = new MultiLeaderMode(
+      common,
+      { clock, journal: j, transport: t, onFatal, compactRecords },
+      extra.resolution ?? 'mv',
+    );
     node = mode;
     journal = j;
     transport = t as PeerTransport<unknown>;
@@ -110,12 +110,8 @@ export async function startReplicationNode(
         r: settings.r,
         requestTimeoutMs: extra['request-timeout-ms'],
       },
-      clock,
-      j,
-      t,
-      onFatal,
+      { clock, journal: j, transport: t, onFatal, compactRecords },
       extra.sloppy,
-      compactRecords,
     );
     node = mode;
     journal = j;

@@ -60,20 +60,14 @@ async function openMode(
     const journal = await Journal.open<KeyRecord>(DIR, fs, segmentBytes);
     return new LeaderlessMode(
       { id: 'n1', nodes: ['n1'], n: 1, w: 1, r: 1, antiEntropyEveryMs: 0 },
-      clock,
-      journal,
-      new PeerTransport('n1', new Map()),
-      onFatal,
+      { clock, journal, transport: new PeerTransport('n1', new Map()), onFatal },
       true,
     );
   }
   const journal = await Journal.open<never>(DIR, fs, segmentBytes);
   return new SingleLeaderMode(
     { id: 'n1', nodes: ['n1'], initialLeader: 'n1' },
-    clock,
-    journal,
-    new PeerTransport('n1', new Map()),
-    onFatal,
+    { clock, journal, transport: new PeerTransport('n1', new Map()), onFatal },
   );
 }
 

@@ -15,16 +15,7 @@
 // - Tombstones older than `tombstoneGraceMs` are collected (key-state.ts).
 import type { Clock } from '@ddia/common/core';
 import { type AeMessage, AntiEntropy } from './anti-entropy.js';
-import { FailureDetector } from './failure-detector.js';
-import {
-  applyMutation,
-  collectTombstones,
-  type KeyState,
-  type Mutation,
-  mergeMaybe,
-  statesEqual,
-  viewOf,
-} from './key-state.js';
+import { applyMutation, type KeyState, type Mutation, mergeMaybe, statesEqual, viewOf } from './key-state.js';
 import { homeReplicas, preferenceOrder } from './placement.js';
 import {
   type KeyRecord,
@@ -35,6 +26,7 @@ import {
   type RequestResult,
   resolveQuorum,
 } from './ready.js';
+import { ReplicaChores } from './replica-chores.js';
 import { ReplicaStore } from './replica-store.js';
 import type { NodeId } from './version-vector.js';
 
@@ -160,17 +152,13 @@ export class LeaderlessNode {
     tombstonesCollected: 0,
   };
   private readonly out = new ReadyBuffer<LeaderlessMessage>();
-  private readonly detector: FailureDetector;
   private readonly peers: NodeId[];
   private readonly reads = new Map<number, PendingRead>();
   private readonly writes = new Map<number, PendingWrite>();
   private readonly forwards = new Map<number, PendingForward>();
   private nextOp = 1;
-  private lastPingMs: number;
+  private readonly chores: ReplicaChores;
   private lastHandoffMs: number;
-  private lastAntiEntropyMs: number;
-  private lastGcMs: number;
-  private antiEntropyTurn = 0;
 
   constructor(
     readonly config: LeaderlessConfig,
@@ -181,12 +169,12 @@ export class LeaderlessNode {
       throw new RangeError(`n must be within 1..${config.nodes.length}`);
     this.peers = config.nodes.filter((node) => node !== config.id);
     const now = clock.nowMs();
-    this.detector = new FailureDetector(this.peers, now, config.suspectAfterMs);
-    this.lastPingMs = this.lastHandoffMs = this.lastAntiEntropyMs = this.lastGcMs = now;
+    this.lastHandoffMs = now;
     this.antiEntropy = new AntiEntropy(this.store, (key, peer) => {
       const home = this.home(key);
       return home.includes(this.config.id) && home.includes(peer);
     });
+    this.chores = new ReplicaChores(config, this.peers, this, this.out, now);
   }
 
   /** Replays a durable record at start (the driver's recovery). */
@@ -209,7 +197,7 @@ export class LeaderlessNode {
   }
 
   alive(peer: NodeId): boolean {
-    return peer === this.config.id || this.detector.alive(peer, this.clock.nowMs());
+    return peer === this.config.id || this.chores.alive(peer, this.clock.nowMs());
   }
 
   drain(): Ready<LeaderlessMessage> {
@@ -406,13 +394,8 @@ export class LeaderlessNode {
   }
 
   step(from: NodeId, msg: LeaderlessMessage): void {
-    this.detector.heard(from, this.clock.nowMs());
+    if (this.chores.heard(from, msg, this.clock.nowMs())) return;
     switch (msg.type) {
-      case 'ping':
-        this.out.send(from, { type: 'pong' });
-        return;
-      case 'pong':
-        return;
       case 'read':
         this.out.send(from, { type: 'read-ok', op: msg.op, state: this.store.get(msg.key) ?? null });
         return;
@@ -480,10 +463,7 @@ export class LeaderlessNode {
   /** Moves time: pings, request deadlines, sloppy stand-ins, handoff, anti-entropy, GC. */
   tick(): void {
     const now = this.clock.nowMs();
-    if (now - this.lastPingMs >= this.config.pingEveryMs) {
-      this.lastPingMs = now;
-      for (const peer of this.peers) this.out.send(peer, { type: 'ping' });
-    }
+    this.chores.ping(now);
     for (const [op, read] of this.reads) {
       if (now < read.deadlineMs) continue;
       if (!read.answered) {
@@ -538,32 +518,7 @@ export class LeaderlessNode {
         }
       }
     }
-    if (
-      this.config.antiEntropyEveryMs > 0 &&
-      now - this.lastAntiEntropyMs >= this.config.antiEntropyEveryMs
-    ) {
-      this.lastAntiEntropyMs = now;
-      const live = this.peers.filter((peer) => this.alive(peer));
-      if (live.length > 0) {
-        const peer = live[this.antiEntropyTurn++ % live.length] as NodeId;
-        this.out.send(peer, this.antiEntropy.start(peer));
-      }
-    }
-    if (now - this.lastGcMs >= Math.min(this.config.tombstoneGraceMs, 60_000)) {
-      this.lastGcMs = now;
-      this.collectTombstones();
-    }
-  }
-
-  private collectTombstones(): void {
-    const wall = this.clock.wallMs();
-    for (const [key, stored] of [...this.store.entries()]) {
-      const collected = collectTombstones(stored.state, wall, this.config.tombstoneGraceMs);
-      if (collected === stored.state) continue;
-      this.stats.tombstonesCollected++;
-      this.store.replace(key, collected);
-      this.out.persist({ kind: 'key', key, state: collected });
-    }
+    this.stats.tombstonesCollected += this.chores.background(now, this.clock.wallMs());
   }
 
   private mergeLocal(key: string, state: KeyState): void {

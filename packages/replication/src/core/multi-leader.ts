@@ -6,9 +6,9 @@
 // silently loses), or a CRDT merge (counter, set, map).
 import type { Clock } from '@ddia/common/core';
 import { type AeMessage, AntiEntropy } from './anti-entropy.js';
-import { FailureDetector } from './failure-detector.js';
-import { applyMutation, collectTombstones, type KeyState, type Mutation, viewOf } from './key-state.js';
+import { applyMutation, type KeyState, type Mutation, viewOf } from './key-state.js';
 import { type KeyRecord, type Ready, ReadyBuffer } from './ready.js';
+import { ReplicaChores } from './replica-chores.js';
 import { ReplicaStore } from './replica-store.js';
 import type { NodeId } from './version-vector.js';
 
@@ -74,18 +74,14 @@ export class MultiLeaderNode {
     lwwDiscarded: 0,
   };
   private readonly out = new ReadyBuffer<MultiLeaderMessage>();
-  private readonly detector: FailureDetector;
   private readonly peers: NodeId[];
   /** Per peer: keys changed since last acknowledged, with the local change number. */
   private readonly dirty = new Map<NodeId, Map<string, number>>();
   private readonly inFlight = new Map<NodeId, InFlight>();
   private changes = 0;
   private nextBatch = 1;
-  private lastPingMs: number;
+  private readonly chores: ReplicaChores;
   private lastPushMs: number;
-  private lastAntiEntropyMs: number;
-  private lastGcMs: number;
-  private antiEntropyTurn = 0;
 
   constructor(
     readonly config: MultiLeaderConfig,
@@ -95,9 +91,9 @@ export class MultiLeaderNode {
     this.peers = config.nodes.filter((node) => node !== config.id);
     for (const peer of this.peers) this.dirty.set(peer, new Map());
     const now = clock.nowMs();
-    this.detector = new FailureDetector(this.peers, now, config.suspectAfterMs);
-    this.lastPingMs = this.lastPushMs = this.lastAntiEntropyMs = this.lastGcMs = now;
+    this.lastPushMs = now;
     this.antiEntropy = new AntiEntropy(this.store, () => true);
+    this.chores = new ReplicaChores(config, this.peers, this, this.out, now);
   }
 
   /** Replays a durable record. The push queue is not durable: a restarted node pushes every key again. */
@@ -119,7 +115,7 @@ export class MultiLeaderNode {
   }
 
   alive(peer: NodeId): boolean {
-    return peer === this.config.id || this.detector.alive(peer, this.clock.nowMs());
+    return peer === this.config.id || this.chores.alive(peer, this.clock.nowMs());
   }
 
   /** Replication lag to a peer, in keys not yet acknowledged. */
@@ -157,13 +153,8 @@ export class MultiLeaderNode {
   }
 
   step(from: NodeId, msg: MultiLeaderMessage): void {
-    this.detector.heard(from, this.clock.nowMs());
+    if (this.chores.heard(from, msg, this.clock.nowMs())) return;
     switch (msg.type) {
-      case 'ping':
-        this.out.send(from, { type: 'pong' });
-        return;
-      case 'pong':
-        return;
       case 'push':
         for (const [key, state] of msg.states) this.receive(from, key, state);
         this.out.send(from, { type: 'push-ok', batch: msg.batch });
@@ -218,35 +209,12 @@ export class MultiLeaderNode {
 
   tick(): void {
     const now = this.clock.nowMs();
-    if (now - this.lastPingMs >= this.config.pingEveryMs) {
-      this.lastPingMs = now;
-      for (const peer of this.peers) this.out.send(peer, { type: 'ping' });
-    }
+    this.chores.ping(now);
     if (now - this.lastPushMs >= this.config.pushEveryMs) {
       this.lastPushMs = now;
       for (const peer of this.peers) this.push(peer, now);
     }
-    if (
-      this.config.antiEntropyEveryMs > 0 &&
-      now - this.lastAntiEntropyMs >= this.config.antiEntropyEveryMs
-    ) {
-      this.lastAntiEntropyMs = now;
-      const live = this.peers.filter((peer) => this.alive(peer));
-      if (live.length > 0) {
-        const peer = live[this.antiEntropyTurn++ % live.length] as NodeId;
-        this.out.send(peer, this.antiEntropy.start(peer));
-      }
-    }
-    if (now - this.lastGcMs >= Math.min(this.config.tombstoneGraceMs, 60_000)) {
-      this.lastGcMs = now;
-      const wall = this.clock.wallMs();
-      for (const [key, stored] of [...this.store.entries()]) {
-        const collected = collectTombstones(stored.state, wall, this.config.tombstoneGraceMs);
-        if (collected === stored.state) continue;
-        this.store.replace(key, collected);
-        this.out.persist({ kind: 'key', key, state: collected });
-      }
-    }
+    this.chores.background(now, this.clock.wallMs());
   }
 
   private push(peer: NodeId, now: number): void {

@@ -1,5 +1,4 @@
 // Leaderless mode: the Dynamo-style core (core/leaderless.ts) behind the node's driver.
-import type { Clock } from '@ddia/common';
 import {
   LEADERLESS_DEFAULTS,
   type LeaderlessConfig,
@@ -8,32 +7,22 @@ import {
   type LeaderlessRequest,
 } from '../core/leaderless.js';
 import type { KeyRecord, RequestResult } from '../core/ready.js';
-import { Driver } from './driver.js';
-import type { Journal } from './journal.js';
-import { type ClusterStatus, DrivenMode, type KvOp, type ModeNode } from './mode.js';
-import type { PeerTransport } from './transport.js';
+import { KeyStateMode, type KvOp, type ModeIo, type ModeNode } from './mode.js';
 
 export class LeaderlessMode
-  extends DrivenMode<LeaderlessMessage, LeaderlessRequest, KeyRecord>
+  extends KeyStateMode<LeaderlessMessage, LeaderlessRequest, LeaderlessNode>
   implements ModeNode
 {
   readonly mode = 'leaderless' as const;
-  readonly core: LeaderlessNode;
-  readonly driver: Driver<LeaderlessMessage, LeaderlessRequest, KeyRecord>;
+  protected readonly role = 'replica';
 
   constructor(
     config: Pick<LeaderlessConfig, 'id' | 'nodes' | 'n' | 'r' | 'w'> & Partial<LeaderlessConfig>,
-    clock: Clock,
-    journal: Journal<KeyRecord>,
-    transport: PeerTransport<LeaderlessMessage>,
-    onFatal: (error: unknown) => void,
+    io: ModeIo<LeaderlessMessage, KeyRecord>,
+    /** Writes may go to stand-ins with hinted handoff when a home replica is down. */
     private readonly sloppy: boolean,
-    /** Journal records that trigger a compaction (0: never). */
-    compactRecords = 0,
   ) {
-    super();
-    this.core = new LeaderlessNode({ ...LEADERLESS_DEFAULTS, ...config }, clock);
-    this.driver = new Driver(this.core, journal, transport, onFatal, compactRecords);
+    super(new LeaderlessNode({ ...LEADERLESS_DEFAULTS, ...config }, io.clock), io);
   }
 
   run(op: KvOp): Promise<RequestResult> {
@@ -48,32 +37,16 @@ export class LeaderlessMode
     });
   }
 
-  status(urls: ReadonlyMap<string, string>): ClusterStatus {
-    const config = this.core.config;
-    return {
-      mode: this.mode,
-      self: config.id,
-      epoch: null,
-      leader: null,
-      members: config.nodes.map((id) => ({
-        id,
-        url: urls.get(id) ?? '',
-        role: 'replica',
-        alive: this.core.alive(id),
-        lag: id === config.id ? null : { hintsHeld: this.core.hints.get(id)?.size ?? 0 },
-      })),
-      settings: { n: config.n, r: config.r, w: config.w, sloppyQuorum: this.sloppy },
-      stats: {
-        keys: this.core.store.size,
-        hints: this.core.hintCount(),
-        ...this.core.stats,
-        antiEntropyBytesSent: this.core.antiEntropy.stats.bytesSent,
-        antiEntropyKeysRepaired: this.core.antiEntropy.stats.keysRepaired,
-      },
-    };
+  protected lag(peer: string): Record<string, number> {
+    return { hintsHeld: this.core.hints.get(peer)?.size ?? 0 };
   }
 
-  ready(): boolean {
-    return true;
+  protected settings(): Record<string, unknown> {
+    const { n, r, w } = this.core.config;
+    return { n, r, w, sloppyQuorum: this.sloppy };
+  }
+
+  protected counts(): Record<string, number> {
+    return { hints: this.core.hintCount() };
   }
 }

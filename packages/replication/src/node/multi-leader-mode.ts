@@ -1,5 +1,4 @@
 // Multi-leader mode: every node takes writes and pushes them to the others (core/multi-leader.ts).
-import type { Clock } from '@ddia/common';
 import {
   MULTI_LEADER_DEFAULTS,
   type MultiLeaderConfig,
@@ -8,32 +7,22 @@ import {
   type MultiLeaderRequest,
 } from '../core/multi-leader.js';
 import type { KeyRecord, RequestResult } from '../core/ready.js';
-import { Driver } from './driver.js';
-import type { Journal } from './journal.js';
-import { type ClusterStatus, DrivenMode, type KvOp, type ModeNode } from './mode.js';
-import type { PeerTransport } from './transport.js';
+import { KeyStateMode, type KvOp, type ModeIo, type ModeNode } from './mode.js';
 
 export class MultiLeaderMode
-  extends DrivenMode<MultiLeaderMessage, MultiLeaderRequest, KeyRecord>
+  extends KeyStateMode<MultiLeaderMessage, MultiLeaderRequest, MultiLeaderNode>
   implements ModeNode
 {
   readonly mode = 'multi-leader' as const;
-  readonly core: MultiLeaderNode;
-  readonly driver: Driver<MultiLeaderMessage, MultiLeaderRequest, KeyRecord>;
+  protected readonly role = 'leader';
 
   constructor(
     config: Pick<MultiLeaderConfig, 'id' | 'nodes'> & Partial<MultiLeaderConfig>,
-    clock: Clock,
-    journal: Journal<KeyRecord>,
-    transport: PeerTransport<MultiLeaderMessage>,
-    onFatal: (error: unknown) => void,
+    io: ModeIo<MultiLeaderMessage, KeyRecord>,
+    /** The default type of a PUT without `?type=` (shown in /cluster). */
     private readonly resolution: string,
-    /** Journal records that trigger a compaction (0: never). */
-    compactRecords = 0,
   ) {
-    super();
-    this.core = new MultiLeaderNode({ ...MULTI_LEADER_DEFAULTS, ...config }, clock);
-    this.driver = new Driver(this.core, journal, transport, onFatal, compactRecords);
+    super(new MultiLeaderNode({ ...MULTI_LEADER_DEFAULTS, ...config }, io.clock), io);
   }
 
   run(op: KvOp): Promise<RequestResult> {
@@ -41,31 +30,15 @@ export class MultiLeaderMode
     return this.driver.submit({ kind: 'write', key: op.key, mutation: op.mutation });
   }
 
-  status(urls: ReadonlyMap<string, string>): ClusterStatus {
-    const config = this.core.config;
-    return {
-      mode: this.mode,
-      self: config.id,
-      epoch: null,
-      leader: null,
-      members: config.nodes.map((id) => ({
-        id,
-        url: urls.get(id) ?? '',
-        role: 'leader',
-        alive: this.core.alive(id),
-        lag: id === config.id ? null : { keysNotAcknowledged: this.core.backlog(id) },
-      })),
-      settings: { resolution: this.resolution },
-      stats: {
-        keys: this.core.store.size,
-        ...this.core.stats,
-        antiEntropyBytesSent: this.core.antiEntropy.stats.bytesSent,
-        antiEntropyKeysRepaired: this.core.antiEntropy.stats.keysRepaired,
-      },
-    };
+  protected lag(peer: string): Record<string, number> {
+    return { keysNotAcknowledged: this.core.backlog(peer) };
   }
 
-  ready(): boolean {
-    return true;
+  protected settings(): Record<string, unknown> {
+    return { resolution: this.resolution };
+  }
+
+  protected counts(): Record<string, number> {
+    return {};
   }
 }

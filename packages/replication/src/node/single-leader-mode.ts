@@ -1,6 +1,5 @@
 // Single-leader mode: PostgreSQL-style streaming of a replication log (core/single-leader.ts).
 // Rows are strings; a mutation other than put or delete has no meaning here (400).
-import type { Clock } from '@ddia/common';
 import type { RequestResult } from '../core/ready.js';
 import {
   SINGLE_LEADER_DEFAULTS,
@@ -11,31 +10,19 @@ import {
   type SingleLeaderRequest,
 } from '../core/single-leader.js';
 import { formatSyncRule } from '../core/sync-rule.js';
-import { Driver } from './driver.js';
-import type { Journal } from './journal.js';
-import { type ClusterStatus, DrivenMode, type KvOp, type ModeNode } from './mode.js';
-import type { PeerTransport } from './transport.js';
+import { type ClusterStatus, DrivenMode, type KvOp, type ModeIo, type ModeNode } from './mode.js';
 
 export class SingleLeaderMode
-  extends DrivenMode<SingleLeaderMessage, SingleLeaderRequest, SingleLeaderRecord>
+  extends DrivenMode<SingleLeaderMessage, SingleLeaderRequest, SingleLeaderRecord, SingleLeaderNode>
   implements ModeNode
 {
   readonly mode = 'single-leader' as const;
-  readonly core: SingleLeaderNode;
-  readonly driver: Driver<SingleLeaderMessage, SingleLeaderRequest, SingleLeaderRecord>;
 
   constructor(
     config: Pick<SingleLeaderConfig, 'id' | 'nodes' | 'initialLeader'> & Partial<SingleLeaderConfig>,
-    clock: Clock,
-    journal: Journal<SingleLeaderRecord>,
-    transport: PeerTransport<SingleLeaderMessage>,
-    onFatal: (error: unknown) => void,
-    /** Journal records that trigger a compaction (0: never). */
-    compactRecords = 0,
+    io: ModeIo<SingleLeaderMessage, SingleLeaderRecord>,
   ) {
-    super();
-    this.core = new SingleLeaderNode({ ...SINGLE_LEADER_DEFAULTS, ...config }, clock);
-    this.driver = new Driver(this.core, journal, transport, onFatal, compactRecords);
+    super(new SingleLeaderNode({ ...SINGLE_LEADER_DEFAULTS, ...config }, io.clock), io);
   }
 
   run(op: KvOp): Promise<RequestResult> {

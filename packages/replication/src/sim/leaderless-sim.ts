@@ -4,38 +4,33 @@
 // heals and the run must converge: every home replica of every key holds the same state, every
 // hint is handed off, and no acknowledged write is missing unless a later write saw it
 // ("no sibling ever lost"). A canary run with LWW registers must fail the same check.
-import { type Random, SeededRandom } from '@ddia/common/core';
-import { type KeyType, statesEqual } from '../core/key-state.js';
+import { SeededRandom } from '@ddia/common/core';
+import { statesEqual } from '../core/key-state.js';
 import {
   LEADERLESS_DEFAULTS,
-  type LeaderlessConfig,
   type LeaderlessMessage,
   LeaderlessNode,
   type LeaderlessRequest,
 } from '../core/leaderless.js';
 import type { KeyRecord } from '../core/ready.js';
+import * as workload from './kv-workload.js';
 import { SimCluster } from './sim-cluster.js';
 import { type NetworkWeather, SimNetwork } from './sim-network.js';
-import { WriteLedger, type WriteRecord } from './write-ledger.js';
+import { WriteLedger } from './write-ledger.js';
 
 export const SIM_TICK_MS = 10;
 const CHAOS_MS_DEFAULT = 4_000;
 /** After healing, anti-entropy and handoff must converge the cluster within this. */
 const CONVERGE_BUDGET_MS = 60_000;
 const CLIENT_THINK_MAX_MS = 40;
+const BLIND_WRITE_RATE = 0.2;
+const SLOPPY_RATE = 0.8;
+const QUORUMS = ['one', 'quorum', 'all'] as const;
 const FAULT_GAP_MIN_MS = 100;
 const FAULT_GAP_MAX_MS = 700;
 
-export interface LeaderlessSimOptions {
-  seed: number;
-  nodes?: number;
+export interface LeaderlessSimOptions extends workload.KvSimOptions {
   n?: number;
-  clients?: number;
-  keys?: number;
-  chaosMs?: number;
-  /** 'mv' (siblings, the default) or 'lww' (the canary: it must lose writes). */
-  valueType?: Extract<KeyType, 'mv' | 'lww'>;
-  weather?: Partial<NetworkWeather>;
   keepTrace?: boolean;
 }
 
@@ -61,7 +56,8 @@ export interface LeaderlessSimResult {
   };
 }
 
-function simConfig(id: string, nodes: string[], n: number): LeaderlessConfig {
+/** The core's timings scaled to the short simulated runs (checked as a LeaderlessConfig by its use). */
+function simConfig(id: string, nodes: string[], n: number) {
   return {
     ...LEADERLESS_DEFAULTS,
     id,
@@ -98,46 +94,27 @@ export function runLeaderlessSim(options: LeaderlessSimOptions): LeaderlessSimRe
     options.keepTrace,
   );
   const keys = Array.from({ length: options.keys ?? 4 }, (_, i) => `k${i}`);
-  const valueType = options.valueType ?? 'mv';
   const ledger = new WriteLedger();
   const chaosMs = options.chaosMs ?? CHAOS_MS_DEFAULT;
-  let readsAcked = 0;
   let partitions = 0;
 
-  const clientRandom = random.fork();
-  for (let c = 0; c < (options.clients ?? 4); c++) startClient(c, clientRandom.fork());
-
-  function startClient(client: number, rng: Random): void {
-    let sequence = 0;
-    const next = () => {
-      if (cluster.nowMs >= chaosMs) return;
-      cluster.at(rng.int(1, CLIENT_THINK_MAX_MS), `client ${client}`, () => {
-        const key = rng.pick(keys);
-        const r = rng.pick(['one', 'quorum', 'all'] as const);
-        cluster.submit(rng.pick(ids), { kind: 'read', key, r }, (read) => {
-          if (read?.ok) readsAcked++;
-          const blind = !read?.ok || rng.chance(0.2);
-          const value = `c${client}-${sequence++}`;
-          const seen = blind || !read?.ok ? [] : (read.view?.values ?? []);
-          const context = blind || !read?.ok ? null : (read.view?.context ?? null);
-          const record: WriteRecord = { key, value, seen, acked: false };
-          ledger.issue(record);
-          const w = rng.pick(['one', 'quorum', 'all'] as const);
-          const mutation = { op: 'put', value, context, type: valueType } as const;
-          cluster.submit(
-            rng.pick(ids),
-            { kind: 'write', key, mutation, w, sloppy: rng.chance(0.8) },
-            (result) => {
-              if (result?.ok) ledger.ack(record);
-              else ledger.fail(record);
-              next();
-            },
-          );
-        });
-      });
-    };
-    next();
-  }
+  const clients = workload.startReadWriteClients(cluster, ledger, random, options, {
+    keys,
+    chaosMs,
+    thinkMaxMs: CLIENT_THINK_MAX_MS,
+    blindRate: BLIND_WRITE_RATE,
+    read: (rng, key) => {
+      const r = rng.pick(QUORUMS);
+      return { node: rng.pick(ids), request: { kind: 'read', key, r } as const };
+    },
+    write: (rng, key, mutation) => {
+      const w = rng.pick(QUORUMS);
+      return {
+        node: rng.pick(ids),
+        request: { kind: 'write', key, mutation, w, sloppy: rng.chance(SLOPPY_RATE) } as const,
+      };
+    },
+  });
 
   // The seed's fault schedule: partitions, heals, crashes and restarts until the chaos ends.
   const faults = random.fork();
@@ -146,9 +123,7 @@ export function runLeaderlessSim(options: LeaderlessSimOptions): LeaderlessSimRe
       if (cluster.nowMs >= chaosMs) return;
       const choice = faults.int(0, 4);
       if (choice === 0) {
-        const shuffled = faults.shuffle([...ids]);
-        const cut = faults.int(1, ids.length - 1);
-        network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+        workload.randomPartition(network, ids, faults);
         partitions++;
       } else if (choice === 1) network.heal();
       else if (choice === 2) {
@@ -165,37 +140,25 @@ export function runLeaderlessSim(options: LeaderlessSimOptions): LeaderlessSimRe
 
   cluster.runUntil(chaosMs);
   // Heal: network calm, every node up; then wait for handoff and anti-entropy to converge.
-  network.heal();
-  network.weather = { delayMinMs: 1, delayMaxMs: 5, dropRate: 0, duplicateRate: 0 };
-  for (const id of ids) cluster.restart(id);
-  const healedAt = cluster.nowMs;
   const nodeOf = (id: string) => cluster.core(id) as LeaderlessNode;
-  const converged = () =>
-    ids.every((id) => nodeOf(id).hintCount() === 0) &&
-    keys.every((key) => {
-      const home = nodeOf(ids[0] as string).home(key);
-      const first = nodeOf(home[0] as string).store.get(key);
-      return home.every((replica) => statesEqual(nodeOf(replica).store.get(key), first));
-    });
-  let convergedAt = -1;
-  for (let t = healedAt; t <= healedAt + CONVERGE_BUDGET_MS; t += 100) {
-    cluster.runUntil(t);
-    if (converged()) {
-      convergedAt = t;
-      break;
-    }
-  }
+  const homeState = (key: string) => {
+    const home = nodeOf(ids[0] as string).home(key);
+    return nodeOf(home[0] as string).store.get(key);
+  };
+  const { healedAt, convergedAt } = workload.healAndConverge(
+    cluster,
+    () =>
+      ids.every((id) => nodeOf(id).hintCount() === 0) &&
+      keys.every((key) => {
+        const home = nodeOf(ids[0] as string).home(key);
+        return home.every((replica) => statesEqual(nodeOf(replica).store.get(key), homeState(key)));
+      }),
+    CONVERGE_BUDGET_MS,
+  );
 
   const violations: string[] = [];
   if (convergedAt < 0) violations.push(`did not converge within ${CONVERGE_BUDGET_MS} ms of healing`);
-  const finalValues = (key: string) => {
-    const home = nodeOf(ids[0] as string).home(key);
-    const state = nodeOf(home[0] as string).store.get(key);
-    if (!state || state.type === 'counter' || state.type === 'set' || state.type === 'map') return [];
-    if (state.type === 'lww') return state.register.value === null ? [] : [state.register.value];
-    return state.store.entries.map((e) => e.value.value).filter((v): v is string => v !== null);
-  };
-  violations.push(...ledger.lostWrites(finalValues));
+  violations.push(...ledger.lostWrites((key) => workload.liveValues(homeState(key))));
 
   let readRepairs = 0;
   let hintsHandedOff = 0;
@@ -217,7 +180,7 @@ export function runLeaderlessSim(options: LeaderlessSimOptions): LeaderlessSimRe
     stats: {
       writesAcked: ledger.acked,
       writesFailed: ledger.failed,
-      readsAcked,
+      readsAcked: clients.readsAcked,
       messagesSent: network.sent,
       messagesDropped: network.dropped,
       crashes: cluster.crashes,

@@ -3,8 +3,8 @@
 // every leader must hold the same state for every key and no acknowledged value may be lost
 // unless a later write had seen it. With 'lww' keys and skewed clocks, writes are lost: the
 // chapter's warning, measured.
-import { type Random, SeededRandom } from '@ddia/common/core';
-import { type KeyType, statesEqual } from '../core/key-state.js';
+import { SeededRandom } from '@ddia/common/core';
+import { statesEqual } from '../core/key-state.js';
 import {
   MULTI_LEADER_DEFAULTS,
   type MultiLeaderMessage,
@@ -12,24 +12,20 @@ import {
   type MultiLeaderRequest,
 } from '../core/multi-leader.js';
 import type { KeyRecord } from '../core/ready.js';
+import * as workload from './kv-workload.js';
 import { SimCluster } from './sim-cluster.js';
-import { type NetworkWeather, SimNetwork } from './sim-network.js';
-import { WriteLedger, type WriteRecord } from './write-ledger.js';
+import { SimNetwork } from './sim-network.js';
+import { WriteLedger } from './write-ledger.js';
 
 const TICK_MS = 10;
 const CHAOS_MS_DEFAULT = 3_000;
 const CONVERGE_BUDGET_MS = 30_000;
+const CLIENT_THINK_MAX_MS = 30;
+const BLIND_WRITE_RATE = 0.3;
 
-export interface MultiLeaderSimOptions {
-  seed: number;
-  nodes?: number;
-  clients?: number;
-  keys?: number;
-  chaosMs?: number;
-  valueType?: Extract<KeyType, 'mv' | 'lww'>;
+export interface MultiLeaderSimOptions extends workload.KvSimOptions {
   /** Largest clock skew drawn per node (ms); 0 keeps clocks in step. */
   skewMaxMs?: number;
-  weather?: Partial<NetworkWeather>;
 }
 
 export interface MultiLeaderSimResult {
@@ -73,44 +69,21 @@ export function runMultiLeaderSim(options: MultiLeaderSimOptions): MultiLeaderSi
   for (const id of ids)
     cluster.skewMs.set(id, options.skewMaxMs ? random.int(-options.skewMaxMs, options.skewMaxMs) : 0);
   const keys = Array.from({ length: options.keys ?? 3 }, (_, i) => `k${i}`);
-  const valueType = options.valueType ?? 'mv';
   const ledger = new WriteLedger();
   const chaosMs = options.chaosMs ?? CHAOS_MS_DEFAULT;
 
-  const startClient = (client: number, rng: Random) => {
-    let sequence = 0;
-    const next = () => {
-      if (cluster.nowMs >= chaosMs) return;
-      cluster.at(rng.int(1, 30), `client ${client}`, () => {
-        const key = rng.pick(keys);
-        const node = rng.pick(ids);
-        cluster.submit(node, { kind: 'read', key }, (read) => {
-          const blind = !read?.ok || rng.chance(0.3);
-          const value = `c${client}-${sequence++}`;
-          const record: WriteRecord = {
-            key,
-            value,
-            seen: blind || !read?.ok ? [] : (read.view?.values ?? []),
-            acked: false,
-          };
-          ledger.issue(record);
-          const context = blind || !read?.ok ? null : (read.view?.context ?? null);
-          cluster.submit(
-            node,
-            { kind: 'write', key, mutation: { op: 'put', value, context, type: valueType } },
-            (result) => {
-              if (result?.ok) ledger.ack(record);
-              else ledger.fail(record);
-              next();
-            },
-          );
-        });
-      });
-    };
-    next();
-  };
-  const clientRandom = random.fork();
-  for (let c = 0; c < (options.clients ?? 4); c++) startClient(c, clientRandom.fork());
+  workload.startReadWriteClients(cluster, ledger, random, options, {
+    keys,
+    chaosMs,
+    thinkMaxMs: CLIENT_THINK_MAX_MS,
+    blindRate: BLIND_WRITE_RATE,
+    // A client reads and writes at the same leader.
+    read: (rng, key) => ({ node: rng.pick(ids), request: { kind: 'read', key } as const }),
+    write: (_rng, key, mutation, readNode) => ({
+      node: readNode,
+      request: { kind: 'write', key, mutation } as const,
+    }),
+  });
 
   const faults = random.fork();
   const fault = () =>
@@ -118,9 +91,7 @@ export function runMultiLeaderSim(options: MultiLeaderSimOptions): MultiLeaderSi
       if (cluster.nowMs >= chaosMs) return;
       const choice = faults.int(0, 3);
       if (choice === 0) {
-        const shuffled = faults.shuffle([...ids]);
-        const cut = faults.int(1, ids.length - 1);
-        network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+        workload.randomPartition(network, ids, faults);
       } else if (choice === 1) network.heal();
       else if (choice === 2) cluster.crash(faults.pick(ids));
       else for (const id of ids) cluster.restart(id);
@@ -129,31 +100,16 @@ export function runMultiLeaderSim(options: MultiLeaderSimOptions): MultiLeaderSi
   fault();
 
   cluster.runUntil(chaosMs);
-  network.heal();
-  network.weather = { delayMinMs: 1, delayMaxMs: 5, dropRate: 0, duplicateRate: 0 };
-  for (const id of ids) cluster.restart(id);
-  const healedAt = cluster.nowMs;
   const nodeOf = (id: string) => cluster.core(id) as MultiLeaderNode;
-  const converged = () =>
-    keys.every((key) =>
-      ids.every((id) => statesEqual(nodeOf(id).store.get(key), nodeOf(ids[0] as string).store.get(key))),
-    );
-  let convergedAt = -1;
-  for (let t = healedAt; t <= healedAt + CONVERGE_BUDGET_MS; t += 100) {
-    cluster.runUntil(t);
-    if (converged()) {
-      convergedAt = t;
-      break;
-    }
-  }
-  const finalValues = (key: string) => {
-    const state = nodeOf(ids[0] as string).store.get(key);
-    if (state?.type === 'lww') return state.register.value === null ? [] : [state.register.value];
-    if (state?.type === 'mv')
-      return state.store.entries.map((e) => e.value.value).filter((v): v is string => v !== null);
-    return [];
-  };
-  const lostWrites = ledger.lostWrites(finalValues);
+  const { healedAt, convergedAt } = workload.healAndConverge(
+    cluster,
+    () =>
+      keys.every((key) =>
+        ids.every((id) => statesEqual(nodeOf(id).store.get(key), nodeOf(ids[0] as string).store.get(key))),
+      ),
+    CONVERGE_BUDGET_MS,
+  );
+  const lostWrites = ledger.lostWrites((key) => workload.liveValues(nodeOf(ids[0] as string).store.get(key)));
   const violations = [
     ...(convergedAt < 0 ? [`did not converge within ${CONVERGE_BUDGET_MS} ms`] : []),
     ...lostWrites,

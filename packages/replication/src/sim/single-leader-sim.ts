@@ -14,12 +14,14 @@ import {
   type SingleLeaderRequest,
 } from '../core/single-leader.js';
 import { parseSyncRule } from '../core/sync-rule.js';
+import * as workload from './kv-workload.js';
 import { SimCluster } from './sim-cluster.js';
 import { type NetworkWeather, SimNetwork } from './sim-network.js';
 
 const TICK_MS = 10;
 const CHAOS_MS_DEFAULT = 4_000;
 const CONVERGE_BUDGET_MS = 20_000;
+const CONVERGE_CHECK_EVERY_MS = 50;
 const FENCING_PROBE_MS = 5;
 
 export interface SingleLeaderSimOptions {
@@ -114,9 +116,7 @@ export function runSingleLeaderSim(options: SingleLeaderSimOptions): SingleLeade
         // The book's scenario: the leader is cut off from its followers but keeps running.
         network.partition([[leader], ids.filter((id) => id !== leader)]);
       } else if (choice === 1) {
-        const shuffled = faults.shuffle([...ids]);
-        const cut = faults.int(1, ids.length - 1);
-        network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+        workload.randomPartition(network, ids, faults);
       } else if (choice === 2) network.heal();
       else if (choice === 3) cluster.crash(leader ?? faults.pick(ids));
       else for (const id of ids) cluster.restart(id);
@@ -134,30 +134,23 @@ export function runSingleLeaderSim(options: SingleLeaderSimOptions): SingleLeade
   probe();
 
   cluster.runUntil(chaosMs);
-  network.heal();
-  network.weather = { delayMinMs: 1, delayMaxMs: 5, dropRate: 0, duplicateRate: 0 };
-  for (const id of ids) cluster.restart(id);
-  const healedAt = cluster.nowMs;
-  const converged = () => {
-    const nodes = ids.map(nodeOf) as SingleLeaderNode[];
-    const leaders = nodes.filter((node) => node.isLeader);
-    if (leaders.length !== 1) return false;
-    const leader = leaders[0] as SingleLeaderNode;
-    return nodes.every(
-      (node) =>
-        node.currentEpoch === leader.currentEpoch &&
-        node.position === leader.position &&
-        node.data.size === leader.data.size,
-    );
-  };
-  let convergedAt = -1;
-  for (let t = healedAt; t <= healedAt + CONVERGE_BUDGET_MS; t += 50) {
-    cluster.runUntil(t);
-    if (converged()) {
-      convergedAt = t;
-      break;
-    }
-  }
+  const { healedAt, convergedAt } = workload.healAndConverge(
+    cluster,
+    () => {
+      const nodes = ids.map(nodeOf) as SingleLeaderNode[];
+      const leaders = nodes.filter((node) => node.isLeader);
+      if (leaders.length !== 1) return false;
+      const leader = leaders[0] as SingleLeaderNode;
+      return nodes.every(
+        (node) =>
+          node.currentEpoch === leader.currentEpoch &&
+          node.position === leader.position &&
+          node.data.size === leader.data.size,
+      );
+    },
+    CONVERGE_BUDGET_MS,
+    CONVERGE_CHECK_EVERY_MS,
+  );
   const violations: string[] = [];
   if (convergedAt < 0)
     violations.push(`no single leader with every follower caught up within ${CONVERGE_BUDGET_MS} ms`);
