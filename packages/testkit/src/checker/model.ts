@@ -169,13 +169,28 @@ export function pruneUnobservedWrites(
   });
 }
 
+/**
+ * The step of a register's read, write and cas (named by `names`; cas is `cas`): the shared
+ * core of the cas-register and kv models. INCONSISTENT for any other function.
+ */
+export function registerStep(
+  state: unknown,
+  op: Operation,
+  names: { read: string; write: string },
+): unknown | typeof INCONSISTENT {
+  if (op.f === names.read) return readStep(state, op);
+  if (op.f === names.write) return op.input;
+  if (op.f === 'cas') return casStep(state, op);
+  return INCONSISTENT;
+}
+
 /** A read: its observed output must be the state (an unknown-outcome read constrains nothing). */
-export function readStep(state: unknown, op: Operation): unknown | typeof INCONSISTENT {
+function readStep(state: unknown, op: Operation): unknown | typeof INCONSISTENT {
   return op.status === 'info' || sameValue(op.output, state) ? state : INCONSISTENT;
 }
 
 /** Compare-and-set: a cas that succeeded must have matched; one of unknown outcome may have failed. */
-export function casStep(state: unknown, op: Operation): unknown | typeof INCONSISTENT {
+function casStep(state: unknown, op: Operation): unknown | typeof INCONSISTENT {
   const arg = casArgument(op.input)!;
   if (sameValue(state, arg.from)) return arg.to;
   return op.status === 'info' ? state : INCONSISTENT;

@@ -5,12 +5,10 @@
 import type { Operation } from '../../history/event.js';
 import {
   casArgument,
-  casStep,
-  INCONSISTENT,
   type Model,
   partitionByKey,
   pruneUnobservedWrites,
-  readStep,
+  registerStep,
   sameValue,
   show,
   valueKey,
@@ -21,23 +19,15 @@ export interface CasRegisterOptions {
   initialValue?: unknown;
 }
 
+/** The register's read and write functions. */
+const NAMES = { read: 'read', write: 'write' };
+
 export function createCasRegisterModel(options: CasRegisterOptions = {}): Model<unknown> {
   const initialValue = options.initialValue ?? null;
   return {
     name: 'cas-register',
     init: () => initialValue,
-    step(state, op) {
-      switch (op.f) {
-        case 'read':
-          return readStep(state, op);
-        case 'write':
-          return op.input;
-        case 'cas':
-          return casStep(state, op);
-        default:
-          return INCONSISTENT;
-      }
-    },
+    step: (state, op) => registerStep(state, op, NAMES),
     stateKey: valueKey,
     operationProblem(op: Operation) {
       if (op.f !== 'read' && op.f !== 'write' && op.f !== 'cas') {
@@ -57,7 +47,7 @@ export function createCasRegisterModel(options: CasRegisterOptions = {}): Model<
       reaches: sameValue,
     },
     partition: partitionByKey,
-    pruneUnobservable: (operations) => pruneUnobservedWrites(operations, { read: 'read', write: 'write' }),
+    pruneUnobservable: (operations) => pruneUnobservedWrites(operations, NAMES),
     describeOperation(op) {
       const arg = op.f === 'cas' ? casArgument(op.input) : undefined;
       const what =

@@ -6,12 +6,11 @@ import type { Operation } from '../../history/event.js';
 import {
   appendReaches,
   casArgument,
-  casStep,
   INCONSISTENT,
   type Model,
   partitionByKey,
   pruneUnobservedWrites,
-  readStep,
+  registerStep,
   show,
   valueKey,
 } from '../model.js';
@@ -26,6 +25,8 @@ export interface KvModelOptions {
   initialValue?: unknown;
 }
 
+/** A key's read and write functions. */
+const NAMES = { read: 'get', write: 'put' };
 const KV_FUNCTIONS = new Set(['get', 'put', 'append', 'delete', 'cas']);
 
 function appendValue(state: unknown, suffix: unknown): unknown {
@@ -41,20 +42,9 @@ export function createKvModel(options: KvModelOptions = {}): Model<unknown> {
     name: 'kv',
     init: () => initialValue,
     step(state, op) {
-      switch (op.f) {
-        case 'get':
-          return readStep(state, op);
-        case 'put':
-          return op.input;
-        case 'append':
-          return appendValue(state, op.input);
-        case 'delete':
-          return initialValue;
-        case 'cas':
-          return casStep(state, op);
-        default:
-          return INCONSISTENT;
-      }
+      if (op.f === 'append') return appendValue(state, op.input);
+      if (op.f === 'delete') return initialValue;
+      return registerStep(state, op, NAMES);
     },
     stateKey: valueKey,
     operationProblem(op: Operation) {
@@ -86,9 +76,7 @@ export function createKvModel(options: KvModelOptions = {}): Model<unknown> {
     partition: partitionByKey,
     // Appends build on the value before them, so only append-free keys are pruned.
     pruneUnobservable: (operations) =>
-      operations.some((op) => op.f === 'append')
-        ? operations
-        : pruneUnobservedWrites(operations, { read: 'get', write: 'put' }),
+      operations.some((op) => op.f === 'append') ? operations : pruneUnobservedWrites(operations, NAMES),
     describeOperation(op) {
       const arg = op.f === 'cas' ? casArgument(op.input) : undefined;
       const what =
@@ -102,7 +90,7 @@ export function createKvModel(options: KvModelOptions = {}): Model<unknown> {
       return `process ${op.process}: ${what}${op.status === 'info' ? ' (outcome unknown)' : ''}`;
     },
     describeState: show,
-    forSearch: (operations) => mergeUnobservable(model, operations, { read: 'get', write: 'put' }),
+    forSearch: (operations) => mergeUnobservable(model, operations, NAMES),
   };
   return model;
 }

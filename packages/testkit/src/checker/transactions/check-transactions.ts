@@ -35,37 +35,23 @@ export const CONSISTENCY_MODELS = [
 ] as const;
 export type ConsistencyModel = (typeof CONSISTENCY_MODELS)[number];
 
-const UNEXPLAINABLE: AnomalyType[] = ['garbage-read', 'incompatible-order', 'duplicate-write'];
+const UNEXPLAINABLE: AnomalyType[] = ['duplicate-write', 'garbage-read', 'incompatible-order'];
+const READ_COMMITTED: AnomalyType[] = [...UNEXPLAINABLE, 'G0', 'G1a', 'G1b', 'G1c'];
+const SNAPSHOT_ISOLATION: AnomalyType[] = [...READ_COMMITTED, 'lost-update', 'G-single'];
+const SERIALIZABLE: AnomalyType[] = [...SNAPSHOT_ISOLATION, 'G2-item', 'cycle-unclassified'];
+const STRICT_SERIALIZABLE: AnomalyType[] = [
+  ...SERIALIZABLE,
+  'G0-realtime',
+  'G1c-realtime',
+  'G-single-realtime',
+  'G2-item-realtime',
+];
 const PROSCRIBED: Record<ConsistencyModel, AnomalyType[]> = {
   'read-uncommitted': [...UNEXPLAINABLE, 'G0'],
-  'read-committed': [...UNEXPLAINABLE, 'G0', 'G1a', 'G1b', 'G1c'],
-  'snapshot-isolation': [...UNEXPLAINABLE, 'G0', 'G1a', 'G1b', 'G1c', 'lost-update', 'G-single'],
-  serializable: [
-    ...UNEXPLAINABLE,
-    'G0',
-    'G1a',
-    'G1b',
-    'G1c',
-    'lost-update',
-    'G-single',
-    'G2-item',
-    'cycle-unclassified',
-  ],
-  'strict-serializable': [
-    ...UNEXPLAINABLE,
-    'G0',
-    'G1a',
-    'G1b',
-    'G1c',
-    'lost-update',
-    'G-single',
-    'G2-item',
-    'cycle-unclassified',
-    'G0-realtime',
-    'G1c-realtime',
-    'G-single-realtime',
-    'G2-item-realtime',
-  ],
+  'read-committed': READ_COMMITTED,
+  'snapshot-isolation': SNAPSHOT_ISOLATION,
+  serializable: SERIALIZABLE,
+  'strict-serializable': STRICT_SERIALIZABLE,
 };
 
 /** Per model: true (no proscribed anomaly found), false, or 'unchecked' (strict without realtime). */
@@ -93,23 +79,8 @@ export interface TransactionCheckResult {
   edgeCounts: Record<DependencyType, number>;
 }
 
-const ORDER: AnomalyType[] = [
-  'duplicate-write',
-  'garbage-read',
-  'incompatible-order',
-  'G0',
-  'G1a',
-  'G1b',
-  'G1c',
-  'lost-update',
-  'G-single',
-  'G2-item',
-  'cycle-unclassified',
-  'G0-realtime',
-  'G1c-realtime',
-  'G-single-realtime',
-  'G2-item-realtime',
-];
+/** The order anomalies are reported in: every type, broken input first, weakest model first. */
+const ORDER: AnomalyType[] = STRICT_SERIALIZABLE;
 
 const WW = new Set<DependencyType>(['ww']);
 const WW_WR = new Set<DependencyType>(['ww', 'wr']);
