@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseConfig } from '@ddia/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MONITORING_FLAGS, type Monitoring, startMonitoring } from '../src/monitoring-node.js';
-import { type Exporter, scrapeConfigYaml, startExporter } from './support/exporter.js';
+import { type Exporter, type RaftState, scrapeConfigYaml, startExporter } from './support/exporter.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -36,14 +36,28 @@ describe('dashboard and clocks', () => {
   let alive: Exporter;
   let doomed: Exporter;
   let mon: Monitoring;
+  // A three-node Raft cluster (job kv) exporting kv-store's metric names: n1 leads in term 2.
+  const raft: RaftState[] = [
+    { node: 'n1', term: 2, commit: 10, applied: 10, leader: true, leaderChanges: 1, lag: { n2: 0, n3: 2 } },
+    { node: 'n2', term: 2, commit: 10, applied: 9, leader: false, leaderChanges: 1, lag: {} },
+    { node: 'n3', term: 2, commit: 8, applied: 7, leader: false, leaderChanges: 1, lag: {} },
+  ];
+  let raftNodes: Exporter[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'monitoring-browser-'));
     alive = await startExporter(0, { clockSkewMs: SKEW_MS });
     doomed = await startExporter();
+    raftNodes = await Promise.all(raft.map((r) => startExporter(0, { raft: r })));
     await writeFile(
       join(dir, 'targets.yml'),
-      scrapeConfigYaml('synthetic', [alive.address, doomed.address], '100ms'),
+      [
+        scrapeConfigYaml('synthetic', [alive.address, doomed.address], '100ms'),
+        '  - job_name: kv',
+        '    static_configs:',
+        `      - targets: [${raftNodes.map((n) => `'${n.address}'`).join(', ')}]`,
+        '',
+      ].join('\n'),
     );
     mon = await startMonitoring(
       parseConfig(
@@ -58,6 +72,7 @@ describe('dashboard and clocks', () => {
     await mon?.close();
     await alive?.stop().catch(() => {});
     await doomed?.stop().catch(() => {});
+    for (const n of raftNodes) await n.stop().catch(() => {});
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -169,13 +184,13 @@ describe('dashboard and clocks', () => {
         await page.waitForSelector(row(alive.address, 'up'), { timeout: 20_000 });
         await page.waitForSelector(row(doomed.address, 'up'), { timeout: 20_000 });
 
-        // The `up` graph draws one line per target, with points taken from query_range.
+        // The `up` graph draws one line per target (two synthetic, three Raft), with points from query_range.
         // (Page code as a string: the tests' tsconfig has no DOM types.)
         await page.waitForFunction(
           `(() => {
           const chart = [...document.querySelectorAll('.chart')].find((c) => c.querySelector('h3')?.textContent === 'up');
           const lines = chart ? [...chart.querySelectorAll('polyline')] : [];
-          return lines.length === 2 && lines.every((l) => (l.getAttribute('points') ?? '').trim() !== '');
+          return lines.length === ${2 + raftNodes.length} && lines.every((l) => (l.getAttribute('points') ?? '').trim() !== '');
         })()`,
           undefined,
           { timeout: 20_000 },
@@ -222,13 +237,98 @@ describe('dashboard and clocks', () => {
         expect(await page.locator('#error').textContent()).toBe('');
         expect(pageErrors).toEqual([]);
 
+        // The Raft clusters table links to the kv cluster's page and names its leader.
+        await page.waitForSelector('#clusters tr[data-job="kv"] a[href="/raft/kv"]', { timeout: 20_000 });
+        await page.waitForFunction(
+          `document.querySelector('#clusters tr[data-job="kv"]').textContent === 'kv3n12'`,
+          undefined,
+          { timeout: 10_000 },
+        );
+
         mkdirSync(artifacts, { recursive: true });
         await page.screenshot({ path: join(artifacts, 'dashboard.png'), fullPage: true });
         expect(existsSync(join(artifacts, 'dashboard.png'))).toBe(true);
+
+        // The cluster's page: leader, term, indexes per node, lag; then the leader dies.
+        await page.click('#clusters a[href="/raft/kv"]');
+        await page.waitForURL(/\/raft\/kv$/);
+        await page.goto(`${mon.url}/raft/kv?refresh=0.5&step=0.5&window=120`);
+        const [n1, n2, n3] = raftNodes as [Exporter, Exporter, Exporter];
+        const cells = (address: string) =>
+          page.$$eval(`#nodes tr[data-instance="${address}"] td`, (tds) => tds.map((td) => td.textContent));
+        // A row as drawn, waited for: under load a 100 ms scrape can time out and show a node down for a moment.
+        const rowIs = async (address: string, expected: string[]) => {
+          let last: (string | null)[] = [];
+          await until(`row ${address} = ${expected.join('|')}`, async () => {
+            last = await cells(address);
+            return JSON.stringify(last) === JSON.stringify(expected);
+          }).catch(() => expect(last).toEqual(expected));
+        };
+        await page.waitForSelector('#nodes tr.up.leader[data-node="n1"]', { timeout: 20_000 });
+        const textIs = (id: string, text: string) =>
+          until(`#${id} = ${text}`, async () => (await page.locator(`#${id}`).textContent()) === text);
+        await textIs('leader', `n1 (${n1.address})`);
+        await textIs('term', '2');
+        // instance, node, role, term, commit, applied, applied behind the highest commit (10 - 7),
+        // lag as the leader reports it, leader changes seen.
+        await rowIs(n3.address, [n3.address, 'n3', 'follower', '2', '8', '7', '3', '2', '1']);
+        await rowIs(n1.address, [n1.address, 'n1', 'leader', '2', '10', '10', '0', '', '1']);
+
+        // n1 dies; n2 wins term 3 and reports n3 one entry behind.
+        Object.assign(raft[1]!, {
+          term: 3,
+          commit: 12,
+          applied: 12,
+          leader: true,
+          leaderChanges: 2,
+          lag: { n3: 1 },
+        });
+        Object.assign(raft[2]!, { term: 3, commit: 12, applied: 11, leaderChanges: 2 });
+        await n1.stop();
+        await page.waitForSelector('#nodes tr.up.leader[data-node="n2"]', { timeout: 20_000 });
+        await page.waitForSelector(`#nodes tr.down[data-instance="${n1.address}"]`, { timeout: 20_000 });
+        await page.waitForFunction(
+          `document.getElementById('term').textContent === '3' && document.getElementById('elections').textContent === '1' && document.getElementById('leader-changes').textContent === '1'`,
+          undefined,
+          { timeout: 20_000 },
+        );
+        await textIs('leader', `n2 (${n2.address})`);
+        await rowIs(n3.address, [n3.address, 'n3', 'follower', '3', '12', '11', '1', '1', '2']);
+        await rowIs(n1.address, [n1.address, '', 'down', '', '', '', '', '', '']);
+        // The charts: the term line steps from 2 to 3; the leader chart has a line per node.
+        const lines = (title: string) =>
+          page.$$eval(
+            '.chart',
+            (charts, t) =>
+              charts
+                .filter((c) => c.querySelector('h3')?.textContent === t)
+                .flatMap((c) =>
+                  [...c.querySelectorAll('polyline')].map((l) => l.getAttribute('points') ?? ''),
+                ),
+            title,
+          );
+        await page.waitForFunction(`document.querySelectorAll('#charts .chart').length === 10`, undefined, {
+          timeout: 10_000,
+        });
+        const term = await lines('term (max over nodes; each election raises it)');
+        expect(term).toHaveLength(1);
+        expect(
+          new Set(
+            term[0]!
+              .trim()
+              .split(' ')
+              .map((p: string) => p.split(',')[1]),
+          ).size,
+        ).toBe(2);
+        expect(await lines('leader (1 = this node leads)')).toHaveLength(3);
+        expect((await lines('requests/s')).length).toBeGreaterThanOrEqual(2);
+        expect(await page.locator('#error').textContent()).toBe('');
+        expect(pageErrors).toEqual([]);
+        await page.screenshot({ path: join(artifacts, 'raft-kv.png'), fullPage: true });
       } finally {
         await browser.close();
       }
     },
-    90_000,
+    150_000,
   );
 });

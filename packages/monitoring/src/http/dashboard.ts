@@ -1,8 +1,11 @@
 // The dashboard at /: one HTML page, no build step. It reads the same API a Grafana would
 // (/api/v1/targets, /api/v1/alerts, /api/v1/failure-detector, /api/v1/query_range) every few
-// seconds and draws targets (green up, red down), alerts, φ per target, clocks, the newest traces
-// with a waterfall of one (?trace=ID or a click; else the newest), and a few graphs as SVG.
+// seconds and draws targets (green up, red down), the lab's Raft clusters (links to a page per
+// cluster, src/http/raft-page.ts), alerts, φ per target, clocks, the newest traces with a
+// waterfall of one (?trace=ID or a click; else the newest), and a few graphs as SVG.
 import type { ServiceApp } from '@ddia/common';
+import { PAGE_HELPERS, PAGE_STYLE, RAFT_HELPERS } from './page-parts.js';
+import { RAFT_PAGE_HTML } from './raft-page.js';
 
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -10,31 +13,15 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta charset="utf-8">
 <title>DDIA Lab monitoring</title>
 <style>
-  body { font: 14px system-ui, sans-serif; margin: 1.5rem; color: #222; background: #fafafa; }
-  h1 { font-size: 1.3rem; } h2 { font-size: 1.05rem; margin-top: 1.5rem; }
-  table { border-collapse: collapse; background: #fff; }
-  td, th { border: 1px solid #ddd; padding: .3rem .6rem; text-align: left; }
-  .up { background: #d4f7d4; } .down { background: #f9c9c9; } .unknown { background: #eee; }
-  .firing { color: #b00; font-weight: bold; } .pending { color: #a60; }
-  .charts { display: flex; flex-wrap: wrap; gap: 1rem; }
-  .chart { background: #fff; border: 1px solid #ddd; padding: .5rem; }
-  .chart h3 { font-size: .9rem; margin: 0 0 .3rem 0; font-family: monospace; }
-  svg text { font-size: 10px; fill: #555; }
-  #error { color: #b00; }
-  #waterfall { background: #fff; border: 1px solid #ddd; padding: .5rem; width: 900px; }
-  .wf-row { display: flex; align-items: center; height: 20px; font: 12px monospace; }
-  .wf-name { width: 320px; flex: none; box-sizing: border-box; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
-  .wf-lane { position: relative; flex: 1; height: 14px; background: #f4f4f4; }
-  .bar { position: absolute; top: 0; height: 14px; background: #1f77b4; min-width: 1px; }
-  .bar.client { background: #9467bd; } .bar.error { background: #d62728; }
-  #traces tr { cursor: pointer; } #traces tr.selected { outline: 2px solid #1f77b4; }
-</style>
+${PAGE_STYLE}</style>
 </head>
 <body>
 <h1>DDIA Lab monitoring <small id="now"></small></h1>
 <div id="error"></div>
 <h2>Targets</h2>
 <table id="targets"><thead><tr><th>job</th><th>instance</th><th>health</th><th>last scrape</th><th>duration</th><th>error</th></tr></thead><tbody></tbody></table>
+<h2>Raft clusters (a page each)</h2>
+<table id="clusters"><thead><tr><th>cluster (job)</th><th>nodes</th><th>leader</th><th>term</th></tr></thead><tbody></tbody></table>
 <h2>Failure detector (φ accrual vs fixed timeout)</h2>
 <table id="phi"><thead><tr><th>instance</th><th>φ</th><th>φ suspects</th><th>fixed timeout suspects</th><th>heartbeats</th><th>mean interval</th></tr></thead><tbody></tbody></table>
 <h2>Clocks (offset from ours, NTP-style from scrape answers)</h2>
@@ -49,33 +36,8 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div class="charts" id="charts"></div>
 <script>
 const GRAPHS = ['up', 'scrape_duration_seconds', 'monitoring_phi', 'sum by (job) (rate(http_request_duration_seconds_count[1m]))'];
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
-const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
-async function api(path) {
-  const r = await fetch(path);
-  const body = await r.json();
-  if (body.status !== 'success') throw new Error(body.error || r.statusText);
-  return body.data;
-}
-function rows(id, html) { document.querySelector('#' + id + ' tbody').innerHTML = html.join(''); }
-function labelText(m) { return Object.entries(m).filter(([k]) => k !== '__name__').map(([k, v]) => k + '=' + v).join(', '); }
-function chart(title, series, start, end) {
-  const W = 420, H = 160, P = 30;
-  let lo = Infinity, hi = -Infinity;
-  for (const s of series) for (const [, v] of s.values) { const x = Number(v); if (Number.isFinite(x)) { lo = Math.min(lo, x); hi = Math.max(hi, x); } }
-  if (!Number.isFinite(lo)) { lo = 0; hi = 1; }
-  if (hi === lo) { hi = lo + 1; }
-  const X = (t) => P + (t - start) / (end - start) * (W - P - 5);
-  const Y = (v) => H - 15 - (v - lo) / (hi - lo) * (H - 25);
-  let svg = '<svg width="' + W + '" height="' + H + '" data-series="' + series.length + '">';
-  svg += '<text x="2" y="12">' + hi.toPrecision(3) + '</text><text x="2" y="' + (H - 15) + '">' + lo.toPrecision(3) + '</text>';
-  series.forEach((s, i) => {
-    const pts = s.values.filter(([, v]) => Number.isFinite(Number(v))).map(([t, v]) => X(t).toFixed(1) + ',' + Y(Number(v)).toFixed(1));
-    svg += '<polyline fill="none" stroke-width="1.5" stroke="' + COLORS[i % COLORS.length] + '" points="' + pts.join(' ') + '"><title>' + esc(labelText(s.metric)) + '</title></polyline>';
-  });
-  svg += '</svg>';
-  return '<div class="chart"><h3>' + esc(title) + '</h3>' + svg + '</div>';
-}
+${PAGE_HELPERS}
+${RAFT_HELPERS}
 // The waterfall: one row per span in start order, indented by depth in the parent chain,
 // a bar from its start to its end on the trace's time axis (server blue, client purple, red on error).
 let selectedTrace = new URLSearchParams(location.search).get('trace');
@@ -100,6 +62,16 @@ async function refresh() {
     document.getElementById('now').textContent = new Date().toISOString();
     const targets = await api('/api/v1/targets');
     rows('targets', targets.activeTargets.map((t) => '<tr class="' + esc(t.health) + '" data-instance="' + esc(t.labels.instance) + '"><td>' + esc(t.labels.job) + '</td><td>' + esc(t.labels.instance) + '</td><td>' + esc(t.health) + '</td><td>' + esc(t.lastScrape) + '</td><td>' + (t.lastScrapeDuration * 1000).toFixed(1) + ' ms</td><td>' + esc(t.lastError) + '</td></tr>'));
+    const clusters = await raftClusters(now - 900, now);
+    const clusterRows = [];
+    for (const c of clusters) {
+      const m = raftMetrics(c.prefix);
+      const sel = '{job=' + JSON.stringify(c.job) + '}';
+      const leader = (await instant(m.leader + sel + ' == 1')).map((r) => r.metric.node || r.metric.instance);
+      const term = await instant('max(' + m.term + sel + ')');
+      clusterRows.push('<tr data-job="' + esc(c.job) + '"><td><a href="/raft/' + encodeURIComponent(c.job) + '">' + esc(c.job) + '</a></td><td>' + c.instances.size + '</td><td>' + esc(leader.join(', ') || 'none') + '</td><td>' + esc(term[0] ? term[0].value[1] : '') + '</td></tr>');
+    }
+    rows('clusters', clusterRows);
     const phi = await api('/api/v1/failure-detector');
     rows('phi', phi.map((p) => '<tr class="' + (p.suspect ? 'down' : 'up') + '"><td>' + esc(p.instance) + '</td><td>' + (p.phi === null ? '∞' : p.phi.toFixed(2)) + '</td><td>' + p.suspect + '</td><td>' + p.fixedTimeoutSuspect + '</td><td>' + p.heartbeats + '</td><td>' + p.meanIntervalMs.toFixed(0) + ' ms</td></tr>'));
     const clocks = await api('/api/v1/clocks');
@@ -128,8 +100,12 @@ document.querySelector('#traces tbody').addEventListener('click', (e) => {
 });
 // ?refresh=N redraws every N seconds (default 5; the browser test uses 0.5).
 const REFRESH_S = Number(new URLSearchParams(location.search).get('refresh')) || 5;
-refresh();
-setInterval(refresh, Math.max(0.2, REFRESH_S) * 1000);
+// The next redraw is timed from the end of this one, so slow answers never pile up.
+async function loop() {
+  await refresh();
+  setTimeout(loop, Math.max(0.2, REFRESH_S) * 1000);
+}
+loop();
 </script>
 </body>
 </html>
@@ -137,4 +113,8 @@ setInterval(refresh, Math.max(0.2, REFRESH_S) * 1000);
 
 export function registerDashboard(app: ServiceApp): void {
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(DASHBOARD_HTML));
+  // The job name is read by the page itself (from its path) and only ever sent back as a label value.
+  app.get('/raft/:job', async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(RAFT_PAGE_HTML),
+  );
 }

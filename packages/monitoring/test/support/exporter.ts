@@ -13,10 +13,52 @@ export interface Exporter {
 }
 
 /**
+ * What a Raft node reports, under kv-store's metric names (packages/kv-store/src/metrics.ts), as
+ * `kv_*` with the `node` label common adds; the test changes it between scrapes.
+ */
+export interface RaftState {
+  node: string;
+  term: number;
+  commit: number;
+  applied: number;
+  leader: boolean;
+  leaderChanges: number;
+  /** Leader only: entries each follower is behind. */
+  lag: Record<string, number>;
+}
+
+function raftLines(r: RaftState, scrapes: number): string[] {
+  const node = `node="${r.node}"`;
+  return [
+    '# TYPE kv_raft_term gauge',
+    `kv_raft_term{${node}} ${r.term}`,
+    '# TYPE kv_raft_commit_index gauge',
+    `kv_raft_commit_index{${node}} ${r.commit}`,
+    '# TYPE kv_applied_index gauge',
+    `kv_applied_index{${node}} ${r.applied}`,
+    '# TYPE kv_raft_is_leader gauge',
+    `kv_raft_is_leader{${node}} ${r.leader ? 1 : 0}`,
+    '# TYPE kv_leader_changes_total counter',
+    `kv_leader_changes_total{${node}} ${r.leaderChanges}`,
+    '# TYPE kv_follower_lag_entries gauge',
+    ...Object.entries(r.lag).map(([f, n]) => `kv_follower_lag_entries{${node},follower="${f}"} ${n}`),
+    '# TYPE http_request_duration_seconds histogram',
+    `http_request_duration_seconds_bucket{${node},route="/kv/:key",method="GET",status_code="200",le="0.01"} ${scrapes * 4}`,
+    `http_request_duration_seconds_bucket{${node},route="/kv/:key",method="GET",status_code="200",le="+Inf"} ${scrapes * 5}`,
+    `http_request_duration_seconds_sum{${node},route="/kv/:key",method="GET",status_code="200"} ${scrapes * 0.02}`,
+    `http_request_duration_seconds_count{${node},route="/kv/:key",method="GET",status_code="200"} ${scrapes * 5}`,
+  ];
+}
+
+/**
+ * `raft` adds a Raft node's metrics (read at every scrape, so the test can change them).
  * `clockSkewMs` stamps every answer's `Date` header with a clock that far ahead of ours (a
  * skewed node, for the clock-offset estimator); `Date` is left to Node otherwise.
  */
-export async function startExporter(port = 0, options: { clockSkewMs?: number } = {}): Promise<Exporter> {
+export async function startExporter(
+  port = 0,
+  options: { clockSkewMs?: number; raft?: RaftState } = {},
+): Promise<Exporter> {
   const state = { scrapes: 0, hideGauge: false };
   const server: Server = createServer((req, res) => {
     if (req.url !== '/metrics') {
@@ -48,6 +90,7 @@ export async function startExporter(port = 0, options: { clockSkewMs?: number } 
         `synthetic_temperature{room="lab \\"A\\""} ${20 + (n % 5)}`,
       );
     }
+    if (options.raft) lines.push(...raftLines(options.raft, n));
     res.setHeader('content-type', 'text/plain; version=0.0.4');
     if (options.clockSkewMs !== undefined) {
       res.setHeader('date', new Date(Date.now() + options.clockSkewMs).toUTCString());
