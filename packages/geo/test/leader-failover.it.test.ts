@@ -14,7 +14,7 @@ import {
   LATENCY_WRITES_QUICK,
   measureFailover,
 } from '../src/experiments/leader-failover.js';
-import { REPLICATION_MAIN_JS } from '../src/experiments/leaderless-visibility.js';
+import { REPLICATION_MAIN_JS } from '../src/experiments/replication-cluster.js';
 import { halfScaleOptions, matrix, regions } from './support/half-scale-wan.js';
 
 describe.skipIf(!existsSync(REPLICATION_MAIN_JS))(

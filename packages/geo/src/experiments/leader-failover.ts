@@ -5,15 +5,14 @@
 // a failover: the leader's region is cut off while its clients keep writing, the leader dies, a
 // follower is promoted, and the acknowledged writes the new leader lacks are counted (DDIA ch. 5
 // "Handling Node Outages": with asynchronous replication, acknowledged writes can be lost).
-import { existsSync } from 'node:fs';
 import { HttpClient } from '@ddia/common';
-import { type Cluster, startCluster } from '@ddia/testkit';
+import type { Cluster } from '@ddia/testkit';
 import { linkDelay } from '../core/latency-matrix.js';
 import { type LatencySummary, summarize } from '../core/stats.js';
 import { fmtMs, machineNote, Report } from '../report/report.js';
 import { barChart } from '../report/svg-plot.js';
 import { applyLink } from './apply-link.js';
-import { REPLICATION_MAIN_JS, withoutDataDir } from './leaderless-visibility.js';
+import { requireReplicationBuild, startReplicationCluster } from './replication-cluster.js';
 import { type Experiment, ExperimentUsageError, type ResolvedOptions } from './types.js';
 
 export const LATENCY_WRITES = 12;
@@ -68,32 +67,19 @@ export async function measureFailover(
 ): Promise<FailoverOutcome> {
   const regions = options.regions;
   const [leader, next] = regions as [string, string];
-  const cluster: Cluster = await startCluster({
-    nodes: regions,
-    proxied: true,
-    readyTimeoutMs: 60_000,
-    command: (spec) => ({
-      args: [
-        REPLICATION_MAIN_JS,
-        // Journal in memory (no --data-dir): the latencies are the network's, not a loaded disk's
-        // fsync. The killed leader is never restarted, so nothing here depends on its journal.
-        ...withoutDataDir(spec.flags),
-        '--mode',
-        'single-leader',
-        '--leader',
-        leader,
-        '--sync-standbys',
-        mode.standbys,
-        '--lease-ms',
-        String(LEASE_MS),
-        '--request-timeout-ms',
-        String(REQUEST_TIMEOUT_MS),
-        '--log-level',
-        'warn',
-      ],
-      env: { NODE_ENV: 'production' },
-    }),
-  });
+  // The killed leader is never restarted, so nothing here depends on its (in-memory) journal.
+  const cluster: Cluster = await startReplicationCluster(regions, [
+    '--mode',
+    'single-leader',
+    '--leader',
+    leader,
+    '--sync-standbys',
+    mode.standbys,
+    '--lease-ms',
+    String(LEASE_MS),
+    '--request-timeout-ms',
+    String(REQUEST_TIMEOUT_MS),
+  ]);
   const put = (node: string, key: string) =>
     http.request(`${cluster.node(node).url}/kv/${encodeURIComponent(key)}`, {
       method: 'PUT',
@@ -168,10 +154,7 @@ export const leaderFailover: Experiment = {
   description:
     'Single-leader across regions (replication service): async vs sync vs quorum-sync followers — write latency in the leader region, acknowledged writes lost on failover',
   async run(options: ResolvedOptions) {
-    if (!existsSync(REPLICATION_MAIN_JS))
-      throw new ExperimentUsageError(
-        `${REPLICATION_MAIN_JS} is missing: build the replication package first (pnpm build)`,
-      );
+    requireReplicationBuild();
     const regions = options.regions;
     if (regions.length < 3)
       throw new ExperimentUsageError('leader-failover needs 3 regions (leader, takeover, far)');

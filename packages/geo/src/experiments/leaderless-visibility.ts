@@ -11,10 +11,8 @@
 // The model is fed the same paths: replica i's W and A are the injected delay between A and i,
 // its R and S the delay between B and i, each plus the service's own per-hop overhead (fsync of
 // its journal, HTTP), measured on the same cluster before any delay is injected.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { crc32c, HttpClient, SeededRandom } from '@ddia/common';
-import { type Cluster, startCluster } from '@ddia/testkit';
+import type { Cluster } from '@ddia/testkit';
 import { constant, type Distribution, sum } from '../core/distributions.js';
 import { type LatencyMatrix, linkDelay, linkDistribution } from '../core/latency-matrix.js';
 import { summarize } from '../core/stats.js';
@@ -29,11 +27,8 @@ import {
 import { fmtMs, fmtPct, machineNote, Report } from '../report/report.js';
 import { linePlot } from '../report/svg-plot.js';
 import { applyLink } from './apply-link.js';
+import { startReplicationCluster } from './replication-cluster.js';
 import { type Experiment, ExperimentUsageError, type ResolvedOptions } from './types.js';
-
-export const REPLICATION_MAIN_JS = fileURLToPath(
-  new URL('../../../replication/dist/main.js', import.meta.url),
-);
 
 export const TRIALS_PER_PAIR = 40;
 export const TRIALS_PER_PAIR_QUICK = 10;
@@ -42,8 +37,8 @@ export const MODEL_TRIALS = 200_000;
 /**
  * Gap between polling reads. Each R = 1 read still asks every replica, and the service keeps at
  * most 32 peer posts in flight per peer (each one open for a full round trip through the delayed
- * path), dropping the rest; polling every millisecond filled that window and the write itself was
- * dropped, so B learned it only through read repair. A few ms between polls keeps the window clear.
+ * path), dropping the rest; polling every millisecond fills that window, the write itself is then
+ * dropped and B learns it only through read repair. A few ms between polls keeps the window clear.
  */
 const POLL_GAP_MS = 4;
 /** Pause between trials so that the previous trial's messages have drained (> the longest RTT). */
@@ -130,40 +125,17 @@ export class LeaderlessClient {
   }
 }
 
-export function withoutDataDir(flags: string[]): string[] {
-  const i = flags.indexOf('--data-dir');
-  return i < 0 ? flags : [...flags.slice(0, i), ...flags.slice(i + 2)];
-}
-
-export async function startLeaderlessCluster(regions: string[]): Promise<Cluster> {
-  if (!existsSync(REPLICATION_MAIN_JS))
-    throw new ExperimentUsageError(
-      `${REPLICATION_MAIN_JS} is missing: build the replication package first (pnpm build)`,
-    );
-  return startCluster({
-    nodes: regions,
-    proxied: true,
-    readyTimeoutMs: 60_000,
-    command: (spec) => ({
-      args: [
-        REPLICATION_MAIN_JS,
-        // Without --data-dir the service keeps its journal in memory: no fsync per message, so
-        // the delays measured are the network's (what this experiment is about), not the disk's.
-        ...withoutDataDir(spec.flags),
-        '--mode',
-        'leaderless',
-        '--n',
-        String(regions.length),
-        '--w',
-        '1',
-        '--r',
-        '1',
-        '--log-level',
-        'warn',
-      ],
-      env: { NODE_ENV: 'production' },
-    }),
-  });
+export function startLeaderlessCluster(regions: string[]): Promise<Cluster> {
+  return startReplicationCluster(regions, [
+    '--mode',
+    'leaderless',
+    '--n',
+    String(regions.length),
+    '--w',
+    '1',
+    '--r',
+    '1',
+  ]);
 }
 
 /**

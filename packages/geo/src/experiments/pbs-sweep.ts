@@ -1,7 +1,7 @@
 // Experiment: the leaderless N/R/W sweep as the WARS model predicts it — for each quorum
 // configuration, P(consistent) right after commit, the t for 99.9%, and read/write tail latency.
-// This is the "predicted" half of issue 24's experiment 3 (the measured half needs the
-// replication service's leaderless mode).
+// The model alone, on every profile and many configurations at no cost; leaderless-visibility.ts
+// measures one configuration on real processes beside the same model's prediction.
 import { SeededRandom } from '@ddia/common/core';
 import { pConsistent, percentile, simulateWars, tVisibility, tVisibilityCurve } from '../core/wars.js';
 import { fmtMs, fmtPct, Report } from '../report/report.js';

@@ -1,0 +1,44 @@
+// The replication service on real processes, one node per region behind testkit's fault proxy:
+// how the leaderless and the single-leader experiments start it, so that the two measure the
+// same service under the same conditions and differ only in the flags of their mode.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type Cluster, startCluster } from '@ddia/testkit';
+import { ExperimentUsageError } from './types.js';
+
+export const REPLICATION_MAIN_JS = fileURLToPath(
+  new URL('../../../replication/dist/main.js', import.meta.url),
+);
+
+const READY_TIMEOUT_MS = 60_000;
+
+/** A usage error (not a crash) when the replication package has not been built. */
+export function requireReplicationBuild(): void {
+  if (!existsSync(REPLICATION_MAIN_JS))
+    throw new ExperimentUsageError(
+      `${REPLICATION_MAIN_JS} is missing: build the replication package first (pnpm build)`,
+    );
+}
+
+export function withoutDataDir(flags: string[]): string[] {
+  const i = flags.indexOf('--data-dir');
+  return i < 0 ? flags : [...flags.slice(0, i), ...flags.slice(i + 2)];
+}
+
+/**
+ * Starts one replication node per region with `modeFlags` (--mode and its options). Without
+ * --data-dir each node keeps its journal in memory: no fsync per message, so the delays measured
+ * are the network's (what the experiments are about), not a loaded disk's.
+ */
+export async function startReplicationCluster(regions: string[], modeFlags: string[]): Promise<Cluster> {
+  requireReplicationBuild();
+  return startCluster({
+    nodes: regions,
+    proxied: true,
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    command: (spec) => ({
+      args: [REPLICATION_MAIN_JS, ...withoutDataDir(spec.flags), ...modeFlags, '--log-level', 'warn'],
+      env: { NODE_ENV: 'production' },
+    }),
+  });
+}
