@@ -13,7 +13,7 @@ import { LsmDb, type LsmStats } from './db.js';
 import type { DbIterator } from './db-iterator.js';
 import { EngineFailedError } from './errors.js';
 import { KIND_DELETE, KIND_PUT } from './internal-key.js';
-import type { LsmOptions } from './options.js';
+import { LSM_DEFAULTS, type LsmOptions } from './options.js';
 import { encodeOperations, type LevelOperation } from './wal.js';
 
 /** Constructor options: abstract-level's encodings plus the engine's own (see options.ts). */
@@ -22,26 +22,14 @@ export interface LsmLevelOptions extends Partial<Omit<LsmOptions, 'createIfMissi
   valueEncoding?: string;
 }
 
-const ENGINE_OPTION_NAMES = new Set([
-  'writeBufferBytes',
-  'maxWriteBuffers',
-  'blockBytes',
-  'restartInterval',
-  'bloomBitsPerKey',
-  'compression',
-  'blockCacheBytes',
-  'targetFileBytes',
-  'compaction',
-  'l0CompactionTrigger',
-  'l0SlowdownTrigger',
-  'l0StopTrigger',
-  'levelBaseBytes',
-  'levelMultiplier',
-  'tieredMinRuns',
-  'tieredSizeRatio',
-  'walSegmentBytes',
-  'fs',
-]);
+/**
+ * The engine's own constructor options: every key of LsmOptions except the two that
+ * abstract-level's open() passes itself (they reach the engine through _open).
+ */
+const OPEN_OPTION_NAMES: ReadonlySet<string> = new Set(['createIfMissing', 'errorIfExists']);
+const ENGINE_OPTION_NAMES: ReadonlySet<string> = new Set(
+  Object.keys(LSM_DEFAULTS).filter((name) => !OPEN_OPTION_NAMES.has(name)),
+);
 /**
  * What abstract-level may rely on. `getSync` is in abstract-level 3.1's manifest but not yet
  * in level-supports' typings, hence a plain object rather than a checked literal.
