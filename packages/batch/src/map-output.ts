@@ -25,7 +25,7 @@ export interface MapOutputBuffer {
   /**
    * add() for a key whose partition is computed only when needed: the combining buffer looks
    * the key up first and calls `partitionOf` only for a key it has not seen (word count emits
-   * the same few thousand words millions of times; hashing each was a tenth of a map task).
+   * the same few thousand words millions of times; hashing each costs about a tenth of a map task).
    */
   addKeyed(key: string, value: string, partitionOf: (key: string) => number): void;
   /** Partition p's pairs sorted by (key, value) and combined, emptying the partition. */

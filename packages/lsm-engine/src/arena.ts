@@ -1,7 +1,7 @@
 // The memtable's arena, as LevelDB's util/arena.h: entry bytes are copied into large chunks
-// that are allocated as the table grows and freed all at once when it is dropped. A memtable
-// of 200,000 entries was 200,000 key and value Buffers (and the WAL records they pointed
-// into) for the garbage collector to copy, promote and mark; now it is a few dozen chunks.
+// that are allocated as the table grows and freed all at once when it is dropped. The garbage
+// collector then copies, promotes and marks a few dozen chunks for a memtable of 200,000
+// entries, instead of 200,000 key and value Buffers (and the WAL records they would point into).
 
 /** Chunk size; a memtable of 64 MiB takes 64 of them. */
 export const ARENA_CHUNK_BYTES = 1024 * 1024;

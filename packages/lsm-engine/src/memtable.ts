@@ -5,9 +5,9 @@
 //
 // As in LevelDB, nothing here is an object per entry. Keys and values are copied into an arena
 // (arena.ts), and a node is a number: an index into typed arrays holding its fields, its
-// forward links included. A table of 200,000 entries used to be a million JavaScript objects
-// (node, links array, key and value Buffers, a boxed sequence number) that every garbage
-// collection of a busy kv-store member had to copy or mark; requests waited behind it.
+// forward links included. With an object per node, a table of 200,000 entries would be a
+// million JavaScript objects (node, links array, key and value Buffers, a boxed sequence number)
+// for every garbage collection of a busy kv-store member to copy or mark, with requests waiting.
 import { Arena } from './arena.js';
 import { compareBytes, type InternalIterator, KIND_DELETE } from './internal-key.js';
 

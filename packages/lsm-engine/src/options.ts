@@ -13,8 +13,8 @@ export interface LsmOptions {
   /**
    * Memtables, the active one included, that may exist at once before writes stop for a flush
    * (RocksDB's max_write_buffer_number, default 2; LevelDB always has 2: one active, one being
-   * flushed), and so is ours by default: 4 let writes run past a slow flush, but an A/B run
-   * (README, round two) showed more total CPU and no wall-clock gain, so it is opt-in.
+   * flushed), and so is ours by default: 4 let writes run past a slow flush, but in an A/B run
+   * (README, round two) they cost more total CPU for no wall-clock gain, so more than 2 is opt-in.
    */
   maxWriteBuffers: number;
   /** Uncompressed data block size (LevelDB block_size: 4 KiB). */

@@ -223,8 +223,8 @@ function openSource(job: TableJob, fs: FileSystem): { source: MergingIterator; s
 const RUN_ENTRY_HEADER_BYTES = 4 + 4 + 6 + 1;
 /**
  * Entries packed between two turns of the event loop: about 2 ms of work. Packing a full
- * 64 MiB memtable (some 200,000 entries) in one go held the main thread for 150-250 ms, and
- * every request waiting on it took that much longer (the kv-store saw it as its worst p99).
+ * 64 MiB memtable (some 200,000 entries) in one go holds the main thread for 150-250 ms, and
+ * every request waiting on it takes that much longer (in the kv-store, its worst p99).
  */
 export const PACK_ENTRIES_PER_TURN = 2_048;
 
