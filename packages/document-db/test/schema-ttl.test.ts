@@ -88,6 +88,14 @@ describe('$jsonSchema', () => {
     expect(m({ a: 0, b: 1 })).toBe(true);
     expect(m({ b: 1 })).toBe(false);
   });
+
+  it('is a top-level operator only: inside a field expression it is refused, as $comment is', () => {
+    expect(() => compileFilter({ a: { $jsonSchema: { required: ['x'] } } })).toThrow(
+      /unknown operator: \$jsonSchema/,
+    );
+    expect(() => compileFilter({ a: { $comment: 'why' } })).toThrow(/unknown operator: \$comment/);
+    expect(compileFilter({ $comment: 'why', a: 1 })({ a: 1 })).toBe(true);
+  });
 });
 
 describe('validators on the engine (schema-on-write)', () => {

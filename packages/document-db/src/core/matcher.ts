@@ -54,24 +54,15 @@ function compileTopLevel(op: string, operand: unknown): Matcher {
       return (doc) => !parts.some((part) => part(doc));
     }
     case '$comment':
-    case '$jsonSchema':
-      return compileWholeValueOperator(op, operand);
+      // It only annotates the query (profiler, logs): it matches every document.
+      return () => true;
+    case '$jsonSchema': {
+      const check = compileJsonSchema(operand);
+      return (doc) => check(doc);
+    }
     default:
       return fail(DocErrors.badValue, `unknown top level operator: ${op}`);
   }
-}
-
-/**
- * The operators that look at the whole value they are given rather than at a field's leaves:
- * `$comment` matches everything (it only annotates the query), `$jsonSchema` validates.
- */
-function compileWholeValueOperator(
-  op: '$comment' | '$jsonSchema',
-  operand: unknown,
-): (value: unknown) => boolean {
-  if (op === '$comment') return () => true;
-  const check = compileJsonSchema(operand);
-  return (value) => check(value);
 }
 
 /** True when a field's operand is an operator expression ({$gt: 1}) rather than a literal. */
@@ -340,10 +331,9 @@ function compileOperator(op: string, operand: unknown, options: unknown): LeafTe
           details,
         );
     }
-    case '$comment':
-    case '$jsonSchema':
-      return compileWholeValueOperator(op, operand);
     default:
+      // $comment and $jsonSchema are top-level only: MongoDB refuses them inside a field's
+      // expression, where $jsonSchema would validate the field's leaves instead of a document.
       return fail(DocErrors.badValue, `unknown operator: ${op}`);
   }
 }
