@@ -41,14 +41,14 @@ const NONE = -1;
 const EMPTY = new Int32Array(0);
 
 /**
- * A cache from (state id, operation bit) to a small integer, open addressing in typed arrays
- * (a Map per operation was a fifth of the search's time). Cleared when full.
+ * A cache from (state id, operation bit) to a small integer, open addressing in one typed
+ * array of (state, bit, value) triples (a Map per operation was a fifth of the search's time;
+ * three arrays instead of one were a tenth of a small check's). Cleared when full.
  */
 class PairTable {
   // Allocated on the first set: most partitions of a small history never need one of the two.
-  private states = EMPTY;
-  private bits = EMPTY;
-  private values = EMPTY;
+  private slots = EMPTY;
+  private capacity = 0;
   size = 0;
 
   constructor(
@@ -58,49 +58,50 @@ class PairTable {
 
   get(state: number, bit: number): number | undefined {
     if (this.size === 0) return undefined;
-    const mask = this.states.length - 1;
+    const { slots } = this;
+    const mask = this.capacity - 1;
     for (
       let slot = (Math.imul(state, 0x9e3779b1) ^ Math.imul(bit, 0x85ebca6b)) & mask;
       ;
       slot = (slot + 1) & mask
     ) {
-      const s = this.states[slot];
+      const s = slots[3 * slot];
       if (s === NONE) return undefined;
-      if (s === state && this.bits[slot] === bit) return this.values[slot];
+      if (s === state && slots[3 * slot + 1] === bit) return slots[3 * slot + 2];
     }
   }
 
   set(state: number, bit: number, value: number): void {
-    if (2 * (this.size + 1) > this.states.length) {
-      if (this.states.length >= TRANSITIONS_MAX) this.clear();
-      else this.resize(Math.max(this.initialSlots, this.states.length * 2));
+    if (2 * (this.size + 1) > this.capacity) {
+      if (this.capacity >= TRANSITIONS_MAX) this.clear();
+      else this.resize(Math.max(this.initialSlots, this.capacity * 2));
     }
-    const mask = this.states.length - 1;
+    const { slots } = this;
+    const mask = this.capacity - 1;
     let slot = (Math.imul(state, 0x9e3779b1) ^ Math.imul(bit, 0x85ebca6b)) & mask;
-    while (this.states[slot] !== NONE) slot = (slot + 1) & mask;
-    this.states[slot] = state;
-    this.bits[slot] = bit;
-    this.values[slot] = value;
+    while (slots[3 * slot] !== NONE) slot = (slot + 1) & mask;
+    slots[3 * slot] = state;
+    slots[3 * slot + 1] = bit;
+    slots[3 * slot + 2] = value;
     this.size++;
   }
 
   get bytes(): number {
-    return 12 * this.states.length;
+    return this.slots.byteLength;
   }
 
   private clear(): void {
-    this.states.fill(NONE);
+    this.slots.fill(NONE);
     this.size = 0;
   }
 
   private resize(capacity: number): void {
-    const { states, bits, values } = this;
-    this.budget.usedBytes += 12 * (capacity - states.length);
-    this.states = new Int32Array(capacity).fill(NONE);
-    this.bits = new Int32Array(capacity);
-    this.values = new Int32Array(capacity);
+    const old = this.slots;
+    this.budget.usedBytes += 12 * (capacity - this.capacity);
+    this.slots = new Int32Array(3 * capacity).fill(NONE);
+    this.capacity = capacity;
     this.size = 0;
-    for (let i = 0; i < states.length; i++) if (states[i] !== NONE) this.set(states[i], bits[i], values[i]);
+    for (let i = 0; i < old.length; i += 3) if (old[i] !== NONE) this.set(old[i], old[i + 1], old[i + 2]);
   }
 }
 
@@ -122,12 +123,15 @@ class StateSpace<S> {
   keyChars = 0;
 
   constructor(
-    private readonly model: Model<S>,
+    /** The model steps are computed with; the search may swap in model.forSearch's. */
+    public model: Model<S>,
     private readonly operations: Operation[],
     private readonly budget: MemoBudget,
     private readonly growing: Uint8Array,
   ) {
-    this.steps = new PairTable(budget, initialSlots(8 * operations.length));
+    // Small at first: most partitions take a few steps per operation, and allocating tables
+    // sized for the worst case was a sixth of a small check's time (profiled on etcd_013).
+    this.steps = new PairTable(budget, initialSlots(operations.length));
     this.unreachable = new PairTable(budget, initialSlots(operations.length));
     const growth = model.growth;
     this.resetTo = operations.map((op) => growth?.resetTo(op));
@@ -210,6 +214,25 @@ const DEAD = -2;
  */
 const LOOKAHEAD_NODES = 24;
 
+/**
+ * A search still undecided after this many steps goes on with model.forSearch's model (one
+ * that merges states no operation can tell apart, models/unobservable.ts). Building it costs
+ * more than the whole search of a small partition (kv c10-bad: 148 -> 282 us); the states
+ * already met keep their ids, which only means fewer memo hits for them. What the search
+ * reports is replayed on the model itself.
+ */
+const FOR_SEARCH_AFTER_STEPS = 4096;
+/** Scratch for firstChoice: the fixed resets met in the list so far (it never runs re-entrantly). */
+const RESETS_MET = new Int32Array(LOOKAHEAD_NODES);
+/** Scratch for laying out a list, kept between searches: a small check allocates no buffer for it. */
+let scratchInts = new Int32Array(1024);
+
+/** `scratchInts`' first `length` slots, filled with NONE. */
+function scratch(length: number): Int32Array {
+  if (scratchInts.length < length) scratchInts = new Int32Array(Math.max(length, 2 * scratchInts.length));
+  return scratchInts.fill(NONE, 0, length);
+}
+
 export interface SearchOutcome<S> {
   verdict: 'linearizable' | 'not-linearizable' | 'unknown';
   /** A linearization of every op with a known outcome (when linearizable). */
@@ -238,8 +261,6 @@ export class WglSearch<S> {
   /** Operations that only extend the state (model.growth), when the model says so. */
   private readonly grows: Uint8Array | undefined;
   private readonly infinite: Uint8Array;
-  /** Scratch for firstChoice: the fixed resets met in the list so far. */
-  private readonly resetsMet = new Int32Array(LOOKAHEAD_NODES);
   private readonly linearized: LinearizedSet;
   private readonly memo: MemoTable;
   private readonly space: StateSpace<S>;
@@ -268,9 +289,6 @@ export class WglSearch<S> {
     private readonly budget: MemoBudget,
   ) {
     const n = operations.length;
-    // The search may run on a model specialised to these operations (one that merges states
-    // no operation can tell apart); what it reports is replayed on the model itself.
-    const searchModel = model.forSearch?.(operations) ?? model;
     this.linearized = new LinearizedSet(n);
     this.memo = new MemoTable(n, budget);
     // One allocation for the list and the stacks, one for the flags: views into them are
@@ -285,19 +303,19 @@ export class WglSearch<S> {
     const flags = new Uint8Array(3 * n);
     this.readOnly = flags.subarray(0, n);
     this.infinite = flags.subarray(n, 2 * n);
-    const growth = searchModel.growth;
+    const growth = model.growth;
     this.grows = growth === undefined ? undefined : flags.subarray(2 * n);
     this.finiteRemaining = 0;
     operations.forEach((op, bit) => {
       const open = op.completeIndex === Number.POSITIVE_INFINITY;
       this.infinite[bit] = open ? 1 : 0;
       if (!open) this.finiteRemaining++;
-      this.readOnly[bit] = !open && op.status === 'ok' && searchModel.isReadOnly(op) ? 1 : 0;
+      this.readOnly[bit] = !open && op.status === 'ok' && model.isReadOnly(op) ? 1 : 0;
       if (this.grows !== undefined) this.grows[bit] = growth!.grows(op) ? 1 : 0;
     });
-    this.space = new StateSpace(searchModel, operations, budget, this.grows ?? new Uint8Array(n));
+    this.space = new StateSpace(model, operations, budget, this.grows ?? new Uint8Array(n));
     this.buildList();
-    this.stateId = this.space.intern(searchModel.init());
+    this.stateId = this.space.intern(model.init());
     this.node = this.next[0];
     if (n === 0) this.outcome = this.finish('linearizable');
     else {
@@ -324,7 +342,7 @@ export class WglSearch<S> {
       if (end > maxTime) maxTime = end;
     }
     if (maxTime >= 8 * operations.length + 1024) return false; // sparse: sorting is cheaper
-    const at = new Int32Array(maxTime + 1).fill(NONE);
+    const at = scratch(maxTime + 1);
     let open = 0;
     for (let bit = 0; bit < operations.length; bit++) {
       const op = operations[bit];
@@ -396,7 +414,8 @@ export class WglSearch<S> {
    * before it returned: the calls before its return in the list) is a read or a growing one.
    */
   private firstChoice(): number {
-    const { next, readOnly, grows, infinite, space, stateId, resetsMet } = this;
+    const { next, readOnly, grows, infinite, space, stateId } = this;
+    const resetsMet = RESETS_MET;
     let inWindow = true;
     /** An operation that may set any state (a cas) is ahead: no read is surely stuck. */
     let anyState = false;
@@ -471,6 +490,9 @@ export class WglSearch<S> {
   /** Runs up to `stepBudget` steps; returns the outcome once the search has decided. */
   advance(stepBudget: number): SearchOutcome<S> | undefined {
     if (this.outcome !== undefined) return this.outcome;
+    if (this.steps >= FOR_SEARCH_AFTER_STEPS && this.space.model === this.model && this.model.forSearch) {
+      this.space.model = this.model.forSearch(this.operations);
+    }
     const { next, readOnly, linearized, memo, space } = this;
     const stop = this.steps + stepBudget;
     while (this.finiteRemaining > 0) {
