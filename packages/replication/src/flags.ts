@@ -81,6 +81,22 @@ export const REPLICATION_FLAGS = {
     default: 'row',
     choices: ['row', 'statement'],
   },
+  'log-retain-entries': {
+    type: 'number',
+    description:
+      'single-leader: log entries the leader keeps for followers to catch up from; one further behind (or new) gets a snapshot and the log after it',
+    default: 100_000,
+    min: 1,
+    max: 100_000_000,
+  },
+  'tombstone-grace-ms': {
+    type: 'number',
+    description:
+      'multi-leader, leaderless: how long a delete is kept as a tombstone (so that replicas that missed it learn of it) before it is collected',
+    default: 10 * 60_000,
+    min: 100,
+    max: 30 * 24 * 3_600_000,
+  },
   'anti-entropy-ms': {
     type: 'number',
     description: 'Merkle anti-entropy period (0 = off)',

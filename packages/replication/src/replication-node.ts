@@ -54,7 +54,12 @@ export async function startReplicationNode(
   const journalDir = config.dataDir ? join(config.dataDir, 'journal') : undefined;
   const onFatal = (error: unknown) => hooks.onFatal?.(error);
   const compactRecords = journalDir ? extra['journal-compact-records'] : 0;
-  const common = { id: config.id, nodes: settings.nodes, antiEntropyEveryMs: extra['anti-entropy-ms'] };
+  const common = {
+    id: config.id,
+    nodes: settings.nodes,
+    antiEntropyEveryMs: extra['anti-entropy-ms'],
+    tombstoneGraceMs: extra['tombstone-grace-ms'],
+  };
 
   let node: ModeNode;
   let journal: Journal<KeyRecord> | Journal<SingleLeaderRecord>;
@@ -76,6 +81,7 @@ export async function startReplicationNode(
         failoverAfterMs: extra['failover-after-ms'],
         replicationFormat: extra['replication-format'] as 'row' | 'statement',
         syncTimeoutMs: extra['request-timeout-ms'],
+        logRetainEntries: extra['log-retain-entries'],
       },
       { clock, journal: j, transport: t, onFatal, compactRecords },
     );

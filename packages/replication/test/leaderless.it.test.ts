@@ -8,12 +8,19 @@ import { eventually, get, http, put, startReplicationCluster } from './support/r
 
 let cluster: Cluster;
 
+/** Short enough for a test to see a tombstone collected. */
+const TOMBSTONE_GRACE_MS = 3_000;
+
 describe('leaderless with real processes', () => {
   beforeAll(async () => {
-    cluster = await startReplicationCluster('leaderless', ['--n', '3', '--w', 'quorum', '--r', 'quorum'], {
-      proxied: true,
-      nodes: 4,
-    });
+    cluster = await startReplicationCluster(
+      'leaderless',
+      ['--n', '3', '--w', 'quorum', '--r', 'quorum', '--tombstone-grace-ms', String(TOMBSTONE_GRACE_MS)],
+      {
+        proxied: true,
+        nodes: 4,
+      },
+    );
   }, 90_000);
   afterAll(async () => {
     await cluster?.close();
@@ -73,5 +80,42 @@ describe('leaderless with real processes', () => {
     await eventually('hinted handoff', async () => ((await hints('hints')) === 0 ? true : undefined));
     expect(await hints('hintsHandedOff')).toBeGreaterThanOrEqual(held);
     for (const key of keys) expect((await get(n3.url, key, 'r=1')).values).toEqual([key]);
+  });
+
+  it('a delete is a tombstone for its grace period, then collected; the key stays deleted', {
+    timeout: 60_000,
+  }, async () => {
+    const [n1, n2] = cluster.nodes as [Cluster['nodes'][0], Cluster['nodes'][0]];
+    expect((await put(n1.url, 'doomed', 'bye', { query: 'w=all' })).status).toBe(200);
+    const read = await get(n2.url, 'doomed', 'r=all');
+    const deleted = await http.request(`${n2.url}/kv/doomed?w=all`, {
+      method: 'DELETE',
+      headers: { 'x-context': read.context ?? '' },
+      retry: false,
+    });
+    expect(deleted.status).toBe(200);
+    const tombstone = await http.request(`${n1.url}/kv/doomed?r=all`);
+    expect(tombstone.status).toBe(404);
+    expect(tombstone.json()).toEqual({ key: 'doomed', deleted: true, tombstones: 1 });
+    const collected = async () => {
+      let total = 0;
+      for (const node of cluster.nodes)
+        total +=
+          (await http.json<{ stats: Record<string, number> }>(`${node.url}/cluster`)).stats
+            .tombstonesCollected ?? 0;
+      return total;
+    };
+    await eventually('the tombstone collected after its grace period', async () =>
+      (await collected()) > 0 ? true : undefined,
+    );
+    // Collected, the delete leaves its context: no replica's older copy can bring the value back.
+    const after = await eventually('every replica without the tombstone', async () => {
+      const answer = await http.request(`${n1.url}/kv/doomed?r=all`);
+      return answer.json<{ tombstones?: number }>().tombstones === 0 ? answer : undefined;
+    });
+    expect(after.status).toBe(404);
+    console.log(
+      `tombstone: held 1, collected on ${await collected()} replica(s) after ${TOMBSTONE_GRACE_MS} ms grace`,
+    );
   });
 });

@@ -9,7 +9,7 @@ import { runMultiLeaderSim } from '../src/sim/multi-leader-sim.js';
 
 const LONG = process.env.DDIA_LONG === '1';
 const replay = process.env.REPLICATION_SEED;
-const SEEDS = replay ? [Number(replay)] : Array.from({ length: LONG ? 300 : 30 }, (_, i) => 5000 + i);
+const SEEDS = replay ? [Number(replay)] : Array.from({ length: LONG ? 300 : 20 }, (_, i) => 5000 + i);
 
 describe('multi-leader simulation', () => {
   it(`every leader converges after partitions heal, siblings keep every acknowledged write (${SEEDS.length} seeds)`, () => {

@@ -44,8 +44,15 @@ describe('Figure 5-13: capturing causal dependencies between two clients writing
     cart = put(cart, 'eggs,milk,ham', seenBy2);
     expect(viewOf(cart).values).toEqual(['milk,flour', 'eggs,milk,ham']);
     // Client 1 merges the siblings it read: one value again.
-    cart = put(cart, 'milk,flour,eggs,ham', viewOf(cart).context);
-    expect(viewOf(cart).values).toEqual(['milk,flour,eggs,ham']);
+    const merged = put(cart, 'milk,flour,eggs,ham', viewOf(cart).context);
+    expect(viewOf(merged).values).toEqual(['milk,flour,eggs,ham']);
+    for (const [step, state] of [
+      ['siblings', cart],
+      ['merged', merged],
+    ] as const)
+      console.log(
+        `figure 5-13 ${step}: ${JSON.stringify(viewOf(state).values)} context ${JSON.stringify(viewOf(state).context)}`,
+      );
   });
 
   it('keeps concurrent writes at two replicas as siblings after they exchange states', () => {

@@ -94,10 +94,15 @@ describe('single-leader with real processes', () => {
           headers: { 'x-session': 'read-your-writes', 'x-context': context },
         });
       let session = await sessionRead();
+      const statuses = [session.status];
       for (let retry = 0; retry < 4 && session.status === 503; retry++) {
         expect(session.json()).toMatchObject({ code: 'DDIA_ERR_REPLICATION_BEHIND' });
         session = await sessionRead();
+        statuses.push(session.status);
       }
+      console.log(
+        `figure 5-3: n2 400 ms behind; plain read 404, read-your-writes session ${statuses.join(' then ')}`,
+      );
       expect(session.status).toBe(200);
       expect(session.json()).toMatchObject({ value: 'new photo' });
     } finally {

@@ -160,6 +160,14 @@ describe('single-leader replication', () => {
     c.down.add('n3');
     for (let i = 3; i < 20; i++) c.write('n1', `k${i}`, `v${i}`);
     c.settle();
+    // Lag is reported for a follower behind the retained log too (its next entry is gone).
+    c.clock.advance(700);
+    const lag = c
+      .node('n1')
+      .status()
+      .followers.find((f) => f.id === 'n3');
+    expect(lag).toMatchObject({ lagEntries: 17 });
+    expect(lag?.lagMs).toBeGreaterThan(0);
     c.down.delete('n3');
     c.settle();
     expect(c.node('n3').position).toBe(20);

@@ -55,6 +55,8 @@ export interface MultiLeaderStats {
   conflictsDetected: number;
   /** LWW conflicts: a value that was on this node vanished because the other was stamped later. */
   lwwDiscarded: number;
+  /** Keys whose tombstones outlived their grace period and were dropped. */
+  tombstonesCollected: number;
 }
 
 interface InFlight {
@@ -72,6 +74,7 @@ export class MultiLeaderNode {
     statesReceived: 0,
     conflictsDetected: 0,
     lwwDiscarded: 0,
+    tombstonesCollected: 0,
   };
   private readonly out = new ReadyBuffer<MultiLeaderMessage>();
   private readonly peers: NodeId[];
@@ -214,7 +217,7 @@ export class MultiLeaderNode {
       this.lastPushMs = now;
       for (const peer of this.peers) this.push(peer, now);
     }
-    this.chores.background(now, this.clock.wallMs());
+    this.stats.tombstonesCollected += this.chores.background(now, this.clock.wallMs());
   }
 
   private push(peer: NodeId, now: number): void {

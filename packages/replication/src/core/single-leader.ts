@@ -900,7 +900,9 @@ export class SingleLeaderNode {
     const now = this.clock.nowMs();
     const rule = this.config.syncStandbys;
     const followers: FollowerStatus[] = [...this.progress].map(([id, progress]) => {
-      const oldest = this.entryAt(progress.match + 1);
+      // A follower behind the retained log is at least as old as the log's first entry.
+      const behind = progress.match < this.position;
+      const oldest = this.entryAt(progress.match + 1) ?? (behind ? this.log[0] : undefined);
       return {
         id,
         match: progress.match,

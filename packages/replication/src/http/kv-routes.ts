@@ -163,7 +163,9 @@ export function registerKvRoutes(options: KvRouteOptions): void {
       (view.deleted && view.values.length === 0 && (view.type === 'mv' || view.type === 'lww'))
     ) {
       options.onResult(op, 404);
-      return reply.status(404).send({ key, deleted: view !== null });
+      // A deleted mv key still holds its tombstones until their grace period ends.
+      const tombstones = view?.type === 'mv' ? { tombstones: view.siblings } : {};
+      return reply.status(404).send({ key, deleted: view !== null, ...tombstones });
     }
     const status = view.values.length > 1 ? 300 : 200;
     options.onResult(op, status);

@@ -83,7 +83,11 @@ export abstract class DrivenMode<M, Req, P, C extends DrivenCore<M, Req, P>> {
 
 /** A multi-leader or leaderless core: every node holds key states and runs Merkle exchanges. */
 interface KeyStateCore<M, Req> extends DrivenCore<M, Req, KeyRecord> {
-  readonly config: { readonly id: string; readonly nodes: readonly string[] };
+  readonly config: {
+    readonly id: string;
+    readonly nodes: readonly string[];
+    readonly tombstoneGraceMs: number;
+  };
   readonly store: { readonly size: number };
   readonly stats: object;
   readonly antiEntropy: AntiEntropy;
@@ -120,7 +124,7 @@ export abstract class KeyStateMode<M, Req, C extends KeyStateCore<M, Req>> exten
         alive: this.core.alive(id),
         lag: id === config.id ? null : this.lag(id),
       })),
-      settings: this.settings(),
+      settings: { ...this.settings(), tombstoneGraceMs: config.tombstoneGraceMs },
       stats: {
         keys: this.core.store.size,
         ...this.counts(),

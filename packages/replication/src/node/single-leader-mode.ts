@@ -84,6 +84,7 @@ export class SingleLeaderMode
         fencing: config.fencing,
         failoverAfterMs: config.failoverAfterMs,
         replicationFormat: config.replicationFormat,
+        logRetainEntries: config.logRetainEntries,
       },
       stats: {
         position: status.position,
