@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   type Config,
   createService,
+  type FileSystem,
   type FlagSpec,
   HttpClient,
   openStore,
@@ -84,6 +85,16 @@ export interface KvNode {
 }
 
 export interface KvNodeHooks {
+  /** The file system under `--data-dir` (the Raft log and an `lsm` store): default the real
+   *  one; power-loss tests pass testkit's FaultFileSystem. */
+  fs?: FileSystem;
+  /** Zero-filled room kept ahead of the Raft log's end (raft's PREALLOCATE_BYTES_DEFAULT when
+   *  absent): tests on a file system in memory keep it small, where 4 MiB of zeros per start
+   *  only costs time. */
+  raftPreallocateBytes?: number;
+  /** Whether SIGTERM/SIGINT close the node (default true; tests that start many nodes in one
+   *  process say false). */
+  handleSignals?: boolean;
   /** Raft stopped after a storage or apply failure: the process should exit (main.ts does). */
   onFatal?: (error: unknown) => void;
 }
@@ -91,10 +102,11 @@ export interface KvNodeHooks {
 export async function startKvNode(config: KvConfig, hooks: KvNodeHooks = {}): Promise<KvNode> {
   const durable = config.dataDir !== undefined;
   const engine = durable ? config.engine : 'memory';
-  if (engine === 'lsm') {
+  if (engine === 'lsm' && hooks.fs === undefined) {
     // A long-running member starts the engine's table workers now, at boot. Left to the engine,
     // they start when the first memtable is half full: on every member at the same log index,
-    // nine threads loading at once on two cores, and every request waits for them.
+    // nine threads loading at once on two cores, and every request waits for them. (They write
+    // only through the real file system: none for a node on a test's.)
     prewarmTableWorkers();
   }
   const db = await openStore({
@@ -105,98 +117,123 @@ export async function startKvNode(config: KvConfig, hooks: KvNodeHooks = {}): Pr
     keyEncoding: 'view',
     valueEncoding: 'view',
     writeBufferBytes: STORE_WRITE_BUFFER_BYTES,
+    ...(hooks.fs ? { fs: hooks.fs } : {}),
   });
-  const machine = await KvStateMachine.open(db, { sessionsMax: config.extra['sessions-max'] });
+  let storage: FileStorage | MemoryStorage | undefined;
   let raft: RaftNode<ApplyOutcome> | undefined;
   const client = new HttpClient({ deadlineMs: config.extra['request-timeout-ms'], retries: 0 });
-
-  const service = await createService({
-    name: 'kv-store',
-    description: 'Chapter 1: a replicated key-value store on Raft',
-    config,
-    bodyLimitBytes: Math.max(config.extra['value-bytes-max'], 64 * 1024),
-    ready: () => raft !== undefined && raft.status().leaderId !== null,
-    onClose: async () => {
-      await raft?.stop();
+  // The store is closed even when Raft's files cannot be (a failed disk).
+  const closeAll = async () => {
+    try {
+      if (raft) await raft.stop();
+      else await storage?.close();
+    } finally {
       await client.close();
       await db.close();
-    },
-  });
-  const metrics = new KvMetrics(service.registry, () => raft, machine);
+    }
+  };
+  let started: Service | undefined;
+  try {
+    const machine = await KvStateMachine.open(db, { sessionsMax: config.extra['sessions-max'] });
+    const service = await createService({
+      name: 'kv-store',
+      description: 'Chapter 1: a replicated key-value store on Raft',
+      config,
+      bodyLimitBytes: Math.max(config.extra['value-bytes-max'], 64 * 1024),
+      ready: () => raft !== undefined && raft.status().leaderId !== null,
+      onClose: closeAll,
+      ...(hooks.handleSignals !== undefined ? { handleSignals: hooks.handleSignals } : {}),
+    });
+    started = service;
+    const metrics = new KvMetrics(service.registry, () => raft, machine);
 
-  const selfUrl = config.peers.find((p) => p.id === config.id)?.url ?? `http://${config.host}:${config.port}`;
-  const members = config.peers.length > 0 ? config.peers : [{ id: config.id, url: selfUrl }];
-  const others = Object.fromEntries(members.filter((m) => m.id !== config.id).map((m) => [m.id, m.url]));
-  const storage = durable
-    ? await FileStorage.open({ dir: join(config.dataDir as string, 'raft'), fsync: 'group' })
-    : new MemoryStorage();
-  raft = await RaftNode.start<ApplyOutcome>({
-    id: config.id,
-    members: config.extra.join ? [] : members,
-    join: config.extra.join,
-    storage,
-    transport: new HttpTransport({ self: config.id, peers: others }),
-    stateMachine: {
-      apply: async (command, meta) => {
-        const outcome: ApplyOutcome = await machine.apply(command, meta);
-        metrics.applied.inc({
-          op: decodeCommand(command).op,
-          status: outcome.duplicate ? 'duplicate' : outcome.result.status,
-        });
-        return outcome;
+    const selfUrl =
+      config.peers.find((p) => p.id === config.id)?.url ?? `http://${config.host}:${config.port}`;
+    const members = config.peers.length > 0 ? config.peers : [{ id: config.id, url: selfUrl }];
+    const others = Object.fromEntries(members.filter((m) => m.id !== config.id).map((m) => [m.id, m.url]));
+    storage = durable
+      ? await FileStorage.open({
+          dir: join(config.dataDir as string, 'raft'),
+          fsync: 'group',
+          ...(hooks.fs ? { fs: hooks.fs } : {}),
+          ...(hooks.raftPreallocateBytes !== undefined
+            ? { preallocateBytes: hooks.raftPreallocateBytes }
+            : {}),
+        })
+      : new MemoryStorage();
+    raft = await RaftNode.start<ApplyOutcome>({
+      id: config.id,
+      members: config.extra.join ? [] : members,
+      join: config.extra.join,
+      storage,
+      transport: new HttpTransport({ self: config.id, peers: others }),
+      stateMachine: {
+        apply: async (command, meta) => {
+          const outcome: ApplyOutcome = await machine.apply(command, meta);
+          metrics.applied.inc({
+            op: decodeCommand(command).op,
+            status: outcome.duplicate ? 'duplicate' : outcome.result.status,
+          });
+          return outcome;
+        },
+        // A Ready's run of committed commands in one atomic store batch (one WAL write, not one
+        // per command); the metric still counts every command.
+        applyBatch: async (commands) => {
+          const outcomes = await machine.applyBatch(commands);
+          for (let i = 0; i < commands.length; i++) {
+            const outcome = outcomes[i] as ApplyOutcome;
+            const result = outcome.result;
+            // An executed write names its op; only the others need the command decoded again.
+            const op =
+              !outcome.duplicate && result.status === 'ok'
+                ? result.op
+                : decodeCommand((commands[i] as (typeof commands)[number]).command).op;
+            metrics.applied.inc({ op, status: outcome.duplicate ? 'duplicate' : result.status });
+          }
+          return outcomes;
+        },
+        snapshot: () => machine.snapshot(),
+        restore: (data, meta) => machine.restore(data, meta),
       },
-      // A Ready's run of committed commands in one atomic store batch (one WAL write, not one
-      // per command); the metric still counts every command.
-      applyBatch: async (commands) => {
-        const outcomes = await machine.applyBatch(commands);
-        for (let i = 0; i < commands.length; i++) {
-          const outcome = outcomes[i] as ApplyOutcome;
-          const result = outcome.result;
-          // An executed write names its op; only the others need the command decoded again.
-          const op =
-            !outcome.duplicate && result.status === 'ok'
-              ? result.op
-              : decodeCommand((commands[i] as (typeof commands)[number]).command).op;
-          metrics.applied.inc({ op, status: outcome.duplicate ? 'duplicate' : result.status });
-        }
-        return outcomes;
-      },
-      snapshot: () => machine.snapshot(),
-      restore: (data, meta) => machine.restore(data, meta),
-    },
-    tickMs: config.extra['tick-ms'],
-    electionTicks: config.extra['election-ticks'],
-    heartbeatTicks: 1,
-    preVote: true,
-    checkQuorum: true,
-    readOnly: config.extra['read-only'] as 'safe' | 'lease',
-    snapshotEntries: config.extra['snapshot-entries'],
-    // A follower hands a client's write to the leader inside a Raft message (etcd's MsgProp)
-    // and answers when it applies it: no extra request per write between nodes.
-    forwardProposals: true,
-    logger: service.log,
-  });
-  const node = raft;
-  node.on('leader', (leaderId, term) => {
-    metrics.leaderChanges.inc();
-    service.log.info({ leader: leaderId, term }, 'leader changed');
-  });
-  node.on('fatal', (error: unknown) => {
-    service.log.fatal({ err: error }, 'raft stopped; this node can no longer serve');
-    hooks.onFatal?.(error);
-  });
-  registerRaftRoutes(service.app, node);
-  registerKvRoutes({
-    service,
-    node: () => node,
-    machine,
-    client,
-    metrics,
-    keyBytesMax: config.extra['key-bytes-max'],
-    valueBytesMax: config.extra['value-bytes-max'],
-    requestTimeoutMs: config.extra['request-timeout-ms'],
-    peerUrls: new Map(members.map((m) => [m.id, m.url])),
-  });
-  const url = await service.listen();
-  return { service, raft: node, machine, url, close: () => service.close() };
+      tickMs: config.extra['tick-ms'],
+      electionTicks: config.extra['election-ticks'],
+      heartbeatTicks: 1,
+      preVote: true,
+      checkQuorum: true,
+      readOnly: config.extra['read-only'] as 'safe' | 'lease',
+      snapshotEntries: config.extra['snapshot-entries'],
+      // A follower hands a client's write to the leader inside a Raft message (etcd's MsgProp)
+      // and answers when it applies it: no extra request per write between nodes.
+      forwardProposals: true,
+      logger: service.log,
+    });
+    const node = raft;
+    node.on('leader', (leaderId, term) => {
+      metrics.leaderChanges.inc();
+      service.log.info({ leader: leaderId, term }, 'leader changed');
+    });
+    node.on('fatal', (error: unknown) => {
+      service.log.fatal({ err: error }, 'raft stopped; this node can no longer serve');
+      hooks.onFatal?.(error);
+    });
+    registerRaftRoutes(service.app, node);
+    registerKvRoutes({
+      service,
+      node: () => node,
+      machine,
+      client,
+      metrics,
+      keyBytesMax: config.extra['key-bytes-max'],
+      valueBytesMax: config.extra['value-bytes-max'],
+      requestTimeoutMs: config.extra['request-timeout-ms'],
+      peerUrls: new Map(members.map((m) => [m.id, m.url])),
+    });
+    const url = await service.listen();
+    return { service, raft: node, machine, url, close: () => service.close() };
+  } catch (error) {
+    // A start that failed (a damaged log, a crash in the middle of a restore) leaves nothing
+    // open behind it: the store, the Raft files and the service are closed again.
+    await (started ? started.close() : closeAll()).catch(() => undefined);
+    throw error;
+  }
 }
