@@ -9,6 +9,8 @@ export * from './errors.js';
 export * from './sim/checker.js';
 export * from './sim/cluster.js';
 export * from './sim/election-timing.js';
+export * from './sim/node-simulation.js';
+export * from './sim/sim-disk.js';
 export * from './sim/sim-node.js';
 export * from './sim/simulation.js';
 export * from './sim/transcript.js';

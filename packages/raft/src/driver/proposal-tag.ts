@@ -4,22 +4,23 @@
 // will get, so it tags the proposal (this node's boot id + a sequence number) and recognises
 // its entry by the tag when it applies it — the way etcd matches applied entries to waiting
 // requests by request id. The state machine only ever sees the command. FORMAT.md documents it.
-import { randomBytes } from 'node:crypto';
 import { pooledBytes, readVarint, varintLength, writeVarint } from '@ddia/common';
 
-/** Random per process: tags of a restarted node never collide with its earlier ones. */
+/** The boot id's length: random per process (RaftNode's bootId), so tags of a restarted node
+ *  never collide with its earlier ones. */
 export const BOOT_ID_BYTES = 8;
 const EMPTY = new Uint8Array(0);
 
 export class ProposalTagger {
-  private readonly bootId = randomBytes(BOOT_ID_BYTES);
   private seq = 0;
+
+  constructor(private readonly bootId: Uint8Array) {}
 
   /** A fresh tag for one forwarded proposal. */
   next(): Uint8Array {
-    const tag = new Uint8Array(BOOT_ID_BYTES + varintLength(++this.seq));
+    const tag = new Uint8Array(this.bootId.length + varintLength(++this.seq));
     tag.set(this.bootId, 0);
-    writeVarint(tag, BOOT_ID_BYTES, this.seq);
+    writeVarint(tag, this.bootId.length, this.seq);
     return tag;
   }
 }

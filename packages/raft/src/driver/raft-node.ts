@@ -7,12 +7,14 @@
 // while its write runs on the thread pool.
 // One Ready is in flight at a time; messages and ticks arriving meanwhile step the core at
 // once and their effects go out with the next Ready. This is what the kv-store uses (API.md).
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { assert, randomSeed, SeededRandom, SystemClock, type TimerClock } from '@ddia/common';
 import {
   bootstrapState,
   ELECTION_TICKS_DEFAULT,
   Raft,
+  type RaftConfig,
   type RaftInitialState,
   type RaftStatusCore,
 } from '../core/raft.js';
@@ -31,7 +33,7 @@ import {
 import type { RaftStorage } from '../storage/storage.js';
 import type { Transport } from '../transport/transport.js';
 import { PendingOperations, type ProposeOutcome } from './pending-operations.js';
-import { ProposalTagger, tagKey, unwrapCommand, wrapCommand } from './proposal-tag.js';
+import { BOOT_ID_BYTES, ProposalTagger, tagKey, unwrapCommand, wrapCommand } from './proposal-tag.js';
 import { Snapshotter } from './snapshotter.js';
 
 export type { ProposeOutcome } from './pending-operations.js';
@@ -87,6 +89,10 @@ export interface RaftNodeOptions<R = unknown> {
   transport: Transport;
   stateMachine: StateMachine<R>;
   clock?: TimerClock;
+  /** Runs `fn` on the next turn of the event loop (default setImmediate). The simulation
+   *  passes its virtual scheduler's, with `clock`, so that no real time or I/O turn decides
+   *  what happens next. */
+  nextTurn?: (fn: () => void) => void;
   tickMs?: number;
   electionTicks?: number;
   heartbeatTicks?: number;
@@ -99,6 +105,13 @@ export interface RaftNodeOptions<R = unknown> {
    *  instead of refusing them with NotLeaderError. */
   forwardProposals?: boolean;
   seed?: number;
+  /** Names this life of the node in forwarded proposals' tags and read rounds' contexts
+   *  (default: BOOT_ID_BYTES random bytes, so a restarted node's never collide with its
+   *  earlier ones). The simulation gives each life its own, deterministically. */
+  bootId?: Uint8Array;
+  /** Further core settings: flow control (inflightMax, appendEntriesMax, ...), and the
+   *  simulation's deliberately broken canaries. The options above take precedence. */
+  core?: Omit<RaftConfig, 'id' | 'random'>;
   logger?: Logger;
 }
 
@@ -129,6 +142,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
   private readonly transport: Transport;
   private readonly sm: StateMachine<R>;
   private readonly clock: TimerClock;
+  private readonly nextTurn: (fn: () => void) => void;
   private readonly tickMs: number;
   private readonly snapshotEntries: number;
   private readonly readRoundTimeoutMs: number;
@@ -153,7 +167,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
   private readonly pending: PendingOperations<R>;
   private readonly snapshotter: Snapshotter;
   /** Tags for the proposals this follower forwards to the leader (proposal-tag.ts). */
-  private readonly tagger = new ProposalTagger();
+  private readonly tagger: ProposalTagger;
   private outgoingProps: Message[] = [];
   private readonly reads = new Map<string, Waiter<number> & { index: number }>();
   private readonly appliedWaiters: { index: number; resolve(): void }[] = [];
@@ -162,6 +176,10 @@ export class RaftNode<R = unknown> extends EventEmitter {
   private readQueue: string[] = [];
   private readRound: { context: string; ids: string[]; startedMs: number } | null = null;
   private readRoundSeq = 0;
+  /** Read round contexts start with this node's id and boot id: an answer to a round of an
+   *  earlier life of this node (still on its way when it restarted) must not settle a round of
+   *  this one, whose reads started later and may need a later index. */
+  private readonly readContextPrefix: string;
   /** Addresses given at start (a joining node needs them before it learns the membership). */
   private readonly seedPeers: Record<NodeId, string> = {};
   private lastLeader: NodeId | null = null;
@@ -174,21 +192,28 @@ export class RaftNode<R = unknown> extends EventEmitter {
     this.transport = options.transport;
     this.sm = options.stateMachine;
     this.clock = options.clock ?? new SystemClock();
+    this.nextTurn = options.nextTurn ?? setImmediate;
+    const bootId = options.bootId ?? randomBytes(BOOT_ID_BYTES);
+    this.tagger = new ProposalTagger(bootId);
+    this.readContextPrefix = `${this.id}:${Buffer.from(bootId).toString('hex')}:r`;
     this.tickMs = options.tickMs ?? TICK_MS_DEFAULT;
     this.snapshotEntries = options.snapshotEntries ?? SNAPSHOT_ENTRIES_DEFAULT;
-    this.readRoundTimeoutMs = this.tickMs * (options.electionTicks ?? ELECTION_TICKS_DEFAULT);
+    this.readRoundTimeoutMs =
+      this.tickMs * (options.electionTicks ?? options.core?.electionTicks ?? ELECTION_TICKS_DEFAULT);
     this.logger = options.logger;
+    const { core } = options;
     this.raft = new Raft(
       {
+        ...core,
         id: options.id,
         random: new SeededRandom(options.seed ?? randomSeed()),
-        electionTicks: options.electionTicks,
-        heartbeatTicks: options.heartbeatTicks,
-        preVote: options.preVote,
-        checkQuorum: options.checkQuorum,
-        readOnly: options.readOnly,
-        leaseDriftTicks: options.leaseDriftTicks,
-        forwardProposals: options.forwardProposals,
+        electionTicks: options.electionTicks ?? core?.electionTicks,
+        heartbeatTicks: options.heartbeatTicks ?? core?.heartbeatTicks,
+        preVote: options.preVote ?? core?.preVote,
+        checkQuorum: options.checkQuorum ?? core?.checkQuorum,
+        readOnly: options.readOnly ?? core?.readOnly,
+        leaseDriftTicks: options.leaseDriftTicks ?? core?.leaseDriftTicks,
+        forwardProposals: options.forwardProposals ?? core?.forwardProposals,
       },
       initial,
     );
@@ -276,7 +301,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
     // Proposals of one event-loop turn leave together, at once: not behind a Ready's fsync.
     this.outgoingProps.push(sent.message);
     if (this.outgoingProps.length === 1) {
-      setImmediate(() => {
+      this.nextTurn(() => {
         const props = this.outgoingProps;
         this.outgoingProps = [];
         if (this.running) this.transport.send(props);
@@ -323,7 +348,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
     const ids = this.readQueue.filter((id) => this.reads.has(id));
     this.readQueue = [];
     if (ids.length === 0) return;
-    const context = `${this.id}:r${++this.readRoundSeq}`;
+    const context = `${this.readContextPrefix}${++this.readRoundSeq}`;
     if (!this.raft.readIndex(context)) {
       const err = this.notLeader();
       for (const id of ids) {
@@ -441,6 +466,12 @@ export class RaftNode<R = unknown> extends EventEmitter {
     return this.appliedIndex;
   }
 
+  /** The core, for the simulation's safety checker to read. Reading only: a step or a tick
+   *  from outside would bypass this node's Ready loop. */
+  get core(): Raft {
+    return this.raft;
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -525,7 +556,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
     // arrives in this turn (all the sockets one poll returned) joins the same Ready, so they
     // share one log write, one fsync and one frame per peer (group commit, diss. §10.2.1).
     this.kickPending = true;
-    setImmediate(() => {
+    this.nextTurn(() => {
       this.kickPending = false;
       this.startCycle(force);
     });

@@ -167,6 +167,19 @@ export class SafetyChecker {
     }
   }
 
+  /** A write acknowledged to its client as applied at `index` in `term` must be the entry
+   *  committed there (called after the node's commit was observed). */
+  acknowledged(id: NodeId, index: number, term: number): void {
+    const c = this.committed[index];
+    if (c === undefined)
+      this.fail(`acknowledged write: ${id} acknowledged index ${index}, never seen committed`);
+    if (c.term !== term) {
+      this.fail(
+        `acknowledged write: ${id} acknowledged ${index} in term ${term}, but term ${c.term} committed there`,
+      );
+    }
+  }
+
   readReturned(id: NodeId, readIndex: number, committedAtStart: number): void {
     if (readIndex < committedAtStart) {
       this.fail(

@@ -4,13 +4,20 @@
 // restarts), checks Raft's safety properties after every event, then heals everything and
 // requires the cluster to elect a leader and commit. Same seed, same run: `trace` proves it.
 import { type Random, SeededRandom } from '@ddia/common/core';
-import { bootstrapState } from '../core/raft.js';
+import { bootstrapState, type Raft } from '../core/raft.js';
 import type { ConfChange, Message, NodeId, Ready } from '../core/types.js';
-import { type NetworkFaults, SimNetwork } from '../transport/sim-network.js';
+import { RELIABLE_NETWORK, SimNetwork } from '../transport/sim-network.js';
 import { InvariantViolation, SafetyChecker } from './checker.js';
 import { EventQueue } from './event-queue.js';
 import { foldHash, SimNode, type SimRaftOptions } from './sim-node.js';
-import { drawWeather, type Weather } from './weather.js';
+import {
+  drawFault,
+  drawWeather,
+  type Fault,
+  type Weather,
+  weatherNetwork,
+  weatherRaftOptions,
+} from './weather.js';
 
 /** Virtual milliseconds per Raft tick. */
 export const SIM_TICK_MS = 10;
@@ -72,6 +79,24 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
 /** Per-run bookkeeping the result reports. */
 type SimulationStats = SimulationResult['stats'];
 
+export function emptyStats(): SimulationStats {
+  return {
+    events: 0,
+    messagesSent: 0,
+    messagesDropped: 0,
+    crashes: 0,
+    crashesBeforePersist: 0,
+    partitions: 0,
+    leadersElected: 0,
+    maxCommitted: 0,
+    readsChecked: 0,
+    snapshotsInstalled: 0,
+    healedLeaderAfterMs: -1,
+    unsafeCommits: 0,
+    confChangesProposed: 0,
+  };
+}
+
 /**
  * One run of one seed. Every draw comes from `random` in a fixed order, so the same options give
  * the same trace. The run has two phases: chaos (faults on, safety checked after every event),
@@ -96,21 +121,7 @@ export class Simulation {
   private commandSeq = 0;
   private readSeq = 0;
   private readonly pendingReads = new Map<string, { id: NodeId; committedAtStart: number }>();
-  private readonly stats: SimulationStats = {
-    events: 0,
-    messagesSent: 0,
-    messagesDropped: 0,
-    crashes: 0,
-    crashesBeforePersist: 0,
-    partitions: 0,
-    leadersElected: 0,
-    maxCommitted: 0,
-    readsChecked: 0,
-    snapshotsInstalled: 0,
-    healedLeaderAfterMs: -1,
-    unsafeCommits: 0,
-    confChangesProposed: 0,
-  };
+  private readonly stats: SimulationStats = emptyStats();
   /** Nodes removed from the configuration are shut down when the cluster heals, as an operator
    *  would; until then they keep running (and may try to disrupt, diss. §4.2.3). */
   private readonly retired = new Set<NodeId>();
@@ -122,21 +133,8 @@ export class Simulation {
     this.ids = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}`);
     this.chaosMs = options.chaosMs ?? SIM_CHAOS_MS_DEFAULT;
     this.w = { ...drawWeather(this.random), ...options.weather };
-    const faults: NetworkFaults = {
-      dropRate: this.w.dropRate,
-      duplicateRate: this.w.duplicateRate,
-      delayMinMs: 1,
-      delayMaxMs: this.w.delayMaxMs,
-    };
-    const raftOptions: SimRaftOptions = {
-      appendEntriesMax: this.w.appendEntriesMax,
-      inflightMax: this.w.inflightMax,
-      preVote: this.w.preVote,
-      checkQuorum: this.w.checkQuorum,
-      readOnly: this.w.checkQuorum && this.w.leaseReads ? 'lease' : 'safe',
-      ...options.raft,
-    };
-    this.network = new SimNetwork(this.random.fork(), faults);
+    const raftOptions: SimRaftOptions = { ...weatherRaftOptions(this.w), ...options.raft };
+    this.network = new SimNetwork(this.random.fork(), weatherNetwork(this.w));
     const boot = bootstrapState(this.ids.map((id) => ({ id })));
     for (const id of this.ids) {
       const node = new SimNode(id, raftOptions, this.random, this.checker);
@@ -189,7 +187,7 @@ export class Simulation {
     this.now = this.chaosMs;
     this.chaosPhase = false;
     this.network.heal();
-    this.network.faults = { dropRate: 0, duplicateRate: 0, delayMinMs: 1, delayMaxMs: 5 };
+    this.network.faults = RELIABLE_NETWORK;
     for (const id of this.ids) this.restart(id);
     // The node that knows the most committed entries knows the latest membership.
     const authority = [...this.nodes.values()].sort(
@@ -237,9 +235,7 @@ export class Simulation {
           this.record(`${n.id} applied ${n.appliedIndex} ${JSON.stringify(n.raft?.status())}`);
         }
       }
-      throw new InvariantViolation(
-        `liveness: after healing at ${this.chaosMs} ms no leader committed a new entry on every node within ${SIM_HEAL_BUDGET_MS} ms`,
-      );
+      throw livenessViolation(this.chaosMs);
     }
   }
 
@@ -299,13 +295,11 @@ export class Simulation {
         Math.floor(this.nodes.size / 2) + 1,
       );
     }
-    if (raft.role === 'leader' && !this.leaderTerms.has(raft.term)) {
-      this.leaderTerms.add(raft.term);
-      this.stats.leadersElected++;
-      this.record(`${this.now} leader ${id} term ${raft.term}`);
-      if (this.chaosPhase && random.chance(w.newLeaderCrashRate)) {
-        this.queue.push(this.now + random.int(0, 2 * DISK_DELAY_MAX_MS), { kind: 'crash', id });
-      }
+    const fresh = noteLeader(this.leaderTerms, this.stats, id, raft, (line) =>
+      this.record(`${this.now} ${line}`),
+    );
+    if (fresh && this.chaosPhase && random.chance(w.newLeaderCrashRate)) {
+      this.queue.push(this.now + random.int(0, 2 * DISK_DELAY_MAX_MS), { kind: 'crash', id });
     }
   }
 
@@ -482,33 +476,53 @@ export class Simulation {
     this.pump(leader.id);
   }
 
-  /** One fault from the seed's weather: crash (the leader half the time), restart all, partition, heal. */
+  /** One fault from the seed's weather (weather.ts drawFault). */
   private injectFault(): void {
-    const { random, ids, network } = this;
-    const roll = random.next();
-    const { crashRate } = this.w;
-    if (roll < crashRate) {
-      const up = ids.filter((id) => this.nodes.get(id)?.up);
-      // Prefer crashing the leader: that is where the interesting bugs live.
-      const leader = this.liveLeaders()[0]?.id;
-      if (up.length === 0) return;
-      const victim = leader && random.chance(0.5) ? leader : random.pick(up);
-      this.crash(victim);
-    } else if (roll < crashRate + 0.25) {
-      for (const id of ids) if (!this.nodes.get(id)?.up) this.restart(id);
-    } else if (roll < crashRate + 0.45) {
-      const shuffled = random.shuffle([...ids]);
-      const cutAt = random.int(1, ids.length - 1);
-      network.partition([shuffled.slice(0, cutAt), shuffled.slice(cutAt)]);
-      this.stats.partitions++;
-      this.record(
-        `${this.now} partition ${shuffled.slice(0, cutAt).join(',')} | ${shuffled.slice(cutAt).join(',')}`,
-      );
-    } else {
-      network.heal();
-      this.record(`${this.now} heal`);
-    }
+    const { ids } = this;
+    const up = ids.filter((id) => this.nodes.get(id)?.up);
+    const fault = drawFault(this.random, this.w, ids, up, this.liveLeaders()[0]?.id);
+    if (fault?.kind === 'crash') this.crash(fault.id);
+    else if (fault?.kind === 'restartAll') for (const id of ids) this.restart(id);
+    else if (fault) this.record(applyNetworkFault(this.network, fault, this.now, this.stats));
   }
+}
+
+/** Counts and traces a leader of a term not seen before; true if it is one (the weather may
+ *  then strike it down). */
+export function noteLeader(
+  seen: Set<number>,
+  stats: SimulationStats,
+  id: NodeId,
+  raft: Raft,
+  record: (line: string) => void,
+): boolean {
+  if (raft.role !== 'leader' || seen.has(raft.term)) return false;
+  seen.add(raft.term);
+  stats.leadersElected++;
+  record(`leader ${id} term ${raft.term}`);
+  return true;
+}
+
+export function livenessViolation(chaosMs: number): InvariantViolation {
+  return new InvariantViolation(
+    `liveness: after healing at ${chaosMs} ms no leader committed a new entry on every node within ${SIM_HEAL_BUDGET_MS} ms`,
+  );
+}
+
+/** A partition or a heal, applied to the network; returns the trace line. */
+export function applyNetworkFault(
+  network: SimNetwork,
+  fault: Extract<Fault, { kind: 'partition' | 'heal' }>,
+  nowMs: number,
+  stats: SimulationStats,
+): string {
+  if (fault.kind === 'heal') {
+    network.heal();
+    return `${nowMs} heal`;
+  }
+  network.partition(fault.groups);
+  stats.partitions++;
+  return `${nowMs} partition ${fault.groups[0].join(',')} | ${fault.groups[1].join(',')}`;
 }
 
 export function replayCommand(seed: number, nodeCount: number, canary = false): string {

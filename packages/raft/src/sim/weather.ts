@@ -1,6 +1,9 @@
 // The weather of a simulated run: how often messages are lost, duplicated and delayed, which
 // protocol options are on, and how often nodes crash, all drawn from the run's seed.
 import type { Random } from '@ddia/common/core';
+import type { NodeId } from '../core/types.js';
+import type { NetworkFaults } from '../transport/sim-network.js';
+import type { SimRaftOptions } from './sim-node.js';
 
 const CLIENT_INTERVAL_MS = 20;
 const FAULT_INTERVAL_MIN_MS = 50;
@@ -89,4 +92,49 @@ export function drawWeather(random: Random): Weather {
     // starve elections for seconds, the disruption diss. §9.6 introduces PreVote for.
     confChangeRate: preVote ? random.pick([0, 0.2]) : 0,
   };
+}
+
+/** The network a run's weather makes. */
+export function weatherNetwork(w: Weather): NetworkFaults {
+  return { dropRate: w.dropRate, duplicateRate: w.duplicateRate, delayMinMs: 1, delayMaxMs: w.delayMaxMs };
+}
+
+/** The core's settings in a run's weather. */
+export function weatherRaftOptions(w: Weather): SimRaftOptions {
+  return {
+    appendEntriesMax: w.appendEntriesMax,
+    inflightMax: w.inflightMax,
+    preVote: w.preVote,
+    checkQuorum: w.checkQuorum,
+    readOnly: w.checkQuorum && w.leaseReads ? 'lease' : 'safe',
+  };
+}
+
+export type Fault =
+  | { kind: 'crash'; id: NodeId }
+  | { kind: 'restartAll' }
+  | { kind: 'partition'; groups: [NodeId[], NodeId[]] }
+  | { kind: 'heal' };
+
+/** One fault event of the weather: crash a node that is up (the leader half the time: that is
+ *  where the interesting bugs live), restart every node that is down, partition, or heal. */
+export function drawFault(
+  random: Random,
+  w: Weather,
+  ids: NodeId[],
+  up: NodeId[],
+  leader: NodeId | undefined,
+): Fault | null {
+  const roll = random.next();
+  if (roll < w.crashRate) {
+    if (up.length === 0) return null;
+    return { kind: 'crash', id: leader && random.chance(0.5) ? leader : random.pick(up) };
+  }
+  if (roll < w.crashRate + 0.25) return { kind: 'restartAll' };
+  if (roll < w.crashRate + 0.45) {
+    const shuffled = random.shuffle([...ids]);
+    const cutAt = random.int(1, ids.length - 1);
+    return { kind: 'partition', groups: [shuffled.slice(0, cutAt), shuffled.slice(cutAt)] };
+  }
+  return { kind: 'heal' };
 }
