@@ -75,4 +75,37 @@ describe('chunk time-range seeking', () => {
     expect(db.select(sel, -10 * STEP, -1)).toEqual([]);
     expect(db.decoded).toEqual({ chunks: 0, samples: 0 });
   });
+
+  it('selectLatest: the newest sample per series, decoding nothing at or after the head; the same as select otherwise', () => {
+    const db = build();
+    const marker = labelsFromRecord({ __name__: 'seek_test', job: 'gone' });
+    db.append(marker, 5 * STEP, 1);
+    db.append(marker, 6 * STEP, Number.NaN, true); // a staleness marker is the newest sample
+    const lastOf = (minT: number, maxT: number) =>
+      db.select(sel, minT, maxT).map((s) => {
+        const i = s.timestamps.length - 1;
+        return { t: s.timestamps[i], v: s.values[i], stale: s.stale?.[i] === 1 };
+      });
+    const latest = (minT: number, maxT: number) =>
+      db.selectLatest(sel, minT, maxT).map((s) => {
+        expect(s.timestamps).toHaveLength(1);
+        return { t: s.timestamps[0], v: s.values[0], stale: s.stale?.[0] === 1 };
+      });
+    // At or after every series' newest sample: nothing decoded.
+    expect(latest(0, (N + 5) * STEP)).toEqual([
+      { t: (N - 1) * STEP, v: N - 1, stale: false },
+      { t: 6 * STEP, v: Number.NaN, stale: true },
+    ]);
+    expect(db.decoded).toEqual({ chunks: 0, samples: 0 });
+    // Windows that end inside the data (head, block, before a series' newest) or leave it out.
+    for (const [minT, maxT] of [
+      [0, (N - 2) * STEP],
+      [(N / 4) * STEP, (N / 4 + 3) * STEP],
+      [5 * STEP, 5 * STEP],
+      [N * STEP, (N + 1) * STEP],
+      [-2 * STEP, -STEP],
+    ] as const) {
+      expect(latest(minT, maxT)).toEqual(lastOf(minT, maxT));
+    }
+  });
 });

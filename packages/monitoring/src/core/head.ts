@@ -49,6 +49,11 @@ export class Head {
   append(id: number, t: number, value: number, stale = false): AppendOutcome {
     const s = this.series.get(id);
     if (!s) throw new Error(`series ${id} not in the head`);
+    return this.appendTo(s, t, value, stale);
+  }
+
+  /** `append` to a series the caller holds (from `ensure`): no lookup by id. */
+  appendTo(s: MemSeries, t: number, value: number, stale = false): AppendOutcome {
     if (t < s.lastT) return 'out-of-order';
     if (t === s.lastT) {
       const same = stale ? s.lastStale : !s.lastStale && Object.is(value, s.lastValue);

@@ -41,8 +41,10 @@ export function scrapeSamples(
   const samples: ScrapedSample[] = [];
   const seen = new Map<string, Labels>();
   for (const s of exposition?.samples ?? []) {
-    const labels = targetLabels(s.labels, target);
-    const key = labelsKey(labels);
+    const fresh = targetLabels(s.labels, target);
+    const key = labelsKey(fresh);
+    // The previous scrape's object for the same series: the TSDB finds its series by identity.
+    const labels = previous.get(key) ?? fresh;
     seen.set(key, labels);
     samples.push({ labels, t: s.timestampMs ?? scrapeTimeMs, value: s.value });
   }

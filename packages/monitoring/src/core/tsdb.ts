@@ -3,7 +3,7 @@
 // WAL and the files; tests use this directly.
 import { type Block, encodeBlock } from './block-format.js';
 import { decodeChunk } from './gorilla.js';
-import { type AppendOutcome, Head, overlapping, type SealedChunk } from './head.js';
+import { type AppendOutcome, Head, type MemSeries, overlapping, type SealedChunk } from './head.js';
 import { type Labels, labelsKey } from './labels.js';
 import type { Matcher } from './matchers.js';
 import { SeriesIndex } from './series-index.js';
@@ -20,6 +20,14 @@ export interface SeriesData {
 /** What PromQL reads from. */
 export interface Queryable {
   select(matchers: readonly Matcher[], minT: number, maxT: number): SeriesData[];
+  /** Optional: per series only the newest sample in [minT, maxT] (instant selectors at one time). */
+  selectLatest?(matchers: readonly Matcher[], minT: number, maxT: number): SeriesData[];
+}
+
+interface SeriesRef {
+  id: number;
+  key: string;
+  series: MemSeries;
 }
 
 interface LoadedBlock {
@@ -49,16 +57,30 @@ export class MemoryTsdb implements Queryable {
   /** Per series key, the newest timestamp persisted in a block: WAL replay skips up to it. */
   private readonly blockMaxT = new Map<string, number>();
 
+  /**
+   * Series references by label-set identity. Building the key string and looking it up in the
+   * index was the largest share of ingest time in the profile (README, Bench); a caller that
+   * appends the same `Labels` object again — the scraper keeps each target's label sets from one
+   * scrape to the next, as Prometheus's scrape cache keeps series references — skips both.
+   * Labels are immutable, series are never removed from the index or the head, so a reference
+   * stays valid for the object's life.
+   */
+  private readonly refs = new WeakMap<Labels, SeriesRef>();
+
   /** Appends one sample; `stale` appends a staleness marker (`value` is then ignored). */
   append(labels: Labels, t: number, value: number, stale = false): AppendResult {
-    // The series key is built once per sample (it was built twice: the profile of the ingest
-    // bench had labelsKey and the two map lookups near a third of the time).
-    const key = labelsKey(labels);
-    const { id, created } = this.index.getOrAdd(labels, key);
-    this.head.ensure(id, labels);
-    const persisted = this.blockMaxT.size === 0 ? undefined : this.blockMaxT.get(key);
-    if (persisted !== undefined && t <= persisted) return { id, created, outcome: 'out-of-order' };
-    return { id, created, outcome: this.head.append(id, t, value, stale) };
+    let ref = this.refs.get(labels);
+    let created = false;
+    if (ref === undefined) {
+      const key = labelsKey(labels);
+      const added = this.index.getOrAdd(labels, key);
+      created = added.created;
+      ref = { id: added.id, key, series: this.head.ensure(added.id, labels) };
+      this.refs.set(labels, ref);
+    }
+    const persisted = this.blockMaxT.size === 0 ? undefined : this.blockMaxT.get(ref.key);
+    if (persisted !== undefined && t <= persisted) return { id: ref.id, created, outcome: 'out-of-order' };
+    return { id: ref.id, created, outcome: this.head.appendTo(ref.series, t, value, stale) };
   }
 
   addBlock(name: string, block: Block): void {
@@ -105,42 +127,71 @@ export class MemoryTsdb implements Queryable {
   select(matchers: readonly Matcher[], minT: number, maxT: number): SeriesData[] {
     const out: SeriesData[] = [];
     for (const id of this.index.select(matchers)) {
-      const labels = this.index.labels(id);
-      const key = labelsKey(labels);
-      const chunks: SealedChunk[] = [];
-      for (const b of this.blocks) {
-        if (b.block.maxT < minT || b.block.minT > maxT) continue;
-        const inBlock = b.byKey.get(key);
-        if (inBlock) chunks.push(...overlapping(inBlock, minT, maxT));
+      const d = this.read(id, minT, maxT);
+      if (d !== null) out.push(d);
+    }
+    return out;
+  }
+
+  /** One series' samples in [minT, maxT] from the blocks and the head; null when it has none. */
+  private read(id: number, minT: number, maxT: number): SeriesData | null {
+    const labels = this.index.labels(id);
+    let key: string | undefined;
+    const chunks: SealedChunk[] = [];
+    for (const b of this.blocks) {
+      if (b.block.maxT < minT || b.block.minT > maxT) continue;
+      key ??= labelsKey(labels);
+      const inBlock = b.byKey.get(key);
+      if (inBlock) chunks.push(...overlapping(inBlock, minT, maxT));
+    }
+    chunks.push(...this.head.chunks(id, minT, maxT));
+    if (chunks.length === 0) return null;
+    chunks.sort((a, b) => a.minT - b.minT);
+    const timestamps: number[] = [];
+    const values: number[] = [];
+    const staleAt: number[] = [];
+    for (const c of chunks) {
+      // Chunks before the range are never opened; this one stops at the first sample past it.
+      const d = decodeChunk(c.bytes, maxT);
+      this.decoded.chunks++;
+      this.decoded.samples += d.timestamps.length;
+      for (let i = 0; i < d.timestamps.length; i++) {
+        const t = d.timestamps[i]!;
+        // Chunks never overlap for one series (appends are in order), but keep the merge safe.
+        if (t < minT || t > maxT || (timestamps.length > 0 && t <= timestamps[timestamps.length - 1]!))
+          continue;
+        if (d.stale?.[i] === 1) staleAt.push(timestamps.length);
+        timestamps.push(t);
+        values.push(d.values[i]!);
       }
-      chunks.push(...this.head.chunks(id, minT, maxT));
-      if (chunks.length === 0) continue;
-      chunks.sort((a, b) => a.minT - b.minT);
-      const timestamps: number[] = [];
-      const values: number[] = [];
-      const staleAt: number[] = [];
-      for (const c of chunks) {
-        // Chunks before the range are never opened; this one stops at the first sample past it.
-        const d = decodeChunk(c.bytes, maxT);
-        this.decoded.chunks++;
-        this.decoded.samples += d.timestamps.length;
-        for (let i = 0; i < d.timestamps.length; i++) {
-          const t = d.timestamps[i]!;
-          // Chunks never overlap for one series (appends are in order), but keep the merge safe.
-          if (t < minT || t > maxT || (timestamps.length > 0 && t <= timestamps[timestamps.length - 1]!))
-            continue;
-          if (d.stale?.[i] === 1) staleAt.push(timestamps.length);
-          timestamps.push(t);
-          values.push(d.values[i]!);
-        }
+    }
+    if (timestamps.length === 0) return null;
+    let stale: Uint8Array | null = null;
+    if (staleAt.length > 0) {
+      stale = new Uint8Array(timestamps.length);
+      for (const i of staleAt) stale[i] = 1;
+    }
+    return { labels, timestamps, values, stale };
+  }
+
+  /**
+   * Per matching series, only its newest sample in [minT, maxT] — what an instant selector reads.
+   * The head keeps every series' last sample beside its chunks, so a query at or after it (the
+   * usual "now") decodes nothing; an older query time reads the chunks as `select` does.
+   */
+  selectLatest(matchers: readonly Matcher[], minT: number, maxT: number): SeriesData[] {
+    const out: SeriesData[] = [];
+    for (const id of this.index.select(matchers)) {
+      const s = this.head.series.get(id);
+      if (s !== undefined && s.open.count > 0 && s.lastT <= maxT) {
+        if (s.lastT < minT) continue;
+        out.push(oneSample(s.labels, s.lastT, s.lastValue, s.lastStale));
+        continue;
       }
-      if (timestamps.length === 0) continue;
-      let stale: Uint8Array | null = null;
-      if (staleAt.length > 0) {
-        stale = new Uint8Array(timestamps.length);
-        for (const i of staleAt) stale[i] = 1;
-      }
-      out.push({ labels, timestamps, values, stale });
+      const d = this.read(id, minT, maxT);
+      if (d === null) continue;
+      const last = d.timestamps.length - 1;
+      out.push(oneSample(d.labels, d.timestamps[last]!, d.values[last]!, d.stale?.[last] === 1));
     }
     return out;
   }
@@ -159,4 +210,13 @@ export class MemoryTsdb implements Queryable {
     }
     return { series: this.index.size, samples, chunkBytes, blocks: this.blocks.length };
   }
+}
+
+function oneSample(labels: Labels, t: number, value: number, stale: boolean): SeriesData {
+  return {
+    labels,
+    timestamps: [t],
+    values: [stale ? Number.NaN : value],
+    stale: stale ? Uint8Array.of(1) : null,
+  };
 }

@@ -4,7 +4,7 @@
 // A staleness marker's value is written as Prometheus's bit pattern 0x7ff0000000000002 from
 // the sample's `stale` flag and recognized from the raw bits (special-values.ts).
 // A scrape's samples go in one SAMPLES record, so a scrape is replayed whole or not at all.
-import { encodeVarint, readVarint } from '@ddia/common/core';
+import { encodeVarint, readVarint, VARINT_BYTES_MAX, writeVarint } from '@ddia/common/core';
 import type { Labels } from './labels.js';
 import { isStaleBits, STALE_NAN_HI, STALE_NAN_LO } from './special-values.js';
 
@@ -36,24 +36,50 @@ export function encodeSeriesRecord(id: number, labels: Labels): Uint8Array {
   return concat(parts);
 }
 
-export function encodeSamplesRecord(samples: readonly WalSample[]): Uint8Array {
-  const head = concat([Uint8Array.of(WAL_SAMPLES), encodeVarint(samples.length)]);
-  const out = new Uint8Array(head.length + samples.length * (8 + 16));
-  out.set(head);
-  const view = new DataView(out.buffer);
-  let at = head.length;
-  for (const s of samples) {
-    const id = encodeVarint(s.id);
-    out.set(id, at);
-    at += id.length;
-    view.setFloat64(at, s.t);
-    if (s.stale) {
-      view.setUint32(at + 8, STALE_NAN_HI);
-      view.setUint32(at + 12, STALE_NAN_LO);
-    } else view.setFloat64(at + 8, s.value);
-    at += 16;
+/** Bytes of the SAMPLES header: the type byte and the count varint. */
+const SAMPLES_HEADER_MAX = 1 + VARINT_BYTES_MAX;
+/** Bytes of one sample at most: its id varint, the f64 timestamp and the f64 value. */
+const SAMPLE_BYTES_MAX = VARINT_BYTES_MAX + 16;
+
+/**
+ * Builds one SAMPLES record sample by sample, straight into one buffer sized for `capacity`
+ * samples (ingest writes a scrape this way, with no object per sample).
+ */
+export class SamplesRecordWriter {
+  private readonly body: Uint8Array;
+  private readonly view: DataView;
+  private at = 0;
+  count = 0;
+
+  constructor(capacity: number) {
+    this.body = new Uint8Array(capacity * SAMPLE_BYTES_MAX);
+    this.view = new DataView(this.body.buffer);
   }
-  return out.slice(0, at);
+
+  add(id: number, t: number, value: number, stale: boolean): void {
+    this.at = writeVarint(this.body, this.at, id);
+    this.view.setFloat64(this.at, t);
+    if (stale) {
+      this.view.setUint32(this.at + 8, STALE_NAN_HI);
+      this.view.setUint32(this.at + 12, STALE_NAN_LO);
+    } else this.view.setFloat64(this.at + 8, value);
+    this.at += 16;
+    this.count++;
+  }
+
+  finish(): Uint8Array {
+    const out = new Uint8Array(SAMPLES_HEADER_MAX + this.at);
+    out[0] = WAL_SAMPLES;
+    const start = writeVarint(out, 1, this.count);
+    out.set(this.body.subarray(0, this.at), start);
+    return out.subarray(0, start + this.at);
+  }
+}
+
+export function encodeSamplesRecord(samples: readonly WalSample[]): Uint8Array {
+  const writer = new SamplesRecordWriter(samples.length);
+  for (const s of samples) writer.add(s.id, s.t, s.value, s.stale === true);
+  return writer.finish();
 }
 
 export function decodeWalRecord(bytes: Uint8Array): WalRecord {

@@ -15,6 +15,7 @@ import {
   decodeWalRecord,
   encodeSamplesRecord,
   encodeSeriesRecord,
+  SamplesRecordWriter,
   type WalSample,
 } from '../core/wal-record.js';
 import { join, TSDB_SYNC, TsdbFiles } from './files.js';
@@ -129,19 +130,19 @@ export class DiskTsdb {
   ingest(samples: readonly IngestSample[]): Promise<IngestResult> {
     return this.exclusive(async () => {
       const records: Uint8Array[] = [];
-      const logged: WalSample[] = [];
+      const logged = new SamplesRecordWriter(samples.length);
       const result: IngestResult = { appended: 0, outOfOrder: 0, duplicate: 0 };
       for (const s of samples) {
         const stale = s.stale === true;
         const r = this.db.append(s.labels, s.t, s.value, stale);
         if (r.created) records.push(encodeSeriesRecord(r.id, s.labels));
         if (r.outcome === 'ok') {
-          logged.push({ id: r.id, t: s.t, value: s.value, stale });
+          logged.add(r.id, s.t, s.value, stale);
           result.appended++;
         } else if (r.outcome === 'duplicate') result.duplicate++;
         else result.outOfOrder++;
       }
-      if (logged.length > 0) records.push(encodeSamplesRecord(logged));
+      if (logged.count > 0) records.push(logged.finish());
       if (records.length > 0) await this.wal.appendBatch(records);
       return result;
     });

@@ -113,11 +113,13 @@ class Evaluation {
     let found = this.cache.get(sel);
     if (!found) {
       const back = rangeMs > 0 ? rangeMs : this.lookbackMs;
-      found = this.queryable.select(
-        sel.matchers,
-        this.startMs - sel.offsetMs - back,
-        this.endMs - sel.offsetMs,
-      );
+      const minT = this.startMs - sel.offsetMs - back;
+      const maxT = this.endMs - sel.offsetMs;
+      // An instant selector in an instant query reads one sample per series: the newest.
+      const latest = rangeMs === 0 && this.startMs === this.endMs && this.queryable.selectLatest;
+      found = latest
+        ? this.queryable.selectLatest!(sel.matchers, minT, maxT)
+        : this.queryable.select(sel.matchers, minT, maxT);
       this.cache.set(sel, found);
     }
     return found;
