@@ -62,6 +62,9 @@ export interface BrokerOptions {
    * are unique across brokers, and `replication` answers who leads what.
    */
   replicated?: boolean;
+  /** The committed-offsets log is compacted once it holds this many records (and 4x the live
+   *  ones); default 1000. Tests lower it. */
+  offsetsCompactRecordsMin?: number;
 }
 
 /** What the Kafka handlers ask the replication layer in cluster mode (src/cluster/). */
@@ -138,7 +141,7 @@ export class Broker {
     const fs = options.fs ?? nodeFileSystem;
     await ensureDir(fs, options.dataDir);
     const topics = await TopicStore.open(options.dataDir, fs);
-    const offsets = await OffsetStore.open(options.dataDir, fs);
+    const offsets = await OffsetStore.open(options.dataDir, fs, options.offsetsCompactRecordsMin);
     const broker = new Broker(options, topics, new GroupCoordinator(offsets, options.clock, options.random));
     for (const meta of topics.list()) await broker.openTopic(meta);
     broker.scheduleTick();
@@ -251,10 +254,25 @@ export class Broker {
     return this.options.replicated ? id * 1024 + this.nodeId : id;
   }
 
-  /** Parks `wake` until a partition's high watermark moves; returns the unpark function. */
-  park(wake: Waiter): () => void {
-    this.waiters.add(wake);
-    return () => this.waiters.delete(wake);
+  /**
+   * Parks a request (a long-polling Fetch, a follower's fetch, an acks=all Produce): each time a
+   * partition moves, `check` runs; resolves with its first non-null answer, or null after
+   * `waitMs`. The caller checks once before parking.
+   */
+  waitUntil<T>(check: () => T | null, waitMs: number): Promise<T | null> {
+    return new Promise<T | null>((resolve) => {
+      const finish = (answer: T | null) => {
+        if (!this.waiters.delete(wake)) return;
+        timer.cancel();
+        resolve(answer);
+      };
+      const wake: Waiter = () => {
+        const answer = check();
+        if (answer !== null) finish(answer);
+      };
+      this.waiters.add(wake);
+      const timer = this.clock.setTimeout(() => finish(null), waitMs);
+    });
   }
 
   wakeWaiters(): void {

@@ -24,9 +24,10 @@ interface OffsetRecord {
   d?: true;
 }
 
-/** Rewrite the log when it holds this many times more records than live keys (and at least 1000). */
+/** Rewrite the log when it holds this many times more records than live keys (and at least
+ *  COMPACT_RECORDS_MIN_DEFAULT, or what `open` is given: the power-loss test compacts early). */
 const COMPACT_RATIO = 4;
-const COMPACT_RECORDS_MIN = 1000;
+export const COMPACT_RECORDS_MIN_DEFAULT = 1000;
 const TEXT_ENCODER = new TextEncoder();
 const TEXT_DECODER = new TextDecoder();
 
@@ -38,16 +39,28 @@ export class OffsetStore {
   private readonly offsets = new Map<string, Map<string, CommittedOffset>>();
   private records = 0;
   private live = 0;
+  /** Writes (commits, tombstones, compaction) one at a time: a compaction reads the map and
+   *  replaces the log, so a commit appended meanwhile to the old log, or appended and not yet
+   *  in the map, would be lost from disk. The power-loss test found it (ENOENT on the new
+   *  generation, two compactions at once). */
+  private writes: Promise<unknown> = Promise.resolve();
 
-  private constructor(private readonly store: GenerationalLog) {}
+  private constructor(
+    private readonly store: GenerationalLog,
+    private readonly compactRecordsMin: number,
+  ) {}
 
-  static async open(dataDir: string, fs?: FileSystem): Promise<OffsetStore> {
+  static async open(
+    dataDir: string,
+    fs?: FileSystem,
+    compactRecordsMin = COMPACT_RECORDS_MIN_DEFAULT,
+  ): Promise<OffsetStore> {
     const store = await GenerationalLog.open({
       dir: join(dataDir, '__consumer_offsets'),
       fsync: 'interval',
       fs,
     });
-    const offsets = new OffsetStore(store);
+    const offsets = new OffsetStore(store, compactRecordsMin);
     const log = store.log;
     for await (const { record } of log.entries(log.firstIndex)) {
       offsets.apply(JSON.parse(TEXT_DECODER.decode(record)) as OffsetRecord);
@@ -73,8 +86,14 @@ export class OffsetStore {
     if (!had) this.live++;
   }
 
+  private serially<T>(write: () => Promise<T>): Promise<T> {
+    const run = this.writes.then(write);
+    this.writes = run.catch(() => {});
+    return run;
+  }
+
   /** Appends and fsyncs the commits of one OffsetCommit request, then applies them. */
-  async commit(
+  commit(
     group: string,
     entries: { topic: string; partition: number; offset: number; metadata: string | null }[],
     nowMs: number,
@@ -87,13 +106,16 @@ export class OffsetStore {
       m: e.metadata,
       ts: nowMs,
     }));
-    if (records.length === 0) return;
-    await this.store.log.appendBatch(
-      records.map((r) => TEXT_ENCODER.encode(JSON.stringify(r))),
-      { sync: true },
-    );
-    for (const r of records) this.apply(r);
-    if (this.records >= COMPACT_RECORDS_MIN && this.records > COMPACT_RATIO * this.live) await this.compact();
+    return this.serially(async () => {
+      if (records.length === 0) return;
+      await this.store.log.appendBatch(
+        records.map((r) => TEXT_ENCODER.encode(JSON.stringify(r))),
+        { sync: true },
+      );
+      for (const r of records) this.apply(r);
+      if (this.records >= this.compactRecordsMin && this.records > COMPACT_RATIO * this.live)
+        await this.compact();
+    });
   }
 
   get(group: string, topic: string, partition: number): CommittedOffset | undefined {
@@ -115,7 +137,11 @@ export class OffsetStore {
   }
 
   /** Forgets a deleted topic's offsets: tombstones in the log, so a topic of the same name starts afresh. */
-  async forgetTopic(topic: string, nowMs: number): Promise<void> {
+  forgetTopic(topic: string, nowMs: number): Promise<void> {
+    return this.serially(() => this.appendTombstones(topic, nowMs));
+  }
+
+  private async appendTombstones(topic: string, nowMs: number): Promise<void> {
     const tombstones: OffsetRecord[] = [];
     for (const [g, group] of this.offsets) {
       for (const key of group.keys()) {
@@ -148,7 +174,13 @@ export class OffsetStore {
     this.live = records.length;
   }
 
-  close(): Promise<void> {
+  /** How many times the log was compacted (its generation). */
+  get generation(): number {
+    return this.store.generation;
+  }
+
+  async close(): Promise<void> {
+    await this.writes;
     return this.store.close();
   }
 }

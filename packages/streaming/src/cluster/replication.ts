@@ -471,21 +471,11 @@ export class Replication implements ReplicationHooks {
   }
 
   /** A follower's fetch at the log end waits for an append (or its wait, or a role change). */
-  private waitForData(log: PartitionLog, offset: number, role: LeaderRole, k: string): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        unpark();
-        timer.cancel();
-        resolve();
-      };
-      const unpark = this.broker.park(() => {
-        if (log.writtenEndOffset > offset || this.roles.get(k) !== role || this.closed) finish();
-      });
-      const timer = this.broker.clock.setTimeout(finish, this.options.fetchWaitMs);
-    });
+  private async waitForData(log: PartitionLog, offset: number, role: LeaderRole, k: string): Promise<void> {
+    await this.broker.waitUntil(
+      () => (log.writtenEndOffset > offset || this.roles.get(k) !== role || this.closed ? true : null),
+      this.options.fetchWaitMs,
+    );
   }
 
   /** ISR upkeep of the partitions this broker leads: shrink (lagging) or expand (caught up). */
@@ -613,24 +603,7 @@ export class Replication implements ReplicationHooks {
     };
     const first = check();
     if (first !== null) return first;
-    return new Promise<number>((resolve) => {
-      let done = false;
-      const finish = (code: number) => {
-        if (done) return;
-        done = true;
-        unpark();
-        timer.cancel();
-        resolve(code);
-      };
-      const unpark = this.broker.park(() => {
-        const code = check();
-        if (code !== null) finish(code);
-      });
-      const timer = this.broker.clock.setTimeout(
-        () => finish(ErrorCode.REQUEST_TIMED_OUT),
-        Math.max(timeoutMs, 100),
-      );
-    });
+    return (await this.broker.waitUntil(check, Math.max(timeoutMs, 100))) ?? ErrorCode.REQUEST_TIMED_OUT;
   }
 
   brokers(): { nodeId: number; host: string; port: number }[] {

@@ -9,6 +9,7 @@ import type { FileSystem } from '@ddia/common';
 import { assert } from '@ddia/common/core';
 import {
   type Batch,
+  type BatchHeader,
   compactBatches,
   type Decompress,
   lastOffset,
@@ -97,22 +98,7 @@ export class PartitionLog {
     const log = this.store.log;
     for await (const { record } of log.entries(log.firstIndex, REBUILD_CHUNK_BYTES)) {
       const header = readBatchHeader(record);
-      this.indexBatch(
-        header.baseOffset,
-        lastOffset(header),
-        header.maxTimestamp,
-        record.length,
-        header.partitionLeaderEpoch,
-      );
-      if (header.producerId !== NO_PRODUCER) {
-        this.producers.record(
-          header.producerId,
-          header.producerEpoch,
-          header.baseSequence,
-          header.recordCount,
-          header.baseOffset,
-        );
-      }
+      this.indexBatch(header, header.baseOffset, record.length, header.partitionLeaderEpoch);
     }
     const end = this.lastOffsets.length > 0 ? this.lastOffsets[this.lastOffsets.length - 1]! + 1 : 0;
     // A compaction keeps the newest batch, so the end offset survives it and a restart.
@@ -121,21 +107,25 @@ export class PartitionLog {
     this.highWatermark = this.managed ? Math.min(this.highWatermark, this.logEndOffset) : this.logEndOffset;
   }
 
-  private indexBatch(
-    baseOffset: number,
-    last: number,
-    maxTimestamp: number,
-    bytes: number,
-    epoch: number,
-  ): void {
+  /** Indexes a batch stored at `baseOffset` (its offsets, time, size, epoch) and its producer's sequence. */
+  private indexBatch(header: BatchHeader, baseOffset: number, bytes: number, epoch: number): void {
     this.baseOffsets.push(baseOffset);
     this.epochs.push(epoch);
-    this.lastOffsets.push(last);
+    this.lastOffsets.push(baseOffset + header.lastOffsetDelta);
     // The time index stores the running maximum, so it is sorted and binary-searchable.
     const previous = this.maxTimestamps.length > 0 ? this.maxTimestamps[this.maxTimestamps.length - 1]! : -1;
-    this.maxTimestamps.push(Math.max(previous, maxTimestamp));
+    this.maxTimestamps.push(Math.max(previous, header.maxTimestamp));
     this.sizes.push(bytes);
     this.bytesTotal += bytes;
+    if (header.producerId !== NO_PRODUCER) {
+      this.producers.record(
+        header.producerId,
+        header.producerEpoch,
+        header.baseSequence,
+        header.recordCount,
+        baseOffset,
+      );
+    }
   }
 
   get logStartOffset(): number {
@@ -195,21 +185,11 @@ export class PartitionLog {
         stored.push(bytes);
         this.logEndOffset += batch.header.lastOffsetDelta + 1;
         this.indexBatch(
+          batch.header,
           baseOffset,
-          this.logEndOffset - 1,
-          batch.header.maxTimestamp,
           bytes.length,
           leaderEpoch ?? batch.header.partitionLeaderEpoch,
         );
-        if (batch.header.producerId !== NO_PRODUCER) {
-          this.producers.record(
-            batch.header.producerId,
-            batch.header.producerEpoch,
-            batch.header.baseSequence,
-            batch.header.recordCount,
-            baseOffset,
-          );
-        }
       }
       const end = this.logEndOffset;
       await this.store.log.appendBatch(stored, { sync });
@@ -384,22 +364,7 @@ export class PartitionLog {
         if (header.baseOffset !== this.logEndOffset)
           throw new Error(`replicated batch at ${header.baseOffset}, log ends at ${this.logEndOffset}`);
         this.logEndOffset = lastOffset(header) + 1;
-        this.indexBatch(
-          header.baseOffset,
-          this.logEndOffset - 1,
-          header.maxTimestamp,
-          bytes.length,
-          header.partitionLeaderEpoch,
-        );
-        if (header.producerId !== NO_PRODUCER) {
-          this.producers.record(
-            header.producerId,
-            header.producerEpoch,
-            header.baseSequence,
-            header.recordCount,
-            header.baseOffset,
-          );
-        }
+        this.indexBatch(header, header.baseOffset, bytes.length, header.partitionLeaderEpoch);
       }
       await this.store.log.appendBatch(records, { sync: false });
       this.writtenEndOffset = this.logEndOffset;

@@ -43,21 +43,10 @@ export async function handleFetch(broker: Broker, req: FetchRequest): Promise<Fe
   const waitMs = Math.min(Math.max(req.maxWaitMs, 0), FETCH_WAIT_MAX_MS);
   const first = available(broker, req);
   if (first.kind === 'wait' && first.bytes < Math.max(req.minBytes, 1) && waitMs > 0) {
-    await new Promise<void>((resolve) => {
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        unpark();
-        timer.cancel();
-        resolve();
-      };
-      const unpark = broker.park(() => {
-        const now = available(broker, req);
-        if (now.kind === 'ready' || now.bytes >= Math.max(req.minBytes, 1)) finish();
-      });
-      const timer = broker.clock.setTimeout(finish, waitMs);
-    });
+    await broker.waitUntil(() => {
+      const now = available(broker, req);
+      return now.kind === 'ready' || now.bytes >= Math.max(req.minBytes, 1) ? true : null;
+    }, waitMs);
   }
   return collect(broker, req);
 }

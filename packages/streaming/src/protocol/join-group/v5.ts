@@ -10,6 +10,7 @@
 //
 // Since v4 a first join with an empty member_id gets MEMBER_ID_REQUIRED and an id to rejoin
 // with (KIP-394): the broker then knows every member it waits for by id.
+import type { JoinResult } from '../../core/group.js';
 import type { Reader } from '../../core/wire/reader.js';
 import type { Writer } from '../../core/wire/writer.js';
 
@@ -23,14 +24,8 @@ export interface JoinGroupRequest {
   protocols: { name: string; metadata: Uint8Array }[];
 }
 
-export interface JoinGroupResponse {
-  errorCode: number;
-  generationId: number;
-  protocolName: string;
-  leader: string;
-  memberId: string;
-  members: { memberId: string; groupInstanceId: string | null; metadata: Uint8Array }[];
-}
+/** The response carries the coordinator's join result field for field. */
+export type JoinGroupResponse = JoinResult;
 
 export function decodeJoinGroupRequest(r: Reader): JoinGroupRequest {
   return {
