@@ -115,21 +115,28 @@ export class PartitionNode {
     });
   }
 
+  /** Partition `id` by id if this node serves it now (one part of a scan or scatter/gather
+   *  names partitions, not keys); else the retriable refusal. */
+  private servedHere(id: number): PartitionInfo {
+    const config = this.config();
+    const partition = config.partitions.find((p) => p.id === id);
+    if (!partition) throw new DdiaError(PartErrors.unknownPartition, `no partition ${id}`);
+    if (
+      partition.owner !== this.id ||
+      partition.frozen ||
+      this.settling.has(id) ||
+      this.store.sealedEpoch(id) > config.epoch
+    ) {
+      throw new DdiaError(PartErrors.moving, `partition ${id} is not served here now`, { partition: id });
+    }
+    return partition;
+  }
+
   /** Scan of the partitions `ids` (all served here) over [start, end). */
   async scanLocal(ids: number[], start: string, end: string | null, limit: number): Promise<SnapshotItem[]> {
-    const config = this.config();
     const out: SnapshotItem[] = [];
     for (const id of ids) {
-      const partition = config.partitions.find((p) => p.id === id);
-      if (!partition) throw new DdiaError(PartErrors.unknownPartition, `no partition ${id}`);
-      if (
-        partition.owner !== this.id ||
-        partition.frozen ||
-        this.settling.has(id) ||
-        this.store.sealedEpoch(id) > config.epoch
-      ) {
-        throw new DdiaError(PartErrors.moving, `partition ${id} is not served here now`, { partition: id });
-      }
+      const partition = this.servedHere(id);
       const items = await this.store.scan(this.store.layout.scanBounds(partition, start, end), limit);
       // Global index postings are keys of the store but not of the client's key space.
       out.push(...items.filter((item) => !isReservedKey(item.key)));
@@ -182,19 +189,9 @@ export class PartitionNode {
 
   /** Local index lookup in the partitions `ids` (all served here): one part of a scatter/gather. */
   async localLookup(ids: number[], index: string, term: string, limit: number): Promise<string[]> {
-    const config = this.config();
     const out: string[] = [];
     for (const id of ids) {
-      const partition = config.partitions.find((p) => p.id === id);
-      if (!partition) throw new DdiaError(PartErrors.unknownPartition, `no partition ${id}`);
-      if (
-        partition.owner !== this.id ||
-        partition.frozen ||
-        this.settling.has(id) ||
-        this.store.sealedEpoch(id) > config.epoch
-      ) {
-        throw new DdiaError(PartErrors.moving, `partition ${id} is not served here now`, { partition: id });
-      }
+      this.servedHere(id);
       out.push(...(await this.store.localLookup(id, index, term, limit)));
     }
     return out;

@@ -49,6 +49,18 @@ export function registerReplicaRoutes(options: ReplicaRouteOptions): void {
     }
     return partition;
   };
+  /** Runs `apply` under the partition's lock if `owner` owns it (checked before waiting for the
+   *  lock and again under it: a failover applied while the request waited wins). */
+  const underOwner = async <T>(
+    id: number,
+    sender: { epoch: number; owner: string },
+    apply: (partition: PartitionInfo) => Promise<T>,
+  ): Promise<T> => {
+    await fromOwner(id, sender.epoch, sender.owner);
+    return node.store.withLock(id, async () => apply(await fromOwner(id, sender.epoch, sender.owner)));
+  };
+  /** What every push from the owner says about its sender. */
+  const sender = { epoch: Type.Integer({ minimum: 1 }), owner: Type.String() };
 
   app.post(
     '/internal/partitions/:id/replica-snapshot',
@@ -58,8 +70,7 @@ export function registerReplicaRoutes(options: ReplicaRouteOptions): void {
         tags: ['internal'],
         params: partitionParams,
         body: Type.Object({
-          epoch: Type.Integer({ minimum: 1 }),
-          owner: Type.String(),
+          ...sender,
           seq: Type.Integer({ minimum: 0 }),
           items: Type.Array(
             Type.Object({ key: Type.String(), value: Type.String(), version: Type.Integer() }),
@@ -70,11 +81,7 @@ export function registerReplicaRoutes(options: ReplicaRouteOptions): void {
     async (request) => {
       const { id } = request.params as { id: number };
       const body = request.body as { epoch: number; owner: string; seq: number; items: SnapshotItem[] };
-      const partition = await fromOwner(id, body.epoch, body.owner);
-      await node.store.withLock(id, async () => {
-        await fromOwner(id, body.epoch, body.owner);
-        await node.store.importSnapshot(partition, body.seq, body.items);
-      });
+      await underOwner(id, body, (partition) => node.store.importSnapshot(partition, body.seq, body.items));
       return { seq: body.seq, keys: body.items.length };
     },
   );
@@ -86,8 +93,7 @@ export function registerReplicaRoutes(options: ReplicaRouteOptions): void {
         tags: ['internal'],
         params: partitionParams,
         body: Type.Object({
-          epoch: Type.Integer({ minimum: 1 }),
-          owner: Type.String(),
+          ...sender,
           changes: Type.Array(
             Type.Object({
               seq: Type.Integer({ minimum: 1 }),
@@ -101,10 +107,7 @@ export function registerReplicaRoutes(options: ReplicaRouteOptions): void {
     async (request) => {
       const { id } = request.params as { id: number };
       const body = request.body as { epoch: number; owner: string; changes: Change[] };
-      await fromOwner(id, body.epoch, body.owner);
-      return node.store.withLock(id, async () => {
-        // Checked again under the lock: a failover applied while this waited wins.
-        const partition = await fromOwner(id, body.epoch, body.owner);
+      return underOwner(id, body, async (partition) => {
         if (!partition.replicas?.includes(node.id)) {
           throw new DdiaError(PartErrors.configRefused, `${node.id} is not an in-sync follower of ${id}`);
         }
