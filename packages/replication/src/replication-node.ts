@@ -157,6 +157,7 @@ export async function startReplicationNode(
     valueBytesMax: extra['value-bytes-max'],
     urls,
     onResult: (op, status) => metrics.requests.inc({ op, status: String(status) }),
+    ...(settings.mode === 'leaderless' ? { replicas: settings.n } : {}),
     ...(forwardClient ? { forward: { self: config.id, client: forwardClient } } : {}),
   });
   node.start(extra['tick-ms']);

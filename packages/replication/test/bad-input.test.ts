@@ -92,6 +92,8 @@ describe('malformed requests get 4xx problem+json', () => {
       'BAD_CONTEXT',
     ],
     ['W that is not a quorum', '/kv/a?w=most', { method: 'PUT', body: 'v' }, 400, 'BAD_REQUEST'],
+    ['W > N on a request', '/kv/a?w=2', { method: 'PUT', body: 'v' }, 400, 'BAD_REQUEST'],
+    ['R > N on a request', '/kv/a?r=2', {}, 400, 'BAD_REQUEST'],
     ['sync= outside single-leader', '/kv/a?sync=true', { method: 'PUT', body: 'v' }, 400, 'BAD_REQUEST'],
     ['an empty value', '/kv/a', { method: 'PUT', body: '' }, 400, 'BAD_REQUEST'],
     ['an unknown type', '/kv/a?type=crdt', { method: 'PUT', body: 'v' }, 400, 'BAD_REQUEST'],

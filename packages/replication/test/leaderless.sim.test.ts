@@ -21,7 +21,9 @@ describe('leaderless simulation', () => {
       handoffs += result.stats.hintsHandedOff;
       if (!result.ok) {
         failures.push(`seed ${seed}: ${result.violations.slice(0, 3).join('; ')}`);
-        console.error(`replay: REPLICATION_SEED=${seed} npx vitest run --project replication leaderless.sim`);
+        console.error(
+          `replay: REPLICATION_SEED=${seed} npx vitest run --project replication:unit leaderless.sim`,
+        );
       }
     }
     console.log(

@@ -21,7 +21,7 @@ describe('multi-leader simulation', () => {
       if (!result.ok) {
         failures.push(`seed ${seed}: ${result.violations.slice(0, 2).join('; ')}`);
         console.error(
-          `replay: REPLICATION_SEED=${seed} npx vitest run --project replication multi-leader.sim`,
+          `replay: REPLICATION_SEED=${seed} npx vitest run --project replication:unit multi-leader.sim`,
         );
       }
     }

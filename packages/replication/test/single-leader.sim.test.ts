@@ -24,7 +24,7 @@ function runAll(syncStandbys: string, fencing: 'lease' | 'none' = 'lease', seeds
     if (!result.ok && fencing === 'lease') {
       failures.push(`seed ${seed}: ${result.violations.slice(0, 2).join('; ')}`);
       console.error(
-        `replay: REPLICATION_SEED=${seed} npx vitest run --project replication single-leader.sim`,
+        `replay: REPLICATION_SEED=${seed} npx vitest run --project replication:unit single-leader.sim`,
       );
     }
   }

@@ -45,6 +45,8 @@ export interface KvRouteOptions {
   /** Member URLs: a 421 names where the leader is. */
   urls: ReadonlyMap<string, string>;
   onResult: (op: string, status: number) => void;
+  /** Leaderless: N, the replicas of a key (a ?w= or ?r= count above it is refused). */
+  replicas?: number;
   /** Single-leader: forward a write a follower receives to the leader (--forward-writes). */
   forward?: { self: string; client: HttpClient };
 }
@@ -99,11 +101,14 @@ function session(request: FastifyRequest, singleLeader: boolean): boolean {
   return true;
 }
 
-function quorumParam(query: Record<string, unknown>, name: 'w' | 'r') {
+function quorumParam(query: Record<string, unknown>, name: 'w' | 'r', replicas: number | undefined) {
   const text = one(query[name], name);
   if (text === undefined) return undefined;
   const value = parseQuorum(text);
   if (value === null) throw badRequest(`${name} must be a count, one, quorum or all, got '${text}'`);
+  // As the --w/--r flags: more acknowledgements than replicas can never be had.
+  if (typeof value === 'number' && replicas !== undefined && value > replicas)
+    throw badRequest(`${name}=${value} is more than N = ${replicas} replicas`);
   return value;
 }
 
@@ -175,7 +180,7 @@ export function registerKvRoutes(options: KvRouteOptions): void {
   const read = async (request: FastifyRequest, key: string, query: Record<string, unknown>) => {
     const context = decodeContext(request.headers[CONTEXT_HEADER]);
     const wantsSession = session(request, isSingleLeader);
-    const r = isLeaderless ? quorumParam(query, 'r') : undefined;
+    const r = isLeaderless ? quorumParam(query, 'r', options.replicas) : undefined;
     if (!isLeaderless && query.r !== undefined) throw badRequest('r applies to leaderless mode only');
     const minPosition = isSingleLeader && wantsSession ? (context?.pos ?? 0) : undefined;
     const op: KvOp = { kind: 'read', key, ...(r ? { r } : {}), ...(minPosition ? { minPosition } : {}) };
@@ -225,7 +230,7 @@ export function registerKvRoutes(options: KvRouteOptions): void {
           throw badRequest(`the value is ${body.length} bytes; the limit is ${options.valueBytesMax}`);
         mutation = { op: 'put', value: body.toString('utf8'), context, type };
       } else mutation = { op: 'delete', context, type };
-      const w = isLeaderless ? quorumParam(query, 'w') : undefined;
+      const w = isLeaderless ? quorumParam(query, 'w', options.replicas) : undefined;
       if (!isLeaderless && query.w !== undefined) throw badRequest('w applies to leaderless mode only');
       const syncText = one(query.sync, 'sync');
       if (syncText !== undefined && (!isSingleLeader || !['true', 'false'].includes(syncText)))
@@ -305,7 +310,7 @@ export function registerKvRoutes(options: KvRouteOptions): void {
     },
     async (request, reply) => {
       const key = parseKey(request.params.key, options.keyBytesMax);
-      const w = isLeaderless ? quorumParam(request.query, 'w') : undefined;
+      const w = isLeaderless ? quorumParam(request.query, 'w', options.replicas) : undefined;
       const mutation = request.body as Mutation;
       const result = await node.run({ kind: 'write', key, mutation, ...(w ? { w } : {}) });
       return answer(reply, 'crdt', key, result, true);
