@@ -40,7 +40,7 @@ describe('compound key encoding', () => {
         }
         expect(splitCompoundKey(a)).toEqual({ partitionKey: pk1, sortKey: sk1 });
       }),
-      { numRuns: 1_000 },
+      { numRuns: 500 },
     );
   });
 
@@ -57,7 +57,7 @@ describe('compound key encoding', () => {
           expect(inside(`${pk}${other}`)).toBe(false);
         }
       }),
-      { numRuns: 1_000 },
+      { numRuns: 500 },
     );
   });
 

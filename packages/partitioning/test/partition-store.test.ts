@@ -164,7 +164,10 @@ describe('local index entries follow the documents (Figure 6-4)', () => {
 // ---- power loss ----
 
 const REPLAY = process.env.DDIA_SEED === undefined ? null : Number(process.env.DDIA_SEED);
-const SEEDS = REPLAY !== null ? [REPLAY] : Array.from({ length: 40 }, (_, i) => i + 1);
+const SEEDS =
+  REPLAY !== null
+    ? [REPLAY]
+    : Array.from({ length: process.env.DDIA_LONG === '1' ? 100 : 20 }, (_, i) => i + 1);
 
 async function openOn(fs: FaultFileSystem): Promise<PartitionStore> {
   const db = await openStore({

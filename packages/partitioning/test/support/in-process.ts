@@ -25,37 +25,46 @@ export async function startInProcess(
   const ports = await freePorts(count);
   const peers = ports.map((port, i) => `n${i + 1}=http://127.0.0.1:${port}`).join(',');
   const nodes: PartitionService[] = [];
+  let fatal: Error | undefined;
   const close = async () => {
     await Promise.all(nodes.filter(Boolean).map((n) => n.close().catch(() => undefined)));
   };
   try {
     await Promise.all(
       ports.map(async (port, i) => {
+        const id = `n${i + 1}`;
+        const flags = [
+          `--id=${id}`,
+          `--port=${port}`,
+          `--peers=${peers}`,
+          '--log-level=error',
+          '--tick-ms=20',
+        ];
         const config = parseConfig(
-          [
-            '--id',
-            `n${i + 1}`,
-            '--port',
-            String(port),
-            '--peers',
-            peers,
-            '--log-level',
-            'error',
-            '--tick-ms',
-            '20',
-            ...args.map((a) => a.replaceAll('{id}', `n${i + 1}`)),
-          ],
+          [...flags, ...args.map((a) => a.replaceAll('{id}', id))],
           {},
           PARTITION_FLAGS,
         );
-        nodes[i] = await startPartitionService(config, fsOf ? { fs: fsOf(i) } : {});
+        nodes[i] = await startPartitionService(config, {
+          ...(fsOf ? { fs: fsOf(i) } : {}),
+          onFatal: (error) => {
+            fatal ??= error as Error;
+          },
+        });
       }),
     );
-    await pollUntil(() => nodes.every((n) => n.machine.config !== null), {
-      what: 'every node to apply the bootstrap configuration',
-      timeoutMs: 30_000,
-      intervalMs: 20,
-    });
+    await pollUntil(
+      () => {
+        // A node whose controller group stopped (its disk failed) will never apply anything.
+        if (fatal) throw fatal;
+        return nodes.every((n) => n.machine.config !== null);
+      },
+      {
+        what: 'every node to apply the bootstrap configuration',
+        timeoutMs: 30_000,
+        intervalMs: 20,
+      },
+    );
   } catch (error) {
     await close();
     throw error;
