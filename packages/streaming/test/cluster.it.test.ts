@@ -1,43 +1,155 @@
-// Replication with real processes: three brokers (dist/main.js --id nN --peers ...) hold a
-// partition, an idempotent kafkajs producer appends with acks=all, and the partition's leader
-// is killed with SIGKILL mid-stream. The controller (the Raft leader of the metadata log)
-// elects a member of the ISR; kafkajs learns the new leader from Metadata and goes on. Then
-// the killed broker comes back, cuts its log back by leader epochs and rejoins the ISR. The
-// pure checker (src/core/log-checker.ts) judges the history read from the new leader: every
-// acknowledged value exactly once, in the order it was acknowledged, offsets dense.
+// Replication with real processes: one cluster of three brokers (dist/main.js --id nN --peers
+// ..., min.insync.replicas 2), their broker-to-broker traffic through testkit's fault proxy,
+// and several phases in order, each a fault under an idempotent acks=all kafkajs producer
+// writing to one partition of a 3-partition topic (each broker leads one of them):
+//   1. kill -9 a partition's leader mid-send: the controller (the Raft leader of the metadata
+//      log) elects a member of the ISR, kafkajs follows Metadata; the old leader comes back,
+//      cuts its log back by leader epochs and rejoins the ISR.
+//   2. kill -9 the controller while it is a follower of the partition written to: Raft
+//      leadership of the metadata moves to another broker (a higher term); acks=all waits until
+//      the leader drops the dead follower from the ISR (after --replica-lag-time-max-ms), then
+//      goes on with two copies; restarted, the follower catches up and rejoins the ISR.
+//   3. the history of phases 1-2, read back from the start, judged by the pure checker
+//      (src/core/log-checker.ts): every acknowledged record exactly once, in order, offsets dense.
+//   4. the Jepsen-style run of test/support/jepsen.ts over the cluster: three partitions led by
+//      different brokers, a seeded nemesis killing, pausing and partitioning any broker.
+//      DDIA_SEED=n replays a schedule; DDIA_LONG=1 runs more seeds, each longer.
 import { fileURLToPath } from 'node:url';
 import { type Cluster, freePorts, startCluster } from '@ddia/testkit';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppendAttempt, checkLogHistory, type ReadRecord } from '../src/core/log-checker.js';
 import { waitFor } from './support/broker.js';
+import { CLEAN_HISTORY, runJepsen } from './support/jepsen.js';
 
 const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const TOPIC = 'replicated';
+const LONG = process.env.DDIA_LONG === '1';
+/** Acknowledged records before each phase's kill, and after it. */
 const BEFORE_KILL = 40;
-const AFTER_KILL = 40;
+const AFTER_KILL = 30;
+const JEPSEN_SEEDS = process.env.DDIA_SEED
+  ? [Number(process.env.DDIA_SEED)]
+  : LONG
+    ? [2807, 2808, 2809, 2810, 2811]
+    : [2807];
+const REPLICA_LAG_TIME_MAX_MS = 5000;
+/** A restarted broker replays its metadata log and catches up its partitions: slow at load 30. */
+const REJOIN_MS = 90_000;
 
 let cluster: Cluster;
 const kafkaPorts = new Map<string, number>();
+let bootstrap: string[];
 
 interface ClusterView {
   caughtUp: boolean;
+  leader: string | null;
+  term: number;
   topics: { name: string; partitions: { leader: number; leaderEpoch: number; isr: number[] }[] }[];
 }
 
-async function view(url: string): Promise<ClusterView | null> {
+async function view(id: string): Promise<ClusterView | null> {
   try {
-    const res = await fetch(`${url}/cluster`, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(`${cluster.node(id).directUrl}/cluster`, { signal: AbortSignal.timeout(2000) });
     return res.ok ? ((await res.json()) as ClusterView) : null;
   } catch {
     return null;
   }
 }
 
+/** The ISR of TOPIC's partition as broker `id`'s metadata has it. */
+async function isrSeenBy(id: string, partition: number): Promise<number[]> {
+  return (await view(id))?.topics.find((t) => t.name === TOPIC)?.partitions[partition]?.isr ?? [];
+}
+
+const client = (clientId = 'cluster-test') =>
+  new Kafka({
+    brokers: bootstrap,
+    clientId,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 2000 },
+  });
+
+async function partitionsOf(): Promise<
+  { partitionId: number; leader: number; isr: number[]; replicas: number[] }[]
+> {
+  const admin = client().admin();
+  await admin.connect();
+  try {
+    const meta = await admin.fetchTopicMetadata({ topics: [TOPIC] });
+    return meta.topics[0]!.partitions;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+const partitionState = async (partition: number) =>
+  (await partitionsOf()).find((p) => p.partitionId === partition)!;
+
+// The history of phases 1-2: one producer at a time, each value sent once.
+const attempts: AppendAttempt[] = [];
+let acknowledged = 0;
+let producer: Producer | null = null;
+
+/**
+ * Sends one value at a time to `partition` until `count` more are acknowledged; `afterAck(n)`
+ * runs after the n-th of them (a kill started there overlaps the next send, then in flight).
+ */
+async function write(
+  partition: number,
+  count: number,
+  afterAck: (n: number) => void = () => {},
+): Promise<void> {
+  const until = acknowledged + count;
+  const start = acknowledged;
+  for (let seq = attempts.length; acknowledged < until; seq++) {
+    const value = `v${seq}`;
+    const attempt: AppendAttempt = { value, producer: 'p0', seq, partition, outcome: 'unknown' };
+    attempts.push(attempt);
+    try {
+      producer ??= await fresh();
+      await producer.send({ topic: TOPIC, acks: -1, timeout: 15_000, messages: [{ value, partition }] });
+      attempt.outcome = 'ok';
+      acknowledged++;
+      afterAck(acknowledged - start);
+    } catch {
+      // Outcome unknown: never re-sent under this value; a new producer id for the next.
+      await producer?.disconnect().catch(() => {});
+      producer = null;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+async function fresh(): Promise<Producer> {
+  const p = client('cluster-writer').producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 2000 },
+  });
+  await p.connect();
+  return p;
+}
+
+/** Waits until every broker's metadata has all three in the partition's ISR. */
+async function wholeIsr(partition: number, what: string): Promise<void> {
+  await waitFor(
+    what,
+    async () => {
+      for (const id of cluster.ids()) if ((await isrSeenBy(id, partition)).length !== 3) return false;
+      return true;
+    },
+    REJOIN_MS,
+  );
+}
+
 beforeAll(async () => {
   const ports = await freePorts(3);
   for (const [i, id] of ['n1', 'n2', 'n3'].entries()) kafkaPorts.set(id, ports[i]!);
+  bootstrap = [...kafkaPorts.values()].map((p) => `127.0.0.1:${p}`);
   cluster = await startCluster({
     nodes: 3,
+    proxied: true,
     readyTimeoutMs: 120_000,
     command: (spec) => ({
       args: [
@@ -50,119 +162,125 @@ beforeAll(async () => {
         '--broker-session-timeout-ms',
         '1500',
         '--replica-lag-time-max-ms',
-        '5000',
+        String(REPLICA_LAG_TIME_MAX_MS),
         '--log-level',
         'warn',
       ],
       env: { NODE_ENV: 'test' },
     }),
   });
-}, 150_000);
+  const admin = client().admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }], waitForLeaders: true });
+  await admin.disconnect();
+}, 180_000);
 
 afterAll(async () => {
+  await producer?.disconnect().catch(() => {});
   await cluster?.close();
 });
 
-describe('three replicated brokers: kill -9 the partition leader mid-stream', () => {
-  it('a new leader from the ISR takes over; every acknowledged record is read exactly once, in order', async () => {
-    const topic = 'replicated';
-    const bootstrap = [...kafkaPorts.values()].map((p) => `127.0.0.1:${p}`);
-    const client = (clientId = 'cluster-test') =>
-      new Kafka({
-        brokers: bootstrap,
-        clientId,
-        logLevel: logLevel.NOTHING,
-        retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 2000 },
-      });
-    const admin = client().admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-    const leaderOf = async () => {
-      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-      return meta.topics[0]!.partitions[0]!;
-    };
-    const first = await leaderOf();
-    expect(first.replicas.sort()).toEqual([1, 2, 3]);
+describe('three replicated brokers, one fault after another under acks=all', () => {
+  it('1. kill -9 a partition leader mid-send: a new leader from the ISR; the old one rejoins', async () => {
+    const partitions = await partitionsOf();
+    // Each broker leads one partition (the controller spreads them at creation).
+    expect(partitions.map((p) => p.leader).sort()).toEqual([1, 2, 3]);
+    const first = partitions.find((p) => p.partitionId === 0)!;
+    expect([...first.replicas].sort()).toEqual([1, 2, 3]);
     const victim = `n${first.leader}`;
-
-    const attempts: AppendAttempt[] = [];
-    let acknowledged = 0;
-    let producer: Producer | null = null;
-    const fresh = async (): Promise<Producer> => {
-      const p = client('cluster-writer').producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 2000 },
-      });
-      await p.connect();
-      return p;
-    };
     let killing: Promise<void> | null = null;
-    const write = async (until: number) => {
-      for (let seq = attempts.length; acknowledged < until; seq++) {
-        const value = `v${seq}`;
-        const attempt: AppendAttempt = { value, producer: 'p0', seq, partition: 0, outcome: 'unknown' };
-        attempts.push(attempt);
-        try {
-          producer ??= await fresh();
-          await producer.send({ topic, acks: -1, timeout: 10_000, messages: [{ value, partition: 0 }] });
-          attempt.outcome = 'ok';
-          acknowledged++;
-          // kill -9 the leader while the next send goes out (not awaited here).
-          if (acknowledged === BEFORE_KILL) killing = cluster.node(victim).kill();
-        } catch {
-          // Outcome unknown: never re-sent under this value; a new producer id for the next.
-          await producer?.disconnect().catch(() => {});
-          producer = null;
-          await new Promise((resolve) => setTimeout(resolve, 200));
-        }
-      }
-    };
-
-    await write(BEFORE_KILL + AFTER_KILL);
+    await write(0, BEFORE_KILL + AFTER_KILL, (n) => {
+      if (n === BEFORE_KILL) killing = cluster.node(victim).kill();
+    });
     await killing;
-    await (producer as Producer | null)?.disconnect();
 
-    const after = await leaderOf();
+    const after = await partitionState(0);
     expect(after.leader).not.toBe(first.leader);
     expect(after.isr).not.toContain(first.leader);
 
-    // The killed broker comes back: it truncates to the new leader and rejoins the ISR.
     await cluster.node(victim).restart();
-    await waitFor(
-      `${victim} back in the ISR`,
-      async () => ((await view(cluster.node(victim).url))?.topics[0]?.partitions[0]?.isr.length ?? 0) === 3,
-      60_000,
-    );
+    await wholeIsr(0, `${victim} back in the ISR`);
+  }, 240_000);
 
-    const ends = await admin.fetchTopicOffsets(topic);
-    const end = Number(ends[0]!.high);
+  it('2. kill -9 the controller, a follower of the partition written to: metadata leadership moves; the ISR shrinks, acks=all goes on; it catches up and rejoins', async () => {
+    const before = (await view('n1'))!;
+    const controller = before.leader!;
+    expect(cluster.ids()).toContain(controller);
+    // A partition the controller follows (it leads one of the three).
+    const target = (await partitionsOf()).find((p) => `n${p.leader}` !== controller)!;
+    const leader = target.leader;
+    let killing: Promise<void> | null = null;
+    await write(target.partitionId, BEFORE_KILL, (n) => {
+      if (n === 1) killing = cluster.node(controller).kill();
+    });
+    await killing;
+    const survivor = cluster.ids().find((id) => id !== controller)!;
+    const moved = await view(survivor);
+    expect(moved?.leader).not.toBeNull();
+    expect(moved?.leader).not.toBe(controller);
+    expect(moved!.term).toBeGreaterThan(before.term);
+    // Each of these acknowledgements waited for the ISR: the first ones for the dead
+    // follower's removal, which the new controller committed.
+    const shrunk = await partitionState(target.partitionId);
+    expect(shrunk.leader).toBe(leader);
+    expect([...shrunk.isr].sort()).toEqual([1, 2, 3].filter((n) => `n${n}` !== controller));
+
+    await cluster.node(controller).restart();
+    await wholeIsr(target.partitionId, `${controller} caught up and back in the ISR`);
+    expect((await partitionState(target.partitionId)).leader).toBe(leader);
+    await write(target.partitionId, AFTER_KILL);
+  }, 240_000);
+
+  it('3. the history of phases 1-2: every acknowledged record exactly once, in order per partition', async () => {
+    await producer?.disconnect();
+    producer = null;
+    const admin = client().admin();
+    await admin.connect();
+    const ends = new Map((await admin.fetchTopicOffsets(TOPIC)).map((p) => [p.partition, Number(p.high)]));
     await admin.disconnect();
+    const total = [...ends.values()].reduce((a, b) => a + b, 0);
     const finalRead: ReadRecord[] = [];
     const consumer = client().consumer({ groupId: 'cluster-final', maxWaitTimeInMs: 200 });
     await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
         finalRead.push({ partition, offset: Number(message.offset), value: message.value!.toString() });
       },
     });
-    await waitFor('the final read to reach the end', () => finalRead.length >= end, 60_000);
+    await waitFor('the final read to reach the end', () => finalRead.length >= total, 60_000);
     await consumer.disconnect();
 
     const result = checkLogHistory(attempts, finalRead);
     console.log(
-      `replication: leader n${first.leader} killed, n${after.leader} took over; ${result.acknowledged} acknowledged, ` +
-        `${result.unknownRead + result.unknownMissing} unknown (${result.unknownRead} present), ${finalRead.length} in the log`,
+      `replication phases: ${result.acknowledged} acknowledged, ${result.unknownRead + result.unknownMissing} ` +
+        `unknown (${result.unknownRead} present), ${finalRead.length} in the log`,
     );
-    expect(result).toMatchObject({
-      lost: [],
-      duplicated: [],
-      reordered: [],
-      unexpected: [],
-      offsetErrors: [],
-    });
+    expect(result).toMatchObject(CLEAN_HISTORY);
     expect(result.valid).toBe(true);
-    expect(result.acknowledged).toBe(BEFORE_KILL + AFTER_KILL);
-  }, 180_000);
+    expect(result.acknowledged).toBe(2 * (BEFORE_KILL + AFTER_KILL));
+  }, 120_000);
+
+  for (const seed of JEPSEN_SEEDS) {
+    it(`4. Jepsen-style over the cluster: kills, pauses and partitions of any broker (seed ${seed})`, async () => {
+      const run = await runJepsen({
+        cluster,
+        bootstrap,
+        seed,
+        topic: `jepsen-${seed}`,
+        partitions: 3,
+        producers: 3,
+        faultWindowMs: LONG ? 15_000 : 5000,
+        faults: ['kill', 'pause', 'partition'],
+        faultMs: [500, 2000],
+        gapMs: [400, 1000],
+        quietMs: 2000,
+        finalReadMs: REJOIN_MS,
+      });
+      expect(run.result, run.replay).toMatchObject(CLEAN_HISTORY);
+      expect(run.result.valid).toBe(true);
+      expect(run.kills + run.pauses, run.replay).toBeGreaterThan(0);
+      expect(run.result.acknowledged).toBeGreaterThan(0);
+    }, 300_000);
+  }
 });

@@ -31,9 +31,9 @@ export async function startBroker(
   return startBrokerNode(config, { ...hooks, handleSignals: false });
 }
 
-export function kafkaClient(bootstrap: string, clientId = 'test'): Kafka {
+export function kafkaClient(bootstrap: string | string[], clientId = 'test'): Kafka {
   return new Kafka({
-    brokers: [bootstrap],
+    brokers: Array.isArray(bootstrap) ? bootstrap : [bootstrap],
     clientId,
     logLevel: logLevel.NOTHING,
     retry: { retries: 3, initialRetryTime: 100 },
