@@ -41,6 +41,8 @@ import {
 import { drawFault, drawWeather, type Weather, weatherNetwork, weatherRaftOptions } from './weather.js';
 
 const DISK_DELAY_MAX_MS = 4;
+/** A torn write loses power after up to this many of its file-system operations. */
+const TORN_WRITE_OPS_MAX = 6;
 /** Client operations give up after this long (virtual): a lost proposal must not wait 5 s. */
 const CLIENT_TIMEOUT_MS = 1_000;
 const textEncoder = new TextEncoder();
@@ -440,14 +442,28 @@ export class NodeSimulation {
         }
         life.diskFreeAt = Math.max(life.diskFreeAt, this.now) + this.random.int(0, DISK_DELAY_MAX_MS);
         later(life.diskFreeAt - this.now, () => {
-          run().then(() => {
-            if (this.lives.get(id) !== life) return;
-            if (this.chaosPhase && update && this.random.chance(this.w.crashAfterWriteRate)) {
-              this.crash(id);
-              return;
-            }
-            resolve();
-          });
+          // A power cut in the middle of this write, on disks that can tear one.
+          const torn =
+            this.chaosPhase &&
+            this.disks.powerLossDuringWrite &&
+            this.random.chance(this.w.crashAfterWriteRate);
+          if (torn) this.disks.powerLossDuringWrite?.(id, this.random.int(0, TORN_WRITE_OPS_MAX));
+          run().then(
+            () => {
+              if (this.lives.get(id) !== life) return;
+              if (torn || (this.chaosPhase && update && this.random.chance(this.w.crashAfterWriteRate))) {
+                this.crash(id);
+                return;
+              }
+              resolve();
+            },
+            (err: unknown) => {
+              // The power went out mid-write: the node dies with it. Any other failure is a bug.
+              if (!torn)
+                this.violation ??= new InvariantViolation(`node ${id}'s disk failed: ${String(err)}`);
+              if (this.lives.get(id) === life) this.crash(id);
+            },
+          );
         });
       });
     const durable = () => this.durable.get(id) as MemoryStorage;

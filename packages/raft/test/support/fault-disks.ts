@@ -27,4 +27,8 @@ export class FaultDisks implements SimDisks {
   powerLoss(id: NodeId): void {
     this.disks.set(id, this.disk(id).crash());
   }
+
+  powerLossDuringWrite(id: NodeId, ops: number): void {
+    this.disk(id).crashAfter(ops);
+  }
 }
