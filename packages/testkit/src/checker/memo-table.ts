@@ -87,10 +87,14 @@ export class MemoTable {
   ) {
     this.wordsPerSet = Math.max(1, Math.ceil(setSize / 32));
     const slots = initialSlots(setSize);
-    this.slots = new Int32Array(slots);
-    this.hashes = new Uint32Array(slots / 2);
-    this.stateIds = new Int32Array(slots / 2);
-    this.words = new Uint32Array((slots / 2) * this.wordsPerSet);
+    // The first tables are views into one buffer: one allocation instead of four for a small
+    // partition, whose memo never grows (growing gives each table a buffer of its own).
+    const entries = slots / 2;
+    const buffer = new ArrayBuffer(4 * (slots + 2 * entries + entries * this.wordsPerSet));
+    this.slots = new Int32Array(buffer, 0, slots);
+    this.hashes = new Uint32Array(buffer, 4 * slots, entries);
+    this.stateIds = new Int32Array(buffer, 4 * (slots + entries), entries);
+    this.words = new Uint32Array(buffer, 4 * (slots + 2 * entries), entries * this.wordsPerSet);
     budget.usedBytes += this.bytes;
   }
 
