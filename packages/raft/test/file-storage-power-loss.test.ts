@@ -14,12 +14,24 @@ import { SeededRandom } from '@ddia/common';
 import { FaultFileSystem, SimulatedCrashError } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { type Entry, FileStorage, RAFT_SYNC, type Snapshot } from '../src/index.js';
+import { storageConformance } from './conformance/storage.js';
 
 const DIR = '/data/raft';
 const LONG = process.env.DDIA_LONG === '1';
 const REPLAY = process.env.DDIA_SEED === undefined ? null : Number(process.env.DDIA_SEED);
 const SEEDS = REPLAY !== null ? [REPLAY] : Array.from({ length: LONG ? 30_000 : 3_000 }, (_, i) => i + 1);
 const conf = { members: [{ id: 'n1', voter: true }] };
+
+// The storage the RaftNode simulation runs on (test/support/fault-disks.ts) keeps the contract
+// too; a restart here is a clean one (closed, then opened on the same file system).
+let conformanceFs = new FaultFileSystem({ seed: 1 });
+storageConformance('FileStorage on FaultFileSystem', {
+  open: () => {
+    conformanceFs = new FaultFileSystem({ seed: 1 });
+    return FileStorage.open({ dir: DIR, fs: conformanceFs, preallocateBytes: 0 });
+  },
+  reopen: () => FileStorage.open({ dir: DIR, fs: conformanceFs, preallocateBytes: 0 }),
+});
 
 const entryData = (index: number, term: number) => new TextEncoder().encode(`i${index}t${term}`);
 const entry = (index: number, term: number): Entry => ({
