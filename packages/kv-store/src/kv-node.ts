@@ -9,6 +9,8 @@ import {
   type FlagSpec,
   HttpClient,
   openStore,
+  raftMemberFlags,
+  requestTimeoutFlag,
   type Service,
   sizeLimitFlags,
 } from '@ddia/common';
@@ -29,21 +31,8 @@ export const STORE_WRITE_BUFFER_BYTES = 64 * 1024 * 1024;
 
 export const KV_FLAGS = {
   ...sizeLimitFlags({ keyBytesMax: KEY_BYTES_MAX_DEFAULT, valueBytesMax: VALUE_BYTES_MAX_DEFAULT }),
-  'request-timeout-ms': {
-    type: 'number',
-    description: 'how long a request waits for a leader / commit before 503/504',
-    default: 5_000,
-    min: 50,
-    max: 600_000,
-  },
-  'tick-ms': { type: 'number', description: 'one Raft tick', default: 50, min: 1, max: 10_000 },
-  'election-ticks': {
-    type: 'number',
-    description: 'election timeout in ticks (randomised in [n, 2n))',
-    default: 10,
-    min: 3,
-    max: 1_000,
-  },
+  ...requestTimeoutFlag('how long a request waits for a leader / commit before 503/504'),
+  ...raftMemberFlags({ joinHow: 'added with POST /cluster/members' }),
   'snapshot-entries': {
     type: 'number',
     // etcd's --snapshot-count default. The image is built while Raft applies on, but the walk
@@ -66,11 +55,6 @@ export const KV_FLAGS = {
     default: SESSIONS_MAX_DEFAULT,
     min: 1,
     max: 10_000_000,
-  },
-  join: {
-    type: 'boolean',
-    description: 'join an existing cluster (added with POST /cluster/members)',
-    default: false,
   },
 } as const satisfies Record<string, FlagSpec>;
 

@@ -11,6 +11,8 @@ import {
   type FlagSpec,
   HttpClient,
   openStore,
+  raftMemberFlags,
+  requestTimeoutFlag,
   type Service,
   sizeLimitFlags,
 } from '@ddia/common';
@@ -24,6 +26,7 @@ import {
   type ClusterConfig,
   HotKeyTracker,
   type IndexSpec,
+  type KeyRange,
   PARTITIONS_MAX,
   type PartitionInfo,
   parseIndexSpecs,
@@ -97,21 +100,8 @@ export const PARTITION_FLAGS = {
     max: 1024,
   },
   ...sizeLimitFlags({ keyBytesMax: KEY_BYTES_MAX_DEFAULT, valueBytesMax: VALUE_BYTES_MAX_DEFAULT }),
-  'request-timeout-ms': {
-    type: 'number',
-    description: 'how long a client request may wait for the owner (forwarding, moves) before 503',
-    default: 5_000,
-    min: 50,
-    max: 600_000,
-  },
-  'tick-ms': { type: 'number', description: 'one controller Raft tick', default: 50, min: 1, max: 10_000 },
-  'election-ticks': {
-    type: 'number',
-    description: 'controller election timeout in ticks',
-    default: 10,
-    min: 3,
-    max: 1_000,
-  },
+  ...requestTimeoutFlag('how long a client request may wait for the owner (forwarding, moves) before 503'),
+  ...raftMemberFlags({ group: 'controller', joinHow: 'then POST /cluster/nodes {id, url} to any member' }),
   indexes: {
     type: 'string',
     description:
@@ -130,11 +120,6 @@ export const PARTITION_FLAGS = {
     default: 8,
     min: 1,
     max: SALT_BUCKETS_MAX,
-  },
-  join: {
-    type: 'boolean',
-    description: 'join an existing cluster (then POST /cluster/nodes {id, url} to any member)',
-    default: false,
   },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -366,6 +351,29 @@ export async function startPartitionService(
         )
         .finally(() => node.settling.delete(part.id));
     }
+    // A range merge: the right partition's id is gone and its range is the left's now. A node
+    // that held both folds the right's per-id state into the left (mergeIn); one that held the
+    // right alone drops its copy of it.
+    for (const gone of before.partitions) {
+      if (!gone.range || next.partitions.some((p) => p.id === gone.id)) continue;
+      if (gone.owner !== config.id && !(gone.replicas ?? []).includes(config.id)) continue;
+      const merged = next.partitions.find(
+        (p) => p.range && rangeContains(p.range, (gone.range as KeyRange).start),
+      );
+      if (!merged) continue;
+      const keeps = holds(merged) && holds(before.partitions.find((p) => p.id === merged.id));
+      node.settling.add(merged.id);
+      void store
+        .withLock(merged.id, () =>
+          store.withLock(gone.id, () =>
+            keeps ? store.mergeIn(merged.id, gone.id) : store.drop(gone).then(() => undefined),
+          ),
+        )
+        .catch((error: unknown) =>
+          service.log.error({ err: error, partition: gone.id }, 'folding a merged partition failed'),
+        )
+        .finally(() => node.settling.delete(merged.id));
+    }
     for (const part of before.partitions) {
       if (part.owner !== config.id && !(part.replicas ?? []).includes(config.id)) continue;
       const now = next.partitions.find((p) => p.id === part.id);
@@ -423,6 +431,7 @@ export async function startPartitionService(
   splitter = new Splitter({
     node,
     splitKeys: config.extra['split-keys'],
+    minPartitions: config.extra.partitions,
     propose: (command) => ctl.propose(command),
     log: service.log,
     onSplit: () => metrics.splits.inc(),

@@ -121,6 +121,36 @@ export function sizeLimitFlags(defaults: { keyBytesMax: number; valueBytesMax: n
   } as const satisfies Record<string, FlagSpec>;
 }
 
+/** The flags of a member of a Raft group: its tick, its election timeout in ticks, and --join
+ *  (start empty and wait to be added; `joinHow` says how). `group` names the group in the
+ *  descriptions where a service runs one for a part of its work ("controller"). */
+export function raftMemberFlags(options: { joinHow: string; group?: string }) {
+  const group = options.group ? `${options.group} ` : '';
+  return {
+    'tick-ms': { type: 'number', description: `one ${group}Raft tick`, default: 50, min: 1, max: 10_000 },
+    'election-ticks': {
+      type: 'number',
+      description: `${group}election timeout in ticks (randomised in [n, 2n))`,
+      default: 10,
+      min: 3,
+      max: 1_000,
+    },
+    join: {
+      type: 'boolean',
+      description: `join an existing cluster (${options.joinHow})`,
+      default: false,
+    },
+  } as const satisfies Record<string, FlagSpec>;
+}
+
+/** --request-timeout-ms: how long a client request may wait before the service answers
+ *  503/504 (5 s by default); the description says what it waits for. */
+export function requestTimeoutFlag(description: string) {
+  return {
+    'request-timeout-ms': { type: 'number', description, default: 5_000, min: 50, max: 600_000 },
+  } as const satisfies Record<string, FlagSpec>;
+}
+
 export function envName(flag: string): string {
   return `DDIA_${flag.toUpperCase().replaceAll('-', '_')}`;
 }

@@ -2,19 +2,12 @@
 // leader and relays the answer. A forwarded request carries who forwarded it (so it is
 // forwarded at most once) and the time left (so the leader does not outlive the client).
 // Writes need none of this: Raft carries a follower's proposal to the leader itself.
-import {
-  DdiaError,
-  forwardedParts,
-  type HttpClient,
-  HttpTimeoutError,
-  HttpUnavailableError,
-} from '@ddia/common';
+import { forwardRequest, relayHeaders } from '@ddia/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RETRY } from '../cluster/router.js';
 import { KvErrors } from '../errors.js';
 import type { KvRouteContext } from './context.js';
 
-/** Marks a request a follower forwarded, so that it is forwarded at most once. */
 /** The request headers that carry a write's meaning: passed on when it is forwarded. */
 const FORWARDED_REQUEST_HEADERS = [
   'content-type',
@@ -23,6 +16,7 @@ const FORWARDED_REQUEST_HEADERS = [
   'x-client-id',
   'x-request-seq',
 ] as const;
+/** Marks a request a follower forwarded, so that it is forwarded at most once. */
 export const FORWARDED_HEADER = 'x-kv-forwarded-by';
 /** The forwarding node's remaining deadline, so the leader does not outlive the client. */
 export const DEADLINE_HEADER = 'x-kv-deadline-ms';
@@ -46,40 +40,23 @@ export function forwarder(
   const metrics = options.metrics;
   return async (leaderUrl, remainingMs) => {
     metrics.forwarded.inc({ route: request.routeOptions.url ?? 'unknown' });
-    const { headers, ...body } = forwardedParts(request, FORWARDED_REQUEST_HEADERS);
-    headers[FORWARDED_HEADER] = view.current()?.id ?? 'unknown';
-    headers[DEADLINE_HEADER] = String(Math.floor(remainingMs));
-    let response: Awaited<ReturnType<HttpClient['request']>>;
-    try {
-      response = await options.client.request(`${leaderUrl}${request.url}`, {
-        method: request.method as 'PUT',
-        headers,
-        ...body,
-        deadlineMs: remainingMs,
-        retry: false,
-        trace: request.trace,
-      });
-    } catch (error) {
-      if (isConnectionRefused(error) || !mutates) return RETRY;
-      if (error instanceof HttpTimeoutError || error instanceof HttpUnavailableError) {
-        throw new DdiaError(KvErrors.outcomeUnknown, `forwarding to the leader failed: ${error.message}`);
-      }
-      throw error;
-    }
+    const response = await forwardRequest(options.client, request, {
+      url: `${leaderUrl}${request.url}`,
+      headerNames: FORWARDED_REQUEST_HEADERS,
+      headers: {
+        [FORWARDED_HEADER]: view.current()?.id ?? 'unknown',
+        [DEADLINE_HEADER]: String(Math.floor(remainingMs)),
+      },
+      deadlineMs: remainingMs,
+      mutates,
+      outcomeUnknown: KvErrors.outcomeUnknown,
+      target: 'the leader',
+    });
+    if (response === null) return RETRY;
     if (response.status === 503 && problemCode(response.body) === KvErrors.notLeader.code) return RETRY;
-    for (const name of RELAYED_HEADERS) {
-      const value = response.headers[name];
-      if (typeof value === 'string') reply.header(name, value);
-    }
+    relayHeaders(response, reply, RELAYED_HEADERS);
     return reply.status(response.status).send(response.body);
   };
-}
-
-/** Refused before anything was sent: the request certainly did not reach the leader. */
-function isConnectionRefused(error: unknown): boolean {
-  if (!(error instanceof HttpUnavailableError)) return false;
-  const cause = error.cause as { code?: string; message?: string } | undefined;
-  return /ECONNREFUSED/.test(String(cause?.code ?? cause?.message));
 }
 
 function problemCode(body: Buffer): string | undefined {

@@ -4,20 +4,14 @@
 // the owner that no longer owns it answers 421 naming the owner it knows, and the forwarding
 // node, which holds the client's deadline, waits for that epoch and tries again. A partition
 // in the middle of its handoff answers a retriable 503, which is also retried until the deadline.
-import {
-  DdiaError,
-  forwardedParts,
-  type HttpClient,
-  HttpTimeoutError,
-  HttpUnavailableError,
-} from '@ddia/common';
+import { DdiaError, forwardRequest, type HttpClient, relayHeaders } from '@ddia/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ConfigMachine } from '../controller/config-machine.js';
 import { PartErrors } from '../errors.js';
 
-/** Marks a forwarded request, so it is forwarded at most once. */
 /** The request headers that carry a write's meaning: passed on when it is forwarded. */
 const FORWARDED_REQUEST_HEADERS = ['content-type', 'if-match', 'if-none-match'] as const;
+/** Marks a forwarded request, so it is forwarded at most once. */
 export const FORWARDED_HEADER = 'x-part-forwarded-by';
 /** Pause between attempts while a partition is frozen or the config is catching up. */
 export const ROUTE_RETRY_MS = 25;
@@ -101,28 +95,16 @@ async function forwardOnce(
   remainingMs: number,
   mutates: boolean,
 ): Promise<boolean> {
-  const { headers, ...body } = forwardedParts(request, FORWARDED_REQUEST_HEADERS);
-  headers[FORWARDED_HEADER] = options.selfId;
-  let response: Awaited<ReturnType<HttpClient['request']>>;
-  try {
-    response = await options.client.request(targetUrl, {
-      method: request.method as 'PUT',
-      headers,
-      ...body,
-      deadlineMs: Math.max(1, remainingMs),
-      retry: false,
-      trace: request.trace,
-    });
-  } catch (error) {
-    const refused =
-      error instanceof HttpUnavailableError &&
-      /ECONNREFUSED/.test(String((error.cause as { code?: string })?.code));
-    if (refused || !mutates) return false;
-    if (error instanceof HttpTimeoutError || error instanceof HttpUnavailableError) {
-      throw new DdiaError(PartErrors.outcomeUnknown, `forwarding to the owner failed: ${error.message}`);
-    }
-    throw error;
-  }
+  const response = await forwardRequest(options.client, request, {
+    url: targetUrl,
+    headerNames: FORWARDED_REQUEST_HEADERS,
+    headers: { [FORWARDED_HEADER]: options.selfId },
+    deadlineMs: remainingMs,
+    mutates,
+    outcomeUnknown: PartErrors.outcomeUnknown,
+    target: 'the owner',
+  });
+  if (response === null) return false;
   const problem = String(response.headers['content-type'] ?? '').includes('problem+json')
     ? parseProblem(response.body)
     : undefined;
@@ -132,10 +114,7 @@ async function forwardOnce(
     }
     return false;
   }
-  for (const name of RELAYED_HEADERS) {
-    const value = response.headers[name];
-    if (typeof value === 'string') reply.header(name, value);
-  }
+  relayHeaders(response, reply, RELAYED_HEADERS);
   void reply.status(response.status).send(response.body);
   return true;
 }
