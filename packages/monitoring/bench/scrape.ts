@@ -95,8 +95,24 @@ export const BENCH_QUERIES = [
   'count(up == 1)',
 ];
 
-export async function runScrapeBench(options: ScrapeBenchOptions): Promise<string[]> {
+/** What the scrape bench measured, for bench/results/*.json. */
+export interface ScrapeBenchResult {
+  lines: string[];
+  options: ScrapeBenchOptions;
+  scrape: {
+    side: string;
+    samplesPerS: number;
+    cpuS: number;
+    cpuUsPerSample: number | null;
+    rssMiB: number;
+  }[];
+  /** Per query and side, every run's latency (ms) in the order run; sides alternate first place. */
+  queries: { query: string; series: Record<string, number>; ms: Record<string, number[]> }[];
+}
+
+export async function runScrapeBench(options: ScrapeBenchOptions): Promise<ScrapeBenchResult> {
   const out: string[] = [];
+  const result: ScrapeBenchResult = { lines: out, options, scrape: [], queries: [] };
   const say = (line: string) => {
     out.push(line);
     console.log(line);
@@ -203,6 +219,13 @@ export async function runScrapeBench(options: ScrapeBenchOptions): Promise<strin
       );
       const ingested = Number((samples.result[0] as { value: [number, string] } | undefined)?.value[1] ?? 0);
       const cpu = cpu1[i]! - cpu0[i]!;
+      result.scrape.push({
+        side: side.name,
+        samplesPerS: ingested / (end - start),
+        cpuS: cpu,
+        cpuUsPerSample: ingested > 0 ? (cpu * 1e6) / ingested : null,
+        rssMiB: rssMiB(side.child.pid!),
+      });
       rows.push([
         side.name,
         Math.round(ingested / (end - start)).toLocaleString('en'),
@@ -223,20 +246,28 @@ export async function runScrapeBench(options: ScrapeBenchOptions): Promise<strin
     say('| --- | --- | --- | --- |');
     const at = end;
     for (const q of BENCH_QUERIES) {
-      const cells: string[] = [];
-      const counts: number[] = [];
-      for (const side of sides) {
-        const times: number[] = [];
-        let n = 0;
-        for (let k = 0; k < options.queryRuns; k++) {
+      const times: number[][] = sides.map(() => []);
+      const counts: number[] = sides.map(() => 0);
+      // The two sides take turns, and which goes first alternates from run to run.
+      for (let k = 0; k < options.queryRuns; k++) {
+        const order = k % 2 === 0 ? sides.keys() : [...sides.keys()].reverse();
+        for (const i of order) {
           const t0 = performance.now();
-          n = (await instant(side.url, q, at)).result.length;
-          times.push(performance.now() - t0);
+          counts[i] = (await instant(sides[i]!.url, q, at)).result.length;
+          times[i]!.push(performance.now() - t0);
         }
-        times.sort((a, b) => a - b);
-        counts.push(n);
-        cells.push(`${percentile(times, 50).toFixed(1)} / ${percentile(times, 99).toFixed(1)}`);
       }
+      result.queries.push({
+        query: q,
+        series: Object.fromEntries(sides.map((side, i) => [side.name, counts[i]!])),
+        ms: Object.fromEntries(
+          sides.map((side, i) => [side.name, times[i]!.map((t) => Number(t.toFixed(2)))]),
+        ),
+      });
+      const cells = times.map((ts) => {
+        const sorted = [...ts].sort((a, b) => a - b);
+        return `${percentile(sorted, 50).toFixed(1)} / ${percentile(sorted, 99).toFixed(1)}`;
+      });
       if (sides.length === 1) cells.push('-');
       const same =
         sides.length === 1
@@ -252,5 +283,5 @@ export async function runScrapeBench(options: ScrapeBenchOptions): Promise<strin
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
   }
-  return out;
+  return result;
 }

@@ -100,12 +100,7 @@ document.querySelector('#traces tbody').addEventListener('click', (e) => {
 });
 // ?refresh=N redraws every N seconds (default 5; the browser test uses 0.5).
 const REFRESH_S = Number(new URLSearchParams(location.search).get('refresh')) || 5;
-// The next redraw is timed from the end of this one, so slow answers never pile up.
-async function loop() {
-  await refresh();
-  setTimeout(loop, Math.max(0.2, REFRESH_S) * 1000);
-}
-loop();
+redrawEvery(refresh, REFRESH_S);
 </script>
 </body>
 </html>

@@ -31,6 +31,12 @@ async function api(path) {
   if (body.status !== 'success') throw new Error(body.error || r.statusText);
   return body.data;
 }
+// Draws now and again every \`seconds\`, the next redraw timed from the end of this one so that
+// slow answers never pile up (overlapping redraws once slowed the browser test sixfold).
+async function redrawEvery(draw, seconds) {
+  await draw();
+  setTimeout(() => redrawEvery(draw, seconds), Math.max(0.2, seconds) * 1000);
+}
 function rows(id, html) { document.querySelector('#' + id + ' tbody').innerHTML = html.join(''); }
 function labelText(m) { return Object.entries(m).filter(([k]) => k !== '__name__').map(([k, v]) => k + '=' + v).join(', '); }
 function chart(title, series, start, end) {

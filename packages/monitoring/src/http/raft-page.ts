@@ -121,12 +121,7 @@ async function refresh() {
     document.getElementById('error').textContent = String(e);
   }
 }
-// The next redraw is timed from the end of this one, so slow answers never pile up.
-async function loop() {
-  await refresh();
-  setTimeout(loop, Math.max(0.2, REFRESH_S) * 1000);
-}
-loop();
+redrawEvery(refresh, REFRESH_S);
 </script>
 </body>
 </html>
