@@ -11,10 +11,18 @@ import type { Cluster } from '@ddia/testkit';
 
 export interface FailoverResult {
   trial: number;
+  /** How the writes just before the kill were committed. */
+  commit: 'async' | 'sync';
   killed: string;
   newLeader: string;
   ms: number;
+  /** Writes acknowledged in the burst right before the kill, and those the new leader lacks. */
+  acked: number;
+  lost: number;
 }
+
+/** Concurrent writes sent to the leader just before it is killed. */
+const BURST_WRITES = 50;
 
 export interface StalenessResult {
   n: number;
@@ -70,10 +78,15 @@ async function leaderOf(cluster: Cluster): Promise<string | null> {
   return null;
 }
 
-/** Kills the leader `trials` times; each time, the time until a write is acknowledged again. */
+/**
+ * Kills the leader `trials` times, alternating asynchronous and synchronous commit: a burst of
+ * writes, the kill as soon as they are answered, then the time until another node acknowledges
+ * a write and how many of the burst's acknowledged writes the new leader lacks.
+ */
 export async function failoverTimes(cluster: Cluster, trials: number): Promise<FailoverResult[]> {
   const results: FailoverResult[] = [];
   for (let trial = 1; trial <= trials; trial++) {
+    const commit = trial % 2 === 1 ? 'async' : 'sync';
     // A leader that takes writes, and every node running and caught up enough to vote.
     let leader: string | null = null;
     for (const deadline = performance.now() + 60_000; performance.now() < deadline; ) {
@@ -89,6 +102,18 @@ export async function failoverTimes(cluster: Cluster, trials: number): Promise<F
     }
     if (!leader) throw new Error('no leader took writes within 60 s');
     const killed = cluster.node(leader);
+    const burst = await Promise.all(
+      Array.from({ length: BURST_WRITES }, async (_, i) => {
+        const key = `burst-${trial}-${i}`;
+        const answer = await call(
+          `${killed.directUrl}/kv/${key}?sync=${commit === 'sync'}`,
+          'PUT',
+          `b${i}`,
+        ).catch(() => null);
+        return answer?.status === 200 ? key : null;
+      }),
+    );
+    const acked = burst.filter((key): key is string => key !== null);
     const started = performance.now();
     await killed.kill();
     let newLeader = '';
@@ -107,8 +132,15 @@ export async function failoverTimes(cluster: Cluster, trials: number): Promise<F
       if (performance.now() - started > 120_000) throw new Error('no new leader within 120 s');
     }
     const ms = Math.round(performance.now() - started);
-    results.push({ trial, killed: killed.id, newLeader, ms });
-    console.log(`failover ${trial}: killed ${killed.id}, ${newLeader} took a write after ${ms} ms`);
+    let lost = 0;
+    for (const key of acked) {
+      const answer = await call(`${cluster.node(newLeader).directUrl}/kv/${key}`, 'GET').catch(() => null);
+      if (answer?.status !== 200) lost++;
+    }
+    results.push({ trial, commit, killed: killed.id, newLeader, ms, acked: acked.length, lost });
+    console.log(
+      `failover ${trial} (${commit}): killed ${killed.id}, ${newLeader} took a write after ${ms} ms; ${lost} of ${acked.length} acknowledged burst writes lost`,
+    );
     await killed.start(); // rejoins as a follower of the new epoch
   }
   return results;

@@ -309,25 +309,30 @@ async function extraRuns(machine: Record<string, unknown>): Promise<void> {
   } finally {
     await sync5.close();
   }
-  const shaped = await startOurs('single-leader', ['--sync-standbys', 'ANY 1 (n2, n3)'], { proxied: true });
-  try {
-    for (const from of shaped.ids())
-      for (const to of shaped.ids()) if (from !== to) shaped.proxies().latency(from, to, LINK_LATENCY_MS);
-    for (let round = 1; round <= rounds; round++)
-      await oursWrites(
-        shaped,
-        `3 nodes, sync 'ANY 1 (n2, n3)', ${LINK_LATENCY_MS} ms each way between nodes (fault proxy)`,
-        '',
-        false,
-        round,
-      );
-  } finally {
-    await shaped.close();
+  for (const [nodes, rule] of [
+    [3, 'ANY 1 (n2, n3)'],
+    [5, 'ANY 2 (n2, n3, n4, n5)'],
+  ] as const) {
+    const shaped = await startOurs('single-leader', ['--sync-standbys', rule], { proxied: true, nodes });
+    try {
+      for (const from of shaped.ids())
+        for (const to of shaped.ids()) if (from !== to) shaped.proxies().latency(from, to, LINK_LATENCY_MS);
+      for (let round = 1; round <= rounds; round++)
+        await oursWrites(
+          shaped,
+          `${nodes} nodes, sync '${rule}', ${LINK_LATENCY_MS} ms each way between nodes (fault proxy)`,
+          '',
+          false,
+          round,
+        );
+    } finally {
+      await shaped.close();
+    }
   }
   const failover = await startOurs('single-leader', ['--failover-after-ms', '1000', '--lease-ms', '1000']);
   let failovers: FailoverResult[];
   try {
-    failovers = await failoverTimes(failover, rounds);
+    failovers = await failoverTimes(failover, Math.max(2, rounds));
   } finally {
     await failover.close();
   }
@@ -341,9 +346,11 @@ async function extraRuns(machine: Record<string, unknown>): Promise<void> {
   const markdown = [
     table(),
     '',
-    '| failover trial | leader killed | new leader | ms until a write is acknowledged |',
-    '| ---: | --- | --- | ---: |',
-    ...failovers.map((f) => `| ${f.trial} | ${f.killed} | ${f.newLeader} | ${f.ms} |`),
+    '| failover trial | commit | leader killed | new leader | ms until a write is acknowledged | burst writes acknowledged | lost |',
+    '| ---: | --- | --- | --- | ---: | ---: | ---: |',
+    ...failovers.map(
+      (f) => `| ${f.trial} | ${f.commit} | ${f.killed} | ${f.newLeader} | ${f.ms} | ${f.acked} | ${f.lost} |`,
+    ),
     '',
     '| N | W | R | R + W > N | link latency ms | trials | stale reads | stale fraction |',
     '| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
