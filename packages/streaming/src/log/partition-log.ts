@@ -307,11 +307,8 @@ export class PartitionLog {
     }
   }
 
-  /**
-   * Compacts everything but the newest batch (Kafka never cleans the active segment either),
-   * rewriting the log as a new generation. Appends and reads wait meanwhile.
-   */
-  async compact(decompress: Decompress, tombstoneCutoffMs: number): Promise<CompactionStats> {
+  /** Runs `work` alone: appends and reads already in flight finish first, new ones wait. */
+  private async exclusively<T>(work: () => Promise<T>): Promise<T> {
     while (this.exclusive) await this.exclusive;
     let release!: () => void;
     this.exclusive = new Promise((resolve) => {
@@ -319,6 +316,19 @@ export class PartitionLog {
     });
     try {
       while (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+      return await work();
+    } finally {
+      this.exclusive = null;
+      release();
+    }
+  }
+
+  /**
+   * Compacts everything but the newest batch (Kafka never cleans the active segment either),
+   * rewriting the log as a new generation. Appends and reads wait meanwhile.
+   */
+  async compact(decompress: Decompress, tombstoneCutoffMs: number): Promise<CompactionStats> {
+    return this.exclusively(async () => {
       const log = this.store.log;
       await log.sync();
       const records = await log.readRange(log.firstIndex, log.nextIndex);
@@ -345,10 +355,7 @@ export class PartitionLog {
         recordsAfter: result.recordsAfter,
         tombstonesRemoved: result.tombstonesRemoved,
       };
-    } finally {
-      this.exclusive = null;
-      release();
-    }
+    });
   }
 
   /**
@@ -400,13 +407,7 @@ export class PartitionLog {
    */
   async truncateTo(offset: number): Promise<void> {
     if (offset >= this.logEndOffset) return;
-    while (this.exclusive) await this.exclusive;
-    let release!: () => void;
-    this.exclusive = new Promise((resolve) => {
-      release = resolve;
-    });
-    try {
-      while (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    return this.exclusively(async () => {
       const keep = this.batchAt(offset);
       if (keep < this.baseOffsets.length && this.baseOffsets[keep]! !== offset)
         throw new Error(`truncation offset ${offset} is inside a batch`);
@@ -419,10 +420,7 @@ export class PartitionLog {
       await this.rebuildIndex();
       this.logEndOffset = Math.max(this.logEndOffset, offset);
       this.writtenEndOffset = this.logEndOffset;
-    } finally {
-      this.exclusive = null;
-      release();
-    }
+    });
   }
 
   /** Makes everything appended so far durable (shutdown, tests). */

@@ -170,8 +170,10 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenOutcome> 
   const result = checkLogHistory(attempts, finalRead, new Map([[`${topic}-live`, live]]));
   const kills = applied.filter((x) => x.action.op === 'kill').length;
   const pauses = applied.filter((x) => x.action.op === 'pause').length;
+  const partitionFaults = applied.filter((x) => x.action.op === 'partition').length;
   console.log(
-    `${topic} seed ${seed} on ${cluster.ids().length} broker(s): ${kills} kills, ${pauses} pauses; ` +
+    `${topic} seed ${seed} on ${cluster.ids().length} broker(s): ${kills} kills, ${pauses} pauses, ` +
+      `${partitionFaults} network partitions; ` +
       `${result.acknowledged} acknowledged, ${result.unknownRead + result.unknownMissing} unknown ` +
       `(${result.unknownRead} present), ${finalRead.length} in the log, live consumer read ${live.length}`,
   );
