@@ -8,7 +8,7 @@ import { openStore, SeededRandom, type Store } from '@ddia/common';
 import { LSM_SYNC, lsmEngine } from '@ddia/lsm-engine';
 import { FaultFileSystem } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
-import { splitPoint } from '../src/controller/splitter.js';
+import { mergeablePairs, shouldMerge, splitPoint } from '../src/controller/splitter.js';
 import type { IndexSpec, PartitionInfo } from '../src/core/index.js';
 import { applyConfigCommand } from '../src/core/index.js';
 import { Layout } from '../src/data/layout.js';
@@ -61,6 +61,78 @@ describe('automatic split of a range partition (dynamic partitioning)', () => {
     expect((await store.scan(store.layout.bounds(right), 100)).map((item) => item.key)).toEqual(
       keys.filter((k) => k >= at),
     );
+
+    // Merged back (the neighbours grew small): the right's per-id state folds into the left.
+    await store.write(right.id, 'car:8', null, { kind: 'none' }); // right at 13, left at 11
+    const merged = applyConfigCommand(config, { op: 'merge', partition: left.id });
+    expect(merged.result.ok).toBe(true);
+    const whole2 = (merged.config as Config).partitions;
+    expect(whole2.map((p) => p.id)).toEqual([left.id]);
+    await store.mergeIn(left.id, right.id);
+    await store.mergeIn(left.id, right.id); // replayed after a restart: no change
+    expect(await store.seq(left.id)).toBe(13);
+    const after = await store.write(left.id, 'car:1', car('red', 'vw'), { kind: 'none' });
+    expect(after).toMatchObject({ status: 'ok', version: 14 });
+    expect(await store.localLookup(left.id, 'color', 'red', 10)).toEqual([
+      'car:1',
+      'car:3',
+      'car:5',
+      'car:9',
+    ]);
+    expect(await store.localLookup(left.id, 'color', 'blue', 10)).toEqual([
+      'car:0',
+      'car:2',
+      'car:4',
+      'car:6',
+      'car:7',
+    ]);
+    expect(await store.localLookup(right.id, 'color', 'blue', 10)).toEqual([]);
+    expect(await store.db.get('m:1')).toBeUndefined();
+    const all = await store.scan(store.layout.bounds(whole2[0] as PartitionInfo), 100);
+    expect(all.map((item) => item.key)).toEqual(keys.filter((k) => k !== 'car:8'));
+  });
+
+  it('merge candidates: small, resting neighbours on one owner with the same followers', () => {
+    const part = (id: number, owner: string, extra: Partial<PartitionInfo> = {}): PartitionInfo => ({
+      id,
+      owner,
+      target: owner,
+      frozen: false,
+      since: 1,
+      ...extra,
+    });
+    const parts = [
+      part(0, 'n1'),
+      part(1, 'n1'),
+      part(2, 'n1', { target: 'n2' }), // moving
+      part(3, 'n1'),
+      part(4, 'n1', { replicas: ['n2'] }), // other followers than 3
+      part(5, 'n1', { replicas: ['n2'] }),
+      part(6, 'n2'),
+    ];
+    expect(mergeablePairs(parts, 'n1')).toEqual([0, 4]);
+    expect(shouldMerge(24, 100)).toBe(true);
+    expect(shouldMerge(25, 100)).toBe(false);
+    expect(shouldMerge(0, 0)).toBe(false); // --split-keys 0: never
+  });
+
+  it('a merged partition keeps only the followers that held both halves', () => {
+    const config = applyConfigCommand(null, {
+      op: 'bootstrap',
+      scheme: 'range',
+      partitions: 4,
+      replicas: 3,
+      nodes: ['n1', 'n2', 'n3'].map((id) => ({ id, url: `http://${id}` })),
+    }).config as Config;
+    // Hand-placed: partitions 0 and 1 on n1; n2 follows both, n3 only the left one.
+    const [left, right] = config.partitions as [PartitionInfo, PartitionInfo];
+    Object.assign(left, { owner: 'n1', target: 'n1', replicas: ['n2', 'n3'] });
+    Object.assign(right, { owner: 'n1', target: 'n1', replicas: ['n2'] });
+    const merged = applyConfigCommand(config, { op: 'merge', partition: left.id });
+    expect(merged.result.ok, JSON.stringify(merged.result)).toBe(true);
+    const only = (merged.config as Config).partitions[0] as PartitionInfo;
+    expect(only.range).toEqual({ start: left.range?.start, end: right.range?.end });
+    expect(only.replicas).toEqual(['n2']);
   });
 });
 

@@ -5,18 +5,26 @@
 // controller log. The balancer then retargets (cluster-config.ts) and the mover may hand one
 // half to a less loaded node, so data that piled into one pre-split range (all ASCII words land
 // in one of the initial ranges) spreads over the cluster as it grows.
-import { type ConfigCommand, type ConfigResult, partitionKeyOf } from '../core/index.js';
+import { type ConfigCommand, type ConfigResult, type PartitionInfo, partitionKeyOf } from '../core/index.js';
 import type { PartitionNode } from '../partition-node.js';
 
 /** How often an owner looks at the size of its range partitions. */
 export const SPLIT_CHECK_MS = 2_000;
 
+/** Two neighbours merge when together they hold fewer keys than this share of the split limit:
+ *  far enough below it that the merged partition does not split again soon (the halves of a
+ *  fresh split hold about the limit together, four times as much). */
+export const MERGE_FRACTION = 0.25;
+
 export interface SplitterEnv {
   node: PartitionNode;
   splitKeys: number;
+  /** Merges never take the cluster below this many partitions (--partitions: the pre-split). */
+  minPartitions: number;
   propose: (command: ConfigCommand) => Promise<ConfigResult>;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   onSplit: () => void;
+  onMerge?: () => void;
 }
 
 /** The split point of a partition whose first keys (in order) are `keys`: the partition key of
@@ -35,6 +43,25 @@ export function splitPoint(keys: readonly string[], splitKeys: number): string |
   return null;
 }
 
+/** Whether two neighbouring range partitions holding `keys` keys together should merge. */
+export function shouldMerge(keys: number, splitKeys: number): boolean {
+  return splitKeys > 0 && keys < Math.floor(splitKeys * MERGE_FRACTION);
+}
+
+/** Neighbours that can merge without copying data: both resting, on the same owner, with the
+ *  same followers. Answers the index of the left one of each such pair, in key order. */
+export function mergeablePairs(partitions: readonly PartitionInfo[], owner: string): number[] {
+  const out: number[] = [];
+  const resting = (p: PartitionInfo) => p.owner === owner && p.target === owner && !p.frozen;
+  const followers = (p: PartitionInfo) => JSON.stringify([...(p.replicas ?? [])].sort());
+  for (let i = 0; i + 1 < partitions.length; i++) {
+    const left = partitions[i] as PartitionInfo;
+    const right = partitions[i + 1] as PartitionInfo;
+    if (resting(left) && resting(right) && followers(left) === followers(right)) out.push(i);
+  }
+  return out;
+}
+
 export class Splitter {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
@@ -49,6 +76,34 @@ export class Splitter {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Proposes at most one merge of two small neighbours this node owns (none below the
+   *  pre-split count: merges undo automatic splits, not the operator's --partitions). */
+  private async checkMerges(partitions: readonly PartitionInfo[]): Promise<void> {
+    const { node, splitKeys } = this.env;
+    if (partitions.length <= Math.max(this.env.minPartitions, 1) || splitKeys <= 0) return;
+    for (const i of mergeablePairs(partitions, node.id)) {
+      const left = partitions[i] as PartitionInfo;
+      const right = partitions[i + 1] as PartitionInfo;
+      if (node.settling.has(left.id) || node.settling.has(right.id)) continue;
+      const limit = Math.floor(splitKeys * MERGE_FRACTION);
+      let keys = 0;
+      for (const part of [left, right]) {
+        const bounds = node.store.layout.bounds(part);
+        for await (const _ of node.store.db.keys({ gte: bounds.gte, lt: bounds.lt, limit })) keys++;
+      }
+      if (!shouldMerge(keys, splitKeys)) continue;
+      const result = await this.env.propose({ op: 'merge', partition: left.id });
+      if (result.ok) {
+        this.env.onMerge?.();
+        this.env.log.info(
+          { partition: left.id, right: right.id, keys, epoch: result.epoch },
+          'range partitions merged',
+        );
+      }
+      return;
+    }
   }
 
   /** One pass: proposes at most one split (the next pass sees the new configuration). */
@@ -84,6 +139,7 @@ export class Splitter {
         }
         return;
       }
+      await this.checkMerges(config.partitions);
     } catch (error) {
       this.env.log.warn({ err: error }, 'split check failed; will retry');
     } finally {

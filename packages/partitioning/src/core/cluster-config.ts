@@ -278,6 +278,9 @@ export function applyConfigCommand(
       );
       next.partitions.splice(index + 1, 1);
       left.since = next.epoch;
+      // Only a follower that held both halves holds the merged partition; the owner copies it
+      // to others to get back to its number of copies.
+      if (left.replicas) left.replicas = left.replicas.filter((r) => right.replicas?.includes(r));
       next.partitions.forEach((p, i) => {
         p.range = ranges[i] as KeyRange;
       });

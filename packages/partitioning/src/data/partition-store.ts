@@ -440,6 +440,43 @@ export class PartitionStore {
     this.seqs.set(right.id, seq);
   }
 
+  /**
+   * After a merge of two adjacent range partitions (applied from the controller log): the data
+   * is in place (`r:<key>`), so only what is keyed by partition id is folded into the left:
+   * its sequence continues from the larger of the two (versions never go backwards for a key),
+   * the right's local index entries move to the left id, and the merged partition counts as
+   * backfilled for an index only if both halves were (else the builder backfills it again).
+   * The right's `m:`, `b:` and `s:` entries go. The caller holds both partitions' locks.
+   */
+  async mergeIn(leftId: number, rightId: number): Promise<void> {
+    // Already done (the controller log is replayed after a restart): the right's state is gone.
+    if ((await this.db.get(metaKey(rightId))) === undefined) return;
+    const seq = Math.max(await this.seq(leftId), await this.seq(rightId));
+    const ops: BatchOp[] = [
+      { type: 'put', key: metaKey(leftId), value: Buffer.from(String(seq)) },
+      { type: 'del', key: metaKey(rightId) },
+      { type: 'del', key: sealKey(rightId) },
+    ];
+    const from = localIndexPrefix(rightId);
+    for await (const [key, bytes] of this.db.iterator({ gte: from, lt: prefixEnd(from) })) {
+      ops.push({ type: 'del', key: key as string });
+      ops.push({
+        type: 'put',
+        key: `${localIndexPrefix(leftId)}${(key as string).slice(from.length)}`,
+        value: bytes as Uint8Array,
+      });
+    }
+    for (const spec of this.specs) {
+      if (!(await this.built(spec.name, rightId)))
+        ops.push({ type: 'del', key: builtKey(spec.name, leftId) });
+      ops.push({ type: 'del', key: builtKey(spec.name, rightId) });
+    }
+    await this.db.batch(ops, SYNCED);
+    this.seqs.set(leftId, seq);
+    this.seqs.delete(rightId);
+    this.logs.delete(rightId);
+  }
+
   /** Deletes the partition's keys here (after it moved away, or before a fresh copy). */
   async drop(partition: PartitionInfo): Promise<number> {
     const bounds = this.layout.bounds(partition);
