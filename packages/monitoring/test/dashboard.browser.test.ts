@@ -274,14 +274,14 @@ describe('dashboard and clocks', () => {
         await rowIs(n3.address, [n3.address, 'n3', 'follower', '2', '8', '7', '3', '2', '1']);
         await rowIs(n1.address, [n1.address, 'n1', 'leader', '2', '10', '10', '0', '', '1']);
 
-        // n1 dies; n2 wins term 3 and reports n3 one entry behind.
+        // n1 dies; n2 wins term 3 and reports n3 one entry behind, n1 two.
         Object.assign(raft[1]!, {
           term: 3,
           commit: 12,
           applied: 12,
           leader: true,
           leaderChanges: 2,
-          lag: { n3: 1 },
+          lag: { n1: 2, n3: 1 },
         });
         Object.assign(raft[2]!, { term: 3, commit: 12, applied: 11, leaderChanges: 2 });
         await n1.stop();
@@ -294,7 +294,8 @@ describe('dashboard and clocks', () => {
         );
         await textIs('leader', `n2 (${n2.address})`);
         await rowIs(n3.address, [n3.address, 'n3', 'follower', '3', '12', '11', '1', '1', '2']);
-        await rowIs(n1.address, [n1.address, '', 'down', '', '', '', '', '', '']);
+        // The dead node keeps its id (from the window's series) and the lag the new leader reports.
+        await rowIs(n1.address, [n1.address, 'n1', 'down', '', '', '', '', '2', '']);
         // The charts: the term line steps from 2 to 3; the leader chart has a line per node.
         const lines = (title: string) =>
           page.$$eval(
@@ -310,16 +311,21 @@ describe('dashboard and clocks', () => {
         await page.waitForFunction(`document.querySelectorAll('#charts .chart').length === 10`, undefined, {
           timeout: 10_000,
         });
-        const term = await lines('term (max over nodes; each election raises it)');
-        expect(term).toHaveLength(1);
-        expect(
-          new Set(
-            term[0]!
-              .trim()
-              .split(' ')
-              .map((p: string) => p.split(',')[1]),
-          ).size,
-        ).toBe(2);
+        // The charts are redrawn after the summary: wait for a redraw that has the step.
+        const levels = async () => {
+          const term = await lines('term (max over nodes; each election raises it)');
+          return term.length === 1
+            ? new Set(
+                term[0]!
+                  .trim()
+                  .split(' ')
+                  .map((p: string) => p.split(',')[1]),
+              ).size
+            : -1;
+        };
+        await until('the term chart steps from 2 to 3', async () => (await levels()) === 2).catch(async () =>
+          expect(await levels()).toBe(2),
+        );
         expect(await lines('leader (1 = this node leads)')).toHaveLength(3);
         expect((await lines('requests/s')).length).toBeGreaterThanOrEqual(2);
         expect(await page.locator('#error').textContent()).toBe('');

@@ -73,7 +73,10 @@ async function refresh() {
     );
     const upBy = byInstance(up), termBy = byInstance(term), commitBy = byInstance(commit), appliedBy = byInstance(applied);
     const leaderBy = byInstance(leader), seenBy = byInstance(seen);
-    const nodeOf = new Map([...term, ...leader].filter((r) => r.metric.node).map((r) => [r.metric.instance, r.metric.node]));
+    const range = (query) => api('/api/v1/query_range?query=' + encodeURIComponent(query) + '&start=' + start + '&end=' + now + '&step=' + STEP_S);
+    const leaderSeries = (await range(m.leader + SEL)).result;
+    // Node ids by instance; the window's series name a node that is down now too.
+    const nodeOf = new Map([...leaderSeries, ...term, ...leader].filter((r) => r.metric.node).map((r) => [r.metric.instance, r.metric.node]));
     // The leader: a live node saying so; if two do (a deposed one not yet told), the higher term.
     const leaders = [...leaderBy].filter(([i, v]) => v === 1 && upBy.get(i) === 1).map(([i]) => i);
     leaders.sort((a, b) => (termBy.get(b) ?? 0) - (termBy.get(a) ?? 0));
@@ -94,11 +97,9 @@ async function refresh() {
     document.getElementById('leader').textContent = current ? (nodeOf.get(current) ?? '') + ' (' + current + ')' : 'none';
     document.getElementById('term').textContent = termBy.size ? String(Math.max(...termBy.values())) : '?';
 
-    const range = (query) => api('/api/v1/query_range?query=' + encodeURIComponent(query) + '&start=' + start + '&end=' + now + '&step=' + STEP_S);
     const maxTerm = (await range('max(' + m.term + SEL + ')')).result;
     const termValues = (maxTerm[0]?.values ?? []).map(([, v]) => Number(v)).filter(Number.isFinite);
     document.getElementById('elections').textContent = termValues.length ? String(termValues[termValues.length - 1] - termValues[0]) : '?';
-    const leaderSeries = (await range(m.leader + SEL)).result;
     document.getElementById('leader-changes').textContent = String(leaderChanges(leaderSeries));
     const rate = '[' + Math.max(60, 4 * STEP_S) + 's]';
     const graphs = [
