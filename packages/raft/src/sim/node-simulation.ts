@@ -8,7 +8,7 @@
 // Ready loop, group commit, send-before-persist, apply batching, snapshotter, pending proposals,
 // ReadIndex rounds, forwarded proposals and membership API run, and client operations are the
 // node's public promises (a write is acknowledged when its promise resolves).
-import { SeededRandom, type TimerClock } from '@ddia/common/core';
+import type { TimerClock } from '@ddia/common/core';
 import type { Message, NodeId } from '../core/types.js';
 import { RaftNode, type StateMachine } from '../driver/raft-node.js';
 import { RaftError } from '../errors.js';
@@ -29,18 +29,17 @@ import {
 } from './sim-node.js';
 import {
   applyNetworkFault,
-  emptyStats,
+  checkAfterEvent,
+  DISK_DELAY_MAX_MS,
   livenessViolation,
-  noteLeader,
-  SIM_CHAOS_MS_DEFAULT,
   SIM_HEAL_BUDGET_MS,
   SIM_TICK_MS,
   type SimulationOptions,
   type SimulationResult,
+  startRun,
 } from './simulation.js';
-import { drawFault, drawWeather, type Weather, weatherNetwork, weatherRaftOptions } from './weather.js';
+import { drawFault, weatherNetwork, weatherRaftOptions } from './weather.js';
 
-const DISK_DELAY_MAX_MS = 4;
 /** A torn write loses power after up to this many of its file-system operations. */
 const TORN_WRITE_OPS_MAX = 6;
 /** Client operations give up after this long (virtual): a lost proposal must not wait 5 s. */
@@ -97,25 +96,22 @@ export function runNodeSimulation(options: NodeSimulationOptions): Promise<Simul
 }
 
 export class NodeSimulation {
-  private readonly random: SeededRandom;
-  private readonly ids: NodeId[];
-  private readonly chaosMs: number;
-  private readonly w: Weather;
-  private readonly raftOptions: SimRaftOptions;
-  private readonly disks: SimDisks;
-  private readonly checker = new SafetyChecker();
-  private readonly network: SimNetwork;
-  private readonly queue = new EventQueue<NodeSimEvent>();
+  // The nodes: each one's current life, and what its disk acknowledged (for the checker: a
+  // crashed node votes with this log).
   private readonly lives = new Map<NodeId, Incarnation>();
-  /** What each node's disk acknowledged (for the checker: a crashed node votes with this log). */
   private readonly durable = new Map<NodeId, MemoryStorage>();
   private readonly retired = new Set<NodeId>();
-  private readonly leaderTerms = new Set<number>();
-  private readonly trace: string[] = [];
-  private readonly stats = emptyStats();
+  private readonly disks: SimDisks;
+  private readonly raftOptions: SimRaftOptions;
+  // The run: its seed's draws, weather, network, events and checker.
+  /** The seed's generator, the node ids, the chaos budget, the weather, the journal. */
+  private readonly seeded: ReturnType<typeof startRun>;
+  private readonly queue = new EventQueue<NodeSimEvent>();
+  private readonly network: SimNetwork;
+  private readonly checker = new SafetyChecker();
+  private readonly stats: SimulationResult['stats'];
   /** Acknowledged writes, checked against what the checker saw committed. */
   private acks: { id: NodeId; index: number; term: number }[] = [];
-  private traceHash = 0;
   private now = 0;
   private epochSeq = 0;
   private commandSeq = 0;
@@ -124,42 +120,37 @@ export class NodeSimulation {
   private unsafeCommitsOfTheDead = 0;
 
   constructor(private readonly options: NodeSimulationOptions) {
-    this.random = new SeededRandom(options.seed);
-    this.ids = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}`);
-    this.chaosMs = options.chaosMs ?? SIM_CHAOS_MS_DEFAULT;
-    this.w = { ...drawWeather(this.random), ...options.weather };
+    this.seeded = startRun(options);
+    this.stats = this.seeded.journal.stats;
     this.raftOptions = {
-      ...weatherRaftOptions(this.w),
+      ...weatherRaftOptions(this.seeded.w),
       // Followers forward proposals to the leader in half the runs (the other half refuse them).
-      forwardProposals: this.random.chance(0.5),
+      forwardProposals: this.seeded.random.chance(0.5),
       ...options.raft,
     };
     this.disks = options.disks ?? new MemoryDisks();
-    this.network = new SimNetwork(this.random.fork(), weatherNetwork(this.w));
-    this.queue.push(this.w.clientIntervalMs, { kind: 'client' });
-    this.queue.push(this.random.int(this.w.faultMinMs, this.w.faultMaxMs), { kind: 'fault' });
+    this.network = new SimNetwork(this.seeded.random.fork(), weatherNetwork(this.seeded.w));
+    this.queue.push(this.seeded.w.clientIntervalMs, { kind: 'client' });
+    this.queue.push(this.seeded.random.int(this.seeded.w.faultMinMs, this.seeded.w.faultMaxMs), {
+      kind: 'fault',
+    });
   }
 
   async run(): Promise<SimulationResult> {
     let violation: string | null = null;
     try {
       // Every node bootstraps the founding membership through RaftNode.start, as in production.
-      for (const id of this.ids) this.start(id);
-      await this.runUntil(this.chaosMs, () => false);
+      for (const id of this.seeded.ids) this.start(id);
+      await this.runUntil(this.seeded.chaosMs, () => false);
       await this.heal();
       await this.awaitFreshCommit();
     } catch (err) {
       violation = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       this.record(`${this.now} violation ${violation}`);
     }
-    const { stats, network, checker } = this;
-    stats.messagesSent = network.sent;
-    stats.messagesDropped = network.dropped;
-    stats.maxCommitted = checker.maxCommitted;
-    stats.unsafeCommits = this.unsafeCommitsOfTheDead;
-    for (const life of this.lives.values()) stats.unsafeCommits += life.node?.core.unsafeCommits ?? 0;
-    const { seed } = this.options;
-    return { seed, ok: violation === null, violation, traceHash: this.traceHash, trace: this.trace, stats };
+    this.stats.unsafeCommits = this.unsafeCommitsOfTheDead;
+    for (const life of this.lives.values()) this.stats.unsafeCommits += life.node?.core.unsafeCommits ?? 0;
+    return this.seeded.journal.result(this.options.seed, violation, this.network, this.checker);
   }
 
   /** Takes events up to `untilMs`, or until `done` says so after one. */
@@ -197,7 +188,7 @@ export class NodeSimulation {
         return m.to;
       }
       case 'client':
-        this.queue.push(this.now + this.w.clientIntervalMs, ev);
+        this.queue.push(this.now + this.seeded.w.clientIntervalMs, ev);
         return this.clientRequest();
       case 'crash':
         if (this.chaosPhase) this.crash(ev.id);
@@ -205,23 +196,26 @@ export class NodeSimulation {
       case 'fault':
         if (!this.chaosPhase) return null;
         this.injectFault();
-        this.queue.push(this.now + this.random.int(this.w.faultMinMs, this.w.faultMaxMs), ev);
+        this.queue.push(
+          this.now + this.seeded.random.int(this.seeded.w.faultMinMs, this.seeded.w.faultMaxMs),
+          ev,
+        );
         return null;
     }
   }
 
   /** Phase 2: heal the network, restart every node, retire the removed members. */
   private async heal(): Promise<void> {
-    this.now = this.chaosMs;
+    this.now = this.seeded.chaosMs;
     this.chaosPhase = false;
     this.network.heal();
     this.network.faults = RELIABLE_NETWORK;
-    for (const id of this.ids) this.restart(id);
+    for (const id of this.seeded.ids) this.restart(id);
     await new Promise<void>((resolve) => setImmediate(resolve));
     // The node that knows the most committed entries knows the latest membership.
     const cores = [...this.lives.values()].flatMap((l) => (l.node ? [l.node.core] : []));
     const authority = cores.sort((a, b) => b.log.committed - a.log.committed)[0];
-    for (const id of this.ids) {
+    for (const id of this.seeded.ids) {
       if (authority && !authority.membership.has(id)) {
         this.crash(id);
         this.retired.add(id);
@@ -237,7 +231,7 @@ export class NodeSimulation {
     const done = () => {
       const leader = this.leader();
       if (leader && this.stats.healedLeaderAfterMs < 0)
-        this.stats.healedLeaderAfterMs = this.now - this.chaosMs;
+        this.stats.healedLeaderAfterMs = this.now - this.seeded.chaosMs;
       if (leader && !asking && !probe) {
         asking = true;
         leader.propose(textEncoder.encode('after-heal'), { timeoutMs: CLIENT_TIMEOUT_MS }).then(
@@ -253,15 +247,15 @@ export class NodeSimulation {
       }
       return probe !== null && this.everyMemberApplied(probe);
     };
-    if (!(await this.runUntil(this.chaosMs + SIM_HEAL_BUDGET_MS, done))) {
-      throw livenessViolation(this.chaosMs);
+    if (!(await this.runUntil(this.seeded.chaosMs + SIM_HEAL_BUDGET_MS, done))) {
+      throw livenessViolation(this.seeded.chaosMs);
     }
   }
 
   private everyMemberApplied(probe: { index: number; term: number }): boolean {
     const members = this.leader()?.core.membership;
     if (!members) return false;
-    return this.ids.every((id) => {
+    return this.seeded.ids.every((id) => {
       const node = this.lives.get(id)?.node;
       if (this.retired.has(id) || !members.has(id)) return true;
       if (!node || node.applied < probe.index) return false;
@@ -271,8 +265,7 @@ export class NodeSimulation {
   }
 
   private record(line: string): void {
-    this.traceHash = foldHash(this.traceHash, line);
-    if (this.options.keepTrace) this.trace.push(line);
+    this.seeded.journal.record(line);
   }
 
   /** The first violation wins; it ends the run after the event that caused it. */
@@ -293,7 +286,7 @@ export class NodeSimulation {
   }
 
   private liveLeaders() {
-    return this.ids.flatMap((id) => {
+    return this.seeded.ids.flatMap((id) => {
       const core = this.lives.get(id)?.node?.core;
       return core?.role === 'leader' ? [{ id, raft: core }] : [];
     });
@@ -315,30 +308,15 @@ export class NodeSimulation {
   private check(id: NodeId): void {
     const raft = this.lives.get(id)?.node?.core;
     if (!raft) return;
-    const { checker, random, w } = this;
-    const commitBefore = checker.maxCommitted;
-    checker.observe(id, raft);
-    checker.checkLeaders(this.liveLeaders());
-    if (this.chaosPhase && raft.role === 'leader' && checker.maxCommitted > commitBefore) {
-      if (random.chance(w.crashOnCommitRate)) {
-        this.crash(id);
-        return;
-      }
-    }
-    if (w.confChangeRate === 0) {
-      checker.checkPotentialLeaders(
-        this.ids.map((n) => ({ id: n, views: this.logViews(n) })),
-        Math.floor(this.ids.length / 2) + 1,
-      );
-    }
-    for (const ack of this.acks) checker.acknowledged(ack.id, ack.index, ack.term);
+    const { checker, chaosPhase, now } = this;
+    checkAfterEvent({ ...this.seeded, checker, chaosPhase, now }, id, raft, {
+      leaders: () => this.liveLeaders(),
+      views: () => this.seeded.ids.map((n) => ({ id: n, views: this.logViews(n) })),
+      crash: () => this.crash(id),
+      crashAt: (atMs) => this.queue.push(atMs, { kind: 'crash', id }),
+    });
+    for (const ack of this.acks) this.checker.acknowledged(ack.id, ack.index, ack.term);
     this.acks = [];
-    const fresh = noteLeader(this.leaderTerms, this.stats, id, raft, (line) =>
-      this.record(`${this.now} ${line}`),
-    );
-    if (fresh && this.chaosPhase && random.chance(w.newLeaderCrashRate)) {
-      this.queue.push(this.now + random.int(0, 2 * DISK_DELAY_MAX_MS), { kind: 'crash', id });
-    }
   }
 
   // ---------------------------------------------------------------- one node's life
@@ -386,15 +364,16 @@ export class NodeSimulation {
       .then((disk) =>
         RaftNode.start<number>({
           id,
-          members: this.ids.map((m) => ({ id: m })),
+          members: this.seeded.ids.map((m) => ({ id: m })),
           storage: this.simulatedDisk(id, life, disk, later),
           transport,
           stateMachine: machine,
           clock,
           nextTurn: (fn) => later(0, fn),
           tickMs: SIM_TICK_MS,
-          snapshotEntries: this.w.snapshotEvery > 0 ? this.w.snapshotEvery : Number.MAX_SAFE_INTEGER,
-          seed: this.random.int(0, 2 ** 31),
+          snapshotEntries:
+            this.seeded.w.snapshotEvery > 0 ? this.seeded.w.snapshotEvery : Number.MAX_SAFE_INTEGER,
+          seed: this.seeded.random.int(0, 2 ** 31),
           bootId: textEncoder.encode(`${id}.${life.epoch}`.padEnd(8, '.').slice(0, 8)),
           core: this.raftOptions,
         }),
@@ -434,24 +413,27 @@ export class NodeSimulation {
         }
         if (this.chaosPhase && update && update.entries.length > 0) {
           const core = life.node?.core;
-          if (core?.role === 'leader' && this.random.chance(this.w.crashAfterWriteRate)) {
+          if (core?.role === 'leader' && this.seeded.random.chance(this.seeded.w.crashAfterWriteRate)) {
             this.stats.crashesBeforePersist++;
             this.crash(id);
             return;
           }
         }
-        life.diskFreeAt = Math.max(life.diskFreeAt, this.now) + this.random.int(0, DISK_DELAY_MAX_MS);
+        life.diskFreeAt = Math.max(life.diskFreeAt, this.now) + this.seeded.random.int(0, DISK_DELAY_MAX_MS);
         later(life.diskFreeAt - this.now, () => {
           // A power cut in the middle of this write, on disks that can tear one.
           const torn =
             this.chaosPhase &&
             this.disks.powerLossDuringWrite &&
-            this.random.chance(this.w.crashAfterWriteRate);
-          if (torn) this.disks.powerLossDuringWrite?.(id, this.random.int(0, TORN_WRITE_OPS_MAX));
+            this.seeded.random.chance(this.seeded.w.crashAfterWriteRate);
+          if (torn) this.disks.powerLossDuringWrite?.(id, this.seeded.random.int(0, TORN_WRITE_OPS_MAX));
           run().then(
             () => {
               if (this.lives.get(id) !== life) return;
-              if (torn || (this.chaosPhase && update && this.random.chance(this.w.crashAfterWriteRate))) {
+              if (
+                torn ||
+                (this.chaosPhase && update && this.seeded.random.chance(this.seeded.w.crashAfterWriteRate))
+              ) {
                 this.crash(id);
                 return;
               }
@@ -512,9 +494,9 @@ export class NodeSimulation {
   /** A client at a random node: a membership change at the leader (chaos only), a linearizable
    *  read or a write, through the node's public API. */
   private clientRequest(): NodeId | null {
-    const { random } = this;
-    if (this.chaosPhase && random.chance(this.w.confChangeRate)) return this.changeMembership();
-    const id = random.pick(this.ids);
+    const { random } = this.seeded;
+    if (this.chaosPhase && random.chance(this.seeded.w.confChangeRate)) return this.changeMembership();
+    const id = random.pick(this.seeded.ids);
     const node = this.lives.get(id)?.node;
     if (!node) return null;
     if (random.chance(0.3)) {
@@ -538,7 +520,7 @@ export class NodeSimulation {
   /** Single-server membership changes through the node's API: remove a voter (keeping a
    *  minimum), re-add a removed node as a learner, or promote a learner once it caught up. */
   private changeMembership(): NodeId | null {
-    const { random, ids } = this;
+    const { random, ids } = this.seeded;
     const leader = this.leader();
     if (!leader) return null;
     const m = leader.core.membership;
@@ -569,9 +551,9 @@ export class NodeSimulation {
 
   /** One fault from the seed's weather (weather.ts drawFault). */
   private injectFault(): void {
-    const { ids } = this;
+    const { ids } = this.seeded;
     const up = ids.filter((id) => !this.lives.get(id)?.down);
-    const fault = drawFault(this.random, this.w, ids, up, this.liveLeaders()[0]?.id);
+    const fault = drawFault(this.seeded.random, this.seeded.w, ids, up, this.liveLeaders()[0]?.id);
     if (fault?.kind === 'crash') this.crash(fault.id);
     else if (fault?.kind === 'restartAll') for (const id of ids) this.restart(id);
     else if (fault) this.record(applyNetworkFault(this.network, fault, this.now, this.stats));

@@ -7,7 +7,7 @@ import { type Random, SeededRandom } from '@ddia/common/core';
 import { bootstrapState, type Raft } from '../core/raft.js';
 import type { ConfChange, Message, NodeId, Ready } from '../core/types.js';
 import { RELIABLE_NETWORK, SimNetwork } from '../transport/sim-network.js';
-import { InvariantViolation, SafetyChecker } from './checker.js';
+import { InvariantViolation, type LogView, SafetyChecker } from './checker.js';
 import { EventQueue } from './event-queue.js';
 import { foldHash, SimNode, type SimRaftOptions } from './sim-node.js';
 import {
@@ -24,7 +24,8 @@ export const SIM_TICK_MS = 10;
 export const SIM_CHAOS_MS_DEFAULT = 3_000;
 /** After healing, the cluster must elect and commit within this budget. */
 export const SIM_HEAL_BUDGET_MS = 4_000;
-const DISK_DELAY_MAX_MS = 4;
+/** A simulated write takes 0 to this many milliseconds. */
+export const DISK_DELAY_MAX_MS = 4;
 
 export interface SimulationOptions {
   seed: number;
@@ -115,24 +116,26 @@ export class Simulation {
   private readonly diskBusy = new Map<NodeId, boolean>();
   /** Bumped at each crash, so a write that was in flight when its node crashed is dropped. */
   private readonly epochs = new Map<NodeId, number>();
-  private readonly trace: string[] = [];
-  private traceHash = 0;
+  private readonly journal: RunJournal;
+  private readonly stats: SimulationStats;
   private now = 0;
   private commandSeq = 0;
   private readSeq = 0;
   private readonly pendingReads = new Map<string, { id: NodeId; committedAtStart: number }>();
-  private readonly stats: SimulationStats = emptyStats();
   /** Nodes removed from the configuration are shut down when the cluster heals, as an operator
    *  would; until then they keep running (and may try to disrupt, diss. §4.2.3). */
   private readonly retired = new Set<NodeId>();
-  private readonly leaderTerms = new Set<number>();
   private chaosPhase = true;
 
   constructor(private readonly options: SimulationOptions) {
-    this.random = new SeededRandom(options.seed);
-    this.ids = Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}`);
-    this.chaosMs = options.chaosMs ?? SIM_CHAOS_MS_DEFAULT;
-    this.w = { ...drawWeather(this.random), ...options.weather };
+    ({
+      journal: this.journal,
+      random: this.random,
+      ids: this.ids,
+      chaosMs: this.chaosMs,
+      w: this.w,
+    } = startRun(options));
+    this.stats = this.journal.stats;
     const raftOptions: SimRaftOptions = { ...weatherRaftOptions(this.w), ...options.raft };
     this.network = new SimNetwork(this.random.fork(), weatherNetwork(this.w));
     const boot = bootstrapState(this.ids.map((id) => ({ id })));
@@ -161,15 +164,10 @@ export class Simulation {
       violation = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       this.record(`${this.now} violation ${violation}`);
     }
-    const { stats, network, checker } = this;
-    stats.messagesSent = network.sent;
-    stats.messagesDropped = network.dropped;
-    stats.maxCommitted = checker.maxCommitted;
     for (const n of this.nodes.values()) {
-      stats.unsafeCommits += n.unsafeCommits + (n.raft?.unsafeCommits ?? 0);
+      this.stats.unsafeCommits += n.unsafeCommits + (n.raft?.unsafeCommits ?? 0);
     }
-    const { seed } = this.options;
-    return { seed, ok: violation === null, violation, traceHash: this.traceHash, trace: this.trace, stats };
+    return this.journal.result(this.options.seed, violation, this.network, this.checker);
   }
 
   /** Phase 1: every event until the chaos budget runs out, faults included. */
@@ -255,8 +253,7 @@ export class Simulation {
   }
 
   private record(line: string): void {
-    this.traceHash = foldHash(this.traceHash, line);
-    if (this.options.keepTrace) this.trace.push(line);
+    this.journal.record(line);
   }
 
   private node(id: NodeId): SimNode {
@@ -273,34 +270,13 @@ export class Simulation {
   private check(id: NodeId): void {
     const raft = this.nodes.get(id)?.raft;
     if (!raft) return;
-    const { checker, random, w } = this;
-    const commitBefore = checker.maxCommitted;
-    checker.observe(id, raft);
-    if (
-      this.chaosPhase &&
-      raft.role === 'leader' &&
-      checker.maxCommitted > commitBefore &&
-      random.chance(w.crashOnCommitRate)
-    ) {
-      checker.checkLeaders(this.liveLeaders());
-      this.crash(id);
-      return;
-    }
-    checker.checkLeaders(this.liveLeaders());
-    // "Could win an election" needs a fixed set of voters; runs with membership changes rely
-    // on the checks of actual leaders instead.
-    if (w.confChangeRate === 0) {
-      checker.checkPotentialLeaders(
-        [...this.nodes.values()].map((n) => ({ id: n.id, views: n.logViews() })),
-        Math.floor(this.nodes.size / 2) + 1,
-      );
-    }
-    const fresh = noteLeader(this.leaderTerms, this.stats, id, raft, (line) =>
-      this.record(`${this.now} ${line}`),
-    );
-    if (fresh && this.chaosPhase && random.chance(w.newLeaderCrashRate)) {
-      this.queue.push(this.now + random.int(0, 2 * DISK_DELAY_MAX_MS), { kind: 'crash', id });
-    }
+    const { checker, journal, random, w, chaosPhase, now } = this;
+    checkAfterEvent({ checker, journal, random, w, chaosPhase, now }, id, raft, {
+      leaders: () => this.liveLeaders(),
+      views: () => [...this.nodes.values()].map((n) => ({ id: n.id, views: n.logViews() })),
+      crash: () => this.crash(id),
+      crashAt: (atMs) => this.queue.push(atMs, { kind: 'crash', id }),
+    });
   }
 
   /**
@@ -487,20 +463,101 @@ export class Simulation {
   }
 }
 
-/** Counts and traces a leader of a term not seen before; true if it is one (the weather may
- *  then strike it down). */
-export function noteLeader(
-  seen: Set<number>,
-  stats: SimulationStats,
+/** What every run starts from, in this order: its journal, its seed's generator, the node ids,
+ *  the chaos budget and the weather (the seed's first draws). */
+export function startRun(options: SimulationOptions) {
+  const random = new SeededRandom(options.seed);
+  return {
+    journal: new RunJournal(options.keepTrace),
+    random,
+    ids: Array.from({ length: options.nodeCount }, (_, i) => `n${i + 1}`),
+    chaosMs: options.chaosMs ?? SIM_CHAOS_MS_DEFAULT,
+    w: { ...drawWeather(random), ...options.weather },
+  };
+}
+
+/** What a run reports as it goes: its trace (hashed, and kept when asked) and its counts. */
+export class RunJournal {
+  readonly trace: string[] = [];
+  readonly stats = emptyStats();
+  traceHash = 0;
+  private readonly leaderTerms = new Set<number>();
+
+  constructor(private readonly keepTrace = false) {}
+
+  record(line: string): void {
+    this.traceHash = foldHash(this.traceHash, line);
+    if (this.keepTrace) this.trace.push(line);
+  }
+
+  /** Counts and traces a leader of a term not seen before; true if it is one (the weather may
+   *  then strike it down). */
+  newLeader(id: NodeId, raft: Raft, nowMs: number): boolean {
+    if (raft.role !== 'leader' || this.leaderTerms.has(raft.term)) return false;
+    this.leaderTerms.add(raft.term);
+    this.stats.leadersElected++;
+    this.record(`${nowMs} leader ${id} term ${raft.term}`);
+    return true;
+  }
+
+  /** The result, with the network's and the checker's counts; `unsafeCommits` is the caller's. */
+  result(
+    seed: number,
+    violation: string | null,
+    network: SimNetwork,
+    checker: SafetyChecker,
+  ): SimulationResult {
+    const { stats } = this;
+    stats.messagesSent = network.sent;
+    stats.messagesDropped = network.dropped;
+    stats.maxCommitted = checker.maxCommitted;
+    return { seed, ok: violation === null, violation, traceHash: this.traceHash, trace: this.trace, stats };
+  }
+}
+
+/** What checkAfterEvent reads of a run. */
+interface CheckedRun {
+  readonly checker: SafetyChecker;
+  readonly journal: RunJournal;
+  readonly random: Random;
+  readonly w: Weather;
+  readonly chaosPhase: boolean;
+  readonly now: number;
+}
+
+/**
+ * The safety checks after every event that touched node `id` (its core: `raft`), and where the
+ * weather strikes leaders down: one whose commit index just advanced, at once (before it tells
+ * anyone); a newly elected one, a few milliseconds later. "Could win an election" needs a fixed
+ * set of voters: runs with membership changes rely on the checks of actual leaders instead.
+ */
+export function checkAfterEvent(
+  run: CheckedRun,
   id: NodeId,
   raft: Raft,
-  record: (line: string) => void,
-): boolean {
-  if (raft.role !== 'leader' || seen.has(raft.term)) return false;
-  seen.add(raft.term);
-  stats.leadersElected++;
-  record(`leader ${id} term ${raft.term}`);
-  return true;
+  nodes: {
+    leaders(): { id: NodeId; raft: Raft }[];
+    views(): { id: NodeId; views: LogView[] }[];
+    crash(): void;
+    crashAt(atMs: number): void;
+  },
+): void {
+  const { checker, random, w } = run;
+  const commitBefore = checker.maxCommitted;
+  checker.observe(id, raft);
+  checker.checkLeaders(nodes.leaders());
+  const committed = checker.maxCommitted > commitBefore;
+  if (run.chaosPhase && raft.role === 'leader' && committed && random.chance(w.crashOnCommitRate)) {
+    nodes.crash();
+    return;
+  }
+  if (w.confChangeRate === 0) {
+    const all = nodes.views();
+    checker.checkPotentialLeaders(all, Math.floor(all.length / 2) + 1);
+  }
+  if (run.journal.newLeader(id, raft, run.now) && run.chaosPhase && random.chance(w.newLeaderCrashRate)) {
+    nodes.crashAt(run.now + random.int(0, 2 * DISK_DELAY_MAX_MS));
+  }
 }
 
 export function livenessViolation(chaosMs: number): InvariantViolation {
