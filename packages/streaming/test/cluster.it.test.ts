@@ -5,7 +5,8 @@
 //   1. kill -9 a partition's leader mid-send: the controller (the Raft leader of the metadata
 //      log) elects a member of the ISR, kafkajs follows Metadata; the old leader comes back,
 //      cuts its log back by leader epochs and rejoins the ISR.
-//   2. kill -9 the controller while it is a follower of the partition written to: Raft
+//   2. (on a new 3-partition topic, so that another broker leads one of its partitions)
+//      kill -9 the controller while it is a follower of the partition written to: Raft
 //      leadership of the metadata moves to another broker (a higher term); acks=all waits until
 //      the leader drops the dead follower from the ISR (after --replica-lag-time-max-ms), then
 //      goes on with two copies; restarted, the follower catches up and rejoins the ISR.
@@ -24,6 +25,9 @@ import { CLEAN_HISTORY, runJepsen } from './support/jepsen.js';
 
 const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const TOPIC = 'replicated';
+/** Phase 2's topic, created then: its leaders are spread over the brokers again (phase 1 and
+ *  elections under load may have left the controller leading every partition of TOPIC). */
+const TOPIC_2 = 'replicated-2';
 const LONG = process.env.DDIA_LONG === '1';
 /** Acknowledged records before each phase's kill, and after it. */
 const BEFORE_KILL = 40;
@@ -57,9 +61,9 @@ async function view(id: string): Promise<ClusterView | null> {
   }
 }
 
-/** The ISR of TOPIC's partition as broker `id`'s metadata has it. */
-async function isrSeenBy(id: string, partition: number): Promise<number[]> {
-  return (await view(id))?.topics.find((t) => t.name === TOPIC)?.partitions[partition]?.isr ?? [];
+/** The ISR of a partition as broker `id`'s metadata has it. */
+async function isrSeenBy(id: string, topic: string, partition: number): Promise<number[]> {
+  return (await view(id))?.topics.find((t) => t.name === topic)?.partitions[partition]?.isr ?? [];
 }
 
 const client = (clientId = 'cluster-test') =>
@@ -70,24 +74,28 @@ const client = (clientId = 'cluster-test') =>
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 2000 },
   });
 
-async function partitionsOf(): Promise<
-  { partitionId: number; leader: number; isr: number[]; replicas: number[] }[]
-> {
+async function partitionsOf(
+  topic: string,
+): Promise<{ partitionId: number; leader: number; isr: number[]; replicas: number[] }[]> {
   const admin = client().admin();
   await admin.connect();
   try {
-    const meta = await admin.fetchTopicMetadata({ topics: [TOPIC] });
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
     return meta.topics[0]!.partitions;
   } finally {
     await admin.disconnect();
   }
 }
 
-const partitionState = async (partition: number) =>
-  (await partitionsOf()).find((p) => p.partitionId === partition)!;
+const partitionState = async (topic: string, partition: number) =>
+  (await partitionsOf(topic)).find((p) => p.partitionId === partition)!;
 
 // The history of phases 1-2: one producer at a time, each value sent once.
-const attempts: AppendAttempt[] = [];
+const attempts = new Map<string, AppendAttempt[]>([
+  [TOPIC, []],
+  [TOPIC_2, []],
+]);
+let sent = 0;
 let acknowledged = 0;
 let producer: Producer | null = null;
 
@@ -96,19 +104,21 @@ let producer: Producer | null = null;
  * runs after the n-th of them (a kill started there overlaps the next send, then in flight).
  */
 async function write(
+  topic: string,
   partition: number,
   count: number,
   afterAck: (n: number) => void = () => {},
 ): Promise<void> {
   const until = acknowledged + count;
   const start = acknowledged;
-  for (let seq = attempts.length; acknowledged < until; seq++) {
+  while (acknowledged < until) {
+    const seq = sent++;
     const value = `v${seq}`;
     const attempt: AppendAttempt = { value, producer: 'p0', seq, partition, outcome: 'unknown' };
-    attempts.push(attempt);
+    attempts.get(topic)!.push(attempt);
     try {
       producer ??= await fresh();
-      await producer.send({ topic: TOPIC, acks: -1, timeout: 15_000, messages: [{ value, partition }] });
+      await producer.send({ topic, acks: -1, timeout: 15_000, messages: [{ value, partition }] });
       attempt.outcome = 'ok';
       acknowledged++;
       afterAck(acknowledged - start);
@@ -132,11 +142,11 @@ async function fresh(): Promise<Producer> {
 }
 
 /** Waits until every broker's metadata has all three in the partition's ISR. */
-async function wholeIsr(partition: number, what: string): Promise<void> {
+async function wholeIsr(topic: string, partition: number, what: string): Promise<void> {
   await waitFor(
     what,
     async () => {
-      for (const id of cluster.ids()) if ((await isrSeenBy(id, partition)).length !== 3) return false;
+      for (const id of cluster.ids()) if ((await isrSeenBy(id, topic, partition)).length !== 3) return false;
       return true;
     },
     REJOIN_MS,
@@ -182,35 +192,40 @@ afterAll(async () => {
 
 describe('three replicated brokers, one fault after another under acks=all', () => {
   it('1. kill -9 a partition leader mid-send: a new leader from the ISR; the old one rejoins', async () => {
-    const partitions = await partitionsOf();
+    const partitions = await partitionsOf(TOPIC);
     // Each broker leads one partition (the controller spreads them at creation).
     expect(partitions.map((p) => p.leader).sort()).toEqual([1, 2, 3]);
     const first = partitions.find((p) => p.partitionId === 0)!;
     expect([...first.replicas].sort()).toEqual([1, 2, 3]);
     const victim = `n${first.leader}`;
     let killing: Promise<void> | null = null;
-    await write(0, BEFORE_KILL + AFTER_KILL, (n) => {
+    await write(TOPIC, 0, BEFORE_KILL + AFTER_KILL, (n) => {
       if (n === BEFORE_KILL) killing = cluster.node(victim).kill();
     });
     await killing;
 
-    const after = await partitionState(0);
+    const after = await partitionState(TOPIC, 0);
     expect(after.leader).not.toBe(first.leader);
     expect(after.isr).not.toContain(first.leader);
 
     await cluster.node(victim).restart();
-    await wholeIsr(0, `${victim} back in the ISR`);
+    await wholeIsr(TOPIC, 0, `${victim} back in the ISR`);
   }, 240_000);
 
   it('2. kill -9 the controller, a follower of the partition written to: metadata leadership moves; the ISR shrinks, acks=all goes on; it catches up and rejoins', async () => {
     const before = (await view('n1'))!;
     const controller = before.leader!;
     expect(cluster.ids()).toContain(controller);
-    // A partition the controller follows (it leads one of the three).
-    const target = (await partitionsOf()).find((p) => `n${p.leader}` !== controller)!;
+    // A partition the controller follows (each broker leads one of a new topic's three).
+    const admin = client().admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: TOPIC_2, numPartitions: 3 }], waitForLeaders: true });
+    await admin.disconnect();
+    const target = (await partitionsOf(TOPIC_2)).find((p) => `n${p.leader}` !== controller)!;
+    expect(target, 'a partition of the new topic led by another broker').toBeDefined();
     const leader = target.leader;
     let killing: Promise<void> | null = null;
-    await write(target.partitionId, BEFORE_KILL, (n) => {
+    await write(TOPIC_2, target.partitionId, BEFORE_KILL, (n) => {
       if (n === 1) killing = cluster.node(controller).kill();
     });
     await killing;
@@ -221,44 +236,46 @@ describe('three replicated brokers, one fault after another under acks=all', () 
     expect(moved!.term).toBeGreaterThan(before.term);
     // Each of these acknowledgements waited for the ISR: the first ones for the dead
     // follower's removal, which the new controller committed.
-    const shrunk = await partitionState(target.partitionId);
+    const shrunk = await partitionState(TOPIC_2, target.partitionId);
     expect(shrunk.leader).toBe(leader);
     expect([...shrunk.isr].sort()).toEqual([1, 2, 3].filter((n) => `n${n}` !== controller));
 
     await cluster.node(controller).restart();
-    await wholeIsr(target.partitionId, `${controller} caught up and back in the ISR`);
-    expect((await partitionState(target.partitionId)).leader).toBe(leader);
-    await write(target.partitionId, AFTER_KILL);
+    await wholeIsr(TOPIC_2, target.partitionId, `${controller} caught up and back in the ISR`);
+    expect((await partitionState(TOPIC_2, target.partitionId)).leader).toBe(leader);
+    await write(TOPIC_2, target.partitionId, AFTER_KILL);
   }, 240_000);
 
   it('3. the history of phases 1-2: every acknowledged record exactly once, in order per partition', async () => {
     await producer?.disconnect();
     producer = null;
-    const admin = client().admin();
-    await admin.connect();
-    const ends = new Map((await admin.fetchTopicOffsets(TOPIC)).map((p) => [p.partition, Number(p.high)]));
-    await admin.disconnect();
-    const total = [...ends.values()].reduce((a, b) => a + b, 0);
-    const finalRead: ReadRecord[] = [];
-    const consumer = client().consumer({ groupId: 'cluster-final', maxWaitTimeInMs: 200 });
-    await consumer.connect();
-    await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        finalRead.push({ partition, offset: Number(message.offset), value: message.value!.toString() });
-      },
-    });
-    await waitFor('the final read to reach the end', () => finalRead.length >= total, 60_000);
-    await consumer.disconnect();
+    for (const topic of [TOPIC, TOPIC_2]) {
+      const admin = client().admin();
+      await admin.connect();
+      const ends = (await admin.fetchTopicOffsets(topic)).map((p) => Number(p.high));
+      await admin.disconnect();
+      const total = ends.reduce((x, y) => x + y, 0);
+      const finalRead: ReadRecord[] = [];
+      const consumer = client().consumer({ groupId: `${topic}-final`, maxWaitTimeInMs: 200 });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          finalRead.push({ partition, offset: Number(message.offset), value: message.value!.toString() });
+        },
+      });
+      await waitFor(`the final read of ${topic} to reach the end`, () => finalRead.length >= total, 60_000);
+      await consumer.disconnect();
 
-    const result = checkLogHistory(attempts, finalRead);
-    console.log(
-      `replication phases: ${result.acknowledged} acknowledged, ${result.unknownRead + result.unknownMissing} ` +
-        `unknown (${result.unknownRead} present), ${finalRead.length} in the log`,
-    );
-    expect(result).toMatchObject(CLEAN_HISTORY);
-    expect(result.valid).toBe(true);
-    expect(result.acknowledged).toBe(2 * (BEFORE_KILL + AFTER_KILL));
+      const result = checkLogHistory(attempts.get(topic)!, finalRead);
+      console.log(
+        `${topic}: ${result.acknowledged} acknowledged, ${result.unknownRead + result.unknownMissing} ` +
+          `unknown (${result.unknownRead} present), ${finalRead.length} in the log`,
+      );
+      expect(result, topic).toMatchObject(CLEAN_HISTORY);
+      expect(result.valid).toBe(true);
+      expect(result.acknowledged, topic).toBe(BEFORE_KILL + AFTER_KILL);
+    }
   }, 120_000);
 
   for (const seed of JEPSEN_SEEDS) {
