@@ -198,3 +198,16 @@ describe('createService', () => {
     expect(String(alone.headers.traceparent)).not.toContain(traceId);
   });
 });
+
+describe('createService and the process signals', () => {
+  it('takes SIGTERM and SIGINT while it listens and gives them back when closed', async () => {
+    const before = { term: process.listenerCount('SIGTERM'), int: process.listenerCount('SIGINT') };
+    const service = await createService({ name: 'signals', config });
+    await service.listen();
+    expect(process.listenerCount('SIGTERM')).toBe(before.term + 1);
+    expect(process.listenerCount('SIGINT')).toBe(before.int + 1);
+    await service.close();
+    expect(process.listenerCount('SIGTERM')).toBe(before.term);
+    expect(process.listenerCount('SIGINT')).toBe(before.int);
+  });
+});

@@ -288,6 +288,10 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   });
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      // A closed service no longer owns the process's signals: a process that starts and closes
+      // many services (tests, the lab) would otherwise pile up listeners for dead ones.
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
       // Storage is closed even when the server did not stop cleanly.
       try {
         await app.close();
