@@ -9,9 +9,10 @@ import { PartitionedClient } from '../src/router/partitioned-client.js';
 import { type InProcessCluster, startInProcess } from './support/in-process.js';
 
 const PARTITIONS = 8;
-/** The range scheme (order across partitions) and fixed hash partitions; the ring's routing of
- *  compound keys is the pure property in compound-key.test.ts (all three with DDIA_LONG=1). */
-const RUN_SCHEMES: readonly Scheme[] = process.env.DDIA_LONG === '1' ? SCHEMES : ['range', 'hash'];
+/** Fixed hash partitions, where one partition out of eight is the point; the range scheme's
+ *  compound keys run in split-merge.it.test.ts, the ring's routing is the pure property in
+ *  compound-key.test.ts (all three here with DDIA_LONG=1). */
+const RUN_SCHEMES: readonly Scheme[] = process.env.DDIA_LONG === '1' ? SCHEMES : ['hash'];
 /** Sort keys written out of order: the scan must answer them sorted. */
 const SORT_KEYS = ['2026-03-01', '2026-01-15', '2026-02-28', '2026-01-01', '2026-12-31', '2026-02-01'];
 

@@ -18,7 +18,11 @@ import { type InProcessCluster, startInProcess } from './support/in-process.js';
 
 const LONG = process.env.DDIA_LONG === '1';
 const REPLAY = process.env.DDIA_SEED === undefined ? null : Number(process.env.DDIA_SEED);
-const SEEDS = REPLAY !== null ? [REPLAY] : Array.from({ length: LONG ? 60 : 4 }, (_, i) => i + 1);
+const seeds = (count: number) =>
+  REPLAY !== null ? [REPLAY] : Array.from({ length: count }, (_, i) => i + 1);
+const SEEDS = seeds(LONG ? 60 : 3);
+/** Each seed's cut loses a write without the fsync about 5 times in 6: four make a miss rare. */
+const CANARY_SEEDS = seeds(LONG ? 60 : 4);
 const FLAGS = [
   '--log-level',
   'fatal',
@@ -156,7 +160,8 @@ describe('power loss of a whole partition node (store and controller log on Faul
   }, async () => {
     let acknowledged = 0;
     for (const seed of SEEDS) {
-      const { failure, acked } = await trial(seed);
+      // Odd seeds cut anywhere (start-up included); even ones after start-up, where writes are.
+      const { failure, acked } = await trial(seed, { afterStart: seed % 2 === 0 });
       if (failure) expect.fail(`seed ${seed}: ${failure} (replay: DDIA_SEED=${seed})`);
       acknowledged += acked;
     }
@@ -168,7 +173,7 @@ describe('power loss of a whole partition node (store and controller log on Faul
     timeout: LONG ? 1_200_000 : 120_000,
   }, async () => {
     let lost = 0;
-    for (const seed of SEEDS) {
+    for (const seed of CANARY_SEEDS) {
       // Cut after start-up, where the writes are (a cut during start-up acknowledges nothing).
       const skipSyncPoints = [LSM_SYNC.walSync, LSM_SYNC.walSeal];
       if ((await trial(seed, { skipSyncPoints, afterStart: true })).failure) lost++;
