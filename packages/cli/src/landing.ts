@@ -115,12 +115,13 @@ function serviceSection(
     .map((r) => {
       const badge = r.health === 'up' ? (r.ready ? 'ready' : 'up, not ready') : 'down';
       const u = escapeHtml(r.url);
+      const ui = def.uiPath ? `<a class="ui" href="${u}${escapeHtml(def.uiPath)}">dashboard</a> · ` : '';
       const role = r.role
         ? `<td class="role">${escapeHtml(r.role)}</td>`
         : def.leaderPath
           ? '<td>?</td>'
           : '';
-      return `<tr data-node="${escapeHtml(r.name)}"><td>${escapeHtml(r.name)}</td><td><a href="${u}/health">${u}</a></td>${role}<td class="${r.health === 'up' ? 'ok' : 'bad'}">${badge}</td><td><a href="${u}/docs">docs</a> · <a href="${u}/metrics">metrics</a> · <a href="${u}/openapi.json">openapi</a></td></tr>`;
+      return `<tr data-node="${escapeHtml(r.name)}"><td>${escapeHtml(r.name)}</td><td><a href="${u}/health">${u}</a></td>${role}<td class="${r.health === 'up' ? 'ok' : 'bad'}">${badge}</td><td>${ui}<a href="${u}/docs">docs</a> · <a href="${u}/metrics">metrics</a> · <a href="${u}/openapi.json">openapi</a></td></tr>`;
     })
     .join('\n');
   const cluster = clusters.find((c) => c.service === def.name);

@@ -32,6 +32,8 @@ export interface ServiceDef {
    * (Raft's `GET /cluster`); the landing page then shows the cluster's leader, term and roles.
    */
   leaderPath?: string;
+  /** Optional: a page for people (a dashboard) every node serves; the landing page links it. */
+  uiPath?: string;
 }
 
 export const LANDING_PORT = 8080;
@@ -233,6 +235,8 @@ export const TOPOLOGY: ServiceDef[] = [
     clustered: false,
     // Scrapes every other service of the lab, each node, as Prometheus would.
     args: (lab) => ['--scrape', labScrapeTargets(lab)],
+    // The dashboard: targets, graphs, a page per Raft cluster, traces.
+    uiPath: '/',
     curl: [
       "'{url}/api/v1/query?query=up'",
       "'{url}/api/v1/query?query=sum%20by%20(job)%20(rate(http_request_duration_seconds_count%5B1m%5D))'",

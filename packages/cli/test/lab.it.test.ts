@@ -236,6 +236,9 @@ describe.skipIf(!kvBuilt)('pnpm start (ddia start) and ddia share one lab', () =
       expect(html).toContain(`id="svc-${def.name}"`);
       if (existsSync(join(root, `packages/${def.pkg}/README.md`)))
         expect(html, def.name).toContain(`href="/guides/${def.pkg}/"`);
+      // A service with a page for people (monitoring's dashboard) is linked from each node's row.
+      if (def.uiPath)
+        expect(html, def.name).toMatch(new RegExp(`class="ui" href="http://[^"]+${def.uiPath}"`));
     }
     const guide = await fetch(`${lab.landingUrl}/guides/kv-store/`);
     expect(guide.status).toBe(200);
