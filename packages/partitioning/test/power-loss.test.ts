@@ -165,8 +165,8 @@ describe('power loss of a whole partition node (store and controller log on Faul
       if (failure) expect.fail(`seed ${seed}: ${failure} (replay: DDIA_SEED=${seed})`);
       acknowledged += acked;
     }
-    // Not vacuous: some cuts fell after acknowledged writes.
-    expect(acknowledged).toBeGreaterThan(0);
+    // Not vacuous: some cuts fell after acknowledged writes (a replayed seed may cut start-up).
+    if (REPLAY === null) expect(acknowledged).toBeGreaterThan(0);
   });
 
   it('negative control: without the WAL fsync a power cut loses acknowledged writes', {

@@ -113,6 +113,36 @@ export function bootstrapState(members: { id: NodeId; url?: string }[]): RaftIni
   return { hardState: { term: 1, vote: null, commit: entries.length }, snapshot: null, entries };
 }
 
+/**
+ * Whether `loaded` is what a power cut inside the founding write of `founding` can leave: no
+ * snapshot, no term or vote ever recorded, and entries that are a prefix of the founding ones
+ * (the entries are written before the hard state that commits them). Members are compared by
+ * id, not by URL: where a node is reached may change between starts. Such a node has said
+ * nothing to anyone yet, so writing the founding entries again is what a clean first start
+ * would do; anything else on disk is left alone.
+ */
+export function isUnfinishedFounding(loaded: RaftInitialState, founding: RaftInitialState): boolean {
+  const { hardState, snapshot, entries } = loaded;
+  if (snapshot !== null || hardState.term !== 0 || hardState.vote !== null) return false;
+  if (entries.length > founding.entries.length) return false;
+  return entries.every((entry, i) => {
+    const want = founding.entries[i]!;
+    if (entry.index !== want.index || entry.term !== want.term || entry.type !== 'conf') return false;
+    const change = decodeFoundingChange(entry.data);
+    const wanted = decodeConfChange(want.data);
+    return change !== null && change.kind === wanted.kind && change.id === wanted.id;
+  });
+}
+
+/** A founding entry's membership change, or null when its bytes are not one (torn, or other). */
+function decodeFoundingChange(data: Uint8Array): ConfChange | null {
+  try {
+    return decodeConfChange(data);
+  } catch {
+    return null;
+  }
+}
+
 export class Raft {
   readonly id: NodeId;
   term: number;

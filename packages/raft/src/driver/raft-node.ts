@@ -13,6 +13,7 @@ import { assert, randomSeed, SeededRandom, SystemClock, type TimerClock } from '
 import {
   bootstrapState,
   ELECTION_TICKS_DEFAULT,
+  isUnfinishedFounding,
   Raft,
   type RaftConfig,
   type RaftInitialState,
@@ -233,15 +234,19 @@ export class RaftNode<R = unknown> extends EventEmitter {
   /** Loads (or bootstraps) storage, restores the state machine, and starts ticking. */
   static async start<R>(options: RaftNodeOptions<R>): Promise<RaftNode<R>> {
     let initial = await options.storage.load();
-    if (initial === null) {
-      if (options.join) {
-        initial = { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] };
-      } else {
-        const members = options.members ?? [];
+    if (initial === null && options.join) {
+      initial = { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] };
+    } else if (!options.join) {
+      const members = options.members ?? [];
+      const founding = bootstrapState(members);
+      // A first start, or one whose founding write a power cut interrupted (its entries
+      // survived without the hard state that commits them: with no committed membership the
+      // node would have no voters and never elect anyone).
+      if (initial === null || isUnfinishedFounding(initial, founding)) {
         if (!members.some((m) => m.id === options.id)) {
           throw new RaftBadRequestError(`members must include this node (${options.id}) unless join is set`);
         }
-        initial = bootstrapState(members);
+        initial = founding;
         // The founding membership is durable before this node says anything.
         await options.storage.save({
           snapshot: null,
@@ -250,6 +255,7 @@ export class RaftNode<R = unknown> extends EventEmitter {
         });
       }
     }
+    assert(initial !== null, 'storage loaded or bootstrapped');
     if (initial.snapshot) await options.stateMachine.restore(initial.snapshot.data, initial.snapshot.meta);
     const node = new RaftNode(options, initial);
     node.updatePeers();
