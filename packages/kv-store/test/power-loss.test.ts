@@ -331,10 +331,10 @@ describe('power loss under a kv-store node (FaultFileSystem)', () => {
         expect(await leadsOrFailed(node, fs, () => false)).toBe(true);
         for (let i = 0; i < RESTORE_KEYS; i += RESTORE_CONCURRENCY) {
           const keys = Array.from({ length: RESTORE_CONCURRENCY }, (_, j) => `r${i + j}`);
-          const valueOf = (key: string) => key.padEnd(RESTORE_VALUE_BYTES, '.');
-          const acked = await Promise.all(keys.map((key) => write(node.url, key, valueOf(key))));
+          const restoreValue = (key: string) => key.padEnd(RESTORE_VALUE_BYTES, '.');
+          const acked = await Promise.all(keys.map((key) => write(node.url, key, restoreValue(key))));
           expect(acked.every(Boolean)).toBe(true);
-          for (const key of keys) model.set(key, { acked: valueOf(key), unacked: new Set() });
+          for (const key of keys) model.set(key, { acked: restoreValue(key), unacked: new Set() });
         }
         // The power goes, then the node stops: every later start is on what survived.
         fs.crash();
