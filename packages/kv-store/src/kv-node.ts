@@ -15,7 +15,14 @@ import {
   sizeLimitFlags,
 } from '@ddia/common';
 import { lsmEngine, prewarmTableWorkers } from '@ddia/lsm-engine';
-import { FileStorage, HttpTransport, MemoryStorage, RaftNode, registerRaftRoutes } from '@ddia/raft';
+import {
+  FileStorage,
+  MemoryStorage,
+  RaftNode,
+  registerRaftRoutes,
+  serviceMemberOptions,
+  serviceMembers,
+} from '@ddia/raft';
 import { KEY_BYTES_MAX_DEFAULT, VALUE_BYTES_MAX_DEFAULT } from './http/request-parts.js';
 import { KvMetrics } from './metrics.js';
 import { registerKvRoutes } from './server.js';
@@ -131,10 +138,6 @@ export async function startKvNode(config: KvConfig, hooks: KvNodeHooks = {}): Pr
     started = service;
     const metrics = new KvMetrics(service.registry, () => raft, machine);
 
-    const selfUrl =
-      config.peers.find((p) => p.id === config.id)?.url ?? `http://${config.host}:${config.port}`;
-    const members = config.peers.length > 0 ? config.peers : [{ id: config.id, url: selfUrl }];
-    const others = Object.fromEntries(members.filter((m) => m.id !== config.id).map((m) => [m.id, m.url]));
     storage = durable
       ? await FileStorage.open({
           dir: join(config.dataDir as string, 'raft'),
@@ -145,12 +148,10 @@ export async function startKvNode(config: KvConfig, hooks: KvNodeHooks = {}): Pr
             : {}),
         })
       : new MemoryStorage();
+    const members = serviceMembers(config);
     raft = await RaftNode.start<ApplyOutcome>({
-      id: config.id,
-      members: config.extra.join ? [] : members,
-      join: config.extra.join,
+      ...serviceMemberOptions(config),
       storage,
-      transport: new HttpTransport({ self: config.id, peers: others }),
       stateMachine: {
         apply: async (command, meta) => {
           const outcome: ApplyOutcome = await machine.apply(command, meta);
@@ -179,11 +180,6 @@ export async function startKvNode(config: KvConfig, hooks: KvNodeHooks = {}): Pr
         snapshot: () => machine.snapshot(),
         restore: (data, meta) => machine.restore(data, meta),
       },
-      tickMs: config.extra['tick-ms'],
-      electionTicks: config.extra['election-ticks'],
-      heartbeatTicks: 1,
-      preVote: true,
-      checkQuorum: true,
       readOnly: config.extra['read-only'] as 'safe' | 'lease',
       snapshotEntries: config.extra['snapshot-entries'],
       // A follower hands a client's write to the leader inside a Raft message (etcd's MsgProp)

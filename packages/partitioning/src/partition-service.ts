@@ -17,7 +17,7 @@ import {
   sizeLimitFlags,
 } from '@ddia/common';
 import { lsmEngine } from '@ddia/lsm-engine';
-import { FileStorage, HttpTransport, MemoryStorage, RaftNode, registerRaftRoutes } from '@ddia/raft';
+import { FileStorage, MemoryStorage, RaftNode, registerRaftRoutes, serviceMemberOptions } from '@ddia/raft';
 import { ConfigMachine } from './controller/config-machine.js';
 import { Controller } from './controller/controller.js';
 import { Mover } from './controller/mover.js';
@@ -233,9 +233,6 @@ export async function startPartitionService(
     },
   });
 
-  const selfUrl = config.peers.find((p) => p.id === config.id)?.url ?? `http://${config.host}:${config.port}`;
-  const members = config.peers.length > 0 ? config.peers : [{ id: config.id, url: selfUrl }];
-  const others = Object.fromEntries(members.filter((m) => m.id !== config.id).map((m) => [m.id, m.url]));
   const storage = durable
     ? await FileStorage.open({
         dir: join(config.dataDir as string, 'controller-raft'),
@@ -244,21 +241,13 @@ export async function startPartitionService(
       })
     : new MemoryStorage();
   const started = await RaftNode.start<unknown>({
-    id: config.id,
-    members: config.extra.join ? [] : members,
-    join: config.extra.join,
+    ...serviceMemberOptions(config),
     storage,
-    transport: new HttpTransport({ self: config.id, peers: others }),
     stateMachine: {
       apply: (command) => machine.apply(command),
       snapshot: () => machine.snapshot(),
       restore: (data) => machine.restore(data),
     },
-    tickMs: config.extra['tick-ms'],
-    electionTicks: config.extra['election-ticks'],
-    heartbeatTicks: 1,
-    preVote: true,
-    checkQuorum: true,
     snapshotEntries: 1_000,
     forwardProposals: true,
     logger: service.log,

@@ -5,6 +5,7 @@ export * from './core/progress.js';
 export * from './core/raft.js';
 export * from './core/types.js';
 export * from './driver/raft-node.js';
+export * from './driver/service-member.js';
 export * from './errors.js';
 export * from './sim/checker.js';
 export * from './sim/cluster.js';
