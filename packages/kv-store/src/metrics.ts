@@ -82,7 +82,10 @@ export class KvMetrics {
       help: 'Last log index applied to the state machine',
       registers,
       collect() {
-        this.set(machine.appliedIndex);
+        // Raft's applied index counts the entries without a command too (a new leader's empty
+        // entry, membership changes), which the store never sees: with the store's own index
+        // the node looked one behind its commit index after every election.
+        this.set(node()?.status().appliedIndex ?? machine.appliedIndex);
       },
     });
     new Gauge({

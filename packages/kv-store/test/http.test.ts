@@ -21,6 +21,20 @@ describe('kv-store HTTP API, one node', () => {
   const req = (path: string, options: Parameters<HttpClient['request']>[1] = {}) =>
     http.request(`${base}${path}`, { retry: false, ...options });
 
+  it("kv_applied_index counts the new leader's empty entry: with no write yet, it reaches the commit index", async () => {
+    // Read together from one scrape; apply trails commit for a moment, so wait until they meet
+    // (with the store's own index they never did: the empty entry carries no command).
+    const indexes = await waitFor('applied index = commit index', async () => {
+      const metrics = (await req('/metrics')).text();
+      const gauge = (name: string) =>
+        Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)$`, 'm').exec(metrics)?.[1]);
+      const commit = gauge('kv_raft_commit_index');
+      const applied = gauge('kv_applied_index');
+      return commit > 1 && applied === commit ? { commit, applied } : undefined;
+    });
+    expect(indexes.applied).toBe(indexes.commit);
+  });
+
   it('PUT creates (201) then overwrites (200) with ETag = version and X-Revision', async () => {
     const created = await req('/kv/alpha', { method: 'PUT', body: 'one' });
     expect(created.status).toBe(201);
