@@ -3,7 +3,7 @@
 // says more than wall-clock throughput). `--src DIR` measures another copy of src/ (e.g. an
 // older commit's, from git archive) for a before/after.
 //   node --import tsx bench/cpu-per-op.ts [--src DIR] [--docs N]
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,9 +18,10 @@ const { runCommand } = await import(join(SRC, 'wire/commands.ts'));
 const { CursorTable } = await import(join(SRC, 'wire/cursors.ts'));
 const { encodeMsgReply } = await import(join(SRC, 'wire/codec.ts'));
 const { DocumentDatabase } = await import(join(SRC, 'storage/database.ts'));
+const dataDir = mkdtempSync(join(os.tmpdir(), 'docdb-cmp-'));
 const store = await openStore({
   engine: 'lsm',
-  dataDir: mkdtempSync(join(os.tmpdir(), 'docdb-cmp-')),
+  dataDir,
   name: 'd',
   lsm: lsmEngine,
   keyEncoding: 'view',
@@ -95,3 +96,4 @@ console.log(
   JSON.stringify({ which, ...Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Math.round(v)])) }),
 );
 await store.close();
+rmSync(dataDir, { recursive: true, force: true });
