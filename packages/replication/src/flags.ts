@@ -1,12 +1,13 @@
 // The service's flags beyond common's (--id, --port, --peers, --data-dir, --chaos), and the
 // checks that span several flags (W > N). A bad flag is a ConfigError: main.ts exits 2 naming it.
 import { type Config, ConfigError, type FlagSpec } from '@ddia/common';
+import { DC_QUORUM_WORDS, isDcQuorumWord, parseDcs } from './core/dc-quorum.js';
 import { parseSyncRule, type SyncRule } from './core/sync-rule.js';
 import { MODES, type ModeName } from './node/mode.js';
 
 /** Dynamo's and Cassandra's usual replication factor. */
 export const N_DEFAULT = 3;
-export const QUORUM_WORDS = ['one', 'quorum', 'all'] as const;
+export const QUORUM_WORDS = ['one', 'quorum', 'all', ...DC_QUORUM_WORDS] as const;
 
 export const REPLICATION_FLAGS = {
   mode: {
@@ -24,13 +25,19 @@ export const REPLICATION_FLAGS = {
   },
   w: {
     type: 'string',
-    description: 'leaderless: default write quorum (count|one|quorum|all)',
+    description: 'leaderless: default write quorum (count|one|quorum|all|local_quorum|each_quorum)',
     default: 'quorum',
   },
   r: {
     type: 'string',
-    description: 'leaderless: default read quorum (count|one|quorum|all)',
+    description: 'leaderless: default read quorum (count|one|quorum|all|local_quorum|each_quorum)',
     default: 'quorum',
+  },
+  dcs: {
+    type: 'string',
+    description:
+      "leaderless: every member's datacenter, e.g. 'us1=us,us2=us,eu1=eu' (Cassandra's topology file); enables local_quorum and each_quorum",
+    default: '',
   },
   sloppy: {
     type: 'boolean',
@@ -157,6 +164,8 @@ export interface Settings {
   r: QuorumFlag;
   leader: string;
   syncStandbys: SyncRule | null;
+  /** Each member's datacenter (leaderless --dcs), null when not given. */
+  dcOf: Map<string, string> | null;
 }
 
 /** The checks no single flag can make. Throws ConfigError naming the flag. */
@@ -170,11 +179,24 @@ export function settingsOf(config: ReplicationConfig): Settings {
   const quorum = (flag: 'w' | 'r'): QuorumFlag => {
     const text = extra[flag] ?? 'quorum';
     const value = parseQuorum(text);
-    if (value === null) throw new ConfigError(flag, `expected a count, one, quorum or all, got '${text}'`);
+    if (value === null)
+      throw new ConfigError(
+        flag,
+        `expected a count, one, quorum, all, local_quorum or each_quorum, got '${text}'`,
+      );
+    if (isDcQuorumWord(value) && !extra.dcs)
+      throw new ConfigError(flag, `${value} needs every member's datacenter: give --dcs`);
     if (mode === 'leaderless' && typeof value === 'number' && value > n)
       throw new ConfigError(flag, `${flag.toUpperCase()} = ${value} is more than N = ${n} replicas`);
     return value;
   };
+  let dcOf: Map<string, string> | null = null;
+  if (extra.dcs) {
+    if (mode !== 'leaderless') throw new ConfigError('dcs', 'applies to leaderless mode only');
+    const parsed = parseDcs(extra.dcs, nodes);
+    if (typeof parsed === 'string') throw new ConfigError('dcs', parsed);
+    dcOf = parsed;
+  }
   const w = quorum('w');
   const r = quorum('r');
   const leader = extra.leader ?? nodes[0]!;
@@ -187,5 +209,5 @@ export function settingsOf(config: ReplicationConfig): Settings {
   }
   for (const name of syncStandbys?.names ?? [])
     if (!nodes.includes(name)) throw new ConfigError('sync-standbys', `'${name}' is not among --peers`);
-  return { mode, nodes, n, w, r, leader, syncStandbys };
+  return { mode, nodes, n, w, r, leader, syncStandbys, dcOf };
 }

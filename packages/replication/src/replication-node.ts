@@ -115,6 +115,7 @@ export async function startReplicationNode(
         w: settings.w,
         r: settings.r,
         requestTimeoutMs: extra['request-timeout-ms'],
+        ...(settings.dcOf ? { dcOf: settings.dcOf } : {}),
       },
       { clock, journal: j, transport: t, onFatal, compactRecords },
       extra.sloppy,

@@ -43,6 +43,17 @@ describe('bad flags exit 2 naming the flag', () => {
       '--leader',
     ],
     [
+      'a datacenter level without --dcs',
+      ['--mode', 'leaderless', '--peers', PEERS, '--w', 'local_quorum'],
+      '--w',
+    ],
+    ['--dcs missing a member', ['--mode', 'leaderless', '--peers', PEERS, '--dcs', 'n1=us,n2=eu'], '--dcs'],
+    [
+      '--dcs outside leaderless mode',
+      ['--mode', 'multi-leader', '--peers', PEERS, '--dcs', 'n1=us'],
+      '--dcs',
+    ],
+    [
       'a bad synchronous_standby_names',
       ['--mode', 'single-leader', '--peers', PEERS, '--sync-standbys', 'ANY 3 (n2)'],
       '--sync-standbys',
@@ -94,6 +105,15 @@ describe('malformed requests get 4xx problem+json', () => {
     ['W that is not a quorum', '/kv/a?w=most', { method: 'PUT', body: 'v' }, 400, 'BAD_REQUEST'],
     ['W > N on a request', '/kv/a?w=2', { method: 'PUT', body: 'v' }, 400, 'BAD_REQUEST'],
     ['R > N on a request', '/kv/a?r=2', {}, 400, 'BAD_REQUEST'],
+    [
+      'local_quorum on a node without --dcs',
+      '/kv/a?w=local_quorum',
+      { method: 'PUT', body: 'v' },
+      400,
+      'BAD_REQUEST',
+    ],
+    ['each_quorum on a node without --dcs', '/kv/a?r=each_quorum', {}, 400, 'BAD_REQUEST'],
+    ['a misspelt datacenter level', '/kv/a?r=LOCAL-QUORUM', {}, 400, 'BAD_REQUEST'],
     ['sync= outside single-leader', '/kv/a?sync=true', { method: 'PUT', body: 'v' }, 400, 'BAD_REQUEST'],
     ['an empty value', '/kv/a', { method: 'PUT', body: '' }, 400, 'BAD_REQUEST'],
     ['an unknown type', '/kv/a?type=crdt', { method: 'PUT', body: 'v' }, 400, 'BAD_REQUEST'],

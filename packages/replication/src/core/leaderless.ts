@@ -15,6 +15,15 @@
 // - Tombstones older than `tombstoneGraceMs` are collected (key-state.ts).
 import type { Clock } from '@ddia/common/core';
 import { type AeMessage, AntiEntropy } from './anti-entropy.js';
+import {
+  countRule,
+  countsToward,
+  dcRule,
+  isDcQuorumWord,
+  type QuorumRule,
+  quorumMet,
+  ruleDetail,
+} from './dc-quorum.js';
 import { applyMutation, type KeyState, type Mutation, mergeMaybe, statesEqual, viewOf } from './key-state.js';
 import { homeReplicas, preferenceOrder } from './placement.js';
 import {
@@ -51,6 +60,11 @@ export interface LeaderlessConfig {
   tombstoneGraceMs: number;
   /** Hint states sent per handoff round, per target. */
   handoffBatchMax: number;
+  /**
+   * Each member's datacenter (`--dcs`); needed by the local_quorum and each_quorum levels. With
+   * it, a write is coordinated by a home replica in this node's datacenter when one is alive.
+   */
+  dcOf?: ReadonlyMap<NodeId, string>;
 }
 
 export const LEADERLESS_DEFAULTS = {
@@ -71,7 +85,16 @@ export type LeaderlessMessage =
   | { type: 'pong' }
   | { type: 'read'; op: number; key: string }
   | { type: 'read-ok'; op: number; state: KeyState | null }
-  | { type: 'forward'; op: number; key: string; mutation: Mutation; w: number; sloppy: boolean }
+  | {
+      type: 'forward';
+      op: number;
+      key: string;
+      mutation: Mutation;
+      w: number;
+      sloppy: boolean;
+      /** A datacenter level, resolved where the client's request arrived (its datacenter is the local one). */
+      rule?: QuorumRule;
+    }
   | { type: 'forward-result'; op: number; result: RequestResult }
   | { type: 'replicate'; op: number; key: string; state: KeyState; hintFor: NodeId | null }
   | { type: 'replicate-ok'; op: number; from: NodeId; hintFor: NodeId | null }
@@ -100,7 +123,7 @@ export type LeaderlessRequest = ReadRequest | WriteRequest;
 interface PendingRead {
   requestId: number;
   key: string;
-  r: number;
+  r: QuorumRule;
   replicas: NodeId[];
   answers: Map<NodeId, KeyState | null>;
   answered: boolean;
@@ -110,7 +133,7 @@ interface PendingRead {
 interface PendingWrite {
   requestId: number;
   key: string;
-  w: number;
+  w: QuorumRule;
   sloppy: boolean;
   state: KeyState;
   /** Home replicas whose copy is on disk, at home or as a hint on a stand-in. */
@@ -224,19 +247,36 @@ export class LeaderlessNode {
     else this.startWrite(requestId, request);
   }
 
-  private quorum(spec: QuorumSpec | undefined, fallback: QuorumSpec): number {
-    return Math.min(this.config.n, Math.max(1, resolveQuorum(spec ?? fallback, this.config.n)));
+  /** The rule a request's R or W stands for on this key; a string says why it cannot be had. */
+  private quorum(spec: QuorumSpec | undefined, fallback: QuorumSpec, home: NodeId[]): QuorumRule | string {
+    const chosen = spec ?? fallback;
+    if (isDcQuorumWord(chosen)) {
+      const dcOf = this.config.dcOf;
+      const localDc = dcOf?.get(this.config.id);
+      if (!dcOf || localDc === undefined) return `${chosen} needs every member's datacenter (--dcs)`;
+      return dcRule(chosen, home, localDc, dcOf);
+    }
+    return countRule(Math.min(this.config.n, Math.max(1, resolveQuorum(chosen, this.config.n))));
+  }
+
+  private met(rule: QuorumRule, replicas: Iterable<NodeId>): boolean {
+    return quorumMet(rule, replicas, this.config.dcOf ?? new Map());
   }
 
   private startRead(requestId: number, request: ReadRequest): void {
     this.stats.reads++;
-    const op = this.nextOp++;
     const replicas = this.home(request.key);
+    const r = this.quorum(request.r, this.config.r, replicas);
+    if (typeof r === 'string') {
+      this.out.fail(requestId, 'badRequest', r);
+      return;
+    }
+    const op = this.nextOp++;
     const now = this.clock.nowMs();
     this.reads.set(op, {
       requestId,
       key: request.key,
-      r: this.quorum(request.r, this.config.r),
+      r,
       replicas,
       answers: new Map(),
       answered: false,
@@ -252,16 +292,24 @@ export class LeaderlessNode {
     const read = this.reads.get(op);
     if (!read || read.answers.has(from) || !read.replicas.includes(from)) return;
     read.answers.set(from, state);
-    if (!read.answered && read.answers.size >= read.r) {
+    if (!read.answered && this.met(read.r, this.counted(read))) {
       read.answered = true;
-      const merged = this.mergedAnswer(read);
+      const counted = this.counted(read);
+      let merged: KeyState | undefined;
+      for (const replica of counted) merged = mergeMaybe(merged, read.answers.get(replica) ?? undefined);
       this.out.reply(read.requestId, {
         ok: true,
         view: merged ? viewOf(merged) : null,
-        detail: { replicas: [...read.answers.keys()], r: read.r },
+        detail: { replicas: counted, r: ruleDetail(read.r) },
       });
     }
     if (read.answers.size === read.replicas.length) this.finishRead(op, read);
+  }
+
+  /** The replicas that answered and count toward R (a local_quorum read: its own datacenter's). */
+  private counted(read: PendingRead): NodeId[] {
+    const dcOf = this.config.dcOf ?? new Map<NodeId, string>();
+    return [...read.answers.keys()].filter((replica) => countsToward(read.r, replica, dcOf));
   }
 
   private mergedAnswer(read: PendingRead): KeyState | undefined {
@@ -284,10 +332,21 @@ export class LeaderlessNode {
   }
 
   private startWrite(requestId: number, request: WriteRequest): void {
-    const w = this.quorum(request.w, this.config.w);
     const sloppy = request.sloppy ?? true;
     const home = this.home(request.key);
-    const coordinator = home.find((replica) => this.alive(replica));
+    const w = this.quorum(request.w, this.config.w, home);
+    if (typeof w === 'string') {
+      this.out.fail(requestId, 'badRequest', w);
+      return;
+    }
+    // Cassandra coordinates in the client's datacenter; here only a home replica may mint the
+    // key's next version, so: a live home replica in this node's datacenter, else the first live.
+    const localDc = this.config.dcOf?.get(this.config.id);
+    const coordinator =
+      home.find(
+        (replica) =>
+          this.alive(replica) && this.config.dcOf?.get(replica) === localDc && localDc !== undefined,
+      ) ?? home.find((replica) => this.alive(replica));
     if (!coordinator) {
       this.out.fail(
         requestId,
@@ -302,13 +361,15 @@ export class LeaderlessNode {
     }
     const op = this.nextOp++;
     this.forwards.set(op, { requestId, deadlineMs: this.clock.nowMs() + this.config.requestTimeoutMs });
+    const count = ruleDetail(w);
     this.out.send(coordinator, {
       type: 'forward',
       op,
       key: request.key,
       mutation: request.mutation,
-      w,
+      w: typeof count === 'number' ? count : 0,
       sloppy,
+      ...(typeof count === 'number' ? {} : { rule: w }),
     });
   }
 
@@ -317,7 +378,7 @@ export class LeaderlessNode {
     requestId: number,
     key: string,
     mutation: Mutation,
-    w: number,
+    w: QuorumRule,
     sloppy: boolean,
   ): void {
     this.stats.writes++;
@@ -378,7 +439,7 @@ export class LeaderlessNode {
   }
 
   private checkWrite(op: number, write: PendingWrite): void {
-    if (write.answered || write.covered.size < write.w) return;
+    if (write.answered || !this.met(write.w, write.covered)) return;
     write.answered = true;
     const hinted = [...write.sentTo].filter(([target, via]) => target !== via && write.covered.has(target));
     this.out.reply(write.requestId, {
@@ -386,7 +447,7 @@ export class LeaderlessNode {
       view: viewOf(write.state),
       detail: {
         acks: write.covered.size,
-        w: write.w,
+        w: ruleDetail(write.w),
         hinted: hinted.map(([target, via]) => `${target}@${via}`),
       },
     });
@@ -406,7 +467,7 @@ export class LeaderlessNode {
         // The forwarding node's op id travels back with the result; locally it is a request.
         const localId = -this.nextOp++;
         this.forwardedBy.set(localId, { node: from, op: msg.op });
-        this.coordinateWrite(localId, msg.key, msg.mutation, msg.w, msg.sloppy);
+        this.coordinateWrite(localId, msg.key, msg.mutation, msg.rule ?? countRule(msg.w), msg.sloppy);
         return;
       }
       case 'forward-result': {
@@ -470,10 +531,10 @@ export class LeaderlessNode {
         this.out.fail(
           read.requestId,
           'quorumNotReached',
-          `${read.answers.size} of R=${read.r} replicas answered`,
+          `${read.answers.size} of R=${read.r.text} replicas answered`,
           {
             answered: read.answers.size,
-            required: read.r,
+            required: ruleDetail(read.r),
           },
         );
       }
@@ -486,10 +547,10 @@ export class LeaderlessNode {
           this.out.fail(
             write.requestId,
             'quorumNotReached',
-            `${write.covered.size} of W=${write.w} replicas acknowledged`,
+            `${write.covered.size} of W=${write.w.text} replicas acknowledged`,
             {
               acknowledged: write.covered.size,
-              required: write.w,
+              required: ruleDetail(write.w),
             },
           );
         }

@@ -1,6 +1,7 @@
 // What a core hands its driver after each step (etcd-io/raft's Ready): records to make durable
 // first, then messages to send and answers for clients. A driver must persist before it sends
 // or answers: a replica's acknowledgement means "it is on my disk".
+import type { DcQuorumWord } from './dc-quorum.js';
 import type { ReplicationErrors } from './errors.js';
 import type { KeyState, KeyView } from './key-state.js';
 import type { NodeId } from './version-vector.js';
@@ -62,10 +63,14 @@ export class ReadyBuffer<M, P = KeyRecord> {
   }
 }
 
-/** R or W as a client may write it: a count, or one / quorum / all of the N home replicas. */
-export type QuorumSpec = number | 'one' | 'quorum' | 'all';
+/**
+ * R or W as a client may write it: a count, or one / quorum / all of the N home replicas, or a
+ * datacenter level (dc-quorum.ts).
+ */
+export type QuorumSpec = CountSpec | DcQuorumWord;
+export type CountSpec = number | 'one' | 'quorum' | 'all';
 
-export function resolveQuorum(spec: QuorumSpec, n: number): number {
+export function resolveQuorum(spec: CountSpec, n: number): number {
   if (spec === 'one') return 1;
   if (spec === 'quorum') return Math.floor(n / 2) + 1;
   if (spec === 'all') return n;

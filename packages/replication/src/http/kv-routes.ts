@@ -105,7 +105,8 @@ function quorumParam(query: Record<string, unknown>, name: 'w' | 'r', replicas: 
   const text = one(query[name], name);
   if (text === undefined) return undefined;
   const value = parseQuorum(text);
-  if (value === null) throw badRequest(`${name} must be a count, one, quorum or all, got '${text}'`);
+  if (value === null)
+    throw badRequest(`${name} must be a count, one, quorum, all, local_quorum or each_quorum, got '${text}'`);
   // As the --w/--r flags: more acknowledgements than replicas can never be had.
   if (typeof value === 'number' && replicas !== undefined && value > replicas)
     throw badRequest(`${name}=${value} is more than N = ${replicas} replicas`);

@@ -42,8 +42,8 @@ export class LeaderlessMode
   }
 
   protected settings(): Record<string, unknown> {
-    const { n, r, w } = this.core.config;
-    return { n, r, w, sloppyQuorum: this.sloppy };
+    const { n, r, w, dcOf } = this.core.config;
+    return { n, r, w, sloppyQuorum: this.sloppy, ...(dcOf ? { datacenters: Object.fromEntries(dcOf) } : {}) };
   }
 
   protected counts(): Record<string, number> {
