@@ -45,7 +45,7 @@ import {
   runTableJob,
   TableJobAbortedError,
 } from './table-workers.js';
-import { outputsBound, packRun, type TableJob, type TableJobSource } from './table-writer.js';
+import { outputsBound, packMemtable, type TableJob, type TableJobSource } from './table-writer.js';
 import { LEVELS, type TableMeta, Version, type VersionEdit } from './version.js';
 import { decodeBatchRaw, encodeBatch, setBatchSequence, Wal, type WriteOp } from './wal.js';
 
@@ -399,7 +399,7 @@ export class LsmDb {
     }
     this.counters.userBytes += userBytes;
     this.lastSeq = last;
-    // Half way to a flush that will need a worker: start the workers now (table-workers.ts).
+    // Half way to a flush that will need a worker: start the flush worker now (table-workers.ts).
     if (
       !this.workersPrewarmed &&
       this.mem.bytes * 2 >= this.options.writeBufferBytes &&
@@ -409,7 +409,7 @@ export class LsmDb {
       // Never a reason to fail this write (it is durable already): a worker that cannot start
       // leaves its jobs to the main thread, as before.
       try {
-        prewarmTableWorkers();
+        prewarmTableWorkers(['flush']);
       } catch {}
     }
   }
@@ -503,7 +503,7 @@ export class LsmDb {
       }
       this.mem.walEnd = this.wal.nextIndex;
       this.imms.push(this.mem);
-      this.mem = new Memtable();
+      this.mem = new Memtable(this.mem.entries);
       this.scheduleBackground();
       break;
     }
@@ -785,10 +785,7 @@ export class LsmDb {
     if (imm.entries > 0) {
       // One packed buffer moves to the worker without a copy (it is transferred). It is packed
       // a slice at a time between other work: writes go on into the new memtable meanwhile.
-      const run = await packRun(imm.iterator(), {
-        bytesHint: imm.bytes,
-        smallestSnapshot: this.smallestSnapshot(),
-      });
+      const run = await packMemtable(imm, { smallestSnapshot: this.smallestSnapshot() });
       const job = this.tableJob({ kind: 'run', run }, [this.nextFileNumber++], false, null);
       outputs = await runTableJob('flush', job, run.length, [run.buffer as ArrayBuffer], this.fs).result;
       // Each table was fdatasynced by the job; its name is durable before the manifest names it.

@@ -18,6 +18,8 @@ const BRANCHING = 4;
 const ENTRY_OVERHEAD_BYTES = 64;
 /** Nodes the arrays hold at first; they double when full. */
 const INITIAL_NODES = 1024;
+/** Presized memtables hold this many times the expected entries before they grow. */
+const NODES_HEADROOM = 1.125;
 /** No node: the end of a level, or no predecessor. */
 const NIL = -1;
 /** Node 0 is the head: it holds no entry and has every level. */
@@ -28,16 +30,16 @@ const EMPTY = Buffer.alloc(0);
 export class Memtable {
   private readonly arena = new Arena();
   /** Per node: sequence number, where its key (then its value) sits in the arena, and sizes. */
-  private seqs = new Float64Array(INITIAL_NODES);
-  private chunks = new Int32Array(INITIAL_NODES);
-  private offsets = new Int32Array(INITIAL_NODES);
-  private keyLengths = new Int32Array(INITIAL_NODES);
-  private valueLengths = new Int32Array(INITIAL_NODES);
-  private kinds = new Uint8Array(INITIAL_NODES);
-  private prevs = new Int32Array(INITIAL_NODES);
+  private seqs: Float64Array;
+  private chunks: Int32Array;
+  private offsets: Int32Array;
+  private keyLengths: Int32Array;
+  private valueLengths: Int32Array;
+  private kinds: Uint8Array;
+  private prevs: Int32Array;
   /** Where a node's forward links start in `links`; link i is its successor on level i. */
-  private linkStarts = new Int32Array(INITIAL_NODES);
-  private links = new Int32Array(INITIAL_NODES * 2);
+  private linkStarts: Int32Array;
+  private links: Int32Array;
   private linksUsed = 0;
   private nodes = 0;
   private tail = NIL;
@@ -51,10 +53,28 @@ export class Memtable {
   private lastNode = NIL;
   bytes = 0;
   entries = 0;
+  /** Key and value bytes of every entry: what a packed run of them all holds besides headers. */
+  entryBytes = 0;
   /** The first WAL record index not in this memtable, set when it turns immutable. */
   walEnd = -1;
 
-  constructor() {
+  /**
+   * `expectedEntries`: room for that many entries from the start (the engine passes the
+   * previous memtable's count), so that the arrays are not grown and copied five or six
+   * times over while a memtable fills.
+   */
+  constructor(expectedEntries = 0) {
+    const nodes = Math.max(INITIAL_NODES, Math.ceil(expectedEntries * NODES_HEADROOM) + 1);
+    this.seqs = new Float64Array(nodes);
+    this.chunks = new Int32Array(nodes);
+    this.offsets = new Int32Array(nodes);
+    this.keyLengths = new Int32Array(nodes);
+    this.valueLengths = new Int32Array(nodes);
+    this.kinds = new Uint8Array(nodes);
+    this.prevs = new Int32Array(nodes);
+    this.linkStarts = new Int32Array(nodes);
+    // A node has 1 + 1/3 links on average (BRANCHING 4); 2 per node leaves room to spare.
+    this.links = new Int32Array(nodes * 2);
     this.newNode(HEIGHT_MAX);
   }
 
@@ -155,6 +175,7 @@ export class Memtable {
     if (after !== NIL) this.prevs[after] = node;
     else this.tail = node;
     this.bytes += keyLength + valueLength + ENTRY_OVERHEAD_BYTES;
+    this.entryBytes += keyLength + valueLength;
     this.entries++;
   }
 
@@ -218,6 +239,67 @@ export class Memtable {
     if (node === HEAD) return EMPTY;
     const start = this.offsets[node]! + this.keyLengths[node]!;
     return this.arena.chunks[this.chunks[node]!]!.subarray(start, start + this.valueLengths[node]!);
+  }
+
+  /**
+   * Copies up to `entries` entries, in internal order from `cursor.node` on, into `out` at
+   * `cursor.at`: for each, `header` writes `headerBytes` bytes, then its key and value follow
+   * (table-writer.ts packMemtable's run layout). An entry with sequence <= `smallestSnapshot`
+   * hides every older version of its key from every reader: those are skipped. Moves the
+   * cursor on (node NIL at the end). No view or object per entry: bytes go arena to `out`.
+   */
+  packInto(
+    cursor: PackCursor,
+    out: Buffer,
+    entries: number,
+    headerBytes: number,
+    header: (
+      out: Buffer,
+      at: number,
+      keyLength: number,
+      valueLength: number,
+      seq: number,
+      kind: number,
+    ) => void,
+    smallestSnapshot: number,
+  ): void {
+    let node = cursor.node;
+    let at = cursor.at;
+    const links = this.links;
+    for (let i = 0; i < entries && node !== NIL; i++) {
+      const keyLength = this.keyLengths[node]!;
+      const valueLength = this.valueLengths[node]!;
+      const seq = this.seqs[node]!;
+      header(out, at, keyLength, valueLength, seq, this.kinds[node]!);
+      at += headerBytes;
+      // Key and value lie side by side in the arena: one copy.
+      const offset = this.offsets[node]!;
+      copyBytes(this.arena.chunks[this.chunks[node]!]!, offset, keyLength + valueLength, out, at);
+      at += keyLength + valueLength;
+      let next = links[this.linkStarts[node]!]!;
+      if (seq <= smallestSnapshot)
+        while (next !== NIL && this.sameKey(next, node)) next = links[this.linkStarts[next]!]!;
+      node = next;
+    }
+    cursor.node = node;
+    cursor.at = at;
+  }
+
+  /** Whether two nodes hold the same user key. */
+  private sameKey(a: number, b: number): boolean {
+    const oa = this.offsets[a]!;
+    const ob = this.offsets[b]!;
+    const chunks = this.arena.chunks;
+    return (
+      compareBytes(
+        chunks[this.chunks[a]!]!,
+        oa,
+        oa + this.keyLengths[a]!,
+        chunks[this.chunks[b]!]!,
+        ob,
+        ob + this.keyLengths[b]!,
+      ) === 0
+    );
   }
 
   /** memcmp order of the node's user key against `key`. */
@@ -303,6 +385,12 @@ function grown<T extends Float64Array | Int32Array | Uint8Array>(a: T): T {
   const b = new (a.constructor as new (n: number) => T)(a.length * 2);
   b.set(a);
   return b;
+}
+
+/** Where Memtable.packInto goes on: the next node (first() to start) and output offset. */
+export interface PackCursor {
+  node: number;
+  at: number;
 }
 
 class MemtableIterator implements InternalIterator {

@@ -42,6 +42,26 @@ function workerScript(): URL {
   throw new Error('dist/table-worker.js is missing: build first (npx tsc -b packages/lsm-engine)');
 }
 
+/** Flags that load modules into every thread: a TypeScript loader (tsx, vitest) and the like. */
+const MODULE_LOADING_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
+
+/**
+ * The process's flags less the module loaders. A worker inherits them by default, and the
+ * worker script is compiled JavaScript: under `node --import tsx` each worker loaded tsx and
+ * its hooks thread, some 1-2 s of CPU per worker on this machine, more than a flush.
+ */
+function workerExecArgv(): string[] {
+  const kept: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const name = arg.split('=', 1)[0]!;
+    if (!MODULE_LOADING_FLAGS.has(name)) kept.push(arg);
+    else if (!arg.includes('=')) i++; // the flag's value is the next argument
+  }
+  return kept;
+}
+
 interface Queued {
   request: TableJobRequest;
   transfer: ArrayBuffer[];
@@ -104,7 +124,7 @@ class LaneWorker {
 
   private start(): Worker {
     if (this.worker !== null) return this.worker;
-    const worker = new Worker(workerScript());
+    const worker = new Worker(workerScript(), { execArgv: workerExecArgv() });
     worker.on('message', (reply: TableJobReply | { ready: true }) => {
       if ('ready' in reply) {
         this.ready = true;
@@ -157,12 +177,15 @@ const lanes: Record<Lane, LaneWorker> = {
 };
 
 /**
- * Starts every lane's worker ahead of the first job big enough for one. The engine calls this
- * once a memtable is half full: a flush that found its worker still loading would run on the
- * main thread, and a 64 MiB table written there held every request for hundreds of ms.
+ * Starts the lanes' workers (default: all three) ahead of the first job big enough for one.
+ * The engine starts the flush lane once a memtable is half full: a flush that found its
+ * worker still loading would run on the main thread, and a 64 MiB table written there held
+ * every request for hundreds of ms. The compaction lanes start with their first job, which
+ * waits for its worker to load (a compaction is not in any writer's way): each worker costs
+ * 100-250 ms of CPU to start, which a small database that never compacts need not pay.
  */
-export function prewarmTableWorkers(): void {
-  for (const lane of Object.values(lanes)) lane.prewarm();
+export function prewarmTableWorkers(which: readonly Lane[] = ['flush', 'compaction', 'subcompaction']): void {
+  for (const lane of which) lanes[lane].prewarm();
 }
 
 /** Which lanes have a worker that has loaded and takes jobs (tests, diagnostics). */
@@ -189,7 +212,9 @@ export function runTableJob(
 ): RunningJob {
   const worker = lanes[lane];
   const onWorker = fs === nodeFileSystem && bytes > INLINE_JOB_BYTES_MAX;
-  if (onWorker && worker.ready) return worker.run(job, transfer);
+  // A flush runs here rather than wait for a loading worker (writers may be waiting for it);
+  // a compaction's job is queued for its worker, which takes it once loaded.
+  if (onWorker && (worker.ready || lane !== 'flush')) return worker.run(job, transfer);
   if (onWorker) worker.prewarm();
   let result: Promise<TableMeta[]>;
   try {

@@ -17,6 +17,7 @@ import {
   SEQ_AFTER_ALL,
   SEQ_MAX,
 } from './internal-key.js';
+import type { Memtable, PackCursor } from './memtable.js';
 import { MergingIterator } from './merging-iterator.js';
 import { LSM_SYNC } from './sync-points.js';
 import { Table, type TableReadStats } from './table.js';
@@ -271,10 +272,7 @@ export async function packRun(source: InternalIterator, options: PackOptions): P
       out.copy(grown, 0, 0, at);
       out = grown;
     }
-    out.writeUInt32LE(key.length, at);
-    out.writeUInt32LE(value.length, at + 4);
-    out.writeUIntLE(seq, at + 8, 6);
-    out[at + 14] = source.kind();
+    writeRunEntryHeader(out, at, key.length, value.length, seq, source.kind());
     out.set(key, at + RUN_ENTRY_HEADER_BYTES);
     out.set(value, at + RUN_ENTRY_HEADER_BYTES + key.length);
     at += need;
@@ -286,6 +284,50 @@ export async function packRun(source: InternalIterator, options: PackOptions): P
     if (++visited % entriesPerTurn === 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return out.subarray(0, at);
+}
+
+/** A packed run's entry header: key length, value length, sequence, kind. */
+function writeRunEntryHeader(
+  out: Buffer,
+  at: number,
+  keyLength: number,
+  valueLength: number,
+  seq: number,
+  kind: number,
+): void {
+  out.writeUInt32LE(keyLength, at);
+  out.writeUInt32LE(valueLength, at + 4);
+  out.writeUIntLE(seq, at + 8, 6);
+  out[at + 14] = kind;
+}
+
+/**
+ * packRun() of a frozen memtable, copied straight from its arena (Memtable.packInto): no key
+ * or value view per entry, and the buffer sized once (the memtable counts its entries' bytes).
+ * The same bytes as packRun(table.iterator(), ...), which stays for any other source.
+ */
+export async function packMemtable(
+  table: Memtable,
+  options: Omit<PackOptions, 'bytesHint'>,
+): Promise<Uint8Array> {
+  const entriesPerTurn = options.entriesPerTurn ?? PACK_ENTRIES_PER_TURN;
+  const smallestSnapshot = options.smallestSnapshot ?? Number.NEGATIVE_INFINITY;
+  // allocUnsafeSlow: transferred to a worker, so never a slice of Node's shared pool.
+  const out = Buffer.allocUnsafeSlow(Math.max(1, table.entries * RUN_ENTRY_HEADER_BYTES + table.entryBytes));
+  const cursor: PackCursor = { node: table.first(), at: 0 };
+  for (;;) {
+    table.packInto(
+      cursor,
+      out,
+      entriesPerTurn,
+      RUN_ENTRY_HEADER_BYTES,
+      writeRunEntryHeader,
+      smallestSnapshot,
+    );
+    if (cursor.node < 0) break;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return out.subarray(0, cursor.at);
 }
 
 /** Forward-only iterator over a packed run (all a table job needs). */

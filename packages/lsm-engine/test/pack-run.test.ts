@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type InternalIterator, KIND_DELETE, KIND_PUT } from '../src/internal-key.js';
 import { Memtable } from '../src/memtable.js';
-import { PackedRunIterator, packRun } from '../src/table-writer.js';
+import { PackedRunIterator, packMemtable, packRun } from '../src/table-writer.js';
 
 /** Every entry of an iterator, as `key@seq/kind=value`. */
 function listAll(it: InternalIterator): string[] {
@@ -67,5 +67,26 @@ describe('packRun: a frozen memtable packed for a flush worker', () => {
     // With no snapshot older than the last write, one version per key is left (tombstones too).
     const latest = await packRun(table.iterator(), { bytesHint: table.bytes, smallestSnapshot: 3_000 });
     expect(listAll(new PackedRunIterator(latest))).toHaveLength(40);
+  });
+
+  it('packMemtable copies the same bytes from the arena as packRun from the iterator', async () => {
+    const table = new Memtable(10);
+    // Values long and short (the arena copy loops under 33 bytes), across arena chunks.
+    for (let seq = 1; seq <= 4_000; seq++) {
+      const key = Buffer.from(`key-${(seq * 7919) % 1_300}`);
+      const kind = seq % 17 === 0 ? KIND_DELETE : KIND_PUT;
+      const value =
+        kind === KIND_PUT ? Buffer.alloc(seq % 5 === 0 ? 700 : seq % 40, seq & 0xff) : Buffer.alloc(0);
+      table.add(key, seq, kind, value);
+    }
+    for (const smallestSnapshot of [undefined, 4_000, 2_000, 5]) {
+      const expected = await packRun(table.iterator(), { bytesHint: table.bytes, smallestSnapshot });
+      for (const entriesPerTurn of [1, 333, 100_000]) {
+        const run = await packMemtable(table, { smallestSnapshot, entriesPerTurn });
+        expect(Buffer.from(run).equals(Buffer.from(expected))).toBe(true);
+      }
+    }
+    const latest = await packMemtable(table, { smallestSnapshot: 4_000 });
+    expect(listAll(new PackedRunIterator(latest))).toHaveLength(1_300);
   });
 });

@@ -11,7 +11,7 @@ import { tableWorkersReady } from '../src/table-workers.js';
 const root = mkdtempSync(join(tmpdir(), 'lsm-prewarm-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-it('starts the table workers once the memtable is half full, before its flush', async () => {
+it('starts the flush worker once the memtable is half full, before its flush; no compaction worker yet', async () => {
   const writeBufferBytes = 2 * 1024 * 1024;
   const db = new LsmLevel(join(root, 'db'), { writeBufferBytes });
   await db.open();
@@ -21,9 +21,10 @@ it('starts the table workers once the memtable is half full, before its flush', 
   for (let i = 0; i < 1_200; i++) await db.put(`k${i}`, value);
   expect(db.stats().flushes).toBe(0);
   const deadline = Date.now() + 20_000;
-  const allReady = () => Object.values(tableWorkersReady()).every(Boolean);
-  while (!allReady() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  expect(tableWorkersReady()).toEqual({ flush: true, compaction: true, subcompaction: true });
+  while (!tableWorkersReady().flush && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  // The compaction lanes start with their first job: a database that never compacts pays
+  // for one worker, not three.
+  expect(tableWorkersReady()).toEqual({ flush: true, compaction: false, subcompaction: false });
   expect(db.stats().flushes).toBe(0);
   await db.close();
 });
