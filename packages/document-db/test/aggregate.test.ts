@@ -39,7 +39,9 @@ const stage: fc.Arbitrary<Doc> = fc.oneof(
   }),
   fc.record({
     $group: fc.record({
-      _id: fc.oneof(fc.constant(null), fc.constant('$m')),
+      // '$n' has a single-field index in the engine's property below: a counting group on it
+      // is answered from the index's keys (countGroup).
+      _id: fc.oneof(fc.constant(null), fc.constant('$m'), fc.constant('$n')),
       total: accumulator,
       other: accumulator,
     }),
@@ -144,6 +146,72 @@ describe('aggregation through the engine: the pushed-down $match/$sort/$skip/$li
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('aggregation through the engine: a counting $group from an index (COUNT_SCAN)', () => {
+  const people: Doc[] = [
+    { _id: 1, city: 'Paris' },
+    { _id: 2, city: 'Oslo' },
+    { _id: 3, city: 'Paris' },
+    { _id: 4 },
+    { _id: 5, city: null },
+    { _id: 6, city: 7 },
+    { _id: 7, city: 7.0 },
+    { _id: 8, city: { zip: '0150' } },
+    { _id: 9, city: 'Oslo' },
+  ];
+  const counting = [
+    { $match: {} },
+    { $group: { _id: '$city', n: { $sum: 1 }, c: { $count: {} }, weighted: { $sum: 3 } } },
+    { $sort: { _id: 1 } },
+  ];
+  const inMemory = async (db: Awaited<ReturnType<typeof openDb>>['db'], coll: string, pipeline: Doc[]) =>
+    runPipeline((await db.find('agg', coll, {})).docs, pipeline, env);
+
+  it('reads one document per group, not the collection, and answers as the in-memory $group', async () => {
+    const { db } = await openDb();
+    for (const [coll, direction] of [
+      ['up', 1],
+      ['down', -1],
+    ] as const) {
+      await db.createIndex('agg', coll, { key: { city: direction } });
+      await db.insertMany('agg', coll, structuredClone(people));
+      const before = { ...db.coveredGroups };
+      const got = await db.aggregate('agg', coll, counting);
+      expect(db.coveredGroups.runs).toBe(before.runs + 1);
+      // Five groups (missing and null are one, 7 and 7.0 are one): five documents read, nine keys.
+      expect(db.coveredGroups.docsExamined - before.docsExamined).toBe(5);
+      expect(db.coveredGroups.keysExamined - before.keysExamined).toBe(people.length);
+      expect(got).toEqual(await inMemory(db, coll, counting));
+      expect(got.find((g) => g['_id'] === 'Paris')).toEqual({ _id: 'Paris', n: 2, c: 2, weighted: 6 });
+      expect(got.find((g) => g['_id'] === null)).toMatchObject({ n: 2 });
+    }
+  });
+
+  it('falls back to the documents for a multikey or sparse index, or a $sum of a field', async () => {
+    const { db } = await openDb();
+    await db.createIndex('agg', 'multi', { key: { city: 1 } });
+    await db.insertMany('agg', 'multi', [...structuredClone(people), { _id: 10, city: ['Paris', 'Oslo'] }]);
+    await db.createIndex('agg', 'sparse', { key: { city: 1 }, sparse: true });
+    await db.insertMany('agg', 'sparse', structuredClone(people));
+    const byField = [{ $group: { _id: '$city', total: { $sum: '$_id' } } }, { $sort: { _id: 1 } }];
+    const runs = db.coveredGroups.runs;
+    for (const [coll, pipeline] of [
+      ['multi', counting],
+      ['sparse', counting],
+      ['sparse', byField],
+    ] as const) {
+      expect(await db.aggregate('agg', coll, pipeline)).toEqual(await inMemory(db, coll, pipeline));
+    }
+    expect(db.coveredGroups.runs).toBe(runs);
+    // The array is its own group, as MongoDB groups by the whole value.
+    expect((await db.aggregate('agg', 'multi', counting)).find((g) => Array.isArray(g['_id']))).toMatchObject(
+      {
+        _id: ['Paris', 'Oslo'],
+        n: 1,
+      },
+    );
   });
 });
 

@@ -357,6 +357,36 @@ function groupKey(value: unknown): string {
   return toHex(concatBytes(encodeValue(value ?? null)));
 }
 
+/**
+ * A $group that only counts per value of one field: `_id: '$path'` and every accumulator a
+ * `$sum` of an integer constant or `$count`. Such a group can be answered from an index on the
+ * field alone (MongoDB's COUNT_SCAN idea): the index holds every document's value in order, so
+ * the groups are runs of equal keys and their sizes. Integer constants only, so that the
+ * answer (count × constant) is exactly what adding the constant once per document gives.
+ */
+export interface CountGroup {
+  path: string;
+  /** Each output field with what one document adds to it. */
+  fields: [name: string, perDocument: number][];
+}
+
+export function countGroupOf(spec: unknown): CountGroup | undefined {
+  if (!isDoc(spec)) return undefined;
+  const id = spec['_id'];
+  if (typeof id !== 'string' || !id.startsWith('$') || id.startsWith('$$') || id.length < 2) return undefined;
+  const fields: [string, number][] = [];
+  for (const [name, acc] of Object.entries(spec)) {
+    if (name === '_id') continue;
+    if (!isDoc(acc) || Object.keys(acc).length !== 1) return undefined;
+    const sum = acc['$sum'];
+    const count = acc['$count'];
+    if (typeof sum === 'number' && Number.isSafeInteger(sum)) fields.push([name, sum]);
+    else if (isDoc(count) && Object.keys(count).length === 0) fields.push([name, 1]);
+    else return undefined;
+  }
+  return { path: id.slice(1), fields };
+}
+
 function group(spec: unknown, docs: Doc[]): Doc[] {
   if (!isDoc(spec) || !Object.hasOwn(spec, '_id'))
     fail(DocErrors.failedToParse, 'a group specification must include an _id');

@@ -6,8 +6,9 @@
 // (uniqueness checks read, then write); reads run concurrently.
 import type { Store } from '@ddia/common';
 import { BSON, ObjectId } from 'bson';
-import { runPipeline } from '../core/aggregate.js';
+import { type CountGroup, countGroupOf, GROUPS_MAX, runPipeline } from '../core/aggregate.js';
 import { DocDbError, DocErrors, fail } from '../core/errors.js';
+import { evaluate } from '../core/expression.js';
 import { type IndexSpec, indexKeys, type KeyPattern } from '../core/index-keys.js';
 import { compareBytes, concatBytes, encodeValue, HIGH, toHex } from '../core/key-encoding.js';
 import { compileFilter, type MatchDetails } from '../core/matcher.js';
@@ -151,6 +152,8 @@ export class DocumentDatabase {
   private nextId = 1;
   /** What $graphLookup's frontier queries read, summed (tests check that an index was used). */
   readonly graphLookupReads = { queries: 0, indexed: 0, keysExamined: 0, docsExamined: 0 };
+  /** $group stages answered from an index's keys alone (tests check the covered path ran). */
+  readonly coveredGroups = { runs: 0, keysExamined: 0, docsExamined: 0 };
   private writing: Promise<unknown> = Promise.resolve();
   /** Batches committed so far (a write that committed any must sync before it answers). */
   private commits = 0;
@@ -985,12 +988,83 @@ export class DocumentDatabase {
       query.limit = limit;
       pushed++;
     }
-    const { docs } = await this.find(db, coll, query);
+    const onlyGroup = pushed === 0 || (pushed === 1 && Object.keys(query.filter ?? {}).length === 0);
+    const counted = onlyGroup ? await this.countGroup(db, coll, stage('$group')) : undefined;
+    if (counted) pushed++;
+    const docs = counted ?? (await this.find(db, coll, query)).docs;
     return runPipeline(docs, pipeline.slice(pushed), {
       collection: async (name) => (await this.find(db, name, {})).docs,
       lookup: (name, field, values) => this.lookupCandidates(db, name, field, values),
       graphLookup: (name, field, values, restrict) => this.graphCandidates(db, name, field, values, restrict),
     });
+  }
+
+  /**
+   * A counting $group (countGroupOf) over a whole collection, answered from a single-field index
+   * on the group field without reading every document (MongoDB's COUNT_SCAN): entries come in key
+   * order, so a group is a run of entries with the same encoded value, and equal values encode
+   * equally (the grouping $group does in memory, by encoded value). One document per group is
+   * read for the group's _id, so the value keeps its stored type. Undefined when no such index
+   * exists (a sparse index lacks documents without the field; a multikey one holds an array's
+   * elements, not the array $group groups by) or a group's first document went missing meanwhile.
+   */
+  private async countGroup(db: string, coll: string, spec: unknown): Promise<Doc[] | undefined> {
+    const shape: CountGroup | undefined = countGroupOf(spec);
+    const meta = this.collection(db, coll);
+    if (!shape || !meta) return undefined;
+    const index = meta.indexes.find(
+      (i) => i.key.length === 1 && i.key[0]![0] === shape.path && !i.sparse && !i.multikey,
+    );
+    if (!index) return undefined;
+    const prefix = indexPrefix(meta.id, index.id);
+    const groups: { key: Uint8Array; firstId: Uint8Array; count: number }[] = [];
+    const entries = this.store.iterator(prefixRange(prefix));
+    let keysExamined = 0;
+    try {
+      for (;;) {
+        const batch = (await entries.nextv(SCAN_CHUNK_MAX)) as [Uint8Array, Uint8Array][];
+        if (batch.length === 0) break;
+        keysExamined += batch.length;
+        for (const [key, id] of batch) {
+          // An entry is prefix + encoded value + encoded _id, and its value is that encoded _id.
+          const valueEnd = key.length - id.length;
+          const last = groups[groups.length - 1];
+          if (last && sameBytes(last.key, key, prefix.length, valueEnd)) {
+            last.count++;
+            continue;
+          }
+          if (groups.length >= GROUPS_MAX)
+            fail(DocErrors.badValue, `$group would hold more than ${GROUPS_MAX} groups`);
+          groups.push({ key: key.subarray(prefix.length, valueEnd), firstId: id, count: 1 });
+        }
+      }
+    } finally {
+      await entries.close();
+    }
+    const docPrefix = docRange(meta.id).gte;
+    const firsts = (await this.store.getMany(groups.map((g) => concatBytes(docPrefix, g.firstId)))) as (
+      | Uint8Array
+      | undefined
+    )[];
+    const idExpr = (spec as Doc)['_id'];
+    const direction = index.key[0]![1];
+    const out: Doc[] = [];
+    for (let i = 0; i < groups.length; i++) {
+      const bytes = firsts[i];
+      const value =
+        bytes === undefined ? undefined : (evaluate(idExpr, BSON.deserialize(bytes) as Doc) ?? null);
+      // A write between the index scan and this read (reads take no snapshot) moved or removed
+      // the document: answer from the documents instead.
+      if (value === undefined || compareBytes(encodeValue(value, direction), groups[i]!.key) !== 0)
+        return undefined;
+      const row: Doc = { _id: value };
+      for (const [name, perDocument] of shape.fields) row[name] = groups[i]!.count * perDocument;
+      out.push(row);
+    }
+    this.coveredGroups.runs++;
+    this.coveredGroups.keysExamined += keysExamined;
+    this.coveredGroups.docsExamined += groups.length;
+    return out;
   }
 
   /**
@@ -1247,4 +1321,11 @@ export function toWriteError(error: unknown, index: number): WriteError {
   const e = error as { mongoCode?: number; message: string };
   if (e.mongoCode === undefined) throw error;
   return { index, code: e.mongoCode, errmsg: e.message };
+}
+
+/** Whether `run` equals `bytes[from..to)`, without copying. */
+function sameBytes(run: Uint8Array, bytes: Uint8Array, from: number, to: number): boolean {
+  if (run.length !== to - from) return false;
+  for (let i = 0; i < run.length; i++) if (run[i] !== bytes[from + i]) return false;
+  return true;
 }
