@@ -2,6 +2,8 @@
 // byte for byte, so encoder, decoder and document cannot drift apart together.
 import { formatFixtures, hex } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
+import { decodeCheckpointFile, encodeCheckpointFile } from '../src/durability/checkpoint.js';
+import type { CheckpointImage } from '../src/engine/checkpoint-image.js';
 import { decodeWalRecord, encodeWalRecord, type WalRecord } from '../src/engine/wal-record.js';
 
 const { fixture, fixtureBytes } = formatFixtures(new URL('../FORMAT.md', import.meta.url));
@@ -24,5 +26,17 @@ describe('FORMAT.md examples, byte for byte', () => {
     expect(hex(encodeWalRecord(record))).toBe(fixture(name));
     const bytes = fixtureBytes(name);
     expect(decodeWalRecord(bytes)).toEqual(record);
+  });
+});
+
+describe('FORMAT.md checkpoint example, byte for byte', () => {
+  it('a checkpoint file: framed like a log record, JSON image inside', () => {
+    const image: CheckpointImage = {
+      walIndex: 42,
+      tables: [{ name: 't', primaryKey: 'id', rows: [{ id: 1, n: 'é' }] }],
+      prepared: [{ gid: 'c-e2-3', writes: [{ table: 't', key: '2', row: { id: 2 } }] }],
+    };
+    expect(hex(encodeCheckpointFile(image))).toBe(fixture('checkpoint'));
+    expect(decodeCheckpointFile('checkpoint', fixtureBytes('checkpoint'))).toEqual(image);
   });
 });

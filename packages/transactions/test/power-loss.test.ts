@@ -2,7 +2,9 @@
 // (testkit's FaultFileSystem): the power is cut at a random file-system operation of a seeded
 // workload, and what survives must hold every acknowledged commit, every acknowledged prepare
 // (still in doubt, its writes not visible), nothing that was never committed, and every
-// acknowledged 2PC decision. Replay one seed: DDIA_SEED=<seed> npx vitest run --project transactions power-loss
+// acknowledged 2PC decision. The checkpoint variant checkpoints after every append into tiny
+// WAL segments, so the cut also lands inside checkpoints: in the image's write-then-rename and
+// in the deletion of the segments behind it. Replay one seed: DDIA_SEED=<seed> npx vitest run --project transactions power-loss
 import { ManualClock, SeededRandom } from '@ddia/common';
 import { FaultFileSystem, SimulatedCrashError } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +15,10 @@ import { openDatabase } from '../src/durability/wal.js';
 const LONG = process.env.DDIA_LONG === '1';
 const REPLAY = process.env.DDIA_SEED === undefined ? null : Number(process.env.DDIA_SEED);
 const SEEDS = REPLAY !== null ? [REPLAY] : Array.from({ length: LONG ? 30_000 : 3_000 }, (_, i) => i + 1);
+/** The plain WAL trial gives a third of its seeds to the checkpoint variant (test time). */
+const WAL_SEEDS = REPLAY !== null ? [REPLAY] : SEEDS.slice(0, LONG ? 20_000 : 2_000);
+/** Fewer with checkpoints: each trial does several times the file operations. */
+const CHECKPOINT_SEEDS = REPLAY !== null ? [REPLAY] : SEEDS.slice(0, LONG ? 10_000 : 1_000);
 
 const isCrash = (err: unknown) =>
   err instanceof SimulatedCrashError ||
@@ -32,10 +38,19 @@ interface WalOutcome {
 }
 
 /** Inserts rows in concurrent transactions (some prepared for 2PC instead of committed). */
-async function walWorkload(fs: FaultFileSystem, random: SeededRandom, out: WalOutcome): Promise<void> {
+/** Checkpoint after every append, into segments of a few records: cuts land in checkpoints. */
+const CHECKPOINTING = { checkpointWalBytes: 1, walSegmentBytes: 256 };
+type WalOptions = typeof CHECKPOINTING | Record<string, never>;
+
+async function walWorkload(
+  fs: FaultFileSystem,
+  random: SeededRandom,
+  out: WalOutcome,
+  walOptions: WalOptions,
+): Promise<void> {
   let db: Awaited<ReturnType<typeof openDatabase>>['db'];
   try {
-    db = (await openDatabase({ clock: new ManualClock(), dataDir: '/data', fs })).db;
+    db = (await openDatabase({ clock: new ManualClock(), dataDir: '/data', fs, ...walOptions })).db;
     await db.createTable('t', 'id');
   } catch (err) {
     if (isCrash(err)) return;
@@ -67,23 +82,28 @@ async function walWorkload(fs: FaultFileSystem, random: SeededRandom, out: WalOu
   }
 }
 
-async function walTrial(seed: number, skipSyncPoints: string[] = []): Promise<string | null> {
+async function walTrial(
+  seed: number,
+  skipSyncPoints: string[] = [],
+  walOptions: WalOptions = {},
+): Promise<string | null> {
   const random = new SeededRandom(seed);
   const workloadSeed = random.int(0, 2 ** 31);
   const dry = await freshFs(seed, skipSyncPoints);
-  await walWorkload(dry, new SeededRandom(workloadSeed), {
-    committed: new Set(),
-    prepared: new Set(),
-    attempted: new Set(),
-  });
+  await walWorkload(
+    dry,
+    new SeededRandom(workloadSeed),
+    { committed: new Set(), prepared: new Set(), attempted: new Set() },
+    walOptions,
+  );
   const fs = await freshFs(seed, skipSyncPoints);
   fs.crashAfter(random.int(0, dry.opCount));
   const out: WalOutcome = { committed: new Set(), prepared: new Set(), attempted: new Set() };
-  await walWorkload(fs, new SeededRandom(workloadSeed), out);
+  await walWorkload(fs, new SeededRandom(workloadSeed), out, walOptions);
   const after = fs.crash();
   let reopened: Awaited<ReturnType<typeof openDatabase>>;
   try {
-    reopened = await openDatabase({ clock: new ManualClock(), dataDir: '/data', fs: after });
+    reopened = await openDatabase({ clock: new ManualClock(), dataDir: '/data', fs: after, ...walOptions });
   } catch (err) {
     return `recovery threw: ${String(err)}`;
   }
@@ -172,9 +192,12 @@ async function decisionTrial(seed: number, skipSyncPoints: string[] = []): Promi
   return null;
 }
 
-async function runSeeds(trial: (seed: number) => Promise<string | null>): Promise<string[]> {
+async function runSeeds(
+  trial: (seed: number) => Promise<string | null>,
+  seeds: readonly number[] = SEEDS,
+): Promise<string[]> {
   const failures: string[] = [];
-  for (const seed of SEEDS) {
+  for (const seed of seeds) {
     const failure = await trial(seed);
     if (failure) failures.push(`seed ${seed}: ${failure}`);
   }
@@ -187,14 +210,28 @@ async function runSeeds(trial: (seed: number) => Promise<string | null>): Promis
 }
 
 describe('transaction WAL under power loss (FaultFileSystem)', () => {
-  it(`keeps every acknowledged commit and prepare over ${SEEDS.length} seeded crashes`, async () => {
-    expect(await runSeeds((seed) => walTrial(seed))).toEqual([]);
+  it(`keeps every acknowledged commit and prepare over ${WAL_SEEDS.length} seeded crashes`, async () => {
+    expect(await runSeeds((seed) => walTrial(seed), WAL_SEEDS)).toEqual([]);
   }, 300_000);
 
   it('fails without the WAL append sync (mutation check)', async () => {
     let caught: string | null = null;
     for (let seed = 1; seed <= 1_000 && !caught; seed++) caught = await walTrial(seed, ['log.append']);
     console.log(`log.append (WAL): ${caught}`);
+    expect(caught).not.toBeNull();
+  }, 300_000);
+});
+
+describe('transaction WAL with checkpoints under power loss (FaultFileSystem)', () => {
+  it(`keeps every acknowledged commit and prepare over ${CHECKPOINT_SEEDS.length} seeded crashes, cuts inside checkpoints included`, async () => {
+    expect(await runSeeds((seed) => walTrial(seed, [], CHECKPOINTING), CHECKPOINT_SEEDS)).toEqual([]);
+  }, 300_000);
+
+  it('fails without the fsync of the checkpoint before its rename (mutation check)', async () => {
+    let caught: string | null = null;
+    for (let seed = 1; seed <= 1_000 && !caught; seed++)
+      caught = await walTrial(seed, ['tx.checkpoint.file'], CHECKPOINTING);
+    console.log(`tx.checkpoint.file: ${caught}`);
     expect(caught).not.toBeNull();
   }, 300_000);
 });

@@ -16,11 +16,12 @@
 // - serializable-2pl: strict two-phase locking; reads take predicate locks held to the end,
 //   writes take the row's exclusive lock (locking.ts); deadlocks are detected (deadlock.ts).
 // - serial: one transaction at a time, in arrival order (VoltDB / H-Store).
-import { CommonErrors, DdiaError, type TimerClock } from '@ddia/common/core';
+import { assert, CommonErrors, DdiaError, type TimerClock } from '@ddia/common/core';
 import { TxError, TxErrors } from '../errors.js';
+import type { CheckpointImage } from './checkpoint-image.js';
 import { type Compiled, evaluate, matches, type Row } from './expression.js';
 import { LockManager } from './locking.js';
-import { replayRecord } from './replay.js';
+import { type ReplayHost, replayRecord, restoreImage } from './replay.js';
 import { SsiTracker } from './ssi.js';
 import {
   chainsFor,
@@ -365,28 +366,60 @@ export class Database {
 
   /** Re-applies one logged record (replay.ts). Called in log order before the WAL is attached. */
   replay(record: WalRecord): void {
-    replayRecord(
-      {
-        tables: this.tables,
-        prepared: this.prepared,
-        newTable: (name, primaryKey) => new Table<Tx>(name, primaryKey),
-        nextCommitSeq: () => ++this.lastCommitSeq,
-        beginRecovered: () => {
-          const tx = new Tx(this.nextTxId++, 'read-committed', this.lastCommitSeq);
-          this.active.set(tx.id, tx);
-          return tx;
-        },
-        pushVersion: (tx, table, key, row) => this.pushVersion(tx, table, key, row),
-        commitRecovered: (tx) => {
-          this.assignCommitSeq(tx);
-          tx.status = 'committed';
-          this.finish(tx, 'committed');
-        },
-        abort: (tx, reason) => this.abort(tx, reason),
-        vacuumAll: () => this.vacuumAll(),
-      },
-      record,
+    replayRecord(this.replayHost(), record);
+  }
+
+  /** Loads a checkpoint's image (replay.ts). Called on an empty database, before any replay. */
+  restoreCheckpoint(image: CheckpointImage): void {
+    assert(
+      this.tables.size === 0 && this.active.size === 0,
+      'a checkpoint is restored into an empty database',
     );
+    restoreImage(this.replayHost(), image);
+  }
+
+  /**
+   * The committed state now, labelled with `walIndex`, the next WAL index: synchronous, so it
+   * holds exactly the effects of the records numbered below that index. (A commit is numbered
+   * in the same turn as its versions get their commit sequence, a prepare in the same turn as
+   * it is registered, so nothing can fall between the image and the index.)
+   */
+  checkpointImage(walIndex: number): CheckpointImage {
+    const tables: CheckpointImage['tables'] = [];
+    for (const table of this.tables.values()) {
+      const rows: Row[] = [];
+      for (const chain of table.chains.values()) {
+        const row = committedRow(chain);
+        if (row !== null) rows.push(row);
+      }
+      tables.push({ name: table.name, primaryKey: table.primaryKey, rows });
+    }
+    const prepared = this.prepared.entries().map(([gid, tx]) => ({ gid, writes: this.walWrites(tx) }));
+    return { walIndex, tables, prepared };
+  }
+
+  private replayHost(): ReplayHost {
+    return {
+      tables: this.tables,
+      prepared: this.prepared,
+      newTable: (name, primaryKey) => new Table<Tx>(name, primaryKey),
+      nextCommitSeq: () => ++this.lastCommitSeq,
+      beginRecovered: () => {
+        const tx = new Tx(this.nextTxId++, 'read-committed', this.lastCommitSeq);
+        this.active.set(tx.id, tx);
+        return tx;
+      },
+      pushVersion: (tx, table, key, row) => this.pushVersion(tx, table, key, row),
+      commitRecovered: (tx) => {
+        this.assignCommitSeq(tx);
+        tx.status = 'committed';
+        this.finish(tx, 'committed');
+      },
+      abort: (tx, reason) => this.abort(tx, reason),
+      collectGarbage: (table, key) => {
+        collectGarbage(table, key, this.horizonSeq());
+      },
+    };
   }
 
   stats(): DatabaseStats {

@@ -41,10 +41,20 @@ export class PreparedTransactions {
     return [...this.byGid.keys()];
   }
 
+  /** The undecided prepared transactions by global id (a checkpoint records their writes). */
+  entries(): [string, Tx][] {
+    return [...this.byGid.entries()];
+  }
+
   async commit(gid: string): Promise<void> {
     const tx = this.take(gid);
-    await this.host.commitNow(tx, false);
-    await this.host.wal()?.append({ type: 'commit-prepared', gid });
+    // The decision is numbered in the WAL in the same turn as the versions become committed,
+    // so a checkpoint taken in between cannot hold the commit without the record (or the
+    // record without the commit).
+    const committed = this.host.commitNow(tx, false);
+    const logged = this.host.wal()?.append({ type: 'commit-prepared', gid });
+    await committed;
+    await logged;
   }
 
   async rollback(gid: string): Promise<void> {
