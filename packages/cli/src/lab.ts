@@ -10,6 +10,7 @@ import { proxiedPeers, startProxyDaemon } from './proxy.js';
 import { findNode, type LabState, loadState, type NodeRecord, saveState } from './state.js';
 import {
   findService,
+  MONITORING,
   type NodePlan,
   nodeArgs,
   nodePorts,
@@ -46,7 +47,8 @@ export async function up(
 ): Promise<NodeRecord[]> {
   const def = findService(serviceName);
   const state = loadState();
-  const started = await launch(def, nodes ?? def.nodes, state, io);
+  const traces = state.nodes.some((n) => n.service === MONITORING && isAlive(n.pid));
+  const started = await launch(def, nodes ?? def.nodes, state, io, { traces });
   await saveState(state);
   await awaitHealthy(started, io);
   return started;
@@ -55,13 +57,16 @@ export async function up(
 /**
  * Starts one service's nodes (and its fault proxy) and records them in `state`, without waiting
  * for them: `pnpm start` launches every service this way, saves the state once, then waits for all.
+ * `traces`: the lab's monitoring node runs (or starts with these), so the nodes export spans to it.
  */
 export async function launch(
   def: ServiceDef,
   count: number,
   state: LabState,
   io: CommandOutput,
+  options: { traces?: boolean } = {},
 ): Promise<NodeRecord[]> {
+  const lab: PlanContext = { ...LOCAL, traces: options.traces === true };
   const plan = localPlan(def, count);
   const entry = serviceEntry(def.pkg);
   if (!existsSync(entry)) {
@@ -97,7 +102,7 @@ export async function launch(
     const dataDir = join(labHome(), 'data', node.name);
     const logFile = join(labHome(), 'logs', `${node.name}.log`);
     const peers = def.clustered && plan.length > 1 ? proxiedPeers(plan, node) : plan;
-    const command = [process.execPath, entry, ...nodeArgs(def, node, peers, dataDir, LOCAL)];
+    const command = [process.execPath, entry, ...nodeArgs(def, node, peers, dataDir, lab)];
     const env = { DDIA_LOG_LEVEL: process.env.DDIA_LOG_LEVEL ?? 'info' };
     const pid = spawnDetached(command, env, logFile);
     started.push({ ...node, pid, dataDir, logFile, command, env });

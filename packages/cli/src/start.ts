@@ -10,7 +10,7 @@ import { labHome, portOffset, serviceEntry } from './lab-paths.js';
 import { startLanding } from './landing.js';
 import { portFree } from './processes.js';
 import { loadState, type NodeRecord, saveState } from './state.js';
-import { findService, LANDING_PORT, TOPOLOGY } from './topology.js';
+import { findService, LANDING_PORT, MONITORING, TOPOLOGY } from './topology.js';
 
 export interface StartOptions {
   /** The landing page's port (default 8080 + DDIA_PORT_OFFSET). */
@@ -59,6 +59,8 @@ async function runLab(
     throw new CommandError(`port ${landingPort} for the landing page is in use; pick another with --port`);
   }
   const services = options.only ? options.only.map(findService) : TOPOLOGY;
+  // The services export spans to monitoring when it is part of this lab (it is by default).
+  const traces = services.some((def) => def.name === MONITORING);
   const started: string[] = [];
   const stopAll = async () => {
     for (const name of started.toReversed()) await down(name, io);
@@ -77,7 +79,7 @@ async function runLab(
       }
       started.push(def.name);
       try {
-        launched.push(...(await launch(def, def.nodes, state, io)));
+        launched.push(...(await launch(def, def.nodes, state, io, { traces })));
       } finally {
         await saveState(state);
       }

@@ -44,6 +44,8 @@ const KAFKA_PORT = 9092;
 const KAFKA_MIN_INSYNC_CLUSTER = 2;
 /** Prometheus's port, which the lab's monitoring node takes. */
 const PROMETHEUS_PORT = 9090;
+/** The service that scrapes the others and takes their spans. */
+export const MONITORING = 'monitoring';
 /** Leaderless replication's N: copies of each key. */
 const REPLICAS_PER_KEY = 3;
 
@@ -53,6 +55,12 @@ export interface PlanContext {
   urlOf(service: string, ordinal: number): string;
   /** A fixed port of the topology (27017) as this lab runs it: shifted by DDIA_PORT_OFFSET locally. */
   port(port: number): number;
+  /**
+   * Whether the lab's monitoring node runs (or is being started with it): every other node then
+   * gets `--otlp <monitoring>` and exports its server and client spans there (common's
+   * span-export), so the dashboard's traces show the lab's own requests.
+   */
+  traces?: boolean;
 }
 
 export const TOPOLOGY: ServiceDef[] = [
@@ -251,7 +259,7 @@ export const TOPOLOGY: ServiceDef[] = [
 
 /** `--scrape` for the monitoring node: one job per service, every default node's host:port. */
 function labScrapeTargets(lab: PlanContext): string {
-  return TOPOLOGY.filter((def) => def.name !== 'monitoring')
+  return TOPOLOGY.filter((def) => def.name !== MONITORING)
     .map((def) => {
       const nodes = Array.from({ length: def.nodes }, (_, i) => new URL(lab.urlOf(def.name, i + 1)).host);
       return `${def.name}=${nodes.join(',')}`;
@@ -310,6 +318,8 @@ export function nodeArgs(
 ): string[] {
   const args = [...(def.command ?? []), '--id', node.id, '--port', String(node.port), '--data-dir', dataDir];
   if (def.clustered) args.push('--peers', peers.map((p) => `${p.id}=${p.url}`).join(','));
+  // Monitoring does not trace itself: its dashboard's queries would bury the lab's spans.
+  if (lab.traces && def.name !== MONITORING) args.push('--otlp', lab.urlOf(MONITORING, 1));
   return [...args, ...(def.args?.(lab, peers.length, node.ordinal) ?? [])];
 }
 

@@ -246,6 +246,25 @@ describe.skipIf(!kvBuilt)('pnpm start (ddia start) and ddia share one lab', () =
     expect((await fetch(`${lab.landingUrl}/guides/..%2Fsecrets/`)).status).toBe(404);
   });
 
+  it.skipIf(!existsSync(join(root, 'packages/monitoring/dist/main.js')))(
+    'the services export their spans to monitoring: a kv write is a trace on its dashboard API',
+    async () => {
+      const monitoring = node('monitoring-n1');
+      expect(node('kv-n1').command).toEqual(expect.arrayContaining(['--otlp', monitoring.url]));
+      expect(monitoring.command).not.toContain('--otlp');
+      const kv = node('kv-n1');
+      const put = await fetch(`${kv.url}/kv/traced`, { method: 'PUT', body: 'yes' });
+      expect(put.status).toBeLessThan(300);
+      // Spans are batched every second; the write's server span lands under kv-store's name.
+      const trace = await eventually(async () => {
+        const res = await fetch(`${monitoring.url}/api/v1/traces?service=kv-store&limit=50`);
+        const body = (await res.json()) as { data: { traces: { rootName: string; services: string[] }[] } };
+        return body.data.traces.find((t) => t.rootName === 'PUT /kv/*');
+      }, 30_000);
+      expect(trace.services).toContain('kv-store');
+    },
+  );
+
   it.skipIf(!existsSync(clusterTool))(
     'streaming runs three brokers, each on its own Kafka port, metadata in Raft; acks=all reads back',
     async () => {

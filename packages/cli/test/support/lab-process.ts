@@ -40,7 +40,7 @@ export function labEnv(home: string, offset: number): NodeJS.ProcessEnv {
 }
 
 export function readState(home: string): {
-  nodes: { name: string; service: string; pid: number; port: number; url: string }[];
+  nodes: { name: string; service: string; pid: number; port: number; url: string; command: string[] }[];
   proxies?: { pid: number; service: string }[];
   landing?: { pid: number; url: string };
 } {
