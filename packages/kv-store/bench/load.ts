@@ -1,14 +1,31 @@
-// A keep-alive HTTP load generator: N concurrent clients, each with one request in flight,
-// for a fixed time; latencies of successful requests go into percentiles. The same generator
-// drives both systems; only the request shapes differ (target.ts).
-import { Pool } from 'undici';
+// A closed-loop load generator: N concurrent clients, each with one request in flight, for a
+// fixed time; latencies of successful requests go into percentiles. The same generator drives
+// every system; a system's Driver says how a put or a get travels (drivers.ts: HTTP for ours,
+// gRPC for etcd), so the loop, the key choice and the clock are the same on both sides.
 
+/** One operation for one member: `origin` is the member's client URL. */
 export interface Request {
   origin: string;
-  method: 'GET' | 'PUT' | 'POST';
-  path: string;
-  body?: Buffer | string;
-  headers?: Record<string, string>;
+  kind: 'put' | 'get';
+  key: string;
+  value?: Buffer;
+}
+
+/** A request answered with something other than success; `kind` names it in the error counts
+ *  (an HTTP status, a gRPC error's name). */
+export class RequestFailed extends Error {
+  constructor(readonly kind: string) {
+    super(`request failed: ${kind}`);
+    this.name = 'RequestFailed';
+  }
+}
+
+/** Sends the requests of one system over its native protocol. */
+export interface Driver {
+  /** Resolves when the request succeeded; rejects (RequestFailed, or the transport's error)
+   *  when it did not, or when `timeoutMs` passed first. */
+  send(request: Request, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** One timed stretch of load: the raw material of a LoadResult. */
@@ -17,7 +34,7 @@ export interface LoadRun {
   /** Latency of each successful request, ms. */
   latencies: number[];
   errors: number;
-  /** Failed requests by HTTP status, or by error name when no answer came. */
+  /** Failed requests by kind (RequestFailed's), or by error name when no answer came. */
   errorKinds: Record<string, number>;
   seconds: number;
 }
@@ -36,30 +53,21 @@ export interface LoadResult {
 
 export type Workload = 'write' | 'read' | 'mixed';
 
+const failureKind = (error: unknown) =>
+  error instanceof RequestFailed ? error.kind : ((error as Error).name ?? 'Error');
+
 export async function runLoad(options: {
   clients: number;
   durationMs: number;
+  driver: Driver;
   next: (client: number, i: number) => Request;
   /** Called for each successful request (those whose latency is counted), with its start on
    *  the performance.now() clock: lets a caller line requests up with events in the servers. */
   onSuccess?: (request: Request, startMs: number, latencyMs: number) => void;
 }): Promise<LoadRun> {
-  const pools = new Map<string, Pool>();
-  const pool = (origin: string) => {
-    let p = pools.get(origin);
-    if (!p) {
-      p = new Pool(origin, { connections: options.clients, keepAliveTimeout: 30_000, pipelining: 1 });
-      pools.set(origin, p);
-    }
-    return p;
-  };
   const latencies: number[] = [];
   let errors = 0;
   const errorKinds: Record<string, number> = {};
-  const fail = (kind: string) => {
-    errors++;
-    errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
-  };
   const start = performance.now();
   const endAt = start + options.durationMs;
   await Promise.all(
@@ -68,26 +76,19 @@ export async function runLoad(options: {
         const req = options.next(client, i);
         const t0 = performance.now();
         try {
-          const res = await pool(req.origin).request({
-            method: req.method,
-            path: req.path,
-            ...(req.body !== undefined ? { body: req.body } : {}),
-            headers: req.headers ?? {},
-          });
-          await res.body.arrayBuffer();
-          if (res.statusCode >= 200 && res.statusCode < 300) {
-            const latencyMs = performance.now() - t0;
-            latencies.push(latencyMs);
-            options.onSuccess?.(req, t0, latencyMs);
-          } else fail(String(res.statusCode));
+          await options.driver.send(req);
+          const latencyMs = performance.now() - t0;
+          latencies.push(latencyMs);
+          options.onSuccess?.(req, t0, latencyMs);
         } catch (error) {
-          fail((error as Error).name);
+          errors++;
+          const kind = failureKind(error);
+          errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
         }
       }
     }),
   );
   const seconds = (performance.now() - start) / 1000;
-  await Promise.all([...pools.values()].map((p) => p.close()));
   return { clients: options.clients, latencies, errors, errorKinds, seconds };
 }
 
@@ -119,35 +120,18 @@ export function summarize(runs: LoadRun[]): LoadResult {
   };
 }
 
-/** Sends every request once, `concurrency` at a time (used to fill the key space first). */
-export async function sendAll(requests: Request[], concurrency: number): Promise<number> {
-  const pools = new Map<string, Pool>();
+/** Sends every request once, `concurrency` at a time (used to fill the key space first);
+ *  returns how many failed. */
+export async function sendAll(requests: Request[], concurrency: number, driver: Driver): Promise<number> {
   let next = 0;
   let failures = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < requests.length) {
         const req = requests[next++] as Request;
-        let pool = pools.get(req.origin);
-        if (!pool) {
-          pool = new Pool(req.origin, { connections: concurrency });
-          pools.set(req.origin, pool);
-        }
-        try {
-          const res = await pool.request({
-            method: req.method,
-            path: req.path,
-            ...(req.body !== undefined ? { body: req.body } : {}),
-            headers: req.headers ?? {},
-          });
-          await res.body.arrayBuffer();
-          if (res.statusCode >= 300) failures++;
-        } catch {
-          failures++;
-        }
+        await driver.send(req).catch(() => failures++);
       }
     }),
   );
-  await Promise.all([...pools.values()].map((p) => p.close()));
   return failures;
 }

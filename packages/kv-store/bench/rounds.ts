@@ -1,6 +1,7 @@
 // The load shapes of run.ts for the tools that study one change (ab.ts, stalls.ts): the same
 // keys, values and spread of clients over the members, so that their figures compare with the
-// README table; a round measures one system under one workload and the CPU its members used.
+// README table; a round measures one system under one workload, the CPU its members and the
+// load generator used, and the members' memory at its end.
 import {
   type LoadResult,
   type LoadRun,
@@ -10,7 +11,7 @@ import {
   summarize,
   type Workload,
 } from './load.js';
-import { cpuMs, type System } from './systems.js';
+import { cpuMs, type Memory, memory, type System } from './systems.js';
 
 export const KEYS = 1_000;
 export const VALUE_BYTES = 256;
@@ -24,22 +25,37 @@ export function requestFor(system: System, workload: Workload, client: number, i
   const origin = system.urls[(client + i) % system.urls.length] as string;
   const key = `key${(client * 7919 + i * 104729) % KEYS}`;
   const write = workload === 'write' || (workload === 'mixed' && i % 2 === 0);
-  return write ? system.put(origin, key, value) : system.get(origin, key);
+  return write ? { origin, kind: 'put', key, value } : { origin, kind: 'get', key };
 }
 
 /** Writes every key once, so that every read finds a value. */
 export async function fill(system: System): Promise<void> {
-  const puts = Array.from({ length: KEYS }, (_, k) =>
-    system.put(system.urls[k % system.urls.length] as string, `key${k}`, value),
-  );
-  const failures = await sendAll(puts, FILL_CONCURRENCY);
-  if (failures > 0) throw new Error(`${system.name}: ${failures} of ${KEYS} fill writes failed`);
+  const puts: Request[] = Array.from({ length: KEYS }, (_, k) => ({
+    origin: system.urls[k % system.urls.length] as string,
+    kind: 'put',
+    key: `key${k}`,
+    value,
+  }));
+  const driver = system.driver(FILL_CONCURRENCY);
+  try {
+    const failures = await sendAll(puts, FILL_CONCURRENCY, driver);
+    if (failures > 0) throw new Error(`${system.name}: ${failures} of ${KEYS} fill writes failed`);
+  } finally {
+    await driver.close();
+  }
 }
 
 export interface Round extends LoadRun {
   /** CPU time all members used during the round, ms (null without /proc). */
   cpuMs: number | null;
+  /** CPU time the load generator (this process: its loop and the system's client library)
+   *  used during the round, ms. */
+  clientCpuMs: number;
+  /** The members' memory at the end of the round (null without /proc). */
+  memory: Memory | null;
 }
+
+const MS_PER_US = 1 / 1000;
 
 export async function measureRound(
   system: System,
@@ -49,27 +65,48 @@ export async function measureRound(
   onSuccess?: (request: Request, startMs: number, latencyMs: number) => void,
 ): Promise<Round> {
   const pids = system.pids();
+  const driver = system.driver(clients);
   const cpuBefore = cpuMs(pids);
-  const run = await runLoad({
-    clients,
-    durationMs,
-    next: (client, i) => requestFor(system, workload, client, i),
-    ...(onSuccess ? { onSuccess } : {}),
-  });
-  const cpuAfter = cpuMs(pids);
-  return { ...run, cpuMs: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore };
+  const clientBefore = process.cpuUsage();
+  try {
+    const run = await runLoad({
+      clients,
+      durationMs,
+      driver,
+      next: (client, i) => requestFor(system, workload, client, i),
+      ...(onSuccess ? { onSuccess } : {}),
+    });
+    const client = process.cpuUsage(clientBefore);
+    const cpuAfter = cpuMs(pids);
+    return {
+      ...run,
+      cpuMs: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
+      clientCpuMs: (client.user + client.system) * MS_PER_US,
+      memory: memory(pids),
+    };
+  } finally {
+    await driver.close();
+  }
 }
 
 export interface Pooled extends LoadResult {
   /** CPU time all members used per successful operation, µs (null without /proc). */
   cpuUsPerOp: number | null;
+  /** CPU time of the load generator per successful operation, µs. */
+  clientCpuUsPerOp: number;
 }
 
 /** Rounds of one system as one result: summarize()'s figures plus CPU per operation. */
 export function pooled(rounds: Round[]): Pooled {
   const result = summarize(rounds);
+  const perOp = (ms: number | null) => (ms === null || result.ops === 0 ? null : (ms * 1000) / result.ops);
   const cpu = rounds.every((r) => r.cpuMs !== null)
     ? rounds.reduce((sum, r) => sum + (r.cpuMs as number), 0)
     : null;
-  return { ...result, cpuUsPerOp: cpu === null || result.ops === 0 ? null : (cpu * 1000) / result.ops };
+  return {
+    ...result,
+    cpuUsPerOp: perOp(cpu),
+    clientCpuUsPerOp:
+      result.ops === 0 ? Number.NaN : (rounds.reduce((sum, r) => sum + r.clientCpuMs, 0) * 1000) / result.ops,
+  };
 }

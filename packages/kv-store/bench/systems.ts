@@ -1,6 +1,8 @@
-// The two systems under test, as real processes on loopback: our 3-node kv-store and a
-// 3-member etcd cluster. Both fsync on commit (our Raft log: fsync 'group'; etcd: WAL fsync by
-// default). Each knows how to phrase a put and a get, find its leader and kill a member.
+// The two systems under test, as real processes on loopback: our kv-store and an etcd
+// cluster of 3 or 5 members each. Both fsync on commit (our Raft log: O_DSYNC writes; etcd:
+// WAL fsync by default) and run the same Raft timing (a 50 ms heartbeat, elections after
+// 500-1000 ms, pre-vote, check-quorum). Each knows its driver (drivers.ts), finds its leader,
+// kills and restarts a member, and reports its members' CPU time and memory.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,16 +10,25 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Request } from './load.js';
+import { etcdDriver, kvStoreDriver } from './drivers.js';
+import type { Driver } from './load.js';
 
 export const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-const READY_TIMEOUT_MS = 30_000;
+/** Three to five members booting at once (each with its LSM table workers) on a loaded 2-core
+ *  machine took over 30 s to all answer /ready. */
+const READY_TIMEOUT_MS = 120_000;
+
+/** Members of a cluster unless told. */
+export const MEMBERS_DEFAULT = 3;
 
 export interface System {
   name: string;
+  /** The members' client URLs (the origins of their requests). */
   urls: string[];
-  put(origin: string, key: string, value: Buffer): Request;
-  get(origin: string, key: string): Request;
+  /** How the members were started, beyond the cluster's addresses (for the report). */
+  settings: string;
+  /** A driver for `connections` concurrent clients; the caller closes it. */
+  driver(connections: number): Driver;
   leaderIndex(): Promise<number>;
   /** Process ids of the running members (for CPU accounting). */
   pids(): number[];
@@ -62,6 +73,8 @@ export interface KvStoreOptions {
   flags?: readonly string[];
   /** Another build's main.js (e.g. a worktree of another commit) instead of this package's. */
   mainJs?: string;
+  /** Members of the cluster (default 3). */
+  members?: number;
 }
 
 export interface KvStore extends System {
@@ -80,7 +93,9 @@ export async function startKvStore(options: KvStoreOptions = {}): Promise<KvStor
   const mainJs = resolve(options.mainJs ?? MAIN_JS);
   const extraFlags = options.flags ?? [];
   const dir = await mkdtemp(join(tmpdir(), 'kv-bench-'));
-  const ports = [await freePort(), await freePort(), await freePort()];
+  const members = options.members ?? MEMBERS_DEFAULT;
+  const ports: number[] = [];
+  for (let i = 0; i < members; i++) ports.push(await freePort());
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   const peers = urls.map((u, i) => `n${i + 1}=${u}`).join(',');
   const logPaths = urls.map((_, i) => join(dir, `n${i + 1}.log`));
@@ -117,7 +132,7 @@ export async function startKvStore(options: KvStoreOptions = {}): Promise<KvStor
     });
     children[i] = child;
   };
-  for (let i = 0; i < 3; i++) spawnNode(i);
+  for (let i = 0; i < members; i++) spawnNode(i);
   const ready = async (i: number) => (await fetch(`${urls[i]}/ready`)).status === 200;
   // A member that exits while starting (a bad Node argument or flag, a broken build) will not
   // become ready: stop at once rather than after READY_TIMEOUT_MS, and leave no member behind.
@@ -128,7 +143,7 @@ export async function startKvStore(options: KvStoreOptions = {}): Promise<KvStor
   try {
     await waitUntil(
       'kv-store readiness',
-      async () => (await Promise.all([0, 1, 2].map(ready))).every(Boolean),
+      async () => (await Promise.all(urls.map((_, i) => ready(i)))).every(Boolean),
       startFailure,
     );
   } catch (error) {
@@ -143,16 +158,14 @@ export async function startKvStore(options: KvStoreOptions = {}): Promise<KvStor
     dir,
     logPaths,
     urls,
-    put: (origin, key, value) => ({
-      origin,
-      method: 'PUT',
-      path: `/kv/${key}`,
-      body: value,
-      headers: { 'content-type': 'application/octet-stream' },
-    }),
-    get: (origin, key) => ({ origin, method: 'GET', path: `/kv/${key}` }),
+    settings: [
+      `node ${[...nodeArgs, '(+ src/gc-settings.ts)'].join(' ')}`,
+      `defaults (--tick-ms 50 --election-ticks 10, pre-vote, check-quorum)`,
+      ...(extraFlags.length ? [extraFlags.join(' ')] : []),
+    ].join('; '),
+    driver: kvStoreDriver,
     async leaderIndex() {
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < members; i++) {
         if (!children[i]) continue;
         try {
           const status = (await (await fetch(`${urls[i]}/cluster/node`)).json()) as { role: string };
@@ -194,12 +207,22 @@ export function etcdBinary(): string | undefined {
   }
 }
 
-const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
+/** etcd's Raft timing, set to our members' (`--tick-ms 50 --election-ticks 10`, pre-vote):
+ *  a heartbeat every 50 ms, an election after 500-1000 ms (etcd also randomises in [t, 2t)). */
+const ETCD_RAFT_FLAGS = ['--heartbeat-interval=50', '--election-timeout=500', '--pre-vote'];
+/** Go's equivalent of the heap growth our members give V8 (src/gc-settings.ts,
+ *  --heap-growing-percent=300): the next collection when the heap reaches 4x what the last one
+ *  kept. Our other two V8 settings have no Go counterpart (see the README). */
+const ETCD_ENV = { GOGC: '300' };
 
-export async function startEtcd(binary: string): Promise<System> {
+export async function startEtcd(binary: string, members = MEMBERS_DEFAULT): Promise<System> {
   const dir = await mkdtemp(join(tmpdir(), 'etcd-bench-'));
-  const clientPorts = [await freePort(), await freePort(), await freePort()];
-  const peerPorts = [await freePort(), await freePort(), await freePort()];
+  const clientPorts: number[] = [];
+  const peerPorts: number[] = [];
+  for (let i = 0; i < members; i++) {
+    clientPorts.push(await freePort());
+    peerPorts.push(await freePort());
+  }
   const urls = clientPorts.map((p) => `http://127.0.0.1:${p}`);
   const initialCluster = peerPorts.map((p, i) => `e${i + 1}=http://127.0.0.1:${p}`).join(',');
   const children: (ChildProcess | null)[] = [];
@@ -227,42 +250,43 @@ export async function startEtcd(binary: string): Promise<System> {
         'ddia-bench',
         '--log-level',
         'error',
+        ...ETCD_RAFT_FLAGS,
       ],
       {
         stdio: ['ignore', 'ignore', 'ignore'],
-        env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch },
+        env: {
+          ...process.env,
+          ...ETCD_ENV,
+          ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch,
+        },
       },
     );
   };
-  for (let i = 0; i < 3; i++) spawnMember(i, 'new');
+  for (let i = 0; i < members; i++) spawnMember(i, 'new');
+  // Leadership is asked through etcd's JSON gateway: a control call, outside the measurements.
   const status = async (i: number) =>
     (await (await fetch(`${urls[i]}/v3/maintenance/status`, { method: 'POST', body: '{}' })).json()) as {
       leader?: string;
       header?: { member_id?: string };
     };
-  await waitUntil('etcd leader', async () => {
-    const s = await status(0);
-    return s.leader !== undefined && s.leader !== '0';
-  });
+  try {
+    await waitUntil('etcd leader', async () => {
+      const s = await status(0);
+      return s.leader !== undefined && s.leader !== '0';
+    });
+  } catch (error) {
+    for (const c of children) c?.kill('SIGKILL');
+    throw error;
+  }
   return {
     name: `etcd ${execFileSync(binary, ['--version'], { encoding: 'utf8' }).split('\n')[0]?.replace('etcd Version: ', '')}`,
     urls,
-    put: (origin, key, value) => ({
-      origin,
-      method: 'POST',
-      path: '/v3/kv/put',
-      body: JSON.stringify({ key: b64(key), value: b64(value) }),
-      headers: { 'content-type': 'application/json' },
-    }),
-    get: (origin, key) => ({
-      origin,
-      method: 'POST',
-      path: '/v3/kv/range',
-      body: JSON.stringify({ key: b64(key) }),
-      headers: { 'content-type': 'application/json' },
-    }),
+    settings: `${Object.entries(ETCD_ENV)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')} etcd ${ETCD_RAFT_FLAGS.join(' ')}`,
+    driver: etcdDriver,
     async leaderIndex() {
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < members; i++) {
         if (!children[i]) continue;
         try {
           const s = await status(i);
@@ -302,6 +326,32 @@ export function cpuMs(pids: number[]): number | null {
       total += (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
     }
     return total;
+  } catch {
+    return null;
+  }
+}
+
+export interface Memory {
+  /** Resident set of all the processes together, MiB. */
+  rssMiB: number;
+  /** Proportional set size: shared pages divided among the processes that map them, MiB. */
+  pssMiB: number;
+}
+
+const KIB_PER_MIB = 1024;
+
+/** Memory of these processes now, from /proc/<pid>/smaps_rollup; null where it is absent. */
+export function memory(pids: number[]): Memory | null {
+  try {
+    let rssKiB = 0;
+    let pssKiB = 0;
+    for (const pid of pids) {
+      const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      rssKiB += Number(/^Rss:\s+(\d+) kB/m.exec(text)?.[1] ?? Number.NaN);
+      pssKiB += Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1] ?? Number.NaN);
+    }
+    if (!Number.isFinite(rssKiB) || !Number.isFinite(pssKiB)) return null;
+    return { rssMiB: rssKiB / KIB_PER_MIB, pssMiB: pssKiB / KIB_PER_MIB };
   } catch {
     return null;
   }
