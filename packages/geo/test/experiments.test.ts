@@ -36,6 +36,7 @@ describe('experiments', () => {
       'pbs-paper',
       'pbs-sweep',
       'quorum-levels',
+      'quorum-levels-measured',
       'proxy-latency',
       'raft-regions',
       'leaderless-visibility',

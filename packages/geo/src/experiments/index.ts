@@ -10,6 +10,7 @@ import { pbsPaper } from './pbs-paper.js';
 import { pbsSweep } from './pbs-sweep.js';
 import { proxyLatency } from './proxy-latency.js';
 import { quorumLevels } from './quorum-levels.js';
+import { quorumLevelsMeasured } from './quorum-levels-measured.js';
 import { raftRegions } from './raft-regions.js';
 import {
   type Experiment,
@@ -25,6 +26,7 @@ export const EXPERIMENTS: readonly Experiment[] = [
   pbsPaper,
   pbsSweep,
   quorumLevels,
+  quorumLevelsMeasured,
   proxyLatency,
   raftRegions,
   leaderlessVisibility,

@@ -81,7 +81,7 @@ export function keysCoordinatedBy(
 }
 
 /** Retries a first request while the nodes are still finding each other (503s at start). */
-async function warmUp(what: string, action: () => Promise<unknown>): Promise<void> {
+export async function warmUp(what: string, action: () => Promise<unknown>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await action();
@@ -96,7 +96,8 @@ async function warmUp(what: string, action: () => Promise<unknown>): Promise<voi
 export class LeaderlessClient {
   private readonly http = new HttpClient({ deadlineMs: 8_000, retries: 0 });
 
-  async put(url: string, key: string, value: string, w: number | 'all'): Promise<number> {
+  /** `w` and `r`: a count or a level word of the service (one, quorum, all, local_quorum, each_quorum). */
+  async put(url: string, key: string, value: string, w: number | string): Promise<number> {
     const started = performance.now();
     const res = await this.http.request(`${url}/kv/${encodeURIComponent(key)}?w=${w}`, {
       method: 'PUT',
@@ -110,7 +111,7 @@ export class LeaderlessClient {
   }
 
   /** The values read (empty when absent) and the latency. */
-  async get(url: string, key: string, r: number | 'all'): Promise<{ values: string[]; ms: number }> {
+  async get(url: string, key: string, r: number | string): Promise<{ values: string[]; ms: number }> {
     const started = performance.now();
     const res = await this.http.request(`${url}/kv/${encodeURIComponent(key)}?r=${r}`, { retry: false });
     const ms = performance.now() - started;
