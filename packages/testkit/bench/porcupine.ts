@@ -10,9 +10,10 @@
 // alternate which side runs first. Memory: ours reports its search tables' bytes per history and
 // the process's RSS and heap; the driver reports the bytes each check allocated and its peak RSS.
 // Porcupine runs as a driver binary built by hand from bench/porcupine/main.go (our code, which
-// calls Porcupine's API) against a checkout of Porcupine: pass it with --porcupine-bin FILE or
-// $PORCUPINE_BIN. The repository ships neither Porcupine nor a recipe that builds it; without the
-// binary the bench says so and measures our side only.
+// calls Porcupine's API) against a checkout of Porcupine. The repository ships no copy of
+// Porcupine: pass a checkout with --porcupine DIR (or $PORCUPINE_SRC) and the bench builds the
+// driver with Go (Debian's golang-go) offline; or pass a prebuilt driver with --porcupine-bin FILE.
+// Without either, the bench says why and measures our side only.
 
 import { spawnSync } from 'node:child_process';
 import {
@@ -181,22 +182,59 @@ function porcupineSource(dir: string): string | undefined {
   return undefined;
 }
 
-/** The prebuilt driver (bench/porcupine/main.go linked with Porcupine), when it runs. */
+/**
+ * The driver (bench/porcupine/main.go linked with Porcupine): --porcupine-bin FILE or
+ * $PORCUPINE_BIN when given; otherwise built here with Go from the Porcupine checkout
+ * (--porcupine DIR) into a module whose go.mod points at that checkout, offline (GOPROXY=off:
+ * Porcupine needs nothing beyond Go's standard library). Skipped, saying why, without either.
+ */
 function porcupineBinary(): string | undefined {
   const path = values['porcupine-bin'] ?? process.env.PORCUPINE_BIN;
-  if (path === undefined || path === '') {
-    console.log(
-      'Porcupine: skipped, no driver binary (build bench/porcupine/main.go against a checkout of ' +
-        'github.com/anishathalye/porcupine and pass it with --porcupine-bin FILE or PORCUPINE_BIN)',
-    );
-    return undefined;
-  }
+  if (path === undefined || path === '') return buildPorcupineDriver();
   if (spawnSync(path, ['-h'], { encoding: 'utf8' }).error !== undefined) {
     console.log(`Porcupine: skipped, ${path} does not run`);
     return undefined;
   }
   console.log(`Porcupine: ${path}`);
   return path;
+}
+
+function buildPorcupineDriver(): string | undefined {
+  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (go.error !== undefined || go.status !== 0) {
+    console.log(
+      'Porcupine: skipped, no Go toolchain to build its driver (apt-get install golang-go, or pass a ' +
+        'prebuilt one with --porcupine-bin FILE)',
+    );
+    return undefined;
+  }
+  if (source === undefined) {
+    console.log(
+      'Porcupine: skipped, no Porcupine source to build against (pass a checkout of ' +
+        'github.com/anishathalye/porcupine with --porcupine DIR or PORCUPINE_SRC)',
+    );
+    return undefined;
+  }
+  const module = join(dir, 'driver');
+  mkdirSync(module);
+  writeFileSync(join(module, 'main.go'), readFileSync(new URL('./porcupine/main.go', import.meta.url)));
+  writeFileSync(
+    join(module, 'go.mod'),
+    'module porcupinebench\n\ngo 1.18\n\nrequire github.com/anishathalye/porcupine v0.0.0\n\n' +
+      `replace github.com/anishathalye/porcupine => ${source}\n`,
+  );
+  const binary = join(dir, 'porcupinebench');
+  const build = spawnSync('go', ['build', '-o', binary, '.'], {
+    cwd: module,
+    encoding: 'utf8',
+    env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOCACHE: join(dir, 'gocache') },
+  });
+  if (build.status !== 0) {
+    console.log(`Porcupine: skipped, building its driver failed (${go.stdout.trim()}):\n${build.stderr}`);
+    return undefined;
+  }
+  console.log(`Porcupine: built ${binary} with ${go.stdout.trim()} against ${source}`);
+  return binary;
 }
 
 /** One side's figures for one history: the best time over rounds and repeats, and memory. */

@@ -99,9 +99,43 @@ export function checkLinearizable<S>(
   const startMs = nowMs();
   const deadlineMs = startMs + (options.timeoutMs ?? DEFAULT_LINEARIZABILITY_TIMEOUT_MS);
   const relevant = relevantOperations(history, model);
+  const budget = new MemoBudget(options.memoBytesMax ?? DEFAULT_MEMO_BYTES_MAX);
+  let searched: { partitions: PartitionResult[]; verdict: LinearizabilityVerdict; partitionCount: number };
+  try {
+    searched = searchPartitions(model, relevant, budget, nowMs, deadlineMs);
+  } finally {
+    // The results hold no view of the searches' arrays: their buffers serve the next check.
+    budget.release();
+  }
+  const { partitions, verdict, partitionCount } = searched;
+  const result: LinearizabilityResult = {
+    verdict,
+    model: model.name,
+    operationCount: relevant.length,
+    elapsedMs: nowMs() - startMs,
+    partitions,
+    partitionCount,
+  };
+  const failure =
+    partitions.find((p) => p.verdict === 'not-linearizable') ??
+    partitions.find((p) => p.verdict === 'unknown');
+  if (failure !== undefined) {
+    result.failure = failure;
+    defineExplanation(result, () => explain(model, failure));
+  }
+  return result;
+}
+
+/** Searches every partition, a slice of steps at a time, until one fails or all are decided. */
+function searchPartitions<S>(
+  model: Model<S>,
+  relevant: Operation[],
+  budget: MemoBudget,
+  nowMs: () => number,
+  deadlineMs: number,
+): { partitions: PartitionResult[]; verdict: LinearizabilityVerdict; partitionCount: number } {
   // Every partition is searched a slice at a time, in turn, as Porcupine searches them in
   // parallel: the first counterexample settles the verdict, however long another would take.
-  const budget = new MemoBudget(options.memoBytesMax ?? DEFAULT_MEMO_BYTES_MAX);
   const searches = model.partition(relevant).map((partition) => ({
     partition,
     search: new WglSearch(
@@ -139,22 +173,7 @@ export function checkLinearizable<S>(
     if (outcome.verdict === 'not-linearizable') verdict = 'not-linearizable';
     else if (outcome.verdict === 'unknown' && verdict === 'linearizable') verdict = 'unknown';
   }
-  const result: LinearizabilityResult = {
-    verdict,
-    model: model.name,
-    operationCount: relevant.length,
-    elapsedMs: nowMs() - startMs,
-    partitions,
-    partitionCount: searches.length,
-  };
-  const failure =
-    partitions.find((p) => p.verdict === 'not-linearizable') ??
-    partitions.find((p) => p.verdict === 'unknown');
-  if (failure !== undefined) {
-    result.failure = failure;
-    defineExplanation(result, () => explain(model, failure));
-  }
-  return result;
+  return { partitions, verdict, partitionCount: searches.length };
 }
 
 /**

@@ -9,6 +9,7 @@
 // hash, its state id and its bitset words in typed arrays outside the JavaScript heap.
 
 import { SeededRandom } from '@ddia/common/core';
+import { giveBackBuffer, LARGEST_KEPT_BYTES, takeBuffer } from './buffer-pool.js';
 
 /**
  * The table starts with this many slots at most (a power of two) and doubles at half full; a
@@ -20,10 +21,41 @@ const INITIAL_SLOTS_MIN = 1 << 6;
 /** Zobrist words come from a fixed seed: hashing is deterministic, so runs replay. */
 const ZOBRIST_SEED = 0x5eed;
 
-/** Bytes the memos of one check may hold together: the partitions of a history share it. */
+/**
+ * Bytes the memos of one check may hold together: the partitions of a history share it. It also
+ * hands out the check's typed arrays from buffers reused between checks (buffer-pool.ts), and
+ * takes them all back in `release()` when the check is over.
+ */
 export class MemoBudget {
   usedBytes = 0;
+  private readonly taken: ArrayBuffer[] = [];
   constructor(readonly bytesMax: number) {}
+
+  /** A buffer of at least `bytes`, contents undefined, returned to the pool by release(). */
+  buffer(bytes: number): ArrayBuffer {
+    const buffer = takeBuffer(bytes);
+    // A big table is left to the collector once the search drops it, not held to the end.
+    if (bytes <= LARGEST_KEPT_BYTES) this.taken.push(buffer);
+    return buffer;
+  }
+
+  int32(length: number, fill: number): Int32Array {
+    return new Int32Array(this.buffer(4 * length), 0, length).fill(fill);
+  }
+
+  uint32(length: number): Uint32Array {
+    return new Uint32Array(this.buffer(4 * length), 0, length).fill(0);
+  }
+
+  uint8(length: number): Uint8Array {
+    return new Uint8Array(this.buffer(length), 0, length).fill(0);
+  }
+
+  /** The check is over and nothing holds its arrays any more: their buffers go back. */
+  release(): void {
+    for (const buffer of this.taken) giveBackBuffer(buffer);
+    this.taken.length = 0;
+  }
 }
 
 /** The memo outgrew its bound: the search stops with the verdict unknown. */
@@ -56,8 +88,11 @@ export class LinearizedSet {
   private readonly zobrist: Uint32Array;
   hash = 0;
 
-  constructor(readonly size: number) {
-    this.words = new Uint32Array(Math.max(1, Math.ceil(size / 32)));
+  constructor(
+    readonly size: number,
+    budget: MemoBudget,
+  ) {
+    this.words = budget.uint32(Math.max(1, Math.ceil(size / 32)));
     this.zobrist = zobristFor(size);
   }
 
@@ -90,8 +125,8 @@ export class MemoTable {
     // The first tables are views into one buffer: one allocation instead of four for a small
     // partition, whose memo never grows (growing gives each table a buffer of its own).
     const entries = slots / 2;
-    const buffer = new ArrayBuffer(4 * (slots + 2 * entries + entries * this.wordsPerSet));
-    this.slots = new Int32Array(buffer, 0, slots);
+    const buffer = budget.buffer(4 * (slots + 2 * entries + entries * this.wordsPerSet));
+    this.slots = new Int32Array(buffer, 0, slots).fill(0);
     this.hashes = new Uint32Array(buffer, 4 * slots, entries);
     this.stateIds = new Int32Array(buffer, 4 * (slots + entries), entries);
     this.words = new Uint32Array(buffer, 4 * (slots + 2 * entries), entries * this.wordsPerSet);
@@ -158,16 +193,16 @@ export class MemoTable {
   /** Doubles entries and slots, and re-places every entry by its stored hash. */
   private grow(): void {
     const capacity = this.hashes.length * 2;
-    const hashes = new Uint32Array(capacity);
+    const hashes = this.budget.uint32(capacity);
     hashes.set(this.hashes);
-    const stateIds = new Int32Array(capacity);
+    const stateIds = this.budget.int32(capacity, 0);
     stateIds.set(this.stateIds);
-    const words = new Uint32Array(capacity * this.wordsPerSet);
+    const words = this.budget.uint32(capacity * this.wordsPerSet);
     words.set(this.words);
     this.hashes = hashes;
     this.stateIds = stateIds;
     this.words = words;
-    this.slots = new Int32Array(capacity * 2);
+    this.slots = this.budget.int32(capacity * 2, 0);
     const mask = this.slots.length - 1;
     for (let entry = 0; entry < this.count; entry++) {
       let slot = this.hashes[entry] & mask;

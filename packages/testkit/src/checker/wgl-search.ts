@@ -47,7 +47,7 @@ const EMPTY = new Int32Array(0);
  */
 class PairTable {
   // Allocated on the first set: most partitions of a small history never need one of the two.
-  private slots = EMPTY;
+  private slots: Int32Array = EMPTY;
   private capacity = 0;
   size = 0;
 
@@ -98,7 +98,7 @@ class PairTable {
   private resize(capacity: number): void {
     const old = this.slots;
     this.budget.usedBytes += 12 * (capacity - this.capacity);
-    this.slots = new Int32Array(3 * capacity).fill(NONE);
+    this.slots = this.budget.int32(3 * capacity, NONE);
     this.capacity = capacity;
     this.size = 0;
     for (let i = 0; i < old.length; i += 3) if (old[i] !== NONE) this.set(old[i], old[i + 1], old[i + 2]);
@@ -289,18 +289,17 @@ export class WglSearch<S> {
     private readonly budget: MemoBudget,
   ) {
     const n = operations.length;
-    this.linearized = new LinearizedSet(n);
+    this.linearized = new LinearizedSet(n, budget);
     this.memo = new MemoTable(n, budget);
     // One allocation for the list and the stacks, one for the flags: views into them are
     // cheaper than ten arrays of their own for a search of a few operations.
-    const ints = new Int32Array(2 * (2 * n + 1) + 3 * n);
-    ints.fill(NONE, 0, 2 * (2 * n + 1));
+    const ints = budget.int32(2 * (2 * n + 1) + 3 * n, NONE);
     this.next = ints.subarray(0, 2 * n + 1);
     this.prev = ints.subarray(2 * n + 1, 2 * (2 * n + 1));
     this.stackBits = ints.subarray(2 * (2 * n + 1), 2 * (2 * n + 1) + n);
     this.stackStates = ints.subarray(2 * (2 * n + 1) + n, 2 * (2 * n + 1) + 2 * n);
     this.longestBits = ints.subarray(2 * (2 * n + 1) + 2 * n);
-    const flags = new Uint8Array(3 * n);
+    const flags = budget.uint8(3 * n);
     this.readOnly = flags.subarray(0, n);
     this.infinite = flags.subarray(n, 2 * n);
     const growth = model.growth;
@@ -313,7 +312,7 @@ export class WglSearch<S> {
       this.readOnly[bit] = !open && op.status === 'ok' && model.isReadOnly(op) ? 1 : 0;
       if (this.grows !== undefined) this.grows[bit] = growth!.grows(op) ? 1 : 0;
     });
-    this.space = new StateSpace(model, operations, budget, this.grows ?? new Uint8Array(n));
+    this.space = new StateSpace(model, operations, budget, this.grows ?? budget.uint8(n));
     this.buildList();
     this.stateId = this.space.intern(model.init());
     this.node = this.next[0];

@@ -42,10 +42,13 @@ export function toOperations(history: readonly HistoryEvent[]): Operation[] {
           `a completion of process ${event.process}'s open ${open.f} (invoked at event ${open.invokeIndex}) before its next invoke`,
         );
       }
+      // Every operation has the same fields, `key` too (undefined for a register), so the
+      // engine gives them one shape and the search's property reads stay monomorphic.
       const operation: Operation = {
         id: operations.length,
         process: event.process,
         f: event.f,
+        key: event.key,
         input: event.value,
         output: undefined,
         status: 'info',
@@ -54,7 +57,6 @@ export function toOperations(history: readonly HistoryEvent[]): Operation[] {
         invokeMs: event.timeMs,
         completeMs: Number.POSITIVE_INFINITY,
       };
-      if (event.key !== undefined) operation.key = event.key;
       operations.push(operation);
       openByProcess.set(event.process, operation);
       continue;
