@@ -22,6 +22,7 @@ function join(group: Group, clientId: string, nowMs: number, memberId = '') {
     rebalanceTimeoutMs: REBALANCE_MS,
     protocolType: 'consumer',
     protocols: [{ name: 'RoundRobinAssigner', metadata: te.encode(clientId) }],
+    memberIdRequired: true,
   };
   if (memberId === '') {
     group.join(args, nowMs, (r) => results.push(r));
@@ -52,6 +53,28 @@ function sync(
 }
 
 describe('consumer group state machine', () => {
+  it('JoinGroup before v4: a first join without an id is given one and joins at once', () => {
+    const group = newGroup();
+    const results: JoinResult[] = [];
+    group.join(
+      {
+        memberId: '',
+        clientId: 'old',
+        clientHost: '',
+        sessionTimeoutMs: SESSION_MS,
+        rebalanceTimeoutMs: REBALANCE_MS,
+        protocolType: 'consumer',
+        protocols: [{ name: 'range', metadata: te.encode('') }],
+        memberIdRequired: false,
+      },
+      0,
+      (r) => results.push(r),
+    );
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 1, memberId: 'old-1' });
+    expect(results[0]!.leader).toBe('old-1');
+  });
+
   it('KIP-394: a first join gets MEMBER_ID_REQUIRED, an invented id is refused', () => {
     const group = newGroup();
     const { memberId, results } = join(group, 'c', 0);
@@ -67,6 +90,7 @@ describe('consumer group state machine', () => {
         rebalanceTimeoutMs: 1,
         protocolType: 'consumer',
         protocols: [{ name: 'RoundRobinAssigner', metadata: te.encode('') }],
+        memberIdRequired: true,
       },
       0,
       (r) => stranger.push(r),

@@ -3,7 +3,10 @@
 // A Kafka client picks, per API, the highest version both sides support (KIP-35). kafkajs
 // 2.2.4 asks for min(its newest, our max), so implementing kafkajs's newest non-flexible
 // version of each API is enough for it; librdkafka 2.0 (kcat) asks for older Metadata and
-// ListOffsets versions, served too. Other clients get UNSUPPORTED_VERSION, honestly.
+// ListOffsets versions, served too. librdkafka enables its group consumer only when the
+// broker's ranges reach FindCoordinator/JoinGroup/SyncGroup/Heartbeat/LeaveGroup v0,
+// OffsetCommit v2 and OffsetFetch v1 (its feature map), so those older layouts are served
+// as well. Other versions get UNSUPPORTED_VERSION, honestly.
 // Adding a version means adding src/protocol/<api>/v<N>.ts and widening the range here.
 export const ApiKey = {
   Produce: 0,
@@ -38,13 +41,13 @@ export const SUPPORTED_VERSIONS: Record<ApiKeyValue, VersionRange> = {
   [ApiKey.Fetch]: { min: 4, max: 11 },
   [ApiKey.ListOffsets]: { min: 1, max: 3 },
   [ApiKey.Metadata]: { min: 1, max: 6 },
-  [ApiKey.OffsetCommit]: { min: 5, max: 5 },
-  [ApiKey.OffsetFetch]: { min: 4, max: 4 },
-  [ApiKey.FindCoordinator]: { min: 2, max: 2 },
-  [ApiKey.JoinGroup]: { min: 5, max: 5 },
-  [ApiKey.Heartbeat]: { min: 3, max: 3 },
-  [ApiKey.LeaveGroup]: { min: 3, max: 3 },
-  [ApiKey.SyncGroup]: { min: 3, max: 3 },
+  [ApiKey.OffsetCommit]: { min: 2, max: 5 },
+  [ApiKey.OffsetFetch]: { min: 1, max: 4 },
+  [ApiKey.FindCoordinator]: { min: 0, max: 2 },
+  [ApiKey.JoinGroup]: { min: 0, max: 5 },
+  [ApiKey.Heartbeat]: { min: 0, max: 3 },
+  [ApiKey.LeaveGroup]: { min: 0, max: 3 },
+  [ApiKey.SyncGroup]: { min: 0, max: 3 },
   [ApiKey.DescribeGroups]: { min: 2, max: 2 },
   [ApiKey.ListGroups]: { min: 2, max: 2 },
   [ApiKey.ApiVersions]: { min: 0, max: 2 },

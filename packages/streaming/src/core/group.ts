@@ -46,6 +46,9 @@ export interface JoinArgs {
   rebalanceTimeoutMs: number;
   protocolType: string;
   protocols: Protocol[];
+  /** KIP-394 (JoinGroup v4+): a first join gets MEMBER_ID_REQUIRED; older clients get their id
+   *  in the answer to the join itself. */
+  memberIdRequired: boolean;
 }
 
 /** Where a parked request's answer goes: the shell maps it back to a connection. */
@@ -95,8 +98,11 @@ export class Group {
       // whose first response was lost does not leave a ghost member behind.
       const memberId = this.newMemberId(args.clientId);
       this.pendingIds.set(memberId, nowMs);
-      fail(ErrorCode.MEMBER_ID_REQUIRED, memberId);
-      return;
+      if (args.memberIdRequired) {
+        fail(ErrorCode.MEMBER_ID_REQUIRED, memberId);
+        return;
+      }
+      args = { ...args, memberId };
     }
     const known = this.members.get(args.memberId);
     if (!known && !this.pendingIds.has(args.memberId)) {

@@ -37,22 +37,22 @@ import { decodeFetchRequest, encodeFetchResponse } from '../protocol/fetch/v4-v1
 import {
   decodeFindCoordinatorRequest,
   encodeFindCoordinatorResponse,
-} from '../protocol/find-coordinator/v2.js';
+} from '../protocol/find-coordinator/v0-v2.js';
 import type { RequestHeader } from '../protocol/header.js';
-import { decodeHeartbeatRequest, encodeHeartbeatResponse } from '../protocol/heartbeat/v3.js';
+import { decodeHeartbeatRequest, encodeHeartbeatResponse } from '../protocol/heartbeat/v0-v3.js';
 import {
   decodeInitProducerIdRequest,
   encodeInitProducerIdResponse,
 } from '../protocol/init-producer-id/v1.js';
-import { decodeJoinGroupRequest, encodeJoinGroupResponse } from '../protocol/join-group/v5.js';
-import { decodeLeaveGroupRequest, encodeLeaveGroupResponse } from '../protocol/leave-group/v3.js';
+import { decodeJoinGroupRequest, encodeJoinGroupResponse } from '../protocol/join-group/v0-v5.js';
+import { decodeLeaveGroupRequest, encodeLeaveGroupResponse } from '../protocol/leave-group/v0-v3.js';
 import { decodeListGroupsRequest, encodeListGroupsResponse } from '../protocol/list-groups/v2.js';
 import { decodeListOffsetsRequest, encodeListOffsetsResponse } from '../protocol/list-offsets/v1-v3.js';
 import { decodeMetadataRequest, encodeMetadataResponse } from '../protocol/metadata/v1-v6.js';
-import { decodeOffsetCommitRequest, encodeOffsetCommitResponse } from '../protocol/offset-commit/v5.js';
-import { decodeOffsetFetchRequest, encodeOffsetFetchResponse } from '../protocol/offset-fetch/v4.js';
+import { decodeOffsetCommitRequest, encodeOffsetCommitResponse } from '../protocol/offset-commit/v2-v5.js';
+import { decodeOffsetFetchRequest, encodeOffsetFetchResponse } from '../protocol/offset-fetch/v1-v4.js';
 import { decodeProduceRequest, encodeProduceResponse } from '../protocol/produce/v3-v7.js';
-import { decodeSyncGroupRequest, encodeSyncGroupResponse } from '../protocol/sync-group/v3.js';
+import { decodeSyncGroupRequest, encodeSyncGroupResponse } from '../protocol/sync-group/v0-v3.js';
 
 export interface RequestContext {
   header: RequestHeader;
@@ -126,7 +126,8 @@ const APIS: Record<ApiKeyValue, Api<unknown, unknown>> = {
   }),
   [ApiKey.JoinGroup]: api({
     decode: decodeJoinGroupRequest,
-    handle: (broker, req, ctx) => handleJoinGroup(broker, req, ctx.header.clientId ?? '', ctx.clientHost),
+    handle: (broker, req, ctx) =>
+      handleJoinGroup(broker, req, ctx.header.clientId ?? '', ctx.clientHost, ctx.header.apiVersion),
     encode: encodeJoinGroupResponse,
   }),
   [ApiKey.SyncGroup]: api({

@@ -2,16 +2,23 @@
 // OffsetCommit, OffsetFetch, DescribeGroups, ListGroups.
 import { ErrorCode } from '../../core/index.js';
 import type { DescribedGroup } from '../../protocol/describe-groups/v2.js';
-import type { FindCoordinatorRequest, FindCoordinatorResponse } from '../../protocol/find-coordinator/v2.js';
-import type { JoinGroupRequest, JoinGroupResponse } from '../../protocol/join-group/v5.js';
-import type { LeaveGroupRequest, LeaveGroupResponse } from '../../protocol/leave-group/v3.js';
-import type { OffsetCommitRequest, OffsetCommitResponse } from '../../protocol/offset-commit/v5.js';
-import type { OffsetFetchRequest, OffsetFetchResponse } from '../../protocol/offset-fetch/v4.js';
-import type { SyncGroupRequest, SyncGroupResponse } from '../../protocol/sync-group/v3.js';
+import {
+  COORDINATOR_KEY_GROUP,
+  type FindCoordinatorRequest,
+  type FindCoordinatorResponse,
+} from '../../protocol/find-coordinator/v0-v2.js';
+import {
+  JOIN_MEMBER_ID_REQUIRED_VERSION,
+  type JoinGroupRequest,
+  type JoinGroupResponse,
+} from '../../protocol/join-group/v0-v5.js';
+import type { LeaveGroupRequest, LeaveGroupResponse } from '../../protocol/leave-group/v0-v3.js';
+import type { OffsetCommitRequest, OffsetCommitResponse } from '../../protocol/offset-commit/v2-v5.js';
+import type { OffsetFetchRequest, OffsetFetchResponse } from '../../protocol/offset-fetch/v1-v4.js';
+import type { SyncGroupRequest, SyncGroupResponse } from '../../protocol/sync-group/v0-v3.js';
 import type { Broker } from '../broker.js';
 import { OFFSET_METADATA_BYTES_MAX } from '../coordinator.js';
 
-const COORDINATOR_KEY_GROUP = 0;
 const NO_OFFSET = -1;
 
 export function handleFindCoordinator(broker: Broker, req: FindCoordinatorRequest): FindCoordinatorResponse {
@@ -38,6 +45,7 @@ export function handleJoinGroup(
   req: JoinGroupRequest,
   clientId: string,
   clientHost: string,
+  version: number,
 ): Promise<JoinGroupResponse> {
   return broker.coordinator.join(req.groupId, {
     memberId: req.memberId,
@@ -47,6 +55,7 @@ export function handleJoinGroup(
     rebalanceTimeoutMs: req.rebalanceTimeoutMs,
     protocolType: req.protocolType,
     protocols: req.protocols,
+    memberIdRequired: version >= JOIN_MEMBER_ID_REQUIRED_VERSION,
   });
 }
 

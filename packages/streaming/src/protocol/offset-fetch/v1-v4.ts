@@ -1,8 +1,9 @@
-// OffsetFetch (key 9), version 4: where a group left off in each partition.
+// OffsetFetch (key 9), versions 1 to 4: where a group left off in each partition.
+// kafkajs and librdkafka (kcat) ask for v4; librdkafka needs v1 advertised for its group consumer.
 //
-//   OffsetFetch Request (v4) => group_id:STRING [topics] (null = every partition the group committed)
+//   OffsetFetch Request => group_id:STRING [topics] (null = every partition the group committed, v2+)
 //     topics => name:STRING [partition_indexes:INT32]
-//   OffsetFetch Response (v4) => throttle_time_ms:INT32 [topics] error_code:INT16
+//   OffsetFetch Response => throttle_time_ms:INT32 (v3+) [topics] error_code:INT16 (v2+)
 //     topics => name:STRING [partitions]
 //       partitions => partition_index:INT32 committed_offset:INT64 metadata:NULLABLE_STRING error_code:INT16
 //
@@ -36,13 +37,13 @@ export function decodeOffsetFetchRequest(r: Reader): OffsetFetchRequest {
   };
 }
 
-export function encodeOffsetFetchResponse(w: Writer, res: OffsetFetchResponse): void {
-  w.int32(0);
+export function encodeOffsetFetchResponse(w: Writer, res: OffsetFetchResponse, version: number): void {
+  if (version >= 3) w.int32(0);
   w.array(res.topics, (w, t) => {
     w.string(t.name);
     w.array(t.partitions, (w, p) =>
       w.int32(p.partitionIndex).int64(p.committedOffset).nullableString(p.metadata).int16(p.errorCode),
     );
   });
-  w.int16(res.errorCode);
+  if (version >= 2) w.int16(res.errorCode);
 }
