@@ -19,7 +19,7 @@ import {
   type LocalPostgres,
   startLocalPostgres,
 } from '../../transactions/src/postgres/local-postgres.js';
-import { closedLoop, type Measure, pssOf, startDocumentDbProcess } from './support.js';
+import { closedLoop, type Measure, parentPid, pssOf, startDocumentDbProcess, treeCpuMs } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -64,6 +64,8 @@ interface System {
   groupByCity(): Promise<unknown>;
   update(id: number): Promise<unknown>;
   rssBytes(): Promise<number>;
+  /** The server's root process, whose CPU (with its children's) is measured per phase. */
+  serverPid(): Promise<number | undefined>;
   close(): Promise<void>;
 }
 
@@ -89,6 +91,7 @@ async function startOurs(): Promise<System> {
     groupByCity: () => coll.aggregate([{ $group: { _id: '$city', n: { $sum: 1 } } }]).toArray(),
     update: (id) => coll.updateOne({ _id: id }, { $inc: { age: 1 } }),
     rssBytes: async () => pssOf(server.pid),
+    serverPid: async () => server.pid,
     close: () => server.close(),
   };
 }
@@ -132,6 +135,12 @@ async function startPostgres(local: LocalPostgres): Promise<System> {
       const { rows } = await pool.query('SELECT pid FROM pg_stat_activity');
       return rows.reduce((sum, r) => sum + pssOf(r.pid as number), 0);
     },
+    // The postmaster: the parent of this connection's backend (absent for DDIA_PG_URL's remote server).
+    async serverPid() {
+      if (process.env.DDIA_PG_URL) return undefined;
+      const { rows } = await pool.query('SELECT pg_backend_pid() AS pid');
+      return parentPid(rows[0].pid as number);
+    },
     close: () => pool.end(),
   };
 }
@@ -149,6 +158,7 @@ function mingoSystem(docs: Person[]): System {
     groupByCity: async () => mingoAggregate(docs, [{ $group: { _id: '$city', n: { $sum: 1 } } }]),
     update: async () => {},
     rssBytes: async () => process.memoryUsage().rss,
+    serverPid: async () => undefined,
     close: async () => {},
   };
 }
@@ -158,19 +168,44 @@ type Phase = (typeof PHASES)[number] | 'bulkInsert';
 
 async function runSystem(system: System, docs: Person[], round: number): Promise<Record<Phase, Measure>> {
   const out = {} as Record<Phase, Measure>;
-  const started = performance.now();
-  await system.load(docs);
-  const loadS = (performance.now() - started) / 1000;
-  out.bulkInsert = { opsPerS: docs.length / loadS, p99Ms: 0 };
+  const root = await system.serverPid();
+  // CPU per operation on each side: this process (the client library: the mongodb driver or
+  // pg) and the server's processes. On two shared cores, both come out of the same budget.
+  const withCpu = async (run: () => Promise<Measure>, ops: (m: Measure) => number): Promise<Measure> => {
+    const server0 = treeCpuMs(root);
+    const client0 = process.cpuUsage();
+    const measure = await run();
+    const client = process.cpuUsage(client0);
+    const n = Math.max(1, ops(measure));
+    return {
+      ...measure,
+      clientCpuMs: (client.user + client.system) / 1000 / n,
+      serverCpuMs: root === undefined ? 0 : (treeCpuMs(root) - server0) / n,
+    };
+  };
+  const perPhase = (m: Measure) => (m.opsPerS * PHASE_MS) / 1000;
+  out.bulkInsert = await withCpu(
+    async () => {
+      const started = performance.now();
+      await system.load(docs);
+      return { opsPerS: docs.length / ((performance.now() - started) / 1000), p99Ms: 0 };
+    },
+    () => docs.length,
+  );
   const rand = (i: number) => (i * 7919 + round * 104729) % DOCS;
-  out.pointById = await closedLoop((i) => system.byId(rand(i)), PHASE_MS, CLIENTS);
-  out.eqIndexed = await closedLoop((i) => system.byCity(`city${i % CITIES}`), PHASE_MS, CLIENTS);
-  out.rangeIndexed = await closedLoop((i) => system.byAgeRange(18 + (i % 60)), PHASE_MS, CLIENTS);
-  out.groupBy = await closedLoop(() => system.groupByCity(), PHASE_MS, 2);
-  out.updateMix = await closedLoop(
-    (i) => (i % 4 === 0 ? system.update(rand(i)) : system.byId(rand(i))),
-    PHASE_MS,
-    CLIENTS,
+  out.pointById = await withCpu(() => closedLoop((i) => system.byId(rand(i)), PHASE_MS, CLIENTS), perPhase);
+  out.eqIndexed = await withCpu(
+    () => closedLoop((i) => system.byCity(`city${i % CITIES}`), PHASE_MS, CLIENTS),
+    perPhase,
+  );
+  out.rangeIndexed = await withCpu(
+    () => closedLoop((i) => system.byAgeRange(18 + (i % 60)), PHASE_MS, CLIENTS),
+    perPhase,
+  );
+  out.groupBy = await withCpu(() => closedLoop(() => system.groupByCity(), PHASE_MS, 2), perPhase);
+  out.updateMix = await withCpu(
+    () => closedLoop((i) => (i % 4 === 0 ? system.update(rand(i)) : system.byId(rand(i))), PHASE_MS, CLIENTS),
+    perPhase,
   );
   return out;
 }
@@ -190,6 +225,8 @@ async function main(): Promise<void> {
     phase: Phase;
     opsPerS: number;
     p99Ms: number;
+    clientCpuMs?: number;
+    serverCpuMs?: number;
     rssMiB: number;
     /** The machine's 1-minute load average when the system's round ended (a shared machine). */
     load1: number;
@@ -229,8 +266,12 @@ async function main(): Promise<void> {
   // Median over rounds per system and phase, with the spread (min..max).
   const summary: Record<
     string,
-    Record<string, { opsPerS: number; min: number; max: number; p99Ms: number }>
+    Record<
+      string,
+      { opsPerS: number; min: number; max: number; p99Ms: number; clientCpuMs: number; serverCpuMs: number }
+    >
   > = {};
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
   for (const row of rows) {
     const same = rows.filter((r) => r.system === row.system && r.phase === row.phase);
     const ops = same.map((r) => r.opsPerS).sort((a, b) => a - b);
@@ -241,6 +282,8 @@ async function main(): Promise<void> {
       min: Math.round(ops[0]!),
       max: Math.round(ops[ops.length - 1]!),
       p99Ms: Number(p99[Math.floor(p99.length / 2)]!.toFixed(2)),
+      clientCpuMs: Number(median(same.map((r) => r.clientCpuMs ?? 0)).toFixed(3)),
+      serverCpuMs: Number(median(same.map((r) => r.serverCpuMs ?? 0)).toFixed(3)),
     };
   }
   const machine = { cpus: cpus().length, model: cpus()[0]?.model, node: process.version };
@@ -281,6 +324,15 @@ async function main(): Promise<void> {
     console.log(
       `| ${phase} | ${cell(o)} | ${o?.p99Ms ?? ''} | ${cell(p)} | ${p?.p99Ms ?? ''} | ${ratio}x | ${m ? m.opsPerS : ''} |`,
     );
+  }
+  console.log('\n| phase | CPU ms/op: mongodb driver + document-db | pg + PostgreSQL |');
+  console.log('|---|---|---|');
+  for (const phase of ['bulkInsert', ...PHASES]) {
+    const o = summary['document-db']?.[phase];
+    const p = summary['postgres-jsonb']?.[phase];
+    const cpu = (s?: { clientCpuMs: number; serverCpuMs: number }) =>
+      s ? `${s.clientCpuMs} + ${s.serverCpuMs}` : 'n/a';
+    console.log(`| ${phase} | ${cpu(o)} | ${cpu(p)} |`);
   }
   console.log(`\nresults: ${file}`);
 }

@@ -2,7 +2,7 @@
 // document-db as a real process reached through the official driver, a closed-loop load
 // generator, and a fair memory measure.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,9 +71,52 @@ export function pssOf(pid: number | undefined): number {
   }
 }
 
+/** CPU a process has used (user + system), in ms, from /proc (clock ticks of 10 ms); 0 if gone. */
+function cpuMsOf(pid: number, withReapedChildren: boolean): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // After the command name: state is field 0, utime 11, stime 12, cutime 13, cstime 14.
+    const own = Number(fields[11]) + Number(fields[12]);
+    return (withReapedChildren ? own + Number(fields[13]) + Number(fields[14]) : own) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU used by a server process and its children (PostgreSQL's backends are children of the
+ * postmaster; a child that exited is counted through the parent's reaped-children time).
+ */
+export function treeCpuMs(rootPid: number | undefined): number {
+  if (!rootPid) return 0;
+  let total = cpuMsOf(rootPid, true);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      if (ppid === rootPid) total += cpuMsOf(Number(entry), false);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return total;
+}
+
+/** The parent of a process (e.g. PostgreSQL's postmaster, from one backend's pid). */
+export function parentPid(pid: number): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 export interface Measure {
   opsPerS: number;
   p99Ms: number;
+  /** CPU per operation in ms: this process (the client library) and the server's processes. */
+  clientCpuMs?: number;
+  serverCpuMs?: number;
 }
 
 export async function closedLoop(
