@@ -198,8 +198,19 @@ export class MemoryTsdb implements Queryable {
 
   /** Samples and chunk bytes across the head and the blocks. */
   stats(): { series: number; samples: number; chunkBytes: number; blocks: number } {
-    let samples = this.head.samples;
-    let chunkBytes = this.head.chunkBytes();
+    const blocks = this.blockStats();
+    return {
+      series: this.index.size,
+      samples: this.head.samples + blocks.samples,
+      chunkBytes: this.head.chunkBytes() + blocks.chunkBytes,
+      blocks: this.blocks.length,
+    };
+  }
+
+  /** The blocks' samples and Gorilla chunk bytes (without their index): bytes per sample at rest. */
+  blockStats(): { samples: number; chunkBytes: number } {
+    let samples = 0;
+    let chunkBytes = 0;
     for (const b of this.blocks) {
       for (const s of b.block.series) {
         for (const c of s.chunks) {
@@ -208,7 +219,7 @@ export class MemoryTsdb implements Queryable {
         }
       }
     }
-    return { series: this.index.size, samples, chunkBytes, blocks: this.blocks.length };
+    return { samples, chunkBytes };
   }
 }
 
