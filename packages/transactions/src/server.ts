@@ -27,6 +27,18 @@ const InsertBody = Type.Object({ table: Name, row: Type.Record(Type.String(), Ty
 const UpdateBody = Type.Object({ table: Name, where: Expression, set: SetClause });
 const DeleteBody = Type.Object({ table: Name, where: Expression });
 const WithIsolation = { isolation: Type.Optional(Isolation) };
+/** Statements in one `POST /transaction`: a bound, like every body. */
+export const BATCH_STATEMENTS_MAX = 64;
+const Statement = Type.Union([
+  Type.Object({ op: Type.Literal('query'), ...QueryBody.properties }),
+  Type.Object({ op: Type.Literal('insert'), ...InsertBody.properties }),
+  Type.Object({ op: Type.Literal('update'), ...UpdateBody.properties }),
+  Type.Object({ op: Type.Literal('delete'), ...DeleteBody.properties }),
+]);
+const BatchBody = Type.Object({
+  ...WithIsolation,
+  statements: Type.Array(Statement, { minItems: 1, maxItems: BATCH_STATEMENTS_MAX }),
+});
 
 export interface RouteOptions {
   /** Fault injection (--chaos): crash right after a durable 2PC step, before answering. */
@@ -131,6 +143,32 @@ export function registerRoutes(
       db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
         count: await s.delete(request.body.table, request.body.where),
       })),
+  );
+
+  // A whole transaction in one request: begin, the statements in order, commit; any error
+  // rolls it back and answers as the failing statement would. One round trip instead of one
+  // per statement (what a stored procedure or a multi-statement request gives PostgreSQL).
+  app.post('/transaction', { schema: { body: BatchBody } }, (request) =>
+    db.transact(request.body.isolation ?? 'read-committed', async (s) => {
+      const results: ({ rows: unknown[] } | { count: number })[] = [];
+      for (const st of request.body.statements) {
+        switch (st.op) {
+          case 'query':
+            results.push({ rows: await s.query(st.table, st.where) });
+            break;
+          case 'insert':
+            results.push({ count: await s.insert(st.table, st.row) });
+            break;
+          case 'update':
+            results.push({ count: await s.update(st.table, st.where, st.set) });
+            break;
+          case 'delete':
+            results.push({ count: await s.delete(st.table, st.where) });
+            break;
+        }
+      }
+      return { results };
+    }),
   );
 
   // Two-phase commit, participant side (the coordinator in src/distributed/ calls these).

@@ -57,6 +57,63 @@ describe('transactions over HTTP', () => {
     expect(tables.tables).toContainEqual({ name: 'kv', primaryKey: 'k', rows: 2 });
   });
 
+  it('POST /transaction runs a whole transaction in one request, and rolls all of it back on a failure', async () => {
+    expect((await post('/tables', { name: 'acct', primaryKey: 'id' })).status).toBe(201);
+    const setup = await post('/transaction', {
+      statements: [
+        { op: 'insert', table: 'acct', row: { id: 1, balance: 10 } },
+        { op: 'insert', table: 'acct', row: { id: 2, balance: 10 } },
+      ],
+    });
+    expect(setup.body).toEqual({ results: [{ count: 1 }, { count: 1 }] });
+    const transfer = await post('/transaction', {
+      isolation: 'serializable',
+      statements: [
+        { op: 'query', table: 'acct', where: 'id = 1' },
+        { op: 'update', table: 'acct', where: 'id = 1', set: { balance: 'balance - 3' } },
+        { op: 'update', table: 'acct', where: 'id = 2', set: { balance: 'balance + 3' } },
+        { op: 'query', table: 'acct' },
+      ],
+    });
+    expect(transfer.status).toBe(200);
+    expect(transfer.body.results).toEqual([
+      { rows: [{ id: 1, balance: 10 }] },
+      { count: 1 },
+      { count: 1 },
+      {
+        rows: [
+          { id: 1, balance: 7 },
+          { id: 2, balance: 13 },
+        ],
+      },
+    ]);
+    // The third statement fails (a duplicate key): the first two must not survive either.
+    const failed = await post('/transaction', {
+      statements: [
+        { op: 'update', table: 'acct', where: 'id = 1', set: { balance: '0' } },
+        { op: 'delete', table: 'acct', where: 'id = 2' },
+        { op: 'insert', table: 'acct', row: { id: 1, balance: 99 } },
+      ],
+    });
+    expect(failed.status).toBe(409);
+    expect(failed.type).toContain('application/problem+json');
+    expect(failed.body.code).toBe('DDIA_ERR_TX_DUPLICATE_KEY');
+    expect((await post('/query', { table: 'acct' })).body.rows).toEqual([
+      { id: 1, balance: 7 },
+      { id: 2, balance: 13 },
+    ]);
+    for (const bad of [
+      { statements: [] },
+      { statements: [{ op: 'merge', table: 'acct' }] },
+      { statements: Array.from({ length: 65 }, () => ({ op: 'query', table: 'acct' })) },
+      { isolation: 'snapshot', statements: [{ op: 'query', table: 'acct' }] },
+    ]) {
+      const res = await post('/transaction', bad);
+      expect(res.status, JSON.stringify(bad).slice(0, 80)).toBe(400);
+      expect(res.type).toContain('application/problem+json');
+    }
+  });
+
   it('holds a statement that must wait open until the lock holder commits', async () => {
     const a = (await post('/tx', {})).body.id;
     expect(
