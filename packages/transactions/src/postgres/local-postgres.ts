@@ -86,6 +86,8 @@ export async function startLocalPostgres(options: { fsync?: boolean } = {}): Pro
     `-k ${dir}`,
     "-c listen_addresses='127.0.0.1'",
     `-c fsync=${options.fsync === false ? 'off' : 'on'}`,
+    // Its default, stated: a commit returns once its WAL is flushed (what our WAL does too).
+    `-c synchronous_commit=${options.fsync === false ? 'off' : 'on'}`,
     '-c max_connections=200',
     // Hermitage's blocked steps wait; keep deadlock detection quick so scenarios finish fast.
     '-c deadlock_timeout=200ms',
