@@ -1,14 +1,15 @@
 // The single-process Node baseline (run as a child process by bench/run.ts): the same job
-// module, the same record reader, no engine. Splits are read one after another; each emitted
-// pair goes into one in-memory hash map, and a key's pending values are folded with the job's
-// combiner every COMBINE_EVERY values, so memory stays one entry per key (what a careful
-// programmer writes by hand). Prints {ms, cpuMs, lines, digest, peakRssMiB} as JSON.
+// module, the same record reader as the engine (readSplitBatches), no engine. Splits are read
+// one after another; each emitted pair goes into one in-memory hash map, folded into the key's
+// accumulator by the job's aggregator (or, for a job without one, its values folded by the
+// combiner every COMBINE_EVERY), so memory stays one entry per key (what a careful programmer
+// writes by hand). Prints {ms, cpuMs, lines, digest, peakRssMiB} as JSON.
 //   node --import tsx bench/baseline.ts <job> <dir> <format>
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { planSplits } from '../dist/core/splits.js';
 import { listFiles } from '../dist/disk.js';
-import { readSplit } from '../dist/input.js';
+import { readSplitBatches } from '../dist/input.js';
 import type { Emit } from '../dist/job.js';
 import { loadJobModule, resolveJobModule, taskContext } from '../dist/job-loader.js';
 
@@ -21,23 +22,38 @@ const cpuStarted = process.cpuUsage();
 const module = await loadJobModule(resolveJobModule(job));
 if (!module.combine) throw new Error(`${job} has no combiner: the baseline needs one`);
 const combine = module.combine;
-const groups = new Map<string, string[]>();
 const base = { module: '', jobId: 'baseline', taskIndex: 0, reduces: 1, params: {}, hotKeys: {} };
 const mapCtx = taskContext({ ...base, kind: 'map' }, basename(dir), dir);
-const emit: Emit = (key, value) => {
-  const values = groups.get(key);
-  if (!values) {
-    groups.set(key, [value]);
-    return;
-  }
-  values.push(value);
-  if (values.length >= COMBINE_EVERY) groups.set(key, [combine(key, values, mapCtx)]);
-};
+// With the job's aggregator (as the engine's map side uses it) a key holds one accumulator;
+// without, its values are folded by the combiner every COMBINE_EVERY.
+const aggregator = module.aggregator;
+const accs = new Map<string, unknown>();
+const groups = new Map<string, string[]>();
+const emit: Emit = aggregator
+  ? (key, value) => {
+      const acc = accs.get(key);
+      accs.set(key, acc === undefined ? aggregator.create(value) : aggregator.add(acc, value));
+    }
+  : (key, value) => {
+      const values = groups.get(key);
+      if (!values) {
+        groups.set(key, [value]);
+        return;
+      }
+      values.push(value);
+      if (values.length >= COMBINE_EVERY) groups.set(key, [combine(key, values, mapCtx)]);
+    };
 if (module.setup) await module.setup(mapCtx);
 const files = (await listFiles(dir)).map((f) => ({ ...f, input: basename(dir), format }));
 for (const split of planSplits(files, SPLIT_BYTES)) {
-  for (const record of (await readSplit(split, 'fail')).records) await module.map(record, emit, mapCtx);
+  for await (const { records } of readSplitBatches(split, 'fail')) {
+    for (const record of records) {
+      const result = module.map(record, emit, mapCtx);
+      if (result instanceof Promise) await result;
+    }
+  }
 }
+if (aggregator) for (const [key, acc] of accs) groups.set(key, [aggregator.result(acc)]);
 const reduceCtx = taskContext({ ...base, kind: 'reduce' }, '', '');
 const lines: string[] = [];
 const out: Emit = (key, value) => lines.push(`${key}\t${value}`);

@@ -4,7 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { listFiles } from './disk.js';
 import { readSplit } from './input.js';
-import type { JobModule, TaskContext } from './job.js';
+import type { Aggregator, JobModule, TaskContext } from './job.js';
 import type { TaskBase } from './task-protocol.js';
 
 export const SHIPPED_JOBS = [
@@ -57,11 +57,33 @@ export async function loadJobModule(path: string): Promise<JobModule> {
   if (loaded.outputColumns !== undefined && !Array.isArray(loaded.outputColumns)) {
     throw new JobModuleError(`job module ${path}: 'outputColumns' must be an array of {name, type}`);
   }
+  const aggregator = loaded.aggregator as Record<string, unknown> | undefined;
+  if (
+    aggregator !== undefined &&
+    (typeof aggregator !== 'object' ||
+      aggregator === null ||
+      !['create', 'add', 'result'].every((f) => typeof aggregator[f] === 'function'))
+  ) {
+    throw new JobModuleError(
+      `job module ${path}: 'aggregator' must be an object with functions create, add, result`,
+    );
+  }
   const partition = loaded.partition;
   if (partition !== undefined && partition !== 'range' && typeof partition !== 'function') {
     throw new JobModuleError(`job module ${path}: 'partition' must be a function or 'range'`);
   }
-  return loaded as unknown as JobModule;
+  const job = loaded as unknown as JobModule;
+  if (job.aggregator && !job.combine) return { ...job, combine: combineWith(job.aggregator) };
+  return job;
+}
+
+/** The batch combiner an aggregator implies: fold every value, in order. */
+export function combineWith(aggregator: Aggregator): NonNullable<JobModule['combine']> {
+  return (_key, values) => {
+    let acc = aggregator.create(values[0]!);
+    for (let i = 1; i < values.length; i++) acc = aggregator.add(acc, values[i]!);
+    return aggregator.result(acc);
+  };
 }
 
 export function taskContext(

@@ -34,12 +34,31 @@ export interface OutputColumn {
   type: 'STRING' | 'INT64' | 'DOUBLE' | 'BOOLEAN';
 }
 
+/**
+ * A combiner in incremental form (Spark's `combineByKey`: createCombiner, mergeValue): the map
+ * side folds each emitted value into one accumulator per key as it arrives, instead of keeping
+ * the values as strings and parsing them back in batches for `combine`. `add` must accept what
+ * `result` returns as well as what `map` emits (a spilled or fetched run holds combined values),
+ * and folding must give what `combine` gives. A job that exports an aggregator and no `combine`
+ * gets one derived from it.
+ */
+export interface Aggregator<A = unknown> {
+  /** The accumulator of a key's first value. */
+  create(value: string): A;
+  /** Folds one more value in; may update `acc` in place and return it. */
+  add(acc: A, value: string): A;
+  /** The accumulator as a value: what is spilled, shuffled and given to `reduce`. */
+  result(acc: A): string;
+}
+
 export interface JobModule {
   map(record: InputRecord, emit: Emit, ctx: TaskContext): void | Promise<void>;
   /** Returns the value for `key` (emitted as key<TAB>value), or emits any pairs itself. */
   reduce(key: string, values: string[], emit: Emit, ctx: TaskContext): unknown;
   /** A reduce run on map output before the shuffle; must be associative (word counts). */
   combine?(key: string, values: string[], ctx: TaskContext): string;
+  /** The combiner in incremental form, for the map side's hash table (see Aggregator). */
+  aggregator?: Aggregator;
   /** A function of (key, partitions), or 'range' for a sampled total-order partitioner. */
   partition?: ((key: string, partitions: number) => number) | 'range';
   /**

@@ -6,7 +6,7 @@
 // the keys, not every record.
 import { comparePairs, groupByKey, type Pair } from './core/merge.js';
 import { compareStrings } from './core/partition.js';
-import type { JobModule, TaskContext } from './job.js';
+import type { Aggregator, JobModule, TaskContext } from './job.js';
 import type { Counters } from './task-protocol.js';
 
 /** Bytes charged per buffered pair on top of its strings (array and tuple overhead). */
@@ -59,6 +59,7 @@ export function mapOutputBuffer(
   ctx: TaskContext,
   counters: Counters,
 ): MapOutputBuffer {
+  if (job.combine && job.aggregator) return new AggregatingBuffer(partitions, job.aggregator, counters);
   return job.combine
     ? new CombiningBuffer(partitions, job.combine, ctx, counters)
     : new SortingBuffer(partitions, job, ctx, counters);
@@ -175,5 +176,66 @@ class CombiningBuffer implements MapOutputBuffer {
   private charge(partition: number, bytes: number): void {
     this.tableBytes[partition]! += bytes;
     this.bytes += bytes;
+  }
+}
+
+/** A distinct key's entry when the job has an aggregator: its partition and accumulator. */
+interface AccEntry {
+  partition: number;
+  acc: unknown;
+}
+
+/**
+ * The combining buffer for a job with an Aggregator: each value is folded into its key's
+ * accumulator the moment it is emitted, so a key holds one accumulator, never a list of value
+ * strings waiting to be parsed back (on the group-by that list was most of what the young
+ * generation had to copy). Memory is charged per distinct key only.
+ */
+class AggregatingBuffer implements MapOutputBuffer {
+  bytes = 0;
+  private table = new Map<string, AccEntry>();
+  private readonly tableBytes: number[];
+
+  constructor(
+    partitions: number,
+    private readonly aggregator: Aggregator,
+    private readonly counters: Counters,
+  ) {
+    this.tableBytes = new Array(partitions).fill(0);
+  }
+
+  add(partition: number, key: string, value: string): void {
+    this.addKeyed(key, value, () => partition);
+  }
+
+  addKeyed(key: string, value: string, partitionOf: (key: string) => number): void {
+    this.counters.combineInputRecords!++;
+    const entry = this.table.get(key);
+    if (entry !== undefined) {
+      entry.acc = this.aggregator.add(entry.acc, value);
+      return;
+    }
+    const partition = partitionOf(key);
+    this.table.set(key, { partition, acc: this.aggregator.create(value) });
+    const bytes = 2 * key.length + KEY_ENTRY_OVERHEAD_BYTES;
+    this.tableBytes[partition]! += bytes;
+    this.bytes += bytes;
+  }
+
+  drain(partition: number): Pair[] {
+    const keys: string[] = [];
+    for (const [key, entry] of this.table) if (entry.partition === partition) keys.push(key);
+    keys.sort(compareStrings);
+    const out: Pair[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      out[i] = [key, this.aggregator.result(this.table.get(key)!.acc)];
+      this.table.delete(key);
+    }
+    if (this.table.size === 0) this.table = new Map();
+    this.bytes -= this.tableBytes[partition]!;
+    this.tableBytes[partition] = 0;
+    this.counters.combineOutputRecords! += out.length;
+    return out;
   }
 }

@@ -6,7 +6,7 @@
 import { mergeRuns, type Pair } from './core/merge.js';
 import { hashPartition, rangePartition } from './core/partition.js';
 import { readBytes, removeAll, writeBytes } from './disk.js';
-import { MalformedRecordError, readSplit } from './input.js';
+import { MalformedRecordError, readSplitBatches } from './input.js';
 import type { JobModule } from './job.js';
 import { taskContext } from './job-loader.js';
 import { combineSorted, mapOutputBuffer } from './map-output.js';
@@ -76,28 +76,29 @@ export async function runMap(request: MapRequest, job: JobModule, progress: Floa
   };
 
   if (job.setup) await job.setup(ctx);
-  let split: Awaited<ReturnType<typeof readSplit>>;
   try {
-    split = await readSplit(request.split, request.onMalformed);
+    for await (const { from, records, lineIndexes } of readSplitBatches(request.split, request.onMalformed)) {
+      progress[PROGRESS_SPLIT_FROM] = from;
+      for (let i = 0; i < records.length; i++) {
+        const lineIndex = lineIndexes[i]!;
+        progress[PROGRESS_LINE_INDEX] = lineIndex;
+        counters.mapInputRecords!++;
+        progress[PROGRESS_RECORDS] = counters.mapInputRecords!;
+        try {
+          const result = job.map(records[i], emit, ctx);
+          if (result instanceof Promise) await result;
+        } catch (err) {
+          throw new RecordError(
+            `map threw: ${(err as Error)?.stack?.split('\n')[0] ?? String(err)}`,
+            lineIndex,
+          );
+        }
+        if (buffer.bytes >= request.spillBytes) await spill();
+      }
+    }
   } catch (err) {
     if (err instanceof MalformedRecordError) throw new RecordError(err.message, err.lineIndex);
     throw err;
-  }
-  progress[PROGRESS_SPLIT_FROM] = split.from;
-  const { records, lineIndexes } = split;
-  for (let i = 0; i < records.length; i++) {
-    const record = records[i];
-    const lineIndex = lineIndexes[i]!;
-    progress[PROGRESS_LINE_INDEX] = lineIndex;
-    counters.mapInputRecords!++;
-    progress[PROGRESS_RECORDS] = counters.mapInputRecords!;
-    try {
-      const result = job.map(record, emit, ctx);
-      if (result instanceof Promise) await result;
-    } catch (err) {
-      throw new RecordError(`map threw: ${(err as Error)?.stack?.split('\n')[0] ?? String(err)}`, lineIndex);
-    }
-    if (buffer.bytes >= request.spillBytes) await spill();
   }
 
   for (let p = 0; p < partitions; p++) {

@@ -1,8 +1,8 @@
 // A group-by aggregation over CSV rows, SQL's
 //   SELECT key, count(*), sum(value) FROM input GROUP BY key
 // as a MapReduce job: the map emits (key, "1,value"), the combiner adds counts and sums on the
-// map side (so the shuffle carries one pair per key per map task, not one per row), the
-// reduce adds them up. Parameters: `key` and `value`, the column names (default `key` and
+// map side (so the shuffle carries one pair per key per map task, not one per row; the
+// aggregator folds each row into a {count, sum} as it is emitted), the reduce adds them up. Parameters: `key` and `value`, the column names (default `key` and
 // `amount`). Values must be integers (cents, not euros): integer sums do not depend on the
 // order of addition, so the output equals DuckDB's whatever the split sizes.
 import type { Emit, TaskContext } from '../job.js';
@@ -25,16 +25,34 @@ export function map(row: Record<string, string>, emit: Emit): void {
   emit(key, `1,${value}`);
 }
 
+/** A key's running count and sum. */
+interface CountSum {
+  count: number;
+  sum: number;
+}
+
+/** Folds "count,sum" values as the map emits them (map values are "1,amount"). */
+export const aggregator = {
+  create(value: string): CountSum {
+    const comma = value.indexOf(',');
+    return { count: Number(value.slice(0, comma)), sum: Number(value.slice(comma + 1)) };
+  },
+  add(acc: CountSum, value: string): CountSum {
+    const comma = value.indexOf(',');
+    acc.count += Number(value.slice(0, comma));
+    acc.sum += Number(value.slice(comma + 1));
+    return acc;
+  },
+  result(acc: CountSum): string {
+    return `${acc.count},${acc.sum}`;
+  },
+};
+
 /** Adds "count,sum" pairs. */
 export function combine(_key: string, values: string[]): string {
-  let count = 0;
-  let sum = 0;
-  for (const v of values) {
-    const comma = v.indexOf(',');
-    count += Number(v.slice(0, comma));
-    sum += Number(v.slice(comma + 1));
-  }
-  return `${count},${sum}`;
+  const acc = aggregator.create(values[0]!);
+  for (let i = 1; i < values.length; i++) aggregator.add(acc, values[i]!);
+  return aggregator.result(acc);
 }
 
 export function reduce(_key: string, values: string[]): string {

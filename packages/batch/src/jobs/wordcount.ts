@@ -8,6 +8,13 @@ export function map(line: string, emit: Emit): void {
   for (const match of line.matchAll(WORD)) emit(match[0].toLowerCase(), '1');
 }
 
+/** Counts folded as they are emitted: the map side keeps a number per word, not a list of "1"s. */
+export const aggregator = {
+  create: (value: string): number => Number(value),
+  add: (count: number, value: string): number => count + Number(value),
+  result: (count: number): string => String(count),
+};
+
 function sum(values: string[]): string {
   let total = 0;
   for (const v of values) total += Number(v);
