@@ -40,6 +40,7 @@ describe('experiments', () => {
       'proxy-latency',
       'raft-regions',
       'leaderless-visibility',
+      'visibility-tail',
       'leader-failover',
     ]);
     for (const e of list) expect(e.description.length).toBeGreaterThan(20);

@@ -19,6 +19,7 @@ import {
   ExperimentUsageError,
   type ResolvedOptions,
 } from './types.js';
+import { visibilityTail } from './visibility-tail.js';
 
 export * from './types.js';
 
@@ -30,6 +31,7 @@ export const EXPERIMENTS: readonly Experiment[] = [
   proxyLatency,
   raftRegions,
   leaderlessVisibility,
+  visibilityTail,
   leaderFailover,
 ];
 
