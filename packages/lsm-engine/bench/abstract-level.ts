@@ -467,11 +467,12 @@ async function main() {
     ? `classic-level ${(createRequire(import.meta.url)('classic-level/package.json') as { version: string }).version}`
     : '';
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;
+  const loadAtEnd = loadavg()[0]!.toFixed(1);
   const md = [
     header,
     ...rows,
     '',
-    `Medians of ${rounds} round(s), each engine in its own process, alternated; ${KEY_BYTES}-byte keys; both engines with their defaults and sync: false; "ratio per CPU-second" compares operations per CPU-second of each process (all its threads), steadier than wall-clock on a loaded machine; ${versions}; ${machine}; load average ${load} at the start; ${new Date().toISOString().slice(0, 16)}Z.`,
+    `Medians of ${rounds} round(s), each engine in its own process, alternated; ${KEY_BYTES}-byte keys; both engines with their defaults and sync: false; "ratio per CPU-second" compares operations per CPU-second of each process (all its threads), steadier than wall-clock on a loaded machine; ${versions}; ${machine}; load average ${load} at the start, ${loadAtEnd} at the end; ${new Date().toISOString().slice(0, 16)}Z.`,
   ].join('\n');
   console.log(`\n${md}`);
   const dir = new URL('./results/', import.meta.url);
@@ -482,7 +483,7 @@ async function main() {
   if (only === null || flag('--out') !== null) {
     writeFileSync(
       new URL(`./${tag}.json`, dir),
-      `${JSON.stringify({ machine, versions, loadAverageAtStart: Number(load), rounds, runOrder, descriptions: DESCRIPTIONS, summary, raw: results }, null, 2)}\n`,
+      `${JSON.stringify({ machine, versions, loadAverageAtStart: Number(load), loadAverageAtEnd: Number(loadAtEnd), rounds, runOrder, descriptions: DESCRIPTIONS, summary, raw: results }, null, 2)}\n`,
     );
     writeFileSync(new URL(`./${tag}.md`, dir), `${md}\n`);
   }
