@@ -360,7 +360,10 @@ export class PartitionLog {
 
   /**
    * A follower's append: batches fetched from the leader, offsets and epochs already in them.
-   * They must start at this log's end (the follower fetched from there).
+   * They must start at this log's end (the follower fetched from there). Resolves once they
+   * are fsync'd: the follower's next fetch reports this log end, the leader counts it toward
+   * the high watermark and answers acks=all by it, so a whole-cluster power cut must not take
+   * back what the report promised (Kafka leaves this to the page cache; we do not).
    */
   async appendReplicated(records: Uint8Array[]): Promise<void> {
     if (records.length === 0) return;
@@ -373,7 +376,7 @@ export class PartitionLog {
         this.logEndOffset = lastOffset(header) + 1;
         this.indexBatch(header, header.baseOffset, bytes.length, header.partitionLeaderEpoch);
       }
-      await this.store.log.appendBatch(records, { sync: false });
+      await this.store.log.appendBatch(records, { sync: true });
       this.writtenEndOffset = this.logEndOffset;
       this.onAdvance();
     } finally {
