@@ -110,6 +110,53 @@ describe.each(SCHEMES)('partitioning service (3 real processes, %s scheme, 8 par
     expect((await fetch(`${urls.n1}/kv/hello`)).status).toBe(404);
   });
 
+  it("the controller's Raft state is on /metrics under kv-store's names (monitoring's Raft page reads them)", async () => {
+    const metric = (text: string, name: string) => {
+      const m = text.match(new RegExp(`^partitioning_controller_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm'));
+      return m ? Number(m[1]) : undefined;
+    };
+    // Read until every node has applied what it knows to be committed (the log is quiet by now).
+    type RaftRow = Record<'term' | 'commit' | 'applied' | 'leader' | 'changes', number | undefined> & {
+      text: string;
+    };
+    let nodes: RaftRow[] = [];
+    await waitFor(async () => {
+      const texts = await Promise.all(
+        ['n1', 'n2', 'n3'].map(async (id) => (await fetch(`${urls[id]}/metrics`)).text()),
+      );
+      const read = texts.map((text) => ({
+        text,
+        term: metric(text, 'raft_term'),
+        commit: metric(text, 'raft_commit_index'),
+        applied: metric(text, 'applied_index'),
+        leader: metric(text, 'raft_is_leader'),
+        changes: metric(text, 'leader_changes_total'),
+      }));
+      const settled = read.every((n) => n.applied === n.commit && n.term === read[0]!.term);
+      nodes = read;
+      return settled && read.filter((n) => n.leader === 1).length === 1;
+    });
+    const view = (await (await fetch(`${urls.n1}/cluster`)).json()) as {
+      controller: { leader: string; term: number };
+    };
+    const leaderIndex = nodes.findIndex((n) => n.leader === 1);
+    expect(nodes[0]!.term).toBe(view.controller.term);
+    expect(`n${leaderIndex + 1}`).toBe(view.controller.leader);
+    for (const n of nodes) {
+      expect(n.commit).toBeGreaterThan(0);
+      expect(n.changes).toBeGreaterThanOrEqual(1);
+    }
+    // Only the leader reports each follower's lag.
+    const lag = [
+      ...nodes[leaderIndex]!.text.matchAll(
+        /^partitioning_controller_follower_lag_entries\{[^}]*follower="(n\d)"[^}]*\} (\d+)$/gm,
+      ),
+    ];
+    expect(lag.map((m) => m[1]).sort()).toEqual(['n1', 'n2', 'n3'].filter((_, i) => i !== leaderIndex));
+    for (const n of nodes.filter((_, i) => i !== leaderIndex))
+      expect(n.text).not.toMatch(/^partitioning_controller_follower_lag_entries\{/m);
+  });
+
   it('the router sends each key to its owner; a PartitionedClient does the same in-process', async () => {
     const put = await fetch(`${urls.r1}/kv/router-key`, { method: 'PUT', body: 'via-router' });
     expect(put.status).toBe(201);
