@@ -102,37 +102,28 @@ class SortingBuffer implements MapOutputBuffer {
 
 type Combine = NonNullable<JobModule['combine']>;
 
-/** A distinct key's entry: its partition and the values not yet folded. */
-interface KeyEntry {
-  partition: number;
-  values: string[];
-}
-
-class CombiningBuffer implements MapOutputBuffer {
+/**
+ * A hash table of every partition's keys (so a repeated key costs one lookup), each entry
+ * knowing its partition; a drain sorts one partition's keys and turns each entry into a value.
+ */
+abstract class KeyTable<E extends { partition: number }> implements MapOutputBuffer {
   bytes = 0;
-  /** Every partition's keys in one table, so a repeated key costs one lookup. */
-  private table = new Map<string, KeyEntry>();
+  protected table = new Map<string, E>();
   private readonly tableBytes: number[];
 
   constructor(
     partitions: number,
-    private readonly combine: Combine,
-    private readonly ctx: TaskContext,
-    private readonly counters: Counters,
+    protected readonly counters: Counters,
   ) {
     this.tableBytes = new Array(partitions).fill(0);
   }
 
-  add(partition: number, key: string, value: string): void {
-    const entry = this.table.get(key);
-    if (entry === undefined) this.insert(partition, key, value);
-    else this.append(entry, key, value);
-  }
+  abstract addKeyed(key: string, value: string, partitionOf: (key: string) => number): void;
+  /** The value a drained entry becomes. */
+  protected abstract valueOf(key: string, entry: E): string;
 
-  addKeyed(key: string, value: string, partitionOf: (key: string) => number): void {
-    const entry = this.table.get(key);
-    if (entry === undefined) this.insert(partitionOf(key), key, value);
-    else this.append(entry, key, value);
+  add(partition: number, key: string, value: string): void {
+    this.addKeyed(key, value, () => partition);
   }
 
   drain(partition: number): Pair[] {
@@ -142,9 +133,8 @@ class CombiningBuffer implements MapOutputBuffer {
     const out: Pair[] = new Array(keys.length);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
-      const { values } = this.table.get(key)!;
+      out[i] = [key, this.valueOf(key, this.table.get(key)!)];
       this.table.delete(key);
-      out[i] = [key, values.length === 1 ? values[0]! : String(this.combine(key, values, this.ctx))];
     }
     if (this.table.size === 0) this.table = new Map();
     this.bytes -= this.tableBytes[partition]!;
@@ -153,14 +143,37 @@ class CombiningBuffer implements MapOutputBuffer {
     return out;
   }
 
-  private insert(partition: number, key: string, value: string): void {
-    this.counters.combineInputRecords!++;
-    this.table.set(key, { partition, values: [value] });
-    this.charge(partition, 2 * (key.length + value.length) + KEY_ENTRY_OVERHEAD_BYTES);
+  protected charge(partition: number, bytes: number): void {
+    this.tableBytes[partition]! += bytes;
+    this.bytes += bytes;
+  }
+}
+
+/** A distinct key's entry: its partition and the values not yet folded. */
+interface KeyEntry {
+  partition: number;
+  values: string[];
+}
+
+class CombiningBuffer extends KeyTable<KeyEntry> {
+  constructor(
+    partitions: number,
+    private readonly combine: Combine,
+    private readonly ctx: TaskContext,
+    counters: Counters,
+  ) {
+    super(partitions, counters);
   }
 
-  private append(entry: KeyEntry, key: string, value: string): void {
+  addKeyed(key: string, value: string, partitionOf: (key: string) => number): void {
     this.counters.combineInputRecords!++;
+    const entry = this.table.get(key);
+    if (entry === undefined) {
+      const partition = partitionOf(key);
+      this.table.set(key, { partition, values: [value] });
+      this.charge(partition, 2 * (key.length + value.length) + KEY_ENTRY_OVERHEAD_BYTES);
+      return;
+    }
     const { values, partition } = entry;
     values.push(value);
     this.charge(partition, 2 * value.length + VALUE_OVERHEAD_BYTES);
@@ -173,9 +186,8 @@ class CombiningBuffer implements MapOutputBuffer {
     }
   }
 
-  private charge(partition: number, bytes: number): void {
-    this.tableBytes[partition]! += bytes;
-    this.bytes += bytes;
+  protected valueOf(key: string, { values }: KeyEntry): string {
+    return values.length === 1 ? values[0]! : String(this.combine(key, values, this.ctx));
   }
 }
 
@@ -191,21 +203,13 @@ interface AccEntry {
  * strings waiting to be parsed back (on the group-by that list was most of what the young
  * generation had to copy). Memory is charged per distinct key only.
  */
-class AggregatingBuffer implements MapOutputBuffer {
-  bytes = 0;
-  private table = new Map<string, AccEntry>();
-  private readonly tableBytes: number[];
-
+class AggregatingBuffer extends KeyTable<AccEntry> {
   constructor(
     partitions: number,
     private readonly aggregator: Aggregator,
-    private readonly counters: Counters,
+    counters: Counters,
   ) {
-    this.tableBytes = new Array(partitions).fill(0);
-  }
-
-  add(partition: number, key: string, value: string): void {
-    this.addKeyed(key, value, () => partition);
+    super(partitions, counters);
   }
 
   addKeyed(key: string, value: string, partitionOf: (key: string) => number): void {
@@ -217,25 +221,10 @@ class AggregatingBuffer implements MapOutputBuffer {
     }
     const partition = partitionOf(key);
     this.table.set(key, { partition, acc: this.aggregator.create(value) });
-    const bytes = 2 * key.length + KEY_ENTRY_OVERHEAD_BYTES;
-    this.tableBytes[partition]! += bytes;
-    this.bytes += bytes;
+    this.charge(partition, 2 * key.length + KEY_ENTRY_OVERHEAD_BYTES);
   }
 
-  drain(partition: number): Pair[] {
-    const keys: string[] = [];
-    for (const [key, entry] of this.table) if (entry.partition === partition) keys.push(key);
-    keys.sort(compareStrings);
-    const out: Pair[] = new Array(keys.length);
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
-      out[i] = [key, this.aggregator.result(this.table.get(key)!.acc)];
-      this.table.delete(key);
-    }
-    if (this.table.size === 0) this.table = new Map();
-    this.bytes -= this.tableBytes[partition]!;
-    this.tableBytes[partition] = 0;
-    this.counters.combineOutputRecords! += out.length;
-    return out;
+  protected valueOf(_key: string, entry: AccEntry): string {
+    return this.aggregator.result(entry.acc);
   }
 }
