@@ -253,14 +253,7 @@ export class Memtable {
     out: Buffer,
     entries: number,
     headerBytes: number,
-    header: (
-      out: Buffer,
-      at: number,
-      keyLength: number,
-      valueLength: number,
-      seq: number,
-      kind: number,
-    ) => void,
+    header: EntryHeaderWriter,
     smallestSnapshot: number,
   ): void {
     let node = cursor.node;
@@ -386,6 +379,16 @@ function grown<T extends Float64Array | Int32Array | Uint8Array>(a: T): T {
   b.set(a);
   return b;
 }
+
+/** Writes one packed entry's header (table-writer.ts owns the layout). */
+export type EntryHeaderWriter = (
+  out: Buffer,
+  at: number,
+  keyLength: number,
+  valueLength: number,
+  seq: number,
+  kind: number,
+) => void;
 
 /** Where Memtable.packInto goes on: the next node (first() to start) and output offset. */
 export interface PackCursor {

@@ -17,7 +17,7 @@ import {
   SEQ_AFTER_ALL,
   SEQ_MAX,
 } from './internal-key.js';
-import type { Memtable, PackCursor } from './memtable.js';
+import type { EntryHeaderWriter, Memtable, PackCursor } from './memtable.js';
 import { MergingIterator } from './merging-iterator.js';
 import { LSM_SYNC } from './sync-points.js';
 import { Table, type TableReadStats } from './table.js';
@@ -287,19 +287,12 @@ export async function packRun(source: InternalIterator, options: PackOptions): P
 }
 
 /** A packed run's entry header: key length, value length, sequence, kind. */
-function writeRunEntryHeader(
-  out: Buffer,
-  at: number,
-  keyLength: number,
-  valueLength: number,
-  seq: number,
-  kind: number,
-): void {
+const writeRunEntryHeader: EntryHeaderWriter = (out, at, keyLength, valueLength, seq, kind) => {
   out.writeUInt32LE(keyLength, at);
   out.writeUInt32LE(valueLength, at + 4);
   out.writeUIntLE(seq, at + 8, 6);
   out[at + 14] = kind;
-}
+};
 
 /**
  * packRun() of a frozen memtable, copied straight from its arena (Memtable.packInto): no key
