@@ -23,7 +23,6 @@ import { parseDurationMs } from './core/promql/lexer.js';
 import type { Sample } from './core/promql/values.js';
 import { AlertingRule, newRule, parseRuleFile, type Rule } from './core/rules.js';
 import { parseScrapeConfig, type ScrapeTarget } from './core/scrape-config.js';
-import { TraceStore } from './core/traces.js';
 import { FailureWatch } from './failure-watch.js';
 import { registerApiRoutes } from './http/api.js';
 import { registerDashboard } from './http/dashboard.js';
@@ -31,6 +30,7 @@ import { registerOtlpRoutes } from './otlp/routes.js';
 import { Scraper } from './scrape/scraper.js';
 import { DiskTsdb, RETENTION_DEFAULT_MS } from './storage/disk-tsdb.js';
 import { MemoryStorage, type TsdbStorage } from './storage/memory-storage.js';
+import { TRACE_RETENTION_DEFAULT_MS, Traces } from './storage/trace-log.js';
 
 export const MONITORING_FLAGS = {
   targets: {
@@ -54,6 +54,11 @@ export const MONITORING_FLAGS = {
     default: '5s',
   },
   retention: { type: 'string', description: 'keep blocks this long (e.g. 15d)', default: '15d' },
+  'trace-retention': {
+    type: 'string',
+    description: 'keep traces this long (with --data-dir; also capped at 256 MiB on disk)',
+    default: '1d',
+  },
   'wal-sync-ms': {
     type: 'number',
     description: 'fdatasync the WAL this often (a crash loses at most this much)',
@@ -77,6 +82,8 @@ export interface Monitoring {
   /** The node's clock (its wall time skewed by POST /chaos/clock-skew under --chaos). */
   clock: SkewableClock;
   storage: TsdbStorage;
+  /** The OTLP spans received: searchable in memory, logged under the data dir when there is one. */
+  traces: Traces;
   scraper: Scraper;
   engine: PromqlEngine;
   rules: Rule[];
@@ -184,6 +191,20 @@ export async function startMonitoring(
         walSyncMs: Math.max(1, config.extra['wal-sync-ms']),
       })
     : new MemoryStorage();
+  const traceRetentionMs = durationFlag(
+    'trace-retention',
+    config.extra['trace-retention'],
+    TRACE_RETENTION_DEFAULT_MS,
+  );
+  const traces = config.dataDir
+    ? await Traces.open({
+        dataDir: config.dataDir,
+        retentionMs: traceRetentionMs,
+        fsync: config.extra['wal-sync-ms'] === 0 ? 'always' : 'interval',
+        fsyncIntervalMs: Math.max(1, config.extra['wal-sync-ms']),
+        nowMs: clock.wallMs(),
+      })
+    : Traces.memory();
   const engine = new PromqlEngine(storage.db);
   const watch = new FailureWatch({ phiThreshold: config.extra['phi-threshold'] });
   let rules: Rule[] = initialRules.map(newRule);
@@ -209,6 +230,7 @@ export async function startMonitoring(
       await notifier.close();
       await storage.sync();
       await storage.close();
+      await traces.close();
     },
   });
   const scraper = new Scraper(storage, clock, service.log);
@@ -340,6 +362,7 @@ export async function startMonitoring(
   });
   every(60_000, async () => {
     await storage.compact(Math.round(clock.wallMs()));
+    await traces.compact(Math.round(clock.wallMs()));
   });
 
   const reload = async (): Promise<void> => {
@@ -363,7 +386,7 @@ export async function startMonitoring(
   registerDashboard(service.app);
   registerClockStamps(service.app, clock);
   if (config.chaos) registerClockSkewRoutes(service.app, clock);
-  registerOtlpRoutes(service.app, new TraceStore());
+  registerOtlpRoutes(service.app, traces, () => clock.wallMs());
 
   watch.setTargets(initialTargets);
   await scraper.setTargets(initialTargets);
@@ -372,6 +395,7 @@ export async function startMonitoring(
     service,
     clock,
     storage,
+    traces,
     scraper,
     engine,
     get rules() {

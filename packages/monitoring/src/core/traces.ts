@@ -166,6 +166,13 @@ export class TraceStore {
     return this.traces.size;
   }
 
+  /** Forgets the traces whose every span ended before `cutoffMs` (retention). */
+  dropEndedBefore(cutoffMs: number): void {
+    for (const [id, spans] of this.traces) {
+      if (spans.every((s) => s.endMs < cutoffMs)) this.traces.delete(id);
+    }
+  }
+
   /** A trace's spans, by start time (the waterfall's order); null when unknown. */
   trace(traceId: string): SpanRecord[] | null {
     const t = this.traces.get(traceId.toLowerCase());

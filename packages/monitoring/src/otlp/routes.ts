@@ -7,7 +7,8 @@
 // (core/traces.ts).
 import type { ServiceApp } from '@ddia/common';
 import { OtlpFormatError } from '../core/errors.js';
-import { spansFromRequest, type TraceFilter, type TraceStore } from '../core/traces.js';
+import { spansFromRequest, type TraceFilter } from '../core/traces.js';
+import type { Traces } from '../storage/trace-log.js';
 
 interface ProtoType {
   decode(bytes: Uint8Array): unknown;
@@ -52,7 +53,9 @@ export async function decodeTraceRequestProtobuf(bytes: Uint8Array): Promise<unk
   return obj;
 }
 
-export function registerOtlpRoutes(app: ServiceApp, traces: TraceStore): void {
+/** `nowMs`: the node's wall clock, stamped on each export for the traces' retention. */
+export function registerOtlpRoutes(app: ServiceApp, archive: Traces, nowMs: () => number): void {
+  const traces = archive.store;
   app.addContentTypeParser(
     ['application/x-protobuf', 'application/protobuf'],
     { parseAs: 'buffer', bodyLimit: 16 * 1024 * 1024 },
@@ -72,7 +75,8 @@ export function registerOtlpRoutes(app: ServiceApp, traces: TraceStore): void {
     if (body === null) {
       throw new OtlpFormatError(`content-type '${type}': send application/x-protobuf or application/json`);
     }
-    traces.add(spansFromRequest(body));
+    // Answered once logged (with a data dir): an exporter that got its answer may drop its copy.
+    await archive.add(spansFromRequest(body), Math.round(nowMs()));
     // ExportTraceServiceResponse with no partialSuccess: everything was accepted.
     if (type === 'application/json') return reply.type('application/json').send({});
     return reply.type('application/x-protobuf').send(Buffer.alloc(0));
