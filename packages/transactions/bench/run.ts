@@ -61,6 +61,8 @@ interface Cell {
   p99Ms: number;
   /** 1-minute load average when the cell started. */
   load1: number;
+  /** Ours: commits made durable per O_DSYNC write of the WAL (the group commit factor). */
+  walAppendsPerWrite?: number;
 }
 
 interface System {
@@ -71,6 +73,8 @@ interface System {
   transfer(mode: Mode, level: Level, contention: Contention): () => Promise<boolean>;
   /** PSS of the system's processes, MiB (null where /proc cannot tell). */
   memoryMiB(): number | null;
+  /** Ours: the WAL's counters from /metrics. */
+  walCounters?(): Promise<{ appends: number; writes: number }>;
   close(): Promise<void>;
 }
 
@@ -243,6 +247,11 @@ async function startOurs(): Promise<System> {
       };
     },
     memoryMiB: () => (child.pid === undefined ? null : pssMiB([child.pid])),
+    async walCounters() {
+      const text = (await http.request(`${url}/metrics`)).text();
+      const gauge = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1]);
+      return { appends: gauge('ddia_tx_wal_appends'), writes: gauge('ddia_tx_wal_writes') };
+    },
     async close() {
       await http.close();
       child.kill('SIGTERM');
@@ -383,8 +392,17 @@ try {
         for (const contention of Object.keys(CONTENTION) as Contention[])
           for (const level of Object.keys(LEVELS) as Level[]) {
             const load1 = Number(loadavg()[0]!.toFixed(2));
+            const walBefore = await system.walCounters?.();
             const result = await drive(system.transfer(mode, level, contention), DURATION_MS);
-            cells.push({ round, system: system.name, mode, level, contention, ...result, load1 });
+            const walAfter = await system.walCounters?.();
+            const cell: Cell = { round, system: system.name, mode, level, contention, ...result, load1 };
+            if (walBefore && walAfter) {
+              const writes = walAfter.writes - walBefore.writes;
+              cell.walAppendsPerWrite = Number(
+                ((walAfter.appends - walBefore.appends) / Math.max(1, writes)).toFixed(2),
+              );
+            }
+            cells.push(cell);
             console.log(JSON.stringify(cells.at(-1)));
           }
       memory.push({ round, system: system.name, pssMiB: system.memoryMiB() });
@@ -434,11 +452,15 @@ const memoryLine = systems
     return `${s.name} ${xs.length > 0 ? `${median(xs)} MiB` : 'unknown'}`;
   })
   .join(', ');
+const groupCommit = cells.filter((c) => c.walAppendsPerWrite !== undefined).map((c) => c.walAppendsPerWrite!);
 const md = [
   `Transfers (read one balance, update two), ${CLIENTS} clients, ${DURATION_MS / 1000} s per cell, ${ROUNDS} round(s), ` +
     `systems alternated (order per round: ${order.map((o) => o.join(' → ')).join('; ')}); ${machine}.`,
   `Load average (1 min) during the cells: ${Math.min(...loads)}-${Math.max(...loads)} on ${cpus().length} cores: the machine was shared.`,
   `Memory (PSS of all the system's processes, median over rounds): ${memoryLine}.`,
+  groupCommit.length > 0
+    ? `Our WAL's group commit: ${median(groupCommit)} commits per O_DSYNC write (median over cells; ${Math.min(...groupCommit)}-${Math.max(...groupCommit)}).`
+    : '',
   '',
   '| shape | level | contention | ours commits/s median (min-max) | ours abort rate | ours p50 / p99 ms | PostgreSQL commits/s median (min-max) | PostgreSQL abort rate | PostgreSQL p50 / p99 ms | ours / PostgreSQL |',
   '|:--|:--|:--|--:|--:|--:|--:|--:|--:|--:|',

@@ -49,7 +49,10 @@ const service = await createService({
   onClose: () => opened.close(),
 });
 log = service.log;
-registerRoutes(service.app, opened.db, service.registry, { chaos: config.chaos });
+registerRoutes(service.app, opened.db, service.registry, {
+  chaos: config.chaos,
+  walStats: () => opened.walStats(),
+});
 const url = await service.listen();
 service.log.info(
   {

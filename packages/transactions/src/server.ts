@@ -44,6 +44,8 @@ export interface RouteOptions {
   /** Fault injection (--chaos): crash right after a durable 2PC step, before answering. */
   chaos?: boolean;
   crash?: () => void;
+  /** The WAL's counters, exported as ddia_tx_wal_appends and ddia_tx_wal_writes. */
+  walStats?: () => { appends: number; writes: number } | null;
 }
 
 export const PARTICIPANT_CRASH_POINTS = ['prepare', 'commit-prepared'] as const;
@@ -54,7 +56,7 @@ export function registerRoutes(
   registry: Registry,
   options: RouteOptions = {},
 ): void {
-  registerMetrics(db, registry);
+  registerMetrics(db, registry, options.walStats);
   let crashAfter: string | null = null;
   const maybeCrash = (op: string) => {
     if (crashAfter === op) (options.crash ?? (() => process.kill(process.pid, 'SIGKILL')))();
@@ -193,7 +195,18 @@ export function registerRoutes(
   });
 }
 
-function registerMetrics(db: Database, registry: Registry): void {
+function registerMetrics(db: Database, registry: Registry, walStats: RouteOptions['walStats']): void {
+  // Appends per write is the group commit factor: how many commits shared one O_DSYNC write.
+  for (const name of ['appends', 'writes'] as const) {
+    new Gauge({
+      name: `ddia_tx_wal_${name}`,
+      help: `write-ahead log: ${name === 'appends' ? 'records appended' : 'O_DSYNC writes (each makes a group of appends durable)'}`,
+      registers: [registry],
+      collect() {
+        this.set(walStats?.()?.[name] ?? 0);
+      },
+    });
+  }
   const stats = db.stats();
   for (const name of Object.keys(stats) as (keyof typeof stats)[]) {
     new Gauge({

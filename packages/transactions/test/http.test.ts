@@ -1,6 +1,8 @@
 // The HTTP API in process: routes, held-open lock waits, problem+json for bad input.
 import { createService, type Service, SystemClock } from '@ddia/common';
+import { FaultFileSystem } from '@ddia/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/durability/wal.js';
 import { Database } from '../src/engine/database.js';
 import { registerRoutes } from '../src/server.js';
 
@@ -186,5 +188,36 @@ describe('transactions over HTTP', () => {
     const r = await post('/query', { table: 'kv', where: 'n = = 1' });
     expect(r.body.position).toBe(4);
     expect(r.body.detail).toContain('position 4');
+  });
+});
+
+describe('WAL metrics', () => {
+  it('exports appends and O_DSYNC writes: concurrent commits share writes (group commit)', async () => {
+    const fs = new FaultFileSystem({ seed: 1 });
+    await fs.mkdir('/data');
+    const opened = await openDatabase({ clock: new SystemClock(), dataDir: '/data', fs });
+    const svc = await createService({
+      name: 'transactions',
+      config: { host: '127.0.0.1', port: 0, logLevel: 'silent', id: 't2' },
+      handleSignals: false,
+      onClose: () => opened.close(),
+    });
+    registerRoutes(svc.app, opened.db, svc.registry, { walStats: () => opened.walStats() });
+    const url = await svc.listen();
+    try {
+      await opened.db.createTable('t', 'id');
+      await Promise.all(
+        Array.from({ length: 20 }, (_, id) =>
+          opened.db.transact('read-committed', (s) => s.insert('t', { id })),
+        ),
+      );
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const gauge = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1]);
+      expect(gauge('ddia_tx_wal_appends')).toBe(21);
+      expect(gauge('ddia_tx_wal_writes')).toBeGreaterThanOrEqual(2);
+      expect(gauge('ddia_tx_wal_writes')).toBeLessThan(21);
+    } finally {
+      await svc.close();
+    }
   });
 });

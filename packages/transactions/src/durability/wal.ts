@@ -3,7 +3,7 @@
 // commit is acknowledged. Recovery loads the newest checkpoint and replays the log after it
 // (FORMAT.md; checkpoint.ts).
 import { join } from 'node:path';
-import { type FileSystem, Log, nodeFileSystem, type TimerClock } from '@ddia/common';
+import { type FileSystem, Log, type LogStats, nodeFileSystem, type TimerClock } from '@ddia/common';
 import { Database } from '../engine/database.js';
 import { type CommitLog, decodeWalRecord, encodeWalRecord, type WalRecord } from '../engine/wal-record.js';
 import {
@@ -39,6 +39,8 @@ export interface OpenedDatabase {
   checkpointWalIndex: number | null;
   /** Takes a checkpoint now (the service also takes them as the WAL grows). */
   checkpoint(): Promise<CheckpointStats>;
+  /** The WAL's counters (appends, writes: under group commit one O_DSYNC write serves many appends). */
+  walStats(): LogStats | null;
   close(): Promise<void>;
 }
 
@@ -71,6 +73,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Opened
       db,
       recovered: 0,
       checkpointWalIndex: null,
+      walStats: () => null,
       checkpoint: async () => {
         throw new Error('an in-memory database has no WAL to checkpoint');
       },
@@ -118,6 +121,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Opened
       recovered,
       checkpointWalIndex: image?.walIndex ?? null,
       checkpoint: () => checkpointer.checkpoint(),
+      walStats: () => log.stats,
       close: async () => {
         db.abortAll('shutting down');
         await checkpointer.settle();
