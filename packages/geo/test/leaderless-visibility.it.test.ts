@@ -1,22 +1,25 @@
 // Measured t-visibility on real replication processes (leaderless, N = 3, R = W = 1, one node per
 // region, half-scale WAN delays injected by testkit's proxy) against the WARS model fed the same
-// injected distributions. Bounded (10 trials) and loose enough for a loaded CI machine: the
-// measurement can never beat the injected delay by much (a read cannot see a write before it
-// crosses the link), and its median stays within a loaded machine's overhead of the model's.
-// The experiment (leaderless-visibility) and the README report the full comparison.
+// injected distributions. Bounded (100 keys of the visibility-tail experiment) and checked only
+// for what holds on a loaded CI machine: each threshold is bracketed, no read sees a write before
+// it can have crossed the link, and the model's tail is the injected delay's. Whether the
+// measured p99.9 agrees with the model depends on the machine's load; the experiment
+// (visibility-tail) and the README report it.
 import { SeededRandom } from '@ddia/common';
 import type { Cluster } from '@ddia/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linkDelay, percentile, simulateVersionsBehind, simulateWars } from '../src/core/index.js';
+import { linkDelay, percentile, simulateVersionsBehind } from '../src/core/index.js';
 import { applyLink } from '../src/experiments/apply-link.js';
 import {
   LeaderlessClient,
-  measurePair,
   measureVersionsBehind,
   placementModel,
   startLeaderlessCluster,
 } from '../src/experiments/leaderless-visibility.js';
+import { compareQuantiles, measureTail, tailModel } from '../src/experiments/visibility-tail.js';
 import { matrix, regions } from './support/half-scale-wan.js';
+
+const TAIL_TRIALS_CI = 100;
 
 /** The model's own WARS delays are all zero: it sees only the link delays the proxy injects. */
 const zero = { kind: 'constant', ms: 0 } as const;
@@ -38,35 +41,35 @@ describe('leaderless t-visibility on real processes vs the WARS model', { timeou
     await cluster?.close();
   });
 
-  it('a write in us becomes visible in eu about one injected one-way delay after its ack', async () => {
-    const measured = await measurePair(cluster, client, 'us', 'eu', 10, 'it');
-    const model = simulateWars(
-      {
-        n: 3,
-        r: 1,
-        w: 1,
-        trials: 50_000,
-        profile: injectedOnly,
-        replicas: placementModel(matrix, regions, 'us', 'eu', null),
-      },
-      new SeededRandom(1),
-    );
-    const modelP50 = percentile(model.thresholdsMs, 0.5).value;
-    const sorted = Float64Array.from(measured.thresholdsMs).sort();
-    const measuredP50 = percentile(sorted, 0.5).value;
-    console.log(
-      `us -> eu: measured p50 ${measuredP50.toFixed(1)} ms (${[...sorted].map((x) => x.toFixed(0)).join(' ')}), model p50 ${modelP50.toFixed(1)} ms`,
-    );
-    // The model: the write crosses us -> eu (19 ± 0.95 ms) after a local ack at ~0.
-    expect(modelP50).toBeGreaterThan(17);
-    expect(modelP50).toBeLessThan(21);
-    // Never seen before the write can have crossed: from sending the write to the end of the
-    // read that saw it is at least the injected one-way delay (19 ms less its 0.95 ms jitter).
-    // (t from the ack may be shorter: under load the ack itself takes several ms.)
+  it('t-visibility tail (visibility-tail, bounded): 100 keys probed at scheduled offsets, bracketed, beside the model', async () => {
     const d = linkDelay(matrix, 'us', 'eu');
-    for (const x of measured.sendToSeenMs) expect(x).toBeGreaterThanOrEqual(d.latencyMs - d.jitterMs - 0.5);
-    // The median within a loaded machine's overhead (a 4 ms poll gap, HTTP, event loops).
-    expect(measuredP50).toBeLessThan(modelP50 * 2 + 40);
+    const firstProbeMs = d.latencyMs - d.jitterMs - 8;
+    const measured = await measureTail(cluster, client, 'us', 'eu', TAIL_TRIALS_CI, firstProbeMs, 'it');
+    const lateness = { kind: 'constant', ms: 0 } as const;
+    const model = tailModel(matrix, regions, 'us', 'eu', lateness, 50_000, 1);
+    const rows = compareQuantiles(measured, model);
+    console.log(
+      rows
+        .map(
+          (r) =>
+            `p${r.q * 100}: measured ${r.measured.value.toFixed(1)} ms (last stale ${r.measuredLower.toFixed(1)}), model ${r.model.toFixed(1)} ms`,
+        )
+        .join('; ') +
+        `; ${measured.seenAtFirstProbe} seen at the first probe; first probe late p50 ${percentile(Float64Array.from(measured.firstProbeLateMs).sort(), 0.5).value.toFixed(1)} ms`,
+    );
+    // The model with the injected delays alone: R = 1 in eu is eu's own replica, which has the
+    // write one us -> eu delay (19 ± 0.95 ms) after the local commit; its p99.9 is the delay's top.
+    const modelTail = rows[rows.length - 1]!.model;
+    expect(modelTail).toBeGreaterThan(d.latencyMs + 0.9 * d.jitterMs);
+    expect(modelTail).toBeLessThanOrEqual(d.latencyMs + d.jitterMs);
+    expect(measured.upperMs).toHaveLength(TAIL_TRIALS_CI);
+    for (let i = 0; i < TAIL_TRIALS_CI; i++) {
+      // The bracket: the last probe that missed the write started before the first that saw it.
+      expect(measured.lowerMs[i]!).toBeLessThan(measured.upperMs[i]!);
+      // Never seen before the write can have crossed: from sending the write to the end of the
+      // probe that saw it is at least the injected one-way delay less its jitter.
+      expect(measured.sendToSeenMs[i]!).toBeGreaterThanOrEqual(d.latencyMs - d.jitterMs - 0.5);
+    }
   });
 
   it('k-staleness: three writes 25 ms apart in us, read in eu right after the last ack, are one version behind', async () => {
