@@ -3,6 +3,7 @@
 import { type Config, ConfigError, type FlagSpec } from '@ddia/common';
 import { DC_QUORUM_WORDS, isDcQuorumWord, parseDcs } from './core/dc-quorum.js';
 import { parseSyncRule, type SyncRule } from './core/sync-rule.js';
+import { TOPOLOGIES } from './core/topology.js';
 import { MODES, type ModeName } from './node/mode.js';
 
 /** Dynamo's and Cassandra's usual replication factor. */
@@ -49,6 +50,13 @@ export const REPLICATION_FLAGS = {
     description: 'conflict policy of PUT when the request names none: mv (siblings) or lww',
     default: 'mv',
     choices: ['mv', 'lww'],
+  },
+  topology: {
+    type: 'string',
+    description:
+      'multi-leader: where a leader pushes its writes (Figure 5-8): every other leader, the next one in --peers order (circular), or the first peer as hub (star)',
+    default: 'all-to-all',
+    choices: TOPOLOGIES,
   },
   leader: { type: 'string', description: 'single-leader: the leader of epoch 1 (default: first peer)' },
   'sync-standbys': {
@@ -197,6 +205,8 @@ export function settingsOf(config: ReplicationConfig): Settings {
     if (typeof parsed === 'string') throw new ConfigError('dcs', parsed);
     dcOf = parsed;
   }
+  if (extra.topology !== 'all-to-all' && mode !== 'multi-leader')
+    throw new ConfigError('topology', 'applies to multi-leader mode only');
   const w = quorum('w');
   const r = quorum('r');
   const leader = extra.leader ?? nodes[0]!;

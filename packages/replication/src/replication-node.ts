@@ -6,6 +6,7 @@ import type { LeaderlessMessage } from './core/leaderless.js';
 import type { MultiLeaderMessage } from './core/multi-leader.js';
 import type { KeyRecord } from './core/ready.js';
 import type { SingleLeaderMessage, SingleLeaderRecord } from './core/single-leader.js';
+import type { Topology } from './core/topology.js';
 import { type ReplicationConfig, settingsOf } from './flags.js';
 import { registerClusterRoutes } from './http/cluster-routes.js';
 import { registerKvRoutes } from './http/kv-routes.js';
@@ -95,7 +96,7 @@ export async function startReplicationNode(
       : Journal.memory<KeyRecord>();
     const t = new PeerTransport<MultiLeaderMessage>(config.id, urls);
     const mode = new MultiLeaderMode(
-      common,
+      { ...common, topology: extra.topology as Topology },
       { clock, journal: j, transport: t, onFatal, compactRecords },
       extra.resolution ?? 'mv',
     );

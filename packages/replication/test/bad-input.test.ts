@@ -54,6 +54,11 @@ describe('bad flags exit 2 naming the flag', () => {
       '--dcs',
     ],
     [
+      'a multi-leader topology outside multi-leader mode',
+      ['--mode', 'leaderless', '--peers', PEERS, '--topology', 'circular'],
+      '--topology',
+    ],
+    [
       'a bad synchronous_standby_names',
       ['--mode', 'single-leader', '--peers', PEERS, '--sync-standbys', 'ANY 3 (n2)'],
       '--sync-standbys',

@@ -1,6 +1,6 @@
 // Multi-leader replication (DDIA ch. 5, "Multi-Leader Replication"): every node is a leader.
-// A write is applied and acknowledged locally, then pushed asynchronously to every other node
-// (all-to-all topology). Concurrent writes to one key at two leaders are conflicts: detected
+// A write is applied and acknowledged locally, then pushed asynchronously along the cluster's
+// topology (topology.ts: all-to-all by default, circular or star as in Figure 5-8). Concurrent writes to one key at two leaders are conflicts: detected
 // when a pushed state meets a local one neither has seen, and resolved by the key's type —
 // siblings kept for the client (mv), the later timestamp (lww: a write stamped by a slow clock
 // silently loses), or a CRDT merge (counter, set, map).
@@ -10,11 +10,14 @@ import { applyMutation, type KeyState, type Mutation, viewOf } from './key-state
 import { type KeyRecord, type Ready, ReadyBuffer } from './ready.js';
 import { ReplicaChores } from './replica-chores.js';
 import { ReplicaStore } from './replica-store.js';
+import { pushTargets, type Topology } from './topology.js';
 import type { NodeId } from './version-vector.js';
 
 export interface MultiLeaderConfig {
   id: NodeId;
   nodes: NodeId[];
+  /** Which leaders a leader pushes to (Figure 5-8); the others get its writes relayed. */
+  topology: Topology;
   /** How often dirty keys are pushed to each peer. */
   pushEveryMs: number;
   pushBatchMax: number;
@@ -27,6 +30,7 @@ export interface MultiLeaderConfig {
 }
 
 export const MULTI_LEADER_DEFAULTS = {
+  topology: 'all-to-all',
   pushEveryMs: 50,
   pushBatchMax: 256,
   pushTimeoutMs: 1_000,
@@ -77,6 +81,7 @@ export class MultiLeaderNode {
     tombstonesCollected: 0,
   };
   private readonly out = new ReadyBuffer<MultiLeaderMessage>();
+  /** The leaders this one pushes to (its topology's targets). */
   private readonly peers: NodeId[];
   /** Per peer: keys changed since last acknowledged, with the local change number. */
   private readonly dirty = new Map<NodeId, Map<string, number>>();
@@ -91,12 +96,15 @@ export class MultiLeaderNode {
     private readonly clock: Clock,
   ) {
     if (!config.nodes.includes(config.id)) throw new RangeError(`${config.id} is not among the nodes`);
-    this.peers = config.nodes.filter((node) => node !== config.id);
+    this.peers = pushTargets(config.topology, config.nodes, config.id);
     for (const peer of this.peers) this.dirty.set(peer, new Map());
     const now = clock.nowMs();
     this.lastPushMs = now;
     this.antiEntropy = new AntiEntropy(this.store, () => true);
-    this.chores = new ReplicaChores(config, this.peers, this, this.out, now);
+    // Pings go to every leader (so /cluster knows who is up), Merkle exchanges only along the
+    // topology: repairing across it would hide what a broken ring or a dead hub does.
+    const everyone = config.nodes.filter((node) => node !== config.id);
+    this.chores = new ReplicaChores(config, everyone, this, this.out, now, this.peers);
   }
 
   /** Replays a durable record. The push queue is not durable: a restarted node pushes every key again. */
@@ -190,8 +198,9 @@ export class MultiLeaderNode {
     if (!this.store.merge(key, incoming)) return;
     const after = this.store.get(key) as KeyState;
     this.out.persist({ kind: 'key', key, state: after });
-    // Relay what is new to us: all-to-all needs no relaying, but a node cut off from the writer
-    // (a partition) then gets it from anyone who has it.
+    // Relay what is new to us: on a ring or a star that is how a write reaches the leaders
+    // past this one; all-to-all needs none, but a node cut off from the writer (a partition)
+    // then gets it from anyone who has it. A state we already had stops here.
     this.markDirty(key, from);
     if (!before) return;
     if (after.type === 'mv' && before.type === 'mv') {

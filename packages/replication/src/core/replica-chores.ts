@@ -45,6 +45,8 @@ export class ReplicaChores {
     private readonly node: ChoresNode,
     private readonly out: ChoresOut,
     startMs: number,
+    /** The peers Merkle exchanges go to (a multi-leader topology's push targets); all by default. */
+    private readonly exchangePeers: readonly NodeId[] = peers,
   ) {
     this.detector = new FailureDetector(peers, startMs, config.suspectAfterMs);
     this.lastPingMs = this.lastAntiEntropyMs = this.lastScanMs = startMs;
@@ -73,7 +75,7 @@ export class ReplicaChores {
     const { antiEntropyEveryMs, tombstoneGraceMs } = this.config;
     if (antiEntropyEveryMs > 0 && nowMs - this.lastAntiEntropyMs >= antiEntropyEveryMs) {
       this.lastAntiEntropyMs = nowMs;
-      const live = this.peers.filter((peer) => this.detector.alive(peer, nowMs));
+      const live = this.exchangePeers.filter((peer) => this.detector.alive(peer, nowMs));
       if (live.length > 0) {
         const peer = live[this.antiEntropyTurn++ % live.length] as NodeId;
         this.out.send(peer, this.node.antiEntropy.start(peer));

@@ -35,7 +35,7 @@ export class MultiLeaderMode
   }
 
   protected settings(): Record<string, unknown> {
-    return { resolution: this.resolution };
+    return { resolution: this.resolution, topology: this.core.config.topology };
   }
 
   protected counts(): Record<string, number> {

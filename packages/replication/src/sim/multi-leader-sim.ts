@@ -12,6 +12,7 @@ import {
   type MultiLeaderRequest,
 } from '../core/multi-leader.js';
 import type { KeyRecord } from '../core/ready.js';
+import type { Topology } from '../core/topology.js';
 import * as workload from './kv-workload.js';
 import { SimCluster } from './sim-cluster.js';
 import { SimNetwork } from './sim-network.js';
@@ -26,6 +27,8 @@ const BLIND_WRITE_RATE = 0.3;
 export interface MultiLeaderSimOptions extends workload.KvSimOptions {
   /** Largest clock skew drawn per node (ms); 0 keeps clocks in step. */
   skewMaxMs?: number;
+  /** Where leaders push their writes (Figure 5-8); all-to-all by default. */
+  topology?: Topology;
 }
 
 export interface MultiLeaderSimResult {
@@ -55,6 +58,7 @@ export function runMultiLeaderSim(options: MultiLeaderSimOptions): MultiLeaderSi
           ...MULTI_LEADER_DEFAULTS,
           id,
           nodes: ids,
+          topology: options.topology ?? MULTI_LEADER_DEFAULTS.topology,
           pushTimeoutMs: 200,
           suspectAfterMs: 300,
           pingEveryMs: 50,
