@@ -2,6 +2,8 @@
 // keys, values and spread of clients over the members, so that their figures compare with the
 // README table; a round measures one system under one workload, the CPU its members and the
 // load generator used, and the members' memory at its end.
+
+import { type ProcessMemory, processCpuMs, processMemory } from '@ddia/testkit';
 import {
   type LoadResult,
   type LoadRun,
@@ -11,7 +13,7 @@ import {
   summarize,
   type Workload,
 } from './load.js';
-import { cpuMs, type Memory, memory, type System } from './systems.js';
+import type { System } from './systems.js';
 
 export const KEYS = 1_000;
 export const VALUE_BYTES = 256;
@@ -52,7 +54,7 @@ export interface Round extends LoadRun {
    *  used during the round, ms. */
   clientCpuMs: number;
   /** The members' memory at the end of the round (null without /proc). */
-  memory: Memory | null;
+  memory: ProcessMemory | null;
 }
 
 const MS_PER_US = 1 / 1000;
@@ -66,7 +68,7 @@ export async function measureRound(
 ): Promise<Round> {
   const pids = system.pids();
   const driver = system.driver(clients);
-  const cpuBefore = cpuMs(pids);
+  const cpuBefore = processCpuMs(pids);
   const clientBefore = process.cpuUsage();
   try {
     const run = await runLoad({
@@ -77,12 +79,12 @@ export async function measureRound(
       ...(onSuccess ? { onSuccess } : {}),
     });
     const client = process.cpuUsage(clientBefore);
-    const cpuAfter = cpuMs(pids);
+    const cpuAfter = processCpuMs(pids);
     return {
       ...run,
       cpuMs: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
       clientCpuMs: (client.user + client.system) * MS_PER_US,
-      memory: memory(pids),
+      memory: processMemory(pids),
     };
   } finally {
     await driver.close();

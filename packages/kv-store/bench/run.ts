@@ -10,11 +10,12 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { ProcessMemory as Memory } from '@ddia/testkit';
 import { integerFlag, parseFlags, parseOrExit, UsageError } from './args.js';
 import { medianInterval } from './interval.js';
 import type { Request, Workload } from './load.js';
 import { fill, KEYS, measureRound, type Pooled, pooled, type Round, VALUE_BYTES } from './rounds.js';
-import { etcdBinary, type Memory, type System, startEtcd, startKvStore } from './systems.js';
+import { etcdBinary, type System, startEtcd, startKvStore } from './systems.js';
 
 const USAGE = `usage: pnpm --filter @ddia/kv-store bench [flags]
   --quick            a smoke run: one round on 3 members, short stretches (about 20 s without etcd)

@@ -2,9 +2,9 @@
 // cluster of 3 or 5 members each. Both fsync on commit (our Raft log: O_DSYNC writes; etcd:
 // WAL fsync by default) and run the same Raft timing (a 50 ms heartbeat, elections after
 // 500-1000 ms, pre-vote, check-quorum). Each knows its driver (drivers.ts), finds its leader,
-// kills and restarts a member, and reports its members' CPU time and memory.
+// kills and restarts a member, and names its members' processes (for CPU and memory).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -311,48 +311,4 @@ export async function startEtcd(binary: string, members = MEMBERS_DEFAULT): Prom
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Linux reports process times in clock ticks of 1/100 s (USER_HZ) on every common platform. */
-const CLOCK_TICK_MS = 10;
-
-/** CPU time (user + system, ms) used so far by these processes; null where /proc is absent. */
-export function cpuMs(pids: number[]): number | null {
-  try {
-    let total = 0;
-    for (const pid of pids) {
-      // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks.
-      const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] as string).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_MS;
-    }
-    return total;
-  } catch {
-    return null;
-  }
-}
-
-export interface Memory {
-  /** Resident set of all the processes together, MiB. */
-  rssMiB: number;
-  /** Proportional set size: shared pages divided among the processes that map them, MiB. */
-  pssMiB: number;
-}
-
-const KIB_PER_MIB = 1024;
-
-/** Memory of these processes now, from /proc/<pid>/smaps_rollup; null where it is absent. */
-export function memory(pids: number[]): Memory | null {
-  try {
-    let rssKiB = 0;
-    let pssKiB = 0;
-    for (const pid of pids) {
-      const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-      rssKiB += Number(/^Rss:\s+(\d+) kB/m.exec(text)?.[1] ?? Number.NaN);
-      pssKiB += Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1] ?? Number.NaN);
-    }
-    if (!Number.isFinite(rssKiB) || !Number.isFinite(pssKiB)) return null;
-    return { rssMiB: rssKiB / KIB_PER_MIB, pssMiB: pssKiB / KIB_PER_MIB };
-  } catch {
-    return null;
-  }
 }

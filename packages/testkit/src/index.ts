@@ -8,4 +8,5 @@ export * from './fs/lazy-fs.js';
 export * from './harness/index.js';
 export * from './history/index.js';
 export * from './nemesis/index.js';
+export * from './process-usage.js';
 export * from './proxy/index.js';
