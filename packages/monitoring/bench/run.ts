@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labelsFromRecord } from '../src/core/labels.js';
+import { alignedScrapeTime } from '../src/core/scrape-samples.js';
 import { DiskTsdb } from '../src/storage/disk-tsdb.js';
 import { runScrapeBench } from './scrape.js';
 
@@ -51,8 +52,9 @@ async function dirBytes(dir: string): Promise<number> {
  * Two data sets, because bytes per sample is a property of the data as much as of the encoder:
  * - noisy: every value changes at every sample (counters by 0-19, gauges by a random step with
  *   one decimal, whose binary mantissa is a full 52 bits), 1 s jitter on a third of the series;
- * - steady: a modelled scrape mix (not recorded data): timestamps at the interval with 0-2 ms
- *   of jitter as a scrape loop has, 40 % constant series (info, limits, up), 30 % counters that
+ * - steady: a modelled scrape mix (not recorded data): a scrape loop's 0-2 ms of jitter, stored
+ *   as both scrapers store it (aligned to the interval within 2 ms: Prometheus since 2.41, ours
+ *   through alignedScrapeTime), 40 % constant series (info, limits, up), 30 % counters that
  *   move on one scrape in five, 15 % histogram-like buckets that move on one in ten, 15 % float
  *   gauges that change every scrape (heap, event-loop lag).
  */
@@ -98,13 +100,16 @@ function generate(dataset: Dataset): Sample[][] {
         return v + (rand() - 0.5) * 1e5;
     }
   };
+  const previousT: (number | null)[] = labels.map(() => null);
   // scrapes[k] = the k-th scrape of every series
   return Array.from({ length: SAMPLES }, (_, k) =>
     labels.map((l, i) => {
-      const jitter =
-        dataset === 'noisy' ? (i % 3 === 0 ? Math.floor(rand() * 2000) - 1000 : 0) : Math.floor(rand() * 3);
+      let t = start + k * STEP_MS;
+      if (dataset === 'noisy') t += i % 3 === 0 ? Math.floor(rand() * 2000) - 1000 : 0;
+      else t = alignedScrapeTime(previousT[i]!, STEP_MS, t + Math.floor(rand() * 3));
+      previousT[i] = t;
       state[i] = next(i, state[i]!);
-      return { labels: l, t: start + k * STEP_MS + jitter, value: state[i]! };
+      return { labels: l, t, value: state[i]! };
     }),
   );
 }

@@ -20,6 +20,24 @@ export interface ScrapeOutcome {
   seen: Map<string, Labels>;
 }
 
+/**
+ * How far a scrape may start from its slot and still be stored at the slot's exact time
+ * (Prometheus 2.41+, `--scrape.timestamp-tolerance`, default 2 ms).
+ */
+export const SCRAPE_TIMESTAMP_TOLERANCE_MS = 2;
+
+/**
+ * The timestamp a scrape's samples get. A scrape loop wakes a few ms off its grid; stored as is,
+ * every sample's delta-of-delta is non-zero and costs 16 bits in Gorilla's smallest millisecond
+ * bucket instead of 1 bit, which was two thirds of the bytes of a steady series. Within the
+ * tolerance the scrape is stored at the previous timestamp plus the interval, as Prometheus does.
+ */
+export function alignedScrapeTime(previousMs: number | null, intervalMs: number, actualMs: number): number {
+  if (previousMs === null) return actualMs;
+  const slot = previousMs + intervalMs;
+  return Math.abs(actualMs - slot) <= SCRAPE_TIMESTAMP_TOLERANCE_MS ? slot : actualMs;
+}
+
 export function targetLabels(labels: Labels, target: Record<string, string>): Labels {
   const out = new Map<string, string>();
   for (const [n, v] of labels) out.set(n, v);

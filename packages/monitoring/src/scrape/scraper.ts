@@ -7,7 +7,7 @@ import { ClockOffsetEstimator, type ClockProbe } from '../core/clock-offset.js';
 import { parseExposition } from '../core/exposition.js';
 import type { Labels } from '../core/labels.js';
 import type { ScrapeTarget } from '../core/scrape-config.js';
-import { scrapeSamples } from '../core/scrape-samples.js';
+import { alignedScrapeTime, scrapeSamples } from '../core/scrape-samples.js';
 import type { TsdbStorage } from '../storage/memory-storage.js';
 
 export type TargetHealth = 'up' | 'down' | 'unknown';
@@ -111,7 +111,11 @@ export class Scraper {
 
   async scrape(state: TargetState): Promise<void> {
     const { target } = state;
-    const scrapeTimeMs = Math.round(this.clock.wallMs());
+    const scrapeTimeMs = alignedScrapeTime(
+      state.lastScrapeMs,
+      target.intervalMs,
+      Math.round(this.clock.wallMs()),
+    );
     const started = this.clock.nowMs();
     let exposition = null;
     let error = '';
