@@ -27,7 +27,7 @@ import {
 import { fmtMs, fmtPct, machineNote, Report } from '../report/report.js';
 import { linePlot } from '../report/svg-plot.js';
 import { applyLink } from './apply-link.js';
-import { startReplicationCluster } from './replication-cluster.js';
+import { measureOn, sleep, startReplicationCluster } from './replication-cluster.js';
 import { type Experiment, ExperimentUsageError, type ResolvedOptions } from './types.js';
 
 export const TRIALS_PER_PAIR = 40;
@@ -47,7 +47,6 @@ const VISIBILITY_WAIT_MS = 5_000;
 /** The quantiles compared; with tens of trials a 99.9th percentile cannot be measured honestly. */
 export const COMPARED_QUANTILES = [0.5, 0.9] as const;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const WARM_UP_ATTEMPTS = 40;
 const WARM_UP_GAP_MS = 250;
 
@@ -326,10 +325,9 @@ export const leaderlessVisibility: Experiment = {
     const cluster = await startLeaderlessCluster(regions);
     const client = new LeaderlessClient();
     const measured: PairMeasurement[] = [];
-    let overhead: Overheads;
-    try {
+    const overhead = await measureOn(cluster, client, async () => {
       options.progress(0.05, 'calibrating the per-hop overhead (no injected delay)');
-      overhead = await calibrate(cluster, client, options.quick ? 8 : CALIBRATION_SAMPLES);
+      const overhead = await calibrate(cluster, client, options.quick ? 8 : CALIBRATION_SAMPLES);
       const network = cluster.proxies();
       for (const from of regions)
         for (const to of regions) {
@@ -341,13 +339,8 @@ export const leaderlessVisibility: Experiment = {
         options.progress(0.1 + (0.8 * k) / pairs.length, `write in ${w}, read in ${r}: ${trials} trials`);
         measured.push(await measurePair(cluster, client, w, r, trials, `seed${options.seed}`));
       }
-    } catch (err) {
-      const tails = await cluster.logTails(20);
-      throw new Error(`${(err as Error).message}\n${tails}`);
-    } finally {
-      await client.close();
-      await cluster.close();
-    }
+      return overhead;
+    });
 
     options.progress(0.92, 'WARS prediction for the same placements');
     const random = new SeededRandom(options.seed);

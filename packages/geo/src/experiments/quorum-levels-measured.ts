@@ -19,7 +19,7 @@ import { fmtMs, fmtPct, machineNote, Report } from '../report/report.js';
 import { barChart } from '../report/svg-plot.js';
 import { applyLink } from './apply-link.js';
 import { LeaderlessClient, warmUp } from './leaderless-visibility.js';
-import { startReplicationCluster } from './replication-cluster.js';
+import { measureOn, sleep, startReplicationCluster } from './replication-cluster.js';
 import { type Experiment, ExperimentUsageError, type ResolvedOptions } from './types.js';
 
 export const MEASURED_REPLICAS_PER_REGION = 2;
@@ -39,8 +39,6 @@ export const MEASURED_LEVEL_PAIRS: readonly [WriteLevel, ReadLevel][] = [
   ['QUORUM', 'QUORUM'],
   ['EACH_QUORUM', 'LOCAL_QUORUM'],
 ];
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Node ids `us1, us2, eu1, ...` and each one's region. */
 export function regionNodes(regions: readonly string[], replicasPerRegion: number): Map<string, string> {
@@ -162,7 +160,7 @@ export const quorumLevelsMeasured: Experiment = {
     const { cluster } = await startDatacenterCluster(m, regions, rf);
     const client = new LeaderlessClient();
     const measured: LevelSample[] = [];
-    try {
+    await measureOn(cluster, client, async () => {
       for (const [k, pair] of MEASURED_LEVEL_PAIRS.entries()) {
         options.progress(
           0.05 + (0.85 * k) / MEASURED_LEVEL_PAIRS.length,
@@ -180,13 +178,7 @@ export const quorumLevelsMeasured: Experiment = {
           )),
         );
       }
-    } catch (err) {
-      const tails = await cluster.logTails(20);
-      throw new Error(`${(err as Error).message}\n${tails}`);
-    } finally {
-      await client.close();
-      await cluster.close();
-    }
+    });
 
     options.progress(0.92, 'WARS model of the same layout');
     const random = new SeededRandom(options.seed);

@@ -42,3 +42,26 @@ export async function startReplicationCluster(regions: string[], modeFlags: stri
     }),
   });
 }
+
+/**
+ * Runs `measure` on a started cluster; a failure carries the nodes' log tails, and the client and
+ * the cluster are closed whatever happens.
+ */
+export async function measureOn<T>(
+  cluster: Cluster,
+  client: { close(): Promise<void> },
+  measure: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await measure();
+  } catch (err) {
+    const tails = await cluster.logTails(20);
+    throw new Error(`${(err as Error).message}\n${tails}`);
+  } finally {
+    await client.close();
+    await cluster.close();
+  }
+}
+
+/** Waits `ms` (none when it is negative: a deadline already passed). */
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));

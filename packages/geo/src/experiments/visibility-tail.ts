@@ -35,6 +35,7 @@ import {
   warmUp,
 } from './leaderless-visibility.js';
 import { pingPong } from './proxy-latency.js';
+import { measureOn, sleep } from './replication-cluster.js';
 import { type Experiment, ExperimentUsageError, type ResolvedOptions } from './types.js';
 
 export const TAIL_TRIALS = 3_000;
@@ -50,8 +51,6 @@ const MODEL_TRIALS = 400_000;
 /** The quantiles reported; the issue's target is the last. */
 export const TAIL_QUANTILES = [0.5, 0.9, 0.99, 0.999] as const;
 export const AGREEMENT_TOLERANCE = 0.2;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 export interface TailMeasurement {
   /** Per trial: start (ms after the ack) of the first probe that saw the write. */
@@ -246,12 +245,11 @@ export const visibilityTail: Experiment = {
     options.progress(0.05, `starting ${regions.length} replication nodes`);
     const cluster = await startLeaderlessCluster(regions);
     const client = new LeaderlessClient();
-    let measured: TailMeasurement;
-    try {
+    const measured = await measureOn(cluster, client, () => {
       const network = cluster.proxies();
       for (const from of regions)
         for (const to of regions) if (from !== to) applyLink(network, from, to, linkDelay(m, from, to));
-      measured = await measureTail(
+      return measureTail(
         cluster,
         client,
         writeRegion,
@@ -263,13 +261,7 @@ export const visibilityTail: Experiment = {
           if (done % 100 === 0) options.progress(0.1 + (0.8 * done) / trials, `${done}/${trials} trials`);
         },
       );
-    } catch (err) {
-      const tails = await cluster.logTails(20);
-      throw new Error(`${(err as Error).message}\n${tails}`);
-    } finally {
-      await client.close();
-      await cluster.close();
-    }
+    });
 
     options.progress(0.92, 'WARS model with the injected delays and the calibrated proxy lateness');
     const lateness: Distribution = { kind: 'empirical', samplesMs: calibration.samplesMs };
