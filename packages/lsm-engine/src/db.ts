@@ -83,6 +83,15 @@ function batchUserBytes(ops: readonly WriteOp[]): number {
   return bytes;
 }
 
+/** The fast-path writes of one turn of the microtask queue (LsmDb.writeRecord). */
+interface TickGroup {
+  records: Buffer[];
+  waiters: { resolve: () => void; reject: (err: unknown) => void }[];
+  /** Operations in the records (their sequence numbers follow lastSeq). */
+  count: number;
+  userBytes: number;
+}
+
 interface Writer {
   /** An encoded batch (encodeBatch / encodeOperations); its sequence is set when it is taken. */
   record: Buffer;
@@ -145,6 +154,8 @@ export class LsmDb {
   private readonly snapshots: number[] = [];
   private readonly writers: Writer[] = [];
   private writing = false;
+  /** Fast-path writes waiting for the end of this turn of the microtask queue, or null. */
+  private tick: TickGroup | null = null;
   private writesSinceYield = 0;
   private flushing: Promise<void> | null = null;
   /** Whether this engine has asked for the table workers to start (applyRecords). */
@@ -355,34 +366,67 @@ export class LsmDb {
     if (this.closing || this.closed) return Promise.reject(new EngineFailedError('the database is closed'));
     if (this.failure) return Promise.reject(this.failedError());
     if (count === 0) return Promise.resolve();
+    const tick = this.tick;
     if (
       !sync &&
       !this.writing &&
       this.writers.length === 0 &&
-      this.mem.bytes < this.options.writeBufferBytes &&
+      this.mem.bytes + (tick === null ? 0 : tick.userBytes) < this.options.writeBufferBytes &&
+      (tick === null || tick.userBytes < WRITE_GROUP_BYTES_MAX) &&
       !this.wal.rollDue &&
       this.current.levels[0]!.length < this.l0Trigger(this.options.l0SlowdownTrigger)
     ) {
-      setBatchSequence(record, this.lastSeq + 1);
-      try {
-        this.wal.appendSync([record]);
-      } catch (err) {
-        this.failure = err;
-        return Promise.reject(err);
-      }
-      this.applyRecords([record], userBytes);
-      // Consecutive fast-path writes never leave the microtask queue; yield to the event loop
-      // now and then so that background I/O completions and timers get their turn.
-      if (++this.writesSinceYield >= WRITES_PER_YIELD) {
-        this.writesSinceYield = 0;
-        return new Promise((resolve) => setImmediate(resolve));
-      }
-      return Promise.resolve();
+      // Every fast-path write of this turn of the microtask queue (a burst of un-awaited
+      // puts, say) joins one group: one write(2) for all of them once the turn ends, as
+      // LevelDB's writer queue merges the writers waiting behind its leader.
+      const group = tick ?? this.startTick();
+      setBatchSequence(record, this.lastSeq + 1 + group.count);
+      group.records.push(record);
+      group.count += count;
+      group.userBytes += userBytes;
+      return new Promise((resolve, reject) => group.waiters.push({ resolve, reject }));
     }
+    // A slow-path writer goes after the fast-path writes before it.
+    this.appendTick();
     return new Promise((resolve, reject) => {
       this.writers.push({ record, count, userBytes, sync, freeze: false, resolve, reject });
       if (!this.writing) void this.writeLoop();
     });
+  }
+
+  private startTick(): TickGroup {
+    const group: TickGroup = { records: [], waiters: [], count: 0, userBytes: 0 };
+    this.tick = group;
+    queueMicrotask(() => this.appendTick());
+    return group;
+  }
+
+  /**
+   * Appends this turn's fast-path writes with one write(2), inserts them into the memtable,
+   * and acknowledges them: they are in the page cache now.
+   */
+  private appendTick(): void {
+    const group = this.tick;
+    if (group === null) return;
+    this.tick = null;
+    try {
+      this.wal.appendSync(group.records);
+    } catch (err) {
+      this.failure ??= err;
+      for (const w of group.waiters) w.reject(err);
+      return;
+    }
+    this.applyRecords(group.records, group.userBytes);
+    // Consecutive awaited fast-path writes never leave the microtask queue; yield to the event
+    // loop now and then so that background I/O completions and timers get their turn.
+    if (++this.writesSinceYield >= WRITES_PER_YIELD) {
+      this.writesSinceYield = 0;
+      setImmediate(() => {
+        for (const w of group.waiters) w.resolve();
+      });
+      return;
+    }
+    for (const w of group.waiters) w.resolve();
   }
 
   /** Inserts WAL records into the memtable and publishes their sequence numbers. */
@@ -890,6 +934,7 @@ export class LsmDb {
   /** Freezes the memtable and waits until it is a table. */
   async flush(): Promise<void> {
     this.checkOpen();
+    this.appendTick();
     await new Promise<void>((resolve, reject) => {
       this.writers.push({
         record: EMPTY_RECORD,
@@ -1008,6 +1053,8 @@ export class LsmDb {
 
   async close(): Promise<void> {
     if (this.closed || this.closing) return;
+    // Writes already taken are appended and acknowledged before the log closes.
+    this.appendTick();
     this.closing = true;
     while (this.writing) await this.waitForProgressOrTick();
     // A running flush finishes; a running compaction is abandoned (its outputs, not yet in the
