@@ -14,6 +14,7 @@ export * from './net/trace.js';
 export * from './service/config.js';
 export * from './service/poll.js';
 export * from './service/process-liveness.js';
+export * from './service/raft-metrics.js';
 export * from './service/service.js';
 export * from './storage/atomic-file.js';
 export * from './storage/log.js';

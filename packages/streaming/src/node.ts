@@ -3,7 +3,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type Config, createService, type FlagSpec, HttpClient, type Service } from '@ddia/common';
+import {
+  type Config,
+  createService,
+  type FlagSpec,
+  HttpClient,
+  registerRaftMetrics,
+  type Service,
+} from '@ddia/common';
 import { randomSeed, SeededRandom, SystemClock } from '@ddia/common/core';
 import { BROKER_DEFAULTS, Broker } from './broker/broker.js';
 import { numericId, Replication } from './cluster/replication.js';
@@ -11,6 +18,8 @@ import { KafkaServer, REQUEST_BYTES_MAX_DEFAULT } from './kafka/server.js';
 import { registerRoutes } from './server.js';
 
 export const KAFKA_PORT_DEFAULT = 9092;
+/** `streaming_raft_term` and the rest: the metric names of the cluster metadata's Raft group. */
+export const RAFT_METRICS_PREFIX = 'streaming';
 
 export const BROKER_FLAGS = {
   'kafka-port': {
@@ -180,6 +189,8 @@ export async function startBrokerNode(
     });
     broker.replication = replication;
     await replication.start(config.host, kafkaPort);
+    // The metadata's Raft group, for monitoring's /raft/<job> page (kv-store exports `kv_*`).
+    registerRaftMetrics(service.registry, RAFT_METRICS_PREFIX, 'cluster metadata', replication.raft);
   }
   const url = await service.listen();
   service.log.info({ url, kafka: `${config.host}:${kafkaPort}`, dataDir }, 'streaming broker ready');

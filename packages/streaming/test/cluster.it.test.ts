@@ -9,7 +9,8 @@
 //      kill -9 the controller while it is a follower of the partition written to: Raft
 //      leadership of the metadata moves to another broker (a higher term); acks=all waits until
 //      the leader drops the dead follower from the ISR (after --replica-lag-time-max-ms), then
-//      goes on with two copies; restarted, the follower catches up and rejoins the ISR.
+//      goes on with two copies; restarted, the follower catches up and rejoins the ISR. The
+//      metadata's Raft state on /metrics (streaming_raft_term, ...) names the new leader.
 //   3. the history of phases 1-2, read back from the start, judged by the pure checker
 //      (src/core/log-checker.ts): every acknowledged record exactly once, in order, offsets dense.
 //   4. the Jepsen-style run of test/support/jepsen.ts over the cluster: three partitions led by
@@ -21,7 +22,7 @@ import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AppendAttempt, checkLogHistory, type ReadRecord } from '../src/core/log-checker.js';
 import { waitFor } from './support/broker.js';
-import { CLEAN_HISTORY, runJepsen } from './support/jepsen.js';
+import { addFinalRead, CLEAN_HISTORY, runJepsen } from './support/jepsen.js';
 
 const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const TOPIC = 'replicated';
@@ -66,6 +67,16 @@ async function isrSeenBy(id: string, topic: string, partition: number): Promise<
   return (await view(id))?.topics.find((t) => t.name === topic)?.partitions[partition]?.isr ?? [];
 }
 
+async function metricsOf(id: string): Promise<string> {
+  return (await fetch(`${cluster.node(id).directUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+}
+
+/** The value of a sample with only the service's default labels (NaN when absent). */
+function gaugeOf(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{service=`) || l.startsWith(`${name} `));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN;
+}
+
 const client = (clientId = 'cluster-test') =>
   new Kafka({
     brokers: bootstrap,
@@ -74,17 +85,25 @@ const client = (clientId = 'cluster-test') =>
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 2000 },
   });
 
-async function partitionsOf(
-  topic: string,
-): Promise<{ partitionId: number; leader: number; isr: number[]; replicas: number[] }[]> {
-  const admin = client().admin();
-  await admin.connect();
-  try {
-    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    return meta.topics[0]!.partitions;
-  } finally {
-    await admin.disconnect();
-  }
+type PartitionMeta = { partitionId: number; leader: number; isr: number[]; replicas: number[] };
+
+/** A topic's partitions as the brokers say; retried while a broker asked has not yet applied
+ *  the topic's creation from the metadata log (UNKNOWN_TOPIC_OR_PARTITION at high load). */
+async function partitionsOf(topic: string): Promise<PartitionMeta[]> {
+  let partitions: PartitionMeta[] = [];
+  await waitFor(`the metadata of ${topic}`, async () => {
+    const admin = client().admin();
+    try {
+      await admin.connect();
+      partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]!.partitions;
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await admin.disconnect();
+    }
+  });
+  return partitions;
 }
 
 const partitionState = async (topic: string, partition: number) =>
@@ -244,6 +263,24 @@ describe('three replicated brokers, one fault after another under acks=all', () 
     await wholeIsr(TOPIC_2, target.partitionId, `${controller} caught up and back in the ISR`);
     expect((await partitionState(TOPIC_2, target.partitionId)).leader).toBe(leader);
     await write(TOPIC_2, target.partitionId, AFTER_KILL);
+
+    // The metadata's Raft group as monitoring's /raft/<job> page reads it from /metrics.
+    const raft = await Promise.all(cluster.ids().map(async (id) => ({ id, text: await metricsOf(id) })));
+    const leaders = raft.filter((n) => gaugeOf(n.text, 'streaming_raft_is_leader') === 1);
+    expect(leaders.map((n) => n.id)).toEqual([(await view(survivor))!.leader]);
+    const [lead] = leaders;
+    expect(gaugeOf(lead!.text, 'streaming_raft_term')).toBe((await view(lead!.id))!.term);
+    expect(gaugeOf(lead!.text, 'streaming_raft_term')).toBeGreaterThan(before.term);
+    expect(gaugeOf(lead!.text, 'streaming_raft_commit_index')).toBeGreaterThan(0);
+    expect(gaugeOf(lead!.text, 'streaming_applied_index')).toBeGreaterThan(0);
+    for (const other of cluster.ids().filter((id) => id !== lead!.id))
+      expect(lead!.text).toMatch(
+        new RegExp(`streaming_follower_lag_entries\\{follower="${other}"[^}]*\\} \\d+`),
+      );
+    // The restarted broker saw at least the leader it found on its return.
+    expect(
+      gaugeOf(raft.find((n) => n.id === controller)!.text, 'streaming_leader_changes_total'),
+    ).toBeGreaterThan(0);
   }, 240_000);
 
   it('3. the history of phases 1-2: every acknowledged record exactly once, in order per partition', async () => {
@@ -261,7 +298,11 @@ describe('three replicated brokers, one fault after another under acks=all', () 
       await consumer.subscribe({ topic, fromBeginning: true });
       await consumer.run({
         eachMessage: async ({ partition, message }) => {
-          finalRead.push({ partition, offset: Number(message.offset), value: message.value!.toString() });
+          addFinalRead(finalRead, {
+            partition,
+            offset: Number(message.offset),
+            value: message.value!.toString(),
+          });
         },
       });
       await waitFor(`the final read of ${topic} to reach the end`, () => finalRead.length >= total, 60_000);

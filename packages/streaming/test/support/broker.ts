@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '@ddia/common';
 import { Kafka, logLevel } from 'kafkajs';
+import { apiName } from '../../src/core/index.js';
 import { BROKER_FLAGS, type BrokerNode, startBrokerNode } from '../../src/node.js';
+import { decodeRequestHeader } from '../../src/protocol/header.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
@@ -29,6 +31,24 @@ export async function startBroker(
     BROKER_FLAGS,
   );
   return startBrokerNode(config, { ...hooks, handleSignals: false });
+}
+
+/**
+ * A broker that keeps the first request frame of each (API, version) it is sent, by
+ * `<Api>-v<N>`: the fixture captures (support/capture-*fixtures.ts) run real clients against it.
+ */
+export async function startCapturingBroker(
+  dataDir: string,
+): Promise<{ node: BrokerNode; captured: Map<string, Uint8Array> }> {
+  const captured = new Map<string, Uint8Array>();
+  const node = await startBroker(dataDir, [], {
+    onFrame: (frame) => {
+      const { header } = decodeRequestHeader(frame);
+      const name = `${apiName(header.apiKey)}-v${header.apiVersion}`;
+      if (!captured.has(name)) captured.set(name, frame.slice());
+    },
+  });
+  return { node, captured };
 }
 
 export function kafkaClient(bootstrap: string | string[], clientId = 'test'): Kafka {

@@ -3,21 +3,11 @@
 // Run it once (again only when kafkajs changes); fixtures.test.ts decodes what it wrote.
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { apiName } from '../../src/core/index.js';
-import { decodeRequestHeader } from '../../src/protocol/header.js';
-import { kafkaClient, removeTempDir, startBroker, tempDir, waitFor } from './broker.js';
+import { kafkaClient, removeTempDir, startCapturingBroker, tempDir, waitFor } from './broker.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
-const captured = new Map<string, Uint8Array>();
-
 const dir = await tempDir();
-const node = await startBroker(dir, [], {
-  onFrame: (frame) => {
-    const { header } = decodeRequestHeader(frame);
-    const name = `${apiName(header.apiKey)}-v${header.apiVersion}`;
-    if (!captured.has(name)) captured.set(name, frame.slice());
-  },
-});
+const { node, captured } = await startCapturingBroker(dir);
 const kafka = kafkaClient(node.bootstrap, 'fixture-client');
 const admin = kafka.admin();
 await admin.connect();

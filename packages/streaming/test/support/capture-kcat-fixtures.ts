@@ -6,23 +6,13 @@ import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { apiName } from '../../src/core/index.js';
-import { decodeRequestHeader } from '../../src/protocol/header.js';
-import { removeTempDir, startBroker, tempDir } from './broker.js';
+import { removeTempDir, startCapturingBroker, tempDir } from './broker.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/kcat/', import.meta.url));
 const KCAT_TIMEOUT_MS = 30_000;
 const run = promisify(execFile);
-const captured = new Map<string, Uint8Array>();
-
 const dir = await tempDir();
-const node = await startBroker(dir, [], {
-  onFrame: (frame) => {
-    const { header } = decodeRequestHeader(frame);
-    const name = `${apiName(header.apiKey)}-v${header.apiVersion}`;
-    if (!captured.has(name)) captured.set(name, frame.slice());
-  },
-});
+const { node, captured } = await startCapturingBroker(dir);
 const kcat = (args: string[], input?: string) => {
   const child = run('kcat', ['-b', node.bootstrap, '-X', 'client.id=fixture-kcat', ...args], {
     timeout: KCAT_TIMEOUT_MS,
