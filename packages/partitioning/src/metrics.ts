@@ -137,62 +137,9 @@ export class PartitionMetrics {
   }
 }
 
-/** The controller's Raft state as the lab's other Raft members export it (see RAFT_PREFIX). */
-interface RaftView {
-  status(): {
-    role: string;
-    term: number;
-    commitIndex: number;
-    appliedIndex: number;
-    lastIndex: number;
-    progress: Record<string, { matchIndex: number }>;
-  };
-  on(event: 'leader', listener: () => void): unknown;
-}
-
 /**
- * The metric names kv-store uses for its Raft group (`kv_raft_term`, `kv_raft_commit_index`,
- * `kv_applied_index`, `kv_raft_is_leader`, `kv_leader_changes_total`,
- * `kv_follower_lag_entries{follower}`) under this prefix: monitoring's Raft page finds a cluster
- * by `<prefix>_raft_term` and reads the rest by the same suffixes. The controller group holds
- * the partition map, not the keys, hence "controller" in the names.
+ * The controller group's Raft metrics go under this prefix with the names every lab Raft member
+ * uses (common's registerRaftMetrics): monitoring's /raft/<job> page finds the cluster by
+ * `partitioning_controller_raft_term`. The group holds the partition map, not the keys.
  */
 export const RAFT_PREFIX = 'partitioning_controller';
-
-export function registerControllerRaftMetrics(registry: Registry, raft: RaftView): void {
-  const registers = [registry];
-  const gauge = (suffix: string, help: string, read: (s: ReturnType<RaftView['status']>) => number) =>
-    new Gauge({
-      name: `${RAFT_PREFIX}_${suffix}`,
-      help,
-      registers,
-      collect() {
-        this.set(read(raft.status()));
-      },
-    });
-  gauge('raft_term', 'Current Raft term of the controller group on this node', (s) => s.term);
-  gauge('raft_commit_index', 'Controller log: Raft commit index on this node', (s) => s.commitIndex);
-  gauge('applied_index', 'Controller log: last index applied on this node', (s) => s.appliedIndex);
-  gauge('raft_is_leader', '1 while this node leads the controller group', (s) =>
-    s.role === 'leader' ? 1 : 0,
-  );
-  const changes = new Counter({
-    name: `${RAFT_PREFIX}_leader_changes_total`,
-    help: 'Times this node saw the controller leader change',
-    registers,
-  });
-  raft.on('leader', () => changes.inc());
-  new Gauge({
-    name: `${RAFT_PREFIX}_follower_lag_entries`,
-    help: 'Leader only: entries each follower is behind the leader’s last index',
-    labelNames: ['follower'],
-    registers,
-    collect() {
-      this.reset();
-      const s = raft.status();
-      if (s.role !== 'leader') return;
-      for (const [follower, progress] of Object.entries(s.progress))
-        this.set({ follower }, Math.max(0, s.lastIndex - progress.matchIndex));
-    },
-  });
-}

@@ -12,6 +12,7 @@ import {
   HttpClient,
   openStore,
   raftMemberFlags,
+  registerRaftMetrics,
   requestTimeoutFlag,
   type Service,
   sizeLimitFlags,
@@ -45,7 +46,7 @@ import { registerReplicaRoutes } from './http/replica-routes.js';
 import { KEY_BYTES_MAX_DEFAULT, VALUE_BYTES_MAX_DEFAULT } from './http/request-parts.js';
 import { GlobalOutbox } from './indexes/global-outbox.js';
 import { IndexBuilder } from './indexes/index-builder.js';
-import { PartitionMetrics, registerControllerRaftMetrics } from './metrics.js';
+import { PartitionMetrics, RAFT_PREFIX } from './metrics.js';
 import { PartitionNode } from './partition-node.js';
 import { FailureDetector } from './replicas/failure-detector.js';
 import { Replicator } from './replicas/replicator.js';
@@ -263,7 +264,7 @@ export async function startPartitionService(
     owned: () => machine.config?.partitions.filter((p) => p.owner === config.id).length ?? 0,
     moving: () => machine.config?.partitions.filter((p) => p.owner !== p.target).length ?? 0,
   });
-  registerControllerRaftMetrics(service.registry, started);
+  registerRaftMetrics(service.registry, RAFT_PREFIX, 'controller group (the partition map)', started);
   const receiver = new Receiver(store, client, machine, config.id);
   let ctl: Controller;
   const mover = new Mover({
