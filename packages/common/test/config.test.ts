@@ -82,6 +82,15 @@ describe('parseConfig', () => {
     );
   });
 
+  it('turns a boolean flag that defaults to true off with --no-<flag>', () => {
+    const extra = { sloppy: { type: 'boolean', description: 'sloppy quorum', default: true } } as const;
+    expect(parseConfig([], {}, extra).extra.sloppy).toBe(true);
+    expect(parseConfig(['--no-sloppy'], {}, extra).extra.sloppy).toBe(false);
+    expect(parseConfig(['--sloppy'], {}, extra).extra.sloppy).toBe(true);
+    expect(parseConfig([], { DDIA_SLOPPY: 'false' }, extra).extra.sloppy).toBe(false);
+    expect(usage(extra)).toContain('--sloppy (--no-sloppy turns it off)');
+  });
+
   it('parsePeers accepts an empty list', () => {
     expect(parsePeers('')).toEqual([]);
   });

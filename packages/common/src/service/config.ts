@@ -64,7 +64,13 @@ export function usage(extraFlags: Record<string, FlagSpec> = {}): string {
   const specs: [string, FlagSpec][] = Object.entries({ ...BASE_FLAGS, ...extraFlags });
   for (const [flag, spec] of specs) {
     const value =
-      spec.type === 'boolean' ? '' : spec.choices ? ` ${spec.choices.join('|')}` : ` <${spec.type}>`;
+      spec.type === 'boolean'
+        ? spec.default === true
+          ? ` (--no-${flag} turns it off)`
+          : ''
+        : spec.choices
+          ? ` ${spec.choices.join('|')}`
+          : ` <${spec.type}>`;
     const fallback =
       spec.default === undefined || spec.default === '' ? '' : ` (default ${String(spec.default)})`;
     lines.push(`  --${flag}${value}`.padEnd(36) + `${spec.description}${fallback} [${envName(flag)}]`);
@@ -215,7 +221,14 @@ export function parseConfig<E extends Record<string, FlagSpec> = Record<string, 
     options[flag] = { type: spec.type === 'boolean' ? 'boolean' : 'string' };
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
+    // allowNegative: a boolean flag that defaults to true is turned off with --no-<flag>.
+    parsed = parseArgs({
+      args: [...argv],
+      options,
+      strict: true,
+      allowPositionals: false,
+      allowNegative: true,
+    });
   } catch (err) {
     const message = (err as Error).message;
     const positional = /Unexpected argument '([^']*)'/.exec(message);
