@@ -3,12 +3,11 @@
 // support/log-power-loss.ts). A failing seed prints how to replay it alone:
 //   DDIA_SEED=<seed> npx vitest run --project common log-power-loss
 // DDIA_LONG=1 runs ten times as many seeds.
+import { replaySeed, testSeeds } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { runTrial, type TrialResult } from './support/log-power-loss.js';
 
-const LONG = process.env.DDIA_LONG === '1';
-const REPLAY = process.env.DDIA_SEED === undefined ? null : Number(process.env.DDIA_SEED);
-const SEEDS = REPLAY !== null ? [REPLAY] : Array.from({ length: LONG ? 20_000 : 2_000 }, (_, i) => i + 1);
+const SEEDS = testSeeds({ short: 2_000, long: 20_000 });
 
 function report(failures: TrialResult[]): string {
   return failures
@@ -51,6 +50,6 @@ describe('Log under power loss (FaultFileSystem)', () => {
     if (failures.length > 0) console.error(report(failures));
     expect(failures.map((f) => f.seed)).toEqual([]);
     // The flips must really have been caught somewhere, or this test proves nothing.
-    if (REPLAY === null) expect(reported).toBeGreaterThan(seeds.length / 10);
+    if (replaySeed() === null) expect(reported).toBeGreaterThan(seeds.length / 10);
   }, 300_000);
 });

@@ -12,15 +12,13 @@
 // Replay one seed: DDIA_SEED=<seed> npx vitest run --project document-db power-loss
 import { openStore, SeededRandom, type Store } from '@ddia/common';
 import { lsmEngine } from '@ddia/lsm-engine';
-import { FaultFileSystem } from '@ddia/testkit';
+import { FaultFileSystem, replaySeed, testSeeds } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { applyUpdate } from '../src/core/update.js';
 import type { Doc } from '../src/core/values.js';
 import { DocumentDatabase } from '../src/storage/database.js';
 
-const LONG = process.env['DDIA_LONG'] === '1';
-const REPLAY = process.env['DDIA_SEED'] === undefined ? null : Number(process.env['DDIA_SEED']);
-const SEEDS = REPLAY !== null ? [REPLAY] : Array.from({ length: LONG ? 2_000 : 60 }, (_, i) => i + 1);
+const SEEDS = testSeeds({ short: 60, long: 2_000 });
 const EMAILS = 12;
 
 type Mutant = 'none' | 'split-batch' | 'unsynced';
@@ -173,7 +171,7 @@ describe('power loss under the document database (FaultFileSystem)', () => {
     expect(failures).toEqual([]);
   }, 120_000);
 
-  it.skipIf(REPLAY !== null)(
+  it.skipIf(replaySeed() !== null)(
     'mutation check: a document and its index entries in separate batches, or unsynced batches, fail some seed',
     async () => {
       for (const mutant of ['split-batch', 'unsynced'] as const) {

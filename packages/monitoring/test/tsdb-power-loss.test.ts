@@ -3,13 +3,12 @@
 // A failing seed prints how to replay it alone:
 //   DDIA_SEED=<seed> npx vitest run --project monitoring tsdb-power-loss
 // DDIA_LONG=1 runs ten times as many seeds.
+import { replaySeed, testSeeds } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { TSDB_SYNC } from '../src/storage/files.js';
 import { runTrial, type TrialResult } from './support/tsdb-power-loss.js';
 
-const LONG = process.env.DDIA_LONG === '1';
-const REPLAY = process.env.DDIA_SEED === undefined ? null : Number(process.env.DDIA_SEED);
-const SEEDS = REPLAY !== null ? [REPLAY] : Array.from({ length: LONG ? 1000 : 60 }, (_, i) => i + 1);
+const SEEDS = testSeeds({ short: 60, long: 1000 });
 
 function report(failures: TrialResult[]): string {
   return failures
@@ -37,12 +36,12 @@ describe('disk TSDB under power loss (FaultFileSystem)', () => {
     console.log(`${SEEDS.length} crashes, ${blocks} blocks cut, ${refused} refused after reordered sectors`);
     expect(failures.map((f) => f.seed)).toEqual([]);
     // Blocks and checkpoints must really happen, or the test covers only the WAL.
-    if (REPLAY === null) expect(blocks).toBeGreaterThan(SEEDS.length / 5);
+    if (replaySeed() === null) expect(blocks).toBeGreaterThan(SEEDS.length / 5);
   }, 120_000);
 
   // The mutation check: each sync point the TSDB adds, skipped, must make some seed fail.
   for (const point of [`${TSDB_SYNC.block}.dir`, `${TSDB_SYNC.walCurrent}.dir`, `${TSDB_SYNC.block}.file`]) {
-    it.skipIf(REPLAY !== null)(
+    it.skipIf(replaySeed() !== null)(
       `notices a skipped ${point} (canary)`,
       async () => {
         for (const seed of SEEDS) {

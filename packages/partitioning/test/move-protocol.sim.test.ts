@@ -7,7 +7,9 @@
 // configuration says it owns it, unfrozen, and it has not sealed the partition for a later
 // freeze (partition-node.ts `servable`). A canary without the seal record must be caught.
 // Replay one seed: DDIA_SEED=<seed> npx vitest run --project partitioning move-protocol
+
 import { SeededRandom } from '@ddia/common';
+import { testSeeds } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   applyConfigCommand,
@@ -16,8 +18,7 @@ import {
   pendingMoves,
 } from '../src/core/index.js';
 
-const REPLAY = process.env.DDIA_SEED === undefined ? null : Number(process.env.DDIA_SEED);
-const SEEDS = REPLAY !== null ? [REPLAY] : Array.from({ length: 300 }, (_, i) => i + 1);
+const SEEDS = testSeeds({ short: 300, long: 300 });
 const STEPS = 400;
 const ALL = ['n1', 'n2', 'n3', 'n4', 'n5'];
 

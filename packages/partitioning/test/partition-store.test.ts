@@ -6,7 +6,7 @@
 // that skips the WAL's fsync must lose some.
 import { openStore, SeededRandom, type Store } from '@ddia/common';
 import { LSM_SYNC, lsmEngine } from '@ddia/lsm-engine';
-import { FaultFileSystem } from '@ddia/testkit';
+import { FaultFileSystem, testSeeds } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { mergeablePairs, shouldMerge, splitPoint } from '../src/controller/splitter.js';
 import type { IndexSpec, PartitionInfo } from '../src/core/index.js';
@@ -235,11 +235,7 @@ describe('local index entries follow the documents (Figure 6-4)', () => {
 
 // ---- power loss ----
 
-const REPLAY = process.env.DDIA_SEED === undefined ? null : Number(process.env.DDIA_SEED);
-const SEEDS =
-  REPLAY !== null
-    ? [REPLAY]
-    : Array.from({ length: process.env.DDIA_LONG === '1' ? 100 : 20 }, (_, i) => i + 1);
+const SEEDS = testSeeds({ short: 20, long: 100 });
 
 async function openOn(fs: FaultFileSystem): Promise<PartitionStore> {
   const db = await openStore({

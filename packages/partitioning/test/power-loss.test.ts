@@ -10,19 +10,15 @@
 // (the crash point is replayed; the interleaving of the HTTP requests is the event loop's).
 import { SeededRandom } from '@ddia/common';
 import { LSM_SYNC } from '@ddia/lsm-engine';
-import { FaultFileSystem } from '@ddia/testkit';
+import { FaultFileSystem, longRun, replaySeed, testSeeds } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { compoundKey } from '../src/core/index.js';
 import { keyPath } from '../src/router/partitioned-client.js';
 import { type InProcessCluster, startInProcess } from './support/in-process.js';
 
-const LONG = process.env.DDIA_LONG === '1';
-const REPLAY = process.env.DDIA_SEED === undefined ? null : Number(process.env.DDIA_SEED);
-const seeds = (count: number) =>
-  REPLAY !== null ? [REPLAY] : Array.from({ length: count }, (_, i) => i + 1);
-const SEEDS = seeds(LONG ? 60 : 3);
+const SEEDS = testSeeds({ short: 3, long: 60 });
 /** Each seed's cut loses a write without the fsync about 5 times in 6: four make a miss rare. */
-const CANARY_SEEDS = seeds(LONG ? 60 : 4);
+const CANARY_SEEDS = testSeeds({ short: 4, long: 60 });
 const FLAGS = [
   '--log-level',
   'fatal',
@@ -156,7 +152,7 @@ async function trial(
 
 describe('power loss of a whole partition node (store and controller log on FaultFileSystem)', () => {
   it(`every acknowledged write reads back after a power cut and a restart (${SEEDS.length} seeds)`, {
-    timeout: LONG ? 1_200_000 : 120_000,
+    timeout: longRun() ? 1_200_000 : 120_000,
   }, async () => {
     let acknowledged = 0;
     for (const seed of SEEDS) {
@@ -166,11 +162,11 @@ describe('power loss of a whole partition node (store and controller log on Faul
       acknowledged += acked;
     }
     // Not vacuous: some cuts fell after acknowledged writes (a replayed seed may cut start-up).
-    if (REPLAY === null) expect(acknowledged).toBeGreaterThan(0);
+    if (replaySeed() === null) expect(acknowledged).toBeGreaterThan(0);
   });
 
   it('negative control: without the WAL fsync a power cut loses acknowledged writes', {
-    timeout: LONG ? 1_200_000 : 120_000,
+    timeout: longRun() ? 1_200_000 : 120_000,
   }, async () => {
     let lost = 0;
     for (const seed of CANARY_SEEDS) {

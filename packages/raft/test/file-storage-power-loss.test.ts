@@ -11,15 +11,13 @@
 // A failing seed prints; replay: DDIA_SEED=<seed> npx vitest run --project raft file-storage-power-loss
 // The mutation check skips each of the storage's own sync points and shows the check fails.
 import { SeededRandom } from '@ddia/common';
-import { FaultFileSystem, SimulatedCrashError } from '@ddia/testkit';
+import { FaultFileSystem, SimulatedCrashError, testSeeds } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { type Entry, FileStorage, RAFT_SYNC, type Snapshot } from '../src/index.js';
 import { storageConformance } from './conformance/storage.js';
 
 const DIR = '/data/raft';
-const LONG = process.env.DDIA_LONG === '1';
-const REPLAY = process.env.DDIA_SEED === undefined ? null : Number(process.env.DDIA_SEED);
-const SEEDS = REPLAY !== null ? [REPLAY] : Array.from({ length: LONG ? 30_000 : 3_000 }, (_, i) => i + 1);
+const SEEDS = testSeeds({ short: 3_000, long: 30_000 });
 const conf = { members: [{ id: 'n1', voter: true }] };
 
 // The storage the RaftNode simulation runs on (test/support/fault-disks.ts) keeps the contract

@@ -11,13 +11,12 @@
 // Replay one seed: DDIA_SEED=<seed> npx vitest run --project schema-evolution power-loss
 import { openStore, SeededRandom } from '@ddia/common';
 import { LSM_SYNC, lsmEngine } from '@ddia/lsm-engine';
-import { FaultFileSystem } from '@ddia/testkit';
+import { FaultFileSystem, testSeeds } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { SchemaRegistry } from '../src/registry/registry.js';
 
 const DATA_DIR = '/data';
-const REPLAY = process.env.DDIA_SEED === undefined ? null : Number(process.env.DDIA_SEED);
-const SEEDS = REPLAY !== null ? [REPLAY] : Array.from({ length: 150 }, (_, i) => i + 1);
+const SEEDS = testSeeds({ short: 150, long: 150 });
 const SUBJECTS = ['orders-value', 'payments-value', 'users-value'];
 /** A tiny memtable: trials flush and compact while registrations are in flight. */
 const WRITE_BUFFER_BYTES = 1024;

@@ -10,3 +10,4 @@ export * from './history/index.js';
 export * from './nemesis/index.js';
 export * from './process-usage.js';
 export * from './proxy/index.js';
+export * from './seeds.js';
