@@ -3,7 +3,7 @@
 // verdict, the milliseconds CheckEventsTimeout took (reading the file is not counted), the bytes
 // the check allocated on the Go heap, and the process's peak RSS so far (KiB, from getrusage).
 //
-//	porcupinebench -timeout-ms 10000 [-repeat 3] FILE.json...
+//	porcupinebench -timeout-ms 10000 [-repeat 3] [-min-ms 200] FILE.json...
 //
 // A file: {"model": "kv"|"register", "events": [{"call": true, "id": 0, "client": 3, "f": "put",
 // "key": "1", "value": "x", "exists": true, "ok": true, "unknown": false}, ...]} in real-time order.
@@ -145,6 +145,7 @@ var ops = map[string]uint8{"get": 0, "put": 1, "append": 2, "read": 0, "write": 
 func main() {
 	timeoutMs := flag.Int("timeout-ms", 10000, "budget per history")
 	repeat := flag.Int("repeat", 1, "runs per history decided within a second; the fastest is printed")
+	minMs := flag.Int("min-ms", 0, "and runs again until this many milliseconds of runs (at most 100000 runs)")
 	flag.Parse()
 	for _, file := range flag.Args() {
 		data, err := os.ReadFile(file)
@@ -189,10 +190,14 @@ func main() {
 		elapsed := time.Since(start)
 		runtime.ReadMemStats(&after)
 		allocated := after.TotalAlloc - before.TotalAlloc
-		for i := 1; i < *repeat && elapsed < time.Second; i++ {
+		spent := elapsed
+		minSpent := time.Duration(*minMs) * time.Millisecond
+		for runs := 1; elapsed < time.Second && (runs < *repeat || spent < minSpent) && runs < 100000; runs++ {
 			again := time.Now()
 			porcupine.CheckEventsTimeout(model, events, time.Duration(*timeoutMs)*time.Millisecond)
-			if d := time.Since(again); d < elapsed {
+			d := time.Since(again)
+			spent += d
+			if d < elapsed {
 				elapsed = d
 			}
 		}

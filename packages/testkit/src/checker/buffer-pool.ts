@@ -15,8 +15,12 @@ const KEPT_PER_CLASS = 64;
 /** Free buffers by size class (index: log2 of the byte length). */
 const free: ArrayBuffer[][] = [];
 
+/** log2 of SMALLEST_BYTES: the first size class. */
+const SMALLEST_CLASS = 31 - Math.clz32(SMALLEST_BYTES);
+
+/** The size class of a buffer of `bytes`: log2 of the next power of two (clz32, no floats). */
 function sizeClass(bytes: number): number {
-  return Math.max(Math.log2(SMALLEST_BYTES), Math.ceil(Math.log2(Math.max(1, bytes))));
+  return Math.max(SMALLEST_CLASS, 32 - Math.clz32(Math.max(1, bytes) - 1));
 }
 
 /** A buffer of at least `bytes`, not zeroed: the caller fills what it reads before writing. */
@@ -32,7 +36,7 @@ export function takeBuffer(bytes: number): ArrayBuffer {
 export function giveBackBuffer(buffer: ArrayBuffer): void {
   const bytes = buffer.byteLength;
   if (bytes > LARGEST_KEPT_BYTES || bytes < SMALLEST_BYTES || (bytes & (bytes - 1)) !== 0) return;
-  const cls = Math.log2(bytes);
+  const cls = 31 - Math.clz32(bytes);
   const kept = (free[cls] ??= []);
   if (kept.length < KEPT_PER_CLASS) kept.push(buffer);
 }
