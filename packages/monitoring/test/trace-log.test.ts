@@ -136,7 +136,9 @@ describe('traces on disk', () => {
     } finally {
       child.kill('SIGKILL');
     }
-    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    await new Promise((r) =>
+      child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r),
+    );
     const traces = await Traces.open({ dataDir, nowMs: T0 + 3600_000 });
     const found = new Set(traces.store.search({ limit: 100_000 }).map((t) => t.traceId));
     for (const i of answered) expect(found.has(hex(i + 1, 16)), `answered export ${i}`).toBe(true);
