@@ -6,8 +6,8 @@
 //   proxy); each trial writes a fresh key with W at one node and at once reads it with R at
 //   another; stale = the read does not return the value just acknowledged. R + W > N must
 //   show none, R + W <= N some (the data the geo package plots).
-import http from 'node:http';
 import type { Cluster } from '@ddia/testkit';
+import { call } from './http.js';
 
 export interface FailoverResult {
   trial: number;
@@ -32,36 +32,6 @@ export interface StalenessResult {
   trials: number;
   stale: number;
   staleFraction: number;
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-function call(url: string, method: 'GET' | 'PUT', body?: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      url,
-      {
-        method,
-        agent,
-        timeout: 10_000,
-        headers:
-          body === undefined
-            ? {}
-            : { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (c: Buffer) => chunks.push(c));
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-        );
-        response.on('error', reject);
-      },
-    );
-    request.on('timeout', () => request.destroy(new Error('timeout')));
-    request.on('error', reject);
-    request.end(body);
-  });
 }
 
 async function leaderOf(cluster: Cluster): Promise<string | null> {
@@ -191,8 +161,4 @@ export async function staleness(
     cluster.proxies().clear();
   }
   return results;
-}
-
-export function closeExtra(): void {
-  agent.destroy();
 }

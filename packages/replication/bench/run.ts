@@ -10,15 +10,17 @@
 // --quick (CI smoke, < 60 s): single-leader only, one short round.
 // --extra: ours only — 3 vs 5 nodes, 5 ms link latency (fault proxy), failover time, and
 // staleness vs R + W in leaderless mode (bench/extra.ts); results in results/extra-*.
+// --shaped: ours only — multi-leader and leaderless (each W and R) on 3 and 5 nodes with the
+// same link latency on every node-to-node link; results in results/shaped-*.
 import { writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Cluster, startCluster } from '@ddia/testkit';
 import pg from 'pg';
 import { cpuMs, memory, postgresPids } from './cpu.js';
-import { closeExtra, type FailoverResult, failoverTimes, type StalenessResult, staleness } from './extra.js';
+import { type FailoverResult, failoverTimes, type StalenessResult, staleness } from './extra.js';
+import { closeClient, call as send } from './http.js';
 import { type LoadResult, runLoad } from './load.js';
 import {
   findPostgresBin,
@@ -51,6 +53,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string' },
     clients: { type: 'string' },
     extra: { type: 'boolean', default: false },
+    shaped: { type: 'boolean', default: false },
   },
 });
 const quick = args.quick ?? false;
@@ -77,40 +80,6 @@ interface Row {
   result: Measured;
 }
 const rows: Row[] = [];
-// The load itself goes through node:http's keep-alive agent: the leanest HTTP/1.1 client Node
-// ships (llhttp native), as pg is for PostgreSQL. common's HttpClient (undici, a deadline
-// signal per request) cost about twice the client CPU per request here.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-
-interface Answer {
-  status: number;
-}
-
-function send(url: string, method: 'GET' | 'PUT', body?: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      url,
-      {
-        method,
-        agent,
-        timeout: 10_000,
-        headers:
-          body === undefined
-            ? {}
-            : { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) },
-      },
-      (response) => {
-        response.resume();
-        response.on('end', () => resolve({ status: response.statusCode ?? 0 }));
-        response.on('error', reject);
-      },
-    );
-    request.on('timeout', () => request.destroy(new Error('timeout')));
-    request.on('error', reject);
-    request.end(body);
-  });
-}
-
 /** Runs the load and measures the CPU it cost the servers (`pids()` at start and end) and us. */
 async function measured(
   pids: () => number[],
@@ -313,10 +282,8 @@ async function extraRuns(machine: Record<string, unknown>): Promise<void> {
     [3, 'ANY 1 (n2, n3)'],
     [5, 'ANY 2 (n2, n3, n4, n5)'],
   ] as const) {
-    const shaped = await startOurs('single-leader', ['--sync-standbys', rule], { proxied: true, nodes });
+    const shaped = await startShaped('single-leader', ['--sync-standbys', rule], nodes);
     try {
-      for (const from of shaped.ids())
-        for (const to of shaped.ids()) if (from !== to) shaped.proxies().latency(from, to, LINK_LATENCY_MS);
       for (let round = 1; round <= rounds; round++)
         await oursWrites(
           shaped,
@@ -366,8 +333,65 @@ async function extraRuns(machine: Record<string, unknown>): Promise<void> {
     `${JSON.stringify({ machine, clients, durationMs, rounds, rows, failovers, staleness: stale }, null, 2)}\n`,
   );
   await writeFile(`${RESULTS}extra-latest.md`, `${markdown}\n`);
-  closeExtra();
-  agent.destroy();
+  closeClient();
+}
+
+/** Starts a proxied cluster whose every node-to-node link is `LINK_LATENCY_MS` slower each way. */
+async function startShaped(mode: string, extra: string[], nodes: number): Promise<Cluster> {
+  const cluster = await startOurs(mode, extra, { proxied: true, nodes });
+  for (const from of cluster.ids())
+    for (const to of cluster.ids()) if (from !== to) cluster.proxies().latency(from, to, LINK_LATENCY_MS);
+  return cluster;
+}
+
+/**
+ * `--shaped`: multi-leader and leaderless (N = 3, each W and R) on 3 and 5 nodes, every
+ * node-to-node link `LINK_LATENCY_MS` slower each way through testkit's fault proxy. Both sizes
+ * of a mode run at once and alternate which goes first in each round, so drift in the machine's
+ * load hits them alike. The clients talk to the nodes directly (no proxy between them).
+ */
+async function shapedRuns(machine: Record<string, unknown>): Promise<void> {
+  const sizes = [3, 5] as const;
+  const label = (nodes: number) => `${nodes} nodes, ${LINK_LATENCY_MS} ms links`;
+  const inTurn = (round: number) => (round % 2 === 1 ? sizes : [...sizes].reverse());
+  const multi = await Promise.all(sizes.map((nodes) => startShaped('multi-leader', [], nodes)));
+  try {
+    for (let round = 1; round <= rounds; round++)
+      for (const nodes of inTurn(round))
+        await oursWrites(
+          multi[sizes.indexOf(nodes)] as Cluster,
+          `multi-leader (local ack, any node), ${label(nodes)}`,
+          '',
+          true,
+          round,
+        );
+  } finally {
+    await Promise.all(multi.map((c) => c.close()));
+  }
+  const leaderless = await Promise.all(sizes.map((nodes) => startShaped('leaderless', ['--n', '3'], nodes)));
+  try {
+    for (let round = 1; round <= rounds; round++)
+      for (const nodes of inTurn(round)) {
+        const cluster = leaderless[sizes.indexOf(nodes)] as Cluster;
+        for (const q of ['1', 'quorum', 'all']) {
+          await oursWrites(cluster, `leaderless N=3 W=${q}, ${label(nodes)}`, `?w=${q}`, true, round);
+          await oursReads(cluster, `leaderless N=3 R=${q}, ${label(nodes)}`, `?r=${q}`, round);
+        }
+      }
+  } finally {
+    await Promise.all(leaderless.map((c) => c.close()));
+  }
+  const markdown = table();
+  const loadAverageEnd = os.loadavg();
+  console.log(`\n${markdown}\n`);
+  console.log(`load average at start ${machine.loadAverage1m}, at end ${loadAverageEnd.join(' ')}`);
+  const stamp = new Date().toISOString().slice(0, 19).replaceAll(':', '-');
+  await writeFile(
+    `${RESULTS}shaped-${stamp}.json`,
+    `${JSON.stringify({ machine, loadAverageEnd, clients, durationMs, rounds, linkLatencyMs: LINK_LATENCY_MS, rows }, null, 2)}\n`,
+  );
+  await writeFile(`${RESULTS}shaped-latest.md`, `${markdown}\n`);
+  closeClient();
 }
 
 async function main(): Promise<void> {
@@ -383,6 +407,10 @@ async function main(): Promise<void> {
   );
   if (args.extra) {
     await extraRuns(machine);
+    return;
+  }
+  if (args.shaped) {
+    await shapedRuns(machine);
     return;
   }
   const [single, postgres] = await Promise.all([
@@ -446,7 +474,7 @@ async function main(): Promise<void> {
     `${JSON.stringify({ machine, loadAverageEnd, clients, durationMs, rounds, quick, syncVsRemoteApplyP50: ratio, syncVsOnP50: ratioOn, rows }, null, 2)}\n`,
   );
   if (!quick) await writeFile(`${RESULTS}latest.md`, `${markdown}\n`);
-  agent.destroy();
+  closeClient();
 }
 
 await main();
