@@ -1,16 +1,20 @@
 // CPU per operation in process: the command layer, the engine on the LSM store and the reply's
 // encoding, without the driver or a socket (on a loaded shared machine, CPU time per operation
 // says more than wall-clock throughput). `--src DIR` measures another copy of src/ (e.g. an
-// older commit's, from git archive) for a before/after.
-//   node --import tsx bench/cpu-per-op.ts [--src DIR] [--docs N]
-import { mkdtempSync, rmSync } from 'node:fs';
+// older commit's, from git archive) for a before/after. `--profile DIR` writes one V8 CPU
+// profile per phase there (open in Chrome DevTools or speedscope).
+//   node --import tsx bench/cpu-per-op.ts [--src DIR] [--docs N] [--profile DIR]
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openStore } from '@ddia/common';
 import { lsmEngine } from '@ddia/lsm-engine';
 
-const { values } = parseArgs({ options: { src: { type: 'string' }, docs: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { src: { type: 'string' }, docs: { type: 'string' }, profile: { type: 'string' } },
+});
 const SRC = values.src ?? new URL('../src', import.meta.url).pathname;
 const N = Number(values.docs ?? 20_000);
 const which = SRC;
@@ -61,12 +65,23 @@ const ctx = {
   nowMs: () => performance.now(),
 };
 const cmd = async (x: object) => encodeMsgReply(1, 1, await runCommand(x, ctx));
+const profiler = values.profile === undefined ? undefined : new Session();
+if (profiler) {
+  mkdirSync(values.profile!, { recursive: true });
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+}
 async function time(name: string, n: number, f: (i: number) => Promise<unknown>) {
   for (let i = 0; i < Math.min(200, n); i++) await f(i);
+  if (profiler) await profiler.post('Profiler.start');
   const c0 = process.cpuUsage();
   for (let i = 0; i < n; i++) await f(i);
   const c = process.cpuUsage(c0);
   out[name] = (c.user + c.system) / n;
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(join(values.profile!, `${name}.cpuprofile`), JSON.stringify(profile));
+  }
 }
 await time('pointById', 4000, (i) =>
   cmd({ find: 'p', filter: { _id: (i * 7919) % N }, limit: 1, singleBatch: true, $db: 'b' }),

@@ -1,4 +1,4 @@
-import { BSON } from 'bson';
+import { BSON, Int32, Long, ObjectId } from 'bson';
 import fc from 'fast-check';
 import { find as mingoFind } from 'mingo';
 import { describe, expect, it } from 'vitest';
@@ -119,6 +119,49 @@ describe('collections and indexes on the LSM engine', () => {
     expect(byId.plan).toMatchObject({ kind: 'IXSCAN', index: { name: '_id_' } });
     expect(byId.stats.docsExamined).toBe(2);
     await store.close();
+  });
+
+  it('exact bounds: a single-field equality or range on a scalar is answered as stored bytes, the same documents as a collection scan', async () => {
+    const { db } = await openDb();
+    const oid = new ObjectId('0123456789abcdef01234567');
+    // Every type bracket near each other, a missing field, null, a document; no arrays yet.
+    const values: unknown[] = [1, 2, 2.5, new Int32(2), Long.fromNumber(2), -0, 'a', 'b', '', true, false];
+    values.push(new Date(5), new Date(7), oid, null, { x: 1 }, undefined);
+    await db.insertMany(
+      't',
+      'x',
+      values.map((v, i) => (v === undefined ? { _id: i } : { _id: i, v })),
+    );
+    await db.createIndex('t', 'x', { key: { v: 1 } });
+    const same = async (filter: Doc, exact: boolean) => {
+      const stored = await db.find('t', 'x', { filter, stored: true });
+      const scan = await db.find('t', 'x', { filter, hint: { $natural: 1 } });
+      expect(stored.stored !== undefined, JSON.stringify(filter)).toBe(exact);
+      const got = stored.stored ? stored.stored.map((b) => BSON.deserialize(b)['_id']) : ids(stored.docs);
+      expect([...got].sort(), JSON.stringify(filter)).toEqual([...ids(scan.docs)].sort());
+    };
+    for (const v of [2, 0, 'a', '', true, new Date(5), oid]) {
+      await same({ v }, true);
+      await same({ v: { $eq: v } }, true);
+      await same({ v: { $gt: v } }, true);
+      await same({ v: { $lte: v } }, true);
+    }
+    await same({ v: { $gte: 1, $lt: 2.5 } }, true);
+    await same({ v: { $gt: 'a', $lte: 'b' } }, true);
+    // Not exact: null (also matches a missing field), other operators, other fields, a dotted path.
+    await same({ v: null }, false);
+    await same({ v: { $ne: 2 } }, false);
+    await same({ v: { $in: [1, 2] } }, false);
+    await same({ v: 2, _id: 3 }, false);
+    await same({ 'v.x': 1 }, false);
+    await same({ v: { x: 1 } }, false);
+    // A limit and a skip apply to the stored answer too.
+    const page = await db.find('t', 'x', { filter: { v: { $gte: 0 } }, skip: 1, limit: 2, stored: true });
+    expect(page.stored?.map((b) => BSON.deserialize(b)['v'])).toEqual([1, 2]);
+    // Once the index holds an array it is multikey: a range could read one document twice.
+    await db.insertMany('t', 'x', [{ _id: 100, v: [1, 2] }]);
+    await same({ v: { $gte: 1 } }, false);
+    await same({ v: 2 }, false);
   });
 
   it('multikey and sparse indexes; parallel arrays refused', async () => {

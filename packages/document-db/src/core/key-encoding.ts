@@ -35,35 +35,81 @@ const SCRATCH_BYTES = new Uint8Array(8);
 const SCRATCH_VIEW = new DataView(SCRATCH_BYTES.buffer);
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
+/** Bytes a writer starts with; it doubles when a value needs more. */
+const WRITER_START_BYTES = 64;
+
+/**
+ * Appends bytes to one growing buffer (no per-byte array of numbers, no spread): index keys
+ * are encoded for every index of every written document and for every bound the planner makes.
+ */
 class ByteWriter {
-  bytes: number[] = [];
-  push(...values: number[]): void {
-    for (const v of values) this.bytes.push(v);
+  private buf = new Uint8Array(WRITER_START_BYTES);
+  length = 0;
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+    bigger.set(this.buf.subarray(0, this.length));
+    this.buf = bigger;
+  }
+  byte(value: number): void {
+    this.room(1);
+    this.buf[this.length++] = value;
+  }
+  bytes(values: Uint8Array): void {
+    this.room(values.length);
+    this.buf.set(values, this.length);
+    this.length += values.length;
   }
   /** A string with 0x00 escaped as 0x00 0x01, terminated by 0x00 0x00: prefix-free and order-preserving. */
   string(text: string): void {
-    for (const byte of utf8.encode(text)) {
-      if (byte === 0) this.bytes.push(0, 1);
-      else this.bytes.push(byte);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; escapes at most double that.
+    this.room(text.length * 6 + 2);
+    let ascii = true;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0 || c > 0x7f) {
+        ascii = false;
+        break;
+      }
     }
-    this.bytes.push(0, 0);
+    if (ascii) {
+      for (let i = 0; i < text.length; i++) this.buf[this.length++] = text.charCodeAt(i);
+    } else {
+      for (const byte of utf8.encode(text)) {
+        if (byte === 0) {
+          this.buf[this.length++] = 0;
+          this.buf[this.length++] = 1;
+        } else this.buf[this.length++] = byte;
+      }
+    }
+    this.buf[this.length++] = 0;
+    this.buf[this.length++] = 0;
   }
   /** A double in 8 bytes whose unsigned order is the numeric order (sign flipped, negatives inverted). */
   double(n: number): void {
     SCRATCH_VIEW.setFloat64(0, n === 0 ? 0 : n);
     const raw = SCRATCH_BYTES;
     const negative = (raw[0]! & 0x80) !== 0;
+    this.room(8);
     for (let i = 0; i < 8; i++)
-      this.bytes.push(negative ? ~raw[i]! & 0xff : i === 0 ? raw[i]! ^ 0x80 : raw[i]!);
+      this.buf[this.length++] = negative ? ~raw[i]! & 0xff : i === 0 ? raw[i]! ^ 0x80 : raw[i]!;
   }
   uint32(n: number): void {
-    this.bytes.push((n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+    this.room(4);
+    this.buf[this.length++] = (n >>> 24) & 0xff;
+    this.buf[this.length++] = (n >>> 16) & 0xff;
+    this.buf[this.length++] = (n >>> 8) & 0xff;
+    this.buf[this.length++] = n & 0xff;
+  }
+  /** The bytes written, in a buffer of their own. */
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.length);
   }
 }
 
 function writeValue(w: ByteWriter, value: unknown): void {
   const order = typeOrder(value);
-  w.push(TYPE_BYTE[order]!);
+  w.byte(TYPE_BYTE[order]!);
   switch (order) {
     case TypeOrder.minKey:
     case TypeOrder.maxKey:
@@ -72,9 +118,9 @@ function writeValue(w: ByteWriter, value: unknown): void {
     case TypeOrder.number: {
       const n = numberOf(value)!;
       // NaN sorts below every number.
-      if (Number.isNaN(n)) w.push(0x00);
+      if (Number.isNaN(n)) w.byte(0x00);
       else {
-        w.push(0x01);
+        w.byte(0x01);
         w.double(n);
       }
       return;
@@ -86,29 +132,29 @@ function writeValue(w: ByteWriter, value: unknown): void {
       // Field by field: the value's type, the name, the value (the order of values.ts compareDocs).
       const doc = (bsonTag(value) === undefined ? value : {}) as Doc;
       for (const key of Object.keys(doc)) {
-        w.push(TYPE_BYTE[typeOrder(doc[key])]!);
+        w.byte(TYPE_BYTE[typeOrder(doc[key])]!);
         w.string(key);
         writeValue(w, doc[key]);
       }
-      w.push(END);
+      w.byte(END);
       return;
     }
     case TypeOrder.array:
       for (const element of value as unknown[]) writeValue(w, element);
-      w.push(END);
+      w.byte(END);
       return;
     case TypeOrder.binary: {
       const bytes = bytesOf(value);
       w.uint32(bytes.length);
-      w.push((value as { sub_type: number }).sub_type & 0xff);
-      w.push(...bytes);
+      w.byte((value as { sub_type: number }).sub_type & 0xff);
+      w.bytes(bytes);
       return;
     }
     case TypeOrder.objectId:
-      w.push(...bytesOf(value));
+      w.bytes(bytesOf(value));
       return;
     case TypeOrder.boolean:
-      w.push(value ? 1 : 0);
+      w.byte(value ? 1 : 0);
       return;
     case TypeOrder.date:
       w.double(isDate(value) ? value.getTime() : 0);
@@ -134,7 +180,7 @@ function writeValue(w: ByteWriter, value: unknown): void {
 export function encodeValue(value: unknown, direction: 1 | -1 = 1): Uint8Array {
   const w = new ByteWriter();
   writeValue(w, value);
-  const bytes = Uint8Array.from(w.bytes);
+  const bytes = w.finish();
   if (direction === -1) for (let i = 0; i < bytes.length; i++) bytes[i] = ~bytes[i]! & 0xff;
   return bytes;
 }

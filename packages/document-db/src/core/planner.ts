@@ -7,7 +7,7 @@ import type { IndexSpec, KeyPattern } from './index-keys.js';
 import { compareBytes, concatBytes, encodeValue, HIGH, typeRange } from './key-encoding.js';
 import { isOperatorExpression } from './matcher.js';
 import type { SortSpec } from './sort.js';
-import { compareValues, type Doc, isDoc, isRegExp, TypeOrder, typeOrder } from './values.js';
+import { bsonTag, compareValues, type Doc, isDate, isDoc, isRegExp, TypeOrder, typeOrder } from './values.js';
 
 /** A range of one field's encoded values. */
 export interface Interval {
@@ -328,4 +328,41 @@ function indexPlan(
     providesSort: direction !== undefined,
     score,
   };
+}
+
+/** Operators whose index bounds are the whole predicate on a scalar (planner's intervalsOf). */
+const EXACT_OPERATORS = new Set(['$eq', '$gt', '$gte', '$lt', '$lte']);
+
+/** A value whose encoded key is equal (or ordered) exactly when the matcher finds it so. */
+function isExactScalar(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value === 'string' || typeof value === 'boolean') return true;
+  if (isDate(value)) return !Number.isNaN(value.getTime());
+  return bsonTag(value) === 'ObjectId';
+}
+
+/**
+ * Whether every document the plan's index scan reads matches the filter, so the documents need
+ * no matcher and need not be decoded (MongoDB's "exact bounds": no filter on the FETCH). Only
+ * the simple, common case: one top-level field, equality or a range on numbers, strings,
+ * booleans, dates or ObjectIds, through a single-field index that holds no arrays (one key per
+ * document, the field's own value; a missing field indexes as null, outside those brackets).
+ */
+export function boundsAreExact(filter: Doc, plan: Plan): boolean {
+  if (plan.kind !== 'IXSCAN' || plan.index.key.length !== 1 || plan.index.multikey) return false;
+  const path = plan.index.key[0]![0];
+  let fields = 0;
+  for (const key in filter) {
+    if (key !== path) return false;
+    fields++;
+  }
+  if (fields !== 1 || path.includes('.')) return false;
+  const operand = filter[path];
+  if (!isOperatorExpression(operand)) return isExactScalar(operand);
+  let operators = 0;
+  for (const [op, value] of Object.entries(operand)) {
+    if (!EXACT_OPERATORS.has(op) || !isExactScalar(value)) return false;
+    operators++;
+  }
+  return operators > 0;
 }

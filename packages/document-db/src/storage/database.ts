@@ -13,7 +13,14 @@ import { type IndexSpec, indexKeys, type KeyPattern } from '../core/index-keys.j
 import { compareBytes, concatBytes, encodeValue, HIGH, toHex } from '../core/key-encoding.js';
 import { compileFilter, type MatchDetails } from '../core/matcher.js';
 import { lookupLeaves } from '../core/path.js';
-import { candidatePlans, hintedPlan, type IndexInfo, type KeyRange, type Plan } from '../core/planner.js';
+import {
+  boundsAreExact,
+  candidatePlans,
+  hintedPlan,
+  type IndexInfo,
+  type KeyRange,
+  type Plan,
+} from '../core/planner.js';
 import { compileProjection } from '../core/projection.js';
 import { parseSort, sortDocs } from '../core/sort.js';
 import { applyUpdate, upsertSeed, validateUpdate } from '../core/update.js';
@@ -97,6 +104,12 @@ export interface FindOptions {
   skip?: number;
   limit?: number;
   hint?: unknown;
+  /**
+   * The caller takes documents as their stored BSON: when every document the plan reads is
+   * known to match (boundsAreExact) and nothing reshapes or reorders them, the result holds
+   * `stored` (bytes, never decoded) instead of `docs`.
+   */
+  stored?: boolean;
 }
 
 export interface ExecStats {
@@ -108,6 +121,8 @@ export interface ExecStats {
 
 export interface FindResult {
   docs: Doc[];
+  /** The answer as stored BSON, when FindOptions.stored was asked for and could be given. */
+  stored?: Uint8Array[];
   plan: Plan;
   rejected: Plan[];
   stats: ExecStats;
@@ -845,9 +860,27 @@ export class DocumentDatabase {
     // With the order already right (no sort, or the index provides it), stop at skip + limit.
     const stopAfter =
       limit > 0 && (sort.length === 0 || plan.providesSort) ? skip + limit : Number.POSITIVE_INFINITY;
+    if (
+      options.stored === true &&
+      projector === undefined &&
+      (sort.length === 0 || plan.providesSort) &&
+      boundsAreExact(filter, plan)
+    ) {
+      // Every document read matches: no decode, no matcher; the bytes go out as stored.
+      const stored: Uint8Array[] = [];
+      for await (const bytes of this.scan(meta, plan, stats, () => stopAfter - stored.length)) {
+        stored.push(bytes);
+        if (stored.length >= stopAfter) break;
+      }
+      const answer = stored.slice(skip, limit > 0 ? skip + limit : undefined);
+      stats.nReturned = answer.length;
+      stats.executionTimeMillis = Math.round(this.nowMs() - started);
+      return { docs: [], stored: answer, plan, rejected, stats };
+    }
     let matched: Doc[] = [];
     const want = () => stopAfter - matched.length;
-    for await (const doc of this.scan(meta, plan, stats, want)) {
+    for await (const bytes of this.scan(meta, plan, stats, want)) {
+      const doc = decodeKeepingBytes(bytes);
       if (!matcher(doc)) continue;
       matched.push(doc);
       if (matched.length >= stopAfter) break;
@@ -868,7 +901,7 @@ export class DocumentDatabase {
   }
 
   /**
-   * The documents a plan reads, in its order. Storage is read in chunks, not a round trip per
+   * The documents a plan reads, in its order, as stored BSON. Storage is read in chunks, not a round trip per
    * entry: index entries with iterator.nextv, their documents with one getMany per chunk, and a
    * point on the _id index (equality, $in) as plain gets, no iterator. `want` says how many more
    * documents the caller needs (a limit), so a chunk never reads much past it.
@@ -878,7 +911,7 @@ export class DocumentDatabase {
     plan: Plan,
     stats: ExecStats,
     want: () => number,
-  ): AsyncGenerator<Doc> {
+  ): AsyncGenerator<Uint8Array> {
     const chunk = () => Math.max(1, Math.min(SCAN_CHUNK_MAX, want()));
     const docPrefix = docRange(meta.id).gte;
     if (plan.kind === 'COLLSCAN') {
@@ -889,7 +922,7 @@ export class DocumentDatabase {
           if (batch.length === 0) return;
           for (const value of batch) {
             stats.docsExamined++;
-            yield BSON.deserialize(value) as Doc;
+            yield value;
           }
         }
       } finally {
@@ -909,7 +942,7 @@ export class DocumentDatabase {
           if (!bytes) continue;
           stats.keysExamined++;
           stats.docsExamined++;
-          yield decodeKeepingBytes(bytes);
+          yield bytes;
         }
       }
       return;
@@ -929,7 +962,7 @@ export class DocumentDatabase {
           if (isId) {
             for (const value of batch) {
               stats.docsExamined++;
-              yield decodeKeepingBytes(value);
+              yield value;
             }
             continue;
           }
@@ -946,7 +979,7 @@ export class DocumentDatabase {
           for (const bytes of found) {
             if (!bytes) continue;
             stats.docsExamined++;
-            yield decodeKeepingBytes(bytes);
+            yield bytes;
           }
         }
       } finally {
@@ -1170,7 +1203,7 @@ export class DocumentDatabase {
   }
 }
 
-/** The stored BSON of documents an index scan decoded (until they are garbage). */
+/** The stored BSON of documents a scan decoded (until they are garbage). */
 const storedBytesOf = new WeakMap<Doc, Uint8Array>();
 
 function decodeKeepingBytes(bytes: Uint8Array): Doc {
@@ -1180,7 +1213,7 @@ function decodeKeepingBytes(bytes: Uint8Array): Doc {
 }
 
 /**
- * The bytes a document was decoded from by an index scan, so the wire protocol can send them
+ * The bytes a document was decoded from by a scan, so the wire protocol can send them
  * instead of encoding the object again; undefined for documents made or changed since (a
  * projection, a pipeline stage, an update all make new objects).
  */

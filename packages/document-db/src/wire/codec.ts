@@ -136,6 +136,20 @@ export class RawReply {
 const enc = new TextEncoder();
 const FIRST_BATCH = enc.encode('firstBatch');
 const CURSOR = enc.encode('cursor');
+const ID = enc.encode('id');
+const NS = enc.encode('ns');
+const OK = enc.encode('ok');
+/** Array element names "0", "1", ... as bytes, made once for the first batches that replies hold. */
+const INDEX_NAMES = Array.from({ length: 1024 }, (_, i) => enc.encode(String(i)));
+const indexName = (i: number) => INDEX_NAMES[i] ?? enc.encode(String(i));
+
+/** Writes a BSON element's type byte and name (a C string) at `at`; the position after it. */
+function writeName(out: Buffer, at: number, type: number, name: Uint8Array): number {
+  out[at] = type;
+  out.set(name, at + 1);
+  out[at + 1 + name.length] = 0;
+  return at + 2 + name.length;
+}
 
 /**
  * `{cursor: {firstBatch: [docs], id: 0, ns}, ok: 1}` written by hand around the documents'
@@ -145,46 +159,35 @@ const CURSOR = enc.encode('cursor');
 export function rawFindReply(namespace: string, docs: Uint8Array[]): RawReply {
   const ns = enc.encode(namespace);
   let arrayBytes = 4 + 1;
-  for (let i = 0; i < docs.length; i++) arrayBytes += 1 + String(i).length + 1 + docs[i]!.length;
+  for (let i = 0; i < docs.length; i++) arrayBytes += 1 + indexName(i).length + 1 + docs[i]!.length;
   // cursor: int32 + (array element) + (id: 0x12 "id\0" int64) + (ns: 0x02 "ns\0" int32 bytes \0) + \0
   const cursorBytes =
     4 + (1 + FIRST_BATCH.length + 1 + arrayBytes) + (1 + 3 + 8) + (1 + 3 + 4 + ns.length + 1) + 1;
   const total = 4 + (1 + CURSOR.length + 1 + cursorBytes) + (1 + 3 + 4) + 1;
   const out = Buffer.allocUnsafe(total);
-  let at = 0;
-  const int32 = (n: number) => {
-    out.writeInt32LE(n, at);
-    at += 4;
-  };
-  const name = (type: number, bytes: Uint8Array) => {
-    out[at++] = type;
-    out.set(bytes, at);
-    at += bytes.length;
-    out[at++] = 0;
-  };
-  int32(total);
-  name(0x03, CURSOR);
-  int32(cursorBytes);
-  name(0x04, FIRST_BATCH);
-  int32(arrayBytes);
+  out.writeInt32LE(total, 0);
+  let at = writeName(out, 4, 0x03, CURSOR);
+  out.writeInt32LE(cursorBytes, at);
+  at = writeName(out, at + 4, 0x04, FIRST_BATCH);
+  out.writeInt32LE(arrayBytes, at);
+  at += 4;
   for (let i = 0; i < docs.length; i++) {
-    name(0x03, enc.encode(String(i)));
+    at = writeName(out, at, 0x03, indexName(i));
     out.set(docs[i]!, at);
     at += docs[i]!.length;
   }
   out[at++] = 0;
-  name(0x12, enc.encode('id'));
-  out.writeBigInt64LE(0n, at);
-  at += 8;
-  name(0x02, enc.encode('ns'));
-  int32(ns.length + 1);
-  out.set(ns, at);
-  at += ns.length;
+  at = writeName(out, at, 0x12, ID);
+  out.fill(0, at, at + 8); // cursor id 0: the batch is the whole answer
+  at = writeName(out, at + 8, 0x02, NS);
+  out.writeInt32LE(ns.length + 1, at);
+  out.set(ns, at + 4);
+  at += 4 + ns.length;
   out[at++] = 0;
   out[at++] = 0; // end of cursor
-  name(0x10, enc.encode('ok'));
-  int32(1);
-  out[at++] = 0;
+  at = writeName(out, at, 0x10, OK);
+  out.writeInt32LE(1, at);
+  out[at + 4] = 0;
   return new RawReply(out);
 }
 

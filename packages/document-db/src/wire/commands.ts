@@ -2,7 +2,7 @@
 // MongoDB's reply shape. Errors become {ok: 0, errmsg, code, codeName}; write errors of
 // insert/update/delete go in writeErrors with ok: 1, as MongoDB does.
 
-import { ObjectId } from 'bson';
+import { BSON, ObjectId } from 'bson';
 import { DocDbError, DocErrors, fail } from '../core/errors.js';
 import { compileProjection } from '../core/projection.js';
 import { type Doc, isDoc, numberOf } from '../core/values.js';
@@ -10,6 +10,7 @@ import {
   type DocumentDatabase,
   DocumentValidationError,
   type FindOptions,
+  type FindResult,
   storedBytes,
   toWriteError,
   type WriteError,
@@ -113,19 +114,23 @@ function isPointRead(command: Doc, options: FindOptions, batchSize: number | und
 
 /**
  * A find's whole answer as the bytes its documents were stored as, when it fits in the first
- * batch (so no cursor stays open) and every document is unchanged from an index scan's read
- * (storedBytes); else undefined and the general path encodes the objects.
+ * batch (so no cursor stays open): `stored` from an exact index scan, or documents unchanged
+ * since a scan decoded them (storedBytes); else undefined and the general path encodes objects.
  */
-function storedBatch(docs: Doc[], batchSize: number): Uint8Array[] | undefined {
-  if (docs.length > batchSize) return undefined;
-  const out: Uint8Array[] = [];
-  let bytes = 0;
-  for (const doc of docs) {
-    const stored = storedBytes(doc);
-    if (!stored) return undefined;
-    bytes += stored.length;
-    out.push(stored);
+function storedBatch(result: FindResult, batchSize: number): Uint8Array[] | undefined {
+  const count = result.stored?.length ?? result.docs.length;
+  if (count > batchSize) return undefined;
+  let out = result.stored;
+  if (!out) {
+    out = [];
+    for (const doc of result.docs) {
+      const stored = storedBytes(doc);
+      if (!stored) return undefined;
+      out.push(stored);
+    }
   }
+  let bytes = 0;
+  for (const b of out) bytes += b.length;
   return bytes <= BATCH_BYTES_MAX ? out : undefined;
 }
 
@@ -165,10 +170,12 @@ const handlers: Record<string, Handler> = {
       const bytes = await context.engine.getRawById(db, coll, options.filter!['_id']);
       return rawFindReply(`${db}.${coll}`, bytes ? [bytes] : []);
     }
-    const result = await context.engine.find(db, coll, options);
-    const raw = batchSize === 0 ? undefined : storedBatch(result.docs, batchSize ?? FIRST_BATCH_DEFAULT);
+    const result = await context.engine.find(db, coll, { ...options, stored: true });
+    const raw = batchSize === 0 ? undefined : storedBatch(result, batchSize ?? FIRST_BATCH_DEFAULT);
     if (raw) return rawFindReply(`${db}.${coll}`, raw);
-    return context.cursors.open(`${db}.${coll}`, result.docs, batchSize, command['singleBatch'] === true);
+    // More than one batch: the cursor keeps documents.
+    const docs = result.stored ? result.stored.map((b) => BSON.deserialize(b) as Doc) : result.docs;
+    return context.cursors.open(`${db}.${coll}`, docs, batchSize, command['singleBatch'] === true);
   },
   getmore: (command, db, context) => {
     const id = numberOf(command['getMore']);
