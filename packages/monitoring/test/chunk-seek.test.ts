@@ -3,7 +3,8 @@
 // The store's `decoded` counters prove it: a select that decoded whole chunks, or chunks
 // outside the range, would count thousands of samples where these tests allow a few dozen.
 import { describe, expect, it } from 'vitest';
-import { decodeChunk, SAMPLES_PER_CHUNK } from '../src/core/gorilla.js';
+import { decodeChunk } from '../src/core/chunk.js';
+import { SAMPLES_PER_CHUNK } from '../src/core/gorilla.js';
 import { labelsFromRecord } from '../src/core/labels.js';
 import { newMatcher } from '../src/core/matchers.js';
 import { MemoryTsdb } from '../src/core/tsdb.js';

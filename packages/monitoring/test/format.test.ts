@@ -2,6 +2,8 @@
 // ones byte for byte and decode back, so code and document cannot drift apart together.
 import { formatFixtures, hex } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
+import { decodeChunk } from '../src/core/chunk.js';
+import { encodeDecimalChunk } from '../src/core/decimal-chunk.js';
 import { decodeWalRecord, encodeSamplesRecord, encodeSeriesRecord } from '../src/core/wal-record.js';
 
 const { fixture, fixtureBytes } = formatFixtures(new URL('../FORMAT.md', import.meta.url));
@@ -29,5 +31,14 @@ describe('FORMAT.md WAL records, byte for byte', () => {
     ).samples;
     expect(first).toMatchObject({ id: 5, t: 1000, value: 1 });
     expect(second).toMatchObject({ id: 5, t: 2000, stale: true });
+  });
+});
+
+describe('FORMAT.md decimal chunk, byte for byte', () => {
+  it('four tenths at 15 s steps', () => {
+    const timestamps = [15_000, 30_000, 45_000, 60_000];
+    const values = [0.5, 0.7, 0.6, 0.9];
+    expect(hex(encodeDecimalChunk(timestamps, values)!)).toBe(fixture('decimal-chunk'));
+    expect(decodeChunk(fixtureBytes('decimal-chunk'))).toEqual({ timestamps, values, stale: null });
   });
 });

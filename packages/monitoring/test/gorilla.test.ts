@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ChunkEncoder, decodeChunk } from '../src/core/gorilla.js';
+import { decodeChunk } from '../src/core/chunk.js';
+import { ChunkEncoder } from '../src/core/gorilla.js';
 import { alignedScrapeTime } from '../src/core/scrape-samples.js';
 
 /** A sample to encode: a value, or the staleness marker. */
@@ -66,8 +67,8 @@ describe('Gorilla chunks', () => {
     const enc = new ChunkEncoder();
     enc.append(1000, Number.NaN, true);
     const bytes = enc.bytes();
-    // 2-byte header, 8-byte timestamp, then the value's 8 bytes: 0x7ff0000000000002.
-    expect(Buffer.from(bytes.subarray(10, 18)).toString('hex')).toBe('7ff0000000000002');
+    // 3-byte header (encoding, count), 8-byte timestamp, then the value's 8 bytes: 0x7ff0000000000002.
+    expect(Buffer.from(bytes.subarray(11, 19)).toString('hex')).toBe('7ff0000000000002');
     const out = roundTrip([
       [0, Number.NaN],
       [15_000, 'stale'],
@@ -145,8 +146,8 @@ describe('Gorilla chunks: counters and sizes', () => {
   it('spends about one bit per sample on regular timestamps and a constant value', () => {
     const samples: In[] = Array.from({ length: 120 }, (_, i): In => [i * 15_000, 42]);
     const out = roundTrip(samples);
-    // Header + first sample = 18 bytes, then 2 bits per sample, then the 17-bit first delta.
-    expect(out.bytes).toBeLessThanOrEqual(18 + Math.ceil((119 * 2 + 20) / 8));
+    // Header + first sample = 19 bytes, then 2 bits per sample, then the 17-bit first delta.
+    expect(out.bytes).toBeLessThanOrEqual(19 + Math.ceil((119 * 2 + 20) / 8));
   });
 });
 

@@ -3,6 +3,7 @@
 import { ChunkCorruptError } from './errors.js';
 
 const INITIAL_BYTES = 64;
+const TWO_32 = 4294967296;
 
 export class BitWriter {
   private buffer = new Uint8Array(INITIAL_BYTES);
@@ -34,6 +35,17 @@ export class BitWriter {
       this.bitLength += take;
       n -= take;
     }
+  }
+
+  /** Writes a non-negative safe integer in `n` bits (0 <= n <= 53). */
+  writeWide(value: number, n: number): void {
+    if (n <= 32) {
+      this.writeBits(value, n);
+      return;
+    }
+    const hi = Math.floor(value / TWO_32);
+    this.writeBits(hi, n - 32);
+    this.writeBits(value - hi * TWO_32, 32);
   }
 
   /** The written bytes (the last one zero-padded), copied. */
@@ -79,5 +91,12 @@ export class BitReader {
       n -= take;
     }
     return value;
+  }
+
+  /** Reads `n` bits (0 <= n <= 53) as a non-negative safe integer. */
+  readWide(n: number): number {
+    if (n <= 32) return this.readBits(n);
+    const hi = this.readBits(n - 32);
+    return hi * TWO_32 + this.readBits(32);
   }
 }

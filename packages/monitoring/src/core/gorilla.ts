@@ -12,8 +12,10 @@ import { isStaleBits, STALE_NAN_HI, STALE_NAN_LO } from './special-values.js';
 
 /** Prometheus cuts a head chunk at 120 samples: compression gains little past that. */
 export const SAMPLES_PER_CHUNK = 120;
-/** The chunk starts with a 16-bit sample count, rewritten as samples are appended. */
-const HEADER_BYTES = 2;
+/** A chunk's first byte names its encoding (chunk.ts reads it); this file writes XOR chunks. */
+export const CHUNK_XOR = 1;
+/** Encoding byte, then a 16-bit sample count, rewritten as samples are appended. */
+const HEADER_BYTES = 3;
 const TWO_32 = 4294967296;
 
 /** Delta-of-delta buckets: [control bits, control bit count, payload bits]. */
@@ -149,8 +151,9 @@ export class ChunkEncoder {
   /** The chunk's bytes with the sample count in its header. */
   bytes(): Uint8Array {
     const out = this.writer.bytes();
-    out[0] = this.count >>> 8;
-    out[1] = this.count & 0xff;
+    out[0] = CHUNK_XOR;
+    out[1] = this.count >>> 8;
+    out[2] = this.count & 0xff;
     return out;
   }
 
@@ -205,9 +208,10 @@ export interface DecodedChunk {
  * bit stream only reads forward, so a query stops at the first sample past its range instead of
  * decoding the rest of the chunk. Throws ChunkCorruptError on a truncated or damaged chunk.
  */
-export function decodeChunk(bytes: Uint8Array, untilT = Number.POSITIVE_INFINITY): DecodedChunk {
+export function decodeXorChunk(bytes: Uint8Array, untilT = Number.POSITIVE_INFINITY): DecodedChunk {
   if (bytes.length < HEADER_BYTES) throw new ChunkCorruptError('chunk shorter than its header');
-  const count = (bytes[0]! << 8) | bytes[1]!;
+  if (bytes[0] !== CHUNK_XOR) throw new ChunkCorruptError(`not an XOR chunk (encoding ${bytes[0]})`);
+  const count = chunkSampleCount(bytes);
   const timestamps: number[] = new Array(count);
   const values: number[] = new Array(count);
   let stale: Uint8Array | null = null;
@@ -271,7 +275,7 @@ export function decodeChunk(bytes: Uint8Array, untilT = Number.POSITIVE_INFINITY
   return { timestamps, values, stale };
 }
 
-/** The sample count recorded in a chunk's header. */
+/** The sample count recorded in a chunk's header (bytes 1-2 in every encoding). */
 export function chunkSampleCount(bytes: Uint8Array): number {
-  return (bytes[0]! << 8) | bytes[1]!;
+  return (bytes[1]! << 8) | bytes[2]!;
 }

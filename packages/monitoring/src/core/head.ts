@@ -1,7 +1,9 @@
 // The head block: the newest samples of every series, in memory, appended to Gorilla chunks
-// (Gorilla §4: recent data in memory, compressed). Full chunks are sealed; a flush moves old
-// sealed chunks to an on-disk block (block-format.ts).
-import { ChunkEncoder, decodeChunk, SAMPLES_PER_CHUNK } from './gorilla.js';
+// (Gorilla §4: recent data in memory, compressed). Full chunks are sealed, re-encoded as decimal
+// chunks where that is smaller (chunk.ts); a flush moves old sealed chunks to an on-disk block
+// (block-format.ts).
+import { decodeChunk, sealedBytes } from './chunk.js';
+import { ChunkEncoder, SAMPLES_PER_CHUNK } from './gorilla.js';
 import type { Labels } from './labels.js';
 
 export interface SealedChunk {
@@ -59,15 +61,17 @@ export class Head {
       const same = stale ? s.lastStale : !s.lastStale && Object.is(value, s.lastValue);
       return same ? 'duplicate' : 'out-of-order';
     }
-    if (s.open.count >= SAMPLES_PER_CHUNK) {
-      s.sealed.push({ minT: s.open.minT, maxT: s.open.maxT, count: s.open.count, bytes: s.open.bytes() });
-      s.open = new ChunkEncoder();
-    }
     s.open.append(t, value, stale);
     s.lastT = t;
     s.lastValue = value;
     s.lastStale = stale;
     this.samples++;
+    // Sealed as soon as it is full, so that a full chunk is held in its smaller encoding.
+    if (s.open.count >= SAMPLES_PER_CHUNK) {
+      const bytes = sealedBytes(s.open.bytes());
+      s.sealed.push({ minT: s.open.minT, maxT: s.open.maxT, count: s.open.count, bytes });
+      s.open = new ChunkEncoder();
+    }
     return 'ok';
   }
 

@@ -2,7 +2,7 @@
 // loaded from disk, and the one query path over all of them. storage/disk-tsdb.ts adds the
 // WAL and the files; tests use this directly.
 import { type Block, encodeBlock } from './block-format.js';
-import { decodeChunk } from './gorilla.js';
+import { decodeChunk } from './chunk.js';
 import { type AppendOutcome, Head, type MemSeries, overlapping, type SealedChunk } from './head.js';
 import { type Labels, labelsKey } from './labels.js';
 import type { Matcher } from './matchers.js';
@@ -183,7 +183,9 @@ export class MemoryTsdb implements Queryable {
     const out: SeriesData[] = [];
     for (const id of this.index.select(matchers)) {
       const s = this.head.series.get(id);
-      if (s !== undefined && s.open.count > 0 && s.lastT <= maxT) {
+      // While the head holds chunks of the series, its last sample is the series' newest.
+      const inHead = s !== undefined && (s.open.count > 0 || s.sealed.length > 0);
+      if (inHead && s.lastT <= maxT) {
         if (s.lastT < minT) continue;
         out.push(oneSample(s.labels, s.lastT, s.lastValue, s.lastStale));
         continue;
