@@ -1,7 +1,7 @@
 // pnpm --filter @ddia/testkit bench [--quick] [--transactions N]
 // The Elle-style transaction checker on seeded list-append and rw-register histories: generation
 // time, check time (without and with real-time edges), micro-operations per second and peak
-// memory. The default is Elle's scale, 1,000,000 transactions; --quick checks 100,000.
+// memory. The default is Elle's scale, 1,000,000 transactions; --quick (CI's smoke run) checks 20,000.
 // Beside the wall-clock of each check, its CPU seconds (process.cpuUsage around the check):
 // on a machine others load, wall-clock measures the neighbours, CPU time the checker.
 
@@ -12,7 +12,7 @@ import { checkTransactions, generateTransactionHistory } from '../src/index.js';
 const { values } = parseArgs({
   options: { quick: { type: 'boolean' }, transactions: { type: 'string' } },
 });
-const transactions = Number(values.transactions ?? (values.quick === true ? 100_000 : 1_000_000));
+const transactions = Number(values.transactions ?? (values.quick === true ? 20_000 : 1_000_000));
 if (!Number.isInteger(transactions) || transactions <= 0) {
   console.error(`--transactions must be a positive integer, got ${values.transactions}`);
   process.exit(2);

@@ -34,9 +34,10 @@ if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > 20) {
   console.error('--rounds must be an integer from 1 to 20');
   process.exit(2);
 }
-const DURATION_MS = QUICK ? 1_000 : 5_000;
+/** Per cell. --quick is CI's smoke run: it proves every cell still runs, not a figure. */
+const DURATION_MS = QUICK ? 400 : 5_000;
 /** Unmeasured transfers per system before round 1: JIT warm-up and opening connections. */
-const WARMUP_MS = QUICK ? 1_000 : 3_000;
+const WARMUP_MS = QUICK ? 300 : 3_000;
 const CLIENTS = 16;
 const CONTENTION = { low: 1000, high: 10 } as const;
 const LEVELS = { 'read-committed': 'read committed', serializable: 'serializable' } as const;
