@@ -8,7 +8,7 @@
 import { SeededRandom } from '@ddia/common';
 import type { Cluster } from '@ddia/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linkDelay, percentile, simulateVersionsBehind } from '../src/core/index.js';
+import { linkDelay, NO_LATENESS, percentile, simulateVersionsBehind, tailModel } from '../src/core/index.js';
 import { applyLink } from '../src/experiments/apply-link.js';
 import {
   LeaderlessClient,
@@ -16,7 +16,7 @@ import {
   placementModel,
   startLeaderlessCluster,
 } from '../src/experiments/leaderless-visibility.js';
-import { compareQuantiles, measureTail, tailModel } from '../src/experiments/visibility-tail.js';
+import { compareQuantiles, measureTail } from '../src/experiments/visibility-tail.js';
 import { matrix, regions } from './support/half-scale-wan.js';
 
 const TAIL_TRIALS_CI = 100;
@@ -45,8 +45,7 @@ describe('leaderless t-visibility on real processes vs the WARS model', { timeou
     const d = linkDelay(matrix, 'us', 'eu');
     const firstProbeMs = d.latencyMs - d.jitterMs - 8;
     const measured = await measureTail(cluster, client, 'us', 'eu', TAIL_TRIALS_CI, firstProbeMs, 'it');
-    const lateness = { kind: 'constant', ms: 0 } as const;
-    const model = tailModel(matrix, regions, 'us', 'eu', lateness, 50_000, 1);
+    const model = tailModel(matrix, regions, 'us', 'eu', NO_LATENESS, 50_000, new SeededRandom(1));
     const rows = compareQuantiles(measured, model);
     console.log(
       rows

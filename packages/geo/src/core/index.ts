@@ -9,4 +9,5 @@ export * from './profiles.js';
 export * from './published.js';
 export * from './quorum-levels.js';
 export * from './stats.js';
+export * from './tail-model.js';
 export * from './wars.js';

@@ -2,7 +2,10 @@
 // every pair of regions in the matrix: a small message goes a -> b through the proxy, an echo
 // server sends it back, and the round trip is compared with the two configured one-way delays.
 // (testkit measured 50 ± 5 ms one-way as 50.2 ms; this checks the whole matrix the experiments use.)
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import net from 'node:net';
+import { createInterface } from 'node:readline';
 import { SeededRandom } from '@ddia/common';
 import { ProxyNetwork } from '@ddia/testkit';
 import { type LinkDelay, linkDelay } from '../core/latency-matrix.js';
@@ -45,6 +48,42 @@ async function startEcho(): Promise<{ port: number; close(): Promise<void> }> {
   };
 }
 
+/** The echo server's source for a child process: it prints its port, then echoes until killed. */
+const ECHO_CHILD_SOURCE = `const net = require('node:net');
+const server = net.createServer({ noDelay: true }, (s) => { s.on('error', () => s.destroy()); s.pipe(s); });
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+
+/**
+ * The echo server in a process of its own: a round trip then also waits for another process to
+ * be scheduled, as a message between two nodes does.
+ */
+async function startEchoChild(): Promise<{ port: number; close(): Promise<void> }> {
+  const child = spawn(process.execPath, ['-e', ECHO_CHILD_SOURCE], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const exited = once(child, 'exit');
+  // The exit branch resolves (never rejects), so the race's loser cannot go unhandled later.
+  const port = await Promise.race([
+    once(lines, 'line').then(([line]) => Number(line)),
+    exited.then(([code]) => `echo child exited with ${code} before listening`),
+  ]);
+  lines.close();
+  if (typeof port === 'string') throw new Error(port);
+  return {
+    port,
+    close: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export interface PingPongOptions {
+  /** Where the echo server runs: in this process (default) or in a child process. */
+  echo?: 'in-process' | 'child';
+  /** Stop before the next ping once this returns true (`pings` stays the most sent). */
+  until?: () => boolean;
+}
+
 /**
  * Sends `pings` sequential messages through a proxied link with the given one-way delays and
  * measures each round trip. The first exchange (connection setup) is not counted.
@@ -54,8 +93,9 @@ export async function pingPong(
   backward: LinkDelay,
   pings: number,
   seed: number,
+  options: PingPongOptions = {},
 ): Promise<PingPongResult> {
-  const echo = await startEcho();
+  const echo = options.echo === 'child' ? await startEchoChild() : await startEcho();
   const network = await ProxyNetwork.start({
     links: [{ from: 'a', to: 'b', targetPort: echo.port }],
     random: new SeededRandom(seed),
@@ -67,7 +107,7 @@ export async function pingPong(
       socket.once('error', reject);
     });
     const payload = Buffer.alloc(PING_BYTES, 0x2a);
-    const once = () =>
+    const exchange = () =>
       new Promise<number>((resolve, reject) => {
         let got = 0;
         const started = performance.now();
@@ -85,13 +125,13 @@ export async function pingPong(
         socket.on('data', onData);
         socket.write(payload);
       });
-    await once(); // warm-up: the proxy connects upstream on the first bytes
+    await exchange(); // warm-up: the proxy connects upstream on the first bytes
     network.latency('a', 'b', forward.latencyMs, forward.jitterMs);
     network.latency('b', 'a', backward.latencyMs, backward.jitterMs);
     if (forward.lossPct) network.loss('a', 'b', forward.lossPct);
     if (backward.lossPct) network.loss('b', 'a', backward.lossPct);
     const rttsMs: number[] = [];
-    for (let i = 0; i < pings; i++) rttsMs.push(await once());
+    for (let i = 0; i < pings && !options.until?.(); i++) rttsMs.push(await exchange());
     const s = summarize(rttsMs);
     const expectedRttMs = forward.latencyMs + backward.latencyMs;
     return {

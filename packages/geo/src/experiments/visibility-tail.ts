@@ -8,26 +8,24 @@
 // stale probe and the start of its first consistent one; the percentiles of both bracket the
 // measured ones.
 //
-// The injected delays are tens of ms (the region matrix), so the few ms this machine's scheduler
-// adds do not decide the tail by themselves; and the proxy's own lateness is calibrated with a
-// ping-pong through the same kind of proxy and the same delays just before the trials, and
-// added to every link of the model. Percentiles carry distribution-free 95% intervals (order
-// statistics); whether the measured p99.9 is within 20% of the model's is reported as found.
+// What the model is fed, as PBS feeds it the latencies measured on the running system: the
+// injected link delays, plus a lateness on every message (the client's own legs included), the
+// one-way excess of a ping-pong that runs through the same kind of proxy to an echo process for
+// the whole time the trials run, so it waits for the same CPUs under the same load. Percentiles
+// carry distribution-free 95% intervals (order statistics); whether the measured p99.9 is within
+// 20% of the model's is reported as found.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { SeededRandom } from '@ddia/common';
 import type { Cluster } from '@ddia/testkit';
-import { constant, type Distribution, sum } from '../core/distributions.js';
-import { type LatencyMatrix, linkDelay, linkDistribution } from '../core/latency-matrix.js';
+import type { Distribution } from '../core/distributions.js';
+import { type LatencyMatrix, linkDelay } from '../core/latency-matrix.js';
 import { summarize } from '../core/stats.js';
-import {
-  pConsistent,
-  percentile,
-  type ReplicaLatencies,
-  simulateWars,
-  type WarsResult,
-} from '../core/wars.js';
+import { NO_LATENESS, type TailLateness, tailModel } from '../core/tail-model.js';
+import { pConsistent, percentile, type WarsResult } from '../core/wars.js';
 import { fmtMs, machineNote, Report } from '../report/report.js';
 import { linePlot } from '../report/svg-plot.js';
 import { applyLink } from './apply-link.js';
+import { claimCpuShare } from './cpu-share.js';
 import {
   keysCoordinatedBy,
   LeaderlessClient,
@@ -43,10 +41,13 @@ export const TAIL_TRIALS_QUICK = 300;
 /** One new key every this many ms: > 2 × the link jitter, so the proxy's FIFO never holds a write behind the previous one. */
 export const WRITE_SPACING_MS = 20;
 export const PROBE_STEP_MS = 2;
+/** A trial's probes unanswered at once, at most. */
+export const PROBES_IN_FLIGHT_MAX = 4;
 /** Probing starts this long before the earliest the write can cross the link. */
 const PROBE_LEAD_MS = 8;
 const VISIBILITY_WAIT_MS = 3_000;
-const CALIBRATION_PINGS = 60;
+/** The most lateness pings (one round trip each, sequential); the trials end them first. */
+const LATENESS_PINGS_MAX = 100_000;
 const MODEL_TRIALS = 400_000;
 /** The quantiles reported; the issue's target is the last. */
 export const TAIL_QUANTILES = [0.5, 0.9, 0.99, 0.999] as const;
@@ -65,10 +66,15 @@ export interface TailMeasurement {
    */
   firstProbeLateMs: number[];
   /**
-   * Per trial, ms from sending the write to the end of the probe that saw it: that probe's
-   * replica had the write, so this is never shorter than the injected one-way delay.
+   * Per trial, ms from sending the write to the end of the first probe that came back having
+   * seen it: that probe's replica had the write, so this is never shorter than the injected
+   * one-way delay.
    */
   sendToSeenMs: number[];
+  /** Per trial, the write's round trip from the client (W = 1: answered by the node in its region). */
+  writeMs: number[];
+  /** Every probe's round trip (R = 1: answered by the node in the read's region). */
+  readMs: number[];
   probes: number;
   elapsedMs: number;
 }
@@ -101,6 +107,8 @@ export async function measureTail(
   const lowerMs = new Array<number>(trials);
   const firstProbeLateMs = new Array<number>(trials);
   const sendToSeenMs = new Array<number>(trials);
+  const writeMs = new Array<number>(trials);
+  const readMs: number[] = [];
   let seenAtFirstProbe = 0;
   let probes = 0;
   let done = 0;
@@ -108,97 +116,124 @@ export async function measureTail(
     const key = keys[i + 1]!;
     const value = `v${i}`;
     const sentAt = performance.now();
-    await client.put(writeUrl, key, value, 1);
+    writeMs[i] = await client.put(writeUrl, key, value, 1);
     const ackAt = performance.now();
-    let lastStale = 0;
-    for (let k = 0; ; k++) {
+    // Probes go out on their schedule whether or not the earlier ones have answered: a probe
+    // held up at a busy node must not hold back the next one's start (waiting for each would
+    // widen the bracket to the slow probe's duration). A node that does not answer gets at most
+    // PROBES_IN_FLIGHT_MAX of a trial's probes: more would only pile up behind it.
+    const starts: number[] = [];
+    const seen: boolean[] = [];
+    const pending = new Set<Promise<void>>();
+    let answered = false;
+    let failure: unknown = null;
+    let endOfSeen = Number.POSITIVE_INFINITY;
+    for (let k = 0; !answered && failure === null; k++) {
       await sleep(ackAt + firstProbeMs + k * PROBE_STEP_MS - performance.now());
+      while (pending.size >= PROBES_IN_FLIGHT_MAX && !answered) await Promise.race(pending);
+      if (answered || failure !== null) break;
       const startedAt = performance.now() - ackAt;
       if (k === 0) firstProbeLateMs[i] = startedAt - firstProbeMs;
-      probes++;
-      const read = await client.get(readUrl, key, 1);
-      if (read.values.includes(value)) {
-        upperMs[i] = startedAt;
-        lowerMs[i] = lastStale;
-        sendToSeenMs[i] = performance.now() - sentAt;
-        if (k === 0) seenAtFirstProbe++;
-        onProgress(++done);
-        return;
+      if (startedAt > VISIBILITY_WAIT_MS) {
+        failure = new Error(`${key} not visible in ${readRegion} after ${VISIBILITY_WAIT_MS} ms`);
+        break;
       }
-      lastStale = startedAt;
-      if (startedAt > VISIBILITY_WAIT_MS)
-        throw new Error(`${key} not visible in ${readRegion} after ${VISIBILITY_WAIT_MS} ms`);
+      starts.push(startedAt);
+      probes++;
+      const probe: Promise<void> = client
+        .get(readUrl, key, 1)
+        .then(
+          (read) => {
+            seen[k] = read.values.includes(value);
+            readMs.push(read.ms);
+            if (seen[k]) {
+              answered = true;
+              endOfSeen = Math.min(endOfSeen, performance.now() - sentAt);
+            }
+          },
+          (err: unknown) => {
+            failure ??= err;
+          },
+        )
+        .finally(() => pending.delete(probe));
+      pending.add(probe);
     }
+    await Promise.all(pending);
+    if (failure !== null) throw failure;
+    // The first probe (by start) that saw the write, and the last stale one started before it.
+    const first = seen.findIndex((x) => x);
+    upperMs[i] = starts[first]!;
+    let lastStale = 0;
+    for (let k = 0; k < first; k++) if (!seen[k]) lastStale = starts[k]!;
+    lowerMs[i] = lastStale;
+    sendToSeenMs[i] = endOfSeen;
+    if (first === 0) seenAtFirstProbe++;
+    onProgress(++done);
   };
   const started = performance.now();
   const running: Promise<void>[] = [];
-  for (let i = 0; i < trials; i++) {
+  let failed = false;
+  for (let i = 0; i < trials && !failed; i++) {
     await sleep(started + i * WRITE_SPACING_MS - performance.now());
-    running.push(trial(i));
+    running.push(
+      trial(i).catch((err: unknown) => {
+        failed = true;
+        throw err;
+      }),
+    );
   }
-  await Promise.all(running);
+  // Every trial settles before the first failure is reported: none is left running unobserved.
+  const outcomes = await Promise.allSettled(running);
+  const rejected = outcomes.find((o) => o.status === 'rejected');
+  if (rejected) throw rejected.reason;
   return {
     upperMs,
     lowerMs,
     seenAtFirstProbe,
     firstProbeLateMs,
     sendToSeenMs,
+    writeMs,
+    readMs,
     probes,
     elapsedMs: performance.now() - started,
   };
 }
 
-/**
- * The WARS model of the placement (one replica per region, R = W = 1, the coordinator in
- * writeRegion, the read in readRegion): every cross-region message takes the injected link
- * delay plus `lateness` (the proxy's own, from the ping-pong); a region's own replica is
- * instantaneous.
- */
-export function tailModel(
-  matrix: LatencyMatrix,
-  regions: readonly string[],
-  writeRegion: string,
-  readRegion: string,
-  lateness: Distribution,
-  trials: number,
-  seed: number,
-): WarsResult {
-  const path = (from: string, to: string): Distribution =>
-    from === to ? constant(0) : sum(linkDistribution(linkDelay(matrix, from, to)), lateness);
-  const replicas: ReplicaLatencies[] = regions.map((replica) => ({
-    w: path(writeRegion, replica),
-    a: path(replica, writeRegion),
-    r: path(readRegion, replica),
-    s: path(replica, readRegion),
-  }));
-  const zero = constant(0);
-  return simulateWars(
-    {
-      n: regions.length,
-      r: 1,
-      w: 1,
-      trials,
-      profile: { name: 'injected', description: 'injected delays', w: zero, a: zero, r: zero, s: zero },
-      replicas,
-    },
-    new SeededRandom(seed),
-  );
+/** Per-direction lateness samples: (measured round trip - configured) / 2, at least 0. */
+export function latenessSamples(rttsMs: readonly number[], expectedRttMs: number): number[] {
+  return rttsMs.map((rtt) => Math.max(0, (rtt - expectedRttMs) / 2));
 }
 
-/** Per-direction lateness samples of the proxy: (measured round trip - configured) / 2, at least 0. */
-export async function proxyLateness(
+/**
+ * Runs `measure` while a ping-pong goes back and forth through a proxy of this process to an echo
+ * process, with the delays of the link a <-> b: the lateness samples are taken under the load the
+ * measurement itself puts on the machine.
+ */
+export async function withLatenessSampler<T>(
   matrix: LatencyMatrix,
   a: string,
   b: string,
-  pings: number,
   seed: number,
-): Promise<{ samplesMs: number[]; expectedRttMs: number; rttsMs: number[] }> {
-  const result = await pingPong(linkDelay(matrix, a, b), linkDelay(matrix, b, a), pings, seed);
-  return {
-    samplesMs: result.rttsMs.map((rtt) => Math.max(0, (rtt - result.expectedRttMs) / 2)),
-    expectedRttMs: result.expectedRttMs,
-    rttsMs: result.rttsMs,
-  };
+  measure: () => Promise<T>,
+): Promise<{ result: T; samplesMs: number[]; expectedRttMs: number }> {
+  let done = false;
+  const sampling = pingPong(linkDelay(matrix, a, b), linkDelay(matrix, b, a), LATENESS_PINGS_MAX, seed, {
+    echo: 'child',
+    until: () => done,
+  });
+  try {
+    const result = await measure();
+    done = true;
+    const pings = await sampling;
+    return {
+      result,
+      samplesMs: latenessSamples(pings.rttsMs, pings.expectedRttMs),
+      expectedRttMs: pings.expectedRttMs,
+    };
+  } finally {
+    done = true;
+    await sampling.catch(() => {});
+  }
 }
 
 export interface QuantileRow {
@@ -240,42 +275,53 @@ export const visibilityTail: Experiment = {
     const link = linkDelay(m, writeRegion, readRegion);
     const firstProbeMs = Math.max(0, link.latencyMs - link.jitterMs - PROBE_LEAD_MS);
 
-    options.progress(0, `ping-pong through the proxy ${writeRegion} <-> ${readRegion} (calibration)`);
-    const calibration = await proxyLateness(m, writeRegion, readRegion, CALIBRATION_PINGS, options.seed);
-    options.progress(0.05, `starting ${regions.length} replication nodes`);
-    const cluster = await startLeaderlessCluster(regions);
-    const client = new LeaderlessClient();
-    const measured = await measureOn(cluster, client, () => {
-      const network = cluster.proxies();
-      for (const from of regions)
-        for (const to of regions) if (from !== to) applyLink(network, from, to, linkDelay(m, from, to));
-      return measureTail(
-        cluster,
-        client,
-        writeRegion,
-        readRegion,
-        trials,
-        firstProbeMs,
-        `seed${options.seed}`,
-        (done) => {
-          if (done % 100 === 0) options.progress(0.1 + (0.8 * done) / trials, `${done}/${trials} trials`);
-        },
-      );
-    });
+    const share = claimCpuShare();
+    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    let sampled: Awaited<ReturnType<typeof withLatenessSampler<TailMeasurement>>>;
+    try {
+      options.progress(0, `starting ${regions.length} replication nodes`);
+      const cluster = await startLeaderlessCluster(regions);
+      const client = new LeaderlessClient();
+      sampled = await measureOn(cluster, client, () => {
+        const network = cluster.proxies();
+        for (const from of regions)
+          for (const to of regions) if (from !== to) applyLink(network, from, to, linkDelay(m, from, to));
+        loopDelay.enable();
+        return withLatenessSampler(m, writeRegion, readRegion, options.seed, () =>
+          measureTail(
+            cluster,
+            client,
+            writeRegion,
+            readRegion,
+            trials,
+            firstProbeMs,
+            `seed${options.seed}`,
+            (done) => {
+              if (done % 100 === 0) options.progress(0.1 + (0.8 * done) / trials, `${done}/${trials} trials`);
+            },
+          ),
+        );
+      });
+    } finally {
+      loopDelay.disable();
+      share.release();
+    }
+    const measured = sampled.result;
 
-    options.progress(0.92, 'WARS model with the injected delays and the calibrated proxy lateness');
-    const lateness: Distribution = { kind: 'empirical', samplesMs: calibration.samplesMs };
+    options.progress(0.92, 'WARS model with the injected delays and the lateness measured during the trials');
+    const half = (roundTripsMs: number[]): Distribution => ({
+      kind: 'empirical',
+      samplesMs: roundTripsMs.map((ms) => ms / 2),
+    });
+    const lateness: TailLateness = {
+      hop: { kind: 'empirical', samplesMs: sampled.samplesMs },
+      ack: half(measured.writeMs),
+      probe: half(measured.readMs),
+    };
     const modelTrials = options.quick ? MODEL_TRIALS / 10 : MODEL_TRIALS;
-    const withLateness = tailModel(m, regions, writeRegion, readRegion, lateness, modelTrials, options.seed);
-    const injectedOnly = tailModel(
-      m,
-      regions,
-      writeRegion,
-      readRegion,
-      constant(0),
-      modelTrials,
-      options.seed,
-    );
+    const random = () => new SeededRandom(options.seed);
+    const withLateness = tailModel(m, regions, writeRegion, readRegion, lateness, modelTrials, random());
+    const injectedOnly = tailModel(m, regions, writeRegion, readRegion, NO_LATENESS, modelTrials, random());
     const rows = compareQuantiles(measured, withLateness);
     const bare = compareQuantiles(measured, injectedOnly);
 
@@ -283,17 +329,24 @@ export const visibilityTail: Experiment = {
       options.out,
       `t-visibility tail: ${writeRegion} → ${readRegion}, measured vs WARS`,
     );
-    const latenessSorted = Float64Array.from(calibration.samplesMs).sort();
+    const latenessSorted = Float64Array.from(sampled.samplesMs).sort();
+    const loopMs = (q: number) => loopDelay.percentile(q) / 1e6;
     report.paragraph(
       `The replication service in leaderless mode, one node per region (${regions.join(', ')}), N = ${regions.length}, R = W = 1, ` +
         `every node-to-node path delayed by the ${m.name} matrix through the fault proxy (${writeRegion} → ${readRegion}: ` +
         `${fmtMs(link.latencyMs)} ± ${fmtMs(link.jitterMs)} ms one way, uniform). ${trials} trials, seed ${options.seed}: ` +
         `a fresh key written in ${writeRegion} every ${WRITE_SPACING_MS} ms (not waiting for earlier trials), each probed in ` +
         `${readRegion} with R = 1 reads from ${fmtMs(firstProbeMs)} ms after its ack, every ${PROBE_STEP_MS} ms, until it shows ` +
-        `(${measured.probes} probes in ${fmtMs(measured.elapsedMs / 1000)} s). Calibration: ${CALIBRATION_PINGS} ping-pongs through ` +
-        `the proxy with the same delays, expected RTT ${fmtMs(calibration.expectedRttMs)} ms, proxy lateness per direction ` +
-        `p50 ${fmtMs(percentile(latenessSorted, 0.5).value)} ms, max ${fmtMs(latenessSorted[latenessSorted.length - 1]!)} ms; ` +
-        'the model adds it to every cross-region message.',
+        `(${measured.probes} probes in ${fmtMs(measured.elapsedMs / 1000)} s). Lateness, measured while the trials ran: ` +
+        `${sampled.samplesMs.length} sequential ping-pongs through a proxy of the client's process to an echo process, ` +
+        `expected RTT ${fmtMs(sampled.expectedRttMs)} ms; the one-way excess was ` +
+        `p50 ${fmtMs(percentile(latenessSorted, 0.5).value)}, p99 ${fmtMs(percentile(latenessSorted, 0.99).value)}, ` +
+        `max ${fmtMs(latenessSorted[latenessSorted.length - 1]!)} ms; the model adds a draw of it to every message between ` +
+        `regions, and half a measured round trip to each of the client's own legs (the writes': p50 ${fmtMs(summarize(measured.writeMs).p50Ms)} ms, ` +
+        `p99 ${fmtMs(summarize(measured.writeMs).p99Ms)}; the probes': p50 ${fmtMs(summarize(measured.readMs).p50Ms)}, ` +
+        `p99 ${fmtMs(summarize(measured.readMs).p99Ms)}; core/tail-model.ts). The client process's event loop (which also runs the ` +
+        `proxies) was late by p50 ${fmtMs(loopMs(50))}, p99 ${fmtMs(loopMs(99))}, max ${fmtMs(loopDelay.max / 1e6)} ms. ` +
+        `${share.note}.`,
     );
     const pctText = (q: number) => `p${(q * 100).toFixed(q >= 0.999 ? 1 : 0)}`;
     report.table(
@@ -302,7 +355,7 @@ export const visibilityTail: Experiment = {
         'measured (first consistent probe)',
         'its 95% interval',
         'last stale probe',
-        'model (injected + proxy lateness)',
+        'model (injected + measured lateness)',
         'diff',
         'model (injected only)',
         'diff',
@@ -336,9 +389,9 @@ export const visibilityTail: Experiment = {
         (trials < 2_000
           ? 'too few to pin it down (quick run).'
           : 'its interval is that of the order statistics.') +
-        ' The measured threshold runs late by up to one probe step and the probe’s own time to reach the node; it runs ' +
-        "early by the ack's trip back to the client. The machine's load is below: the tail beyond the model is this " +
-        "machine's scheduling.",
+        ' The measured threshold runs late by up to one probe step (the model has no probe grid). ' +
+        'The hop lateness is sampled on one process pair and one link and stands for every hop between regions; ' +
+        "the machine's load is below.",
     );
     const curve = (xs: number[]) =>
       [...xs].sort((a, b) => a - b).map((x, i, all) => ({ x, y: (i + 1) / all.length }));
@@ -353,7 +406,7 @@ export const visibilityTail: Experiment = {
         series: [
           { name: 'measured (first consistent probe)', points: curve(measured.upperMs) },
           {
-            name: 'model (injected + proxy lateness)',
+            name: 'model (injected + measured lateness)',
             dashed: true,
             points: grid.map((x) => ({
               x,
