@@ -19,7 +19,8 @@ export class PartitionMetrics {
   readonly hotKeyWrites: Counter<'key'>;
   readonly replicaPushes: Counter<'outcome'>;
   readonly failovers: Counter;
-  readonly splits: Counter;
+  readonly splits: Counter<'reason'>;
+  readonly merges: Counter<'kind'>;
 
   constructor(
     registry: Registry,
@@ -45,7 +46,14 @@ export class PartitionMetrics {
     });
     this.splits = new Counter({
       name: 'partitioning_splits_total',
-      help: 'range partitions this node split because they grew past --split-keys',
+      help: 'range partitions this node split, by reason: size (past --split-keys) or load (past --split-rps)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.merges = new Counter({
+      name: 'partitioning_merges_total',
+      help: 'small neighbour ranges this node merged (kind merge) or asked to bring to one node first (kind colocate)',
+      labelNames: ['kind'],
       registers,
     });
     this.forwarded = new Counter({

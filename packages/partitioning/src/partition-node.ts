@@ -9,6 +9,8 @@ import type { ConfigMachine } from './controller/config-machine.js';
 import type { ClusterConfig, PartitionInfo } from './core/index.js';
 import {
   isReservedKey,
+  PartitionLoad,
+  type PartitionSize,
   type Posting,
   partitionIndexOf,
   partitionsForScan,
@@ -26,6 +28,8 @@ export class PartitionNode {
   /** Partitions just split off here whose per-id state (sequence, local index) is being set up
    *  (partition-store.ts `splitOff`): refused with a retriable 503 until it is done. */
   readonly settling = new Set<number>();
+  /** Requests served here per partition: the load a range split weighs (core/partition-load.ts). */
+  readonly load = new PartitionLoad();
 
   constructor(
     readonly id: string,
@@ -130,6 +134,22 @@ export class PartitionNode {
       throw new DdiaError(PartErrors.moving, `partition ${id} is not served here now`, { partition: id });
     }
     return partition;
+  }
+
+  /** The first `limit` user keys of a partition held here, in order. */
+  async firstKeys(partition: PartitionInfo, limit: number): Promise<string[]> {
+    const bounds = this.store.layout.bounds(partition);
+    const keys: string[] = [];
+    for await (const key of this.store.db.keys({ gte: bounds.gte, lt: bounds.lt, limit }))
+      keys.push(this.store.layout.userKey(key as string));
+    return keys;
+  }
+
+  /** Keys (up to `keysLimit`) and recent requests/s of partition `id`, served here: what the
+   *  splitter of a neighbour's owner weighs before merging with it. */
+  async size(id: number, keysLimit: number): Promise<PartitionSize> {
+    const keys = (await this.firstKeys(this.servedHere(id), keysLimit)).length;
+    return { keys, perSecond: this.load.perSecond(id, performance.now()) };
   }
 
   /** Scan of the partitions `ids` (all served here) over [start, end). */

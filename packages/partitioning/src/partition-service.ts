@@ -30,6 +30,7 @@ import {
   type KeyRange,
   PARTITIONS_MAX,
   type PartitionInfo,
+  type PartitionSize,
   parseIndexSpecs,
   rangeContains,
   SALT_BUCKETS_MAX,
@@ -82,6 +83,14 @@ export const PARTITION_FLAGS = {
     description:
       'range scheme: a partition holding more keys than this is split at its median key (0: never split automatically)',
     default: 10_000,
+    min: 0,
+    max: 10_000_000,
+  },
+  'split-rps': {
+    type: 'number',
+    description:
+      'range scheme: a partition serving more requests/s than this is split at the median of its recently requested keys (0: never split for load)',
+    default: 2_500,
     min: 0,
     max: 10_000_000,
   },
@@ -406,6 +415,29 @@ export async function startPartitionService(
     keyBytesMax: config.extra['key-bytes-max'],
     requestTimeoutMs: config.extra['request-timeout-ms'],
   });
+  const shapeChanges = { splitsBySize: 0, splitsByLoad: 0, merges: 0, colocations: 0 };
+  splitter = new Splitter({
+    node,
+    splitKeys: config.extra['split-keys'],
+    splitPerSecond: config.extra['split-rps'],
+    minPartitions: config.extra.partitions,
+    propose: (command) => ctl.propose(command),
+    remoteSize: (ownerUrl, partition, keysLimit) =>
+      client.json<PartitionSize>(`${ownerUrl}/internal/partitions/${partition}/size?limit=${keysLimit}`, {
+        deadlineMs: config.extra['request-timeout-ms'],
+      }),
+    log: service.log,
+    onSplit: (reason) => {
+      metrics.splits.inc({ reason });
+      if (reason === 'size') shapeChanges.splitsBySize++;
+      else shapeChanges.splitsByLoad++;
+    },
+    onMerge: (kind) => {
+      metrics.merges.inc({ kind });
+      if (kind === 'merge') shapeChanges.merges++;
+      else shapeChanges.colocations++;
+    },
+  });
   registerRoutes({
     service,
     node,
@@ -418,14 +450,7 @@ export async function startPartitionService(
     keyBytesMax: config.extra['key-bytes-max'],
     valueBytesMax: config.extra['value-bytes-max'],
     requestTimeoutMs: config.extra['request-timeout-ms'],
-  });
-  splitter = new Splitter({
-    node,
-    splitKeys: config.extra['split-keys'],
-    minPartitions: config.extra.partitions,
-    propose: (command) => ctl.propose(command),
-    log: service.log,
-    onSplit: () => metrics.splits.inc(),
+    shapeChanges: () => ({ ...shapeChanges }),
   });
   ctl.start();
   splitter.start();

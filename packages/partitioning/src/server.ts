@@ -20,6 +20,8 @@ import type { PartitionNode } from './partition-node.js';
 
 export const SCAN_LIMIT_DEFAULT = 100;
 export const SCAN_LIMIT_MAX = 10_000;
+/** Keys a size query counts at most (a merge looks for ranges far smaller). */
+export const SIZE_LIMIT_MAX = 1_000_000;
 /** Node ids as --peers accepts them. */
 const NODE_ID_PATTERN = '^[A-Za-z0-9_.-]{1,64}$';
 
@@ -35,6 +37,8 @@ export interface ServerOptions {
   keyBytesMax: number;
   valueBytesMax: number;
   requestTimeoutMs: number;
+  /** Splits, merges and colocations this node's splitter proposed (GET /cluster). */
+  shapeChanges: () => object;
 }
 
 export function registerRoutes(options: ServerOptions): void {
@@ -58,6 +62,14 @@ export function registerRoutes(options: ServerOptions): void {
       .header('x-owner', node.id)
       .header('x-epoch', String(node.config().epoch));
 
+  /** Counts a request served here: per partition (metrics, load splits) and per key (hot keys). */
+  const served = (partition: PartitionInfo, key: string) => {
+    const now = performance.now();
+    metrics.partitionRequests.inc({ partition: String(partition.id) });
+    node.load.record(partition.id, key, now);
+    options.tracker.record(key, now);
+  };
+
   const writeReply = (
     reply: FastifyReply,
     key: string,
@@ -65,8 +77,7 @@ export function registerRoutes(options: ServerOptions): void {
     outcome: WriteOutcome,
   ): Routed => {
     tag(reply, partition);
-    metrics.partitionRequests.inc({ partition: String(partition.id) });
-    options.tracker.record(key, performance.now());
+    served(partition, key);
     switch (outcome.status) {
       case 'ok':
         metrics.requests.inc({ op: outcome.deleted ? 'delete' : 'put', outcome: 'ok' });
@@ -178,8 +189,7 @@ export function registerRoutes(options: ServerOptions): void {
           placeOrForward(request, key, 'get', async () => {
             const { partition, entry } = await node.get(key);
             tag(reply, partition);
-            metrics.partitionRequests.inc({ partition: String(partition.id) });
-            options.tracker.record(key, performance.now());
+            served(partition, key);
             metrics.requests.inc({ op: 'get', outcome: entry ? 'ok' : 'not_found' });
             if (!entry) throw new DdiaError(PartErrors.keyNotFound, `no key ${JSON.stringify(key)}`);
             void reply
@@ -267,7 +277,16 @@ export function registerRoutes(options: ServerOptions): void {
   app.get(
     '/cluster',
     { schema: { tags: ['admin'], summary: 'Partitions, owners, targets, epoch, moves in progress' } },
-    async () => options.controller.view(),
+    async () => {
+      const config = node.machine.config;
+      const now = performance.now();
+      // This node's side: the request rate of each partition it owns (what a load split
+      // weighs) and the splits, merges and colocations its splitter proposed.
+      const load = (config?.partitions ?? [])
+        .filter((p) => p.owner === node.id)
+        .map((p) => ({ partition: p.id, perSecond: Math.round(node.load.perSecond(p.id, now) * 10) / 10 }));
+      return { ...options.controller.view(), load, shapeChanges: options.shapeChanges() };
+    },
   );
   app.get(
     '/cluster/config',
@@ -335,6 +354,18 @@ export function registerRoutes(options: ServerOptions): void {
     '/internal/partitions/:id/snapshot',
     { schema: { tags: ['internal'], params: partitionParams } },
     async (request) => node.store.snapshot(ownPartition((request.params as { id: number }).id)),
+  );
+  app.get(
+    '/internal/partitions/:id/size',
+    {
+      schema: {
+        tags: ['internal'],
+        params: partitionParams,
+        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: SIZE_LIMIT_MAX }) }),
+      },
+    },
+    async (request) =>
+      node.size((request.params as { id: number }).id, (request.query as { limit: number }).limit),
   );
   app.get(
     '/internal/partitions/:id/changes',

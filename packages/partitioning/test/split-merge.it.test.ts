@@ -5,7 +5,7 @@
 // there, in order, with versions that keep rising across both changes of shape.
 import { pollUntil } from '@ddia/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compoundKey } from '../src/core/index.js';
+import { compoundKey, type PartitionInfo } from '../src/core/index.js';
 import { keyPath } from '../src/router/partitioned-client.js';
 import { type InProcessCluster, startInProcess } from './support/in-process.js';
 
@@ -69,5 +69,81 @@ describe('automatic split and merge of range partitions', () => {
     const again = await fetch(`${url}${keyPath(kept[0] as string)}`, { method: 'PUT', body: 'again' });
     const version = ((await again.json()) as { version: number }).version;
     expect(version).toBeGreaterThan(Math.max(maxVersion, ...lastVersions));
+  });
+});
+
+// Two nodes, range scheme, two pre-split ranges (every ASCII key in the first), --split-keys 40,
+// --split-rps 50: twenty keys are far below the size limit, but reads of the last four at full
+// speed split the range by load, at the median of the keys requested (not of the keys held).
+// The split-off right half is then small and cold beside the other node's empty range: its owner
+// asks the controller to colocate them (one moves), and the node holding both merges them.
+describe('a load split, then a merge across owners', () => {
+  let cluster: InProcessCluster;
+  const partitions = () => cluster.nodes[0]?.machine.config?.partitions ?? [];
+  const keys = Array.from({ length: 20 }, (_, i) => `k${String(i).padStart(3, '0')}`);
+  const hot = keys.slice(16);
+
+  beforeAll(async () => {
+    cluster = await startInProcess(2, [
+      '--scheme',
+      'range',
+      '--partitions',
+      '2',
+      '--split-keys',
+      String(SPLIT_KEYS),
+      '--split-rps',
+      '50',
+    ]);
+  }, 60_000);
+  afterAll(() => cluster?.close());
+
+  it('splits a small hot range where its requests are, then merges the cold half with the neighbour on the other node', {
+    timeout: 90_000,
+  }, async () => {
+    const [url1, url2] = cluster.urls as [string, string];
+    for (const key of keys)
+      expect((await fetch(`${url1}/kv/${key}`, { method: 'PUT', body: `v-${key}` })).status).toBe(201);
+    const owner = partitions()[0]?.owner as string;
+    const ownerUrl = cluster.urls[Number(owner.slice(1)) - 1] as string;
+
+    // Read the four hot keys from 8 loops until the owner splits the range.
+    let reading = true;
+    const readers = Array.from({ length: 8 }, async (_, j) => {
+      for (let n = j; reading; n++) {
+        const res = await fetch(`${ownerUrl}/kv/${hot[n % hot.length]}`);
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+      }
+    });
+    await pollUntil(() => partitions().length === 3, { what: 'a load split', timeoutMs: SHAPE_CHANGE_MS });
+    reading = false;
+    await Promise.all(readers);
+    const at = partitions()[1]?.range?.start as string;
+    expect(hot.slice(1)).toContain(at); // inside the hot keys; a size split would cut at k010
+    const view = (url: string) =>
+      fetch(`${url}/cluster`).then((r) => r.json()) as Promise<{
+        shapeChanges: { splitsBySize: number; splitsByLoad: number; merges: number; colocations: number };
+        load: { partition: number; perSecond: number }[];
+      }>;
+    expect((await view(ownerUrl)).shapeChanges).toMatchObject({ splitsBySize: 0, splitsByLoad: 1 });
+
+    // The right half (the hot keys from `at` on) and the other node's empty range: colocated,
+    // then merged. The owner of two partitions gives, so the counts end one each.
+    await pollUntil(() => partitions().length === 2 && partitions().every((p) => p.owner === p.target), {
+      what: 'a merge across owners',
+      timeoutMs: 2 * SHAPE_CHANGE_MS,
+    });
+    const [left, right] = partitions() as [PartitionInfo, PartitionInfo];
+    expect([left.range, right.range]).toEqual([
+      { start: '', end: at },
+      { start: at, end: null },
+    ]);
+    expect(left.owner).not.toBe(right.owner);
+    const views = [await view(url1), await view(url2)];
+    expect(views.map((v) => v.shapeChanges.colocations).sort()).toEqual([0, 1]);
+    expect(views.map((v) => v.shapeChanges.merges).sort()).toEqual([0, 1]);
+    for (const key of keys) {
+      for (const url of [url1, url2]) expect(await (await fetch(`${url}/kv/${key}`)).text()).toBe(`v-${key}`);
+    }
   });
 });

@@ -79,6 +79,7 @@ export type ConfigCommand =
   | { op: 'abort'; partition: number }
   | { op: 'split'; partition: number; at: string }
   | { op: 'merge'; partition: number }
+  | { op: 'colocate'; partition: number }
   | { op: 'create_index'; index: IndexSpec }
   | { op: 'add_replica'; partition: number; node: string; owner: string }
   | { op: 'drop_replica'; partition: number; node: string }
@@ -257,6 +258,28 @@ export function applyConfigCommand(
       // The other followers may hold a write the dead owner sent them but never acknowledged,
       // which the new owner lacks: they are copied again rather than kept.
       partition.replicas = [];
+      return done(next);
+    }
+    case 'colocate': {
+      // Two neighbouring small ranges on different owners cannot merge in place: one of them
+      // moves to the other's owner first (an ordinary move: copy, freeze, flip), then that
+      // owner merges them. The one that moves is the one whose owner holds more partitions, so
+      // that after the merge the counts are balanced again; until then they may differ by two.
+      const index = next.partitions.findIndex((p) => p.id === command.partition);
+      const left = next.partitions[index];
+      const right = next.partitions[index + 1];
+      if (!left?.range || !right)
+        return refuse(config, 'unknown_partition', 'colocate needs a range partition with a right neighbour');
+      const still = (p: PartitionInfo) => !p.frozen && p.owner === p.target;
+      if (left.owner === right.owner || !still(left) || !still(right))
+        return refuse(config, 'bad_split', 'only two resting partitions on different nodes colocate');
+      if (pendingMoves(next).length > 0)
+        return refuse(config, 'bad_split', 'moves are pending; colocate after the cluster is balanced');
+      if (next.partitions.length - 1 < active(next).length)
+        return refuse(config, 'too_many_nodes', 'merging would leave fewer partitions than nodes');
+      const owned = (node: string) => next.partitions.filter((p) => p.owner === node).length;
+      const [giver, receiver] = owned(left.owner) > owned(right.owner) ? [left, right] : [right, left];
+      giver.target = receiver.owner;
       return done(next);
     }
     case 'merge': {

@@ -47,17 +47,32 @@ export class HotKeyTracker {
     }
   }
 
+  /** The current rate of one key in requests/s (0 for a key not tracked). */
+  rate(key: string, nowMs: number): number {
+    const entry = this.keys.get(key);
+    return entry ? this.perSecond(this.decayed(entry, nowMs)) : 0;
+  }
+
+  /** Forgets one key (its rate starts again from 0). */
+  forget(key: string): void {
+    this.keys.delete(key);
+  }
+
   /** The `n` keys with the highest current rate. */
   top(n: number, nowMs: number): KeyRate[] {
     return this.ranked(nowMs)
       .slice(0, n)
-      .map(({ key, count }) => ({ key, perSecond: (count * Math.LN2 * 1000) / this.halfLifeMs }));
+      .map(({ key, count }) => ({ key, perSecond: this.perSecond(count) }));
   }
 
   private ranked(nowMs: number): { key: string; count: number }[] {
     return [...this.keys.entries()]
       .map(([key, entry]) => ({ key, count: this.decayed(entry, nowMs) }))
       .sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1));
+  }
+
+  private perSecond(count: number): number {
+    return (count * Math.LN2 * 1000) / this.halfLifeMs;
   }
 
   private decayed(entry: Decayed, nowMs: number): number {

@@ -8,5 +8,6 @@ export * from './hash-slots.js';
 export * from './hot-keys.js';
 export * from './key-ranges.js';
 export * from './movement.js';
+export * from './partition-load.js';
 export * from './partitioner.js';
 export * from './secondary-index.js';

@@ -93,7 +93,9 @@ export function registerCounterRoutes(options: CounterRouteOptions): void {
           return { forwardTo: placement.ownerUrl, path };
         }
         const result = await node.increment(target, by);
-        tracker.record(target, performance.now());
+        const now = performance.now();
+        tracker.record(target, now);
+        node.load.record(result.partition.id, target, now);
         metrics.partitionRequests.inc({ partition: String(result.partition.id) });
         void reply
           .header('x-partition', String(result.partition.id))
