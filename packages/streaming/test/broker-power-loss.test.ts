@@ -162,7 +162,7 @@ async function workload(fs: FaultFileSystem, random: SeededRandom, out: Outcome)
         const commit = { topic, partition, offset: ++committed, acked: false };
         out.commits.push(commit);
         pending.push(
-          broker.coordinator.offsets
+          broker.offsetStore
             .commit(GROUP, [{ topic, partition, offset: commit.offset, metadata: null }], 0)
             .then(() => {
               commit.acked = true;
@@ -190,7 +190,7 @@ async function workload(fs: FaultFileSystem, random: SeededRandom, out: Outcome)
         out.deleteAcked = true;
       }
     }
-    out.offsetsGeneration = broker.coordinator.offsets.generation;
+    out.offsetsGeneration = broker.offsetStore.generation;
     if (!fs.isCrashed) await broker.close();
   } catch (err) {
     crashed(err);
@@ -329,7 +329,7 @@ function checkRetainedPartition(
 async function check(broker: Broker, out: Outcome, uncut: Outcome): Promise<string | null> {
   for (const topic of out.topicsAcked) if (!broker.topic(topic)) return `acknowledged topic ${topic} is gone`;
   if (out.deleteAcked && broker.topic(DELETED_TOPIC)) return `deleted topic ${DELETED_TOPIC} is back`;
-  if (!broker.topic(DELETED_TOPIC) && broker.coordinator.offsets.get(GROUP, DELETED_TOPIC, 0))
+  if (!broker.topic(DELETED_TOPIC) && broker.offsetStore.get(GROUP, DELETED_TOPIC, 0))
     return `deleted topic ${DELETED_TOPIC} left its committed offset behind`;
   if (broker.topic(RETAINED_TOPIC)) {
     const log = broker.partition(RETAINED_TOPIC, 0)!;
@@ -359,7 +359,7 @@ async function check(broker: Broker, out: Outcome, uncut: Outcome): Promise<stri
   for (const { topic, p } of committedTo) {
     const mine = out.commits.filter((c) => c.topic === topic && c.partition === p);
     const ackedMax = Math.max(-1, ...mine.filter((c) => c.acked).map((c) => c.offset));
-    const held = broker.coordinator.offsets.get(GROUP, topic, p)?.offset ?? -1;
+    const held = broker.offsetStore.get(GROUP, topic, p)?.offset ?? -1;
     if (held < ackedMax) return `committed offset of ${topic}/${p} is ${held}, ${ackedMax} was acknowledged`;
     if (held >= 0 && !mine.some((c) => c.offset === held))
       return `committed offset ${held} was never committed`;
@@ -446,9 +446,11 @@ describe('the broker under power loss (FaultFileSystem)', () => {
 
   // Each sync point the broker's files depend on, skipped alone: the trials must notice. What
   // each one's absence does (a run of this table) is in the README's power-loss section.
-  // Not listed: LOG_SYNC.sync, the Log's timer and sync(): nothing acknowledged waits for it.
+  // Partition logs write with appendSync and fsync acks=all batches by sync() (`log.sync`, also
+  // the interval timer's); the offsets log appends with { sync: true } (`log.append.sync`).
   const MUTATIONS = [
-    { point: LOG_SYNC.appendSync, expect: /acks=all batch .* is gone|acknowledged \(acks=all\)/ },
+    { point: LOG_SYNC.sync, expect: /acks=all batch .* is gone|acknowledged \(acks=all\)/ },
+    { point: LOG_SYNC.appendSync, expect: /committed offset/ },
     { point: LOG_SYNC.segmentDir, expect: /gone/ },
     { point: LOG_SYNC.openDir, expect: /gone/ },
     { point: LOG_SYNC.seal, expect: /reopening threw|gone/ },

@@ -4,7 +4,10 @@
 // writing to one partition of a 3-partition topic (each broker leads one of them):
 //   1. kill -9 a partition's leader mid-send: the controller (the Raft leader of the metadata
 //      log) elects a member of the ISR, kafkajs follows Metadata; the old leader comes back,
-//      cuts its log back by leader epochs and rejoins the ISR.
+//      cuts its log back by leader epochs and rejoins the ISR. The broker killed is also the
+//      coordinator of a consumer group that has committed offsets (the leader of the group's
+//      __consumer_offsets partition): FindCoordinator then names another broker, and a
+//      consumer of the group resumes from the committed offsets.
 //   2. (on a new 3-partition topic, so that another broker leads one of its partitions)
 //      kill -9 the controller while it is a follower of the partition written to: Raft
 //      leadership of the metadata moves to another broker (a higher term); acks=all waits until
@@ -20,15 +23,23 @@ import { fileURLToPath } from 'node:url';
 import { type Cluster, freePorts, startCluster } from '@ddia/testkit';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKey, OFFSETS_TOPIC, offsetsPartitionFor, Writer } from '../src/core/index.js';
 import { type AppendAttempt, checkLogHistory, type ReadRecord } from '../src/core/log-checker.js';
 import { waitFor } from './support/broker.js';
 import { addFinalRead, CLEAN_HISTORY, runJepsen } from './support/jepsen.js';
+import { RawConnection } from './support/raw-client.js';
 
 const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const TOPIC = 'replicated';
 /** Phase 2's topic, created then: its leaders are spread over the brokers again (phase 1 and
  *  elections under load may have left the controller leading every partition of TOPIC). */
 const TOPIC_2 = 'replicated-2';
+/** Phase 1's consumer group reads this one-partition topic and commits as it goes. */
+const GROUP_TOPIC = 'committed';
+const GROUP = 'resumer';
+/** Records the group consumes and commits before its coordinator is killed, and after. */
+const GROUP_BEFORE = 20;
+const GROUP_AFTER = 10;
 const LONG = process.env.DDIA_LONG === '1';
 /** Acknowledged records before each phase's kill, and after it. */
 const BEFORE_KILL = 40;
@@ -200,9 +211,61 @@ beforeAll(async () => {
   });
   const admin = client().admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }], waitForLeaders: true });
+  await admin.createTopics({
+    topics: [
+      { topic: TOPIC, numPartitions: 3 },
+      { topic: GROUP_TOPIC, numPartitions: 1 },
+    ],
+    waitForLeaders: true,
+  });
   await admin.disconnect();
 }, 180_000);
+
+/** FindCoordinator v0 for GROUP, asked of broker `id`: the coordinator's node id (or -1). */
+async function findCoordinator(id: string): Promise<{ errorCode: number; nodeId: number }> {
+  const conn = await RawConnection.connect(`127.0.0.1:${kafkaPorts.get(id)}`);
+  try {
+    const r = await conn.request(ApiKey.FindCoordinator, 0, new Writer().string(GROUP).bytes());
+    return { errorCode: r.int16(), nodeId: r.int32() };
+  } finally {
+    conn.close();
+  }
+}
+
+/** Produces `count` values to GROUP_TOPIC (acks=all), numbered from `from`. */
+async function produceToGroupTopic(from: number, count: number): Promise<void> {
+  const p = client('group-feeder').producer({ idempotent: true, maxInFlightRequests: 1 });
+  await p.connect();
+  const messages = Array.from({ length: count }, (_, i) => ({ value: `g${from + i}` }));
+  await p.send({ topic: GROUP_TOPIC, acks: -1, messages });
+  await p.disconnect();
+}
+
+/** One consumer of GROUP (from the beginning when nothing is committed) reading `count`
+ *  records, committing after each; its reads as [offset, value]. */
+async function consumeGroup(count: number): Promise<[number, string][]> {
+  const seen: [number, string][] = [];
+  const consumer = client('group-member').consumer({
+    groupId: GROUP,
+    maxWaitTimeInMs: 200,
+    sessionTimeout: 6000,
+    heartbeatInterval: 500,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic: GROUP_TOPIC, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachMessage: async ({ partition, message }) => {
+      seen.push([Number(message.offset), message.value!.toString()]);
+      await consumer.commitOffsets([
+        { topic: GROUP_TOPIC, partition, offset: String(Number(message.offset) + 1) },
+      ]);
+    },
+  });
+  await waitFor(`${count} records read by the group`, () => seen.length >= count, 60_000);
+  await consumer.disconnect();
+  return seen;
+}
 
 afterAll(async () => {
   await producer?.disconnect().catch(() => {});
@@ -210,22 +273,49 @@ afterAll(async () => {
 });
 
 describe('three replicated brokers, one fault after another under acks=all', () => {
-  it('1. kill -9 a partition leader mid-send: a new leader from the ISR; the old one rejoins', async () => {
+  it('1. kill -9 a partition leader mid-send, also a group coordinator: a new leader from the ISR, a new coordinator with the committed offsets; the old one rejoins', async () => {
+    // The group commits as it reads; its coordinator is the leader of its offsets partition.
+    await produceToGroupTopic(0, GROUP_BEFORE);
+    const before = await consumeGroup(GROUP_BEFORE);
+    expect(before.map(([offset]) => offset)).toEqual([...Array(GROUP_BEFORE).keys()]);
+    const coordinator = await findCoordinator('n1');
+    expect(coordinator.errorCode).toBe(0);
+    const offsetsPartition = offsetsPartitionFor(GROUP, 3);
+    const offsetsRoles = (await view('n1'))!.topics.find((t) => t.name === OFFSETS_TOPIC)!.partitions;
+    expect(offsetsRoles[offsetsPartition]!.leader).toBe(coordinator.nodeId);
+    expect([...offsetsRoles[offsetsPartition]!.isr].sort()).toEqual([1, 2, 3]);
+
     const partitions = await partitionsOf(TOPIC);
     // Each broker leads one partition (the controller spreads them at creation).
     expect(partitions.map((p) => p.leader).sort()).toEqual([1, 2, 3]);
-    const first = partitions.find((p) => p.partitionId === 0)!;
+    // The partition written to is the one the coordinator leads: one kill, both failovers.
+    const first = partitions.find((p) => p.leader === coordinator.nodeId)!;
     expect([...first.replicas].sort()).toEqual([1, 2, 3]);
     const victim = `n${first.leader}`;
     let killing: Promise<void> | null = null;
-    await write(TOPIC, 0, BEFORE_KILL + AFTER_KILL, (n) => {
+    await write(TOPIC, first.partitionId, BEFORE_KILL + AFTER_KILL, (n) => {
       if (n === BEFORE_KILL) killing = cluster.node(victim).kill();
     });
     await killing;
 
-    const after = await partitionState(TOPIC, 0);
+    const after = await partitionState(TOPIC, first.partitionId);
     expect(after.leader).not.toBe(first.leader);
     expect(after.isr).not.toContain(first.leader);
+
+    // The group's coordinator moved with its offsets partition; a consumer of the group
+    // resumes where the group committed (a lost commit would restart it at offset 0).
+    const survivor = cluster.ids().find((id) => id !== victim)!;
+    let moved = { errorCode: -1, nodeId: -1 };
+    await waitFor('FindCoordinator to name a live broker', async () => {
+      moved = await findCoordinator(survivor);
+      return moved.errorCode === 0 && moved.nodeId !== coordinator.nodeId;
+    });
+    await produceToGroupTopic(GROUP_BEFORE, GROUP_AFTER);
+    const resumed = await consumeGroup(GROUP_AFTER);
+    expect(resumed[0]).toEqual([GROUP_BEFORE, `g${GROUP_BEFORE}`]);
+    expect(resumed.map(([offset]) => offset)).toEqual(
+      Array.from({ length: GROUP_AFTER }, (_, i) => GROUP_BEFORE + i),
+    );
 
     await cluster.node(victim).restart();
     await wholeIsr(TOPIC, 0, `${victim} back in the ISR`);

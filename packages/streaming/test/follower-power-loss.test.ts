@@ -6,8 +6,8 @@
 // answers acks=all, once that report covers it (high watermark = min over the ISR). At a
 // seeded step both disks lose what was not fsync'd. Either copy may then lead (a clean
 // election picks any ISR member), so each must hold every acknowledged batch at its offset.
-// The canary runs the follower without its fsync (the Log's append sync point skipped on its
-// disk): acknowledged batches vanish from the follower on some seeds, and the check sees it.
+// The canary runs the follower without its fsync (the Log's sync() point, `log.sync`, skipped on
+// its disk): acknowledged batches vanish from the follower on some seeds, and the check sees it.
 // Replay one seed: DDIA_SEED=<seed> npx vitest run --project streaming:unit follower-power-loss
 import { LOG_SYNC, SeededRandom } from '@ddia/common';
 import { FaultFileSystem } from '@ddia/testkit';
@@ -111,7 +111,7 @@ describe('acks=all on a leader and follower under a whole-cluster power loss (Fa
   it('canary: a follower that does not fsync what it fetched loses acknowledged batches', async () => {
     const failures: string[] = [];
     for (const seed of SEEDS) {
-      const problem = await trial(seed, [LOG_SYNC.appendSync]);
+      const problem = await trial(seed, [LOG_SYNC.sync]);
       if (problem) failures.push(problem);
     }
     expect(failures.length).toBeGreaterThan(0);

@@ -104,6 +104,10 @@ export interface ReplicationHooks {
   deleteTopic(name: string): Promise<number>;
   /** How many brokers hold each partition. */
   replicationFactor(): number;
+  /** FindCoordinator: the leader of the group's __consumer_offsets partition. */
+  locateCoordinator(
+    groupId: string,
+  ): Promise<{ errorCode: number; nodeId: number; host: string; port: number }>;
 }
 
 export interface Topic {
@@ -132,6 +136,9 @@ export class Broker {
   private constructor(
     readonly options: BrokerOptions,
     readonly topics: TopicStore,
+    /** This broker's own offsets log: every group's offsets with a single broker (in a cluster
+     *  the coordinator is given the replicated offsets topic instead). */
+    readonly offsetStore: OffsetStore,
     readonly coordinator: GroupCoordinator,
   ) {
     this.defaults = { ...BROKER_DEFAULTS, ...options.defaults };
@@ -142,7 +149,12 @@ export class Broker {
     await ensureDir(fs, options.dataDir);
     const topics = await TopicStore.open(options.dataDir, fs);
     const offsets = await OffsetStore.open(options.dataDir, fs, options.offsetsCompactRecordsMin);
-    const broker = new Broker(options, topics, new GroupCoordinator(offsets, options.clock, options.random));
+    const broker = new Broker(
+      options,
+      topics,
+      offsets,
+      new GroupCoordinator(offsets, options.clock, options.random),
+    );
     for (const meta of topics.list()) await broker.openTopic(meta);
     broker.scheduleTick();
     broker.scheduleMaintenance();
@@ -336,6 +348,6 @@ export class Broker {
     this.wakeWaiters();
     await this.adminChain;
     for (const topic of this.topicLogs.values()) for (const p of topic.partitions) await p.close();
-    await this.coordinator.offsets.close();
+    await this.offsetStore.close();
   }
 }

@@ -1,9 +1,11 @@
 // The group coordinator: one core Group state machine per group id, driven by requests and by
 // a tick, plus the durable committed offsets. With a single broker, every group's coordinator
-// is this broker.
+// is this broker and its offsets are an OffsetStore; in a cluster, a group's coordinator is the
+// leader of its partition of the replicated __consumer_offsets topic (src/cluster/group-offsets.ts)
+// and every other broker answers NOT_COORDINATOR.
 import type { Clock, Random } from '@ddia/common/core';
 import { ErrorCode, Group, type JoinArgs, type JoinResult } from '../core/index.js';
-import type { CommittedOffset, OffsetStore } from './offset-store.js';
+import type { CommittedOffset } from './offset-store.js';
 
 /** How often session timeouts and rebalance deadlines are checked. */
 export const GROUP_TICK_MS = 250;
@@ -17,6 +19,22 @@ export interface CommitEntry {
   metadata: string | null;
 }
 
+/** Where committed offsets live, and whether this broker coordinates a group now. */
+export interface CommittedOffsets {
+  /** ErrorCode.NONE when this broker is the group's coordinator and has its offsets loaded. */
+  coordinatorError(groupId: string): number;
+  /** Makes the offsets durable; resolves with the Kafka error code of the whole commit. */
+  commit(
+    group: string,
+    entries: { topic: string; partition: number; offset: number; metadata: string | null }[],
+    nowMs: number,
+  ): Promise<number>;
+  get(group: string, topic: string, partition: number): CommittedOffset | undefined;
+  partitionsOf(group: string): { topic: string; partition: number; committed: CommittedOffset }[];
+  groups(): string[];
+  forgetTopic(topic: string, nowMs: number): Promise<void>;
+}
+
 export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
   private memberCounter = 0;
@@ -24,7 +42,7 @@ export class GroupCoordinator {
   private readonly incarnation: string;
 
   constructor(
-    readonly offsets: OffsetStore,
+    public offsets: CommittedOffsets,
     private readonly clock: Clock,
     random: Random,
   ) {
@@ -44,10 +62,21 @@ export class GroupCoordinator {
     return this.groups.get(groupId);
   }
 
+  /** Forgets the membership of the groups `moved` names (their coordinator is elsewhere now, or
+   *  is this broker afresh): requests parked in them are told NOT_COORDINATOR. */
+  unloadGroups(moved: (groupId: string) => boolean): void {
+    for (const [id, group] of this.groups) {
+      if (!moved(id)) continue;
+      this.groups.delete(id);
+      group.unload(ErrorCode.NOT_COORDINATOR);
+    }
+  }
+
   join(groupId: string, args: JoinArgs): Promise<JoinResult> {
-    if (groupId === '') {
+    const refused = groupId === '' ? ErrorCode.INVALID_GROUP_ID : this.offsets.coordinatorError(groupId);
+    if (refused !== ErrorCode.NONE) {
       return Promise.resolve({
-        errorCode: ErrorCode.INVALID_GROUP_ID,
+        errorCode: refused,
         generationId: -1,
         protocolName: '',
         leader: '',
@@ -64,6 +93,9 @@ export class GroupCoordinator {
     memberId: string,
     assignments: { memberId: string; assignment: Uint8Array }[],
   ): Promise<{ errorCode: number; assignment: Uint8Array }> {
+    const refused = this.offsets.coordinatorError(groupId);
+    if (refused !== ErrorCode.NONE)
+      return Promise.resolve({ errorCode: refused, assignment: new Uint8Array(0) });
     const group = this.groups.get(groupId);
     if (!group)
       return Promise.resolve({ errorCode: ErrorCode.UNKNOWN_MEMBER_ID, assignment: new Uint8Array(0) });
@@ -73,12 +105,16 @@ export class GroupCoordinator {
   }
 
   heartbeat(groupId: string, generationId: number, memberId: string): number {
+    const refused = this.offsets.coordinatorError(groupId);
+    if (refused !== ErrorCode.NONE) return refused;
     const group = this.groups.get(groupId);
     if (!group) return ErrorCode.UNKNOWN_MEMBER_ID;
     return group.heartbeat(generationId, memberId, this.clock.nowMs());
   }
 
   leave(groupId: string, memberId: string): number {
+    const refused = this.offsets.coordinatorError(groupId);
+    if (refused !== ErrorCode.NONE) return refused;
     const group = this.groups.get(groupId);
     if (!group) return ErrorCode.UNKNOWN_MEMBER_ID;
     return group.leave(memberId, this.clock.nowMs());
@@ -92,6 +128,8 @@ export class GroupCoordinator {
     entries: CommitEntry[],
   ): Promise<number> {
     if (groupId === '') return ErrorCode.INVALID_GROUP_ID;
+    const refused = this.offsets.coordinatorError(groupId);
+    if (refused !== ErrorCode.NONE) return refused;
     const group = this.groups.get(groupId);
     if (generationId >= 0 || group) {
       const check = group
@@ -99,8 +137,7 @@ export class GroupCoordinator {
         : ErrorCode.ILLEGAL_GENERATION;
       if (check !== ErrorCode.NONE) return check;
     }
-    await this.offsets.commit(groupId, entries, this.clock.wallMs());
-    return ErrorCode.NONE;
+    return this.offsets.commit(groupId, entries, this.clock.wallMs());
   }
 
   committed(groupId: string, topic: string, partition: number): CommittedOffset | undefined {

@@ -4,6 +4,7 @@
 // key (group, topic, partition), value the offset. Here the log is compacted the same way
 // (newest entry per key) whenever it holds several times more records than live keys.
 import type { FileSystem } from '@ddia/common';
+import { ErrorCode } from '../core/index.js';
 import { join } from '../log/files.js';
 import { GenerationalLog } from '../log/generational-log.js';
 
@@ -35,6 +36,7 @@ function keyOf(group: string, topic: string, partition: number): string {
   return JSON.stringify([group, topic, partition]);
 }
 
+/** A single broker's offsets: it coordinates every group (CommittedOffsets in ./coordinator.ts). */
 export class OffsetStore {
   private readonly offsets = new Map<string, Map<string, CommittedOffset>>();
   private records = 0;
@@ -92,12 +94,16 @@ export class OffsetStore {
     return run;
   }
 
+  coordinatorError(): number {
+    return ErrorCode.NONE;
+  }
+
   /** Appends and fsyncs the commits of one OffsetCommit request, then applies them. */
   commit(
     group: string,
     entries: { topic: string; partition: number; offset: number; metadata: string | null }[],
     nowMs: number,
-  ): Promise<void> {
+  ): Promise<number> {
     const records = entries.map((e) => ({
       g: group,
       t: e.topic,
@@ -107,7 +113,7 @@ export class OffsetStore {
       ts: nowMs,
     }));
     return this.serially(async () => {
-      if (records.length === 0) return;
+      if (records.length === 0) return ErrorCode.NONE;
       await this.store.log.appendBatch(
         records.map((r) => TEXT_ENCODER.encode(JSON.stringify(r))),
         { sync: true },
@@ -115,6 +121,7 @@ export class OffsetStore {
       for (const r of records) this.apply(r);
       if (this.records >= this.compactRecordsMin && this.records > COMPACT_RATIO * this.live)
         await this.compact();
+      return ErrorCode.NONE;
     });
   }
 

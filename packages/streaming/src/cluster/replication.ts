@@ -28,6 +28,7 @@ import { ErrorCode } from '../core/index.js';
 import { endOffsetForEpoch, PartitionLeader, truncationOffset } from '../core/replication.js';
 import { join } from '../log/files.js';
 import type { PartitionLog } from '../log/partition-log.js';
+import { ReplicatedOffsets } from './group-offsets.js';
 
 export interface ReplicationOptions {
   selfId: string;
@@ -98,9 +99,13 @@ export class Replication implements ReplicationHooks {
   private readonly timers: { cancel(): void }[] = [];
   private readonly lastSeen = new Map<number, number>();
   private controllerSince = -1;
+  /** Committed offsets in the replicated __consumer_offsets topic (the coordinator's store here). */
+  readonly groupOffsets: ReplicatedOffsets;
 
   constructor(private readonly options: ReplicationOptions) {
     this.selfNum = numericId(options.selfId);
+    this.groupOffsets = new ReplicatedOffsets(options.broker, this);
+    options.broker.coordinator.offsets = this.groupOffsets;
     for (const p of options.peers) {
       const n = numericId(p.id);
       if (this.urls.has(n)) throw new Error(`peers '${p.id}' and another map to the same node id ${n}`);
@@ -657,6 +662,12 @@ export class Replication implements ReplicationHooks {
 
   replicationFactor(): number {
     return this.urls.size;
+  }
+
+  locateCoordinator(
+    groupId: string,
+  ): Promise<{ errorCode: number; nodeId: number; host: string; port: number }> {
+    return this.groupOffsets.locate(groupId);
   }
 
   async close(): Promise<void> {

@@ -227,6 +227,17 @@ export class Group {
     }
   }
 
+  /** The group moved to another coordinator: every parked join and sync is answered `errorCode`. */
+  unload(errorCode: number): void {
+    const noJoin = { errorCode, generationId: NO_GENERATION, protocolName: '', leader: '', members: [] };
+    for (const [memberId, reply] of this.pendingJoins) reply({ ...noJoin, memberId });
+    for (const reply of this.pendingSyncs.values()) reply({ errorCode, assignment: EMPTY });
+    this.pendingJoins.clear();
+    this.pendingSyncs.clear();
+    this.members.clear();
+    this.state = 'Dead';
+  }
+
   get isEmpty(): boolean {
     return this.members.size === 0 && this.pendingJoins.size === 0;
   }

@@ -4,6 +4,7 @@ export * from './compaction.js';
 export * from './error-codes.js';
 export * from './group.js';
 export * from './log-checker.js';
+export * from './offsets-topic.js';
 export * from './orders.js';
 export * from './producer-state.js';
 export * from './record-batch.js';

@@ -90,23 +90,29 @@ export class KafkaServer {
       }
     };
 
+    // A frame's chunks are joined once, when the whole frame is in: a 100 KiB produce arrives
+    // in several reads, and joining at every read would copy it again each time.
+    let frameSize = -1;
     socket.on('data', (chunk: Buffer) => {
       buffered.push(chunk);
       bufferedBytes += chunk.length;
       for (;;) {
         if (bufferedBytes < SIZE_PREFIX_BYTES) return;
-        const all = buffered.length === 1 ? buffered[0]! : Buffer.concat(buffered, bufferedBytes);
-        buffered = [all];
-        const size = all.readInt32BE(0);
-        if (size < 0 || size > limit) {
-          reject(`request frame of ${size} bytes exceeds socket.request.max.bytes (${limit})`);
-          return;
+        if (frameSize < 0) {
+          if (buffered[0]!.length < SIZE_PREFIX_BYTES) buffered = [Buffer.concat(buffered, bufferedBytes)];
+          frameSize = buffered[0]!.readInt32BE(0);
+          if (frameSize < 0 || frameSize > limit) {
+            reject(`request frame of ${frameSize} bytes exceeds socket.request.max.bytes (${limit})`);
+            return;
+          }
         }
-        if (bufferedBytes < SIZE_PREFIX_BYTES + size) return;
-        queue.push(all.subarray(SIZE_PREFIX_BYTES, SIZE_PREFIX_BYTES + size));
-        const rest = all.subarray(SIZE_PREFIX_BYTES + size);
+        if (bufferedBytes < SIZE_PREFIX_BYTES + frameSize) return;
+        const all = buffered.length === 1 ? buffered[0]! : Buffer.concat(buffered, bufferedBytes);
+        queue.push(all.subarray(SIZE_PREFIX_BYTES, SIZE_PREFIX_BYTES + frameSize));
+        const rest = all.subarray(SIZE_PREFIX_BYTES + frameSize);
         buffered = rest.length > 0 ? [rest] : [];
         bufferedBytes = rest.length;
+        frameSize = -1;
         if (queue.length >= QUEUED_FRAMES_MAX) socket.pause();
         void drain();
       }

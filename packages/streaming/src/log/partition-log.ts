@@ -70,6 +70,9 @@ export class PartitionLog {
   private exclusive: Promise<void> | null = null;
   private inFlight = 0;
   private idle: (() => void)[] = [];
+  /** Writes waiting for a segment roll, in offset order (see write()). */
+  private queuedWrites = 0;
+  private writeTail: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly store: GenerationalLog,
@@ -192,7 +195,7 @@ export class PartitionLog {
         );
       }
       const end = this.logEndOffset;
-      await this.store.log.appendBatch(stored, { sync });
+      await this.write(stored, sync);
       if (end > this.writtenEndOffset) this.writtenEndOffset = end;
       // Log appends complete in order, so the watermark only moves forward.
       if (this.managed) this.onAdvance();
@@ -204,6 +207,33 @@ export class PartitionLog {
     } finally {
       this.leave();
     }
+  }
+
+  /**
+   * Writes batches with one write(2) on this thread (the Log's appendSync): an acks=1 produce
+   * is in the page cache when answered without a round trip through libuv's thread pool, where
+   * it would queue behind other partitions' fsyncs (the one-producer acks=1 path waits on this
+   * per request). `sync` then fdatasyncs on the pool; concurrent callers share one. Batches
+   * reach the file in the order their offsets were assigned: at once, or, while a full
+   * segment rolls, queued behind the roll and the writes queued before them.
+   */
+  private async write(batches: Uint8Array[], sync: boolean): Promise<void> {
+    const log = this.store.log;
+    if (this.queuedWrites === 0 && !log.rollDue) log.appendSync(batches);
+    else {
+      this.queuedWrites++;
+      const run = this.writeTail.then(async () => {
+        if (log.rollDue) await log.roll();
+        log.appendSync(batches);
+      });
+      this.writeTail = run
+        .catch(() => {})
+        .finally(() => {
+          this.queuedWrites--;
+        });
+      await run;
+    }
+    if (sync) await log.sync();
   }
 
   /** Position in the index of the first batch holding an offset >= `offset`. */
@@ -376,7 +406,7 @@ export class PartitionLog {
         this.logEndOffset = lastOffset(header) + 1;
         this.indexBatch(header, header.baseOffset, bytes.length, header.partitionLeaderEpoch);
       }
-      await this.store.log.appendBatch(records, { sync: true });
+      await this.write(records, true);
       this.writtenEndOffset = this.logEndOffset;
       this.onAdvance();
     } finally {

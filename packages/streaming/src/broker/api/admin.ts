@@ -1,5 +1,5 @@
 // CreateTopics, DeleteTopics, DescribeConfigs and InitProducerId: the admin and producer setup calls.
-import { ErrorCode } from '../../core/index.js';
+import { ErrorCode, isInternalTopic } from '../../core/index.js';
 import type { CreateTopicsRequest, CreateTopicsResponse } from '../../protocol/create-topics/v3.js';
 import type { DeleteTopicsRequest } from '../../protocol/delete-topics/v1.js';
 import {
@@ -73,6 +73,11 @@ export async function handleDeleteTopics(
 ): Promise<{ topics: { name: string; errorCode: number }[] }> {
   const topics: { name: string; errorCode: number }[] = [];
   for (const name of req.topicNames) {
+    // Kafka refuses to delete its internal topics: the offsets would go with them.
+    if (isInternalTopic(name)) {
+      topics.push({ name, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION });
+      continue;
+    }
     if (broker.replication) {
       topics.push({ name, errorCode: await broker.replication.deleteTopic(name) });
       continue;

@@ -21,7 +21,10 @@ import { OFFSET_METADATA_BYTES_MAX } from '../coordinator.js';
 
 const NO_OFFSET = -1;
 
-export function handleFindCoordinator(broker: Broker, req: FindCoordinatorRequest): FindCoordinatorResponse {
+export async function handleFindCoordinator(
+  broker: Broker,
+  req: FindCoordinatorRequest,
+): Promise<FindCoordinatorResponse> {
   if (req.keyType !== COORDINATOR_KEY_GROUP) {
     return {
       errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
@@ -30,6 +33,10 @@ export function handleFindCoordinator(broker: Broker, req: FindCoordinatorReques
       host: '',
       port: -1,
     };
+  }
+  if (broker.replication) {
+    const found = await broker.replication.locateCoordinator(req.key);
+    return { ...found, errorMessage: null };
   }
   return {
     errorCode: ErrorCode.NONE,
@@ -117,6 +124,22 @@ export async function handleOffsetCommit(
 
 export function handleOffsetFetch(broker: Broker, req: OffsetFetchRequest): OffsetFetchResponse {
   const { coordinator } = broker;
+  const refused = coordinator.offsets.coordinatorError(req.groupId);
+  if (refused !== ErrorCode.NONE) {
+    // v1 has no top-level error code: each partition asked carries it.
+    return {
+      errorCode: refused,
+      topics: (req.topics ?? []).map((t) => ({
+        name: t.name,
+        partitions: t.partitionIndexes.map((partitionIndex) => ({
+          partitionIndex,
+          committedOffset: NO_OFFSET,
+          metadata: '',
+          errorCode: refused,
+        })),
+      })),
+    };
+  }
   let wanted: { name: string; partitionIndexes: number[] }[];
   if (req.topics === null) {
     const byTopic = new Map<string, number[]>();

@@ -1,5 +1,5 @@
 // Metadata and ListOffsets: where topics live and which offsets they span.
-import { ErrorCode } from '../../core/index.js';
+import { ErrorCode, isInternalTopic } from '../../core/index.js';
 import {
   EARLIEST_TIMESTAMP,
   LATEST_TIMESTAMP,
@@ -19,7 +19,7 @@ function describeTopic(broker: Broker, topic: Topic): MetadataResponse['topics']
     return {
       errorCode: ErrorCode.NONE,
       name: topic.meta.name,
-      isInternal: false,
+      isInternal: isInternalTopic(topic.meta.name),
       partitions: roles.map((r, index) => ({
         errorCode: r.errorCode,
         partitionIndex: index,
@@ -33,7 +33,7 @@ function describeTopic(broker: Broker, topic: Topic): MetadataResponse['topics']
   return {
     errorCode: ErrorCode.NONE,
     name: topic.meta.name,
-    isInternal: false,
+    isInternal: isInternalTopic(topic.meta.name),
     partitions: topic.partitions.map((_, index) => ({
       errorCode: ErrorCode.NONE,
       partitionIndex: index,

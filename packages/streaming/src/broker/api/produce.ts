@@ -3,7 +3,14 @@
 // batch is written to the partition's log (in the OS page cache: it survives a crash of the
 // broker process, not a power cut); acks=all answered once the batch is fsync'd (the only
 // replica is this broker, so "all in-sync replicas have it" means "it is on disk").
-import { type Batch, BatchError, compressionOf, ErrorCode, splitBatches } from '../../core/index.js';
+import {
+  type Batch,
+  BatchError,
+  compressionOf,
+  ErrorCode,
+  isInternalTopic,
+  splitBatches,
+} from '../../core/index.js';
 import { SequenceError } from '../../log/partition-log.js';
 import type {
   ProducePartitionResponse,
@@ -47,6 +54,8 @@ async function produceToPartition(
   if (!acksValid) return answer(ErrorCode.INVALID_REQUIRED_ACKS);
   // Transactions are not implemented: a transactional producer is told so instead of half-served.
   if (req.transactionalId !== null) return answer(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+  // Only the coordinator writes the offsets topic (Kafka: "cannot append to internal topic").
+  if (isInternalTopic(topicName)) return answer(ErrorCode.INVALID_TOPIC_EXCEPTION);
   const topic = broker.topic(topicName);
   const partition = topic?.partitions[index];
   if (!topic || !partition) return answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
