@@ -19,7 +19,15 @@ import {
   type LocalPostgres,
   startLocalPostgres,
 } from '../../transactions/src/postgres/local-postgres.js';
-import { closedLoop, type Measure, parentPid, pssOf, startDocumentDbProcess, treeCpuMs } from './support.js';
+import {
+  closedLoop,
+  type Measure,
+  parentPid,
+  pssOf,
+  settle,
+  startDocumentDbProcess,
+  treeCpuMs,
+} from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -166,7 +174,13 @@ function mingoSystem(docs: Person[]): System {
 const PHASES = ['pointById', 'eqIndexed', 'rangeIndexed', 'groupBy', 'updateMix'] as const;
 type Phase = (typeof PHASES)[number] | 'bulkInsert';
 
-async function runSystem(system: System, docs: Person[], round: number): Promise<Record<Phase, Measure>> {
+type Settled = Awaited<ReturnType<typeof settle>>;
+
+async function runSystem(
+  system: System,
+  docs: Person[],
+  round: number,
+): Promise<{ phases: Record<Phase, Measure>; settled: Settled }> {
   const out = {} as Record<Phase, Measure>;
   const root = await system.serverPid();
   // CPU per operation on each side: this process (the client library: the mongodb driver or
@@ -192,6 +206,8 @@ async function runSystem(system: System, docs: Person[], round: number): Promise
     },
     () => docs.length,
   );
+  // The load's deferred work (compactions, checkpoints) finishes before the reads are measured.
+  const settled = await settle(root);
   const rand = (i: number) => (i * 7919 + round * 104729) % DOCS;
   out.pointById = await withCpu(() => closedLoop((i) => system.byId(rand(i)), PHASE_MS, CLIENTS), perPhase);
   out.eqIndexed = await withCpu(
@@ -207,7 +223,7 @@ async function runSystem(system: System, docs: Person[], round: number): Promise
     () => closedLoop((i) => (i % 4 === 0 ? system.update(rand(i)) : system.byId(rand(i))), PHASE_MS, CLIENTS),
     perPhase,
   );
-  return out;
+  return { phases: out, settled };
 }
 
 async function main(): Promise<void> {
@@ -231,6 +247,8 @@ async function main(): Promise<void> {
     /** The machine's 1-minute load average when the system's round ended (a shared machine). */
     load1: number;
   }[] = [];
+  /** How long each server took to settle after its load, and the CPU its background work used. */
+  const settles: ({ round: number; system: string } & Settled)[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? ['ours', 'pg'] : ['pg', 'ours'];
     for (const which of order) {
@@ -238,7 +256,8 @@ async function main(): Promise<void> {
       const local = which === 'pg' ? await startLocalPostgres() : undefined;
       const system = which === 'pg' ? await startPostgres(local!) : await startOurs();
       try {
-        const result = await runSystem(system, docs, round);
+        const { phases: result, settled } = await runSystem(system, docs, round);
+        settles.push({ round, system: system.name, ...settled });
         const rssMiB = Math.round((await system.rssBytes()) / 2 ** 20);
         for (const phase of Object.keys(result) as Phase[])
           rows.push({ round, system: system.name, phase, ...result[phase], rssMiB, load1: loadavg()[0]! });
@@ -251,7 +270,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  const floor = await runSystem(mingoSystem(docs), docs, 0);
+  const floor = (await runSystem(mingoSystem(docs), docs, 0)).phases;
   // mingo has nothing to load (it filters a JavaScript array), so its bulk insert is not a
   // measurement: left out rather than reported as billions of documents a second.
   for (const phase of (Object.keys(floor) as Phase[]).filter((p) => p !== 'bulkInsert'))
@@ -303,6 +322,7 @@ async function main(): Promise<void> {
         machine,
         server: process.env.DOCDB_MAIN ?? 'dist/main.js',
         loadAverages: { start: startLoad, end: loadavg() },
+        settles,
         summary,
         rows,
       },

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PollTimeoutError, pollUntil } from '@ddia/common';
 import { MongoClient } from 'mongodb';
 
 /** The server to start: dist/main.js, or DOCDB_MAIN (e.g. an older build, for a before/after run). */
@@ -141,4 +142,40 @@ export async function closedLoop(
     opsPerS: (latencies.length / durationMs) * 1000,
     p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
   };
+}
+
+/** A server counts as settled when its processes used less CPU than this share of a check's interval. */
+const SETTLE_CPU_SHARE = 0.05;
+const SETTLE_CHECK_MS = 500;
+/** Longest wait for a server to settle; the phases then start anyway (the JSON says so). */
+const SETTLE_MS_MAX = 60_000;
+
+/**
+ * Waits until a server's processes are nearly idle after a load, so that its deferred work (an
+ * LSM engine's flushes and compactions, PostgreSQL's checkpoint and autovacuum) is not charged
+ * to the read phases that follow. Applied to both systems; returns how long it took and the CPU
+ * that background work used (ms), or settled false when SETTLE_MS_MAX passed first.
+ */
+export async function settle(
+  rootPid: number | undefined,
+): Promise<{ waitedMs: number; cpuMs: number; settled: boolean }> {
+  const started = performance.now();
+  if (rootPid === undefined) return { waitedMs: 0, cpuMs: 0, settled: true };
+  const first = treeCpuMs(rootPid);
+  let last = first;
+  const quiet = async () => {
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_CHECK_MS));
+    const now = treeCpuMs(rootPid);
+    const idle = now - last < SETTLE_CHECK_MS * SETTLE_CPU_SHARE;
+    last = now;
+    return idle;
+  };
+  let settled = true;
+  try {
+    await pollUntil(quiet, { timeoutMs: SETTLE_MS_MAX, intervalMs: 0, what: 'the server to settle' });
+  } catch (error) {
+    if (!(error instanceof PollTimeoutError)) throw error;
+    settled = false;
+  }
+  return { waitedMs: Math.round(performance.now() - started), cpuMs: last - first, settled };
 }

@@ -607,6 +607,8 @@ export class DocumentDatabase {
     // Recorded as pending only once every check of this document passed.
     const added: string[] = [];
     let catalogChanged = false;
+    /** The new version's encoded _id: the tail of each entry's key and its value (encoded once). */
+    let afterId: Uint8Array | undefined;
     for (const index of meta.indexes) {
       const prefix = indexPrefix(meta.id, index.id);
       const old = before ? indexKeys(before, index).keys : [];
@@ -615,12 +617,13 @@ export class DocumentDatabase {
         index.multikey = true;
         catalogChanged = true;
       }
-      const oldHex = new Set(old.map(toHex));
-      const newHex = new Set(fresh.keys.map(toHex));
+      // Keys both versions have stay; an insert (no before) has none to compare.
+      const oldHex = old.length === 0 ? undefined : new Set(old.map(toHex));
+      const newHex = old.length === 0 ? undefined : new Set(fresh.keys.map(toHex));
       for (const k of old)
-        if (!newHex.has(toHex(k))) ops.push({ type: 'del', key: indexEntryKey(prefix, k, before!['_id']) });
+        if (!newHex!.has(toHex(k))) ops.push({ type: 'del', key: indexEntryKey(prefix, k, before!['_id']) });
       for (const k of fresh.keys) {
-        if (oldHex.has(toHex(k))) continue;
+        if (oldHex?.has(toHex(k))) continue;
         if (index.unique) {
           // Any entry under the same key with another _id is a duplicate, in the store or in this batch.
           const pendingKey = `${index.id}:${toHex(k)}`;
@@ -628,7 +631,8 @@ export class DocumentDatabase {
           if (earlier !== undefined && !valuesEqual(earlier, after!['_id']))
             throw duplicateError(meta, index, after!, at);
           added.push(pendingKey);
-          const mine = encodeValue(after!['_id']);
+          afterId ??= encodeValue(after!['_id']);
+          const mine = afterId;
           for await (const [, idBytes] of this.store.iterator({
             ...prefixRange(concatBytes(prefix, k)),
             limit: 2,
@@ -637,11 +641,8 @@ export class DocumentDatabase {
               throw duplicateError(meta, index, after!, at);
           }
         }
-        ops.push({
-          type: 'put',
-          key: indexEntryKey(prefix, k, after!['_id']),
-          value: encodeValue(after!['_id']),
-        });
+        afterId ??= encodeValue(after!['_id']);
+        ops.push({ type: 'put', key: concatBytes(prefix, k, afterId), value: afterId });
       }
     }
     for (const key of added) pending?.set(key, after!['_id']);
