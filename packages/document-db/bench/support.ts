@@ -148,7 +148,7 @@ export async function closedLoop(
 const SETTLE_CPU_SHARE = 0.05;
 const SETTLE_CHECK_MS = 500;
 /** Longest wait for a server to settle; the phases then start anyway (the JSON says so). */
-const SETTLE_MS_MAX = 60_000;
+const SETTLE_MS_MAX = 30_000;
 
 /**
  * Waits until a server's processes are nearly idle after a load, so that its deferred work (an
