@@ -11,7 +11,8 @@
 // Every file goes through common's FileSystem layer (options.fs; LevelDB's Env).
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { assert, errorCode, type FileSystem, mkdirDurable } from '@ddia/common';
+import { assert } from '@ddia/common/core';
+import { errorCode, type FileSystem, mkdirDurable } from '@ddia/common/fs';
 import { BlockCache } from './block-cache.js';
 import { bloomHash } from './bloom.js';
 import {

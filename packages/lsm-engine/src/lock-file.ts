@@ -9,7 +9,8 @@
 // other's pids. FORMAT.md "LOCK". The file goes through common's FileSystem layer; it is never
 // synced (a LOCK file that a power cut leaves behind names a process that no longer runs).
 import { join, resolve } from 'node:path';
-import { errorCode, type FileSystem, isProcessAlive, nodeFileSystem } from '@ddia/common';
+import { errorCode, type FileSystem, nodeFileSystem } from '@ddia/common/fs';
+import { isProcessAlive } from '@ddia/common/storage';
 import { DatabaseLockedError } from './errors.js';
 
 export const LOCK_FILE_NAME = 'LOCK';

@@ -4,15 +4,8 @@
 // CURRENT; doc/impl.md "Manifest"). Each open starts a fresh manifest holding one snapshot
 // edit, so a manifest never grows without bound. Byte layout: FORMAT.md "Manifest".
 import { join } from 'node:path';
-import {
-  CorruptLogError,
-  errorCode,
-  type FileSystem,
-  Log,
-  nodeFileSystem,
-  removeTree,
-  writeFileAtomic,
-} from '@ddia/common';
+import { errorCode, type FileSystem, nodeFileSystem, removeTree } from '@ddia/common/fs';
+import { CorruptLogError, Log, writeFileAtomic } from '@ddia/common/storage';
 import { CorruptManifestError } from './errors.js';
 import type { TableMeta, VersionEdit } from './version.js';
 

@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { type FileSystem, nodeFileSystem } from '@ddia/common';
+import { type FileSystem, nodeFileSystem } from '@ddia/common/fs';
 import { CorruptTableError } from './errors.js';
 import type { TableJobReply, TableJobRequest } from './table-worker.js';
 import { type TableJob, writeTables } from './table-writer.js';

@@ -11,7 +11,8 @@
 // that arrive while one runs share the next (group commit). Every file call goes through
 // common's FileSystem layer (`fs`), so the power-loss test runs this very code on testkit's
 // FaultFileSystem; the sync points are the Log's (log.sync, log.roll.seal, log.segment.dir).
-import { CorruptLogError, type FileSystem, Log, nodeFileSystem } from '@ddia/common';
+import { type FileSystem, nodeFileSystem } from '@ddia/common/fs';
+import { CorruptLogError, Log } from '@ddia/common/storage';
 import { CorruptWalError } from './errors.js';
 import { KIND_DELETE, KIND_PUT } from './internal-key.js';
 import { putVarint32 } from './varint.js';

@@ -21,11 +21,11 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('abstract-level compliance suite', () => {
   it('passes every assertion', async () => {
-    const harness = tape.createHarness();
+    const runner = tape.createHarness();
     const failures: string[] = [];
     let passed = 0;
     let failed = 0;
-    const stream = harness.createStream({ objectMode: true });
+    const stream = runner.createStream({ objectMode: true });
     const done = new Promise<void>((resolve) => {
       let currentTest = '';
       stream.on('data', (row: { type: string; name?: string; ok?: boolean; id?: number }) => {
@@ -41,7 +41,7 @@ describe('abstract-level compliance suite', () => {
       stream.on('end', () => resolve());
     });
     suite({
-      test: harness,
+      test: runner,
       // Small buffers so that the suite also exercises flushes to tables.
       factory: (options?: object) =>
         new LsmLevel(join(root, `db-${counter++}`), { writeBufferBytes: 64 * 1024, ...(options ?? {}) }),
