@@ -7,9 +7,10 @@
 // and writes the raw numbers as JSON beside it (bench/results/abstract-level*.json).
 // Usage: pnpm --filter @ddia/lsm-engine bench -- --suite abstract-level
 //          [--quick] [--entries N] [--rounds R] [--values 100,1024,16384] [--bytes-cap MiB]
-//          [--engines lsm,leveldb,lsm-deflate,lsm-brotli,baseline] [--only w1,w2]
+//          [--engines lsm,leveldb,lsm-none,lsm-snappy,lsm-deflate,lsm-brotli,baseline] [--only w1,w2]
 //          [--value-ratio 0.5] [--out name]
-//   lsm-deflate / lsm-brotli: block compression on (a third table: cost and bytes on disk);
+//   lsm is the engine's defaults (Snappy compression, as classic-level's); lsm-none, lsm-snappy,
+//   lsm-deflate, lsm-brotli: that block compression (a third table: cost and bytes on disk);
 //   --value-ratio: how far values compress (db_bench's compression_ratio; default 1, random);
 //   --entries 1000000: the 1M-entry run (data beyond the 8 MiB block cache), results in
 //   bench/results/abstract-level-1m.*; about an hour per round on the loaded 2-core machine.
@@ -97,11 +98,12 @@ function key(i: number): Buffer {
 async function openEngine(name: string, dir: string): Promise<Db> {
   const options = { keyEncoding: 'buffer', valueEncoding: 'buffer' };
   let db: Db;
-  if (name === 'lsm' || name === 'lsm-deflate' || name === 'lsm-brotli') {
-    // lsm-deflate / lsm-brotli: the same engine with block compression (FORMAT.md).
+  if (name === 'lsm' || name.startsWith('lsm-')) {
+    // lsm: the engine's defaults (Snappy); lsm-none / lsm-snappy / lsm-deflate / lsm-brotli:
+    // that block compression (FORMAT.md).
     const { LsmLevel } = await import('../src/index.js');
-    const compression = (name === 'lsm' ? 'none' : name.slice(4)) as 'none' | 'deflate' | 'brotli';
-    db = new LsmLevel(dir, { ...options, compression });
+    const compression = name === 'lsm' ? {} : { compression: name.slice(4) };
+    db = new LsmLevel(dir, { ...options, ...compression });
   } else if (name === 'baseline') {
     // An older copy of this package (LSM_BASELINE=/path/to/its/src/index.ts), for before/after.
     const { LsmLevel } = await import(process.env.LSM_BASELINE!);
@@ -435,25 +437,27 @@ async function main() {
         `${lines.join('\n')}\n`,
       );
   }
-  const packed = active.filter((e) => e === 'lsm-deflate' || e === 'lsm-brotli');
-  if (active.includes('lsm') && packed.length > 0) {
-    // Block compression: what it costs (ops/s against the uncompressed engine) and saves.
+  // Block compression: what each codec costs (ops/s against the uncompressed engine, lsm-none
+  // when it ran, else lsm) and saves.
+  const base = active.includes('lsm-none') ? 'lsm-none' : 'lsm';
+  const packed = active.filter((e) => (e === 'lsm' || e.startsWith('lsm-')) && e !== base);
+  if (active.includes(base) && packed.length > 0) {
     const lines = [
-      `| value | workload | lsm ops/s | ${packed.map((e) => `${e} ops/s (ratio)`).join(' | ')} |`,
+      `| value | workload | ${base} ops/s | ${packed.map((e) => `${e} ops/s (ratio)`).join(' | ')} |`,
       `|---|---|---:|${packed.map(() => '---:|').join('')}`,
     ];
     for (const valueBytes of valueSizes) {
       const runs = (e: string) => results.filter((r) => r.engine === e && r.valueBytes === valueBytes);
       for (const w of WORKLOADS) {
-        if (runs('lsm').every((r) => r.opsPerSec[w] === undefined)) continue;
+        if (runs(base).every((r) => r.opsPerSec[w] === undefined)) continue;
         const m = (e: string) => median(runs(e).map((r) => r.opsPerSec[w] ?? 0));
         lines.push(
-          `| ${size(valueBytes)} | ${w} | ${fmt(m('lsm'))} | ${packed.map((e) => `${fmt(m(e))} (${(m(e) / m('lsm')).toFixed(2)}×)`).join(' | ')} |`,
+          `| ${size(valueBytes)} | ${w} | ${fmt(m(base))} | ${packed.map((e) => `${fmt(m(e))} (${(m(e) / m(base)).toFixed(2)}×)`).join(' | ')} |`,
         );
       }
       const disk = (e: string) => median(runs(e).map((r) => r.diskBytesAfterFill ?? 0)) / 2 ** 20;
       lines.push(
-        `| ${size(valueBytes)} | MiB on disk after the fills | ${disk('lsm').toFixed(1)} | ${packed.map((e) => `${disk(e).toFixed(1)} (${(disk(e) / disk('lsm')).toFixed(2)}×)`).join(' | ')} |`,
+        `| ${size(valueBytes)} | MiB on disk after the fills | ${disk(base).toFixed(1)} | ${packed.map((e) => `${disk(e).toFixed(1)} (${(disk(e) / disk(base)).toFixed(2)}×)`).join(' | ')} |`,
       );
     }
     console.log(`\n${lines.join('\n')}`);

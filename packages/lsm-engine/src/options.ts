@@ -1,6 +1,7 @@
 // Engine options with LevelDB's defaults where LevelDB has one; every size names its unit.
-import { type FileSystem, nodeFileSystem } from '@ddia/common';
+import { type FileSystem, nodeFileSystem } from '@ddia/common/fs';
 import { BLOCK_CACHE_BYTES_DEFAULT } from './block-cache.js';
+import { loadCodec } from './block-codec.js';
 import { BLOOM_BITS_PER_KEY_DEFAULT } from './bloom.js';
 import type { CompactionStyle } from './compaction.js';
 import { LsmOptionsError } from './errors.js';
@@ -25,9 +26,12 @@ export interface LsmOptions {
   bloomBitsPerKey: number;
   /**
    * Block compression of new tables (LevelDB's `compression`, Snappy by default there):
-   * 'deflate' (zlib's raw DEFLATE, level 1) or 'brotli' (quality 1) on each data and index
+   * 'snappy' (Google's Snappy, the `snappy` npm package), 'deflate' (zlib's raw DEFLATE,
+   * level 1) or 'brotli' (quality 1) on each data and index
    * block, kept only where it saves >= 1/8; each block's trailer names its type, so tables
-   * written with any setting stay readable. Default 'none'.
+   * written with any setting stay readable. Default 'snappy', as LevelDB's: on 4 KiB blocks
+   * that halve it cost a fifth of DEFLATE's compression CPU for about the same saving, and on
+   * blocks that do not compress it gives up quickly (README "Block compression").
    */
   compression: Compression;
   blockCacheBytes: number;
@@ -67,7 +71,7 @@ export const LSM_DEFAULTS: LsmOptions = {
   blockBytes: 4096,
   restartInterval: 16,
   bloomBitsPerKey: BLOOM_BITS_PER_KEY_DEFAULT,
-  compression: 'none',
+  compression: 'snappy',
   blockCacheBytes: BLOCK_CACHE_BYTES_DEFAULT,
   targetFileBytes: 2 * MiB,
   compaction: 'leveled',
@@ -116,6 +120,7 @@ export function resolveOptions(given: Partial<LsmOptions>): LsmOptions {
     throw new LsmOptionsError(
       `compression must be one of ${COMPRESSIONS.join(', ')}, got ${String(o.compression)}`,
     );
+  loadCodec(o.compression);
   if (!(o.blockCacheBytes >= 0)) throw new LsmOptionsError('blockCacheBytes must be >= 0');
   if (o.compaction !== 'leveled' && o.compaction !== 'tiered') {
     throw new LsmOptionsError(`compaction must be 'leveled' or 'tiered', got ${String(o.compaction)}`);

@@ -3,16 +3,14 @@
 // The builder is synchronous and emits finished bytes as chunks; the caller writes them
 // out asynchronously, so a flush or compaction never holds a whole table in memory.
 // LevelDB: table/table_builder.cc. Byte layout: FORMAT.md "Table".
-import { brotliCompressSync, deflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { assert } from '@ddia/common/core';
 import { BlockBuilder } from './block-builder.js';
+import { COMPRESSION_TYPES, compressBlock } from './block-codec.js';
 import { bloomHash, buildBloom } from './bloom.js';
 import { compareBytes, TRAILER_BYTES } from './internal-key.js';
 import {
   BLOCK_TRAILER_BYTES,
   blockChecksum,
-  COMPRESSION_BROTLI,
-  COMPRESSION_DEFLATE,
   COMPRESSION_NONE,
   type Compression,
   FOOTER_BYTES,
@@ -28,15 +26,6 @@ export interface TableBuilderOptions {
   /** Tried on every data and index block; kept only where it saves at least 1/8 (LevelDB). */
   compression?: Compression;
 }
-
-/** Speed over ratio, as LevelDB's Snappy: DEFLATE level 1, Brotli quality 1. */
-const DEFLATE_OPTIONS = { level: 1 };
-const BROTLI_OPTIONS = {
-  params: {
-    [zlibConstants.BROTLI_PARAM_QUALITY]: 1,
-    [zlibConstants.BROTLI_PARAM_SIZE_HINT]: 0,
-  },
-};
 
 export interface TableSummary {
   smallest: Buffer;
@@ -165,16 +154,13 @@ export class TableBuilder {
   private emitBlock(raw: Buffer, compressible: boolean): number {
     let block = raw;
     let type = COMPRESSION_NONE;
-    const compression = compressible ? (this.options.compression ?? 'none') : 'none';
-    if (compression !== 'none') {
-      const packed =
-        compression === 'deflate'
-          ? deflateRawSync(raw, DEFLATE_OPTIONS)
-          : brotliCompressSync(raw, BROTLI_OPTIONS);
+    const wanted = compressible ? COMPRESSION_TYPES[this.options.compression ?? 'none'] : COMPRESSION_NONE;
+    if (wanted !== COMPRESSION_NONE) {
+      const packed = compressBlock(wanted, raw);
       // LevelDB's rule (table_builder.cc): keep the compressed form only if it saves >= 12.5 %.
       if (packed.length < raw.length - raw.length / 8) {
         block = packed;
-        type = compression === 'deflate' ? COMPRESSION_DEFLATE : COMPRESSION_BROTLI;
+        type = wanted;
       }
     }
     const trailer = Buffer.allocUnsafe(BLOCK_TRAILER_BYTES);

@@ -9,14 +9,16 @@ export const BLOCK_TRAILER_BYTES = 5;
 export const FOOTER_BYTES = 48;
 /** Block types (the trailer's first byte): the stored bytes are the block as is... */
 export const COMPRESSION_NONE = 0;
+/** ...raw Snappy (the block format without framing; LevelDB's kSnappyCompression is 1)... */
+export const COMPRESSION_SNAPPY = 1;
 /** ...raw DEFLATE (RFC 1951, zlib's deflateRaw; RocksDB's kZlibCompression is 2 as well)... */
 export const COMPRESSION_DEFLATE = 2;
-/** ...or Brotli (RFC 7932). LevelDB's 1 (Snappy) is not written and is refused. */
+/** ...or Brotli (RFC 7932). Codecs: block-codec.ts. */
 export const COMPRESSION_BROTLI = 3;
 
 /** The `compression` option: what the table builder tries on each data and index block. */
-export type Compression = 'none' | 'deflate' | 'brotli';
-export const COMPRESSIONS: readonly Compression[] = ['none', 'deflate', 'brotli'];
+export type Compression = 'none' | 'snappy' | 'deflate' | 'brotli';
+export const COMPRESSIONS: readonly Compression[] = ['none', 'snappy', 'deflate', 'brotli'];
 
 export interface BlockHandle {
   offset: number;

@@ -5,19 +5,17 @@
 // costs tens. LevelDB: table/table.cc, table/two_level_iterator.cc. Files are read through
 // common's FileSystem layer (one method call more per read than node:fs itself).
 import { basename } from 'node:path';
-import { brotliDecompressSync, inflateRawSync } from 'node:zlib';
 import { type FileHandle, type FileSystem, nodeFileSystem } from '@ddia/common/fs';
 import { Block, BlockFormatError, type BlockIterator } from './block.js';
 import type { BlockCache } from './block-cache.js';
+import { decompressBlock, knownBlockType } from './block-codec.js';
 import { bloomMayContain } from './bloom.js';
-import { CorruptTableError } from './errors.js';
+import { CorruptTableError, LsmOptionsError } from './errors.js';
 import { compareKeys, type InternalIterator, KIND_DELETE } from './internal-key.js';
 import {
   BLOCK_TRAILER_BYTES,
   type BlockHandle,
   blockChecksum,
-  COMPRESSION_BROTLI,
-  COMPRESSION_DEFLATE,
   COMPRESSION_NONE,
   FOOTER_BYTES,
   readU64,
@@ -163,7 +161,7 @@ export class Table {
     const bytes = this.readExact(handle.offset, handle.size + BLOCK_TRAILER_BYTES);
     const block = bytes.subarray(0, handle.size);
     const type = bytes[handle.size]!;
-    if (type !== COMPRESSION_NONE && type !== COMPRESSION_DEFLATE && type !== COMPRESSION_BROTLI) {
+    if (!knownBlockType(type)) {
       throw new CorruptTableError(this.name, handle.offset + handle.size, `unknown block type ${type}`);
     }
     // The checksum covers the stored (compressed) bytes, as in LevelDB: checked before inflating.
@@ -172,8 +170,10 @@ export class Table {
     }
     if (type === COMPRESSION_NONE) return block;
     try {
-      return type === COMPRESSION_DEFLATE ? inflateRawSync(block) : brotliDecompressSync(block);
+      return decompressBlock(type, block);
     } catch (err) {
+      // A codec that cannot load is not damage to the file.
+      if (err instanceof LsmOptionsError) throw err;
       throw new CorruptTableError(this.name, handle.offset, `block does not decompress: ${String(err)}`);
     }
   }

@@ -93,6 +93,8 @@ describe('flush and compaction on worker threads', () => {
       writeBufferBytes: 2 * INLINE_JOB_BYTES_MAX,
       targetFileBytes: 2 * INLINE_JOB_BYTES_MAX,
       levelBaseBytes: 8 * INLINE_JOB_BYTES_MAX,
+      // Uncompressed, so that the tables reach the split size below (the values compress).
+      compression: 'none' as const,
     };
     const db = new LsmLevel(dir, options);
     await db.open();

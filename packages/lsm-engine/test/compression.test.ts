@@ -1,11 +1,14 @@
 // Block compression (FORMAT.md "Block trailer"): each data and index block's trailer names its
-// type (0 none, 2 raw DEFLATE, 3 Brotli), so one database may hold tables written with any
-// setting. The two fixtures pin the bytes: the uncompressed one was written by the table
+// type (0 none, 1 raw Snappy, 2 raw DEFLATE, 3 Brotli), so one database may hold tables written
+// with any setting. The fixtures pin the bytes: the uncompressed one was written by the table
 // builder before compression existed (commit 5e04817) and must still read and be written
-// byte for byte with `compression: 'none'`; the DEFLATE one pins the compressed layout.
+// byte for byte with `compression: 'none'`; the Snappy and DEFLATE ones pin the compressed
+// layouts (Snappy's from the snappy 7.4.3 package: another Snappy version may choose other
+// matches, which would fail the write check but not the read).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { uncompressSync } from 'snappy';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LsmLevel } from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
@@ -38,6 +41,18 @@ const UNCOMPRESSED_HEX = [
   '6b6579303034010500000000000000c202000e046b6579303039010a000000000000c702c202000e046b657930313101',
   '0c0000000000008e0585010000000014000000290000000300000000b45bd95618030000000000001000000000000000',
   '2d030000000000004e000000000000000c00000000000000444449414c534d31',
+].join('');
+/** The same entries with `compression: 'snappy'` (421 bytes). */
+const SNAPPY_HEX = [
+  'c2022c000e306b657930303001010005011c76616c75652030209e080014050930310102053b0d3c00310d3c86080014',
+  '0509303201032e3c0000320d3c860800140509303301042e3c0000300d3c86080011f5083401052e410086b100291534',
+  '312000000000f5000000020000000163baaf61c2022c000e306b657930303501060005011c76616c75652032209e0800',
+  '14050930360107053b0d3c00300d3c860800140509303701082e3c0000310d3c860800140509303801092e3c00a6b400',
+  '11f50839010a2e410086b100291534302000000000f500000002000000011e9db1a485012c000e306b6579303130010b',
+  '0005011c76616c75652031209e08001405093031010c053b0d3c00320d3c8608001c0000000001000000012b7ec6c7a8',
+  'ee3e6196807827924cb4accd2d2f0700ca90cd3f4a2c000e026b65793030340105000901006e11130839010a09121073',
+  '6a000e0301260c3131010c091308e2013801092c130000002600000003000000018c2a58401f01000000000000100000',
+  '000000000034010000000000003c000000000000000c00000000000000444449414c534d31',
 ].join('');
 /** The same entries with `compression: 'deflate'` (356 bytes). */
 const DEFLATE_HEX = [
@@ -82,6 +97,20 @@ describe('block compression', () => {
     expect(readAll(old, 'old.sst')).toEqual(expected);
   });
 
+  it('writes Snappy blocks as the fixture: type 1 in the trailer, a raw Snappy block before it', () => {
+    const bytes = build('snappy');
+    expect(bytes.toString('hex')).toBe(SNAPPY_HEX);
+    expect(readAll(bytes, 'snappy.sst')).toEqual(expected);
+    // The first data block: 322 bytes raw (Snappy's varint length header, c2 02) stored in 110,
+    // which Snappy alone decodes back to the raw block; then the trailer's type byte, 1.
+    expect(bytes.subarray(0, 2).toString('hex')).toBe('c202');
+    const firstStored = 110;
+    expect(uncompressSync(bytes.subarray(0, firstStored), { asBuffer: true })).toHaveLength(322);
+    expect(bytes[firstStored]).toBe(1);
+    const old = Buffer.from(UNCOMPRESSED_HEX, 'hex');
+    expect(bytes.length).toBeLessThan(old.length / 2);
+  });
+
   it('writes DEFLATE blocks as the fixture: type 2 in the trailer, checksum over the stored bytes', () => {
     const bytes = build('deflate');
     expect(bytes.toString('hex')).toBe(DEFLATE_HEX);
@@ -115,13 +144,13 @@ describe('block compression', () => {
     expect(() => readAll(bytes, 'bad.sst')).toThrow(/checksum/);
   });
 
-  it('one database mixes tables of every setting; deflate and brotli shrink the tables', async () => {
+  it('one database mixes tables of every setting; snappy, deflate and brotli shrink the tables', async () => {
     const location = join(root, 'mixed');
     const value = (i: number) =>
       `{"user":${i},"name":"user ${i}","tags":["a","b","c"],"padding":"${'x'.repeat(100)}"}`;
     const sizes: Record<string, number> = {};
     let n = 0;
-    for (const compression of ['none', 'deflate', 'brotli'] as const) {
+    for (const compression of ['none', 'snappy', 'deflate', 'brotli'] as const) {
       const db = new LsmLevel(location, { compression });
       await db.open();
       const before = db.stats().bytes.tables;
@@ -137,12 +166,13 @@ describe('block compression', () => {
       await db.close();
     }
     // Each flush wrote one table of the same kind of data: compressed ones are far smaller.
+    expect(sizes.snappy!).toBeLessThan(sizes.none! / 2);
     expect(sizes.deflate!).toBeLessThan(sizes.none! / 2);
     expect(sizes.brotli!).toBeLessThan(sizes.none! / 2);
     const db = new LsmLevel(location, { compression: 'none' });
     await db.open();
     const all = await db.iterator().all();
-    expect(all).toHaveLength(3000);
+    expect(all).toHaveLength(4000);
     expect(all[2500]).toEqual([`k${String(2500).padStart(6, '0')}`, value(2500)]);
     await db.compact();
     expect(await db.get('k001500')).toBe(value(1500));
@@ -150,8 +180,6 @@ describe('block compression', () => {
   }, 60_000);
 
   it('refuses an unknown compression', () => {
-    expect(() => resolveOptions({ compression: 'snappy' as Compression })).toThrow(
-      /compression must be one of/,
-    );
+    expect(() => resolveOptions({ compression: 'lz4' as Compression })).toThrow(/compression must be one of/);
   });
 });
