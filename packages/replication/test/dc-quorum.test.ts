@@ -17,7 +17,7 @@ const DC_OF = new Map(NODES.map((id) => [id, id.slice(0, 2)]));
 const clock = { nowMs: () => 0, wallMs: () => 0 };
 
 /** The cores, a queue of undelivered messages and the answers given to clients. */
-function cluster(withDcs = true) {
+function sixNodes(withDcs = true) {
   const nodes = new Map(
     NODES.map((id) => [
       id,
@@ -106,7 +106,7 @@ describe('datacenter quorum rules', () => {
 
 describe('LOCAL_QUORUM vs EACH_QUORUM vs QUORUM on the leaderless core', () => {
   it('a local_quorum write is acknowledged inside its datacenter; each_quorum waits for every datacenter', () => {
-    const c = cluster();
+    const c = sixNodes();
     // The key's first home replica is in ap: the write must still be coordinated in us.
     const key = keyFirstIn('ap');
     const local = c.request('us1', put(key, 'v1', 'local_quorum'));
@@ -120,7 +120,7 @@ describe('LOCAL_QUORUM vs EACH_QUORUM vs QUORUM on the leaderless core', () => {
   });
 
   it('quorum (4 of 6) crosses to one more datacenter; local_quorum does not count remote acks', () => {
-    const c = cluster();
+    const c = sixNodes();
     const key = keyFirstIn('us');
     const quorum = c.request('us1', put(key, 'v1', 'quorum'));
     c.deliver(within('us'));
@@ -134,7 +134,7 @@ describe('LOCAL_QUORUM vs EACH_QUORUM vs QUORUM on the leaderless core', () => {
   });
 
   it('a local_quorum read answers from its own datacenter even when a remote replica is newer', () => {
-    const c = cluster();
+    const c = sixNodes();
     const key = keyFirstIn('us');
     c.request('us1', put(key, 'new', 'local_quorum'));
     c.deliver(within('us'));
@@ -157,7 +157,7 @@ describe('LOCAL_QUORUM vs EACH_QUORUM vs QUORUM on the leaderless core', () => {
   });
 
   it('a datacenter level without --dcs is a bad request, not a hang', () => {
-    const c = cluster(false);
+    const c = sixNodes(false);
     const id = c.request('us1', put('k', 'v', 'local_quorum'));
     expect(c.answers.get(id)).toMatchObject({ ok: false, error: 'badRequest' });
     const read = c.request('us1', { kind: 'read', key: 'k', r: 'each_quorum' });

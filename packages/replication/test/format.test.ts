@@ -12,7 +12,7 @@ describe('FORMAT.md X-Context examples', () => {
     ['{"n1":1,"n2":1}', /`(\{"n1":1,"n2":1\})` is\s+`([A-Za-z0-9_-]+)`/],
     ['{"pos":1}', /`([A-Za-z0-9_-]+)` is `(\{"pos":1\})`/],
   ])('%s', (json, pattern) => {
-    const m = pattern.exec(section);
+    const m = section.match(pattern);
     expect(m, `FORMAT.md's X-Context section shows ${json}`).not.toBeNull();
     const header = m![1]!.startsWith('{') ? m![2]! : m![1]!;
     expect(encodeContext(JSON.parse(json))).toBe(header);

@@ -1,5 +1,5 @@
 // Seeded simulation of leaderless replication: partitions, crashes, loss, duplication and
-// reordering, then a heal; the cluster must converge and lose no acknowledged sibling.
+// reordering, then a heal; every replica must converge and lose no acknowledged sibling.
 // A failing seed prints itself; replay one with REPLICATION_SEED=<seed>.
 import { describe, expect, it } from 'vitest';
 import { runLeaderlessSim } from '../src/sim/leaderless-sim.js';

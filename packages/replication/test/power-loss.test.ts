@@ -8,7 +8,7 @@
 // anywhere in it; a canary whose snapshot forgets the keys must then lose writes.
 // Replay one seed: DDIA_SEED=<seed> npx vitest run --project replication power-loss
 import { LOG_SYNC, SeededRandom } from '@ddia/common';
-import { FaultFileSystem } from '@ddia/testkit';
+import { FaultFileSystem, testSeeds } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import type { KeyRecord, RequestResult } from '../src/index.js';
 import { SkewableClock } from '../src/node/driver.js';
@@ -18,9 +18,7 @@ import type { ModeNode } from '../src/node/mode.js';
 import { SingleLeaderMode } from '../src/node/single-leader-mode.js';
 import { PeerTransport } from '../src/node/transport.js';
 
-const LONG = process.env.DDIA_LONG === '1';
-const REPLAY = process.env.DDIA_SEED === undefined ? null : Number(process.env.DDIA_SEED);
-const SEEDS = REPLAY !== null ? [REPLAY] : Array.from({ length: LONG ? 2_000 : 80 }, (_, i) => i + 1);
+const SEEDS = testSeeds({ short: 40, long: 2_000 });
 const DIR = '/data/journal';
 
 type ModeKind = 'leaderless' | 'single-leader';

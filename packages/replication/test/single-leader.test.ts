@@ -47,7 +47,7 @@ describe('synchronous_standby_names', () => {
   });
 });
 
-function cluster(overrides: Partial<SingleLeaderConfig> = {}) {
+function threeNodes(overrides: Partial<SingleLeaderConfig> = {}) {
   const clock = new ManualClock(0);
   const ids = ['n1', 'n2', 'n3'];
   const nodes = new Map<string, SingleLeaderNode>();
@@ -96,7 +96,7 @@ function cluster(overrides: Partial<SingleLeaderConfig> = {}) {
 
 describe('single-leader replication', () => {
   it('asynchronous: the leader answers at once; followers apply the log in order', () => {
-    const c = cluster();
+    const c = threeNodes();
     c.settle();
     const id = c.write('n1', 'x', '1');
     expect(c.replies.get(id)).toMatchObject({ ok: true, detail: { position: 1, sync: false } });
@@ -107,7 +107,7 @@ describe('single-leader replication', () => {
   });
 
   it('synchronous: the answer waits for the standby; with it down the write times out on the leader', () => {
-    const c = cluster({ syncStandbys: parseSyncRule('FIRST 1 (n2)'), syncTimeoutMs: 300 });
+    const c = threeNodes({ syncStandbys: parseSyncRule('FIRST 1 (n2)'), syncTimeoutMs: 300 });
     c.settle();
     const id = c.write('n1', 'x', '1');
     expect(c.replies.has(id)).toBe(false);
@@ -120,7 +120,7 @@ describe('single-leader replication', () => {
   });
 
   it('writes taken together ship in one append per follower; a standby-confirmed answer is marked to go at once', () => {
-    const c = cluster({ syncStandbys: parseSyncRule('ANY 1 (n2, n3)') });
+    const c = threeNodes({ syncStandbys: parseSyncRule('ANY 1 (n2, n3)') });
     c.settle();
     const n1 = c.node('n1');
     for (let i = 0; i < 5; i++) n1.request(100 + i, { kind: 'write', key: `g${i}`, value: 'v' });
@@ -149,7 +149,7 @@ describe('single-leader replication', () => {
   });
 
   it('a follower back from an outage catches up from its position; a far-behind one gets a snapshot', () => {
-    const c = cluster({ logRetainEntries: 5 });
+    const c = threeNodes({ logRetainEntries: 5 });
     c.settle();
     c.down.add('n3');
     for (let i = 0; i < 3; i++) c.write('n1', `k${i}`, `v${i}`);
@@ -176,7 +176,7 @@ describe('single-leader replication', () => {
   });
 
   it('manual failover: a new epoch; the old leader is fenced, steps down and loses its unreplicated write', () => {
-    const c = cluster();
+    const c = threeNodes();
     c.settle();
     c.write('n1', 'a', '1');
     c.settle();
@@ -201,13 +201,13 @@ describe('single-leader replication', () => {
   });
 
   it('statement-based replication: now() gives each replica its own value; row-based ships the value', () => {
-    const statement = cluster({ replicationFormat: 'statement' });
+    const statement = threeNodes({ replicationFormat: 'statement' });
     statement.wall.set('n2', 1234);
     statement.settle();
     statement.write('n1', 'created', 'now()');
     statement.settle();
     expect(statement.node('n1').data.get('created')).not.toBe(statement.node('n2').data.get('created'));
-    const row = cluster();
+    const row = threeNodes();
     row.settle();
     row.write('n1', 'created', 'now()');
     row.settle();
@@ -215,7 +215,7 @@ describe('single-leader replication', () => {
   });
 
   it('session read: a follower holds a read for a position it has not reached, then answers', () => {
-    const c = cluster();
+    const c = threeNodes();
     c.settle();
     c.write('n1', 'x', '1');
     c.node('n2').request(7, { kind: 'read', key: 'x', minPosition: 1 });

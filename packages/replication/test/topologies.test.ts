@@ -44,7 +44,7 @@ describe.each(['circular', 'star'] as const)('%s topology under faults', (topolo
 });
 
 /** Four leaders wired by hand; `down` leaders take no messages and send none. */
-function cluster(topology: Topology) {
+function fourLeaders(topology: Topology) {
   const clock = new ManualClock(0);
   const nodes = new Map(
     FOUR.map((id) => [
@@ -83,7 +83,7 @@ function cluster(topology: Topology) {
 
 describe('a failed leader in a sparse topology (Figure 5-8)', () => {
   it('circular: with n2 down, a write at n1 reaches nobody; n2 back, it goes round the ring', () => {
-    const c = cluster('circular');
+    const c = fourLeaders('circular');
     c.down.add('n2');
     c.write('n1', 'x', 'from-n1');
     c.settle();
@@ -101,7 +101,7 @@ describe('a failed leader in a sparse topology (Figure 5-8)', () => {
   });
 
   it('star: with the hub down, leaves reach nobody; the hub back, everyone has everything', () => {
-    const c = cluster('star');
+    const c = fourLeaders('star');
     c.down.add('n1');
     c.write('n2', 'x', 'from-n2');
     c.settle();
@@ -112,7 +112,7 @@ describe('a failed leader in a sparse topology (Figure 5-8)', () => {
   });
 
   it('all-to-all: the same failed leader does not stop the others', () => {
-    const c = cluster('all-to-all');
+    const c = fourLeaders('all-to-all');
     c.down.add('n2');
     c.write('n1', 'x', 'from-n1');
     c.settle();
@@ -120,7 +120,7 @@ describe('a failed leader in a sparse topology (Figure 5-8)', () => {
   });
 
   it('a write crosses the ring in hops and stops where it started (no endless circling)', () => {
-    const c = cluster('circular');
+    const c = fourLeaders('circular');
     c.write('n1', 'x', 'v');
     c.settle();
     for (const id of FOUR) expect(c.read(id, 'x')).toEqual(['v']);
