@@ -24,7 +24,7 @@ import {
   type SchedulerOptions,
   UnknownWorkerError,
 } from './core/scheduler.js';
-import { INPUT_FORMATS, type InputFormat, planSplits, type Split } from './core/splits.js';
+import { chooseSplitBytes, INPUT_FORMATS, type InputFormat, planSplits, type Split } from './core/splits.js';
 import { BATCH_SYNC, createMarker, existsOn, listNamesOn } from './disk.js';
 import { BatchErrors } from './errors.js';
 import type { OnMalformed } from './input.js';
@@ -34,7 +34,6 @@ import type { Plan } from './plan-task.js';
 import type { Counters, OutputFormat, PlanRequest } from './task-protocol.js';
 import { runTask } from './task-runner.js';
 
-export const SPLIT_BYTES_DEFAULT = 4 * 1024 * 1024;
 export const SPILL_BYTES_DEFAULT = 32 * 1024 * 1024;
 export const TASK_TIMEOUT_DEFAULT_MS = 10 * 60_000;
 export const PLAN_TIMEOUT_MS = 60_000;
@@ -210,7 +209,7 @@ export class Coordinator {
       );
     }
     const files = await listInputFiles(submission.inputs);
-    const splitBytes = submission.splitBytes ?? SPLIT_BYTES_DEFAULT;
+    const splitBytes = submission.splitBytes ?? chooseSplitBytes(files);
     const splits = planSplits(files, splitBytes);
     const id = `job-${String(this.nextJob++).padStart(6, '0')}`;
     const module = resolveJobModule(submission.job);

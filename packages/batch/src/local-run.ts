@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DdiaError } from '@ddia/common';
 import type { JobSubmission } from './coordinator.js';
-import { planSplits } from './core/splits.js';
+import { chooseSplitBytes, planSplits } from './core/splits.js';
 import { exists, removeAll, writeBytes } from './disk.js';
 import { BatchErrors } from './errors.js';
 import { evenlySpaced, listInputFiles } from './inputs.js';
@@ -50,7 +50,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunReport
   const onMalformed = options.onMalformed ?? 'fail';
   const module = typeof options.job === 'string' ? resolveJobModule(options.job) : '(in-process module)';
   const job = typeof options.job === 'string' ? await loadJobModule(module) : options.job;
-  const splits = planSplits(await listInputFiles(options.inputs), options.splitBytes ?? 4 * 1024 * 1024);
+  const files = await listInputFiles(options.inputs);
+  const splits = planSplits(files, options.splitBytes ?? chooseSplitBytes(files));
   const unplanned = { module, jobId: 'local', reduces, params: options.params ?? {}, hotKeys: {} };
   const { boundaries, hotKeys } = await runPlan(
     {

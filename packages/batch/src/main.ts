@@ -73,7 +73,7 @@ if (role === 'coordinator') {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
-  const sql = await SqlEngine.open().catch(() => null);
+  const sql = new SqlEngine();
   let coordinator: Coordinator | null = null;
   const service = await createService({
     name: 'batch',
@@ -94,10 +94,7 @@ if (role === 'coordinator') {
   registerCoordinatorRoutes(service.app, coordinator, service.registry, sql);
   coordinator.start(TICK_MS);
   const url = await service.listen();
-  service.log.info(
-    { url, role, recovered, dataDir: config.dataDir ?? null, sql: sql !== null },
-    'batch coordinator ready',
-  );
+  service.log.info({ url, role, recovered, dataDir: config.dataDir ?? null }, 'batch coordinator ready');
 } else {
   let config: ReturnType<typeof parseConfig<typeof WORKER_FLAGS>>;
   try {

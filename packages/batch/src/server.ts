@@ -4,7 +4,6 @@ import { Gauge, type Registry } from 'prom-client';
 import { Type } from 'typebox';
 import { type Coordinator, REDUCES_MAX } from './coordinator.js';
 import { INPUT_FORMATS } from './core/splits.js';
-import { BatchErrors } from './errors.js';
 import { renderJobPage } from './job-page.js';
 import type { SqlEngine } from './sql.js';
 import type { BatchWorker } from './worker.js';
@@ -64,7 +63,7 @@ export function registerCoordinatorRoutes(
   app: ServiceApp,
   coordinator: Coordinator,
   registry: Registry,
-  sql: SqlEngine | null,
+  sql: SqlEngine,
 ): void {
   new Gauge({
     name: 'batch_workers_live',
@@ -185,11 +184,7 @@ export function registerCoordinatorRoutes(
         body: Type.Object({ sql: Type.String({ minLength: 1, maxLength: 64 * 1024 }) }),
       },
     },
-    async (request) => {
-      if (!sql)
-        throw new DdiaError(BatchErrors.sqlUnavailable, 'start the coordinator where @duckdb/node-api loads');
-      return sql.query(request.body.sql);
-    },
+    async (request) => sql.query(request.body.sql),
   );
 }
 

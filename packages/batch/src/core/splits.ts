@@ -37,6 +37,28 @@ export interface Split {
   end: number;
 }
 
+/** The smallest split the coordinator chooses by itself (a submission may ask for less). */
+export const SPLIT_BYTES_MIN = 4 * 1024 * 1024;
+/** The largest: a map task reads its whole split into memory (as bytes and as text). */
+export const SPLIT_BYTES_MAX = 64 * 1024 * 1024;
+/** Map tasks a job is cut into when its input lies between 8 × MIN and 8 × MAX bytes. */
+export const MAP_TASKS_TARGET = 8;
+
+/**
+ * The split size for a job that does not name one: its input files cut into about MAP_TASKS_TARGET
+ * tasks, within [SPLIT_BYTES_MIN, SPLIT_BYTES_MAX] (Hadoop's max(minSize, min(maxSize, block))).
+ * Every map task ends by sorting, encoding and writing its distinct keys per partition, and
+ * every reduce merges one run per map task: word count over 4 MiB splits spent a third of a
+ * task's CPU there, since each split holds most of the vocabulary. A few large tasks per slot
+ * keep that fixed cost small while still letting a faster worker take more of them.
+ */
+export function chooseSplitBytes(files: readonly InputFile[]): number {
+  let totalBytes = 0;
+  for (const file of files) totalBytes += file.bytes;
+  const even = Math.ceil(totalBytes / MAP_TASKS_TARGET);
+  return Math.min(SPLIT_BYTES_MAX, Math.max(SPLIT_BYTES_MIN, even));
+}
+
 export function planSplits(files: readonly InputFile[], splitBytes: number): Split[] {
   const splits: Split[] = [];
   for (const file of files) {
