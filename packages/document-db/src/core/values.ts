@@ -88,33 +88,25 @@ export function typeOrder(value: unknown): number {
   if (Array.isArray(value)) return TypeOrder.array;
   if (isDate(value)) return TypeOrder.date;
   if (value instanceof RegExp) return TypeOrder.regex;
-  switch (bsonTag(value)) {
-    case undefined:
-      return TypeOrder.object;
-    case 'Long':
-    case 'Int32':
-    case 'Double':
-    case 'Decimal128':
-      return TypeOrder.number;
-    case 'BSONSymbol':
-      return TypeOrder.string;
-    case 'Binary':
-      return TypeOrder.binary;
-    case 'ObjectId':
-      return TypeOrder.objectId;
-    case 'Timestamp':
-      return TypeOrder.timestamp;
-    case 'BSONRegExp':
-      return TypeOrder.regex;
-    case 'MinKey':
-      return TypeOrder.minKey;
-    case 'MaxKey':
-      return TypeOrder.maxKey;
-    default:
-      // Code, DBRef and other rarities compare as documents.
-      return TypeOrder.object;
-  }
+  const tag = bsonTag(value);
+  // Plain objects, and Code, DBRef and other rarities, compare as documents.
+  return (tag === undefined ? undefined : ORDER_OF_TAG.get(tag)) ?? TypeOrder.object;
 }
+
+/** The bracket of each bson class by its _bsontype tag (a Map: tags are data, not keys of Object). */
+const ORDER_OF_TAG = new Map<string, number>([
+  ['Long', TypeOrder.number],
+  ['Int32', TypeOrder.number],
+  ['Double', TypeOrder.number],
+  ['Decimal128', TypeOrder.number],
+  ['BSONSymbol', TypeOrder.string],
+  ['Binary', TypeOrder.binary],
+  ['ObjectId', TypeOrder.objectId],
+  ['Timestamp', TypeOrder.timestamp],
+  ['BSONRegExp', TypeOrder.regex],
+  ['MinKey', TypeOrder.minKey],
+  ['MaxKey', TypeOrder.maxKey],
+]);
 
 function sign(n: number): -1 | 0 | 1 {
   return n < 0 ? -1 : n > 0 ? 1 : 0;
