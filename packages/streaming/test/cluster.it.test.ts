@@ -20,7 +20,7 @@
 //      different brokers, a seeded nemesis killing, pausing and partitioning any broker.
 //      DDIA_SEED=n replays a schedule; DDIA_LONG=1 runs more seeds, each longer.
 import { fileURLToPath } from 'node:url';
-import { type Cluster, freePorts, startCluster } from '@ddia/testkit';
+import { type Cluster, freePorts, longRun, replaySeed, startCluster } from '@ddia/testkit';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey, OFFSETS_TOPIC, offsetsPartitionFor, Writer } from '../src/core/index.js';
@@ -38,18 +38,16 @@ const TOPIC_2 = 'replicated-2';
 const GROUP_TOPIC = 'committed';
 const GROUP = 'resumer';
 /** Records the group consumes and commits before its coordinator is killed, and after. */
-const GROUP_BEFORE = 20;
-const GROUP_AFTER = 10;
-const LONG = process.env.DDIA_LONG === '1';
-/** Acknowledged records before each phase's kill, and after it. */
-const BEFORE_KILL = 40;
-const AFTER_KILL = 30;
-const JEPSEN_SEEDS = process.env.DDIA_SEED
-  ? [Number(process.env.DDIA_SEED)]
-  : LONG
-    ? [2807, 2808, 2809, 2810, 2811]
-    : [2807];
-const REPLICA_LAG_TIME_MAX_MS = 5000;
+const GROUP_BEFORE = 12;
+const GROUP_AFTER = 6;
+const LONG = longRun();
+/** Acknowledged records before each phase's kill, and after it (more under DDIA_LONG=1). */
+const BEFORE_KILL = LONG ? 40 : 20;
+const AFTER_KILL = LONG ? 30 : 15;
+const REPLAY = replaySeed();
+const JEPSEN_SEEDS = REPLAY !== null ? [REPLAY] : LONG ? [2807, 2808, 2809, 2810, 2811] : [2807];
+/** How long acks=all waits on a dead follower before the ISR drops it (phase 2 waits it once). */
+const REPLICA_LAG_TIME_MAX_MS = 3000;
 /** A restarted broker replays its metadata log and catches up its partitions: slow at load 30. */
 const REJOIN_MS = 90_000;
 
@@ -418,11 +416,11 @@ describe('three replicated brokers, one fault after another under acks=all', () 
         topic: `jepsen-${seed}`,
         partitions: 3,
         producers: 3,
-        faultWindowMs: LONG ? 15_000 : 5000,
+        faultWindowMs: LONG ? 15_000 : 3500,
         faults: ['kill', 'pause', 'partition'],
         faultMs: [500, 2000],
         gapMs: [400, 1000],
-        quietMs: 2000,
+        quietMs: LONG ? 2000 : 1000,
         finalReadMs: REJOIN_MS,
       });
       expect(run.result, run.replay).toMatchObject(CLEAN_HISTORY);

@@ -43,7 +43,7 @@ describe('Jepsen-style: acks=all producers and a consumer group under kill -9 an
       topic: 'jepsen',
       partitions: 3,
       producers: 3,
-      faultWindowMs: 4500,
+      faultWindowMs: 3000,
       faults: ['kill', 'pause'],
       faultMs: [300, 1200],
       gapMs: [400, 900],
