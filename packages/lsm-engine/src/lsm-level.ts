@@ -12,7 +12,7 @@ import {
 import { LsmDb, type LsmStats } from './db.js';
 import type { DbIterator } from './db-iterator.js';
 import { EngineFailedError } from './errors.js';
-import { KIND_DELETE, KIND_PUT } from './internal-key.js';
+import { compareKeys, KIND_DELETE, KIND_PUT } from './internal-key.js';
 import { LSM_DEFAULTS, type LsmOptions } from './options.js';
 import { encodeOperations, type LevelOperation } from './wal.js';
 
@@ -126,8 +126,13 @@ export class LsmLevel extends AbstractLevel<Buffer | Uint8Array | string, any, a
   }
 
   async _batch(operations: LevelOperation[], options: { sync?: boolean }): Promise<void> {
+    // In key order, the memtable inserts each key next to the one before it (its splice)
+    // instead of searching from the top: random keys cost about a third less to insert. The
+    // sort is stable, so a key written twice keeps its later write last (the higher sequence
+    // number); the batch is applied and seen as a whole, so no reader can tell the order.
+    const ordered = operations.length > 1 ? operations.slice().sort(byKey) : operations;
     // Encoded once, straight into the batch's WAL record: no object per operation.
-    const { record, userBytes } = encodeOperations(operations);
+    const { record, userBytes } = encodeOperations(ordered);
     await this.lsm.writeRecord(record, operations.length, userBytes, options.sync === true);
   }
 
@@ -254,6 +259,10 @@ class LsmIterator extends AbstractIterator<any, Buffer, Buffer> {
   async _close(): Promise<void> {
     this.it.close();
   }
+}
+
+function byKey(a: LevelOperation, b: LevelOperation): number {
+  return compareKeys(a.key, b.key);
 }
 
 function pickBounds(options: Bounds): Bounds {
