@@ -319,6 +319,20 @@ export class LeaderlessNode {
   }
 
   /** Read repair (DDIA ch. 5): every replica that answered with less than the merge gets it. */
+  /** A read or write whose deadline came before R or W replicas answered. */
+  private failQuorum(
+    requestId: number,
+    count: number,
+    rule: QuorumRule,
+    name: 'R' | 'W',
+    counted: 'answered' | 'acknowledged',
+  ): void {
+    this.out.fail(requestId, 'quorumNotReached', `${count} of ${name}=${rule.text} replicas ${counted}`, {
+      [counted]: count,
+      required: ruleDetail(rule),
+    });
+  }
+
   private finishRead(op: number, read: PendingRead): void {
     this.reads.delete(op);
     const merged = this.mergedAnswer(read);
@@ -527,33 +541,14 @@ export class LeaderlessNode {
     this.chores.ping(now);
     for (const [op, read] of this.reads) {
       if (now < read.deadlineMs) continue;
-      if (!read.answered) {
-        this.out.fail(
-          read.requestId,
-          'quorumNotReached',
-          `${read.answers.size} of R=${read.r.text} replicas answered`,
-          {
-            answered: read.answers.size,
-            required: ruleDetail(read.r),
-          },
-        );
-      }
+      if (!read.answered) this.failQuorum(read.requestId, read.answers.size, read.r, 'R', 'answered');
       this.finishRead(op, read);
     }
     for (const [op, write] of this.writes) {
       if (now >= write.deadlineMs) {
         this.writes.delete(op);
-        if (!write.answered) {
-          this.out.fail(
-            write.requestId,
-            'quorumNotReached',
-            `${write.covered.size} of W=${write.w.text} replicas acknowledged`,
-            {
-              acknowledged: write.covered.size,
-              required: ruleDetail(write.w),
-            },
-          );
-        }
+        if (!write.answered)
+          this.failQuorum(write.requestId, write.covered.size, write.w, 'W', 'acknowledged');
         continue;
       }
       if (write.sloppy && now - write.startedMs >= this.config.sloppyAfterMs) {

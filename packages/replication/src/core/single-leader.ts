@@ -729,27 +729,14 @@ export class SingleLeaderNode {
   }
 
   private expire(now: number): void {
-    for (let i = 0; i < this.writes.length; ) {
-      const write = this.writes[i] as PendingWrite;
-      if (now < write.deadlineMs) {
-        i++;
-        continue;
-      }
-      this.writes.splice(i, 1);
+    for (const write of takeExpired(this.writes, now))
       this.out.fail(
         write.requestId,
         'syncTimeout',
         `position ${write.position} is on the leader but its standbys did not confirm within ${this.config.syncTimeoutMs} ms`,
         { position: write.position },
       );
-    }
-    for (let i = 0; i < this.reads.length; ) {
-      const read = this.reads[i] as PendingRead;
-      if (now < read.deadlineMs) {
-        i++;
-        continue;
-      }
-      this.reads.splice(i, 1);
+    for (const read of takeExpired(this.reads, now))
       this.out.fail(
         read.requestId,
         'behind',
@@ -759,7 +746,6 @@ export class SingleLeaderNode {
           required: read.minPosition,
         },
       );
-    }
   }
 
   // --- Automatic failover: an election among the followers --------------------------------
@@ -930,3 +916,10 @@ export class SingleLeaderNode {
 
 export type SingleLeaderReply = Reply;
 export type SingleLeaderEnvelope = Envelope<SingleLeaderMessage>;
+
+/** Removes from `pending` (in place, order kept) the entries whose deadline has come, and returns them. */
+function takeExpired<T extends { deadlineMs: number }>(pending: T[], now: number): T[] {
+  const expired = pending.filter((p) => now >= p.deadlineMs);
+  if (expired.length > 0) pending.splice(0, pending.length, ...pending.filter((p) => now < p.deadlineMs));
+  return expired;
+}

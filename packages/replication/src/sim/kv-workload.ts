@@ -12,6 +12,9 @@ import type { WriteLedger, WriteRecord } from './write-ledger.js';
 
 type PutMutation = Extract<Mutation, { op: 'put' }>;
 
+/** Every simulation's core tick, in simulated ms. */
+export const SIM_TICK_MS = 10;
+
 /** How often the heal checks for convergence, unless a simulation says otherwise. */
 export const CONVERGE_CHECK_EVERY_MS = 100;
 

@@ -18,7 +18,6 @@ import { SimCluster } from './sim-cluster.js';
 import { type NetworkWeather, SimNetwork } from './sim-network.js';
 import { WriteLedger } from './write-ledger.js';
 
-export const SIM_TICK_MS = 10;
 const CHAOS_MS_DEFAULT = 4_000;
 /** After healing, anti-entropy and handoff must converge the cluster within this. */
 const CONVERGE_BUDGET_MS = 60_000;
@@ -90,7 +89,7 @@ export function runLeaderlessSim(options: LeaderlessSimOptions): LeaderlessSimRe
     (id, clock) => new LeaderlessNode(simConfig(id, ids, n), clock),
     network,
     random.fork(),
-    SIM_TICK_MS,
+    workload.SIM_TICK_MS,
     options.keepTrace,
   );
   const keys = Array.from({ length: options.keys ?? 4 }, (_, i) => `k${i}`);

@@ -18,7 +18,6 @@ import { SimCluster } from './sim-cluster.js';
 import { SimNetwork } from './sim-network.js';
 import { WriteLedger } from './write-ledger.js';
 
-const TICK_MS = 10;
 const CHAOS_MS_DEFAULT = 3_000;
 const CONVERGE_BUDGET_MS = 30_000;
 const CLIENT_THINK_MAX_MS = 30;
@@ -68,7 +67,7 @@ export function runMultiLeaderSim(options: MultiLeaderSimOptions): MultiLeaderSi
       ),
     network,
     random.fork(),
-    TICK_MS,
+    workload.SIM_TICK_MS,
   );
   for (const id of ids)
     cluster.skewMs.set(id, options.skewMaxMs ? random.int(-options.skewMaxMs, options.skewMaxMs) : 0);

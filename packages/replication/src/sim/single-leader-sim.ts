@@ -18,7 +18,6 @@ import * as workload from './kv-workload.js';
 import { SimCluster } from './sim-cluster.js';
 import { type NetworkWeather, SimNetwork } from './sim-network.js';
 
-const TICK_MS = 10;
 const CHAOS_MS_DEFAULT = 4_000;
 const CONVERGE_BUDGET_MS = 20_000;
 const CONVERGE_CHECK_EVERY_MS = 50;
@@ -77,7 +76,7 @@ export function runSingleLeaderSim(options: SingleLeaderSimOptions): SingleLeade
       ),
     network,
     random.fork(),
-    TICK_MS,
+    workload.SIM_TICK_MS,
   );
   const nodeOf = (id: string) => cluster.core(id) as SingleLeaderNode | null;
   const acked = new Set<string>();

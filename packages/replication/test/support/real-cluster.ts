@@ -2,7 +2,7 @@
 // testkit's harness (and its fault proxy when proxied), plus the small client the
 // experiments share: put/get with X-Context, waiting for a condition, counting lost writes.
 import { fileURLToPath } from 'node:url';
-import { HttpClient, type HttpResponse } from '@ddia/common';
+import { HttpClient, type HttpResponse, pollUntil } from '@ddia/common';
 import { type Cluster, startCluster } from '@ddia/testkit';
 
 export const MAIN_JS = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
@@ -54,22 +54,13 @@ export async function get(url: string, key: string, query = ''): Promise<Read> {
   return { status: response.status, values, context: typeof context === 'string' ? context : null };
 }
 
-export async function eventually<T>(
+/** Polls `probe` (its errors count as "not yet") until it returns a value; common's pollUntil. */
+export function eventually<T>(
   what: string,
   probe: () => Promise<T | undefined>,
   timeoutMs = 30_000,
 ): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch {
-      // not yet
-    }
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return pollUntil(() => probe().catch(() => undefined), { what, timeoutMs });
 }
 
 export function sleep(ms: number): Promise<void> {
