@@ -1,12 +1,13 @@
 // The disk TSDB under simulated power loss (testkit's FaultFileSystem): seeded crash points,
-// each recovered and checked against what was acknowledged (see support/tsdb-power-loss.ts).
+// each recovered and checked against what was acknowledged (see tsdb-power-loss-trial.ts).
+// In process, no timers: it runs in the parallel unit project.
 // A failing seed prints how to replay it alone:
-//   DDIA_SEED=<seed> npx vitest run --project monitoring tsdb-power-loss
+//   DDIA_SEED=<seed> npx vitest run --project monitoring:unit tsdb-power-loss
 // DDIA_LONG=1 runs ten times as many seeds.
 import { replaySeed, testSeeds } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { TSDB_SYNC } from '../src/storage/files.js';
-import { runTrial, type TrialResult } from './support/tsdb-power-loss.js';
+import { runTrial, type TrialResult } from './tsdb-power-loss-trial.js';
 
 const SEEDS = testSeeds({ short: 60, long: 1000 });
 
@@ -16,7 +17,7 @@ function report(failures: TrialResult[]): string {
     .map(
       (f) =>
         `seed ${f.seed} (${f.config}): ${f.failure}\n  crashes: ${JSON.stringify(f.crashes)}\n` +
-        `  replay: DDIA_SEED=${f.seed} npx vitest run --project monitoring tsdb-power-loss`,
+        `  replay: DDIA_SEED=${f.seed} npx vitest run --project monitoring:unit tsdb-power-loss`,
     )
     .join('\n');
 }

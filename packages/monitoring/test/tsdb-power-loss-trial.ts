@@ -13,9 +13,9 @@
 // checks that whatever the first recovery showed is still there: open() made it durable.
 import { type FsyncPolicy, SeededRandom } from '@ddia/common';
 import { type CrashReport, FaultFileSystem, SimulatedCrashError } from '@ddia/testkit';
-import { type Labels, labelsFromRecord } from '../../src/core/labels.js';
-import { newMatcher } from '../../src/core/matchers.js';
-import { DiskTsdb } from '../../src/storage/disk-tsdb.js';
+import { type Labels, labelsFromRecord } from '../src/core/labels.js';
+import { newMatcher } from '../src/core/matchers.js';
+import { DiskTsdb } from '../src/storage/disk-tsdb.js';
 
 export const DATA_DIR = '/data/tsdb';
 const STEP_MS = 15_000;
