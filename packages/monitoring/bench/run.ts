@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SeededRandom } from '@ddia/common';
 import { labelsFromRecord } from '../src/core/labels.js';
 import { alignedScrapeTime } from '../src/core/scrape-samples.js';
 import { DiskTsdb } from '../src/storage/disk-tsdb.js';
@@ -19,17 +20,6 @@ const quick = process.argv.includes('--quick');
 const SERIES = quick ? 1000 : 10_000;
 const SAMPLES = 240; // two chunks of 120 per series: the first is cut into a block
 const STEP_MS = 15_000;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function which(cmd: string): string | null {
   try {
@@ -67,7 +57,8 @@ interface Sample {
 }
 
 function generate(dataset: Dataset): Sample[][] {
-  const rand = mulberry32(7);
+  const random = new SeededRandom(7);
+  const rand = () => random.next();
   const labels = Array.from({ length: SERIES }, (_, i) =>
     labelsFromRecord({
       __name__: i % 2 === 0 ? 'bench_requests_total' : 'bench_temperature',

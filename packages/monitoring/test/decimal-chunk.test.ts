@@ -2,7 +2,7 @@
 // changes a sample (whatever the values: NaN, ±Inf, -0, staleness markers fall back to XOR),
 // and the bytes go where the bench says they go. Block files: the binary index round-trips,
 // format-1 files (JSON index) still open.
-import { crc32c } from '@ddia/common/core';
+import { crc32c, DdiaError } from '@ddia/common/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Block, decodeBlock, encodeBlock } from '../src/core/block-format.js';
@@ -147,6 +147,15 @@ describe('decimal chunks', () => {
     const unknown = Uint8Array.from(bytes);
     unknown[0] = 9;
     expect(() => decodeChunk(unknown)).toThrow(ChunkCorruptError);
+    // The class common's errorClass builds: named, a DdiaError with the catalogue's code.
+    const error = new ChunkCorruptError('chunk 3 is short');
+    expect(error).toBeInstanceOf(DdiaError);
+    expect([error.name, error.message, error.code]).toEqual([
+      'ChunkCorruptError',
+      'chunk 3 is short',
+      'DDIA_ERR_MONITORING_CHUNK_CORRUPT',
+    ]);
+    expect(error.toProblem().status).toBe(500);
   });
 });
 

@@ -5,10 +5,10 @@
 // Skips, saying why, when prometheus or promtool is not installed (apt-get install prometheus).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '@ddia/common';
+import { freePort } from '@ddia/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MONITORING_FLAGS, type Monitoring, startMonitoring } from '../src/monitoring-node.js';
 import {
@@ -33,17 +33,6 @@ const PROMTOOL = which('promtool');
 const SKIP_REASON =
   PROMETHEUS && PROMTOOL ? '' : 'prometheus/promtool not installed (Debian: apt-get install prometheus)';
 if (SKIP_REASON) console.warn(`prometheus differential test skipped: ${SKIP_REASON}`);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Element {
   metric: Record<string, string>;

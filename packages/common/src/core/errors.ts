@@ -99,6 +99,20 @@ export class DdiaError extends Error {
   }
 }
 
+/**
+ * A DdiaError class for one catalogue entry whose errors carry only a detail (and optional
+ * problem extensions): `class ChunkCorruptError extends errorClass('ChunkCorruptError',
+ * Errors.chunkCorrupt) {}` instead of a constructor that only forwards to super.
+ */
+export function errorClass(name: string, spec: ErrorSpec) {
+  return class extends DdiaError {
+    override name = name;
+    constructor(detail: string, extensions?: Record<string, unknown>) {
+      super(spec, detail, extensions);
+    }
+  };
+}
+
 /** An RFC 9457 problem document as our services send it. */
 export interface Problem {
   type: string;

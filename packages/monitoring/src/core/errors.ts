@@ -1,7 +1,7 @@
 // The monitoring package's error catalogue (DESIGN.md: one catalogue per package). Library
 // errors carry a `DDIA_ERR_MONITORING_*` code; the HTTP layer maps them to Prometheus's own
 // error bodies on /api/v1 and to problem+json elsewhere.
-import { DdiaError, type ErrorSpec } from '@ddia/common/core';
+import { DdiaError, type ErrorSpec, errorClass } from '@ddia/common/core';
 
 export const MonitoringErrors = {
   exposition: {
@@ -71,31 +71,11 @@ export class PromqlParseError extends DdiaError {
 }
 
 /** PromQL that parses but cannot be evaluated (wrong types, many-to-many matches). */
-export class PromqlEvalError extends DdiaError {
-  override name = 'PromqlEvalError';
-  constructor(reason: string) {
-    super(MonitoringErrors.promqlEval, reason);
-  }
-}
+export class PromqlEvalError extends errorClass('PromqlEvalError', MonitoringErrors.promqlEval) {}
 
-export class ChunkCorruptError extends DdiaError {
-  override name = 'ChunkCorruptError';
-  constructor(reason: string) {
-    super(MonitoringErrors.chunkCorrupt, reason);
-  }
-}
+export class ChunkCorruptError extends errorClass('ChunkCorruptError', MonitoringErrors.chunkCorrupt) {}
 
-export class ConfigFileError extends DdiaError {
-  override name = 'ConfigFileError';
-  constructor(reason: string) {
-    super(MonitoringErrors.badConfig, reason);
-  }
-}
+export class ConfigFileError extends errorClass('ConfigFileError', MonitoringErrors.badConfig) {}
 
 /** An OTLP export request that does not decode or holds invalid spans. */
-export class OtlpFormatError extends DdiaError {
-  override name = 'OtlpFormatError';
-  constructor(reason: string) {
-    super(MonitoringErrors.otlp, reason);
-  }
-}
+export class OtlpFormatError extends errorClass('OtlpFormatError', MonitoringErrors.otlp) {}
