@@ -12,6 +12,9 @@ import {
 } from '../src/core/index.js';
 import { pingPong } from '../src/experiments/proxy-latency.js';
 
+/** Each lost ping costs >= 200 ms (a retransmission timeout): 30 keep the file near 3 s. */
+const PINGS = 30;
+
 describe('per-link loss', () => {
   it("the model's link distribution matches the proxy's retransmission delays", () => {
     const link = { latencyMs: 10, jitterMs: 0, lossPct: 20 };
@@ -50,16 +53,17 @@ describe('per-link loss', () => {
     const res = await pingPong(
       { latencyMs: 5, jitterMs: 0, lossPct: 25 },
       { latencyMs: 5, jitterMs: 0 },
-      60,
+      PINGS,
       11,
     );
     const late = res.rttsMs.filter((x) => x >= 10 + TCP_RTO_MIN_MS);
     console.log(
-      `25% loss one way: ${late.length}/60 round trips took >= 210 ms; median ${res.p50Ms.toFixed(1)} ms`,
+      `25% loss one way: ${late.length}/${PINGS} round trips took >= 210 ms; median ${res.p50Ms.toFixed(1)} ms`,
     );
-    // 15 expected; a binomial(60, 0.25) is within 5..26 with overwhelming probability.
-    expect(late.length).toBeGreaterThanOrEqual(5);
-    expect(late.length).toBeLessThanOrEqual(26);
+    // 7.5 expected; a binomial(30, 0.25) is within 1..16 but for 4 runs in 10,000 (and the
+    // proxy's losses are seeded, so this seed's count is the same every run).
+    expect(late.length).toBeGreaterThanOrEqual(1);
+    expect(late.length).toBeLessThanOrEqual(16);
     expect(Math.min(...res.rttsMs)).toBeGreaterThanOrEqual(9.5);
     // The others were not delayed by a timeout (generous for a loaded machine).
     expect(res.p50Ms).toBeLessThan(150);

@@ -58,12 +58,20 @@ async function eventually(what: string, probe: () => Promise<boolean>): Promise<
   }
 }
 
-/** One mode on a fresh cluster: write latency in the leader's region, then the failover count. */
+/** Runs a step on its own (e.g. one at a time among several clusters) or as it comes. */
+export type Exclusive = <T>(step: () => Promise<T>) => Promise<T>;
+
+/**
+ * One mode on a fresh cluster: write latency in the leader's region, then the failover count.
+ * `exclusive` wraps the latency measurement, so that several modes may run at once (each on its
+ * own cluster) without one's start or failover adding to another's measured latencies.
+ */
 export async function measureFailover(
   options: ResolvedOptions,
   mode: FailoverMode,
   writes: number,
   http: HttpClient,
+  exclusive: Exclusive = (step) => step(),
 ): Promise<FailoverOutcome> {
   const regions = options.regions;
   const [leader, next] = regions as [string, string];
@@ -98,13 +106,16 @@ export async function measureFailover(
       'the leader takes writes',
       async () => (await put(leader, `${mode.name}/warm`)).status === 200,
     );
-    const latencies: number[] = [];
-    for (let i = 0; i < writes; i++) {
-      const started = performance.now();
-      const res = await put(leader, `${mode.name}/w${i}`);
-      if (res.status !== 200) throw new Error(`write ${i} in ${mode.name}: ${res.status} ${res.text()}`);
-      latencies.push(performance.now() - started);
-    }
+    const latencies = await exclusive(async () => {
+      const ms: number[] = [];
+      for (let i = 0; i < writes; i++) {
+        const started = performance.now();
+        const res = await put(leader, `${mode.name}/w${i}`);
+        if (res.status !== 200) throw new Error(`write ${i} in ${mode.name}: ${res.status} ${res.text()}`);
+        ms.push(performance.now() - started);
+      }
+      return ms;
+    });
     // Everything so far has reached the follower that will take over.
     await eventually('the follower has caught up', async () => {
       const res = await http.request(
