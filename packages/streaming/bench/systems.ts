@@ -16,7 +16,8 @@ import { Kafka, logLevel, type Producer } from 'kafkajs';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-const READY_TIMEOUT_MS = 20_000;
+/** Servers start slowly on the shared machine (over 20 s at load 30). */
+const READY_TIMEOUT_MS = 90_000;
 
 export type Acks = 1 | -1;
 

@@ -36,7 +36,8 @@ const TOPIC = 'replicated';
 const TOPIC_2 = 'replicated-2';
 /** Phase 1's consumer group reads this one-partition topic and commits as it goes. */
 const GROUP_TOPIC = 'committed';
-const GROUP = 'resumer';
+/** Phase 1's group is the first of these whose coordinator is the broker to be killed. */
+const GROUP_CANDIDATES = Array.from({ length: 30 }, (_, i) => `resumer-${i}`);
 /** Records the group consumes and commits before its coordinator is killed, and after. */
 const GROUP_BEFORE = 12;
 const GROUP_AFTER = 6;
@@ -219,11 +220,11 @@ beforeAll(async () => {
   await admin.disconnect();
 }, 180_000);
 
-/** FindCoordinator v0 for GROUP, asked of broker `id`: the coordinator's node id (or -1). */
-async function findCoordinator(id: string): Promise<{ errorCode: number; nodeId: number }> {
+/** FindCoordinator v0 for `group`, asked of broker `id`: the coordinator's node id (or -1). */
+async function findCoordinator(id: string, group: string): Promise<{ errorCode: number; nodeId: number }> {
   const conn = await RawConnection.connect(`127.0.0.1:${kafkaPorts.get(id)}`);
   try {
-    const r = await conn.request(ApiKey.FindCoordinator, 0, new Writer().string(GROUP).bytes());
+    const r = await conn.request(ApiKey.FindCoordinator, 0, new Writer().string(group).bytes());
     return { errorCode: r.int16(), nodeId: r.int32() };
   } finally {
     conn.close();
@@ -239,12 +240,12 @@ async function produceToGroupTopic(from: number, count: number): Promise<void> {
   await p.disconnect();
 }
 
-/** One consumer of GROUP (from the beginning when nothing is committed) reading `count`
+/** One consumer of `group` (from the beginning when nothing is committed) reading `count`
  *  records, committing after each; its reads as [offset, value]. */
-async function consumeGroup(count: number): Promise<[number, string][]> {
+async function consumeGroup(group: string, count: number): Promise<[number, string][]> {
   const seen: [number, string][] = [];
   const consumer = client('group-member').consumer({
-    groupId: GROUP,
+    groupId: group,
     maxWaitTimeInMs: 200,
     sessionTimeout: 6000,
     heartbeatInterval: 500,
@@ -272,24 +273,31 @@ afterAll(async () => {
 
 describe('three replicated brokers, one fault after another under acks=all', () => {
   it('1. kill -9 a partition leader mid-send, also a group coordinator: a new leader from the ISR, a new coordinator with the committed offsets; the old one rejoins', async () => {
-    // The group commits as it reads; its coordinator is the leader of its offsets partition.
-    await produceToGroupTopic(0, GROUP_BEFORE);
-    const before = await consumeGroup(GROUP_BEFORE);
-    expect(before.map(([offset]) => offset)).toEqual([...Array(GROUP_BEFORE).keys()]);
-    const coordinator = await findCoordinator('n1');
-    expect(coordinator.errorCode).toBe(0);
-    const offsetsPartition = offsetsPartitionFor(GROUP, 3);
-    const offsetsRoles = (await view('n1'))!.topics.find((t) => t.name === OFFSETS_TOPIC)!.partitions;
-    expect(offsetsRoles[offsetsPartition]!.leader).toBe(coordinator.nodeId);
-    expect([...offsetsRoles[offsetsPartition]!.isr].sort()).toEqual([1, 2, 3]);
-
     const partitions = await partitionsOf(TOPIC);
     // Each broker leads one partition (the controller spreads them at creation).
     expect(partitions.map((p) => p.leader).sort()).toEqual([1, 2, 3]);
-    // The partition written to is the one the coordinator leads: one kill, both failovers.
-    const first = partitions.find((p) => p.leader === coordinator.nodeId)!;
+    const first = partitions.find((p) => p.partitionId === 0)!;
     expect([...first.replicas].sort()).toEqual([1, 2, 3]);
     const victim = `n${first.leader}`;
+
+    // A group whose coordinator is the victim too (the leader of the group's partition of
+    // __consumer_offsets; the first FindCoordinator creates that topic): one kill, both failovers.
+    await waitFor('the offsets topic', async () => {
+      await findCoordinator('n1', GROUP_CANDIDATES[0]!);
+      return (await view('n1'))?.topics.some((t) => t.name === OFFSETS_TOPIC) ?? false;
+    });
+    const offsetsRoles = (await view('n1'))!.topics.find((t) => t.name === OFFSETS_TOPIC)!.partitions;
+    const group = GROUP_CANDIDATES.find(
+      (g) => offsetsRoles[offsetsPartitionFor(g, offsetsRoles.length)]!.leader === first.leader,
+    )!;
+    expect(group, `a group coordinated by ${victim}`).toBeDefined();
+    expect([...offsetsRoles[offsetsPartitionFor(group, offsetsRoles.length)]!.isr].sort()).toEqual([1, 2, 3]);
+    await produceToGroupTopic(0, GROUP_BEFORE);
+    const before = await consumeGroup(group, GROUP_BEFORE);
+    expect(before.map(([offset]) => offset)).toEqual([...Array(GROUP_BEFORE).keys()]);
+    const coordinator = await findCoordinator('n1', group);
+    expect(coordinator).toEqual({ errorCode: 0, nodeId: first.leader });
+
     let killing: Promise<void> | null = null;
     await write(TOPIC, first.partitionId, BEFORE_KILL + AFTER_KILL, (n) => {
       if (n === BEFORE_KILL) killing = cluster.node(victim).kill();
@@ -305,11 +313,11 @@ describe('three replicated brokers, one fault after another under acks=all', () 
     const survivor = cluster.ids().find((id) => id !== victim)!;
     let moved = { errorCode: -1, nodeId: -1 };
     await waitFor('FindCoordinator to name a live broker', async () => {
-      moved = await findCoordinator(survivor);
+      moved = await findCoordinator(survivor, group);
       return moved.errorCode === 0 && moved.nodeId !== coordinator.nodeId;
     });
     await produceToGroupTopic(GROUP_BEFORE, GROUP_AFTER);
-    const resumed = await consumeGroup(GROUP_AFTER);
+    const resumed = await consumeGroup(group, GROUP_AFTER);
     expect(resumed[0]).toEqual([GROUP_BEFORE, `g${GROUP_BEFORE}`]);
     expect(resumed.map(([offset]) => offset)).toEqual(
       Array.from({ length: GROUP_AFTER }, (_, i) => GROUP_BEFORE + i),
