@@ -267,7 +267,7 @@ export function compareQuantiles(m: TailMeasurement, model: WarsResult): Quantil
 export const visibilityTail: Experiment = {
   name: 'visibility-tail',
   description:
-    'Leaderless t-visibility at the 99.9th percentile on real processes: thousands of concurrent keys probed at scheduled offsets, proxy calibrated by ping-pong, vs the WARS model',
+    'Leaderless t-visibility at the 99.9th percentile on real processes: thousands of concurrent keys probed at scheduled offsets, vs the WARS model fed the lateness measured during the run',
   async run(options: ResolvedOptions) {
     const regions = options.regions;
     if (regions.length < 2) throw new ExperimentUsageError('needs at least 2 regions');
