@@ -12,7 +12,7 @@ import { type LatencySummary, summarize } from '../core/stats.js';
 import { fmtMs, machineNote, Report } from '../report/report.js';
 import { barChart } from '../report/svg-plot.js';
 import { applyLink } from './apply-link.js';
-import { requireReplicationBuild, startReplicationCluster } from './replication-cluster.js';
+import { measureOn, requireReplicationBuild, startReplicationCluster } from './replication-cluster.js';
 import { type Experiment, ExperimentUsageError, type ResolvedOptions } from './types.js';
 
 export const LATENCY_WRITES = 12;
@@ -95,7 +95,7 @@ export async function measureFailover(
       headers: { 'content-type': 'text/plain' },
       retry: false,
     });
-  try {
+  return measureOn(cluster, null, async () => {
     for (const from of regions)
       for (const to of regions) {
         if (from === to) continue;
@@ -152,12 +152,7 @@ export async function measureFailover(
       if (res.status !== 200) lost++;
     }
     return { mode: mode.name, write: summarize(latencies), acked: acked.length, refused, lost };
-  } catch (err) {
-    const tails = await cluster.logTails(20);
-    throw new Error(`${(err as Error).message}\n${tails}`);
-  } finally {
-    await cluster.close();
-  }
+  });
 }
 
 export const leaderFailover: Experiment = {

@@ -44,12 +44,12 @@ export async function startReplicationCluster(regions: string[], modeFlags: stri
 }
 
 /**
- * Runs `measure` on a started cluster; a failure carries the nodes' log tails, and the client and
- * the cluster are closed whatever happens.
+ * Runs `measure` on a started cluster; a failure carries the nodes' log tails, and the client
+ * (unless null: one the caller keeps) and the cluster are closed whatever happens.
  */
 export async function measureOn<T>(
   cluster: Cluster,
-  client: { close(): Promise<void> },
+  client: { close(): Promise<void> } | null,
   measure: () => Promise<T>,
 ): Promise<T> {
   try {
@@ -58,7 +58,7 @@ export async function measureOn<T>(
     const tails = await cluster.logTails(20);
     throw new Error(`${(err as Error).message}\n${tails}`);
   } finally {
-    await client.close();
+    await client?.close();
     await cluster.close();
   }
 }
