@@ -3,10 +3,11 @@
 // create-blocks-from openmetrics` and ingested into ours; every query of the corpus
 // (test/differential/corpus.ts) then goes to both HTTP APIs and the answers must agree.
 // Skips, saying why, when prometheus or promtool is not installed (apt-get install prometheus).
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { parseConfig } from '@ddia/common';
 import { freePort } from '@ddia/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +31,7 @@ function which(cmd: string): string | null {
 
 const PROMETHEUS = which('prometheus');
 const PROMTOOL = which('promtool');
+const execFileAsync = promisify(execFile);
 const SKIP_REASON =
   PROMETHEUS && PROMTOOL ? '' : 'prometheus/promtool not installed (Debian: apt-get install prometheus)';
 if (SKIP_REASON) console.warn(`prometheus differential test skipped: ${SKIP_REASON}`);
@@ -438,6 +440,22 @@ describe.skipIf(SKIP_REASON !== '')('differential: ours vs Prometheus on the sam
           ? d.map((x) => JSON.stringify(typeof x === 'object' ? Object.entries(x).sort() : x)).sort()
           : d;
       expect(norm(ours.data), path).toEqual(norm(theirs.data));
+    }
+  });
+
+  it('answers promtool query instant and range exactly as Prometheus does (its HTTP API, unchanged)', async () => {
+    const time = String(Math.round((startMs + 31 * 60_000) / 1000));
+    const range = ['--start', String(Math.round(startMs / 1000)), '--end', String(Math.round(endMs / 1000))];
+    for (const [mode, flags, expr] of [
+      ['instant', ['--time', time], 'count by (job) (lab_requests_total)'],
+      ['range', [...range, '--step', '5m'], 'max by (job) (lab_temperature)'],
+    ] as const) {
+      // Not execFileSync: our server answers on this process's event loop.
+      const run = async (server: string) =>
+        (await execFileAsync(PROMTOOL!, ['query', mode, ...flags, server, expr], { timeout: 20_000 })).stdout;
+      const theirs = await run(promUrl);
+      expect(theirs.trim().length, `${mode}: prometheus answered nothing`).toBeGreaterThan(0);
+      expect(await run(mon.url), mode).toBe(theirs);
     }
   });
 
