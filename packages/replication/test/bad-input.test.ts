@@ -154,6 +154,12 @@ describe('malformed requests get 4xx problem+json', () => {
     });
   }
 
+  it('without --chaos there is no clock-skew endpoint (fault injection is opt-in)', async () => {
+    const response = await request('/chaos/clock-skew', { method: 'POST', body: { ms: -60_000 } });
+    expect(response.status).toBe(404);
+    expect((await http.json<{ clockSkewMs: number }>(`${node.url}/cluster`)).clockSkewMs).toBe(0);
+  });
+
   it('a write to a single-leader follower is a 421 naming the leader and its URL', async () => {
     const follower = await startReplicationNode(
       parseConfig(
