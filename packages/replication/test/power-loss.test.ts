@@ -6,7 +6,7 @@
 // With compaction, the driver snapshots its state into the journal and drops the older
 // segments (tiny segments here, so that drops happen) while writes go on, and the cut may fall
 // anywhere in it; a canary whose snapshot forgets the keys must then lose writes.
-// Replay one seed: DDIA_SEED=<seed> npx vitest run --project replication power-loss
+// Replay one seed: DDIA_SEED=<seed> npx vitest run --project replication:unit power-loss
 import { LOG_SYNC, SeededRandom } from '@ddia/common';
 import { FaultFileSystem, testSeeds } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
