@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openStore } from '@ddia/common';
 import { lsmEngine } from '@ddia/lsm-engine';
+import { person } from './support.js';
 
 const { values } = parseArgs({
   options: { src: { type: 'string' }, docs: { type: 'string' }, profile: { type: 'string' } },
@@ -45,16 +46,7 @@ for (let i = 0; i < N; i += 1000)
   await db.insertMany(
     'b',
     'p',
-    Array.from({ length: 1000 }, (_, j) => {
-      const n = i + j;
-      return {
-        _id: n,
-        name: `user${n}`,
-        city: `city${n % 50}`,
-        age: 18 + (n % 60),
-        tags: [`t${n % 7}`, `t${n % 11}`],
-      };
-    }),
+    Array.from({ length: 1000 }, (_, j) => person(i + j)),
   );
 const c = process.cpuUsage(c0);
 const out: Record<string, number> = { insert: (c.user + c.system) / N };

@@ -2,19 +2,12 @@
 // (server process, driver in this process) spends per operation. To profile the server:
 //   DOCDB_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' node --import tsx bench/profile.ts [docs] [ms] [phases]
 import { readFileSync } from 'node:fs';
-import { closedLoop, type Measure, startDocumentDbProcess } from './support.js';
+import { closedLoop, type Measure, type Person, person, startDocumentDbProcess } from './support.js';
 
 const DOCS = Number(process.argv[2] ?? 20_000);
 const MS = Number(process.argv[3] ?? 3_000);
 const ONLY = (process.argv[4] ?? 'byId,eq,range,group,mix').split(',');
 const server = await startDocumentDbProcess(8);
-interface Person {
-  _id: number;
-  name: string;
-  city: string;
-  age: number;
-  tags: string[];
-}
 const coll = server.client.db('bench').collection<Person>('people');
 
 function serverCpuMs(): number {
@@ -38,18 +31,7 @@ await coll.createIndex({ city: 1 });
 await coll.createIndex({ age: 1 });
 const t = performance.now();
 for (let i = 0; i < DOCS; i += 1000)
-  await coll.insertMany(
-    Array.from({ length: Math.min(1000, DOCS - i) }, (_, j) => {
-      const n = i + j;
-      return {
-        _id: n,
-        name: `user${n}`,
-        city: `city${n % 50}`,
-        age: 18 + (n % 60),
-        tags: [`t${n % 7}`, `t${n % 11}`],
-      };
-    }),
-  );
+  await coll.insertMany(Array.from({ length: Math.min(1000, DOCS - i) }, (_, j) => person(i + j)));
 console.log('insert docs/s', Math.round(DOCS / ((performance.now() - t) / 1000)));
 const rand = (i: number) => (i * 7919) % DOCS;
 const c = coll;

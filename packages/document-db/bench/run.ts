@@ -20,9 +20,12 @@ import {
   startLocalPostgres,
 } from '../../transactions/src/postgres/local-postgres.js';
 import {
+  CITIES,
   closedLoop,
   type Measure,
+  type Person,
   parentPid,
+  person,
   pssOf,
   settle,
   startDocumentDbProcess,
@@ -42,26 +45,7 @@ const ROUNDS = QUICK ? 1 : 3;
 const PHASE_MS = QUICK ? 700 : 4_000;
 const CLIENTS = 8;
 const INSERT_BATCH = 1_000;
-const CITIES = 50;
 const RESULTS = new URL('./results/', import.meta.url).pathname;
-
-interface Person {
-  _id: number;
-  name: string;
-  city: string;
-  age: number;
-  tags: string[];
-}
-
-function person(i: number): Person {
-  return {
-    _id: i,
-    name: `user${i}`,
-    city: `city${i % CITIES}`,
-    age: 18 + (i % 60),
-    tags: [`t${i % 7}`, `t${i % 11}`],
-  };
-}
 
 interface System {
   name: string;

@@ -12,6 +12,28 @@ import { MongoClient } from 'mongodb';
 /** The server to start: dist/main.js, or DOCDB_MAIN (e.g. an older build, for a before/after run). */
 const MAIN = process.env.DOCDB_MAIN ?? new URL('../dist/main.js', import.meta.url).pathname;
 
+/** Distinct cities in the benches' documents (an equality on city matches 1 in CITIES). */
+export const CITIES = 50;
+
+/** The benches' document: a person with an indexed city and age, and a small array. */
+export interface Person {
+  _id: number;
+  name: string;
+  city: string;
+  age: number;
+  tags: string[];
+}
+
+export function person(i: number): Person {
+  return {
+    _id: i,
+    name: `user${i}`,
+    city: `city${i % CITIES}`,
+    age: 18 + (i % 60),
+    tags: [`t${i % 7}`, `t${i % 11}`],
+  };
+}
+
 export interface DocumentDbProcess {
   client: MongoClient;
   pid: number | undefined;
