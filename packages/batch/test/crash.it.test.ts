@@ -13,7 +13,7 @@ import { writeBooks } from './support/corpus.js';
 
 const SEED = Number(process.env.DDIA_SEED ?? Date.now() % 100_000);
 const LEASE_MS = 1_500;
-const FAULT_EVERY_MS = 800;
+const FAULT_EVERY_MS = 600;
 const JOB_DEADLINE_MS = 150_000;
 /**
  * Faults stop after this many, so that on a heavily loaded machine (where one task can take
@@ -69,7 +69,7 @@ describe.skipIf(!BUILT)('crash test (SIGKILL and SIGSTOP at random)', () => {
           faults.push(`stop ${victim.id}`);
           victim.pause();
           const wake = victim;
-          setTimeout(() => wake.resume(), LEASE_MS + random.int(200, 2_000));
+          setTimeout(() => wake.resume(), LEASE_MS + random.int(200, 1_200));
         }
       }
       await new Promise((r) => setTimeout(r, FAULT_EVERY_MS));

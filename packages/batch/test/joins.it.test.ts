@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SeededRandom } from '@ddia/common/core';
-import type { Cluster } from '@ddia/testkit';
+import { type Cluster, longRun } from '@ddia/testkit';
 import { DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -307,7 +307,8 @@ describe.skipIf(!BUILT)('joins (Figure 10-2) equal DuckDB', () => {
           );
         },
       ),
-      { numRuns: 3 },
+      // Each run is a job on the cluster: two in CI, twenty with DDIA_LONG=1.
+      { numRuns: longRun() ? 20 : 2 },
     );
   });
 
