@@ -9,7 +9,7 @@
 //          [--quick] [--entries N] [--rounds R] [--values 100,1024,16384] [--bytes-cap MiB]
 //          [--engines lsm,leveldb,lsm-none,lsm-snappy,lsm-deflate,lsm-brotli,baseline] [--only w1,w2]
 //          [--value-ratio 0.5] [--out name]
-//   lsm is the engine's defaults (Snappy compression, as classic-level's); lsm-none, lsm-snappy,
+//   lsm is the engine's defaults (no compression; classic-level's is Snappy); lsm-none, lsm-snappy,
 //   lsm-deflate, lsm-brotli: that block compression (a third table: cost and bytes on disk);
 //   --value-ratio: how far values compress (db_bench's compression_ratio; default 1, random);
 //   --entries 1000000: the 1M-entry run (data beyond the 8 MiB block cache), results in
@@ -99,7 +99,7 @@ async function openEngine(name: string, dir: string): Promise<Db> {
   const options = { keyEncoding: 'buffer', valueEncoding: 'buffer' };
   let db: Db;
   if (name === 'lsm' || name.startsWith('lsm-')) {
-    // lsm: the engine's defaults (Snappy); lsm-none / lsm-snappy / lsm-deflate / lsm-brotli:
+    // lsm: the engine's defaults (no compression); lsm-none / lsm-snappy / lsm-deflate / lsm-brotli:
     // that block compression (FORMAT.md).
     const { LsmLevel } = await import('../src/index.js');
     const compression = name === 'lsm' ? {} : { compression: name.slice(4) };
