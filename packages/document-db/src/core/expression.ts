@@ -76,29 +76,31 @@ export function evaluate(expr: unknown, doc: Doc, vars: Vars = {}): unknown {
   return out;
 }
 
+/** $add and $multiply: the operands folded from `start`; null as soon as one is null or missing. */
+function foldNumbers(
+  values: unknown[],
+  op: string,
+  start: number,
+  combine: (total: number, n: number) => number,
+): number | null {
+  let total = start;
+  for (const value of values) {
+    const n = num(value, op);
+    if (n === null) return null;
+    total = combine(total, n);
+  }
+  return total;
+}
+
 function operator(op: string, operand: unknown, doc: Doc, vars: Vars): unknown {
   const ev = (e: unknown) => evaluate(e, doc, vars);
   switch (op) {
     case '$literal':
       return operand;
-    case '$add': {
-      let total = 0;
-      for (const a of args(operand, op).map(ev)) {
-        const n = num(a, op);
-        if (n === null) return null;
-        total += n;
-      }
-      return total;
-    }
-    case '$multiply': {
-      let total = 1;
-      for (const a of args(operand, op).map(ev)) {
-        const n = num(a, op);
-        if (n === null) return null;
-        total *= n;
-      }
-      return total;
-    }
+    case '$add':
+      return foldNumbers(args(operand, op).map(ev), op, 0, (total, n) => total + n);
+    case '$multiply':
+      return foldNumbers(args(operand, op).map(ev), op, 1, (total, n) => total * n);
     case '$subtract':
     case '$divide':
     case '$mod': {
