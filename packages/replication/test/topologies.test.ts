@@ -4,15 +4,16 @@
 // star, stops the writes of the others from reaching each other until it is back; all-to-all
 // routes around it.
 import { ManualClock } from '@ddia/common/core';
+import { replaySeed, testSeeds } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
 import { viewOf } from '../src/core/key-state.js';
 import { MULTI_LEADER_DEFAULTS, type MultiLeaderMessage, MultiLeaderNode } from '../src/core/multi-leader.js';
 import { pushTargets, type Topology } from '../src/core/topology.js';
 import { runMultiLeaderSim } from '../src/sim/multi-leader-sim.js';
 
-const LONG = process.env.DDIA_LONG === '1';
-const replay = process.env.REPLICATION_SEED;
-const SEEDS = replay ? [Number(replay)] : Array.from({ length: LONG ? 200 : 5 }, (_, i) => 7000 + i);
+// Seeds 7000 and up (those the figures in the README were recorded with); DDIA_SEED replays one.
+const replay = replaySeed();
+const SEEDS = replay !== null ? [replay] : testSeeds({ short: 5, long: 200 }).map((i) => 7000 + i - 1);
 const FOUR = ['n1', 'n2', 'n3', 'n4'];
 
 describe('push targets (Figure 5-8)', () => {
@@ -34,9 +35,7 @@ describe.each(['circular', 'star'] as const)('%s topology under faults', (topolo
       const result = runMultiLeaderSim({ seed, nodes: 4, topology });
       if (!result.ok) {
         failures.push(`seed ${seed}: ${result.violations.slice(0, 2).join('; ')}`);
-        console.error(
-          `replay: REPLICATION_SEED=${seed} npx vitest run --project replication:unit topologies`,
-        );
+        console.error(`replay: DDIA_SEED=${seed} npx vitest run --project replication:unit topologies`);
       }
     }
     expect(failures).toEqual([]);
