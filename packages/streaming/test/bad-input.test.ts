@@ -2,7 +2,7 @@
 // closed, where Kafka closes it), and the broker keeps serving everyone else.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKey, ErrorCode, encodeBatch, Writer } from '../src/core/index.js';
+import { ApiKey, ErrorCode, encodeBatch, OFFSETS_TOPIC, Writer } from '../src/core/index.js';
 import type { BrokerNode } from '../src/node.js';
 import { kafkaClient, removeTempDir, startBroker, tempDir } from './support/broker.js';
 import { produceBody, RawConnection, readProduceResponse } from './support/raw-client.js';
@@ -154,6 +154,20 @@ describe('errors with Kafka codes', () => {
       /does not host this topic-partition/,
     );
     await admin.disconnect();
+  });
+
+  it('the internal offsets topic: produce and delete refused with INVALID_TOPIC_EXCEPTION', async () => {
+    const conn = await RawConnection.connect(node.bootstrap);
+    const res = readProduceResponse(
+      await conn.request(ApiKey.Produce, 7, produceBody(OFFSETS_TOPIC, 0, batch('x'))),
+    );
+    expect(res.errorCode).toBe(ErrorCode.INVALID_TOPIC_EXCEPTION);
+    conn.close();
+    const admin = kafkaClient(node.bootstrap).admin({ retry: { retries: 0 } });
+    await admin.connect();
+    await expect(admin.deleteTopics({ topics: [OFFSETS_TOPIC] })).rejects.toThrow();
+    await admin.disconnect();
+    await stillServes();
   });
 
   it('invalid acks: INVALID_REQUIRED_ACKS', async () => {

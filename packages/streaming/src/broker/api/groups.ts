@@ -171,11 +171,13 @@ export function handleDescribeGroups(
 ): { groups: DescribedGroup[] } {
   return {
     groups: req.groups.map((groupId): DescribedGroup => {
+      const refused = broker.coordinator.offsets.coordinatorError(groupId);
       const group = broker.coordinator.find(groupId);
-      if (!group) {
-        // Kafka describes an unknown group as Dead rather than failing.
+      if (refused !== ErrorCode.NONE || !group) {
+        // Kafka describes an unknown group as Dead rather than failing; a group coordinated
+        // elsewhere (a cluster) gets NOT_COORDINATOR, and the client asks FindCoordinator again.
         return {
-          errorCode: ErrorCode.NONE,
+          errorCode: refused,
           groupId,
           groupState: 'Dead',
           protocolType: '',
