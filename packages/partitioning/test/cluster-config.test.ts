@@ -2,38 +2,11 @@
 // an epoch bump each, and bad commands are refused without changing anything.
 import { describe, expect, it } from 'vitest';
 import { countsOf } from '../src/core/assignment.js';
-import {
-  applyConfigCommand,
-  type ClusterConfig,
-  type ConfigCommand,
-  pendingMoves,
-} from '../src/core/cluster-config.js';
+import { applyConfigCommand, pendingMoves } from '../src/core/index.js';
 import { partitionIndexOf, partitionsForScan } from '../src/core/partitioner.js';
+import { N, refusal, run, settle } from './config-steps.js';
 
-function run(config: ClusterConfig | null, ...commands: ConfigCommand[]): ClusterConfig {
-  for (const command of commands) {
-    const out = applyConfigCommand(config, command);
-    if (!out.result.ok) throw new Error(`${command.op}: ${out.result.detail}`);
-    config = out.config;
-  }
-  return config as ClusterConfig;
-}
-
-const N = (id: string) => ({ id, url: `http://${id}` });
-
-/** Completes every pending move, as the service's mover does. */
-function settle(config: ClusterConfig): ClusterConfig {
-  for (const p of pendingMoves(config)) {
-    config = run(
-      config,
-      { op: 'freeze', partition: p.id, to: p.target },
-      { op: 'finish', partition: p.id, to: p.target },
-    );
-  }
-  return config;
-}
-
-describe('cluster config', () => {
+describe('controller configuration', () => {
   it('grows from 2 to 3 nodes: a third of the partitions move, each with a freeze and a flip', () => {
     let c = run(null, { op: 'bootstrap', scheme: 'hash', partitions: 12, nodes: [N('n1'), N('n2')] });
     expect(c.epoch).toBe(1);
@@ -69,11 +42,7 @@ describe('cluster config', () => {
 
   it('refuses what it cannot do, leaving the config as it was', () => {
     const c = run(null, { op: 'bootstrap', scheme: 'hash', partitions: 2, nodes: [N('n1'), N('n2')] });
-    const refused = (command: ConfigCommand) => {
-      const out = applyConfigCommand(c, command);
-      expect(out.config).toBe(c);
-      return out.result.ok ? null : out.result.refusal;
-    };
+    const refused = (command: Parameters<typeof refusal>[1]) => refusal(c, command);
     expect(refused({ op: 'join', ...N('n3') })).toBe('too_many_nodes');
     expect(refused({ op: 'join', ...N('n1') })).toBe('node_exists');
     expect(refused({ op: 'leave', id: 'n9' })).toBe('unknown_node');

@@ -6,14 +6,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigMachine, encodeConfigCommand } from '../src/controller/config-machine.js';
 import { splitPoint } from '../src/controller/splitter.js';
-import {
-  type ClusterConfig,
-  compoundKey,
-  partitionIndexOf,
-  SCHEMES,
-  sortKeyRange,
-  splitCompoundKey,
-} from '../src/core/index.js';
+import { compoundKey, partitionIndexOf, SCHEMES, sortKeyRange, splitCompoundKey } from '../src/core/index.js';
+import type { Config } from './config-steps.js';
 
 /** Non-empty strings without U+0000 of valid UTF-16: near-boundary characters often, and any
  *  character (astral ones as surrogate pairs: UTF-16 and UTF-8 orders differ there) otherwise. */
@@ -69,7 +63,7 @@ describe('compound key encoding', () => {
   });
 });
 
-function configOf(scheme: (typeof SCHEMES)[number]): ClusterConfig {
+function configOf(scheme: (typeof SCHEMES)[number]): Config {
   const machine = new ConfigMachine();
   const result = machine.apply(
     encodeConfigCommand({
@@ -83,7 +77,7 @@ function configOf(scheme: (typeof SCHEMES)[number]): ClusterConfig {
     }),
   );
   expect(result.ok).toBe(true);
-  return machine.config as ClusterConfig;
+  return machine.config as Config;
 }
 
 describe('only the partition key chooses the partition', () => {

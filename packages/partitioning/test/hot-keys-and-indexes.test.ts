@@ -2,7 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   applyConfigCommand,
-  type ClusterConfig,
   HotKeyTracker,
   logicalKeyOf,
   mergeHotKeys,
@@ -13,6 +12,7 @@ import {
   slotOf,
   termsOf,
 } from '../src/core/index.js';
+import type { Config } from './config-steps.js';
 
 describe('hot key detection (decayed per-key rate)', () => {
   it('ranks the key with the most recent requests first, and forgets old bursts', () => {
@@ -29,9 +29,9 @@ describe('hot key detection (decayed per-key rate)', () => {
     expect(tracker.top(1, 11_000)[0]?.perSecond).toBeLessThan(0.2);
   });
 
-  it("cluster-wide: sums every node's rates per key and folds salted sub-keys into their key", () => {
+  it("across nodes: sums every node's rates per key and folds salted sub-keys into their key", () => {
     // Each node only sees its own partitions' keys: "views" is hot on n2 alone, "likes" is
-    // salted so no node sees much of it, yet together it is the hottest key of the cluster.
+    // salted so no node sees much of it, yet together it is the hottest key of all.
     const perNode = [
       {
         node: 'n1',
@@ -113,7 +113,7 @@ describe('secondary index terms and term partitioning', () => {
       partitions: 64,
       nodes: [{ id: 'n1', url: 'http://x' }],
     });
-    const partitionOf = (key: string) => partitionIndexOf(config as ClusterConfig, key);
+    const partitionOf = (key: string) => partitionIndexOf(config as Config, key);
     const docs = Array.from({ length: 50 }, (_, i) => `car${i}`);
     expect(new Set(docs.map((d) => partitionOf(postingKey('make', 'ford', d)))).size).toBe(1);
     // ...while the documents themselves are spread (that is why a local index must scatter).

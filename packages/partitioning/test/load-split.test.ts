@@ -5,8 +5,6 @@
 import { describe, expect, it } from 'vitest';
 import { colocatablePairs, mergeablePairs, shouldMerge } from '../src/controller/splitter.js';
 import {
-  applyConfigCommand,
-  type ConfigCommand,
   compoundKey,
   countsOf,
   LOAD_HALF_LIFE_MS,
@@ -17,39 +15,7 @@ import {
   PartitionLoad,
   pendingMoves,
 } from '../src/core/index.js';
-
-/** The controller's configuration (named without the word this project's test runner reads as
- *  "starts servers", so that this pure file runs in the parallel unit project). */
-type Config = NonNullable<ReturnType<typeof applyConfigCommand>['config']>;
-
-const N = (id: string) => ({ id, url: `http://${id}` });
-
-function run(config: Config | null, ...commands: ConfigCommand[]): Config {
-  for (const command of commands) {
-    const out = applyConfigCommand(config, command);
-    if (!out.result.ok) throw new Error(`${command.op}: ${out.result.detail}`);
-    config = out.config;
-  }
-  return config as Config;
-}
-
-function refusal(config: Config, command: ConfigCommand): string | undefined {
-  const out = applyConfigCommand(config, command);
-  expect(out.config).toBe(config); // refused: nothing changed
-  return out.result.ok ? undefined : out.result.refusal;
-}
-
-/** Completes every pending move, as the service's mover does. */
-function settle(config: Config): Config {
-  for (const p of pendingMoves(config)) {
-    config = run(
-      config,
-      { op: 'freeze', partition: p.id, to: p.target },
-      { op: 'finish', partition: p.id, to: p.target },
-    );
-  }
-  return config;
-}
+import { type Config, N, refusal, run, settle } from './config-steps.js';
 
 const key = (i: number) => `k${String(i).padStart(3, '0')}`;
 

@@ -1,5 +1,5 @@
 // A seeded simulation of the move protocol's safety rule, over the pure configuration state
-// machine (src/core/cluster-config.ts): "at most one node serves a partition at any moment".
+// machine (applyConfigCommand in src/core/): "at most one node serves a partition at any moment".
 // Each simulated node applies the controller log at its own pace and may crash and come back
 // with any shorter prefix applied (the worst a lost Raft hard-state tail can do); the mover
 // freezes, seals (only once the owner has applied the freeze, as /internal/.../seal waits for),
@@ -11,12 +11,8 @@
 import { SeededRandom } from '@ddia/common';
 import { testSeeds } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
-import {
-  applyConfigCommand,
-  type ClusterConfig,
-  type ConfigCommand,
-  pendingMoves,
-} from '../src/core/index.js';
+import { applyConfigCommand, type ConfigCommand, pendingMoves } from '../src/core/index.js';
+import type { Config } from './config-steps.js';
 
 const SEEDS = testSeeds({ short: 300, long: 300 });
 const STEPS = 400;
@@ -29,7 +25,7 @@ interface SimNode {
 
 function simulate(seed: number, useSealRecord: boolean): string | null {
   const random = new SeededRandom(seed);
-  const configs: ClusterConfig[] = [];
+  const configs: Config[] = [];
   const append = (command: ConfigCommand): boolean => {
     const { config, result } = applyConfigCommand(configs.at(-1) ?? null, command);
     if (!result.ok || !config) return false;
@@ -45,7 +41,7 @@ function simulate(seed: number, useSealRecord: boolean): string | null {
   const nodes = new Map<string, SimNode>(ALL.map((id) => [id, { applied: 0, sealed: new Map() }]));
   const view = (id: string) => {
     const node = nodes.get(id) as SimNode;
-    return node.applied === 0 ? null : (configs[node.applied - 1] as ClusterConfig);
+    return node.applied === 0 ? null : (configs[node.applied - 1] as Config);
   };
   const serves = (id: string, partition: number): boolean => {
     const config = view(id);
@@ -56,7 +52,7 @@ function simulate(seed: number, useSealRecord: boolean): string | null {
 
   for (let step = 0; step < STEPS; step++) {
     const roll = random.next();
-    const latest = configs.at(-1) as ClusterConfig;
+    const latest = configs.at(-1) as Config;
     if (roll < 0.4) {
       // A node applies one more committed entry.
       const node = nodes.get(random.pick(ALL)) as SimNode;
@@ -82,7 +78,7 @@ function simulate(seed: number, useSealRecord: boolean): string | null {
       let firstFrozen = configs.length - 1;
       while (firstFrozen > 0 && configs[firstFrozen - 1]?.partitions.find((x) => x.id === p.id)?.frozen)
         firstFrozen--;
-      const sealEpoch = (configs[firstFrozen] as ClusterConfig).epoch;
+      const sealEpoch = (configs[firstFrozen] as Config).epoch;
       const owner = nodes.get(p.owner) as SimNode;
       const sealedNow = (owner.sealed.get(p.id) ?? 0) >= sealEpoch;
       if (random.next() < 0.15) {
