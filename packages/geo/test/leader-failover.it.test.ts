@@ -29,19 +29,48 @@ describe.skipIf(!existsSync(REPLICATION_MAIN_JS))(
     ];
     const outcomes = new Map<string, FailoverOutcome>();
 
-    // The three modes run at once, each on its own cluster (starts and failovers overlap), but
-    // their write latencies are measured one mode at a time: the comparisons between modes below
-    // must not depend on what the other clusters were doing meanwhile.
+    // The three modes run at once, each on its own cluster, in three phases: all clusters start
+    // together; then their write latencies are measured one mode at a time while the others wait
+    // (the comparisons between modes must not depend on what the other clusters were doing);
+    // then the three failovers run together.
     beforeAll(async () => {
+      const modes = [asyncMode, syncMode, quorumMode];
+      const barrier = (count: number) => {
+        let arrived = 0;
+        let open = () => {};
+        const opened = new Promise<void>((resolve) => {
+          open = resolve;
+        });
+        return {
+          arrive: () => {
+            if (++arrived === count) open();
+            return opened;
+          },
+          open,
+        };
+      };
+      const allStarted = barrier(modes.length);
+      const allMeasured = barrier(modes.length);
       let turn: Promise<unknown> = Promise.resolve();
-      const oneAtATime: Exclusive = (step) => {
+      const latencyPhase: Exclusive = async (step) => {
+        await allStarted.arrive();
         const run = turn.then(step);
         turn = run.catch(() => {});
-        return run;
+        try {
+          return await run;
+        } finally {
+          await allMeasured.arrive();
+        }
       };
-      const modes = [asyncMode, syncMode, quorumMode];
+      // A mode that fails before its turn must not leave the others waiting for it.
       const results = await Promise.all(
-        modes.map((mode) => measureFailover(halfScaleOptions, mode, LATENCY_WRITES_QUICK, http, oneAtATime)),
+        modes.map((mode) =>
+          measureFailover(halfScaleOptions, mode, LATENCY_WRITES_QUICK, http, latencyPhase).catch((err) => {
+            allStarted.open();
+            allMeasured.open();
+            throw err;
+          }),
+        ),
       );
       for (const [i, mode] of modes.entries()) outcomes.set(mode.name, results[i]!);
     }, 300_000);
