@@ -23,6 +23,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SeededRandom } from '@ddia/common';
+import type { Compression } from '../src/table-format.js';
 
 const WORKLOADS = [
   'batch-seq',
@@ -102,7 +103,7 @@ async function openEngine(name: string, dir: string): Promise<Db> {
     // lsm: the engine's defaults (no compression); lsm-none / lsm-snappy / lsm-deflate / lsm-brotli:
     // that block compression (FORMAT.md).
     const { LsmLevel } = await import('../src/index.js');
-    const compression = name === 'lsm' ? {} : { compression: name.slice(4) };
+    const compression = name === 'lsm' ? {} : { compression: name.slice(4) as Compression };
     db = new LsmLevel(dir, { ...options, ...compression });
   } else if (name === 'baseline') {
     // An older copy of this package (LSM_BASELINE=/path/to/its/src/index.ts), for before/after.
