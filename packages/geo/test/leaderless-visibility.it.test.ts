@@ -6,7 +6,7 @@
 // measured p99.9 agrees with the model depends on the machine's load; the experiment
 // (visibility-tail) and the README report it.
 import { SeededRandom } from '@ddia/common';
-import type { Cluster } from '@ddia/testkit';
+import { type Cluster, replaySeed } from '@ddia/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linkDelay, NO_LATENESS, percentile, simulateVersionsBehind, tailModel } from '../src/core/index.js';
 import { applyLink } from '../src/experiments/apply-link.js';
@@ -30,7 +30,7 @@ describe('leaderless t-visibility on real processes vs the WARS model', { timeou
   const client = new LeaderlessClient();
 
   beforeAll(async () => {
-    cluster = await startLeaderlessCluster(regions);
+    cluster = await startLeaderlessCluster(regions, replaySeed() ?? 1);
     const network = cluster.proxies();
     for (const from of regions)
       for (const to of regions) if (from !== to) applyLink(network, from, to, linkDelay(matrix, from, to));

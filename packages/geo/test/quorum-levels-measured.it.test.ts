@@ -5,7 +5,7 @@
 // QUORUM waits at least for the nearest region, EACH_QUORUM for the farthest; and the strict
 // combinations (QUORUM/QUORUM, EACH_QUORUM writes with LOCAL_QUORUM reads) never return a stale
 // read anywhere.
-import type { Cluster } from '@ddia/testkit';
+import { type Cluster, replaySeed } from '@ddia/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rttMs } from '../src/core/index.js';
 import { LeaderlessClient } from '../src/experiments/leaderless-visibility.js';
@@ -23,7 +23,7 @@ describe('LOCAL_QUORUM vs EACH_QUORUM vs QUORUM on real processes', { timeout: 1
   const client = new LeaderlessClient();
 
   beforeAll(async () => {
-    cluster = (await startDatacenterCluster(matrix, regions, 2)).cluster;
+    cluster = (await startDatacenterCluster(matrix, regions, 2, replaySeed() ?? 1)).cluster;
   }, 120_000);
 
   afterAll(async () => {

@@ -76,18 +76,22 @@ export async function measureFailover(
   const regions = options.regions;
   const [leader, next] = regions as [string, string];
   // The killed leader is never restarted, so nothing here depends on its (in-memory) journal.
-  const cluster: Cluster = await startReplicationCluster(regions, [
-    '--mode',
-    'single-leader',
-    '--leader',
-    leader,
-    '--sync-standbys',
-    mode.standbys,
-    '--lease-ms',
-    String(LEASE_MS),
-    '--request-timeout-ms',
-    String(REQUEST_TIMEOUT_MS),
-  ]);
+  const cluster: Cluster = await startReplicationCluster(
+    regions,
+    [
+      '--mode',
+      'single-leader',
+      '--leader',
+      leader,
+      '--sync-standbys',
+      mode.standbys,
+      '--lease-ms',
+      String(LEASE_MS),
+      '--request-timeout-ms',
+      String(REQUEST_TIMEOUT_MS),
+    ],
+    options.seed,
+  );
   const put = (node: string, key: string) =>
     http.request(`${cluster.node(node).url}/kv/${encodeURIComponent(key)}`, {
       method: 'PUT',

@@ -125,17 +125,12 @@ export class LeaderlessClient {
   }
 }
 
-export function startLeaderlessCluster(regions: string[]): Promise<Cluster> {
-  return startReplicationCluster(regions, [
-    '--mode',
-    'leaderless',
-    '--n',
-    String(regions.length),
-    '--w',
-    '1',
-    '--r',
-    '1',
-  ]);
+export function startLeaderlessCluster(regions: string[], seed: number): Promise<Cluster> {
+  return startReplicationCluster(
+    regions,
+    ['--mode', 'leaderless', '--n', String(regions.length), '--w', '1', '--r', '1'],
+    seed,
+  );
 }
 
 /**
@@ -324,7 +319,7 @@ export const leaderlessVisibility: Experiment = {
     const writeRegion = regions[0]!;
     const pairs = regions.slice(1).map((readRegion) => [writeRegion, readRegion] as const);
     options.progress(0, `starting ${regions.length} replication nodes (${regions.join(', ')})`);
-    const cluster = await startLeaderlessCluster(regions);
+    const cluster = await startLeaderlessCluster(regions, options.seed);
     const client = new LeaderlessClient();
     const measured: PairMeasurement[] = [];
     const overhead = await measureOn(cluster, client, async () => {

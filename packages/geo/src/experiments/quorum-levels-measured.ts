@@ -67,19 +67,24 @@ export async function startDatacenterCluster(
   matrix: LatencyMatrix,
   regions: readonly string[],
   replicasPerRegion: number,
+  seed: number,
 ) {
   const regionOf = regionNodes(regions, replicasPerRegion);
   const ids = [...regionOf.keys()];
   const dcs = ids.map((id) => `${id}=${regionOf.get(id)}`).join(',');
-  const cluster = await startReplicationCluster(ids, [
-    '--mode',
-    'leaderless',
-    '--n',
-    String(ids.length),
-    // N = every node: all are home replicas, so a sloppy quorum has no stand-in to borrow.
-    '--dcs',
-    dcs,
-  ]);
+  const cluster = await startReplicationCluster(
+    ids,
+    [
+      '--mode',
+      'leaderless',
+      '--n',
+      String(ids.length),
+      // N = every node: all are home replicas, so a sloppy quorum has no stand-in to borrow.
+      '--dcs',
+      dcs,
+    ],
+    seed,
+  );
   const network = cluster.proxies();
   for (const from of ids)
     for (const to of ids)
@@ -157,7 +162,7 @@ export const quorumLevelsMeasured: Experiment = {
     const trials = options.quick ? MEASURED_TRIALS_QUICK : MEASURED_TRIALS;
     const writeRegion = regions[0]!;
     options.progress(0, `starting ${regions.length * rf} replication nodes (${rf} per region)`);
-    const { cluster } = await startDatacenterCluster(m, regions, rf);
+    const { cluster } = await startDatacenterCluster(m, regions, rf, options.seed);
     const client = new LeaderlessClient();
     const measured: LevelSample[] = [];
     await measureOn(cluster, client, async () => {

@@ -213,6 +213,7 @@ export async function startRegionCluster(options: ResolvedOptions): Promise<Clus
   const cluster = await startCluster({
     nodes: regions,
     proxied: true,
+    proxySeed: options.seed,
     readyTimeoutMs: 60_000,
     command: (spec) => ({
       args: [

@@ -28,13 +28,19 @@ export function withoutDataDir(flags: string[]): string[] {
 /**
  * Starts one replication node per region with `modeFlags` (--mode and its options). Without
  * --data-dir each node keeps its journal in memory: no fsync per message, so the delays measured
- * are the network's (what the experiments are about), not a loaded disk's.
+ * are the network's (what the experiments are about), not a loaded disk's. `seed` seeds the
+ * proxies' jitter and loss, so the experiment's seed replays the injected delays too.
  */
-export async function startReplicationCluster(regions: string[], modeFlags: string[]): Promise<Cluster> {
+export async function startReplicationCluster(
+  regions: string[],
+  modeFlags: string[],
+  seed: number,
+): Promise<Cluster> {
   requireReplicationBuild();
   return startCluster({
     nodes: regions,
     proxied: true,
+    proxySeed: seed,
     readyTimeoutMs: READY_TIMEOUT_MS,
     command: (spec) => ({
       args: [REPLICATION_MAIN_JS, ...withoutDataDir(spec.flags), ...modeFlags, '--log-level', 'warn'],

@@ -282,7 +282,7 @@ export const visibilityTail: Experiment = {
     let sampled: Awaited<ReturnType<typeof withLatenessSampler<TailMeasurement>>>;
     try {
       options.progress(0, `starting ${regions.length} replication nodes`);
-      const cluster = await startLeaderlessCluster(regions);
+      const cluster = await startLeaderlessCluster(regions, options.seed);
       const client = new LeaderlessClient();
       sampled = await measureOn(cluster, client, () => {
         const network = cluster.proxies();

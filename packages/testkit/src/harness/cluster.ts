@@ -4,7 +4,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Peer } from '@ddia/common';
+import { type Peer, SeededRandom } from '@ddia/common';
 import { CLIENT, type LinkSpec, ProxyNetwork } from '../proxy/network.js';
 import {
   ClusterNode,
@@ -27,6 +27,8 @@ export interface ClusterOptions {
   readyTimeoutMs?: number;
   /** Route node -> peer and client -> node traffic through fault proxies. */
   proxied?: boolean;
+  /** Seeds the proxies' jitter and loss draws, so a run's injected delays replay (default: random). */
+  proxySeed?: number;
   host?: string;
   /** Keep the data dirs and logs after close() (default: when DDIA_KEEP_CLUSTER=1). */
   keepFiles?: boolean;
@@ -113,7 +115,11 @@ async function startClusterOnce(options: ClusterOptions): Promise<Cluster> {
     for (const from of [...ids, CLIENT])
       for (const to of ids)
         if (from !== to) links.push({ from, to, targetPort: portOf.get(to)!, targetHost: host });
-    network = await ProxyNetwork.start({ links, listenHost: host });
+    network = await ProxyNetwork.start({
+      links,
+      listenHost: host,
+      random: options.proxySeed === undefined ? undefined : new SeededRandom(options.proxySeed),
+    });
   }
 
   const nodes = await Promise.all(
