@@ -23,6 +23,9 @@ beforeAll(async () => {
   bootstrap = `127.0.0.1:${kafkaPort}`;
   cluster = await startCluster({
     nodes: 1,
+    // A restart by the nemesis waits this long for /ready: over testkit's default 20 s at load
+    // 25 (the node then stayed down and the final read failed with ECONNREFUSED).
+    readyTimeoutMs: 120_000,
     command: (spec) => ({
       args: [MAIN_JS, ...spec.flags, '--kafka-port', String(kafkaPort), '--log-level', 'warn'],
       env: { NODE_ENV: 'test' },
