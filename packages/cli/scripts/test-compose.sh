@@ -50,6 +50,11 @@ check "landing page: kv leader $leader in term $term"
 curl -fsS -X PUT --data-binary 'hello' http://127.0.0.1:7002/kv/compose-test >/dev/null || fail "kv write through kv-n2"
 [ "$(curl -fsS http://127.0.0.1:7003/kv/compose-test)" = hello ] || fail "kv read through kv-n3"
 check "kv write through kv-n2, read back through kv-n3"
+# Every container exports its spans to monitoring-n1 (--otlp): the write is a trace there.
+until curl -fsS 'http://127.0.0.1:9090/api/v1/traces?service=kv-store&limit=50' | grep -q '"rootName":"PUT /kv/\*"'; do
+  [ $SECONDS -lt $deadline ] || fail "no kv-store trace of the write on monitoring-n1"; sleep 2
+done
+check "the write is a kv-store trace on monitoring-n1 (spans exported with --otlp)"
 docker kill "$(dc ps -q "$leader")" >/dev/null || fail "docker kill $leader"
 deadline=$((SECONDS + 90))
 until lt2=$(curl -fsS http://127.0.0.1:8080/api/status | leader_of) && read -r l2 t2 <<<"$lt2" && [ -n "$l2" ] && [ "$l2" != "$leader" ] && [ "$t2" -gt "$term" ]; do

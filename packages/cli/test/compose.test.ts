@@ -29,6 +29,10 @@ describe('docker-compose.yml', () => {
         );
         if (def.clustered)
           expect(svc!.command.join(' ')).toContain(`${node.id}=http://${node.name}:${node.port}`);
+        // Spans go to the monitoring container, as `pnpm start` sends them to its monitoring node.
+        const otlp = svc!.command.indexOf('--otlp');
+        if (def.name === 'monitoring') expect(otlp, node.name).toBe(-1);
+        else expect(svc!.command[otlp + 1], node.name).toBe('http://monitoring-n1:9090');
       }
     }
     expect(doc.services.lab?.command).toContain('landing');
