@@ -45,12 +45,14 @@ function rssOf(pid: number | undefined): number {
   return match ? Number(match[1]) * 1024 : 0;
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>): Promise<void> {
+/** Waits for a server to answer; one that never does is stopped (not left running) and named. */
+async function waitUntil(what: string, child: ChildProcess, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  await stopProcess(child);
   throw new Error(`${what} did not start within ${READY_TIMEOUT_MS} ms`);
 }
 
@@ -82,7 +84,7 @@ export async function startOurBroker(producers: number): Promise<BenchSystem> {
     '--log-level',
     'warn',
   ]);
-  await waitUntil('the broker', async () => (await fetch(`http://127.0.0.1:${httpPort}/ready`)).ok);
+  await waitUntil('the broker', child, async () => (await fetch(`http://127.0.0.1:${httpPort}/ready`)).ok);
   const kafka = new Kafka({
     brokers: [`127.0.0.1:${kafkaPort}`],
     clientId: 'bench',
@@ -146,7 +148,7 @@ export async function startRedis(producers: number): Promise<BenchSystem | strin
   ]);
   const admin = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 100 });
   admin.on('error', () => {}); // refused while redis-server is still starting
-  await waitUntil('redis-server', async () => {
+  await waitUntil('redis-server', child, async () => {
     if (admin.status !== 'ready') await admin.connect();
     return (await admin.ping()) === 'PONG';
   });
@@ -212,7 +214,7 @@ export async function startNats(_producers: number): Promise<BenchSystem | strin
   const port = await freePort();
   const child = startProcess('nats-server', ['-js', '-sd', dir, '-a', '127.0.0.1', '-p', String(port)]);
   let nc: Awaited<ReturnType<typeof natsConnect>> | null = null;
-  await waitUntil('nats-server', async () => {
+  await waitUntil('nats-server', child, async () => {
     nc = await natsConnect({ servers: `127.0.0.1:${port}` });
     return true;
   });
