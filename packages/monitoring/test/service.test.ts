@@ -1,7 +1,8 @@
 // The service end to end in one process: a synthetic exporter with known series is scraped
 // every 100 ms into a disk TSDB and read back through Prometheus's HTTP API. Last, a real
 // process: a monitoring node started with --chaos gets its wall clock skewed over HTTP, and a
-// second node scraping it sees the skew in /api/v1/clocks and monitoring_clock_offset_seconds.
+// second node scraping it sees the skew in /api/v1/clocks and monitoring_clock_offset_seconds;
+// then it is paused with SIGSTOP and both failure detectors suspect it until SIGCONT.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -304,8 +305,8 @@ describe('monitoring service', () => {
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
-describe('a --chaos clock skew on a real process', () => {
-  it('shows up in the offset another node estimates from its answers, and heals', async () => {
+describe('a --chaos clock skew and a pause on a real process', () => {
+  it('a skew shows up in the offset another node estimates from its answers, and heals; a SIGSTOP pause is suspected by φ and the fixed timeout, and cleared on SIGCONT', async () => {
     const port = await freePort();
     const target = `127.0.0.1:${port}`;
     const child: ChildProcess = spawn(
@@ -377,7 +378,39 @@ describe('a --chaos clock skew on a real process', () => {
       );
       expect((await skew({ ms: 0 })).status).toBe(200);
       await settlesAt(0);
+
+      // A process pause (SIGSTOP: a GC stall, a frozen VM): the node's socket still accepts,
+      // but no scrape is answered, so no heartbeat arrives. Both detectors come to suspect it,
+      // and both clear once it runs again (SIGCONT): the chapter's "timeouts and unbounded delays".
+      const detector = async () => {
+        const body = (await (await fetch(`${watcher.url}/api/v1/failure-detector`)).json()) as {
+          data: { instance: string; phi: number | null; suspect: boolean; fixedTimeoutSuspect: boolean }[];
+        };
+        return body.data.find((d) => d.instance === target);
+      };
+      await pollUntil(async () => (await detector())?.suspect === false, {
+        timeoutMs: 30_000,
+        what: 'φ to trust the running node',
+      });
+      child.kill('SIGSTOP');
+      const paused = await pollUntil(
+        async () => {
+          const d = await detector();
+          return d?.suspect && d.fixedTimeoutSuspect ? d : undefined;
+        },
+        { timeoutMs: 30_000, what: 'both detectors to suspect the paused node' },
+      );
+      expect(paused.phi === null || paused.phi > 8).toBe(true);
+      child.kill('SIGCONT');
+      await pollUntil(
+        async () => {
+          const d = await detector();
+          return d !== undefined && !d.suspect && !d.fixedTimeoutSuspect;
+        },
+        { timeoutMs: 30_000, what: 'both detectors to trust the resumed node again' },
+      );
     } finally {
+      child.kill('SIGCONT');
       await watcher.close();
       child.kill('SIGTERM');
       await new Promise((r) =>
