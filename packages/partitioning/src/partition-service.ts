@@ -11,10 +11,10 @@ import {
   type FlagSpec,
   HttpClient,
   openStore,
+  type RunningService,
   raftMemberFlags,
   registerRaftMetrics,
   requestTimeoutFlag,
-  type Service,
   sizeLimitFlags,
 } from '@ddia/common';
 import { lsmEngine } from '@ddia/lsm-engine';
@@ -135,13 +135,10 @@ export const PARTITION_FLAGS = {
 
 export type PartitionConfig = Config<typeof PARTITION_FLAGS>;
 
-export interface PartitionService {
-  service: Service;
+export interface PartitionService extends RunningService {
   raft: RaftNode<unknown>;
   machine: ConfigMachine;
   node: PartitionNode;
-  url: string;
-  close(): Promise<void>;
 }
 
 /** The --indexes flag, or a ConfigError naming it. */

@@ -79,6 +79,14 @@ export interface Service {
   close(): Promise<void>;
 }
 
+/** A started service as the function that started it answers it (a lab node: its service, its
+ *  base URL, and close() for everything it opened); the node's own parts go beside these. */
+export interface RunningService {
+  service: Service;
+  url: string;
+  close(): Promise<void>;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     trace: TraceContext;
