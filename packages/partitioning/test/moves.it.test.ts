@@ -16,6 +16,7 @@ import {
   checkLostWrites,
   createKvModel,
   HistoryRecorder,
+  longRun,
   randomSchedule,
   runNemesis,
   startCluster,
@@ -26,7 +27,9 @@ import { finalReads, runWorkload, staleReadCanary } from './support/workload.js'
 const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const FOUNDERS = ['n1', 'n2', 'n3'];
 const KEYS = Array.from({ length: 12 }, (_, i) => `k${i}`);
-const RUN_MS = 9_000;
+/** The nemesis' schedule: long enough for several faults across the join and the leave in CI;
+ *  DDIA_LONG=1 runs the longer schedule. */
+const RUN_MS = longRun() ? 12_000 : 6_000;
 const SETTLE_MS = 60_000;
 const seed = Number(process.env.DDIA_SEED ?? Date.now() % 1_000_000);
 const control = new HttpClient({ deadlineMs: 3_000, retries: 0 });

@@ -44,7 +44,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 40_000): Promi
   for (;;) {
     if (await check().catch(() => false)) return;
     if (Date.now() > until) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
