@@ -210,9 +210,12 @@ console.log(throughputHeading);
 console.log(rows.join('\n'));
 console.log("\nAll nodes share this machine's cores: more nodes here means more forwarding, not more CPU.");
 
-// The rebalance benchmark needs a loaded cluster and minutes: not part of --quick (CI's smoke run).
-if (!quick) await import('./rebalance.js');
-else
+// The rebalance benchmark and the Redis Cluster comparison need loaded clusters and minutes:
+// not part of --quick (CI's smoke run, which has no redis-server either).
+if (!quick) {
+  await import('./rebalance.js');
+  await import('./redis-cluster.js');
+} else
   console.log(
-    '\nRebalance while serving: skipped with --quick (pnpm --filter @ddia/partitioning bench:rebalance).',
+    '\nRebalance while serving and the Redis Cluster peer: skipped with --quick (pnpm --filter @ddia/partitioning bench:rebalance, bench:redis).',
   );
