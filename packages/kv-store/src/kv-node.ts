@@ -11,6 +11,7 @@ import {
   openStore,
   raftMemberFlags,
   requestTimeoutFlag,
+  type RunningService,
   type Service,
   sizeLimitFlags,
 } from '@ddia/common';
@@ -67,12 +68,9 @@ export const KV_FLAGS = {
 
 export type KvConfig = Config<typeof KV_FLAGS>;
 
-export interface KvNode {
-  service: Service;
+export interface KvNode extends RunningService {
   raft: RaftNode<ApplyOutcome>;
   machine: KvStateMachine;
-  url: string;
-  close(): Promise<void>;
 }
 
 export interface KvNodeHooks {
