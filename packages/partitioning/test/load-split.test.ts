@@ -63,6 +63,9 @@ describe('per-partition load', () => {
     expect(shouldMerge(10, 100, 200, 1000)).toBe(true);
     expect(shouldMerge(10, 100, 400, 0)).toBe(true); // load splitting off: size alone
     expect(shouldMerge(30, 100, 0, 1000)).toBe(false); // too many keys
+    expect(shouldMerge(24, 100)).toBe(true); // under a quarter of --split-keys
+    expect(shouldMerge(25, 100)).toBe(false);
+    expect(shouldMerge(0, 0)).toBe(false); // --split-keys 0: never
   });
 });
 

@@ -8,7 +8,7 @@ import { openStore, SeededRandom, type Store } from '@ddia/common';
 import { LSM_SYNC, lsmEngine } from '@ddia/lsm-engine';
 import { FaultFileSystem, testSeeds } from '@ddia/testkit';
 import { describe, expect, it } from 'vitest';
-import { mergeablePairs, shouldMerge, splitPoint } from '../src/controller/splitter.js';
+import { splitPoint } from '../src/controller/splitter.js';
 import type { IndexSpec, PartitionInfo } from '../src/core/index.js';
 import { applyConfigCommand } from '../src/core/index.js';
 import { Layout } from '../src/data/layout.js';
@@ -90,30 +90,6 @@ describe('automatic split of a range partition (dynamic partitioning)', () => {
     expect(await store.db.get('m:1')).toBeUndefined();
     const all = await store.scan(store.layout.bounds(whole2[0] as PartitionInfo), 100);
     expect(all.map((item) => item.key)).toEqual(keys.filter((k) => k !== 'car:8'));
-  });
-
-  it('merge candidates: small, resting neighbours on one owner', () => {
-    const part = (id: number, owner: string, extra: Partial<PartitionInfo> = {}): PartitionInfo => ({
-      id,
-      owner,
-      target: owner,
-      frozen: false,
-      since: 1,
-      ...extra,
-    });
-    const parts = [
-      part(0, 'n1'),
-      part(1, 'n1'),
-      part(2, 'n1', { target: 'n2' }), // moving
-      part(3, 'n1'),
-      part(4, 'n1', { replicas: ['n2'] }), // other followers than 3: the merge keeps those of both
-      part(5, 'n1', { replicas: ['n2'] }),
-      part(6, 'n2'),
-    ];
-    expect(mergeablePairs(parts, 'n1')).toEqual([0, 3, 4]);
-    expect(shouldMerge(24, 100)).toBe(true);
-    expect(shouldMerge(25, 100)).toBe(false);
-    expect(shouldMerge(0, 0)).toBe(false); // --split-keys 0: never
   });
 
   it('a merged partition keeps only the followers that held both halves', () => {
