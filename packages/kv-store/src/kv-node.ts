@@ -9,9 +9,9 @@ import {
   type FlagSpec,
   HttpClient,
   openStore,
+  type RunningService,
   raftMemberFlags,
   requestTimeoutFlag,
-  type RunningService,
   type Service,
   sizeLimitFlags,
 } from '@ddia/common';
