@@ -313,11 +313,19 @@ const redis: SystemUnderTest = {
             intervalMs: 500,
           },
         );
-        // add-node returns once the new master is met; rebalance needs every node to know it.
+        // add-node returns once the new master is met; rebalance needs every node to know it (a
+        // source that does not yet answers "I don't know about node").
         await waitFor(
-          async () =>
-            String(await admins[0]?.call('CLUSTER', 'INFO')).includes(`cluster_known_nodes:${nodes + 1}`),
-          { what: 'the new master to be known', timeoutMs: START_TIMEOUT_MS, intervalMs: 100 },
+          async () => {
+            const infos = await Promise.all(admins.map((a) => a.call('CLUSTER', 'INFO')));
+            // ...and the new one to see every slot covered (else it answers CLUSTERDOWN to MIGRATE).
+            return infos.every(
+              (t) =>
+                String(t).includes(`cluster_known_nodes:${nodes + 1}`) &&
+                String(t).includes('cluster_state:ok'),
+            );
+          },
+          { what: 'every master to know the new one', timeoutMs: START_TIMEOUT_MS, intervalMs: 100 },
         );
         const balanced = await run('redis-cli', [
           '--cluster',
