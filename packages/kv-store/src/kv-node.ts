@@ -14,6 +14,7 @@ import {
   requestTimeoutFlag,
   type Service,
   sizeLimitFlags,
+  sizeLimits,
 } from '@ddia/common';
 import { lsmEngine, prewarmTableWorkers } from '@ddia/lsm-engine';
 import {
@@ -201,8 +202,7 @@ export async function startKvNode(config: KvConfig, hooks: KvNodeHooks = {}): Pr
       machine,
       client,
       metrics,
-      keyBytesMax: config.extra['key-bytes-max'],
-      valueBytesMax: config.extra['value-bytes-max'],
+      ...sizeLimits(config.extra),
       requestTimeoutMs: config.extra['request-timeout-ms'],
       peerUrls: new Map(members.map((m) => [m.id, m.url])),
     });

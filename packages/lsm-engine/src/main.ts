@@ -3,7 +3,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configOrExit, createService } from '@ddia/common';
+import { configOrExit, createService, sizeLimits } from '@ddia/common';
 import { LsmLevel } from './lsm-level.js';
 import { KEY_BYTES_MAX_DEFAULT, registerLsmRoutes, VALUE_BYTES_MAX_DEFAULT } from './server.js';
 
@@ -58,9 +58,6 @@ const service = await createService({
   ready: () => db.status === 'open',
   onClose: () => db.close(),
 });
-registerLsmRoutes(service, db, {
-  keyBytesMax: config.extra['key-bytes-max'],
-  valueBytesMax: config.extra['value-bytes-max'],
-});
+registerLsmRoutes(service, db, sizeLimits(config.extra));
 const url = await service.listen();
 service.log.info({ url, location }, 'lsm-engine listening');

@@ -16,6 +16,7 @@ import {
   registerRaftMetrics,
   requestTimeoutFlag,
   sizeLimitFlags,
+  sizeLimits,
 } from '@ddia/common';
 import { lsmEngine } from '@ddia/lsm-engine';
 import { FileStorage, MemoryStorage, RaftNode, registerRaftRoutes, serviceMemberOptions } from '@ddia/raft';
@@ -444,8 +445,7 @@ export async function startPartitionService(
     client,
     metrics,
     tracker,
-    keyBytesMax: config.extra['key-bytes-max'],
-    valueBytesMax: config.extra['value-bytes-max'],
+    ...sizeLimits(config.extra),
     requestTimeoutMs: config.extra['request-timeout-ms'],
     shapeChanges: () => ({ ...shapeChanges }),
   });

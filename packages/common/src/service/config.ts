@@ -127,6 +127,14 @@ export function sizeLimitFlags(defaults: { keyBytesMax: number; valueBytesMax: n
   } as const satisfies Record<string, FlagSpec>;
 }
 
+/** The limits `sizeLimitFlags` declared, in the shape routes take them. */
+export function sizeLimits(extra: { 'key-bytes-max': number; 'value-bytes-max': number }): {
+  keyBytesMax: number;
+  valueBytesMax: number;
+} {
+  return { keyBytesMax: extra['key-bytes-max'], valueBytesMax: extra['value-bytes-max'] };
+}
+
 /** The flags of a member of a Raft group: its tick, its election timeout in ticks, and --join
  *  (start empty and wait to be added; `joinHow` says how). `group` names the group in the
  *  descriptions where a service runs one for a part of its work ("controller"). */
