@@ -1,6 +1,7 @@
 export * from './check-command.js';
 export * from './check-transactions-command.js';
 export * from './checker/index.js';
+export * from './cpu-share.js';
 export * from './crash/crash-child.js';
 export * from './format-fixture.js';
 export * from './fs/fault-file-system.js';

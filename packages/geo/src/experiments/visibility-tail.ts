@@ -16,7 +16,7 @@
 // 20% of the model's is reported as found.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { SeededRandom } from '@ddia/common';
-import type { Cluster } from '@ddia/testkit';
+import { type Cluster, claimCpuShare } from '@ddia/testkit';
 import type { Distribution } from '../core/distributions.js';
 import { type LatencyMatrix, linkDelay } from '../core/latency-matrix.js';
 import { summarize } from '../core/stats.js';
@@ -25,7 +25,6 @@ import { pConsistent, percentile, type WarsResult } from '../core/wars.js';
 import { fmtMs, machineNote, Report } from '../report/report.js';
 import { linePlot } from '../report/svg-plot.js';
 import { applyLink } from './apply-link.js';
-import { claimCpuShare } from './cpu-share.js';
 import {
   keysCoordinatedBy,
   LeaderlessClient,

@@ -5,8 +5,10 @@
 // CPUs (visibility-tail, 300 trials): the client's event loop was late by 28 ms at the median
 // and 188 ms at p99, the measured p99 threshold 586 ms against a model of ~46; with the session's
 // autogroup niceness at -10, the loop was late by 1.6 ms at the median and the p50 threshold
-// 42 ms against the model's 40. So a timing experiment claims a larger share while it runs and
-// gives it back after; without the right to (not root) it says so in its report.
+// 42 ms against the model's 40. The same starves a benchmark: a system of several processes
+// gets no more CPU than a one-process peer in the same session, so parallelism cannot show.
+// So a timing experiment or benchmark claims a larger share while it runs and gives it back
+// after; without the right to (not root) it says so in its report.
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 
