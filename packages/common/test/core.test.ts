@@ -4,8 +4,12 @@ import { join } from 'node:path';
 import {
   AssertionError,
   assert,
+  CorruptionError,
+  corruptionClass,
   crc32c,
+  DdiaError,
   encodeVarint,
+  errorClass,
   ManualClock,
   maskCrc,
   pooledBytes,
@@ -122,5 +126,37 @@ describe('writeFileAtomic', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('errorClass and corruptionClass', () => {
+  const spec = { code: 'DDIA_ERR_TEST_GONE', status: 410, title: 'Gone for good', retriable: false };
+
+  it('names the class, keeps the package base for instanceof, and answers the catalogue entry', () => {
+    class PackageError extends DdiaError {
+      override name = 'PackageError';
+    }
+    class GoneError extends errorClass('GoneError', spec, PackageError) {}
+    const withDetail = new GoneError('key k expired', { key: 'k' });
+    expect(withDetail).toBeInstanceOf(PackageError);
+    expect(withDetail).toBeInstanceOf(DdiaError);
+    expect(withDetail.name).toBe('GoneError');
+    expect(withDetail.toProblem()).toMatchObject({
+      status: 410,
+      code: 'DDIA_ERR_TEST_GONE',
+      detail: 'key k expired',
+      key: 'k',
+    });
+    // Without a detail the message is the entry's title.
+    expect(new GoneError().message).toBe('Gone for good');
+  });
+
+  it('gives a corruption error its code, file and offset in the message', () => {
+    class CorruptThingError extends corruptionClass('CorruptThingError', 'DDIA_ERR_TEST_CORRUPT', 'thing') {}
+    const error = new CorruptThingError('/d/000001.thing', 42, 'bad checksum');
+    expect(error).toBeInstanceOf(CorruptionError);
+    expect(error.name).toBe('CorruptThingError');
+    expect(error).toMatchObject({ code: 'DDIA_ERR_TEST_CORRUPT', file: '/d/000001.thing', offset: 42 });
+    expect(error.message).toBe('corrupt thing /d/000001.thing at byte offset 42: bad checksum');
   });
 });

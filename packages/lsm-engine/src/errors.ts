@@ -1,34 +1,28 @@
 // Named errors of the engine. Every on-disk damage names the file and the byte offset, so
 // an operator can look at the bytes (see ../FORMAT.md) instead of guessing: the corruption
 // errors share common's CorruptionError base (codes DDIA_ERR_LSM_CORRUPT_*).
-import { CorruptionError } from '@ddia/common/core';
+import { corruptionClass } from '@ddia/common/core';
 
 /** A table file whose bytes do not check out: bad magic, bad block checksum, bad encoding. */
-export class CorruptTableError extends CorruptionError {
-  override name = 'CorruptTableError';
-  declare readonly offset: number;
-  constructor(file: string, offset: number, reason: string) {
-    super('DDIA_ERR_LSM_CORRUPT_TABLE', 'table', file, offset, reason);
-  }
-}
+export class CorruptTableError extends corruptionClass(
+  'CorruptTableError',
+  'DDIA_ERR_LSM_CORRUPT_TABLE',
+  'table',
+) {}
 
 /** The manifest (the list of live tables) is damaged or inconsistent with the files. */
-export class CorruptManifestError extends CorruptionError {
-  override name = 'CorruptManifestError';
-  declare readonly offset: number;
-  constructor(file: string, offset: number, reason: string) {
-    super('DDIA_ERR_LSM_CORRUPT_MANIFEST', 'manifest', file, offset, reason);
-  }
-}
+export class CorruptManifestError extends corruptionClass(
+  'CorruptManifestError',
+  'DDIA_ERR_LSM_CORRUPT_MANIFEST',
+  'manifest',
+) {}
 
 /** A write-ahead-log record that passed its checksum but does not decode, or damage mid-log. */
-export class CorruptWalError extends CorruptionError {
-  override name = 'CorruptWalError';
-  declare readonly offset: number;
-  constructor(file: string, offset: number, reason: string) {
-    super('DDIA_ERR_LSM_CORRUPT_WAL', 'write-ahead log', file, offset, reason);
-  }
-}
+export class CorruptWalError extends corruptionClass(
+  'CorruptWalError',
+  'DDIA_ERR_LSM_CORRUPT_WAL',
+  'write-ahead log',
+) {}
 
 /** The database directory is missing (createIfMissing: false) or present (errorIfExists). */
 export class DatabaseLocationError extends Error {

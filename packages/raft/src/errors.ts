@@ -1,7 +1,7 @@
 // The raft package's error catalogue (DDIA_ERR_RAFT_*). Each error is a DdiaError, so a
 // service can throw it straight out of a route and the client gets problem+json with the
 // right status and `retriable` flag.
-import { DdiaError, type ErrorSpec } from '@ddia/common';
+import { DdiaError, type ErrorSpec, errorClass } from '@ddia/common';
 
 export const RaftErrors = {
   notLeader: { code: 'DDIA_ERR_RAFT_NOT_LEADER', status: 503, title: 'Not the Raft leader', retriable: true },
@@ -59,20 +59,18 @@ export class NotLeaderError extends RaftError {
   }
 }
 
-export class ProposalDroppedError extends RaftError {
-  override name = 'ProposalDroppedError';
-  constructor(detail: string) {
-    super(RaftErrors.proposalDropped, detail);
-  }
-}
+export class ProposalDroppedError extends errorClass(
+  'ProposalDroppedError',
+  RaftErrors.proposalDropped,
+  RaftError,
+) {}
 
 /** Unlike ProposalDroppedError, certain: the entry can no longer commit, a retry is safe. */
-export class ProposalNotCommittedError extends RaftError {
-  override name = 'ProposalNotCommittedError';
-  constructor(detail: string) {
-    super(RaftErrors.proposalNotCommitted, detail);
-  }
-}
+export class ProposalNotCommittedError extends errorClass(
+  'ProposalNotCommittedError',
+  RaftErrors.proposalNotCommitted,
+  RaftError,
+) {}
 
 export class RaftTimeoutError extends RaftError {
   override name = 'RaftTimeoutError';
@@ -81,31 +79,23 @@ export class RaftTimeoutError extends RaftError {
   }
 }
 
-export class RaftStoppedError extends RaftError {
-  override name = 'RaftStoppedError';
-  constructor() {
-    super(RaftErrors.stopped);
-  }
-}
+export class RaftStoppedError extends errorClass('RaftStoppedError', RaftErrors.stopped, RaftError) {}
 
-export class LeadershipTransferInProgressError extends RaftError {
-  override name = 'LeadershipTransferInProgressError';
-  constructor() {
-    super(RaftErrors.transferring);
-  }
-}
+export class LeadershipTransferInProgressError extends errorClass(
+  'LeadershipTransferInProgressError',
+  RaftErrors.transferring,
+  RaftError,
+) {}
 
-export class ConfChangeInProgressError extends RaftError {
-  override name = 'ConfChangeInProgressError';
-  constructor() {
-    super(RaftErrors.confChangeInProgress);
-  }
-}
+export class ConfChangeInProgressError extends errorClass(
+  'ConfChangeInProgressError',
+  RaftErrors.confChangeInProgress,
+  RaftError,
+) {}
 
 /** Malformed input from a caller or a peer (never an invariant failure). */
-export class RaftBadRequestError extends RaftError {
-  override name = 'RaftBadRequestError';
-  constructor(detail: string) {
-    super(RaftErrors.badRequest, detail);
-  }
-}
+export class RaftBadRequestError extends errorClass(
+  'RaftBadRequestError',
+  RaftErrors.badRequest,
+  RaftError,
+) {}

@@ -99,18 +99,39 @@ export class DdiaError extends Error {
   }
 }
 
+/** What errorClass can extend: DdiaError or a package's own base (RaftError, ...). */
+export type DdiaErrorBase<T extends DdiaError> = new (
+  spec: ErrorSpec,
+  detail?: string,
+  extensions?: Record<string, unknown>,
+) => T;
+
 /**
- * A DdiaError class for one catalogue entry whose errors carry only a detail (and optional
+ * A DdiaError class for one catalogue entry whose errors carry at most a detail (and optional
  * problem extensions): `class ChunkCorruptError extends errorClass('ChunkCorruptError',
- * Errors.chunkCorrupt) {}` instead of a constructor that only forwards to super.
+ * Errors.chunkCorrupt) {}` instead of a constructor that only forwards to super. A package with
+ * its own base passes it, so `instanceof RaftError` still holds. Without a detail the message
+ * is the entry's title.
  */
-export function errorClass(name: string, spec: ErrorSpec) {
-  return class extends DdiaError {
+export function errorClass<T extends DdiaError = DdiaError>(
+  name: string,
+  spec: ErrorSpec,
+  base: DdiaErrorBase<T> = DdiaError as unknown as DdiaErrorBase<T>,
+): new (
+  detail?: string,
+  extensions?: Record<string, unknown>,
+) => T {
+  const Base = base as unknown as DdiaErrorBase<DdiaError>;
+  const Named = class extends Base {
     override name = name;
-    constructor(detail: string, extensions?: Record<string, unknown>) {
+    constructor(detail?: string, extensions?: Record<string, unknown>) {
       super(spec, detail, extensions);
     }
   };
+  return Named as unknown as new (
+    detail?: string,
+    extensions?: Record<string, unknown>,
+  ) => T;
 }
 
 /** An RFC 9457 problem document as our services send it. */
@@ -147,4 +168,19 @@ export class CorruptionError extends Error {
   ) {
     super(`corrupt ${what} ${file}${offset === null ? '' : ` at byte offset ${offset}`}: ${reason}`);
   }
+}
+
+/**
+ * A CorruptionError class for one kind of file whose damage has a byte offset:
+ * `class CorruptTableError extends corruptionClass('CorruptTableError',
+ * 'DDIA_ERR_LSM_CORRUPT_TABLE', 'table') {}`.
+ */
+export function corruptionClass(name: string, code: string, what: string) {
+  return class extends CorruptionError {
+    override name = name;
+    declare readonly offset: number;
+    constructor(file: string, offset: number, reason: string) {
+      super(code, what, file, offset, reason);
+    }
+  };
 }

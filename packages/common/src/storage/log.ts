@@ -11,7 +11,7 @@
 //             power cut)
 import { join } from 'node:path';
 import { assert } from '../core/assert.js';
-import { CorruptionError } from '../core/errors.js';
+import { corruptionClass } from '../core/errors.js';
 import { mkdirDurable } from '../fs/durable-dir.js';
 import { errorCode, type FileHandle, type FileSystem, type OpenOptions } from '../fs/file-system.js';
 import { nodeFileSystem } from '../fs/node-file-system.js';
@@ -68,13 +68,11 @@ export const GROUP_BYTES_MAX = 8 * 1024 * 1024;
 const RESET_FILE = 'RESET';
 
 /** Damage that is not a torn tail: the log refuses to open rather than skip records. */
-export class CorruptLogError extends CorruptionError {
-  override name = 'CorruptLogError';
-  declare readonly offset: number;
-  constructor(file: string, offset: number, reason: string) {
-    super('DDIA_ERR_LOG_CORRUPT_RECORD', 'log record in', file, offset, reason);
-  }
-}
+export class CorruptLogError extends corruptionClass(
+  'CorruptLogError',
+  'DDIA_ERR_LOG_CORRUPT_RECORD',
+  'log record in',
+) {}
 
 /** An index outside [firstIndex, nextIndex). */
 export class LogIndexError extends RangeError {
