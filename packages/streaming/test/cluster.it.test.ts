@@ -6,8 +6,10 @@
 //      log) elects a member of the ISR, kafkajs follows Metadata; the old leader comes back,
 //      cuts its log back by leader epochs and rejoins the ISR. The broker killed is also the
 //      coordinator of a consumer group that has committed offsets (the leader of the group's
-//      __consumer_offsets partition): FindCoordinator then names another broker, and a
-//      consumer of the group resumes from the committed offsets.
+//      __consumer_offsets partition): FindCoordinator then names another broker, and a member
+//      of the group that stays up through the kill keeps consuming there, in the generation the
+//      dead coordinator had written beside the offsets (never an earlier one), from the offsets
+//      committed (a lost commit would re-read from 0).
 //   2. (on a new 3-partition topic, so that another broker leads one of its partitions)
 //      kill -9 the controller while it is a follower of the partition written to: Raft
 //      leadership of the metadata moves to another broker (a higher term); acks=all waits until
@@ -16,12 +18,14 @@
 //      metadata's Raft state on /metrics (streaming_raft_term, ...) names the new leader.
 //   3. the history of phases 1-2, read back from the start, judged by the pure checker
 //      (src/core/log-checker.ts): every acknowledged record exactly once, in order, offsets dense.
+//      Then phase 1's topic is deleted: DeleteTopics answers once the tombstones of its
+//      committed offsets are in the ISR of __consumer_offsets (its high watermark passed them).
 //   4. the Jepsen-style run of test/support/jepsen.ts over the cluster: three partitions led by
 //      different brokers, a seeded nemesis killing, pausing and partitioning any broker.
 //      DDIA_SEED=n replays a schedule; DDIA_LONG=1 runs more seeds, each longer.
 import { fileURLToPath } from 'node:url';
 import { type Cluster, freePorts, longRun, replaySeed, startCluster } from '@ddia/testkit';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { type Consumer, Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey, OFFSETS_TOPIC, offsetsPartitionFor, Writer } from '../src/core/index.js';
 import { type AppendAttempt, checkLogHistory, type ReadRecord } from '../src/core/log-checker.js';
@@ -240,31 +244,57 @@ async function produceToGroupTopic(from: number, count: number): Promise<void> {
   await p.disconnect();
 }
 
-/** One consumer of `group` (from the beginning when nothing is committed) reading `count`
- *  records, committing after each; its reads as [offset, value]. */
-async function consumeGroup(group: string, count: number): Promise<[number, string][]> {
-  const seen: [number, string][] = [];
+/** Phase 1's group: its member's reads as [offset, value], the offsets it committed, the
+ *  generation each of its heartbeats carried, in order. */
+const groupSeen: [number, string][] = [];
+let groupCommitted = 0;
+const generations: number[] = [];
+let phase1Group = '';
+
+/** A member of `group` (from the beginning when nothing is committed) that commits after each
+ *  record and stays up until stopped. */
+async function startGroupMember(group: string): Promise<Consumer> {
   const consumer = client('group-member').consumer({
     groupId: group,
     maxWaitTimeInMs: 200,
     sessionTimeout: 6000,
-    heartbeatInterval: 500,
+    heartbeatInterval: 300,
   });
+  consumer.on(consumer.events.HEARTBEAT, ({ payload }) => generations.push(payload.groupGenerationId));
   await consumer.connect();
   await consumer.subscribe({ topic: GROUP_TOPIC, fromBeginning: true });
   await consumer.run({
     autoCommit: false,
     eachMessage: async ({ partition, message }) => {
-      seen.push([Number(message.offset), message.value!.toString()]);
+      groupSeen.push([Number(message.offset), message.value!.toString()]);
       await consumer.commitOffsets([
         { topic: GROUP_TOPIC, partition, offset: String(Number(message.offset) + 1) },
       ]);
+      groupCommitted = Math.max(groupCommitted, Number(message.offset) + 1);
     },
   });
-  await waitFor(`${count} records read by the group`, () => seen.length >= count, 60_000);
-  await consumer.disconnect();
-  return seen;
+  return consumer;
 }
+
+/** A second member joins `group` and leaves: two more generations. */
+async function visitGroup(group: string): Promise<void> {
+  const visitor = client('group-visitor').consumer({
+    groupId: group,
+    sessionTimeout: 6000,
+    heartbeatInterval: 300,
+  });
+  let joined = false;
+  visitor.on(visitor.events.GROUP_JOIN, () => {
+    joined = true;
+  });
+  await visitor.connect();
+  await visitor.subscribe({ topic: GROUP_TOPIC });
+  await visitor.run({ eachMessage: async () => {} });
+  await waitFor('the visitor to join', () => joined, 60_000);
+  await visitor.disconnect();
+}
+
+const lastGeneration = () => generations[generations.length - 1] ?? -1;
 
 afterAll(async () => {
   await producer?.disconnect().catch(() => {});
@@ -292,15 +322,31 @@ describe('three replicated brokers, one fault after another under acks=all', () 
     )!;
     expect(group, `a group coordinated by ${victim}`).toBeDefined();
     expect([...offsetsRoles[offsetsPartitionFor(group, offsetsRoles.length)]!.isr].sort()).toEqual([1, 2, 3]);
+    phase1Group = group;
     await produceToGroupTopic(0, GROUP_BEFORE);
-    const before = await consumeGroup(group, GROUP_BEFORE);
-    expect(before.map(([offset]) => offset)).toEqual([...Array(GROUP_BEFORE).keys()]);
+    const member = await startGroupMember(group);
+    await waitFor(
+      `${GROUP_BEFORE} records read and committed by the group`,
+      () => groupCommitted >= GROUP_BEFORE,
+      60_000,
+    );
+    expect(groupSeen.map(([offset]) => offset)).toEqual([...Array(GROUP_BEFORE).keys()]);
+    // Generations 1 -> 3 (the visitor's join, then its leave), so that a new coordinator
+    // starting the group afresh (generation 1 again) would show.
+    const joinedIn = lastGeneration();
+    await visitGroup(group);
+    await waitFor('the member back in a later generation', () => lastGeneration() >= joinedIn + 2, 60_000);
+    const generationBefore = lastGeneration();
     const coordinator = await findCoordinator('n1', group);
     expect(coordinator).toEqual({ errorCode: 0, nodeId: first.leader });
 
     let killing: Promise<void> | null = null;
+    const heardBeforeKill = { heartbeats: 0, reads: 0 };
     await write(TOPIC, first.partitionId, BEFORE_KILL + AFTER_KILL, (n) => {
-      if (n === BEFORE_KILL) killing = cluster.node(victim).kill();
+      if (n !== BEFORE_KILL) return;
+      heardBeforeKill.heartbeats = generations.length;
+      heardBeforeKill.reads = groupSeen.length;
+      killing = cluster.node(victim).kill();
     });
     await killing;
 
@@ -308,8 +354,8 @@ describe('three replicated brokers, one fault after another under acks=all', () 
     expect(after.leader).not.toBe(first.leader);
     expect(after.isr).not.toContain(first.leader);
 
-    // The group's coordinator moved with its offsets partition; a consumer of the group
-    // resumes where the group committed (a lost commit would restart it at offset 0).
+    // The group's coordinator moved with its offsets partition; the member that stayed up goes
+    // on there: from the committed offsets, in the generation written beside them or a later one.
     const survivor = cluster.ids().find((id) => id !== victim)!;
     let moved = { errorCode: -1, nodeId: -1 };
     await waitFor('FindCoordinator to name a live broker', async () => {
@@ -317,11 +363,27 @@ describe('three replicated brokers, one fault after another under acks=all', () 
       return moved.errorCode === 0 && moved.nodeId !== coordinator.nodeId;
     });
     await produceToGroupTopic(GROUP_BEFORE, GROUP_AFTER);
-    const resumed = await consumeGroup(group, GROUP_AFTER);
-    expect(resumed[0]).toEqual([GROUP_BEFORE, `g${GROUP_BEFORE}`]);
-    expect(resumed.map(([offset]) => offset)).toEqual(
-      Array.from({ length: GROUP_AFTER }, (_, i) => GROUP_BEFORE + i),
+    const total = GROUP_BEFORE + GROUP_AFTER;
+    await waitFor(`${total} records committed by the group's member`, () => groupCommitted >= total, 60_000);
+    const heardSince = generations.length;
+    await waitFor(
+      'a heartbeat answered by the new coordinator',
+      () => generations.length > heardSince,
+      30_000,
     );
+    await member.disconnect();
+    const readsAfterKill = groupSeen.slice(heardBeforeKill.reads).map(([offset]) => offset);
+    expect(Math.min(...readsAfterKill), 'nothing re-read below the committed offset').toBeGreaterThanOrEqual(
+      GROUP_BEFORE,
+    );
+    expect(new Set(groupSeen.map(([offset]) => offset))).toEqual(new Set([...Array(total).keys()]));
+    const afterKill = generations.slice(heardBeforeKill.heartbeats);
+    expect(afterKill.length).toBeGreaterThan(0);
+    expect(Math.min(...afterKill), "no generation below the dead coordinator's").toBeGreaterThanOrEqual(
+      generationBefore,
+    );
+    for (let i = 1; i < generations.length; i++)
+      expect(generations[i]!).toBeGreaterThanOrEqual(generations[i - 1]!);
 
     await cluster.node(victim).restart();
     await wholeIsr(TOPIC, 0, `${victim} back in the ISR`);
@@ -414,6 +476,27 @@ describe('three replicated brokers, one fault after another under acks=all', () 
       expect(result.acknowledged, topic).toBe(BEFORE_KILL + AFTER_KILL);
     }
   }, 120_000);
+
+  it("3b. deleting phase 1's topic: DeleteTopics answers once its offsets' tombstones are in the ISR of __consumer_offsets", async () => {
+    const p = offsetsPartitionFor(phase1Group, 3);
+    const admin = client().admin();
+    await admin.connect();
+    try {
+      const highOf = async () =>
+        Number((await admin.fetchTopicOffsets(OFFSETS_TOPIC)).find((o) => o.partition === p)!.high);
+      const committed = await admin.fetchOffsets({ groupId: phase1Group, topics: [GROUP_TOPIC] });
+      expect(committed[0]!.partitions[0]!.offset).toBe(String(GROUP_BEFORE + GROUP_AFTER));
+      const before = await highOf();
+      await admin.deleteTopics({ topics: [GROUP_TOPIC], timeout: 15_000 });
+      // ListOffsets(latest) answers the high watermark: what every in-sync replica has. The
+      // tombstone is the only write to this partition since (the group's member is gone).
+      expect(await highOf(), 'the tombstone replicated when the delete was answered').toBe(before + 1);
+      const left = await admin.fetchOffsets({ groupId: phase1Group });
+      expect(left.map((t) => t.topic)).not.toContain(GROUP_TOPIC);
+    } finally {
+      await admin.disconnect();
+    }
+  }, 60_000);
 
   for (const seed of JEPSEN_SEEDS) {
     it(`4. Jepsen-style over the cluster: kills, pauses and partitions of any broker (seed ${seed})`, async () => {

@@ -1,6 +1,13 @@
 // The group coordinator's state machine, pure: requests and ticks on a clock we move by hand.
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, Group, type JoinResult } from '../src/core/index.js';
+import {
+  decodeGroupEntry,
+  decodeOffsetEntry,
+  ErrorCode,
+  encodeGroupEntry,
+  Group,
+  type JoinResult,
+} from '../src/core/index.js';
 
 const SESSION_MS = 10_000;
 const REBALANCE_MS = 30_000;
@@ -178,5 +185,41 @@ describe('consumer group state machine', () => {
     expect(group.state).toBe('Empty');
     expect(group.leave(a.memberId, 10)).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
     expect(group.checkCommit(-1, '', 20)).toBe(ErrorCode.NONE);
+  });
+});
+
+describe('a group carried to a new coordinator (its record in __consumer_offsets)', () => {
+  it('the loaded group goes on in the stored generation with its members and assignments; the next rebalance is the generation after', () => {
+    const old = newGroup();
+    const a = join(old, 'a', 0);
+    const gen = a.results[0]!.generationId;
+    expect(sync(old, gen, a.memberId, 0, [[a.memberId, 'p0']])[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect(newGroup().snapshot()?.members).toEqual([]);
+    const b = join(old, 'b', 1);
+    old.tick(1); // a learns of the rebalance from its heartbeat and rejoins
+    join(old, 'a', 2, a.memberId);
+    const gen2 = b.results[0]!.generationId;
+    expect(gen2).toBe(gen + 1);
+    expect(old.snapshot()).toBeNull(); // mid-rebalance: nothing to persist yet
+    sync(old, gen2, b.memberId, 3);
+    sync(old, gen2, a.memberId, 3, [
+      [a.memberId, 'p0'],
+      [b.memberId, 'p1'],
+    ]);
+    // Through the record's bytes, as the new coordinator reads it.
+    const record = encodeGroupEntry({ group: 'g', snapshot: old.snapshot() }, 0, 0);
+    const loaded = decodeGroupEntry(record)!;
+    expect(decodeOffsetEntry(record)).toBeNull();
+    const moved = Group.restore('g', (c) => `${c}-new`, loaded.snapshot!, 100_000);
+    expect(moved.state).toBe('Stable');
+    expect(moved.generationId).toBe(gen2);
+    expect(moved.heartbeat(gen2, b.memberId, 100_001)).toBe(ErrorCode.NONE);
+    expect(moved.checkCommit(gen2, a.memberId, 100_001)).toBe(ErrorCode.NONE);
+    expect(new TextDecoder().decode(sync(moved, gen2, b.memberId, 100_002)[0]!.assignment)).toBe('p1');
+    // A member that does not reach the new coordinator expires; the survivor's rejoin is the next generation.
+    moved.tick(100_001 + SESSION_MS + 1);
+    const again = join(moved, 'b', 100_001 + SESSION_MS + 2, b.memberId);
+    expect(again.results[0]!.generationId).toBe(gen2 + 1);
+    expect([...moved.members.keys()]).toEqual([b.memberId]);
   });
 });

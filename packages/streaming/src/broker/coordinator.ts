@@ -4,7 +4,7 @@
 // leader of its partition of the replicated __consumer_offsets topic (src/cluster/group-offsets.ts)
 // and every other broker answers NOT_COORDINATOR.
 import type { Clock, Random } from '@ddia/common/core';
-import { ErrorCode, Group, type JoinArgs, type JoinResult } from '../core/index.js';
+import { ErrorCode, Group, type GroupSnapshot, type JoinArgs, type JoinResult } from '../core/index.js';
 import type { CommittedOffset } from './offset-store.js';
 
 /** How often session timeouts and rebalance deadlines are checked. */
@@ -33,10 +33,16 @@ export interface CommittedOffsets {
   partitionsOf(group: string): { topic: string; partition: number; committed: CommittedOffset }[];
   groups(): string[];
   forgetTopic(topic: string, nowMs: number): Promise<void>;
+  /** Makes a group's stable generation durable where the next coordinator will load it. */
+  storeGroup(groupId: string, snapshot: GroupSnapshot, nowMs: number): Promise<number>;
 }
+
+const NO_ASSIGNMENT = new Uint8Array(0);
 
 export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
+  /** Per group, the generation written (or being written) by storeGroup, and that write. */
+  private readonly stored = new Map<string, { group: Group; generationId: number; write: Promise<number> }>();
   private memberCounter = 0;
   /** Distinguishes member ids handed out by different runs of the broker. */
   private readonly incarnation: string;
@@ -49,10 +55,13 @@ export class GroupCoordinator {
     this.incarnation = random.int(0, 0xffffffff).toString(16);
   }
 
+  private readonly newMemberId = (clientId: string) =>
+    `${clientId}-${this.incarnation}-${++this.memberCounter}`;
+
   private group(groupId: string): Group {
     let group = this.groups.get(groupId);
     if (!group) {
-      group = new Group(groupId, (clientId) => `${clientId}-${this.incarnation}-${++this.memberCounter}`);
+      group = new Group(groupId, this.newMemberId);
       this.groups.set(groupId, group);
     }
     return group;
@@ -68,7 +77,19 @@ export class GroupCoordinator {
     for (const [id, group] of this.groups) {
       if (!moved(id)) continue;
       this.groups.delete(id);
+      this.stored.delete(id);
       group.unload(ErrorCode.NOT_COORDINATOR);
+    }
+  }
+
+  /** Groups a new coordinator read from its offsets partition: their generation goes on. */
+  restoreGroups(snapshots: Map<string, GroupSnapshot>): void {
+    const nowMs = this.clock.nowMs();
+    for (const [id, snapshot] of snapshots) {
+      const group = Group.restore(id, this.newMemberId, snapshot, nowMs);
+      this.groups.set(id, group);
+      const write = Promise.resolve(ErrorCode.NONE);
+      this.stored.set(id, { group, generationId: snapshot.generationId, write });
     }
   }
 
@@ -87,21 +108,34 @@ export class GroupCoordinator {
     return new Promise((resolve) => this.group(groupId).join(args, this.clock.nowMs(), resolve));
   }
 
-  sync(
+  async sync(
     groupId: string,
     generationId: number,
     memberId: string,
     assignments: { memberId: string; assignment: Uint8Array }[],
   ): Promise<{ errorCode: number; assignment: Uint8Array }> {
     const refused = this.offsets.coordinatorError(groupId);
-    if (refused !== ErrorCode.NONE)
-      return Promise.resolve({ errorCode: refused, assignment: new Uint8Array(0) });
+    if (refused !== ErrorCode.NONE) return { errorCode: refused, assignment: NO_ASSIGNMENT };
     const group = this.groups.get(groupId);
-    if (!group)
-      return Promise.resolve({ errorCode: ErrorCode.UNKNOWN_MEMBER_ID, assignment: new Uint8Array(0) });
-    return new Promise((resolve) =>
+    if (!group) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID, assignment: NO_ASSIGNMENT };
+    const result = await new Promise<{ errorCode: number; assignment: Uint8Array }>((resolve) =>
       group.sync(generationId, memberId, assignments, this.clock.nowMs(), resolve),
     );
+    if (result.errorCode !== ErrorCode.NONE) return result;
+    const errorCode = await this.store(groupId, group);
+    return errorCode === ErrorCode.NONE ? result : { errorCode, assignment: NO_ASSIGNMENT };
+  }
+
+  /** As Kafka, a member learns its assignment only once the generation is durable where the
+   *  next coordinator will load it; the members of one generation share one write. */
+  private store(groupId: string, group: Group): Promise<number> {
+    const snapshot = group.snapshot();
+    if (!snapshot) return Promise.resolve(ErrorCode.REBALANCE_IN_PROGRESS);
+    const done = this.stored.get(groupId);
+    if (done?.group === group && done.generationId === snapshot.generationId) return done.write;
+    const write = this.offsets.storeGroup(groupId, snapshot, this.clock.wallMs());
+    this.stored.set(groupId, { group, generationId: snapshot.generationId, write });
+    return write;
   }
 
   heartbeat(groupId: string, generationId: number, memberId: string): number {

@@ -2,19 +2,25 @@
 // replicated like any partition (leader, ISR, acks=all), as Kafka does. A group's coordinator
 // is the leader of the offsets partition its id hashes to; when that partition fails over, the
 // new leader reads the partition (COORDINATOR_LOAD_IN_PROGRESS meanwhile) and becomes the
-// coordinator, and FindCoordinator points clients at it. Group membership is not replicated
-// (Kafka keeps it in the same topic): members of a moved group rejoin, and resume from the
-// offsets committed there.
+// coordinator, and FindCoordinator points clients at it. Each group's stable generation
+// (protocol, leader, members, assignments) is a record of the same partition, written before
+// SyncGroup answers: the new coordinator loads it and the members carry on in their generation
+// (a member that does not come back expires and the group rebalances into the next one).
+// A deleted topic's offsets become tombstones, answered only once the ISR has them.
 import type { Broker } from '../broker/broker.js';
 import { decompress } from '../broker/compression.js';
 import type { CommittedOffsets } from '../broker/coordinator.js';
 import type { CommittedOffset } from '../broker/offset-store.js';
 import {
+  type Record as BatchRecord,
+  decodeGroupEntry,
   decodeOffsetEntry,
   decodeRecords,
   ErrorCode,
   encodeBatch,
+  encodeGroupEntry,
   encodeOffsetEntry,
+  type GroupSnapshot,
   lastOffset,
   OFFSETS_TOPIC,
   OFFSETS_TOPIC_CONFIGS,
@@ -56,6 +62,8 @@ export class ReplicatedOffsets implements CommittedOffsets {
   private readonly loaded = new Map<number, Loaded>();
   /** Offsets partition -> the epoch being loaded. */
   private readonly loading = new Map<number, number>();
+  /** A deleted topic -> its tombstones' writes on this broker (their combined error code). */
+  private readonly forgetting = new Map<string, Promise<number>>();
 
   constructor(
     private readonly broker: Broker,
@@ -112,6 +120,7 @@ export class ReplicatedOffsets implements CommittedOffsets {
     try {
       if (!log) return;
       const groups: GroupOffsets = new Map();
+      const members = new Map<string, GroupSnapshot | null>();
       const end = log.writtenEndOffset;
       let at = log.logStartOffset;
       while (at < end) {
@@ -122,15 +131,27 @@ export class ReplicatedOffsets implements CommittedOffsets {
           for (const record of decodeRecords({ header, bytes }, decompress)) {
             const entry = decodeOffsetEntry(record);
             if (entry) applyEntry(groups, entry);
+            const group = decodeGroupEntry(record);
+            if (group) members.set(group.group, group.snapshot);
           }
           at = lastOffset(header) + 1;
         }
       }
       if (this.loading.get(p) !== epoch || this.replication.leaderEpoch(OFFSETS_TOPIC, p) !== epoch) return;
-      // Membership held from an earlier term as coordinator is stale: its members rejoin.
+      // A topic deleted while an earlier leader's tombstones had not reached this log.
+      for (const [group, offsets] of groups) {
+        for (const k of offsets.keys())
+          if (!this.replication.metadata.topic(k.split('\u0000')[0]!)) offsets.delete(k);
+        if (offsets.size === 0) groups.delete(group);
+      }
+      // What this broker held from an earlier term as coordinator is stale: the log's is current.
       this.unload(p);
       this.loaded.set(p, { epoch, groups });
+      const stable = new Map<string, GroupSnapshot>();
+      for (const [group, snapshot] of members) if (snapshot) stable.set(group, snapshot);
+      this.broker.coordinator.restoreGroups(stable);
       this.broker.logger.info({ partition: p, epoch, groups: groups.size, end }, 'offsets partition loaded');
+      this.broker.logger.info({ partition: p, groups: stable.size }, 'group generations restored');
     } catch (err) {
       this.broker.logger.warn({ partition: p, err: (err as Error).message }, 'loading offsets failed');
     } finally {
@@ -154,29 +175,40 @@ export class ReplicatedOffsets implements CommittedOffsets {
       partition: e.partition,
       value: { offset: e.offset, metadata: e.metadata, commitTimestampMs: nowMs },
     }));
-    const end = await this.append(p, epoch, written, nowMs, true);
-    // As Kafka maps them for OffsetCommit: a moved leader is a moved coordinator; too few in
-    // sync, or no answer in time, is a coordinator not available now (the client retries).
-    const errorCode = await this.replication.afterAppend(OFFSETS_TOPIC, p, end, -1, COMMIT_TIMEOUT_MS);
-    if (errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) return ErrorCode.NOT_COORDINATOR;
-    if (errorCode !== ErrorCode.NONE) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const errorCode = await this.append(
+      p,
+      epoch,
+      written.map((e, i) => encodeOffsetEntry(e, i, nowMs)),
+    );
+    if (errorCode !== ErrorCode.NONE) return errorCode;
     const state = this.loaded.get(p);
     if (state?.epoch === epoch) for (const e of written) applyEntry(state.groups, e);
     return ErrorCode.NONE;
   }
 
-  /** Appends entries to offsets partition `p` as its leader in `epoch`; resolves with the end offset. */
-  private async append(
-    p: number,
-    epoch: number,
-    entries: OffsetEntry[],
-    nowMs: number,
-    sync: boolean,
-  ): Promise<number> {
+  async storeGroup(groupId: string, snapshot: GroupSnapshot, nowMs: number): Promise<number> {
+    const refused = this.coordinatorError(groupId);
+    if (refused !== ErrorCode.NONE) return refused;
+    const p = this.partitionOf(groupId);
+    if (!this.replication.canAcceptAcksAll(OFFSETS_TOPIC, p)) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const record = encodeGroupEntry({ group: groupId, snapshot }, 0, nowMs);
+    return this.append(p, this.loaded.get(p)!.epoch, [record]);
+  }
+
+  /**
+   * Appends records to offsets partition `p` as its leader in `epoch`, fsync'd, and waits for
+   * its ISR (acks=all). Errors as Kafka maps them for the coordinator's writes: a moved leader
+   * is a moved coordinator; too few in sync, or no answer in time, is a coordinator not
+   * available now (the client retries).
+   */
+  private async append(p: number, epoch: number, records: BatchRecord[]): Promise<number> {
     const log = this.broker.partition(OFFSETS_TOPIC, p)!;
-    const records = entries.map((e, i) => encodeOffsetEntry(e, i, nowMs));
-    const outcome = await log.append(splitBatches(encodeBatch({ baseOffset: 0, records })), sync, epoch);
-    return outcome.baseOffset + records.length;
+    const outcome = await log.append(splitBatches(encodeBatch({ baseOffset: 0, records })), true, epoch);
+    const end = outcome.baseOffset + records.length;
+    const errorCode = await this.replication.afterAppend(OFFSETS_TOPIC, p, end, -1, COMMIT_TIMEOUT_MS);
+    if (errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) return ErrorCode.NOT_COORDINATOR;
+    if (errorCode !== ErrorCode.NONE) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    return ErrorCode.NONE;
   }
 
   get(group: string, topic: string, partition: number): CommittedOffset | undefined {
@@ -198,11 +230,14 @@ export class ReplicatedOffsets implements CommittedOffsets {
 
   /**
    * A deleted topic's offsets: forgotten here, and tombstones appended to each offsets partition
-   * this broker leads, without waiting for its ISR (this runs while the metadata log applies the
-   * deletion, which must not wait on replication). A leader change before they replicate can
-   * leave the old offsets in the new leader's log: a known gap, in the README's limits.
+   * this broker leads. This runs while the metadata log applies the deletion, which must not
+   * wait on replication (ISR changes go through that log), so the writes go on in the
+   * background and `forgotten` waits for them: DeleteTopics answers after it, on every broker
+   * that leads an offsets partition. A leader that dies before its tombstones replicate leaves
+   * the offsets in the next leader's log; that leader drops them on loading (the topic is gone).
    */
-  async forgetTopic(topic: string, nowMs: number): Promise<void> {
+  forgetTopic(topic: string, nowMs: number): Promise<void> {
+    const writes: Promise<number>[] = [];
     for (const [p, state] of this.loaded) {
       const tombstones: OffsetEntry[] = [];
       for (const [group, offsets] of state.groups)
@@ -212,9 +247,23 @@ export class ReplicatedOffsets implements CommittedOffsets {
       if (tombstones.length === 0) continue;
       for (const t of tombstones) applyEntry(state.groups, t);
       if (this.replication.leaderEpoch(OFFSETS_TOPIC, p) !== state.epoch) continue;
-      await this.append(p, state.epoch, tombstones, nowMs, false).catch((err) =>
-        this.broker.logger.warn({ partition: p, err: (err as Error).message }, 'offset tombstones failed'),
+      const records = tombstones.map((e, i) => encodeOffsetEntry(e, i, nowMs));
+      writes.push(
+        this.append(p, state.epoch, records).catch((err) => {
+          this.broker.logger.warn({ partition: p, err: (err as Error).message }, 'offset tombstones failed');
+          return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+        }),
       );
     }
+    this.forgetting.set(
+      topic,
+      Promise.all(writes).then((codes) => codes.find((c) => c !== ErrorCode.NONE) ?? ErrorCode.NONE),
+    );
+    return Promise.resolve();
+  }
+
+  /** Once this broker's tombstones for a deleted topic are in its ISR: their error code. */
+  forgotten(topic: string): Promise<number> {
+    return this.forgetting.get(topic) ?? Promise.resolve(ErrorCode.NONE);
   }
 }

@@ -24,7 +24,7 @@ import {
   type MetadataCommand,
   type MetadataImage,
 } from '../core/cluster-metadata.js';
-import { ErrorCode } from '../core/index.js';
+import { ErrorCode, OFFSETS_TOPIC } from '../core/index.js';
 import { endOffsetForEpoch, PartitionLeader, truncationOffset } from '../core/replication.js';
 import { join } from '../log/files.js';
 import type { PartitionLog } from '../log/partition-log.js';
@@ -48,6 +48,8 @@ const ROLE_TICK_MS = 100;
 const CONTROLLER_TICK_MS = 250;
 const FETCH_BYTES_MAX = 1024 * 1024;
 const RETRY_MS = 100;
+/** How long DeleteTopics waits for the offsets partitions' leaders to replicate tombstones. */
+const FORGET_TIMEOUT_MS = 8000;
 
 /** Node ids in Kafka are integers: n1 -> 1. */
 export function numericId(id: string): number {
@@ -404,6 +406,13 @@ export class Replication implements ReplicationHooks {
 
   private registerRoutes(): void {
     const app = this.options.app;
+    // Once this broker has applied the metadata committed so far (a deletion among it), waits
+    // for its tombstones of the deleted topic's offsets to reach its ISR.
+    app.post('/internal/offsets/forgotten', async (request) => {
+      const { topic } = request.body as { topic: string };
+      await this.raft.waitApplied(await this.raft.readIndex({ timeoutMs: FORGET_TIMEOUT_MS }));
+      return { errorCode: await this.groupOffsets.forgotten(topic) };
+    });
     app.post('/internal/replica/fetch', async (request) => {
       const b = request.body as FetchRequestBody;
       const log = this.broker.partition(b.topic, b.partition);
@@ -651,10 +660,28 @@ export class Replication implements ReplicationHooks {
     }
   }
 
+  /** Answered once the deletion is committed and every leader of an offsets partition has its
+   *  tombstones for the topic's committed offsets in its ISR (REQUEST_TIMED_OUT otherwise: the
+   *  topic is gone, its offsets may still be on their way out; a retry answers the topic unknown). */
   async deleteTopic(name: string): Promise<number> {
     try {
       const result = await this.propose({ op: 'deleteTopic', name });
-      return result.ok ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      if (!result.ok) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      const leaders = new Set((this.partitionRoles(OFFSETS_TOPIC) ?? []).map((r) => r.leaderId));
+      const codes = await Promise.all(
+        [...leaders].map(async (n) => {
+          const url = this.urls.get(n);
+          if (!url) return ErrorCode.NONE;
+          const res = await this.options.client.request(`${url}/internal/offsets/forgotten`, {
+            method: 'POST',
+            body: { topic: name },
+            deadlineMs: FORGET_TIMEOUT_MS,
+            retry: false,
+          });
+          return res.json<{ errorCode: number }>().errorCode;
+        }),
+      );
+      return codes.every((c) => c === ErrorCode.NONE) ? ErrorCode.NONE : ErrorCode.REQUEST_TIMED_OUT;
     } catch {
       return ErrorCode.REQUEST_TIMED_OUT;
     }

@@ -51,6 +51,17 @@ export interface JoinArgs {
   memberIdRequired: boolean;
 }
 
+/** What a coordinator persists of a group in a stable generation (Kafka's GroupMetadata record
+ *  in __consumer_offsets), so that the next coordinator after a failover carries the same
+ *  generation and members on instead of starting a new group at generation 0. */
+export interface GroupSnapshot {
+  generationId: number;
+  protocolType: string;
+  protocolName: string;
+  leaderId: string;
+  members: Omit<Member, 'lastSeenMs'>[];
+}
+
 /** Where a parked request's answer goes: the shell maps it back to a connection. */
 export type Reply<T> = (result: T) => void;
 
@@ -77,6 +88,38 @@ export class Group {
     /** A fresh member id, unique for the life of the broker's data (the shell adds randomness). */
     private readonly newMemberId: (clientId: string) => string,
   ) {}
+
+  /** A group loaded by a new coordinator: Stable in its stored generation with its members,
+   *  each given a whole session from `nowMs` to reach the new coordinator (Kafka does the same
+   *  on loading); a member that does not come back expires as usual and a rebalance follows. */
+  static restore(
+    groupId: string,
+    newMemberId: (clientId: string) => string,
+    snapshot: GroupSnapshot,
+    nowMs: number,
+  ): Group {
+    const group = new Group(groupId, newMemberId);
+    group.generationId = snapshot.generationId;
+    group.protocolType = snapshot.protocolType;
+    if (snapshot.members.length === 0) return group;
+    group.state = 'Stable';
+    group.protocolName = snapshot.protocolName;
+    group.leaderId = snapshot.leaderId;
+    for (const m of snapshot.members) group.members.set(m.memberId, { ...m, lastSeenMs: nowMs });
+    return group;
+  }
+
+  /** The stable generation to persist; null while a rebalance is under way. */
+  snapshot(): GroupSnapshot | null {
+    if (this.state !== 'Stable' && this.state !== 'Empty') return null;
+    return {
+      generationId: this.generationId,
+      protocolType: this.protocolType,
+      protocolName: this.protocolName,
+      leaderId: this.leaderId,
+      members: [...this.members.values()].map(({ lastSeenMs: _, ...m }) => m),
+    };
+  }
 
   join(args: JoinArgs, nowMs: number, reply: Reply<JoinResult>): void {
     const fail = (errorCode: number, memberId = args.memberId) =>
