@@ -109,4 +109,21 @@ describe('chunk time-range seeking', () => {
       expect(latest(minT, maxT)).toEqual(lastOf(minT, maxT));
     }
   });
+
+  it('selectLatest before the newest sample opens one chunk per series, however many the window spans', () => {
+    const db = build();
+    // A 10-chunk window ending inside the head's data: only the chunk holding maxT is read.
+    const maxT = (N - 30) * STEP;
+    const [s] = db.selectLatest(sel, maxT - 10 * SAMPLES_PER_CHUNK * STEP, maxT);
+    expect(s?.timestamps).toEqual([maxT]);
+    expect(s?.values).toEqual([N - 30]);
+    expect(db.decoded.chunks).toBe(1);
+    // The newest chunk starting by maxT holds nothing in [minT, maxT]: absent, no older chunk read.
+    const gap = new MemoryTsdb();
+    const labels = labelsFromRecord({ __name__: 'seek_test' });
+    gap.append(labels, 0, 1);
+    gap.append(labels, 100 * STEP, 2);
+    expect(gap.selectLatest(sel, 10 * STEP, 50 * STEP)).toEqual([]);
+    expect(gap.selectLatest(sel, 0, 50 * STEP).map((x) => x.values)).toEqual([[1]]);
+  });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PromqlEvalError, PromqlParseError } from '../src/core/errors.js';
 import { labelsFromRecord, labelsToRecord } from '../src/core/labels.js';
@@ -168,6 +169,35 @@ describe('PromQL evaluation', () => {
     expect(Object.values(top).sort((a, b) => b - a)).toEqual([500, 200]);
     expect(Object.keys(top)[0]).toContain('req_total');
     expect(instant('quantile(0.5, req_total)')).toEqual({ [key({})]: (80 + 200) / 2 });
+  });
+
+  it('topk and bottomk equal a stable sort then a slice: NaN last, ties in series order', () => {
+    const value = fc.oneof(fc.constantFrom(Number.NaN, 1, 2), fc.double({ noNaN: true }));
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 12 }), fc.integer({ min: 1, max: 14 }), (values, k) => {
+        const db = new MemoryTsdb();
+        for (const [i, v] of values.entries()) {
+          db.append(labelsFromRecord({ __name__: 'g', i: String(i).padStart(2, '0') }), 0, v);
+        }
+        const engine = new PromqlEngine(db);
+        for (const [op, sign] of [
+          ['topk', -1],
+          ['bottomk', 1],
+        ] as const) {
+          const r = engine.instant(parsePromql(`${op}(${k}, g)`), 0);
+          if (r.resultType !== 'vector') throw new Error(r.resultType);
+          const got = r.samples.map((x) => labelsToRecord(x.labels).i);
+          // The store answers series in label order, which is i's order here.
+          const want = values
+            .map((v, i) => ({ v, i: String(i).padStart(2, '0') }))
+            .sort((a, b) => (Number.isNaN(a.v) ? 1 : Number.isNaN(b.v) ? -1 : sign * (a.v - b.v)))
+            .slice(0, k)
+            .map((x) => x.i);
+          expect(got).toEqual(want);
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('histogram_quantile interpolates inside the bucket', () => {

@@ -53,6 +53,11 @@ export class BitWriter {
     return this.buffer.slice(0, (this.bitLength + 7) >>> 3);
   }
 
+  /** The written bytes without a copy: valid only until the next write. */
+  view(): Uint8Array {
+    return this.buffer.subarray(0, (this.bitLength + 7) >>> 3);
+  }
+
   get byteLength(): number {
     return (this.bitLength + 7) >>> 3;
   }
@@ -79,6 +84,15 @@ export class BitReader {
   /** Reads `n` bits (0 <= n <= 32) as an unsigned number. */
   readBits(n: number): number {
     if (this.at + n > this.limit) throw new ChunkCorruptError('chunk ends in the middle of a sample');
+    const byte = this.at >>> 3;
+    const offset = this.at & 7;
+    // Fast path: the bits lie within four whole bytes, read as one big-endian word and shifted.
+    if (n > 0 && offset + n <= 32 && byte + 3 < this.buffer.length) {
+      const b = this.buffer;
+      const word = ((b[byte]! << 24) | (b[byte + 1]! << 16) | (b[byte + 2]! << 8) | b[byte + 3]!) >>> 0;
+      this.at += n;
+      return ((word << offset) >>> 0) >>> (32 - n);
+    }
     let value = 0;
     while (n > 0) {
       const offset = this.at & 7;

@@ -3,7 +3,7 @@
 // (decimal-chunk.ts), which a full chunk becomes when it seals if that is smaller.
 import { CHUNK_DECIMAL, decodeDecimalChunk, encodeDecimalChunk } from './decimal-chunk.js';
 import { ChunkCorruptError } from './errors.js';
-import { CHUNK_XOR, type DecodedChunk, decodeXorChunk } from './gorilla.js';
+import { CHUNK_XOR, type DecodedChunk, decodeXorChunk, xorLatestAtOrBefore } from './gorilla.js';
 
 /** Decodes the samples of a chunk of either encoding up to `untilT` (inclusive; default: all). */
 export function decodeChunk(bytes: Uint8Array, untilT = Number.POSITIVE_INFINITY): DecodedChunk {
@@ -15,6 +15,18 @@ export function decodeChunk(bytes: Uint8Array, untilT = Number.POSITIVE_INFINITY
     default:
       throw new ChunkCorruptError(`unknown chunk encoding ${bytes[0]}`);
   }
+}
+
+/** The newest sample at or before `untilT` in a chunk of either encoding; null when there is none. */
+export function latestAtOrBefore(
+  bytes: Uint8Array,
+  untilT: number,
+): { t: number; value: number; stale: boolean } | null {
+  if (bytes[0] === CHUNK_XOR) return xorLatestAtOrBefore(bytes, untilT);
+  const d = decodeChunk(bytes, untilT);
+  const last = d.timestamps.length - 1;
+  if (last < 0) return null;
+  return { t: d.timestamps[last]!, value: d.values[last]!, stale: d.stale?.[last] === 1 };
 }
 
 /** A sealed chunk's bytes: its XOR bytes, or the decimal encoding of its samples when smaller. */

@@ -150,16 +150,28 @@ export class ChunkEncoder {
 
   /** The chunk's bytes with the sample count in its header. */
   bytes(): Uint8Array {
-    const out = this.writer.bytes();
-    out[0] = CHUNK_XOR;
-    out[1] = this.count >>> 8;
-    out[2] = this.count & 0xff;
-    return out;
+    return withHeader(this.writer.bytes(), this.count);
+  }
+
+  /**
+   * The chunk's bytes without a copy, for a reader that is done before the next append (a
+   * query): a query over the open chunks of 10,000 series had copied each of them.
+   */
+  view(): Uint8Array {
+    // The header's bits were written as zeros first and are never written again by appends.
+    return withHeader(this.writer.view(), this.count);
   }
 
   get byteLength(): number {
     return this.writer.byteLength;
   }
+}
+
+function withHeader(bytes: Uint8Array, count: number): Uint8Array {
+  bytes[0] = CHUNK_XOR;
+  bytes[1] = count >>> 8;
+  bytes[2] = count & 0xff;
+  return bytes;
 }
 
 /** Writes bits [trailing, trailing + n) of the 64-bit value hi:lo, most significant first. */
@@ -181,20 +193,6 @@ function writeMeaningful(w: BitWriter, hi: number, lo: number, trailing: number,
   }
 }
 
-function readMeaningful(r: BitReader, trailing: number, n: number): [number, number] {
-  let hi = 0;
-  let lo: number;
-  if (n > 32) {
-    hi = r.readBits(n - 32);
-    lo = r.readBits(32);
-  } else {
-    lo = r.readBits(n);
-  }
-  if (trailing >= 32) return [(lo << (trailing - 32)) >>> 0, 0];
-  if (trailing > 0) return [((hi << trailing) | (lo >>> (32 - trailing))) >>> 0, (lo << trailing) >>> 0];
-  return [hi >>> 0, lo >>> 0];
-}
-
 export interface DecodedChunk {
   timestamps: number[];
   /** A staleness marker decodes to NaN here and to 1 in `stale`. */
@@ -204,37 +202,50 @@ export interface DecodedChunk {
 }
 
 /**
- * Decodes the samples of a chunk up to `untilT` (inclusive; default: all of them). Gorilla's
- * bit stream only reads forward, so a query stops at the first sample past its range instead of
- * decoding the rest of the chunk. Throws ChunkCorruptError on a truncated or damaged chunk.
+ * Reads an XOR chunk forward one sample at a time, keeping only the current sample: no array
+ * and no object per sample (queries decode millions of samples; the garbage was half their time).
+ * `next()` moves to the next sample and says whether there was one; then `t`, `value` and
+ * `stale` describe it. Throws ChunkCorruptError on a truncated or damaged chunk.
  */
-export function decodeXorChunk(bytes: Uint8Array, untilT = Number.POSITIVE_INFINITY): DecodedChunk {
-  if (bytes.length < HEADER_BYTES) throw new ChunkCorruptError('chunk shorter than its header');
-  if (bytes[0] !== CHUNK_XOR) throw new ChunkCorruptError(`not an XOR chunk (encoding ${bytes[0]})`);
-  const count = chunkSampleCount(bytes);
-  const timestamps: number[] = new Array(count);
-  const values: number[] = new Array(count);
-  let stale: Uint8Array | null = null;
-  if (count === 0) return { timestamps, values, stale };
-  const r = new BitReader(bytes, HEADER_BYTES);
-  let t = readSigned64(r);
-  let hi = r.readBits(32);
-  let lo = r.readBits(32);
-  if (t > untilT) {
-    timestamps.length = 0;
-    values.length = 0;
-    return { timestamps, values, stale };
+export class XorCursor {
+  readonly count: number;
+  /** Samples read so far; the current one is number `read - 1`. */
+  read = 0;
+  t = 0;
+  /** The current value's 64 bits (the float is `value`). */
+  hi = 0;
+  lo = 0;
+  private readonly r: BitReader;
+  private delta = 0;
+  private leading = 0;
+  private trailing = 0;
+
+  constructor(bytes: Uint8Array) {
+    if (bytes.length < HEADER_BYTES) throw new ChunkCorruptError('chunk shorter than its header');
+    if (bytes[0] !== CHUNK_XOR) throw new ChunkCorruptError(`not an XOR chunk (encoding ${bytes[0]})`);
+    this.count = chunkSampleCount(bytes);
+    this.r = new BitReader(bytes, HEADER_BYTES);
   }
-  timestamps[0] = t;
-  values[0] = bitsValue(hi, lo);
-  if (isStaleBits(hi, lo)) {
-    stale = new Uint8Array(count);
-    stale[0] = 1;
+
+  get value(): number {
+    return bitsValue(this.hi, this.lo);
   }
-  let delta = 0;
-  let leading = 0;
-  let trailing = 0;
-  for (let i = 1; i < count; i++) {
+
+  /** Read from the integer bits: the float in `value` may lose the marker's NaN payload. */
+  get stale(): boolean {
+    return isStaleBits(this.hi, this.lo);
+  }
+
+  next(): boolean {
+    if (this.read >= this.count) return false;
+    const r = this.r;
+    if (this.read === 0) {
+      this.t = readSigned64(r);
+      this.hi = r.readBits(32);
+      this.lo = r.readBits(32);
+      this.read = 1;
+      return true;
+    }
     // Delta-of-delta: count the leading 1 bits of the control prefix (at most 4).
     let ones = 0;
     while (ones < 4 && r.readBit() === 1) ones++;
@@ -245,34 +256,87 @@ export function decodeXorChunk(bytes: Uint8Array, untilT = Number.POSITIVE_INFIN
       dod = r.readBits(bits);
       if (dod >= 2 ** (bits - 1)) dod -= 2 ** bits;
     }
-    delta += dod;
-    t += delta;
-    if (t > untilT) {
-      timestamps.length = i;
-      values.length = i;
-      return { timestamps, values, stale: stale === null ? null : stale.subarray(0, i) };
-    }
+    this.delta += dod;
+    this.t += this.delta;
     if (r.readBit() === 1) {
       if (r.readBit() === 1) {
-        leading = r.readBits(5);
+        this.leading = r.readBits(5);
         let meaningful = r.readBits(6);
         if (meaningful === 0) meaningful = 64;
-        trailing = 64 - leading - meaningful;
-        if (trailing < 0) throw new ChunkCorruptError(`sample ${i}: ${leading}+${meaningful} bits exceed 64`);
+        this.trailing = 64 - this.leading - meaningful;
+        if (this.trailing < 0)
+          throw new ChunkCorruptError(`sample ${this.read}: ${this.leading}+${meaningful} bits exceed 64`);
       }
-      const [xhi, xlo] = readMeaningful(r, trailing, 64 - leading - trailing);
-      hi = (hi ^ xhi) >>> 0;
-      lo = (lo ^ xlo) >>> 0;
+      this.xorMeaningful(64 - this.leading - this.trailing);
     }
-    timestamps[i] = t;
-    values[i] = bitsValue(hi, lo);
-    // Staleness is read from the integer bits: the float in `values` may lose its payload.
-    if (isStaleBits(hi, lo)) {
-      stale ??= new Uint8Array(count);
+    this.read++;
+    return true;
+  }
+
+  /** Reads `n` meaningful bits and XORs them, shifted by the trailing zeros, into the value. */
+  private xorMeaningful(n: number): void {
+    const r = this.r;
+    const trailing = this.trailing;
+    let hi = 0;
+    let lo: number;
+    if (n > 32) {
+      hi = r.readBits(n - 32);
+      lo = r.readBits(32);
+    } else {
+      lo = r.readBits(n);
+    }
+    if (trailing >= 32) {
+      this.hi = (this.hi ^ (lo << (trailing - 32))) >>> 0;
+    } else if (trailing > 0) {
+      this.hi = (this.hi ^ ((hi << trailing) | (lo >>> (32 - trailing)))) >>> 0;
+      this.lo = (this.lo ^ (lo << trailing)) >>> 0;
+    } else {
+      this.hi = (this.hi ^ hi) >>> 0;
+      this.lo = (this.lo ^ lo) >>> 0;
+    }
+  }
+}
+
+/**
+ * Decodes the samples of a chunk up to `untilT` (inclusive; default: all of them). Gorilla's
+ * bit stream only reads forward, so a query stops at the first sample past its range instead of
+ * decoding the rest of the chunk. Throws ChunkCorruptError on a truncated or damaged chunk.
+ */
+export function decodeXorChunk(bytes: Uint8Array, untilT = Number.POSITIVE_INFINITY): DecodedChunk {
+  const c = new XorCursor(bytes);
+  const timestamps: number[] = [];
+  const values: number[] = [];
+  let stale: Uint8Array | null = null;
+  while (c.next() && c.t <= untilT) {
+    const i = c.read - 1;
+    timestamps.push(c.t);
+    values.push(c.value);
+    if (c.stale) {
+      stale ??= new Uint8Array(c.count);
       stale[i] = 1;
     }
   }
-  return { timestamps, values, stale };
+  const n = timestamps.length;
+  return { timestamps, values, stale: stale === null || n === c.count ? stale : stale.subarray(0, n) };
+}
+
+/** The newest sample at or before `untilT` in a chunk, read without keeping the others; null if none. */
+export function xorLatestAtOrBefore(
+  bytes: Uint8Array,
+  untilT: number,
+): { t: number; value: number; stale: boolean } | null {
+  const c = new XorCursor(bytes);
+  let found = false;
+  let t = 0;
+  let hi = 0;
+  let lo = 0;
+  while (c.next() && c.t <= untilT) {
+    found = true;
+    t = c.t;
+    hi = c.hi;
+    lo = c.lo;
+  }
+  return found ? { t, value: bitsValue(hi, lo), stale: isStaleBits(hi, lo) } : null;
 }
 
 /** The sample count recorded in a chunk's header (bytes 1-2 in every encoding). */

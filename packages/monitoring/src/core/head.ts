@@ -75,13 +75,16 @@ export class Head {
     return 'ok';
   }
 
-  /** The chunks of a series overlapping [minT, maxT], the open one included. */
+  /**
+   * The chunks of a series overlapping [minT, maxT], the open one included — as a view of the
+   * encoder's buffer, so read it before the series' next append.
+   */
   chunks(id: number, minT: number, maxT: number): SealedChunk[] {
     const s = this.series.get(id);
     if (!s) return [];
     const out = overlapping(s.sealed, minT, maxT);
     if (s.open.count > 0 && s.open.maxT >= minT && s.open.minT <= maxT) {
-      out.push({ minT: s.open.minT, maxT: s.open.maxT, count: s.open.count, bytes: s.open.bytes() });
+      out.push({ minT: s.open.minT, maxT: s.open.maxT, count: s.open.count, bytes: s.open.view() });
     }
     return out;
   }

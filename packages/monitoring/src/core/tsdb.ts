@@ -2,7 +2,7 @@
 // loaded from disk, and the one query path over all of them. storage/disk-tsdb.ts adds the
 // WAL and the files; tests use this directly.
 import { type Block, encodeBlock } from './block-format.js';
-import { decodeChunk } from './chunk.js';
+import { decodeChunk, latestAtOrBefore } from './chunk.js';
 import { type AppendOutcome, Head, type MemSeries, overlapping, type SealedChunk } from './head.js';
 import { type Labels, labelsKey } from './labels.js';
 import type { Matcher } from './matchers.js';
@@ -133,9 +133,8 @@ export class MemoryTsdb implements Queryable {
     return out;
   }
 
-  /** One series' samples in [minT, maxT] from the blocks and the head; null when it has none. */
-  private read(id: number, minT: number, maxT: number): SeriesData | null {
-    const labels = this.index.labels(id);
+  /** The chunks of one series overlapping [minT, maxT], in the blocks and the head, oldest first. */
+  private chunksOf(id: number, labels: Labels, minT: number, maxT: number): SealedChunk[] {
     let key: string | undefined;
     const chunks: SealedChunk[] = [];
     for (const b of this.blocks) {
@@ -145,8 +144,15 @@ export class MemoryTsdb implements Queryable {
       if (inBlock) chunks.push(...overlapping(inBlock, minT, maxT));
     }
     chunks.push(...this.head.chunks(id, minT, maxT));
-    if (chunks.length === 0) return null;
     chunks.sort((a, b) => a.minT - b.minT);
+    return chunks;
+  }
+
+  /** One series' samples in [minT, maxT] from the blocks and the head; null when it has none. */
+  private read(id: number, minT: number, maxT: number): SeriesData | null {
+    const labels = this.index.labels(id);
+    const chunks = this.chunksOf(id, labels, minT, maxT);
+    if (chunks.length === 0) return null;
     const timestamps: number[] = [];
     const values: number[] = [];
     const staleAt: number[] = [];
@@ -177,7 +183,8 @@ export class MemoryTsdb implements Queryable {
   /**
    * Per matching series, only its newest sample in [minT, maxT] — what an instant selector reads.
    * The head keeps every series' last sample beside its chunks, so a query at or after it (the
-   * usual "now") decodes nothing; an older query time reads the chunks as `select` does.
+   * usual "now") decodes nothing. An older query time (a scrape landed after it) reads only
+   * the newest chunk that starts by then, up to that time, keeping no sample but the last.
    */
   selectLatest(matchers: readonly Matcher[], minT: number, maxT: number): SeriesData[] {
     const out: SeriesData[] = [];
@@ -190,10 +197,14 @@ export class MemoryTsdb implements Queryable {
         out.push(oneSample(s.labels, s.lastT, s.lastValue, s.lastStale));
         continue;
       }
-      const d = this.read(id, minT, maxT);
-      if (d === null) continue;
-      const last = d.timestamps.length - 1;
-      out.push(oneSample(d.labels, d.timestamps[last]!, d.values[last]!, d.stale?.[last] === 1));
+      const labels = this.index.labels(id);
+      // Chunks never overlap within a series, so the newest sample by maxT is in the last one.
+      const newest = this.chunksOf(id, labels, minT, maxT).at(-1);
+      if (newest === undefined) continue;
+      const latest = latestAtOrBefore(newest.bytes, maxT);
+      this.decoded.chunks++;
+      if (latest === null || latest.t < minT) continue;
+      out.push(oneSample(labels, latest.t, latest.value, latest.stale));
     }
     return out;
   }

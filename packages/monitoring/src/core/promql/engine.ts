@@ -98,6 +98,29 @@ function elemBinop(op: BinaryOp, l: number, r: number): [number, boolean] {
   return [arithmetic(op, l, r), true];
 }
 
+/**
+ * The first k samples in the order `sign * value` (NaN last either way, as in Prometheus), ties in
+ * input order — what a stable sort then a slice gives, in one pass keeping only k: topk over
+ * 10,000 series had sorted all of them.
+ */
+function firstK(samples: readonly Sample[], k: number, sign: number): Sample[] {
+  const before = (a: Sample, b: Sample): boolean => {
+    if (Number.isNaN(a.value)) return false;
+    if (Number.isNaN(b.value)) return true;
+    return sign * (a.value - b.value) < 0;
+  };
+  const best: Sample[] = [];
+  for (const s of samples) {
+    if (best.length === k && !before(s, best[k - 1]!)) continue;
+    // After every kept sample it does not strictly beat, so ties stay in input order.
+    let i = best.length;
+    while (i > 0 && before(s, best[i - 1]!)) i--;
+    best.splice(i, 0, s);
+    if (best.length > k) best.pop();
+  }
+  return best;
+}
+
 class Evaluation {
   private readonly cache = new Map<VectorSelector, SeriesData[]>();
 
@@ -394,14 +417,8 @@ class Evaluation {
         case 'bottomk': {
           const k = Math.floor(param);
           if (k < 1) break;
-          const sign = expr.op === 'topk' ? -1 : 1;
-          // NaN sorts last either way, as in Prometheus.
-          const sorted = [...g.samples].sort((a, b) => {
-            if (Number.isNaN(a.value)) return 1;
-            if (Number.isNaN(b.value)) return -1;
-            return sign * (a.value - b.value);
-          });
-          for (const s of sorted.slice(0, k)) out.push({ labels: s.labels, value: s.value, t });
+          for (const s of firstK(g.samples, k, expr.op === 'topk' ? -1 : 1))
+            out.push({ labels: s.labels, value: s.value, t });
           break;
         }
       }
