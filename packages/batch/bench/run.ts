@@ -74,6 +74,8 @@ interface Measure {
   digest: string;
   peakRssMiB: number;
   counters?: Record<string, number>;
+  /** The engine's phases, in seconds: wall time of each, and task-seconds summed over tasks. */
+  phases?: Record<string, number>;
 }
 
 function digestOf(lines: string[]): string {
@@ -144,6 +146,37 @@ interface JobAnswer {
   status: string;
   error?: string;
   counters?: Record<string, number>;
+  tasks?: { kind: 'map' | 'reduce'; attempts: { startMs: number; durationMs: number | null }[] }[];
+}
+
+/**
+ * Where an engine run's time went: the map and reduce phases' wall seconds (from the attempts'
+ * start and end, relative to the submission), and task-seconds of each step from the counters.
+ */
+function phasesOf(record: JobAnswer): Record<string, number> {
+  const span = (kind: 'map' | 'reduce') => {
+    let first = Number.POSITIVE_INFINITY;
+    let last = 0;
+    for (const task of record.tasks ?? [])
+      for (const a of task.kind === kind ? task.attempts : []) {
+        first = Math.min(first, a.startMs);
+        last = Math.max(last, a.startMs + (a.durationMs ?? 0));
+      }
+    return { first: first / 1000, last: last / 1000 };
+  };
+  const maps = span('map');
+  const reduces = span('reduce');
+  const taskSeconds = (name: string) => (record.counters?.[name] ?? 0) / 1000;
+  return {
+    mapWall: maps.last,
+    reduceWall: reduces.last - reduces.first,
+    readParse: taskSeconds('mapReadMs'),
+    mapRecords: taskSeconds('mapRecordsMs'),
+    spill: taskSeconds('mapSpillMs'),
+    sortWrite: taskSeconds('mapOutputMs'),
+    shuffleFetch: taskSeconds('shuffleFetchMs'),
+    reduce: taskSeconds('reduceMs'),
+  };
 }
 
 async function api(url: string, body?: unknown): Promise<{ status: number; json: JobAnswer }> {
@@ -215,6 +248,7 @@ async function runEngine(job: JobName, input: string, workers: number): Promise<
       digest: digestOf(lines),
       peakRssMiB: Math.round(peak),
       counters: record.counters,
+      phases: phasesOf(record),
     };
   } finally {
     for (const p of processes.reverse()) await stopProcess(p);
@@ -282,6 +316,12 @@ async function main(): Promise<void> {
         console.log(
           `round ${round} ${job} ${system.name}: ${(m.ms / 1000).toFixed(2)} s (CPU ${(m.cpuMs / 1000).toFixed(2)} s), ${(mb / (m.ms / 1000)).toFixed(1)} MB/s, peak ${m.peakRssMiB} MiB, ${m.lines} keys, load ${load}`,
         );
+        if (m.phases)
+          console.log(
+            `  phases (s): ${Object.entries(m.phases)
+              .map(([name, seconds]) => `${name} ${seconds.toFixed(2)}`)
+              .join(', ')}`,
+          );
       }
     }
   }

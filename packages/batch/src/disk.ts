@@ -6,7 +6,7 @@
 // can drop what a power cut drops (test/power-loss.test.ts). Task threads import only the light
 // `@ddia/common/fs` entry, not the whole package.
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errorCode, type FileSystem, nodeFileSystem } from '@ddia/common/fs';
 
@@ -67,51 +67,37 @@ export async function readSplitBytes(
   const handle = await open(path, 'r');
   try {
     const size = (await handle.stat()).size;
-    let from = start;
-    if (start > 0) {
-      // Find the first line start at or after `start`: one past the first '\n' at or after start-1.
-      let pos = start - 1;
-      for (;;) {
-        const chunk = Buffer.alloc(READ_CHUNK_BYTES);
-        const { bytesRead } = await handle.read(chunk, 0, READ_CHUNK_BYTES, pos);
-        if (bytesRead === 0) return { bytes: Buffer.alloc(0), from: size };
-        const nl = chunk.subarray(0, bytesRead).indexOf(10);
-        if (nl >= 0) {
-          from = pos + nl + 1;
-          break;
-        }
-        pos += bytesRead;
-        if (pos - start > LINE_BYTES_MAX)
-          throw new Error(`${path}: a line longer than ${LINE_BYTES_MAX} bytes`);
-      }
+    const from = start > 0 ? await lineStartFrom(handle, start - 1, size, path) : 0;
+    if (from >= end) return { bytes: Buffer.alloc(0), from: Math.min(from, size) };
+    // The end of the line that crosses `end` is found first, so that the split is read with one
+    // read into one buffer it fills (no zeroing, no concatenation: a 64 MiB split once spent
+    // about a tenth of its reading and parsing time copying itself).
+    const to = end >= size ? size : await lineStartFrom(handle, end - 1, size, path);
+    const bytes = Buffer.allocUnsafe(to - from);
+    let filled = 0;
+    while (filled < bytes.length) {
+      const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, from + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
     }
-    if (from >= end) return { bytes: Buffer.alloc(0), from };
-    const parts: Buffer[] = [];
-    const body = Buffer.alloc(end - from);
-    const { bytesRead } = await handle.read(body, 0, end - from, from);
-    parts.push(body.subarray(0, bytesRead));
-    // Finish the line that crosses `end`.
-    let pos = from + bytesRead;
-    if (bytesRead > 0 && body[bytesRead - 1] !== 10) {
-      while (pos < size) {
-        const chunk = Buffer.alloc(READ_CHUNK_BYTES);
-        const read = (await handle.read(chunk, 0, READ_CHUNK_BYTES, pos)).bytesRead;
-        if (read === 0) break;
-        const nl = chunk.subarray(0, read).indexOf(10);
-        if (nl >= 0) {
-          parts.push(chunk.subarray(0, nl + 1));
-          break;
-        }
-        parts.push(chunk.subarray(0, read));
-        pos += read;
-        if (pos - end > LINE_BYTES_MAX)
-          throw new Error(`${path}: a line longer than ${LINE_BYTES_MAX} bytes`);
-      }
-    }
-    return { bytes: Buffer.concat(parts), from };
+    return { bytes: bytes.subarray(0, filled), from };
   } finally {
     await handle.close();
   }
+}
+
+/** One past the first '\n' at or after `pos` (the start of the next line), or the file's size. */
+async function lineStartFrom(handle: FileHandle, pos: number, size: number, path: string): Promise<number> {
+  const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  for (let at = pos; at < size; ) {
+    const { bytesRead } = await handle.read(chunk, 0, READ_CHUNK_BYTES, at);
+    if (bytesRead === 0) break;
+    const nl = chunk.subarray(0, bytesRead).indexOf(10);
+    if (nl >= 0) return at + nl + 1;
+    at += bytesRead;
+    if (at - pos > LINE_BYTES_MAX) throw new Error(`${path}: a line longer than ${LINE_BYTES_MAX} bytes`);
+  }
+  return size;
 }
 
 /** The first line of a file (a CSV header), without its newline. */

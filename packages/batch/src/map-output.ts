@@ -109,6 +109,8 @@ type Combine = NonNullable<JobModule['combine']>;
 abstract class KeyTable<E extends { partition: number }> implements MapOutputBuffer {
   bytes = 0;
   protected table = new Map<string, E>();
+  /** Records added since the last drain (counted here, not in `counters`, on the per-record path). */
+  protected added = 0;
   private readonly tableBytes: number[];
 
   constructor(
@@ -127,6 +129,8 @@ abstract class KeyTable<E extends { partition: number }> implements MapOutputBuf
   }
 
   drain(partition: number): Pair[] {
+    this.counters.combineInputRecords! += this.added;
+    this.added = 0;
     const keys: string[] = [];
     for (const [key, entry] of this.table) if (entry.partition === partition) keys.push(key);
     keys.sort(compareStrings);
@@ -166,7 +170,7 @@ class CombiningBuffer extends KeyTable<KeyEntry> {
   }
 
   addKeyed(key: string, value: string, partitionOf: (key: string) => number): void {
-    this.counters.combineInputRecords!++;
+    this.added++;
     const entry = this.table.get(key);
     if (entry === undefined) {
       const partition = partitionOf(key);
@@ -213,7 +217,7 @@ class AggregatingBuffer extends KeyTable<AccEntry> {
   }
 
   addKeyed(key: string, value: string, partitionOf: (key: string) => number): void {
-    this.counters.combineInputRecords!++;
+    this.added++;
     const entry = this.table.get(key);
     if (entry !== undefined) {
       entry.acc = this.aggregator.add(entry.acc, value);

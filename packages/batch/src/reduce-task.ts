@@ -33,6 +33,7 @@ export async function runReduce(
     reduceOutputRecords: 0,
     outputBytes: 0,
   };
+  const started = performance.now();
   const ctx = taskContext(request, '', '');
   if (job.setup) await job.setup(ctx);
   const runs: Iterable<Pair>[] = [];
@@ -74,5 +75,7 @@ export async function runReduce(
   counters.outputBytes = parquet ? await fileSize(sink.path) : sink.bytes;
   await commitFile(sink.path, `${request.outputDir}/${name}`);
   await removeAll(tempDir);
+  // Merging the fetched runs, the job's reduce and writing the output, in task-milliseconds.
+  counters.reduceMs = Math.round(performance.now() - started);
   return counters;
 }

@@ -278,7 +278,9 @@ export class BatchWorker {
         }
       }
     };
+    const fetchStarted = performance.now();
     await Promise.all(Array.from({ length: FETCHES_PARALLEL_MAX }, fetchOne));
+    const shuffleFetchMs = Math.round(performance.now() - fetchStarted);
     try {
       if (lost.length > 0) {
         return {
@@ -301,7 +303,7 @@ export class BatchWorker {
         order.taskTimeoutMs,
       );
       if (!outcome.ok) return { status: 'failed', fatal: true, message: outcome.message };
-      return { status: 'completed', counters: { ...outcome.counters, shuffleBytes } };
+      return { status: 'completed', counters: { ...outcome.counters, shuffleBytes, shuffleFetchMs } };
     } finally {
       await removeAll(localDir);
     }

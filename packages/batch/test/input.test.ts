@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Split } from '../src/core/splits.js';
+import { planSplits, type Split } from '../src/core/splits.js';
 import { BATCH_RECORDS, MalformedRecordError, readSplit, readSplitBatches } from '../src/input.js';
 
 const ROWS = 2 * BATCH_RECORDS + 100;
@@ -70,5 +70,40 @@ describe('split reader', () => {
     expect(whole.lineIndexes).toEqual([0, 1, 2, 3]);
     const tail = await readSplit({ ...split(), path: text, format: 'text', start: 2 }, 'fail');
     expect(tail).toEqual({ from: 7, records: ['', 'beta', 'gamma'], lineIndexes: [0, 1, 2] });
+  });
+
+  it('a CSV header is data: odd names become keys, a repeated name keeps its last value, __proto__ sets nothing', async () => {
+    const csv = join(dir, 'header.csv');
+    await writeFile(csv, 'id,"a""b\\c }; throw 1; //",__proto__,id\n1,x,y,2\n');
+    const { records } = await readSplit({ ...split(), path: csv }, 'fail');
+    const row = records[0] as Record<string, string>;
+    expect(row).toEqual({ id: '2', 'a"b\\c }; throw 1; //': 'x' });
+    expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
+  });
+
+  it('splits of any size read every line exactly once, lines longer than a read chunk included', async () => {
+    const long = 'w'.repeat(150_000); // longer than the 64 KiB chunks a split's edges are found with
+    const cases: [string[], number[]][] = [
+      [
+        ['', 'a', 'bb', '', 'ccc', 'é€😀', 'd'],
+        [1, 2, 3, 5, 8, 100],
+      ],
+      [
+        ['a', long, 'bb', '', `${long}x`, 'ccc'],
+        [4099, 64 * 1024, 150_001, 150_003, 300_005, 400_000],
+      ],
+    ];
+    for (const [i, [want, sizes]] of cases.entries()) {
+      const text = join(dir, `mixed-${i}.txt`);
+      const body = `${want.join('\n')}\n`;
+      await writeFile(text, body);
+      const file = { path: text, bytes: Buffer.byteLength(body), input: 'in', format: 'text' as const };
+      for (const splitBytes of sizes) {
+        const got: string[] = [];
+        for (const s of planSplits([file], splitBytes))
+          got.push(...((await readSplit(s, 'fail')).records as string[]));
+        expect(got, `split size ${splitBytes}`).toEqual(want);
+      }
+    }
   });
 });

@@ -98,6 +98,9 @@ describe.skipIf(!BUILT)('sessionization, Parquet to Parquet, equals DuckDB windo
     expect(report.maps).toBe(ROWS / ROW_GROUP_ROWS);
     expect(report.counters.mapInputRecords).toBe(ROWS);
     expect(report.counters.spills).toBeGreaterThan(0);
+    expect(report.counters.mapOutputRecords).toBe(ROWS); // one (user, click) pair per row
+    for (const phase of ['mapReadMs', 'mapRecordsMs', 'mapSpillMs', 'mapOutputMs', 'reduceMs'])
+      expect(report.counters[phase], phase).toBeGreaterThanOrEqual(0);
     const parts = sqlString(join(output, 'part-*.parquet'));
     const types = await oracle.rows(
       `SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(${parts}))`,
