@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ExpositionError } from '../src/core/errors.js';
 import { parseExposition } from '../src/core/exposition.js';
 import { labelsToRecord } from '../src/core/labels.js';
+import { scrapeSamples } from '../src/core/scrape-samples.js';
 
 const SAMPLE = `# HELP http_requests_total The total number of HTTP requests.
 # TYPE http_requests_total counter
@@ -118,5 +119,38 @@ describe('Prometheus text exposition', () => {
   it('accepts a trailing comma in labels and CRLF line ends', () => {
     const p = parseExposition('foo{a="1",} 2\r\nbar 3\r\n');
     expect(p.samples.map((s) => s.value)).toEqual([2, 3]);
+  });
+
+  it('scrapeSamples: target labels attached once, the same labels object reused, a vanished series marked stale', () => {
+    const target = { job: 'api', instance: 'h:1' };
+    const first = scrapeSamples(
+      parseExposition('a{x="1"} 1\nb{instance="e"} 2\n'),
+      target,
+      1000,
+      0.01,
+      new Map(),
+    );
+    const [a1, b1] = first.samples;
+    expect(labelsToRecord(a1!.labels)).toEqual({ __name__: 'a', x: '1', job: 'api', instance: 'h:1' });
+    // An exporter's label that clashes with a target label is kept as exported_<name>.
+    expect(labelsToRecord(b1!.labels)).toEqual({
+      __name__: 'b',
+      exported_instance: 'e',
+      job: 'api',
+      instance: 'h:1',
+    });
+    const second = scrapeSamples(parseExposition('a{x="1"} 5\n'), target, 2000, 0.01, first.seen);
+    expect(second.samples[0]!.labels).toBe(a1!.labels);
+    expect(second.samples[0]!.value).toBe(5);
+    const stale = second.samples.filter((s) => s.stale);
+    expect(stale.map((s) => s.labels)).toEqual([b1!.labels]);
+    expect(stale[0]!.t).toBe(2000);
+    const synthetic = second.samples.slice(-3).map((s) => [labelsToRecord(s.labels).__name__, s.value]);
+    expect(synthetic).toEqual([
+      ['up', 1],
+      ['scrape_duration_seconds', 0.01],
+      ['scrape_samples_scraped', 1],
+    ]);
+    expect([...second.seen.values()]).toEqual([a1!.labels]);
   });
 });

@@ -18,6 +18,8 @@ export interface ExpositionSample {
   value: number;
   /** Milliseconds since the epoch, when the exporter gave one. */
   timestampMs?: number;
+  /** The series' identity as exported (its sorted labels, joined): a scraper's cache key. */
+  key: string;
 }
 
 export interface MetricFamily {
@@ -219,7 +221,7 @@ export function parseExposition(text: string): Exposition {
     seenSeries.add(key);
     withSamples.add(family.name);
     const sample: ExpositionSample =
-      timestampMs === undefined ? { labels, value } : { labels, value, timestampMs };
+      timestampMs === undefined ? { labels, value, key } : { labels, value, timestampMs, key };
     family.samples.push(sample);
     samples.push(sample);
   }

@@ -4,7 +4,7 @@
 // series the previous scrape had but this one lacks gets a staleness marker, so that queries
 // stop returning it at once instead of for the 5-minute lookback.
 import type { Exposition } from './exposition.js';
-import { type Labels, labelsKey, METRIC_NAME, normalizeLabels } from './labels.js';
+import { type Labels, METRIC_NAME, normalizeLabels } from './labels.js';
 
 export interface ScrapedSample {
   labels: Labels;
@@ -16,7 +16,10 @@ export interface ScrapedSample {
 
 export interface ScrapeOutcome {
   samples: ScrapedSample[];
-  /** Keys of the series this scrape produced: pass to the next scrape of the target. */
+  /**
+   * The series this scrape produced, by their exposition key (ExpositionSample.key), with their
+   * labels as stored (target labels attached): pass to the next scrape of the target.
+   */
   seen: Map<string, Labels>;
 }
 
@@ -59,11 +62,12 @@ export function scrapeSamples(
   const samples: ScrapedSample[] = [];
   const seen = new Map<string, Labels>();
   for (const s of exposition?.samples ?? []) {
-    const fresh = targetLabels(s.labels, target);
-    const key = labelsKey(fresh);
-    // The previous scrape's object for the same series: the TSDB finds its series by identity.
-    const labels = previous.get(key) ?? fresh;
-    seen.set(key, labels);
+    // The previous scrape's object for the same exported series, as Prometheus's scrape cache
+    // maps a series' text to its reference: no target labels attached, sorted or keyed again
+    // (that was half the scrape's CPU), and the TSDB finds its series by the object's identity.
+    // A scrape state keeps its target, so its labels, for its whole life (scraper.ts).
+    const labels = previous.get(s.key) ?? targetLabels(s.labels, target);
+    seen.set(s.key, labels);
     samples.push({ labels, t: s.timestampMs ?? scrapeTimeMs, value: s.value });
   }
   for (const [key, labels] of previous) {
