@@ -4,7 +4,7 @@
 // give equals the one built from the same rows as a plain file; a re-run pulls and applies
 // nothing; later messages touch only their own date partitions; a crash between the pull and
 // the apply loses nothing and duplicates nothing.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,13 +12,17 @@ import { join } from 'node:path';
 import { pollUntil } from '@ddia/common';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { followTopic } from '../src/etl/follow.js';
 import { generateRaw, ordersBatch } from '../src/etl/generate.js';
 import { runEtl } from '../src/etl/pipeline.js';
 import { pullTopic, streamPositions } from '../src/etl/stream-source.js';
 import { Oracle, sqlString } from './support/oracle.js';
 
 const BROKER_MAIN = new URL('../../streaming/dist/main.js', import.meta.url).pathname;
+const ETL_MAIN = new URL('../dist/etl/main.js', import.meta.url).pathname;
 const TOPIC = 'orders';
+/** The topic of the follow-mode case (its own offsets). */
+const FOLLOWED = 'orders_followed';
 
 let broker: ChildProcess | null = null;
 let bootstrap = '';
@@ -38,14 +42,14 @@ function orderLines(seed: number, firstId: number, rows: number, dates: string[]
   return lines;
 }
 
-async function produce(lines: Buffer[]): Promise<void> {
+async function produce(lines: Buffer[], topic = TOPIC): Promise<void> {
   const kafka = new Kafka({ brokers: [bootstrap], clientId: 'test', logLevel: logLevel.NOTHING });
   const producer = kafka.producer();
   await producer.connect();
   try {
     // Keyed by order id: one order's versions stay in one partition, in order.
     await producer.send({
-      topic: TOPIC,
+      topic,
       acks: -1,
       messages: lines.map((value) => ({ key: value.subarray(0, value.indexOf(44)), value })),
     });
@@ -86,7 +90,12 @@ beforeAll(async () => {
   const kafka = new Kafka({ brokers: [bootstrap], clientId: 'test', logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 2 }] });
+  await admin.createTopics({
+    topics: [
+      { topic: TOPIC, numPartitions: 2 },
+      { topic: FOLLOWED, numPartitions: 2 },
+    ],
+  });
   await admin.disconnect();
 }, 120_000);
 
@@ -153,5 +162,75 @@ describe.skipIf(!existsSync(BROKER_MAIN))('ETL: incremental input from the strea
     const names = await readdir(raw);
     expect(names.filter((n) => n.startsWith('orders-stream-')).length).toBe(pulled.length + more.length);
     expect(names.some((n) => n.endsWith('.tmp'))).toBe(false);
+  });
+
+  it('follow mode applies what arrives as micro-batches while it runs, equal to the same rows as files', async () => {
+    const raw = join(dir, 'follow-raw');
+    const warehouse = join(dir, 'follow-warehouse');
+    await generateRaw(raw, 5, 1);
+    await runEtl(raw, warehouse);
+    const stop = new AbortController();
+    const reports: { rowsIn: number; touchedDates: string[] }[] = [];
+    const errors: Error[] = [];
+    const loop = followTopic({
+      brokers: [bootstrap],
+      topic: FOLLOWED,
+      rawDir: raw,
+      outDir: warehouse,
+      everyMs: 200,
+      signal: stop.signal,
+      onBatch: ({ report }) => reports.push(report),
+      onError: (err) => errors.push(err),
+    });
+    const rowsApplied = () => reports.reduce((n, r) => n + r.rowsIn, 0);
+    try {
+      const first = orderLines(91, 700_000, 120, ['2026-03-01', '2026-03-02']);
+      await produce(first, FOLLOWED);
+      await pollUntil(() => rowsApplied() === first.length, {
+        timeoutMs: 30_000,
+        what: 'the first micro-batch',
+      });
+      const second = orderLines(92, 800_000, 40, ['2026-03-04']);
+      await produce(second, FOLLOWED);
+      await pollUntil(() => rowsApplied() === first.length + second.length, {
+        timeoutMs: 30_000,
+        what: 'the second micro-batch',
+      });
+      expect(reports.at(-1)!.touchedDates).toEqual(['2026-03-04']);
+
+      // The same rows as plain files give the same warehouse.
+      const twin = join(dir, 'follow-twin-raw');
+      await generateRaw(twin, 5, 1);
+      const file = (lines: Buffer[]) =>
+        Buffer.concat([
+          Buffer.from('order_id,customer_id,amount,quantity,order_date,note\n'),
+          ...lines.flatMap((l) => [l, Buffer.from('\n')]),
+        ]);
+      await writeFile(join(twin, 'orders-0002.csv'), file(first));
+      await writeFile(join(twin, 'orders-0003.csv'), file(second));
+      await runEtl(twin, join(dir, 'follow-twin-warehouse'));
+      expect(await ordersOf(warehouse)).toEqual(await ordersOf(join(dir, 'follow-twin-warehouse')));
+    } finally {
+      stop.abort();
+      await loop;
+    }
+    expect(errors).toEqual([]);
+    // Stopped and run again: nothing new on the topic, nothing pulled or applied twice.
+    expect(await pullTopic([bootstrap], FOLLOWED, raw)).toEqual([]);
+    expect((await runEtl(raw, warehouse)).applied).toEqual([]);
+  });
+
+  it('etl --follow without a topic, or with --every out of range, exits 2 naming the flag', () => {
+    for (const [args, flag] of [
+      [['--follow'], '--follow'],
+      [['--brokers', 'x:1', '--topic', 't', '--follow', '--every', '0'], '--every'],
+    ] as const) {
+      const run = spawnSync(process.execPath, [ETL_MAIN, '--dir', join(dir, 'never'), ...args], {
+        encoding: 'utf8',
+      });
+      expect(run.status, args.join(' ')).toBe(2);
+      expect(run.stderr).toContain(flag);
+    }
+    expect(existsSync(join(dir, 'never'))).toBe(false);
   });
 });
