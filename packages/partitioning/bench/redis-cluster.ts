@@ -1,4 +1,5 @@
-// pnpm --filter @ddia/partitioning bench:redis [--quick] [--rounds N]   (also run by `bench`)
+// pnpm --filter @ddia/partitioning bench:redis [--quick] [--rounds N] [--ours-only] [--rebalance-only]
+//   (also run by `bench`)
 // Us against a real peer in the same run: Redis Cluster (16,384 hash slots assigned to masters,
 // the fixed-partitions scheme of DDIA ch. 6 "Rebalancing Partitions"), each driven by its own
 // cluster-aware client: ours through PartitionedClient (caches the assignment, refreshes on a
@@ -31,6 +32,10 @@ if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > 20) {
   console.error('--rounds: an integer from 1 to 20');
   process.exit(2);
 }
+/** --ours-only: our side alone (a check of our rebalance tail without the peer's minutes). */
+const ONLY_OURS = process.argv.includes('--ours-only');
+/** --rebalance-only: skip the throughput runs. */
+const ONLY_REBALANCE = process.argv.includes('--rebalance-only');
 const KEYS = quick ? 500 : 3_000;
 const VALUE = Buffer.alloc(1024, 'x');
 const CLIENTS = 16;
@@ -56,8 +61,12 @@ interface RunningCluster {
   get(k: string): Promise<void>;
   put(k: string, v: Buffer): Promise<void>;
   pids(): number[];
-  /** Starts one more node and rebalances onto it; resolves when nothing is left to move. */
-  grow(): Promise<{ keysMoved: number }>;
+  /** Starts one more node, idle: outside the measured rebalance (a process's start-up is
+   *  provisioning, and on two cores it would be charged to the rebalance's tail). */
+  prepare(): Promise<void>;
+  /** Joins the prepared node and rebalances onto it; resolves when nothing is left to move.
+   *  frozenMs: the mean time a moved partition took no requests (ours: freeze to flip). */
+  grow(): Promise<{ keysMoved: number; frozenMs?: number }>;
   stop(): Promise<void>;
 }
 
@@ -158,15 +167,19 @@ const ours: SystemUnderTest = {
       get: async (k) => check((await client.get(k)).status, [200, 404]),
       put: async (k, v) => check((await client.put(k, v)).status, [200, 201]),
       pids: () => procs.filter((p) => p.exitCode === null).map((p) => p.pid as number),
-      async grow() {
-        const newUrl = urls[nodes] as string;
-        const before = await Promise.all(up.map((u) => metricSum(u, 'partitioning_keys_copied_total')));
+      async prepare() {
         startNode(nodes, true);
-        await waitFor(async () => (await fetch(`${newUrl}/health`)).ok, {
+        await waitFor(async () => (await fetch(`${urls[nodes]}/health`)).ok, {
           what: 'the new node to listen',
           timeoutMs: START_TIMEOUT_MS,
           intervalMs: 100,
         });
+      },
+      async grow() {
+        const newUrl = urls[nodes] as string;
+        const all = [...up, newUrl];
+        const sums = (name: string) => Promise.all(all.map((u) => metricSum(u, name)));
+        const before = await sums('partitioning_keys_copied_total');
         const joined = await fetch(`${up[0]}/cluster/nodes`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
@@ -183,10 +196,15 @@ const ours: SystemUnderTest = {
           },
           { what: 'our moves to finish', timeoutMs: SETTLE_TIMEOUT_MS, intervalMs: 100 },
         );
-        const after = await Promise.all(
-          [...up, newUrl].map((u) => metricSum(u, 'partitioning_keys_copied_total')),
-        );
-        return { keysMoved: after.reduce((a, b, i) => a + b - (before[i] ?? 0), 0) };
+        const after = await sums('partitioning_keys_copied_total');
+        // Only this join's moves ran: the cluster was started for this measurement.
+        const total = (values: number[]) => values.reduce((a, b) => a + b, 0);
+        const frozenSeconds = total(await sums('partitioning_move_frozen_seconds_sum'));
+        const moves = total(await sums('partitioning_move_frozen_seconds_count'));
+        return {
+          keysMoved: after.reduce((a, b, i) => a + b - (before[i] ?? 0), 0),
+          ...(moves > 0 ? { frozenMs: (frozenSeconds / moves) * 1000 } : {}),
+        };
       },
       async stop() {
         await client.close();
@@ -288,6 +306,7 @@ const redis: SystemUnderTest = {
       throw error;
     }
     const c = cluster;
+    let added: Redis | undefined;
     return {
       get: async (k) => {
         await c.getBuffer(k);
@@ -296,19 +315,23 @@ const redis: SystemUnderTest = {
         if ((await c.set(k, v)) !== 'OK') throw new Error('SET did not answer OK');
       },
       pids: () => procs.filter((p) => p.exitCode === null).map((p) => p.pid as number),
+      async prepare() {
+        added = await startNode(nodes);
+      },
       async grow() {
-        const admin = await startNode(nodes);
+        if (!added) throw new Error('prepare() first');
+        const admin = added;
         const at = (i: number) => `127.0.0.1:${ports[i]}`;
         // add-node refuses while the masters' views of the slots still differ (gossip settling
         // after the start): tried again until they agree.
-        let added = { code: -1, out: '' };
+        let addNode = { code: -1, out: '' };
         await waitFor(
           async () => {
-            added = await run('redis-cli', ['--cluster', 'add-node', at(nodes), at(0)]);
-            return added.out.includes('New node added correctly');
+            addNode = await run('redis-cli', ['--cluster', 'add-node', at(nodes), at(0)]);
+            return addNode.out.includes('New node added correctly');
           },
           {
-            what: `redis-cli --cluster add-node (last: ${added.out.slice(-200)})`,
+            what: `redis-cli --cluster add-node (last: ${addNode.out.slice(-200)})`,
             timeoutMs: START_TIMEOUT_MS,
             intervalMs: 500,
           },
@@ -439,6 +462,8 @@ interface RebalanceResult {
   seconds: number;
   keysMoved: number;
   idealKeys: number;
+  /** Mean time a moved partition took no requests (ours only). */
+  frozenMs: number | null;
   steady: WindowSummary;
   during: WindowSummary;
   rssMiB: number | null;
@@ -470,11 +495,12 @@ async function rebalance(system: SystemUnderTest, round: number): Promise<Rebala
   const c = await system.start(3);
   try {
     await preload(c);
+    await c.prepare();
     const d = drive(c);
     await new Promise((r) => setTimeout(r, STEADY_MS));
     const steady = d.cut();
     const t = performance.now();
-    const { keysMoved } = await c.grow().catch(async (error: unknown) => {
+    const { keysMoved, frozenMs } = await c.grow().catch(async (error: unknown) => {
       await d.stop();
       throw error;
     });
@@ -486,6 +512,7 @@ async function rebalance(system: SystemUnderTest, round: number): Promise<Rebala
       seconds,
       keysMoved,
       idealKeys: KEYS / 4,
+      frozenMs: frozenMs ?? null,
       steady: summarize(steady),
       during: summarize(during),
       rssMiB: usage(c, null).rssMiB,
@@ -510,7 +537,7 @@ function spread(values: number[], digits = 0): string {
 const median = (values: number[]) => Number(spread(values, 6).split(' ')[0]);
 
 const systems: SystemUnderTest[] = [ours];
-const missing = await redis.missing();
+const missing = ONLY_OURS ? 'not asked for (--ours-only)' : await redis.missing();
 if (missing) console.log(`\nRedis Cluster peer skipped: ${missing}`);
 else systems.push(redis);
 
@@ -523,7 +550,7 @@ const rebalances: RebalanceResult[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   // Alternate which system goes first, so that neither always runs on the warmer (or busier) machine.
   const order = round % 2 === 0 ? systems : [...systems].reverse();
-  for (const nodes of NODE_COUNTS)
+  for (const nodes of ONLY_REBALANCE ? [] : NODE_COUNTS)
     for (const s of order) {
       const r = await throughput(s, nodes, round);
       throughputs.push(r);
@@ -535,7 +562,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const r = await rebalance(s, round);
     rebalances.push(r);
     progress(
-      `round ${round + 1} ${s.name} rebalance: ${r.seconds.toFixed(1)} s, ${r.keysMoved} keys moved, p99 ${r.steady.p99Ms.toFixed(1)} -> ${r.during.p99Ms.toFixed(1)} ms`,
+      `round ${round + 1} ${s.name} rebalance: ${r.seconds.toFixed(1)} s, ${r.keysMoved} keys moved, p99 ${r.steady.p99Ms.toFixed(1)} -> ${r.during.p99Ms.toFixed(1)} ms${r.frozenMs === null ? '' : `, frozen ${r.frozenMs.toFixed(0)} ms per move`}`,
     );
   }
 }
@@ -568,44 +595,46 @@ writeFileSync(
 );
 
 const load = `load average ${loadAtStart[0].toFixed(1)} at start, ${loadAtEnd[0].toFixed(1)} at end; 2 cores shared`;
-console.log(
-  `\n## Us vs Redis Cluster: throughput (${CLIENTS} clients, 50 % PUT / 50 % GET, ${KEYS} keys of 1 KiB, fsync per write, ${RUN_MS / 1000} s, ${ROUNDS} rounds: median (min-max); ${load})\n`,
-);
-console.log(
-  '| nodes | system | ops/s | p50 ms | p99 ms | errors | server CPU s | RSS MiB | ours / Redis ops/s |',
-);
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-for (const nodes of NODE_COUNTS) {
-  const of = (s: SystemUnderTest) => throughputs.filter((r) => r.system === s.name && r.nodes === nodes);
-  const ratio =
-    systems.length > 1
-      ? (median(of(ours).map((r) => r.opsPerSecond)) / median(of(redis).map((r) => r.opsPerSecond))).toFixed(
-          2,
-        )
-      : '-';
-  for (const s of systems) {
-    const rs = of(s);
-    console.log(
-      `| ${nodes} | ${s.name} | ${spread(rs.map((r) => r.opsPerSecond))} | ${spread(
-        rs.map((r) => r.p50Ms),
-        1,
-      )} | ${spread(
-        rs.map((r) => r.p99Ms),
-        1,
-      )} | ${rs.reduce((a, r) => a + r.errors, 0)} | ${spread(
-        rs.map((r) => r.serverCpuSeconds ?? Number.NaN),
-        1,
-      )} | ${spread(rs.map((r) => r.rssMiB ?? Number.NaN))} | ${s === ours ? ratio : ''} |`,
-    );
+if (!ONLY_REBALANCE) {
+  console.log(
+    `\n## Us vs Redis Cluster: throughput (${CLIENTS} clients, 50 % PUT / 50 % GET, ${KEYS} keys of 1 KiB, fsync per write, ${RUN_MS / 1000} s, ${ROUNDS} rounds: median (min-max); ${load})\n`,
+  );
+  console.log(
+    '| nodes | system | ops/s | p50 ms | p99 ms | errors | server CPU s | RSS MiB | ours / Redis ops/s |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const nodes of NODE_COUNTS) {
+    const of = (s: SystemUnderTest) => throughputs.filter((r) => r.system === s.name && r.nodes === nodes);
+    const ratio =
+      systems.length > 1
+        ? (
+            median(of(ours).map((r) => r.opsPerSecond)) / median(of(redis).map((r) => r.opsPerSecond))
+          ).toFixed(2)
+        : '-';
+    for (const s of systems) {
+      const rs = of(s);
+      console.log(
+        `| ${nodes} | ${s.name} | ${spread(rs.map((r) => r.opsPerSecond))} | ${spread(
+          rs.map((r) => r.p50Ms),
+          1,
+        )} | ${spread(
+          rs.map((r) => r.p99Ms),
+          1,
+        )} | ${rs.reduce((a, r) => a + r.errors, 0)} | ${spread(
+          rs.map((r) => r.serverCpuSeconds ?? Number.NaN),
+          1,
+        )} | ${spread(rs.map((r) => r.rssMiB ?? Number.NaN))} | ${s === ours ? ratio : ''} |`,
+      );
+    }
   }
 }
 console.log(
   `\n## Us vs Redis Cluster: a fourth node joins a loaded 3-node cluster (${KEYS} keys; ideal move ${KEYS / 4} keys = 1/4; ${ROUNDS} rounds: median (min-max))\n`,
 );
 console.log(
-  '| system | seconds to settle | keys moved | moved / ideal | steady p99 ms | p99 during ms | p99 during / steady | ops/s steady / during | errors during | RSS MiB after |',
+  '| system | seconds to settle | keys moved | moved / ideal | steady p99 ms | p99 during ms | p99 during / steady | ops/s steady / during | errors during | frozen ms per move | RSS MiB after |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const s of systems) {
   const rs = rebalances.filter((r) => r.system === s.name);
   console.log(
@@ -624,7 +653,7 @@ for (const s of systems) {
     )} | ${spread(
       rs.map((r) => r.during.p99Ms / Math.max(0.001, r.steady.p99Ms)),
       2,
-    )} | ${spread(rs.map((r) => r.steady.opsPerSecond))} / ${spread(rs.map((r) => r.during.opsPerSecond))} | ${rs.reduce((a, r) => a + r.during.errors, 0)} | ${spread(rs.map((r) => r.rssMiB ?? Number.NaN))} |`,
+    )} | ${spread(rs.map((r) => r.steady.opsPerSecond))} / ${spread(rs.map((r) => r.during.opsPerSecond))} | ${rs.reduce((a, r) => a + r.during.errors, 0)} | ${rs.every((r) => r.frozenMs === null) ? '-' : spread(rs.map((r) => r.frozenMs ?? Number.NaN))} | ${spread(rs.map((r) => r.rssMiB ?? Number.NaN))} |`,
   );
 }
 console.log(`\nRaw results: ${file.slice(file.indexOf('bench/'))}`);

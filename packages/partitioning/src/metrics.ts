@@ -10,6 +10,7 @@ export class PartitionMetrics {
   readonly keysCopied: Counter;
   readonly bytesCopied: Counter;
   readonly movesInProgress: Gauge;
+  readonly moveFrozen: Histogram;
   readonly epoch: Gauge;
   readonly partitionsOwned: Gauge;
   readonly outboxEntries: Gauge;
@@ -87,6 +88,12 @@ export class PartitionMetrics {
     this.bytesCopied = new Counter({
       name: 'partitioning_bytes_copied_total',
       help: 'bytes received by this node while copying partitions',
+      registers,
+    });
+    this.moveFrozen = new Histogram({
+      name: 'partitioning_move_frozen_seconds',
+      help: 'per finished move run by this node as controller leader: freeze proposed to flip committed (the partition takes no requests at its owner meanwhile)',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
     this.movesInProgress = new Gauge({

@@ -22,7 +22,7 @@ import { lsmEngine } from '@ddia/lsm-engine';
 import { FileStorage, MemoryStorage, RaftNode, registerRaftRoutes, serviceMemberOptions } from '@ddia/raft';
 import { ConfigMachine } from './controller/config-machine.js';
 import { Controller } from './controller/controller.js';
-import { Mover } from './controller/mover.js';
+import { frozenMs, Mover } from './controller/mover.js';
 import { Splitter } from './controller/splitter.js';
 import {
   type ClusterConfig,
@@ -280,7 +280,10 @@ export async function startPartitionService(
     propose: (command) => ctl.propose(command),
     isLeader: () => started.isLeader,
     log: service.log,
-    onFinished: (_move, ok) => metrics.moves.inc({ outcome: ok ? 'ok' : 'failed' }),
+    onFinished: (move, ok) => {
+      metrics.moves.inc({ outcome: ok ? 'ok' : 'failed' });
+      if (ok) metrics.moveFrozen.observe(frozenMs(move) / 1000);
+    },
   });
   ctl = new Controller(
     () => started,

@@ -1,7 +1,7 @@
 // HTTP routes only: validate, route the key to its partition's owner, map results to HTTP.
 //   client:   PUT/GET/DELETE /kv/:key, GET /kv?start=&end=&limit=   (any node; forwarded)
 //   admin:    GET /cluster, POST /cluster/nodes, DELETE /cluster/nodes/:id, GET /cluster/node
-//   internal: /internal/partitions/:id/{snapshot,changes,pull,seal}, /internal/scan
+//   internal: /internal/partitions/:id/{snapshot,changes,pull}, /internal/scan
 import { isUtf8 } from 'node:buffer';
 import { CommonErrors, DdiaError, type HttpClient, type Service, withRawBodies } from '@ddia/common';
 import type { RaftNode } from '@ddia/raft';
@@ -13,7 +13,7 @@ import { type HotKeyTracker, type PartitionInfo, sortKeyRange, splitCompoundKey 
 import type { SnapshotItem, WriteOutcome } from './data/partition-store.js';
 import type { Receiver } from './data/receiver.js';
 import { PartErrors } from './errors.js';
-import { type ForwardOptions, isForwarded, type Routed, routeRequest, SENT } from './http/forwarding.js';
+import { type ForwardOptions, type Routed, routeRequest, SENT } from './http/forwarding.js';
 import { parseClientKey, parseCondition, parseKey } from './http/request-parts.js';
 import type { PartitionMetrics } from './metrics.js';
 import type { PartitionNode } from './partition-node.js';
@@ -108,16 +108,16 @@ export function registerRoutes(options: ServerOptions): void {
   };
 
   /** Local if this node owns the key's partition, else the owner's URL (or a 421 when the
-   *  request was already forwarded once). */
+   *  request may not be forwarded again). */
   const placeOrForward = (
-    request: { headers: Record<string, unknown> },
+    mayForward: boolean,
     key: string,
     op: 'put' | 'get' | 'delete',
     local: () => Promise<Routed>,
   ): Promise<Routed> => {
     const placement = node.place(key);
     if (placement.kind === 'local') return local();
-    if (isForwarded(request as never)) {
+    if (!mayForward) {
       metrics.wrongOwner.inc();
       throw node.wrongOwner(placement);
     }
@@ -145,8 +145,8 @@ export function registerRoutes(options: ServerOptions): void {
         if (!Buffer.isBuffer(value))
           throw new DdiaError(CommonErrors.badRequest, 'the body must be raw bytes');
         const condition = parseCondition(request.headers, true);
-        return routeRequest(forwarding, request, reply, true, () =>
-          placeOrForward(request, key, 'put', async () => {
+        return routeRequest(forwarding, request, reply, true, (mayForward) =>
+          placeOrForward(mayForward, key, 'put', async () => {
             const { partition, outcome } = await node.write(key, value, condition);
             return writeReply(reply, key, partition, outcome);
           }),
@@ -166,8 +166,8 @@ export function registerRoutes(options: ServerOptions): void {
       async (request, reply) => {
         const key = keyOf(request);
         const condition = parseCondition(request.headers, false);
-        return routeRequest(forwarding, request, reply, true, () =>
-          placeOrForward(request, key, 'delete', async () => {
+        return routeRequest(forwarding, request, reply, true, (mayForward) =>
+          placeOrForward(mayForward, key, 'delete', async () => {
             const { partition, outcome } = await node.write(key, null, condition);
             return writeReply(reply, key, partition, outcome);
           }),
@@ -185,8 +185,8 @@ export function registerRoutes(options: ServerOptions): void {
       },
       async (request, reply) => {
         const key = keyOf(request);
-        return routeRequest(forwarding, request, reply, false, () =>
-          placeOrForward(request, key, 'get', async () => {
+        return routeRequest(forwarding, request, reply, false, (mayForward) =>
+          placeOrForward(mayForward, key, 'get', async () => {
             const { partition, entry } = await node.get(key);
             tag(reply, partition);
             served(partition, key);
@@ -367,45 +367,45 @@ export function registerRoutes(options: ServerOptions): void {
     async (request) =>
       node.size((request.params as { id: number }).id, (request.query as { limit: number }).limit),
   );
+  /** Seals partition `id` for the freeze of `epoch` (partition-store.ts `seal`): once this node
+   *  has applied that freeze, waits for its writes in flight; from then on it takes none. */
+  const sealFor = async (id: number, epoch: number) => {
+    const config = await node.machine.waitEpoch(epoch, options.requestTimeoutMs).catch(() => {
+      throw new DdiaError(PartErrors.notReady, `epoch ${epoch} not applied here yet`);
+    });
+    const partition = config.partitions.find((p) => p.id === id);
+    if (!partition || partition.owner !== node.id || !partition.frozen) {
+      throw new DdiaError(PartErrors.configRefused, `partition ${id} is not frozen on ${node.id}`);
+    }
+    return node.store.seal(id, epoch);
+  };
   app.get(
     '/internal/partitions/:id/changes',
     {
       schema: {
         tags: ['internal'],
         params: partitionParams,
-        querystring: Type.Object({ generation: Type.String(), after: Type.Integer({ minimum: 0 }) }),
+        querystring: Type.Object({
+          generation: Type.String(),
+          after: Type.Integer({ minimum: 0 }),
+          // The final catch-up of a move: seal for this freeze epoch first, answer the sealed seq.
+          seal: Type.Optional(Type.Integer({ minimum: 1 })),
+        }),
       },
     },
     async (request) => {
       const { id } = request.params as { id: number };
-      const { generation, after } = request.query as { generation: string; after: number };
-      ownPartition(id);
+      const { generation, after, seal } = request.query as {
+        generation: string;
+        after: number;
+        seal?: number;
+      };
+      const sealed = seal === undefined ? undefined : await sealFor(id, seal);
+      if (sealed === undefined) ownPartition(id);
       const changes = await node.store.changes(id, generation, after);
       if (!changes)
         throw new DdiaError(PartErrors.changesGone, `changes after ${after} of partition ${id} are gone`);
-      return changes;
-    },
-  );
-  app.post(
-    '/internal/partitions/:id/seal',
-    {
-      schema: {
-        tags: ['internal'],
-        params: partitionParams,
-        body: Type.Object({ epoch: Type.Integer({ minimum: 1 }) }),
-      },
-    },
-    async (request) => {
-      const { id } = request.params as { id: number };
-      const { epoch } = request.body as { epoch: number };
-      const config = await node.machine.waitEpoch(epoch, options.requestTimeoutMs).catch(() => {
-        throw new DdiaError(PartErrors.notReady, `epoch ${epoch} not applied here yet`);
-      });
-      const partition = config.partitions.find((p) => p.id === id);
-      if (!partition || partition.owner !== node.id || !partition.frozen) {
-        throw new DdiaError(PartErrors.configRefused, `partition ${id} is not frozen on ${node.id}`);
-      }
-      return { seq: await node.store.seal(id, epoch) };
+      return sealed === undefined ? changes : { ...changes, sealed };
     },
   );
   app.post(
@@ -417,14 +417,16 @@ export function registerRoutes(options: ServerOptions): void {
         body: Type.Object({
           from: Type.String(),
           epoch: Type.Integer({ minimum: 1 }),
-          until: Type.Optional(Type.Integer({ minimum: 0 })),
+          // The final pull of a move: the owner seals for the freeze of `epoch` and this node
+          // copies exactly up to where it sealed.
+          final: Type.Optional(Type.Boolean()),
         }),
       },
     },
     async (request) => {
       const { id } = request.params as { id: number };
-      const body = request.body as { from: string; epoch: number; until?: number };
-      const result = await options.receiver.pull(id, body.from, body.epoch, body.until);
+      const body = request.body as { from: string; epoch: number; final?: boolean };
+      const result = await options.receiver.pull(id, body.from, body.epoch, body.final === true);
       metrics.keysCopied.inc(result.keysCopied);
       metrics.bytesCopied.inc(result.bytesCopied);
       return result;

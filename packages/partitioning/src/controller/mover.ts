@@ -3,26 +3,30 @@
 //   1. copy   - the target copies a snapshot of the partition and catches up on its changes;
 //               the owner keeps taking reads and writes;
 //   2. freeze - a committed config change: the owner stops serving the partition;
-//   3. seal   - the owner waits for in-flight writes and answers its final sequence number;
-//   4. catch up to exactly that number on the target;
-//   5. finish - a committed config change flips ownership and bumps the epoch.
-// Clients see the partition unavailable (a retriable 503) only during steps 3-5. A failure
-// before the flip aborts (unfreezes) and the move is tried again later; a new controller
-// leader resumes a frozen move from step 3.
+//   3. seal   - the target's final pull: the owner waits for in-flight writes and names its
+//               final sequence number, and the target catches up to exactly that number;
+//   4. finish - a committed config change flips ownership and bumps the epoch.
+// The partition takes no requests from the owner's applying the freeze until the flip; the
+// owner holds requests meanwhile (http/forwarding.ts). A failure before the flip aborts
+// (unfreezes) and the move is tried again later; a new controller leader resumes a frozen
+// move from step 3.
 import { DdiaError, type HttpClient } from '@ddia/common';
 import type { ClusterConfig, ConfigCommand, ConfigResult, PartitionInfo } from '../core/index.js';
 import { pendingMoves } from '../core/index.js';
 import type { PullResult } from '../data/receiver.js';
 import { PartErrors } from '../errors.js';
 
-/** Partitions copied at once; more would compete with client traffic on a small machine. */
-export const MOVES_PARALLEL_MAX = 4;
+/** Partitions moved at once. One, as a MongoDB shard takes part in one chunk migration at a time:
+ *  parallel moves compete for the same disks and event loops, which lengthens each one's frozen
+ *  window, and more of the key space is frozen at once (measured: 4 at once froze each moved
+ *  partition for ~730 ms on the loaded machine, 1 at a time ~240-580 ms). */
+export const MOVES_PARALLEL_MAX = 1;
 /** A copy step may take long for a big partition. */
 export const MOVE_STEP_TIMEOUT_MS = 60_000;
 /** Wait before a failed move is tried again. */
 export const MOVE_RETRY_BACKOFF_MS = 500;
 
-export type MoveStage = 'copying' | 'freezing' | 'sealing' | 'catching-up' | 'flipping';
+export type MoveStage = 'copying' | 'freezing' | 'sealing' | 'flipping';
 
 export interface MoveProgress {
   partition: number;
@@ -33,6 +37,26 @@ export interface MoveProgress {
   keysCopied: number;
   bytesCopied: number;
   attempts: number;
+  /** Milliseconds spent in each stage so far (the stages from freezing on are the window in
+   *  which the partition does not take requests). */
+  stageMs: Partial<Record<MoveStage, number>>;
+  /** When the current stage began (performance.now()). */
+  stageStartedAt: number;
+}
+
+/** Closes the current stage's clock and starts `next`'s. */
+function enter(progress: MoveProgress, next: MoveStage): void {
+  const now = performance.now();
+  progress.stageMs[progress.stage] =
+    (progress.stageMs[progress.stage] ?? 0) + (now - progress.stageStartedAt);
+  progress.stage = next;
+  progress.stageStartedAt = now;
+}
+
+/** How long the partition was frozen in a finished move: freeze proposed to flip committed. */
+export function frozenMs(progress: MoveProgress): number {
+  const s = progress.stageMs;
+  return (s.freezing ?? 0) + (s.sealing ?? 0) + (s.flipping ?? 0);
 }
 
 export interface MoverEnv {
@@ -70,6 +94,8 @@ export class Mover {
         keysCopied: 0,
         bytesCopied: 0,
         attempts,
+        stageMs: {},
+        stageStartedAt: now,
       };
       this.inProgress.set(partition.id, progress);
       void this.move(partition, progress).then(
@@ -105,30 +131,28 @@ export class Mover {
     let freezeEpoch = config.epoch;
     try {
       if (!frozen) {
-        this.count(progress, await this.pull(toUrl, partition.id, fromUrl, config.epoch, undefined));
-        progress.stage = 'freezing';
+        this.count(progress, await this.pull(toUrl, partition.id, fromUrl, config.epoch, false));
+        enter(progress, 'freezing');
         const freeze = await this.env.propose({ op: 'freeze', partition: partition.id, to });
         if (!freeze.ok) throw new Error(`freeze refused: ${freeze.detail}`);
         frozen = true;
-        progress.stage = 'sealing';
+        enter(progress, 'sealing');
         freezeEpoch = freeze.epoch;
       }
-      const sealed = await this.env.client.json<{ seq: number }>(
-        `${fromUrl}/internal/partitions/${partition.id}/seal`,
-        {
-          method: 'POST',
-          body: { epoch: freezeEpoch },
-          deadlineMs: MOVE_STEP_TIMEOUT_MS,
-          retry: false,
-        },
-      );
-      progress.stage = 'catching-up';
-      this.count(progress, await this.pull(toUrl, partition.id, fromUrl, freezeEpoch, sealed.seq));
-      progress.stage = 'flipping';
+      // The final pull seals the owner for this freeze and copies up to where it sealed.
+      this.count(progress, await this.pull(toUrl, partition.id, fromUrl, freezeEpoch, true));
+      enter(progress, 'flipping');
       const finish = await this.env.propose({ op: 'finish', partition: partition.id, to });
       if (!finish.ok) throw new Error(`finish refused: ${finish.detail}`);
+      enter(progress, 'flipping'); // stops the flip's clock: the move is done
       this.env.log.info(
-        { partition: partition.id, from: partition.owner, to, epoch: finish.epoch },
+        {
+          partition: partition.id,
+          from: partition.owner,
+          to,
+          epoch: finish.epoch,
+          stageMs: progress.stageMs,
+        },
         'partition moved',
       );
     } catch (error) {
@@ -145,11 +169,11 @@ export class Mover {
     partition: number,
     fromUrl: string,
     epoch: number,
-    until: number | undefined,
+    final: boolean,
   ): Promise<PullResult> {
     return this.env.client.json<PullResult>(`${toUrl}/internal/partitions/${partition}/pull`, {
       method: 'POST',
-      body: { from: fromUrl, epoch, ...(until === undefined ? {} : { until }) },
+      body: { from: fromUrl, epoch, ...(final ? { final } : {}) },
       deadlineMs: MOVE_STEP_TIMEOUT_MS,
       retry: false,
     });

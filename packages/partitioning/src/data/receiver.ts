@@ -1,6 +1,7 @@
 // The receiving half of a partition move: copy the owner's snapshot, then pull its changes
-// until caught up; with `until` (the sequence number the sealed owner stopped at), pull until
-// exactly there. A receiver that lost its place (the owner restarted, the change log was
+// until caught up. The final pull, once the partition is frozen, asks the owner to seal it for
+// the freeze's epoch as part of the first request for changes (one round trip fewer in the
+// window in which the partition takes no requests), and pulls exactly up to the sealed number. A receiver that lost its place (the owner restarted, the change log was
 // trimmed) copies the snapshot again.
 import { DdiaError, type HttpClient } from '@ddia/common';
 import type { ConfigMachine } from '../controller/config-machine.js';
@@ -38,12 +39,7 @@ export class Receiver {
     private readonly selfId: string,
   ) {}
 
-  async pull(
-    partitionId: number,
-    from: string,
-    epoch: number,
-    until: number | undefined,
-  ): Promise<PullResult> {
+  async pull(partitionId: number, from: string, epoch: number, final: boolean): Promise<PullResult> {
     const config = await this.machine.waitEpoch(epoch, EPOCH_WAIT_MS).catch(() => {
       throw new DdiaError(PartErrors.notReady, `this node has not applied epoch ${epoch} yet`);
     });
@@ -55,10 +51,15 @@ export class Receiver {
         `partition ${partitionId} is not headed to ${this.selfId}`,
       );
     }
-    return this.store.withLock(partitionId, () => this.copy(partition, from, until));
+    return this.store.withLock(partitionId, () => this.copy(partition, from, final ? epoch : undefined));
   }
 
-  private async copy(partition: PartitionInfo, from: string, until: number | undefined): Promise<PullResult> {
+  /** `sealEpoch`: the freeze to seal for (the final pull), or undefined. */
+  private async copy(
+    partition: PartitionInfo,
+    from: string,
+    sealEpoch: number | undefined,
+  ): Promise<PullResult> {
     const result: PullResult = { seq: 0, keysCopied: 0, bytesCopied: 0 };
     let place = this.places.get(partition.id);
     if (place?.from !== from) place = undefined;
@@ -77,7 +78,7 @@ export class Receiver {
         place = { from, generation: snapshot.generation, seq: snapshot.seq };
         this.places.set(partition.id, place);
       }
-      const lost = await this.catchUp(partition.id, place, until, result);
+      const lost = await this.catchUp(partition.id, place, sealEpoch, result);
       if (!lost) break;
       this.places.delete(partition.id);
       place = undefined;
@@ -90,15 +91,19 @@ export class Receiver {
   private async catchUp(
     partitionId: number,
     place: Place,
-    until: number | undefined,
+    sealEpoch: number | undefined,
     result: PullResult,
   ): Promise<boolean> {
+    const seal = sealEpoch === undefined ? '' : `&seal=${sealEpoch}`;
     for (let round = 0; ; round++) {
-      const url = `${place.from}/internal/partitions/${partitionId}/changes?generation=${place.generation}&after=${place.seq}`;
+      const url = `${place.from}/internal/partitions/${partitionId}/changes?generation=${place.generation}&after=${place.seq}${seal}`;
       const response = await this.client.request(url, { retry: false });
       if (response.status === 410) return true;
       if (response.status !== 200) throw remoteError(response.status, response.text());
-      const { seq, changes } = response.json<{ seq: number; changes: Change[] }>();
+      const { seq, changes, sealed } = response.json<{ seq: number; changes: Change[]; sealed?: number }>();
+      const until = sealEpoch === undefined ? undefined : sealed;
+      if (sealEpoch !== undefined && until === undefined)
+        throw new DdiaError(PartErrors.ownerUnreachable, 'the owner did not answer where it sealed');
       await this.store.applyChanges(partitionId, changes);
       if (changes.length > 0) place.seq = (changes[changes.length - 1] as Change).seq;
       result.keysCopied += changes.length;

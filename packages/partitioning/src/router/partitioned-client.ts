@@ -139,6 +139,8 @@ export class PartitionedClient {
     const mutates = req.method !== 'GET';
     const path = keyPath(req.key);
     let last: HttpResponse | undefined;
+    // The owner a 421 named, tried next before the refreshed configuration says so.
+    let named: string | undefined;
     for (;;) {
       const remainingMs = deadlineAt - performance.now();
       if (remainingMs <= RETRY_PAUSE_MS) {
@@ -147,7 +149,8 @@ export class PartitionedClient {
       }
       let target: string;
       try {
-        target = (await this.locate(req.key)).ownerUrl;
+        target = named ?? (await this.locate(req.key)).ownerUrl;
+        named = undefined;
       } catch (error) {
         if (!(error instanceof DdiaError) || !error.retriable) throw error;
         await sleep(RETRY_PAUSE_MS);
@@ -182,10 +185,14 @@ export class PartitionedClient {
         this.stats.wrongOwnerAnswers++;
         last = response;
         const known = this.cached?.epoch ?? 0;
-        // The node knows a newer assignment than ours: fetch it. Otherwise the node is behind
-        // (it has not applied our epoch yet): give it a moment.
-        if (typeof problem.epoch !== 'number' || problem.epoch >= known)
-          await this.refresh().catch(() => undefined);
+        // The node knows a newer assignment than ours: go straight to the owner it names, and
+        // fetch that assignment meanwhile. Otherwise the node is behind (it has not applied our
+        // epoch yet): give it a moment.
+        if (typeof problem.epoch !== 'number' || problem.epoch > known) {
+          const refreshed = this.refresh().catch(() => undefined);
+          if (problem.ownerUrl && problem.ownerUrl !== target) named = problem.ownerUrl;
+          else await refreshed;
+        } else if (problem.epoch === known) await this.refresh().catch(() => undefined);
         else await sleep(RETRY_PAUSE_MS);
         continue;
       }
@@ -223,10 +230,10 @@ export class PartitionedClient {
   }
 }
 
-function problemOf(response: HttpResponse): { code?: string; epoch?: number } | undefined {
+function problemOf(response: HttpResponse): { code?: string; epoch?: number; ownerUrl?: string } | undefined {
   if (!String(response.headers['content-type'] ?? '').includes('problem+json')) return undefined;
   try {
-    return response.json<{ code?: string; epoch?: number }>();
+    return response.json<{ code?: string; epoch?: number; ownerUrl?: string }>();
   } catch {
     return undefined;
   }
