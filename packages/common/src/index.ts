@@ -16,6 +16,7 @@ export * from './service/poll.js';
 export * from './service/process-liveness.js';
 export * from './service/raft-metrics.js';
 export * from './service/service.js';
+export * from './service/wall-clock.js';
 export * from './storage/atomic-file.js';
 export * from './storage/log.js';
 export {

@@ -1,9 +1,11 @@
 import {
+  CLOCK_SKEW_MS_MAX,
   CommonErrors,
   createService,
   DdiaError,
   HttpClient,
   type Service,
+  WALL_MS_HEADER,
   withRawBodies,
 } from '@ddia/common';
 import { Type } from 'typebox';
@@ -209,5 +211,63 @@ describe('createService and the process signals', () => {
     await service.close();
     expect(process.listenerCount('SIGTERM')).toBe(before.term);
     expect(process.listenerCount('SIGINT')).toBe(before.int);
+  });
+});
+
+describe('createService and the --chaos wall clock', () => {
+  it('with --chaos: POST /chaos/clock-skew skews the wall clock every answer is stamped with; 0 heals it; bad input is a 400', async () => {
+    const service = await createService({
+      name: 'skew',
+      config: { ...config, chaos: true },
+      handleSignals: false,
+    });
+    try {
+      const stamp = async () => {
+        const r = await service.app.inject({ method: 'GET', url: '/health' });
+        return Number(r.headers[WALL_MS_HEADER]) - Date.now();
+      };
+      expect(Math.abs(await stamp())).toBeLessThan(1000);
+      const skew = (ms: unknown) =>
+        service.app.inject({ method: 'POST', url: '/chaos/clock-skew', payload: { ms } });
+      expect((await skew(60_000)).json()).toEqual({ clockSkewMs: 60_000 });
+      expect(service.wallClock.skewMs).toBe(60_000);
+      // The stamp and Date move with the skew; the monotonic clock does not.
+      expect(await stamp()).toBeGreaterThan(59_000);
+      const skewed = await service.app.inject({ method: 'GET', url: '/health' });
+      expect(Date.parse(String(skewed.headers.date)) - Date.now()).toBeGreaterThan(58_000);
+      expect(Math.abs(service.wallClock.nowMs() - performance.now())).toBeLessThan(1000);
+      const bad = await skew('soon');
+      expect(bad.statusCode).toBe(400);
+      expect(bad.headers['content-type']).toContain('application/problem+json');
+      expect((await skew(CLOCK_SKEW_MS_MAX + 1)).statusCode).toBe(400);
+      expect((await skew(0)).json()).toEqual({ clockSkewMs: 0 });
+      expect(Math.abs(await stamp())).toBeLessThan(1000);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('without --chaos there is no skew route and no stamp, unless the service asks for stamps', async () => {
+    const plain = await createService({ name: 'plain', config, handleSignals: false });
+    const stamped = await createService({
+      name: 'stamped',
+      config,
+      handleSignals: false,
+      stampWallClock: true,
+    });
+    try {
+      expect(
+        (await plain.app.inject({ method: 'POST', url: '/chaos/clock-skew', payload: { ms: 1 } })).statusCode,
+      ).toBe(404);
+      expect(
+        (await plain.app.inject({ method: 'GET', url: '/health' })).headers[WALL_MS_HEADER],
+      ).toBeUndefined();
+      const r = await stamped.app.inject({ method: 'GET', url: '/health' });
+      expect(Math.abs(Number(r.headers[WALL_MS_HEADER]) - Date.now())).toBeLessThan(1000);
+      expect((await stamped.app.inject({ method: 'GET', url: '/chaos/clock-skew' })).statusCode).toBe(404);
+    } finally {
+      await plain.close();
+      await stamped.close();
+    }
   });
 });

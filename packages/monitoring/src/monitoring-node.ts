@@ -7,6 +7,7 @@ import {
   createService,
   type FlagSpec,
   type Service,
+  SkewableClock,
   SystemClock,
   sendProblem,
   type TimerClock,
@@ -14,7 +15,6 @@ import {
 import { Gauge } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
 import { WebhookNotifier } from './alerting/webhook.js';
-import { registerClockSkewRoutes, registerClockStamps, SkewableClock } from './chaos/clock-skew.js';
 import { errorBody } from './core/api-format.js';
 import { ConfigFileError } from './core/errors.js';
 import { normalizeLabels } from './core/labels.js';
@@ -173,7 +173,7 @@ export async function startMonitoring(
   config: MonitoringConfig,
   systemClock: TimerClock = new SystemClock(),
 ): Promise<Monitoring> {
-  // The node's clock: its wall time can be skewed by --chaos (chaos/clock-skew.ts).
+  // The node's clock: its wall time can be skewed by --chaos (common's service/wall-clock.ts).
   const clock = new SkewableClock(systemClock);
   const intervalMs = durationFlag('scrape-interval', config.extra['scrape-interval'], 5000);
   const retentionMs = durationFlag('retention', config.extra.retention, RETENTION_DEFAULT_MS);
@@ -216,6 +216,9 @@ export async function startMonitoring(
     description:
       'Chapter 8: scraping, a Gorilla-compressed TSDB, PromQL on the Prometheus API, alerts, φ accrual',
     config,
+    wallClock: clock,
+    // Stamped always: another monitoring node estimates this one's offset from the stamps.
+    stampWallClock: true,
     errorFormatter: (error, reply) => {
       if (reply.request.url.startsWith('/api/v1/')) {
         return reply.status(error.status).type('application/json').send(errorBody(error));
@@ -384,8 +387,6 @@ export async function startMonitoring(
     clock,
   });
   registerDashboard(service.app);
-  registerClockStamps(service.app, clock);
-  if (config.chaos) registerClockSkewRoutes(service.app, clock);
   registerOtlpRoutes(service.app, traces, () => clock.wallMs());
 
   watch.setTargets(initialTargets);

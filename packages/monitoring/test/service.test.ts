@@ -303,15 +303,28 @@ describe('monitoring service', () => {
   });
 });
 
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+/** Another chapter's service: the skew and the stamps come from common's createService. */
+const KV_STORE_MAIN = fileURLToPath(new URL('../../kv-store/dist/main.js', import.meta.url));
 
-describe('a --chaos clock skew and a pause on a real process', () => {
-  it('a skew shows up in the offset another node estimates from its answers, and heals; a SIGSTOP pause is suspected by φ and the fixed timeout, and cleared on SIGCONT', async () => {
+describe('a --chaos clock skew and a pause on a real lab process (a kv-store node)', () => {
+  it('a skew of a kv-store node shows up in the offset monitoring estimates from its answers, and heals; a SIGSTOP pause is suspected by φ and the fixed timeout, and cleared on SIGCONT', async () => {
     const port = await freePort();
     const target = `127.0.0.1:${port}`;
+    const kvDir = await mkdtemp(join(tmpdir(), 'monitoring-kv-'));
     const child: ChildProcess = spawn(
       process.execPath,
-      [MAIN, '--port', String(port), '--chaos', '--scrape-interval', '1s', '--log-level', 'warn'],
+      [
+        KV_STORE_MAIN,
+        '--id',
+        'n1',
+        '--port',
+        String(port),
+        '--data-dir',
+        kvDir,
+        '--chaos',
+        '--log-level',
+        'error',
+      ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     const watcher = await startMonitoring(
@@ -416,6 +429,7 @@ describe('a --chaos clock skew and a pause on a real process', () => {
       await new Promise((r) =>
         child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r),
       );
+      await rm(kvDir, { recursive: true, force: true });
     }
   }, 90_000);
 });

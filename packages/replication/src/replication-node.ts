@@ -1,7 +1,7 @@
 // One replication node: the mode's pure core driven by the I/O shell (journal, HTTP transport,
 // ticks) behind the HTTP service. main.ts starts one from flags; tests start some in-process.
 import { join } from 'node:path';
-import { createService, type FileSystem, HttpClient, type Service } from '@ddia/common';
+import { createService, type FileSystem, HttpClient, type Service, SkewableClock } from '@ddia/common';
 import type { LeaderlessMessage } from './core/leaderless.js';
 import type { MultiLeaderMessage } from './core/multi-leader.js';
 import type { KeyRecord } from './core/ready.js';
@@ -11,7 +11,6 @@ import { type ReplicationConfig, settingsOf } from './flags.js';
 import { registerClusterRoutes } from './http/cluster-routes.js';
 import { registerKvRoutes } from './http/kv-routes.js';
 import { ReplicationMetrics } from './metrics.js';
-import { SkewableClock } from './node/driver.js';
 import { Journal } from './node/journal.js';
 import { LeaderlessMode } from './node/leaderless-mode.js';
 import type { ModeNode } from './node/mode.js';
@@ -137,6 +136,7 @@ export async function startReplicationNode(
     name: 'replication',
     description: 'Chapter 5: single-leader, multi-leader and leaderless replication',
     config,
+    wallClock: clock,
     bodyLimitBytes: Math.max(BODY_BYTES_MIN, 2 * extra['value-bytes-max']),
     paramBytesMax: extra['key-bytes-max'] * 3,
     ready: () => node.ready(),
@@ -149,7 +149,7 @@ export async function startReplicationNode(
       await journal.close();
     },
   });
-  const streams = registerClusterRoutes({ service, node, urls, clock, chaos: config.chaos, receive });
+  const streams = registerClusterRoutes({ service, node, urls, clock, receive });
   const metrics = new ReplicationMetrics(service.registry, node, urls, transport.stats, streams);
   registerKvRoutes({
     service,

@@ -19,6 +19,7 @@ import { CommonErrors, DdiaError, PROBLEM_CONTENT_TYPE, type Problem } from '../
 import { OtlpSpanExporter, spanClockMs } from '../net/span-export.js';
 import { formatTraceparent, type TraceContext, traceFromHeader } from '../net/trace.js';
 import type { BaseConfig } from './config.js';
+import { registerClockSkewRoutes, registerClockStamps, SkewableClock } from './wall-clock.js';
 
 export const BODY_BYTES_DEFAULT = 1024 * 1024;
 export const PARAM_BYTES_DEFAULT = 8 * 1024;
@@ -66,12 +67,21 @@ export interface ServiceOptions {
   handleSignals?: boolean;
   /** Answer errors with something other than problem+json (e.g. Confluent's error bodies). */
   errorFormatter?: (error: DdiaError, reply: FastifyReply) => unknown;
+  /**
+   * The node's wall clock (default: a new one over the system clock). With `--chaos`,
+   * POST /chaos/clock-skew skews it and every answer carries its stamp (wall-clock.ts).
+   */
+  wallClock?: SkewableClock;
+  /** Stamp every answer with the wall clock even without --chaos (monitoring nodes do). */
+  stampWallClock?: boolean;
 }
 
 export interface Service {
   app: ServiceApp;
   registry: Registry;
   log: FastifyBaseLogger;
+  /** The wall clock its answers are stamped with and `--chaos` skews. */
+  wallClock: SkewableClock;
   /** Starts listening; resolves with the base URL, e.g. http://127.0.0.1:7001. */
   listen(): Promise<string>;
   /** The base URL once listening. */
@@ -286,6 +296,9 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     return registry.metrics();
   });
   app.get('/openapi.json', ops, async () => app.swagger());
+  const wallClock = options.wallClock ?? new SkewableClock();
+  if (config.chaos || options.stampWallClock) registerClockStamps(app, wallClock);
+  if (config.chaos) registerClockSkewRoutes(app, wallClock);
 
   let baseUrl = '';
   let closing: Promise<void> | null = null;
@@ -331,6 +344,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     app,
     registry,
     log: app.log,
+    wallClock,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
       const port = (app.server.address() as { port: number }).port;

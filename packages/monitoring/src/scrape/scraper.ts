@@ -1,7 +1,7 @@
 // The scrape loop: every target is fetched on its interval with common's HttpClient, parsed,
 // labelled and written to the TSDB (core/scrape-samples.ts). A target that fails gets up=0 and
 // staleness markers for its series; a target removed from the config gets them too.
-import { HttpClient, type TimerClock } from '@ddia/common';
+import { HttpClient, type TimerClock, WALL_MS_HEADER } from '@ddia/common';
 import type { FastifyBaseLogger } from 'fastify';
 import { ClockOffsetEstimator, type ClockProbe } from '../core/clock-offset.js';
 import { parseExposition } from '../core/exposition.js';
@@ -24,9 +24,6 @@ export interface TargetState {
   /** The target's clock against ours, from the stamps on its answers (core/clock-offset.ts). */
   clockOffset: ClockOffsetEstimator;
 }
-
-/** A millisecond wall-clock stamp a target may send; every HTTP server sends `Date`. */
-export const WALL_MS_HEADER = 'x-ddia-wall-ms';
 
 /** The target's stamp on an answer: `x-ddia-wall-ms` (1 ms) or the `Date` header (1 s). */
 export function clockStamp(headers: Record<string, string | string[] | undefined>): {

@@ -1,30 +1,27 @@
 // Cluster routes: GET /cluster (mode, members, roles, lag, epoch), POST /cluster/promote
 // (single-leader manual failover, like pg_ctl promote), the peer message endpoints (the
-// upgraded stream of transport.ts, and the older POST), and the --chaos clock skew (the LWW
-// experiment: a node whose clock runs behind loses its writes).
+// upgraded stream of transport.ts, and the older POST). The --chaos clock skew (the LWW
+// experiment: a node whose clock runs behind loses its writes) is common's
+// (POST /chaos/clock-skew on the service's wall clock, which replication-node.ts passes in).
 import {
   acceptPeerStreams,
   CommonErrors,
   DdiaError,
   type PeerStreamReceiverStats,
   type Service,
+  type SkewableClock,
 } from '@ddia/common';
 import { Type } from 'typebox';
 import { ReplicationErrors } from '../core/errors.js';
-import type { SkewableClock } from '../node/driver.js';
 import type { ModeNode } from '../node/mode.js';
 import { FRAME_PAYLOAD_BYTES_MAX, MESSAGES_PATH, PEER_STREAM } from '../node/transport.js';
 import { decodeBatch, MESSAGES_PER_BATCH_MAX } from '../node/wire.js';
-
-/** A clock skew beyond this is a typo, not an experiment. */
-export const CLOCK_SKEW_MS_MAX = 7 * 24 * 3_600_000;
 
 export interface ClusterRouteOptions {
   service: Service;
   node: ModeNode;
   urls: ReadonlyMap<string, string>;
   clock: SkewableClock;
-  chaos: boolean;
   receive: (from: string, messages: unknown[]) => void;
 }
 
@@ -76,19 +73,5 @@ export function registerClusterRoutes(options: ClusterRouteOptions): StreamStats
     },
   );
 
-  if (!options.chaos) return streamStats;
-  app.post<{ Body: { ms: number } }>(
-    '/chaos/clock-skew',
-    {
-      schema: {
-        body: Type.Object({ ms: Type.Integer({ minimum: -CLOCK_SKEW_MS_MAX, maximum: CLOCK_SKEW_MS_MAX }) }),
-      },
-    },
-    async (request) => {
-      clock.skewMs = request.body.ms;
-      service.log.warn({ skewMs: clock.skewMs }, 'wall clock skewed (chaos)');
-      return { clockSkewMs: clock.skewMs };
-    },
-  );
   return streamStats;
 }

@@ -10,7 +10,6 @@
 // delivery waits on a chain, so a Ready's messages and answers never overtake the records of
 // an earlier one — except answers the core marks `now` (a standby-confirmed synchronous
 // write), which claim nothing still on its way to this disk.
-import type { Clock } from '@ddia/common';
 import type { Ready, Reply, RequestResult } from '../core/ready.js';
 import type { Journal } from './journal.js';
 import type { PeerTransport } from './transport.js';
@@ -182,14 +181,5 @@ export class Driver<M, Req, P> {
   }
 }
 
-/** The process clock, with a settable skew of the wall clock only (POST /chaos/clock-skew):
- *  timeouts keep running on the monotonic clock, timestamps (LWW) shift. */
-export class SkewableClock implements Clock {
-  skewMs = 0;
-  nowMs(): number {
-    return performance.now();
-  }
-  wallMs(): number {
-    return Date.now() + this.skewMs;
-  }
-}
+/** The wall clock with a --chaos skew is common's (service/wall-clock.ts). */
+export { SkewableClock } from '@ddia/common';
