@@ -235,6 +235,39 @@ async function findCoordinator(id: string, group: string): Promise<{ errorCode: 
   }
 }
 
+/** ListOffsets v1 (latest) of one partition, asked of broker `id`: its high watermark. */
+async function highWatermarkAt(id: string, topic: string, partition: number): Promise<number> {
+  const conn = await RawConnection.connect(`127.0.0.1:${kafkaPorts.get(id)}`);
+  try {
+    const body = new Writer().int32(-1).int32(1).string(topic).int32(1).int32(partition).int64(-1).bytes();
+    const r = await conn.request(ApiKey.ListOffsets, 1, body);
+    r.int32(); // topics
+    r.string();
+    r.int32(); // partitions
+    r.int32();
+    expect(r.int16(), `ListOffsets of ${topic}-${partition} at ${id}`).toBe(0);
+    r.int64(); // timestamp
+    return r.int64();
+  } finally {
+    conn.close();
+  }
+}
+
+/** DeleteTopics v1 of one topic, asked of broker `id`: the topic's error code. */
+async function deleteTopicAt(id: string, topic: string): Promise<number> {
+  const conn = await RawConnection.connect(`127.0.0.1:${kafkaPorts.get(id)}`);
+  try {
+    const body = new Writer().int32(1).string(topic).int32(30_000).bytes();
+    const r = await conn.request(ApiKey.DeleteTopics, 1, body, 7, 30_000);
+    r.int32(); // throttle time
+    r.int32(); // topics
+    r.string();
+    return r.int16();
+  } finally {
+    conn.close();
+  }
+}
+
 /** Produces `count` values to GROUP_TOPIC (acks=all), numbered from `from`. */
 async function produceToGroupTopic(from: number, count: number): Promise<void> {
   const p = client('group-feeder').producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -477,25 +510,37 @@ describe('three replicated brokers, one fault after another under acks=all', () 
     }
   }, 120_000);
 
-  it("3b. deleting phase 1's topic: DeleteTopics answers once its offsets' tombstones are in the ISR of __consumer_offsets", async () => {
+  it("3b. deleting phase 1's topic while a follower of its offsets partition is paused: DeleteTopics answers once the tombstones are in the ISR", async () => {
     const p = offsetsPartitionFor(phase1Group, 3);
     const admin = client().admin();
     await admin.connect();
+    const committed = await admin.fetchOffsets({ groupId: phase1Group, topics: [GROUP_TOPIC] });
+    await admin.disconnect();
+    expect(committed[0]!.partitions[0]!.offset).toBe(String(GROUP_BEFORE + GROUP_AFTER));
+    // A follower in the ISR: the tombstone cannot reach the high watermark until the leader
+    // drops it from the ISR (after replica.lag.time.max.ms). Raw requests to the live brokers,
+    // so that no client request waits on the paused one.
+    const seen = (await view('n1'))!;
+    const roles = seen.topics.find((t) => t.name === OFFSETS_TOPIC)!.partitions[p]!;
+    const leader = `n${roles.leader}`;
+    // Preferably not the metadata's Raft leader (its pause would add an election to the wait).
+    const followers = roles.isr.filter((n) => n !== roles.leader).map((n) => `n${n}`);
+    const paused = followers.find((id) => id !== seen.leader) ?? followers[0]!;
+    const before = await highWatermarkAt(leader, OFFSETS_TOPIC, p);
+    cluster.node(paused).pause();
     try {
-      const highOf = async () =>
-        Number((await admin.fetchTopicOffsets(OFFSETS_TOPIC)).find((o) => o.partition === p)!.high);
-      const committed = await admin.fetchOffsets({ groupId: phase1Group, topics: [GROUP_TOPIC] });
-      expect(committed[0]!.partitions[0]!.offset).toBe(String(GROUP_BEFORE + GROUP_AFTER));
-      const before = await highOf();
-      await admin.deleteTopics({ topics: [GROUP_TOPIC], timeout: 15_000 });
+      expect(await deleteTopicAt(leader, GROUP_TOPIC)).toBe(0);
       // ListOffsets(latest) answers the high watermark: what every in-sync replica has. The
       // tombstone is the only write to this partition since (the group's member is gone).
-      expect(await highOf(), 'the tombstone replicated when the delete was answered').toBe(before + 1);
-      const left = await admin.fetchOffsets({ groupId: phase1Group });
-      expect(left.map((t) => t.topic)).not.toContain(GROUP_TOPIC);
+      expect(await highWatermarkAt(leader, OFFSETS_TOPIC, p), 'the tombstone in the ISR').toBe(before + 1);
     } finally {
-      await admin.disconnect();
+      cluster.node(paused).resume();
     }
+    const again = client().admin();
+    await again.connect();
+    const left = await again.fetchOffsets({ groupId: phase1Group });
+    await again.disconnect();
+    expect(left.map((t) => t.topic)).not.toContain(GROUP_TOPIC);
   }, 60_000);
 
   for (const seed of JEPSEN_SEEDS) {

@@ -34,6 +34,9 @@ import type { Replication } from './replication.js';
 
 /** How long a commit waits for the offsets partition's ISR (Kafka's offsets.commit.timeout.ms). */
 const COMMIT_TIMEOUT_MS = 5000;
+/** How long a deleted topic's tombstones may wait for the ISR: long enough for a dead follower
+ *  to be dropped from it (replica.lag.time.max.ms, then the metadata change). */
+export const TOMBSTONES_TIMEOUT_MS = 15_000;
 /** Bytes read per step while loading an offsets partition. */
 const LOAD_BYTES = 1024 * 1024;
 
@@ -201,11 +204,16 @@ export class ReplicatedOffsets implements CommittedOffsets {
    * is a moved coordinator; too few in sync, or no answer in time, is a coordinator not
    * available now (the client retries).
    */
-  private async append(p: number, epoch: number, records: BatchRecord[]): Promise<number> {
+  private async append(
+    p: number,
+    epoch: number,
+    records: BatchRecord[],
+    timeoutMs = COMMIT_TIMEOUT_MS,
+  ): Promise<number> {
     const log = this.broker.partition(OFFSETS_TOPIC, p)!;
     const outcome = await log.append(splitBatches(encodeBatch({ baseOffset: 0, records })), true, epoch);
     const end = outcome.baseOffset + records.length;
-    const errorCode = await this.replication.afterAppend(OFFSETS_TOPIC, p, end, -1, COMMIT_TIMEOUT_MS);
+    const errorCode = await this.replication.afterAppend(OFFSETS_TOPIC, p, end, -1, timeoutMs);
     if (errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) return ErrorCode.NOT_COORDINATOR;
     if (errorCode !== ErrorCode.NONE) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     return ErrorCode.NONE;
@@ -249,7 +257,7 @@ export class ReplicatedOffsets implements CommittedOffsets {
       if (this.replication.leaderEpoch(OFFSETS_TOPIC, p) !== state.epoch) continue;
       const records = tombstones.map((e, i) => encodeOffsetEntry(e, i, nowMs));
       writes.push(
-        this.append(p, state.epoch, records).catch((err) => {
+        this.append(p, state.epoch, records, TOMBSTONES_TIMEOUT_MS).catch((err) => {
           this.broker.logger.warn({ partition: p, err: (err as Error).message }, 'offset tombstones failed');
           return ErrorCode.COORDINATOR_NOT_AVAILABLE;
         }),

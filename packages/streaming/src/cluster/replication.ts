@@ -28,7 +28,7 @@ import { ErrorCode, OFFSETS_TOPIC } from '../core/index.js';
 import { endOffsetForEpoch, PartitionLeader, truncationOffset } from '../core/replication.js';
 import { join } from '../log/files.js';
 import type { PartitionLog } from '../log/partition-log.js';
-import { ReplicatedOffsets } from './group-offsets.js';
+import { ReplicatedOffsets, TOMBSTONES_TIMEOUT_MS } from './group-offsets.js';
 
 export interface ReplicationOptions {
   selfId: string;
@@ -49,7 +49,7 @@ const CONTROLLER_TICK_MS = 250;
 const FETCH_BYTES_MAX = 1024 * 1024;
 const RETRY_MS = 100;
 /** How long DeleteTopics waits for the offsets partitions' leaders to replicate tombstones. */
-const FORGET_TIMEOUT_MS = 8000;
+const FORGET_TIMEOUT_MS = TOMBSTONES_TIMEOUT_MS + 2000;
 
 /** Node ids in Kafka are integers: n1 -> 1. */
 export function numericId(id: string): number {
@@ -182,6 +182,20 @@ export class Replication implements ReplicationHooks {
         });
     };
     this.timers.push(this.broker.clock.setTimeout(run, ms));
+  }
+
+  /** The metadata log's commit index as of now, retried while no Raft leader is known (an
+   *  election under way answers "not leader" at once). */
+  private async readIndexWithin(timeoutMs: number): Promise<number> {
+    const deadline = this.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await this.raft.readIndex({ timeoutMs: Math.max(1, deadline - this.now()) });
+      } catch (err) {
+        if (this.now() + RETRY_MS >= deadline) throw err;
+        await this.sleep(RETRY_MS);
+      }
+    }
   }
 
   private sleep(ms: number): Promise<void> {
@@ -410,7 +424,7 @@ export class Replication implements ReplicationHooks {
     // for its tombstones of the deleted topic's offsets to reach its ISR.
     app.post('/internal/offsets/forgotten', async (request) => {
       const { topic } = request.body as { topic: string };
-      await this.raft.waitApplied(await this.raft.readIndex({ timeoutMs: FORGET_TIMEOUT_MS }));
+      await this.raft.waitApplied(await this.readIndexWithin(FORGET_TIMEOUT_MS));
       return { errorCode: await this.groupOffsets.forgotten(topic) };
     });
     app.post('/internal/replica/fetch', async (request) => {
@@ -681,8 +695,14 @@ export class Replication implements ReplicationHooks {
           return res.json<{ errorCode: number }>().errorCode;
         }),
       );
-      return codes.every((c) => c === ErrorCode.NONE) ? ErrorCode.NONE : ErrorCode.REQUEST_TIMED_OUT;
-    } catch {
+      if (codes.every((c) => c === ErrorCode.NONE)) return ErrorCode.NONE;
+      this.broker.logger.warn(
+        { topic: name, codes },
+        'deleted topic: offset tombstones not in the ISR in time',
+      );
+      return ErrorCode.REQUEST_TIMED_OUT;
+    } catch (err) {
+      this.broker.logger.warn({ topic: name, err: (err as Error).message }, 'topic deletion not confirmed');
       return ErrorCode.REQUEST_TIMED_OUT;
     }
   }

@@ -34,9 +34,15 @@ export class RawConnection {
   }
 
   /** Sends a request (header v1) and returns the response body after the correlation id. */
-  async request(apiKey: number, apiVersion: number, body: Uint8Array, correlationId = 7): Promise<Reader> {
+  async request(
+    apiKey: number,
+    apiVersion: number,
+    body: Uint8Array,
+    correlationId = 7,
+    timeoutMs?: number,
+  ): Promise<Reader> {
     this.write(frameRequest({ apiKey, apiVersion, correlationId, clientId: 'raw' }, body));
-    const frame = await this.readFrame();
+    const frame = await this.readFrame(timeoutMs);
     const reader = new Reader(frame);
     const echoed = reader.int32();
     if (echoed !== correlationId) throw new Error(`correlation id ${echoed}, expected ${correlationId}`);
