@@ -187,8 +187,20 @@ type RowMaker = (fields: readonly string[]) => Record<string, string>;
  */
 function rowMaker(columns: readonly string[]): RowMaker {
   const fields = columns.map((name, i) => `${JSON.stringify(name)}: f[${i}]`).join(', ');
-  return new Function('f', `return { ${fields} };`) as RowMaker;
+  let maker = rowMakers.get(fields);
+  if (maker === undefined) {
+    maker = new Function('f', `return { ${fields} };`) as RowMaker;
+    rowMakers.set(fields, maker);
+  }
+  return maker;
 }
+
+/**
+ * One maker per header for the thread's life: a new function per split would give each
+ * split's rows a new hidden class, and the job's map, warm from the previous split, would
+ * meet rows of a shape it has not seen.
+ */
+const rowMakers = new Map<string, RowMaker>();
 
 /** Cuts one CSV line into `fields` (reused); false when its quotes do not balance. */
 function cutCsvLine(line: string, fields: string[]): boolean {
