@@ -150,6 +150,45 @@ describe('produce and consume', () => {
     await consumer.disconnect();
   });
 
+  it('pause holds a topic back and resume delivers the rest in order; the group is listed and described', async () => {
+    await createTopic('pausable', 1);
+    const producer = kafkaClient(node.bootstrap).producer();
+    await producer.connect();
+    const send = (from: number, count: number) =>
+      producer.send({
+        topic: 'pausable',
+        messages: Array.from({ length: count }, (_, i) => ({ value: `${from + i}` })),
+      });
+    await send(0, 5);
+    const consumer = kafkaClient(node.bootstrap).consumer({ groupId: 'pausers', maxWaitTimeInMs: 200 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'pausable', fromBeginning: true });
+    const values: string[] = [];
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        values.push(message.value!.toString());
+      },
+    });
+    await waitFor('the first five', () => values.length >= 5);
+    consumer.pause([{ topic: 'pausable' }]);
+    await send(5, 5);
+    // Several of the consumer's 200 ms fetch rounds pass; nothing is delivered while paused.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(values).toHaveLength(5);
+    consumer.resume([{ topic: 'pausable' }]);
+    await waitFor('the rest after resume', () => values.length >= 10);
+    expect(values).toEqual(Array.from({ length: 10 }, (_, i) => `${i}`));
+    const admin = kafkaClient(node.bootstrap).admin();
+    await admin.connect();
+    expect((await admin.listGroups()).groups.map((g) => g.groupId)).toContain('pausers');
+    const described = (await admin.describeGroups(['pausers'])).groups[0]!;
+    expect(described).toMatchObject({ groupId: 'pausers', state: 'Stable', protocolType: 'consumer' });
+    expect(described.members).toHaveLength(1);
+    await admin.disconnect();
+    await consumer.disconnect();
+    await producer.disconnect();
+  });
+
   it('an idempotent producer gets a producer id and its batches carry sequences', async () => {
     await createTopic('idem', 1);
     const producer = kafkaClient(node.bootstrap).producer({ idempotent: true, maxInFlightRequests: 1 });
