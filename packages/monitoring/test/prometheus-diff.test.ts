@@ -7,9 +7,10 @@ import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_pro
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { parseConfig } from '@ddia/common';
-import { freePort } from '@ddia/testkit';
+import { HttpClient, parseConfig } from '@ddia/common';
+import { freePort, longRun, startCluster } from '@ddia/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MONITORING_FLAGS, type Monitoring, startMonitoring } from '../src/monitoring-node.js';
 import {
@@ -18,6 +19,7 @@ import {
   RANGE_QUERIES,
   RELATIVE_TOLERANCE,
 } from './differential/corpus.js';
+import { LAB_QUERIES, LAB_TOLERANCE, LAB_UNCOMPARABLE_RE } from './differential/lab-corpus.js';
 import { type Exporter, scrapeConfigYaml, startExporter } from './support/exporter.js';
 import { labData, toOpenMetrics } from './support/lab-data.js';
 
@@ -42,24 +44,26 @@ interface Element {
   values?: [number, string][];
 }
 
-function close(a: string, b: string): boolean {
+function close(a: string, b: string, relative = RELATIVE_TOLERANCE): boolean {
   if (a === b) return true;
   const x = Number(a);
   const y = Number(b);
   if (Number.isNaN(x) && Number.isNaN(y)) return true;
-  return Math.abs(x - y) <= ABSOLUTE_TOLERANCE + RELATIVE_TOLERANCE * Math.max(Math.abs(x), Math.abs(y));
+  if (relative === Number.POSITIVE_INFINITY) return true;
+  return Math.abs(x - y) <= ABSOLUTE_TOLERANCE + relative * Math.max(Math.abs(x), Math.abs(y));
 }
 
 /** Differences between two /api/v1/query(_range) data objects, as readable strings. */
 function compare(
   ours: { resultType: string; result: unknown },
   theirs: { resultType: string; result: unknown },
+  relative = RELATIVE_TOLERANCE,
 ): string[] {
   if (ours.resultType !== theirs.resultType) return [`resultType ${ours.resultType} != ${theirs.resultType}`];
   if (ours.resultType === 'scalar' || ours.resultType === 'string') {
     const [ta, va] = ours.result as [number, string];
     const [tb, vb] = theirs.result as [number, string];
-    return ta === tb && close(va, vb)
+    return ta === tb && close(va, vb, relative)
       ? []
       : [`${JSON.stringify(ours.result)} != ${JSON.stringify(theirs.result)}`];
   }
@@ -80,7 +84,7 @@ function compare(
     }
     pa.forEach((p, i) => {
       const q = pb[i]!;
-      if (Math.abs(p[0] - q[0]) > 1e-6 || !close(p[1], q[1]))
+      if (Math.abs(p[0] - q[0]) > 1e-6 || !close(p[1], q[1], relative))
         diffs.push(`${k}[${i}]: ${JSON.stringify(p)} != ${JSON.stringify(q)}`);
     });
   }
@@ -470,3 +474,173 @@ describe.skipIf(SKIP_REASON !== '')('differential: ours vs Prometheus on the sam
     }
   });
 });
+
+const KV_STORE_MAIN = fileURLToPath(new URL('../../kv-store/dist/main.js', import.meta.url));
+/** How long the client writes and reads while both scrape: "a few minutes" with DDIA_LONG=1. */
+const LAB_LOAD_MS = longRun() ? 180_000 : 8_000;
+const LAB_SCRAPE_INTERVAL_S = 1;
+/** Scrapes both must have taken after a change, so that the counters' final values are stored. */
+const SETTLE_SCRAPES = 3;
+/** Keys the load writes and reads, over and over. */
+const KEYS = 10;
+
+describe.skipIf(SKIP_REASON !== '')(
+  'differential: ours and Prometheus scraping a live kv-store cluster',
+  () => {
+    it(
+      'the same series, and the corpus (test/differential/lab-corpus.ts) within its tolerances, after a load',
+      async () => {
+        const dir = await mkdtemp(join(tmpdir(), 'monitoring-lab-diff-'));
+        const cluster = await startCluster({
+          nodes: 3,
+          readyTimeoutMs: 60_000,
+          command: (node) => ({ args: [KV_STORE_MAIN, ...node.flags, '--log-level', 'warn'] }),
+        });
+        let prometheus: ChildProcess | undefined;
+        let mon: Monitoring | undefined;
+        const http = new HttpClient({ retries: 2 });
+        const settle = () =>
+          new Promise((r) => setTimeout(r, (SETTLE_SCRAPES + 0.5) * LAB_SCRAPE_INTERVAL_S * 1000));
+        try {
+          const addresses = cluster.urls().map((u) => new URL(u).host);
+          const config = scrapeConfigYaml('kv', addresses, `${LAB_SCRAPE_INTERVAL_S}s`);
+          await writeFile(join(dir, 'targets.yml'), config);
+          mon = await startMonitoring(
+            parseConfig(
+              ['--log-level', 'silent', '--targets', join(dir, 'targets.yml')],
+              {},
+              MONITORING_FLAGS,
+            ),
+          );
+          let promUrl: string;
+          ({ child: prometheus, url: promUrl } = await startPrometheus(dir, config, join(dir, 'prom')));
+          const query = async (base: string, q: string, timeS: number) => {
+            const res = await fetch(
+              `${base}/api/v1/query?${new URLSearchParams({ query: q, time: String(timeS) })}`,
+            );
+            const body = (await res.json()) as {
+              status: string;
+              data: { resultType: string; result: unknown };
+            };
+            expect(body.status, `${q} on ${base}: ${JSON.stringify(body)}`).toBe('success');
+            return body.data;
+          };
+          const upCount = async (base: string) =>
+            ((await query(base, 'up{job="kv"} == 1', Date.now() / 1000)).result as unknown[]).length;
+          const deadline = Date.now() + 30_000;
+          while ((await upCount(mon.url)) < 3 || (await upCount(promUrl)) < 3) {
+            if (Date.now() > deadline) throw new Error('both scrapers never had all three kv-store nodes up');
+            await new Promise((r) => setTimeout(r, 250));
+          }
+
+          // Every series the load will move exists, and both scrapers have seen it, before the window
+          // opens: a series born during the load would lose a different share of it in each (its first
+          // sample comes at each one's first scrape). Every key is created (201) and rewritten and read
+          // (200) through every node, so that the load itself only repeats those answers.
+          const urls = cluster.urls();
+          for (let k = 0; k < KEYS; k++) {
+            await http.request(`${urls[k % 3]}/kv/key-${k}`, { method: 'PUT', body: 'new' });
+            for (const url of urls) {
+              await http.request(`${url}/kv/key-${k}`, { method: 'PUT', body: 'again' });
+              await http.request(`${url}/kv/key-${k}`);
+            }
+          }
+          await settle();
+          const windowStartS = Date.now() / 1000;
+          // One scrape of each into the window before the load: its first sample is before the load.
+          await new Promise((r) => setTimeout(r, 1.5 * LAB_SCRAPE_INTERVAL_S * 1000));
+
+          // The load: writes through every node (a follower forwards to the leader) and reads.
+          const loadStart = Date.now();
+          let ops = 0;
+          for (let i = 0; Date.now() - loadStart < LAB_LOAD_MS; i++) {
+            const url = urls[i % 3]!;
+            await http.request(`${url}/kv/key-${i % KEYS}`, { method: 'PUT', body: `v${i}` });
+            await http.request(`${url}/kv/key-${i % KEYS}`);
+            ops += 2;
+          }
+          const loadEnd = Date.now();
+          expect(ops).toBeGreaterThan(20);
+          await settle();
+
+          // Series and labels: exactly the same, but for each system's own extra series.
+          const labelSets = async (base: string) => {
+            const res = await fetch(
+              `${base}/api/v1/series?${new URLSearchParams({ 'match[]': '{job="kv"}' })}`,
+            );
+            const body = (await res.json()) as { data: Record<string, string>[] };
+            return body.data
+              .filter((x) => !LAB_UNCOMPARABLE_RE.test(x.__name__!))
+              .map((x) => JSON.stringify(Object.entries(x).sort()))
+              .sort();
+          };
+          // Polled: a series first exported between the two scrapers' last scrapes is in one only for
+          // up to an interval (a raft message route answered for the first time, say).
+          let [ourSeries, theirSeries] = await Promise.all([labelSets(mon.url), labelSets(promUrl)]);
+          for (let k = 0; k < 20 && JSON.stringify(ourSeries) !== JSON.stringify(theirSeries); k++) {
+            await new Promise((r) => setTimeout(r, 500));
+            [ourSeries, theirSeries] = await Promise.all([labelSets(mon.url), labelSets(promUrl)]);
+          }
+          expect(theirSeries.length).toBeGreaterThan(50);
+          expect(ourSeries.filter((x) => !theirSeries.includes(x))).toEqual([]);
+          expect(theirSeries.filter((x) => !ourSeries.includes(x))).toEqual([]);
+
+          // The corpus at one time after the load, with W from before the load to after it.
+          const atS = Date.now() / 1000;
+          const windowS = Math.floor(atS - windowStartS);
+          const diffs: string[] = [];
+          for (const { query: q, check } of LAB_QUERIES) {
+            const text = q.replaceAll('[W]', `[${windowS}s]`).replaceAll('offset W', `offset ${windowS}s`);
+            const [ours, theirs] = await Promise.all([query(mon.url, text, atS), query(promUrl, text, atS)]);
+            expect(
+              (theirs.result as unknown[]).length,
+              `${text}: Prometheus answered nothing`,
+            ).toBeGreaterThan(0);
+            for (const d of compare(ours, theirs, LAB_TOLERANCE[check]))
+              diffs.push(`${text} (${check}): ${d}`);
+          }
+          expect(diffs).toEqual([]);
+
+          // A counter over time, at the same 1 s steps on both: each scraper holds the counter as of
+          // its own last scrape, so ours at t lies between Prometheus's at t - 2 s and at t + 2 s
+          // (one interval each way, and one for a late scrape); after the load, exactly equal.
+          const range = async (base: string) => {
+            const q = `sum(kv_proposals_total{job="kv"})`;
+            const params = new URLSearchParams({
+              query: q,
+              start: String(Math.floor(loadStart / 1000) - 2),
+              end: String(Math.floor(atS)),
+              step: '1',
+            });
+            const body = (await (await fetch(`${base}/api/v1/query_range?${params}`)).json()) as {
+              data: { result: { values: [number, string][] }[] };
+            };
+            return new Map(body.data.result[0]!.values.map(([t, v]) => [t, Number(v)]));
+          };
+          const [ourCurve, theirCurve] = await Promise.all([range(mon.url), range(promUrl)]);
+          let compared = 0;
+          for (const [t, v] of ourCurve) {
+            if (t >= loadEnd / 1000 + SETTLE_SCRAPES * LAB_SCRAPE_INTERVAL_S) {
+              expect(v, `at ${t}, after the load`).toBe(theirCurve.get(t));
+              continue;
+            }
+            const low = theirCurve.get(t - 2);
+            const high = theirCurve.get(t + 2);
+            if (low === undefined || high === undefined) continue;
+            expect(v, `at ${t}`).toBeGreaterThanOrEqual(low);
+            expect(v, `at ${t}`).toBeLessThanOrEqual(high);
+            compared++;
+          }
+          expect(compared).toBeGreaterThan(LAB_LOAD_MS / 1000 / 2);
+        } finally {
+          await http.close();
+          prometheus?.kill('SIGTERM');
+          await mon?.close();
+          await cluster.close();
+          await rm(dir, { recursive: true, force: true });
+        }
+      },
+      120_000 + LAB_LOAD_MS,
+    );
+  },
+);
