@@ -1,11 +1,14 @@
 // The group coordinator's state machine, pure: requests and ticks on a clock we move by hand.
+import { ManualClock, SeededRandom } from '@ddia/common/core';
 import { describe, expect, it } from 'vitest';
+import { type CommittedOffsets, GroupCoordinator } from '../src/broker/coordinator.js';
 import {
   decodeGroupEntry,
   decodeOffsetEntry,
   ErrorCode,
   encodeGroupEntry,
   Group,
+  type GroupSnapshot,
   type JoinResult,
 } from '../src/core/index.js';
 
@@ -221,5 +224,63 @@ describe('a group carried to a new coordinator (its record in __consumer_offsets
     const again = join(moved, 'b', 100_001 + SESSION_MS + 2, b.memberId);
     expect(again.results[0]!.generationId).toBe(gen2 + 1);
     expect([...moved.members.keys()]).toEqual([b.memberId]);
+  });
+});
+
+describe('the coordinator writes a group where the next coordinator will load it', () => {
+  it('each stable generation once, before SyncGroup answers; the group again when its last member leaves', async () => {
+    const clock = new ManualClock();
+    const stores: GroupSnapshot[] = [];
+    let releaseStore: () => void = () => {};
+    const offsets: CommittedOffsets = {
+      coordinatorError: () => ErrorCode.NONE,
+      commit: async () => ErrorCode.NONE,
+      get: () => undefined,
+      partitionsOf: () => [],
+      groups: () => [],
+      forgetTopic: async () => {},
+      storeGroup: (_group, snapshot) => {
+        stores.push(snapshot);
+        return new Promise((resolve) => {
+          releaseStore = () => resolve(ErrorCode.NONE);
+        });
+      },
+    };
+    const coordinator = new GroupCoordinator(offsets, clock, new SeededRandom(1));
+    const args = {
+      memberId: '',
+      clientId: 'a',
+      clientHost: '127.0.0.1',
+      sessionTimeoutMs: SESSION_MS,
+      rebalanceTimeoutMs: REBALANCE_MS,
+      protocolType: 'consumer',
+      protocols: [{ name: 'RoundRobinAssigner', metadata: te.encode('a') }],
+      memberIdRequired: true,
+    };
+    const first = await coordinator.join('g', args);
+    const joined = await coordinator.join('g', { ...args, memberId: first.memberId });
+    let answered = false;
+    const synced = coordinator
+      .sync('g', joined.generationId, joined.memberId, [
+        { memberId: joined.memberId, assignment: te.encode('p0') },
+      ])
+      .then((r) => {
+        answered = true;
+        return r;
+      });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stores.map((s) => [s.generationId, s.members.length])).toEqual([[joined.generationId, 1]]);
+    expect(answered, 'SyncGroup waits for the write').toBe(false);
+    releaseStore();
+    expect((await synced).errorCode).toBe(ErrorCode.NONE);
+    // A second SyncGroup of the same generation does not write again.
+    await coordinator.sync('g', joined.generationId, joined.memberId, []);
+    expect(stores).toHaveLength(1);
+    expect(coordinator.leave('g', joined.memberId)).toBe(ErrorCode.NONE);
+    coordinator.tick();
+    expect(stores.map((s) => [s.generationId, s.members.length])).toEqual([
+      [joined.generationId, 1],
+      [joined.generationId + 1, 0],
+    ]);
   });
 });

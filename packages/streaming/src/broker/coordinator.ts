@@ -151,7 +151,19 @@ export class GroupCoordinator {
     if (refused !== ErrorCode.NONE) return refused;
     const group = this.groups.get(groupId);
     if (!group) return ErrorCode.UNKNOWN_MEMBER_ID;
-    return group.leave(memberId, this.clock.nowMs());
+    const errorCode = group.leave(memberId, this.clock.nowMs());
+    this.storeIfEmptied(groupId, group);
+    return errorCode;
+  }
+
+  /** A group whose last member left or expired is written as empty in its new generation (as
+   *  Kafka does), so that a new coordinator neither restores departed members nor an older
+   *  generation. In the background: nobody waits on it. */
+  private storeIfEmptied(groupId: string, group: Group): void {
+    // Generation 0: the group never had a member (a first join told MEMBER_ID_REQUIRED).
+    if (group.state !== 'Empty' || group.generationId === 0) return;
+    if (this.stored.get(groupId)?.generationId === group.generationId) return;
+    void this.store(groupId, group).catch(() => ErrorCode.COORDINATOR_NOT_AVAILABLE);
   }
 
   /** Checks the member and generation, then makes the offsets durable. Errors are per request. */
@@ -186,6 +198,9 @@ export class GroupCoordinator {
 
   tick(): void {
     const now = this.clock.nowMs();
-    for (const group of this.groups.values()) group.tick(now);
+    for (const [id, group] of this.groups) {
+      group.tick(now);
+      this.storeIfEmptied(id, group);
+    }
   }
 }
