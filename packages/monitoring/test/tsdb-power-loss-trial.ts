@@ -12,7 +12,7 @@
 // Then a second round on the recovered TSDB (more acknowledged scrapes, a second crash) also
 // checks that whatever the first recovery showed is still there: open() made it durable.
 import { type FsyncPolicy, SeededRandom } from '@ddia/common';
-import { type CrashReport, FaultFileSystem, SimulatedCrashError } from '@ddia/testkit';
+import { type CrashReport, FaultFileSystem, settleUnlessCrash } from '@ddia/testkit';
 import { type Labels, labelsFromRecord } from '../src/core/labels.js';
 import { newMatcher } from '../src/core/matchers.js';
 import { DiskTsdb } from '../src/storage/disk-tsdb.js';
@@ -85,20 +85,6 @@ class Expectation {
   }
 }
 
-const isCrash = (err: unknown): boolean =>
-  err instanceof SimulatedCrashError ||
-  (err instanceof Error && err.name === 'LogClosedError') ||
-  (err instanceof Error && err.cause instanceof SimulatedCrashError);
-
-async function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
-  try {
-    return { ok: true, value: await promise };
-  } catch (err) {
-    if (isCrash(err)) return { ok: false };
-    throw err;
-  }
-}
-
 function labelsOf(s: number): Labels {
   return labelsFromRecord({ __name__: 'power_loss', series: String(s) });
 }
@@ -121,7 +107,7 @@ async function workload(
       if (random.chance(0.85)) batch.push({ s, v: valueFor(random, r, s) });
     }
     for (const { s, v } of batch) expect.ingested[s]!.push([t, v]);
-    const done = await settle(
+    const done = await settleUnlessCrash(
       tsdb.ingest(
         batch.map(({ s, v }) => ({
           labels: labelsOf(s),
@@ -137,13 +123,13 @@ async function workload(
     if (config.fsync !== 'never') ackAll(expect);
     if (sync) {
       const covered = expect.ingested.map((x) => x.length);
-      if (!(await settle(tsdb.sync())).ok) return blocks;
+      if (!(await settleUnlessCrash(tsdb.sync())).ok) return blocks;
       covered.forEach((n, s) => {
         expect.acked[s] = Math.max(expect.acked[s]!, n);
       });
     }
     if (random.chance(config.compactChance)) {
-      const c = await settle(tsdb.compact(t));
+      const c = await settleUnlessCrash(tsdb.compact(t));
       if (!c.ok) return blocks;
       if (c.value.block) {
         blocks++;
@@ -251,7 +237,7 @@ export async function runTrial(options: TrialOptions): Promise<TrialResult> {
   const from = random.chance(0.5) ? (dryExpect.opsAtFirstBlock ?? 0) : 0;
   fs.crashAfter(random.int(from, total));
   const expect = new Expectation(config.series);
-  const first = await settle(open(fs, config));
+  const first = await settleUnlessCrash(open(fs, config));
   if (first.ok) {
     result.blocksWritten += await workload(
       first.value,

@@ -14,7 +14,7 @@
 //     and none that an acknowledged truncateSuffix or reset removed comes back;
 //   - an acknowledged dropPrefix or reset is not undone (firstIndex does not go back).
 import { CorruptLogError, type FsyncPolicy, Log, type LogOptions, SeededRandom } from '@ddia/common';
-import { type CrashReport, FaultFileSystem, SimulatedCrashError } from '@ddia/testkit';
+import { type CrashReport, FaultFileSystem, isSimulatedCrash, settleUnlessCrash } from '@ddia/testkit';
 
 export const LOG_DIR = '/data/log';
 
@@ -93,20 +93,7 @@ class Expectation {
   epoch = 0;
 }
 
-const isCrash = (err: unknown) =>
-  err instanceof SimulatedCrashError ||
-  (err instanceof Error && err.name === 'LogClosedError') ||
-  (err instanceof Error && err.cause instanceof SimulatedCrashError);
-
 export const trace: string[] = [];
-async function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
-  try {
-    return { ok: true, value: await promise };
-  } catch (err) {
-    if (isCrash(err)) return { ok: false };
-    throw err;
-  }
-}
 
 /** appendSync of one record at the log's end (other writers may have appended meanwhile). */
 function appendInline(log: Log, epoch: number, expect: Expectation): number | null {
@@ -117,7 +104,7 @@ function appendInline(log: Log, epoch: number, expect: Expectation): number | nu
     if (at !== index) throw new Error(`appendSync returned ${at}, expected ${index}`);
     return at;
   } catch (err) {
-    if (isCrash(err)) return null;
+    if (isSimulatedCrash(err)) return null;
     throw err;
   }
 }
@@ -141,19 +128,19 @@ async function workload(
         expect.appended.add(`${epoch}:${index}`);
         const sync = config.fsync === 'never' && random.chance(0.2);
         if (config.appender === 'appendSync') {
-          while (log.rollDue) if (!(await settle(log.roll())).ok) return;
+          while (log.rollDue) if (!(await settleUnlessCrash(log.roll())).ok) return;
           const at = appendInline(log, epoch, expect);
           if (at === null) return;
           if (config.fsync !== 'never') expect.durable.set(at, epoch);
           else if (sync) {
             // sync() covers every record written before it was called.
             const covered: [number, number][] = [...unsynced.splice(0), [at, epoch]];
-            if (!(await settle(log.sync())).ok) return;
+            if (!(await settleUnlessCrash(log.sync())).ok) return;
             for (const [i, e] of covered) expect.durable.set(i, e);
           } else unsynced.push([at, epoch]);
           continue;
         }
-        const done = await settle(log.append(recordFor(epoch, index), { sync }));
+        const done = await settleUnlessCrash(log.append(recordFor(epoch, index), { sync }));
         if (!done.ok) return;
         if (done.value !== index) throw new Error(`append returned ${done.value}, expected ${index}`);
         if (config.fsync !== 'never' || sync) {
@@ -170,18 +157,19 @@ async function workload(
     const action = random.int(0, 9);
     if (config.fsync === 'never' && action <= 3) {
       const covered = [...unsynced];
-      if ((await settle(log.sync())).ok) for (const [i, e] of covered) expect.durable.set(i, e);
+      if ((await settleUnlessCrash(log.sync())).ok) for (const [i, e] of covered) expect.durable.set(i, e);
     } else if (action === 4 && log.nextIndex > log.firstIndex) {
       const from = random.int(log.firstIndex, log.nextIndex);
       const epochAfter = expect.epoch + 1;
       expect.epoch = epochAfter;
       // Acknowledged or not, the records from `from` on may be gone.
       for (const i of [...expect.durable.keys()]) if (i >= from) expect.durable.delete(i);
-      if ((await settle(log.truncateSuffix(from))).ok) expect.cuts.push({ from, epoch: epochAfter });
+      if ((await settleUnlessCrash(log.truncateSuffix(from))).ok)
+        expect.cuts.push({ from, epoch: epochAfter });
     } else if (action === 5 && log.nextIndex > log.firstIndex) {
       const before = random.int(log.firstIndex, log.nextIndex);
       for (const i of [...expect.durable.keys()]) if (i < before) expect.durable.delete(i);
-      if ((await settle(log.dropPrefix(before))).ok) {
+      if ((await settleUnlessCrash(log.dropPrefix(before))).ok) {
         expect.firstIndexFloor = Math.max(expect.firstIndexFloor, log.firstIndex);
       }
     } else if (action === 6 && random.chance(0.5)) {
@@ -189,7 +177,7 @@ async function workload(
       const epochAfter = expect.epoch + 1;
       expect.epoch = epochAfter;
       expect.durable.clear();
-      if ((await settle(log.reset(next))).ok) {
+      if ((await settleUnlessCrash(log.reset(next))).ok) {
         expect.cuts.push({ from: 0, epoch: epochAfter });
         expect.firstIndexFloor = next;
       }
@@ -310,7 +298,7 @@ export async function runTrial(options: TrialOptions): Promise<TrialResult> {
   let fs = await setUp(seed, options);
   fs.crashAfter(random.int(0, total));
   const expect = new Expectation();
-  let log = await settle(Log.open(logOptions(fs, config)));
+  let log = await settleUnlessCrash(Log.open(logOptions(fs, config)));
   if (log.ok) {
     await workload(log.value, fs, config, new SeededRandom(seed + 1), expect);
     if (!fs.isCrashed) await log.value.close();
@@ -355,7 +343,9 @@ export async function runTrial(options: TrialOptions): Promise<TrialResult> {
     for (let k = 0; k < more && !fs.isCrashed; k++) {
       const index = recovered.log.nextIndex;
       expect.appended.add(`${expect.epoch}:${index}`);
-      const done = await settle(recovered.log.append(recordFor(expect.epoch, index), { sync: true }));
+      const done = await settleUnlessCrash(
+        recovered.log.append(recordFor(expect.epoch, index), { sync: true }),
+      );
       if (done.ok) expect.durable.set(index, expect.epoch);
     }
     if (!fs.isCrashed) await recovered.log.close();

@@ -50,6 +50,29 @@ export class SimulatedCrashError extends Error {
   readonly code = 'EIO';
 }
 
+/**
+ * Whether an error is what a power cut shows a caller: the crash itself, the crash as an error's
+ * cause, or a log the cut closed under its writers (common's LogClosedError).
+ */
+export function isSimulatedCrash(err: unknown): boolean {
+  return (
+    err instanceof SimulatedCrashError ||
+    (err instanceof Error && (err.name === 'LogClosedError' || err.cause instanceof SimulatedCrashError))
+  );
+}
+
+/** Awaits an operation of a power-loss trial: a simulated crash is `{ ok: false }`, anything else throws. */
+export async function settleUnlessCrash<T>(
+  promise: Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false }> {
+  try {
+    return { ok: true, value: await promise };
+  } catch (err) {
+    if (isSimulatedCrash(err)) return { ok: false };
+    throw err;
+  }
+}
+
 /** What the last crash did, for a failing seed's report. */
 export interface CrashReport {
   mode: CrashMode;
