@@ -50,6 +50,8 @@ const FETCH_BYTES_MAX = 1024 * 1024;
 const RETRY_MS = 100;
 /** How long DeleteTopics waits for the offsets partitions' leaders to replicate tombstones. */
 const FORGET_TIMEOUT_MS = TOMBSTONES_TIMEOUT_MS + 2000;
+/** How long one ask of a leader waits for its tombstones before answering "not yet". */
+const FORGET_POLL_MS = 1000;
 
 /** Node ids in Kafka are integers: n1 -> 1. */
 export function numericId(id: string): number {
@@ -421,11 +423,16 @@ export class Replication implements ReplicationHooks {
   private registerRoutes(): void {
     const app = this.options.app;
     // Once this broker has applied the metadata committed so far (a deletion among it), waits
-    // for its tombstones of the deleted topic's offsets to reach its ISR.
+    // a little for its tombstones of the deleted topic's offsets to reach its ISR: their error
+    // code, or null while they are still on their way (the caller asks again).
     app.post('/internal/offsets/forgotten', async (request) => {
       const { topic } = request.body as { topic: string };
-      await this.raft.waitApplied(await this.readIndexWithin(FORGET_TIMEOUT_MS));
-      return { errorCode: await this.groupOffsets.forgotten(topic) };
+      await this.raft.waitApplied(await this.readIndexWithin(FORGET_POLL_MS));
+      const errorCode = await Promise.race([
+        this.groupOffsets.forgotten(topic),
+        this.sleep(FORGET_POLL_MS).then(() => null),
+      ]);
+      return { errorCode };
     });
     app.post('/internal/replica/fetch', async (request) => {
       const b = request.body as FetchRequestBody;
@@ -674,37 +681,53 @@ export class Replication implements ReplicationHooks {
     }
   }
 
-  /** Answered once the deletion is committed and every leader of an offsets partition has its
-   *  tombstones for the topic's committed offsets in its ISR (REQUEST_TIMED_OUT otherwise: the
-   *  topic is gone, its offsets may still be on their way out; a retry answers the topic unknown). */
+  /** Answered once the deletion is committed and the current leader of every offsets
+   *  partition has its tombstones for the topic's committed offsets in its ISR (REQUEST_TIMED_OUT
+   *  otherwise: the topic is gone, its offsets may still be on their way out; a retry answers
+   *  the topic unknown). */
   async deleteTopic(name: string): Promise<number> {
     try {
       const result = await this.propose({ op: 'deleteTopic', name });
       if (!result.ok) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-      const leaders = new Set((this.partitionRoles(OFFSETS_TOPIC) ?? []).map((r) => r.leaderId));
-      const codes = await Promise.all(
-        [...leaders].map(async (n) => {
-          const url = this.urls.get(n);
-          if (!url) return ErrorCode.NONE;
-          const res = await this.options.client.request(`${url}/internal/offsets/forgotten`, {
-            method: 'POST',
-            body: { topic: name },
-            deadlineMs: FORGET_TIMEOUT_MS,
-            retry: false,
-          });
-          return res.json<{ errorCode: number }>().errorCode;
-        }),
-      );
-      if (codes.every((c) => c === ErrorCode.NONE)) return ErrorCode.NONE;
-      this.broker.logger.warn(
-        { topic: name, codes },
-        'deleted topic: offset tombstones not in the ISR in time',
-      );
-      return ErrorCode.REQUEST_TIMED_OUT;
-    } catch (err) {
-      this.broker.logger.warn({ topic: name, err: (err as Error).message }, 'topic deletion not confirmed');
+    } catch {
       return ErrorCode.REQUEST_TIMED_OUT;
     }
+    const deadline = this.now() + FORGET_TIMEOUT_MS;
+    const partitions = this.partitionRoles(OFFSETS_TOPIC)?.length ?? 0;
+    const codes = await Promise.all(
+      Array.from({ length: partitions }, (_, p) => this.tombstonesSettled(name, p, deadline)),
+    );
+    if (codes.every((c) => c === ErrorCode.NONE)) return ErrorCode.NONE;
+    this.broker.logger.warn(
+      { topic: name, codes },
+      'deleted topic: offset tombstones not in the ISR in time',
+    );
+    return ErrorCode.REQUEST_TIMED_OUT;
+  }
+
+  /** Asks the leader of offsets partition `p` whether its tombstones for `topic` are in its ISR,
+   *  again while they are on their way, and of the next leader when it is down or has moved
+   *  (that one drops the deleted topic's offsets as it loads the partition). */
+  private async tombstonesSettled(topic: string, p: number, deadline: number): Promise<number> {
+    while (this.now() < deadline) {
+      const url = this.urls.get(this.partitionRoles(OFFSETS_TOPIC)?.[p]?.leaderId ?? -1);
+      if (url) {
+        try {
+          const res = await this.options.client.request(`${url}/internal/offsets/forgotten`, {
+            method: 'POST',
+            body: { topic },
+            deadlineMs: 2 * FORGET_POLL_MS,
+            retry: false,
+          });
+          const { errorCode } = res.json<{ errorCode: number | null }>();
+          if (errorCode !== null && errorCode !== ErrorCode.NOT_COORDINATOR) return errorCode;
+        } catch {
+          // Down or paused: the controller elects another leader, asked next time round.
+        }
+      }
+      await this.sleep(RETRY_MS);
+    }
+    return ErrorCode.REQUEST_TIMED_OUT;
   }
 
   replicationFactor(): number {
