@@ -523,9 +523,15 @@ describe('three replicated brokers, one fault after another under acks=all', () 
     const seen = (await view('n1'))!;
     const roles = seen.topics.find((t) => t.name === OFFSETS_TOPIC)!.partitions[p]!;
     const leader = `n${roles.leader}`;
-    // Preferably not the metadata's Raft leader (its pause would add an election to the wait).
-    const followers = roles.isr.filter((n) => n !== roles.leader).map((n) => `n${n}`);
-    const paused = followers.find((id) => id !== seen.leader) ?? followers[0]!;
+    // Preferably one that leads another offsets partition, not the metadata's Raft leader: then
+    // that partition's leadership moves during the deletion, and its new leader is asked.
+    const offsetLeaders = seen.topics.find((t) => t.name === OFFSETS_TOPIC)!.partitions.map((q) => q.leader);
+    const followers = roles.isr.filter((n) => n !== roles.leader);
+    const paused = `n${
+      followers.find((n) => offsetLeaders.includes(n) && `n${n}` !== seen.leader) ??
+      followers.find((n) => `n${n}` !== seen.leader) ??
+      followers[0]
+    }`;
     const before = await highWatermarkAt(leader, OFFSETS_TOPIC, p);
     cluster.node(paused).pause();
     try {
@@ -535,6 +541,9 @@ describe('three replicated brokers, one fault after another under acks=all', () 
       expect(await highWatermarkAt(leader, OFFSETS_TOPIC, p), 'the tombstone in the ISR').toBe(before + 1);
     } finally {
       cluster.node(paused).resume();
+      console.log(
+        `3b: paused ${paused}, offsets leaders ${offsetLeaders.join(',')}, partition ${p} led by ${leader}`,
+      );
     }
     const again = client().admin();
     await again.connect();
