@@ -8,6 +8,7 @@ export * from './log/partition-log.js';
 export * from './node.js';
 export { decodeRequestHeader, frameRequest } from './protocol/header.js';
 export * from './streams/local-state.js';
+export * from './streams/range-assigner.js';
 export * from './streams/read-topic.js';
 export * from './streams/runner.js';
 export * from './streams/task-assigner.js';

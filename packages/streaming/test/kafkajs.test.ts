@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerNode } from '../src/node.js';
+import { rangeAssigner } from '../src/streams/range-assigner.js';
 import { kafkaClient, removeTempDir, startBroker, tempDir, waitFor } from './support/broker.js';
 
 let dir: string;
@@ -199,6 +200,44 @@ describe('produce and consume', () => {
     const partition = node.broker.partition('idem', 0)!;
     expect(partition.highWatermark).toBe(5);
     expect(partition.producers.size).toBe(1);
+  });
+});
+
+describe("Kafka's range assignor (src/streams/range-assigner.ts)", () => {
+  it('two kafkajs members agree on protocol "range" and each gets a contiguous run of both topics, the first one more', async () => {
+    await createTopic('ranged-a', 5);
+    await createTopic('ranged-b', 5);
+    // The latest assignment each member was given (GROUP_JOIN fires once per generation).
+    const assigned = new Map<string, Record<string, number[]>>();
+    const consumers: Consumer[] = [];
+    for (let i = 0; i < 2; i++) {
+      const consumer = kafkaClient(node.bootstrap).consumer({
+        groupId: 'rangers',
+        partitionAssigners: [rangeAssigner],
+        heartbeatInterval: 300,
+        maxWaitTimeInMs: 200,
+      });
+      consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        assigned.set(event.payload.memberId, event.payload.memberAssignment);
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topics: ['ranged-a', 'ranged-b'] });
+      await consumer.run({ eachMessage: async () => {} });
+      consumers.push(consumer);
+    }
+    const total = () =>
+      [...assigned.values()].reduce((n, a) => n + Object.values(a).reduce((m, ps) => m + ps.length, 0), 0);
+    await waitFor('both members in one generation', () => assigned.size === 2 && total() === 10);
+    const [first, second] = [...assigned.keys()].sort();
+    const sorted = (a: Record<string, number[]>) =>
+      Object.fromEntries(Object.entries(a).map(([t, ps]) => [t, [...ps].sort((x, y) => x - y)]));
+    expect(sorted(assigned.get(first!)!)).toEqual({ 'ranged-a': [0, 1, 2], 'ranged-b': [0, 1, 2] });
+    expect(sorted(assigned.get(second!)!)).toEqual({ 'ranged-a': [3, 4], 'ranged-b': [3, 4] });
+    const admin = kafkaClient(node.bootstrap).admin();
+    await admin.connect();
+    expect((await admin.describeGroups(['rangers'])).groups[0]).toMatchObject({ protocol: 'range' });
+    await admin.disconnect();
+    for (const consumer of consumers) await consumer.disconnect();
   });
 });
 
