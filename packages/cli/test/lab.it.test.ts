@@ -247,7 +247,7 @@ describe.skipIf(!kvBuilt)('pnpm start (ddia start) and ddia share one lab', () =
   });
 
   it.skipIf(!existsSync(join(root, 'packages/monitoring/dist/main.js')))(
-    'the services export their spans to monitoring: a kv write is a trace on its dashboard API',
+    'the services export their spans to monitoring (a kv write is a trace on its dashboard API) and it scrapes every node of the topology',
     async () => {
       const monitoring = node('monitoring-n1');
       expect(node('kv-n1').command).toEqual(expect.arrayContaining(['--otlp', monitoring.url]));
@@ -262,6 +262,25 @@ describe.skipIf(!kvBuilt)('pnpm start (ddia start) and ddia share one lab', () =
         return body.data.traces.find((t) => t.rootName === 'PUT /kv/*');
       }, 30_000);
       expect(trace.services).toContain('kv-store');
+      // Its scrape targets are the lab's topology (topology.ts passes them as --scrape): one job
+      // per service, every node of it, and the kv nodes scraped up.
+      type Target = { discoveredLabels: { __address__: string; job: string }; health: string };
+      const targets = await eventually(async () => {
+        const res = await fetch(`${monitoring.url}/api/v1/targets`);
+        const body = (await res.json()) as { data: { activeTargets: Target[] } };
+        const all = body.data.activeTargets;
+        return all.filter((t) => t.discoveredLabels.job === 'kv' && t.health === 'up').length === 3
+          ? all
+          : undefined;
+      }, 30_000);
+      for (const n of readState(lab.home).nodes.filter((x) => x.service !== 'monitoring'))
+        expect(
+          targets.some(
+            (t) =>
+              t.discoveredLabels.job === n.service && t.discoveredLabels.__address__ === new URL(n.url).host,
+          ),
+          n.name,
+        ).toBe(true);
     },
   );
 
