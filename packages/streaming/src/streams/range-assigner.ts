@@ -6,6 +6,7 @@
 // (partitions % members) take one more. Co-partitioned topics therefore line up (partition p of
 // both goes to the same member), at the price of imbalance when many topics have few partitions.
 import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
+import { memberAssignment, topicPartitions } from './assignment.js';
 
 /** The protocol name Kafka's Java client uses, so a mixed group can agree on it. */
 export const RANGE_ASSIGNER_NAME = 'range';
@@ -46,20 +47,9 @@ export const rangeAssigner: PartitionAssigner = ({ cluster }) => ({
       const meta = AssignerProtocol.MemberMetadata.decode(m.memberMetadata);
       subscriptions.set(m.memberId, meta?.topics ?? topics);
     }
-    const partitions = new Map<string, number[]>();
-    for (const topic of topics)
-      partitions.set(
-        topic,
-        cluster.findTopicPartitionMetadata(topic).map((p) => p.partitionId),
-      );
-    return [...assignRanges(subscriptions, partitions)].map(([memberId, assignment]) => ({
-      memberId,
-      memberAssignment: AssignerProtocol.MemberAssignment.encode({
-        version: 0,
-        assignment,
-        userData: Buffer.alloc(0),
-      }),
-    }));
+    return [...assignRanges(subscriptions, topicPartitions(cluster, topics))].map(([memberId, assignment]) =>
+      memberAssignment(memberId, assignment),
+    );
   },
   protocol({ topics }) {
     return {

@@ -11,6 +11,7 @@
 // rebalance moves only the tasks of the member that left or the share of the one that joined:
 // each moved task costs a restore from its changelog on the new owner).
 import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
+import { memberAssignment, topicPartitions } from './assignment.js';
 
 export const TASK_ASSIGNER_NAME = 'DdiaStreamTasks';
 
@@ -57,12 +58,7 @@ export function taskAssigner(
     name: TASK_ASSIGNER_NAME,
     version: 0,
     async assign({ members, topics }) {
-      const partitions = new Map<string, number[]>();
-      for (const topic of topics)
-        partitions.set(
-          topic,
-          cluster.findTopicPartitionMetadata(topic).map((m) => m.partitionId),
-        );
+      const partitions = topicPartitions(cluster, topics);
       const tasks = [...new Set([...partitions.values()].flat().map(taskOf))];
       const previous = new Map<string, number[]>();
       for (const m of members) {
@@ -80,14 +76,7 @@ export function taskAssigner(
           const mine = ps.filter((p) => owned.includes(taskOf(p)));
           if (mine.length > 0) assignment[topic] = mine;
         }
-        return {
-          memberId,
-          memberAssignment: AssignerProtocol.MemberAssignment.encode({
-            version: 0,
-            assignment,
-            userData: Buffer.alloc(0),
-          }),
-        };
+        return memberAssignment(memberId, assignment);
       });
     },
     protocol({ topics }) {
