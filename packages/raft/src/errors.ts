@@ -3,40 +3,16 @@
 // right status and `retriable` flag.
 import { DdiaError, type ErrorSpec, errorClass } from '@ddia/common';
 
+// biome-ignore format: one error a line, read as a table
 export const RaftErrors = {
   notLeader: { code: 'DDIA_ERR_RAFT_NOT_LEADER', status: 503, title: 'Not the Raft leader', retriable: true },
-  proposalDropped: {
-    code: 'DDIA_ERR_RAFT_PROPOSAL_DROPPED',
-    status: 503,
-    title: 'Proposal dropped before commit (it may or may not apply)',
-    retriable: true,
-  },
-  proposalNotCommitted: {
-    code: 'DDIA_ERR_RAFT_PROPOSAL_NOT_COMMITTED',
-    status: 503,
-    title: 'Proposal lost before commit: it was not applied and will not be; retry',
-    retriable: true,
-  },
+  proposalDropped: { code: 'DDIA_ERR_RAFT_PROPOSAL_DROPPED', status: 503, title: 'Proposal dropped before commit (it may or may not apply)', retriable: true },
+  proposalNotCommitted: { code: 'DDIA_ERR_RAFT_PROPOSAL_NOT_COMMITTED', status: 503, title: 'Proposal lost before commit: it was not applied and will not be; retry', retriable: true },
   timeout: { code: 'DDIA_ERR_RAFT_TIMEOUT', status: 504, title: 'Raft operation timed out', retriable: true },
   stopped: { code: 'DDIA_ERR_RAFT_STOPPED', status: 503, title: 'Raft node is stopping', retriable: true },
-  transferring: {
-    code: 'DDIA_ERR_RAFT_TRANSFERRING',
-    status: 503,
-    title: 'Leadership transfer in progress',
-    retriable: true,
-  },
-  confChangeInProgress: {
-    code: 'DDIA_ERR_RAFT_CONF_CHANGE_IN_PROGRESS',
-    status: 409,
-    title: 'Another membership change is in progress',
-    retriable: true,
-  },
-  overloaded: {
-    code: 'DDIA_ERR_RAFT_OVERLOADED',
-    status: 503,
-    title: 'Too many pending operations',
-    retriable: true,
-  },
+  transferring: { code: 'DDIA_ERR_RAFT_TRANSFERRING', status: 503, title: 'Leadership transfer in progress', retriable: true },
+  confChangeInProgress: { code: 'DDIA_ERR_RAFT_CONF_CHANGE_IN_PROGRESS', status: 409, title: 'Another membership change is in progress', retriable: true },
+  overloaded: { code: 'DDIA_ERR_RAFT_OVERLOADED', status: 503, title: 'Too many pending operations', retriable: true },
   badRequest: { code: 'DDIA_ERR_RAFT_BAD_REQUEST', status: 400, title: 'Bad Raft request', retriable: false },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -10,58 +10,24 @@ export interface ErrorSpec {
   retriable: boolean;
 }
 
+// biome-ignore format: one error a line, read as a table
 export const CommonErrors = {
   badRequest: { code: 'DDIA_ERR_BAD_REQUEST', status: 400, title: 'Bad request', retriable: false },
-  validation: {
-    code: 'DDIA_ERR_VALIDATION',
-    status: 400,
-    title: 'Request failed validation',
-    retriable: false,
-  },
+  validation: { code: 'DDIA_ERR_VALIDATION', status: 400, title: 'Request failed validation', retriable: false },
   badJson: { code: 'DDIA_ERR_BAD_JSON', status: 400, title: 'Body is not valid JSON', retriable: false },
   notFound: { code: 'DDIA_ERR_NOT_FOUND', status: 404, title: 'Not found', retriable: false },
   routeNotFound: { code: 'DDIA_ERR_ROUTE_NOT_FOUND', status: 404, title: 'No such route', retriable: false },
-  methodNotAllowed: {
-    code: 'DDIA_ERR_METHOD_NOT_ALLOWED',
-    status: 405,
-    title: 'Method not allowed',
-    retriable: false,
-  },
+  methodNotAllowed: { code: 'DDIA_ERR_METHOD_NOT_ALLOWED', status: 405, title: 'Method not allowed', retriable: false },
   conflict: { code: 'DDIA_ERR_CONFLICT', status: 409, title: 'Conflict', retriable: false },
-  preconditionFailed: {
-    code: 'DDIA_ERR_PRECONDITION_FAILED',
-    status: 412,
-    title: 'Precondition failed',
-    retriable: false,
-  },
+  preconditionFailed: { code: 'DDIA_ERR_PRECONDITION_FAILED', status: 412, title: 'Precondition failed', retriable: false },
   uriTooLong: { code: 'DDIA_ERR_URI_TOO_LONG', status: 414, title: 'URI too long', retriable: false },
-  payloadTooLarge: {
-    code: 'DDIA_ERR_PAYLOAD_TOO_LARGE',
-    status: 413,
-    title: 'Payload too large',
-    retriable: false,
-  },
-  unsupportedMediaType: {
-    code: 'DDIA_ERR_UNSUPPORTED_MEDIA_TYPE',
-    status: 415,
-    title: 'Unsupported media type',
-    retriable: false,
-  },
-  tooManyRequests: {
-    code: 'DDIA_ERR_TOO_MANY_REQUESTS',
-    status: 429,
-    title: 'Too many requests',
-    retriable: true,
-  },
+  payloadTooLarge: { code: 'DDIA_ERR_PAYLOAD_TOO_LARGE', status: 413, title: 'Payload too large', retriable: false },
+  unsupportedMediaType: { code: 'DDIA_ERR_UNSUPPORTED_MEDIA_TYPE', status: 415, title: 'Unsupported media type', retriable: false },
+  tooManyRequests: { code: 'DDIA_ERR_TOO_MANY_REQUESTS', status: 429, title: 'Too many requests', retriable: true },
   internal: { code: 'DDIA_ERR_INTERNAL', status: 500, title: 'Internal error', retriable: false },
   unavailable: { code: 'DDIA_ERR_UNAVAILABLE', status: 503, title: 'Service unavailable', retriable: true },
   timeout: { code: 'DDIA_ERR_TIMEOUT', status: 504, title: 'Deadline exceeded', retriable: true },
-  chaosDisabled: {
-    code: 'DDIA_ERR_CHAOS_DISABLED',
-    status: 404,
-    title: 'Fault injection is off (start with --chaos)',
-    retriable: false,
-  },
+  chaosDisabled: { code: 'DDIA_ERR_CHAOS_DISABLED', status: 404, title: 'Fault injection is off (start with --chaos)', retriable: false },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** An error that maps to a problem+json answer. Throw it from routes and domain code alike. */
