@@ -9,9 +9,8 @@ import { applyArithmetic, isArithmeticOperator } from '@ddia/common/core';
 export type Value = number | string | boolean | null;
 export type Row = Record<string, unknown>;
 
-/** A malformed expression: unexpected character, unbalanced parenthesis, missing operand. */
-export class ExpressionSyntaxError extends Error {
-  override name = 'ExpressionSyntaxError';
+/** What both expression errors share: the source and the character position it names. */
+export class ExpressionError extends Error {
   constructor(
     readonly source: string,
     readonly position: number,
@@ -21,16 +20,14 @@ export class ExpressionSyntaxError extends Error {
   }
 }
 
+/** A malformed expression: unexpected character, unbalanced parenthesis, missing operand. */
+export class ExpressionSyntaxError extends ExpressionError {
+  override name = 'ExpressionSyntaxError';
+}
+
 /** A well-formed expression applied to values of the wrong type (`'a' * 2`, `value and 1`). */
-export class ExpressionTypeError extends Error {
+export class ExpressionTypeError extends ExpressionError {
   override name = 'ExpressionTypeError';
-  constructor(
-    readonly source: string,
-    readonly position: number,
-    reason: string,
-  ) {
-    super(`${reason} at position ${position} in ${JSON.stringify(source)}`);
-  }
 }
 
 /** Longest expression text accepted; predicates are meant to be read by a person. */
