@@ -32,23 +32,28 @@ export class PendingOperations<R> {
 
   /** A proposal this node appended as leader at `index` in `term`. */
   trackLocal(index: number, term: number, timeoutMs: number): Promise<ProposeOutcome<R>> {
-    return new Promise<ProposeOutcome<R>>((resolve, reject) => {
-      const timer = this.clock.setTimeout(() => {
-        this.local.delete(index);
-        reject(new RaftTimeoutError(`proposal at index ${index}`, timeoutMs));
-      }, timeoutMs);
-      this.local.set(index, { resolve, reject, timer, term });
-    });
+    return this.track(this.local, index, term, timeoutMs, `proposal at index ${index}`);
   }
 
   /** A proposal sent to `leaderId` in `term`, recognised on apply by its tag `key`. */
   trackForwarded(key: string, term: number, leaderId: string, timeoutMs: number): Promise<ProposeOutcome<R>> {
+    return this.track(this.forwarded, key, term, timeoutMs, `proposal forwarded to ${leaderId}`);
+  }
+
+  /** Waits in `map` under `key` until answered, or rejects with a timeout naming `what`. */
+  private track<K>(
+    map: Map<K, PendingProposal<R>>,
+    key: K,
+    term: number,
+    timeoutMs: number,
+    what: string,
+  ): Promise<ProposeOutcome<R>> {
     return new Promise<ProposeOutcome<R>>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
-        this.forwarded.delete(key);
-        reject(new RaftTimeoutError(`proposal forwarded to ${leaderId}`, timeoutMs));
+        map.delete(key);
+        reject(new RaftTimeoutError(what, timeoutMs));
       }, timeoutMs);
-      this.forwarded.set(key, { resolve, reject, timer, term });
+      map.set(key, { resolve, reject, timer, term });
     });
   }
 
