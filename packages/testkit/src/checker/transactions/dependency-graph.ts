@@ -71,18 +71,10 @@ export class DependencyGraph {
 
   private grow(): void {
     const n = this.from.length * 2;
-    const from = new Int32Array(n);
-    from.set(this.from);
-    this.from = from;
-    const to = new Int32Array(n);
-    to.set(this.to);
-    this.to = to;
-    const type = new Uint8Array(n);
-    type.set(this.type);
-    this.type = type;
-    const key = new Int32Array(n);
-    key.set(this.key);
-    this.key = key;
+    this.from = grown(this.from, n);
+    this.to = grown(this.to, n);
+    this.type = grown(this.type, n);
+    this.key = grown(this.key, n);
   }
 
   /** Counting sort by source node, dropping repeated (from, to, type) edges; recounts types. */
@@ -283,4 +275,11 @@ export class DependencyGraph {
     }
     return undefined;
   }
+}
+
+/** A copy of `array` with room for `length` elements. */
+function grown<A extends Int32Array | Uint8Array>(array: A, length: number): A {
+  const bigger = new (array.constructor as new (length: number) => A)(length);
+  bigger.set(array);
+  return bigger;
 }

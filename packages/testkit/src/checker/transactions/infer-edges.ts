@@ -213,12 +213,18 @@ function writesOf(t: Transaction, key: string): unknown[] {
   return t.ops.filter((op) => op[0] !== 'r' && op[1] === key).map((op) => op[2]);
 }
 
-export function inferListAppend(txns: readonly Transaction[]): InferredGraph {
-  validate(txns, 'list-append');
+/** What both workloads' inference starts from: checked histories and who wrote each value. */
+function startInference(txns: readonly Transaction[], workload: Workload) {
+  validate(txns, workload);
   const anomalies: Anomaly[] = [];
   const graph = new DependencyGraph(txns.length);
   const writers = indexWrites(txns, anomalies);
   const writerOf = (key: string, value: unknown) => lookup(writers, key, value);
+  return { anomalies, graph, writerOf };
+}
+
+export function inferListAppend(txns: readonly Transaction[]): InferredGraph {
+  const { anomalies, graph, writerOf } = startInference(txns, 'list-append');
   // Every committed read is a prefix of the key's version order; the longest one shows most.
   const longest = new Map<string, { txn: number; list: unknown[] }>();
   txns.forEach((t, txn) => {
@@ -300,11 +306,7 @@ export function inferListAppend(txns: readonly Transaction[]): InferredGraph {
 }
 
 export function inferRwRegister(txns: readonly Transaction[]): InferredGraph {
-  validate(txns, 'rw-register');
-  const anomalies: Anomaly[] = [];
-  const graph = new DependencyGraph(txns.length);
-  const writers = indexWrites(txns, anomalies);
-  const writerOf = (key: string, value: unknown) => lookup(writers, key, value);
+  const { anomalies, graph, writerOf } = startInference(txns, 'rw-register');
   const reads = externalReads(txns);
   const readersOf = new Map<string, Map<unknown, number[]>>(); // key -> value id -> readers
   const NIL = Symbol('nil');
