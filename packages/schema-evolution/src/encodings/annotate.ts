@@ -125,15 +125,16 @@ function annotateMsgpack(c: Cursor): void {
 
 const THRIFT_FIELD_NAMES: Record<number, string> = { 1: 'userName', 2: 'favoriteNumber', 3: 'interests' };
 
+/** Thrift's stop byte (0) ends a struct: the span just taken becomes its end marker. */
+function markStop(c: Cursor): void {
+  c.spans[c.spans.length - 1] = { ...c.spans[c.spans.length - 1], kind: 'end', note: 'stop: end of struct' };
+}
+
 function annotateThriftBinary(c: Cursor): void {
   for (;;) {
     const type = c.take(1, 'type', '')[0];
     if (type === 0) {
-      c.spans[c.spans.length - 1] = {
-        ...c.spans[c.spans.length - 1],
-        kind: 'end',
-        note: 'stop: end of struct',
-      };
+      markStop(c);
       return;
     }
     c.spans[c.spans.length - 1].note =
@@ -164,11 +165,7 @@ function annotateThriftCompact(c: Cursor): void {
   for (;;) {
     const header = c.take(1, 'tag', '')[0];
     if (header === 0) {
-      c.spans[c.spans.length - 1] = {
-        ...c.spans[c.spans.length - 1],
-        kind: 'end',
-        note: 'stop: end of struct',
-      };
+      markStop(c);
       return;
     }
     const delta = header >> 4;

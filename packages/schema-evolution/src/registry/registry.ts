@@ -18,7 +18,7 @@ import {
   type Mode,
   type PreviousVersion,
 } from './compatibility.js';
-import { RegistryError, RegistryErrors } from './errors.js';
+import { RegistryError, type RegistryErrorSpec, RegistryErrors } from './errors.js';
 
 /** Largest version and id a client may name: Confluent's limit, a positive 32-bit int. */
 export const VERSION_MAX = 2 ** 31 - 1;
@@ -623,13 +623,13 @@ export class SchemaRegistry {
   }
 
   getConfig(subject: string | null, defaultToGlobal = false): CompatibilityLevel {
-    if (subject === null) return this.globalConfig;
-    const own = this.configs.get(subject);
-    if (own) return own;
-    if (defaultToGlobal) return this.globalConfig;
-    throw new RegistryError(
+    return subjectSetting(
+      this.configs,
+      this.globalConfig,
+      subject,
+      defaultToGlobal,
       RegistryErrors.subjectCompatibilityNotConfigured,
-      `Subject '${subject}' does not have subject-level compatibility configured`,
+      'compatibility',
     );
   }
 
@@ -664,13 +664,13 @@ export class SchemaRegistry {
   }
 
   getMode(subject: string | null, defaultToGlobal = false): Mode {
-    if (subject === null) return this.globalMode;
-    const own = this.modes.get(subject);
-    if (own) return own;
-    if (defaultToGlobal) return this.globalMode;
-    throw new RegistryError(
+    return subjectSetting(
+      this.modes,
+      this.globalMode,
+      subject,
+      defaultToGlobal,
       RegistryErrors.subjectModeNotConfigured,
-      `Subject '${subject}' does not have subject-level mode configured`,
+      'mode',
     );
   }
 
@@ -758,4 +758,23 @@ function incompatible(
       .map(describeProblem)
       .join(', ')}]`,
   );
+}
+
+/**
+ * A subject's own compatibility level or mode: the global one for `subject === null` or when the
+ * caller asks to fall back to it, else 404 when the subject has none of its own.
+ */
+function subjectSetting<T>(
+  own: ReadonlyMap<string, T>,
+  global: T,
+  subject: string | null,
+  defaultToGlobal: boolean,
+  missing: RegistryErrorSpec,
+  what: string,
+): T {
+  if (subject === null) return global;
+  const setting = own.get(subject);
+  if (setting) return setting;
+  if (defaultToGlobal) return global;
+  throw new RegistryError(missing, `Subject '${subject}' does not have subject-level ${what} configured`);
 }
