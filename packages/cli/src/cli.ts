@@ -25,6 +25,10 @@ import { findService, TOPOLOGY, TopologyError } from './topology.js';
 
 type Flags = Record<string, string | boolean | undefined>;
 
+/** An action's exit code; one that returns nothing (most do) exited 0. */
+// biome-ignore lint/suspicious/noConfusingVoidType: `async action() { await down(io); }` is a Promise<void>
+type ExitCode = number | void;
+
 interface Command {
   usage: string;
   summary: string;
@@ -39,7 +43,7 @@ interface Command {
     flags: Flags,
     io: CommandOutput,
     usage: (problem: string) => UsageError,
-  ): Promise<number>;
+  ): Promise<ExitCode>;
 }
 
 const INT = { type: 'string' } as const;
@@ -69,7 +73,6 @@ const COMMANDS: Record<string, Command> = {
       if (only?.length === 0) throw usage('--only: name at least one service');
       for (const name of only ?? []) findService(name);
       await start(io, { landingPort: wholeNumber(usage, '--port', flags.port), only });
-      return EXIT_OK;
     },
   },
   up: {
@@ -79,36 +82,27 @@ const COMMANDS: Record<string, Command> = {
     positionals: [1, 1],
     async action([service], flags, io, usage) {
       await up(service!, wholeNumber(usage, '--nodes', flags.nodes), io);
-      return EXIT_OK;
     },
   },
   down: {
     usage: 'ddia down [service]',
     summary: "stop the lab's nodes, proxies and `pnpm start` (all, or one service's)",
     positionals: [0, 1],
-    async action([service], _f, io) {
-      await down(service, io);
-      return EXIT_OK;
-    },
+    action: ([service], _f, io) => down(service, io),
   },
   ps: {
     usage: 'ddia ps',
     summary: 'nodes, pids, ports, health; fault proxies and the landing page',
     positionals: [0, 0],
-    async action(_p, _f, io) {
-      await ps(io);
-      return EXIT_OK;
-    },
+    action: (_p, _f, io) => ps(io),
   },
   logs: {
     usage: 'ddia logs <node> [--lines N]',
     summary: "the end of a node's log (nodes are named kv-n1, kv-n2, ...)",
     options: { lines: INT },
     positionals: [1, 1],
-    async action([node], flags, io, usage) {
-      logs(node!, wholeNumber(usage, '--lines', flags.lines) ?? 50, io);
-      return EXIT_OK;
-    },
+    action: async ([node], flags, io, usage) =>
+      logs(node!, wholeNumber(usage, '--lines', flags.lines) ?? 50, io),
   },
   kill: signalCommand('kill', 'SIGKILL a node (crash it; `ddia restart` brings it back)'),
   pause: signalCommand('pause', 'SIGSTOP a node (a process pause: a GC stall, a frozen VM)'),
@@ -117,10 +111,7 @@ const COMMANDS: Record<string, Command> = {
     usage: 'ddia restart <node>',
     summary: 'start a node again on the same data dir, running or killed',
     positionals: [1, 1],
-    async action([node], _f, io) {
-      await restart(node!, io);
-      return EXIT_OK;
-    },
+    action: ([node], _f, io) => restart(node!, io),
   },
   latency: {
     usage: 'ddia latency <node> <node> <ms> [--jitter ms]',
@@ -130,44 +121,32 @@ const COMMANDS: Record<string, Command> = {
     async action([from, to, ms], flags, io, usage) {
       const delay = wholeNumber(usage, '<ms>', ms)!;
       await latency(from!, to!, delay, wholeNumber(usage, '--jitter', flags.jitter) ?? 0, io);
-      return EXIT_OK;
     },
   },
   partition: {
     usage: 'ddia partition <nodes> <nodes> [<nodes>...]   (e.g. kv-n1 kv-n2,kv-n3)',
     summary: 'cut the network between groups of nodes of a cluster',
     positionals: [2, MANY],
-    async action(groups, _f, io) {
-      await partition(groups, io);
-      return EXIT_OK;
-    },
+    action: (groups, _f, io) => partition(groups, io),
   },
   heal: {
     usage: 'ddia heal',
     summary: 'remove every partition, delay and blackhole',
     positionals: [0, 0],
-    async action(_p, _f, io) {
-      await heal(io);
-      return EXIT_OK;
-    },
+    action: (_p, _f, io) => heal(io),
   },
   clean: {
     usage: 'ddia clean',
     summary: "delete the lab's data and logs (.ddia/) when nothing runs",
     positionals: [0, 0],
-    async action(_p, _f, io) {
-      await clean(io);
-      return EXIT_OK;
-    },
+    action: (_p, _f, io) => clean(io),
   },
   compose: {
     usage: 'ddia compose [--check]',
     summary: 'write docker-compose.yml from the topology (--check: fail if it is stale)',
     options: { check: { type: 'boolean' } },
     positionals: [0, 0],
-    async action(_p, flags, io) {
-      return compose(flags.check === true, io);
-    },
+    action: (_p, flags, io) => compose(flags.check === true, io),
   },
   landing: {
     usage: 'ddia landing [--port P] [--host H] <name=service=url>...',
@@ -188,7 +167,6 @@ const COMMANDS: Record<string, Command> = {
         process.once('SIGTERM', () => resolve());
       });
       await landing.close();
-      return EXIT_OK;
     },
   },
   check: {
@@ -274,7 +252,6 @@ const COMMANDS: Record<string, Command> = {
       if (what !== 'transactions') throw usage(`unknown demo '${what}'`);
       const { runTransactionsDemo } = await import('@ddia/transactions');
       await runTransactionsDemo({ log: (line) => io.out(line) });
-      return EXIT_OK;
     },
   },
 };
@@ -284,10 +261,7 @@ function signalCommand(what: 'kill' | 'pause' | 'resume', summary: string): Comm
     usage: `ddia ${what} <node>`,
     summary,
     positionals: [1, 1],
-    async action([node], _f, io) {
-      signal(node!, what, io);
-      return EXIT_OK;
-    },
+    action: async ([node], _f, io) => signal(node!, what, io),
   };
 }
 
@@ -330,7 +304,7 @@ export async function run(argv: string[], io: CommandOutput = processOutput): Pr
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) throw new CommandError(`unknown command '${name}'\n\n${usageText()}`, EXIT_USAGE);
   const usage = (problem: string) => new UsageError(`${name}: ${problem}`, command.usage);
-  if (command.raw) return command.action(rest, {}, io, usage);
+  if (command.raw) return (await command.action(rest, {}, io, usage)) ?? EXIT_OK;
   let parsed: { values: Flags; positionals: string[] };
   try {
     parsed = parseArgs({
@@ -350,7 +324,7 @@ export async function run(argv: string[], io: CommandOutput = processOutput): Pr
   if (count < fewest)
     throw usage(fewest === 1 ? 'missing an argument' : `needs at least ${fewest} arguments`);
   if (count > most) throw usage(`unexpected argument '${parsed.positionals[most]}'`);
-  return command.action(parsed.positionals, parsed.values, io, usage);
+  return (await command.action(parsed.positionals, parsed.values, io, usage)) ?? EXIT_OK;
 }
 
 /** Errors a user can fix give their exit code; anything else is a bug (undefined: rethrow). */
