@@ -1,4 +1,5 @@
 import { PollTimeoutError, pollUntil } from '@ddia/common';
+import { ManualClock } from '@ddia/common/core';
 import { describe, expect, it } from 'vitest';
 
 describe('pollUntil', () => {
@@ -42,5 +43,30 @@ describe('pollUntil', () => {
         { timeoutMs: 1_000, what: 'a dead process' },
       ),
     ).rejects.toThrow('process exited');
+  });
+
+  it('measures the deadline and the pauses on the clock it is given (a manual clock in simulation)', async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    const wait = pollUntil(
+      () => {
+        calls++;
+        return false;
+      },
+      { timeoutMs: 1_000, intervalMs: 100, what: 'a simulated deadline', clock },
+    );
+    const outcome = wait.then(
+      () => 'resolved',
+      (err: Error) => err.message,
+    );
+    // Real time passes, simulated time does not: no second check, no timeout.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(calls).toBe(1);
+    for (let step = 0; step < 10; step++) {
+      clock.advance(100);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await outcome).toBe('timed out after 1000 ms waiting for a simulated deadline');
+    expect(calls).toBe(11); // at 0, 100, ..., 1000 simulated ms
   });
 });

@@ -335,6 +335,28 @@ afterAll(async () => {
 });
 
 describe('three replicated brokers, one fault after another under acks=all', () => {
+  it('0. the broker-to-broker routes refuse malformed bodies with a 400 problem, and keep serving', async () => {
+    const url = cluster.node(cluster.ids()[0]!).directUrl;
+    const malformed: [string, unknown][] = [
+      ['/internal/replica/fetch', { topic: TOPIC, partition: 0, replica: 2, epoch: 1, fetchOffset: -5 }],
+      ['/internal/replica/fetch', { topic: TOPIC, partition: '0', replica: 2, epoch: 1 }],
+      ['/internal/replica/epoch-end', { topic: '', partition: 0, epoch: 0, leaderEpoch: 1 }],
+      ['/internal/offsets/forgotten', {}],
+      ['/internal/offsets/forgotten', { topic: 'x'.repeat(250) }],
+    ];
+    for (const [path, body] of malformed) {
+      const res = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(5000),
+      });
+      expect(res.status, `${path} ${JSON.stringify(body)}`).toBe(400);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+    }
+    expect((await partitionsOf(TOPIC)).length).toBe(3);
+  });
+
   it('1. kill -9 a partition leader mid-send, also a group coordinator: a new leader from the ISR, a new coordinator with the committed offsets; the old one rejoins', async () => {
     const partitions = await partitionsOf(TOPIC);
     // Each broker leads one partition (the controller spreads them at creation).

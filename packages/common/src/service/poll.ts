@@ -1,6 +1,7 @@
 // One way to wait for something outside the program: a node to answer /health, a job to
 // finish, a proxy to come up. Poll at a fixed interval until the check says "done" or the
 // deadline passes; then fail with a named error that says what was awaited and for how long.
+import { SystemClock, type TimerClock } from '../core/clock.js';
 
 /** Pause between checks unless the caller says otherwise. */
 export const POLL_INTERVAL_MS_DEFAULT = 100;
@@ -11,7 +12,12 @@ export interface PollOptions {
   intervalMs?: number;
   /** What is awaited, for the error message ("kv-n1 to answer /health"). */
   what: string;
+  /** Whose time the deadline and the pauses are measured on (a simulation's manual clock, a
+   *  service's skewable one); the process clock unless given. */
+  clock?: TimerClock;
 }
+
+const PROCESS_CLOCK = new SystemClock();
 
 /** Thrown by `pollUntil` when the deadline passes first. */
 export class PollTimeoutError extends Error {
@@ -29,13 +35,14 @@ export async function pollUntil<T>(
   options: PollOptions,
 ): Promise<T> {
   const interval = options.intervalMs ?? POLL_INTERVAL_MS_DEFAULT;
-  const deadline = performance.now() + options.timeoutMs;
+  const clock = options.clock ?? PROCESS_CLOCK;
+  const deadline = clock.nowMs() + options.timeoutMs;
   for (;;) {
     const result = await check();
     if (result !== undefined && result !== false) return result;
-    if (performance.now() + interval > deadline) {
+    if (clock.nowMs() + interval > deadline) {
       throw new PollTimeoutError(`timed out after ${options.timeoutMs} ms waiting for ${options.what}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, interval));
+    await new Promise<void>((resolve) => clock.setTimeout(resolve, interval));
   }
 }

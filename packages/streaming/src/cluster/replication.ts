@@ -14,8 +14,9 @@
 //   see); acks=all is answered once the high watermark passes the batch.
 // - A follower, on each new leader epoch, first cuts its log back to where it agrees with the
 //   leader's by leader epochs (KIP-101, POST /internal/replica/epoch-end), then fetches.
-import type { HttpClient, Peer, ServiceApp } from '@ddia/common';
+import { type HttpClient, type Peer, PollTimeoutError, pollUntil, type ServiceApp } from '@ddia/common';
 import { FileStorage, HttpTransport, RaftNode, registerRaftRoutes } from '@ddia/raft';
+import { type Static, Type } from 'typebox';
 import type { Broker, ReplicationHooks } from '../broker/broker.js';
 import {
   type ApplyResult,
@@ -81,13 +82,25 @@ interface FollowerRole {
 
 type Role = LeaderRole | FollowerRole;
 
-export interface FetchRequestBody {
-  topic: string;
-  partition: number;
-  replica: number;
-  epoch: number;
-  fetchOffset: number;
-}
+// Bodies of the broker-to-broker routes. Only brokers call them, but a malformed body (a
+// version skew, a hand-made curl) is refused with a 400 before it reaches a partition's log.
+const TopicName = Type.String({ minLength: 1, maxLength: 249 });
+const PartitionIndex = Type.Integer({ minimum: 0 });
+const FetchRequestSchema = Type.Object({
+  topic: TopicName,
+  partition: PartitionIndex,
+  replica: Type.Integer({ minimum: 0 }),
+  epoch: Type.Integer({ minimum: 0 }),
+  fetchOffset: Type.Integer({ minimum: 0 }),
+});
+export type FetchRequestBody = Static<typeof FetchRequestSchema>;
+const EpochEndSchema = Type.Object({
+  topic: TopicName,
+  partition: PartitionIndex,
+  epoch: Type.Integer({ minimum: -1 }),
+  leaderEpoch: Type.Integer({ minimum: 0 }),
+});
+const ForgottenSchema = Type.Object({ topic: TopicName });
 
 export class Replication implements ReplicationHooks {
   readonly selfNum: number;
@@ -190,13 +203,18 @@ export class Replication implements ReplicationHooks {
    *  election under way answers "not leader" at once). */
   private async readIndexWithin(timeoutMs: number): Promise<number> {
     const deadline = this.now() + timeoutMs;
-    for (;;) {
-      try {
-        return await this.raft.readIndex({ timeoutMs: Math.max(1, deadline - this.now()) });
-      } catch (err) {
-        if (this.now() + RETRY_MS >= deadline) throw err;
-        await this.sleep(RETRY_MS);
-      }
+    let lastError: unknown;
+    try {
+      return await pollUntil(
+        () =>
+          this.raft.readIndex({ timeoutMs: Math.max(1, deadline - this.now()) }).catch((err) => {
+            lastError = err;
+            return undefined;
+          }),
+        { timeoutMs, intervalMs: RETRY_MS, what: 'a metadata read index', clock: this.broker.clock },
+      );
+    } catch (err) {
+      throw lastError ?? err;
     }
   }
 
@@ -425,8 +443,8 @@ export class Replication implements ReplicationHooks {
     // Once this broker has applied the metadata committed so far (a deletion among it), waits
     // a little for its tombstones of the deleted topic's offsets to reach its ISR: their error
     // code, or null while they are still on their way (the caller asks again).
-    app.post('/internal/offsets/forgotten', async (request) => {
-      const { topic } = request.body as { topic: string };
+    app.post('/internal/offsets/forgotten', { schema: { body: ForgottenSchema } }, async (request) => {
+      const { topic } = request.body as Static<typeof ForgottenSchema>;
       await this.raft.waitApplied(await this.readIndexWithin(FORGET_POLL_MS));
       const errorCode = await Promise.race([
         this.groupOffsets.forgotten(topic),
@@ -434,7 +452,7 @@ export class Replication implements ReplicationHooks {
       ]);
       return { errorCode };
     });
-    app.post('/internal/replica/fetch', async (request) => {
+    app.post('/internal/replica/fetch', { schema: { body: FetchRequestSchema } }, async (request) => {
       const b = request.body as FetchRequestBody;
       const log = this.broker.partition(b.topic, b.partition);
       const role = this.leaderRole(b.topic, b.partition);
@@ -456,8 +474,8 @@ export class Replication implements ReplicationHooks {
         records: records.map((r) => Buffer.from(r).toString('base64')),
       };
     });
-    app.post('/internal/replica/epoch-end', async (request) => {
-      const b = request.body as { topic: string; partition: number; epoch: number; leaderEpoch: number };
+    app.post('/internal/replica/epoch-end', { schema: { body: EpochEndSchema } }, async (request) => {
+      const b = request.body as Static<typeof EpochEndSchema>;
       const log = this.broker.partition(b.topic, b.partition);
       const role = this.leaderRole(b.topic, b.partition, b.leaderEpoch);
       if (!log || !role) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, epoch: -1, endOffset: -1 };
@@ -709,25 +727,33 @@ export class Replication implements ReplicationHooks {
    *  again while they are on their way, and of the next leader when it is down or has moved
    *  (that one drops the deleted topic's offsets as it loads the partition). */
   private async tombstonesSettled(topic: string, p: number, deadline: number): Promise<number> {
-    while (this.now() < deadline) {
+    const askLeader = async (): Promise<number | undefined> => {
       const url = this.urls.get(this.partitionRoles(OFFSETS_TOPIC)?.[p]?.leaderId ?? -1);
-      if (url) {
-        try {
-          const res = await this.options.client.request(`${url}/internal/offsets/forgotten`, {
-            method: 'POST',
-            body: { topic },
-            deadlineMs: 2 * FORGET_POLL_MS,
-            retry: false,
-          });
-          const { errorCode } = res.json<{ errorCode: number | null }>();
-          if (errorCode !== null && errorCode !== ErrorCode.NOT_COORDINATOR) return errorCode;
-        } catch {
-          // Down or paused: the controller elects another leader, asked next time round.
-        }
+      if (!url) return undefined;
+      try {
+        const res = await this.options.client.request(`${url}/internal/offsets/forgotten`, {
+          method: 'POST',
+          body: { topic },
+          deadlineMs: 2 * FORGET_POLL_MS,
+          retry: false,
+        });
+        const { errorCode } = res.json<{ errorCode: number | null }>();
+        return errorCode === null || errorCode === ErrorCode.NOT_COORDINATOR ? undefined : errorCode;
+      } catch {
+        return undefined; // down or paused: the controller elects another leader, asked next time round
       }
-      await this.sleep(RETRY_MS);
+    };
+    try {
+      return await pollUntil(askLeader, {
+        timeoutMs: Math.max(0, deadline - this.now()),
+        intervalMs: RETRY_MS,
+        what: `the tombstones of ${topic} in offsets partition ${p}`,
+        clock: this.broker.clock,
+      });
+    } catch (err) {
+      if (err instanceof PollTimeoutError) return ErrorCode.REQUEST_TIMED_OUT;
+      throw err;
     }
-    return ErrorCode.REQUEST_TIMED_OUT;
   }
 
   replicationFactor(): number {
