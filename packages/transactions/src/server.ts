@@ -3,8 +3,8 @@
 // that must wait for a lock simply awaits: its request stays open until it can proceed.
 import { CommonErrors, DdiaError, type ServiceApp } from '@ddia/common';
 import { Gauge, type Registry } from 'prom-client';
-import { Type } from 'typebox';
-import type { Database } from './engine/database.js';
+import { type Static, Type } from 'typebox';
+import type { Database, Statements } from './engine/database.js';
 import { ISOLATION_LEVELS } from './engine/transaction.js';
 import { TxError, TxErrors } from './errors.js';
 
@@ -29,12 +29,16 @@ const DeleteBody = Type.Object({ table: Name, where: Expression });
 const WithIsolation = { isolation: Type.Optional(Isolation) };
 /** Statements in one `POST /transaction`: a bound, like every body. */
 export const BATCH_STATEMENTS_MAX = 64;
+const StatementBodies = { query: QueryBody, insert: InsertBody, update: UpdateBody, delete: DeleteBody };
+const STATEMENT_OPS = ['query', 'insert', 'update', 'delete'] as const;
 const Statement = Type.Union([
   Type.Object({ op: Type.Literal('query'), ...QueryBody.properties }),
   Type.Object({ op: Type.Literal('insert'), ...InsertBody.properties }),
   Type.Object({ op: Type.Literal('update'), ...UpdateBody.properties }),
   Type.Object({ op: Type.Literal('delete'), ...DeleteBody.properties }),
 ]);
+type StatementBody = Static<typeof Statement>;
+type StatementResult = { rows: unknown[] } | { count: number };
 const BatchBody = Type.Object({
   ...WithIsolation,
   statements: Type.Array(Statement, { minItems: 1, maxItems: BATCH_STATEMENTS_MAX }),
@@ -113,62 +117,26 @@ export function registerRoutes(
     return { id: request.params.id, rolledBack: true };
   });
 
-  // Autocommit: one statement, its own transaction, committed before the answer.
-  app.post(
-    '/query',
-    { schema: { body: Type.Object({ ...QueryBody.properties, ...WithIsolation }) } },
-    (request) =>
-      db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
-        rows: await s.query(request.body.table, request.body.where),
-      })),
-  );
-  app.post(
-    '/insert',
-    { schema: { body: Type.Object({ ...InsertBody.properties, ...WithIsolation }) } },
-    (request) =>
-      db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
-        count: await s.insert(request.body.table, request.body.row),
-      })),
-  );
-  app.post(
-    '/update',
-    { schema: { body: Type.Object({ ...UpdateBody.properties, ...WithIsolation }) } },
-    (request) =>
-      db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
-        count: await s.update(request.body.table, request.body.where, request.body.set),
-      })),
-  );
-  app.post(
-    '/delete',
-    { schema: { body: Type.Object({ ...DeleteBody.properties, ...WithIsolation }) } },
-    (request) =>
-      db.transact(request.body.isolation ?? 'read-committed', async (s) => ({
-        count: await s.delete(request.body.table, request.body.where),
-      })),
-  );
+  // Autocommit: one statement, its own transaction, committed before the answer. The body
+  // was validated against its own statement's schema, so with its op it is that Statement.
+  for (const op of STATEMENT_OPS) {
+    app.post(
+      `/${op}`,
+      { schema: { body: Type.Object({ ...StatementBodies[op].properties, ...WithIsolation }) } },
+      (request) =>
+        db.transact(request.body.isolation ?? 'read-committed', (s) =>
+          runStatement(s, { op, ...request.body } as StatementBody),
+        ),
+    );
+  }
 
   // A whole transaction in one request: begin, the statements in order, commit; any error
   // rolls it back and answers as the failing statement would. One round trip instead of one
   // per statement (what a stored procedure or a multi-statement request gives PostgreSQL).
   app.post('/transaction', { schema: { body: BatchBody } }, (request) =>
     db.transact(request.body.isolation ?? 'read-committed', async (s) => {
-      const results: ({ rows: unknown[] } | { count: number })[] = [];
-      for (const st of request.body.statements) {
-        switch (st.op) {
-          case 'query':
-            results.push({ rows: await s.query(st.table, st.where) });
-            break;
-          case 'insert':
-            results.push({ count: await s.insert(st.table, st.row) });
-            break;
-          case 'update':
-            results.push({ count: await s.update(st.table, st.where, st.set) });
-            break;
-          case 'delete':
-            results.push({ count: await s.delete(st.table, st.where) });
-            break;
-        }
-      }
+      const results: StatementResult[] = [];
+      for (const st of request.body.statements) results.push(await runStatement(s, st));
       return { results };
     }),
   );
@@ -222,3 +190,17 @@ function registerMetrics(db: Database, registry: Registry, walStats: RouteOption
 
 /** For tests: the error a route answers for an unknown transaction. */
 export const unknownTransaction = (id: number) => new TxError(TxErrors.txNotFound, `no transaction ${id}`);
+
+/** One statement in an open transaction: what an autocommit route and POST /transaction run. */
+async function runStatement(s: Statements, st: StatementBody): Promise<StatementResult> {
+  switch (st.op) {
+    case 'query':
+      return { rows: await s.query(st.table, st.where) };
+    case 'insert':
+      return { count: await s.insert(st.table, st.row) };
+    case 'update':
+      return { count: await s.update(st.table, st.where, st.set) };
+    case 'delete':
+      return { count: await s.delete(st.table, st.where) };
+  }
+}
