@@ -26,9 +26,11 @@ export const packages = readdirSync(new URL('./packages/', import.meta.url), { w
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
-/** Text that makes a test file run alone: processes, sockets, servers, clocks, timers, support modules. */
+/** Text that makes a test file run alone: processes, sockets, servers, clocks, timers, support
+ *  modules. Calls and names, not words: a pure simulation's `Cluster` class, a comment about a
+ *  `kill -9` or a `new Proxy(...)` object do not make a file slow or timing-sensitive. */
 const RUNS_ALONE =
-  /child_process|spawn|fork\(|exec\(|execFile|Child|SIG[A-Z]+|kill|[Cc]luster|[Nn]emesis|listen\(|createServer|startBroker|startService|startNode|buildServer|fetch\(|HttpClient|undici|setTimeout|setInterval|Date\.now|performance\.now|LazyFS|lazyfs|harness|proxy|postgres|docker|\/support\//;
+  /child_process|spawn|fork\(|exec\(|execFile|runCrashChild|ChildProcess|SIG[A-Z]+|\.kill\(|startCluster|[Nn]emesis\(|new Nemesis|listen\(|createServer|startBroker|startService|startNode|buildServer|fetch\(|HttpClient|undici|setTimeout|setInterval|Date\.now|performance\.now|LazyFS|lazyfs|harness|LinkProxy|ProxyNetwork|startProxyDaemon|ProxyControlClient|postgres|docker|\/support\//;
 
 /** Workers for the files that may share the machine (the `:unit` projects). */
 const UNIT_WORKERS = 2;
