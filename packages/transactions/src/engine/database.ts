@@ -253,13 +253,11 @@ export class Database {
             `duplicate key value violates primary key: ${table.primaryKey}=${key} already exists in ${table.name}`,
           );
         }
-        const blockers = this.locks.predicateLockBlockers(tx, table, null, checked);
-        if (blockers.size > 0) {
-          await this.locks.wait(tx, blockers, `a predicate lock on ${table.name}`);
+        const locked = this.writeUnlessPredicateLocked(tx, table, key, null, checked);
+        if (locked) {
+          await locked;
           continue;
         }
-        if (tx.usesSsi) this.ssi.onWrite(tx, table, key, null, checked);
-        this.pushVersion(tx, table, key, checked);
         return 1;
       }
     });
@@ -557,13 +555,11 @@ export class Database {
       }
       const before = head!.row!;
       const after = compute(before);
-      const blockers = this.locks.predicateLockBlockers(tx, table, before, after);
-      if (blockers.size > 0) {
-        await this.locks.wait(tx, blockers, `a predicate lock on ${table.name}`);
+      const locked = this.writeUnlessPredicateLocked(tx, table, key, before, after);
+      if (locked) {
+        await locked;
         continue;
       }
-      if (tx.usesSsi) this.ssi.onWrite(tx, table, key, before, after);
-      this.pushVersion(tx, table, key, after);
       return true;
     }
   }
@@ -577,6 +573,25 @@ export class Database {
   private waitForRowWriter(tx: Tx, table: TxTable, key: string): Promise<void> | undefined {
     const writer = otherWriter(table.chains.get(key) ?? [], tx);
     return writer ? this.locks.wait(tx, new Set([writer]), `the row ${key} of ${table.name}`) : undefined;
+  }
+
+  /**
+   * Writes `after` over `before` unless another transaction's predicate lock covers the row as
+   * it was or as it would be: then the wait for the lock's holders, after which the caller
+   * looks at the row again. Synchronous when it writes, for the reason waitForRowWriter gives.
+   */
+  private writeUnlessPredicateLocked(
+    tx: Tx,
+    table: TxTable,
+    key: string,
+    before: Row | null,
+    after: Row | null,
+  ): Promise<void> | undefined {
+    const blockers = this.locks.predicateLockBlockers(tx, table, before, after);
+    if (blockers.size > 0) return this.locks.wait(tx, blockers, `a predicate lock on ${table.name}`);
+    if (tx.usesSsi) this.ssi.onWrite(tx, table, key, before, after);
+    this.pushVersion(tx, table, key, after);
+    return undefined;
   }
 
   private pushVersion(tx: Tx, table: TxTable, key: string, row: Row | null): void {
