@@ -58,6 +58,11 @@ const WRITE_GROUP_BYTES_MAX = 1024 * 1024;
 /** Tiered compaction keeps every run in level 0, so it stalls writes later than leveled. */
 const TIERED_STALL_FACTOR = 3;
 const TABLE_NAME = /^(\d{6,})\.sst$/;
+/** The deepest level a flush may write to (LevelDB's kMaxMemCompactLevel). */
+const FLUSH_LEVEL_MAX = 2;
+/** A flush goes no deeper than where it overlaps this many target-size tables two levels down
+ *  (LevelDB's MaxGrandParentOverlapBytes: 10 files). */
+const GRANDPARENT_OVERLAP_FILES = 10;
 /** Leveled compactions reading at least this much are split between two workers. */
 const SUBCOMPACTION_BYTES_MIN = 4 * 1024 * 1024;
 
@@ -162,6 +167,11 @@ export class LsmDb {
   /** Whether this engine has asked for the table workers to start (applyRecords). */
   private workersPrewarmed = false;
   private compacting: Promise<void> | null = null;
+  /**
+   * A flush's table is being logged into a level below 0 (levelForFlush): no compaction may be
+   * picked until it is installed, or the pick would not see it and could write over its range.
+   */
+  private placingFlush = false;
   /** The tail of the chain of version edits being logged (they apply one at a time). */
   private applying: Promise<void> = Promise.resolve();
   /** The compaction jobs running on workers, cancelled when the engine closes. */
@@ -760,6 +770,7 @@ export class LsmDb {
     if (
       !this.closing &&
       this.compacting === null &&
+      !this.placingFlush &&
       (this.manualWaiters.length > 0 || this.needsCompaction())
     ) {
       this.compacting = this.compactOnce()
@@ -836,12 +847,44 @@ export class LsmDb {
       // Each table was fdatasynced by the job; its name is durable before the manifest names it.
       await this.fs.fsyncDir(this.location, LSM_SYNC.tableDir);
     }
-    await this.logAndApply({ added: outputs.map((t) => [0, t]), walIndex: imm.walEnd });
+    const level = this.levelForFlush(outputs);
+    this.placingFlush = level > 0;
+    try {
+      await this.logAndApply({ added: outputs.map((t) => [level, t]), walIndex: imm.walEnd });
+    } finally {
+      this.placingFlush = false;
+    }
     this.imms.shift();
     this.counters.flushes++;
     for (const t of outputs) this.counters.flushBytes += t.bytes;
     await this.wal.dropBefore(imm.walEnd);
     this.notifyProgress();
+  }
+
+  /**
+   * The level a flushed table goes to (LevelDB's PickLevelForMemTableOutput): level 0 unless
+   * its key range overlaps nothing in levels 0..L, then as deep as FLUSH_LEVEL_MAX while the
+   * level below holds none of its keys and the one below that holds at most
+   * GRANDPARENT_OVERLAP_FILES tables' worth of them (a later compaction of it stays small).
+   * Every older version of its keys then lies deeper, so reads and compactions keep newest
+   * above oldest; sequential writes skip the level-0 compactions altogether. Only while no
+   * compaction runs: one in flight could write outputs over the range that this check passed.
+   */
+  private levelForFlush(outputs: TableMeta[]): number {
+    if (outputs.length !== 1 || this.policy.style !== 'leveled' || this.compacting !== null) return 0;
+    const { smallest, largest } = outputs[0]!;
+    const v = this.current;
+    if (v.overlapping(0, smallest, largest).length > 0) return 0;
+    const grandparentBytesMax = GRANDPARENT_OVERLAP_FILES * this.options.targetFileBytes;
+    let level = 0;
+    while (level < FLUSH_LEVEL_MAX) {
+      if (v.overlapping(level + 1, smallest, largest).length > 0) break;
+      let grandparentBytes = 0;
+      for (const t of v.overlapping(level + 2, smallest, largest)) grandparentBytes += t.bytes;
+      if (grandparentBytes > grandparentBytesMax) break;
+      level++;
+    }
+    return level;
   }
 
   private async runCompaction(plan: CompactionPlan): Promise<void> {

@@ -17,10 +17,18 @@ async function level0With(files: number, slowdown: number) {
     l0StopTrigger: 30,
   });
   await db.open();
-  for (let i = 0; i < files; i++) {
-    await db.put(`k${i}`, 'v');
+  // Every table spans [a, z]: the first flush finds no overlap and goes to level 2, the second
+  // overlaps it and goes to level 1 (LevelDB's placement of flushes, db.ts levelForFlush);
+  // from the third on each overlaps level 1 and stays in level 0.
+  for (let i = 0; i < files + 2; i++) {
+    await db.batch([
+      { type: 'put', key: 'a', value: `v${i}` },
+      { type: 'put', key: 'z', value: `v${i}` },
+    ]);
     await db.flush();
   }
+  expect(db.stats().levels[2]!.files).toBe(1);
+  expect(db.stats().levels[1]!.files).toBe(1);
   expect(db.stats().levels[0]!.files).toBe(files);
   return db;
 }
