@@ -66,7 +66,7 @@ interface RunningCluster {
   prepare(): Promise<void>;
   /** Joins the prepared node and rebalances onto it; resolves when nothing is left to move.
    *  frozenMs: the mean time a moved partition took no requests (ours: freeze to flip). */
-  grow(): Promise<{ keysMoved: number; frozenMs?: number }>;
+  grow(): Promise<{ keysMoved: number; frozenMs?: number; stageMs?: Record<string, number> }>;
   stop(): Promise<void>;
 }
 
@@ -111,11 +111,16 @@ async function stopAll(procs: ChildProcess[]): Promise<void> {
   );
 }
 
-async function metricSum(url: string, name: string): Promise<number> {
+/** The sum of a metric's series, or of those carrying `label` (e.g. `stage="sealing"`). */
+async function metricSum(url: string, name: string, label?: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   let sum = 0;
   for (const line of text.split('\n'))
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.split(' ').pop());
+    if (
+      (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) &&
+      (label === undefined || line.includes(label))
+    )
+      sum += Number(line.split(' ').pop());
   return sum;
 }
 
@@ -178,7 +183,7 @@ const ours: SystemUnderTest = {
       async grow() {
         const newUrl = urls[nodes] as string;
         const all = [...up, newUrl];
-        const sums = (name: string) => Promise.all(all.map((u) => metricSum(u, name)));
+        const sums = (name: string, label?: string) => Promise.all(all.map((u) => metricSum(u, name, label)));
         const before = await sums('partitioning_keys_copied_total');
         const joined = await fetch(`${up[0]}/cluster/nodes`, {
           method: 'POST',
@@ -201,9 +206,15 @@ const ours: SystemUnderTest = {
         const total = (values: number[]) => values.reduce((a, b) => a + b, 0);
         const frozenSeconds = total(await sums('partitioning_move_frozen_seconds_sum'));
         const moves = total(await sums('partitioning_move_frozen_seconds_count'));
+        // What the frozen window is made of: the mean of each stage per move.
+        const stageMs: Record<string, number> = {};
+        for (const stage of ['copying', 'freezing', 'sealing', 'flipping']) {
+          const seconds = total(await sums('partitioning_move_stage_seconds_sum', `stage="${stage}"`));
+          if (moves > 0) stageMs[stage] = (seconds / moves) * 1000;
+        }
         return {
           keysMoved: after.reduce((a, b, i) => a + b - (before[i] ?? 0), 0),
-          ...(moves > 0 ? { frozenMs: (frozenSeconds / moves) * 1000 } : {}),
+          ...(moves > 0 ? { frozenMs: (frozenSeconds / moves) * 1000, stageMs } : {}),
         };
       },
       async stop() {
@@ -464,6 +475,8 @@ interface RebalanceResult {
   idealKeys: number;
   /** Mean time a moved partition took no requests (ours only). */
   frozenMs: number | null;
+  /** Mean milliseconds per move in each stage (ours only). */
+  stageMs: Record<string, number> | null;
   steady: WindowSummary;
   during: WindowSummary;
   rssMiB: number | null;
@@ -500,7 +513,7 @@ async function rebalance(system: SystemUnderTest, round: number): Promise<Rebala
     await new Promise((r) => setTimeout(r, STEADY_MS));
     const steady = d.cut();
     const t = performance.now();
-    const { keysMoved, frozenMs } = await c.grow().catch(async (error: unknown) => {
+    const { keysMoved, frozenMs, stageMs } = await c.grow().catch(async (error: unknown) => {
       await d.stop();
       throw error;
     });
@@ -513,6 +526,7 @@ async function rebalance(system: SystemUnderTest, round: number): Promise<Rebala
       keysMoved,
       idealKeys: KEYS / 4,
       frozenMs: frozenMs ?? null,
+      stageMs: stageMs ?? null,
       steady: summarize(steady),
       during: summarize(during),
       rssMiB: usage(c, null).rssMiB,
@@ -562,7 +576,13 @@ for (let round = 0; round < ROUNDS; round++) {
     const r = await rebalance(s, round);
     rebalances.push(r);
     progress(
-      `round ${round + 1} ${s.name} rebalance: ${r.seconds.toFixed(1)} s, ${r.keysMoved} keys moved, p99 ${r.steady.p99Ms.toFixed(1)} -> ${r.during.p99Ms.toFixed(1)} ms${r.frozenMs === null ? '' : `, frozen ${r.frozenMs.toFixed(0)} ms per move`}`,
+      `round ${round + 1} ${s.name} rebalance: ${r.seconds.toFixed(1)} s, ${r.keysMoved} keys moved, p99 ${r.steady.p99Ms.toFixed(1)} -> ${r.during.p99Ms.toFixed(1)} ms${r.frozenMs === null ? '' : `, frozen ${r.frozenMs.toFixed(0)} ms per move`}${
+        r.stageMs === null
+          ? ''
+          : ` (${Object.entries(r.stageMs)
+              .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+              .join(', ')})`
+      }`,
     );
   }
 }

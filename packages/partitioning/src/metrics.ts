@@ -8,9 +8,11 @@ export class PartitionMetrics {
   readonly partitionRequests: Counter<'partition'>;
   readonly moves: Counter<'outcome'>;
   readonly keysCopied: Counter;
+  readonly keysFed: Counter;
   readonly bytesCopied: Counter;
   readonly movesInProgress: Gauge;
   readonly moveFrozen: Histogram;
+  readonly moveStage: Histogram<'stage'>;
   readonly epoch: Gauge;
   readonly partitionsOwned: Gauge;
   readonly outboxEntries: Gauge;
@@ -19,6 +21,7 @@ export class PartitionMetrics {
   readonly indexPartitionsAsked: Counter<'index' | 'kind'>;
   readonly hotKeyWrites: Counter<'key'>;
   readonly replicaPushes: Counter<'outcome'>;
+  readonly learnerFeeds: Counter<'outcome'>;
   readonly failovers: Counter;
   readonly splits: Counter<'reason'>;
   readonly merges: Counter<'kind'>;
@@ -32,6 +35,12 @@ export class PartitionMetrics {
       name: 'partitioning_requests_total',
       help: 'client key operations served here, by op and outcome',
       labelNames: ['op', 'outcome'],
+      registers,
+    });
+    this.learnerFeeds = new Counter({
+      name: 'partitioning_learner_feeds_total',
+      help: "changes this node sent to a moving partition's target before acknowledging them (ok), or that ended the feed (failed)",
+      labelNames: ['outcome'],
       registers,
     });
     this.replicaPushes = new Counter({
@@ -85,6 +94,11 @@ export class PartitionMetrics {
       help: 'keys and changes copied into this node by partition moves',
       registers,
     });
+    this.keysFed = new Counter({
+      name: 'partitioning_keys_fed_total',
+      help: "changes this node took as a moving partition's target while the owner served (the learner feed; not counted in keys copied)",
+      registers,
+    });
     this.bytesCopied = new Counter({
       name: 'partitioning_bytes_copied_total',
       help: 'bytes received by this node while copying partitions',
@@ -94,6 +108,13 @@ export class PartitionMetrics {
       name: 'partitioning_move_frozen_seconds',
       help: 'per finished move run by this node as controller leader: freeze proposed to flip committed (the partition takes no requests at its owner meanwhile)',
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.moveStage = new Histogram({
+      name: 'partitioning_move_stage_seconds',
+      help: 'per finished move run by this node as controller leader: time in each stage (what the frozen window is made of)',
+      labelNames: ['stage'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers,
     });
     this.movesInProgress = new Gauge({

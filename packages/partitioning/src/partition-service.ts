@@ -51,6 +51,7 @@ import { IndexBuilder } from './indexes/index-builder.js';
 import { PartitionMetrics, RAFT_PREFIX } from './metrics.js';
 import { PartitionNode } from './partition-node.js';
 import { FailureDetector } from './replicas/failure-detector.js';
+import { Learners } from './replicas/learners.js';
 import { Replicator } from './replicas/replicator.js';
 import { registerRoutes } from './server.js';
 
@@ -182,6 +183,8 @@ export interface PartitionServiceHooks {
   /** The file system under --data-dir (the partition store and the controller's Raft log):
    *  the real one unless a test passes testkit's FaultFileSystem (test/power-loss.test.ts). */
   fs?: FileSystem;
+  /** Holds each move this node runs between its copy and its freeze until it resolves. */
+  moveCopied?: (partition: number) => Promise<void>;
 }
 
 export async function startPartitionService(
@@ -273,6 +276,13 @@ export async function startPartitionService(
   });
   registerRaftMetrics(service.registry, RAFT_PREFIX, 'controller group (the partition map)', started);
   const receiver = new Receiver(store, client, machine, config.id);
+  const learners = new Learners({
+    selfId: config.id,
+    machine,
+    client,
+    log: service.log,
+    onFed: (outcome) => metrics.learnerFeeds.inc({ outcome }),
+  });
   let ctl: Controller;
   const mover = new Mover({
     client,
@@ -282,8 +292,11 @@ export async function startPartitionService(
     log: service.log,
     onFinished: (move, ok) => {
       metrics.moves.inc({ outcome: ok ? 'ok' : 'failed' });
-      if (ok) metrics.moveFrozen.observe(frozenMs(move) / 1000);
+      if (!ok) return;
+      metrics.moveFrozen.observe(frozenMs(move) / 1000);
+      for (const [stage, ms] of Object.entries(move.stageMs)) metrics.moveStage.observe({ stage }, ms / 1000);
     },
+    ...(hooks.moveCopied ? { copied: hooks.moveCopied } : {}),
   });
   ctl = new Controller(
     () => started,
@@ -310,7 +323,10 @@ export async function startPartitionService(
     onPushed: (outcome) => metrics.replicaPushes.inc({ outcome }),
   });
   const shipper = replicator;
-  store.onWrite = (partitionId, change) => shipper.ship(partitionId, change);
+  // A write reaches the partition's followers and, during a move's copy, its target.
+  store.onWrite = async (partitionId, change) => {
+    await Promise.all([learners.feed(partitionId, change), shipper.ship(partitionId, change)]);
+  };
   detector = new FailureDetector({
     selfId: config.id,
     machine,
@@ -444,6 +460,7 @@ export async function startPartitionService(
     node,
     controller: ctl,
     receiver,
+    learners,
     raft: () => started,
     client,
     metrics,

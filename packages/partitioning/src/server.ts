@@ -10,13 +10,14 @@ import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Controller } from './controller/controller.js';
 import { type HotKeyTracker, type PartitionInfo, sortKeyRange, splitCompoundKey } from './core/index.js';
-import type { SnapshotItem, WriteOutcome } from './data/partition-store.js';
+import type { Change, SnapshotItem, WriteOutcome } from './data/partition-store.js';
 import type { Receiver } from './data/receiver.js';
 import { PartErrors } from './errors.js';
 import { type ForwardOptions, type Routed, routeRequest, SENT } from './http/forwarding.js';
 import { parseClientKey, parseCondition, parseKey } from './http/request-parts.js';
 import type { PartitionMetrics } from './metrics.js';
 import type { PartitionNode } from './partition-node.js';
+import type { Learners } from './replicas/learners.js';
 
 export const SCAN_LIMIT_DEFAULT = 100;
 export const SCAN_LIMIT_MAX = 10_000;
@@ -30,6 +31,7 @@ export interface ServerOptions {
   node: PartitionNode;
   controller: Controller;
   receiver: Receiver;
+  learners: Learners;
   raft: () => RaftNode<unknown>;
   client: HttpClient;
   metrics: PartitionMetrics;
@@ -390,22 +392,38 @@ export function registerRoutes(options: ServerOptions): void {
           after: Type.Integer({ minimum: 0 }),
           // The final catch-up of a move: seal for this freeze epoch first, answer the sealed seq.
           seal: Type.Optional(Type.Integer({ minimum: 1 })),
+          // The move's target, caught up by this answer: from now on it is fed every write
+          // before the write is acknowledged (replicas/learners.ts).
+          learn: Type.Optional(Type.String({ pattern: NODE_ID_PATTERN })),
         }),
       },
     },
     async (request) => {
       const { id } = request.params as { id: number };
-      const { generation, after, seal } = request.query as {
+      const { generation, after, seal, learn } = request.query as {
         generation: string;
         after: number;
         seal?: number;
+        learn?: string;
       };
       const sealed = seal === undefined ? undefined : await sealFor(id, seal);
-      if (sealed === undefined) ownPartition(id);
-      const changes = await node.store.changes(id, generation, after);
+      const partition = sealed === undefined ? ownPartition(id) : undefined;
+      const learnerUrl =
+        learn !== undefined && partition?.target === learn
+          ? node.config().nodes.find((n) => n.id === learn)?.url
+          : undefined;
+      const changes = await node.store.changes(
+        id,
+        generation,
+        after,
+        learnerUrl === undefined
+          ? undefined
+          : (seq) => options.learners.register(id, learn as string, learnerUrl, seq),
+      );
       if (!changes)
         throw new DdiaError(PartErrors.changesGone, `changes after ${after} of partition ${id} are gone`);
-      return sealed === undefined ? changes : { ...changes, sealed };
+      if (sealed !== undefined) return { ...changes, sealed };
+      return learnerUrl === undefined ? changes : { ...changes, learning: true };
     },
   );
   app.post(
@@ -429,6 +447,33 @@ export function registerRoutes(options: ServerOptions): void {
       const result = await options.receiver.pull(id, body.from, body.epoch, body.final === true);
       metrics.keysCopied.inc(result.keysCopied);
       metrics.bytesCopied.inc(result.bytesCopied);
+      return result;
+    },
+  );
+  app.post(
+    '/internal/partitions/:id/learn',
+    {
+      schema: {
+        tags: ['internal'],
+        params: partitionParams,
+        body: Type.Object({
+          epoch: Type.Integer({ minimum: 1 }),
+          owner: Type.String(),
+          changes: Type.Array(
+            Type.Object({
+              seq: Type.Integer({ minimum: 1 }),
+              key: Type.String(),
+              value: Type.Union([Type.String(), Type.Null()]),
+            }),
+          ),
+        }),
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: number };
+      const body = request.body as { epoch: number; owner: string; changes: Change[] };
+      const result = await options.receiver.learn(id, body, body.changes);
+      metrics.keysFed.inc(body.changes.length);
       return result;
     },
   );

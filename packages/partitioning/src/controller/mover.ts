@@ -66,6 +66,8 @@ export interface MoverEnv {
   isLeader: () => boolean;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   onFinished: (move: MoveProgress, ok: boolean) => void;
+  /** Called between a move's copy and its freeze (a test writes in that window). */
+  copied?: (partition: number) => Promise<void>;
 }
 
 export class Mover {
@@ -132,6 +134,7 @@ export class Mover {
     try {
       if (!frozen) {
         this.count(progress, await this.pull(toUrl, partition.id, fromUrl, config.epoch, false));
+        await this.env.copied?.(partition.id);
         enter(progress, 'freezing');
         const freeze = await this.env.propose({ op: 'freeze', partition: partition.id, to });
         if (!freeze.ok) throw new Error(`freeze refused: ${freeze.detail}`);

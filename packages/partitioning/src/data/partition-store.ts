@@ -326,15 +326,25 @@ export class PartitionStore {
     });
   }
 
-  /** Changes after `after`, or null when this log cannot say (other generation, trimmed). */
+  /**
+   * Changes after `after`, or null when this log cannot say (other generation, trimmed).
+   * `atEnd(seq)` runs in the same synchronous step as the read of the log: a write appends to
+   * the log and calls `onWrite` in one step too, so every write is either in the answer or
+   * after `atEnd` (how a move's target becomes a learner with no change between the two).
+   */
   async changes(
     partitionId: number,
     generation: string,
     after: number,
+    atEnd?: (seq: number) => void,
   ): Promise<{ seq: number; changes: Change[] } | null> {
+    await this.seq(partitionId); // loaded once: below, everything is read without a pause
     const log = this.logs.get(partitionId);
     if (generation !== this.generation || !log || after < log.from) return null;
-    return { seq: await this.seq(partitionId), changes: log.changes.filter((c) => c.seq > after) };
+    const seq = this.seqs.get(partitionId) as number;
+    const changes = log.changes.filter((c) => c.seq > after);
+    atEnd?.(seq);
+    return { seq, changes };
   }
 
   /**

@@ -94,13 +94,20 @@ export class Receiver {
     sealEpoch: number | undefined,
     result: PullResult,
   ): Promise<boolean> {
-    const seal = sealEpoch === undefined ? '' : `&seal=${sealEpoch}`;
+    // Before the freeze, ask to be fed every later write (a learner): the final pull then
+    // finds nothing left to copy.
+    const mode = sealEpoch === undefined ? `&learn=${encodeURIComponent(this.selfId)}` : `&seal=${sealEpoch}`;
     for (let round = 0; ; round++) {
-      const url = `${place.from}/internal/partitions/${partitionId}/changes?generation=${place.generation}&after=${place.seq}${seal}`;
+      const url = `${place.from}/internal/partitions/${partitionId}/changes?generation=${place.generation}&after=${place.seq}${mode}`;
       const response = await this.client.request(url, { retry: false });
       if (response.status === 410) return true;
       if (response.status !== 200) throw remoteError(response.status, response.text());
-      const { seq, changes, sealed } = response.json<{ seq: number; changes: Change[]; sealed?: number }>();
+      const { seq, changes, sealed, learning } = response.json<{
+        seq: number;
+        changes: Change[];
+        sealed?: number;
+        learning?: boolean;
+      }>();
       const until = sealEpoch === undefined ? undefined : sealed;
       if (sealEpoch !== undefined && until === undefined)
         throw new DdiaError(PartErrors.ownerUnreachable, 'the owner did not answer where it sealed');
@@ -115,8 +122,43 @@ export class Receiver {
         }
         continue;
       }
-      if (changes.length === 0 || round + 1 >= CATCHUP_ROUNDS_MAX) return false;
+      if (learning === true || changes.length === 0 || round + 1 >= CATCHUP_ROUNDS_MAX) return false;
     }
+  }
+
+  /**
+   * A change the owner fed this node as its learner (replicas/learners.ts): applied if it follows
+   * on from where the copy is, skipped if already here; anything else is refused, which ends
+   * the feed (the final pull copies the rest).
+   */
+  async learn(partitionId: number, sender: { epoch: number; owner: string }, changes: Change[]) {
+    const config = await this.machine.waitEpoch(sender.epoch, EPOCH_WAIT_MS).catch(() => {
+      throw new DdiaError(PartErrors.notReady, `this node has not applied epoch ${sender.epoch} yet`);
+    });
+    const partition = config.partitions.find((p) => p.id === partitionId);
+    const ownerUrl = config.nodes.find((n) => n.id === sender.owner)?.url;
+    if (partition?.target !== this.selfId || partition.owner !== sender.owner || ownerUrl === undefined) {
+      throw new DdiaError(
+        PartErrors.configRefused,
+        `partition ${partitionId} is not moving from ${sender.owner} to ${this.selfId}`,
+      );
+    }
+    return this.store.withLock(partitionId, async () => {
+      const place = this.places.get(partitionId);
+      if (place?.from !== ownerUrl)
+        throw new DdiaError(PartErrors.configRefused, `no copy of partition ${partitionId} in progress`);
+      const fresh = changes.filter((c) => c.seq > place.seq);
+      const first = fresh[0];
+      if (first && first.seq !== place.seq + 1) {
+        throw new DdiaError(
+          PartErrors.configRefused,
+          `partition ${partitionId} is at ${place.seq} here; change ${first.seq} leaves a gap`,
+        );
+      }
+      await this.store.applyChanges(partitionId, fresh);
+      if (first) place.seq = (fresh[fresh.length - 1] as Change).seq;
+      return { seq: place.seq };
+    });
   }
 
   forget(partitionId: number): void {

@@ -6,6 +6,7 @@ import { freePorts } from '@ddia/testkit';
 import {
   PARTITION_FLAGS,
   type PartitionService,
+  type PartitionServiceHooks,
   startPartitionService,
 } from '../../src/partition-service.js';
 
@@ -21,6 +22,7 @@ export async function startInProcess(
   count: number,
   args: string[],
   fsOf?: (index: number) => FileSystem,
+  hooks: Omit<PartitionServiceHooks, 'fs' | 'onFatal'> = {},
 ): Promise<InProcessCluster> {
   const ports = await freePorts(count);
   const peers = ports.map((port, i) => `n${i + 1}=http://127.0.0.1:${port}`).join(',');
@@ -46,6 +48,7 @@ export async function startInProcess(
           PARTITION_FLAGS,
         );
         nodes[i] = await startPartitionService(config, {
+          ...hooks,
           ...(fsOf ? { fs: fsOf(i) } : {}),
           onFatal: (error) => {
             fatal ??= error as Error;
