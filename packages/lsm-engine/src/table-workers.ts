@@ -62,6 +62,20 @@ function workerExecArgv(): string[] {
   return kept;
 }
 
+/**
+ * A worker with the process's flags, or with none when Node refuses one of them for a thread
+ * (V8 flags such as --trace-gc or --max-semi-space-size are per process: a worker given them
+ * throws ERR_WORKER_INVALID_EXEC_ARGV, which would fail every flush of the engine).
+ */
+export function startWorker(script: URL, execArgv: string[]): Worker {
+  try {
+    return new Worker(script, { execArgv });
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
+    return new Worker(script, { execArgv: [] });
+  }
+}
+
 interface Queued {
   request: TableJobRequest;
   transfer: ArrayBuffer[];
@@ -124,7 +138,7 @@ class LaneWorker {
 
   private start(): Worker {
     if (this.worker !== null) return this.worker;
-    const worker = new Worker(workerScript(), { execArgv: workerExecArgv() });
+    const worker = startWorker(workerScript(), workerExecArgv());
     worker.on('message', (reply: TableJobReply | { ready: true }) => {
       if ('ready' in reply) {
         this.ready = true;
