@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { planSplits } from '../dist/core/splits.js';
 import { listFiles } from '../dist/disk.js';
-import { readSplitBatches } from '../dist/input.js';
+import { jobColumns, readSplitBatches } from '../dist/input.js';
 import type { Emit } from '../dist/job.js';
 import { loadJobModule, resolveJobModule, taskContext } from '../dist/job-loader.js';
 
@@ -34,7 +34,8 @@ const emit: Emit = aggregator
       const acc = accs.get(key);
       accs.set(key, acc === undefined ? aggregator.create(value) : aggregator.add(acc, value));
     }
-  : (key, value) => {
+  : (key, emitted) => {
+      const value = String(emitted);
       const values = groups.get(key);
       if (!values) {
         groups.set(key, [value]);
@@ -44,9 +45,10 @@ const emit: Emit = aggregator
       if (values.length >= COMBINE_EVERY) groups.set(key, [combine(key, values, mapCtx)]);
     };
 if (module.setup) await module.setup(mapCtx);
+const columns = jobColumns(module, mapCtx);
 const files = (await listFiles(dir)).map((f) => ({ ...f, input: basename(dir), format }));
 for (const split of planSplits(files, SPLIT_BYTES)) {
-  for await (const { records } of readSplitBatches(split, 'fail')) {
+  for await (const { records } of readSplitBatches(split, 'fail', columns)) {
     for (const record of records) {
       const result = module.map(record, emit, mapCtx);
       if (result instanceof Promise) await result;

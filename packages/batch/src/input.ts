@@ -1,10 +1,12 @@
 // Reading a split's records: text lines, CSV rows (objects keyed by the file's header), JSON
-// lines, or Parquet rows (objects keyed by column; a split is a run of row groups). Each record
+// lines, or Parquet rows (objects keyed by column; a split is a run of row groups); or, for a
+// job that declares the columns it reads, objects of just those columns, typed. Each record
 // carries its index within the split, so that an error can name the file and line (or row) it
 // came from.
-import type { parse as ParseCsv } from 'csv-parse/sync';
 import type { Split } from './core/splits.js';
+import { CsvCursor, Interner } from './csv.js';
 import { readFirstLine, readSplitBytes } from './disk.js';
+import type { ColumnType, InputColumns, JobModule, TaskContext } from './job.js';
 
 /** What a record that cannot be parsed turns into with onMalformed: 'pass' (the ETL's dead letters). */
 export interface MalformedRecord {
@@ -49,7 +51,7 @@ function plainValue(value: unknown): unknown {
 /** The rows [start, end) of a Parquet file as objects keyed by column name. */
 async function readParquetRows(split: Split): Promise<SplitRecords> {
   // Imported on first use: every task thread loads this module, most never read Parquet,
-  // and hyparquet (like csv-parse) costs a thread some 100+ ms to load.
+  // and hyparquet costs a thread some 100+ ms to load.
   const { asyncBufferFromFile, parquetReadObjects } = await import('hyparquet');
   const file = await asyncBufferFromFile(split.path);
   const rows = (await parquetReadObjects({ file, rowStart: split.start, rowEnd: split.end })) as Record<
@@ -64,11 +66,15 @@ async function readParquetRows(split: Split): Promise<SplitRecords> {
 export const BATCH_RECORDS = 4096;
 
 /** Every record of a split at once (the sampler, side inputs, the ETL: small splits). */
-export async function readSplit(split: Split, onMalformed: OnMalformed): Promise<SplitRecords> {
+export async function readSplit(
+  split: Split,
+  onMalformed: OnMalformed,
+  columns?: InputColumns,
+): Promise<SplitRecords> {
   let from = split.start;
   const records: unknown[] = [];
   const lineIndexes: number[] = [];
-  for await (const batch of readSplitBatches(split, onMalformed)) {
+  for await (const batch of readSplitBatches(split, onMalformed, columns)) {
     from = batch.from;
     for (let i = 0; i < batch.records.length; i++) {
       records.push(batch.records[i]);
@@ -78,44 +84,72 @@ export async function readSplit(split: Split, onMalformed: OnMalformed): Promise
   return { from, records, lineIndexes };
 }
 
+/** A job's declared input columns (job.ts), once its setup has run; undefined for whole rows. */
+export function jobColumns(job: JobModule, ctx: TaskContext): InputColumns | undefined {
+  return typeof job.columns === 'function' ? job.columns(ctx) : job.columns;
+}
+
+/** Collects a split's records into batches of up to BATCH_RECORDS. */
+class Batcher {
+  records: unknown[] = [];
+  lineIndexes: number[] = [];
+  yielded = false;
+
+  constructor(
+    readonly from: number,
+    private readonly onMalformed: OnMalformed,
+  ) {}
+
+  push(record: unknown, lineIndex: number): void {
+    this.records.push(record);
+    this.lineIndexes.push(lineIndex);
+  }
+
+  malformed(lineIndex: number, line: string, reason: string): void {
+    if (this.onMalformed === 'fail') throw new MalformedRecordError(reason, lineIndex);
+    this.push({ $malformed: reason, $raw: line } satisfies MalformedRecord, lineIndex);
+  }
+
+  /** The batch when it is full (or `last` and not empty, or the split's only one), emptied. */
+  take(last: boolean): SplitRecords | null {
+    const n = this.records.length;
+    if (n < BATCH_RECORDS && !(last && (n > 0 || !this.yielded))) return null;
+    const batch = { from: this.from, records: this.records, lineIndexes: this.lineIndexes };
+    this.records = [];
+    this.lineIndexes = [];
+    this.yielded = true;
+    return batch;
+  }
+}
+
 /**
  * A split's records in batches of up to BATCH_RECORDS, parsed as they are asked for. A map
  * task that materialised a whole 4 MiB split (some 200,000 rows) before mapping kept every row
  * alive across several young-generation collections, so V8 copied them all to the old
  * generation: a third of the CPU time went to the collector. A batch is mapped and dropped
- * while it is still young. Lines are found with indexOf on the decoded text (no array of every
- * line), and a CSV line without quotes is cut at its commas the same way.
+ * while it is still young. Text and JSON lines are found with indexOf on the decoded text (no
+ * array of every line); CSV is cut from the bytes (csv.ts). With `columns`, each record is an
+ * object of those columns only, typed (job.ts: InputColumns).
  */
 export async function* readSplitBatches(
   split: Split,
   onMalformed: OnMalformed,
+  columns?: InputColumns,
 ): AsyncGenerator<SplitRecords> {
   if (split.format === 'parquet') {
-    yield await readParquetRows(split);
+    const rows = await readParquetRows(split);
+    if (columns) rows.records = typedRecords(rows, columns, onMalformed);
+    yield rows;
     return;
   }
   const { bytes, from } = await readSplitBytes(split.path, split.start, split.end);
-  const text = bytes.toString('utf8');
-  let header: string[] | null = null;
-  let makeRow: RowMaker | null = null;
   if (split.format === 'csv') {
-    parseCsv ??= (await import('csv-parse/sync')).parse;
-    header = parseCsvLine(await readFirstLine(split.path));
-    if (header === null) throw new MalformedRecordError('the CSV header cannot be parsed', 0);
-    makeRow = rowMaker(header);
+    yield* readCsvBatches(split, bytes, from, onMalformed, columns);
+    return;
   }
-  let records: unknown[] = [];
-  let lineIndexes: number[] = [];
-  const push = (record: unknown, lineIndex: number) => {
-    records.push(record);
-    lineIndexes.push(lineIndex);
-  };
-  const malformed = (lineIndex: number, line: string, reason: string) => {
-    if (onMalformed === 'fail') throw new MalformedRecordError(reason, lineIndex);
-    push({ $malformed: reason, $raw: line } satisfies MalformedRecord, lineIndex);
-  };
-  const fields: string[] = [];
-  let yielded = false;
+  const text = bytes.toString('utf8');
+  const batch = new Batcher(from, onMalformed);
+  const typed = columns ? objectTyper(columns) : null;
   let start = 0;
   for (let lineIndex = 0; start < text.length; lineIndex++) {
     let end = text.indexOf('\n', start);
@@ -124,42 +158,73 @@ export async function* readSplitBatches(
     if (end > start && text.charCodeAt(end - 1) === CR) end--;
     const line = text.slice(start, end);
     start = next;
-    switch (split.format) {
-      case 'text':
-        push(line, lineIndex);
-        break;
-      case 'jsonl':
-        if (isBlank(line)) break;
-        try {
-          push(JSON.parse(line), lineIndex);
-        } catch (err) {
-          malformed(lineIndex, line, `not JSON: ${(err as Error).message}`);
-        }
-        break;
-      case 'csv': {
-        if ((lineIndex === 0 && from === 0) || isBlank(line)) break;
-        const columns = header!;
-        if (!cutCsvLine(line, fields)) {
-          malformed(lineIndex, line, 'not CSV (unbalanced quotes)');
-          break;
-        }
-        if (fields.length !== columns.length) {
-          malformed(lineIndex, line, `expected ${columns.length} CSV fields, got ${fields.length}`);
-          break;
-        }
-        push(makeRow!(fields), lineIndex);
-        break;
+    if (split.format === 'text') {
+      batch.push(line, lineIndex);
+    } else if (!isBlank(line)) {
+      let record: unknown;
+      try {
+        record = JSON.parse(line);
+      } catch (err) {
+        batch.malformed(lineIndex, line, `not JSON: ${(err as Error).message}`);
+        continue;
+      }
+      if (typed === null) batch.push(record, lineIndex);
+      else {
+        const row = typed(record);
+        if (typeof row === 'string') batch.malformed(lineIndex, line, row);
+        else batch.push(row, lineIndex);
       }
     }
-    if (records.length >= BATCH_RECORDS) {
-      yield { from, records, lineIndexes };
-      yielded = true;
-      records = [];
-      lineIndexes = [];
-    }
+    const full = batch.take(false);
+    if (full) yield full;
   }
   // An empty split still yields once: its reader learns `from`.
-  if (records.length > 0 || !yielded) yield { from, records, lineIndexes };
+  const last = batch.take(true);
+  if (last) yield last;
+}
+
+/** A CSV split's rows: whole rows keyed by the header, or the declared columns only. */
+async function* readCsvBatches(
+  split: Split,
+  bytes: Buffer,
+  from: number,
+  onMalformed: OnMalformed,
+  columns: InputColumns | undefined,
+): AsyncGenerator<SplitRecords> {
+  const header = await csvHeader(split.path);
+  const makeRow = columns ? typedRowMaker(header, columns) : rowMaker(header);
+  const cursor = new CsvCursor(bytes);
+  const interner = new Interner();
+  const batch = new Batcher(from, onMalformed);
+  if (from === 0) cursor.next();
+  for (;;) {
+    const step = cursor.next();
+    if (step === 'end') break;
+    if (step === 'blank') continue;
+    if (step === 'malformed') batch.malformed(cursor.lineIndex, cursor.firstLine(), cursor.reason);
+    else if (cursor.count !== header.length)
+      batch.malformed(
+        cursor.lineIndex,
+        cursor.firstLine(),
+        `expected ${header.length} CSV fields, got ${cursor.count}`,
+      );
+    else {
+      const row = makeRow(cursor, interner);
+      if (row === null) batch.malformed(cursor.lineIndex, cursor.firstLine(), cursor.reason);
+      else batch.push(row, cursor.lineIndex);
+    }
+    const full = batch.take(false);
+    if (full) yield full;
+  }
+  const last = batch.take(true);
+  if (last) yield last;
+}
+
+/** A CSV file's column names: its first record (after a BOM). */
+async function csvHeader(path: string): Promise<string[]> {
+  const cursor = new CsvCursor(Buffer.from(await readFirstLine(path), 'utf8'));
+  if (cursor.next() !== 'record') throw new MalformedRecordError('the CSV header cannot be parsed', 0);
+  return Array.from({ length: cursor.count }, (_, i) => cursor.string(i));
 }
 
 const CR = 13;
@@ -175,63 +240,99 @@ function isBlank(line: string): boolean {
   return line.trim() === '';
 }
 
-type RowMaker = (fields: readonly string[]) => Record<string, string>;
+/** Builds a row from the cursor's current record; null when a field is not of its type (cursor.reason says why). */
+type RowMaker = (cursor: CsvCursor, interner: Interner) => Record<string, unknown> | null;
 
 /**
- * A function that turns a CSV line's fields into the row object keyed by the header, written as
- * one object literal for this header (names quoted by JSON.stringify, so a header is data, never
- * code): every row then has the same shape from birth. Filling `{}` name by name went through
- * a megamorphic keyed store per field, about four times the cost (some 90 ns a row of three
- * fields on this machine, a tenth of the group-by's parsing). A repeated name keeps its last
- * value, and a '__proto__' column sets nothing, as the name-by-name fill did.
+ * Makers are written as one object literal per header (names quoted by JSON.stringify, so a
+ * header is data, never code): every row then has the same shape from birth. Filling `{}` name
+ * by name went through a megamorphic keyed store per field, about four times the cost. One
+ * maker per header (and column list) for the thread's life: a new function per split would
+ * give each split's rows a new hidden class, and the job's map, warm from the previous split,
+ * would meet rows of a shape it has not seen.
  */
-function rowMaker(columns: readonly string[]): RowMaker {
-  const fields = columns.map((name, i) => `${JSON.stringify(name)}: f[${i}]`).join(', ');
-  let maker = rowMakers.get(fields);
+const rowMakers = new Map<string, RowMaker>();
+
+function cachedMaker(source: string): RowMaker {
+  let maker = rowMakers.get(source);
   if (maker === undefined) {
-    maker = new Function('f', `return { ${fields} };`) as RowMaker;
-    rowMakers.set(fields, maker);
+    maker = new Function('notTyped', `return function row(c, t) { ${source} };`)(notTyped) as RowMaker;
+    rowMakers.set(source, maker);
   }
   return maker;
 }
 
 /**
- * One maker per header for the thread's life: a new function per split would give each
- * split's rows a new hidden class, and the job's map, warm from the previous split, would
- * meet rows of a shape it has not seen.
+ * The whole row keyed by the header, every field a string. A repeated name keeps its last
+ * value, and a '__proto__' column sets nothing, as a name-by-name fill would.
  */
-const rowMakers = new Map<string, RowMaker>();
-
-/** Cuts one CSV line into `fields` (reused); false when its quotes do not balance. */
-function cutCsvLine(line: string, fields: string[]): boolean {
-  fields.length = 0;
-  if (line.includes('"')) {
-    const parsed = parseCsvLine(line);
-    if (parsed === null) return false;
-    for (const field of parsed) fields.push(field);
-    return true;
-  }
-  let start = 0;
-  for (;;) {
-    const comma = line.indexOf(',', start);
-    if (comma < 0) break;
-    fields.push(line.slice(start, comma));
-    start = comma + 1;
-  }
-  fields.push(line.slice(start));
-  return true;
+function rowMaker(header: readonly string[]): RowMaker {
+  const fields = header.map((name, i) => `${JSON.stringify(name)}: c.string(${i})`).join(', ');
+  return cachedMaker(`return { ${fields} };`);
 }
 
-/** csv-parse's parser for quoted lines, loaded by the first CSV split a thread reads. */
-let parseCsv: typeof ParseCsv | undefined;
-
-/** One CSV line (RFC 4180 quoting, no line breaks inside fields), or null when malformed. */
-function parseCsvLine(line: string): string[] | null {
-  if (!line.includes('"')) return line.split(',');
-  try {
-    const rows = parseCsv!(line, { relax_column_count: true }) as string[][];
-    return rows[0] ?? [];
-  } catch {
-    return null;
+/** The declared columns only, typed: strings interned, integers parsed from their bytes. */
+function typedRowMaker(header: readonly string[], columns: InputColumns): RowMaker {
+  const lines: string[] = [];
+  const fields: string[] = [];
+  for (const [n, [name, type]] of Object.entries(columns).entries()) {
+    const i = header.lastIndexOf(name);
+    if (i < 0) throw new MalformedRecordError(`the CSV header has no column '${name}'`, 0);
+    const quoted = JSON.stringify(name);
+    if (type === 'string') lines.push(`const v${n} = t.field(c, ${i});`);
+    else {
+      const read = type === 'integer' ? 'integer' : 'number';
+      lines.push(
+        `const v${n} = c.${read}(${i}); if (v${n} === undefined) return notTyped(c, ${quoted}, ${i}, '${type}');`,
+      );
+    }
+    fields.push(`${quoted}: v${n}`);
   }
+  return cachedMaker(`${lines.join(' ')} return { ${fields.join(', ')} };`);
+}
+
+function notTyped(cursor: CsvCursor, name: string, i: number, type: ColumnType): null {
+  cursor.reason = notTypedReason(name, cursor.string(i), type);
+  return null;
+}
+
+function notTypedReason(name: string, value: unknown, type: ColumnType): string {
+  return `column '${name}': '${String(value)}' is not ${type === 'integer' ? 'an integer' : 'a number'}`;
+}
+
+/** A JSON or Parquet row as the declared columns, typed, or why it cannot be. */
+function objectTyper(columns: InputColumns): (record: unknown) => Record<string, unknown> | string {
+  const entries = Object.entries(columns);
+  return (record) => {
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) return 'not an object';
+    const row: Record<string, unknown> = {};
+    for (const [name, type] of entries) {
+      const value = Object.hasOwn(record, name) ? (record as Record<string, unknown>)[name] : undefined;
+      const typed = typedValue(value, type);
+      if (typed === undefined) return notTypedReason(name, value, type);
+      row[name] = typed;
+    }
+    return row;
+  };
+}
+
+/** A value as its column's type (as a CSV field's text is typed): null when absent, or empty and numeric. */
+function typedValue(value: unknown, type: ColumnType): unknown {
+  if (value === undefined || value === null) return null;
+  if (type === 'string') return typeof value === 'string' ? value : String(value);
+  if (value === '') return null;
+  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : Number.NaN;
+  if (type === 'integer') return Number.isSafeInteger(n) ? n : undefined;
+  return Number.isNaN(n) ? undefined : n;
+}
+
+/** Parquet rows as the declared columns; a row that cannot be typed fails or passes on. */
+function typedRecords(rows: SplitRecords, columns: InputColumns, onMalformed: OnMalformed): unknown[] {
+  const typed = objectTyper(columns);
+  return rows.records.map((record, i) => {
+    const row = typed(record);
+    if (typeof row !== 'string') return row;
+    if (onMalformed === 'fail') throw new MalformedRecordError(row, rows.lineIndexes[i]!);
+    return { $malformed: row, $raw: JSON.stringify(record) } satisfies MalformedRecord;
+  });
 }

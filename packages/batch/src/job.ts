@@ -2,8 +2,13 @@
 // `combine`, `partition` and `setup`. It has the shape of Hadoop's Mapper/Reducer and of a
 // Spark job's `flatMap` + `reduceByKey` (README: "How a job maps onto Spark").
 
-/** Emits one key-value pair of output. Keys and values are strings; encode structure as JSON. */
-export type Emit = (key: string, value: string) => void;
+/**
+ * Emits one key-value pair of output. Keys are strings; values are strings (encode structure as
+ * JSON) or numbers: a job's aggregator folds a number as emitted, anywhere else it is shuffled
+ * and handed to `combine`/`reduce` as String(value), so a map need not format a number only
+ * for the fold to parse it back.
+ */
+export type Emit = (key: string, value: string | number) => void;
 
 export interface TaskContext {
   jobId: string;
@@ -28,6 +33,17 @@ export interface TaskContext {
 /** A text line (string), a CSV row (object keyed by the header), a parsed JSON line or a Parquet row. */
 export type InputRecord = unknown;
 
+/**
+ * How a declared input column is typed: 'string' as read, 'integer' a safe integer (what
+ * Number() makes of the field), 'number' any number. An empty field is null; a field that is
+ * not of its type makes the record malformed (onMalformed decides: the task fails naming it, or
+ * it is passed on as a MalformedRecord).
+ */
+export type ColumnType = 'string' | 'integer' | 'number';
+
+/** The input columns a job reads, by name, with their types. */
+export type InputColumns = Readonly<Record<string, ColumnType>>;
+
 /** A column of a job's Parquet output. */
 export interface OutputColumn {
   name: string;
@@ -44,15 +60,23 @@ export interface OutputColumn {
  */
 export interface Aggregator<A = unknown> {
   /** The accumulator of a key's first value. */
-  create(value: string): A;
+  create(value: string | number): A;
   /** Folds one more value in; may update `acc` in place and return it. */
-  add(acc: A, value: string): A;
+  add(acc: A, value: string | number): A;
   /** The accumulator as a value: what is spilled, shuffled and given to `reduce`. */
   result(acc: A): string;
 }
 
 export interface JobModule {
   map(record: InputRecord, emit: Emit, ctx: TaskContext): void | Promise<void>;
+  /**
+   * The columns `map` reads from CSV, JSON-line or Parquet rows, with their types (Spark's
+   * `read.schema("key STRING, amount BIGINT")` followed by `select`): each record is then an
+   * object of just these columns, typed, and a CSV row is decoded field by field from the
+   * split's bytes (only these fields; integers parsed in place; strings interned). Without it a
+   * record is the whole row, every field a string for CSV. Called after `setup`.
+   */
+  columns?: InputColumns | ((ctx: TaskContext) => InputColumns);
   /** Returns the value for `key` (emitted as key<TAB>value), or emits any pairs itself. */
   reduce(key: string, values: string[], emit: Emit, ctx: TaskContext): unknown;
   /** A reduce run on map output before the shuffle; must be associative (word counts). */

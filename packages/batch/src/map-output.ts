@@ -21,13 +21,13 @@ export const COMBINE_EVERY_VALUES = 64;
 export interface MapOutputBuffer {
   /** Estimated bytes held (UTF-16 strings plus per-entry overhead). */
   readonly bytes: number;
-  add(partition: number, key: string, value: string): void;
+  add(partition: number, key: string, value: string | number): void;
   /**
    * add() for a key whose partition is computed only when needed: the combining buffer looks
    * the key up first and calls `partitionOf` only for a key it has not seen (word count emits
    * the same few thousand words millions of times; hashing each costs about a tenth of a map task).
    */
-  addKeyed(key: string, value: string, partitionOf: (key: string) => number): void;
+  addKeyed(key: string, value: string | number, partitionOf: (key: string) => number): void;
   /** Partition p's pairs sorted by (key, value) and combined, emptying the partition. */
   drain(partition: number): Pair[];
 }
@@ -80,11 +80,12 @@ class SortingBuffer implements MapOutputBuffer {
     this.listBytes = new Array(partitions).fill(0);
   }
 
-  addKeyed(key: string, value: string, partitionOf: (key: string) => number): void {
+  addKeyed(key: string, value: string | number, partitionOf: (key: string) => number): void {
     this.add(partitionOf(key), key, value);
   }
 
-  add(partition: number, key: string, value: string): void {
+  add(partition: number, key: string, emitted: string | number): void {
+    const value = String(emitted);
     this.lists[partition]!.push([key, value]);
     const bytes = 2 * (key.length + value.length) + PAIR_OVERHEAD_BYTES;
     this.listBytes[partition]! += bytes;
@@ -120,11 +121,11 @@ abstract class KeyTable<E extends { partition: number }> implements MapOutputBuf
     this.tableBytes = new Array(partitions).fill(0);
   }
 
-  abstract addKeyed(key: string, value: string, partitionOf: (key: string) => number): void;
+  abstract addKeyed(key: string, value: string | number, partitionOf: (key: string) => number): void;
   /** The value a drained entry becomes. */
   protected abstract valueOf(key: string, entry: E): string;
 
-  add(partition: number, key: string, value: string): void {
+  add(partition: number, key: string, value: string | number): void {
     this.addKeyed(key, value, () => partition);
   }
 
@@ -169,8 +170,9 @@ class CombiningBuffer extends KeyTable<KeyEntry> {
     super(partitions, counters);
   }
 
-  addKeyed(key: string, value: string, partitionOf: (key: string) => number): void {
+  addKeyed(key: string, emitted: string | number, partitionOf: (key: string) => number): void {
     this.added++;
+    const value = String(emitted);
     const entry = this.table.get(key);
     if (entry === undefined) {
       const partition = partitionOf(key);
@@ -216,7 +218,7 @@ class AggregatingBuffer extends KeyTable<AccEntry> {
     super(partitions, counters);
   }
 
-  addKeyed(key: string, value: string, partitionOf: (key: string) => number): void {
+  addKeyed(key: string, value: string | number, partitionOf: (key: string) => number): void {
     this.added++;
     const entry = this.table.get(key);
     if (entry !== undefined) {

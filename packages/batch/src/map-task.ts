@@ -6,7 +6,7 @@
 import { mergeRuns, type Pair } from './core/merge.js';
 import { hashPartition, rangePartition } from './core/partition.js';
 import { readBytes, removeAll, writeBytes } from './disk.js';
-import { MalformedRecordError, readSplitBatches } from './input.js';
+import { jobColumns, MalformedRecordError, readSplitBatches } from './input.js';
 import type { JobModule } from './job.js';
 import { taskContext } from './job-loader.js';
 import { combineSorted, mapOutputBuffer } from './map-output.js';
@@ -31,7 +31,9 @@ export class RecordError extends Error {
 }
 
 function notStrings(key: unknown, value: unknown): never {
-  throw new TypeError(`emit(key, value) takes strings, got ${typeof key} and ${typeof value}`);
+  throw new TypeError(
+    `emit(key, value) takes a string and a string or number, got ${typeof key} and ${typeof value}`,
+  );
 }
 
 export async function runMap(request: MapRequest, job: JobModule, progress: Float64Array): Promise<Counters> {
@@ -69,8 +71,9 @@ export async function runMap(request: MapRequest, job: JobModule, progress: Floa
   // emit runs once per output record and V8 inlines it into the job's map: kept small (the
   // throw out of line, the count in a local), word count's map phase took ~1.3x less CPU.
   let emitted = 0;
-  const emit = (key: string, value: string) => {
-    if (typeof key !== 'string' || typeof value !== 'string') notStrings(key, value);
+  const emit = (key: string, value: string | number) => {
+    if (typeof key !== 'string' || (typeof value !== 'string' && typeof value !== 'number'))
+      notStrings(key, value);
     buffer.addKeyed(key, value, partitionOf);
     emitted++;
   };
@@ -90,7 +93,7 @@ export async function runMap(request: MapRequest, job: JobModule, progress: Floa
   try {
     // Timed by phase (task-milliseconds, summed over a job's tasks in its counters): reading and
     // parsing the split; the job's map with the buffering of what it emits; spills; the output.
-    const batches = readSplitBatches(request.split, request.onMalformed);
+    const batches = readSplitBatches(request.split, request.onMalformed, jobColumns(job, ctx));
     for (;;) {
       const readStarted = performance.now();
       const batch = await batches.next();

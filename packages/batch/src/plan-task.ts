@@ -5,7 +5,7 @@
 // samples its input the same way) and how many reducers each should be spread over.
 import { pickBoundaries } from './core/partition.js';
 import { findHotKeys } from './core/skew.js';
-import { readSplit } from './input.js';
+import { jobColumns, readSplit } from './input.js';
 import type { JobModule } from './job.js';
 import { taskContext } from './job-loader.js';
 import type { PlanRequest } from './task-protocol.js';
@@ -24,7 +24,7 @@ export async function runPlan(request: PlanRequest, job: JobModule): Promise<Pla
   for (const split of request.samples) {
     const ctx = taskContext(request, split.input, split.path);
     if (job.setup) await job.setup(ctx);
-    const { records } = await readSplit(split, request.onMalformed);
+    const { records } = await readSplit(split, request.onMalformed, jobColumns(job, ctx));
     const step = Math.max(1, Math.floor(records.length / SAMPLE_RECORDS_PER_SPLIT));
     for (let i = 0; i < records.length; i += step) {
       const result = job.map(records[i], (key) => keys.push(key), ctx);

@@ -43,11 +43,13 @@ export async function runReduce(
   const tempDir = `${request.outputDir}/_temporary/${request.attemptId}`;
   const sink = new TextSink(`${tempDir}/${name}`);
   const pending: string[] = [];
-  const emit = (key: string, value: string) => {
-    if (typeof key !== 'string' || typeof value !== 'string') {
-      throw new TypeError(`emit(key, value) takes strings, got ${typeof key} and ${typeof value}`);
+  const emit = (key: string, value: string | number) => {
+    if (typeof key !== 'string' || (typeof value !== 'string' && typeof value !== 'number')) {
+      throw new TypeError(
+        `emit(key, value) takes a string and a string or number, got ${typeof key} and ${typeof value}`,
+      );
     }
-    if (parquet) parquet.add(key, value);
+    if (parquet) parquet.add(key, String(value));
     else pending.push(`${key}\t${value}\n`);
     counters.reduceOutputRecords!++;
   };

@@ -3,7 +3,7 @@
 // as the single-process Node baseline.
 import { basename } from 'node:path';
 import { type InputFormat, planSplits } from './core/splits.js';
-import { type OnMalformed, readSplit } from './input.js';
+import { jobColumns, type OnMalformed, readSplit } from './input.js';
 import { listInputFiles } from './inputs.js';
 import type { Emit, TaskContext } from './job.js';
 import { loadJobModule, resolveJobModule, taskContext } from './job-loader.js';
@@ -23,7 +23,8 @@ export async function runSequential(
 ): Promise<string[]> {
   const module = await loadJobModule(resolveJobModule(job));
   const groups = new Map<string, string[]>();
-  const emit: Emit = (key, value) => {
+  const emit: Emit = (key, emitted) => {
+    const value = String(emitted);
     const values = groups.get(key);
     if (values) values.push(value);
     else groups.set(key, [value]);
@@ -35,7 +36,8 @@ export async function runSequential(
     for (const split of planSplits(files, Number.MAX_SAFE_INTEGER)) {
       const ctx: TaskContext = taskContext({ ...base, kind: 'map' }, split.input, split.path);
       if (module.setup) await module.setup(ctx);
-      for (const record of (await readSplit(split, onMalformed)).records) await module.map(record, emit, ctx);
+      for (const record of (await readSplit(split, onMalformed, jobColumns(module, ctx))).records)
+        await module.map(record, emit, ctx);
     }
   }
   const ctx = taskContext({ ...base, kind: 'reduce' }, '', '');

@@ -1,14 +1,14 @@
-// A group-by aggregation over CSV rows, SQL's
+// A group-by aggregation over CSV (or JSON-line or Parquet) rows, SQL's
 //   SELECT key, count(*), sum(value) FROM input GROUP BY key
-// as a MapReduce job: the map emits (key, amount), which stands for one row (count 1, sum
-// amount); the combiner adds counts and sums on the map side into "count,sum" values (so the
-// shuffle carries one pair per key per map task, not one per row; the aggregator folds each
-// row into a {count, sum} as it is emitted), the reduce adds them up. A value is therefore
-// either "amount" (a row) or "count,sum" (rows already combined); emitting the amount as it
-// was read spares building a "1,amount" string per row that the fold would cut apart again. Parameters: `key` and `value`, the column names (default `key` and
+// as a MapReduce job: the job declares the two columns it reads (`columns`: the key a string,
+// the value an integer), and the map emits (key, amount) with the amount as a number, which
+// stands for one row (count 1, sum amount). The combiner adds counts and sums on the map side
+// (so the shuffle carries one pair per key per map task, not one per row; the aggregator folds
+// each row's number into a {count, sum} as it is emitted); what is shuffled is "count,sum", and
+// the reduce adds those up. Parameters: `key` and `value`, the column names (default `key` and
 // `amount`). Values must be integers (cents, not euros): integer sums do not depend on the
 // order of addition, so the output equals DuckDB's whatever the split sizes.
-import type { Emit, TaskContext } from '../job.js';
+import type { Emit, InputColumns, TaskContext } from '../job.js';
 
 let keyColumn = 'key';
 let valueColumn = 'amount';
@@ -18,15 +18,19 @@ export function setup(ctx: TaskContext): void {
   valueColumn = ctx.params.value ?? 'amount';
 }
 
-export function map(row: Record<string, string>, emit: Emit): void {
-  const raw = row[valueColumn];
+/**
+ * The two columns the job reads, typed: the engine hands `map` rows of just these, the amount
+ * already an integer (a row whose amount is not one is malformed and fails the task, naming
+ * its line). An empty amount is null and counts as 0, as Number('') did.
+ */
+export function columns(): InputColumns {
+  return { [keyColumn]: 'string', [valueColumn]: 'integer' };
+}
+
+export function map(row: Record<string, string | number | null>, emit: Emit): void {
   const key = row[keyColumn];
-  if (key === undefined || raw === undefined)
-    throw new Error(`aggregate: the row has no column '${key === undefined ? keyColumn : valueColumn}'`);
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value)) throw new Error(`aggregate: '${raw}' is not an integer`);
-  // A CSV field is emitted as read (Number() of it is `value` again); a Parquet INT64 arrives as a number.
-  emit(key, typeof raw === 'string' ? raw : String(value));
+  const amount = row[valueColumn];
+  emit(key === null ? '' : String(key), amount ?? 0);
 }
 
 /** A key's running count and sum. */
@@ -35,12 +39,17 @@ interface CountSum {
   sum: number;
 }
 
-/** Folds values as the map emits them: "amount" (one row) or "count,sum". */
+/** Folds values as they come: an amount (one row, a number from map) or "count,sum" (combined). */
 export const aggregator = {
-  create(value: string): CountSum {
+  create(value: string | number): CountSum {
     return aggregator.add({ count: 0, sum: 0 }, value);
   },
-  add(acc: CountSum, value: string): CountSum {
+  add(acc: CountSum, value: string | number): CountSum {
+    if (typeof value === 'number') {
+      acc.count++;
+      acc.sum += value;
+      return acc;
+    }
     const comma = value.indexOf(',');
     if (comma < 0) {
       acc.count++;

@@ -10,8 +10,8 @@ export function map(line: string, emit: Emit): void {
 
 /** Counts folded as they are emitted: the map side keeps a number per word, not a list of "1"s. */
 export const aggregator = {
-  create: (value: string): number => Number(value),
-  add: (count: number, value: string): number => count + Number(value),
+  create: (value: string | number): number => Number(value),
+  add: (count: number, value: string | number): number => count + Number(value),
   result: (count: number): string => String(count),
 };
 
