@@ -30,6 +30,9 @@ export function columns(): InputColumns {
 export function map(row: Record<string, string | number | null>, emit: Emit): void {
   const key = row[keyColumn];
   const amount = row[valueColumn];
+  // undefined: the input has no columns (text lines) or not these (the reader checks a CSV header).
+  if (key === undefined || amount === undefined)
+    throw new Error(`aggregate: the row has no column '${key === undefined ? keyColumn : valueColumn}'`);
   emit(key === null ? '' : String(key), amount ?? 0);
 }
 
