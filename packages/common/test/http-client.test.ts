@@ -22,6 +22,12 @@ describe('HttpClient', () => {
         return;
       }
       if (req.url === '/slow') return void setTimeout(() => res.end('{}'), 500);
+      if (req.url === '/stalls') {
+        // Headers and half a body at once, the rest too late: the deadline covers the body too.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"half":');
+        return void setTimeout(() => res.end('1}'), 500);
+      }
       if (req.url === '/conflict') {
         res.writeHead(409, { 'content-type': 'application/problem+json' });
         res.end(JSON.stringify({ code: 'DDIA_ERR_CONFLICT', retriable: false, detail: 'taken' }));
@@ -83,6 +89,14 @@ describe('HttpClient', () => {
     const client = new HttpClient({ deadlineMs: 100 });
     const started = performance.now();
     await expect(client.request(`${base}/slow`)).rejects.toBeInstanceOf(HttpTimeoutError);
+    expect(performance.now() - started).toBeLessThan(400);
+    await client.close();
+  });
+
+  it('enforces the deadline on an answer whose body stalls after the headers', async () => {
+    const client = new HttpClient({ deadlineMs: 100 });
+    const started = performance.now();
+    await expect(client.request(`${base}/stalls`)).rejects.toBeInstanceOf(HttpTimeoutError);
     expect(performance.now() - started).toBeLessThan(400);
     await client.close();
   });
