@@ -14,6 +14,7 @@ import type { Change, SnapshotItem, WriteOutcome } from './data/partition-store.
 import type { Receiver } from './data/receiver.js';
 import { PartErrors } from './errors.js';
 import { type ForwardOptions, type Routed, routeRequest, SENT } from './http/forwarding.js';
+import { CHANGES_SCHEMA } from './http/replica-routes.js';
 import { parseClientKey, parseCondition, parseKey } from './http/request-parts.js';
 import type { PartitionMetrics } from './metrics.js';
 import type { PartitionNode } from './partition-node.js';
@@ -381,6 +382,33 @@ export function registerRoutes(options: ServerOptions): void {
     }
     return node.store.seal(id, epoch);
   };
+  // The handoff of a move whose target was fed every write (replicas/learners.ts): the mover
+  // seals the owner directly and asks the target where its copy is, both at once; when the
+  // target's process acknowledged every change up to the sealed one, no final pull is needed.
+  app.post(
+    '/internal/partitions/:id/seal',
+    {
+      schema: {
+        tags: ['internal'],
+        params: partitionParams,
+        body: Type.Object({
+          epoch: Type.Integer({ minimum: 1 }),
+          target: Type.String({ pattern: NODE_ID_PATTERN }),
+        }),
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: number };
+      const { epoch, target } = request.body as { epoch: number; target: string };
+      const sealed = await sealFor(id, epoch);
+      return { sealed, learner: options.learners.heldBy(id, target) };
+    },
+  );
+  app.get(
+    '/internal/partitions/:id/place',
+    { schema: { tags: ['internal'], params: partitionParams } },
+    async (request) => options.receiver.place((request.params as { id: number }).id),
+  );
   app.get(
     '/internal/partitions/:id/changes',
     {
@@ -395,16 +423,18 @@ export function registerRoutes(options: ServerOptions): void {
           // The move's target, caught up by this answer: from now on it is fed every write
           // before the write is acknowledged (replicas/learners.ts).
           learn: Type.Optional(Type.String({ pattern: NODE_ID_PATTERN })),
+          learnerGeneration: Type.Optional(Type.String({ maxLength: 64 })),
         }),
       },
     },
     async (request) => {
       const { id } = request.params as { id: number };
-      const { generation, after, seal, learn } = request.query as {
+      const { generation, after, seal, learn, learnerGeneration } = request.query as {
         generation: string;
         after: number;
         seal?: number;
         learn?: string;
+        learnerGeneration?: string;
       };
       const sealed = seal === undefined ? undefined : await sealFor(id, seal);
       const partition = sealed === undefined ? ownPartition(id) : undefined;
@@ -418,7 +448,7 @@ export function registerRoutes(options: ServerOptions): void {
         after,
         learnerUrl === undefined
           ? undefined
-          : (seq) => options.learners.register(id, learn as string, learnerUrl, seq),
+          : (seq) => options.learners.register(id, learn as string, learnerUrl, seq, learnerGeneration),
       );
       if (!changes)
         throw new DdiaError(PartErrors.changesGone, `changes after ${after} of partition ${id} are gone`);
@@ -459,13 +489,7 @@ export function registerRoutes(options: ServerOptions): void {
         body: Type.Object({
           epoch: Type.Integer({ minimum: 1 }),
           owner: Type.String(),
-          changes: Type.Array(
-            Type.Object({
-              seq: Type.Integer({ minimum: 1 }),
-              key: Type.String(),
-              value: Type.Union([Type.String(), Type.Null()]),
-            }),
-          ),
+          changes: CHANGES_SCHEMA,
         }),
       },
     },

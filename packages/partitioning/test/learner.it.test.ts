@@ -1,7 +1,7 @@
 // A move's target is fed every write made during the copy (replicas/learners.ts), so the flip
 // finds nothing left to copy. In-process, two nodes (hash scheme, 2 partitions); n2 leaves, so
 // its partition moves to n1. The move is held between its copy and its freeze (the
-// `moveCopied` hook); keys written in that window must already be in the target's store, with
+// `moveCopied` hook); keys written (and one deleted) in that window must already be so in the target's store, with
 // the owner's versions, before the freeze — without the feed they arrive only with the final
 // pull — and after the flip the new owner serves them, the final pull having copied none.
 import { pollUntil } from '@ddia/common';
@@ -61,13 +61,17 @@ describe('writes during a move are fed to its target', () => {
       expect(res.headers.get('x-owner')).toBe('n2');
       versions.set(key, ((await res.json()) as { version: number }).version);
     }
+    // A delete is fed too (as a delete: not as a put of an empty value).
+    const deleted = before[KEYS_DURING_COPY - 1] as string;
+    expect((await fetch(`${n2.url}/kv/${deleted}`, { method: 'DELETE' })).status).toBe(204);
+    expect(await n1.node.store.get(partition, deleted)).toBeUndefined();
     // Already in the target's store, each at the version the owner gave it.
     for (const [key, version] of versions) {
       const entry = await n1.node.store.get(partition, key);
       expect(entry?.version, key).toBe(version);
       expect(Buffer.from(entry?.value ?? []).toString('utf8')).toBe('new');
     }
-    expect(await metric(n1.url, 'partitioning_keys_fed_total')).toBe(versions.size);
+    expect(await metric(n1.url, 'partitioning_keys_fed_total')).toBe(versions.size + 1);
 
     release();
     await pollUntil(() => config()?.partitions.find((p) => p.id === partition)?.owner === 'n1', {
@@ -80,7 +84,8 @@ describe('writes during a move are fed to its target', () => {
     for (const key of keys) {
       const res = await fetch(`${n1.url}/kv/${key}`);
       expect(res.headers.get('x-owner')).toBe('n1');
-      expect(await res.text()).toBe(versions.has(key) ? 'new' : 'old');
+      if (key === deleted) expect(res.status).toBe(404);
+      else expect(await res.text()).toBe(versions.has(key) ? 'new' : 'old');
     }
   });
 });

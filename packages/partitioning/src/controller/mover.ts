@@ -142,8 +142,12 @@ export class Mover {
         enter(progress, 'sealing');
         freezeEpoch = freeze.epoch;
       }
-      // The final pull seals the owner for this freeze and copies up to where it sealed.
-      this.count(progress, await this.pull(toUrl, partition.id, fromUrl, freezeEpoch, true));
+      // Seal the owner for this freeze; if the target's process acknowledged every change up to
+      // the sealed one (it was fed them), it holds the partition. Else the final pull seals (again,
+      // idempotently) and copies up to where the owner sealed.
+      if (!(await this.fedToSeal(partition.id, fromUrl, toUrl, to, freezeEpoch))) {
+        this.count(progress, await this.pull(toUrl, partition.id, fromUrl, freezeEpoch, true));
+      }
       enter(progress, 'flipping');
       const finish = await this.env.propose({ op: 'finish', partition: partition.id, to });
       if (!finish.ok) throw new Error(`finish refused: ${finish.detail}`);
@@ -165,6 +169,35 @@ export class Mover {
       }
       throw error;
     }
+  }
+
+  /** Seals the owner and asks the target where its copy is, at once: true when the target's
+   *  current process holds every change up to the sealed one (a restarted target has another
+   *  generation and no copy). */
+  private async fedToSeal(
+    partition: number,
+    fromUrl: string,
+    toUrl: string,
+    to: string,
+    epoch: number,
+  ): Promise<boolean> {
+    const [seal, place] = await Promise.all([
+      this.env.client.json<{ sealed: number; learner: { seq: number; generation?: string } | null }>(
+        `${fromUrl}/internal/partitions/${partition}/seal`,
+        { method: 'POST', body: { epoch, target: to }, deadlineMs: MOVE_STEP_TIMEOUT_MS, retry: false },
+      ),
+      this.env.client.json<{ generation: string; from: string | null; seq: number | null }>(
+        `${toUrl}/internal/partitions/${partition}/place`,
+        { deadlineMs: MOVE_STEP_TIMEOUT_MS, retry: false },
+      ),
+    ]);
+    return (
+      seal.learner !== null &&
+      seal.learner.seq === seal.sealed &&
+      seal.learner.generation === place.generation &&
+      place.from === fromUrl &&
+      place.seq !== null
+    );
   }
 
   private pull(

@@ -31,6 +31,7 @@ export interface PullResult {
 
 export class Receiver {
   private readonly places = new Map<number, Place>();
+  private readonly pulling = new Map<number, Promise<unknown>>();
 
   constructor(
     private readonly store: PartitionStore,
@@ -51,7 +52,20 @@ export class Receiver {
         `partition ${partitionId} is not headed to ${this.selfId}`,
       );
     }
-    return this.store.withLock(partitionId, () => this.copy(partition, from, final ? epoch : undefined));
+    // Pulls of one partition run one at a time; the partition's store lock is taken only to
+    // apply what arrived, never across a request to the owner: the owner may be waiting, with
+    // its own lock held, for a change it fed here (learn) to be applied.
+    const previous = this.pulling.get(partitionId) ?? Promise.resolve();
+    const run = previous.then(
+      () => this.copy(partition, from, final ? epoch : undefined),
+      () => this.copy(partition, from, final ? epoch : undefined),
+    );
+    const tail = run.catch(() => undefined);
+    this.pulling.set(partitionId, tail);
+    void tail.then(() => {
+      if (this.pulling.get(partitionId) === tail) this.pulling.delete(partitionId);
+    });
+    return run;
   }
 
   /** `sealEpoch`: the freeze to seal for (the final pull), or undefined. */
@@ -72,7 +86,9 @@ export class Receiver {
         });
         if (response.status !== 200) throw remoteError(response.status, response.text());
         const snapshot = response.json<{ generation: string; seq: number; items: SnapshotItem[] }>();
-        await this.store.importSnapshot(partition, snapshot.seq, snapshot.items);
+        await this.store.withLock(partition.id, () =>
+          this.store.importSnapshot(partition, snapshot.seq, snapshot.items),
+        );
         result.keysCopied += snapshot.items.length;
         result.bytesCopied += response.body.length;
         place = { from, generation: snapshot.generation, seq: snapshot.seq };
@@ -96,7 +112,10 @@ export class Receiver {
   ): Promise<boolean> {
     // Before the freeze, ask to be fed every later write (a learner): the final pull then
     // finds nothing left to copy.
-    const mode = sealEpoch === undefined ? `&learn=${encodeURIComponent(this.selfId)}` : `&seal=${sealEpoch}`;
+    const mode =
+      sealEpoch === undefined
+        ? `&learn=${encodeURIComponent(this.selfId)}&learnerGeneration=${this.store.generation}`
+        : `&seal=${sealEpoch}`;
     for (let round = 0; ; round++) {
       const url = `${place.from}/internal/partitions/${partitionId}/changes?generation=${place.generation}&after=${place.seq}${mode}`;
       const response = await this.client.request(url, { retry: false });
@@ -111,9 +130,10 @@ export class Receiver {
       const until = sealEpoch === undefined ? undefined : sealed;
       if (sealEpoch !== undefined && until === undefined)
         throw new DdiaError(PartErrors.ownerUnreachable, 'the owner did not answer where it sealed');
-      await this.store.applyChanges(partitionId, changes);
-      if (changes.length > 0) place.seq = (changes[changes.length - 1] as Change).seq;
-      result.keysCopied += changes.length;
+      const applied = await this.store.withLock(partitionId, () =>
+        this.applyInOrder(partitionId, place, changes),
+      );
+      result.keysCopied += applied;
       result.bytesCopied += response.body.length;
       if (until !== undefined) {
         if (place.seq >= until) return false;
@@ -147,18 +167,33 @@ export class Receiver {
       const place = this.places.get(partitionId);
       if (place?.from !== ownerUrl)
         throw new DdiaError(PartErrors.configRefused, `no copy of partition ${partitionId} in progress`);
-      const fresh = changes.filter((c) => c.seq > place.seq);
-      const first = fresh[0];
-      if (first && first.seq !== place.seq + 1) {
-        throw new DdiaError(
-          PartErrors.configRefused,
-          `partition ${partitionId} is at ${place.seq} here; change ${first.seq} leaves a gap`,
-        );
-      }
-      await this.store.applyChanges(partitionId, fresh);
-      if (first) place.seq = (fresh[fresh.length - 1] as Change).seq;
-      return { seq: place.seq };
+      await this.applyInOrder(partitionId, place, changes);
+      return { seq: place.seq, generation: this.store.generation };
     });
+  }
+
+  /** Where this node's copy of a moving partition is: its process, the owner it copies from,
+   *  and the last change it holds (null: no copy in progress). */
+  place(partitionId: number): { generation: string; from: string | null; seq: number | null } {
+    const place = this.places.get(partitionId);
+    return { generation: this.store.generation, from: place?.from ?? null, seq: place?.seq ?? null };
+  }
+
+  /** Applies the changes after `place` (a pull's answer and the feed may overlap; both come
+   *  from the owner's one numbered log); a gap is refused. The caller holds the store lock. */
+  private async applyInOrder(partitionId: number, place: Place, changes: Change[]): Promise<number> {
+    const fresh = changes.filter((c) => c.seq > place.seq);
+    const first = fresh[0];
+    if (!first) return 0;
+    if (first.seq !== place.seq + 1) {
+      throw new DdiaError(
+        PartErrors.configRefused,
+        `partition ${partitionId} is at ${place.seq} here; change ${first.seq} leaves a gap`,
+      );
+    }
+    await this.store.applyChanges(partitionId, fresh);
+    place.seq = (fresh[fresh.length - 1] as Change).seq;
+    return fresh.length;
   }
 
   forget(partitionId: number): void {

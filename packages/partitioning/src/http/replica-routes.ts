@@ -13,6 +13,17 @@ import type { Change, SnapshotItem } from '../data/partition-store.js';
 import { PartErrors } from '../errors.js';
 import type { PartitionNode } from '../partition-node.js';
 
+/** Numbered changes as the owner sends them (a delete's value is null). Null comes first in the
+ *  union: the service's ajv coerces types, and a string branch tried first turns null into "",
+ *  so a delete would arrive as a put of an empty value. */
+export const CHANGES_SCHEMA = Type.Array(
+  Type.Object({
+    seq: Type.Integer({ minimum: 1 }),
+    key: Type.String(),
+    value: Type.Union([Type.Null(), Type.String()]),
+  }),
+);
+
 /** The largest partition snapshot a follower takes in one request. */
 export const REPLICA_SNAPSHOT_BYTES_MAX = 256 * 1024 * 1024;
 
@@ -94,13 +105,7 @@ export function registerReplicaRoutes(options: ReplicaRouteOptions): void {
         params: partitionParams,
         body: Type.Object({
           ...sender,
-          changes: Type.Array(
-            Type.Object({
-              seq: Type.Integer({ minimum: 1 }),
-              key: Type.String(),
-              value: Type.Union([Type.String(), Type.Null()]),
-            }),
-          ),
+          changes: CHANGES_SCHEMA,
         }),
       },
     },

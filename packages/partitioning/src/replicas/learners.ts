@@ -21,6 +21,9 @@ interface Learner {
   url: string;
   /** The last change the learner holds (its acknowledged feed, or the catch-up's end). */
   seq: number;
+  /** The learner's process (partition-store.ts `generation`) that acknowledged `seq`, once a
+   *  feed was acknowledged. */
+  generation?: string;
 }
 
 export interface LearnersEnv {
@@ -36,15 +39,18 @@ export class Learners {
 
   constructor(private readonly env: LearnersEnv) {}
 
-  /** `node` (at `url`) holds the partition up to `seq`; feed it every later change. */
-  register(partitionId: number, node: string, url: string, seq: number): void {
-    this.byPartition.set(partitionId, { node, url, seq });
+  /** `node` (at `url`, its process `generation`) holds the partition up to `seq`; feed it
+   *  every later change. */
+  register(partitionId: number, node: string, url: string, seq: number, generation?: string): void {
+    this.byPartition.set(partitionId, { node, url, seq, ...(generation ? { generation } : {}) });
   }
 
-  /** The sequence number `node` is known to hold as the partition's learner, or null. */
-  heldBy(partitionId: number, node: string): number | null {
+  /** What `node`, as the partition's learner, acknowledged holding: up to `seq`, in the process
+   *  `generation` (unknown until its first feed). */
+  heldBy(partitionId: number, node: string): { seq: number; generation?: string } | null {
     const learner = this.byPartition.get(partitionId);
-    return learner?.node === node ? learner.seq : null;
+    if (learner?.node !== node) return null;
+    return { seq: learner.seq, ...(learner.generation ? { generation: learner.generation } : {}) };
   }
 
   forget(partitionId: number): void {
@@ -66,13 +72,17 @@ export class Learners {
       return;
     }
     try {
-      await this.env.client.json(`${learner.url}/internal/partitions/${partitionId}/learn`, {
-        method: 'POST',
-        body: { epoch: config.epoch, owner: this.env.selfId, changes: [change] },
-        deadlineMs: FEED_TIMEOUT_MS,
-        retry: false,
-      });
-      learner.seq = change.seq;
+      const ack = await this.env.client.json<{ seq: number; generation: string }>(
+        `${learner.url}/internal/partitions/${partitionId}/learn`,
+        {
+          method: 'POST',
+          body: { epoch: config.epoch, owner: this.env.selfId, changes: [change] },
+          deadlineMs: FEED_TIMEOUT_MS,
+          retry: false,
+        },
+      );
+      learner.seq = ack.seq;
+      learner.generation = ack.generation;
       this.env.onFed('ok');
     } catch (error) {
       this.env.onFed('failed');
