@@ -354,14 +354,15 @@ export class PartitionStore {
    * state reached the disk) from serving a partition that may already belong to another node:
    * it serves the partition again only once it has applied `epoch` or later (partition-node.ts).
    */
-  seal(partitionId: number, epoch: number): Promise<number> {
-    return this.withLock(partitionId, async () => {
-      if ((this.sealedAt.get(partitionId) ?? 0) < epoch) {
-        await this.db.put(sealKey(partitionId), Buffer.from(String(epoch)), SYNCED);
-        this.sealedAt.set(partitionId, epoch);
-      }
-      return this.seq(partitionId);
-    });
+  async seal(partitionId: number, epoch: number): Promise<number> {
+    // Recorded before taking the lock, while a write in flight finishes (its fsync and its
+    // feed to a learner overlap this one): that write was admitted before the seal, and every
+    // later one is refused, by the freeze or by this record.
+    if ((this.sealedAt.get(partitionId) ?? 0) < epoch) {
+      await this.db.put(sealKey(partitionId), Buffer.from(String(epoch)), SYNCED);
+      this.sealedAt.set(partitionId, Math.max(epoch, this.sealedAt.get(partitionId) ?? 0));
+    }
+    return this.withLock(partitionId, () => this.seq(partitionId));
   }
 
   /** The freeze epoch this node last sealed the partition for (0 if never). */
