@@ -251,8 +251,8 @@ export class HttpClient {
     timeoutMs: number,
   ): Promise<HttpResponse> {
     // A timer cleared as soon as the answer is in, not AbortSignal.timeout: that one's timer
-    // stays armed until the deadline and then fires for a request long answered, which costs
-    // every call 20-30 us of CPU at thousands of calls a second (measured on this machine).
+    // stays armed until the deadline and then fires for a request long answered (measured here:
+    // 102-113 us of client CPU per GET with it, 89-96 with this timer, 72-94 with no deadline).
     const controller = new AbortController();
     const timer = setTimeout(
       () => controller.abort(new DOMException('deadline passed', 'TimeoutError')),
